@@ -1,0 +1,595 @@
+//! The capture format's records: what every source emits and every sink consumes (docs/capture-format.md).
+//!
+//! A capture file is these records serialised one per line, so the live view and a later
+//! `frametap inspect` see exactly the same thing. Field names here are a public, versioned contract.
+
+use base64::Engine as _;
+use bytes::Bytes;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The `format` value of a capture's `meta` record.
+pub const FORMAT_NAME: &str = "frametap-capture";
+/// The capture format version this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// A connection's id, unique within one capture (1, 2, …).
+pub type ConnId = u64;
+
+/// A point in time, serialised as RFC 3339 UTC with microseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Ts(pub DateTime<Utc>);
+
+impl Ts {
+    pub fn now() -> Self {
+        Ts(Utc::now())
+    }
+    /// Microseconds since the Unix epoch.
+    pub fn micros(&self) -> i64 {
+        self.0.timestamp_micros()
+    }
+    /// Seconds from `earlier` to `self` (negative when `earlier` is later).
+    pub fn secs_since(&self, earlier: Ts) -> f64 {
+        (self.micros() - earlier.micros()) as f64 / 1e6
+    }
+    pub fn to_rfc3339(&self) -> String {
+        self.0.to_rfc3339_opts(SecondsFormat::Micros, true)
+    }
+}
+
+impl Serialize for Ts {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_rfc3339())
+    }
+}
+
+impl<'de> Deserialize<'de> for Ts {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        DateTime::parse_from_rfc3339(&text)
+            .map(|t| Ts(t.with_timezone(&Utc)))
+            .map_err(|e| serde::de::Error::custom(format!("bad timestamp {text:?}: {e}")))
+    }
+}
+
+/// One end of a relayed conversation, or frametap itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Peer {
+    Client,
+    Server,
+    Proxy,
+}
+
+impl Peer {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Peer::Client => "client",
+            Peer::Server => "server",
+            Peer::Proxy => "proxy",
+        }
+    }
+    /// The other end of the conversation (the proxy has none; it maps to itself).
+    pub fn other(self) -> Peer {
+        match self {
+            Peer::Client => Peer::Server,
+            Peer::Server => Peer::Client,
+            Peer::Proxy => Peer::Proxy,
+        }
+    }
+}
+
+/// A WebSocket frame opcode (RFC 6455 §5.2). Reserved opcodes are kept as `Reserved(n)`, written `"reserved-N"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Opcode {
+    Continuation,
+    Text,
+    Binary,
+    Close,
+    Ping,
+    Pong,
+    Reserved(u8),
+}
+
+impl Opcode {
+    pub fn from_u8(n: u8) -> Opcode {
+        match n {
+            0x0 => Opcode::Continuation,
+            0x1 => Opcode::Text,
+            0x2 => Opcode::Binary,
+            0x8 => Opcode::Close,
+            0x9 => Opcode::Ping,
+            0xA => Opcode::Pong,
+            other => Opcode::Reserved(other & 0x0F),
+        }
+    }
+    pub fn as_u8(self) -> u8 {
+        match self {
+            Opcode::Continuation => 0x0,
+            Opcode::Text => 0x1,
+            Opcode::Binary => 0x2,
+            Opcode::Close => 0x8,
+            Opcode::Ping => 0x9,
+            Opcode::Pong => 0xA,
+            Opcode::Reserved(n) => n,
+        }
+    }
+    pub fn is_control(self) -> bool {
+        self.as_u8() & 0x8 != 0
+    }
+    /// Text, binary or continuation: a frame that carries message data.
+    pub fn is_data(self) -> bool {
+        matches!(self, Opcode::Text | Opcode::Binary | Opcode::Continuation)
+    }
+    pub fn name(self) -> std::borrow::Cow<'static, str> {
+        match self {
+            Opcode::Continuation => "continuation".into(),
+            Opcode::Text => "text".into(),
+            Opcode::Binary => "binary".into(),
+            Opcode::Close => "close".into(),
+            Opcode::Ping => "ping".into(),
+            Opcode::Pong => "pong".into(),
+            Opcode::Reserved(n) => format!("reserved-{n}").into(),
+        }
+    }
+    pub fn parse(name: &str) -> Option<Opcode> {
+        Some(match name {
+            "continuation" => Opcode::Continuation,
+            "text" => Opcode::Text,
+            "binary" => Opcode::Binary,
+            "close" => Opcode::Close,
+            "ping" => Opcode::Ping,
+            "pong" => Opcode::Pong,
+            other => Opcode::Reserved(other.strip_prefix("reserved-")?.parse().ok()?),
+        })
+    }
+}
+
+impl Serialize for Opcode {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Opcode {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Opcode::parse(&text).ok_or_else(|| serde::de::Error::custom(format!("unknown opcode {text:?}")))
+    }
+}
+
+/// A header list in wire order; repeated names are kept as separate pairs.
+pub type Headers = Vec<(String, String)>;
+
+/// Looks a header up by name, case-insensitively (the first match).
+pub fn header<'a>(headers: &'a Headers, name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// An HTTP request head as one side sent it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HttpRequest {
+    pub method: String,
+    /// Path with the query string, exactly as requested (`/v1?deploymentId=…`).
+    pub path: String,
+    pub headers: Headers,
+}
+
+/// An HTTP response head (and body, when the upgrade was refused).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Headers,
+    /// The body as text, when it is valid UTF-8 (refused upgrades only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// The body as base64, when it is not valid UTF-8 (refused upgrades only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_base64: Option<String>,
+}
+
+/// First line of every capture.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Meta {
+    pub ts: Ts,
+    /// Always [`FORMAT_NAME`].
+    pub format: String,
+    /// [`FORMAT_VERSION`] of the writer.
+    pub version: u32,
+    /// Version of the frametap that wrote the file.
+    pub frametap: String,
+    /// The command line, one argument per element.
+    pub command: Vec<String>,
+    /// What produced the records: `proxy`, `forward`, `replay-serve`, `replay-send`, `import`, …
+    pub mode: String,
+    /// The upstream every connection went to (`wss://…`, `sim:genesys`), when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<String>,
+    /// True when secrets were replaced by placeholders before writing.
+    pub redacted: bool,
+    /// True when upstream TLS certificates were not verified (`--insecure-upstream`).
+    #[serde(default)]
+    pub insecure_upstream: bool,
+}
+
+/// A connection's handshake, on both legs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Open {
+    pub conn: ConnId,
+    pub ts: Ts,
+    /// The client's socket address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_addr: Option<String>,
+    /// The upgrade request exactly as the client sent it.
+    pub request: HttpRequest,
+    /// The URL frametap dialled (`wss://host/v1?…`, or `sim:genesys/v1?…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<String>,
+    /// The request as frametap sent it upstream (headers after forwarding rules).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_request: Option<HttpRequest>,
+    /// The upstream's answer, as relayed to the client (status 101 for an accepted upgrade).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response: Option<HttpResponse>,
+    /// Why the upstream could not be reached; the client got a 502 naming it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Milliseconds from sending the upgrade request upstream to its response: the handshake round trip.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handshake_ms: Option<f64>,
+}
+
+/// One WebSocket frame as it crossed frametap.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Frame {
+    pub conn: ConnId,
+    pub ts: Ts,
+    /// Per connection, one sequence across both directions, in the order frametap saw the frames.
+    pub seq: u64,
+    pub from: Peer,
+    pub to: Peer,
+    pub opcode: Opcode,
+    pub fin: bool,
+    /// RSV1..RSV3 bits as a number (0 normally).
+    pub rsv: u8,
+    /// Payload length in bytes.
+    pub len: u64,
+    /// The unmasked payload.
+    pub payload: Bytes,
+    /// True when this is a continuation (or first fragment) of a text message, so the payload is text.
+    pub text_message: bool,
+    /// False for a frame frametap did not pass on (a proxy-originated frame, or one past `--max-message`).
+    pub relayed: bool,
+}
+
+impl Frame {
+    /// The payload as text when this frame carries text and the bytes are valid UTF-8.
+    pub fn text(&self) -> Option<&str> {
+        let texty = matches!(self.opcode, Opcode::Text)
+            || (self.opcode == Opcode::Continuation && self.text_message);
+        if texty {
+            std::str::from_utf8(&self.payload).ok()
+        } else {
+            None
+        }
+    }
+    /// True when a text frame's payload is not valid UTF-8 (passed on anyway, flagged in the log).
+    pub fn invalid_utf8(&self) -> bool {
+        self.opcode == Opcode::Text && self.fin && std::str::from_utf8(&self.payload).is_err()
+    }
+    /// The close code and reason of a close frame (`None, None` for an empty close payload).
+    pub fn close_parts(&self) -> (Option<u16>, Option<String>) {
+        if self.opcode != Opcode::Close || self.payload.len() < 2 {
+            return (None, None);
+        }
+        let code = u16::from_be_bytes([self.payload[0], self.payload[1]]);
+        let reason = std::str::from_utf8(&self.payload[2..]).ok().map(str::to_owned);
+        (Some(code), reason)
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct FrameWire<'a> {
+    conn: ConnId,
+    ts: Ts,
+    seq: u64,
+    from: Peer,
+    to: Peer,
+    opcode: Opcode,
+    fin: bool,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    rsv: u8,
+    len: u64,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    text: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    base64: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    code: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reason: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    text_message: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    invalid_utf8: bool,
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    relayed: bool,
+}
+
+fn is_zero(n: &u8) -> bool {
+    *n == 0
+}
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+fn is_true(b: &bool) -> bool {
+    *b
+}
+fn yes() -> bool {
+    true
+}
+
+impl Serialize for Frame {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let b64 = || base64::engine::general_purpose::STANDARD.encode(&self.payload);
+        let (mut text, mut base64, mut code, mut reason) = (None, None, None, None);
+        if self.opcode == Opcode::Close {
+            let (c, r) = self.close_parts();
+            code = c;
+            let represented = match (&c, &r) {
+                (None, _) => self.payload.is_empty(),
+                (Some(_), Some(_)) => true,
+                (Some(_), None) => false,
+            };
+            reason = r.map(std::borrow::Cow::Owned);
+            if !represented {
+                base64 = Some(b64());
+            }
+        } else if let Some(t) = self.text() {
+            text = Some(std::borrow::Cow::Borrowed(t));
+        } else if !self.payload.is_empty() {
+            base64 = Some(b64());
+        }
+        FrameWire {
+            conn: self.conn,
+            ts: self.ts,
+            seq: self.seq,
+            from: self.from,
+            to: self.to,
+            opcode: self.opcode,
+            fin: self.fin,
+            rsv: self.rsv,
+            len: self.len,
+            text,
+            base64,
+            code,
+            reason,
+            text_message: self.text_message && self.opcode == Opcode::Continuation,
+            invalid_utf8: self.invalid_utf8(),
+            relayed: self.relayed,
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Frame {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let w = FrameWire::deserialize(d)?;
+        let payload: Bytes = if let Some(b) = &w.base64 {
+            base64::engine::general_purpose::STANDARD
+                .decode(b)
+                .map_err(|e| serde::de::Error::custom(format!("frame {}: bad base64: {e}", w.seq)))?
+                .into()
+        } else if let Some(t) = &w.text {
+            Bytes::copy_from_slice(t.as_bytes())
+        } else if let Some(code) = w.code {
+            let mut p = code.to_be_bytes().to_vec();
+            p.extend_from_slice(w.reason.as_deref().unwrap_or("").as_bytes());
+            p.into()
+        } else {
+            Bytes::new()
+        };
+        Ok(Frame {
+            conn: w.conn,
+            ts: w.ts,
+            seq: w.seq,
+            from: w.from,
+            to: w.to,
+            opcode: w.opcode,
+            fin: w.fin,
+            rsv: w.rsv,
+            len: w.len,
+            payload,
+            text_message: w.text_message || w.opcode == Opcode::Text,
+            relayed: w.relayed,
+        })
+    }
+}
+
+/// How a connection ended.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Close {
+    pub conn: ConnId,
+    pub ts: Ts,
+    /// Who closed first: sent the first close frame, or dropped TCP.
+    pub initiator: Peer,
+    /// The first close frame's code (none for a TCP drop or an empty close frame).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// False when the connection ended with a TCP drop rather than a close handshake.
+    pub clean: bool,
+    /// Milliseconds from the handshake to the end.
+    pub duration_ms: f64,
+    /// What happened, in words ("server reset the TCP connection", "close handshake timed out", …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// A message from frametap about a connection or the session (cookies dropped, compression off, …).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Note {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conn: Option<ConnId>,
+    pub ts: Ts,
+    /// `info`, `warn` or `error`.
+    pub level: String,
+    /// A stable, short identifier (`cookies-dropped`, `compression-off`, `invalid-utf8`, …).
+    pub code: String,
+    pub message: String,
+}
+
+/// Last line of a complete capture.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct End {
+    pub ts: Ts,
+    pub connections: u64,
+    pub frames: u64,
+    /// Records written before this one (meta included).
+    pub records: u64,
+    /// Records dropped because the capture writer lagged (`--on-capture-lag drop`) or failed.
+    pub dropped: u64,
+    /// False when the capture is known to be missing records (a write error, drops).
+    pub complete: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+}
+
+/// A credential found on a connection, reported once when first seen (filled in by `inspect::tokens`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Token {
+    pub conn: ConnId,
+    pub ts: Ts,
+    /// The frame it was found in, when it came in a frame.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+    /// Where: `query:access_token`, `header:authorization`, `frame:body.jwt`, …
+    pub source: String,
+    /// Everything else about the token (kind, claims, flags); see docs/capture-format.md.
+    #[serde(flatten)]
+    pub details: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The analysis of a connection's end (filled in by `inspect::close`); see docs/diagnosis.md.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Diagnosis {
+    pub conn: ConnId,
+    pub ts: Ts,
+    #[serde(flatten)]
+    pub details: serde_json::Map<String, serde_json::Value>,
+}
+
+/// One line of a capture file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Record {
+    Meta(Meta),
+    Open(Open),
+    Frame(Frame),
+    Token(Token),
+    Close(Close),
+    Diagnosis(Diagnosis),
+    Note(Note),
+    End(End),
+}
+
+impl Record {
+    /// The connection this record belongs to, if any.
+    pub fn conn(&self) -> Option<ConnId> {
+        match self {
+            Record::Open(r) => Some(r.conn),
+            Record::Frame(r) => Some(r.conn),
+            Record::Token(r) => Some(r.conn),
+            Record::Close(r) => Some(r.conn),
+            Record::Diagnosis(r) => Some(r.conn),
+            Record::Note(r) => r.conn,
+            Record::Meta(_) | Record::End(_) => None,
+        }
+    }
+    pub fn ts(&self) -> Ts {
+        match self {
+            Record::Meta(r) => r.ts,
+            Record::Open(r) => r.ts,
+            Record::Frame(r) => r.ts,
+            Record::Token(r) => r.ts,
+            Record::Close(r) => r.ts,
+            Record::Diagnosis(r) => r.ts,
+            Record::Note(r) => r.ts,
+            Record::End(r) => r.ts,
+        }
+    }
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Record::Meta(_) => "meta",
+            Record::Open(_) => "open",
+            Record::Frame(_) => "frame",
+            Record::Token(_) => "token",
+            Record::Close(_) => "close",
+            Record::Diagnosis(_) => "diagnosis",
+            Record::Note(_) => "note",
+            Record::End(_) => "end",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(opcode: Opcode, payload: &[u8]) -> Frame {
+        Frame {
+            conn: 1,
+            ts: Ts(DateTime::parse_from_rfc3339("2026-01-02T03:04:05.123456Z").unwrap().into()),
+            seq: 7,
+            from: Peer::Client,
+            to: Peer::Server,
+            opcode,
+            fin: true,
+            rsv: 0,
+            len: payload.len() as u64,
+            payload: Bytes::copy_from_slice(payload),
+            text_message: opcode == Opcode::Text,
+            relayed: true,
+        }
+    }
+
+    fn round_trip(f: Frame) -> String {
+        let line = serde_json::to_string(&Record::Frame(f.clone())).unwrap();
+        let back: Record = serde_json::from_str(&line).unwrap();
+        assert_eq!(back, Record::Frame(f), "{line}");
+        line
+    }
+
+    #[test]
+    fn text_frames_keep_text() {
+        let line = round_trip(frame(Opcode::Text, br#"{"action":"echo"}"#));
+        assert!(line.contains(r#""text":"{\"action\":\"echo\"}""#), "{line}");
+        assert!(line.contains(r#""ts":"2026-01-02T03:04:05.123456Z""#), "{line}");
+    }
+
+    #[test]
+    fn invalid_utf8_text_goes_to_base64_and_is_flagged() {
+        let line = round_trip(frame(Opcode::Text, &[0xff, 0xfe, b'a']));
+        assert!(line.contains(r#""base64":"//5h""#), "{line}");
+        assert!(line.contains(r#""invalid_utf8":true"#), "{line}");
+    }
+
+    #[test]
+    fn close_frames_carry_code_and_reason() {
+        let line = round_trip(frame(Opcode::Close, b"\x0f\xa0bye"));
+        assert!(line.contains(r#""code":4000,"reason":"bye""#), "{line}");
+        assert!(!line.contains("base64"), "{line}");
+        let odd = round_trip(frame(Opcode::Close, b"\x03"));
+        assert!(odd.contains(r#""base64":"Aw==""#), "{odd}");
+    }
+
+    #[test]
+    fn reserved_opcodes_round_trip() {
+        let line = round_trip(frame(Opcode::Reserved(3), b"x"));
+        assert!(line.contains(r#""opcode":"reserved-3""#), "{line}");
+    }
+}

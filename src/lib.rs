@@ -1,0 +1,3 @@
+//! frametap: a local WebSocket debugging proxy that relays every frame exactly, captures it, and explains every close.
+
+pub mod event;
