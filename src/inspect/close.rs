@@ -365,7 +365,19 @@ fn client_frame_rules(history: &ConnHistory, close: &Close, close_at: Ts, causes
     };
     let gap = ms_between(close_at, client.ts);
     let server_closed = close.initiator == Peer::Server;
-    let soon = server_closed && gap <= SOON_MS;
+    // The server's next move after the client frame was the close (or an error answer, then the close).
+    let answered_by_error = history
+        .signals
+        .iter()
+        .any(|s| s.seq > client.seq && matches!(s.signal, Signal::ErrorResponse { .. }));
+    let client_spoke_last =
+        history.preceding().is_some_and(|p| p.seq == client.seq) || answered_by_error;
+    let soon = server_closed && gap <= SOON_MS && client_spoke_last;
+    let verb = if close.clean {
+        "closed"
+    } else {
+        "dropped the connection"
+    };
     let errors: Vec<String> = history
         .findings_for(client.seq)
         .filter(|f| f.severity == Severity::Error)
@@ -444,7 +456,7 @@ fn client_frame_rules(history: &ConnHistory, close: &Close, close_at: Ts, causes
         rtt => causes.push(cause(
             "in-response",
             if rtt.is_some() { Confidence::Likely } else { Confidence::Possible },
-            format!("the server closed {} after client frame #{}: likely in response to frame #{}", human_ms(gap), client.seq, client.seq),
+            format!("the server {verb} {} after client frame #{}: likely in response to frame #{}", human_ms(gap), client.seq, client.seq),
             vec![match rtt {
                 Some(rtt) => format!("gap {gap} ms > handshake round trip {rtt} ms"),
                 None => format!("gap {gap} ms; no handshake round trip was measured to compare it with"),
@@ -525,43 +537,63 @@ fn token_rules(
     }
 }
 
-/// Long silence before the close.
+/// Long silence before the close: no data frame either way, or none from the client while the server closed.
 fn idle(history: &ConnHistory, close: &Close, close_at: Ts, causes: &mut Vec<Cause>) {
-    let since = history.preceding().map(|p| p.ts).or(history.opened);
-    let Some(since) = since else { return };
-    let idle = ms_between(close_at, since);
-    if idle < IDLE_MS {
+    let Some(since_any) = history.preceding().map(|p| p.ts).or(history.opened) else {
         return;
-    }
-    let confidence = if close.initiator == Peer::Client && close.clean {
-        Confidence::Possible
-    } else {
-        Confidence::Likely
     };
-    let pings = match history.last_control {
-        Some(t) if t > since => " (pings or pongs still flowed, so the TCP path was alive; an application-level timeout is likelier)",
-        _ => "",
-    };
+    let quiet_all = ms_between(close_at, since_any);
+    let client_last = history.last_from(Peer::Client);
+    let quiet_client = client_last
+        .map(|c| c.ts)
+        .or(history.opened)
+        .map(|t| ms_between(close_at, t))
+        .unwrap_or(0.0);
     let genesys = if history.profile.name() == "genesys" {
         "; Guest API sessions expire after `durationSeconds` without activity, and an `echo` at most every 30 s keeps them alive"
     } else {
         ""
     };
+    let (message, since, seq) = if quiet_all >= IDLE_MS {
+        let last = history
+            .preceding()
+            .map(|p| format!("#{}", p.seq))
+            .unwrap_or_else(|| "none (idle since the handshake)".into());
+        (
+            format!(
+                "no data frame for {} before the close: likely an idle timeout{genesys}",
+                human_ms(quiet_all)
+            ),
+            format!("last data frame {last}"),
+            history.preceding().map(|p| p.seq),
+        )
+    } else if quiet_client >= IDLE_MS && close.initiator == Peer::Server {
+        let last = client_last
+            .map(|c| format!("#{}", c.seq))
+            .unwrap_or_else(|| "none since the handshake".into());
+        (
+            format!("the client sent no data frame for {} before the server closed: likely an inactivity timeout{genesys}", human_ms(quiet_client)),
+            format!("last client data frame {last}"),
+            client_last.map(|c| c.seq),
+        )
+    } else {
+        return;
+    };
+    let pings = match history.last_control {
+        Some(t) if t > since_any => " (pings or pongs still flowed, so the TCP path was alive; an application-level timeout is likelier)",
+        _ => "",
+    };
+    let confidence = if close.initiator == Peer::Client && close.clean {
+        Confidence::Possible
+    } else {
+        Confidence::Likely
+    };
     causes.push(cause(
         "idle",
         confidence,
-        format!(
-            "no data frame for {} before the close: likely an idle timeout{genesys}",
-            human_ms(idle)
-        ),
-        vec![format!(
-            "last data frame {}{pings}",
-            history
-                .preceding()
-                .map(|p| format!("#{}", p.seq))
-                .unwrap_or_else(|| "none (idle since the handshake)".into())
-        )],
-        history.preceding().map(|p| p.seq),
+        message,
+        vec![format!("{since}{pings}")],
+        seq,
     ));
 }
 
