@@ -400,8 +400,8 @@ fn client_frame_rules(history: &ConnHistory, close: &Close, close_at: Ts, causes
             format!(
                 "client frame #{} {} breaks the {} protocol ({}); the server likely closed because of it",
                 client.seq,
-                preview(client),
-                history.profile.name(),
+                short(&preview(client), 80),
+                protocol_name(history.profile.name()),
                 lint_words(&rules)
             ),
             errors,
@@ -463,6 +463,20 @@ fn client_frame_rules(history: &ConnHistory, close: &Close, close_at: Ts, causes
             }],
             Some(client.seq),
         )),
+    }
+}
+
+fn protocol_name(profile: &str) -> &str {
+    match profile {
+        "genesys" => "Genesys Guest API",
+        other => other,
+    }
+}
+
+fn short(text: &str, chars: usize) -> String {
+    match text.char_indices().nth(chars) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
     }
 }
 

@@ -146,7 +146,7 @@ pub fn render_diagnosis(d: &Diagnosis, color: bool) -> String {
         .cloned()
         .unwrap_or_default();
     if !findings.is_empty() {
-        out.push_str(&format!("    findings ({}):\n", findings.len()));
+        out.push_str(&format!("    other findings ({}):\n", findings.len()));
         for finding in findings.iter().take(12) {
             out.push_str(&format!("      {}\n", finding_line(finding)));
         }
