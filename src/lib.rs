@@ -3,3 +3,5 @@
 pub mod event;
 pub mod capture;
 pub mod paths;
+pub mod inspect;
+pub mod redact;

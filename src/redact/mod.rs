@@ -1,0 +1,1 @@
+//! Masks secrets in capture records (placeholder; filled in next).
