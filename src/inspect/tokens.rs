@@ -11,6 +11,7 @@ use crate::event::{Record, Token, Ts};
 use std::collections::HashSet;
 use std::hash::BuildHasher;
 
+pub(crate) use find::percent_decode;
 pub use find::{is_secret_field, is_secret_param};
 
 /// What a credential turned out to be.
