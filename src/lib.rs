@@ -5,3 +5,4 @@ pub mod event;
 pub mod inspect;
 pub mod paths;
 pub mod profile;
+pub mod redact;

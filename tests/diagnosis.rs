@@ -155,6 +155,25 @@ fn path_of(url: &str) -> String {
         .unwrap_or_else(|| "/".into())
 }
 
+/// An unsigned-looking JWT with these claims (frametap never verifies signatures).
+fn jwt(claims: serde_json::Value) -> String {
+    let part =
+        |v: &serde_json::Value| frametap::inspect::jwt::encode_part(v.to_string().as_bytes());
+    format!(
+        "{}.{}.c2lnbmF0dXJl",
+        part(&serde_json::json!({"alg":"RS256","typ":"JWT"})),
+        part(&claims)
+    )
+}
+
+/// Epoch seconds of the scripts' start plus `secs`.
+fn epoch(secs: i64) -> i64 {
+    DateTime::parse_from_rfc3339("2026-11-25T10:00:00Z")
+        .unwrap()
+        .timestamp()
+        + secs
+}
+
 fn causes(d: &Diagnosis) -> Vec<(String, String, String)> {
     d.details["causes"]
         .as_array()
@@ -650,5 +669,132 @@ fn derived_records_already_in_a_capture_are_ignored() {
             .filter(|r| matches!(r, Record::Diagnosis(_)))
             .count(),
         1
+    );
+}
+
+#[test]
+fn a_jwt_that_expires_mid_session_is_named() {
+    let token = jwt(serde_json::json!({"sub":"user-1","iat":epoch(-240),"exp":epoch(60)}));
+    let mut s = Script::new("wss://chat.example.com/socket", Some(20.0));
+    if let Record::Open(open) = &mut s.records[1] {
+        open.request
+            .headers
+            .push(("Authorization".into(), format!("Bearer {token}")));
+    }
+    s.client(1000, "hello").server(1010, "hi");
+    s.client(90_000, "still there?");
+    s.close_frame(90_050, Peer::Server, 1008, "unauthorized")
+        .close(90_051, Peer::Server, Some(1008), Some("unauthorized"), true);
+    let derived = s.run(ProfileChoice::Auto);
+    let tokens: Vec<_> = derived
+        .iter()
+        .filter(|r| matches!(r, Record::Token(_)))
+        .collect();
+    assert_eq!(tokens.len(), 1, "reported once, when first seen");
+    let d = s.diagnose();
+    let expired = cause(&d, "token-expired");
+    assert_eq!(expired["confidence"], "likely");
+    assert!(
+        expired["message"]
+            .as_str()
+            .unwrap()
+            .contains("expired 30.1 s before the close"),
+        "{expired}"
+    );
+    assert!(
+        expired["evidence"][0]
+            .as_str()
+            .unwrap()
+            .contains("first seen in the handshake"),
+        "{expired}"
+    );
+    assert!(cause(&d, "close-code")["message"]
+        .as_str()
+        .unwrap()
+        .contains("Policy Violation"));
+    assert!(d.details["ruled_out"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn a_jwt_still_valid_at_the_close_is_not_blamed() {
+    let token = jwt(serde_json::json!({"sub":"user-1","exp":epoch(3600)}));
+    let mut s = Script::new("wss://chat.example.com/socket", Some(20.0));
+    if let Record::Open(open) = &mut s.records[1] {
+        open.request
+            .headers
+            .push(("Authorization".into(), format!("Bearer {token}")));
+    }
+    s.client(1000, "hello")
+        .close_frame(1100, Peer::Server, 1008, "")
+        .close(1101, Peer::Server, Some(1008), None, true);
+    let d = s.diagnose();
+    assert!(!has_cause(&d, "token-expired"), "{:#?}", causes(&d));
+}
+
+#[test]
+fn the_genesys_get_jwt_token_is_rest_only_and_ruled_out() {
+    let token = jwt(serde_json::json!({"exp":epoch(30)}));
+    let mut s = Script::new("sim:genesys/v1", Some(5.0));
+    s.client(0, CONFIGURE).server(20, SESSION_RESPONSE);
+    s.client(
+        100,
+        r#"{"action":"getJwt","token":"3f1c1a52-7a0e-4c0b-9d7e-2b1f9c1e0a11","tracingId":"t-2"}"#,
+    );
+    s.server(120, &format!(r#"{{"type":"response","class":"JwtResponse","code":200,"body":{{"jwt":"{token}","exp":{}}},"tracingId":"t-2"}}"#, epoch(30)));
+    s.client(59_000, r#"{"action":"echo","token":"3f1c1a52-7a0e-4c0b-9d7e-2b1f9c1e0a11","message":{"type":"Text","text":"ping"}}"#);
+    s.close_frame(59_020, Peer::Server, 1000, "").close(
+        59_021,
+        Peer::Server,
+        Some(1000),
+        None,
+        true,
+    );
+    let d = s.diagnose();
+    assert!(!has_cause(&d, "token-expired"), "{:#?}", causes(&d));
+    let ruled = d.details["ruled_out"][0]["message"].as_str().unwrap();
+    assert!(ruled.contains("only authorises REST calls"), "{ruled}");
+}
+
+#[test]
+fn an_authenticated_session_code_that_expired_is_in_force() {
+    let code = jwt(serde_json::json!({"sub":"guest","exp":epoch(10)}));
+    let mut s = Script::new("sim:genesys/v1", Some(5.0));
+    s.client(0, &format!(r#"{{"action":"configureAuthenticatedSession","token":"t","deploymentId":"d","data":{{"code":"{code}"}}}}"#));
+    s.server(20, SESSION_RESPONSE);
+    s.server(
+        12_000,
+        r#"{"type":"response","class":"string","code":401,"body":"unauthorized"}"#,
+    );
+    s.close_frame(12_010, Peer::Server, 1000, "").close(
+        12_011,
+        Peer::Server,
+        Some(1000),
+        None,
+        true,
+    );
+    let d = s.diagnose();
+    let expired = cause(&d, "token-expired");
+    assert_eq!(expired["seq"], 1);
+    assert!(expired["evidence"][0]
+        .as_str()
+        .unwrap()
+        .contains("first seen in frame #1"));
+}
+
+#[test]
+fn a_server_drop_right_after_a_client_frame_reads_as_a_response() {
+    let mut s = Script::new("ws://127.0.0.1:9/chat", Some(1.0));
+    s.client(0, "hello")
+        .server(10, "hi")
+        .client(500, "crash me");
+    s.close(530, Peer::Server, None, None, false);
+    let d = s.diagnose();
+    let response = cause(&d, "in-response");
+    assert!(
+        response["message"]
+            .as_str()
+            .unwrap()
+            .contains("dropped the connection 30 ms after client frame #3"),
+        "{response}"
     );
 }

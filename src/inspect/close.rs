@@ -507,7 +507,8 @@ fn token_rules(
     causes: &mut Vec<Cause>,
     ruled_out: &mut Vec<Value>,
 ) {
-    let close_secs = close_at.0.timestamp();
+    let close_micros = close_at.micros();
+    let expired_by_close = |exp: i64| exp.saturating_mul(1_000_000) <= close_micros;
     let mut in_force = 0;
     for token in seen.iter().filter(|t| t.kind == TokenKind::Jwt) {
         let Some(exp) = token.exp else { continue };
@@ -516,13 +517,13 @@ fn token_rules(
             .map(|s| format!("frame #{s}"))
             .unwrap_or_else(|| "the handshake".into());
         if token.rest_only {
-            if exp <= close_secs {
+            if expired_by_close(exp) {
                 ruled_out.push(json!({"rule": "token-expired", "message": format!("the JWT from {} ({place}) expired at {}, but it only authorises REST calls, not this WebSocket", token.source, utc(exp))}));
             }
             continue;
         }
         in_force += 1;
-        if exp > close_secs {
+        if !expired_by_close(exp) {
             continue;
         }
         let confidence = if close.initiator == Peer::Server || !close.clean {
@@ -536,7 +537,7 @@ fn token_rules(
             format!(
                 "a token in force on this connection ({}) expired {} before the close",
                 token.source,
-                human_ms((close_secs - exp) as f64 * 1000.0)
+                human_ms((close_micros - exp.saturating_mul(1_000_000)) as f64 / 1000.0)
             ),
             vec![format!(
                 "exp {} ({exp}); first seen in {place}; the close came at {}",

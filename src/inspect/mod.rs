@@ -7,6 +7,7 @@ pub mod analyzer;
 pub mod close;
 pub mod codes;
 pub mod command;
+pub mod jwt;
 pub mod report;
 pub mod tokens;
 

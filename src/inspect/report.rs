@@ -175,47 +175,57 @@ pub fn finding_line(finding: &Value) -> String {
     )
 }
 
-/// A token's line(s) for the terminal: where it was found, its kind, flags and claims.
+/// A token's line(s) for the terminal: where it was found, its kind, flags, times and claims (unverified).
 pub fn render_token(t: &Token, color: bool) -> String {
     let m = &t.details;
     let kind = str_of(m, "kind").unwrap_or("token");
-    let at = t.seq.map(|s| format!(" (frame #{s})")).unwrap_or_default();
+    let at = t
+        .seq
+        .map(|s| format!(" (frame #{s})"))
+        .unwrap_or_else(|| " (handshake)".into());
     let mut out = format!(
         "  {} conn {}: {kind} in {}{at}",
         paint("token", BOLD, color),
         t.conn,
         t.source
     );
-    let flags: Vec<String> = match m.get("flags") {
-        Some(Value::Array(flags)) => flags
-            .iter()
-            .filter_map(|f| f.as_str().map(str::to_owned))
-            .collect(),
-        Some(Value::Object(flags)) => flags
-            .iter()
-            .filter(|(_, v)| v.as_bool() == Some(true))
-            .map(|(k, _)| k.clone())
-            .collect(),
-        _ => Vec::new(),
-    };
+    if let Some(preview) = str_of(m, "preview") {
+        out.push_str(&format!(" {preview}"));
+    }
+    let flags: Vec<&str> = m
+        .get("flags")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
     if !flags.is_empty() {
         out.push_str(&format!(
             " {}",
             paint(&format!("[{}]", flags.join(", ")), RED, color)
         ));
     }
+    if kind == "jwt" {
+        out.push_str(&paint(" (unverified)", DIM, color));
+    }
+    if let Some(Value::Object(times)) = m.get("times") {
+        for (name, time) in times {
+            let utc = time.get("utc").and_then(Value::as_str).unwrap_or("?");
+            let relative = time.get("relative").and_then(Value::as_str).unwrap_or("");
+            out.push_str(&format!("\n    {name} {utc} ({relative})"));
+        }
+    }
     if let Some(Value::Object(claims)) = m.get("claims") {
         let listed: Vec<String> = claims
             .iter()
             .map(|(k, v)| format!("{k}={}", compact(v)))
             .collect();
-        out.push_str(&format!("\n    claims (unverified): {}", listed.join(" ")));
+        out.push_str(&format!("\n    claims: {}", listed.join(" ")));
     }
-    for (key, value) in m
-        .iter()
-        .filter(|(k, _)| k.ends_with("_utc") || k.ends_with("_relative"))
-    {
-        out.push_str(&format!("\n    {key}: {}", compact(value)));
+    for key in ["reason", "note"] {
+        if let Some(text) = str_of(m, key) {
+            out.push_str(&format!("\n    {key}: {text}"));
+        }
     }
     out.push('\n');
     out
