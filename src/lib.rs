@@ -1,5 +1,6 @@
 //! frametap: a local WebSocket debugging proxy that relays every frame exactly, captures it, and explains every close.
 
-pub mod event;
 pub mod capture;
+pub mod event;
 pub mod paths;
+pub mod wire;

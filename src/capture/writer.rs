@@ -52,7 +52,9 @@ impl CaptureWriter {
             Record::Frame(_) => self.frames += 1,
             _ => {}
         }
-        let Some(out) = self.out.as_mut() else { return false };
+        let Some(out) = self.out.as_mut() else {
+            return false;
+        };
         let result = serde_json::to_writer(&mut *out, record)
             .map_err(std::io::Error::from)
             .and_then(|()| out.write_all(b"\n"));
@@ -66,8 +68,12 @@ impl CaptureWriter {
             Record::Frame(_) => self.frames += 1,
             _ => {}
         }
-        let Some(out) = self.out.as_mut() else { return false };
-        let result = out.write_all(json.as_bytes()).and_then(|()| out.write_all(b"\n"));
+        let Some(out) = self.out.as_mut() else {
+            return false;
+        };
+        let result = out
+            .write_all(json.as_bytes())
+            .and_then(|()| out.write_all(b"\n"));
         self.after(result)
     }
 
