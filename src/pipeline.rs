@@ -54,6 +54,8 @@ pub struct PipelineOptions {
 /// The default channel size: enough for bursts, small enough to bound memory.
 pub const DEFAULT_BUFFER: usize = 16 * 1024;
 
+// Records are moved through the channel once; boxing them would cost an allocation per frame.
+#[allow(clippy::large_enum_variant)]
 enum Message {
     Record(Record),
     Finish,
