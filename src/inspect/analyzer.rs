@@ -143,10 +143,7 @@ impl ConnHistory {
     fn open(&mut self, open: &Open, session_upstream: Option<&str>) {
         self.opened = Some(open.ts);
         self.handshake_ms = open.handshake_ms;
-        self.upstream = open
-            .upstream
-            .clone()
-            .or_else(|| session_upstream.map(str::to_owned));
+        self.upstream = open.upstream.clone().or_else(|| session_upstream.map(str::to_owned));
         self.refused = match (&open.error, &open.response) {
             (Some(error), _) => Some(format!("the upstream could not be reached: {error}")),
             (None, Some(response)) if response.status != 101 => {
@@ -156,10 +153,7 @@ impl ConnHistory {
                     429 => " (rate limited before the WebSocket even opened)",
                     _ => "",
                 };
-                Some(format!(
-                    "the upstream refused the upgrade with HTTP {}{hint}",
-                    response.status
-                ))
+                Some(format!("the upstream refused the upgrade with HTTP {}{hint}", response.status))
             }
             _ => None,
         };
@@ -177,11 +171,7 @@ impl ConnHistory {
     fn frame(&mut self, frame: &Frame, out: &mut Vec<Record>) {
         if frame.opcode == Opcode::Close {
             if self.first_close.is_none() {
-                self.first_close = Some(CloseFrameFacts {
-                    seq: frame.seq,
-                    ts: frame.ts,
-                    from: frame.from,
-                });
+                self.first_close = Some(CloseFrameFacts { seq: frame.seq, ts: frame.ts, from: frame.from });
                 self.frozen = Some((self.last_any.clone(), self.last_data.clone()));
             }
             return;
@@ -214,11 +204,7 @@ impl ConnHistory {
             return;
         };
         if let Some(signal) = reading.signal {
-            self.signals.push(SignalAt {
-                seq: frame.seq,
-                ts: frame.ts,
-                signal,
-            });
+            self.signals.push(SignalAt { seq: frame.seq, ts: frame.ts, signal });
         }
         self.findings.extend(reading.findings);
         out.push(Record::Annotation(Annotation {
@@ -234,11 +220,7 @@ impl ConnHistory {
 
 impl Analyzer {
     pub fn new(options: AnalysisOptions) -> Self {
-        Analyzer {
-            options,
-            session_upstream: None,
-            conns: HashMap::new(),
-        }
+        Analyzer { options, session_upstream: None, conns: HashMap::new() }
     }
 
     /// Observes one record in order and returns the records it derives, to be emitted right after it:
@@ -252,8 +234,7 @@ impl Analyzer {
             Record::Meta(meta) => self.session_upstream = meta.upstream.clone(),
             Record::Open(open) => {
                 let session_upstream = self.session_upstream.clone();
-                self.history(open.conn)
-                    .open(open, session_upstream.as_deref());
+                self.history(open.conn).open(open, session_upstream.as_deref());
                 self.tokens(record, seen_at, &mut out);
             }
             Record::Frame(frame) => {
@@ -263,27 +244,18 @@ impl Analyzer {
                 }
             }
             Record::Close(close) => {
-                let history = self
-                    .conns
-                    .remove(&close.conn)
-                    .unwrap_or_else(|| ConnHistory::new(close.conn, &self.options));
+                let history =
+                    self.conns.remove(&close.conn).unwrap_or_else(|| ConnHistory::new(close.conn, &self.options));
                 out.push(Record::Diagnosis(diagnose(&history, close)));
             }
-            Record::Annotation(_)
-            | Record::Token(_)
-            | Record::Diagnosis(_)
-            | Record::Note(_)
-            | Record::End(_) => {}
+            Record::Annotation(_) | Record::Token(_) | Record::Diagnosis(_) | Record::Note(_) | Record::End(_) => {}
         }
         out
     }
 
     /// The lint findings so far of a connection that has not closed (empty for unknown or closed ones).
     pub fn findings(&self, conn: ConnId) -> &[Finding] {
-        self.conns
-            .get(&conn)
-            .map(|h| h.findings.as_slice())
-            .unwrap_or(&[])
+        self.conns.get(&conn).map(|h| h.findings.as_slice()).unwrap_or(&[])
     }
 
     /// Connections seen but not yet closed.
@@ -295,20 +267,19 @@ impl Analyzer {
 
     fn history(&mut self, conn: ConnId) -> &mut ConnHistory {
         let options = &self.options;
-        self.conns
-            .entry(conn)
-            .or_insert_with(|| ConnHistory::new(conn, options))
+        self.conns.entry(conn).or_insert_with(|| ConnHistory::new(conn, options))
     }
 
     fn tokens(&mut self, record: &Record, seen_at: Ts, out: &mut Vec<Record>) {
         let Some(conn) = record.conn() else { return };
         let history = self.history(conn);
-        out.extend(
-            history
-                .tokens
-                .observe(record, seen_at)
-                .into_iter()
-                .map(Record::Token),
-        );
+        out.extend(history.tokens.observe(record, seen_at).into_iter().map(Record::Token));
+    }
+}
+
+/// The live pipeline's hook: records are judged at the moment they pass (`seen_at` = now).
+impl crate::pipeline::Analysis for Analyzer {
+    fn observe(&mut self, record: &Record) -> Vec<Record> {
+        Analyzer::observe(self, record, Ts::now())
     }
 }

@@ -50,42 +50,22 @@ pub struct Cause {
     pub seq: Option<u64>,
 }
 
-fn cause(
-    rule: &str,
-    confidence: Confidence,
-    message: String,
-    evidence: Vec<String>,
-    seq: Option<u64>,
-) -> Cause {
-    Cause {
-        rule: rule.into(),
-        confidence,
-        message,
-        evidence,
-        seq,
-    }
+fn cause(rule: &str, confidence: Confidence, message: String, evidence: Vec<String>, seq: Option<u64>) -> Cause {
+    Cause { rule: rule.into(), confidence, message, evidence, seq }
 }
 
 /// A payload shortened for one line: text up to [`PREVIEW_CHARS`], binary as its size and first bytes.
 pub fn preview(facts: &FrameFacts) -> String {
     if facts.text {
         if let Ok(text) = std::str::from_utf8(&facts.payload) {
-            let flat: String = text
-                .chars()
-                .map(|c| if c.is_control() { ' ' } else { c })
-                .collect();
+            let flat: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
             return match flat.char_indices().nth(PREVIEW_CHARS) {
                 Some((cut, _)) => format!("{}…", &flat[..cut]),
                 None => flat,
             };
         }
     }
-    let head: String = facts
-        .payload
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let head: String = facts.payload.iter().take(16).map(|b| format!("{b:02x}")).collect();
     let more = if facts.payload.len() > 16 { "…" } else { "" };
     format!("<{} bytes: {head}{more}>", facts.len)
 }
@@ -116,32 +96,21 @@ fn human_ms(ms: f64) -> String {
 }
 
 fn utc(epoch: i64) -> String {
-    chrono::DateTime::from_timestamp(epoch, 0)
-        .map(|t| t.to_rfc3339())
-        .unwrap_or_else(|| epoch.to_string())
+    chrono::DateTime::from_timestamp(epoch, 0).map(|t| t.to_rfc3339()).unwrap_or_else(|| epoch.to_string())
 }
 
 /// The code part of a diagnosis: `1000 Normal Closure: …`, or what the absence of a code means.
 pub fn describe_code(code: Option<u16>, clean: bool) -> String {
     match code {
-        Some(code) => format!(
-            "{code} {}: {}",
-            close_code_name(code),
-            close_code_meaning(code)
-        ),
+        Some(code) => format!("{code} {}: {}", close_code_name(code), close_code_meaning(code)),
         None if clean => "no code (an empty close frame; read as 1005 No Status Received)".into(),
-        None => "no close frame: the TCP connection ended (browsers report 1006 Abnormal Closure)"
-            .into(),
+        None => "no close frame: the TCP connection ended (browsers report 1006 Abnormal Closure)".into(),
     }
 }
 
 /// Builds the `diagnosis` record for a connection that just closed.
 pub fn diagnose(history: &ConnHistory, close: &Close) -> Diagnosis {
-    let close_at = history
-        .first_close
-        .as_ref()
-        .map(|c| c.ts)
-        .unwrap_or(close.ts);
+    let close_at = history.first_close.as_ref().map(|c| c.ts).unwrap_or(close.ts);
     let preceding = history.preceding();
     let other_side_last = preceding.and_then(|p| history.last_from(p.from.other()));
     let mut causes = Vec::new();
@@ -151,13 +120,7 @@ pub fn diagnose(history: &ConnHistory, close: &Close) -> Diagnosis {
     announced(history, close_at, &mut causes);
     rate_limited(history, close, close_at, &mut causes);
     client_frame_rules(history, close, close_at, &mut causes);
-    token_rules(
-        history.tokens.seen(),
-        close,
-        close_at,
-        &mut causes,
-        &mut ruled_out,
-    );
+    token_rules(history.tokens.seen(), close, close_at, &mut causes, &mut ruled_out);
     idle(history, close, close_at, &mut causes);
     close_code(history, close, &mut causes);
     causes.extend(history.profile.close_causes());
@@ -167,70 +130,32 @@ pub fn diagnose(history: &ConnHistory, close: &Close) -> Diagnosis {
     details.insert("initiator".into(), json!(close.initiator.as_str()));
     details.insert("code".into(), json!(close.code));
     details.insert("code_name".into(), json!(close.code.map(close_code_name)));
-    details.insert(
-        "code_meaning".into(),
-        json!(describe_code(close.code, close.clean)),
-    );
+    details.insert("code_meaning".into(), json!(describe_code(close.code, close.clean)));
     details.insert("reason".into(), json!(close.reason));
     details.insert("clean".into(), json!(close.clean));
     details.insert("detail".into(), json!(close.detail));
     details.insert("duration_ms".into(), json!(close.duration_ms));
     details.insert("handshake_ms".into(), json!(history.handshake_ms));
-    details.insert(
-        "close_seq".into(),
-        json!(history.first_close.as_ref().map(|c| c.seq)),
-    );
+    details.insert("close_seq".into(), json!(history.first_close.as_ref().map(|c| c.seq)));
     details.insert("profile".into(), json!(history.profile.name()));
-    details.insert(
-        "preceding".into(),
-        preceding
-            .map(|p| frame_json(p, close_at))
-            .unwrap_or(Value::Null),
-    );
-    details.insert(
-        "other_side_last".into(),
-        other_side_last
-            .map(|p| frame_json(p, close_at))
-            .unwrap_or(Value::Null),
-    );
-    let summary = summary(
-        close,
-        preceding,
-        causes
-            .iter()
-            .find(|c| c.confidence != Confidence::Certain)
-            .or(causes.first()),
-    );
+    details.insert("preceding".into(), preceding.map(|p| frame_json(p, close_at)).unwrap_or(Value::Null));
+    details.insert("other_side_last".into(), other_side_last.map(|p| frame_json(p, close_at)).unwrap_or(Value::Null));
+    let summary =
+        summary(close, preceding, causes.iter().find(|c| c.confidence != Confidence::Certain).or(causes.first()));
     details.insert("summary".into(), json!(summary));
-    details.insert(
-        "causes".into(),
-        serde_json::to_value(&causes).unwrap_or_default(),
-    );
+    details.insert("causes".into(), serde_json::to_value(&causes).unwrap_or_default());
     details.insert("ruled_out".into(), Value::Array(ruled_out));
-    details.insert(
-        "findings".into(),
-        serde_json::to_value(&history.findings).unwrap_or_default(),
-    );
-    Diagnosis {
-        conn: close.conn,
-        ts: close.ts,
-        details,
-    }
+    details.insert("findings".into(), serde_json::to_value(&history.findings).unwrap_or_default());
+    Diagnosis { conn: close.conn, ts: close.ts, details }
 }
 
 fn summary(close: &Close, preceding: Option<&FrameFacts>, top: Option<&Cause>) -> String {
     let how = match (close.clean, close.code) {
         (false, _) => format!("{} dropped the connection", close.initiator.as_str()),
-        (true, Some(code)) => format!(
-            "{} closed with {code} {}",
-            close.initiator.as_str(),
-            close_code_name(code)
-        ),
+        (true, Some(code)) => format!("{} closed with {code} {}", close.initiator.as_str(), close_code_name(code)),
         (true, None) => format!("{} closed without a code", close.initiator.as_str()),
     };
-    let after = preceding
-        .map(|p| format!(" after {} frame #{}", p.from.as_str(), p.seq))
-        .unwrap_or_default();
+    let after = preceding.map(|p| format!(" after {} frame #{}", p.from.as_str(), p.seq)).unwrap_or_default();
     match top {
         Some(top) => format!("{how}{after}; {}: {}", top.confidence.as_str(), top.message),
         None => format!("{how}{after}; no rule explains it"),
@@ -263,10 +188,7 @@ fn who_closed(history: &ConnHistory, close: &Close, causes: &mut Vec<Cause>) {
         causes.push(cause(
             "tcp-drop",
             Confidence::Certain,
-            format!(
-                "the {} ended the TCP connection{sent}{hint}",
-                close.initiator.as_str()
-            ),
+            format!("the {} ended the TCP connection{sent}{hint}", close.initiator.as_str()),
             detail.clone(),
             None,
         ));
@@ -291,11 +213,7 @@ fn who_closed(history: &ConnHistory, close: &Close, causes: &mut Vec<Cause>) {
             Confidence::Certain,
             format!(
                 "frametap itself ended the connection{}",
-                close
-                    .detail
-                    .as_ref()
-                    .map(|d| format!(": {d}"))
-                    .unwrap_or_default()
+                close.detail.as_ref().map(|d| format!(": {d}")).unwrap_or_default()
             ),
             detail,
             history.first_close.as_ref().map(|c| c.seq),
@@ -313,10 +231,7 @@ fn announced(history: &ConnHistory, close_at: Ts, causes: &mut Vec<Cause>) {
                 "server-announced",
                 Confidence::Likely,
                 message.clone(),
-                vec![format!(
-                    "frame #{} ({what}), {gap} before the close",
-                    at.seq
-                )],
+                vec![format!("frame #{} ({what}), {gap} before the close", at.seq)],
                 Some(at.seq),
             ));
         }
@@ -325,21 +240,13 @@ fn announced(history: &ConnHistory, close_at: Ts, causes: &mut Vec<Cause>) {
 
 /// A rate-limit answer came before the close, or the close code says so.
 fn rate_limited(history: &ConnHistory, close: &Close, close_at: Ts, causes: &mut Vec<Cause>) {
-    let last = history
-        .signals
-        .iter()
-        .rev()
-        .find(|s| matches!(s.signal, Signal::RateLimited { .. }));
+    let last = history.signals.iter().rev().find(|s| matches!(s.signal, Signal::RateLimited { .. }));
     if let Some(at) = last {
         let Signal::RateLimited { message } = &at.signal else {
             return;
         };
         let gap = ms_between(close_at, at.ts);
-        let confidence = if gap <= 60_000.0 {
-            Confidence::Likely
-        } else {
-            Confidence::Possible
-        };
+        let confidence = if gap <= 60_000.0 { Confidence::Likely } else { Confidence::Possible };
         causes.push(cause(
             "rate-limit",
             confidence,
@@ -366,34 +273,20 @@ fn client_frame_rules(history: &ConnHistory, close: &Close, close_at: Ts, causes
     let gap = ms_between(close_at, client.ts);
     let server_closed = close.initiator == Peer::Server;
     // The server's next move after the client frame was the close (or an error answer, then the close).
-    let answered_by_error = history
-        .signals
-        .iter()
-        .any(|s| s.seq > client.seq && matches!(s.signal, Signal::ErrorResponse { .. }));
-    let client_spoke_last =
-        history.preceding().is_some_and(|p| p.seq == client.seq) || answered_by_error;
+    let answered_by_error =
+        history.signals.iter().any(|s| s.seq > client.seq && matches!(s.signal, Signal::ErrorResponse { .. }));
+    let client_spoke_last = history.preceding().is_some_and(|p| p.seq == client.seq) || answered_by_error;
     let soon = server_closed && gap <= SOON_MS && client_spoke_last;
-    let verb = if close.clean {
-        "closed"
-    } else {
-        "dropped the connection"
-    };
-    let errors: Vec<String> = history
-        .findings_for(client.seq)
-        .filter(|f| f.severity == Severity::Error)
-        .map(|f| f.message.clone())
-        .collect();
+    let verb = if close.clean { "closed" } else { "dropped the connection" };
+    let errors: Vec<String> =
+        history.findings_for(client.seq).filter(|f| f.severity == Severity::Error).map(|f| f.message.clone()).collect();
     if !errors.is_empty() {
         let rules: Vec<&str> = history
             .findings_for(client.seq)
             .filter(|f| f.severity == Severity::Error)
             .map(|f| f.rule.as_str())
             .collect();
-        let confidence = if soon {
-            Confidence::Likely
-        } else {
-            Confidence::Possible
-        };
+        let confidence = if soon { Confidence::Likely } else { Confidence::Possible };
         causes.push(cause(
             "protocol-lint",
             confidence,
@@ -407,18 +300,11 @@ fn client_frame_rules(history: &ConnHistory, close: &Close, close_at: Ts, causes
             errors,
             Some(client.seq),
         ));
-    } else if let Some(first_bad) = history
-        .findings
-        .iter()
-        .find(|f| f.severity == Severity::Error && f.seq.is_some())
-    {
+    } else if let Some(first_bad) = history.findings.iter().find(|f| f.severity == Severity::Error && f.seq.is_some()) {
         causes.push(cause(
             "protocol-lint",
             Confidence::Possible,
-            format!(
-                "an earlier client frame #{} broke the protocol",
-                first_bad.seq.unwrap_or_default()
-            ),
+            format!("an earlier client frame #{} broke the protocol", first_bad.seq.unwrap_or_default()),
             vec![first_bad.message.clone()],
             first_bad.seq,
         ));
@@ -426,11 +312,8 @@ fn client_frame_rules(history: &ConnHistory, close: &Close, close_at: Ts, causes
     if !soon {
         return;
     }
-    if let Some(error) = history
-        .signals
-        .iter()
-        .rev()
-        .find(|s| s.seq > client.seq && matches!(s.signal, Signal::ErrorResponse { .. }))
+    if let Some(error) =
+        history.signals.iter().rev().find(|s| s.seq > client.seq && matches!(s.signal, Signal::ErrorResponse { .. }))
     {
         if let Signal::ErrorResponse { message, .. } = &error.signal {
             causes.push(cause(
@@ -500,22 +383,13 @@ fn lint_words(rules: &[&str]) -> String {
 }
 
 /// A JWT in force on this connection expired at or before the close.
-fn token_rules(
-    seen: &[SeenToken],
-    close: &Close,
-    close_at: Ts,
-    causes: &mut Vec<Cause>,
-    ruled_out: &mut Vec<Value>,
-) {
+fn token_rules(seen: &[SeenToken], close: &Close, close_at: Ts, causes: &mut Vec<Cause>, ruled_out: &mut Vec<Value>) {
     let close_micros = close_at.micros();
     let expired_by_close = |exp: i64| exp.saturating_mul(1_000_000) <= close_micros;
     let mut in_force = 0;
     for token in seen.iter().filter(|t| t.kind == TokenKind::Jwt) {
         let Some(exp) = token.exp else { continue };
-        let place = token
-            .seq
-            .map(|s| format!("frame #{s}"))
-            .unwrap_or_else(|| "the handshake".into());
+        let place = token.seq.map(|s| format!("frame #{s}")).unwrap_or_else(|| "the handshake".into());
         if token.rest_only {
             if expired_by_close(exp) {
                 ruled_out.push(json!({"rule": "token-expired", "message": format!("the JWT from {} ({place}) expired at {}, but it only authorises REST calls, not this WebSocket", token.source, utc(exp))}));
@@ -526,11 +400,8 @@ fn token_rules(
         if !expired_by_close(exp) {
             continue;
         }
-        let confidence = if close.initiator == Peer::Server || !close.clean {
-            Confidence::Likely
-        } else {
-            Confidence::Possible
-        };
+        let confidence =
+            if close.initiator == Peer::Server || !close.clean { Confidence::Likely } else { Confidence::Possible };
         causes.push(cause(
             "token-expired",
             confidence,
@@ -559,11 +430,7 @@ fn idle(history: &ConnHistory, close: &Close, close_at: Ts, causes: &mut Vec<Cau
     };
     let quiet_all = ms_between(close_at, since_any);
     let client_last = history.last_from(Peer::Client);
-    let quiet_client = client_last
-        .map(|c| c.ts)
-        .or(history.opened)
-        .map(|t| ms_between(close_at, t))
-        .unwrap_or(0.0);
+    let quiet_client = client_last.map(|c| c.ts).or(history.opened).map(|t| ms_between(close_at, t)).unwrap_or(0.0);
     let genesys = if history.profile.name() == "genesys" {
         "; Guest API sessions expire after `durationSeconds` without activity, and an `echo` at most every 30 s keeps them alive"
     } else {
@@ -575,19 +442,17 @@ fn idle(history: &ConnHistory, close: &Close, close_at: Ts, causes: &mut Vec<Cau
             .map(|p| format!("#{}", p.seq))
             .unwrap_or_else(|| "none (idle since the handshake)".into());
         (
-            format!(
-                "no data frame for {} before the close: likely an idle timeout{genesys}",
-                human_ms(quiet_all)
-            ),
+            format!("no data frame for {} before the close: likely an idle timeout{genesys}", human_ms(quiet_all)),
             format!("last data frame {last}"),
             history.preceding().map(|p| p.seq),
         )
     } else if quiet_client >= IDLE_MS && close.initiator == Peer::Server {
-        let last = client_last
-            .map(|c| format!("#{}", c.seq))
-            .unwrap_or_else(|| "none since the handshake".into());
+        let last = client_last.map(|c| format!("#{}", c.seq)).unwrap_or_else(|| "none since the handshake".into());
         (
-            format!("the client sent no data frame for {} before the server closed: likely an inactivity timeout{genesys}", human_ms(quiet_client)),
+            format!(
+                "the client sent no data frame for {} before the server closed: likely an inactivity timeout{genesys}",
+                human_ms(quiet_client)
+            ),
             format!("last client data frame {last}"),
             client_last.map(|c| c.seq),
         )
@@ -595,21 +460,14 @@ fn idle(history: &ConnHistory, close: &Close, close_at: Ts, causes: &mut Vec<Cau
         return;
     };
     let pings = match history.last_control {
-        Some(t) if t > since_any => " (pings or pongs still flowed, so the TCP path was alive; an application-level timeout is likelier)",
+        Some(t) if t > since_any => {
+            " (pings or pongs still flowed, so the TCP path was alive; an application-level timeout is likelier)"
+        }
         _ => "",
     };
-    let confidence = if close.initiator == Peer::Client && close.clean {
-        Confidence::Possible
-    } else {
-        Confidence::Likely
-    };
-    causes.push(cause(
-        "idle",
-        confidence,
-        message,
-        vec![format!("{since}{pings}")],
-        seq,
-    ));
+    let confidence =
+        if close.initiator == Peer::Client && close.clean { Confidence::Possible } else { Confidence::Likely };
+    causes.push(cause("idle", confidence, message, vec![format!("{since}{pings}")], seq));
 }
 
 /// What the close code itself says.
@@ -619,31 +477,49 @@ fn close_code(history: &ConnHistory, close: &Close, causes: &mut Vec<Cause>) {
     let (confidence, message, evidence): (Confidence, String, Vec<String>) = match code {
         1000 | 1005 => return,
         1009 => {
-            let largest = history.largest.map(|(seq, len, from)| format!("largest data frame: #{seq} from the {}, {len} bytes", from.as_str()));
-            (Confidence::Likely, format!("the {closer} said a message was too big (1009)"), largest.into_iter().collect())
+            let largest = history
+                .largest
+                .map(|(seq, len, from)| format!("largest data frame: #{seq} from the {}, {len} bytes", from.as_str()));
+            (
+                Confidence::Likely,
+                format!("the {closer} said a message was too big (1009)"),
+                largest.into_iter().collect(),
+            )
         }
-        1006 | 1015 | 1004 => (Confidence::Certain, format!("the {closer} sent {code}, which RFC 6455 forbids on the wire: a broken WebSocket implementation"), vec![]),
-        c if is_forbidden_on_wire(c) => (Confidence::Certain, format!("the {closer} sent close code {c}, which is not valid on the wire"), vec![]),
+        1006 | 1015 | 1004 => (
+            Confidence::Certain,
+            format!("the {closer} sent {code}, which RFC 6455 forbids on the wire: a broken WebSocket implementation"),
+            vec![],
+        ),
+        c if is_forbidden_on_wire(c) => {
+            (Confidence::Certain, format!("the {closer} sent close code {c}, which is not valid on the wire"), vec![])
+        }
         4000..=4999 if history.profile.name() == "genesys" => {
             let meaning = crate::profile::genesys_code_meaning(code as i64);
             if meaning.starts_with("not a documented") {
-                (Confidence::Possible, format!("the {closer} closed with private code {code}, which the Guest API does not document"), vec![])
+                (
+                    Confidence::Possible,
+                    format!("the {closer} closed with private code {code}, which the Guest API does not document"),
+                    vec![],
+                )
             } else {
                 (Confidence::Likely, format!("the {closer} closed with {code}: likely the Guest API's \"{meaning}\" (Genesys documents {code} inside frames; as a close code it is unconfirmed)"), vec![])
             }
         }
-        3000..=4999 => (Confidence::Possible, format!("the {closer} closed with application code {code}; its meaning is defined by the application"), vec![]),
-        _ => (Confidence::Likely, format!("the {closer} closed with {code} {}: {}", close_code_name(code), close_code_meaning(code)), vec![]),
+        3000..=4999 => (
+            Confidence::Possible,
+            format!("the {closer} closed with application code {code}; its meaning is defined by the application"),
+            vec![],
+        ),
+        _ => (
+            Confidence::Likely,
+            format!("the {closer} closed with {code} {}: {}", close_code_name(code), close_code_meaning(code)),
+            vec![],
+        ),
     };
     let mut evidence = evidence;
     if let Some(reason) = close.reason.as_ref().filter(|r| !r.is_empty()) {
         evidence.push(format!("reason {reason:?}"));
     }
-    causes.push(cause(
-        "close-code",
-        confidence,
-        message,
-        evidence,
-        history.first_close.as_ref().map(|c| c.seq),
-    ));
+    causes.push(cause("close-code", confidence, message, evidence, history.first_close.as_ref().map(|c| c.seq)));
 }

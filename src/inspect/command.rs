@@ -34,8 +34,7 @@ pub struct InspectOutput {
 
 /// Runs `frametap inspect`; an error (missing or unreadable file, unknown `--conn`) means a non-zero exit.
 pub fn run_inspect(cmd: InspectCommand) -> Result<()> {
-    let color =
-        !cmd.json && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let color = !cmd.json && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let output = inspect(&cmd, color)?;
     for line in &output.stderr {
         eprintln!("{line}");
@@ -59,38 +58,24 @@ struct ConnReport<'a> {
 /// Builds the `inspect` report without printing it.
 pub fn inspect(cmd: &InspectCommand, color: bool) -> Result<InspectOutput> {
     let capture = read_capture(&cmd.file)?;
-    let stderr: Vec<String> = capture
-        .problems
-        .iter()
-        .map(|p| format!("warning: {}: {p}", cmd.file.display()))
-        .collect();
+    let stderr: Vec<String> =
+        capture.problems.iter().map(|p| format!("warning: {}: {p}", cmd.file.display())).collect();
     let ids = capture.connections();
     if let Some(wanted) = cmd.conn {
         if !ids.contains(&wanted) {
             let list = if ids.is_empty() {
                 "none".to_string()
             } else {
-                ids.iter()
-                    .map(u64::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                ids.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
             };
-            bail!(
-                "connection {wanted} is not in {}: the connections it holds are {list}",
-                cmd.file.display()
-            );
+            bail!("connection {wanted} is not in {}: the connections it holds are {list}", cmd.file.display());
         }
     }
     let mut reports = analyse(&capture, &cmd.analysis);
-    let selected: Vec<ConnId> = ids
-        .into_iter()
-        .filter(|id| cmd.conn.is_none_or(|w| w == *id))
-        .collect();
+    let selected: Vec<ConnId> = ids.into_iter().filter(|id| cmd.conn.is_none_or(|w| w == *id)).collect();
     let stdout = if cmd.json {
-        let connections: Vec<Value> = selected
-            .iter()
-            .filter_map(|id| reports.remove(id).map(|r| conn_json(*id, &r)))
-            .collect();
+        let connections: Vec<Value> =
+            selected.iter().filter_map(|id| reports.remove(id).map(|r| conn_json(*id, &r))).collect();
         let problems: Vec<Value> = capture
             .problems
             .iter()
@@ -127,10 +112,7 @@ fn analyse<'a>(capture: &'a CaptureFile, args: &AnalysisArgs) -> BTreeMap<ConnId
     let mut analyzer = Analyzer::new(args.options());
     let mut reports: BTreeMap<ConnId, ConnReport<'a>> = BTreeMap::new();
     for record in &capture.records {
-        if matches!(
-            record,
-            Record::Annotation(_) | Record::Token(_) | Record::Diagnosis(_)
-        ) {
+        if matches!(record, Record::Annotation(_) | Record::Token(_) | Record::Diagnosis(_)) {
             continue;
         }
         let derived = analyzer.observe(record, record.ts());
@@ -168,20 +150,13 @@ fn conn_json(id: ConnId, report: &ConnReport) -> Value {
         _ => None,
     });
     let diagnosis = report.diagnosis.as_ref().map(|d| &d.details);
-    let preceding_seq = diagnosis
-        .and_then(|d| d.get("preceding"))
-        .and_then(|p| p.get("seq"))
-        .cloned()
-        .unwrap_or(Value::Null);
+    let preceding_seq =
+        diagnosis.and_then(|d| d.get("preceding")).and_then(|p| p.get("seq")).cloned().unwrap_or(Value::Null);
     let findings = match diagnosis.and_then(|d| d.get("findings")) {
         Some(f) => f.clone(),
         None => serde_json::to_value(&report.findings).unwrap_or_default(),
     };
-    let frames = report
-        .records
-        .iter()
-        .filter(|r| matches!(r, Record::Frame(_)))
-        .count();
+    let frames = report.records.iter().filter(|r| matches!(r, Record::Frame(_))).count();
     json!({
         "conn": id,
         "request": open.map(|o| o.request.path.clone()),
@@ -220,10 +195,7 @@ fn timeline(id: ConnId, report: &ConnReport, color: bool) -> String {
                     .as_ref()
                     .map(|r| format!("HTTP {}", r.status))
                     .unwrap_or_else(|| "no response".into());
-                let rtt = open
-                    .handshake_ms
-                    .map(|ms| format!(", handshake {ms:.1} ms"))
-                    .unwrap_or_default();
+                let rtt = open.handshake_ms.map(|ms| format!(", handshake {ms:.1} ms")).unwrap_or_default();
                 out.push_str(&format!(
                     "{} {} {} → {} ({status}{rtt})\n",
                     paint(&format!("connection {id}"), "1", color),
@@ -236,16 +208,9 @@ fn timeline(id: ConnId, report: &ConnReport, color: bool) -> String {
                 }
             }
             Record::Frame(frame) => {
-                out.push_str(&format!(
-                    "  +{:>9.3}s  {}",
-                    rel(frame.ts),
-                    frame_summary(frame)
-                ));
+                out.push_str(&format!("  +{:>9.3}s  {}", rel(frame.ts), frame_summary(frame)));
                 if let Some(a) = report.annotations.get(&frame.seq) {
-                    out.push_str(&format!(
-                        "  {}",
-                        paint(&format!("‹{}›", a.text), "36", color)
-                    ));
+                    out.push_str(&format!("  {}", paint(&format!("‹{}›", a.text), "36", color)));
                 }
                 out.push('\n');
             }
@@ -262,11 +227,7 @@ fn timeline(id: ConnId, report: &ConnReport, color: bool) -> String {
                     .map(|c| format!("{c} {}", super::close_code_name(c)))
                     .unwrap_or_else(|| "no code".into());
                 let how = if close.clean { "closed" } else { "dropped TCP" };
-                out.push_str(&format!(
-                    "  +{:>9.3}s  {} {how}: {code}\n",
-                    rel(close.ts),
-                    close.initiator.as_str()
-                ));
+                out.push_str(&format!("  +{:>9.3}s  {} {how}: {code}\n", rel(close.ts), close.initiator.as_str()));
             }
             _ => {}
         }
@@ -277,14 +238,9 @@ fn timeline(id: ConnId, report: &ConnReport, color: bool) -> String {
     match &report.diagnosis {
         Some(d) => out.push_str(&render_diagnosis(d, color)),
         None => {
-            out.push_str(
-                "  no close record: the capture ends while this connection was still open\n",
-            );
+            out.push_str("  no close record: the capture ends while this connection was still open\n");
             for finding in &report.findings {
-                out.push_str(&format!(
-                    "    {}\n",
-                    finding_line(&serde_json::to_value(finding).unwrap_or_default())
-                ));
+                out.push_str(&format!("    {}\n", finding_line(&serde_json::to_value(finding).unwrap_or_default())));
             }
         }
     }
@@ -293,12 +249,7 @@ fn timeline(id: ConnId, report: &ConnReport, color: bool) -> String {
 
 fn frame_summary(frame: &Frame) -> String {
     let to = frame.to.as_str();
-    let head = format!(
-        "#{:<4} {}→{to} {}",
-        frame.seq,
-        frame.from.as_str(),
-        frame.opcode.name()
-    );
+    let head = format!("#{:<4} {}→{to} {}", frame.seq, frame.from.as_str(), frame.opcode.name());
     let body = match frame.opcode {
         Opcode::Close => {
             let (code, reason) = frame.close_parts();
@@ -306,20 +257,14 @@ fn frame_summary(frame: &Frame) -> String {
                 Some(code) => format!(
                     "{code} {}{}",
                     super::close_code_name(code),
-                    reason
-                        .filter(|r| !r.is_empty())
-                        .map(|r| format!(" {r:?}"))
-                        .unwrap_or_default()
+                    reason.filter(|r| !r.is_empty()).map(|r| format!(" {r:?}")).unwrap_or_default()
                 ),
                 None => "(no code)".into(),
             }
         }
         _ => match frame.text() {
             Some(text) => {
-                let flat: String = text
-                    .chars()
-                    .map(|c| if c.is_control() { ' ' } else { c })
-                    .collect();
+                let flat: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
                 match flat.char_indices().nth(120) {
                     Some((cut, _)) => format!("{}…", &flat[..cut]),
                     None => flat,

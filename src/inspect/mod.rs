@@ -40,10 +40,7 @@ pub struct AnalysisArgs {
 
 impl AnalysisArgs {
     pub fn options(&self) -> AnalysisOptions {
-        AnalysisOptions {
-            profile: self.profile,
-            require_scopes: self.require_scope.clone(),
-        }
+        AnalysisOptions { profile: self.profile, require_scopes: self.require_scope.clone() }
     }
 }
 

@@ -27,13 +27,8 @@ fn frame_line(frame: &Value) -> Option<String> {
     let from = frame.get("from")?.as_str()?;
     let to = if from == "client" { "server" } else { "client" };
     let opcode = frame.get("opcode").and_then(Value::as_str).unwrap_or("?");
-    let gap = frame
-        .get("gap_ms")
-        .and_then(Value::as_f64)
-        .unwrap_or_default();
-    Some(format!(
-        "#{seq} {from}→{to} {opcode}, {gap:.0} ms before the close"
-    ))
+    let gap = frame.get("gap_ms").and_then(Value::as_f64).unwrap_or_default();
+    Some(format!("#{seq} {from}→{to} {opcode}, {gap:.0} ms before the close"))
 }
 
 /// The terminal block printed after a close line: the preceding frame and the likely causes.
@@ -42,10 +37,7 @@ pub fn render_diagnosis(d: &Diagnosis, color: bool) -> String {
     let mut out = String::new();
     let initiator = str_of(m, "initiator").unwrap_or("?");
     let clean = m.get("clean").and_then(Value::as_bool).unwrap_or(true);
-    let duration = m
-        .get("duration_ms")
-        .and_then(Value::as_f64)
-        .unwrap_or_default();
+    let duration = m.get("duration_ms").and_then(Value::as_f64).unwrap_or_default();
     let reason = match str_of(m, "reason") {
         Some(r) if !r.is_empty() => format!("reason {r:?}"),
         _ => "no reason".into(),
@@ -63,44 +55,24 @@ pub fn render_diagnosis(d: &Diagnosis, color: bool) -> String {
     }
     match m.get("preceding").and_then(frame_line) {
         Some(line) => {
-            out.push_str(&format!(
-                "    {} {line}:\n",
-                paint("▶ preceding frame", YELLOW, color)
-            ));
-            let preview = m
-                .get("preceding")
-                .and_then(|p| p.get("preview"))
-                .and_then(Value::as_str)
-                .unwrap_or("");
+            out.push_str(&format!("    {} {line}:\n", paint("▶ preceding frame", YELLOW, color)));
+            let preview = m.get("preceding").and_then(|p| p.get("preview")).and_then(Value::as_str).unwrap_or("");
             out.push_str(&format!("        {preview}\n"));
         }
         None => out.push_str("    ▶ preceding frame: none (no data frame before the close)\n"),
     }
     if let Some(line) = m.get("other_side_last").and_then(frame_line) {
-        let preview = m
-            .get("other_side_last")
-            .and_then(|p| p.get("preview"))
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        out.push_str(&format!(
-            "      last from the other side: {line}\n        {preview}\n"
-        ));
+        let preview = m.get("other_side_last").and_then(|p| p.get("preview")).and_then(Value::as_str).unwrap_or("");
+        out.push_str(&format!("      last from the other side: {line}\n        {preview}\n"));
     }
-    let causes = m
-        .get("causes")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+    let causes = m.get("causes").and_then(Value::as_array).cloned().unwrap_or_default();
     if causes.is_empty() {
         out.push_str("    causes: no rule explains this close\n");
     } else {
         out.push_str("    causes:\n");
     }
     for (i, cause) in causes.iter().enumerate() {
-        let confidence = cause
-            .get("confidence")
-            .and_then(Value::as_str)
-            .unwrap_or("?");
+        let confidence = cause.get("confidence").and_then(Value::as_str).unwrap_or("?");
         let code = match confidence {
             "certain" => RED,
             "likely" => YELLOW,
@@ -113,38 +85,18 @@ pub fn render_diagnosis(d: &Diagnosis, color: bool) -> String {
             cause.get("rule").and_then(Value::as_str).unwrap_or("?"),
             cause.get("message").and_then(Value::as_str).unwrap_or("")
         ));
-        for evidence in cause
-            .get("evidence")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
+        for evidence in cause.get("evidence").and_then(Value::as_array).into_iter().flatten() {
             if let Some(e) = evidence.as_str() {
-                out.push_str(&format!(
-                    "         {}\n",
-                    paint(&format!("· {e}"), DIM, color)
-                ));
+                out.push_str(&format!("         {}\n", paint(&format!("· {e}"), DIM, color)));
             }
         }
     }
-    for ruled in m
-        .get("ruled_out")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
+    for ruled in m.get("ruled_out").and_then(Value::as_array).into_iter().flatten() {
         if let Some(message) = ruled.get("message").and_then(Value::as_str) {
-            out.push_str(&format!(
-                "    {} {message}\n",
-                paint("ruled out:", DIM, color)
-            ));
+            out.push_str(&format!("    {} {message}\n", paint("ruled out:", DIM, color)));
         }
     }
-    let findings = m
-        .get("findings")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+    let findings = m.get("findings").and_then(Value::as_array).cloned().unwrap_or_default();
     if !findings.is_empty() {
         out.push_str(&format!("    other findings ({}):\n", findings.len()));
         for finding in findings.iter().take(12) {
@@ -159,17 +111,10 @@ pub fn render_diagnosis(d: &Diagnosis, color: bool) -> String {
 
 /// One lint finding on one line: `[error] #1 genesys-no-action: …`.
 pub fn finding_line(finding: &Value) -> String {
-    let seq = finding
-        .get("seq")
-        .and_then(Value::as_u64)
-        .map(|s| format!("#{s} "))
-        .unwrap_or_default();
+    let seq = finding.get("seq").and_then(Value::as_u64).map(|s| format!("#{s} ")).unwrap_or_default();
     format!(
         "[{}] {seq}{}: {}",
-        finding
-            .get("severity")
-            .and_then(Value::as_str)
-            .unwrap_or("?"),
+        finding.get("severity").and_then(Value::as_str).unwrap_or("?"),
         finding.get("rule").and_then(Value::as_str).unwrap_or("?"),
         finding.get("message").and_then(Value::as_str).unwrap_or("")
     )
@@ -179,31 +124,15 @@ pub fn finding_line(finding: &Value) -> String {
 pub fn render_token(t: &Token, color: bool) -> String {
     let m = &t.details;
     let kind = str_of(m, "kind").unwrap_or("token");
-    let at = t
-        .seq
-        .map(|s| format!(" (frame #{s})"))
-        .unwrap_or_else(|| " (handshake)".into());
-    let mut out = format!(
-        "  {} conn {}: {kind} in {}{at}",
-        paint("token", BOLD, color),
-        t.conn,
-        t.source
-    );
+    let at = t.seq.map(|s| format!(" (frame #{s})")).unwrap_or_else(|| " (handshake)".into());
+    let mut out = format!("  {} conn {}: {kind} in {}{at}", paint("token", BOLD, color), t.conn, t.source);
     if let Some(preview) = str_of(m, "preview") {
         out.push_str(&format!(" {preview}"));
     }
-    let flags: Vec<&str> = m
-        .get("flags")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect();
+    let flags: Vec<&str> =
+        m.get("flags").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
     if !flags.is_empty() {
-        out.push_str(&format!(
-            " {}",
-            paint(&format!("[{}]", flags.join(", ")), RED, color)
-        ));
+        out.push_str(&format!(" {}", paint(&format!("[{}]", flags.join(", ")), RED, color)));
     }
     if kind == "jwt" {
         out.push_str(&paint(" (unverified)", DIM, color));
@@ -216,10 +145,7 @@ pub fn render_token(t: &Token, color: bool) -> String {
         }
     }
     if let Some(Value::Object(claims)) = m.get("claims") {
-        let listed: Vec<String> = claims
-            .iter()
-            .map(|(k, v)| format!("{k}={}", compact(v)))
-            .collect();
+        let listed: Vec<String> = claims.iter().map(|(k, v)| format!("{k}={}", compact(v))).collect();
         out.push_str(&format!("\n    claims: {}", listed.join(" ")));
     }
     for key in ["reason", "note"] {

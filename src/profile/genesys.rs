@@ -1,9 +1,7 @@
 //! The Genesys Cloud Web Messaging Guest API profile: annotates each frame, pairs requests and responses by
 //! `tracingId`, lints client requests, and turns the server's lifecycle events into close signals.
 
-use super::genesys_codes::{
-    genesys_code_meaning, is_genesys_cloud_host, ACTIONS, CLASSES, CONFIGURE_ACTIONS,
-};
+use super::genesys_codes::{genesys_code_meaning, is_genesys_cloud_host, ACTIONS, CLASSES, CONFIGURE_ACTIONS};
 use super::genesys_lint::{lint_request, lint_upstream, Request};
 use super::{host_and_path, query_param, Finding, Profile, Reading, Severity, Signal};
 use crate::event::{Frame, Opcode, Open, Peer, Ts};
@@ -15,13 +13,7 @@ use std::collections::HashMap;
 #[derive(Debug)]
 pub enum ServerMessage {
     /// `{"type": "response"|"message", "class": …, "code": …, "body": …, "tracingId"?: …}`.
-    Envelope {
-        kind: String,
-        class: String,
-        code: Option<i64>,
-        body: Value,
-        tracing_id: Option<String>,
-    },
+    Envelope { kind: String, class: String, code: Option<i64>, body: Value, tracing_id: Option<String> },
     /// Anything else (not JSON, no class).
     Unknown,
 }
@@ -106,18 +98,9 @@ pub fn frame_looks_like_genesys(frame: &Frame) -> bool {
     let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(text) else {
         return false;
     };
-    let action_known = fields
-        .get("action")
-        .and_then(Value::as_str)
-        .is_some_and(|a| ACTIONS.contains(&a));
-    let class_known = fields
-        .get("class")
-        .and_then(Value::as_str)
-        .is_some_and(|c| CLASSES.contains(&c))
-        && matches!(
-            fields.get("type").and_then(Value::as_str),
-            Some("response" | "message")
-        );
+    let action_known = fields.get("action").and_then(Value::as_str).is_some_and(|a| ACTIONS.contains(&a));
+    let class_known = fields.get("class").and_then(Value::as_str).is_some_and(|c| CLASSES.contains(&c))
+        && matches!(fields.get("type").and_then(Value::as_str), Some("response" | "message"));
     action_known || class_known
 }
 
@@ -170,14 +153,7 @@ impl Genesys {
                 details.insert("action".into(), json!(action));
                 if let Some(id) = tracing_id(fields) {
                     details.insert("tracing_id".into(), json!(id));
-                    self.pending.insert(
-                        id,
-                        Pending {
-                            seq: frame.seq,
-                            ts: frame.ts,
-                            action: action.clone(),
-                        },
-                    );
+                    self.pending.insert(id, Pending { seq: frame.seq, ts: frame.ts, action: action.clone() });
                 }
                 if CONFIGURE_ACTIONS.contains(&action.as_str()) {
                     self.configured = true;
@@ -188,32 +164,14 @@ impl Genesys {
             Request::NotObject | Request::NotJson { .. } => "not a Guest API request".into(),
         };
         if !findings.is_empty() {
-            details.insert(
-                "findings".into(),
-                serde_json::to_value(&findings).unwrap_or_default(),
-            );
+            details.insert("findings".into(), serde_json::to_value(&findings).unwrap_or_default());
         }
-        Reading {
-            text,
-            details,
-            findings,
-            signal: None,
-        }
+        Reading { text, details, findings, signal: None }
     }
 
     fn server_frame(&mut self, frame: &Frame, text: &str) -> Reading {
-        let ServerMessage::Envelope {
-            kind,
-            class,
-            code,
-            body,
-            tracing_id,
-        } = ServerMessage::parse(text)
-        else {
-            return Reading {
-                text: "unknown server frame".into(),
-                ..Reading::default()
-            };
+        let ServerMessage::Envelope { kind, class, code, body, tracing_id } = ServerMessage::parse(text) else {
+            return Reading { text: "unknown server frame".into(), ..Reading::default() };
         };
         let mut details = Map::new();
         details.insert("type".into(), json!(kind));
@@ -237,14 +195,8 @@ impl Genesys {
                 let latency_ms = frame.ts.secs_since(request.ts) * 1000.0;
                 details.insert("paired_seq".into(), json!(request.seq));
                 details.insert("paired_action".into(), json!(request.action));
-                details.insert(
-                    "latency_ms".into(),
-                    json!((latency_ms * 10.0).round() / 10.0),
-                );
-                line.push_str(&format!(
-                    " ← #{} {} in {latency_ms:.0} ms",
-                    request.seq, request.action
-                ));
+                details.insert("latency_ms".into(), json!((latency_ms * 10.0).round() / 10.0));
+                line.push_str(&format!(" ← #{} {} in {latency_ms:.0} ms", request.seq, request.action));
                 answered = Some((request.seq, request.action));
             }
         }
@@ -254,12 +206,7 @@ impl Genesys {
             }
         }
         let signal = signal_for(&class, code, &body, answered.as_ref());
-        Reading {
-            text: line,
-            details,
-            findings: Vec::new(),
-            signal,
-        }
+        Reading { text: line, details, findings: Vec::new(), signal }
     }
 }
 
@@ -276,43 +223,20 @@ fn structured_summary(body: &Value) -> Option<String> {
 
 fn presence_type(body: &Value) -> Option<&str> {
     body.get("events")?.as_array()?.iter().find_map(|event| {
-        (event.get("eventType")?.as_str()? == "Presence")
-            .then(|| event.get("presence")?.get("type")?.as_str())?
+        (event.get("eventType")?.as_str()? == "Presence").then(|| event.get("presence")?.get("type")?.as_str())?
     })
 }
 
 /// What a server frame says about the connection's end, if anything.
-fn signal_for(
-    class: &str,
-    code: Option<i64>,
-    body: &Value,
-    answered: Option<&(u64, String)>,
-) -> Option<Signal> {
-    let announced = |what: &str, message: String| {
-        Some(Signal::Announced {
-            what: what.into(),
-            message,
-        })
-    };
+fn signal_for(class: &str, code: Option<i64>, body: &Value, answered: Option<&(u64, String)>) -> Option<Signal> {
+    let announced = |what: &str, message: String| Some(Signal::Announced { what: what.into(), message });
     let error_code = body.get("errorCode").and_then(Value::as_i64);
-    if class == "TooManyRequestsErrorMessage"
-        || matches!(code, Some(429 | 4029))
-        || error_code == Some(4029)
-    {
-        let retry = body
-            .get("retryAfter")
-            .and_then(Value::as_i64)
-            .map(|s| format!(", retryAfter {s} s"))
-            .unwrap_or_default();
-        let text = body
-            .get("errorMessage")
-            .and_then(Value::as_str)
-            .map(|m| format!(": {m}"))
-            .unwrap_or_default();
+    if class == "TooManyRequestsErrorMessage" || matches!(code, Some(429 | 4029)) || error_code == Some(4029) {
+        let retry =
+            body.get("retryAfter").and_then(Value::as_i64).map(|s| format!(", retryAfter {s} s")).unwrap_or_default();
+        let text = body.get("errorMessage").and_then(Value::as_str).map(|m| format!(": {m}")).unwrap_or_default();
         let code = code.map(|c| c.to_string()).unwrap_or_else(|| "4029".into());
-        return Some(Signal::RateLimited {
-            message: format!("{class} code {code}{retry}{text}"),
-        });
+        return Some(Signal::RateLimited { message: format!("{class} code {code}{retry}{text}") });
     }
     match class {
         "SessionExpiredEvent" => {
@@ -333,11 +257,7 @@ fn signal_for(
     }
     if class == "StructuredMessage" && presence_type(body) == Some("Disconnect") {
         let read_only = body.pointer("/metadata/readOnly").and_then(Value::as_str) == Some("true");
-        let tail = if read_only {
-            ", and the session is now read-only"
-        } else {
-            ""
-        };
+        let tail = if read_only { ", and the session is now read-only" } else { "" };
         return announced(
             "Presence Disconnect",
             format!("the agent ended the conversation (Presence Disconnect){tail}"),
@@ -350,12 +270,19 @@ fn signal_for(
     };
     match code {
         4006 => announced("code 4006", format!("the server said the session expired (code 4006{text})")),
-        4007 => announced("code 4007", format!("the server said the session was not found (code 4007{text}): the token names no session it knows")),
+        4007 => announced(
+            "code 4007",
+            format!("the server said the session was not found (code 4007{text}): the token names no session it knows"),
+        ),
         400.. if code != 200 => {
-            let request = answered.map(|(seq, action)| format!("frame #{seq} ({action})")).unwrap_or_else(|| "a request".into());
+            let request =
+                answered.map(|(seq, action)| format!("frame #{seq} ({action})")).unwrap_or_else(|| "a request".into());
             Some(Signal::ErrorResponse {
                 code,
-                message: format!("the server answered {request} with code {code} ({}){text}", genesys_code_meaning(code)),
+                message: format!(
+                    "the server answered {request} with code {code} ({}){text}",
+                    genesys_code_meaning(code)
+                ),
             })
         }
         _ => None,
@@ -368,32 +295,16 @@ mod tests {
 
     #[test]
     fn server_messages_have_an_unknown_fallback() {
-        assert!(matches!(
-            ServerMessage::parse("nope"),
-            ServerMessage::Unknown
-        ));
-        assert!(matches!(
-            ServerMessage::parse(r#"{"a":1}"#),
-            ServerMessage::Unknown
-        ));
-        let m = ServerMessage::parse(
-            r#"{"type":"response","class":"string","code":4006,"body":"session expired"}"#,
-        );
-        assert!(matches!(
-            m,
-            ServerMessage::Envelope {
-                code: Some(4006),
-                ..
-            }
-        ));
+        assert!(matches!(ServerMessage::parse("nope"), ServerMessage::Unknown));
+        assert!(matches!(ServerMessage::parse(r#"{"a":1}"#), ServerMessage::Unknown));
+        let m = ServerMessage::parse(r#"{"type":"response","class":"string","code":4006,"body":"session expired"}"#);
+        assert!(matches!(m, ServerMessage::Envelope { code: Some(4006), .. }));
     }
 
     #[test]
     fn lifecycle_events_become_signals() {
         let s = signal_for("ConnectionClosedEvent", Some(200), &json!({}), None);
-        assert!(
-            matches!(s, Some(Signal::Announced { message, .. }) if message.contains("another tab"))
-        );
+        assert!(matches!(s, Some(Signal::Announced { message, .. }) if message.contains("another tab")));
         let body = json!({"direction":"Outbound","type":"Event","events":[{"eventType":"Presence","presence":{"type":"Disconnect"}}],"metadata":{"readOnly":"true"}});
         assert!(
             matches!(signal_for("StructuredMessage", Some(200), &body, None), Some(Signal::Announced { what, .. }) if what == "Presence Disconnect")
@@ -402,12 +313,6 @@ mod tests {
         assert!(
             matches!(signal_for("TooManyRequestsErrorMessage", Some(429), &limit, None), Some(Signal::RateLimited { message }) if message.contains("retryAfter 3"))
         );
-        assert!(signal_for(
-            "SessionResponse",
-            Some(200),
-            &json!({"connected":true}),
-            None
-        )
-        .is_none());
+        assert!(signal_for("SessionResponse", Some(200), &json!({"connected":true}), None).is_none());
     }
 }

@@ -100,15 +100,12 @@ pub fn genesys_code_meaning(code: i64) -> &'static str {
 
 /// True for a host `webmessaging.<region domain>`.
 pub fn is_webmessaging_host(host: &str) -> bool {
-    host.strip_prefix("webmessaging.")
-        .is_some_and(|domain| REGION_DOMAINS.contains(&domain))
+    host.strip_prefix("webmessaging.").is_some_and(|domain| REGION_DOMAINS.contains(&domain))
 }
 
 /// True for any host under a Genesys Cloud region domain (`api.mypurecloud.com`, `webmessaging.…`).
 pub fn is_genesys_cloud_host(host: &str) -> bool {
-    REGION_DOMAINS
-        .iter()
-        .any(|d| host == *d || host.ends_with(&format!(".{d}")))
+    REGION_DOMAINS.iter().any(|d| host == *d || host.ends_with(&format!(".{d}")))
 }
 
 #[cfg(test)]

@@ -4,8 +4,7 @@
 //! predicts the server's reaction says "likely".
 
 use super::genesys_codes::{
-    is_genesys_cloud_host, is_webmessaging_host, ACTIONS, CONFIGURE_ACTIONS,
-    CUSTOM_ATTRIBUTES_LIMIT,
+    is_genesys_cloud_host, is_webmessaging_host, ACTIONS, CONFIGURE_ACTIONS, CUSTOM_ATTRIBUTES_LIMIT,
 };
 use super::{host_and_path, Finding, Severity};
 use serde_json::{Map, Value};
@@ -14,10 +13,7 @@ use serde_json::{Map, Value};
 #[derive(Debug)]
 pub enum Request {
     /// A JSON object with a string `action`.
-    Action {
-        action: String,
-        fields: Map<String, Value>,
-    },
+    Action { action: String, fields: Map<String, Value> },
     /// A JSON object without a string `action`.
     NoAction { fields: Map<String, Value> },
     /// JSON, but not an object.
@@ -29,22 +25,15 @@ pub enum Request {
 impl Request {
     pub fn parse(text: Option<&str>) -> Request {
         let Some(text) = text else {
-            return Request::NotJson {
-                why: "it is a binary frame".into(),
-            };
+            return Request::NotJson { why: "it is a binary frame".into() };
         };
         match serde_json::from_str::<Value>(text) {
             Ok(Value::Object(fields)) => match fields.get("action").and_then(Value::as_str) {
-                Some(action) => Request::Action {
-                    action: action.to_string(),
-                    fields,
-                },
+                Some(action) => Request::Action { action: action.to_string(), fields },
                 None => Request::NoAction { fields },
             },
             Ok(_) => Request::NotObject,
-            Err(e) => Request::NotJson {
-                why: format!("it does not parse as JSON ({e})"),
-            },
+            Err(e) => Request::NotJson { why: format!("it does not parse as JSON ({e})") },
         }
     }
 
@@ -57,12 +46,7 @@ impl Request {
 }
 
 fn finding(rule: &str, severity: Severity, seq: u64, message: String) -> Finding {
-    Finding {
-        rule: rule.to_string(),
-        severity,
-        seq: Some(seq),
-        message,
-    }
+    Finding { rule: rule.to_string(), severity, seq: Some(seq), message }
 }
 
 /// Lints one client request. `configured`: a configure action was sent earlier on this connection.
@@ -83,7 +67,9 @@ pub fn lint_request(request: &Request, seq: u64, configured: bool) -> Vec<Findin
                 "genesys-not-json",
                 Severity::Error,
                 seq,
-                format!("frame #{seq} is JSON but not an object; every Guest API request is an object with an `action`"),
+                format!(
+                    "frame #{seq} is JSON but not an object; every Guest API request is an object with an `action`"
+                ),
             ));
             None
         }
@@ -127,17 +113,13 @@ pub fn lint_request(request: &Request, seq: u64, configured: bool) -> Vec<Findin
                 format!("frame #{seq} has no `token`: every request carries the session token (a UUID the client generates, not an OAuth token)"),
             ));
         }
-        let needs_deployment =
-            action.is_some_and(|a| CONFIGURE_ACTIONS.contains(&a) || a == "getConfiguration");
+        let needs_deployment = action.is_some_and(|a| CONFIGURE_ACTIONS.contains(&a) || a == "getConfiguration");
         if needs_deployment && !fields.get("deploymentId").is_some_and(Value::is_string) {
             out.push(finding(
                 "genesys-no-deployment-id",
                 Severity::Error,
                 seq,
-                format!(
-                    "frame #{seq} ({}) has no `deploymentId`",
-                    action.unwrap_or_default()
-                ),
+                format!("frame #{seq} ({}) has no `deploymentId`", action.unwrap_or_default()),
             ));
         }
         if action == Some("onMessage") {
@@ -191,17 +173,15 @@ fn unusable_message(message: Option<&Value>) -> Option<String> {
             (!has_events).then(|| "has an Event `message` with no `events`".into())
         }
         Some("Structured" | "Receipt") => None,
-        Some(other) => Some(format!("has a `message` of type {other:?}; the Guest API knows Text, Structured, Event and Receipt")),
+        Some(other) => {
+            Some(format!("has a `message` of type {other:?}; the Guest API knows Text, Structured, Event and Receipt"))
+        }
     }
 }
 
 /// The size in bytes of `message.channel.metadata.customAttributes`, serialised, when present.
 fn custom_attributes_size(fields: &Map<String, Value>) -> Option<usize> {
-    let attributes = fields
-        .get("message")?
-        .get("channel")?
-        .get("metadata")?
-        .get("customAttributes")?;
+    let attributes = fields.get("message")?.get("channel")?.get("metadata")?.get("customAttributes")?;
     serde_json::to_string(attributes).ok().map(|s| s.len())
 }
 
@@ -226,20 +206,11 @@ pub fn lint_upstream(upstream: &str) -> Option<Finding> {
     message.push_str(
         ". Guests use no OAuth token, and no `guest:write` scope exists in any Genesys SDK or schema, so advice about tokens or scopes does not apply here",
     );
-    let severity = if loopback {
-        Severity::Info
-    } else {
-        Severity::Error
-    };
+    let severity = if loopback { Severity::Info } else { Severity::Error };
     if loopback {
         message.push_str(" (a local upstream: fine for a test server or a replay)");
     }
-    Some(Finding {
-        rule: "genesys-upstream-not-webmessaging".into(),
-        severity,
-        seq: None,
-        message,
-    })
+    Some(Finding { rule: "genesys-upstream-not-webmessaging".into(), severity, seq: None, message })
 }
 
 #[cfg(test)]
@@ -247,26 +218,13 @@ mod tests {
     use super::*;
 
     fn rules(text: &str, configured: bool) -> Vec<String> {
-        lint_request(&Request::parse(Some(text)), 1, configured)
-            .into_iter()
-            .map(|f| f.rule)
-            .collect()
+        lint_request(&Request::parse(Some(text)), 1, configured).into_iter().map(|f| f.rule).collect()
     }
 
     #[test]
     fn the_seed_frame_breaks_action_token_and_order() {
-        let r = rules(
-            r#"{"type":"message","content":"Hello from custom UI","timestamp":1}"#,
-            false,
-        );
-        assert_eq!(
-            r,
-            [
-                "genesys-no-action",
-                "genesys-no-token",
-                "genesys-before-configure"
-            ]
-        );
+        let r = rules(r#"{"type":"message","content":"Hello from custom UI","timestamp":1}"#, false);
+        assert_eq!(r, ["genesys-no-action", "genesys-no-token", "genesys-before-configure"]);
     }
 
     #[test]
@@ -280,23 +238,11 @@ mod tests {
     #[test]
     fn each_request_rule_fires() {
         assert_eq!(rules("hello", true), ["genesys-not-json"]);
+        assert_eq!(rules(r#"{"action":"sendMessage","token":"t"}"#, true), ["genesys-unknown-action"]);
+        assert_eq!(rules(r#"{"action":"configureSession","token":"t"}"#, false), ["genesys-no-deployment-id"]);
+        assert_eq!(rules(r#"{"action":"onMessage","token":"t"}"#, true), ["genesys-unusable-message"]);
         assert_eq!(
-            rules(r#"{"action":"sendMessage","token":"t"}"#, true),
-            ["genesys-unknown-action"]
-        );
-        assert_eq!(
-            rules(r#"{"action":"configureSession","token":"t"}"#, false),
-            ["genesys-no-deployment-id"]
-        );
-        assert_eq!(
-            rules(r#"{"action":"onMessage","token":"t"}"#, true),
-            ["genesys-unusable-message"]
-        );
-        assert_eq!(
-            rules(
-                r#"{"action":"onMessage","token":"t","message":{"type":"Text"}}"#,
-                true
-            ),
+            rules(r#"{"action":"onMessage","token":"t","message":{"type":"Text"}}"#, true),
             ["genesys-unusable-message"]
         );
         let big = format!(
@@ -311,17 +257,9 @@ mod tests {
         let f = lint_upstream("wss://api.mypurecloud.com/api/v2/guest/sessions").unwrap();
         assert_eq!(f.severity, Severity::Error);
         assert!(f.message.contains("guest:write"), "{}", f.message);
-        assert!(
-            f.message
-                .contains("api.mypurecloud.com/api/v2/guest/sessions"),
-            "{}",
-            f.message
-        );
+        assert!(f.message.contains("api.mypurecloud.com/api/v2/guest/sessions"), "{}", f.message);
         assert!(lint_upstream("wss://webmessaging.mypurecloud.com/v1?deploymentId=x").is_none());
         assert!(lint_upstream("sim:genesys/v1?deploymentId=x").is_none());
-        assert_eq!(
-            lint_upstream("ws://127.0.0.1:9/v1").unwrap().severity,
-            Severity::Info
-        );
+        assert_eq!(lint_upstream("ws://127.0.0.1:9/v1").unwrap().severity, Severity::Info);
     }
 }

@@ -118,11 +118,7 @@ pub fn host_and_path(url: &str) -> (String, String) {
         None => (rest, ""),
     };
     let host = authority.rsplit('@').next().unwrap_or(authority);
-    let host = if host.starts_with("sim:") {
-        host
-    } else {
-        host.split(':').next().unwrap_or(host)
-    };
+    let host = if host.starts_with("sim:") { host } else { host.split(':').next().unwrap_or(host) };
     (host.to_ascii_lowercase(), path.to_string())
 }
 
@@ -146,22 +142,13 @@ mod tests {
             host_and_path("wss://webmessaging.mypurecloud.com:443/v1?deploymentId=x"),
             ("webmessaging.mypurecloud.com".into(), "/v1".into())
         );
-        assert_eq!(
-            host_and_path("sim:genesys/v1?x=1"),
-            ("sim:genesys".into(), "/v1".into())
-        );
-        assert_eq!(
-            host_and_path("ws://127.0.0.1:9"),
-            ("127.0.0.1".into(), "".into())
-        );
+        assert_eq!(host_and_path("sim:genesys/v1?x=1"), ("sim:genesys".into(), "/v1".into()));
+        assert_eq!(host_and_path("ws://127.0.0.1:9"), ("127.0.0.1".into(), "".into()));
     }
 
     #[test]
     fn query_param_finds_values() {
-        assert_eq!(
-            query_param("/v1?a=1&deploymentId=abc", "deploymentId"),
-            Some("abc")
-        );
+        assert_eq!(query_param("/v1?a=1&deploymentId=abc", "deploymentId"), Some("abc"));
         assert_eq!(query_param("/v1?a=1", "deploymentId"), None);
         assert_eq!(query_param("/v1", "a"), None);
     }
