@@ -114,3 +114,27 @@ fn a_missing_or_unusable_file_is_a_clear_error() {
     let text = format!("{:#}", inspect(&cmd, false).unwrap_err());
     assert!(text.contains("not a usable frametap capture") && text.contains("line 1"), "{text}");
 }
+
+#[test]
+fn redact_then_inspect_gives_the_same_diagnosis() {
+    use frametap::redact::{run_redact, RedactCommand};
+    let dir = tempfile::tempdir().unwrap();
+    let redacted = dir.path().join("shared.jsonl");
+    run_redact(RedactCommand { input: fixture("seed-story.jsonl"), output: redacted.clone() }).unwrap();
+    let original: Value = serde_json::from_str(&run("seed-story.jsonl", None, true).stdout).unwrap();
+    let cmd = InspectCommand { file: redacted, conn: None, json: true, analysis: AnalysisArgs::default() };
+    let shared: Value = serde_json::from_str(&inspect(&cmd, false).unwrap().stdout).unwrap();
+    let view = |report: &Value| -> Vec<(Value, Value, Vec<String>, Vec<String>)> {
+        report["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                let rules = |key: &str| c[key].as_array().unwrap().iter().map(|x| x["rule"].to_string()).collect();
+                (c["conn"].clone(), c["close"].clone(), rules("causes"), rules("findings"))
+            })
+            .collect()
+    };
+    assert_eq!(view(&original), view(&shared));
+    assert!(!std::fs::read_to_string(dir.path().join("shared.jsonl")).unwrap().contains("0c6f1f0e-8a7b"), "the token was masked");
+}
