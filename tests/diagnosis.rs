@@ -1,165 +1,12 @@
 //! The close-analysis rules, each on a connection built record by record in code and fed to the same
 //! `Analyzer` the live proxy uses.
 
-use bytes::Bytes;
-use chrono::{DateTime, Duration, Utc};
-use frametap::event::{Close, Diagnosis, Frame, HttpRequest, HttpResponse, Meta, Opcode, Open, Peer, Record, Ts};
-use frametap::inspect::{render_diagnosis, AnalysisOptions, Analyzer, ProfileChoice};
-use serde_json::Value;
+#[path = "fixtures/script.rs"]
+mod script;
 
-const SEED: &str = r#"{"type":"message","content":"Hello from custom UI","timestamp":1764000000000}"#;
-const CONFIGURE: &str = r#"{"action":"configureSession","token":"3f1c1a52-7a0e-4c0b-9d7e-2b1f9c1e0a11","deploymentId":"d1e2","tracingId":"t-1"}"#;
-const SESSION_RESPONSE: &str = r#"{"type":"response","class":"SessionResponse","code":200,"body":{"connected":true,"newSession":true,"durationSeconds":600},"tracingId":"t-1"}"#;
-
-/// One connection's records, with times in milliseconds after a fixed start.
-struct Script {
-    start: DateTime<Utc>,
-    seq: u64,
-    records: Vec<Record>,
-}
-
-impl Script {
-    fn new(upstream: &str, handshake_ms: Option<f64>) -> Script {
-        let start: DateTime<Utc> = DateTime::parse_from_rfc3339("2026-11-25T10:00:00Z").unwrap().into();
-        let mut s = Script { start, seq: 0, records: Vec::new() };
-        s.records.push(Record::Meta(Meta {
-            ts: s.ts(0),
-            format: "frametap-capture".into(),
-            version: 1,
-            frametap: "test".into(),
-            command: vec!["frametap".into()],
-            mode: "proxy".into(),
-            upstream: Some(upstream.into()),
-            redacted: false,
-            insecure_upstream: false,
-        }));
-        s.records.push(Record::Open(Open {
-            conn: 1,
-            ts: s.ts(0),
-            client_addr: Some("127.0.0.1:50000".into()),
-            request: HttpRequest { method: "GET".into(), path: path_of(upstream), headers: vec![] },
-            upstream: Some(upstream.into()),
-            upstream_request: None,
-            response: Some(HttpResponse { status: 101, headers: vec![], body: None, body_base64: None }),
-            error: None,
-            handshake_ms,
-        }));
-        s
-    }
-
-    fn ts(&self, ms: i64) -> Ts {
-        Ts(self.start + Duration::milliseconds(ms))
-    }
-
-    fn frame(&mut self, ms: i64, from: Peer, opcode: Opcode, payload: Vec<u8>) -> &mut Self {
-        self.seq += 1;
-        self.records.push(Record::Frame(Frame {
-            conn: 1,
-            ts: self.ts(ms),
-            seq: self.seq,
-            from,
-            to: from.other(),
-            opcode,
-            fin: true,
-            rsv: 0,
-            len: payload.len() as u64,
-            payload: Bytes::from(payload),
-            text_message: opcode == Opcode::Text,
-            relayed: true,
-        }));
-        self
-    }
-
-    fn client(&mut self, ms: i64, text: &str) -> &mut Self {
-        self.frame(ms, Peer::Client, Opcode::Text, text.as_bytes().to_vec())
-    }
-
-    fn server(&mut self, ms: i64, text: &str) -> &mut Self {
-        self.frame(ms, Peer::Server, Opcode::Text, text.as_bytes().to_vec())
-    }
-
-    fn close_frame(&mut self, ms: i64, from: Peer, code: u16, reason: &str) -> &mut Self {
-        let mut payload = code.to_be_bytes().to_vec();
-        payload.extend_from_slice(reason.as_bytes());
-        self.frame(ms, from, Opcode::Close, payload)
-    }
-
-    fn close(&mut self, ms: i64, initiator: Peer, code: Option<u16>, reason: Option<&str>, clean: bool) -> &mut Self {
-        let detail = (!clean).then(|| format!("{} reset the TCP connection", initiator.as_str()));
-        self.records.push(Record::Close(Close {
-            conn: 1,
-            ts: self.ts(ms),
-            initiator,
-            code,
-            reason: reason.map(str::to_owned),
-            clean,
-            duration_ms: ms as f64,
-            detail,
-        }));
-        self
-    }
-
-    /// Feeds every record to a fresh analyzer (offline: seen_at = the record's time); returns all derived records.
-    fn run(&self, profile: ProfileChoice) -> Vec<Record> {
-        let mut analyzer = Analyzer::new(AnalysisOptions { profile, require_scopes: vec![] });
-        self.records.iter().flat_map(|r| analyzer.observe(r, r.ts())).collect()
-    }
-
-    fn diagnose(&self) -> Diagnosis {
-        self.run(ProfileChoice::Auto)
-            .into_iter()
-            .find_map(|r| match r {
-                Record::Diagnosis(d) => Some(d),
-                _ => None,
-            })
-            .expect("a close record yields a diagnosis")
-    }
-}
-
-/// The path and query of a URL (`ws://h:1/chat?x` → `/chat?x`; `sim:genesys/v1` → `/v1`).
-fn path_of(url: &str) -> String {
-    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
-    rest.find('/').map(|i| rest[i..].to_string()).unwrap_or_else(|| "/".into())
-}
-
-/// An unsigned-looking JWT with these claims (frametap never verifies signatures).
-fn jwt(claims: serde_json::Value) -> String {
-    let part = |v: &serde_json::Value| frametap::inspect::jwt::encode_part(v.to_string().as_bytes());
-    format!("{}.{}.c2lnbmF0dXJl", part(&serde_json::json!({"alg":"RS256","typ":"JWT"})), part(&claims))
-}
-
-/// Epoch seconds of the scripts' start plus `secs`.
-fn epoch(secs: i64) -> i64 {
-    DateTime::parse_from_rfc3339("2026-11-25T10:00:00Z").unwrap().timestamp() + secs
-}
-
-fn causes(d: &Diagnosis) -> Vec<(String, String, String)> {
-    d.details["causes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            (
-                c["rule"].as_str().unwrap().to_owned(),
-                c["confidence"].as_str().unwrap().to_owned(),
-                c["message"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
-}
-
-fn cause<'a>(d: &'a Diagnosis, rule: &str) -> &'a Value {
-    d.details["causes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["rule"] == rule)
-        .unwrap_or_else(|| panic!("no {rule} cause in {:#?}", causes(d)))
-}
-
-fn has_cause(d: &Diagnosis, rule: &str) -> bool {
-    d.details["causes"].as_array().unwrap().iter().any(|c| c["rule"] == rule)
-}
+use frametap::event::{Diagnosis, HttpResponse, Opcode, Peer, Record};
+use frametap::inspect::{render_diagnosis, ProfileChoice};
+use script::*;
 
 #[test]
 fn seed_story_names_the_frame_the_missing_action_and_configure_session() {
@@ -527,4 +374,30 @@ fn a_server_drop_right_after_a_client_frame_reads_as_a_response() {
         response["message"].as_str().unwrap().contains("dropped the connection 30 ms after client frame #3"),
         "{response}"
     );
+}
+
+#[test]
+fn findings_are_capped_but_the_last_client_frame_keeps_its_own() {
+    let mut s = Script::new("sim:genesys/v1", Some(5.0));
+    for i in 0..150 {
+        s.client(i, SEED);
+    }
+    s.client(200, "not json at all");
+    s.close_frame(300, Peer::Server, 1000, "").close(301, Peer::Server, Some(1000), None, true);
+    let d = s.diagnose();
+    assert_eq!(d.details["findings"].as_array().unwrap().len(), 200);
+    assert_eq!(d.details["findings_omitted"], 252, "150 × 3 + 2 findings, 200 kept");
+    let lint = cause(&d, "protocol-lint");
+    assert_eq!(lint["seq"], 151);
+    assert!(lint["message"].as_str().unwrap().contains("not JSON"), "{lint}");
+}
+
+#[test]
+fn auto_detection_only_looks_at_the_first_frames() {
+    let mut s = Script::new("ws://127.0.0.1:9/chat", Some(1.0));
+    for i in 0..20 {
+        s.client(i, r#"{"op":"noise"}"#);
+    }
+    s.client(30, CONFIGURE);
+    assert!(!s.run(ProfileChoice::Auto).iter().any(|r| matches!(r, Record::Annotation(_))));
 }

@@ -8,6 +8,11 @@ use crate::profile::{self, Finding, Profile, ProfileChoice, Signal};
 use bytes::Bytes;
 use std::collections::HashMap;
 
+/// At most this many lint findings are kept per connection (the rest are counted in `findings_omitted`).
+pub const MAX_FINDINGS: usize = 200;
+/// `--profile auto` looks for Guest API frames among a connection's first this-many data frames only.
+pub const AUTO_DETECT_FRAMES: u64 = 16;
+
 /// Analyses all connections of one session; see [`Analyzer::observe`].
 pub struct Analyzer {
     options: AnalysisOptions,
@@ -78,7 +83,12 @@ pub struct ConnHistory {
     pub first_close: Option<CloseFrameFacts>,
     /// `last_any` and `last_data` frozen at the first close frame.
     frozen: Option<(Option<FrameFacts>, [Option<FrameFacts>; 3])>,
+    /// Lint findings, the first [`MAX_FINDINGS`] of them.
     pub findings: Vec<Finding>,
+    /// Findings past [`MAX_FINDINGS`], counted only.
+    pub findings_omitted: u64,
+    /// The findings of the last client frame the profile read before the first close frame.
+    last_client_findings: (u64, Vec<Finding>),
     pub signals: Vec<SignalAt>,
     /// The largest data frame: (seq, len, from).
     pub largest: Option<(u64, u64, Peer)>,
@@ -112,6 +122,8 @@ impl ConnHistory {
             first_close: None,
             frozen: None,
             findings: Vec::new(),
+            findings_omitted: 0,
+            last_client_findings: (0, Vec::new()),
             signals: Vec::new(),
             largest: None,
             data_frames: 0,
@@ -135,9 +147,19 @@ impl ConnHistory {
         }
     }
 
-    /// The findings about one frame.
-    pub fn findings_for(&self, seq: u64) -> impl Iterator<Item = &Finding> {
-        self.findings.iter().filter(move |f| f.seq == Some(seq))
+    /// The findings about one frame (the last client frame's are kept even past [`MAX_FINDINGS`]).
+    pub fn findings_for(&self, seq: u64) -> Box<dyn Iterator<Item = &Finding> + '_> {
+        if self.last_client_findings.0 == seq {
+            Box::new(self.last_client_findings.1.iter())
+        } else {
+            Box::new(self.findings.iter().filter(move |f| f.seq == Some(seq)))
+        }
+    }
+
+    fn add_findings(&mut self, findings: Vec<Finding>) {
+        let room = MAX_FINDINGS.saturating_sub(self.findings.len());
+        self.findings_omitted += findings.len().saturating_sub(room) as u64;
+        self.findings.extend(findings.into_iter().take(room));
     }
 
     fn open(&mut self, open: &Open, session_upstream: Option<&str>) {
@@ -164,7 +186,7 @@ impl ConnHistory {
             }
         }
         let findings = self.profile.open(open, self.upstream.as_deref());
-        self.findings.extend(findings);
+        self.add_findings(findings);
         self.open = Some(open.clone());
     }
 
@@ -190,13 +212,16 @@ impl ConnHistory {
         let facts = FrameFacts::of(frame);
         self.last_data[slot(frame.from)] = Some(facts.clone());
         self.last_any = Some(facts);
+        if self.auto_pending && self.data_frames > AUTO_DETECT_FRAMES {
+            self.auto_pending = false;
+        }
         if self.auto_pending {
             if let Some(found) = profile::detect_from_frame(frame) {
                 self.profile = found;
                 self.auto_pending = false;
                 if let Some(open) = self.open.clone() {
                     let findings = self.profile.open(&open, self.upstream.as_deref());
-                    self.findings.extend(findings);
+                    self.add_findings(findings);
                 }
             }
         }
@@ -206,7 +231,10 @@ impl ConnHistory {
         if let Some(signal) = reading.signal {
             self.signals.push(SignalAt { seq: frame.seq, ts: frame.ts, signal });
         }
-        self.findings.extend(reading.findings);
+        if frame.from == Peer::Client && self.first_close.is_none() {
+            self.last_client_findings = (frame.seq, reading.findings.clone());
+        }
+        self.add_findings(reading.findings);
         out.push(Record::Annotation(Annotation {
             conn: frame.conn,
             ts: frame.ts,

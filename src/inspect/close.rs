@@ -151,6 +151,9 @@ pub fn diagnose(history: &ConnHistory, close: &Close) -> Diagnosis {
     details.insert("causes".into(), serde_json::to_value(&found).unwrap_or_default());
     details.insert("ruled_out".into(), Value::Array(ruled_out));
     details.insert("findings".into(), serde_json::to_value(&history.findings).unwrap_or_default());
+    if history.findings_omitted > 0 {
+        details.insert("findings_omitted".into(), json!(history.findings_omitted));
+    }
     Diagnosis { conn: close.conn, ts: close.ts, details }
 }
 

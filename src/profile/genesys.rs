@@ -48,6 +48,9 @@ fn tracing_id(fields: &Map<String, Value>) -> Option<String> {
     }
 }
 
+/// Requests awaiting a response that are remembered for pairing; past this the map starts over.
+const MAX_PENDING: usize = 4096;
+
 /// A request waiting for its response.
 struct Pending {
     seq: u64,
@@ -153,6 +156,10 @@ impl Genesys {
                 details.insert("action".into(), json!(action));
                 if let Some(id) = tracing_id(fields) {
                     details.insert("tracing_id".into(), json!(id));
+                    // Unanswered requests must not pile up without bound on a long session.
+                    if self.pending.len() >= MAX_PENDING {
+                        self.pending.clear();
+                    }
                     self.pending.insert(id, Pending { seq: frame.seq, ts: frame.ts, action: action.clone() });
                 }
                 if CONFIGURE_ACTIONS.contains(&action.as_str()) {
