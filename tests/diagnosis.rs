@@ -57,7 +57,7 @@ fn seed_story_against_the_rest_host_says_the_endpoint_is_wrong_not_the_scope() {
 }
 
 #[test]
-fn a_close_within_the_handshake_round_trip_crossed_in_flight() {
+fn a_close_within_the_round_trip_crossed_in_flight() {
     let mut s = Script::new("sim:genesys/v1", Some(80.0));
     s.client(0, CONFIGURE).server(40, SESSION_RESPONSE);
     s.client(1000, r#"{"action":"echo","token":"t","message":{"type":"Text","text":"ping"}}"#);
@@ -65,10 +65,42 @@ fn a_close_within_the_handshake_round_trip_crossed_in_flight() {
     let d = s.diagnose();
     let crossed = cause(&d, "crossed-in-flight");
     assert_eq!(crossed["confidence"], "possible");
-    assert!(crossed["message"].as_str().unwrap().contains("within the handshake round trip"));
+    // The SessionResponse came 40 ms after configureSession: a tighter round trip than the 80 ms handshake.
+    assert!(crossed["message"].as_str().unwrap().contains("within one upstream round trip (40 ms)"), "{crossed}");
     assert!(!has_cause(&d, "in-response"));
     assert!(!has_cause(&d, "protocol-lint"));
     assert!(cause(&d, "close-code")["message"].as_str().unwrap().contains("Going Away"));
+}
+
+#[test]
+fn a_bad_frame_that_the_close_crossed_is_only_a_possible_cause() {
+    let mut s = Script::new("wss://webmessaging.mypurecloud.com/v1?deploymentId=d", Some(60.0));
+    s.client(0, SEED).close_frame(30, Peer::Server, 1001, "").close(31, Peer::Server, Some(1001), None, true);
+    let d = s.diagnose();
+    assert!(has_cause(&d, "crossed-in-flight"));
+    assert_eq!(cause(&d, "protocol-lint")["confidence"], "possible");
+}
+
+#[test]
+fn a_pong_or_a_paired_response_tightens_the_round_trip() {
+    let mut s = Script::new("ws://127.0.0.1:9/chat", Some(80.0));
+    s.frame(0, Peer::Client, Opcode::Ping, vec![]).frame(12, Peer::Server, Opcode::Pong, vec![]);
+    s.client(1000, "bye?").close_frame(1030, Peer::Server, 1000, "").close(1031, Peer::Server, Some(1000), None, true);
+    let d = s.diagnose();
+    let response = cause(&d, "in-response");
+    assert_eq!(response["confidence"], "likely");
+    assert_eq!(response["evidence"][0], "gap 30 ms > round trip 12 ms");
+}
+
+#[test]
+fn a_loopback_round_trip_is_too_short_to_call_a_crossing() {
+    let mut s = Script::new("ws://127.0.0.1:9/chat", Some(0.8));
+    s.client(0, "hi").close_frame(0, Peer::Server, 1000, "").close(1, Peer::Server, Some(1000), None, true);
+    let d = s.diagnose();
+    assert!(!has_cause(&d, "crossed-in-flight"));
+    let response = cause(&d, "in-response");
+    assert_eq!(response["confidence"], "possible", "a clean frame on a loopback round trip");
+    assert!(response["evidence"][0].as_str().unwrap().contains("too short to tell"), "{response}");
 }
 
 #[test]

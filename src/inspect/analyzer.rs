@@ -68,6 +68,11 @@ pub struct ConnHistory {
     pub conn: ConnId,
     pub opened: Option<Ts>,
     pub handshake_ms: Option<f64>,
+    /// The tightest upper bound seen on the upstream round trip: the handshake, a client Ping's Pong from the
+    /// server, or a request's paired response (profile `latency_ms`), whichever is smallest.
+    pub upstream_rtt_ms: Option<f64>,
+    /// The last Ping the client (or frametap) sent towards the server, awaiting its Pong.
+    ping_out: Option<Ts>,
     /// Why the upgrade did not succeed (a non-101 answer or an upstream error), if it did not.
     pub refused: Option<String>,
     pub upstream: Option<String>,
@@ -111,6 +116,8 @@ impl ConnHistory {
             conn,
             opened: None,
             handshake_ms: None,
+            upstream_rtt_ms: None,
+            ping_out: None,
             refused: None,
             upstream: None,
             open: None,
@@ -156,6 +163,12 @@ impl ConnHistory {
         }
     }
 
+    fn note_rtt(&mut self, ms: f64) {
+        if ms >= 0.0 && self.upstream_rtt_ms.is_none_or(|best| ms < best) {
+            self.upstream_rtt_ms = Some(ms);
+        }
+    }
+
     fn add_findings(&mut self, findings: Vec<Finding>) {
         let room = MAX_FINDINGS.saturating_sub(self.findings.len());
         self.findings_omitted += findings.len().saturating_sub(room) as u64;
@@ -165,6 +178,9 @@ impl ConnHistory {
     fn open(&mut self, open: &Open, session_upstream: Option<&str>) {
         self.opened = Some(open.ts);
         self.handshake_ms = open.handshake_ms;
+        if let Some(ms) = open.handshake_ms {
+            self.note_rtt(ms);
+        }
         self.upstream = open.upstream.clone().or_else(|| session_upstream.map(str::to_owned));
         self.refused = match (&open.error, &open.response) {
             (Some(error), _) => Some(format!("the upstream could not be reached: {error}")),
@@ -200,6 +216,15 @@ impl ConnHistory {
         }
         if matches!(frame.opcode, Opcode::Ping | Opcode::Pong) {
             self.last_control = Some(frame.ts);
+            match (frame.opcode, frame.from) {
+                (Opcode::Ping, Peer::Client | Peer::Proxy) => self.ping_out = Some(frame.ts),
+                (Opcode::Pong, Peer::Server) => {
+                    if let Some(sent) = self.ping_out.take() {
+                        self.note_rtt(frame.ts.secs_since(sent) * 1000.0);
+                    }
+                }
+                _ => {}
+            }
             return;
         }
         if !frame.opcode.is_data() {
@@ -228,6 +253,11 @@ impl ConnHistory {
         let Some(reading) = self.profile.frame(frame) else {
             return;
         };
+        if frame.from == Peer::Server {
+            if let Some(latency) = reading.details.get("latency_ms").and_then(serde_json::Value::as_f64) {
+                self.note_rtt(latency);
+            }
+        }
         if let Some(signal) = reading.signal {
             self.signals.push(SignalAt { seq: frame.seq, ts: frame.ts, signal });
         }

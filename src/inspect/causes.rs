@@ -1,7 +1,9 @@
 //! The cause rules of the close analysis: each reads a connection's history and adds the causes it sees.
 
 use super::analyzer::ConnHistory;
-use super::close::{cause, human_ms, ms_between, preview, utc, Cause, Confidence, IDLE_MS, SOON_MS};
+use super::close::{
+    cause, human_ms, ms_between, preview, utc, Cause, Confidence, IDLE_MS, MIN_RESOLVABLE_RTT_MS, SOON_MS,
+};
 use super::codes::{close_code_meaning, close_code_name, is_forbidden_on_wire};
 use super::tokens::{SeenToken, TokenKind};
 use crate::event::{Close, Peer, Ts};
@@ -126,13 +128,15 @@ pub(crate) fn client_frame_rules(history: &ConnHistory, close: &Close, close_at:
     let verb = if close.clean { "closed" } else { "dropped the connection" };
     let errors: Vec<String> =
         history.findings_for(client.seq).filter(|f| f.severity == Severity::Error).map(|f| f.message.clone()).collect();
-    if !errors.is_empty() {
+    let frame_is_bad = !errors.is_empty();
+    if frame_is_bad {
         let rules: Vec<&str> = history
             .findings_for(client.seq)
             .filter(|f| f.severity == Severity::Error)
             .map(|f| f.rule.as_str())
             .collect();
-        let confidence = if soon { Confidence::Likely } else { Confidence::Possible };
+        let crossed = history.upstream_rtt_ms.is_some_and(|rtt| rtt >= MIN_RESOLVABLE_RTT_MS && gap <= rtt);
+        let confidence = if soon && !crossed { Confidence::Likely } else { Confidence::Possible };
         causes.push(cause(
             "protocol-lint",
             confidence,
@@ -171,27 +175,46 @@ pub(crate) fn client_frame_rules(history: &ConnHistory, close: &Close, close_at:
             ));
         }
     }
-    match history.handshake_ms {
-        Some(rtt) if gap <= rtt => causes.push(cause(
+    causes.push(timing_cause(history.upstream_rtt_ms, gap, client.seq, verb, frame_is_bad));
+}
+
+/// `in-response` or `crossed-in-flight`: compares the gap between client frame #`seq` and the server's close
+/// with the upstream round trip. A reply cannot come back faster than one round trip; below
+/// [`MIN_RESOLVABLE_RTT_MS`] the round trip is too short to tell a reply from a crossing.
+fn timing_cause(rtt: Option<f64>, gap: f64, seq: u64, verb: &str, frame_is_bad: bool) -> Cause {
+    let in_response = |confidence, evidence: String| {
+        cause(
+            "in-response",
+            confidence,
+            format!(
+                "the server {verb} {} after client frame #{seq}: likely in response to frame #{seq}",
+                human_ms(gap)
+            ),
+            vec![evidence],
+            Some(seq),
+        )
+    };
+    match rtt {
+        None => in_response(
+            Confidence::Possible,
+            format!("gap {gap} ms; no upstream round trip was measured to compare it with"),
+        ),
+        Some(rtt) if rtt < MIN_RESOLVABLE_RTT_MS => in_response(
+            if frame_is_bad { Confidence::Likely } else { Confidence::Possible },
+            format!("gap {gap} ms; the upstream round trip ({rtt} ms) is too short to tell a reply from a close that crossed the frame"),
+        ),
+        Some(rtt) if gap <= rtt => cause(
             "crossed-in-flight",
             Confidence::Possible,
             format!(
-                "the server's close came {} after client frame #{}, within the handshake round trip ({}): it was likely sent before frame #{} reached the server, so that frame is probably not what it answered",
-                human_ms(gap), client.seq, human_ms(rtt), client.seq
+                "the server's close came {} after client frame #{seq}, within one upstream round trip ({}): it was likely sent before frame #{seq} reached the server, so that frame is probably not what it answered",
+                human_ms(gap),
+                human_ms(rtt)
             ),
-            vec![format!("gap {gap} ms ≤ handshake round trip {rtt} ms")],
-            Some(client.seq),
-        )),
-        rtt => causes.push(cause(
-            "in-response",
-            if rtt.is_some() { Confidence::Likely } else { Confidence::Possible },
-            format!("the server {verb} {} after client frame #{}: likely in response to frame #{}", human_ms(gap), client.seq, client.seq),
-            vec![match rtt {
-                Some(rtt) => format!("gap {gap} ms > handshake round trip {rtt} ms"),
-                None => format!("gap {gap} ms; no handshake round trip was measured to compare it with"),
-            }],
-            Some(client.seq),
-        )),
+            vec![format!("gap {gap} ms ≤ round trip {rtt} ms")],
+            Some(seq),
+        ),
+        Some(rtt) => in_response(Confidence::Likely, format!("gap {gap} ms > round trip {rtt} ms")),
     }
 }
 

@@ -9,6 +9,9 @@ use serde_json::{json, Map, Value};
 
 /// A close within this long after a client frame is read as possibly answering it.
 pub const SOON_MS: f64 = 10_000.0;
+/// Below this upstream round trip, timing cannot tell a reply from a close that crossed a frame in flight
+/// (server processing time dominates on loopback and LANs).
+pub const MIN_RESOLVABLE_RTT_MS: f64 = 5.0;
 /// No data frame for this long before the close reads as an idle connection.
 pub const IDLE_MS: f64 = 60_000.0;
 /// How many characters of a payload a preview keeps.
@@ -141,6 +144,7 @@ pub fn diagnose(history: &ConnHistory, close: &Close) -> Diagnosis {
     details.insert("detail".into(), json!(close.detail));
     details.insert("duration_ms".into(), json!(close.duration_ms));
     details.insert("handshake_ms".into(), json!(history.handshake_ms));
+    details.insert("upstream_rtt_ms".into(), json!(history.upstream_rtt_ms));
     details.insert("close_seq".into(), json!(history.first_close.as_ref().map(|c| c.seq)));
     details.insert("profile".into(), json!(history.profile.name()));
     details.insert("preceding".into(), preceding.map(|p| frame_json(p, close_at)).unwrap_or(Value::Null));
