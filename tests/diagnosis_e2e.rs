@@ -187,8 +187,9 @@ async fn connect(proxy: &Proxy, headers: &[(&str, String)]) -> Client {
     tokio_tungstenite::connect_async(request).await.expect("connected through the proxy").0
 }
 
-/// Reads until the connection ends (the close handshake completes or TCP ends); returns the text frames.
-async fn drain(ws: &mut Client) -> Vec<String> {
+/// Reads until the connection ends (the close handshake completes or TCP ends), then drops the socket so
+/// the client's TCP side ends too; returns the text frames.
+async fn drain(mut ws: Client) -> Vec<String> {
     let mut texts = Vec::new();
     loop {
         match tokio::time::timeout(TEST_TIMEOUT * 2, ws.next()).await.expect("the connection ends in time") {
@@ -253,7 +254,7 @@ async fn seed_story_end_to_end() {
     let proxy = start_analysing_proxy(start_scripted_upstream().await).await;
     let mut ws = connect(&proxy, &[]).await;
     send(&mut ws, json!({"type":"message","content":"Hello from custom UI","timestamp":1764064800120u64})).await;
-    assert!(drain(&mut ws).await.is_empty());
+    assert!(drain(ws).await.is_empty());
     let (capture, path, _dir) = proxy.stop().await;
     let (d, offline) = diagnosis_and_inspect(&capture, &path, 1);
     assert_eq!((d.details["initiator"].as_str(), d.details["code"].as_u64()), (Some("server"), Some(1000)));
@@ -276,7 +277,7 @@ async fn session_expired_event_end_to_end() {
     let mut ws = connect(&proxy, &[]).await;
     configure(&mut ws, "tok-1").await;
     send(&mut ws, on_message("expire")).await;
-    drain(&mut ws).await;
+    drain(ws).await;
     let (capture, path, _dir) = proxy.stop().await;
     let (d, offline) = diagnosis_and_inspect(&capture, &path, 1);
     assert!(cause(&d, "server-announced")["message"].as_str().unwrap().contains("SessionExpiredEvent"));
@@ -291,7 +292,7 @@ async fn rate_limit_end_to_end() {
     let mut ws = connect(&proxy, &[]).await;
     configure(&mut ws, "tok-1").await;
     send(&mut ws, on_message("flood")).await;
-    drain(&mut ws).await;
+    drain(ws).await;
     let (capture, path, _dir) = proxy.stop().await;
     let (d, offline) = diagnosis_and_inspect(&capture, &path, 1);
     assert_eq!(cause(&d, "rate-limit")["confidence"], "likely");
@@ -305,7 +306,7 @@ async fn agent_disconnect_end_to_end() {
     let mut ws = connect(&proxy, &[]).await;
     configure(&mut ws, "tok-1").await;
     send(&mut ws, on_message("agent-leaves")).await;
-    drain(&mut ws).await;
+    drain(ws).await;
     let (capture, path, _dir) = proxy.stop().await;
     let (d, offline) = diagnosis_and_inspect(&capture, &path, 1);
     assert!(cause(&d, "server-announced")["message"].as_str().unwrap().contains("agent ended the conversation"));
@@ -319,10 +320,10 @@ async fn second_tab_with_the_same_token_end_to_end() {
     configure(&mut first, "shared-token").await;
     let mut second = connect(&proxy, &[]).await;
     configure(&mut second, "shared-token").await;
-    let texts = drain(&mut first).await;
+    let texts = drain(first).await;
     assert!(texts.iter().any(|t| t.contains("ConnectionClosedEvent")), "{texts:?}");
     second.close(None).await.unwrap();
-    drain(&mut second).await;
+    drain(second).await;
     let (capture, path, _dir) = proxy.stop().await;
     let (d, offline) = diagnosis_and_inspect(&capture, &path, 1);
     let message = cause(&d, "server-announced")["message"].as_str().unwrap().to_owned();
@@ -336,7 +337,7 @@ async fn tcp_drop_end_to_end() {
     let mut ws = connect(&proxy, &[]).await;
     configure(&mut ws, "tok-1").await;
     send(&mut ws, on_message("drop")).await;
-    drain(&mut ws).await;
+    drain(ws).await;
     let (capture, path, _dir) = proxy.stop().await;
     let (d, offline) = diagnosis_and_inspect(&capture, &path, 1);
     assert_eq!(d.details["clean"], false);
@@ -352,7 +353,7 @@ async fn client_initiated_close_end_to_end() {
     let mut ws = connect(&proxy, &[]).await;
     configure(&mut ws, "tok-1").await;
     ws.close(Some(CloseFrame { code: CloseCode::Normal, reason: "Guest client disconnect".into() })).await.unwrap();
-    drain(&mut ws).await;
+    drain(ws).await;
     let (capture, path, _dir) = proxy.stop().await;
     let (d, offline) = diagnosis_and_inspect(&capture, &path, 1);
     assert_eq!(d.details["initiator"], "client");
@@ -372,7 +373,7 @@ async fn jwt_expiring_mid_session_end_to_end() {
     let wait = (exp + 1) * 1000 - chrono::Utc::now().timestamp_millis();
     tokio::time::sleep(std::time::Duration::from_millis(wait.max(0) as u64)).await;
     send(&mut ws, on_message("check-token")).await;
-    drain(&mut ws).await;
+    drain(ws).await;
     let (capture, path, _dir) = proxy.stop().await;
     let (d, offline) = diagnosis_and_inspect(&capture, &path, 1);
     let expired = cause(&d, "token-expired");
@@ -395,7 +396,7 @@ async fn token_records_read_back_from_the_capture() {
     let mut ws = connect(&proxy, &[("authorization", format!("Bearer {jwt}"))]).await;
     configure(&mut ws, "tok-1").await;
     ws.close(None).await.unwrap();
-    drain(&mut ws).await;
+    drain(ws).await;
     let (capture, _, _dir) = proxy.stop().await;
     assert!(capture.problems.is_empty(), "{:?}", capture.problems);
     assert!(capture.records.iter().any(|r| matches!(r, Record::Token(t) if t.source == "header:authorization")));
