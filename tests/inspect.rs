@@ -136,5 +136,40 @@ fn redact_then_inspect_gives_the_same_diagnosis() {
             .collect()
     };
     assert_eq!(view(&original), view(&shared));
-    assert!(!std::fs::read_to_string(dir.path().join("shared.jsonl")).unwrap().contains("0c6f1f0e-8a7b"), "the token was masked");
+    assert!(
+        !std::fs::read_to_string(dir.path().join("shared.jsonl")).unwrap().contains("0c6f1f0e-8a7b"),
+        "the token was masked"
+    );
+}
+
+#[test]
+fn the_command_line_parses_into_inspect_options() {
+    use clap::Parser;
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        inspect: InspectCommand,
+    }
+    let cli = Cli::try_parse_from([
+        "inspect",
+        "cap.jsonl",
+        "--conn",
+        "2",
+        "--json",
+        "--profile",
+        "generic",
+        "--require-scope",
+        "a",
+        "--require-scope",
+        "b",
+    ])
+    .unwrap();
+    assert_eq!(cli.inspect.file, PathBuf::from("cap.jsonl"));
+    assert_eq!((cli.inspect.conn, cli.inspect.json), (Some(2), true));
+    let options = cli.inspect.analysis.options();
+    assert_eq!(options.profile, frametap::inspect::ProfileChoice::Generic);
+    assert_eq!(options.require_scopes, ["a", "b"]);
+    let defaults = Cli::try_parse_from(["inspect", "cap.jsonl"]).unwrap();
+    assert_eq!(defaults.inspect.analysis.options().profile, frametap::inspect::ProfileChoice::Auto);
+    assert!(Cli::try_parse_from(["inspect", "cap.jsonl", "--profile", "nope"]).is_err());
 }
