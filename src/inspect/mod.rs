@@ -16,7 +16,7 @@ pub use crate::profile::ProfileChoice;
 pub use analyzer::Analyzer;
 pub use codes::close_code_name;
 pub use command::{run_inspect, InspectCommand};
-pub use report::{render_diagnosis, render_token};
+pub use report::{render_block, render_diagnosis, render_token};
 
 /// What the analysis is asked to do.
 #[derive(Clone, Debug, Default, PartialEq)]

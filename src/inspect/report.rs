@@ -1,6 +1,6 @@
 //! Text and JSON rendering of diagnoses, tokens and `inspect` timelines.
 
-use crate::event::{Diagnosis, Token};
+use crate::event::{Diagnosis, Record, Token};
 use serde_json::{Map, Value};
 
 const RED: &str = "31";
@@ -29,6 +29,17 @@ fn frame_line(frame: &Value) -> Option<String> {
     let opcode = frame.get("opcode").and_then(Value::as_str).unwrap_or("?");
     let gap = frame.get("gap_ms").and_then(Value::as_f64).unwrap_or_default();
     Some(format!("#{seq} {from}→{to} {opcode}, {gap:.0} ms before the close"))
+}
+
+/// The terminal log's block renderer (`log::BlockRenderer`): the token report or diagnosis block of a record,
+/// without a trailing newline (the log adds one); `None` for other records.
+pub fn render_block(record: &Record, color: bool) -> Option<String> {
+    let block = match record {
+        Record::Diagnosis(d) => render_diagnosis(d, color),
+        Record::Token(t) => render_token(t, color),
+        _ => return None,
+    };
+    Some(block.trim_end().to_string())
 }
 
 /// The terminal block printed after a close line: the preceding frame and the likely causes.
@@ -162,5 +173,35 @@ fn compact(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Note, Ts};
+    use serde_json::json;
+
+    #[test]
+    fn blocks_render_for_diagnoses_and_tokens_only() {
+        let mut details = Map::new();
+        details.insert("initiator".into(), json!("server"));
+        details.insert(
+            "causes".into(),
+            json!([{"rule":"tcp-drop","confidence":"certain","message":"gone","evidence":["reset"]}]),
+        );
+        let d = Record::Diagnosis(Diagnosis { conn: 3, ts: Ts::now(), details });
+        let block = render_block(&d, false).unwrap();
+        assert!(block.contains("diagnosis conn 3") && block.contains("1. [certain] tcp-drop: gone"), "{block}");
+        assert!(!block.ends_with('\n'));
+        assert!(render_block(&d, true).unwrap().contains("\x1b["));
+        let note = Record::Note(Note {
+            conn: None,
+            ts: Ts::now(),
+            level: "info".into(),
+            code: "x".into(),
+            message: "m".into(),
+        });
+        assert!(render_block(&note, false).is_none());
     }
 }
