@@ -267,6 +267,20 @@ fn same_secret_gets_same_placeholder_across_records_and_redaction_is_idempotent(
     let placeholder = o.request.path.split("token=").nth(1).unwrap().to_owned();
     let body: Value = serde_json::from_str(&frame_text(&frame)).unwrap();
     assert_eq!(body["token"], placeholder.as_str());
+    // A later frame with no secret-looking field still has the known secret masked; others stay byte for byte.
+    let mention = redactor.redact(text(
+        2,
+        &format!(r#"{{"type":"message","code":200,"body":"resume with {SESSION}"}}"#),
+    ));
+    assert_eq!(
+        frame_text(&mention),
+        format!(r#"{{"type":"message","code":200,"body":"resume with {placeholder}"}}"#)
+    );
+    let plain = text(
+        3,
+        r#"{"type":"response","class":"SessionResponse","code":200,"body":{"connected":true}}"#,
+    );
+    assert_eq!(redactor.redact(plain.clone()), plain);
     // A second run uses another key (placeholders cannot be linked across runs) but re-redacting changes nothing.
     let again = Redactor::new().redact(frame.clone());
     assert_eq!(again, frame);

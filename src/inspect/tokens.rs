@@ -11,8 +11,8 @@ use crate::event::{Record, Token, Ts};
 use std::collections::HashSet;
 use std::hash::BuildHasher;
 
-pub(crate) use find::percent_decode;
 pub use find::{is_secret_field, is_secret_param};
+pub(crate) use find::{percent_decode, plausible};
 
 /// What a credential turned out to be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]

@@ -75,6 +75,13 @@ impl Redactor {
         self.free_text(text).into_owned()
     }
 
+    /// True when `text` contains a secret this redactor has already replaced.
+    pub(crate) fn mentions_known_secret(&self, text: &str) -> bool {
+        self.known
+            .iter()
+            .any(|(secret, _)| text.contains(secret.as_str()))
+    }
+
     fn keyed_hex(&self, secret: &str, bytes: usize) -> String {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
         mac.update(secret.as_bytes());

@@ -239,21 +239,44 @@ pub(crate) fn in_open(open: &Open) -> Vec<Candidate<'_>> {
     out
 }
 
-fn contains_ignore_case(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|w| w.eq_ignore_ascii_case(needle))
+/// Cheap pre-check before parsing: could this JSON text hold a credential at all? One pass over the
+/// bytes, comparing only where a needle's first letter appears. `"code"` counts only with a string
+/// value (Genesys responses carry a numeric `code` in every frame).
+pub(crate) fn plausible(text: &str) -> bool {
+    const NEEDLES: [&[u8]; 11] = [
+        b"\"eyj",
+        b"token",
+        b"jwt",
+        b"password",
+        b"passwd",
+        b"pwd",
+        b"secret",
+        b"apikey",
+        b"api_key",
+        b"api-key",
+        b"credential",
+    ];
+    let bytes = text.as_bytes();
+    (0..bytes.len()).any(|i| {
+        let first = bytes[i].to_ascii_lowercase();
+        if !matches!(first, b'"' | b't' | b'j' | b'p' | b's' | b'a' | b'c') {
+            return false;
+        }
+        let at = |needle: &[u8]| {
+            bytes.len() - i >= needle.len()
+                && bytes[i..i + needle.len()].eq_ignore_ascii_case(needle)
+        };
+        NEEDLES
+            .iter()
+            .any(|needle| needle[0] == first && at(needle))
+            || (first == b'"' && at(b"\"code\"") && string_value_follows(&bytes[i + 6..]))
+    })
 }
 
-/// Cheap pre-check before parsing: could this JSON text hold a credential at all?
-fn plausible(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    text.contains("\"eyJ")
-        || [
-            "token", "jwt", "\"code\"", "password", "secret", "apikey", "api_key",
-        ]
-        .iter()
-        .any(|needle| contains_ignore_case(bytes, needle.as_bytes()))
+/// True when `rest` starts with optional spaces, a colon, optional spaces and a quote.
+fn string_value_follows(rest: &[u8]) -> bool {
+    let mut bytes = rest.iter().copied().skip_while(u8::is_ascii_whitespace);
+    bytes.next() == Some(b':') && bytes.find(|b| !b.is_ascii_whitespace()) == Some(b'"')
 }
 
 /// Candidates in a text frame. Non-JSON text is skipped at its first byte (unless it is itself a JWT),
