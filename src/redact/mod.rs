@@ -52,11 +52,7 @@ impl Redactor {
 
     /// A redactor with a chosen key: the same key gives the same placeholders across runs.
     pub fn with_key(key: &[u8]) -> Self {
-        Redactor {
-            key: key.to_vec(),
-            replaced: HashMap::new(),
-            known: Vec::new(),
-        }
+        Redactor { key: key.to_vec(), replaced: HashMap::new(), known: Vec::new() }
     }
 
     /// How many distinct secrets have been replaced so far.
@@ -77,20 +73,13 @@ impl Redactor {
 
     /// True when `text` contains a secret this redactor has already replaced.
     pub(crate) fn mentions_known_secret(&self, text: &str) -> bool {
-        self.known
-            .iter()
-            .any(|(secret, _)| text.contains(secret.as_str()))
+        self.known.iter().any(|(secret, _)| text.contains(secret.as_str()))
     }
 
     fn keyed_hex(&self, secret: &str, bytes: usize) -> String {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
         mac.update(secret.as_bytes());
-        mac.finalize()
-            .into_bytes()
-            .iter()
-            .take(bytes)
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        mac.finalize().into_bytes().iter().take(bytes).map(|b| format!("{b:02x}")).collect()
     }
 
     /// The placeholder for a secret (the same secret always gets the same one). Placeholders map to themselves,
@@ -103,10 +92,7 @@ impl Redactor {
             return secret.to_owned();
         }
         let placeholder = if let Some((signed, _signature)) = jwt_parts(secret) {
-            format!(
-                "{signed}.{SIGNATURE_PLACEHOLDER_PREFIX}{}",
-                self.keyed_hex(secret, 4)
-            )
+            format!("{signed}.{SIGNATURE_PLACEHOLDER_PREFIX}{}", self.keyed_hex(secret, 4))
         } else if is_uuid(secret) {
             format!("{UUID_PLACEHOLDER_PREFIX}{}", self.keyed_hex(secret, 6))
         } else {
@@ -114,13 +100,17 @@ impl Redactor {
         };
         self.replaced.insert(secret.to_owned(), placeholder.clone());
         if secret.len() >= MIN_KNOWN_SECRET_LEN {
-            let at = self
-                .known
-                .partition_point(|(known, _)| known.len() >= secret.len());
-            self.known
-                .insert(at, (secret.to_owned(), placeholder.clone()));
+            let at = self.known.partition_point(|(known, _)| known.len() >= secret.len());
+            self.known.insert(at, (secret.to_owned(), placeholder.clone()));
         }
         placeholder
+    }
+}
+
+/// The pipeline's hook for `--redact`: every record passes through here before any sink sees it.
+impl crate::pipeline::Redaction for Redactor {
+    fn redact(&mut self, record: Record) -> Record {
+        Redactor::redact(self, record)
     }
 }
 
@@ -136,19 +126,14 @@ fn jwt_parts(s: &str) -> Option<(&str, &str)> {
 fn is_uuid(s: &str) -> bool {
     let groups: Vec<&str> = s.split('-').collect();
     groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// True for a value that is already one of the placeholders above.
 pub fn is_placeholder(s: &str) -> bool {
     s.starts_with(PLACEHOLDER_PREFIX)
         || (s.starts_with(UUID_PLACEHOLDER_PREFIX) && is_uuid(s))
-        || jwt_parts(s).is_some_and(|(_, sig)| {
-            sig.starts_with(SIGNATURE_PLACEHOLDER_PREFIX) && sig.len() == 16
-        })
+        || jwt_parts(s).is_some_and(|(_, sig)| sig.starts_with(SIGNATURE_PLACEHOLDER_PREFIX) && sig.len() == 16)
 }
 
 /// A redactor shared by every connection of a run and by the UI: call [`SharedRedactor::redact`] on each
@@ -163,17 +148,11 @@ impl SharedRedactor {
 
     /// Masks the secrets in one record (see [`Redactor::redact`]).
     pub fn redact(&self, record: Record) -> Record {
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .redact(record)
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).redact(record)
     }
 
     /// Masks secrets in free text (see [`Redactor::redact_str`]).
     pub fn redact_str(&self, text: &str) -> String {
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .redact_str(text)
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).redact_str(text)
     }
 }

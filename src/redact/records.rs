@@ -12,8 +12,7 @@ pub(super) fn redact_record(r: &mut Redactor, record: Record) -> Record {
         Record::Frame(frame) => Record::Frame(redact_frame(r, frame)),
         Record::Token(mut token) => {
             // An opaque token's preview shows the start of the secret; a JWT's shows its header.
-            if token.details.get("kind").and_then(Value::as_str) != Some("jwt")
-                && token.details.contains_key("preview")
+            if token.details.get("kind").and_then(Value::as_str) != Some("jwt") && token.details.contains_key("preview")
             {
                 token.details.insert("preview".into(), "…".into());
             }
@@ -40,11 +39,7 @@ pub(super) fn redact_record(r: &mut Redactor, record: Record) -> Record {
             Record::Note(note)
         }
         Record::End(mut end) => {
-            end.errors = end
-                .errors
-                .iter()
-                .map(|e| r.free_text(e).into_owned())
-                .collect();
+            end.errors = end.errors.iter().map(|e| r.free_text(e).into_owned()).collect();
             Record::End(end)
         }
     }
@@ -53,25 +48,19 @@ pub(super) fn redact_record(r: &mut Redactor, record: Record) -> Record {
 fn redact_meta(r: &mut Redactor, mut meta: Meta) -> Meta {
     meta.redacted = true;
     meta.upstream = meta.upstream.map(|u| r.url(&u));
-    meta.command = meta
-        .command
-        .iter()
-        .map(|arg| redact_argument(r, arg))
-        .collect();
+    meta.command = meta.command.iter().map(|arg| redact_argument(r, arg)).collect();
     meta
 }
 
 /// A command-line argument: URLs lose their query secrets, `Name: value` header arguments their value.
 fn redact_argument(r: &mut Redactor, arg: &str) -> String {
     if let Some((name, value)) = arg.split_once(':') {
-        let name_ok =
-            !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        let name_ok = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
         if name_ok && value.starts_with(' ') && !value.starts_with("//") {
             return format!("{name}: {}", r.header_value(name, value.trim()));
         }
     }
-    if arg.contains('?') && (arg.contains("://") || arg.starts_with('/') || arg.starts_with("sim:"))
-    {
+    if arg.contains('?') && (arg.contains("://") || arg.starts_with('/') || arg.starts_with("sim:")) {
         return r.url(arg);
     }
     r.free_text(arg).into_owned()
@@ -154,12 +143,11 @@ fn redact_map(r: &mut Redactor, map: &mut Map<String, Value>) {
 fn redact_value(r: &mut Redactor, key: Option<&str>, value: &mut Value) {
     match value {
         Value::String(s) => {
-            let masked =
-                if key.is_some_and(crate::inspect::tokens::is_secret_field) && !s.is_empty() {
-                    r.placeholder_for(s)
-                } else {
-                    r.free_text(s).into_owned()
-                };
+            let masked = if key.is_some_and(crate::inspect::tokens::is_secret_field) && !s.is_empty() {
+                r.placeholder_for(s)
+            } else {
+                r.free_text(s).into_owned()
+            };
             *s = masked;
         }
         Value::Array(items) => items.iter_mut().for_each(|v| redact_value(r, None, v)),

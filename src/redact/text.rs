@@ -39,10 +39,7 @@ impl Redactor {
         while let Some(at) = rest.find("eyJ") {
             out.push_str(&rest[..at]);
             let candidate = &rest[at..];
-            let run = candidate
-                .bytes()
-                .take_while(|b| is_b64url_or_dot(*b))
-                .count();
+            let run = candidate.bytes().take_while(|b| is_b64url_or_dot(*b)).count();
             let mut token = &candidate[..run];
             // Three parts at most: a trailing sentence dot or a fourth part is not part of the token.
             if let Some(third_dot) = token.match_indices('.').nth(2).map(|(i, _)| i) {
@@ -163,10 +160,7 @@ impl Redactor {
                 None => self.placeholder_for(value.trim()),
             },
             "cookie" => {
-                let pairs: Vec<String> = value
-                    .split(';')
-                    .map(|pair| self.cookie_pair(pair))
-                    .collect();
+                let pairs: Vec<String> = value.split(';').map(|pair| self.cookie_pair(pair)).collect();
                 pairs.join(";")
             }
             "set-cookie" => {
@@ -196,9 +190,7 @@ impl Redactor {
                 items.join(",")
             }
             "referer" | "origin" | "location" => self.url(value),
-            _ if is_secret_param(&lower) && !value.trim().is_empty() => {
-                self.placeholder_for(value.trim())
-            }
+            _ if is_secret_param(&lower) && !value.trim().is_empty() => self.placeholder_for(value.trim()),
             _ => self.free_text(value).into_owned(),
         }
     }
@@ -208,8 +200,7 @@ impl Redactor {
         let Some((name, value)) = pair.split_once('=') else {
             return pair.to_owned();
         };
-        let quoted =
-            value.trim().starts_with('"') && value.trim().ends_with('"') && value.trim().len() >= 2;
+        let quoted = value.trim().starts_with('"') && value.trim().ends_with('"') && value.trim().len() >= 2;
         let bare = value.trim().trim_matches('"');
         if bare.is_empty() {
             return pair.to_owned();
@@ -256,12 +247,7 @@ impl Redactor {
         }
     }
 
-    fn mask_value(
-        &mut self,
-        value: &mut Value,
-        key: Option<&str>,
-        pairs: &mut Vec<(String, String)>,
-    ) {
+    fn mask_value(&mut self, value: &mut Value, key: Option<&str>, pairs: &mut Vec<(String, String)>) {
         match value {
             Value::String(s) => {
                 let masked = if key.is_some_and(is_secret_field) && !s.is_empty() {
@@ -278,9 +264,7 @@ impl Redactor {
                     self.mask_value(v, Some(k), pairs);
                 }
             }
-            Value::Array(items) => items
-                .iter_mut()
-                .for_each(|v| self.mask_value(v, None, pairs)),
+            Value::Array(items) => items.iter_mut().for_each(|v| self.mask_value(v, None, pairs)),
             _ => {}
         }
     }
