@@ -218,6 +218,23 @@ fn same_secret_gets_same_placeholder_across_records_and_redaction_is_idempotent(
 }
 
 #[test]
+fn a_second_connection_with_the_same_token_gets_the_same_placeholder() {
+    let mut redactor = Redactor::new();
+    let on = |conn: u64, body: &str| {
+        let Record::Frame(mut f) = text(1, body) else { unreachable!() };
+        f.conn = conn;
+        Record::Frame(f)
+    };
+    let first = frame_text(&redactor.redact(on(1, &json!({"action":"configureSession","token": SESSION}).to_string())));
+    let second =
+        frame_text(&redactor.redact(on(2, &json!({"action":"configureSession","token": SESSION}).to_string())));
+    assert_eq!(first, second);
+    let mention = frame_text(&redactor.redact(on(2, &format!(r#"{{"text":"{SESSION}"}}"#))));
+    assert!(!mention.contains(SESSION), "{mention}");
+    assert!(!redactor.redact_str(&format!("log line {SESSION}")).contains(SESSION));
+}
+
+#[test]
 fn meta_says_redacted_and_its_urls_are_masked() {
     let out = Redactor::new().redact(meta(&["frametap", "proxy", &format!("wss://example.test/v1?token={SESSION}")]));
     let Record::Meta(m) = out else { unreachable!() };
@@ -225,6 +242,17 @@ fn meta_says_redacted_and_its_urls_are_masked() {
     assert!(!line(&Record::Meta(m.clone())).contains(SESSION));
     assert!(m.upstream.unwrap().contains(&format!("deploymentId={DEPLOYMENT}&token={UUID_PLACEHOLDER_PREFIX}")));
     assert_eq!(m.command[..2], ["frametap", "proxy"]);
+    let args = ["--set-header", "Authorization: Bearer hdr-secret-123", "--set-header=X-Api-Key: key-secret-456"];
+    let upstream = "--upstream=wss://bob:pa55w0rd-x@example.test/v1?access_token=qs-secret-789";
+    let out = Redactor::new().redact(meta(&[args[0], args[1], args[2], upstream]));
+    let Record::Meta(m) = out else { unreachable!() };
+    let text = m.command.join(" ");
+    for secret in ["hdr-secret-123", "key-secret-456", "pa55w0rd-x", "qs-secret-789"] {
+        assert!(!text.contains(secret), "{secret} leaked: {text}");
+    }
+    assert_eq!(m.command[1], format!("Authorization: Bearer {}", m.command[1].rsplit(' ').next().unwrap()));
+    assert!(m.command[3].starts_with("--upstream=wss://bob:redacted-"), "{}", m.command[3]);
+    assert!(m.command[3].contains("@example.test/v1?access_token=redacted-"), "{}", m.command[3]);
 }
 
 #[test]
@@ -354,4 +382,67 @@ fn the_pipeline_hook_redacts_like_the_redactor() {
     let mut hook: Box<dyn Redaction> = Box::new(Redactor::with_key(b"same"));
     let record = text(1, &json!({"action":"echo","token": SESSION}).to_string());
     assert_eq!(hook.redact(record.clone()), Redactor::with_key(b"same").redact(record));
+}
+
+#[test]
+fn arbitrary_text_never_panics_the_redactor_or_the_token_finder() {
+    use rand::{rngs::StdRng, Rng, SeedableRng};
+    let pieces = [
+        "\"",
+        "\\",
+        ":",
+        " ",
+        "{",
+        "}",
+        "[",
+        "]",
+        ",",
+        ".",
+        "eyJ",
+        "eyJhbGciOiJIUzI1NiJ9",
+        "token",
+        "\"token\":",
+        "code",
+        "é",
+        "€",
+        "=",
+        "&",
+        "?",
+        ";",
+        "%",
+        "%4",
+        "%zz",
+        "@",
+        "://",
+        "Bearer ",
+        SESSION,
+        "redacted-",
+        "00000000-",
+    ];
+    let mut rng = StdRng::seed_from_u64(7);
+    let mut redactor = Redactor::new();
+    let mut tracker = TokenTracker::new(vec!["s".into()]);
+    for seq in 0..3000 {
+        let n = rng.gen_range(0..40);
+        let body: String = (0..n).map(|_| pieces[rng.gen_range(0..pieces.len())]).collect();
+        if seq % 100 == 0 {
+            // A fresh run now and then: a real run holds a few secrets per connection, not thousands.
+            (redactor, tracker) = (Redactor::new(), TokenTracker::new(vec!["s".into()]));
+        }
+        let framed = if seq % 2 == 0 { format!("{{\"token\":\"{body}\"}}") } else { body.clone() };
+        for record in [
+            text(seq, &framed),
+            open(&format!("/p?{body}"), &[("Authorization", &body), ("Cookie", &body), ("Set-Cookie", &body)], &[]),
+            meta(&[&body, &format!("--x={body}"), &format!("wss://{body}")]),
+        ] {
+            tracker.observe(&record, ts(T0));
+            let out = redactor.redact(record);
+            if let Record::Frame(f) = &out {
+                assert_eq!(f.len, f.payload.len() as u64);
+                if seq % 2 == 0 && serde_json::from_str::<Value>(&framed).is_ok() {
+                    assert!(serde_json::from_slice::<Value>(&f.payload).is_ok(), "valid JSON stays valid: {framed}");
+                }
+            }
+        }
+    }
 }

@@ -11,7 +11,7 @@ mod text;
 
 pub use command::{run_redact, RedactCommand};
 
-use crate::event::Record;
+use crate::event::{ConnId, Record};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::collections::HashMap;
@@ -33,8 +33,11 @@ pub struct Redactor {
     key: Vec<u8>,
     /// Every secret replaced so far → its placeholder, so later mentions of it anywhere are replaced too.
     replaced: HashMap<String, String>,
-    /// The secrets long enough to search for in free text, longest first.
-    known: Vec<(String, String)>,
+    /// Per connection (`None`: records of no connection), the secrets long enough to search for in
+    /// free text, longest first. Scoped per connection so the search stays short on a long proxy run.
+    known: HashMap<Option<ConnId>, KnownSecrets>,
+    /// The connection of the record being redacted.
+    current: Option<ConnId>,
 }
 
 impl Default for Redactor {
@@ -52,7 +55,7 @@ impl Redactor {
 
     /// A redactor with a chosen key: the same key gives the same placeholders across runs.
     pub fn with_key(key: &[u8]) -> Self {
-        Redactor { key: key.to_vec(), replaced: HashMap::new(), known: Vec::new() }
+        Redactor { key: key.to_vec(), replaced: HashMap::new(), known: HashMap::new(), current: None }
     }
 
     /// How many distinct secrets have been replaced so far.
@@ -66,14 +69,37 @@ impl Redactor {
     }
 
     /// Masks secrets in a piece of free text (a log line, a preview): JWT signatures, `"token":"…"`
-    /// fields, and every secret this redactor has already replaced.
+    /// fields, and every secret this redactor has already replaced on any connection.
     pub fn redact_str(&mut self, text: &str) -> String {
+        self.current = None;
         self.free_text(text).into_owned()
     }
 
     /// True when `text` contains a secret this redactor has already replaced.
     pub(crate) fn mentions_known_secret(&self, text: &str) -> bool {
-        self.known.iter().any(|(secret, _)| text.contains(secret.as_str()))
+        self.known_here().any(|(secret, _)| text.contains(secret.as_str()))
+    }
+
+    /// The secrets to search for in the current record: its connection's and the connection-less ones
+    /// (every connection's for a record of no connection).
+    pub(crate) fn known_here(&self) -> impl Iterator<Item = &(String, String)> {
+        let current = self.current;
+        self.known
+            .iter()
+            .filter(move |(conn, _)| current.is_none() || conn.is_none() || **conn == current)
+            .flat_map(|(_, known)| &known.longest_first)
+    }
+
+    fn remember(&mut self, secret: &str, placeholder: &str) {
+        if secret.len() < MIN_KNOWN_SECRET_LEN {
+            return;
+        }
+        let known = self.known.entry(self.current).or_default();
+        if !known.secrets.insert(secret.to_owned()) {
+            return;
+        }
+        let at = known.longest_first.partition_point(|(other, _)| other.len() >= secret.len());
+        known.longest_first.insert(at, (secret.to_owned(), placeholder.to_owned()));
     }
 
     fn keyed_hex(&self, secret: &str, bytes: usize) -> String {
@@ -85,8 +111,9 @@ impl Redactor {
     /// The placeholder for a secret (the same secret always gets the same one). Placeholders map to themselves,
     /// so redacting an already redacted capture changes nothing.
     pub(crate) fn placeholder_for(&mut self, secret: &str) -> String {
-        if let Some(done) = self.replaced.get(secret) {
-            return done.clone();
+        if let Some(done) = self.replaced.get(secret).cloned() {
+            self.remember(secret, &done);
+            return done;
         }
         if is_placeholder(secret) {
             return secret.to_owned();
@@ -99,10 +126,7 @@ impl Redactor {
             format!("{PLACEHOLDER_PREFIX}{}", self.keyed_hex(secret, 4))
         };
         self.replaced.insert(secret.to_owned(), placeholder.clone());
-        if secret.len() >= MIN_KNOWN_SECRET_LEN {
-            let at = self.known.partition_point(|(known, _)| known.len() >= secret.len());
-            self.known.insert(at, (secret.to_owned(), placeholder.clone()));
-        }
+        self.remember(secret, &placeholder);
         placeholder
     }
 }
@@ -112,6 +136,14 @@ impl crate::pipeline::Redaction for Redactor {
     fn redact(&mut self, record: Record) -> Record {
         Redactor::redact(self, record)
     }
+}
+
+/// One connection's secrets, for searching free text.
+#[derive(Default)]
+struct KnownSecrets {
+    secrets: std::collections::HashSet<String>,
+    /// `(secret, placeholder)`, longest secret first (so a secret containing another is replaced whole).
+    longest_first: Vec<(String, String)>,
 }
 
 /// `(header.claims, signature)` of a signed JWT-shaped string (three parts, non-empty signature).

@@ -6,6 +6,7 @@ use bytes::Bytes;
 use serde_json::{Map, Value};
 
 pub(super) fn redact_record(r: &mut Redactor, record: Record) -> Record {
+    r.current = record.conn();
     match record {
         Record::Meta(meta) => Record::Meta(redact_meta(r, meta)),
         Record::Open(open) => Record::Open(redact_open(r, open)),
@@ -54,6 +55,10 @@ fn redact_meta(r: &mut Redactor, mut meta: Meta) -> Meta {
 
 /// A command-line argument: URLs lose their query secrets, `Name: value` header arguments their value.
 fn redact_argument(r: &mut Redactor, arg: &str) -> String {
+    // `--option=value`: mask the value as an argument of its own.
+    if let Some((option, value)) = arg.strip_prefix("--").and_then(|a| a.split_once('=')) {
+        return format!("--{option}={}", redact_argument(r, value));
+    }
     if let Some((name, value)) = arg.split_once(':') {
         let name_ok = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
         if name_ok && value.starts_with(' ') && !value.starts_with("//") {

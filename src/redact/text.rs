@@ -23,7 +23,7 @@ impl Redactor {
                 out = Cow::Owned(replaced);
             }
         }
-        for (secret, placeholder) in &self.known {
+        for (secret, placeholder) in self.known_here() {
             if out.contains(secret.as_str()) {
                 out = Cow::Owned(out.replace(secret.as_str(), placeholder));
             }
@@ -115,9 +115,10 @@ impl Redactor {
 
     /// A path or URL with its query string masked: secret-named parameters and JWT values get placeholders.
     pub(crate) fn url(&mut self, url: &str) -> String {
+        let url = self.userinfo(url);
         let (base, fragment) = match url.split_once('#') {
             Some((base, fragment)) => (base, Some(fragment)),
-            None => (url, None),
+            None => (url.as_ref(), None),
         };
         let mut out = match base.split_once('?') {
             None => self.free_text(base).into_owned(),
@@ -147,6 +148,22 @@ impl Redactor {
             out.push_str(&self.free_text(fragment));
         }
         out
+    }
+
+    /// `scheme://user:password@host…` with the password replaced (the user name stays).
+    fn userinfo<'u>(&mut self, url: &'u str) -> Cow<'u, str> {
+        let Some(scheme_end) = url.find("://") else { return Cow::Borrowed(url) };
+        let authority_start = scheme_end + 3;
+        let rest = &url[authority_start..];
+        let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+        let Some((userinfo, _host)) = authority.rsplit_once('@') else { return Cow::Borrowed(url) };
+        let Some((user, password)) = userinfo.split_once(':') else { return Cow::Borrowed(url) };
+        if password.is_empty() {
+            return Cow::Borrowed(url);
+        }
+        let placeholder = self.placeholder_for(&crate::inspect::tokens::percent_decode(password));
+        let password_start = authority_start + user.len() + 1;
+        Cow::Owned(format!("{}{placeholder}{}", &url[..password_start], &url[password_start + password.len()..]))
     }
 
     /// A header value masked according to its name (the name itself never changes).
