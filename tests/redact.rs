@@ -446,3 +446,33 @@ fn arbitrary_text_never_panics_the_redactor_or_the_token_finder() {
         }
     }
 }
+
+/// `proxy --redact` runs the Redactor as the pipeline's redaction stage: what reaches the capture is masked.
+#[tokio::test]
+async fn the_pipeline_writes_a_redacted_capture() {
+    use frametap::pipeline::{self, LagPolicy, PipelineOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("live.jsonl");
+    let Record::Meta(meta) = meta(&["frametap", "proxy", "--redact"]) else { unreachable!() };
+    let (sink, running) = pipeline::start(PipelineOptions {
+        meta,
+        capture: Some(CaptureWriter::create(&path).unwrap()),
+        log: None,
+        analysis: None,
+        redaction: Some(Box::new(Redactor::new())),
+        publishers: vec![],
+        on_lag: LagPolicy::Block,
+        buffer: 16,
+    });
+    let bearer = jwt(json!({"exp": T0 + 60}));
+    sink.emit(open(&format!("/v1?token={SESSION}"), &[("Authorization", &format!("Bearer {bearer}"))], &[])).await;
+    sink.emit(text(1, &json!({"action":"configureSession","deploymentId":DEPLOYMENT,"token":SESSION}).to_string()))
+        .await;
+    let summary = running.finish().await;
+    assert!(summary.end.complete);
+    let raw = std::fs::read_to_string(&path).unwrap();
+    assert!(!raw.contains(SESSION) && !raw.contains(signature(&bearer)), "{raw}");
+    let capture = read_capture(&path).unwrap();
+    assert!(capture.meta().unwrap().redacted);
+    assert_eq!(capture.records.len(), 4, "meta, open, frame, end");
+}
