@@ -476,3 +476,30 @@ async fn the_pipeline_writes_a_redacted_capture() {
     assert!(capture.meta().unwrap().redacted);
     assert_eq!(capture.records.len(), 4, "meta, open, frame, end");
 }
+
+/// The `frametap redact` binary: skipped lines are named on stderr, a missing input fails with a clear message.
+#[test]
+fn the_redact_subcommand_reports_on_stderr_and_exits_non_zero_on_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output) = (dir.path().join("in.jsonl"), dir.path().join("out.jsonl"));
+    write_capture(&input, true);
+    let mut text = std::fs::read_to_string(&input).unwrap();
+    text.insert_str(text.find('\n').unwrap() + 1, "garbage\n");
+    std::fs::write(&input, text).unwrap();
+    let run = |args: &[&std::path::Path]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_frametap")).arg("redact").args(args).output().unwrap()
+    };
+    let done = run(&[&input, &output]);
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert!(done.status.success(), "{stderr}");
+    assert!(stderr.contains("line 2: corrupt record (skipped)"), "{stderr}");
+    assert!(stderr.contains("marked incomplete"), "{stderr}");
+    assert!(!std::fs::read_to_string(&output).unwrap().contains(SESSION));
+
+    let again = run(&[&input, &output]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    let missing = run(&[&dir.path().join("nope.jsonl"), &dir.path().join("x.jsonl")]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("could not read the capture"));
+}
