@@ -48,6 +48,10 @@ pub struct CaptureArgs {
     /// Do not save a capture.
     #[arg(long)]
     pub no_capture: bool,
+    /// Mask secrets (JWT signatures, Authorization, cookies, session tokens…) with stable placeholders
+    /// in the capture, the terminal log and the UI, so the session can be shared (docs/redaction.md).
+    #[arg(long)]
+    pub redact: bool,
     /// When the capture writer falls behind: `block` slows the relay (nothing lost), `drop` drops
     /// records (counted and reported in the capture's end record).
     #[arg(long, value_enum, default_value_t = LagPolicy::Block, value_name = "POLICY")]
