@@ -31,6 +31,11 @@ pub enum Command {
     ///
     /// Point your client at ws://127.0.0.1:9000/<path>; frametap appends the path and query to --upstream.
     Proxy(ProxyArgs),
+    /// Write a copy of a capture with its secrets masked, for sharing: JWT signatures, Authorization and
+    /// cookie values, token-like query parameters and JSON fields become stable placeholders.
+    ///
+    /// The session stays readable (JWT claims, cookie names, every other field) and replayable. See docs/redaction.md.
+    Redact(crate::redact::RedactCommand),
 }
 
 /// Where records are saved.
@@ -43,6 +48,10 @@ pub struct CaptureArgs {
     /// Do not save a capture.
     #[arg(long)]
     pub no_capture: bool,
+    /// Mask secrets (JWT signatures, Authorization, cookies, session tokens…) with stable placeholders
+    /// in the capture, the terminal log and the UI, so the session can be shared (docs/redaction.md).
+    #[arg(long)]
+    pub redact: bool,
     /// When the capture writer falls behind: `block` slows the relay (nothing lost), `drop` drops
     /// records (counted and reported in the capture's end record).
     #[arg(long, value_enum, default_value_t = LagPolicy::Block, value_name = "POLICY")]

@@ -57,7 +57,7 @@ pub fn start(setup: SessionSetup<'_>) -> Result<Session> {
         capture,
         log,
         analysis: None,
-        redaction: None,
+        redaction: setup.capture.redact.then(|| Box::new(crate::redact::Redactor::new()) as Box<dyn pipeline::Redaction>),
         publishers: setup.publishers,
         on_lag: setup.capture.on_capture_lag,
         buffer: pipeline::DEFAULT_BUFFER,

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod raw;
+pub mod tls;
 
 use frametap::capture::{read_capture, CaptureFile, CaptureWriter};
 use frametap::event::{Meta, Record, Ts, FORMAT_NAME, FORMAT_VERSION};
@@ -91,14 +92,19 @@ impl Proxy {
     }
 
     /// Shuts the proxy down (open connections get 1001), finishes the capture and reads it back.
-    pub async fn stop(mut self) -> CaptureFile {
+    pub async fn stop(self) -> CaptureFile {
+        self.stop_with_text().await.0
+    }
+
+    /// As [`Proxy::stop`], also returning the capture file's text exactly as written.
+    pub async fn stop_with_text(mut self) -> (CaptureFile, String) {
         self.stop.take().unwrap().send(()).ok();
         let summary = tokio::time::timeout(Duration::from_secs(20), &mut self.task)
             .await
             .expect("the proxy shut down in time")
             .unwrap();
         assert!(summary.end.complete, "capture incomplete: {:?}", summary.end);
-        read_capture(&self.capture).unwrap()
+        (read_capture(&self.capture).unwrap(), std::fs::read_to_string(&self.capture).unwrap())
     }
 }
 

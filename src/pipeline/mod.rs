@@ -1,0 +1,382 @@
+//! The event pipeline: every source hands records to one sink thread that analyses, redacts, logs,
+//! captures and publishes them, in order, without ever slowing the relay for long.
+//!
+//! Sources (relay, replay) call [`EventSink::emit`]; the bounded queue (src/pipeline/queue.rs) gives
+//! backpressure by default, or counted drops with `--on-capture-lag drop`. The sink thread takes records
+//! in batches, serialises each once into a reused buffer, and flushes the capture and the terminal after
+//! each batch.
+
+mod queue;
+
+use crate::capture::CaptureWriter;
+use crate::event::{End, Meta, Record};
+use crate::log::TerminalLog;
+pub use queue::{EventSink, BYTE_BUDGET};
+use queue::{Message, Queue, IDLE_POLLS_BEFORE_SLEEP, POLL_INTERVAL};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Derives records from the stream (annotations, tokens, diagnoses): implemented by the analyzer.
+pub trait Analysis: Send {
+    /// Sees every record in order; returns records to emit right after it.
+    fn observe(&mut self, record: &Record) -> Vec<Record>;
+}
+
+/// Rewrites records before any sink sees them: implemented by the redactor (`--redact`).
+pub trait Redaction: Send {
+    fn redact(&mut self, record: Record) -> Record;
+}
+
+/// Receives every record with its JSON serialisation: implemented by the web UI's hub. Must not block.
+pub trait Publisher: Send + Sync {
+    fn publish(&self, record: &Record, json: &str);
+}
+
+/// What a full pipeline does when its sink lags behind the sources.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum LagPolicy {
+    /// Slow the sources down (backpressure): nothing is ever lost.
+    #[default]
+    Block,
+    /// Drop records rather than slow the relay; drops are counted and reported in the `end` record.
+    Drop,
+}
+
+/// Everything the sink thread writes to.
+pub struct PipelineOptions {
+    pub meta: Meta,
+    pub capture: Option<CaptureWriter>,
+    pub log: Option<TerminalLog>,
+    pub analysis: Option<Box<dyn Analysis>>,
+    pub redaction: Option<Box<dyn Redaction>>,
+    pub publishers: Vec<Arc<dyn Publisher>>,
+    pub on_lag: LagPolicy,
+    /// Records the channel holds before backpressure (or drops) start.
+    pub buffer: usize,
+}
+
+/// The default queue size in records: enough for bursts.
+pub const DEFAULT_BUFFER: usize = 16 * 1024;
+
+/// The running sink thread.
+pub struct Pipeline {
+    queue: Arc<Queue>,
+    thread: std::thread::JoinHandle<Summary>,
+}
+
+/// What the pipeline did, once finished.
+#[derive(Debug)]
+pub struct Summary {
+    /// The `end` record written to the capture (or that would have been, without one).
+    pub end: End,
+    pub capture_path: Option<std::path::PathBuf>,
+}
+
+/// Starts the sink thread; the `meta` record is the first one it writes.
+pub fn start(options: PipelineOptions) -> (EventSink, Pipeline) {
+    let queue = Arc::new(Queue::new(options.buffer));
+    let dropped = Arc::new(AtomicU64::new(0));
+    let sink = EventSink {
+        queue: queue.clone(),
+        policy: options.on_lag,
+        dropped: dropped.clone(),
+        conn_ids: Arc::new(AtomicU64::new(0)),
+    };
+    let sink_queue = queue.clone();
+    let thread = std::thread::Builder::new()
+        .name("frametap-sink".into())
+        .spawn(move || SinkThread::new(options, dropped).run(&sink_queue))
+        .expect("spawning the sink thread");
+    queue.set_sink_thread(thread.thread().clone());
+    (sink, Pipeline { queue, thread })
+}
+
+impl Pipeline {
+    /// Writes what is queued, then the `end` record, and returns the summary.
+    /// Records emitted after this are counted as dropped.
+    pub async fn finish(self) -> Summary {
+        self.queue.push_unbounded(Message::Finish);
+        let thread = self.thread;
+        tokio::task::spawn_blocking(move || thread.join())
+            .await
+            .expect("joining the sink thread")
+            .unwrap_or_else(|_| panic!("the sink thread panicked"))
+    }
+}
+
+struct SinkThread {
+    options: PipelineOptions,
+    dropped: Arc<AtomicU64>,
+    json: Vec<u8>,
+    /// False when no sink reads JSON (no capture, no UI, text log): then nothing is serialised.
+    needs_json: bool,
+    records: u64,
+    connections: u64,
+    frames: u64,
+}
+
+impl SinkThread {
+    fn new(options: PipelineOptions, dropped: Arc<AtomicU64>) -> Self {
+        let needs_json = options.capture.is_some()
+            || !options.publishers.is_empty()
+            || options.log.as_ref().is_some_and(TerminalLog::wants_json);
+        SinkThread {
+            options,
+            dropped,
+            json: Vec::with_capacity(4096),
+            needs_json,
+            records: 0,
+            connections: 0,
+            frames: 0,
+        }
+    }
+
+    fn run(mut self, queue: &Queue) -> Summary {
+        let meta = Record::Meta(self.options.meta.clone());
+        self.process(meta);
+        let mut batch = Vec::with_capacity(1024);
+        let mut idle_polls = 0;
+        loop {
+            queue.take(&mut batch);
+            if batch.is_empty() {
+                idle_polls += 1;
+                if idle_polls < IDLE_POLLS_BEFORE_SLEEP {
+                    std::thread::park_timeout(POLL_INTERVAL);
+                } else if queue.prepare_sleep() {
+                    std::thread::park();
+                }
+                continue;
+            }
+            idle_polls = 0;
+            let held = Queue::held(&batch);
+            let mut finishing = false;
+            for message in batch.drain(..) {
+                match message {
+                    Message::Record(record) => self.process(record),
+                    Message::Finish => finishing = true,
+                }
+            }
+            self.flush();
+            queue.release(held);
+            if finishing {
+                break;
+            }
+        }
+        // Records a source emitted while the finish marker was being handled still belong in the capture.
+        queue.take(&mut batch);
+        for message in batch.drain(..) {
+            if let Message::Record(record) = message {
+                self.process(record);
+            }
+        }
+        self.finish()
+    }
+
+    fn process(&mut self, record: Record) {
+        let derived = match self.options.analysis.as_mut() {
+            Some(analysis) => analysis.observe(&record),
+            None => Vec::new(),
+        };
+        self.write(record);
+        for record in derived {
+            self.write(record);
+        }
+    }
+
+    fn write(&mut self, record: Record) {
+        let record = match self.options.redaction.as_mut() {
+            Some(redaction) => redaction.redact(record),
+            None => record,
+        };
+        match &record {
+            Record::Open(_) => self.connections += 1,
+            Record::Frame(_) => self.frames += 1,
+            _ => {}
+        }
+        self.records += 1;
+        self.json.clear();
+        if self.needs_json {
+            if let Err(e) = crate::event::write_record_json(&record, &mut self.json) {
+                tracing::error!("could not serialise a {} record: {e}", record.kind());
+                self.json.clear();
+                self.json.extend_from_slice(b"{}");
+            }
+        }
+        let json = std::str::from_utf8(&self.json).unwrap_or("{}");
+        if let Some(capture) = self.options.capture.as_mut() {
+            capture.write_json_line(&record, json);
+        }
+        if let Some(log) = self.options.log.as_mut() {
+            log.record(&record, json);
+        }
+        for publisher in &self.options.publishers {
+            publisher.publish(&record, json);
+        }
+    }
+
+    fn flush(&mut self) {
+        if let Some(capture) = self.options.capture.as_mut() {
+            capture.flush();
+        }
+        if let Some(log) = self.options.log.as_mut() {
+            log.flush();
+        }
+    }
+
+    fn finish(mut self) -> Summary {
+        let dropped = self.dropped.load(Ordering::Relaxed);
+        let mut errors = Vec::new();
+        if dropped > 0 {
+            errors.push(format!(
+                "{dropped} records were dropped because the capture lagged behind (--on-capture-lag drop)"
+            ));
+        }
+        let capture = self.options.capture.take();
+        let capture_path = capture.as_ref().map(|c| c.path().to_owned());
+        let end = match capture {
+            Some(capture) => capture.finish(dropped, errors),
+            None => End {
+                ts: crate::event::Ts::now(),
+                connections: self.connections,
+                frames: self.frames,
+                records: self.records,
+                complete: dropped == 0,
+                dropped,
+                errors,
+            },
+        };
+        let record = Record::End(end.clone());
+        let json = serde_json::to_string(&record).unwrap_or_default();
+        let json = json.as_str();
+        if let Some(log) = self.options.log.as_mut() {
+            log.record(&record, json);
+            log.flush();
+        }
+        for publisher in &self.options.publishers {
+            publisher.publish(&record, json);
+        }
+        Summary { end, capture_path }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Note, Ts};
+    use std::sync::{Condvar, Mutex};
+
+    fn meta() -> Meta {
+        Meta {
+            ts: Ts::now(),
+            format: crate::event::FORMAT_NAME.into(),
+            version: crate::event::FORMAT_VERSION,
+            frametap: "test".into(),
+            command: vec![],
+            mode: "test".into(),
+            upstream: None,
+            redacted: false,
+            insecure_upstream: false,
+        }
+    }
+
+    fn note(n: u64) -> Record {
+        Record::Note(Note {
+            conn: Some(n),
+            ts: Ts::now(),
+            level: "info".into(),
+            code: "n".into(),
+            message: n.to_string(),
+        })
+    }
+
+    /// A publisher that holds the sink thread until released, so the channel fills up.
+    #[derive(Default)]
+    struct Gate {
+        open: Mutex<bool>,
+        cv: Condvar,
+        seen: Mutex<Vec<String>>,
+    }
+
+    impl Publisher for Gate {
+        fn publish(&self, record: &Record, _json: &str) {
+            let mut open = self.open.lock().unwrap();
+            while !*open {
+                open = self.cv.wait(open).unwrap();
+            }
+            self.seen.lock().unwrap().push(record.kind().to_owned());
+        }
+    }
+
+    fn options(policy: LagPolicy, capture: Option<CaptureWriter>, gate: Arc<Gate>) -> PipelineOptions {
+        PipelineOptions {
+            meta: meta(),
+            capture,
+            log: None,
+            analysis: None,
+            redaction: None,
+            publishers: vec![gate],
+            on_lag: policy,
+            buffer: 4,
+        }
+    }
+
+    #[tokio::test]
+    async fn drop_policy_counts_drops_and_marks_the_capture_incomplete() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.jsonl");
+        let gate = Arc::new(Gate::default());
+        let (sink, pipeline) =
+            start(options(LagPolicy::Drop, Some(CaptureWriter::create(&path).unwrap()), gate.clone()));
+        for n in 0..100 {
+            sink.emit(note(n)).await;
+        }
+        *gate.open.lock().unwrap() = true;
+        gate.cv.notify_all();
+        let summary = pipeline.finish().await;
+        assert!(summary.end.dropped > 0, "{:?}", summary.end);
+        assert!(!summary.end.complete);
+        assert!(summary.end.errors[0].contains("--on-capture-lag drop"));
+        let capture = crate::capture::read_capture(&path).unwrap();
+        let notes = capture.records.iter().filter(|r| r.kind() == "note").count() as u64;
+        assert_eq!(notes + summary.end.dropped, 100, "every record is either written or counted as dropped");
+    }
+
+    #[tokio::test]
+    async fn block_policy_loses_nothing() {
+        let gate = Arc::new(Gate::default());
+        let (sink, pipeline) = start(options(LagPolicy::Block, None, gate.clone()));
+        let producer = tokio::spawn(async move {
+            for n in 0..100 {
+                sink.emit(note(n)).await;
+            }
+        });
+        *gate.open.lock().unwrap() = true;
+        gate.cv.notify_all();
+        producer.await.unwrap();
+        let summary = pipeline.finish().await;
+        assert_eq!(summary.end.dropped, 0);
+        assert_eq!(gate.seen.lock().unwrap().iter().filter(|k| *k == "note").count(), 100);
+    }
+
+    #[tokio::test]
+    async fn a_failing_capture_file_is_reported_and_the_sink_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.jsonl");
+        // /dev/full accepts the open and fails every write with "No space left on device".
+        let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else { return };
+        let writer = CaptureWriter::from_file(&path, full);
+        let gate = Arc::new(Gate { open: Mutex::new(true), ..Gate::default() });
+        let (sink, pipeline) = start(options(LagPolicy::Block, Some(writer), gate.clone()));
+        for n in 0..10 {
+            sink.emit(note(n)).await;
+        }
+        let summary = pipeline.finish().await;
+        assert!(!summary.end.complete);
+        assert!(summary.end.errors.iter().any(|e| e.contains("No space left")), "{:?}", summary.end.errors);
+        assert_eq!(
+            gate.seen.lock().unwrap().iter().filter(|k| *k == "note").count(),
+            10,
+            "other sinks still got every record"
+        );
+    }
+}
