@@ -384,7 +384,6 @@ async fn jwt_expiring_mid_session_end_to_end() {
 
 /// Token records must read back from the capture like every other record.
 #[tokio::test]
-
 async fn token_records_read_back_from_the_capture() {
     let part = |v: Value| frametap::inspect::jwt::encode_part(v.to_string().as_bytes());
     let jwt = format!(
