@@ -335,8 +335,17 @@ fn a_jwt_that_expires_mid_session_is_named() {
         true,
     );
     let derived = s.run(ProfileChoice::Auto);
-    let tokens: Vec<_> = derived.iter().filter(|r| matches!(r, Record::Token(_))).collect();
+    let tokens: Vec<_> = derived
+        .iter()
+        .filter_map(|r| match r {
+            Record::Token(t) => Some(t),
+            _ => None,
+        })
+        .collect();
     assert_eq!(tokens.len(), 1, "reported once, when first seen");
+    let block = frametap::inspect::render_token(tokens[0], false);
+    assert!(block.contains("jwt in header:authorization (handshake)") && block.contains("(unverified)"), "{block}");
+    assert!(block.contains("exp 2026-11-25T10:01:00Z") && block.contains("sub=user-1"), "{block}");
     let d = s.diagnose();
     let expired = cause(&d, "token-expired");
     assert_eq!(expired["confidence"], "likely");

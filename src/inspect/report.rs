@@ -134,8 +134,7 @@ pub fn finding_line(finding: &Value) -> String {
 /// A token's line(s) for the terminal: where it was found, its kind, flags, times and claims (unverified).
 pub fn render_token(t: &Token, color: bool) -> String {
     let m = &t.details;
-    // The token's kind (jwt, opaque, malformed), under whichever key the tokens module writes it.
-    let kind = ["token_kind", "type", "kind"].iter().find_map(|k| str_of(m, k)).unwrap_or("token");
+    let kind = str_of(m, "token_kind").unwrap_or("token");
     let at = t.seq.map(|s| format!(" (frame #{s})")).unwrap_or_else(|| " (handshake)".into());
     let mut out = format!("  {} conn {}: {kind} in {}{at}", paint("token", BOLD, color), t.conn, t.source);
     if let Some(preview) = str_of(m, "preview") {
