@@ -24,7 +24,10 @@ fn a_normal_capture_prints_timelines_and_recomputed_diagnoses() {
     let text = out.stdout;
     assert!(text.contains("connection 1 GET /v1?deploymentId="), "{text}");
     assert!(text.contains("#1    client→server text"), "{text}");
-    assert!(text.contains("‹request without action›"), "{text}");
+    assert!(
+        text.contains("‹request without action ⚠ no `action`, no `token`, sent before any `configureSession`›"),
+        "{text}"
+    );
     assert!(text.contains("▶ preceding frame #1 client→server text, 51 ms before the close"), "{text}");
     assert!(text.contains("protocol-lint: client frame #1"), "{text}");
     assert!(text.contains("ruled out: no JWT"), "{text}");

@@ -145,7 +145,7 @@ pub(crate) fn client_frame_rules(history: &ConnHistory, close: &Close, close_at:
                 client.seq,
                 short(&preview(client), 80),
                 protocol_name(history.profile.name()),
-                lint_words(&rules)
+                crate::profile::rule_words(&rules)
             ),
             errors,
             Some(client.seq),
@@ -230,25 +230,6 @@ fn short(text: &str, chars: usize) -> String {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text.to_string(),
     }
-}
-
-/// Short words for lint rules: `no action, sent before configureSession`.
-fn lint_words(rules: &[&str]) -> String {
-    rules
-        .iter()
-        .map(|r| match *r {
-            "genesys-no-action" => "no `action`",
-            "genesys-no-token" => "no `token`",
-            "genesys-before-configure" => "sent before any `configureSession`",
-            "genesys-not-json" => "not JSON",
-            "genesys-unknown-action" => "unknown action",
-            "genesys-no-deployment-id" => "no `deploymentId`",
-            "genesys-unusable-message" => "no usable `message`",
-            "genesys-custom-attributes-too-large" => "customAttributes over 2048 bytes",
-            other => other,
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// A JWT in force on this connection expired at or before the close.

@@ -170,8 +170,11 @@ impl Genesys {
             Request::NoAction { .. } => "request without action".into(),
             Request::NotObject | Request::NotJson { .. } => "not a Guest API request".into(),
         };
+        let mut text = text;
         if !findings.is_empty() {
             details.insert("findings".into(), serde_json::to_value(&findings).unwrap_or_default());
+            let rules: Vec<&str> = findings.iter().map(|f| f.rule.as_str()).collect();
+            text.push_str(&format!(" ⚠ {}", super::rule_words(&rules)));
         }
         Reading { text, details, findings, signal: None }
     }

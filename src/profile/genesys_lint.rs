@@ -45,6 +45,22 @@ impl Request {
     }
 }
 
+/// A few words for a lint rule, for one-line lists (`no `action``).
+pub fn rule_words(rule: &str) -> Option<&'static str> {
+    Some(match rule {
+        "genesys-no-action" => "no `action`",
+        "genesys-no-token" => "no `token`",
+        "genesys-before-configure" => "sent before any `configureSession`",
+        "genesys-not-json" => "not JSON",
+        "genesys-unknown-action" => "unknown action",
+        "genesys-no-deployment-id" => "no `deploymentId`",
+        "genesys-unusable-message" => "no usable `message`",
+        "genesys-custom-attributes-too-large" => "customAttributes over 2048 bytes",
+        "genesys-upstream-not-webmessaging" => "upstream is not the Guest API",
+        _ => return None,
+    })
+}
+
 fn finding(rule: &str, severity: Severity, seq: u64, message: String) -> Finding {
     Finding { rule: rule.to_string(), severity, seq: Some(seq), message }
 }

@@ -109,6 +109,12 @@ pub fn detect_from_frame(frame: &Frame) -> Option<Box<dyn Profile>> {
     None
 }
 
+/// Lint rules in a few words, comma-separated (`no `action`, sent before any `configureSession``); a rule no
+/// profile knows is shown by its name.
+pub fn rule_words(rules: &[&str]) -> String {
+    rules.iter().map(|rule| genesys_lint::rule_words(rule).unwrap_or(rule)).collect::<Vec<_>>().join(", ")
+}
+
 /// A URL's host and path: `wss://h:443/p?q` → (`h`, `/p`). Accepts `sim:name/p` too (host `sim:name`).
 pub fn host_and_path(url: &str) -> (String, String) {
     let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
