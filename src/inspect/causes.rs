@@ -102,14 +102,8 @@ pub(crate) fn rate_limited(history: &ConnHistory, close: &Close, close_at: Ts, c
             vec![format!("frame #{}: {message}", at.seq)],
             Some(at.seq),
         ));
-    } else if close.code == Some(4029) && history.profile.name() == "genesys" {
-        causes.push(cause(
-            "rate-limit",
-            Confidence::Likely,
-            "close code 4029 is the Guest API's \"request rate too high\" code: likely a rate limit (Genesys documents 4029 inside frames; as a close code it is unconfirmed)".into(),
-            vec![],
-            None,
-        ));
+    } else if let Some(message) = close.code.and_then(|code| history.profile.rate_limit_close_code(code)) {
+        causes.push(cause("rate-limit", Confidence::Likely, message, vec![], None));
     }
 }
 
@@ -144,7 +138,7 @@ pub(crate) fn client_frame_rules(history: &ConnHistory, close: &Close, close_at:
                 "client frame #{} {} breaks the {} protocol ({}); the server likely closed because of it",
                 client.seq,
                 short(&preview(client), 80),
-                protocol_name(history.profile.name()),
+                history.profile.protocol(),
                 crate::profile::rule_words(&rules)
             ),
             errors,
@@ -218,13 +212,6 @@ fn timing_cause(rtt: Option<f64>, gap: f64, seq: u64, verb: &str, frame_is_bad: 
     }
 }
 
-fn protocol_name(profile: &str) -> &str {
-    match profile {
-        "genesys" => "Genesys Guest API",
-        other => other,
-    }
-}
-
 fn short(text: &str, chars: usize) -> String {
     match text.char_indices().nth(chars) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
@@ -287,18 +274,14 @@ pub(crate) fn idle(history: &ConnHistory, close: &Close, close_at: Ts, causes: &
     let quiet_all = ms_between(close_at, since_any);
     let client_last = history.last_from(Peer::Client);
     let quiet_client = client_last.map(|c| c.ts).or(history.opened).map(|t| ms_between(close_at, t)).unwrap_or(0.0);
-    let genesys = if history.profile.name() == "genesys" {
-        "; Guest API sessions expire after `durationSeconds` without activity, and an `echo` at most every 30 s keeps them alive"
-    } else {
-        ""
-    };
+    let note = history.profile.idle_note().map(|n| format!("; {n}")).unwrap_or_default();
     let (message, since, seq) = if quiet_all >= IDLE_MS {
         let last = history
             .preceding()
             .map(|p| format!("#{}", p.seq))
             .unwrap_or_else(|| "none (idle since the handshake)".into());
         (
-            format!("no data frame for {} before the close: likely an idle timeout{genesys}", human_ms(quiet_all)),
+            format!("no data frame for {} before the close: likely an idle timeout{note}", human_ms(quiet_all)),
             format!("last data frame {last}"),
             history.preceding().map(|p| p.seq),
         )
@@ -306,7 +289,7 @@ pub(crate) fn idle(history: &ConnHistory, close: &Close, close_at: Ts, causes: &
         let last = client_last.map(|c| format!("#{}", c.seq)).unwrap_or_else(|| "none since the handshake".into());
         (
             format!(
-                "the client sent no data frame for {} before the server closed: likely an inactivity timeout{genesys}",
+                "the client sent no data frame for {} before the server closed: likely an inactivity timeout{note}",
                 human_ms(quiet_client)
             ),
             format!("last client data frame {last}"),
@@ -350,17 +333,10 @@ pub(crate) fn close_code(history: &ConnHistory, close: &Close, causes: &mut Vec<
         c if is_forbidden_on_wire(c) => {
             (Confidence::Certain, format!("the {closer} sent close code {c}, which is not valid on the wire"), vec![])
         }
-        4000..=4999 if history.profile.name() == "genesys" => {
-            let meaning = crate::profile::genesys_code_meaning(code as i64);
-            if meaning.starts_with("not a documented") {
-                (
-                    Confidence::Possible,
-                    format!("the {closer} closed with private code {code}, which the Guest API does not document"),
-                    vec![],
-                )
-            } else {
-                (Confidence::Likely, format!("the {closer} closed with {code}: likely the Guest API's \"{meaning}\" (Genesys documents {code} inside frames; as a close code it is unconfirmed)"), vec![])
-            }
+        3000..=4999 if history.profile.app_close_code(code).is_some() => {
+            let (confidence, meaning) =
+                history.profile.app_close_code(code).unwrap_or((Confidence::Possible, String::new()));
+            (confidence, format!("the {closer} closed with {meaning}"), vec![])
         }
         3000..=4999 => (
             Confidence::Possible,

@@ -67,6 +67,8 @@ pub struct Genesys {
     pending: HashMap<String, Pending>,
     /// The upstream lint finding, kept for the close analysis.
     upstream_finding: Option<Finding>,
+    /// `durationSeconds` from the last SessionResponse: the inactivity before the session expires.
+    duration_seconds: Option<i64>,
 }
 
 /// True when the handshake points to the Guest API: a `webmessaging.`/Genesys Cloud host, a `deploymentId`
@@ -144,6 +146,39 @@ impl Profile for Genesys {
             seq: None,
         }]
     }
+
+    fn protocol(&self) -> &'static str {
+        "Genesys Guest API"
+    }
+
+    fn idle_note(&self) -> Option<String> {
+        let limit = match self.duration_seconds {
+            Some(secs) => format!(
+                "this session's SessionResponse said it expires after {secs} s without activity (`durationSeconds`)"
+            ),
+            None => "Guest API sessions expire after `durationSeconds` without activity".to_string(),
+        };
+        Some(format!("{limit}, and an `echo` at most every 30 s keeps them alive"))
+    }
+
+    fn app_close_code(&self, code: u16) -> Option<(Confidence, String)> {
+        if !(4000..=4999).contains(&code) {
+            return None;
+        }
+        let meaning = genesys_code_meaning(code.into());
+        Some(if meaning.starts_with("not a documented") {
+            (Confidence::Possible, format!("private code {code}, which the Guest API does not document"))
+        } else {
+            (
+                Confidence::Likely,
+                format!("{code}: likely the Guest API's \"{meaning}\" (Genesys documents {code} inside frames; as a close code it is unconfirmed)"),
+            )
+        })
+    }
+
+    fn rate_limit_close_code(&self, code: u16) -> Option<String> {
+        (code == 4029).then(|| "close code 4029 is the Guest API's \"request rate too high\" code: likely a rate limit (Genesys documents 4029 inside frames; as a close code it is unconfirmed)".to_string())
+    }
 }
 
 impl Genesys {
@@ -208,6 +243,11 @@ impl Genesys {
                 details.insert("latency_ms".into(), json!((latency_ms * 10.0).round() / 10.0));
                 line.push_str(&format!(" ← #{} {} in {latency_ms:.0} ms", request.seq, request.action));
                 answered = Some((request.seq, request.action));
+            }
+        }
+        if class == "SessionResponse" {
+            if let Some(secs) = body.get("durationSeconds").and_then(Value::as_i64) {
+                self.duration_seconds = Some(secs);
             }
         }
         if class == "StructuredMessage" {

@@ -10,7 +10,7 @@ mod genesys_codes;
 mod genesys_lint;
 
 use crate::event::{Frame, Open};
-use crate::inspect::close::Cause;
+use crate::inspect::close::{Cause, Confidence};
 use serde::{Deserialize, Serialize};
 
 pub use genesys_codes::genesys_code_meaning;
@@ -81,6 +81,22 @@ pub trait Profile: Send {
     /// Causes only this protocol can name, asked once when the connection closes.
     fn close_causes(&self) -> Vec<Cause> {
         Vec::new()
+    }
+    /// The protocol's name in sentences (`Genesys Guest API`).
+    fn protocol(&self) -> &'static str {
+        self.name()
+    }
+    /// What this protocol says about idle connections, appended to the `idle` cause (`; sessions expire …`).
+    fn idle_note(&self) -> Option<String> {
+        None
+    }
+    /// What an application close code (3000–4999) means in this protocol, and how sure that reading is.
+    fn app_close_code(&self, _code: u16) -> Option<(Confidence, String)> {
+        None
+    }
+    /// When `code` is this protocol's rate-limit code used as a close code: the words for the `rate-limit` cause.
+    fn rate_limit_close_code(&self, _code: u16) -> Option<String> {
+        None
     }
 }
 
