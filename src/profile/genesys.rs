@@ -20,6 +20,9 @@ pub enum ServerMessage {
 
 impl ServerMessage {
     pub fn parse(text: &str) -> ServerMessage {
+        if !text.trim_start().starts_with('{') {
+            return ServerMessage::Unknown;
+        }
         let Ok(Value::Object(mut fields)) = serde_json::from_str::<Value>(text) else {
             return ServerMessage::Unknown;
         };

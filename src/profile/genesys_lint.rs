@@ -27,6 +27,15 @@ impl Request {
         let Some(text) = text else {
             return Request::NotJson { why: "it is a binary frame".into() };
         };
+        // Only something that starts like a JSON object is parsed; anything else cannot be a request.
+        if !text.trim_start().starts_with('{') {
+            return match text.trim_start().chars().next() {
+                Some('[' | '"' | '0'..='9' | '-' | 't' | 'f' | 'n') if serde_json::from_str::<Value>(text).is_ok() => {
+                    Request::NotObject
+                }
+                _ => Request::NotJson { why: "it does not start like a JSON object".into() },
+            };
+        }
         match serde_json::from_str::<Value>(text) {
             Ok(Value::Object(fields)) => match fields.get("action").and_then(Value::as_str) {
                 Some(action) => Request::Action { action: action.to_string(), fields },
