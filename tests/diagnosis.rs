@@ -153,6 +153,18 @@ fn a_rate_limit_before_the_close_is_named() {
 }
 
 #[test]
+fn a_client_that_closes_after_a_rate_limit_may_have_given_up() {
+    let mut s = Script::new("sim:genesys/v1", Some(5.0));
+    s.client(0, CONFIGURE).server(20, SESSION_RESPONSE);
+    s.server(100, r#"{"type":"response","class":"TooManyRequestsErrorMessage","code":429,"body":{"retryAfter":1}}"#);
+    s.close_frame(500, Peer::Client, 1000, "").close(501, Peer::Client, Some(1000), None, true);
+    let d = s.diagnose();
+    let limit = cause(&d, "rate-limit");
+    assert_eq!(limit["confidence"], "possible");
+    assert!(limit["message"].as_str().unwrap().contains("may have given up"), "{limit}");
+}
+
+#[test]
 fn an_agent_disconnect_is_announced() {
     let mut s = Script::new("sim:genesys/v1", Some(5.0));
     s.client(0, CONFIGURE).server(20, SESSION_RESPONSE);

@@ -94,11 +94,17 @@ pub(crate) fn rate_limited(history: &ConnHistory, close: &Close, close_at: Ts, c
             return;
         };
         let gap = ms_between(close_at, at.ts);
-        let confidence = if gap <= 60_000.0 { Confidence::Likely } else { Confidence::Possible };
+        let client_closed = close.initiator == Peer::Client && close.clean;
+        let confidence = if gap <= 60_000.0 && !client_closed { Confidence::Likely } else { Confidence::Possible };
+        let consequence = if client_closed {
+            "the client may have given up after it"
+        } else {
+            "sending on after that likely got the connection closed"
+        };
         causes.push(cause(
             "rate-limit",
             confidence,
-            format!("the server rate-limited the client {} before the close; sending on after that likely got the connection closed", human_ms(gap)),
+            format!("the server rate-limited the client {} before the close; {consequence}", human_ms(gap)),
             vec![format!("frame #{}: {message}", at.seq)],
             Some(at.seq),
         ));
