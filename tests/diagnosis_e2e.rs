@@ -3,21 +3,18 @@
 //! capture must reach the same causes.
 
 mod common;
+#[path = "fixtures/live.rs"]
+mod live;
 
-use common::{test_config, TEST_TIMEOUT};
-use frametap::capture::{read_capture, CaptureFile, CaptureWriter};
-use frametap::event::{Diagnosis, Meta, Record, Ts};
-use frametap::inspect::command::inspect;
-use frametap::inspect::{AnalysisArgs, AnalysisOptions, Analyzer, InspectCommand};
-use frametap::pipeline::{self, LagPolicy, PipelineOptions};
+use frametap::event::Record;
 use futures_util::{SinkExt, StreamExt};
+use live::*;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
@@ -116,137 +113,6 @@ async fn serve_session(mut ws: tokio_tungstenite::WebSocketStream<tokio::net::Tc
             Some(_) => {}
         }
     }
-}
-
-/// The proxy with the analyzer in its pipeline, capturing to a temporary file.
-struct Proxy {
-    addr: SocketAddr,
-    capture: PathBuf,
-    stop: oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<pipeline::Summary>,
-    _dir: tempfile::TempDir,
-}
-
-async fn start_analysing_proxy(upstream: SocketAddr) -> Proxy {
-    let dir = tempfile::tempdir().unwrap();
-    let capture = dir.path().join("capture.jsonl");
-    let meta = Meta {
-        ts: Ts::now(),
-        format: "frametap-capture".into(),
-        version: 1,
-        frametap: "test".into(),
-        command: vec!["frametap".into(), "proxy".into()],
-        mode: "proxy".into(),
-        upstream: Some(format!("ws://{upstream}")),
-        redacted: false,
-        insecure_upstream: false,
-    };
-    let (sink, pipeline) = pipeline::start(PipelineOptions {
-        meta,
-        capture: Some(CaptureWriter::create(&capture).unwrap()),
-        log: None,
-        analysis: Some(Box::new(Analyzer::new(AnalysisOptions::default()))),
-        redaction: None,
-        publishers: Vec::new(),
-        on_lag: LagPolicy::Block,
-        buffer: pipeline::DEFAULT_BUFFER,
-    });
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let config = test_config(&format!("ws://{upstream}"));
-    let task = tokio::spawn(async move {
-        frametap::proxy::serve(listener, config, sink, async {
-            let _ = stopped.await;
-        })
-        .await
-        .unwrap();
-        pipeline.finish().await
-    });
-    Proxy { addr, capture, stop, task, _dir: dir }
-}
-
-impl Proxy {
-    async fn stop(self) -> (CaptureFile, PathBuf, tempfile::TempDir) {
-        self.stop.send(()).ok();
-        let summary = tokio::time::timeout(std::time::Duration::from_secs(20), self.task).await.unwrap().unwrap();
-        assert!(summary.end.complete, "{:?}", summary.end);
-        (read_capture(&self.capture).unwrap(), self.capture, self._dir)
-    }
-}
-
-type Client = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn connect(proxy: &Proxy, headers: &[(&str, String)]) -> Client {
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let mut request = format!("ws://{}/v1?deploymentId=4b1d6c2e", proxy.addr).into_client_request().unwrap();
-    for (name, value) in headers {
-        let name = http::HeaderName::from_bytes(name.as_bytes()).unwrap();
-        request.headers_mut().insert(name, value.parse().unwrap());
-    }
-    tokio_tungstenite::connect_async(request).await.expect("connected through the proxy").0
-}
-
-/// Reads until the connection ends (the close handshake completes or TCP ends), then drops the socket so
-/// the client's TCP side ends too; returns the text frames.
-async fn drain(mut ws: Client) -> Vec<String> {
-    let mut texts = Vec::new();
-    loop {
-        match tokio::time::timeout(TEST_TIMEOUT * 2, ws.next()).await.expect("the connection ends in time") {
-            Some(Ok(Message::Text(t))) => texts.push(t.to_string()),
-            Some(Ok(_)) => {}
-            _ => return texts,
-        }
-    }
-}
-
-async fn send(ws: &mut Client, value: Value) {
-    ws.send(Message::text(value.to_string())).await.unwrap();
-}
-
-async fn configure(ws: &mut Client, token: &str) {
-    send(ws, json!({"action":"configureSession","token":token,"deploymentId":"4b1d6c2e","tracingId":"c-1"})).await;
-    let answer = ws.next().await.unwrap().unwrap();
-    assert!(answer.to_text().unwrap().contains("SessionResponse"));
-}
-
-fn on_message(text: &str) -> Value {
-    json!({"action":"onMessage","token":"tok-1","tracingId":"m-1","message":{"type":"Text","text":text}})
-}
-
-/// The live diagnosis of `conn`, and the causes `inspect` recomputes from the capture.
-fn diagnosis_and_inspect(capture: &CaptureFile, path: &std::path::Path, conn: u64) -> (Diagnosis, Vec<String>) {
-    let live = capture
-        .records
-        .iter()
-        .find_map(|r| match r {
-            Record::Diagnosis(d) if d.conn == conn => Some(d.clone()),
-            _ => None,
-        })
-        .unwrap_or_else(|| panic!("no live diagnosis for conn {conn}"));
-    let cmd =
-        InspectCommand { file: path.to_path_buf(), conn: Some(conn), json: true, analysis: AnalysisArgs::default() };
-    let report: Value = serde_json::from_str(&inspect(&cmd, false).unwrap().stdout).unwrap();
-    let offline = report["connections"][0]["causes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["rule"].as_str().unwrap().to_owned())
-        .collect();
-    (live, offline)
-}
-
-fn rules(d: &Diagnosis) -> Vec<String> {
-    d.details["causes"].as_array().unwrap().iter().map(|c| c["rule"].as_str().unwrap().to_owned()).collect()
-}
-
-fn cause<'a>(d: &'a Diagnosis, rule: &str) -> &'a Value {
-    d.details["causes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["rule"] == rule)
-        .unwrap_or_else(|| panic!("no {rule} in {:?}", rules(d)))
 }
 
 #[tokio::test]
