@@ -31,6 +31,7 @@ fn a_normal_capture_prints_timelines_and_recomputed_diagnoses() {
     assert!(text.contains("▶ preceding frame #1 client→server text, 51 ms before the close"), "{text}");
     assert!(text.contains("protocol-lint: client frame #1"), "{text}");
     assert!(text.contains("ruled out: no JWT"), "{text}");
+    assert!(!text.contains("other findings"), "findings the lint cause cites are not listed twice: {text}");
     assert!(!text.contains("stale guess"), "a diagnosis already in the file must be recomputed, not repeated");
     assert!(text.contains("SessionResponse 200 ← #1 configureSession in 20 ms"), "{text}");
     assert!(

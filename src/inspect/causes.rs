@@ -194,6 +194,8 @@ fn timing_cause(rtt: Option<f64>, gap: f64, seq: u64, verb: &str, frame_is_bad: 
             Some(seq),
         )
     };
+    // Round to 0.1 ms for the evidence text (the handshake time carries nanoseconds).
+    let rtt = rtt.map(|ms| (ms * 10.0).round() / 10.0);
     match rtt {
         None => in_response(
             Confidence::Possible,

@@ -94,7 +94,9 @@ fn frame_json(facts: &FrameFacts, close_at: Ts) -> Value {
 }
 
 pub(crate) fn human_ms(ms: f64) -> String {
-    if ms < 1000.0 {
+    if ms < 10.0 {
+        format!("{ms:.1} ms")
+    } else if ms < 1000.0 {
         format!("{ms:.0} ms")
     } else if ms < 120_000.0 {
         format!("{:.1} s", ms / 1000.0)

@@ -28,7 +28,8 @@ fn frame_line(frame: &Value) -> Option<String> {
     let to = if from == "client" { "server" } else { "client" };
     let opcode = frame.get("opcode").and_then(Value::as_str).unwrap_or("?");
     let gap = frame.get("gap_ms").and_then(Value::as_f64).unwrap_or_default();
-    Some(format!("#{seq} {from}→{to} {opcode}, {gap:.0} ms before the close"))
+    let gap = if gap < 10.0 { format!("{gap:.1}") } else { format!("{gap:.0}") };
+    Some(format!("#{seq} {from}→{to} {opcode}, {gap} ms before the close"))
 }
 
 /// The terminal log's block renderer (`log::BlockRenderer`): the token report or diagnosis block of a record,
@@ -107,10 +108,23 @@ pub fn render_diagnosis(d: &Diagnosis, color: bool) -> String {
             out.push_str(&format!("    {} {message}\n", paint("ruled out:", DIM, color)));
         }
     }
-    let findings = m.get("findings").and_then(Value::as_array).cloned().unwrap_or_default();
+    // Findings a cause already cites as evidence are not repeated; `info` ones are left to the JSON.
+    let cited: Vec<&str> = causes
+        .iter()
+        .flat_map(|c| c.get("evidence").and_then(Value::as_array).into_iter().flatten())
+        .filter_map(Value::as_str)
+        .collect();
+    let findings: Vec<&Value> = m
+        .get("findings")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|f| f.get("severity").and_then(Value::as_str) != Some("info"))
+        .filter(|f| !f.get("message").and_then(Value::as_str).is_some_and(|msg| cited.contains(&msg)))
+        .collect();
     if !findings.is_empty() {
         out.push_str(&format!("    other findings ({}):\n", findings.len()));
-        for finding in findings.iter().take(12) {
+        for finding in findings.iter().copied().take(12) {
             out.push_str(&format!("      {}\n", finding_line(finding)));
         }
         if findings.len() > 12 {
