@@ -486,6 +486,22 @@ pub struct Diagnosis {
     pub details: serde_json::Map<String, serde_json::Value>,
 }
 
+/// A protocol profile's reading of one frame (for Genesys: the request's action, the response's class and code).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Annotation {
+    pub conn: ConnId,
+    pub ts: Ts,
+    /// The annotated frame.
+    pub seq: u64,
+    /// The profile that wrote it (`genesys`).
+    pub profile: String,
+    /// One short line for the frame table (`configureSession`, `SessionResponse 200`, …).
+    pub text: String,
+    /// Anything else the profile knows (pairing by tracingId, latency, lint findings); see docs/capture-format.md.
+    #[serde(flatten)]
+    pub details: serde_json::Map<String, serde_json::Value>,
+}
+
 /// One line of a capture file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -493,6 +509,7 @@ pub enum Record {
     Meta(Meta),
     Open(Open),
     Frame(Frame),
+    Annotation(Annotation),
     Token(Token),
     Close(Close),
     Diagnosis(Diagnosis),
@@ -506,6 +523,7 @@ impl Record {
         match self {
             Record::Open(r) => Some(r.conn),
             Record::Frame(r) => Some(r.conn),
+            Record::Annotation(r) => Some(r.conn),
             Record::Token(r) => Some(r.conn),
             Record::Close(r) => Some(r.conn),
             Record::Diagnosis(r) => Some(r.conn),
@@ -518,6 +536,7 @@ impl Record {
             Record::Meta(r) => r.ts,
             Record::Open(r) => r.ts,
             Record::Frame(r) => r.ts,
+            Record::Annotation(r) => r.ts,
             Record::Token(r) => r.ts,
             Record::Close(r) => r.ts,
             Record::Diagnosis(r) => r.ts,
@@ -530,6 +549,7 @@ impl Record {
             Record::Meta(_) => "meta",
             Record::Open(_) => "open",
             Record::Frame(_) => "frame",
+            Record::Annotation(_) => "annotation",
             Record::Token(_) => "token",
             Record::Close(_) => "close",
             Record::Diagnosis(_) => "diagnosis",

@@ -39,13 +39,9 @@ pub enum CaError {
 
 /// The certs folder used when no `--certs DIR` is given: `$FRAMETAP_HOME/certs`, else `~/.frametap/certs`.
 pub fn default_certs_dir() -> anyhow::Result<PathBuf> {
-    if let Some(home) = std::env::var_os("FRAMETAP_HOME").filter(|h| !h.is_empty()) {
-        return Ok(PathBuf::from(home).join("certs"));
-    }
-    let home = std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .context("neither FRAMETAP_HOME nor HOME is set: pass --certs DIR or set FRAMETAP_HOME")?;
-    Ok(PathBuf::from(home).join(".frametap").join("certs"))
+    Ok(crate::paths::frametap_home()
+        .context("pass --certs DIR to choose the CA folder")?
+        .join("certs"))
 }
 
 /// A loaded local CA: its certificate (as users trust it) and the key that signs leaf certificates.
@@ -81,7 +77,7 @@ impl CertAuthority {
             }
             .into());
         }
-        create_private_dir(dir)?;
+        crate::paths::create_private_dir(dir)?;
 
         let key = KeyPair::generate().context("could not generate the CA key")?;
         let cert = ca_params()?
@@ -276,16 +272,6 @@ fn read_ca_file(path: &Path) -> anyhow::Result<String> {
         .into()),
         Err(e) => Err(e).with_context(|| format!("could not read {}", path.display())),
     }
-}
-
-fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder
-        .create(dir)
-        .with_context(|| format!("could not create the certs folder {}", dir.display()))
 }
 
 /// Writes `contents` to `path` through a temporary file created with `mode`, then renames it into place,
