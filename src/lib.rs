@@ -2,6 +2,7 @@
 
 pub mod capture;
 pub mod event;
+pub mod forward;
 pub mod paths;
 pub mod tls;
 pub mod wire;
