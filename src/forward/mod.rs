@@ -6,6 +6,7 @@
 
 pub mod head;
 pub mod intercept;
+pub mod io;
 pub mod upstream_proxy;
 
 pub use intercept::{InterceptRules, DEFAULT_INTERCEPT};
