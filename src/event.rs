@@ -154,8 +154,7 @@ impl Serialize for Opcode {
 impl<'de> Deserialize<'de> for Opcode {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        Opcode::parse(&text)
-            .ok_or_else(|| serde::de::Error::custom(format!("unknown opcode {text:?}")))
+        Opcode::parse(&text).ok_or_else(|| serde::de::Error::custom(format!("unknown opcode {text:?}")))
     }
 }
 
@@ -164,10 +163,7 @@ pub type Headers = Vec<(String, String)>;
 
 /// Looks a header up by name, case-insensitively (the first match).
 pub fn header<'a>(headers: &'a Headers, name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
+    headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
 }
 
 /// An HTTP request head as one side sent it.
@@ -269,8 +265,7 @@ pub struct Frame {
 impl Frame {
     /// The payload as text when this frame carries text and the bytes are valid UTF-8.
     pub fn text(&self) -> Option<&str> {
-        let texty = matches!(self.opcode, Opcode::Text)
-            || (self.opcode == Opcode::Continuation && self.text_message);
+        let texty = matches!(self.opcode, Opcode::Text) || (self.opcode == Opcode::Continuation && self.text_message);
         if texty {
             std::str::from_utf8(&self.payload).ok()
         } else {
@@ -287,11 +282,18 @@ impl Frame {
             return (None, None);
         }
         let code = u16::from_be_bytes([self.payload[0], self.payload[1]]);
-        let reason = std::str::from_utf8(&self.payload[2..])
-            .ok()
-            .map(str::to_owned);
+        let reason = std::str::from_utf8(&self.payload[2..]).ok().map(str::to_owned);
         (Some(code), reason)
     }
+}
+
+/// The code and reason of a close payload: `None` code when shorter than 2 bytes, `None` reason when not UTF-8.
+pub fn parse_close_payload(payload: &[u8]) -> (Option<u16>, Option<String>) {
+    if payload.len() < 2 {
+        return (None, None);
+    }
+    let code = u16::from_be_bytes([payload[0], payload[1]]);
+    (Some(code), std::str::from_utf8(&payload[2..]).ok().map(str::to_owned))
 }
 
 #[derive(Serialize, Deserialize)]
@@ -566,9 +568,7 @@ mod tests {
     fn frame(opcode: Opcode, payload: &[u8]) -> Frame {
         Frame {
             conn: 1,
-            ts: Ts(DateTime::parse_from_rfc3339("2026-01-02T03:04:05.123456Z")
-                .unwrap()
-                .into()),
+            ts: Ts(DateTime::parse_from_rfc3339("2026-01-02T03:04:05.123456Z").unwrap().into()),
             seq: 7,
             from: Peer::Client,
             to: Peer::Server,
@@ -593,10 +593,7 @@ mod tests {
     fn text_frames_keep_text() {
         let line = round_trip(frame(Opcode::Text, br#"{"action":"echo"}"#));
         assert!(line.contains(r#""text":"{\"action\":\"echo\"}""#), "{line}");
-        assert!(
-            line.contains(r#""ts":"2026-01-02T03:04:05.123456Z""#),
-            "{line}"
-        );
+        assert!(line.contains(r#""ts":"2026-01-02T03:04:05.123456Z""#), "{line}");
     }
 
     #[test]

@@ -44,10 +44,7 @@ async fn start_echo() -> SocketAddr {
 async fn round_trip(mut stream: tokio::net::TcpStream) -> String {
     stream.write_all(b"ping").await.unwrap();
     let mut out = Vec::new();
-    tokio::time::timeout(STEP, stream.read_to_end(&mut out))
-        .await
-        .expect("echo timed out")
-        .unwrap();
+    tokio::time::timeout(STEP, stream.read_to_end(&mut out)).await.expect("echo timed out").unwrap();
     String::from_utf8(out).unwrap()
 }
 
@@ -58,9 +55,7 @@ async fn the_dialer_tunnels_through_a_connect_proxy_with_basic_auth_from_the_url
     let proxy = ConnectProxy::start(Some("Basic dXNlcjpwQHNz".into())).await;
     let url = format!("http://user:p%40ss@{}", proxy.addr);
     let proxies = UpstreamProxies::resolve_with(Some(&url), |_| None).unwrap();
-    let stream = dial(&proxies, true, "127.0.0.1", echo.port(), STEP)
-        .await
-        .unwrap();
+    let stream = dial(&proxies, true, "127.0.0.1", echo.port(), STEP).await.unwrap();
     assert_eq!(round_trip(stream).await, "echo:ping");
     assert_eq!(proxy.tunnels(), vec![format!("127.0.0.1:{}", echo.port())]);
 }
@@ -70,24 +65,14 @@ async fn a_proxy_demanding_credentials_gives_a_clear_error() {
     let echo = start_echo().await;
     let proxy = ConnectProxy::start(Some("Basic dXNlcjpwQHNz".into())).await;
     let proxies = UpstreamProxies::resolve_with(Some(&proxy.url()), |_| None).unwrap();
-    let err = dial(&proxies, true, "127.0.0.1", echo.port(), STEP)
-        .await
-        .unwrap_err();
+    let err = dial(&proxies, true, "127.0.0.1", echo.port(), STEP).await.unwrap_err();
     let text = format!("{err:#}");
-    assert!(
-        text.contains("requires authentication") && text.contains("407"),
-        "{text}"
-    );
+    assert!(text.contains("requires authentication") && text.contains("407"), "{text}");
     let wrong = format!("http://user:wrong@{}", proxy.addr);
     let proxies = UpstreamProxies::resolve_with(Some(&wrong), |_| None).unwrap();
-    let err = dial(&proxies, true, "127.0.0.1", echo.port(), STEP)
-        .await
-        .unwrap_err();
+    let err = dial(&proxies, true, "127.0.0.1", echo.port(), STEP).await.unwrap_err();
     let text = format!("{err:#}");
-    assert!(
-        text.contains("refused the credentials") && !text.contains("wrong"),
-        "{text}"
-    );
+    assert!(text.contains("refused the credentials") && !text.contains("wrong"), "{text}");
     assert!(proxy.tunnels().is_empty());
 }
 
@@ -103,19 +88,13 @@ async fn no_proxy_hosts_and_plain_upstreams_follow_the_environment() {
     };
     let proxies = UpstreamProxies::resolve_with(None, env).unwrap();
     // ws:// upstream: HTTP_PROXY applies.
-    let via = dial(&proxies, false, "127.0.0.1", echo.port(), STEP)
-        .await
-        .unwrap();
+    let via = dial(&proxies, false, "127.0.0.1", echo.port(), STEP).await.unwrap();
     assert_eq!(round_trip(via).await, "echo:ping");
     // NO_PROXY=localhost: direct.
-    let direct = dial(&proxies, false, "localhost", echo.port(), STEP)
-        .await
-        .unwrap();
+    let direct = dial(&proxies, false, "localhost", echo.port(), STEP).await.unwrap();
     assert_eq!(round_trip(direct).await, "echo:ping");
     // wss:// upstream with no HTTPS_PROXY: direct.
-    let direct = dial(&proxies, true, "127.0.0.1", echo.port(), STEP)
-        .await
-        .unwrap();
+    let direct = dial(&proxies, true, "127.0.0.1", echo.port(), STEP).await.unwrap();
     assert_eq!(round_trip(direct).await, "echo:ping");
     assert_eq!(proxy.tunnels(), vec![format!("127.0.0.1:{}", echo.port())]);
 }
@@ -123,21 +102,11 @@ async fn no_proxy_hosts_and_plain_upstreams_follow_the_environment() {
 #[tokio::test]
 async fn an_unreachable_proxy_is_named_in_the_error() {
     // Bind then drop a listener: its port is (for a moment) certainly closed.
-    let closed = TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let proxies =
-        UpstreamProxies::resolve_with(Some(&format!("http://{closed}")), |_| None).unwrap();
-    let err = dial(&proxies, true, "example.test", 443, STEP)
-        .await
-        .unwrap_err();
+    let closed = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+    let proxies = UpstreamProxies::resolve_with(Some(&format!("http://{closed}")), |_| None).unwrap();
+    let err = dial(&proxies, true, "example.test", 443, STEP).await.unwrap_err();
     let text = format!("{err:#}");
-    assert!(
-        text.contains("upstream proxy") && text.contains(&closed.to_string()),
-        "{text}"
-    );
+    assert!(text.contains("upstream proxy") && text.contains(&closed.to_string()), "{text}");
 }
 
 /// A running forward-mode frametap on 127.0.0.1:0 with a fresh local CA.
@@ -148,21 +117,13 @@ struct Forward {
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
-async fn start_forward(
-    intercept: &[&str],
-    upstream_roots: rustls::RootCertStore,
-    proxies: UpstreamProxies,
-) -> Forward {
+async fn start_forward(intercept: &[&str], upstream_roots: rustls::RootCertStore, proxies: UpstreamProxies) -> Forward {
     let home = tempfile::tempdir().unwrap();
     let ca = Arc::new(CertAuthority::init(home.path(), false).unwrap());
     let proxy = Arc::new(ForwardProxy {
         intercept: InterceptRules::new(intercept.iter().map(|g| g.to_string())),
         issuer: Arc::new(LeafIssuer::from_shared(ca.clone())),
-        connector: UpstreamConnector {
-            proxies,
-            tls: client_config(upstream_roots),
-            connect_timeout: STEP,
-        },
+        connector: UpstreamConnector { proxies, tls: client_config(upstream_roots), connect_timeout: STEP },
         handshake_timeout: STEP,
     });
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -171,12 +132,7 @@ async fn start_forward(
     tokio::spawn(frametap::forward::run(listener, proxy, async {
         let _ = stopped.await;
     }));
-    Forward {
-        addr,
-        ca,
-        _home: home,
-        _stop: stop,
-    }
+    Forward { addr, ca, _home: home, _stop: stop }
 }
 
 /// Opens a CONNECT tunnel through `proxy` to `target`; panics unless the proxy answers 200.
@@ -197,18 +153,10 @@ async fn get<IO>(io: IO, uri: &str, host: &str) -> (u16, String)
 where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
 {
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
-        .await
-        .unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io)).await.unwrap();
     tokio::spawn(conn);
-    let req = http::Request::get(uri)
-        .header("host", host)
-        .body(Empty::<Bytes>::new())
-        .unwrap();
-    let resp = tokio::time::timeout(STEP, sender.send_request(req))
-        .await
-        .expect("response timed out")
-        .unwrap();
+    let req = http::Request::get(uri).header("host", host).body(Empty::<Bytes>::new()).unwrap();
+    let resp = tokio::time::timeout(STEP, sender.send_request(req)).await.expect("response timed out").unwrap();
     let status = resp.status().as_u16();
     let body = resp.into_body().collect().await.unwrap().to_bytes();
     (status, String::from_utf8_lossy(&body).into_owned())
@@ -219,16 +167,10 @@ async fn tls_client(
     tcp: TcpStream,
     name: &str,
     roots: rustls::RootCertStore,
-) -> (
-    tokio_rustls::client::TlsStream<TcpStream>,
-    CertificateDer<'static>,
-) {
+) -> (tokio_rustls::client::TlsStream<TcpStream>, CertificateDer<'static>) {
     let connector = tokio_rustls::TlsConnector::from(client_config(roots));
     let name = ServerName::try_from(name.to_string()).unwrap();
-    let tls = tokio::time::timeout(STEP, connector.connect(name, tcp))
-        .await
-        .expect("TLS handshake timed out")
-        .unwrap();
+    let tls = tokio::time::timeout(STEP, connector.connect(name, tcp)).await.expect("TLS handshake timed out").unwrap();
     let leaf = tls.get_ref().1.peer_certificates().unwrap()[0].clone();
     (tls, leaf)
 }
@@ -238,24 +180,13 @@ async fn a_host_not_intercepted_is_tunnelled_blind_with_the_servers_own_certific
     let upstream_ca = TestCa::new();
     let (config, server_leaf) = upstream_ca.server_config(&["localhost"]);
     let upstream = start_hello_server(Some(config)).await;
-    let forward = start_forward(
-        &["webmessaging.*"],
-        rustls::RootCertStore::empty(),
-        UpstreamProxies::direct(),
-    )
-    .await;
+    let forward = start_forward(&["webmessaging.*"], rustls::RootCertStore::empty(), UpstreamProxies::direct()).await;
 
     let tcp = connect_tunnel(forward.addr, &format!("localhost:{}", upstream.port())).await;
     let (tls, seen_leaf) = tls_client(tcp, "localhost", upstream_ca.roots()).await;
-    assert_eq!(
-        seen_leaf, server_leaf,
-        "the client must see the server's own certificate"
-    );
+    assert_eq!(seen_leaf, server_leaf, "the client must see the server's own certificate");
     let (status, body) = get(tls, "/blind", "localhost").await;
-    assert_eq!(
-        (status, body.as_str()),
-        (200, "hello GET /blind host=localhost")
-    );
+    assert_eq!((status, body.as_str()), (200, "hello GET /blind host=localhost"));
 }
 
 #[tokio::test]
@@ -263,19 +194,11 @@ async fn an_intercepted_host_is_terminated_and_plain_requests_are_forwarded_unch
     let upstream_ca = TestCa::new();
     let (config, server_leaf) = upstream_ca.server_config(&["localhost"]);
     let upstream = start_hello_server(Some(config)).await;
-    let forward = start_forward(
-        &["localhost"],
-        upstream_ca.roots(),
-        UpstreamProxies::direct(),
-    )
-    .await;
+    let forward = start_forward(&["localhost"], upstream_ca.roots(), UpstreamProxies::direct()).await;
 
     let tcp = connect_tunnel(forward.addr, &format!("localhost:{}", upstream.port())).await;
     let (tls, seen_leaf) = tls_client(tcp, "localhost", forward.ca.root_store().unwrap()).await;
-    assert_ne!(
-        seen_leaf, server_leaf,
-        "an intercepted host gets a leaf from the local CA"
-    );
+    assert_ne!(seen_leaf, server_leaf, "an intercepted host gets a leaf from the local CA");
     let (_, parsed) = x509_parser::parse_x509_certificate(&seen_leaf).unwrap();
     assert_eq!(parsed.issuer().to_string(), forward.ca.subject());
     let host = format!("localhost:{}", upstream.port());
@@ -290,49 +213,28 @@ async fn an_intercepted_upstream_with_an_untrusted_certificate_gets_a_502() {
     let (config, _) = upstream_ca.server_config(&["localhost"]);
     let upstream = start_hello_server(Some(config)).await;
     // frametap does not trust the upstream's CA.
-    let forward = start_forward(
-        &["localhost"],
-        rustls::RootCertStore::empty(),
-        UpstreamProxies::direct(),
-    )
-    .await;
+    let forward = start_forward(&["localhost"], rustls::RootCertStore::empty(), UpstreamProxies::direct()).await;
     let tcp = connect_tunnel(forward.addr, &format!("localhost:{}", upstream.port())).await;
     let (tls, _) = tls_client(tcp, "localhost", forward.ca.root_store().unwrap()).await;
     let (status, body) = get(tls, "/", "localhost").await;
     assert_eq!(status, 502, "{body}");
-    assert!(
-        body.contains("TLS handshake") && body.contains("localhost"),
-        "{body}"
-    );
+    assert!(body.contains("TLS handshake") && body.contains("localhost"), "{body}");
 }
 
 #[tokio::test]
 async fn plain_proxy_requests_are_forwarded_in_origin_form() {
     let upstream = start_hello_server(None).await;
-    let forward = start_forward(
-        &[],
-        rustls::RootCertStore::empty(),
-        UpstreamProxies::direct(),
-    )
-    .await;
+    let forward = start_forward(&[], rustls::RootCertStore::empty(), UpstreamProxies::direct()).await;
     let tcp = TcpStream::connect(forward.addr).await.unwrap();
     let uri = format!("http://127.0.0.1:{}/page?a=b", upstream.port());
     let (status, body) = get(tcp, &uri, &format!("127.0.0.1:{}", upstream.port())).await;
     assert_eq!(status, 200);
-    assert_eq!(
-        body,
-        format!("hello GET /page?a=b host=127.0.0.1:{}", upstream.port())
-    );
+    assert_eq!(body, format!("hello GET /page?a=b host=127.0.0.1:{}", upstream.port()));
 }
 
 #[tokio::test]
 async fn origin_form_requests_to_the_proxy_itself_get_a_clear_400() {
-    let forward = start_forward(
-        &[],
-        rustls::RootCertStore::empty(),
-        UpstreamProxies::direct(),
-    )
-    .await;
+    let forward = start_forward(&[], rustls::RootCertStore::empty(), UpstreamProxies::direct()).await;
     let tcp = TcpStream::connect(forward.addr).await.unwrap();
     let (status, body) = get(tcp, "/", "127.0.0.1").await;
     assert_eq!(status, 400);
@@ -353,10 +255,7 @@ async fn forward_mode_reaches_upstreams_through_a_second_connect_proxy() {
     let tcp = connect_tunnel(forward.addr, &target).await;
     let (tls, _) = tls_client(tcp, "localhost", forward.ca.root_store().unwrap()).await;
     let (status, body) = get(tls, "/through", &target).await;
-    assert_eq!(
-        (status, body),
-        (200, format!("hello GET /through host={target}"))
-    );
+    assert_eq!((status, body), (200, format!("hello GET /through host={target}")));
     // Not intercepted (by IP): tunnelled blind, also through the corporate proxy.
     let blind_target = format!("127.0.0.1:{}", upstream.port());
     let tcp = connect_tunnel(forward.addr, &blind_target).await;
@@ -368,26 +267,12 @@ async fn forward_mode_reaches_upstreams_through_a_second_connect_proxy() {
 
 #[tokio::test]
 async fn connect_to_an_unreachable_host_answers_502_naming_it() {
-    let closed = TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let forward = start_forward(
-        &[],
-        rustls::RootCertStore::empty(),
-        UpstreamProxies::direct(),
-    )
-    .await;
+    let closed = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+    let forward = start_forward(&[], rustls::RootCertStore::empty(), UpstreamProxies::direct()).await;
     let mut tcp = TcpStream::connect(forward.addr).await.unwrap();
-    tcp.write_all(format!("CONNECT {closed} HTTP/1.1\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
+    tcp.write_all(format!("CONNECT {closed} HTTP/1.1\r\n\r\n").as_bytes()).await.unwrap();
     let mut answer = String::new();
-    tokio::time::timeout(STEP, tcp.read_to_string(&mut answer))
-        .await
-        .unwrap()
-        .unwrap();
+    tokio::time::timeout(STEP, tcp.read_to_string(&mut answer)).await.unwrap().unwrap();
     assert!(answer.starts_with("HTTP/1.1 502"), "{answer}");
     assert!(answer.contains(&closed.to_string()), "{answer}");
 }

@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use frametap::tls::command::run_certs_to;
 use frametap::tls::{
-    issue_leaf, localhost_server_config, CaError, CertAuthority, CertsCommand, CertsDirArg,
-    LeafIssuer,
+    issue_leaf, localhost_server_config, CaError, CertAuthority, CertsCommand, CertsDirArg, LeafIssuer,
 };
 use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -20,9 +19,7 @@ use x509_parser::extensions::GeneralName;
 const STEP: Duration = Duration::from_secs(5);
 
 fn certs_arg(dir: &Path) -> CertsDirArg {
-    CertsDirArg {
-        certs: Some(dir.to_path_buf()),
-    }
+    CertsDirArg { certs: Some(dir.to_path_buf()) }
 }
 
 fn run(cmd: CertsCommand) -> anyhow::Result<String> {
@@ -68,44 +65,18 @@ fn init_creates_a_private_key_and_a_private_folder() {
 #[test]
 fn show_prints_the_fingerprint_init_printed() {
     let home = tempfile::tempdir().unwrap();
-    let init = run(CertsCommand::Init {
-        certs: certs_arg(home.path()),
-        force: false,
-    })
-    .unwrap();
-    let show = run(CertsCommand::Show {
-        certs: certs_arg(home.path()),
-    })
-    .unwrap();
+    let init = run(CertsCommand::Init { certs: certs_arg(home.path()), force: false }).unwrap();
+    let show = run(CertsCommand::Show { certs: certs_arg(home.path()) }).unwrap();
     let fingerprint = fingerprint_in(&init);
     assert_eq!(fingerprint.len(), 32 * 3 - 1, "{fingerprint}");
     assert_eq!(fingerprint, fingerprint_in(&show));
     let loaded = CertAuthority::load(home.path()).unwrap();
     assert_eq!(fingerprint, loaded.fingerprint_sha256());
-    for expected in [
-        "Firefox",
-        "Chrome",
-        "macOS",
-        "Windows",
-        "Remove it",
-        "README.md",
-    ] {
-        assert!(
-            init.contains(expected),
-            "init output lacks {expected:?}:\n{init}"
-        );
+    for expected in ["Firefox", "Chrome", "macOS", "Windows", "Remove it", "README.md"] {
+        assert!(init.contains(expected), "init output lacks {expected:?}:\n{init}");
     }
-    for expected in [
-        "Subject:",
-        "CN=frametap local CA",
-        "Not before:",
-        "Not after:",
-        "ca.pem",
-    ] {
-        assert!(
-            show.contains(expected),
-            "show output lacks {expected:?}:\n{show}"
-        );
+    for expected in ["Subject:", "CN=frametap local CA", "Not before:", "Not after:", "ca.pem"] {
+        assert!(show.contains(expected), "show output lacks {expected:?}:\n{show}");
     }
 }
 
@@ -114,13 +85,7 @@ fn init_refuses_to_replace_a_ca_unless_forced() {
     let home = tempfile::tempdir().unwrap();
     let first = CertAuthority::init(home.path(), false).unwrap();
     let err = CertAuthority::init(home.path(), false).unwrap_err();
-    assert!(
-        matches!(
-            err.downcast_ref::<CaError>(),
-            Some(CaError::AlreadyExists { .. })
-        ),
-        "{err:#}"
-    );
+    assert!(matches!(err.downcast_ref::<CaError>(), Some(CaError::AlreadyExists { .. })), "{err:#}");
     assert!(format!("{err:#}").contains("--force"), "{err:#}");
     let unchanged = CertAuthority::load(home.path()).unwrap();
     assert_eq!(first.fingerprint_sha256(), unchanged.fingerprint_sha256());
@@ -131,19 +96,10 @@ fn init_refuses_to_replace_a_ca_unless_forced() {
 #[test]
 fn a_missing_ca_names_the_file_and_the_fix() {
     let home = tempfile::tempdir().unwrap();
-    let err = run(CertsCommand::Show {
-        certs: certs_arg(home.path()),
-    })
-    .unwrap_err();
+    let err = run(CertsCommand::Show { certs: certs_arg(home.path()) }).unwrap_err();
     let text = format!("{err:#}");
-    assert!(
-        matches!(err.downcast_ref::<CaError>(), Some(CaError::Missing { .. })),
-        "{text}"
-    );
-    assert!(
-        text.contains(&home.path().join("ca.pem").display().to_string()),
-        "{text}"
-    );
+    assert!(matches!(err.downcast_ref::<CaError>(), Some(CaError::Missing { .. })), "{text}");
+    assert!(text.contains(&home.path().join("ca.pem").display().to_string()), "{text}");
     assert!(text.contains("frametap certs init"), "{text}");
 }
 
@@ -152,17 +108,10 @@ fn a_damaged_key_names_the_file_and_the_fix() {
     let home = tempfile::tempdir().unwrap();
     CertAuthority::init(home.path(), false).unwrap();
     let key_path = home.path().join("ca.key.pem");
-    std::fs::write(
-        &key_path,
-        "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n",
-    )
-    .unwrap();
+    std::fs::write(&key_path, "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n").unwrap();
     let err = CertAuthority::load(home.path()).unwrap_err();
     let text = format!("{err:#}");
-    assert!(
-        matches!(err.downcast_ref::<CaError>(), Some(CaError::Damaged { .. })),
-        "{text}"
-    );
+    assert!(matches!(err.downcast_ref::<CaError>(), Some(CaError::Damaged { .. })), "{text}");
     assert!(text.contains(&key_path.display().to_string()), "{text}");
     assert!(text.contains("frametap certs init --force"), "{text}");
 }
@@ -173,11 +122,7 @@ fn a_key_from_another_ca_is_reported_as_not_belonging() {
     let other = tempfile::tempdir().unwrap();
     CertAuthority::init(ours.path(), false).unwrap();
     CertAuthority::init(other.path(), false).unwrap();
-    std::fs::copy(
-        other.path().join("ca.key.pem"),
-        ours.path().join("ca.key.pem"),
-    )
-    .unwrap();
+    std::fs::copy(other.path().join("ca.key.pem"), ours.path().join("ca.key.pem")).unwrap();
     let text = format!("{:#}", CertAuthority::load(ours.path()).unwrap_err());
     assert!(text.contains("does not belong"), "{text}");
     assert!(text.contains("ca.key.pem"), "{text}");
@@ -189,10 +134,7 @@ fn a_damaged_certificate_names_the_file() {
     CertAuthority::init(home.path(), false).unwrap();
     std::fs::write(home.path().join("ca.pem"), "garbage\n").unwrap();
     let text = format!("{:#}", CertAuthority::load(home.path()).unwrap_err());
-    assert!(
-        text.contains("ca.pem") && text.contains("damaged"),
-        "{text}"
-    );
+    assert!(text.contains("ca.pem") && text.contains("damaged"), "{text}");
 }
 
 #[test]
@@ -203,10 +145,7 @@ fn the_default_folder_follows_frametap_home() {
     let dir = frametap::tls::default_certs_dir().unwrap();
     std::env::remove_var("FRAMETAP_HOME");
     assert_eq!(dir, home.path().join("certs"));
-    assert_eq!(
-        CertsDirArg::default().resolve().ok(),
-        frametap::tls::default_certs_dir().ok()
-    );
+    assert_eq!(CertsDirArg::default().resolve().ok(), frametap::tls::default_certs_dir().ok());
 }
 
 #[test]
@@ -243,45 +182,22 @@ fn the_issuer_caches_one_config_per_host() {
 fn assert_leaf_properties(der: &CertificateDer<'_>, ca: &CertAuthority, dns_name: &str) {
     let (_, cert) = x509_parser::parse_x509_certificate(der).unwrap();
     assert!(!cert.is_ca(), "a leaf must not be a CA");
-    let san = cert
-        .subject_alternative_name()
-        .unwrap()
-        .expect("a SAN extension");
+    let san = cert.subject_alternative_name().unwrap().expect("a SAN extension");
     let has_name = san.value.general_names.iter().any(|n| match n {
         GeneralName::DNSName(name) => *name == dns_name,
         _ => false,
     });
     assert!(has_name, "{dns_name} not in {:?}", san.value.general_names);
-    let eku = cert
-        .extended_key_usage()
-        .unwrap()
-        .expect("an EKU extension")
-        .value;
+    let eku = cert.extended_key_usage().unwrap().expect("an EKU extension").value;
     assert!(eku.server_auth, "EKU lacks serverAuth");
-    assert!(
-        !eku.client_auth && !eku.any,
-        "EKU allows more than serverAuth"
-    );
+    assert!(!eku.client_auth && !eku.any, "EKU allows more than serverAuth");
     let now = time::OffsetDateTime::now_utc();
     let not_before = cert.validity().not_before.to_datetime();
     let not_after = cert.validity().not_after.to_datetime();
-    assert!(
-        not_before < now,
-        "not_before {not_before} is not in the past"
-    );
-    assert!(
-        not_before > now - time::Duration::minutes(5),
-        "not_before {not_before} too early"
-    );
-    assert!(
-        not_after - not_before <= time::Duration::days(397),
-        "valid {}",
-        not_after - not_before
-    );
-    assert!(
-        not_after > now + time::Duration::days(30),
-        "not_after {not_after} too soon"
-    );
+    assert!(not_before < now, "not_before {not_before} is not in the past");
+    assert!(not_before > now - time::Duration::minutes(5), "not_before {not_before} too early");
+    assert!(not_after - not_before <= time::Duration::days(397), "valid {}", not_after - not_before);
+    assert!(not_after > now + time::Duration::days(30), "not_after {not_after} too soon");
     assert_eq!(cert.issuer().to_string(), ca.subject());
 }
 
@@ -295,12 +211,10 @@ async fn start_echo_server(issuer: Arc<LeafIssuer>) -> SocketAddr {
             let issuer = issuer.clone();
             tokio::spawn(async move {
                 let local_ip = tcp.local_addr()?.ip().to_string();
-                let start =
-                    LazyConfigAcceptor::new(rustls::server::Acceptor::default(), tcp).await?;
+                let start = LazyConfigAcceptor::new(rustls::server::Acceptor::default(), tcp).await?;
                 let host = start.client_hello().server_name().map(str::to_string);
-                let config = issuer
-                    .server_config_for(host.as_deref().unwrap_or(&local_ip))
-                    .map_err(std::io::Error::other)?;
+                let config =
+                    issuer.server_config_for(host.as_deref().unwrap_or(&local_ip)).map_err(std::io::Error::other)?;
                 let tls = start.into_stream(config).await?;
                 let (read, mut write) = tokio::io::split(tls);
                 let mut line = String::new();
@@ -327,20 +241,15 @@ async fn talk(
         .with_no_client_auth();
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     let tcp = TcpStream::connect(addr).await?;
-    let tls = tokio::time::timeout(
-        STEP,
-        TlsConnector::from(Arc::new(config)).connect(name, tcp),
-    )
-    .await
-    .expect("handshake timed out")?;
+    let tls = tokio::time::timeout(STEP, TlsConnector::from(Arc::new(config)).connect(name, tcp))
+        .await
+        .expect("handshake timed out")?;
     let alpn = tls.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
     let leaf = tls.get_ref().1.peer_certificates().unwrap()[0].clone();
     let (read, mut write) = tokio::io::split(tls);
     write.write_all(b"hello through TLS\n").await?;
     let mut line = String::new();
-    tokio::time::timeout(STEP, BufReader::new(read).read_line(&mut line))
-        .await
-        .expect("echo timed out")?;
+    tokio::time::timeout(STEP, BufReader::new(read).read_line(&mut line)).await.expect("echo timed out")?;
     Ok((line, alpn, leaf))
 }
 
@@ -355,11 +264,7 @@ async fn a_client_trusting_only_the_ca_accepts_leaves_by_sni_name_and_by_ip() {
     let name = ServerName::try_from("webmessaging.example.test").unwrap();
     let (echo, alpn, leaf) = talk(addr, roots.clone(), name).await.unwrap();
     assert_eq!(echo, "hello through TLS\n");
-    assert_eq!(
-        alpn.as_deref(),
-        Some(&b"http/1.1"[..]),
-        "only http/1.1 may be negotiated"
-    );
+    assert_eq!(alpn.as_deref(), Some(&b"http/1.1"[..]), "only http/1.1 may be negotiated");
     assert_leaf_properties(&leaf, &ca, "webmessaging.example.test");
 
     let ip = ServerName::IpAddress(IpAddr::from([127, 0, 0, 1]).into());
@@ -372,19 +277,12 @@ async fn a_client_trusting_only_the_ca_accepts_leaves_by_sni_name_and_by_ip() {
 async fn a_client_that_does_not_trust_the_ca_refuses_the_leaf() {
     let home = tempfile::tempdir().unwrap();
     let other = tempfile::tempdir().unwrap();
-    let issuer = Arc::new(LeafIssuer::new(
-        CertAuthority::init(home.path(), false).unwrap(),
-    ));
+    let issuer = Arc::new(LeafIssuer::new(CertAuthority::init(home.path(), false).unwrap()));
     let stranger = CertAuthority::init(other.path(), false).unwrap();
     let addr = start_echo_server(issuer).await;
     let name = ServerName::try_from("webmessaging.example.test").unwrap();
-    let err = talk(addr, stranger.root_store().unwrap(), name)
-        .await
-        .unwrap_err();
-    assert!(
-        err.to_string().contains("UnknownIssuer") || err.to_string().contains("unknown issuer"),
-        "{err}"
-    );
+    let err = talk(addr, stranger.root_store().unwrap(), name).await.unwrap_err();
+    assert!(err.to_string().contains("UnknownIssuer") || err.to_string().contains("unknown issuer"), "{err}");
 }
 
 #[tokio::test]
@@ -414,15 +312,11 @@ async fn the_localhost_config_serves_localhost_and_both_loopback_addresses() {
         ServerName::IpAddress("::1".parse::<IpAddr>().unwrap().into()),
     ];
     for name in names {
-        let (echo, alpn, _) = talk(addr, ca.root_store().unwrap(), name.clone())
-            .await
-            .unwrap();
+        let (echo, alpn, _) = talk(addr, ca.root_store().unwrap(), name.clone()).await.unwrap();
         assert_eq!(echo, "hello through TLS\n", "{name:?}");
         assert_eq!(alpn.as_deref(), Some(&b"http/1.1"[..]));
     }
     let wrong = ServerName::try_from("example.com").unwrap();
-    let err = talk(addr, ca.root_store().unwrap(), wrong)
-        .await
-        .unwrap_err();
+    let err = talk(addr, ca.root_store().unwrap(), wrong).await.unwrap_err();
     assert!(err.to_string().contains("not valid for name"), "{err}");
 }

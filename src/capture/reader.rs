@@ -27,17 +27,9 @@ pub struct ReadProblem {
 impl std::fmt::Display for ReadProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if self.truncated {
-            write!(
-                f,
-                "line {}: cut off mid-record (skipped): {}",
-                self.line, self.message
-            )
+            write!(f, "line {}: cut off mid-record (skipped): {}", self.line, self.message)
         } else {
-            write!(
-                f,
-                "line {}: corrupt record (skipped): {}",
-                self.line, self.message
-            )
+            write!(f, "line {}: corrupt record (skipped): {}", self.line, self.message)
         }
     }
 }
@@ -72,11 +64,9 @@ impl CaptureFile {
 
 /// Reads and parses a capture file.
 pub fn read_capture(path: &Path) -> Result<CaptureFile> {
-    let bytes = std::fs::read(path)
-        .with_context(|| format!("could not read the capture {}", path.display()))?;
+    let bytes = std::fs::read(path).with_context(|| format!("could not read the capture {}", path.display()))?;
     let text = String::from_utf8_lossy(&bytes);
-    parse_capture(&text)
-        .with_context(|| format!("{} is not a usable frametap capture", path.display()))
+    parse_capture(&text).with_context(|| format!("{} is not a usable frametap capture", path.display()))
 }
 
 /// Parses capture text. Fails only when nothing in it is a frametap record, or its version is newer than this build.
@@ -92,11 +82,7 @@ pub fn parse_capture(text: &str) -> Result<CaptureFile> {
             Ok(record) => {
                 if let Record::Meta(meta) = &record {
                     if meta.format != FORMAT_NAME {
-                        bail!(
-                            "line {}: format is {:?}, expected {FORMAT_NAME:?}",
-                            index + 1,
-                            meta.format
-                        );
+                        bail!("line {}: format is {:?}, expected {FORMAT_NAME:?}", index + 1, meta.format);
                     }
                     if meta.version > FORMAT_VERSION {
                         bail!(
@@ -129,7 +115,8 @@ mod tests {
     use super::*;
 
     const META: &str = r#"{"kind":"meta","ts":"2026-01-01T00:00:00.000000Z","format":"frametap-capture","version":1,"frametap":"0.1.0","command":["frametap"],"mode":"proxy","redacted":false}"#;
-    const NOTE: &str = r#"{"kind":"note","conn":1,"ts":"2026-01-01T00:00:00.000001Z","level":"info","code":"x","message":"m"}"#;
+    const NOTE: &str =
+        r#"{"kind":"note","conn":1,"ts":"2026-01-01T00:00:00.000001Z","level":"info","code":"x","message":"m"}"#;
 
     #[test]
     fn cut_off_last_line_is_tolerated_and_reported() {
@@ -154,19 +141,13 @@ mod tests {
 
     #[test]
     fn nothing_readable_is_an_error() {
-        assert!(parse_capture("hello\nworld\n")
-            .unwrap_err()
-            .to_string()
-            .contains("no line"));
+        assert!(parse_capture("hello\nworld\n").unwrap_err().to_string().contains("no line"));
         assert!(parse_capture("").unwrap_err().to_string().contains("empty"));
     }
 
     #[test]
     fn newer_versions_are_refused() {
         let text = META.replace(r#""version":1"#, r#""version":99"#);
-        assert!(parse_capture(&text)
-            .unwrap_err()
-            .to_string()
-            .contains("upgrade frametap"));
+        assert!(parse_capture(&text).unwrap_err().to_string().contains("upgrade frametap"));
     }
 }

@@ -55,9 +55,8 @@ impl CaptureWriter {
         let Some(out) = self.out.as_mut() else {
             return false;
         };
-        let result = serde_json::to_writer(&mut *out, record)
-            .map_err(std::io::Error::from)
-            .and_then(|()| out.write_all(b"\n"));
+        let result =
+            serde_json::to_writer(&mut *out, record).map_err(std::io::Error::from).and_then(|()| out.write_all(b"\n"));
         self.after(result)
     }
 
@@ -71,9 +70,7 @@ impl CaptureWriter {
         let Some(out) = self.out.as_mut() else {
             return false;
         };
-        let result = out
-            .write_all(json.as_bytes())
-            .and_then(|()| out.write_all(b"\n"));
+        let result = out.write_all(json.as_bytes()).and_then(|()| out.write_all(b"\n"));
         self.after(result)
     }
 

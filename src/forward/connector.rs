@@ -29,9 +29,7 @@ impl Target {
     pub fn host_header(&self) -> String {
         let default = if self.tls { 443 } else { 80 };
         if self.port == default {
-            host_port(&self.host, self.port)
-                .trim_end_matches(&format!(":{default}"))
-                .to_string()
+            host_port(&self.host, self.port).trim_end_matches(&format!(":{default}")).to_string()
         } else {
             self.authority()
         }
@@ -57,14 +55,7 @@ pub struct UpstreamConnector {
 impl UpstreamConnector {
     /// The raw TCP stream to `target` (direct or a tunnel through the upstream proxy), no TLS.
     pub async fn connect_tcp(&self, target: &Target) -> anyhow::Result<tokio::net::TcpStream> {
-        let stream = dial(
-            &self.proxies,
-            target.tls,
-            &target.host,
-            target.port,
-            self.connect_timeout,
-        )
-        .await?;
+        let stream = dial(&self.proxies, target.tls, &target.host, target.port, self.connect_timeout).await?;
         let _ = stream.set_nodelay(true);
         Ok(stream)
     }
@@ -92,11 +83,7 @@ mod tests {
 
     #[test]
     fn default_ports_are_left_out_of_host_and_urls() {
-        let t = |host: &str, port, tls| Target {
-            host: host.into(),
-            port,
-            tls,
-        };
+        let t = |host: &str, port, tls| Target { host: host.into(), port, tls };
         assert_eq!(t("a.test", 443, true).ws_base(), "wss://a.test");
         assert_eq!(t("a.test", 8443, true).ws_base(), "wss://a.test:8443");
         assert_eq!(t("a.test", 80, false).host_header(), "a.test");

@@ -26,24 +26,16 @@ pub struct RequestHead {
 impl RequestHead {
     /// The first header named `name` (case-insensitive), as text.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .and_then(|(_, v)| std::str::from_utf8(v).ok())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).and_then(|(_, v)| std::str::from_utf8(v).ok())
     }
 }
 
 /// Reads a request head from `io`. `Ok(None)` means the peer closed before sending anything.
-pub async fn read_request_head<R: AsyncRead + Unpin>(
-    io: &mut R,
-) -> anyhow::Result<Option<RequestHead>> {
+pub async fn read_request_head<R: AsyncRead + Unpin>(io: &mut R) -> anyhow::Result<Option<RequestHead>> {
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 4096];
     loop {
-        let n = io
-            .read(&mut chunk)
-            .await
-            .context("could not read the request")?;
+        let n = io.read(&mut chunk).await.context("could not read the request")?;
         if n == 0 {
             if buf.is_empty() {
                 return Ok(None);
@@ -58,11 +50,7 @@ pub async fn read_request_head<R: AsyncRead + Unpin>(
                 let head = RequestHead {
                     method: req.method.unwrap_or_default().to_string(),
                     target: req.path.unwrap_or_default().to_string(),
-                    headers: req
-                        .headers
-                        .iter()
-                        .map(|h| (h.name.to_string(), h.value.to_vec()))
-                        .collect(),
+                    headers: req.headers.iter().map(|h| (h.name.to_string(), h.value.to_vec())).collect(),
                     raw: buf[..len].to_vec(),
                     leftover: buf[len..].to_vec(),
                 };
@@ -78,15 +66,10 @@ pub async fn read_request_head<R: AsyncRead + Unpin>(
 
 /// Reads a response head one byte at a time, so nothing after it (the tunnel's data) is consumed.
 /// Returns the status code and the status line.
-pub async fn read_response_head_exact<R: AsyncRead + Unpin>(
-    io: &mut R,
-) -> anyhow::Result<(u16, String)> {
+pub async fn read_response_head_exact<R: AsyncRead + Unpin>(io: &mut R) -> anyhow::Result<(u16, String)> {
     let mut buf = Vec::with_capacity(256);
     loop {
-        let byte = io
-            .read_u8()
-            .await
-            .context("the proxy closed the connection before answering")?;
+        let byte = io.read_u8().await.context("the proxy closed the connection before answering")?;
         buf.push(byte);
         if buf.ends_with(b"\r\n\r\n") || buf.ends_with(b"\n\n") {
             break;
@@ -97,14 +80,9 @@ pub async fn read_response_head_exact<R: AsyncRead + Unpin>(
     }
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut resp = httparse::Response::new(&mut headers);
-    resp.parse(&buf)
-        .context("the proxy sent a malformed HTTP response")?;
-    let code = resp
-        .code
-        .context("the proxy's response has no status code")?;
-    let line = String::from_utf8_lossy(buf.split(|b| *b == b'\n').next().unwrap_or_default())
-        .trim_end()
-        .to_string();
+    resp.parse(&buf).context("the proxy sent a malformed HTTP response")?;
+    let code = resp.code.context("the proxy's response has no status code")?;
+    let line = String::from_utf8_lossy(buf.split(|b| *b == b'\n').next().unwrap_or_default()).trim_end().to_string();
     Ok((code, line))
 }
 
@@ -114,8 +92,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_connect_head_keeps_the_bytes_after_it() {
-        let mut input: &[u8] =
-            b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n\x16\x03\x01";
+        let mut input: &[u8] = b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n\x16\x03\x01";
         let head = read_request_head(&mut input).await.unwrap().unwrap();
         assert_eq!(head.method, "CONNECT");
         assert_eq!(head.target, "example.com:443");

@@ -18,25 +18,20 @@ pub type ProxyBody = BoxBody<Bytes, hyper::Error>;
 
 /// A short plain-text response written by frametap itself (errors, refusals).
 pub fn text_response(status: StatusCode, text: impl Into<String>) -> Response<ProxyBody> {
-    let body = Full::new(Bytes::from(text.into() + "\n"))
-        .map_err(|never| match never {})
-        .boxed();
+    let body = Full::new(Bytes::from(text.into() + "\n")).map_err(|never| match never {}).boxed();
     let mut resp = Response::new(body);
     *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     resp
 }
 
 /// Whether a request asks for a WebSocket upgrade.
 pub fn is_websocket_upgrade<B>(req: &Request<B>) -> bool {
     let has_token = |name: header::HeaderName, token: &str| {
-        req.headers().get_all(name).iter().any(|v| {
-            v.to_str()
-                .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
-        })
+        req.headers()
+            .get_all(name)
+            .iter()
+            .any(|v| v.to_str().is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token))))
     };
     has_token(header::CONNECTION, "upgrade") && has_token(header::UPGRADE, "websocket")
 }
@@ -47,10 +42,7 @@ pub fn request_target<B>(req: &Request<B>, tunnel: Option<&Target>) -> Option<Ta
     if let (Some(scheme), Some(host)) = (uri.scheme_str(), uri.host()) {
         let tls = matches!(scheme, "https" | "wss");
         let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
-        let host = host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_string();
+        let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
         return Some(Target { host, port, tls });
     }
     tunnel.cloned()
@@ -59,14 +51,8 @@ pub fn request_target<B>(req: &Request<B>, tunnel: Option<&Target>) -> Option<Ta
 /// Turns a proxy request into the one the origin server expects: origin-form URI, a `Host` header,
 /// and no proxy-only headers.
 pub fn to_origin_request<B>(req: &mut Request<B>, target: &Target) {
-    let path = req
-        .uri()
-        .path_and_query()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "/".into());
-    *req.uri_mut() = path
-        .parse::<Uri>()
-        .unwrap_or_else(|_| Uri::from_static("/"));
+    let path = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into());
+    *req.uri_mut() = path.parse::<Uri>().unwrap_or_else(|_| Uri::from_static("/"));
     let headers = req.headers_mut();
     headers.remove("proxy-connection");
     headers.remove(header::PROXY_AUTHORIZATION);
@@ -188,9 +174,7 @@ where
             })
         }
     });
-    let conn = hyper::server::conn::http1::Builder::new()
-        .serve_connection(TokioIo::new(io), service)
-        .with_upgrades();
+    let conn = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(io), service).with_upgrades();
     if let Err(e) = conn.await {
         tracing::debug!("forward-mode client connection ended: {e}");
     }

@@ -36,14 +36,8 @@ impl InterceptRules {
 
     /// Whether CONNECT to `host` is terminated (and its WebSockets relayed) rather than tunnelled blind.
     pub fn matches(&self, host: &str) -> bool {
-        let host = host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .trim_end_matches('.')
-            .to_ascii_lowercase();
-        self.globs
-            .iter()
-            .any(|g| glob_match(g.as_bytes(), host.as_bytes()))
+        let host = host.trim_start_matches('[').trim_end_matches(']').trim_end_matches('.').to_ascii_lowercase();
+        self.globs.iter().any(|g| glob_match(g.as_bytes(), host.as_bytes()))
     }
 }
 
@@ -76,18 +70,11 @@ mod tests {
     #[test]
     fn the_default_covers_every_genesys_region() {
         let rules = InterceptRules::new(Vec::new());
-        for host in [
-            "webmessaging.mypurecloud.com",
-            "WebMessaging.mypurecloud.com.au",
-            "webmessaging.euw2.pure.cloud.",
-        ] {
+        for host in ["webmessaging.mypurecloud.com", "WebMessaging.mypurecloud.com.au", "webmessaging.euw2.pure.cloud."]
+        {
             assert!(rules.matches(host), "{host}");
         }
-        for host in [
-            "api.mypurecloud.com",
-            "apps.mypurecloud.com",
-            "webmessaging",
-        ] {
+        for host in ["api.mypurecloud.com", "apps.mypurecloud.com", "webmessaging"] {
             assert!(!rules.matches(host), "{host}");
         }
     }

@@ -22,19 +22,12 @@ pub struct PrefixedIo<S> {
 
 impl<S> PrefixedIo<S> {
     pub fn new(prefix: impl Into<Bytes>, inner: S) -> Self {
-        PrefixedIo {
-            prefix: prefix.into(),
-            inner,
-        }
+        PrefixedIo { prefix: prefix.into(), inner }
     }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for PrefixedIo<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         if !self.prefix.is_empty() {
             let n = self.prefix.len().min(buf.remaining());
             buf.put_slice(&self.prefix[..n]);
@@ -46,11 +39,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for PrefixedIo<S> {
 }
 
 impl<S: AsyncWrite + Unpin> AsyncWrite for PrefixedIo<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        data: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.inner).poll_write(cx, data)
     }
 

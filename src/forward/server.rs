@@ -15,9 +15,7 @@ use tracing::Instrument as _;
 
 use super::connector::{Target, UpstreamConnector};
 use super::head::{read_request_head, RequestHead};
-use super::http::{
-    forward_request, is_websocket_upgrade, serve_http, to_origin_request, ProxyBody, UpstreamSlot,
-};
+use super::http::{forward_request, is_websocket_upgrade, serve_http, to_origin_request, ProxyBody, UpstreamSlot};
 use super::intercept::InterceptRules;
 use super::io::{looks_like_tls, Io, PrefixedIo};
 use crate::tls::LeafIssuer;
@@ -67,11 +65,7 @@ pub async fn run(
     }
 }
 
-async fn handle_client(
-    mut tcp: TcpStream,
-    _peer: SocketAddr,
-    proxy: Arc<ForwardProxy>,
-) -> anyhow::Result<()> {
+async fn handle_client(mut tcp: TcpStream, _peer: SocketAddr, proxy: Arc<ForwardProxy>) -> anyhow::Result<()> {
     let _ = tcp.set_nodelay(true);
     let head = tokio::time::timeout(proxy.handshake_timeout, read_request_head(&mut tcp))
         .await
@@ -86,23 +80,15 @@ async fn handle_client(
     Ok(())
 }
 
-async fn handle_connect(
-    mut tcp: TcpStream,
-    head: RequestHead,
-    proxy: Arc<ForwardProxy>,
-) -> anyhow::Result<()> {
+async fn handle_connect(mut tcp: TcpStream, head: RequestHead, proxy: Arc<ForwardProxy>) -> anyhow::Result<()> {
     let Some((host, port)) = parse_connect_target(&head.target) else {
-        tcp.write_all(
-            b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-        )
-        .await?;
+        tcp.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").await?;
         anyhow::bail!("CONNECT target {:?} is not host:port", head.target);
     };
     if !proxy.intercept.matches(&host) {
         return tunnel_blind(tcp, head.leftover, host, port, &proxy).await;
     }
-    tcp.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
-        .await?;
+    tcp.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").await?;
     let mut first = head.leftover;
     if first.is_empty() {
         let mut buf = vec![0u8; 2048];
@@ -119,40 +105,22 @@ async fn handle_connect(
     let inner = PrefixedIo::new(first, tcp);
     if !is_tls {
         tracing::debug!(%host, port, "plaintext inside CONNECT");
-        let target = Target {
-            host,
-            port,
-            tls: false,
-        };
+        let target = Target { host, port, tls: false };
         serve(inner, Some(target), proxy).await;
         return Ok(());
     }
     let accept = async {
         let start = LazyConfigAcceptor::new(rustls::server::Acceptor::default(), inner).await?;
         let sni = start.client_hello().server_name().map(str::to_string);
-        let config = proxy
-            .issuer
-            .server_config_for(sni.as_deref().unwrap_or(&host))
-            .map_err(std::io::Error::other)?;
+        let config = proxy.issuer.server_config_for(sni.as_deref().unwrap_or(&host)).map_err(std::io::Error::other)?;
         start.into_stream(config).await
     };
     let tls = tokio::time::timeout(proxy.handshake_timeout, accept)
         .await
         .context("TLS handshake with the client timed out")?
-        .with_context(|| {
-            format!("TLS handshake with the client for {host} failed (does it trust the local CA?)")
-        })?;
+        .with_context(|| format!("TLS handshake with the client for {host} failed (does it trust the local CA?)"))?;
     tracing::debug!(%host, port, "terminated TLS inside CONNECT");
-    serve(
-        tls,
-        Some(Target {
-            host,
-            port,
-            tls: true,
-        }),
-        proxy,
-    )
-    .await;
+    serve(tls, Some(Target { host, port, tls: true }), proxy).await;
     Ok(())
 }
 
@@ -191,11 +159,7 @@ async fn tunnel_blind(
     port: u16,
     proxy: &ForwardProxy,
 ) -> anyhow::Result<()> {
-    let target = Target {
-        host,
-        port,
-        tls: port != 80,
-    };
+    let target = Target { host, port, tls: port != 80 };
     let mut upstream = match proxy.connector.connect_tcp(&target).await {
         Ok(upstream) => upstream,
         Err(e) => {
@@ -208,8 +172,7 @@ async fn tunnel_blind(
             return Err(e);
         }
     };
-    tcp.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
-        .await?;
+    tcp.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").await?;
     upstream.write_all(&early).await?;
     tracing::debug!(target = %target.authority(), "blind tunnel");
     let _ = tokio::io::copy_bidirectional(&mut tcp, &mut upstream).await;
@@ -232,14 +195,8 @@ mod tests {
 
     #[test]
     fn connect_targets_need_a_host_and_a_port() {
-        assert_eq!(
-            parse_connect_target("a.test:443"),
-            Some(("a.test".into(), 443))
-        );
-        assert_eq!(
-            parse_connect_target("[::1]:8443"),
-            Some(("::1".into(), 8443))
-        );
+        assert_eq!(parse_connect_target("a.test:443"), Some(("a.test".into(), 443)));
+        assert_eq!(parse_connect_target("[::1]:8443"), Some(("::1".into(), 8443)));
         assert_eq!(parse_connect_target("a.test"), None);
         assert_eq!(parse_connect_target(":443"), None);
         assert_eq!(parse_connect_target("a.test:http"), None);

@@ -29,11 +29,7 @@ impl std::fmt::Debug for ProxyEndpoint {
 
 impl std::fmt::Display for ProxyEndpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let auth = if self.credentials.is_some() {
-            "***@"
-        } else {
-            ""
-        };
+        let auth = if self.credentials.is_some() { "***@" } else { "" };
         write!(f, "http://{auth}{}", host_port(&self.host, self.port))
     }
 }
@@ -60,19 +56,11 @@ impl ProxyEndpoint {
         let credentials = userinfo
             .map(|u| {
                 let (user, pass) = u.split_once(':').unwrap_or((u, ""));
-                Ok::<_, anyhow::Error>(format!(
-                    "{}:{}",
-                    percent_decode(user)?,
-                    percent_decode(pass)?
-                ))
+                Ok::<_, anyhow::Error>(format!("{}:{}", percent_decode(user)?, percent_decode(pass)?))
             })
             .transpose()
             .map_err(|e| bad(&format!("{e:#}")))?;
-        Ok(ProxyEndpoint {
-            host,
-            port: port.unwrap_or(80),
-            credentials,
-        })
+        Ok(ProxyEndpoint { host, port: port.unwrap_or(80), credentials })
     }
 }
 
@@ -100,15 +88,8 @@ impl UpstreamProxies {
     }
 
     /// [`UpstreamProxies::resolve`] reading variables through `env` (tests pass a map).
-    pub fn resolve_with(
-        flag: Option<&str>,
-        env: impl Fn(&str) -> Option<String>,
-    ) -> anyhow::Result<Self> {
-        let var = |lower: &str, upper: &str| {
-            env(lower)
-                .or_else(|| env(upper))
-                .filter(|v| !v.trim().is_empty())
-        };
+    pub fn resolve_with(flag: Option<&str>, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let var = |lower: &str, upper: &str| env(lower).or_else(|| env(upper)).filter(|v| !v.trim().is_empty());
         let from_var = |lower: &str, upper: &str| {
             var(lower, upper)
                 .map(|url| ProxyEndpoint::parse(url.trim()).with_context(|| format!("in {upper}")))
@@ -119,24 +100,12 @@ impl UpstreamProxies {
                 let proxy = ProxyEndpoint::parse(url.trim()).context("in --upstream-proxy")?;
                 (Some(proxy.clone()), Some(proxy))
             }
-            None => (
-                from_var("https_proxy", "HTTPS_PROXY")?,
-                from_var("http_proxy", "HTTP_PROXY")?,
-            ),
+            None => (from_var("https_proxy", "HTTPS_PROXY")?, from_var("http_proxy", "HTTP_PROXY")?),
         };
         let no_proxy = var("no_proxy", "NO_PROXY")
-            .map(|list| {
-                list.split(',')
-                    .map(|e| e.trim().to_ascii_lowercase())
-                    .filter(|e| !e.is_empty())
-                    .collect()
-            })
+            .map(|list| list.split(',').map(|e| e.trim().to_ascii_lowercase()).filter(|e| !e.is_empty()).collect())
             .unwrap_or_default();
-        Ok(UpstreamProxies {
-            secure,
-            plain,
-            no_proxy,
-        })
+        Ok(UpstreamProxies { secure, plain, no_proxy })
     }
 
     /// The proxy to reach `host:port` through, or `None` to dial directly.
@@ -148,11 +117,7 @@ impl UpstreamProxies {
     /// Whether `NO_PROXY` sends `host:port` direct: `*`, an exact host or IP, a domain (with or
     /// without a leading dot) covering its subdomains, each optionally restricted by `:port`.
     pub fn bypasses(&self, host: &str, port: u16) -> bool {
-        let host = host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .trim_end_matches('.')
-            .to_ascii_lowercase();
+        let host = host.trim_start_matches('[').trim_end_matches(']').trim_end_matches('.').to_ascii_lowercase();
         self.no_proxy.iter().any(|entry| {
             if entry == "*" {
                 return true;
@@ -193,11 +158,7 @@ pub async fn dial(
 }
 
 /// Opens a tunnel to `host:port` through `proxy` with `CONNECT`; the returned stream is the tunnel.
-pub async fn connect_via(
-    proxy: &ProxyEndpoint,
-    host: &str,
-    port: u16,
-) -> anyhow::Result<TcpStream> {
+pub async fn connect_via(proxy: &ProxyEndpoint, host: &str, port: u16) -> anyhow::Result<TcpStream> {
     let target = host_port(host, port);
     let mut stream = TcpStream::connect((proxy.host.as_str(), proxy.port))
         .await
@@ -221,9 +182,9 @@ pub async fn connect_via(
             tracing::debug!(%proxy, %target, "tunnel open through the upstream proxy");
             Ok(stream)
         }
-        407 if proxy.credentials.is_none() => bail!(
-            "the upstream proxy {proxy} requires authentication ({line}): put user:password@ in the proxy URL"
-        ),
+        407 if proxy.credentials.is_none() => {
+            bail!("the upstream proxy {proxy} requires authentication ({line}): put user:password@ in the proxy URL")
+        }
         407 => bail!("the upstream proxy {proxy} refused the credentials in its URL ({line})"),
         _ => bail!("the upstream proxy {proxy} refused CONNECT {target}: {line}"),
     }
@@ -254,9 +215,7 @@ fn split_host_port(text: &str) -> Result<(String, Option<u16>), String> {
     if host.is_empty() {
         return Err("no host".into());
     }
-    let port = port
-        .map(|p| p.parse::<u16>().map_err(|_| format!("bad port {p:?}")))
-        .transpose()?;
+    let port = port.map(|p| p.parse::<u16>().map_err(|_| format!("bad port {p:?}"))).transpose()?;
     Ok((host.to_ascii_lowercase(), port))
 }
 
@@ -297,22 +256,15 @@ mod tests {
         assert_eq!(p.credentials.as_deref(), Some("us@r:p:ss"));
         assert_eq!(p.to_string(), "http://***@proxy.corp:3128");
         let p = ProxyEndpoint::parse("[::1]:8080").unwrap();
-        assert_eq!(
-            (p.host.as_str(), p.port, p.credentials),
-            ("::1", 8080, None)
-        );
+        assert_eq!((p.host.as_str(), p.port, p.credentials), ("::1", 8080, None));
         assert_eq!(ProxyEndpoint::parse("http://proxy").unwrap().port, 80);
     }
 
     #[test]
     fn rejects_unsupported_schemes_without_leaking_passwords() {
-        let err = ProxyEndpoint::parse("socks5://u:secret@h:1080")
-            .unwrap_err()
-            .to_string();
+        let err = ProxyEndpoint::parse("socks5://u:secret@h:1080").unwrap_err().to_string();
         assert!(err.contains("socks5") && !err.contains("secret"), "{err}");
-        let err = ProxyEndpoint::parse("http://u:secret@h:notaport")
-            .unwrap_err()
-            .to_string();
+        let err = ProxyEndpoint::parse("http://u:secret@h:notaport").unwrap_err().to_string();
         assert!(err.contains("bad port") && !err.contains("secret"), "{err}");
     }
 
@@ -326,14 +278,8 @@ mod tests {
             _ => None,
         };
         let from_env = UpstreamProxies::resolve_with(None, env).unwrap();
-        assert_eq!(
-            from_env.proxy_for(true, "a.com", 443).unwrap().host,
-            "env-secure"
-        );
-        assert_eq!(
-            from_env.proxy_for(false, "a.com", 80).unwrap().host,
-            "env-plain"
-        );
+        assert_eq!(from_env.proxy_for(true, "a.com", 443).unwrap().host, "env-secure");
+        assert_eq!(from_env.proxy_for(false, "a.com", 80).unwrap().host, "env-plain");
         assert!(from_env.proxy_for(true, "x.internal.corp", 443).is_none());
         assert!(from_env.proxy_for(true, "api.svc", 8443).is_none());
         assert!(from_env.proxy_for(true, "api.svc", 443).is_some());

@@ -10,9 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use base64::Engine as _;
-use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair, KeyUsagePurpose,
-};
+use rcgen::{BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair, KeyUsagePurpose};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use sha2::{Digest as _, Sha256};
 
@@ -39,9 +37,7 @@ pub enum CaError {
 
 /// The certs folder used when no `--certs DIR` is given: `$FRAMETAP_HOME/certs`, else `~/.frametap/certs`.
 pub fn default_certs_dir() -> anyhow::Result<PathBuf> {
-    Ok(crate::paths::frametap_home()
-        .context("pass --certs DIR to choose the CA folder")?
-        .join("certs"))
+    Ok(crate::paths::frametap_home().context("pass --certs DIR to choose the CA folder")?.join("certs"))
 }
 
 /// A loaded local CA: its certificate (as users trust it) and the key that signs leaf certificates.
@@ -72,17 +68,12 @@ impl CertAuthority {
         let cert_path = dir.join(CA_CERT_FILE);
         let key_path = dir.join(CA_KEY_FILE);
         if !force && (cert_path.exists() || key_path.exists()) {
-            return Err(CaError::AlreadyExists {
-                dir: dir.to_path_buf(),
-            }
-            .into());
+            return Err(CaError::AlreadyExists { dir: dir.to_path_buf() }.into());
         }
         crate::paths::create_private_dir(dir)?;
 
         let key = KeyPair::generate().context("could not generate the CA key")?;
-        let cert = ca_params()?
-            .self_signed(&key)
-            .context("could not sign the CA certificate")?;
+        let cert = ca_params()?.self_signed(&key).context("could not sign the CA certificate")?;
 
         // Key first: a CA certificate without its key would be useless.
         write_file(&key_path, key.serialize_pem().as_bytes(), 0o600)?;
@@ -99,10 +90,7 @@ impl CertAuthority {
         let key_pem = read_ca_file(&key_path)?;
         warn_if_key_readable_by_others(&key_path);
 
-        let damaged = |path: &Path, reason: String| CaError::Damaged {
-            path: path.to_path_buf(),
-            reason,
-        };
+        let damaged = |path: &Path, reason: String| CaError::Damaged { path: path.to_path_buf(), reason };
         let cert_der = rustls_pemfile::certs(&mut cert_pem.as_bytes())
             .next()
             .ok_or_else(|| damaged(&cert_path, "no PEM CERTIFICATE block".into()))?
@@ -110,19 +98,14 @@ impl CertAuthority {
         let (_, parsed) = x509_parser::parse_x509_certificate(&cert_der)
             .map_err(|e| damaged(&cert_path, format!("not a valid X.509 certificate: {e}")))?;
         if !parsed.is_ca() {
-            return Err(
-                damaged(&cert_path, "the certificate is not a CA certificate".into()).into(),
-            );
+            return Err(damaged(&cert_path, "the certificate is not a CA certificate".into()).into());
         }
-        let key = KeyPair::from_pem(&key_pem)
-            .map_err(|e| damaged(&key_path, format!("not a valid private key: {e}")))?;
+        let key =
+            KeyPair::from_pem(&key_pem).map_err(|e| damaged(&key_path, format!("not a valid private key: {e}")))?;
         if key.public_key_der() != parsed.public_key().raw {
             return Err(damaged(
                 &key_path,
-                format!(
-                    "this key does not belong to the certificate in {}",
-                    cert_path.display()
-                ),
+                format!("this key does not belong to the certificate in {}", cert_path.display()),
             )
             .into());
         }
@@ -136,18 +119,13 @@ impl CertAuthority {
             .unwrap_or("frametap local CA")
             .to_string();
         if not_after <= time::OffsetDateTime::now_utc() {
-            return Err(CaError::Expired {
-                path: cert_path,
-                not_after: not_after.to_string(),
-            }
-            .into());
+            return Err(CaError::Expired { path: cert_path, not_after: not_after.to_string() }.into());
         }
 
         let params = CertificateParams::from_ca_cert_der(&cert_der)
             .map_err(|e| damaged(&cert_path, format!("unusable CA certificate: {e}")))?;
-        let issuer = params
-            .self_signed(&key)
-            .map_err(|e| damaged(&key_path, format!("cannot sign with this key: {e}")))?;
+        let issuer =
+            params.self_signed(&key).map_err(|e| damaged(&key_path, format!("cannot sign with this key: {e}")))?;
         Ok(CertAuthority {
             dir: dir.to_path_buf(),
             cert_der: cert_der.into_owned(),
@@ -192,9 +170,7 @@ impl CertAuthority {
     /// A root store that trusts only this CA (for clients and tests talking to frametap's TLS listeners).
     pub fn root_store(&self) -> anyhow::Result<rustls::RootCertStore> {
         let mut roots = rustls::RootCertStore::empty();
-        roots
-            .add(self.cert_der.clone())
-            .context("the local CA certificate cannot serve as a trust anchor")?;
+        roots.add(self.cert_der.clone()).context("the local CA certificate cannot serve as a trust anchor")?;
         Ok(roots)
     }
 
@@ -245,11 +221,7 @@ fn ca_params() -> anyhow::Result<CertificateParams> {
     name.push(DnType::OrganizationName, "frametap (local debugging proxy)");
     params.distinguished_name = name;
     params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-    params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
     let now = time::OffsetDateTime::now_utc();
     params.not_before = now - time::Duration::minutes(1);
     params.not_after = now + time::Duration::days(CA_VALIDITY_DAYS);
@@ -259,17 +231,9 @@ fn ca_params() -> anyhow::Result<CertificateParams> {
 
 fn read_ca_file(path: &Path) -> anyhow::Result<String> {
     match fs::read(path) {
-        Ok(bytes) => String::from_utf8(bytes).map_err(|_| {
-            CaError::Damaged {
-                path: path.to_path_buf(),
-                reason: "not a text PEM file".into(),
-            }
-            .into()
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(CaError::Missing {
-            path: path.to_path_buf(),
-        }
-        .into()),
+        Ok(bytes) => String::from_utf8(bytes)
+            .map_err(|_| CaError::Damaged { path: path.to_path_buf(), reason: "not a text PEM file".into() }.into()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(CaError::Missing { path: path.to_path_buf() }.into()),
         Err(e) => Err(e).with_context(|| format!("could not read {}", path.display())),
     }
 }

@@ -63,8 +63,7 @@ pub fn run_certs_to(cmd: CertsCommand, out: &mut dyn Write) -> anyhow::Result<()
         }
         CertsCommand::Show { certs } => show_report(&certs.load_ca()?),
     };
-    out.write_all(text.as_bytes())
-        .context("could not write to stdout")
+    out.write_all(text.as_bytes()).context("could not write to stdout")
 }
 
 /// What `certs show` prints.

@@ -8,10 +8,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
-use rcgen::{
-    CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, KeyPair,
-    KeyUsagePurpose, SanType,
-};
+use rcgen::{CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, KeyPair, KeyUsagePurpose, SanType};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::ServerConfig;
 
@@ -33,14 +30,9 @@ pub struct IssuedLeaf {
 
 /// Issues a leaf certificate for `names` (host names or IP addresses; the first also becomes the CN).
 pub fn issue_leaf(ca: &CertAuthority, names: &[&str]) -> anyhow::Result<IssuedLeaf> {
-    let first = names
-        .first()
-        .context("a leaf certificate needs at least one name")?;
+    let first = names.first().context("a leaf certificate needs at least one name")?;
     let mut params = CertificateParams::default();
-    params.subject_alt_names = names
-        .iter()
-        .map(|name| san_for(name))
-        .collect::<anyhow::Result<_>>()?;
+    params.subject_alt_names = names.iter().map(|name| san_for(name)).collect::<anyhow::Result<_>>()?;
     let mut dn = DistinguishedName::new();
     dn.push(DnType::CommonName, *first);
     dn.push(DnType::OrganizationName, "frametap (local debugging proxy)");
@@ -51,16 +43,12 @@ pub fn issue_leaf(ca: &CertAuthority, names: &[&str]) -> anyhow::Result<IssuedLe
     params.use_authority_key_identifier_extension = true;
     let now = time::OffsetDateTime::now_utc();
     params.not_before = now - time::Duration::minutes(LEAF_BACKDATE_MINUTES);
-    params.not_after =
-        (params.not_before + time::Duration::days(LEAF_VALIDITY_DAYS)).min(ca.not_after());
+    params.not_after = (params.not_before + time::Duration::days(LEAF_VALIDITY_DAYS)).min(ca.not_after());
     params.serial_number = Some(rand::random::<u64>().into());
 
     let key = KeyPair::generate().context("could not generate a leaf key")?;
     let cert = ca.sign(params, &key)?;
-    Ok(IssuedLeaf {
-        cert,
-        key: rustls_key(&key),
-    })
+    Ok(IssuedLeaf { cert, key: rustls_key(&key) })
 }
 
 /// The SAN entry for one host name or IP address (IPv6 may come bracketed, as in URLs).
@@ -80,9 +68,7 @@ fn normalize_host(host: &str) -> anyhow::Result<String> {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     let valid = !host.is_empty()
         && host.len() <= 253
-        && host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | ':'));
+        && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | ':'));
     if !valid {
         anyhow::bail!("{host:?} is not a host name or IP address a certificate can be issued for");
     }
@@ -102,10 +88,7 @@ impl LeafIssuer {
 
     /// Like [`LeafIssuer::new`] for a CA that is also used elsewhere.
     pub fn from_shared(ca: Arc<CertAuthority>) -> Self {
-        LeafIssuer {
-            ca,
-            cache: Mutex::new(HashMap::new()),
-        }
+        LeafIssuer { ca, cache: Mutex::new(HashMap::new()) }
     }
 
     /// The CA this issuer signs with.
@@ -160,10 +143,7 @@ mod tests {
 
     #[test]
     fn ip_names_become_ip_sans() {
-        assert!(matches!(
-            san_for("127.0.0.1").unwrap(),
-            SanType::IpAddress(_)
-        ));
+        assert!(matches!(san_for("127.0.0.1").unwrap(), SanType::IpAddress(_)));
         assert!(matches!(san_for("[::1]").unwrap(), SanType::IpAddress(_)));
         assert!(matches!(san_for("localhost").unwrap(), SanType::DnsName(_)));
     }

@@ -1,14 +1,17 @@
-//! TLS: the local CA (`certs` commands), leaf certificates per host, and frametap's server configs.
+//! TLS: the local CA (`certs` commands), leaf certificates per host, frametap's server configs, and the
+//! upstream client configuration.
 //!
 //! - [`ca`]: create/load the per-user CA (`$FRAMETAP_HOME/certs`, else `~/.frametap/certs`).
 //! - [`leaf`]: leaf certificates signed by the CA, one cached [`rustls::ServerConfig`] per SNI name.
 //! - [`server`]: server configs (ring provider, ALPN `http/1.1`), including the `proxy --tls` one.
 //! - [`command`]: `frametap certs init|show` and the shared `--certs DIR` option.
+//! - [`upstream`]: the client config for `wss://` upstreams (system and webpki roots, `--upstream-ca`).
 
 pub mod ca;
 pub mod command;
 pub mod leaf;
 pub mod server;
+pub mod upstream;
 
 pub use ca::{default_certs_dir, CaError, CertAuthority};
 pub use command::{run_certs, CertsCommand, CertsDirArg};

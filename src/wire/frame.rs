@@ -67,12 +67,7 @@ pub fn parse_header(buf: &[u8]) -> Option<FrameHeader> {
 /// XORs `data` with `mask`, as if `data` started `offset` bytes into the payload.
 pub fn apply_mask(data: &mut [u8], mask: [u8; 4], offset: u64) {
     let shift = (offset % 4) as usize;
-    let key = [
-        mask[shift],
-        mask[(shift + 1) % 4],
-        mask[(shift + 2) % 4],
-        mask[(shift + 3) % 4],
-    ];
+    let key = [mask[shift], mask[(shift + 1) % 4], mask[(shift + 2) % 4], mask[(shift + 3) % 4]];
     let word = u32::from_ne_bytes(key);
     let mut chunks = data.chunks_exact_mut(4);
     for chunk in &mut chunks {

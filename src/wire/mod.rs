@@ -7,6 +7,6 @@ mod frame;
 mod scanner;
 
 pub use frame::{
-    apply_mask, encode_close, encode_frame, parse_header, random_mask, FrameHeader, MAX_HEADER_LEN,
+    apply_mask, close_payload, encode_close, encode_frame, parse_header, random_mask, FrameHeader, MAX_HEADER_LEN,
 };
 pub use scanner::{FrameScanner, ScannedFrame, Step};

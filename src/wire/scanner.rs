@@ -23,19 +23,12 @@ pub enum Step {
     /// A frame completed with the consumed bytes.
     Frame(ScannedFrame),
     /// The next frame (nothing of it consumed) would take a frame or message past the size limit.
-    TooBig {
-        header: FrameHeader,
-        message_len: u64,
-    },
+    TooBig { header: FrameHeader, message_len: u64 },
 }
 
 enum State {
     Header,
-    Payload {
-        header: FrameHeader,
-        remaining: u64,
-        collected: BytesMut,
-    },
+    Payload { header: FrameHeader, remaining: u64, collected: BytesMut },
 }
 
 /// Scans one direction of a WebSocket stream.
@@ -49,12 +42,7 @@ pub struct FrameScanner {
 impl FrameScanner {
     /// `max_message` bounds single frames and reassembled messages alike.
     pub fn new(max_message: u64) -> Self {
-        FrameScanner {
-            max_message,
-            state: State::Header,
-            message_len: 0,
-            text_message: false,
-        }
+        FrameScanner { max_message, state: State::Header, message_len: 0, text_message: false }
     }
 
     /// True when the scanner sits between frames.
@@ -75,13 +63,7 @@ impl FrameScanner {
                 _ => header.payload_len,
             };
             if message_len > self.max_message {
-                return (
-                    0,
-                    Step::TooBig {
-                        header,
-                        message_len,
-                    },
-                );
+                return (0, Step::TooBig { header, message_len });
             }
             match header.opcode {
                 Opcode::Text | Opcode::Binary => {
@@ -93,20 +75,10 @@ impl FrameScanner {
             }
             used = header.header_len;
             let capacity = header.payload_len.min(64 * 1024) as usize;
-            self.state = State::Payload {
-                header,
-                remaining: header.payload_len,
-                collected: BytesMut::with_capacity(capacity),
-            };
+            self.state =
+                State::Payload { header, remaining: header.payload_len, collected: BytesMut::with_capacity(capacity) };
         }
-        let State::Payload {
-            header,
-            remaining,
-            collected,
-        } = &mut self.state
-        else {
-            unreachable!()
-        };
+        let State::Payload { header, remaining, collected } = &mut self.state else { unreachable!() };
         let take = (*remaining).min((input.len() - used) as u64) as usize;
         if take > 0 {
             let offset = collected.len() as u64;
@@ -132,14 +104,7 @@ impl FrameScanner {
         if header.opcode.is_data() && header.fin {
             self.message_len = 0;
         }
-        (
-            used,
-            Step::Frame(ScannedFrame {
-                header,
-                payload,
-                text_message,
-            }),
-        )
+        (used, Step::Frame(ScannedFrame { header, payload, text_message }))
     }
 }
 
@@ -165,19 +130,9 @@ mod tests {
     #[test]
     fn byte_by_byte_input_gives_the_same_frames() {
         let mut stream = Vec::new();
-        stream.extend_from_slice(&encode_frame(
-            false,
-            Opcode::Text,
-            "héllo ".as_bytes(),
-            Some([9, 8, 7, 6]),
-        ));
+        stream.extend_from_slice(&encode_frame(false, Opcode::Text, "héllo ".as_bytes(), Some([9, 8, 7, 6])));
         stream.extend_from_slice(&encode_frame(true, Opcode::Ping, b"p", Some([1, 1, 1, 1])));
-        stream.extend_from_slice(&encode_frame(
-            true,
-            Opcode::Continuation,
-            b"world",
-            Some([5, 4, 3, 2]),
-        ));
+        stream.extend_from_slice(&encode_frame(true, Opcode::Continuation, b"world", Some([5, 4, 3, 2])));
         stream.extend_from_slice(&encode_frame(true, Opcode::Binary, &[0u8; 300], None));
         let mut scanner = FrameScanner::new(1 << 20);
         let mut frames = Vec::new();
@@ -218,17 +173,8 @@ mod tests {
         assert!(matches!(step, Step::Frame(_)));
         let (used, step) = scanner.step(&second);
         assert_eq!(used, 0, "the offending header is not consumed");
-        assert!(matches!(
-            step,
-            Step::TooBig {
-                message_len: 12,
-                ..
-            }
-        ));
+        assert!(matches!(step, Step::TooBig { message_len: 12, .. }));
         let big = encode_frame(true, Opcode::Binary, &[0; 11], None);
-        assert!(matches!(
-            FrameScanner::new(10).step(&big),
-            (0, Step::TooBig { .. })
-        ));
+        assert!(matches!(FrameScanner::new(10).step(&big), (0, Step::TooBig { .. })));
     }
 }

@@ -50,9 +50,7 @@ async fn serve(
         return Ok(());
     };
     if head.method != "CONNECT" {
-        client
-            .write_all(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
-            .await?;
+        client.write_all(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n").await?;
         return Ok(());
     }
     if let Some(expected) = required_auth {
@@ -66,16 +64,12 @@ async fn serve(
     let mut upstream = match TcpStream::connect(head.target.as_str()).await {
         Ok(s) => s,
         Err(_) => {
-            client
-                .write_all(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
-                .await?;
+            client.write_all(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n").await?;
             return Ok(());
         }
     };
     seen.lock().unwrap().push(head.target.clone());
-    client
-        .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
-        .await?;
+    client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").await?;
     upstream.write_all(&head.leftover).await?;
     tokio::io::copy_bidirectional(&mut client, &mut upstream).await?;
     Ok(())

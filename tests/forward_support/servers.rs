@@ -24,9 +24,7 @@ impl TestCa {
         let key = KeyPair::generate().unwrap();
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "upstream test CA");
+        params.distinguished_name.push(rcgen::DnType::CommonName, "upstream test CA");
         let cert = params.self_signed(&key).unwrap();
         TestCa { cert, key }
     }
@@ -43,14 +41,9 @@ impl TestCa {
 
     /// A server config for `names`, signed by this CA; also returns the leaf (to compare with what
     /// clients see).
-    pub fn server_config(
-        &self,
-        names: &[&str],
-    ) -> (Arc<rustls::ServerConfig>, CertificateDer<'static>) {
+    pub fn server_config(&self, names: &[&str]) -> (Arc<rustls::ServerConfig>, CertificateDer<'static>) {
         let key = KeyPair::generate().unwrap();
-        let params =
-            CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
-                .unwrap();
+        let params = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
         let leaf = params.signed_by(&key, &self.cert, &self.key).unwrap();
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
@@ -80,12 +73,7 @@ pub fn client_config(roots: rustls::RootCertStore) -> Arc<rustls::ClientConfig> 
 }
 
 async fn hello(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    let host = req
-        .headers()
-        .get("host")
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("-")
-        .to_string();
+    let host = req.headers().get("host").and_then(|h| h.to_str().ok()).unwrap_or("-").to_string();
     let body = format!("hello {} {} host={host}", req.method(), req.uri());
     Ok(Response::new(Full::new(Bytes::from(body))))
 }
@@ -102,13 +90,10 @@ pub async fn start_hello_server(tls: Option<Arc<rustls::ServerConfig>>) -> Socke
                 let builder = hyper::server::conn::http1::Builder::new();
                 match tls {
                     Some(config) => {
-                        let Ok(stream) = tokio_rustls::TlsAcceptor::from(config).accept(tcp).await
-                        else {
+                        let Ok(stream) = tokio_rustls::TlsAcceptor::from(config).accept(tcp).await else {
                             return;
                         };
-                        let _ = builder
-                            .serve_connection(TokioIo::new(stream), service)
-                            .await;
+                        let _ = builder.serve_connection(TokioIo::new(stream), service).await;
                     }
                     None => {
                         let _ = builder.serve_connection(TokioIo::new(tcp), service).await;
