@@ -26,11 +26,15 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per run: the size of the biggest variant does not matter
 pub enum Command {
     /// Relay WebSocket connections to an upstream, logging and capturing every frame.
     ///
     /// Point your client at ws://127.0.0.1:9000/<path>; frametap appends the path and query to --upstream.
     Proxy(ProxyArgs),
+    /// Manage the local certificate authority used by `proxy --tls` and `proxy --forward`.
+    #[command(subcommand)]
+    Certs(crate::tls::CertsCommand),
 }
 
 /// Where records are saved.
@@ -74,9 +78,9 @@ pub struct UpstreamTlsArgs {
 /// `frametap proxy`.
 #[derive(Debug, Args)]
 pub struct ProxyArgs {
-    /// Address to listen on.
-    #[arg(long, default_value = DEFAULT_PROXY_ADDR, value_name = "ADDR")]
-    pub listen: SocketAddr,
+    /// Address to listen on [default: 127.0.0.1:9000; 127.0.0.1:8080 with --forward].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
     /// The real endpoint: ws:// or wss:// with an optional base path, e.g. wss://webmessaging.mypurecloud.com.
     /// The client's path and query are appended.
     #[arg(long, value_name = "URL")]
@@ -97,6 +101,8 @@ pub struct ProxyArgs {
     /// 127.0.0.1 belong to your other local apps).
     #[arg(long)]
     pub forward_cookies: bool,
+    #[command(flatten)]
+    pub modes: crate::forward::ProxyModeArgs,
 }
 
 fn parse_header_arg(arg: &str) -> Result<(String, String), String> {

@@ -320,3 +320,44 @@ async fn the_localhost_config_serves_localhost_and_both_loopback_addresses() {
     let err = talk(addr, ca.root_store().unwrap(), wrong).await.unwrap_err();
     assert!(err.to_string().contains("not valid for name"), "{err}");
 }
+
+fn frametap(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_frametap"))
+        .args(args)
+        .env("RUST_LOG", "off")
+        .output()
+        .expect("the frametap binary runs")
+}
+
+#[test]
+fn the_certs_commands_work_from_the_command_line() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("certs");
+    let dir_arg = dir.to_str().unwrap();
+    let init = frametap(&["certs", "init", "--certs", dir_arg]);
+    assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
+    let show = frametap(&["certs", "show", "--certs", dir_arg]);
+    assert!(show.status.success(), "{}", String::from_utf8_lossy(&show.stderr));
+    let (init_out, show_out) = (String::from_utf8(init.stdout).unwrap(), String::from_utf8(show.stdout).unwrap());
+    assert_eq!(fingerprint_in(&init_out), fingerprint_in(&show_out));
+
+    let again = frametap(&["certs", "init", "--certs", dir_arg]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
+
+    let missing = home.path().join("nowhere");
+    let missing_arg = missing.to_str().unwrap();
+    let show = frametap(&["certs", "show", "--certs", missing_arg]);
+    let stderr = String::from_utf8_lossy(&show.stderr);
+    assert!(!show.status.success());
+    assert!(stderr.contains("ca.pem") && stderr.contains("frametap certs init"), "{stderr}");
+    // Every TLS mode refuses to start without a CA, before listening, with the same advice.
+    for mode in [&["proxy", "--tls", "--upstream", "ws://127.0.0.1:9"][..], &["proxy", "--forward"][..]] {
+        let mut args = mode.to_vec();
+        args.extend(["--listen", "127.0.0.1:0", "--no-capture", "--certs", missing_arg]);
+        let out = frametap(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(stderr.contains("frametap certs init"), "{args:?}: {stderr}");
+    }
+}

@@ -8,7 +8,7 @@ use http::{header, HeaderValue, Request, Response, StatusCode, Uri};
 use http_body_util::{combinators::BoxBody, BodyExt as _, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use tokio::sync::Mutex;
+use tokio::sync::{watch, Mutex};
 
 use super::connector::{Target, UpstreamConnector};
 use super::io::Io;
@@ -154,7 +154,7 @@ async fn splice_upgrade(client: hyper::upgrade::OnUpgrade, server: hyper::upgrad
 
 /// Serves the HTTP/1.1 requests arriving on `io`. `tunnel` is the CONNECT target when `io` is the
 /// inside of a tunnel (requests in origin form); `None` for a plain proxy connection (absolute form).
-pub async fn serve_http<F, Fut>(io: impl Io, tunnel: Option<Target>, handle: F)
+pub async fn serve_http<F, Fut>(io: impl Io, tunnel: Option<Target>, mut shutdown: watch::Receiver<bool>, handle: F)
 where
     F: Fn(Request<Incoming>, Target) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = Response<ProxyBody>> + Send + 'static,
@@ -175,7 +175,15 @@ where
         }
     });
     let conn = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(io), service).with_upgrades();
-    if let Err(e) = conn.await {
+    tokio::pin!(conn);
+    let result = tokio::select! {
+        result = &mut conn => result,
+        () = crate::proxy::stopped(&mut shutdown) => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
         tracing::debug!("forward-mode client connection ended: {e}");
     }
 }

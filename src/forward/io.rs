@@ -64,6 +64,18 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for PrefixedIo<S> {
     }
 }
 
+impl crate::proxy::stream::RelayStream for PrefixedIo<tokio::net::TcpStream> {
+    fn tcp(&self) -> Option<&tokio::net::TcpStream> {
+        Some(&self.inner)
+    }
+}
+
+impl crate::proxy::stream::RelayStream for tokio_rustls::server::TlsStream<PrefixedIo<tokio::net::TcpStream>> {
+    fn tcp(&self) -> Option<&tokio::net::TcpStream> {
+        Some(&self.get_ref().0.inner)
+    }
+}
+
 /// Whether the first bytes of a tunnel are a TLS handshake record (content type 22, version 3.x).
 pub fn looks_like_tls(first: &[u8]) -> bool {
     matches!(first, [0x16, 0x03, ..] | [0x16])

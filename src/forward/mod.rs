@@ -1,5 +1,6 @@
 //! Forward-proxy mode (`frametap proxy --forward`) and upstream (corporate) proxies.
 //!
+//! - [`args`], [`command`]: the `frametap proxy --forward` options and command.
 //! - [`server`]: the listener: CONNECT (sniff TLS vs plaintext, terminate or tunnel blind), plain
 //!   proxy requests.
 //! - [`http`]: HTTP/1.1 inside forward mode: forward requests unchanged, hand WebSocket upgrades on.
@@ -9,6 +10,8 @@
 //! - [`upstream_proxy`]: `--upstream-proxy`, `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY`, CONNECT dialing.
 //! - [`io`]: replaying already-read bytes, TLS sniffing.
 
+pub mod args;
+pub mod command;
 pub mod connector;
 pub mod head;
 pub mod http;
@@ -17,7 +20,8 @@ pub mod io;
 pub mod server;
 pub mod upstream_proxy;
 
+pub use args::ProxyModeArgs;
 pub use connector::{Target, UpstreamConnector};
 pub use intercept::{InterceptRules, DEFAULT_INTERCEPT};
-pub use server::{run, ForwardProxy};
+pub use server::{forward_upstream_label, serve, ForwardOptions};
 pub use upstream_proxy::{ProxyEndpoint, UpstreamProxies};

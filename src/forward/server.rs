@@ -5,11 +5,11 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 use tokio_rustls::LazyConfigAcceptor;
 use tracing::Instrument as _;
 
@@ -17,82 +17,110 @@ use super::connector::{Target, UpstreamConnector};
 use super::head::{read_request_head, RequestHead};
 use super::http::{forward_request, is_websocket_upgrade, serve_http, to_origin_request, ProxyBody, UpstreamSlot};
 use super::intercept::InterceptRules;
-use super::io::{looks_like_tls, Io, PrefixedIo};
+use super::io::{looks_like_tls, PrefixedIo};
+use crate::pipeline::EventSink;
+use crate::proxy::stream::RelayStream;
+use crate::proxy::upstream::UpstreamBase;
+use crate::proxy::{accept_loop, ProxyConfig, ProxyContext, SHUTDOWN_GRACE};
 use crate::tls::LeafIssuer;
 
-/// Everything forward mode needs besides the listener.
-pub struct ForwardProxy {
-    /// Which CONNECT hosts are terminated (`--intercept`).
+/// What forward mode adds to a [`ProxyConfig`] (whose `upstream` it ignores: each CONNECT names its own).
+pub struct ForwardOptions {
+    /// Which CONNECT hosts are terminated and their WebSockets relayed (`--intercept`).
     pub intercept: InterceptRules,
     /// Leaf certificates for the hosts it terminates.
     pub issuer: Arc<LeafIssuer>,
-    /// How upstreams are reached (upstream proxy, upstream TLS trust).
-    pub connector: UpstreamConnector,
-    /// Limit on reading a request head and on the TLS handshake with the browser.
-    pub handshake_timeout: Duration,
 }
 
-/// Accepts browser connections on `listener` until `shutdown` completes.
-pub async fn run(
+/// Shared by all connections of one forward-mode listener.
+struct ForwardProxy {
+    options: ForwardOptions,
+    connector: UpstreamConnector,
+    ctx: Arc<ProxyContext>,
+}
+
+/// Serves forward mode on `listener` until `shutdown` resolves, then closes relayed WebSockets with
+/// 1001 and waits for them, like [`crate::proxy::serve`]. `config.upstream` is not used.
+pub async fn serve(
     listener: TcpListener,
-    proxy: Arc<ForwardProxy>,
-    shutdown: impl Future<Output = ()>,
+    options: ForwardOptions,
+    config: ProxyConfig,
+    sink: EventSink,
+    shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    tokio::pin!(shutdown);
-    loop {
-        let (tcp, peer) = tokio::select! {
-            _ = &mut shutdown => return Ok(()),
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    // Out of file descriptors and the like: log, breathe, keep serving.
-                    tracing::warn!("forward mode: accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let ctx = ProxyContext::new(config, sink, stop_rx);
+    let connector = UpstreamConnector {
+        proxies: ctx.config.upstream_proxies.clone(),
+        tls: ctx.config.tls.clone(),
+        connect_timeout: ctx.config.handshake_timeout,
+    };
+    let proxy = Arc::new(ForwardProxy { options, connector, ctx: ctx.clone() });
+    accept_loop(&listener, &ctx, shutdown, |tcp, peer, _| {
         let proxy = proxy.clone();
-        let span = tracing::debug_span!("forward", %peer);
-        tokio::spawn(
-            async move {
-                if let Err(e) = handle_client(tcp, peer, proxy).await {
-                    tracing::info!("forward-mode connection ended: {e:#}");
-                }
+        let task = async move {
+            if let Err(e) = handle_client(tcp, peer, proxy).await {
+                tracing::info!("forward-mode connection from {peer} ended: {e:#}");
             }
-            .instrument(span),
-        );
+        };
+        tokio::spawn(task.instrument(tracing::debug_span!("forward", %peer)));
+    })
+    .await;
+    drop(listener);
+    stop_tx.send_replace(true);
+    let limit = ctx.config.relay.close_timeout + SHUTDOWN_GRACE;
+    let still = ctx.wait_for_relays(limit).await;
+    if still > 0 {
+        tracing::warn!("{still} connection(s) did not finish closing within {limit:?}");
+    }
+    Ok(())
+}
+
+/// The `upstream` of a forward-mode [`ProxyConfig`]: a label only (each CONNECT names the real one).
+pub fn forward_upstream_label() -> UpstreamBase {
+    UpstreamBase {
+        secure: true,
+        host: "forward".into(),
+        port: 443,
+        base_path: String::new(),
+        label: Some("forward mode (each CONNECT host)".into()),
     }
 }
 
-async fn handle_client(mut tcp: TcpStream, _peer: SocketAddr, proxy: Arc<ForwardProxy>) -> anyhow::Result<()> {
-    let _ = tcp.set_nodelay(true);
-    let head = tokio::time::timeout(proxy.handshake_timeout, read_request_head(&mut tcp))
+async fn handle_client(mut tcp: TcpStream, peer: SocketAddr, proxy: Arc<ForwardProxy>) -> anyhow::Result<()> {
+    let handshake_timeout = proxy.ctx.config.handshake_timeout;
+    let head = tokio::time::timeout(handshake_timeout, read_request_head(&mut tcp))
         .await
         .context("the client sent no complete request in time")??;
     let Some(head) = head else { return Ok(()) };
     if head.method.eq_ignore_ascii_case("CONNECT") {
-        return handle_connect(tcp, head, proxy).await;
+        return handle_connect(tcp, peer, head, proxy).await;
     }
     let mut replay = head.raw;
     replay.extend_from_slice(&head.leftover);
-    serve(PrefixedIo::new(replay, tcp), None, proxy).await;
+    serve_client(PrefixedIo::new(replay, tcp), peer, None, proxy).await;
     Ok(())
 }
 
-async fn handle_connect(mut tcp: TcpStream, head: RequestHead, proxy: Arc<ForwardProxy>) -> anyhow::Result<()> {
+async fn handle_connect(
+    mut tcp: TcpStream,
+    peer: SocketAddr,
+    head: RequestHead,
+    proxy: Arc<ForwardProxy>,
+) -> anyhow::Result<()> {
+    let handshake_timeout = proxy.ctx.config.handshake_timeout;
     let Some((host, port)) = parse_connect_target(&head.target) else {
         tcp.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").await?;
         anyhow::bail!("CONNECT target {:?} is not host:port", head.target);
     };
-    if !proxy.intercept.matches(&host) {
+    if !proxy.options.intercept.matches(&host) {
         return tunnel_blind(tcp, head.leftover, host, port, &proxy).await;
     }
     tcp.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").await?;
     let mut first = head.leftover;
     if first.is_empty() {
         let mut buf = vec![0u8; 2048];
-        let n = tokio::time::timeout(proxy.handshake_timeout, tcp.read(&mut buf))
+        let n = tokio::time::timeout(handshake_timeout, tcp.read(&mut buf))
             .await
             .context("the client sent nothing through the tunnel in time")??;
         if n == 0 {
@@ -105,36 +133,37 @@ async fn handle_connect(mut tcp: TcpStream, head: RequestHead, proxy: Arc<Forwar
     let inner = PrefixedIo::new(first, tcp);
     if !is_tls {
         tracing::debug!(%host, port, "plaintext inside CONNECT");
-        let target = Target { host, port, tls: false };
-        serve(inner, Some(target), proxy).await;
+        serve_client(inner, peer, Some(Target { host, port, tls: false }), proxy).await;
         return Ok(());
     }
     let accept = async {
         let start = LazyConfigAcceptor::new(rustls::server::Acceptor::default(), inner).await?;
         let sni = start.client_hello().server_name().map(str::to_string);
-        let config = proxy.issuer.server_config_for(sni.as_deref().unwrap_or(&host)).map_err(std::io::Error::other)?;
+        let name = sni.as_deref().unwrap_or(&host);
+        let config = proxy.options.issuer.server_config_for(name).map_err(std::io::Error::other)?;
         start.into_stream(config).await
     };
-    let tls = tokio::time::timeout(proxy.handshake_timeout, accept)
+    let tls = tokio::time::timeout(handshake_timeout, accept)
         .await
         .context("TLS handshake with the client timed out")?
         .with_context(|| format!("TLS handshake with the client for {host} failed (does it trust the local CA?)"))?;
     tracing::debug!(%host, port, "terminated TLS inside CONNECT");
-    serve(tls, Some(Target { host, port, tls: true }), proxy).await;
+    serve_client(tls, peer, Some(Target { host, port, tls: true }), proxy).await;
     Ok(())
 }
 
-/// Serves HTTP requests on a client stream: WebSocket upgrades to intercepted hosts go to the relay,
-/// everything else is forwarded unchanged.
-async fn serve(io: impl Io, tunnel: Option<Target>, proxy: Arc<ForwardProxy>) {
+/// Serves HTTP requests on a client stream: WebSocket upgrades to intercepted hosts go to the relay
+/// (exactly as in reverse mode: logged, diagnosed, captured), everything else is forwarded unchanged.
+async fn serve_client<IO: RelayStream>(io: IO, peer: SocketAddr, tunnel: Option<Target>, proxy: Arc<ForwardProxy>) {
     let slot = Arc::new(UpstreamSlot::default());
-    serve_http(io, tunnel, move |mut req, target| {
+    let shutdown = proxy.ctx.shutdown.clone();
+    serve_http(io, tunnel, shutdown, move |mut req, target| {
         let (proxy, slot) = (proxy.clone(), slot.clone());
         async move {
-            let relay = is_websocket_upgrade(&req) && proxy.intercept.matches(&target.host);
+            let relay = is_websocket_upgrade(&req) && proxy.options.intercept.matches(&target.host);
             to_origin_request(&mut req, &target);
             if relay {
-                return relay_websocket(req, target, &proxy).await;
+                return relay_websocket::<IO>(req, peer, target, &proxy).await;
             }
             forward_request(req, &target, &proxy.connector, &slot).await
         }
@@ -142,14 +171,24 @@ async fn serve(io: impl Io, tunnel: Option<Target>, proxy: Arc<ForwardProxy>) {
     .await;
 }
 
-/// Hands a WebSocket upgrade for an intercepted host to the relay.
-async fn relay_websocket(
+/// Hands a WebSocket upgrade to the relay, with upstream `wss://host[:port]` (`ws://` for plaintext).
+async fn relay_websocket<IO: RelayStream>(
     req: http::Request<hyper::body::Incoming>,
+    peer: SocketAddr,
     target: Target,
     proxy: &ForwardProxy,
 ) -> http::Response<ProxyBody> {
-    // Until the relay core is wired in, upgrades are passed through unchanged.
-    forward_request(req, &target, &proxy.connector, &UpstreamSlot::default()).await
+    use http_body_util::BodyExt as _;
+    let base = UpstreamBase {
+        secure: target.tls,
+        host: target.host,
+        port: target.port,
+        base_path: String::new(),
+        label: None,
+    };
+    crate::proxy::server::relay_upgrade::<IO>(req, peer, &base, proxy.ctx.clone())
+        .await
+        .map(|body| body.map_err(|never| match never {}).boxed())
 }
 
 async fn tunnel_blind(

@@ -39,3 +39,22 @@ pub fn server_config_from(
     config.alpn_protocols = vec![ALPN_HTTP1.to_vec()];
     Ok(Arc::new(config))
 }
+
+/// Serves one `frametap proxy --tls` client: the TLS handshake (within the handshake timeout, inside the
+/// connection's task), then the same HTTP/WebSocket handling as a plain `ws://` client.
+pub async fn serve_tls_client(
+    stream: tokio::net::TcpStream,
+    client_addr: std::net::SocketAddr,
+    ctx: Arc<crate::proxy::ProxyContext>,
+    config: Arc<ServerConfig>,
+) {
+    let handshake = tokio_rustls::TlsAcceptor::from(config).accept(stream);
+    match tokio::time::timeout(ctx.config.handshake_timeout, handshake).await {
+        Ok(Ok(tls)) => crate::proxy::server::serve_client(tls, client_addr, ctx).await,
+        Ok(Err(e)) => tracing::info!(
+            %client_addr,
+            "TLS handshake failed: {e} (a browser must trust the local CA: see `frametap certs show` and certs/README.md)"
+        ),
+        Err(_) => tracing::info!(%client_addr, "TLS handshake timed out"),
+    }
+}

@@ -1,4 +1,5 @@
 //! A minimal, independent CONNECT proxy for tests: optional Basic auth, records every target it opened.
+#![allow(dead_code)] // shared by several test binaries, each of which uses only part of it
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

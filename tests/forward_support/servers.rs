@@ -1,4 +1,5 @@
 //! Upstream servers for forward-mode tests: a test CA of their own, and HTTP/HTTPS servers on 127.0.0.1:0.
+#![allow(dead_code)] // shared by several test binaries, each of which uses only part of it
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -27,6 +28,13 @@ impl TestCa {
         params.distinguished_name.push(rcgen::DnType::CommonName, "upstream test CA");
         let cert = params.self_signed(&key).unwrap();
         TestCa { cert, key }
+    }
+
+    /// Writes the CA certificate as PEM into `dir` (what a user passes to `--upstream-ca`).
+    pub fn write_pem(&self, dir: &std::path::Path) -> std::path::PathBuf {
+        let path = dir.join("upstream-ca.pem");
+        std::fs::write(&path, self.cert.pem()).unwrap();
+        path
     }
 
     pub fn der(&self) -> CertificateDer<'static> {
