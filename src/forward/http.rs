@@ -154,8 +154,14 @@ async fn splice_upgrade(client: hyper::upgrade::OnUpgrade, server: hyper::upgrad
 
 /// Serves the HTTP/1.1 requests arriving on `io`. `tunnel` is the CONNECT target when `io` is the
 /// inside of a tunnel (requests in origin form); `None` for a plain proxy connection (absolute form).
-pub async fn serve_http<F, Fut>(io: impl Io, tunnel: Option<Target>, mut shutdown: watch::Receiver<bool>, handle: F)
-where
+/// A request head must arrive within `header_timeout` (idle keep-alive connections end after it).
+pub async fn serve_http<F, Fut>(
+    io: impl Io,
+    tunnel: Option<Target>,
+    header_timeout: std::time::Duration,
+    mut shutdown: watch::Receiver<bool>,
+    handle: F,
+) where
     F: Fn(Request<Incoming>, Target) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = Response<ProxyBody>> + Send + 'static,
 {
@@ -174,7 +180,11 @@ where
             })
         }
     });
-    let conn = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(io), service).with_upgrades();
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
     tokio::pin!(conn);
     let result = tokio::select! {
         result = &mut conn => result,

@@ -157,7 +157,8 @@ async fn handle_connect(
 async fn serve_client<IO: RelayStream>(io: IO, peer: SocketAddr, tunnel: Option<Target>, proxy: Arc<ForwardProxy>) {
     let slot = Arc::new(UpstreamSlot::default());
     let shutdown = proxy.ctx.shutdown.clone();
-    serve_http(io, tunnel, shutdown, move |mut req, target| {
+    let header_timeout = proxy.ctx.config.handshake_timeout;
+    serve_http(io, tunnel, header_timeout, shutdown, move |mut req, target| {
         let (proxy, slot) = (proxy.clone(), slot.clone());
         async move {
             let relay = is_websocket_upgrade(&req) && proxy.options.intercept.matches(&target.host);
