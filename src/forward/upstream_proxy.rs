@@ -236,7 +236,26 @@ fn percent_decode(text: &str) -> anyhow::Result<String> {
     String::from_utf8(out).context("the credentials are not UTF-8")
 }
 
-/// The URL with any password replaced, for error messages.
+/// The command line with the credentials of any `--upstream-proxy` URL hidden (`http://***@host`),
+/// for records that keep the command line (the capture's `meta`).
+pub fn redact_command_line(args: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut after_flag = false;
+    args.into_iter()
+        .map(|arg| {
+            let redacted = if after_flag {
+                redact(&arg)
+            } else if let Some(url) = arg.strip_prefix("--upstream-proxy=") {
+                format!("--upstream-proxy={}", redact(url))
+            } else {
+                arg.clone()
+            };
+            after_flag = arg == "--upstream-proxy";
+            redacted
+        })
+        .collect()
+}
+
+/// The URL with any credentials replaced, for error messages and recorded command lines.
 fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(at)) if at > s => format!("{}***{}", &url[..s + 3], &url[at..]),
@@ -266,6 +285,15 @@ mod tests {
         assert!(err.contains("socks5") && !err.contains("secret"), "{err}");
         let err = ProxyEndpoint::parse("http://u:secret@h:notaport").unwrap_err().to_string();
         assert!(err.contains("bad port") && !err.contains("secret"), "{err}");
+    }
+
+    #[test]
+    fn recorded_command_lines_hide_proxy_credentials() {
+        let args = ["frametap", "proxy", "--upstream-proxy", "http://u:secret@p:1", "--upstream-proxy=u:secret@p:2"];
+        let redacted = redact_command_line(args.map(String::from));
+        assert_eq!(redacted[3], "http://***@p:1");
+        assert_eq!(redacted[4], "--upstream-proxy=***@p:2");
+        assert_eq!(redacted[..3], args[..3]);
     }
 
     #[test]
