@@ -84,7 +84,7 @@ pub async fn forward_request(
             Ok(sender) => sender,
             Err(e) => {
                 tracing::warn!(upstream = %target.authority(), "forward mode: {e:#}");
-                let text = format!("frametap could not reach {}: {e:#}", target.authority());
+                let text = format!("frametap (forward mode): {e:#}");
                 return text_response(StatusCode::BAD_GATEWAY, text);
             }
         },

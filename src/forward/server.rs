@@ -203,7 +203,7 @@ async fn tunnel_blind(
     let mut upstream = match proxy.connector.connect_tcp(&target).await {
         Ok(upstream) => upstream,
         Err(e) => {
-            let body = format!("frametap could not reach {}: {e:#}\n", target.authority());
+            let body = format!("frametap (forward mode): {e:#}\n");
             let resp = format!(
                 "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                 body.len()

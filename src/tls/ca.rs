@@ -78,7 +78,7 @@ impl CertAuthority {
         // Key first: a CA certificate without its key would be useless.
         write_file(&key_path, key.serialize_pem().as_bytes(), 0o600)?;
         write_file(&cert_path, cert.pem().as_bytes(), 0o644)?;
-        tracing::info!(dir = %dir.display(), "created a new local CA");
+        tracing::debug!(dir = %dir.display(), "created a new local CA");
         Self::load(dir)
     }
 
