@@ -26,6 +26,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per run: the size of the biggest variant does not matter
 pub enum Command {
     /// Relay WebSocket connections to an upstream, logging and capturing every frame.
     ///
@@ -36,6 +37,9 @@ pub enum Command {
     ///
     /// The session stays readable (JWT claims, cookie names, every other field) and replayable. See docs/redaction.md.
     Redact(crate::redact::RedactCommand),
+    /// Manage the local certificate authority used by `proxy --tls` and `proxy --forward`.
+    #[command(subcommand)]
+    Certs(crate::tls::CertsCommand),
 }
 
 /// Where records are saved.
@@ -83,9 +87,9 @@ pub struct UpstreamTlsArgs {
 /// `frametap proxy`.
 #[derive(Debug, Args)]
 pub struct ProxyArgs {
-    /// Address to listen on.
-    #[arg(long, default_value = DEFAULT_PROXY_ADDR, value_name = "ADDR")]
-    pub listen: SocketAddr,
+    /// Address to listen on [default: 127.0.0.1:9000; 127.0.0.1:8080 with --forward].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
     /// The real endpoint: ws:// or wss:// with an optional base path, e.g. wss://webmessaging.mypurecloud.com.
     /// The client's path and query are appended.
     #[arg(long, value_name = "URL")]
@@ -106,6 +110,8 @@ pub struct ProxyArgs {
     /// 127.0.0.1 belong to your other local apps).
     #[arg(long)]
     pub forward_cookies: bool,
+    #[command(flatten)]
+    pub modes: crate::forward::ProxyModeArgs,
 }
 
 fn parse_header_arg(arg: &str) -> Result<(String, String), String> {

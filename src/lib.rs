@@ -4,6 +4,7 @@ pub mod capture;
 pub mod cli;
 pub mod commands;
 pub mod event;
+pub mod forward;
 pub mod inspect;
 pub mod log;
 pub mod paths;
