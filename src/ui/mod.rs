@@ -1,0 +1,220 @@
+//! The live web UI: an axum server that shows connections, frames, closes and tokens as they happen.
+//!
+//! # Layout
+//! 1. [`Hub`] (hub.rs) holds a bounded history of serialised records and broadcasts new ones; the
+//!    pipeline calls [`Hub::publish`] for every record and never waits for a browser.
+//! 2. [`app`] (routes.rs) serves the embedded pages (assets/), the live stream (stream.rs), history and
+//!    per-connection downloads, all behind the Host / Origin / access-token guard (security.rs).
+//! 3. [`bind`] + [`serve`] run it on a listener until a shutdown future resolves; [`run_file`] is
+//!    `frametap ui FILE`, which loads a saved capture (file.rs) into a hub and serves it.
+//!
+//! See docs/ui.md for what each view shows and the security model.
+
+mod file;
+mod hub;
+mod routes;
+mod security;
+mod stream;
+
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use base64::Engine as _;
+use rand::RngCore as _;
+
+pub use hub::{Entry, Hub, HubOptions, Subscription, DEFAULT_HISTORY_LIMIT, DEFAULT_LIVE_BUFFER};
+pub use security::{is_exposed, HostPolicy};
+
+/// The UI's default address (loopback).
+pub const DEFAULT_UI_ADDR: &str = "127.0.0.1:9001";
+
+/// How the UI server runs.
+#[derive(Clone, Debug)]
+pub struct UiOptions {
+    /// The address the UI listens on; `Host` headers must name it (or localhost on its port).
+    pub listen: SocketAddr,
+    /// The secret every request must carry (`?token=` once, then a cookie).
+    pub access_token: String,
+    /// The proxy's WebSocket base URL (`ws://127.0.0.1:9000`) for the "try it" page, when a proxy runs.
+    pub proxy_ws_url: Option<String>,
+    /// What the UI shows (`live proxy`, a capture file's name), for the page title.
+    pub label: Option<String>,
+}
+
+impl UiOptions {
+    /// Options with a listen address and access token, no proxy and no label.
+    pub fn new(listen: SocketAddr, access_token: impl Into<String>) -> UiOptions {
+        UiOptions {
+            listen,
+            access_token: access_token.into(),
+            proxy_ws_url: None,
+            label: None,
+        }
+    }
+}
+
+fn state(hub: Arc<Hub>, options: UiOptions) -> Arc<routes::AppState> {
+    let (shutdown, _) = tokio::sync::watch::channel(false);
+    Arc::new(routes::AppState {
+        hub,
+        hosts: HostPolicy::new(options.listen),
+        cookie: security::cookie_name(options.listen),
+        options,
+        shutdown,
+    })
+}
+
+/// The UI's router, for a server bound at `options.listen` (testable with `tower::ServiceExt::oneshot`).
+pub fn app(hub: Arc<Hub>, options: UiOptions) -> axum::Router {
+    routes::router(state(hub, options))
+}
+
+/// Binds the UI listener. A taken port is an error saying so; callers warn and carry on relaying.
+pub async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AddrInUse {
+            anyhow::anyhow!(
+                "the web UI could not listen on {addr}: the port is taken (another frametap?); \
+                 choose another with --ui ADDR or turn the UI off with --no-ui"
+            )
+        } else {
+            anyhow::Error::new(e).context(format!("the web UI could not listen on {addr}"))
+        }
+    })?;
+    if is_exposed(addr) {
+        tracing::warn!(
+            "the web UI listens on {addr}, which is reachable from other machines: it shows live \
+             credentials to anyone holding its access token"
+        );
+    }
+    Ok(listener)
+}
+
+/// Serves the UI on `listener` until `shutdown` resolves; live streams are then closed with 1001.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    hub: Arc<Hub>,
+    mut options: UiOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    options.listen = listener
+        .local_addr()
+        .context("the web UI listener has no address")?;
+    let state = state(hub, options);
+    let stop = state.shutdown.clone();
+    let app = routes::router(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        })
+        .await
+        .context("the web UI server failed")
+}
+
+/// A fresh random access token (24 random bytes, URL-safe base64).
+pub fn new_access_token() -> String {
+    let mut bytes = [0u8; 24];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The URL to print at start: `http://127.0.0.1:9001/?token=…` (an unspecified address becomes loopback).
+pub fn url(listen: SocketAddr, access_token: &str) -> String {
+    let ip = match listen.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!(
+        "http://{}/?{}={access_token}",
+        SocketAddr::new(ip, listen.port()),
+        security::TOKEN_PARAM
+    )
+}
+
+/// The web UI options shared by `proxy` and `replay serve`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct UiArgs {
+    /// Serve the live web UI on this address (loopback unless you give another; then it warns).
+    #[arg(long = "ui", value_name = "ADDR", default_value = DEFAULT_UI_ADDR)]
+    pub ui: SocketAddr,
+    /// Do not serve the web UI.
+    #[arg(long = "no-ui", conflicts_with = "ui")]
+    pub no_ui: bool,
+}
+
+impl UiArgs {
+    /// Where to serve the UI, or `None` with `--no-ui`.
+    pub fn listen(&self) -> Option<SocketAddr> {
+        (!self.no_ui).then_some(self.ui)
+    }
+}
+
+/// `frametap ui FILE`: open a saved capture in the web UI.
+#[derive(clap::Args, Debug, Clone)]
+pub struct UiCommand {
+    /// The capture file to show (JSON Lines, as `frametap proxy` writes it).
+    pub file: PathBuf,
+    /// Serve the web UI on this address (loopback unless you give another; then it warns).
+    #[arg(long = "ui", value_name = "ADDR", default_value = DEFAULT_UI_ADDR)]
+    pub ui: SocketAddr,
+}
+
+/// Opens a saved capture in the UI and serves it until Ctrl-C.
+pub async fn run_file(cmd: UiCommand) -> anyhow::Result<()> {
+    let hub = file::load(&cmd.file)?;
+    let listener = bind(cmd.ui).await?;
+    let listen = listener
+        .local_addr()
+        .context("the web UI listener has no address")?;
+    let token = new_access_token();
+    let mut options = UiOptions::new(listen, token.clone());
+    options.label = Some(cmd.file.display().to_string());
+    println!(
+        "frametap UI for {}: {}",
+        cmd.file.display(),
+        url(listen, &token)
+    );
+    println!("Press Ctrl-C to stop.");
+    serve(listener, hub, options, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_carry_the_token_and_name_a_reachable_address() {
+        assert_eq!(
+            url("127.0.0.1:9001".parse().unwrap(), "abc"),
+            "http://127.0.0.1:9001/?token=abc"
+        );
+        assert_eq!(
+            url("0.0.0.0:9001".parse().unwrap(), "abc"),
+            "http://127.0.0.1:9001/?token=abc"
+        );
+        assert_eq!(
+            url("[::1]:9001".parse().unwrap(), "x"),
+            "http://[::1]:9001/?token=x"
+        );
+    }
+
+    #[test]
+    fn access_tokens_are_random_and_url_safe() {
+        let (a, b) = (new_access_token(), new_access_token());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 32);
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+            "{a}"
+        );
+    }
+}
