@@ -45,17 +45,17 @@ function markDirty(what) {
   if (!markDirty.queued) { markDirty.queued = true; requestAnimationFrame(render); }
 }
 
-function apply(index, r) {
+function apply(index, kind, r) {
   if (index <= state.clearedThrough) return;
   state.lastIndex = Math.max(state.lastIndex, index);
   const id = r.conn;
-  if (id == null) { if (r.kind === 'meta') state.meta = r; return; }
+  if (id == null) { if (kind === 'meta') state.meta = r; return; }
   const isNew = !state.conns.has(id);
   const c = conn(id);
   if (state.selected == null) state.selected = id;
   const mine = id === state.selected;
   const changed = [];
-  switch (r.kind) {
+  switch (kind) {
     case 'open': c.open = r; break;
     case 'frame':
       c.frames.push(r); c.bySeq.set(r.seq, r);
@@ -74,7 +74,7 @@ function apply(index, r) {
     case 'note': c.notes.push(r); break;
     default: break;
   }
-  if (r.kind !== 'frame' && r.kind !== 'annotation') { changed.push('list'); if (mine) changed.push('detail'); }
+  if (kind !== 'frame' && kind !== 'annotation') { changed.push('list'); if (mine) changed.push('detail'); }
   if (isNew) changed.push('list', 'detail');
   if (changed.length) markDirty(changed);
 }
@@ -105,7 +105,7 @@ function connect() {
       if (msg.reason === 'lag') banner(`This page fell behind the live stream by ${msg.missed} records; it was resynced from history.`);
       else if (msg.forgotten > 0) banner(`${msg.forgotten} older records were trimmed from the history and are not shown.`);
     } else if (msg.t === 'batch') {
-      for (const item of msg.recs) apply(item.i, item.r);
+      for (const item of msg.recs) apply(item.i, item.k || item.r.kind, item.r);
     } else if (msg.t === 'live') {
       state.live = true;
       setStatus('live', 'live');

@@ -291,15 +291,17 @@ export function tokensPanel(conn) {
       const live = el('span.countdown', { dataset: { epoch: String(at), field }, text: countdownText(field, at) });
       return el('tr', null, el('th', { text: field }), el('td', null, el('span', { text: new Date(at).toISOString().replace('.000Z', 'Z') }), ' · ', live));
     });
+    // The token's own kind (jwt, opaque, malformed), wherever the record put it.
+    const tokenKind = t.token_kind ?? t.type ?? (t.kind !== 'token' ? t.kind : null);
     return el('div.token', null,
       el('h4', null, el('span', { text: t.source || 'credential' }), ' ',
-        t.kind ? el('span.chip', { text: t.kind }) : null,
+        tokenKind ? el('span.chip', { text: tokenKind }) : null,
         t.verified === false ? el('span.chip.info', { text: 'unverified' }) : null,
         flags.map(fl => el('span.chip.' + (/expired|malformed|missing/.test(String(fl)) ? 'bad' : 'warn'), { text: typeof fl === 'string' ? fl : JSON.stringify(fl) })),
         t.seq != null ? el('span.muted', { text: ` in frame #${t.seq}` }) : null),
       el('table.kv', null, times),
       t.claims ? el('div', null, el('h5', { text: 'claims' }), kvTable(t.claims)) : null,
-      kvTable(t, ['kind', 'conn', 'ts', 'seq', 'source', 'claims', 'flags', 'verified', 'exp', 'iat', 'nbf']));
+      kvTable(t, ['kind', 'token_kind', 'type', 'conn', 'ts', 'seq', 'source', 'claims', 'flags', 'verified', 'exp', 'iat', 'nbf']));
   }));
 }
 
