@@ -64,11 +64,17 @@ fn parse(text: &str, path: &Path) -> Vec<Line> {
         let head: Head = match serde_json::from_str(raw) {
             Ok(v) => v,
             Err(e) if number == total && !text.ends_with('\n') => {
-                tracing::warn!("{}: the last line is cut off ({e}); showing the rest", path.display());
+                tracing::warn!(
+                    "{}: the last line is cut off ({e}); showing the rest",
+                    path.display()
+                );
                 continue;
             }
             Err(e) => {
-                tracing::warn!("{}: line {number} is not a JSON record ({e}); skipped", path.display());
+                tracing::warn!(
+                    "{}: line {number} is not a JSON record ({e}); skipped",
+                    path.display()
+                );
                 continue;
             }
         };
@@ -77,7 +83,11 @@ fn parse(text: &str, path: &Path) -> Vec<Line> {
             continue;
         };
         let conn = head.conn;
-        lines.push(Line { kind, conn, json: raw.to_string() });
+        lines.push(Line {
+            kind,
+            conn,
+            json: raw.to_string(),
+        });
     }
     lines
 }

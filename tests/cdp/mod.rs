@@ -38,7 +38,12 @@ struct Connection {
 }
 
 impl Connection {
-    async fn call(&self, session: Option<&str>, method: &str, params: Value) -> anyhow::Result<Value> {
+    async fn call(
+        &self,
+        session: Option<&str>,
+        method: &str,
+        params: Value,
+    ) -> anyhow::Result<Value> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut message = json!({"id": id, "method": method, "params": params});
         if let Some(session) = session {
@@ -67,7 +72,9 @@ pub struct Browser {
 
 /// The Chromium binary: `$FRAMETAP_CHROMIUM`, else Debian's /usr/bin/chromium.
 pub fn chromium_path() -> anyhow::Result<PathBuf> {
-    let path = std::env::var_os("FRAMETAP_CHROMIUM").map(PathBuf::from).unwrap_or_else(|| "/usr/bin/chromium".into());
+    let path = std::env::var_os("FRAMETAP_CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "/usr/bin/chromium".into());
     if !path.exists() {
         bail!(
             "the browser tests need Chromium at {}, which is missing: install it with \
@@ -116,7 +123,9 @@ impl Browser {
             bail!("Chromium exited before it printed its DevTools address")
         })
         .await
-        .map_err(|_| anyhow!("Chromium did not print its DevTools address within {STARTUP_TIMEOUT:?}"))??;
+        .map_err(|_| {
+            anyhow!("Chromium did not print its DevTools address within {STARTUP_TIMEOUT:?}")
+        })??;
         // Keep draining stderr so Chromium never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = stderr.next_line().await {} });
 
@@ -143,8 +152,12 @@ impl Browser {
         let reader = conn.clone();
         tokio::spawn(async move {
             while let Some(Ok(message)) = stream.next().await {
-                let Message::Text(text) = message else { continue };
-                let Ok(value) = serde_json::from_str::<Value>(&text) else { continue };
+                let Message::Text(text) = message else {
+                    continue;
+                };
+                let Ok(value) = serde_json::from_str::<Value>(&text) else {
+                    continue;
+                };
                 if let Some(id) = value.get("id").and_then(Value::as_u64) {
                     let result = match value.get("error") {
                         Some(e) => Err(e.to_string()),
@@ -159,19 +172,39 @@ impl Browser {
                 }
             }
         });
-        Ok(Browser { _child: child, _profile: profile, conn })
+        Ok(Browser {
+            _child: child,
+            _profile: profile,
+            conn,
+        })
     }
 
     /// Opens a new tab (about:blank) with Page and Runtime enabled.
     pub async fn new_page(&self) -> anyhow::Result<Page> {
-        let target = self.conn.call(None, "Target.createTarget", json!({"url": "about:blank"})).await?;
-        let target_id = target["targetId"].as_str().context("no targetId")?.to_string();
+        let target = self
+            .conn
+            .call(None, "Target.createTarget", json!({"url": "about:blank"}))
+            .await?;
+        let target_id = target["targetId"]
+            .as_str()
+            .context("no targetId")?
+            .to_string();
         let attached = self
             .conn
-            .call(None, "Target.attachToTarget", json!({"targetId": target_id, "flatten": true}))
+            .call(
+                None,
+                "Target.attachToTarget",
+                json!({"targetId": target_id, "flatten": true}),
+            )
             .await?;
-        let session = attached["sessionId"].as_str().context("no sessionId")?.to_string();
-        let page = Page { conn: self.conn.clone(), session };
+        let session = attached["sessionId"]
+            .as_str()
+            .context("no sessionId")?
+            .to_string();
+        let page = Page {
+            conn: self.conn.clone(),
+            session,
+        };
         page.call("Page.enable", json!({})).await?;
         page.call("Runtime.enable", json!({})).await?;
         page.set_viewport(1440, 900).await?;
@@ -189,7 +222,9 @@ fn record_page_error(conn: &Connection, event: &Value) {
     let text = match event["method"].as_str() {
         Some("Runtime.exceptionThrown") => {
             let details = &params["exceptionDetails"];
-            let description = details["exception"]["description"].as_str().or(details["text"].as_str());
+            let description = details["exception"]["description"]
+                .as_str()
+                .or(details["text"].as_str());
             Some(format!("exception: {}", description.unwrap_or("?")))
         }
         Some("Runtime.consoleAPICalled") if params["type"] == "error" => {
@@ -232,7 +267,9 @@ impl Page {
         tokio::time::timeout(COMMAND_TIMEOUT, async {
             loop {
                 let event = events.recv().await?;
-                if event["method"] == "Page.loadEventFired" && event["sessionId"] == self.session.as_str() {
+                if event["method"] == "Page.loadEventFired"
+                    && event["sessionId"] == self.session.as_str()
+                {
                     return Ok::<_, anyhow::Error>(());
                 }
             }
@@ -250,10 +287,16 @@ impl Page {
             )
             .await?;
         if let Some(details) = result.get("exceptionDetails") {
-            let text = details["exception"]["description"].as_str().or(details["text"].as_str()).unwrap_or("?");
+            let text = details["exception"]["description"]
+                .as_str()
+                .or(details["text"].as_str())
+                .unwrap_or("?");
             bail!("evaluating `{expression}` threw: {text}");
         }
-        Ok(result["result"].get("value").cloned().unwrap_or(Value::Null))
+        Ok(result["result"]
+            .get("value")
+            .cloned()
+            .unwrap_or(Value::Null))
     }
 
     /// Waits, inside the page, until `expression` is truthy; returns its value.
@@ -266,7 +309,9 @@ impl Page {
                  setTimeout(check, 20); }}; check(); }})",
             ms = timeout.as_millis()
         );
-        self.eval(&script).await.with_context(|| format!("waiting for `{expression}`"))
+        self.eval(&script)
+            .await
+            .with_context(|| format!("waiting for `{expression}`"))
     }
 
     /// Clicks the first element matching a CSS selector (an error when there is none).
@@ -283,7 +328,10 @@ impl Page {
 
     /// Types into an input (sets its value and fires `input`).
     pub async fn type_into(&self, selector: &str, text: &str) -> anyhow::Result<()> {
-        let (sel, text) = (serde_json::to_string(selector)?, serde_json::to_string(text)?);
+        let (sel, text) = (
+            serde_json::to_string(selector)?,
+            serde_json::to_string(text)?,
+        );
         let found = self
             .eval(&format!(
                 "(() => {{ const e = document.querySelector({sel}); if (!e) return false; e.value = {text}; \
@@ -298,7 +346,9 @@ impl Page {
 
     /// Saves a PNG screenshot of the viewport.
     pub async fn screenshot(&self, path: &Path) -> anyhow::Result<()> {
-        let shot = self.call("Page.captureScreenshot", json!({"format": "png"})).await?;
+        let shot = self
+            .call("Page.captureScreenshot", json!({"format": "png"}))
+            .await?;
         let data = base64::engine::general_purpose::STANDARD
             .decode(shot["data"].as_str().context("no screenshot data")?)
             .context("decoding the screenshot")?;
