@@ -24,36 +24,27 @@ async fn browser() -> Browser {
 
 async fn count(page: &Page, selector: &str) -> u64 {
     let sel = serde_json::to_string(selector).unwrap();
-    page.eval(&format!("document.querySelectorAll({sel}).length"))
-        .await
-        .unwrap()
-        .as_u64()
-        .unwrap()
+    page.eval(&format!("document.querySelectorAll({sel}).length")).await.unwrap().as_u64().unwrap()
 }
 
 async fn text(page: &Page, selector: &str) -> String {
     let sel = serde_json::to_string(selector).unwrap();
-    page.eval(&format!("document.querySelector({sel})?.textContent ?? ''"))
-        .await
-        .unwrap()
-        .as_str()
-        .unwrap()
-        .to_string()
+    page.eval(&format!("document.querySelector({sel})?.textContent ?? ''")).await.unwrap().as_str().unwrap().to_string()
 }
 
 /// The visible rows' sequence numbers.
 async fn rows(page: &Page) -> Vec<u64> {
-    let v = page
-        .eval("[...document.querySelectorAll('#frame-rows tr')].map(r => Number(r.dataset.seq))")
-        .await
-        .unwrap();
+    let v =
+        page.eval("[...document.querySelectorAll('#frame-rows tr')].map(r => Number(r.dataset.seq))").await.unwrap();
     serde_json::from_value(v).unwrap()
 }
 
 /// Waits until the visible rows are exactly `seqs` (rendering happens on the next animation frame).
 async fn wait_rows(page: &Page, seqs: &[u64]) {
     let want = serde_json::to_string(seqs).unwrap();
-    let expr = format!("JSON.stringify([...document.querySelectorAll('#frame-rows tr')].map(r => Number(r.dataset.seq))) === '{want}'");
+    let expr = format!(
+        "JSON.stringify([...document.querySelectorAll('#frame-rows tr')].map(r => Number(r.dataset.seq))) === '{want}'"
+    );
     if let Err(e) = page.wait_for(&expr, WAIT).await {
         panic!("{e:#}\nrows shown: {:?}, wanted {want}", rows(page).await);
     }
@@ -65,76 +56,29 @@ async fn records_appear_live_and_the_close_card_flags_the_preceding_frame() {
     let ui = start_ui(Hub::new(HubOptions::default()), None).await;
     let page = browser.new_page().await.unwrap();
     page.goto(&ui.url).await.unwrap();
-    page.wait_for(
-        "document.getElementById('status').textContent === 'live'",
-        WAIT,
-    )
-    .await
-    .unwrap();
+    page.wait_for("document.getElementById('status').textContent === 'live'", WAIT).await.unwrap();
     // The token left the address bar; the cookie carries it.
-    assert!(!page
-        .eval("location.href")
-        .await
-        .unwrap()
-        .as_str()
-        .unwrap()
-        .contains("token="));
+    assert!(!page.eval("location.href").await.unwrap().as_str().unwrap().contains("token="));
 
     // Records published while the page is open appear live.
     publish(&ui.hub, fixtures::meta());
     publish(&ui.hub, fixtures::open(1, "/v1?deploymentId=abc"));
-    page.wait_for(
-        "document.querySelector('#conn-list li[data-conn=\"1\"]')",
-        WAIT,
-    )
-    .await
-    .unwrap();
-    assert!(text(&page, "#conn-list li[data-conn=\"1\"]")
-        .await
-        .contains("open"));
-    publish(
-        &ui.hub,
-        fixtures::text(
-            1,
-            1,
-            Peer::Client,
-            json!({"action": "configureSession", "token": "t"}),
-            10,
-        ),
-    );
-    page.wait_for(
-        "document.querySelectorAll('#frame-rows tr').length === 1",
-        WAIT,
-    )
-    .await
-    .unwrap();
+    page.wait_for("document.querySelector('#conn-list li[data-conn=\"1\"]')", WAIT).await.unwrap();
+    assert!(text(&page, "#conn-list li[data-conn=\"1\"]").await.contains("open"));
+    publish(&ui.hub, fixtures::text(1, 1, Peer::Client, json!({"action": "configureSession", "token": "t"}), 10));
+    page.wait_for("document.querySelectorAll('#frame-rows tr').length === 1", WAIT).await.unwrap();
     publish_annotation(&ui.hub, 1, 1, "configureSession");
-    page.wait_for(
-        "document.querySelector('#frame-1 .c-ann').textContent === 'configureSession'",
-        WAIT,
-    )
-    .await
-    .unwrap();
+    page.wait_for("document.querySelector('#frame-1 .c-ann').textContent === 'configureSession'", WAIT).await.unwrap();
 
     // The story on connection 2, while the page watches.
     fixtures::publish_story(&ui.hub, 2);
-    page.wait_for(
-        "document.querySelector('#conn-list li[data-conn=\"2\"] .diag-marker.flagged')",
-        WAIT,
-    )
-    .await
-    .unwrap();
+    page.wait_for("document.querySelector('#conn-list li[data-conn=\"2\"] .diag-marker.flagged')", WAIT).await.unwrap();
     let item = text(&page, "#conn-list li[data-conn=\"2\"]").await;
-    assert!(
-        item.contains("closed") && item.contains("1000 by server"),
-        "{item}"
-    );
+    assert!(item.contains("closed") && item.contains("1000 by server"), "{item}");
 
     // Select it: the close card shows code, meaning, who closed, causes with evidence.
     page.click("#conn-list li[data-conn=\"2\"]").await.unwrap();
-    page.wait_for("document.getElementById('close-card')", WAIT)
-        .await
-        .unwrap();
+    page.wait_for("document.getElementById('close-card')", WAIT).await.unwrap();
     let card = text(&page, "#close-card").await;
     for expected in [
         "Close 1000",
@@ -146,10 +90,7 @@ async fn records_appear_live_and_the_close_card_flags_the_preceding_frame() {
         "evidence",
         "ruled out",
     ] {
-        assert!(
-            card.contains(expected),
-            "close card lacks {expected:?}: {card}"
-        );
+        assert!(card.contains(expected), "close card lacks {expected:?}: {card}");
     }
     wait_rows(&page, &[1, 2, 3, 4, 5, 6]).await;
     assert!(page
@@ -160,20 +101,10 @@ async fn records_appear_live_and_the_close_card_flags_the_preceding_frame() {
         .unwrap());
 
     // The flagged preceding frame is one click away.
-    page.click("#close-card .preceding.flagged a.frame-link")
-        .await
-        .unwrap();
-    page.wait_for(
-        "document.querySelector('#detail-body h3')?.textContent === 'Frame #4'",
-        WAIT,
-    )
-    .await
-    .unwrap();
+    page.click("#close-card .preceding.flagged a.frame-link").await.unwrap();
+    page.wait_for("document.querySelector('#detail-body h3')?.textContent === 'Frame #4'", WAIT).await.unwrap();
     let detail = text(&page, "#detail-body").await;
-    assert!(
-        detail.contains("Hello from custom UI") && detail.contains("no \"action\""),
-        "{detail}"
-    );
+    assert!(detail.contains("Hello from custom UI") && detail.contains("no \"action\""), "{detail}");
     assert!(page
         .eval("document.getElementById('frame-4').classList.contains('selected')")
         .await
@@ -198,38 +129,18 @@ async fn records_appear_live_and_the_close_card_flags_the_preceding_frame() {
     page.type_into("#search", "custom ui").await.unwrap();
     wait_rows(&page, &[4]).await;
     page.click("#regex").await.unwrap();
-    page.type_into("#search", "\"eventType\":\\s*\"Typing\"")
-        .await
-        .unwrap();
+    page.type_into("#search", "\"eventType\":\\s*\"Typing\"").await.unwrap();
     wait_rows(&page, &[3]).await;
     page.type_into("#search", "(unclosed").await.unwrap();
-    page.wait_for(
-        "document.getElementById('search-error').textContent.includes('bad regex')",
-        WAIT,
-    )
-    .await
-    .unwrap();
+    page.wait_for("document.getElementById('search-error').textContent.includes('bad regex')", WAIT).await.unwrap();
     page.type_into("#search", "").await.unwrap();
     wait_rows(&page, &[1, 2, 3, 4, 5, 6]).await;
 
     // Clear forgets what is shown; new records still arrive.
     page.click("#clear").await.unwrap();
-    page.wait_for(
-        "document.querySelectorAll('#conn-list li').length === 0",
-        WAIT,
-    )
-    .await
-    .unwrap();
-    publish(
-        &ui.hub,
-        fixtures::frame(1, 2, Peer::Server, Opcode::Text, b"after clear", 20),
-    );
-    page.wait_for(
-        "document.querySelector('#conn-list li[data-conn=\"1\"]')",
-        WAIT,
-    )
-    .await
-    .unwrap();
+    page.wait_for("document.querySelectorAll('#conn-list li').length === 0", WAIT).await.unwrap();
+    publish(&ui.hub, fixtures::frame(1, 2, Peer::Server, Opcode::Text, b"after clear", 20));
+    page.wait_for("document.querySelector('#conn-list li[data-conn=\"1\"]')", WAIT).await.unwrap();
 
     assert_eq!(browser.page_errors(), Vec::<String>::new());
     ui.stop().await.unwrap();
@@ -244,47 +155,19 @@ async fn tokens_count_down_and_binary_frames_show_hex() {
     let ui = start_ui(hub, None).await;
     let page = browser.new_page().await.unwrap();
     page.goto(&ui.url).await.unwrap();
-    page.wait_for(
-        "document.querySelectorAll('#frame-rows tr').length === 13",
-        WAIT,
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        text(&page, "#frame-4 .c-ann").await,
-        "JwtResponse 200 (a2, 48 ms)"
-    );
+    page.wait_for("document.querySelectorAll('#frame-rows tr').length === 13", WAIT).await.unwrap();
+    assert_eq!(text(&page, "#frame-4 .c-ann").await, "JwtResponse 200 (a2, 48 ms)");
 
     page.click("#tabs [data-tab=\"tokens\"]").await.unwrap();
-    if let Err(e) = page
-        .wait_for("document.querySelector('.token .countdown')", WAIT)
-        .await
-    {
-        panic!(
-            "{e:#}: {} / {:?}",
-            text(&page, "#detail-body").await,
-            browser.page_errors()
-        );
+    if let Err(e) = page.wait_for("document.querySelector('.token .countdown')", WAIT).await {
+        panic!("{e:#}: {} / {:?}", text(&page, "#detail-body").await, browser.page_errors());
     }
     let panel = text(&page, "#detail-body").await;
-    for expected in [
-        "frame:body.jwt",
-        "jwt",
-        "unverified",
-        "expiring-soon",
-        "deploymentId",
-        "guest",
-    ] {
-        assert!(
-            panel.contains(expected),
-            "tokens panel lacks {expected:?}: {panel}"
-        );
+    for expected in ["frame:body.jwt", "jwt", "unverified", "expiring-soon", "deploymentId", "guest"] {
+        assert!(panel.contains(expected), "tokens panel lacks {expected:?}: {panel}");
     }
     let first = text(&page, ".countdown[data-field=\"exp\"]").await;
-    assert!(
-        first.starts_with("expires in 1m 3") || first.starts_with("expires in 1m 2"),
-        "{first}"
-    );
+    assert!(first.starts_with("expires in 1m 3") || first.starts_with("expires in 1m 2"), "{first}");
     // The countdown is live: it changes without new records.
     let expr = format!(
         "document.querySelector('.countdown[data-field=\"exp\"]').textContent !== {}",
@@ -293,25 +176,13 @@ async fn tokens_count_down_and_binary_frames_show_hex() {
     page.wait_for(&expr, Duration::from_secs(5)).await.unwrap();
 
     page.click("#frame-13").await.unwrap();
-    page.wait_for("document.querySelector('#detail-body pre.hex')", WAIT)
-        .await
-        .unwrap();
+    page.wait_for("document.querySelector('#detail-body pre.hex')", WAIT).await.unwrap();
     let hex = text(&page, "#detail-body pre.hex").await;
-    assert!(
-        hex.contains("00 01 fe ff 68 69") && hex.contains("..hi"),
-        "{hex}"
-    );
+    assert!(hex.contains("00 01 fe ff 68 69") && hex.contains("..hi"), "{hex}");
 
     page.click("#frame-2").await.unwrap();
-    page.wait_for(
-        "document.querySelector('#detail-body pre.json .j-key')",
-        WAIT,
-    )
-    .await
-    .unwrap();
-    assert!(text(&page, "#detail-body pre.json")
-        .await
-        .contains("\"SessionResponse\""));
+    page.wait_for("document.querySelector('#detail-body pre.json .j-key')", WAIT).await.unwrap();
+    assert!(text(&page, "#detail-body pre.json").await.contains("\"SessionResponse\""));
 
     assert_eq!(browser.page_errors(), Vec::<String>::new());
     ui.stop().await.unwrap();
@@ -326,31 +197,15 @@ async fn a_lagging_page_resyncs_from_history_and_says_so() {
     let ui = start_ui(hub, None).await;
     let page = browser.new_page().await.unwrap();
     page.goto(&ui.url).await.unwrap();
-    page.wait_for(
-        "document.getElementById('status').textContent === 'live'",
-        WAIT,
-    )
-    .await
-    .unwrap();
+    page.wait_for("document.getElementById('status').textContent === 'live'", WAIT).await.unwrap();
     publish(&ui.hub, fixtures::open(1, "/v1"));
     for seq in 1..=200 {
-        publish(
-            &ui.hub,
-            fixtures::text(1, seq, Peer::Server, json!({"n": seq}), seq as i64),
-        );
+        publish(&ui.hub, fixtures::text(1, seq, Peer::Server, json!({"n": seq}), seq as i64));
     }
-    page.wait_for(
-        "document.getElementById('banner-text').textContent.includes('resynced from history')",
-        WAIT,
-    )
-    .await
-    .unwrap();
-    page.wait_for(
-        "document.querySelectorAll('#frame-rows tr').length === 200",
-        WAIT,
-    )
-    .await
-    .unwrap();
+    page.wait_for("document.getElementById('banner-text').textContent.includes('resynced from history')", WAIT)
+        .await
+        .unwrap();
+    page.wait_for("document.querySelectorAll('#frame-rows tr').length === 200", WAIT).await.unwrap();
     assert_eq!(count(&page, "#conn-list li").await, 1);
     ui.stop().await.unwrap();
 }
@@ -367,16 +222,9 @@ async fn screenshot_with_real_looking_data() {
     let page = browser.new_page().await.unwrap();
     page.set_viewport(1600, 1000).await.unwrap();
     page.goto(&ui.url).await.unwrap();
-    page.wait_for(
-        "document.querySelector('#conn-list li[data-conn=\"3\"]')",
-        WAIT,
-    )
-    .await
-    .unwrap();
+    page.wait_for("document.querySelector('#conn-list li[data-conn=\"3\"]')", WAIT).await.unwrap();
     page.click("#conn-list li[data-conn=\"3\"]").await.unwrap();
-    page.wait_for("document.getElementById('close-card')", WAIT)
-        .await
-        .unwrap();
+    page.wait_for("document.getElementById('close-card')", WAIT).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = if std::env::var_os("FRAMETAP_UPDATE_SCREENSHOT").is_some() {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/ui-screenshot.png")
@@ -385,11 +233,7 @@ async fn screenshot_with_real_looking_data() {
     };
     page.screenshot(&path).await.unwrap();
     let png = std::fs::read(&path).unwrap();
-    assert!(
-        png.starts_with(b"\x89PNG") && png.len() > 10_000,
-        "not a real screenshot: {} bytes",
-        png.len()
-    );
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "not a real screenshot: {} bytes", png.len());
     assert_eq!(browser.page_errors(), Vec::<String>::new());
     ui.stop().await.unwrap();
 }

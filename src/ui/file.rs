@@ -64,17 +64,11 @@ fn parse(text: &str, path: &Path) -> Vec<Line> {
         let head: Head = match serde_json::from_str(raw) {
             Ok(v) => v,
             Err(e) if number == total && !text.ends_with('\n') => {
-                tracing::warn!(
-                    "{}: the last line is cut off ({e}); showing the rest",
-                    path.display()
-                );
+                tracing::warn!("{}: the last line is cut off ({e}); showing the rest", path.display());
                 continue;
             }
             Err(e) => {
-                tracing::warn!(
-                    "{}: line {number} is not a JSON record ({e}); skipped",
-                    path.display()
-                );
+                tracing::warn!("{}: line {number} is not a JSON record ({e}); skipped", path.display());
                 continue;
             }
         };
@@ -83,41 +77,28 @@ fn parse(text: &str, path: &Path) -> Vec<Line> {
             continue;
         };
         let conn = head.conn;
-        lines.push(Line {
-            kind,
-            conn,
-            json: raw.to_string(),
-        });
+        lines.push(Line { kind, conn, json: raw.to_string() });
     }
     lines
 }
 
 /// Reads `path` into a hub large enough to hold all of it.
 pub fn load(path: &Path) -> anyhow::Result<Arc<Hub>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("could not read the capture {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("could not read the capture {}", path.display()))?;
     let lines = parse(&text, path);
     if lines.is_empty() {
-        anyhow::bail!(
-            "{} holds no capture records (expected JSON Lines from `frametap proxy`)",
-            path.display()
-        );
+        anyhow::bail!("{} holds no capture records (expected JSON Lines from `frametap proxy`)", path.display());
     }
     let meta = lines.iter().find(|l| l.kind == "meta");
     match meta {
         Some(m) if m.json.contains(FORMAT_NAME) => {}
-        _ => tracing::warn!(
-            "{} does not start like a frametap capture; showing what it can",
-            path.display()
-        ),
+        _ => tracing::warn!("{} does not start like a frametap capture; showing what it can", path.display()),
     }
     let redacted = meta
         .and_then(|m| serde_json::from_str::<serde_json::Value>(&m.json).ok())
         .is_some_and(|m| m["redacted"] == true);
-    let hub = Hub::new(HubOptions {
-        history_limit: lines.len().max(DEFAULT_HISTORY_LIMIT),
-        redacted,
-    });
+    let hub = Hub::new(HubOptions { history_limit: lines.len().max(DEFAULT_HISTORY_LIMIT), redacted });
     for line in &lines {
         hub.publish_raw(&line.kind, line.conn, &line.json);
     }
@@ -147,8 +128,6 @@ mod tests {
     #[test]
     fn a_missing_file_is_a_clear_error() {
         let err = load(Path::new("/nonexistent/capture.jsonl")).err().unwrap();
-        assert!(
-            format!("{err:#}").contains("could not read the capture /nonexistent/capture.jsonl")
-        );
+        assert!(format!("{err:#}").contains("could not read the capture /nonexistent/capture.jsonl"));
     }
 }

@@ -29,10 +29,7 @@ pub struct HubOptions {
 
 impl Default for HubOptions {
     fn default() -> Self {
-        HubOptions {
-            history_limit: DEFAULT_HISTORY_LIMIT,
-            redacted: false,
-        }
+        HubOptions { history_limit: DEFAULT_HISTORY_LIMIT, redacted: false }
     }
 }
 
@@ -83,11 +80,7 @@ impl Hub {
     /// Like [`Hub::new`] with a chosen live buffer (records a subscriber may fall behind).
     pub fn with_live_buffer(options: HubOptions, live_buffer: usize) -> Arc<Hub> {
         let (live, _) = broadcast::channel(live_buffer.max(1));
-        Arc::new(Hub {
-            options,
-            history: Mutex::new(History::default()),
-            live,
-        })
+        Arc::new(Hub { options, history: Mutex::new(History::default()), live })
     }
 
     pub fn options(&self) -> &HubOptions {
@@ -105,18 +98,9 @@ impl Hub {
     pub fn publish_raw(&self, kind: &str, conn: Option<ConnId>, json: &str) {
         let mut history = self.lock();
         history.published += 1;
-        let entry = Entry {
-            index: history.published,
-            kind: kind.into(),
-            conn,
-            json: json.into(),
-        };
+        let entry = Entry { index: history.published, kind: kind.into(), conn, json: json.into() };
         let limit = self.options.history_limit.max(1);
-        let queue = if is_frame_like(kind) {
-            &mut history.frames
-        } else {
-            &mut history.structure
-        };
+        let queue = if is_frame_like(kind) { &mut history.frames } else { &mut history.structure };
         queue.push_back(entry.clone());
         let trimmed = queue.len().saturating_sub(limit);
         queue.drain(..trimmed);
@@ -131,11 +115,7 @@ impl Hub {
     pub fn subscribe(&self) -> Subscription {
         let history = self.lock();
         let live = self.live.subscribe();
-        Subscription {
-            history: merged(&history),
-            forgotten: history.forgotten,
-            live,
-        }
+        Subscription { history: merged(&history), forgotten: history.forgotten, live }
     }
 
     /// The history in publication order.
@@ -145,10 +125,7 @@ impl Hub {
 
     /// One connection's records in publication order, preceded by the capture's `meta` record(s).
     pub fn connection(&self, conn: ConnId) -> Vec<Entry> {
-        self.history()
-            .into_iter()
-            .filter(|e| e.conn == Some(conn) || &*e.kind == "meta")
-            .collect()
+        self.history().into_iter().filter(|e| e.conn == Some(conn) || &*e.kind == "meta").collect()
     }
 
     /// Records trimmed from history so far.
@@ -158,9 +135,7 @@ impl Hub {
 
     fn lock(&self) -> MutexGuard<'_, History> {
         // A panic while holding the lock cannot leave History inconsistent in a way that matters here.
-        self.history
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.history.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -170,10 +145,7 @@ fn is_frame_like(kind: &str) -> bool {
 
 fn merged(history: &History) -> Vec<Entry> {
     let mut out = Vec::with_capacity(history.frames.len() + history.structure.len());
-    let (mut a, mut b) = (
-        history.frames.iter().peekable(),
-        history.structure.iter().peekable(),
-    );
+    let (mut a, mut b) = (history.frames.iter().peekable(), history.structure.iter().peekable());
     loop {
         let next = match (a.peek(), b.peek()) {
             (Some(x), Some(y)) if x.index < y.index => a.next(),
@@ -192,10 +164,7 @@ mod tests {
     use super::*;
 
     fn hub(limit: usize) -> Arc<Hub> {
-        Hub::new(HubOptions {
-            history_limit: limit,
-            redacted: false,
-        })
+        Hub::new(HubOptions { history_limit: limit, redacted: false })
     }
 
     #[test]
@@ -203,27 +172,11 @@ mod tests {
         let hub = hub(2);
         hub.publish_raw("open", Some(1), r#"{"kind":"open"}"#);
         for n in 0..5 {
-            hub.publish_raw(
-                "frame",
-                Some(1),
-                &format!(r#"{{"kind":"frame","seq":{n}}}"#),
-            );
+            hub.publish_raw("frame", Some(1), &format!(r#"{{"kind":"frame","seq":{n}}}"#));
         }
         hub.publish_raw("close", Some(1), r#"{"kind":"close"}"#);
-        let kinds: Vec<_> = hub
-            .history()
-            .iter()
-            .map(|e| (e.kind.to_string(), e.index))
-            .collect();
-        assert_eq!(
-            kinds,
-            vec![
-                ("open".into(), 1),
-                ("frame".into(), 5),
-                ("frame".into(), 6),
-                ("close".into(), 7)
-            ]
-        );
+        let kinds: Vec<_> = hub.history().iter().map(|e| (e.kind.to_string(), e.index)).collect();
+        assert_eq!(kinds, vec![("open".into(), 1), ("frame".into(), 5), ("frame".into(), 6), ("close".into(), 7)]);
         assert_eq!(hub.forgotten(), 3);
     }
 
@@ -245,9 +198,6 @@ mod tests {
         for _ in 0..5 {
             hub.publish_raw("frame", Some(1), "x");
         }
-        assert!(matches!(
-            sub.live.try_recv(),
-            Err(broadcast::error::TryRecvError::Lagged(3))
-        ));
+        assert!(matches!(sub.live.try_recv(), Err(broadcast::error::TryRecvError::Lagged(3))));
     }
 }

@@ -47,12 +47,7 @@ pub struct UiOptions {
 impl UiOptions {
     /// Options with a listen address and access token, no proxy and no label.
     pub fn new(listen: SocketAddr, access_token: impl Into<String>) -> UiOptions {
-        UiOptions {
-            listen,
-            access_token: access_token.into(),
-            proxy_ws_url: None,
-            label: None,
-        }
+        UiOptions { listen, access_token: access_token.into(), proxy_ws_url: None, label: None }
     }
 }
 
@@ -100,9 +95,7 @@ pub async fn serve(
     mut options: UiOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    options.listen = listener
-        .local_addr()
-        .context("the web UI listener has no address")?;
+    options.listen = listener.local_addr().context("the web UI listener has no address")?;
     let state = state(hub, options);
     let stop = state.shutdown.clone();
     let app = routes::router(state);
@@ -129,11 +122,7 @@ pub fn url(listen: SocketAddr, access_token: &str) -> String {
         IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
         ip => ip,
     };
-    format!(
-        "http://{}/?{}={access_token}",
-        SocketAddr::new(ip, listen.port()),
-        security::TOKEN_PARAM
-    )
+    format!("http://{}/?{}={access_token}", SocketAddr::new(ip, listen.port()), security::TOKEN_PARAM)
 }
 
 /// The web UI options shared by `proxy` and `replay serve`.
@@ -168,17 +157,11 @@ pub struct UiCommand {
 pub async fn run_file(cmd: UiCommand) -> anyhow::Result<()> {
     let hub = file::load(&cmd.file)?;
     let listener = bind(cmd.ui).await?;
-    let listen = listener
-        .local_addr()
-        .context("the web UI listener has no address")?;
+    let listen = listener.local_addr().context("the web UI listener has no address")?;
     let token = new_access_token();
     let mut options = UiOptions::new(listen, token.clone());
     options.label = Some(cmd.file.display().to_string());
-    println!(
-        "frametap UI for {}: {}",
-        cmd.file.display(),
-        url(listen, &token)
-    );
+    println!("frametap UI for {}: {}", cmd.file.display(), url(listen, &token));
     println!("Press Ctrl-C to stop.");
     serve(listener, hub, options, async {
         let _ = tokio::signal::ctrl_c().await;
@@ -192,18 +175,9 @@ mod tests {
 
     #[test]
     fn urls_carry_the_token_and_name_a_reachable_address() {
-        assert_eq!(
-            url("127.0.0.1:9001".parse().unwrap(), "abc"),
-            "http://127.0.0.1:9001/?token=abc"
-        );
-        assert_eq!(
-            url("0.0.0.0:9001".parse().unwrap(), "abc"),
-            "http://127.0.0.1:9001/?token=abc"
-        );
-        assert_eq!(
-            url("[::1]:9001".parse().unwrap(), "x"),
-            "http://[::1]:9001/?token=x"
-        );
+        assert_eq!(url("127.0.0.1:9001".parse().unwrap(), "abc"), "http://127.0.0.1:9001/?token=abc");
+        assert_eq!(url("0.0.0.0:9001".parse().unwrap(), "abc"), "http://127.0.0.1:9001/?token=abc");
+        assert_eq!(url("[::1]:9001".parse().unwrap(), "x"), "http://[::1]:9001/?token=x");
     }
 
     #[test]
@@ -211,10 +185,6 @@ mod tests {
         let (a, b) = (new_access_token(), new_access_token());
         assert_ne!(a, b);
         assert_eq!(a.len(), 32);
-        assert!(
-            a.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
-            "{a}"
-        );
+        assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'), "{a}");
     }
 }

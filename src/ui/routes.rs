@@ -31,34 +31,14 @@ struct Asset {
     body: &'static [u8],
 }
 
-const INDEX_HTML: Asset = Asset {
-    content_type: "text/html; charset=utf-8",
-    body: include_bytes!("assets/index.html"),
-};
-const TRY_HTML: Asset = Asset {
-    content_type: "text/html; charset=utf-8",
-    body: include_bytes!("assets/try.html"),
-};
-const APP_CSS: Asset = Asset {
-    content_type: "text/css; charset=utf-8",
-    body: include_bytes!("assets/app.css"),
-};
-const APP_JS: Asset = Asset {
-    content_type: "text/javascript; charset=utf-8",
-    body: include_bytes!("assets/app.js"),
-};
-const VIEWS_JS: Asset = Asset {
-    content_type: "text/javascript; charset=utf-8",
-    body: include_bytes!("assets/views.js"),
-};
-const TRY_JS: Asset = Asset {
-    content_type: "text/javascript; charset=utf-8",
-    body: include_bytes!("assets/try.js"),
-};
-const ICON_SVG: Asset = Asset {
-    content_type: "image/svg+xml",
-    body: include_bytes!("assets/icon.svg"),
-};
+const INDEX_HTML: Asset = Asset { content_type: "text/html; charset=utf-8", body: include_bytes!("assets/index.html") };
+const TRY_HTML: Asset = Asset { content_type: "text/html; charset=utf-8", body: include_bytes!("assets/try.html") };
+const APP_CSS: Asset = Asset { content_type: "text/css; charset=utf-8", body: include_bytes!("assets/app.css") };
+const APP_JS: Asset = Asset { content_type: "text/javascript; charset=utf-8", body: include_bytes!("assets/app.js") };
+const VIEWS_JS: Asset =
+    Asset { content_type: "text/javascript; charset=utf-8", body: include_bytes!("assets/views.js") };
+const TRY_JS: Asset = Asset { content_type: "text/javascript; charset=utf-8", body: include_bytes!("assets/try.js") };
+const ICON_SVG: Asset = Asset { content_type: "image/svg+xml", body: include_bytes!("assets/icon.svg") };
 
 fn asset(asset: &'static Asset) -> Response {
     ([(header::CONTENT_TYPE, asset.content_type)], asset.body).into_response()
@@ -79,10 +59,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/conn/{conn}/capture", get(download_capture))
         .route("/api/conn/{conn}/har", get(download_har))
         .fallback(|| async { (StatusCode::NOT_FOUND, "frametap UI: no such page\n") })
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            security::guard,
-        ))
+        .layer(middleware::from_fn_with_state(state.clone(), security::guard))
         .with_state(state)
 }
 
@@ -112,11 +89,7 @@ fn jsonl(entries: &[Entry]) -> String {
 
 /// The whole history as capture JSON Lines (what the page would get on a resync).
 async fn history(State(state): State<Arc<AppState>>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/x-ndjson")],
-        jsonl(&state.hub.history()),
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "application/x-ndjson")], jsonl(&state.hub.history())).into_response()
 }
 
 #[derive(Deserialize)]
@@ -126,11 +99,7 @@ struct CaptureQuery {
 }
 
 fn not_available(what: &str) -> Response {
-    (
-        StatusCode::NOT_IMPLEMENTED,
-        format!("frametap UI: {what} is not available in this build yet\n"),
-    )
-        .into_response()
+    (StatusCode::NOT_IMPLEMENTED, format!("frametap UI: {what} is not available in this build yet\n")).into_response()
 }
 
 /// One connection's records (after the capture's meta) as a capture file download.
@@ -141,29 +110,17 @@ async fn download_capture(
 ) -> Response {
     let want_redacted = matches!(query.redacted.as_deref(), Some("1" | "true" | "yes"));
     if want_redacted && !can_redact(&state.hub) {
-        return not_available(
-            "a redacted download (run the proxy with --redact, or use `frametap redact`)",
-        );
+        return not_available("a redacted download (run the proxy with --redact, or use `frametap redact`)");
     }
     let entries = state.hub.connection(conn);
     if !entries.iter().any(|e| e.conn == Some(conn)) {
-        return (
-            StatusCode::NOT_FOUND,
-            format!("frametap UI: no records for connection {conn} in history\n"),
-        )
+        return (StatusCode::NOT_FOUND, format!("frametap UI: no records for connection {conn} in history\n"))
             .into_response();
     }
-    let suffix = if state.hub.options().redacted {
-        "-redacted"
-    } else {
-        ""
-    };
+    let suffix = if state.hub.options().redacted { "-redacted" } else { "" };
     let disposition = format!("attachment; filename=\"frametap-conn-{conn}{suffix}.jsonl\"");
     (
-        [
-            (header::CONTENT_TYPE, "application/x-ndjson".to_string()),
-            (header::CONTENT_DISPOSITION, disposition),
-        ],
+        [(header::CONTENT_TYPE, "application/x-ndjson".to_string()), (header::CONTENT_DISPOSITION, disposition)],
         jsonl(&entries),
     )
         .into_response()

@@ -29,10 +29,8 @@ pub struct HostPolicy {
 impl HostPolicy {
     pub fn new(listen: SocketAddr) -> HostPolicy {
         let port = listen.port();
-        let mut allowed: Vec<String> = ["localhost", "127.0.0.1", "[::1]"]
-            .iter()
-            .map(|h| format!("{h}:{port}"))
-            .collect();
+        let mut allowed: Vec<String> =
+            ["localhost", "127.0.0.1", "[::1]"].iter().map(|h| format!("{h}:{port}")).collect();
         if !listen.ip().is_unspecified() {
             let own = SocketAddr::new(listen.ip(), port).to_string();
             if !allowed.contains(&own) {
@@ -41,11 +39,7 @@ impl HostPolicy {
         }
         // Bound to every interface, the UI's own address is any of the machine's: an IP literal
         // cannot be rebound by DNS, so any is safe to accept. Host names other than localhost are not.
-        HostPolicy {
-            port,
-            allowed,
-            any_ip_literal: listen.ip().is_unspecified(),
-        }
+        HostPolicy { port, allowed, any_ip_literal: listen.ip().is_unspecified() }
     }
 
     /// True when `host` (a `Host` header value) names this UI.
@@ -60,17 +54,12 @@ impl HostPolicy {
         if self.allowed.contains(&with_port) {
             return true;
         }
-        self.any_ip_literal
-            && with_port
-                .parse::<SocketAddr>()
-                .is_ok_and(|a| a.port() == self.port)
+        self.any_ip_literal && with_port.parse::<SocketAddr>().is_ok_and(|a| a.port() == self.port)
     }
 
     /// True when `origin` (an `Origin` header value) is this UI's own origin.
     pub fn origin_allowed(&self, origin: &str) -> bool {
-        origin
-            .strip_prefix("http://")
-            .is_some_and(|host| self.host_allowed(host))
+        origin.strip_prefix("http://").is_some_and(|host| self.host_allowed(host))
     }
 
     /// The addresses accepted as `Host`, for messages.
@@ -87,9 +76,7 @@ impl HostPolicy {
 pub fn is_exposed(listen: SocketAddr) -> bool {
     !match listen.ip() {
         IpAddr::V4(ip) => ip.is_loopback(),
-        IpAddr::V6(ip) => {
-            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
-        }
+        IpAddr::V6(ip) => ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
     }
 }
 
@@ -105,9 +92,7 @@ fn same_secret(given: &str, expected: &str) -> bool {
 }
 
 fn query_token(query: Option<&str>) -> Option<&str> {
-    query?
-        .split('&')
-        .find_map(|pair| pair.strip_prefix(TOKEN_PARAM)?.strip_prefix('='))
+    query?.split('&').find_map(|pair| pair.strip_prefix(TOKEN_PARAM)?.strip_prefix('='))
 }
 
 fn cookie_token<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -157,22 +142,17 @@ pub async fn guard(State(state): State<Arc<AppState>>, request: Request, next: N
     }
     let expected = state.options.access_token.as_str();
     let from_query = query_token(request.uri().query()).filter(|t| same_secret(t, expected));
-    let from_cookie =
-        cookie_token(headers, &state.cookie).is_some_and(|t| same_secret(t, expected));
+    let from_cookie = cookie_token(headers, &state.cookie).is_some_and(|t| same_secret(t, expected));
     if from_query.is_none() && !from_cookie {
         return refuse(
             StatusCode::UNAUTHORIZED,
-            "an access token is needed: open the URL frametap printed at start (it ends in ?token=…)"
-                .into(),
+            "an access token is needed: open the URL frametap printed at start (it ends in ?token=…)".into(),
         );
     }
     let set_cookie = from_query.is_some() && !from_cookie;
     let mut response = next.run(request).await;
     if set_cookie {
-        let cookie = format!(
-            "{}={expected}; HttpOnly; SameSite=Strict; Path=/",
-            state.cookie
-        );
+        let cookie = format!("{}={expected}; HttpOnly; SameSite=Strict; Path=/", state.cookie);
         if let Ok(value) = HeaderValue::from_str(&cookie) {
             response.headers_mut().append(header::SET_COOKIE, value);
         }
@@ -194,9 +174,7 @@ fn add_safety_headers(headers: &mut HeaderMap) {
         (header::CACHE_CONTROL, "no-store"),
     ];
     for (name, value) in fixed {
-        headers
-            .entry(name)
-            .or_insert(HeaderValue::from_static(value));
+        headers.entry(name).or_insert(HeaderValue::from_static(value));
     }
 }
 
@@ -207,20 +185,10 @@ mod tests {
     #[test]
     fn loopback_names_and_own_address_are_accepted_on_the_right_port() {
         let policy = HostPolicy::new("127.0.0.1:9001".parse().unwrap());
-        for ok in [
-            "127.0.0.1:9001",
-            "localhost:9001",
-            "LOCALHOST:9001",
-            "[::1]:9001",
-        ] {
+        for ok in ["127.0.0.1:9001", "localhost:9001", "LOCALHOST:9001", "[::1]:9001"] {
             assert!(policy.host_allowed(ok), "{ok}");
         }
-        for bad in [
-            "127.0.0.1:9002",
-            "evil.example:9001",
-            "localhost",
-            "10.0.0.2:9001",
-        ] {
+        for bad in ["127.0.0.1:9002", "evil.example:9001", "localhost", "10.0.0.2:9001"] {
             assert!(!policy.host_allowed(bad), "{bad}");
         }
         assert!(policy.origin_allowed("http://localhost:9001"));
@@ -245,10 +213,7 @@ mod tests {
         assert_eq!(query_token(Some("a=1&token=abc")), Some("abc"));
         assert_eq!(query_token(Some("tokens=abc")), None);
         let mut headers = HeaderMap::new();
-        headers.insert(
-            header::COOKIE,
-            HeaderValue::from_static("x=1; frametap_ui_9001=s3cret"),
-        );
+        headers.insert(header::COOKIE, HeaderValue::from_static("x=1; frametap_ui_9001=s3cret"));
         assert_eq!(cookie_token(&headers, "frametap_ui_9001"), Some("s3cret"));
         assert!(same_secret("s3cret", "s3cret") && !same_secret("s3cre", "s3cret"));
     }

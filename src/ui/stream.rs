@@ -43,11 +43,7 @@ fn hello(reason: &str, missed: u64, forgotten: u64, redacted: bool) -> String {
 
 /// Appends `{"i":…,"r":…}` for an entry; the record's JSON is copied in as it is, never re-parsed.
 fn push_item(batch: &mut String, entry: &Entry) {
-    batch.push_str(if batch.is_empty() {
-        "{\"t\":\"batch\",\"recs\":["
-    } else {
-        ","
-    });
+    batch.push_str(if batch.is_empty() { "{\"t\":\"batch\",\"recs\":[" } else { "," });
     batch.push_str("{\"i\":");
     batch.push_str(&entry.index.to_string());
     // The record's kind, given apart: a token's details may carry a `kind` of their own (jwt, …).
@@ -59,10 +55,7 @@ fn push_item(batch: &mut String, entry: &Entry) {
 }
 
 async fn send_text(socket: &mut WebSocket, text: String) -> anyhow::Result<()> {
-    socket
-        .send(Message::Text(text.into()))
-        .await
-        .map_err(|e| anyhow::anyhow!("sending to the browser: {e}"))
+    socket.send(Message::Text(text.into())).await.map_err(|e| anyhow::anyhow!("sending to the browser: {e}"))
 }
 
 async fn flush(socket: &mut WebSocket, batch: &mut String) -> anyhow::Result<()> {
@@ -89,11 +82,7 @@ async fn run(
     let (mut reason, mut missed) = ("start", 0u64);
     loop {
         let mut subscription = hub.subscribe();
-        send_text(
-            &mut socket,
-            hello(reason, missed, subscription.forgotten, redacted),
-        )
-        .await?;
+        send_text(&mut socket, hello(reason, missed, subscription.forgotten, redacted)).await?;
         let mut batch = String::new();
         for entry in &subscription.history {
             push_item(&mut batch, entry);
@@ -139,10 +128,7 @@ async fn run(
                 Err(RecvError::Closed) => return Ok(()),
             };
             if let Some(n) = lagged {
-                tracing::debug!(
-                    missed = n,
-                    "ui: a browser fell behind; resyncing it from history"
-                );
+                tracing::debug!(missed = n, "ui: a browser fell behind; resyncing it from history");
                 (reason, missed) = ("lag", n);
                 break;
             }

@@ -22,9 +22,7 @@ pub struct UiServer {
 }
 
 pub async fn start_ui(hub: Arc<Hub>, proxy_ws_url: Option<String>) -> UiServer {
-    let listener = ui::bind("127.0.0.1:0".parse().unwrap())
-        .await
-        .expect("bind the UI");
+    let listener = ui::bind("127.0.0.1:0".parse().unwrap()).await.expect("bind the UI");
     let addr = listener.local_addr().unwrap();
     let token = ui::new_access_token();
     let mut options = UiOptions::new(addr, token.clone());
@@ -34,14 +32,7 @@ pub async fn start_ui(hub: Arc<Hub>, proxy_ws_url: Option<String>) -> UiServer {
     let task = tokio::spawn(ui::serve(listener, hub.clone(), options, async {
         let _ = stopped.await;
     }));
-    UiServer {
-        addr,
-        hub,
-        url: ui::url(addr, &token),
-        token,
-        stop: Some(stop),
-        task,
-    }
+    UiServer { addr, hub, url: ui::url(addr, &token), token, stop: Some(stop), task }
 }
 
 impl UiServer {
@@ -59,8 +50,7 @@ pub fn publish(hub: &Hub, record: Record) {
 }
 
 pub fn publish_annotation(hub: &Hub, conn: u64, seq: u64, text: &str) {
-    let json =
-        json!({"kind": "annotation", "conn": conn, "ts": Ts::now(), "seq": seq, "text": text});
+    let json = json!({"kind": "annotation", "conn": conn, "ts": Ts::now(), "seq": seq, "text": text});
     hub.publish_raw("annotation", Some(conn), &json.to_string());
 }
 
@@ -127,14 +117,7 @@ pub fn frame(conn: u64, seq: u64, from: Peer, opcode: Opcode, payload: &[u8], ms
 }
 
 pub fn text(conn: u64, seq: u64, from: Peer, body: Value, ms: i64) -> Record {
-    frame(
-        conn,
-        seq,
-        from,
-        Opcode::Text,
-        body.to_string().as_bytes(),
-        ms,
-    )
+    frame(conn, seq, from, Opcode::Text, body.to_string().as_bytes(), ms)
 }
 
 pub fn close_frame(conn: u64, seq: u64, from: Peer, code: u16, reason: &str, ms: i64) -> Record {
@@ -143,13 +126,7 @@ pub fn close_frame(conn: u64, seq: u64, from: Peer, code: u16, reason: &str, ms:
     frame(conn, seq, from, Opcode::Close, &payload, ms)
 }
 
-pub fn close(
-    conn: u64,
-    initiator: Peer,
-    code: Option<u16>,
-    reason: Option<&str>,
-    ms: f64,
-) -> Record {
+pub fn close(conn: u64, initiator: Peer, code: Option<u16>, reason: Option<&str>, ms: f64) -> Record {
     Record::Close(Close {
         conn,
         ts: at(ms as i64),
@@ -169,13 +146,7 @@ pub fn details(value: Value) -> serde_json::Map<String, Value> {
 /// The story behind frametap: a custom chat UI's first frame has no `action`, and the server closes
 /// with 1000 and no reason. Frame 1 is the culprit; a ping/pong pair and a typing event are noise.
 pub fn publish_story(hub: &Hub, conn: u64) {
-    publish(
-        hub,
-        open(
-            conn,
-            "/v1?deploymentId=11111111-2222-4333-8444-555555555555",
-        ),
-    );
+    publish(hub, open(conn, "/v1?deploymentId=11111111-2222-4333-8444-555555555555"));
     publish(hub, frame(conn, 1, Peer::Client, Opcode::Ping, b"hb", 200));
     publish(hub, frame(conn, 2, Peer::Server, Opcode::Pong, b"hb", 230));
     let typing = json!({"action": "onMessage", "token": "5b1f0c7e-7a43-4ad5-9d1a-0f2b7d7f1c11",
@@ -221,13 +192,7 @@ pub fn publish_story(hub: &Hub, conn: u64) {
 /// A healthy Guest API session with a JWT, still open.
 pub fn publish_healthy(hub: &Hub, conn: u64) {
     let token = "5b1f0c7e-7a43-4ad5-9d1a-0f2b7d7f1c11";
-    publish(
-        hub,
-        open(
-            conn,
-            "/v1?deploymentId=11111111-2222-4333-8444-555555555555&application=web-1.0",
-        ),
-    );
+    publish(hub, open(conn, "/v1?deploymentId=11111111-2222-4333-8444-555555555555&application=web-1.0"));
     let frames = [
         (
             Peer::Client,
@@ -237,10 +202,7 @@ pub fn publish_healthy(hub: &Hub, conn: u64) {
             Peer::Server,
             json!({"type": "response", "class": "SessionResponse", "code": 200, "body": {"connected": true, "newSession": true, "durationSeconds": 259200}, "tracingId": "a1"}),
         ),
-        (
-            Peer::Client,
-            json!({"action": "getJwt", "token": token, "tracingId": "a2"}),
-        ),
+        (Peer::Client, json!({"action": "getJwt", "token": token, "tracingId": "a2"})),
         (
             Peer::Server,
             json!({"type": "response", "class": "JwtResponse", "code": 200, "body": {"jwt": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJndWVzdCJ9.c2ln", "exp": 1795000000}, "tracingId": "a2"}),
@@ -289,17 +251,7 @@ pub fn publish_healthy(hub: &Hub, conn: u64) {
     }
     publish(hub, frame(conn, 11, Peer::Client, Opcode::Ping, b"", 5000));
     publish(hub, frame(conn, 12, Peer::Server, Opcode::Pong, b"", 5030));
-    publish(
-        hub,
-        frame(
-            conn,
-            13,
-            Peer::Server,
-            Opcode::Binary,
-            &[0x00, 0x01, 0xfe, 0xff, b'h', b'i'],
-            5100,
-        ),
-    );
+    publish(hub, frame(conn, 13, Peer::Server, Opcode::Binary, &[0x00, 0x01, 0xfe, 0xff, b'h', b'i'], 5100));
     let exp = Utc::now() + ChronoDuration::seconds(95);
     let iat = Utc::now() - ChronoDuration::seconds(3505);
     publish(
@@ -323,12 +275,8 @@ pub fn publish_refused(hub: &Hub, conn: u64) {
     let mut record = open(conn, "/api/v2/guest/sessions");
     if let Record::Open(o) = &mut record {
         o.upstream = Some("wss://api.mypurecloud.com/api/v2/guest/sessions".into());
-        o.response = Some(HttpResponse {
-            status: 403,
-            headers: vec![],
-            body: Some("access refused".into()),
-            body_base64: None,
-        });
+        o.response =
+            Some(HttpResponse { status: 403, headers: vec![], body: Some("access refused".into()), body_base64: None });
     }
     publish(hub, record);
     publish(hub, close(conn, Peer::Server, None, None, 80.0));

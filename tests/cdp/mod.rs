@@ -38,12 +38,7 @@ struct Connection {
 }
 
 impl Connection {
-    async fn call(
-        &self,
-        session: Option<&str>,
-        method: &str,
-        params: Value,
-    ) -> anyhow::Result<Value> {
+    async fn call(&self, session: Option<&str>, method: &str, params: Value) -> anyhow::Result<Value> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut message = json!({"id": id, "method": method, "params": params});
         if let Some(session) = session {
@@ -72,9 +67,7 @@ pub struct Browser {
 
 /// The Chromium binary: `$FRAMETAP_CHROMIUM`, else Debian's /usr/bin/chromium.
 pub fn chromium_path() -> anyhow::Result<PathBuf> {
-    let path = std::env::var_os("FRAMETAP_CHROMIUM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| "/usr/bin/chromium".into());
+    let path = std::env::var_os("FRAMETAP_CHROMIUM").map(PathBuf::from).unwrap_or_else(|| "/usr/bin/chromium".into());
     if !path.exists() {
         bail!(
             "the browser tests need Chromium at {}, which is missing: install it with \
@@ -123,9 +116,7 @@ impl Browser {
             bail!("Chromium exited before it printed its DevTools address")
         })
         .await
-        .map_err(|_| {
-            anyhow!("Chromium did not print its DevTools address within {STARTUP_TIMEOUT:?}")
-        })??;
+        .map_err(|_| anyhow!("Chromium did not print its DevTools address within {STARTUP_TIMEOUT:?}"))??;
         // Keep draining stderr so Chromium never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = stderr.next_line().await {} });
 
@@ -172,39 +163,17 @@ impl Browser {
                 }
             }
         });
-        Ok(Browser {
-            _child: child,
-            _profile: profile,
-            conn,
-        })
+        Ok(Browser { _child: child, _profile: profile, conn })
     }
 
     /// Opens a new tab (about:blank) with Page and Runtime enabled.
     pub async fn new_page(&self) -> anyhow::Result<Page> {
-        let target = self
-            .conn
-            .call(None, "Target.createTarget", json!({"url": "about:blank"}))
-            .await?;
-        let target_id = target["targetId"]
-            .as_str()
-            .context("no targetId")?
-            .to_string();
-        let attached = self
-            .conn
-            .call(
-                None,
-                "Target.attachToTarget",
-                json!({"targetId": target_id, "flatten": true}),
-            )
-            .await?;
-        let session = attached["sessionId"]
-            .as_str()
-            .context("no sessionId")?
-            .to_string();
-        let page = Page {
-            conn: self.conn.clone(),
-            session,
-        };
+        let target = self.conn.call(None, "Target.createTarget", json!({"url": "about:blank"})).await?;
+        let target_id = target["targetId"].as_str().context("no targetId")?.to_string();
+        let attached =
+            self.conn.call(None, "Target.attachToTarget", json!({"targetId": target_id, "flatten": true})).await?;
+        let session = attached["sessionId"].as_str().context("no sessionId")?.to_string();
+        let page = Page { conn: self.conn.clone(), session };
         page.call("Page.enable", json!({})).await?;
         page.call("Runtime.enable", json!({})).await?;
         page.set_viewport(1440, 900).await?;
@@ -222,9 +191,7 @@ fn record_page_error(conn: &Connection, event: &Value) {
     let text = match event["method"].as_str() {
         Some("Runtime.exceptionThrown") => {
             let details = &params["exceptionDetails"];
-            let description = details["exception"]["description"]
-                .as_str()
-                .or(details["text"].as_str());
+            let description = details["exception"]["description"].as_str().or(details["text"].as_str());
             Some(format!("exception: {}", description.unwrap_or("?")))
         }
         Some("Runtime.consoleAPICalled") if params["type"] == "error" => {
@@ -267,9 +234,7 @@ impl Page {
         tokio::time::timeout(COMMAND_TIMEOUT, async {
             loop {
                 let event = events.recv().await?;
-                if event["method"] == "Page.loadEventFired"
-                    && event["sessionId"] == self.session.as_str()
-                {
+                if event["method"] == "Page.loadEventFired" && event["sessionId"] == self.session.as_str() {
                     return Ok::<_, anyhow::Error>(());
                 }
             }
@@ -281,22 +246,13 @@ impl Page {
     /// Evaluates an expression (promises are awaited) and returns its JSON value.
     pub async fn eval(&self, expression: &str) -> anyhow::Result<Value> {
         let result = self
-            .call(
-                "Runtime.evaluate",
-                json!({"expression": expression, "returnByValue": true, "awaitPromise": true}),
-            )
+            .call("Runtime.evaluate", json!({"expression": expression, "returnByValue": true, "awaitPromise": true}))
             .await?;
         if let Some(details) = result.get("exceptionDetails") {
-            let text = details["exception"]["description"]
-                .as_str()
-                .or(details["text"].as_str())
-                .unwrap_or("?");
+            let text = details["exception"]["description"].as_str().or(details["text"].as_str()).unwrap_or("?");
             bail!("evaluating `{expression}` threw: {text}");
         }
-        Ok(result["result"]
-            .get("value")
-            .cloned()
-            .unwrap_or(Value::Null))
+        Ok(result["result"].get("value").cloned().unwrap_or(Value::Null))
     }
 
     /// Waits, inside the page, until `expression` is truthy; returns its value.
@@ -309,9 +265,7 @@ impl Page {
                  setTimeout(check, 20); }}; check(); }})",
             ms = timeout.as_millis()
         );
-        self.eval(&script)
-            .await
-            .with_context(|| format!("waiting for `{expression}`"))
+        self.eval(&script).await.with_context(|| format!("waiting for `{expression}`"))
     }
 
     /// Clicks the first element matching a CSS selector (an error when there is none).
@@ -328,10 +282,7 @@ impl Page {
 
     /// Types into an input (sets its value and fires `input`).
     pub async fn type_into(&self, selector: &str, text: &str) -> anyhow::Result<()> {
-        let (sel, text) = (
-            serde_json::to_string(selector)?,
-            serde_json::to_string(text)?,
-        );
+        let (sel, text) = (serde_json::to_string(selector)?, serde_json::to_string(text)?);
         let found = self
             .eval(&format!(
                 "(() => {{ const e = document.querySelector({sel}); if (!e) return false; e.value = {text}; \
@@ -346,9 +297,7 @@ impl Page {
 
     /// Saves a PNG screenshot of the viewport.
     pub async fn screenshot(&self, path: &Path) -> anyhow::Result<()> {
-        let shot = self
-            .call("Page.captureScreenshot", json!({"format": "png"}))
-            .await?;
+        let shot = self.call("Page.captureScreenshot", json!({"format": "png"})).await?;
         let data = base64::engine::general_purpose::STANDARD
             .decode(shot["data"].as_str().context("no screenshot data")?)
             .context("decoding the screenshot")?;
