@@ -31,6 +31,8 @@ pub enum Command {
     ///
     /// Point your client at ws://127.0.0.1:9000/<path>; frametap appends the path and query to --upstream.
     Proxy(ProxyArgs),
+    /// Open a saved capture in the web UI (connections, frames, close diagnoses, tokens).
+    Ui(crate::ui::UiCommand),
 }
 
 /// Where records are saved.

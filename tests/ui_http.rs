@@ -277,3 +277,53 @@ async fn a_taken_port_is_a_clear_error() {
         "{message}"
     );
 }
+
+/// `frametap ui FILE`: the binary prints the URL, serves the capture, and stops on SIGTERM.
+#[tokio::test]
+async fn frametap_ui_serves_a_saved_capture() {
+    use tokio::io::AsyncBufReadExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("story.jsonl");
+    let hub = Hub::new(HubOptions::default());
+    publish(&hub, fixtures::meta());
+    fixtures::publish_story(&hub, 1);
+    let lines: String = hub.history().iter().map(|e| format!("{}\n", e.json)).collect();
+    std::fs::write(&path, lines).unwrap();
+
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_frametap"))
+        .args(["ui", path.to_str().unwrap(), "--ui", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdout = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = tokio::time::timeout(WAIT, stdout.next_line()).await.unwrap().unwrap().unwrap();
+    let url = first.split(": ").last().unwrap().to_string();
+    assert!(url.starts_with("http://127.0.0.1:") && url.contains("/?token="), "{first}");
+    let rest = url.strip_prefix("http://").unwrap();
+    let (addr, query) = rest.split_once('/').unwrap();
+    let addr: SocketAddr = addr.parse().unwrap();
+    let (status, _, body) = get(addr, &format!("/api/history{}", query.trim_start_matches('/')), &[]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let kinds: Vec<String> =
+        body.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["kind"].as_str().unwrap().to_string()).collect();
+    assert_eq!(kinds.first().map(String::as_str), Some("meta"));
+    assert!(kinds.iter().any(|k| k == "diagnosis") && kinds.iter().any(|k| k == "annotation"), "{kinds:?}");
+
+    // SAFETY: signalling our own child process by its pid.
+    unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGTERM) };
+    let status = tokio::time::timeout(WAIT, child.wait()).await.unwrap().unwrap();
+    assert!(status.success(), "{status}");
+}
+
+#[tokio::test]
+async fn frametap_ui_with_a_missing_file_says_so() {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_frametap"))
+        .args(["ui", "/nonexistent/capture.jsonl", "--ui", "127.0.0.1:0"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("could not read the capture /nonexistent/capture.jsonl"), "{stderr}");
+}

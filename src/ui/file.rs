@@ -21,7 +21,8 @@ pub fn load(path: &Path) -> anyhow::Result<Arc<Hub>> {
     let history_limit = capture.records.len().max(DEFAULT_HISTORY_LIMIT);
     let hub = Hub::new(HubOptions { history_limit, redacted });
     for record in &capture.records {
-        let json = serde_json::to_string(record).with_context(|| format!("re-serialising a {} record", record.kind()))?;
+        let json =
+            serde_json::to_string(record).with_context(|| format!("re-serialising a {} record", record.kind()))?;
         hub.publish(record, &json);
     }
     Ok(hub)
@@ -36,7 +37,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.jsonl");
         let meta = r#"{"kind":"meta","ts":"2026-01-01T00:00:00.000000Z","format":"frametap-capture","version":1,"frametap":"0.1.0","command":["frametap"],"mode":"proxy","redacted":true}"#;
-        let note = r#"{"kind":"note","conn":2,"ts":"2026-01-01T00:00:00.000001Z","level":"info","code":"x","message":"m"}"#;
+        let note =
+            r#"{"kind":"note","conn":2,"ts":"2026-01-01T00:00:00.000001Z","level":"info","code":"x","message":"m"}"#;
         std::fs::write(&path, format!("{meta}\nnot json\n{note}\n{{\"kind\":\"fr")).unwrap();
         let hub = load(&path).unwrap();
         assert!(hub.options().redacted);

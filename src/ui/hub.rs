@@ -139,6 +139,13 @@ impl Hub {
     }
 }
 
+/// The pipeline hands every record to its publishers; the hub is one.
+impl crate::pipeline::Publisher for Hub {
+    fn publish(&self, record: &Record, json: &str) {
+        Hub::publish(self, record, json);
+    }
+}
+
 fn is_frame_like(kind: &str) -> bool {
     kind == "frame" || kind == "annotation"
 }

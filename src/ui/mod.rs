@@ -29,8 +29,7 @@ use rand::RngCore as _;
 pub use hub::{Entry, Hub, HubOptions, Subscription, DEFAULT_HISTORY_LIMIT, DEFAULT_LIVE_BUFFER};
 pub use security::{is_exposed, HostPolicy};
 
-/// The UI's default address (loopback).
-pub const DEFAULT_UI_ADDR: &str = "127.0.0.1:9001";
+pub use crate::cli::DEFAULT_UI_ADDR;
 
 /// How the UI server runs.
 #[derive(Clone, Debug)]
@@ -164,10 +163,7 @@ pub async fn run_file(cmd: UiCommand) -> anyhow::Result<()> {
     options.label = Some(cmd.file.display().to_string());
     println!("frametap UI for {}: {}", cmd.file.display(), url(listen, &token));
     println!("Press Ctrl-C to stop.");
-    serve(listener, hub, options, async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await
+    serve(listener, hub, options, crate::commands::shutdown::signal()).await
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use chrono::{Duration as ChronoDuration, Utc};
 use frametap::event::{
-    Close, Diagnosis, Frame, HttpRequest, HttpResponse, Meta, Opcode, Open, Peer, Record, Token, Ts,
+    Annotation, Close, Diagnosis, Frame, HttpRequest, HttpResponse, Meta, Opcode, Open, Peer, Record, Token, Ts,
 };
 use frametap::ui::{self, Hub, UiOptions};
 use serde_json::{json, Value};
@@ -50,8 +50,18 @@ pub fn publish(hub: &Hub, record: Record) {
 }
 
 pub fn publish_annotation(hub: &Hub, conn: u64, seq: u64, text: &str) {
-    let json = json!({"kind": "annotation", "conn": conn, "ts": Ts::now(), "seq": seq, "text": text});
-    hub.publish_raw("annotation", Some(conn), &json.to_string());
+    let details = serde_json::Map::new();
+    publish(
+        hub,
+        Record::Annotation(Annotation {
+            conn,
+            ts: Ts::now(),
+            seq,
+            profile: "genesys".into(),
+            text: text.into(),
+            details,
+        }),
+    );
 }
 
 pub fn at(ms: i64) -> Ts {
