@@ -210,6 +210,69 @@ async fn a_lagging_page_resyncs_from_history_and_says_so() {
     ui.stop().await.unwrap();
 }
 
+/// End to end: the try-it page talks through a real frametap proxy; the UI in another tab shows the
+/// session live, then its close.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_through_the_proxy_from_the_try_it_page_appears_live() {
+    let browser = browser().await;
+    let hub = Hub::new(HubOptions::default());
+    let upstream = cdp::proxy::start_upstream().await;
+    let proxy = cdp::proxy::start_proxy(upstream, hub.clone(), None).await;
+    let ui = start_ui(hub, Some(format!("ws://{}", proxy.addr))).await;
+
+    let watch = browser.new_page().await.unwrap();
+    watch.goto(&ui.url).await.unwrap();
+    watch.wait_for("document.getElementById('status').textContent === 'live'", WAIT).await.unwrap();
+
+    // The cookie set by the first load lets the try-it page in without the token.
+    let chat = browser.new_page().await.unwrap();
+    chat.goto(&format!("http://{}/try", ui.addr)).await.unwrap();
+    chat.wait_for("document.body.dataset.ready === 'yes'", WAIT).await.unwrap();
+    let endpoint = chat.eval("document.getElementById('endpoint').value").await.unwrap();
+    assert_eq!(endpoint, json!(format!("ws://{}/v1", proxy.addr)));
+    chat.click("#connect").await.unwrap();
+    chat.wait_for("document.getElementById('conn-state').textContent === 'connected'", WAIT).await.unwrap();
+    chat.click("#configure").await.unwrap();
+    chat.wait_for("document.getElementById('log').textContent.includes('SessionResponse')", WAIT).await.unwrap();
+    chat.click("#echo").await.unwrap();
+    chat.wait_for("document.getElementById('log').textContent.includes('\"text\":\"ping\"')", WAIT).await.unwrap();
+
+    // The watching tab already shows the open connection and its frames.
+    watch.bring_to_front().await.unwrap();
+    watch
+        .wait_for("document.querySelector('#conn-list li[data-conn=\"1\"] .state')?.textContent === 'open'", WAIT)
+        .await
+        .unwrap();
+    wait_rows(&watch, &[1, 2, 3, 4]).await;
+    assert!(text(&watch, "#frame-1 .c-preview").await.contains("configureSession"));
+    assert_eq!(text(&watch, "#frame-2 .c-dir").await, "server → client");
+
+    // The broken first message: the upstream closes 1000 with no reason.
+    chat.bring_to_front().await.unwrap();
+    chat.click("#broken").await.unwrap();
+    chat.wait_for("document.getElementById('conn-state').textContent.startsWith('closed 1000')", WAIT).await.unwrap();
+    assert!(text(&chat, "#log").await.contains("Hello from custom UI"));
+
+    watch.bring_to_front().await.unwrap();
+    watch
+        .wait_for(
+            "document.querySelector('#conn-list li[data-conn=\"1\"] .close-info')?.textContent === '1000 by server'",
+            WAIT,
+        )
+        .await
+        .unwrap();
+    wait_rows(&watch, &[1, 2, 3, 4, 5, 6, 7]).await;
+    assert!(text(&watch, "#frame-5 .c-preview").await.contains("Hello from custom UI"));
+    watch.click("#tabs [data-tab=\"close\"]").await.unwrap();
+    watch.wait_for("document.getElementById('close-card')", WAIT).await.unwrap();
+    let card = text(&watch, "#close-card").await;
+    assert!(card.contains("Close 1000") && card.contains("server") && card.contains("none given"), "{card}");
+
+    assert_eq!(browser.page_errors(), Vec::<String>::new());
+    proxy.stop().await.unwrap();
+    ui.stop().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn screenshot_with_real_looking_data() {
     let browser = browser().await;

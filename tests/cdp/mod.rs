@@ -6,6 +6,7 @@
 #![allow(dead_code)] // each test file uses a different part of it
 
 pub mod fixtures;
+pub mod proxy;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -222,6 +223,11 @@ impl Page {
         )
         .await
         .map(drop)
+    }
+
+    /// Makes this tab the visible one (background tabs get no animation frames, so the UI would not render).
+    pub async fn bring_to_front(&self) -> anyhow::Result<()> {
+        self.call("Page.bringToFront", json!({})).await.map(drop)
     }
 
     /// Navigates and waits for the page's load event.
