@@ -4,6 +4,7 @@
 //! `FRAMETAP_UPDATE_SCREENSHOT=1` also writes docs/ui-screenshot.png.
 
 mod cdp;
+mod common;
 
 use std::time::Duration;
 
@@ -183,6 +184,19 @@ async fn tokens_count_down_and_binary_frames_show_hex() {
     page.click("#frame-2").await.unwrap();
     page.wait_for("document.querySelector('#detail-body pre.json .j-key')", WAIT).await.unwrap();
     assert!(text(&page, "#detail-body pre.json").await.contains("\"SessionResponse\""));
+
+    // A 1 MiB message arrives live and is shown truncated, not rendered in full.
+    let big = format!("{{\"blob\":\"{}\"}}", "x".repeat(1 << 20));
+    publish(&ui.hub, fixtures::frame(1, 14, Peer::Server, Opcode::Text, big.as_bytes(), 6000));
+    page.wait_for("document.getElementById('frame-14')", WAIT).await.unwrap();
+    assert!(text(&page, "#frame-14 .c-preview").await.chars().count() <= 301);
+    page.click("#frame-14").await.unwrap();
+    page.wait_for(
+        "document.querySelector('#detail-body').textContent.includes('Showing the first 256.0 KiB of 1.0 MiB')",
+        WAIT,
+    )
+    .await
+    .unwrap();
 
     assert_eq!(browser.page_errors(), Vec::<String>::new());
     ui.stop().await.unwrap();

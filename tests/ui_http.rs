@@ -2,6 +2,7 @@
 //! records, lag resyncs, downloads, shutdown and a taken port.
 
 mod cdp;
+mod common;
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -108,6 +108,59 @@ pub async fn serve(
         .context("the web UI server failed")
 }
 
+/// A UI started for a recording command by [`start`].
+pub struct RunningUi {
+    /// The URL to print (access token included).
+    pub url: String,
+    pub addr: SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+/// How long [`RunningUi::stop`] waits for the server to finish.
+pub const UI_STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl RunningUi {
+    /// Stops the server: live streams get a 1001 close, then the listener closes.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        let mut task = self.task;
+        match tokio::time::timeout(UI_STOP_TIMEOUT, &mut task).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => tracing::warn!("the web UI stopped with an error: {e:#}"),
+            Ok(Err(e)) => tracing::warn!("the web UI task failed: {e}"),
+            Err(_) => {
+                tracing::warn!("the web UI did not stop within {UI_STOP_TIMEOUT:?}; abandoning it");
+                task.abort();
+            }
+        }
+    }
+}
+
+/// Starts the UI for `proxy` / `replay serve` as `args` say: `None` with `--no-ui`, and `None` with a
+/// warning when the address cannot be bound (the relay carries on without the UI).
+pub async fn start(args: &UiArgs, hub: Arc<Hub>, proxy_ws_url: Option<String>) -> Option<RunningUi> {
+    let addr = args.listen()?;
+    let listener = match bind(addr).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            tracing::warn!("{e:#}; relaying without the web UI");
+            return None;
+        }
+    };
+    let addr = listener.local_addr().ok()?;
+    let access_token = new_access_token();
+    let url = url(addr, &access_token);
+    let mut options = UiOptions::new(addr, access_token);
+    options.proxy_ws_url = proxy_ws_url;
+    options.label = Some("live".into());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(serve(listener, hub, options, async {
+        let _ = stopped.await;
+    }));
+    Some(RunningUi { url, addr, stop, task })
+}
+
 /// A fresh random access token (24 random bytes, URL-safe base64).
 pub fn new_access_token() -> String {
     let mut bytes = [0u8; 24];
@@ -169,6 +222,23 @@ pub async fn run_file(cmd: UiCommand) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn start_honours_no_ui_and_survives_a_taken_port() {
+        let hub = Hub::new(HubOptions::default());
+        let off = UiArgs { ui: "127.0.0.1:0".parse().unwrap(), no_ui: true };
+        assert!(start(&off, hub.clone(), None).await.is_none());
+        let taken = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let busy = UiArgs { ui: taken.local_addr().unwrap(), no_ui: false };
+        assert!(start(&busy, hub.clone(), None).await.is_none());
+        let on = UiArgs { ui: "127.0.0.1:0".parse().unwrap(), no_ui: false };
+        let running = start(&on, hub, Some("ws://127.0.0.1:9000".into())).await.unwrap();
+        assert!(running.url.starts_with(&format!("http://{}/?token=", running.addr)), "{}", running.url);
+        let addr = running.addr;
+        tokio::net::TcpStream::connect(addr).await.expect("the UI listens");
+        running.stop().await;
+        assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "the UI stopped listening");
+    }
 
     #[test]
     fn urls_carry_the_token_and_name_a_reachable_address() {

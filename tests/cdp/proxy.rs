@@ -1,6 +1,7 @@
 //! A real frametap proxy feeding a UI hub, in front of a tiny Guest-API-like upstream, for end-to-end tests.
 //!
-//! Until main has the built-in simulator and a shared test helper (tests/common), the upstream here
+//! The proxy starts from the shared `common::test_config` and adds the hub as a pipeline publisher
+//! (`common::start_proxy` has no publishers). Until main has the built-in simulator, the upstream here
 //! answers `configureSession`, `echo` and `onMessage` like the Guest API does, and closes with 1000
 //! and no reason when a frame has no `action` (what the story behind frametap saw).
 
@@ -9,9 +10,6 @@ use std::sync::Arc;
 
 use frametap::event::{Meta, Ts, FORMAT_NAME, FORMAT_VERSION};
 use frametap::pipeline::{self, LagPolicy, Pipeline, PipelineOptions, Publisher};
-use frametap::proxy::relay::RelayOptions;
-use frametap::proxy::upstream::UpstreamBase;
-use frametap::proxy::{ProxyConfig, CLOSE_TIMEOUT, DEFAULT_MAX_MESSAGE, HANDSHAKE_TIMEOUT};
 use frametap::ui::Hub;
 use futures_util::{SinkExt as _, StreamExt as _};
 use serde_json::{json, Value};
@@ -90,16 +88,9 @@ pub async fn start_proxy(upstream: SocketAddr, hub: Arc<Hub>, ui_url: Option<Str
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let config = ProxyConfig {
-        upstream: UpstreamBase::parse(&format!("ws://{upstream}")).unwrap(),
-        tls: frametap::tls::upstream::client_config(None, false).unwrap(),
-        set_headers: Vec::new(),
-        forward_cookies: false,
-        relay: RelayOptions { max_message: DEFAULT_MAX_MESSAGE, close_timeout: CLOSE_TIMEOUT },
-        handshake_timeout: HANDSHAKE_TIMEOUT,
-        public_url: format!("ws://{addr}"),
-        ui_url,
-    };
+    let mut config = crate::common::test_config(&format!("ws://{upstream}"));
+    config.public_url = format!("ws://{addr}");
+    config.ui_url = ui_url;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(frametap::proxy::serve(listener, config, sink, async {
         let _ = stopped.await;

@@ -98,11 +98,14 @@ export function frameText(f) {
   return typeof f.text === 'string' ? f.text : null;
 }
 
+/** Payloads larger than this are shown as plain (truncated) text: building a DOM for them would freeze the page. */
+export const RICH_LIMIT = 256 * 1024;
+
 export function frameJson(f) {
   if (f._json === undefined) {
     f._json = null;
     const t = frameText(f);
-    if (t && /^\s*[[{]/.test(t)) { try { f._json = JSON.parse(t); } catch { /* not JSON */ } }
+    if (t && t.length <= RICH_LIMIT && /^\s*[[{]/.test(t)) { try { f._json = JSON.parse(t); } catch { /* not JSON */ } }
   }
   return f._json;
 }
@@ -120,10 +123,10 @@ export function preview(f) {
   const t = frameText(f);
   if (t != null) {
     const j = frameJson(f);
-    const s = j ? JSON.stringify(j) : t;
+    const s = j ? JSON.stringify(j) : t.slice(0, 301);
     return s.length > 300 ? s.slice(0, 300) + '…' : s;
   }
-  if (f.base64) return hexDump(base64Bytes(f.base64).subarray(0, 24)).replace(/^\S+\s+/, '').split('  ')[0];
+  if (f.base64) return hexDump(base64Bytes(f.base64.slice(0, 32))).replace(/^\S+\s+/, '').split('  ')[0];
   return '';
 }
 
@@ -207,12 +210,14 @@ export function frameDetail(conn, f) {
   } else if (frameText(f) != null) {
     raw = frameText(f);
     const j = frameJson(f);
-    body.append(j ? jsonView(j) : el('pre.text', { text: raw }));
+    if (j) body.append(jsonView(j));
+    else if (raw.length > RICH_LIMIT) body.append(el('p.muted', { text: `Showing the first ${humanBytes(RICH_LIMIT)} of ${humanBytes(raw.length)}; Copy takes all of it.` }), el('pre.text', { text: raw.slice(0, RICH_LIMIT) }));
+    else body.append(el('pre.text', { text: raw }));
   } else if (f.base64) {
     const bytes = base64Bytes(f.base64);
     raw = hexDump(bytes);
     body.append(el('h4', { text: 'hex' }), el('pre.hex', { text: raw }),
-      el('h4', { text: 'as text' }), el('pre.text', { text: new TextDecoder('utf-8', { fatal: false }).decode(bytes) }));
+      el('h4', { text: 'as text' }), el('pre.text', { text: new TextDecoder('utf-8', { fatal: false }).decode(bytes.subarray(0, RICH_LIMIT)) }));
   } else body.append(el('p.muted', { text: 'empty payload' }));
   return el('div', null, head, ann ? el('p.annotation', { text: ann }) : null,
     el('div.payload-actions', null, copyButton(() => raw)), body);
