@@ -63,8 +63,22 @@ async fn records_appear_live_and_the_close_card_flags_the_preceding_frame() {
 
     // Records published while the page is open appear live.
     publish(&ui.hub, fixtures::meta());
+    let note = frametap::event::Note {
+        conn: None,
+        ts: fixtures::at(0),
+        level: "warn".into(),
+        code: "insecure-upstream".into(),
+        message: "upstream TLS is not verified".into(),
+    };
+    publish(&ui.hub, frametap::event::Record::Note(note));
     publish(&ui.hub, fixtures::open(1, "/v1?deploymentId=abc"));
     page.wait_for("document.querySelector('#conn-list li[data-conn=\"1\"]')", WAIT).await.unwrap();
+    page.wait_for(
+        "document.getElementById('session-notes').textContent.includes('upstream TLS is not verified')",
+        WAIT,
+    )
+    .await
+    .unwrap();
     assert!(text(&page, "#conn-list li[data-conn=\"1\"]").await.contains("open"));
     publish(&ui.hub, fixtures::text(1, 1, Peer::Client, json!({"action": "configureSession", "token": "t"}), 10));
     page.wait_for("document.querySelectorAll('#frame-rows tr').length === 1", WAIT).await.unwrap();

@@ -27,7 +27,7 @@ pub async fn start_ui(hub: Arc<Hub>, proxy_ws_url: Option<String>) -> UiServer {
     let token = ui::new_access_token();
     let mut options = UiOptions::new(addr, token.clone());
     options.proxy_ws_url = proxy_ws_url;
-    options.label = Some("test".into());
+    options.label = Some("live".into());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(ui::serve(listener, hub.clone(), options, async {
         let _ = stopped.await;

@@ -13,6 +13,7 @@ if (location.search.includes('token=')) history.replaceState(null, '', location.
 const state = {
   conns: new Map(),
   meta: null,
+  notes: [],         // session-level notes (no connection)
   selected: null,     // connection id
   selectedSeq: null,  // frame seq within the selected connection
   tab: 'frame',
@@ -49,7 +50,11 @@ function apply(index, kind, r) {
   if (index <= state.clearedThrough) return;
   state.lastIndex = Math.max(state.lastIndex, index);
   const id = r.conn;
-  if (id == null) { if (kind === 'meta') state.meta = r; return; }
+  if (id == null) {
+    if (kind === 'meta') state.meta = r;
+    if (kind === 'note') { state.notes.push(r); markDirty(['list']); }
+    return;
+  }
   const isNew = !state.conns.has(id);
   const c = conn(id);
   if (state.selected == null) state.selected = id;
@@ -82,6 +87,7 @@ function apply(index, kind, r) {
 function reset() {
   state.conns.clear();
   state.meta = null;
+  state.notes = [];
   markDirty(['list', 'table', 'detail']);
 }
 
@@ -152,6 +158,15 @@ function renderList() {
         closeInfo ? el('span.close-info', { text: closeInfo }) : null,
         c.diagnosis ? el('span.diag-marker' + (flagged ? '.flagged' : ''), { title: 'a close diagnosis exists: see the Close tab', text: flagged ? '⚑ diagnosis' : 'diagnosis' }) : null)));
   }
+}
+
+function renderSessionNotes() {
+  const box = $('session-notes');
+  box.textContent = '';
+  for (const n of state.notes) {
+    box.append(el('li', null, el('span.chip.' + (n.level === 'error' ? 'bad' : n.level === 'warn' ? 'warn' : 'info'), { text: n.code || n.level }), ' ', el('span', { text: n.message || '' })));
+  }
+  box.hidden = state.notes.length === 0;
 }
 
 function selectConn(id) {
@@ -290,7 +305,7 @@ function render() {
   markDirty.queued = false;
   const d = dirty;
   dirty = { list: false, table: false, rows: false, detail: false };
-  if (d.list) renderList();
+  if (d.list) { renderList(); renderSessionNotes(); }
   if (d.table) renderTable(true); else if (d.rows) renderTable(false);
   if (d.detail) renderDetail();
 }
@@ -321,6 +336,10 @@ function setup() {
   $('search').addEventListener('input', onSearch);
   $('regex').addEventListener('change', onSearch);
   for (const b of document.querySelectorAll('#tabs .tab')) b.addEventListener('click', () => { state.tab = b.dataset.tab; markDirty(['detail']); });
+  $('conn-list').addEventListener('keydown', (e) => {
+    const li = e.target.closest('li.conn');
+    if (li && (e.key === 'Enter' || e.key === ' ')) { e.preventDefault(); selectConn(Number(li.dataset.conn)); }
+  });
   $('frame-rows').addEventListener('click', (e) => { const tr = e.target.closest('tr'); if (tr) selectFrame(Number(tr.dataset.seq)); });
   const scroller = $('table-scroll');
   scroller.addEventListener('scroll', () => {
