@@ -216,6 +216,43 @@ async fn tokens_count_down_and_binary_frames_show_hex() {
     ui.stop().await.unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_scroll_follows_new_frames_until_the_user_scrolls_up() {
+    let browser = browser().await;
+    let ui = start_ui(Hub::new(HubOptions::default()), None).await;
+    let page = browser.new_page().await.unwrap();
+    page.goto(&ui.url).await.unwrap();
+    page.wait_for("document.getElementById('status').textContent === 'live'", WAIT).await.unwrap();
+    publish(&ui.hub, fixtures::open(1, "/v1"));
+    for seq in 1..=100 {
+        publish(&ui.hub, fixtures::text(1, seq, Peer::Server, json!({"n": seq}), seq as i64));
+    }
+    let at_bottom = "(() => { const s = document.getElementById('table-scroll'); \
+                     return s.scrollHeight > s.clientHeight && s.scrollHeight - s.scrollTop - s.clientHeight < 24; })()";
+    page.wait_for("document.querySelectorAll('#frame-rows tr').length === 100", WAIT).await.unwrap();
+    page.wait_for(at_bottom, WAIT).await.unwrap();
+    assert!(page.eval("document.getElementById('jump-latest').hidden").await.unwrap().as_bool().unwrap());
+
+    // Scrolling up pauses it: new frames do not move the view.
+    page.eval("(() => { const s = document.getElementById('table-scroll'); s.scrollTop = 0; s.dispatchEvent(new Event('scroll')); })()")
+        .await
+        .unwrap();
+    page.wait_for("!document.getElementById('jump-latest').hidden", WAIT).await.unwrap();
+    for seq in 101..=120 {
+        publish(&ui.hub, fixtures::text(1, seq, Peer::Server, json!({"n": seq}), seq as i64));
+    }
+    page.wait_for("document.querySelectorAll('#frame-rows tr').length === 120", WAIT).await.unwrap();
+    assert_eq!(page.eval("document.getElementById('table-scroll').scrollTop").await.unwrap(), json!(0));
+
+    // "Jump to latest" resumes it.
+    page.click("#jump-latest").await.unwrap();
+    page.wait_for(at_bottom, WAIT).await.unwrap();
+    publish(&ui.hub, fixtures::text(1, 121, Peer::Server, json!({"n": 121}), 121));
+    page.wait_for("document.getElementById('frame-121')", WAIT).await.unwrap();
+    page.wait_for(at_bottom, WAIT).await.unwrap();
+    ui.stop().await.unwrap();
+}
+
 /// A page that falls behind the live buffer is resynced from history and says so. The test runs on
 /// one thread, so the stream task cannot forward anything while the loop below publishes.
 #[tokio::test]
