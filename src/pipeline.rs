@@ -10,7 +10,7 @@ use crate::event::{ConnId, End, Meta, Record};
 use crate::log::TerminalLog;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 /// Derives records from the stream (annotations, tokens, diagnoses): implemented by the analyzer.
 pub trait Analysis: Send {
@@ -51,20 +51,33 @@ pub struct PipelineOptions {
     pub buffer: usize,
 }
 
-/// The default channel size: enough for bursts, small enough to bound memory.
+/// The default channel size in records: enough for bursts.
 pub const DEFAULT_BUFFER: usize = 16 * 1024;
+/// Payload bytes the channel may hold at once: bounds memory when frames are large.
+pub const BYTE_BUDGET: usize = 32 * 1024 * 1024;
 
 // Records are moved through the channel once; boxing them would cost an allocation per frame.
 #[allow(clippy::large_enum_variant)]
 enum Message {
-    Record(Record),
+    /// A record, and the share of the byte budget it holds until the sink has written it.
+    Record(Record, Option<OwnedSemaphorePermit>),
     Finish,
+}
+
+/// What a record costs against the byte budget: its payload, at least a little, at most the whole budget.
+fn budget_cost(record: &Record) -> u32 {
+    let bytes = match record {
+        Record::Frame(frame) => frame.payload.len(),
+        _ => 512,
+    };
+    bytes.clamp(64, BYTE_BUDGET) as u32
 }
 
 /// A cheap, cloneable handle through which sources emit records.
 #[derive(Clone)]
 pub struct EventSink {
     tx: mpsc::Sender<Message>,
+    budget: Arc<Semaphore>,
     policy: LagPolicy,
     dropped: Arc<AtomicU64>,
     conn_ids: Arc<AtomicU64>,
@@ -73,9 +86,16 @@ pub struct EventSink {
 impl EventSink {
     /// Hands a record to the pipeline: waits while it is full (`block`), or counts a drop (`drop`).
     pub async fn emit(&self, record: Record) {
+        let cost = budget_cost(&record);
         let sent = match self.policy {
-            LagPolicy::Block => self.tx.send(Message::Record(record)).await.is_ok(),
-            LagPolicy::Drop => self.tx.try_send(Message::Record(record)).is_ok(),
+            LagPolicy::Block => match self.budget.clone().acquire_many_owned(cost).await {
+                Ok(permit) => self.tx.send(Message::Record(record, Some(permit))).await.is_ok(),
+                Err(_) => false,
+            },
+            LagPolicy::Drop => match self.budget.clone().try_acquire_many_owned(cost) {
+                Ok(permit) => self.tx.try_send(Message::Record(record, Some(permit))).is_ok(),
+                Err(_) => false,
+            },
         };
         if !sent {
             self.dropped.fetch_add(1, Ordering::Relaxed);
@@ -108,6 +128,7 @@ pub fn start(options: PipelineOptions) -> (EventSink, Pipeline) {
     let dropped = Arc::new(AtomicU64::new(0));
     let sink = EventSink {
         tx: tx.clone(),
+        budget: Arc::new(Semaphore::new(BYTE_BUDGET)),
         policy: options.on_lag,
         dropped: dropped.clone(),
         conn_ids: Arc::new(AtomicU64::new(0)),
@@ -155,7 +176,7 @@ impl SinkThread {
         while !finishing && rx.blocking_recv_many(&mut batch, 256) > 0 {
             for message in batch.drain(..) {
                 match message {
-                    Message::Record(record) => self.process(record),
+                    Message::Record(record, _permit) => self.process(record),
                     Message::Finish => finishing = true,
                 }
             }
@@ -163,7 +184,7 @@ impl SinkThread {
         }
         rx.close();
         while let Ok(message) = rx.try_recv() {
-            if let Message::Record(record) = message {
+            if let Message::Record(record, _permit) = message {
                 self.process(record);
             }
         }
