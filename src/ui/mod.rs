@@ -223,6 +223,23 @@ pub async fn run_file(cmd: UiCommand) -> anyhow::Result<()> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn ui_flags_parse() {
+        use clap::Parser;
+        #[derive(Parser, Debug)]
+        struct Cmd {
+            #[command(flatten)]
+            ui: UiArgs,
+        }
+        let default = Cmd::try_parse_from(["x"]).unwrap();
+        assert_eq!(default.ui.listen(), Some("127.0.0.1:9001".parse().unwrap()));
+        assert_eq!(Cmd::try_parse_from(["x", "--no-ui"]).unwrap().ui.listen(), None);
+        let other = Cmd::try_parse_from(["x", "--ui", "[::1]:9101"]).unwrap();
+        assert_eq!(other.ui.listen(), Some("[::1]:9101".parse().unwrap()));
+        assert!(Cmd::try_parse_from(["x", "--ui", "127.0.0.1:1", "--no-ui"]).is_err());
+        assert!(Cmd::try_parse_from(["x", "--ui", "localhost"]).is_err());
+    }
+
     #[tokio::test]
     async fn start_honours_no_ui_and_survives_a_taken_port() {
         let hub = Hub::new(HubOptions::default());
