@@ -246,7 +246,7 @@ async fn spawn_listening(mut command: tokio::process::Command, marker: &str) -> 
 
 async fn frametap(echo: SocketAddr, capture: Option<&std::path::Path>) -> Target {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_frametap"));
-    command.args(["proxy", "--listen", "127.0.0.1:0", "--quiet", "--upstream", &format!("ws://{echo}")]);
+    command.args(["proxy", "--listen", "127.0.0.1:0", "--quiet", "--no-ui", "--upstream", &format!("ws://{echo}")]);
     match capture {
         Some(path) => command.arg("--capture").arg(path),
         None => command.arg("--no-capture"),

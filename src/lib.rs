@@ -13,4 +13,5 @@ pub mod proxy;
 pub mod redact;
 pub mod session;
 pub mod tls;
+pub mod ui;
 pub mod wire;
