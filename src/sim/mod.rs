@@ -1,0 +1,163 @@
+//! The built-in simulator of Genesys Cloud's Web Messaging Guest API (docs/simulator.md).
+//!
+//! It is NOT Genesys: it speaks the protocol as the public SDKs show it and reproduces the failures
+//! users hit, each one a scenario chosen by a flag or by a `sim-*` query parameter. Layout:
+//!
+//! 1. `serve` accepts TCP connections on a bound listener until its shutdown future resolves;
+//! 2. `connection` does the WebSocket handshake (`handshake` checks the request) and runs the loop;
+//! 3. `session` (+ `agent`) is the per-connection state machine, pure and unit-tested;
+//! 4. `registry` holds conversations by token across connections; `script` is the agent's script;
+//!    `protocol` builds frames; `jwt` signs getJwt's tokens; `scenarios` has the rate window.
+
+mod agent;
+mod config;
+mod connection;
+mod handshake;
+pub mod jwt;
+mod protocol;
+mod registry;
+mod scenarios;
+pub mod script;
+mod session;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tracing::Instrument as _;
+
+pub use config::{
+    OnInvalid, Scenario, SimArgs, SimConfig, Timeouts, DEFAULT_EXPIRE_AFTER, DEFAULT_JWT_TTL,
+    DEFAULT_MAX_TEXT_CHARS, QUERY_PARAMS,
+};
+pub use script::AgentScript;
+
+/// How a capture names the simulator when it stands in for the upstream.
+pub const SIM_UPSTREAM_NAME: &str = "sim:genesys";
+
+/// The deploymentId the banner suggests when `--deployment-id` is not given (any id is accepted then).
+pub const DEFAULT_DEPLOYMENT_ID: &str = "00000000-0000-4000-8000-00000000517e";
+
+/// `frametap sim genesys`: run the simulator on its own.
+#[derive(clap::Args, Debug)]
+pub struct SimCommand {
+    /// Address to listen on (keep it on loopback unless you mean to share it).
+    #[arg(long, default_value = "127.0.0.1:9100")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub args: SimArgs,
+}
+
+/// Serves the simulator on an already-bound listener until `shutdown` resolves (then closes sessions with 1001).
+pub async fn serve(
+    listener: TcpListener,
+    config: SimConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let registry = Arc::new(registry::Registry::default());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut sessions = JoinSet::new();
+    let mut next_conn: u64 = 0;
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    next_conn += 1;
+                    let span = tracing::info_span!("sim", conn = next_conn, %peer);
+                    let task = connection::handle(
+                        stream,
+                        next_conn,
+                        config.clone(),
+                        registry.clone(),
+                        stop_rx.clone(),
+                    );
+                    sessions.spawn(task.instrument(span));
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!("simulator accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
+        }
+    }
+    drop(listener);
+    let _ = stop_tx.send(true);
+    let grace = config.timeouts.close + Duration::from_secs(1);
+    let drained = tokio::time::timeout(grace, async {
+        while sessions.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("simulator sessions did not close within {grace:?}; aborting them");
+        sessions.abort_all();
+    }
+    Ok(())
+}
+
+/// The loud notice that this is a simulator, with the URL to connect to.
+pub fn banner(addr: SocketAddr, config: &SimConfig) -> String {
+    let deployment = config
+        .defaults
+        .deployment_ids
+        .first()
+        .map_or(DEFAULT_DEPLOYMENT_ID, String::as_str);
+    let line = "=".repeat(72);
+    format!(
+        "{line}\n  SIMULATOR — not Genesys. frametap's built-in Web Messaging Guest API simulator.\n  \
+         Nothing here reaches Genesys Cloud; behaviour marked as assumption in docs/simulator.md\n  \
+         may differ from the real service.\n\n  Connect to: ws://{addr}/v1?deploymentId={deployment}\n  \
+         Scenarios per connection: add sim-<flag>=VALUE to the URL (docs/simulator.md).\n{line}"
+    )
+}
+
+/// `frametap sim genesys`: binds, prints a loud banner ("SIMULATOR — not Genesys") with the ws:// URL to use, serves until Ctrl-C.
+pub async fn run(cmd: SimCommand) -> anyhow::Result<()> {
+    let config = SimConfig::from_args(&cmd.args)?;
+    let listener = TcpListener::bind(cmd.listen).await.with_context(|| {
+        format!(
+            "could not listen on {} (is the port in use? try --listen 127.0.0.1:0)",
+            cmd.listen
+        )
+    })?;
+    let addr = listener
+        .local_addr()
+        .context("could not read the listening address")?;
+    if !addr.ip().is_loopback() {
+        tracing::warn!("the simulator listens on {addr}, reachable from other machines");
+    }
+    eprintln!("{}", banner(addr, &config));
+    serve(listener, config, shutdown_signal()).await
+}
+
+/// Resolves on Ctrl-C, or SIGTERM on Unix.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!("cannot listen for Ctrl-C: {e}");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
