@@ -303,3 +303,7 @@ pub(super) fn respond(class: &str, body: Value, tracing_id: Option<&str>) -> Vec
 pub(super) fn error(code: u32, text: &str, tracing_id: Option<&str>) -> Vec<Output> {
     vec![Output::Send(protocol::error(code, text, tracing_id))]
 }
+
+#[cfg(test)]
+#[path = "session_tests.rs"]
+mod tests;
