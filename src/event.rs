@@ -164,10 +164,7 @@ pub type Headers = Vec<(String, String)>;
 
 /// Looks a header up by name, case-insensitively (the first match).
 pub fn header<'a>(headers: &'a Headers, name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
+    headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
 }
 
 /// An HTTP request head as one side sent it.
@@ -269,8 +266,7 @@ pub struct Frame {
 impl Frame {
     /// The payload as text when this frame carries text and the bytes are valid UTF-8.
     pub fn text(&self) -> Option<&str> {
-        let texty = matches!(self.opcode, Opcode::Text)
-            || (self.opcode == Opcode::Continuation && self.text_message);
+        let texty = matches!(self.opcode, Opcode::Text) || (self.opcode == Opcode::Continuation && self.text_message);
         if texty {
             std::str::from_utf8(&self.payload).ok()
         } else {
@@ -292,6 +288,15 @@ impl Frame {
             .map(str::to_owned);
         (Some(code), reason)
     }
+}
+
+/// The code and reason of a close payload: `None` code when shorter than 2 bytes, `None` reason when not UTF-8.
+pub fn parse_close_payload(payload: &[u8]) -> (Option<u16>, Option<String>) {
+    if payload.len() < 2 {
+        return (None, None);
+    }
+    let code = u16::from_be_bytes([payload[0], payload[1]]);
+    (Some(code), std::str::from_utf8(&payload[2..]).ok().map(str::to_owned))
 }
 
 #[derive(Serialize, Deserialize)]
@@ -486,6 +491,22 @@ pub struct Diagnosis {
     pub details: serde_json::Map<String, serde_json::Value>,
 }
 
+/// A protocol profile's reading of one frame (for Genesys: the request's action, the response's class and code).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Annotation {
+    pub conn: ConnId,
+    pub ts: Ts,
+    /// The annotated frame.
+    pub seq: u64,
+    /// The profile that wrote it (`genesys`).
+    pub profile: String,
+    /// One short line for the frame table (`configureSession`, `SessionResponse 200`, …).
+    pub text: String,
+    /// Anything else the profile knows (pairing by tracingId, latency, lint findings); see docs/capture-format.md.
+    #[serde(flatten)]
+    pub details: serde_json::Map<String, serde_json::Value>,
+}
+
 /// One line of a capture file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -493,6 +514,7 @@ pub enum Record {
     Meta(Meta),
     Open(Open),
     Frame(Frame),
+    Annotation(Annotation),
     Token(Token),
     Close(Close),
     Diagnosis(Diagnosis),
@@ -506,6 +528,7 @@ impl Record {
         match self {
             Record::Open(r) => Some(r.conn),
             Record::Frame(r) => Some(r.conn),
+            Record::Annotation(r) => Some(r.conn),
             Record::Token(r) => Some(r.conn),
             Record::Close(r) => Some(r.conn),
             Record::Diagnosis(r) => Some(r.conn),
@@ -518,6 +541,7 @@ impl Record {
             Record::Meta(r) => r.ts,
             Record::Open(r) => r.ts,
             Record::Frame(r) => r.ts,
+            Record::Annotation(r) => r.ts,
             Record::Token(r) => r.ts,
             Record::Close(r) => r.ts,
             Record::Diagnosis(r) => r.ts,
@@ -530,6 +554,7 @@ impl Record {
             Record::Meta(_) => "meta",
             Record::Open(_) => "open",
             Record::Frame(_) => "frame",
+            Record::Annotation(_) => "annotation",
             Record::Token(_) => "token",
             Record::Close(_) => "close",
             Record::Diagnosis(_) => "diagnosis",

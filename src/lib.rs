@@ -1,4 +1,14 @@
 //! frametap: a local WebSocket debugging proxy that relays every frame exactly, captures it, and explains every close.
 
+pub mod capture;
+pub mod cli;
+pub mod commands;
 pub mod event;
+pub mod log;
+pub mod paths;
+pub mod pipeline;
+pub mod proxy;
+pub mod session;
 pub mod sim;
+pub mod tls;
+pub mod wire;

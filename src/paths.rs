@@ -1,0 +1,69 @@
+//! Where frametap keeps its files (`$FRAMETAP_HOME`, else `~/.frametap`) and how it creates private ones (0600).
+
+use anyhow::{bail, Context, Result};
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+
+/// The per-user data folder: `$FRAMETAP_HOME`, else `~/.frametap`.
+pub fn frametap_home() -> Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("FRAMETAP_HOME").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(dir));
+    }
+    let home = std::env::var_os("HOME")
+        .filter(|d| !d.is_empty())
+        .context("neither FRAMETAP_HOME nor HOME is set: set FRAMETAP_HOME to a folder frametap may write to")?;
+    Ok(PathBuf::from(home).join(".frametap"))
+}
+
+/// Creates `dir` (and parents) readable by the owner only (0700).
+pub fn create_private_dir(dir: &Path) -> Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).with_context(|| format!("could not create the folder {}", dir.display()))
+}
+
+/// Creates a new file readable and writable by the owner only (0600); fails if it already exists.
+pub fn create_private_file(path: &Path) -> Result<File> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(file) => Ok(file),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => bail!(
+            "{} already exists; frametap never overwrites a file: choose another name or remove it first",
+            path.display()
+        ),
+        Err(e) => Err(e).with_context(|| format!("could not create {}", path.display())),
+    }
+}
+
+/// A fresh capture path in the per-user captures folder: `captures/<UTC timestamp>.jsonl`.
+pub fn default_capture_path() -> Result<PathBuf> {
+    let dir = frametap_home()?.join("captures");
+    create_private_dir(&dir)?;
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ");
+    Ok(dir.join(format!("{stamp}.jsonl")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_files_are_0600_and_never_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.jsonl");
+        create_private_file(&path).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let err = create_private_file(&path).unwrap_err().to_string();
+        assert!(err.contains("already exists"), "{err}");
+    }
+}
