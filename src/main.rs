@@ -1,7 +1,7 @@
 //! The `frametap` binary: parse the command line, set up diagnostics, run the command, map errors to exit codes.
 
 use clap::Parser;
-use frametap::cli::{Cli, Command};
+use frametap::cli::{Cli, Command, SimTarget};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -23,6 +23,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Proxy(args) => frametap::commands::proxy::run(args).await,
+            Command::Sim(SimTarget::Genesys(cmd)) => frametap::sim::run(cmd).await,
         }
     });
     match result {

@@ -23,14 +23,10 @@ impl Session {
         let Some(msg_type) = message.get("type").and_then(Value::as_str) else {
             return error(4020, "missing parameter: message.type", tracing);
         };
-        let attributes = message
-            .get("channel")
-            .and_then(|c| c.get("metadata"))
-            .and_then(|m| m.get("customAttributes"));
+        let attributes = message.get("channel").and_then(|c| c.get("metadata")).and_then(|m| m.get("customAttributes"));
         if attributes.is_some_and(|a| a.to_string().len() > MAX_CUSTOM_ATTRIBUTES_BYTES) {
-            let text = format!(
-                "Custom Attributes in channel metadata is larger than {MAX_CUSTOM_ATTRIBUTES_BYTES} bytes"
-            );
+            let text =
+                format!("Custom Attributes in channel metadata is larger than {MAX_CUSTOM_ATTRIBUTES_BYTES} bytes");
             return error(4013, &text, tracing);
         }
         match msg_type {
@@ -40,9 +36,7 @@ impl Session {
             "Receipt" => Vec::new(),
             other => error(
                 400,
-                &format!(
-                    "unknown message.type {other:?}; expected Text, Structured, Event or Receipt"
-                ),
+                &format!("unknown message.type {other:?}; expected Text, Structured, Event or Receipt"),
                 tracing,
             ),
         }
@@ -54,10 +48,7 @@ impl Session {
         msg_type: &'static str,
         tracing: Option<&str>,
     ) -> Vec<Output> {
-        let text = message
-            .get("text")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+        let text = message.get("text").and_then(Value::as_str).unwrap_or_default();
         let content = message.get("content").cloned();
         if msg_type == "Text" && text.is_empty() && content.is_none() {
             return error(4020, "missing parameter: message.text", tracing);
@@ -66,11 +57,7 @@ impl Session {
             return error(4011, "message too long", tracing);
         }
         let agent_gone = self.conversation(|c| c.agent_gone).unwrap_or(true);
-        let reply = if agent_gone || text.is_empty() {
-            None
-        } else {
-            self.config.script.reply_to(text)
-        };
+        let reply = if agent_gone || text.is_empty() { None } else { self.config.script.reply_to(text) };
         if let Some(Reply::Error { code, message }) = &reply {
             return error(*code, message, tracing);
         }
@@ -113,19 +100,13 @@ impl Session {
         }
         if let Some(text) = say {
             out.push(agent_event(protocol::typing_on_event(), None));
-            let reply = Structured {
-                originating_entity: Some("Human"),
-                ..Structured::text(text)
-            };
+            let reply = Structured { originating_entity: Some("Human"), ..Structured::text(text) };
             out.push(send_structured(reply, Direction::Outbound, None));
         }
         if leave {
             let mut metadata = Map::new();
             metadata.insert("readOnly".into(), "true".into());
-            out.push(agent_event(
-                protocol::presence_event("Disconnect"),
-                Some(metadata),
-            ));
+            out.push(agent_event(protocol::presence_event("Disconnect"), Some(metadata)));
         }
         out
     }
@@ -143,41 +124,25 @@ impl Session {
             if let Some(token) = self.token.take() {
                 self.registry.forget(&token);
             }
-            let cleared =
-                protocol::frame(Kind::Message, "SessionClearedEvent", 200, json!({}), None);
+            let cleared = protocol::frame(Kind::Message, "SessionClearedEvent", 200, json!({}), None);
             return vec![Output::Send(cleared), Output::Close];
         }
-        let echo = Structured {
-            msg_type: "Event",
-            events: Some(Value::Array(events.clone())),
-            ..Structured::default()
-        };
+        let echo =
+            Structured { msg_type: "Event", events: Some(Value::Array(events.clone())), ..Structured::default() };
         vec![send_structured(echo, Direction::Inbound, tracing)]
     }
 
-    fn conversation<R>(
-        &self,
-        f: impl FnOnce(&mut super::registry::Conversation) -> R,
-    ) -> Option<R> {
+    fn conversation<R>(&self, f: impl FnOnce(&mut super::registry::Conversation) -> R) -> Option<R> {
         self.registry.with(self.token.as_deref()?, f)
     }
 }
 
 fn send_structured(body: Structured, direction: Direction, tracing: Option<&str>) -> Output {
     let body = body.body(direction);
-    Output::Send(protocol::frame(
-        Kind::Message,
-        "StructuredMessage",
-        200,
-        body,
-        tracing,
-    ))
+    Output::Send(protocol::frame(Kind::Message, "StructuredMessage", 200, body, tracing))
 }
 
 fn agent_event(event: Value, metadata: Option<Map<String, Value>>) -> Output {
-    let body = Structured {
-        metadata,
-        ..Structured::event(event)
-    };
+    let body = Structured { metadata, ..Structured::event(event) };
     send_structured(body, Direction::Outbound, None)
 }

@@ -116,10 +116,7 @@ pub struct Timeouts {
 
 impl Default for Timeouts {
     fn default() -> Self {
-        Timeouts {
-            handshake: Duration::from_secs(10),
-            close: Duration::from_secs(2),
-        }
+        Timeouts { handshake: Duration::from_secs(10), close: Duration::from_secs(2) }
     }
 }
 
@@ -143,8 +140,7 @@ impl SimConfig {
     /// Builds the configuration from the flags; reads and checks `--agent-script`.
     pub fn from_args(args: &SimArgs) -> anyhow::Result<SimConfig> {
         let script = match &args.agent_script {
-            Some(path) => AgentScript::load(path)
-                .with_context(|| format!("--agent-script {}", path.display()))?,
+            Some(path) => AgentScript::load(path).with_context(|| format!("--agent-script {}", path.display()))?,
             None => AgentScript::builtin(),
         };
         let defaults = Scenario {
@@ -189,10 +185,7 @@ pub const QUERY_PARAMS: &[&str] = &[
 impl Scenario {
     /// Applies the `sim-*` query parameters of one connection. A list parameter given several times
     /// replaces the flag's list. Returns a plain-text explanation for a bad name or value.
-    pub fn with_query<'a>(
-        &self,
-        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
-    ) -> Result<Scenario, String> {
+    pub fn with_query<'a>(&self, pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Scenario, String> {
         let mut out = self.clone();
         let (mut origins, mut deployments) = (None::<Vec<String>>, None::<Vec<String>>);
         for (name, value) in pairs {
@@ -205,9 +198,7 @@ impl Scenario {
                 "expire-after" => out.expire_after = parse_secs(value).map_err(bad)?,
                 "jwt-ttl" => out.jwt_ttl = parse_jwt_ttl(value).map_err(bad)?,
                 "rate-limit" => out.rate_limit = Some(parse_count(value).map_err(bad)?),
-                "agent-disconnect-after" => {
-                    out.agent_disconnect_after = Some(parse_count(value).map_err(bad)?)
-                }
+                "agent-disconnect-after" => out.agent_disconnect_after = Some(parse_count(value).map_err(bad)?),
                 "drop-after" => out.drop_after = Some(parse_count(value).map_err(bad)?),
                 "allowed-origin" => origins.get_or_insert_with(Vec::new).push(value.to_owned()),
                 "deployment-id" => deployments.get_or_insert_with(Vec::new).push(value.to_owned()),
@@ -217,12 +208,7 @@ impl Scenario {
                             .to_owned(),
                     )
                 }
-                _ => {
-                    return Err(format!(
-                        "unknown simulator parameter {name}; known: {}",
-                        QUERY_PARAMS.join(", ")
-                    ))
-                }
+                _ => return Err(format!("unknown simulator parameter {name}; known: {}", QUERY_PARAMS.join(", "))),
             }
         }
         if let Some(origins) = origins {
@@ -245,23 +231,16 @@ fn parse_on_invalid(text: &str) -> Result<OnInvalid, String> {
 
 /// Seconds, whole or fractional, greater than zero (e.g. `2`, `0.5`).
 pub fn parse_secs(text: &str) -> Result<Duration, String> {
-    let secs: f64 = text
-        .trim()
-        .parse()
-        .map_err(|_| format!("{text:?} is not a number of seconds (e.g. 30 or 0.5)"))?;
+    let secs: f64 = text.trim().parse().map_err(|_| format!("{text:?} is not a number of seconds (e.g. 30 or 0.5)"))?;
     if !secs.is_finite() || secs <= 0.0 || secs > 1e9 {
-        return Err(format!(
-            "{text:?} seconds is out of range: give more than 0 and at most 1e9"
-        ));
+        return Err(format!("{text:?} seconds is out of range: give more than 0 and at most 1e9"));
     }
     Ok(Duration::from_secs_f64(secs))
 }
 
 /// Whole seconds, zero or more.
 pub fn parse_jwt_ttl(text: &str) -> Result<u64, String> {
-    text.trim()
-        .parse::<u64>()
-        .map_err(|_| format!("{text:?} is not a whole number of seconds (e.g. 3600, or 0)"))
+    text.trim().parse::<u64>().map_err(|_| format!("{text:?} is not a whole number of seconds (e.g. 3600, or 0)"))
 }
 
 /// A count of one or more.
@@ -278,10 +257,7 @@ mod tests {
 
     #[test]
     fn query_overrides_flags_and_lists_replace() {
-        let base = Scenario {
-            deployment_ids: vec!["a".into()],
-            ..Scenario::default()
-        };
+        let base = Scenario { deployment_ids: vec!["a".into()], ..Scenario::default() };
         let s = base
             .with_query([
                 ("deploymentId", "x"),
@@ -310,22 +286,14 @@ mod tests {
     fn bad_query_values_say_what_is_wrong() {
         let base = Scenario::default();
         let err = base.with_query([("sim-rate-limit", "0")]).unwrap_err();
-        assert!(
-            err.contains("sim-rate-limit") && err.contains("1 or more"),
-            "{err}"
-        );
+        assert!(err.contains("sim-rate-limit") && err.contains("1 or more"), "{err}");
         let err = base.with_query([("sim-expire-after", "soon")]).unwrap_err();
         assert!(err.contains("not a number of seconds"), "{err}");
         let err = base.with_query([("sim-on-invalid", "ignore")]).unwrap_err();
         assert!(err.contains("close or error"), "{err}");
         let err = base.with_query([("sim-frobnicate", "1")]).unwrap_err();
-        assert!(
-            err.contains("unknown simulator parameter sim-frobnicate"),
-            "{err}"
-        );
-        let err = base
-            .with_query([("sim-agent-script", "/etc/passwd")])
-            .unwrap_err();
+        assert!(err.contains("unknown simulator parameter sim-frobnicate"), "{err}");
+        let err = base.with_query([("sim-agent-script", "/etc/passwd")]).unwrap_err();
         assert!(err.contains("--agent-script"), "{err}");
     }
 

@@ -56,11 +56,7 @@ pub async fn handle(
             return;
         }
     };
-    let Some(Accepted {
-        scenario,
-        deployment_id,
-    }) = accepted
-    else {
+    let Some(Accepted { scenario, deployment_id }) = accepted else {
         return;
     };
     tracing::info!(%deployment_id, ?scenario, "session opened");
@@ -86,13 +82,7 @@ async fn run(
     let mut deadline: Option<Instant> = None;
     loop {
         if *stop.borrow_and_update() {
-            close(
-                &mut ws,
-                CloseCode::Away,
-                "simulator shutting down",
-                close_wait,
-            )
-            .await;
+            close(&mut ws, CloseCode::Away, "simulator shutting down", close_wait).await;
             return "simulator shut down (1001)";
         }
         let expiry = async {
@@ -163,10 +153,7 @@ async fn run(
 
 /// Sends a Close and waits (bounded) for the client's Close, so the close handshake completes.
 async fn close(ws: &mut Ws, code: CloseCode, reason: &str, wait: std::time::Duration) {
-    let frame = CloseFrame {
-        code,
-        reason: reason.into(),
-    };
+    let frame = CloseFrame { code, reason: reason.into() };
     if ws.close(Some(frame)).await.is_err() {
         return;
     }

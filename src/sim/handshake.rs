@@ -27,10 +27,9 @@ impl Refused {
     pub fn into_response(self) -> ErrorResponse {
         let mut response = ErrorResponse::new(Some(format!("{}\n", self.body)));
         *response.status_mut() = self.status;
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            header::HeaderValue::from_static("text/plain; charset=utf-8"),
-        );
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, header::HeaderValue::from_static("text/plain; charset=utf-8"));
         response
     }
 }
@@ -38,21 +37,16 @@ impl Refused {
 /// Checks an upgrade request against the simulator's defaults. Any path is accepted.
 pub fn check_request(request: &Request, defaults: &Scenario) -> Result<Accepted, Refused> {
     let query = request.uri().query().unwrap_or_default();
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
+    let pairs: Vec<(String, String)> =
+        form_urlencoded::parse(query.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
     let scenario = defaults
         .with_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .map_err(|why| Refused::new(StatusCode::BAD_REQUEST, why))?;
-    let deployment_id = pairs
-        .iter()
-        .find(|(k, v)| k == "deploymentId" && !v.is_empty())
-        .map(|(_, v)| v.clone())
-        .ok_or_else(|| {
+    let deployment_id =
+        pairs.iter().find(|(k, v)| k == "deploymentId" && !v.is_empty()).map(|(_, v)| v.clone()).ok_or_else(|| {
             Refused::new(
                 StatusCode::BAD_REQUEST,
-                "missing query parameter deploymentId: connect to /v1?deploymentId=<your deployment id>"
-                    .to_owned(),
+                "missing query parameter deploymentId: connect to /v1?deploymentId=<your deployment id>".to_owned(),
             )
         })?;
     if !scenario.deployment_ids.is_empty() && !scenario.deployment_ids.contains(&deployment_id) {
@@ -65,16 +59,8 @@ pub fn check_request(request: &Request, defaults: &Scenario) -> Result<Accepted,
         ));
     }
     if !scenario.allowed_origins.is_empty() {
-        let origin = request
-            .headers()
-            .get(header::ORIGIN)
-            .and_then(|v| v.to_str().ok());
-        let allowed = origin.is_some_and(|origin| {
-            scenario
-                .allowed_origins
-                .iter()
-                .any(|a| same_origin(a, origin))
-        });
+        let origin = request.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok());
+        let allowed = origin.is_some_and(|origin| scenario.allowed_origins.iter().any(|a| same_origin(a, origin)));
         if !allowed {
             let seen = match origin {
                 Some(origin) => format!("Origin {origin:?} is"),
@@ -90,16 +76,11 @@ pub fn check_request(request: &Request, defaults: &Scenario) -> Result<Accepted,
             ));
         }
     }
-    Ok(Accepted {
-        scenario,
-        deployment_id,
-    })
+    Ok(Accepted { scenario, deployment_id })
 }
 
 fn same_origin(allowed: &str, seen: &str) -> bool {
-    allowed
-        .trim_end_matches('/')
-        .eq_ignore_ascii_case(seen.trim_end_matches('/'))
+    allowed.trim_end_matches('/').eq_ignore_ascii_case(seen.trim_end_matches('/'))
 }
 
 #[cfg(test)]
@@ -116,11 +97,8 @@ mod tests {
 
     #[test]
     fn accepts_any_path_and_decodes_the_query() {
-        let got = check_request(
-            &request("/anything?deploymentId=d%201&sim-drop-after=3", None),
-            &Scenario::default(),
-        )
-        .unwrap();
+        let got = check_request(&request("/anything?deploymentId=d%201&sim-drop-after=3", None), &Scenario::default())
+            .unwrap();
         assert_eq!(got.deployment_id, "d 1");
         assert_eq!(got.scenario.drop_after, Some(3));
     }
@@ -133,30 +111,10 @@ mod tests {
             ..Scenario::default()
         };
         let cases = [
-            (
-                "/v1",
-                Some("https://shop.example"),
-                400,
-                "missing query parameter deploymentId",
-            ),
-            (
-                "/v1?deploymentId=good&sim-jwt-ttl=x",
-                None,
-                400,
-                "sim-jwt-ttl",
-            ),
-            (
-                "/v1?deploymentId=bad",
-                Some("https://shop.example"),
-                403,
-                "deploymentId \"bad\"",
-            ),
-            (
-                "/v1?deploymentId=good",
-                Some("https://evil.example"),
-                403,
-                "https://evil.example",
-            ),
+            ("/v1", Some("https://shop.example"), 400, "missing query parameter deploymentId"),
+            ("/v1?deploymentId=good&sim-jwt-ttl=x", None, 400, "sim-jwt-ttl"),
+            ("/v1?deploymentId=bad", Some("https://shop.example"), 403, "deploymentId \"bad\""),
+            ("/v1?deploymentId=good", Some("https://evil.example"), 403, "https://evil.example"),
             ("/v1?deploymentId=good", None, 403, "without an Origin"),
         ];
         for (uri, origin, status, text) in cases {
@@ -164,17 +122,11 @@ mod tests {
             assert_eq!(refused.status.as_u16(), status, "{uri}");
             assert!(refused.body.contains(text), "{uri}: {}", refused.body);
         }
-        let ok = check_request(
-            &request("/v1?deploymentId=good", Some("HTTPS://shop.example")),
-            &defaults,
-        );
+        let ok = check_request(&request("/v1?deploymentId=good", Some("HTTPS://shop.example")), &defaults);
         assert!(ok.is_ok());
         // A URL parameter replaces the flag's list for that connection.
         let ok = check_request(
-            &request(
-                "/v1?deploymentId=bad&sim-deployment-id=bad",
-                Some("https://shop.example"),
-            ),
+            &request("/v1?deploymentId=bad&sim-deployment-id=bad", Some("https://shop.example")),
             &defaults,
         );
         assert!(ok.is_ok());

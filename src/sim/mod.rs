@@ -31,8 +31,8 @@ use tokio::task::JoinSet;
 use tracing::Instrument as _;
 
 pub use config::{
-    OnInvalid, Scenario, SimArgs, SimConfig, Timeouts, DEFAULT_EXPIRE_AFTER, DEFAULT_JWT_TTL,
-    DEFAULT_MAX_TEXT_CHARS, QUERY_PARAMS,
+    OnInvalid, Scenario, SimArgs, SimConfig, Timeouts, DEFAULT_EXPIRE_AFTER, DEFAULT_JWT_TTL, DEFAULT_MAX_TEXT_CHARS,
+    QUERY_PARAMS,
 };
 pub use script::AgentScript;
 
@@ -46,7 +46,7 @@ pub const DEFAULT_DEPLOYMENT_ID: &str = "00000000-0000-4000-8000-00000000517e";
 #[derive(clap::Args, Debug)]
 pub struct SimCommand {
     /// Address to listen on (keep it on loopback unless you mean to share it).
-    #[arg(long, default_value = "127.0.0.1:9100")]
+    #[arg(long, default_value = crate::cli::DEFAULT_SIM_ADDR, value_name = "ADDR")]
     pub listen: SocketAddr,
     #[command(flatten)]
     pub args: SimArgs,
@@ -91,10 +91,7 @@ pub async fn serve(
     drop(listener);
     let _ = stop_tx.send(true);
     let grace = config.timeouts.close + Duration::from_secs(1);
-    let drained = tokio::time::timeout(grace, async {
-        while sessions.join_next().await.is_some() {}
-    })
-    .await;
+    let drained = tokio::time::timeout(grace, async { while sessions.join_next().await.is_some() {} }).await;
     if drained.is_err() {
         tracing::warn!("simulator sessions did not close within {grace:?}; aborting them");
         sessions.abort_all();
@@ -104,11 +101,7 @@ pub async fn serve(
 
 /// The loud notice that this is a simulator, with the URL to connect to.
 pub fn banner(addr: SocketAddr, config: &SimConfig) -> String {
-    let deployment = config
-        .defaults
-        .deployment_ids
-        .first()
-        .map_or(DEFAULT_DEPLOYMENT_ID, String::as_str);
+    let deployment = config.defaults.deployment_ids.first().map_or(DEFAULT_DEPLOYMENT_ID, String::as_str);
     let line = "=".repeat(72);
     format!(
         "{line}\n  SIMULATOR — not Genesys. frametap's built-in Web Messaging Guest API simulator.\n  \
@@ -121,43 +114,11 @@ pub fn banner(addr: SocketAddr, config: &SimConfig) -> String {
 /// `frametap sim genesys`: binds, prints a loud banner ("SIMULATOR — not Genesys") with the ws:// URL to use, serves until Ctrl-C.
 pub async fn run(cmd: SimCommand) -> anyhow::Result<()> {
     let config = SimConfig::from_args(&cmd.args)?;
-    let listener = TcpListener::bind(cmd.listen).await.with_context(|| {
-        format!(
-            "could not listen on {} (is the port in use? try --listen 127.0.0.1:0)",
-            cmd.listen
-        )
-    })?;
-    let addr = listener
-        .local_addr()
-        .context("could not read the listening address")?;
+    let listener = crate::commands::shutdown::bind(cmd.listen, "simulator", "--listen").await?;
+    let addr = listener.local_addr().context("could not read the simulator's listening address")?;
     if !addr.ip().is_loopback() {
         tracing::warn!("the simulator listens on {addr}, reachable from other machines");
     }
     eprintln!("{}", banner(addr, &config));
-    serve(listener, config, shutdown_signal()).await
-}
-
-/// Resolves on Ctrl-C, or SIGTERM on Unix.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::warn!("cannot listen for Ctrl-C: {e}");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
-    }
+    serve(listener, config, crate::commands::shutdown::signal()).await
 }

@@ -40,10 +40,7 @@ impl Action {
     }
 
     pub fn is_configure(self) -> bool {
-        matches!(
-            self,
-            Action::ConfigureSession | Action::ConfigureAuthenticatedSession
-        )
+        matches!(self, Action::ConfigureSession | Action::ConfigureAuthenticatedSession)
     }
 }
 
@@ -85,17 +82,8 @@ pub fn parse_request(text: &str) -> Result<Request, (Invalid, Option<String>)> {
     let Some(action) = Action::from_name(name) else {
         return Err((Invalid::UnknownAction(name.clone()), tracing_id));
     };
-    let token = raw
-        .get("token")
-        .and_then(Value::as_str)
-        .filter(|t| !t.is_empty())
-        .map(str::to_owned);
-    Ok(Request {
-        action,
-        token,
-        tracing_id,
-        raw,
-    })
+    let token = raw.get("token").and_then(Value::as_str).filter(|t| !t.is_empty()).map(str::to_owned);
+    Ok(Request { action, token, tracing_id, raw })
 }
 
 fn string_of(value: &Value) -> Option<String> {
@@ -109,10 +97,7 @@ fn string_of(value: &Value) -> Option<String> {
 impl Request {
     /// A non-empty string field of the request.
     pub fn str_field(&self, name: &str) -> Option<&str> {
-        self.raw
-            .get(name)
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
+        self.raw.get(name).and_then(Value::as_str).filter(|s| !s.is_empty())
     }
 
     /// The `message` object of onMessage/echo.
@@ -157,13 +142,7 @@ pub fn too_many_requests(retry_after_secs: u64, tracing_id: Option<&str>) -> Str
         "errorCode": 4029,
         "errorMessage": "Message rate too high for this session",
     });
-    frame(
-        Kind::Response,
-        "TooManyRequestsErrorMessage",
-        429,
-        body,
-        tracing_id,
-    )
+    frame(Kind::Response, "TooManyRequestsErrorMessage", 429, body, tracing_id)
 }
 
 /// Who sent a StructuredMessage.
@@ -188,19 +167,11 @@ pub struct Structured {
 
 impl Structured {
     pub fn text(text: impl Into<String>) -> Structured {
-        Structured {
-            msg_type: "Text",
-            text: Some(text.into()),
-            ..Structured::default()
-        }
+        Structured { msg_type: "Text", text: Some(text.into()), ..Structured::default() }
     }
 
     pub fn event(event: Value) -> Structured {
-        Structured {
-            msg_type: "Event",
-            events: Some(Value::Array(vec![event])),
-            ..Structured::default()
-        }
+        Structured { msg_type: "Event", events: Some(Value::Array(vec![event])), ..Structured::default() }
     }
 
     pub fn body(self, direction: Direction) -> Value {
@@ -249,7 +220,9 @@ mod tests {
 
     #[test]
     fn parses_requests_and_classifies_bad_ones() {
-        let r = parse_request(r#"{"action":"echo","token":"t","tracingId":"x1","message":{"type":"Text","text":"ping"}}"#).unwrap();
+        let r =
+            parse_request(r#"{"action":"echo","token":"t","tracingId":"x1","message":{"type":"Text","text":"ping"}}"#)
+                .unwrap();
         assert_eq!(r.action, Action::Echo);
         assert_eq!(r.token.as_deref(), Some("t"));
         assert_eq!(r.tracing_id.as_deref(), Some("x1"));
@@ -258,10 +231,7 @@ mod tests {
         assert_eq!(parse_request("[1]").unwrap_err().0, Invalid::NotObject);
         let (why, tracing) = parse_request(r#"{"token":"t","tracingId":"x2"}"#).unwrap_err();
         assert_eq!((why, tracing.as_deref()), (Invalid::NoAction, Some("x2")));
-        assert_eq!(
-            parse_request(r#"{"action":"dance"}"#).unwrap_err().0,
-            Invalid::UnknownAction("dance".into())
-        );
+        assert_eq!(parse_request(r#"{"action":"dance"}"#).unwrap_err().0, Invalid::UnknownAction("dance".into()));
     }
 
     #[test]

@@ -59,21 +59,12 @@ impl Registry {
     }
 
     /// Makes connection `conn` the holder of `token`; a previous holder gets `Kicked`.
-    pub fn claim(
-        &self,
-        token: &str,
-        conn: u64,
-        kick: mpsc::UnboundedSender<Kicked>,
-        start_new: bool,
-    ) -> Claim {
+    pub fn claim(&self, token: &str, conn: u64, kick: mpsc::UnboundedSender<Kicked>, start_new: bool) -> Claim {
         let mut entries = self.lock();
         let mut new_session = false;
         let entry = entries.entry(token.to_owned()).or_insert_with(|| {
             new_session = true;
-            Entry {
-                conversation: Conversation::fresh(),
-                owner: None,
-            }
+            Entry { conversation: Conversation::fresh(), owner: None }
         });
         if start_new && !new_session {
             entry.conversation = Conversation::fresh();
@@ -85,28 +76,18 @@ impl Registry {
                 kicked_other = sender.send(Kicked).is_ok();
             }
         }
-        Claim {
-            new_session,
-            read_only: entry.conversation.agent_gone,
-            kicked_other,
-        }
+        Claim { new_session, read_only: entry.conversation.agent_gone, kicked_other }
     }
 
     /// Runs `f` on the token's conversation, if it still exists.
     pub fn with<R>(&self, token: &str, f: impl FnOnce(&mut Conversation) -> R) -> Option<R> {
-        self.lock()
-            .get_mut(token)
-            .map(|entry| f(&mut entry.conversation))
+        self.lock().get_mut(token).map(|entry| f(&mut entry.conversation))
     }
 
     /// Connection `conn` is gone: it no longer holds `token` (the conversation stays).
     pub fn release(&self, token: &str, conn: u64) {
         if let Some(entry) = self.lock().get_mut(token) {
-            if entry
-                .owner
-                .as_ref()
-                .is_some_and(|(owner, _)| *owner == conn)
-            {
+            if entry.owner.as_ref().is_some_and(|(owner, _)| *owner == conn) {
                 entry.owner = None;
             }
         }
@@ -131,14 +112,7 @@ mod tests {
         assert!(first.new_session && !first.kicked_other);
         registry.with("t", |c| c.agent_gone = true);
         let second = registry.claim("t", 2, tx2, false);
-        assert_eq!(
-            second,
-            Claim {
-                new_session: false,
-                read_only: true,
-                kicked_other: true
-            }
-        );
+        assert_eq!(second, Claim { new_session: false, read_only: true, kicked_other: true });
         assert!(rx1.try_recv().is_ok());
         // The kicked connection's cleanup must not release the new holder.
         registry.release("t", 1);

@@ -15,10 +15,7 @@ pub struct RateWindow {
 
 impl RateWindow {
     pub fn new(limit: u32) -> RateWindow {
-        RateWindow {
-            limit,
-            accepted: VecDeque::new(),
-        }
+        RateWindow { limit, accepted: VecDeque::new() }
     }
 
     /// Records an event at `now`, or says after how many whole seconds (at least 1) to retry.
@@ -59,23 +56,12 @@ mod tests {
         let start = Instant::now();
         let mut window = RateWindow::new(2);
         assert!(window.try_acquire(start).is_ok());
-        assert!(window
-            .try_acquire(start + Duration::from_millis(100))
-            .is_ok());
-        assert_eq!(
-            window.try_acquire(start + Duration::from_millis(200)),
-            Err(1)
-        );
+        assert!(window.try_acquire(start + Duration::from_millis(100)).is_ok());
+        assert_eq!(window.try_acquire(start + Duration::from_millis(200)), Err(1));
         // The refused one did not count: at 1.0 s the first slot is free again.
-        assert!(window
-            .try_acquire(start + Duration::from_millis(1000))
-            .is_ok());
-        assert!(window
-            .try_acquire(start + Duration::from_millis(1050))
-            .is_err());
-        assert!(window
-            .try_acquire(start + Duration::from_millis(1100))
-            .is_ok());
+        assert!(window.try_acquire(start + Duration::from_millis(1000)).is_ok());
+        assert!(window.try_acquire(start + Duration::from_millis(1050)).is_err());
+        assert!(window.try_acquire(start + Duration::from_millis(1100)).is_ok());
     }
 
     #[test]

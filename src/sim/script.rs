@@ -55,10 +55,7 @@ impl AgentScript {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("could not read the agent script {}", path.display()))?;
         AgentScript::parse(&text).with_context(|| {
-            format!(
-                "the agent script {} is not valid (see docs/simulator.md, \"Agent script\")",
-                path.display()
-            )
+            format!("the agent script {} is not valid (see docs/simulator.md, \"Agent script\")", path.display())
         })
     }
 
@@ -96,56 +93,35 @@ fn fill(template: &str, guest_text: &str) -> String {
 }
 
 fn parse_rule(line: &str) -> anyhow::Result<Rule> {
-    let (pattern, reply) = line
-        .split_once("=>")
-        .context("expected `PATTERN => REPLY`")?;
+    let (pattern, reply) = line.split_once("=>").context("expected `PATTERN => REPLY`")?;
     let (pattern, reply) = (pattern.trim(), reply.trim());
-    anyhow::ensure!(
-        !pattern.is_empty(),
-        "the pattern before `=>` is empty (use `*` to match everything)"
-    );
+    anyhow::ensure!(!pattern.is_empty(), "the pattern before `=>` is empty (use `*` to match everything)");
     anyhow::ensure!(!reply.is_empty(), "the reply after `=>` is empty");
-    let pattern = if pattern == "*" {
-        Pattern::Any
-    } else {
-        Pattern::Words(pattern.to_lowercase())
-    };
-    Ok(Rule {
-        pattern,
-        reply: parse_reply(reply)?,
-    })
+    let pattern = if pattern == "*" { Pattern::Any } else { Pattern::Words(pattern.to_lowercase()) };
+    Ok(Rule { pattern, reply: parse_reply(reply)? })
 }
 
 fn parse_reply(reply: &str) -> anyhow::Result<Reply> {
     let Some(directive) = reply.strip_prefix('!') else {
         return Ok(Reply::Text(reply.to_owned()));
     };
-    let (name, rest) = directive
-        .split_once(char::is_whitespace)
-        .map(|(n, r)| (n, r.trim()))
-        .unwrap_or((directive, ""));
+    let (name, rest) = directive.split_once(char::is_whitespace).map(|(n, r)| (n, r.trim())).unwrap_or((directive, ""));
     match name {
         "error" => {
             let (code, message) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
-            let code: u32 = code
-                .parse()
-                .ok()
-                .filter(|c| (400..=5999).contains(c))
-                .with_context(|| {
-                    format!("`!error` needs a code from 400 to 5999 first, e.g. `!error 5000 Request failed.`; got {code:?}")
-                })?;
+            let code: u32 = code.parse().ok().filter(|c| (400..=5999).contains(c)).with_context(|| {
+                format!(
+                    "`!error` needs a code from 400 to 5999 first, e.g. `!error 5000 Request failed.`; got {code:?}"
+                )
+            })?;
             let message = match message.trim() {
                 "" => "Request failed.".to_owned(),
                 m => m.to_owned(),
             };
             Ok(Reply::Error { code, message })
         }
-        "disconnect" => Ok(Reply::Disconnect(
-            (!rest.is_empty()).then(|| rest.to_owned()),
-        )),
-        _ => anyhow::bail!(
-            "unknown directive `!{name}`; known: `!error CODE MESSAGE`, `!disconnect [TEXT]`"
-        ),
+        "disconnect" => Ok(Reply::Disconnect((!rest.is_empty()).then(|| rest.to_owned()))),
+        _ => anyhow::bail!("unknown directive `!{name}`; known: `!error CODE MESSAGE`, `!disconnect [TEXT]`"),
     }
 }
 
@@ -174,24 +150,13 @@ mod tests {
     #[test]
     fn builtin_script_answers_the_documented_words() {
         let script = AgentScript::builtin();
-        assert!(
-            matches!(script.reply_to("Hello there"), Some(Reply::Text(t)) if t.contains("not Genesys"))
-        );
+        assert!(matches!(script.reply_to("Hello there"), Some(Reply::Text(t)) if t.contains("not Genesys")));
         assert_eq!(
             script.reply_to("please FAIL now"),
-            Some(Reply::Error {
-                code: 5000,
-                message: "Request failed.".into()
-            })
+            Some(Reply::Error { code: 5000, message: "Request failed.".into() })
         );
-        assert!(matches!(
-            script.reply_to("bye"),
-            Some(Reply::Disconnect(Some(_)))
-        ));
-        assert_eq!(
-            script.reply_to("shellobye?"),
-            Some(Reply::Text("You said: shellobye?".into()))
-        );
+        assert!(matches!(script.reply_to("bye"), Some(Reply::Disconnect(Some(_)))));
+        assert_eq!(script.reply_to("shellobye?"), Some(Reply::Text("You said: shellobye?".into())));
     }
 
     #[test]
@@ -208,10 +173,7 @@ mod tests {
     fn no_matching_rule_means_silence() {
         let script = AgentScript::parse("refund => No refunds.\n").unwrap();
         assert_eq!(script.reply_to("hello"), None);
-        assert_eq!(
-            script.reply_to("a refund?"),
-            Some(Reply::Text("No refunds.".into()))
-        );
+        assert_eq!(script.reply_to("a refund?"), Some(Reply::Text("No refunds.".into())));
     }
 
     #[test]
@@ -233,20 +195,9 @@ mod tests {
 
     #[test]
     fn directives_parse() {
-        let script =
-            AgentScript::parse("a => !error 4011\nb => !disconnect\nc => !disconnect Bye {text}\n")
-                .unwrap();
-        assert_eq!(
-            script.reply_to("a"),
-            Some(Reply::Error {
-                code: 4011,
-                message: "Request failed.".into()
-            })
-        );
+        let script = AgentScript::parse("a => !error 4011\nb => !disconnect\nc => !disconnect Bye {text}\n").unwrap();
+        assert_eq!(script.reply_to("a"), Some(Reply::Error { code: 4011, message: "Request failed.".into() }));
         assert_eq!(script.reply_to("b"), Some(Reply::Disconnect(None)));
-        assert_eq!(
-            script.reply_to("c"),
-            Some(Reply::Disconnect(Some("Bye c".into())))
-        );
+        assert_eq!(script.reply_to("c"), Some(Reply::Disconnect(Some("Bye c".into()))));
     }
 }

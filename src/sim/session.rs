@@ -83,11 +83,7 @@ impl Session {
     /// Handles one frame from the client.
     pub fn on_frame(&mut self, frame: ClientFrame<'_>) -> Vec<Output> {
         self.frames_in = self.frames_in.saturating_add(1);
-        if self
-            .scenario
-            .drop_after
-            .is_some_and(|n| self.frames_in >= n)
-        {
+        if self.scenario.drop_after.is_some_and(|n| self.frames_in >= n) {
             tracing::debug!(frames = self.frames_in, "drop-after reached: dropping TCP");
             return vec![Output::Drop];
         }
@@ -132,10 +128,7 @@ impl Session {
             }
         };
         if !self.is_configured() && !request.action.is_configure() {
-            let why = format!(
-                "configureSession must be the first request; got {:?} first",
-                request.raw["action"]
-            );
+            let why = format!("configureSession must be the first request; got {:?} first", request.raw["action"]);
             return self.invalid(why, 400, request.tracing_id.as_deref());
         }
         if request.action.is_configure() {
@@ -145,11 +138,7 @@ impl Session {
         match request.token.as_deref() {
             None => return error(4020, "missing parameter: token", tracing),
             Some(token) if Some(token) != self.token.as_deref() => {
-                return error(
-                    4007,
-                    "session not found: the token is not this connection's session",
-                    tracing,
-                )
+                return error(4007, "session not found: the token is not this connection's session", tracing)
             }
             Some(_) => {}
         }
@@ -159,11 +148,7 @@ impl Session {
             Action::GetJwt => self.get_jwt(&request),
             Action::CloseSession => self.close_session(&request),
             Action::GetConfiguration => self.get_configuration(&request),
-            other => error(
-                4000,
-                &format!("feature unavailable: the simulator does not implement {other:?}"),
-                tracing,
-            ),
+            other => error(4000, &format!("feature unavailable: the simulator does not implement {other:?}"), tracing),
         }
     }
 
@@ -185,11 +170,7 @@ impl Session {
             return error(4020, "missing parameter: deploymentId", tracing);
         }
         if request.action == Action::ConfigureAuthenticatedSession {
-            let code = request
-                .raw
-                .get("data")
-                .and_then(|d| d.get("code"))
-                .and_then(Value::as_str);
+            let code = request.raw.get("data").and_then(|d| d.get("code")).and_then(Value::as_str);
             if code.is_none_or(str::is_empty) {
                 return error(4020, "missing parameter: data.code", tracing);
             }
@@ -198,9 +179,7 @@ impl Session {
             self.finish();
         }
         let start_new = request.raw.get("startNew") == Some(&Value::Bool(true));
-        let claim = self
-            .registry
-            .claim(&token, self.conn, self.kick.clone(), start_new);
+        let claim = self.registry.claim(&token, self.conn, self.kick.clone(), start_new);
         self.token = Some(token);
         let body = json!({
             "connected": true,
@@ -219,35 +198,19 @@ impl Session {
 
     fn echo(&self, request: &Request) -> Vec<Output> {
         let message = request.message();
-        let text = message
-            .and_then(|m| m.get("text"))
-            .and_then(Value::as_str)
-            .unwrap_or("ping");
-        let mut metadata = message
-            .and_then(|m| m.get("metadata"))
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default();
+        let text = message.and_then(|m| m.get("text")).and_then(Value::as_str).unwrap_or("ping");
+        let mut metadata =
+            message.and_then(|m| m.get("metadata")).and_then(Value::as_object).cloned().unwrap_or_default();
         let seconds = scenarios::duration_seconds(self.scenario.expire_after);
         metadata.insert("durationSeconds".into(), seconds.to_string().into());
-        metadata.insert(
-            "expirationDate".into(),
-            self.expiration_date().to_string().into(),
-        );
-        let body = Structured {
-            metadata: Some(metadata),
-            ..Structured::text(text)
-        }
-        .body(Direction::Inbound);
+        metadata.insert("expirationDate".into(), self.expiration_date().to_string().into());
+        let body = Structured { metadata: Some(metadata), ..Structured::text(text) }.body(Direction::Inbound);
         respond("StructuredMessage", body, request.tracing_id.as_deref())
     }
 
     fn get_jwt(&self, request: &Request) -> Vec<Output> {
         let token = self.token.as_deref().unwrap_or_default();
-        let subject = self
-            .registry
-            .with(token, |c| c.subject.clone())
-            .unwrap_or_else(|| "guest-unknown".to_owned());
+        let subject = self.registry.with(token, |c| c.subject.clone()).unwrap_or_else(|| "guest-unknown".to_owned());
         let now = chrono::Utc::now().timestamp();
         let claims = jwt::guest_claims(&subject, &self.deployment_id, now, self.scenario.jwt_ttl);
         let signed = jwt::sign_hs256(&claims, &self.config.jwt_secret);
@@ -290,13 +253,7 @@ impl Session {
 
 /// A `response` frame answering a request.
 pub(super) fn respond(class: &str, body: Value, tracing_id: Option<&str>) -> Vec<Output> {
-    vec![Output::Send(protocol::frame(
-        Kind::Response,
-        class,
-        200,
-        body,
-        tracing_id,
-    ))]
+    vec![Output::Send(protocol::frame(Kind::Response, class, 200, body, tracing_id))]
 }
 
 /// An error frame (class `string`).

@@ -8,17 +8,10 @@ use tokio::sync::mpsc;
 use super::*;
 use crate::sim::config::{SimArgs, SimConfig};
 
-fn session(
-    scenario: Scenario,
-    registry: &Arc<Registry>,
-    conn: u64,
-) -> (Session, mpsc::UnboundedReceiver<Kicked>) {
+fn session(scenario: Scenario, registry: &Arc<Registry>, conn: u64) -> (Session, mpsc::UnboundedReceiver<Kicked>) {
     let config = SimConfig::from_args(&SimArgs::default()).unwrap();
     let (tx, rx) = mpsc::unbounded_channel();
-    (
-        Session::new(conn, scenario, "dep".into(), config, registry.clone(), tx),
-        rx,
-    )
+    (Session::new(conn, scenario, "dep".into(), config, registry.clone(), tx), rx)
 }
 
 fn text(session: &mut Session, request: Value) -> Vec<Output> {
@@ -26,10 +19,7 @@ fn text(session: &mut Session, request: Value) -> Vec<Output> {
 }
 
 fn configure(session: &mut Session, token: &str) -> Value {
-    let out = text(
-        session,
-        json!({"action": "configureSession", "deploymentId": "dep", "token": token}),
-    );
+    let out = text(session, json!({"action": "configureSession", "deploymentId": "dep", "token": token}));
     match out.as_slice() {
         [Output::Send(frame)] => serde_json::from_str(frame).unwrap(),
         other => panic!("expected one frame, got {other:?}"),
@@ -40,29 +30,17 @@ fn configure(session: &mut Session, token: &str) -> Value {
 fn invalid_requests_close_or_answer_depending_on_on_invalid() {
     let registry = Arc::new(Registry::default());
     let (mut closing, _) = session(Scenario::default(), &registry, 1);
-    assert_eq!(
-        text(&mut closing, json!({"action": "echo", "token": "t"})),
-        vec![Output::Close]
-    );
-    let erroring = Scenario {
-        on_invalid: OnInvalid::Error,
-        ..Scenario::default()
-    };
+    assert_eq!(text(&mut closing, json!({"action": "echo", "token": "t"})), vec![Output::Close]);
+    let erroring = Scenario { on_invalid: OnInvalid::Error, ..Scenario::default() };
     let (mut answering, _) = session(erroring, &registry, 2);
     let out = answering.on_frame(ClientFrame::Binary);
-    assert!(
-        matches!(&out[..], [Output::Send(f)] if f.contains("\"code\":400")),
-        "{out:?}"
-    );
+    assert!(matches!(&out[..], [Output::Send(f)] if f.contains("\"code\":400")), "{out:?}");
 }
 
 #[test]
 fn drop_after_counts_every_frame_including_control_frames() {
     let registry = Arc::new(Registry::default());
-    let scenario = Scenario {
-        drop_after: Some(3),
-        ..Scenario::default()
-    };
+    let scenario = Scenario { drop_after: Some(3), ..Scenario::default() };
     let (mut s, _) = session(scenario, &registry, 1);
     assert!(s.on_frame(ClientFrame::Control).is_empty());
     assert_eq!(configure(&mut s, "t")["class"], "SessionResponse");
@@ -78,9 +56,7 @@ fn kicked_session_leaves_the_token_to_the_new_holder() {
     assert_eq!(configure(&mut second, "t")["body"]["newSession"], false);
     assert!(first_kicks.try_recv().is_ok());
     let out = first.on_kicked();
-    assert!(
-        matches!(&out[..], [Output::Send(f), Output::Close] if f.contains("ConnectionClosedEvent"))
-    );
+    assert!(matches!(&out[..], [Output::Send(f), Output::Close] if f.contains("ConnectionClosedEvent")));
     first.finish();
     // The second connection still holds it: a third one kicks it.
     let (mut third, _) = session(Scenario::default(), &registry, 3);
@@ -93,14 +69,9 @@ fn kicked_session_leaves_the_token_to_the_new_holder() {
 fn expiry_forgets_the_conversation() {
     let registry = Arc::new(Registry::default());
     let (mut s, _) = session(Scenario::default(), &registry, 1);
-    assert!(
-        s.on_expired().is_empty(),
-        "nothing to expire before configuration"
-    );
+    assert!(s.on_expired().is_empty(), "nothing to expire before configuration");
     configure(&mut s, "t");
     let out = s.on_expired();
-    assert!(
-        matches!(&out[..], [Output::Send(f), Output::Close] if f.contains("SessionExpiredEvent"))
-    );
+    assert!(matches!(&out[..], [Output::Send(f), Output::Close] if f.contains("SessionExpiredEvent")));
     assert!(registry.with("t", |_| ()).is_none());
 }

@@ -36,22 +36,14 @@ pub async fn start(args: SimArgs) -> Sim {
 
 /// Starts a simulator with this configuration, its timeouts replaced by short ones.
 pub async fn start_config(mut config: SimConfig) -> Sim {
-    config.timeouts = Timeouts {
-        handshake: Duration::from_secs(2),
-        close: Duration::from_millis(500),
-    };
+    config.timeouts = Timeouts { handshake: Duration::from_secs(2), close: Duration::from_millis(500) };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(serve(listener, config.clone(), async {
         let _ = stopped.await;
     }));
-    Sim {
-        addr,
-        config,
-        stop: Some(stop),
-        task,
-    }
+    Sim { addr, config, stop: Some(stop), task }
 }
 
 impl Sim {
@@ -66,28 +58,20 @@ impl Sim {
     }
 
     pub async fn connect(&self, extra: &str) -> Ws {
-        connect(&self.url(extra), None)
-            .await
-            .expect("handshake accepted")
+        connect(&self.url(extra), None).await.expect("handshake accepted")
     }
 
     /// Stops the simulator and waits for `serve` to return.
     pub async fn stop(mut self) {
         let _ = self.stop.take().unwrap().send(());
-        tokio::time::timeout(FRAME_WAIT, &mut self.task)
-            .await
-            .expect("serve returns after shutdown")
-            .unwrap()
-            .unwrap();
+        tokio::time::timeout(FRAME_WAIT, &mut self.task).await.expect("serve returns after shutdown").unwrap().unwrap();
     }
 }
 
 pub async fn connect(url: &str, origin: Option<&str>) -> Result<Ws, WsError> {
     let mut request = url.into_client_request().unwrap();
     if let Some(origin) = origin {
-        request
-            .headers_mut()
-            .insert("Origin", origin.parse().unwrap());
+        request.headers_mut().insert("Origin", origin.parse().unwrap());
     }
     let (ws, _) = tokio::time::timeout(FRAME_WAIT, tokio_tungstenite::connect_async(request))
         .await
@@ -164,9 +148,6 @@ pub async fn expect_error(ws: &mut Ws, request: Value, code: i64, text: &str) {
     assert_eq!(response["type"], "response", "{response}");
     assert_eq!(response["class"], "string", "{response}");
     assert_eq!(response["code"], code, "{response}");
-    assert!(
-        response["body"].as_str().unwrap().contains(text),
-        "{response}"
-    );
+    assert!(response["body"].as_str().unwrap().contains(text), "{response}");
     assert_eq!(response["tracingId"], tracing, "{response}");
 }

@@ -24,11 +24,7 @@ async fn invalid_first_frames_close_1000_without_reason_or_error_frame() {
     for frame in cases {
         let mut ws = sim.connect("").await;
         ws.send(frame.clone()).await.unwrap();
-        assert_eq!(
-            next_close(&mut ws).await,
-            (1000, String::new()),
-            "{frame:?}"
-        );
+        assert_eq!(next_close(&mut ws).await, (1000, String::new()), "{frame:?}");
     }
     // After configuration an action-less request closes the same way.
     let mut ws = sim.connect("").await;
@@ -45,81 +41,41 @@ async fn on_invalid_error_answers_with_an_error_frame_and_stays_open() {
     let mut ws = sim.connect("sim-on-invalid=error").await;
     let mut early = message_request(&token, "too early");
     early["tracingId"] = "early".into();
-    expect_error(
-        &mut ws,
-        early,
-        400,
-        "configureSession must be the first request",
-    )
-    .await;
-    expect_error(
-        &mut ws,
-        json!({"token": token, "tracingId": "t2"}),
-        4020,
-        "no \"action\"",
-    )
-    .await;
+    expect_error(&mut ws, early, 400, "configureSession must be the first request").await;
+    expect_error(&mut ws, json!({"token": token, "tracingId": "t2"}), 4020, "no \"action\"").await;
     send(&mut ws, json!("not an object")).await;
     let response = next_json(&mut ws).await;
-    assert_eq!(
-        (response["class"].as_str(), response["code"].as_i64()),
-        (Some("string"), Some(400))
-    );
+    assert_eq!((response["class"].as_str(), response["code"].as_i64()), (Some("string"), Some(400)));
     configure(&mut ws, &token).await;
     sim.stop().await;
 
     // The flag does the same for every connection.
-    let sim = start(SimArgs {
-        on_invalid: Some(frametap::sim::OnInvalid::Error),
-        ..SimArgs::default()
-    })
-    .await;
+    let sim = start(SimArgs { on_invalid: Some(frametap::sim::OnInvalid::Error), ..SimArgs::default() }).await;
     let mut ws = sim.connect("").await;
-    expect_error(
-        &mut ws,
-        json!({"action": "dance", "tracingId": "d"}),
-        400,
-        "unknown action",
-    )
-    .await;
+    expect_error(&mut ws, json!({"action": "dance", "tracingId": "d"}), 400, "unknown action").await;
     sim.stop().await;
 }
 
 #[tokio::test]
 async fn idle_session_expires_with_session_expired_event_then_close() {
-    let sim = start(SimArgs {
-        expire_after: Some(Duration::from_millis(400)),
-        ..SimArgs::default()
-    })
-    .await;
+    let sim = start(SimArgs { expire_after: Some(Duration::from_millis(400)), ..SimArgs::default() }).await;
     let token = new_token();
     let mut ws = sim.connect("").await;
     let response = configure(&mut ws, &token).await;
     assert_eq!(response["body"]["durationSeconds"], 1);
     // An echo refreshes the timer: expiry comes no sooner than 400 ms after the last request.
-    send(
-        &mut ws,
-        json!({"action": "echo", "token": token, "message": {"type": "Text", "text": "ping"}}),
-    )
-    .await;
+    send(&mut ws, json!({"action": "echo", "token": token, "message": {"type": "Text", "text": "ping"}})).await;
     let last_request = Instant::now();
     next_json(&mut ws).await;
     let expired = next_json(&mut ws).await;
-    assert!(
-        last_request.elapsed() >= Duration::from_millis(390),
-        "{:?}",
-        last_request.elapsed()
-    );
+    assert!(last_request.elapsed() >= Duration::from_millis(390), "{:?}", last_request.elapsed());
     assert_eq!(expired["class"], "SessionExpiredEvent");
     assert_eq!(expired["code"], 200);
     assert_eq!(expired["body"], json!({}));
     assert_eq!(next_close(&mut ws).await, (1000, String::new()));
     // The session is gone: the same token starts a new one.
     let mut again = sim.connect("").await;
-    assert_eq!(
-        configure(&mut again, &token).await["body"]["newSession"],
-        true
-    );
+    assert_eq!(configure(&mut again, &token).await["body"]["newSession"], true);
     sim.stop().await;
 }
 
@@ -158,14 +114,8 @@ async fn rate_limit_refuses_the_extra_on_message_with_429_4029() {
     assert_eq!(refused["tracingId"], "m-three");
     assert_eq!(refused["body"]["errorCode"], 4029);
     assert!(refused["body"]["retryAfter"].as_u64().unwrap() >= 1);
-    assert!(refused["body"]["errorMessage"]
-        .as_str()
-        .unwrap()
-        .contains("rate"));
-    assert!(
-        !frames.iter().any(|f| f["body"]["text"] == "three"),
-        "the refused message is not echoed"
-    );
+    assert!(refused["body"]["errorMessage"].as_str().unwrap().contains("rate"));
+    assert!(!frames.iter().any(|f| f["body"]["text"] == "three"), "the refused message is not echoed");
     sim.stop().await;
 }
 
@@ -181,10 +131,7 @@ async fn agent_disconnects_after_n_guest_messages_and_the_session_turns_read_onl
     }
     send(&mut ws, message_request(&token, "second")).await;
     assert_eq!(next_json(&mut ws).await["body"]["direction"], "Inbound");
-    assert_eq!(
-        next_json(&mut ws).await["body"]["events"][0]["eventType"],
-        "Typing"
-    );
+    assert_eq!(next_json(&mut ws).await["body"]["events"][0]["eventType"], "Typing");
     assert_eq!(next_json(&mut ws).await["body"]["text"], "You said: second");
     let gone = next_json(&mut ws).await;
     assert_eq!(gone["type"], "message");
@@ -195,18 +142,11 @@ async fn agent_disconnects_after_n_guest_messages_and_the_session_turns_read_onl
     // Afterwards the guest's messages are echoed but nobody answers.
     send(&mut ws, message_request(&token, "anyone?")).await;
     assert_eq!(next_json(&mut ws).await["body"]["text"], "anyone?");
-    send(
-        &mut ws,
-        json!({"action": "echo", "token": token, "message": {"type": "Text", "text": "ping"}}),
-    )
-    .await;
+    send(&mut ws, json!({"action": "echo", "token": token, "message": {"type": "Text", "text": "ping"}})).await;
     assert_eq!(next_json(&mut ws).await["body"]["text"], "ping");
     drop(ws);
     let mut again = sim.connect("").await;
-    assert_eq!(
-        configure(&mut again, &token).await["body"]["readOnly"],
-        true
-    );
+    assert_eq!(configure(&mut again, &token).await["body"]["readOnly"], true);
     sim.stop().await;
 }
 
@@ -217,10 +157,7 @@ async fn second_connection_with_the_same_token_closes_the_first() {
     let mut first = sim.connect("").await;
     configure(&mut first, &token).await;
     let mut second = sim.connect("").await;
-    assert_eq!(
-        configure(&mut second, &token).await["body"]["newSession"],
-        false
-    );
+    assert_eq!(configure(&mut second, &token).await["body"]["newSession"], false);
     let event = next_json(&mut first).await;
     assert_eq!(event["type"], "message");
     assert_eq!(event["class"], "ConnectionClosedEvent");
@@ -239,9 +176,7 @@ async fn drop_after_n_frames_drops_tcp_without_a_close_frame() {
     let mut ws = sim.connect("sim-drop-after=2").await;
     configure(&mut ws, &token).await;
     send(&mut ws, message_request(&token, "lost")).await;
-    let after = tokio::time::timeout(FRAME_WAIT, ws.next())
-        .await
-        .expect("the drop is seen");
+    let after = tokio::time::timeout(FRAME_WAIT, ws.next()).await.expect("the drop is seen");
     match after {
         None | Some(Err(_)) => {}
         Some(Ok(frame)) => panic!("expected the TCP connection to drop, got {frame:?}"),
@@ -251,44 +186,28 @@ async fn drop_after_n_frames_drops_tcp_without_a_close_frame() {
 
 #[tokio::test]
 async fn drop_after_counts_pings_too() {
-    let sim = start(SimArgs {
-        drop_after: Some(1),
-        ..SimArgs::default()
-    })
-    .await;
+    let sim = start(SimArgs { drop_after: Some(1), ..SimArgs::default() }).await;
     let mut ws = sim.connect("").await;
     ws.send(Message::Ping(b"x".to_vec().into())).await.unwrap();
-    let after = tokio::time::timeout(FRAME_WAIT, ws.next())
-        .await
-        .expect("the drop is seen");
+    let after = tokio::time::timeout(FRAME_WAIT, ws.next()).await.expect("the drop is seen");
     assert!(matches!(after, None | Some(Err(_))), "{after:?}");
     sim.stop().await;
 }
 
 #[tokio::test]
 async fn origin_not_allowed_gets_403_with_a_body() {
-    let args = SimArgs {
-        allowed_origin: vec!["https://shop.example".into()],
-        ..SimArgs::default()
-    };
+    let args = SimArgs { allowed_origin: vec!["https://shop.example".into()], ..SimArgs::default() };
     let sim = start(args).await;
     let url = sim.url("");
     let (status, body) = refused(&url, Some("https://evil.example")).await;
     assert_eq!(status, 403);
-    assert!(
-        body.contains("https://evil.example") && body.contains("allowed"),
-        "{body}"
-    );
+    assert!(body.contains("https://evil.example") && body.contains("allowed"), "{body}");
     let (status, _) = refused(&url, None).await;
     assert_eq!(status, 403);
     assert!(connect(&url, Some("https://shop.example")).await.is_ok());
     // Per connection, through the URL.
     let open = start(SimArgs::default()).await;
-    let (status, _) = refused(
-        &open.url("sim-allowed-origin=https%3A%2F%2Fa.example"),
-        Some("https://b.example"),
-    )
-    .await;
+    let (status, _) = refused(&open.url("sim-allowed-origin=https%3A%2F%2Fa.example"), Some("https://b.example")).await;
     assert_eq!(status, 403);
     sim.stop().await;
     open.stop().await;
@@ -296,11 +215,7 @@ async fn origin_not_allowed_gets_403_with_a_body() {
 
 #[tokio::test]
 async fn unknown_deployment_gets_403_and_missing_deployment_400() {
-    let sim = start(SimArgs {
-        deployment_id: vec![DEPLOYMENT.into()],
-        ..SimArgs::default()
-    })
-    .await;
+    let sim = start(SimArgs { deployment_id: vec![DEPLOYMENT.into()], ..SimArgs::default() }).await;
     assert!(connect(&sim.url(""), None).await.is_ok());
     let other = format!("ws://{}/v1?deploymentId=not-mine", sim.addr);
     let (status, body) = refused(&other, None).await;
