@@ -154,8 +154,7 @@ impl Serialize for Opcode {
 impl<'de> Deserialize<'de> for Opcode {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        Opcode::parse(&text)
-            .ok_or_else(|| serde::de::Error::custom(format!("unknown opcode {text:?}")))
+        Opcode::parse(&text).ok_or_else(|| serde::de::Error::custom(format!("unknown opcode {text:?}")))
     }
 }
 
@@ -283,9 +282,7 @@ impl Frame {
             return (None, None);
         }
         let code = u16::from_be_bytes([self.payload[0], self.payload[1]]);
-        let reason = std::str::from_utf8(&self.payload[2..])
-            .ok()
-            .map(str::to_owned);
+        let reason = std::str::from_utf8(&self.payload[2..]).ok().map(str::to_owned);
         (Some(code), reason)
     }
 }
@@ -571,9 +568,7 @@ mod tests {
     fn frame(opcode: Opcode, payload: &[u8]) -> Frame {
         Frame {
             conn: 1,
-            ts: Ts(DateTime::parse_from_rfc3339("2026-01-02T03:04:05.123456Z")
-                .unwrap()
-                .into()),
+            ts: Ts(DateTime::parse_from_rfc3339("2026-01-02T03:04:05.123456Z").unwrap().into()),
             seq: 7,
             from: Peer::Client,
             to: Peer::Server,
@@ -598,10 +593,7 @@ mod tests {
     fn text_frames_keep_text() {
         let line = round_trip(frame(Opcode::Text, br#"{"action":"echo"}"#));
         assert!(line.contains(r#""text":"{\"action\":\"echo\"}""#), "{line}");
-        assert!(
-            line.contains(r#""ts":"2026-01-02T03:04:05.123456Z""#),
-            "{line}"
-        );
+        assert!(line.contains(r#""ts":"2026-01-02T03:04:05.123456Z""#), "{line}");
     }
 
     #[test]

@@ -99,15 +99,25 @@ pub async fn serve(
     Ok(())
 }
 
+/// The one-line warning to print wherever the simulator stands in for Genesys.
+pub const SIM_NOTICE: &str =
+    "SIMULATOR — not Genesys. frametap's built-in Web Messaging Guest API simulator; nothing reaches Genesys Cloud.";
+
+impl SimConfig {
+    /// The deploymentId to show in example URLs: the first `--deployment-id`, else a fixed sample id.
+    pub fn example_deployment_id(&self) -> &str {
+        self.defaults.deployment_ids.first().map_or(DEFAULT_DEPLOYMENT_ID, String::as_str)
+    }
+}
+
 /// The loud notice that this is a simulator, with the URL to connect to.
 pub fn banner(addr: SocketAddr, config: &SimConfig) -> String {
-    let deployment = config.defaults.deployment_ids.first().map_or(DEFAULT_DEPLOYMENT_ID, String::as_str);
     let line = "=".repeat(72);
     format!(
-        "{line}\n  SIMULATOR — not Genesys. frametap's built-in Web Messaging Guest API simulator.\n  \
-         Nothing here reaches Genesys Cloud; behaviour marked as assumption in docs/simulator.md\n  \
-         may differ from the real service.\n\n  Connect to: ws://{addr}/v1?deploymentId={deployment}\n  \
-         Scenarios per connection: add sim-<flag>=VALUE to the URL (docs/simulator.md).\n{line}"
+        "{line}\n  {SIM_NOTICE}\n  Behaviour marked as assumption in docs/simulator.md may differ from the real service.\n\n  \
+         Connect to: ws://{addr}/v1?deploymentId={}\n  \
+         Scenarios per connection: add sim-<flag>=VALUE to the URL (docs/simulator.md).\n{line}",
+        config.example_deployment_id()
     )
 }
 
