@@ -6,13 +6,15 @@
 //! 1. `serve` accepts TCP connections on a bound listener until its shutdown future resolves;
 //! 2. `connection` does the WebSocket handshake (`handshake` checks the request) and runs the loop;
 //! 3. `session` (+ `agent`) is the per-connection state machine, pure and unit-tested;
-//! 4. `registry` holds conversations by token across connections; `script` is the agent's script;
+//! 4. `in_process` runs `serve` on a free loopback port for `frametap proxy` without `--upstream`;
+//! 5. `registry` holds conversations by token across connections; `script` is the agent's script;
 //!    `protocol` builds frames; `jwt` signs getJwt's tokens; `scenarios` has the rate window.
 
 mod agent;
 mod config;
 mod connection;
 mod handshake;
+mod in_process;
 pub mod jwt;
 mod protocol;
 mod registry;
@@ -34,6 +36,7 @@ pub use config::{
     OnInvalid, Scenario, SimArgs, SimConfig, Timeouts, DEFAULT_EXPIRE_AFTER, DEFAULT_JWT_TTL, DEFAULT_MAX_TEXT_CHARS,
     QUERY_PARAMS,
 };
+pub use in_process::InProcessSim;
 pub use script::AgentScript;
 
 /// How a capture names the simulator when it stands in for the upstream.

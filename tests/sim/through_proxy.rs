@@ -3,7 +3,7 @@
 
 use frametap::capture::CaptureFile;
 use frametap::event::{Opcode, Peer, Record};
-use frametap::sim::SimArgs;
+use frametap::sim::{InProcessSim, SimArgs, SimConfig};
 use futures_util::{SinkExt as _, StreamExt as _};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
@@ -189,4 +189,20 @@ async fn handshake_refusals_reach_the_client_and_the_capture() {
         .records
         .iter()
         .any(|r| matches!(r, Record::Open(o) if o.response.as_ref().is_some_and(|r| r.status == 400))));
+}
+
+#[tokio::test]
+async fn in_process_simulator_is_an_upstream_for_the_proxy() {
+    let sim = InProcessSim::start(SimConfig::from_args(&SimArgs::default()).unwrap()).await.unwrap();
+    assert!(sim.addr().ip().is_loopback());
+    let proxy = start_proxy(test_config(&sim.upstream_url())).await;
+    let mut ws = connect(&url(&proxy, ""), None).await.unwrap();
+    assert_eq!(configure(&mut ws, &new_token()).await["body"]["connected"], true);
+    // Stopping the simulator closes its sessions with 1001, which the proxy relays.
+    let stopping = tokio::spawn(sim.stop());
+    assert_eq!(next_close(&mut ws).await.0, 1001);
+    hang_up(ws).await;
+    stopping.await.unwrap().unwrap();
+    let capture = proxy.stop().await;
+    assert_eq!(close_of(&capture, 1).code, Some(1001));
 }
