@@ -6,7 +6,7 @@ use std::sync::Arc;
 use futures_util::{SinkExt as _, StreamExt as _};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
-use tokio::time::{sleep_until, timeout, Instant};
+use tokio::time::{sleep_until, timeout, timeout_at, Instant};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
@@ -14,10 +14,11 @@ use tokio_tungstenite::WebSocketStream;
 
 use super::config::SimConfig;
 use super::handshake::{self, Accepted};
+use super::plain_http::{self, Prefixed};
 use super::registry::Registry;
 use super::session::{ClientFrame, Output, Session};
 
-type Ws = WebSocketStream<TcpStream>;
+type Ws = WebSocketStream<Prefixed<TcpStream>>;
 
 /// Serves one client until it leaves, the session ends it, or the simulator shuts down.
 pub async fn handle(
@@ -28,6 +29,27 @@ pub async fn handle(
     mut stop: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
+    let mut stream = stream;
+    let deadline = Instant::now() + config.timeouts.handshake;
+    let head = match timeout_at(deadline, plain_http::read_head(&mut stream)).await {
+        Ok(Ok(head)) => head,
+        Ok(Err(e)) => {
+            tracing::debug!("no request: {e}");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!("no request within {:?}", config.timeouts.handshake);
+            return;
+        }
+    };
+    if !plain_http::is_websocket_upgrade(&head) {
+        tracing::info!("plain HTTP request (no WebSocket upgrade): answered 426");
+        if let Ok(local) = stream.local_addr() {
+            let _ = timeout_at(deadline, plain_http::answer_plain_request(&mut stream, local)).await;
+        }
+        return;
+    }
+    let stream = Prefixed::new(head, stream);
     let mut accepted: Option<Accepted> = None;
     // The error type is tungstenite's `ErrorResponse`; its size is not ours to choose.
     #[allow(clippy::result_large_err)]
@@ -45,7 +67,7 @@ pub async fn handle(
         }
     };
     let upgrade = tokio_tungstenite::accept_hdr_async_with_config(stream, callback, None);
-    let ws = match timeout(config.timeouts.handshake, upgrade).await {
+    let ws = match timeout_at(deadline, upgrade).await {
         Ok(Ok(ws)) => ws,
         Ok(Err(e)) => {
             tracing::debug!("handshake ended: {e}");

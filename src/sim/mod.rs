@@ -4,7 +4,8 @@
 //! users hit, each one a scenario chosen by a flag or by a `sim-*` query parameter. Layout:
 //!
 //! 1. `serve` accepts TCP connections on a bound listener until its shutdown future resolves;
-//! 2. `connection` does the WebSocket handshake (`handshake` checks the request) and runs the loop;
+//! 2. `connection` reads the request (`plain_http` answers non-upgrades with 426), does the WebSocket
+//!    handshake (`handshake` checks the request) and runs the loop;
 //! 3. `session` (+ `agent`) is the per-connection state machine, pure and unit-tested;
 //! 4. `in_process` runs `serve` on a free loopback port for `frametap proxy` without `--upstream`;
 //! 5. `registry` holds conversations by token across connections; `script` is the agent's script;
@@ -15,6 +16,7 @@ mod config;
 mod connection;
 mod handshake;
 mod in_process;
+mod plain_http;
 pub mod jwt;
 mod protocol;
 mod registry;

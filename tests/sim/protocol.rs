@@ -317,3 +317,19 @@ async fn bad_agent_script_files_are_clear_errors() {
     let err = SimConfig::from_args(&SimArgs { agent_script: Some(missing), ..SimArgs::default() }).unwrap_err();
     assert!(format!("{err:#}").contains("could not read the agent script"), "{err:#}");
 }
+
+#[tokio::test]
+async fn plain_http_request_gets_a_426_saying_what_this_is() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let sim = start(SimArgs::default()).await;
+    let mut tcp = tokio::net::TcpStream::connect(sim.addr).await.unwrap();
+    tcp.write_all(b"GET /v1?deploymentId=x HTTP/1.1\r\nHost: localhost\r\n\r\n").await.unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(FRAME_WAIT, tcp.read_to_string(&mut answer)).await.unwrap().unwrap();
+    assert!(answer.starts_with("HTTP/1.1 426 Upgrade Required\r\n"), "{answer}");
+    assert!(
+        answer.contains("NOT Genesys") && answer.contains(&format!("ws://{}/v1?deploymentId=", sim.addr)),
+        "{answer}"
+    );
+    sim.stop().await;
+}
