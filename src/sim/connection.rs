@@ -7,6 +7,7 @@ use futures_util::{SinkExt as _, StreamExt as _};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{sleep_until, timeout, timeout_at, Instant};
+use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
@@ -22,14 +23,13 @@ type Ws = WebSocketStream<Prefixed<TcpStream>>;
 
 /// Serves one client until it leaves, the session ends it, or the simulator shuts down.
 pub async fn handle(
-    stream: TcpStream,
+    mut stream: TcpStream,
     conn: u64,
     config: SimConfig,
     registry: Arc<Registry>,
     mut stop: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
-    let mut stream = stream;
     let deadline = Instant::now() + config.timeouts.handshake;
     let head = match timeout_at(deadline, plain_http::read_head(&mut stream)).await {
         Ok(Ok(head)) => head,
@@ -53,7 +53,7 @@ pub async fn handle(
     let mut accepted: Option<Accepted> = None;
     // The error type is tungstenite's `ErrorResponse`; its size is not ours to choose.
     #[allow(clippy::result_large_err)]
-    let callback = |request: &handshake_types::Request, response: handshake_types::Response| {
+    let callback = |request: &Request, response: Response| {
         tracing::debug!(uri = %request.uri(), "upgrade request");
         match handshake::check_request(request, &config.defaults) {
             Ok(ok) => {
@@ -81,17 +81,14 @@ pub async fn handle(
     let Some(Accepted { scenario, deployment_id }) = accepted else {
         return;
     };
-    tracing::info!(%deployment_id, ?scenario, "session opened");
+    tracing::info!(%deployment_id, "session opened");
+    tracing::debug!(?scenario, "scenario");
     let (kick_tx, kick_rx) = mpsc::unbounded_channel();
     let close_wait = config.timeouts.close;
     let mut session = Session::new(conn, scenario, deployment_id, config, registry, kick_tx);
     let ending = run(ws, &mut session, kick_rx, &mut stop, close_wait).await;
     session.finish();
     tracing::info!("session ended: {ending}");
-}
-
-mod handshake_types {
-    pub use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 }
 
 async fn run(
@@ -121,6 +118,7 @@ async fn run(
                     return "connection lost";
                 }
                 Some(Ok(message)) => {
+                    tracing::trace!(?message, "received");
                     let is_data = matches!(message, Message::Text(_) | Message::Binary(_));
                     let outputs = match &message {
                         Message::Text(text) => session.on_frame(ClientFrame::Text(text.as_str())),

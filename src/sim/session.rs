@@ -128,7 +128,8 @@ impl Session {
             }
         };
         if !self.is_configured() && !request.action.is_configure() {
-            let why = format!("configureSession must be the first request; got {:?} first", request.raw["action"]);
+            let action = request.raw["action"].as_str().unwrap_or_default();
+            let why = format!("configureSession must be the first request; got {action:?} first");
             return self.invalid(why, 400, request.tracing_id.as_deref());
         }
         if request.action.is_configure() {

@@ -41,7 +41,7 @@ async fn on_invalid_error_answers_with_an_error_frame_and_stays_open() {
     let mut ws = sim.connect("sim-on-invalid=error").await;
     let mut early = message_request(&token, "too early");
     early["tracingId"] = "early".into();
-    expect_error(&mut ws, early, 400, "configureSession must be the first request").await;
+    expect_error(&mut ws, early, 400, "configureSession must be the first request; got \"onMessage\" first").await;
     expect_error(&mut ws, json!({"token": token, "tracingId": "t2"}), 4020, "no \"action\"").await;
     send(&mut ws, json!("not an object")).await;
     let response = next_json(&mut ws).await;
