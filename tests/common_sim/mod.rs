@@ -36,7 +36,7 @@ pub async fn start(args: SimArgs) -> Sim {
 
 /// Starts a simulator with this configuration, its timeouts replaced by short ones.
 pub async fn start_config(mut config: SimConfig) -> Sim {
-    config.timeouts = Timeouts { handshake: Duration::from_secs(2), close: Duration::from_millis(500) };
+    config.timeouts = Timeouts { handshake: Duration::from_secs(2), close: Duration::from_millis(200) };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
