@@ -26,11 +26,22 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per run: the size of the biggest variant does not matter
 pub enum Command {
     /// Relay WebSocket connections to an upstream, logging and capturing every frame.
     ///
     /// Point your client at ws://127.0.0.1:9000/<path>; frametap appends the path and query to --upstream.
     Proxy(ProxyArgs),
+    /// Write a copy of a capture with its secrets masked, for sharing: JWT signatures, Authorization and
+    /// cookie values, token-like query parameters and JSON fields become stable placeholders.
+    ///
+    /// The session stays readable (JWT claims, cookie names, every other field) and replayable. See docs/redaction.md.
+    Redact(crate::redact::RedactCommand),
+    /// Manage the local certificate authority used by `proxy --tls` and `proxy --forward`.
+    #[command(subcommand)]
+    Certs(crate::tls::CertsCommand),
+    /// Open a saved capture in the web UI (connections, frames, close diagnoses, tokens).
+    Ui(crate::ui::UiCommand),
     /// Run a built-in simulator of a service (NOT the real service), with its failures on demand.
     #[command(subcommand)]
     Sim(SimTarget),
@@ -54,6 +65,10 @@ pub struct CaptureArgs {
     /// Do not save a capture.
     #[arg(long)]
     pub no_capture: bool,
+    /// Mask secrets (JWT signatures, Authorization, cookies, session tokens…) with stable placeholders
+    /// in the capture, the terminal log and the UI, so the session can be shared (docs/redaction.md).
+    #[arg(long)]
+    pub redact: bool,
     /// When the capture writer falls behind: `block` slows the relay (nothing lost), `drop` drops
     /// records (counted and reported in the capture's end record).
     #[arg(long, value_enum, default_value_t = LagPolicy::Block, value_name = "POLICY")]
@@ -85,9 +100,9 @@ pub struct UpstreamTlsArgs {
 /// `frametap proxy`.
 #[derive(Debug, Args)]
 pub struct ProxyArgs {
-    /// Address to listen on.
-    #[arg(long, default_value = DEFAULT_PROXY_ADDR, value_name = "ADDR")]
-    pub listen: SocketAddr,
+    /// Address to listen on [default: 127.0.0.1:9000; 127.0.0.1:8080 with --forward].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
     /// The real endpoint: ws:// or wss:// with an optional base path, e.g. wss://webmessaging.mypurecloud.com.
     /// The client's path and query are appended.
     #[arg(long, value_name = "URL")]
@@ -104,10 +119,14 @@ pub struct ProxyArgs {
     /// Add or replace a header on the upstream request: 'Name: value' (repeatable).
     #[arg(long, value_name = "'Name: value'", value_parser = parse_header_arg)]
     pub set_header: Vec<(String, String)>,
+    #[command(flatten)]
+    pub ui: crate::ui::UiArgs,
     /// Forward the client's Cookie headers upstream (dropped by default: a browser's cookies for
     /// 127.0.0.1 belong to your other local apps).
     #[arg(long)]
     pub forward_cookies: bool,
+    #[command(flatten)]
+    pub modes: crate::forward::ProxyModeArgs,
 }
 
 fn parse_header_arg(arg: &str) -> Result<(String, String), String> {

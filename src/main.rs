@@ -24,6 +24,9 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Proxy(args) => frametap::commands::proxy::run(args).await,
             Command::Sim(SimTarget::Genesys(cmd)) => frametap::sim::run(cmd).await,
+            Command::Redact(cmd) => frametap::redact::run_redact(cmd),
+            Command::Certs(cmd) => frametap::tls::run_certs(cmd),
+            Command::Ui(cmd) => frametap::ui::run_file(cmd).await,
         }
     });
     match result {
