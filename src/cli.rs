@@ -42,6 +42,17 @@ pub enum Command {
     Certs(crate::tls::CertsCommand),
     /// Open a saved capture in the web UI (connections, frames, close diagnoses, tokens).
     Ui(crate::ui::UiCommand),
+    /// Run a built-in simulator of a service (NOT the real service), with its failures on demand.
+    #[command(subcommand)]
+    Sim(SimTarget),
+}
+
+/// `frametap sim …`: which service to simulate.
+#[derive(Debug, Subcommand)]
+pub enum SimTarget {
+    /// The Genesys Web Messaging Guest API, with every failure scenario as a flag or a `sim-*` URL
+    /// parameter (docs/simulator.md). Connect to ws://127.0.0.1:9100/v1?deploymentId=<any id>.
+    Genesys(crate::sim::SimCommand),
 }
 
 /// Where records are saved.

@@ -12,6 +12,7 @@ pub mod pipeline;
 pub mod proxy;
 pub mod redact;
 pub mod session;
+pub mod sim;
 pub mod tls;
 pub mod ui;
 pub mod wire;
