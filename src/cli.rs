@@ -26,6 +26,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per run: the size of the biggest variant does not matter
 pub enum Command {
     /// Relay WebSocket connections to an upstream, logging and capturing every frame.
     ///
@@ -36,6 +37,22 @@ pub enum Command {
     ///
     /// The session stays readable (JWT claims, cookie names, every other field) and replayable. See docs/redaction.md.
     Redact(crate::redact::RedactCommand),
+    /// Manage the local certificate authority used by `proxy --tls` and `proxy --forward`.
+    #[command(subcommand)]
+    Certs(crate::tls::CertsCommand),
+    /// Open a saved capture in the web UI (connections, frames, close diagnoses, tokens).
+    Ui(crate::ui::UiCommand),
+    /// Run a built-in simulator of a service (NOT the real service), with its failures on demand.
+    #[command(subcommand)]
+    Sim(SimTarget),
+}
+
+/// `frametap sim …`: which service to simulate.
+#[derive(Debug, Subcommand)]
+pub enum SimTarget {
+    /// The Genesys Web Messaging Guest API, with every failure scenario as a flag or a `sim-*` URL
+    /// parameter (docs/simulator.md). Connect to ws://127.0.0.1:9100/v1?deploymentId=<any id>.
+    Genesys(crate::sim::SimCommand),
 }
 
 /// Where records are saved.
@@ -83,9 +100,9 @@ pub struct UpstreamTlsArgs {
 /// `frametap proxy`.
 #[derive(Debug, Args)]
 pub struct ProxyArgs {
-    /// Address to listen on.
-    #[arg(long, default_value = DEFAULT_PROXY_ADDR, value_name = "ADDR")]
-    pub listen: SocketAddr,
+    /// Address to listen on [default: 127.0.0.1:9000; 127.0.0.1:8080 with --forward].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
     /// The real endpoint: ws:// or wss:// with an optional base path, e.g. wss://webmessaging.mypurecloud.com.
     /// The client's path and query are appended.
     #[arg(long, value_name = "URL")]
@@ -102,10 +119,14 @@ pub struct ProxyArgs {
     /// Add or replace a header on the upstream request: 'Name: value' (repeatable).
     #[arg(long, value_name = "'Name: value'", value_parser = parse_header_arg)]
     pub set_header: Vec<(String, String)>,
+    #[command(flatten)]
+    pub ui: crate::ui::UiArgs,
     /// Forward the client's Cookie headers upstream (dropped by default: a browser's cookies for
     /// 127.0.0.1 belong to your other local apps).
     #[arg(long)]
     pub forward_cookies: bool,
+    #[command(flatten)]
+    pub modes: crate::forward::ProxyModeArgs,
 }
 
 fn parse_header_arg(arg: &str) -> Result<(String, String), String> {

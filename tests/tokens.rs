@@ -254,7 +254,11 @@ fn a_bare_jwt_text_frame_is_found() {
 fn token_records_read_back_as_token_records() {
     // The token's own kind lives in `token_kind`: `kind` is the record's tag and must stay "token".
     let token = jwt(json!({"exp": 1, "sub": "guest"}));
-    let record = text_frame(1, Peer::Server, &format!(r#"{{"type":"response","class":"JwtResponse","body":{{"jwt":"{token}"}}}}"#));
+    let record = text_frame(
+        1,
+        Peer::Server,
+        &format!(r#"{{"type":"response","class":"JwtResponse","body":{{"jwt":"{token}"}}}}"#),
+    );
     let mut tracker = TokenTracker::new(Vec::new());
     let found = only(tracker.observe(&record, record.ts()));
     let line = serde_json::to_string(&Record::Token(found)).unwrap();
