@@ -177,3 +177,22 @@ fn the_command_line_parses_into_inspect_options() {
     assert_eq!(defaults.inspect.analysis.options().profile, frametap::inspect::ProfileChoice::Auto);
     assert!(Cli::try_parse_from(["inspect", "cap.jsonl", "--profile", "nope"]).is_err());
 }
+
+/// The JSON of the seed story's diagnosis is a contract (the web UI reads it): compare it with the golden file.
+/// After an intended change, regenerate it with `FRAMETAP_BLESS=1 cargo test --test inspect`.
+#[test]
+fn the_seed_story_diagnosis_matches_its_golden_file() {
+    let report: Value = serde_json::from_str(&run("seed-story.jsonl", Some(1), true).stdout).unwrap();
+    let diagnosis = serde_json::to_string_pretty(&report["connections"][0]["diagnosis"]).unwrap() + "\n";
+    let golden = fixture("seed-story.diagnosis.json");
+    if std::env::var_os("FRAMETAP_BLESS").is_some() {
+        std::fs::write(&golden, &diagnosis).unwrap();
+    }
+    let expected = std::fs::read_to_string(&golden).expect("the golden file exists (FRAMETAP_BLESS=1 writes it)");
+    assert_eq!(diagnosis, expected, "the diagnosis JSON changed");
+}
+
+#[test]
+fn run_inspect_prints_and_succeeds_on_a_readable_capture() {
+    run_inspect(command("seed-story.jsonl", Some(1), true)).expect("inspect succeeds");
+}

@@ -203,7 +203,10 @@ fn timing_cause(rtt: Option<f64>, gap: f64, seq: u64, verb: &str, frame_is_bad: 
         ),
         Some(rtt) if rtt < MIN_RESOLVABLE_RTT_MS => in_response(
             if frame_is_bad { Confidence::Likely } else { Confidence::Possible },
-            format!("gap {gap} ms; the upstream round trip ({rtt} ms) is too short to tell a reply from a close that crossed the frame"),
+            format!(
+                "gap {gap} ms; the upstream round trip ({rtt} ms) is too short to tell a reply from a close that crossed the frame{}",
+                if frame_is_bad { ", and the frame breaks the protocol, so a reply is the likelier reading" } else { "" }
+            ),
         ),
         Some(rtt) if gap <= rtt => cause(
             "crossed-in-flight",
