@@ -267,16 +267,36 @@ fn long_idle_before_a_server_close() {
 }
 
 #[test]
-fn a_refused_upgrade_is_named() {
+fn a_refused_upgrade_is_diagnosed_at_its_open() {
     let mut s = Script::new("wss://webmessaging.mypurecloud.com/v1?deploymentId=x", Some(20.0));
     if let Record::Open(open) = &mut s.records[1] {
         open.response =
             Some(HttpResponse { status: 403, headers: vec![], body: Some("forbidden".into()), body_base64: None });
     }
-    s.close(25, Peer::Server, None, None, false);
+    let derived = s.run(ProfileChoice::Auto);
+    assert_eq!(derived.iter().filter(|r| matches!(r, Record::Diagnosis(_))).count(), 1, "no close record needed");
     let d = s.diagnose();
-    assert!(cause(&d, "upgrade-refused")["message"].as_str().unwrap().contains("HTTP 403"));
-    assert!(cause(&d, "upgrade-refused")["message"].as_str().unwrap().contains("allowed domains"));
+    assert_eq!((d.details["opened"].as_bool(), d.details["status"].as_u64()), (Some(false), Some(403)));
+    let refused = cause(&d, "upgrade-refused");
+    assert!(refused["message"].as_str().unwrap().contains("HTTP 403"));
+    assert!(refused["message"].as_str().unwrap().contains("allowed domains"));
+    assert_eq!(refused["evidence"][0], "the upstream said: forbidden");
+    // Should a close record follow anyway, it adds no second diagnosis.
+    s.close(25, Peer::Server, None, None, false);
+    assert_eq!(s.run(ProfileChoice::Auto).iter().filter(|r| matches!(r, Record::Diagnosis(_))).count(), 1);
+}
+
+#[test]
+fn an_unreachable_upstream_is_diagnosed_at_its_open() {
+    let mut s = Script::new("wss://chat.example.com/socket", None);
+    if let Record::Open(open) = &mut s.records[1] {
+        open.response = None;
+        open.error = Some("could not connect to chat.example.com:443: connection refused".into());
+    }
+    let d = s.diagnose();
+    assert_eq!(d.details["initiator"], "proxy");
+    let refused = cause(&d, "upgrade-refused");
+    assert!(refused["message"].as_str().unwrap().contains("could not be reached: could not connect"), "{refused}");
 }
 
 #[test]

@@ -209,3 +209,19 @@ async fn rest_only_jwt_expiry_is_ruled_out_through_the_simulator() {
     assert!(ruled.contains("only authorises REST calls"), "{ruled}");
     assert_eq!(rules(&d), offline);
 }
+
+#[tokio::test]
+async fn refused_origin_through_the_simulator() {
+    let proxy = start_labelled_proxy(start_simulator().await, Some(SIM)).await;
+    let url = format!("ws://{}{}", proxy.addr, path("&sim-allowed-origin=https://shop.example"));
+    let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url).unwrap();
+    request.headers_mut().insert("origin", "https://elsewhere.example".parse().unwrap());
+    let refused = tokio_tungstenite::connect_async(request).await.expect_err("the simulator refuses this Origin");
+    assert!(refused.to_string().contains("403"), "{refused}");
+    let (capture, file, _dir) = proxy.stop().await;
+    let (d, offline) = diagnosis_and_inspect(&capture, &file, 1);
+    assert_eq!((d.details["opened"].as_bool(), d.details["status"].as_u64()), (Some(false), Some(403)));
+    let message = cause(&d, "upgrade-refused")["message"].as_str().unwrap().to_owned();
+    assert!(message.contains("HTTP 403") && message.contains("allowed domains"), "{message}");
+    assert_eq!(rules(&d), offline);
+}

@@ -1,6 +1,6 @@
 //! The per-connection state machine behind every diagnosis, fed one record at a time, live or offline.
 
-use super::close::diagnose;
+use super::close::{diagnose, diagnose_refused};
 use super::tokens::TokenTracker;
 use super::AnalysisOptions;
 use crate::event::{Annotation, ConnId, Frame, Opcode, Open, Peer, Record, Ts};
@@ -19,6 +19,8 @@ pub struct Analyzer {
     /// The session's upstream from the `meta` record, for connections whose `open` names none.
     session_upstream: Option<String>,
     conns: HashMap<ConnId, ConnHistory>,
+    /// Connections whose upgrade was refused: already diagnosed at their `open`, so a later `close` is ignored.
+    refused: std::collections::HashSet<ConnId>,
 }
 
 /// What the analysis keeps of one data frame (the payload is a cheap `Bytes` handle).
@@ -278,7 +280,7 @@ impl ConnHistory {
 
 impl Analyzer {
     pub fn new(options: AnalysisOptions) -> Self {
-        Analyzer { options, session_upstream: None, conns: HashMap::new() }
+        Analyzer { options, session_upstream: None, conns: HashMap::new(), refused: Default::default() }
     }
 
     /// Observes one record in order and returns the records it derives, to be emitted right after it:
@@ -294,6 +296,13 @@ impl Analyzer {
                 let session_upstream = self.session_upstream.clone();
                 self.history(open.conn).open(open, session_upstream.as_deref());
                 self.tokens(record, seen_at, &mut out);
+                // A refused upgrade has no frames and no `close` record: it is diagnosed now.
+                if self.conns.get(&open.conn).is_some_and(|h| h.refused.is_some()) {
+                    if let Some(history) = self.conns.remove(&open.conn) {
+                        self.refused.insert(open.conn);
+                        out.push(Record::Diagnosis(diagnose_refused(&history, open)));
+                    }
+                }
             }
             Record::Frame(frame) => {
                 self.history(frame.conn).frame(frame, &mut out);
@@ -301,6 +310,7 @@ impl Analyzer {
                     self.tokens(record, seen_at, &mut out);
                 }
             }
+            Record::Close(close) if self.refused.remove(&close.conn) => {}
             Record::Close(close) => {
                 let history =
                     self.conns.remove(&close.conn).unwrap_or_else(|| ConnHistory::new(close.conn, &self.options));

@@ -13,15 +13,6 @@ use serde_json::{json, Value};
 /// Who ended it: a TCP drop, the client, or frametap itself.
 pub(crate) fn who_closed(history: &ConnHistory, close: &Close, causes: &mut Vec<Cause>) {
     let detail = close.detail.clone().into_iter().collect::<Vec<_>>();
-    if let Some(refused) = &history.refused {
-        causes.push(cause(
-            "upgrade-refused",
-            Confidence::Certain,
-            format!("the WebSocket never opened: {refused}"),
-            detail.clone(),
-            None,
-        ));
-    }
     if !close.clean {
         let sent = if history.first_close.is_some() {
             " after a close frame, before the close handshake completed"

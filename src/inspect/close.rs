@@ -3,7 +3,7 @@
 use super::analyzer::{ConnHistory, FrameFacts};
 use super::causes;
 use super::codes::{close_code_meaning, close_code_name};
-use crate::event::{Close, Diagnosis, Ts};
+use crate::event::{Close, Diagnosis, Open, Peer, Ts};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -161,6 +161,51 @@ pub fn diagnose(history: &ConnHistory, close: &Close) -> Diagnosis {
         details.insert("findings_omitted".into(), json!(history.findings_omitted));
     }
     Diagnosis { conn: close.conn, ts: close.ts, details }
+}
+
+/// Builds the `diagnosis` record of a connection whose WebSocket never opened (refused upgrade, unreachable
+/// upstream). The relay writes no `close` record for those, so this is written right after the `open`.
+pub fn diagnose_refused(history: &ConnHistory, open: &Open) -> Diagnosis {
+    let refused = history.refused.clone().unwrap_or_default();
+    let status = open.response.as_ref().map(|r| r.status);
+    let initiator = if open.error.is_some() { Peer::Proxy } else { Peer::Server };
+    let mut found = vec![cause(
+        "upgrade-refused",
+        Confidence::Certain,
+        format!("the WebSocket never opened: {refused}"),
+        Vec::new(),
+        None,
+    )];
+    if let Some(body) = open.response.as_ref().and_then(|r| r.body.as_deref()).filter(|b| !b.trim().is_empty()) {
+        found[0].evidence.push(format!("the upstream said: {}", body.trim()));
+    }
+    if let Some(error) = &open.error {
+        found[0].evidence.push(format!("frametap answered the client with 502: {error}"));
+    }
+    found.extend(history.profile.close_causes());
+    found.sort_by_key(|c| c.confidence);
+    let mut details = Map::new();
+    details.insert("initiator".into(), json!(initiator.as_str()));
+    details.insert("opened".into(), json!(false));
+    details.insert("status".into(), json!(status));
+    details.insert("code".into(), Value::Null);
+    details.insert("code_name".into(), Value::Null);
+    details.insert("code_meaning".into(), json!(format!("no WebSocket: {refused}")));
+    details.insert("reason".into(), Value::Null);
+    details.insert("clean".into(), json!(true));
+    details.insert("detail".into(), json!(refused));
+    details.insert("duration_ms".into(), json!(open.handshake_ms.unwrap_or(0.0)));
+    details.insert("handshake_ms".into(), json!(history.handshake_ms));
+    details.insert("upstream_rtt_ms".into(), json!(history.upstream_rtt_ms));
+    details.insert("close_seq".into(), Value::Null);
+    details.insert("profile".into(), json!(history.profile.name()));
+    details.insert("preceding".into(), Value::Null);
+    details.insert("other_side_last".into(), Value::Null);
+    details.insert("summary".into(), json!(format!("the WebSocket never opened: {refused}")));
+    details.insert("causes".into(), serde_json::to_value(&found).unwrap_or_default());
+    details.insert("ruled_out".into(), json!([]));
+    details.insert("findings".into(), serde_json::to_value(&history.findings).unwrap_or_default());
+    Diagnosis { conn: open.conn, ts: open.ts, details }
 }
 
 fn summary(close: &Close, preceding: Option<&FrameFacts>, top: Option<&Cause>) -> String {
