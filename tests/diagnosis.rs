@@ -281,6 +281,8 @@ fn a_refused_upgrade_is_diagnosed_at_its_open() {
     assert!(refused["message"].as_str().unwrap().contains("HTTP 403"));
     assert!(refused["message"].as_str().unwrap().contains("allowed domains"));
     assert_eq!(refused["evidence"][0], "the upstream said: forbidden");
+    let block = render_diagnosis(&d, false);
+    assert!(block.starts_with("  diagnosis conn 1: the upstream refused the upgrade with HTTP 403"), "{block}");
     // Should a close record follow anyway, it adds no second diagnosis.
     s.close(25, Peer::Server, None, None, false);
     assert_eq!(s.run(ProfileChoice::Auto).iter().filter(|r| matches!(r, Record::Diagnosis(_))).count(), 1);

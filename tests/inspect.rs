@@ -51,6 +51,7 @@ fn json_report_has_the_documented_shape() {
     let first = &conns[0];
     assert_eq!(first["conn"], 1);
     assert_eq!(first["profile"], "genesys");
+    assert_eq!(first["opened"], true);
     let close = &first["close"];
     assert_eq!(
         (close["initiator"].as_str(), close["code"].as_u64(), close["reason"].as_str()),

@@ -55,15 +55,20 @@ pub fn render_diagnosis(d: &Diagnosis, color: bool) -> String {
         _ => "no reason".into(),
     };
     let how = if clean { "closed" } else { "dropped TCP" };
-    out.push_str(&format!(
-        "  {} conn {}: {} {how}, {reason}, after {:.1} s\n",
-        paint("diagnosis", BOLD, color),
-        d.conn,
-        paint(initiator, BOLD, color),
-        duration / 1000.0
-    ));
-    if let Some(meaning) = str_of(m, "code_meaning") {
-        out.push_str(&format!("    code: {meaning}\n"));
+    if m.get("opened").and_then(Value::as_bool) == Some(false) {
+        let detail = str_of(m, "detail").unwrap_or("the upgrade failed");
+        out.push_str(&format!("  {} conn {}: {detail}\n", paint("diagnosis", BOLD, color), d.conn));
+    } else {
+        out.push_str(&format!(
+            "  {} conn {}: {} {how}, {reason}, after {:.1} s\n",
+            paint("diagnosis", BOLD, color),
+            d.conn,
+            paint(initiator, BOLD, color),
+            duration / 1000.0
+        ));
+        if let Some(meaning) = str_of(m, "code_meaning") {
+            out.push_str(&format!("    code: {meaning}\n"));
+        }
     }
     match m.get("preceding").and_then(frame_line) {
         Some(line) => {
