@@ -104,7 +104,8 @@ pub struct ProxyArgs {
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
     /// The real endpoint: ws:// or wss:// with an optional base path, e.g. wss://webmessaging.mypurecloud.com.
-    /// The client's path and query are appended.
+    /// The client's path and query are appended. Without it, frametap runs its built-in Genesys Guest API
+    /// simulator as the upstream (recorded as sim:genesys), so everything works offline.
     #[arg(long, value_name = "URL")]
     pub upstream: Option<String>,
     #[command(flatten)]
@@ -121,6 +122,9 @@ pub struct ProxyArgs {
     pub set_header: Vec<(String, String)>,
     #[command(flatten)]
     pub ui: crate::ui::UiArgs,
+    /// Scenarios for the built-in simulator (used when --upstream is not given).
+    #[command(flatten, next_help_heading = "Simulator (without --upstream)")]
+    pub sim: crate::sim::SimArgs,
     /// Forward the client's Cookie headers upstream (dropped by default: a browser's cookies for
     /// 127.0.0.1 belong to your other local apps).
     #[arg(long)]
