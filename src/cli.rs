@@ -40,6 +40,9 @@ pub enum Command {
     /// Manage the local certificate authority used by `proxy --tls` and `proxy --forward`.
     #[command(subcommand)]
     Certs(crate::tls::CertsCommand),
+    /// Read a capture and print each connection's timeline, tokens and close diagnosis (what most likely
+    /// caused the close, from the frames alone). `--json` for machines.
+    Inspect(crate::inspect::InspectCommand),
     /// Open a saved capture in the web UI (connections, frames, close diagnoses, tokens).
     Ui(crate::ui::UiCommand),
     /// Run a built-in simulator of a service (NOT the real service), with its failures on demand.
@@ -122,6 +125,8 @@ pub struct ProxyArgs {
     pub set_header: Vec<(String, String)>,
     #[command(flatten)]
     pub ui: crate::ui::UiArgs,
+    #[command(flatten)]
+    pub analysis: crate::inspect::AnalysisArgs,
     /// Scenarios for the built-in simulator (used when --upstream is not given).
     #[command(flatten, next_help_heading = "Simulator (without --upstream)")]
     pub sim: crate::sim::SimArgs,

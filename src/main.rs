@@ -27,6 +27,7 @@ fn main() -> ExitCode {
             Command::Redact(cmd) => frametap::redact::run_redact(cmd),
             Command::Certs(cmd) => frametap::tls::run_certs(cmd),
             Command::Ui(cmd) => frametap::ui::run_file(cmd).await,
+            Command::Inspect(cmd) => frametap::inspect::run_inspect(cmd),
         }
     });
     match result {

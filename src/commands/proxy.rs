@@ -50,6 +50,7 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
         insecure_upstream: args.tls.insecure_upstream,
         publishers: Vec::new(),
         ui: Some(&args.ui),
+        analysis: Some(args.analysis.options()),
         proxy_ws_url: Some(public_url.clone()),
     })
     .await?;
