@@ -69,8 +69,12 @@ impl TerminalLog {
             Record::Open(open) => Some(open_lines(open, paint)),
             Record::Close(close) => {
                 let code = close.code.map_or("no code".to_owned(), |c| format!("{c} {}", close_code_name(c)));
-                let reason = close.reason.as_deref().map_or(String::new(), |r| format!(" reason {r:?}"));
-                let how = if close.clean { "clean close" } else { "NOT clean" };
+                let reason = close
+                    .reason
+                    .as_deref()
+                    .filter(|r| !r.is_empty())
+                    .map_or(String::new(), |r| format!(" reason {r:?}"));
+                let how = if close.clean { "clean close".to_owned() } else { format!("NOT clean ({})", close.how()) };
                 let detail = close.detail.as_deref().map_or(String::new(), |d| format!(" — {d}"));
                 Some(format!(
                     "{} #{} {} first by {}: {code}{reason}, {how}, after {:.3} s{detail}",

@@ -112,3 +112,78 @@ async fn a_real_run_logs_frames_and_saves_a_private_capture_on_sigterm() {
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(std::fs::metadata(&capture_path).unwrap().permissions().mode() & 0o777, 0o600);
 }
+
+/// The README's first command, as a newcomer runs it: no --upstream, so the built-in simulator answers;
+/// the seed story's broken first frame gets a close and a diagnosis that names it, live and in `inspect`.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_first_run_works_offline_and_explains_the_close() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let home = tempfile::tempdir().unwrap();
+    let mut child = frametap()
+        .args(["proxy", "--listen", "127.0.0.1:0", "--no-ui"])
+        .env("FRAMETAP_HOME", home.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut simulator_notice, mut url, mut capture) = (false, None, None);
+    while url.is_none() || capture.is_none() {
+        let line = stderr.next_line().await.unwrap().expect("the banner");
+        simulator_notice |= line.contains("SIMULATOR — not Genesys");
+        if let Some(rest) = line.split("point your WebSocket client at").nth(1) {
+            url = Some(rest.trim().to_owned());
+        }
+        if line.trim_start().starts_with("capture") {
+            capture = Some(line.split_whitespace().last().unwrap().to_owned());
+        }
+    }
+    assert!(simulator_notice, "the banner says loudly that the upstream is a simulator");
+    let url = url.unwrap();
+    assert!(url.contains("/v1?deploymentId="), "{url}");
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    ws.send(Message::text(r#"{"type":"message","content":"Hello from custom UI","timestamp":1764097800000}"#))
+        .await
+        .unwrap();
+    let close = ws.next().await.unwrap().unwrap();
+    assert!(
+        matches!(close, Message::Close(Some(ref f)) if u16::from(f.code) == 1000 && f.reason.is_empty()),
+        "{close:?}"
+    );
+    // Dropped without answering the close, as a careless client does.
+    drop(ws);
+    let mut live = String::new();
+    let read_diagnosis = async {
+        while !live.contains("protocol-lint") {
+            let line = stdout.next_line().await.unwrap().expect("the diagnosis block");
+            live.push_str(&line);
+            live.push('\n');
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(20), read_diagnosis).await.expect("a diagnosis is printed");
+    assert!(live.contains("preceding frame #1"), "{live}");
+    // SAFETY: sending SIGTERM to our own child process.
+    unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGTERM) };
+    assert!(child.wait().await.unwrap().success());
+    let output = frametap().args(["inspect", capture.as_deref().unwrap(), "--json"]).output().await.unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let conn = &report["connections"][0];
+    assert_eq!(conn["close"]["initiator"], "server");
+    assert_eq!(conn["close"]["code"], 1000);
+    assert_eq!(conn["close"]["preceding_seq"], 1, "the diagnosis names the broken first frame");
+    let findings = conn["findings"].to_string();
+    assert!(findings.contains("action") && findings.contains("configureSession"), "{findings}");
+    // This client dropped TCP instead of answering the server's close: that is reported, but last,
+    // and never as the reason the server closed.
+    let causes = conn["diagnosis"]["causes"].as_array().unwrap();
+    assert_eq!(causes[0]["rule"], "protocol-lint", "{causes:?}");
+    assert_eq!(causes.last().unwrap()["rule"], "close-unanswered", "{causes:?}");
+    assert!(causes.iter().all(|c| c["rule"] != "tcp-drop"), "{causes:?}");
+    let text = report.to_string().to_lowercase();
+    assert!(!text.contains("guest:write"), "no forum guesswork about scopes");
+}

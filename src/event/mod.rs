@@ -292,11 +292,27 @@ pub struct Close {
     pub reason: Option<String>,
     /// False when the connection ended with a TCP drop rather than a close handshake.
     pub clean: bool,
+    /// The side that ended TCP without a close frame (or without answering one), if any. It may differ
+    /// from `initiator`: the server closes with a frame, then the client drops TCP without replying.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dropped_by: Option<Peer>,
     /// Milliseconds from the handshake to the end.
     pub duration_ms: f64,
     /// What happened, in words ("server reset the TCP connection", "close handshake timed out", …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+}
+
+impl Close {
+    /// How it ended, in a few words: `closed`, `dropped TCP`, or a close the other side did not answer.
+    pub fn how(&self) -> String {
+        match self.dropped_by {
+            _ if self.clean => "closed".into(),
+            Some(peer) if peer == self.initiator => "dropped TCP".into(),
+            Some(peer) => format!("closed, then the {} dropped TCP without answering the close", peer.as_str()),
+            None => "closed, but the close handshake never completed".into(),
+        }
+    }
 }
 
 /// A message from frametap about a connection or the session (cookies dropped, compression off, …).

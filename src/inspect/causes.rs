@@ -14,23 +14,39 @@ use serde_json::{json, Value};
 pub(crate) fn who_closed(history: &ConnHistory, close: &Close, causes: &mut Vec<Cause>) {
     let detail = close.detail.clone().into_iter().collect::<Vec<_>>();
     if !close.clean {
-        let sent = if history.first_close.is_some() {
-            " after a close frame, before the close handshake completed"
+        let dropper = close.dropped_by.unwrap_or(close.initiator);
+        if history.first_close.is_some() && dropper != close.initiator {
+            // The close was the initiator's; the other side then ended TCP instead of answering it.
+            causes.push(cause(
+                "close-unanswered",
+                Confidence::Certain,
+                format!(
+                    "the {} closed first; the {} then ended TCP without answering the close frame, so the close handshake did not complete (this is how the connection ended, not why it was closed)",
+                    close.initiator.as_str(),
+                    dropper.as_str()
+                ),
+                detail.clone(),
+                history.first_close.as_ref().map(|c| c.seq),
+            ));
         } else {
-            " without a close frame"
-        };
-        let hint = match close.initiator {
-            Peer::Server => "; a network path, a load balancer's idle timeout, or the server process going away are the usual reasons",
-            Peer::Client => "; the client process or its network went away (a closed laptop lid, a killed app, a lost Wi-Fi)",
-            Peer::Proxy => "",
-        };
-        causes.push(cause(
-            "tcp-drop",
-            Confidence::Certain,
-            format!("the {} ended the TCP connection{sent}{hint}", close.initiator.as_str()),
-            detail.clone(),
-            None,
-        ));
+            let sent = if history.first_close.is_some() {
+                " after a close frame, before the close handshake completed"
+            } else {
+                " without a close frame"
+            };
+            let hint = match dropper {
+                Peer::Server => "; a network path, a load balancer's idle timeout, or the server process going away are the usual reasons",
+                Peer::Client => "; the client process or its network went away (a closed laptop lid, a killed app, a lost Wi-Fi)",
+                Peer::Proxy => "",
+            };
+            causes.push(cause(
+                "tcp-drop",
+                Confidence::Certain,
+                format!("the {} ended the TCP connection{sent}{hint}", dropper.as_str()),
+                detail.clone(),
+                None,
+            ));
+        }
     }
     match close.initiator {
         Peer::Client if close.clean => {
@@ -116,7 +132,11 @@ pub(crate) fn client_frame_rules(history: &ConnHistory, close: &Close, close_at:
         history.signals.iter().any(|s| s.seq > client.seq && matches!(s.signal, Signal::ErrorResponse { .. }));
     let client_spoke_last = history.preceding().is_some_and(|p| p.seq == client.seq) || answered_by_error;
     let soon = server_closed && gap <= SOON_MS && client_spoke_last;
-    let verb = if close.clean { "closed" } else { "dropped the connection" };
+    let verb = if close.clean || close.dropped_by.is_some_and(|p| p != close.initiator) {
+        "closed"
+    } else {
+        "dropped the connection"
+    };
     let errors: Vec<String> =
         history.findings_for(client.seq).filter(|f| f.severity == Severity::Error).map(|f| f.message.clone()).collect();
     let frame_is_bad = !errors.is_empty();

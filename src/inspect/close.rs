@@ -134,7 +134,8 @@ pub fn diagnose(history: &ConnHistory, close: &Close) -> Diagnosis {
     causes::idle(history, close, close_at, &mut found);
     causes::close_code(history, close, &mut found);
     found.extend(history.profile.close_causes());
-    found.sort_by_key(|c| c.confidence);
+    // How the connection ended after someone closed it is a fact, but not a reason: list it last.
+    found.sort_by_key(|c| (c.rule == "close-unanswered", c.confidence));
 
     let mut details = Map::new();
     details.insert("initiator".into(), json!(close.initiator.as_str()));
@@ -143,6 +144,10 @@ pub fn diagnose(history: &ConnHistory, close: &Close) -> Diagnosis {
     details.insert("code_meaning".into(), json!(describe_code(close.code, close.clean)));
     details.insert("reason".into(), json!(close.reason));
     details.insert("clean".into(), json!(close.clean));
+    details.insert("how".into(), json!(close.how()));
+    if let Some(dropper) = close.dropped_by {
+        details.insert("dropped_by".into(), json!(dropper.as_str()));
+    }
     details.insert("detail".into(), json!(close.detail));
     details.insert("duration_ms".into(), json!(close.duration_ms));
     details.insert("handshake_ms".into(), json!(history.handshake_ms));
@@ -209,10 +214,10 @@ pub fn diagnose_refused(history: &ConnHistory, open: &Open) -> Diagnosis {
 }
 
 fn summary(close: &Close, preceding: Option<&FrameFacts>, top: Option<&Cause>) -> String {
-    let how = match (close.clean, close.code) {
-        (false, _) => format!("{} dropped the connection", close.initiator.as_str()),
-        (true, Some(code)) => format!("{} closed with {code} {}", close.initiator.as_str(), close_code_name(code)),
-        (true, None) => format!("{} closed without a code", close.initiator.as_str()),
+    let how = match (close.code, close.clean) {
+        (Some(code), _) => format!("{} closed with {code} {}", close.initiator.as_str(), close_code_name(code)),
+        (None, true) => format!("{} closed without a code", close.initiator.as_str()),
+        (None, false) => format!("{} {}", close.initiator.as_str(), close.how()),
     };
     let after = preceding.map(|p| format!(" after {} frame #{}", p.from.as_str(), p.seq)).unwrap_or_default();
     match top {

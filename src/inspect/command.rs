@@ -227,7 +227,7 @@ fn timeline(id: ConnId, report: &ConnReport, color: bool) -> String {
                     .code
                     .map(|c| format!("{c} {}", super::close_code_name(c)))
                     .unwrap_or_else(|| "no code".into());
-                let how = if close.clean { "closed" } else { "dropped TCP" };
+                let how = close.how();
                 out.push_str(&format!("  +{:>9.3}s  {} {how}: {code}\n", rel(close.ts), close.initiator.as_str()));
             }
             _ => {}

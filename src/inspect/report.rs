@@ -54,7 +54,7 @@ pub fn render_diagnosis(d: &Diagnosis, color: bool) -> String {
         Some(r) if !r.is_empty() => format!("reason {r:?}"),
         _ => "no reason".into(),
     };
-    let how = if clean { "closed" } else { "dropped TCP" };
+    let how = str_of(m, "how").unwrap_or(if clean { "closed" } else { "dropped TCP" });
     if m.get("opened").and_then(Value::as_bool) == Some(false) {
         let detail = str_of(m, "detail").unwrap_or("the upgrade failed");
         out.push_str(&format!("  {} conn {}: {detail}\n", paint("diagnosis", BOLD, color), d.conn));

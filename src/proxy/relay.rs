@@ -442,6 +442,7 @@ fn outcome(conn: ConnId, shared: &Shared, opened: Instant, close_timeout: Durati
         code,
         reason,
         clean: state.first_close.is_some() && state.drop.is_none() && state.handshake_done(),
+        dropped_by: state.drop.as_ref().map(|(peer, _)| *peer),
         duration_ms: opened.elapsed().as_secs_f64() * 1000.0,
         detail,
     }

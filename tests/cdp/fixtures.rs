@@ -144,6 +144,7 @@ pub fn close(conn: u64, initiator: Peer, code: Option<u16>, reason: Option<&str>
         code,
         reason: reason.map(str::to_owned),
         clean: code.is_some(),
+        dropped_by: code.is_none().then_some(initiator),
         duration_ms: ms,
         detail: None,
     })
