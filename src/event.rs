@@ -163,10 +163,7 @@ pub type Headers = Vec<(String, String)>;
 
 /// Looks a header up by name, case-insensitively (the first match).
 pub fn header<'a>(headers: &'a Headers, name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
+    headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
 }
 
 /// An HTTP request head as one side sent it.
@@ -268,8 +265,7 @@ pub struct Frame {
 impl Frame {
     /// The payload as text when this frame carries text and the bytes are valid UTF-8.
     pub fn text(&self) -> Option<&str> {
-        let texty = matches!(self.opcode, Opcode::Text)
-            || (self.opcode == Opcode::Continuation && self.text_message);
+        let texty = matches!(self.opcode, Opcode::Text) || (self.opcode == Opcode::Continuation && self.text_message);
         if texty {
             std::str::from_utf8(&self.payload).ok()
         } else {
@@ -289,6 +285,15 @@ impl Frame {
         let reason = std::str::from_utf8(&self.payload[2..]).ok().map(str::to_owned);
         (Some(code), reason)
     }
+}
+
+/// The code and reason of a close payload: `None` code when shorter than 2 bytes, `None` reason when not UTF-8.
+pub fn parse_close_payload(payload: &[u8]) -> (Option<u16>, Option<String>) {
+    if payload.len() < 2 {
+        return (None, None);
+    }
+    let code = u16::from_be_bytes([payload[0], payload[1]]);
+    (Some(code), std::str::from_utf8(&payload[2..]).ok().map(str::to_owned))
 }
 
 #[derive(Serialize, Deserialize)]

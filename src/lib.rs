@@ -1,7 +1,15 @@
 //! frametap: a local WebSocket debugging proxy that relays every frame exactly, captures it, and explains every close.
 
 pub mod capture;
+pub mod cli;
+pub mod commands;
 pub mod convert;
 pub mod event;
 pub mod har;
+pub mod log;
 pub mod paths;
+pub mod pipeline;
+pub mod proxy;
+pub mod session;
+pub mod tls;
+pub mod wire;

@@ -21,9 +21,7 @@ pub fn create_private_dir(dir: &Path) -> Result<()> {
     builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder
-        .create(dir)
-        .with_context(|| format!("could not create the folder {}", dir.display()))
+    builder.create(dir).with_context(|| format!("could not create the folder {}", dir.display()))
 }
 
 /// Creates a new file readable and writable by the owner only (0600); fails if it already exists.

@@ -115,7 +115,8 @@ mod tests {
     use super::*;
 
     const META: &str = r#"{"kind":"meta","ts":"2026-01-01T00:00:00.000000Z","format":"frametap-capture","version":1,"frametap":"0.1.0","command":["frametap"],"mode":"proxy","redacted":false}"#;
-    const NOTE: &str = r#"{"kind":"note","conn":1,"ts":"2026-01-01T00:00:00.000001Z","level":"info","code":"x","message":"m"}"#;
+    const NOTE: &str =
+        r#"{"kind":"note","conn":1,"ts":"2026-01-01T00:00:00.000001Z","level":"info","code":"x","message":"m"}"#;
 
     #[test]
     fn cut_off_last_line_is_tolerated_and_reported() {

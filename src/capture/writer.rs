@@ -52,10 +52,11 @@ impl CaptureWriter {
             Record::Frame(_) => self.frames += 1,
             _ => {}
         }
-        let Some(out) = self.out.as_mut() else { return false };
-        let result = serde_json::to_writer(&mut *out, record)
-            .map_err(std::io::Error::from)
-            .and_then(|()| out.write_all(b"\n"));
+        let Some(out) = self.out.as_mut() else {
+            return false;
+        };
+        let result =
+            serde_json::to_writer(&mut *out, record).map_err(std::io::Error::from).and_then(|()| out.write_all(b"\n"));
         self.after(result)
     }
 
@@ -66,7 +67,9 @@ impl CaptureWriter {
             Record::Frame(_) => self.frames += 1,
             _ => {}
         }
-        let Some(out) = self.out.as_mut() else { return false };
+        let Some(out) = self.out.as_mut() else {
+            return false;
+        };
         let result = out.write_all(json.as_bytes()).and_then(|()| out.write_all(b"\n"));
         self.after(result)
     }

@@ -1,0 +1,145 @@
+//! The command line (clap derive): doc comments are the help text. Options shared by several
+//! subcommands live here once, in `*Args` groups that the subcommands flatten.
+
+use crate::log::LogFormat;
+use crate::pipeline::LagPolicy;
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Default listen address of `frametap proxy` (reverse mode) and `frametap replay serve`.
+pub const DEFAULT_PROXY_ADDR: &str = "127.0.0.1:9000";
+/// Default address of the web UI.
+pub const DEFAULT_UI_ADDR: &str = "127.0.0.1:9001";
+/// Default listen address of `frametap proxy --forward`.
+pub const DEFAULT_FORWARD_ADDR: &str = "127.0.0.1:8080";
+/// Default listen address of the standalone simulator.
+pub const DEFAULT_SIM_ADDR: &str = "127.0.0.1:9100";
+
+/// frametap: a local WebSocket debugging proxy. It relays every frame exactly, logs and captures it,
+/// and at every close says which frame preceded it and what most likely caused it.
+#[derive(Debug, Parser)]
+#[command(name = "frametap", version, propagate_version = true, max_term_width = 110)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Relay WebSocket connections to an upstream, logging and capturing every frame.
+    ///
+    /// Point your client at ws://127.0.0.1:9000/<path>; frametap appends the path and query to --upstream.
+    Proxy(ProxyArgs),
+}
+
+/// Where records are saved.
+#[derive(Debug, Args, Clone, Default)]
+pub struct CaptureArgs {
+    /// Save the capture (JSON Lines) to FILE; never overwrites. Default: a new file in
+    /// $FRAMETAP_HOME/captures (else ~/.frametap/captures).
+    #[arg(long, value_name = "FILE", conflicts_with = "no_capture")]
+    pub capture: Option<PathBuf>,
+    /// Do not save a capture.
+    #[arg(long)]
+    pub no_capture: bool,
+    /// When the capture writer falls behind: `block` slows the relay (nothing lost), `drop` drops
+    /// records (counted and reported in the capture's end record).
+    #[arg(long, value_enum, default_value_t = LagPolicy::Block, value_name = "POLICY")]
+    pub on_capture_lag: LagPolicy,
+}
+
+/// How the live terminal log looks.
+#[derive(Debug, Args, Clone, Default)]
+pub struct LogArgs {
+    /// Print no per-frame log (the start banner and errors still appear).
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// `text`: one readable line per frame; `json`: one capture record per line.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, value_name = "FORMAT")]
+    pub log_format: LogFormat,
+}
+
+/// How frametap trusts `wss://` upstreams.
+#[derive(Debug, Args, Clone, Default)]
+pub struct UpstreamTlsArgs {
+    /// Also trust the CA certificate(s) in this PEM file for wss:// upstreams.
+    #[arg(long, value_name = "FILE")]
+    pub upstream_ca: Option<PathBuf>,
+    /// Do not verify the upstream's TLS certificate at all (dangerous; recorded in the capture).
+    #[arg(long)]
+    pub insecure_upstream: bool,
+}
+
+/// `frametap proxy`.
+#[derive(Debug, Args)]
+pub struct ProxyArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = DEFAULT_PROXY_ADDR, value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// The real endpoint: ws:// or wss:// with an optional base path, e.g. wss://webmessaging.mypurecloud.com.
+    /// The client's path and query are appended.
+    #[arg(long, value_name = "URL")]
+    pub upstream: Option<String>,
+    #[command(flatten)]
+    pub capture: CaptureArgs,
+    #[command(flatten)]
+    pub log: LogArgs,
+    /// Largest frame or message passed on (bytes; K, M, G suffixes allowed); past it frametap closes with 1009.
+    #[arg(long, value_name = "BYTES", default_value = "64M", value_parser = parse_size)]
+    pub max_message: u64,
+    #[command(flatten)]
+    pub tls: UpstreamTlsArgs,
+    /// Add or replace a header on the upstream request: 'Name: value' (repeatable).
+    #[arg(long, value_name = "'Name: value'", value_parser = parse_header_arg)]
+    pub set_header: Vec<(String, String)>,
+    /// Forward the client's Cookie headers upstream (dropped by default: a browser's cookies for
+    /// 127.0.0.1 belong to your other local apps).
+    #[arg(long)]
+    pub forward_cookies: bool,
+}
+
+fn parse_header_arg(arg: &str) -> Result<(String, String), String> {
+    crate::proxy::headers::parse_header_arg(arg)
+}
+
+/// Parses a byte size: `1048576`, `512K`, `64M`, `1G` (binary units; `KiB`/`MiB`/`GiB` also accepted).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let trimmed = text.trim();
+    let digits_end = trimmed.find(|c: char| !c.is_ascii_digit()).unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(digits_end);
+    let number: u64 = number.parse().map_err(|_| format!("{text:?} is not a size (examples: 1048576, 512K, 64M)"))?;
+    let factor: u64 = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 1,
+        "K" | "KB" | "KIB" => 1 << 10,
+        "M" | "MB" | "MIB" => 1 << 20,
+        "G" | "GB" | "GIB" => 1 << 30,
+        other => return Err(format!("unknown size unit {other:?} in {text:?} (use K, M or G)")),
+    };
+    let size = number.checked_mul(factor).ok_or_else(|| format!("{text:?} is too large"))?;
+    if size == 0 {
+        return Err("the size must be at least 1 byte".into());
+    }
+    Ok(size)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sizes_parse_with_units() {
+        assert_eq!(parse_size("64M"), Ok(64 << 20));
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        assert_eq!(parse_size("2KiB"), Ok(2048));
+        assert!(parse_size("12X").unwrap_err().contains("unit"));
+        assert!(parse_size("abc").is_err());
+        assert!(parse_size("0").is_err());
+    }
+}

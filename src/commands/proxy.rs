@@ -1,0 +1,55 @@
+//! `frametap proxy`: check the options, open the capture, bind, print where to connect, relay until Ctrl-C.
+
+use crate::cli::ProxyArgs;
+use crate::proxy::relay::RelayOptions;
+use crate::proxy::upstream::UpstreamBase;
+use crate::proxy::{ProxyConfig, CLOSE_TIMEOUT, HANDSHAKE_TIMEOUT};
+use crate::session::{self, SessionSetup};
+use anyhow::{bail, Context, Result};
+
+/// Runs the reverse proxy until Ctrl-C or SIGTERM.
+pub async fn run(args: ProxyArgs) -> Result<()> {
+    let Some(upstream_arg) = args.upstream.as_deref() else {
+        bail!("--upstream is required: give the real endpoint, e.g. --upstream wss://webmessaging.mypurecloud.com");
+    };
+    let upstream = UpstreamBase::parse(upstream_arg).map_err(|e| anyhow::anyhow!("--upstream {e}"))?;
+    let tls = crate::tls::upstream::client_config(args.tls.upstream_ca.as_deref(), args.tls.insecure_upstream)
+        .context("--upstream-ca")?;
+    if args.tls.insecure_upstream {
+        eprintln!(
+            "frametap: WARNING: --insecure-upstream: the upstream's TLS certificate is NOT verified; anyone on the path can read and change this session. This is recorded in the capture."
+        );
+    }
+    let listener = super::shutdown::bind(args.listen, "proxy", "--listen").await?;
+    let local = listener.local_addr()?;
+    let session = session::start(SessionSetup {
+        mode: "proxy",
+        upstream: Some(upstream.display()),
+        capture: &args.capture,
+        log: &args.log,
+        insecure_upstream: args.tls.insecure_upstream,
+        publishers: Vec::new(),
+    })?;
+    let public_url = format!("ws://{local}");
+    eprintln!("frametap proxy");
+    eprintln!("  point your WebSocket client at  {public_url}/<path>   (e.g. {public_url}/v1?deploymentId=…)");
+    eprintln!("  upstream                        {}", upstream.display());
+    match &session.capture_path {
+        Some(path) => eprintln!("  capture                         {}", path.display()),
+        None => eprintln!("  capture                         off (--no-capture)"),
+    }
+    eprintln!("  Ctrl-C stops (open connections get 1001 and the capture is saved)");
+    let config = ProxyConfig {
+        upstream,
+        tls,
+        set_headers: args.set_header,
+        forward_cookies: args.forward_cookies,
+        relay: RelayOptions { max_message: args.max_message, close_timeout: CLOSE_TIMEOUT },
+        handshake_timeout: HANDSHAKE_TIMEOUT,
+        public_url,
+        ui_url: None,
+    };
+    let result = crate::proxy::serve(listener, config, session.sink.clone(), super::shutdown::signal()).await;
+    session.finish().await;
+    result
+}

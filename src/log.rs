@@ -1,0 +1,264 @@
+//! The live terminal log: one line per frame (time, connection, direction, opcode, size, preview),
+//! close lines with the code's name, and the blocks the analysis adds. The one place that prints frames.
+
+use crate::event::{Frame, Opcode, Open, Peer, Record};
+use std::io::{BufWriter, IsTerminal, Stdout, Write};
+
+/// How the terminal log prints records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One readable line per record, coloured on a terminal.
+    #[default]
+    Text,
+    /// One JSON record per line: exactly the capture format.
+    Json,
+}
+
+/// Longest payload preview, in characters.
+const PREVIEW_CHARS: usize = 160;
+
+/// Renders extra blocks (token reports, diagnoses) that the analysis defines.
+pub type BlockRenderer = fn(&Record, bool) -> Option<String>;
+
+/// Writes records to stdout.
+pub struct TerminalLog {
+    out: BufWriter<Stdout>,
+    format: LogFormat,
+    color: bool,
+    blocks: Option<BlockRenderer>,
+}
+
+impl TerminalLog {
+    /// A log on stdout; colours only when stdout is a terminal and `NO_COLOR` is unset.
+    pub fn stdout(format: LogFormat) -> Self {
+        let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        TerminalLog { out: BufWriter::new(std::io::stdout()), format, color, blocks: None }
+    }
+
+    /// Adds a renderer for analysis records (tokens, diagnoses).
+    pub fn with_blocks(mut self, render: BlockRenderer) -> Self {
+        self.blocks = Some(render);
+        self
+    }
+
+    pub fn record(&mut self, record: &Record, json: &str) {
+        let text = match self.format {
+            LogFormat::Json => Some(json.to_owned()),
+            LogFormat::Text => self.render(record),
+        };
+        if let Some(text) = text {
+            // A closed stdout (a pipe to `head`) must not stop the relay.
+            let _ = writeln!(self.out, "{text}");
+        }
+    }
+
+    pub fn flush(&mut self) {
+        let _ = self.out.flush();
+    }
+
+    fn render(&self, record: &Record) -> Option<String> {
+        let paint = Paint(self.color);
+        match record {
+            Record::Frame(frame) => Some(frame_line(frame, paint)),
+            Record::Open(open) => Some(open_lines(open, paint)),
+            Record::Close(close) => {
+                let code = close.code.map_or("no code".to_owned(), |c| format!("{c} {}", close_code_name(c)));
+                let reason = close.reason.as_deref().map_or(String::new(), |r| format!(" reason {r:?}"));
+                let how = if close.clean { "clean close" } else { "NOT clean" };
+                let detail = close.detail.as_deref().map_or(String::new(), |d| format!(" — {d}"));
+                Some(format!(
+                    "{} #{} {} first by {}: {code}{reason}, {how}, after {:.3} s{detail}",
+                    time(record),
+                    close.conn,
+                    paint.bold("CLOSED"),
+                    close.initiator.as_str(),
+                    close.duration_ms / 1000.0
+                ))
+            }
+            Record::Note(note) => {
+                let conn = note.conn.map_or(String::new(), |c| format!(" #{c}"));
+                let level = match note.level.as_str() {
+                    "warn" | "error" => paint.yellow(&note.level.to_uppercase()),
+                    other => other.to_owned(),
+                };
+                Some(format!("{}{conn} {level}: {}", time(record), note.message))
+            }
+            Record::Annotation(a) => Some(paint.dim(&format!("{}      #{} ↳ {}", time(record), a.conn, a.text))),
+            Record::Token(_) | Record::Diagnosis(_) => self.blocks.and_then(|render| render(record, self.color)),
+            Record::End(end) => Some(format!(
+                "{} capture ended: {} connections, {} frames, {} records{}",
+                time(record),
+                end.connections,
+                end.frames,
+                end.records,
+                if end.complete { String::new() } else { format!(", INCOMPLETE: {}", end.errors.join("; ")) }
+            )),
+            Record::Meta(_) => None,
+        }
+    }
+}
+
+fn time(record: &Record) -> String {
+    record.ts().0.format("%H:%M:%S%.3f").to_string()
+}
+
+fn arrow(from: Peer, to: Peer) -> String {
+    let letter = |p: Peer| match p {
+        Peer::Client => 'C',
+        Peer::Server => 'S',
+        Peer::Proxy => 'P',
+    };
+    format!("{}→{}", letter(from), letter(to))
+}
+
+fn frame_line(frame: &Frame, paint: Paint) -> String {
+    let opcode = match (frame.opcode, frame.fin) {
+        (Opcode::Continuation, true) => "continuation (last)".to_owned(),
+        (Opcode::Continuation, false) => "continuation (more follow)".to_owned(),
+        (op, false) if op.is_data() => format!("{} (first fragment)", op.name()),
+        (op, _) => op.name().into_owned(),
+    };
+    let mut line = format!(
+        "{} #{} {} {:<12} {:>7} B  ",
+        frame.ts.0.format("%H:%M:%S%.3f"),
+        frame.conn,
+        match frame.from {
+            Peer::Client => paint.cyan(&arrow(frame.from, frame.to)),
+            Peer::Server => paint.green(&arrow(frame.from, frame.to)),
+            Peer::Proxy => paint.yellow(&arrow(frame.from, frame.to)),
+        },
+        opcode,
+        frame.len
+    );
+    if frame.opcode == Opcode::Close {
+        match frame.close_parts() {
+            (Some(code), reason) => {
+                line += &paint.bold(&format!("{code} {}", close_code_name(code)));
+                match reason {
+                    Some(r) if !r.is_empty() => line += &format!(" reason {r:?}"),
+                    Some(_) => line += " (no reason)",
+                    None => line += " reason is not valid UTF-8",
+                }
+            }
+            (None, _) if frame.payload.is_empty() => line += "(no code: 1005 No Status Received)",
+            (None, _) => line += &format!("malformed close payload {}", hex_preview(&frame.payload)),
+        }
+    } else {
+        line += &preview(frame);
+    }
+    if frame.invalid_utf8() {
+        line += &paint.yellow("  [invalid UTF-8: passed on as sent]");
+    }
+    if frame.rsv != 0 {
+        line += &paint.yellow(&format!("  [RSV bits {:03b}]", frame.rsv));
+    }
+    if !frame.relayed {
+        line += &paint.yellow("  [not relayed]");
+    }
+    line
+}
+
+/// A one-line preview of a frame's payload: compact JSON for JSON text, the text itself, or hex.
+pub fn preview(frame: &Frame) -> String {
+    match frame.text() {
+        Some(text) => {
+            let compact = match serde_json::from_str::<serde_json::Value>(text) {
+                Ok(value) if text.trim_start().starts_with(['{', '[']) => value.to_string(),
+                _ => text.to_owned(),
+            };
+            truncate(&compact, PREVIEW_CHARS)
+        }
+        None => hex_preview(&frame.payload),
+    }
+}
+
+fn hex_preview(bytes: &[u8]) -> String {
+    let shown: Vec<String> = bytes.iter().take(32).map(|b| format!("{b:02x}")).collect();
+    let more = if bytes.len() > 32 { " …" } else { "" };
+    format!("hex {}{more}", shown.join(" "))
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+fn open_lines(open: &Open, paint: Paint) -> String {
+    let time = open.ts.0.format("%H:%M:%S%.3f");
+    let upstream = open.upstream.as_deref().unwrap_or("?");
+    let head = format!("{time} #{} {} {} → {upstream}", open.conn, open.request.method, open.request.path);
+    if let Some(error) = &open.error {
+        return format!("{head}\n{time} #{} {} {error}", open.conn, paint.red("UPSTREAM FAILED:"));
+    }
+    let Some(response) = &open.response else { return head };
+    if response.status == 101 {
+        let protocol = crate::event::header(&response.headers, "sec-websocket-protocol")
+            .map_or(String::new(), |p| format!(" (subprotocol {p})"));
+        return format!("{head}  {}{protocol}", paint.bold("101 upgraded"));
+    }
+    let mut text = format!("{head}\n{time} #{} {} with {}", open.conn, paint.red("UPGRADE REFUSED"), response.status);
+    for (name, value) in &response.headers {
+        text += &format!("\n      {name}: {value}");
+    }
+    if let Some(body) = &response.body {
+        text += &format!("\n      body: {}", truncate(body, 400));
+    }
+    text
+}
+
+/// The registered name of a WebSocket close code (RFC 6455 §7.4, IANA registry).
+pub fn close_code_name(code: u16) -> &'static str {
+    match code {
+        1000 => "Normal Closure",
+        1001 => "Going Away",
+        1002 => "Protocol Error",
+        1003 => "Unsupported Data",
+        1005 => "No Status Received",
+        1006 => "Abnormal Closure",
+        1007 => "Invalid Payload Data",
+        1008 => "Policy Violation",
+        1009 => "Message Too Big",
+        1010 => "Mandatory Extension",
+        1011 => "Internal Error",
+        1012 => "Service Restart",
+        1013 => "Try Again Later",
+        1014 => "Bad Gateway",
+        1015 => "TLS Handshake",
+        3000..=3999 => "registered (library/framework)",
+        4000..=4999 => "private (application-defined)",
+        _ => "not a valid close code",
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Paint(bool);
+
+impl Paint {
+    fn wrap(self, code: &str, text: &str) -> String {
+        if self.0 {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+    fn bold(self, t: &str) -> String {
+        self.wrap("1", t)
+    }
+    fn dim(self, t: &str) -> String {
+        self.wrap("2", t)
+    }
+    fn red(self, t: &str) -> String {
+        self.wrap("31", t)
+    }
+    fn green(self, t: &str) -> String {
+        self.wrap("32", t)
+    }
+    fn yellow(self, t: &str) -> String {
+        self.wrap("33", t)
+    }
+    fn cyan(self, t: &str) -> String {
+        self.wrap("36", t)
+    }
+}

@@ -1,0 +1,149 @@
+//! The reverse proxy: accept loop, hyper handshakes on both legs, upstream dial (ws/wss), frame-level relay.
+//!
+//! [`serve`] takes an already-bound listener and a shutdown future, so tests bind `127.0.0.1:0` and call
+//! the same entry point as `frametap proxy`.
+
+pub mod headers;
+pub mod relay;
+pub mod server;
+pub mod stream;
+pub mod upstream;
+
+use crate::event::Headers;
+use crate::pipeline::EventSink;
+use relay::RelayOptions;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use upstream::UpstreamBase;
+
+/// How long a client may take to send its upgrade request, and the upstream to answer it.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a started close handshake (or a half-closed TCP connection) may take before both sides are dropped.
+pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long shutdown waits, past the close timeout, for connections to finish.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+/// Default `--max-message`: 64 MiB.
+pub const DEFAULT_MAX_MESSAGE: u64 = 64 * 1024 * 1024;
+
+/// Everything a proxied connection needs to know.
+pub struct ProxyConfig {
+    pub upstream: UpstreamBase,
+    pub tls: Arc<rustls::ClientConfig>,
+    /// `--set-header`: added to, or replacing, the client's headers upstream.
+    pub set_headers: Headers,
+    pub forward_cookies: bool,
+    pub relay: RelayOptions,
+    pub handshake_timeout: Duration,
+    /// The URL clients should use, for the page a plain HTTP request gets.
+    pub public_url: String,
+    pub ui_url: Option<String>,
+}
+
+/// Shared by all connections of one proxy.
+pub struct ProxyContext {
+    pub config: ProxyConfig,
+    pub sink: EventSink,
+    pub shutdown: watch::Receiver<bool>,
+    active: watch::Sender<usize>,
+}
+
+/// Decrements the active-relay count when a relay task ends.
+pub struct RelayGuard(watch::Sender<usize>);
+
+impl Drop for RelayGuard {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n -= 1);
+    }
+}
+
+impl ProxyContext {
+    pub fn new(config: ProxyConfig, sink: EventSink, shutdown: watch::Receiver<bool>) -> Arc<Self> {
+        Arc::new(ProxyContext { config, sink, shutdown, active: watch::Sender::new(0) })
+    }
+
+    /// Counts a relay as active until the guard drops, so shutdown can wait for it.
+    pub fn track_relay(&self) -> RelayGuard {
+        self.active.send_modify(|n| *n += 1);
+        RelayGuard(self.active.clone())
+    }
+
+    /// Waits until every relay has ended, or `limit` passes. Returns how many were still running.
+    pub async fn wait_for_relays(&self, limit: Duration) -> usize {
+        let mut active = self.active.subscribe();
+        let _ = tokio::time::timeout(limit, active.wait_for(|n| *n == 0)).await;
+        let still = *active.borrow();
+        still
+    }
+
+    /// The text a plain HTTP request on the proxy port gets.
+    pub fn info_page(&self) -> String {
+        let ui = self.config.ui_url.as_deref().map_or(String::new(), |u| format!("Web UI: {u}\n"));
+        format!(
+            "frametap — a WebSocket debugging proxy.\n\n\
+             This address relays WebSocket connections to {upstream}.\n\
+             A plain HTTP request cannot be relayed: connect with a WebSocket client instead, at\n  \
+             {url}/<path>   (for Genesys: {url}/v1?deploymentId=<your deployment id>)\n{ui}",
+            upstream = self.config.upstream.display(),
+            url = self.config.public_url,
+        )
+    }
+}
+
+/// Resolves once the shutdown flag is set (or its sender is gone).
+pub async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+/// Accepts connections until `shutdown` resolves, then closes open ones with 1001 and waits for them.
+pub async fn serve(
+    listener: TcpListener,
+    config: ProxyConfig,
+    sink: EventSink,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let ctx = ProxyContext::new(config, sink, stop_rx);
+    accept_loop(&listener, &ctx, shutdown, |stream, addr, ctx| {
+        tokio::spawn(server::serve_client(stream, addr, ctx));
+    })
+    .await;
+    drop(listener);
+    stop_tx.send_replace(true);
+    let limit = ctx.config.relay.close_timeout + SHUTDOWN_GRACE;
+    let still = ctx.wait_for_relays(limit).await;
+    if still > 0 {
+        tracing::warn!("{still} connection(s) did not finish closing within {limit:?}");
+    }
+    Ok(())
+}
+
+/// Accepts TCP connections until `shutdown` resolves, handing each to `spawn` (which must not block).
+pub async fn accept_loop<F>(
+    listener: &TcpListener,
+    ctx: &Arc<ProxyContext>,
+    shutdown: impl Future<Output = ()>,
+    spawn: F,
+) where
+    F: Fn(tokio::net::TcpStream, std::net::SocketAddr, Arc<ProxyContext>),
+{
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, addr)) => {
+                    let _ = stream.set_nodelay(true);
+                    spawn(stream, addr, ctx.clone());
+                }
+                Err(e) => {
+                    // Out of file descriptors and similar: say so, back off a little, keep serving.
+                    tracing::warn!("accepting a connection failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+        }
+    }
+}

@@ -1,0 +1,403 @@
+//! The frame-level relay: forwards each endpoint's bytes exactly as sent, records every frame, and ends
+//! the connection the way the endpoints did (a close handshake, or a TCP drop mirrored as a drop).
+//!
+//! frametap never speaks for an endpoint: pings, pongs and closes are answered by the far end. The only
+//! frames it sends itself are close frames marked `"from": "proxy"` (1001 on shutdown, 1009 past
+//! `--max-message`); see docs/architecture.md.
+
+use super::stream::{raw_fd, reset_on_close, RelayStream};
+use crate::event::{Close, ConnId, Frame, Note, Opcode, Peer, Record, Ts};
+use crate::pipeline::EventSink;
+use crate::wire::{encode_close, random_mask, FrameScanner, ScannedFrame, Step};
+use bytes::{Buf, Bytes, BytesMut};
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::watch;
+
+/// Bytes read from a socket at a time; small so that thousands of idle connections stay cheap.
+pub const READ_CHUNK: usize = 16 * 1024;
+
+/// Limits of one relayed connection.
+#[derive(Clone, Copy, Debug)]
+pub struct RelayOptions {
+    /// `--max-message`: the largest frame or reassembled message passed on.
+    pub max_message: u64,
+    /// How long a started close handshake (or a one-sided TCP close) may take before frametap drops both sides.
+    pub close_timeout: Duration,
+}
+
+/// Both legs of an upgraded connection, with bytes already read past each handshake.
+pub struct Ends<C, S> {
+    pub client: C,
+    pub client_prefix: Bytes,
+    pub server: S,
+    pub server_prefix: Bytes,
+}
+
+/// Why frametap itself sends a close frame.
+type ProxyClose = Option<(u16, &'static str)>;
+
+#[derive(Default)]
+struct EndState {
+    /// The first close frame: who sent it, its code and reason.
+    first_close: Option<(Peer, Option<u16>, Option<String>)>,
+    close_from_client: bool,
+    close_from_server: bool,
+    /// A side that ended TCP without a close frame, and how.
+    drop: Option<(Peer, String)>,
+    timed_out: bool,
+}
+
+struct Shared {
+    conn: ConnId,
+    sink: EventSink,
+    seq: AtomicU64,
+    state: Mutex<EndState>,
+    proxy_close: watch::Sender<ProxyClose>,
+    /// Set once any close frame has been seen or sent: starts the close timeout.
+    closing: watch::Sender<bool>,
+    max_message: u64,
+}
+
+impl Shared {
+    fn next_seq(&self) -> u64 {
+        self.seq.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    fn saw_close(&self, from: Peer, code: Option<u16>, reason: Option<String>) {
+        let mut state = self.state.lock().unwrap();
+        match from {
+            Peer::Client => state.close_from_client = true,
+            Peer::Server => state.close_from_server = true,
+            Peer::Proxy => {}
+        }
+        if state.first_close.is_none() && state.drop.is_none() {
+            state.first_close = Some((from, code, reason));
+        }
+        drop(state);
+        self.closing.send_replace(true);
+    }
+
+    fn sent_close(&self, from: Peer) -> bool {
+        let state = self.state.lock().unwrap();
+        match from {
+            Peer::Client => state.close_from_client,
+            Peer::Server => state.close_from_server,
+            Peer::Proxy => true,
+        }
+    }
+
+    fn dropped(&self, by: Peer, how: String) {
+        let mut state = self.state.lock().unwrap();
+        if state.drop.is_none() {
+            state.drop = Some((by, how));
+        }
+    }
+}
+
+/// How one direction ended.
+#[derive(Debug, PartialEq)]
+enum PumpEnd {
+    /// The sender closed TCP after its close frame: the orderly end.
+    Eof,
+    /// The sender dropped TCP (or a write to the receiver failed): end the whole connection now.
+    Dropped,
+}
+
+struct Pump<'a, R, W> {
+    from: Peer,
+    to: Peer,
+    reader: R,
+    writer: W,
+    to_fd: Option<RawFd>,
+    buf: BytesMut,
+    scanner: FrameScanner,
+    shared: &'a Shared,
+    /// Bytes of an oversized frame still to discard.
+    skip: u64,
+    /// False once frametap closed towards `to`, or refused a frame from `from`: nothing more is passed on.
+    forwarding: bool,
+}
+
+impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Pump<'a, R, W> {
+    fn new(from: Peer, reader: R, writer: W, to_fd: Option<RawFd>, prefix: Bytes, shared: &'a Shared) -> Self {
+        let mut buf = BytesMut::with_capacity(READ_CHUNK.max(prefix.len()));
+        buf.extend_from_slice(&prefix);
+        Pump {
+            from,
+            to: from.other(),
+            reader,
+            writer,
+            to_fd,
+            buf,
+            scanner: FrameScanner::new(shared.max_message),
+            shared,
+            skip: 0,
+            forwarding: true,
+        }
+    }
+
+    async fn run(mut self) -> PumpEnd {
+        let mut proxy_close = self.shared.proxy_close.subscribe();
+        let mut proxy_closed = false;
+        loop {
+            if !self.buf.is_empty() {
+                if let Err(e) = self.drain().await {
+                    return self.write_failed(e);
+                }
+            }
+            if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
+                self.buf.reserve(READ_CHUNK);
+            }
+            tokio::select! {
+                biased;
+                changed = proxy_close.changed(), if !proxy_closed => {
+                    let close = *proxy_close.borrow_and_update();
+                    if changed.is_err() { proxy_closed = true; continue; }
+                    let Some((code, reason)) = close else { continue };
+                    proxy_closed = true;
+                    self.forwarding = false;
+                    if let Err(e) = self.send_proxy_close(code, reason).await {
+                        return self.write_failed(e);
+                    }
+                }
+                read = self.reader.read_buf(&mut self.buf) => match read {
+                    Ok(0) => return self.eof().await,
+                    Ok(_) => {}
+                    Err(e) => return self.read_failed(e),
+                },
+            }
+        }
+    }
+
+    /// Scans buffered bytes, records complete frames, and forwards what may be forwarded.
+    async fn drain(&mut self) -> std::io::Result<()> {
+        let mut pos = 0;
+        let mut forward_from = 0;
+        while pos < self.buf.len() {
+            if self.skip > 0 {
+                let n = self.skip.min((self.buf.len() - pos) as u64) as usize;
+                pos += n;
+                self.skip -= n as u64;
+                forward_from = pos;
+                continue;
+            }
+            let (used, step) = self.scanner.step(&self.buf[pos..]);
+            pos += used;
+            match step {
+                Step::NeedMore => break,
+                Step::Frame(frame) => self.record(frame).await,
+                Step::TooBig { header, message_len } => {
+                    if self.forwarding && pos > forward_from {
+                        self.writer.write_all(&self.buf[forward_from..pos]).await?;
+                    }
+                    self.refuse_too_big(header.opcode, message_len).await;
+                    self.skip = header.header_len as u64 + header.payload_len;
+                    forward_from = pos;
+                }
+            }
+        }
+        if self.forwarding && pos > forward_from {
+            self.writer.write_all(&self.buf[forward_from..pos]).await?;
+            self.writer.flush().await?;
+        }
+        self.buf.advance(pos);
+        Ok(())
+    }
+
+    async fn record(&mut self, scanned: ScannedFrame) {
+        let header = scanned.header;
+        if header.opcode == Opcode::Close {
+            let (code, reason) = crate::event::parse_close_payload(&scanned.payload);
+            self.shared.saw_close(self.from, code, reason);
+        }
+        let frame = Frame {
+            conn: self.shared.conn,
+            ts: Ts::now(),
+            seq: self.shared.next_seq(),
+            from: self.from,
+            to: self.to,
+            opcode: header.opcode,
+            fin: header.fin,
+            rsv: header.rsv,
+            len: header.payload_len,
+            payload: scanned.payload,
+            text_message: scanned.text_message,
+            relayed: self.forwarding,
+        };
+        self.shared.sink.emit(Record::Frame(frame)).await;
+    }
+
+    async fn refuse_too_big(&mut self, opcode: Opcode, message_len: u64) {
+        self.forwarding = false;
+        let note = Note {
+            conn: Some(self.shared.conn),
+            ts: Ts::now(),
+            level: "warn".into(),
+            code: "message-too-big".into(),
+            message: format!(
+                "the {} sent a {} of {message_len} bytes, past --max-message {}: not passed on; frametap closes with 1009",
+                self.from.as_str(),
+                if opcode == Opcode::Continuation { "message" } else { "frame" },
+                self.shared.max_message
+            ),
+        };
+        self.shared.sink.emit(Record::Note(note)).await;
+        self.shared.proxy_close.send_replace(Some((1009, "message too big for frametap --max-message")));
+    }
+
+    async fn send_proxy_close(&mut self, code: u16, reason: &'static str) -> std::io::Result<()> {
+        let mask = (self.to == Peer::Server).then(random_mask);
+        let bytes = encode_close(code, reason, mask);
+        let payload = Bytes::from(crate::wire::close_payload(code, reason));
+        self.shared.saw_close(Peer::Proxy, Some(code), Some(reason.to_owned()));
+        let frame = Frame {
+            conn: self.shared.conn,
+            ts: Ts::now(),
+            seq: self.shared.next_seq(),
+            from: Peer::Proxy,
+            to: self.to,
+            opcode: Opcode::Close,
+            fin: true,
+            rsv: 0,
+            len: payload.len() as u64,
+            payload,
+            text_message: false,
+            relayed: true,
+        };
+        self.shared.sink.emit(Record::Frame(frame)).await;
+        self.writer.write_all(&bytes).await?;
+        self.writer.flush().await
+    }
+
+    async fn eof(mut self) -> PumpEnd {
+        let _ = self.writer.shutdown().await;
+        if self.shared.sent_close(self.from) {
+            PumpEnd::Eof
+        } else {
+            let how = format!("the {} closed the TCP connection without a close frame", self.from.as_str());
+            self.shared.dropped(self.from, how);
+            PumpEnd::Dropped
+        }
+    }
+
+    fn read_failed(self, e: std::io::Error) -> PumpEnd {
+        use std::io::ErrorKind::*;
+        let reset = matches!(e.kind(), ConnectionReset | ConnectionAborted | BrokenPipe);
+        let how = if reset {
+            format!("the {} reset the TCP connection", self.from.as_str())
+        } else {
+            format!("reading from the {} failed: {e}", self.from.as_str())
+        };
+        self.shared.dropped(self.from, how);
+        if let Some(fd) = self.to_fd {
+            reset_on_close(fd);
+        }
+        PumpEnd::Dropped
+    }
+
+    fn write_failed(self, e: std::io::Error) -> PumpEnd {
+        let how = format!("the {} went away while frametap was writing to it: {e}", self.to.as_str());
+        self.shared.dropped(self.to, how);
+        PumpEnd::Dropped
+    }
+}
+
+/// Relays one upgraded connection until it ends, and returns how it ended.
+pub async fn relay<C: RelayStream, S: RelayStream>(
+    ends: Ends<C, S>,
+    conn: ConnId,
+    sink: EventSink,
+    options: RelayOptions,
+    mut shutdown: watch::Receiver<bool>,
+    opened: Instant,
+) -> Close {
+    let (client_fd, server_fd) = (raw_fd(&ends.client), raw_fd(&ends.server));
+    let (client_read, client_write) = tokio::io::split(ends.client);
+    let (server_read, server_write) = tokio::io::split(ends.server);
+    let shared = Shared {
+        conn,
+        sink,
+        seq: AtomicU64::new(0),
+        state: Mutex::new(EndState::default()),
+        proxy_close: watch::Sender::new(None),
+        closing: watch::Sender::new(false),
+        max_message: options.max_message,
+    };
+    let upward = Pump::new(Peer::Client, client_read, server_write, server_fd, ends.client_prefix, &shared).run();
+    let downward = Pump::new(Peer::Server, server_read, client_write, client_fd, ends.server_prefix, &shared).run();
+    tokio::pin!(upward, downward);
+    let mut closing = shared.closing.subscribe();
+    let (mut up_done, mut down_done, mut shutting_down) = (false, false, false);
+    let mut deadline: Option<tokio::time::Instant> = None;
+    loop {
+        let timer = async {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            end = &mut upward, if !up_done => {
+                up_done = true;
+                if end == PumpEnd::Dropped { break; }
+                deadline.get_or_insert_with(|| tokio::time::Instant::now() + options.close_timeout);
+            }
+            end = &mut downward, if !down_done => {
+                down_done = true;
+                if end == PumpEnd::Dropped { break; }
+                deadline.get_or_insert_with(|| tokio::time::Instant::now() + options.close_timeout);
+            }
+            _ = closing.changed(), if deadline.is_none() => {
+                deadline = Some(tokio::time::Instant::now() + options.close_timeout);
+            }
+            () = crate::proxy::stopped(&mut shutdown), if !shutting_down => {
+                shutting_down = true;
+                shared.proxy_close.send_if_modified(|close| {
+                    close.get_or_insert((1001, "frametap is shutting down"));
+                    true
+                });
+            }
+            () = timer => {
+                shared.state.lock().unwrap().timed_out = true;
+                break;
+            }
+        }
+        if up_done && down_done {
+            break;
+        }
+    }
+    drop(upward);
+    drop(downward);
+    outcome(conn, &shared, opened, options.close_timeout)
+}
+
+fn outcome(conn: ConnId, shared: &Shared, opened: Instant, close_timeout: Duration) -> Close {
+    let state = shared.state.lock().unwrap();
+    let (initiator, code, reason) = match (&state.first_close, &state.drop) {
+        (Some((peer, code, reason)), _) => (*peer, *code, reason.clone()),
+        (None, Some((peer, _))) => (*peer, None, None),
+        (None, None) => (Peer::Proxy, None, None),
+    };
+    let detail = match (&state.drop, state.timed_out) {
+        (Some((_, how)), _) => Some(how.clone()),
+        (None, true) => Some(format!(
+            "the close handshake did not finish within {:.1} s; frametap closed both TCP connections",
+            close_timeout.as_secs_f64()
+        )),
+        (None, false) => None,
+    };
+    Close {
+        conn,
+        ts: Ts::now(),
+        initiator,
+        code,
+        reason,
+        clean: state.first_close.is_some() && state.drop.is_none() && !state.timed_out,
+        duration_ms: opened.elapsed().as_secs_f64() * 1000.0,
+        detail,
+    }
+}

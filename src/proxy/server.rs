@@ -1,0 +1,210 @@
+//! The client leg: hyper serves the upgrade request, frametap dials the upstream, answers the client with
+//! the upstream's answer, then hands both upgraded streams to the relay.
+
+use super::headers::{client_response_headers, upstream_request_headers, RequestChanges};
+use super::relay::{relay, Ends};
+use super::stream::RelayStream;
+use super::upstream::{self, UpstreamAnswer};
+use super::ProxyContext;
+use crate::event::{Headers, HttpRequest, HttpResponse, Note, Open, Record, Ts};
+use bytes::Bytes;
+use http::{HeaderMap, Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Header pairs in the order hyper kept them (names lowercase; repeats kept).
+pub fn header_pairs(map: &HeaderMap) -> Headers {
+    map.iter()
+        .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+        .collect()
+}
+
+fn is_websocket_upgrade<B>(req: &Request<B>) -> bool {
+    let has = |name: &str, token: &str| {
+        req.headers()
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case(token))
+    };
+    req.method() == http::Method::GET && has("upgrade", "websocket") && has("connection", "upgrade")
+}
+
+fn text_response(status: StatusCode, body: String) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(status)
+        .header("content-type", "text/plain; charset=utf-8")
+        .header("cache-control", "no-store")
+        .body(Full::new(Bytes::from(body)))
+        .expect("static response parts are valid")
+}
+
+fn build_response(status: u16, headers: &Headers, body: Bytes) -> Response<Full<Bytes>> {
+    let mut builder = Response::builder().status(status);
+    for (name, value) in headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    builder.body(Full::new(body)).unwrap_or_else(|e| {
+        text_response(StatusCode::BAD_GATEWAY, format!("frametap could not relay the upstream's response: {e}\n"))
+    })
+}
+
+/// Serves one client TCP (or TLS) connection: HTTP/1.1 until it upgrades.
+pub async fn serve_client<IO: RelayStream>(io: IO, client_addr: SocketAddr, ctx: Arc<ProxyContext>) {
+    let service_ctx = ctx.clone();
+    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+        let ctx = service_ctx.clone();
+        async move { Ok::<_, std::convert::Infallible>(handle::<IO>(req, client_addr, ctx).await) }
+    });
+    let connection = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(ctx.config.handshake_timeout)
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
+    tokio::pin!(connection);
+    let mut shutdown = ctx.shutdown.clone();
+    tokio::select! {
+        result = &mut connection => log_http_end(result, client_addr),
+        () = super::stopped(&mut shutdown) => {
+            connection.as_mut().graceful_shutdown();
+            log_http_end(connection.await, client_addr);
+        }
+    }
+}
+
+fn log_http_end(result: hyper::Result<()>, client_addr: SocketAddr) {
+    if let Err(e) = result {
+        tracing::debug!(%client_addr, "client HTTP connection ended: {e}");
+    }
+}
+
+async fn handle<IO: RelayStream>(
+    mut req: Request<Incoming>,
+    client_addr: SocketAddr,
+    ctx: Arc<ProxyContext>,
+) -> Response<Full<Bytes>> {
+    if !is_websocket_upgrade(&req) {
+        return text_response(StatusCode::UPGRADE_REQUIRED, ctx.info_page());
+    }
+    let Some(client_key) = req.headers().get("sec-websocket-key").cloned() else {
+        return text_response(
+            StatusCode::BAD_REQUEST,
+            "frametap: the upgrade request has no Sec-WebSocket-Key header\n".into(),
+        );
+    };
+    let conn = ctx.sink.next_conn_id();
+    let ts = Ts::now();
+    let opened = Instant::now();
+    let path = req.uri().path_and_query().map_or("/".to_owned(), |pq| pq.as_str().to_owned());
+    let request =
+        HttpRequest { method: req.method().to_string(), path: path.clone(), headers: header_pairs(req.headers()) };
+    let (upstream_headers, changes) =
+        upstream_request_headers(&request.headers, ctx.config.forward_cookies, &ctx.config.set_headers);
+    let upstream_url = ctx.config.upstream.url_for(&path);
+    let mut open = Open {
+        conn,
+        ts,
+        client_addr: Some(client_addr.to_string()),
+        request,
+        upstream: Some(upstream_url.clone()),
+        upstream_request: None,
+        response: None,
+        error: None,
+        handshake_ms: None,
+    };
+    let answer =
+        upstream::open(&ctx.config.upstream, &path, &upstream_headers, &ctx.config.tls, ctx.config.handshake_timeout)
+            .await;
+    let answer = match answer {
+        Ok(answer) => answer,
+        Err(e) => {
+            let message = e.to_string();
+            open.error = Some(message.clone());
+            ctx.sink.emit(Record::Open(open)).await;
+            emit_notes(&ctx, conn, &changes).await;
+            return text_response(
+                StatusCode::BAD_GATEWAY,
+                format!("frametap could not open {upstream_url}: {message}\n"),
+            );
+        }
+    };
+    open.upstream_request = Some(HttpRequest {
+        method: "GET".into(),
+        path: ctx.config.upstream.target(&path),
+        headers: answer.sent_headers.clone(),
+    });
+    open.handshake_ms = Some(answer.round_trip.as_secs_f64() * 1000.0);
+    let UpstreamAnswer { status, headers, body, upgraded, .. } = answer;
+    let Some((server, server_prefix)) = upgraded else {
+        let body = body.unwrap_or_default();
+        open.response = Some(response_record(status, &headers, &body));
+        ctx.sink.emit(Record::Open(open)).await;
+        emit_notes(&ctx, conn, &changes).await;
+        return build_response(status, &client_response_headers(&headers), body);
+    };
+    open.response = Some(response_record(status, &headers, &[]));
+    ctx.sink.emit(Record::Open(open)).await;
+    emit_notes(&ctx, conn, &changes).await;
+
+    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(client_key.as_bytes());
+    let mut to_client = vec![
+        ("upgrade".to_owned(), "websocket".to_owned()),
+        ("connection".to_owned(), "Upgrade".to_owned()),
+        ("sec-websocket-accept".to_owned(), accept),
+    ];
+    to_client.extend(client_response_headers(&headers));
+    let response = build_response(101, &to_client, Bytes::new());
+
+    let guard = ctx.track_relay();
+    tokio::spawn(async move {
+        let _guard = guard;
+        let upgraded = match hyper::upgrade::on(&mut req).await {
+            Ok(upgraded) => upgraded,
+            Err(e) => {
+                tracing::warn!(conn, "the client's upgrade did not complete: {e}");
+                return;
+            }
+        };
+        let Ok(parts) = upgraded.downcast::<TokioIo<IO>>() else {
+            tracing::error!(conn, "internal: unexpected client stream type after upgrade");
+            return;
+        };
+        let ends = Ends { client: parts.io.into_inner(), client_prefix: parts.read_buf, server, server_prefix };
+        let close = relay(ends, conn, ctx.sink.clone(), ctx.config.relay, ctx.shutdown.clone(), opened).await;
+        ctx.sink.emit(Record::Close(close)).await;
+    });
+    response
+}
+
+fn response_record(status: u16, headers: &Headers, body: &[u8]) -> HttpResponse {
+    let (text, base64) = match (status, std::str::from_utf8(body)) {
+        (101, _) => (None, None),
+        (_, Ok(text)) => (Some(text.to_owned()), None),
+        (_, Err(_)) => (None, Some(base64::Engine::encode(&base64::engine::general_purpose::STANDARD, body))),
+    };
+    HttpResponse { status, headers: headers.clone(), body: text, body_base64: base64 }
+}
+
+async fn emit_notes(ctx: &ProxyContext, conn: u64, changes: &RequestChanges) {
+    let note = |code: &str, level: &str, message: String| {
+        Record::Note(Note { conn: Some(conn), ts: Ts::now(), level: level.into(), code: code.into(), message })
+    };
+    if let Some(offered) = &changes.extensions_dropped {
+        let message = format!(
+            "the client offered {offered:?}; frametap removed Sec-WebSocket-Extensions so compression is off on both legs and every frame stays readable"
+        );
+        ctx.sink.emit(note("compression-off", "info", message)).await;
+    }
+    if changes.cookies_dropped > 0 {
+        let message = format!(
+            "dropped {} Cookie header(s): cookies a browser sends to 127.0.0.1 belong to your other local apps, not the upstream (--forward-cookies sends them)",
+            changes.cookies_dropped
+        );
+        ctx.sink.emit(note("cookies-dropped", "info", message)).await;
+    }
+}

@@ -1,0 +1,300 @@
+//! The upstream leg: parse `--upstream`, dial it (TCP, then TLS for wss://), and send the upgrade request with hyper.
+
+use super::stream::UpstreamStream;
+use crate::event::Headers;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::ServerName;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
+
+/// Largest refused-upgrade body frametap reads and relays.
+pub const MAX_REFUSAL_BODY: usize = 1024 * 1024;
+
+/// Where connections go: `ws://` or `wss://`, a host, a port and an optional base path.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UpstreamBase {
+    pub secure: bool,
+    pub host: String,
+    pub port: u16,
+    /// Prefix for every client path, without a trailing slash (`""` or `/api`).
+    pub base_path: String,
+    /// A name shown instead of the URL (`sim:genesys` for the built-in simulator).
+    pub label: Option<String>,
+}
+
+impl UpstreamBase {
+    /// Parses `ws://host[:port][/base]` or `wss://…`.
+    pub fn parse(url: &str) -> Result<Self, String> {
+        let (secure, rest) = if let Some(rest) = url.strip_prefix("wss://") {
+            (true, rest)
+        } else if let Some(rest) = url.strip_prefix("ws://") {
+            (false, rest)
+        } else {
+            return Err(format!(
+                "{url:?} must start with ws:// or wss:// (for example wss://webmessaging.mypurecloud.com)"
+            ));
+        };
+        if rest.contains(['?', '#']) {
+            return Err(format!("{url:?}: give only a base path; the client's own path and query are appended"));
+        }
+        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        let uri: http::uri::Authority =
+            authority.parse().map_err(|_| format!("{url:?} has no valid host (got {authority:?})"))?;
+        if authority.contains('@') {
+            return Err(format!("{url:?}: credentials in the URL are not supported; use --set-header"));
+        }
+        let host = uri.host().trim_start_matches('[').trim_end_matches(']').to_owned();
+        if host.is_empty() {
+            return Err(format!("{url:?} has no host"));
+        }
+        Ok(UpstreamBase {
+            secure,
+            port: uri.port_u16().unwrap_or(if secure { 443 } else { 80 }),
+            host,
+            base_path: path.trim_end_matches('/').to_owned(),
+            label: None,
+        })
+    }
+
+    /// The request target upstream: the base path followed by the client's path and query.
+    pub fn target(&self, client_path_and_query: &str) -> String {
+        let client = if client_path_and_query.starts_with('/') {
+            client_path_and_query.to_owned()
+        } else {
+            format!("/{client_path_and_query}")
+        };
+        format!("{}{client}", self.base_path)
+    }
+
+    /// The Host header value (the port only when not the scheme's default).
+    pub fn host_header(&self) -> String {
+        let host = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
+        let default_port = if self.secure { 443 } else { 80 };
+        if self.port == default_port {
+            host
+        } else {
+            format!("{host}:{}", self.port)
+        }
+    }
+
+    /// The full URL dialled for a client path (or the label, for the simulator).
+    pub fn url_for(&self, client_path_and_query: &str) -> String {
+        match &self.label {
+            Some(label) => format!("{label}{}", self.target(client_path_and_query)),
+            None => format!(
+                "{}://{}{}",
+                if self.secure { "wss" } else { "ws" },
+                self.host_header(),
+                self.target(client_path_and_query)
+            ),
+        }
+    }
+
+    /// The base as the user would write it (`wss://host/base`, or the label).
+    pub fn display(&self) -> String {
+        match &self.label {
+            Some(label) => label.clone(),
+            None => format!("{}://{}{}", if self.secure { "wss" } else { "ws" }, self.host_header(), self.base_path),
+        }
+    }
+}
+
+/// Why the upstream could not be reached; each names exactly what failed (the client gets it in a 502).
+#[derive(Debug, thiserror::Error)]
+pub enum DialError {
+    #[error("DNS lookup of {host} failed: {detail}")]
+    Dns { host: String, detail: String },
+    #[error("could not connect to {addr}: {detail}")]
+    Connect { addr: String, detail: String },
+    #[error("TLS handshake with {host} failed: {detail}")]
+    Tls { host: String, detail: String },
+    #[error("timed out after {secs:.1} s while {during}")]
+    Timeout { secs: f64, during: &'static str },
+    #[error("the upgrade request to {url} failed: {detail}")]
+    Http { url: String, detail: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The upstream's answer to the upgrade request.
+pub struct UpstreamAnswer {
+    pub status: u16,
+    pub headers: Headers,
+    /// Body of a refused upgrade (capped at [`MAX_REFUSAL_BODY`]).
+    pub body: Option<Bytes>,
+    /// For a 101: the upgraded stream and bytes the server sent right after its response head.
+    pub upgraded: Option<(UpstreamStream, Bytes)>,
+    /// The request as sent (headers included).
+    pub sent_headers: Headers,
+    /// From sending the request to receiving the response head.
+    pub round_trip: Duration,
+}
+
+/// Resolves and connects to the upstream host, then does TLS for wss://.
+pub async fn connect(base: &UpstreamBase, tls: &Arc<rustls::ClientConfig>) -> Result<UpstreamStream, DialError> {
+    let addrs: Vec<_> = tokio::net::lookup_host((base.host.as_str(), base.port))
+        .await
+        .map_err(|e| DialError::Dns { host: base.host.clone(), detail: e.to_string() })?
+        .collect();
+    let mut last = None;
+    let mut tcp = None;
+    for addr in &addrs {
+        match TcpStream::connect(addr).await {
+            Ok(stream) => {
+                tcp = Some(stream);
+                break;
+            }
+            Err(e) => last = Some(DialError::Connect { addr: addr.to_string(), detail: e.to_string() }),
+        }
+    }
+    let tcp = match tcp {
+        Some(tcp) => tcp,
+        None => {
+            return Err(
+                last.unwrap_or_else(|| DialError::Dns { host: base.host.clone(), detail: "no addresses".into() })
+            )
+        }
+    };
+    let _ = tcp.set_nodelay(true);
+    if !base.secure {
+        return Ok(UpstreamStream::Plain(tcp));
+    }
+    let name = ServerName::try_from(base.host.clone())
+        .map_err(|_| DialError::Invalid(format!("{:?} is not a valid TLS server name", base.host)))?;
+    let stream = tokio_rustls::TlsConnector::from(tls.clone())
+        .connect(name, tcp)
+        .await
+        .map_err(|e| DialError::Tls { host: base.host.clone(), detail: describe_tls_error(&e) })?;
+    Ok(UpstreamStream::Tls(Box::new(stream)))
+}
+
+fn describe_tls_error(e: &std::io::Error) -> String {
+    use rustls::CertificateError as C;
+    let Some(inner) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) else {
+        return e.to_string();
+    };
+    match inner {
+        rustls::Error::InvalidCertificate(C::UnknownIssuer) => {
+            "certificate signed by an unknown issuer (give its CA with --upstream-ca FILE)".into()
+        }
+        rustls::Error::InvalidCertificate(C::Expired | C::ExpiredContext { .. }) => "certificate has expired".into(),
+        rustls::Error::InvalidCertificate(C::NotValidForName | C::NotValidForNameContext { .. }) => {
+            "certificate is not valid for this host name (name mismatch)".into()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Dials the upstream and sends the upgrade request; everything within `timeout`.
+pub async fn open(
+    base: &UpstreamBase,
+    client_path_and_query: &str,
+    headers: &Headers,
+    tls: &Arc<rustls::ClientConfig>,
+    timeout: Duration,
+) -> Result<UpstreamAnswer, DialError> {
+    let secs = timeout.as_secs_f64();
+    let stream = tokio::time::timeout(timeout, connect(base, tls))
+        .await
+        .map_err(|_| DialError::Timeout { secs, during: "connecting to the upstream" })??;
+    tokio::time::timeout(timeout, handshake(base, client_path_and_query, headers, stream))
+        .await
+        .map_err(|_| DialError::Timeout { secs, during: "waiting for the upstream's handshake response" })?
+}
+
+async fn handshake(
+    base: &UpstreamBase,
+    client_path_and_query: &str,
+    headers: &Headers,
+    stream: UpstreamStream,
+) -> Result<UpstreamAnswer, DialError> {
+    let url = base.url_for(client_path_and_query);
+    let http_err = |detail: String| DialError::Http { url: url.clone(), detail };
+    let key = tungstenite_key();
+    let mut sent = vec![
+        ("host".to_owned(), base.host_header()),
+        ("connection".to_owned(), "Upgrade".to_owned()),
+        ("upgrade".to_owned(), "websocket".to_owned()),
+        ("sec-websocket-version".to_owned(), "13".to_owned()),
+        ("sec-websocket-key".to_owned(), key.clone()),
+    ];
+    sent.extend(headers.iter().cloned());
+    let mut request = http::Request::builder().method("GET").uri(base.target(client_path_and_query));
+    for (name, value) in &sent {
+        request = request.header(name.as_str(), value.as_str());
+    }
+    let request = request.body(Empty::<Bytes>::new()).map_err(|e| http_err(e.to_string()))?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| http_err(e.to_string()))?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.with_upgrades().await {
+            tracing::debug!("upstream HTTP connection ended: {e}");
+        }
+    });
+    let started = Instant::now();
+    let mut response = sender.send_request(request).await.map_err(|e| http_err(e.to_string()))?;
+    let round_trip = started.elapsed();
+    let status = response.status().as_u16();
+    let response_headers = super::server::header_pairs(response.headers());
+    if status != 101 {
+        let body = Limited::new(response.into_body(), MAX_REFUSAL_BODY)
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        return Ok(UpstreamAnswer {
+            status,
+            headers: response_headers,
+            body: Some(body),
+            upgraded: None,
+            sent_headers: sent,
+            round_trip,
+        });
+    }
+    let accept = response.headers().get("sec-websocket-accept").and_then(|v| v.to_str().ok());
+    let expected = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+    if accept != Some(expected.as_str()) {
+        return Err(http_err(format!(
+            "the upstream answered 101 with Sec-WebSocket-Accept {accept:?}, expected {expected:?}: not a WebSocket server"
+        )));
+    }
+    let upgraded = hyper::upgrade::on(&mut response).await.map_err(|e| http_err(e.to_string()))?;
+    let parts = upgraded
+        .downcast::<TokioIo<UpstreamStream>>()
+        .map_err(|_| http_err("internal: unexpected upgraded stream type".into()))?;
+    Ok(UpstreamAnswer {
+        status,
+        headers: response_headers,
+        body: None,
+        upgraded: Some((parts.io.into_inner(), parts.read_buf)),
+        sent_headers: sent,
+        round_trip,
+    })
+}
+
+fn tungstenite_key() -> String {
+    tokio_tungstenite::tungstenite::handshake::client::generate_key()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_urls_parse_and_join_paths() {
+        let base = UpstreamBase::parse("wss://webmessaging.mypurecloud.com").unwrap();
+        assert_eq!((base.secure, base.port, base.base_path.as_str()), (true, 443, ""));
+        assert_eq!(base.url_for("/v1?deploymentId=x"), "wss://webmessaging.mypurecloud.com/v1?deploymentId=x");
+        let base = UpstreamBase::parse("ws://127.0.0.1:8000/api/").unwrap();
+        assert_eq!(base.target("/v1?a=b"), "/api/v1?a=b");
+        assert_eq!(base.host_header(), "127.0.0.1:8000");
+        let v6 = UpstreamBase::parse("ws://[::1]:81").unwrap();
+        assert_eq!((v6.host.as_str(), v6.host_header()), ("::1", "[::1]:81".to_owned()));
+        assert!(UpstreamBase::parse("http://x").unwrap_err().contains("ws://"));
+        assert!(UpstreamBase::parse("ws://x/a?b").unwrap_err().contains("base path"));
+        assert!(UpstreamBase::parse("ws://").is_err());
+    }
+}
