@@ -43,10 +43,7 @@ pub fn run_convert(cmd: ConvertCommand) -> Result<()> {
     for warning in &report.warnings {
         eprintln!("warning: {warning}");
     }
-    let from = report
-        .source
-        .map(|s| format!(" (a HAR saved by {})", s.name()))
-        .unwrap_or_default();
+    let from = report.source.map(|s| format!(" (a HAR saved by {})", s.name())).unwrap_or_default();
     println!(
         "wrote {}: {} connection(s), {} frame(s) from {}{from}",
         report.output.display(),
@@ -110,36 +107,17 @@ fn capture_to_har_file(cmd: &ConvertCommand, zlib: bool) -> Result<ConvertReport
     if !capture.problems.is_empty() || !capture.has_end {
         let what = match capture.problems.first() {
             Some(problem) if capture.problems.len() == 1 => problem.to_string(),
-            Some(problem) => format!(
-                "{problem}, and {} more unreadable line(s)",
-                capture.problems.len() - 1
-            ),
-            None => {
-                "it ends without an end record: it was cut short (or is still being written)".into()
-            }
+            Some(problem) => format!("{problem}, and {} more unreadable line(s)", capture.problems.len() - 1),
+            None => "it ends without an end record: it was cut short (or is still being written)".into(),
         };
         if !cmd.partial {
-            bail!(
-                "{}: {what}; pass --partial to convert the records that could be read",
-                input.display()
-            );
+            bail!("{}: {what}; pass --partial to convert the records that could be read", input.display());
         }
-        let lines: Vec<String> = capture
-            .problems
-            .iter()
-            .map(|p| p.line.to_string())
-            .collect();
+        let lines: Vec<String> = capture.problems.iter().map(|p| p.line.to_string()).collect();
         let message = if lines.is_empty() {
-            format!(
-                "converted from a capture that was cut short ({}): it has no end record",
-                input.display()
-            )
+            format!("converted from a capture that was cut short ({}): it has no end record", input.display())
         } else {
-            format!(
-                "converted from {} without its unreadable line(s) {}",
-                input.display(),
-                lines.join(", ")
-            )
+            format!("converted from {} without its unreadable line(s) {}", input.display(), lines.join(", "))
         };
         warnings.push(message.clone());
         let ts = records.last().map(Record::ts).unwrap_or_else(Ts::now);
@@ -157,10 +135,7 @@ fn capture_to_har_file(cmd: &ConvertCommand, zlib: bool) -> Result<ConvertReport
     Ok(ConvertReport {
         output: cmd.output.clone(),
         connections: har_value["log"]["entries"].as_array().map_or(0, Vec::len),
-        frames: records
-            .iter()
-            .filter(|r| matches!(r, Record::Frame(_)))
-            .count(),
+        frames: records.iter().filter(|r| matches!(r, Record::Frame(_))).count(),
         source: None,
         warnings,
     })
@@ -170,8 +145,7 @@ fn har_to_capture_file(cmd: &ConvertCommand) -> Result<ConvertReport> {
     let input = &cmd.input;
     let value = har::read_har(input)?;
     let source = HarSource::detect(&value);
-    let (records, warnings) =
-        har::har_to_records(&value).with_context(|| format!("{}", input.display()))?;
+    let (records, warnings) = har::har_to_records(&value).with_context(|| format!("{}", input.display()))?;
     let mut writer = CaptureWriter::create(&cmd.output)?;
     for record in &records {
         writer.write(record);
@@ -184,34 +158,21 @@ fn har_to_capture_file(cmd: &ConvertCommand) -> Result<ConvertReport> {
     }
     Ok(ConvertReport {
         output: cmd.output.clone(),
-        connections: records
-            .iter()
-            .filter(|r| matches!(r, Record::Open(_)))
-            .count(),
-        frames: records
-            .iter()
-            .filter(|r| matches!(r, Record::Frame(_)))
-            .count(),
+        connections: records.iter().filter(|r| matches!(r, Record::Open(_))).count(),
+        frames: records.iter().filter(|r| matches!(r, Record::Frame(_))).count(),
         source: Some(source),
         warnings,
     })
 }
 
 /// Creates `path` (0600, never overwriting) and fills it; on a write error removes it and says so.
-fn write_new_file(
-    path: &Path,
-    fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
-) -> Result<()> {
+fn write_new_file(path: &Path, fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>) -> Result<()> {
     let mut file = crate::paths::create_private_file(path)?;
     let result = fill(&mut file).and_then(|()| file.sync_all());
     if let Err(e) = result {
         drop(file);
         let removed = std::fs::remove_file(path).is_ok();
-        return Err(anyhow!(
-            "writing {} failed: {e}; {}",
-            path.display(),
-            removed_or_not(path, removed)
-        ));
+        return Err(anyhow!("writing {} failed: {e}; {}", path.display(), removed_or_not(path, removed)));
     }
     Ok(())
 }

@@ -84,9 +84,7 @@ impl<'a> ConnRecords<'a> {
             .map(|(at, record)| stored(*at, record))
             .collect();
         let open = self.open();
-        let first_ts = open
-            .map(|o| o.ts)
-            .or_else(|| self.records.first().map(|(_, r)| r.ts()));
+        let first_ts = open.map(|o| o.ts).or_else(|| self.records.first().map(|(_, r)| r.ts()));
         let last_ts = self.records.last().map(|(_, r)| r.ts());
         let duration_ms = match (first_ts, last_ts) {
             (Some(a), Some(b)) => (b.secs_since(a) * 1000.0).max(0.0),
@@ -179,11 +177,7 @@ impl<'a> ConnRecords<'a> {
 /// A message as Chrome writes it, with its frames in `_frametap.frames`; `None` when Chrome cannot show it
 /// (text that is not valid UTF-8), so its frames are kept whole instead.
 fn message_json(message: &Message) -> Option<Value> {
-    let payload: Vec<u8> = message
-        .frames
-        .iter()
-        .flat_map(|(_, f)| f.payload.iter().copied())
-        .collect();
+    let payload: Vec<u8> = message.frames.iter().flat_map(|(_, f)| f.payload.iter().copied()).collect();
     let data = match message.opcode {
         Opcode::Text => String::from_utf8(payload).ok()?,
         _ => base64::engine::general_purpose::STANDARD.encode(&payload),
@@ -226,10 +220,7 @@ pub(crate) fn epoch_secs(ts: Ts) -> f64 {
 }
 
 fn name_values(headers: &Headers) -> Vec<Value> {
-    headers
-        .iter()
-        .map(|(name, value)| json!({ "name": name, "value": value }))
-        .collect()
+    headers.iter().map(|(name, value)| json!({ "name": name, "value": value })).collect()
 }
 
 /// The URL a HAR viewer shows: the upstream frametap dialled when it is a ws(s) URL, else the client's Host and path.
@@ -250,12 +241,7 @@ fn request_json(open: Option<&Open>) -> Value {
             "queryString": [], "headersSize": -1, "bodySize": 0,
         });
     };
-    let query = open
-        .request
-        .path
-        .split_once('?')
-        .map(|(_, q)| q)
-        .unwrap_or("");
+    let query = open.request.path.split_once('?').map(|(_, q)| q).unwrap_or("");
     let query_string: Vec<Value> = query
         .split('&')
         .filter(|p| !p.is_empty())
@@ -293,10 +279,7 @@ fn response_json(open: Option<&Open>) -> Value {
             "_error": open.and_then(|o| o.error.clone()),
         });
     };
-    let status_text = http::StatusCode::from_u16(response.status)
-        .ok()
-        .and_then(|s| s.canonical_reason())
-        .unwrap_or("");
+    let status_text = http::StatusCode::from_u16(response.status).ok().and_then(|s| s.canonical_reason()).unwrap_or("");
     let mut content = json!({
         "size": 0,
         "mimeType": header(&response.headers, "content-type").unwrap_or("x-unknown"),

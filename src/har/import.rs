@@ -3,8 +3,7 @@
 
 use super::lossless;
 use crate::event::{
-    self, Close, ConnId, End, Frame, Headers, HttpRequest, HttpResponse, Meta, Note, Opcode, Open,
-    Peer, Record, Ts,
+    self, Close, ConnId, End, Frame, Headers, HttpRequest, HttpResponse, Meta, Note, Opcode, Open, Peer, Record, Ts,
 };
 use anyhow::{anyhow, bail, Context, Result};
 use base64::Engine as _;
@@ -27,10 +26,7 @@ impl HarSource {
         if lossless::is_frametap_har(har) {
             return HarSource::Frametap;
         }
-        let creator = har["log"]["creator"]["name"]
-            .as_str()
-            .unwrap_or("")
-            .to_ascii_lowercase();
+        let creator = har["log"]["creator"]["name"].as_str().unwrap_or("").to_ascii_lowercase();
         if creator == "webinspector" {
             HarSource::Chrome
         } else if creator.contains("mitmproxy") {
@@ -64,11 +60,7 @@ pub fn har_to_records(har: &Value) -> Result<(Vec<Record>, Vec<String>)> {
         return lossless::restore(har);
     }
     let mut warnings = Vec::new();
-    let websocket: Vec<(usize, &Value)> = entries
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| is_websocket(e))
-        .collect();
+    let websocket: Vec<(usize, &Value)> = entries.iter().enumerate().filter(|(_, e)| is_websocket(e)).collect();
     if websocket.is_empty() {
         bail!(
             "no WebSocket connection in it ({} entries, none with _resourceType \"websocket\", _webSocketMessages \
@@ -101,19 +93,12 @@ pub fn har_to_records(har: &Value) -> Result<(Vec<Record>, Vec<String>)> {
         frametap: env!("CARGO_PKG_VERSION").into(),
         command: std::env::args().collect(),
         mode: "import".into(),
-        upstream: if origins.len() == 1 {
-            origins.pop()
-        } else {
-            None
-        },
+        upstream: if origins.len() == 1 { origins.pop() } else { None },
         redacted: false,
         insecure_upstream: false,
     })];
     records.extend(body);
-    let frames = records
-        .iter()
-        .filter(|r| matches!(r, Record::Frame(_)))
-        .count() as u64;
+    let frames = records.iter().filter(|r| matches!(r, Record::Frame(_))).count() as u64;
     records.push(Record::End(End {
         ts: last_ts,
         connections: websocket.len() as u64,
@@ -134,9 +119,9 @@ fn is_websocket(entry: &Value) -> bool {
         || url.starts_with("ws://")
         || url.starts_with("wss://")
         || (entry["response"]["status"] == 101
-            && headers(&entry["response"]["headers"]).iter().any(|(n, v)| {
-                n.eq_ignore_ascii_case("upgrade") && v.eq_ignore_ascii_case("websocket")
-            }))
+            && headers(&entry["response"]["headers"])
+                .iter()
+                .any(|(n, v)| n.eq_ignore_ascii_case("upgrade") && v.eq_ignore_ascii_case("websocket")))
 }
 
 struct Imported {
@@ -152,11 +137,8 @@ fn import_entry(
     source: HarSource,
     warnings: &mut Vec<String>,
 ) -> Result<Imported> {
-    let url = entry["request"]["url"]
-        .as_str()
-        .ok_or_else(|| anyhow!("request.url is missing"))?;
-    let (scheme, authority, path) =
-        split_url(url).ok_or_else(|| anyhow!("request.url {url:?} is not a URL"))?;
+    let url = entry["request"]["url"].as_str().ok_or_else(|| anyhow!("request.url is missing"))?;
+    let (scheme, authority, path) = split_url(url).ok_or_else(|| anyhow!("request.url {url:?} is not a URL"))?;
     let ws_scheme = match scheme.as_str() {
         "https" | "wss" => "wss",
         _ => "ws",
@@ -164,7 +146,9 @@ fn import_entry(
     let started = match entry["startedDateTime"].as_str().and_then(parse_datetime) {
         Some(ts) => ts,
         None => {
-            warnings.push(format!("entry {number}: startedDateTime is missing or unreadable; used the first message's time"));
+            warnings.push(format!(
+                "entry {number}: startedDateTime is missing or unreadable; used the first message's time"
+            ));
             first_message_time(entry).unwrap_or(Ts(DateTime::<Utc>::UNIX_EPOCH))
         }
     };
@@ -201,20 +185,14 @@ fn import_entry(
         ts: started,
         client_addr: None,
         request: HttpRequest {
-            method: entry["request"]["method"]
-                .as_str()
-                .unwrap_or("GET")
-                .to_owned(),
+            method: entry["request"]["method"].as_str().unwrap_or("GET").to_owned(),
             path: path.clone(),
             headers: request_headers.clone(),
         },
         upstream: Some(format!("{ws_scheme}://{authority}{path}")),
         upstream_request: None,
         error: (status == 0).then(|| {
-            entry["response"]["_error"]
-                .as_str()
-                .unwrap_or("the HAR records no response to the upgrade")
-                .to_owned()
+            entry["response"]["_error"].as_str().unwrap_or("the HAR records no response to the upgrade").to_owned()
         }),
         response,
         handshake_ms: wait,
@@ -226,14 +204,9 @@ fn import_entry(
         code: "har-import-incomplete".into(),
         message: missing_note(source, entry, &request_headers),
     }));
-    let messages = entry["_webSocketMessages"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default();
+    let messages = entry["_webSocketMessages"].as_array().map(Vec::as_slice).unwrap_or_default();
     if messages.is_empty() {
-        warnings.push(format!(
-            "entry {number} ({url}): no WebSocket messages recorded"
-        ));
+        warnings.push(format!("entry {number} ({url}): no WebSocket messages recorded"));
     }
     let mut times = MessageClock::new(started, messages);
     if times.relative {
@@ -261,17 +234,12 @@ fn import_entry(
         }
     }
     if let Some(m) = backwards_at {
-        warnings.push(format!(
-            "entry {number}: message times go backwards at message {m}; kept the HAR's order"
-        ));
+        warnings.push(format!("entry {number}: message times go backwards at message {m}; kept the HAR's order"));
     }
     if let Some(close) = http_toolkit_close(conn, started, entry) {
         records.push(Record::Close(close));
     }
-    Ok(Imported {
-        origin: format!("{ws_scheme}://{authority}"),
-        records,
-    })
+    Ok(Imported { origin: format!("{ws_scheme}://{authority}"), records })
 }
 
 /// One `_webSocketMessages` item as a frame (or a note, for Chrome's `error` items); `None` for what is not a message.
@@ -285,18 +253,12 @@ fn message_record(conn: ConnId, seq: &mut u64, ts: Ts, message: &Value) -> Resul
                 ts,
                 level: "error".into(),
                 code: "har-websocket-error".into(),
-                message: format!(
-                    "the browser reported: {}",
-                    message["data"].as_str().unwrap_or("(no text)")
-                ),
+                message: format!("the browser reported: {}", message["data"].as_str().unwrap_or("(no text)")),
             })))
         }
         _ => return Ok(None),
     };
-    let Some(opcode) = message["opcode"]
-        .as_u64()
-        .filter(|o| [0, 1, 2, 8, 9, 10].contains(o))
-    else {
+    let Some(opcode) = message["opcode"].as_u64().filter(|o| [0, 1, 2, 8, 9, 10].contains(o)) else {
         return Ok(None);
     };
     let opcode = Opcode::from_u8(opcode as u8);
@@ -304,9 +266,7 @@ fn message_record(conn: ConnId, seq: &mut u64, ts: Ts, message: &Value) -> Resul
     let payload: Vec<u8> = match opcode {
         Opcode::Binary => base64::engine::general_purpose::STANDARD
             .decode(data)
-            .map_err(|e| {
-                anyhow!("binary data (opcode 2) is not base64 ({e}); the HAR is corrupt")
-            })?,
+            .map_err(|e| anyhow!("binary data (opcode 2) is not base64 ({e}); the HAR is corrupt"))?,
         Opcode::Close => {
             let mut payload = Vec::new();
             if let Some(code) = message["code"].as_u64() {
@@ -383,9 +343,7 @@ fn missing_note(source: HarSource, entry: &Value, request_headers: &Headers) -> 
              whole): how this connection ended is unknown"
         }
     });
-    let sanitised = ["cookie", "authorization"]
-        .iter()
-        .all(|h| event::header(request_headers, h).is_none());
+    let sanitised = ["cookie", "authorization"].iter().all(|h| event::header(request_headers, h).is_none());
     if source == HarSource::Chrome && sanitised {
         message.push_str(
             "; no Cookie or Authorization header either (Chrome's default, sanitised export leaves them out: \
@@ -430,11 +388,7 @@ fn parse_datetime(text: &str) -> Option<Ts> {
     DateTime::parse_from_rfc3339(text)
         .map(|t| Ts(t.with_timezone(&Utc)))
         .ok()
-        .or_else(|| {
-            NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
-                .ok()
-                .map(|n| Ts(n.and_utc()))
-        })
+        .or_else(|| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").ok().map(|n| Ts(n.and_utc())))
 }
 
 pub(crate) fn ts_from_epoch_secs(secs: f64) -> Option<Ts> {
@@ -445,10 +399,7 @@ pub(crate) fn ts_from_epoch_secs(secs: f64) -> Option<Ts> {
 }
 
 fn first_message_time(entry: &Value) -> Option<Ts> {
-    entry["_webSocketMessages"]
-        .as_array()?
-        .iter()
-        .find_map(|m| m["time"].as_f64().and_then(ts_from_epoch_secs))
+    entry["_webSocketMessages"].as_array()?.iter().find_map(|m| m["time"].as_f64().and_then(ts_from_epoch_secs))
 }
 
 /// Message `time`s: epoch seconds, or (old Chrome) seconds on a monotonic clock, then anchored at `startedDateTime`.
@@ -465,11 +416,7 @@ impl MessageClock {
     fn new(started: Ts, messages: &[Value]) -> Self {
         let times: Vec<f64> = messages.iter().filter_map(|m| m["time"].as_f64()).collect();
         let first = times.first().copied().unwrap_or(0.0);
-        MessageClock {
-            started,
-            relative: times.iter().any(|t| *t < EARLIEST_WALL_CLOCK),
-            first,
-        }
+        MessageClock { started, relative: times.iter().any(|t| *t < EARLIEST_WALL_CLOCK), first }
     }
 
     fn at(&mut self, message: &Value) -> Option<Ts> {

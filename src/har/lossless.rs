@@ -46,10 +46,7 @@ pub(super) fn restore(har: &Value) -> Result<(Vec<Record>, Vec<String>)> {
     let mut warnings = Vec::new();
     let mut placed: Vec<(usize, Record)> = Vec::new();
     stored_records(&log[EXTENSION]["records"], &mut placed).context("log._frametap.records")?;
-    let entries = log["entries"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default();
+    let entries = log["entries"].as_array().map(Vec::as_slice).unwrap_or_default();
     for (index, entry) in entries.iter().enumerate() {
         let number = index + 1;
         let Some(ext) = entry.get(EXTENSION) else {
@@ -59,17 +56,12 @@ pub(super) fn restore(har: &Value) -> Result<(Vec<Record>, Vec<String>)> {
             ));
             continue;
         };
-        let conn: ConnId = ext["conn"]
-            .as_u64()
-            .ok_or_else(|| anyhow!("entry {number}: _frametap.conn is missing or not a number"))?;
+        let conn: ConnId =
+            ext["conn"].as_u64().ok_or_else(|| anyhow!("entry {number}: _frametap.conn is missing or not a number"))?;
         stored_records(&ext["records"], &mut placed).with_context(|| format!("entry {number}"))?;
-        let messages = entry["_webSocketMessages"]
-            .as_array()
-            .map(Vec::as_slice)
-            .unwrap_or_default();
+        let messages = entry["_webSocketMessages"].as_array().map(Vec::as_slice).unwrap_or_default();
         for (m, message) in messages.iter().enumerate() {
-            message_frames(conn, message, &mut placed)
-                .with_context(|| format!("entry {number}, message {}", m + 1))?;
+            message_frames(conn, message, &mut placed).with_context(|| format!("entry {number}, message {}", m + 1))?;
         }
     }
     placed.sort_by_key(|(at, _)| *at);
@@ -88,12 +80,8 @@ fn stored_records(list: &Value, placed: &mut Vec<(usize, Record)>) -> Result<()>
     };
     for item in list {
         let stored = Stored::deserialize(item).context("a _frametap record is malformed")?;
-        let record: Record = serde_json::from_value(stored.record).with_context(|| {
-            format!(
-                "the _frametap record at position {} is not a frametap record",
-                stored.at
-            )
-        })?;
+        let record: Record = serde_json::from_value(stored.record)
+            .with_context(|| format!("the _frametap record at position {} is not a frametap record", stored.at))?;
         placed.push((stored.at, record));
     }
     Ok(())
@@ -111,9 +99,7 @@ fn message_frames(conn: ConnId, message: &Value, placed: &mut Vec<(usize, Record
         Some(2) => Opcode::Binary,
         other => bail!("opcode is {other:?}, expected 1 (text) or 2 (binary)"),
     };
-    let data = message["data"]
-        .as_str()
-        .ok_or_else(|| anyhow!("data is missing or not a string"))?;
+    let data = message["data"].as_str().ok_or_else(|| anyhow!("data is missing or not a string"))?;
     let payload: Vec<u8> = if opcode == Opcode::Text {
         data.as_bytes().to_vec()
     } else {
@@ -123,10 +109,7 @@ fn message_frames(conn: ConnId, message: &Value, placed: &mut Vec<(usize, Record
     };
     let infos = Vec::<FrameInfo>::deserialize(&message[EXTENSION]["frames"])
         .context("_frametap.frames is missing or malformed")?;
-    let sizes: Vec<usize> = infos
-        .iter()
-        .map(|f| f.size.unwrap_or(f.len) as usize)
-        .collect();
+    let sizes: Vec<usize> = infos.iter().map(|f| f.size.unwrap_or(f.len) as usize).collect();
     if sizes.iter().sum::<usize>() != payload.len() {
         bail!(
             "its data has {} bytes but its _frametap.frames add up to {}: the data was edited; \

@@ -35,28 +35,22 @@ pub fn is_zhar_path(path: &Path) -> bool {
 }
 
 pub(crate) fn extension_of(path: &Path) -> Option<String> {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
+    path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase)
 }
 
 /// Reads a HAR file: plain JSON, or zlib-compressed JSON (`.zhar`, or any file starting with a zlib header).
 pub fn read_har(path: &Path) -> Result<Value> {
-    let raw = std::fs::read(path)
-        .with_context(|| format!("could not read the HAR {}", path.display()))?;
-    let looks_zlib =
-        raw.len() >= 2 && raw[0] == 0x78 && u16::from_be_bytes([raw[0], raw[1]]) % 31 == 0;
+    let raw = std::fs::read(path).with_context(|| format!("could not read the HAR {}", path.display()))?;
+    let looks_zlib = raw.len() >= 2 && raw[0] == 0x78 && u16::from_be_bytes([raw[0], raw[1]]) % 31 == 0;
     let json = if is_zhar_path(path) || looks_zlib {
         let mut out = Vec::new();
-        flate2::read::ZlibDecoder::new(raw.as_slice())
-            .read_to_end(&mut out)
-            .map_err(|e| {
-                anyhow!(
-                    "{}: not a zlib-compressed HAR ({e}); a .zhar must be mitmproxy's zlib-compressed HAR: \
+        flate2::read::ZlibDecoder::new(raw.as_slice()).read_to_end(&mut out).map_err(|e| {
+            anyhow!(
+                "{}: not a zlib-compressed HAR ({e}); a .zhar must be mitmproxy's zlib-compressed HAR: \
                      rename it to .har if it is plain JSON",
-                    path.display()
-                )
-            })?;
+                path.display()
+            )
+        })?;
         out
     } else {
         raw
@@ -79,8 +73,6 @@ pub fn encode_har(har: &Value, zlib: bool) -> Result<Vec<u8>> {
         return Ok(json);
     }
     let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
-    encoder
-        .write_all(&json)
-        .context("could not compress the HAR")?;
+    encoder.write_all(&json).context("could not compress the HAR")?;
     encoder.finish().context("could not compress the HAR")
 }
