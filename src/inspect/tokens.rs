@@ -1,0 +1,127 @@
+//! Finds credentials on a connection (URL, headers, cookies, JSON frames) and reports each once as a `token` record.
+//!
+//! JWTs are decoded without verifying them; anything else that travels where credentials travel is
+//! reported as opaque. Expiry is judged against the moment the token was seen (live: now; `inspect`:
+//! the record's own time), so an old capture does not read as expired. See docs/tokens.md.
+
+mod find;
+mod report;
+
+use crate::event::{Record, Token, Ts};
+use std::collections::HashSet;
+use std::hash::BuildHasher;
+
+pub(crate) use find::percent_decode;
+pub use find::{is_secret_field, is_secret_param};
+
+/// What a credential turned out to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenKind {
+    /// A JWT whose header and claims decode (unverified).
+    Jwt,
+    /// A credential frametap cannot read (a UUID session token, a non-JWT Bearer value, a cookie).
+    Opaque,
+    /// Presented as a JWT but does not decode; the `reason` says why.
+    Malformed,
+}
+
+impl TokenKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Jwt => "jwt",
+            TokenKind::Opaque => "opaque",
+            TokenKind::Malformed => "malformed",
+        }
+    }
+}
+
+/// A credential seen on this connection, as the close analysis needs it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SeenToken {
+    /// Where it travelled: `query:token`, `header:authorization`, `cookie:sid`, `frame:body.jwt`, …
+    pub source: String,
+    pub kind: TokenKind,
+    /// `exp` claim, epoch seconds (JWTs only).
+    pub exp: Option<i64>,
+    pub iat: Option<i64>,
+    pub nbf: Option<i64>,
+    /// The frame it first came in (`None` for the handshake).
+    pub seq: Option<u64>,
+    /// True for a token that authorises REST calls rather than this socket (Genesys `getJwt`'s `JwtResponse`).
+    pub rest_only: bool,
+    /// Short stable hash (12 hex digits) identifying the token across connections; never the secret.
+    pub fingerprint: String,
+}
+
+/// Tracks the credentials of one connection; feed it every record of that connection in order.
+pub struct TokenTracker {
+    require_scopes: Vec<String>,
+    seen: Vec<SeenToken>,
+    /// Hashes of every value already reported (dedupe by value, not by place).
+    values: HashSet<u64>,
+    hasher: std::collections::hash_map::RandomState,
+}
+
+impl TokenTracker {
+    /// `require_scopes`: scopes every JWT must carry in `scope`/`scp` (`--require-scope`, repeatable).
+    pub fn new(require_scopes: Vec<String>) -> Self {
+        TokenTracker {
+            require_scopes,
+            seen: Vec::new(),
+            values: HashSet::new(),
+            hasher: Default::default(),
+        }
+    }
+
+    /// Every credential first seen in this record. On `open`: query parameters (request path and
+    /// upstream URL), Authorization, Proxy-Authorization, Cookie, Sec-WebSocket-Protocol and other
+    /// credential headers of the client's request, Set-Cookie and headers of the response. On a text
+    /// `frame`: any string in JSON that is a JWT, and credential-named fields (`token`, `code`, …).
+    /// `seen_at` is the moment expiry is judged against (live: now; inspect: the record's own ts).
+    pub fn observe(&mut self, record: &Record, seen_at: Ts) -> Vec<Token> {
+        let (conn, ts, seq, candidates) = match record {
+            Record::Open(open) => (open.conn, open.ts, None, find::in_open(open)),
+            Record::Frame(frame) => match frame.text() {
+                Some(text) => (
+                    frame.conn,
+                    frame.ts,
+                    Some(frame.seq),
+                    find::in_frame_text(text),
+                ),
+                None => return Vec::new(),
+            },
+            _ => return Vec::new(),
+        };
+        let mut tokens = Vec::new();
+        for candidate in candidates {
+            if !self
+                .values
+                .insert(self.hasher.hash_one(candidate.value.as_ref()))
+            {
+                continue;
+            }
+            let (seen, details) = report::describe(&candidate, seq, seen_at, &self.require_scopes);
+            tracing::trace!(conn, source = %seen.source, kind = seen.kind.as_str(), "token seen");
+            self.seen.push(seen);
+            tokens.push(Token {
+                conn,
+                ts,
+                seq,
+                source: candidate.source,
+                details,
+            });
+        }
+        tokens
+    }
+
+    /// Tokens seen so far on this connection, in the order they were first seen.
+    pub fn seen(&self) -> &[SeenToken] {
+        &self.seen
+    }
+
+    /// The scopes this tracker requires (from `--require-scope`).
+    pub fn require_scopes(&self) -> &[String] {
+        &self.require_scopes
+    }
+}

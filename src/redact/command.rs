@@ -1,0 +1,81 @@
+//! `frametap redact IN OUT`: writes a redacted copy of a capture, keeping every record.
+
+use super::Redactor;
+use crate::capture::{read_capture, CaptureWriter};
+use crate::event::Record;
+use anyhow::{bail, Context, Result};
+use std::path::PathBuf;
+
+/// Write a copy of a capture with its secrets replaced by stable placeholders (for sharing).
+#[derive(Debug, Clone, clap::Args)]
+pub struct RedactCommand {
+    /// The capture to read.
+    pub input: PathBuf,
+    /// Where to write the redacted copy (must not exist: frametap never overwrites a file).
+    pub output: PathBuf,
+}
+
+/// Reads IN, masks every record, writes OUT (0600, never overwriting). Unreadable lines of IN are
+/// reported on stderr and named in OUT's `end` record, which then says the capture is incomplete.
+pub fn run_redact(cmd: RedactCommand) -> Result<()> {
+    let capture = read_capture(&cmd.input)?;
+    for problem in &capture.problems {
+        eprintln!("frametap redact: {}: {problem}", cmd.input.display());
+    }
+    let mut writer = CaptureWriter::create(&cmd.output).with_context(|| {
+        format!(
+            "could not create the redacted copy {}",
+            cmd.output.display()
+        )
+    })?;
+    let mut redactor = Redactor::new();
+    let mut dropped = 0;
+    let mut errors: Vec<String> = Vec::new();
+    let mut written = 0u64;
+    for record in capture.records {
+        if let Record::End(end) = record {
+            // The writer re-emits `end` with fresh counts; the original's losses carry over.
+            let end = match redactor.redact(Record::End(end)) {
+                Record::End(end) => end,
+                _ => unreachable!("redaction keeps the record kind"),
+            };
+            dropped += end.dropped;
+            errors.extend(end.errors);
+            continue;
+        }
+        if !writer.write(&redactor.redact(record)) {
+            let why = writer.failed().unwrap_or("unknown write error").to_owned();
+            bail!(
+                "{why} (after {written} records); {} is incomplete",
+                cmd.output.display()
+            );
+        }
+        written += 1;
+    }
+    for problem in &capture.problems {
+        errors.push(format!("input {problem}"));
+    }
+    if !capture.has_end {
+        errors.push("the input capture has no end record: it was cut short".to_owned());
+    }
+    let end = writer.finish(dropped, errors);
+    if let Some(error) = end
+        .errors
+        .iter()
+        .find(|e| e.starts_with("writing the capture"))
+    {
+        bail!("{error}");
+    }
+    eprintln!(
+        "frametap redact: wrote {} records to {} ({} distinct secrets replaced{})",
+        end.records + 1,
+        cmd.output.display(),
+        redactor.secrets_replaced(),
+        if end.complete {
+            ""
+        } else {
+            "; the copy is marked incomplete, see its end record"
+        },
+    );
+    Ok(())
+}

@@ -1,0 +1,172 @@
+//! Masks secrets in capture records for sharing, keeping the session readable and replayable (docs/redaction.md).
+//!
+//! Every secret is replaced by a stable placeholder: the same secret always gets the same placeholder
+//! within one [`Redactor`] (a keyed hash), so replay, diffs and "same token on two connections" still line
+//! up. JWTs keep their header and claims and lose only their signature; UUID session tokens become
+//! UUID-shaped placeholders, so a replayed Genesys session still looks valid.
+
+mod command;
+mod records;
+mod text;
+
+pub use command::{run_redact, RedactCommand};
+
+use crate::event::Record;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Placeholders for UUID-shaped secrets start with this (an obviously fake, still valid UUID v4).
+pub const UUID_PLACEHOLDER_PREFIX: &str = "00000000-0000-4000-8000-";
+/// Placeholders for other opaque secrets start with this.
+pub const PLACEHOLDER_PREFIX: &str = "redacted-";
+/// A redacted JWT's signature part starts with this (it stays valid base64url).
+pub const SIGNATURE_PLACEHOLDER_PREFIX: &str = "redacted";
+
+/// Secrets shorter than this are masked where they are found by name, but not searched for elsewhere
+/// (replacing every "abc" in a capture would garble it).
+const MIN_KNOWN_SECRET_LEN: usize = 8;
+
+/// Replaces secrets with stable placeholders. One per run (the proxy's `--redact`, one `frametap redact`).
+pub struct Redactor {
+    key: Vec<u8>,
+    /// Every secret replaced so far → its placeholder, so later mentions of it anywhere are replaced too.
+    replaced: HashMap<String, String>,
+    /// The secrets long enough to search for in free text, longest first.
+    known: Vec<(String, String)>,
+}
+
+impl Default for Redactor {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Redactor {
+    /// A redactor with a fresh random key: placeholders are stable within this run and cannot be
+    /// linked back to the secret by hashing guesses.
+    pub fn new() -> Self {
+        Self::with_key(&rand::random::<[u8; 32]>())
+    }
+
+    /// A redactor with a chosen key: the same key gives the same placeholders across runs.
+    pub fn with_key(key: &[u8]) -> Self {
+        Redactor {
+            key: key.to_vec(),
+            replaced: HashMap::new(),
+            known: Vec::new(),
+        }
+    }
+
+    /// How many distinct secrets have been replaced so far.
+    pub fn secrets_replaced(&self) -> usize {
+        self.replaced.len()
+    }
+
+    /// Masks the secrets in one record. Frame `len` follows the new payload; `meta` gets `redacted: true`.
+    pub fn redact(&mut self, record: Record) -> Record {
+        records::redact_record(self, record)
+    }
+
+    /// Masks secrets in a piece of free text (a log line, a preview): JWT signatures, `"token":"…"`
+    /// fields, and every secret this redactor has already replaced.
+    pub fn redact_str(&mut self, text: &str) -> String {
+        self.free_text(text).into_owned()
+    }
+
+    fn keyed_hex(&self, secret: &str, bytes: usize) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
+        mac.update(secret.as_bytes());
+        mac.finalize()
+            .into_bytes()
+            .iter()
+            .take(bytes)
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// The placeholder for a secret (the same secret always gets the same one). Placeholders map to themselves,
+    /// so redacting an already redacted capture changes nothing.
+    pub(crate) fn placeholder_for(&mut self, secret: &str) -> String {
+        if let Some(done) = self.replaced.get(secret) {
+            return done.clone();
+        }
+        if is_placeholder(secret) {
+            return secret.to_owned();
+        }
+        let placeholder = if let Some((signed, _signature)) = jwt_parts(secret) {
+            format!(
+                "{signed}.{SIGNATURE_PLACEHOLDER_PREFIX}{}",
+                self.keyed_hex(secret, 4)
+            )
+        } else if is_uuid(secret) {
+            format!("{UUID_PLACEHOLDER_PREFIX}{}", self.keyed_hex(secret, 6))
+        } else {
+            format!("{PLACEHOLDER_PREFIX}{}", self.keyed_hex(secret, 4))
+        };
+        self.replaced.insert(secret.to_owned(), placeholder.clone());
+        if secret.len() >= MIN_KNOWN_SECRET_LEN {
+            let at = self
+                .known
+                .partition_point(|(known, _)| known.len() >= secret.len());
+            self.known
+                .insert(at, (secret.to_owned(), placeholder.clone()));
+        }
+        placeholder
+    }
+}
+
+/// `(header.claims, signature)` of a signed JWT-shaped string (three parts, non-empty signature).
+fn jwt_parts(s: &str) -> Option<(&str, &str)> {
+    if !crate::inspect::jwt::is_jwt_candidate(s) || s.matches('.').count() != 2 {
+        return None;
+    }
+    s.rsplit_once('.').filter(|(_, sig)| !sig.is_empty())
+}
+
+/// 8-4-4-4-12 hex digits.
+fn is_uuid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// True for a value that is already one of the placeholders above.
+pub fn is_placeholder(s: &str) -> bool {
+    s.starts_with(PLACEHOLDER_PREFIX)
+        || (s.starts_with(UUID_PLACEHOLDER_PREFIX) && is_uuid(s))
+        || jwt_parts(s).is_some_and(|(_, sig)| {
+            sig.starts_with(SIGNATURE_PLACEHOLDER_PREFIX) && sig.len() == 16
+        })
+}
+
+/// A redactor shared by every connection of a run and by the UI: call [`SharedRedactor::redact`] on each
+/// record before it reaches a sink. Cloning shares the same placeholders.
+#[derive(Clone, Default)]
+pub struct SharedRedactor(Arc<Mutex<Redactor>>);
+
+impl SharedRedactor {
+    pub fn new() -> Self {
+        SharedRedactor(Arc::new(Mutex::new(Redactor::new())))
+    }
+
+    /// Masks the secrets in one record (see [`Redactor::redact`]).
+    pub fn redact(&self, record: Record) -> Record {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .redact(record)
+    }
+
+    /// Masks secrets in free text (see [`Redactor::redact_str`]).
+    pub fn redact_str(&self, text: &str) -> String {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .redact_str(text)
+    }
+}

@@ -1,0 +1,486 @@
+//! Redaction: every class of secret masked, stable placeholders, JSON kept valid, and `frametap redact` end to end.
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use frametap::capture::{read_capture, CaptureWriter};
+use frametap::event::{
+    Diagnosis, Frame, HttpRequest, HttpResponse, Meta, Opcode, Open, Peer, Record, Ts, FORMAT_NAME,
+    FORMAT_VERSION,
+};
+use frametap::inspect::jwt::{decode_unverified, encode_part};
+use frametap::inspect::tokens::TokenTracker;
+use frametap::redact::{run_redact, RedactCommand, Redactor, UUID_PLACEHOLDER_PREFIX};
+use serde_json::{json, Value};
+
+const T0: i64 = 1_767_323_045;
+const SESSION: &str = "3f9a1c2b-7d4e-4f6a-9b8c-1d2e3f4a5b6c";
+const DEPLOYMENT: &str = "d3e4f5a6-0000-4000-8000-000000000001";
+
+fn ts(epoch: i64) -> Ts {
+    Ts(DateTime::<Utc>::from_timestamp(epoch, 0).unwrap())
+}
+
+fn jwt(claims: Value) -> String {
+    let header = encode_part(br#"{"alg":"HS256","typ":"JWT"}"#);
+    format!(
+        "{header}.{}.{}",
+        encode_part(claims.to_string().as_bytes()),
+        encode_part(b"super-secret-signature-bytes")
+    )
+}
+
+fn signature(token: &str) -> &str {
+    token.rsplit('.').next().unwrap()
+}
+
+fn pairs(h: &[(&str, &str)]) -> Vec<(String, String)> {
+    h.iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect()
+}
+
+fn meta(command: &[&str]) -> Record {
+    Record::Meta(Meta {
+        ts: ts(T0),
+        format: FORMAT_NAME.into(),
+        version: FORMAT_VERSION,
+        frametap: "0.1.0".into(),
+        command: command.iter().map(|s| s.to_string()).collect(),
+        mode: "proxy".into(),
+        upstream: Some(format!(
+            "wss://example.test/v1?deploymentId={DEPLOYMENT}&token={SESSION}"
+        )),
+        redacted: false,
+        insecure_upstream: false,
+    })
+}
+
+fn open(path: &str, headers: &[(&str, &str)], response_headers: &[(&str, &str)]) -> Record {
+    Record::Open(Open {
+        conn: 1,
+        ts: ts(T0),
+        client_addr: Some("127.0.0.1:50000".into()),
+        request: HttpRequest {
+            method: "GET".into(),
+            path: path.into(),
+            headers: pairs(headers),
+        },
+        upstream: None,
+        upstream_request: None,
+        response: Some(HttpResponse {
+            status: 101,
+            headers: pairs(response_headers),
+            body: None,
+            body_base64: None,
+        }),
+        error: None,
+        handshake_ms: Some(10.0),
+    })
+}
+
+fn frame(seq: u64, opcode: Opcode, payload: &[u8]) -> Frame {
+    Frame {
+        conn: 1,
+        ts: ts(T0 + seq as i64),
+        seq,
+        from: Peer::Client,
+        to: Peer::Server,
+        opcode,
+        fin: true,
+        rsv: 0,
+        len: payload.len() as u64,
+        payload: Bytes::copy_from_slice(payload),
+        text_message: opcode == Opcode::Text,
+        relayed: true,
+    }
+}
+
+fn text(seq: u64, body: &str) -> Record {
+    Record::Frame(frame(seq, Opcode::Text, body.as_bytes()))
+}
+
+fn frame_text(record: &Record) -> String {
+    match record {
+        Record::Frame(f) => {
+            assert_eq!(f.len, f.payload.len() as u64, "len follows the payload");
+            f.text().unwrap().to_owned()
+        }
+        other => panic!("not a frame: {other:?}"),
+    }
+}
+
+fn line(record: &Record) -> String {
+    serde_json::to_string(record).unwrap()
+}
+
+#[test]
+fn handshake_secrets_are_masked_and_names_schemes_and_claims_kept() {
+    let bearer = jwt(json!({"sub": "agent", "exp": T0 + 600}));
+    let record = open(
+        &format!("/v1?deploymentId={DEPLOYMENT}&access_token=opaque-access-123&jwt={bearer}"),
+        &[
+            ("Host", "127.0.0.1"),
+            ("Authorization", &format!("Bearer {bearer}")),
+            ("Proxy-Authorization", "Basic dXNlcjpwYXNzd29yZA=="),
+            ("Cookie", "theme=dark; sid=cookie-secret-42"),
+            ("X-Api-Key", "key-abcdef123456"),
+            ("Sec-WebSocket-Protocol", "access_token, proto-secret-777"),
+        ],
+        &[(
+            "Set-Cookie",
+            "refresh_token=set-cookie-secret-9; Path=/; HttpOnly",
+        )],
+    );
+    let out = Redactor::new().redact(record);
+    let text = line(&out);
+    for secret in [
+        "opaque-access-123",
+        signature(&bearer),
+        "dXNlcjpwYXNzd29yZA==",
+        "cookie-secret-42",
+        "dark",
+        "key-abcdef123456",
+        "proto-secret-777",
+        "set-cookie-secret-9",
+    ] {
+        assert!(!text.contains(secret), "{secret} leaked: {text}");
+    }
+    let Record::Open(open) = out else {
+        unreachable!()
+    };
+    let header = |name: &str| {
+        frametap::event::header(&open.request.headers, name)
+            .unwrap()
+            .to_owned()
+    };
+    assert!(
+        open.request
+            .path
+            .contains(&format!("deploymentId={DEPLOYMENT}")),
+        "public ids stay: {}",
+        open.request.path
+    );
+    assert!(
+        open.request.path.contains("access_token=redacted-"),
+        "{}",
+        open.request.path
+    );
+    assert_eq!(header("Host"), "127.0.0.1");
+    let auth = header("Authorization");
+    assert!(auth.starts_with("Bearer eyJ"), "{auth}");
+    let decoded = decode_unverified(auth.strip_prefix("Bearer ").unwrap()).unwrap();
+    assert_eq!(decoded.claims["sub"], "agent", "claims stay readable");
+    assert!(header("Proxy-Authorization").starts_with("Basic redacted-"));
+    assert!(
+        header("Cookie").starts_with("theme=redacted-"),
+        "{}",
+        header("Cookie")
+    );
+    assert!(header("Cookie").contains("; sid=redacted-"));
+    assert!(header("Sec-WebSocket-Protocol").starts_with("access_token, redacted-"));
+    let set_cookie = frametap::event::header(&open.response.unwrap().headers, "set-cookie")
+        .unwrap()
+        .to_owned();
+    assert!(
+        set_cookie.starts_with("refresh_token=redacted-")
+            && set_cookie.ends_with("; Path=/; HttpOnly"),
+        "{set_cookie}"
+    );
+}
+
+#[test]
+fn json_frames_keep_structure_and_other_fields_and_get_stable_placeholders() {
+    let code = jwt(json!({"sub": "user", "exp": T0 + 900}));
+    let configure = format!(
+        r#"{{"action": "configureAuthenticatedSession", "deploymentId": "{DEPLOYMENT}", "token": "{SESSION}", "data": {{"code": "{code}"}}, "n": 1.50}}"#
+    );
+    let extra = json!({"action":"onMessage","token": SESSION,"message":{"type":"Text","text":format!("my token is {SESSION}")},
+        "refreshToken":"refresh-secret-1","resumeToken":"resume-secret-2","Password":"hunter2","secret":"s3cr3t-value",
+        "id_token":"idtok-secret-3","access_token":"acc-secret-4","JWT":"plain-jwt-field"});
+    let mut redactor = Redactor::new();
+    let first = frame_text(&redactor.redact(text(1, &configure)));
+    let second = frame_text(&redactor.redact(text(2, &extra.to_string())));
+
+    assert!(
+        !first.contains(SESSION) && !second.contains(SESSION),
+        "{first}\n{second}"
+    );
+    assert!(!first.contains(signature(&code)));
+    // Untouched parts keep their exact text (spacing, number format); key order stays.
+    assert!(
+        first.starts_with(r#"{"action": "configureAuthenticatedSession", "deploymentId": ""#),
+        "{first}"
+    );
+    assert!(first.ends_with(r#""n": 1.50}"#), "{first}");
+    let a: Value = serde_json::from_str(&first).unwrap();
+    let b: Value = serde_json::from_str(&second).unwrap();
+    let placeholder = a["token"].as_str().unwrap();
+    assert!(
+        placeholder.starts_with(UUID_PLACEHOLDER_PREFIX) && placeholder.len() == 36,
+        "a valid-looking UUID: {placeholder}"
+    );
+    assert!(uuid::Uuid::parse_str(placeholder).is_ok());
+    assert_eq!(b["token"], placeholder, "same secret, same placeholder");
+    assert_eq!(
+        b["message"]["text"],
+        format!("my token is {placeholder}"),
+        "mentions elsewhere follow"
+    );
+    assert_eq!(
+        decode_unverified(a["data"]["code"].as_str().unwrap())
+            .unwrap()
+            .claims["sub"],
+        "user"
+    );
+    for field in [
+        "refreshToken",
+        "resumeToken",
+        "Password",
+        "secret",
+        "id_token",
+        "access_token",
+        "JWT",
+    ] {
+        assert!(
+            b[field].as_str().unwrap().starts_with("redacted-"),
+            "{field}: {b}"
+        );
+    }
+    let keys: Vec<&String> = b.as_object().unwrap().keys().collect();
+    let original: Vec<&String> = extra.as_object().unwrap().keys().collect();
+    assert_eq!(keys, original, "key order kept");
+    assert_eq!(b["message"]["type"], "Text");
+    assert_eq!(b["action"], "onMessage");
+}
+
+#[test]
+fn same_secret_gets_same_placeholder_across_records_and_redaction_is_idempotent() {
+    let mut redactor = Redactor::new();
+    let open = redactor.redact(open(&format!("/v1?token={SESSION}"), &[], &[]));
+    let frame = redactor.redact(text(
+        1,
+        &json!({"action":"echo","token": SESSION}).to_string(),
+    ));
+    let Record::Open(o) = &open else {
+        unreachable!()
+    };
+    let placeholder = o.request.path.split("token=").nth(1).unwrap().to_owned();
+    let body: Value = serde_json::from_str(&frame_text(&frame)).unwrap();
+    assert_eq!(body["token"], placeholder.as_str());
+    // A second run uses another key (placeholders cannot be linked across runs) but re-redacting changes nothing.
+    let again = Redactor::new().redact(frame.clone());
+    assert_eq!(again, frame);
+    let mut other = Redactor::new();
+    let other_frame = other.redact(text(
+        1,
+        &json!({"action":"echo","token": SESSION}).to_string(),
+    ));
+    let other_body: Value = serde_json::from_str(&frame_text(&other_frame)).unwrap();
+    assert_ne!(other_body["token"], placeholder.as_str());
+    // With a fixed key, runs agree.
+    let keyed = |r: Record| Redactor::with_key(b"k").redact(r);
+    assert_eq!(
+        keyed(text(1, &format!(r#"{{"token":"{SESSION}"}}"#))),
+        keyed(text(1, &format!(r#"{{"token":"{SESSION}"}}"#)))
+    );
+}
+
+#[test]
+fn meta_says_redacted_and_its_urls_are_masked() {
+    let out = Redactor::new().redact(meta(&[
+        "frametap",
+        "proxy",
+        &format!("wss://example.test/v1?token={SESSION}"),
+    ]));
+    let Record::Meta(m) = out else { unreachable!() };
+    assert!(m.redacted);
+    assert!(!line(&Record::Meta(m.clone())).contains(SESSION));
+    assert!(m.upstream.unwrap().contains(&format!(
+        "deploymentId={DEPLOYMENT}&token={UUID_PLACEHOLDER_PREFIX}"
+    )));
+    assert_eq!(m.command[..2], ["frametap", "proxy"]);
+}
+
+#[test]
+fn plain_text_fragments_close_reasons_and_analysis_records_are_masked() {
+    let token = jwt(json!({"exp": T0}));
+    let mut redactor = Redactor::new();
+    // A JSON message cut into fragments: the first fragment is not valid JSON on its own.
+    let fragment = format!(r#"{{"action":"configureSession","token":"{SESSION}","deploymentId":"#);
+    let out = frame_text(&redactor.redact(text(1, &fragment)));
+    assert!(
+        !out.contains(SESSION) && out.contains(r#""token":"00000000-"#),
+        "{out}"
+    );
+    let plain = format!("AUTH {token}. done");
+    let out = frame_text(&redactor.redact(text(2, &plain)));
+    assert!(
+        !out.contains(signature(&token)) && out.ends_with(". done"),
+        "{out}"
+    );
+    let mut close = b"\x0f\xa0bad token ".to_vec();
+    close.extend_from_slice(SESSION.as_bytes());
+    let Record::Frame(closed) = redactor.redact(Record::Frame(frame(3, Opcode::Close, &close)))
+    else {
+        unreachable!()
+    };
+    let (code, reason) = closed.close_parts();
+    assert_eq!(code, Some(4000));
+    assert!(reason.unwrap().starts_with("bad token 00000000-"));
+    assert_eq!(closed.len, closed.payload.len() as u64);
+    let binary = Record::Frame(frame(4, Opcode::Binary, SESSION.as_bytes()));
+    assert_eq!(
+        redactor.redact(binary.clone()),
+        binary,
+        "binary payloads are left as they are"
+    );
+    let diagnosis = Record::Diagnosis(Diagnosis {
+        conn: 1,
+        ts: ts(T0),
+        details: json!({"preceding": {"preview": format!(r#"{{"action":"echo","token":"{}"#, &SESSION[..20])}})
+            .as_object()
+            .unwrap()
+            .clone(),
+    });
+    let text = line(&redactor.redact(diagnosis));
+    assert!(
+        !text.contains(&SESSION[..20]),
+        "a cut-off preview is masked too: {text}"
+    );
+}
+
+#[test]
+fn tokens_in_a_redacted_capture_read_the_same() {
+    let token = jwt(json!({"exp": T0 + 30, "scope": "chat"}));
+    let record = text(
+        1,
+        &json!({"type":"response","class":"JwtResponse","code":200,"body":{"jwt": token}})
+            .to_string(),
+    );
+    let redacted = Redactor::new().redact(record.clone());
+    let before = TokenTracker::new(vec!["guest:write".into()]).observe(&record, record.ts());
+    let after = TokenTracker::new(vec!["guest:write".into()]).observe(&redacted, redacted.ts());
+    for key in ["claims", "times", "flags", "rest_only", "fingerprint"] {
+        assert_eq!(before[0].details[key], after[0].details[key], "{key}");
+    }
+    assert_eq!(after[0].details["signature_redacted"], true);
+}
+
+fn write_capture(path: &std::path::Path, with_end: bool) {
+    let mut writer = CaptureWriter::create(path).unwrap();
+    let token = jwt(json!({"exp": T0 + 60}));
+    for record in [
+        meta(&["frametap", "proxy"]),
+        open(
+            &format!("/v1?deploymentId={DEPLOYMENT}"),
+            &[("Authorization", &format!("Bearer {token}"))],
+            &[],
+        ),
+        text(
+            1,
+            &json!({"action":"configureSession","deploymentId":DEPLOYMENT,"token":SESSION})
+                .to_string(),
+        ),
+        text(
+            2,
+            r#"{"type":"response","class":"SessionResponse","code":200,"body":{"connected":true}}"#,
+        ),
+    ] {
+        assert!(writer.write(&record));
+    }
+    if with_end {
+        writer.finish(0, vec![]);
+    } else {
+        writer.flush();
+    }
+}
+
+#[test]
+fn redact_command_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output) = (dir.path().join("in.jsonl"), dir.path().join("out.jsonl"));
+    write_capture(&input, true);
+    run_redact(RedactCommand {
+        input: input.clone(),
+        output: output.clone(),
+    })
+    .unwrap();
+
+    let original = read_capture(&input).unwrap();
+    let copy = read_capture(&output).unwrap();
+    assert_eq!(
+        copy.records.len(),
+        original.records.len(),
+        "every record kept, end included"
+    );
+    assert!(copy.has_end && copy.problems.is_empty());
+    assert!(copy.meta().unwrap().redacted);
+    let Some(Record::End(end)) = copy.records.last() else {
+        panic!("no end record")
+    };
+    assert!(
+        end.complete && end.frames == 2 && end.connections == 1,
+        "{end:?}"
+    );
+    let raw = std::fs::read_to_string(&output).unwrap();
+    assert!(!raw.contains(SESSION), "{raw}");
+    assert!(raw.contains(DEPLOYMENT));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&output).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    // Never overwrites.
+    let err = run_redact(RedactCommand {
+        input: input.clone(),
+        output: output.clone(),
+    })
+    .unwrap_err();
+    assert!(format!("{err:#}").contains("already exists"), "{err:#}");
+    assert_eq!(std::fs::read_to_string(&output).unwrap(), raw);
+}
+
+#[test]
+fn redact_command_keeps_going_past_corrupt_and_cut_off_lines_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output) = (dir.path().join("in.jsonl"), dir.path().join("out.jsonl"));
+    write_capture(&input, false);
+    let mut text = std::fs::read_to_string(&input).unwrap();
+    text.insert_str(text.find('\n').unwrap() + 1, "this is not a record\n");
+    text.push_str(r#"{"kind":"frame","conn":1,"#);
+    std::fs::write(&input, text).unwrap();
+    run_redact(RedactCommand {
+        input,
+        output: output.clone(),
+    })
+    .unwrap();
+    let copy = read_capture(&output).unwrap();
+    assert_eq!(copy.records.len(), 5, "4 good records + a new end");
+    let Some(Record::End(end)) = copy.records.last() else {
+        panic!("no end record")
+    };
+    assert!(!end.complete);
+    let errors = end.errors.join("\n");
+    assert!(errors.contains("line 2: corrupt record"), "{errors}");
+    assert!(errors.contains("line 6: cut off"), "{errors}");
+    assert!(errors.contains("no end record"), "{errors}");
+}
+
+#[test]
+fn redact_command_errors_are_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.jsonl");
+    let err = run_redact(RedactCommand {
+        input: missing,
+        output: dir.path().join("o.jsonl"),
+    })
+    .unwrap_err();
+    assert!(
+        format!("{err:#}").contains("could not read the capture"),
+        "{err:#}"
+    );
+    assert!(!dir.path().join("o.jsonl").exists());
+}
