@@ -90,9 +90,6 @@ pub fn convert(cmd: &ConvertCommand) -> Result<ConvertReport> {
             cmd.output.display()
         );
     }
-    if cmd.redact {
-        bail!("--redact is not available in this build yet (it needs the redaction module); convert without it");
-    }
     match direction {
         Direction::CaptureToHar { zlib } => capture_to_har_file(cmd, zlib),
         Direction::HarToCapture => har_to_capture_file(cmd),
@@ -129,6 +126,7 @@ fn capture_to_har_file(cmd: &ConvertCommand, zlib: bool) -> Result<ConvertReport
             message,
         }));
     }
+    let records = redacted(records, cmd.redact);
     let har_value = har::capture_to_har(&records);
     let bytes = har::encode_har(&har_value, zlib)?;
     write_new_file(&cmd.output, |file| file.write_all(&bytes))?;
@@ -146,6 +144,7 @@ fn har_to_capture_file(cmd: &ConvertCommand) -> Result<ConvertReport> {
     let value = har::read_har(input)?;
     let source = HarSource::detect(&value);
     let (records, warnings) = har::har_to_records(&value).with_context(|| format!("{}", input.display()))?;
+    let records = redacted(records, cmd.redact);
     let mut writer = CaptureWriter::create(&cmd.output)?;
     for record in &records {
         writer.write(record);
@@ -163,6 +162,15 @@ fn har_to_capture_file(cmd: &ConvertCommand) -> Result<ConvertReport> {
         source: Some(source),
         warnings,
     })
+}
+
+/// The records with their secrets replaced by stable placeholders (`--redact`), or as they are.
+fn redacted(records: Vec<Record>, redact: bool) -> Vec<Record> {
+    if !redact {
+        return records;
+    }
+    let mut redactor = crate::redact::Redactor::new();
+    records.into_iter().map(|record| redactor.redact(record)).collect()
 }
 
 /// Creates `path` (0600, never overwriting) and fills it; on a write error removes it and says so.

@@ -431,3 +431,28 @@ fn output_is_private_and_never_overwritten() {
         assert_eq!(std::fs::metadata(&har).unwrap().permissions().mode() & 0o777, 0o600);
     }
 }
+
+#[test]
+fn redact_replaces_secrets_both_ways() {
+    let secret = "a3c1d1e2-77b4-4c0b-bb0c-91f5a4e0d2c7";
+    let dir = tempfile::tempdir().unwrap();
+    let capture = dir.path().join("redacted.jsonl");
+    let mut redacting = cmd(&fixture("chrome-genesys.har"), &capture);
+    redacting.redact = true;
+    convert(&redacting).unwrap();
+    let text = std::fs::read_to_string(&capture).unwrap();
+    assert!(!text.contains(secret), "the session token is gone");
+    assert!(text.contains(frametap::redact::UUID_PLACEHOLDER_PREFIX), "replaced by a UUID-shaped placeholder");
+    let records = read_capture(&capture).unwrap().records;
+    assert!(matches!(&records[0], Record::Meta(m) if m.redacted));
+    assert_eq!(frames(&records).len(), 8, "every frame kept");
+
+    let plain = dir.path().join("plain.jsonl");
+    convert(&cmd(&fixture("chrome-genesys.har"), &plain)).unwrap();
+    let har = dir.path().join("redacted.har");
+    let mut exporting = cmd(&plain, &har);
+    exporting.redact = true;
+    convert(&exporting).unwrap();
+    let text = std::fs::read_to_string(&har).unwrap();
+    assert!(!text.contains(secret) && text.contains(frametap::redact::UUID_PLACEHOLDER_PREFIX));
+}
