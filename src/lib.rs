@@ -12,6 +12,7 @@ pub mod paths;
 pub mod pipeline;
 pub mod proxy;
 pub mod redact;
+pub mod replay;
 pub mod session;
 pub mod tls;
 pub mod wire;
