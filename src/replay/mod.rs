@@ -6,7 +6,9 @@
 //! differ. Both play over the wire codec, so masks, fragments, close codes and TCP drops replay exactly.
 
 pub mod divergence;
+mod ending;
 pub mod pace;
+mod peer;
 pub mod player;
 pub mod script;
 pub mod send;

@@ -4,18 +4,19 @@
 
 use super::divergence::compare;
 use super::pace::Pace;
+use super::peer::{Event, PeerEnd, PeerReader};
 use super::script::{RecordedEnd, Step, Turn};
 use crate::event::{Close, ConnId, Frame, Note, Opcode, Peer, Record, Ts};
 use crate::pipeline::EventSink;
-use crate::proxy::stream::{raw_fd, reset_on_close, RelayStream};
-use crate::wire::{encode_frame, random_mask, FrameScanner, Step as ScanStep};
-use bytes::{Buf, Bytes, BytesMut};
+use crate::proxy::stream::{raw_fd, RelayStream};
+use crate::wire::{encode_frame, random_mask};
+use bytes::{Bytes, BytesMut};
 use std::collections::VecDeque;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, WriteHalf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, WriteHalf};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
@@ -45,16 +46,6 @@ pub struct PlayReport {
     pub divergences: Vec<String>,
     /// How the replayed connection ended (also emitted as its `close` record).
     pub close: Close,
-}
-
-enum PeerEnd {
-    Eof,
-    Failed(String),
-}
-
-enum Event {
-    Frame(Frame),
-    End(PeerEnd),
 }
 
 enum Next {
@@ -118,35 +109,35 @@ pub async fn play<S: RelayStream>(
     PlayReport { sent: player.sent, received: player.received, divergences: player.divergences, close }
 }
 
-struct Player<W> {
-    role: Peer,
-    conn: ConnId,
-    sink: EventSink,
-    seq: Arc<AtomicU64>,
-    writer: WriteHalf<W>,
-    fd: Option<RawFd>,
-    rx: mpsc::UnboundedReceiver<Event>,
+pub(super) struct Player<W> {
+    pub(super) role: Peer,
+    pub(super) conn: ConnId,
+    pub(super) sink: EventSink,
+    pub(super) seq: Arc<AtomicU64>,
+    pub(super) writer: WriteHalf<W>,
+    pub(super) fd: Option<RawFd>,
+    pub(super) rx: mpsc::UnboundedReceiver<Event>,
     /// Peer frames received but not yet matched against the script.
-    inbox: VecDeque<Frame>,
-    peer_end: Option<PeerEnd>,
-    shutdown: watch::Receiver<bool>,
-    shutting_down: bool,
-    options: PlayOptions,
-    sent: usize,
-    received: usize,
+    pub(super) inbox: VecDeque<Frame>,
+    pub(super) peer_end: Option<PeerEnd>,
+    pub(super) shutdown: watch::Receiver<bool>,
+    pub(super) shutting_down: bool,
+    pub(super) options: PlayOptions,
+    pub(super) sent: usize,
+    pub(super) received: usize,
     /// True while the message being sent in fragments is text.
-    sending_text: bool,
-    we_closed: bool,
+    pub(super) sending_text: bool,
+    pub(super) we_closed: bool,
     /// The peer's first close frame.
-    they_closed: Option<Frame>,
-    first_close: Option<(Peer, Option<u16>, Option<String>)>,
-    dropped: Option<(Peer, String)>,
-    timed_out: bool,
-    divergences: Vec<String>,
+    pub(super) they_closed: Option<Frame>,
+    pub(super) first_close: Option<(Peer, Option<u16>, Option<String>)>,
+    pub(super) dropped: Option<(Peer, String)>,
+    pub(super) timed_out: bool,
+    pub(super) divergences: Vec<String>,
 }
 
 impl<W: AsyncRead + AsyncWrite + Unpin> Player<W> {
-    fn peer(&self) -> Peer {
+    pub(super) fn peer(&self) -> Peer {
         self.role.other()
     }
 
@@ -217,109 +208,8 @@ impl<W: AsyncRead + AsyncWrite + Unpin> Player<W> {
         }
     }
 
-    /// Reproduces the recorded end once the script is played.
-    async fn finish(&mut self, end: RecordedEnd) {
-        if self.shutting_down {
-            if !self.we_closed && self.peer_end.is_none() {
-                self.send_close(Peer::Proxy, Some(1001), "frametap is shutting down").await;
-            }
-            return self.complete_close().await;
-        }
-        if self.peer_end.is_some() {
-            return;
-        }
-        match end {
-            RecordedEnd::Drop { by, reset } if by != self.peer() => {
-                if !self.we_closed || self.they_closed.is_none() {
-                    let how = if reset { "reset the TCP connection" } else { "closed the TCP connection" };
-                    self.dropped = Some((
-                        self.role,
-                        format!("the {} {how} without a close handshake, as recorded", self.role.as_str()),
-                    ));
-                }
-                self.drop_tcp(reset).await;
-            }
-            RecordedEnd::Drop { .. } => {
-                self.wait_for_peer_end(self.options.wait_timeout).await;
-                self.drop_tcp(false).await;
-            }
-            RecordedEnd::TimedOut => {
-                self.wait_for_peer_end(Some(self.options.close_timeout)).await;
-                if self.peer_end.is_none() {
-                    self.timed_out = true;
-                }
-                self.drop_tcp(false).await;
-            }
-            RecordedEnd::Handshake { initiator, code, reason } => {
-                let ours = initiator == self.role || initiator == Peer::Proxy;
-                if ours && !self.we_closed && self.they_closed.is_none() {
-                    self.send_close(self.role, code, reason.as_deref().unwrap_or("")).await;
-                }
-                self.complete_close().await;
-            }
-            RecordedEnd::Unknown => self.complete_close().await,
-        }
-    }
-
-    /// Finishes a close handshake: waits for the peer's close (answering it with its own code) and for TCP to end.
-    async fn complete_close(&mut self) {
-        loop {
-            self.report_extra_frames().await;
-            if self.peer_end.is_some() {
-                return;
-            }
-            if let Some(theirs) = &self.they_closed {
-                if !self.we_closed {
-                    let code = theirs.close_parts().0;
-                    if !self.send_close(self.role, code, "").await {
-                        return;
-                    }
-                }
-                break;
-            }
-            let limit = if self.we_closed { Some(self.options.close_timeout) } else { self.options.wait_timeout };
-            match self.wait_event(limit).await {
-                Some(true) => {}
-                Some(false) => {
-                    self.timed_out = true;
-                    return self.drop_tcp(false).await;
-                }
-                None if self.shutting_down && !self.we_closed => {
-                    self.send_close(Peer::Proxy, Some(1001), "frametap is shutting down").await;
-                }
-                None => return self.drop_tcp(false).await,
-            }
-        }
-        // Both closed: the server ends TCP first (RFC 6455 §7.1.1); a client waits for it.
-        if self.role == Peer::Server {
-            let _ = self.writer.shutdown().await;
-            self.wait_for_peer_end(Some(self.options.close_timeout)).await;
-        } else {
-            self.wait_for_peer_end(Some(self.options.close_timeout)).await;
-            let _ = self.writer.shutdown().await;
-        }
-    }
-
-    /// Peer data frames that arrived after the script expected none: reported as divergences.
-    async fn report_extra_frames(&mut self) {
-        while let Some(frame) = self.inbox.pop_front() {
-            if frame.opcode.is_data() {
-                let peer = self.peer().as_str();
-                self.diverge(format!("an extra {peer} frame after the recorded ones (seq {})", frame.seq)).await;
-            }
-        }
-    }
-
-    async fn wait_for_peer_end(&mut self, limit: Option<Duration>) {
-        while self.peer_end.is_none() {
-            if self.wait_event(limit).await != Some(true) {
-                return;
-            }
-        }
-    }
-
     /// Waits for one event from the peer: `Some(true)` got one, `Some(false)` timed out, `None` shutdown.
-    async fn wait_event(&mut self, limit: Option<Duration>) -> Option<bool> {
+    pub(super) async fn wait_event(&mut self, limit: Option<Duration>) -> Option<bool> {
         let timer = async {
             match limit {
                 Some(limit) => tokio::time::sleep(limit).await,
@@ -340,7 +230,7 @@ impl<W: AsyncRead + AsyncWrite + Unpin> Player<W> {
         }
     }
 
-    fn accept(&mut self, event: Option<Event>) {
+    pub(super) fn accept(&mut self, event: Option<Event>) {
         match event {
             Some(Event::Frame(frame)) => {
                 self.received += 1;
@@ -368,7 +258,7 @@ impl<W: AsyncRead + AsyncWrite + Unpin> Player<W> {
     }
 
     /// Waits until `due`, collecting the peer's frames meanwhile. False when the peer is gone or on shutdown.
-    async fn wait_until(&mut self, due: Instant) -> bool {
+    pub(super) async fn wait_until(&mut self, due: Instant) -> bool {
         loop {
             if self.peer_end.is_some() {
                 return false;
@@ -416,7 +306,7 @@ impl<W: AsyncRead + AsyncWrite + Unpin> Player<W> {
         }
     }
 
-    async fn send_close(&mut self, from: Peer, code: Option<u16>, reason: &str) -> bool {
+    pub(super) async fn send_close(&mut self, from: Peer, code: Option<u16>, reason: &str) -> bool {
         let payload = match code {
             Some(code) => crate::wire::close_payload(code, reason),
             None => Vec::new(),
@@ -439,7 +329,7 @@ impl<W: AsyncRead + AsyncWrite + Unpin> Player<W> {
     }
 
     /// Sends one frame exactly as recorded (masked towards a server), and records it. False when the write failed.
-    async fn send(&mut self, recorded: Frame, from: Peer) -> bool {
+    pub(super) async fn send(&mut self, recorded: Frame, from: Peer) -> bool {
         let mask = (self.peer() == Peer::Server).then(random_mask);
         let mut bytes = BytesMut::from(&encode_frame(recorded.fin, recorded.opcode, &recorded.payload, mask)[..]);
         bytes[0] |= (recorded.rsv & 0x7) << 4;
@@ -487,17 +377,7 @@ impl<W: AsyncRead + AsyncWrite + Unpin> Player<W> {
         }
     }
 
-    async fn drop_tcp(&mut self, reset: bool) {
-        if reset {
-            if let Some(fd) = self.fd {
-                reset_on_close(fd);
-            }
-        } else {
-            let _ = self.writer.shutdown().await;
-        }
-    }
-
-    async fn diverge(&mut self, message: String) {
+    pub(super) async fn diverge(&mut self, message: String) {
         tracing::debug!(conn = self.conn, "replay divergence: {message}");
         let note = Note {
             conn: Some(self.conn),
@@ -508,108 +388,5 @@ impl<W: AsyncRead + AsyncWrite + Unpin> Player<W> {
         };
         self.sink.emit(Record::Note(note)).await;
         self.divergences.push(message);
-    }
-
-    fn outcome(&self, opened: Instant) -> Close {
-        let (initiator, code, reason) = match (&self.first_close, &self.dropped) {
-            (Some((peer, code, reason)), _) => (*peer, *code, reason.clone()),
-            (None, Some((peer, _))) => (*peer, None, None),
-            (None, None) => (Peer::Proxy, None, None),
-        };
-        let detail = match (&self.dropped, self.timed_out) {
-            (Some((_, how)), _) => Some(how.clone()),
-            (None, true) => Some(format!(
-                "the close handshake did not finish within {:.1} s; the replay closed the TCP connection",
-                self.options.close_timeout.as_secs_f64()
-            )),
-            (None, false) => None,
-        };
-        let clean = self.we_closed && self.they_closed.is_some() && self.dropped.is_none() && !self.timed_out;
-        Close {
-            conn: self.conn,
-            ts: Ts::now(),
-            initiator,
-            code,
-            reason,
-            clean,
-            duration_ms: opened.elapsed().as_secs_f64() * 1000.0,
-            detail,
-        }
-    }
-}
-
-/// Reads the peer's frames with the wire scanner, records each, and hands it to the player.
-struct PeerReader {
-    peer: Peer,
-    conn: ConnId,
-    sink: EventSink,
-    seq: Arc<AtomicU64>,
-    max: u64,
-}
-
-impl PeerReader {
-    async fn run<R: AsyncRead + Unpin>(self, mut reader: R, prefix: Bytes, tx: mpsc::UnboundedSender<Event>) {
-        let mut buf = BytesMut::from(&prefix[..]);
-        let mut scanner = FrameScanner::new(self.max);
-        loop {
-            loop {
-                let (used, step) = scanner.step(&buf);
-                buf.advance(used);
-                match step {
-                    ScanStep::NeedMore => break,
-                    ScanStep::Frame(scanned) => {
-                        let header = scanned.header;
-                        let frame = Frame {
-                            conn: self.conn,
-                            ts: Ts::now(),
-                            seq: self.seq.fetch_add(1, Ordering::Relaxed) + 1,
-                            from: self.peer,
-                            to: self.peer.other(),
-                            opcode: header.opcode,
-                            fin: header.fin,
-                            rsv: header.rsv,
-                            len: header.payload_len,
-                            payload: scanned.payload,
-                            text_message: scanned.text_message,
-                            relayed: true,
-                        };
-                        tracing::trace!(
-                            conn = self.conn,
-                            seq = frame.seq,
-                            "replay received a {} frame",
-                            frame.opcode.name()
-                        );
-                        self.sink.emit(Record::Frame(frame.clone())).await;
-                        let _ = tx.send(Event::Frame(frame));
-                    }
-                    ScanStep::TooBig { message_len, .. } => {
-                        let why = format!(
-                            "the {} sent {message_len} bytes, past the replay's limit of {}",
-                            self.peer.as_str(),
-                            self.max
-                        );
-                        let _ = tx.send(Event::End(PeerEnd::Failed(why)));
-                        return;
-                    }
-                }
-            }
-            match reader.read_buf(&mut buf).await {
-                Ok(0) => {
-                    let _ = tx.send(Event::End(PeerEnd::Eof));
-                    return;
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    use std::io::ErrorKind::*;
-                    let how = if matches!(e.kind(), ConnectionReset | ConnectionAborted | BrokenPipe) {
-                        format!("the {} reset the TCP connection", self.peer.as_str())
-                    } else {
-                        format!("reading from the {} failed: {e}", self.peer.as_str())
-                    };
-                    let _ = tx.send(Event::End(PeerEnd::Failed(how)));
-                    return;
-                }
-            }
-        }
     }
 }
