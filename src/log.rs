@@ -262,3 +262,53 @@ impl Paint {
         self.wrap("36", t)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Ts;
+    use bytes::Bytes;
+
+    fn frame(opcode: Opcode, fin: bool, payload: &[u8]) -> Frame {
+        Frame {
+            conn: 3,
+            ts: Ts::now(),
+            seq: 1,
+            from: Peer::Server,
+            to: Peer::Client,
+            opcode,
+            fin,
+            rsv: 0,
+            len: payload.len() as u64,
+            payload: Bytes::copy_from_slice(payload),
+            text_message: opcode == Opcode::Text,
+            relayed: true,
+        }
+    }
+
+    fn line(f: &Frame) -> String {
+        frame_line(f, Paint(false))
+    }
+
+    #[test]
+    fn frame_lines_show_direction_opcode_size_and_preview() {
+        let text = line(&frame(Opcode::Text, true, br#"{ "type": "response",  "code": 200 }"#));
+        assert!(text.contains("#3 S→C text") && text.contains(r#"{"type":"response","code":200}"#), "{text}");
+        let binary = line(&frame(Opcode::Binary, true, &[1, 2, 255]));
+        assert!(binary.contains("hex 01 02 ff"), "{binary}");
+        let first = line(&frame(Opcode::Text, false, b"par"));
+        assert!(first.contains("text (first fragment)"), "{first}");
+        let bad = line(&frame(Opcode::Text, true, &[0xff]));
+        assert!(bad.contains("invalid UTF-8"), "{bad}");
+    }
+
+    #[test]
+    fn close_lines_name_the_code() {
+        let close = line(&frame(Opcode::Close, true, b"\x03\xe8"));
+        assert!(close.contains("1000 Normal Closure (no reason)"), "{close}");
+        let private = line(&frame(Opcode::Close, true, b"\x0f\xa1kicked"));
+        assert!(private.contains("4001 private") && private.contains("reason \"kicked\""), "{private}");
+        let empty = line(&frame(Opcode::Close, true, b""));
+        assert!(empty.contains("1005 No Status Received"), "{empty}");
+    }
+}

@@ -10,7 +10,7 @@ use crate::event::{ConnId, End, Meta, Record};
 use crate::log::TerminalLog;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 /// Derives records from the stream (annotations, tokens, diagnoses): implemented by the analyzer.
 pub trait Analysis: Send {
@@ -51,18 +51,33 @@ pub struct PipelineOptions {
     pub buffer: usize,
 }
 
-/// The default channel size: enough for bursts, small enough to bound memory.
+/// The default channel size in records: enough for bursts.
 pub const DEFAULT_BUFFER: usize = 16 * 1024;
+/// Payload bytes the channel may hold at once: bounds memory when frames are large.
+pub const BYTE_BUDGET: usize = 32 * 1024 * 1024;
 
+// Records are moved through the channel once; boxing them would cost an allocation per frame.
+#[allow(clippy::large_enum_variant)]
 enum Message {
-    Record(Record),
+    /// A record, and the share of the byte budget it holds until the sink has written it.
+    Record(Record, Option<OwnedSemaphorePermit>),
     Finish,
+}
+
+/// What a record costs against the byte budget: its payload, at least a little, at most the whole budget.
+fn budget_cost(record: &Record) -> u32 {
+    let bytes = match record {
+        Record::Frame(frame) => frame.payload.len(),
+        _ => 512,
+    };
+    bytes.clamp(64, BYTE_BUDGET) as u32
 }
 
 /// A cheap, cloneable handle through which sources emit records.
 #[derive(Clone)]
 pub struct EventSink {
     tx: mpsc::Sender<Message>,
+    budget: Arc<Semaphore>,
     policy: LagPolicy,
     dropped: Arc<AtomicU64>,
     conn_ids: Arc<AtomicU64>,
@@ -71,9 +86,16 @@ pub struct EventSink {
 impl EventSink {
     /// Hands a record to the pipeline: waits while it is full (`block`), or counts a drop (`drop`).
     pub async fn emit(&self, record: Record) {
+        let cost = budget_cost(&record);
         let sent = match self.policy {
-            LagPolicy::Block => self.tx.send(Message::Record(record)).await.is_ok(),
-            LagPolicy::Drop => self.tx.try_send(Message::Record(record)).is_ok(),
+            LagPolicy::Block => match self.budget.clone().acquire_many_owned(cost).await {
+                Ok(permit) => self.tx.send(Message::Record(record, Some(permit))).await.is_ok(),
+                Err(_) => false,
+            },
+            LagPolicy::Drop => match self.budget.clone().try_acquire_many_owned(cost) {
+                Ok(permit) => self.tx.try_send(Message::Record(record, Some(permit))).is_ok(),
+                Err(_) => false,
+            },
         };
         if !sent {
             self.dropped.fetch_add(1, Ordering::Relaxed);
@@ -106,6 +128,7 @@ pub fn start(options: PipelineOptions) -> (EventSink, Pipeline) {
     let dropped = Arc::new(AtomicU64::new(0));
     let sink = EventSink {
         tx: tx.clone(),
+        budget: Arc::new(Semaphore::new(BYTE_BUDGET)),
         policy: options.on_lag,
         dropped: dropped.clone(),
         conn_ids: Arc::new(AtomicU64::new(0)),
@@ -153,7 +176,7 @@ impl SinkThread {
         while !finishing && rx.blocking_recv_many(&mut batch, 256) > 0 {
             for message in batch.drain(..) {
                 match message {
-                    Message::Record(record) => self.process(record),
+                    Message::Record(record, _permit) => self.process(record),
                     Message::Finish => finishing = true,
                 }
             }
@@ -161,7 +184,7 @@ impl SinkThread {
         }
         rx.close();
         while let Ok(message) = rx.try_recv() {
-            if let Message::Record(record) = message {
+            if let Message::Record(record, _permit) = message {
                 self.process(record);
             }
         }
@@ -247,5 +270,127 @@ impl SinkThread {
             publisher.publish(&record, json);
         }
         Summary { end, capture_path }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Note, Ts};
+    use std::sync::{Condvar, Mutex};
+
+    fn meta() -> Meta {
+        Meta {
+            ts: Ts::now(),
+            format: crate::event::FORMAT_NAME.into(),
+            version: crate::event::FORMAT_VERSION,
+            frametap: "test".into(),
+            command: vec![],
+            mode: "test".into(),
+            upstream: None,
+            redacted: false,
+            insecure_upstream: false,
+        }
+    }
+
+    fn note(n: u64) -> Record {
+        Record::Note(Note {
+            conn: Some(n),
+            ts: Ts::now(),
+            level: "info".into(),
+            code: "n".into(),
+            message: n.to_string(),
+        })
+    }
+
+    /// A publisher that holds the sink thread until released, so the channel fills up.
+    #[derive(Default)]
+    struct Gate {
+        open: Mutex<bool>,
+        cv: Condvar,
+        seen: Mutex<Vec<String>>,
+    }
+
+    impl Publisher for Gate {
+        fn publish(&self, record: &Record, _json: &str) {
+            let mut open = self.open.lock().unwrap();
+            while !*open {
+                open = self.cv.wait(open).unwrap();
+            }
+            self.seen.lock().unwrap().push(record.kind().to_owned());
+        }
+    }
+
+    fn options(policy: LagPolicy, capture: Option<CaptureWriter>, gate: Arc<Gate>) -> PipelineOptions {
+        PipelineOptions {
+            meta: meta(),
+            capture,
+            log: None,
+            analysis: None,
+            redaction: None,
+            publishers: vec![gate],
+            on_lag: policy,
+            buffer: 4,
+        }
+    }
+
+    #[tokio::test]
+    async fn drop_policy_counts_drops_and_marks_the_capture_incomplete() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.jsonl");
+        let gate = Arc::new(Gate::default());
+        let (sink, pipeline) =
+            start(options(LagPolicy::Drop, Some(CaptureWriter::create(&path).unwrap()), gate.clone()));
+        for n in 0..100 {
+            sink.emit(note(n)).await;
+        }
+        *gate.open.lock().unwrap() = true;
+        gate.cv.notify_all();
+        let summary = pipeline.finish().await;
+        assert!(summary.end.dropped > 0, "{:?}", summary.end);
+        assert!(!summary.end.complete);
+        assert!(summary.end.errors[0].contains("--on-capture-lag drop"));
+        let capture = crate::capture::read_capture(&path).unwrap();
+        let notes = capture.records.iter().filter(|r| r.kind() == "note").count() as u64;
+        assert_eq!(notes + summary.end.dropped, 100, "every record is either written or counted as dropped");
+    }
+
+    #[tokio::test]
+    async fn block_policy_loses_nothing() {
+        let gate = Arc::new(Gate::default());
+        let (sink, pipeline) = start(options(LagPolicy::Block, None, gate.clone()));
+        let producer = tokio::spawn(async move {
+            for n in 0..100 {
+                sink.emit(note(n)).await;
+            }
+        });
+        *gate.open.lock().unwrap() = true;
+        gate.cv.notify_all();
+        producer.await.unwrap();
+        let summary = pipeline.finish().await;
+        assert_eq!(summary.end.dropped, 0);
+        assert_eq!(gate.seen.lock().unwrap().iter().filter(|k| *k == "note").count(), 100);
+    }
+
+    #[tokio::test]
+    async fn a_failing_capture_file_is_reported_and_the_sink_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.jsonl");
+        // /dev/full accepts the open and fails every write with "No space left on device".
+        let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else { return };
+        let writer = CaptureWriter::from_file(&path, full);
+        let gate = Arc::new(Gate { open: Mutex::new(true), ..Gate::default() });
+        let (sink, pipeline) = start(options(LagPolicy::Block, Some(writer), gate.clone()));
+        for n in 0..10 {
+            sink.emit(note(n)).await;
+        }
+        let summary = pipeline.finish().await;
+        assert!(!summary.end.complete);
+        assert!(summary.end.errors.iter().any(|e| e.contains("No space left")), "{:?}", summary.end.errors);
+        assert_eq!(
+            gate.seen.lock().unwrap().iter().filter(|k| *k == "note").count(),
+            10,
+            "other sinks still got every record"
+        );
     }
 }

@@ -51,6 +51,12 @@ struct EndState {
     timed_out: bool,
 }
 
+impl EndState {
+    fn handshake_done(&self) -> bool {
+        self.close_from_client && self.close_from_server
+    }
+}
+
 struct Shared {
     conn: ConnId,
     sink: EventSink,
@@ -92,7 +98,8 @@ impl Shared {
 
     fn dropped(&self, by: Peer, how: String) {
         let mut state = self.state.lock().unwrap();
-        if state.drop.is_none() {
+        // After both close frames crossed, the close handshake is done: how TCP ends is housekeeping.
+        if state.drop.is_none() && !state.handshake_done() {
             state.drop = Some((by, how));
         }
     }
@@ -120,6 +127,8 @@ struct Pump<'a, R, W> {
     skip: u64,
     /// False once frametap closed towards `to`, or refused a frame from `from`: nothing more is passed on.
     forwarding: bool,
+    /// True once a close frame went to `to`: frametap then sends it no close of its own.
+    close_forwarded: bool,
 }
 
 impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Pump<'a, R, W> {
@@ -137,6 +146,7 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Pump<'a, R, W> {
             shared,
             skip: 0,
             forwarding: true,
+            close_forwarded: false,
         }
     }
 
@@ -159,6 +169,9 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Pump<'a, R, W> {
                     if changed.is_err() { proxy_closed = true; continue; }
                     let Some((code, reason)) = close else { continue };
                     proxy_closed = true;
+                    if self.close_forwarded {
+                        continue;
+                    }
                     self.forwarding = false;
                     if let Err(e) = self.send_proxy_close(code, reason).await {
                         return self.write_failed(e);
@@ -213,6 +226,7 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Pump<'a, R, W> {
         if header.opcode == Opcode::Close {
             let (code, reason) = crate::event::parse_close_payload(&scanned.payload);
             self.shared.saw_close(self.from, code, reason);
+            self.close_forwarded |= self.forwarding;
         }
         let frame = Frame {
             conn: self.shared.conn,
@@ -327,6 +341,7 @@ pub async fn relay<C: RelayStream, S: RelayStream>(
         closing: watch::Sender::new(false),
         max_message: options.max_message,
     };
+    // Both pumps (and so both sockets) are dropped when this returns: a side still open is closed then.
     let upward = Pump::new(Peer::Client, client_read, server_write, server_fd, ends.client_prefix, &shared).run();
     let downward = Pump::new(Peer::Server, server_read, client_write, client_fd, ends.server_prefix, &shared).run();
     tokio::pin!(upward, downward);
@@ -370,8 +385,6 @@ pub async fn relay<C: RelayStream, S: RelayStream>(
             break;
         }
     }
-    drop(upward);
-    drop(downward);
     outcome(conn, &shared, opened, options.close_timeout)
 }
 
@@ -382,11 +395,14 @@ fn outcome(conn: ConnId, shared: &Shared, opened: Instant, close_timeout: Durati
         (None, Some((peer, _))) => (*peer, None, None),
         (None, None) => (Peer::Proxy, None, None),
     };
+    let secs = close_timeout.as_secs_f64();
     let detail = match (&state.drop, state.timed_out) {
         (Some((_, how)), _) => Some(how.clone()),
+        (None, true) if state.handshake_done() => Some(format!(
+            "the close handshake completed, but a side kept its TCP connection open; frametap closed it after {secs:.1} s"
+        )),
         (None, true) => Some(format!(
-            "the close handshake did not finish within {:.1} s; frametap closed both TCP connections",
-            close_timeout.as_secs_f64()
+            "the close handshake did not finish within {secs:.1} s; frametap closed both TCP connections"
         )),
         (None, false) => None,
     };
@@ -396,7 +412,7 @@ fn outcome(conn: ConnId, shared: &Shared, opened: Instant, close_timeout: Durati
         initiator,
         code,
         reason,
-        clean: state.first_close.is_some() && state.drop.is_none() && !state.timed_out,
+        clean: state.first_close.is_some() && state.drop.is_none() && state.handshake_done(),
         duration_ms: opened.elapsed().as_secs_f64() * 1000.0,
         detail,
     }

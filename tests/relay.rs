@@ -1,0 +1,476 @@
+//! The relay end to end: real clients, a real proxy and real servers on 127.0.0.1:0, checked frame by frame
+//! on the wire and in the capture.
+
+mod common;
+
+use common::raw::{self, Answer, RawWs, Received};
+use common::{close_of, frames, open_of, start_echo_server, start_proxy, test_config};
+use frametap::event::{Opcode, Peer, Record};
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+
+/// A raw server that echoes data frames and answers a close with the same close, then ends TCP.
+async fn raw_echo(mut ws: RawWs) {
+    loop {
+        match ws.recv().await {
+            Received::Frame(f) if f.header.opcode == Opcode::Close => {
+                ws.send(true, Opcode::Close, &f.payload).await;
+                return;
+            }
+            Received::Frame(f) if f.header.opcode.is_data() => ws.send(f.header.fin, f.header.opcode, &f.payload).await,
+            Received::Frame(_) => {}
+            _ => return,
+        }
+    }
+}
+
+#[tokio::test]
+async fn text_and_binary_pass_both_ways_and_are_captured() {
+    let (server, _) = raw::start_raw_server(raw::upgrade_all, raw_echo).await;
+    let proxy = start_proxy(test_config(&format!("ws://{server}"))).await;
+    let (head, ws, _) = raw::connect(proxy.addr, "/v1?deploymentId=abc", &[]).await;
+    let mut ws = ws.unwrap_or_else(|| panic!("not upgraded: {head}"));
+    ws.send(true, Opcode::Text, br#"{"action":"echo"}"#).await;
+    let echoed = ws.frame().await;
+    assert_eq!((echoed.header.opcode, &echoed.payload[..]), (Opcode::Text, &br#"{"action":"echo"}"#[..]));
+    ws.send(true, Opcode::Binary, &[0, 1, 2, 255]).await;
+    assert_eq!(&ws.frame().await.payload[..], &[0, 1, 2, 255]);
+    ws.send(true, Opcode::Close, b"\x03\xe8bye").await;
+    let close = ws.frame().await;
+    assert_eq!(&close.payload[..], b"\x03\xe8bye");
+    assert!(matches!(ws.recv().await, Received::Eof), "the server's TCP close passes on");
+    drop(ws);
+    let capture = proxy.stop().await;
+    let open = open_of(&capture, 1);
+    assert_eq!(open.request.path, "/v1?deploymentId=abc");
+    assert_eq!(open.upstream.as_deref(), Some(format!("ws://{server}/v1?deploymentId=abc").as_str()));
+    assert_eq!(open.response.as_ref().unwrap().status, 101);
+    assert!(open.handshake_ms.unwrap() >= 0.0);
+    let f = frames(&capture);
+    let summary: Vec<_> = f.iter().map(|f| (f.seq, f.from, f.opcode)).collect();
+    assert_eq!(
+        summary,
+        vec![
+            (1, Peer::Client, Opcode::Text),
+            (2, Peer::Server, Opcode::Text),
+            (3, Peer::Client, Opcode::Binary),
+            (4, Peer::Server, Opcode::Binary),
+            (5, Peer::Client, Opcode::Close),
+            (6, Peer::Server, Opcode::Close),
+        ]
+    );
+    assert_eq!(f[0].text(), Some(r#"{"action":"echo"}"#));
+    assert_eq!(f[4].close_parts(), (Some(1000), Some("bye".into())));
+    let close = close_of(&capture, 1);
+    assert_eq!((close.initiator, close.code, close.clean), (Peer::Client, Some(1000), true));
+    assert!(capture.has_end);
+}
+
+#[tokio::test]
+async fn large_messages_pass_intact() {
+    let server = start_echo_server().await;
+    let proxy = start_proxy(test_config(&format!("ws://{server}"))).await;
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .max_message_size(Some(64 << 20))
+        .max_frame_size(Some(64 << 20));
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async_with_config(proxy.ws_url("/big"), Some(config), false).await.unwrap();
+    for size in [1 << 20, 8 << 20] {
+        let payload: Vec<u8> = (0..size).map(|i| (i * 7 % 251) as u8).collect();
+        ws.send(Message::binary(payload.clone())).await.unwrap();
+        let back = ws.next().await.unwrap().unwrap();
+        assert_eq!(back.into_data().as_ref(), payload.as_slice(), "{size} bytes came back intact");
+    }
+    ws.close(None).await.unwrap();
+    while ws.next().await.is_some() {}
+    let capture = proxy.stop().await;
+    let sizes: Vec<u64> = frames(&capture).iter().filter(|f| f.opcode == Opcode::Binary).map(|f| f.len).collect();
+    assert_eq!(sizes, vec![1 << 20, 1 << 20, 8 << 20, 8 << 20]);
+}
+
+#[tokio::test]
+async fn fragments_pass_as_fragments() {
+    let (seen_tx, mut seen_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (server, _) = raw::start_raw_server(raw::upgrade_all, move |mut ws: RawWs| {
+        let seen_tx = seen_tx.clone();
+        async move {
+            for _ in 0..3 {
+                let f = ws.frame().await;
+                seen_tx.send((f.header.fin, f.header.opcode, f.payload.to_vec())).unwrap();
+            }
+        }
+    })
+    .await;
+    let proxy = start_proxy(test_config(&format!("ws://{server}"))).await;
+    let mut ws = raw::connect(proxy.addr, "/", &[]).await.1.unwrap();
+    ws.send(false, Opcode::Text, b"Hel").await;
+    ws.send(false, Opcode::Continuation, b"lo ").await;
+    ws.send(true, Opcode::Continuation, b"world").await;
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        seen.push(seen_rx.recv().await.unwrap());
+    }
+    assert_eq!(
+        seen,
+        vec![
+            (false, Opcode::Text, b"Hel".to_vec()),
+            (false, Opcode::Continuation, b"lo ".to_vec()),
+            (true, Opcode::Continuation, b"world".to_vec()),
+        ]
+    );
+    drop(ws);
+    let capture = proxy.stop().await;
+    let f = frames(&capture);
+    assert_eq!(f.len(), 3);
+    assert!(!f[0].fin && !f[1].fin && f[2].fin);
+    assert_eq!(f[2].text(), Some("world"), "continuations of a text message are recorded as text");
+}
+
+#[tokio::test]
+async fn pings_are_answered_by_the_far_end_only() {
+    // This server answers the first ping with a pong, and the second with a text frame only.
+    let (server, _) = raw::start_raw_server(raw::upgrade_all, |mut ws: RawWs| async move {
+        let ping = ws.frame().await;
+        assert_eq!(ping.header.opcode, Opcode::Ping);
+        ws.send(true, Opcode::Pong, &ping.payload).await;
+        let second = ws.frame().await;
+        assert_eq!(second.header.opcode, Opcode::Ping);
+        ws.send(true, Opcode::Text, b"no pong from me").await;
+        let _ = ws.recv().await;
+    })
+    .await;
+    let proxy = start_proxy(test_config(&format!("ws://{server}"))).await;
+    let mut ws = raw::connect(proxy.addr, "/", &[]).await.1.unwrap();
+    ws.send(true, Opcode::Ping, b"are you there").await;
+    let pong = ws.frame().await;
+    assert_eq!((pong.header.opcode, &pong.payload[..]), (Opcode::Pong, &b"are you there"[..]));
+    ws.send(true, Opcode::Ping, b"again").await;
+    let next = ws.frame().await;
+    assert_eq!(next.header.opcode, Opcode::Text, "frametap must not answer a ping itself");
+    drop(ws);
+    let capture = proxy.stop().await;
+    assert!(frames(&capture).iter().all(|f| f.from != Peer::Proxy || f.opcode == Opcode::Close));
+    let pongs: Vec<_> = frames(&capture).iter().filter(|f| f.opcode == Opcode::Pong).map(|f| f.from).collect();
+    assert_eq!(pongs, vec![Peer::Server]);
+}
+
+#[tokio::test]
+async fn unusual_close_codes_reasons_and_invalid_utf8_pass_unchanged() {
+    let (server, _) = raw::start_raw_server(raw::upgrade_all, |mut ws: RawWs| async move {
+        let bad = ws.frame().await;
+        assert_eq!(&bad.payload[..], &[0xc3, 0x28, b'!'], "invalid UTF-8 reaches the server as sent");
+        // A code tungstenite would rewrite (1004 is reserved), with a reason.
+        ws.send(true, Opcode::Close, b"\x03\xecreserved code").await;
+        let reply = ws.frame().await;
+        assert_eq!(&reply.payload[..], b"\x03\xec");
+    })
+    .await;
+    let proxy = start_proxy(test_config(&format!("ws://{server}"))).await;
+    let mut ws = raw::connect(proxy.addr, "/", &[]).await.1.unwrap();
+    ws.send(true, Opcode::Text, &[0xc3, 0x28, b'!']).await;
+    let close = ws.frame().await;
+    assert_eq!(&close.payload[..], b"\x03\xecreserved code");
+    ws.send(true, Opcode::Close, b"\x03\xec").await;
+    assert!(matches!(ws.recv().await, Received::Eof));
+    drop(ws);
+    let capture = proxy.stop().await;
+    let f = frames(&capture);
+    assert!(f[0].invalid_utf8());
+    let close = close_of(&capture, 1);
+    assert_eq!(
+        (close.initiator, close.code, close.reason.as_deref()),
+        (Peer::Server, Some(1004), Some("reserved code"))
+    );
+    assert!(close.clean, "{close:?}");
+}
+
+#[tokio::test]
+async fn a_tcp_drop_is_mirrored_never_turned_into_a_clean_close() {
+    let (server, _) = raw::start_raw_server(raw::upgrade_all, |mut ws: RawWs| async move {
+        let _ = ws.frame().await;
+        // Drop TCP without a close frame (FIN).
+    })
+    .await;
+    let proxy = start_proxy(test_config(&format!("ws://{server}"))).await;
+    let mut ws = raw::connect(proxy.addr, "/", &[]).await.1.unwrap();
+    ws.send(true, Opcode::Text, b"hello").await;
+    assert!(matches!(ws.recv().await, Received::Eof), "the client sees the TCP end, not a close frame");
+    let capture = proxy.stop().await;
+    let close = close_of(&capture, 1);
+    assert_eq!((close.initiator, close.code, close.clean), (Peer::Server, None, false));
+    assert!(close.detail.as_deref().unwrap().contains("without a close frame"), "{close:?}");
+    assert!(frames(&capture).iter().all(|f| f.opcode != Opcode::Close));
+}
+
+#[tokio::test]
+async fn a_tcp_reset_is_mirrored_as_a_reset() {
+    let (server, _) = raw::start_raw_server(raw::upgrade_all, |mut ws: RawWs| async move {
+        let _ = ws.frame().await;
+        frametap::proxy::stream::reset_on_close(std::os::fd::AsRawFd::as_raw_fd(&ws.stream));
+    })
+    .await;
+    let proxy = start_proxy(test_config(&format!("ws://{server}"))).await;
+    let mut ws = raw::connect(proxy.addr, "/", &[]).await.1.unwrap();
+    ws.send(true, Opcode::Text, b"hello").await;
+    assert!(matches!(ws.recv().await, Received::Reset), "the client sees a reset, as it would directly");
+    let capture = proxy.stop().await;
+    let close = close_of(&capture, 1);
+    assert!(!close.clean);
+    assert!(close.detail.as_deref().unwrap().contains("reset"), "{close:?}");
+}
+
+#[tokio::test]
+async fn the_client_dropping_tcp_is_mirrored_to_the_server() {
+    let (ended_tx, mut ended_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (server, _) = raw::start_raw_server(raw::upgrade_all, move |mut ws: RawWs| {
+        let ended_tx = ended_tx.clone();
+        async move {
+            let _ = ws.frame().await;
+            let end = ws.recv().await;
+            ended_tx.send(format!("{end:?}")).unwrap();
+        }
+    })
+    .await;
+    let proxy = start_proxy(test_config(&format!("ws://{server}"))).await;
+    let mut ws = raw::connect(proxy.addr, "/", &[]).await.1.unwrap();
+    ws.send(true, Opcode::Text, b"bye without closing").await;
+    drop(ws);
+    assert_eq!(ended_rx.recv().await.unwrap(), "Eof");
+    let capture = proxy.stop().await;
+    let close = close_of(&capture, 1);
+    assert_eq!((close.initiator, close.clean), (Peer::Client, false));
+}
+
+#[tokio::test]
+async fn handshake_headers_cross_as_they_should() {
+    let (server, mut heads) = raw::start_raw_server(
+        |_| {
+            Answer::Upgrade(vec![
+                ("Sec-WebSocket-Protocol".into(), "v2.chat".into()),
+                ("Set-Cookie".into(), "session=s1; HttpOnly".into()),
+            ])
+        },
+        raw_echo,
+    )
+    .await;
+    let mut config = test_config(&format!("ws://{server}/base"));
+    config.set_headers = vec![("X-Added".into(), "yes".into())];
+    let proxy = start_proxy(config).await;
+    let (head, ws, _) = raw::connect(
+        proxy.addr,
+        "/v1?deploymentId=d1",
+        &[
+            ("Origin", "https://shop.example"),
+            ("Authorization", "Bearer abc"),
+            ("User-Agent", "test-agent/1"),
+            ("Sec-WebSocket-Protocol", "v1.chat, v2.chat"),
+            ("Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits"),
+            ("Cookie", "local_app=secret"),
+            ("X-Custom", "kept"),
+        ],
+    )
+    .await;
+    assert!(ws.is_some(), "{head}");
+    let client_sees = raw::head_headers(&head);
+    assert_eq!(raw::head_header(&client_sees, "sec-websocket-protocol"), Some("v2.chat"));
+    assert_eq!(raw::head_header(&client_sees, "set-cookie"), Some("session=s1; HttpOnly"));
+    assert_eq!(raw::head_header(&client_sees, "sec-websocket-extensions"), None);
+    let upstream_head = heads.recv().await.unwrap();
+    assert!(upstream_head.starts_with("GET /base/v1?deploymentId=d1 HTTP/1.1"), "{upstream_head}");
+    let server_sees = raw::head_headers(&upstream_head);
+    assert_eq!(raw::head_header(&server_sees, "host"), Some(server.to_string().as_str()));
+    assert_eq!(raw::head_header(&server_sees, "origin"), Some("https://shop.example"));
+    assert_eq!(raw::head_header(&server_sees, "authorization"), Some("Bearer abc"));
+    assert_eq!(raw::head_header(&server_sees, "user-agent"), Some("test-agent/1"));
+    assert_eq!(raw::head_header(&server_sees, "sec-websocket-protocol"), Some("v1.chat, v2.chat"));
+    assert_eq!(raw::head_header(&server_sees, "x-custom"), Some("kept"));
+    assert_eq!(raw::head_header(&server_sees, "x-added"), Some("yes"));
+    assert_eq!(raw::head_header(&server_sees, "cookie"), None, "cookies for 127.0.0.1 are not forwarded");
+    assert_eq!(raw::head_header(&server_sees, "sec-websocket-extensions"), None);
+    assert_ne!(raw::head_header(&server_sees, "sec-websocket-key"), Some("dGhlIHNhbXBsZSBub25jZQ=="));
+    drop(ws);
+    let capture = proxy.stop().await;
+    let notes: Vec<&str> = capture
+        .records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Note(n) => Some(n.code.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert!(notes.contains(&"cookies-dropped") && notes.contains(&"compression-off"), "{notes:?}");
+}
+
+#[tokio::test]
+async fn cookies_are_forwarded_when_asked() {
+    let (server, mut heads) = raw::start_raw_server(raw::upgrade_all, raw_echo).await;
+    let mut config = test_config(&format!("ws://{server}"));
+    config.forward_cookies = true;
+    let proxy = start_proxy(config).await;
+    let (_, ws, _) = raw::connect(proxy.addr, "/", &[("Cookie", "a=1")]).await;
+    let head = heads.recv().await.unwrap();
+    assert_eq!(raw::head_header(&raw::head_headers(&head), "cookie"), Some("a=1"));
+    drop(ws);
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn a_refused_upgrade_reaches_the_client_as_it_was() {
+    let (server, _) = raw::start_raw_server(
+        |_| {
+            Answer::Refuse(
+                403,
+                vec![("X-Reason".into(), "origin".into())],
+                b"access refused: origin not allowed".to_vec(),
+            )
+        },
+        |_ws: RawWs| async {},
+    )
+    .await;
+    let proxy = start_proxy(test_config(&format!("ws://{server}"))).await;
+    let (head, ws, body) = raw::connect(proxy.addr, "/v1", &[("Origin", "https://evil.example")]).await;
+    assert!(ws.is_none());
+    assert!(head.starts_with("HTTP/1.1 403"), "{head}");
+    assert_eq!(raw::head_header(&raw::head_headers(&head), "x-reason"), Some("origin"));
+    assert_eq!(&body[..], b"access refused: origin not allowed");
+    let capture = proxy.stop().await;
+    let response = open_of(&capture, 1).response.clone().unwrap();
+    assert_eq!(response.status, 403);
+    assert_eq!(response.body.as_deref(), Some("access refused: origin not allowed"));
+}
+
+#[tokio::test]
+async fn a_dead_upstream_gets_a_502_that_names_the_failure() {
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let proxy = start_proxy(test_config(&format!("ws://{free}"))).await;
+    let (head, ws, body) = raw::connect(proxy.addr, "/v1", &[]).await;
+    assert!(ws.is_none());
+    assert!(head.starts_with("HTTP/1.1 502"), "{head}");
+    let body = String::from_utf8_lossy(&body).into_owned();
+    let body = if body.is_empty() { head.clone() } else { body };
+    assert!(body.contains("could not connect to") || head.contains("chunked"), "{body}");
+    let capture = proxy.stop().await;
+    assert!(open_of(&capture, 1).error.as_deref().unwrap().contains("could not connect"));
+}
+
+#[tokio::test]
+async fn a_plain_http_request_gets_a_page_saying_what_this_is() {
+    let proxy = start_proxy(test_config("ws://127.0.0.1:1")).await;
+    let mut stream = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut stream, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut text = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut stream, &mut text).await.unwrap();
+    assert!(text.starts_with("HTTP/1.1 426"), "{text}");
+    assert!(text.contains("WebSocket debugging proxy") && text.contains("/v1?deploymentId="), "{text}");
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn messages_past_the_limit_are_refused_with_1009_from_the_proxy() {
+    let (got_tx, mut got_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (server, _) = raw::start_raw_server(raw::upgrade_all, move |mut ws: RawWs| {
+        let got_tx = got_tx.clone();
+        async move {
+            loop {
+                match ws.recv().await {
+                    Received::Frame(f) => {
+                        got_tx.send((f.header.opcode, f.payload.to_vec())).unwrap();
+                        if f.header.opcode == Opcode::Close {
+                            ws.send(true, Opcode::Close, &f.payload).await;
+                            return;
+                        }
+                    }
+                    _ => return,
+                }
+            }
+        }
+    })
+    .await;
+    let mut config = test_config(&format!("ws://{server}"));
+    config.relay.max_message = 1000;
+    let proxy = start_proxy(config).await;
+    let mut ws = raw::connect(proxy.addr, "/", &[]).await.1.unwrap();
+    ws.send(true, Opcode::Text, b"small").await;
+    ws.send(true, Opcode::Binary, &[7u8; 1001]).await;
+    let close = ws.frame().await;
+    assert_eq!(close.header.opcode, Opcode::Close);
+    assert_eq!(&close.payload[..2], &1009u16.to_be_bytes());
+    ws.send(true, Opcode::Close, b"\x03\xf1").await;
+    assert_eq!(got_rx.recv().await.unwrap(), (Opcode::Text, b"small".to_vec()));
+    let (opcode, payload) = got_rx.recv().await.unwrap();
+    assert_eq!(
+        (opcode, &payload[..2]),
+        (Opcode::Close, &1009u16.to_be_bytes()[..]),
+        "the server never got the big frame"
+    );
+    let capture = proxy.stop().await;
+    let close = close_of(&capture, 1);
+    assert_eq!((close.initiator, close.code), (Peer::Proxy, Some(1009)));
+    let proxy_frames: Vec<_> = frames(&capture).iter().filter(|f| f.from == Peer::Proxy).map(|f| f.to).collect();
+    assert_eq!(proxy_frames.len(), 2, "one close to each side");
+    assert!(capture.records.iter().any(|r| matches!(r, Record::Note(n) if n.code == "message-too-big")));
+}
+
+#[tokio::test]
+async fn shutdown_closes_open_connections_with_1001_and_saves_the_capture() {
+    let (server_saw_tx, mut server_saw) = tokio::sync::mpsc::unbounded_channel();
+    let (server, _) = raw::start_raw_server(raw::upgrade_all, move |mut ws: RawWs| {
+        let tx = server_saw_tx.clone();
+        async move {
+            let f = ws.frame().await;
+            tx.send(f.payload.to_vec()).unwrap();
+            let close = ws.frame().await;
+            tx.send(close.payload.to_vec()).unwrap();
+            ws.send(true, Opcode::Close, &close.payload[..2]).await;
+        }
+    })
+    .await;
+    let proxy = start_proxy(test_config(&format!("ws://{server}"))).await;
+    let mut ws = raw::connect(proxy.addr, "/", &[]).await.1.unwrap();
+    ws.send(true, Opcode::Text, b"first").await;
+    assert_eq!(server_saw.recv().await.unwrap(), b"first");
+    let stopping = tokio::spawn(proxy.stop());
+    let close = ws.frame().await;
+    assert_eq!(&close.payload[..2], &1001u16.to_be_bytes());
+    ws.send(true, Opcode::Close, &close.payload[..2]).await;
+    assert_eq!(&server_saw.recv().await.unwrap()[..2], &1001u16.to_be_bytes());
+    let capture = stopping.await.unwrap();
+    let close = close_of(&capture, 1);
+    assert_eq!((close.initiator, close.code), (Peer::Proxy, Some(1001)));
+    let replies: Vec<_> = frames(&capture)
+        .iter()
+        .filter(|f| f.opcode == Opcode::Close && f.from != Peer::Proxy)
+        .map(|f| f.relayed)
+        .collect();
+    assert_eq!(replies, vec![false, false], "the endpoints' replies to frametap's close are not relayed");
+}
+
+#[tokio::test]
+async fn two_hundred_connections_run_independently() {
+    let server = start_echo_server().await;
+    let proxy = start_proxy(test_config(&format!("ws://{server}"))).await;
+    let url = proxy.ws_url("/many");
+    let mut clients = Vec::new();
+    for i in 0..200 {
+        let url = url.clone();
+        clients.push(tokio::spawn(async move {
+            let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+            for j in 0..5 {
+                let text = format!("client {i} message {j}");
+                ws.send(Message::text(text.clone())).await.unwrap();
+                assert_eq!(ws.next().await.unwrap().unwrap().into_text().unwrap().as_str(), text);
+            }
+            ws.close(None).await.unwrap();
+            while ws.next().await.is_some() {}
+        }));
+    }
+    for client in clients {
+        client.await.unwrap();
+    }
+    let capture = proxy.stop().await;
+    let closes = capture.records.iter().filter(|r| matches!(r, Record::Close(c) if c.clean)).count();
+    assert_eq!(closes, 200);
+    assert_eq!(frames(&capture).iter().filter(|f| f.opcode == Opcode::Text).count(), 200 * 10);
+}
