@@ -1,7 +1,9 @@
 //! `replay serve` and `replay send` against real sockets: a session captured through the proxy is served to a
 //! raw WebSocket client and sent to a live upstream, frame for frame, at fast and original pace.
 
-use bytes::{Buf, BytesMut};
+mod common;
+
+use common::raw::{self, RawWs, Received};
 use frametap::capture::{read_capture, CaptureWriter};
 use frametap::cli::{CaptureArgs, LogArgs};
 use frametap::event::{Opcode, Peer, Record};
@@ -13,12 +15,11 @@ use frametap::replay::send::{send, SendOptions};
 use frametap::replay::serve::{serve, ServeOptions};
 use frametap::replay::{Pace, PlayOptions, PlayReport, Script};
 use frametap::session::{self, Session, SessionSetup};
-use frametap::wire::{encode_frame, random_mask, FrameScanner, Step};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 
 const TOKEN: &str = "a3c1d1e2-77b4-4c0b-bb0c-91f5a4e0d2c7";
@@ -32,64 +33,20 @@ const SHORT: Duration = Duration::from_secs(2);
 /// (opcode, fin, payload) of a frame as a peer saw it.
 type Seen = (Opcode, bool, Vec<u8>);
 
-/// One WebSocket peer over a raw socket, speaking frames through frametap's wire codec.
-struct Wire {
-    stream: TcpStream,
-    buf: BytesMut,
-    scanner: FrameScanner,
-    mask: bool,
-}
-
-impl Wire {
-    async fn read(&mut self) -> Option<Seen> {
-        loop {
-            let (used, step) = self.scanner.step(&self.buf);
-            self.buf.advance(used);
-            match step {
-                Step::Frame(f) => return Some((f.header.opcode, f.header.fin, f.payload.to_vec())),
-                Step::NeedMore => {}
-                Step::TooBig { .. } => panic!("frame too big"),
-            }
-            match tokio::time::timeout(Duration::from_secs(5), self.stream.read_buf(&mut self.buf)).await {
-                Ok(Ok(0)) | Ok(Err(_)) => return None,
-                Ok(Ok(_)) => {}
-                Err(_) => panic!("no frame within 5 s"),
-            }
-        }
-    }
-
-    async fn write(&mut self, opcode: Opcode, fin: bool, payload: &[u8]) {
-        let mask = self.mask.then(random_mask);
-        self.stream.write_all(&encode_frame(fin, opcode, payload, mask)).await.unwrap();
+/// Reads the next frame as (opcode, fin, payload), or `None` when the peer ended TCP.
+async fn read(ws: &mut RawWs) -> Option<Seen> {
+    match tokio::time::timeout(Duration::from_secs(5), ws.recv()).await.expect("no frame within 5 s") {
+        Received::Frame(f) => Some((f.header.opcode, f.header.fin, f.payload.to_vec())),
+        Received::Eof | Received::Reset => None,
     }
 }
 
-/// Reads an HTTP head; returns it and the bytes after it.
-async fn read_head(stream: &mut TcpStream) -> (String, BytesMut) {
-    let mut buf = BytesMut::new();
-    loop {
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..end]).into_owned();
-            buf.advance(end + 4);
-            return (head, buf);
-        }
-        assert!(stream.read_buf(&mut buf).await.unwrap() > 0, "connection closed during the handshake");
-    }
-}
-
-/// The client: handshake, then the Genesys-like conversation the upstream expects.
-async fn connect(addr: SocketAddr, path: &str) -> Wire {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
-         Origin: https://shop.example.com\r\nAuthorization: Bearer {JWT}\r\n\r\n"
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let (head, rest) = read_head(&mut stream).await;
-    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
-    assert!(head.to_ascii_lowercase().contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo="), "{head}");
-    Wire { stream, buf: rest, scanner: FrameScanner::new(1 << 20), mask: true }
+/// The client's handshake, as a browser would send it (with a bearer token, to test redaction).
+async fn connect(addr: SocketAddr, path: &str) -> RawWs {
+    let auth = format!("Bearer {JWT}");
+    let headers = [("Origin", "https://shop.example.com"), ("Authorization", auth.as_str())];
+    let (head, ws, _) = raw::connect(addr, path, &headers).await;
+    ws.unwrap_or_else(|| panic!("no upgrade: {head}"))
 }
 
 /// What the client saw: the server's frames, and how long the first answer took.
@@ -103,23 +60,23 @@ async fn run_client(addr: SocketAddr, frames: &ClientFrames) -> ClientRun {
     let mut ws = connect(addr, "/v1?deploymentId=6c1b2f0e").await;
     let mut server_frames = Vec::new();
     let sent = Instant::now();
-    ws.write(Opcode::Text, true, frames.configure.as_bytes()).await;
-    let first = ws.read().await.unwrap();
+    ws.send(true, Opcode::Text, frames.configure.as_bytes()).await;
+    let first = read(&mut ws).await.unwrap();
     let first_answer = sent.elapsed();
     server_frames.push(first);
     while server_frames.last().unwrap().0 != Opcode::Binary {
-        let frame = ws.read().await.unwrap();
+        let frame = read(&mut ws).await.unwrap();
         if frame.0 == Opcode::Ping {
-            ws.write(Opcode::Pong, true, &frame.2).await;
+            ws.send(true, Opcode::Pong, &frame.2).await;
         }
         server_frames.push(frame);
     }
-    ws.write(Opcode::Text, true, frames.message.as_bytes()).await;
-    let close = ws.read().await.unwrap();
+    ws.send(true, Opcode::Text, frames.message.as_bytes()).await;
+    let close = read(&mut ws).await.unwrap();
     assert_eq!(close.0, Opcode::Close);
-    ws.write(Opcode::Close, true, &close.2).await;
+    ws.send(true, Opcode::Close, &close.2).await;
     server_frames.push(close);
-    assert_eq!(ws.read().await, None, "the server ends TCP after the close handshake");
+    assert_eq!(read(&mut ws).await, None, "the server ends TCP after the close handshake");
     ClientRun { server_frames, first_answer }
 }
 
@@ -145,7 +102,7 @@ async fn upstream() -> (SocketAddr, mpsc::UnboundedReceiver<Vec<Seen>>) {
     tokio::spawn(async move {
         while let Ok((mut stream, _)) = listener.accept().await {
             let session = SESSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-            let (head, rest) = read_head(&mut stream).await;
+            let (head, rest) = raw::read_head(&mut stream).await;
             let key = head
                 .lines()
                 .find_map(|l| l.split_once(':').filter(|(n, _)| n.eq_ignore_ascii_case("sec-websocket-key")))
@@ -158,23 +115,23 @@ async fn upstream() -> (SocketAddr, mpsc::UnboundedReceiver<Vec<Seen>>) {
                 if head.contains("Authorization") || head.contains("authorization") { "auth" } else { "no-auth" }
             );
             stream.write_all(answer.as_bytes()).await.unwrap();
-            let mut ws = Wire { stream, buf: rest, scanner: FrameScanner::new(1 << 20), mask: false };
+            let mut ws = RawWs::new(stream, rest, false);
             let mut got = Vec::new();
-            got.push(ws.read().await.unwrap());
+            got.push(read(&mut ws).await.unwrap());
             tokio::time::sleep(THINK).await;
             let answer = format!(
                 r#"{{"type":"response","class":"SessionResponse","code":200,"body":{{"connected":true,"id":"s{session}"}}}}"#
             );
-            ws.write(Opcode::Text, true, answer.as_bytes()).await;
-            ws.write(Opcode::Text, false, "{\"type\":\"message\",\"body\":\"caf".as_bytes()).await;
-            ws.write(Opcode::Ping, true, b"are you there").await;
-            ws.write(Opcode::Continuation, true, "\u{e9}\"}".as_bytes()).await;
-            ws.write(Opcode::Binary, true, &[0, 1, 2, 255]).await;
+            ws.send(true, Opcode::Text, answer.as_bytes()).await;
+            ws.send(false, Opcode::Text, "{\"type\":\"message\",\"body\":\"caf".as_bytes()).await;
+            ws.send(true, Opcode::Ping, b"are you there").await;
+            ws.send(true, Opcode::Continuation, "\u{e9}\"}".as_bytes()).await;
+            ws.send(true, Opcode::Binary, &[0, 1, 2, 255]).await;
             while got.last().map(|f| f.0) != Some(Opcode::Text) || got.len() < 2 {
-                got.push(ws.read().await.unwrap());
+                got.push(read(&mut ws).await.unwrap());
             }
-            ws.write(Opcode::Close, true, b"\x0f\xa0session over").await;
-            got.push(ws.read().await.unwrap());
+            ws.send(true, Opcode::Close, b"\x0f\xa0session over").await;
+            got.push(read(&mut ws).await.unwrap());
             ws.stream.shutdown().await.unwrap();
             let _ = tx.send(got);
         }
@@ -503,4 +460,173 @@ fn replay_and_convert_command_lines_parse() {
     let err = Cli::try_parse_from(["frametap", "replay", "serve", "c.jsonl", "--pace", "soon"]).unwrap_err();
     assert!(err.to_string().contains("not a pace"));
     assert!(Cli::try_parse_from(["frametap", "convert", "a.har", "b.jsonl", "--redact"]).is_ok());
+}
+
+/// A capture written by hand: one connection whose client says "hi" and server answers "hello", then `end`.
+fn handmade_capture(dir: &Path, name: &str, status: u16, close: Option<frametap::event::Close>) -> PathBuf {
+    use frametap::event::*;
+    let ts = |ms: i64| Ts(chrono::DateTime::from_timestamp_millis(1_795_000_000_000 + ms).unwrap());
+    let frame = |seq, from: Peer, text: &str| {
+        Record::Frame(Frame {
+            conn: 1,
+            ts: ts(seq as i64),
+            seq,
+            from,
+            to: from.other(),
+            opcode: Opcode::Text,
+            fin: true,
+            rsv: 0,
+            len: text.len() as u64,
+            payload: bytes::Bytes::copy_from_slice(text.as_bytes()),
+            text_message: true,
+            relayed: true,
+        })
+    };
+    let mut records = vec![Record::Open(Open {
+        conn: 1,
+        ts: ts(0),
+        client_addr: None,
+        request: HttpRequest { method: "GET".into(), path: "/chat".into(), headers: Vec::new() },
+        upstream: Some("ws://example.com/chat".into()),
+        upstream_request: None,
+        response: Some(HttpResponse {
+            status,
+            headers: vec![
+                ("sec-websocket-protocol".into(), "chat.v2".into()),
+                ("content-type".into(), "text/plain".into()),
+            ],
+            body: (status != 101).then(|| "deployment not allowed".into()),
+            body_base64: None,
+        }),
+        error: None,
+        handshake_ms: Some(12.5),
+    })];
+    if status == 101 {
+        records.push(frame(1, Peer::Client, "hi"));
+        records.push(frame(2, Peer::Server, "hello"));
+    }
+    records.extend(close.map(Record::Close));
+    let path = dir.join(name);
+    let mut writer = CaptureWriter::create(&path).unwrap();
+    for record in &records {
+        writer.write(record);
+    }
+    writer.finish(0, Vec::new());
+    path
+}
+
+fn server_close(clean: bool, code: Option<u16>, detail: Option<&str>) -> frametap::event::Close {
+    frametap::event::Close {
+        conn: 1,
+        ts: frametap::event::Ts::now(),
+        initiator: Peer::Server,
+        code,
+        reason: code.map(|_| "going away".into()),
+        clean,
+        duration_ms: 3.0,
+        detail: detail.map(str::to_owned),
+    }
+}
+
+/// Serves `capture` until the returned sender fires; reports go to the receiver.
+async fn start_serving(
+    capture: &Path,
+    out: &Path,
+) -> (SocketAddr, oneshot::Sender<()>, mpsc::UnboundedReceiver<PlayReport>) {
+    let script = Script::load(capture, None, false).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (report_tx, reports) = mpsc::unbounded_channel();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let session = session_to(out, "replay-serve");
+    let options = ServeOptions { play: play_options(Pace::Fast), handshake_timeout: SHORT };
+    tokio::spawn(async move {
+        let stopped = async {
+            let _ = stopped.await;
+        };
+        serve(listener, script, options, session.sink.clone(), stopped, Some(report_tx)).await.unwrap();
+        session.finish().await;
+    });
+    (addr, stop, reports)
+}
+
+#[tokio::test]
+async fn recorded_tcp_drops_and_resets_are_replayed_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    for (detail, reset) in [
+        ("the server reset the TCP connection", true),
+        ("the server closed the TCP connection without a close frame", false),
+    ] {
+        let capture = handmade_capture(
+            dir.path(),
+            &format!("drop-{reset}.jsonl"),
+            101,
+            Some(server_close(false, None, Some(detail))),
+        );
+        let (addr, _stop, mut reports) = start_serving(&capture, &capture.with_extension("out.jsonl")).await;
+        let mut ws = connect(addr, "/chat").await;
+        ws.send(true, Opcode::Text, b"hi").await;
+        assert_eq!(read(&mut ws).await, Some((Opcode::Text, true, b"hello".to_vec())));
+        let end = tokio::time::timeout(Duration::from_secs(5), ws.recv()).await.unwrap();
+        match (reset, end) {
+            (true, Received::Reset) | (false, Received::Eof) => {}
+            (_, other) => panic!("{detail}: the client saw {other:?}"),
+        }
+        let report = reports.recv().await.unwrap();
+        assert!(!report.close.clean && report.close.code.is_none(), "{:?}", report.close);
+        assert_eq!(report.close.initiator, Peer::Server);
+    }
+}
+
+#[tokio::test]
+async fn a_refused_upgrade_is_answered_as_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let capture = handmade_capture(dir.path(), "refused.jsonl", 403, None);
+    let (addr, _stop, _reports) = start_serving(&capture, &dir.path().join("out.jsonl")).await;
+    let (head, ws, body) = raw::connect(addr, "/chat", &[]).await;
+    assert!(ws.is_none() && head.starts_with("HTTP/1.1 403"), "{head}");
+    assert_eq!(raw::head_header(&raw::head_headers(&head), "content-type"), Some("text/plain"));
+    assert!(String::from_utf8_lossy(&body).contains("deployment not allowed"), "{body:?}");
+}
+
+#[tokio::test]
+async fn shutdown_closes_a_served_connection_with_1001() {
+    let dir = tempfile::tempdir().unwrap();
+    let capture = handmade_capture(dir.path(), "open.jsonl", 101, None);
+    let (addr, stop, mut reports) = start_serving(&capture, &dir.path().join("out.jsonl")).await;
+    let mut ws = connect(addr, "/chat").await;
+    ws.send(true, Opcode::Text, b"hi").await;
+    assert_eq!(read(&mut ws).await, Some((Opcode::Text, true, b"hello".to_vec())));
+    stop.send(()).unwrap();
+    let close = read(&mut ws).await.unwrap();
+    assert_eq!((close.0, &close.2[..2]), (Opcode::Close, &1001u16.to_be_bytes()[..]));
+    ws.send(true, Opcode::Close, &close.2).await;
+    assert_eq!(read(&mut ws).await, None);
+    drop(ws);
+    let report = reports.recv().await.unwrap();
+    assert_eq!((report.close.initiator, report.close.code, report.close.clean), (Peer::Proxy, Some(1001), true));
+}
+
+#[tokio::test]
+async fn a_chrome_har_is_served_and_the_clients_close_is_answered() {
+    let har = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/har/chrome-genesys.har");
+    let script = Script::load(&har, None, false).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (addr, _stop, mut reports) = start_serving(&har, &dir.path().join("out.jsonl")).await;
+    let mut ws = connect(addr, &script.open.request.path).await;
+    for frame in &script.frames {
+        match frame.from {
+            Peer::Client => ws.send(true, frame.opcode, &frame.payload).await,
+            _ => assert_eq!(read(&mut ws).await, Some((frame.opcode, true, frame.payload.to_vec()))),
+        }
+    }
+    ws.send(true, Opcode::Close, b"\x03\xe8Guest client disconnect").await;
+    let answer = read(&mut ws).await.unwrap();
+    assert_eq!((answer.0, &answer.2[..]), (Opcode::Close, &b"\x03\xe8"[..]), "the close is answered with its code");
+    assert_eq!(read(&mut ws).await, None);
+    drop(ws);
+    let report = reports.recv().await.unwrap();
+    assert!(report.divergences.is_empty(), "{:?}", report.divergences);
+    assert_eq!((report.close.initiator, report.close.code, report.close.clean), (Peer::Client, Some(1000), true));
+    assert_eq!(report.sent, 6, "five recorded frames and the answer to the close");
 }
