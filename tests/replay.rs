@@ -416,6 +416,35 @@ async fn bad_replays_fail_with_one_clear_line() {
     assert!(matches!(&refused.records[1], Record::Open(o) if o.error.is_some()), "the failed attempt is captured");
 }
 
+#[tokio::test]
+async fn an_upstream_refusing_the_recorded_upgrade_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let capture = handmade_capture(dir.path(), "accepted.jsonl", 101, None);
+    let refuse = |_: &str| raw::Answer::Refuse(403, Vec::new(), b"deployment not allowed".to_vec());
+    let (addr, mut heads) = raw::start_raw_server(refuse, |_| async {}).await;
+    let script = Script::load(&capture, None, false).unwrap();
+    let session = session_to(&dir.path().join("out.jsonl"), "replay-send");
+    let options = SendOptions {
+        upstream: UpstreamBase::parse(&format!("ws://{addr}")).unwrap(),
+        tls: frametap::tls::upstream::client_config(None, false).unwrap(),
+        headers: vec![("Origin".into(), "https://replay.example".into())],
+        play: play_options(Pace::Fast),
+        handshake_timeout: SHORT,
+    };
+    let (_stop, stop_rx) = watch::channel(false);
+    let err = send(&script, options, session.sink.clone(), stop_rx).await.unwrap_err().to_string();
+    session.finish().await;
+    assert!(
+        err.contains("refused the upgrade with HTTP 403 (deployment not allowed) where the recording shows HTTP 101"),
+        "{err}"
+    );
+    let head = heads.recv().await.unwrap();
+    assert!(
+        head.starts_with("GET /chat HTTP/1.1") && head.to_ascii_lowercase().contains("origin: https://replay.example"),
+        "{head}"
+    );
+}
+
 #[test]
 fn replay_and_convert_command_lines_parse() {
     use clap::{CommandFactory, Parser};
