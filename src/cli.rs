@@ -31,6 +31,11 @@ pub enum Command {
     ///
     /// Point your client at ws://127.0.0.1:9000/<path>; frametap appends the path and query to --upstream.
     Proxy(ProxyArgs),
+    /// Write a copy of a capture with its secrets masked, for sharing: JWT signatures, Authorization and
+    /// cookie values, token-like query parameters and JSON fields become stable placeholders.
+    ///
+    /// The session stays readable (JWT claims, cookie names, every other field) and replayable. See docs/redaction.md.
+    Redact(crate::redact::RedactCommand),
 }
 
 /// Where records are saved.

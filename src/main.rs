@@ -23,6 +23,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Proxy(args) => frametap::commands::proxy::run(args).await,
+            Command::Redact(cmd) => frametap::redact::run_redact(cmd),
         }
     });
     match result {

@@ -4,8 +4,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use frametap::capture::{read_capture, CaptureWriter};
 use frametap::event::{
-    Diagnosis, Frame, HttpRequest, HttpResponse, Meta, Opcode, Open, Peer, Record, Ts, FORMAT_NAME,
-    FORMAT_VERSION,
+    Diagnosis, Frame, HttpRequest, HttpResponse, Meta, Opcode, Open, Peer, Record, Ts, FORMAT_NAME, FORMAT_VERSION,
 };
 use frametap::inspect::jwt::{decode_unverified, encode_part};
 use frametap::inspect::tokens::TokenTracker;
@@ -22,11 +21,7 @@ fn ts(epoch: i64) -> Ts {
 
 fn jwt(claims: Value) -> String {
     let header = encode_part(br#"{"alg":"HS256","typ":"JWT"}"#);
-    format!(
-        "{header}.{}.{}",
-        encode_part(claims.to_string().as_bytes()),
-        encode_part(b"super-secret-signature-bytes")
-    )
+    format!("{header}.{}.{}", encode_part(claims.to_string().as_bytes()), encode_part(b"super-secret-signature-bytes"))
 }
 
 fn signature(token: &str) -> &str {
@@ -34,9 +29,7 @@ fn signature(token: &str) -> &str {
 }
 
 fn pairs(h: &[(&str, &str)]) -> Vec<(String, String)> {
-    h.iter()
-        .map(|(n, v)| (n.to_string(), v.to_string()))
-        .collect()
+    h.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()
 }
 
 fn meta(command: &[&str]) -> Record {
@@ -47,9 +40,7 @@ fn meta(command: &[&str]) -> Record {
         frametap: "0.1.0".into(),
         command: command.iter().map(|s| s.to_string()).collect(),
         mode: "proxy".into(),
-        upstream: Some(format!(
-            "wss://example.test/v1?deploymentId={DEPLOYMENT}&token={SESSION}"
-        )),
+        upstream: Some(format!("wss://example.test/v1?deploymentId={DEPLOYMENT}&token={SESSION}")),
         redacted: false,
         insecure_upstream: false,
     })
@@ -60,19 +51,10 @@ fn open(path: &str, headers: &[(&str, &str)], response_headers: &[(&str, &str)])
         conn: 1,
         ts: ts(T0),
         client_addr: Some("127.0.0.1:50000".into()),
-        request: HttpRequest {
-            method: "GET".into(),
-            path: path.into(),
-            headers: pairs(headers),
-        },
+        request: HttpRequest { method: "GET".into(), path: path.into(), headers: pairs(headers) },
         upstream: None,
         upstream_request: None,
-        response: Some(HttpResponse {
-            status: 101,
-            headers: pairs(response_headers),
-            body: None,
-            body_base64: None,
-        }),
+        response: Some(HttpResponse { status: 101, headers: pairs(response_headers), body: None, body_base64: None }),
         error: None,
         handshake_ms: Some(10.0),
     })
@@ -126,10 +108,7 @@ fn handshake_secrets_are_masked_and_names_schemes_and_claims_kept() {
             ("X-Api-Key", "key-abcdef123456"),
             ("Sec-WebSocket-Protocol", "access_token, proto-secret-777"),
         ],
-        &[(
-            "Set-Cookie",
-            "refresh_token=set-cookie-secret-9; Path=/; HttpOnly",
-        )],
+        &[("Set-Cookie", "refresh_token=set-cookie-secret-9; Path=/; HttpOnly")],
     );
     let out = Redactor::new().redact(record);
     let text = line(&out);
@@ -145,45 +124,26 @@ fn handshake_secrets_are_masked_and_names_schemes_and_claims_kept() {
     ] {
         assert!(!text.contains(secret), "{secret} leaked: {text}");
     }
-    let Record::Open(open) = out else {
-        unreachable!()
-    };
-    let header = |name: &str| {
-        frametap::event::header(&open.request.headers, name)
-            .unwrap()
-            .to_owned()
-    };
+    let Record::Open(open) = out else { unreachable!() };
+    let header = |name: &str| frametap::event::header(&open.request.headers, name).unwrap().to_owned();
     assert!(
-        open.request
-            .path
-            .contains(&format!("deploymentId={DEPLOYMENT}")),
+        open.request.path.contains(&format!("deploymentId={DEPLOYMENT}")),
         "public ids stay: {}",
         open.request.path
     );
-    assert!(
-        open.request.path.contains("access_token=redacted-"),
-        "{}",
-        open.request.path
-    );
+    assert!(open.request.path.contains("access_token=redacted-"), "{}", open.request.path);
     assert_eq!(header("Host"), "127.0.0.1");
     let auth = header("Authorization");
     assert!(auth.starts_with("Bearer eyJ"), "{auth}");
     let decoded = decode_unverified(auth.strip_prefix("Bearer ").unwrap()).unwrap();
     assert_eq!(decoded.claims["sub"], "agent", "claims stay readable");
     assert!(header("Proxy-Authorization").starts_with("Basic redacted-"));
-    assert!(
-        header("Cookie").starts_with("theme=redacted-"),
-        "{}",
-        header("Cookie")
-    );
+    assert!(header("Cookie").starts_with("theme=redacted-"), "{}", header("Cookie"));
     assert!(header("Cookie").contains("; sid=redacted-"));
     assert!(header("Sec-WebSocket-Protocol").starts_with("access_token, redacted-"));
-    let set_cookie = frametap::event::header(&open.response.unwrap().headers, "set-cookie")
-        .unwrap()
-        .to_owned();
+    let set_cookie = frametap::event::header(&open.response.unwrap().headers, "set-cookie").unwrap().to_owned();
     assert!(
-        set_cookie.starts_with("refresh_token=redacted-")
-            && set_cookie.ends_with("; Path=/; HttpOnly"),
+        set_cookie.starts_with("refresh_token=redacted-") && set_cookie.ends_with("; Path=/; HttpOnly"),
         "{set_cookie}"
     );
 }
@@ -201,16 +161,10 @@ fn json_frames_keep_structure_and_other_fields_and_get_stable_placeholders() {
     let first = frame_text(&redactor.redact(text(1, &configure)));
     let second = frame_text(&redactor.redact(text(2, &extra.to_string())));
 
-    assert!(
-        !first.contains(SESSION) && !second.contains(SESSION),
-        "{first}\n{second}"
-    );
+    assert!(!first.contains(SESSION) && !second.contains(SESSION), "{first}\n{second}");
     assert!(!first.contains(signature(&code)));
     // Untouched parts keep their exact text (spacing, number format); key order stays.
-    assert!(
-        first.starts_with(r#"{"action": "configureAuthenticatedSession", "deploymentId": ""#),
-        "{first}"
-    );
+    assert!(first.starts_with(r#"{"action": "configureAuthenticatedSession", "deploymentId": ""#), "{first}");
     assert!(first.ends_with(r#""n": 1.50}"#), "{first}");
     let a: Value = serde_json::from_str(&first).unwrap();
     let b: Value = serde_json::from_str(&second).unwrap();
@@ -221,30 +175,10 @@ fn json_frames_keep_structure_and_other_fields_and_get_stable_placeholders() {
     );
     assert!(uuid::Uuid::parse_str(placeholder).is_ok());
     assert_eq!(b["token"], placeholder, "same secret, same placeholder");
-    assert_eq!(
-        b["message"]["text"],
-        format!("my token is {placeholder}"),
-        "mentions elsewhere follow"
-    );
-    assert_eq!(
-        decode_unverified(a["data"]["code"].as_str().unwrap())
-            .unwrap()
-            .claims["sub"],
-        "user"
-    );
-    for field in [
-        "refreshToken",
-        "resumeToken",
-        "Password",
-        "secret",
-        "id_token",
-        "access_token",
-        "JWT",
-    ] {
-        assert!(
-            b[field].as_str().unwrap().starts_with("redacted-"),
-            "{field}: {b}"
-        );
+    assert_eq!(b["message"]["text"], format!("my token is {placeholder}"), "mentions elsewhere follow");
+    assert_eq!(decode_unverified(a["data"]["code"].as_str().unwrap()).unwrap().claims["sub"], "user");
+    for field in ["refreshToken", "resumeToken", "Password", "secret", "id_token", "access_token", "JWT"] {
+        assert!(b[field].as_str().unwrap().starts_with("redacted-"), "{field}: {b}");
     }
     let keys: Vec<&String> = b.as_object().unwrap().keys().collect();
     let original: Vec<&String> = extra.as_object().unwrap().keys().collect();
@@ -257,24 +191,22 @@ fn json_frames_keep_structure_and_other_fields_and_get_stable_placeholders() {
 fn same_secret_gets_same_placeholder_across_records_and_redaction_is_idempotent() {
     let mut redactor = Redactor::new();
     let open = redactor.redact(open(&format!("/v1?token={SESSION}"), &[], &[]));
-    let frame = redactor.redact(text(
-        1,
-        &json!({"action":"echo","token": SESSION}).to_string(),
-    ));
-    let Record::Open(o) = &open else {
-        unreachable!()
-    };
+    let frame = redactor.redact(text(1, &json!({"action":"echo","token": SESSION}).to_string()));
+    let Record::Open(o) = &open else { unreachable!() };
     let placeholder = o.request.path.split("token=").nth(1).unwrap().to_owned();
     let body: Value = serde_json::from_str(&frame_text(&frame)).unwrap();
     assert_eq!(body["token"], placeholder.as_str());
+    // A later frame with no secret-looking field still has the known secret masked; others stay byte for byte.
+    let mention =
+        redactor.redact(text(2, &format!(r#"{{"type":"message","code":200,"body":"resume with {SESSION}"}}"#)));
+    assert_eq!(frame_text(&mention), format!(r#"{{"type":"message","code":200,"body":"resume with {placeholder}"}}"#));
+    let plain = text(3, r#"{"type":"response","class":"SessionResponse","code":200,"body":{"connected":true}}"#);
+    assert_eq!(redactor.redact(plain.clone()), plain);
     // A second run uses another key (placeholders cannot be linked across runs) but re-redacting changes nothing.
     let again = Redactor::new().redact(frame.clone());
     assert_eq!(again, frame);
     let mut other = Redactor::new();
-    let other_frame = other.redact(text(
-        1,
-        &json!({"action":"echo","token": SESSION}).to_string(),
-    ));
+    let other_frame = other.redact(text(1, &json!({"action":"echo","token": SESSION}).to_string()));
     let other_body: Value = serde_json::from_str(&frame_text(&other_frame)).unwrap();
     assert_ne!(other_body["token"], placeholder.as_str());
     // With a fixed key, runs agree.
@@ -286,19 +218,41 @@ fn same_secret_gets_same_placeholder_across_records_and_redaction_is_idempotent(
 }
 
 #[test]
+fn a_second_connection_with_the_same_token_gets_the_same_placeholder() {
+    let mut redactor = Redactor::new();
+    let on = |conn: u64, body: &str| {
+        let Record::Frame(mut f) = text(1, body) else { unreachable!() };
+        f.conn = conn;
+        Record::Frame(f)
+    };
+    let first = frame_text(&redactor.redact(on(1, &json!({"action":"configureSession","token": SESSION}).to_string())));
+    let second =
+        frame_text(&redactor.redact(on(2, &json!({"action":"configureSession","token": SESSION}).to_string())));
+    assert_eq!(first, second);
+    let mention = frame_text(&redactor.redact(on(2, &format!(r#"{{"text":"{SESSION}"}}"#))));
+    assert!(!mention.contains(SESSION), "{mention}");
+    assert!(!redactor.redact_str(&format!("log line {SESSION}")).contains(SESSION));
+}
+
+#[test]
 fn meta_says_redacted_and_its_urls_are_masked() {
-    let out = Redactor::new().redact(meta(&[
-        "frametap",
-        "proxy",
-        &format!("wss://example.test/v1?token={SESSION}"),
-    ]));
+    let out = Redactor::new().redact(meta(&["frametap", "proxy", &format!("wss://example.test/v1?token={SESSION}")]));
     let Record::Meta(m) = out else { unreachable!() };
     assert!(m.redacted);
     assert!(!line(&Record::Meta(m.clone())).contains(SESSION));
-    assert!(m.upstream.unwrap().contains(&format!(
-        "deploymentId={DEPLOYMENT}&token={UUID_PLACEHOLDER_PREFIX}"
-    )));
+    assert!(m.upstream.unwrap().contains(&format!("deploymentId={DEPLOYMENT}&token={UUID_PLACEHOLDER_PREFIX}")));
     assert_eq!(m.command[..2], ["frametap", "proxy"]);
+    let args = ["--set-header", "Authorization: Bearer hdr-secret-123", "--set-header=X-Api-Key: key-secret-456"];
+    let upstream = "--upstream=wss://bob:pa55w0rd-x@example.test/v1?access_token=qs-secret-789";
+    let out = Redactor::new().redact(meta(&[args[0], args[1], args[2], upstream]));
+    let Record::Meta(m) = out else { unreachable!() };
+    let text = m.command.join(" ");
+    for secret in ["hdr-secret-123", "key-secret-456", "pa55w0rd-x", "qs-secret-789"] {
+        assert!(!text.contains(secret), "{secret} leaked: {text}");
+    }
+    assert_eq!(m.command[1], format!("Authorization: Bearer {}", m.command[1].rsplit(' ').next().unwrap()));
+    assert!(m.command[3].starts_with("--upstream=wss://bob:redacted-"), "{}", m.command[3]);
+    assert!(m.command[3].contains("@example.test/v1?access_token=redacted-"), "{}", m.command[3]);
 }
 
 #[test]
@@ -308,32 +262,19 @@ fn plain_text_fragments_close_reasons_and_analysis_records_are_masked() {
     // A JSON message cut into fragments: the first fragment is not valid JSON on its own.
     let fragment = format!(r#"{{"action":"configureSession","token":"{SESSION}","deploymentId":"#);
     let out = frame_text(&redactor.redact(text(1, &fragment)));
-    assert!(
-        !out.contains(SESSION) && out.contains(r#""token":"00000000-"#),
-        "{out}"
-    );
+    assert!(!out.contains(SESSION) && out.contains(r#""token":"00000000-"#), "{out}");
     let plain = format!("AUTH {token}. done");
     let out = frame_text(&redactor.redact(text(2, &plain)));
-    assert!(
-        !out.contains(signature(&token)) && out.ends_with(". done"),
-        "{out}"
-    );
+    assert!(!out.contains(signature(&token)) && out.ends_with(". done"), "{out}");
     let mut close = b"\x0f\xa0bad token ".to_vec();
     close.extend_from_slice(SESSION.as_bytes());
-    let Record::Frame(closed) = redactor.redact(Record::Frame(frame(3, Opcode::Close, &close)))
-    else {
-        unreachable!()
-    };
+    let Record::Frame(closed) = redactor.redact(Record::Frame(frame(3, Opcode::Close, &close))) else { unreachable!() };
     let (code, reason) = closed.close_parts();
     assert_eq!(code, Some(4000));
     assert!(reason.unwrap().starts_with("bad token 00000000-"));
     assert_eq!(closed.len, closed.payload.len() as u64);
     let binary = Record::Frame(frame(4, Opcode::Binary, SESSION.as_bytes()));
-    assert_eq!(
-        redactor.redact(binary.clone()),
-        binary,
-        "binary payloads are left as they are"
-    );
+    assert_eq!(redactor.redact(binary.clone()), binary, "binary payloads are left as they are");
     let diagnosis = Record::Diagnosis(Diagnosis {
         conn: 1,
         ts: ts(T0),
@@ -343,20 +284,14 @@ fn plain_text_fragments_close_reasons_and_analysis_records_are_masked() {
             .clone(),
     });
     let text = line(&redactor.redact(diagnosis));
-    assert!(
-        !text.contains(&SESSION[..20]),
-        "a cut-off preview is masked too: {text}"
-    );
+    assert!(!text.contains(&SESSION[..20]), "a cut-off preview is masked too: {text}");
 }
 
 #[test]
 fn tokens_in_a_redacted_capture_read_the_same() {
     let token = jwt(json!({"exp": T0 + 30, "scope": "chat"}));
-    let record = text(
-        1,
-        &json!({"type":"response","class":"JwtResponse","code":200,"body":{"jwt": token}})
-            .to_string(),
-    );
+    let record =
+        text(1, &json!({"type":"response","class":"JwtResponse","code":200,"body":{"jwt": token}}).to_string());
     let redacted = Redactor::new().redact(record.clone());
     let before = TokenTracker::new(vec!["guest:write".into()]).observe(&record, record.ts());
     let after = TokenTracker::new(vec!["guest:write".into()]).observe(&redacted, redacted.ts());
@@ -371,20 +306,9 @@ fn write_capture(path: &std::path::Path, with_end: bool) {
     let token = jwt(json!({"exp": T0 + 60}));
     for record in [
         meta(&["frametap", "proxy"]),
-        open(
-            &format!("/v1?deploymentId={DEPLOYMENT}"),
-            &[("Authorization", &format!("Bearer {token}"))],
-            &[],
-        ),
-        text(
-            1,
-            &json!({"action":"configureSession","deploymentId":DEPLOYMENT,"token":SESSION})
-                .to_string(),
-        ),
-        text(
-            2,
-            r#"{"type":"response","class":"SessionResponse","code":200,"body":{"connected":true}}"#,
-        ),
+        open(&format!("/v1?deploymentId={DEPLOYMENT}"), &[("Authorization", &format!("Bearer {token}"))], &[]),
+        text(1, &json!({"action":"configureSession","deploymentId":DEPLOYMENT,"token":SESSION}).to_string()),
+        text(2, r#"{"type":"response","class":"SessionResponse","code":200,"body":{"connected":true}}"#),
     ] {
         assert!(writer.write(&record));
     }
@@ -400,45 +324,25 @@ fn redact_command_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
     let (input, output) = (dir.path().join("in.jsonl"), dir.path().join("out.jsonl"));
     write_capture(&input, true);
-    run_redact(RedactCommand {
-        input: input.clone(),
-        output: output.clone(),
-    })
-    .unwrap();
+    run_redact(RedactCommand { input: input.clone(), output: output.clone() }).unwrap();
 
     let original = read_capture(&input).unwrap();
     let copy = read_capture(&output).unwrap();
-    assert_eq!(
-        copy.records.len(),
-        original.records.len(),
-        "every record kept, end included"
-    );
+    assert_eq!(copy.records.len(), original.records.len(), "every record kept, end included");
     assert!(copy.has_end && copy.problems.is_empty());
     assert!(copy.meta().unwrap().redacted);
-    let Some(Record::End(end)) = copy.records.last() else {
-        panic!("no end record")
-    };
-    assert!(
-        end.complete && end.frames == 2 && end.connections == 1,
-        "{end:?}"
-    );
+    let Some(Record::End(end)) = copy.records.last() else { panic!("no end record") };
+    assert!(end.complete && end.frames == 2 && end.connections == 1, "{end:?}");
     let raw = std::fs::read_to_string(&output).unwrap();
     assert!(!raw.contains(SESSION), "{raw}");
     assert!(raw.contains(DEPLOYMENT));
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(
-            std::fs::metadata(&output).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(std::fs::metadata(&output).unwrap().permissions().mode() & 0o777, 0o600);
     }
     // Never overwrites.
-    let err = run_redact(RedactCommand {
-        input: input.clone(),
-        output: output.clone(),
-    })
-    .unwrap_err();
+    let err = run_redact(RedactCommand { input: input.clone(), output: output.clone() }).unwrap_err();
     assert!(format!("{err:#}").contains("already exists"), "{err:#}");
     assert_eq!(std::fs::read_to_string(&output).unwrap(), raw);
 }
@@ -452,16 +356,10 @@ fn redact_command_keeps_going_past_corrupt_and_cut_off_lines_and_says_so() {
     text.insert_str(text.find('\n').unwrap() + 1, "this is not a record\n");
     text.push_str(r#"{"kind":"frame","conn":1,"#);
     std::fs::write(&input, text).unwrap();
-    run_redact(RedactCommand {
-        input,
-        output: output.clone(),
-    })
-    .unwrap();
+    run_redact(RedactCommand { input, output: output.clone() }).unwrap();
     let copy = read_capture(&output).unwrap();
     assert_eq!(copy.records.len(), 5, "4 good records + a new end");
-    let Some(Record::End(end)) = copy.records.last() else {
-        panic!("no end record")
-    };
+    let Some(Record::End(end)) = copy.records.last() else { panic!("no end record") };
     assert!(!end.complete);
     let errors = end.errors.join("\n");
     assert!(errors.contains("line 2: corrupt record"), "{errors}");
@@ -473,14 +371,135 @@ fn redact_command_keeps_going_past_corrupt_and_cut_off_lines_and_says_so() {
 fn redact_command_errors_are_clear() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("missing.jsonl");
-    let err = run_redact(RedactCommand {
-        input: missing,
-        output: dir.path().join("o.jsonl"),
-    })
-    .unwrap_err();
-    assert!(
-        format!("{err:#}").contains("could not read the capture"),
-        "{err:#}"
-    );
+    let err = run_redact(RedactCommand { input: missing, output: dir.path().join("o.jsonl") }).unwrap_err();
+    assert!(format!("{err:#}").contains("could not read the capture"), "{err:#}");
     assert!(!dir.path().join("o.jsonl").exists());
+}
+
+#[test]
+fn the_pipeline_hook_redacts_like_the_redactor() {
+    use frametap::pipeline::Redaction;
+    let mut hook: Box<dyn Redaction> = Box::new(Redactor::with_key(b"same"));
+    let record = text(1, &json!({"action":"echo","token": SESSION}).to_string());
+    assert_eq!(hook.redact(record.clone()), Redactor::with_key(b"same").redact(record));
+}
+
+#[test]
+fn arbitrary_text_never_panics_the_redactor_or_the_token_finder() {
+    use rand::{rngs::StdRng, Rng, SeedableRng};
+    let pieces = [
+        "\"",
+        "\\",
+        ":",
+        " ",
+        "{",
+        "}",
+        "[",
+        "]",
+        ",",
+        ".",
+        "eyJ",
+        "eyJhbGciOiJIUzI1NiJ9",
+        "token",
+        "\"token\":",
+        "code",
+        "é",
+        "€",
+        "=",
+        "&",
+        "?",
+        ";",
+        "%",
+        "%4",
+        "%zz",
+        "@",
+        "://",
+        "Bearer ",
+        SESSION,
+        "redacted-",
+        "00000000-",
+    ];
+    let mut rng = StdRng::seed_from_u64(7);
+    let mut redactor = Redactor::new();
+    let mut tracker = TokenTracker::new(vec!["s".into()]);
+    for seq in 0..3000 {
+        let n = rng.gen_range(0..40);
+        let body: String = (0..n).map(|_| pieces[rng.gen_range(0..pieces.len())]).collect();
+        if seq % 100 == 0 {
+            // A fresh run now and then: a real run holds a few secrets per connection, not thousands.
+            (redactor, tracker) = (Redactor::new(), TokenTracker::new(vec!["s".into()]));
+        }
+        let framed = if seq % 2 == 0 { format!("{{\"token\":\"{body}\"}}") } else { body.clone() };
+        for record in [
+            text(seq, &framed),
+            open(&format!("/p?{body}"), &[("Authorization", &body), ("Cookie", &body), ("Set-Cookie", &body)], &[]),
+            meta(&[&body, &format!("--x={body}"), &format!("wss://{body}")]),
+        ] {
+            tracker.observe(&record, ts(T0));
+            let out = redactor.redact(record);
+            if let Record::Frame(f) = &out {
+                assert_eq!(f.len, f.payload.len() as u64);
+                if seq % 2 == 0 && serde_json::from_str::<Value>(&framed).is_ok() {
+                    assert!(serde_json::from_slice::<Value>(&f.payload).is_ok(), "valid JSON stays valid: {framed}");
+                }
+            }
+        }
+    }
+}
+
+/// `proxy --redact` runs the Redactor as the pipeline's redaction stage: what reaches the capture is masked.
+#[tokio::test]
+async fn the_pipeline_writes_a_redacted_capture() {
+    use frametap::pipeline::{self, LagPolicy, PipelineOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("live.jsonl");
+    let Record::Meta(meta) = meta(&["frametap", "proxy", "--redact"]) else { unreachable!() };
+    let (sink, running) = pipeline::start(PipelineOptions {
+        meta,
+        capture: Some(CaptureWriter::create(&path).unwrap()),
+        log: None,
+        analysis: None,
+        redaction: Some(Box::new(Redactor::new())),
+        publishers: vec![],
+        on_lag: LagPolicy::Block,
+        buffer: 16,
+    });
+    let bearer = jwt(json!({"exp": T0 + 60}));
+    sink.emit(open(&format!("/v1?token={SESSION}"), &[("Authorization", &format!("Bearer {bearer}"))], &[])).await;
+    sink.emit(text(1, &json!({"action":"configureSession","deploymentId":DEPLOYMENT,"token":SESSION}).to_string()))
+        .await;
+    let summary = running.finish().await;
+    assert!(summary.end.complete);
+    let raw = std::fs::read_to_string(&path).unwrap();
+    assert!(!raw.contains(SESSION) && !raw.contains(signature(&bearer)), "{raw}");
+    let capture = read_capture(&path).unwrap();
+    assert!(capture.meta().unwrap().redacted);
+    assert_eq!(capture.records.len(), 4, "meta, open, frame, end");
+}
+
+/// The `frametap redact` binary: skipped lines are named on stderr, a missing input fails with a clear message.
+#[test]
+fn the_redact_subcommand_reports_on_stderr_and_exits_non_zero_on_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output) = (dir.path().join("in.jsonl"), dir.path().join("out.jsonl"));
+    write_capture(&input, true);
+    let mut text = std::fs::read_to_string(&input).unwrap();
+    text.insert_str(text.find('\n').unwrap() + 1, "garbage\n");
+    std::fs::write(&input, text).unwrap();
+    let run = |args: &[&std::path::Path]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_frametap")).arg("redact").args(args).output().unwrap()
+    };
+    let done = run(&[&input, &output]);
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert!(done.status.success(), "{stderr}");
+    assert!(stderr.contains("line 2: corrupt record (skipped)"), "{stderr}");
+    assert!(stderr.contains("marked incomplete"), "{stderr}");
+    assert!(!std::fs::read_to_string(&output).unwrap().contains(SESSION));
+
+    let again = run(&[&input, &output]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    let missing = run(&[&dir.path().join("nope.jsonl"), &dir.path().join("x.jsonl")]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("could not read the capture"));
 }

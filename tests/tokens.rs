@@ -15,36 +15,19 @@ fn ts(epoch: i64) -> Ts {
 
 fn jwt(claims: Value) -> String {
     let header = encode_part(br#"{"alg":"RS256","typ":"JWT","kid":"k1"}"#);
-    format!(
-        "{header}.{}.{}",
-        encode_part(claims.to_string().as_bytes()),
-        encode_part(&[9; 64])
-    )
+    format!("{header}.{}.{}", encode_part(claims.to_string().as_bytes()), encode_part(&[9; 64]))
 }
 
 fn open(path: &str, headers: &[(&str, &str)], response_headers: &[(&str, &str)]) -> Record {
-    let pairs = |h: &[(&str, &str)]| {
-        h.iter()
-            .map(|(n, v)| (n.to_string(), v.to_string()))
-            .collect()
-    };
+    let pairs = |h: &[(&str, &str)]| h.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
     Record::Open(Open {
         conn: 1,
         ts: ts(T0),
         client_addr: None,
-        request: HttpRequest {
-            method: "GET".into(),
-            path: path.into(),
-            headers: pairs(headers),
-        },
+        request: HttpRequest { method: "GET".into(), path: path.into(), headers: pairs(headers) },
         upstream: None,
         upstream_request: None,
-        response: Some(HttpResponse {
-            status: 101,
-            headers: pairs(response_headers),
-            body: None,
-            body_base64: None,
-        }),
+        response: Some(HttpResponse { status: 101, headers: pairs(response_headers), body: None, body_base64: None }),
         error: None,
         handshake_ms: Some(12.0),
     })
@@ -80,50 +63,33 @@ fn flags(token: &Token) -> Vec<String> {
 fn query_parameter_jwt_is_decoded_with_times_relative_to_seen_at() {
     let token = jwt(json!({"sub": "guest", "exp": T0 - 182, "iat": T0 - 3600}));
     let mut tracker = TokenTracker::new(vec![]);
-    let found = only(tracker.observe(
-        &open(
-            &format!("/v1?deploymentId=abc&access_token={token}"),
-            &[],
-            &[],
-        ),
-        ts(T0),
-    ));
+    let found = only(tracker.observe(&open(&format!("/v1?deploymentId=abc&access_token={token}"), &[], &[]), ts(T0)));
     assert_eq!(found.source, "query:access_token");
     assert_eq!(found.seq, None);
     assert_eq!(found.details["kind"], "jwt");
     assert_eq!(found.details["verified"], false);
     assert_eq!(found.details["header"]["kid"], "k1");
     assert_eq!(found.details["claims"]["sub"], "guest");
-    assert_eq!(
-        found.details["times"]["exp"]["relative"],
-        "expired 3 min 2 s before it was seen"
-    );
+    assert_eq!(found.details["times"]["exp"]["relative"], "expired 3 min 2 s before it was seen");
     assert_eq!(found.details["times"]["exp"]["utc"], "2026-01-02T03:01:03Z");
     assert_eq!(found.details["times"]["exp"]["epoch"], T0 - 182);
-    assert_eq!(
-        found.details["times"]["iat"]["relative"],
-        "1 h before it was seen"
-    );
+    assert_eq!(found.details["times"]["iat"]["relative"], "1 h before it was seen");
     assert_eq!(flags(&found), ["expired"]);
     assert_eq!(found.details["preview"], "eyJhbG…");
-    assert!(
-        !found
-            .details
-            .values()
-            .any(|v| v.as_str() == Some(token.as_str())),
-        "the secret itself is never reported"
-    );
+    assert!(!found.details.values().any(|v| v.as_str() == Some(token.as_str())), "the secret itself is never reported");
     let seen = &tracker.seen()[0];
-    assert_eq!(
-        (seen.kind, seen.exp, seen.iat, seen.nbf),
-        (TokenKind::Jwt, Some(T0 - 182), Some(T0 - 3600), None)
-    );
+    assert_eq!((seen.kind, seen.exp, seen.iat, seen.nbf), (TokenKind::Jwt, Some(T0 - 182), Some(T0 - 3600), None));
 }
 
 #[test]
 fn an_old_capture_judged_at_its_own_time_is_not_expired() {
     let token = jwt(json!({"exp": T0 + 3600}));
-    let record = text_frame(4, Peer::Server, &json!({"type":"response","class":"JwtResponse","code":200,"body":{"jwt": token, "exp": T0 + 3600}}).to_string());
+    let record = text_frame(
+        4,
+        Peer::Server,
+        &json!({"type":"response","class":"JwtResponse","code":200,"body":{"jwt": token, "exp": T0 + 3600}})
+            .to_string(),
+    );
     // Judged at the frame's time (inspect): valid for another hour.
     let then = only(TokenTracker::new(vec![]).observe(&record, record.ts()));
     assert_eq!(flags(&then), Vec::<String>::new());
@@ -138,11 +104,7 @@ fn expiring_soon_and_not_yet_valid_are_flagged() {
     let mut tracker = TokenTracker::new(vec![]);
     let soon = jwt(json!({"exp": T0 + 59}));
     let early = jwt(json!({"exp": T0 + 600, "nbf": T0 + 30}));
-    let frame = text_frame(
-        1,
-        Peer::Client,
-        &json!({"a": soon, "b": [early]}).to_string(),
-    );
+    let frame = text_frame(1, Peer::Client, &json!({"a": soon, "b": [early]}).to_string());
     let found = tracker.observe(&frame, ts(T0));
     assert_eq!(found.len(), 2);
     assert_eq!(found[0].source, "frame:a");
@@ -161,16 +123,10 @@ fn authorization_cookie_set_cookie_and_subprotocol_are_searched() {
         "/ws",
         &[
             ("Authorization", &format!("Bearer {bearer}")),
-            (
-                "Cookie",
-                &format!("theme=dark; auth={in_cookie}; JSESSIONID=0123456789abcdef"),
-            ),
+            ("Cookie", &format!("theme=dark; auth={in_cookie}; JSESSIONID=0123456789abcdef")),
             ("Sec-WebSocket-Protocol", &format!("chat, {in_protocol}")),
         ],
-        &[(
-            "Set-Cookie",
-            "session_token=s3cr3t-v4lue-123; Path=/; HttpOnly",
-        )],
+        &[("Set-Cookie", "session_token=s3cr3t-v4lue-123; Path=/; HttpOnly")],
     );
     let found = TokenTracker::new(vec![]).observe(&record, ts(T0));
     let sources: Vec<&str> = found.iter().map(|t| t.source.as_str()).collect();
@@ -194,25 +150,15 @@ fn authorization_cookie_set_cookie_and_subprotocol_are_searched() {
 
 #[test]
 fn bearer_opaque_and_basic_are_opaque_credentials() {
-    let record = open(
-        "/ws",
-        &[("Authorization", "Bearer 8f14e45fceea167a5a36dedd4bea2543")],
-        &[],
-    );
+    let record = open("/ws", &[("Authorization", "Bearer 8f14e45fceea167a5a36dedd4bea2543")], &[]);
     let found = only(TokenTracker::new(vec![]).observe(&record, ts(T0)));
     assert_eq!(found.details["kind"], "opaque");
-    assert!(found.details["note"]
-        .as_str()
-        .unwrap()
-        .contains("Bearer token that is not a JWT"));
+    assert!(found.details["note"].as_str().unwrap().contains("Bearer token that is not a JWT"));
     assert_eq!(found.details["preview"], "8f14e4…");
     let basic = open("/ws", &[("Proxy-Authorization", "Basic dXNlcjpwYXNz")], &[]);
     let found = only(TokenTracker::new(vec![]).observe(&basic, ts(T0)));
     assert_eq!(found.source, "header:proxy-authorization");
-    assert!(found.details["note"]
-        .as_str()
-        .unwrap()
-        .contains("HTTP Basic"));
+    assert!(found.details["note"].as_str().unwrap().contains("HTTP Basic"));
 }
 
 #[test]
@@ -222,11 +168,7 @@ fn genesys_frames_session_token_authenticated_code_and_rest_only_jwt() {
     let configure = json!({"action":"configureAuthenticatedSession","deploymentId":"d3e4f5a6-0000-4000-8000-000000000001",
         "token": session, "data": {"code": jwt(json!({"sub":"user","exp": T0 + 900}))}});
     let found = tracker.observe(&text_frame(1, Peer::Client, &configure.to_string()), ts(T0));
-    assert_eq!(
-        found.len(),
-        2,
-        "deploymentId is public, not a credential: {found:#?}"
-    );
+    assert_eq!(found.len(), 2, "deploymentId is public, not a credential: {found:#?}");
     assert_eq!(found[0].source, "frame:token");
     assert_eq!(found[0].seq, Some(1));
     assert_eq!(found[0].details["kind"], "opaque");
@@ -240,15 +182,10 @@ fn genesys_frames_session_token_authenticated_code_and_rest_only_jwt() {
 
     // The same token in every later request is not reported again.
     let echo = json!({"action":"echo","token": session,"message":{"type":"Text","text":"ping"}});
-    assert!(tracker
-        .observe(&text_frame(2, Peer::Client, &echo.to_string()), ts(T0))
-        .is_empty());
+    assert!(tracker.observe(&text_frame(2, Peer::Client, &echo.to_string()), ts(T0)).is_empty());
 
     let jwt_response = json!({"type":"response","class":"JwtResponse","code":200,"body":{"jwt": jwt(json!({"exp": T0 + 60*60})),"exp": T0 + 3600}});
-    let found = only(tracker.observe(
-        &text_frame(3, Peer::Server, &jwt_response.to_string()),
-        ts(T0),
-    ));
+    let found = only(tracker.observe(&text_frame(3, Peer::Server, &jwt_response.to_string()), ts(T0)));
     assert_eq!(found.source, "frame:body.jwt");
     assert_eq!(found.details["rest_only"], true);
     assert!(found.details["note"].as_str().unwrap().contains("REST"));
@@ -267,10 +204,7 @@ fn malformed_tokens_are_reported_with_their_reason() {
     let found = tracker.observe(&text_frame(1, Peer::Server, &frame.to_string()), ts(T0));
     assert_eq!(found.len(), 2);
     assert_eq!(found[0].details["kind"], "malformed");
-    assert!(found[0].details["reason"]
-        .as_str()
-        .unwrap()
-        .starts_with("bad base64 in part 2"));
+    assert!(found[0].details["reason"].as_str().unwrap().starts_with("bad base64 in part 2"));
     assert_eq!(flags(&found[0]), ["malformed"]);
     assert_eq!(found[1].details["reason"], "2 parts, expected 3");
     assert_eq!(tracker.seen()[0].kind, TokenKind::Malformed);
@@ -290,10 +224,7 @@ fn require_scope_flags_missing_scopes_in_scope_or_scp() {
     let found = tracker.observe(&text_frame(1, Peer::Client, &frame.to_string()), ts(T0));
     assert_eq!(flags(&found[0]), ["missing-scope:guest:write"]);
     assert_eq!(flags(&found[1]), Vec::<String>::new());
-    assert_eq!(
-        flags(&found[2]),
-        ["missing-scope:guest:write", "missing-scope:chat"]
-    );
+    assert_eq!(flags(&found[2]), ["missing-scope:guest:write", "missing-scope:chat"]);
 }
 
 #[test]
@@ -306,12 +237,7 @@ fn ordinary_frames_and_fields_yield_nothing() {
         r#"{"code":"E_FAIL"}"#,
         "{not json token",
     ] {
-        assert!(
-            tracker
-                .observe(&text_frame(1, Peer::Client, text), ts(T0))
-                .is_empty(),
-            "{text}"
-        );
+        assert!(tracker.observe(&text_frame(1, Peer::Client, text), ts(T0)).is_empty(), "{text}");
     }
     assert!(tracker.seen().is_empty());
 }
@@ -319,8 +245,7 @@ fn ordinary_frames_and_fields_yield_nothing() {
 #[test]
 fn a_bare_jwt_text_frame_is_found() {
     let token = jwt(json!({"exp": T0 + 600}));
-    let found =
-        only(TokenTracker::new(vec![]).observe(&text_frame(1, Peer::Client, &token), ts(T0)));
+    let found = only(TokenTracker::new(vec![]).observe(&text_frame(1, Peer::Client, &token), ts(T0)));
     assert_eq!(found.source, "frame:text");
     assert_eq!(found.details["kind"], "jwt");
 }

@@ -75,10 +75,7 @@ pub fn looks_like_jwt(s: &str) -> bool {
 /// True for a string that is presented as a JWT even if it is broken: it starts like a JOSE header
 /// (`eyJ`) and has at least one dot. Used to report malformed tokens rather than ignore them.
 pub fn is_jwt_candidate(s: &str) -> bool {
-    s.len() >= 8
-        && s.starts_with("eyJ")
-        && s.contains('.')
-        && !s.bytes().any(|b| b.is_ascii_whitespace())
+    s.len() >= 8 && s.starts_with("eyJ") && s.contains('.') && !s.bytes().any(|b| b.is_ascii_whitespace())
 }
 
 /// Decodes header and claims without checking the signature (there is no key to check it with).
@@ -95,26 +92,15 @@ pub fn decode_unverified(s: &str) -> Result<DecodedJwt, JwtError> {
     }
     let header = decode_object(parts[0], 1)?.ok_or(JwtError::HeaderNotObject)?;
     let claims = decode_object(parts[1], 2)?.ok_or(JwtError::ClaimsNotObject)?;
-    let signature_len = if parts[2].is_empty() {
-        0
-    } else {
-        decode_part(parts[2], 3)?.len()
-    };
-    Ok(DecodedJwt {
-        header,
-        claims,
-        signature_len,
-    })
+    let signature_len = if parts[2].is_empty() { 0 } else { decode_part(parts[2], 3)?.len() };
+    Ok(DecodedJwt { header, claims, signature_len })
 }
 
 fn decode_part(part: &str, index: usize) -> Result<Vec<u8>, JwtError> {
     if part.is_empty() {
         return Err(JwtError::EmptyPart { part: index });
     }
-    B64URL.decode(part).map_err(|e| JwtError::BadBase64 {
-        part: index,
-        detail: e.to_string(),
-    })
+    B64URL.decode(part).map_err(|e| JwtError::BadBase64 { part: index, detail: e.to_string() })
 }
 
 /// Decodes one part as JSON; `Ok(None)` when it is JSON but not an object.
@@ -123,10 +109,7 @@ fn decode_object(part: &str, index: usize) -> Result<Option<Map<String, Value>>,
     match serde_json::from_slice::<Value>(&bytes) {
         Ok(Value::Object(map)) => Ok(Some(map)),
         Ok(_) => Ok(None),
-        Err(e) => Err(JwtError::NotJson {
-            part: index,
-            detail: e.to_string(),
-        }),
+        Err(e) => Err(JwtError::NotJson { part: index, detail: e.to_string() }),
     }
 }
 
@@ -140,21 +123,12 @@ mod tests {
     use super::*;
 
     fn jwt(header: &str, claims: &str, sig: &[u8]) -> String {
-        format!(
-            "{}.{}.{}",
-            encode_part(header.as_bytes()),
-            encode_part(claims.as_bytes()),
-            encode_part(sig)
-        )
+        format!("{}.{}.{}", encode_part(header.as_bytes()), encode_part(claims.as_bytes()), encode_part(sig))
     }
 
     #[test]
     fn good_token_decodes_header_claims_and_signature_length() {
-        let t = jwt(
-            r#"{"alg":"HS256","typ":"JWT"}"#,
-            r#"{"sub":"guest","exp":1700000000}"#,
-            &[7; 32],
-        );
+        let t = jwt(r#"{"alg":"HS256","typ":"JWT"}"#, r#"{"sub":"guest","exp":1700000000}"#, &[7; 32]);
         assert!(looks_like_jwt(&t));
         let d = decode_unverified(&t).unwrap();
         assert_eq!(d.header["alg"], "HS256");
@@ -164,11 +138,7 @@ mod tests {
 
     #[test]
     fn padded_parts_and_unsecured_tokens_are_accepted() {
-        let padded = format!(
-            "{}=.{}.",
-            encode_part(br#"{"alg":"none"}"#),
-            encode_part(br#"{"a":1}"#)
-        );
+        let padded = format!("{}=.{}.", encode_part(br#"{"alg":"none"}"#), encode_part(br#"{"a":1}"#));
         let d = decode_unverified(&padded).unwrap();
         assert_eq!(d.signature_len, 0);
         assert_eq!(d.header["alg"], "none");
@@ -182,38 +152,20 @@ mod tests {
             (String::new(), "empty token"),
             (format!("{h}.{c}"), "2 parts, expected 3"),
             (h.clone(), "1 part, expected 3"),
-            (
-                format!("{h}.{c}.a.b.c"),
-                "5 parts, expected 3 (an encrypted JWE",
-            ),
+            (format!("{h}.{c}.a.b.c"), "5 parts, expected 3 (an encrypted JWE"),
             (format!("{h}.{c}.a.b"), "4 parts, expected 3"),
             (format!(".{c}.sig"), "part 1 is empty"),
             (format!("{h}..sig"), "part 2 is empty"),
             (format!("{h}.ey$$.sig"), "bad base64 in part 2"),
             (format!("{h}.{c}.s!g"), "bad base64 in part 3"),
-            (
-                format!("{}.{c}.sig", encode_part(b"not json")),
-                "part 1 is not JSON",
-            ),
-            (
-                format!("{h}.{}.sig", encode_part(b"{\"a\":")),
-                "part 2 is not JSON",
-            ),
-            (
-                format!("{}.{c}.sig", encode_part(b"[1]")),
-                "header is not a JSON object",
-            ),
-            (
-                format!("{h}.{}.sig", encode_part(b"[1,2]")),
-                "claims are not a JSON object",
-            ),
+            (format!("{}.{c}.sig", encode_part(b"not json")), "part 1 is not JSON"),
+            (format!("{h}.{}.sig", encode_part(b"{\"a\":")), "part 2 is not JSON"),
+            (format!("{}.{c}.sig", encode_part(b"[1]")), "header is not a JSON object"),
+            (format!("{h}.{}.sig", encode_part(b"[1,2]")), "claims are not a JSON object"),
         ];
         for (token, reason) in cases {
             let err = decode_unverified(&token).expect_err(&token);
-            assert!(
-                err.to_string().starts_with(reason),
-                "{token}: got {err}, want {reason}"
-            );
+            assert!(err.to_string().starts_with(reason), "{token}: got {err}, want {reason}");
         }
     }
 
@@ -221,18 +173,9 @@ mod tests {
     fn cheap_check_rejects_ordinary_strings() {
         assert!(!looks_like_jwt("hello.world.again"));
         assert!(!looks_like_jwt("3f9a1c2b-0000-4000-8000-123456789abc"));
-        assert!(!looks_like_jwt(&format!(
-            "{}.e30.x",
-            encode_part(br#"{"x":1}"#)
-        ))); // no alg/typ
-        assert!(!looks_like_jwt(&format!(
-            "{}.e30",
-            encode_part(br#"{"alg":"x"}"#)
-        )));
-        assert!(is_jwt_candidate(&format!(
-            "{}.e30",
-            encode_part(br#"{"alg":"x"}"#)
-        )));
+        assert!(!looks_like_jwt(&format!("{}.e30.x", encode_part(br#"{"x":1}"#)))); // no alg/typ
+        assert!(!looks_like_jwt(&format!("{}.e30", encode_part(br#"{"alg":"x"}"#))));
+        assert!(is_jwt_candidate(&format!("{}.e30", encode_part(br#"{"alg":"x"}"#))));
         assert!(!is_jwt_candidate("Hello there. How are you?"));
     }
 }

@@ -11,8 +11,8 @@ use crate::event::{Record, Token, Ts};
 use std::collections::HashSet;
 use std::hash::BuildHasher;
 
-pub(crate) use find::percent_decode;
 pub use find::{is_secret_field, is_secret_param};
+pub(crate) use find::{percent_decode, plausible};
 
 /// What a credential turned out to be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -66,12 +66,7 @@ pub struct TokenTracker {
 impl TokenTracker {
     /// `require_scopes`: scopes every JWT must carry in `scope`/`scp` (`--require-scope`, repeatable).
     pub fn new(require_scopes: Vec<String>) -> Self {
-        TokenTracker {
-            require_scopes,
-            seen: Vec::new(),
-            values: HashSet::new(),
-            hasher: Default::default(),
-        }
+        TokenTracker { require_scopes, seen: Vec::new(), values: HashSet::new(), hasher: Default::default() }
     }
 
     /// Every credential first seen in this record. On `open`: query parameters (request path and
@@ -83,34 +78,20 @@ impl TokenTracker {
         let (conn, ts, seq, candidates) = match record {
             Record::Open(open) => (open.conn, open.ts, None, find::in_open(open)),
             Record::Frame(frame) => match frame.text() {
-                Some(text) => (
-                    frame.conn,
-                    frame.ts,
-                    Some(frame.seq),
-                    find::in_frame_text(text),
-                ),
+                Some(text) => (frame.conn, frame.ts, Some(frame.seq), find::in_frame_text(text)),
                 None => return Vec::new(),
             },
             _ => return Vec::new(),
         };
         let mut tokens = Vec::new();
         for candidate in candidates {
-            if !self
-                .values
-                .insert(self.hasher.hash_one(candidate.value.as_ref()))
-            {
+            if !self.values.insert(self.hasher.hash_one(candidate.value.as_ref())) {
                 continue;
             }
             let (seen, details) = report::describe(&candidate, seq, seen_at, &self.require_scopes);
             tracing::trace!(conn, source = %seen.source, kind = seen.kind.as_str(), "token seen");
             self.seen.push(seen);
-            tokens.push(Token {
-                conn,
-                ts,
-                seq,
-                source: candidate.source,
-                details,
-            });
+            tokens.push(Token { conn, ts, seq, source: candidate.source, details });
         }
         tokens
     }

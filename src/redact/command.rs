@@ -22,12 +22,8 @@ pub fn run_redact(cmd: RedactCommand) -> Result<()> {
     for problem in &capture.problems {
         eprintln!("frametap redact: {}: {problem}", cmd.input.display());
     }
-    let mut writer = CaptureWriter::create(&cmd.output).with_context(|| {
-        format!(
-            "could not create the redacted copy {}",
-            cmd.output.display()
-        )
-    })?;
+    let mut writer = CaptureWriter::create(&cmd.output)
+        .with_context(|| format!("could not create the redacted copy {}", cmd.output.display()))?;
     let mut redactor = Redactor::new();
     let mut dropped = 0;
     let mut errors: Vec<String> = Vec::new();
@@ -45,10 +41,7 @@ pub fn run_redact(cmd: RedactCommand) -> Result<()> {
         }
         if !writer.write(&redactor.redact(record)) {
             let why = writer.failed().unwrap_or("unknown write error").to_owned();
-            bail!(
-                "{why} (after {written} records); {} is incomplete",
-                cmd.output.display()
-            );
+            bail!("{why} (after {written} records); {} is incomplete", cmd.output.display());
         }
         written += 1;
     }
@@ -59,11 +52,7 @@ pub fn run_redact(cmd: RedactCommand) -> Result<()> {
         errors.push("the input capture has no end record: it was cut short".to_owned());
     }
     let end = writer.finish(dropped, errors);
-    if let Some(error) = end
-        .errors
-        .iter()
-        .find(|e| e.starts_with("writing the capture"))
-    {
+    if let Some(error) = end.errors.iter().find(|e| e.starts_with("writing the capture")) {
         bail!("{error}");
     }
     eprintln!(
@@ -71,11 +60,7 @@ pub fn run_redact(cmd: RedactCommand) -> Result<()> {
         end.records + 1,
         cmd.output.display(),
         redactor.secrets_replaced(),
-        if end.complete {
-            ""
-        } else {
-            "; the copy is marked incomplete, see its end record"
-        },
+        if end.complete { "" } else { "; the copy is marked incomplete, see its end record" },
     );
     Ok(())
 }

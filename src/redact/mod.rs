@@ -11,7 +11,7 @@ mod text;
 
 pub use command::{run_redact, RedactCommand};
 
-use crate::event::Record;
+use crate::event::{ConnId, Record};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::collections::HashMap;
@@ -33,8 +33,11 @@ pub struct Redactor {
     key: Vec<u8>,
     /// Every secret replaced so far → its placeholder, so later mentions of it anywhere are replaced too.
     replaced: HashMap<String, String>,
-    /// The secrets long enough to search for in free text, longest first.
-    known: Vec<(String, String)>,
+    /// Per connection (`None`: records of no connection), the secrets long enough to search for in
+    /// free text, longest first. Scoped per connection so the search stays short on a long proxy run.
+    known: HashMap<Option<ConnId>, KnownSecrets>,
+    /// The connection of the record being redacted.
+    current: Option<ConnId>,
 }
 
 impl Default for Redactor {
@@ -52,11 +55,7 @@ impl Redactor {
 
     /// A redactor with a chosen key: the same key gives the same placeholders across runs.
     pub fn with_key(key: &[u8]) -> Self {
-        Redactor {
-            key: key.to_vec(),
-            replaced: HashMap::new(),
-            known: Vec::new(),
-        }
+        Redactor { key: key.to_vec(), replaced: HashMap::new(), known: HashMap::new(), current: None }
     }
 
     /// How many distinct secrets have been replaced so far.
@@ -70,51 +69,81 @@ impl Redactor {
     }
 
     /// Masks secrets in a piece of free text (a log line, a preview): JWT signatures, `"token":"…"`
-    /// fields, and every secret this redactor has already replaced.
+    /// fields, and every secret this redactor has already replaced on any connection.
     pub fn redact_str(&mut self, text: &str) -> String {
+        self.current = None;
         self.free_text(text).into_owned()
+    }
+
+    /// True when `text` contains a secret this redactor has already replaced.
+    pub(crate) fn mentions_known_secret(&self, text: &str) -> bool {
+        self.known_here().any(|(secret, _)| text.contains(secret.as_str()))
+    }
+
+    /// The secrets to search for in the current record: its connection's and the connection-less ones
+    /// (every connection's for a record of no connection).
+    pub(crate) fn known_here(&self) -> impl Iterator<Item = &(String, String)> {
+        let current = self.current;
+        self.known
+            .iter()
+            .filter(move |(conn, _)| current.is_none() || conn.is_none() || **conn == current)
+            .flat_map(|(_, known)| &known.longest_first)
+    }
+
+    fn remember(&mut self, secret: &str, placeholder: &str) {
+        if secret.len() < MIN_KNOWN_SECRET_LEN {
+            return;
+        }
+        let known = self.known.entry(self.current).or_default();
+        if !known.secrets.insert(secret.to_owned()) {
+            return;
+        }
+        let at = known.longest_first.partition_point(|(other, _)| other.len() >= secret.len());
+        known.longest_first.insert(at, (secret.to_owned(), placeholder.to_owned()));
     }
 
     fn keyed_hex(&self, secret: &str, bytes: usize) -> String {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
         mac.update(secret.as_bytes());
-        mac.finalize()
-            .into_bytes()
-            .iter()
-            .take(bytes)
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        mac.finalize().into_bytes().iter().take(bytes).map(|b| format!("{b:02x}")).collect()
     }
 
     /// The placeholder for a secret (the same secret always gets the same one). Placeholders map to themselves,
     /// so redacting an already redacted capture changes nothing.
     pub(crate) fn placeholder_for(&mut self, secret: &str) -> String {
-        if let Some(done) = self.replaced.get(secret) {
-            return done.clone();
+        if let Some(done) = self.replaced.get(secret).cloned() {
+            self.remember(secret, &done);
+            return done;
         }
         if is_placeholder(secret) {
             return secret.to_owned();
         }
         let placeholder = if let Some((signed, _signature)) = jwt_parts(secret) {
-            format!(
-                "{signed}.{SIGNATURE_PLACEHOLDER_PREFIX}{}",
-                self.keyed_hex(secret, 4)
-            )
+            format!("{signed}.{SIGNATURE_PLACEHOLDER_PREFIX}{}", self.keyed_hex(secret, 4))
         } else if is_uuid(secret) {
             format!("{UUID_PLACEHOLDER_PREFIX}{}", self.keyed_hex(secret, 6))
         } else {
             format!("{PLACEHOLDER_PREFIX}{}", self.keyed_hex(secret, 4))
         };
         self.replaced.insert(secret.to_owned(), placeholder.clone());
-        if secret.len() >= MIN_KNOWN_SECRET_LEN {
-            let at = self
-                .known
-                .partition_point(|(known, _)| known.len() >= secret.len());
-            self.known
-                .insert(at, (secret.to_owned(), placeholder.clone()));
-        }
+        self.remember(secret, &placeholder);
         placeholder
     }
+}
+
+/// The pipeline's hook for `--redact`: every record passes through here before any sink sees it.
+impl crate::pipeline::Redaction for Redactor {
+    fn redact(&mut self, record: Record) -> Record {
+        Redactor::redact(self, record)
+    }
+}
+
+/// One connection's secrets, for searching free text.
+#[derive(Default)]
+struct KnownSecrets {
+    secrets: std::collections::HashSet<String>,
+    /// `(secret, placeholder)`, longest secret first (so a secret containing another is replaced whole).
+    longest_first: Vec<(String, String)>,
 }
 
 /// `(header.claims, signature)` of a signed JWT-shaped string (three parts, non-empty signature).
@@ -129,19 +158,14 @@ fn jwt_parts(s: &str) -> Option<(&str, &str)> {
 fn is_uuid(s: &str) -> bool {
     let groups: Vec<&str> = s.split('-').collect();
     groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// True for a value that is already one of the placeholders above.
 pub fn is_placeholder(s: &str) -> bool {
     s.starts_with(PLACEHOLDER_PREFIX)
         || (s.starts_with(UUID_PLACEHOLDER_PREFIX) && is_uuid(s))
-        || jwt_parts(s).is_some_and(|(_, sig)| {
-            sig.starts_with(SIGNATURE_PLACEHOLDER_PREFIX) && sig.len() == 16
-        })
+        || jwt_parts(s).is_some_and(|(_, sig)| sig.starts_with(SIGNATURE_PLACEHOLDER_PREFIX) && sig.len() == 16)
 }
 
 /// A redactor shared by every connection of a run and by the UI: call [`SharedRedactor::redact`] on each
@@ -156,17 +180,11 @@ impl SharedRedactor {
 
     /// Masks the secrets in one record (see [`Redactor::redact`]).
     pub fn redact(&self, record: Record) -> Record {
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .redact(record)
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).redact(record)
     }
 
     /// Masks secrets in free text (see [`Redactor::redact_str`]).
     pub fn redact_str(&self, text: &str) -> String {
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .redact_str(text)
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).redact_str(text)
     }
 }

@@ -6,14 +6,14 @@ use bytes::Bytes;
 use serde_json::{Map, Value};
 
 pub(super) fn redact_record(r: &mut Redactor, record: Record) -> Record {
+    r.current = record.conn();
     match record {
         Record::Meta(meta) => Record::Meta(redact_meta(r, meta)),
         Record::Open(open) => Record::Open(redact_open(r, open)),
         Record::Frame(frame) => Record::Frame(redact_frame(r, frame)),
         Record::Token(mut token) => {
             // An opaque token's preview shows the start of the secret; a JWT's shows its header.
-            if token.details.get("kind").and_then(Value::as_str) != Some("jwt")
-                && token.details.contains_key("preview")
+            if token.details.get("kind").and_then(Value::as_str) != Some("jwt") && token.details.contains_key("preview")
             {
                 token.details.insert("preview".into(), "…".into());
             }
@@ -40,11 +40,7 @@ pub(super) fn redact_record(r: &mut Redactor, record: Record) -> Record {
             Record::Note(note)
         }
         Record::End(mut end) => {
-            end.errors = end
-                .errors
-                .iter()
-                .map(|e| r.free_text(e).into_owned())
-                .collect();
+            end.errors = end.errors.iter().map(|e| r.free_text(e).into_owned()).collect();
             Record::End(end)
         }
     }
@@ -53,25 +49,23 @@ pub(super) fn redact_record(r: &mut Redactor, record: Record) -> Record {
 fn redact_meta(r: &mut Redactor, mut meta: Meta) -> Meta {
     meta.redacted = true;
     meta.upstream = meta.upstream.map(|u| r.url(&u));
-    meta.command = meta
-        .command
-        .iter()
-        .map(|arg| redact_argument(r, arg))
-        .collect();
+    meta.command = meta.command.iter().map(|arg| redact_argument(r, arg)).collect();
     meta
 }
 
 /// A command-line argument: URLs lose their query secrets, `Name: value` header arguments their value.
 fn redact_argument(r: &mut Redactor, arg: &str) -> String {
+    // `--option=value`: mask the value as an argument of its own.
+    if let Some((option, value)) = arg.strip_prefix("--").and_then(|a| a.split_once('=')) {
+        return format!("--{option}={}", redact_argument(r, value));
+    }
     if let Some((name, value)) = arg.split_once(':') {
-        let name_ok =
-            !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        let name_ok = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
         if name_ok && value.starts_with(' ') && !value.starts_with("//") {
             return format!("{name}: {}", r.header_value(name, value.trim()));
         }
     }
-    if arg.contains('?') && (arg.contains("://") || arg.starts_with('/') || arg.starts_with("sim:"))
-    {
+    if arg.contains('?') && (arg.contains("://") || arg.starts_with('/') || arg.starts_with("sim:")) {
         return r.url(arg);
     }
     r.free_text(arg).into_owned()
@@ -106,6 +100,10 @@ fn redact_open(r: &mut Redactor, mut open: Open) -> Open {
 fn redact_text_payload(r: &mut Redactor, text: &str) -> String {
     let first = text.trim_start().as_bytes().first().copied();
     if matches!(first, Some(b'{') | Some(b'[')) {
+        // Most frames hold no secret: skip parsing unless a secret name, a JWT or a known secret is in it.
+        if !crate::inspect::tokens::plausible(text) && !r.mentions_known_secret(text) {
+            return text.to_owned();
+        }
         if let Some(result) = r.json_text(text) {
             return result.unwrap_or_else(|| text.to_owned());
         }
@@ -150,12 +148,11 @@ fn redact_map(r: &mut Redactor, map: &mut Map<String, Value>) {
 fn redact_value(r: &mut Redactor, key: Option<&str>, value: &mut Value) {
     match value {
         Value::String(s) => {
-            let masked =
-                if key.is_some_and(crate::inspect::tokens::is_secret_field) && !s.is_empty() {
-                    r.placeholder_for(s)
-                } else {
-                    r.free_text(s).into_owned()
-                };
+            let masked = if key.is_some_and(crate::inspect::tokens::is_secret_field) && !s.is_empty() {
+                r.placeholder_for(s)
+            } else {
+                r.free_text(s).into_owned()
+            };
             *s = masked;
         }
         Value::Array(items) => items.iter_mut().for_each(|v| redact_value(r, None, v)),

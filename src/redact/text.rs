@@ -23,7 +23,7 @@ impl Redactor {
                 out = Cow::Owned(replaced);
             }
         }
-        for (secret, placeholder) in &self.known {
+        for (secret, placeholder) in self.known_here() {
             if out.contains(secret.as_str()) {
                 out = Cow::Owned(out.replace(secret.as_str(), placeholder));
             }
@@ -39,10 +39,7 @@ impl Redactor {
         while let Some(at) = rest.find("eyJ") {
             out.push_str(&rest[..at]);
             let candidate = &rest[at..];
-            let run = candidate
-                .bytes()
-                .take_while(|b| is_b64url_or_dot(*b))
-                .count();
+            let run = candidate.bytes().take_while(|b| is_b64url_or_dot(*b)).count();
             let mut token = &candidate[..run];
             // Three parts at most: a trailing sentence dot or a fourth part is not part of the token.
             if let Some(third_dot) = token.match_indices('.').nth(2).map(|(i, _)| i) {
@@ -118,9 +115,10 @@ impl Redactor {
 
     /// A path or URL with its query string masked: secret-named parameters and JWT values get placeholders.
     pub(crate) fn url(&mut self, url: &str) -> String {
+        let url = self.userinfo(url);
         let (base, fragment) = match url.split_once('#') {
             Some((base, fragment)) => (base, Some(fragment)),
-            None => (url, None),
+            None => (url.as_ref(), None),
         };
         let mut out = match base.split_once('?') {
             None => self.free_text(base).into_owned(),
@@ -152,6 +150,22 @@ impl Redactor {
         out
     }
 
+    /// `scheme://user:password@host…` with the password replaced (the user name stays).
+    fn userinfo<'u>(&mut self, url: &'u str) -> Cow<'u, str> {
+        let Some(scheme_end) = url.find("://") else { return Cow::Borrowed(url) };
+        let authority_start = scheme_end + 3;
+        let rest = &url[authority_start..];
+        let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+        let Some((userinfo, _host)) = authority.rsplit_once('@') else { return Cow::Borrowed(url) };
+        let Some((user, password)) = userinfo.split_once(':') else { return Cow::Borrowed(url) };
+        if password.is_empty() {
+            return Cow::Borrowed(url);
+        }
+        let placeholder = self.placeholder_for(&crate::inspect::tokens::percent_decode(password));
+        let password_start = authority_start + user.len() + 1;
+        Cow::Owned(format!("{}{placeholder}{}", &url[..password_start], &url[password_start + password.len()..]))
+    }
+
     /// A header value masked according to its name (the name itself never changes).
     pub(crate) fn header_value(&mut self, name: &str, value: &str) -> String {
         let lower = name.to_ascii_lowercase();
@@ -163,10 +177,7 @@ impl Redactor {
                 None => self.placeholder_for(value.trim()),
             },
             "cookie" => {
-                let pairs: Vec<String> = value
-                    .split(';')
-                    .map(|pair| self.cookie_pair(pair))
-                    .collect();
+                let pairs: Vec<String> = value.split(';').map(|pair| self.cookie_pair(pair)).collect();
                 pairs.join(";")
             }
             "set-cookie" => {
@@ -196,9 +207,7 @@ impl Redactor {
                 items.join(",")
             }
             "referer" | "origin" | "location" => self.url(value),
-            _ if is_secret_param(&lower) && !value.trim().is_empty() => {
-                self.placeholder_for(value.trim())
-            }
+            _ if is_secret_param(&lower) && !value.trim().is_empty() => self.placeholder_for(value.trim()),
             _ => self.free_text(value).into_owned(),
         }
     }
@@ -208,8 +217,7 @@ impl Redactor {
         let Some((name, value)) = pair.split_once('=') else {
             return pair.to_owned();
         };
-        let quoted =
-            value.trim().starts_with('"') && value.trim().ends_with('"') && value.trim().len() >= 2;
+        let quoted = value.trim().starts_with('"') && value.trim().ends_with('"') && value.trim().len() >= 2;
         let bare = value.trim().trim_matches('"');
         if bare.is_empty() {
             return pair.to_owned();
@@ -256,12 +264,7 @@ impl Redactor {
         }
     }
 
-    fn mask_value(
-        &mut self,
-        value: &mut Value,
-        key: Option<&str>,
-        pairs: &mut Vec<(String, String)>,
-    ) {
+    fn mask_value(&mut self, value: &mut Value, key: Option<&str>, pairs: &mut Vec<(String, String)>) {
         match value {
             Value::String(s) => {
                 let masked = if key.is_some_and(is_secret_field) && !s.is_empty() {
@@ -278,9 +281,7 @@ impl Redactor {
                     self.mask_value(v, Some(k), pairs);
                 }
             }
-            Value::Array(items) => items
-                .iter_mut()
-                .for_each(|v| self.mask_value(v, None, pairs)),
+            Value::Array(items) => items.iter_mut().for_each(|v| self.mask_value(v, None, pairs)),
             _ => {}
         }
     }

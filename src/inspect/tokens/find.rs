@@ -14,13 +14,11 @@ pub(crate) struct Candidate<'a> {
     pub rest_only: bool,
 }
 
-const GENESYS_SESSION_NOTE: &str = "opaque credential: Genesys session token (a UUID the client generates; anyone holding it can resume the session)";
+const GENESYS_SESSION_NOTE: &str =
+    "opaque credential: Genesys session token (a UUID the client generates; anyone holding it can resume the session)";
 
 fn normalise(name: &str) -> String {
-    name.chars()
-        .filter(|c| *c != '-' && *c != '_')
-        .flat_map(char::to_lowercase)
-        .collect()
+    name.chars().filter(|c| *c != '-' && *c != '_').flat_map(char::to_lowercase).collect()
 }
 
 /// True for a JSON field name that holds a secret (`token`, `jwt`, `code`, `refreshToken`, `resumeToken`,
@@ -28,9 +26,7 @@ fn normalise(name: &str) -> String {
 /// describe a token (`tokenType`, `tokenExpiry`, `tokenUrl`) do not count.
 pub fn is_secret_field(name: &str) -> bool {
     let n = normalise(name);
-    let describes = [
-        "type", "expir", "ttl", "url", "uri", "endpoint", "name", "count", "length",
-    ];
+    let describes = ["type", "expir", "ttl", "url", "uri", "endpoint", "name", "count", "length"];
     if describes.iter().any(|d| n.contains(d)) {
         return false;
     }
@@ -38,10 +34,7 @@ pub fn is_secret_field(name: &str) -> bool {
         || n.contains("jwt")
         || n.contains("password")
         || n.contains("secret")
-        || matches!(
-            n.as_str(),
-            "code" | "apikey" | "passwd" | "pwd" | "credential" | "credentials"
-        )
+        || matches!(n.as_str(), "code" | "apikey" | "passwd" | "pwd" | "credential" | "credentials")
 }
 
 /// True for a query parameter, cookie or header name that carries a credential: every secret field
@@ -117,18 +110,10 @@ pub(crate) fn percent_decode(s: &str) -> Cow<'_, str> {
 pub(crate) fn query_pairs(url: &str) -> impl Iterator<Item = (&str, &str)> {
     let query = url.split_once('?').map(|(_, q)| q).unwrap_or("");
     let query = query.split('#').next().unwrap_or("");
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| p.split_once('=').unwrap_or((p, "")))
+    query.split('&').filter(|p| !p.is_empty()).map(|p| p.split_once('=').unwrap_or((p, "")))
 }
 
-fn push_value<'a>(
-    out: &mut Vec<Candidate<'a>>,
-    source: String,
-    value: Cow<'a, str>,
-    note: Option<String>,
-) {
+fn push_value<'a>(out: &mut Vec<Candidate<'a>>, source: String, value: Cow<'a, str>, note: Option<String>) {
     let value = match value {
         Cow::Borrowed(v) => Cow::Borrowed(v.trim()),
         Cow::Owned(v) => Cow::Owned(v.trim().to_owned()),
@@ -137,20 +122,18 @@ fn push_value<'a>(
         return;
     }
     if is_jwt_candidate(&value) || note.is_some() {
-        out.push(Candidate {
-            source,
-            value,
-            opaque_note: note,
-            rest_only: false,
-        });
+        out.push(Candidate { source, value, opaque_note: note, rest_only: false });
     }
 }
 
 fn in_query<'a>(url: &'a str, out: &mut Vec<Candidate<'a>>) {
     for (name, raw) in query_pairs(url) {
         let value = percent_decode(raw);
-        let note = (is_secret_param(name) && value.len() >= 8)
-            .then(|| format!("opaque credential in the query parameter `{name}` (not a JWT; frametap cannot read what it grants)"));
+        let note = (is_secret_param(name) && value.len() >= 8).then(|| {
+            format!(
+                "opaque credential in the query parameter `{name}` (not a JWT; frametap cannot read what it grants)"
+            )
+        });
         push_value(out, format!("query:{name}"), value, note);
     }
 }
@@ -164,8 +147,7 @@ fn in_authorization<'a>(header: &str, value: &'a str, out: &mut Vec<Candidate<'a
     let note = if scheme.eq_ignore_ascii_case("basic") {
         "opaque credential: HTTP Basic user name and password (base64, not encrypted)".to_owned()
     } else if scheme.eq_ignore_ascii_case("bearer") {
-        "opaque credential: Bearer token that is not a JWT (frametap cannot read what it grants)"
-            .to_owned()
+        "opaque credential: Bearer token that is not a JWT (frametap cannot read what it grants)".to_owned()
     } else {
         format!("opaque credential in {header} (scheme {scheme:?})")
     };
@@ -177,8 +159,7 @@ fn in_cookie_pair<'a>(prefix: &str, pair: &'a str, out: &mut Vec<Candidate<'a>>)
         return;
     };
     let value = value.trim().trim_matches('"');
-    let note = (is_secret_param(name) && value.len() >= 8)
-        .then(|| format!("opaque credential in the cookie `{name}`"));
+    let note = (is_secret_param(name) && value.len() >= 8).then(|| format!("opaque credential in the cookie `{name}`"));
     push_value(out, format!("{prefix}:{name}"), percent_decode(value), note);
 }
 
@@ -187,12 +168,7 @@ fn in_protocols<'a>(value: &'a str, out: &mut Vec<Candidate<'a>>) {
     for item in value.split(',').map(str::trim) {
         let note = (after_secret_name && item.len() >= 8)
             .then(|| "opaque credential passed as a WebSocket subprotocol".to_owned());
-        push_value(
-            out,
-            "header:sec-websocket-protocol".to_owned(),
-            Cow::Borrowed(item),
-            note,
-        );
+        push_value(out, "header:sec-websocket-protocol".to_owned(), Cow::Borrowed(item), note);
         after_secret_name = is_secret_param(item);
     }
 }
@@ -202,9 +178,7 @@ fn in_headers<'a>(headers: &'a [(String, String)], response: bool, out: &mut Vec
         let lower = name.to_ascii_lowercase();
         match lower.as_str() {
             "authorization" | "proxy-authorization" => in_authorization(name, value, out),
-            "cookie" if !response => value
-                .split(';')
-                .for_each(|pair| in_cookie_pair("cookie", pair, out)),
+            "cookie" if !response => value.split(';').for_each(|pair| in_cookie_pair("cookie", pair, out)),
             "set-cookie" if response => {
                 in_cookie_pair("set-cookie", value.split(';').next().unwrap_or(""), out);
             }
@@ -239,21 +213,40 @@ pub(crate) fn in_open(open: &Open) -> Vec<Candidate<'_>> {
     out
 }
 
-fn contains_ignore_case(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|w| w.eq_ignore_ascii_case(needle))
+/// Cheap pre-check before parsing: could this JSON text hold a credential at all? One pass over the
+/// bytes, comparing only where a needle's first letter appears. `"code"` counts only with a string
+/// value (Genesys responses carry a numeric `code` in every frame).
+pub(crate) fn plausible(text: &str) -> bool {
+    const NEEDLES: [&[u8]; 11] = [
+        b"\"eyj",
+        b"token",
+        b"jwt",
+        b"password",
+        b"passwd",
+        b"pwd",
+        b"secret",
+        b"apikey",
+        b"api_key",
+        b"api-key",
+        b"credential",
+    ];
+    let bytes = text.as_bytes();
+    (0..bytes.len()).any(|i| {
+        let first = bytes[i].to_ascii_lowercase();
+        if !matches!(first, b'"' | b't' | b'j' | b'p' | b's' | b'a' | b'c') {
+            return false;
+        }
+        let at =
+            |needle: &[u8]| bytes.len() - i >= needle.len() && bytes[i..i + needle.len()].eq_ignore_ascii_case(needle);
+        NEEDLES.iter().any(|needle| needle[0] == first && at(needle))
+            || (first == b'"' && at(b"\"code\"") && string_value_follows(&bytes[i + 6..]))
+    })
 }
 
-/// Cheap pre-check before parsing: could this JSON text hold a credential at all?
-fn plausible(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    text.contains("\"eyJ")
-        || [
-            "token", "jwt", "\"code\"", "password", "secret", "apikey", "api_key",
-        ]
-        .iter()
-        .any(|needle| contains_ignore_case(bytes, needle.as_bytes()))
+/// True when `rest` starts with optional spaces, a colon, optional spaces and a quote.
+fn string_value_follows(rest: &[u8]) -> bool {
+    let mut bytes = rest.iter().copied().skip_while(u8::is_ascii_whitespace);
+    bytes.next() == Some(b':') && bytes.find(|b| !b.is_ascii_whitespace()) == Some(b'"')
 }
 
 /// Candidates in a text frame. Non-JSON text is skipped at its first byte (unless it is itself a JWT),
@@ -265,12 +258,7 @@ pub(crate) fn in_frame_text(text: &str) -> Vec<Candidate<'static>> {
         Some(b'{') | Some(b'[') => {}
         Some(b'e') if is_jwt_candidate(trimmed.trim_end()) => {
             let value = Cow::Owned(trimmed.trim_end().to_owned());
-            out.push(Candidate {
-                source: "frame:text".into(),
-                value,
-                opaque_note: None,
-                rest_only: false,
-            });
+            out.push(Candidate { source: "frame:text".into(), value, opaque_note: None, rest_only: false });
             return out;
         }
         _ => return out,
@@ -288,12 +276,7 @@ pub(crate) fn in_frame_text(text: &str) -> Vec<Candidate<'static>> {
         ),
         _ => (false, false),
     };
-    let mut walker = Walker {
-        out: &mut out,
-        rest_only,
-        genesys_request,
-        path: String::new(),
-    };
+    let mut walker = Walker { out: &mut out, rest_only, genesys_request, path: String::new() };
     walker.walk(&root, 0);
     out
 }

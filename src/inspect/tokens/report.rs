@@ -29,12 +29,7 @@ pub(crate) fn preview(value: &str) -> String {
 
 /// "3 min 2 s", "59 s", "2 h 5 min", "3 d 4 h".
 pub fn human_duration(secs: u64) -> String {
-    let (d, h, m, s) = (
-        secs / 86_400,
-        secs % 86_400 / 3600,
-        secs % 3600 / 60,
-        secs % 60,
-    );
+    let (d, h, m, s) = (secs / 86_400, secs % 86_400 / 3600, secs % 3600 / 60, secs % 60);
     let pair = |big: u64, big_unit: &str, small: u64, small_unit: &str| {
         if small == 0 {
             format!("{big} {big_unit}")
@@ -56,12 +51,7 @@ pub fn human_duration(secs: u64) -> String {
 /// A time claim as epoch seconds, when it is a number.
 fn epoch_claim(claims: &Map<String, Value>, name: &str) -> Option<i64> {
     let value = claims.get(name)?;
-    value.as_i64().or_else(|| {
-        value
-            .as_f64()
-            .filter(|f| f.is_finite())
-            .map(|f| f.floor() as i64)
-    })
+    value.as_i64().or_else(|| value.as_f64().filter(|f| f.is_finite()).map(|f| f.floor() as i64))
 }
 
 /// `{"utc", "relative", "epoch"}` for one time claim, judged against `seen_at`.
@@ -69,9 +59,7 @@ fn time_entry(name: &str, epoch: i64, seen_at: Ts) -> Value {
     let utc = DateTime::from_timestamp(epoch, 0)
         .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
         .unwrap_or_else(|| "out of range".to_owned());
-    let delta_micros = epoch
-        .saturating_mul(1_000_000)
-        .saturating_sub(seen_at.micros());
+    let delta_micros = epoch.saturating_mul(1_000_000).saturating_sub(seen_at.micros());
     let secs = ((delta_micros.unsigned_abs() as f64) / 1e6).round() as u64;
     let span = human_duration(secs);
     let relative = match (name, delta_micros) {
@@ -89,13 +77,9 @@ fn granted_scopes(claims: &Map<String, Value>) -> Vec<String> {
     for name in ["scope", "scp"] {
         match claims.get(name) {
             Some(Value::String(s)) => scopes.extend(s.split_whitespace().map(str::to_owned)),
-            Some(Value::Array(items)) => scopes.extend(
-                items
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .flat_map(str::split_whitespace)
-                    .map(str::to_owned),
-            ),
+            Some(Value::Array(items)) => {
+                scopes.extend(items.iter().filter_map(Value::as_str).flat_map(str::split_whitespace).map(str::to_owned))
+            }
             _ => {}
         }
     }
@@ -111,13 +95,7 @@ struct JwtFacts {
 }
 
 fn judge(jwt: &DecodedJwt, seen_at: Ts, require_scopes: &[String]) -> JwtFacts {
-    let mut facts = JwtFacts {
-        times: Map::new(),
-        flags: Vec::new(),
-        exp: None,
-        iat: None,
-        nbf: None,
-    };
+    let mut facts = JwtFacts { times: Map::new(), flags: Vec::new(), exp: None, iat: None, nbf: None };
     for name in ["exp", "iat", "nbf"] {
         if !jwt.claims.contains_key(name) {
             continue;
@@ -126,12 +104,8 @@ fn judge(jwt: &DecodedJwt, seen_at: Ts, require_scopes: &[String]) -> JwtFacts {
             facts.flags.push(format!("{name}-not-a-number"));
             continue;
         };
-        facts
-            .times
-            .insert(name.to_owned(), time_entry(name, epoch, seen_at));
-        let delta_micros = epoch
-            .saturating_mul(1_000_000)
-            .saturating_sub(seen_at.micros());
+        facts.times.insert(name.to_owned(), time_entry(name, epoch, seen_at));
+        let delta_micros = epoch.saturating_mul(1_000_000).saturating_sub(seen_at.micros());
         match name {
             "exp" => {
                 facts.exp = Some(epoch);
@@ -161,10 +135,7 @@ fn judge(jwt: &DecodedJwt, seen_at: Ts, require_scopes: &[String]) -> JwtFacts {
 
 /// True when a JWT's signature is one of `frametap redact`'s placeholders.
 fn signature_redacted(value: &str) -> bool {
-    value
-        .rsplit('.')
-        .next()
-        .is_some_and(|sig| sig.starts_with("redacted"))
+    value.rsplit('.').next().is_some_and(|sig| sig.starts_with("redacted"))
 }
 
 /// Classifies a candidate and builds both the analysis view and the `token` record's details.
@@ -191,8 +162,7 @@ pub(crate) fn describe(
         Some(Ok(jwt)) => {
             seen.kind = TokenKind::Jwt;
             // Header and claims identify a JWT; a redacted signature must not change its fingerprint.
-            seen.fingerprint =
-                fingerprint(value.rsplit_once('.').map_or(value, |(signed, _)| signed));
+            seen.fingerprint = fingerprint(value.rsplit_once('.').map_or(value, |(signed, _)| signed));
             let facts = judge(&jwt, seen_at, require_scopes);
             (seen.exp, seen.iat, seen.nbf) = (facts.exp, facts.iat, facts.nbf);
             details.insert("kind".into(), "jwt".into());
@@ -218,10 +188,7 @@ pub(crate) fn describe(
         None => {
             details.insert("kind".into(), "opaque".into());
             details.insert("flags".into(), json!([]));
-            let note = candidate
-                .opaque_note
-                .as_deref()
-                .unwrap_or("opaque credential");
+            let note = candidate.opaque_note.as_deref().unwrap_or("opaque credential");
             details.insert("note".into(), note.into());
             if value.starts_with("redacted-") || value.starts_with("00000000-0000-4000-8000-") {
                 details.insert("placeholder".into(), true.into());
