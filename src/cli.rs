@@ -36,6 +36,13 @@ pub enum Command {
     ///
     /// The session stays readable (JWT claims, cookie names, every other field) and replayable. See docs/redaction.md.
     Redact(crate::redact::RedactCommand),
+    /// Replay a captured connection: serve its server side to clients, or send its client side to a live upstream.
+    ///
+    /// See docs/replay.md.
+    #[command(subcommand)]
+    Replay(crate::replay::ReplayCommand),
+    /// Convert a capture (.jsonl) to a HAR (.har, .zhar) or back, chosen by the extensions. See docs/replay.md.
+    Convert(crate::convert::ConvertCommand),
 }
 
 /// Where records are saved.

@@ -24,6 +24,8 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Proxy(args) => frametap::commands::proxy::run(args).await,
             Command::Redact(cmd) => frametap::redact::run_redact(cmd),
+            Command::Replay(cmd) => frametap::replay::run_replay(cmd).await,
+            Command::Convert(cmd) => frametap::convert::run_convert(cmd),
         }
     });
     match result {

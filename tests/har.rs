@@ -456,3 +456,29 @@ fn redact_replaces_secrets_both_ways() {
     let text = std::fs::read_to_string(&har).unwrap();
     assert!(!text.contains(secret) && text.contains(frametap::redact::UUID_PLACEHOLDER_PREFIX));
 }
+
+#[test]
+fn the_binary_converts_and_fails_with_one_line_and_a_non_zero_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&Path]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_frametap"))
+            .arg("convert")
+            .args(args)
+            .env("FRAMETAP_HOME", dir.path())
+            .output()
+            .unwrap()
+    };
+    let out = dir.path().join("chrome.jsonl");
+    let ok = run(&[&fixture("chrome-genesys.har"), &out]);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let stdout = String::from_utf8_lossy(&ok.stdout);
+    assert!(stdout.contains("1 connection(s), 8 frame(s)") && stdout.contains("Chrome DevTools"), "{stdout}");
+    assert!(String::from_utf8_lossy(&ok.stderr).contains("warning: skipped 1 entries"));
+
+    let failed = run(&[&fixture("chrome-no-websocket.har"), &dir.path().join("none.jsonl")]);
+    assert_eq!(failed.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("frametap: error: ") && stderr.contains("chrome-no-websocket.har"), "{stderr}");
+    assert!(!dir.path().join("none.jsonl").exists());
+}
