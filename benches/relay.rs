@@ -88,7 +88,9 @@ async fn echo_server() -> SocketAddr {
                 buf.advance(end);
                 let key = head
                     .lines()
-                    .find_map(|l| l.to_ascii_lowercase().starts_with("sec-websocket-key:").then(|| l[18..].trim().to_owned()))
+                    .find_map(|l| {
+                        l.to_ascii_lowercase().starts_with("sec-websocket-key:").then(|| l[18..].trim().to_owned())
+                    })
                     .unwrap();
                 let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
                 let response = format!("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n");
@@ -106,7 +108,9 @@ async fn echo_server() -> SocketAddr {
                                 let _ = stream.write_all(&encode_frame(true, Opcode::Close, &f.payload, None)).await;
                                 return;
                             }
-                            Step::Frame(f) => out.extend_from_slice(&encode_frame(true, f.header.opcode, &f.payload, None)),
+                            Step::Frame(f) => {
+                                out.extend_from_slice(&encode_frame(true, f.header.opcode, &f.payload, None))
+                            }
                             _ => break,
                         }
                     }
@@ -209,7 +213,10 @@ async fn run_scenario(addr: SocketAddr, scenario: Scenario, seconds: f64) -> Sam
     }
     let elapsed = started.elapsed().as_secs_f64();
     rtts.sort_unstable();
-    let pct = |p: f64| rtts.get(((rtts.len() as f64 * p) as usize).min(rtts.len().saturating_sub(1))).copied().unwrap_or(0) as f64 / 1000.0;
+    let pct = |p: f64| {
+        rtts.get(((rtts.len() as f64 * p) as usize).min(rtts.len().saturating_sub(1))).copied().unwrap_or(0) as f64
+            / 1000.0
+    };
     let msgs = total as f64 / elapsed;
     Sample { msgs_per_sec: msgs, mb_per_sec: msgs * scenario.size as f64 / 1e6, p50_us: pct(0.5), p99_us: pct(0.99) }
 }
@@ -224,7 +231,8 @@ struct Target {
 }
 
 async fn spawn_listening(mut command: tokio::process::Command, marker: &str) -> (tokio::process::Child, SocketAddr) {
-    let mut child = command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).kill_on_drop(true).spawn().unwrap();
+    let mut child =
+        command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).kill_on_drop(true).spawn().unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     loop {
         let line = lines.next_line().await.unwrap().expect("the relay printed its address");
@@ -272,17 +280,31 @@ async fn serve_tcp_relay(upstream: SocketAddr) {
 fn proc_stat(pid: u32) -> (f64, u64) {
     let ticks = 100.0; // USER_HZ on Linux
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
-    let cpu = fields.get(11).and_then(|u| u.parse::<f64>().ok()).unwrap_or(0.0) + fields.get(12).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    let cpu = fields.get(11).and_then(|u| u.parse::<f64>().ok()).unwrap_or(0.0)
+        + fields.get(12).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kb = |key: &str| status.lines().find(|l| l.starts_with(key)).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()).unwrap_or(0);
+    let kb = |key: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
     let _ = kb("VmRSS:");
     (cpu / ticks, kb("VmHWM:"))
 }
 
 fn rss_kb(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()).unwrap_or(0)
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 fn median(mut values: Vec<f64>) -> (f64, f64, f64) {
@@ -327,7 +349,9 @@ async fn idle_memory(echo: SocketAddr, count: usize) -> (u64, u64, usize) {
 fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|c| c.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned()))
+        .and_then(|c| {
+            c.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
@@ -360,7 +384,8 @@ async fn bench(options: Options) {
     let mut floor = [0.0f64; 3];
     let mut floor_p50 = 0.0;
     let mut ratios: Vec<(String, usize, f64)> = Vec::new();
-    report += "| scenario | target | msgs/s (median [min–max]) | MB/s | p50 RTT µs | p99 RTT µs | × direct | × TCP relay |\n";
+    report +=
+        "| scenario | target | msgs/s (median [min–max]) | MB/s | p50 RTT µs | p99 RTT µs | × direct | × TCP relay |\n";
     report += "|---|---|---|---|---|---|---|---|\n";
     let mut direct = [0.0f64; 3];
     let mut cpu_report = String::new();
@@ -408,7 +433,16 @@ async fn bench(options: Options) {
             }
             let line = format!(
                 "| {} | {} | {:.0} [{:.0}–{:.0}] | {:.1} | {:.1} | {:.1} | {:.2} | {:.2} |\n",
-                scenario.name, target.name, msgs, min, max, mb, p50, p99, msgs / direct[i], vs_floor
+                scenario.name,
+                target.name,
+                msgs,
+                min,
+                max,
+                mb,
+                p50,
+                p99,
+                msgs / direct[i],
+                vs_floor
             );
             print!("{line}");
             report += &line;
@@ -437,7 +471,10 @@ async fn bench(options: Options) {
         } else {
             let target = if name.contains("capture on") { 0.8 } else { 0.9 };
             let mark = if *ratio >= target { "meets" } else { "MISSES" };
-            verdicts += &format!("- {name}, {}: {ratio:.2}× the TCP relay — {mark} the ≥ {target}× target\n", SCENARIOS[*i].name);
+            verdicts += &format!(
+                "- {name}, {}: {ratio:.2}× the TCP relay — {mark} the ≥ {target}× target\n",
+                SCENARIOS[*i].name
+            );
         }
     }
     println!("{verdicts}");

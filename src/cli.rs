@@ -26,6 +26,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per run: the size of the biggest variant does not matter
 pub enum Command {
     /// Relay WebSocket connections to an upstream, logging and capturing every frame.
     ///
@@ -36,6 +37,9 @@ pub enum Command {
     ///
     /// The session stays readable (JWT claims, cookie names, every other field) and replayable. See docs/redaction.md.
     Redact(crate::redact::RedactCommand),
+    /// Manage the local certificate authority used by `proxy --tls` and `proxy --forward`.
+    #[command(subcommand)]
+    Certs(crate::tls::CertsCommand),
     /// Replay a captured connection: serve its server side to clients, or send its client side to a live upstream.
     ///
     /// See docs/replay.md.
@@ -55,6 +59,10 @@ pub struct CaptureArgs {
     /// Do not save a capture.
     #[arg(long)]
     pub no_capture: bool,
+    /// Mask secrets (JWT signatures, Authorization, cookies, session tokens…) with stable placeholders
+    /// in the capture, the terminal log and the UI, so the session can be shared (docs/redaction.md).
+    #[arg(long)]
+    pub redact: bool,
     /// When the capture writer falls behind: `block` slows the relay (nothing lost), `drop` drops
     /// records (counted and reported in the capture's end record).
     #[arg(long, value_enum, default_value_t = LagPolicy::Block, value_name = "POLICY")]
@@ -86,9 +94,9 @@ pub struct UpstreamTlsArgs {
 /// `frametap proxy`.
 #[derive(Debug, Args)]
 pub struct ProxyArgs {
-    /// Address to listen on.
-    #[arg(long, default_value = DEFAULT_PROXY_ADDR, value_name = "ADDR")]
-    pub listen: SocketAddr,
+    /// Address to listen on [default: 127.0.0.1:9000; 127.0.0.1:8080 with --forward].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
     /// The real endpoint: ws:// or wss:// with an optional base path, e.g. wss://webmessaging.mypurecloud.com.
     /// The client's path and query are appended.
     #[arg(long, value_name = "URL")]
@@ -109,6 +117,8 @@ pub struct ProxyArgs {
     /// 127.0.0.1 belong to your other local apps).
     #[arg(long)]
     pub forward_cookies: bool,
+    #[command(flatten)]
+    pub modes: crate::forward::ProxyModeArgs,
 }
 
 fn parse_header_arg(arg: &str) -> Result<(String, String), String> {

@@ -5,6 +5,7 @@ pub mod cli;
 pub mod commands;
 pub mod convert;
 pub mod event;
+pub mod forward;
 pub mod har;
 pub mod inspect;
 pub mod log;

@@ -41,6 +41,11 @@ impl TerminalLog {
         self
     }
 
+    /// True when this log prints the records' JSON (so the pipeline must produce it).
+    pub fn wants_json(&self) -> bool {
+        self.format == LogFormat::Json
+    }
+
     pub fn record(&mut self, record: &Record, json: &str) {
         let text = match self.format {
             LogFormat::Json => Some(json.to_owned()),

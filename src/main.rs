@@ -24,6 +24,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Proxy(args) => frametap::commands::proxy::run(args).await,
             Command::Redact(cmd) => frametap::redact::run_redact(cmd),
+            Command::Certs(cmd) => frametap::tls::run_certs(cmd),
             Command::Replay(cmd) => frametap::replay::run_replay(cmd).await,
             Command::Convert(cmd) => frametap::convert::run_convert(cmd),
         }

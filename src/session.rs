@@ -45,7 +45,7 @@ pub fn start(setup: SessionSetup<'_>) -> Result<Session> {
         format: FORMAT_NAME.into(),
         version: FORMAT_VERSION,
         frametap: env!("CARGO_PKG_VERSION").into(),
-        command: std::env::args().collect(),
+        command: crate::forward::upstream_proxy::redact_command_line(std::env::args()),
         mode: setup.mode.into(),
         upstream: setup.upstream,
         redacted: false,
@@ -57,7 +57,10 @@ pub fn start(setup: SessionSetup<'_>) -> Result<Session> {
         capture,
         log,
         analysis: None,
-        redaction: None,
+        redaction: setup
+            .capture
+            .redact
+            .then(|| Box::new(crate::redact::Redactor::new()) as Box<dyn pipeline::Redaction>),
         publishers: setup.publishers,
         on_lag: setup.capture.on_capture_lag,
         buffer: pipeline::DEFAULT_BUFFER,

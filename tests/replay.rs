@@ -8,9 +8,8 @@ use frametap::capture::{read_capture, CaptureWriter};
 use frametap::cli::{CaptureArgs, LogArgs};
 use frametap::event::{Opcode, Peer, Record};
 use frametap::pipeline::LagPolicy;
-use frametap::proxy::relay::RelayOptions;
 use frametap::proxy::upstream::UpstreamBase;
-use frametap::proxy::{ProxyConfig, DEFAULT_MAX_MESSAGE};
+use frametap::proxy::DEFAULT_MAX_MESSAGE;
 use frametap::replay::send::{send, SendOptions};
 use frametap::replay::serve::{serve, ServeOptions};
 use frametap::replay::{Pace, PlayOptions, PlayReport, Script};
@@ -140,8 +139,12 @@ async fn upstream() -> (SocketAddr, mpsc::UnboundedReceiver<Vec<Seen>>) {
 }
 
 fn session_to(capture: &Path, mode: &'static str) -> Session {
-    let capture =
-        CaptureArgs { capture: Some(capture.to_owned()), no_capture: false, on_capture_lag: LagPolicy::Block };
+    let capture = CaptureArgs {
+        capture: Some(capture.to_owned()),
+        no_capture: false,
+        on_capture_lag: LagPolicy::Block,
+        ..Default::default()
+    };
     let log = LogArgs { quiet: true, ..Default::default() };
     session::start(SessionSetup {
         mode,
@@ -161,16 +164,8 @@ async fn record_through_proxy(dir: &Path) -> (PathBuf, ClientRun) {
     let session = session_to(&path, "proxy");
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let config = ProxyConfig {
-        upstream: UpstreamBase::parse(&format!("ws://{upstream_addr}")).unwrap(),
-        tls: frametap::tls::upstream::client_config(None, false).unwrap(),
-        set_headers: Vec::new(),
-        forward_cookies: false,
-        relay: RelayOptions { max_message: DEFAULT_MAX_MESSAGE, close_timeout: SHORT },
-        handshake_timeout: SHORT,
-        public_url: format!("ws://{addr}"),
-        ui_url: None,
-    };
+    let mut config = common::test_config(&format!("ws://{upstream_addr}"));
+    config.public_url = format!("ws://{addr}");
     let (stop, stopped) = oneshot::channel::<()>();
     let proxy = tokio::spawn(frametap::proxy::serve(listener, config, session.sink.clone(), async {
         let _ = stopped.await;
@@ -291,6 +286,7 @@ async fn send_to_upstream(
     let options = SendOptions {
         upstream: UpstreamBase::parse(&format!("ws://{addr}")).unwrap(),
         tls: frametap::tls::upstream::client_config(None, false).unwrap(),
+        proxies: frametap::forward::UpstreamProxies::direct(),
         headers: Vec::new(),
         play: options,
         handshake_timeout: SHORT,
@@ -403,6 +399,7 @@ async fn bad_replays_fail_with_one_clear_line() {
     let options = SendOptions {
         upstream: UpstreamBase::parse(&format!("ws://{closed}")).unwrap(),
         tls: frametap::tls::upstream::client_config(None, false).unwrap(),
+        proxies: frametap::forward::UpstreamProxies::direct(),
         headers: Vec::new(),
         play: play_options(Pace::Fast),
         handshake_timeout: SHORT,
@@ -427,6 +424,7 @@ async fn an_upstream_refusing_the_recorded_upgrade_is_an_error() {
     let options = SendOptions {
         upstream: UpstreamBase::parse(&format!("ws://{addr}")).unwrap(),
         tls: frametap::tls::upstream::client_config(None, false).unwrap(),
+        proxies: frametap::forward::UpstreamProxies::direct(),
         headers: vec![("Origin".into(), "https://replay.example".into())],
         play: play_options(Pace::Fast),
         handshake_timeout: SHORT,
@@ -454,6 +452,7 @@ fn replay_and_convert_command_lines_parse() {
         command: Commands,
     }
     #[derive(clap::Subcommand, Debug)]
+    #[allow(clippy::large_enum_variant)]
     enum Commands {
         #[command(subcommand)]
         Replay(frametap::replay::ReplayCommand),

@@ -66,7 +66,7 @@ fn query_parameter_jwt_is_decoded_with_times_relative_to_seen_at() {
     let found = only(tracker.observe(&open(&format!("/v1?deploymentId=abc&access_token={token}"), &[], &[]), ts(T0)));
     assert_eq!(found.source, "query:access_token");
     assert_eq!(found.seq, None);
-    assert_eq!(found.details["kind"], "jwt");
+    assert_eq!(found.details["token_kind"], "jwt");
     assert_eq!(found.details["verified"], false);
     assert_eq!(found.details["header"]["kid"], "k1");
     assert_eq!(found.details["claims"]["sub"], "guest");
@@ -142,9 +142,9 @@ fn authorization_cookie_set_cookie_and_subprotocol_are_searched() {
     );
     assert_eq!(found[0].details["claims"]["n"], 1);
     assert_eq!(found[1].details["claims"]["n"], 2);
-    assert_eq!(found[2].details["kind"], "opaque");
+    assert_eq!(found[2].details["token_kind"], "opaque");
     assert_eq!(found[3].details["claims"]["n"], 3);
-    assert_eq!(found[4].details["kind"], "opaque");
+    assert_eq!(found[4].details["token_kind"], "opaque");
     assert_eq!(found[4].details["preview"], "s3cr…"); // 16 characters: a quarter is shown
 }
 
@@ -152,7 +152,7 @@ fn authorization_cookie_set_cookie_and_subprotocol_are_searched() {
 fn bearer_opaque_and_basic_are_opaque_credentials() {
     let record = open("/ws", &[("Authorization", "Bearer 8f14e45fceea167a5a36dedd4bea2543")], &[]);
     let found = only(TokenTracker::new(vec![]).observe(&record, ts(T0)));
-    assert_eq!(found.details["kind"], "opaque");
+    assert_eq!(found.details["token_kind"], "opaque");
     assert!(found.details["note"].as_str().unwrap().contains("Bearer token that is not a JWT"));
     assert_eq!(found.details["preview"], "8f14e4…");
     let basic = open("/ws", &[("Proxy-Authorization", "Basic dXNlcjpwYXNz")], &[]);
@@ -171,13 +171,13 @@ fn genesys_frames_session_token_authenticated_code_and_rest_only_jwt() {
     assert_eq!(found.len(), 2, "deploymentId is public, not a credential: {found:#?}");
     assert_eq!(found[0].source, "frame:token");
     assert_eq!(found[0].seq, Some(1));
-    assert_eq!(found[0].details["kind"], "opaque");
+    assert_eq!(found[0].details["token_kind"], "opaque");
     assert_eq!(
         found[0].details["note"],
         "opaque credential: Genesys session token (a UUID the client generates; anyone holding it can resume the session)"
     );
     assert_eq!(found[1].source, "frame:data.code");
-    assert_eq!(found[1].details["kind"], "jwt");
+    assert_eq!(found[1].details["token_kind"], "jwt");
     assert_eq!(found[1].details["rest_only"], false);
 
     // The same token in every later request is not reported again.
@@ -203,7 +203,7 @@ fn malformed_tokens_are_reported_with_their_reason() {
     let frame = json!({"jwt": format!("{header}.ey$$.sig"), "other": format!("{header}.e30")});
     let found = tracker.observe(&text_frame(1, Peer::Server, &frame.to_string()), ts(T0));
     assert_eq!(found.len(), 2);
-    assert_eq!(found[0].details["kind"], "malformed");
+    assert_eq!(found[0].details["token_kind"], "malformed");
     assert!(found[0].details["reason"].as_str().unwrap().starts_with("bad base64 in part 2"));
     assert_eq!(flags(&found[0]), ["malformed"]);
     assert_eq!(found[1].details["reason"], "2 parts, expected 3");
@@ -247,5 +247,21 @@ fn a_bare_jwt_text_frame_is_found() {
     let token = jwt(json!({"exp": T0 + 600}));
     let found = only(TokenTracker::new(vec![]).observe(&text_frame(1, Peer::Client, &token), ts(T0)));
     assert_eq!(found.source, "frame:text");
-    assert_eq!(found.details["kind"], "jwt");
+    assert_eq!(found.details["token_kind"], "jwt");
+}
+
+#[test]
+fn token_records_read_back_as_token_records() {
+    // The token's own kind lives in `token_kind`: `kind` is the record's tag and must stay "token".
+    let token = jwt(json!({"exp": 1, "sub": "guest"}));
+    let record = text_frame(
+        1,
+        Peer::Server,
+        &format!(r#"{{"type":"response","class":"JwtResponse","body":{{"jwt":"{token}"}}}}"#),
+    );
+    let mut tracker = TokenTracker::new(Vec::new());
+    let found = only(tracker.observe(&record, record.ts()));
+    let line = serde_json::to_string(&Record::Token(found)).unwrap();
+    let back: Record = serde_json::from_str(&line).unwrap();
+    assert_eq!(back.kind(), "token", "{line}");
 }

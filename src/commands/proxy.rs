@@ -1,6 +1,7 @@
 //! `frametap proxy`: check the options, open the capture, bind, print where to connect, relay until Ctrl-C.
 
 use crate::cli::ProxyArgs;
+use crate::forward::UpstreamProxies;
 use crate::proxy::relay::RelayOptions;
 use crate::proxy::upstream::UpstreamBase;
 use crate::proxy::{ProxyConfig, CLOSE_TIMEOUT, HANDSHAKE_TIMEOUT};
@@ -9,6 +10,9 @@ use anyhow::{bail, Context, Result};
 
 /// Runs the reverse proxy until Ctrl-C or SIGTERM.
 pub async fn run(args: ProxyArgs) -> Result<()> {
+    if args.modes.forward {
+        return crate::forward::command::run(args).await;
+    }
     let Some(upstream_arg) = args.upstream.as_deref() else {
         bail!("--upstream is required: give the real endpoint, e.g. --upstream wss://webmessaging.mypurecloud.com");
     };
@@ -20,7 +24,13 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
             "frametap: WARNING: --insecure-upstream: the upstream's TLS certificate is NOT verified; anyone on the path can read and change this session. This is recorded in the capture."
         );
     }
-    let listener = super::shutdown::bind(args.listen, "proxy", "--listen").await?;
+    let upstream_proxies = UpstreamProxies::resolve(args.modes.upstream_proxy.as_deref())?;
+    let client_tls = match args.modes.tls {
+        true => Some(crate::tls::localhost_server_config(&args.modes.certs.load_ca()?)?),
+        false => None,
+    };
+    let listen = args.listen.unwrap_or_else(|| crate::cli::DEFAULT_PROXY_ADDR.parse().expect("a valid default"));
+    let listener = super::shutdown::bind(listen, "proxy", "--listen").await?;
     let local = listener.local_addr()?;
     let session = session::start(SessionSetup {
         mode: "proxy",
@@ -30,10 +40,13 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
         insecure_upstream: args.tls.insecure_upstream,
         publishers: Vec::new(),
     })?;
-    let public_url = format!("ws://{local}");
+    let public_url = format!("{}://{local}", if client_tls.is_some() { "wss" } else { "ws" });
     eprintln!("frametap proxy");
     eprintln!("  point your WebSocket client at  {public_url}/<path>   (e.g. {public_url}/v1?deploymentId=…)");
     eprintln!("  upstream                        {}", upstream.display());
+    if let Some(proxy) = upstream_proxies.proxy_for(upstream.secure, &upstream.host, upstream.port) {
+        eprintln!("  through the upstream proxy      {proxy}");
+    }
     match &session.capture_path {
         Some(path) => eprintln!("  capture                         {}", path.display()),
         None => eprintln!("  capture                         off (--no-capture)"),
@@ -42,6 +55,7 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
     let config = ProxyConfig {
         upstream,
         tls,
+        upstream_proxies,
         set_headers: args.set_header,
         forward_cookies: args.forward_cookies,
         relay: RelayOptions { max_message: args.max_message, close_timeout: CLOSE_TIMEOUT },
@@ -49,7 +63,9 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
         public_url,
         ui_url: None,
     };
-    let result = crate::proxy::serve(listener, config, session.sink.clone(), super::shutdown::signal()).await;
+    let result =
+        crate::proxy::serve_with_tls(listener, client_tls, config, session.sink.clone(), super::shutdown::signal())
+            .await;
     session.finish().await;
     result
 }

@@ -10,6 +10,7 @@ pub mod stream;
 pub mod upstream;
 
 use crate::event::Headers;
+use crate::forward::UpstreamProxies;
 use crate::pipeline::EventSink;
 use relay::RelayOptions;
 use std::future::Future;
@@ -32,6 +33,8 @@ pub const DEFAULT_MAX_MESSAGE: u64 = 64 * 1024 * 1024;
 pub struct ProxyConfig {
     pub upstream: UpstreamBase,
     pub tls: Arc<rustls::ClientConfig>,
+    /// `--upstream-proxy` / `HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`: how upstreams are reached.
+    pub upstream_proxies: UpstreamProxies,
     /// `--set-header`: added to, or replacing, the client's headers upstream.
     pub set_headers: Headers,
     pub forward_cookies: bool,
@@ -104,10 +107,22 @@ pub async fn serve(
     sink: EventSink,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    serve_with_tls(listener, None, config, sink, shutdown).await
+}
+
+/// [`serve`], with clients speaking TLS (`wss://`, `frametap proxy --tls`) when `client_tls` is given.
+pub async fn serve_with_tls(
+    listener: TcpListener,
+    client_tls: Option<Arc<rustls::ServerConfig>>,
+    config: ProxyConfig,
+    sink: EventSink,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let ctx = ProxyContext::new(config, sink, stop_rx);
-    accept_loop(&listener, &ctx, shutdown, |stream, addr, ctx| {
-        tokio::spawn(server::serve_client(stream, addr, ctx));
+    accept_loop(&listener, &ctx, shutdown, |stream, addr, ctx| match &client_tls {
+        None => drop(tokio::spawn(server::serve_client(stream, addr, ctx))),
+        Some(tls) => drop(tokio::spawn(crate::tls::server::serve_tls_client(stream, addr, ctx, tls.clone()))),
     })
     .await;
     drop(listener);

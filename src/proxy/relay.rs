@@ -179,6 +179,8 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Pump<'a, R, W> {
                 }
                 read = self.reader.read_buf(&mut self.buf) => match read {
                     Ok(0) => return self.eof().await,
+                    // A TLS peer that closed TCP without close_notify: for WebSocket purposes, a FIN.
+                    Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return self.eof().await,
                     Ok(_) => {}
                     Err(e) => return self.read_failed(e),
                 },

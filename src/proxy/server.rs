@@ -4,7 +4,7 @@
 use super::headers::{client_response_headers, upstream_request_headers, RequestChanges};
 use super::relay::{relay, Ends};
 use super::stream::RelayStream;
-use super::upstream::{self, UpstreamAnswer};
+use super::upstream::{self, UpstreamAnswer, UpstreamBase};
 use super::ProxyContext;
 use crate::event::{Headers, HttpRequest, HttpResponse, Note, Open, Record, Ts};
 use bytes::Bytes;
@@ -84,13 +84,26 @@ fn log_http_end(result: hyper::Result<()>, client_addr: SocketAddr) {
 }
 
 async fn handle<IO: RelayStream>(
-    mut req: Request<Incoming>,
+    req: Request<Incoming>,
     client_addr: SocketAddr,
     ctx: Arc<ProxyContext>,
 ) -> Response<Full<Bytes>> {
     if !is_websocket_upgrade(&req) {
         return text_response(StatusCode::UPGRADE_REQUIRED, ctx.info_page());
     }
+    let base = ctx.config.upstream.clone();
+    relay_upgrade::<IO>(req, client_addr, &base, ctx).await
+}
+
+/// Relays one WebSocket upgrade request (served by hyper on an `IO` connection) to `base`: dials it,
+/// answers the client with the upstream's answer, and on 101 runs the relay in its own task. Forward mode
+/// calls this with the upstream taken from each CONNECT.
+pub async fn relay_upgrade<IO: RelayStream>(
+    mut req: Request<Incoming>,
+    client_addr: SocketAddr,
+    base: &UpstreamBase,
+    ctx: Arc<ProxyContext>,
+) -> Response<Full<Bytes>> {
     let Some(client_key) = req.headers().get("sec-websocket-key").cloned() else {
         return text_response(
             StatusCode::BAD_REQUEST,
@@ -105,7 +118,7 @@ async fn handle<IO: RelayStream>(
         HttpRequest { method: req.method().to_string(), path: path.clone(), headers: header_pairs(req.headers()) };
     let (upstream_headers, changes) =
         upstream_request_headers(&request.headers, ctx.config.forward_cookies, &ctx.config.set_headers);
-    let upstream_url = ctx.config.upstream.url_for(&path);
+    let upstream_url = base.url_for(&path);
     let mut open = Open {
         conn,
         ts,
@@ -117,9 +130,15 @@ async fn handle<IO: RelayStream>(
         error: None,
         handshake_ms: None,
     };
-    let answer =
-        upstream::open(&ctx.config.upstream, &path, &upstream_headers, &ctx.config.tls, ctx.config.handshake_timeout)
-            .await;
+    let answer = upstream::open(
+        base,
+        &path,
+        &upstream_headers,
+        &ctx.config.tls,
+        &ctx.config.upstream_proxies,
+        ctx.config.handshake_timeout,
+    )
+    .await;
     let answer = match answer {
         Ok(answer) => answer,
         Err(e) => {
@@ -133,11 +152,8 @@ async fn handle<IO: RelayStream>(
             );
         }
     };
-    open.upstream_request = Some(HttpRequest {
-        method: "GET".into(),
-        path: ctx.config.upstream.target(&path),
-        headers: answer.sent_headers.clone(),
-    });
+    open.upstream_request =
+        Some(HttpRequest { method: "GET".into(), path: base.target(&path), headers: answer.sent_headers.clone() });
     open.handshake_ms = Some(answer.round_trip.as_secs_f64() * 1000.0);
     let UpstreamAnswer { status, headers, body, upgraded, .. } = answer;
     let Some((server, server_prefix)) = upgraded else {

@@ -2,6 +2,7 @@
 
 use super::stream::UpstreamStream;
 use crate::event::Headers;
+use crate::forward::upstream_proxy::{connect_via, UpstreamProxies};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Limited};
 use hyper_util::rt::TokioIo;
@@ -117,6 +118,9 @@ pub enum DialError {
     Http { url: String, detail: String },
     #[error("{0}")]
     Invalid(String),
+    /// The upstream proxy could not be reached or refused the tunnel (`detail` names the proxy).
+    #[error("{detail}")]
+    Proxy { proxy: String, detail: String },
 }
 
 /// The upstream's answer to the upgrade request.
@@ -133,8 +137,33 @@ pub struct UpstreamAnswer {
     pub round_trip: Duration,
 }
 
-/// Resolves and connects to the upstream host, then does TLS for wss://.
-pub async fn connect(base: &UpstreamBase, tls: &Arc<rustls::ClientConfig>) -> Result<UpstreamStream, DialError> {
+/// Connects to the upstream host (directly, or through the upstream proxy that applies), then does TLS for wss://.
+pub async fn connect(
+    base: &UpstreamBase,
+    tls: &Arc<rustls::ClientConfig>,
+    proxies: &UpstreamProxies,
+) -> Result<UpstreamStream, DialError> {
+    let tcp = match proxies.proxy_for(base.secure, &base.host, base.port) {
+        Some(proxy) => connect_via(proxy, &base.host, base.port)
+            .await
+            .map_err(|e| DialError::Proxy { proxy: proxy.to_string(), detail: format!("{e:#}") })?,
+        None => connect_direct(base).await?,
+    };
+    let _ = tcp.set_nodelay(true);
+    if !base.secure {
+        return Ok(UpstreamStream::Plain(tcp));
+    }
+    let name = ServerName::try_from(base.host.clone())
+        .map_err(|_| DialError::Invalid(format!("{:?} is not a valid TLS server name", base.host)))?;
+    let stream = tokio_rustls::TlsConnector::from(tls.clone())
+        .connect(name, tcp)
+        .await
+        .map_err(|e| DialError::Tls { host: base.host.clone(), detail: describe_tls_error(&e) })?;
+    Ok(UpstreamStream::Tls(Box::new(stream)))
+}
+
+/// Resolves the upstream host and connects to the first address that answers.
+async fn connect_direct(base: &UpstreamBase) -> Result<TcpStream, DialError> {
     let addrs: Vec<_> = tokio::net::lookup_host((base.host.as_str(), base.port))
         .await
         .map_err(|e| DialError::Dns { host: base.host.clone(), detail: e.to_string() })?
@@ -150,25 +179,7 @@ pub async fn connect(base: &UpstreamBase, tls: &Arc<rustls::ClientConfig>) -> Re
             Err(e) => last = Some(DialError::Connect { addr: addr.to_string(), detail: e.to_string() }),
         }
     }
-    let tcp = match tcp {
-        Some(tcp) => tcp,
-        None => {
-            return Err(
-                last.unwrap_or_else(|| DialError::Dns { host: base.host.clone(), detail: "no addresses".into() })
-            )
-        }
-    };
-    let _ = tcp.set_nodelay(true);
-    if !base.secure {
-        return Ok(UpstreamStream::Plain(tcp));
-    }
-    let name = ServerName::try_from(base.host.clone())
-        .map_err(|_| DialError::Invalid(format!("{:?} is not a valid TLS server name", base.host)))?;
-    let stream = tokio_rustls::TlsConnector::from(tls.clone())
-        .connect(name, tcp)
-        .await
-        .map_err(|e| DialError::Tls { host: base.host.clone(), detail: describe_tls_error(&e) })?;
-    Ok(UpstreamStream::Tls(Box::new(stream)))
+    tcp.ok_or_else(|| last.unwrap_or_else(|| DialError::Dns { host: base.host.clone(), detail: "no addresses".into() }))
 }
 
 fn describe_tls_error(e: &std::io::Error) -> String {
@@ -194,10 +205,11 @@ pub async fn open(
     client_path_and_query: &str,
     headers: &Headers,
     tls: &Arc<rustls::ClientConfig>,
+    proxies: &UpstreamProxies,
     timeout: Duration,
 ) -> Result<UpstreamAnswer, DialError> {
     let secs = timeout.as_secs_f64();
-    let stream = tokio::time::timeout(timeout, connect(base, tls))
+    let stream = tokio::time::timeout(timeout, connect(base, tls, proxies))
         .await
         .map_err(|_| DialError::Timeout { secs, during: "connecting to the upstream" })??;
     tokio::time::timeout(timeout, handshake(base, client_path_and_query, headers, stream))

@@ -13,7 +13,8 @@ pub(super) fn redact_record(r: &mut Redactor, record: Record) -> Record {
         Record::Frame(frame) => Record::Frame(redact_frame(r, frame)),
         Record::Token(mut token) => {
             // An opaque token's preview shows the start of the secret; a JWT's shows its header.
-            if token.details.get("kind").and_then(Value::as_str) != Some("jwt") && token.details.contains_key("preview")
+            if token.details.get("token_kind").and_then(Value::as_str) != Some("jwt")
+                && token.details.contains_key("preview")
             {
                 token.details.insert("preview".into(), "…".into());
             }

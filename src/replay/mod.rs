@@ -92,6 +92,10 @@ pub struct SendArgs {
     pub wait: f64,
     #[command(flatten)]
     pub tls: UpstreamTlsArgs,
+    /// Reach the upstream through this HTTP proxy: http://[user:password@]host[:port] (CONNECT, Basic auth).
+    /// Without it, HTTPS_PROXY / HTTP_PROXY are used; NO_PROXY applies in both cases.
+    #[arg(long, value_name = "URL")]
+    pub upstream_proxy: Option<String>,
     #[command(flatten)]
     pub capture: CaptureArgs,
     #[command(flatten)]
@@ -158,6 +162,7 @@ async fn run_send(args: SendArgs) -> Result<()> {
     let upstream = UpstreamBase::parse(&args.upstream).map_err(|e| anyhow::anyhow!("--upstream {e}"))?;
     let tls = crate::tls::upstream::client_config(args.tls.upstream_ca.as_deref(), args.tls.insecure_upstream)
         .context("--upstream-ca")?;
+    let proxies = crate::forward::UpstreamProxies::resolve(args.upstream_proxy.as_deref())?;
     if !(args.wait.is_finite() && args.wait > 0.0) {
         anyhow::bail!("--wait {} is not a number of seconds above 0", args.wait);
     }
@@ -179,6 +184,7 @@ async fn run_send(args: SendArgs) -> Result<()> {
     let options = send::SendOptions {
         upstream,
         tls,
+        proxies,
         headers: args.header,
         play: play_options(&args.script, Some(Duration::from_secs_f64(args.wait)), args.set),
         handshake_timeout: HANDSHAKE_TIMEOUT,

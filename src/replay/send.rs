@@ -4,6 +4,7 @@
 use super::player::{play, PlayOptions, PlayReport};
 use super::script::Script;
 use crate::event::{Frame, Headers, HttpRequest, HttpResponse, Note, Opcode, Open, Peer, Record, Ts};
+use crate::forward::UpstreamProxies;
 use crate::pipeline::EventSink;
 use crate::proxy::headers::upstream_request_headers;
 use crate::proxy::upstream::{self, UpstreamAnswer, UpstreamBase};
@@ -19,6 +20,8 @@ use tokio::sync::watch;
 pub struct SendOptions {
     pub upstream: UpstreamBase,
     pub tls: Arc<rustls::ClientConfig>,
+    /// HTTP proxies to reach the upstream through (`--upstream-proxy`, `HTTPS_PROXY`, …).
+    pub proxies: UpstreamProxies,
     /// `--header 'Name: value'`: replaces (or adds) a handshake header.
     pub headers: Headers,
     pub play: PlayOptions,
@@ -51,7 +54,9 @@ pub async fn send(
     let url = options.upstream.url_for(&path);
     let conn = sink.next_conn_id();
     let ts = Ts::now();
-    let answer = upstream::open(&options.upstream, &path, &headers, &options.tls, options.handshake_timeout).await;
+    let answer =
+        upstream::open(&options.upstream, &path, &headers, &options.tls, &options.proxies, options.handshake_timeout)
+            .await;
     let mut open = Open {
         conn,
         ts,

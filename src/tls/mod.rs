@@ -1,3 +1,19 @@
-//! TLS: the upstream client configuration (and, with `frametap certs`, the local CA and its leaf certificates).
+//! TLS: the local CA (`certs` commands), leaf certificates per host, frametap's server configs, and the
+//! upstream client configuration.
+//!
+//! - [`ca`]: create/load the per-user CA (`$FRAMETAP_HOME/certs`, else `~/.frametap/certs`).
+//! - [`leaf`]: leaf certificates signed by the CA, one cached [`rustls::ServerConfig`] per SNI name.
+//! - [`server`]: server configs (ring provider, ALPN `http/1.1`), including the `proxy --tls` one.
+//! - [`command`]: `frametap certs init|show` and the shared `--certs DIR` option.
+//! - [`upstream`]: the client config for `wss://` upstreams (system and webpki roots, `--upstream-ca`).
 
+pub mod ca;
+pub mod command;
+pub mod leaf;
+pub mod server;
 pub mod upstream;
+
+pub use ca::{default_certs_dir, CaError, CertAuthority};
+pub use command::{run_certs, CertsCommand, CertsDirArg};
+pub use leaf::{issue_leaf, LeafIssuer};
+pub use server::localhost_server_config;

@@ -34,6 +34,7 @@ pub fn test_config(upstream: &str) -> ProxyConfig {
     ProxyConfig {
         upstream: UpstreamBase::parse(upstream).expect("test upstream URL"),
         tls: frametap::tls::upstream::client_config(None, false).unwrap(),
+        upstream_proxies: frametap::forward::UpstreamProxies::direct(),
         set_headers: Vec::new(),
         forward_cookies: false,
         relay: RelayOptions { max_message: 64 << 20, close_timeout: TEST_TIMEOUT },

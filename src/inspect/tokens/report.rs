@@ -165,7 +165,7 @@ pub(crate) fn describe(
             seen.fingerprint = fingerprint(value.rsplit_once('.').map_or(value, |(signed, _)| signed));
             let facts = judge(&jwt, seen_at, require_scopes);
             (seen.exp, seen.iat, seen.nbf) = (facts.exp, facts.iat, facts.nbf);
-            details.insert("kind".into(), "jwt".into());
+            details.insert("token_kind".into(), "jwt".into());
             details.insert("verified".into(), false.into());
             details.insert("header".into(), Value::Object(jwt.header));
             details.insert("claims".into(), Value::Object(jwt.claims));
@@ -180,13 +180,13 @@ pub(crate) fn describe(
         }
         Some(Err(error)) => {
             seen.kind = TokenKind::Malformed;
-            details.insert("kind".into(), "malformed".into());
+            details.insert("token_kind".into(), "malformed".into());
             details.insert("verified".into(), false.into());
             details.insert("flags".into(), json!(["malformed"]));
             details.insert("reason".into(), error.to_string().into());
         }
         None => {
-            details.insert("kind".into(), "opaque".into());
+            details.insert("token_kind".into(), "opaque".into());
             details.insert("flags".into(), json!([]));
             let note = candidate.opaque_note.as_deref().unwrap_or("opaque credential");
             details.insert("note".into(), note.into());

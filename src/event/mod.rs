@@ -3,8 +3,12 @@
 //! A capture file is these records serialised one per line, so the live view and a later
 //! `frametap inspect` see exactly the same thing. Field names here are a public, versioned contract.
 
-use base64::Engine as _;
-use bytes::Bytes;
+mod frame;
+mod json;
+
+pub use frame::{parse_close_payload, Frame};
+pub use json::write_record_json;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -35,11 +39,46 @@ impl Ts {
     pub fn to_rfc3339(&self) -> String {
         self.0.to_rfc3339_opts(SecondsFormat::Micros, true)
     }
+
+    /// Formats as `YYYY-MM-DDTHH:MM:SS.ffffffZ` into a stack buffer: the capture writer does this for
+    /// every record, so it avoids chrono's allocating formatter.
+    pub(crate) fn format_fixed(&self, out: &mut [u8; 27]) -> bool {
+        use chrono::{Datelike, Timelike};
+        let t = self.0;
+        let year = t.year();
+        if !(0..=9999).contains(&year) {
+            return false;
+        }
+        let micros = t.nanosecond() / 1000 % 1_000_000;
+        let mut put = |at: usize, value: u32, width: usize| {
+            let mut v = value;
+            for i in (0..width).rev() {
+                out[at + i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        };
+        put(0, year as u32, 4);
+        put(5, t.month(), 2);
+        put(8, t.day(), 2);
+        put(11, t.hour(), 2);
+        put(14, t.minute(), 2);
+        put(17, t.second().min(59), 2);
+        put(20, micros, 6);
+        for (at, c) in [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':'), (19, b'.'), (26, b'Z')] {
+            out[at] = c;
+        }
+        true
+    }
 }
 
 impl Serialize for Ts {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_rfc3339())
+        let mut buf = [0u8; 27];
+        if self.format_fixed(&mut buf) {
+            s.serialize_str(std::str::from_utf8(&buf).expect("ASCII digits"))
+        } else {
+            s.serialize_str(&self.to_rfc3339())
+        }
     }
 }
 
@@ -239,181 +278,6 @@ pub struct Open {
     pub handshake_ms: Option<f64>,
 }
 
-/// One WebSocket frame as it crossed frametap.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Frame {
-    pub conn: ConnId,
-    pub ts: Ts,
-    /// Per connection, one sequence across both directions, in the order frametap saw the frames.
-    pub seq: u64,
-    pub from: Peer,
-    pub to: Peer,
-    pub opcode: Opcode,
-    pub fin: bool,
-    /// RSV1..RSV3 bits as a number (0 normally).
-    pub rsv: u8,
-    /// Payload length in bytes.
-    pub len: u64,
-    /// The unmasked payload.
-    pub payload: Bytes,
-    /// True when this is a continuation (or first fragment) of a text message, so the payload is text.
-    pub text_message: bool,
-    /// False for a frame frametap did not pass on (a proxy-originated frame, or one past `--max-message`).
-    pub relayed: bool,
-}
-
-impl Frame {
-    /// The payload as text when this frame carries text and the bytes are valid UTF-8.
-    pub fn text(&self) -> Option<&str> {
-        let texty = matches!(self.opcode, Opcode::Text) || (self.opcode == Opcode::Continuation && self.text_message);
-        if texty {
-            std::str::from_utf8(&self.payload).ok()
-        } else {
-            None
-        }
-    }
-    /// True when a text frame's payload is not valid UTF-8 (passed on anyway, flagged in the log).
-    pub fn invalid_utf8(&self) -> bool {
-        self.opcode == Opcode::Text && self.fin && std::str::from_utf8(&self.payload).is_err()
-    }
-    /// The close code and reason of a close frame (`None, None` for an empty close payload).
-    pub fn close_parts(&self) -> (Option<u16>, Option<String>) {
-        if self.opcode != Opcode::Close || self.payload.len() < 2 {
-            return (None, None);
-        }
-        let code = u16::from_be_bytes([self.payload[0], self.payload[1]]);
-        let reason = std::str::from_utf8(&self.payload[2..]).ok().map(str::to_owned);
-        (Some(code), reason)
-    }
-}
-
-/// The code and reason of a close payload: `None` code when shorter than 2 bytes, `None` reason when not UTF-8.
-pub fn parse_close_payload(payload: &[u8]) -> (Option<u16>, Option<String>) {
-    if payload.len() < 2 {
-        return (None, None);
-    }
-    let code = u16::from_be_bytes([payload[0], payload[1]]);
-    (Some(code), std::str::from_utf8(&payload[2..]).ok().map(str::to_owned))
-}
-
-#[derive(Serialize, Deserialize)]
-struct FrameWire<'a> {
-    conn: ConnId,
-    ts: Ts,
-    seq: u64,
-    from: Peer,
-    to: Peer,
-    opcode: Opcode,
-    fin: bool,
-    #[serde(default, skip_serializing_if = "is_zero")]
-    rsv: u8,
-    len: u64,
-    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
-    text: Option<std::borrow::Cow<'a, str>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    base64: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    code: Option<u16>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    reason: Option<std::borrow::Cow<'a, str>>,
-    #[serde(default, skip_serializing_if = "is_false")]
-    text_message: bool,
-    #[serde(default, skip_serializing_if = "is_false")]
-    invalid_utf8: bool,
-    #[serde(default = "yes", skip_serializing_if = "is_true")]
-    relayed: bool,
-}
-
-fn is_zero(n: &u8) -> bool {
-    *n == 0
-}
-fn is_false(b: &bool) -> bool {
-    !*b
-}
-fn is_true(b: &bool) -> bool {
-    *b
-}
-fn yes() -> bool {
-    true
-}
-
-impl Serialize for Frame {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let b64 = || base64::engine::general_purpose::STANDARD.encode(&self.payload);
-        let (mut text, mut base64, mut code, mut reason) = (None, None, None, None);
-        if self.opcode == Opcode::Close {
-            let (c, r) = self.close_parts();
-            code = c;
-            let represented = match (&c, &r) {
-                (None, _) => self.payload.is_empty(),
-                (Some(_), Some(_)) => true,
-                (Some(_), None) => false,
-            };
-            reason = r.map(std::borrow::Cow::Owned);
-            if !represented {
-                base64 = Some(b64());
-            }
-        } else if let Some(t) = self.text() {
-            text = Some(std::borrow::Cow::Borrowed(t));
-        } else if !self.payload.is_empty() {
-            base64 = Some(b64());
-        }
-        FrameWire {
-            conn: self.conn,
-            ts: self.ts,
-            seq: self.seq,
-            from: self.from,
-            to: self.to,
-            opcode: self.opcode,
-            fin: self.fin,
-            rsv: self.rsv,
-            len: self.len,
-            text,
-            base64,
-            code,
-            reason,
-            text_message: self.text_message && self.opcode == Opcode::Continuation,
-            invalid_utf8: self.invalid_utf8(),
-            relayed: self.relayed,
-        }
-        .serialize(s)
-    }
-}
-
-impl<'de> Deserialize<'de> for Frame {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let w = FrameWire::deserialize(d)?;
-        let payload: Bytes = if let Some(b) = &w.base64 {
-            base64::engine::general_purpose::STANDARD
-                .decode(b)
-                .map_err(|e| serde::de::Error::custom(format!("frame {}: bad base64: {e}", w.seq)))?
-                .into()
-        } else if let Some(t) = &w.text {
-            Bytes::copy_from_slice(t.as_bytes())
-        } else if let Some(code) = w.code {
-            let mut p = code.to_be_bytes().to_vec();
-            p.extend_from_slice(w.reason.as_deref().unwrap_or("").as_bytes());
-            p.into()
-        } else {
-            Bytes::new()
-        };
-        Ok(Frame {
-            conn: w.conn,
-            ts: w.ts,
-            seq: w.seq,
-            from: w.from,
-            to: w.to,
-            opcode: w.opcode,
-            fin: w.fin,
-            rsv: w.rsv,
-            len: w.len,
-            payload,
-            text_message: w.text_message || w.opcode == Opcode::Text,
-            relayed: w.relayed,
-        })
-    }
-}
-
 /// How a connection ended.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Close {
@@ -558,63 +422,5 @@ impl Record {
             Record::Note(_) => "note",
             Record::End(_) => "end",
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn frame(opcode: Opcode, payload: &[u8]) -> Frame {
-        Frame {
-            conn: 1,
-            ts: Ts(DateTime::parse_from_rfc3339("2026-01-02T03:04:05.123456Z").unwrap().into()),
-            seq: 7,
-            from: Peer::Client,
-            to: Peer::Server,
-            opcode,
-            fin: true,
-            rsv: 0,
-            len: payload.len() as u64,
-            payload: Bytes::copy_from_slice(payload),
-            text_message: opcode == Opcode::Text,
-            relayed: true,
-        }
-    }
-
-    fn round_trip(f: Frame) -> String {
-        let line = serde_json::to_string(&Record::Frame(f.clone())).unwrap();
-        let back: Record = serde_json::from_str(&line).unwrap();
-        assert_eq!(back, Record::Frame(f), "{line}");
-        line
-    }
-
-    #[test]
-    fn text_frames_keep_text() {
-        let line = round_trip(frame(Opcode::Text, br#"{"action":"echo"}"#));
-        assert!(line.contains(r#""text":"{\"action\":\"echo\"}""#), "{line}");
-        assert!(line.contains(r#""ts":"2026-01-02T03:04:05.123456Z""#), "{line}");
-    }
-
-    #[test]
-    fn invalid_utf8_text_goes_to_base64_and_is_flagged() {
-        let line = round_trip(frame(Opcode::Text, &[0xff, 0xfe, b'a']));
-        assert!(line.contains(r#""base64":"//5h""#), "{line}");
-        assert!(line.contains(r#""invalid_utf8":true"#), "{line}");
-    }
-
-    #[test]
-    fn close_frames_carry_code_and_reason() {
-        let line = round_trip(frame(Opcode::Close, b"\x0f\xa0bye"));
-        assert!(line.contains(r#""code":4000,"reason":"bye""#), "{line}");
-        assert!(!line.contains("base64"), "{line}");
-        let odd = round_trip(frame(Opcode::Close, b"\x03"));
-        assert!(odd.contains(r#""base64":"Aw==""#), "{odd}");
-    }
-
-    #[test]
-    fn reserved_opcodes_round_trip() {
-        let line = round_trip(frame(Opcode::Reserved(3), b"x"));
-        assert!(line.contains(r#""opcode":"reserved-3""#), "{line}");
     }
 }

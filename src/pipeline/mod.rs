@@ -1,16 +1,20 @@
 //! The event pipeline: every source hands records to one sink thread that analyses, redacts, logs,
 //! captures and publishes them, in order, without ever slowing the relay for long.
 //!
-//! Sources (relay, replay) call [`EventSink::emit`]; the bounded channel gives backpressure by default,
-//! or counted drops with `--on-capture-lag drop`. The sink thread batches records, serialises each once
-//! into a reused buffer, and flushes the capture and the terminal after each batch.
+//! Sources (relay, replay) call [`EventSink::emit`]; the bounded queue (src/pipeline/queue.rs) gives
+//! backpressure by default, or counted drops with `--on-capture-lag drop`. The sink thread takes records
+//! in batches, serialises each once into a reused buffer, and flushes the capture and the terminal after
+//! each batch.
+
+mod queue;
 
 use crate::capture::CaptureWriter;
-use crate::event::{ConnId, End, Meta, Record};
+use crate::event::{End, Meta, Record};
 use crate::log::TerminalLog;
+pub use queue::{EventSink, BYTE_BUDGET};
+use queue::{Message, Queue, IDLE_POLLS_BEFORE_SLEEP, POLL_INTERVAL};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 /// Derives records from the stream (annotations, tokens, diagnoses): implemented by the analyzer.
 pub trait Analysis: Send {
@@ -51,66 +55,12 @@ pub struct PipelineOptions {
     pub buffer: usize,
 }
 
-/// The default channel size in records: enough for bursts.
+/// The default queue size in records: enough for bursts.
 pub const DEFAULT_BUFFER: usize = 16 * 1024;
-/// Payload bytes the channel may hold at once: bounds memory when frames are large.
-pub const BYTE_BUDGET: usize = 32 * 1024 * 1024;
-
-// Records are moved through the channel once; boxing them would cost an allocation per frame.
-#[allow(clippy::large_enum_variant)]
-enum Message {
-    /// A record, and the share of the byte budget it holds until the sink has written it.
-    Record(Record, Option<OwnedSemaphorePermit>),
-    Finish,
-}
-
-/// What a record costs against the byte budget: its payload, at least a little, at most the whole budget.
-fn budget_cost(record: &Record) -> u32 {
-    let bytes = match record {
-        Record::Frame(frame) => frame.payload.len(),
-        _ => 512,
-    };
-    bytes.clamp(64, BYTE_BUDGET) as u32
-}
-
-/// A cheap, cloneable handle through which sources emit records.
-#[derive(Clone)]
-pub struct EventSink {
-    tx: mpsc::Sender<Message>,
-    budget: Arc<Semaphore>,
-    policy: LagPolicy,
-    dropped: Arc<AtomicU64>,
-    conn_ids: Arc<AtomicU64>,
-}
-
-impl EventSink {
-    /// Hands a record to the pipeline: waits while it is full (`block`), or counts a drop (`drop`).
-    pub async fn emit(&self, record: Record) {
-        let cost = budget_cost(&record);
-        let sent = match self.policy {
-            LagPolicy::Block => match self.budget.clone().acquire_many_owned(cost).await {
-                Ok(permit) => self.tx.send(Message::Record(record, Some(permit))).await.is_ok(),
-                Err(_) => false,
-            },
-            LagPolicy::Drop => match self.budget.clone().try_acquire_many_owned(cost) {
-                Ok(permit) => self.tx.try_send(Message::Record(record, Some(permit))).is_ok(),
-                Err(_) => false,
-            },
-        };
-        if !sent {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
-    /// A new connection id, unique within this pipeline (1, 2, …).
-    pub fn next_conn_id(&self) -> ConnId {
-        self.conn_ids.fetch_add(1, Ordering::Relaxed) + 1
-    }
-}
 
 /// The running sink thread.
 pub struct Pipeline {
-    tx: mpsc::Sender<Message>,
+    queue: Arc<Queue>,
     thread: std::thread::JoinHandle<Summary>,
 }
 
@@ -124,28 +74,28 @@ pub struct Summary {
 
 /// Starts the sink thread; the `meta` record is the first one it writes.
 pub fn start(options: PipelineOptions) -> (EventSink, Pipeline) {
-    let (tx, rx) = mpsc::channel(options.buffer.max(1));
+    let queue = Arc::new(Queue::new(options.buffer));
     let dropped = Arc::new(AtomicU64::new(0));
     let sink = EventSink {
-        tx: tx.clone(),
-        budget: Arc::new(Semaphore::new(BYTE_BUDGET)),
+        queue: queue.clone(),
         policy: options.on_lag,
         dropped: dropped.clone(),
         conn_ids: Arc::new(AtomicU64::new(0)),
     };
+    let sink_queue = queue.clone();
     let thread = std::thread::Builder::new()
         .name("frametap-sink".into())
-        .spawn(move || SinkThread::new(options, dropped).run(rx))
+        .spawn(move || SinkThread::new(options, dropped).run(&sink_queue))
         .expect("spawning the sink thread");
-    (sink, Pipeline { tx, thread })
+    queue.set_sink_thread(thread.thread().clone());
+    (sink, Pipeline { queue, thread })
 }
 
 impl Pipeline {
     /// Writes what is queued, then the `end` record, and returns the summary.
     /// Records emitted after this are counted as dropped.
     pub async fn finish(self) -> Summary {
-        let _ = self.tx.send(Message::Finish).await;
-        drop(self.tx);
+        self.queue.push_unbounded(Message::Finish);
         let thread = self.thread;
         tokio::task::spawn_blocking(move || thread.join())
             .await
@@ -158,6 +108,8 @@ struct SinkThread {
     options: PipelineOptions,
     dropped: Arc<AtomicU64>,
     json: Vec<u8>,
+    /// False when no sink reads JSON (no capture, no UI, text log): then nothing is serialised.
+    needs_json: bool,
     records: u64,
     connections: u64,
     frames: u64,
@@ -165,26 +117,55 @@ struct SinkThread {
 
 impl SinkThread {
     fn new(options: PipelineOptions, dropped: Arc<AtomicU64>) -> Self {
-        SinkThread { options, dropped, json: Vec::with_capacity(4096), records: 0, connections: 0, frames: 0 }
+        let needs_json = options.capture.is_some()
+            || !options.publishers.is_empty()
+            || options.log.as_ref().is_some_and(TerminalLog::wants_json);
+        SinkThread {
+            options,
+            dropped,
+            json: Vec::with_capacity(4096),
+            needs_json,
+            records: 0,
+            connections: 0,
+            frames: 0,
+        }
     }
 
-    fn run(mut self, mut rx: mpsc::Receiver<Message>) -> Summary {
+    fn run(mut self, queue: &Queue) -> Summary {
         let meta = Record::Meta(self.options.meta.clone());
         self.process(meta);
-        let mut batch = Vec::with_capacity(256);
-        let mut finishing = false;
-        while !finishing && rx.blocking_recv_many(&mut batch, 256) > 0 {
+        let mut batch = Vec::with_capacity(1024);
+        let mut idle_polls = 0;
+        loop {
+            queue.take(&mut batch);
+            if batch.is_empty() {
+                idle_polls += 1;
+                if idle_polls < IDLE_POLLS_BEFORE_SLEEP {
+                    std::thread::park_timeout(POLL_INTERVAL);
+                } else if queue.prepare_sleep() {
+                    std::thread::park();
+                }
+                continue;
+            }
+            idle_polls = 0;
+            let held = Queue::held(&batch);
+            let mut finishing = false;
             for message in batch.drain(..) {
                 match message {
-                    Message::Record(record, _permit) => self.process(record),
+                    Message::Record(record) => self.process(record),
                     Message::Finish => finishing = true,
                 }
             }
             self.flush();
+            queue.release(held);
+            if finishing {
+                break;
+            }
         }
-        rx.close();
-        while let Ok(message) = rx.try_recv() {
-            if let Message::Record(record, _permit) = message {
+        // Records a source emitted while the finish marker was being handled still belong in the capture.
+        queue.take(&mut batch);
+        for message in batch.drain(..) {
+            if let Message::Record(record) = message {
                 self.process(record);
             }
         }
@@ -214,8 +195,14 @@ impl SinkThread {
         }
         self.records += 1;
         self.json.clear();
-        serde_json::to_writer(&mut self.json, &record).expect("records always serialise");
-        let json = std::str::from_utf8(&self.json).expect("serde_json writes UTF-8");
+        if self.needs_json {
+            if let Err(e) = crate::event::write_record_json(&record, &mut self.json) {
+                tracing::error!("could not serialise a {} record: {e}", record.kind());
+                self.json.clear();
+                self.json.extend_from_slice(b"{}");
+            }
+        }
+        let json = std::str::from_utf8(&self.json).unwrap_or("{}");
         if let Some(capture) = self.options.capture.as_mut() {
             capture.write_json_line(&record, json);
         }
@@ -259,9 +246,8 @@ impl SinkThread {
             },
         };
         let record = Record::End(end.clone());
-        self.json.clear();
-        serde_json::to_writer(&mut self.json, &record).expect("records always serialise");
-        let json = std::str::from_utf8(&self.json).expect("serde_json writes UTF-8");
+        let json = serde_json::to_string(&record).unwrap_or_default();
+        let json = json.as_str();
         if let Some(log) = self.options.log.as_mut() {
             log.record(&record, json);
             log.flush();

@@ -1,0 +1,27 @@
+//! The `frametap proxy` options for TLS and forward mode, flattened into `ProxyArgs` (src/cli.rs).
+
+use crate::tls::CertsDirArg;
+
+/// `--tls`, `--forward`, `--intercept`, `--upstream-proxy` and `--certs`.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ProxyModeArgs {
+    /// Listen for wss:// instead of ws://, with a certificate for localhost, 127.0.0.1 and ::1 signed by
+    /// the local CA (create it with `frametap certs init`; browsers must trust it: see certs/README.md).
+    #[arg(long, conflicts_with = "forward")]
+    pub tls: bool,
+    /// Forward-proxy mode: set frametap as the browser's HTTP proxy (default listen 127.0.0.1:8080);
+    /// no front-end change needed. CONNECT to hosts matching --intercept is terminated with a
+    /// certificate from the local CA and its WebSockets relayed; other hosts are tunnelled untouched.
+    #[arg(long, conflicts_with = "upstream")]
+    pub forward: bool,
+    /// With --forward: host glob whose CONNECT tunnels are terminated and whose WebSockets are relayed
+    /// (repeatable; `*` matches across dots) [default: webmessaging.*, the Genesys Web Messaging hosts].
+    #[arg(long, value_name = "GLOB", requires = "forward")]
+    pub intercept: Vec<String>,
+    /// Reach upstreams through this HTTP proxy: http://[user:password@]host[:port] (CONNECT, Basic auth).
+    /// Without it, HTTPS_PROXY / HTTP_PROXY are used; NO_PROXY applies in both cases.
+    #[arg(long, value_name = "URL")]
+    pub upstream_proxy: Option<String>,
+    #[command(flatten)]
+    pub certs: CertsDirArg,
+}

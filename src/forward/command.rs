@@ -1,0 +1,73 @@
+//! `frametap proxy --forward`: load the local CA, bind, print how to point the browser at frametap, serve.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+
+use super::intercept::InterceptRules;
+use super::server::{forward_upstream_label, serve, ForwardOptions};
+use super::upstream_proxy::UpstreamProxies;
+use crate::cli::{ProxyArgs, DEFAULT_FORWARD_ADDR};
+use crate::proxy::relay::RelayOptions;
+use crate::proxy::{ProxyConfig, CLOSE_TIMEOUT, HANDSHAKE_TIMEOUT};
+use crate::session::{self, SessionSetup};
+use crate::tls::LeafIssuer;
+
+/// Runs forward mode until Ctrl-C or SIGTERM.
+pub async fn run(args: ProxyArgs) -> anyhow::Result<()> {
+    let ca = args.modes.certs.load_ca()?;
+    let ca_file = ca.cert_path();
+    let fingerprint = ca.fingerprint_sha256();
+    let tls = crate::tls::upstream::client_config(args.tls.upstream_ca.as_deref(), args.tls.insecure_upstream)
+        .context("--upstream-ca")?;
+    if args.tls.insecure_upstream {
+        eprintln!(
+            "frametap: WARNING: --insecure-upstream: upstream TLS certificates are NOT verified; anyone on the path can read and change these sessions. This is recorded in the capture."
+        );
+    }
+    let upstream_proxies = UpstreamProxies::resolve(args.modes.upstream_proxy.as_deref())?;
+    let intercept = InterceptRules::new(args.modes.intercept.iter().cloned());
+    let listen = args.listen.unwrap_or_else(|| DEFAULT_FORWARD_ADDR.parse().expect("a valid default"));
+    let listener = crate::commands::shutdown::bind(listen, "forward proxy", "--listen").await?;
+    let local = listener.local_addr()?;
+    let session = session::start(SessionSetup {
+        mode: "forward",
+        upstream: None,
+        capture: &args.capture,
+        log: &args.log,
+        insecure_upstream: args.tls.insecure_upstream,
+        publishers: Vec::new(),
+    })?;
+    eprintln!("frametap proxy --forward");
+    eprintln!("  set your browser's HTTP and HTTPS proxy to  http://{local}");
+    eprintln!("    (Chromium: --proxy-server=http://{local}; add --proxy-bypass-list='<-loopback>' for local hosts)");
+    eprintln!("  relayed and captured (--intercept)          {}", intercept.globs().join(" "));
+    eprintln!("  other hosts                                 tunnelled untouched");
+    eprintln!("  local CA the browser must trust             {} (SHA-256 {fingerprint})", ca_file.display());
+    if let Some(proxy) = upstream_proxies.secure.as_ref().or(upstream_proxies.plain.as_ref()) {
+        eprintln!("  upstream proxy                              {proxy}");
+    }
+    match &session.capture_path {
+        Some(path) => eprintln!("  capture                                     {}", path.display()),
+        None => eprintln!("  capture                                     off (--no-capture)"),
+    }
+    if !local.ip().is_loopback() {
+        eprintln!("frametap: WARNING: listening on {local}, not loopback: anyone who can reach it can use this proxy.");
+    }
+    let config = ProxyConfig {
+        upstream: forward_upstream_label(),
+        tls,
+        upstream_proxies,
+        set_headers: args.set_header,
+        // The browser's cookies here are the real host's own: they belong upstream.
+        forward_cookies: true,
+        relay: RelayOptions { max_message: args.max_message, close_timeout: CLOSE_TIMEOUT },
+        handshake_timeout: HANDSHAKE_TIMEOUT,
+        public_url: format!("http://{local}"),
+        ui_url: None,
+    };
+    let options = ForwardOptions { intercept, issuer: Arc::new(LeafIssuer::new(ca)) };
+    let result = serve(listener, options, config, session.sink.clone(), crate::commands::shutdown::signal()).await;
+    session.finish().await;
+    result
+}

@@ -1,0 +1,244 @@
+//! The forward-mode listener: the browser's HTTP proxy. CONNECT to an intercepted host is terminated
+//! (TLS with a leaf from the local CA, or plaintext — told apart by sniffing), CONNECT to any other host
+//! is tunnelled blind, and plain proxy requests (`GET http://…`, `ws://` upgrades) are served directly.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio_rustls::LazyConfigAcceptor;
+use tracing::Instrument as _;
+
+use super::connector::{Target, UpstreamConnector};
+use super::head::{read_request_head, RequestHead};
+use super::http::{forward_request, is_websocket_upgrade, serve_http, to_origin_request, ProxyBody, UpstreamSlot};
+use super::intercept::InterceptRules;
+use super::io::{looks_like_tls, PrefixedIo};
+use crate::pipeline::EventSink;
+use crate::proxy::stream::RelayStream;
+use crate::proxy::upstream::UpstreamBase;
+use crate::proxy::{accept_loop, ProxyConfig, ProxyContext, SHUTDOWN_GRACE};
+use crate::tls::LeafIssuer;
+
+/// What forward mode adds to a [`ProxyConfig`] (whose `upstream` it ignores: each CONNECT names its own).
+pub struct ForwardOptions {
+    /// Which CONNECT hosts are terminated and their WebSockets relayed (`--intercept`).
+    pub intercept: InterceptRules,
+    /// Leaf certificates for the hosts it terminates.
+    pub issuer: Arc<LeafIssuer>,
+}
+
+/// Shared by all connections of one forward-mode listener.
+struct ForwardProxy {
+    options: ForwardOptions,
+    connector: UpstreamConnector,
+    ctx: Arc<ProxyContext>,
+}
+
+/// Serves forward mode on `listener` until `shutdown` resolves, then closes relayed WebSockets with
+/// 1001 and waits for them, like [`crate::proxy::serve`]. `config.upstream` is not used.
+pub async fn serve(
+    listener: TcpListener,
+    options: ForwardOptions,
+    config: ProxyConfig,
+    sink: EventSink,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let ctx = ProxyContext::new(config, sink, stop_rx);
+    let connector = UpstreamConnector {
+        proxies: ctx.config.upstream_proxies.clone(),
+        tls: ctx.config.tls.clone(),
+        connect_timeout: ctx.config.handshake_timeout,
+    };
+    let proxy = Arc::new(ForwardProxy { options, connector, ctx: ctx.clone() });
+    accept_loop(&listener, &ctx, shutdown, |tcp, peer, _| {
+        let proxy = proxy.clone();
+        let task = async move {
+            if let Err(e) = handle_client(tcp, peer, proxy).await {
+                tracing::info!("forward-mode connection from {peer} ended: {e:#}");
+            }
+        };
+        tokio::spawn(task.instrument(tracing::debug_span!("forward", %peer)));
+    })
+    .await;
+    drop(listener);
+    stop_tx.send_replace(true);
+    let limit = ctx.config.relay.close_timeout + SHUTDOWN_GRACE;
+    let still = ctx.wait_for_relays(limit).await;
+    if still > 0 {
+        tracing::warn!("{still} connection(s) did not finish closing within {limit:?}");
+    }
+    Ok(())
+}
+
+/// The `upstream` of a forward-mode [`ProxyConfig`]: a label only (each CONNECT names the real one).
+pub fn forward_upstream_label() -> UpstreamBase {
+    UpstreamBase {
+        secure: true,
+        host: "forward".into(),
+        port: 443,
+        base_path: String::new(),
+        label: Some("forward mode (each CONNECT host)".into()),
+    }
+}
+
+async fn handle_client(mut tcp: TcpStream, peer: SocketAddr, proxy: Arc<ForwardProxy>) -> anyhow::Result<()> {
+    let handshake_timeout = proxy.ctx.config.handshake_timeout;
+    let head = tokio::time::timeout(handshake_timeout, read_request_head(&mut tcp))
+        .await
+        .context("the client sent no complete request in time")??;
+    let Some(head) = head else { return Ok(()) };
+    if head.method.eq_ignore_ascii_case("CONNECT") {
+        return handle_connect(tcp, peer, head, proxy).await;
+    }
+    let mut replay = head.raw;
+    replay.extend_from_slice(&head.leftover);
+    serve_client(PrefixedIo::new(replay, tcp), peer, None, proxy).await;
+    Ok(())
+}
+
+async fn handle_connect(
+    mut tcp: TcpStream,
+    peer: SocketAddr,
+    head: RequestHead,
+    proxy: Arc<ForwardProxy>,
+) -> anyhow::Result<()> {
+    let handshake_timeout = proxy.ctx.config.handshake_timeout;
+    let Some((host, port)) = parse_connect_target(&head.target) else {
+        tcp.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").await?;
+        anyhow::bail!("CONNECT target {:?} is not host:port", head.target);
+    };
+    if !proxy.options.intercept.matches(&host) {
+        return tunnel_blind(tcp, head.leftover, host, port, &proxy).await;
+    }
+    tcp.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").await?;
+    let mut first = head.leftover;
+    if first.is_empty() {
+        let mut buf = vec![0u8; 2048];
+        let n = tokio::time::timeout(handshake_timeout, tcp.read(&mut buf))
+            .await
+            .context("the client sent nothing through the tunnel in time")??;
+        if n == 0 {
+            return Ok(());
+        }
+        buf.truncate(n);
+        first = buf;
+    }
+    let is_tls = looks_like_tls(&first);
+    let inner = PrefixedIo::new(first, tcp);
+    if !is_tls {
+        tracing::debug!(%host, port, "plaintext inside CONNECT");
+        serve_client(inner, peer, Some(Target { host, port, tls: false }), proxy).await;
+        return Ok(());
+    }
+    let accept = async {
+        let start = LazyConfigAcceptor::new(rustls::server::Acceptor::default(), inner).await?;
+        let sni = start.client_hello().server_name().map(str::to_string);
+        let name = sni.as_deref().unwrap_or(&host);
+        let config = proxy.options.issuer.server_config_for(name).map_err(std::io::Error::other)?;
+        start.into_stream(config).await
+    };
+    let tls = tokio::time::timeout(handshake_timeout, accept)
+        .await
+        .context("TLS handshake with the client timed out")?
+        .with_context(|| format!("TLS handshake with the client for {host} failed (does it trust the local CA?)"))?;
+    tracing::debug!(%host, port, "terminated TLS inside CONNECT");
+    serve_client(tls, peer, Some(Target { host, port, tls: true }), proxy).await;
+    Ok(())
+}
+
+/// Serves HTTP requests on a client stream: WebSocket upgrades to intercepted hosts go to the relay
+/// (exactly as in reverse mode: logged, diagnosed, captured), everything else is forwarded unchanged.
+async fn serve_client<IO: RelayStream>(io: IO, peer: SocketAddr, tunnel: Option<Target>, proxy: Arc<ForwardProxy>) {
+    let slot = Arc::new(UpstreamSlot::default());
+    let shutdown = proxy.ctx.shutdown.clone();
+    let header_timeout = proxy.ctx.config.handshake_timeout;
+    serve_http(io, tunnel, header_timeout, shutdown, move |mut req, target| {
+        let (proxy, slot) = (proxy.clone(), slot.clone());
+        async move {
+            let relay = is_websocket_upgrade(&req) && proxy.options.intercept.matches(&target.host);
+            to_origin_request(&mut req, &target);
+            if relay {
+                return relay_websocket::<IO>(req, peer, target, &proxy).await;
+            }
+            forward_request(req, &target, &proxy.connector, &slot).await
+        }
+    })
+    .await;
+}
+
+/// Hands a WebSocket upgrade to the relay, with upstream `wss://host[:port]` (`ws://` for plaintext).
+async fn relay_websocket<IO: RelayStream>(
+    req: http::Request<hyper::body::Incoming>,
+    peer: SocketAddr,
+    target: Target,
+    proxy: &ForwardProxy,
+) -> http::Response<ProxyBody> {
+    use http_body_util::BodyExt as _;
+    let base = UpstreamBase {
+        secure: target.tls,
+        host: target.host,
+        port: target.port,
+        base_path: String::new(),
+        label: None,
+    };
+    crate::proxy::server::relay_upgrade::<IO>(req, peer, &base, proxy.ctx.clone())
+        .await
+        .map(|body| body.map_err(|never| match never {}).boxed())
+}
+
+async fn tunnel_blind(
+    mut tcp: TcpStream,
+    early: Vec<u8>,
+    host: String,
+    port: u16,
+    proxy: &ForwardProxy,
+) -> anyhow::Result<()> {
+    let target = Target { host, port, tls: port != 80 };
+    let mut upstream = match proxy.connector.connect_tcp(&target).await {
+        Ok(upstream) => upstream,
+        Err(e) => {
+            let body = format!("frametap (forward mode): {e:#}\n");
+            let resp = format!(
+                "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            tcp.write_all(resp.as_bytes()).await?;
+            return Err(e);
+        }
+    };
+    tcp.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").await?;
+    upstream.write_all(&early).await?;
+    tracing::debug!(target = %target.authority(), "blind tunnel");
+    let _ = tokio::io::copy_bidirectional(&mut tcp, &mut upstream).await;
+    Ok(())
+}
+
+/// Splits a CONNECT target `host:port` / `[v6]:port` (the port is required).
+pub fn parse_connect_target(target: &str) -> Option<(String, u16)> {
+    let (host, port) = target.rsplit_once(':')?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return None;
+    }
+    Some((host.to_ascii_lowercase(), port.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connect_targets_need_a_host_and_a_port() {
+        assert_eq!(parse_connect_target("a.test:443"), Some(("a.test".into(), 443)));
+        assert_eq!(parse_connect_target("[::1]:8443"), Some(("::1".into(), 8443)));
+        assert_eq!(parse_connect_target("a.test"), None);
+        assert_eq!(parse_connect_target(":443"), None);
+        assert_eq!(parse_connect_target("a.test:http"), None);
+    }
+}

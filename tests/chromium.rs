@@ -1,0 +1,182 @@
+//! A real browser through forward mode: headless Chromium with `--proxy-server` pointing at frametap,
+//! `--proxy-bypass-list=<-loopback>` (Chromium never proxies loopback otherwise) and the local CA trusted
+//! by its SPKI, opens an https:// page whose script talks wss:// to a server with its own test CA.
+//! frametap terminates both tunnels, forwards the page, relays the WebSocket and captures every frame.
+//!
+//! Runs when a Chromium is installed (`chromium`, `chromium-browser`, `google-chrome`, or the path in
+//! `FRAMETAP_CHROMIUM`); otherwise it says so loudly and passes.
+
+#[path = "forward_support/servers.rs"]
+mod servers;
+#[path = "forward_support/ws.rs"]
+mod ws;
+
+use std::convert::Infallible;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use frametap::event::{Peer, Record};
+use frametap::forward::{forward_upstream_label, ForwardOptions, InterceptRules, UpstreamProxies};
+use frametap::tls::{CertAuthority, LeafIssuer};
+use http_body_util::Full;
+use hyper_util::rt::TokioIo;
+use servers::TestCa;
+use tokio::net::TcpListener;
+use ws::{proxy_config, recording_session, start_ws_echo};
+
+/// Chromium's cold start on a busy two-core machine is slow: the whole exchange gets this long.
+const BROWSER_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn find_chromium() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("FRAMETAP_CHROMIUM") {
+        return Some(PathBuf::from(path));
+    }
+    let path = std::env::var_os("PATH")?;
+    ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable"]
+        .iter()
+        .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
+        .find(|candidate| candidate.is_file())
+}
+
+/// Kills the browser's whole process group when dropped (also when the test fails).
+struct Browser(Child);
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // The browser was started as the leader of its own process group: end it and its helpers.
+        unsafe { libc::kill(-(self.0.id() as i32), libc::SIGKILL) };
+        let _ = self.0.wait();
+    }
+}
+
+fn start_browser(chromium: &Path, profile: &Path, proxy: &str, spki: &str, url: &str, log: &Path) -> Browser {
+    use std::os::unix::process::CommandExt as _;
+    let child = Command::new(chromium)
+        .args([
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-extensions",
+            "--disable-background-networking",
+            &format!("--user-data-dir={}", profile.display()),
+            &format!("--proxy-server=http://{proxy}"),
+            "--proxy-bypass-list=<-loopback>",
+            &format!("--ignore-certificate-errors-spki-list={spki}"),
+            url,
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .process_group(0)
+        .spawn()
+        .expect("starting Chromium");
+    Browser(child)
+}
+
+/// An https:// server whose every page is `html`.
+async fn start_page_server(tls: Arc<rustls::ServerConfig>, html: String) -> std::net::SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (tls, html) = (tls.clone(), html.clone());
+            tokio::spawn(async move {
+                let Ok(stream) = tokio_rustls::TlsAcceptor::from(tls).accept(tcp).await else { return };
+                let service = hyper::service::service_fn(move |_req| {
+                    let mut resp = http::Response::new(Full::new(Bytes::from(html.clone())));
+                    resp.headers_mut().insert("content-type", "text/html; charset=utf-8".parse().unwrap());
+                    async move { Ok::<_, Infallible>(resp) }
+                });
+                let _ =
+                    hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headless_chromium_opens_a_wss_page_through_forward_mode() {
+    let Some(chromium) = find_chromium() else {
+        eprintln!("SKIPPED headless_chromium_opens_a_wss_page_through_forward_mode: no Chromium found (set FRAMETAP_CHROMIUM)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let upstream_ca = TestCa::new();
+    let upstream_ca_file = upstream_ca.write_pem(dir.path());
+    let ws_server = start_ws_echo(Some(upstream_ca.server_config(&["localhost"]).0)).await;
+    let ws_url = format!("wss://localhost:{}/v1?deploymentId=chromium", ws_server.port());
+    let html = format!(
+        "<!doctype html><title>loading</title><script>\n\
+         const ws = new WebSocket({ws_url:?});\n\
+         ws.onopen = () => ws.send('hello from chromium');\n\
+         ws.onmessage = (e) => {{ document.title = 'echo: ' + e.data; ws.close(1000, 'done'); }};\n\
+         </script>"
+    );
+    let page = start_page_server(upstream_ca.server_config(&["localhost"]).0, html).await;
+
+    let ca = Arc::new(CertAuthority::init(&dir.path().join("certs"), false).unwrap());
+    let options = ForwardOptions {
+        intercept: InterceptRules::new(["localhost".to_string()]),
+        issuer: Arc::new(LeafIssuer::from_shared(ca.clone())),
+    };
+    let config = proxy_config(forward_upstream_label(), Some(&upstream_ca_file), UpstreamProxies::direct());
+    let (session, _, mut records) = recording_session(dir.path(), "forward");
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy_addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(frametap::forward::serve(listener, options, config, session.sink.clone(), async {
+        let _ = stopped.await;
+    }));
+
+    let log = dir.path().join("chromium.log");
+    let browser = start_browser(
+        &chromium,
+        &dir.path().join("profile"),
+        &proxy_addr.to_string(),
+        &ca.spki_sha256_base64(),
+        &format!("https://localhost:{}/", page.port()),
+        &log,
+    );
+    let mut seen = Vec::new();
+    let exchange = tokio::time::timeout(BROWSER_TIMEOUT, async {
+        while let Some(record) = records.recv().await {
+            let done = matches!(&record, Record::Close(_));
+            seen.push(record);
+            if done {
+                return;
+            }
+        }
+    })
+    .await;
+    drop(browser);
+    if exchange.is_err() {
+        let tail = std::fs::read_to_string(&log).unwrap_or_default();
+        let tail: String =
+            tail.lines().rev().take(30).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+        panic!("no complete WebSocket session within {BROWSER_TIMEOUT:?}; records: {seen:?}\nChromium said:\n{tail}");
+    }
+
+    let open = seen.iter().find_map(|r| if let Record::Open(o) = r { Some(o) } else { None }).unwrap();
+    assert_eq!(open.upstream.as_deref(), Some(ws_url.as_str()));
+    assert_eq!(open.response.as_ref().map(|r| r.status), Some(101));
+    let texts: Vec<(Peer, String)> = seen
+        .iter()
+        .filter_map(|r| match r {
+            Record::Frame(f) if f.text_message => Some((f.from, String::from_utf8_lossy(&f.payload).into_owned())),
+            _ => None,
+        })
+        .collect();
+    let hello = "hello from chromium".to_string();
+    assert_eq!(texts, vec![(Peer::Client, hello.clone()), (Peer::Server, hello)]);
+    let Some(Record::Close(close)) = seen.last() else { unreachable!() };
+    assert_eq!((close.initiator, close.code), (Peer::Client, Some(1000)), "{close:?}");
+
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+    session.finish().await;
+}

@@ -1,0 +1,312 @@
+//! Forward mode (`frametap proxy --forward`) against real servers on 127.0.0.1:0: CONNECT terminated
+//! with a leaf from the local CA or tunnelled blind, HTTP forwarded, WebSockets relayed and captured,
+//! upstreams reached through a second, plain CONNECT proxy.
+
+#[path = "forward_support/connect_proxy.rs"]
+mod connect_proxy;
+#[path = "forward_support/servers.rs"]
+mod servers;
+#[path = "forward_support/ws.rs"]
+mod ws;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use connect_proxy::ConnectProxy;
+use frametap::capture::{read_capture, CaptureFile};
+use frametap::event::Record;
+use frametap::forward::head::read_response_head_exact;
+use frametap::forward::{forward_upstream_label, ForwardOptions, InterceptRules, UpstreamProxies};
+use frametap::session::Session;
+use frametap::tls::{CertAuthority, LeafIssuer};
+use http_body_util::{BodyExt as _, Empty};
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::{CertificateDer, ServerName};
+use servers::{client_config, start_hello_server, TestCa};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use ws::{echo_round_trip, proxy_config, recording_session, start_ws_echo, wait_for, STEP};
+
+/// A running forward-mode frametap on 127.0.0.1:0 with a fresh local CA and a recording session.
+struct Forward {
+    addr: SocketAddr,
+    ca: Arc<CertAuthority>,
+    records: mpsc::UnboundedReceiver<Record>,
+    session: Session,
+    capture: PathBuf,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+    _home: tempfile::TempDir,
+}
+
+impl Forward {
+    /// Stops the listener, finishes the session and reads the capture back.
+    async fn finish(self) -> CaptureFile {
+        self.stop.send(()).unwrap();
+        self.server.await.unwrap().unwrap();
+        self.session.finish().await;
+        read_capture(&self.capture).unwrap()
+    }
+}
+
+/// Starts forward mode; `upstream_ca` is trusted for upstream TLS as with `--upstream-ca FILE`.
+async fn start_forward(intercept: &[&str], upstream_ca: Option<&TestCa>, proxies: UpstreamProxies) -> Forward {
+    let home = tempfile::tempdir().unwrap();
+    let ca = Arc::new(CertAuthority::init(&home.path().join("certs"), false).unwrap());
+    let ca_file = upstream_ca.map(|ca| ca.write_pem(home.path()));
+    let config = proxy_config(forward_upstream_label(), ca_file.as_deref(), proxies);
+    let options = ForwardOptions {
+        intercept: InterceptRules::new(intercept.iter().map(|g| g.to_string())),
+        issuer: Arc::new(LeafIssuer::from_shared(ca.clone())),
+    };
+    let (session, capture, records) = recording_session(home.path(), "forward");
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(frametap::forward::serve(listener, options, config, session.sink.clone(), async {
+        let _ = stopped.await;
+    }));
+    Forward { addr, ca, records, session, capture, stop, server, _home: home }
+}
+
+/// Opens a CONNECT tunnel through `proxy` to `target`; panics unless the proxy answers 200.
+async fn connect_tunnel(proxy: SocketAddr, target: &str) -> TcpStream {
+    let mut tcp = TcpStream::connect(proxy).await.unwrap();
+    let request = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n");
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let (code, line) = tokio::time::timeout(STEP, read_response_head_exact(&mut tcp))
+        .await
+        .expect("CONNECT answer timed out")
+        .unwrap();
+    assert_eq!(code, 200, "{line}");
+    tcp
+}
+
+/// Sends `GET path` over `io` with hyper; returns (status, body).
+async fn get<IO>(io: IO, uri: &str, host: &str) -> (u16, String)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+{
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io)).await.unwrap();
+    tokio::spawn(conn);
+    let req = http::Request::get(uri).header("host", host).body(Empty::<Bytes>::new()).unwrap();
+    let resp = tokio::time::timeout(STEP, sender.send_request(req)).await.expect("response timed out").unwrap();
+    let status = resp.status().as_u16();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// TLS over `tcp` trusting only `roots`; returns the stream and the certificate the server showed.
+async fn tls_client(
+    tcp: TcpStream,
+    name: &str,
+    roots: rustls::RootCertStore,
+) -> (tokio_rustls::client::TlsStream<TcpStream>, CertificateDer<'static>) {
+    let connector = tokio_rustls::TlsConnector::from(client_config(roots));
+    let name = ServerName::try_from(name.to_string()).unwrap();
+    let tls = tokio::time::timeout(STEP, connector.connect(name, tcp)).await.expect("TLS handshake timed out").unwrap();
+    let leaf = tls.get_ref().1.peer_certificates().unwrap()[0].clone();
+    (tls, leaf)
+}
+
+#[tokio::test]
+async fn a_host_not_intercepted_is_tunnelled_blind_with_the_servers_own_certificate() {
+    let upstream_ca = TestCa::new();
+    let (config, server_leaf) = upstream_ca.server_config(&["localhost"]);
+    let upstream = start_hello_server(Some(config)).await;
+    let forward = start_forward(&["webmessaging.*"], None, UpstreamProxies::direct()).await;
+
+    let tcp = connect_tunnel(forward.addr, &format!("localhost:{}", upstream.port())).await;
+    let (tls, seen_leaf) = tls_client(tcp, "localhost", upstream_ca.roots()).await;
+    assert_eq!(seen_leaf, server_leaf, "the client must see the server's own certificate");
+    let (status, body) = get(tls, "/blind", "localhost").await;
+    assert_eq!((status, body.as_str()), (200, "hello GET /blind host=localhost"));
+}
+
+#[tokio::test]
+async fn an_intercepted_host_is_terminated_and_plain_requests_are_forwarded_unchanged() {
+    let upstream_ca = TestCa::new();
+    let (config, server_leaf) = upstream_ca.server_config(&["localhost"]);
+    let upstream = start_hello_server(Some(config)).await;
+    let forward = start_forward(&["localhost"], Some(&upstream_ca), UpstreamProxies::direct()).await;
+
+    let tcp = connect_tunnel(forward.addr, &format!("localhost:{}", upstream.port())).await;
+    let (tls, seen_leaf) = tls_client(tcp, "localhost", forward.ca.root_store().unwrap()).await;
+    assert_ne!(seen_leaf, server_leaf, "an intercepted host gets a leaf from the local CA");
+    let (_, parsed) = x509_parser::parse_x509_certificate(&seen_leaf).unwrap();
+    assert_eq!(parsed.issuer().to_string(), forward.ca.subject());
+    let host = format!("localhost:{}", upstream.port());
+    let (status, body) = get(tls, "/api/v2/x?q=1", &host).await;
+    assert_eq!(status, 200);
+    assert_eq!(body, format!("hello GET /api/v2/x?q=1 host={host}"));
+}
+
+#[tokio::test]
+async fn an_intercepted_upstream_with_an_untrusted_certificate_gets_a_502() {
+    let upstream_ca = TestCa::new();
+    let (config, _) = upstream_ca.server_config(&["localhost"]);
+    let upstream = start_hello_server(Some(config)).await;
+    // frametap does not trust the upstream's CA.
+    let forward = start_forward(&["localhost"], None, UpstreamProxies::direct()).await;
+    let tcp = connect_tunnel(forward.addr, &format!("localhost:{}", upstream.port())).await;
+    let (tls, _) = tls_client(tcp, "localhost", forward.ca.root_store().unwrap()).await;
+    let (status, body) = get(tls, "/", "localhost").await;
+    assert_eq!(status, 502, "{body}");
+    assert!(body.contains("TLS handshake") && body.contains("localhost"), "{body}");
+}
+
+#[tokio::test]
+async fn plain_proxy_requests_are_forwarded_in_origin_form() {
+    let upstream = start_hello_server(None).await;
+    let forward = start_forward(&[], None, UpstreamProxies::direct()).await;
+    let tcp = TcpStream::connect(forward.addr).await.unwrap();
+    let uri = format!("http://127.0.0.1:{}/page?a=b", upstream.port());
+    let (status, body) = get(tcp, &uri, &format!("127.0.0.1:{}", upstream.port())).await;
+    assert_eq!(status, 200);
+    assert_eq!(body, format!("hello GET /page?a=b host=127.0.0.1:{}", upstream.port()));
+}
+
+#[tokio::test]
+async fn origin_form_requests_to_the_proxy_itself_get_a_clear_400() {
+    let forward = start_forward(&[], None, UpstreamProxies::direct()).await;
+    let tcp = TcpStream::connect(forward.addr).await.unwrap();
+    let (status, body) = get(tcp, "/", "127.0.0.1").await;
+    assert_eq!(status, 400);
+    assert!(body.contains("HTTP proxy"), "{body}");
+}
+
+#[tokio::test]
+async fn forward_mode_reaches_upstreams_through_a_second_connect_proxy() {
+    let upstream_ca = TestCa::new();
+    let (config, server_leaf) = upstream_ca.server_config(&["localhost"]);
+    let upstream = start_hello_server(Some(config)).await;
+    let corporate = ConnectProxy::start(None).await;
+    let proxies = UpstreamProxies::resolve_with(Some(&corporate.url()), |_| None).unwrap();
+    let forward = start_forward(&["localhost"], Some(&upstream_ca), proxies).await;
+    let target = format!("localhost:{}", upstream.port());
+
+    // Intercepted: frametap terminates, then dials the upstream through the corporate proxy.
+    let tcp = connect_tunnel(forward.addr, &target).await;
+    let (tls, _) = tls_client(tcp, "localhost", forward.ca.root_store().unwrap()).await;
+    let (status, body) = get(tls, "/through", &target).await;
+    assert_eq!((status, body), (200, format!("hello GET /through host={target}")));
+    // Not intercepted (by IP): tunnelled blind, also through the corporate proxy.
+    let blind_target = format!("127.0.0.1:{}", upstream.port());
+    let tcp = connect_tunnel(forward.addr, &blind_target).await;
+    let (tls, seen) = tls_client(tcp, "localhost", upstream_ca.roots()).await;
+    assert_eq!(seen, server_leaf);
+    drop(tls);
+    assert_eq!(corporate.tunnels(), vec![target, blind_target]);
+}
+
+#[tokio::test]
+async fn connect_to_an_unreachable_host_answers_502_naming_it() {
+    let closed = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+    let forward = start_forward(&[], None, UpstreamProxies::direct()).await;
+    let mut tcp = TcpStream::connect(forward.addr).await.unwrap();
+    tcp.write_all(format!("CONNECT {closed} HTTP/1.1\r\n\r\n").as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(STEP, tcp.read_to_string(&mut answer)).await.unwrap().unwrap();
+    assert!(answer.starts_with("HTTP/1.1 502"), "{answer}");
+    assert!(answer.contains(&closed.to_string()), "{answer}");
+}
+
+/// The records of the only connection in a capture: (open, frames as (from, text), close).
+fn only_connection(capture: &CaptureFile) -> (frametap::event::Open, Vec<(String, String)>, frametap::event::Close) {
+    assert_eq!(capture.connections().len(), 1, "{:?}", capture.records);
+    let (mut open, mut frames, mut close) = (None, Vec::new(), None);
+    for record in &capture.records {
+        match record {
+            Record::Open(o) => open = Some(o.clone()),
+            Record::Frame(f) if f.text_message => {
+                frames.push((f.from.as_str().to_string(), String::from_utf8_lossy(&f.payload).into_owned()))
+            }
+            Record::Close(c) => close = Some(c.clone()),
+            _ => {}
+        }
+    }
+    (open.expect("an open record"), frames, close.expect("a close record"))
+}
+
+#[tokio::test]
+async fn a_proxied_client_reaches_a_wss_server_with_its_own_ca_and_the_capture_holds_the_frames() {
+    let upstream_ca = TestCa::new();
+    let (config, _) = upstream_ca.server_config(&["localhost"]);
+    let upstream = start_ws_echo(Some(config)).await;
+    let mut forward = start_forward(&["localhost"], Some(&upstream_ca), UpstreamProxies::direct()).await;
+
+    let tcp = connect_tunnel(forward.addr, &format!("localhost:{}", upstream.port())).await;
+    let (tls, _) = tls_client(tcp, "localhost", forward.ca.root_store().unwrap()).await;
+    let url = format!("wss://localhost:{}/v1?deploymentId=d-1", upstream.port());
+    let (client, response) = tokio_tungstenite::client_async(url.as_str(), tls).await.unwrap();
+    assert_eq!(response.status(), 101);
+    echo_round_trip(client, r#"{"action":"echo"}"#).await;
+    wait_for(&mut forward.records, |r| matches!(r, Record::Close(_)).then_some(())).await;
+
+    let capture = forward.finish().await;
+    let (open, frames, close) = only_connection(&capture);
+    assert_eq!(open.upstream.as_deref(), Some(url.as_str()));
+    assert_eq!(open.response.map(|r| r.status), Some(101));
+    let text = r#"{"action":"echo"}"#.to_string();
+    assert_eq!(frames, vec![("client".to_string(), text.clone()), ("server".to_string(), text)]);
+    assert!(close.clean, "{close:?}");
+    assert_eq!(capture.meta().map(|m| m.mode.as_str()), Some("forward"));
+}
+
+#[tokio::test]
+async fn a_client_that_does_not_trust_the_local_ca_is_refused_and_nothing_is_relayed() {
+    let upstream_ca = TestCa::new();
+    let (config, _) = upstream_ca.server_config(&["localhost"]);
+    let upstream = start_ws_echo(Some(config)).await;
+    let forward = start_forward(&["localhost"], Some(&upstream_ca), UpstreamProxies::direct()).await;
+    let tcp = connect_tunnel(forward.addr, &format!("localhost:{}", upstream.port())).await;
+    let connector = tokio_rustls::TlsConnector::from(client_config(upstream_ca.roots()));
+    let err = connector.connect(ServerName::try_from("localhost").unwrap(), tcp).await.unwrap_err();
+    assert!(err.to_string().contains("UnknownIssuer") || err.to_string().contains("unknown issuer"), "{err}");
+    let capture = forward.finish().await;
+    assert!(capture.connections().is_empty(), "{:?}", capture.records);
+}
+
+#[tokio::test]
+async fn ws_upgrades_in_plain_proxy_requests_and_plaintext_tunnels_are_relayed() {
+    let upstream = start_ws_echo(None).await;
+    let mut forward = start_forward(&["127.0.0.1"], None, UpstreamProxies::direct()).await;
+    let authority = format!("127.0.0.1:{}", upstream.port());
+
+    // A plain proxy request: GET http://host/path with an upgrade (what ws:// through an HTTP proxy can be).
+    let mut tcp = TcpStream::connect(forward.addr).await.unwrap();
+    let request = format!(
+        "GET http://{authority}/plain HTTP/1.1\r\nHost: {authority}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let (code, line) = tokio::time::timeout(STEP, read_response_head_exact(&mut tcp)).await.unwrap().unwrap();
+    assert_eq!(code, 101, "{line}");
+    let role = tokio_tungstenite::tungstenite::protocol::Role::Client;
+    let client = tokio_tungstenite::WebSocketStream::from_raw_socket(tcp, role, None).await;
+    echo_round_trip(client, "via absolute form").await;
+
+    // ws:// inside a CONNECT tunnel: sniffed as plaintext.
+    let tcp = connect_tunnel(forward.addr, &authority).await;
+    let (client, _) = tokio_tungstenite::client_async(format!("ws://{authority}/tunnel"), tcp).await.unwrap();
+    echo_round_trip(client, "via CONNECT").await;
+    for _ in 0..2 {
+        wait_for(&mut forward.records, |r| matches!(r, Record::Close(_)).then_some(())).await;
+    }
+
+    let capture = forward.finish().await;
+    let upstreams: Vec<_> = capture
+        .records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Open(open) => open.upstream.clone(),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(upstreams, vec![format!("ws://{authority}/plain"), format!("ws://{authority}/tunnel")]);
+    let texts = capture.records.iter().filter(|r| matches!(r, Record::Frame(f) if f.text_message)).count();
+    assert_eq!(texts, 4, "each message once per direction");
+}

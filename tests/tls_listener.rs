@@ -1,0 +1,107 @@
+//! `frametap proxy --tls`: a wss:// listener with the local CA's localhost leaf, in front of a real
+//! WebSocket server, talked to by clients that do and do not trust the CA.
+
+#[path = "forward_support/ws.rs"]
+mod ws;
+
+use std::sync::Arc;
+
+use frametap::event::Record;
+use frametap::forward::UpstreamProxies;
+use frametap::proxy::upstream::UpstreamBase;
+use frametap::tls::{localhost_server_config, CertAuthority};
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+use ws::{echo_round_trip, proxy_config, recording_session, start_ws_echo, wait_for, STEP};
+
+fn client_config(roots: rustls::RootCertStore) -> Arc<rustls::ClientConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Arc::new(config)
+}
+
+#[tokio::test]
+async fn a_wss_client_trusting_the_local_ca_talks_through_the_tls_listener() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = CertAuthority::init(&dir.path().join("certs"), false).unwrap();
+    let upstream = start_ws_echo(None).await;
+    let base = UpstreamBase::parse(&format!("ws://127.0.0.1:{}", upstream.port())).unwrap();
+    let config = proxy_config(base, None, UpstreamProxies::direct());
+    let (session, capture_path, mut records) = recording_session(dir.path(), "proxy");
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let tls = Some(localhost_server_config(&ca).unwrap());
+    let server = tokio::spawn(frametap::proxy::serve_with_tls(listener, tls, config, session.sink.clone(), async {
+        let _ = stopped.await;
+    }));
+
+    for name in ["localhost", "127.0.0.1"] {
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let server_name = ServerName::try_from(name.to_string()).unwrap();
+        let tls = tokio_rustls::TlsConnector::from(client_config(ca.root_store().unwrap()))
+            .connect(server_name, tcp)
+            .await
+            .unwrap();
+        let url = format!("wss://{name}:{}/v1?deploymentId=d", addr.port());
+        let (client, response) = tokio_tungstenite::client_async(url, tls).await.unwrap();
+        assert_eq!(response.status(), 101);
+        echo_round_trip(client, &format!("hello over wss via {name}")).await;
+        wait_for(&mut records, |r| matches!(r, Record::Close(_)).then_some(())).await;
+    }
+
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+    session.finish().await;
+    let capture = frametap::capture::read_capture(&capture_path).unwrap();
+    let texts: Vec<String> = capture
+        .records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Frame(f) if f.text_message => Some(String::from_utf8_lossy(&f.payload).into_owned()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(texts.len(), 4, "{texts:?}");
+    assert!(texts.iter().all(|t| t.starts_with("hello over wss via")), "{texts:?}");
+}
+
+#[tokio::test]
+async fn clients_that_do_not_speak_trusted_tls_are_refused_without_hanging() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = CertAuthority::init(&dir.path().join("certs"), false).unwrap();
+    let other = CertAuthority::init(&dir.path().join("other"), false).unwrap();
+    let config = proxy_config(UpstreamBase::parse("ws://127.0.0.1:9").unwrap(), None, UpstreamProxies::direct());
+    let (session, _, _records) = recording_session(dir.path(), "proxy");
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let tls = Some(localhost_server_config(&ca).unwrap());
+    let server = tokio::spawn(frametap::proxy::serve_with_tls(listener, tls, config, session.sink.clone(), async {
+        let _ = stopped.await;
+    }));
+
+    // A client trusting another CA.
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let err = tokio_rustls::TlsConnector::from(client_config(other.root_store().unwrap()))
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("UnknownIssuer") || err.to_string().contains("unknown issuer"), "{err}");
+
+    // A plain ws:// client on the wss:// port: the connection ends, it does not hang.
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(b"GET /v1 HTTP/1.1\r\nHost: localhost\r\n\r\n").await.unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(STEP, tcp.read_to_end(&mut answer)).await.expect("the listener hung");
+    assert!(read.is_err() || !answer.starts_with(b"HTTP/1.1 101"), "{answer:?}");
+
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+    session.finish().await;
+}
