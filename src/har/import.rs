@@ -91,7 +91,7 @@ pub fn har_to_records(har: &Value) -> Result<(Vec<Record>, Vec<String>)> {
         format: event::FORMAT_NAME.into(),
         version: event::FORMAT_VERSION,
         frametap: env!("CARGO_PKG_VERSION").into(),
-        command: std::env::args().collect(),
+        command: crate::forward::upstream_proxy::redact_command_line(std::env::args()),
         mode: "import".into(),
         upstream: if origins.len() == 1 { origins.pop() } else { None },
         redacted: false,
