@@ -482,3 +482,19 @@ fn the_binary_converts_and_fails_with_one_line_and_a_non_zero_exit() {
     assert!(stderr.starts_with("frametap: error: ") && stderr.contains("chrome-no-websocket.har"), "{stderr}");
     assert!(!dir.path().join("none.jsonl").exists());
 }
+
+/// The export format is a contract: this golden file shows it (regenerate with FRAMETAP_BLESS=1 after a deliberate change).
+#[test]
+fn export_matches_the_golden_har() {
+    let golden = fixture("frametap-export.har");
+    let mut har = capture_to_har(&rich_capture());
+    har["log"]["creator"]["version"] = json!("(version)");
+    let text = serde_json::to_string_pretty(&har).unwrap() + "\n";
+    if std::env::var_os("FRAMETAP_BLESS").is_some() {
+        std::fs::write(&golden, &text).unwrap();
+    }
+    assert_eq!(text, std::fs::read_to_string(&golden).unwrap(), "the HAR export changed: update docs/replay.md too");
+    let (records, warnings) = har_to_records(&frametap::har::read_har(&golden).unwrap()).unwrap();
+    assert_eq!(records, rich_capture(), "the golden HAR imports back to the very records");
+    assert!(warnings.is_empty());
+}
