@@ -443,6 +443,43 @@ async fn an_upstream_refusing_the_recorded_upgrade_is_an_error() {
     );
 }
 
+#[tokio::test]
+async fn a_server_frame_that_never_comes_is_reported_after_the_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let capture = handmade_capture(dir.path(), "silent.jsonl", 101, None);
+    let (got_tx, mut got) = mpsc::unbounded_channel();
+    let silent = move |mut ws: RawWs| {
+        let got_tx = got_tx.clone();
+        async move {
+            while let Some(frame) = read(&mut ws).await {
+                let _ = got_tx.send(frame);
+            }
+        }
+    };
+    let (addr, _heads) = raw::start_raw_server(raw::upgrade_all, silent).await;
+    let script = Script::load(&capture, None, false).unwrap();
+    let session = session_to(&dir.path().join("out.jsonl"), "replay-send");
+    let mut play = play_options(Pace::Fast);
+    play.wait_timeout = Some(Duration::from_millis(300));
+    let options = SendOptions {
+        upstream: UpstreamBase::parse(&format!("ws://{addr}")).unwrap(),
+        tls: frametap::tls::upstream::client_config(None, false).unwrap(),
+        proxies: frametap::forward::UpstreamProxies::direct(),
+        headers: Vec::new(),
+        play,
+        handshake_timeout: SHORT,
+    };
+    let (_stop, stop_rx) = watch::channel(false);
+    let report = send(&script, options, session.sink.clone(), stop_rx).await.unwrap();
+    session.finish().await;
+    assert_eq!(got.recv().await.unwrap(), (Opcode::Text, true, b"hi".to_vec()));
+    let play = report.play.unwrap();
+    assert_eq!(play.divergences.len(), 1, "{:?}", play.divergences);
+    assert!(play.divergences[0]
+        .contains("server frame 1 (recorded seq 2, a text frame) did not come within 0.3 s; went on"));
+    assert!(!play.close.clean, "{:?}", play.close);
+}
+
 #[test]
 fn replay_and_convert_command_lines_parse() {
     use clap::{CommandFactory, Parser};
