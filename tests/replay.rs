@@ -2,51 +2,28 @@
 //! raw WebSocket client and sent to a live upstream, frame for frame, at fast and original pace.
 
 mod common;
+#[path = "replay_support/mod.rs"]
+mod support;
 
-use common::raw::{self, RawWs, Received};
+use common::raw::{self, RawWs};
 use frametap::capture::{read_capture, CaptureWriter};
-use frametap::cli::{CaptureArgs, LogArgs};
 use frametap::event::{Opcode, Peer, Record};
-use frametap::pipeline::LagPolicy;
-use frametap::proxy::upstream::UpstreamBase;
-use frametap::proxy::DEFAULT_MAX_MESSAGE;
-use frametap::replay::send::{send, SendOptions};
+use frametap::replay::send::send;
 use frametap::replay::serve::{serve, ServeOptions};
 use frametap::replay::{Pace, PlayOptions, PlayReport, Script};
-use frametap::session::{self, Session, SessionSetup};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+use support::*;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 
 const TOKEN: &str = "a3c1d1e2-77b4-4c0b-bb0c-91f5a4e0d2c7";
-const JWT: &str = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJndWVzdCJ9.c2lnbmF0dXJlLXNpZ25hdHVyZQ";
 /// The upstream's think time before its first answer: what `original` pace must keep and `fast` must skip.
 const THINK: Duration = Duration::from_millis(300);
 /// Session ids the test upstreams hand out: unique across upstreams, so a replay never gets the recorded one.
 static SESSIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-const SHORT: Duration = Duration::from_secs(2);
-
-/// (opcode, fin, payload) of a frame as a peer saw it.
-type Seen = (Opcode, bool, Vec<u8>);
-
-/// Reads the next frame as (opcode, fin, payload), or `None` when the peer ended TCP.
-async fn read(ws: &mut RawWs) -> Option<Seen> {
-    match tokio::time::timeout(Duration::from_secs(5), ws.recv()).await.expect("no frame within 5 s") {
-        Received::Frame(f) => Some((f.header.opcode, f.header.fin, f.payload.to_vec())),
-        Received::Eof | Received::Reset => None,
-    }
-}
-
-/// The client's handshake, as a browser would send it (with a bearer token, to test redaction).
-async fn connect(addr: SocketAddr, path: &str) -> RawWs {
-    let auth = format!("Bearer {JWT}");
-    let headers = [("Origin", "https://shop.example.com"), ("Authorization", auth.as_str())];
-    let (head, ws, _) = raw::connect(addr, path, &headers).await;
-    ws.unwrap_or_else(|| panic!("no upgrade: {head}"))
-}
 
 /// What the client saw: the server's frames, and how long the first answer took.
 struct ClientRun {
@@ -138,25 +115,6 @@ async fn upstream() -> (SocketAddr, mpsc::UnboundedReceiver<Vec<Seen>>) {
     (addr, rx)
 }
 
-fn session_to(capture: &Path, mode: &'static str) -> Session {
-    let capture = CaptureArgs {
-        capture: Some(capture.to_owned()),
-        no_capture: false,
-        on_capture_lag: LagPolicy::Block,
-        ..Default::default()
-    };
-    let log = LogArgs { quiet: true, ..Default::default() };
-    session::start(SessionSetup {
-        mode,
-        upstream: None,
-        capture: &capture,
-        log: &log,
-        insecure_upstream: false,
-        publishers: Vec::new(),
-    })
-    .unwrap()
-}
-
 /// Records one session through the real proxy; returns the capture and what the client saw.
 async fn record_through_proxy(dir: &Path) -> (PathBuf, ClientRun) {
     let (upstream_addr, mut received) = upstream().await;
@@ -176,17 +134,6 @@ async fn record_through_proxy(dir: &Path) -> (PathBuf, ClientRun) {
     proxy.await.unwrap().unwrap();
     session.finish().await;
     (path, run)
-}
-
-fn play_options(pace: Pace) -> PlayOptions {
-    PlayOptions {
-        pace,
-        wait_timeout: Some(SHORT),
-        close_timeout: SHORT,
-        ignore: Vec::new(),
-        sets: Vec::new(),
-        max_message: DEFAULT_MAX_MESSAGE,
-    }
 }
 
 /// Serves `capture` and runs the client against it; returns what the client saw and the server's report.
@@ -283,14 +230,7 @@ async fn send_to_upstream(
     let (addr, mut received) = upstream().await;
     let script = Script::load(capture, None, false).unwrap();
     let session = session_to(out, "replay-send");
-    let options = SendOptions {
-        upstream: UpstreamBase::parse(&format!("ws://{addr}")).unwrap(),
-        tls: frametap::tls::upstream::client_config(None, false).unwrap(),
-        proxies: frametap::forward::UpstreamProxies::direct(),
-        headers: Vec::new(),
-        play: options,
-        handshake_timeout: SHORT,
-    };
+    let options = send_options(addr, options);
     let (_stop, stop_rx) = watch::channel(false);
     let report = send(&script, options, session.sink.clone(), stop_rx).await.unwrap();
     let got = received.recv().await.unwrap();
@@ -396,14 +336,7 @@ async fn bad_replays_fail_with_one_clear_line() {
     let closed = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
     let script = Script::load(&recorded, None, false).unwrap();
     let session = session_to(&dir.path().join("refused.jsonl"), "replay-send");
-    let options = SendOptions {
-        upstream: UpstreamBase::parse(&format!("ws://{closed}")).unwrap(),
-        tls: frametap::tls::upstream::client_config(None, false).unwrap(),
-        proxies: frametap::forward::UpstreamProxies::direct(),
-        headers: Vec::new(),
-        play: play_options(Pace::Fast),
-        handshake_timeout: SHORT,
-    };
+    let options = send_options(closed, play_options(Pace::Fast));
     let (_stop, stop_rx) = watch::channel(false);
     let err = send(&script, options, session.sink.clone(), stop_rx).await.unwrap_err().to_string();
     session.finish().await;
@@ -411,73 +344,6 @@ async fn bad_replays_fail_with_one_clear_line() {
     assert!(err.contains("could not connect") && !err.contains('\n'), "{err}");
     let refused = read_capture(&dir.path().join("refused.jsonl")).unwrap();
     assert!(matches!(&refused.records[1], Record::Open(o) if o.error.is_some()), "the failed attempt is captured");
-}
-
-#[tokio::test]
-async fn an_upstream_refusing_the_recorded_upgrade_is_an_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let capture = handmade_capture(dir.path(), "accepted.jsonl", 101, None);
-    let refuse = |_: &str| raw::Answer::Refuse(403, Vec::new(), b"deployment not allowed".to_vec());
-    let (addr, mut heads) = raw::start_raw_server(refuse, |_| async {}).await;
-    let script = Script::load(&capture, None, false).unwrap();
-    let session = session_to(&dir.path().join("out.jsonl"), "replay-send");
-    let options = SendOptions {
-        upstream: UpstreamBase::parse(&format!("ws://{addr}")).unwrap(),
-        tls: frametap::tls::upstream::client_config(None, false).unwrap(),
-        proxies: frametap::forward::UpstreamProxies::direct(),
-        headers: vec![("Origin".into(), "https://replay.example".into())],
-        play: play_options(Pace::Fast),
-        handshake_timeout: SHORT,
-    };
-    let (_stop, stop_rx) = watch::channel(false);
-    let err = send(&script, options, session.sink.clone(), stop_rx).await.unwrap_err().to_string();
-    session.finish().await;
-    assert!(
-        err.contains("refused the upgrade with HTTP 403 (deployment not allowed) where the recording shows HTTP 101"),
-        "{err}"
-    );
-    let head = heads.recv().await.unwrap();
-    assert!(
-        head.starts_with("GET /chat HTTP/1.1") && head.to_ascii_lowercase().contains("origin: https://replay.example"),
-        "{head}"
-    );
-}
-
-#[tokio::test]
-async fn a_server_frame_that_never_comes_is_reported_after_the_wait() {
-    let dir = tempfile::tempdir().unwrap();
-    let capture = handmade_capture(dir.path(), "silent.jsonl", 101, None);
-    let (got_tx, mut got) = mpsc::unbounded_channel();
-    let silent = move |mut ws: RawWs| {
-        let got_tx = got_tx.clone();
-        async move {
-            while let Some(frame) = read(&mut ws).await {
-                let _ = got_tx.send(frame);
-            }
-        }
-    };
-    let (addr, _heads) = raw::start_raw_server(raw::upgrade_all, silent).await;
-    let script = Script::load(&capture, None, false).unwrap();
-    let session = session_to(&dir.path().join("out.jsonl"), "replay-send");
-    let mut play = play_options(Pace::Fast);
-    play.wait_timeout = Some(Duration::from_millis(300));
-    let options = SendOptions {
-        upstream: UpstreamBase::parse(&format!("ws://{addr}")).unwrap(),
-        tls: frametap::tls::upstream::client_config(None, false).unwrap(),
-        proxies: frametap::forward::UpstreamProxies::direct(),
-        headers: Vec::new(),
-        play,
-        handshake_timeout: SHORT,
-    };
-    let (_stop, stop_rx) = watch::channel(false);
-    let report = send(&script, options, session.sink.clone(), stop_rx).await.unwrap();
-    session.finish().await;
-    assert_eq!(got.recv().await.unwrap(), (Opcode::Text, true, b"hi".to_vec()));
-    let play = report.play.unwrap();
-    assert_eq!(play.divergences.len(), 1, "{:?}", play.divergences);
-    assert!(play.divergences[0]
-        .contains("server frame 1 (recorded seq 2, a text frame) did not come within 0.3 s; went on"));
-    assert!(!play.close.clean, "{:?}", play.close);
 }
 
 #[test]
@@ -525,173 +391,4 @@ fn replay_and_convert_command_lines_parse() {
     let err = Cli::try_parse_from(["frametap", "replay", "serve", "c.jsonl", "--pace", "soon"]).unwrap_err();
     assert!(err.to_string().contains("not a pace"));
     assert!(Cli::try_parse_from(["frametap", "convert", "a.har", "b.jsonl", "--redact"]).is_ok());
-}
-
-/// A capture written by hand: one connection whose client says "hi" and server answers "hello", then `end`.
-fn handmade_capture(dir: &Path, name: &str, status: u16, close: Option<frametap::event::Close>) -> PathBuf {
-    use frametap::event::*;
-    let ts = |ms: i64| Ts(chrono::DateTime::from_timestamp_millis(1_795_000_000_000 + ms).unwrap());
-    let frame = |seq, from: Peer, text: &str| {
-        Record::Frame(Frame {
-            conn: 1,
-            ts: ts(seq as i64),
-            seq,
-            from,
-            to: from.other(),
-            opcode: Opcode::Text,
-            fin: true,
-            rsv: 0,
-            len: text.len() as u64,
-            payload: bytes::Bytes::copy_from_slice(text.as_bytes()),
-            text_message: true,
-            relayed: true,
-        })
-    };
-    let mut records = vec![Record::Open(Open {
-        conn: 1,
-        ts: ts(0),
-        client_addr: None,
-        request: HttpRequest { method: "GET".into(), path: "/chat".into(), headers: Vec::new() },
-        upstream: Some("ws://example.com/chat".into()),
-        upstream_request: None,
-        response: Some(HttpResponse {
-            status,
-            headers: vec![
-                ("sec-websocket-protocol".into(), "chat.v2".into()),
-                ("content-type".into(), "text/plain".into()),
-            ],
-            body: (status != 101).then(|| "deployment not allowed".into()),
-            body_base64: None,
-        }),
-        error: None,
-        handshake_ms: Some(12.5),
-    })];
-    if status == 101 {
-        records.push(frame(1, Peer::Client, "hi"));
-        records.push(frame(2, Peer::Server, "hello"));
-    }
-    records.extend(close.map(Record::Close));
-    let path = dir.join(name);
-    let mut writer = CaptureWriter::create(&path).unwrap();
-    for record in &records {
-        writer.write(record);
-    }
-    writer.finish(0, Vec::new());
-    path
-}
-
-fn server_close(clean: bool, code: Option<u16>, detail: Option<&str>) -> frametap::event::Close {
-    frametap::event::Close {
-        conn: 1,
-        ts: frametap::event::Ts::now(),
-        initiator: Peer::Server,
-        code,
-        reason: code.map(|_| "going away".into()),
-        clean,
-        duration_ms: 3.0,
-        detail: detail.map(str::to_owned),
-    }
-}
-
-/// Serves `capture` until the returned sender fires; reports go to the receiver.
-async fn start_serving(
-    capture: &Path,
-    out: &Path,
-) -> (SocketAddr, oneshot::Sender<()>, mpsc::UnboundedReceiver<PlayReport>) {
-    let script = Script::load(capture, None, false).unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (report_tx, reports) = mpsc::unbounded_channel();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let session = session_to(out, "replay-serve");
-    let options = ServeOptions { play: play_options(Pace::Fast), handshake_timeout: SHORT };
-    tokio::spawn(async move {
-        let stopped = async {
-            let _ = stopped.await;
-        };
-        serve(listener, script, options, session.sink.clone(), stopped, Some(report_tx)).await.unwrap();
-        session.finish().await;
-    });
-    (addr, stop, reports)
-}
-
-#[tokio::test]
-async fn recorded_tcp_drops_and_resets_are_replayed_as_such() {
-    let dir = tempfile::tempdir().unwrap();
-    for (detail, reset) in [
-        ("the server reset the TCP connection", true),
-        ("the server closed the TCP connection without a close frame", false),
-    ] {
-        let capture = handmade_capture(
-            dir.path(),
-            &format!("drop-{reset}.jsonl"),
-            101,
-            Some(server_close(false, None, Some(detail))),
-        );
-        let (addr, _stop, mut reports) = start_serving(&capture, &capture.with_extension("out.jsonl")).await;
-        let mut ws = connect(addr, "/chat").await;
-        ws.send(true, Opcode::Text, b"hi").await;
-        assert_eq!(read(&mut ws).await, Some((Opcode::Text, true, b"hello".to_vec())));
-        let end = tokio::time::timeout(Duration::from_secs(5), ws.recv()).await.unwrap();
-        match (reset, end) {
-            (true, Received::Reset) | (false, Received::Eof) => {}
-            (_, other) => panic!("{detail}: the client saw {other:?}"),
-        }
-        let report = reports.recv().await.unwrap();
-        assert!(!report.close.clean && report.close.code.is_none(), "{:?}", report.close);
-        assert_eq!(report.close.initiator, Peer::Server);
-    }
-}
-
-#[tokio::test]
-async fn a_refused_upgrade_is_answered_as_recorded() {
-    let dir = tempfile::tempdir().unwrap();
-    let capture = handmade_capture(dir.path(), "refused.jsonl", 403, None);
-    let (addr, _stop, _reports) = start_serving(&capture, &dir.path().join("out.jsonl")).await;
-    let (head, ws, body) = raw::connect(addr, "/chat", &[]).await;
-    assert!(ws.is_none() && head.starts_with("HTTP/1.1 403"), "{head}");
-    assert_eq!(raw::head_header(&raw::head_headers(&head), "content-type"), Some("text/plain"));
-    assert!(String::from_utf8_lossy(&body).contains("deployment not allowed"), "{body:?}");
-}
-
-#[tokio::test]
-async fn shutdown_closes_a_served_connection_with_1001() {
-    let dir = tempfile::tempdir().unwrap();
-    let capture = handmade_capture(dir.path(), "open.jsonl", 101, None);
-    let (addr, stop, mut reports) = start_serving(&capture, &dir.path().join("out.jsonl")).await;
-    let mut ws = connect(addr, "/chat").await;
-    ws.send(true, Opcode::Text, b"hi").await;
-    assert_eq!(read(&mut ws).await, Some((Opcode::Text, true, b"hello".to_vec())));
-    stop.send(()).unwrap();
-    let close = read(&mut ws).await.unwrap();
-    assert_eq!((close.0, &close.2[..2]), (Opcode::Close, &1001u16.to_be_bytes()[..]));
-    ws.send(true, Opcode::Close, &close.2).await;
-    assert_eq!(read(&mut ws).await, None);
-    drop(ws);
-    let report = reports.recv().await.unwrap();
-    assert_eq!((report.close.initiator, report.close.code, report.close.clean), (Peer::Proxy, Some(1001), true));
-}
-
-#[tokio::test]
-async fn a_chrome_har_is_served_and_the_clients_close_is_answered() {
-    let har = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/har/chrome-genesys.har");
-    let script = Script::load(&har, None, false).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let (addr, _stop, mut reports) = start_serving(&har, &dir.path().join("out.jsonl")).await;
-    let mut ws = connect(addr, &script.open.request.path).await;
-    for frame in &script.frames {
-        match frame.from {
-            Peer::Client => ws.send(true, frame.opcode, &frame.payload).await,
-            _ => assert_eq!(read(&mut ws).await, Some((frame.opcode, true, frame.payload.to_vec()))),
-        }
-    }
-    ws.send(true, Opcode::Close, b"\x03\xe8Guest client disconnect").await;
-    let answer = read(&mut ws).await.unwrap();
-    assert_eq!((answer.0, &answer.2[..]), (Opcode::Close, &b"\x03\xe8"[..]), "the close is answered with its code");
-    assert_eq!(read(&mut ws).await, None);
-    drop(ws);
-    let report = reports.recv().await.unwrap();
-    assert!(report.divergences.is_empty(), "{:?}", report.divergences);
-    assert_eq!((report.close.initiator, report.close.code, report.close.clean), (Peer::Client, Some(1000), true));
-    assert_eq!(report.sent, 6, "five recorded frames and the answer to the close");
 }
