@@ -246,7 +246,7 @@ async fn spawn_listening(mut command: tokio::process::Command, marker: &str) -> 
 
 async fn frametap(echo: SocketAddr, capture: Option<&std::path::Path>) -> Target {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_frametap"));
-    command.args(["proxy", "--listen", "127.0.0.1:0", "--quiet", "--upstream", &format!("ws://{echo}")]);
+    command.args(["proxy", "--listen", "127.0.0.1:0", "--quiet", "--no-ui", "--upstream", &format!("ws://{echo}")]);
     match capture {
         Some(path) => command.arg("--capture").arg(path),
         None => command.arg("--no-capture"),
@@ -261,6 +261,68 @@ async fn tcp_relay(echo: SocketAddr) -> Target {
     command.arg(format!("--tcp-relay={echo}"));
     let (child, addr) = spawn_listening(command, "tcp relay on").await;
     Target { name: "TCP relay (copy_bidirectional)".into(), addr, child: Some(child) }
+}
+
+/// A free loopback port (for tools that cannot be told to pick one and print it).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Waits until something accepts connections on `addr` (bounded): the tool's own readiness signal.
+async fn wait_listening(addr: SocketAddr) -> bool {
+    for _ in 0..200 {
+        if TcpStream::connect(addr).await.is_ok() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+/// websocat and mitmproxy as relays, when they are installed (measured in the same run, for scale).
+async fn other_tools(echo: SocketAddr) -> Vec<Target> {
+    let mut targets = Vec::new();
+    let found = |tool: &str| std::process::Command::new("which").arg(tool).output().is_ok_and(|o| o.status.success());
+    let candidates: [(&str, &str, Vec<String>); 2] = [
+        ("websocat", "websocat", vec!["--binary".into(), "-E".into(), "ws-l:ADDR".into(), format!("ws://{echo}/")]),
+        (
+            "mitmproxy (mitmdump)",
+            "mitmdump",
+            vec![
+                "-q".into(),
+                "--mode".into(),
+                format!("reverse:http://{echo}"),
+                "--listen-host".into(),
+                "127.0.0.1".into(),
+                "-p".into(),
+                "PORT".into(),
+            ],
+        ),
+    ];
+    for (name, tool, args) in candidates {
+        if !found(tool) {
+            println!("({name} is not installed: not measured)");
+            continue;
+        }
+        let port = free_port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let args: Vec<String> =
+            args.iter().map(|a| a.replace("ADDR", &addr.to_string()).replace("PORT", &port.to_string())).collect();
+        let child = tokio::process::Command::new(tool)
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn();
+        match child {
+            Ok(child) if wait_listening(addr).await => {
+                targets.push(Target { name: name.into(), addr, child: Some(child) })
+            }
+            _ => println!("({name} did not start listening: not measured)"),
+        }
+    }
+    targets
 }
 
 /// The floor: a byte-level relay that parses nothing (run as a child process: `--tcp-relay=UPSTREAM`).
@@ -380,6 +442,7 @@ async fn bench(options: Options) {
         frametap(echo, None).await,
         frametap(echo, Some(&capture_path)).await,
     ];
+    targets.extend(other_tools(echo).await);
     let mut report = String::new();
     let mut floor = [0.0f64; 3];
     let mut floor_p50 = 0.0;

@@ -40,6 +40,8 @@ pub enum Command {
     /// Manage the local certificate authority used by `proxy --tls` and `proxy --forward`.
     #[command(subcommand)]
     Certs(crate::tls::CertsCommand),
+    /// Open a saved capture in the web UI (connections, frames, close diagnoses, tokens).
+    Ui(crate::ui::UiCommand),
     /// Replay a captured connection: serve its server side to clients, or send its client side to a live upstream.
     ///
     /// See docs/replay.md.
@@ -113,6 +115,8 @@ pub struct ProxyArgs {
     /// Add or replace a header on the upstream request: 'Name: value' (repeatable).
     #[arg(long, value_name = "'Name: value'", value_parser = parse_header_arg)]
     pub set_header: Vec<(String, String)>,
+    #[command(flatten)]
+    pub ui: crate::ui::UiArgs,
     /// Forward the client's Cookie headers upstream (dropped by default: a browser's cookies for
     /// 127.0.0.1 belong to your other local apps).
     #[arg(long)]

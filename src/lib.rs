@@ -16,4 +16,5 @@ pub mod redact;
 pub mod replay;
 pub mod session;
 pub mod tls;
+pub mod ui;
 pub mod wire;

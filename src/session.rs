@@ -6,6 +6,7 @@ use crate::cli::{CaptureArgs, LogArgs};
 use crate::event::{Meta, Ts, FORMAT_NAME, FORMAT_VERSION};
 use crate::log::TerminalLog;
 use crate::pipeline::{self, EventSink, Pipeline, PipelineOptions, Publisher};
+use crate::ui::{Hub, HubOptions, RunningUi, UiArgs};
 use anyhow::Result;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -19,6 +20,10 @@ pub struct SessionSetup<'a> {
     pub log: &'a LogArgs,
     pub insecure_upstream: bool,
     pub publishers: Vec<Arc<dyn Publisher>>,
+    /// The web UI's options (`--ui`, `--no-ui`), for commands that serve it.
+    pub ui: Option<&'a UiArgs>,
+    /// The URL the UI's "try it" page connects to.
+    pub proxy_ws_url: Option<String>,
 }
 
 /// A started session: where to emit records, and the pipeline to finish at the end.
@@ -26,10 +31,12 @@ pub struct Session {
     pub sink: EventSink,
     pub pipeline: Pipeline,
     pub capture_path: Option<PathBuf>,
+    /// The running web UI, unless `--no-ui` or its port was taken (then a warning was logged).
+    pub ui: Option<RunningUi>,
 }
 
-/// Opens the capture file (before anything listens, so a bad path fails fast) and starts the pipeline.
-pub fn start(setup: SessionSetup<'_>) -> Result<Session> {
+/// Opens the capture file (before anything listens, so a bad path fails fast), starts the pipeline and the UI.
+pub async fn start(setup: SessionSetup<'_>) -> Result<Session> {
     let capture = if setup.capture.no_capture {
         None
     } else {
@@ -52,6 +59,14 @@ pub fn start(setup: SessionSetup<'_>) -> Result<Session> {
         insecure_upstream: setup.insecure_upstream,
     };
     let log = (!setup.log.quiet).then(|| TerminalLog::stdout(setup.log.log_format));
+    let mut publishers = setup.publishers;
+    let mut ui = None;
+    if let Some(ui_args) = setup.ui.filter(|args| !args.no_ui) {
+        let hub =
+            Hub::new(HubOptions { history_limit: crate::ui::DEFAULT_HISTORY_LIMIT, redacted: setup.capture.redact });
+        publishers.push(hub.clone());
+        ui = crate::ui::start(ui_args, hub, setup.proxy_ws_url).await;
+    }
     let (sink, pipeline) = pipeline::start(PipelineOptions {
         meta,
         capture,
@@ -61,17 +76,25 @@ pub fn start(setup: SessionSetup<'_>) -> Result<Session> {
             .capture
             .redact
             .then(|| Box::new(crate::redact::Redactor::new()) as Box<dyn pipeline::Redaction>),
-        publishers: setup.publishers,
+        publishers,
         on_lag: setup.capture.on_capture_lag,
         buffer: pipeline::DEFAULT_BUFFER,
     });
-    Ok(Session { sink, pipeline, capture_path })
+    Ok(Session { sink, pipeline, capture_path, ui })
 }
 
 impl Session {
-    /// Finishes the pipeline (writes the `end` record) and prints where the capture is.
+    /// The web UI's URL (with its access token), when it is running.
+    pub fn ui_url(&self) -> Option<String> {
+        self.ui.as_ref().map(|ui| ui.url.clone())
+    }
+
+    /// Finishes the pipeline (writes the `end` record), stops the UI, and prints where the capture is.
     pub async fn finish(self) {
         let summary = self.pipeline.finish().await;
+        if let Some(ui) = self.ui {
+            ui.stop().await;
+        }
         let end = &summary.end;
         if let Some(path) = &summary.capture_path {
             eprintln!(

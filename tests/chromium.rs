@@ -125,7 +125,7 @@ async fn headless_chromium_opens_a_wss_page_through_forward_mode() {
         issuer: Arc::new(LeafIssuer::from_shared(ca.clone())),
     };
     let config = proxy_config(forward_upstream_label(), Some(&upstream_ca_file), UpstreamProxies::direct());
-    let (session, _, mut records) = recording_session(dir.path(), "forward");
+    let (session, _, mut records) = recording_session(dir.path(), "forward").await;
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let proxy_addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -58,7 +58,7 @@ async fn a_real_run_logs_frames_and_saves_a_private_capture_on_sigterm() {
     let server = common::start_echo_server().await;
     let home = tempfile::tempdir().unwrap();
     let mut child = frametap()
-        .args(["proxy", "--listen", "127.0.0.1:0", "--upstream", &format!("ws://{server}")])
+        .args(["proxy", "--listen", "127.0.0.1:0", "--ui", "127.0.0.1:0", "--upstream", &format!("ws://{server}")])
         .env("FRAMETAP_HOME", home.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -75,13 +75,16 @@ async fn a_real_run_logs_frames_and_saves_a_private_capture_on_sigterm() {
             break rest.split_whitespace().next().unwrap().trim_end_matches("/<path>").to_owned();
         }
     };
-    let mut capture_line = None;
-    while capture_line.is_none() {
+    let (mut capture_line, mut ui_line) = (None, None);
+    while capture_line.is_none() || ui_line.is_none() {
         let line = stderr.next_line().await.unwrap().unwrap();
         if line.trim_start().starts_with("capture") {
             capture_line = Some(line);
+        } else if line.trim_start().starts_with("web UI") {
+            ui_line = Some(line);
         }
     }
+    assert!(ui_line.unwrap().contains("http://127.0.0.1:"), "the banner prints the UI's URL with its token");
     let capture_path = capture_line.unwrap().split_whitespace().last().unwrap().to_owned();
     assert!(capture_path.starts_with(home.path().join("captures").to_str().unwrap()), "{capture_path}");
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("{url}/v1?deploymentId=x")).await.unwrap();

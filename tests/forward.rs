@@ -62,7 +62,7 @@ async fn start_forward(intercept: &[&str], upstream_ca: Option<&TestCa>, proxies
         intercept: InterceptRules::new(intercept.iter().map(|g| g.to_string())),
         issuer: Arc::new(LeafIssuer::from_shared(ca.clone())),
     };
-    let (session, capture, records) = recording_session(home.path(), "forward");
+    let (session, capture, records) = recording_session(home.path(), "forward").await;
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

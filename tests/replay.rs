@@ -119,7 +119,7 @@ async fn upstream() -> (SocketAddr, mpsc::UnboundedReceiver<Vec<Seen>>) {
 async fn record_through_proxy(dir: &Path) -> (PathBuf, ClientRun) {
     let (upstream_addr, mut received) = upstream().await;
     let path = dir.join("recorded.jsonl");
-    let session = session_to(&path, "proxy");
+    let session = session_to(&path, "proxy").await;
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let mut config = common::test_config(&format!("ws://{upstream_addr}"));
@@ -139,7 +139,7 @@ async fn record_through_proxy(dir: &Path) -> (PathBuf, ClientRun) {
 /// Serves `capture` and runs the client against it; returns what the client saw and the server's report.
 async fn serve_and_run(capture: &Path, pace: Pace, frames: &ClientFrames, out: &Path) -> (ClientRun, PlayReport) {
     let script = Script::load(capture, None, false).unwrap();
-    let session = session_to(out, "replay-serve");
+    let session = session_to(out, "replay-serve").await;
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (report_tx, mut reports) = mpsc::unbounded_channel();
@@ -229,7 +229,7 @@ async fn send_to_upstream(
 ) -> (frametap::replay::send::SendReport, Vec<Seen>) {
     let (addr, mut received) = upstream().await;
     let script = Script::load(capture, None, false).unwrap();
-    let session = session_to(out, "replay-send");
+    let session = session_to(out, "replay-send").await;
     let options = send_options(addr, options);
     let (_stop, stop_rx) = watch::channel(false);
     let report = send(&script, options, session.sink.clone(), stop_rx).await.unwrap();
@@ -335,7 +335,7 @@ async fn bad_replays_fail_with_one_clear_line() {
 
     let closed = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
     let script = Script::load(&recorded, None, false).unwrap();
-    let session = session_to(&dir.path().join("refused.jsonl"), "replay-send");
+    let session = session_to(&dir.path().join("refused.jsonl"), "replay-send").await;
     let options = send_options(closed, play_options(Pace::Fast));
     let (_stop, stop_rx) = watch::channel(false);
     let err = send(&script, options, session.sink.clone(), stop_rx).await.unwrap_err().to_string();

@@ -102,7 +102,7 @@ async fn an_upstream_refusing_the_recorded_upgrade_is_an_error() {
     let refuse = |_: &str| raw::Answer::Refuse(403, Vec::new(), b"deployment not allowed".to_vec());
     let (addr, mut heads) = raw::start_raw_server(refuse, |_| async {}).await;
     let script = Script::load(&capture, None, false).unwrap();
-    let session = session_to(&dir.path().join("out.jsonl"), "replay-send");
+    let session = session_to(&dir.path().join("out.jsonl"), "replay-send").await;
     let mut options = send_options(addr, play_options(Pace::Fast));
     options.headers = vec![("Origin".into(), "https://replay.example".into())];
     let (_stop, stop_rx) = watch::channel(false);
@@ -134,7 +134,7 @@ async fn a_server_frame_that_never_comes_is_reported_after_the_wait() {
     };
     let (addr, _heads) = raw::start_raw_server(raw::upgrade_all, silent).await;
     let script = Script::load(&capture, None, false).unwrap();
-    let session = session_to(&dir.path().join("out.jsonl"), "replay-send");
+    let session = session_to(&dir.path().join("out.jsonl"), "replay-send").await;
     let mut play = play_options(Pace::Fast);
     play.wait_timeout = Some(Duration::from_millis(300));
     let options = send_options(addr, play);

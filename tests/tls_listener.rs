@@ -32,7 +32,7 @@ async fn a_wss_client_trusting_the_local_ca_talks_through_the_tls_listener() {
     let upstream = start_ws_echo(None).await;
     let base = UpstreamBase::parse(&format!("ws://127.0.0.1:{}", upstream.port())).unwrap();
     let config = proxy_config(base, None, UpstreamProxies::direct());
-    let (session, capture_path, mut records) = recording_session(dir.path(), "proxy");
+    let (session, capture_path, mut records) = recording_session(dir.path(), "proxy").await;
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -77,7 +77,7 @@ async fn clients_that_do_not_speak_trusted_tls_are_refused_without_hanging() {
     let ca = CertAuthority::init(&dir.path().join("certs"), false).unwrap();
     let other = CertAuthority::init(&dir.path().join("other"), false).unwrap();
     let config = proxy_config(UpstreamBase::parse("ws://127.0.0.1:9").unwrap(), None, UpstreamProxies::direct());
-    let (session, _, _records) = recording_session(dir.path(), "proxy");
+    let (session, _, _records) = recording_session(dir.path(), "proxy").await;
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -117,7 +117,7 @@ async fn the_reverse_proxy_reaches_a_wss_upstream_through_the_upstream_proxy() {
         UpstreamProxies::resolve_with(Some(&format!("http://user:p%40ss@{}", corporate.addr)), |_| None).unwrap();
     let base = UpstreamBase::parse(&format!("wss://localhost:{}", upstream.port())).unwrap();
     let config = proxy_config(base, Some(&ca_file), proxies);
-    let (session, _, mut records) = recording_session(dir.path(), "proxy");
+    let (session, _, mut records) = recording_session(dir.path(), "proxy").await;
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -145,7 +145,7 @@ async fn a_refusing_upstream_proxy_is_reported_to_the_client_and_in_the_capture(
     let corporate = ConnectProxy::start(Some("Basic dXNlcjpwQHNz".into())).await;
     let proxies = UpstreamProxies::resolve_with(Some(&corporate.url()), |_| None).unwrap();
     let config = proxy_config(UpstreamBase::parse("wss://localhost:9").unwrap(), None, proxies);
-    let (session, _, mut records) = recording_session(dir.path(), "proxy");
+    let (session, _, mut records) = recording_session(dir.path(), "proxy").await;
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

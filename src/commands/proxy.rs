@@ -32,6 +32,7 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
     let listen = args.listen.unwrap_or_else(|| crate::cli::DEFAULT_PROXY_ADDR.parse().expect("a valid default"));
     let listener = super::shutdown::bind(listen, "proxy", "--listen").await?;
     let local = listener.local_addr()?;
+    let public_url = format!("{}://{local}", if client_tls.is_some() { "wss" } else { "ws" });
     let session = session::start(SessionSetup {
         mode: "proxy",
         upstream: Some(upstream.display()),
@@ -39,8 +40,10 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
         log: &args.log,
         insecure_upstream: args.tls.insecure_upstream,
         publishers: Vec::new(),
-    })?;
-    let public_url = format!("{}://{local}", if client_tls.is_some() { "wss" } else { "ws" });
+        ui: Some(&args.ui),
+        proxy_ws_url: Some(public_url.clone()),
+    })
+    .await?;
     eprintln!("frametap proxy");
     eprintln!("  point your WebSocket client at  {public_url}/<path>   (e.g. {public_url}/v1?deploymentId=…)");
     eprintln!("  upstream                        {}", upstream.display());
@@ -51,6 +54,12 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
         Some(path) => eprintln!("  capture                         {}", path.display()),
         None => eprintln!("  capture                         off (--no-capture)"),
     }
+    if let Some(url) = session.ui_url() {
+        eprintln!("  web UI                          {url}");
+    }
+    if !local.ip().is_loopback() {
+        eprintln!("frametap: WARNING: listening on {local}, not loopback: anyone who can reach it can use this proxy.");
+    }
     eprintln!("  Ctrl-C stops (open connections get 1001 and the capture is saved)");
     let config = ProxyConfig {
         upstream,
@@ -60,8 +69,8 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
         forward_cookies: args.forward_cookies,
         relay: RelayOptions { max_message: args.max_message, close_timeout: CLOSE_TIMEOUT },
         handshake_timeout: HANDSHAKE_TIMEOUT,
+        ui_url: session.ui_url(),
         public_url,
-        ui_url: None,
     };
     let result =
         crate::proxy::serve_with_tls(listener, client_tls, config, session.sink.clone(), super::shutdown::signal())

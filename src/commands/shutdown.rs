@@ -26,7 +26,7 @@ pub async fn signal() {
         () = ctrl_c => {}
         () = term => {}
     }
-    eprintln!("\nframetap: shutting down — closing open connections with 1001 and saving the capture…");
+    eprintln!("\nframetap: shutting down…");
 }
 
 /// Binds a listener, turning "address in use" into advice.

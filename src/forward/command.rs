@@ -37,7 +37,10 @@ pub async fn run(args: ProxyArgs) -> anyhow::Result<()> {
         log: &args.log,
         insecure_upstream: args.tls.insecure_upstream,
         publishers: Vec::new(),
-    })?;
+        ui: Some(&args.ui),
+        proxy_ws_url: None,
+    })
+    .await?;
     eprintln!("frametap proxy --forward");
     eprintln!("  set your browser's HTTP and HTTPS proxy to  http://{local}");
     eprintln!("    (Chromium: --proxy-server=http://{local}; add --proxy-bypass-list='<-loopback>' for local hosts)");
@@ -46,6 +49,9 @@ pub async fn run(args: ProxyArgs) -> anyhow::Result<()> {
     eprintln!("  local CA the browser must trust             {} (SHA-256 {fingerprint})", ca_file.display());
     if let Some(proxy) = upstream_proxies.secure.as_ref().or(upstream_proxies.plain.as_ref()) {
         eprintln!("  upstream proxy                              {proxy}");
+    }
+    if let Some(url) = session.ui_url() {
+        eprintln!("  web UI                                      {url}");
     }
     match &session.capture_path {
         Some(path) => eprintln!("  capture                                     {}", path.display()),
@@ -64,7 +70,7 @@ pub async fn run(args: ProxyArgs) -> anyhow::Result<()> {
         relay: RelayOptions { max_message: args.max_message, close_timeout: CLOSE_TIMEOUT },
         handshake_timeout: HANDSHAKE_TIMEOUT,
         public_url: format!("http://{local}"),
-        ui_url: None,
+        ui_url: session.ui_url(),
     };
     let options = ForwardOptions { intercept, issuer: Arc::new(LeafIssuer::new(ca)) };
     let result = serve(listener, options, config, session.sink.clone(), crate::commands::shutdown::signal()).await;

@@ -71,6 +71,8 @@ pub struct ServeArgs {
     pub capture: CaptureArgs,
     #[command(flatten)]
     pub log: LogArgs,
+    #[command(flatten)]
+    pub ui: crate::ui::UiArgs,
 }
 
 /// `frametap replay send`.
@@ -132,13 +134,19 @@ async fn run_serve(args: ServeArgs) -> Result<()> {
         log: &args.log,
         insecure_upstream: false,
         publishers: Vec::new(),
-    })?;
+        ui: Some(&args.ui),
+        proxy_ws_url: Some(format!("ws://{local}")),
+    })
+    .await?;
     eprintln!("frametap replay serve");
     eprintln!("  replaying                       {} (pace {})", script.label(), args.script.pace);
     eprintln!("  point your WebSocket client at  ws://{local}{}", script.open.request.path);
     match &session.capture_path {
         Some(path) => eprintln!("  capture                         {}", path.display()),
         None => eprintln!("  capture                         off (--no-capture)"),
+    }
+    if let Some(url) = session.ui_url() {
+        eprintln!("  web UI                          {url}");
     }
     eprintln!("  Ctrl-C stops");
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<PlayReport>();
@@ -180,7 +188,10 @@ async fn run_send(args: SendArgs) -> Result<()> {
         log: &args.log,
         insecure_upstream: args.tls.insecure_upstream,
         publishers: Vec::new(),
-    })?;
+        ui: None,
+        proxy_ws_url: None,
+    })
+    .await?;
     let options = send::SendOptions {
         upstream,
         tls,

@@ -79,7 +79,7 @@ impl Publisher for Recorder {
 }
 
 /// A recording session capturing to a file in `dir`, publishing every record to the returned channel.
-pub fn recording_session(dir: &Path, mode: &str) -> (Session, PathBuf, mpsc::UnboundedReceiver<Record>) {
+pub async fn recording_session(dir: &Path, mode: &str) -> (Session, PathBuf, mpsc::UnboundedReceiver<Record>) {
     let path = dir.join("capture.jsonl");
     let capture = CaptureArgs { capture: Some(path.clone()), ..CaptureArgs::default() };
     let log = LogArgs { quiet: true, ..LogArgs::default() };
@@ -91,7 +91,10 @@ pub fn recording_session(dir: &Path, mode: &str) -> (Session, PathBuf, mpsc::Unb
         log: &log,
         insecure_upstream: false,
         publishers: vec![Arc::new(Recorder(tx))],
+        ui: None,
+        proxy_ws_url: None,
     })
+    .await
     .unwrap();
     (session, path, rx)
 }

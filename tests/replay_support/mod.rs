@@ -42,7 +42,7 @@ pub async fn connect(addr: SocketAddr, path: &str) -> RawWs {
     ws.unwrap_or_else(|| panic!("no upgrade: {head}"))
 }
 
-pub fn session_to(capture: &Path, mode: &'static str) -> Session {
+pub async fn session_to(capture: &Path, mode: &'static str) -> Session {
     let capture = CaptureArgs {
         capture: Some(capture.to_owned()),
         no_capture: false,
@@ -57,7 +57,10 @@ pub fn session_to(capture: &Path, mode: &'static str) -> Session {
         log: &log,
         insecure_upstream: false,
         publishers: Vec::new(),
+        ui: None,
+        proxy_ws_url: None,
     })
+    .await
     .unwrap()
 }
 
@@ -160,7 +163,7 @@ pub async fn start_serving(
     let addr = listener.local_addr().unwrap();
     let (report_tx, reports) = mpsc::unbounded_channel();
     let (stop, stopped) = oneshot::channel::<()>();
-    let session = session_to(out, "replay-serve");
+    let session = session_to(out, "replay-serve").await;
     let options = ServeOptions { play: play_options(Pace::Fast), handshake_timeout: SHORT };
     tokio::spawn(async move {
         let stopped = async {

@@ -1,0 +1,372 @@
+// frametap UI: live state from /api/stream, the connection list, the frame table, filters and tabs.
+import {
+  el, clock, duration, humanBytes, preview, isTyping, frameText, closeName,
+  frameDetail, closeCard, tokensPanel, connectionPanel, countdownText,
+} from './views.js';
+
+const MAX_ROWS = 5000;
+const $ = (id) => document.getElementById(id);
+
+// Drop the access token from the address bar: the cookie carries it from now on.
+if (location.search.includes('token=')) history.replaceState(null, '', location.pathname + location.hash);
+
+const state = {
+  conns: new Map(),
+  meta: null,
+  notes: [],         // session-level notes (no connection)
+  selected: null,     // connection id
+  selectedSeq: null,  // frame seq within the selected connection
+  tab: 'frame',
+  clearedThrough: 0,  // records with an index up to this were cleared by the user
+  lastIndex: 0,
+  live: false,
+  autoScroll: true,
+  filters: {
+    dirs: new Set(['client', 'server', 'proxy']),
+    ops: new Set(['text', 'binary', 'close', 'ping', 'pong', 'continuation']),
+    hideNoise: false, search: '', regex: false, matcher: null,
+  },
+};
+window.frametap = { state }; // for debugging from the console
+
+function conn(id) {
+  let c = state.conns.get(id);
+  if (!c) {
+    c = { id, open: null, close: null, diagnosis: null, frames: [], bySeq: new Map(), annotations: new Map(), tokens: [], notes: [], rendered: 0 };
+    state.conns.set(id, c);
+  }
+  return c;
+}
+
+// ---- records ---------------------------------------------------------------------------------
+
+let dirty = { list: false, table: false, rows: false, detail: false };
+function markDirty(what) {
+  for (const k of what) dirty[k] = true;
+  if (!markDirty.queued) { markDirty.queued = true; requestAnimationFrame(render); }
+}
+
+function apply(index, kind, r) {
+  if (index <= state.clearedThrough) return;
+  state.lastIndex = Math.max(state.lastIndex, index);
+  const id = r.conn;
+  if (id == null) {
+    if (kind === 'meta') state.meta = r;
+    if (kind === 'note') { state.notes.push(r); markDirty(['list']); }
+    return;
+  }
+  const isNew = !state.conns.has(id);
+  const c = conn(id);
+  if (state.selected == null) state.selected = id;
+  const mine = id === state.selected;
+  const changed = [];
+  switch (kind) {
+    case 'open': c.open = r; break;
+    case 'frame':
+      c.frames.push(r); c.bySeq.set(r.seq, r);
+      if (mine) changed.push('rows');
+      break;
+    case 'annotation': {
+      c.annotations.set(r.seq, r.text ?? '');
+      const cell = mine ? rowFor(r.seq)?.querySelector('.c-ann') : null;
+      if (cell) cell.textContent = r.text ?? '';
+      if (mine && r.seq === state.selectedSeq) changed.push('detail');
+      break;
+    }
+    case 'token': c.tokens.push(r); break;
+    case 'close': c.close = r; break;
+    case 'diagnosis': c.diagnosis = r; if (mine) changed.push('table'); break;
+    case 'note': c.notes.push(r); break;
+    default: break;
+  }
+  if (kind !== 'frame' && kind !== 'annotation') { changed.push('list'); if (mine) changed.push('detail'); }
+  if (isNew) changed.push('list', 'detail');
+  if (changed.length) markDirty(changed);
+}
+
+function reset() {
+  state.conns.clear();
+  state.meta = null;
+  state.notes = [];
+  markDirty(['list', 'table', 'detail']);
+}
+
+// ---- the live stream ---------------------------------------------------------------------------
+
+let retryDelay = 500;
+function setStatus(text, cls) { const s = $('status'); s.textContent = text; s.className = 'status ' + cls; }
+function banner(text) { $('banner-text').textContent = text; $('banner').hidden = !text; }
+
+function connect() {
+  const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/stream`);
+  ws.onopen = () => { retryDelay = 500; setStatus('syncing…', 'connecting'); };
+  ws.onmessage = (ev) => {
+    const msg = JSON.parse(ev.data);
+    if (msg.t === 'hello') {
+      const keepSelection = state.selected;
+      reset();
+      state.selected = keepSelection;
+      state.live = false;
+      $('redacted-badge').hidden = !msg.redacted;
+      if (msg.reason === 'lag') banner(`This page fell behind the live stream by ${msg.missed} records; it was resynced from history.`);
+      else if (msg.forgotten > 0) banner(`${msg.forgotten} older records were trimmed from the history and are not shown.`);
+    } else if (msg.t === 'batch') {
+      for (const item of msg.recs) apply(item.i, item.k || item.r.kind, item.r);
+    } else if (msg.t === 'live') {
+      state.live = true;
+      setStatus('live', 'live');
+      markDirty(['list', 'table', 'detail']);
+    }
+  };
+  ws.onclose = (ev) => {
+    state.live = false;
+    setStatus(ev.code === 1001 ? 'stopped' : 'disconnected · retrying', 'down');
+    setTimeout(connect, retryDelay);
+    retryDelay = Math.min(retryDelay * 2, 5000);
+  };
+}
+
+// ---- connection list ---------------------------------------------------------------------------
+
+function connState(c) {
+  if (c.open?.error) return ['failed', 'bad'];
+  if (c.open?.response && c.open.response.status !== 101) return [`refused ${c.open.response.status}`, 'bad'];
+  if (c.close) return ['closed', c.close.clean === false ? 'warn' : 'muted'];
+  if (!c.open) return ['?', 'muted'];
+  return ['open', 'live'];
+}
+
+function renderList() {
+  const list = $('conn-list');
+  list.textContent = '';
+  const ids = [...state.conns.keys()].sort((a, b) => a - b);
+  $('conn-count').textContent = ids.length ? `(${ids.length})` : '';
+  $('conn-empty').hidden = ids.length > 0;
+  for (const id of ids) {
+    const c = state.conns.get(id);
+    const [label, cls] = connState(c);
+    const path = c.open?.request?.path || '(opened before clear)';
+    let upstream = c.open?.upstream || '';
+    try { if (upstream) upstream = new URL(upstream.replace(/^sim:/, 'sim://')).host || upstream; } catch { /* keep as is */ }
+    const dur = c.close ? duration(c.close.duration_ms) : c.open ? duration(Date.now() - Date.parse(c.open.ts)) : '';
+    const closeInfo = c.close ? `${c.close.code != null ? c.close.code : c.close.clean === false ? 'drop' : 'no code'} by ${c.close.initiator}` : '';
+    const flagged = c.diagnosis && ((c.diagnosis.causes || []).length || (c.diagnosis.findings || []).length);
+    list.append(el('li.conn' + (id === state.selected ? '.selected' : ''), { dataset: { conn: String(id) }, tabindex: '0', onclick: () => selectConn(id) },
+      el('div.conn-line', null, el('span.conn-id', { text: `#${id}` }), el('span.state.' + cls, { text: label }),
+        el('span.conn-path', { text: path, title: path })),
+      el('div.conn-line.muted', null, el('span', { text: upstream }), el('span', { text: dur, dataset: { live: c.close ? '' : 'yes' } }),
+        closeInfo ? el('span.close-info', { text: closeInfo }) : null,
+        c.diagnosis ? el('span.diag-marker' + (flagged ? '.flagged' : ''), { title: 'a close diagnosis exists: see the Close tab', text: flagged ? '⚑ diagnosis' : 'diagnosis' }) : null)));
+  }
+}
+
+function renderSessionNotes() {
+  const box = $('session-notes');
+  box.textContent = '';
+  for (const n of state.notes) {
+    box.append(el('li', null, el('span.chip.' + (n.level === 'error' ? 'bad' : n.level === 'warn' ? 'warn' : 'info'), { text: n.code || n.level }), ' ', el('span', { text: n.message || '' })));
+  }
+  box.hidden = state.notes.length === 0;
+}
+
+function selectConn(id) {
+  if (state.selected !== id) { state.selected = id; state.selectedSeq = null; state.autoScroll = true; }
+  if (state.tab === 'frame' && state.conns.get(id)?.close && state.selectedSeq == null) state.tab = 'close';
+  markDirty(['list', 'table', 'detail']);
+}
+
+// ---- frame table -------------------------------------------------------------------------------
+
+function compileSearch() {
+  const f = state.filters;
+  $('search-error').textContent = '';
+  $('search').classList.remove('invalid');
+  f.matcher = null;
+  if (!f.search) return;
+  if (f.regex) {
+    try { const re = new RegExp(f.search, 'i'); f.matcher = (s) => re.test(s); }
+    catch (e) { $('search-error').textContent = 'bad regex: ' + e.message; $('search').classList.add('invalid'); f.matcher = () => true; }
+  } else {
+    const needle = f.search.toLowerCase();
+    f.matcher = (s) => s.toLowerCase().includes(needle);
+  }
+}
+
+function visible(c, f) {
+  const fl = state.filters;
+  if (!fl.dirs.has(f.from)) return false;
+  if (!fl.ops.has(f.opcode) && !(f.opcode.startsWith('reserved') && fl.ops.has('binary'))) return false;
+  if (fl.hideNoise && (f.opcode === 'ping' || f.opcode === 'pong' || isTyping(f))) return false;
+  if (fl.matcher) {
+    const hay = `${frameText(f) ?? ''} ${f.reason ?? ''} ${f.code ?? ''} ${c.annotations.get(f.seq) ?? ''}`;
+    if (!fl.matcher(hay)) return false;
+  }
+  return true;
+}
+
+function flagsFor(c) {
+  const d = c.diagnosis;
+  const flags = new Map();
+  if (!d) return flags;
+  for (const f of d.findings || []) if (f.seq != null) flags.set(f.seq, ['⚠', `${f.rule || 'finding'}: ${f.message || ''}`, 'finding']);
+  for (const cause of d.causes || []) if (cause.seq != null) flags.set(cause.seq, ['⚠', cause.message || cause.rule || 'cause', 'finding']);
+  if (d.preceding?.seq != null) flags.set(d.preceding.seq, ['⚑', 'the frame just before the close', 'preceding']);
+  return flags;
+}
+
+function row(c, f, flags) {
+  const flag = flags.get(f.seq);
+  const dir = f.from === 'client' ? 'client → server' : f.from === 'server' ? 'server → client' : `proxy → ${f.to}`;
+  return el('tr' + (flag ? '.' + flag[2] : '') + (f.seq === state.selectedSeq ? '.selected' : ''), { id: `frame-${f.seq}`, dataset: { seq: String(f.seq), from: f.from, opcode: f.opcode } },
+    el('td.c-flag', { title: flag ? flag[1] : null, text: flag ? flag[0] : '' }),
+    el('td.c-seq', { text: String(f.seq) }),
+    el('td.c-time', { text: clock(f.ts), title: f.ts }),
+    el('td.c-dir.' + f.from, { text: dir }),
+    el('td.c-op', { text: f.opcode + (f.fin === false ? ' …' : '') }),
+    el('td.c-size', { text: humanBytes(f.len) }),
+    el('td.c-preview', { text: preview(f) }),
+    el('td.c-ann', { text: c.annotations.get(f.seq) ?? '' }));
+}
+
+function rowFor(seq) { return document.getElementById(`frame-${seq}`); }
+
+function renderTable(full) {
+  const body = $('frame-rows');
+  const c = state.conns.get(state.selected);
+  const note = $('table-note');
+  if (!c) { body.textContent = ''; note.textContent = state.conns.size ? 'Select a connection.' : ''; renderConnHeader(null); return; }
+  const flags = flagsFor(c);
+  if (full) {
+    const shown = c.frames.filter(f => visible(c, f));
+    const cut = Math.max(0, shown.length - MAX_ROWS);
+    const frag = document.createDocumentFragment();
+    for (const f of shown.slice(cut)) frag.append(row(c, f, flags));
+    body.textContent = '';
+    body.append(frag);
+    note.textContent = cut ? `Showing the last ${MAX_ROWS} of ${shown.length} matching frames.` : shown.length ? '' : c.frames.length ? 'No frame matches the filters.' : 'No frames yet.';
+  } else {
+    for (const f of c.frames.slice(c.rendered)) if (visible(c, f)) body.append(row(c, f, flags));
+    if (body.rows.length) note.textContent = '';
+    while (body.rows.length > MAX_ROWS) body.deleteRow(0);
+  }
+  c.rendered = c.frames.length;
+  renderConnHeader(c);
+  if (state.autoScroll) { const s = $('table-scroll'); s.scrollTop = s.scrollHeight; }
+  $('jump-latest').hidden = state.autoScroll;
+}
+
+function renderConnHeader(c) {
+  const h = $('conn-header');
+  h.textContent = '';
+  if (!c) return;
+  const info = window.frametapInfo || {};
+  const dl = info.downloads || {};
+  const link = (href, text, ok, why) => ok ? el('a.button', { href, download: '' , text }) : el('span.button.disabled', { title: why, text });
+  h.append(el('strong', { text: `#${c.id} ` }), el('span', { text: c.open?.request?.path || '' }),
+    el('span.spacer'),
+    el('span.muted', { text: 'Download: ' }),
+    link(`/api/conn/${c.id}/capture`, 'capture', true),
+    link(`/api/conn/${c.id}/capture?redacted=1`, 'redacted', dl.redacted_capture, 'needs the proxy to run with --redact (a redactor for downloads is not in this build)'),
+    link(`/api/conn/${c.id}/har`, 'HAR', dl.har, 'HAR export is not in this build yet'));
+}
+
+// ---- detail ------------------------------------------------------------------------------------
+
+function selectFrame(seq) {
+  state.selectedSeq = seq;
+  state.tab = 'frame';
+  const c = state.conns.get(state.selected);
+  const f = c?.bySeq.get(seq);
+  // A hidden frame must still be reachable: show everything again if the filters hide it.
+  if (f && !visible(c, f)) clearFilters();
+  document.querySelectorAll('#frame-rows tr.selected').forEach(r => r.classList.remove('selected'));
+  markDirty(['detail']);
+  render();
+  const r = rowFor(seq);
+  if (r) { r.classList.add('selected'); state.autoScroll = false; r.scrollIntoView({ block: 'center' }); $('jump-latest').hidden = false; }
+}
+
+function renderDetail() {
+  for (const b of document.querySelectorAll('#tabs .tab')) b.classList.toggle('on', b.dataset.tab === state.tab);
+  const c = state.conns.get(state.selected);
+  const body = $('detail-body');
+  body.textContent = '';
+  if (state.tab === 'frame') body.append(frameDetail(c, c?.bySeq.get(state.selectedSeq)));
+  else if (state.tab === 'close') body.append(c ? closeCard(c, selectFrame) : el('p.muted.empty', { text: 'Select a connection.' }));
+  else if (state.tab === 'tokens') body.append(tokensPanel(c));
+  else body.append(connectionPanel(c));
+  const closeTab = document.querySelector('#tabs [data-tab="close"]');
+  closeTab.classList.toggle('flagged', !!c?.diagnosis);
+  const tokTab = document.querySelector('#tabs [data-tab="tokens"]');
+  tokTab.textContent = c?.tokens.length ? `Tokens (${c.tokens.length})` : 'Tokens';
+}
+
+function render() {
+  markDirty.queued = false;
+  const d = dirty;
+  dirty = { list: false, table: false, rows: false, detail: false };
+  if (d.list) { renderList(); renderSessionNotes(); }
+  if (d.table) renderTable(true); else if (d.rows) renderTable(false);
+  if (d.detail) renderDetail();
+}
+
+// ---- controls ----------------------------------------------------------------------------------
+
+function syncToggles() {
+  for (const b of document.querySelectorAll('[data-dir]')) b.classList.toggle('on', state.filters.dirs.has(b.dataset.dir));
+  for (const b of document.querySelectorAll('[data-op]')) b.classList.toggle('on', state.filters.ops.has(b.dataset.op));
+  $('hide-noise').classList.toggle('on', state.filters.hideNoise);
+}
+
+function clearFilters() {
+  const f = state.filters;
+  f.dirs = new Set(['client', 'server', 'proxy']);
+  f.ops = new Set(['text', 'binary', 'close', 'ping', 'pong', 'continuation']);
+  f.hideNoise = false; f.search = ''; $('search').value = '';
+  compileSearch(); syncToggles(); markDirty(['table']);
+}
+
+function toggleIn(set, key) { if (set.has(key)) set.delete(key); else set.add(key); }
+
+function setup() {
+  for (const b of document.querySelectorAll('[data-dir]')) b.addEventListener('click', () => { toggleIn(state.filters.dirs, b.dataset.dir); syncToggles(); markDirty(['table']); });
+  for (const b of document.querySelectorAll('[data-op]')) b.addEventListener('click', () => { toggleIn(state.filters.ops, b.dataset.op); syncToggles(); markDirty(['table']); });
+  $('hide-noise').addEventListener('click', () => { state.filters.hideNoise = !state.filters.hideNoise; syncToggles(); markDirty(['table']); });
+  const onSearch = () => { state.filters.search = $('search').value; state.filters.regex = $('regex').checked; compileSearch(); markDirty(['table']); };
+  $('search').addEventListener('input', onSearch);
+  $('regex').addEventListener('change', onSearch);
+  for (const b of document.querySelectorAll('#tabs .tab')) b.addEventListener('click', () => { state.tab = b.dataset.tab; markDirty(['detail']); });
+  $('conn-list').addEventListener('keydown', (e) => {
+    const li = e.target.closest('li.conn');
+    if (li && (e.key === 'Enter' || e.key === ' ')) { e.preventDefault(); selectConn(Number(li.dataset.conn)); }
+  });
+  $('frame-rows').addEventListener('click', (e) => { const tr = e.target.closest('tr'); if (tr) selectFrame(Number(tr.dataset.seq)); });
+  const scroller = $('table-scroll');
+  scroller.addEventListener('scroll', () => {
+    const atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 24;
+    state.autoScroll = atBottom;
+    $('jump-latest').hidden = atBottom;
+  });
+  $('jump-latest').addEventListener('click', () => { state.autoScroll = true; scroller.scrollTop = scroller.scrollHeight; $('jump-latest').hidden = true; });
+  $('clear').addEventListener('click', () => {
+    state.clearedThrough = state.lastIndex;
+    state.selected = null; state.selectedSeq = null;
+    reset();
+    banner('Cleared. New records will appear as they arrive.');
+  });
+  $('banner-close').addEventListener('click', () => banner(''));
+  // Live countdowns and open-connection durations.
+  setInterval(() => {
+    for (const n of document.querySelectorAll('.countdown')) n.textContent = countdownText(n.dataset.field, Number(n.dataset.epoch));
+    if ([...state.conns.values()].some(c => c.open && !c.close)) markDirty(['list']);
+  }, 1000);
+  fetch('/api/info').then(r => r.json()).then(info => {
+    window.frametapInfo = info;
+    if (info.label) { $('label').textContent = info.label; document.title = `frametap · ${info.label}`; }
+    if (!info.proxy_ws_url) $('try-link').title = 'No proxy is running in this session; the try-it page needs one.';
+    markDirty(['table']);
+  }).catch(() => {});
+  connect();
+}
+
+setup();

@@ -1,0 +1,331 @@
+// frametap UI: rendering helpers and the detail views (frame, close card, tokens, connection).
+// Everything from the wire is shown with textContent, never parsed as HTML: frames are untrusted.
+
+export const CLOSE_CODES = {
+  1000: 'Normal Closure', 1001: 'Going Away', 1002: 'Protocol Error', 1003: 'Unsupported Data',
+  1005: 'No Status Received', 1006: 'Abnormal Closure', 1007: 'Invalid Frame Payload Data',
+  1008: 'Policy Violation', 1009: 'Message Too Big', 1010: 'Mandatory Extension',
+  1011: 'Internal Error', 1012: 'Service Restart', 1013: 'Try Again Later', 1014: 'Bad Gateway',
+  1015: 'TLS Handshake',
+};
+
+export function closeName(code) {
+  if (code == null) return 'no code';
+  const name = CLOSE_CODES[code] || (code >= 4000 ? 'application-defined' : code >= 3000 ? 'library-defined' : 'unknown');
+  return `${code} ${name}`;
+}
+
+/** el('div.a.b', {title: 'x', onclick: f}, child, 'text', …) */
+export function el(spec, attrs, ...children) {
+  const [tag, ...classes] = spec.split('.');
+  const node = document.createElement(tag || 'div');
+  if (classes.length) node.className = classes.join(' ');
+  if (attrs) {
+    for (const [k, v] of Object.entries(attrs)) {
+      if (v == null || v === false) continue;
+      if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
+      else if (k === 'dataset') Object.assign(node.dataset, v);
+      else if (k === 'text') node.textContent = v;
+      else node.setAttribute(k, v === true ? '' : v);
+    }
+  }
+  for (const c of children.flat()) {
+    if (c == null || c === false) continue;
+    node.append(c instanceof Node ? c : String(c));
+  }
+  return node;
+}
+
+export function humanBytes(n) {
+  if (n == null) return '';
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+export function clock(ts) {
+  const d = new Date(ts);
+  if (isNaN(d)) return ts || '';
+  const p = (n, w = 2) => String(n).padStart(w, '0');
+  return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
+}
+
+export function duration(ms) {
+  if (ms == null || isNaN(ms)) return '';
+  const s = Math.abs(ms) / 1000;
+  if (s < 1) return `${Math.round(Math.abs(ms))} ms`;
+  if (s < 60) return `${s.toFixed(1)} s`;
+  const m = Math.floor(s / 60), h = Math.floor(m / 60);
+  if (h) return `${h}h ${m % 60}m`;
+  return `${m}m ${Math.floor(s % 60)}s`;
+}
+
+export function relative(seconds) {
+  const abs = Math.abs(seconds);
+  const parts = [];
+  const d = Math.floor(abs / 86400), h = Math.floor(abs % 86400 / 3600), m = Math.floor(abs % 3600 / 60), s = Math.floor(abs % 60);
+  if (d) parts.push(`${d}d`);
+  if (h) parts.push(`${h}h`);
+  if (m && !d) parts.push(`${m}m`);
+  if (!d && !h) parts.push(`${s}s`);
+  return parts.join(' ');
+}
+
+export function base64Bytes(b64) {
+  try {
+    const raw = atob(b64 || '');
+    const out = new Uint8Array(raw.length);
+    for (let i = 0; i < raw.length; i++) out[i] = raw.charCodeAt(i);
+    return out;
+  } catch { return new Uint8Array(); }
+}
+
+export function hexDump(bytes, limit = 64 * 1024) {
+  const lines = [];
+  const n = Math.min(bytes.length, limit);
+  for (let off = 0; off < n; off += 16) {
+    const row = bytes.subarray(off, Math.min(off + 16, n));
+    const hex = Array.from(row, b => b.toString(16).padStart(2, '0')).join(' ');
+    const text = Array.from(row, b => (b >= 32 && b < 127 ? String.fromCharCode(b) : '.')).join('');
+    lines.push(`${off.toString(16).padStart(8, '0')}  ${hex.padEnd(47)}  ${text}`);
+  }
+  if (bytes.length > n) lines.push(`… ${bytes.length - n} more bytes`);
+  return lines.join('\n');
+}
+
+/** The frame's payload as text, if it has text; parsed JSON is cached on the record. */
+export function frameText(f) {
+  return typeof f.text === 'string' ? f.text : null;
+}
+
+/** Payloads larger than this are shown as plain (truncated) text: building a DOM for them would freeze the page. */
+export const RICH_LIMIT = 256 * 1024;
+
+export function frameJson(f) {
+  if (f._json === undefined) {
+    f._json = null;
+    const t = frameText(f);
+    if (t && t.length <= RICH_LIMIT && /^\s*[[{]/.test(t)) { try { f._json = JSON.parse(t); } catch { /* not JSON */ } }
+  }
+  return f._json;
+}
+
+/** Genesys typing indicators: onMessage/StructuredMessage events that are all Typing. */
+export function isTyping(f) {
+  const j = frameJson(f);
+  if (!j || typeof j !== 'object') return false;
+  const events = (j.message && j.message.events) || (j.body && j.body.events);
+  return Array.isArray(events) && events.length > 0 && events.every(e => e && e.eventType === 'Typing');
+}
+
+export function preview(f) {
+  if (f.opcode === 'close') return f.code != null ? `${closeName(f.code)}${f.reason ? ' · ' + f.reason : ''}` : 'close (no code)';
+  const t = frameText(f);
+  if (t != null) {
+    const j = frameJson(f);
+    const s = j ? JSON.stringify(j) : t.slice(0, 301);
+    return s.length > 300 ? s.slice(0, 300) + '…' : s;
+  }
+  if (f.base64) return hexDump(base64Bytes(f.base64.slice(0, 32))).replace(/^\S+\s+/, '').split('  ')[0];
+  return '';
+}
+
+/** Pretty, highlighted JSON built as DOM nodes. */
+export function jsonView(value) {
+  const pre = el('pre.json');
+  const write = (v, indent) => {
+    const pad = '  '.repeat(indent);
+    if (v === null) pre.append(el('span.j-null', { text: 'null' }));
+    else if (Array.isArray(v)) {
+      if (!v.length) { pre.append('[]'); return; }
+      pre.append('[\n');
+      v.forEach((item, i) => { pre.append(pad + '  '); write(item, indent + 1); pre.append(i < v.length - 1 ? ',\n' : '\n'); });
+      pre.append(pad + ']');
+    } else if (typeof v === 'object') {
+      const keys = Object.keys(v);
+      if (!keys.length) { pre.append('{}'); return; }
+      pre.append('{\n');
+      keys.forEach((k, i) => {
+        pre.append(pad + '  ', el('span.j-key', { text: JSON.stringify(k) }), ': ');
+        write(v[k], indent + 1);
+        pre.append(i < keys.length - 1 ? ',\n' : '\n');
+      });
+      pre.append(pad + '}');
+    } else if (typeof v === 'string') pre.append(el('span.j-str', { text: JSON.stringify(v) }));
+    else if (typeof v === 'number') pre.append(el('span.j-num', { text: String(v) }));
+    else pre.append(el('span.j-bool', { text: String(v) }));
+  };
+  write(value, 0);
+  return pre;
+}
+
+/** Any value as something readable: strings as text, the rest as compact JSON or a key/value table. */
+export function valueView(v) {
+  if (v == null) return el('span.muted', { text: '—' });
+  if (typeof v === 'string') return el('span', { text: v });
+  if (typeof v !== 'object') return el('code', { text: String(v) });
+  if (Array.isArray(v)) {
+    if (v.every(x => typeof x !== 'object' || x === null)) return el('span', { text: v.join(', ') });
+    return el('ul.plain', null, v.map(x => el('li', null, valueView(x))));
+  }
+  return kvTable(v);
+}
+
+export function kvTable(obj, skip = []) {
+  const rows = Object.entries(obj || {}).filter(([k]) => !skip.includes(k) && !k.startsWith('_'));
+  return el('table.kv', null, rows.map(([k, v]) => el('tr', null, el('th', { text: k }), el('td', null, valueView(v)))));
+}
+
+function copyButton(getText) {
+  return el('button.copy', {
+    type: 'button', title: 'Copy to the clipboard',
+    onclick: async (ev) => {
+      const text = getText();
+      try { await navigator.clipboard.writeText(text); ev.target.textContent = 'Copied'; }
+      catch { ev.target.textContent = 'Copy failed'; }
+      setTimeout(() => { ev.target.textContent = 'Copy'; }, 1500);
+    },
+  }, 'Copy');
+}
+
+export function frameLink(seq, selectFrame, label) {
+  return el('a.frame-link', { href: `#frame-${seq}`, dataset: { seq: String(seq) }, onclick: (e) => { e.preventDefault(); selectFrame(seq); } }, label || `frame #${seq}`);
+}
+
+export function frameDetail(conn, f) {
+  if (!f) return el('p.muted.empty', { text: conn ? 'Select a frame to see its payload.' : 'Select a connection.' });
+  const head = el('div.detail-head', null,
+    el('h3', { text: `Frame #${f.seq}` }),
+    el('span.chip', { text: `${f.from} → ${f.to}` }), el('span.chip', { text: f.opcode }),
+    f.fin === false ? el('span.chip.warn', { text: 'fragment (fin=0)' }) : null,
+    f.relayed === false ? el('span.chip.warn', { text: 'not relayed' }) : null,
+    f.invalid_utf8 ? el('span.chip.bad', { text: 'invalid UTF-8' }) : null,
+    el('span.muted', { text: `${humanBytes(f.len)} · ${f.ts}` }));
+  const ann = conn.annotations.get(f.seq);
+  const body = el('div.payload');
+  let raw = '';
+  if (f.opcode === 'close') {
+    raw = JSON.stringify({ code: f.code, reason: f.reason });
+    body.append(kvTable({ code: f.code != null ? closeName(f.code) : 'none', reason: f.reason ?? '' }));
+  } else if (frameText(f) != null) {
+    raw = frameText(f);
+    const j = frameJson(f);
+    if (j) body.append(jsonView(j));
+    else if (raw.length > RICH_LIMIT) body.append(el('p.muted', { text: `Showing the first ${humanBytes(RICH_LIMIT)} of ${humanBytes(raw.length)}; Copy takes all of it.` }), el('pre.text', { text: raw.slice(0, RICH_LIMIT) }));
+    else body.append(el('pre.text', { text: raw }));
+  } else if (f.base64) {
+    const bytes = base64Bytes(f.base64);
+    raw = hexDump(bytes);
+    body.append(el('h4', { text: 'hex' }), el('pre.hex', { text: raw }),
+      el('h4', { text: 'as text' }), el('pre.text', { text: new TextDecoder('utf-8', { fatal: false }).decode(bytes.subarray(0, RICH_LIMIT)) }));
+  } else body.append(el('p.muted', { text: 'empty payload' }));
+  return el('div', null, head, ann ? el('p.annotation', { text: ann }) : null,
+    el('div.payload-actions', null, copyButton(() => raw)), body);
+}
+
+const CONFIDENCE_CLASS = { certain: 'bad', high: 'bad', likely: 'warn', medium: 'warn', possible: 'info', low: 'info' };
+
+export function closeCard(conn, selectFrame) {
+  const c = conn.close || {}, d = conn.diagnosis;
+  if (!conn.close && !d) return el('p.muted.empty', { text: conn.open ? 'This connection is still open.' : 'Select a connection.' });
+  const dd = d || {};
+  const code = dd.code ?? c.code;
+  const initiator = dd.initiator ?? c.initiator;
+  const clean = dd.clean ?? c.clean;
+  const meaning = dd.code_meaning || (code != null ? closeName(code).replace(/^\d+ /, '') : clean === false ? 'no close frame (TCP dropped)' : 'no status code');
+  const reason = dd.reason ?? c.reason;
+  const card = el('div.close-card', { id: 'close-card' },
+    el('h3', null, code != null ? `Close ${code}` : clean === false ? 'Connection dropped' : 'Closed', ' ', el('span.meaning', { text: meaning })),
+    el('table.kv', null,
+      el('tr', null, el('th', { text: 'closed by' }), el('td.who', { text: initiator || '?' })),
+      el('tr', null, el('th', { text: 'reason' }), el('td', null, reason ? el('span', { text: reason }) : el('span.muted', { text: 'none given' }))),
+      el('tr', null, el('th', { text: 'handshake' }), el('td', { text: clean === false ? 'not clean (TCP drop, no close handshake)' : 'clean close handshake' })),
+      el('tr', null, el('th', { text: 'duration' }), el('td', { text: duration(dd.duration_ms ?? c.duration_ms) })),
+      c.detail ? el('tr', null, el('th', { text: 'detail' }), el('td', { text: c.detail })) : null));
+  const sideFrame = (title, p, flagged) => p && el('div.preceding' + (flagged ? '.flagged' : ''), null,
+    el('h4', null, flagged ? '⚑ ' : '', title),
+    el('p', null, p.seq != null ? frameLink(p.seq, selectFrame, `#${p.seq}`) : null, ' ',
+      el('span.chip', { text: `${p.from || '?'}${p.opcode ? ' · ' + p.opcode : ''}` }),
+      p.gap_ms != null ? el('span.muted', { text: ` ${duration(p.gap_ms)} before the close` }) : null),
+    p.preview ? el('pre.text.small', { text: p.preview }) : null,
+    kvTable(p, ['seq', 'from', 'opcode', 'preview', 'gap_ms']));
+  if (d) {
+    card.append(sideFrame('Preceding frame', dd.preceding, true) || el('p.muted', { text: 'No data frame preceded the close.' }));
+    card.append(sideFrame('Last frame from the other side', dd.other_side_last, false) || '');
+    const causes = Array.isArray(dd.causes) ? dd.causes : [];
+    card.append(el('h4', { text: 'Likely causes' }), causes.length ? el('ol.causes', null, causes.map(cause => el('li.cause', null,
+      el('span.chip.' + (CONFIDENCE_CLASS[cause.confidence] || 'info'), { text: cause.confidence || '?' }), ' ',
+      el('strong', { text: cause.message || cause.rule || '' }),
+      cause.rule ? el('span.muted.rule', { text: ` (${cause.rule})` }) : null,
+      cause.seq != null ? el('span', null, ' · ', frameLink(cause.seq, selectFrame)) : null,
+      cause.evidence != null ? el('div.evidence', null, el('span.muted', { text: 'evidence: ' }), valueView(cause.evidence)) : null))) : el('p.muted', { text: 'No cause identified.' }));
+    const findings = Array.isArray(dd.findings) ? dd.findings : [];
+    if (findings.length) card.append(el('h4', { text: 'Protocol findings' }), el('ul.findings', null, findings.map(f => el('li', null,
+      el('span.chip.' + (f.severity === 'error' ? 'bad' : f.severity === 'warn' || f.severity === 'warning' ? 'warn' : 'info'), { text: f.severity || 'note' }), ' ',
+      f.seq != null ? frameLink(f.seq, selectFrame, `#${f.seq}`) : null, ' ', el('span', { text: f.message || '' }),
+      f.rule ? el('span.muted.rule', { text: ` (${f.rule})` }) : null))));
+    const known = ['kind', 'conn', 'ts', 'initiator', 'code', 'code_meaning', 'reason', 'clean', 'duration_ms', 'preceding', 'other_side_last', 'causes', 'findings'];
+    if (Object.keys(dd).some(k => !known.includes(k) && !k.startsWith('_'))) card.append(el('h4', { text: 'More' }), kvTable(dd, known));
+  } else card.append(el('p.muted', { text: 'No diagnosis for this connection yet.' }));
+  return card;
+}
+
+function epochOf(token, field) {
+  const claim = token.claims && token.claims[field];
+  if (typeof claim === 'number') return claim * 1000;
+  const parsed = Date.parse(token[field]);
+  return isNaN(parsed) ? null : parsed;
+}
+
+/** Text for a countdown element; refreshed every second by the page. */
+export function countdownText(field, epochMs, now = Date.now()) {
+  const secs = (epochMs - now) / 1000;
+  if (field === 'exp') return secs > 0 ? `expires in ${relative(secs)}` : `expired ${relative(secs)} ago`;
+  if (field === 'nbf') return secs > 0 ? `valid in ${relative(secs)}` : `valid since ${relative(secs)}`;
+  return secs > 0 ? `in ${relative(secs)}` : `${relative(secs)} ago`;
+}
+
+export function tokensPanel(conn) {
+  if (!conn) return el('p.muted.empty', { text: 'Select a connection.' });
+  if (!conn.tokens.length) return el('p.muted.empty', { text: 'No credentials seen on this connection.' });
+  return el('div.tokens', null, conn.tokens.map(t => {
+    const flags = Array.isArray(t.flags) ? t.flags : [];
+    const times = ['exp', 'iat', 'nbf'].map(field => {
+      const at = epochOf(t, field);
+      if (at == null) return null;
+      const live = el('span.countdown', { dataset: { epoch: String(at), field }, text: countdownText(field, at) });
+      return el('tr', null, el('th', { text: field }), el('td', null, el('span', { text: new Date(at).toISOString().replace('.000Z', 'Z') }), ' · ', live));
+    });
+    // The token's own kind (jwt, opaque, malformed), wherever the record put it.
+    const tokenKind = t.token_kind ?? t.type ?? (t.kind !== 'token' ? t.kind : null);
+    return el('div.token', null,
+      el('h4', null, el('span', { text: t.source || 'credential' }), ' ',
+        tokenKind ? el('span.chip', { text: tokenKind }) : null,
+        t.verified === false ? el('span.chip.info', { text: 'unverified' }) : null,
+        flags.map(fl => el('span.chip.' + (/expired|malformed|missing/.test(String(fl)) ? 'bad' : 'warn'), { text: typeof fl === 'string' ? fl : JSON.stringify(fl) })),
+        t.seq != null ? el('span.muted', { text: ` in frame #${t.seq}` }) : null),
+      el('table.kv', null, times),
+      t.claims ? el('div', null, el('h5', { text: 'claims' }), kvTable(t.claims)) : null,
+      kvTable(t, ['kind', 'token_kind', 'type', 'conn', 'ts', 'seq', 'source', 'claims', 'flags', 'verified', 'exp', 'iat', 'nbf']));
+  }));
+}
+
+function headersTable(headers) {
+  return el('table.kv.headers', null, (headers || []).map(([k, v]) => el('tr', null, el('th', { text: k }), el('td', { text: v }))));
+}
+
+export function connectionPanel(conn) {
+  if (!conn) return el('p.muted.empty', { text: 'Select a connection.' });
+  const o = conn.open || {};
+  const parts = [el('h3', { text: `Connection ${conn.id}` })];
+  if (o.request) parts.push(el('h4', { text: `${o.request.method} ${o.request.path}` }), headersTable(o.request.headers));
+  if (o.upstream) parts.push(el('p', null, el('span.muted', { text: 'upstream: ' }), el('code', { text: o.upstream }),
+    o.handshake_ms != null ? el('span.muted', { text: ` · handshake ${duration(o.handshake_ms)}` }) : null));
+  if (o.error) parts.push(el('p.error-text', { text: o.error }));
+  if (o.response) parts.push(el('h4', { text: `Response ${o.response.status}` }), headersTable(o.response.headers),
+    o.response.body ? el('pre.text', { text: o.response.body }) : null);
+  if (conn.notes.length) parts.push(el('h4', { text: 'Notes' }), el('ul.findings', null, conn.notes.map(n => el('li', null,
+    el('span.chip.' + (n.level === 'error' ? 'bad' : n.level === 'warn' ? 'warn' : 'info'), { text: n.code || n.level }), ' ', el('span', { text: n.message || '' })))));
+  if (!conn.open) parts.push(el('p.muted', { text: 'The handshake is not in the history (cleared or trimmed).' }));
+  return el('div', null, parts);
+}

@@ -1,0 +1,54 @@
+//! Loads a saved capture into a [`Hub`] for `frametap ui FILE`, through the capture reader.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+
+use super::hub::{Hub, HubOptions, DEFAULT_HISTORY_LIMIT};
+use crate::capture::read_capture;
+
+/// Reads `path` into a hub large enough to hold all of it; unreadable lines are reported and skipped.
+pub fn load(path: &Path) -> anyhow::Result<Arc<Hub>> {
+    let capture = read_capture(path)?;
+    for problem in &capture.problems {
+        tracing::warn!("{}: {problem}", path.display());
+    }
+    if !capture.has_end {
+        tracing::warn!("{} has no end record: the capture was cut short or is still being written", path.display());
+    }
+    let redacted = capture.meta().is_some_and(|m| m.redacted);
+    let history_limit = capture.records.len().max(DEFAULT_HISTORY_LIMIT);
+    let hub = Hub::new(HubOptions { history_limit, redacted });
+    for record in &capture.records {
+        let json =
+            serde_json::to_string(record).with_context(|| format!("re-serialising a {} record", record.kind()))?;
+        hub.publish(record, &json);
+    }
+    Ok(hub)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_capture_loads_with_its_redaction_flag_and_skips_corrupt_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.jsonl");
+        let meta = r#"{"kind":"meta","ts":"2026-01-01T00:00:00.000000Z","format":"frametap-capture","version":1,"frametap":"0.1.0","command":["frametap"],"mode":"proxy","redacted":true}"#;
+        let note =
+            r#"{"kind":"note","conn":2,"ts":"2026-01-01T00:00:00.000001Z","level":"info","code":"x","message":"m"}"#;
+        std::fs::write(&path, format!("{meta}\nnot json\n{note}\n{{\"kind\":\"fr")).unwrap();
+        let hub = load(&path).unwrap();
+        assert!(hub.options().redacted);
+        let kinds: Vec<_> = hub.history().iter().map(|e| (e.kind.to_string(), e.conn)).collect();
+        assert_eq!(kinds, vec![("meta".to_string(), None), ("note".to_string(), Some(2))]);
+    }
+
+    #[test]
+    fn a_missing_file_is_a_clear_error() {
+        let err = load(Path::new("/nonexistent/capture.jsonl")).err().unwrap();
+        assert!(format!("{err:#}").contains("could not read the capture /nonexistent/capture.jsonl"), "{err:#}");
+    }
+}

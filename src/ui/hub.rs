@@ -1,0 +1,210 @@
+//! The UI's live state: a bounded history of serialised records plus a broadcast of new ones.
+//!
+//! The pipeline calls [`Hub::publish`] for every record; it never blocks. Browsers subscribe with
+//! [`Hub::subscribe`], which hands back the history and a receiver in one step, so nothing is missed
+//! or seen twice. A subscriber that falls more than the live buffer behind gets `Lagged` from its
+//! receiver and resyncs from history (see `stream.rs`).
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::broadcast;
+
+use crate::event::{ConnId, Record};
+
+/// How many records a subscriber may fall behind before it must resync from history.
+pub const DEFAULT_LIVE_BUFFER: usize = 4096;
+/// A sensible history size for a live proxy: frames beyond this are forgotten oldest first.
+pub const DEFAULT_HISTORY_LIMIT: usize = 20_000;
+
+/// How a [`Hub`] behaves.
+#[derive(Clone, Debug)]
+pub struct HubOptions {
+    /// How many frame-like records (frames, annotations) the history keeps; connection-level
+    /// records (open, close, diagnosis, token, notes) are kept up to the same number separately.
+    pub history_limit: usize,
+    /// True when the records were redacted before they reached the hub (shown in the UI).
+    pub redacted: bool,
+}
+
+impl Default for HubOptions {
+    fn default() -> Self {
+        HubOptions { history_limit: DEFAULT_HISTORY_LIMIT, redacted: false }
+    }
+}
+
+/// One published record, as the UI needs it.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    /// Position in the hub's publication order, from 1.
+    pub index: u64,
+    pub kind: Arc<str>,
+    pub conn: Option<ConnId>,
+    /// The record's JSON serialisation, one line.
+    pub json: Arc<str>,
+}
+
+#[derive(Default)]
+struct History {
+    published: u64,
+    /// Frames and annotations: many per connection, trimmed first.
+    frames: VecDeque<Entry>,
+    /// Everything else: meta, open, close, diagnosis, token, note, end.
+    structure: VecDeque<Entry>,
+    /// Entries trimmed from history since the hub started.
+    forgotten: u64,
+}
+
+/// Live state shared by the pipeline and the UI server: bounded history + broadcast of serialised records.
+pub struct Hub {
+    options: HubOptions,
+    history: Mutex<History>,
+    live: broadcast::Sender<Entry>,
+}
+
+/// What a new subscriber starts from.
+pub struct Subscription {
+    /// The history in publication order.
+    pub history: Vec<Entry>,
+    /// Records trimmed from history before this snapshot.
+    pub forgotten: u64,
+    /// Every record published after the snapshot.
+    pub live: broadcast::Receiver<Entry>,
+}
+
+impl Hub {
+    pub fn new(options: HubOptions) -> Arc<Hub> {
+        Hub::with_live_buffer(options, DEFAULT_LIVE_BUFFER)
+    }
+
+    /// Like [`Hub::new`] with a chosen live buffer (records a subscriber may fall behind).
+    pub fn with_live_buffer(options: HubOptions, live_buffer: usize) -> Arc<Hub> {
+        let (live, _) = broadcast::channel(live_buffer.max(1));
+        Arc::new(Hub { options, history: Mutex::new(History::default()), live })
+    }
+
+    pub fn options(&self) -> &HubOptions {
+        &self.options
+    }
+
+    /// Called by the pipeline for every record, in order, with its JSON serialisation (one line, no
+    /// newline). Never blocks on subscribers: a lagging one is told to resync from history.
+    pub fn publish(&self, record: &Record, json: &str) {
+        self.publish_raw(record.kind(), record.conn(), json);
+    }
+
+    /// Publishes a record given only its kind, connection and JSON: for record kinds this build's
+    /// [`Record`] does not know (such as `annotation`), and for captures read back from a file.
+    pub fn publish_raw(&self, kind: &str, conn: Option<ConnId>, json: &str) {
+        let mut history = self.lock();
+        history.published += 1;
+        let entry = Entry { index: history.published, kind: kind.into(), conn, json: json.into() };
+        let limit = self.options.history_limit.max(1);
+        let queue = if is_frame_like(kind) { &mut history.frames } else { &mut history.structure };
+        queue.push_back(entry.clone());
+        let trimmed = queue.len().saturating_sub(limit);
+        queue.drain(..trimmed);
+        history.forgotten += trimmed as u64;
+        // Sending under the lock keeps the broadcast in publication order with the snapshots.
+        // An error only means nobody is subscribed.
+        let _ = self.live.send(entry);
+        tracing::trace!(kind, ?conn, "ui hub: published");
+    }
+
+    /// The history and a receiver for everything after it, taken atomically.
+    pub fn subscribe(&self) -> Subscription {
+        let history = self.lock();
+        let live = self.live.subscribe();
+        Subscription { history: merged(&history), forgotten: history.forgotten, live }
+    }
+
+    /// The history in publication order.
+    pub fn history(&self) -> Vec<Entry> {
+        merged(&self.lock())
+    }
+
+    /// One connection's records in publication order, preceded by the capture's `meta` record(s).
+    pub fn connection(&self, conn: ConnId) -> Vec<Entry> {
+        self.history().into_iter().filter(|e| e.conn == Some(conn) || &*e.kind == "meta").collect()
+    }
+
+    /// Records trimmed from history so far.
+    pub fn forgotten(&self) -> u64 {
+        self.lock().forgotten
+    }
+
+    fn lock(&self) -> MutexGuard<'_, History> {
+        // A panic while holding the lock cannot leave History inconsistent in a way that matters here.
+        self.history.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The pipeline hands every record to its publishers; the hub is one.
+impl crate::pipeline::Publisher for Hub {
+    fn publish(&self, record: &Record, json: &str) {
+        Hub::publish(self, record, json);
+    }
+}
+
+fn is_frame_like(kind: &str) -> bool {
+    kind == "frame" || kind == "annotation"
+}
+
+fn merged(history: &History) -> Vec<Entry> {
+    let mut out = Vec::with_capacity(history.frames.len() + history.structure.len());
+    let (mut a, mut b) = (history.frames.iter().peekable(), history.structure.iter().peekable());
+    loop {
+        let next = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) if x.index < y.index => a.next(),
+            (Some(_), Some(_)) => b.next(),
+            (Some(_), None) => a.next(),
+            (None, Some(_)) => b.next(),
+            (None, None) => break,
+        };
+        out.extend(next.cloned());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hub(limit: usize) -> Arc<Hub> {
+        Hub::new(HubOptions { history_limit: limit, redacted: false })
+    }
+
+    #[test]
+    fn history_keeps_order_and_trims_frames_first() {
+        let hub = hub(2);
+        hub.publish_raw("open", Some(1), r#"{"kind":"open"}"#);
+        for n in 0..5 {
+            hub.publish_raw("frame", Some(1), &format!(r#"{{"kind":"frame","seq":{n}}}"#));
+        }
+        hub.publish_raw("close", Some(1), r#"{"kind":"close"}"#);
+        let kinds: Vec<_> = hub.history().iter().map(|e| (e.kind.to_string(), e.index)).collect();
+        assert_eq!(kinds, vec![("open".into(), 1), ("frame".into(), 5), ("frame".into(), 6), ("close".into(), 7)]);
+        assert_eq!(hub.forgotten(), 3);
+    }
+
+    #[test]
+    fn subscribers_get_history_then_live_without_gaps() {
+        let hub = hub(100);
+        hub.publish_raw("frame", Some(1), "a");
+        let mut sub = hub.subscribe();
+        hub.publish_raw("frame", Some(2), "b");
+        assert_eq!(sub.history.len(), 1);
+        assert_eq!(&*sub.live.try_recv().unwrap().json, "b");
+        assert_eq!(hub.connection(2).len(), 1);
+    }
+
+    #[test]
+    fn a_lagging_subscriber_is_told() {
+        let hub = Hub::with_live_buffer(HubOptions::default(), 2);
+        let mut sub = hub.subscribe();
+        for _ in 0..5 {
+            hub.publish_raw("frame", Some(1), "x");
+        }
+        assert!(matches!(sub.live.try_recv(), Err(broadcast::error::TryRecvError::Lagged(3))));
+    }
+}

@@ -1,0 +1,274 @@
+//! The live web UI: an axum server that shows connections, frames, closes and tokens as they happen.
+//!
+//! # Layout
+//! 1. [`Hub`] (hub.rs) holds a bounded history of serialised records and broadcasts new ones; the
+//!    pipeline calls [`Hub::publish`] for every record and never waits for a browser.
+//! 2. [`app`] (routes.rs) serves the embedded pages (assets/), the live stream (stream.rs), history and
+//!    per-connection downloads, all behind the Host / Origin / access-token guard (security.rs).
+//! 3. [`bind`] + [`serve`] run it on a listener until a shutdown future resolves; [`run_file`] is
+//!    `frametap ui FILE`, which loads a saved capture (file.rs, via `capture::read_capture`) into a hub
+//!    and serves it.
+//!
+//! See docs/ui.md for what each view shows and the security model.
+
+mod file;
+mod hub;
+mod routes;
+mod security;
+mod stream;
+
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use base64::Engine as _;
+use rand::RngCore as _;
+
+pub use hub::{Entry, Hub, HubOptions, Subscription, DEFAULT_HISTORY_LIMIT, DEFAULT_LIVE_BUFFER};
+pub use security::{is_exposed, HostPolicy};
+
+pub use crate::cli::DEFAULT_UI_ADDR;
+
+/// How the UI server runs.
+#[derive(Clone, Debug)]
+pub struct UiOptions {
+    /// The address the UI listens on; `Host` headers must name it (or localhost on its port).
+    pub listen: SocketAddr,
+    /// The secret every request must carry (`?token=` once, then a cookie).
+    pub access_token: String,
+    /// The proxy's WebSocket base URL (`ws://127.0.0.1:9000`) for the "try it" page, when a proxy runs.
+    pub proxy_ws_url: Option<String>,
+    /// What the UI shows (`live proxy`, a capture file's name), for the page title.
+    pub label: Option<String>,
+}
+
+impl UiOptions {
+    /// Options with a listen address and access token, no proxy and no label.
+    pub fn new(listen: SocketAddr, access_token: impl Into<String>) -> UiOptions {
+        UiOptions { listen, access_token: access_token.into(), proxy_ws_url: None, label: None }
+    }
+}
+
+fn state(hub: Arc<Hub>, options: UiOptions) -> Arc<routes::AppState> {
+    let (shutdown, _) = tokio::sync::watch::channel(false);
+    Arc::new(routes::AppState {
+        hub,
+        hosts: HostPolicy::new(options.listen),
+        cookie: security::cookie_name(options.listen),
+        options,
+        shutdown,
+    })
+}
+
+/// The UI's router, for a server bound at `options.listen` (testable with `tower::ServiceExt::oneshot`).
+pub fn app(hub: Arc<Hub>, options: UiOptions) -> axum::Router {
+    routes::router(state(hub, options))
+}
+
+/// Binds the UI listener. A taken port is an error saying so; callers warn and carry on relaying.
+pub async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AddrInUse {
+            anyhow::anyhow!(
+                "the web UI could not listen on {addr}: the port is taken (another frametap?); \
+                 choose another with --ui ADDR or turn the UI off with --no-ui"
+            )
+        } else {
+            anyhow::Error::new(e).context(format!("the web UI could not listen on {addr}"))
+        }
+    })?;
+    if is_exposed(addr) {
+        tracing::warn!(
+            "the web UI listens on {addr}, which is reachable from other machines: it shows live \
+             credentials to anyone holding its access token"
+        );
+    }
+    Ok(listener)
+}
+
+/// Serves the UI on `listener` until `shutdown` resolves; live streams are then closed with 1001.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    hub: Arc<Hub>,
+    mut options: UiOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    options.listen = listener.local_addr().context("the web UI listener has no address")?;
+    let state = state(hub, options);
+    let stop = state.shutdown.clone();
+    let app = routes::router(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        })
+        .await
+        .context("the web UI server failed")
+}
+
+/// A UI started for a recording command by [`start`].
+pub struct RunningUi {
+    /// The URL to print (access token included).
+    pub url: String,
+    pub addr: SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+/// How long [`RunningUi::stop`] waits for the server to finish.
+pub const UI_STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl RunningUi {
+    /// Stops the server: live streams get a 1001 close, then the listener closes.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        let mut task = self.task;
+        match tokio::time::timeout(UI_STOP_TIMEOUT, &mut task).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => tracing::warn!("the web UI stopped with an error: {e:#}"),
+            Ok(Err(e)) => tracing::warn!("the web UI task failed: {e}"),
+            Err(_) => {
+                tracing::warn!("the web UI did not stop within {UI_STOP_TIMEOUT:?}; abandoning it");
+                task.abort();
+            }
+        }
+    }
+}
+
+/// Starts the UI for `proxy` / `replay serve` as `args` say: `None` with `--no-ui`, and `None` with a
+/// warning when the address cannot be bound (the relay carries on without the UI).
+pub async fn start(args: &UiArgs, hub: Arc<Hub>, proxy_ws_url: Option<String>) -> Option<RunningUi> {
+    let addr = args.listen()?;
+    let listener = match bind(addr).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            tracing::warn!("{e:#}; relaying without the web UI");
+            return None;
+        }
+    };
+    let addr = listener.local_addr().ok()?;
+    let access_token = new_access_token();
+    let url = url(addr, &access_token);
+    let mut options = UiOptions::new(addr, access_token);
+    options.proxy_ws_url = proxy_ws_url;
+    options.label = Some("live".into());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(serve(listener, hub, options, async {
+        let _ = stopped.await;
+    }));
+    Some(RunningUi { url, addr, stop, task })
+}
+
+/// A fresh random access token (24 random bytes, URL-safe base64).
+pub fn new_access_token() -> String {
+    let mut bytes = [0u8; 24];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The URL to print at start: `http://127.0.0.1:9001/?token=…` (an unspecified address becomes loopback).
+pub fn url(listen: SocketAddr, access_token: &str) -> String {
+    let ip = match listen.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("http://{}/?{}={access_token}", SocketAddr::new(ip, listen.port()), security::TOKEN_PARAM)
+}
+
+/// The web UI options shared by `proxy` and `replay serve`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct UiArgs {
+    /// Serve the live web UI on this address (loopback unless you give another; then it warns).
+    #[arg(long = "ui", value_name = "ADDR", default_value = DEFAULT_UI_ADDR)]
+    pub ui: SocketAddr,
+    /// Do not serve the web UI.
+    #[arg(long = "no-ui", conflicts_with = "ui")]
+    pub no_ui: bool,
+}
+
+impl UiArgs {
+    /// Where to serve the UI, or `None` with `--no-ui`.
+    pub fn listen(&self) -> Option<SocketAddr> {
+        (!self.no_ui).then_some(self.ui)
+    }
+}
+
+/// `frametap ui FILE`: open a saved capture in the web UI.
+#[derive(clap::Args, Debug, Clone)]
+pub struct UiCommand {
+    /// The capture file to show (JSON Lines, as `frametap proxy` writes it).
+    pub file: PathBuf,
+    /// Serve the web UI on this address (loopback unless you give another; then it warns).
+    #[arg(long = "ui", value_name = "ADDR", default_value = DEFAULT_UI_ADDR)]
+    pub ui: SocketAddr,
+}
+
+/// Opens a saved capture in the UI and serves it until Ctrl-C.
+pub async fn run_file(cmd: UiCommand) -> anyhow::Result<()> {
+    let hub = file::load(&cmd.file)?;
+    let listener = bind(cmd.ui).await?;
+    let listen = listener.local_addr().context("the web UI listener has no address")?;
+    let token = new_access_token();
+    let mut options = UiOptions::new(listen, token.clone());
+    options.label = Some(cmd.file.display().to_string());
+    println!("frametap UI for {}: {}", cmd.file.display(), url(listen, &token));
+    println!("Press Ctrl-C to stop.");
+    serve(listener, hub, options, crate::commands::shutdown::signal()).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ui_flags_parse() {
+        use clap::Parser;
+        #[derive(Parser, Debug)]
+        struct Cmd {
+            #[command(flatten)]
+            ui: UiArgs,
+        }
+        let default = Cmd::try_parse_from(["x"]).unwrap();
+        assert_eq!(default.ui.listen(), Some("127.0.0.1:9001".parse().unwrap()));
+        assert_eq!(Cmd::try_parse_from(["x", "--no-ui"]).unwrap().ui.listen(), None);
+        let other = Cmd::try_parse_from(["x", "--ui", "[::1]:9101"]).unwrap();
+        assert_eq!(other.ui.listen(), Some("[::1]:9101".parse().unwrap()));
+        assert!(Cmd::try_parse_from(["x", "--ui", "127.0.0.1:1", "--no-ui"]).is_err());
+        assert!(Cmd::try_parse_from(["x", "--ui", "localhost"]).is_err());
+    }
+
+    #[tokio::test]
+    async fn start_honours_no_ui_and_survives_a_taken_port() {
+        let hub = Hub::new(HubOptions::default());
+        let off = UiArgs { ui: "127.0.0.1:0".parse().unwrap(), no_ui: true };
+        assert!(start(&off, hub.clone(), None).await.is_none());
+        let taken = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let busy = UiArgs { ui: taken.local_addr().unwrap(), no_ui: false };
+        assert!(start(&busy, hub.clone(), None).await.is_none());
+        let on = UiArgs { ui: "127.0.0.1:0".parse().unwrap(), no_ui: false };
+        let running = start(&on, hub, Some("ws://127.0.0.1:9000".into())).await.unwrap();
+        assert!(running.url.starts_with(&format!("http://{}/?token=", running.addr)), "{}", running.url);
+        let addr = running.addr;
+        tokio::net::TcpStream::connect(addr).await.expect("the UI listens");
+        running.stop().await;
+        assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "the UI stopped listening");
+    }
+
+    #[test]
+    fn urls_carry_the_token_and_name_a_reachable_address() {
+        assert_eq!(url("127.0.0.1:9001".parse().unwrap(), "abc"), "http://127.0.0.1:9001/?token=abc");
+        assert_eq!(url("0.0.0.0:9001".parse().unwrap(), "abc"), "http://127.0.0.1:9001/?token=abc");
+        assert_eq!(url("[::1]:9001".parse().unwrap(), "x"), "http://[::1]:9001/?token=x");
+    }
+
+    #[test]
+    fn access_tokens_are_random_and_url_safe() {
+        let (a, b) = (new_access_token(), new_access_token());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 32);
+        assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'), "{a}");
+    }
+}

@@ -1,0 +1,131 @@
+//! The UI's HTTP routes: embedded pages and assets, the live stream, history and downloads.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{middleware, Json, Router};
+use serde::Deserialize;
+
+use super::hub::{Entry, Hub};
+use super::security::{self, HostPolicy};
+use super::{stream, UiOptions};
+use crate::event::ConnId;
+
+/// What every handler shares.
+pub struct AppState {
+    pub hub: Arc<Hub>,
+    pub options: UiOptions,
+    pub hosts: HostPolicy,
+    /// Name of the cookie that carries the access token.
+    pub cookie: String,
+    /// Set to true when the UI shuts down, so live streams end and the server can stop.
+    pub shutdown: tokio::sync::watch::Sender<bool>,
+}
+
+/// A file embedded in the binary.
+struct Asset {
+    content_type: &'static str,
+    body: &'static [u8],
+}
+
+const INDEX_HTML: Asset = Asset { content_type: "text/html; charset=utf-8", body: include_bytes!("assets/index.html") };
+const TRY_HTML: Asset = Asset { content_type: "text/html; charset=utf-8", body: include_bytes!("assets/try.html") };
+const APP_CSS: Asset = Asset { content_type: "text/css; charset=utf-8", body: include_bytes!("assets/app.css") };
+const APP_JS: Asset = Asset { content_type: "text/javascript; charset=utf-8", body: include_bytes!("assets/app.js") };
+const VIEWS_JS: Asset =
+    Asset { content_type: "text/javascript; charset=utf-8", body: include_bytes!("assets/views.js") };
+const TRY_JS: Asset = Asset { content_type: "text/javascript; charset=utf-8", body: include_bytes!("assets/try.js") };
+const ICON_SVG: Asset = Asset { content_type: "image/svg+xml", body: include_bytes!("assets/icon.svg") };
+
+fn asset(asset: &'static Asset) -> Response {
+    ([(header::CONTENT_TYPE, asset.content_type)], asset.body).into_response()
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/", get(|| async { asset(&INDEX_HTML) }))
+        .route("/try", get(|| async { asset(&TRY_HTML) }))
+        .route("/assets/app.css", get(|| async { asset(&APP_CSS) }))
+        .route("/assets/app.js", get(|| async { asset(&APP_JS) }))
+        .route("/assets/views.js", get(|| async { asset(&VIEWS_JS) }))
+        .route("/assets/try.js", get(|| async { asset(&TRY_JS) }))
+        .route("/favicon.ico", get(|| async { asset(&ICON_SVG) }))
+        .route("/api/info", get(info))
+        .route("/api/stream", get(stream::upgrade))
+        .route("/api/history", get(history))
+        .route("/api/conn/{conn}/capture", get(download_capture))
+        .route("/api/conn/{conn}/har", get(download_har))
+        .fallback(|| async { (StatusCode::NOT_FOUND, "frametap UI: no such page\n") })
+        .layer(middleware::from_fn_with_state(state.clone(), security::guard))
+        .with_state(state)
+}
+
+/// Whether redacted downloads are possible: the records are redacted already, or a redactor exists.
+fn can_redact(hub: &Hub) -> bool {
+    hub.options().redacted
+}
+
+async fn info(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "frametap": env!("CARGO_PKG_VERSION"),
+        "label": state.options.label,
+        "redacted": state.hub.options().redacted,
+        "proxy_ws_url": state.options.proxy_ws_url,
+        "downloads": { "capture": true, "redacted_capture": can_redact(&state.hub), "har": false },
+    }))
+}
+
+fn jsonl(entries: &[Entry]) -> String {
+    let mut body = String::with_capacity(entries.iter().map(|e| e.json.len() + 1).sum());
+    for entry in entries {
+        body.push_str(&entry.json);
+        body.push('\n');
+    }
+    body
+}
+
+/// The whole history as capture JSON Lines (what the page would get on a resync).
+async fn history(State(state): State<Arc<AppState>>) -> Response {
+    ([(header::CONTENT_TYPE, "application/x-ndjson")], jsonl(&state.hub.history())).into_response()
+}
+
+#[derive(Deserialize)]
+struct CaptureQuery {
+    #[serde(default)]
+    redacted: Option<String>,
+}
+
+fn not_available(what: &str) -> Response {
+    (StatusCode::NOT_IMPLEMENTED, format!("frametap UI: {what} is not available in this build yet\n")).into_response()
+}
+
+/// One connection's records (after the capture's meta) as a capture file download.
+async fn download_capture(
+    State(state): State<Arc<AppState>>,
+    Path(conn): Path<ConnId>,
+    Query(query): Query<CaptureQuery>,
+) -> Response {
+    let want_redacted = matches!(query.redacted.as_deref(), Some("1" | "true" | "yes"));
+    if want_redacted && !can_redact(&state.hub) {
+        return not_available("a redacted download (run the proxy with --redact, or use `frametap redact`)");
+    }
+    let entries = state.hub.connection(conn);
+    if !entries.iter().any(|e| e.conn == Some(conn)) {
+        return (StatusCode::NOT_FOUND, format!("frametap UI: no records for connection {conn} in history\n"))
+            .into_response();
+    }
+    let suffix = if state.hub.options().redacted { "-redacted" } else { "" };
+    let disposition = format!("attachment; filename=\"frametap-conn-{conn}{suffix}.jsonl\"");
+    (
+        [(header::CONTENT_TYPE, "application/x-ndjson".to_string()), (header::CONTENT_DISPOSITION, disposition)],
+        jsonl(&entries),
+    )
+        .into_response()
+}
+
+async fn download_har(Path(_conn): Path<ConnId>) -> Response {
+    not_available("HAR download (it arrives with `frametap replay convert`)")
+}

@@ -1,0 +1,293 @@
+//! Test fixtures for the UI: a real UI server on 127.0.0.1:0 and real-looking capture records.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use chrono::{Duration as ChronoDuration, Utc};
+use frametap::event::{
+    Annotation, Close, Diagnosis, Frame, HttpRequest, HttpResponse, Meta, Opcode, Open, Peer, Record, Token, Ts,
+};
+use frametap::ui::{self, Hub, UiOptions};
+use serde_json::{json, Value};
+
+/// A UI server running on an ephemeral loopback port.
+pub struct UiServer {
+    pub addr: std::net::SocketAddr,
+    pub hub: Arc<Hub>,
+    pub token: String,
+    /// The URL frametap would print, token included.
+    pub url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+pub async fn start_ui(hub: Arc<Hub>, proxy_ws_url: Option<String>) -> UiServer {
+    let listener = ui::bind("127.0.0.1:0".parse().unwrap()).await.expect("bind the UI");
+    let addr = listener.local_addr().unwrap();
+    let token = ui::new_access_token();
+    let mut options = UiOptions::new(addr, token.clone());
+    options.proxy_ws_url = proxy_ws_url;
+    options.label = Some("live".into());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(ui::serve(listener, hub.clone(), options, async {
+        let _ = stopped.await;
+    }));
+    UiServer { addr, hub, url: ui::url(addr, &token), token, stop: Some(stop), task }
+}
+
+impl UiServer {
+    /// Stops the server and waits for it to finish (live streams included).
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        let _ = self.stop.take().unwrap().send(());
+        tokio::time::timeout(std::time::Duration::from_secs(10), &mut self.task).await??
+    }
+}
+
+/// Publishes a record the way the pipeline does: with its JSON serialisation.
+pub fn publish(hub: &Hub, record: Record) {
+    let json = serde_json::to_string(&record).unwrap();
+    hub.publish(&record, &json);
+}
+
+pub fn publish_annotation(hub: &Hub, conn: u64, seq: u64, text: &str) {
+    let details = serde_json::Map::new();
+    publish(
+        hub,
+        Record::Annotation(Annotation {
+            conn,
+            ts: Ts::now(),
+            seq,
+            profile: "genesys".into(),
+            text: text.into(),
+            details,
+        }),
+    );
+}
+
+pub fn at(ms: i64) -> Ts {
+    Ts(Utc::now() + ChronoDuration::milliseconds(ms))
+}
+
+pub fn meta() -> Record {
+    Record::Meta(Meta {
+        ts: at(0),
+        format: frametap::event::FORMAT_NAME.into(),
+        version: frametap::event::FORMAT_VERSION,
+        frametap: "0.1.0".into(),
+        command: vec!["frametap".into(), "proxy".into()],
+        mode: "proxy".into(),
+        upstream: Some("sim:genesys".into()),
+        redacted: false,
+        insecure_upstream: false,
+    })
+}
+
+pub fn open(conn: u64, path: &str) -> Record {
+    Record::Open(Open {
+        conn,
+        ts: at(0),
+        client_addr: Some("127.0.0.1:53122".into()),
+        request: HttpRequest {
+            method: "GET".into(),
+            path: path.into(),
+            headers: vec![
+                ("Host".into(), "127.0.0.1:9000".into()),
+                ("Origin".into(), "http://localhost:3000".into()),
+                ("Upgrade".into(), "websocket".into()),
+            ],
+        },
+        upstream: Some(format!("wss://webmessaging.mypurecloud.com{path}")),
+        upstream_request: None,
+        response: Some(HttpResponse {
+            status: 101,
+            headers: vec![("Upgrade".into(), "websocket".into())],
+            body: None,
+            body_base64: None,
+        }),
+        error: None,
+        handshake_ms: Some(42.0),
+    })
+}
+
+pub fn frame(conn: u64, seq: u64, from: Peer, opcode: Opcode, payload: &[u8], ms: i64) -> Record {
+    Record::Frame(Frame {
+        conn,
+        ts: at(ms),
+        seq,
+        from,
+        to: from.other(),
+        opcode,
+        fin: true,
+        rsv: 0,
+        len: payload.len() as u64,
+        payload: Bytes::copy_from_slice(payload),
+        text_message: opcode == Opcode::Text,
+        relayed: true,
+    })
+}
+
+pub fn text(conn: u64, seq: u64, from: Peer, body: Value, ms: i64) -> Record {
+    frame(conn, seq, from, Opcode::Text, body.to_string().as_bytes(), ms)
+}
+
+pub fn close_frame(conn: u64, seq: u64, from: Peer, code: u16, reason: &str, ms: i64) -> Record {
+    let mut payload = code.to_be_bytes().to_vec();
+    payload.extend_from_slice(reason.as_bytes());
+    frame(conn, seq, from, Opcode::Close, &payload, ms)
+}
+
+pub fn close(conn: u64, initiator: Peer, code: Option<u16>, reason: Option<&str>, ms: f64) -> Record {
+    Record::Close(Close {
+        conn,
+        ts: at(ms as i64),
+        initiator,
+        code,
+        reason: reason.map(str::to_owned),
+        clean: code.is_some(),
+        duration_ms: ms,
+        detail: None,
+    })
+}
+
+pub fn details(value: Value) -> serde_json::Map<String, Value> {
+    value.as_object().cloned().unwrap()
+}
+
+/// The story behind frametap: a custom chat UI's first frame has no `action`, and the server closes
+/// with 1000 and no reason. Frame 1 is the culprit; a ping/pong pair and a typing event are noise.
+pub fn publish_story(hub: &Hub, conn: u64) {
+    publish(hub, open(conn, "/v1?deploymentId=11111111-2222-4333-8444-555555555555"));
+    publish(hub, frame(conn, 1, Peer::Client, Opcode::Ping, b"hb", 200));
+    publish(hub, frame(conn, 2, Peer::Server, Opcode::Pong, b"hb", 230));
+    let typing = json!({"action": "onMessage", "token": "5b1f0c7e-7a43-4ad5-9d1a-0f2b7d7f1c11",
+        "message": {"type": "Event", "events": [{"eventType": "Typing", "typing": {"type": "On"}}]}});
+    publish(hub, text(conn, 3, Peer::Client, typing, 900));
+    let broken = json!({"type": "message", "content": "Hello from custom UI", "timestamp": "2026-11-25T19:40:01.250Z"});
+    publish(hub, text(conn, 4, Peer::Client, broken, 1250));
+    publish_annotation(hub, conn, 4, "not a Guest API request: no \"action\"");
+    publish(hub, close_frame(conn, 5, Peer::Server, 1000, "", 1430));
+    publish(hub, close_frame(conn, 6, Peer::Client, 1000, "", 1436));
+    publish(hub, close(conn, Peer::Server, Some(1000), None, 1436.0));
+    publish(
+        hub,
+        Record::Diagnosis(Diagnosis {
+            conn,
+            ts: at(1436),
+            details: details(json!({
+                "initiator": "server", "code": 1000, "code_meaning": "Normal Closure", "reason": "", "clean": true,
+                "duration_ms": 1436.0,
+                "preceding": {"seq": 4, "from": "client", "opcode": "text",
+                    "preview": "{\"type\":\"message\",\"content\":\"Hello from custom UI\",…}", "gap_ms": 180.0},
+                "other_side_last": {"seq": 2, "from": "server", "opcode": "pong", "preview": "hb", "gap_ms": 1200.0},
+                "causes": [
+                    {"rule": "response-to-client-frame", "confidence": "likely", "seq": 4,
+                     "message": "the server closed 180 ms after client frame #4, longer than the 42 ms handshake round trip: likely in response to it",
+                     "evidence": ["frame #4 at +1.250 s", "close at +1.430 s", "handshake round trip 42 ms"]},
+                    {"rule": "genesys-no-action", "confidence": "likely", "seq": 4,
+                     "message": "frame #4 is not a Guest API request: it has no \"action\" (expected configureSession first)",
+                     "evidence": {"keys": ["type", "content", "timestamp"], "expected": "action, token"}},
+                    {"rule": "token-expiry", "confidence": "ruled out",
+                     "message": "no token in force on this connection expired: token expiry is not the cause",
+                     "evidence": "no JWT was seen on this connection"}
+                ],
+                "findings": [
+                    {"rule": "genesys-no-action", "severity": "error", "seq": 4, "message": "client frame has no \"action\""},
+                    {"rule": "genesys-not-configured", "severity": "error", "seq": 4, "message": "request before configureSession"}
+                ]
+            })),
+        }),
+    );
+}
+
+/// A healthy Guest API session with a JWT, still open.
+pub fn publish_healthy(hub: &Hub, conn: u64) {
+    let token = "5b1f0c7e-7a43-4ad5-9d1a-0f2b7d7f1c11";
+    publish(hub, open(conn, "/v1?deploymentId=11111111-2222-4333-8444-555555555555&application=web-1.0"));
+    let frames = [
+        (
+            Peer::Client,
+            json!({"action": "configureSession", "deploymentId": "11111111-2222-4333-8444-555555555555", "token": token, "tracingId": "a1"}),
+        ),
+        (
+            Peer::Server,
+            json!({"type": "response", "class": "SessionResponse", "code": 200, "body": {"connected": true, "newSession": true, "durationSeconds": 259200}, "tracingId": "a1"}),
+        ),
+        (Peer::Client, json!({"action": "getJwt", "token": token, "tracingId": "a2"})),
+        (
+            Peer::Server,
+            json!({"type": "response", "class": "JwtResponse", "code": 200, "body": {"jwt": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJndWVzdCJ9.c2ln", "exp": 1795000000}, "tracingId": "a2"}),
+        ),
+        (
+            Peer::Client,
+            json!({"action": "onMessage", "token": token, "message": {"type": "Text", "text": "Hi, where is my order?"}, "tracingId": "a3"}),
+        ),
+        (
+            Peer::Server,
+            json!({"type": "message", "class": "StructuredMessage", "code": 200, "body": {"type": "Text", "text": "Hi, where is my order?", "direction": "Inbound"}}),
+        ),
+        (
+            Peer::Server,
+            json!({"type": "message", "class": "StructuredMessage", "code": 200, "body": {"type": "Event", "direction": "Outbound", "events": [{"eventType": "Typing", "typing": {"type": "On"}}]}}),
+        ),
+        (
+            Peer::Server,
+            json!({"type": "message", "class": "StructuredMessage", "code": 200, "body": {"type": "Text", "text": "Let me check that for you.", "direction": "Outbound"}}),
+        ),
+        (
+            Peer::Client,
+            json!({"action": "echo", "token": token, "message": {"type": "Text", "text": "ping"}, "tracingId": "a4"}),
+        ),
+        (
+            Peer::Server,
+            json!({"type": "response", "class": "StructuredMessage", "code": 200, "body": {"type": "Text", "text": "ping"}, "tracingId": "a4"}),
+        ),
+    ];
+    let notes = [
+        "configureSession",
+        "SessionResponse 200 (a1, 61 ms)",
+        "getJwt",
+        "JwtResponse 200 (a2, 48 ms)",
+        "onMessage Text",
+        "StructuredMessage Inbound (echo of your message)",
+        "typing (agent)",
+        "StructuredMessage Outbound",
+        "echo (heartbeat)",
+        "echo reply (a4, 39 ms)",
+    ];
+    for (i, (from, body)) in frames.into_iter().enumerate() {
+        let seq = i as u64 + 1;
+        publish(hub, text(conn, seq, from, body, 100 + 400 * i as i64));
+        publish_annotation(hub, conn, seq, notes[i]);
+    }
+    publish(hub, frame(conn, 11, Peer::Client, Opcode::Ping, b"", 5000));
+    publish(hub, frame(conn, 12, Peer::Server, Opcode::Pong, b"", 5030));
+    publish(hub, frame(conn, 13, Peer::Server, Opcode::Binary, &[0x00, 0x01, 0xfe, 0xff, b'h', b'i'], 5100));
+    let exp = Utc::now() + ChronoDuration::seconds(95);
+    let iat = Utc::now() - ChronoDuration::seconds(3505);
+    publish(
+        hub,
+        Record::Token(Token {
+            conn,
+            ts: at(1700),
+            seq: Some(4),
+            source: "frame:body.jwt".into(),
+            details: details(json!({
+                "kind": "jwt", "verified": false,
+                "claims": {"sub": "guest", "iss": "https://webmessaging.mypurecloud.com", "exp": exp.timestamp(), "iat": iat.timestamp(), "deploymentId": "11111111-2222-4333-8444-555555555555"},
+                "exp": exp.to_rfc3339(), "iat": iat.to_rfc3339(), "flags": ["expiring-soon"],
+            })),
+        }),
+    );
+}
+
+/// A refused handshake.
+pub fn publish_refused(hub: &Hub, conn: u64) {
+    let mut record = open(conn, "/api/v2/guest/sessions");
+    if let Record::Open(o) = &mut record {
+        o.upstream = Some("wss://api.mypurecloud.com/api/v2/guest/sessions".into());
+        o.response =
+            Some(HttpResponse { status: 403, headers: vec![], body: Some("access refused".into()), body_base64: None });
+    }
+    publish(hub, record);
+    publish(hub, close(conn, Peer::Server, None, None, 80.0));
+}

@@ -1,0 +1,330 @@
+//! The web UI over real HTTP and WebSocket: access token, Host and Origin checks, history + live
+//! records, lag resyncs, downloads, shutdown and a taken port.
+
+mod cdp;
+mod common;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use cdp::fixtures::{self, publish, start_ui, UiServer};
+use frametap::event::Peer;
+use frametap::ui::{self, Hub, HubOptions};
+use futures_util::StreamExt as _;
+use http_body_util::{BodyExt as _, Empty};
+use hyper::body::Bytes;
+use hyper::{HeaderMap, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+use tokio_tungstenite::tungstenite::{self, Message};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// A GET with the given headers (Host defaults to the server's address).
+async fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> (StatusCode, HeaderMap, String) {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await.unwrap();
+    tokio::spawn(conn);
+    let mut request = hyper::Request::get(path);
+    if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
+        request = request.header("host", addr.to_string());
+    }
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = sender.send_request(request.body(Empty::<Bytes>::new()).unwrap()).await.unwrap();
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.unwrap().to_bytes();
+    (parts.status, parts.headers, String::from_utf8_lossy(&body).into_owned())
+}
+
+fn cookie(ui: &UiServer) -> String {
+    format!("frametap_ui_{}={}", ui.addr.port(), ui.token)
+}
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+
+async fn open_stream(addr: SocketAddr, headers: &[(&'static str, String)]) -> Result<Ws, tungstenite::Error> {
+    let mut request = format!("ws://{addr}/api/stream").into_client_request().unwrap();
+    for (name, value) in headers {
+        request.headers_mut().insert(*name, value.parse().unwrap());
+    }
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tokio_tungstenite::client_async(request, tcp).await.map(|(ws, _)| ws)
+}
+
+async fn next_json(ws: &mut Ws) -> Value {
+    loop {
+        let message = tokio::time::timeout(WAIT, ws.next()).await.expect("a stream message in time").unwrap().unwrap();
+        match message {
+            Message::Text(text) => return serde_json::from_str(&text).unwrap(),
+            Message::Close(frame) => panic!("the stream closed: {frame:?}"),
+            _ => continue,
+        }
+    }
+}
+
+/// Reads until `{"t":"live"}`, returning the hello and every record before it as (kind, record).
+async fn read_sync(ws: &mut Ws) -> (Value, Vec<(String, Value)>) {
+    let hello = next_json(ws).await;
+    assert_eq!(hello["t"], "hello", "{hello}");
+    let mut records = Vec::new();
+    loop {
+        let message = next_json(ws).await;
+        match message["t"].as_str() {
+            Some("live") => return (hello, records),
+            Some("batch") => records.extend(batch(&message)),
+            _ => panic!("unexpected message during sync: {message}"),
+        }
+    }
+}
+
+fn batch(message: &Value) -> Vec<(String, Value)> {
+    assert_eq!(message["t"], "batch", "{message}");
+    message["recs"].as_array().unwrap().iter().map(|r| (r["k"].as_str().unwrap().to_string(), r["r"].clone())).collect()
+}
+
+#[tokio::test]
+async fn every_route_needs_the_access_token() {
+    let ui = start_ui(Hub::new(HubOptions::default()), None).await;
+    for path in ["/", "/try", "/assets/app.js", "/api/info", "/api/history", "/api/conn/1/capture", "/nope"] {
+        let (status, _, body) = get(ui.addr, path, &[]).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
+        assert!(body.contains("access token"), "{path}: {body}");
+        let (status, _, _) = get(ui.addr, &format!("{path}?token=wrong"), &[]).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path} with a wrong token");
+    }
+    let (status, headers, body) = get(ui.addr, &format!("/?token={}", ui.token), &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("<title>frametap</title>"));
+    let set_cookie = headers.get("set-cookie").expect("a cookie on first load").to_str().unwrap();
+    assert!(set_cookie.starts_with(&cookie(&ui)), "{set_cookie}");
+    assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"), "{set_cookie}");
+    assert!(headers.get("content-security-policy").unwrap().to_str().unwrap().contains("default-src 'self'"));
+    assert_eq!(headers.get("referrer-policy").unwrap(), "no-referrer");
+
+    let (status, _, body) = get(ui.addr, "/api/info", &[("cookie", &cookie(&ui))]).await;
+    assert_eq!(status, StatusCode::OK);
+    let info: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(info["redacted"], false);
+    assert_eq!(info["downloads"]["har"], false);
+    let (status, _, js) = get(ui.addr, "/assets/app.js", &[("cookie", &cookie(&ui))]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(js.contains("/api/stream"));
+
+    // The live stream too.
+    match open_stream(ui.addr, &[]).await {
+        Err(tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED)
+        }
+        other => panic!("a stream without a token was not refused: {:?}", other.map(|_| ())),
+    }
+    ui.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_foreign_host_is_refused() {
+    let ui = start_ui(Hub::new(HubOptions::default()), None).await;
+    let port = ui.addr.port();
+    let path = format!("/?token={}", ui.token);
+    for host in [format!("evil.example:{port}"), format!("127.0.0.1:{}", port.wrapping_add(1)), "localhost".into()] {
+        let (status, _, body) = get(ui.addr, &path, &[("host", &host)]).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{host}");
+        assert!(body.contains("DNS-rebinding"), "{body}");
+    }
+    for host in [format!("localhost:{port}"), format!("127.0.0.1:{port}"), format!("[::1]:{port}")] {
+        let (status, _, _) = get(ui.addr, &path, &[("host", &host)]).await;
+        assert_eq!(status, StatusCode::OK, "{host}");
+    }
+    // Rebinding the stream fails the same way.
+    let refused = open_stream(ui.addr, &[("host", format!("evil.example:{port}")), ("cookie", cookie(&ui))]).await;
+    assert!(matches!(refused, Err(tungstenite::Error::Http(r)) if r.status() == StatusCode::FORBIDDEN));
+    ui.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_live_stream_refuses_cross_origin_subscribers() {
+    let ui = start_ui(Hub::new(HubOptions::default()), None).await;
+    let port = ui.addr.port();
+    for origin in ["http://evil.example".to_string(), format!("http://evil.example:{port}"), "null".into()] {
+        let refused = open_stream(ui.addr, &[("origin", origin.clone()), ("cookie", cookie(&ui))]).await;
+        match refused {
+            Err(tungstenite::Error::Http(response)) => {
+                assert_eq!(response.status(), StatusCode::FORBIDDEN, "{origin}")
+            }
+            other => panic!("origin {origin} was not refused: {:?}", other.map(|_| ())),
+        }
+    }
+    let mut ws = open_stream(ui.addr, &[("origin", format!("http://localhost:{port}")), ("cookie", cookie(&ui))])
+        .await
+        .expect("the UI's own origin is accepted");
+    let (hello, _) = read_sync(&mut ws).await;
+    assert_eq!(hello["reason"], "start");
+    ui.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn history_then_live_records_arrive() {
+    let hub = Hub::new(HubOptions { history_limit: 100, redacted: true });
+    publish(&hub, fixtures::meta());
+    publish(&hub, fixtures::open(1, "/v1?deploymentId=abc"));
+    let ui = start_ui(hub, None).await;
+    let mut ws = open_stream(ui.addr, &[("cookie", cookie(&ui))]).await.unwrap();
+    let (hello, history) = read_sync(&mut ws).await;
+    assert_eq!(hello["redacted"], true);
+    let kinds: Vec<_> = history.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(kinds, ["meta", "open"]);
+    assert_eq!(history[1].1["request"]["path"], "/v1?deploymentId=abc");
+
+    publish(&ui.hub, fixtures::text(1, 1, Peer::Client, json!({"action": "echo"}), 5));
+    fixtures::publish_annotation(&ui.hub, 1, 1, "echo");
+    let mut live = Vec::new();
+    while live.len() < 2 {
+        live.extend(batch(&next_json(&mut ws).await));
+    }
+    assert_eq!(live[0].0, "frame");
+    assert_eq!(live[0].1["text"], r#"{"action":"echo"}"#);
+    assert_eq!(live[1], ("annotation".to_string(), live[1].1.clone()));
+    assert_eq!(live[1].1["text"], "echo");
+    ui.stop().await.unwrap();
+}
+
+/// One thread: the stream task cannot forward while this test publishes, so it must fall behind.
+#[tokio::test]
+async fn a_lagging_subscriber_is_told_to_resync_from_history() {
+    let hub = Hub::with_live_buffer(HubOptions::default(), 4);
+    let ui = start_ui(hub, None).await;
+    let mut ws = open_stream(ui.addr, &[("cookie", cookie(&ui))]).await.unwrap();
+    read_sync(&mut ws).await;
+    publish(&ui.hub, fixtures::open(1, "/v1"));
+    for seq in 1..=50 {
+        publish(&ui.hub, fixtures::text(1, seq, Peer::Server, json!({"n": seq}), 0));
+    }
+    // Whatever arrived before the lag was noticed, a resync follows with the whole history.
+    let resync = loop {
+        let message = next_json(&mut ws).await;
+        if message["t"] == "hello" {
+            break message;
+        }
+        assert_eq!(message["t"], "batch", "{message}");
+    };
+    assert_eq!(resync["reason"], "lag", "{resync}");
+    assert!(resync["missed"].as_u64().unwrap() > 0, "{resync}");
+    let mut records = Vec::new();
+    loop {
+        let message = next_json(&mut ws).await;
+        if message["t"] == "live" {
+            break;
+        }
+        records.extend(batch(&message));
+    }
+    assert_eq!(records.len(), 51, "the resync carries the whole history");
+    assert_eq!(records[50].1["seq"], 50);
+    ui.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_connection_downloads_as_capture_jsonl() {
+    let hub = Hub::new(HubOptions::default());
+    publish(&hub, fixtures::meta());
+    fixtures::publish_story(&hub, 1);
+    fixtures::publish_healthy(&hub, 2);
+    let ui = start_ui(hub, None).await;
+    let c = cookie(&ui);
+    let (status, headers, body) = get(ui.addr, "/api/conn/1/capture", &[("cookie", &c)]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers.get("content-disposition").unwrap(), "attachment; filename=\"frametap-conn-1.jsonl\"");
+    let lines: Vec<Value> = body.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines[0]["kind"], "meta");
+    assert!(lines[1..].iter().all(|l| l["conn"] == 1), "only connection 1");
+    assert!(lines.iter().any(|l| l["kind"] == "diagnosis"));
+    // Known records read back as the capture format's records.
+    for line in body.lines().filter(|l| !l.contains("\"annotation\"")) {
+        serde_json::from_str::<frametap::event::Record>(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    }
+
+    let (status, _, body) = get(ui.addr, "/api/conn/1/capture?redacted=1", &[("cookie", &c)]).await;
+    assert_eq!(status, StatusCode::NOT_IMPLEMENTED, "{body}");
+    let (status, _, _) = get(ui.addr, "/api/conn/1/har", &[("cookie", &c)]).await;
+    assert_eq!(status, StatusCode::NOT_IMPLEMENTED);
+    let (status, _, _) = get(ui.addr, "/api/conn/9/capture", &[("cookie", &c)]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    ui.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn shutdown_closes_live_streams_with_1001() {
+    let ui = start_ui(Hub::new(HubOptions::default()), None).await;
+    let mut ws = open_stream(ui.addr, &[("cookie", cookie(&ui))]).await.unwrap();
+    read_sync(&mut ws).await;
+    let stopping = tokio::spawn(ui.stop());
+    let message = tokio::time::timeout(WAIT, ws.next()).await.unwrap().unwrap().unwrap();
+    match message {
+        Message::Close(Some(frame)) => assert_eq!(u16::from(frame.code), 1001),
+        other => panic!("expected a 1001 close, got {other:?}"),
+    }
+    drop(ws);
+    stopping.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_taken_port_is_a_clear_error() {
+    let taken = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let err = ui::bind(taken.local_addr().unwrap()).await.unwrap_err();
+    let message = format!("{err:#}");
+    assert!(
+        message.contains("port is taken") && message.contains("--ui ADDR") && message.contains("--no-ui"),
+        "{message}"
+    );
+}
+
+/// `frametap ui FILE`: the binary prints the URL, serves the capture, and stops on SIGTERM.
+#[tokio::test]
+async fn frametap_ui_serves_a_saved_capture() {
+    use tokio::io::AsyncBufReadExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("story.jsonl");
+    let hub = Hub::new(HubOptions::default());
+    publish(&hub, fixtures::meta());
+    fixtures::publish_story(&hub, 1);
+    let lines: String = hub.history().iter().map(|e| format!("{}\n", e.json)).collect();
+    std::fs::write(&path, lines).unwrap();
+
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_frametap"))
+        .args(["ui", path.to_str().unwrap(), "--ui", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdout = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = tokio::time::timeout(WAIT, stdout.next_line()).await.unwrap().unwrap().unwrap();
+    let url = first.split(": ").last().unwrap().to_string();
+    assert!(url.starts_with("http://127.0.0.1:") && url.contains("/?token="), "{first}");
+    let rest = url.strip_prefix("http://").unwrap();
+    let (addr, query) = rest.split_once('/').unwrap();
+    let addr: SocketAddr = addr.parse().unwrap();
+    let (status, _, body) = get(addr, &format!("/api/history{}", query.trim_start_matches('/')), &[]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let kinds: Vec<String> =
+        body.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["kind"].as_str().unwrap().to_string()).collect();
+    assert_eq!(kinds.first().map(String::as_str), Some("meta"));
+    assert!(kinds.iter().any(|k| k == "diagnosis") && kinds.iter().any(|k| k == "annotation"), "{kinds:?}");
+
+    // SAFETY: signalling our own child process by its pid.
+    unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGTERM) };
+    let status = tokio::time::timeout(WAIT, child.wait()).await.unwrap().unwrap();
+    assert!(status.success(), "{status}");
+}
+
+#[tokio::test]
+async fn frametap_ui_with_a_missing_file_says_so() {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_frametap"))
+        .args(["ui", "/nonexistent/capture.jsonl", "--ui", "127.0.0.1:0"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("could not read the capture /nonexistent/capture.jsonl"), "{stderr}");
+}
