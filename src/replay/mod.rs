@@ -13,6 +13,7 @@ pub mod player;
 pub mod script;
 pub mod send;
 pub mod serve;
+pub mod sets;
 
 pub use pace::Pace;
 pub use player::{PlayOptions, PlayReport};
@@ -86,8 +87,8 @@ pub struct SendArgs {
     /// Replace (or add) a handshake header: 'Name: value' (repeatable).
     #[arg(long, value_name = "'Name: value'", value_parser = crate::proxy::headers::parse_header_arg)]
     pub header: Vec<(String, String)>,
-    /// Replace the value of this JSON field in every client frame (repeatable), e.g. --set token=NEW.
-    #[arg(long, value_name = "NAME=VALUE", value_parser = send::parse_set)]
+    /// Replace the value of this JSON field in every client message (repeatable), e.g. --set token=NEW.
+    #[arg(long, value_name = "NAME=VALUE", value_parser = sets::parse_set)]
     pub set: Vec<(String, String)>,
     /// Seconds to wait for each server frame the recording shows before sending the next client frame anyway.
     #[arg(long, default_value_t = 10.0, value_name = "SECS")]

@@ -30,7 +30,7 @@ pub struct PlayOptions {
     pub close_timeout: Duration,
     /// JSON field names left out when comparing the peer's frames with the recorded ones (`--ignore`).
     pub ignore: Vec<String>,
-    /// `--set NAME=VALUE`: JSON fields replaced in every text frame we send.
+    /// `--set NAME=VALUE`: JSON fields replaced in every text message we send.
     pub sets: Vec<(String, String)>,
     /// Largest frame accepted from the peer.
     pub max_message: u64,
@@ -100,6 +100,7 @@ pub async fn play<S: RelayStream>(
         timed_out: false,
         divergences: Vec::new(),
     };
+    let steps = super::sets::apply_to_steps(steps, &player.options.sets);
     player.run_script(steps).await;
     player.finish(end).await;
     reader.abort();
@@ -151,12 +152,7 @@ impl<W: AsyncRead + AsyncWrite + Unpin> Player<W> {
                     if !self.wait_until(due).await {
                         return;
                     }
-                    let frame = if self.options.sets.is_empty() {
-                        step.frame
-                    } else {
-                        super::send::apply_sets(step.frame, &self.options.sets)
-                    };
-                    if !self.send(frame, self.role).await {
+                    if !self.send(step.frame, self.role).await {
                         return;
                     }
                     anchor = Instant::now();

@@ -1,16 +1,14 @@
 //! `replay send`: dials a live upstream with the recorded handshake, plays the recorded client side against it
-//! (with `--set` fields replaced), and reports which server frames differ from the recording.
+//! (with `--set` fields replaced, see [`super::sets`]), and reports which server frames differ from the recording.
 
 use super::player::{play, PlayOptions, PlayReport};
 use super::script::Script;
-use crate::event::{Frame, Headers, HttpRequest, HttpResponse, Note, Opcode, Open, Peer, Record, Ts};
+use crate::event::{Headers, HttpRequest, HttpResponse, Note, Open, Peer, Record, Ts};
 use crate::forward::UpstreamProxies;
 use crate::pipeline::EventSink;
 use crate::proxy::headers::upstream_request_headers;
 use crate::proxy::upstream::{self, UpstreamAnswer, UpstreamBase};
 use anyhow::{bail, Result};
-use bytes::Bytes;
-use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -145,91 +143,9 @@ fn without_placeholders(headers: &Headers) -> (Headers, Vec<String>) {
     (kept, dropped)
 }
 
-/// `--set NAME=VALUE`: replaces the value of every JSON field `NAME` (at any depth) in an unfragmented text
-/// frame. A string field gets VALUE as a string; any other field gets VALUE parsed as JSON when it parses.
-pub fn apply_sets(frame: Frame, sets: &[(String, String)]) -> Frame {
-    if frame.opcode != Opcode::Text || !frame.fin {
-        return frame;
-    }
-    let Some(mut json) = frame.text().and_then(|t| serde_json::from_str::<Value>(t).ok()) else { return frame };
-    let mut changed = false;
-    for (name, value) in sets {
-        changed |= replace_field(&mut json, name, value);
-    }
-    if !changed {
-        return frame;
-    }
-    let payload = Bytes::from(serde_json::to_string(&json).expect("JSON values serialise"));
-    Frame { len: payload.len() as u64, payload, ..frame }
-}
-
-fn replace_field(json: &mut Value, name: &str, value: &str) -> bool {
-    match json {
-        Value::Object(map) => {
-            let mut changed = false;
-            for (key, field) in map.iter_mut() {
-                if key == name {
-                    *field = match field {
-                        Value::String(_) => Value::String(value.to_owned()),
-                        _ => serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_owned())),
-                    };
-                    changed = true;
-                } else {
-                    changed |= replace_field(field, name, value);
-                }
-            }
-            changed
-        }
-        Value::Array(items) => {
-            let mut changed = false;
-            for item in items {
-                changed |= replace_field(item, name, value);
-            }
-            changed
-        }
-        _ => false,
-    }
-}
-
-/// Parses `--set NAME=VALUE`.
-pub fn parse_set(arg: &str) -> Result<(String, String), String> {
-    match arg.split_once('=') {
-        Some((name, value)) if !name.trim().is_empty() => Ok((name.trim().to_owned(), value.to_owned())),
-        _ => Err(format!("{arg:?} is not NAME=VALUE (for example --set token=6f1c…)")),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn text(payload: &str) -> Frame {
-        Frame {
-            conn: 1,
-            ts: Ts::now(),
-            seq: 1,
-            from: Peer::Client,
-            to: Peer::Server,
-            opcode: Opcode::Text,
-            fin: true,
-            rsv: 0,
-            len: payload.len() as u64,
-            payload: Bytes::copy_from_slice(payload.as_bytes()),
-            text_message: true,
-            relayed: true,
-        }
-    }
-
-    #[test]
-    fn set_replaces_fields_at_any_depth_keeping_order() {
-        let sets = vec![("token".to_owned(), "NEW".to_owned()), ("n".to_owned(), "5".to_owned())];
-        let frame = apply_sets(text(r#"{"action":"echo","token":"old","inner":[{"token":"x","n":1}]}"#), &sets);
-        assert_eq!(frame.text().unwrap(), r#"{"action":"echo","token":"NEW","inner":[{"token":"NEW","n":5}]}"#);
-        assert_eq!(frame.len, frame.payload.len() as u64);
-        let untouched = text(r#"{ "action": "echo" }"#);
-        assert_eq!(apply_sets(untouched.clone(), &sets), untouched, "no field: the frame stays byte for byte");
-        assert_eq!(apply_sets(text("not json"), &sets).text(), Some("not json"));
-    }
 
     #[test]
     fn placeholder_headers_are_left_out() {
@@ -241,7 +157,5 @@ mod tests {
         let (kept, dropped) = without_placeholders(&headers);
         assert_eq!(kept, vec![("origin".to_owned(), "https://app.example".to_owned())]);
         assert_eq!(dropped, vec!["authorization", "cookie"]);
-        assert!(parse_set("token=a=b").unwrap().1 == "a=b");
-        assert!(parse_set("=x").is_err());
     }
 }
