@@ -40,6 +40,9 @@ pub enum Command {
     /// Manage the local certificate authority used by `proxy --tls` and `proxy --forward`.
     #[command(subcommand)]
     Certs(crate::tls::CertsCommand),
+    /// Read a capture and print each connection's timeline, tokens and close diagnosis (what most likely
+    /// caused the close, from the frames alone). `--json` for machines.
+    Inspect(crate::inspect::InspectCommand),
     /// Open a saved capture in the web UI (connections, frames, close diagnoses, tokens).
     Ui(crate::ui::UiCommand),
     /// Replay a captured connection: serve its server side to clients, or send its client side to a live upstream.
@@ -49,6 +52,17 @@ pub enum Command {
     Replay(crate::replay::ReplayCommand),
     /// Convert a capture (.jsonl) to a HAR (.har, .zhar) or back, chosen by the extensions. See docs/replay.md.
     Convert(crate::convert::ConvertCommand),
+    /// Run a built-in simulator of a service (NOT the real service), with its failures on demand.
+    #[command(subcommand)]
+    Sim(SimTarget),
+}
+
+/// `frametap sim …`: which service to simulate.
+#[derive(Debug, Subcommand)]
+pub enum SimTarget {
+    /// The Genesys Web Messaging Guest API, with every failure scenario as a flag or a `sim-*` URL
+    /// parameter (docs/simulator.md). Connect to ws://127.0.0.1:9100/v1?deploymentId=<any id>.
+    Genesys(crate::sim::SimCommand),
 }
 
 /// Where records are saved.
@@ -100,7 +114,8 @@ pub struct ProxyArgs {
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
     /// The real endpoint: ws:// or wss:// with an optional base path, e.g. wss://webmessaging.mypurecloud.com.
-    /// The client's path and query are appended.
+    /// The client's path and query are appended. Without it, frametap runs its built-in Genesys Guest API
+    /// simulator as the upstream (recorded as sim:genesys), so everything works offline.
     #[arg(long, value_name = "URL")]
     pub upstream: Option<String>,
     #[command(flatten)]
@@ -117,6 +132,11 @@ pub struct ProxyArgs {
     pub set_header: Vec<(String, String)>,
     #[command(flatten)]
     pub ui: crate::ui::UiArgs,
+    #[command(flatten)]
+    pub analysis: crate::inspect::AnalysisArgs,
+    /// Scenarios for the built-in simulator (used when --upstream is not given).
+    #[command(flatten, next_help_heading = "Simulator (without --upstream)")]
+    pub sim: crate::sim::SimArgs,
     /// Forward the client's Cookie headers upstream (dropped by default: a browser's cookies for
     /// 127.0.0.1 belong to your other local apps).
     #[arg(long)]

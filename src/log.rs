@@ -2,6 +2,7 @@
 //! close lines with the code's name, and the blocks the analysis adds. The one place that prints frames.
 
 use crate::event::{Frame, Opcode, Open, Peer, Record};
+use crate::inspect::close_code_name;
 use std::io::{BufWriter, IsTerminal, Stdout, Write};
 
 /// How the terminal log prints records.
@@ -213,30 +214,6 @@ fn open_lines(open: &Open, paint: Paint) -> String {
     text
 }
 
-/// The registered name of a WebSocket close code (RFC 6455 §7.4, IANA registry).
-pub fn close_code_name(code: u16) -> &'static str {
-    match code {
-        1000 => "Normal Closure",
-        1001 => "Going Away",
-        1002 => "Protocol Error",
-        1003 => "Unsupported Data",
-        1005 => "No Status Received",
-        1006 => "Abnormal Closure",
-        1007 => "Invalid Payload Data",
-        1008 => "Policy Violation",
-        1009 => "Message Too Big",
-        1010 => "Mandatory Extension",
-        1011 => "Internal Error",
-        1012 => "Service Restart",
-        1013 => "Try Again Later",
-        1014 => "Bad Gateway",
-        1015 => "TLS Handshake",
-        3000..=3999 => "registered (library/framework)",
-        4000..=4999 => "private (application-defined)",
-        _ => "not a valid close code",
-    }
-}
-
 #[derive(Clone, Copy)]
 struct Paint(bool);
 
@@ -312,7 +289,7 @@ mod tests {
         let close = line(&frame(Opcode::Close, true, b"\x03\xe8"));
         assert!(close.contains("1000 Normal Closure (no reason)"), "{close}");
         let private = line(&frame(Opcode::Close, true, b"\x0f\xa1kicked"));
-        assert!(private.contains("4001 private") && private.contains("reason \"kicked\""), "{private}");
+        assert!(private.contains("4001 Private") && private.contains("reason \"kicked\""), "{private}");
         let empty = line(&frame(Opcode::Close, true, b""));
         assert!(empty.contains("1005 No Status Received"), "{empty}");
     }

@@ -1,7 +1,7 @@
 //! The `frametap` binary: parse the command line, set up diagnostics, run the command, map errors to exit codes.
 
 use clap::Parser;
-use frametap::cli::{Cli, Command};
+use frametap::cli::{Cli, Command, SimTarget};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -23,11 +23,13 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Proxy(args) => frametap::commands::proxy::run(args).await,
+            Command::Sim(SimTarget::Genesys(cmd)) => frametap::sim::run(cmd).await,
             Command::Redact(cmd) => frametap::redact::run_redact(cmd),
             Command::Certs(cmd) => frametap::tls::run_certs(cmd),
             Command::Ui(cmd) => frametap::ui::run_file(cmd).await,
             Command::Replay(cmd) => frametap::replay::run_replay(cmd).await,
             Command::Convert(cmd) => frametap::convert::run_convert(cmd),
+            Command::Inspect(cmd) => frametap::inspect::run_inspect(cmd),
         }
     });
     match result {

@@ -4,6 +4,7 @@
 use crate::capture::CaptureWriter;
 use crate::cli::{CaptureArgs, LogArgs};
 use crate::event::{Meta, Ts, FORMAT_NAME, FORMAT_VERSION};
+use crate::inspect::{AnalysisOptions, Analyzer};
 use crate::log::TerminalLog;
 use crate::pipeline::{self, EventSink, Pipeline, PipelineOptions, Publisher};
 use crate::ui::{Hub, HubOptions, RunningUi, UiArgs};
@@ -24,6 +25,8 @@ pub struct SessionSetup<'a> {
     pub ui: Option<&'a UiArgs>,
     /// The URL the UI's "try it" page connects to.
     pub proxy_ws_url: Option<String>,
+    /// Live analysis (annotations, tokens, close diagnoses); `None` records frames only.
+    pub analysis: Option<AnalysisOptions>,
 }
 
 /// A started session: where to emit records, and the pipeline to finish at the end.
@@ -58,7 +61,8 @@ pub async fn start(setup: SessionSetup<'_>) -> Result<Session> {
         redacted: false,
         insecure_upstream: setup.insecure_upstream,
     };
-    let log = (!setup.log.quiet).then(|| TerminalLog::stdout(setup.log.log_format));
+    let log =
+        (!setup.log.quiet).then(|| TerminalLog::stdout(setup.log.log_format).with_blocks(crate::inspect::render_block));
     let mut publishers = setup.publishers;
     let mut ui = None;
     if let Some(ui_args) = setup.ui.filter(|args| !args.no_ui) {
@@ -71,7 +75,7 @@ pub async fn start(setup: SessionSetup<'_>) -> Result<Session> {
         meta,
         capture,
         log,
-        analysis: None,
+        analysis: setup.analysis.map(|options| Box::new(Analyzer::new(options)) as Box<dyn pipeline::Analysis>),
         redaction: setup
             .capture
             .redact

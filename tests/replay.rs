@@ -196,6 +196,10 @@ async fn served_replay_gives_a_real_client_the_recorded_frames_and_close() {
         assert!(replayed.has_end);
         assert_eq!(server_frames_in(&out), original.server_frames, "{name}: the served session is captured");
         assert!(replayed.records.iter().any(|r| matches!(r, Record::Close(c) if c.code == Some(4000))));
+        assert!(
+            replayed.records.iter().any(|r| matches!(r, Record::Diagnosis(d) if d.conn == 1)),
+            "{name}: the served session is diagnosed like a proxied one"
+        );
     }
 }
 

@@ -6,17 +6,26 @@ use crate::proxy::relay::RelayOptions;
 use crate::proxy::upstream::UpstreamBase;
 use crate::proxy::{ProxyConfig, CLOSE_TIMEOUT, HANDSHAKE_TIMEOUT};
 use crate::session::{self, SessionSetup};
-use anyhow::{bail, Context, Result};
+use crate::sim::{InProcessSim, SimConfig, SIM_NOTICE, SIM_UPSTREAM_NAME};
+use anyhow::{Context, Result};
 
 /// Runs the reverse proxy until Ctrl-C or SIGTERM.
 pub async fn run(args: ProxyArgs) -> Result<()> {
     if args.modes.forward {
         return crate::forward::command::run(args).await;
     }
-    let Some(upstream_arg) = args.upstream.as_deref() else {
-        bail!("--upstream is required: give the real endpoint, e.g. --upstream wss://webmessaging.mypurecloud.com");
+    // No --upstream: the built-in Genesys simulator, in-process, so a first run works offline.
+    let (upstream, sim) = match args.upstream.as_deref() {
+        Some(url) => (UpstreamBase::parse(url).map_err(|e| anyhow::anyhow!("--upstream {e}"))?, None),
+        None => {
+            let config = SimConfig::from_args(&args.sim)?;
+            let example = config.example_deployment_id().to_owned();
+            let sim = InProcessSim::start(config).await?;
+            let mut base = UpstreamBase::parse(&sim.upstream_url()).map_err(|e| anyhow::anyhow!("simulator: {e}"))?;
+            base.label = Some(SIM_UPSTREAM_NAME.to_owned());
+            (base, Some((sim, example)))
+        }
     };
-    let upstream = UpstreamBase::parse(upstream_arg).map_err(|e| anyhow::anyhow!("--upstream {e}"))?;
     let tls = crate::tls::upstream::client_config(args.tls.upstream_ca.as_deref(), args.tls.insecure_upstream)
         .context("--upstream-ca")?;
     if args.tls.insecure_upstream {
@@ -41,11 +50,21 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
         insecure_upstream: args.tls.insecure_upstream,
         publishers: Vec::new(),
         ui: Some(&args.ui),
+        analysis: Some(args.analysis.options()),
         proxy_ws_url: Some(public_url.clone()),
     })
     .await?;
     eprintln!("frametap proxy");
-    eprintln!("  point your WebSocket client at  {public_url}/<path>   (e.g. {public_url}/v1?deploymentId=…)");
+    match &sim {
+        Some((_, example)) => {
+            eprintln!("  *** {SIM_NOTICE} ***");
+            eprintln!("  *** Give --upstream wss://webmessaging.<your region> to talk to the real service. ***");
+            eprintln!("  point your WebSocket client at  {public_url}/v1?deploymentId={example}");
+        }
+        None => {
+            eprintln!("  point your WebSocket client at  {public_url}/<path>   (e.g. {public_url}/v1?deploymentId=…)")
+        }
+    }
     eprintln!("  upstream                        {}", upstream.display());
     if let Some(proxy) = upstream_proxies.proxy_for(upstream.secure, &upstream.host, upstream.port) {
         eprintln!("  through the upstream proxy      {proxy}");
@@ -76,5 +95,8 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
         crate::proxy::serve_with_tls(listener, client_tls, config, session.sink.clone(), super::shutdown::signal())
             .await;
     session.finish().await;
+    if let Some((sim, _)) = sim {
+        sim.stop().await?;
+    }
     result
 }

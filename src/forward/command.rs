@@ -38,6 +38,7 @@ pub async fn run(args: ProxyArgs) -> anyhow::Result<()> {
         insecure_upstream: args.tls.insecure_upstream,
         publishers: Vec::new(),
         ui: Some(&args.ui),
+        analysis: Some(args.analysis.options()),
         proxy_ws_url: None,
     })
     .await?;

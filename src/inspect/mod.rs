@@ -1,4 +1,52 @@
-//! Analysis over a connection's records: token claims, close diagnosis, protocol profiles (pure, shared by live and `inspect`).
+//! Analysis of captured connections: tokens, protocol profiles, and the diagnosis of every close.
+//!
+//! One [`Analyzer`] serves the live proxy and `frametap inspect` alike: it reads records in order and
+//! derives `annotation`, `token` and `diagnosis` records from them (docs/diagnosis.md).
 
+pub mod analyzer;
+mod causes;
+pub mod close;
+pub mod codes;
+pub mod command;
 pub mod jwt;
+pub mod report;
 pub mod tokens;
+
+pub use crate::profile::ProfileChoice;
+pub use analyzer::Analyzer;
+pub use codes::close_code_name;
+pub use command::{run_inspect, InspectCommand};
+pub use report::{render_block, render_diagnosis, render_token};
+
+/// What the analysis is asked to do.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AnalysisOptions {
+    /// Which protocol profile reads the frames.
+    pub profile: ProfileChoice,
+    /// Scopes every token must carry (`--require-scope`).
+    pub require_scopes: Vec<String>,
+}
+
+/// The analysis flags shared by `proxy`, `replay serve` and `inspect`.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct AnalysisArgs {
+    /// Protocol profile for annotations and lint: auto detects Genesys Web Messaging from the upstream,
+    /// the URL or the frames.
+    #[arg(long, value_enum, default_value_t = ProfileChoice::Auto)]
+    pub profile: ProfileChoice,
+    /// Flag any token whose `scope`/`scp` claim lacks this scope (repeatable).
+    #[arg(long = "require-scope", value_name = "SCOPE")]
+    pub require_scope: Vec<String>,
+}
+
+impl AnalysisArgs {
+    pub fn options(&self) -> AnalysisOptions {
+        AnalysisOptions { profile: self.profile, require_scopes: self.require_scope.clone() }
+    }
+}
+
+impl From<&AnalysisArgs> for AnalysisOptions {
+    fn from(args: &AnalysisArgs) -> Self {
+        args.options()
+    }
+}

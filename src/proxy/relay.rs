@@ -46,6 +46,9 @@ struct EndState {
     first_close: Option<(Peer, Option<u16>, Option<String>)>,
     close_from_client: bool,
     close_from_server: bool,
+    /// A close frame from this side was written to the other side (or was not to be relayed).
+    delivered_from_client: bool,
+    delivered_from_server: bool,
     /// A side that ended TCP without a close frame, and how.
     drop: Option<(Peer, String)>,
     timed_out: bool,
@@ -85,6 +88,22 @@ impl Shared {
         }
         drop(state);
         self.closing.send_replace(true);
+    }
+
+    /// Both close frames were delivered: once one side ends TCP, the connection is over (as a server closes
+    /// its socket after the close handshake without waiting for the client's FIN, RFC 6455 §7.1.1).
+    fn closes_delivered(&self) -> bool {
+        let state = self.state.lock().unwrap();
+        state.delivered_from_client && state.delivered_from_server
+    }
+
+    fn delivered_close(&self, from: Peer) {
+        let mut state = self.state.lock().unwrap();
+        match from {
+            Peer::Client => state.delivered_from_client = true,
+            Peer::Server => state.delivered_from_server = true,
+            Peer::Proxy => {}
+        }
     }
 
     fn sent_close(&self, from: Peer) -> bool {
@@ -129,6 +148,8 @@ struct Pump<'a, R, W> {
     forwarding: bool,
     /// True once a close frame went to `to`: frametap then sends it no close of its own.
     close_forwarded: bool,
+    /// Close frames received from `from` so far.
+    closes_seen: u32,
 }
 
 impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Pump<'a, R, W> {
@@ -147,6 +168,7 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Pump<'a, R, W> {
             skip: 0,
             forwarding: true,
             close_forwarded: false,
+            closes_seen: 0,
         }
     }
 
@@ -192,6 +214,7 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Pump<'a, R, W> {
     async fn drain(&mut self) -> std::io::Result<()> {
         let mut pos = 0;
         let mut forward_from = 0;
+        let closes_before = self.closes_seen;
         while pos < self.buf.len() {
             if self.skip > 0 {
                 let n = self.skip.min((self.buf.len() - pos) as u64) as usize;
@@ -220,6 +243,9 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Pump<'a, R, W> {
             self.writer.flush().await?;
         }
         self.buf.advance(pos);
+        if self.closes_seen > closes_before {
+            self.shared.delivered_close(self.from);
+        }
         Ok(())
     }
 
@@ -229,6 +255,7 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Pump<'a, R, W> {
             let (code, reason) = crate::event::parse_close_payload(&scanned.payload);
             self.shared.saw_close(self.from, code, reason);
             self.close_forwarded |= self.forwarding;
+            self.closes_seen += 1;
         }
         let frame = Frame {
             conn: self.shared.conn,
@@ -360,12 +387,12 @@ pub async fn relay<C: RelayStream, S: RelayStream>(
         tokio::select! {
             end = &mut upward, if !up_done => {
                 up_done = true;
-                if end == PumpEnd::Dropped { break; }
+                if end == PumpEnd::Dropped || shared.closes_delivered() { break; }
                 deadline.get_or_insert_with(|| tokio::time::Instant::now() + options.close_timeout);
             }
             end = &mut downward, if !down_done => {
                 down_done = true;
-                if end == PumpEnd::Dropped { break; }
+                if end == PumpEnd::Dropped || shared.closes_delivered() { break; }
                 deadline.get_or_insert_with(|| tokio::time::Instant::now() + options.close_timeout);
             }
             _ = closing.changed(), if deadline.is_none() => {

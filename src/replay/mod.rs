@@ -74,6 +74,8 @@ pub struct ServeArgs {
     pub log: LogArgs,
     #[command(flatten)]
     pub ui: crate::ui::UiArgs,
+    #[command(flatten)]
+    pub analysis: crate::inspect::AnalysisArgs,
 }
 
 /// `frametap replay send`.
@@ -103,6 +105,8 @@ pub struct SendArgs {
     pub capture: CaptureArgs,
     #[command(flatten)]
     pub log: LogArgs,
+    #[command(flatten)]
+    pub analysis: crate::inspect::AnalysisArgs,
 }
 
 /// Runs `frametap replay serve` (until Ctrl-C) or `frametap replay send` (until the session ends).
@@ -137,6 +141,7 @@ async fn run_serve(args: ServeArgs) -> Result<()> {
         publishers: Vec::new(),
         ui: Some(&args.ui),
         proxy_ws_url: Some(format!("ws://{local}")),
+        analysis: Some(args.analysis.options()),
     })
     .await?;
     eprintln!("frametap replay serve");
@@ -191,6 +196,7 @@ async fn run_send(args: SendArgs) -> Result<()> {
         publishers: Vec::new(),
         ui: None,
         proxy_ws_url: None,
+        analysis: Some(args.analysis.options()),
     })
     .await?;
     let options = send::SendOptions {

@@ -93,6 +93,7 @@ pub async fn recording_session(dir: &Path, mode: &str) -> (Session, PathBuf, mps
         publishers: vec![Arc::new(Recorder(tx))],
         ui: None,
         proxy_ws_url: None,
+        analysis: None,
     })
     .await
     .unwrap();

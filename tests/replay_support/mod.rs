@@ -59,6 +59,7 @@ pub async fn session_to(capture: &Path, mode: &'static str) -> Session {
         publishers: Vec::new(),
         ui: None,
         proxy_ws_url: None,
+        analysis: Some(frametap::inspect::AnalysisArgs::default().options()),
     })
     .await
     .unwrap()

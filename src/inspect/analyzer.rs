@@ -1,0 +1,353 @@
+//! The per-connection state machine behind every diagnosis, fed one record at a time, live or offline.
+
+use super::close::{diagnose, diagnose_refused};
+use super::tokens::TokenTracker;
+use super::AnalysisOptions;
+use crate::event::{Annotation, ConnId, Frame, Opcode, Open, Peer, Record, Ts};
+use crate::profile::{self, Finding, Profile, ProfileChoice, Signal};
+use bytes::Bytes;
+use std::collections::HashMap;
+
+/// At most this many lint findings are kept per connection (the rest are counted in `findings_omitted`).
+pub const MAX_FINDINGS: usize = 200;
+/// `--profile auto` looks for Guest API frames among a connection's first this-many data frames only.
+pub const AUTO_DETECT_FRAMES: u64 = 16;
+
+/// Analyses all connections of one session; see [`Analyzer::observe`].
+pub struct Analyzer {
+    options: AnalysisOptions,
+    /// The session's upstream from the `meta` record, for connections whose `open` names none.
+    session_upstream: Option<String>,
+    conns: HashMap<ConnId, ConnHistory>,
+    /// Connections whose upgrade was refused: already diagnosed at their `open`, so a later `close` is ignored.
+    refused: std::collections::HashSet<ConnId>,
+}
+
+/// What the analysis keeps of one data frame (the payload is a cheap `Bytes` handle).
+#[derive(Clone, Debug)]
+pub struct FrameFacts {
+    pub seq: u64,
+    pub ts: Ts,
+    pub from: Peer,
+    pub opcode: Opcode,
+    pub len: u64,
+    pub payload: Bytes,
+    pub text: bool,
+}
+
+impl FrameFacts {
+    fn of(frame: &Frame) -> Self {
+        FrameFacts {
+            seq: frame.seq,
+            ts: frame.ts,
+            from: frame.from,
+            opcode: frame.opcode,
+            len: frame.len,
+            payload: frame.payload.clone(),
+            text: frame.text_message || frame.opcode == Opcode::Text,
+        }
+    }
+}
+
+/// The first close frame of a connection.
+#[derive(Clone, Debug)]
+pub struct CloseFrameFacts {
+    pub seq: u64,
+    pub ts: Ts,
+    pub from: Peer,
+}
+
+/// A profile signal and the frame it came in.
+#[derive(Clone, Debug)]
+pub struct SignalAt {
+    pub seq: u64,
+    pub ts: Ts,
+    pub signal: Signal,
+}
+
+/// Everything the close analysis needs to know about one connection.
+pub struct ConnHistory {
+    pub conn: ConnId,
+    pub opened: Option<Ts>,
+    pub handshake_ms: Option<f64>,
+    /// The tightest upper bound seen on the upstream round trip: the handshake, a client Ping's Pong from the
+    /// server, or a request's paired response (profile `latency_ms`), whichever is smallest.
+    pub upstream_rtt_ms: Option<f64>,
+    /// The last Ping the client (or frametap) sent towards the server, awaiting its Pong.
+    ping_out: Option<Ts>,
+    /// Why the upgrade did not succeed (a non-101 answer or an upstream error), if it did not.
+    pub refused: Option<String>,
+    pub upstream: Option<String>,
+    open: Option<Open>,
+    pub profile: Box<dyn Profile>,
+    /// `--profile auto` and nothing detected yet: each data frame may still switch the profile on.
+    auto_pending: bool,
+    pub tokens: TokenTracker,
+    /// The last data frame of each peer (client, server, proxy), as of now.
+    last_data: [Option<FrameFacts>; 3],
+    /// The last data frame overall, as of now.
+    last_any: Option<FrameFacts>,
+    pub first_close: Option<CloseFrameFacts>,
+    /// `last_any` and `last_data` frozen at the first close frame.
+    frozen: Option<(Option<FrameFacts>, [Option<FrameFacts>; 3])>,
+    /// Lint findings, the first [`MAX_FINDINGS`] of them.
+    pub findings: Vec<Finding>,
+    /// Findings past [`MAX_FINDINGS`], counted only.
+    pub findings_omitted: u64,
+    /// The findings of the last client frame the profile read before the first close frame.
+    last_client_findings: (u64, Vec<Finding>),
+    pub signals: Vec<SignalAt>,
+    /// The largest data frame: (seq, len, from).
+    pub largest: Option<(u64, u64, Peer)>,
+    pub data_frames: u64,
+    /// The last ping or pong, either way.
+    pub last_control: Option<Ts>,
+}
+
+fn slot(peer: Peer) -> usize {
+    match peer {
+        Peer::Client => 0,
+        Peer::Server => 1,
+        Peer::Proxy => 2,
+    }
+}
+
+impl ConnHistory {
+    fn new(conn: ConnId, options: &AnalysisOptions) -> Self {
+        ConnHistory {
+            conn,
+            opened: None,
+            handshake_ms: None,
+            upstream_rtt_ms: None,
+            ping_out: None,
+            refused: None,
+            upstream: None,
+            open: None,
+            profile: profile::for_choice(options.profile),
+            auto_pending: options.profile == ProfileChoice::Auto,
+            tokens: TokenTracker::new(options.require_scopes.clone()),
+            last_data: [None, None, None],
+            last_any: None,
+            first_close: None,
+            frozen: None,
+            findings: Vec::new(),
+            findings_omitted: 0,
+            last_client_findings: (0, Vec::new()),
+            signals: Vec::new(),
+            largest: None,
+            data_frames: 0,
+            last_control: None,
+        }
+    }
+
+    /// The last data frame before the first close frame (or before now, when there was none): the preceding frame.
+    pub fn preceding(&self) -> Option<&FrameFacts> {
+        match &self.frozen {
+            Some((last, _)) => last.as_ref(),
+            None => self.last_any.as_ref(),
+        }
+    }
+
+    /// The last data frame from `peer` before the first close frame (or before now).
+    pub fn last_from(&self, peer: Peer) -> Option<&FrameFacts> {
+        match &self.frozen {
+            Some((_, by_peer)) => by_peer[slot(peer)].as_ref(),
+            None => self.last_data[slot(peer)].as_ref(),
+        }
+    }
+
+    /// The findings about one frame (the last client frame's are kept even past [`MAX_FINDINGS`]).
+    pub fn findings_for(&self, seq: u64) -> Box<dyn Iterator<Item = &Finding> + '_> {
+        if self.last_client_findings.0 == seq {
+            Box::new(self.last_client_findings.1.iter())
+        } else {
+            Box::new(self.findings.iter().filter(move |f| f.seq == Some(seq)))
+        }
+    }
+
+    fn note_rtt(&mut self, ms: f64) {
+        if ms >= 0.0 && self.upstream_rtt_ms.is_none_or(|best| ms < best) {
+            self.upstream_rtt_ms = Some(ms);
+        }
+    }
+
+    fn add_findings(&mut self, findings: Vec<Finding>) {
+        let room = MAX_FINDINGS.saturating_sub(self.findings.len());
+        self.findings_omitted += findings.len().saturating_sub(room) as u64;
+        self.findings.extend(findings.into_iter().take(room));
+    }
+
+    fn open(&mut self, open: &Open, session_upstream: Option<&str>) {
+        self.opened = Some(open.ts);
+        self.handshake_ms = open.handshake_ms;
+        if let Some(ms) = open.handshake_ms {
+            self.note_rtt(ms);
+        }
+        self.upstream = open.upstream.clone().or_else(|| session_upstream.map(str::to_owned));
+        self.refused = match (&open.error, &open.response) {
+            (Some(error), _) => Some(format!("the upstream could not be reached: {error}")),
+            (None, Some(response)) if response.status != 101 => {
+                let hint = match response.status {
+                    403 => " (for Genesys: check the deploymentId, the deployment's allowed domains against the Origin header, and its feature toggles)",
+                    401 => " (the upstream wants credentials on the upgrade request)",
+                    429 => " (rate limited before the WebSocket even opened)",
+                    _ => "",
+                };
+                Some(format!("the upstream refused the upgrade with HTTP {}{hint}", response.status))
+            }
+            _ => None,
+        };
+        if self.auto_pending {
+            if let Some(found) = profile::detect(open, self.upstream.as_deref()) {
+                self.profile = found;
+                self.auto_pending = false;
+            }
+        }
+        let findings = self.profile.open(open, self.upstream.as_deref());
+        self.add_findings(findings);
+        self.open = Some(open.clone());
+    }
+
+    fn frame(&mut self, frame: &Frame, out: &mut Vec<Record>) {
+        if frame.opcode == Opcode::Close {
+            if self.first_close.is_none() {
+                self.first_close = Some(CloseFrameFacts { seq: frame.seq, ts: frame.ts, from: frame.from });
+                self.frozen = Some((self.last_any.clone(), self.last_data.clone()));
+            }
+            return;
+        }
+        if matches!(frame.opcode, Opcode::Ping | Opcode::Pong) {
+            self.last_control = Some(frame.ts);
+            match (frame.opcode, frame.from) {
+                (Opcode::Ping, Peer::Client | Peer::Proxy) => self.ping_out = Some(frame.ts),
+                (Opcode::Pong, Peer::Server) => {
+                    if let Some(sent) = self.ping_out.take() {
+                        self.note_rtt(frame.ts.secs_since(sent) * 1000.0);
+                    }
+                }
+                _ => {}
+            }
+            return;
+        }
+        if !frame.opcode.is_data() {
+            return;
+        }
+        self.data_frames += 1;
+        if self.largest.is_none_or(|(_, len, _)| frame.len > len) {
+            self.largest = Some((frame.seq, frame.len, frame.from));
+        }
+        let facts = FrameFacts::of(frame);
+        self.last_data[slot(frame.from)] = Some(facts.clone());
+        self.last_any = Some(facts);
+        if self.auto_pending && self.data_frames > AUTO_DETECT_FRAMES {
+            self.auto_pending = false;
+        }
+        if self.auto_pending {
+            if let Some(found) = profile::detect_from_frame(frame) {
+                self.profile = found;
+                self.auto_pending = false;
+                if let Some(open) = self.open.clone() {
+                    let findings = self.profile.open(&open, self.upstream.as_deref());
+                    self.add_findings(findings);
+                }
+            }
+        }
+        let Some(reading) = self.profile.frame(frame) else {
+            return;
+        };
+        if frame.from == Peer::Server {
+            if let Some(latency) = reading.details.get("latency_ms").and_then(serde_json::Value::as_f64) {
+                self.note_rtt(latency);
+            }
+        }
+        if let Some(signal) = reading.signal {
+            self.signals.push(SignalAt { seq: frame.seq, ts: frame.ts, signal });
+        }
+        if frame.from == Peer::Client && self.first_close.is_none() {
+            self.last_client_findings = (frame.seq, reading.findings.clone());
+        }
+        self.add_findings(reading.findings);
+        out.push(Record::Annotation(Annotation {
+            conn: frame.conn,
+            ts: frame.ts,
+            seq: frame.seq,
+            profile: self.profile.name().to_string(),
+            text: reading.text,
+            details: reading.details,
+        }));
+    }
+}
+
+impl Analyzer {
+    pub fn new(options: AnalysisOptions) -> Self {
+        Analyzer { options, session_upstream: None, conns: HashMap::new(), refused: Default::default() }
+    }
+
+    /// Observes one record in order and returns the records it derives, to be emitted right after it:
+    /// an `annotation` for each frame the profile reads, a `token` for each credential first seen, and one
+    /// `diagnosis` for the connection's `close`. `seen_at` is when the record is looked at: now when live,
+    /// the record's own `ts` offline (so an old capture does not read as expired). Records that are
+    /// themselves derived (`annotation`, `token`, `diagnosis`) are ignored: the analysis recomputes them.
+    pub fn observe(&mut self, record: &Record, seen_at: Ts) -> Vec<Record> {
+        let mut out = Vec::new();
+        match record {
+            Record::Meta(meta) => self.session_upstream = meta.upstream.clone(),
+            Record::Open(open) => {
+                let session_upstream = self.session_upstream.clone();
+                self.history(open.conn).open(open, session_upstream.as_deref());
+                self.tokens(record, seen_at, &mut out);
+                // A refused upgrade has no frames and no `close` record: it is diagnosed now.
+                if self.conns.get(&open.conn).is_some_and(|h| h.refused.is_some()) {
+                    if let Some(history) = self.conns.remove(&open.conn) {
+                        self.refused.insert(open.conn);
+                        out.push(Record::Diagnosis(diagnose_refused(&history, open)));
+                    }
+                }
+            }
+            Record::Frame(frame) => {
+                self.history(frame.conn).frame(frame, &mut out);
+                if frame.opcode.is_data() {
+                    self.tokens(record, seen_at, &mut out);
+                }
+            }
+            Record::Close(close) if self.refused.remove(&close.conn) => {}
+            Record::Close(close) => {
+                let history =
+                    self.conns.remove(&close.conn).unwrap_or_else(|| ConnHistory::new(close.conn, &self.options));
+                out.push(Record::Diagnosis(diagnose(&history, close)));
+            }
+            Record::Annotation(_) | Record::Token(_) | Record::Diagnosis(_) | Record::Note(_) | Record::End(_) => {}
+        }
+        out
+    }
+
+    /// The lint findings so far of a connection that has not closed (empty for unknown or closed ones).
+    pub fn findings(&self, conn: ConnId) -> &[Finding] {
+        self.conns.get(&conn).map(|h| h.findings.as_slice()).unwrap_or(&[])
+    }
+
+    /// Connections seen but not yet closed.
+    pub fn open_connections(&self) -> Vec<ConnId> {
+        let mut ids: Vec<ConnId> = self.conns.keys().copied().collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    fn history(&mut self, conn: ConnId) -> &mut ConnHistory {
+        let options = &self.options;
+        self.conns.entry(conn).or_insert_with(|| ConnHistory::new(conn, options))
+    }
+
+    fn tokens(&mut self, record: &Record, seen_at: Ts, out: &mut Vec<Record>) {
+        let Some(conn) = record.conn() else { return };
+        let history = self.history(conn);
+        out.extend(history.tokens.observe(record, seen_at).into_iter().map(Record::Token));
+    }
+}
+
+/// The live pipeline's hook: records are judged at the moment they pass (`seen_at` = now).
+impl crate::pipeline::Analysis for Analyzer {
+    fn observe(&mut self, record: &Record) -> Vec<Record> {
+        Analyzer::observe(self, record, Ts::now())
+    }
+}

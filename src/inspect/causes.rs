@@ -1,0 +1,359 @@
+//! The cause rules of the close analysis: each reads a connection's history and adds the causes it sees.
+
+use super::analyzer::ConnHistory;
+use super::close::{
+    cause, human_ms, ms_between, preview, utc, Cause, Confidence, IDLE_MS, MIN_RESOLVABLE_RTT_MS, SOON_MS,
+};
+use super::codes::{close_code_meaning, close_code_name, is_forbidden_on_wire};
+use super::tokens::{SeenToken, TokenKind};
+use crate::event::{Close, Peer, Ts};
+use crate::profile::{Severity, Signal};
+use serde_json::{json, Value};
+
+/// Who ended it: a TCP drop, the client, or frametap itself.
+pub(crate) fn who_closed(history: &ConnHistory, close: &Close, causes: &mut Vec<Cause>) {
+    let detail = close.detail.clone().into_iter().collect::<Vec<_>>();
+    if !close.clean {
+        let sent = if history.first_close.is_some() {
+            " after a close frame, before the close handshake completed"
+        } else {
+            " without a close frame"
+        };
+        let hint = match close.initiator {
+            Peer::Server => "; a network path, a load balancer's idle timeout, or the server process going away are the usual reasons",
+            Peer::Client => "; the client process or its network went away (a closed laptop lid, a killed app, a lost Wi-Fi)",
+            Peer::Proxy => "",
+        };
+        causes.push(cause(
+            "tcp-drop",
+            Confidence::Certain,
+            format!("the {} ended the TCP connection{sent}{hint}", close.initiator.as_str()),
+            detail.clone(),
+            None,
+        ));
+    }
+    match close.initiator {
+        Peer::Client if close.clean => {
+            let what = match (&close.code, &close.reason) {
+                (Some(code), Some(reason)) if !reason.is_empty() => format!("{code} {reason:?}"),
+                (Some(code), _) => format!("{code}"),
+                _ => "no code".into(),
+            };
+            causes.push(cause(
+                "client-closed",
+                Confidence::Certain,
+                format!("the client closed the connection itself ({what}): look at the client's code (a close() call, a page unload, a reconnect), not at the server"),
+                detail,
+                history.first_close.as_ref().map(|c| c.seq),
+            ));
+        }
+        Peer::Proxy => causes.push(cause(
+            "proxy-closed",
+            Confidence::Certain,
+            format!(
+                "frametap itself ended the connection{}",
+                close.detail.as_ref().map(|d| format!(": {d}")).unwrap_or_default()
+            ),
+            detail,
+            history.first_close.as_ref().map(|c| c.seq),
+        )),
+        _ => {}
+    }
+}
+
+/// The server said it was ending the session or connection (profile signals).
+pub(crate) fn announced(history: &ConnHistory, close_at: Ts, causes: &mut Vec<Cause>) {
+    for at in &history.signals {
+        if let Signal::Announced { what, message } = &at.signal {
+            let gap = human_ms(ms_between(close_at, at.ts));
+            causes.push(cause(
+                "server-announced",
+                Confidence::Likely,
+                message.clone(),
+                vec![format!("frame #{} ({what}), {gap} before the close", at.seq)],
+                Some(at.seq),
+            ));
+        }
+    }
+}
+
+/// A rate-limit answer came before the close, or the close code says so.
+pub(crate) fn rate_limited(history: &ConnHistory, close: &Close, close_at: Ts, causes: &mut Vec<Cause>) {
+    let last = history.signals.iter().rev().find(|s| matches!(s.signal, Signal::RateLimited { .. }));
+    if let Some(at) = last {
+        let Signal::RateLimited { message } = &at.signal else {
+            return;
+        };
+        let gap = ms_between(close_at, at.ts);
+        let client_closed = close.initiator == Peer::Client && close.clean;
+        let confidence = if gap <= 60_000.0 && !client_closed { Confidence::Likely } else { Confidence::Possible };
+        let consequence = if client_closed {
+            "the client may have given up after it"
+        } else {
+            "sending on after that likely got the connection closed"
+        };
+        causes.push(cause(
+            "rate-limit",
+            confidence,
+            format!("the server rate-limited the client {} before the close; {consequence}", human_ms(gap)),
+            vec![format!("frame #{}: {message}", at.seq)],
+            Some(at.seq),
+        ));
+    } else if let Some(message) = close.code.and_then(|code| history.profile.rate_limit_close_code(code)) {
+        causes.push(cause("rate-limit", Confidence::Likely, message, vec![], None));
+    }
+}
+
+/// The server closed soon after a client frame (in response, or crossed in flight), and that frame's lint.
+pub(crate) fn client_frame_rules(history: &ConnHistory, close: &Close, close_at: Ts, causes: &mut Vec<Cause>) {
+    let Some(client) = history.last_from(Peer::Client) else {
+        return;
+    };
+    let gap = ms_between(close_at, client.ts);
+    let server_closed = close.initiator == Peer::Server;
+    // The server's next move after the client frame was the close (or an error answer, then the close).
+    let answered_by_error =
+        history.signals.iter().any(|s| s.seq > client.seq && matches!(s.signal, Signal::ErrorResponse { .. }));
+    let client_spoke_last = history.preceding().is_some_and(|p| p.seq == client.seq) || answered_by_error;
+    let soon = server_closed && gap <= SOON_MS && client_spoke_last;
+    let verb = if close.clean { "closed" } else { "dropped the connection" };
+    let errors: Vec<String> =
+        history.findings_for(client.seq).filter(|f| f.severity == Severity::Error).map(|f| f.message.clone()).collect();
+    let frame_is_bad = !errors.is_empty();
+    if frame_is_bad {
+        let rules: Vec<&str> = history
+            .findings_for(client.seq)
+            .filter(|f| f.severity == Severity::Error)
+            .map(|f| f.rule.as_str())
+            .collect();
+        let crossed = history.upstream_rtt_ms.is_some_and(|rtt| rtt >= MIN_RESOLVABLE_RTT_MS && gap <= rtt);
+        let confidence = if soon && !crossed { Confidence::Likely } else { Confidence::Possible };
+        causes.push(cause(
+            "protocol-lint",
+            confidence,
+            format!(
+                "client frame #{} {} breaks the {} protocol ({}); the server likely closed because of it",
+                client.seq,
+                short(&preview(client), 80),
+                history.profile.protocol(),
+                crate::profile::rule_words(&rules)
+            ),
+            errors,
+            Some(client.seq),
+        ));
+    } else if let Some(first_bad) = history.findings.iter().find(|f| f.severity == Severity::Error && f.seq.is_some()) {
+        causes.push(cause(
+            "protocol-lint",
+            Confidence::Possible,
+            format!("an earlier client frame #{} broke the protocol", first_bad.seq.unwrap_or_default()),
+            vec![first_bad.message.clone()],
+            first_bad.seq,
+        ));
+    }
+    if !soon {
+        return;
+    }
+    if let Some(error) =
+        history.signals.iter().rev().find(|s| s.seq > client.seq && matches!(s.signal, Signal::ErrorResponse { .. }))
+    {
+        if let Signal::ErrorResponse { message, .. } = &error.signal {
+            causes.push(cause(
+                "server-error-response",
+                Confidence::Likely,
+                message.clone(),
+                vec![format!("frame #{}", error.seq)],
+                Some(error.seq),
+            ));
+        }
+    }
+    causes.push(timing_cause(history.upstream_rtt_ms, gap, client.seq, verb, frame_is_bad));
+}
+
+/// `in-response` or `crossed-in-flight`: compares the gap between client frame #`seq` and the server's close
+/// with the upstream round trip. A reply cannot come back faster than one round trip; below
+/// [`MIN_RESOLVABLE_RTT_MS`] the round trip is too short to tell a reply from a crossing.
+fn timing_cause(rtt: Option<f64>, gap: f64, seq: u64, verb: &str, frame_is_bad: bool) -> Cause {
+    let in_response = |confidence, evidence: String| {
+        cause(
+            "in-response",
+            confidence,
+            format!(
+                "the server {verb} {} after client frame #{seq}: likely in response to frame #{seq}",
+                human_ms(gap)
+            ),
+            vec![evidence],
+            Some(seq),
+        )
+    };
+    // Round to 0.1 ms for the evidence text (the handshake time carries nanoseconds).
+    let rtt = rtt.map(|ms| (ms * 10.0).round() / 10.0);
+    match rtt {
+        None => in_response(
+            Confidence::Possible,
+            format!("gap {gap} ms; no upstream round trip was measured to compare it with"),
+        ),
+        Some(rtt) if rtt < MIN_RESOLVABLE_RTT_MS => in_response(
+            if frame_is_bad { Confidence::Likely } else { Confidence::Possible },
+            format!(
+                "gap {gap} ms; the upstream round trip ({rtt} ms) is too short to tell a reply from a close that crossed the frame{}",
+                if frame_is_bad { ", and the frame breaks the protocol, so a reply is the likelier reading" } else { "" }
+            ),
+        ),
+        Some(rtt) if gap <= rtt => cause(
+            "crossed-in-flight",
+            Confidence::Possible,
+            format!(
+                "the server's close came {} after client frame #{seq}, within one upstream round trip ({}): it was likely sent before frame #{seq} reached the server, so that frame is probably not what it answered",
+                human_ms(gap),
+                human_ms(rtt)
+            ),
+            vec![format!("gap {gap} ms ≤ round trip {rtt} ms")],
+            Some(seq),
+        ),
+        Some(rtt) => in_response(Confidence::Likely, format!("gap {gap} ms > round trip {rtt} ms")),
+    }
+}
+
+fn short(text: &str, chars: usize) -> String {
+    match text.char_indices().nth(chars) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
+    }
+}
+
+/// A JWT in force on this connection expired at or before the close.
+pub(crate) fn token_rules(
+    seen: &[SeenToken],
+    close: &Close,
+    close_at: Ts,
+    causes: &mut Vec<Cause>,
+    ruled_out: &mut Vec<Value>,
+) {
+    let close_micros = close_at.micros();
+    let expired_by_close = |exp: i64| exp.saturating_mul(1_000_000) <= close_micros;
+    let mut in_force = 0;
+    for token in seen.iter().filter(|t| t.kind == TokenKind::Jwt) {
+        let Some(exp) = token.exp else { continue };
+        let place = token.seq.map(|s| format!("frame #{s}")).unwrap_or_else(|| "the handshake".into());
+        if token.rest_only {
+            if expired_by_close(exp) {
+                ruled_out.push(json!({"rule": "token-expired", "message": format!("the JWT from {} ({place}) expired at {}, but it only authorises REST calls, not this WebSocket", token.source, utc(exp))}));
+            }
+            continue;
+        }
+        in_force += 1;
+        if !expired_by_close(exp) {
+            continue;
+        }
+        let confidence =
+            if close.initiator == Peer::Server || !close.clean { Confidence::Likely } else { Confidence::Possible };
+        causes.push(cause(
+            "token-expired",
+            confidence,
+            format!(
+                "a token in force on this connection ({}) expired {} before the close",
+                token.source,
+                human_ms((close_micros - exp.saturating_mul(1_000_000)) as f64 / 1000.0)
+            ),
+            vec![format!(
+                "exp {} ({exp}); first seen in {place}; the close came at {}",
+                utc(exp),
+                close_at.to_rfc3339()
+            )],
+            token.seq,
+        ));
+    }
+    if in_force == 0 {
+        ruled_out.push(json!({"rule": "token-expired", "message": "no JWT with an `exp` was in force on this connection, so nothing here expired by the clock"}));
+    }
+}
+
+/// Long silence before the close: no data frame either way, or none from the client while the server closed.
+pub(crate) fn idle(history: &ConnHistory, close: &Close, close_at: Ts, causes: &mut Vec<Cause>) {
+    let Some(since_any) = history.preceding().map(|p| p.ts).or(history.opened) else {
+        return;
+    };
+    let quiet_all = ms_between(close_at, since_any);
+    let client_last = history.last_from(Peer::Client);
+    let quiet_client = client_last.map(|c| c.ts).or(history.opened).map(|t| ms_between(close_at, t)).unwrap_or(0.0);
+    let note = history.profile.idle_note().map(|n| format!("; {n}")).unwrap_or_default();
+    let (message, since, seq) = if quiet_all >= IDLE_MS {
+        let last = history
+            .preceding()
+            .map(|p| format!("#{}", p.seq))
+            .unwrap_or_else(|| "none (idle since the handshake)".into());
+        (
+            format!("no data frame for {} before the close: likely an idle timeout{note}", human_ms(quiet_all)),
+            format!("last data frame {last}"),
+            history.preceding().map(|p| p.seq),
+        )
+    } else if quiet_client >= IDLE_MS && close.initiator == Peer::Server {
+        let last = client_last.map(|c| format!("#{}", c.seq)).unwrap_or_else(|| "none since the handshake".into());
+        (
+            format!(
+                "the client sent no data frame for {} before the server closed: likely an inactivity timeout{note}",
+                human_ms(quiet_client)
+            ),
+            format!("last client data frame {last}"),
+            client_last.map(|c| c.seq),
+        )
+    } else {
+        return;
+    };
+    let pings = match history.last_control {
+        Some(t) if t > since_any => {
+            " (pings or pongs still flowed, so the TCP path was alive; an application-level timeout is likelier)"
+        }
+        _ => "",
+    };
+    let confidence =
+        if close.initiator == Peer::Client && close.clean { Confidence::Possible } else { Confidence::Likely };
+    causes.push(cause("idle", confidence, message, vec![format!("{since}{pings}")], seq));
+}
+
+/// What the close code itself says.
+pub(crate) fn close_code(history: &ConnHistory, close: &Close, causes: &mut Vec<Cause>) {
+    let Some(code) = close.code else { return };
+    let closer = close.initiator.as_str();
+    let (confidence, message, evidence): (Confidence, String, Vec<String>) = match code {
+        1000 | 1005 => return,
+        1009 => {
+            let largest = history
+                .largest
+                .map(|(seq, len, from)| format!("largest data frame: #{seq} from the {}, {len} bytes", from.as_str()));
+            (
+                Confidence::Likely,
+                format!("the {closer} said a message was too big (1009)"),
+                largest.into_iter().collect(),
+            )
+        }
+        1006 | 1015 | 1004 => (
+            Confidence::Certain,
+            format!("the {closer} sent {code}, which RFC 6455 forbids on the wire: a broken WebSocket implementation"),
+            vec![],
+        ),
+        c if is_forbidden_on_wire(c) => {
+            (Confidence::Certain, format!("the {closer} sent close code {c}, which is not valid on the wire"), vec![])
+        }
+        3000..=4999 if history.profile.app_close_code(code).is_some() => {
+            let (confidence, meaning) =
+                history.profile.app_close_code(code).unwrap_or((Confidence::Possible, String::new()));
+            (confidence, format!("the {closer} closed with {meaning}"), vec![])
+        }
+        3000..=4999 => (
+            Confidence::Possible,
+            format!("the {closer} closed with application code {code}; its meaning is defined by the application"),
+            vec![],
+        ),
+        _ => (
+            Confidence::Likely,
+            format!("the {closer} closed with {code} {}: {}", close_code_name(code), close_code_meaning(code)),
+            vec![],
+        ),
+    };
+    let mut evidence = evidence;
+    if let Some(reason) = close.reason.as_ref().filter(|r| !r.is_empty()) {
+        evidence.push(format!("reason {reason:?}"));
+    }
+    causes.push(cause("close-code", confidence, message, evidence, history.first_close.as_ref().map(|c| c.seq)));
+}

@@ -1,0 +1,222 @@
+//! Close analysis: who ended a connection, the frame that preceded it, and the likely causes (docs/diagnosis.md).
+
+use super::analyzer::{ConnHistory, FrameFacts};
+use super::causes;
+use super::codes::{close_code_meaning, close_code_name};
+use crate::event::{Close, Diagnosis, Open, Peer, Ts};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+/// A close within this long after a client frame is read as possibly answering it.
+pub const SOON_MS: f64 = 10_000.0;
+/// Below this upstream round trip, timing cannot tell a reply from a close that crossed a frame in flight
+/// (server processing time dominates on loopback and LANs).
+pub const MIN_RESOLVABLE_RTT_MS: f64 = 5.0;
+/// No data frame for this long before the close reads as an idle connection.
+pub const IDLE_MS: f64 = 60_000.0;
+/// How many characters of a payload a preview keeps.
+pub const PREVIEW_CHARS: usize = 160;
+
+/// How sure a cause is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    /// A fact read off the frames (who closed, a TCP drop).
+    Certain,
+    /// Strong evidence, but the server's reasoning is not visible.
+    Likely,
+    /// Fits the evidence; other explanations remain.
+    Possible,
+}
+
+impl Confidence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Certain => "certain",
+            Confidence::Likely => "likely",
+            Confidence::Possible => "possible",
+        }
+    }
+}
+
+/// One likely cause of a close, with its evidence.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Cause {
+    /// A stable identifier (`in-response`, `token-expired`, …); see docs/diagnosis.md.
+    pub rule: String,
+    pub confidence: Confidence,
+    pub message: String,
+    pub evidence: Vec<String>,
+    /// The frame it points at, when it points at one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+}
+
+pub(crate) fn cause(
+    rule: &str,
+    confidence: Confidence,
+    message: String,
+    evidence: Vec<String>,
+    seq: Option<u64>,
+) -> Cause {
+    Cause { rule: rule.into(), confidence, message, evidence, seq }
+}
+
+/// A payload shortened for one line: text up to [`PREVIEW_CHARS`], binary as its size and first bytes.
+pub fn preview(facts: &FrameFacts) -> String {
+    if facts.text {
+        if let Ok(text) = std::str::from_utf8(&facts.payload) {
+            let flat: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+            return match flat.char_indices().nth(PREVIEW_CHARS) {
+                Some((cut, _)) => format!("{}…", &flat[..cut]),
+                None => flat,
+            };
+        }
+    }
+    let head: String = facts.payload.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    let more = if facts.payload.len() > 16 { "…" } else { "" };
+    format!("<{} bytes: {head}{more}>", facts.len)
+}
+
+pub(crate) fn ms_between(later: Ts, earlier: Ts) -> f64 {
+    (later.secs_since(earlier) * 1000.0 * 10.0).round() / 10.0
+}
+
+fn frame_json(facts: &FrameFacts, close_at: Ts) -> Value {
+    json!({
+        "seq": facts.seq,
+        "from": facts.from.as_str(),
+        "opcode": facts.opcode.name(),
+        "len": facts.len,
+        "preview": preview(facts),
+        "gap_ms": ms_between(close_at, facts.ts),
+    })
+}
+
+pub(crate) fn human_ms(ms: f64) -> String {
+    if ms < 10.0 {
+        format!("{ms:.1} ms")
+    } else if ms < 1000.0 {
+        format!("{ms:.0} ms")
+    } else if ms < 120_000.0 {
+        format!("{:.1} s", ms / 1000.0)
+    } else {
+        format!("{:.1} min", ms / 60_000.0)
+    }
+}
+
+pub(crate) fn utc(epoch: i64) -> String {
+    chrono::DateTime::from_timestamp(epoch, 0).map(|t| t.to_rfc3339()).unwrap_or_else(|| epoch.to_string())
+}
+
+/// The code part of a diagnosis: `1000 Normal Closure: …`, or what the absence of a code means.
+pub fn describe_code(code: Option<u16>, clean: bool) -> String {
+    match code {
+        Some(code) => format!("{code} {}: {}", close_code_name(code), close_code_meaning(code)),
+        None if clean => "no code (an empty close frame; read as 1005 No Status Received)".into(),
+        None => "no close frame: the TCP connection ended (browsers report 1006 Abnormal Closure)".into(),
+    }
+}
+
+/// Builds the `diagnosis` record for a connection that just closed.
+pub fn diagnose(history: &ConnHistory, close: &Close) -> Diagnosis {
+    let close_at = history.first_close.as_ref().map(|c| c.ts).unwrap_or(close.ts);
+    let preceding = history.preceding();
+    let other_side_last = preceding.and_then(|p| history.last_from(p.from.other()));
+    let mut found = Vec::new();
+    let mut ruled_out = Vec::new();
+
+    causes::who_closed(history, close, &mut found);
+    causes::announced(history, close_at, &mut found);
+    causes::rate_limited(history, close, close_at, &mut found);
+    causes::client_frame_rules(history, close, close_at, &mut found);
+    causes::token_rules(history.tokens.seen(), close, close_at, &mut found, &mut ruled_out);
+    causes::idle(history, close, close_at, &mut found);
+    causes::close_code(history, close, &mut found);
+    found.extend(history.profile.close_causes());
+    found.sort_by_key(|c| c.confidence);
+
+    let mut details = Map::new();
+    details.insert("initiator".into(), json!(close.initiator.as_str()));
+    details.insert("code".into(), json!(close.code));
+    details.insert("code_name".into(), json!(close.code.map(close_code_name)));
+    details.insert("code_meaning".into(), json!(describe_code(close.code, close.clean)));
+    details.insert("reason".into(), json!(close.reason));
+    details.insert("clean".into(), json!(close.clean));
+    details.insert("detail".into(), json!(close.detail));
+    details.insert("duration_ms".into(), json!(close.duration_ms));
+    details.insert("handshake_ms".into(), json!(history.handshake_ms));
+    details.insert("upstream_rtt_ms".into(), json!(history.upstream_rtt_ms));
+    details.insert("close_seq".into(), json!(history.first_close.as_ref().map(|c| c.seq)));
+    details.insert("profile".into(), json!(history.profile.name()));
+    details.insert("preceding".into(), preceding.map(|p| frame_json(p, close_at)).unwrap_or(Value::Null));
+    details.insert("other_side_last".into(), other_side_last.map(|p| frame_json(p, close_at)).unwrap_or(Value::Null));
+    let summary =
+        summary(close, preceding, found.iter().find(|c| c.confidence != Confidence::Certain).or(found.first()));
+    details.insert("summary".into(), json!(summary));
+    details.insert("causes".into(), serde_json::to_value(&found).unwrap_or_default());
+    details.insert("ruled_out".into(), Value::Array(ruled_out));
+    details.insert("findings".into(), serde_json::to_value(&history.findings).unwrap_or_default());
+    if history.findings_omitted > 0 {
+        details.insert("findings_omitted".into(), json!(history.findings_omitted));
+    }
+    Diagnosis { conn: close.conn, ts: close.ts, details }
+}
+
+/// Builds the `diagnosis` record of a connection whose WebSocket never opened (refused upgrade, unreachable
+/// upstream). The relay writes no `close` record for those, so this is written right after the `open`.
+pub fn diagnose_refused(history: &ConnHistory, open: &Open) -> Diagnosis {
+    let refused = history.refused.clone().unwrap_or_default();
+    let status = open.response.as_ref().map(|r| r.status);
+    let initiator = if open.error.is_some() { Peer::Proxy } else { Peer::Server };
+    let mut found = vec![cause(
+        "upgrade-refused",
+        Confidence::Certain,
+        format!("the WebSocket never opened: {refused}"),
+        Vec::new(),
+        None,
+    )];
+    if let Some(body) = open.response.as_ref().and_then(|r| r.body.as_deref()).filter(|b| !b.trim().is_empty()) {
+        found[0].evidence.push(format!("the upstream said: {}", body.trim()));
+    }
+    if let Some(error) = &open.error {
+        found[0].evidence.push(format!("frametap answered the client with 502: {error}"));
+    }
+    found.extend(history.profile.close_causes());
+    found.sort_by_key(|c| c.confidence);
+    let mut details = Map::new();
+    details.insert("initiator".into(), json!(initiator.as_str()));
+    details.insert("opened".into(), json!(false));
+    details.insert("status".into(), json!(status));
+    details.insert("code".into(), Value::Null);
+    details.insert("code_name".into(), Value::Null);
+    details.insert("code_meaning".into(), json!(format!("no WebSocket: {refused}")));
+    details.insert("reason".into(), Value::Null);
+    details.insert("clean".into(), json!(true));
+    details.insert("detail".into(), json!(refused));
+    details.insert("duration_ms".into(), json!(open.handshake_ms.unwrap_or(0.0)));
+    details.insert("handshake_ms".into(), json!(history.handshake_ms));
+    details.insert("upstream_rtt_ms".into(), json!(history.upstream_rtt_ms));
+    details.insert("close_seq".into(), Value::Null);
+    details.insert("profile".into(), json!(history.profile.name()));
+    details.insert("preceding".into(), Value::Null);
+    details.insert("other_side_last".into(), Value::Null);
+    details.insert("summary".into(), json!(format!("the WebSocket never opened: {refused}")));
+    details.insert("causes".into(), serde_json::to_value(&found).unwrap_or_default());
+    details.insert("ruled_out".into(), json!([]));
+    details.insert("findings".into(), serde_json::to_value(&history.findings).unwrap_or_default());
+    Diagnosis { conn: open.conn, ts: open.ts, details }
+}
+
+fn summary(close: &Close, preceding: Option<&FrameFacts>, top: Option<&Cause>) -> String {
+    let how = match (close.clean, close.code) {
+        (false, _) => format!("{} dropped the connection", close.initiator.as_str()),
+        (true, Some(code)) => format!("{} closed with {code} {}", close.initiator.as_str(), close_code_name(code)),
+        (true, None) => format!("{} closed without a code", close.initiator.as_str()),
+    };
+    let after = preceding.map(|p| format!(" after {} frame #{}", p.from.as_str(), p.seq)).unwrap_or_default();
+    match top {
+        Some(top) => format!("{how}{after}; {}: {}", top.confidence.as_str(), top.message),
+        None => format!("{how}{after}; no rule explains it"),
+    }
+}

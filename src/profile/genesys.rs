@@ -1,0 +1,371 @@
+//! The Genesys Cloud Web Messaging Guest API profile: annotates each frame, pairs requests and responses by
+//! `tracingId`, lints client requests, and turns the server's lifecycle events into close signals.
+
+use super::genesys_codes::{genesys_code_meaning, is_genesys_cloud_host, ACTIONS, CLASSES, CONFIGURE_ACTIONS};
+use super::genesys_lint::{lint_request, lint_upstream, Request};
+use super::{host_and_path, query_param, Finding, Profile, Reading, Severity, Signal};
+use crate::event::{Frame, Opcode, Open, Peer, Ts};
+use crate::inspect::close::{Cause, Confidence};
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+
+/// A server frame read as a Guest API envelope, with an `Unknown` fallback.
+#[derive(Debug)]
+pub enum ServerMessage {
+    /// `{"type": "response"|"message", "class": …, "code": …, "body": …, "tracingId"?: …}`.
+    Envelope { kind: String, class: String, code: Option<i64>, body: Value, tracing_id: Option<String> },
+    /// Anything else (not JSON, no class).
+    Unknown,
+}
+
+impl ServerMessage {
+    pub fn parse(text: &str) -> ServerMessage {
+        if !text.trim_start().starts_with('{') {
+            return ServerMessage::Unknown;
+        }
+        let Ok(Value::Object(mut fields)) = serde_json::from_str::<Value>(text) else {
+            return ServerMessage::Unknown;
+        };
+        let (Some(kind), Some(class)) = (string(&fields, "type"), string(&fields, "class")) else {
+            return ServerMessage::Unknown;
+        };
+        ServerMessage::Envelope {
+            kind,
+            class,
+            code: fields.get("code").and_then(Value::as_i64),
+            body: fields.remove("body").unwrap_or(Value::Null),
+            tracing_id: tracing_id(&fields),
+        }
+    }
+}
+
+fn string(fields: &Map<String, Value>, key: &str) -> Option<String> {
+    fields.get(key).and_then(Value::as_str).map(str::to_owned)
+}
+
+fn tracing_id(fields: &Map<String, Value>) -> Option<String> {
+    match fields.get("tracingId")? {
+        Value::String(s) => Some(s.clone()),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
+/// Requests awaiting a response that are remembered for pairing; past this the map starts over.
+const MAX_PENDING: usize = 4096;
+
+/// A request waiting for its response.
+struct Pending {
+    seq: u64,
+    ts: Ts,
+    action: String,
+}
+
+/// Per-connection Guest API state.
+#[derive(Default)]
+pub struct Genesys {
+    /// The client has sent configureSession (or the authenticated variant).
+    configured: bool,
+    /// Requests by tracingId, until their response arrives.
+    pending: HashMap<String, Pending>,
+    /// The upstream lint finding, kept for the close analysis.
+    upstream_finding: Option<Finding>,
+    /// `durationSeconds` from the last SessionResponse: the inactivity before the session expires.
+    duration_seconds: Option<i64>,
+}
+
+/// True when the handshake points to the Guest API: a `webmessaging.`/Genesys Cloud host, a `deploymentId`
+/// query parameter, or the built-in simulator.
+pub fn handshake_looks_like_genesys(open: &Open, upstream: Option<&str>) -> bool {
+    if query_param(&open.request.path, "deploymentId").is_some() {
+        return true;
+    }
+    let Some(upstream) = upstream else {
+        return false;
+    };
+    if upstream.starts_with("sim:genesys") || query_param(upstream, "deploymentId").is_some() {
+        return true;
+    }
+    let (host, _) = host_and_path(upstream);
+    host.starts_with("webmessaging.") || is_genesys_cloud_host(&host)
+}
+
+/// True when a frame is a Guest API request (a known `action`) or response (a known `class`).
+/// A substring test runs first, so frames of other protocols are not parsed.
+pub fn frame_looks_like_genesys(frame: &Frame) -> bool {
+    let Some(text) = frame.text() else {
+        return false;
+    };
+    if !text.trim_start().starts_with('{') {
+        return false;
+    }
+    let (has_action, has_class) = (text.contains("\"action\""), text.contains("\"class\""));
+    if !has_action && !has_class {
+        return false;
+    }
+    let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(text) else {
+        return false;
+    };
+    let action_known = fields.get("action").and_then(Value::as_str).is_some_and(|a| ACTIONS.contains(&a));
+    let class_known = fields.get("class").and_then(Value::as_str).is_some_and(|c| CLASSES.contains(&c))
+        && matches!(fields.get("type").and_then(Value::as_str), Some("response" | "message"));
+    action_known || class_known
+}
+
+impl Profile for Genesys {
+    fn name(&self) -> &'static str {
+        "genesys"
+    }
+
+    fn open(&mut self, _open: &Open, upstream: Option<&str>) -> Vec<Finding> {
+        self.upstream_finding = upstream.and_then(lint_upstream);
+        self.upstream_finding.iter().cloned().collect()
+    }
+
+    fn frame(&mut self, frame: &Frame) -> Option<Reading> {
+        // Fragmented messages are not reassembled here: only whole, single-frame messages are read.
+        if !frame.fin || !matches!(frame.opcode, Opcode::Text | Opcode::Binary) {
+            return None;
+        }
+        match frame.from {
+            Peer::Client => Some(self.client_frame(frame)),
+            Peer::Server => frame.text().map(|text| self.server_frame(frame, text)),
+            Peer::Proxy => None,
+        }
+    }
+
+    fn close_causes(&self) -> Vec<Cause> {
+        let Some(finding) = &self.upstream_finding else {
+            return Vec::new();
+        };
+        if finding.severity != Severity::Error {
+            return Vec::new();
+        }
+        vec![Cause {
+            rule: "genesys-upstream-not-webmessaging".into(),
+            confidence: Confidence::Likely,
+            message: "the connection went to an endpoint that is not the Guest API, so Guest API requests likely fail there whatever the token".into(),
+            evidence: vec![finding.message.clone()],
+            seq: None,
+        }]
+    }
+
+    fn protocol(&self) -> &'static str {
+        "Genesys Guest API"
+    }
+
+    fn idle_note(&self) -> Option<String> {
+        let limit = match self.duration_seconds {
+            Some(secs) => format!(
+                "this session's SessionResponse said it expires after {secs} s without activity (`durationSeconds`)"
+            ),
+            None => "Guest API sessions expire after `durationSeconds` without activity".to_string(),
+        };
+        Some(format!("{limit}, and an `echo` at most every 30 s keeps them alive"))
+    }
+
+    fn app_close_code(&self, code: u16) -> Option<(Confidence, String)> {
+        if !(4000..=4999).contains(&code) {
+            return None;
+        }
+        let meaning = genesys_code_meaning(code.into());
+        Some(if meaning.starts_with("not a documented") {
+            (Confidence::Possible, format!("private code {code}, which the Guest API does not document"))
+        } else {
+            (
+                Confidence::Likely,
+                format!("{code}: likely the Guest API's \"{meaning}\" (Genesys documents {code} inside frames; as a close code it is unconfirmed)"),
+            )
+        })
+    }
+
+    fn rate_limit_close_code(&self, code: u16) -> Option<String> {
+        (code == 4029).then(|| "close code 4029 is the Guest API's \"request rate too high\" code: likely a rate limit (Genesys documents 4029 inside frames; as a close code it is unconfirmed)".to_string())
+    }
+}
+
+impl Genesys {
+    fn client_frame(&mut self, frame: &Frame) -> Reading {
+        let request = Request::parse(frame.text());
+        let findings = lint_request(&request, frame.seq, self.configured);
+        let mut details = Map::new();
+        let text = match &request {
+            Request::Action { action, fields } => {
+                details.insert("action".into(), json!(action));
+                if let Some(id) = tracing_id(fields) {
+                    details.insert("tracing_id".into(), json!(id));
+                    // Unanswered requests must not pile up without bound on a long session.
+                    if self.pending.len() >= MAX_PENDING {
+                        self.pending.clear();
+                    }
+                    self.pending.insert(id, Pending { seq: frame.seq, ts: frame.ts, action: action.clone() });
+                }
+                if CONFIGURE_ACTIONS.contains(&action.as_str()) {
+                    self.configured = true;
+                }
+                action.clone()
+            }
+            Request::NoAction { .. } => "request without action".into(),
+            Request::NotObject | Request::NotJson { .. } => "not a Guest API request".into(),
+        };
+        let mut text = text;
+        if !findings.is_empty() {
+            details.insert("findings".into(), serde_json::to_value(&findings).unwrap_or_default());
+            let rules: Vec<&str> = findings.iter().map(|f| f.rule.as_str()).collect();
+            text.push_str(&format!(" ⚠ {}", super::rule_words(&rules)));
+        }
+        Reading { text, details, findings, signal: None }
+    }
+
+    fn server_frame(&mut self, frame: &Frame, text: &str) -> Reading {
+        let ServerMessage::Envelope { kind, class, code, body, tracing_id } = ServerMessage::parse(text) else {
+            return Reading { text: "unknown server frame".into(), ..Reading::default() };
+        };
+        let mut details = Map::new();
+        details.insert("type".into(), json!(kind));
+        details.insert("class".into(), json!(class));
+        let mut line = class.clone();
+        if let Some(code) = code {
+            details.insert("code".into(), json!(code));
+            details.insert("code_meaning".into(), json!(genesys_code_meaning(code)));
+            line.push_str(&format!(" {code}"));
+            if code != 200 {
+                line.push_str(&format!(" ({})", genesys_code_meaning(code)));
+            }
+        }
+        if !CLASSES.contains(&class.as_str()) {
+            line.push_str(" (unknown class)");
+        }
+        let mut answered = None;
+        if let Some(id) = &tracing_id {
+            details.insert("tracing_id".into(), json!(id));
+            if let Some(request) = self.pending.remove(id) {
+                let latency_ms = frame.ts.secs_since(request.ts) * 1000.0;
+                details.insert("paired_seq".into(), json!(request.seq));
+                details.insert("paired_action".into(), json!(request.action));
+                details.insert("latency_ms".into(), json!((latency_ms * 10.0).round() / 10.0));
+                line.push_str(&format!(" ← #{} {} in {latency_ms:.0} ms", request.seq, request.action));
+                answered = Some((request.seq, request.action));
+            }
+        }
+        if class == "SessionResponse" {
+            if let Some(secs) = body.get("durationSeconds").and_then(Value::as_i64) {
+                self.duration_seconds = Some(secs);
+            }
+        }
+        if class == "StructuredMessage" {
+            if let Some(summary) = structured_summary(&body) {
+                line.push_str(&format!(" {summary}"));
+            }
+        }
+        let signal = signal_for(&class, code, &body, answered.as_ref());
+        Reading { text: line, details, findings: Vec::new(), signal }
+    }
+}
+
+/// `Outbound Text`, `Outbound Event Presence Disconnect`: the direction and type of a StructuredMessage.
+fn structured_summary(body: &Value) -> Option<String> {
+    let direction = body.get("direction").and_then(Value::as_str)?;
+    let kind = body.get("type").and_then(Value::as_str).unwrap_or("?");
+    let mut s = format!("{direction} {kind}");
+    if let Some(presence) = presence_type(body) {
+        s.push_str(&format!(" Presence {presence}"));
+    }
+    Some(s)
+}
+
+fn presence_type(body: &Value) -> Option<&str> {
+    body.get("events")?.as_array()?.iter().find_map(|event| {
+        (event.get("eventType")?.as_str()? == "Presence").then(|| event.get("presence")?.get("type")?.as_str())?
+    })
+}
+
+/// What a server frame says about the connection's end, if anything.
+fn signal_for(class: &str, code: Option<i64>, body: &Value, answered: Option<&(u64, String)>) -> Option<Signal> {
+    let announced = |what: &str, message: String| Some(Signal::Announced { what: what.into(), message });
+    let error_code = body.get("errorCode").and_then(Value::as_i64);
+    if class == "TooManyRequestsErrorMessage" || matches!(code, Some(429 | 4029)) || error_code == Some(4029) {
+        let retry =
+            body.get("retryAfter").and_then(Value::as_i64).map(|s| format!(", retryAfter {s} s")).unwrap_or_default();
+        let text = body.get("errorMessage").and_then(Value::as_str).map(|m| format!(": {m}")).unwrap_or_default();
+        let code = code.map(|c| c.to_string()).unwrap_or_else(|| "4029".into());
+        return Some(Signal::RateLimited { message: format!("{class} code {code}{retry}{text}") });
+    }
+    match class {
+        "SessionExpiredEvent" => {
+            return announced(class, "the server said the session expired (SessionExpiredEvent); sessions expire after `durationSeconds` without activity, and `echo` refreshes them".into())
+        }
+        "ConnectionClosedEvent" => {
+            let reason = body.get("reason").and_then(Value::as_str);
+            let message = match reason {
+                Some("signedIn") => "the server closed this connection because the guest signed in (ConnectionClosedEvent, reason signedIn)".to_string(),
+                Some(other) => format!("the server announced the close (ConnectionClosedEvent, reason {other:?})"),
+                None => "the server announced the close (ConnectionClosedEvent) with no reason, which the Genesys SDKs read as too many connections for this session token: likely the same token is open in another tab or device".to_string(),
+            };
+            return announced(class, message);
+        }
+        "LogoutEvent" => return announced(class, "the server logged the guest out (LogoutEvent)".into()),
+        "SessionClearedEvent" => return announced(class, "the conversation was cleared (SessionClearedEvent)".into()),
+        _ => {}
+    }
+    if class == "StructuredMessage" && presence_type(body) == Some("Disconnect") {
+        let read_only = body.pointer("/metadata/readOnly").and_then(Value::as_str) == Some("true");
+        let tail = if read_only { ", and the session is now read-only" } else { "" };
+        return announced(
+            "Presence Disconnect",
+            format!("the agent ended the conversation (Presence Disconnect){tail}"),
+        );
+    }
+    let code = code?;
+    let text = match body {
+        Value::String(s) if !s.is_empty() => format!(": {s:?}"),
+        _ => String::new(),
+    };
+    match code {
+        4006 => announced("code 4006", format!("the server said the session expired (code 4006{text})")),
+        4007 => announced(
+            "code 4007",
+            format!("the server said the session was not found (code 4007{text}): the token names no session it knows"),
+        ),
+        400.. if code != 200 => {
+            let request =
+                answered.map(|(seq, action)| format!("frame #{seq} ({action})")).unwrap_or_else(|| "a request".into());
+            Some(Signal::ErrorResponse {
+                code,
+                message: format!(
+                    "the server answered {request} with code {code} ({}){text}",
+                    genesys_code_meaning(code)
+                ),
+            })
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_messages_have_an_unknown_fallback() {
+        assert!(matches!(ServerMessage::parse("nope"), ServerMessage::Unknown));
+        assert!(matches!(ServerMessage::parse(r#"{"a":1}"#), ServerMessage::Unknown));
+        let m = ServerMessage::parse(r#"{"type":"response","class":"string","code":4006,"body":"session expired"}"#);
+        assert!(matches!(m, ServerMessage::Envelope { code: Some(4006), .. }));
+    }
+
+    #[test]
+    fn lifecycle_events_become_signals() {
+        let s = signal_for("ConnectionClosedEvent", Some(200), &json!({}), None);
+        assert!(matches!(s, Some(Signal::Announced { message, .. }) if message.contains("another tab")));
+        let body = json!({"direction":"Outbound","type":"Event","events":[{"eventType":"Presence","presence":{"type":"Disconnect"}}],"metadata":{"readOnly":"true"}});
+        assert!(
+            matches!(signal_for("StructuredMessage", Some(200), &body, None), Some(Signal::Announced { what, .. }) if what == "Presence Disconnect")
+        );
+        let limit = json!({"retryAfter":3,"errorCode":4029,"errorMessage":"Message rate too high for this session"});
+        assert!(
+            matches!(signal_for("TooManyRequestsErrorMessage", Some(429), &limit, None), Some(Signal::RateLimited { message }) if message.contains("retryAfter 3"))
+        );
+        assert!(signal_for("SessionResponse", Some(200), &json!({"connected":true}), None).is_none());
+    }
+}

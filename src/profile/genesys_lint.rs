@@ -1,0 +1,290 @@
+//! Genesys lint: the rules a client request or the upstream URL breaks, read from the Guest API schema.
+//!
+//! What the server does with a broken request is not documented (unconfirmed), so every message that
+//! predicts the server's reaction says "likely".
+
+use super::genesys_codes::{
+    is_genesys_cloud_host, is_webmessaging_host, ACTIONS, CONFIGURE_ACTIONS, CUSTOM_ATTRIBUTES_LIMIT,
+};
+use super::{host_and_path, Finding, Severity};
+use serde_json::{Map, Value};
+
+/// A client frame read as a Guest API request, with an `Unknown` fallback for anything else.
+#[derive(Debug)]
+pub enum Request {
+    /// A JSON object with a string `action`.
+    Action { action: String, fields: Map<String, Value> },
+    /// A JSON object without a string `action`.
+    NoAction { fields: Map<String, Value> },
+    /// JSON, but not an object.
+    NotObject,
+    /// Not JSON at all (or a binary frame).
+    NotJson { why: String },
+}
+
+impl Request {
+    pub fn parse(text: Option<&str>) -> Request {
+        let Some(text) = text else {
+            return Request::NotJson { why: "it is a binary frame".into() };
+        };
+        // Only something that starts like a JSON object is parsed; anything else cannot be a request.
+        if !text.trim_start().starts_with('{') {
+            return match text.trim_start().chars().next() {
+                Some('[' | '"' | '0'..='9' | '-' | 't' | 'f' | 'n') if serde_json::from_str::<Value>(text).is_ok() => {
+                    Request::NotObject
+                }
+                _ => Request::NotJson { why: "it does not start like a JSON object".into() },
+            };
+        }
+        match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(fields)) => match fields.get("action").and_then(Value::as_str) {
+                Some(action) => Request::Action { action: action.to_string(), fields },
+                None => Request::NoAction { fields },
+            },
+            Ok(_) => Request::NotObject,
+            Err(e) => Request::NotJson { why: format!("it does not parse as JSON ({e})") },
+        }
+    }
+
+    pub fn action(&self) -> Option<&str> {
+        match self {
+            Request::Action { action, .. } => Some(action),
+            _ => None,
+        }
+    }
+}
+
+/// A few words for a lint rule, for one-line lists (`no `action``).
+pub fn rule_words(rule: &str) -> Option<&'static str> {
+    Some(match rule {
+        "genesys-no-action" => "no `action`",
+        "genesys-no-token" => "no `token`",
+        "genesys-before-configure" => "sent before any `configureSession`",
+        "genesys-not-json" => "not JSON",
+        "genesys-unknown-action" => "unknown action",
+        "genesys-no-deployment-id" => "no `deploymentId`",
+        "genesys-unusable-message" => "no usable `message`",
+        "genesys-custom-attributes-too-large" => "customAttributes over 2048 bytes",
+        "genesys-upstream-not-webmessaging" => "upstream is not the Guest API",
+        _ => return None,
+    })
+}
+
+fn finding(rule: &str, severity: Severity, seq: u64, message: String) -> Finding {
+    Finding { rule: rule.to_string(), severity, seq: Some(seq), message }
+}
+
+/// Lints one client request. `configured`: a configure action was sent earlier on this connection.
+pub fn lint_request(request: &Request, seq: u64, configured: bool) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let fields = match request {
+        Request::NotJson { why } => {
+            out.push(finding(
+                "genesys-not-json",
+                Severity::Error,
+                seq,
+                format!("frame #{seq} is not a Guest API request: {why}; every request is a JSON text frame, and the server likely rejects anything else or closes"),
+            ));
+            None
+        }
+        Request::NotObject => {
+            out.push(finding(
+                "genesys-not-json",
+                Severity::Error,
+                seq,
+                format!(
+                    "frame #{seq} is JSON but not an object; every Guest API request is an object with an `action`"
+                ),
+            ));
+            None
+        }
+        Request::NoAction { fields } => {
+            let foreign: Vec<&str> = fields
+                .keys()
+                .map(String::as_str)
+                .filter(|k| !matches!(*k, "token" | "tracingId" | "deploymentId" | "message"))
+                .collect();
+            let mut message = format!(
+                "frame #{seq} has no `action`: every Guest API request names one (configureSession first, then onMessage, echo, …)"
+            );
+            if !foreign.is_empty() {
+                message.push_str(&format!(
+                    "; its fields ({}) are not Guest API request fields — a chat message is {{\"action\":\"onMessage\",\"token\":…,\"message\":{{\"type\":\"Text\",\"text\":…}}}}",
+                    foreign.join(", ")
+                ));
+            }
+            out.push(finding("genesys-no-action", Severity::Error, seq, message));
+            Some(fields)
+        }
+        Request::Action { action, fields } => {
+            if !ACTIONS.contains(&action.as_str()) {
+                out.push(finding(
+                    "genesys-unknown-action",
+                    Severity::Error,
+                    seq,
+                    format!("frame #{seq} has action {action:?}, which is not a Guest API action (known: {}); the server likely rejects it", ACTIONS.join(", ")),
+                ));
+            }
+            Some(fields)
+        }
+    };
+    let action = request.action();
+    if let Some(fields) = fields {
+        if !fields.get("token").is_some_and(Value::is_string) {
+            out.push(finding(
+                "genesys-no-token",
+                Severity::Error,
+                seq,
+                format!("frame #{seq} has no `token`: every request carries the session token (a UUID the client generates, not an OAuth token)"),
+            ));
+        }
+        let needs_deployment = action.is_some_and(|a| CONFIGURE_ACTIONS.contains(&a) || a == "getConfiguration");
+        if needs_deployment && !fields.get("deploymentId").is_some_and(Value::is_string) {
+            out.push(finding(
+                "genesys-no-deployment-id",
+                Severity::Error,
+                seq,
+                format!("frame #{seq} ({}) has no `deploymentId`", action.unwrap_or_default()),
+            ));
+        }
+        if action == Some("onMessage") {
+            if let Some(problem) = unusable_message(fields.get("message")) {
+                out.push(finding(
+                    "genesys-unusable-message",
+                    Severity::Error,
+                    seq,
+                    format!("frame #{seq} (onMessage) {problem}"),
+                ));
+            }
+        }
+        if let Some(size) = custom_attributes_size(fields) {
+            if size > CUSTOM_ATTRIBUTES_LIMIT {
+                out.push(finding(
+                    "genesys-custom-attributes-too-large",
+                    Severity::Error,
+                    seq,
+                    format!("frame #{seq} carries {size} bytes of customAttributes, over the {CUSTOM_ATTRIBUTES_LIMIT}-byte limit (the server answers code 4013)"),
+                ));
+            }
+        }
+    }
+    let configures = action.is_some_and(|a| CONFIGURE_ACTIONS.contains(&a));
+    if !configured && !configures {
+        out.push(finding(
+            "genesys-before-configure",
+            Severity::Error,
+            seq,
+            format!("frame #{seq} was sent before any `configureSession`: configureSession (or configureAuthenticatedSession) must be the first frame, and the Genesys SDKs send nothing else until its SessionResponse arrives"),
+        ));
+    }
+    out
+}
+
+/// Why an onMessage `message` cannot be used, if it cannot.
+fn unusable_message(message: Option<&Value>) -> Option<String> {
+    let Some(Value::Object(message)) = message else {
+        return Some("has no `message` object".into());
+    };
+    let kind = message.get("type").and_then(Value::as_str);
+    match kind {
+        None => Some("has a `message` without a `type` (Text, Structured, Event or Receipt)".into()),
+        Some("Text") => {
+            let has_text = message.get("text").and_then(Value::as_str).is_some_and(|t| !t.trim().is_empty());
+            let has_content = message.get("content").and_then(Value::as_array).is_some_and(|c| !c.is_empty());
+            (!has_text && !has_content).then(|| "has a Text `message` with no `text` and no `content`".into())
+        }
+        Some("Event") => {
+            let has_events = message.get("events").and_then(Value::as_array).is_some_and(|e| !e.is_empty());
+            (!has_events).then(|| "has an Event `message` with no `events`".into())
+        }
+        Some("Structured" | "Receipt") => None,
+        Some(other) => {
+            Some(format!("has a `message` of type {other:?}; the Guest API knows Text, Structured, Event and Receipt"))
+        }
+    }
+}
+
+/// The size in bytes of `message.channel.metadata.customAttributes`, serialised, when present.
+fn custom_attributes_size(fields: &Map<String, Value>) -> Option<usize> {
+    let attributes = fields.get("message")?.get("channel")?.get("metadata")?.get("customAttributes")?;
+    serde_json::to_string(attributes).ok().map(|s| s.len())
+}
+
+/// Lints the upstream frametap dialled: the Guest API lives at `wss://webmessaging.<region domain>/v1`.
+pub fn lint_upstream(upstream: &str) -> Option<Finding> {
+    if upstream.starts_with("sim:") {
+        return None;
+    }
+    let (host, path) = host_and_path(upstream);
+    if is_webmessaging_host(&host) && path.trim_end_matches('/') == "/v1" {
+        return None;
+    }
+    let loopback = host == "localhost" || host.starts_with("127.") || host == "[::1]";
+    let mut message = format!(
+        "the upstream {upstream} is not a Guest API endpoint, which is wss://webmessaging.<region domain>/v1?deploymentId=…"
+    );
+    if is_genesys_cloud_host(&host) && !host.starts_with("webmessaging.") {
+        message.push_str(&format!(
+            "; {host}{path} is not the Web Messaging host (the Guest API is on webmessaging.<domain>, not api.<domain>)"
+        ));
+    }
+    message.push_str(
+        ". Guests use no OAuth token, and no `guest:write` scope exists in any Genesys SDK or schema, so advice about tokens or scopes does not apply here",
+    );
+    let severity = if loopback { Severity::Info } else { Severity::Error };
+    if loopback {
+        message.push_str(" (a local upstream: fine for a test server or a replay)");
+    }
+    Some(Finding { rule: "genesys-upstream-not-webmessaging".into(), severity, seq: None, message })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(text: &str, configured: bool) -> Vec<String> {
+        lint_request(&Request::parse(Some(text)), 1, configured).into_iter().map(|f| f.rule).collect()
+    }
+
+    #[test]
+    fn the_seed_frame_breaks_action_token_and_order() {
+        let r = rules(r#"{"type":"message","content":"Hello from custom UI","timestamp":1}"#, false);
+        assert_eq!(r, ["genesys-no-action", "genesys-no-token", "genesys-before-configure"]);
+    }
+
+    #[test]
+    fn a_good_session_is_clean() {
+        let configure = r#"{"action":"configureSession","token":"t","deploymentId":"d"}"#;
+        assert!(rules(configure, false).is_empty());
+        let message = r#"{"action":"onMessage","token":"t","message":{"type":"Text","text":"hi"}}"#;
+        assert!(rules(message, true).is_empty());
+    }
+
+    #[test]
+    fn each_request_rule_fires() {
+        assert_eq!(rules("hello", true), ["genesys-not-json"]);
+        assert_eq!(rules(r#"{"action":"sendMessage","token":"t"}"#, true), ["genesys-unknown-action"]);
+        assert_eq!(rules(r#"{"action":"configureSession","token":"t"}"#, false), ["genesys-no-deployment-id"]);
+        assert_eq!(rules(r#"{"action":"onMessage","token":"t"}"#, true), ["genesys-unusable-message"]);
+        assert_eq!(
+            rules(r#"{"action":"onMessage","token":"t","message":{"type":"Text"}}"#, true),
+            ["genesys-unusable-message"]
+        );
+        let big = format!(
+            r#"{{"action":"onMessage","token":"t","message":{{"type":"Text","text":"x","channel":{{"metadata":{{"customAttributes":{{"a":"{}"}}}}}}}}}}"#,
+            "x".repeat(2100)
+        );
+        assert_eq!(rules(&big, true), ["genesys-custom-attributes-too-large"]);
+    }
+
+    #[test]
+    fn upstream_rule_names_the_rest_host_and_the_scope_myth() {
+        let f = lint_upstream("wss://api.mypurecloud.com/api/v2/guest/sessions").unwrap();
+        assert_eq!(f.severity, Severity::Error);
+        assert!(f.message.contains("guest:write"), "{}", f.message);
+        assert!(f.message.contains("api.mypurecloud.com/api/v2/guest/sessions"), "{}", f.message);
+        assert!(lint_upstream("wss://webmessaging.mypurecloud.com/v1?deploymentId=x").is_none());
+        assert!(lint_upstream("sim:genesys/v1?deploymentId=x").is_none());
+        assert_eq!(lint_upstream("ws://127.0.0.1:9/v1").unwrap().severity, Severity::Info);
+    }
+}

@@ -1,0 +1,227 @@
+//! Diagnoses end to end through the real proxy and frametap's Genesys simulator, both on 127.0.0.1:0: each
+//! scenario the simulator reproduces (chosen per connection with `sim-*` query parameters) must be
+//! diagnosed live, and `inspect` on the capture must recompute the same causes.
+
+mod common;
+#[path = "fixtures/live.rs"]
+mod live;
+
+use live::*;
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use tokio::net::TcpListener;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+
+/// Starts the simulator with its default flags on 127.0.0.1:0; it runs until the test's runtime ends.
+async fn start_simulator() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let config = frametap::sim::SimConfig::from_args(&frametap::sim::SimArgs::default()).unwrap();
+    tokio::spawn(frametap::sim::serve(listener, config, std::future::pending()));
+    addr
+}
+
+/// How `frametap proxy` names its in-process simulator in a capture.
+const SIM: &str = "sim:genesys";
+const DEPLOYMENT: &str = "00000000-0000-4000-8000-00000000517e";
+
+fn path(scenario: &str) -> String {
+    format!("/v1?deploymentId={DEPLOYMENT}{scenario}")
+}
+
+async fn configure_as(ws: &mut Client, token: &str) -> Value {
+    send(ws, json!({"action":"configureSession","token":token,"deploymentId":DEPLOYMENT,"tracingId":"c-1"})).await;
+    read_text(ws).await
+}
+
+async fn read_text(ws: &mut Client) -> Value {
+    use futures_util::StreamExt;
+    loop {
+        let message = tokio::time::timeout(std::time::Duration::from_secs(5), ws.next())
+            .await
+            .expect("the simulator answers in time")
+            .expect("the connection is open")
+            .unwrap();
+        if let Ok(text) = message.to_text() {
+            if !text.is_empty() {
+                return serde_json::from_str(text).unwrap();
+            }
+        }
+    }
+}
+
+fn message(token: &str, text: &str) -> Value {
+    json!({"action":"onMessage","token":token,"tracingId":text,"message":{"type":"Text","text":text}})
+}
+
+#[tokio::test]
+async fn seed_story_through_the_simulator() {
+    let proxy = start_labelled_proxy(start_simulator().await, Some(SIM)).await;
+    let mut ws = connect_to(&proxy, &path(""), &[]).await;
+    send(&mut ws, json!({"type":"message","content":"Hello from custom UI","timestamp":1764064800120u64})).await;
+    assert!(drain(ws).await.is_empty(), "the simulator closes without an error frame");
+    let (capture, file, _dir) = proxy.stop().await;
+    let (d, offline) = diagnosis_and_inspect(&capture, &file, 1);
+    assert_eq!((d.details["initiator"].as_str(), d.details["code"].as_u64()), (Some("server"), Some(1000)));
+    assert_eq!(d.details["profile"], "genesys");
+    assert!(
+        d.details["findings"].as_array().unwrap().iter().all(|f| f["seq"] == 1),
+        "the simulator is a Guest API upstream"
+    );
+    assert_eq!(d.details["preceding"]["seq"], 1);
+    let lint = cause(&d, "protocol-lint")["message"].as_str().unwrap().to_owned();
+    assert!(lint.contains("frame #1") && lint.contains("no `action`") && lint.contains("configureSession"), "{lint}");
+    let timing =
+        rules(&d).into_iter().find(|r| r == "in-response" || r == "crossed-in-flight").expect("a timing cause");
+    assert!(cause(&d, &timing)["message"].as_str().unwrap().contains("frame #1"));
+    for c in d.details["causes"].as_array().unwrap() {
+        let text = c["message"].as_str().unwrap();
+        assert!(c["rule"] != "token-expired" && !text.contains("scope") && !text.contains("expired"), "{text}");
+    }
+    assert_eq!(rules(&d), offline);
+}
+
+#[tokio::test]
+async fn session_expiry_through_the_simulator() {
+    let proxy = start_labelled_proxy(start_simulator().await, Some(SIM)).await;
+    let mut ws = connect_to(&proxy, &path("&sim-expire-after=0.3"), &[]).await;
+    assert_eq!(configure_as(&mut ws, "3f1c1a52-7a0e-4c0b-9d7e-2b1f9c1e0a11").await["class"], "SessionResponse");
+    let texts = drain(ws).await;
+    assert!(texts.iter().any(|t| t.contains("SessionExpiredEvent")), "{texts:?}");
+    let (capture, file, _dir) = proxy.stop().await;
+    let (d, offline) = diagnosis_and_inspect(&capture, &file, 1);
+    assert!(cause(&d, "server-announced")["message"].as_str().unwrap().contains("SessionExpiredEvent"));
+    assert_eq!(rules(&d), offline);
+}
+
+#[tokio::test]
+async fn rate_limit_through_the_simulator() {
+    let token = "5a0c1f52-7a0e-4c0b-9d7e-2b1f9c1e0a12";
+    let proxy = start_labelled_proxy(start_simulator().await, Some(SIM)).await;
+    let mut ws = connect_to(&proxy, &path("&sim-rate-limit=1"), &[]).await;
+    configure_as(&mut ws, token).await;
+    for text in ["one", "two", "three"] {
+        send(&mut ws, message(token, text)).await;
+    }
+    let mut limited = false;
+    for _ in 0..8 {
+        if read_text(&mut ws).await["class"] == "TooManyRequestsErrorMessage" {
+            limited = true;
+            break;
+        }
+    }
+    assert!(limited, "the simulator rate-limited the third message");
+    ws.close(None).await.unwrap();
+    drain(ws).await;
+    let (capture, file, _dir) = proxy.stop().await;
+    let (d, offline) = diagnosis_and_inspect(&capture, &file, 1);
+    assert_eq!(d.details["initiator"], "client");
+    let limit = cause(&d, "rate-limit");
+    assert!(
+        limit["evidence"][0].as_str().unwrap().contains("4029")
+            || limit["evidence"][0].as_str().unwrap().contains("429")
+    );
+    assert_eq!(rules(&d), offline);
+}
+
+#[tokio::test]
+async fn agent_disconnect_through_the_simulator() {
+    let token = "6b0c1f52-7a0e-4c0b-9d7e-2b1f9c1e0a13";
+    let proxy = start_labelled_proxy(start_simulator().await, Some(SIM)).await;
+    let mut ws = connect_to(&proxy, &path("&sim-agent-disconnect-after=1"), &[]).await;
+    configure_as(&mut ws, token).await;
+    send(&mut ws, message(token, "hello")).await;
+    let mut left = false;
+    for _ in 0..8 {
+        let frame = read_text(&mut ws).await;
+        if frame.to_string().contains("Disconnect") {
+            left = true;
+            break;
+        }
+    }
+    assert!(left, "the agent left");
+    ws.close(Some(CloseFrame { code: CloseCode::Normal, reason: "Guest client disconnect".into() })).await.unwrap();
+    drain(ws).await;
+    let (capture, file, _dir) = proxy.stop().await;
+    let (d, offline) = diagnosis_and_inspect(&capture, &file, 1);
+    assert!(cause(&d, "server-announced")["message"].as_str().unwrap().contains("agent ended the conversation"));
+    assert!(cause(&d, "client-closed")["message"].as_str().unwrap().contains("Guest client disconnect"));
+    assert_eq!(rules(&d), offline);
+}
+
+#[tokio::test]
+async fn second_tab_through_the_simulator() {
+    let token = "7c0c1f52-7a0e-4c0b-9d7e-2b1f9c1e0a14";
+    let proxy = start_labelled_proxy(start_simulator().await, Some(SIM)).await;
+    let mut first = connect_to(&proxy, &path(""), &[]).await;
+    configure_as(&mut first, token).await;
+    let mut second = connect_to(&proxy, &path(""), &[]).await;
+    assert_eq!(configure_as(&mut second, token).await["body"]["newSession"], false);
+    let texts = drain(first).await;
+    assert!(texts.iter().any(|t| t.contains("ConnectionClosedEvent")), "{texts:?}");
+    second.close(None).await.unwrap();
+    drain(second).await;
+    let (capture, file, dir) = proxy.stop().await;
+    let (d, offline) = diagnosis_and_inspect(&capture, &file, 1);
+    assert!(cause(&d, "server-announced")["message"].as_str().unwrap().contains("another tab"));
+    assert_eq!(rules(&d), offline);
+    // Shared after `frametap redact`, the capture gives the same diagnosis, without the session token.
+    let redacted = dir.path().join("shared.jsonl");
+    frametap::redact::run_redact(frametap::redact::RedactCommand { input: file.clone(), output: redacted.clone() })
+        .unwrap();
+    assert!(!std::fs::read_to_string(&redacted).unwrap().contains(token));
+    let shared = frametap::capture::read_capture(&redacted).unwrap();
+    let (_, after_redaction) = diagnosis_and_inspect(&shared, &redacted, 1);
+    assert_eq!(after_redaction, offline);
+}
+
+#[tokio::test]
+async fn tcp_drop_through_the_simulator() {
+    let token = "8d0c1f52-7a0e-4c0b-9d7e-2b1f9c1e0a15";
+    let proxy = start_labelled_proxy(start_simulator().await, Some(SIM)).await;
+    let mut ws = connect_to(&proxy, &path("&sim-drop-after=2"), &[]).await;
+    configure_as(&mut ws, token).await;
+    send(&mut ws, message(token, "lost")).await;
+    drain(ws).await;
+    let (capture, file, _dir) = proxy.stop().await;
+    let (d, offline) = diagnosis_and_inspect(&capture, &file, 1);
+    assert_eq!((d.details["initiator"].as_str(), d.details["clean"].as_bool()), (Some("server"), Some(false)));
+    assert_eq!(cause(&d, "tcp-drop")["confidence"], "certain");
+    assert_eq!(d.details["preceding"]["seq"], 3);
+    assert_eq!(rules(&d), offline);
+}
+
+#[tokio::test]
+async fn rest_only_jwt_expiry_is_ruled_out_through_the_simulator() {
+    let token = "9e0c1f52-7a0e-4c0b-9d7e-2b1f9c1e0a16";
+    let proxy = start_labelled_proxy(start_simulator().await, Some(SIM)).await;
+    let mut ws = connect_to(&proxy, &path("&sim-jwt-ttl=0"), &[]).await;
+    configure_as(&mut ws, token).await;
+    send(&mut ws, json!({"action":"getJwt","token":token,"tracingId":"j-1"})).await;
+    assert_eq!(read_text(&mut ws).await["class"], "JwtResponse");
+    ws.close(None).await.unwrap();
+    drain(ws).await;
+    let (capture, file, _dir) = proxy.stop().await;
+    let (d, offline) = diagnosis_and_inspect(&capture, &file, 1);
+    assert!(!rules(&d).contains(&"token-expired".to_string()), "{:?}", rules(&d));
+    let ruled = d.details["ruled_out"][0]["message"].as_str().unwrap();
+    assert!(ruled.contains("only authorises REST calls"), "{ruled}");
+    assert_eq!(rules(&d), offline);
+}
+
+#[tokio::test]
+async fn refused_origin_through_the_simulator() {
+    let proxy = start_labelled_proxy(start_simulator().await, Some(SIM)).await;
+    let url = format!("ws://{}{}", proxy.addr, path("&sim-allowed-origin=https://shop.example"));
+    let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url).unwrap();
+    request.headers_mut().insert("origin", "https://elsewhere.example".parse().unwrap());
+    let refused = tokio_tungstenite::connect_async(request).await.expect_err("the simulator refuses this Origin");
+    assert!(refused.to_string().contains("403"), "{refused}");
+    let (capture, file, _dir) = proxy.stop().await;
+    let (d, offline) = diagnosis_and_inspect(&capture, &file, 1);
+    assert_eq!((d.details["opened"].as_bool(), d.details["status"].as_u64()), (Some(false), Some(403)));
+    let message = cause(&d, "upgrade-refused")["message"].as_str().unwrap().to_owned();
+    assert!(message.contains("HTTP 403") && message.contains("allowed domains"), "{message}");
+    assert_eq!(rules(&d), offline);
+}

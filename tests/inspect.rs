@@ -1,0 +1,199 @@
+//! `frametap inspect` on capture files in tests/fixtures: a normal one, a cut-off one, a corrupt one.
+
+use frametap::inspect::command::{inspect, InspectOutput};
+use frametap::inspect::{run_inspect, AnalysisArgs, InspectCommand};
+use serde_json::Value;
+use std::path::PathBuf;
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+fn command(name: &str, conn: Option<u64>, json: bool) -> InspectCommand {
+    InspectCommand { file: fixture(name), conn, json, analysis: AnalysisArgs::default() }
+}
+
+fn run(name: &str, conn: Option<u64>, json: bool) -> InspectOutput {
+    inspect(&command(name, conn, json), false).expect("inspect succeeds")
+}
+
+#[test]
+fn a_normal_capture_prints_timelines_and_recomputed_diagnoses() {
+    let out = run("seed-story.jsonl", None, false);
+    assert!(out.stderr.is_empty(), "{:?}", out.stderr);
+    let text = out.stdout;
+    assert!(text.contains("connection 1 GET /v1?deploymentId="), "{text}");
+    assert!(text.contains("#1    client→server text"), "{text}");
+    assert!(
+        text.contains("‹request without action ⚠ no `action`, no `token`, sent before any `configureSession`›"),
+        "{text}"
+    );
+    assert!(text.contains("▶ preceding frame #1 client→server text, 51 ms before the close"), "{text}");
+    assert!(text.contains("protocol-lint: client frame #1"), "{text}");
+    assert!(text.contains("ruled out: no JWT"), "{text}");
+    assert!(!text.contains("other findings"), "findings the lint cause cites are not listed twice: {text}");
+    assert!(!text.contains("stale guess"), "a diagnosis already in the file must be recomputed, not repeated");
+    assert!(text.contains("SessionResponse 200 ← #1 configureSession in 20 ms"), "{text}");
+    assert!(
+        text.contains("client-closed: the client closed the connection itself (1000 \"Guest client disconnect\")"),
+        "{text}"
+    );
+    assert!(!text.contains("no `end` record"));
+}
+
+#[test]
+fn json_report_has_the_documented_shape() {
+    let out = run("seed-story.jsonl", None, true);
+    let report: Value = serde_json::from_str(&out.stdout).expect("valid JSON");
+    assert_eq!(report["complete"], true);
+    let conns = report["connections"].as_array().unwrap();
+    assert_eq!(conns.len(), 2);
+    let first = &conns[0];
+    assert_eq!(first["conn"], 1);
+    assert_eq!(first["profile"], "genesys");
+    assert_eq!(first["opened"], true);
+    let close = &first["close"];
+    assert_eq!(
+        (close["initiator"].as_str(), close["code"].as_u64(), close["reason"].as_str()),
+        (Some("server"), Some(1000), Some(""))
+    );
+    assert_eq!(close["clean"], true);
+    assert_eq!(close["preceding_seq"], 1);
+    let rules: Vec<&str> = first["findings"].as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap()).collect();
+    assert_eq!(rules, ["genesys-no-action", "genesys-no-token", "genesys-before-configure"]);
+    for finding in first["findings"].as_array().unwrap() {
+        assert_eq!(finding["severity"], "error");
+        assert_eq!(finding["seq"], 1);
+        assert!(finding["message"].is_string());
+    }
+    assert!(first["tokens"].is_array());
+    assert!(first["causes"].as_array().unwrap().iter().all(|c| c["rule"] != "token-expired"));
+    assert_eq!(conns[1]["close"]["initiator"], "client");
+    assert_eq!(conns[1]["close"]["preceding_seq"], 4);
+    assert_eq!(conns[1]["findings"].as_array().unwrap().len(), 0);
+    assert_eq!(conns[1]["annotations"][1]["text"], "SessionResponse 200 ← #1 configureSession in 20 ms");
+}
+
+#[test]
+fn a_cut_off_capture_is_read_and_the_cut_reported() {
+    let out = run("cut-off.jsonl", None, false);
+    assert_eq!(out.stderr.len(), 1, "{:?}", out.stderr);
+    assert!(out.stderr[0].contains("cut off mid-record"), "{:?}", out.stderr);
+    assert!(out.stdout.contains("no `end` record"), "{}", out.stdout);
+    assert!(out.stdout.contains("protocol-lint: client frame #1"), "connection 1 is still diagnosed");
+    assert!(out.stdout.contains("no close record: the capture ends while this connection was still open"));
+    let json: Value = serde_json::from_str(&run("cut-off.jsonl", None, true).stdout).unwrap();
+    assert_eq!(json["complete"], false);
+    assert_eq!(json["problems"][0]["truncated"], true);
+    assert_eq!(json["connections"][1]["close"], Value::Null);
+}
+
+#[test]
+fn a_corrupt_line_is_reported_with_its_number_and_skipped() {
+    let out = run("corrupt.jsonl", None, false);
+    assert_eq!(out.stderr.len(), 1, "{:?}", out.stderr);
+    assert!(out.stderr[0].contains("line 4: corrupt record (skipped)"), "{:?}", out.stderr);
+    assert!(out.stdout.contains("▶ preceding frame #1 client→server"), "{}", out.stdout);
+    assert!(out.stdout.contains("connection 2"));
+}
+
+#[test]
+fn conn_selects_one_connection_and_names_the_ones_that_exist() {
+    let out = run("seed-story.jsonl", Some(2), false);
+    assert!(out.stdout.contains("connection 2") && !out.stdout.contains("connection 1"), "{}", out.stdout);
+    let json: Value = serde_json::from_str(&run("seed-story.jsonl", Some(2), true).stdout).unwrap();
+    assert_eq!(json["connections"].as_array().unwrap().len(), 1);
+    let err = inspect(&command("seed-story.jsonl", Some(7), false), false).unwrap_err().to_string();
+    assert!(err.contains("connection 7 is not in") && err.contains("the connections it holds are 1, 2"), "{err}");
+}
+
+#[test]
+fn a_missing_or_unusable_file_is_a_clear_error() {
+    let err = run_inspect(command("no-such-capture.jsonl", None, false)).unwrap_err();
+    let text = format!("{err:#}");
+    assert!(text.contains("could not read the capture") && text.contains("no-such-capture.jsonl"), "{text}");
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.jsonl");
+    std::fs::write(&junk, "this is not a capture\n").unwrap();
+    let cmd = InspectCommand { file: junk, conn: None, json: false, analysis: AnalysisArgs::default() };
+    let text = format!("{:#}", inspect(&cmd, false).unwrap_err());
+    assert!(text.contains("not a usable frametap capture") && text.contains("line 1"), "{text}");
+}
+
+#[test]
+fn redact_then_inspect_gives_the_same_diagnosis() {
+    use frametap::redact::{run_redact, RedactCommand};
+    let dir = tempfile::tempdir().unwrap();
+    let redacted = dir.path().join("shared.jsonl");
+    run_redact(RedactCommand { input: fixture("seed-story.jsonl"), output: redacted.clone() }).unwrap();
+    let original: Value = serde_json::from_str(&run("seed-story.jsonl", None, true).stdout).unwrap();
+    let cmd = InspectCommand { file: redacted, conn: None, json: true, analysis: AnalysisArgs::default() };
+    let shared: Value = serde_json::from_str(&inspect(&cmd, false).unwrap().stdout).unwrap();
+    let view = |report: &Value| -> Vec<(Value, Value, Vec<String>, Vec<String>)> {
+        report["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                let rules = |key: &str| c[key].as_array().unwrap().iter().map(|x| x["rule"].to_string()).collect();
+                (c["conn"].clone(), c["close"].clone(), rules("causes"), rules("findings"))
+            })
+            .collect()
+    };
+    assert_eq!(view(&original), view(&shared));
+    assert!(
+        !std::fs::read_to_string(dir.path().join("shared.jsonl")).unwrap().contains("0c6f1f0e-8a7b"),
+        "the token was masked"
+    );
+}
+
+#[test]
+fn the_command_line_parses_into_inspect_options() {
+    use clap::Parser;
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        inspect: InspectCommand,
+    }
+    let cli = Cli::try_parse_from([
+        "inspect",
+        "cap.jsonl",
+        "--conn",
+        "2",
+        "--json",
+        "--profile",
+        "generic",
+        "--require-scope",
+        "a",
+        "--require-scope",
+        "b",
+    ])
+    .unwrap();
+    assert_eq!(cli.inspect.file, PathBuf::from("cap.jsonl"));
+    assert_eq!((cli.inspect.conn, cli.inspect.json), (Some(2), true));
+    let options = cli.inspect.analysis.options();
+    assert_eq!(options.profile, frametap::inspect::ProfileChoice::Generic);
+    assert_eq!(options.require_scopes, ["a", "b"]);
+    let defaults = Cli::try_parse_from(["inspect", "cap.jsonl"]).unwrap();
+    assert_eq!(defaults.inspect.analysis.options().profile, frametap::inspect::ProfileChoice::Auto);
+    assert!(Cli::try_parse_from(["inspect", "cap.jsonl", "--profile", "nope"]).is_err());
+}
+
+/// The JSON of the seed story's diagnosis is a contract (the web UI reads it): compare it with the golden file.
+/// After an intended change, regenerate it with `FRAMETAP_BLESS=1 cargo test --test inspect`.
+#[test]
+fn the_seed_story_diagnosis_matches_its_golden_file() {
+    let report: Value = serde_json::from_str(&run("seed-story.jsonl", Some(1), true).stdout).unwrap();
+    let diagnosis = serde_json::to_string_pretty(&report["connections"][0]["diagnosis"]).unwrap() + "\n";
+    let golden = fixture("seed-story.diagnosis.json");
+    if std::env::var_os("FRAMETAP_BLESS").is_some() {
+        std::fs::write(&golden, &diagnosis).unwrap();
+    }
+    let expected = std::fs::read_to_string(&golden).expect("the golden file exists (FRAMETAP_BLESS=1 writes it)");
+    assert_eq!(diagnosis, expected, "the diagnosis JSON changed");
+}
+
+#[test]
+fn run_inspect_prints_and_succeeds_on_a_readable_capture() {
+    run_inspect(command("seed-story.jsonl", Some(1), true)).expect("inspect succeeds");
+}
