@@ -45,6 +45,13 @@ pub enum Command {
     Inspect(crate::inspect::InspectCommand),
     /// Open a saved capture in the web UI (connections, frames, close diagnoses, tokens).
     Ui(crate::ui::UiCommand),
+    /// Replay a captured connection: serve its server side to clients, or send its client side to a live upstream.
+    ///
+    /// See docs/replay.md.
+    #[command(subcommand)]
+    Replay(crate::replay::ReplayCommand),
+    /// Convert a capture (.jsonl) to a HAR (.har, .zhar) or back, chosen by the extensions. See docs/replay.md.
+    Convert(crate::convert::ConvertCommand),
     /// Run a built-in simulator of a service (NOT the real service), with its failures on demand.
     #[command(subcommand)]
     Sim(SimTarget),

@@ -3,8 +3,10 @@
 pub mod capture;
 pub mod cli;
 pub mod commands;
+pub mod convert;
 pub mod event;
 pub mod forward;
+pub mod har;
 pub mod inspect;
 pub mod log;
 pub mod paths;
@@ -12,6 +14,7 @@ pub mod pipeline;
 pub mod profile;
 pub mod proxy;
 pub mod redact;
+pub mod replay;
 pub mod session;
 pub mod sim;
 pub mod tls;

@@ -27,6 +27,8 @@ fn main() -> ExitCode {
             Command::Redact(cmd) => frametap::redact::run_redact(cmd),
             Command::Certs(cmd) => frametap::tls::run_certs(cmd),
             Command::Ui(cmd) => frametap::ui::run_file(cmd).await,
+            Command::Replay(cmd) => frametap::replay::run_replay(cmd).await,
+            Command::Convert(cmd) => frametap::convert::run_convert(cmd),
             Command::Inspect(cmd) => frametap::inspect::run_inspect(cmd),
         }
     });

@@ -1,0 +1,194 @@
+//! `frametap convert IN OUT`: capture (.jsonl) ↔ HAR (.har, .zhar), chosen by the files' extensions; never overwrites OUT.
+
+use crate::capture::{read_capture, CaptureWriter};
+use crate::event::{Note, Record, Ts};
+use crate::har::{self, HarSource};
+use anyhow::{anyhow, bail, Context, Result};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Convert a capture to a HAR or a HAR to a capture (by extension: .jsonl ↔ .har/.zhar).
+#[derive(clap::Args, Debug, Clone)]
+pub struct ConvertCommand {
+    /// The file to read: a capture (.jsonl), or a HAR (.har, or mitmproxy's zlib-compressed .zhar) saved by
+    /// frametap, Chrome DevTools, mitmproxy or HTTP Toolkit.
+    #[arg(value_name = "IN")]
+    pub input: PathBuf,
+    /// The file to write: .har or .zhar when IN is a capture, .jsonl when IN is a HAR. Never overwritten.
+    #[arg(value_name = "OUT")]
+    pub output: PathBuf,
+    /// Replace secrets (session tokens, JWTs, cookies, Authorization) with placeholders in what is written.
+    #[arg(long)]
+    pub redact: bool,
+    /// Convert what can be read from a cut-off or partly corrupt capture (OUT gets a note naming the skipped lines).
+    #[arg(long)]
+    pub partial: bool,
+}
+
+/// What a conversion wrote.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConvertReport {
+    pub output: PathBuf,
+    pub connections: usize,
+    pub frames: usize,
+    /// The tool that saved the HAR (HAR → capture only).
+    pub source: Option<HarSource>,
+    /// What was skipped or guessed, one line each.
+    pub warnings: Vec<String>,
+}
+
+/// Runs `frametap convert` and prints what it wrote (warnings to stderr).
+pub fn run_convert(cmd: ConvertCommand) -> Result<()> {
+    let report = convert(&cmd)?;
+    for warning in &report.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let from = report.source.map(|s| format!(" (a HAR saved by {})", s.name())).unwrap_or_default();
+    println!(
+        "wrote {}: {} connection(s), {} frame(s) from {}{from}",
+        report.output.display(),
+        report.connections,
+        report.frames,
+        cmd.input.display()
+    );
+    Ok(())
+}
+
+/// The direction of a conversion, from the extensions of IN and OUT.
+enum Direction {
+    CaptureToHar { zlib: bool },
+    HarToCapture,
+}
+
+fn direction(input: &Path, output: &Path) -> Result<Direction> {
+    let is_capture = |p: &Path| har::extension_of(p).as_deref() == Some("jsonl");
+    match (is_capture(input), har::is_har_path(input), is_capture(output), har::is_har_path(output)) {
+        (true, _, _, true) => Ok(Direction::CaptureToHar { zlib: har::is_zhar_path(output) }),
+        (_, true, true, _) => Ok(Direction::HarToCapture),
+        (true, _, true, _) | (_, true, _, true) => bail!(
+            "{} and {} are the same kind of file: convert goes from a capture (.jsonl) to a HAR (.har, .zhar) or back",
+            input.display(),
+            output.display()
+        ),
+        (false, false, _, _) => bail!(
+            "{}: unknown kind of file: name a capture *.jsonl, or a HAR *.har (or *.zhar, zlib-compressed)",
+            input.display()
+        ),
+        _ => bail!(
+            "{}: unknown kind of file to write: name it *.har or *.zhar for a HAR, *.jsonl for a capture",
+            output.display()
+        ),
+    }
+}
+
+/// Converts IN to OUT and says what it wrote. OUT is created only after IN was read in full; a failed write removes it.
+pub fn convert(cmd: &ConvertCommand) -> Result<ConvertReport> {
+    let direction = direction(&cmd.input, &cmd.output)?;
+    if cmd.output.exists() {
+        bail!(
+            "{} already exists; frametap never overwrites a file: choose another name or remove it first",
+            cmd.output.display()
+        );
+    }
+    match direction {
+        Direction::CaptureToHar { zlib } => capture_to_har_file(cmd, zlib),
+        Direction::HarToCapture => har_to_capture_file(cmd),
+    }
+}
+
+fn capture_to_har_file(cmd: &ConvertCommand, zlib: bool) -> Result<ConvertReport> {
+    let input = &cmd.input;
+    let capture = read_capture(input)?;
+    let mut warnings = Vec::new();
+    let mut records = capture.records;
+    if !capture.problems.is_empty() || !capture.has_end {
+        let what = match capture.problems.first() {
+            Some(problem) if capture.problems.len() == 1 => problem.to_string(),
+            Some(problem) => format!("{problem}, and {} more unreadable line(s)", capture.problems.len() - 1),
+            None => "it ends without an end record: it was cut short (or is still being written)".into(),
+        };
+        if !cmd.partial {
+            bail!("{}: {what}; pass --partial to convert the records that could be read", input.display());
+        }
+        let lines: Vec<String> = capture.problems.iter().map(|p| p.line.to_string()).collect();
+        let message = if lines.is_empty() {
+            format!("converted from a capture that was cut short ({}): it has no end record", input.display())
+        } else {
+            format!("converted from {} without its unreadable line(s) {}", input.display(), lines.join(", "))
+        };
+        warnings.push(message.clone());
+        let ts = records.last().map(Record::ts).unwrap_or_else(Ts::now);
+        records.push(Record::Note(Note {
+            conn: None,
+            ts,
+            level: "warn".into(),
+            code: "convert-partial".into(),
+            message,
+        }));
+    }
+    let records = redacted(records, cmd.redact);
+    let har_value = har::capture_to_har(&records);
+    let bytes = har::encode_har(&har_value, zlib)?;
+    write_new_file(&cmd.output, |file| file.write_all(&bytes))?;
+    Ok(ConvertReport {
+        output: cmd.output.clone(),
+        connections: har_value["log"]["entries"].as_array().map_or(0, Vec::len),
+        frames: records.iter().filter(|r| matches!(r, Record::Frame(_))).count(),
+        source: None,
+        warnings,
+    })
+}
+
+fn har_to_capture_file(cmd: &ConvertCommand) -> Result<ConvertReport> {
+    let input = &cmd.input;
+    let value = har::read_har(input)?;
+    let source = HarSource::detect(&value);
+    let (records, warnings) = har::har_to_records(&value).with_context(|| format!("{}", input.display()))?;
+    let records = redacted(records, cmd.redact);
+    let mut writer = CaptureWriter::create(&cmd.output)?;
+    for record in &records {
+        writer.write(record);
+    }
+    writer.flush();
+    if let Some(failure) = writer.failed().map(str::to_owned) {
+        drop(writer);
+        let removed = std::fs::remove_file(&cmd.output).is_ok();
+        bail!("{failure}; {}", removed_or_not(&cmd.output, removed));
+    }
+    Ok(ConvertReport {
+        output: cmd.output.clone(),
+        connections: records.iter().filter(|r| matches!(r, Record::Open(_))).count(),
+        frames: records.iter().filter(|r| matches!(r, Record::Frame(_))).count(),
+        source: Some(source),
+        warnings,
+    })
+}
+
+/// The records with their secrets replaced by stable placeholders (`--redact`), or as they are.
+fn redacted(records: Vec<Record>, redact: bool) -> Vec<Record> {
+    if !redact {
+        return records;
+    }
+    let mut redactor = crate::redact::Redactor::new();
+    records.into_iter().map(|record| redactor.redact(record)).collect()
+}
+
+/// Creates `path` (0600, never overwriting) and fills it; on a write error removes it and says so.
+fn write_new_file(path: &Path, fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>) -> Result<()> {
+    let mut file = crate::paths::create_private_file(path)?;
+    let result = fill(&mut file).and_then(|()| file.sync_all());
+    if let Err(e) = result {
+        drop(file);
+        let removed = std::fs::remove_file(path).is_ok();
+        return Err(anyhow!("writing {} failed: {e}; {}", path.display(), removed_or_not(path, removed)));
+    }
+    Ok(())
+}
+
+fn removed_or_not(path: &Path, removed: bool) -> String {
+    if removed {
+        "the partial file was removed".into()
+    } else {
+        format!("{} is incomplete: delete it", path.display())
+    }
+}

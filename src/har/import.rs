@@ -1,0 +1,431 @@
+//! HAR → capture: frametap's own HARs come back exactly; HARs saved by Chrome DevTools, mitmproxy or HTTP Toolkit
+//! become a capture of what those tools recorded, with a `note` per connection saying what they leave out.
+
+use super::lossless;
+use crate::event::{
+    self, Close, ConnId, End, Frame, Headers, HttpRequest, HttpResponse, Meta, Note, Opcode, Open, Peer, Record, Ts,
+};
+use anyhow::{anyhow, bail, Context, Result};
+use base64::Engine as _;
+use bytes::Bytes;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde_json::Value;
+
+/// The tool that saved a HAR, as told by `log.creator.name`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HarSource {
+    Frametap,
+    Chrome,
+    Mitmproxy,
+    HttpToolkit,
+    Other,
+}
+
+impl HarSource {
+    pub fn detect(har: &Value) -> HarSource {
+        if lossless::is_frametap_har(har) {
+            return HarSource::Frametap;
+        }
+        let creator = har["log"]["creator"]["name"].as_str().unwrap_or("").to_ascii_lowercase();
+        if creator == "webinspector" {
+            HarSource::Chrome
+        } else if creator.contains("mitmproxy") {
+            HarSource::Mitmproxy
+        } else if creator.contains("http toolkit") {
+            HarSource::HttpToolkit
+        } else {
+            HarSource::Other
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            HarSource::Frametap => "frametap",
+            HarSource::Chrome => "Chrome DevTools",
+            HarSource::Mitmproxy => "mitmproxy",
+            HarSource::HttpToolkit => "HTTP Toolkit",
+            HarSource::Other => "an unrecognised tool",
+        }
+    }
+}
+
+/// Turns a HAR into capture records (meta, then per connection open/note/frames/close, then end), plus warnings
+/// about what was skipped. Fails when the HAR holds no WebSocket connection or a message cannot be read.
+pub fn har_to_records(har: &Value) -> Result<(Vec<Record>, Vec<String>)> {
+    let Some(entries) = har["log"]["entries"].as_array() else {
+        bail!("not a HAR: it has no log.entries list");
+    };
+    let source = HarSource::detect(har);
+    if source == HarSource::Frametap {
+        return lossless::restore(har);
+    }
+    let mut warnings = Vec::new();
+    let websocket: Vec<(usize, &Value)> = entries.iter().enumerate().filter(|(_, e)| is_websocket(e)).collect();
+    if websocket.is_empty() {
+        bail!(
+            "no WebSocket connection in it ({} entries, none with _resourceType \"websocket\", _webSocketMessages \
+             or a ws:// URL): save the HAR while the WebSocket is listed (Chrome: DevTools Network panel, open \
+             before the page connects, then \"Export HAR\")",
+            entries.len()
+        );
+    }
+    if websocket.len() < entries.len() {
+        warnings.push(format!(
+            "skipped {} entries that are not WebSocket connections (plain HTTP)",
+            entries.len() - websocket.len()
+        ));
+    }
+    let mut body = Vec::new();
+    let mut origins = Vec::new();
+    for (conn, (index, entry)) in websocket.iter().enumerate() {
+        let imported = import_entry(conn as ConnId + 1, *index + 1, entry, source, &mut warnings)
+            .with_context(|| format!("entry {}", index + 1))?;
+        origins.push(imported.origin);
+        body.extend(imported.records);
+    }
+    let first_ts = body.iter().map(Record::ts).min().unwrap_or_else(Ts::now);
+    let last_ts = body.iter().map(Record::ts).max().unwrap_or(first_ts);
+    origins.dedup();
+    let mut records = vec![Record::Meta(Meta {
+        ts: first_ts,
+        format: event::FORMAT_NAME.into(),
+        version: event::FORMAT_VERSION,
+        frametap: env!("CARGO_PKG_VERSION").into(),
+        command: crate::forward::upstream_proxy::redact_command_line(std::env::args()),
+        mode: "import".into(),
+        upstream: if origins.len() == 1 { origins.pop() } else { None },
+        redacted: false,
+        insecure_upstream: false,
+    })];
+    records.extend(body);
+    let frames = records.iter().filter(|r| matches!(r, Record::Frame(_))).count() as u64;
+    records.push(Record::End(End {
+        ts: last_ts,
+        connections: websocket.len() as u64,
+        frames,
+        records: records.len() as u64,
+        dropped: 0,
+        complete: true,
+        errors: Vec::new(),
+    }));
+    Ok((records, warnings))
+}
+
+/// A WebSocket entry: Chrome's and mitmproxy's `_resourceType`, a message list, a ws(s) URL, or an accepted upgrade.
+fn is_websocket(entry: &Value) -> bool {
+    let url = entry["request"]["url"].as_str().unwrap_or("");
+    entry["_resourceType"] == "websocket"
+        || entry["_webSocketMessages"].is_array()
+        || url.starts_with("ws://")
+        || url.starts_with("wss://")
+        || (entry["response"]["status"] == 101
+            && headers(&entry["response"]["headers"])
+                .iter()
+                .any(|(n, v)| n.eq_ignore_ascii_case("upgrade") && v.eq_ignore_ascii_case("websocket")))
+}
+
+struct Imported {
+    /// `wss://host[:port]` of the entry, for the meta record's `upstream`.
+    origin: String,
+    records: Vec<Record>,
+}
+
+fn import_entry(
+    conn: ConnId,
+    number: usize,
+    entry: &Value,
+    source: HarSource,
+    warnings: &mut Vec<String>,
+) -> Result<Imported> {
+    let url = entry["request"]["url"].as_str().ok_or_else(|| anyhow!("request.url is missing"))?;
+    let (scheme, authority, path) = split_url(url).ok_or_else(|| anyhow!("request.url {url:?} is not a URL"))?;
+    let ws_scheme = match scheme.as_str() {
+        "https" | "wss" => "wss",
+        _ => "ws",
+    };
+    let started = match entry["startedDateTime"].as_str().and_then(parse_datetime) {
+        Some(ts) => ts,
+        None => {
+            warnings.push(format!(
+                "entry {number}: startedDateTime is missing or unreadable; used the first message's time"
+            ));
+            first_message_time(entry).unwrap_or(Ts(DateTime::<Utc>::UNIX_EPOCH))
+        }
+    };
+    let mut request_headers: Headers = Vec::new();
+    let mut authority_header = None;
+    for (name, value) in headers(&entry["request"]["headers"]) {
+        match name.as_str() {
+            ":authority" => authority_header = Some(value),
+            n if n.starts_with(':') => {}
+            _ => request_headers.push((name, value)),
+        }
+    }
+    if event::header(&request_headers, "host").is_none() {
+        if let Some(host) = authority_header {
+            request_headers.insert(0, ("Host".into(), host));
+        }
+    }
+    let status = entry["response"]["status"].as_u64().unwrap_or(0) as u16;
+    let response = (status != 0).then(|| HttpResponse {
+        status,
+        headers: headers(&entry["response"]["headers"]),
+        body: entry["response"]["content"]["text"]
+            .as_str()
+            .filter(|t| !t.is_empty() && entry["response"]["content"]["encoding"] != "base64")
+            .map(str::to_owned),
+        body_base64: entry["response"]["content"]["text"]
+            .as_str()
+            .filter(|t| !t.is_empty() && entry["response"]["content"]["encoding"] == "base64")
+            .map(str::to_owned),
+    });
+    let wait = entry["timings"]["wait"].as_f64().filter(|w| *w > 0.0);
+    let mut records = vec![Record::Open(Open {
+        conn,
+        ts: started,
+        client_addr: None,
+        request: HttpRequest {
+            method: entry["request"]["method"].as_str().unwrap_or("GET").to_owned(),
+            path: path.clone(),
+            headers: request_headers.clone(),
+        },
+        upstream: Some(format!("{ws_scheme}://{authority}{path}")),
+        upstream_request: None,
+        error: (status == 0).then(|| {
+            entry["response"]["_error"].as_str().unwrap_or("the HAR records no response to the upgrade").to_owned()
+        }),
+        response,
+        handshake_ms: wait,
+    })];
+    records.push(Record::Note(Note {
+        conn: Some(conn),
+        ts: started,
+        level: "warn".into(),
+        code: "har-import-incomplete".into(),
+        message: missing_note(source, entry, &request_headers),
+    }));
+    let messages = entry["_webSocketMessages"].as_array().map(Vec::as_slice).unwrap_or_default();
+    if messages.is_empty() {
+        warnings.push(format!("entry {number} ({url}): no WebSocket messages recorded"));
+    }
+    let mut times = MessageClock::new(started, messages);
+    if times.relative {
+        warnings.push(format!(
+            "entry {number}: message times are not wall-clock times (an old Chrome?); placed them after startedDateTime"
+        ));
+    }
+    let mut seq = 0u64;
+    let mut backwards_at = None;
+    let mut last_ts = started;
+    for (m, message) in messages.iter().enumerate() {
+        let ts = times.at(message).unwrap_or(last_ts);
+        if ts < last_ts && backwards_at.is_none() {
+            backwards_at = Some(m + 1);
+        }
+        last_ts = last_ts.max(ts);
+        match message_record(conn, &mut seq, ts, message).with_context(|| format!("message {}", m + 1))? {
+            Some(record) => records.push(record),
+            None => warnings.push(format!(
+                "entry {number}, message {}: type {} / opcode {} is not a WebSocket message frametap knows: skipped",
+                m + 1,
+                message["type"],
+                message["opcode"]
+            )),
+        }
+    }
+    if let Some(m) = backwards_at {
+        warnings.push(format!("entry {number}: message times go backwards at message {m}; kept the HAR's order"));
+    }
+    if let Some(close) = http_toolkit_close(conn, started, entry) {
+        records.push(Record::Close(close));
+    }
+    Ok(Imported { origin: format!("{ws_scheme}://{authority}"), records })
+}
+
+/// One `_webSocketMessages` item as a frame (or a note, for Chrome's `error` items); `None` for what is not a message.
+fn message_record(conn: ConnId, seq: &mut u64, ts: Ts, message: &Value) -> Result<Option<Record>> {
+    let from = match message["type"].as_str() {
+        Some("send") => Peer::Client,
+        Some("receive") => Peer::Server,
+        Some("error") => {
+            return Ok(Some(Record::Note(Note {
+                conn: Some(conn),
+                ts,
+                level: "error".into(),
+                code: "har-websocket-error".into(),
+                message: format!("the browser reported: {}", message["data"].as_str().unwrap_or("(no text)")),
+            })))
+        }
+        _ => return Ok(None),
+    };
+    let Some(opcode) = message["opcode"].as_u64().filter(|o| [0, 1, 2, 8, 9, 10].contains(o)) else {
+        return Ok(None);
+    };
+    let opcode = Opcode::from_u8(opcode as u8);
+    let data = message["data"].as_str().unwrap_or("");
+    let payload: Vec<u8> = match opcode {
+        Opcode::Binary => base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .map_err(|e| anyhow!("binary data (opcode 2) is not base64 ({e}); the HAR is corrupt"))?,
+        Opcode::Close => {
+            let mut payload = Vec::new();
+            if let Some(code) = message["code"].as_u64() {
+                payload.extend_from_slice(&(code as u16).to_be_bytes());
+            }
+            payload.extend_from_slice(data.as_bytes());
+            payload
+        }
+        _ => data.as_bytes().to_vec(),
+    };
+    *seq += 1;
+    Ok(Some(Record::Frame(Frame {
+        conn,
+        ts,
+        seq: *seq,
+        from,
+        to: from.other(),
+        opcode,
+        fin: true,
+        rsv: 0,
+        len: payload.len() as u64,
+        payload: Bytes::from(payload),
+        text_message: opcode == Opcode::Text,
+        relayed: true,
+    })))
+}
+
+/// HTTP Toolkit's `_webSocketClose`: the close code and reason (or "aborted"), but not who closed first.
+fn http_toolkit_close(conn: ConnId, started: Ts, entry: &Value) -> Option<Close> {
+    let close = entry.get("_webSocketClose")?;
+    let ended = close["timestamp"]
+        .as_f64()
+        .and_then(ts_from_epoch_secs)
+        .or_else(|| {
+            let ms = entry["time"].as_f64()?;
+            DateTime::from_timestamp_micros(started.micros() + (ms * 1000.0) as i64).map(Ts)
+        })
+        .unwrap_or(started);
+    let duration_ms = (ended.secs_since(started) * 1000.0).max(0.0);
+    if close == "aborted" {
+        return Some(Close {
+            conn,
+            ts: ended,
+            initiator: Peer::Server,
+            code: None,
+            reason: None,
+            clean: false,
+            duration_ms,
+            detail: Some("the HAR records the connection as aborted (no close handshake) but not which side dropped it; assumed the server".into()),
+        });
+    }
+    Some(Close {
+        conn,
+        ts: ended,
+        initiator: Peer::Server,
+        code: close["code"].as_u64().map(|c| c as u16),
+        reason: close["reason"].as_str().map(str::to_owned),
+        clean: true,
+        duration_ms,
+        detail: Some("the HAR records the close code and reason but not who closed first; assumed the server".into()),
+    })
+}
+
+/// The note saying what the tool that saved the HAR leaves out, for this connection.
+fn missing_note(source: HarSource, entry: &Value, request_headers: &Headers) -> String {
+    let mut message = format!("imported from a HAR saved by {}: ", source.name());
+    message.push_str(match source {
+        HarSource::HttpToolkit if entry.get("_webSocketClose").is_some() => {
+            "no ping/pong or close frames and no fragment boundaries (messages are whole); the close code and \
+             reason are kept, but not who closed first"
+        }
+        _ => {
+            "no ping/pong or close frames, no close code or reason, and no fragment boundaries (messages are \
+             whole): how this connection ended is unknown"
+        }
+    });
+    let sanitised = ["cookie", "authorization"].iter().all(|h| event::header(request_headers, h).is_none());
+    if source == HarSource::Chrome && sanitised {
+        message.push_str(
+            "; no Cookie or Authorization header either (Chrome's default, sanitised export leaves them out: \
+             use \"Export HAR (with sensitive data)\" to keep them)",
+        );
+    }
+    message
+}
+
+/// Headers as `[{name, value}]` (Chrome, Firefox, mitmproxy, HTTP Toolkit) or `[[name, value]]` (Slack).
+fn headers(list: &Value) -> Headers {
+    let Some(list) = list.as_array() else {
+        return Vec::new();
+    };
+    list.iter()
+        .filter_map(|h| {
+            let (name, value) = match h {
+                Value::Array(pair) => (pair.first()?, pair.get(1)?),
+                _ => (h.get("name")?, h.get("value")?),
+            };
+            Some((name.as_str()?.to_owned(), value.as_str()?.to_owned()))
+        })
+        .collect()
+}
+
+/// `scheme://authority/path?query` → (scheme, authority without userinfo, path with query).
+fn split_url(url: &str) -> Option<(String, String, String)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = rest[..end].rsplit('@').next().unwrap_or("");
+    if authority.is_empty() {
+        return None;
+    }
+    let mut path = rest[end..].split('#').next().unwrap_or("").to_owned();
+    if !path.starts_with('/') {
+        path.insert(0, '/');
+    }
+    Some((scheme.to_ascii_lowercase(), authority.to_owned(), path))
+}
+
+fn parse_datetime(text: &str) -> Option<Ts> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| Ts(t.with_timezone(&Utc)))
+        .ok()
+        .or_else(|| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").ok().map(|n| Ts(n.and_utc())))
+}
+
+pub(crate) fn ts_from_epoch_secs(secs: f64) -> Option<Ts> {
+    if !secs.is_finite() {
+        return None;
+    }
+    DateTime::from_timestamp_micros((secs * 1e6).round() as i64).map(Ts)
+}
+
+fn first_message_time(entry: &Value) -> Option<Ts> {
+    entry["_webSocketMessages"].as_array()?.iter().find_map(|m| m["time"].as_f64().and_then(ts_from_epoch_secs))
+}
+
+/// Message `time`s: epoch seconds, or (old Chrome) seconds on a monotonic clock, then anchored at `startedDateTime`.
+struct MessageClock {
+    started: Ts,
+    relative: bool,
+    first: f64,
+}
+
+/// Times before 1980 cannot be wall-clock times of a WebSocket message.
+const EARLIEST_WALL_CLOCK: f64 = 315_532_800.0;
+
+impl MessageClock {
+    fn new(started: Ts, messages: &[Value]) -> Self {
+        let times: Vec<f64> = messages.iter().filter_map(|m| m["time"].as_f64()).collect();
+        let first = times.first().copied().unwrap_or(0.0);
+        MessageClock { started, relative: times.iter().any(|t| *t < EARLIEST_WALL_CLOCK), first }
+    }
+
+    fn at(&mut self, message: &Value) -> Option<Ts> {
+        let time = message["time"].as_f64()?;
+        if self.relative {
+            let micros = ((time - self.first) * 1e6).round() as i64;
+            DateTime::from_timestamp_micros(self.started.micros() + micros).map(Ts)
+        } else {
+            ts_from_epoch_secs(time)
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! Reads back the `_frametap` fields of a HAR that frametap exported: the very records of the capture, in file order.
+
+use super::EXTENSION;
+use crate::event::{ConnId, Frame, Opcode, Peer, Record, Ts};
+use anyhow::{anyhow, bail, Context, Result};
+use base64::Engine as _;
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::Value;
+
+#[derive(Deserialize)]
+struct Stored {
+    at: usize,
+    record: Value,
+}
+
+/// What `_frametap.frames` says about one frame of a message.
+#[derive(Deserialize)]
+struct FrameInfo {
+    at: usize,
+    ts: Ts,
+    seq: u64,
+    fin: bool,
+    len: u64,
+    /// Bytes of payload kept, when it differs from `len`.
+    size: Option<u64>,
+    to: Option<Peer>,
+    relayed: Option<bool>,
+}
+
+/// True when the HAR's log carries frametap's `_frametap` block (it was exported by frametap).
+pub(super) fn is_frametap_har(har: &Value) -> bool {
+    har["log"][EXTENSION]["format"] == super::HAR_FORMAT_NAME
+}
+
+/// Rebuilds the capture from a frametap HAR. Entries without `_frametap` fields (added by hand) are skipped with a warning.
+pub(super) fn restore(har: &Value) -> Result<(Vec<Record>, Vec<String>)> {
+    let log = &har["log"];
+    let version = log[EXTENSION]["version"].as_u64().unwrap_or(0);
+    if version > u64::from(super::HAR_FORMAT_VERSION) {
+        bail!(
+            "its _frametap fields are version {version}, newer than this frametap reads ({}): upgrade frametap",
+            super::HAR_FORMAT_VERSION
+        );
+    }
+    let mut warnings = Vec::new();
+    let mut placed: Vec<(usize, Record)> = Vec::new();
+    stored_records(&log[EXTENSION]["records"], &mut placed).context("log._frametap.records")?;
+    let entries = log["entries"].as_array().map(Vec::as_slice).unwrap_or_default();
+    for (index, entry) in entries.iter().enumerate() {
+        let number = index + 1;
+        let Some(ext) = entry.get(EXTENSION) else {
+            warnings.push(format!(
+                "entry {number} ({}) has no _frametap fields (added after the export?): skipped",
+                entry["request"]["url"].as_str().unwrap_or("no URL")
+            ));
+            continue;
+        };
+        let conn: ConnId =
+            ext["conn"].as_u64().ok_or_else(|| anyhow!("entry {number}: _frametap.conn is missing or not a number"))?;
+        stored_records(&ext["records"], &mut placed).with_context(|| format!("entry {number}"))?;
+        let messages = entry["_webSocketMessages"].as_array().map(Vec::as_slice).unwrap_or_default();
+        for (m, message) in messages.iter().enumerate() {
+            message_frames(conn, message, &mut placed).with_context(|| format!("entry {number}, message {}", m + 1))?;
+        }
+    }
+    placed.sort_by_key(|(at, _)| *at);
+    if let Some(pair) = placed.windows(2).find(|w| w[0].0 == w[1].0) {
+        bail!(
+            "two records claim position {} in the capture: the _frametap fields were edited; export the capture again",
+            pair[0].0
+        );
+    }
+    Ok((placed.into_iter().map(|(_, r)| r).collect(), warnings))
+}
+
+fn stored_records(list: &Value, placed: &mut Vec<(usize, Record)>) -> Result<()> {
+    let Some(list) = list.as_array() else {
+        return Ok(());
+    };
+    for item in list {
+        let stored = Stored::deserialize(item).context("a _frametap record is malformed")?;
+        let record: Record = serde_json::from_value(stored.record)
+            .with_context(|| format!("the _frametap record at position {} is not a frametap record", stored.at))?;
+        placed.push((stored.at, record));
+    }
+    Ok(())
+}
+
+/// Splits a message's data back into the frames listed in its `_frametap.frames`.
+fn message_frames(conn: ConnId, message: &Value, placed: &mut Vec<(usize, Record)>) -> Result<()> {
+    let from = match message["type"].as_str() {
+        Some("send") => Peer::Client,
+        Some("receive") => Peer::Server,
+        other => bail!("type is {other:?}, expected \"send\" or \"receive\""),
+    };
+    let opcode = match message["opcode"].as_u64() {
+        Some(1) => Opcode::Text,
+        Some(2) => Opcode::Binary,
+        other => bail!("opcode is {other:?}, expected 1 (text) or 2 (binary)"),
+    };
+    let data = message["data"].as_str().ok_or_else(|| anyhow!("data is missing or not a string"))?;
+    let payload: Vec<u8> = if opcode == Opcode::Text {
+        data.as_bytes().to_vec()
+    } else {
+        base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .map_err(|e| anyhow!("binary data is not base64 ({e})"))?
+    };
+    let infos = Vec::<FrameInfo>::deserialize(&message[EXTENSION]["frames"])
+        .context("_frametap.frames is missing or malformed")?;
+    let sizes: Vec<usize> = infos.iter().map(|f| f.size.unwrap_or(f.len) as usize).collect();
+    if sizes.iter().sum::<usize>() != payload.len() {
+        bail!(
+            "its data has {} bytes but its _frametap.frames add up to {}: the data was edited; \
+             fix the lengths or export the capture again",
+            payload.len(),
+            sizes.iter().sum::<usize>()
+        );
+    }
+    let mut offset = 0;
+    for (k, (info, size)) in infos.into_iter().zip(sizes).enumerate() {
+        let frame = Frame {
+            conn,
+            ts: info.ts,
+            seq: info.seq,
+            from,
+            to: info.to.unwrap_or(from.other()),
+            opcode: if k == 0 { opcode } else { Opcode::Continuation },
+            fin: info.fin,
+            rsv: 0,
+            len: info.len,
+            payload: Bytes::copy_from_slice(&payload[offset..offset + size]),
+            text_message: opcode == Opcode::Text,
+            relayed: info.relayed.unwrap_or(true),
+        };
+        offset += size;
+        placed.push((info.at, Record::Frame(frame)));
+    }
+    Ok(())
+}

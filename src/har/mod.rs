@@ -1,0 +1,78 @@
+//! HAR 1.2 in and out: a capture's connections as Chrome-style WebSocket entries, and HARs from Chrome, mitmproxy and HTTP Toolkit as captures.
+//!
+//! Export ([`capture_to_har`]) writes one entry per connection with `_resourceType: "websocket"` and Chrome's
+//! `_webSocketMessages`, plus `_frametap` extension fields holding everything Chrome has no field for, so that
+//! [`har_to_records`] gives back the very same records. Import of a foreign HAR builds a capture from what that
+//! tool recorded and adds a `note` record per connection saying what the tool leaves out (docs/replay.md).
+
+mod export;
+mod import;
+mod lossless;
+
+pub use export::capture_to_har;
+pub use import::{har_to_records, HarSource};
+
+use anyhow::{anyhow, Context, Result};
+use serde_json::Value;
+use std::io::{Read, Write};
+use std::path::Path;
+
+/// The name of the extension field (on the log, on each entry and on each message) that carries frametap's data.
+pub const EXTENSION: &str = "_frametap";
+/// The `format` value in `log._frametap` of a HAR that frametap exported.
+pub const HAR_FORMAT_NAME: &str = "frametap-har";
+/// The version of the `_frametap` fields this build writes and reads.
+pub const HAR_FORMAT_VERSION: u32 = 1;
+
+/// True when `path` names a HAR file (`.har`, or mitmproxy's zlib-compressed `.zhar`).
+pub fn is_har_path(path: &Path) -> bool {
+    matches!(extension_of(path).as_deref(), Some("har" | "zhar"))
+}
+
+/// True when `path` names a zlib-compressed HAR (`.zhar`, as mitmproxy's `hardump` writes it).
+pub fn is_zhar_path(path: &Path) -> bool {
+    extension_of(path).as_deref() == Some("zhar")
+}
+
+pub(crate) fn extension_of(path: &Path) -> Option<String> {
+    path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase)
+}
+
+/// Reads a HAR file: plain JSON, or zlib-compressed JSON (`.zhar`, or any file starting with a zlib header).
+pub fn read_har(path: &Path) -> Result<Value> {
+    let raw = std::fs::read(path).with_context(|| format!("could not read the HAR {}", path.display()))?;
+    let looks_zlib = raw.len() >= 2 && raw[0] == 0x78 && u16::from_be_bytes([raw[0], raw[1]]) % 31 == 0;
+    let json = if is_zhar_path(path) || looks_zlib {
+        let mut out = Vec::new();
+        flate2::read::ZlibDecoder::new(raw.as_slice()).read_to_end(&mut out).map_err(|e| {
+            anyhow!(
+                "{}: not a zlib-compressed HAR ({e}); a .zhar must be mitmproxy's zlib-compressed HAR: \
+                     rename it to .har if it is plain JSON",
+                path.display()
+            )
+        })?;
+        out
+    } else {
+        raw
+    };
+    serde_json::from_slice(&json).map_err(|e| {
+        anyhow!(
+            "{}: not valid JSON at line {}, column {} ({}): the HAR is corrupt or was cut off; save it again",
+            path.display(),
+            e.line(),
+            e.column(),
+            e
+        )
+    })
+}
+
+/// Serialises a HAR for writing: pretty JSON, zlib-compressed when `zlib` is set (for `.zhar`).
+pub fn encode_har(har: &Value, zlib: bool) -> Result<Vec<u8>> {
+    let json = serde_json::to_vec_pretty(har).context("could not serialise the HAR")?;
+    if !zlib {
+        return Ok(json);
+    }
+    let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(&json).context("could not compress the HAR")?;
+    encoder.finish().context("could not compress the HAR")
+}

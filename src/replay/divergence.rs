@@ -1,0 +1,141 @@
+//! Compares a live frame with the recorded one: JSON structurally (ignoring fields named by `--ignore`),
+//! anything else byte for byte; says where the first difference is.
+
+use crate::event::{Frame, Opcode};
+use serde_json::Value;
+
+/// Describes how `got` differs from `expected`, or `None` when they match.
+pub fn compare(expected: &Frame, got: &Frame, ignore: &[String]) -> Option<String> {
+    if expected.opcode != got.opcode {
+        return Some(format!("a {} frame, recorded: {}", got.opcode.name(), expected.opcode.name()));
+    }
+    if expected.fin != got.fin {
+        return Some(format!("fin {} (a fragment boundary moved), recorded: fin {}", got.fin, expected.fin));
+    }
+    if expected.opcode == Opcode::Close {
+        let (want, have) = (expected.close_parts(), got.close_parts());
+        return (want != have).then(|| format!("close {:?}, recorded: close {:?}", have, want));
+    }
+    if let (Some(want), Some(have)) = (json_of(expected), json_of(got)) {
+        return json_difference("$", &want, &have, ignore);
+    }
+    (expected.payload != got.payload).then(|| {
+        format!(
+            "payload {} ({} bytes), recorded: {} ({} bytes)",
+            preview(got),
+            got.payload.len(),
+            preview(expected),
+            expected.payload.len()
+        )
+    })
+}
+
+fn json_of(frame: &Frame) -> Option<Value> {
+    let text = frame.text()?;
+    let trimmed = text.trim_start();
+    if !(trimmed.starts_with('{') || trimmed.starts_with('[')) {
+        return None;
+    }
+    serde_json::from_str(text).ok()
+}
+
+/// The first structural difference between two JSON values, as `path: got X, recorded Y`.
+pub fn json_difference(path: &str, want: &Value, have: &Value, ignore: &[String]) -> Option<String> {
+    match (want, have) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (key, value) in a {
+                if ignore.iter().any(|i| i == key) {
+                    continue;
+                }
+                let child = format!("{path}.{key}");
+                match b.get(key) {
+                    None => return Some(format!("{child} is missing, recorded: {}", short(value))),
+                    Some(other) => {
+                        if let Some(d) = json_difference(&child, value, other, ignore) {
+                            return Some(d);
+                        }
+                    }
+                }
+            }
+            b.iter()
+                .find(|(key, _)| !a.contains_key(*key) && !ignore.iter().any(|i| i == *key))
+                .map(|(key, value)| format!("{path}.{key} is new: {}", short(value)))
+        }
+        (Value::Array(a), Value::Array(b)) => {
+            if a.len() != b.len() {
+                return Some(format!("{path} has {} items, recorded: {}", b.len(), a.len()));
+            }
+            a.iter().zip(b).enumerate().find_map(|(i, (x, y))| json_difference(&format!("{path}[{i}]"), x, y, ignore))
+        }
+        _ => (want != have).then(|| format!("{path} is {}, recorded: {}", short(have), short(want))),
+    }
+}
+
+fn short(value: &Value) -> String {
+    let text = value.to_string();
+    if text.chars().count() > 60 {
+        format!("{}…", text.chars().take(60).collect::<String>())
+    } else {
+        text
+    }
+}
+
+fn preview(frame: &Frame) -> String {
+    match frame.text() {
+        Some(text) if text.chars().count() > 40 => format!("{:?}…", text.chars().take(40).collect::<String>()),
+        Some(text) => format!("{text:?}"),
+        None => format!("{} binary bytes", frame.payload.len()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Peer, Ts};
+    use bytes::Bytes;
+
+    fn text(payload: &str) -> Frame {
+        Frame {
+            conn: 1,
+            ts: Ts::now(),
+            seq: 1,
+            from: Peer::Server,
+            to: Peer::Client,
+            opcode: Opcode::Text,
+            fin: true,
+            rsv: 0,
+            len: payload.len() as u64,
+            payload: Bytes::copy_from_slice(payload.as_bytes()),
+            text_message: true,
+            relayed: true,
+        }
+    }
+
+    #[test]
+    fn json_is_compared_structurally_and_ignored_fields_do_not_count() {
+        let recorded = text(r#"{"type":"response","body":{"id":"a","n":[1,2]}}"#);
+        let same_but_spaced = text(r#"{ "body": {"n": [1, 2], "id": "a"}, "type": "response" }"#);
+        assert_eq!(compare(&recorded, &same_but_spaced, &[]), None);
+        let other_id = text(r#"{"type":"response","body":{"id":"b","n":[1,2]}}"#);
+        assert_eq!(compare(&recorded, &other_id, &[]).unwrap(), r#"$.body.id is "b", recorded: "a""#);
+        assert_eq!(compare(&recorded, &other_id, &["id".into()]), None);
+        let shorter = text(r#"{"type":"response","body":{"id":"a","n":[1]}}"#);
+        assert!(compare(&recorded, &shorter, &[]).unwrap().contains("$.body.n has 1 items"));
+        let extra = text(r#"{"type":"response","body":{"id":"a","n":[1,2]},"x":1}"#);
+        assert!(compare(&recorded, &extra, &[]).unwrap().contains("$.x is new"));
+    }
+
+    #[test]
+    fn other_frames_compare_by_bytes_opcode_and_close_code() {
+        assert!(compare(&text("hello"), &text("hallo"), &[]).unwrap().contains("\"hallo\""));
+        let mut close = text("");
+        close.opcode = Opcode::Close;
+        close.payload = Bytes::from_static(b"\x03\xe8bye");
+        let mut other = close.clone();
+        other.payload = Bytes::from_static(b"\x0f\xa0bye");
+        assert!(compare(&close, &other, &[]).unwrap().contains("4000"));
+        let mut binary = text("x");
+        binary.opcode = Opcode::Binary;
+        assert!(compare(&text("x"), &binary, &[]).unwrap().contains("a binary frame"));
+    }
+}

@@ -1,0 +1,248 @@
+//! `frametap replay`: replays a captured connection, both ways, through the same pipeline as a proxied one.
+//!
+//! `replay serve` is a fake upstream: each client gets the recorded handshake answer and server frames, each
+//! sent once the client frames before it have arrived, then the recorded end. `replay send` dials a live
+//! upstream with the recorded handshake and plays the recorded client frames, reporting which server frames
+//! differ. Both play over the wire codec, so masks, fragments, close codes and TCP drops replay exactly.
+
+pub mod divergence;
+mod ending;
+pub mod pace;
+mod peer;
+pub mod player;
+pub mod script;
+pub mod send;
+pub mod serve;
+pub mod sets;
+
+pub use pace::Pace;
+pub use player::{PlayOptions, PlayReport};
+pub use script::Script;
+
+use crate::cli::{CaptureArgs, LogArgs, UpstreamTlsArgs, DEFAULT_PROXY_ADDR};
+use crate::commands::shutdown;
+use crate::proxy::upstream::UpstreamBase;
+use crate::proxy::{CLOSE_TIMEOUT, DEFAULT_MAX_MESSAGE, HANDSHAKE_TIMEOUT};
+use crate::session::{self, SessionSetup};
+use anyhow::{Context, Result};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Replay a captured connection: serve its server side, or send its client side.
+#[derive(Debug, clap::Subcommand)]
+pub enum ReplayCommand {
+    /// Be a fake upstream: every WebSocket client gets the recorded server side of one connection.
+    ///
+    /// Point your client at ws://127.0.0.1:9000/<path>, as for the proxy.
+    Serve(ServeArgs),
+    /// Send the recorded client side of one connection to a live upstream and report what differs.
+    Send(SendArgs),
+}
+
+/// What to replay, and how.
+#[derive(Debug, clap::Args)]
+pub struct ScriptArgs {
+    /// The capture to replay (.jsonl), or a HAR (.har, .zhar), imported on the fly.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The connection to replay (default: the first in the file).
+    #[arg(long, value_name = "N")]
+    pub conn: Option<u64>,
+    /// `original` keeps the recorded delays, `fast` waits only for the peer, a factor such as 2 plays twice as fast.
+    #[arg(long, default_value = "original", value_parser = Pace::parse, value_name = "PACE")]
+    pub pace: Pace,
+    /// Compare JSON frames without this field, at any depth (repeatable): ids, timestamps.
+    #[arg(long, value_name = "NAME")]
+    pub ignore: Vec<String>,
+    /// Replay what can be read from a cut-off or partly corrupt capture instead of refusing it.
+    #[arg(long)]
+    pub partial: bool,
+}
+
+/// `frametap replay serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub script: ScriptArgs,
+    /// Address to listen on.
+    #[arg(long, default_value = DEFAULT_PROXY_ADDR, value_name = "ADDR")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub capture: CaptureArgs,
+    #[command(flatten)]
+    pub log: LogArgs,
+    #[command(flatten)]
+    pub ui: crate::ui::UiArgs,
+    #[command(flatten)]
+    pub analysis: crate::inspect::AnalysisArgs,
+}
+
+/// `frametap replay send`.
+#[derive(Debug, clap::Args)]
+pub struct SendArgs {
+    #[command(flatten)]
+    pub script: ScriptArgs,
+    /// The live endpoint: ws:// or wss:// with an optional base path; the recorded path and query are appended.
+    #[arg(long, value_name = "URL")]
+    pub upstream: String,
+    /// Replace (or add) a handshake header: 'Name: value' (repeatable).
+    #[arg(long, value_name = "'Name: value'", value_parser = crate::proxy::headers::parse_header_arg)]
+    pub header: Vec<(String, String)>,
+    /// Replace the value of this JSON field in every client message (repeatable), e.g. --set token=NEW.
+    #[arg(long, value_name = "NAME=VALUE", value_parser = sets::parse_set)]
+    pub set: Vec<(String, String)>,
+    /// Seconds to wait for each server frame the recording shows before sending the next client frame anyway.
+    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    pub wait: f64,
+    #[command(flatten)]
+    pub tls: UpstreamTlsArgs,
+    /// Reach the upstream through this HTTP proxy: http://[user:password@]host[:port] (CONNECT, Basic auth).
+    /// Without it, HTTPS_PROXY / HTTP_PROXY are used; NO_PROXY applies in both cases.
+    #[arg(long, value_name = "URL")]
+    pub upstream_proxy: Option<String>,
+    #[command(flatten)]
+    pub capture: CaptureArgs,
+    #[command(flatten)]
+    pub log: LogArgs,
+    #[command(flatten)]
+    pub analysis: crate::inspect::AnalysisArgs,
+}
+
+/// Runs `frametap replay serve` (until Ctrl-C) or `frametap replay send` (until the session ends).
+pub async fn run_replay(cmd: ReplayCommand) -> Result<()> {
+    match cmd {
+        ReplayCommand::Serve(args) => run_serve(args).await,
+        ReplayCommand::Send(args) => run_send(args).await,
+    }
+}
+
+fn play_options(args: &ScriptArgs, wait: Option<Duration>, sets: Vec<(String, String)>) -> PlayOptions {
+    PlayOptions {
+        pace: args.pace,
+        wait_timeout: wait,
+        close_timeout: CLOSE_TIMEOUT,
+        ignore: args.ignore.clone(),
+        sets,
+        max_message: DEFAULT_MAX_MESSAGE,
+    }
+}
+
+async fn run_serve(args: ServeArgs) -> Result<()> {
+    let script = Script::load(&args.script.file, args.script.conn, args.script.partial)?;
+    let listener = shutdown::bind(args.listen, "replay", "--listen").await?;
+    let local = listener.local_addr()?;
+    let session = session::start(SessionSetup {
+        mode: "replay-serve",
+        upstream: Some(format!("replay:{}", script.label())),
+        capture: &args.capture,
+        log: &args.log,
+        insecure_upstream: false,
+        publishers: Vec::new(),
+        ui: Some(&args.ui),
+        proxy_ws_url: Some(format!("ws://{local}")),
+        analysis: Some(args.analysis.options()),
+    })
+    .await?;
+    eprintln!("frametap replay serve");
+    eprintln!("  replaying                       {} (pace {})", script.label(), args.script.pace);
+    eprintln!("  point your WebSocket client at  ws://{local}{}", script.open.request.path);
+    match &session.capture_path {
+        Some(path) => eprintln!("  capture                         {}", path.display()),
+        None => eprintln!("  capture                         off (--no-capture)"),
+    }
+    if let Some(url) = session.ui_url() {
+        eprintln!("  web UI                          {url}");
+    }
+    eprintln!("  Ctrl-C stops");
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<PlayReport>();
+    let printer = tokio::spawn(async move {
+        while let Some(report) = rx.recv().await {
+            print_report("replay serve", "client", &report);
+        }
+    });
+    let options = serve::ServeOptions {
+        play: play_options(&args.script, None, Vec::new()),
+        handshake_timeout: HANDSHAKE_TIMEOUT,
+    };
+    let result = serve::serve(listener, script, options, session.sink.clone(), shutdown::signal(), Some(tx)).await;
+    let _ = printer.await;
+    session.finish().await;
+    result
+}
+
+async fn run_send(args: SendArgs) -> Result<()> {
+    let script = Script::load(&args.script.file, args.script.conn, args.script.partial)?;
+    let upstream = UpstreamBase::parse(&args.upstream).map_err(|e| anyhow::anyhow!("--upstream {e}"))?;
+    let tls = crate::tls::upstream::client_config(args.tls.upstream_ca.as_deref(), args.tls.insecure_upstream)
+        .context("--upstream-ca")?;
+    let proxies = crate::forward::UpstreamProxies::resolve(args.upstream_proxy.as_deref())?;
+    if !(args.wait.is_finite() && args.wait > 0.0) {
+        anyhow::bail!("--wait {} is not a number of seconds above 0", args.wait);
+    }
+    if script.redacted && args.set.is_empty() {
+        eprintln!(
+            "frametap replay send: warning: {} is redacted: its frames carry placeholders where secrets were \
+             (give real values with --set NAME=VALUE and --header)",
+            script.file.display()
+        );
+    }
+    let session = session::start(SessionSetup {
+        mode: "replay-send",
+        upstream: Some(upstream.display()),
+        capture: &args.capture,
+        log: &args.log,
+        insecure_upstream: args.tls.insecure_upstream,
+        publishers: Vec::new(),
+        ui: None,
+        proxy_ws_url: None,
+        analysis: Some(args.analysis.options()),
+    })
+    .await?;
+    let options = send::SendOptions {
+        upstream,
+        tls,
+        proxies,
+        headers: args.header,
+        play: play_options(&args.script, Some(Duration::from_secs_f64(args.wait)), args.set),
+        handshake_timeout: HANDSHAKE_TIMEOUT,
+    };
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let watcher = tokio::spawn(async move {
+        shutdown::signal().await;
+        stop_tx.send_replace(true);
+    });
+    let result = send::send(&script, options, session.sink.clone(), stop_rx).await;
+    watcher.abort();
+    session.finish().await;
+    let report = result?;
+    match &report.play {
+        Some(play) => print_report(&format!("replay send to {}", report.url), "server", play),
+        None => eprintln!("replay send: {} refused the upgrade with HTTP {}, as recorded", report.url, report.status),
+    }
+    Ok(())
+}
+
+/// Prints what a replayed connection did, and where it differed from the recording.
+fn print_report(what: &str, peer: &str, report: &PlayReport) {
+    let close = &report.close;
+    let end = match (close.code, &close.detail) {
+        (Some(code), _) => format!(
+            "{} closed with {code}{}{}",
+            close.initiator.as_str(),
+            close.reason.as_deref().filter(|r| !r.is_empty()).map(|r| format!(" {r:?}")).unwrap_or_default(),
+            if close.clean { "" } else { " (not a clean close)" }
+        ),
+        (None, Some(detail)) => detail.clone(),
+        (None, None) => format!("{} closed", close.initiator.as_str()),
+    };
+    eprintln!("{what}: connection {}: sent {} frames, received {}; {end}", close.conn, report.sent, report.received);
+    if report.divergences.is_empty() {
+        eprintln!("  every {peer} frame matched the recording");
+    } else {
+        eprintln!("  {} difference(s) from the recording:", report.divergences.len());
+        for line in &report.divergences {
+            eprintln!("    {line}");
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! The live peer's side of a replay: reads its frames with the wire scanner, records each, and hands it to the player.
+
+use crate::event::{ConnId, Frame, Peer, Record, Ts};
+use crate::pipeline::EventSink;
+use crate::wire::{FrameScanner, Step as ScanStep};
+use bytes::{Buf, Bytes, BytesMut};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::sync::mpsc;
+
+/// How the peer's side of the connection ended.
+pub(super) enum PeerEnd {
+    Eof,
+    Failed(String),
+}
+
+/// What the reader hands the player.
+pub(super) enum Event {
+    Frame(Frame),
+    End(PeerEnd),
+}
+
+/// Reads the peer's frames with the wire scanner, records each, and hands it to the player.
+pub(super) struct PeerReader {
+    pub(super) peer: Peer,
+    pub(super) conn: ConnId,
+    pub(super) sink: EventSink,
+    pub(super) seq: Arc<AtomicU64>,
+    pub(super) max: u64,
+}
+
+impl PeerReader {
+    pub(super) async fn run<R: AsyncRead + Unpin>(
+        self,
+        mut reader: R,
+        prefix: Bytes,
+        tx: mpsc::UnboundedSender<Event>,
+    ) {
+        let mut buf = BytesMut::from(&prefix[..]);
+        let mut scanner = FrameScanner::new(self.max);
+        loop {
+            loop {
+                let (used, step) = scanner.step(&buf);
+                buf.advance(used);
+                match step {
+                    ScanStep::NeedMore => break,
+                    ScanStep::Frame(scanned) => {
+                        let header = scanned.header;
+                        let frame = Frame {
+                            conn: self.conn,
+                            ts: Ts::now(),
+                            seq: self.seq.fetch_add(1, Ordering::Relaxed) + 1,
+                            from: self.peer,
+                            to: self.peer.other(),
+                            opcode: header.opcode,
+                            fin: header.fin,
+                            rsv: header.rsv,
+                            len: header.payload_len,
+                            payload: scanned.payload,
+                            text_message: scanned.text_message,
+                            relayed: true,
+                        };
+                        tracing::trace!(
+                            conn = self.conn,
+                            seq = frame.seq,
+                            "replay received a {} frame",
+                            frame.opcode.name()
+                        );
+                        self.sink.emit(Record::Frame(frame.clone())).await;
+                        let _ = tx.send(Event::Frame(frame));
+                    }
+                    ScanStep::TooBig { message_len, .. } => {
+                        let why = format!(
+                            "the {} sent {message_len} bytes, past the replay's limit of {}",
+                            self.peer.as_str(),
+                            self.max
+                        );
+                        let _ = tx.send(Event::End(PeerEnd::Failed(why)));
+                        return;
+                    }
+                }
+            }
+            match reader.read_buf(&mut buf).await {
+                Ok(0) => {
+                    let _ = tx.send(Event::End(PeerEnd::Eof));
+                    return;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    use std::io::ErrorKind::*;
+                    let how = if matches!(e.kind(), ConnectionReset | ConnectionAborted | BrokenPipe) {
+                        format!("the {} reset the TCP connection", self.peer.as_str())
+                    } else {
+                        format!("reading from the {} failed: {e}", self.peer.as_str())
+                    };
+                    let _ = tx.send(Event::End(PeerEnd::Failed(how)));
+                    return;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,388 @@
+//! Plays one side of a recorded connection against a live peer over the wire codec: each recorded frame of
+//! ours once the peer's frames before it have arrived (at the chosen pace), then the recorded end — a close
+//! handshake with the recorded code, a TCP drop or reset, or waiting for the peer.
+
+use super::divergence::compare;
+use super::pace::Pace;
+use super::peer::{Event, PeerEnd, PeerReader};
+use super::script::{RecordedEnd, Step, Turn};
+use crate::event::{Close, ConnId, Frame, Note, Opcode, Peer, Record, Ts};
+use crate::pipeline::EventSink;
+use crate::proxy::stream::{raw_fd, RelayStream};
+use crate::wire::{encode_frame, random_mask};
+use bytes::{Bytes, BytesMut};
+use std::collections::VecDeque;
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, WriteHalf};
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+/// Pace, patience and comparison rules of one replayed connection.
+#[derive(Clone, Debug)]
+pub struct PlayOptions {
+    pub pace: Pace,
+    /// How long to wait for each frame the script expects from the peer; `None`: as long as the peer stays.
+    pub wait_timeout: Option<Duration>,
+    /// How long a started close handshake (or waiting for the peer to close TCP) may take.
+    pub close_timeout: Duration,
+    /// JSON field names left out when comparing the peer's frames with the recorded ones (`--ignore`).
+    pub ignore: Vec<String>,
+    /// `--set NAME=VALUE`: JSON fields replaced in every text message we send.
+    pub sets: Vec<(String, String)>,
+    /// Largest frame accepted from the peer.
+    pub max_message: u64,
+}
+
+/// What one replayed connection did.
+#[derive(Clone, Debug)]
+pub struct PlayReport {
+    /// Frames sent to the peer, and frames received from it.
+    pub sent: usize,
+    pub received: usize,
+    /// Where the peer's frames differed from the recording (or did not come), one line each.
+    pub divergences: Vec<String>,
+    /// How the replayed connection ended (also emitted as its `close` record).
+    pub close: Close,
+}
+
+enum Next {
+    Frame(Frame),
+    TimedOut(Duration),
+    Gone,
+    Shutdown,
+}
+
+/// Plays `steps` as `role` over an upgraded stream (`prefix`: bytes already read past the handshake), emitting
+/// every frame, divergence note and the final `close` record to `sink`.
+#[allow(clippy::too_many_arguments)]
+pub async fn play<S: RelayStream>(
+    stream: S,
+    prefix: Bytes,
+    steps: Vec<Step>,
+    end: RecordedEnd,
+    role: Peer,
+    conn: ConnId,
+    sink: EventSink,
+    options: PlayOptions,
+    shutdown: watch::Receiver<bool>,
+) -> PlayReport {
+    let opened = Instant::now();
+    let fd = raw_fd(&stream);
+    let (read_half, writer) = tokio::io::split(stream);
+    let seq = Arc::new(AtomicU64::new(0));
+    let (tx, rx) = mpsc::unbounded_channel();
+    let reader =
+        PeerReader { peer: role.other(), conn, sink: sink.clone(), seq: seq.clone(), max: options.max_message };
+    let reader = tokio::spawn(reader.run(read_half, prefix, tx));
+    let mut player = Player {
+        role,
+        conn,
+        sink,
+        seq,
+        writer,
+        fd,
+        rx,
+        inbox: VecDeque::new(),
+        peer_end: None,
+        shutdown,
+        shutting_down: false,
+        options,
+        sent: 0,
+        received: 0,
+        sending_text: false,
+        we_closed: false,
+        they_closed: None,
+        first_close: None,
+        dropped: None,
+        timed_out: false,
+        divergences: Vec::new(),
+    };
+    let steps = super::sets::apply_to_steps(steps, &player.options.sets);
+    player.run_script(steps).await;
+    player.finish(end).await;
+    reader.abort();
+    let _ = reader.await;
+    let close = player.outcome(opened);
+    player.sink.emit(Record::Close(close.clone())).await;
+    PlayReport { sent: player.sent, received: player.received, divergences: player.divergences, close }
+}
+
+pub(super) struct Player<W> {
+    pub(super) role: Peer,
+    pub(super) conn: ConnId,
+    pub(super) sink: EventSink,
+    pub(super) seq: Arc<AtomicU64>,
+    pub(super) writer: WriteHalf<W>,
+    pub(super) fd: Option<RawFd>,
+    pub(super) rx: mpsc::UnboundedReceiver<Event>,
+    /// Peer frames received but not yet matched against the script.
+    pub(super) inbox: VecDeque<Frame>,
+    pub(super) peer_end: Option<PeerEnd>,
+    pub(super) shutdown: watch::Receiver<bool>,
+    pub(super) shutting_down: bool,
+    pub(super) options: PlayOptions,
+    pub(super) sent: usize,
+    pub(super) received: usize,
+    /// True while the message being sent in fragments is text.
+    pub(super) sending_text: bool,
+    pub(super) we_closed: bool,
+    /// The peer's first close frame.
+    pub(super) they_closed: Option<Frame>,
+    pub(super) first_close: Option<(Peer, Option<u16>, Option<String>)>,
+    pub(super) dropped: Option<(Peer, String)>,
+    pub(super) timed_out: bool,
+    pub(super) divergences: Vec<String>,
+}
+
+impl<W: AsyncRead + AsyncWrite + Unpin> Player<W> {
+    pub(super) fn peer(&self) -> Peer {
+        self.role.other()
+    }
+
+    async fn run_script(&mut self, steps: Vec<Step>) {
+        let mut anchor = Instant::now();
+        let mut expected = 0usize;
+        for step in steps {
+            match step.turn {
+                Turn::Ours => {
+                    let due = anchor + self.options.pace.delay(step.gap);
+                    if !self.wait_until(due).await {
+                        return;
+                    }
+                    if !self.send(step.frame, self.role).await {
+                        return;
+                    }
+                    anchor = Instant::now();
+                }
+                Turn::Theirs => {
+                    expected += 1;
+                    let peer = self.peer().as_str();
+                    match self.next_peer_frame().await {
+                        Next::Frame(got) => {
+                            anchor = Instant::now();
+                            let early_close = got.opcode == Opcode::Close && step.frame.opcode != Opcode::Close;
+                            if let Some(difference) = compare(&step.frame, &got, &self.options.ignore) {
+                                self.diverge(format!(
+                                    "{peer} frame {expected} (recorded seq {}): {difference}",
+                                    step.frame.seq
+                                ))
+                                .await;
+                            }
+                            if early_close {
+                                self.diverge(format!(
+                                    "the {peer} closed before the recording did: the rest of the script was not played"
+                                ))
+                                .await;
+                                return;
+                            }
+                        }
+                        Next::TimedOut(waited) => {
+                            anchor = Instant::now();
+                            self.diverge(format!(
+                                "{peer} frame {expected} (recorded seq {}, a {} frame) did not come within {:.1} s; went on",
+                                step.frame.seq,
+                                step.frame.opcode.name(),
+                                waited.as_secs_f64()
+                            ))
+                            .await;
+                        }
+                        Next::Gone => {
+                            self.diverge(format!(
+                                "the {peer} ended the connection before its frame {expected} (recorded seq {})",
+                                step.frame.seq
+                            ))
+                            .await;
+                            return;
+                        }
+                        Next::Shutdown => return,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits for one event from the peer: `Some(true)` got one, `Some(false)` timed out, `None` shutdown.
+    pub(super) async fn wait_event(&mut self, limit: Option<Duration>) -> Option<bool> {
+        let timer = async {
+            match limit {
+                Some(limit) => tokio::time::sleep(limit).await,
+                None => std::future::pending().await,
+            }
+        };
+        let mut shutdown = self.shutdown.clone();
+        tokio::select! {
+            event = self.rx.recv() => {
+                self.accept(event);
+                Some(true)
+            }
+            () = timer => Some(false),
+            () = crate::proxy::stopped(&mut shutdown), if !self.shutting_down => {
+                self.shutting_down = true;
+                None
+            }
+        }
+    }
+
+    pub(super) fn accept(&mut self, event: Option<Event>) {
+        match event {
+            Some(Event::Frame(frame)) => {
+                self.received += 1;
+                if frame.opcode == Opcode::Close && self.they_closed.is_none() {
+                    let (code, reason) = frame.close_parts();
+                    self.first_close.get_or_insert((frame.from, code, reason));
+                    self.they_closed = Some(frame.clone());
+                }
+                self.inbox.push_back(frame);
+            }
+            Some(Event::End(end)) => {
+                if self.they_closed.is_none() {
+                    let how = match &end {
+                        PeerEnd::Eof => {
+                            format!("the {} closed the TCP connection without a close frame", self.peer().as_str())
+                        }
+                        PeerEnd::Failed(e) => e.clone(),
+                    };
+                    self.dropped.get_or_insert((self.peer(), how));
+                }
+                self.peer_end = Some(end);
+            }
+            None => self.peer_end = Some(PeerEnd::Eof),
+        }
+    }
+
+    /// Waits until `due`, collecting the peer's frames meanwhile. False when the peer is gone or on shutdown.
+    pub(super) async fn wait_until(&mut self, due: Instant) -> bool {
+        loop {
+            if self.peer_end.is_some() {
+                return false;
+            }
+            let mut shutdown = self.shutdown.clone();
+            tokio::select! {
+                biased;
+                () = crate::proxy::stopped(&mut shutdown) => {
+                    self.shutting_down = true;
+                    return false;
+                }
+                () = tokio::time::sleep_until(due) => return true,
+                event = self.rx.recv() => self.accept(event),
+            }
+        }
+    }
+
+    async fn next_peer_frame(&mut self) -> Next {
+        let limit = self.options.wait_timeout;
+        let deadline = limit.map(|l| Instant::now() + l);
+        loop {
+            while let Some(frame) = self.inbox.pop_front() {
+                if !matches!(frame.opcode, Opcode::Ping | Opcode::Pong) {
+                    return Next::Frame(frame);
+                }
+            }
+            if self.peer_end.is_some() {
+                return Next::Gone;
+            }
+            let timer = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let mut shutdown = self.shutdown.clone();
+            tokio::select! {
+                event = self.rx.recv() => self.accept(event),
+                () = timer => return Next::TimedOut(limit.unwrap_or_default()),
+                () = crate::proxy::stopped(&mut shutdown) => {
+                    self.shutting_down = true;
+                    return Next::Shutdown;
+                }
+            }
+        }
+    }
+
+    pub(super) async fn send_close(&mut self, from: Peer, code: Option<u16>, reason: &str) -> bool {
+        let payload = match code {
+            Some(code) => crate::wire::close_payload(code, reason),
+            None => Vec::new(),
+        };
+        let frame = Frame {
+            conn: self.conn,
+            ts: Ts::now(),
+            seq: 0,
+            from,
+            to: self.peer(),
+            opcode: Opcode::Close,
+            fin: true,
+            rsv: 0,
+            len: payload.len() as u64,
+            payload: Bytes::from(payload),
+            text_message: false,
+            relayed: true,
+        };
+        self.send(frame, from).await
+    }
+
+    /// Sends one frame exactly as recorded (masked towards a server), and records it. False when the write failed.
+    pub(super) async fn send(&mut self, recorded: Frame, from: Peer) -> bool {
+        let mask = (self.peer() == Peer::Server).then(random_mask);
+        let mut bytes = BytesMut::from(&encode_frame(recorded.fin, recorded.opcode, &recorded.payload, mask)[..]);
+        bytes[0] |= (recorded.rsv & 0x7) << 4;
+        let text_message = match recorded.opcode {
+            Opcode::Text => true,
+            Opcode::Continuation => self.sending_text,
+            _ => false,
+        };
+        if matches!(recorded.opcode, Opcode::Text | Opcode::Binary) {
+            self.sending_text = recorded.opcode == Opcode::Text;
+        }
+        let frame = Frame {
+            conn: self.conn,
+            ts: Ts::now(),
+            seq: self.seq.fetch_add(1, Ordering::Relaxed) + 1,
+            from,
+            to: self.peer(),
+            len: recorded.payload.len() as u64,
+            text_message,
+            relayed: true,
+            ..recorded
+        };
+        if frame.opcode == Opcode::Close {
+            self.we_closed = true;
+            let (code, reason) = frame.close_parts();
+            self.first_close.get_or_insert((from, code, reason));
+        }
+        self.sink.emit(Record::Frame(frame)).await;
+        let written = self.writer.write_all(&bytes).await;
+        let result = match written {
+            Ok(()) => self.writer.flush().await,
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(()) => {
+                self.sent += 1;
+                true
+            }
+            Err(e) => {
+                let how = format!("the {} went away while the replay was writing to it: {e}", self.peer().as_str());
+                self.dropped.get_or_insert((self.peer(), how));
+                self.peer_end = Some(PeerEnd::Failed(e.to_string()));
+                false
+            }
+        }
+    }
+
+    pub(super) async fn diverge(&mut self, message: String) {
+        tracing::debug!(conn = self.conn, "replay divergence: {message}");
+        let note = Note {
+            conn: Some(self.conn),
+            ts: Ts::now(),
+            level: "warn".into(),
+            code: "replay-divergence".into(),
+            message: message.clone(),
+        };
+        self.sink.emit(Record::Note(note)).await;
+        self.divergences.push(message);
+    }
+}

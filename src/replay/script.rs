@@ -1,0 +1,149 @@
+//! A recorded connection as a replay script: its handshake, each end's frames in recorded order, and how it ended.
+
+use crate::capture::{read_capture, CaptureFile};
+use crate::event::{Close, ConnId, Frame, Opcode, Open, Peer, Record};
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// One connection of a capture, ready to replay.
+#[derive(Clone, Debug)]
+pub struct Script {
+    pub file: PathBuf,
+    pub conn: ConnId,
+    pub open: Open,
+    /// Every frame of the connection, in recorded order.
+    pub frames: Vec<Frame>,
+    /// How it ended, when the capture says.
+    pub close: Option<Close>,
+    /// True when the capture's secrets were replaced by placeholders.
+    pub redacted: bool,
+}
+
+/// Whose frame a script step is, seen from the side being played.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Turn {
+    /// A frame the replay sends.
+    Ours,
+    /// A frame the replay waits for from the live peer.
+    Theirs,
+}
+
+/// One step of a script: a frame to send or to wait for, and the recorded time since the step before it.
+#[derive(Clone, Debug)]
+pub struct Step {
+    pub turn: Turn,
+    pub frame: Frame,
+    pub gap: Duration,
+}
+
+/// How the recorded connection ended, as the replay must reproduce it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RecordedEnd {
+    /// The capture does not say (cut short, or imported from a HAR without close information).
+    Unknown,
+    /// A close handshake: `initiator` sent the first close frame with `code` and `reason`.
+    Handshake { initiator: Peer, code: Option<u16>, reason: Option<String> },
+    /// `by` ended TCP without finishing a close handshake (a reset when `reset`).
+    Drop { by: Peer, reset: bool },
+    /// The close handshake never finished; frametap dropped both sides after its close timeout.
+    TimedOut,
+}
+
+impl Script {
+    /// Reads connection `conn` (default: the first) of a capture (or of a HAR, imported). A cut-off or corrupt capture is refused
+    /// unless `partial`.
+    pub fn load(file: &Path, conn: Option<ConnId>, partial: bool) -> Result<Script> {
+        let capture = if crate::har::is_har_path(file) {
+            let har = crate::har::read_har(file)?;
+            let (records, _) = crate::har::har_to_records(&har).with_context(|| file.display().to_string())?;
+            CaptureFile { records, problems: Vec::new(), has_end: true }
+        } else {
+            read_capture(file)?
+        };
+        if let Some(problem) = capture.problems.first() {
+            if !partial {
+                bail!("{}: {problem}; pass --partial to replay the records that could be read", file.display());
+            }
+        }
+        let ids = capture.connections();
+        let Some(conn) = conn.or(ids.first().copied()) else {
+            bail!("{} holds no connection to replay", file.display());
+        };
+        if !ids.contains(&conn) {
+            let list: Vec<String> = ids.iter().map(u64::to_string).collect();
+            bail!("{} has no connection {conn} (it has {}): choose one with --conn", file.display(), list.join(", "));
+        }
+        let mut open = None;
+        let mut frames = Vec::new();
+        let mut close = None;
+        for record in capture.connection(conn) {
+            match record {
+                Record::Open(o) if open.is_none() => open = Some(o.clone()),
+                Record::Frame(f) => frames.push(f.clone()),
+                Record::Close(c) if close.is_none() => close = Some(c.clone()),
+                _ => {}
+            }
+        }
+        let Some(open) = open else {
+            bail!(
+                "{}: connection {conn} has no open record (the capture starts after its handshake), so its \
+                 handshake cannot be replayed: choose another with --conn",
+                file.display()
+            );
+        };
+        let redacted = capture.meta().is_some_and(|m| m.redacted);
+        Ok(Script { file: file.to_owned(), conn, open, frames, close, redacted })
+    }
+
+    /// The steps for playing `role` (client or server) against a live peer: the frames the peer received from
+    /// `role` (including frametap's own frames towards the peer, which the peer took for `role`'s), and the
+    /// peer's data and close frames to wait for. The peer's pings and pongs are not waited for.
+    pub fn steps(&self, role: Peer) -> Vec<Step> {
+        let peer = role.other();
+        let mut steps = Vec::new();
+        let mut previous = self.open.ts;
+        for frame in &self.frames {
+            let turn = if (frame.from == role && frame.relayed) || (frame.from == Peer::Proxy && frame.to == peer) {
+                Turn::Ours
+            } else if frame.from == peer && !matches!(frame.opcode, Opcode::Ping | Opcode::Pong) {
+                Turn::Theirs
+            } else {
+                continue;
+            };
+            let gap = Duration::from_secs_f64(frame.ts.secs_since(previous).max(0.0));
+            previous = frame.ts;
+            steps.push(Step { turn, frame: frame.clone(), gap });
+        }
+        steps
+    }
+
+    /// How the recording ended (see [`RecordedEnd`]).
+    pub fn end(&self) -> RecordedEnd {
+        let Some(close) = &self.close else { return RecordedEnd::Unknown };
+        let detail = close.detail.as_deref().unwrap_or("");
+        if close.clean {
+            return RecordedEnd::Handshake {
+                initiator: close.initiator,
+                code: close.code,
+                reason: close.reason.clone(),
+            };
+        }
+        if detail.contains("did not finish") {
+            return RecordedEnd::TimedOut;
+        }
+        let by = if detail.starts_with("the client") {
+            Peer::Client
+        } else if detail.starts_with("the server") {
+            Peer::Server
+        } else {
+            close.initiator
+        };
+        RecordedEnd::Drop { by, reset: detail.contains("reset") }
+    }
+
+    /// A short name for logs: `FILE#N`.
+    pub fn label(&self) -> String {
+        format!("{}#{}", self.file.display(), self.conn)
+    }
+}

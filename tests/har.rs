@@ -1,0 +1,500 @@
+//! HAR export/import and `frametap convert`: lossless round trips, real-tool fixtures, and every bad input.
+
+use bytes::Bytes;
+use frametap::capture::{read_capture, CaptureWriter};
+use frametap::convert::{convert, ConvertCommand};
+use frametap::event::*;
+use frametap::har::{capture_to_har, har_to_records, HarSource};
+use serde_json::{json, Map};
+use std::path::{Path, PathBuf};
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/har");
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(FIXTURES).join(name)
+}
+
+fn ts(micros: i64) -> Ts {
+    Ts(chrono::DateTime::from_timestamp_micros(1_795_000_000_000_000 + micros).unwrap())
+}
+
+fn frame(conn: ConnId, seq: u64, from: Peer, opcode: Opcode, fin: bool, payload: &[u8]) -> Record {
+    Record::Frame(Frame {
+        conn,
+        ts: ts(seq as i64 * 1_234_567 + 7),
+        seq,
+        from,
+        to: from.other(),
+        opcode,
+        fin,
+        rsv: 0,
+        len: payload.len() as u64,
+        payload: Bytes::copy_from_slice(payload),
+        text_message: opcode == Opcode::Text,
+        relayed: true,
+    })
+}
+
+fn with(record: Record, change: impl FnOnce(&mut Frame)) -> Record {
+    let Record::Frame(mut f) = record else { unreachable!() };
+    change(&mut f);
+    Record::Frame(f)
+}
+
+fn details(pairs: serde_json::Value) -> Map<String, serde_json::Value> {
+    pairs.as_object().unwrap().clone()
+}
+
+/// A capture with everything Chrome's HAR has no field for.
+fn rich_capture() -> Vec<Record> {
+    let headers =
+        |pairs: &[(&str, &str)]| -> Headers { pairs.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect() };
+    let request = HttpRequest {
+        method: "GET".into(),
+        path: "/v1?deploymentId=6c1b2f0e&application=a%20b".into(),
+        headers: headers(&[
+            ("Host", "127.0.0.1:9000"),
+            ("Upgrade", "websocket"),
+            ("Connection", "Upgrade"),
+            ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+            ("Cookie", "a=1; b=2"),
+            ("X-Dup", "one"),
+            ("X-Dup", "two"),
+        ]),
+    };
+    let text_continuation = |seq, fin, payload: &[u8]| {
+        with(frame(1, seq, Peer::Server, Opcode::Continuation, fin, payload), |f| f.text_message = true)
+    };
+    vec![
+        Record::Meta(Meta {
+            ts: ts(0),
+            format: FORMAT_NAME.into(),
+            version: FORMAT_VERSION,
+            frametap: "0.1.0".into(),
+            command: vec!["frametap".into(), "--upstream".into(), "wss://example.com".into()],
+            mode: "proxy".into(),
+            upstream: Some("wss://example.com".into()),
+            redacted: false,
+            insecure_upstream: true,
+        }),
+        Record::Open(Open {
+            conn: 1,
+            ts: ts(10),
+            client_addr: Some("127.0.0.1:50123".into()),
+            request: request.clone(),
+            upstream: Some("wss://example.com/v1?deploymentId=6c1b2f0e&application=a%20b".into()),
+            upstream_request: Some(request),
+            response: Some(HttpResponse {
+                status: 101,
+                headers: headers(&[("Upgrade", "websocket"), ("Sec-WebSocket-Protocol", "v1")]),
+                body: None,
+                body_base64: None,
+            }),
+            error: None,
+            handshake_ms: Some(42.125),
+        }),
+        Record::Token(Token {
+            conn: 1,
+            ts: ts(11),
+            seq: None,
+            source: "query:deploymentId".into(),
+            details: details(json!({"type": "uuid"})),
+        }),
+        frame(1, 1, Peer::Client, Opcode::Text, true, br#"{"action":"configureSession","token":"t"}"#),
+        Record::Annotation(Annotation {
+            conn: 1,
+            ts: ts(12),
+            seq: 1,
+            profile: "genesys".into(),
+            text: "configureSession".into(),
+            details: details(json!({"tracingId": null})),
+        }),
+        frame(1, 2, Peer::Server, Opcode::Text, false, "{\"body\":\"caf\u{e9} ".as_bytes()),
+        frame(1, 3, Peer::Client, Opcode::Ping, true, b"hb"),
+        // A fragment boundary inside a multi-byte character.
+        text_continuation(4, false, &"\u{1f600}".as_bytes()[..2]),
+        frame(1, 5, Peer::Server, Opcode::Pong, true, b"hb"),
+        text_continuation(6, true, &[&"\u{1f600}".as_bytes()[2..], b"\"}"].concat()),
+        frame(1, 7, Peer::Client, Opcode::Binary, true, &[0, 1, 2, 0xfe, 0xff]),
+        frame(1, 8, Peer::Client, Opcode::Text, true, &[0xff, 0xfe, b'a']),
+        frame(1, 9, Peer::Client, Opcode::Text, true, b""),
+        with(frame(1, 10, Peer::Server, Opcode::Text, true, b"compressed?"), |f| f.rsv = 4),
+        frame(1, 11, Peer::Server, Opcode::Reserved(3), true, b"x"),
+        frame(1, 12, Peer::Client, Opcode::Continuation, true, b"stray"),
+        with(frame(1, 13, Peer::Client, Opcode::Binary, true, b"too big"), |f| {
+            f.relayed = false;
+            f.len = 70_000;
+        }),
+        Record::Note(Note {
+            conn: Some(1),
+            ts: ts(13),
+            level: "warn".into(),
+            code: "invalid-utf8".into(),
+            message: "frame 8".into(),
+        }),
+        // An unfinished binary message interrupted by a new one (a protocol violation, kept as seen).
+        frame(1, 14, Peer::Server, Opcode::Binary, false, b"part"),
+        frame(1, 15, Peer::Server, Opcode::Binary, true, b"next"),
+        with(frame(1, 16, Peer::Proxy, Opcode::Close, true, b"\x03\xe9proxy gave up"), |f| {
+            f.to = Peer::Client;
+            f.relayed = false;
+        }),
+        frame(1, 17, Peer::Server, Opcode::Close, true, b"\x0f\xa0bye"),
+        frame(1, 18, Peer::Client, Opcode::Close, true, b"\x03"),
+        Record::Close(Close {
+            conn: 1,
+            ts: ts(99_000_000),
+            initiator: Peer::Server,
+            code: Some(4000),
+            reason: Some("bye".into()),
+            clean: true,
+            duration_ms: 98999.99,
+            detail: None,
+        }),
+        Record::Diagnosis(Diagnosis {
+            conn: 1,
+            ts: ts(99_000_001),
+            details: details(json!({"summary": "server closed"})),
+        }),
+        Record::Open(Open {
+            conn: 2,
+            ts: ts(5_000),
+            client_addr: None,
+            request: HttpRequest { method: "GET".into(), path: "/".into(), headers: Vec::new() },
+            upstream: Some("sim:genesys/v1".into()),
+            upstream_request: None,
+            response: Some(HttpResponse {
+                status: 403,
+                headers: headers(&[("Content-Type", "text/plain")]),
+                body: Some("forbidden".into()),
+                body_base64: None,
+            }),
+            error: None,
+            handshake_ms: None,
+        }),
+        Record::Note(Note {
+            conn: None,
+            ts: ts(6_000),
+            level: "info".into(),
+            code: "x".into(),
+            message: "global".into(),
+        }),
+        // A connection whose open record is missing (a capture started mid-way).
+        frame(3, 1, Peer::Client, Opcode::Text, true, b"orphan"),
+        Record::End(End {
+            ts: ts(100_000_000),
+            connections: 2,
+            frames: 19,
+            records: 30,
+            dropped: 0,
+            complete: true,
+            errors: vec![],
+        }),
+    ]
+}
+
+fn write_capture(path: &Path, records: &[Record]) {
+    let mut writer = CaptureWriter::create(path).unwrap();
+    for record in records {
+        assert!(writer.write(record));
+    }
+    writer.flush();
+}
+
+fn cmd(input: &Path, output: &Path) -> ConvertCommand {
+    ConvertCommand { input: input.to_owned(), output: output.to_owned(), redact: false, partial: false }
+}
+
+#[test]
+fn capture_to_har_to_capture_keeps_every_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let original = dir.path().join("original.jsonl");
+    write_capture(&original, &rich_capture());
+    for har_name in ["session.har", "session.zhar"] {
+        let har = dir.path().join(har_name);
+        let back = dir.path().join(format!("{har_name}.back.jsonl"));
+        convert(&cmd(&original, &har)).unwrap();
+        let report = convert(&cmd(&har, &back)).unwrap();
+        assert_eq!(report.source, Some(HarSource::Frametap));
+        assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+        let before = read_capture(&original).unwrap();
+        let after = read_capture(&back).unwrap();
+        assert_eq!(after.records, before.records, "{har_name}");
+        assert_eq!(
+            std::fs::read_to_string(&back).unwrap(),
+            std::fs::read_to_string(&original).unwrap(),
+            "{har_name}: the capture file comes back byte for byte"
+        );
+    }
+}
+
+#[test]
+fn export_speaks_chrome_har() {
+    let har = capture_to_har(&rich_capture());
+    assert_eq!(har["log"]["version"], "1.2");
+    let entries = har["log"]["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 3);
+    let entry = &entries[0];
+    assert_eq!(entry["_resourceType"], "websocket");
+    assert_eq!(entry["request"]["url"], "wss://example.com/v1?deploymentId=6c1b2f0e&application=a%20b");
+    assert_eq!(entry["request"]["queryString"][1], json!({"name": "application", "value": "a b"}));
+    assert_eq!(entry["request"]["cookies"][1], json!({"name": "b", "value": "2"}));
+    assert_eq!(entry["response"]["status"], 101);
+    assert_eq!(entry["response"]["statusText"], "Switching Protocols");
+    assert_eq!(entry["timings"]["wait"], 42.125);
+    let messages = entry["_webSocketMessages"].as_array().unwrap();
+    let summary: Vec<(String, u64, String)> = messages
+        .iter()
+        .map(|m| {
+            (m["type"].as_str().unwrap().into(), m["opcode"].as_u64().unwrap(), m["data"].as_str().unwrap().into())
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("send".into(), 1, r#"{"action":"configureSession","token":"t"}"#.into()),
+            ("receive".into(), 1, "{\"body\":\"caf\u{e9} \u{1f600}\"}".into()),
+            ("send".into(), 2, "AAEC/v8=".into()),
+            ("send".into(), 1, "".into()),
+            ("send".into(), 2, "dG9vIGJpZw==".into()),
+            ("receive".into(), 2, "cGFydA==".into()),
+            ("receive".into(), 2, "bmV4dA==".into()),
+        ],
+        "data messages only, fragments reassembled, in frame order"
+    );
+    let time = messages[0]["time"].as_f64().unwrap();
+    assert!((time - (1_795_000_000.0 + 1.234574)).abs() < 1e-5, "epoch seconds: {time}");
+    assert_eq!(messages[1][frametap::har::EXTENSION]["frames"].as_array().unwrap().len(), 3);
+    assert_eq!(entry["_webSocketClose"], json!({"code": 4000, "reason": "bye", "timestamp": 1_795_000_099.0}));
+    assert_eq!(entries[1]["response"]["status"], 403);
+    assert_eq!(entries[1]["response"]["content"]["text"], "forbidden");
+    assert_eq!(entries[1]["request"]["url"], "ws://localhost/", "a sim: upstream is not a URL");
+}
+
+fn import_fixture(name: &str) -> (Vec<Record>, Vec<String>, frametap::convert::ConvertReport) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("imported.jsonl");
+    let report = convert(&cmd(&fixture(name), &out)).unwrap();
+    let capture = read_capture(&out).unwrap();
+    assert!(capture.problems.is_empty() && capture.has_end, "{name}: a complete, readable capture");
+    (capture.records, report.warnings.clone(), report)
+}
+
+fn frames(records: &[Record]) -> Vec<&Frame> {
+    records.iter().filter_map(|r| if let Record::Frame(f) = r { Some(f) } else { None }).collect()
+}
+
+fn notes(records: &[Record]) -> Vec<&Note> {
+    records.iter().filter_map(|r| if let Record::Note(n) = r { Some(n) } else { None }).collect()
+}
+
+#[test]
+fn chrome_har_imports_in_array_order_and_says_what_is_missing() {
+    let (records, warnings, report) = import_fixture("chrome-genesys.har");
+    assert_eq!(report.source, Some(HarSource::Chrome));
+    assert_eq!((report.connections, report.frames), (1, 8));
+    assert!(warnings.iter().any(|w| w.contains("skipped 1 entries that are not WebSocket")), "{warnings:?}");
+    assert!(warnings.iter().any(|w| w.contains("go backwards at message 5")), "{warnings:?}");
+    let Record::Meta(meta) = &records[0] else { panic!("meta first") };
+    assert_eq!(meta.mode, "import");
+    assert_eq!(meta.upstream.as_deref(), Some("wss://webmessaging.mypurecloud.com"));
+    let Record::Open(open) = &records[1] else { panic!("open second") };
+    assert_eq!(open.request.path, "/v1?deploymentId=6c1b2f0e-4d3a-4b8e-9a51-2f7c3d9e8b10&application=Messenger-1.0.0");
+    assert_eq!(header(&open.request.headers, "origin"), Some("https://shop.example.com"));
+    let response = open.response.as_ref().unwrap();
+    assert_eq!(response.status, 101);
+    assert_eq!(header(&response.headers, "sec-websocket-accept"), Some("Iiu/58MAWa9VT4uupkdlP9MBhlM="));
+    let frames = frames(&records);
+    let seqs: Vec<u64> = frames.iter().map(|f| f.seq).collect();
+    assert_eq!(seqs, (1..=8).collect::<Vec<_>>());
+    assert!(frames[0].text().unwrap().contains("configureSession"));
+    assert_eq!((frames[0].from, frames[0].to), (Peer::Client, Peer::Server));
+    assert!(frames[3].text().unwrap().contains("\"direction\":\"Inbound\""));
+    assert!(frames[4].text().unwrap().contains("Typing"), "array order, although its time is earlier");
+    assert!(frames[4].ts < frames[3].ts);
+    assert!(frames[7].text().unwrap().contains("SessionExpiredEvent"));
+    let note = notes(&records).into_iter().find(|n| n.code == "har-import-incomplete").unwrap();
+    assert!(note.message.contains("Chrome DevTools") && note.message.contains("no close code"), "{}", note.message);
+    assert!(note.message.contains("no Cookie or Authorization header"), "{}", note.message);
+    assert!(!records.iter().any(|r| matches!(r, Record::Close(_))), "Chrome records no close");
+}
+
+#[test]
+fn mitmproxy_har_and_zhar_import_alike() {
+    let (records, _, report) = import_fixture("mitmproxy-echo.har");
+    assert_eq!(report.source, Some(HarSource::Mitmproxy));
+    let (zrecords, _, _) = import_fixture("mitmproxy-echo.zhar");
+    let body = |r: &[Record]| r[1..r.len() - 1].to_vec();
+    assert_eq!(body(&records), body(&zrecords));
+    let Record::Open(open) = &records[1] else { panic!() };
+    assert_eq!(open.upstream.as_deref(), Some("wss://echo.example.net/socket?room=7"), "https: becomes wss:");
+    assert_eq!(open.handshake_ms, Some(9.353));
+    let frames = frames(&records);
+    assert_eq!(frames.len(), 5);
+    assert_eq!(frames[2].opcode, Opcode::Binary);
+    assert_eq!(frames[2].payload.as_ref(), &[0, 1, 2, 254, 255]);
+    assert_eq!(frames[3].from, Peer::Server);
+    assert!(notes(&records)[0].message.contains("mitmproxy"));
+}
+
+#[test]
+fn http_toolkit_close_is_kept_with_an_honest_guess() {
+    let (records, _, report) = import_fixture("httptoolkit-genesys.har");
+    assert_eq!(report.source, Some(HarSource::HttpToolkit));
+    let Record::Open(open) = &records[1] else { panic!() };
+    assert_eq!(open.ts.to_rfc3339(), "2026-11-24T14:10:44.120000Z", "+01:00 becomes UTC");
+    let close = records.iter().find_map(|r| if let Record::Close(c) = r { Some(c) } else { None }).unwrap();
+    assert_eq!((close.code, close.reason.as_deref()), (Some(4000), Some("feature unavailable")));
+    assert!(close.detail.as_deref().unwrap().contains("not who closed first"));
+    assert!((close.duration_ms - 5021.7).abs() < 0.01, "{}", close.duration_ms);
+    assert!(notes(&records)[0].message.contains("close code and reason are kept"));
+}
+
+#[test]
+fn har_to_records_rejects_what_is_not_a_websocket_har() {
+    let err = har_to_records(&json!({"entries": []})).unwrap_err().to_string();
+    assert!(err.contains("no log.entries"), "{err}");
+    let err = har_to_records(&json!({"log": {"entries": [{"request": {"url": "wss://x/"}, "_webSocketMessages": [
+        {"type": "receive", "time": 1.7e9, "opcode": 2, "data": "***"}]}]}}))
+    .unwrap_err();
+    assert!(format!("{err:#}").contains("entry 1: message 1: binary data (opcode 2) is not base64"), "{err:#}");
+}
+
+fn assert_fails_without_output(input: &Path, out: &Path, expected: &[&str]) {
+    let err = format!("{:#}", convert(&cmd(input, out)).unwrap_err());
+    for part in expected {
+        assert!(err.contains(part), "{err:?} should contain {part:?}");
+    }
+    assert!(!err.contains('\n'), "one line: {err}");
+    assert!(!out.exists(), "nothing written for {err}");
+}
+
+#[test]
+fn bad_inputs_fail_clearly_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.jsonl");
+    let plain = fixture("chrome-no-websocket.har");
+    assert_fails_without_output(&plain, &out, &["chrome-no-websocket.har", "no WebSocket connection", "Export HAR"]);
+
+    let cut = dir.path().join("cut.har");
+    let text = std::fs::read_to_string(fixture("chrome-genesys.har")).unwrap();
+    std::fs::write(&cut, &text[..text.len() / 2]).unwrap();
+    assert_fails_without_output(&cut, &out, &["cut.har", "not valid JSON at line", "save it again"]);
+
+    let bad_zhar = dir.path().join("bad.zhar");
+    std::fs::write(&bad_zhar, b"{\"log\":{}}").unwrap();
+    assert_fails_without_output(&bad_zhar, &out, &["bad.zhar", "not a zlib-compressed HAR"]);
+
+    let capture = dir.path().join("cut.jsonl");
+    let mut lines = String::new();
+    for record in &rich_capture()[..6] {
+        lines.push_str(&serde_json::to_string(record).unwrap());
+        lines.push('\n');
+    }
+    lines.push_str(r#"{"kind":"frame","conn":1,"ts":"2026"#);
+    std::fs::write(&capture, &lines).unwrap();
+    let har = dir.path().join("out.har");
+    assert_fails_without_output(&capture, &har, &["cut.jsonl", "line 7: cut off mid-record", "--partial"]);
+
+    let no_end = dir.path().join("no-end.jsonl");
+    std::fs::write(&no_end, lines.rsplit_once('\n').unwrap().0.to_owned() + "\n").unwrap();
+    assert_fails_without_output(&no_end, &har, &["no-end.jsonl", "without an end record", "--partial"]);
+
+    let mut partial = cmd(&capture, &har);
+    partial.partial = true;
+    let report = convert(&partial).unwrap();
+    assert!(report.warnings[0].contains("line(s) 7"), "{:?}", report.warnings);
+    let written = frametap::har::read_har(&har).unwrap();
+    assert_eq!(written["log"][frametap::har::EXTENSION]["records"][1]["record"]["code"], "convert-partial");
+
+    assert_fails_without_output(&capture, &dir.path().join("x.jsonl"), &["same kind of file"]);
+    assert_fails_without_output(&capture, &dir.path().join("x.txt"), &["x.txt", "*.har"]);
+    assert_fails_without_output(&dir.path().join("in.csv"), &out, &["in.csv", "unknown kind"]);
+    assert_fails_without_output(&dir.path().join("missing.har"), &out, &["missing.har", "could not read"]);
+}
+
+#[test]
+fn output_is_private_and_never_overwritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("imported.jsonl");
+    std::fs::write(&out, "precious").unwrap();
+    let err = convert(&cmd(&fixture("chrome-genesys.har"), &out)).unwrap_err().to_string();
+    assert!(err.contains("already exists"), "{err}");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "precious");
+    let har = dir.path().join("export.har");
+    let capture = dir.path().join("c.jsonl");
+    write_capture(&capture, &rich_capture());
+    convert(&cmd(&capture, &har)).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&har).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+}
+
+#[test]
+fn redact_replaces_secrets_both_ways() {
+    let secret = "a3c1d1e2-77b4-4c0b-bb0c-91f5a4e0d2c7";
+    let dir = tempfile::tempdir().unwrap();
+    let capture = dir.path().join("redacted.jsonl");
+    let mut redacting = cmd(&fixture("chrome-genesys.har"), &capture);
+    redacting.redact = true;
+    convert(&redacting).unwrap();
+    let text = std::fs::read_to_string(&capture).unwrap();
+    assert!(!text.contains(secret), "the session token is gone");
+    assert!(text.contains(frametap::redact::UUID_PLACEHOLDER_PREFIX), "replaced by a UUID-shaped placeholder");
+    let records = read_capture(&capture).unwrap().records;
+    assert!(matches!(&records[0], Record::Meta(m) if m.redacted));
+    assert_eq!(frames(&records).len(), 8, "every frame kept");
+
+    let plain = dir.path().join("plain.jsonl");
+    convert(&cmd(&fixture("chrome-genesys.har"), &plain)).unwrap();
+    let har = dir.path().join("redacted.har");
+    let mut exporting = cmd(&plain, &har);
+    exporting.redact = true;
+    convert(&exporting).unwrap();
+    let text = std::fs::read_to_string(&har).unwrap();
+    assert!(!text.contains(secret) && text.contains(frametap::redact::UUID_PLACEHOLDER_PREFIX));
+}
+
+#[test]
+fn the_binary_converts_and_fails_with_one_line_and_a_non_zero_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&Path]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_frametap"))
+            .arg("convert")
+            .args(args)
+            .env("FRAMETAP_HOME", dir.path())
+            .output()
+            .unwrap()
+    };
+    let out = dir.path().join("chrome.jsonl");
+    let ok = run(&[&fixture("chrome-genesys.har"), &out]);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let stdout = String::from_utf8_lossy(&ok.stdout);
+    assert!(stdout.contains("1 connection(s), 8 frame(s)") && stdout.contains("Chrome DevTools"), "{stdout}");
+    assert!(String::from_utf8_lossy(&ok.stderr).contains("warning: skipped 1 entries"));
+
+    let failed = run(&[&fixture("chrome-no-websocket.har"), &dir.path().join("none.jsonl")]);
+    assert_eq!(failed.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("frametap: error: ") && stderr.contains("chrome-no-websocket.har"), "{stderr}");
+    assert!(!dir.path().join("none.jsonl").exists());
+}
+
+/// The export format is a contract: this golden file shows it (regenerate with FRAMETAP_BLESS=1 after a deliberate change).
+#[test]
+fn export_matches_the_golden_har() {
+    let golden = fixture("frametap-export.har");
+    let mut har = capture_to_har(&rich_capture());
+    har["log"]["creator"]["version"] = json!("(version)");
+    let text = serde_json::to_string_pretty(&har).unwrap() + "\n";
+    if std::env::var_os("FRAMETAP_BLESS").is_some() {
+        std::fs::write(&golden, &text).unwrap();
+    }
+    assert_eq!(text, std::fs::read_to_string(&golden).unwrap(), "the HAR export changed: update docs/replay.md too");
+    let (records, warnings) = har_to_records(&frametap::har::read_har(&golden).unwrap()).unwrap();
+    assert_eq!(records, rich_capture(), "the golden HAR imports back to the very records");
+    assert!(warnings.is_empty());
+}

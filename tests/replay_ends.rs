@@ -1,0 +1,150 @@
+//! `replay serve` and `replay send` on hand-made captures and a Chrome HAR: TCP drops and resets, refused upgrades,
+//! shutdown, a client's close answered, an upstream that refuses or stays silent.
+
+mod common;
+#[path = "replay_support/mod.rs"]
+mod support;
+
+use common::raw::{self, RawWs, Received};
+use frametap::event::{Opcode, Peer};
+use frametap::replay::send::send;
+use frametap::replay::{Pace, Script};
+use std::path::Path;
+use std::time::Duration;
+use support::*;
+use tokio::sync::{mpsc, watch};
+
+#[tokio::test]
+async fn recorded_tcp_drops_and_resets_are_replayed_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    for (detail, reset) in [
+        ("the server reset the TCP connection", true),
+        ("the server closed the TCP connection without a close frame", false),
+    ] {
+        let capture = handmade_capture(
+            dir.path(),
+            &format!("drop-{reset}.jsonl"),
+            101,
+            Some(server_close(false, None, Some(detail))),
+        );
+        let (addr, _stop, mut reports) = start_serving(&capture, &capture.with_extension("out.jsonl")).await;
+        let mut ws = connect(addr, "/chat").await;
+        ws.send(true, Opcode::Text, b"hi").await;
+        assert_eq!(read(&mut ws).await, Some((Opcode::Text, true, b"hello".to_vec())));
+        let end = tokio::time::timeout(Duration::from_secs(5), ws.recv()).await.unwrap();
+        match (reset, end) {
+            (true, Received::Reset) | (false, Received::Eof) => {}
+            (_, other) => panic!("{detail}: the client saw {other:?}"),
+        }
+        let report = reports.recv().await.unwrap();
+        assert!(!report.close.clean && report.close.code.is_none(), "{:?}", report.close);
+        assert_eq!(report.close.initiator, Peer::Server);
+    }
+}
+
+#[tokio::test]
+async fn a_refused_upgrade_is_answered_as_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let capture = handmade_capture(dir.path(), "refused.jsonl", 403, None);
+    let (addr, _stop, _reports) = start_serving(&capture, &dir.path().join("out.jsonl")).await;
+    let (head, ws, body) = raw::connect(addr, "/chat", &[]).await;
+    assert!(ws.is_none() && head.starts_with("HTTP/1.1 403"), "{head}");
+    assert_eq!(raw::head_header(&raw::head_headers(&head), "content-type"), Some("text/plain"));
+    assert!(String::from_utf8_lossy(&body).contains("deployment not allowed"), "{body:?}");
+}
+
+#[tokio::test]
+async fn shutdown_closes_a_served_connection_with_1001() {
+    let dir = tempfile::tempdir().unwrap();
+    let capture = handmade_capture(dir.path(), "open.jsonl", 101, None);
+    let (addr, stop, mut reports) = start_serving(&capture, &dir.path().join("out.jsonl")).await;
+    let mut ws = connect(addr, "/chat").await;
+    ws.send(true, Opcode::Text, b"hi").await;
+    assert_eq!(read(&mut ws).await, Some((Opcode::Text, true, b"hello".to_vec())));
+    stop.send(()).unwrap();
+    let close = read(&mut ws).await.unwrap();
+    assert_eq!((close.0, &close.2[..2]), (Opcode::Close, &1001u16.to_be_bytes()[..]));
+    ws.send(true, Opcode::Close, &close.2).await;
+    assert_eq!(read(&mut ws).await, None);
+    drop(ws);
+    let report = reports.recv().await.unwrap();
+    assert_eq!((report.close.initiator, report.close.code, report.close.clean), (Peer::Proxy, Some(1001), true));
+}
+
+#[tokio::test]
+async fn a_chrome_har_is_served_and_the_clients_close_is_answered() {
+    let har = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/har/chrome-genesys.har");
+    let script = Script::load(&har, None, false).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (addr, _stop, mut reports) = start_serving(&har, &dir.path().join("out.jsonl")).await;
+    let mut ws = connect(addr, &script.open.request.path).await;
+    for frame in &script.frames {
+        match frame.from {
+            Peer::Client => ws.send(true, frame.opcode, &frame.payload).await,
+            _ => assert_eq!(read(&mut ws).await, Some((frame.opcode, true, frame.payload.to_vec()))),
+        }
+    }
+    ws.send(true, Opcode::Close, b"\x03\xe8Guest client disconnect").await;
+    let answer = read(&mut ws).await.unwrap();
+    assert_eq!((answer.0, &answer.2[..]), (Opcode::Close, &b"\x03\xe8"[..]), "the close is answered with its code");
+    assert_eq!(read(&mut ws).await, None);
+    drop(ws);
+    let report = reports.recv().await.unwrap();
+    assert!(report.divergences.is_empty(), "{:?}", report.divergences);
+    assert_eq!((report.close.initiator, report.close.code, report.close.clean), (Peer::Client, Some(1000), true));
+    assert_eq!(report.sent, 6, "five recorded frames and the answer to the close");
+}
+
+#[tokio::test]
+async fn an_upstream_refusing_the_recorded_upgrade_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let capture = handmade_capture(dir.path(), "accepted.jsonl", 101, None);
+    let refuse = |_: &str| raw::Answer::Refuse(403, Vec::new(), b"deployment not allowed".to_vec());
+    let (addr, mut heads) = raw::start_raw_server(refuse, |_| async {}).await;
+    let script = Script::load(&capture, None, false).unwrap();
+    let session = session_to(&dir.path().join("out.jsonl"), "replay-send").await;
+    let mut options = send_options(addr, play_options(Pace::Fast));
+    options.headers = vec![("Origin".into(), "https://replay.example".into())];
+    let (_stop, stop_rx) = watch::channel(false);
+    let err = send(&script, options, session.sink.clone(), stop_rx).await.unwrap_err().to_string();
+    session.finish().await;
+    assert!(
+        err.contains("refused the upgrade with HTTP 403 (deployment not allowed) where the recording shows HTTP 101"),
+        "{err}"
+    );
+    let head = heads.recv().await.unwrap();
+    assert!(
+        head.starts_with("GET /chat HTTP/1.1") && head.to_ascii_lowercase().contains("origin: https://replay.example"),
+        "{head}"
+    );
+}
+
+#[tokio::test]
+async fn a_server_frame_that_never_comes_is_reported_after_the_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let capture = handmade_capture(dir.path(), "silent.jsonl", 101, None);
+    let (got_tx, mut got) = mpsc::unbounded_channel();
+    let silent = move |mut ws: RawWs| {
+        let got_tx = got_tx.clone();
+        async move {
+            while let Some(frame) = read(&mut ws).await {
+                let _ = got_tx.send(frame);
+            }
+        }
+    };
+    let (addr, _heads) = raw::start_raw_server(raw::upgrade_all, silent).await;
+    let script = Script::load(&capture, None, false).unwrap();
+    let session = session_to(&dir.path().join("out.jsonl"), "replay-send").await;
+    let mut play = play_options(Pace::Fast);
+    play.wait_timeout = Some(Duration::from_millis(300));
+    let options = send_options(addr, play);
+    let (_stop, stop_rx) = watch::channel(false);
+    let report = send(&script, options, session.sink.clone(), stop_rx).await.unwrap();
+    session.finish().await;
+    assert_eq!(got.recv().await.unwrap(), (Opcode::Text, true, b"hi".to_vec()));
+    let play = report.play.unwrap();
+    assert_eq!(play.divergences.len(), 1, "{:?}", play.divergences);
+    assert!(play.divergences[0]
+        .contains("server frame 1 (recorded seq 2, a text frame) did not come within 0.3 s; went on"));
+    assert!(!play.close.clean, "{:?}", play.close);
+}

@@ -1,0 +1,177 @@
+//! Helpers shared by the replay tests: a raw client, sessions writing to a temp capture, hand-made captures,
+//! and a `replay serve` started on 127.0.0.1:0.
+#![allow(dead_code)]
+
+use crate::common::raw::{self, RawWs, Received};
+use frametap::capture::CaptureWriter;
+use frametap::cli::{CaptureArgs, LogArgs};
+use frametap::event::{Opcode, Peer};
+use frametap::pipeline::LagPolicy;
+use frametap::proxy::upstream::UpstreamBase;
+use frametap::proxy::DEFAULT_MAX_MESSAGE;
+use frametap::replay::send::SendOptions;
+use frametap::replay::serve::{serve, ServeOptions};
+use frametap::replay::{Pace, PlayOptions, PlayReport, Script};
+use frametap::session::{self, Session, SessionSetup};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+
+pub const JWT: &str = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJndWVzdCJ9.c2lnbmF0dXJlLXNpZ25hdHVyZQ";
+/// Short real timeouts for socket tests.
+pub const SHORT: Duration = Duration::from_secs(2);
+
+/// (opcode, fin, payload) of a frame as a peer saw it.
+pub type Seen = (Opcode, bool, Vec<u8>);
+
+/// Reads the next frame as (opcode, fin, payload), or `None` when the peer ended TCP.
+pub async fn read(ws: &mut RawWs) -> Option<Seen> {
+    match tokio::time::timeout(Duration::from_secs(5), ws.recv()).await.expect("no frame within 5 s") {
+        Received::Frame(f) => Some((f.header.opcode, f.header.fin, f.payload.to_vec())),
+        Received::Eof | Received::Reset => None,
+    }
+}
+
+/// The client's handshake, as a browser would send it (with a bearer token, to test redaction).
+pub async fn connect(addr: SocketAddr, path: &str) -> RawWs {
+    let auth = format!("Bearer {JWT}");
+    let headers = [("Origin", "https://shop.example.com"), ("Authorization", auth.as_str())];
+    let (head, ws, _) = raw::connect(addr, path, &headers).await;
+    ws.unwrap_or_else(|| panic!("no upgrade: {head}"))
+}
+
+pub async fn session_to(capture: &Path, mode: &'static str) -> Session {
+    let capture = CaptureArgs {
+        capture: Some(capture.to_owned()),
+        no_capture: false,
+        on_capture_lag: LagPolicy::Block,
+        ..Default::default()
+    };
+    let log = LogArgs { quiet: true, ..Default::default() };
+    session::start(SessionSetup {
+        mode,
+        upstream: None,
+        capture: &capture,
+        log: &log,
+        insecure_upstream: false,
+        publishers: Vec::new(),
+        ui: None,
+        proxy_ws_url: None,
+        analysis: Some(frametap::inspect::AnalysisArgs::default().options()),
+    })
+    .await
+    .unwrap()
+}
+
+pub fn play_options(pace: Pace) -> PlayOptions {
+    PlayOptions {
+        pace,
+        wait_timeout: Some(SHORT),
+        close_timeout: SHORT,
+        ignore: Vec::new(),
+        sets: Vec::new(),
+        max_message: DEFAULT_MAX_MESSAGE,
+    }
+}
+
+/// What `replay send` needs to reach `addr` directly.
+pub fn send_options(addr: SocketAddr, play: PlayOptions) -> SendOptions {
+    SendOptions {
+        upstream: UpstreamBase::parse(&format!("ws://{addr}")).unwrap(),
+        tls: frametap::tls::upstream::client_config(None, false).unwrap(),
+        proxies: frametap::forward::UpstreamProxies::direct(),
+        headers: Vec::new(),
+        play,
+        handshake_timeout: SHORT,
+    }
+}
+
+/// A capture written by hand: one connection whose client says "hi" and server answers "hello", then `end`.
+pub fn handmade_capture(dir: &Path, name: &str, status: u16, close: Option<frametap::event::Close>) -> PathBuf {
+    use frametap::event::*;
+    let ts = |ms: i64| Ts(chrono::DateTime::from_timestamp_millis(1_795_000_000_000 + ms).unwrap());
+    let frame = |seq, from: Peer, text: &str| {
+        Record::Frame(Frame {
+            conn: 1,
+            ts: ts(seq as i64),
+            seq,
+            from,
+            to: from.other(),
+            opcode: Opcode::Text,
+            fin: true,
+            rsv: 0,
+            len: text.len() as u64,
+            payload: bytes::Bytes::copy_from_slice(text.as_bytes()),
+            text_message: true,
+            relayed: true,
+        })
+    };
+    let mut records = vec![Record::Open(Open {
+        conn: 1,
+        ts: ts(0),
+        client_addr: None,
+        request: HttpRequest { method: "GET".into(), path: "/chat".into(), headers: Vec::new() },
+        upstream: Some("ws://example.com/chat".into()),
+        upstream_request: None,
+        response: Some(HttpResponse {
+            status,
+            headers: vec![
+                ("sec-websocket-protocol".into(), "chat.v2".into()),
+                ("content-type".into(), "text/plain".into()),
+            ],
+            body: (status != 101).then(|| "deployment not allowed".into()),
+            body_base64: None,
+        }),
+        error: None,
+        handshake_ms: Some(12.5),
+    })];
+    if status == 101 {
+        records.push(frame(1, Peer::Client, "hi"));
+        records.push(frame(2, Peer::Server, "hello"));
+    }
+    records.extend(close.map(Record::Close));
+    let path = dir.join(name);
+    let mut writer = CaptureWriter::create(&path).unwrap();
+    for record in &records {
+        writer.write(record);
+    }
+    writer.finish(0, Vec::new());
+    path
+}
+
+pub fn server_close(clean: bool, code: Option<u16>, detail: Option<&str>) -> frametap::event::Close {
+    frametap::event::Close {
+        conn: 1,
+        ts: frametap::event::Ts::now(),
+        initiator: Peer::Server,
+        code,
+        reason: code.map(|_| "going away".into()),
+        clean,
+        duration_ms: 3.0,
+        detail: detail.map(str::to_owned),
+    }
+}
+
+/// Serves `capture` until the returned sender fires; reports go to the receiver.
+pub async fn start_serving(
+    capture: &Path,
+    out: &Path,
+) -> (SocketAddr, oneshot::Sender<()>, mpsc::UnboundedReceiver<PlayReport>) {
+    let script = Script::load(capture, None, false).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (report_tx, reports) = mpsc::unbounded_channel();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let session = session_to(out, "replay-serve").await;
+    let options = ServeOptions { play: play_options(Pace::Fast), handshake_timeout: SHORT };
+    tokio::spawn(async move {
+        let stopped = async {
+            let _ = stopped.await;
+        };
+        serve(listener, script, options, session.sink.clone(), stopped, Some(report_tx)).await.unwrap();
+        session.finish().await;
+    });
+    (addr, stop, reports)
+}
