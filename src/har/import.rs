@@ -314,6 +314,7 @@ fn http_toolkit_close(conn: ConnId, started: Ts, entry: &Value) -> Option<Close>
             code: None,
             reason: None,
             clean: false,
+            dropped_by: Some(Peer::Server),
             duration_ms,
             detail: Some("the HAR records the connection as aborted (no close handshake) but not which side dropped it; assumed the server".into()),
         });
@@ -325,6 +326,7 @@ fn http_toolkit_close(conn: ConnId, started: Ts, entry: &Value) -> Option<Close>
         code: close["code"].as_u64().map(|c| c as u16),
         reason: close["reason"].as_str().map(str::to_owned),
         clean: true,
+        dropped_by: None,
         duration_ms,
         detail: Some("the HAR records the close code and reason but not who closed first; assumed the server".into()),
     })

@@ -149,6 +149,7 @@ pub fn server_close(clean: bool, code: Option<u16>, detail: Option<&str>) -> fra
         code,
         reason: code.map(|_| "going away".into()),
         clean,
+        dropped_by: (!clean).then_some(Peer::Server),
         duration_ms: 3.0,
         detail: detail.map(str::to_owned),
     }
