@@ -178,7 +178,7 @@ async fn tokens_count_down_and_binary_frames_show_hex() {
         panic!("{e:#}: {} / {:?}", text(&page, "#detail-body").await, browser.page_errors());
     }
     let panel = text(&page, "#detail-body").await;
-    for expected in ["frame:body.jwt", "jwt", "unverified", "expiring-soon", "deploymentId", "guest"] {
+    for expected in ["frame:body.jwt", "jwt", "unverified", "expiring-within-60s", "deploymentId", "guest"] {
         assert!(panel.contains(expected), "tokens panel lacks {expected:?}: {panel}");
     }
     let first = text(&page, ".countdown[data-field=\"exp\"]").await;

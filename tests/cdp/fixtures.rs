@@ -273,9 +273,14 @@ pub fn publish_healthy(hub: &Hub, conn: u64) {
             seq: Some(4),
             source: "frame:body.jwt".into(),
             details: details(json!({
-                "kind": "jwt", "verified": false,
+                "token_kind": "jwt", "verified": false,
+                "header": {"alg": "HS256", "typ": "JWT"},
                 "claims": {"sub": "guest", "iss": "https://webmessaging.mypurecloud.com", "exp": exp.timestamp(), "iat": iat.timestamp(), "deploymentId": "11111111-2222-4333-8444-555555555555"},
-                "exp": exp.to_rfc3339(), "iat": iat.to_rfc3339(), "flags": ["expiring-soon"],
+                "times": {
+                    "exp": {"utc": exp.to_rfc3339(), "relative": "in 95 s", "epoch": exp.timestamp()},
+                    "iat": {"utc": iat.to_rfc3339(), "relative": "58 min 25 s before it was seen", "epoch": iat.timestamp()}
+                },
+                "flags": ["expiring-within-60s"], "fingerprint": "3f9a0c1d2e4b", "preview": "eyJhbG…",
             })),
         }),
     );
