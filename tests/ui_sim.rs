@@ -186,7 +186,8 @@ async fn the_try_it_page_against_the_simulator_shows_frames_close_card_and_diagn
 
     // The story as the screenshot shows it: the broken frame flagged, its close card open.
     watch.click("#tabs [data-tab=\"close\"]").await.unwrap();
-    wait(&watch, "document.querySelector('#close-card .cause')").await;
+    watch.click("#jump-latest").await.unwrap();
+    wait(&watch, "document.querySelector('#close-card .cause') && document.getElementById('jump-latest').hidden").await;
     let dir = tempfile::tempdir().unwrap();
     let path = if std::env::var_os("FRAMETAP_UPDATE_SCREENSHOT").is_some() {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/ui-screenshot.png")
