@@ -228,7 +228,7 @@ fn only_connection(capture: &CaptureFile) -> (frametap::event::Open, Vec<(String
             _ => {}
         }
     }
-    (open.expect("an open record"), frames, close.expect("a close record"))
+    (*open.expect("an open record"), frames, close.expect("a close record"))
 }
 
 #[tokio::test]

@@ -66,7 +66,7 @@ fn rich_capture() -> Vec<Record> {
         with(frame(1, seq, Peer::Server, Opcode::Continuation, fin, payload), |f| f.text_message = true)
     };
     vec![
-        Record::Meta(Meta {
+        Record::from(Meta {
             ts: ts(0),
             format: FORMAT_NAME.into(),
             version: FORMAT_VERSION,
@@ -77,7 +77,7 @@ fn rich_capture() -> Vec<Record> {
             redacted: false,
             insecure_upstream: true,
         }),
-        Record::Open(Open {
+        Record::from(Open {
             conn: 1,
             ts: ts(10),
             client_addr: Some("127.0.0.1:50123".into()),
@@ -93,7 +93,7 @@ fn rich_capture() -> Vec<Record> {
             error: None,
             handshake_ms: Some(42.125),
         }),
-        Record::Token(Token {
+        Record::from(Token {
             conn: 1,
             ts: ts(11),
             seq: None,
@@ -101,7 +101,7 @@ fn rich_capture() -> Vec<Record> {
             details: details(json!({"type": "uuid"})),
         }),
         frame(1, 1, Peer::Client, Opcode::Text, true, br#"{"action":"configureSession","token":"t"}"#),
-        Record::Annotation(Annotation {
+        Record::from(Annotation {
             conn: 1,
             ts: ts(12),
             seq: 1,
@@ -157,7 +157,7 @@ fn rich_capture() -> Vec<Record> {
             ts: ts(99_000_001),
             details: details(json!({"summary": "server closed"})),
         }),
-        Record::Open(Open {
+        Record::from(Open {
             conn: 2,
             ts: ts(5_000),
             client_addr: None,

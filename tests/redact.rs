@@ -33,7 +33,7 @@ fn pairs(h: &[(&str, &str)]) -> Vec<(String, String)> {
 }
 
 fn meta(command: &[&str]) -> Record {
-    Record::Meta(Meta {
+    Record::from(Meta {
         ts: ts(T0),
         format: FORMAT_NAME.into(),
         version: FORMAT_VERSION,
@@ -47,7 +47,7 @@ fn meta(command: &[&str]) -> Record {
 }
 
 fn open(path: &str, headers: &[(&str, &str)], response_headers: &[(&str, &str)]) -> Record {
-    Record::Open(Open {
+    Record::from(Open {
         conn: 1,
         ts: ts(T0),
         client_addr: Some("127.0.0.1:50000".into()),
@@ -455,7 +455,7 @@ async fn the_pipeline_writes_a_redacted_capture() {
     let path = dir.path().join("live.jsonl");
     let Record::Meta(meta) = meta(&["frametap", "proxy", "--redact"]) else { unreachable!() };
     let (sink, running) = pipeline::start(PipelineOptions {
-        meta,
+        meta: *meta,
         capture: Some(CaptureWriter::create(&path).unwrap()),
         log: None,
         analysis: None,

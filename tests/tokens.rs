@@ -20,7 +20,7 @@ fn jwt(claims: Value) -> String {
 
 fn open(path: &str, headers: &[(&str, &str)], response_headers: &[(&str, &str)]) -> Record {
     let pairs = |h: &[(&str, &str)]| h.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
-    Record::Open(Open {
+    Record::from(Open {
         conn: 1,
         ts: ts(T0),
         client_addr: None,
@@ -261,7 +261,7 @@ fn token_records_read_back_as_token_records() {
     );
     let mut tracker = TokenTracker::new(Vec::new());
     let found = only(tracker.observe(&record, record.ts()));
-    let line = serde_json::to_string(&Record::Token(found)).unwrap();
+    let line = serde_json::to_string(&Record::from(found)).unwrap();
     let back: Record = serde_json::from_str(&line).unwrap();
     assert_eq!(back.kind(), "token", "{line}");
 }

@@ -302,7 +302,7 @@ async fn refused_upgrades_dropped_closes_annotations_tokens_and_notes_render() {
     );
     publish(
         &hub,
-        Record::Annotation(Annotation {
+        Record::from(Annotation {
             conn: 2,
             ts: fixtures::at(11),
             seq: 1,
@@ -313,7 +313,7 @@ async fn refused_upgrades_dropped_closes_annotations_tokens_and_notes_render() {
     );
     publish(
         &hub,
-        Record::Token(Token {
+        Record::from(Token {
             conn: 2,
             ts: fixtures::at(11),
             seq: Some(1),

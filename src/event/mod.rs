@@ -388,15 +388,38 @@ pub struct Annotation {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Record {
-    Meta(Meta),
-    Open(Open),
+    // The large, rare kinds are boxed so a record (moved once per sink stage for every frame) stays small.
+    Meta(Box<Meta>),
+    Open(Box<Open>),
     Frame(Frame),
-    Annotation(Annotation),
-    Token(Token),
+    Annotation(Box<Annotation>),
+    Token(Box<Token>),
     Close(Close),
     Diagnosis(Diagnosis),
     Note(Note),
     End(End),
+}
+
+macro_rules! record_from {
+    ($($kind:ident => $wrap:expr),* $(,)?) => {
+        $(impl From<$kind> for Record {
+            fn from(record: $kind) -> Record {
+                $wrap(record)
+            }
+        })*
+    };
+}
+
+record_from! {
+    Meta => |r| Record::Meta(Box::new(r)),
+    Open => |r| Record::Open(Box::new(r)),
+    Frame => Record::Frame,
+    Annotation => |r| Record::Annotation(Box::new(r)),
+    Token => |r| Record::Token(Box::new(r)),
+    Close => Record::Close,
+    Diagnosis => Record::Diagnosis,
+    Note => Record::Note,
+    End => Record::End,
 }
 
 impl Record {

@@ -70,7 +70,7 @@ impl<'a> ConnRecords<'a> {
 
     fn open(&self) -> Option<&'a Open> {
         self.records.iter().find_map(|(_, r)| match r {
-            Record::Open(open) => Some(open),
+            Record::Open(open) => Some(&**open),
             _ => None,
         })
     }

@@ -86,7 +86,7 @@ pub fn har_to_records(har: &Value) -> Result<(Vec<Record>, Vec<String>)> {
     let first_ts = body.iter().map(Record::ts).min().unwrap_or_else(Ts::now);
     let last_ts = body.iter().map(Record::ts).max().unwrap_or(first_ts);
     origins.dedup();
-    let mut records = vec![Record::Meta(Meta {
+    let mut records = vec![Record::from(Meta {
         ts: first_ts,
         format: event::FORMAT_NAME.into(),
         version: event::FORMAT_VERSION,
@@ -180,7 +180,7 @@ fn import_entry(
             .map(str::to_owned),
     });
     let wait = entry["timings"]["wait"].as_f64().filter(|w| *w > 0.0);
-    let mut records = vec![Record::Open(Open {
+    let mut records = vec![Record::from(Open {
         conn,
         ts: started,
         client_addr: None,

@@ -268,7 +268,7 @@ impl ConnHistory {
             self.last_client_findings = (frame.seq, reading.findings.clone());
         }
         self.add_findings(reading.findings);
-        out.push(Record::Annotation(Annotation {
+        out.push(Record::from(Annotation {
             conn: frame.conn,
             ts: frame.ts,
             seq: frame.seq,
@@ -309,7 +309,7 @@ impl Analyzer {
                 let history = self.history(frame.conn);
                 history.frame(frame, &mut out);
                 if frame.opcode.is_data() {
-                    out.extend(history.tokens.observe(record, seen_at).into_iter().map(Record::Token));
+                    out.extend(history.tokens.observe(record, seen_at).into_iter().map(Record::from));
                 }
             }
             Record::Close(close) if self.refused.remove(&close.conn) => {}
@@ -343,7 +343,7 @@ impl Analyzer {
     fn tokens(&mut self, record: &Record, seen_at: Ts, out: &mut Vec<Record>) {
         let Some(conn) = record.conn() else { return };
         let history = self.history(conn);
-        out.extend(history.tokens.observe(record, seen_at).into_iter().map(Record::Token));
+        out.extend(history.tokens.observe(record, seen_at).into_iter().map(Record::from));
     }
 }
 

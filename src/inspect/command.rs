@@ -124,9 +124,9 @@ fn analyse<'a>(capture: &'a CaptureFile, args: &AnalysisArgs) -> BTreeMap<ConnId
             let report = reports.entry(id).or_default();
             match out {
                 Record::Annotation(a) => {
-                    report.annotations.insert(a.seq, a);
+                    report.annotations.insert(a.seq, *a);
                 }
-                Record::Token(t) => report.tokens.push(t),
+                Record::Token(t) => report.tokens.push(*t),
                 Record::Diagnosis(d) => report.diagnosis = Some(d),
                 _ => {}
             }

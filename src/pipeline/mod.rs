@@ -132,7 +132,7 @@ impl SinkThread {
     }
 
     fn run(mut self, queue: &Queue) -> Summary {
-        let meta = Record::Meta(self.options.meta.clone());
+        let meta = Record::from(self.options.meta.clone());
         self.process(meta);
         let mut batch = Vec::with_capacity(1024);
         let mut idle_polls = 0;

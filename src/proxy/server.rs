@@ -144,7 +144,7 @@ pub async fn relay_upgrade<IO: RelayStream>(
         Err(e) => {
             let message = e.to_string();
             open.error = Some(message.clone());
-            ctx.sink.emit(Record::Open(open)).await;
+            ctx.sink.emit(Record::from(open)).await;
             emit_notes(&ctx, conn, &changes).await;
             return text_response(
                 StatusCode::BAD_GATEWAY,
@@ -159,12 +159,12 @@ pub async fn relay_upgrade<IO: RelayStream>(
     let Some((server, server_prefix)) = upgraded else {
         let body = body.unwrap_or_default();
         open.response = Some(response_record(status, &headers, &body));
-        ctx.sink.emit(Record::Open(open)).await;
+        ctx.sink.emit(Record::from(open)).await;
         emit_notes(&ctx, conn, &changes).await;
         return build_response(status, &client_response_headers(&headers), body);
     };
     open.response = Some(response_record(status, &headers, &[]));
-    ctx.sink.emit(Record::Open(open)).await;
+    ctx.sink.emit(Record::from(open)).await;
     emit_notes(&ctx, conn, &changes).await;
 
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(client_key.as_bytes());

@@ -8,8 +8,8 @@ use serde_json::{Map, Value};
 pub(super) fn redact_record(r: &mut Redactor, record: Record) -> Record {
     r.current = record.conn();
     match record {
-        Record::Meta(meta) => Record::Meta(redact_meta(r, meta)),
-        Record::Open(open) => Record::Open(redact_open(r, open)),
+        Record::Meta(meta) => Record::from(redact_meta(r, *meta)),
+        Record::Open(open) => Record::from(redact_open(r, *open)),
         Record::Frame(frame) => Record::Frame(redact_frame(r, frame)),
         Record::Token(mut token) => {
             // An opaque token's preview shows the start of the secret; a JWT's shows its header.

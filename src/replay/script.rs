@@ -93,7 +93,7 @@ impl Script {
             );
         };
         let redacted = capture.meta().is_some_and(|m| m.redacted);
-        Ok(Script { file: file.to_owned(), conn, open, frames, close, redacted })
+        Ok(Script { file: file.to_owned(), conn, open: *open, frames, close, redacted })
     }
 
     /// The steps for playing `role` (client or server) against a live peer: the frames the peer received from

@@ -118,7 +118,7 @@ pub async fn send(
 }
 
 async fn emit_open(sink: &EventSink, open: Open, note: Option<Note>) {
-    sink.emit(Record::Open(open)).await;
+    sink.emit(Record::from(open)).await;
     if let Some(note) = note {
         sink.emit(Record::Note(note)).await;
     }

@@ -187,7 +187,7 @@ async fn handle(mut req: Request<Incoming>, client_addr: SocketAddr, ctx: Arc<Se
         error: None,
         handshake_ms: None,
     };
-    ctx.sink.emit(Record::Open(open)).await;
+    ctx.sink.emit(Record::from(open)).await;
     if path != ctx.script.open.request.path {
         let message = format!("the client asked for {path}; the recording was of {}", ctx.script.open.request.path);
         let note = Note { conn: Some(conn), ts: Ts::now(), level: "info".into(), code: "replay-path".into(), message };

@@ -53,14 +53,7 @@ pub fn publish_annotation(hub: &Hub, conn: u64, seq: u64, text: &str) {
     let details = serde_json::Map::new();
     publish(
         hub,
-        Record::Annotation(Annotation {
-            conn,
-            ts: Ts::now(),
-            seq,
-            profile: "genesys".into(),
-            text: text.into(),
-            details,
-        }),
+        Record::from(Annotation { conn, ts: Ts::now(), seq, profile: "genesys".into(), text: text.into(), details }),
     );
 }
 
@@ -69,7 +62,7 @@ pub fn at(ms: i64) -> Ts {
 }
 
 pub fn meta() -> Record {
-    Record::Meta(Meta {
+    Record::from(Meta {
         ts: at(0),
         format: frametap::event::FORMAT_NAME.into(),
         version: frametap::event::FORMAT_VERSION,
@@ -83,7 +76,7 @@ pub fn meta() -> Record {
 }
 
 pub fn open(conn: u64, path: &str) -> Record {
-    Record::Open(Open {
+    Record::from(Open {
         conn,
         ts: at(0),
         client_addr: Some("127.0.0.1:53122".into()),
@@ -275,7 +268,7 @@ pub fn publish_healthy(hub: &Hub, conn: u64) {
     let iat = Utc::now() - ChronoDuration::seconds(3505);
     publish(
         hub,
-        Record::Token(Token {
+        Record::from(Token {
             conn,
             ts: at(1700),
             seq: Some(4),

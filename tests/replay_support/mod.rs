@@ -108,7 +108,7 @@ pub fn handmade_capture(dir: &Path, name: &str, status: u16, close: Option<frame
             relayed: true,
         })
     };
-    let mut records = vec![Record::Open(Open {
+    let mut records = vec![Record::from(Open {
         conn: 1,
         ts: ts(0),
         client_addr: None,
