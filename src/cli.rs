@@ -107,6 +107,21 @@ pub struct UpstreamTlsArgs {
     pub insecure_upstream: bool,
 }
 
+impl UpstreamTlsArgs {
+    /// The upstream TLS client configuration these options ask for; warns loudly on `--insecure-upstream`.
+    pub fn client_config(&self) -> anyhow::Result<std::sync::Arc<rustls::ClientConfig>> {
+        use anyhow::Context as _;
+        let config = crate::tls::upstream::client_config(self.upstream_ca.as_deref(), self.insecure_upstream)
+            .context("--upstream-ca")?;
+        if self.insecure_upstream {
+            eprintln!(
+                "frametap: WARNING: --insecure-upstream: upstream TLS certificates are NOT verified; anyone on the path can read and change this traffic. This is recorded in the capture."
+            );
+        }
+        Ok(config)
+    }
+}
+
 /// `frametap proxy`.
 #[derive(Debug, Args)]
 pub struct ProxyArgs {

@@ -47,17 +47,12 @@ impl CaptureWriter {
 
     /// Appends one record. Returns false when the record could not be written (see [`Self::failed`]).
     pub fn write(&mut self, record: &Record) -> bool {
-        match record {
-            Record::Open(_) => self.connections += 1,
-            Record::Frame(_) => self.frames += 1,
-            _ => {}
-        }
-        let Some(out) = self.out.as_mut() else {
+        let mut json = Vec::with_capacity(256);
+        if let Err(e) = crate::event::write_record_json(record, &mut json) {
+            self.fail(std::io::Error::other(e));
             return false;
-        };
-        let result =
-            serde_json::to_writer(&mut *out, record).map_err(std::io::Error::from).and_then(|()| out.write_all(b"\n"));
-        self.after(result)
+        }
+        self.write_json_line(record, std::str::from_utf8(&json).unwrap_or("{}"))
     }
 
     /// Appends one record already serialised as a JSON line (without its newline).

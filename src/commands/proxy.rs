@@ -7,7 +7,7 @@ use crate::proxy::upstream::UpstreamBase;
 use crate::proxy::{ProxyConfig, CLOSE_TIMEOUT, HANDSHAKE_TIMEOUT};
 use crate::session::{self, SessionSetup};
 use crate::sim::{InProcessSim, SimConfig, SIM_NOTICE, SIM_UPSTREAM_NAME};
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 /// Runs the reverse proxy until Ctrl-C or SIGTERM.
 pub async fn run(args: ProxyArgs) -> Result<()> {
@@ -26,13 +26,7 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
             (base, Some((sim, example)))
         }
     };
-    let tls = crate::tls::upstream::client_config(args.tls.upstream_ca.as_deref(), args.tls.insecure_upstream)
-        .context("--upstream-ca")?;
-    if args.tls.insecure_upstream {
-        eprintln!(
-            "frametap: WARNING: --insecure-upstream: the upstream's TLS certificate is NOT verified; anyone on the path can read and change this session. This is recorded in the capture."
-        );
-    }
+    let tls = args.tls.client_config()?;
     let upstream_proxies = UpstreamProxies::resolve(args.modes.upstream_proxy.as_deref())?;
     let client_tls = match args.modes.tls {
         true => Some(crate::tls::localhost_server_config(&args.modes.certs.load_ca()?)?),

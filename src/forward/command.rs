@@ -2,8 +2,6 @@
 
 use std::sync::Arc;
 
-use anyhow::Context as _;
-
 use super::intercept::InterceptRules;
 use super::server::{forward_upstream_label, serve, ForwardOptions};
 use super::upstream_proxy::UpstreamProxies;
@@ -18,13 +16,7 @@ pub async fn run(args: ProxyArgs) -> anyhow::Result<()> {
     let ca = args.modes.certs.load_ca()?;
     let ca_file = ca.cert_path();
     let fingerprint = ca.fingerprint_sha256();
-    let tls = crate::tls::upstream::client_config(args.tls.upstream_ca.as_deref(), args.tls.insecure_upstream)
-        .context("--upstream-ca")?;
-    if args.tls.insecure_upstream {
-        eprintln!(
-            "frametap: WARNING: --insecure-upstream: upstream TLS certificates are NOT verified; anyone on the path can read and change these sessions. This is recorded in the capture."
-        );
-    }
+    let tls = args.tls.client_config()?;
     let upstream_proxies = UpstreamProxies::resolve(args.modes.upstream_proxy.as_deref())?;
     let intercept = InterceptRules::new(args.modes.intercept.iter().cloned());
     let listen = args.listen.unwrap_or_else(|| DEFAULT_FORWARD_ADDR.parse().expect("a valid default"));

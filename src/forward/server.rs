@@ -21,7 +21,7 @@ use super::io::{looks_like_tls, PrefixedIo};
 use crate::pipeline::EventSink;
 use crate::proxy::stream::RelayStream;
 use crate::proxy::upstream::UpstreamBase;
-use crate::proxy::{accept_loop, ProxyConfig, ProxyContext, SHUTDOWN_GRACE};
+use crate::proxy::{accept_loop, ProxyConfig, ProxyContext};
 use crate::tls::LeafIssuer;
 
 /// What forward mode adds to a [`ProxyConfig`] (whose `upstream` it ignores: each CONNECT names its own).
@@ -67,12 +67,7 @@ pub async fn serve(
     })
     .await;
     drop(listener);
-    stop_tx.send_replace(true);
-    let limit = ctx.config.relay.close_timeout + SHUTDOWN_GRACE;
-    let still = ctx.wait_for_relays(limit).await;
-    if still > 0 {
-        tracing::warn!("{still} connection(s) did not finish closing within {limit:?}");
-    }
+    ctx.close_all(stop_tx).await;
     Ok(())
 }
 

@@ -81,6 +81,16 @@ impl ProxyContext {
         still
     }
 
+    /// Tells every connection to close (1001) and waits, bounded, for them to finish.
+    pub async fn close_all(&self, stop: watch::Sender<bool>) {
+        stop.send_replace(true);
+        let limit = self.config.relay.close_timeout + SHUTDOWN_GRACE;
+        let still = self.wait_for_relays(limit).await;
+        if still > 0 {
+            tracing::warn!("{still} connection(s) did not finish closing within {limit:?}");
+        }
+    }
+
     /// The text a plain HTTP request on the proxy port gets.
     pub fn info_page(&self) -> String {
         let ui = self.config.ui_url.as_deref().map_or(String::new(), |u| format!("Web UI: {u}\n"));
@@ -126,12 +136,7 @@ pub async fn serve_with_tls(
     })
     .await;
     drop(listener);
-    stop_tx.send_replace(true);
-    let limit = ctx.config.relay.close_timeout + SHUTDOWN_GRACE;
-    let still = ctx.wait_for_relays(limit).await;
-    if still > 0 {
-        tracing::warn!("{still} connection(s) did not finish closing within {limit:?}");
-    }
+    ctx.close_all(stop_tx).await;
     Ok(())
 }
 

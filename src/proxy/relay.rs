@@ -267,20 +267,7 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Pump<'a, R, W> {
             self.close_forwarded |= self.forwarding;
             self.closes_seen += 1;
         }
-        let frame = Frame {
-            conn: self.shared.conn,
-            ts: Ts::now(),
-            seq: self.shared.next_seq(),
-            from: self.from,
-            to: self.to,
-            opcode: header.opcode,
-            fin: header.fin,
-            rsv: header.rsv,
-            len: header.payload_len,
-            payload: scanned.payload,
-            text_message: scanned.text_message,
-            relayed: self.forwarding,
-        };
+        let frame = scanned.into_record(self.shared.conn, self.shared.next_seq(), self.from, self.forwarding);
         self.pending.push(Record::Frame(frame));
     }
 

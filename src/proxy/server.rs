@@ -23,7 +23,8 @@ pub fn header_pairs(map: &HeaderMap) -> Headers {
         .collect()
 }
 
-fn is_websocket_upgrade<B>(req: &Request<B>) -> bool {
+/// True for a GET with `Upgrade: websocket` and `Connection: upgrade`.
+pub fn is_websocket_upgrade<B>(req: &Request<B>) -> bool {
     let has = |name: &str, token: &str| {
         req.headers()
             .get_all(name)

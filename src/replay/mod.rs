@@ -24,7 +24,7 @@ use crate::commands::shutdown;
 use crate::proxy::upstream::UpstreamBase;
 use crate::proxy::{CLOSE_TIMEOUT, DEFAULT_MAX_MESSAGE, HANDSHAKE_TIMEOUT};
 use crate::session::{self, SessionSetup};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -174,8 +174,7 @@ async fn run_serve(args: ServeArgs) -> Result<()> {
 async fn run_send(args: SendArgs) -> Result<()> {
     let script = Script::load(&args.script.file, args.script.conn, args.script.partial)?;
     let upstream = UpstreamBase::parse(&args.upstream).map_err(|e| anyhow::anyhow!("--upstream {e}"))?;
-    let tls = crate::tls::upstream::client_config(args.tls.upstream_ca.as_deref(), args.tls.insecure_upstream)
-        .context("--upstream-ca")?;
+    let tls = args.tls.client_config()?;
     let proxies = crate::forward::UpstreamProxies::resolve(args.upstream_proxy.as_deref())?;
     if !(args.wait.is_finite() && args.wait > 0.0) {
         anyhow::bail!("--wait {} is not a number of seconds above 0", args.wait);

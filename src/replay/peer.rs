@@ -1,6 +1,6 @@
 //! The live peer's side of a replay: reads its frames with the wire scanner, records each, and hands it to the player.
 
-use crate::event::{ConnId, Frame, Peer, Record, Ts};
+use crate::event::{ConnId, Frame, Peer, Record};
 use crate::pipeline::EventSink;
 use crate::wire::{FrameScanner, Step as ScanStep};
 use bytes::{Buf, Bytes, BytesMut};
@@ -46,21 +46,8 @@ impl PeerReader {
                 match step {
                     ScanStep::NeedMore => break,
                     ScanStep::Frame(scanned) => {
-                        let header = scanned.header;
-                        let frame = Frame {
-                            conn: self.conn,
-                            ts: Ts::now(),
-                            seq: self.seq.fetch_add(1, Ordering::Relaxed) + 1,
-                            from: self.peer,
-                            to: self.peer.other(),
-                            opcode: header.opcode,
-                            fin: header.fin,
-                            rsv: header.rsv,
-                            len: header.payload_len,
-                            payload: scanned.payload,
-                            text_message: scanned.text_message,
-                            relayed: true,
-                        };
+                        let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
+                        let frame = scanned.into_record(self.conn, seq, self.peer, true);
                         tracing::trace!(
                             conn = self.conn,
                             seq = frame.seq,

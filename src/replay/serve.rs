@@ -91,18 +91,6 @@ async fn serve_client(stream: TcpStream, client_addr: SocketAddr, ctx: Arc<Serve
     }
 }
 
-fn is_websocket_upgrade<B>(req: &Request<B>) -> bool {
-    let has = |name: &str, token: &str| {
-        req.headers()
-            .get_all(name)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .any(|t| t.trim().eq_ignore_ascii_case(token))
-    };
-    req.method() == http::Method::GET && has("upgrade", "websocket") && has("connection", "upgrade")
-}
-
 fn response(status: u16, headers: &Headers, body: Bytes) -> Response<Full<Bytes>> {
     let mut builder = Response::builder().status(status);
     for (name, value) in headers {
@@ -142,7 +130,7 @@ fn recorded_answer(script: &Script) -> (u16, Headers, Bytes) {
 }
 
 async fn handle(mut req: Request<Incoming>, client_addr: SocketAddr, ctx: Arc<ServeContext>) -> Response<Full<Bytes>> {
-    if !is_websocket_upgrade(&req) {
+    if !crate::proxy::server::is_websocket_upgrade(&req) {
         return text(
             StatusCode::UPGRADE_REQUIRED,
             format!(

@@ -15,6 +15,32 @@ pub struct ScannedFrame {
     pub text_message: bool,
 }
 
+impl ScannedFrame {
+    /// The frame's record, as seen now, sent by `from` to the other end.
+    pub fn into_record(
+        self,
+        conn: crate::event::ConnId,
+        seq: u64,
+        from: crate::event::Peer,
+        relayed: bool,
+    ) -> crate::event::Frame {
+        crate::event::Frame {
+            conn,
+            ts: crate::event::Ts::now(),
+            seq,
+            from,
+            to: from.other(),
+            opcode: self.header.opcode,
+            fin: self.header.fin,
+            rsv: self.header.rsv,
+            len: self.header.payload_len,
+            payload: self.payload,
+            text_message: self.text_message,
+            relayed,
+        }
+    }
+}
+
 /// What one call to [`FrameScanner::step`] found.
 #[derive(Debug)]
 pub enum Step {
