@@ -24,6 +24,7 @@ const WAIT: Duration = Duration::from_secs(10);
 /// Sends numbered frames in bursts of 10 and reads each burst's echoes until the connection ends;
 /// returns how many echoes came back (checked in order) and how it ended.
 async fn burst_until_it_ends(mut ws: RawWs) -> (u64, Received) {
+    ws.stream.set_nodelay(true).unwrap();
     let mut echoed = 0;
     for round in 0..1_000u64 {
         for i in 0..10 {
@@ -46,6 +47,7 @@ async fn burst_until_it_ends(mut ws: RawWs) -> (u64, Received) {
 async fn an_upstream_killed_mid_stream_reaches_the_client_as_a_drop() {
     const ECHOES: u64 = 305;
     let (server, _) = raw::start_raw_server(raw::upgrade_all, |mut ws: RawWs| async move {
+        ws.stream.set_nodelay(true).unwrap();
         for _ in 0..ECHOES {
             match ws.recv().await {
                 Received::Frame(f) => ws.send(true, f.header.opcode, &f.payload).await,
@@ -84,6 +86,7 @@ async fn a_client_killed_mid_stream_reaches_the_upstream_as_a_drop() {
     let (server, _) = raw::start_raw_server(raw::upgrade_all, move |mut ws: RawWs| {
         let ended_tx = ended_tx.clone();
         async move {
+            ws.stream.set_nodelay(true).unwrap();
             let mut echoed = 0u64;
             loop {
                 match ws.recv().await {
@@ -111,6 +114,7 @@ async fn a_client_killed_mid_stream_reaches_the_upstream_as_a_drop() {
     .await;
     let proxy = start_proxy(test_config(&format!("ws://{server}"))).await;
     let mut ws = raw::connect(proxy.addr, "/killed", &[]).await.1.unwrap();
+    ws.stream.set_nodelay(true).unwrap();
     for round in 0..20u64 {
         for i in 0..10 {
             ws.send(true, Opcode::Text, payload(1, round * 10 + i).as_bytes()).await;
