@@ -66,6 +66,8 @@ async fn a_stalled_ui_subscriber_does_not_slow_the_relay_and_is_resynced() {
     let baseline =
         pump(&proxy.ws_url("/baseline-1"), MESSAGES).await.min(pump(&proxy.ws_url("/baseline-2"), MESSAGES).await);
     let mut subscriber = stalled_subscriber(proxy.ui_url.as_deref().unwrap()).await;
+    // A second one stays stalled to the end: it must not hold up the proxy's exit for long.
+    let _never_reads = stalled_subscriber(proxy.ui_url.as_deref().unwrap()).await;
     // The first run fills the subscriber's socket buffers (the UI's sending costs CPU until then).
     let filling = pump(&proxy.ws_url("/filling"), MESSAGES).await;
     let stalled =
@@ -99,9 +101,17 @@ async fn a_stalled_ui_subscriber_does_not_slow_the_relay_and_is_resynced() {
     .await
     .expect("a lag resync in time");
     assert!(resynced.contains(r#""missed":"#), "{resynced}");
+    let stopping = Instant::now();
     let status = proxy.stop(Duration::from_secs(20)).await;
+    let stopped_in = stopping.elapsed();
     assert!(status.success(), "{status}: {}", proxy.stderr_text());
-    eprintln!("the subscriber read {read} messages before the resync");
+    eprintln!(
+        "the subscriber read {read} messages before the resync; with one still stalled, SIGTERM took {stopped_in:?}"
+    );
+    assert!(
+        stopped_in <= frametap::ui::UI_STOP_TIMEOUT + Duration::from_secs(5),
+        "a stalled subscriber held up the exit for {stopped_in:?}"
+    );
 }
 
 /// One short connection: handshake, one echo, a clean close.
