@@ -476,20 +476,20 @@ async fn bench(options: Options) {
                 _ => {}
             }
             let vs_floor = if floor[i] > 0.0 { msgs / floor[i] } else { f64::NAN };
+            if let Some(pid) = pid {
+                let (cpu_after, peak) = proc_stat(pid);
+                cpu_report += &format!(
+                    "| {} | {} | {:.2} s CPU for {:.0} msgs ({:.2} µs/msg) | peak RSS {:.1} MB |\n",
+                    scenario.name,
+                    target.name,
+                    cpu_after - cpu_before,
+                    msgs * options.seconds * options.runs as f64,
+                    (cpu_after - cpu_before) * 1e6 / (msgs * options.seconds * (options.runs as f64 + 0.25)),
+                    peak as f64 / 1024.0
+                );
+            }
             if target.name.starts_with("frametap") {
                 ratios.push((target.name.clone(), i, vs_floor));
-                if let Some(pid) = pid {
-                    let (cpu_after, peak) = proc_stat(pid);
-                    cpu_report += &format!(
-                        "| {} | {} | {:.2} s CPU for {:.0} msgs ({:.2} µs/msg) | peak RSS {:.1} MB |\n",
-                        scenario.name,
-                        target.name,
-                        cpu_after - cpu_before,
-                        msgs * options.seconds * options.runs as f64,
-                        (cpu_after - cpu_before) * 1e6 / (msgs * options.seconds * (options.runs as f64 + 0.25)),
-                        peak as f64 / 1024.0
-                    );
-                }
                 if i == 0 {
                     ratios.push((format!("{} p50 added µs vs floor", target.name), 9, p50 - floor_p50));
                 }
@@ -553,7 +553,7 @@ fn write_docs(options: &Options, table: &str, cpu: &str, idle: &str, verdicts: &
     let marker_start = "<!-- bench:start -->";
     let marker_end = "<!-- bench:end -->";
     let body = format!(
-        "{marker_start}\nMeasured {} on {} with `cargo bench --bench relay -- --runs {} --seconds {} --idle {} --write-docs`.\n\n{table}\n| scenario | frametap | CPU | memory |\n|---|---|---|---|\n{cpu}\n{idle}\nAgainst the targets:\n\n{verdicts}{marker_end}",
+        "{marker_start}\nMeasured {} on {} with `cargo bench --bench relay -- --runs {} --seconds {} --idle {} --write-docs`.\n\n{table}\n| scenario | relay | CPU | memory |\n|---|---|---|---|\n{cpu}\n{idle}\nAgainst the targets:\n\n{verdicts}{marker_end}",
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
         machine(),
         options.runs,

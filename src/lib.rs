@@ -1,4 +1,21 @@
 //! frametap: a local WebSocket debugging proxy that relays every frame exactly, captures it, and explains every close.
+//!
+//! # Layout
+//!
+//! Everything is one flow of [`event::Record`]s (the capture format):
+//!
+//! 1. **Sources** emit records through a [`pipeline::EventSink`]: the reverse proxy ([`proxy`]: hyper
+//!    handshakes on both legs, then the frame-level relay over [`wire`]), forward mode ([`forward`]),
+//!    and the replay driver ([`replay`]); captures ([`capture`]) and HAR files ([`har`]) are read back
+//!    as the same records.
+//! 2. **Analysis** ([`inspect`], pure, shared by the live proxy and `frametap inspect`) derives more
+//!    records: annotations and lint from a protocol profile ([`profile`]), token reports, and the
+//!    diagnosis of every close.
+//! 3. **Sinks**, on one thread ([`pipeline`]): redaction ([`redact`]), the terminal log ([`log`]), the
+//!    capture file, and the web UI's hub ([`ui`]). [`session`] builds them from the shared options.
+//!
+//! Around it: the command line ([`cli`], [`commands`]), the built-in Genesys simulator ([`sim`]),
+//! TLS and the local CA ([`tls`]), file locations ([`paths`]). docs/architecture.md tells the whole story.
 
 pub mod capture;
 pub mod cli;

@@ -101,9 +101,13 @@ async fn records_appear_live_and_the_close_card_flags_the_preceding_frame() {
         "server",
         "none given",
         "Likely causes",
-        "no \"action\"",
+        "no `action`",
         "evidence",
-        "ruled out",
+        "frame #4 has no `token`",
+        "180 ms after client frame #4; likely protocol-lint",
+        "Ruled out",
+        "nothing here expired",
+        "clean close handshake",
     ] {
         assert!(card.contains(expected), "close card lacks {expected:?}: {card}");
     }
@@ -119,7 +123,7 @@ async fn records_appear_live_and_the_close_card_flags_the_preceding_frame() {
     page.click("#close-card .preceding.flagged a.frame-link").await.unwrap();
     page.wait_for("document.querySelector('#detail-body h3')?.textContent === 'Frame #4'", WAIT).await.unwrap();
     let detail = text(&page, "#detail-body").await;
-    assert!(detail.contains("Hello from custom UI") && detail.contains("no \"action\""), "{detail}");
+    assert!(detail.contains("Hello from custom UI") && detail.contains("request without action"), "{detail}");
     assert!(page
         .eval("document.getElementById('frame-4').classList.contains('selected')")
         .await
@@ -178,7 +182,7 @@ async fn tokens_count_down_and_binary_frames_show_hex() {
         panic!("{e:#}: {} / {:?}", text(&page, "#detail-body").await, browser.page_errors());
     }
     let panel = text(&page, "#detail-body").await;
-    for expected in ["frame:body.jwt", "jwt", "unverified", "expiring-soon", "deploymentId", "guest"] {
+    for expected in ["frame:body.jwt", "jwt", "unverified", "expiring-within-60s", "deploymentId", "guest"] {
         assert!(panel.contains(expected), "tokens panel lacks {expected:?}: {panel}");
     }
     let first = text(&page, ".countdown[data-field=\"exp\"]").await;
@@ -275,93 +279,126 @@ async fn a_lagging_page_resyncs_from_history_and_says_so() {
     ui.stop().await.unwrap();
 }
 
-/// End to end: the try-it page talks through a real frametap proxy; the UI in another tab shows the
-/// session live, then its close.
+/// The records the analysis, the relay and HAR import emit render as such: a refused upgrade's diagnosis
+/// (`opened: false`), a close the other side answered by dropping TCP (`dropped_by`), annotation details,
+/// an opaque session token (`token_kind`) and a note from a HAR import.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_session_through_the_proxy_from_the_try_it_page_appears_live() {
-    let browser = browser().await;
-    let hub = Hub::new(HubOptions::default());
-    let upstream = cdp::proxy::start_upstream().await;
-    let proxy = cdp::proxy::start_proxy(upstream, hub.clone(), None).await;
-    let ui = start_ui(hub, Some(format!("ws://{}", proxy.addr))).await;
-
-    let watch = browser.new_page().await.unwrap();
-    watch.goto(&ui.url).await.unwrap();
-    watch.wait_for("document.getElementById('status').textContent === 'live'", WAIT).await.unwrap();
-
-    // The cookie set by the first load lets the try-it page in without the token.
-    let chat = browser.new_page().await.unwrap();
-    chat.goto(&format!("http://{}/try", ui.addr)).await.unwrap();
-    chat.wait_for("document.body.dataset.ready === 'yes'", WAIT).await.unwrap();
-    let endpoint = chat.eval("document.getElementById('endpoint').value").await.unwrap();
-    assert_eq!(endpoint, json!(format!("ws://{}/v1", proxy.addr)));
-    chat.click("#connect").await.unwrap();
-    chat.wait_for("document.getElementById('conn-state').textContent === 'connected'", WAIT).await.unwrap();
-    chat.click("#configure").await.unwrap();
-    chat.wait_for("document.getElementById('log').textContent.includes('SessionResponse')", WAIT).await.unwrap();
-    chat.click("#echo").await.unwrap();
-    chat.wait_for("document.getElementById('log').textContent.includes('\"text\":\"ping\"')", WAIT).await.unwrap();
-
-    // The watching tab already shows the open connection and its frames.
-    watch.bring_to_front().await.unwrap();
-    watch
-        .wait_for("document.querySelector('#conn-list li[data-conn=\"1\"] .state')?.textContent === 'open'", WAIT)
-        .await
-        .unwrap();
-    wait_rows(&watch, &[1, 2, 3, 4]).await;
-    assert!(text(&watch, "#frame-1 .c-preview").await.contains("configureSession"));
-    assert_eq!(text(&watch, "#frame-2 .c-dir").await, "server → client");
-
-    // The broken first message: the upstream closes 1000 with no reason.
-    chat.bring_to_front().await.unwrap();
-    chat.click("#broken").await.unwrap();
-    chat.wait_for("document.getElementById('conn-state').textContent.startsWith('closed 1000')", WAIT).await.unwrap();
-    assert!(text(&chat, "#log").await.contains("Hello from custom UI"));
-
-    watch.bring_to_front().await.unwrap();
-    watch
-        .wait_for(
-            "document.querySelector('#conn-list li[data-conn=\"1\"] .close-info')?.textContent === '1000 by server'",
-            WAIT,
-        )
-        .await
-        .unwrap();
-    wait_rows(&watch, &[1, 2, 3, 4, 5, 6, 7]).await;
-    assert!(text(&watch, "#frame-5 .c-preview").await.contains("Hello from custom UI"));
-    watch.click("#tabs [data-tab=\"close\"]").await.unwrap();
-    watch.wait_for("document.getElementById('close-card')", WAIT).await.unwrap();
-    let card = text(&watch, "#close-card").await;
-    assert!(card.contains("Close 1000") && card.contains("server") && card.contains("none given"), "{card}");
-
-    assert_eq!(browser.page_errors(), Vec::<String>::new());
-    proxy.stop().await.unwrap();
-    ui.stop().await.unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn screenshot_with_real_looking_data() {
+async fn refused_upgrades_dropped_closes_annotations_tokens_and_notes_render() {
+    use frametap::event::{Annotation, Close, Diagnosis, Note, Record, Token};
     let browser = browser().await;
     let hub = Hub::new(HubOptions::default());
     publish(&hub, fixtures::meta());
-    fixtures::publish_healthy(&hub, 1);
-    fixtures::publish_refused(&hub, 2);
-    fixtures::publish_story(&hub, 3);
-    let ui = start_ui(hub, Some("ws://127.0.0.1:9000".into())).await;
+    fixtures::publish_refused(&hub, 1);
+    publish(&hub, fixtures::open(2, "/v1?deploymentId=abc"));
+    publish(
+        &hub,
+        fixtures::text(
+            2,
+            1,
+            Peer::Client,
+            json!({"action": "configureSession", "token": "5b1f0c7e-7a43-4ad5-9d1a-0f2b7d7f1c11"}),
+            10,
+        ),
+    );
+    publish(
+        &hub,
+        Record::Annotation(Annotation {
+            conn: 2,
+            ts: fixtures::at(11),
+            seq: 1,
+            profile: "genesys".into(),
+            text: "configureSession".into(),
+            details: fixtures::details(json!({"action": "configureSession", "tracing_id": "t-1", "findings": []})),
+        }),
+    );
+    publish(
+        &hub,
+        Record::Token(Token {
+            conn: 2,
+            ts: fixtures::at(11),
+            seq: Some(1),
+            source: "frame:token".into(),
+            details: fixtures::details(
+                json!({"token_kind": "opaque", "flags": [], "fingerprint": "0123456789ab", "preview": "5b1f0c…",
+            "note": "opaque credential: Genesys session token (a UUID the client generates; anyone holding it can resume the session)"}),
+            ),
+        }),
+    );
+    publish(&hub, fixtures::close_frame(2, 2, Peer::Server, 1000, "", 20));
+    publish(
+        &hub,
+        Record::Close(Close {
+            conn: 2,
+            ts: fixtures::at(25),
+            initiator: Peer::Server,
+            code: Some(1000),
+            reason: None,
+            clean: false,
+            dropped_by: Some(Peer::Client),
+            duration_ms: 25.0,
+            detail: Some("client ended TCP without answering the close".into()),
+        }),
+    );
+    publish(
+        &hub,
+        Record::Diagnosis(Diagnosis {
+            conn: 2,
+            ts: fixtures::at(25),
+            details: fixtures::details(json!({
+        "initiator": "server", "code": 1000, "clean": false, "dropped_by": "client",
+        "how": "closed, then the client dropped TCP without answering the close", "duration_ms": 25.0,
+        "summary": "server closed, no reason; the client dropped TCP", "causes": [], "ruled_out": [], "findings": []})),
+        }),
+    );
+    publish(
+        &hub,
+        Record::Note(Note {
+            conn: Some(2),
+            ts: fixtures::at(26),
+            level: "warn".into(),
+            code: "har-import".into(),
+            message: "Chrome DevTools records no close codes".into(),
+        }),
+    );
+    let ui = start_ui(hub, None).await;
     let page = browser.new_page().await.unwrap();
-    page.set_viewport(1600, 1000).await.unwrap();
     page.goto(&ui.url).await.unwrap();
-    page.wait_for("document.querySelector('#conn-list li[data-conn=\"3\"]')", WAIT).await.unwrap();
-    page.click("#conn-list li[data-conn=\"3\"]").await.unwrap();
-    page.wait_for("document.getElementById('close-card')", WAIT).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let path = if std::env::var_os("FRAMETAP_UPDATE_SCREENSHOT").is_some() {
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/ui-screenshot.png")
-    } else {
-        dir.path().join("ui.png")
-    };
-    page.screenshot(&path).await.unwrap();
-    let png = std::fs::read(&path).unwrap();
-    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "not a real screenshot: {} bytes", png.len());
+    page.wait_for("document.querySelector('#conn-list li[data-conn=\"2\"]')", WAIT).await.unwrap();
+    let refused = text(&page, "#conn-list li[data-conn=\"1\"]").await;
+    assert!(refused.contains("refused 403") && refused.contains("⚑ diagnosis"), "{refused}");
+    let dropped = text(&page, "#conn-list li[data-conn=\"2\"]").await;
+    assert!(dropped.contains("1000 by server") && dropped.contains("client dropped TCP"), "{dropped}");
+
+    page.click("#conn-list li[data-conn=\"1\"]").await.unwrap();
+    page.click("#tabs [data-tab=\"close\"]").await.unwrap();
+    page.wait_for("document.getElementById('close-card')?.textContent.includes('never opened')", WAIT).await.unwrap();
+    let card = text(&page, "#close-card").await;
+    assert!(card.contains("WebSocket never opened (HTTP 403)") && card.contains("upgrade-refused"), "{card}");
+    assert!(!card.contains("Preceding frame"), "{card}");
+
+    page.click("#conn-list li[data-conn=\"2\"]").await.unwrap();
+    page.wait_for("document.getElementById('close-card')?.textContent.includes('dropped TCP')", WAIT).await.unwrap();
+    let card = text(&page, "#close-card").await;
+    assert!(card.contains("closed, then the client dropped TCP without answering the close"), "{card}");
+    assert!(card.contains("the client dropped TCP") && !card.contains("More"), "{card}");
+    page.click("#tabs [data-tab=\"tokens\"]").await.unwrap();
+    page.wait_for("document.querySelector('.token')", WAIT).await.unwrap();
+    let tokens = text(&page, ".token").await;
+    assert!(
+        tokens.contains("frame:token") && tokens.contains("opaque") && tokens.contains("Genesys session token"),
+        "{tokens}"
+    );
+    page.click("#tabs [data-tab=\"conn\"]").await.unwrap();
+    page.wait_for(
+        "document.getElementById('detail-body').textContent.includes('Chrome DevTools records no close codes')",
+        WAIT,
+    )
+    .await
+    .unwrap();
+    page.click("#frame-1").await.unwrap();
+    page.wait_for("document.querySelector('#detail-body .annotation-details')", WAIT).await.unwrap();
+    let annotation = text(&page, "#detail-body .annotation-details").await;
+    assert!(annotation.contains("genesys annotation") && annotation.contains("t-1"), "{annotation}");
     assert_eq!(browser.page_errors(), Vec::<String>::new());
     ui.stop().await.unwrap();
 }

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use cdp::fixtures::{self, publish, start_ui, UiServer};
-use frametap::event::Peer;
+use frametap::event::{Peer, Record};
 use frametap::ui::{self, Hub, HubOptions};
 use futures_util::StreamExt as _;
 use http_body_util::{BodyExt as _, Empty};
@@ -108,7 +108,8 @@ async fn every_route_needs_the_access_token() {
     assert_eq!(status, StatusCode::OK);
     let info: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(info["redacted"], false);
-    assert_eq!(info["downloads"]["har"], false);
+    assert_eq!(info["downloads"]["har"], true);
+    assert_eq!(info["downloads"]["redacted_capture"], true);
     let (status, _, js) = get(ui.addr, "/assets/app.js", &[("cookie", &cookie(&ui))]).await;
     assert_eq!(status, StatusCode::OK);
     assert!(js.contains("/api/stream"));
@@ -224,32 +225,91 @@ async fn a_lagging_subscriber_is_told_to_resync_from_history() {
     ui.stop().await.unwrap();
 }
 
+fn records_of(body: &str) -> Vec<Record> {
+    body.lines().map(|l| serde_json::from_str::<Record>(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect()
+}
+
+const SESSION_TOKEN: &str = "5b1f0c7e-7a43-4ad5-9d1a-0f2b7d7f1c11";
+
 #[tokio::test]
-async fn a_connection_downloads_as_capture_jsonl() {
+async fn a_connection_downloads_as_capture_redacted_capture_and_har() {
     let hub = Hub::new(HubOptions::default());
     publish(&hub, fixtures::meta());
     fixtures::publish_story(&hub, 1);
     fixtures::publish_healthy(&hub, 2);
     let ui = start_ui(hub, None).await;
     let c = cookie(&ui);
+
+    // As published: meta, then only that connection's records, every line a capture record.
     let (status, headers, body) = get(ui.addr, "/api/conn/1/capture", &[("cookie", &c)]).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers.get("content-disposition").unwrap(), "attachment; filename=\"frametap-conn-1.jsonl\"");
-    let lines: Vec<Value> = body.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(lines[0]["kind"], "meta");
-    assert!(lines[1..].iter().all(|l| l["conn"] == 1), "only connection 1");
-    assert!(lines.iter().any(|l| l["kind"] == "diagnosis"));
-    // Known records read back as the capture format's records.
-    for line in body.lines().filter(|l| !l.contains("\"annotation\"")) {
-        serde_json::from_str::<frametap::event::Record>(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    let plain = records_of(&body);
+    assert!(matches!(&plain[0], Record::Meta(m) if !m.redacted));
+    assert!(plain[1..].iter().all(|r| r.conn() == Some(1)), "only connection 1");
+    assert!(plain.iter().any(|r| matches!(r, Record::Diagnosis(_))));
+    assert!(plain.iter().any(|r| matches!(r, Record::Annotation(_))));
+
+    // Redacted: the Genesys session token becomes a UUID-shaped placeholder, meta says so.
+    let (status, _, body) = get(ui.addr, "/api/conn/2/capture", &[("cookie", &c)]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains(SESSION_TOKEN), "the plain download keeps the token");
+    let (status, headers, body) = get(ui.addr, "/api/conn/2/capture?redacted=1", &[("cookie", &c)]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(headers.get("content-disposition").unwrap(), "attachment; filename=\"frametap-conn-2-redacted.jsonl\"");
+    assert_eq!(headers.get(ui::SKIPPED_HEADER).unwrap(), "0");
+    assert!(!body.contains(SESSION_TOKEN), "the session token leaked into the redacted download");
+    assert!(body.contains(frametap::redact::UUID_PLACEHOLDER_PREFIX), "no placeholder in {body}");
+    let redacted = records_of(&body);
+    assert!(matches!(&redacted[0], Record::Meta(m) if m.redacted));
+    let frames = |rs: &[Record]| rs.iter().filter(|r| matches!(r, Record::Frame(_))).count();
+    assert_eq!(frames(&redacted), 13, "every frame is kept");
+
+    // HAR: a Chrome-style WebSocket entry that imports back to the very same records.
+    let (status, headers, body) = get(ui.addr, "/api/conn/1/har", &[("cookie", &c)]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(headers.get("content-type").unwrap(), "application/json");
+    assert_eq!(headers.get("content-disposition").unwrap(), "attachment; filename=\"frametap-conn-1.har\"");
+    let har: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(har["log"]["entries"].as_array().unwrap().len(), 1);
+    assert_eq!(har["log"]["entries"][0]["_resourceType"], "websocket");
+    let (imported, warnings) = frametap::har::har_to_records(&har).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let of_conn = |rs: &[Record]| rs.iter().filter(|r| r.conn() == Some(1)).cloned().collect::<Vec<_>>();
+    assert_eq!(of_conn(&imported), of_conn(&plain));
+    let (status, _, body) = get(ui.addr, "/api/conn/2/har?redacted=1", &[("cookie", &c)]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!body.contains(SESSION_TOKEN), "the session token leaked into the redacted HAR");
+
+    // A history line that does not read back is counted and named, never silently dropped.
+    ui.hub.publish_raw("frame", Some(2), r#"{"kind":"frame","conn":2,"seq":"not a number"}"#);
+    for path in ["/api/conn/2/capture?redacted=1", "/api/conn/2/har"] {
+        let (status, headers, body) = get(ui.addr, path, &[("cookie", &c)]).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert_eq!(headers.get(ui::SKIPPED_HEADER).unwrap(), "1", "{path}");
+        assert!(body.contains("ui-download-partial") && body.contains("1 record(s) of connection 2"), "{path}: {body}");
     }
 
-    let (status, _, body) = get(ui.addr, "/api/conn/1/capture?redacted=1", &[("cookie", &c)]).await;
-    assert_eq!(status, StatusCode::NOT_IMPLEMENTED, "{body}");
-    let (status, _, _) = get(ui.addr, "/api/conn/1/har", &[("cookie", &c)]).await;
-    assert_eq!(status, StatusCode::NOT_IMPLEMENTED);
     let (status, _, _) = get(ui.addr, "/api/conn/9/capture", &[("cookie", &c)]).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, _) = get(ui.addr, "/api/conn/9/har", &[("cookie", &c)]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    ui.stop().await.unwrap();
+}
+
+/// Records the pipeline redacted already (`--redact`) download as published, marked redacted.
+#[tokio::test]
+async fn a_redacted_session_downloads_as_published() {
+    let hub = Hub::new(HubOptions { history_limit: 100, redacted: true });
+    publish(&hub, fixtures::meta());
+    fixtures::publish_story(&hub, 1);
+    let ui = start_ui(hub, None).await;
+    let c = cookie(&ui);
+    let (status, headers, body) = get(ui.addr, "/api/conn/1/capture", &[("cookie", &c)]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers.get("content-disposition").unwrap(), "attachment; filename=\"frametap-conn-1-redacted.jsonl\"");
+    let lines: Vec<String> = ui.hub.connection(1).iter().map(|e| e.json.to_string()).collect();
+    assert_eq!(body.lines().collect::<Vec<_>>(), lines);
     ui.stop().await.unwrap();
 }
 

@@ -6,7 +6,7 @@ use super::AnalysisOptions;
 use crate::event::{Annotation, ConnId, Frame, Opcode, Open, Peer, Record, Ts};
 use crate::profile::{self, Finding, Profile, ProfileChoice, Signal};
 use bytes::Bytes;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// At most this many lint findings are kept per connection (the rest are counted in `findings_omitted`).
 pub const MAX_FINDINGS: usize = 200;
@@ -18,9 +18,10 @@ pub struct Analyzer {
     options: AnalysisOptions,
     /// The session's upstream from the `meta` record, for connections whose `open` names none.
     session_upstream: Option<String>,
-    conns: HashMap<ConnId, ConnHistory>,
+    /// Open connections by id (a BTreeMap: no hashing on the per-frame path).
+    conns: BTreeMap<ConnId, ConnHistory>,
     /// Connections whose upgrade was refused: already diagnosed at their `open`, so a later `close` is ignored.
-    refused: std::collections::HashSet<ConnId>,
+    refused: BTreeSet<ConnId>,
 }
 
 /// What the analysis keeps of one data frame (the payload is a cheap `Bytes` handle).
@@ -85,11 +86,11 @@ pub struct ConnHistory {
     pub tokens: TokenTracker,
     /// The last data frame of each peer (client, server, proxy), as of now.
     last_data: [Option<FrameFacts>; 3],
-    /// The last data frame overall, as of now.
-    last_any: Option<FrameFacts>,
+    /// Which of `last_data` holds the last data frame overall, as of now (an index: one payload clone per frame).
+    last_any: Option<usize>,
     pub first_close: Option<CloseFrameFacts>,
     /// `last_any` and `last_data` frozen at the first close frame.
-    frozen: Option<(Option<FrameFacts>, [Option<FrameFacts>; 3])>,
+    frozen: Option<(Option<usize>, [Option<FrameFacts>; 3])>,
     /// Lint findings, the first [`MAX_FINDINGS`] of them.
     pub findings: Vec<Finding>,
     /// Findings past [`MAX_FINDINGS`], counted only.
@@ -143,8 +144,8 @@ impl ConnHistory {
     /// The last data frame before the first close frame (or before now, when there was none): the preceding frame.
     pub fn preceding(&self) -> Option<&FrameFacts> {
         match &self.frozen {
-            Some((last, _)) => last.as_ref(),
-            None => self.last_any.as_ref(),
+            Some((last, by_peer)) => last.and_then(|slot| by_peer[slot].as_ref()),
+            None => self.last_any.and_then(|slot| self.last_data[slot].as_ref()),
         }
     }
 
@@ -212,7 +213,7 @@ impl ConnHistory {
         if frame.opcode == Opcode::Close {
             if self.first_close.is_none() {
                 self.first_close = Some(CloseFrameFacts { seq: frame.seq, ts: frame.ts, from: frame.from });
-                self.frozen = Some((self.last_any.clone(), self.last_data.clone()));
+                self.frozen = Some((self.last_any, self.last_data.clone()));
             }
             return;
         }
@@ -237,8 +238,8 @@ impl ConnHistory {
             self.largest = Some((frame.seq, frame.len, frame.from));
         }
         let facts = FrameFacts::of(frame);
-        self.last_data[slot(frame.from)] = Some(facts.clone());
-        self.last_any = Some(facts);
+        self.last_data[slot(frame.from)] = Some(facts);
+        self.last_any = Some(slot(frame.from));
         if self.auto_pending && self.data_frames > AUTO_DETECT_FRAMES {
             self.auto_pending = false;
         }
@@ -280,7 +281,7 @@ impl ConnHistory {
 
 impl Analyzer {
     pub fn new(options: AnalysisOptions) -> Self {
-        Analyzer { options, session_upstream: None, conns: HashMap::new(), refused: Default::default() }
+        Analyzer { options, session_upstream: None, conns: BTreeMap::new(), refused: BTreeSet::new() }
     }
 
     /// Observes one record in order and returns the records it derives, to be emitted right after it:
@@ -305,9 +306,10 @@ impl Analyzer {
                 }
             }
             Record::Frame(frame) => {
-                self.history(frame.conn).frame(frame, &mut out);
+                let history = self.history(frame.conn);
+                history.frame(frame, &mut out);
                 if frame.opcode.is_data() {
-                    self.tokens(record, seen_at, &mut out);
+                    out.extend(history.tokens.observe(record, seen_at).into_iter().map(Record::Token));
                 }
             }
             Record::Close(close) if self.refused.remove(&close.conn) => {}

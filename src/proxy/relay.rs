@@ -150,6 +150,8 @@ struct Pump<'a, R, W> {
     close_forwarded: bool,
     /// Close frames received from `from` so far.
     closes_seen: u32,
+    /// Records of the current read, handed to the pipeline together.
+    pending: Vec<Record>,
 }
 
 impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Pump<'a, R, W> {
@@ -169,6 +171,7 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Pump<'a, R, W> {
             forwarding: true,
             close_forwarded: false,
             closes_seen: 0,
+            pending: Vec::with_capacity(16),
         }
     }
 
@@ -212,44 +215,51 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Pump<'a, R, W> {
 
     /// Scans buffered bytes, records complete frames, and forwards what may be forwarded.
     async fn drain(&mut self) -> std::io::Result<()> {
-        let mut pos = 0;
-        let mut forward_from = 0;
+        let forwarding = self.forwarding;
         let closes_before = self.closes_seen;
+        let mut pos = 0;
+        // Where forwarding stops: the start of a frame refused as too big (nothing after it passes).
+        let mut forward_end = None;
         while pos < self.buf.len() {
             if self.skip > 0 {
                 let n = self.skip.min((self.buf.len() - pos) as u64) as usize;
                 pos += n;
                 self.skip -= n as u64;
-                forward_from = pos;
                 continue;
             }
             let (used, step) = self.scanner.step(&self.buf[pos..]);
             pos += used;
             match step {
                 Step::NeedMore => break,
-                Step::Frame(frame) => self.record(frame).await,
+                Step::Frame(frame) => self.record(frame),
                 Step::TooBig { header, message_len } => {
-                    if self.forwarding && pos > forward_from {
-                        self.writer.write_all(&self.buf[forward_from..pos]).await?;
-                    }
-                    self.refuse_too_big(header.opcode, message_len).await;
+                    forward_end.get_or_insert(pos);
+                    self.refuse_too_big(header.opcode, message_len);
                     self.skip = header.header_len as u64 + header.payload_len;
-                    forward_from = pos;
                 }
             }
         }
-        if self.forwarding && pos > forward_from {
-            self.writer.write_all(&self.buf[forward_from..pos]).await?;
-            self.writer.flush().await?;
-        }
+        let end = forward_end.unwrap_or(pos);
+        let written = if forwarding && end > 0 {
+            match self.writer.write_all(&self.buf[..end]).await {
+                Ok(()) => self.writer.flush().await,
+                Err(e) => Err(e),
+            }
+        } else {
+            Ok(())
+        };
         self.buf.advance(pos);
-        if self.closes_seen > closes_before {
+        // Recorded even when the write failed: frames that arrived are never dropped from the capture.
+        if !self.pending.is_empty() {
+            self.shared.sink.emit_all(&mut self.pending).await;
+        }
+        if written.is_ok() && self.closes_seen > closes_before {
             self.shared.delivered_close(self.from);
         }
-        Ok(())
+        written
     }
 
-    async fn record(&mut self, scanned: ScannedFrame) {
+    fn record(&mut self, scanned: ScannedFrame) {
         let header = scanned.header;
         if header.opcode == Opcode::Close {
             let (code, reason) = crate::event::parse_close_payload(&scanned.payload);
@@ -271,10 +281,10 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Pump<'a, R, W> {
             text_message: scanned.text_message,
             relayed: self.forwarding,
         };
-        self.shared.sink.emit(Record::Frame(frame)).await;
+        self.pending.push(Record::Frame(frame));
     }
 
-    async fn refuse_too_big(&mut self, opcode: Opcode, message_len: u64) {
+    fn refuse_too_big(&mut self, opcode: Opcode, message_len: u64) {
         self.forwarding = false;
         let note = Note {
             conn: Some(self.shared.conn),
@@ -288,7 +298,7 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Pump<'a, R, W> {
                 self.shared.max_message
             ),
         };
-        self.shared.sink.emit(Record::Note(note)).await;
+        self.pending.push(Record::Note(note));
         self.shared.proxy_close.send_replace(Some((1009, "message too big for frametap --max-message")));
     }
 

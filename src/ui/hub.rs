@@ -93,8 +93,8 @@ impl Hub {
         self.publish_raw(record.kind(), record.conn(), json);
     }
 
-    /// Publishes a record given only its kind, connection and JSON: for record kinds this build's
-    /// [`Record`] does not know (such as `annotation`), and for captures read back from a file.
+    /// Publishes a record given only its kind, connection and JSON, without a parsed [`Record`]
+    /// (records of a newer capture version, tests). Downloads count a line that does not read back.
     pub fn publish_raw(&self, kind: &str, conn: Option<ConnId>, json: &str) {
         let mut history = self.lock();
         history.published += 1;

@@ -11,6 +11,7 @@
 //!
 //! See docs/ui.md for what each view shows and the security model.
 
+mod downloads;
 mod file;
 mod hub;
 mod routes;
@@ -26,6 +27,7 @@ use anyhow::Context as _;
 use base64::Engine as _;
 use rand::RngCore as _;
 
+pub use downloads::SKIPPED_HEADER;
 pub use hub::{Entry, Hub, HubOptions, Subscription, DEFAULT_HISTORY_LIMIT, DEFAULT_LIVE_BUFFER};
 pub use security::{is_exposed, HostPolicy};
 

@@ -9,6 +9,7 @@ use axum::routing::get;
 use axum::{middleware, Json, Router};
 use serde::Deserialize;
 
+use super::downloads;
 use super::hub::{Entry, Hub};
 use super::security::{self, HostPolicy};
 use super::{stream, UiOptions};
@@ -63,18 +64,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// Whether redacted downloads are possible: the records are redacted already, or a redactor exists.
-fn can_redact(hub: &Hub) -> bool {
-    hub.options().redacted
-}
-
 async fn info(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
     Json(serde_json::json!({
         "frametap": env!("CARGO_PKG_VERSION"),
         "label": state.options.label,
         "redacted": state.hub.options().redacted,
         "proxy_ws_url": state.options.proxy_ws_url,
-        "downloads": { "capture": true, "redacted_capture": can_redact(&state.hub), "har": false },
+        "downloads": { "capture": true, "redacted_capture": true, "har": true },
     }))
 }
 
@@ -93,39 +89,31 @@ async fn history(State(state): State<Arc<AppState>>) -> Response {
 }
 
 #[derive(Deserialize)]
-struct CaptureQuery {
+struct DownloadQuery {
     #[serde(default)]
     redacted: Option<String>,
 }
 
-fn not_available(what: &str) -> Response {
-    (StatusCode::NOT_IMPLEMENTED, format!("frametap UI: {what} is not available in this build yet\n")).into_response()
+impl DownloadQuery {
+    fn redacted(&self) -> bool {
+        matches!(self.redacted.as_deref(), Some("1" | "true" | "yes"))
+    }
 }
 
-/// One connection's records (after the capture's meta) as a capture file download.
+/// One connection's records (after the capture's meta) as a capture file; `?redacted=1` masks secrets.
 async fn download_capture(
     State(state): State<Arc<AppState>>,
     Path(conn): Path<ConnId>,
-    Query(query): Query<CaptureQuery>,
+    Query(query): Query<DownloadQuery>,
 ) -> Response {
-    let want_redacted = matches!(query.redacted.as_deref(), Some("1" | "true" | "yes"));
-    if want_redacted && !can_redact(&state.hub) {
-        return not_available("a redacted download (run the proxy with --redact, or use `frametap redact`)");
-    }
-    let entries = state.hub.connection(conn);
-    if !entries.iter().any(|e| e.conn == Some(conn)) {
-        return (StatusCode::NOT_FOUND, format!("frametap UI: no records for connection {conn} in history\n"))
-            .into_response();
-    }
-    let suffix = if state.hub.options().redacted { "-redacted" } else { "" };
-    let disposition = format!("attachment; filename=\"frametap-conn-{conn}{suffix}.jsonl\"");
-    (
-        [(header::CONTENT_TYPE, "application/x-ndjson".to_string()), (header::CONTENT_DISPOSITION, disposition)],
-        jsonl(&entries),
-    )
-        .into_response()
+    downloads::download(&state.hub, conn, downloads::Format::Capture, query.redacted())
 }
 
-async fn download_har(Path(_conn): Path<ConnId>) -> Response {
-    not_available("HAR download (it arrives with `frametap replay convert`)")
+/// One connection as a HAR 1.2 file (Chrome-style WebSocket entry; imports back losslessly).
+async fn download_har(
+    State(state): State<Arc<AppState>>,
+    Path(conn): Path<ConnId>,
+    Query(query): Query<DownloadQuery>,
+) -> Response {
+    downloads::download(&state.hub, conn, downloads::Format::Har, query.redacted())
 }

@@ -5,8 +5,8 @@
 //!   (re)sync: the page forgets what it had. `reason: "lag"` means the browser fell `missed` records
 //!   behind the live buffer and is being resynced from history.
 //! - `{"t":"batch","recs":[{"i":index,"k":kind,"r":record}, …]}` carries records in publication
-//!   order; `k` is the record's kind as the hub knows it (a token record's own `kind` field may hold
-//!   the token's kind instead, as JSON keeps the last of two equal keys).
+//!   order; `k` is the record's kind as the hub knows it, given apart so the page never depends on a
+//!   record's own fields (a token's kind is `token_kind`; captures written before that used `kind`).
 //! - `{"t":"live"}` follows the history: from here on, batches are live.
 //!
 //! A slow browser never slows the pipeline: the hub's broadcast drops what this subscriber missed,
@@ -46,7 +46,7 @@ fn push_item(batch: &mut String, entry: &Entry) {
     batch.push_str(if batch.is_empty() { "{\"t\":\"batch\",\"recs\":[" } else { "," });
     batch.push_str("{\"i\":");
     batch.push_str(&entry.index.to_string());
-    // The record's kind, given apart: a token's details may carry a `kind` of their own (jwt, …).
+    // The record's kind, given apart from the record's own fields.
     batch.push_str(",\"k\":");
     batch.push_str(&serde_json::Value::from(&*entry.kind).to_string());
     batch.push_str(",\"r\":");

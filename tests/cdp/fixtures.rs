@@ -165,7 +165,12 @@ pub fn publish_story(hub: &Hub, conn: u64) {
     publish(hub, text(conn, 3, Peer::Client, typing, 900));
     let broken = json!({"type": "message", "content": "Hello from custom UI", "timestamp": "2026-11-25T19:40:01.250Z"});
     publish(hub, text(conn, 4, Peer::Client, broken, 1250));
-    publish_annotation(hub, conn, 4, "not a Guest API request: no \"action\"");
+    publish_annotation(
+        hub,
+        conn,
+        4,
+        "request without action ⚠ no `action`, no `token`, sent before any `configureSession`",
+    );
     publish(hub, close_frame(conn, 5, Peer::Server, 1000, "", 1430));
     publish(hub, close_frame(conn, 6, Peer::Client, 1000, "", 1436));
     publish(hub, close(conn, Peer::Server, Some(1000), None, 1436.0));
@@ -175,25 +180,28 @@ pub fn publish_story(hub: &Hub, conn: u64) {
             conn,
             ts: at(1436),
             details: details(json!({
-                "initiator": "server", "code": 1000, "code_meaning": "Normal Closure", "reason": "", "clean": true,
-                "duration_ms": 1436.0,
-                "preceding": {"seq": 4, "from": "client", "opcode": "text",
+                "initiator": "server", "code": 1000, "code_name": "Normal Closure",
+                "code_meaning": "1000 Normal Closure: the endpoint ended the connection on purpose; the code alone says nothing about why",
+                "reason": "", "clean": true, "how": "closed", "detail": null,
+                "duration_ms": 1436.0, "handshake_ms": 42.0, "upstream_rtt_ms": 42.0, "close_seq": 5, "profile": "genesys",
+                "preceding": {"seq": 4, "from": "client", "opcode": "text", "len": 84,
                     "preview": "{\"type\":\"message\",\"content\":\"Hello from custom UI\",…}", "gap_ms": 180.0},
-                "other_side_last": {"seq": 2, "from": "server", "opcode": "pong", "preview": "hb", "gap_ms": 1200.0},
+                "other_side_last": {"seq": 2, "from": "server", "opcode": "pong", "len": 2, "preview": "hb", "gap_ms": 1200.0},
+                "summary": "server closed, no reason, after 1.4 s, 180 ms after client frame #4; likely protocol-lint",
                 "causes": [
-                    {"rule": "response-to-client-frame", "confidence": "likely", "seq": 4,
-                     "message": "the server closed 180 ms after client frame #4, longer than the 42 ms handshake round trip: likely in response to it",
-                     "evidence": ["frame #4 at +1.250 s", "close at +1.430 s", "handshake round trip 42 ms"]},
-                    {"rule": "genesys-no-action", "confidence": "likely", "seq": 4,
-                     "message": "frame #4 is not a Guest API request: it has no \"action\" (expected configureSession first)",
-                     "evidence": {"keys": ["type", "content", "timestamp"], "expected": "action, token"}},
-                    {"rule": "token-expiry", "confidence": "ruled out",
-                     "message": "no token in force on this connection expired: token expiry is not the cause",
-                     "evidence": "no JWT was seen on this connection"}
+                    {"rule": "protocol-lint", "confidence": "likely", "seq": 4,
+                     "message": "client frame #4 breaks the Genesys Guest API protocol (no `action`, no `token`, sent before any `configureSession`); the server likely closed because of it",
+                     "evidence": ["frame #4 has no `action`: every Guest API request names one", "frame #4 has no `token`"]},
+                    {"rule": "in-response", "confidence": "likely", "seq": 4,
+                     "message": "the server closed 180 ms after client frame #4: likely in response to frame #4",
+                     "evidence": ["gap 180 ms; the upstream round trip is 42 ms"]}
+                ],
+                "ruled_out": [
+                    {"rule": "token-expired", "message": "no JWT with an `exp` was in force on this connection, so nothing here expired by the clock"}
                 ],
                 "findings": [
-                    {"rule": "genesys-no-action", "severity": "error", "seq": 4, "message": "client frame has no \"action\""},
-                    {"rule": "genesys-not-configured", "severity": "error", "seq": 4, "message": "request before configureSession"}
+                    {"rule": "genesys-no-action", "severity": "error", "seq": 4, "message": "client frame has no `action`"},
+                    {"rule": "genesys-before-configure", "severity": "error", "seq": 4, "message": "request before configureSession"}
                 ]
             })),
         }),
@@ -273,9 +281,14 @@ pub fn publish_healthy(hub: &Hub, conn: u64) {
             seq: Some(4),
             source: "frame:body.jwt".into(),
             details: details(json!({
-                "kind": "jwt", "verified": false,
+                "token_kind": "jwt", "verified": false,
+                "header": {"alg": "HS256", "typ": "JWT"},
                 "claims": {"sub": "guest", "iss": "https://webmessaging.mypurecloud.com", "exp": exp.timestamp(), "iat": iat.timestamp(), "deploymentId": "11111111-2222-4333-8444-555555555555"},
-                "exp": exp.to_rfc3339(), "iat": iat.to_rfc3339(), "flags": ["expiring-soon"],
+                "times": {
+                    "exp": {"utc": exp.to_rfc3339(), "relative": "in 95 s", "epoch": exp.timestamp()},
+                    "iat": {"utc": iat.to_rfc3339(), "relative": "58 min 25 s before it was seen", "epoch": iat.timestamp()}
+                },
+                "flags": ["expiring-within-60s"], "fingerprint": "3f9a0c1d2e4b", "preview": "eyJhbG…",
             })),
         }),
     );
@@ -290,5 +303,21 @@ pub fn publish_refused(hub: &Hub, conn: u64) {
             Some(HttpResponse { status: 403, headers: vec![], body: Some("access refused".into()), body_base64: None });
     }
     publish(hub, record);
-    publish(hub, close(conn, Peer::Server, None, None, 80.0));
+    publish(
+        hub,
+        Record::Diagnosis(Diagnosis {
+            conn,
+            ts: at(80),
+            details: details(json!({
+                "initiator": "server", "opened": false, "status": 403, "code": null, "clean": true,
+                "code_meaning": "no WebSocket: the upstream answered the upgrade with HTTP 403",
+                "detail": "the upstream answered the upgrade with HTTP 403", "duration_ms": 80.0, "profile": "genesys",
+                "summary": "the WebSocket never opened: the upstream answered the upgrade with HTTP 403",
+                "causes": [{"rule": "upgrade-refused", "confidence": "certain",
+                    "message": "the upstream refused the WebSocket upgrade with 403 (access refused)",
+                    "evidence": ["HTTP 403", "body: access refused"]}],
+                "ruled_out": [], "findings": []
+            })),
+        }),
+    );
 }

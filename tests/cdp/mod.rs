@@ -6,7 +6,6 @@
 #![allow(dead_code)] // each test file uses a different part of it
 
 pub mod fixtures;
-pub mod proxy;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -32,7 +32,7 @@ window.frametap = { state }; // for debugging from the console
 function conn(id) {
   let c = state.conns.get(id);
   if (!c) {
-    c = { id, open: null, close: null, diagnosis: null, frames: [], bySeq: new Map(), annotations: new Map(), tokens: [], notes: [], rendered: 0 };
+    c = { id, open: null, close: null, diagnosis: null, frames: [], bySeq: new Map(), annotations: new Map(), annotationRecords: new Map(), tokens: [], notes: [], rendered: 0 };
     state.conns.set(id, c);
   }
   return c;
@@ -68,6 +68,7 @@ function apply(index, kind, r) {
       break;
     case 'annotation': {
       c.annotations.set(r.seq, r.text ?? '');
+      c.annotationRecords.set(r.seq, r);
       const cell = mine ? rowFor(r.seq)?.querySelector('.c-ann') : null;
       if (cell) cell.textContent = r.text ?? '';
       if (mine && r.seq === state.selectedSeq) changed.push('detail');
@@ -147,15 +148,21 @@ function renderList() {
     const [label, cls] = connState(c);
     const path = c.open?.request?.path || '(opened before clear)';
     let upstream = c.open?.upstream || '';
-    try { if (upstream) upstream = new URL(upstream.replace(/^sim:/, 'sim://')).host || upstream; } catch { /* keep as is */ }
+    if (upstream.startsWith('sim:')) upstream = upstream.split('/')[0];
+    else try { if (upstream) upstream = new URL(upstream).host || upstream; } catch { /* keep as is */ }
     const dur = c.close ? duration(c.close.duration_ms) : c.open ? duration(Date.now() - Date.parse(c.open.ts)) : '';
     const closeInfo = c.close ? `${c.close.code != null ? c.close.code : c.close.clean === false ? 'drop' : 'no code'} by ${c.close.initiator}` : '';
-    const flagged = c.diagnosis && ((c.diagnosis.causes || []).length || (c.diagnosis.findings || []).length);
+    // A side that ended TCP without answering the close, when it is not the closer itself.
+    const dropped = c.close?.dropped_by && (c.close.code != null || c.close.dropped_by !== c.close.initiator) ? `${c.close.dropped_by} dropped TCP` : '';
+    // Red when the diagnosis found something to look at: protocol findings, or a cause other than the
+    // client closing on its own.
+    const flagged = c.diagnosis && ((c.diagnosis.causes || []).some(k => k.rule !== 'client-closed') || (c.diagnosis.findings || []).length);
     list.append(el('li.conn' + (id === state.selected ? '.selected' : ''), { dataset: { conn: String(id) }, tabindex: '0', onclick: () => selectConn(id) },
       el('div.conn-line', null, el('span.conn-id', { text: `#${id}` }), el('span.state.' + cls, { text: label }),
         el('span.conn-path', { text: path, title: path })),
       el('div.conn-line.muted', null, el('span', { text: upstream }), el('span', { text: dur, dataset: { live: c.close ? '' : 'yes' } }),
         closeInfo ? el('span.close-info', { text: closeInfo }) : null,
+        dropped ? el('span.dropped.warn-text', { text: dropped }) : null,
         c.diagnosis ? el('span.diag-marker' + (flagged ? '.flagged' : ''), { title: 'a close diagnosis exists: see the Close tab', text: flagged ? '⚑ diagnosis' : 'diagnosis' }) : null)));
   }
 }
@@ -266,8 +273,9 @@ function renderConnHeader(c) {
     el('span.spacer'),
     el('span.muted', { text: 'Download: ' }),
     link(`/api/conn/${c.id}/capture`, 'capture', true),
-    link(`/api/conn/${c.id}/capture?redacted=1`, 'redacted', dl.redacted_capture, 'needs the proxy to run with --redact (a redactor for downloads is not in this build)'),
-    link(`/api/conn/${c.id}/har`, 'HAR', dl.har, 'HAR export is not in this build yet'));
+    link(`/api/conn/${c.id}/capture?redacted=1`, 'redacted', dl.redacted_capture !== false, 'not offered by this server'),
+    link(`/api/conn/${c.id}/har`, 'HAR', dl.har !== false, 'not offered by this server'),
+    link(`/api/conn/${c.id}/har?redacted=1`, 'HAR redacted', dl.har !== false, 'not offered by this server'));
 }
 
 // ---- detail ------------------------------------------------------------------------------------

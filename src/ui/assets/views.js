@@ -53,6 +53,7 @@ export function clock(ts) {
 export function duration(ms) {
   if (ms == null || isNaN(ms)) return '';
   const s = Math.abs(ms) / 1000;
+  if (Math.abs(ms) < 10) return `${Math.abs(ms).toFixed(1)} ms`;
   if (s < 1) return `${Math.round(Math.abs(ms))} ms`;
   if (s < 60) return `${s.toFixed(1)} s`;
   const m = Math.floor(s / 60), h = Math.floor(m / 60);
@@ -202,6 +203,8 @@ export function frameDetail(conn, f) {
     f.invalid_utf8 ? el('span.chip.bad', { text: 'invalid UTF-8' }) : null,
     el('span.muted', { text: `${humanBytes(f.len)} · ${f.ts}` }));
   const ann = conn.annotations.get(f.seq);
+  const annRecord = conn.annotationRecords?.get(f.seq);
+  const annDetails = annRecord ? Object.fromEntries(Object.entries(annRecord).filter(([k]) => !['kind', 'conn', 'ts', 'seq', 'text'].includes(k))) : null;
   const body = el('div.payload');
   let raw = '';
   if (f.opcode === 'close') {
@@ -220,28 +223,58 @@ export function frameDetail(conn, f) {
       el('h4', { text: 'as text' }), el('pre.text', { text: new TextDecoder('utf-8', { fatal: false }).decode(bytes.subarray(0, RICH_LIMIT)) }));
   } else body.append(el('p.muted', { text: 'empty payload' }));
   return el('div', null, head, ann ? el('p.annotation', { text: ann }) : null,
+    annDetails && Object.keys(annDetails).length ? el('details.annotation-details', null, el('summary', { text: `${annRecord.profile || 'profile'} annotation` }), kvTable(annDetails)) : null,
     el('div.payload-actions', null, copyButton(() => raw)), body);
 }
 
 const CONFIDENCE_CLASS = { certain: 'bad', high: 'bad', likely: 'warn', medium: 'warn', possible: 'info', low: 'info' };
 
+/** How the connection ended, in words: the diagnosis's `how`, else derived from the close record. */
+function howItEnded(dd, c) {
+  if ((dd.clean ?? c.clean) !== false) return 'clean close handshake';
+  if (dd.how) return dd.how;
+  const clean = dd.clean ?? c.clean, dropper = dd.dropped_by ?? c.dropped_by, initiator = dd.initiator ?? c.initiator;
+  if (clean !== false) return 'clean close handshake';
+  if (dropper && dropper === initiator) return 'dropped TCP (no close handshake)';
+  if (dropper) return `closed, then the ${dropper} dropped TCP without answering the close`;
+  return 'the close handshake never completed';
+}
+
+function evidenceView(evidence) {
+  if (Array.isArray(evidence) && evidence.every(x => typeof x === 'string')) return el('ul.plain.evidence-list', null, evidence.map(line => el('li', { text: line })));
+  return valueView(evidence);
+}
+
+function row2(label, value) {
+  return el('tr', null, el('th', { text: label }), el('td', null, value));
+}
+
 export function closeCard(conn, selectFrame) {
   const c = conn.close || {}, d = conn.diagnosis;
   if (!conn.close && !d) return el('p.muted.empty', { text: conn.open ? 'This connection is still open.' : 'Select a connection.' });
   const dd = d || {};
+  const neverOpened = dd.opened === false;
   const code = dd.code ?? c.code;
   const initiator = dd.initiator ?? c.initiator;
   const clean = dd.clean ?? c.clean;
-  const meaning = dd.code_meaning || (code != null ? closeName(code).replace(/^\d+ /, '') : clean === false ? 'no close frame (TCP dropped)' : 'no status code');
+  // The diagnosis's code_meaning starts with the code itself ("1000 Normal Closure: …"); the title has it already.
+  const meaning = (dd.code_meaning && code != null ? dd.code_meaning.replace(new RegExp(`^${code} `), '') : dd.code_meaning) || (code != null ? closeName(code).replace(/^\d+ /, '') : clean === false ? 'no close frame (TCP dropped)' : 'no status code');
   const reason = dd.reason ?? c.reason;
+  const dropper = dd.dropped_by ?? c.dropped_by;
+  const detail = dd.detail ?? c.detail;
+  const title = neverOpened ? `WebSocket never opened${dd.status != null ? ` (HTTP ${dd.status})` : ''}` : code != null ? `Close ${code}` : clean === false ? 'Connection dropped' : 'Closed';
   const card = el('div.close-card', { id: 'close-card' },
-    el('h3', null, code != null ? `Close ${code}` : clean === false ? 'Connection dropped' : 'Closed', ' ', el('span.meaning', { text: meaning })),
+    el('h3', null, title, ' ', el('span.meaning', { text: neverOpened ? '' : meaning })),
+    dd.summary ? el('p.summary', { text: dd.summary }) : null,
     el('table.kv', null,
-      el('tr', null, el('th', { text: 'closed by' }), el('td.who', { text: initiator || '?' })),
-      el('tr', null, el('th', { text: 'reason' }), el('td', null, reason ? el('span', { text: reason }) : el('span.muted', { text: 'none given' }))),
-      el('tr', null, el('th', { text: 'handshake' }), el('td', { text: clean === false ? 'not clean (TCP drop, no close handshake)' : 'clean close handshake' })),
-      el('tr', null, el('th', { text: 'duration' }), el('td', { text: duration(dd.duration_ms ?? c.duration_ms) })),
-      c.detail ? el('tr', null, el('th', { text: 'detail' }), el('td', { text: c.detail })) : null));
+      row2(neverOpened ? 'refused by' : 'closed by', el('span.who', { text: initiator || '?' })),
+      neverOpened ? null : row2('reason', reason ? el('span', { text: reason }) : el('span.muted', { text: 'none given' })),
+      neverOpened ? null : row2('how', el('span.how' + (clean === false ? '.warn-text' : ''), { text: howItEnded(dd, c) })),
+      dropper ? row2('dropped TCP', el('span', { text: dropper })) : null,
+      detail ? row2('detail', el('span', { text: detail })) : null,
+      row2('duration', el('span', { text: duration(dd.duration_ms ?? c.duration_ms) })),
+      dd.upstream_rtt_ms != null ? row2('round trip', el('span', { text: `${duration(dd.upstream_rtt_ms)}${dd.handshake_ms != null ? ` (handshake ${duration(dd.handshake_ms)})` : ''}` })) : null,
+      dd.profile ? row2('profile', el('span', { text: dd.profile })) : null));
   const sideFrame = (title, p, flagged) => p && el('div.preceding' + (flagged ? '.flagged' : ''), null,
     el('h4', null, flagged ? '⚑ ' : '', title),
     el('p', null, p.seq != null ? frameLink(p.seq, selectFrame, `#${p.seq}`) : null, ' ',
@@ -250,27 +283,38 @@ export function closeCard(conn, selectFrame) {
     p.preview ? el('pre.text.small', { text: p.preview }) : null,
     kvTable(p, ['seq', 'from', 'opcode', 'preview', 'gap_ms']));
   if (d) {
-    card.append(sideFrame('Preceding frame', dd.preceding, true) || el('p.muted', { text: 'No data frame preceded the close.' }));
-    card.append(sideFrame('Last frame from the other side', dd.other_side_last, false) || '');
+    if (!neverOpened) {
+      card.append(sideFrame('Preceding frame', dd.preceding, true) || el('p.muted', { text: 'No data frame preceded the close.' }));
+      card.append(sideFrame('Last frame from the other side', dd.other_side_last, false) || '');
+    }
     const causes = Array.isArray(dd.causes) ? dd.causes : [];
-    card.append(el('h4', { text: 'Likely causes' }), causes.length ? el('ol.causes', null, causes.map(cause => el('li.cause', null,
+    card.append(el('h4', { text: 'Likely causes' }), causes.length ? el('ol.causes', null, causes.map(cause => el('li.cause', { dataset: { rule: cause.rule || '' } },
       el('span.chip.' + (CONFIDENCE_CLASS[cause.confidence] || 'info'), { text: cause.confidence || '?' }), ' ',
       el('strong', { text: cause.message || cause.rule || '' }),
       cause.rule ? el('span.muted.rule', { text: ` (${cause.rule})` }) : null,
       cause.seq != null ? el('span', null, ' · ', frameLink(cause.seq, selectFrame)) : null,
-      cause.evidence != null ? el('div.evidence', null, el('span.muted', { text: 'evidence: ' }), valueView(cause.evidence)) : null))) : el('p.muted', { text: 'No cause identified.' }));
+      cause.evidence != null && !(Array.isArray(cause.evidence) && !cause.evidence.length) ? el('div.evidence', null, el('span.muted', { text: 'evidence: ' }), evidenceView(cause.evidence)) : null))) : el('p.muted', { text: 'No cause identified.' }));
+    const ruledOut = Array.isArray(dd.ruled_out) ? dd.ruled_out : [];
+    if (ruledOut.length) card.append(el('h4', { text: 'Ruled out' }), el('ul.ruled-out', null, ruledOut.map(r => el('li', null,
+      el('span', { text: typeof r === 'string' ? r : r.message || r.rule || '' }),
+      r && r.rule ? el('span.muted.rule', { text: ` (${r.rule})` }) : null))));
     const findings = Array.isArray(dd.findings) ? dd.findings : [];
     if (findings.length) card.append(el('h4', { text: 'Protocol findings' }), el('ul.findings', null, findings.map(f => el('li', null,
       el('span.chip.' + (f.severity === 'error' ? 'bad' : f.severity === 'warn' || f.severity === 'warning' ? 'warn' : 'info'), { text: f.severity || 'note' }), ' ',
       f.seq != null ? frameLink(f.seq, selectFrame, `#${f.seq}`) : null, ' ', el('span', { text: f.message || '' }),
       f.rule ? el('span.muted.rule', { text: ` (${f.rule})` }) : null))));
-    const known = ['kind', 'conn', 'ts', 'initiator', 'code', 'code_meaning', 'reason', 'clean', 'duration_ms', 'preceding', 'other_side_last', 'causes', 'findings'];
+    if (dd.findings_omitted) card.append(el('p.muted', { text: `${dd.findings_omitted} more findings were left out of the diagnosis.` }));
+    const known = ['kind', 'conn', 'ts', 'initiator', 'code', 'code_name', 'code_meaning', 'reason', 'clean', 'how', 'dropped_by', 'detail',
+      'duration_ms', 'handshake_ms', 'upstream_rtt_ms', 'close_seq', 'profile', 'opened', 'status', 'summary', 'preceding', 'other_side_last',
+      'causes', 'ruled_out', 'findings', 'findings_omitted'];
     if (Object.keys(dd).some(k => !known.includes(k) && !k.startsWith('_'))) card.append(el('h4', { text: 'More' }), kvTable(dd, known));
   } else card.append(el('p.muted', { text: 'No diagnosis for this connection yet.' }));
   return card;
 }
 
 function epochOf(token, field) {
+  const time = token.times && token.times[field];
+  if (time && typeof time.epoch === 'number') return time.epoch * 1000;
   const claim = token.claims && token.claims[field];
   if (typeof claim === 'number') return claim * 1000;
   const parsed = Date.parse(token[field]);
@@ -302,11 +346,15 @@ export function tokensPanel(conn) {
       el('h4', null, el('span', { text: t.source || 'credential' }), ' ',
         tokenKind ? el('span.chip', { text: tokenKind }) : null,
         t.verified === false ? el('span.chip.info', { text: 'unverified' }) : null,
+        t.rest_only ? el('span.chip.info', { text: 'REST only' }) : null,
+        t.placeholder || t.signature_redacted ? el('span.chip.info', { text: 'redacted' }) : null,
         flags.map(fl => el('span.chip.' + (/expired|malformed|missing/.test(String(fl)) ? 'bad' : 'warn'), { text: typeof fl === 'string' ? fl : JSON.stringify(fl) })),
         t.seq != null ? el('span.muted', { text: ` in frame #${t.seq}` }) : null),
       el('table.kv', null, times),
+      t.note ? el('p.token-note', { text: t.note }) : null,
+      t.reason ? el('p.error-text', { text: `cannot be read: ${t.reason}` }) : null,
       t.claims ? el('div', null, el('h5', { text: 'claims' }), kvTable(t.claims)) : null,
-      kvTable(t, ['kind', 'token_kind', 'type', 'conn', 'ts', 'seq', 'source', 'claims', 'flags', 'verified', 'exp', 'iat', 'nbf']));
+      kvTable(t, ['kind', 'token_kind', 'type', 'conn', 'ts', 'seq', 'source', 'claims', 'flags', 'verified', 'exp', 'iat', 'nbf', 'times', 'note', 'reason']));
   }));
 }
 

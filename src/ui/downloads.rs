@@ -1,0 +1,121 @@
+//! Per-connection downloads: the connection's records as a capture file (as published, or redacted with
+//! [`Redactor`]) or as a HAR ([`crate::har::capture_to_har`]), each preceded by the capture's `meta` record.
+//!
+//! Redaction and HAR export need the records themselves, so the hub's JSON lines are read back into
+//! [`Record`]s. A line that does not read back is never dropped silently: the download ends with a `note`
+//! record (`ui-download-partial`) naming how many were left out, and the response carries
+//! `X-Frametap-Skipped-Records`.
+
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::hub::{Entry, Hub};
+use crate::event::{ConnId, Note, Record, Ts};
+use crate::redact::Redactor;
+
+/// The header that says how many history lines could not be read back into records.
+pub const SKIPPED_HEADER: &str = "x-frametap-skipped-records";
+
+/// What a download asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Capture,
+    Har,
+}
+
+/// Builds the download of connection `conn` from the hub's history.
+pub fn download(hub: &Hub, conn: ConnId, format: Format, want_redacted: bool) -> Response {
+    let entries = hub.connection(conn);
+    if !entries.iter().any(|e| e.conn == Some(conn)) {
+        return (StatusCode::NOT_FOUND, format!("frametap UI: no records for connection {conn} in history\n"))
+            .into_response();
+    }
+    let already_redacted = hub.options().redacted;
+    let redacted = want_redacted || already_redacted;
+    let suffix = if redacted { "-redacted" } else { "" };
+    // Records the pipeline redacted, or an unredacted capture download: the published lines as they are.
+    if format == Format::Capture && (already_redacted || !want_redacted) {
+        return attachment("application/x-ndjson", &format!("frametap-conn-{conn}{suffix}.jsonl"), jsonl(&entries), 0);
+    }
+    let (mut records, skipped) = read_back(&entries, conn);
+    if want_redacted && !already_redacted {
+        let mut redactor = Redactor::new();
+        records = records.into_iter().map(|record| redactor.redact(record)).collect();
+    }
+    match format {
+        Format::Capture => {
+            let mut body = String::new();
+            for record in &records {
+                match serde_json::to_string(record) {
+                    Ok(line) => {
+                        body.push_str(&line);
+                        body.push('\n');
+                    }
+                    Err(e) => tracing::warn!("ui: a redacted {} record did not serialise: {e}", record.kind()),
+                }
+            }
+            attachment("application/x-ndjson", &format!("frametap-conn-{conn}{suffix}.jsonl"), body, skipped)
+        }
+        Format::Har => {
+            let har = crate::har::capture_to_har(&records);
+            match serde_json::to_string_pretty(&har) {
+                Ok(body) => attachment("application/json", &format!("frametap-conn-{conn}{suffix}.har"), body, skipped),
+                Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("frametap UI: the HAR did not serialise: {e}\n"))
+                    .into_response(),
+            }
+        }
+    }
+}
+
+/// The entries as records; a line that does not read back is counted, and a closing `note` says so.
+fn read_back(entries: &[Entry], conn: ConnId) -> (Vec<Record>, usize) {
+    let mut records = Vec::with_capacity(entries.len() + 1);
+    let mut failed: Vec<String> = Vec::new();
+    for entry in entries {
+        match serde_json::from_str::<Record>(&entry.json) {
+            Ok(record) => records.push(record),
+            Err(e) => {
+                tracing::warn!("ui: a {} record of connection {conn} does not read back: {e}", entry.kind);
+                failed.push(format!("a {} record ({e})", entry.kind));
+            }
+        }
+    }
+    if !failed.is_empty() {
+        let ts = records.last().map(Record::ts).unwrap_or_else(Ts::now);
+        let examples: Vec<&str> = failed.iter().take(3).map(String::as_str).collect();
+        records.push(Record::Note(Note {
+            conn: Some(conn),
+            ts,
+            level: "warn".into(),
+            code: "ui-download-partial".into(),
+            message: format!(
+                "{} record(s) of connection {conn} in the UI's history could not be read back and are left out \
+                 of this download: {}{}; the capture file written by the proxy has them",
+                failed.len(),
+                examples.join("; "),
+                if failed.len() > examples.len() { "; …" } else { "" }
+            ),
+        }));
+    }
+    (records, failed.len())
+}
+
+fn jsonl(entries: &[Entry]) -> String {
+    let mut body = String::with_capacity(entries.iter().map(|e| e.json.len() + 1).sum());
+    for entry in entries {
+        body.push_str(&entry.json);
+        body.push('\n');
+    }
+    body
+}
+
+fn attachment(content_type: &'static str, filename: &str, body: String, skipped: usize) -> Response {
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    headers.insert(HeaderName::from_static(SKIPPED_HEADER), HeaderValue::from(skipped));
+    response
+}
