@@ -430,7 +430,7 @@ fn main() {
     let relay_arg = std::env::args().find_map(|a| a.strip_prefix("--tcp-relay=").map(str::to_owned));
     let runtime = tokio::runtime::Runtime::new().unwrap();
     if let Some(upstream) = relay_arg {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        // The same multi-threaded runtime frametap uses, so the floor is not handicapped.
         runtime.block_on(serve_tcp_relay(upstream.parse().unwrap()));
         return;
     }

@@ -176,7 +176,13 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Pump<'a, R, W> {
     }
 
     async fn run(mut self) -> PumpEnd {
-        let mut proxy_close = self.shared.proxy_close.subscribe();
+        let shared = self.shared;
+        // Created once and kept across reads (re-creating it per read registered and deregistered a waiter).
+        let mut proxy_close = shared.proxy_close.subscribe();
+        let close_signal = async move {
+            let _ = proxy_close.wait_for(Option::is_some).await;
+        };
+        tokio::pin!(close_signal);
         let mut proxy_closed = false;
         loop {
             if !self.buf.is_empty() {
@@ -189,11 +195,9 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Pump<'a, R, W> {
             }
             tokio::select! {
                 biased;
-                changed = proxy_close.changed(), if !proxy_closed => {
-                    let close = *proxy_close.borrow_and_update();
-                    if changed.is_err() { proxy_closed = true; continue; }
-                    let Some((code, reason)) = close else { continue };
+                () = &mut close_signal, if !proxy_closed => {
                     proxy_closed = true;
+                    let Some((code, reason)) = *shared.proxy_close.borrow() else { continue };
                     if self.close_forwarded {
                         continue;
                     }
@@ -356,8 +360,8 @@ pub async fn relay<C: RelayStream, S: RelayStream>(
     opened: Instant,
 ) -> Close {
     let (client_fd, server_fd) = (raw_fd(&ends.client), raw_fd(&ends.server));
-    let (client_read, client_write) = tokio::io::split(ends.client);
-    let (server_read, server_write) = tokio::io::split(ends.server);
+    let (client_read, client_write) = ends.client.into_halves();
+    let (server_read, server_write) = ends.server.into_halves();
     let shared = Shared {
         conn,
         sink,

@@ -6,14 +6,30 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
+/// The read half of a relayed stream.
+pub type ReadHalf = Box<dyn AsyncRead + Unpin + Send>;
+/// The write half of a relayed stream.
+pub type WriteHalf = Box<dyn AsyncWrite + Unpin + Send>;
+
 /// A stream the relay can carry: also exposes its TCP socket so a TCP reset can be mirrored.
-pub trait RelayStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
+pub trait RelayStream: AsyncRead + AsyncWrite + Unpin + Send + Sized + 'static {
     fn tcp(&self) -> Option<&TcpStream>;
+
+    /// Splits into halves the two directions of the relay own. Plain TCP splits without a lock.
+    fn into_halves(self) -> (ReadHalf, WriteHalf) {
+        let (read, write) = tokio::io::split(self);
+        (Box::new(read), Box::new(write))
+    }
 }
 
 impl RelayStream for TcpStream {
     fn tcp(&self) -> Option<&TcpStream> {
         Some(self)
+    }
+
+    fn into_halves(self) -> (ReadHalf, WriteHalf) {
+        let (read, write) = self.into_split();
+        (Box::new(read), Box::new(write))
     }
 }
 
@@ -40,6 +56,16 @@ impl RelayStream for UpstreamStream {
         match self {
             UpstreamStream::Plain(s) => Some(s),
             UpstreamStream::Tls(s) => Some(s.get_ref().0),
+        }
+    }
+
+    fn into_halves(self) -> (ReadHalf, WriteHalf) {
+        match self {
+            UpstreamStream::Plain(tcp) => tcp.into_halves(),
+            tls => {
+                let (read, write) = tokio::io::split(tls);
+                (Box::new(read), Box::new(write))
+            }
         }
     }
 }
