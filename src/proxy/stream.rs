@@ -29,7 +29,48 @@ impl RelayStream for TcpStream {
 
     fn into_halves(self) -> (ReadHalf, WriteHalf) {
         let (read, write) = self.into_split();
-        (Box::new(read), Box::new(write))
+        (Box::new(read), Box::new(TcpWriteHalf(Some(write))))
+    }
+}
+
+/// A TCP write half that, unlike tokio's, does not send a FIN when dropped: the socket then closes as a
+/// dropped stream does (a FIN, or a reset when armed with [`reset_on_close`]). The relay sends a FIN
+/// explicitly (`shutdown`) when it mirrors one.
+struct TcpWriteHalf(Option<tokio::net::tcp::OwnedWriteHalf>);
+
+impl TcpWriteHalf {
+    fn inner(&mut self) -> Pin<&mut tokio::net::tcp::OwnedWriteHalf> {
+        Pin::new(self.0.as_mut().expect("present until dropped"))
+    }
+}
+
+impl Drop for TcpWriteHalf {
+    fn drop(&mut self) {
+        if let Some(half) = self.0.take() {
+            half.forget();
+        }
+    }
+}
+
+impl AsyncWrite for TcpWriteHalf {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.get_mut().inner().poll_write(cx, buf)
+    }
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut().inner().poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().inner().poll_flush(cx)
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().inner().poll_shutdown(cx)
     }
 }
 
