@@ -482,6 +482,7 @@ async fn bench(options: Options) {
                 _ => {}
             }
             let vs_floor = if floor[i] > 0.0 { msgs / floor[i] } else { f64::NAN };
+            let vs_floor_text = if vs_floor.is_nan() { "—".to_owned() } else { format!("{vs_floor:.2}") };
             if let Some(pid) = pid {
                 let (cpu_after, peak) = proc_stat(pid);
                 cpu_report += &format!(
@@ -501,7 +502,7 @@ async fn bench(options: Options) {
                 }
             }
             let line = format!(
-                "| {} | {} | {:.0} [{:.0}–{:.0}] | {:.1} | {:.1} | {:.1} | {:.2} | {:.2} |\n",
+                "| {} | {} | {:.0} [{:.0}–{:.0}] | {:.1} | {:.1} | {:.1} | {:.2} | {} |\n",
                 scenario.name,
                 target.name,
                 msgs,
