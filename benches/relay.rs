@@ -512,7 +512,7 @@ async fn bench(options: Options) {
                 p50,
                 p99,
                 msgs / direct[i],
-                vs_floor
+                vs_floor_text
             );
             print!("{line}");
             report += &line;
