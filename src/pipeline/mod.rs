@@ -174,7 +174,22 @@ impl SinkThread {
 
     fn process(&mut self, record: Record) {
         let derived = match self.options.analysis.as_mut() {
-            Some(analysis) => analysis.observe(&record),
+            // A bug in the analysis must not stop the capture (and, through backpressure, the relay):
+            // it is reported once and the analysis is switched off; every record is still written.
+            Some(analysis) => {
+                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| analysis.observe(&record))) {
+                    Ok(derived) => derived,
+                    Err(_) => {
+                        tracing::error!(
+                            "the analysis failed on a {} record (a frametap bug: please report it with the capture); \
+                         relaying and capturing go on without analysis",
+                            record.kind()
+                        );
+                        self.options.analysis = None;
+                        Vec::new()
+                    }
+                }
+            }
             None => Vec::new(),
         };
         self.write(record);
@@ -378,5 +393,30 @@ mod tests {
             10,
             "other sinks still got every record"
         );
+    }
+
+    struct Exploding;
+
+    impl Analysis for Exploding {
+        fn observe(&mut self, record: &Record) -> Vec<Record> {
+            if record.kind() == "note" {
+                panic!("a bug in the analysis");
+            }
+            Vec::new()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_analysis_is_switched_off_and_nothing_is_lost() {
+        let gate = Arc::new(Gate { open: Mutex::new(true), ..Gate::default() });
+        let mut options = options(LagPolicy::Block, None, gate.clone());
+        options.analysis = Some(Box::new(Exploding));
+        let (sink, pipeline) = start(options);
+        for n in 0..10 {
+            sink.emit(note(n)).await;
+        }
+        let summary = pipeline.finish().await;
+        assert_eq!(summary.end.dropped, 0);
+        assert_eq!(gate.seen.lock().unwrap().iter().filter(|k| *k == "note").count(), 10);
     }
 }
