@@ -13,8 +13,11 @@ use crate::redact::Redactor;
 use crate::wire::{encode_frame, parse_header, FrameScanner, Step};
 use bytes::Bytes;
 
+/// One fuzz target's body: takes any bytes, panics only on a bug.
+pub type TargetBody = fn(&[u8]);
+
 /// The fuzz targets, by the name of their `fuzz/fuzz_targets/*.rs` file and corpus folder.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, TargetBody)] = &[
     ("capture_reader", capture_reader),
     ("har_import", har_import),
     ("jwt", jwt),
@@ -79,7 +82,15 @@ pub fn capture_reader(data: &[u8]) {
         let mut line = Vec::new();
         crate::event::write_record_json(record, &mut line).expect("a read record serialises");
         let again: Record = serde_json::from_slice(&line).expect("a written record reads back");
-        assert_eq!(&again, record, "record changed on a write/read round trip: {}", String::from_utf8_lossy(&line));
+        // Not `again == record`: timestamps are written with microseconds, so a finer one read from a
+        // hand-made file is rounded once. From then on the written form is a fixed point.
+        let mut line_again = Vec::new();
+        crate::event::write_record_json(&again, &mut line_again).expect("a read record serialises");
+        assert_eq!(
+            String::from_utf8_lossy(&line_again),
+            String::from_utf8_lossy(&line),
+            "a record's written form changed on a read/write round trip"
+        );
         analyzer.observe(record, record.ts());
     }
 }
@@ -179,11 +190,12 @@ fn scan_chunked(stream: &[u8], max_message: u64, mut chunk: impl FnMut() -> usiz
         let take = chunk().min(stream.len() - fed);
         pending.extend_from_slice(&stream[fed..fed + take]);
         fed += take;
+        let mut pos = 0;
         loop {
-            let before = pending.len();
-            let (used, step) = scanner.step(&pending);
-            assert!(used <= before, "the scanner consumed {used} bytes of {before}");
-            pending.drain(..used);
+            let available = pending.len() - pos;
+            let (used, step) = scanner.step(&pending[pos..]);
+            assert!(used <= available, "the scanner consumed {used} bytes of {available}");
+            pos += used;
             consumed_total += used;
             assert!(consumed_total <= fed, "consumed more than was fed");
             match step {
@@ -200,6 +212,8 @@ fn scan_chunked(stream: &[u8], max_message: u64, mut chunk: impl FnMut() -> usiz
                 }
             }
         }
+        // As the relay does: consumed bytes are dropped once per read, a partial header stays buffered.
+        pending.drain(..pos);
     }
     (frames, false)
 }
@@ -252,8 +266,12 @@ pub fn redact(data: &[u8]) {
             panic!("redaction broke JSON ({e}): {:?}", String::from_utf8_lossy(&redacted.payload));
         }
     }
-    let Record::Frame(twice) = redactor.redact(Record::Frame(redacted.clone())) else { unreachable!() };
-    assert_eq!(twice.payload, redacted.payload, "redacting a redacted frame changed it");
+    if was_json {
+        // Only for JSON: in free text a known secret replaced inside a longer token-like word can leave a word
+        // that a second pass masks further (more masking, never less; see docs/reliability.md, "Fuzzing").
+        let Record::Frame(twice) = redactor.redact(Record::Frame(redacted.clone())) else { unreachable!() };
+        assert_eq!(twice.payload, redacted.payload, "redacting a redacted JSON frame changed it");
+    }
 
     let text = String::from_utf8_lossy(data);
     if let Ok(capture) = parse_capture(&text) {
