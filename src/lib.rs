@@ -23,6 +23,8 @@ pub mod commands;
 pub mod convert;
 pub mod event;
 pub mod forward;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod har;
 pub mod inspect;
 pub mod log;

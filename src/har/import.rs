@@ -302,7 +302,7 @@ fn http_toolkit_close(conn: ConnId, started: Ts, entry: &Value) -> Option<Close>
         .and_then(ts_from_epoch_secs)
         .or_else(|| {
             let ms = entry["time"].as_f64()?;
-            DateTime::from_timestamp_micros(started.micros() + (ms * 1000.0) as i64).map(Ts)
+            ts_from_micros(started.micros().checked_add((ms * 1000.0) as i64)?)
         })
         .unwrap_or(started);
     let duration_ms = (ended.secs_since(started) * 1000.0).max(0.0);
@@ -391,13 +391,26 @@ fn parse_datetime(text: &str) -> Option<Ts> {
         .map(|t| Ts(t.with_timezone(&Utc)))
         .ok()
         .or_else(|| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").ok().map(|n| Ts(n.and_utc())))
+        .and_then(writable)
+}
+
+/// A time from epoch microseconds, if a capture can hold it (see [`writable`]).
+fn ts_from_micros(micros: i64) -> Option<Ts> {
+    DateTime::from_timestamp_micros(micros).map(Ts).and_then(writable)
+}
+
+/// `Some` for times in years 0–9999: RFC 3339, the capture's timestamp form, has no other years, so a
+/// record with such a time would be written but could not be read back.
+fn writable(ts: Ts) -> Option<Ts> {
+    use chrono::Datelike;
+    (0..=9999).contains(&ts.0.year()).then_some(ts)
 }
 
 pub(crate) fn ts_from_epoch_secs(secs: f64) -> Option<Ts> {
     if !secs.is_finite() {
         return None;
     }
-    DateTime::from_timestamp_micros((secs * 1e6).round() as i64).map(Ts)
+    ts_from_micros((secs * 1e6).round() as i64)
 }
 
 fn first_message_time(entry: &Value) -> Option<Ts> {
@@ -425,9 +438,37 @@ impl MessageClock {
         let time = message["time"].as_f64()?;
         if self.relative {
             let micros = ((time - self.first) * 1e6).round() as i64;
-            DateTime::from_timestamp_micros(self.started.micros() + micros).map(Ts)
+            ts_from_micros(self.started.micros().checked_add(micros)?)
         } else {
             ts_from_epoch_secs(time)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the `har_import` fuzz target: a message time tens of thousands of years ahead became a
+    /// timestamp that was written as `+58868-…`, which no capture reader (frametap's included) accepts.
+    #[test]
+    fn times_a_capture_cannot_hold_fall_back_instead_of_making_unreadable_records() {
+        let har = serde_json::json!({ "log": { "entries": [{
+            "_resourceType": "websocket",
+            "startedDateTime": "2026-11-25T10:00:00.000Z",
+            "time": 9.2e18,
+            "request": { "method": "GET", "url": "wss://example.com/ws", "headers": [] },
+            "response": { "status": 101, "headers": [] },
+            "_webSocketMessages": [
+                { "type": "send", "time": 1.795e12, "opcode": 1, "data": "far future" },
+                { "type": "receive", "time": -9.0e15, "opcode": 1, "data": "far past" }
+            ]
+        }]}});
+        let (records, _) = har_to_records(&har).expect("imports");
+        assert!(records.iter().any(|r| matches!(r, Record::Frame(_))));
+        for record in &records {
+            let line = serde_json::to_string(record).unwrap();
+            serde_json::from_str::<Record>(&line).unwrap_or_else(|e| panic!("unreadable record {line}: {e}"));
         }
     }
 }

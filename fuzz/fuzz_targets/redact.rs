@@ -1,0 +1,6 @@
+//! Fuzz target `redact`: the body is `frametap::fuzzing::redact`, replayed on stable by tests/fuzz_corpus.rs.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| frametap::fuzzing::redact(data));
