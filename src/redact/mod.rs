@@ -109,7 +109,7 @@ impl Redactor {
     }
 
     /// The placeholder for a secret (the same secret always gets the same one). Placeholders map to themselves,
-    /// so redacting an already redacted capture changes nothing.
+    /// so redacting an already redacted capture changes none of its JSON (free text may be masked further).
     pub(crate) fn placeholder_for(&mut self, secret: &str) -> String {
         if let Some(done) = self.replaced.get(secret).cloned() {
             self.remember(secret, &done);
