@@ -8,7 +8,7 @@ mod soak_support;
 use common::raw::{self, RawWs, Received};
 use common::{close_of, frames, start_echo_server, start_proxy, test_config};
 use frametap::capture::CaptureWriter;
-use frametap::event::{Meta, Opcode, Peer, Record, Ts, FORMAT_NAME, FORMAT_VERSION};
+use frametap::event::{Opcode, Peer, Record};
 use frametap::pipeline::{self, LagPolicy, PipelineOptions, Summary};
 use futures_util::{SinkExt, StreamExt};
 use soak_support::{payload, ChildOptions, ChildProxy};
@@ -140,27 +140,13 @@ async fn a_client_killed_mid_stream_reaches_the_upstream_as_a_drop() {
     assert!(frames(&capture).iter().all(|f| f.opcode == Opcode::Text), "no close frame was made up for the upstream");
 }
 
-fn meta() -> Meta {
-    Meta {
-        ts: Ts::now(),
-        format: FORMAT_NAME.into(),
-        version: FORMAT_VERSION,
-        frametap: env!("CARGO_PKG_VERSION").into(),
-        command: vec!["frametap".into(), "proxy".into()],
-        mode: "proxy".into(),
-        upstream: None,
-        redacted: false,
-        insecure_upstream: false,
-    }
-}
-
 /// An in-process proxy whose capture goes to `writer`; stop it with the sender, then await the summary.
 async fn proxy_capturing_to(
     writer: CaptureWriter,
     upstream: SocketAddr,
 ) -> (SocketAddr, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<Summary>) {
     let (sink, pipeline) = pipeline::start(PipelineOptions {
-        meta: meta(),
+        meta: common::test_meta(),
         capture: Some(writer),
         log: None,
         analysis: None,

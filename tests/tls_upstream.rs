@@ -13,6 +13,15 @@ fn ca_file(pem: &str) -> tempfile::NamedTempFile {
     file
 }
 
+/// A proxy in front of a TLS echo server presenting `pki`'s certificate, trusting `pki`'s CA.
+async fn proxy_trusting_ca_of(pki: &common::tls::TestPki) -> (common::Proxy, tempfile::NamedTempFile) {
+    let server = start_tls_echo_server(pki).await;
+    let ca = ca_file(&pki.ca_pem);
+    let mut config = test_config(&format!("wss://localhost:{}", server.port()));
+    config.tls = frametap::tls::upstream::client_config(Some(ca.path()), false).unwrap();
+    (start_proxy(config).await, ca)
+}
+
 async fn refusal_body(proxy_addr: std::net::SocketAddr) -> String {
     let (head, ws, body) = common::raw::connect(proxy_addr, "/v1", &[]).await;
     assert!(ws.is_none());
@@ -22,12 +31,7 @@ async fn refusal_body(proxy_addr: std::net::SocketAddr) -> String {
 
 #[tokio::test]
 async fn a_wss_upstream_signed_by_the_given_ca_works() {
-    let pki = test_pki(&["localhost"], false);
-    let server = start_tls_echo_server(&pki).await;
-    let ca = ca_file(&pki.ca_pem);
-    let mut config = test_config(&format!("wss://localhost:{}", server.port()));
-    config.tls = frametap::tls::upstream::client_config(Some(ca.path()), false).unwrap();
-    let proxy = start_proxy(config).await;
+    let (proxy, _ca) = proxy_trusting_ca_of(&test_pki(&["localhost"], false)).await;
     let (mut ws, _) = tokio_tungstenite::connect_async(proxy.ws_url("/v1")).await.unwrap();
     ws.send(Message::text("over TLS")).await.unwrap();
     assert_eq!(ws.next().await.unwrap().unwrap().into_text().unwrap().as_str(), "over TLS");
@@ -49,12 +53,7 @@ async fn an_unknown_issuer_is_named() {
 
 #[tokio::test]
 async fn a_name_mismatch_is_named() {
-    let pki = test_pki(&["other.example"], false);
-    let server = start_tls_echo_server(&pki).await;
-    let ca = ca_file(&pki.ca_pem);
-    let mut config = test_config(&format!("wss://localhost:{}", server.port()));
-    config.tls = frametap::tls::upstream::client_config(Some(ca.path()), false).unwrap();
-    let proxy = start_proxy(config).await;
+    let (proxy, _ca) = proxy_trusting_ca_of(&test_pki(&["other.example"], false)).await;
     let body = refusal_body(proxy.addr).await;
     assert!(body.contains("name mismatch"), "{body}");
     proxy.stop().await;
@@ -62,12 +61,7 @@ async fn a_name_mismatch_is_named() {
 
 #[tokio::test]
 async fn an_expired_certificate_is_named() {
-    let pki = test_pki(&["localhost"], true);
-    let server = start_tls_echo_server(&pki).await;
-    let ca = ca_file(&pki.ca_pem);
-    let mut config = test_config(&format!("wss://localhost:{}", server.port()));
-    config.tls = frametap::tls::upstream::client_config(Some(ca.path()), false).unwrap();
-    let proxy = start_proxy(config).await;
+    let (proxy, _ca) = proxy_trusting_ca_of(&test_pki(&["localhost"], true)).await;
     let body = refusal_body(proxy.addr).await;
     assert!(body.contains("expired"), "{body}");
     proxy.stop().await;

@@ -44,7 +44,8 @@ pub fn test_config(upstream: &str) -> ProxyConfig {
     }
 }
 
-fn test_meta() -> Meta {
+/// The `meta` record of a test session.
+pub fn test_meta() -> Meta {
     Meta {
         ts: Ts::now(),
         format: FORMAT_NAME.into(),
