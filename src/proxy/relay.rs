@@ -224,6 +224,7 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Pump<'a, R, W> {
         let mut pos = 0;
         // Where forwarding stops: the start of a frame refused as too big (nothing after it passes).
         let mut forward_end = None;
+        let mut read_at = None;
         while pos < self.buf.len() {
             if self.skip > 0 {
                 let n = self.skip.min((self.buf.len() - pos) as u64) as usize;
@@ -235,7 +236,11 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Pump<'a, R, W> {
             pos += used;
             match step {
                 Step::NeedMore => break,
-                Step::Frame(frame) => self.record(frame),
+                // Frames that arrived in one read share its time: one clock read per read, not per frame.
+                Step::Frame(frame) => {
+                    let ts = *read_at.get_or_insert_with(Ts::now);
+                    self.record(frame, ts)
+                }
                 Step::TooBig { header, message_len } => {
                     forward_end.get_or_insert(pos);
                     self.refuse_too_big(header.opcode, message_len);
@@ -263,7 +268,7 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Pump<'a, R, W> {
         written
     }
 
-    fn record(&mut self, scanned: ScannedFrame) {
+    fn record(&mut self, scanned: ScannedFrame, ts: Ts) {
         let header = scanned.header;
         if header.opcode == Opcode::Close {
             let (code, reason) = crate::event::parse_close_payload(&scanned.payload);
@@ -271,7 +276,7 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Pump<'a, R, W> {
             self.close_forwarded |= self.forwarding;
             self.closes_seen += 1;
         }
-        let frame = scanned.into_record(self.shared.conn, self.shared.next_seq(), self.from, self.forwarding);
+        let frame = scanned.into_record(self.shared.conn, ts, self.shared.next_seq(), self.from, self.forwarding);
         self.pending.push(Record::Frame(frame));
     }
 

@@ -47,7 +47,7 @@ impl PeerReader {
                     ScanStep::NeedMore => break,
                     ScanStep::Frame(scanned) => {
                         let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
-                        let frame = scanned.into_record(self.conn, seq, self.peer, true);
+                        let frame = scanned.into_record(self.conn, crate::event::Ts::now(), seq, self.peer, true);
                         tracing::trace!(
                             conn = self.conn,
                             seq = frame.seq,

@@ -16,17 +16,18 @@ pub struct ScannedFrame {
 }
 
 impl ScannedFrame {
-    /// The frame's record, as seen now, sent by `from` to the other end.
+    /// The frame's record, seen at `ts`, sent by `from` to the other end.
     pub fn into_record(
         self,
         conn: crate::event::ConnId,
+        ts: crate::event::Ts,
         seq: u64,
         from: crate::event::Peer,
         relayed: bool,
     ) -> crate::event::Frame {
         crate::event::Frame {
             conn,
-            ts: crate::event::Ts::now(),
+            ts,
             seq,
             from,
             to: from.other(),
