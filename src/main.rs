@@ -6,10 +6,15 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Behind `proxy`, the in-process simulator's own session lines would only repeat the frame log.
+    let default_filter = match cli.command {
+        Command::Proxy(_) => "frametap=info,frametap::sim=warn",
+        _ => "frametap=info",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("frametap=info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
         )
         .with_writer(std::io::stderr)
         .init();
