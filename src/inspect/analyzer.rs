@@ -347,9 +347,10 @@ impl Analyzer {
     }
 }
 
-/// The live pipeline's hook: records are judged at the moment they pass (`seen_at` = now).
+/// The live pipeline's hook: records are judged at the moment frametap saw them (their own `ts`, stamped
+/// live as they arrived), which is "now" for a live session without a clock read per record.
 impl crate::pipeline::Analysis for Analyzer {
     fn observe(&mut self, record: &Record) -> Vec<Record> {
-        Analyzer::observe(self, record, Ts::now())
+        Analyzer::observe(self, record, record.ts())
     }
 }
