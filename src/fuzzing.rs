@@ -31,20 +31,7 @@ fn ts(millis: i64) -> Ts {
 }
 
 fn frame(seq: u64, from: Peer, opcode: Opcode, payload: &[u8]) -> Frame {
-    Frame {
-        conn: 1,
-        ts: ts(seq as i64 * 10),
-        seq,
-        from,
-        to: from.other(),
-        opcode,
-        fin: true,
-        rsv: 0,
-        len: payload.len() as u64,
-        payload: Bytes::copy_from_slice(payload),
-        text_message: false,
-        relayed: true,
-    }
+    Frame::whole(1, ts(seq as i64 * 10), seq, from, opcode, Bytes::copy_from_slice(payload))
 }
 
 /// A text frame when `payload` is UTF-8, a binary frame otherwise.

@@ -61,20 +61,7 @@ fn open(path: &str, headers: &[(&str, &str)], response_headers: &[(&str, &str)])
 }
 
 fn frame(seq: u64, opcode: Opcode, payload: &[u8]) -> Frame {
-    Frame {
-        conn: 1,
-        ts: ts(T0 + seq as i64),
-        seq,
-        from: Peer::Client,
-        to: Peer::Server,
-        opcode,
-        fin: true,
-        rsv: 0,
-        len: payload.len() as u64,
-        payload: Bytes::copy_from_slice(payload),
-        text_message: opcode == Opcode::Text,
-        relayed: true,
-    }
+    Frame::whole(1, ts(T0 + seq as i64), seq, Peer::Client, opcode, Bytes::copy_from_slice(payload))
 }
 
 fn text(seq: u64, body: &str) -> Record {

@@ -29,6 +29,25 @@ pub struct Frame {
 }
 
 impl Frame {
+    /// A whole (unfragmented), relayed frame from `from` to the other end: what an importer, a fixture
+    /// or a fuzz harness builds. Fields that differ (fragments, RSV bits, `relayed`) can be set after.
+    pub fn whole(conn: ConnId, ts: Ts, seq: u64, from: Peer, opcode: Opcode, payload: Bytes) -> Frame {
+        Frame {
+            conn,
+            ts,
+            seq,
+            from,
+            to: from.other(),
+            opcode,
+            fin: true,
+            rsv: 0,
+            len: payload.len() as u64,
+            payload,
+            text_message: opcode == Opcode::Text,
+            relayed: true,
+        }
+    }
+
     /// The payload as text when this frame carries text and the bytes are valid UTF-8.
     pub fn text(&self) -> Option<&str> {
         let texty = matches!(self.opcode, Opcode::Text) || (self.opcode == Opcode::Continuation && self.text_message);

@@ -278,20 +278,7 @@ fn message_record(conn: ConnId, seq: &mut u64, ts: Ts, message: &Value) -> Resul
         _ => data.as_bytes().to_vec(),
     };
     *seq += 1;
-    Ok(Some(Record::Frame(Frame {
-        conn,
-        ts,
-        seq: *seq,
-        from,
-        to: from.other(),
-        opcode,
-        fin: true,
-        rsv: 0,
-        len: payload.len() as u64,
-        payload: Bytes::from(payload),
-        text_message: opcode == Opcode::Text,
-        relayed: true,
-    })))
+    Ok(Some(Record::Frame(Frame::whole(conn, ts, *seq, from, opcode, Bytes::from(payload)))))
 }
 
 /// HTTP Toolkit's `_webSocketClose`: the close code and reason (or "aborted"), but not who closed first.

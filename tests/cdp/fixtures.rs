@@ -103,20 +103,7 @@ pub fn open(conn: u64, path: &str) -> Record {
 }
 
 pub fn frame(conn: u64, seq: u64, from: Peer, opcode: Opcode, payload: &[u8], ms: i64) -> Record {
-    Record::Frame(Frame {
-        conn,
-        ts: at(ms),
-        seq,
-        from,
-        to: from.other(),
-        opcode,
-        fin: true,
-        rsv: 0,
-        len: payload.len() as u64,
-        payload: Bytes::copy_from_slice(payload),
-        text_message: opcode == Opcode::Text,
-        relayed: true,
-    })
+    Record::Frame(Frame::whole(conn, at(ms), seq, from, opcode, Bytes::copy_from_slice(payload)))
 }
 
 pub fn text(conn: u64, seq: u64, from: Peer, body: Value, ms: i64) -> Record {
