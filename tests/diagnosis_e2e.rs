@@ -123,18 +123,7 @@ async fn seed_story_end_to_end() {
     assert!(drain(ws).await.is_empty());
     let (capture, path, _dir) = proxy.stop().await;
     let (d, offline) = diagnosis_and_inspect(&capture, &path, 1);
-    assert_eq!((d.details["initiator"].as_str(), d.details["code"].as_u64()), (Some("server"), Some(1000)));
-    assert_eq!(d.details["preceding"]["seq"], 1);
-    let lint = cause(&d, "protocol-lint")["message"].as_str().unwrap().to_owned();
-    assert!(lint.contains("frame #1") && lint.contains("no `action`") && lint.contains("configureSession"), "{lint}");
-    let timing =
-        rules(&d).into_iter().find(|r| r == "in-response" || r == "crossed-in-flight").expect("a timing cause");
-    assert!(cause(&d, &timing)["message"].as_str().unwrap().contains("frame #1"));
-    for c in d.details["causes"].as_array().unwrap() {
-        let message = c["message"].as_str().unwrap();
-        assert!(c["rule"] != "token-expired" && !message.contains("scope"), "{message}");
-    }
-    assert_eq!(rules(&d), offline, "inspect recomputes the same causes");
+    assert_seed_story_diagnosis(&d, &offline);
 }
 
 #[tokio::test]

@@ -63,23 +63,16 @@ async fn seed_story_through_the_simulator() {
     assert!(drain(ws).await.is_empty(), "the simulator closes without an error frame");
     let (capture, file, _dir) = proxy.stop().await;
     let (d, offline) = diagnosis_and_inspect(&capture, &file, 1);
-    assert_eq!((d.details["initiator"].as_str(), d.details["code"].as_u64()), (Some("server"), Some(1000)));
+    assert_seed_story_diagnosis(&d, &offline);
     assert_eq!(d.details["profile"], "genesys");
     assert!(
         d.details["findings"].as_array().unwrap().iter().all(|f| f["seq"] == 1),
         "the simulator is a Guest API upstream"
     );
-    assert_eq!(d.details["preceding"]["seq"], 1);
-    let lint = cause(&d, "protocol-lint")["message"].as_str().unwrap().to_owned();
-    assert!(lint.contains("frame #1") && lint.contains("no `action`") && lint.contains("configureSession"), "{lint}");
-    let timing =
-        rules(&d).into_iter().find(|r| r == "in-response" || r == "crossed-in-flight").expect("a timing cause");
-    assert!(cause(&d, &timing)["message"].as_str().unwrap().contains("frame #1"));
     for c in d.details["causes"].as_array().unwrap() {
         let text = c["message"].as_str().unwrap();
-        assert!(c["rule"] != "token-expired" && !text.contains("scope") && !text.contains("expired"), "{text}");
+        assert!(!text.contains("expired"), "{text}");
     }
-    assert_eq!(rules(&d), offline);
 }
 
 #[tokio::test]
