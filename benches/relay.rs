@@ -1,7 +1,10 @@
 //! Relay benchmark: the same load through a direct connection, a byte-level TCP relay (the floor any relay
 //! can reach here), and frametap with capture off and on — in one run, as medians of several runs.
 //!
-//! `cargo bench --bench relay` (options after `--`: `--runs N`, `--seconds S`, `--idle N`, `--write-docs`).
+//! `cargo bench --bench relay` (options after `--`: `--runs N`, `--seconds S`, `--idle N`, `--write-docs`;
+//! while profiling, `--scenario TEXT` and `--target TEXT` keep only the scenarios and relays whose names contain
+//! TEXT — direct and the TCP relay always run, as the ratios need them — and `--baseline PATH` adds another
+//! frametap binary (say, a build of the previous commit; repeatable), capture off, to compare a change in one run).
 //! Results and the machine go to stdout and, with `--write-docs`, to docs/performance.md.
 
 use bytes::{Buf, BytesMut};
@@ -32,10 +35,21 @@ struct Options {
     seconds: f64,
     idle: usize,
     write_docs: bool,
+    scenario: Option<String>,
+    target: Option<String>,
+    baselines: Vec<std::path::PathBuf>,
 }
 
 fn options() -> Options {
-    let mut o = Options { runs: 5, seconds: 1.0, idle: 1000, write_docs: false };
+    let mut o = Options {
+        runs: 5,
+        seconds: 1.0,
+        idle: 1000,
+        write_docs: false,
+        scenario: None,
+        target: None,
+        baselines: Vec::new(),
+    };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     while i < args.len() {
@@ -44,16 +58,25 @@ fn options() -> Options {
             "--runs" => o.runs = value().parse().expect("--runs N"),
             "--seconds" => o.seconds = value().parse().expect("--seconds S"),
             "--idle" => o.idle = value().parse().expect("--idle N"),
+            "--scenario" => o.scenario = Some(value()),
+            "--target" => o.target = Some(value()),
+            "--baseline" => o.baselines.push(value().into()),
             "--write-docs" => {
                 o.write_docs = true;
                 i -= 1;
             }
             "--bench" => i -= 1,
             other if other.starts_with("--tcp-relay") => {}
-            other => panic!("unknown option {other}; use --runs N --seconds S --idle N --write-docs"),
+            other => panic!(
+                "unknown option {other}; use --runs N --seconds S --idle N --write-docs --scenario TEXT --target TEXT --baseline PATH"
+            ),
         }
         i += 2;
     }
+    assert!(
+        !(o.write_docs && (o.scenario.is_some() || o.target.is_some() || !o.baselines.is_empty())),
+        "--write-docs writes the whole table of this build: drop --scenario, --target and --baseline"
+    );
     o
 }
 
@@ -245,7 +268,11 @@ async fn spawn_listening(mut command: tokio::process::Command, marker: &str) -> 
 }
 
 async fn frametap(echo: SocketAddr, capture: Option<&std::path::Path>) -> Target {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_frametap"));
+    frametap_binary(env!("CARGO_BIN_EXE_frametap").as_ref(), echo, capture).await
+}
+
+async fn frametap_binary(binary: &std::path::Path, echo: SocketAddr, capture: Option<&std::path::Path>) -> Target {
+    let mut command = tokio::process::Command::new(binary);
     command.args(["proxy", "--listen", "127.0.0.1:0", "--quiet", "--no-ui", "--upstream", &format!("ws://{echo}")]);
     match capture {
         Some(path) => command.arg("--capture").arg(path),
@@ -449,6 +476,14 @@ async fn bench(options: Options) {
         frametap(echo, Some(&capture_path)).await,
     ];
     targets.extend(other_tools(echo).await);
+    if let Some(wanted) = &options.target {
+        targets.retain(|t| t.name == "direct" || t.name.starts_with("TCP relay") || t.name.contains(wanted.as_str()));
+    }
+    for binary in &options.baselines {
+        let mut baseline = frametap_binary(binary, echo, None).await;
+        baseline.name = format!("baseline {}, capture off", binary.display());
+        targets.push(baseline);
+    }
     let mut report = String::new();
     let mut floor = [0.0f64; 3];
     let mut floor_p50 = 0.0;
@@ -459,14 +494,24 @@ async fn bench(options: Options) {
     let mut direct = [0.0f64; 3];
     let mut cpu_report = String::new();
     for (i, scenario) in SCENARIOS.iter().enumerate() {
+        if options.scenario.as_ref().is_some_and(|wanted| !scenario.name.contains(wanted.as_str())) {
+            continue;
+        }
+        // Runs are interleaved (each target once per round), so the VM's drift in speed hits every target alike.
+        let pids: Vec<Option<u32>> = targets.iter().map(|t| t.child.as_ref().and_then(|c| c.id())).collect();
+        let cpu_before: Vec<f64> = pids.iter().map(|pid| pid.map(|p| proc_stat(p).0).unwrap_or(0.0)).collect();
         for target in &targets {
-            let pid = target.child.as_ref().and_then(|c| c.id());
-            let cpu_before = pid.map(|p| proc_stat(p).0).unwrap_or(0.0);
-            let _ = run_scenario(target.addr, *scenario, options.seconds / 4.0).await; // warm-up
-            let mut samples = Vec::new();
-            for _ in 0..options.runs {
+            let _ = run_scenario(target.addr, *scenario, options.seconds / 4.0).await;
+            // warm-up
+        }
+        let mut samples_of: Vec<Vec<Sample>> = vec![Vec::new(); targets.len()];
+        for _ in 0..options.runs {
+            for (target, samples) in targets.iter().zip(&mut samples_of) {
                 samples.push(run_scenario(target.addr, *scenario, options.seconds).await);
             }
+        }
+        for ((target, samples), (pid, cpu_before)) in targets.iter().zip(&samples_of).zip(pids.iter().zip(&cpu_before))
+        {
             let (msgs, min, max) = median(samples.iter().map(|s| s.msgs_per_sec).collect());
             let mb = median(samples.iter().map(|s| s.mb_per_sec).collect()).0;
             let p50 = median(samples.iter().map(|s| s.p50_us).collect()).0;
@@ -483,7 +528,7 @@ async fn bench(options: Options) {
             }
             let vs_floor = if floor[i] > 0.0 { msgs / floor[i] } else { f64::NAN };
             let vs_floor_text = if vs_floor.is_nan() { "—".to_owned() } else { format!("{vs_floor:.2}") };
-            if let Some(pid) = pid {
+            if let Some(pid) = *pid {
                 let (cpu_after, peak) = proc_stat(pid);
                 cpu_report += &format!(
                     "| {} | {} | {:.2} s CPU for {:.0} msgs ({:.2} µs/msg) | peak RSS {:.1} MB |\n",

@@ -4,6 +4,13 @@ use clap::Parser;
 use frametap::cli::{Cli, Command, SimTarget};
 use std::process::ExitCode;
 
+/// jemalloc instead of glibc's malloc: the relay allocates a record per frame on the runtime's threads and the
+/// sink thread frees it; glibc serialises those cross-thread frees on its arena locks (futex waits in profiles
+/// under load). With jemalloc, 20 connections × 16 in flight run 10% faster and an idle connection costs half
+/// the memory (docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Behind `proxy`, the in-process simulator's own session lines would only repeat the frame log.
