@@ -80,6 +80,8 @@ fn options() -> Options {
     o
 }
 
+const CAPTURE_ON: &str = "frametap, capture on";
+
 /// One measured run.
 #[derive(Clone, Copy, Default)]
 struct Sample {
@@ -279,7 +281,7 @@ async fn frametap_binary(binary: &std::path::Path, echo: SocketAddr, capture: Op
         None => command.arg("--no-capture"),
     };
     let (child, addr) = spawn_listening(command, "point your WebSocket client at").await;
-    let name = if capture.is_some() { "frametap, capture on" } else { "frametap, capture off" };
+    let name = if capture.is_some() { CAPTURE_ON } else { "frametap, capture off" };
     Target { name: name.into(), addr, child: Some(child) }
 }
 
@@ -469,6 +471,8 @@ async fn bench(options: Options) {
     let echo = echo_server().await;
     let capture_dir = tempfile::tempdir().unwrap();
     let capture_path = capture_dir.path().join("bench.jsonl");
+    // Measured first, before any capture has filled the page cache with dirty pages.
+    let disk_mb_per_sec = disk_write_speed(capture_dir.path());
     let mut targets = vec![
         Target { name: "direct".into(), addr: echo, child: None },
         tcp_relay(echo).await,
@@ -493,9 +497,19 @@ async fn bench(options: Options) {
     report += "|---|---|---|---|---|---|---|---|\n";
     let mut direct = [0.0f64; 3];
     let mut cpu_report = String::new();
+    let mut capture_report = String::new();
     for (i, scenario) in SCENARIOS.iter().enumerate() {
         if options.scenario.as_ref().is_some_and(|wanted| !scenario.name.contains(wanted.as_str())) {
             continue;
+        }
+        // A fresh capture file per scenario: one scenario's gigabytes must not leave the page cache full of
+        // dirty pages that throttle the next one's writes.
+        for target in targets.iter_mut().filter(|t| t.name == CAPTURE_ON) {
+            if let Some(mut child) = target.child.take() {
+                let _ = child.kill().await;
+            }
+            let _ = std::fs::remove_file(&capture_path);
+            *target = frametap(echo, Some(&capture_path)).await;
         }
         // Runs are interleaved (each target once per round), so the VM's drift in speed hits every target alike.
         let pids: Vec<Option<u32>> = targets.iter().map(|t| t.child.as_ref().and_then(|c| c.id())).collect();
@@ -538,6 +552,20 @@ async fn bench(options: Options) {
                     msgs * options.seconds * options.runs as f64,
                     (cpu_after - cpu_before) * 1e6 / (msgs * options.seconds * (options.runs as f64 + 0.25)),
                     peak as f64 / 1024.0
+                );
+            }
+            if target.name == CAPTURE_ON {
+                let written = std::fs::metadata(&capture_path).map(|m| m.len()).unwrap_or(0) as f64;
+                // Payload bytes that crossed frametap (both ways), the warm-up's estimated at the same rate.
+                let messages = samples.iter().map(|s| s.msgs_per_sec).sum::<f64>() * options.seconds;
+                let relayed =
+                    2.0 * scenario.size as f64 * messages * (options.runs as f64 + 0.25) / options.runs as f64;
+                capture_report += &format!(
+                    "| {} | {:.0} MB | {:.0} MB/s | {:.2} |\n",
+                    scenario.name,
+                    written / 1e6,
+                    written / 1e6 / (options.seconds * (options.runs as f64 + 0.25)),
+                    written / relayed.max(1.0)
                 );
             }
             if target.name.starts_with("frametap") {
@@ -596,11 +624,36 @@ async fn bench(options: Options) {
             );
         }
     }
+    let capture_section = format!(
+        "Capture files (capture on; a fresh file per scenario):\n\n| scenario | written | write rate while measured | bytes written per payload byte relayed |\n|---|---|---|---|\n{capture_report}\nThe disk they went to sustains {disk_mb_per_sec:.0} MB/s ({} GiB written, then `fdatasync`, before the scenarios).\n",
+        DISK_TEST_MIB / 1024
+    );
     println!("{verdicts}");
     println!("{cpu_report}");
+    println!("{capture_section}");
     if options.write_docs {
-        write_docs(&options, &report, &cpu_report, &idle_line, &verdicts);
+        write_docs(&options, &report, &format!("{cpu_report}\n{capture_section}"), &idle_line, &verdicts);
     }
+}
+
+/// What the disk-speed test writes: more than a host's write cache is likely to absorb.
+const DISK_TEST_MIB: usize = 4096;
+
+/// How fast `dir`'s disk takes a long write, in MB/s: what a capture can sustain once the page cache is full.
+fn disk_write_speed(dir: &std::path::Path) -> f64 {
+    use std::io::Write as _;
+    let path = dir.join("disk-speed.bin");
+    let chunk = vec![0x5au8; 1 << 20];
+    let mut file = std::fs::File::create(&path).unwrap();
+    let start = Instant::now();
+    for _ in 0..DISK_TEST_MIB {
+        file.write_all(&chunk).unwrap();
+    }
+    file.sync_data().unwrap();
+    let seconds = start.elapsed().as_secs_f64();
+    drop(file);
+    let _ = std::fs::remove_file(&path);
+    DISK_TEST_MIB as f64 * 1024.0 * 1024.0 / 1e6 / seconds
 }
 
 fn write_docs(options: &Options, table: &str, cpu: &str, idle: &str, verdicts: &str) {
