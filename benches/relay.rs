@@ -471,8 +471,6 @@ async fn bench(options: Options) {
     let echo = echo_server().await;
     let capture_dir = tempfile::tempdir().unwrap();
     let capture_path = capture_dir.path().join("bench.jsonl");
-    // Measured first, before any capture has filled the page cache with dirty pages.
-    let disk_mb_per_sec = disk_write_speed(capture_dir.path());
     let mut targets = vec![
         Target { name: "direct".into(), addr: echo, child: None },
         tcp_relay(echo).await,
@@ -483,6 +481,8 @@ async fn bench(options: Options) {
     if let Some(wanted) = &options.target {
         targets.retain(|t| t.name == "direct" || t.name.starts_with("TCP relay") || t.name.contains(wanted.as_str()));
     }
+    // Measured first, before any capture has filled the page cache with dirty pages.
+    let disk_mb_per_sec = targets.iter().any(|t| t.name == CAPTURE_ON).then(|| disk_write_speed(capture_dir.path()));
     for binary in &options.baselines {
         let mut baseline = frametap_binary(binary, echo, None).await;
         baseline.name = format!("baseline {}, capture off", binary.display());
@@ -514,9 +514,9 @@ async fn bench(options: Options) {
         // Runs are interleaved (each target once per round), so the VM's drift in speed hits every target alike.
         let pids: Vec<Option<u32>> = targets.iter().map(|t| t.child.as_ref().and_then(|c| c.id())).collect();
         let cpu_before: Vec<f64> = pids.iter().map(|pid| pid.map(|p| proc_stat(p).0).unwrap_or(0.0)).collect();
+        // Warm-up: one short run each.
         for target in &targets {
             let _ = run_scenario(target.addr, *scenario, options.seconds / 4.0).await;
-            // warm-up
         }
         let mut samples_of: Vec<Vec<Sample>> = vec![Vec::new(); targets.len()];
         for _ in 0..options.runs {
@@ -604,12 +604,19 @@ async fn bench(options: Options) {
     }
     let (before, after, opened) = idle_memory(echo, idle).await;
     let per_conn = (after.saturating_sub(before)) as f64 / opened.max(1) as f64;
-    let idle_line = format!(
-        "Idle connections: frametap at {:.1} MB RSS after one connection; {opened} idle connections held add {:.1} KiB each ({:.1} MB total).\n",
-        before as f64 / 1024.0,
-        per_conn,
-        after as f64 / 1024.0
-    );
+    let idle_line = if opened == 0 {
+        format!(
+            "Idle connections: not measured (frametap at {:.1} MB RSS after one connection).\n",
+            before as f64 / 1024.0
+        )
+    } else {
+        format!(
+            "Idle connections: frametap at {:.1} MB RSS after one connection; {opened} idle connections held add {:.1} KiB each ({:.1} MB total).\n",
+            before as f64 / 1024.0,
+            per_conn,
+            after as f64 / 1024.0
+        )
+    };
     println!("\n{idle_line}");
     let mut verdicts = String::new();
     for (name, i, ratio) in &ratios {
@@ -624,10 +631,13 @@ async fn bench(options: Options) {
             );
         }
     }
-    let capture_section = format!(
-        "Capture files (capture on; a fresh file per scenario):\n\n| scenario | written | write rate while measured | bytes written per payload byte relayed |\n|---|---|---|---|\n{capture_report}\nThe disk they went to sustains {disk_mb_per_sec:.0} MB/s ({} GiB written, then `fdatasync`, before the scenarios).\n",
-        DISK_TEST_MIB / 1024
-    );
+    let capture_section = match disk_mb_per_sec {
+        Some(disk) => format!(
+            "Capture files (capture on; a fresh file per scenario):\n\n| scenario | written | write rate while measured | bytes written per payload byte relayed |\n|---|---|---|---|\n{capture_report}\nThe disk they went to sustains {disk:.0} MB/s ({} GiB written, then `fdatasync`, before the scenarios).\n",
+            DISK_TEST_MIB / 1024
+        ),
+        None => String::new(),
+    };
     println!("{verdicts}");
     println!("{cpu_report}");
     println!("{capture_section}");
