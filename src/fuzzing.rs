@@ -116,12 +116,25 @@ pub fn jwt(data: &[u8]) {
 
 /// The Genesys profile through the analyzer: an `open`, then one frame per input line (`>` client, `<` server,
 /// `#` a close frame whose payload is the rest of the line, otherwise alternating), then a `close`.
-/// Runs twice: with `--profile genesys`, and with `auto` (detection from the frames).
+/// Runs twice: with `--profile genesys`, and with `auto` (detection from the frames). Each record goes through
+/// both entry points (`observe`, the offline one, and `observe_owned`, the live pipeline's), which must derive
+/// the same records.
 pub fn genesys(data: &[u8]) {
     for profile in [ProfileChoice::Genesys, ProfileChoice::Auto] {
-        let mut analyzer = Analyzer::new(AnalysisOptions { profile, require_scopes: vec!["openid".into()] });
-        let open = Record::from(open("/v1?deploymentId=0b7f6a2e-1111-4222-8333-444455556666"));
-        analyzer.observe(&open, ts(0));
+        let options = || AnalysisOptions { profile, require_scopes: vec!["openid".into()] };
+        let mut analyzer = Analyzer::new(options());
+        let mut live = Analyzer::new(options());
+        let mut observe = |record: Record, at: Ts| {
+            let derived = analyzer.observe(&record, at);
+            let live_derived = live.observe_owned(record, at);
+            assert_eq!(
+                serde_json::to_string(&derived).unwrap(),
+                serde_json::to_string(&live_derived).unwrap(),
+                "observe and observe_owned disagree"
+            );
+            derived
+        };
+        observe(Record::from(open("/v1?deploymentId=0b7f6a2e-1111-4222-8333-444455556666")), ts(0));
         let mut seq = 0;
         let mut close_code = None;
         for (index, line) in data.split(|&b| b == b'\n').enumerate() {
@@ -139,7 +152,7 @@ pub fn genesys(data: &[u8]) {
                 }
                 None => data_frame(seq, from, body),
             };
-            analyzer.observe(&Record::Frame(record), ts(seq as i64 * 10));
+            observe(Record::Frame(record), ts(seq as i64 * 10));
         }
         let close = Close {
             conn: 1,
@@ -152,7 +165,7 @@ pub fn genesys(data: &[u8]) {
             duration_ms: seq as f64 * 10.0 + 5.0,
             detail: None,
         };
-        let derived = analyzer.observe(&Record::Close(close), ts(seq as i64 * 10 + 5));
+        let derived = observe(Record::Close(close), ts(seq as i64 * 10 + 5));
         assert!(derived.iter().any(|r| matches!(r, Record::Diagnosis(_))), "every close gets a diagnosis");
     }
 }

@@ -37,14 +37,16 @@ pub struct FrameFacts {
 }
 
 impl FrameFacts {
-    fn of(frame: &Frame) -> Self {
+    /// The facts of `frame`, with its payload (a reference-counted clone) when `with_payload`; without, the
+    /// payload is handed over afterwards by [`Analyzer::observe_owned`], which saves the clone.
+    fn of(frame: &Frame, with_payload: bool) -> Self {
         FrameFacts {
             seq: frame.seq,
             ts: frame.ts,
             from: frame.from,
             opcode: frame.opcode,
             len: frame.len,
-            payload: frame.payload.clone(),
+            payload: if with_payload { frame.payload.clone() } else { Bytes::new() },
             text: frame.text_message || frame.opcode == Opcode::Text,
         }
     }
@@ -209,7 +211,7 @@ impl ConnHistory {
         self.open = Some(open.clone());
     }
 
-    fn frame(&mut self, frame: &Frame, out: &mut Vec<Record>) {
+    fn frame(&mut self, frame: &Frame, with_payload: bool, out: &mut Vec<Record>) {
         if frame.opcode == Opcode::Close {
             if self.first_close.is_none() {
                 self.first_close = Some(CloseFrameFacts { seq: frame.seq, ts: frame.ts, from: frame.from });
@@ -237,7 +239,7 @@ impl ConnHistory {
         if self.largest.is_none_or(|(_, len, _)| frame.len > len) {
             self.largest = Some((frame.seq, frame.len, frame.from));
         }
-        let facts = FrameFacts::of(frame);
+        let facts = FrameFacts::of(frame, with_payload);
         self.last_data[slot(frame.from)] = Some(facts);
         self.last_any = Some(slot(frame.from));
         if self.auto_pending && self.data_frames > AUTO_DETECT_FRAMES {
@@ -290,6 +292,23 @@ impl Analyzer {
     /// the record's own `ts` offline (so an old capture does not read as expired). Records that are
     /// themselves derived (`annotation`, `token`, `diagnosis`) are ignored: the analysis recomputes them.
     pub fn observe(&mut self, record: &Record, seen_at: Ts) -> Vec<Record> {
+        self.observe_record(record, seen_at, true)
+    }
+
+    /// [`Self::observe`] for a record the caller is done with: the frame's payload is kept without a copy
+    /// or a reference-count update (the live pipeline's path, run for every frame).
+    pub fn observe_owned(&mut self, record: Record, seen_at: Ts) -> Vec<Record> {
+        let out = self.observe_record(&record, seen_at, false);
+        if let Record::Frame(frame) = record {
+            let kept = self.conns.get_mut(&frame.conn).and_then(|h| h.last_data[slot(frame.from)].as_mut());
+            if let Some(kept) = kept.filter(|kept| kept.seq == frame.seq) {
+                kept.payload = frame.payload;
+            }
+        }
+        out
+    }
+
+    fn observe_record(&mut self, record: &Record, seen_at: Ts, with_payload: bool) -> Vec<Record> {
         let mut out = Vec::new();
         match record {
             Record::Meta(meta) => self.session_upstream = meta.upstream.clone(),
@@ -307,9 +326,12 @@ impl Analyzer {
             }
             Record::Frame(frame) => {
                 let history = self.history(frame.conn);
-                history.frame(frame, &mut out);
+                history.frame(frame, with_payload, &mut out);
                 if frame.opcode.is_data() {
-                    out.extend(history.tokens.observe(record, seen_at).into_iter().map(Record::from));
+                    let tokens = history.tokens.observe(record, seen_at);
+                    if !tokens.is_empty() {
+                        out.extend(tokens.into_iter().map(Record::from));
+                    }
                 }
             }
             Record::Close(close) if self.refused.remove(&close.conn) => {}
@@ -350,7 +372,8 @@ impl Analyzer {
 /// The live pipeline's hook: records are judged at the moment frametap saw them (their own `ts`, stamped
 /// live as they arrived), which is "now" for a live session without a clock read per record.
 impl crate::pipeline::Analysis for Analyzer {
-    fn observe(&mut self, record: &Record) -> Vec<Record> {
-        Analyzer::observe(self, record, record.ts())
+    fn observe(&mut self, record: Record) -> Vec<Record> {
+        let seen_at = record.ts();
+        Analyzer::observe_owned(self, record, seen_at)
     }
 }

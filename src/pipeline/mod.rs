@@ -19,7 +19,7 @@ use std::sync::Arc;
 /// Derives records from the stream (annotations, tokens, diagnoses): implemented by the analyzer.
 pub trait Analysis: Send {
     /// Sees every record in order; returns records to emit right after it.
-    fn observe(&mut self, record: &Record) -> Vec<Record>;
+    fn observe(&mut self, record: Record) -> Vec<Record>;
 }
 
 /// Rewrites records before any sink sees them: implemented by the redactor (`--redact`).
@@ -173,59 +173,78 @@ impl SinkThread {
     }
 
     fn process(&mut self, record: Record) {
-        let derived = match self.options.analysis.as_mut() {
-            // A bug in the analysis must not stop the capture (and, through backpressure, the relay):
-            // it is reported once and the analysis is switched off; every record is still written.
-            Some(analysis) => {
-                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| analysis.observe(&record))) {
-                    Ok(derived) => derived,
-                    Err(_) => {
-                        tracing::error!(
-                            "the analysis failed on a {} record (a frametap bug: please report it with the capture); \
-                         relaying and capturing go on without analysis",
-                            record.kind()
-                        );
-                        self.options.analysis = None;
-                        Vec::new()
-                    }
-                }
+        if self.options.analysis.is_none() {
+            self.write(record);
+            return;
+        }
+        // The record is written first and then handed to the analysis, which keeps what it needs of it
+        // without a copy; the records the analysis derives follow it. The analysis sees records unredacted.
+        match self.options.redaction.as_mut() {
+            Some(redaction) => {
+                let redacted = redaction.redact(record.clone());
+                self.write_redacted(&redacted);
             }
-            None => Vec::new(),
+            None => self.write_redacted(&record),
+        }
+        let kind = record.kind();
+        let Some(analysis) = self.options.analysis.as_mut() else { return };
+        // A bug in the analysis must not stop the capture (and, through backpressure, the relay):
+        // it is reported once and the analysis is switched off; every record is still written.
+        let derived = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| analysis.observe(record))) {
+            Ok(derived) => derived,
+            Err(_) => {
+                tracing::error!(
+                    "the analysis failed on a {kind} record (a frametap bug: please report it with the capture); \
+                     relaying and capturing go on without analysis"
+                );
+                self.options.analysis = None;
+                Vec::new()
+            }
         };
-        self.write(record);
         for record in derived {
             self.write(record);
         }
     }
 
     fn write(&mut self, record: Record) {
-        let record = match self.options.redaction.as_mut() {
-            Some(redaction) => redaction.redact(record),
-            None => record,
-        };
-        match &record {
+        match self.options.redaction.as_mut() {
+            Some(redaction) => {
+                let redacted = redaction.redact(record);
+                self.write_redacted(&redacted);
+            }
+            None => self.write_redacted(&record),
+        }
+    }
+
+    /// Writes a record that is already redacted (or needs no redaction) to every sink.
+    fn write_redacted(&mut self, record: &Record) {
+        match record {
             Record::Open(_) => self.connections += 1,
             Record::Frame(_) => self.frames += 1,
             _ => {}
         }
         self.records += 1;
-        self.json.clear();
-        if self.needs_json {
-            if let Err(e) = crate::event::write_record_json(&record, &mut self.json) {
-                tracing::error!("could not serialise a {} record: {e}", record.kind());
-                self.json.clear();
-                self.json.extend_from_slice(b"{}");
+        if !self.needs_json {
+            if let Some(log) = self.options.log.as_mut() {
+                log.record(record, "");
             }
+            return;
+        }
+        self.json.clear();
+        if let Err(e) = crate::event::write_record_json(record, &mut self.json) {
+            tracing::error!("could not serialise a {} record: {e}", record.kind());
+            self.json.clear();
+            self.json.extend_from_slice(b"{}");
         }
         let json = std::str::from_utf8(&self.json).unwrap_or("{}");
         if let Some(capture) = self.options.capture.as_mut() {
-            capture.write_json_line(&record, json);
+            capture.write_json_line(record, json);
         }
         if let Some(log) = self.options.log.as_mut() {
-            log.record(&record, json);
+            log.record(record, json);
         }
         for publisher in &self.options.publishers {
-            publisher.publish(&record, json);
+            publisher.publish(record, json);
         }
     }
 
@@ -398,7 +417,7 @@ mod tests {
     struct Exploding;
 
     impl Analysis for Exploding {
-        fn observe(&mut self, record: &Record) -> Vec<Record> {
+        fn observe(&mut self, record: Record) -> Vec<Record> {
             if record.kind() == "note" {
                 panic!("a bug in the analysis");
             }

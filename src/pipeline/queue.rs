@@ -117,8 +117,10 @@ impl Queue {
 
     /// The room (records, bytes) some messages hold.
     pub(super) fn held(messages: &[Message]) -> (usize, usize) {
-        let records = messages.iter().filter(|m| matches!(m, Message::Record(_))).count();
-        (records, messages.iter().filter(|m| matches!(m, Message::Record(_))).map(cost).sum())
+        messages
+            .iter()
+            .filter(|m| matches!(m, Message::Record(_)))
+            .fold((0, 0), |(n, bytes), m| (n + 1, bytes + cost(m)))
     }
 
     /// Returns room once the sink has written what held it, and wakes sources waiting for it.
