@@ -173,36 +173,31 @@ impl SinkThread {
     }
 
     fn process(&mut self, record: Record) {
-        if self.options.analysis.is_none() {
+        let Some(mut analysis) = self.options.analysis.take() else {
             self.write(record);
             return;
-        }
+        };
         // The record is written first and then handed to the analysis, which keeps what it needs of it
         // without a copy; the records the analysis derives follow it. The analysis sees records unredacted.
-        match self.options.redaction.as_mut() {
-            Some(redaction) => {
-                let redacted = redaction.redact(record.clone());
-                self.write_redacted(&redacted);
-            }
-            None => self.write_redacted(&record),
+        if self.options.redaction.is_some() {
+            self.write(record.clone());
+        } else {
+            self.write_redacted(&record);
         }
         let kind = record.kind();
-        let Some(analysis) = self.options.analysis.as_mut() else { return };
         // A bug in the analysis must not stop the capture (and, through backpressure, the relay):
-        // it is reported once and the analysis is switched off; every record is still written.
-        let derived = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| analysis.observe(record))) {
-            Ok(derived) => derived,
-            Err(_) => {
-                tracing::error!(
-                    "the analysis failed on a {kind} record (a frametap bug: please report it with the capture); \
-                     relaying and capturing go on without analysis"
-                );
-                self.options.analysis = None;
-                Vec::new()
+        // it is reported once and the analysis stays switched off; every record is still written.
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| analysis.observe(record))) {
+            Ok(derived) => {
+                self.options.analysis = Some(analysis);
+                for record in derived {
+                    self.write(record);
+                }
             }
-        };
-        for record in derived {
-            self.write(record);
+            Err(_) => tracing::error!(
+                "the analysis failed on a {kind} record (a frametap bug: please report it with the capture); \
+                 relaying and capturing go on without analysis"
+            ),
         }
     }
 
