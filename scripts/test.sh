@@ -4,12 +4,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Headless Chromium drives the web UI tests (Debian's package; no browser download).
-if ! command -v chromium >/dev/null 2>&1; then
-  echo "==> installing chromium for the browser tests"
+# What the build and the tests need beyond Rust, as Debian packages: Chromium drives the web UI tests
+# (Debian's package; no browser download); gcc and make build jemalloc, frametap's allocator.
+missing=()
+for tool in chromium gcc make; do
+  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "==> installing ${missing[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 echo "==> cargo fmt --check"
