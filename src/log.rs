@@ -256,20 +256,9 @@ mod tests {
     use bytes::Bytes;
 
     fn frame(opcode: Opcode, fin: bool, payload: &[u8]) -> Frame {
-        Frame {
-            conn: 3,
-            ts: Ts::now(),
-            seq: 1,
-            from: Peer::Server,
-            to: Peer::Client,
-            opcode,
-            fin,
-            rsv: 0,
-            len: payload.len() as u64,
-            payload: Bytes::copy_from_slice(payload),
-            text_message: opcode == Opcode::Text,
-            relayed: true,
-        }
+        let mut frame = Frame::whole(3, Ts::now(), 1, Peer::Server, opcode, Bytes::copy_from_slice(payload));
+        frame.fin = fin;
+        frame
     }
 
     fn line(f: &Frame) -> String {

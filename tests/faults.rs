@@ -9,10 +9,8 @@ use common::raw::{self, RawWs, Received};
 use common::{close_of, frames, start_echo_server, start_proxy, test_config};
 use frametap::capture::CaptureWriter;
 use frametap::event::{Opcode, Peer, Record};
-use frametap::pipeline::{self, LagPolicy, PipelineOptions, Summary};
 use futures_util::{SinkExt, StreamExt};
 use soak_support::{payload, ChildOptions, ChildProxy};
-use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -140,36 +138,6 @@ async fn a_client_killed_mid_stream_reaches_the_upstream_as_a_drop() {
     assert!(frames(&capture).iter().all(|f| f.opcode == Opcode::Text), "no close frame was made up for the upstream");
 }
 
-/// An in-process proxy whose capture goes to `writer`; stop it with the sender, then await the summary.
-async fn proxy_capturing_to(
-    writer: CaptureWriter,
-    upstream: SocketAddr,
-) -> (SocketAddr, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<Summary>) {
-    let (sink, pipeline) = pipeline::start(PipelineOptions {
-        meta: common::test_meta(),
-        capture: Some(writer),
-        log: None,
-        analysis: None,
-        redaction: None,
-        publishers: Vec::new(),
-        on_lag: LagPolicy::Block,
-        buffer: pipeline::DEFAULT_BUFFER,
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let config = test_config(&format!("ws://{upstream}"));
-    let task = tokio::spawn(async move {
-        frametap::proxy::serve(listener, config, sink, async {
-            let _ = stopped.await;
-        })
-        .await
-        .unwrap();
-        pipeline.finish().await
-    });
-    (addr, stop, task)
-}
-
 /// Sends `count` numbered messages on a new connection and checks every echo.
 async fn echo_round(url: &str, conn: u32, count: u64) {
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
@@ -192,7 +160,11 @@ async fn a_full_disk_stops_the_capture_not_the_relay() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("capture.jsonl");
     let echo = start_echo_server().await;
-    let (addr, stop, task) = proxy_capturing_to(CaptureWriter::from_file(&path, full), echo).await;
+    let (addr, stop, task) = common::serve_in_process(
+        common::capture_only(CaptureWriter::from_file(&path, full)),
+        test_config(&format!("ws://{echo}")),
+    )
+    .await;
     // Far past the writer's buffer, and a second connection after the failure.
     echo_round(&format!("ws://{addr}/first"), 1, 2_000).await;
     echo_round(&format!("ws://{addr}/after-the-failure"), 2, 200).await;

@@ -19,20 +19,10 @@ fn ts(micros: i64) -> Ts {
 }
 
 fn frame(conn: ConnId, seq: u64, from: Peer, opcode: Opcode, fin: bool, payload: &[u8]) -> Record {
-    Record::Frame(Frame {
-        conn,
-        ts: ts(seq as i64 * 1_234_567 + 7),
-        seq,
-        from,
-        to: from.other(),
-        opcode,
-        fin,
-        rsv: 0,
-        len: payload.len() as u64,
-        payload: Bytes::copy_from_slice(payload),
-        text_message: opcode == Opcode::Text,
-        relayed: true,
-    })
+    let mut frame =
+        Frame::whole(conn, ts(seq as i64 * 1_234_567 + 7), seq, from, opcode, Bytes::copy_from_slice(payload));
+    frame.fin = fin;
+    Record::Frame(frame)
 }
 
 fn with(record: Record, change: impl FnOnce(&mut Frame)) -> Record {

@@ -63,8 +63,13 @@ pub fn test_meta() -> Meta {
 pub async fn start_proxy(config: ProxyConfig) -> Proxy {
     let dir = tempfile::tempdir().unwrap();
     let capture = dir.path().join("capture.jsonl");
-    let writer = CaptureWriter::create(&capture).unwrap();
-    let (sink, pipeline) = pipeline::start(PipelineOptions {
+    let (addr, stop, task) = serve_in_process(capture_only(CaptureWriter::create(&capture).unwrap()), config).await;
+    Proxy { addr, capture, stop: Some(stop), task, _dir: dir }
+}
+
+/// Pipeline options that only capture, to `writer` (no log, no analysis, no UI).
+pub fn capture_only(writer: CaptureWriter) -> PipelineOptions {
+    PipelineOptions {
         meta: test_meta(),
         capture: Some(writer),
         log: None,
@@ -73,7 +78,17 @@ pub async fn start_proxy(config: ProxyConfig) -> Proxy {
         publishers: Vec::new(),
         on_lag: LagPolicy::Block,
         buffer: pipeline::DEFAULT_BUFFER,
-    });
+    }
+}
+
+/// The proxy on 127.0.0.1:0, in this process, with its records going through a pipeline with `options`:
+/// its address, the sender that stops it (open connections get 1001), and the task that returns the
+/// pipeline's summary once it has stopped.
+pub async fn serve_in_process(
+    options: PipelineOptions,
+    config: ProxyConfig,
+) -> (SocketAddr, oneshot::Sender<()>, tokio::task::JoinHandle<pipeline::Summary>) {
+    let (sink, pipeline) = pipeline::start(options);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
@@ -85,7 +100,7 @@ pub async fn start_proxy(config: ProxyConfig) -> Proxy {
         .unwrap();
         pipeline.finish().await
     });
-    Proxy { addr, capture, stop: Some(stop), task, _dir: dir }
+    (addr, stop, task)
 }
 
 impl Proxy {
