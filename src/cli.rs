@@ -88,7 +88,8 @@ pub struct CaptureArgs {
 /// How the live terminal log looks.
 #[derive(Debug, Args, Clone, Default)]
 pub struct LogArgs {
-    /// Print no per-frame log (the start banner and errors still appear).
+    /// Print no line per frame: only how each connection ended and why (close lines and their diagnoses),
+    /// warnings and errors. The start banner still appears.
     #[arg(long, short)]
     pub quiet: bool,
     /// `text`: one readable line per frame; `json`: one capture record per line.

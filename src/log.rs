@@ -27,13 +27,27 @@ pub struct TerminalLog {
     format: LogFormat,
     color: bool,
     blocks: Option<BlockRenderer>,
+    /// False for `--quiet`: only closes, their diagnoses, warnings and the end are printed.
+    frames: bool,
 }
 
 impl TerminalLog {
     /// A log on stdout; colours only when stdout is a terminal and `NO_COLOR` is unset.
     pub fn stdout(format: LogFormat) -> Self {
         let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-        TerminalLog { out: BufWriter::new(std::io::stdout()), format, color, blocks: None }
+        TerminalLog { out: BufWriter::new(std::io::stdout()), format, color, blocks: None, frames: true }
+    }
+
+    /// `--quiet`: no line per frame (nor per open, annotation or token); what is left is how each connection
+    /// ended and why (close lines, diagnoses), warnings and errors, and the end of the capture.
+    pub fn closes_only(mut self) -> Self {
+        self.frames = false;
+        self
+    }
+
+    /// True when this log prints frames (so the pipeline must hand it every frame record).
+    pub fn wants_frames(&self) -> bool {
+        self.frames
     }
 
     /// Adds a renderer for analysis records (tokens, diagnoses).
@@ -48,6 +62,9 @@ impl TerminalLog {
     }
 
     pub fn record(&mut self, record: &Record, json: &str) {
+        if !self.frames && !is_about_an_end(record) {
+            return;
+        }
         let text = match self.format {
             LogFormat::Json => Some(json.to_owned()),
             LogFormat::Text => self.render(record),
@@ -105,6 +122,15 @@ impl TerminalLog {
             )),
             Record::Meta(_) => None,
         }
+    }
+}
+
+/// What a `--quiet` log prints: how connections ended and why, warnings and errors, the end of the capture.
+fn is_about_an_end(record: &Record) -> bool {
+    match record {
+        Record::Close(_) | Record::Diagnosis(_) | Record::End(_) => true,
+        Record::Note(note) => matches!(note.level.as_str(), "warn" | "error"),
+        _ => false,
     }
 }
 

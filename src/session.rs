@@ -61,8 +61,10 @@ pub async fn start(setup: SessionSetup<'_>) -> Result<Session> {
         redacted: false,
         insecure_upstream: setup.insecure_upstream,
     };
-    let log =
-        (!setup.log.quiet).then(|| TerminalLog::stdout(setup.log.log_format).with_blocks(crate::inspect::render_block));
+    let mut log = TerminalLog::stdout(setup.log.log_format).with_blocks(crate::inspect::render_block);
+    if setup.log.quiet {
+        log = log.closes_only();
+    }
     let mut publishers = setup.publishers;
     let mut ui = None;
     if let Some(ui_args) = setup.ui.filter(|args| !args.no_ui) {
@@ -74,8 +76,8 @@ pub async fn start(setup: SessionSetup<'_>) -> Result<Session> {
     let (sink, pipeline) = pipeline::start(PipelineOptions {
         meta,
         capture,
-        log,
-        analysis: setup.analysis.map(|options| Box::new(Analyzer::new(options)) as Box<dyn pipeline::Analysis>),
+        log: Some(log),
+        analysis: setup.analysis.map(Analyzer::factory),
         redaction: setup
             .capture
             .redact

@@ -118,8 +118,6 @@ async fn a_real_run_logs_frames_and_saves_a_private_capture_on_sigterm() {
 #[cfg(unix)]
 #[tokio::test]
 async fn the_first_run_works_offline_and_explains_the_close() {
-    use futures_util::{SinkExt, StreamExt};
-    use tokio_tungstenite::tungstenite::Message;
     let home = tempfile::tempdir().unwrap();
     let mut child = frametap()
         .args(["proxy", "--listen", "127.0.0.1:0", "--no-ui"])
@@ -129,42 +127,11 @@ async fn the_first_run_works_offline_and_explains_the_close() {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let banner = read_banner(child.stderr.take().unwrap(), true).await;
     let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut simulator_notice, mut url, mut capture) = (false, None, None);
-    while url.is_none() || capture.is_none() {
-        let line = stderr.next_line().await.unwrap().expect("the banner");
-        simulator_notice |= line.contains("SIMULATOR — not Genesys");
-        if let Some(rest) = line.split("point your WebSocket client at").nth(1) {
-            url = Some(rest.trim().to_owned());
-        }
-        if line.trim_start().starts_with("capture") {
-            capture = Some(line.split_whitespace().last().unwrap().to_owned());
-        }
-    }
-    assert!(simulator_notice, "the banner says loudly that the upstream is a simulator");
-    let url = url.unwrap();
-    assert!(url.contains("/v1?deploymentId="), "{url}");
-    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-    ws.send(Message::text(r#"{"type":"message","content":"Hello from custom UI","timestamp":1764097800000}"#))
-        .await
-        .unwrap();
-    let close = ws.next().await.unwrap().unwrap();
-    assert!(
-        matches!(close, Message::Close(Some(ref f)) if u16::from(f.code) == 1000 && f.reason.is_empty()),
-        "{close:?}"
-    );
-    // Dropped without answering the close, as a careless client does.
-    drop(ws);
-    let mut live = String::new();
-    let read_diagnosis = async {
-        while !live.contains("protocol-lint") {
-            let line = stdout.next_line().await.unwrap().expect("the diagnosis block");
-            live.push_str(&line);
-            live.push('\n');
-        }
-    };
-    tokio::time::timeout(std::time::Duration::from_secs(20), read_diagnosis).await.expect("a diagnosis is printed");
+    assert!(banner.simulator_notice, "the banner says loudly that the upstream is a simulator");
+    let capture = banner.capture.clone();
+    let live = send_a_first_message_without_action(&banner.url, &mut stdout).await;
     assert!(live.contains("preceding frame #1"), "{live}");
     // SAFETY: sending SIGTERM to our own child process.
     unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGTERM) };
@@ -186,4 +153,92 @@ async fn the_first_run_works_offline_and_explains_the_close() {
     assert!(causes.iter().all(|c| c["rule"] != "tcp-drop"), "{causes:?}");
     let text = report.to_string().to_lowercase();
     assert!(!text.contains("guest:write"), "no forum guesswork about scopes");
+}
+
+/// What `frametap proxy` printed on stderr as it started.
+struct Banner {
+    url: String,
+    capture: Option<String>,
+    simulator_notice: bool,
+    /// The rest of stderr, kept open: frametap still writes to it as it stops.
+    _stderr: tokio::io::Lines<BufReader<tokio::process::ChildStderr>>,
+}
+
+/// Reads the start banner up to the URL to connect to (and the capture's path, when `with_capture`).
+async fn read_banner(stderr: tokio::process::ChildStderr, with_capture: bool) -> Banner {
+    let mut stderr = BufReader::new(stderr).lines();
+    let (mut simulator_notice, mut url, mut capture) = (false, None, None);
+    while url.is_none() || (with_capture && capture.is_none()) {
+        let line = stderr.next_line().await.unwrap().expect("the banner");
+        simulator_notice |= line.contains("SIMULATOR — not Genesys");
+        if let Some(rest) = line.split("point your WebSocket client at").nth(1) {
+            url = Some(rest.trim().to_owned());
+        }
+        if line.trim_start().starts_with("capture") {
+            capture = Some(line.split_whitespace().last().unwrap().to_owned());
+        }
+    }
+    let url = url.unwrap();
+    assert!(url.contains("/v1?deploymentId="), "{url}");
+    Banner { url, capture, simulator_notice, _stderr: stderr }
+}
+
+/// The newcomer's first mistake against the simulator: a message without `action` and no `configureSession`
+/// first. The simulator closes with 1000 and no reason; the client then drops TCP. Returns the terminal log up
+/// to the diagnosis.
+async fn send_a_first_message_without_action(
+    url: &str,
+    stdout: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+) -> String {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    ws.send(Message::text(r#"{"type":"message","content":"Hello from custom UI","timestamp":1764097800000}"#))
+        .await
+        .unwrap();
+    let close = ws.next().await.unwrap().unwrap();
+    assert!(
+        matches!(close, Message::Close(Some(ref f)) if u16::from(f.code) == 1000 && f.reason.is_empty()),
+        "{close:?}"
+    );
+    // Dropped without answering the close, as a careless client does.
+    drop(ws);
+    let mut live = String::new();
+    let read_diagnosis = async {
+        while !live.contains("protocol-lint") {
+            let line = stdout.next_line().await.unwrap().expect("the diagnosis block");
+            live.push_str(&line);
+            live.push('\n');
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(20), read_diagnosis).await.expect("a diagnosis is printed");
+    live
+}
+
+/// `--quiet` keeps what the user came for, the close and its diagnosis, and drops the line per frame. With no
+/// capture and no UI nothing reads frame records: the relay analyses them where they arrive and hands the
+/// pipeline only the diagnosis, which must still name the frame that preceded the close.
+#[cfg(unix)]
+#[tokio::test]
+async fn quiet_prints_only_how_a_connection_ended_and_why() {
+    let home = tempfile::tempdir().unwrap();
+    let mut child = frametap()
+        .args(["proxy", "--listen", "127.0.0.1:0", "--no-ui", "--no-capture", "--quiet"])
+        .env("FRAMETAP_HOME", home.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let banner = read_banner(child.stderr.take().unwrap(), false).await;
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(banner.capture, None, "--no-capture");
+    let live = send_a_first_message_without_action(&banner.url, &mut stdout).await;
+    assert!(live.contains("CLOSED first by server: 1000"), "the close line: {live}");
+    assert!(live.contains("preceding frame #1"), "the diagnosis names the frame without `action`: {live}");
+    assert!(!live.contains("C→S") && !live.contains("S→C"), "no line per frame: {live}");
+    assert!(!live.contains(" GET /v1") && !live.contains("↳"), "no open lines, no annotations: {live}");
+    // SAFETY: sending SIGTERM to our own child process.
+    unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGTERM) };
+    assert!(child.wait().await.unwrap().success());
 }

@@ -376,4 +376,15 @@ impl crate::pipeline::Analysis for Analyzer {
         let seen_at = record.ts();
         Analyzer::observe_owned(self, record, seen_at)
     }
+
+    fn observe_shared(&mut self, record: &Record) -> Vec<Record> {
+        Analyzer::observe(self, record, record.ts())
+    }
+}
+
+impl Analyzer {
+    /// Makes the live pipeline's analyses (its sink thread's and one per relayed connection).
+    pub fn factory(options: AnalysisOptions) -> crate::pipeline::AnalysisFactory {
+        std::sync::Arc::new(move || Box::new(Analyzer::new(options.clone())) as Box<dyn crate::pipeline::Analysis>)
+    }
 }

@@ -1,18 +1,21 @@
 //! The event pipeline: every source hands records to one sink thread that analyses, redacts, logs,
 //! captures and publishes them, in order, without ever slowing the relay for long.
 //!
-//! Sources (relay, replay) call [`EventSink::emit`]; the bounded queue (src/pipeline/queue.rs) gives
+//! Sources (relay, replay) call [`EventSink::emit`]; a relayed connection emits through a [`ConnSink`],
+//! which runs the analysis of its records where they are emitted (src/pipeline/conn.rs). The bounded queue (src/pipeline/queue.rs) gives
 //! backpressure by default, or counted drops with `--on-capture-lag drop`. The sink thread takes records
 //! in batches, serialises each once into a reused buffer, and flushes the capture and the terminal after
 //! each batch.
 
+mod conn;
 mod queue;
 
 use crate::capture::CaptureWriter;
 use crate::event::{End, Meta, Record};
 use crate::log::TerminalLog;
+pub use conn::ConnSink;
 pub use queue::{EventSink, BYTE_BUDGET};
-use queue::{Message, Queue, IDLE_POLLS_BEFORE_SLEEP, POLL_INTERVAL};
+use queue::{Message, Queue, SourceAnalysis, IDLE_POLLS_BEFORE_SLEEP, POLL_INTERVAL};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -20,7 +23,12 @@ use std::sync::Arc;
 pub trait Analysis: Send {
     /// Sees every record in order; returns records to emit right after it.
     fn observe(&mut self, record: Record) -> Vec<Record>;
+    /// [`Self::observe`] for a record that is still to be written.
+    fn observe_shared(&mut self, record: &Record) -> Vec<Record>;
 }
+
+/// Makes a fresh analysis: one for the sink thread, one for each connection analysed at its source.
+pub type AnalysisFactory = Arc<dyn Fn() -> Box<dyn Analysis> + Send + Sync>;
 
 /// Rewrites records before any sink sees them: implemented by the redactor (`--redact`).
 pub trait Redaction: Send {
@@ -47,7 +55,7 @@ pub struct PipelineOptions {
     pub meta: Meta,
     pub capture: Option<CaptureWriter>,
     pub log: Option<TerminalLog>,
-    pub analysis: Option<Box<dyn Analysis>>,
+    pub analysis: Option<AnalysisFactory>,
     pub redaction: Option<Box<dyn Redaction>>,
     pub publishers: Vec<Arc<dyn Publisher>>,
     pub on_lag: LagPolicy,
@@ -76,16 +84,24 @@ pub struct Summary {
 pub fn start(options: PipelineOptions) -> (EventSink, Pipeline) {
     let queue = Arc::new(Queue::new(options.buffer));
     let dropped = Arc::new(AtomicU64::new(0));
+    let unsent = Arc::new(AtomicU64::new(0));
     let sink = EventSink {
         queue: queue.clone(),
         policy: options.on_lag,
         dropped: dropped.clone(),
         conn_ids: Arc::new(AtomicU64::new(0)),
+        analysis: options.analysis.as_ref().map(|factory| {
+            Arc::new(SourceAnalysis { factory: factory.clone(), meta: Record::from(options.meta.clone()) })
+        }),
+        frames_wanted: options.capture.is_some()
+            || options.log.as_ref().is_some_and(TerminalLog::wants_frames)
+            || !options.publishers.is_empty(),
+        unsent: unsent.clone(),
     };
     let sink_queue = queue.clone();
     let thread = std::thread::Builder::new()
         .name("frametap-sink".into())
-        .spawn(move || SinkThread::new(options, dropped).run(&sink_queue))
+        .spawn(move || SinkThread::new(options, dropped, unsent).run(&sink_queue))
         .expect("spawning the sink thread");
     queue.set_sink_thread(thread.thread().clone());
     (sink, Pipeline { queue, thread })
@@ -106,7 +122,11 @@ impl Pipeline {
 
 struct SinkThread {
     options: PipelineOptions,
+    /// The analysis of records that were not analysed at their source.
+    analysis: Option<Box<dyn Analysis>>,
     dropped: Arc<AtomicU64>,
+    /// Frames analysed at their source and not handed over (nothing reads them): counted in the `end` record.
+    unsent: Arc<AtomicU64>,
     json: Vec<u8>,
     /// False when no sink reads JSON (no capture, no UI, text log): then nothing is serialised.
     needs_json: bool,
@@ -116,13 +136,15 @@ struct SinkThread {
 }
 
 impl SinkThread {
-    fn new(options: PipelineOptions, dropped: Arc<AtomicU64>) -> Self {
+    fn new(options: PipelineOptions, dropped: Arc<AtomicU64>, unsent: Arc<AtomicU64>) -> Self {
         let needs_json = options.capture.is_some()
             || !options.publishers.is_empty()
             || options.log.as_ref().is_some_and(TerminalLog::wants_json);
         SinkThread {
+            analysis: options.analysis.as_ref().map(|factory| factory()),
             options,
             dropped,
+            unsent,
             json: Vec::with_capacity(4096),
             needs_json,
             records: 0,
@@ -153,6 +175,7 @@ impl SinkThread {
             for message in batch.drain(..) {
                 match message {
                     Message::Record(record) => self.process(record),
+                    Message::Analysed(record) => self.write(record),
                     Message::Finish => finishing = true,
                 }
             }
@@ -165,15 +188,17 @@ impl SinkThread {
         // Records a source emitted while the finish marker was being handled still belong in the capture.
         queue.take(&mut batch);
         for message in batch.drain(..) {
-            if let Message::Record(record) = message {
-                self.process(record);
+            match message {
+                Message::Record(record) => self.process(record),
+                Message::Analysed(record) => self.write(record),
+                Message::Finish => {}
             }
         }
         self.finish()
     }
 
     fn process(&mut self, record: Record) {
-        let Some(mut analysis) = self.options.analysis.take() else {
+        let Some(mut analysis) = self.analysis.take() else {
             self.write(record);
             return;
         };
@@ -189,7 +214,7 @@ impl SinkThread {
         // it is reported once and the analysis stays switched off; every record is still written.
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| analysis.observe(record))) {
             Ok(derived) => {
-                self.options.analysis = Some(analysis);
+                self.analysis = Some(analysis);
                 for record in derived {
                     self.write(record);
                 }
@@ -254,6 +279,9 @@ impl SinkThread {
 
     fn finish(mut self) -> Summary {
         let dropped = self.dropped.load(Ordering::Relaxed);
+        let unsent = self.unsent.load(Ordering::Relaxed);
+        self.frames += unsent;
+        self.records += unsent;
         let mut errors = Vec::new();
         if dropped > 0 {
             errors.push(format!(
@@ -413,6 +441,10 @@ mod tests {
 
     impl Analysis for Exploding {
         fn observe(&mut self, record: Record) -> Vec<Record> {
+            self.observe_shared(&record)
+        }
+
+        fn observe_shared(&mut self, record: &Record) -> Vec<Record> {
             if record.kind() == "note" {
                 panic!("a bug in the analysis");
             }
@@ -424,7 +456,7 @@ mod tests {
     async fn a_panicking_analysis_is_switched_off_and_nothing_is_lost() {
         let gate = Arc::new(Gate { open: Mutex::new(true), ..Gate::default() });
         let mut options = options(LagPolicy::Block, None, gate.clone());
-        options.analysis = Some(Box::new(Exploding));
+        options.analysis = Some(Arc::new(|| Box::new(Exploding) as Box<dyn Analysis>));
         let (sink, pipeline) = start(options);
         for n in 0..10 {
             sink.emit(note(n)).await;
@@ -432,5 +464,108 @@ mod tests {
         let summary = pipeline.finish().await;
         assert_eq!(summary.end.dropped, 0);
         assert_eq!(gate.seen.lock().unwrap().iter().filter(|k| *k == "note").count(), 10);
+    }
+
+    /// Derives a note from every frame and counts, across all its instances, the frames it analysed.
+    struct NotePerFrame(Arc<AtomicU64>);
+
+    impl Analysis for NotePerFrame {
+        fn observe(&mut self, record: Record) -> Vec<Record> {
+            self.observe_shared(&record)
+        }
+
+        fn observe_shared(&mut self, record: &Record) -> Vec<Record> {
+            let Record::Frame(frame) = record else { return Vec::new() };
+            self.0.fetch_add(1, Ordering::Relaxed);
+            vec![note(frame.seq)]
+        }
+    }
+
+    fn frames(conn: ConnId, count: u64) -> Vec<Record> {
+        use crate::event::{Frame, Opcode, Peer};
+        (1..=count)
+            .map(|seq| {
+                let payload = bytes::Bytes::from(format!("frame {seq}"));
+                Record::Frame(Frame::whole(conn, Ts::now(), seq, Peer::Client, Opcode::Text, payload))
+            })
+            .collect()
+    }
+
+    fn counting(options: &mut PipelineOptions) -> Arc<AtomicU64> {
+        let analysed = Arc::new(AtomicU64::new(0));
+        let counter = analysed.clone();
+        options.analysis = Some(Arc::new(move || Box::new(NotePerFrame(counter.clone())) as Box<dyn Analysis>));
+        analysed
+    }
+
+    use crate::event::ConnId;
+
+    #[tokio::test]
+    async fn a_connection_is_analysed_once_where_it_is_emitted_and_its_records_stay_in_order() {
+        let gate = Arc::new(Gate { open: Mutex::new(true), ..Gate::default() });
+        let mut options = options(LagPolicy::Block, None, gate.clone());
+        let analysed = counting(&mut options);
+        let (sink, pipeline) = start(options);
+        let conn = sink.connection();
+        conn.emit_all(&mut frames(conn.conn(), 3)).await;
+        conn.emit(frames(conn.conn(), 1).remove(0)).await;
+        let summary = pipeline.finish().await;
+        assert_eq!(analysed.load(Ordering::Relaxed), 4, "analysed at the source, not again on the sink thread");
+        let kinds = gate.seen.lock().unwrap().clone();
+        let between_meta_and_end = &kinds[1..kinds.len() - 1];
+        assert_eq!(between_meta_and_end, ["frame", "note", "frame", "note", "frame", "note", "frame", "note"]);
+        assert_eq!((summary.end.frames, summary.end.records), (4, 9));
+    }
+
+    #[tokio::test]
+    async fn with_nothing_reading_frames_only_what_the_analysis_derives_is_handed_over() {
+        let mut options = options(LagPolicy::Block, None, Arc::new(Gate::default()));
+        options.publishers.clear();
+        let analysed = counting(&mut options);
+        let (sink, pipeline) = start(options);
+        let conn = sink.connection();
+        conn.emit_all(&mut frames(conn.conn(), 5)).await;
+        let summary = pipeline.finish().await;
+        assert_eq!(analysed.load(Ordering::Relaxed), 5);
+        assert_eq!(summary.end.frames, 5, "frames not handed over are still counted");
+        assert_eq!(summary.end.records, 1 + 5 + 5, "meta, the frames, the notes derived from them");
+        assert!(summary.end.complete);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_analysis_of_one_connection_loses_no_record() {
+        let gate = Arc::new(Gate { open: Mutex::new(true), ..Gate::default() });
+        let mut options = options(LagPolicy::Block, None, gate.clone());
+        options.analysis = Some(Arc::new(|| Box::new(Exploding) as Box<dyn Analysis>));
+        let (sink, pipeline) = start(options);
+        let (failing, healthy) = (sink.connection(), sink.connection());
+        for n in 0..3 {
+            failing.emit(note(n)).await;
+            healthy.emit_all(&mut frames(healthy.conn(), 1)).await;
+        }
+        let summary = pipeline.finish().await;
+        assert_eq!(summary.end.dropped, 0);
+        let kinds = gate.seen.lock().unwrap().clone();
+        assert_eq!(kinds.iter().filter(|k| *k == "note").count(), 3, "{kinds:?}");
+        assert_eq!(kinds.iter().filter(|k| *k == "frame").count(), 3, "{kinds:?}");
+    }
+
+    #[tokio::test]
+    async fn a_lagging_sink_with_the_drop_policy_counts_what_a_connection_could_not_hand_over() {
+        let gate = Arc::new(Gate::default());
+        let mut options = options(LagPolicy::Drop, None, gate.clone());
+        let analysed = counting(&mut options);
+        let (sink, pipeline) = start(options);
+        let conn = sink.connection();
+        for record in frames(conn.conn(), 50) {
+            conn.emit(record).await;
+        }
+        *gate.open.lock().unwrap() = true;
+        gate.cv.notify_all();
+        let summary = pipeline.finish().await;
+        assert_eq!(analysed.load(Ordering::Relaxed), 50, "every frame is analysed, even one then dropped");
+        let seen = gate.seen.lock().unwrap().iter().filter(|k| *k == "frame" || *k == "note").count() as u64;
+        assert!(summary.end.dropped > 0, "{:?}", summary.end);
+        assert_eq!(seen + summary.end.dropped, 100, "each frame and its note is either handed over or counted");
     }
 }

@@ -22,18 +22,21 @@ const RECORD_OVERHEAD: usize = 512;
 // Records move through the queue once; boxing them would cost an allocation per frame.
 #[allow(clippy::large_enum_variant)]
 pub(super) enum Message {
+    /// A record for the sink's analysis, then the sinks.
     Record(Record),
+    /// A record already analysed at its source (a relayed connection), followed by what that derived.
+    Analysed(Record),
     Finish,
 }
 
 fn cost(message: &Message) -> usize {
     match message {
-        Message::Record(record) => record_cost(record),
+        Message::Record(record) | Message::Analysed(record) => record_cost(record),
         Message::Finish => RECORD_OVERHEAD,
     }
 }
 
-fn record_cost(record: &Record) -> usize {
+pub(super) fn record_cost(record: &Record) -> usize {
     match record {
         Record::Frame(frame) => frame.payload.len() + RECORD_OVERHEAD,
         _ => RECORD_OVERHEAD,
@@ -70,7 +73,7 @@ impl Queue {
 
     /// Reserves room for `count` records of `cost` bytes in all; false when full.
     /// A lone record larger than the budget still fits in an empty queue.
-    fn reserve(&self, count: usize, cost: usize) -> bool {
+    pub(super) fn reserve(&self, count: usize, cost: usize) -> bool {
         let records = self.records.fetch_add(count, Ordering::AcqRel);
         let bytes = self.bytes.fetch_add(cost, Ordering::AcqRel);
         if records + count <= self.max_records && (bytes + cost <= BYTE_BUDGET || bytes == 0) {
@@ -81,12 +84,19 @@ impl Queue {
         false
     }
 
-    fn push(&self, message: Message) {
+    /// Counts `count` records of `cost` bytes in all as held, whatever the limits (records derived from
+    /// records that were let in: a few small ones).
+    pub(super) fn add(&self, count: usize, cost: usize) {
+        self.records.fetch_add(count, Ordering::AcqRel);
+        self.bytes.fetch_add(cost, Ordering::AcqRel);
+    }
+
+    pub(super) fn push(&self, message: Message) {
         self.items.lock().unwrap().push(message);
         self.after_push();
     }
 
-    fn push_all(&self, messages: impl Iterator<Item = Message>) {
+    pub(super) fn push_all(&self, messages: impl Iterator<Item = Message>) {
         self.items.lock().unwrap().extend(messages);
         self.after_push();
     }
@@ -117,10 +127,7 @@ impl Queue {
 
     /// The room (records, bytes) some messages hold.
     pub(super) fn held(messages: &[Message]) -> (usize, usize) {
-        messages
-            .iter()
-            .filter(|m| matches!(m, Message::Record(_)))
-            .fold((0, 0), |(n, bytes), m| (n + 1, bytes + cost(m)))
+        messages.iter().filter(|m| !matches!(m, Message::Finish)).fold((0, 0), |(n, bytes), m| (n + 1, bytes + cost(m)))
     }
 
     /// Returns room once the sink has written what held it, and wakes sources waiting for it.
@@ -149,28 +156,48 @@ pub struct EventSink {
     pub(super) policy: LagPolicy,
     pub(super) dropped: Arc<AtomicU64>,
     pub(super) conn_ids: Arc<AtomicU64>,
+    /// Makes the analysis of each connection that is analysed at its source ([`EventSink::connection`]).
+    pub(super) analysis: Option<Arc<SourceAnalysis>>,
+    /// False when no sink reads frame records (no capture, no UI, no terminal log): then connections analysed
+    /// at their source hand the pipeline only what the analysis derives, and count their frames in `unsent`.
+    pub(super) frames_wanted: bool,
+    /// Frame records analysed at their source and not handed over because nothing reads them.
+    pub(super) unsent: Arc<AtomicU64>,
+}
+
+/// What a connection analysed at its source needs: a fresh analysis, told about the session first.
+pub(super) struct SourceAnalysis {
+    pub(super) factory: super::AnalysisFactory,
+    /// The session's `meta` record, which every new analysis observes first (it names the upstream).
+    pub(super) meta: Record,
 }
 
 impl EventSink {
     /// Hands a record to the pipeline: waits while it is full (`block`), or counts a drop (`drop`).
     pub async fn emit(&self, record: Record) {
         let message = Message::Record(record);
-        let cost = cost(&message);
+        if self.room_for(1, cost(&message)).await {
+            self.queue.push(message);
+        } else {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Reserves room for `count` records of `cost` bytes: waits until there is some (`block`), or returns
+    /// false at once when there is none (`drop`).
+    pub(super) async fn room_for(&self, count: usize, cost: usize) -> bool {
         loop {
-            if self.queue.reserve(1, cost) {
-                self.queue.push(message);
-                return;
+            if self.queue.reserve(count, cost) {
+                return true;
             }
             if self.policy == LagPolicy::Drop {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-                return;
+                return false;
             }
             let room = self.queue.room.notified();
             tokio::pin!(room);
             room.as_mut().enable();
-            if self.queue.reserve(1, cost) {
-                self.queue.push(message);
-                return;
+            if self.queue.reserve(count, cost) {
+                return true;
             }
             // The sink may be asleep with a full queue only if it is finishing; make sure it is awake.
             self.queue.wake_sink();
@@ -193,5 +220,16 @@ impl EventSink {
     /// A new connection id, unique within this pipeline (1, 2, …).
     pub fn next_conn_id(&self) -> ConnId {
         self.conn_ids.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// A new connection whose records are analysed where they are emitted ([`super::ConnSink`]).
+    pub fn connection(&self) -> super::ConnSink {
+        let analysis = self.analysis.as_ref().map(|source| {
+            let mut analysis = (source.factory)();
+            // The meta record derives nothing; it tells the analysis the session's upstream.
+            analysis.observe_shared(&source.meta);
+            analysis
+        });
+        super::ConnSink::new(self.next_conn_id(), self.clone(), analysis)
     }
 }

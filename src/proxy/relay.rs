@@ -7,7 +7,7 @@
 
 use super::stream::{raw_fd, reset_on_close, RelayStream};
 use crate::event::{Close, ConnId, Frame, Note, Opcode, Peer, Record, Ts};
-use crate::pipeline::EventSink;
+use crate::pipeline::ConnSink;
 use crate::wire::{encode_close, random_mask, FrameScanner, ScannedFrame, Step};
 use bytes::{Buf, Bytes, BytesMut};
 use std::os::fd::RawFd;
@@ -60,9 +60,9 @@ impl EndState {
     }
 }
 
-struct Shared {
+struct Shared<'s> {
     conn: ConnId,
-    sink: EventSink,
+    sink: &'s ConnSink,
     seq: AtomicU64,
     state: Mutex<EndState>,
     proxy_close: watch::Sender<ProxyClose>,
@@ -71,7 +71,7 @@ struct Shared {
     max_message: u64,
 }
 
-impl Shared {
+impl Shared<'_> {
     fn next_seq(&self) -> u64 {
         self.seq.fetch_add(1, Ordering::Relaxed) + 1
     }
@@ -141,7 +141,7 @@ struct Pump<'a, R, W> {
     to_fd: Option<RawFd>,
     buf: BytesMut,
     scanner: FrameScanner,
-    shared: &'a Shared,
+    shared: &'a Shared<'a>,
     /// Bytes of an oversized frame still to discard.
     skip: u64,
     /// False once frametap closed towards `to`, or refused a frame from `from`: nothing more is passed on.
@@ -155,7 +155,7 @@ struct Pump<'a, R, W> {
 }
 
 impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Pump<'a, R, W> {
-    fn new(from: Peer, reader: R, writer: W, to_fd: Option<RawFd>, prefix: Bytes, shared: &'a Shared) -> Self {
+    fn new(from: Peer, reader: R, writer: W, to_fd: Option<RawFd>, prefix: Bytes, shared: &'a Shared<'a>) -> Self {
         let mut buf = BytesMut::with_capacity(READ_CHUNK.max(prefix.len()));
         buf.extend_from_slice(&prefix);
         Pump {
@@ -355,11 +355,10 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Pump<'a, R, W> {
     }
 }
 
-/// Relays one upgraded connection until it ends, and returns how it ended.
+/// Relays one upgraded connection until it ends, and returns how it ended (for `sink` to emit).
 pub async fn relay<C: RelayStream, S: RelayStream>(
     ends: Ends<C, S>,
-    conn: ConnId,
-    sink: EventSink,
+    sink: &ConnSink,
     options: RelayOptions,
     mut shutdown: watch::Receiver<bool>,
     opened: Instant,
@@ -367,6 +366,7 @@ pub async fn relay<C: RelayStream, S: RelayStream>(
     let (client_fd, server_fd) = (raw_fd(&ends.client), raw_fd(&ends.server));
     let (client_read, client_write) = ends.client.into_halves();
     let (server_read, server_write) = ends.server.into_halves();
+    let conn = sink.conn();
     let shared = Shared {
         conn,
         sink,

@@ -7,6 +7,7 @@ use super::stream::RelayStream;
 use super::upstream::{self, UpstreamAnswer, UpstreamBase};
 use super::ProxyContext;
 use crate::event::{Headers, HttpRequest, HttpResponse, Note, Open, Record, Ts};
+use crate::pipeline::ConnSink;
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::Full;
@@ -111,7 +112,8 @@ pub async fn relay_upgrade<IO: RelayStream>(
             "frametap: the upgrade request has no Sec-WebSocket-Key header\n".into(),
         );
     };
-    let conn = ctx.sink.next_conn_id();
+    let sink = ctx.sink.connection();
+    let conn = sink.conn();
     let ts = Ts::now();
     let opened = Instant::now();
     let path = req.uri().path_and_query().map_or("/".to_owned(), |pq| pq.as_str().to_owned());
@@ -145,8 +147,8 @@ pub async fn relay_upgrade<IO: RelayStream>(
         Err(e) => {
             let message = e.to_string();
             open.error = Some(message.clone());
-            ctx.sink.emit(Record::from(open)).await;
-            emit_notes(&ctx, conn, &changes).await;
+            sink.emit(Record::from(open)).await;
+            emit_notes(&sink, &changes).await;
             return text_response(
                 StatusCode::BAD_GATEWAY,
                 format!("frametap could not open {upstream_url}: {message}\n"),
@@ -160,13 +162,13 @@ pub async fn relay_upgrade<IO: RelayStream>(
     let Some((server, server_prefix)) = upgraded else {
         let body = body.unwrap_or_default();
         open.response = Some(response_record(status, &headers, &body));
-        ctx.sink.emit(Record::from(open)).await;
-        emit_notes(&ctx, conn, &changes).await;
+        sink.emit(Record::from(open)).await;
+        emit_notes(&sink, &changes).await;
         return build_response(status, &client_response_headers(&headers), body);
     };
     open.response = Some(response_record(status, &headers, &[]));
-    ctx.sink.emit(Record::from(open)).await;
-    emit_notes(&ctx, conn, &changes).await;
+    sink.emit(Record::from(open)).await;
+    emit_notes(&sink, &changes).await;
 
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(client_key.as_bytes());
     let mut to_client = vec![
@@ -192,8 +194,8 @@ pub async fn relay_upgrade<IO: RelayStream>(
             return;
         };
         let ends = Ends { client: parts.io.into_inner(), client_prefix: parts.read_buf, server, server_prefix };
-        let close = relay(ends, conn, ctx.sink.clone(), ctx.config.relay, ctx.shutdown.clone(), opened).await;
-        ctx.sink.emit(Record::Close(close)).await;
+        let close = relay(ends, &sink, ctx.config.relay, ctx.shutdown.clone(), opened).await;
+        sink.emit(Record::Close(close)).await;
     });
     response
 }
@@ -207,21 +209,21 @@ fn response_record(status: u16, headers: &Headers, body: &[u8]) -> HttpResponse 
     HttpResponse { status, headers: headers.clone(), body: text, body_base64: base64 }
 }
 
-async fn emit_notes(ctx: &ProxyContext, conn: u64, changes: &RequestChanges) {
+async fn emit_notes(sink: &ConnSink, changes: &RequestChanges) {
     let note = |code: &str, level: &str, message: String| {
-        Record::Note(Note { conn: Some(conn), ts: Ts::now(), level: level.into(), code: code.into(), message })
+        Record::Note(Note { conn: Some(sink.conn()), ts: Ts::now(), level: level.into(), code: code.into(), message })
     };
     if let Some(offered) = &changes.extensions_dropped {
         let message = format!(
             "the client offered {offered:?}; frametap removed Sec-WebSocket-Extensions so compression is off on both legs and every frame stays readable"
         );
-        ctx.sink.emit(note("compression-off", "info", message)).await;
+        sink.emit(note("compression-off", "info", message)).await;
     }
     if changes.cookies_dropped > 0 {
         let message = format!(
             "dropped {} Cookie header(s): cookies a browser sends to 127.0.0.1 belong to your other local apps, not the upstream (--forward-cookies sends them)",
             changes.cookies_dropped
         );
-        ctx.sink.emit(note("cookies-dropped", "info", message)).await;
+        sink.emit(note("cookies-dropped", "info", message)).await;
     }
 }
