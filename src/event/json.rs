@@ -3,7 +3,6 @@
 
 use super::{Frame, Record};
 use base64::Engine as _;
-use std::io::Write as _;
 
 /// Appends `record` as one JSON object (no newline) to `out`.
 pub fn write_record_json(record: &Record, out: &mut Vec<u8>) -> serde_json::Result<()> {
@@ -75,7 +74,7 @@ fn write_frame(frame: &Frame, out: &mut Vec<u8>) -> serde_json::Result<()> {
 }
 
 fn write_int(out: &mut Vec<u8>, n: u64) {
-    let _ = write!(out, "{n}");
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
 #[cfg(test)]
