@@ -5,7 +5,6 @@ use super::tokens::TokenTracker;
 use super::AnalysisOptions;
 use crate::event::{Annotation, ConnId, Frame, Opcode, Open, Peer, Record, Ts};
 use crate::profile::{self, Finding, Profile, ProfileChoice, Signal};
-use bytes::Bytes;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// At most this many lint findings are kept per connection (the rest are counted in `findings_omitted`).
@@ -24,29 +23,38 @@ pub struct Analyzer {
     refused: BTreeSet<ConnId>,
 }
 
-/// What the analysis keeps of one data frame (the payload is a cheap `Bytes` handle).
+/// What the analysis keeps of one data frame: its facts and the start of its payload, enough for the
+/// diagnosis's preview (a copy of at most [`PAYLOAD_HEAD`] bytes, so no payload is kept alive or shared).
 #[derive(Clone, Debug)]
 pub struct FrameFacts {
     pub seq: u64,
     pub ts: Ts,
     pub from: Peer,
     pub opcode: Opcode,
+    /// The whole payload's length.
     pub len: u64,
-    pub payload: Bytes,
+    /// The payload's first [`PAYLOAD_HEAD`] bytes (all of it when shorter).
+    pub head: Vec<u8>,
     pub text: bool,
 }
 
+/// Payload bytes kept of a data frame: the longest preview the diagnosis shows (`close::PREVIEW_CHARS`
+/// characters, and one more to know it was cut) at four bytes per character.
+pub const PAYLOAD_HEAD: usize = (super::close::PREVIEW_CHARS + 1) * 4;
+
 impl FrameFacts {
-    /// The facts of `frame`, with its payload (a reference-counted clone) when `with_payload`; without, the
-    /// payload is handed over afterwards by [`Analyzer::observe_owned`], which saves the clone.
-    fn of(frame: &Frame, with_payload: bool) -> Self {
+    /// The facts of `frame`, copying the head of its payload into `head` (a buffer reused from the
+    /// previous frame of the same peer, so a frame costs a short copy, not an allocation).
+    fn of(frame: &Frame, mut head: Vec<u8>) -> Self {
+        head.clear();
+        head.extend_from_slice(&frame.payload[..frame.payload.len().min(PAYLOAD_HEAD)]);
         FrameFacts {
             seq: frame.seq,
             ts: frame.ts,
             from: frame.from,
             opcode: frame.opcode,
             len: frame.len,
-            payload: if with_payload { frame.payload.clone() } else { Bytes::new() },
+            head,
             text: frame.text_message || frame.opcode == Opcode::Text,
         }
     }
@@ -211,7 +219,7 @@ impl ConnHistory {
         self.open = Some(open.clone());
     }
 
-    fn frame(&mut self, frame: &Frame, with_payload: bool, out: &mut Vec<Record>) {
+    fn frame(&mut self, frame: &Frame, out: &mut Vec<Record>) {
         if frame.opcode == Opcode::Close {
             if self.first_close.is_none() {
                 self.first_close = Some(CloseFrameFacts { seq: frame.seq, ts: frame.ts, from: frame.from });
@@ -239,8 +247,8 @@ impl ConnHistory {
         if self.largest.is_none_or(|(_, len, _)| frame.len > len) {
             self.largest = Some((frame.seq, frame.len, frame.from));
         }
-        let facts = FrameFacts::of(frame, with_payload);
-        self.last_data[slot(frame.from)] = Some(facts);
+        let previous = self.last_data[slot(frame.from)].take();
+        self.last_data[slot(frame.from)] = Some(FrameFacts::of(frame, previous.map(|f| f.head).unwrap_or_default()));
         self.last_any = Some(slot(frame.from));
         if self.auto_pending && self.data_frames > AUTO_DETECT_FRAMES {
             self.auto_pending = false;
@@ -292,23 +300,6 @@ impl Analyzer {
     /// the record's own `ts` offline (so an old capture does not read as expired). Records that are
     /// themselves derived (`annotation`, `token`, `diagnosis`) are ignored: the analysis recomputes them.
     pub fn observe(&mut self, record: &Record, seen_at: Ts) -> Vec<Record> {
-        self.observe_record(record, seen_at, true)
-    }
-
-    /// [`Self::observe`] for a record the caller is done with: the frame's payload is kept without a copy
-    /// or a reference-count update (the live pipeline's path, run for every frame).
-    pub fn observe_owned(&mut self, record: Record, seen_at: Ts) -> Vec<Record> {
-        let out = self.observe_record(&record, seen_at, false);
-        if let Record::Frame(frame) = record {
-            let kept = self.conns.get_mut(&frame.conn).and_then(|h| h.last_data[slot(frame.from)].as_mut());
-            if let Some(kept) = kept.filter(|kept| kept.seq == frame.seq) {
-                kept.payload = frame.payload;
-            }
-        }
-        out
-    }
-
-    fn observe_record(&mut self, record: &Record, seen_at: Ts, with_payload: bool) -> Vec<Record> {
         let mut out = Vec::new();
         match record {
             Record::Meta(meta) => self.session_upstream = meta.upstream.clone(),
@@ -326,7 +317,7 @@ impl Analyzer {
             }
             Record::Frame(frame) => {
                 let history = self.history(frame.conn);
-                history.frame(frame, with_payload, &mut out);
+                history.frame(frame, &mut out);
                 if frame.opcode.is_data() {
                     let tokens = history.tokens.observe(record, seen_at);
                     if !tokens.is_empty() {
@@ -343,6 +334,12 @@ impl Analyzer {
             Record::Annotation(_) | Record::Token(_) | Record::Diagnosis(_) | Record::Note(_) | Record::End(_) => {}
         }
         out
+    }
+
+    /// The history so far of a connection that has not closed.
+    #[cfg(test)]
+    pub(crate) fn history_of(&self, conn: ConnId) -> Option<&ConnHistory> {
+        self.conns.get(&conn)
     }
 
     /// The lint findings so far of a connection that has not closed (empty for unknown or closed ones).
@@ -372,12 +369,7 @@ impl Analyzer {
 /// The live pipeline's hook: records are judged at the moment frametap saw them (their own `ts`, stamped
 /// live as they arrived), which is "now" for a live session without a clock read per record.
 impl crate::pipeline::Analysis for Analyzer {
-    fn observe(&mut self, record: Record) -> Vec<Record> {
-        let seen_at = record.ts();
-        Analyzer::observe_owned(self, record, seen_at)
-    }
-
-    fn observe_shared(&mut self, record: &Record) -> Vec<Record> {
+    fn observe(&mut self, record: &Record) -> Vec<Record> {
         Analyzer::observe(self, record, record.ts())
     }
 }

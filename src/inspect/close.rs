@@ -65,17 +65,31 @@ pub(crate) fn cause(
 /// A payload shortened for one line: text up to [`PREVIEW_CHARS`], binary as its size and first bytes.
 pub fn preview(facts: &FrameFacts) -> String {
     if facts.text {
-        if let Ok(text) = std::str::from_utf8(&facts.payload) {
+        if let Some(text) = text_head(facts) {
             let flat: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+            let cut = (facts.head.len() as u64) < facts.len;
             return match flat.char_indices().nth(PREVIEW_CHARS) {
-                Some((cut, _)) => format!("{}…", &flat[..cut]),
+                Some((at, _)) => format!("{}…", &flat[..at]),
+                None if cut => format!("{flat}…"),
                 None => flat,
             };
         }
     }
-    let head: String = facts.payload.iter().take(16).map(|b| format!("{b:02x}")).collect();
-    let more = if facts.payload.len() > 16 { "…" } else { "" };
+    let head: String = facts.head.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    let more = if facts.len > 16 { "…" } else { "" };
     format!("<{} bytes: {head}{more}>", facts.len)
+}
+
+/// The kept head of a text payload as text: `None` when it is not UTF-8, except for a character cut in two
+/// by the end of the head (then the text before it).
+fn text_head(facts: &FrameFacts) -> Option<&str> {
+    match std::str::from_utf8(&facts.head) {
+        Ok(text) => Some(text),
+        Err(e) if e.error_len().is_none() && (facts.head.len() as u64) < facts.len => {
+            std::str::from_utf8(&facts.head[..e.valid_up_to()]).ok()
+        }
+        Err(_) => None,
+    }
 }
 
 pub(crate) fn ms_between(later: Ts, earlier: Ts) -> f64 {
@@ -223,5 +237,37 @@ fn summary(close: &Close, preceding: Option<&FrameFacts>, top: Option<&Cause>) -
     match top {
         Some(top) => format!("{how}{after}; {}: {}", top.confidence.as_str(), top.message),
         None => format!("{how}{after}; no rule explains it"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Frame, Opcode, Peer, Record};
+    use crate::inspect::{AnalysisOptions, Analyzer};
+
+    /// The preview of the preceding frame in the diagnosis of a connection whose only data frame is `payload`.
+    fn preview_of(opcode: Opcode, payload: &[u8]) -> String {
+        let mut analyzer = Analyzer::new(AnalysisOptions::default());
+        let frame = Frame::whole(1, Ts::now(), 1, Peer::Client, opcode, bytes::Bytes::copy_from_slice(payload));
+        analyzer.observe(&Record::Frame(frame), Ts::now());
+        let history = analyzer.history_of(1).unwrap();
+        preview(history.preceding().unwrap())
+    }
+
+    #[test]
+    fn the_preview_is_cut_at_160_characters_even_when_only_the_head_of_the_payload_is_kept() {
+        assert_eq!(preview_of(Opcode::Text, b"{\"a\":\n1}"), "{\"a\": 1}");
+        let long = "é".repeat(5000);
+        assert_eq!(preview_of(Opcode::Text, long.as_bytes()), format!("{}…", "é".repeat(PREVIEW_CHARS)));
+        // Four-byte characters: the head ends exactly after 161 of them.
+        let wide = "😀".repeat(400);
+        assert_eq!(preview_of(Opcode::Text, wide.as_bytes()), format!("{}…", "😀".repeat(PREVIEW_CHARS)));
+        // Cut inside a character: the head's text stops before it.
+        let odd = format!("{}{}", "a".repeat(super::super::analyzer::PAYLOAD_HEAD - 1), "é".repeat(10));
+        assert_eq!(preview_of(Opcode::Text, odd.as_bytes()), format!("{}…", "a".repeat(PREVIEW_CHARS)));
+        assert_eq!(preview_of(Opcode::Text, &[0xff, b'a']), "<2 bytes: ff61>");
+        let binary = vec![7u8; 70_000];
+        assert_eq!(preview_of(Opcode::Binary, &binary), format!("<70000 bytes: {}…>", "07".repeat(16)));
     }
 }

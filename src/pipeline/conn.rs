@@ -76,36 +76,30 @@ impl ConnSink {
         let mut out = Vec::with_capacity(records.size_hint().0);
         let mut unsent = 0;
         for record in records {
-            let sent = self.is_sent(&record);
-            let Some(active) = analysis.as_mut() else {
-                if sent {
-                    out.push(record);
-                } else {
-                    unsent += 1;
+            let derived = match analysis.as_mut() {
+                None => Vec::new(),
+                Some(active) => {
+                    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| active.observe(&record))) {
+                        Ok(derived) => derived,
+                        Err(_) => {
+                            *analysis = None;
+                            tracing::error!(
+                                conn = self.conn,
+                                "the analysis failed on a {} record (a frametap bug: please report it with the \
+                             capture); relaying and capturing go on without analysis for this connection",
+                                record.kind()
+                            );
+                            Vec::new()
+                        }
+                    }
                 }
-                continue;
             };
-            let kind = record.kind();
-            let derived = if sent {
-                let derived = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| active.observe_shared(&record)));
+            if self.is_sent(&record) {
                 out.push(record);
-                derived
             } else {
                 unsent += 1;
-                // Nobody reads the record: the analysis keeps what it needs of it without a copy.
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| active.observe(record)))
-            };
-            match derived {
-                Ok(derived) => out.extend(derived),
-                Err(_) => {
-                    *analysis = None;
-                    tracing::error!(
-                        conn = self.conn,
-                        "the analysis failed on a {kind} record (a frametap bug: please report it with the \
-                         capture); relaying and capturing go on without analysis for this connection"
-                    );
-                }
             }
+            out.extend(derived);
         }
         if unsent > 0 {
             self.sink.unsent.fetch_add(unsent, Ordering::Relaxed);

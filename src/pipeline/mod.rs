@@ -22,9 +22,7 @@ use std::sync::Arc;
 /// Derives records from the stream (annotations, tokens, diagnoses): implemented by the analyzer.
 pub trait Analysis: Send {
     /// Sees every record in order; returns records to emit right after it.
-    fn observe(&mut self, record: Record) -> Vec<Record>;
-    /// [`Self::observe`] for a record that is still to be written.
-    fn observe_shared(&mut self, record: &Record) -> Vec<Record>;
+    fn observe(&mut self, record: &Record) -> Vec<Record>;
 }
 
 /// Makes a fresh analysis: one for the sink thread, one for each connection analysed at its source.
@@ -202,27 +200,23 @@ impl SinkThread {
             self.write(record);
             return;
         };
-        // The record is written first and then handed to the analysis, which keeps what it needs of it
-        // without a copy; the records the analysis derives follow it. The analysis sees records unredacted.
-        if self.options.redaction.is_some() {
-            self.write(record.clone());
-        } else {
-            self.write_redacted(&record);
-        }
-        let kind = record.kind();
         // A bug in the analysis must not stop the capture (and, through backpressure, the relay):
         // it is reported once and the analysis stays switched off; every record is still written.
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| analysis.observe(record))) {
-            Ok(derived) => {
-                self.analysis = Some(analysis);
-                for record in derived {
-                    self.write(record);
-                }
+        // The analysis sees records unredacted; the records it derives follow the record.
+        let derived = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| analysis.observe(&record)));
+        if derived.is_err() {
+            tracing::error!(
+                "the analysis failed on a {} record (a frametap bug: please report it with the capture); \
+                 relaying and capturing go on without analysis",
+                record.kind()
+            );
+        }
+        self.write(record);
+        if let Ok(derived) = derived {
+            self.analysis = Some(analysis);
+            for record in derived {
+                self.write(record);
             }
-            Err(_) => tracing::error!(
-                "the analysis failed on a {kind} record (a frametap bug: please report it with the capture); \
-                 relaying and capturing go on without analysis"
-            ),
         }
     }
 
@@ -440,11 +434,7 @@ mod tests {
     struct Exploding;
 
     impl Analysis for Exploding {
-        fn observe(&mut self, record: Record) -> Vec<Record> {
-            self.observe_shared(&record)
-        }
-
-        fn observe_shared(&mut self, record: &Record) -> Vec<Record> {
+        fn observe(&mut self, record: &Record) -> Vec<Record> {
             if record.kind() == "note" {
                 panic!("a bug in the analysis");
             }
@@ -470,11 +460,7 @@ mod tests {
     struct NotePerFrame(Arc<AtomicU64>);
 
     impl Analysis for NotePerFrame {
-        fn observe(&mut self, record: Record) -> Vec<Record> {
-            self.observe_shared(&record)
-        }
-
-        fn observe_shared(&mut self, record: &Record) -> Vec<Record> {
+        fn observe(&mut self, record: &Record) -> Vec<Record> {
             let Record::Frame(frame) = record else { return Vec::new() };
             self.0.fetch_add(1, Ordering::Relaxed);
             vec![note(frame.seq)]

@@ -227,7 +227,7 @@ impl EventSink {
         let analysis = self.analysis.as_ref().map(|source| {
             let mut analysis = (source.factory)();
             // The meta record derives nothing; it tells the analysis the session's upstream.
-            analysis.observe_shared(&source.meta);
+            analysis.observe(&source.meta);
             analysis
         });
         super::ConnSink::new(self.next_conn_id(), self.clone(), analysis)
