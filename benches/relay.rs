@@ -1,5 +1,6 @@
 //! Relay benchmark: the same load through a direct connection, a byte-level TCP relay (the floor any relay
-//! can reach here), and frametap with capture off and on — in one run, as medians of several runs.
+//! can reach here), and frametap with capture off and on (JSON Lines, and compact) — in one run, as medians
+//! of several runs.
 //!
 //! `cargo bench --bench relay` (options after `--`: `--runs N`, `--seconds S`, `--idle N`, `--write-docs`;
 //! while profiling, `--scenario TEXT` and `--target TEXT` keep only the scenarios and relays whose names contain
@@ -79,8 +80,6 @@ fn options() -> Options {
     );
     o
 }
-
-const CAPTURE_ON: &str = "frametap, capture on";
 
 /// One measured run.
 #[derive(Clone, Copy, Default)]
@@ -253,6 +252,15 @@ struct Target {
     name: String,
     addr: SocketAddr,
     child: Option<tokio::process::Child>,
+    /// Where frametap writes its capture, for the targets with capture on.
+    capture: Option<Capture>,
+}
+
+/// A frametap target's capture: its file and `--capture-format`.
+#[derive(Clone)]
+struct Capture {
+    path: std::path::PathBuf,
+    format: &'static str,
 }
 
 async fn spawn_listening(mut command: tokio::process::Command, marker: &str) -> (tokio::process::Child, SocketAddr) {
@@ -269,27 +277,31 @@ async fn spawn_listening(mut command: tokio::process::Command, marker: &str) -> 
     }
 }
 
-async fn frametap(echo: SocketAddr, capture: Option<&std::path::Path>) -> Target {
+async fn frametap(echo: SocketAddr, capture: Option<Capture>) -> Target {
     frametap_binary(env!("CARGO_BIN_EXE_frametap").as_ref(), echo, capture).await
 }
 
-async fn frametap_binary(binary: &std::path::Path, echo: SocketAddr, capture: Option<&std::path::Path>) -> Target {
+async fn frametap_binary(binary: &std::path::Path, echo: SocketAddr, capture: Option<Capture>) -> Target {
     let mut command = tokio::process::Command::new(binary);
     command.args(["proxy", "--listen", "127.0.0.1:0", "--quiet", "--no-ui", "--upstream", &format!("ws://{echo}")]);
-    match capture {
-        Some(path) => command.arg("--capture").arg(path),
+    match &capture {
+        Some(capture) => command.arg("--capture").arg(&capture.path).args(["--capture-format", capture.format]),
         None => command.arg("--no-capture"),
     };
     let (child, addr) = spawn_listening(command, "point your WebSocket client at").await;
-    let name = if capture.is_some() { CAPTURE_ON } else { "frametap, capture off" };
-    Target { name: name.into(), addr, child: Some(child) }
+    let name = match &capture {
+        None => "frametap, capture off".to_owned(),
+        Some(Capture { format: "jsonl", .. }) => "frametap, capture on".to_owned(),
+        Some(Capture { format, .. }) => format!("frametap, capture on ({format})"),
+    };
+    Target { name, addr, child: Some(child), capture }
 }
 
 async fn tcp_relay(echo: SocketAddr) -> Target {
     let mut command = tokio::process::Command::new(std::env::current_exe().unwrap());
     command.arg(format!("--tcp-relay={echo}"));
     let (child, addr) = spawn_listening(command, "tcp relay on").await;
-    Target { name: "TCP relay (copy_bidirectional)".into(), addr, child: Some(child) }
+    Target { name: "TCP relay (copy_bidirectional)".into(), addr, child: Some(child), capture: None }
 }
 
 /// A free loopback port (for tools that cannot be told to pick one and print it).
@@ -346,7 +358,7 @@ async fn other_tools(echo: SocketAddr) -> Vec<Target> {
             .spawn();
         match child {
             Ok(child) if wait_listening(addr).await => {
-                targets.push(Target { name: name.into(), addr, child: Some(child) })
+                targets.push(Target { name: name.into(), addr, child: Some(child), capture: None })
             }
             _ => println!("({name} did not start listening: not measured)"),
         }
@@ -470,19 +482,20 @@ fn main() {
 async fn bench(options: Options) {
     let echo = echo_server().await;
     let capture_dir = tempfile::tempdir().unwrap();
-    let capture_path = capture_dir.path().join("bench.jsonl");
+    let capture = |format: &'static str| Capture { path: capture_dir.path().join(format!("bench.{format}")), format };
     let mut targets = vec![
-        Target { name: "direct".into(), addr: echo, child: None },
+        Target { name: "direct".into(), addr: echo, child: None, capture: None },
         tcp_relay(echo).await,
         frametap(echo, None).await,
-        frametap(echo, Some(&capture_path)).await,
+        frametap(echo, Some(capture("jsonl"))).await,
+        frametap(echo, Some(capture("compact"))).await,
     ];
     targets.extend(other_tools(echo).await);
     if let Some(wanted) = &options.target {
         targets.retain(|t| t.name == "direct" || t.name.starts_with("TCP relay") || t.name.contains(wanted.as_str()));
     }
     // Measured first, before any capture has filled the page cache with dirty pages.
-    let disk_mb_per_sec = targets.iter().any(|t| t.name == CAPTURE_ON).then(|| disk_write_speed(capture_dir.path()));
+    let disk_mb_per_sec = targets.iter().any(|t| t.capture.is_some()).then(|| disk_write_speed(capture_dir.path()));
     for binary in &options.baselines {
         let mut baseline = frametap_binary(binary, echo, None).await;
         baseline.name = format!("baseline {}, capture off", binary.display());
@@ -504,12 +517,13 @@ async fn bench(options: Options) {
         }
         // A fresh capture file per scenario: one scenario's gigabytes must not leave the page cache full of
         // dirty pages that throttle the next one's writes.
-        for target in targets.iter_mut().filter(|t| t.name == CAPTURE_ON) {
+        for target in targets.iter_mut() {
+            let Some(capture) = target.capture.clone() else { continue };
             if let Some(mut child) = target.child.take() {
                 let _ = child.kill().await;
             }
-            let _ = std::fs::remove_file(&capture_path);
-            *target = frametap(echo, Some(&capture_path)).await;
+            let _ = std::fs::remove_file(&capture.path);
+            *target = frametap(echo, Some(capture)).await;
         }
         // Runs are interleaved (each target once per round), so the VM's drift in speed hits every target alike.
         let pids: Vec<Option<u32>> = targets.iter().map(|t| t.child.as_ref().and_then(|c| c.id())).collect();
@@ -554,15 +568,16 @@ async fn bench(options: Options) {
                     peak as f64 / 1024.0
                 );
             }
-            if target.name == CAPTURE_ON {
-                let written = std::fs::metadata(&capture_path).map(|m| m.len()).unwrap_or(0) as f64;
+            if let Some(capture) = &target.capture {
+                let written = std::fs::metadata(&capture.path).map(|m| m.len()).unwrap_or(0) as f64;
                 // Payload bytes that crossed frametap (both ways), the warm-up's estimated at the same rate.
                 let messages = samples.iter().map(|s| s.msgs_per_sec).sum::<f64>() * options.seconds;
                 let relayed =
                     2.0 * scenario.size as f64 * messages * (options.runs as f64 + 0.25) / options.runs as f64;
                 capture_report += &format!(
-                    "| {} | {:.0} MB | {:.0} MB/s | {:.2} |\n",
+                    "| {} | {} | {:.0} MB | {:.0} MB/s | {:.2} |\n",
                     scenario.name,
+                    capture.format,
                     written / 1e6,
                     written / 1e6 / (options.seconds * (options.runs as f64 + 0.25)),
                     written / relayed.max(1.0)
@@ -633,7 +648,7 @@ async fn bench(options: Options) {
     }
     let capture_section = match disk_mb_per_sec {
         Some(disk) => format!(
-            "Capture files (capture on; a fresh file per scenario):\n\n| scenario | written | write rate while measured | bytes written per payload byte relayed |\n|---|---|---|---|\n{capture_report}\nThe disk they went to sustains {disk:.0} MB/s ({} GiB written, then `fdatasync`, before the scenarios).\n",
+            "Capture files (capture on; a fresh file per scenario):\n\n| scenario | format | written | write rate while measured | bytes written per payload byte relayed |\n|---|---|---|---|---|\n{capture_report}\nThe disk they went to sustains {disk:.0} MB/s ({} GiB written, then `fdatasync`, before the scenarios).\n",
             DISK_TEST_MIB / 1024
         ),
         None => String::new(),

@@ -1,6 +1,7 @@
 //! The command line (clap derive): doc comments are the help text. Options shared by several
 //! subcommands live here once, in `*Args` groups that the subcommands flatten.
 
+use crate::capture::CaptureFormat;
 use crate::log::LogFormat;
 use crate::pipeline::LagPolicy;
 use clap::{Args, Parser, Subcommand};
@@ -68,10 +69,15 @@ pub enum SimTarget {
 /// Where records are saved.
 #[derive(Debug, Args, Clone, Default)]
 pub struct CaptureArgs {
-    /// Save the capture (JSON Lines) to FILE; never overwrites. Default: a new file in
-    /// $FRAMETAP_HOME/captures (else ~/.frametap/captures).
+    /// Save the capture to FILE; never overwrites. Default: a new file in $FRAMETAP_HOME/captures
+    /// (else ~/.frametap/captures).
     #[arg(long, value_name = "FILE", conflicts_with = "no_capture")]
     pub capture: Option<PathBuf>,
+    /// How the capture stores frames: `jsonl`, one JSON object per line (jq, grep, an editor), or `compact`,
+    /// frames as a short binary header and the raw payload (about half the bytes and CPU for small frames,
+    /// for fast sessions; `frametap convert FILE.ftcap FILE.jsonl` turns it into JSON Lines).
+    #[arg(long, value_enum, default_value_t = CaptureFormat::Jsonl, value_name = "FORMAT", conflicts_with = "no_capture")]
+    pub capture_format: CaptureFormat,
     /// Do not save a capture.
     #[arg(long)]
     pub no_capture: bool,

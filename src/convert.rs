@@ -1,20 +1,23 @@
-//! `frametap convert IN OUT`: capture (.jsonl) ↔ HAR (.har, .zhar), chosen by the files' extensions; never overwrites OUT.
+//! `frametap convert IN OUT`: capture (.jsonl, compact .ftcap) ↔ HAR (.har, .zhar), and one capture format to
+//! the other, chosen by the files' extensions; never overwrites OUT.
 
-use crate::capture::{read_capture, CaptureWriter};
+use crate::capture::{read_capture, CaptureFormat, CaptureWriter};
 use crate::event::{Note, Record, Ts};
 use crate::har::{self, HarSource};
 use anyhow::{anyhow, bail, Context, Result};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Convert a capture to a HAR or a HAR to a capture (by extension: .jsonl ↔ .har/.zhar).
+/// Convert a capture to a HAR or a HAR to a capture (by extension: .jsonl or .ftcap ↔ .har/.zhar), or a
+/// compact capture to JSON Lines and back (.ftcap ↔ .jsonl).
 #[derive(clap::Args, Debug, Clone)]
 pub struct ConvertCommand {
-    /// The file to read: a capture (.jsonl), or a HAR (.har, or mitmproxy's zlib-compressed .zhar) saved by
-    /// frametap, Chrome DevTools, mitmproxy or HTTP Toolkit.
+    /// The file to read: a capture (.jsonl, or .ftcap for a compact one), or a HAR (.har, or mitmproxy's
+    /// zlib-compressed .zhar) saved by frametap, Chrome DevTools, mitmproxy or HTTP Toolkit.
     #[arg(value_name = "IN")]
     pub input: PathBuf,
-    /// The file to write: .har or .zhar when IN is a capture, .jsonl when IN is a HAR. Never overwritten.
+    /// The file to write: .har or .zhar for a HAR; .jsonl or .ftcap for a capture in JSON Lines or compact
+    /// form. Never overwritten.
     #[arg(value_name = "OUT")]
     pub output: PathBuf,
     /// Replace secrets (session tokens, JWTs, cookies, Authorization) with placeholders in what is written.
@@ -57,25 +60,39 @@ pub fn run_convert(cmd: ConvertCommand) -> Result<()> {
 /// The direction of a conversion, from the extensions of IN and OUT.
 enum Direction {
     CaptureToHar { zlib: bool },
-    HarToCapture,
+    HarToCapture(CaptureFormat),
+    CaptureToCapture(CaptureFormat),
+}
+
+/// The capture format a file's extension names, if it names one.
+fn capture_format_of(path: &Path) -> Option<CaptureFormat> {
+    match har::extension_of(path).as_deref() {
+        Some("jsonl") => Some(CaptureFormat::Jsonl),
+        Some(crate::capture::COMPACT_EXTENSION) => Some(CaptureFormat::Compact),
+        _ => None,
+    }
 }
 
 fn direction(input: &Path, output: &Path) -> Result<Direction> {
-    let is_capture = |p: &Path| har::extension_of(p).as_deref() == Some("jsonl");
-    match (is_capture(input), har::is_har_path(input), is_capture(output), har::is_har_path(output)) {
-        (true, _, _, true) => Ok(Direction::CaptureToHar { zlib: har::is_zhar_path(output) }),
-        (_, true, true, _) => Ok(Direction::HarToCapture),
-        (true, _, true, _) | (_, true, _, true) => bail!(
-            "{} and {} are the same kind of file: convert goes from a capture (.jsonl) to a HAR (.har, .zhar) or back",
+    let (capture_in, capture_out) = (capture_format_of(input), capture_format_of(output));
+    match (capture_in, har::is_har_path(input), capture_out, har::is_har_path(output)) {
+        (Some(_), _, _, true) => Ok(Direction::CaptureToHar { zlib: har::is_zhar_path(output) }),
+        (_, true, Some(format), _) => Ok(Direction::HarToCapture(format)),
+        (Some(from), _, Some(to), _) if from != to => Ok(Direction::CaptureToCapture(to)),
+        (Some(_), _, Some(_), _) | (_, true, _, true) => bail!(
+            "{} and {} are the same kind of file: convert goes from a capture (.jsonl, .ftcap) to a HAR (.har, .zhar) \
+             or back, or from one capture format to the other (.ftcap ↔ .jsonl)",
             input.display(),
             output.display()
         ),
-        (false, false, _, _) => bail!(
-            "{}: unknown kind of file: name a capture *.jsonl, or a HAR *.har (or *.zhar, zlib-compressed)",
+        (None, false, _, _) => bail!(
+            "{}: unknown kind of file: name a capture *.jsonl (or *.ftcap, compact), or a HAR *.har (or *.zhar, \
+             zlib-compressed)",
             input.display()
         ),
         _ => bail!(
-            "{}: unknown kind of file to write: name it *.har or *.zhar for a HAR, *.jsonl for a capture",
+            "{}: unknown kind of file to write: name it *.har or *.zhar for a HAR, *.jsonl (or *.ftcap, compact) for a \
+             capture",
             output.display()
         ),
     }
@@ -92,11 +109,14 @@ pub fn convert(cmd: &ConvertCommand) -> Result<ConvertReport> {
     }
     match direction {
         Direction::CaptureToHar { zlib } => capture_to_har_file(cmd, zlib),
-        Direction::HarToCapture => har_to_capture_file(cmd),
+        Direction::HarToCapture(format) => har_to_capture_file(cmd, format),
+        Direction::CaptureToCapture(format) => capture_to_capture_file(cmd, format),
     }
 }
 
-fn capture_to_har_file(cmd: &ConvertCommand, zlib: bool) -> Result<ConvertReport> {
+/// The records of the capture IN; a cut-off or partly corrupt one only with `--partial`, and then with a note
+/// at the end naming what was skipped (also returned as a warning).
+fn read_capture_records(cmd: &ConvertCommand) -> Result<(Vec<Record>, Vec<String>)> {
     let input = &cmd.input;
     let capture = read_capture(input)?;
     let mut warnings = Vec::new();
@@ -126,6 +146,11 @@ fn capture_to_har_file(cmd: &ConvertCommand, zlib: bool) -> Result<ConvertReport
             message,
         }));
     }
+    Ok((records, warnings))
+}
+
+fn capture_to_har_file(cmd: &ConvertCommand, zlib: bool) -> Result<ConvertReport> {
+    let (records, warnings) = read_capture_records(cmd)?;
     let records = redacted(records, cmd.redact);
     let har_value = har::capture_to_har(&records);
     let bytes = har::encode_har(&har_value, zlib)?;
@@ -139,13 +164,27 @@ fn capture_to_har_file(cmd: &ConvertCommand, zlib: bool) -> Result<ConvertReport
     })
 }
 
-fn har_to_capture_file(cmd: &ConvertCommand) -> Result<ConvertReport> {
+fn har_to_capture_file(cmd: &ConvertCommand, format: CaptureFormat) -> Result<ConvertReport> {
     let input = &cmd.input;
     let value = har::read_har(input)?;
     let source = HarSource::detect(&value);
     let (records, warnings) = har::har_to_records(&value).with_context(|| format!("{}", input.display()))?;
-    let records = redacted(records, cmd.redact);
-    let mut writer = CaptureWriter::create(&cmd.output)?;
+    let mut report = write_capture_file(cmd, format, redacted(records, cmd.redact))?;
+    report.source = Some(source);
+    report.warnings = warnings;
+    Ok(report)
+}
+
+fn capture_to_capture_file(cmd: &ConvertCommand, format: CaptureFormat) -> Result<ConvertReport> {
+    let (records, warnings) = read_capture_records(cmd)?;
+    let mut report = write_capture_file(cmd, format, redacted(records, cmd.redact))?;
+    report.warnings = warnings;
+    Ok(report)
+}
+
+/// Writes `records` to the capture OUT in `format` (its `meta` says that format's version).
+fn write_capture_file(cmd: &ConvertCommand, format: CaptureFormat, records: Vec<Record>) -> Result<ConvertReport> {
+    let mut writer = CaptureWriter::create_as(&cmd.output, format)?;
     for record in &records {
         writer.write(record);
     }
@@ -159,8 +198,8 @@ fn har_to_capture_file(cmd: &ConvertCommand) -> Result<ConvertReport> {
         output: cmd.output.clone(),
         connections: records.iter().filter(|r| matches!(r, Record::Open(_))).count(),
         frames: records.iter().filter(|r| matches!(r, Record::Frame(_))).count(),
-        source: Some(source),
-        warnings,
+        source: None,
+        warnings: Vec::new(),
     })
 }
 

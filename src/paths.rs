@@ -40,12 +40,12 @@ pub fn create_private_file(path: &Path) -> Result<File> {
     }
 }
 
-/// A fresh capture path in the per-user captures folder: `captures/<UTC timestamp>.jsonl`.
-pub fn default_capture_path() -> Result<PathBuf> {
+/// A fresh capture path in the per-user captures folder: `captures/<UTC timestamp>.<extension>`.
+pub fn default_capture_path(extension: &str) -> Result<PathBuf> {
     let dir = frametap_home()?.join("captures");
     create_private_dir(&dir)?;
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ");
-    Ok(dir.join(format!("{stamp}.jsonl")))
+    Ok(dir.join(format!("{stamp}.{extension}")))
 }
 
 #[cfg(test)]

@@ -40,20 +40,21 @@ pub struct Session {
 
 /// Opens the capture file (before anything listens, so a bad path fails fast), starts the pipeline and the UI.
 pub async fn start(setup: SessionSetup<'_>) -> Result<Session> {
+    let format = setup.capture.capture_format;
     let capture = if setup.capture.no_capture {
         None
     } else {
         let path = match &setup.capture.capture {
             Some(path) => path.clone(),
-            None => crate::paths::default_capture_path()?,
+            None => crate::paths::default_capture_path(format.extension())?,
         };
-        Some(CaptureWriter::create(&path)?)
+        Some(CaptureWriter::create_as(&path, format)?)
     };
     let capture_path = capture.as_ref().map(|c| c.path().to_owned());
     let meta = Meta {
         ts: Ts::now(),
         format: FORMAT_NAME.into(),
-        version: FORMAT_VERSION,
+        version: capture.as_ref().map_or(FORMAT_VERSION, |c| c.format().version()),
         frametap: env!("CARGO_PKG_VERSION").into(),
         command: crate::forward::upstream_proxy::redact_command_line(std::env::args()),
         mode: setup.mode.into(),

@@ -242,3 +242,34 @@ async fn quiet_prints_only_how_a_connection_ended_and_why() {
     unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGTERM) };
     assert!(child.wait().await.unwrap().success());
 }
+
+/// `--capture-format compact`: the default capture gets `.ftcap`, is private, and `inspect` explains its close
+/// as it does a JSON Lines capture's.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_compact_capture_is_saved_and_inspected_like_json_lines() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = tempfile::tempdir().unwrap();
+    let mut child = frametap()
+        .args(["proxy", "--listen", "127.0.0.1:0", "--no-ui", "--quiet", "--capture-format", "compact"])
+        .env("FRAMETAP_HOME", home.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let banner = read_banner(child.stderr.take().unwrap(), true).await;
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let capture = banner.capture.clone().unwrap();
+    assert!(capture.ends_with(".ftcap"), "{capture}");
+    send_a_first_message_without_action(&banner.url, &mut stdout).await;
+    // SAFETY: sending SIGTERM to our own child process.
+    unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGTERM) };
+    assert!(child.wait().await.unwrap().success());
+    assert_eq!(std::fs::metadata(&capture).unwrap().permissions().mode() & 0o777, 0o600);
+    let output = frametap().args(["inspect", &capture, "--json"]).output().await.unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["connections"][0]["close"]["preceding_seq"], 1);
+    assert_eq!(report["connections"][0]["diagnosis"]["causes"][0]["rule"], "protocol-lint");
+}

@@ -129,3 +129,28 @@ async fn a_refused_upgrade_matches_the_golden_capture() {
     let (_, text) = proxy.stop_with_text().await;
     check_golden("refused-upgrade.jsonl", &text, &[server.port(), proxy_port]);
 }
+
+/// The compact form (format version 2) is a contract too: the golden session converted to it must give the
+/// bytes of tests/golden/relayed-session.ftcap, and converted back, the golden JSON Lines byte for byte.
+#[test]
+fn the_golden_session_in_compact_form_is_pinned() {
+    use frametap::convert::{convert, ConvertCommand};
+    let golden_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let dir = tempfile::tempdir().unwrap();
+    let (compact, back) = (dir.path().join("session.ftcap"), dir.path().join("session.jsonl"));
+    let run = |input: &Path, output: &Path| {
+        convert(&ConvertCommand { input: input.into(), output: output.into(), redact: false, partial: false }).unwrap()
+    };
+    run(&golden_dir.join("relayed-session.jsonl"), &compact);
+    let actual = std::fs::read(&compact).unwrap();
+    let golden_path = golden_dir.join("relayed-session.ftcap");
+    if std::env::var_os("FRAMETAP_UPDATE_GOLDEN").is_some() {
+        std::fs::write(&golden_path, &actual).unwrap();
+    }
+    let golden = std::fs::read(&golden_path)
+        .unwrap_or_else(|e| panic!("{}: {e} (FRAMETAP_UPDATE_GOLDEN=1 creates it)", golden_path.display()));
+    assert!(actual == golden, "the compact form differs from {}", golden_path.display());
+    run(&compact, &back);
+    let jsonl = std::fs::read(golden_dir.join("relayed-session.jsonl")).unwrap();
+    assert!(std::fs::read(&back).unwrap() == jsonl, "compact and back is the golden JSON Lines, byte for byte");
+}

@@ -1,6 +1,9 @@
-//! Reads capture files back, tolerating a cut-off last line and reporting (then skipping) corrupt lines.
+//! Reads capture files back (JSON Lines, and version 2's compact frame records), tolerating a cut-off last
+//! record and reporting (then skipping) corrupt ones.
 
-use crate::event::{Record, FORMAT_NAME, FORMAT_VERSION};
+use super::compact::{self, DecodeError};
+use super::NEWEST_VERSION;
+use crate::event::{Record, FORMAT_NAME};
 use anyhow::{bail, Context, Result};
 use std::path::Path;
 
@@ -14,22 +17,28 @@ pub struct CaptureFile {
     pub has_end: bool,
 }
 
-/// A line of a capture that could not be read.
+/// A record of a capture that could not be read.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReadProblem {
-    /// 1-based line number.
+    /// 1-based line number; in a file with compact frame records, each of those counts as a line too.
     pub line: usize,
-    /// True for the last line of a file that ends without a newline: the writer was cut off mid-record.
+    /// Where the record starts in the file, for compact frame records (not lines of text).
+    pub offset: Option<usize>,
+    /// True for the last record of a file that ends inside it: the writer was cut off mid-record.
     pub truncated: bool,
     pub message: String,
 }
 
 impl std::fmt::Display for ReadProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let at = match self.offset {
+            Some(offset) => format!("record {} (a compact frame at byte {offset})", self.line),
+            None => format!("line {}", self.line),
+        };
         if self.truncated {
-            write!(f, "line {}: cut off mid-record (skipped): {}", self.line, self.message)
+            write!(f, "{at}: cut off mid-record (skipped): {}", self.message)
         } else {
-            write!(f, "line {}: corrupt record (skipped): {}", self.line, self.message)
+            write!(f, "{at}: corrupt record (skipped): {}", self.message)
         }
     }
 }
@@ -65,40 +74,78 @@ impl CaptureFile {
 /// Reads and parses a capture file.
 pub fn read_capture(path: &Path) -> Result<CaptureFile> {
     let bytes = std::fs::read(path).with_context(|| format!("could not read the capture {}", path.display()))?;
-    let text = String::from_utf8_lossy(&bytes);
-    parse_capture(&text).with_context(|| format!("{} is not a usable frametap capture", path.display()))
+    parse_capture_bytes(&bytes).with_context(|| format!("{} is not a usable frametap capture", path.display()))
 }
 
 /// Parses capture text. Fails only when nothing in it is a frametap record, or its version is newer than this build.
 pub fn parse_capture(text: &str) -> Result<CaptureFile> {
+    parse_capture_bytes(text.as_bytes())
+}
+
+/// Parses a capture: JSON lines, and after a version 2 `meta` record also compact frame records. Fails only
+/// when nothing in it is a frametap record, or its version is newer than this build.
+pub fn parse_capture_bytes(bytes: &[u8]) -> Result<CaptureFile> {
     let mut capture = CaptureFile::default();
-    let ends_cleanly = text.is_empty() || text.ends_with('\n');
-    let lines: Vec<&str> = text.lines().collect();
-    for (index, line) in lines.iter().enumerate() {
-        if line.trim().is_empty() {
+    let mut compact_allowed = false;
+    let mut pos = 0;
+    let mut line = 0;
+    while pos < bytes.len() {
+        line += 1;
+        let start = pos;
+        if compact_allowed && bytes[pos] == compact::TAG {
+            match compact::decode(&bytes[pos..]) {
+                Ok((frame, used)) => {
+                    pos += used;
+                    capture.has_end = false;
+                    capture.records.push(Record::Frame(frame));
+                }
+                Err(error) => {
+                    let truncated = error == DecodeError::Truncated;
+                    // Nothing marks where a damaged binary record ends: go on at the next JSON line.
+                    pos = next_json_record(bytes, pos + 1);
+                    let message = match error {
+                        DecodeError::Truncated if pos == bytes.len() => "the file ends inside it".to_owned(),
+                        DecodeError::Truncated => "it is cut short".to_owned(),
+                        DecodeError::Corrupt(why) => why,
+                    };
+                    let skipped = pos - start;
+                    capture.problems.push(ReadProblem {
+                        line,
+                        offset: Some(start),
+                        truncated: truncated && pos == bytes.len(),
+                        message: format!("{message} ({skipped} bytes skipped to the next JSON record)"),
+                    });
+                }
+            }
             continue;
         }
-        match serde_json::from_str::<Record>(line) {
+        let end = bytes[pos..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |n| pos + n);
+        let text = String::from_utf8_lossy(&bytes[pos..end]);
+        let cut_off = end == bytes.len();
+        pos = (end + 1).min(bytes.len());
+        if text.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<Record>(&text) {
             Ok(record) => {
                 if let Record::Meta(meta) = &record {
                     if meta.format != FORMAT_NAME {
-                        bail!("line {}: format is {:?}, expected {FORMAT_NAME:?}", index + 1, meta.format);
+                        bail!("line {line}: format is {:?}, expected {FORMAT_NAME:?}", meta.format);
                     }
-                    if meta.version > FORMAT_VERSION {
+                    if meta.version > NEWEST_VERSION {
                         bail!(
-                            "capture format version {} is newer than this frametap reads ({FORMAT_VERSION}): upgrade frametap",
+                            "capture format version {} is newer than this frametap reads ({NEWEST_VERSION}): upgrade frametap",
                             meta.version
                         );
                     }
+                    compact_allowed = meta.version >= super::COMPACT_VERSION;
                 }
                 capture.has_end = matches!(record, Record::End(_));
                 capture.records.push(record);
             }
-            Err(e) => capture.problems.push(ReadProblem {
-                line: index + 1,
-                truncated: index + 1 == lines.len() && !ends_cleanly,
-                message: e.to_string(),
-            }),
+            Err(e) => {
+                capture.problems.push(ReadProblem { line, offset: None, truncated: cut_off, message: e.to_string() })
+            }
         }
     }
     if capture.records.is_empty() {
@@ -108,6 +155,16 @@ pub fn parse_capture(text: &str) -> Result<CaptureFile> {
         }
     }
     Ok(capture)
+}
+
+/// Where the next JSON record at or after `from` starts (every record is written starting `{"kind":`; after a
+/// compact frame there is no newline before it), or the end of `bytes`.
+fn next_json_record(bytes: &[u8], from: usize) -> usize {
+    const START: &[u8] = b"{\"kind\":";
+    bytes
+        .get(from..)
+        .and_then(|rest| rest.windows(START.len()).position(|window| window == START))
+        .map_or(bytes.len(), |n| from + n)
 }
 
 #[cfg(test)]
@@ -149,5 +206,65 @@ mod tests {
     fn newer_versions_are_refused() {
         let text = META.replace(r#""version":1"#, r#""version":99"#);
         assert!(parse_capture(&text).unwrap_err().to_string().contains("upgrade frametap"));
+    }
+
+    fn compact_frame(seq: u64) -> Vec<u8> {
+        use crate::event::{Frame, Opcode, Peer, Ts};
+        let ts = Ts(chrono::DateTime::from_timestamp_micros(1_767_225_600_000_002).unwrap());
+        let frame = Frame::whole(1, ts, seq, Peer::Client, Opcode::Text, bytes::Bytes::from("{\"a\":\"b\n\"}"));
+        let mut bytes = Vec::new();
+        compact::encode(&frame, &mut bytes);
+        bytes
+    }
+
+    fn version_2() -> String {
+        META.replace(r#""version":1"#, r#""version":2"#)
+    }
+
+    #[test]
+    fn compact_frames_are_read_between_json_lines() {
+        let mut bytes = format!("{}\n", version_2()).into_bytes();
+        bytes.extend(compact_frame(1));
+        bytes.extend(compact_frame(2));
+        bytes.extend(format!("{NOTE}\n").bytes());
+        let capture = parse_capture_bytes(&bytes).unwrap();
+        assert!(capture.problems.is_empty(), "{:?}", capture.problems);
+        let kinds: Vec<&str> = capture.records.iter().map(Record::kind).collect();
+        assert_eq!(kinds, ["meta", "frame", "frame", "note"]);
+    }
+
+    #[test]
+    fn a_damaged_compact_frame_is_reported_and_reading_goes_on_at_the_next_json_line() {
+        let mut bytes = format!("{}\n", version_2()).into_bytes();
+        let mut damaged = compact_frame(1);
+        damaged[2] = 0x03; // peer 3 does not exist
+        let at = bytes.len();
+        bytes.extend(damaged);
+        bytes.extend(compact_frame(2));
+        bytes.extend(format!("{NOTE}\n").bytes());
+        bytes.extend(compact_frame(3));
+        let capture = parse_capture_bytes(&bytes).unwrap();
+        let kinds: Vec<&str> = capture.records.iter().map(Record::kind).collect();
+        assert_eq!(kinds, ["meta", "note", "frame"], "the frame after the damage is skipped with it, then all is read");
+        let problem = &capture.problems[0];
+        assert_eq!((problem.offset, problem.truncated), (Some(at), false));
+        let text = problem.to_string();
+        assert!(
+            text.contains(&format!("record 2 (a compact frame at byte {at}): corrupt")) && text.contains("peer 3"),
+            "{text}"
+        );
+        assert!(text.contains("bytes skipped to the next JSON record"), "{text}");
+    }
+
+    #[test]
+    fn a_version_1_capture_never_holds_compact_frames() {
+        let mut bytes = format!("{META}\n").into_bytes();
+        bytes.extend(compact_frame(1));
+        bytes.extend(format!("\n{NOTE}\n").bytes());
+        let capture = parse_capture_bytes(&bytes).unwrap();
+        let kinds: Vec<&str> = capture.records.iter().map(Record::kind).collect();
+        assert_eq!(kinds, ["meta", "note"]);
+        assert!(!capture.problems.is_empty(), "the binary bytes are corrupt lines");
+        assert!(capture.problems.iter().all(|p| p.offset.is_none()), "{:?}", capture.problems);
     }
 }

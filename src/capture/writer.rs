@@ -1,16 +1,21 @@
-//! Writes records to a capture file: one JSON line each, buffered, never overwriting, and honest about failures.
+//! Writes records to a capture file: one JSON line each (frames in compact form in a compact capture),
+//! buffered, never overwriting, and honest about failures.
 
-use crate::event::{End, Record, Ts};
+use super::{compact, CaptureFormat};
+use crate::event::{End, Frame, Record, Ts};
 use anyhow::Result;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-/// Buffered JSONL writer. After a write error it stops writing (the relay goes on) and remembers why,
+/// Buffered capture writer. After a write error it stops writing (the relay goes on) and remembers why,
 /// so the `end` record — if it can still be written — says the capture is incomplete.
 pub struct CaptureWriter {
     path: PathBuf,
+    format: CaptureFormat,
     out: Option<BufWriter<File>>,
+    /// A compact frame's header, reused.
+    header: Vec<u8>,
     records: u64,
     connections: u64,
     frames: u64,
@@ -18,16 +23,23 @@ pub struct CaptureWriter {
 }
 
 impl CaptureWriter {
-    /// Creates `path` (0600, never overwriting an existing file).
+    /// Creates `path` (0600, never overwriting an existing file) for a JSON Lines capture.
     pub fn create(path: &Path) -> Result<Self> {
+        Self::create_as(path, CaptureFormat::Jsonl)
+    }
+
+    /// Creates `path` (0600, never overwriting an existing file) for a capture in `format`.
+    pub fn create_as(path: &Path, format: CaptureFormat) -> Result<Self> {
         let file = crate::paths::create_private_file(path)?;
-        Ok(Self::from_file(path, file))
+        Ok(Self::from_file(path, file).with_format(format))
     }
 
     /// Wraps an already-open file (tests use this to simulate a failing disk).
     pub fn from_file(path: &Path, file: File) -> Self {
         CaptureWriter {
             path: path.to_owned(),
+            format: CaptureFormat::Jsonl,
+            header: Vec::with_capacity(32),
             out: Some(BufWriter::with_capacity(256 * 1024, file)),
             records: 0,
             connections: 0,
@@ -36,8 +48,23 @@ impl CaptureWriter {
         }
     }
 
+    fn with_format(mut self, format: CaptureFormat) -> Self {
+        self.format = format;
+        self
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// How this capture stores frames.
+    pub fn format(&self) -> CaptureFormat {
+        self.format
+    }
+
+    /// True when `record` is written without JSON (a frame in a compact capture): see [`Self::write_frame`].
+    pub fn writes_compact(&self, record: &Record) -> bool {
+        matches!(record, Record::Frame(frame) if self.format == CaptureFormat::Compact && compact::fits(frame))
     }
 
     /// The first write error, if any: the capture is incomplete from that point on.
@@ -46,7 +73,20 @@ impl CaptureWriter {
     }
 
     /// Appends one record. Returns false when the record could not be written (see [`Self::failed`]).
+    /// A `meta` record is written with this capture's format version.
     pub fn write(&mut self, record: &Record) -> bool {
+        if let Record::Frame(frame) = record {
+            if self.writes_compact(record) {
+                return self.write_frame(frame);
+            }
+        }
+        if let Record::Meta(meta) = record {
+            if meta.version != self.format.version() {
+                let mut meta = meta.clone();
+                meta.version = self.format.version();
+                return self.write(&Record::Meta(meta));
+            }
+        }
         let mut json = Vec::with_capacity(256);
         if let Err(e) = crate::event::write_record_json(record, &mut json) {
             self.fail(std::io::Error::other(e));
@@ -66,6 +106,18 @@ impl CaptureWriter {
             return false;
         };
         let result = out.write_all(json.as_bytes()).and_then(|()| out.write_all(b"\n"));
+        self.after(result)
+    }
+
+    /// Appends a frame in compact form (for a compact capture; see [`Self::writes_compact`]).
+    pub fn write_frame(&mut self, frame: &Frame) -> bool {
+        self.frames += 1;
+        let Some(out) = self.out.as_mut() else {
+            return false;
+        };
+        self.header.clear();
+        compact::encode_header(frame, &mut self.header);
+        let result = out.write_all(&self.header).and_then(|()| out.write_all(&frame.payload));
         self.after(result)
     }
 

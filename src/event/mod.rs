@@ -14,7 +14,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The `format` value of a capture's `meta` record.
 pub const FORMAT_NAME: &str = "frametap-capture";
-/// The capture format version this build writes and reads.
+/// The version of a JSON Lines capture (version 2 may hold compact frames: `capture::COMPACT_VERSION`).
 pub const FORMAT_VERSION: u32 = 1;
 
 /// A connection's id, unique within one capture (1, 2, …).
@@ -31,6 +31,16 @@ impl Ts {
     /// Microseconds since the Unix epoch.
     pub fn micros(&self) -> i64 {
         self.0.timestamp_micros()
+    }
+    /// The time `micros` microseconds after the Unix epoch, if a capture can hold it (see [`Ts::writable`]).
+    pub fn from_micros(micros: i64) -> Option<Ts> {
+        DateTime::from_timestamp_micros(micros).map(Ts).and_then(Ts::writable)
+    }
+    /// `Some` for times in years 0–9999: RFC 3339, the capture's timestamp form, has no other years, so a
+    /// record with such a time would be written but could not be read back.
+    pub fn writable(self) -> Option<Ts> {
+        use chrono::Datelike;
+        (0..=9999).contains(&self.0.year()).then_some(self)
     }
     /// Seconds from `earlier` to `self` (negative when `earlier` is later).
     pub fn secs_since(&self, earlier: Ts) -> f64 {

@@ -289,7 +289,7 @@ fn http_toolkit_close(conn: ConnId, started: Ts, entry: &Value) -> Option<Close>
         .and_then(ts_from_epoch_secs)
         .or_else(|| {
             let ms = entry["time"].as_f64()?;
-            ts_from_micros(started.micros().checked_add((ms * 1000.0) as i64)?)
+            Ts::from_micros(started.micros().checked_add((ms * 1000.0) as i64)?)
         })
         .unwrap_or(started);
     let duration_ms = (ended.secs_since(started) * 1000.0).max(0.0);
@@ -378,26 +378,15 @@ fn parse_datetime(text: &str) -> Option<Ts> {
         .map(|t| Ts(t.with_timezone(&Utc)))
         .ok()
         .or_else(|| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").ok().map(|n| Ts(n.and_utc())))
-        .and_then(writable)
+        .and_then(Ts::writable)
 }
 
-/// A time from epoch microseconds, if a capture can hold it (see [`writable`]).
-fn ts_from_micros(micros: i64) -> Option<Ts> {
-    DateTime::from_timestamp_micros(micros).map(Ts).and_then(writable)
-}
-
-/// `Some` for times in years 0–9999: RFC 3339, the capture's timestamp form, has no other years, so a
-/// record with such a time would be written but could not be read back.
-fn writable(ts: Ts) -> Option<Ts> {
-    use chrono::Datelike;
-    (0..=9999).contains(&ts.0.year()).then_some(ts)
-}
 
 pub(crate) fn ts_from_epoch_secs(secs: f64) -> Option<Ts> {
     if !secs.is_finite() {
         return None;
     }
-    ts_from_micros((secs * 1e6).round() as i64)
+    Ts::from_micros((secs * 1e6).round() as i64)
 }
 
 fn first_message_time(entry: &Value) -> Option<Ts> {
@@ -425,7 +414,7 @@ impl MessageClock {
         let time = message["time"].as_f64()?;
         if self.relative {
             let micros = ((time - self.first) * 1e6).round() as i64;
-            ts_from_micros(self.started.micros().checked_add(micros)?)
+            Ts::from_micros(self.started.micros().checked_add(micros)?)
         } else {
             ts_from_epoch_secs(time)
         }

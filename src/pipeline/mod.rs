@@ -126,8 +126,9 @@ struct SinkThread {
     /// Frames analysed at their source and not handed over (nothing reads them): counted in the `end` record.
     unsent: Arc<AtomicU64>,
     json: Vec<u8>,
-    /// False when no sink reads JSON (no capture, no UI, text log): then nothing is serialised.
-    needs_json: bool,
+    /// True when a sink other than the capture reads JSON (the UI, a JSON log); without one, only records
+    /// the capture writes as JSON lines are serialised (none at all without a capture).
+    json_beyond_capture: bool,
     records: u64,
     connections: u64,
     frames: u64,
@@ -135,16 +136,15 @@ struct SinkThread {
 
 impl SinkThread {
     fn new(options: PipelineOptions, dropped: Arc<AtomicU64>, unsent: Arc<AtomicU64>) -> Self {
-        let needs_json = options.capture.is_some()
-            || !options.publishers.is_empty()
-            || options.log.as_ref().is_some_and(TerminalLog::wants_json);
+        let json_beyond_capture =
+            !options.publishers.is_empty() || options.log.as_ref().is_some_and(TerminalLog::wants_json);
         SinkThread {
             analysis: options.analysis.as_ref().map(|factory| factory()),
             options,
             dropped,
             unsent,
             json: Vec::with_capacity(4096),
-            needs_json,
+            json_beyond_capture,
             records: 0,
             connections: 0,
             frames: 0,
@@ -238,7 +238,16 @@ impl SinkThread {
             _ => {}
         }
         self.records += 1;
-        if !self.needs_json {
+        let mut capture_wants_json = false;
+        if let Some(capture) = self.options.capture.as_mut() {
+            match record {
+                Record::Frame(frame) if capture.writes_compact(record) => {
+                    capture.write_frame(frame);
+                }
+                _ => capture_wants_json = true,
+            }
+        }
+        if !capture_wants_json && !self.json_beyond_capture {
             if let Some(log) = self.options.log.as_mut() {
                 log.record(record, "");
             }
@@ -251,7 +260,7 @@ impl SinkThread {
             self.json.extend_from_slice(b"{}");
         }
         let json = std::str::from_utf8(&self.json).unwrap_or("{}");
-        if let Some(capture) = self.options.capture.as_mut() {
+        if let (true, Some(capture)) = (capture_wants_json, self.options.capture.as_mut()) {
             capture.write_json_line(record, json);
         }
         if let Some(log) = self.options.log.as_mut() {

@@ -1,7 +1,7 @@
 //! `frametap redact IN OUT`: writes a redacted copy of a capture, keeping every record.
 
 use super::Redactor;
-use crate::capture::{read_capture, CaptureWriter};
+use crate::capture::{read_capture, CaptureFormat, CaptureWriter};
 use crate::event::Record;
 use anyhow::{bail, Context, Result};
 use std::path::PathBuf;
@@ -22,7 +22,9 @@ pub fn run_redact(cmd: RedactCommand) -> Result<()> {
     for problem in &capture.problems {
         eprintln!("frametap redact: {}: {problem}", cmd.input.display());
     }
-    let mut writer = CaptureWriter::create(&cmd.output)
+    // The copy keeps the input's form: a compact capture stays compact.
+    let format = CaptureFormat::of_version(capture.meta().map_or(crate::event::FORMAT_VERSION, |meta| meta.version));
+    let mut writer = CaptureWriter::create_as(&cmd.output, format)
         .with_context(|| format!("could not create the redacted copy {}", cmd.output.display()))?;
     let mut redactor = Redactor::new();
     let mut dropped = 0;

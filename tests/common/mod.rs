@@ -5,7 +5,7 @@
 pub mod raw;
 pub mod tls;
 
-use frametap::capture::{read_capture, CaptureFile, CaptureWriter};
+use frametap::capture::{read_capture, CaptureFile, CaptureFormat, CaptureWriter};
 use frametap::event::{Meta, Record, Ts, FORMAT_NAME, FORMAT_VERSION};
 use frametap::pipeline::{self, LagPolicy, PipelineOptions};
 use frametap::proxy::relay::RelayOptions;
@@ -61,9 +61,17 @@ pub fn test_meta() -> Meta {
 
 /// Starts a proxy on 127.0.0.1:0 in front of `config.upstream`, capturing to a temp file.
 pub async fn start_proxy(config: ProxyConfig) -> Proxy {
+    start_proxy_as(config, CaptureFormat::Jsonl).await
+}
+
+/// [`start_proxy`] with a capture in `format`.
+pub async fn start_proxy_as(config: ProxyConfig, format: CaptureFormat) -> Proxy {
     let dir = tempfile::tempdir().unwrap();
-    let capture = dir.path().join("capture.jsonl");
-    let (addr, stop, task) = serve_in_process(capture_only(CaptureWriter::create(&capture).unwrap()), config).await;
+    let capture = dir.path().join(format!("capture.{}", format.extension()));
+    let writer = CaptureWriter::create_as(&capture, format).unwrap();
+    let mut options = capture_only(writer);
+    options.meta.version = format.version();
+    let (addr, stop, task) = serve_in_process(options, config).await;
     Proxy { addr, capture, stop: Some(stop), task, _dir: dir }
 }
 
@@ -114,14 +122,20 @@ impl Proxy {
     }
 
     /// As [`Proxy::stop`], also returning the capture file's text exactly as written.
-    pub async fn stop_with_text(mut self) -> (CaptureFile, String) {
+    pub async fn stop_with_text(self) -> (CaptureFile, String) {
+        let (capture, bytes) = self.stop_with_bytes().await;
+        (capture, String::from_utf8(bytes).expect("a JSON Lines capture is text"))
+    }
+
+    /// As [`Proxy::stop`], also returning the capture file's bytes (the file goes with the proxy).
+    pub async fn stop_with_bytes(mut self) -> (CaptureFile, Vec<u8>) {
         self.stop.take().unwrap().send(()).ok();
         let summary = tokio::time::timeout(Duration::from_secs(20), &mut self.task)
             .await
             .expect("the proxy shut down in time")
             .unwrap();
         assert!(summary.end.complete, "capture incomplete: {:?}", summary.end);
-        (read_capture(&self.capture).unwrap(), std::fs::read_to_string(&self.capture).unwrap())
+        (read_capture(&self.capture).unwrap(), std::fs::read(&self.capture).unwrap())
     }
 }
 
