@@ -536,6 +536,11 @@ async fn bench(options: Options) {
         for _ in 0..options.runs {
             for (target, samples) in targets.iter().zip(&mut samples_of) {
                 samples.push(run_scenario(target.addr, *scenario, options.seconds).await);
+                // The kernel writes a capture's dirty pages back after the run; done now, so that work (and its
+                // CPU, on 2 cores) is not charged to the next target's run.
+                if let Some(capture) = &target.capture {
+                    settle(&capture.path);
+                }
             }
         }
         for ((target, samples), (pid, cpu_before)) in targets.iter().zip(&samples_of).zip(pids.iter().zip(&cpu_before))
@@ -658,6 +663,13 @@ async fn bench(options: Options) {
     println!("{capture_section}");
     if options.write_docs {
         write_docs(&options, &report, &format!("{cpu_report}\n{capture_section}"), &idle_line, &verdicts);
+    }
+}
+
+/// Waits until what was written to `path` is on disk.
+fn settle(path: &std::path::Path) {
+    if let Ok(file) = std::fs::File::open(path) {
+        let _ = file.sync_data();
     }
 }
 

@@ -120,7 +120,12 @@ async fn convert_turns_a_compact_capture_into_json_lines_and_back_without_a_byte
     assert_eq!(as_lines.records.len(), capture.records.len());
     assert_eq!(frames_as_written(&as_lines), frames_as_written(&capture));
     convert_file(&lines, &back);
-    assert!(std::fs::read(&back).unwrap() == bytes, "the compact file written again is the same, byte for byte");
+    let again = std::fs::read(&back).unwrap();
+    if let Some(at) = again.iter().zip(&bytes).position(|(a, b)| a != b) {
+        let show = |b: &[u8]| String::from_utf8_lossy(&b[at.saturating_sub(80)..(at + 80).min(b.len())]).into_owned();
+        panic!("the compact file written again differs at byte {at}:\n{}\n{}", show(&again), show(&bytes));
+    }
+    assert_eq!(again.len(), bytes.len(), "the compact file written again is the same, byte for byte");
 
     let same_kind =
         ConvertCommand { input: original.clone(), output: dir.path().join("x.ftcap"), redact: false, partial: false };

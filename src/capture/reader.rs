@@ -267,4 +267,13 @@ mod tests {
         assert!(!capture.problems.is_empty(), "the binary bytes are corrupt lines");
         assert!(capture.problems.iter().all(|p| p.offset.is_none()), "{:?}", capture.problems);
     }
+
+    /// serde_json's default float parser can lose a float's last bit; captures need the exact value back, or
+    /// a convert or redact round trip changes `duration_ms` (found by a compact → JSON Lines → compact test).
+    #[test]
+    fn numbers_survive_a_read_and_write_exactly() {
+        let close = r#"{"kind":"close","conn":1,"ts":"2026-01-01T00:00:00.000001Z","initiator":"client","code":1000,"clean":true,"duration_ms":2.4975169999999998}"#;
+        let capture = parse_capture(&format!("{META}\n{close}\n")).unwrap();
+        assert_eq!(serde_json::to_string(&capture.records[1]).unwrap(), close);
+    }
 }

@@ -381,7 +381,6 @@ fn parse_datetime(text: &str) -> Option<Ts> {
         .and_then(Ts::writable)
 }
 
-
 pub(crate) fn ts_from_epoch_secs(secs: f64) -> Option<Ts> {
     if !secs.is_finite() {
         return None;

@@ -17,8 +17,10 @@ pub struct Analyzer {
     options: AnalysisOptions,
     /// The session's upstream from the `meta` record, for connections whose `open` names none.
     session_upstream: Option<String>,
-    /// Open connections by id (a BTreeMap: no hashing on the per-frame path).
-    conns: BTreeMap<ConnId, ConnHistory>,
+    /// Open connections by id (a BTreeMap: no hashing on the per-frame path). Boxed: a map node holds
+    /// eleven entries, and a live connection's analyzer has only one (a node of histories would cost
+    /// every relayed connection kilobytes).
+    conns: BTreeMap<ConnId, Box<ConnHistory>>,
     /// Connections whose upgrade was refused: already diagnosed at their `open`, so a later `close` is ignored.
     refused: BTreeSet<ConnId>,
 }
@@ -327,8 +329,10 @@ impl Analyzer {
             }
             Record::Close(close) if self.refused.remove(&close.conn) => {}
             Record::Close(close) => {
-                let history =
-                    self.conns.remove(&close.conn).unwrap_or_else(|| ConnHistory::new(close.conn, &self.options));
+                let history = self
+                    .conns
+                    .remove(&close.conn)
+                    .unwrap_or_else(|| Box::new(ConnHistory::new(close.conn, &self.options)));
                 out.push(Record::Diagnosis(diagnose(&history, close)));
             }
             Record::Annotation(_) | Record::Token(_) | Record::Diagnosis(_) | Record::Note(_) | Record::End(_) => {}
@@ -339,7 +343,7 @@ impl Analyzer {
     /// The history so far of a connection that has not closed.
     #[cfg(test)]
     pub(crate) fn history_of(&self, conn: ConnId) -> Option<&ConnHistory> {
-        self.conns.get(&conn)
+        self.conns.get(&conn).map(|history| &**history)
     }
 
     /// The lint findings so far of a connection that has not closed (empty for unknown or closed ones).
@@ -356,7 +360,7 @@ impl Analyzer {
 
     fn history(&mut self, conn: ConnId) -> &mut ConnHistory {
         let options = &self.options;
-        self.conns.entry(conn).or_insert_with(|| ConnHistory::new(conn, options))
+        self.conns.entry(conn).or_insert_with(|| Box::new(ConnHistory::new(conn, options)))
     }
 
     fn tokens(&mut self, record: &Record, seen_at: Ts, out: &mut Vec<Record>) {

@@ -29,11 +29,6 @@ impl ConnSink {
         self.conn
     }
 
-    /// Analyses a record and hands it, and what it derives, to the pipeline.
-    pub async fn emit(&self, record: Record) {
-        self.emit_one(record).await;
-    }
-
     /// [`Self::emit`] for several records in order, with one lock when the queue has room; empties `records`.
     pub async fn emit_all(&self, records: &mut Vec<Record>) {
         let (count, cost) = records
@@ -46,11 +41,13 @@ impl ConnSink {
             return;
         }
         for record in records.drain(..) {
-            self.emit_one(record).await;
+            self.emit(record).await;
         }
     }
 
-    async fn emit_one(&self, record: Record) {
+    /// Analyses a record and hands it, and what it derives, to the pipeline: waits while the pipeline is full
+    /// (`block`), or counts them as dropped (`drop`).
+    pub async fn emit(&self, record: Record) {
         let (count, cost) = if self.is_sent(&record) { (1, record_cost(&record)) } else { (0, 0) };
         // Analysed only once there is room, so the analysis sees this connection's records in the order
         // the sinks do; analysed even when the record is then dropped, so the diagnosis stays right.
