@@ -74,8 +74,8 @@ pub struct CaptureArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "no_capture")]
     pub capture: Option<PathBuf>,
     /// How the capture stores frames: `jsonl`, one JSON object per line (jq, grep, an editor), or `compact`,
-    /// frames as a short binary header and the raw payload (about half the bytes and CPU for small frames,
-    /// for fast sessions; `frametap convert FILE.ftcap FILE.jsonl` turns it into JSON Lines).
+    /// frames as a short binary header and the raw payload (less than half the bytes for small frames and no
+    /// JSON to write, for fast sessions; `frametap convert FILE.ftcap FILE.jsonl` turns it into JSON Lines).
     #[arg(long, value_enum, default_value_t = CaptureFormat::Jsonl, value_name = "FORMAT", conflicts_with = "no_capture")]
     pub capture_format: CaptureFormat,
     /// Do not save a capture.
