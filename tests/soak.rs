@@ -31,19 +31,38 @@ struct Plan {
     ui: bool,
     /// How much the proxy's RSS may grow from the middle of the run to its end.
     rss_growth_limit: u64,
+    /// Capture in the compact form instead of JSON Lines.
+    compact: bool,
 }
 
 /// CI's version: well under 30 s in a debug build.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn soak_fast() {
-    run(Plan { connections: 20, messages: 1_000, window: 16, ui: false, rss_growth_limit: 8 << 20 }).await;
+    run(Plan { connections: 20, messages: 1_000, window: 16, ui: false, rss_growth_limit: 8 << 20, compact: false })
+        .await;
+}
+
+/// CI's version with a compact capture: every frame must read back from the binary form too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn soak_fast_compact() {
+    run(Plan { connections: 20, messages: 1_000, window: 16, ui: false, rss_growth_limit: 8 << 20, compact: true })
+        .await;
 }
 
 /// The full soak: 1,000,000 messages (2,000,000 data frames) over 100 connections, the UI on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "long: run with `cargo test --release --test soak -- --ignored --nocapture`"]
 async fn soak_full() {
-    run(Plan { connections: 100, messages: 10_000, window: 16, ui: true, rss_growth_limit: 8 << 20 }).await;
+    run(Plan { connections: 100, messages: 10_000, window: 16, ui: true, rss_growth_limit: 8 << 20, compact: false })
+        .await;
+}
+
+/// The full soak with a compact capture (`--capture-format compact`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "long: run with `cargo test --release --test soak -- --ignored --nocapture`"]
+async fn soak_full_compact() {
+    run(Plan { connections: 100, messages: 10_000, window: 16, ui: true, rss_growth_limit: 8 << 20, compact: true })
+        .await;
 }
 
 /// What one client saw.
@@ -57,7 +76,8 @@ struct Tally {
 
 async fn run(plan: Plan) {
     let echo = common::start_echo_server().await;
-    let mut proxy = ChildProxy::start(echo, ChildOptions { ui: plan.ui, ..ChildOptions::default() }).await;
+    let options = ChildOptions { ui: plan.ui, compact: plan.compact, ..ChildOptions::default() };
+    let mut proxy = ChildProxy::start(echo, options).await;
     let total = plan.connections as u64 * plan.messages;
     let progress = Arc::new(AtomicU64::new(0));
     let done = Arc::new(AtomicBool::new(false));
@@ -220,14 +240,27 @@ impl CaptureTally {
     }
 }
 
-fn check_capture(path: &Path, plan: &Plan) -> CaptureTally {
+/// The capture's records: JSON Lines streamed line by line (a full soak's capture is gigabytes), a compact
+/// capture through the reader every command uses.
+fn capture_records(path: &Path, plan: &Plan) -> Box<dyn Iterator<Item = Record>> {
+    if plan.compact {
+        let capture = frametap::capture::read_capture(path).expect("the compact capture reads");
+        assert!(capture.problems.is_empty(), "{:?}", &capture.problems[..capture.problems.len().min(3)]);
+        return Box::new(capture.records.into_iter());
+    }
     let file = std::io::BufReader::new(std::fs::File::open(path).expect("the capture exists"));
+    Box::new(file.lines().map(|line| {
+        let line = line.unwrap();
+        serde_json::from_str::<Record>(&line).unwrap_or_else(|e| panic!("bad capture line {e}: {line}"))
+    }))
+}
+
+fn check_capture(path: &Path, plan: &Plan) -> CaptureTally {
     let mut index_of = HashMap::new();
     let mut in_order = vec![(0u64, 0u64); plan.connections as usize];
     let (mut mismatched, mut clean_closes, mut end) = (0, 0, None);
-    for line in file.lines() {
-        let line = line.unwrap();
-        match serde_json::from_str::<Record>(&line).unwrap_or_else(|e| panic!("bad capture line {e}: {line}")) {
+    for record in capture_records(path, plan) {
+        match record {
             Record::Open(open) => {
                 let index: u32 = open.request.path.strip_prefix("/soak/").unwrap().parse().unwrap();
                 index_of.insert(open.conn, index);

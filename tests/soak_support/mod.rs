@@ -18,6 +18,8 @@ pub struct ChildOptions {
     /// Limit the size of files the child may write (RLIMIT_FSIZE, bytes): a capture that hits it fails
     /// with "File too large", as on a full disk or a quota.
     pub file_size_limit: Option<u64>,
+    /// Write a compact capture (`--capture-format compact`) instead of JSON Lines.
+    pub compact: bool,
 }
 
 /// `frametap proxy --quiet` running as a child process, with its capture in a temporary folder.
@@ -38,12 +40,13 @@ impl ChildProxy {
     /// Starts the proxy in front of `upstream` and returns once its banner says where it listens.
     pub async fn start(upstream: SocketAddr, options: ChildOptions) -> ChildProxy {
         let home = tempfile::tempdir().unwrap();
-        let capture = home.path().join("soak.jsonl");
+        let capture = home.path().join(if options.compact { "soak.ftcap" } else { "soak.jsonl" });
         let mut command = Command::new(env!("CARGO_BIN_EXE_frametap"));
         command
             .args(["proxy", "--quiet", "--listen", "127.0.0.1:0", "--upstream", &format!("ws://{upstream}")])
             .arg("--capture")
             .arg(&capture)
+            .args(["--capture-format", if options.compact { "compact" } else { "jsonl" }])
             .args(if options.ui { ["--ui", "127.0.0.1:0"].as_slice() } else { ["--no-ui"].as_slice() })
             .env("FRAMETAP_HOME", home.path())
             .env("NO_COLOR", "1")
