@@ -118,24 +118,12 @@ async fn a_real_run_logs_frames_and_saves_a_private_capture_on_sigterm() {
 #[cfg(unix)]
 #[tokio::test]
 async fn the_first_run_works_offline_and_explains_the_close() {
-    let home = tempfile::tempdir().unwrap();
-    let mut child = frametap()
-        .args(["proxy", "--listen", "127.0.0.1:0", "--no-ui"])
-        .env("FRAMETAP_HOME", home.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let banner = read_banner(child.stderr.take().unwrap(), true).await;
-    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-    assert!(banner.simulator_notice, "the banner says loudly that the upstream is a simulator");
-    let capture = banner.capture.clone();
-    let live = send_a_first_message_without_action(&banner.url, &mut stdout).await;
+    let mut proxy = RunningProxy::start(&["--no-ui"], true).await;
+    assert!(proxy.banner.simulator_notice, "the banner says loudly that the upstream is a simulator");
+    let capture = proxy.banner.capture.clone();
+    let live = send_a_first_message_without_action(&proxy.banner.url, &mut proxy.stdout).await;
     assert!(live.contains("preceding frame #1"), "{live}");
-    // SAFETY: sending SIGTERM to our own child process.
-    unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGTERM) };
-    assert!(child.wait().await.unwrap().success());
+    let _home = proxy.stop().await;
     let output = frametap().args(["inspect", capture.as_deref().unwrap(), "--json"]).output().await.unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
@@ -153,6 +141,41 @@ async fn the_first_run_works_offline_and_explains_the_close() {
     assert!(causes.iter().all(|c| c["rule"] != "tcp-drop"), "{causes:?}");
     let text = report.to_string().to_lowercase();
     assert!(!text.contains("guest:write"), "no forum guesswork about scopes");
+}
+
+/// `frametap proxy` with `args` (plus `--listen 127.0.0.1:0`), in a fresh FRAMETAP_HOME, up to its banner.
+struct RunningProxy {
+    child: tokio::process::Child,
+    banner: Banner,
+    stdout: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+    home: tempfile::TempDir,
+}
+
+impl RunningProxy {
+    async fn start(args: &[&str], with_capture: bool) -> RunningProxy {
+        let home = tempfile::tempdir().unwrap();
+        let mut child = frametap()
+            .args(["proxy", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .env("FRAMETAP_HOME", home.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let banner = read_banner(child.stderr.take().unwrap(), with_capture).await;
+        let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+        RunningProxy { child, banner, stdout, home }
+    }
+
+    /// Stops it as Ctrl-C would (SIGTERM) and checks it exits successfully. Returns its FRAMETAP_HOME, where
+    /// the capture is, to keep until the test is done with it.
+    async fn stop(mut self) -> tempfile::TempDir {
+        // SAFETY: sending SIGTERM to our own child process.
+        unsafe { libc::kill(self.child.id().unwrap() as i32, libc::SIGTERM) };
+        assert!(self.child.wait().await.unwrap().success());
+        self.home
+    }
 }
 
 /// What `frametap proxy` printed on stderr as it started.
@@ -221,26 +244,14 @@ async fn send_a_first_message_without_action(
 #[cfg(unix)]
 #[tokio::test]
 async fn quiet_prints_only_how_a_connection_ended_and_why() {
-    let home = tempfile::tempdir().unwrap();
-    let mut child = frametap()
-        .args(["proxy", "--listen", "127.0.0.1:0", "--no-ui", "--no-capture", "--quiet"])
-        .env("FRAMETAP_HOME", home.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let banner = read_banner(child.stderr.take().unwrap(), false).await;
-    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-    assert_eq!(banner.capture, None, "--no-capture");
-    let live = send_a_first_message_without_action(&banner.url, &mut stdout).await;
+    let mut proxy = RunningProxy::start(&["--no-ui", "--no-capture", "--quiet"], false).await;
+    assert_eq!(proxy.banner.capture, None, "--no-capture");
+    let live = send_a_first_message_without_action(&proxy.banner.url, &mut proxy.stdout).await;
     assert!(live.contains("CLOSED first by server: 1000"), "the close line: {live}");
     assert!(live.contains("preceding frame #1"), "the diagnosis names the frame without `action`: {live}");
     assert!(!live.contains("C→S") && !live.contains("S→C"), "no line per frame: {live}");
     assert!(!live.contains(" GET /v1") && !live.contains("↳"), "no open lines, no annotations: {live}");
-    // SAFETY: sending SIGTERM to our own child process.
-    unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGTERM) };
-    assert!(child.wait().await.unwrap().success());
+    proxy.stop().await;
 }
 
 /// `--capture-format compact`: the default capture gets `.ftcap`, is private, and `inspect` explains its close
@@ -249,23 +260,11 @@ async fn quiet_prints_only_how_a_connection_ended_and_why() {
 #[tokio::test]
 async fn a_compact_capture_is_saved_and_inspected_like_json_lines() {
     use std::os::unix::fs::PermissionsExt;
-    let home = tempfile::tempdir().unwrap();
-    let mut child = frametap()
-        .args(["proxy", "--listen", "127.0.0.1:0", "--no-ui", "--quiet", "--capture-format", "compact"])
-        .env("FRAMETAP_HOME", home.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let banner = read_banner(child.stderr.take().unwrap(), true).await;
-    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-    let capture = banner.capture.clone().unwrap();
+    let mut proxy = RunningProxy::start(&["--no-ui", "--quiet", "--capture-format", "compact"], true).await;
+    let capture = proxy.banner.capture.clone().unwrap();
     assert!(capture.ends_with(".ftcap"), "{capture}");
-    send_a_first_message_without_action(&banner.url, &mut stdout).await;
-    // SAFETY: sending SIGTERM to our own child process.
-    unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGTERM) };
-    assert!(child.wait().await.unwrap().success());
+    send_a_first_message_without_action(&proxy.banner.url, &mut proxy.stdout).await;
+    let _home = proxy.stop().await;
     assert_eq!(std::fs::metadata(&capture).unwrap().permissions().mode() & 0o777, 0o600);
     let output = frametap().args(["inspect", &capture, "--json"]).output().await.unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
