@@ -5,7 +5,8 @@
 //! `cargo bench --bench relay` (options after `--`: `--runs N`, `--seconds S`, `--idle N`, `--write-docs`;
 //! while profiling, `--scenario TEXT` and `--target TEXT` keep only the scenarios and relays whose names contain
 //! TEXT — direct and the TCP relay always run, as the ratios need them — and `--baseline PATH` adds another
-//! frametap binary (say, a build of the previous commit; repeatable), capture off, to compare a change in one run).
+//! frametap binary (say, a build of the previous commit; repeatable), in the same modes, to compare a change in
+//! one run).
 //! Results and the machine go to stdout and, with `--write-docs`, to docs/performance.md.
 
 use bytes::{Buf, BytesMut};
@@ -256,11 +257,12 @@ struct Target {
     capture: Option<Capture>,
 }
 
-/// A frametap target's capture: its file and `--capture-format`.
+/// A frametap target's capture: its file and `--capture-format`, and the frametap binary that writes it.
 #[derive(Clone)]
 struct Capture {
     path: std::path::PathBuf,
     format: &'static str,
+    binary: std::path::PathBuf,
 }
 
 async fn spawn_listening(mut command: tokio::process::Command, marker: &str) -> (tokio::process::Child, SocketAddr) {
@@ -278,7 +280,8 @@ async fn spawn_listening(mut command: tokio::process::Command, marker: &str) -> 
 }
 
 async fn frametap(echo: SocketAddr, capture: Option<Capture>) -> Target {
-    frametap_binary(env!("CARGO_BIN_EXE_frametap").as_ref(), echo, capture).await
+    let binary = capture.as_ref().map_or(env!("CARGO_BIN_EXE_frametap").into(), |c| c.binary.clone());
+    frametap_binary(&binary, echo, capture).await
 }
 
 async fn frametap_binary(binary: &std::path::Path, echo: SocketAddr, capture: Option<Capture>) -> Target {
@@ -482,13 +485,18 @@ fn main() {
 async fn bench(options: Options) {
     let echo = echo_server().await;
     let capture_dir = tempfile::tempdir().unwrap();
-    let capture = |format: &'static str| Capture { path: capture_dir.path().join(format!("bench.{format}")), format };
+    let frametap_exe = std::path::PathBuf::from(env!("CARGO_BIN_EXE_frametap"));
+    let capture = |format: &'static str, binary: &std::path::Path, n: usize| Capture {
+        path: capture_dir.path().join(format!("bench{n}.{format}")),
+        format,
+        binary: binary.to_owned(),
+    };
     let mut targets = vec![
         Target { name: "direct".into(), addr: echo, child: None, capture: None },
         tcp_relay(echo).await,
         frametap(echo, None).await,
-        frametap(echo, Some(capture("jsonl"))).await,
-        frametap(echo, Some(capture("compact"))).await,
+        frametap(echo, Some(capture("jsonl", &frametap_exe, 0))).await,
+        frametap(echo, Some(capture("compact", &frametap_exe, 0))).await,
     ];
     targets.extend(other_tools(echo).await);
     if let Some(wanted) = &options.target {
@@ -496,10 +504,18 @@ async fn bench(options: Options) {
     }
     // Measured first, before any capture has filled the page cache with dirty pages.
     let disk_mb_per_sec = targets.iter().any(|t| t.capture.is_some()).then(|| disk_write_speed(capture_dir.path()));
-    for binary in &options.baselines {
-        let mut baseline = frametap_binary(binary, echo, None).await;
-        baseline.name = format!("baseline {}, capture off", binary.display());
-        targets.push(baseline);
+    // Each baseline runs in every frametap mode kept by --target.
+    let modes: Vec<Option<&'static str>> = targets
+        .iter()
+        .filter(|t| t.name.starts_with("frametap"))
+        .map(|t| t.capture.as_ref().map(|c| c.format))
+        .collect();
+    for (n, binary) in options.baselines.iter().enumerate() {
+        for mode in &modes {
+            let mut baseline = frametap_binary(binary, echo, mode.map(|format| capture(format, binary, n + 1))).await;
+            baseline.name = baseline.name.replacen("frametap", &format!("baseline {}", binary.display()), 1);
+            targets.push(baseline);
+        }
     }
     let mut report = String::new();
     let mut floor = [0.0f64; 3];
@@ -523,7 +539,9 @@ async fn bench(options: Options) {
                 let _ = child.kill().await;
             }
             let _ = std::fs::remove_file(&capture.path);
-            *target = frametap(echo, Some(capture)).await;
+            let name = std::mem::take(&mut target.name);
+            *target = frametap_binary(&capture.binary.clone(), echo, Some(capture)).await;
+            target.name = name;
         }
         // Runs are interleaved (each target once per round), so the VM's drift in speed hits every target alike.
         let pids: Vec<Option<u32>> = targets.iter().map(|t| t.child.as_ref().and_then(|c| c.id())).collect();
