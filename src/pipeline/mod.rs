@@ -2,10 +2,10 @@
 //! captures and publishes them, in order, without ever slowing the relay for long.
 //!
 //! Sources (relay, replay) call [`EventSink::emit`]; a relayed connection emits through a [`ConnSink`],
-//! which runs the analysis of its records where they are emitted (src/pipeline/conn.rs). The bounded queue (src/pipeline/queue.rs) gives
-//! backpressure by default, or counted drops with `--on-capture-lag drop`. The sink thread takes records
-//! in batches, serialises each once into a reused buffer, and flushes the capture and the terminal after
-//! each batch.
+//! which runs the analysis of its records where they are emitted (src/pipeline/conn.rs). The bounded
+//! queue (src/pipeline/queue.rs) gives backpressure by default, or counted drops with
+//! `--on-capture-lag drop`. The sink thread takes records in batches, serialises each once into a reused
+//! buffer, and flushes the capture and the terminal after each batch.
 
 mod conn;
 mod queue;
