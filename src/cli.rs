@@ -121,7 +121,7 @@ impl UpstreamTlsArgs {
         let config = crate::tls::upstream::client_config(self.upstream_ca.as_deref(), self.insecure_upstream)
             .context("--upstream-ca")?;
         if self.insecure_upstream {
-            eprintln!(
+            crate::notice!(
                 "frametap: WARNING: --insecure-upstream: upstream TLS certificates are NOT verified; anyone on the path can read and change this traffic. This is recorded in the capture."
             );
         }

@@ -44,7 +44,7 @@ pub struct ConvertReport {
 pub fn run_convert(cmd: ConvertCommand) -> Result<()> {
     let report = convert(&cmd)?;
     for warning in &report.warnings {
-        eprintln!("warning: {warning}");
+        crate::notice!("warning: {warning}");
     }
     let from = report.source.map(|s| format!(" (a HAR saved by {})", s.name())).unwrap_or_default();
     println!(

@@ -17,6 +17,16 @@
 //! Around it: the command line ([`cli`], [`commands`]), the built-in Genesys simulator ([`sim`]),
 //! TLS and the local CA ([`tls`]), file locations ([`paths`]). docs/architecture.md tells the whole story.
 
+/// Prints a line on stderr like `eprintln!`, but never panics: with stderr closed (`frametap proxy 2>&1 |
+/// head`, once `head` has exited) the relay must go on.
+#[macro_export]
+macro_rules! notice {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod capture;
 pub mod cli;
 pub mod commands;

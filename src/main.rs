@@ -28,7 +28,7 @@ fn main() -> ExitCode {
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
-            eprintln!("frametap: error: cannot start the async runtime: {e}");
+            frametap::notice!("frametap: error: cannot start the async runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -47,7 +47,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("frametap: error: {e:#}");
+            frametap::notice!("frametap: error: {e:#}");
             ExitCode::FAILURE
         }
     }

@@ -104,7 +104,7 @@ impl Session {
         }
         let end = &summary.end;
         if let Some(path) = &summary.capture_path {
-            eprintln!(
+            crate::notice!(
                 "frametap: capture saved to {} ({} connections, {} frames{})",
                 path.display(),
                 end.connections,

@@ -183,8 +183,8 @@ struct Banner {
     url: String,
     capture: Option<String>,
     simulator_notice: bool,
-    /// The rest of stderr, kept open: frametap still writes to it as it stops.
-    _stderr: tokio::io::Lines<BufReader<tokio::process::ChildStderr>>,
+    /// The rest of stderr, kept open: frametap still writes to it as it stops (`None` once a test closed it).
+    stderr: Option<tokio::io::Lines<BufReader<tokio::process::ChildStderr>>>,
 }
 
 /// Reads the start banner up to the URL to connect to (and the capture's path, when `with_capture`).
@@ -203,7 +203,7 @@ async fn read_banner(stderr: tokio::process::ChildStderr, with_capture: bool) ->
     }
     let url = url.unwrap();
     assert!(url.contains("/v1?deploymentId="), "{url}");
-    Banner { url, capture, simulator_notice, _stderr: stderr }
+    Banner { url, capture, simulator_notice, stderr: Some(stderr) }
 }
 
 /// The newcomer's first mistake against the simulator: a message without `action` and no `configureSession`
@@ -271,4 +271,16 @@ async fn a_compact_capture_is_saved_and_inspected_like_json_lines() {
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["connections"][0]["close"]["preceding_seq"], 1);
     assert_eq!(report["connections"][0]["diagnosis"]["causes"][0]["rule"], "protocol-lint");
+}
+
+/// A closed stderr (`frametap proxy 2>&1 | head`, once `head` has exited) must not stop frametap: it relays
+/// and diagnoses on, and stops cleanly, though every line it still prints on stderr fails.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_closed_stderr_does_not_stop_frametap() {
+    let mut proxy = RunningProxy::start(&["--no-ui", "--no-capture"], false).await;
+    proxy.banner.stderr = None;
+    let live = send_a_first_message_without_action(&proxy.banner.url, &mut proxy.stdout).await;
+    assert!(live.contains("preceding frame #1"), "{live}");
+    let _home = proxy.stop().await;
 }

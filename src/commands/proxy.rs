@@ -48,32 +48,36 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
         proxy_ws_url: Some(public_url.clone()),
     })
     .await?;
-    eprintln!("frametap proxy");
+    crate::notice!("frametap proxy");
     match &sim {
         Some((_, example)) => {
-            eprintln!("  *** {SIM_NOTICE} ***");
-            eprintln!("  *** Give --upstream wss://webmessaging.<your region> to talk to the real service. ***");
-            eprintln!("  point your WebSocket client at  {public_url}/v1?deploymentId={example}");
+            crate::notice!("  *** {SIM_NOTICE} ***");
+            crate::notice!("  *** Give --upstream wss://webmessaging.<your region> to talk to the real service. ***");
+            crate::notice!("  point your WebSocket client at  {public_url}/v1?deploymentId={example}");
         }
         None => {
-            eprintln!("  point your WebSocket client at  {public_url}/<path>   (e.g. {public_url}/v1?deploymentId=…)")
+            crate::notice!(
+                "  point your WebSocket client at  {public_url}/<path>   (e.g. {public_url}/v1?deploymentId=…)"
+            )
         }
     }
-    eprintln!("  upstream                        {}", upstream.display());
+    crate::notice!("  upstream                        {}", upstream.display());
     if let Some(proxy) = upstream_proxies.proxy_for(upstream.secure, &upstream.host, upstream.port) {
-        eprintln!("  through the upstream proxy      {proxy}");
+        crate::notice!("  through the upstream proxy      {proxy}");
     }
     match &session.capture_path {
-        Some(path) => eprintln!("  capture                         {}", path.display()),
-        None => eprintln!("  capture                         off (--no-capture)"),
+        Some(path) => crate::notice!("  capture                         {}", path.display()),
+        None => crate::notice!("  capture                         off (--no-capture)"),
     }
     if let Some(url) = session.ui_url() {
-        eprintln!("  web UI                          {url}");
+        crate::notice!("  web UI                          {url}");
     }
     if !local.ip().is_loopback() {
-        eprintln!("frametap: WARNING: listening on {local}, not loopback: anyone who can reach it can use this proxy.");
+        crate::notice!(
+            "frametap: WARNING: listening on {local}, not loopback: anyone who can reach it can use this proxy."
+        );
     }
-    eprintln!("  Ctrl-C stops (open connections get 1001 and the capture is saved)");
+    crate::notice!("  Ctrl-C stops (open connections get 1001 and the capture is saved)");
     let config = ProxyConfig {
         upstream,
         tls,

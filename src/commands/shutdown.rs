@@ -26,7 +26,7 @@ pub async fn signal() {
         () = ctrl_c => {}
         () = term => {}
     }
-    eprintln!("\nframetap: shutting down…");
+    crate::notice!("\nframetap: shutting down…");
 }
 
 /// Binds a listener, turning "address in use" into advice.

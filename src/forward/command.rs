@@ -34,24 +34,28 @@ pub async fn run(args: ProxyArgs) -> anyhow::Result<()> {
         proxy_ws_url: None,
     })
     .await?;
-    eprintln!("frametap proxy --forward");
-    eprintln!("  set your browser's HTTP and HTTPS proxy to  http://{local}");
-    eprintln!("    (Chromium: --proxy-server=http://{local}; add --proxy-bypass-list='<-loopback>' for local hosts)");
-    eprintln!("  relayed and captured (--intercept)          {}", intercept.globs().join(" "));
-    eprintln!("  other hosts                                 tunnelled untouched");
-    eprintln!("  local CA the browser must trust             {} (SHA-256 {fingerprint})", ca_file.display());
+    crate::notice!("frametap proxy --forward");
+    crate::notice!("  set your browser's HTTP and HTTPS proxy to  http://{local}");
+    crate::notice!(
+        "    (Chromium: --proxy-server=http://{local}; add --proxy-bypass-list='<-loopback>' for local hosts)"
+    );
+    crate::notice!("  relayed and captured (--intercept)          {}", intercept.globs().join(" "));
+    crate::notice!("  other hosts                                 tunnelled untouched");
+    crate::notice!("  local CA the browser must trust             {} (SHA-256 {fingerprint})", ca_file.display());
     if let Some(proxy) = upstream_proxies.secure.as_ref().or(upstream_proxies.plain.as_ref()) {
-        eprintln!("  upstream proxy                              {proxy}");
+        crate::notice!("  upstream proxy                              {proxy}");
     }
     if let Some(url) = session.ui_url() {
-        eprintln!("  web UI                                      {url}");
+        crate::notice!("  web UI                                      {url}");
     }
     match &session.capture_path {
-        Some(path) => eprintln!("  capture                                     {}", path.display()),
-        None => eprintln!("  capture                                     off (--no-capture)"),
+        Some(path) => crate::notice!("  capture                                     {}", path.display()),
+        None => crate::notice!("  capture                                     off (--no-capture)"),
     }
     if !local.ip().is_loopback() {
-        eprintln!("frametap: WARNING: listening on {local}, not loopback: anyone who can reach it can use this proxy.");
+        crate::notice!(
+            "frametap: WARNING: listening on {local}, not loopback: anyone who can reach it can use this proxy."
+        );
     }
     let config = ProxyConfig {
         upstream: forward_upstream_label(),

@@ -37,7 +37,7 @@ pub fn run_inspect(cmd: InspectCommand) -> Result<()> {
     let color = !cmd.json && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let output = inspect(&cmd, color)?;
     for line in &output.stderr {
-        eprintln!("{line}");
+        crate::notice!("{line}");
     }
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(output.stdout.as_bytes())?;

@@ -20,7 +20,7 @@ pub struct RedactCommand {
 pub fn run_redact(cmd: RedactCommand) -> Result<()> {
     let capture = read_capture(&cmd.input)?;
     for problem in &capture.problems {
-        eprintln!("frametap redact: {}: {problem}", cmd.input.display());
+        crate::notice!("frametap redact: {}: {problem}", cmd.input.display());
     }
     // The copy keeps the input's form: a compact capture stays compact.
     let format = CaptureFormat::of_version(capture.meta().map_or(crate::event::FORMAT_VERSION, |meta| meta.version));
@@ -57,7 +57,7 @@ pub fn run_redact(cmd: RedactCommand) -> Result<()> {
     if let Some(error) = end.errors.iter().find(|e| e.starts_with("writing the capture")) {
         bail!("{error}");
     }
-    eprintln!(
+    crate::notice!(
         "frametap redact: wrote {} records to {} ({} distinct secrets replaced{})",
         end.records + 1,
         cmd.output.display(),

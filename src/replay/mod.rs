@@ -144,17 +144,17 @@ async fn run_serve(args: ServeArgs) -> Result<()> {
         analysis: Some(args.analysis.options()),
     })
     .await?;
-    eprintln!("frametap replay serve");
-    eprintln!("  replaying                       {} (pace {})", script.label(), args.script.pace);
-    eprintln!("  point your WebSocket client at  ws://{local}{}", script.open.request.path);
+    crate::notice!("frametap replay serve");
+    crate::notice!("  replaying                       {} (pace {})", script.label(), args.script.pace);
+    crate::notice!("  point your WebSocket client at  ws://{local}{}", script.open.request.path);
     match &session.capture_path {
-        Some(path) => eprintln!("  capture                         {}", path.display()),
-        None => eprintln!("  capture                         off (--no-capture)"),
+        Some(path) => crate::notice!("  capture                         {}", path.display()),
+        None => crate::notice!("  capture                         off (--no-capture)"),
     }
     if let Some(url) = session.ui_url() {
-        eprintln!("  web UI                          {url}");
+        crate::notice!("  web UI                          {url}");
     }
-    eprintln!("  Ctrl-C stops");
+    crate::notice!("  Ctrl-C stops");
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<PlayReport>();
     let printer = tokio::spawn(async move {
         while let Some(report) = rx.recv().await {
@@ -180,7 +180,7 @@ async fn run_send(args: SendArgs) -> Result<()> {
         anyhow::bail!("--wait {} is not a number of seconds above 0", args.wait);
     }
     if script.redacted && args.set.is_empty() {
-        eprintln!(
+        crate::notice!(
             "frametap replay send: warning: {} is redacted: its frames carry placeholders where secrets were \
              (give real values with --set NAME=VALUE and --header)",
             script.file.display()
@@ -217,7 +217,9 @@ async fn run_send(args: SendArgs) -> Result<()> {
     let report = result?;
     match &report.play {
         Some(play) => print_report(&format!("replay send to {}", report.url), "server", play),
-        None => eprintln!("replay send: {} refused the upgrade with HTTP {}, as recorded", report.url, report.status),
+        None => {
+            crate::notice!("replay send: {} refused the upgrade with HTTP {}, as recorded", report.url, report.status)
+        }
     }
     Ok(())
 }
@@ -235,13 +237,18 @@ fn print_report(what: &str, peer: &str, report: &PlayReport) {
         (None, Some(detail)) => detail.clone(),
         (None, None) => format!("{} closed", close.initiator.as_str()),
     };
-    eprintln!("{what}: connection {}: sent {} frames, received {}; {end}", close.conn, report.sent, report.received);
+    crate::notice!(
+        "{what}: connection {}: sent {} frames, received {}; {end}",
+        close.conn,
+        report.sent,
+        report.received
+    );
     if report.divergences.is_empty() {
-        eprintln!("  every {peer} frame matched the recording");
+        crate::notice!("  every {peer} frame matched the recording");
     } else {
-        eprintln!("  {} difference(s) from the recording:", report.divergences.len());
+        crate::notice!("  {} difference(s) from the recording:", report.divergences.len());
         for line in &report.divergences {
-            eprintln!("    {line}");
+            crate::notice!("    {line}");
         }
     }
 }

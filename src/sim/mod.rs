@@ -134,6 +134,6 @@ pub async fn run(cmd: SimCommand) -> anyhow::Result<()> {
     if !addr.ip().is_loopback() {
         tracing::warn!("the simulator listens on {addr}, reachable from other machines");
     }
-    eprintln!("{}", banner(addr, &config));
+    crate::notice!("{}", banner(addr, &config));
     serve(listener, config, crate::commands::shutdown::signal()).await
 }
