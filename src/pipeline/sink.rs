@@ -1,0 +1,211 @@
+//! The sink thread: takes records from the queue in batches, runs the analysis of records not analysed at
+//! their source, redacts, serialises each record once, and writes it to the capture, the terminal log and
+//! the UI; at the end, writes the `end` record.
+
+use super::queue::{Message, Queue, IDLE_POLLS_BEFORE_SLEEP, POLL_INTERVAL};
+use super::{Analysis, PipelineOptions, Summary};
+use crate::event::{End, Record};
+use crate::log::TerminalLog;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+pub(super) struct SinkThread {
+    options: PipelineOptions,
+    /// The analysis of records that were not analysed at their source.
+    analysis: Option<Box<dyn Analysis>>,
+    dropped: Arc<AtomicU64>,
+    /// Frames analysed at their source and not handed over (nothing reads them): counted in the `end` record.
+    unsent: Arc<AtomicU64>,
+    json: Vec<u8>,
+    /// True when a sink other than the capture reads JSON (the UI, a JSON log); without one, only records
+    /// the capture writes as JSON lines are serialised (none at all without a capture).
+    json_beyond_capture: bool,
+    records: u64,
+    connections: u64,
+    frames: u64,
+}
+
+impl SinkThread {
+    pub(super) fn new(options: PipelineOptions, dropped: Arc<AtomicU64>, unsent: Arc<AtomicU64>) -> Self {
+        let json_beyond_capture =
+            !options.publishers.is_empty() || options.log.as_ref().is_some_and(TerminalLog::wants_json);
+        SinkThread {
+            analysis: options.analysis.as_ref().map(|factory| factory()),
+            options,
+            dropped,
+            unsent,
+            json: Vec::with_capacity(4096),
+            json_beyond_capture,
+            records: 0,
+            connections: 0,
+            frames: 0,
+        }
+    }
+
+    pub(super) fn run(mut self, queue: &Queue) -> Summary {
+        let meta = Record::from(self.options.meta.clone());
+        self.process(meta);
+        let mut batch = Vec::with_capacity(1024);
+        let mut idle_polls = 0;
+        loop {
+            queue.take(&mut batch);
+            if batch.is_empty() {
+                idle_polls += 1;
+                if idle_polls < IDLE_POLLS_BEFORE_SLEEP {
+                    std::thread::park_timeout(POLL_INTERVAL);
+                } else if queue.prepare_sleep() {
+                    std::thread::park();
+                }
+                continue;
+            }
+            idle_polls = 0;
+            let held = Queue::held(&batch);
+            let mut finishing = false;
+            for message in batch.drain(..) {
+                match message {
+                    Message::Record(record) => self.process(record),
+                    Message::Analysed(record) => self.write(record),
+                    Message::Finish => finishing = true,
+                }
+            }
+            self.flush();
+            queue.release(held);
+            if finishing {
+                break;
+            }
+        }
+        // Records a source emitted while the finish marker was being handled still belong in the capture.
+        queue.take(&mut batch);
+        for message in batch.drain(..) {
+            match message {
+                Message::Record(record) => self.process(record),
+                Message::Analysed(record) => self.write(record),
+                Message::Finish => {}
+            }
+        }
+        self.finish()
+    }
+
+    fn process(&mut self, record: Record) {
+        let Some(mut analysis) = self.analysis.take() else {
+            self.write(record);
+            return;
+        };
+        // A bug in the analysis must not stop the capture (and, through backpressure, the relay):
+        // it is reported once and the analysis stays switched off; every record is still written.
+        // The analysis sees records unredacted; the records it derives follow the record.
+        let derived = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| analysis.observe(&record)));
+        if derived.is_err() {
+            tracing::error!(
+                "the analysis failed on a {} record (a frametap bug: please report it with the capture); \
+                 relaying and capturing go on without analysis",
+                record.kind()
+            );
+        }
+        self.write(record);
+        if let Ok(derived) = derived {
+            self.analysis = Some(analysis);
+            for record in derived {
+                self.write(record);
+            }
+        }
+    }
+
+    fn write(&mut self, record: Record) {
+        match self.options.redaction.as_mut() {
+            Some(redaction) => {
+                let redacted = redaction.redact(record);
+                self.write_redacted(&redacted);
+            }
+            None => self.write_redacted(&record),
+        }
+    }
+
+    /// Writes a record that is already redacted (or needs no redaction) to every sink.
+    fn write_redacted(&mut self, record: &Record) {
+        match record {
+            Record::Open(_) => self.connections += 1,
+            Record::Frame(_) => self.frames += 1,
+            _ => {}
+        }
+        self.records += 1;
+        let mut capture_wants_json = false;
+        if let Some(capture) = self.options.capture.as_mut() {
+            match record {
+                Record::Frame(frame) if capture.writes_compact(record) => {
+                    capture.write_frame(frame);
+                }
+                _ => capture_wants_json = true,
+            }
+        }
+        if !capture_wants_json && !self.json_beyond_capture {
+            if let Some(log) = self.options.log.as_mut() {
+                log.record(record, "");
+            }
+            return;
+        }
+        self.json.clear();
+        if let Err(e) = crate::event::write_record_json(record, &mut self.json) {
+            tracing::error!("could not serialise a {} record: {e}", record.kind());
+            self.json.clear();
+            self.json.extend_from_slice(b"{}");
+        }
+        let json = std::str::from_utf8(&self.json).unwrap_or("{}");
+        if let (true, Some(capture)) = (capture_wants_json, self.options.capture.as_mut()) {
+            capture.write_json_line(record, json);
+        }
+        if let Some(log) = self.options.log.as_mut() {
+            log.record(record, json);
+        }
+        for publisher in &self.options.publishers {
+            publisher.publish(record, json);
+        }
+    }
+
+    fn flush(&mut self) {
+        if let Some(capture) = self.options.capture.as_mut() {
+            capture.flush();
+        }
+        if let Some(log) = self.options.log.as_mut() {
+            log.flush();
+        }
+    }
+
+    fn finish(mut self) -> Summary {
+        let dropped = self.dropped.load(Ordering::Relaxed);
+        let unsent = self.unsent.load(Ordering::Relaxed);
+        self.frames += unsent;
+        self.records += unsent;
+        let mut errors = Vec::new();
+        if dropped > 0 {
+            errors.push(format!(
+                "{dropped} records were dropped because the capture lagged behind (--on-capture-lag drop)"
+            ));
+        }
+        let capture = self.options.capture.take();
+        let capture_path = capture.as_ref().map(|c| c.path().to_owned());
+        let end = match capture {
+            Some(capture) => capture.finish(dropped, errors),
+            None => End {
+                ts: crate::event::Ts::now(),
+                connections: self.connections,
+                frames: self.frames,
+                records: self.records,
+                complete: dropped == 0,
+                dropped,
+                errors,
+            },
+        };
+        let record = Record::End(end.clone());
+        let json = serde_json::to_string(&record).unwrap_or_default();
+        let json = json.as_str();
+        if let Some(log) = self.options.log.as_mut() {
+            log.record(&record, json);
+            log.flush();
+        }
+        for publisher in &self.options.publishers {
+            publisher.publish(&record, json);
+        }
+        Summary { end, capture_path }
+    }
+}
