@@ -73,24 +73,7 @@ impl ConnSink {
         let mut out = Vec::with_capacity(records.size_hint().0);
         let mut unsent = 0;
         for record in records {
-            let derived = match analysis.as_mut() {
-                None => Vec::new(),
-                Some(active) => {
-                    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| active.observe(&record))) {
-                        Ok(derived) => derived,
-                        Err(_) => {
-                            *analysis = None;
-                            tracing::error!(
-                                conn = self.conn,
-                                "the analysis failed on a {} record (a frametap bug: please report it with the \
-                             capture); relaying and capturing go on without analysis for this connection",
-                                record.kind()
-                            );
-                            Vec::new()
-                        }
-                    }
-                }
-            };
+            let derived = super::observe_guarded(&mut analysis, &record, Some(self.conn));
             if self.is_sent(&record) {
                 out.push(record);
             } else {

@@ -12,7 +12,7 @@ mod queue;
 mod sink;
 
 use crate::capture::CaptureWriter;
-use crate::event::{End, Meta, Record};
+use crate::event::{ConnId, End, Meta, Record};
 use crate::log::TerminalLog;
 pub use conn::ConnSink;
 pub use queue::{EventSink, BYTE_BUDGET};
@@ -25,6 +25,26 @@ use std::sync::Arc;
 pub trait Analysis: Send {
     /// Sees every record in order; returns records to emit right after it.
     fn observe(&mut self, record: &Record) -> Vec<Record>;
+}
+
+/// Runs `analysis` (if still on) over `record` and returns what it derives. A bug in the analysis must not stop
+/// the capture (and, through backpressure, the relay): a panic is reported once and the analysis is switched
+/// off, for connection `conn` or (`None`) for the session; the caller still writes every record.
+fn observe_guarded(analysis: &mut Option<Box<dyn Analysis>>, record: &Record, conn: Option<ConnId>) -> Vec<Record> {
+    let Some(active) = analysis.as_mut() else { return Vec::new() };
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| active.observe(record))) {
+        Ok(derived) => derived,
+        Err(_) => {
+            *analysis = None;
+            let scope = conn.map_or("for the rest of the session".to_owned(), |conn| format!("for connection {conn}"));
+            tracing::error!(
+                "the analysis failed on a {} record (a frametap bug: please report it with the capture); \
+                 relaying and capturing go on without analysis {scope}",
+                record.kind()
+            );
+            Vec::new()
+        }
+    }
 }
 
 /// Makes a fresh analysis: one for the sink thread, one for each connection analysed at its source.
@@ -294,8 +314,6 @@ mod tests {
         options.analysis = Some(Arc::new(move || Box::new(NotePerFrame(counter.clone())) as Box<dyn Analysis>));
         analysed
     }
-
-    use crate::event::ConnId;
 
     #[tokio::test]
     async fn a_connection_is_analysed_once_where_it_is_emitted_and_its_records_stay_in_order() {

@@ -87,27 +87,11 @@ impl SinkThread {
     }
 
     fn process(&mut self, record: Record) {
-        let Some(mut analysis) = self.analysis.take() else {
-            self.write(record);
-            return;
-        };
-        // A bug in the analysis must not stop the capture (and, through backpressure, the relay):
-        // it is reported once and the analysis stays switched off; every record is still written.
         // The analysis sees records unredacted; the records it derives follow the record.
-        let derived = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| analysis.observe(&record)));
-        if derived.is_err() {
-            tracing::error!(
-                "the analysis failed on a {} record (a frametap bug: please report it with the capture); \
-                 relaying and capturing go on without analysis",
-                record.kind()
-            );
-        }
+        let derived = super::observe_guarded(&mut self.analysis, &record, None);
         self.write(record);
-        if let Ok(derived) = derived {
-            self.analysis = Some(analysis);
-            for record in derived {
-                self.write(record);
-            }
+        for record in derived {
+            self.write(record);
         }
     }
 
