@@ -56,9 +56,9 @@ impl TerminalLog {
         self
     }
 
-    /// True when this log prints the records' JSON (so the pipeline must produce it).
-    pub fn wants_json(&self) -> bool {
-        self.format == LogFormat::Json
+    /// True when this log prints `record` as JSON (so the pipeline must produce it).
+    pub fn wants_json_of(&self, record: &Record) -> bool {
+        self.format == LogFormat::Json && (self.frames || is_about_an_end(record))
     }
 
     pub fn record(&mut self, record: &Record, json: &str) {
@@ -311,5 +311,28 @@ mod tests {
         assert!(private.contains("4001 Private") && private.contains("reason \"kicked\""), "{private}");
         let empty = line(&frame(Opcode::Close, true, b""));
         assert!(empty.contains("1005 No Status Received"), "{empty}");
+    }
+
+    /// `--quiet --log-format json` prints closes, not frames, so only the former are serialised for it.
+    #[test]
+    fn a_quiet_json_log_wants_the_json_of_closes_only() {
+        let frame = Record::Frame(frame(Opcode::Text, true, b"hi"));
+        let close = Record::Close(crate::event::Close {
+            conn: 3,
+            ts: Ts::now(),
+            initiator: Peer::Server,
+            code: Some(1000),
+            reason: None,
+            clean: true,
+            dropped_by: None,
+            duration_ms: 1.0,
+            detail: None,
+        });
+        let quiet_json = TerminalLog::stdout(LogFormat::Json).closes_only();
+        assert!(!quiet_json.wants_json_of(&frame) && quiet_json.wants_json_of(&close));
+        let json = TerminalLog::stdout(LogFormat::Json);
+        assert!(json.wants_json_of(&frame) && json.wants_json_of(&close));
+        let text = TerminalLog::stdout(LogFormat::Text);
+        assert!(!text.wants_json_of(&frame) && !text.wants_json_of(&close));
     }
 }

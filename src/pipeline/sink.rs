@@ -5,7 +5,6 @@
 use super::queue::{Message, Queue, IDLE_POLLS_BEFORE_SLEEP, POLL_INTERVAL};
 use super::{Analysis, PipelineOptions, Summary};
 use crate::event::{End, Record};
-use crate::log::TerminalLog;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -17,9 +16,9 @@ pub(super) struct SinkThread {
     /// Frames analysed at their source and not handed over (nothing reads them): counted in the `end` record.
     unsent: Arc<AtomicU64>,
     json: Vec<u8>,
-    /// True when a sink other than the capture reads JSON (the UI, a JSON log); without one, only records
-    /// the capture writes as JSON lines are serialised (none at all without a capture).
-    json_beyond_capture: bool,
+    /// True when the UI reads every record's JSON. Otherwise a record is serialised only when the capture
+    /// writes it as a JSON line or a JSON log prints it.
+    publishers_read_json: bool,
     records: u64,
     connections: u64,
     frames: u64,
@@ -27,15 +26,13 @@ pub(super) struct SinkThread {
 
 impl SinkThread {
     pub(super) fn new(options: PipelineOptions, dropped: Arc<AtomicU64>, unsent: Arc<AtomicU64>) -> Self {
-        let json_beyond_capture =
-            !options.publishers.is_empty() || options.log.as_ref().is_some_and(TerminalLog::wants_json);
         SinkThread {
+            publishers_read_json: !options.publishers.is_empty(),
             analysis: options.analysis.as_ref().map(|factory| factory()),
             options,
             dropped,
             unsent,
             json: Vec::with_capacity(4096),
-            json_beyond_capture,
             records: 0,
             connections: 0,
             frames: 0,
@@ -122,7 +119,8 @@ impl SinkThread {
                 _ => capture_wants_json = true,
             }
         }
-        if !capture_wants_json && !self.json_beyond_capture {
+        let log_wants_json = self.options.log.as_ref().is_some_and(|log| log.wants_json_of(record));
+        if !capture_wants_json && !log_wants_json && !self.publishers_read_json {
             if let Some(log) = self.options.log.as_mut() {
                 log.record(record, "");
             }
