@@ -56,56 +56,32 @@ async fn bad_input_is_a_clear_error() {
 async fn a_real_run_logs_frames_and_saves_a_private_capture_on_sigterm() {
     use futures_util::{SinkExt, StreamExt};
     let server = common::start_echo_server().await;
-    let home = tempfile::tempdir().unwrap();
-    let mut child = frametap()
-        .args(["proxy", "--listen", "127.0.0.1:0", "--ui", "127.0.0.1:0", "--upstream", &format!("ws://{server}")])
-        .env("FRAMETAP_HOME", home.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut banner = Vec::new();
-    let url = loop {
-        let line = stderr.next_line().await.unwrap().expect("the banner names the URL to connect to");
-        banner.push(line.clone());
-        if let Some(rest) = line.split("point your WebSocket client at").nth(1) {
-            break rest.split_whitespace().next().unwrap().trim_end_matches("/<path>").to_owned();
-        }
-    };
-    let (mut capture_line, mut ui_line) = (None, None);
-    while capture_line.is_none() || ui_line.is_none() {
-        let line = stderr.next_line().await.unwrap().unwrap();
-        if line.trim_start().starts_with("capture") {
-            capture_line = Some(line);
-        } else if line.trim_start().starts_with("web UI") {
-            ui_line = Some(line);
-        }
-    }
-    assert!(ui_line.unwrap().contains("http://127.0.0.1:"), "the banner prints the UI's URL with its token");
-    let capture_path = capture_line.unwrap().split_whitespace().last().unwrap().to_owned();
-    assert!(capture_path.starts_with(home.path().join("captures").to_str().unwrap()), "{capture_path}");
+    let upstream = format!("ws://{server}");
+    let mut proxy = RunningProxy::start(&["--ui", "127.0.0.1:0", "--upstream", &upstream]).await;
+    let url = proxy.banner.url.clone();
+    let ui = proxy.banner.ui.clone().expect("the banner prints the UI's URL");
+    assert!(ui.starts_with("http://127.0.0.1:") && ui.contains("token="), "the UI's URL carries its token: {ui}");
+    let capture_path = proxy.banner.capture.clone().expect("the banner names the capture");
+    assert!(capture_path.starts_with(proxy.home.path().join("captures").to_str().unwrap()), "{capture_path}");
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("{url}/v1?deploymentId=x")).await.unwrap();
     ws.send(tokio_tungstenite::tungstenite::Message::text(r#"{"action": "echo"}"#)).await.unwrap();
     ws.next().await.unwrap().unwrap();
     let mut logged = Vec::new();
     while !logged.iter().any(|l: &String| l.contains("#1 S→C text")) {
-        logged.push(stdout.next_line().await.unwrap().expect("the server's frame is logged"));
+        logged.push(proxy.stdout.next_line().await.unwrap().expect("the server's frame is logged"));
     }
     assert!(logged[0].contains("#1 GET /v1?deploymentId=x"), "{logged:?}");
     assert!(logged.iter().any(|l| l.contains("#1 C→S text") && l.contains(r#"{"action":"echo"}"#)), "{logged:?}");
     // deploymentId in the URL selects the Genesys profile, which annotates (and lints) the request.
     assert!(logged.iter().any(|l| l.contains("↳ echo") && l.contains("configureSession")), "{logged:?}");
-    let pid = child.id().unwrap() as i32;
+    let pid = proxy.child.id().unwrap() as i32;
     // SAFETY: sending SIGTERM to our own child process.
     unsafe { libc::kill(pid, libc::SIGTERM) };
     let close = ws.next().await.unwrap().unwrap();
     assert!(matches!(close, tokio_tungstenite::tungstenite::Message::Close(Some(ref f)) if u16::from(f.code) == 1001));
     assert!(ws.next().await.is_none(), "the close handshake completes");
     drop(ws);
-    let status = child.wait().await.unwrap();
+    let status = proxy.child.wait().await.unwrap();
     assert!(status.success(), "exit status {status}");
     let text = std::fs::read_to_string(&capture_path).unwrap();
     assert!(text.lines().last().unwrap().contains(r#""kind":"end""#), "{text}");
@@ -118,8 +94,9 @@ async fn a_real_run_logs_frames_and_saves_a_private_capture_on_sigterm() {
 #[cfg(unix)]
 #[tokio::test]
 async fn the_first_run_works_offline_and_explains_the_close() {
-    let mut proxy = RunningProxy::start(&["--no-ui"], true).await;
+    let mut proxy = RunningProxy::start(&["--no-ui"]).await;
     assert!(proxy.banner.simulator_notice, "the banner says loudly that the upstream is a simulator");
+    assert!(proxy.banner.url.contains("/v1?deploymentId="), "{}", proxy.banner.url);
     let capture = proxy.banner.capture.clone();
     let live = send_a_first_message_without_action(&proxy.banner.url, &mut proxy.stdout).await;
     assert!(live.contains("preceding frame #1"), "{live}");
@@ -152,7 +129,7 @@ struct RunningProxy {
 }
 
 impl RunningProxy {
-    async fn start(args: &[&str], with_capture: bool) -> RunningProxy {
+    async fn start(args: &[&str]) -> RunningProxy {
         let home = tempfile::tempdir().unwrap();
         let mut child = frametap()
             .args(["proxy", "--listen", "127.0.0.1:0"])
@@ -163,7 +140,7 @@ impl RunningProxy {
             .kill_on_drop(true)
             .spawn()
             .unwrap();
-        let banner = read_banner(child.stderr.take().unwrap(), with_capture).await;
+        let banner = read_banner(child.stderr.take().unwrap()).await;
         let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
         RunningProxy { child, banner, stdout, home }
     }
@@ -182,28 +159,42 @@ impl RunningProxy {
 struct Banner {
     url: String,
     capture: Option<String>,
+    /// The web UI's URL (with its token), when it runs.
+    ui: Option<String>,
     simulator_notice: bool,
     /// The rest of stderr, kept open: frametap still writes to it as it stops (`None` once a test closed it).
     stderr: Option<tokio::io::Lines<BufReader<tokio::process::ChildStderr>>>,
 }
 
-/// Reads the start banner up to the URL to connect to (and the capture's path, when `with_capture`).
-async fn read_banner(stderr: tokio::process::ChildStderr, with_capture: bool) -> Banner {
+/// Reads the start banner, up to its last line ("Ctrl-C stops").
+async fn read_banner(stderr: tokio::process::ChildStderr) -> Banner {
     let mut stderr = BufReader::new(stderr).lines();
-    let (mut simulator_notice, mut url, mut capture) = (false, None, None);
-    while url.is_none() || (with_capture && capture.is_none()) {
-        let line = stderr.next_line().await.unwrap().expect("the banner");
+    let (mut simulator_notice, mut url, mut capture, mut ui) = (false, None, None, None);
+    loop {
+        let line = stderr.next_line().await.unwrap().expect("the whole banner");
         simulator_notice |= line.contains("SIMULATOR — not Genesys");
-        if let Some(rest) = line.split("point your WebSocket client at").nth(1) {
-            url = Some(rest.trim().to_owned());
+        let field =
+            |name: &str| line.split_once(name).and_then(|(_, rest)| rest.split_whitespace().next()).map(str::to_owned);
+        if let Some(first) = field("point your WebSocket client at") {
+            url = Some(first.trim_end_matches("/<path>").to_owned());
         }
-        if line.trim_start().starts_with("capture") {
-            capture = Some(line.split_whitespace().last().unwrap().to_owned());
+        if line.trim_start().starts_with("capture") && !line.contains("off (--no-capture)") {
+            capture = field("capture");
+        }
+        if line.trim_start().starts_with("web UI") {
+            ui = field("web UI");
+        }
+        if line.trim_start().starts_with("Ctrl-C stops") {
+            break;
         }
     }
-    let url = url.unwrap();
-    assert!(url.contains("/v1?deploymentId="), "{url}");
-    Banner { url, capture, simulator_notice, stderr: Some(stderr) }
+    Banner {
+        url: url.expect("the banner names the URL to connect to"),
+        capture,
+        ui,
+        simulator_notice,
+        stderr: Some(stderr),
+    }
 }
 
 /// The newcomer's first mistake against the simulator: a message without `action` and no `configureSession`
@@ -244,7 +235,7 @@ async fn send_a_first_message_without_action(
 #[cfg(unix)]
 #[tokio::test]
 async fn quiet_prints_only_how_a_connection_ended_and_why() {
-    let mut proxy = RunningProxy::start(&["--no-ui", "--no-capture", "--quiet"], false).await;
+    let mut proxy = RunningProxy::start(&["--no-ui", "--no-capture", "--quiet"]).await;
     assert_eq!(proxy.banner.capture, None, "--no-capture");
     let live = send_a_first_message_without_action(&proxy.banner.url, &mut proxy.stdout).await;
     assert!(live.contains("CLOSED first by server: 1000"), "the close line: {live}");
@@ -260,7 +251,7 @@ async fn quiet_prints_only_how_a_connection_ended_and_why() {
 #[tokio::test]
 async fn a_compact_capture_is_saved_and_inspected_like_json_lines() {
     use std::os::unix::fs::PermissionsExt;
-    let mut proxy = RunningProxy::start(&["--no-ui", "--quiet", "--capture-format", "compact"], true).await;
+    let mut proxy = RunningProxy::start(&["--no-ui", "--quiet", "--capture-format", "compact"]).await;
     let capture = proxy.banner.capture.clone().unwrap();
     assert!(capture.ends_with(".ftcap"), "{capture}");
     send_a_first_message_without_action(&proxy.banner.url, &mut proxy.stdout).await;
@@ -278,7 +269,7 @@ async fn a_compact_capture_is_saved_and_inspected_like_json_lines() {
 #[cfg(unix)]
 #[tokio::test]
 async fn a_closed_stderr_does_not_stop_frametap() {
-    let mut proxy = RunningProxy::start(&["--no-ui", "--no-capture"], false).await;
+    let mut proxy = RunningProxy::start(&["--no-ui", "--no-capture"]).await;
     proxy.banner.stderr = None;
     let live = send_a_first_message_without_action(&proxy.banner.url, &mut proxy.stdout).await;
     assert!(live.contains("preceding frame #1"), "{live}");
