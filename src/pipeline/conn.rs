@@ -88,13 +88,15 @@ impl ConnSink {
     }
 
     /// Pushes analysed records, of which `count` records of `cost` bytes have room reserved (the sent ones);
-    /// the derived records they brought along are counted on top.
+    /// the derived records they brought along, if any, are counted on top.
     fn push_reserved(&self, analysed: Vec<Record>, count: usize, cost: usize) {
         if analysed.is_empty() {
             return;
         }
-        let derived_cost = analysed.iter().map(record_cost).sum::<usize>().saturating_sub(cost);
-        self.sink.queue.add(analysed.len().saturating_sub(count), derived_cost);
+        if analysed.len() > count {
+            let derived_cost = analysed.iter().map(record_cost).sum::<usize>().saturating_sub(cost);
+            self.sink.queue.add(analysed.len() - count, derived_cost);
+        }
         self.sink.queue.push_all(analysed.into_iter().map(Message::Analysed));
     }
 }

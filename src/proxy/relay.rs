@@ -6,7 +6,7 @@
 //! `--max-message`); see docs/architecture.md.
 
 use super::stream::{raw_fd, reset_on_close, RelayStream};
-use crate::event::{Close, ConnId, Frame, Note, Opcode, Peer, Record, Ts};
+use crate::event::{Close, Frame, Note, Opcode, Peer, Record, Ts};
 use crate::pipeline::ConnSink;
 use crate::wire::{encode_close, random_mask, FrameScanner, ScannedFrame, Step};
 use bytes::{Buf, Bytes, BytesMut};
@@ -61,7 +61,6 @@ impl EndState {
 }
 
 struct Shared<'s> {
-    conn: ConnId,
     sink: &'s ConnSink,
     seq: AtomicU64,
     state: Mutex<EndState>,
@@ -276,14 +275,15 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Pump<'a, R, W> {
             self.close_forwarded |= self.forwarding;
             self.closes_seen += 1;
         }
-        let frame = scanned.into_record(self.shared.conn, ts, self.shared.next_seq(), self.from, self.forwarding);
+        let frame =
+            scanned.into_record(self.shared.sink.conn(), ts, self.shared.next_seq(), self.from, self.forwarding);
         self.pending.push(Record::Frame(frame));
     }
 
     fn refuse_too_big(&mut self, opcode: Opcode, message_len: u64) {
         self.forwarding = false;
         let note = Note {
-            conn: Some(self.shared.conn),
+            conn: Some(self.shared.sink.conn()),
             ts: Ts::now(),
             level: "warn".into(),
             code: "message-too-big".into(),
@@ -304,7 +304,7 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Pump<'a, R, W> {
         let payload = Bytes::from(crate::wire::close_payload(code, reason));
         self.shared.saw_close(Peer::Proxy, Some(code), Some(reason.to_owned()));
         let frame = Frame {
-            conn: self.shared.conn,
+            conn: self.shared.sink.conn(),
             ts: Ts::now(),
             seq: self.shared.next_seq(),
             from: Peer::Proxy,
@@ -366,9 +366,7 @@ pub async fn relay<C: RelayStream, S: RelayStream>(
     let (client_fd, server_fd) = (raw_fd(&ends.client), raw_fd(&ends.server));
     let (client_read, client_write) = ends.client.into_halves();
     let (server_read, server_write) = ends.server.into_halves();
-    let conn = sink.conn();
     let shared = Shared {
-        conn,
         sink,
         seq: AtomicU64::new(0),
         state: Mutex::new(EndState::default()),
@@ -420,10 +418,10 @@ pub async fn relay<C: RelayStream, S: RelayStream>(
             break;
         }
     }
-    outcome(conn, &shared, opened, options.close_timeout)
+    outcome(&shared, opened, options.close_timeout)
 }
 
-fn outcome(conn: ConnId, shared: &Shared, opened: Instant, close_timeout: Duration) -> Close {
+fn outcome(shared: &Shared, opened: Instant, close_timeout: Duration) -> Close {
     let state = shared.state.lock().unwrap();
     let (initiator, code, reason) = match (&state.first_close, &state.drop) {
         (Some((peer, code, reason)), _) => (*peer, *code, reason.clone()),
@@ -442,7 +440,7 @@ fn outcome(conn: ConnId, shared: &Shared, opened: Instant, close_timeout: Durati
         (None, false) => None,
     };
     Close {
-        conn,
+        conn: shared.sink.conn(),
         ts: Ts::now(),
         initiator,
         code,
