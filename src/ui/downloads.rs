@@ -9,7 +9,7 @@
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::hub::{Entry, Hub};
+use super::hub::{self, Entry, Hub};
 use crate::event::{ConnId, Note, Record, Ts};
 use crate::redact::Redactor;
 
@@ -35,7 +35,12 @@ pub fn download(hub: &Hub, conn: ConnId, format: Format, want_redacted: bool) ->
     let suffix = if redacted { "-redacted" } else { "" };
     // Records the pipeline redacted, or an unredacted capture download: the published lines as they are.
     if format == Format::Capture && (already_redacted || !want_redacted) {
-        return attachment("application/x-ndjson", &format!("frametap-conn-{conn}{suffix}.jsonl"), jsonl(&entries), 0);
+        return attachment(
+            "application/x-ndjson",
+            &format!("frametap-conn-{conn}{suffix}.jsonl"),
+            hub::jsonl(&entries),
+            0,
+        );
     }
     let (mut records, skipped) = read_back(&entries, conn);
     if want_redacted && !already_redacted {
@@ -98,15 +103,6 @@ fn read_back(entries: &[Entry], conn: ConnId) -> (Vec<Record>, usize) {
         }));
     }
     (records, failed.len())
-}
-
-fn jsonl(entries: &[Entry]) -> String {
-    let mut body = String::with_capacity(entries.iter().map(|e| e.json.len() + 1).sum());
-    for entry in entries {
-        body.push_str(&entry.json);
-        body.push('\n');
-    }
-    body
 }
 
 fn attachment(content_type: &'static str, filename: &str, body: String, skipped: usize) -> Response {

@@ -44,6 +44,16 @@ pub struct Entry {
     pub json: Arc<str>,
 }
 
+/// Entries as capture JSON Lines: each record's JSON on a line of its own.
+pub fn jsonl(entries: &[Entry]) -> String {
+    let mut body = String::with_capacity(entries.iter().map(|e| e.json.len() + 1).sum());
+    for entry in entries {
+        body.push_str(&entry.json);
+        body.push('\n');
+    }
+    body
+}
+
 #[derive(Default)]
 struct History {
     published: u64,

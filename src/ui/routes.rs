@@ -10,7 +10,7 @@ use axum::{middleware, Json, Router};
 use serde::Deserialize;
 
 use super::downloads;
-use super::hub::{Entry, Hub};
+use super::hub::{self, Hub};
 use super::security::{self, HostPolicy};
 use super::{stream, UiOptions};
 use crate::event::ConnId;
@@ -74,18 +74,9 @@ async fn info(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
     }))
 }
 
-fn jsonl(entries: &[Entry]) -> String {
-    let mut body = String::with_capacity(entries.iter().map(|e| e.json.len() + 1).sum());
-    for entry in entries {
-        body.push_str(&entry.json);
-        body.push('\n');
-    }
-    body
-}
-
 /// The whole history as capture JSON Lines (what the page would get on a resync).
 async fn history(State(state): State<Arc<AppState>>) -> Response {
-    ([(header::CONTENT_TYPE, "application/x-ndjson")], jsonl(&state.hub.history())).into_response()
+    ([(header::CONTENT_TYPE, "application/x-ndjson")], hub::jsonl(&state.hub.history())).into_response()
 }
 
 #[derive(Deserialize)]
