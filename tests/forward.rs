@@ -4,6 +4,8 @@
 
 #[path = "forward_support/connect_proxy.rs"]
 mod connect_proxy;
+#[path = "common/ports.rs"]
+mod ports;
 #[path = "forward_support/servers.rs"]
 mod servers;
 #[path = "forward_support/ws.rs"]
@@ -204,7 +206,7 @@ async fn forward_mode_reaches_upstreams_through_a_second_connect_proxy() {
 
 #[tokio::test]
 async fn connect_to_an_unreachable_host_answers_502_naming_it() {
-    let closed = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+    let (_held, closed) = ports::refusing_addr();
     let forward = start_forward(&[], None, UpstreamProxies::direct()).await;
     let mut tcp = TcpStream::connect(forward.addr).await.unwrap();
     tcp.write_all(format!("CONNECT {closed} HTTP/1.1\r\n\r\n").as_bytes()).await.unwrap();

@@ -341,7 +341,7 @@ async fn a_refused_upgrade_reaches_the_client_as_it_was() {
 
 #[tokio::test]
 async fn a_dead_upstream_gets_a_502_that_names_the_failure() {
-    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let (_held, free) = common::ports::refusing_addr();
     let proxy = start_proxy(test_config(&format!("ws://{free}"))).await;
     let (head, ws, body) = raw::connect(proxy.addr, "/v1", &[]).await;
     assert!(ws.is_none());

@@ -337,7 +337,7 @@ async fn bad_replays_fail_with_one_clear_line() {
     let err = format!("{:#}", Script::load(&har, None, false).unwrap_err());
     assert!(err.contains("plain.har") && err.contains("no WebSocket connection"), "{err}");
 
-    let closed = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+    let (_held, closed) = common::ports::refusing_addr();
     let script = Script::load(&recorded, None, false).unwrap();
     let session = session_to(&dir.path().join("refused.jsonl"), "replay-send").await;
     let options = send_options(closed, play_options(Pace::Fast));

@@ -3,6 +3,8 @@
 
 #[path = "forward_support/connect_proxy.rs"]
 mod connect_proxy;
+#[path = "common/ports.rs"]
+mod ports;
 #[path = "forward_support/servers.rs"]
 mod servers;
 #[path = "forward_support/ws.rs"]
@@ -97,8 +99,7 @@ async fn no_proxy_hosts_and_plain_upstreams_follow_the_environment() {
 
 #[tokio::test]
 async fn an_unreachable_proxy_is_named_in_the_error() {
-    // Bind then drop a listener: its port is (for a moment) certainly closed.
-    let closed = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+    let (_held, closed) = ports::refusing_addr();
     let proxies = UpstreamProxies::resolve_with(Some(&format!("http://{closed}")), |_| None).unwrap();
     let err = dial(&proxies, true, "example.test", 443, STEP).await.unwrap_err();
     let text = format!("{err:#}");
