@@ -48,6 +48,7 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
         proxy_ws_url: Some(public_url.clone()),
     })
     .await?;
+    let stop = super::shutdown::signal();
     crate::notice!("frametap proxy");
     match &sim {
         Some((_, example)) => {
@@ -89,9 +90,7 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
         ui_url: session.ui_url(),
         public_url,
     };
-    let result =
-        crate::proxy::serve_with_tls(listener, client_tls, config, session.sink.clone(), super::shutdown::signal())
-            .await;
+    let result = crate::proxy::serve_with_tls(listener, client_tls, config, session.sink.clone(), stop).await;
     session.finish().await;
     if let Some((sim, _)) = sim {
         sim.stop().await?;

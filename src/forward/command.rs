@@ -34,6 +34,7 @@ pub async fn run(args: ProxyArgs) -> anyhow::Result<()> {
         proxy_ws_url: None,
     })
     .await?;
+    let stop = crate::commands::shutdown::signal();
     crate::notice!("frametap proxy --forward");
     crate::notice!("  set your browser's HTTP and HTTPS proxy to  http://{local}");
     crate::notice!(
@@ -70,7 +71,7 @@ pub async fn run(args: ProxyArgs) -> anyhow::Result<()> {
         ui_url: session.ui_url(),
     };
     let options = ForwardOptions { intercept, issuer: Arc::new(LeafIssuer::new(ca)) };
-    let result = serve(listener, options, config, session.sink.clone(), crate::commands::shutdown::signal()).await;
+    let result = serve(listener, options, config, session.sink.clone(), stop).await;
     session.finish().await;
     result
 }

@@ -144,6 +144,7 @@ async fn run_serve(args: ServeArgs) -> Result<()> {
         analysis: Some(args.analysis.options()),
     })
     .await?;
+    let stop = shutdown::signal();
     crate::notice!("frametap replay serve");
     crate::notice!("  replaying                       {} (pace {})", script.label(), args.script.pace);
     crate::notice!("  point your WebSocket client at  ws://{local}{}", script.open.request.path);
@@ -165,7 +166,7 @@ async fn run_serve(args: ServeArgs) -> Result<()> {
         play: play_options(&args.script, None, Vec::new()),
         handshake_timeout: HANDSHAKE_TIMEOUT,
     };
-    let result = serve::serve(listener, script, options, session.sink.clone(), shutdown::signal(), Some(tx)).await;
+    let result = serve::serve(listener, script, options, session.sink.clone(), stop, Some(tx)).await;
     let _ = printer.await;
     session.finish().await;
     result
@@ -207,8 +208,9 @@ async fn run_send(args: SendArgs) -> Result<()> {
         handshake_timeout: HANDSHAKE_TIMEOUT,
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let signal = shutdown::signal();
     let watcher = tokio::spawn(async move {
-        shutdown::signal().await;
+        signal.await;
         stop_tx.send_replace(true);
     });
     let result = send::send(&script, options, session.sink.clone(), stop_rx).await;

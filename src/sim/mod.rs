@@ -134,6 +134,7 @@ pub async fn run(cmd: SimCommand) -> anyhow::Result<()> {
     if !addr.ip().is_loopback() {
         tracing::warn!("the simulator listens on {addr}, reachable from other machines");
     }
+    let stop = crate::commands::shutdown::signal();
     crate::notice!("{}", banner(addr, &config));
-    serve(listener, config, crate::commands::shutdown::signal()).await
+    serve(listener, config, stop).await
 }

@@ -216,9 +216,10 @@ pub async fn run_file(cmd: UiCommand) -> anyhow::Result<()> {
     let token = new_access_token();
     let mut options = UiOptions::new(listen, token.clone());
     options.label = Some(cmd.file.display().to_string());
+    let stop = crate::commands::shutdown::signal();
     println!("frametap UI for {}: {}", cmd.file.display(), url(listen, &token));
     println!("Press Ctrl-C to stop.");
-    serve(listener, hub, options, crate::commands::shutdown::signal()).await
+    serve(listener, hub, options, stop).await
 }
 
 #[cfg(test)]
