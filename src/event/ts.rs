@@ -18,7 +18,18 @@ impl Ts {
     }
     /// The time `micros` microseconds after the Unix epoch, if a capture can hold it (see [`Ts::writable`]).
     pub fn from_micros(micros: i64) -> Option<Ts> {
-        DateTime::from_timestamp_micros(micros).map(Ts).and_then(Ts::writable)
+        DateTime::from_timestamp_micros(micros).and_then(Ts::from_utc)
+    }
+    /// `t` as a capture holds it, or `None` outside the years 0–9999 (see [`Ts::writable`]). A leap second
+    /// (`23:59:60.5`, which RFC 3339 allows) is folded into the second before it (`23:59:59.5`), as it is
+    /// written: every form of the capture (JSON, compact, microseconds) then holds the same time.
+    pub fn from_utc(t: DateTime<Utc>) -> Option<Ts> {
+        use chrono::Timelike;
+        let folded = match t.nanosecond().checked_sub(1_000_000_000) {
+            Some(within_the_second) => t.with_nanosecond(within_the_second)?,
+            None => t,
+        };
+        Ts(folded).writable()
     }
     /// `Some` for times in years 0–9999: RFC 3339, the capture's timestamp form, has no other years, so a
     /// record with such a time would be written but could not be read back.
@@ -95,9 +106,11 @@ impl Serialize for Ts {
 impl<'de> Deserialize<'de> for Ts {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        DateTime::parse_from_rfc3339(&text)
-            .map(|t| Ts(t.with_timezone(&Utc)))
-            .map_err(|e| serde::de::Error::custom(format!("bad timestamp {text:?}: {e}")))
+        let parsed = DateTime::parse_from_rfc3339(&text)
+            .map_err(|e| serde::de::Error::custom(format!("bad timestamp {text:?}: {e}")))?;
+        Ts::from_utc(parsed.with_timezone(&Utc)).ok_or_else(|| {
+            serde::de::Error::custom(format!("bad timestamp {text:?}: in UTC it is outside the years 0-9999"))
+        })
     }
 }
 
@@ -134,5 +147,19 @@ mod tests {
             chrono::NaiveDate::from_ymd_opt(2016, 12, 31).unwrap().and_hms_micro_opt(23, 59, 59, 1_500_000).unwrap();
         assert_eq!(formatted(leap.and_utc()), "2016-12-31T23:59:59.500000Z", "a leap second is written as :59");
         assert!(!Ts(Utc.with_ymd_and_hms(10000, 1, 1, 0, 0, 0).unwrap()).format_fixed(&mut [0; 27]));
+    }
+
+    /// A leap second read from a capture is held as it is written (folded into :59), so its compact form and
+    /// its microseconds agree with its JSON (the fuzzer found them a second apart); a time that an offset
+    /// puts past the year 9999 in UTC is refused when read, as it could not be written back.
+    #[test]
+    fn a_read_leap_second_is_folded_and_years_past_9999_in_utc_are_refused() {
+        let leap: Ts = serde_json::from_str("\"2016-12-31T23:59:60.5Z\"").unwrap();
+        let folded: Ts = serde_json::from_str("\"2016-12-31T23:59:59.5Z\"").unwrap();
+        assert_eq!(leap, folded);
+        assert_eq!(Ts::from_micros(leap.micros()), Some(leap));
+        assert_eq!(serde_json::to_string(&leap).unwrap(), "\"2016-12-31T23:59:59.500000Z\"");
+        let err = serde_json::from_str::<Ts>("\"9999-12-31T23:30:00-01:00\"").unwrap_err().to_string();
+        assert!(err.contains("outside the years"), "{err}");
     }
 }

@@ -375,10 +375,10 @@ fn split_url(url: &str) -> Option<(String, String, String)> {
 
 fn parse_datetime(text: &str) -> Option<Ts> {
     DateTime::parse_from_rfc3339(text)
-        .map(|t| Ts(t.with_timezone(&Utc)))
+        .map(|t| t.with_timezone(&Utc))
         .ok()
-        .or_else(|| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").ok().map(|n| Ts(n.and_utc())))
-        .and_then(Ts::writable)
+        .or_else(|| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").ok().map(|n| n.and_utc()))
+        .and_then(Ts::from_utc)
 }
 
 pub(crate) fn ts_from_epoch_secs(secs: f64) -> Option<Ts> {
