@@ -41,7 +41,7 @@ pub fn encode_header(frame: &Frame, out: &mut Vec<u8>) {
     out.push(peer_bits(frame.from) | peer_bits(frame.to) << 2 | (frame.rsv & 0x07) << 4);
     put_varint(out, frame.conn);
     put_varint(out, frame.seq);
-    out.extend_from_slice(&frame.ts.0.timestamp_micros().to_le_bytes());
+    out.extend_from_slice(&frame.ts.micros().to_le_bytes());
     put_varint(out, frame.payload.len() as u64);
 }
 
