@@ -389,15 +389,18 @@ async fn messages_past_the_limit_are_refused_with_1009_from_the_proxy() {
     })
     .await;
     let mut config = test_config(&format!("ws://{server}"));
-    config.relay.max_message = 1000;
+    config.relay.max_message = 100;
     let proxy = start_proxy(config).await;
     let mut ws = raw::connect(proxy.addr, "/", &[]).await.1.unwrap();
+    // A control frame is not a message: up to RFC 6455's 125 bytes it passes whatever the limit.
+    ws.send(true, Opcode::Ping, &[1u8; 120]).await;
     ws.send(true, Opcode::Text, b"small").await;
     ws.send(true, Opcode::Binary, &[7u8; 1001]).await;
     let close = ws.frame().await;
     assert_eq!(close.header.opcode, Opcode::Close);
     assert_eq!(&close.payload[..2], &1009u16.to_be_bytes());
     ws.send(true, Opcode::Close, b"\x03\xf1").await;
+    assert_eq!(got_rx.recv().await.unwrap(), (Opcode::Ping, vec![1u8; 120]));
     assert_eq!(got_rx.recv().await.unwrap(), (Opcode::Text, b"small".to_vec()));
     let (opcode, payload) = got_rx.recv().await.unwrap();
     assert_eq!(
@@ -408,6 +411,11 @@ async fn messages_past_the_limit_are_refused_with_1009_from_the_proxy() {
     let capture = proxy.stop().await;
     let close = close_of(&capture, 1);
     assert_eq!((close.initiator, close.code), (Peer::Proxy, Some(1009)));
+    let detail = close.detail.as_deref().unwrap_or_default();
+    assert!(
+        detail.starts_with("the client sent a frame of 1001 bytes, past --max-message 100 (not passed on)"),
+        "the close record says why frametap closed: {detail}"
+    );
     let proxy_frames: Vec<_> = frames(&capture).iter().filter(|f| f.from == Peer::Proxy).map(|f| f.to).collect();
     assert_eq!(proxy_frames.len(), 2, "one close to each side");
     assert!(capture.records.iter().any(|r| matches!(r, Record::Note(n) if n.code == "message-too-big")));
@@ -439,6 +447,7 @@ async fn shutdown_closes_open_connections_with_1001_and_saves_the_capture() {
     let capture = stopping.await.unwrap();
     let close = close_of(&capture, 1);
     assert_eq!((close.initiator, close.code), (Peer::Proxy, Some(1001)));
+    assert!(close.detail.as_deref().is_some_and(|d| d.starts_with("frametap was shutting down")), "{close:?}");
     let replies: Vec<_> = frames(&capture)
         .iter()
         .filter(|f| f.opcode == Opcode::Close && f.from != Peer::Proxy)

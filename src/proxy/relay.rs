@@ -52,6 +52,8 @@ struct EndState {
     /// A side that ended TCP without a close frame, and how.
     drop: Option<(Peer, String)>,
     timed_out: bool,
+    /// Why frametap sent a close frame of its own (the first reason), for the `close` record's detail.
+    proxy_reason: Option<String>,
 }
 
 impl EndState {
@@ -112,6 +114,11 @@ impl Shared<'_> {
             Peer::Server => state.close_from_server,
             Peer::Proxy => true,
         }
+    }
+
+    /// Records why frametap closes the connection itself (the first reason stands).
+    fn proxy_closes(&self, why: String) {
+        self.state.lock().unwrap().proxy_reason.get_or_insert(why);
     }
 
     fn dropped(&self, by: Peer, how: String) {
@@ -282,19 +289,21 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Pump<'a, R, W> {
 
     fn refuse_too_big(&mut self, opcode: Opcode, message_len: u64) {
         self.forwarding = false;
+        let what = format!(
+            "the {} sent a {} of {message_len} bytes, past --max-message {}",
+            self.from.as_str(),
+            if opcode == Opcode::Continuation { "message" } else { "frame" },
+            self.shared.max_message
+        );
         let note = Note {
             conn: Some(self.shared.sink.conn()),
             ts: Ts::now(),
             level: "warn".into(),
             code: "message-too-big".into(),
-            message: format!(
-                "the {} sent a {} of {message_len} bytes, past --max-message {}: not passed on; frametap closes with 1009",
-                self.from.as_str(),
-                if opcode == Opcode::Continuation { "message" } else { "frame" },
-                self.shared.max_message
-            ),
+            message: format!("{what}: not passed on; frametap closes with 1009"),
         };
         self.pending.push(Record::Note(note));
+        self.shared.proxy_closes(format!("{what} (not passed on), so frametap closed with 1009"));
         self.shared.proxy_close.send_replace(Some((1009, "message too big for frametap --max-message")));
     }
 
@@ -404,6 +413,7 @@ pub async fn relay<C: RelayStream, S: RelayStream>(
             }
             () = crate::proxy::stopped(&mut shutdown), if !shutting_down => {
                 shutting_down = true;
+                shared.proxy_closes("frametap was shutting down (Ctrl-C or SIGTERM), so it closed with 1001".into());
                 shared.proxy_close.send_if_modified(|close| {
                     close.get_or_insert((1001, "frametap is shutting down"));
                     true
@@ -438,6 +448,14 @@ fn outcome(shared: &Shared, opened: Instant, close_timeout: Duration) -> Close {
             "the close handshake did not finish within {secs:.1} s; frametap closed both TCP connections"
         )),
         (None, false) => None,
+    };
+    // frametap's own close comes first in the detail only when it was the first close frame: its reason.
+    let detail = match (&state.proxy_reason, initiator) {
+        (Some(why), Peer::Proxy) => Some(match detail {
+            Some(how) => format!("{why}; then {how}"),
+            None => why.clone(),
+        }),
+        _ => detail,
     };
     Close {
         conn: shared.sink.conn(),

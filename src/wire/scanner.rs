@@ -89,7 +89,10 @@ impl FrameScanner {
                 Opcode::Continuation => self.message_len.saturating_add(header.payload_len),
                 _ => header.payload_len,
             };
-            if message_len > self.max_message {
+            // Control frames are not messages: a limit below RFC 6455's 125 bytes for them would refuse a
+            // conforming ping or close (the payload is still bounded, so memory is).
+            let limit = if header.opcode.is_control() { self.max_message.max(125) } else { self.max_message };
+            if message_len > limit {
                 return (0, Step::TooBig { header, message_len });
             }
             match header.opcode {
@@ -203,5 +206,12 @@ mod tests {
         assert!(matches!(step, Step::TooBig { message_len: 12, .. }));
         let big = encode_frame(true, Opcode::Binary, &[0; 11], None);
         assert!(matches!(FrameScanner::new(10).step(&big), (0, Step::TooBig { .. })));
+        // Control frames up to RFC 6455's 125 bytes pass whatever the limit; past it they count too.
+        let ping = encode_frame(true, Opcode::Ping, &[0; 125], None);
+        assert!(matches!(FrameScanner::new(10).step(&ping), (_, Step::Frame(_))));
+        let close = encode_frame(true, Opcode::Close, &[3, 232, b'x'], None);
+        assert!(matches!(FrameScanner::new(1).step(&close), (_, Step::Frame(_))));
+        let huge_ping = encode_frame(true, Opcode::Ping, &[0; 126], None);
+        assert!(matches!(FrameScanner::new(10).step(&huge_ping), (0, Step::TooBig { .. })));
     }
 }
