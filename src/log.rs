@@ -194,15 +194,18 @@ fn frame_line(frame: &Frame, paint: Paint) -> String {
     line
 }
 
-/// A one-line preview of a frame's payload: compact JSON for JSON text, the text itself, or hex.
+/// A one-line preview of a frame's payload: the text as sent (line breaks folded, never re-serialised), or hex.
 pub fn preview(frame: &Frame) -> String {
     match frame.text() {
         Some(text) => {
-            let compact = match serde_json::from_str::<serde_json::Value>(text) {
-                Ok(value) if text.trim_start().starts_with(['{', '[']) => value.to_string(),
-                _ => text.to_owned(),
-            };
-            truncate(&compact, PREVIEW_CHARS)
+            // Only the start is folded: a 64 MiB frame costs no more to preview than a short one.
+            let head = text.char_indices().nth(PREVIEW_CHARS * 8).map_or(text, |(cut, _)| &text[..cut]);
+            let shown = truncate(&crate::inspect::one_line(head), PREVIEW_CHARS);
+            if head.len() < text.len() && !shown.ends_with('…') {
+                shown + "…"
+            } else {
+                shown
+            }
         }
         None => hex_preview(&frame.payload),
     }
@@ -294,7 +297,24 @@ mod tests {
     #[test]
     fn frame_lines_show_direction_opcode_size_and_preview() {
         let text = line(&frame(Opcode::Text, true, br#"{ "type": "response",  "code": 200 }"#));
-        assert!(text.contains("#3 S→C text") && text.contains(r#"{"type":"response","code":200}"#), "{text}");
+        assert!(text.contains("#3 S→C text") && text.contains(r#"{ "type": "response",  "code": 200 }"#), "{text}");
+        // As sent, never re-serialised (a re-serialised number, duplicate key or escape would read differently);
+        // line breaks and their indentation fold to one space.
+        let exact = line(&frame(
+            Opcode::Text,
+            true,
+            br#"{"n": 12345678901234567890123, "x": 1.10, "a": 1, "a": 2, "u": "\u00e9"}"#,
+        ));
+        assert!(
+            exact.contains(r#"{"n": 12345678901234567890123, "x": 1.10, "a": 1, "a": 2, "u": "\u00e9"}"#),
+            "{exact}"
+        );
+        let pretty = line(&frame(Opcode::Text, true, b"{\n  \"a\": 1,\n\t\"b\": 2\n}"));
+        assert!(pretty.contains(r#"{ "a": 1, "b": 2 }"#), "{pretty}");
+        let long = "x".repeat(100_000);
+        assert!(
+            line(&frame(Opcode::Text, true, long.as_bytes())).ends_with(&format!("{}…", "x".repeat(PREVIEW_CHARS - 1)))
+        );
         let binary = line(&frame(Opcode::Binary, true, &[1, 2, 255]));
         assert!(binary.contains("hex 01 02 ff"), "{binary}");
         let first = line(&frame(Opcode::Text, false, b"par"));

@@ -71,7 +71,8 @@ async fn a_real_run_logs_frames_and_saves_a_private_capture_on_sigterm() {
         logged.push(proxy.stdout.next_line().await.unwrap().expect("the server's frame is logged"));
     }
     assert!(logged[0].contains("#1 GET /v1?deploymentId=x"), "{logged:?}");
-    assert!(logged.iter().any(|l| l.contains("#1 C→S text") && l.contains(r#"{"action":"echo"}"#)), "{logged:?}");
+    // The payload as sent, not re-serialised.
+    assert!(logged.iter().any(|l| l.contains("#1 C→S text") && l.contains(r#"{"action": "echo"}"#)), "{logged:?}");
     // deploymentId in the URL selects the Genesys profile, which annotates (and lints) the request.
     assert!(logged.iter().any(|l| l.contains("↳ echo") && l.contains("configureSession")), "{logged:?}");
     let pid = proxy.child.id().unwrap() as i32;

@@ -465,7 +465,7 @@ fn findings_are_capped_but_the_last_client_frame_keeps_its_own() {
     assert_eq!(d.details["findings_omitted"], 252, "150 × 3 + 2 findings, 200 kept");
     let lint = cause(&d, "protocol-lint");
     assert_eq!(lint["seq"], 151);
-    assert!(lint["message"].as_str().unwrap().contains("not JSON"), "{lint}");
+    assert!(lint["message"].as_str().unwrap().contains("not a JSON object"), "{lint}");
 }
 
 #[test]

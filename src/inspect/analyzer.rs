@@ -1,6 +1,7 @@
 //! The per-connection state machine behind every diagnosis, fed one record at a time, live or offline.
 
 use super::close::{diagnose, diagnose_refused};
+use super::rfc6455::{self, Violation};
 use super::tokens::TokenTracker;
 use super::AnalysisOptions;
 use crate::event::{Annotation, ConnId, Frame, Opcode, Open, Peer, Record, Ts};
@@ -68,6 +69,8 @@ pub struct CloseFrameFacts {
     pub seq: u64,
     pub ts: Ts,
     pub from: Peer,
+    /// The close payload's length (0: no code; 1: malformed).
+    pub len: u64,
 }
 
 /// A profile signal and the frame it came in.
@@ -115,6 +118,10 @@ pub struct ConnHistory {
     pub data_frames: u64,
     /// The last ping or pong, either way.
     pub last_control: Option<Ts>,
+    /// Per endpoint (client, server): a fragmented data message is in progress.
+    in_message: [bool; 2],
+    /// Per endpoint (client, server): the last frame up to the first close frame that broke RFC 6455.
+    pub violations: [Option<Violation>; 2],
 }
 
 fn slot(peer: Peer) -> usize {
@@ -150,6 +157,8 @@ impl ConnHistory {
             largest: None,
             data_frames: 0,
             last_control: None,
+            in_message: [false, false],
+            violations: [None, None],
         }
     }
 
@@ -222,9 +231,16 @@ impl ConnHistory {
     }
 
     fn frame(&mut self, frame: &Frame, out: &mut Vec<Record>) {
+        if let Some(side) = [Peer::Client, Peer::Server].iter().position(|&p| p == frame.from) {
+            let violation = rfc6455::check(frame, &mut self.in_message[side]);
+            if violation.is_some() && self.first_close.is_none() {
+                self.violations[side] = violation;
+            }
+        }
         if frame.opcode == Opcode::Close {
             if self.first_close.is_none() {
-                self.first_close = Some(CloseFrameFacts { seq: frame.seq, ts: frame.ts, from: frame.from });
+                self.first_close =
+                    Some(CloseFrameFacts { seq: frame.seq, ts: frame.ts, from: frame.from, len: frame.len });
                 self.frozen = Some((self.last_any, self.last_data.clone()));
             }
             return;

@@ -13,43 +13,56 @@ use serde_json::{json, Value};
 /// Who ended it: a TCP drop, the client, or frametap itself.
 pub(crate) fn who_closed(history: &ConnHistory, close: &Close, causes: &mut Vec<Cause>) {
     let detail = close.detail.clone().into_iter().collect::<Vec<_>>();
+    let first_close = history.first_close.as_ref();
+    let unanswered = |message: String| {
+        let message = format!("{message}, so the close handshake did not complete (this is how the connection ended, not why it was closed)");
+        cause("close-unanswered", Confidence::Certain, message, detail.clone(), first_close.map(|c| c.seq))
+    };
     if !close.clean {
-        let dropper = close.dropped_by.unwrap_or(close.initiator);
-        if history.first_close.is_some() && dropper != close.initiator {
+        let closer = close.initiator.as_str();
+        match close.dropped_by {
+            // Nobody dropped TCP: a side never answered the close, and frametap ended both connections when
+            // the close timeout ran out.
+            None if first_close.is_some() => {
+                let silent = match close.initiator {
+                    Peer::Client => "the server",
+                    Peer::Server => "the client",
+                    Peer::Proxy => "a side",
+                };
+                causes.push(unanswered(format!(
+                    "the {closer} closed first; {silent} never answered with a close frame and frametap closed both TCP connections when its close timeout ran out"
+                )));
+            }
             // The close was the initiator's; the other side then ended TCP instead of answering it.
-            causes.push(cause(
-                "close-unanswered",
-                Confidence::Certain,
-                format!(
-                    "the {} closed first; the {} then ended TCP without answering the close frame, so the close handshake did not complete (this is how the connection ended, not why it was closed)",
-                    close.initiator.as_str(),
-                    dropper.as_str()
-                ),
-                detail.clone(),
-                history.first_close.as_ref().map(|c| c.seq),
-            ));
-        } else {
-            let sent = if history.first_close.is_some() {
-                " after a close frame, before the close handshake completed"
-            } else {
-                " without a close frame"
-            };
-            let hint = match dropper {
-                Peer::Server => "; a network path, a load balancer's idle timeout, or the server process going away are the usual reasons",
-                Peer::Client => "; the client process or its network went away (a closed laptop lid, a killed app, a lost Wi-Fi)",
-                Peer::Proxy => "",
-            };
-            causes.push(cause(
-                "tcp-drop",
-                Confidence::Certain,
-                format!("the {} ended the TCP connection{sent}{hint}", dropper.as_str()),
-                detail.clone(),
-                None,
-            ));
+            Some(dropper) if first_close.is_some() && dropper != close.initiator => causes.push(unanswered(format!(
+                "the {closer} closed first; the {} then ended TCP without answering the close frame",
+                dropper.as_str()
+            ))),
+            dropped_by => {
+                let dropper = dropped_by.unwrap_or(close.initiator);
+                let sent = if first_close.is_some() {
+                    " after a close frame, before the close handshake completed"
+                } else {
+                    " without a close frame"
+                };
+                let hint = match dropper {
+                    Peer::Server => "; a network path, a load balancer's idle timeout, or the server process going away are the usual reasons",
+                    Peer::Client => "; the client process or its network went away (a closed laptop lid, a killed app, a lost Wi-Fi)",
+                    Peer::Proxy => "",
+                };
+                causes.push(cause(
+                    "tcp-drop",
+                    Confidence::Certain,
+                    format!("the {} ended the TCP connection{sent}{hint}", dropper.as_str()),
+                    detail.clone(),
+                    None,
+                ));
+            }
         }
     }
+    let client_sent_first_close = first_close.is_some_and(|c| c.from == Peer::Client);
     match close.initiator {
-        Peer::Client if close.clean => {
+        Peer::Client if close.clean || client_sent_first_close => {
             let what = match (&close.code, &close.reason) {
                 (Some(code), Some(reason)) if !reason.is_empty() => format!("{code} {reason:?}"),
                 (Some(code), _) => format!("{code}"),
@@ -60,7 +73,7 @@ pub(crate) fn who_closed(history: &ConnHistory, close: &Close, causes: &mut Vec<
                 Confidence::Certain,
                 format!("the client closed the connection itself ({what}): look at the client's code (a close() call, a page unload, a reconnect), not at the server"),
                 detail,
-                history.first_close.as_ref().map(|c| c.seq),
+                first_close.map(|c| c.seq),
             ));
         }
         Peer::Proxy => causes.push(cause(
@@ -70,26 +83,60 @@ pub(crate) fn who_closed(history: &ConnHistory, close: &Close, causes: &mut Vec<
                 "frametap itself ended the connection{}",
                 close.detail.as_ref().map(|d| format!(": {d}")).unwrap_or_default()
             ),
-            detail,
-            history.first_close.as_ref().map(|c| c.seq),
+            Vec::new(),
+            first_close.map(|c| c.seq),
         )),
         _ => {}
     }
 }
 
-/// The server said it was ending the session or connection (profile signals).
+/// A frame that broke RFC 6455 before the close: its receiver must fail the connection.
+pub(crate) fn rfc6455_violations(history: &ConnHistory, close: &Close, causes: &mut Vec<Cause>) {
+    for violation in history.violations.iter().flatten() {
+        let receiver = violation.from.other();
+        let receiver_ended = close.initiator == receiver || close.dropped_by == Some(receiver);
+        let (confidence, outcome) = if receiver_ended {
+            (Confidence::Likely, format!("; the {} ended the connection, likely for that", receiver.as_str()))
+        } else {
+            (Confidence::Possible, String::new())
+        };
+        causes.push(cause(
+            "ws-violation",
+            confidence,
+            format!(
+                "{} frame #{} breaks the WebSocket protocol (RFC 6455): {}{outcome}",
+                violation.from.as_str(),
+                violation.seq,
+                violation.what
+            ),
+            vec![format!(
+                "RFC 6455 has the {} fail the connection on such a frame (close with {} {}, or drop TCP); frametap passed the frame on as sent",
+                receiver.as_str(),
+                violation.code,
+                close_code_name(violation.code)
+            )],
+            Some(violation.seq),
+        ));
+    }
+}
+
+/// The server said it was ending the session or connection (profile signals). The last such frame before the
+/// close is the likely one; earlier ones, which the connection outlived, are only possible causes.
 pub(crate) fn announced(history: &ConnHistory, close_at: Ts, causes: &mut Vec<Cause>) {
-    for at in &history.signals {
-        if let Signal::Announced { what, message } = &at.signal {
-            let gap = human_ms(ms_between(close_at, at.ts));
-            causes.push(cause(
-                "server-announced",
-                Confidence::Likely,
-                message.clone(),
-                vec![format!("frame #{} ({what}), {gap} before the close", at.seq)],
-                Some(at.seq),
-            ));
-        }
+    let announcements = history.signals.iter().rev().filter_map(|at| match &at.signal {
+        Signal::Announced { what, message } => Some((at, what, message)),
+        _ => None,
+    });
+    for (n, (at, what, message)) in announcements.enumerate() {
+        let gap = human_ms(ms_between(close_at, at.ts));
+        let mut evidence = vec![format!("frame #{} ({what}), {gap} before the close", at.seq)];
+        let confidence = if n == 0 {
+            Confidence::Likely
+        } else {
+            evidence.push("a later frame announced an end too, and the connection went on after this one".into());
+            Confidence::Possible
+        };
+        causes.push(cause("server-announced", confidence, message.clone(), evidence, Some(at.seq)));
     }
 }
 
@@ -115,7 +162,11 @@ pub(crate) fn rate_limited(history: &ConnHistory, close: &Close, close_at: Ts, c
             vec![format!("frame #{}: {message}", at.seq)],
             Some(at.seq),
         ));
-    } else if let Some(message) = close.code.and_then(|code| history.profile.rate_limit_close_code(code)) {
+    } else if let Some(message) = close
+        .code
+        .filter(|_| close.initiator == Peer::Server)
+        .and_then(|code| history.profile.rate_limit_close_code(code))
+    {
         causes.push(cause("rate-limit", Confidence::Likely, message, vec![], None));
     }
 }
@@ -152,11 +203,16 @@ pub(crate) fn client_frame_rules(history: &ConnHistory, close: &Close, close_at:
             "protocol-lint",
             confidence,
             format!(
-                "client frame #{} {} breaks the {} protocol ({}); the server likely closed because of it",
+                "client frame #{} {} breaks the {} protocol ({}){}",
                 client.seq,
                 short(&preview(client), 80),
                 history.profile.protocol(),
-                crate::profile::rule_words(&rules)
+                crate::profile::rule_words(&rules),
+                match (close.initiator, confidence) {
+                    (Peer::Server, Confidence::Likely) => "; the server likely closed because of it",
+                    (Peer::Server, _) => "; the server may have closed because of it",
+                    _ => "",
+                }
             ),
             errors,
             Some(client.seq),
@@ -194,11 +250,12 @@ pub(crate) fn client_frame_rules(history: &ConnHistory, close: &Close, close_at:
 /// [`MIN_RESOLVABLE_RTT_MS`] the round trip is too short to tell a reply from a crossing.
 fn timing_cause(rtt: Option<f64>, gap: f64, seq: u64, verb: &str, frame_is_bad: bool) -> Cause {
     let in_response = |confidence, evidence: String| {
+        let how_sure = if confidence == Confidence::Likely { "likely" } else { "possibly" };
         cause(
             "in-response",
             confidence,
             format!(
-                "the server {verb} {} after client frame #{seq}: likely in response to frame #{seq}",
+                "the server {verb} {} after client frame #{seq}: {how_sure} in response to frame #{seq}",
                 human_ms(gap)
             ),
             vec![evidence],
@@ -334,9 +391,13 @@ pub(crate) fn idle(history: &ConnHistory, close: &Close, close_at: Ts, causes: &
 /// What the close code itself says.
 pub(crate) fn close_code(history: &ConnHistory, close: &Close, causes: &mut Vec<Cause>) {
     let Some(code) = close.code else { return };
+    // frametap's own close codes are explained, with the relay's reason, by `proxy-closed`.
+    if close.initiator == Peer::Proxy {
+        return;
+    }
     let closer = close.initiator.as_str();
     let (confidence, message, evidence): (Confidence, String, Vec<String>) = match code {
-        1000 | 1005 => return,
+        1000 => return,
         1009 => {
             let largest = history
                 .largest
@@ -347,7 +408,7 @@ pub(crate) fn close_code(history: &ConnHistory, close: &Close, causes: &mut Vec<
                 largest.into_iter().collect(),
             )
         }
-        1006 | 1015 | 1004 => (
+        1004..=1006 | 1015 => (
             Confidence::Certain,
             format!("the {closer} sent {code}, which RFC 6455 forbids on the wire: a broken WebSocket implementation"),
             vec![],
@@ -355,7 +416,8 @@ pub(crate) fn close_code(history: &ConnHistory, close: &Close, causes: &mut Vec<
         c if is_forbidden_on_wire(c) => {
             (Confidence::Certain, format!("the {closer} sent close code {c}, which is not valid on the wire"), vec![])
         }
-        3000..=4999 if history.profile.app_close_code(code).is_some() => {
+        // A protocol's own reading of an application code is the server's vocabulary, not the client's.
+        3000..=4999 if close.initiator == Peer::Server && history.profile.app_close_code(code).is_some() => {
             let (confidence, meaning) =
                 history.profile.app_close_code(code).unwrap_or((Confidence::Possible, String::new()));
             (confidence, format!("the {closer} closed with {meaning}"), vec![])

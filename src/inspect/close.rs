@@ -66,7 +66,7 @@ pub(crate) fn cause(
 pub fn preview(facts: &FrameFacts) -> String {
     if facts.text {
         if let Some(text) = text_head(facts) {
-            let flat: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+            let flat = one_line(text);
             let cut = (facts.head.len() as u64) < facts.len;
             return match flat.char_indices().nth(PREVIEW_CHARS) {
                 Some((at, _)) => format!("{}…", &flat[..at]),
@@ -78,6 +78,25 @@ pub fn preview(facts: &FrameFacts) -> String {
     let head: String = facts.head.iter().take(16).map(|b| format!("{b:02x}")).collect();
     let more = if facts.len > 16 { "…" } else { "" };
     format!("<{} bytes: {head}{more}>", facts.len)
+}
+
+/// Text as sent, on one line: each control character (a newline, a tab) and the whitespace after it become
+/// one space, so a pretty-printed JSON frame reads like compact JSON without being re-serialised.
+pub fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut after_control = false;
+    for c in text.chars() {
+        if c.is_control() {
+            if !after_control && !out.ends_with(' ') {
+                out.push(' ');
+            }
+            after_control = true;
+        } else if !(after_control && c.is_whitespace()) {
+            out.push(c);
+            after_control = false;
+        }
+    }
+    out
 }
 
 /// The kept head of a text payload as text: `None` when it is not UTF-8, except for a character cut in two
@@ -114,8 +133,12 @@ pub(crate) fn human_ms(ms: f64) -> String {
         format!("{ms:.0} ms")
     } else if ms < 120_000.0 {
         format!("{:.1} s", ms / 1000.0)
-    } else {
+    } else if ms < 7_200_000.0 {
         format!("{:.1} min", ms / 60_000.0)
+    } else if ms < 172_800_000.0 {
+        format!("{:.1} h", ms / 3_600_000.0)
+    } else {
+        format!("{:.0} days", ms / 86_400_000.0)
     }
 }
 
@@ -123,12 +146,17 @@ pub(crate) fn utc(epoch: i64) -> String {
     chrono::DateTime::from_timestamp(epoch, 0).map(|t| t.to_rfc3339()).unwrap_or_else(|| epoch.to_string())
 }
 
-/// The code part of a diagnosis: `1000 Normal Closure: …`, or what the absence of a code means.
-pub fn describe_code(code: Option<u16>, clean: bool) -> String {
-    match code {
-        Some(code) => format!("{code} {}: {}", close_code_name(code), close_code_meaning(code)),
-        None if clean => "no code (an empty close frame; read as 1005 No Status Received)".into(),
-        None => "no close frame: the TCP connection ended (browsers report 1006 Abnormal Closure)".into(),
+/// The code part of a diagnosis: `1000 Normal Closure: …`, or what the absence of a code means, given the
+/// payload length of the first close frame (`None`: there was none).
+pub fn describe_code(code: Option<u16>, close_frame_len: Option<u64>) -> String {
+    match (code, close_frame_len) {
+        (Some(code), _) => format!("{code} {}: {}", close_code_name(code), close_code_meaning(code)),
+        (None, Some(0)) => "no code (an empty close frame; read as 1005 No Status Received)".into(),
+        (None, Some(len)) => format!(
+            "no code: the close frame's payload is malformed ({len} byte{}; RFC 6455 allows none, or a 2-byte code and a UTF-8 reason)",
+            if len == 1 { "" } else { "s" }
+        ),
+        (None, None) => "no close frame: the TCP connection ended (browsers report 1006 Abnormal Closure)".into(),
     }
 }
 
@@ -141,6 +169,7 @@ pub fn diagnose(history: &ConnHistory, close: &Close) -> Diagnosis {
     let mut ruled_out = Vec::new();
 
     causes::who_closed(history, close, &mut found);
+    causes::rfc6455_violations(history, close, &mut found);
     causes::announced(history, close_at, &mut found);
     causes::rate_limited(history, close, close_at, &mut found);
     causes::client_frame_rules(history, close, close_at, &mut found);
@@ -155,7 +184,8 @@ pub fn diagnose(history: &ConnHistory, close: &Close) -> Diagnosis {
     details.insert("initiator".into(), json!(close.initiator.as_str()));
     details.insert("code".into(), json!(close.code));
     details.insert("code_name".into(), json!(close.code.map(close_code_name)));
-    details.insert("code_meaning".into(), json!(describe_code(close.code, close.clean)));
+    details
+        .insert("code_meaning".into(), json!(describe_code(close.code, history.first_close.as_ref().map(|c| c.len))));
     details.insert("reason".into(), json!(close.reason));
     details.insert("clean".into(), json!(close.clean));
     details.insert("how".into(), json!(close.how()));

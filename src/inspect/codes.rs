@@ -35,7 +35,7 @@ pub fn close_code_meaning(code: u16) -> &'static str {
         1002 => "the endpoint saw a WebSocket protocol violation in a frame it received",
         1003 => "the endpoint received a kind of data it does not accept (text where it wants binary, or the reverse)",
         1004 => "reserved; no endpoint should send it",
-        1005 => "no status code was present in the close frame (never sent on the wire by a conforming endpoint)",
+        1005 => "reserved to mean that a close frame carried no status code; a conforming endpoint never puts it in a close frame",
         1006 => "the connection ended without a close frame (never sent on the wire; means a TCP drop)",
         1007 => "a message's payload was not consistent with its type (for example a text message that is not UTF-8)",
         1008 => "the endpoint received a message that violates its policy (often authentication or authorisation)",

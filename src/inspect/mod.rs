@@ -10,10 +10,12 @@ pub mod codes;
 pub mod command;
 pub mod jwt;
 pub mod report;
+pub mod rfc6455;
 pub mod tokens;
 
 pub use crate::profile::ProfileChoice;
 pub use analyzer::Analyzer;
+pub use close::one_line;
 pub use codes::close_code_name;
 pub use command::{run_inspect, InspectCommand};
 pub use report::{render_block, render_diagnosis, render_token};

@@ -186,7 +186,10 @@ impl Profile for Genesys {
 
 impl Genesys {
     fn client_frame(&mut self, frame: &Frame) -> Reading {
-        let request = Request::parse(frame.text());
+        let request = match frame.text() {
+            None if frame.opcode == Opcode::Text => Request::NotJson { why: "its text is not valid UTF-8".into() },
+            text => Request::parse(text),
+        };
         let findings = lint_request(&request, frame.seq, self.configured);
         let mut details = Map::new();
         let text = match &request {
@@ -249,6 +252,9 @@ impl Genesys {
             }
         }
         if class == "SessionResponse" {
+            // The server has a session for this connection, whatever frames frametap could read (a
+            // configureSession sent in fragments is not read).
+            self.configured = true;
             if let Some(secs) = body.get("durationSeconds").and_then(Value::as_i64) {
                 self.duration_seconds = Some(secs);
             }
@@ -263,13 +269,14 @@ impl Genesys {
     }
 }
 
-/// `Outbound Text`, `Outbound Event Presence Disconnect`: the direction and type of a StructuredMessage.
+/// `Outbound Text`, `Outbound Event Presence Disconnect`, `Outbound Event Typing On`: the direction and type
+/// of a StructuredMessage, and of its first event.
 fn structured_summary(body: &Value) -> Option<String> {
     let direction = body.get("direction").and_then(Value::as_str)?;
     let kind = body.get("type").and_then(Value::as_str).unwrap_or("?");
     let mut s = format!("{direction} {kind}");
-    if let Some(presence) = presence_type(body) {
-        s.push_str(&format!(" Presence {presence}"));
+    if let Some(event) = event_summary(body) {
+        s.push_str(&format!(" {event}"));
     }
     Some(s)
 }
@@ -278,6 +285,19 @@ fn presence_type(body: &Value) -> Option<&str> {
     body.get("events")?.as_array()?.iter().find_map(|event| {
         (event.get("eventType")?.as_str()? == "Presence").then(|| event.get("presence")?.get("type")?.as_str())?
     })
+}
+
+/// The first event's type and subtype: `Presence Join` (`presence.type`), `Typing On` (`typing.type`).
+fn event_summary(body: &Value) -> Option<String> {
+    let event = body.get("events")?.as_array()?.first()?;
+    let event_type = event.get("eventType")?.as_str()?;
+    let subtype = event
+        .get(event_type.to_ascii_lowercase())
+        .and_then(|detail| detail.get("type"))
+        .and_then(Value::as_str)
+        .map(|t| format!(" {t}"))
+        .unwrap_or_default();
+    Some(format!("{event_type}{subtype}"))
 }
 
 /// What a server frame says about the connection's end, if anything.

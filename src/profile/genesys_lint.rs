@@ -60,7 +60,7 @@ pub fn rule_words(rule: &str) -> Option<&'static str> {
         "genesys-no-action" => "no `action`",
         "genesys-no-token" => "no `token`",
         "genesys-before-configure" => "sent before any `configureSession`",
-        "genesys-not-json" => "not JSON",
+        "genesys-not-json" => "not a JSON object",
         "genesys-unknown-action" => "unknown action",
         "genesys-no-deployment-id" => "no `deploymentId`",
         "genesys-unusable-message" => "no usable `message`",

@@ -1,0 +1,224 @@
+//! Close-analysis edge cases found by exploratory testing: timeouts, frametap's own closes, codes the wire
+//! forbids, frames that break RFC 6455, stale announcements, codes a client chose, fragmented requests.
+
+// Shared with tests/diagnosis.rs, which uses the rest of it.
+#[allow(dead_code)]
+#[path = "fixtures/script.rs"]
+mod script;
+
+use frametap::event::{Close, Opcode, Peer, Record};
+use frametap::inspect::render_diagnosis;
+use script::*;
+
+/// A `close` record the relay writes when nobody dropped TCP but the close handshake did not finish in time.
+fn timed_out_close(s: &mut Script, ms: i64, initiator: Peer, code: u16) {
+    let ts = s.ts(ms);
+    s.records.push(Record::Close(Close {
+        conn: 1,
+        ts,
+        initiator,
+        code: Some(code),
+        reason: Some(String::new()),
+        clean: false,
+        dropped_by: None,
+        duration_ms: ms as f64,
+        detail: Some("the close handshake did not finish within 5.0 s; frametap closed both TCP connections".into()),
+    }));
+}
+
+#[test]
+fn a_close_the_server_never_answered_is_not_blamed_on_the_client() {
+    let mut s = Script::new("ws://127.0.0.1:9/chat", Some(1.0));
+    s.client(0, "hello").close_frame(100, Peer::Client, 1000, "");
+    timed_out_close(&mut s, 5100, Peer::Client, 1000);
+    let d = s.diagnose();
+    assert!(!has_cause(&d, "tcp-drop"), "nobody dropped TCP: {:#?}", causes(&d));
+    let unanswered = cause(&d, "close-unanswered");
+    assert_eq!(unanswered["confidence"], "certain");
+    let message = unanswered["message"].as_str().unwrap();
+    assert!(message.contains("the server never answered") && message.contains("close timeout"), "{message}");
+    assert_eq!(cause(&d, "client-closed")["confidence"], "certain");
+    // How it ended is listed after why.
+    assert_eq!(causes(&d).last().unwrap().0, "close-unanswered");
+}
+
+#[test]
+fn frametaps_own_1009_says_which_frame_was_too_big_not_the_largest_relayed_one() {
+    let mut s = Script::new("ws://127.0.0.1:9/chat", Some(1.0));
+    s.client(0, "hello").server(10, &"x".repeat(900));
+    s.close_frame(20, Peer::Proxy, 1009, "message too big for frametap --max-message");
+    let ts = s.ts(30);
+    let detail = "the client sent a frame of 2135 bytes, past --max-message 1024 (not passed on), so frametap closed with 1009; then the client closed the TCP connection without a close frame";
+    s.records.push(Record::Close(Close {
+        conn: 1,
+        ts,
+        initiator: Peer::Proxy,
+        code: Some(1009),
+        reason: Some("message too big for frametap --max-message".into()),
+        clean: false,
+        dropped_by: Some(Peer::Client),
+        duration_ms: 30.0,
+        detail: Some(detail.into()),
+    }));
+    let d = s.diagnose();
+    let proxy = cause(&d, "proxy-closed");
+    assert!(proxy["message"].as_str().unwrap().contains("the client sent a frame of 2135 bytes"), "{proxy}");
+    assert!(!has_cause(&d, "close-code"), "the largest relayed frame is not what was too big: {:#?}", causes(&d));
+    assert!(d.details["summary"].as_str().unwrap().contains("2135 bytes"), "{}", d.details["summary"]);
+}
+
+#[test]
+fn close_code_1005_on_the_wire_is_a_broken_implementation() {
+    let mut s = Script::new("ws://127.0.0.1:9/chat", Some(1.0));
+    s.client(0, "hello").close_frame(10, Peer::Client, 1005, "");
+    s.close_frame(11, Peer::Server, 1002, "").close(12, Peer::Client, Some(1005), Some(""), true);
+    let d = s.diagnose();
+    let code = cause(&d, "close-code");
+    assert_eq!(code["confidence"], "certain");
+    assert!(code["message"].as_str().unwrap().contains("forbids on the wire"), "{code}");
+    let meaning = d.details["code_meaning"].as_str().unwrap();
+    assert!(meaning.contains("never puts it in a close frame"), "{meaning}");
+    let violation = cause(&d, "ws-violation");
+    assert!(violation["message"].as_str().unwrap().contains("client frame #2"), "{violation}");
+}
+
+#[test]
+fn a_frame_that_breaks_rfc_6455_explains_the_receivers_close() {
+    // RSV1 without a negotiated extension, then the server drops TCP.
+    let mut s = Script::new("ws://127.0.0.1:9/chat", Some(1.0));
+    s.client(0, "fine");
+    s.frame(10, Peer::Client, Opcode::Text, b"{}".to_vec());
+    if let Some(Record::Frame(frame)) = s.records.last_mut() {
+        frame.rsv = 4;
+    }
+    s.close(20, Peer::Server, None, None, false);
+    let d = s.diagnose();
+    let violation = cause(&d, "ws-violation");
+    assert_eq!(violation["confidence"], "likely");
+    assert_eq!(violation["seq"], 2);
+    assert!(violation["message"].as_str().unwrap().contains("RSV bits are 100"), "{violation}");
+    assert!(violation["evidence"][0].as_str().unwrap().contains("1002 Protocol Error"), "{violation}");
+
+    // Invalid UTF-8 in a text frame: 1007, and the Genesys lint does not call it binary.
+    let mut s = Script::new("sim:genesys/v1", Some(1.0));
+    s.client(0, CONFIGURE).server(5, SESSION_RESPONSE);
+    s.frame(10, Peer::Client, Opcode::Text, vec![b'{', 0xff, b'}']);
+    s.close_frame(11, Peer::Server, 1007, "").close(12, Peer::Server, Some(1007), None, true);
+    let d = s.diagnose();
+    assert!(cause(&d, "ws-violation")["evidence"][0].as_str().unwrap().contains("1007"));
+    let text = render_diagnosis(&d, false);
+    assert!(!text.contains("binary frame") && text.contains("not valid UTF-8"), "{text}");
+
+    // A 1-byte close payload: a close frame was sent, malformed; the server dropped TCP instead of answering.
+    let mut s = Script::new("ws://127.0.0.1:9/chat", Some(1.0));
+    s.client(0, "hi").frame(10, Peer::Client, Opcode::Close, vec![3]);
+    s.close(20, Peer::Client, None, None, false);
+    if let Some(Record::Close(close)) = s.records.last_mut() {
+        close.dropped_by = Some(Peer::Server);
+    }
+    let d = s.diagnose();
+    let meaning = d.details["code_meaning"].as_str().unwrap();
+    assert!(meaning.contains("malformed (1 byte") && !meaning.contains("no close frame"), "{meaning}");
+    assert_eq!(cause(&d, "ws-violation")["confidence"], "likely");
+}
+
+#[test]
+fn a_conforming_connection_has_no_rfc_6455_cause() {
+    let mut s = Script::new("ws://127.0.0.1:9/chat", Some(1.0));
+    s.client(0, "hi").frame(5, Peer::Server, Opcode::Binary, vec![0xff, 0]);
+    s.close_frame(10, Peer::Client, 1000, "bye").close_frame(11, Peer::Server, 1000, "bye");
+    s.close(12, Peer::Client, Some(1000), Some("bye"), true);
+    assert!(!has_cause(&s.diagnose(), "ws-violation"));
+}
+
+#[test]
+fn the_announcement_right_before_the_close_outranks_an_older_one_the_connection_outlived() {
+    let mut s = Script::new("sim:genesys/v1", Some(5.0));
+    s.client(0, CONFIGURE).server(20, SESSION_RESPONSE);
+    s.server(1000, r#"{"type":"response","class":"string","code":4007,"body":"session not found"}"#);
+    s.client(2000, r#"{"action":"echo","token":"t","message":{"type":"Text","text":"ping"}}"#);
+    s.server(3000, r#"{"type":"message","class":"SessionExpiredEvent","code":200,"body":{}}"#);
+    s.close_frame(3001, Peer::Server, 1000, "").close(3002, Peer::Server, Some(1000), None, true);
+    let d = s.diagnose();
+    let announced: Vec<(String, String)> = d.details["causes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["rule"] == "server-announced")
+        .map(|c| (c["confidence"].as_str().unwrap().into(), c["message"].as_str().unwrap().into()))
+        .collect();
+    assert_eq!(announced.len(), 2, "{announced:?}");
+    assert_eq!(announced[0].0, "likely");
+    assert!(announced[0].1.contains("SessionExpiredEvent"), "{announced:?}");
+    assert_eq!(announced[1].0, "possible");
+    assert!(d.details["summary"].as_str().unwrap().contains("SessionExpiredEvent"), "{}", d.details["summary"]);
+}
+
+#[test]
+fn a_code_the_client_chose_is_not_read_as_the_servers_vocabulary() {
+    for (code, reason) in [(4029, "slow down"), (4000, "Guest client disconnect")] {
+        let mut s = Script::new("sim:genesys/v1", Some(5.0));
+        s.client(0, CONFIGURE).server(20, SESSION_RESPONSE);
+        s.close_frame(100, Peer::Client, code, reason).close_frame(101, Peer::Server, code, "");
+        s.close(102, Peer::Client, Some(code), Some(reason), true);
+        let d = s.diagnose();
+        assert!(!has_cause(&d, "rate-limit"), "{code}: {:#?}", causes(&d));
+        let close_code = cause(&d, "close-code");
+        assert_eq!(close_code["confidence"], "possible", "{code}");
+        assert!(close_code["message"].as_str().unwrap().contains("application code"), "{close_code}");
+    }
+}
+
+#[test]
+fn a_configure_session_sent_in_fragments_counts_once_the_server_answers_it() {
+    let mut s = Script::new("sim:genesys/v1", Some(5.0));
+    s.frame(0, Peer::Client, Opcode::Text, br#"{"action":"configureSession","#.to_vec());
+    if let Some(Record::Frame(frame)) = s.records.last_mut() {
+        frame.fin = false;
+    }
+    s.frame(1, Peer::Client, Opcode::Continuation, br#""token":"t","deploymentId":"d"}"#.to_vec());
+    if let Some(Record::Frame(frame)) = s.records.last_mut() {
+        frame.text_message = true;
+    }
+    s.server(20, SESSION_RESPONSE);
+    s.client(100, r#"{"action":"echo","token":"t","message":{"type":"Text","text":"ping"}}"#);
+    s.close_frame(200, Peer::Client, 1000, "").close_frame(201, Peer::Server, 1000, "");
+    s.close(202, Peer::Client, Some(1000), None, true);
+    let d = s.diagnose();
+    let rules: Vec<&str> =
+        d.details["findings"].as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap()).collect();
+    assert!(!rules.contains(&"genesys-before-configure"), "{rules:?}");
+}
+
+#[test]
+fn typing_events_are_annotated_like_presence_events() {
+    let mut s = Script::new("sim:genesys/v1", Some(5.0));
+    s.client(0, CONFIGURE).server(20, SESSION_RESPONSE);
+    s.server(30, r#"{"type":"message","class":"StructuredMessage","code":200,"body":{"type":"Event","direction":"Outbound","events":[{"eventType":"Typing","typing":{"type":"On","duration":5000}}]}}"#);
+    let texts: Vec<String> = s
+        .run(frametap::inspect::ProfileChoice::Auto)
+        .into_iter()
+        .filter_map(|r| match r {
+            Record::Annotation(a) => Some(a.text),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(texts.last().unwrap(), "StructuredMessage 200 Outbound Event Typing On");
+}
+
+#[test]
+fn a_possible_reply_is_not_called_likely_and_old_tokens_read_in_days() {
+    let mut s = Script::new("ws://127.0.0.1:9/chat", Some(1.0));
+    s.client(0, "hello").close_frame(3, Peer::Server, 1000, "").close(4, Peer::Server, Some(1000), None, true);
+    let d = s.diagnose();
+    let response = cause(&d, "in-response");
+    assert_eq!(response["confidence"], "possible");
+    assert!(response["message"].as_str().unwrap().contains("possibly in response"), "{response}");
+
+    let mut s = Script::new("ws://127.0.0.1:9/chat", Some(1.0));
+    let token = jwt(serde_json::json!({"exp": epoch(-3 * 365 * 86_400)}));
+    s.client(0, &format!(r#"{{"token":"{token}"}}"#));
+    s.close_frame(10, Peer::Server, 1008, "").close(11, Peer::Server, Some(1008), None, true);
+    let expired = cause(&s.diagnose(), "token-expired")["message"].as_str().unwrap().to_owned();
+    assert!(expired.contains("1095 days before the close"), "{expired}");
+}
