@@ -37,7 +37,9 @@ fn a_close_the_server_never_answered_is_not_blamed_on_the_client() {
     assert_eq!(unanswered["confidence"], "certain");
     let message = unanswered["message"].as_str().unwrap();
     assert!(message.contains("the server never answered") && message.contains("close timeout"), "{message}");
-    assert_eq!(cause(&d, "client-closed")["confidence"], "certain");
+    let client = cause(&d, "client-closed");
+    assert_eq!(client["confidence"], "certain");
+    assert_eq!(client["evidence"], serde_json::json!([]), "the timeout is close-unanswered's evidence");
     // How it ended is listed after why.
     assert_eq!(causes(&d).last().unwrap().0, "close-unanswered");
 }

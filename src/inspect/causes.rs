@@ -72,7 +72,8 @@ pub(crate) fn who_closed(history: &ConnHistory, close: &Close, causes: &mut Vec<
                 "client-closed",
                 Confidence::Certain,
                 format!("the client closed the connection itself ({what}): look at the client's code (a close() call, a page unload, a reconnect), not at the server"),
-                detail,
+                // How TCP then ended is the evidence of `tcp-drop` or `close-unanswered`, not of this.
+                if close.clean { detail } else { Vec::new() },
                 first_close.map(|c| c.seq),
             ));
         }
