@@ -348,6 +348,15 @@ async fn bad_replays_fail_with_one_clear_line() {
     assert!(err.contains("could not connect") && !err.contains('\n'), "{err}");
     let refused = read_capture(&dir.path().join("refused.jsonl")).unwrap();
     assert!(matches!(&refused.records[1], Record::Open(o) if o.error.is_some()), "the failed attempt is captured");
+    let diagnosis = refused.records.iter().find_map(|r| match r {
+        Record::Diagnosis(d) => Some(serde_json::to_string(&d.details).unwrap()),
+        _ => None,
+    });
+    let diagnosis = diagnosis.expect("the failed attempt is diagnosed");
+    assert!(
+        diagnosis.contains("frametap could not open it") && !diagnosis.contains("answered the client"),
+        "replay send has no client to answer: {diagnosis}"
+    );
 }
 
 #[test]

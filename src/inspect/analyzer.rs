@@ -18,6 +18,8 @@ pub struct Analyzer {
     options: AnalysisOptions,
     /// The session's upstream from the `meta` record, for connections whose `open` names none.
     session_upstream: Option<String>,
+    /// `replay send` sessions have no client: frametap itself plays the client's side.
+    no_client: bool,
     /// Open connections by id (a BTreeMap: no hashing on the per-frame path). Boxed: a map node holds
     /// eleven entries, and a live connection's analyzer has only one (a node of histories would cost
     /// every relayed connection kilobytes).
@@ -309,7 +311,7 @@ impl ConnHistory {
 
 impl Analyzer {
     pub fn new(options: AnalysisOptions) -> Self {
-        Analyzer { options, session_upstream: None, conns: BTreeMap::new(), refused: BTreeSet::new() }
+        Analyzer { options, session_upstream: None, no_client: false, conns: BTreeMap::new(), refused: BTreeSet::new() }
     }
 
     /// Observes one record in order and returns the records it derives, to be emitted right after it:
@@ -320,7 +322,10 @@ impl Analyzer {
     pub fn observe(&mut self, record: &Record, seen_at: Ts) -> Vec<Record> {
         let mut out = Vec::new();
         match record {
-            Record::Meta(meta) => self.session_upstream = meta.upstream.clone(),
+            Record::Meta(meta) => {
+                self.session_upstream = meta.upstream.clone();
+                self.no_client = meta.mode == "replay-send";
+            }
             Record::Open(open) => {
                 let session_upstream = self.session_upstream.clone();
                 self.history(open.conn).open(open, session_upstream.as_deref());
@@ -329,7 +334,7 @@ impl Analyzer {
                 if self.conns.get(&open.conn).is_some_and(|h| h.refused.is_some()) {
                     if let Some(history) = self.conns.remove(&open.conn) {
                         self.refused.insert(open.conn);
-                        out.push(Record::Diagnosis(diagnose_refused(&history, open)));
+                        out.push(Record::Diagnosis(diagnose_refused(&history, open, self.no_client)));
                     }
                 }
             }

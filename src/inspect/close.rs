@@ -214,7 +214,8 @@ pub fn diagnose(history: &ConnHistory, close: &Close) -> Diagnosis {
 
 /// Builds the `diagnosis` record of a connection whose WebSocket never opened (refused upgrade, unreachable
 /// upstream). The relay writes no `close` record for those, so this is written right after the `open`.
-pub fn diagnose_refused(history: &ConnHistory, open: &Open) -> Diagnosis {
+/// `no_client`: frametap itself was the client (`replay send`), so no 502 went to anyone.
+pub fn diagnose_refused(history: &ConnHistory, open: &Open, no_client: bool) -> Diagnosis {
     let refused = history.refused.clone().unwrap_or_default();
     let status = open.response.as_ref().map(|r| r.status);
     let initiator = if open.error.is_some() { Peer::Proxy } else { Peer::Server };
@@ -228,8 +229,10 @@ pub fn diagnose_refused(history: &ConnHistory, open: &Open) -> Diagnosis {
     if let Some(body) = open.response.as_ref().and_then(|r| r.body.as_deref()).filter(|b| !b.trim().is_empty()) {
         found[0].evidence.push(format!("the upstream said: {}", body.trim()));
     }
-    if let Some(error) = &open.error {
-        found[0].evidence.push(format!("frametap answered the client with 502: {error}"));
+    match &open.error {
+        Some(error) if no_client => found[0].evidence.push(format!("frametap could not open it: {error}")),
+        Some(error) => found[0].evidence.push(format!("frametap answered the client with 502: {error}")),
+        None => {}
     }
     found.extend(history.profile.close_causes());
     found.sort_by_key(|c| c.confidence);
