@@ -155,10 +155,9 @@ pub async fn connect(
     }
     let name = ServerName::try_from(base.host.clone())
         .map_err(|_| DialError::Invalid(format!("{:?} is not a valid TLS server name", base.host)))?;
-    let stream = tokio_rustls::TlsConnector::from(tls.clone())
-        .connect(name, tcp)
-        .await
-        .map_err(|e| DialError::Tls { host: base.host.clone(), detail: describe_tls_error(&e) })?;
+    let stream = tokio_rustls::TlsConnector::from(tls.clone()).connect(name, tcp).await.map_err(|e| {
+        DialError::Tls { host: base.host.clone(), detail: crate::tls::errors::describe_handshake_error(&e) }
+    })?;
     Ok(UpstreamStream::Tls(Box::new(stream)))
 }
 
@@ -180,23 +179,6 @@ async fn connect_direct(base: &UpstreamBase) -> Result<TcpStream, DialError> {
         }
     }
     tcp.ok_or_else(|| last.unwrap_or_else(|| DialError::Dns { host: base.host.clone(), detail: "no addresses".into() }))
-}
-
-fn describe_tls_error(e: &std::io::Error) -> String {
-    use rustls::CertificateError as C;
-    let Some(inner) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) else {
-        return e.to_string();
-    };
-    match inner {
-        rustls::Error::InvalidCertificate(C::UnknownIssuer) => {
-            "certificate signed by an unknown issuer (give its CA with --upstream-ca FILE)".into()
-        }
-        rustls::Error::InvalidCertificate(C::Expired | C::ExpiredContext { .. }) => "certificate has expired".into(),
-        rustls::Error::InvalidCertificate(C::NotValidForName | C::NotValidForNameContext { .. }) => {
-            "certificate is not valid for this host name (name mismatch)".into()
-        }
-        other => other.to_string(),
-    }
 }
 
 /// Dials the upstream and sends the upgrade request; everything within `timeout`.
