@@ -78,7 +78,8 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
             "frametap: WARNING: listening on {local}, not loopback: anyone who can reach it can use this proxy."
         );
     }
-    crate::notice!("  Ctrl-C stops (open connections get 1001 and the capture is saved)");
+    let saved = if session.capture_path.is_some() { " and the capture is saved" } else { "" };
+    crate::notice!("  Ctrl-C stops (open connections get 1001{saved})");
     let config = ProxyConfig {
         upstream,
         tls,
