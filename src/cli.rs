@@ -117,14 +117,23 @@ pub struct UpstreamTlsArgs {
 
 impl UpstreamTlsArgs {
     /// The upstream TLS client configuration these options ask for; warns loudly on `--insecure-upstream`.
-    pub fn client_config(&self) -> anyhow::Result<std::sync::Arc<rustls::ClientConfig>> {
+    /// `no_tls` says why the upstream is reached without TLS (then these options have no effect, and a note
+    /// says so instead), or is `None` when it may speak TLS.
+    pub fn client_config(&self, no_tls: Option<&str>) -> anyhow::Result<std::sync::Arc<rustls::ClientConfig>> {
         use anyhow::Context as _;
         let config = crate::tls::upstream::client_config(self.upstream_ca.as_deref(), self.insecure_upstream)
             .context("--upstream-ca")?;
-        if self.insecure_upstream {
-            crate::notice!(
+        let given = [(self.insecure_upstream, "--insecure-upstream"), (self.upstream_ca.is_some(), "--upstream-ca")];
+        match no_tls {
+            Some(why) => {
+                for (_, flag) in given.iter().filter(|(given, _)| *given) {
+                    crate::notice!("frametap: note: {flag} has no effect: {why}, without TLS");
+                }
+            }
+            None if self.insecure_upstream => crate::notice!(
                 "frametap: WARNING: --insecure-upstream: upstream TLS certificates are NOT verified; anyone on the path can read and change this traffic. This is recorded in the capture."
-            );
+            ),
+            None => {}
         }
         Ok(config)
     }
@@ -150,21 +159,25 @@ pub struct ProxyArgs {
     pub max_message: u64,
     #[command(flatten)]
     pub tls: UpstreamTlsArgs,
-    /// Add or replace a header on the upstream request: 'Name: value' (repeatable).
+    /// Add or replace a header on the upstream request: 'Name: value' (repeatable). Host replaces the
+    /// upstream's Host; the headers frametap sets on each leg (Connection, Upgrade, Sec-WebSocket-Key,
+    /// -Version, -Extensions, hop-by-hop headers) are refused.
     #[arg(long, value_name = "'Name: value'", value_parser = parse_header_arg)]
     pub set_header: Vec<(String, String)>,
-    #[command(flatten)]
-    pub ui: crate::ui::UiArgs,
-    #[command(flatten)]
-    pub analysis: crate::inspect::AnalysisArgs,
-    /// Scenarios for the built-in simulator (used when --upstream is not given).
-    #[command(flatten, next_help_heading = "Simulator (without --upstream)")]
-    pub sim: crate::sim::SimArgs,
     /// Forward the client's Cookie headers upstream (dropped by default: a browser's cookies for
     /// 127.0.0.1 belong to your other local apps).
     #[arg(long)]
     pub forward_cookies: bool,
     #[command(flatten)]
+    pub ui: crate::ui::UiArgs,
+    #[command(flatten)]
+    pub analysis: crate::inspect::AnalysisArgs,
+    // A `next_help_heading` holds for every later option too: the groups with a heading of their own come
+    // last, each naming its heading (the test `proxy_help_groups_options_under_their_own_headings` checks).
+    /// Scenarios for the built-in simulator (used when --upstream is not given).
+    #[command(flatten, next_help_heading = "Simulator (without --upstream)")]
+    pub sim: crate::sim::SimArgs,
+    #[command(flatten, next_help_heading = "TLS, forward mode and upstream proxies")]
     pub modes: crate::forward::ProxyModeArgs,
 }
 
@@ -200,6 +213,45 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// The options under each heading of `frametap proxy --help`, by heading ("Options" first).
+    fn proxy_help_sections() -> Vec<(String, String)> {
+        let mut cli = Cli::command();
+        let help = cli.find_subcommand_mut("proxy").unwrap().render_help().to_string();
+        let mut sections: Vec<(String, String)> = Vec::new();
+        for line in help.lines() {
+            match line.strip_suffix(':') {
+                Some(heading) if !line.starts_with(' ') => sections.push((heading.to_owned(), String::new())),
+                _ => {
+                    if let Some((_, options)) = sections.last_mut() {
+                        options.push_str(line);
+                        options.push('\n');
+                    }
+                }
+            }
+        }
+        sections
+    }
+
+    /// `--forward-cookies`, `--tls`, `--forward`, … used to be listed under the simulator's heading.
+    #[test]
+    fn proxy_help_groups_options_under_their_own_headings() {
+        let sections = proxy_help_sections();
+        let heading_of = |option: &str| {
+            let flag = format!("--{option} ");
+            let found = sections.iter().find(|(_, text)| text.lines().any(|l| l.trim_start().starts_with(&flag)));
+            found.map(|(heading, _)| heading.as_str()).unwrap_or_else(|| panic!("{option} not in {sections:?}"))
+        };
+        for option in ["upstream", "set-header", "forward-cookies", "capture", "upstream-ca", "max-message"] {
+            assert_eq!(heading_of(option), "Options", "--{option}");
+        }
+        for option in ["on-invalid", "expire-after", "rate-limit", "drop-after"] {
+            assert_eq!(heading_of(option), "Simulator (without --upstream)", "--{option}");
+        }
+        for option in ["tls", "forward", "intercept", "upstream-proxy", "certs"] {
+            assert_eq!(heading_of(option), "TLS, forward mode and upstream proxies", "--{option}");
+        }
     }
 
     #[test]

@@ -15,7 +15,7 @@
 //!    capture file, and the web UI's hub ([`ui`]). [`session`] builds them from the shared options.
 //!
 //! Around it: the command line ([`cli`], [`commands`]), the built-in Genesys simulator ([`sim`]),
-//! TLS and the local CA ([`tls`]), file locations ([`paths`]). docs/architecture.md tells the whole story.
+//! TLS and the local CA ([`tls`]), file locations ([`paths`]), counts in words ([`words`]). docs/architecture.md tells the whole story.
 
 /// Prints a line on stderr like `eprintln!`, but never panics: with stderr closed (`frametap proxy 2>&1 |
 /// head`, once `head` has exited) the relay must go on.
@@ -49,3 +49,4 @@ pub mod sim;
 pub mod tls;
 pub mod ui;
 pub mod wire;
+pub mod words;

@@ -113,11 +113,11 @@ impl TerminalLog {
             Record::Annotation(a) => Some(paint.dim(&format!("{}      #{} ↳ {}", time(record), a.conn, a.text))),
             Record::Token(_) | Record::Diagnosis(_) => self.blocks.and_then(|render| render(record, self.color)),
             Record::End(end) => Some(format!(
-                "{} capture ended: {} connections, {} frames, {} records{}",
+                "{} session ended: {}, {}, {}{}",
                 time(record),
-                end.connections,
-                end.frames,
-                end.records,
+                crate::words::count(end.connections, "connection"),
+                crate::words::count(end.frames, "frame"),
+                crate::words::count(end.records, "record"),
                 if end.complete { String::new() } else { format!(", INCOMPLETE: {}", end.errors.join("; ")) }
             )),
             Record::Meta(_) => None,

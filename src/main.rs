@@ -2,6 +2,7 @@
 
 use clap::Parser;
 use frametap::cli::{Cli, Command, SimTarget};
+use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
 /// jemalloc instead of glibc's malloc: the relay allocates a record per frame on the runtime's threads and the
@@ -24,6 +25,8 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
         )
         .with_writer(std::io::stderr)
+        // Colours only on a terminal and without NO_COLOR, as the frame log does: never escapes in a file or a pipe.
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .init();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,

@@ -8,6 +8,7 @@ use crate::inspect::{AnalysisOptions, Analyzer};
 use crate::log::TerminalLog;
 use crate::pipeline::{self, EventSink, Pipeline, PipelineOptions, Publisher};
 use crate::ui::{Hub, HubOptions, RunningUi, UiArgs};
+use crate::words::count;
 use anyhow::Result;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -105,10 +106,10 @@ impl Session {
         let end = &summary.end;
         if let Some(path) = &summary.capture_path {
             crate::notice!(
-                "frametap: capture saved to {} ({} connections, {} frames{})",
+                "frametap: capture saved to {} ({}, {}{})",
                 path.display(),
-                end.connections,
-                end.frames,
+                count(end.connections, "connection"),
+                count(end.frames, "frame"),
                 if end.complete { String::new() } else { format!("; INCOMPLETE: {}", end.errors.join("; ")) }
             );
         }

@@ -14,7 +14,12 @@ fn frametap() -> Command {
 }
 
 async fn fails_with(args: &[&str], home: &std::path::Path) -> String {
-    let output = frametap().args(args).env("FRAMETAP_HOME", home).output().await.unwrap();
+    let output = frametap().args(args).env("FRAMETAP_HOME", home).kill_on_drop(true).output();
+    // Accepted by mistake, `proxy` would listen until stopped: fail the test instead of hanging it.
+    let output = tokio::time::timeout(std::time::Duration::from_secs(30), output)
+        .await
+        .unwrap_or_else(|_| panic!("{args:?} was accepted: frametap kept running"))
+        .unwrap();
     assert!(!output.status.success(), "{args:?} should fail");
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
@@ -49,6 +54,89 @@ async fn bad_input_is_a_clear_error() {
     let addr = taken.local_addr().unwrap().to_string();
     let err = fails_with(&["proxy", "--listen", &addr, "--upstream", "ws://127.0.0.1:1"], home.path()).await;
     assert!(err.contains("port is in use") && err.contains("--listen"), "{err}");
+}
+
+/// A bad port used to be replaced by the scheme's default, and a base path hyper cannot send was only refused
+/// by every connection; `--upstream-proxy` accepted port 0; per-leg headers were sent twice. All are refused
+/// before anything listens, saying what is wrong.
+#[tokio::test]
+async fn bad_upstreams_and_headers_are_refused_before_anything_listens() {
+    let home = tempfile::tempdir().unwrap();
+    let proxy = ["proxy", "--listen", "127.0.0.1:0", "--no-ui", "--no-capture"];
+    let with = |extra: &[&'static str]| [&proxy[..], extra].concat();
+    let err = fails_with(&with(&["--upstream", "ws://127.0.0.1:65536"]), home.path()).await;
+    assert!(err.contains("--upstream \"ws://127.0.0.1:65536\": bad port \"65536\""), "{err}");
+    let err = fails_with(&with(&["--upstream", "ws://host:abc"]), home.path()).await;
+    assert!(err.contains("bad port \"abc\""), "{err}");
+    let err = fails_with(&with(&["--upstream", "ws://127.0.0.1:1/a b"]), home.path()).await;
+    assert!(err.contains("base path \"/a b\"") && err.contains("percent-encode"), "{err}");
+    let err =
+        fails_with(&with(&["--upstream", "ws://127.0.0.1:1", "--upstream-proxy", "http://h:0"]), home.path()).await;
+    assert!(err.contains("--upstream-proxy") && err.contains("bad port \"0\""), "{err}");
+    let err = fails_with(
+        &with(&["--upstream", "ws://127.0.0.1:1", "--set-header", "Sec-WebSocket-Extensions: permessage-deflate"]),
+        home.path(),
+    )
+    .await;
+    assert!(err.contains("Sec-WebSocket-Extensions cannot be set") && err.contains("compression"), "{err}");
+    let err = fails_with(&["replay", "send", "missing.jsonl", "--upstream", "ws://h:99999"], home.path()).await;
+    assert!(err.contains("--upstream \"ws://h:99999\": bad port"), "{err}");
+    let err = fails_with(
+        &["replay", "send", "missing.jsonl", "--upstream", "ws://h", "--header", "Upgrade: h2c"],
+        home.path(),
+    )
+    .await;
+    assert!(err.contains("Upgrade cannot be set"), "{err}");
+}
+
+/// `--upstream-proxy` without `--upstream` used to be taken for the simulator's traffic; it is refused.
+#[tokio::test]
+async fn an_upstream_proxy_without_an_upstream_is_refused() {
+    let home = tempfile::tempdir().unwrap();
+    let args =
+        ["proxy", "--listen", "127.0.0.1:0", "--no-ui", "--no-capture", "--upstream-proxy", "http://127.0.0.1:3128"];
+    let err = fails_with(&args, home.path()).await;
+    assert!(err.contains("--upstream-proxy has no upstream to reach") && err.contains("give --upstream URL"), "{err}");
+}
+
+/// The in-process simulator is on loopback: HTTP_PROXY used to send its traffic to the proxy (a 502), and a
+/// `socks5://` HTTPS_PROXY stopped the simulator mode from starting. Also: without a capture the banner and the
+/// end line promise none, and --insecure-upstream says it has no effect instead of the "NOT verified" warning.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_simulator_is_reached_directly_whatever_the_proxy_variables_say() {
+    let (_held, refusing) = common::ports::refusing_addr();
+    let http_proxy = format!("http://{refusing}");
+    let socks = format!("socks5://{refusing}");
+    let env = [("HTTP_PROXY", Some(http_proxy.as_str())), ("HTTPS_PROXY", Some(socks.as_str()))];
+    let args = ["--no-ui", "--no-capture", "--quiet", "--insecure-upstream"];
+    let mut proxy = RunningProxy::start_with(&args, &env).await;
+    let banner = proxy.banner.lines.join("\n");
+    assert!(banner.contains("--insecure-upstream has no effect") && !banner.contains("NOT verified"), "{banner}");
+    assert!(banner.contains("Ctrl-C stops") && !banner.contains("capture is saved"), "{banner}");
+    let live = send_a_first_message_without_action(&proxy.banner.url, &mut proxy.stdout).await;
+    assert!(live.contains("preceding frame #1"), "{live}");
+    // SAFETY: sending SIGTERM to our own child process.
+    unsafe { libc::kill(proxy.child.id().unwrap() as i32, libc::SIGTERM) };
+    let mut rest = String::new();
+    while let Some(line) = proxy.stdout.next_line().await.unwrap() {
+        rest.push_str(&line);
+    }
+    assert!(rest.contains("session ended: 1 connection, ") && !rest.contains("capture ended"), "{rest}");
+    assert!(proxy.child.wait().await.unwrap().success());
+}
+
+/// frametap's own warnings used to carry ANSI colour escapes into pipes and files.
+#[cfg(unix)]
+#[tokio::test]
+async fn warnings_on_a_pipe_have_no_colour_escapes() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let ui = taken.local_addr().unwrap().to_string();
+    let proxy = RunningProxy::start_with(&["--no-capture", "--ui", &ui], &[("NO_COLOR", None)]).await;
+    let warning = proxy.banner.lines.iter().find(|l| l.contains("relaying without the web UI"));
+    let warning = warning.unwrap_or_else(|| panic!("no warning about the UI's port: {:?}", proxy.banner.lines));
+    assert!(warning.contains("WARN") && !warning.contains('\x1b'), "{warning:?}");
+    proxy.stop().await;
 }
 
 #[cfg(unix)]
@@ -131,8 +219,20 @@ struct RunningProxy {
 
 impl RunningProxy {
     async fn start(args: &[&str]) -> RunningProxy {
+        Self::start_with(args, &[]).await
+    }
+
+    /// [`RunningProxy::start`] with environment variables set (`Some`) or removed (`None`).
+    async fn start_with(args: &[&str], env: &[(&str, Option<&str>)]) -> RunningProxy {
         let home = tempfile::tempdir().unwrap();
-        let mut child = frametap()
+        let mut command = frametap();
+        for (name, value) in env {
+            match value {
+                Some(value) => command.env(name, value),
+                None => command.env_remove(name),
+            };
+        }
+        let mut child = command
             .args(["proxy", "--listen", "127.0.0.1:0"])
             .args(args)
             .env("FRAMETAP_HOME", home.path())
@@ -163,6 +263,8 @@ struct Banner {
     /// The web UI's URL (with its token), when it runs.
     ui: Option<String>,
     simulator_notice: bool,
+    /// Every line of it.
+    lines: Vec<String>,
     /// The rest of stderr, kept open: frametap still writes to it as it stops (`None` once a test closed it).
     stderr: Option<tokio::io::Lines<BufReader<tokio::process::ChildStderr>>>,
 }
@@ -170,9 +272,9 @@ struct Banner {
 /// Reads the start banner, up to its last line ("Ctrl-C stops").
 async fn read_banner(stderr: tokio::process::ChildStderr) -> Banner {
     let mut stderr = BufReader::new(stderr).lines();
-    let (mut simulator_notice, mut url, mut capture, mut ui) = (false, None, None, None);
+    let (mut simulator_notice, mut url, mut capture, mut ui, mut lines) = (false, None, None, None, Vec::new());
     loop {
-        let line = stderr.next_line().await.unwrap().expect("the whole banner");
+        let line = stderr.next_line().await.unwrap().unwrap_or_else(|| panic!("the whole banner, after {lines:?}"));
         simulator_notice |= line.contains("SIMULATOR — not Genesys");
         let field =
             |name: &str| line.split_once(name).and_then(|(_, rest)| rest.split_whitespace().next()).map(str::to_owned);
@@ -185,7 +287,9 @@ async fn read_banner(stderr: tokio::process::ChildStderr) -> Banner {
         if line.trim_start().starts_with("web UI") {
             ui = field("web UI");
         }
-        if line.trim_start().starts_with("Ctrl-C stops") {
+        let last = line.trim_start().starts_with("Ctrl-C stops");
+        lines.push(line);
+        if last {
             break;
         }
     }
@@ -194,6 +298,7 @@ async fn read_banner(stderr: tokio::process::ChildStderr) -> Banner {
         capture,
         ui,
         simulator_notice,
+        lines,
         stderr: Some(stderr),
     }
 }

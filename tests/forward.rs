@@ -158,6 +158,8 @@ async fn an_intercepted_upstream_with_an_untrusted_certificate_gets_a_502() {
     let (status, body) = get(tls, "/", "localhost").await;
     assert_eq!(status, 502, "{body}");
     assert!(body.contains("TLS handshake") && body.contains("localhost"), "{body}");
+    // The relay's wording, not rustls's `invalid peer certificate: UnknownIssuer`.
+    assert!(body.contains("unknown issuer (give its CA with --upstream-ca FILE)"), "{body}");
 }
 
 #[tokio::test]

@@ -301,6 +301,24 @@ async fn handshake_headers_cross_as_they_should() {
     assert!(notes.contains(&"cookies-dropped") && notes.contains(&"compression-off"), "{notes:?}");
 }
 
+/// `--set-header 'Host: …'` replaces the upstream's Host (it used to be sent as a second Host header).
+#[tokio::test]
+async fn a_set_host_replaces_the_upstreams_host() {
+    let (server, mut heads) = raw::start_raw_server(raw::upgrade_all, raw_echo).await;
+    let mut config = test_config(&format!("ws://{server}"));
+    config.set_headers = vec![("Host".into(), "vhost.example".into())];
+    let proxy = start_proxy(config).await;
+    let (head, ws, _) = raw::connect(proxy.addr, "/", &[]).await;
+    assert!(ws.is_some(), "{head}");
+    let server_sees = raw::head_headers(&heads.recv().await.unwrap());
+    let hosts: Vec<&str> = server_sees.iter().filter(|(n, _)| n == "host").map(|(_, v)| v.as_str()).collect();
+    assert_eq!(hosts, ["vhost.example"]);
+    drop(ws);
+    let capture = proxy.stop().await;
+    let sent = &open_of(&capture, 1).upstream_request.as_ref().unwrap().headers;
+    assert_eq!(sent.iter().filter(|(n, _)| n.eq_ignore_ascii_case("host")).count(), 1, "{sent:?}");
+}
+
 #[tokio::test]
 async fn cookies_are_forwarded_when_asked() {
     let (server, mut heads) = raw::start_raw_server(raw::upgrade_all, raw_echo).await;

@@ -67,6 +67,34 @@ async fn an_expired_certificate_is_named() {
     proxy.stop().await;
 }
 
+/// What `openssl req -x509` makes by default: a self-signed certificate marked CA:TRUE, served as the leaf.
+fn self_signed_ca_as_leaf() -> common::tls::TestPki {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let cert = params.self_signed(&key).unwrap();
+    common::tls::TestPki {
+        ca_pem: cert.pem(),
+        server_chain: vec![cert.der().clone()],
+        server_key: rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+    }
+}
+
+/// It used to reach the client as `invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))`.
+#[tokio::test]
+async fn a_ca_certificate_served_as_the_leaf_is_explained_with_or_without_upstream_ca() {
+    let pki = self_signed_ca_as_leaf();
+    let (trusting, _ca) = proxy_trusting_ca_of(&pki).await;
+    let server = start_tls_echo_server(&pki).await;
+    let not_trusting = start_proxy(test_config(&format!("wss://localhost:{}", server.port()))).await;
+    for proxy in [trusting, not_trusting] {
+        let body = refusal_body(proxy.addr).await;
+        assert!(body.contains("presents a CA certificate as its own") && body.contains("openssl req -x509"), "{body}");
+        assert!(body.contains("--upstream-ca FILE") && !body.contains("OtherError"), "{body}");
+        proxy.stop().await;
+    }
+}
+
 #[tokio::test]
 async fn insecure_upstream_skips_verification() {
     let pki = test_pki(&["other.example"], false);

@@ -7,27 +7,45 @@ use crate::proxy::upstream::UpstreamBase;
 use crate::proxy::{ProxyConfig, CLOSE_TIMEOUT, HANDSHAKE_TIMEOUT};
 use crate::session::{self, SessionSetup};
 use crate::sim::{InProcessSim, SimConfig, SIM_NOTICE, SIM_UPSTREAM_NAME};
-use anyhow::Result;
+use anyhow::{anyhow, bail, Result};
 
 /// Runs the reverse proxy until Ctrl-C or SIGTERM.
 pub async fn run(args: ProxyArgs) -> Result<()> {
     if args.modes.forward {
         return crate::forward::command::run(args).await;
     }
+    let upstream =
+        args.upstream.as_deref().map(UpstreamBase::parse).transpose().map_err(|e| anyhow!("--upstream {e}"))?;
+    if upstream.is_none() && args.modes.upstream_proxy.is_some() {
+        bail!(
+            "--upstream-proxy has no upstream to reach: without --upstream frametap relays to its built-in simulator, \
+             which runs in this process and is always reached directly; give --upstream URL for the service behind \
+             the proxy, or leave --upstream-proxy out"
+        );
+    }
+    let no_tls = match &upstream {
+        None => Some("the built-in simulator is reached over ws://"),
+        Some(base) if !base.secure => Some("the upstream is ws://"),
+        Some(_) => None,
+    };
+    let tls = args.tls.client_config(no_tls)?;
+    // The in-process simulator listens on this machine's loopback: never through HTTPS_PROXY and the like.
+    let upstream_proxies = match &upstream {
+        Some(_) => UpstreamProxies::resolve(args.modes.upstream_proxy.as_deref())?,
+        None => UpstreamProxies::direct(),
+    };
     // No --upstream: the built-in Genesys simulator, in-process, so a first run works offline.
-    let (upstream, sim) = match args.upstream.as_deref() {
-        Some(url) => (UpstreamBase::parse(url).map_err(|e| anyhow::anyhow!("--upstream {e}"))?, None),
+    let (upstream, sim) = match upstream {
+        Some(base) => (base, None),
         None => {
             let config = SimConfig::from_args(&args.sim)?;
             let example = config.example_deployment_id().to_owned();
             let sim = InProcessSim::start(config).await?;
-            let mut base = UpstreamBase::parse(&sim.upstream_url()).map_err(|e| anyhow::anyhow!("simulator: {e}"))?;
+            let mut base = UpstreamBase::parse(&sim.upstream_url()).map_err(|e| anyhow!("simulator: {e}"))?;
             base.label = Some(SIM_UPSTREAM_NAME.to_owned());
             (base, Some((sim, example)))
         }
     };
-    let tls = args.tls.client_config()?;
-    let upstream_proxies = UpstreamProxies::resolve(args.modes.upstream_proxy.as_deref())?;
     let client_tls = match args.modes.tls {
         true => Some(crate::tls::localhost_server_config(&args.modes.certs.load_ca()?)?),
         false => None,
@@ -41,7 +59,7 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
         upstream: Some(upstream.display()),
         capture: &args.capture,
         log: &args.log,
-        insecure_upstream: args.tls.insecure_upstream,
+        insecure_upstream: args.tls.insecure_upstream && no_tls.is_none(),
         publishers: Vec::new(),
         ui: Some(&args.ui),
         analysis: Some(args.analysis.options()),
@@ -78,7 +96,8 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
             "frametap: WARNING: listening on {local}, not loopback: anyone who can reach it can use this proxy."
         );
     }
-    crate::notice!("  Ctrl-C stops (open connections get 1001 and the capture is saved)");
+    let saved = if session.capture_path.is_some() { " and the capture is saved" } else { "" };
+    crate::notice!("  Ctrl-C stops (open connections get 1001{saved})");
     let config = ProxyConfig {
         upstream,
         tls,

@@ -19,7 +19,8 @@ pub struct ProxyModeArgs {
     #[arg(long, value_name = "GLOB", requires = "forward")]
     pub intercept: Vec<String>,
     /// Reach upstreams through this HTTP proxy: http://[user:password@]host[:port] (CONNECT, Basic auth).
-    /// Without it, HTTPS_PROXY / HTTP_PROXY are used; NO_PROXY applies in both cases.
+    /// Without it, HTTPS_PROXY / HTTP_PROXY are used; NO_PROXY applies in both cases. The built-in
+    /// simulator is always reached directly (so this needs --upstream or --forward).
     #[arg(long, value_name = "URL")]
     pub upstream_proxy: Option<String>,
     #[command(flatten)]

@@ -16,7 +16,7 @@ pub async fn run(args: ProxyArgs) -> anyhow::Result<()> {
     let ca = args.modes.certs.load_ca()?;
     let ca_file = ca.cert_path();
     let fingerprint = ca.fingerprint_sha256();
-    let tls = args.tls.client_config()?;
+    let tls = args.tls.client_config(None)?;
     let upstream_proxies = UpstreamProxies::resolve(args.modes.upstream_proxy.as_deref())?;
     let intercept = InterceptRules::new(args.modes.intercept.iter().cloned());
     let listen = args.listen.unwrap_or_else(|| DEFAULT_FORWARD_ADDR.parse().expect("a valid default"));

@@ -72,7 +72,10 @@ impl UpstreamConnector {
         let tls = tokio::time::timeout(self.connect_timeout, handshake)
             .await
             .map_err(|_| anyhow::anyhow!("TLS handshake with {} timed out", target.authority()))?
-            .with_context(|| format!("TLS handshake with {} failed", target.authority()))?;
+            .map_err(|e| {
+                let why = crate::tls::errors::describe_handshake_error(&e);
+                anyhow::anyhow!("TLS handshake with {} failed: {why}", target.authority())
+            })?;
         Ok(Box::new(tls))
     }
 }

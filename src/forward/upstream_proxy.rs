@@ -199,8 +199,9 @@ pub fn host_port(host: &str, port: u16) -> String {
     }
 }
 
-/// Splits `host[:port]` / `[v6][:port]`; the host is lowercased and unbracketed.
-fn split_host_port(text: &str) -> Result<(String, Option<u16>), String> {
+/// Splits `host[:port]` / `[v6][:port]`; the host is lowercased and unbracketed, the port checked
+/// ([`parse_port`]). Shared by `--upstream`, `--upstream-proxy`, the proxy variables and `NO_PROXY`.
+pub fn split_host_port(text: &str) -> Result<(String, Option<u16>), String> {
     let (host, port) = if let Some(rest) = text.strip_prefix('[') {
         let (host, after) = rest.split_once(']').ok_or("unclosed [ in the host")?;
         (host, after.strip_prefix(':'))
@@ -215,8 +216,17 @@ fn split_host_port(text: &str) -> Result<(String, Option<u16>), String> {
     if host.is_empty() {
         return Err("no host".into());
     }
-    let port = port.map(|p| p.parse::<u16>().map_err(|_| format!("bad port {p:?}"))).transpose()?;
+    let port = port.map(parse_port).transpose()?;
     Ok((host.to_ascii_lowercase(), port))
+}
+
+/// A TCP port as written after the `:` of a URL: digits only, 1 to 65535.
+pub fn parse_port(text: &str) -> Result<u16, String> {
+    match text.parse::<u16>() {
+        Ok(port) if port > 0 && text.bytes().all(|b| b.is_ascii_digit()) => Ok(port),
+        _ if text.is_empty() => Err("a ':' with no port after it (write host:port, or leave out the ':')".into()),
+        _ => Err(format!("bad port {text:?}: a port is a number from 1 to 65535")),
+    }
 }
 
 fn percent_decode(text: &str) -> anyhow::Result<String> {
@@ -285,6 +295,11 @@ mod tests {
         assert!(err.contains("socks5") && !err.contains("secret"), "{err}");
         let err = ProxyEndpoint::parse("http://u:secret@h:notaport").unwrap_err().to_string();
         assert!(err.contains("bad port") && !err.contains("secret"), "{err}");
+        for port in ["0", "65536", "+80"] {
+            let err = ProxyEndpoint::parse(&format!("http://h:{port}")).unwrap_err().to_string();
+            assert!(err.contains(&format!("bad port \"{port}\"")) && err.contains("1 to 65535"), "{err}");
+        }
+        assert!(ProxyEndpoint::parse("http://h:").unwrap_err().to_string().contains("no port after it"));
     }
 
     #[test]

@@ -45,7 +45,8 @@ fn is_per_leg(name: &str, extra: &[String]) -> bool {
 }
 
 /// The client's end-to-end headers to send upstream (Origin, Authorization, User-Agent, subprotocols, custom ones),
-/// then `set` applied (adds or replaces by name). Host and the WebSocket key/version are added by the dialler.
+/// then `set` applied (adds or replaces by name; [`parse_header_arg`] keeps per-leg headers out of it). The
+/// dialler adds the upgrade headers, the WebSocket key and version, and Host unless `set` gave one.
 pub fn upstream_request_headers(client: &Headers, forward_cookies: bool, set: &Headers) -> (Headers, RequestChanges) {
     let extra = listed_in_connection(client);
     let mut changes = RequestChanges::default();
@@ -77,13 +78,34 @@ pub fn client_response_headers(upstream: &Headers) -> Headers {
     upstream.iter().filter(|(n, _)| !is_per_leg(n, &extra)).cloned().collect()
 }
 
-/// Parses `--set-header 'Name: value'`.
+/// Why `--set-header` cannot set a per-leg header, or `None` when it can. Host can be set: it replaces the
+/// upstream's own (for a virtual host reached by address).
+fn not_settable(name: &str) -> Option<&'static str> {
+    let lower = name.to_ascii_lowercase();
+    Some(match lower.as_str() {
+        "host" => return None,
+        "connection" | "upgrade" => "frametap sets it on each leg to ask for the WebSocket upgrade",
+        "sec-websocket-key" | "sec-websocket-version" | "sec-websocket-accept" => {
+            "frametap makes its own WebSocket handshake on each leg (the upstream's answer must match the key frametap sent)"
+        }
+        "sec-websocket-extensions" => {
+            "compression stays off on both legs so that every frame can be read and relayed unchanged"
+        }
+        _ if PER_LEG.contains(&lower.as_str()) => "it belongs to one HTTP connection (hop by hop), not to the upgrade request",
+        _ => return None,
+    })
+}
+
+/// Parses `--set-header 'Name: value'`, refusing the headers frametap sets on each leg ([`not_settable`]).
 pub fn parse_header_arg(arg: &str) -> Result<(String, String), String> {
     let (name, value) =
         arg.split_once(':').ok_or_else(|| format!("{arg:?} is not a header: write it as 'Name: value'"))?;
     let name = name.trim();
     if name.is_empty() || http::HeaderName::from_bytes(name.as_bytes()).is_err() {
         return Err(format!("{name:?} is not a valid header name (in {arg:?})"));
+    }
+    if let Some(why) = not_settable(name) {
+        return Err(format!("{name} cannot be set: {why}"));
     }
     let value = value.trim();
     if http::HeaderValue::from_str(value).is_err() {
@@ -138,5 +160,18 @@ mod tests {
         assert_eq!(parse_header_arg("X-A:  b c ").unwrap(), ("X-A".into(), "b c".into()));
         assert!(parse_header_arg("nocolon").unwrap_err().contains("Name: value"));
         assert!(parse_header_arg("bad name: x").is_err());
+    }
+
+    /// These used to be sent twice (or re-enable compression the relay cannot read).
+    #[test]
+    fn per_leg_headers_cannot_be_set_but_host_can() {
+        for name in
+            ["Sec-WebSocket-Key", "sec-websocket-version", "Connection", "Upgrade", "Sec-WebSocket-Extensions", "TE"]
+        {
+            let err = parse_header_arg(&format!("{name}: x")).unwrap_err();
+            assert!(err.starts_with(&format!("{name} cannot be set: ")), "{err}");
+        }
+        assert!(parse_header_arg("Sec-WebSocket-Extensions: permessage-deflate").unwrap_err().contains("compression"));
+        assert_eq!(parse_header_arg("Host: vhost.example").unwrap(), ("Host".into(), "vhost.example".into()));
     }
 }

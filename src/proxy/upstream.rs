@@ -2,7 +2,7 @@
 
 use super::stream::UpstreamStream;
 use crate::event::Headers;
-use crate::forward::upstream_proxy::{connect_via, UpstreamProxies};
+use crate::forward::upstream_proxy::{connect_via, split_host_port, UpstreamProxies};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Limited};
 use hyper_util::rt::TokioIo;
@@ -27,35 +27,43 @@ pub struct UpstreamBase {
 }
 
 impl UpstreamBase {
-    /// Parses `ws://host[:port][/base]` or `wss://…`.
+    /// Parses `ws://host[:port][/base]` or `wss://…` (the scheme in any case). Everything a connection would
+    /// trip over later is refused here, before anything listens: a port that is not 1–65535, a host or a
+    /// base path with characters a URL cannot carry, a query, credentials.
     pub fn parse(url: &str) -> Result<Self, String> {
-        let (secure, rest) = if let Some(rest) = url.strip_prefix("wss://") {
-            (true, rest)
-        } else if let Some(rest) = url.strip_prefix("ws://") {
-            (false, rest)
-        } else {
-            return Err(format!(
-                "{url:?} must start with ws:// or wss:// (for example wss://webmessaging.mypurecloud.com)"
-            ));
+        let (scheme, rest) = url.split_once("://").unwrap_or_default();
+        let secure = match scheme.to_ascii_lowercase().as_str() {
+            "wss" => true,
+            "ws" => false,
+            _ => {
+                return Err(format!(
+                    "{url:?} must start with ws:// or wss:// (for example wss://webmessaging.mypurecloud.com)"
+                ))
+            }
         };
         if rest.contains(['?', '#']) {
             return Err(format!("{url:?}: give only a base path; the client's own path and query are appended"));
         }
         let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-        let uri: http::uri::Authority =
-            authority.parse().map_err(|_| format!("{url:?} has no valid host (got {authority:?})"))?;
         if authority.contains('@') {
             return Err(format!("{url:?}: credentials in the URL are not supported; use --set-header"));
         }
-        let host = uri.host().trim_start_matches('[').trim_end_matches(']').to_owned();
-        if host.is_empty() {
-            return Err(format!("{url:?} has no host"));
+        if authority.parse::<http::uri::Authority>().is_err() {
+            return Err(format!("{url:?} has no valid host (got {authority:?})"));
+        }
+        let (host, port) = split_host_port(authority).map_err(|e| format!("{url:?}: {e}"))?;
+        let base_path = path.trim_end_matches('/');
+        if !base_path.is_empty() && base_path.parse::<http::uri::PathAndQuery>().is_err() {
+            return Err(format!(
+                "{url:?}: the base path {base_path:?} has characters a URL cannot carry (such as a space or a \
+                 control character): percent-encode them (a space is %20)"
+            ));
         }
         Ok(UpstreamBase {
             secure,
-            port: uri.port_u16().unwrap_or(if secure { 443 } else { 80 }),
+            port: port.unwrap_or(if secure { 443 } else { 80 }),
             host,
-            base_path: path.trim_end_matches('/').to_owned(),
+            base_path: base_path.to_owned(),
             label: None,
         })
     }
@@ -155,10 +163,9 @@ pub async fn connect(
     }
     let name = ServerName::try_from(base.host.clone())
         .map_err(|_| DialError::Invalid(format!("{:?} is not a valid TLS server name", base.host)))?;
-    let stream = tokio_rustls::TlsConnector::from(tls.clone())
-        .connect(name, tcp)
-        .await
-        .map_err(|e| DialError::Tls { host: base.host.clone(), detail: describe_tls_error(&e) })?;
+    let stream = tokio_rustls::TlsConnector::from(tls.clone()).connect(name, tcp).await.map_err(|e| {
+        DialError::Tls { host: base.host.clone(), detail: crate::tls::errors::describe_handshake_error(&e) }
+    })?;
     Ok(UpstreamStream::Tls(Box::new(stream)))
 }
 
@@ -180,23 +187,6 @@ async fn connect_direct(base: &UpstreamBase) -> Result<TcpStream, DialError> {
         }
     }
     tcp.ok_or_else(|| last.unwrap_or_else(|| DialError::Dns { host: base.host.clone(), detail: "no addresses".into() }))
-}
-
-fn describe_tls_error(e: &std::io::Error) -> String {
-    use rustls::CertificateError as C;
-    let Some(inner) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) else {
-        return e.to_string();
-    };
-    match inner {
-        rustls::Error::InvalidCertificate(C::UnknownIssuer) => {
-            "certificate signed by an unknown issuer (give its CA with --upstream-ca FILE)".into()
-        }
-        rustls::Error::InvalidCertificate(C::Expired | C::ExpiredContext { .. }) => "certificate has expired".into(),
-        rustls::Error::InvalidCertificate(C::NotValidForName | C::NotValidForNameContext { .. }) => {
-            "certificate is not valid for this host name (name mismatch)".into()
-        }
-        other => other.to_string(),
-    }
 }
 
 /// Dials the upstream and sends the upgrade request; everything within `timeout`.
@@ -226,14 +216,16 @@ async fn handshake(
     let url = base.url_for(client_path_and_query);
     let http_err = |detail: String| DialError::Http { url: url.clone(), detail };
     let key = tungstenite_key();
+    // Host is the upstream's, unless --set-header replaced it (the client's own never reaches `headers`).
+    let host = crate::event::header(headers, "host").map_or_else(|| base.host_header(), str::to_owned);
     let mut sent = vec![
-        ("host".to_owned(), base.host_header()),
+        ("host".to_owned(), host),
         ("connection".to_owned(), "Upgrade".to_owned()),
         ("upgrade".to_owned(), "websocket".to_owned()),
         ("sec-websocket-version".to_owned(), "13".to_owned()),
         ("sec-websocket-key".to_owned(), key.clone()),
     ];
-    sent.extend(headers.iter().cloned());
+    sent.extend(headers.iter().filter(|(name, _)| !name.eq_ignore_ascii_case("host")).cloned());
     let mut request = http::Request::builder().method("GET").uri(base.target(client_path_and_query));
     for (name, value) in &sent {
         request = request.header(name.as_str(), value.as_str());
@@ -308,5 +300,39 @@ mod tests {
         assert!(UpstreamBase::parse("http://x").unwrap_err().contains("ws://"));
         assert!(UpstreamBase::parse("ws://x/a?b").unwrap_err().contains("base path"));
         assert!(UpstreamBase::parse("ws://").is_err());
+    }
+
+    #[test]
+    fn the_scheme_is_case_insensitive() {
+        let base = UpstreamBase::parse("WSS://Example.COM:8443/Api").unwrap();
+        assert_eq!((base.secure, base.host.as_str(), base.port), (true, "example.com", 8443));
+        assert_eq!(base.display(), "wss://example.com:8443/Api");
+        assert!(!UpstreamBase::parse("Ws://h").unwrap().secure);
+    }
+
+    /// A port out of range or not a number used to fall back to the scheme's default port.
+    #[test]
+    fn bad_ports_are_refused_not_replaced_by_the_default() {
+        for (url, expected) in [
+            ("ws://127.0.0.1:65536", "bad port \"65536\""),
+            ("ws://host:abc", "bad port \"abc\""),
+            ("wss://host:0/api", "bad port \"0\""),
+            ("ws://[::1]:99999", "bad port \"99999\""),
+            ("ws://host:", "no port after it"),
+        ] {
+            let err = UpstreamBase::parse(url).unwrap_err();
+            assert!(err.contains(expected) && err.contains(url), "{url}: {err}");
+        }
+        assert_eq!(UpstreamBase::parse("ws://h:65535").unwrap().port, 65535);
+    }
+
+    /// A base path hyper cannot send used to be accepted, and every connection then failed.
+    #[test]
+    fn base_paths_a_url_cannot_carry_are_refused() {
+        for url in ["ws://127.0.0.1:1/a b", "ws://h/a\tb", "ws://h/a<b>"] {
+            let err = UpstreamBase::parse(url).unwrap_err();
+            assert!(err.contains("percent-encode"), "{url}: {err}");
+        }
+        assert_eq!(UpstreamBase::parse("ws://h/a%20b/").unwrap().target("/v1"), "/a%20b/v1");
     }
 }

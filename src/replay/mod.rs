@@ -173,9 +173,10 @@ async fn run_serve(args: ServeArgs) -> Result<()> {
 }
 
 async fn run_send(args: SendArgs) -> Result<()> {
-    let script = Script::load(&args.script.file, args.script.conn, args.script.partial)?;
     let upstream = UpstreamBase::parse(&args.upstream).map_err(|e| anyhow::anyhow!("--upstream {e}"))?;
-    let tls = args.tls.client_config()?;
+    let script = Script::load(&args.script.file, args.script.conn, args.script.partial)?;
+    let no_tls = (!upstream.secure).then_some("the upstream is ws://");
+    let tls = args.tls.client_config(no_tls)?;
     let proxies = crate::forward::UpstreamProxies::resolve(args.upstream_proxy.as_deref())?;
     if !(args.wait.is_finite() && args.wait > 0.0) {
         anyhow::bail!("--wait {} is not a number of seconds above 0", args.wait);
@@ -192,7 +193,7 @@ async fn run_send(args: SendArgs) -> Result<()> {
         upstream: Some(upstream.display()),
         capture: &args.capture,
         log: &args.log,
-        insecure_upstream: args.tls.insecure_upstream,
+        insecure_upstream: args.tls.insecure_upstream && no_tls.is_none(),
         publishers: Vec::new(),
         ui: None,
         proxy_ws_url: None,

@@ -6,9 +6,11 @@
 //! - [`server`]: server configs (ring provider, ALPN `http/1.1`), including the `proxy --tls` one.
 //! - [`command`]: `frametap certs init|show` and the shared `--certs DIR` option.
 //! - [`upstream`]: the client config for `wss://` upstreams (system and webpki roots, `--upstream-ca`).
+//! - [`errors`]: upstream TLS failures in plain words, with what to do.
 
 pub mod ca;
 pub mod command;
+pub mod errors;
 pub mod leaf;
 pub mod server;
 pub mod upstream;

@@ -1,0 +1,151 @@
+//! Upstream TLS failures in plain words, each saying what to do: one mapping for the relay's 502s and
+//! forward mode's other requests (rustls prints some of them as Rust debug strings).
+
+use rustls::CertificateError as C;
+
+/// The failure of a TLS handshake with an upstream, as a sentence for a 502 body or an error line.
+pub fn describe_handshake_error(e: &std::io::Error) -> String {
+    match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+        Some(tls) => describe(tls),
+        None if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            "the server closed the connection during the TLS handshake (is it a TLS server? for plain ws:// use ws://)"
+                .into()
+        }
+        None => e.to_string(),
+    }
+}
+
+/// A rustls error as a sentence.
+pub fn describe(e: &rustls::Error) -> String {
+    match e {
+        rustls::Error::InvalidCertificate(cert) => describe_certificate(cert),
+        rustls::Error::InvalidMessage(_) => {
+            format!("the server did not answer with TLS ({e}): is it a plain ws:// server? then use ws://")
+        }
+        rustls::Error::AlertReceived(alert) => format!("the server refused the TLS handshake (TLS alert {alert:?})"),
+        rustls::Error::PeerIncompatible(_) => format!(
+            "the server and frametap have no TLS version or cipher suite in common (frametap speaks TLS 1.2 and 1.3 \
+             with current cipher suites): {e}"
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// What to do when a certificate cannot be fixed right away.
+const THROWAWAY: &str = "or --insecure-upstream for a throwaway test";
+
+fn describe_certificate(e: &C) -> String {
+    #[allow(deprecated)] // rustls still returns the deprecated variant for some algorithms
+    match e {
+        C::UnknownIssuer => "certificate signed by an unknown issuer (give its CA with --upstream-ca FILE)".into(),
+        C::Expired | C::ExpiredContext { .. } => {
+            "certificate has expired (renew it; if it should still be valid, check this machine's clock)".into()
+        }
+        C::NotValidYet | C::NotValidYetContext { .. } => {
+            "certificate is not valid yet (check this machine's clock, or the certificate's start date)".into()
+        }
+        C::NotValidForName => "certificate is not valid for this host name (name mismatch)".into(),
+        C::NotValidForNameContext { expected, presented } => {
+            let names = if presented.is_empty() { "no host name".to_owned() } else { presented.join(", ") };
+            format!(
+                "certificate is not valid for {} (name mismatch): it names {names}; use one of those in --upstream, \
+                 or reissue the certificate with this name in its subjectAltName",
+                expected.to_str()
+            )
+        }
+        C::UnsupportedSignatureAlgorithm
+        | C::UnsupportedSignatureAlgorithmContext { .. }
+        | C::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => format!(
+            "certificate is signed with an algorithm frametap does not accept (such as SHA-1 or MD5): reissue it \
+             signed with SHA-256 (RSA or ECDSA), {THROWAWAY}"
+        ),
+        C::BadSignature => format!(
+            "certificate's signature does not verify: it was not signed by the certificate it names as its issuer \
+             (a damaged or mismatched chain), {THROWAWAY}"
+        ),
+        C::BadEncoding => format!("certificate is not valid DER (damaged), {THROWAWAY}"),
+        C::Revoked => "certificate has been revoked by its issuer".into(),
+        C::InvalidPurpose | C::InvalidPurposeContext { .. } => format!(
+            "certificate is not meant for TLS servers (its extended key usage lacks serverAuth): reissue it with \
+             serverAuth, {THROWAWAY}"
+        ),
+        C::UnhandledCriticalExtension => {
+            format!("certificate has a critical extension frametap does not understand, {THROWAWAY}")
+        }
+        C::Other(other) => match other.0.downcast_ref::<webpki::Error>() {
+            Some(webpki) => describe_webpki(webpki),
+            None => format!("certificate refused: {other}, {THROWAWAY}"),
+        },
+        other => format!("certificate refused: {other:?}, {THROWAWAY}"),
+    }
+}
+
+/// The webpki errors rustls passes on as `CertificateError::Other` (printed as a debug string).
+fn describe_webpki(e: &webpki::Error) -> String {
+    use webpki::Error as W;
+    match e {
+        W::CaUsedAsEndEntity => format!(
+            "the server presents a CA certificate as its own (typical of `openssl req -x509` with its defaults, \
+             which mark the certificate CA:TRUE): make a CA, sign a leaf certificate for the host with it, serve \
+             the leaf and give the CA with --upstream-ca FILE; {THROWAWAY}"
+        ),
+        W::EndEntityUsedAsCa => format!(
+            "the server's certificate was issued by a certificate that is not a CA (CA:FALSE): give the real CA \
+             with --upstream-ca FILE, {THROWAWAY}"
+        ),
+        W::UnsupportedCertVersion => format!(
+            "certificate is an old X.509 v1 certificate (`openssl x509 -req` without extensions makes these): \
+             reissue it as v3 with a subjectAltName, {THROWAWAY}"
+        ),
+        W::MalformedExtensions | W::ExtensionValueInvalid | W::EmptyEkuExtension => {
+            format!("certificate has malformed extensions (webpki: {e:?}), {THROWAWAY}")
+        }
+        W::PathLenConstraintViolated | W::NameConstraintViolation => {
+            format!("the certificate chain breaks a constraint of its CA (webpki: {e:?}), {THROWAWAY}")
+        }
+        W::CertDistrusted => "certificate's key is explicitly distrusted".into(),
+        W::UnsupportedCriticalExtension => {
+            format!("certificate has a critical extension frametap does not understand, {THROWAWAY}")
+        }
+        other => format!("certificate refused (webpki: {other:?}), {THROWAWAY}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::OtherError;
+    use std::sync::Arc;
+
+    fn cert(e: C) -> String {
+        describe(&rustls::Error::InvalidCertificate(e))
+    }
+
+    fn webpki_error(e: webpki::Error) -> String {
+        cert(C::Other(OtherError(Arc::new(e))))
+    }
+
+    /// Each used to reach the client as a Rust debug string (`Other(OtherError(CaUsedAsEndEntity))`).
+    #[test]
+    #[allow(deprecated)]
+    fn certificate_errors_are_sentences_that_say_what_to_do() {
+        let ca = webpki_error(webpki::Error::CaUsedAsEndEntity);
+        assert!(ca.contains("CA certificate as its own") && ca.contains("--upstream-ca"), "{ca}");
+        assert!(ca.contains("openssl req -x509") && ca.contains("--insecure-upstream"), "{ca}");
+        let v1 = webpki_error(webpki::Error::UnsupportedCertVersion);
+        assert!(v1.contains("v1") && !v1.contains("Other("), "{v1}");
+        let algorithm = cert(C::UnsupportedSignatureAlgorithm);
+        assert!(algorithm.contains("SHA-1") && algorithm.contains("SHA-256"), "{algorithm}");
+        let purpose = cert(C::InvalidPurpose);
+        assert!(purpose.contains("serverAuth"), "{purpose}");
+        for text in [ca, v1, algorithm, purpose, webpki_error(webpki::Error::MaximumPathDepthExceeded)] {
+            assert!(!text.contains("OtherError"), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_plain_server_on_a_tls_port_is_named() {
+        let e = rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType);
+        assert!(describe(&e).contains("plain ws:// server"), "{}", describe(&e));
+    }
+}
