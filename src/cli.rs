@@ -77,8 +77,9 @@ pub struct CaptureArgs {
     /// How the capture stores frames: `jsonl`, one JSON object per line (jq, grep, an editor), or `compact`,
     /// frames as a short binary header and the raw payload (less than half the bytes for small frames and no
     /// JSON to write, for fast sessions; `frametap convert FILE.ftcap FILE.jsonl` turns it into JSON Lines).
-    #[arg(long, value_enum, default_value_t = CaptureFormat::Jsonl, value_name = "FORMAT", conflicts_with = "no_capture")]
-    pub capture_format: CaptureFormat,
+    /// Default: `compact` when --capture names a `.ftcap` file, else `jsonl`.
+    #[arg(long, value_enum, value_name = "FORMAT", conflicts_with = "no_capture")]
+    pub capture_format: Option<CaptureFormat>,
     /// Do not save a capture.
     #[arg(long)]
     pub no_capture: bool,
@@ -90,6 +91,30 @@ pub struct CaptureArgs {
     /// records (counted and reported in the capture's end record).
     #[arg(long, value_enum, default_value_t = LagPolicy::Block, value_name = "POLICY")]
     pub on_capture_lag: LagPolicy,
+}
+
+impl CaptureArgs {
+    /// The capture's format: `--capture-format`, else the one `--capture`'s extension names, else JSON Lines.
+    /// A format that contradicts the file's extension is refused (a binary `.jsonl` would fool jq, and a JSON
+    /// `.ftcap` every reader that trusts the name).
+    pub fn format(&self) -> Result<CaptureFormat, String> {
+        let named = self.capture.as_deref().and_then(CaptureFormat::named_by);
+        match (self.capture_format, named) {
+            (Some(chosen), Some(named)) if chosen != named => {
+                let name = |format: CaptureFormat| {
+                    clap::ValueEnum::to_possible_value(&format).map(|v| v.get_name().to_owned())
+                };
+                Err(format!(
+                    "--capture {} has a .{} name, but --capture-format {} writes .{} files: rename it, or drop --capture-format",
+                    self.capture.as_deref().unwrap_or_else(|| std::path::Path::new("")).display(),
+                    named.extension(),
+                    name(chosen).unwrap_or_default(),
+                    chosen.extension()
+                ))
+            }
+            (chosen, named) => Ok(chosen.or(named).unwrap_or_default()),
+        }
+    }
 }
 
 /// How the live terminal log looks.
@@ -213,6 +238,26 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_capture_format_follows_the_file_name_unless_given() {
+        let args = |capture: Option<&str>, format: Option<CaptureFormat>| CaptureArgs {
+            capture: capture.map(PathBuf::from),
+            capture_format: format,
+            ..CaptureArgs::default()
+        };
+        assert_eq!(args(None, None).format(), Ok(CaptureFormat::Jsonl));
+        assert_eq!(args(Some("s.ftcap"), None).format(), Ok(CaptureFormat::Compact));
+        assert_eq!(args(Some("s.FTCAP"), None).format(), Ok(CaptureFormat::Compact));
+        assert_eq!(args(Some("s.log"), Some(CaptureFormat::Compact)).format(), Ok(CaptureFormat::Compact));
+        assert_eq!(args(None, Some(CaptureFormat::Compact)).format(), Ok(CaptureFormat::Compact));
+        let err = args(Some("s.jsonl"), Some(CaptureFormat::Compact)).format().unwrap_err();
+        assert!(
+            err.contains("--capture s.jsonl has a .jsonl name, but --capture-format compact writes .ftcap"),
+            "{err}"
+        );
+        assert!(args(Some("s.ftcap"), Some(CaptureFormat::Jsonl)).format().is_err());
     }
 
     /// The options under each heading of `frametap proxy --help`, by heading ("Options" first).

@@ -41,7 +41,7 @@ pub struct Session {
 
 /// Opens the capture file (before anything listens, so a bad path fails fast), starts the pipeline and the UI.
 pub async fn start(setup: SessionSetup<'_>) -> Result<Session> {
-    let format = setup.capture.capture_format;
+    let format = setup.capture.format().map_err(anyhow::Error::msg)?;
     let capture = if setup.capture.no_capture {
         None
     } else {

@@ -370,6 +370,25 @@ async fn a_compact_capture_is_saved_and_inspected_like_json_lines() {
     assert_eq!(report["connections"][0]["diagnosis"]["causes"][0]["rule"], "protocol-lint");
 }
 
+/// `--capture NAME.ftcap` alone means a compact capture; a format that contradicts the name is refused.
+#[tokio::test]
+async fn a_capture_named_ftcap_is_compact_and_a_contradicting_format_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let named = dir.path().join("session.ftcap");
+    let mut proxy = RunningProxy::start(&["--no-ui", "--quiet", "--capture", named.to_str().unwrap()]).await;
+    send_a_first_message_without_action(&proxy.banner.url, &mut proxy.stdout).await;
+    let _home = proxy.stop().await;
+    let meta = std::fs::read(&named).unwrap().split(|&b| b == b'\n').next().unwrap().to_vec();
+    let meta: serde_json::Value = serde_json::from_slice(&meta).unwrap();
+    assert_eq!(meta["version"], 2, "compact captures are format version 2: {meta}");
+
+    let misnamed = dir.path().join("session.jsonl");
+    let args = ["proxy", "--no-ui", "--capture", misnamed.to_str().unwrap(), "--capture-format", "compact"];
+    let err = fails_with(&args, dir.path()).await;
+    assert!(err.contains("has a .jsonl name, but --capture-format compact writes .ftcap files"), "{err}");
+    assert!(!misnamed.exists(), "nothing is written when the options are refused");
+}
+
 /// A closed stderr (`frametap proxy 2>&1 | head`, once `head` has exited) must not stop frametap: it relays
 /// and diagnoses on, and stops cleanly, though every line it still prints on stderr fails.
 #[cfg(unix)]

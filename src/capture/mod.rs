@@ -46,6 +46,15 @@ impl CaptureFormat {
         }
     }
 
+    /// The format a file's extension names (`.jsonl`, `.ftcap`), if it names one.
+    pub fn named_by(path: &std::path::Path) -> Option<Self> {
+        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+            "jsonl" => Some(CaptureFormat::Jsonl),
+            COMPACT_EXTENSION => Some(CaptureFormat::Compact),
+            _ => None,
+        }
+    }
+
     /// The extension frametap gives such files.
     pub fn extension(self) -> &'static str {
         match self {
