@@ -404,6 +404,39 @@ fn bad_inputs_fail_clearly_and_write_nothing() {
     assert_fails_without_output(&dir.path().join("missing.har"), &out, &["missing.har", "could not read"]);
 }
 
+/// `convert --partial` of a capture with a corrupt line in the middle: the `convert-partial` note, then a fresh `end`
+/// (true counts, `complete: false`, the skipped line in `errors`) instead of the input's; the output, capture or HAR,
+/// converts again without `--partial`.
+#[test]
+fn convert_partial_ends_with_a_true_end_record_and_converts_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("mid.jsonl");
+    let mut lines: Vec<String> = rich_capture().iter().map(|r| serde_json::to_string(r).unwrap()).collect();
+    lines[5].truncate(40);
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    for name in ["mid.p.ftcap", "mid.p.har"] {
+        let partial = dir.path().join(name);
+        convert(&ConvertCommand { partial: true, ..cmd(&input, &partial) }).unwrap();
+        let again = dir.path().join(format!("{name}.jsonl"));
+        convert(&cmd(&partial, &again)).unwrap_or_else(|e| panic!("{name} converts again: {e:#}"));
+        let records = read_capture(&again).unwrap().records;
+        let ends: Vec<&End> =
+            records.iter().filter_map(|r| if let Record::End(e) = r { Some(e) } else { None }).collect();
+        assert_eq!(ends.len(), 1, "{name}: one end record");
+        let Some((Record::End(end), rest)) = records.split_last() else { panic!("{name}: the end is last") };
+        let Some(Record::Note(note)) = rest.last() else { panic!("{name}: the note comes before the end") };
+        assert_eq!(note.code, "convert-partial");
+        let count = |kind: &str| rest.iter().filter(|r| r.kind() == kind).count() as u64;
+        assert_eq!(
+            (end.connections, end.frames, end.records),
+            (count("open"), count("frame"), rest.len() as u64),
+            "{name}"
+        );
+        assert!(!end.complete, "{name}: {end:?}");
+        assert!(end.errors.iter().any(|e| e.contains("line 6")), "{name}: {:?}", end.errors);
+    }
+}
+
 #[test]
 fn output_is_private_and_never_overwritten() {
     let dir = tempfile::tempdir().unwrap();
