@@ -437,6 +437,52 @@ fn convert_partial_ends_with_a_true_end_record_and_converts_again() {
     }
 }
 
+/// A frametap HAR whose entries lost their `_frametap` fields (the log's kept): each such entry is imported from its
+/// messages, as a Chrome HAR's would be, with a warning, and the `end` record counts what was written.
+#[test]
+fn entries_stripped_of_their_frametap_fields_import_like_chrome_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let original = dir.path().join("original.jsonl");
+    write_capture(&original, &rich_capture());
+    let har = dir.path().join("session.har");
+    convert(&cmd(&original, &har)).unwrap();
+    let exported = frametap::har::read_har(&har).unwrap();
+    let entry_count = exported["log"]["entries"].as_array().unwrap().len();
+    assert!(entry_count >= 2);
+    for strip in [vec![1], (0..entry_count).collect::<Vec<_>>()] {
+        let mut edited = exported.clone();
+        for index in &strip {
+            edited["log"]["entries"][index].as_object_mut().unwrap().remove(frametap::har::EXTENSION);
+        }
+        let name = format!("stripped-{}", strip.len());
+        let stripped = dir.path().join(format!("{name}.har"));
+        std::fs::write(&stripped, serde_json::to_vec(&edited).unwrap()).unwrap();
+        let back = dir.path().join(format!("{name}.jsonl"));
+        let report = convert(&cmd(&stripped, &back)).unwrap();
+        let warned = report.warnings.iter().filter(|w| w.contains("has no _frametap fields")).count();
+        assert_eq!(warned, strip.len(), "{name}: {:?}", report.warnings);
+        let capture = read_capture(&back).unwrap();
+        assert!(capture.has_end && capture.problems.is_empty(), "{name}");
+        let Some((Record::End(end), rest)) = capture.records.split_last() else { panic!("{name}: no end") };
+        let opens: Vec<ConnId> =
+            rest.iter().filter_map(|r| if let Record::Open(o) = r { Some(o.conn) } else { None }).collect();
+        let mut distinct = opens.clone();
+        distinct.dedup();
+        assert_eq!(distinct.len(), opens.len(), "{name}: connection ids stay distinct: {opens:?}");
+        assert_eq!(capture.connections().len(), entry_count, "{name}: every entry is a connection");
+        let count = |kind: &str| rest.iter().filter(|r| r.kind() == kind).count() as u64;
+        assert_eq!((end.connections, end.frames, end.records), (count("open"), count("frame"), rest.len() as u64));
+        assert!(!end.complete && end.errors.len() == strip.len(), "{name}: {end:?}");
+        // Each stripped entry's messages are there as frames of its connection.
+        for index in &strip {
+            let messages = edited["log"]["entries"][index]["_webSocketMessages"].as_array().unwrap();
+            let conn = opens[opens.len() - strip.len() + strip.iter().position(|i| i == index).unwrap()];
+            let frames = rest.iter().filter(|r| matches!(r, Record::Frame(f) if f.conn == conn)).count();
+            assert_eq!(frames, messages.len(), "{name}: entry {index}");
+        }
+    }
+}
+
 #[test]
 fn output_is_private_and_never_overwritten() {
     let dir = tempfile::tempdir().unwrap();

@@ -98,16 +98,7 @@ pub fn har_to_records(har: &Value) -> Result<(Vec<Record>, Vec<String>)> {
         insecure_upstream: false,
     })];
     records.extend(body);
-    let frames = records.iter().filter(|r| matches!(r, Record::Frame(_))).count() as u64;
-    records.push(Record::End(End {
-        ts: last_ts,
-        connections: websocket.len() as u64,
-        frames,
-        records: records.len() as u64,
-        dropped: 0,
-        complete: true,
-        errors: Vec::new(),
-    }));
+    records.push(Record::End(End::counting(records.iter().map(Record::kind), last_ts, 0, Vec::new())));
     Ok((records, warnings))
 }
 
@@ -124,13 +115,15 @@ fn is_websocket(entry: &Value) -> bool {
                 .any(|(n, v)| n.eq_ignore_ascii_case("upgrade") && v.eq_ignore_ascii_case("websocket")))
 }
 
-struct Imported {
+pub(super) struct Imported {
     /// `wss://host[:port]` of the entry, for the meta record's `upstream`.
     origin: String,
-    records: Vec<Record>,
+    pub(super) records: Vec<Record>,
 }
 
-fn import_entry(
+/// One WebSocket entry as records: its `open`, the `har-import-incomplete` note, a frame per message, and the close
+/// HTTP Toolkit's `_webSocketClose` gives.
+pub(super) fn import_entry(
     conn: ConnId,
     number: usize,
     entry: &Value,
@@ -323,7 +316,7 @@ fn http_toolkit_close(conn: ConnId, started: Ts, entry: &Value) -> Option<Close>
 fn missing_note(source: HarSource, entry: &Value, request_headers: &Headers) -> String {
     let mut message = format!("imported from a HAR saved by {}: ", source.name());
     message.push_str(match source {
-        HarSource::HttpToolkit if entry.get("_webSocketClose").is_some() => {
+        _ if entry.get("_webSocketClose").is_some() => {
             "no ping/pong or close frames and no fragment boundaries (messages are whole); the close code and \
              reason are kept, but not who closed first"
         }
