@@ -422,7 +422,6 @@ async fn a_taken_port_is_a_clear_error() {
 /// `frametap ui FILE`: the binary prints the URL, serves the capture, and stops on SIGTERM.
 #[tokio::test]
 async fn frametap_ui_serves_a_saved_capture() {
-    use tokio::io::AsyncBufReadExt as _;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("story.jsonl");
     let hub = Hub::new(HubOptions::default());
@@ -430,7 +429,23 @@ async fn frametap_ui_serves_a_saved_capture() {
     fixtures::publish_story(&hub, 1);
     let lines: String = hub.history().iter().map(|e| format!("{}\n", e.json)).collect();
     std::fs::write(&path, lines).unwrap();
+    let kinds = ui_file_history_kinds(&path).await;
+    assert_eq!(kinds.first().map(String::as_str), Some("meta"));
+    assert!(kinds.iter().any(|k| k == "diagnosis") && kinds.iter().any(|k| k == "annotation"), "{kinds:?}");
+}
 
+/// `frametap ui FILE.har` imports the HAR as `convert` would and serves it.
+#[tokio::test]
+async fn frametap_ui_serves_a_har() {
+    let har = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/har/chrome-genesys.har");
+    let kinds = ui_file_history_kinds(&har).await;
+    assert_eq!(kinds.first().map(String::as_str), Some("meta"));
+    assert!(kinds.iter().any(|k| k == "open") && kinds.iter().any(|k| k == "frame"), "{kinds:?}");
+}
+
+/// Runs the binary's `ui FILE`, reads the UI's `/api/history` and stops it: the kinds of the records it serves.
+async fn ui_file_history_kinds(path: &std::path::Path) -> Vec<String> {
+    use tokio::io::AsyncBufReadExt as _;
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_frametap"))
         .args(["ui", path.to_str().unwrap(), "--ui", "127.0.0.1:0"])
         .stdout(std::process::Stdio::piped())
@@ -446,15 +461,14 @@ async fn frametap_ui_serves_a_saved_capture() {
     let addr: SocketAddr = addr.parse().unwrap();
     let (status, _, body) = get(addr, &format!("/api/history{}", query.trim_start_matches('/')), &[]).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let kinds: Vec<String> =
+    let kinds =
         body.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["kind"].as_str().unwrap().to_string()).collect();
-    assert_eq!(kinds.first().map(String::as_str), Some("meta"));
-    assert!(kinds.iter().any(|k| k == "diagnosis") && kinds.iter().any(|k| k == "annotation"), "{kinds:?}");
 
     // SAFETY: signalling our own child process by its pid.
     unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGTERM) };
     let status = tokio::time::timeout(WAIT, child.wait()).await.unwrap().unwrap();
     assert!(status.success(), "{status}");
+    kinds
 }
 
 #[tokio::test]
