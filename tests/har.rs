@@ -568,3 +568,33 @@ fn export_matches_the_golden_har() {
     assert_eq!(records, rich_capture(), "the golden HAR imports back to the very records");
     assert!(warnings.is_empty());
 }
+
+/// HTTP Toolkit's `"_webSocketClose": "aborted"` carries no time; `startedDateTime` + `time` can end before the
+/// messages do. The close is dated no earlier than the last message, so the diagnosis has no negative gap.
+#[test]
+fn an_aborted_http_toolkit_close_comes_after_the_messages() {
+    let har = json!({"log": {"creator": {"name": "HTTP Toolkit", "version": "1"}, "entries": [{
+        "startedDateTime": "2024-05-01T10:00:01.000Z", "time": 120.5,
+        "request": {"method": "GET", "url": "wss://example.test/ws", "headers": []},
+        "response": {"status": 101, "headers": []},
+        "_webSocketClose": "aborted",
+        "_webSocketMessages": [
+            {"type": "send", "time": 1714557601.2, "opcode": 1, "data": "hello"},
+            {"type": "receive", "time": 1714557602.1, "opcode": 1, "data": "world"}
+        ]
+    }]}});
+    let (records, _) = har_to_records(&har).unwrap();
+    let last_frame = records.iter().filter_map(|r| if let Record::Frame(f) = r { Some(f.ts) } else { None }).max();
+    let close = records.iter().find_map(|r| if let Record::Close(c) = r { Some(c) } else { None }).unwrap();
+    assert!(Some(close.ts) >= last_frame, "close at {:?}, last message at {last_frame:?}", close.ts);
+    assert!((close.duration_ms - 1100.0).abs() < 0.01, "{}", close.duration_ms);
+    assert!(close.detail.as_deref().unwrap().contains("dated at the last message"), "{close:?}");
+    let mut analyzer = frametap::inspect::Analyzer::new(Default::default());
+    let diagnosis = records
+        .iter()
+        .flat_map(|r| analyzer.observe(r, r.ts()))
+        .find_map(|r| if let Record::Diagnosis(d) = r { Some(d) } else { None })
+        .unwrap();
+    let gap = diagnosis.details["preceding"]["gap_ms"].as_f64().unwrap();
+    assert!(gap >= 0.0, "negative gap {gap} in {:?}", diagnosis.details);
+}

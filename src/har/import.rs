@@ -229,7 +229,7 @@ pub(super) fn import_entry(
     if let Some(m) = backwards_at {
         warnings.push(format!("entry {number}: message times go backwards at message {m}; kept the HAR's order"));
     }
-    if let Some(close) = http_toolkit_close(conn, started, entry) {
+    if let Some(close) = http_toolkit_close(conn, started, last_ts, entry) {
         records.push(Record::Close(close));
     }
     Ok(Imported { origin: format!("{ws_scheme}://{authority}"), records })
@@ -274,10 +274,12 @@ fn message_record(conn: ConnId, seq: &mut u64, ts: Ts, message: &Value) -> Resul
     Ok(Some(Record::Frame(Frame::whole(conn, ts, *seq, from, opcode, Bytes::from(payload)))))
 }
 
-/// HTTP Toolkit's `_webSocketClose`: the close code and reason (or "aborted"), but not who closed first.
-fn http_toolkit_close(conn: ConnId, started: Ts, entry: &Value) -> Option<Close> {
+/// HTTP Toolkit's `_webSocketClose`: the close code and reason (or "aborted"), but not who closed first. It is dated
+/// by its `timestamp`, else by the entry's `startedDateTime` + `time` (which, for an aborted connection, can end
+/// before its messages do), and never before `last_message`.
+fn http_toolkit_close(conn: ConnId, started: Ts, last_message: Ts, entry: &Value) -> Option<Close> {
     let close = entry.get("_webSocketClose")?;
-    let ended = close["timestamp"]
+    let recorded = close["timestamp"]
         .as_f64()
         .and_then(ts_from_epoch_secs)
         .or_else(|| {
@@ -285,6 +287,9 @@ fn http_toolkit_close(conn: ConnId, started: Ts, entry: &Value) -> Option<Close>
             Ts::from_micros(started.micros().checked_add((ms * 1000.0) as i64)?)
         })
         .unwrap_or(started);
+    let ended = recorded.max(last_message);
+    let moved =
+        if ended > recorded { "; dated at the last message, as the HAR's time for the close is earlier" } else { "" };
     let duration_ms = (ended.secs_since(started) * 1000.0).max(0.0);
     if close == "aborted" {
         return Some(Close {
@@ -296,7 +301,10 @@ fn http_toolkit_close(conn: ConnId, started: Ts, entry: &Value) -> Option<Close>
             clean: false,
             dropped_by: Some(Peer::Server),
             duration_ms,
-            detail: Some("the HAR records the connection as aborted (no close handshake) but not which side dropped it; assumed the server".into()),
+            detail: Some(format!(
+                "the HAR records the connection as aborted (no close handshake) but not which side dropped it; \
+                 assumed the server{moved}"
+            )),
         });
     }
     Some(Close {
@@ -308,7 +316,9 @@ fn http_toolkit_close(conn: ConnId, started: Ts, entry: &Value) -> Option<Close>
         clean: true,
         dropped_by: None,
         duration_ms,
-        detail: Some("the HAR records the close code and reason but not who closed first; assumed the server".into()),
+        detail: Some(format!(
+            "the HAR records the close code and reason but not who closed first; assumed the server{moved}"
+        )),
     })
 }
 
