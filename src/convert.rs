@@ -2,7 +2,7 @@
 //! the other, chosen by the files' extensions; never overwrites OUT.
 
 use crate::capture::{read_capture, CaptureFormat, CaptureWriter};
-use crate::event::{Note, Record, Ts};
+use crate::event::{End, Note, Record, Ts};
 use crate::har::{self, HarSource};
 use anyhow::{anyhow, bail, Context, Result};
 use std::io::Write;
@@ -115,37 +115,35 @@ pub fn convert(cmd: &ConvertCommand) -> Result<ConvertReport> {
 }
 
 /// The records of the capture IN; a cut-off or partly corrupt one only with `--partial`, and then with a note
-/// at the end naming what was skipped (also returned as a warning).
+/// naming what was skipped (also returned as a warning) and a fresh `end` record after it, with true counts,
+/// `complete: false` and the losses in `errors`, so that the output is a complete file that converts again.
 fn read_capture_records(cmd: &ConvertCommand) -> Result<(Vec<Record>, Vec<String>)> {
     let input = &cmd.input;
     let capture = read_capture(input)?;
     let mut warnings = Vec::new();
-    let mut records = capture.records;
-    if !capture.problems.is_empty() || !capture.has_end {
-        let what = match capture.problems.first() {
-            Some(problem) if capture.problems.len() == 1 => problem.to_string(),
-            Some(problem) => format!("{problem}, and {} more unreadable line(s)", capture.problems.len() - 1),
-            None => "it ends without an end record: it was cut short (or is still being written)".into(),
-        };
-        if !cmd.partial {
-            bail!("{}: {what}; pass --partial to convert the records that could be read", input.display());
-        }
-        let lines: Vec<String> = capture.problems.iter().map(|p| p.line.to_string()).collect();
-        let message = if lines.is_empty() {
-            format!("converted from a capture that was cut short ({}): it has no end record", input.display())
-        } else {
-            format!("converted from {} without its unreadable line(s) {}", input.display(), lines.join(", "))
-        };
-        warnings.push(message.clone());
-        let ts = records.last().map(Record::ts).unwrap_or_else(Ts::now);
-        records.push(Record::Note(Note {
-            conn: None,
-            ts,
-            level: "warn".into(),
-            code: "convert-partial".into(),
-            message,
-        }));
+    if capture.problems.is_empty() && capture.has_end {
+        return Ok((capture.records, warnings));
     }
+    let what = match capture.problems.first() {
+        Some(problem) if capture.problems.len() == 1 => problem.to_string(),
+        Some(problem) => format!("{problem}, and {} more unreadable line(s)", capture.problems.len() - 1),
+        None => "it ends without an end record: it was cut short (or is still being written)".into(),
+    };
+    if !cmd.partial {
+        bail!("{}: {what}; pass --partial to convert the records that could be read", input.display());
+    }
+    let (dropped, errors) = capture.losses();
+    let lines: Vec<String> = capture.problems.iter().map(|p| p.line.to_string()).collect();
+    let message = if lines.is_empty() {
+        format!("converted from a capture that was cut short ({}): it has no end record", input.display())
+    } else {
+        format!("converted from {} without its unreadable line(s) {}", input.display(), lines.join(", "))
+    };
+    warnings.push(message.clone());
+    let mut records: Vec<Record> = capture.records.into_iter().filter(|r| !matches!(r, Record::End(_))).collect();
+    let ts = records.last().map(Record::ts).unwrap_or_else(Ts::now);
+    records.push(Record::Note(Note { conn: None, ts, level: "warn".into(), code: "convert-partial".into(), message }));
+    records.push(Record::End(End::counting(records.iter().map(Record::kind), ts, dropped, errors)));
     Ok((records, warnings))
 }
 

@@ -404,6 +404,85 @@ fn bad_inputs_fail_clearly_and_write_nothing() {
     assert_fails_without_output(&dir.path().join("missing.har"), &out, &["missing.har", "could not read"]);
 }
 
+/// `convert --partial` of a capture with a corrupt line in the middle: the `convert-partial` note, then a fresh `end`
+/// (true counts, `complete: false`, the skipped line in `errors`) instead of the input's; the output, capture or HAR,
+/// converts again without `--partial`.
+#[test]
+fn convert_partial_ends_with_a_true_end_record_and_converts_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("mid.jsonl");
+    let mut lines: Vec<String> = rich_capture().iter().map(|r| serde_json::to_string(r).unwrap()).collect();
+    lines[5].truncate(40);
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    for name in ["mid.p.ftcap", "mid.p.har"] {
+        let partial = dir.path().join(name);
+        convert(&ConvertCommand { partial: true, ..cmd(&input, &partial) }).unwrap();
+        let again = dir.path().join(format!("{name}.jsonl"));
+        convert(&cmd(&partial, &again)).unwrap_or_else(|e| panic!("{name} converts again: {e:#}"));
+        let records = read_capture(&again).unwrap().records;
+        let ends: Vec<&End> =
+            records.iter().filter_map(|r| if let Record::End(e) = r { Some(e) } else { None }).collect();
+        assert_eq!(ends.len(), 1, "{name}: one end record");
+        let Some((Record::End(end), rest)) = records.split_last() else { panic!("{name}: the end is last") };
+        let Some(Record::Note(note)) = rest.last() else { panic!("{name}: the note comes before the end") };
+        assert_eq!(note.code, "convert-partial");
+        let count = |kind: &str| rest.iter().filter(|r| r.kind() == kind).count() as u64;
+        assert_eq!(
+            (end.connections, end.frames, end.records),
+            (count("open"), count("frame"), rest.len() as u64),
+            "{name}"
+        );
+        assert!(!end.complete, "{name}: {end:?}");
+        assert!(end.errors.iter().any(|e| e.contains("line 6")), "{name}: {:?}", end.errors);
+    }
+}
+
+/// A frametap HAR whose entries lost their `_frametap` fields (the log's kept): each such entry is imported from its
+/// messages, as a Chrome HAR's would be, with a warning, and the `end` record counts what was written.
+#[test]
+fn entries_stripped_of_their_frametap_fields_import_like_chrome_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let original = dir.path().join("original.jsonl");
+    write_capture(&original, &rich_capture());
+    let har = dir.path().join("session.har");
+    convert(&cmd(&original, &har)).unwrap();
+    let exported = frametap::har::read_har(&har).unwrap();
+    let entry_count = exported["log"]["entries"].as_array().unwrap().len();
+    assert!(entry_count >= 2);
+    for strip in [vec![1], (0..entry_count).collect::<Vec<_>>()] {
+        let mut edited = exported.clone();
+        for index in &strip {
+            edited["log"]["entries"][index].as_object_mut().unwrap().remove(frametap::har::EXTENSION);
+        }
+        let name = format!("stripped-{}", strip.len());
+        let stripped = dir.path().join(format!("{name}.har"));
+        std::fs::write(&stripped, serde_json::to_vec(&edited).unwrap()).unwrap();
+        let back = dir.path().join(format!("{name}.jsonl"));
+        let report = convert(&cmd(&stripped, &back)).unwrap();
+        let warned = report.warnings.iter().filter(|w| w.contains("has no _frametap fields")).count();
+        assert_eq!(warned, strip.len(), "{name}: {:?}", report.warnings);
+        let capture = read_capture(&back).unwrap();
+        assert!(capture.has_end && capture.problems.is_empty(), "{name}");
+        let Some((Record::End(end), rest)) = capture.records.split_last() else { panic!("{name}: no end") };
+        let opens: Vec<ConnId> =
+            rest.iter().filter_map(|r| if let Record::Open(o) = r { Some(o.conn) } else { None }).collect();
+        let mut distinct = opens.clone();
+        distinct.dedup();
+        assert_eq!(distinct.len(), opens.len(), "{name}: connection ids stay distinct: {opens:?}");
+        assert_eq!(capture.connections().len(), entry_count, "{name}: every entry is a connection");
+        let count = |kind: &str| rest.iter().filter(|r| r.kind() == kind).count() as u64;
+        assert_eq!((end.connections, end.frames, end.records), (count("open"), count("frame"), rest.len() as u64));
+        assert!(!end.complete && end.errors.len() == strip.len(), "{name}: {end:?}");
+        // Each stripped entry's messages are there as frames of its connection.
+        for index in &strip {
+            let messages = edited["log"]["entries"][index]["_webSocketMessages"].as_array().unwrap();
+            let conn = opens[opens.len() - strip.len() + strip.iter().position(|i| i == index).unwrap()];
+            let frames = rest.iter().filter(|r| matches!(r, Record::Frame(f) if f.conn == conn)).count();
+            assert_eq!(frames, messages.len(), "{name}: entry {index}");
+        }
+    }
+}
+
 #[test]
 fn output_is_private_and_never_overwritten() {
     let dir = tempfile::tempdir().unwrap();
@@ -488,4 +567,34 @@ fn export_matches_the_golden_har() {
     let (records, warnings) = har_to_records(&frametap::har::read_har(&golden).unwrap()).unwrap();
     assert_eq!(records, rich_capture(), "the golden HAR imports back to the very records");
     assert!(warnings.is_empty());
+}
+
+/// HTTP Toolkit's `"_webSocketClose": "aborted"` carries no time; `startedDateTime` + `time` can end before the
+/// messages do. The close is dated no earlier than the last message, so the diagnosis has no negative gap.
+#[test]
+fn an_aborted_http_toolkit_close_comes_after_the_messages() {
+    let har = json!({"log": {"creator": {"name": "HTTP Toolkit", "version": "1"}, "entries": [{
+        "startedDateTime": "2024-05-01T10:00:01.000Z", "time": 120.5,
+        "request": {"method": "GET", "url": "wss://example.test/ws", "headers": []},
+        "response": {"status": 101, "headers": []},
+        "_webSocketClose": "aborted",
+        "_webSocketMessages": [
+            {"type": "send", "time": 1714557601.2, "opcode": 1, "data": "hello"},
+            {"type": "receive", "time": 1714557602.1, "opcode": 1, "data": "world"}
+        ]
+    }]}});
+    let (records, _) = har_to_records(&har).unwrap();
+    let last_frame = records.iter().filter_map(|r| if let Record::Frame(f) = r { Some(f.ts) } else { None }).max();
+    let close = records.iter().find_map(|r| if let Record::Close(c) = r { Some(c) } else { None }).unwrap();
+    assert!(Some(close.ts) >= last_frame, "close at {:?}, last message at {last_frame:?}", close.ts);
+    assert!((close.duration_ms - 1100.0).abs() < 0.01, "{}", close.duration_ms);
+    assert!(close.detail.as_deref().unwrap().contains("dated at the last message"), "{close:?}");
+    let mut analyzer = frametap::inspect::Analyzer::new(Default::default());
+    let diagnosis = records
+        .iter()
+        .flat_map(|r| analyzer.observe(r, r.ts()))
+        .find_map(|r| if let Record::Diagnosis(d) = r { Some(d) } else { None })
+        .unwrap();
+    let gap = diagnosis.details["preceding"]["gap_ms"].as_f64().unwrap();
+    assert!(gap >= 0.0, "negative gap {gap} in {:?}", diagnosis.details);
 }

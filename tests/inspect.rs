@@ -197,3 +197,20 @@ fn the_seed_story_diagnosis_matches_its_golden_file() {
 fn run_inspect_prints_and_succeeds_on_a_readable_capture() {
     run_inspect(command("seed-story.jsonl", Some(1), true)).expect("inspect succeeds");
 }
+
+/// `inspect FILE.har` (and `.zhar`) reports what `inspect` of the HAR's conversion reports.
+#[test]
+fn a_har_is_inspected_like_its_conversion() {
+    use frametap::convert::{convert, ConvertCommand};
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["har/frametap-export.har", "har/chrome-genesys.har", "har/mitmproxy-echo.zhar"] {
+        let converted = dir.path().join(name.replace(['/', '.'], "_") + ".jsonl");
+        convert(&ConvertCommand { input: fixture(name), output: converted.clone(), redact: false, partial: false })
+            .unwrap();
+        let of_har = inspect(&command(name, None, false), false).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        let cmd = InspectCommand { file: converted, conn: None, json: false, analysis: AnalysisArgs::default() };
+        let of_capture = inspect(&cmd, false).unwrap();
+        assert!(of_har.stdout.contains("connection 1 "), "{name}: {}", of_har.stdout);
+        assert_eq!(of_har.stdout, of_capture.stdout, "{name}");
+    }
+}

@@ -490,3 +490,87 @@ fn the_redact_subcommand_reports_on_stderr_and_exits_non_zero_on_error() {
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("could not read the capture"));
 }
+
+/// 12 hex digits of SHA-256, as a `token` record's fingerprint of an unredacted value.
+fn plain_fingerprint(value: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(value.as_bytes()).iter().take(6).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Records a session through the pipeline with the live analysis (so it has `token` records), redacted or not.
+async fn analysed_capture(path: &std::path::Path, redaction: Option<Redactor>, bearer_jwt: &str) {
+    use frametap::inspect::{AnalysisOptions, Analyzer};
+    use frametap::pipeline::{self, LagPolicy, PipelineOptions};
+    let Record::Meta(meta) = meta(&["frametap", "proxy"]) else { unreachable!() };
+    let (sink, running) = pipeline::start(PipelineOptions {
+        meta: *meta,
+        capture: Some(CaptureWriter::create(path).unwrap()),
+        log: None,
+        analysis: Some(Analyzer::factory(AnalysisOptions::default())),
+        redaction: redaction.map(|r| Box::new(r) as Box<dyn frametap::pipeline::Redaction>),
+        publishers: vec![],
+        on_lag: LagPolicy::Block,
+        buffer: 16,
+    });
+    sink.emit(open(&format!("/v1?deploymentId={DEPLOYMENT}"), &[("Authorization", "Bearer opaque-bearer-1234")], &[]))
+        .await;
+    sink.emit(text(1, &json!({"action":"configureSession","deploymentId":DEPLOYMENT,"token":SESSION}).to_string()))
+        .await;
+    sink.emit(text(2, &json!({"action":"login","password":"hunter2secret","jwt":bearer_jwt}).to_string())).await;
+    assert!(running.finish().await.end.complete);
+}
+
+/// The `token` records of a capture, by source.
+fn tokens_by_source(records: &[Record]) -> std::collections::BTreeMap<String, serde_json::Map<String, Value>> {
+    records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Token(t) => Some((t.source.clone(), t.details.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A secret's fingerprint in a redacted capture is the fingerprint of its placeholder (what `inspect` computes on
+/// the copy), never a plain hash of the secret; `token_kind` is frametap's own field, not a secret; and a second
+/// redaction changes nothing. Checked for `frametap redact` and for `proxy --redact` (the pipeline stage).
+#[tokio::test]
+async fn redacted_token_records_keep_their_kind_and_no_plain_hash_of_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let bearer_jwt = jwt(json!({"exp": T0 + 60, "sub": "bob"}));
+    let (plain, copied, live) =
+        (dir.path().join("plain.jsonl"), dir.path().join("copy.jsonl"), dir.path().join("live.jsonl"));
+    analysed_capture(&plain, None, &bearer_jwt).await;
+    analysed_capture(&live, Some(Redactor::new()), &bearer_jwt).await;
+    run_redact(RedactCommand { input: plain.clone(), output: copied.clone() }).unwrap();
+    let original = tokens_by_source(&read_capture(&plain).unwrap().records);
+    let secrets = ["opaque-bearer-1234", SESSION, "hunter2secret"];
+    let plain_hashes: Vec<String> = secrets.iter().map(|s| plain_fingerprint(s)).collect();
+    assert!(plain_hashes.iter().all(|h| original.values().any(|t| t["fingerprint"] == h.as_str())), "{original:?}");
+    for path in [&copied, &live] {
+        let capture = read_capture(path).unwrap();
+        let tokens = tokens_by_source(&capture.records);
+        assert_eq!(tokens.len(), 4, "{tokens:?}");
+        // What `inspect` finds in the redacted copy: the placeholders, and their fingerprints.
+        let mut tracker = TokenTracker::new(vec![]);
+        let reanalysed: Vec<_> = capture.records.iter().flat_map(|r| tracker.observe(r, r.ts())).collect();
+        for (source, details) in &tokens {
+            let kind = details["token_kind"].as_str().unwrap();
+            assert_eq!(kind, original[source]["token_kind"], "{source} in {}", path.display());
+            let fingerprint = details["fingerprint"].as_str().unwrap();
+            assert!(!plain_hashes.iter().any(|h| h == fingerprint), "{source}: {fingerprint} is a plain hash");
+            let again = reanalysed.iter().find(|t| &t.source == source).unwrap();
+            assert_eq!(again.details["fingerprint"], fingerprint, "{source} in {}", path.display());
+            if kind == "jwt" {
+                assert_eq!(original[source]["fingerprint"], fingerprint, "a JWT's fingerprint hashes its claims");
+            }
+        }
+    }
+    // Redacting the copy again changes none of its records (the end record is written afresh).
+    let twice = dir.path().join("twice.jsonl");
+    run_redact(RedactCommand { input: copied.clone(), output: twice.clone() }).unwrap();
+    let not_end = |path: &std::path::Path| -> Vec<Record> {
+        read_capture(path).unwrap().records.into_iter().filter(|r| !matches!(r, Record::End(_))).collect()
+    };
+    assert_eq!(not_end(&twice), not_end(&copied));
+}

@@ -246,7 +246,7 @@ async fn a_connection_downloads_as_capture_redacted_capture_and_har() {
     assert_eq!(headers.get("content-disposition").unwrap(), "attachment; filename=\"frametap-conn-1.jsonl\"");
     let plain = records_of(&body);
     assert!(matches!(&plain[0], Record::Meta(m) if !m.redacted));
-    assert!(plain[1..].iter().all(|r| r.conn() == Some(1)), "only connection 1");
+    assert!(plain[1..plain.len() - 1].iter().all(|r| r.conn() == Some(1)), "only connection 1");
     assert!(plain.iter().any(|r| matches!(r, Record::Diagnosis(_))));
     assert!(plain.iter().any(|r| matches!(r, Record::Annotation(_))));
 
@@ -309,7 +309,87 @@ async fn a_redacted_session_downloads_as_published() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers.get("content-disposition").unwrap(), "attachment; filename=\"frametap-conn-1-redacted.jsonl\"");
     let lines: Vec<String> = ui.hub.connection(1).iter().map(|e| e.json.to_string()).collect();
-    assert_eq!(body.lines().collect::<Vec<_>>(), lines);
+    let (end, published) = body.lines().collect::<Vec<_>>().split_last().map(|(e, p)| (*e, p.to_vec())).unwrap();
+    assert_eq!(published, lines);
+    assert!(end.starts_with(r#"{"kind":"end""#), "{end}");
+    ui.stop().await.unwrap();
+}
+
+/// 12 hex digits of SHA-256: a `token` record's fingerprint of an unredacted value.
+fn plain_fingerprint(value: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(value.as_bytes()).iter().take(6).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Every download is a complete capture file: meta, the connection's records, and an `end` record counting them,
+/// so `convert` (and `inspect`, `redact`) take it without `--partial`; a HAR download converts to one too. A
+/// redacted download's token records keep their kind and carry no plain hash of the secret. When the UI's history
+/// has forgotten records, the `end` says the download may be incomplete.
+#[tokio::test]
+async fn downloads_are_complete_capture_files() {
+    use frametap::convert::{convert, ConvertCommand};
+    let hub = Hub::new(HubOptions::default());
+    publish(&hub, fixtures::meta());
+    fixtures::publish_story(&hub, 1);
+    fixtures::publish_healthy(&hub, 2);
+    let opaque = serde_json::json!({"token_kind": "opaque", "flags": [], "note": "opaque credential",
+        "rest_only": false, "fingerprint": plain_fingerprint(SESSION_TOKEN), "preview": "5b1f0c…"});
+    publish(
+        &hub,
+        Record::from(frametap::event::Token {
+            conn: 2,
+            ts: fixtures::at(1800),
+            seq: Some(1),
+            source: "frame:token".into(),
+            details: fixtures::details(opaque),
+        }),
+    );
+    let ui = start_ui(hub, None).await;
+    let c = cookie(&ui);
+    let dir = tempfile::tempdir().unwrap();
+    for path in
+        ["/api/conn/1/capture", "/api/conn/2/capture?redacted=1", "/api/conn/1/har", "/api/conn/2/har?redacted=1"]
+    {
+        let (status, _, body) = get(ui.addr, path, &[("cookie", &c)]).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        let har = path.contains("/har");
+        let name = path.replace(['/', '?', '='], "_");
+        let saved = dir.path().join(if har { format!("{name}.har") } else { format!("{name}.jsonl") });
+        std::fs::write(&saved, &body).unwrap();
+        // convert refuses a capture without its end record unless --partial.
+        let converted = dir.path().join(if har { format!("{name}.jsonl") } else { format!("{name}.ftcap") });
+        let cmd = ConvertCommand { input: saved.clone(), output: converted.clone(), redact: false, partial: false };
+        convert(&cmd).unwrap_or_else(|e| panic!("{path}: {e:#}"));
+        let capture = frametap::capture::read_capture(&converted).unwrap();
+        assert!(capture.has_end && capture.problems.is_empty(), "{path}");
+        let Some((Record::End(end), rest)) = capture.records.split_last() else { panic!("{path}: no end") };
+        let count = |kind: &str| rest.iter().filter(|r| r.kind() == kind).count() as u64;
+        assert_eq!((end.connections, end.frames, end.records), (1, count("frame"), rest.len() as u64), "{path}");
+        assert!(end.frames > 0 && end.complete, "{path}: {end:?}");
+        if path.starts_with("/api/conn/2") {
+            let token = rest
+                .iter()
+                .find_map(|r| match r {
+                    Record::Token(t) if t.source == "frame:token" => Some(t),
+                    _ => None,
+                })
+                .unwrap();
+            assert_eq!(token.details["token_kind"], "opaque", "{path}");
+            let fingerprint = token.details["fingerprint"].as_str().unwrap();
+            assert_ne!(fingerprint, plain_fingerprint(SESSION_TOKEN), "{path}: a plain hash of the session token");
+        }
+    }
+    ui.stop().await.unwrap();
+
+    // A history too small for the connection: the download says what it may lack.
+    let hub = Hub::new(HubOptions { history_limit: 3, redacted: false });
+    publish(&hub, fixtures::meta());
+    fixtures::publish_healthy(&hub, 1);
+    let ui = start_ui(hub, None).await;
+    let (status, _, body) = get(ui.addr, "/api/conn/1/capture", &[("cookie", &cookie(&ui))]).await;
+    assert_eq!(status, StatusCode::OK);
+    let Some(Record::End(end)) = records_of(&body).pop() else { panic!("no end in {body}") };
+    assert!(!end.complete && end.errors[0].contains("may be missing"), "{end:?}");
     ui.stop().await.unwrap();
 }
 
@@ -342,7 +422,6 @@ async fn a_taken_port_is_a_clear_error() {
 /// `frametap ui FILE`: the binary prints the URL, serves the capture, and stops on SIGTERM.
 #[tokio::test]
 async fn frametap_ui_serves_a_saved_capture() {
-    use tokio::io::AsyncBufReadExt as _;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("story.jsonl");
     let hub = Hub::new(HubOptions::default());
@@ -350,7 +429,23 @@ async fn frametap_ui_serves_a_saved_capture() {
     fixtures::publish_story(&hub, 1);
     let lines: String = hub.history().iter().map(|e| format!("{}\n", e.json)).collect();
     std::fs::write(&path, lines).unwrap();
+    let kinds = ui_file_history_kinds(&path).await;
+    assert_eq!(kinds.first().map(String::as_str), Some("meta"));
+    assert!(kinds.iter().any(|k| k == "diagnosis") && kinds.iter().any(|k| k == "annotation"), "{kinds:?}");
+}
 
+/// `frametap ui FILE.har` imports the HAR as `convert` would and serves it.
+#[tokio::test]
+async fn frametap_ui_serves_a_har() {
+    let har = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/har/chrome-genesys.har");
+    let kinds = ui_file_history_kinds(&har).await;
+    assert_eq!(kinds.first().map(String::as_str), Some("meta"));
+    assert!(kinds.iter().any(|k| k == "open") && kinds.iter().any(|k| k == "frame"), "{kinds:?}");
+}
+
+/// Runs the binary's `ui FILE`, reads the UI's `/api/history` and stops it: the kinds of the records it serves.
+async fn ui_file_history_kinds(path: &std::path::Path) -> Vec<String> {
+    use tokio::io::AsyncBufReadExt as _;
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_frametap"))
         .args(["ui", path.to_str().unwrap(), "--ui", "127.0.0.1:0"])
         .stdout(std::process::Stdio::piped())
@@ -366,15 +461,14 @@ async fn frametap_ui_serves_a_saved_capture() {
     let addr: SocketAddr = addr.parse().unwrap();
     let (status, _, body) = get(addr, &format!("/api/history{}", query.trim_start_matches('/')), &[]).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let kinds: Vec<String> =
+    let kinds =
         body.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["kind"].as_str().unwrap().to_string()).collect();
-    assert_eq!(kinds.first().map(String::as_str), Some("meta"));
-    assert!(kinds.iter().any(|k| k == "diagnosis") && kinds.iter().any(|k| k == "annotation"), "{kinds:?}");
 
     // SAFETY: signalling our own child process by its pid.
     unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGTERM) };
     let status = tokio::time::timeout(WAIT, child.wait()).await.unwrap().unwrap();
     assert!(status.success(), "{status}");
+    kinds
 }
 
 #[tokio::test]

@@ -62,6 +62,24 @@ impl CaptureFile {
         self.records.iter().filter(move |r| r.conn() == Some(conn))
     }
 
+    /// What a copy of this capture must say it lacks, for its own `end` record: the records the writer dropped
+    /// and the errors named by the capture's `end`, each record that could not be read, and a missing `end`.
+    pub fn losses(&self) -> (u64, Vec<String>) {
+        let mut dropped = 0;
+        let mut errors = Vec::new();
+        for record in &self.records {
+            if let Record::End(end) = record {
+                dropped += end.dropped;
+                errors.extend(end.errors.iter().cloned());
+            }
+        }
+        errors.extend(self.problems.iter().map(|problem| format!("input {problem}")));
+        if !self.has_end {
+            errors.push("the input capture has no end record: it was cut short".to_owned());
+        }
+        (dropped, errors)
+    }
+
     /// The capture's `meta` record, if the first line held one.
     pub fn meta(&self) -> Option<&crate::event::Meta> {
         match self.records.first() {

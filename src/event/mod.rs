@@ -274,6 +274,23 @@ pub struct End {
     pub errors: Vec<String>,
 }
 
+impl End {
+    /// The `end` record of a capture that holds records of these kinds before it (`meta` included): true counts,
+    /// and `complete` only when nothing was dropped and nothing went wrong.
+    pub fn counting<'k>(kinds: impl IntoIterator<Item = &'k str>, ts: Ts, dropped: u64, errors: Vec<String>) -> End {
+        let (mut connections, mut frames, mut records) = (0, 0, 0);
+        for kind in kinds {
+            records += 1;
+            match kind {
+                "open" => connections += 1,
+                "frame" => frames += 1,
+                _ => {}
+            }
+        }
+        End { ts, connections, frames, records, dropped, complete: dropped == 0 && errors.is_empty(), errors }
+    }
+}
+
 /// A credential found on a connection, reported once when first seen (filled in by `inspect::tokens`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Token {

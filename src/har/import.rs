@@ -98,16 +98,7 @@ pub fn har_to_records(har: &Value) -> Result<(Vec<Record>, Vec<String>)> {
         insecure_upstream: false,
     })];
     records.extend(body);
-    let frames = records.iter().filter(|r| matches!(r, Record::Frame(_))).count() as u64;
-    records.push(Record::End(End {
-        ts: last_ts,
-        connections: websocket.len() as u64,
-        frames,
-        records: records.len() as u64,
-        dropped: 0,
-        complete: true,
-        errors: Vec::new(),
-    }));
+    records.push(Record::End(End::counting(records.iter().map(Record::kind), last_ts, 0, Vec::new())));
     Ok((records, warnings))
 }
 
@@ -124,13 +115,15 @@ fn is_websocket(entry: &Value) -> bool {
                 .any(|(n, v)| n.eq_ignore_ascii_case("upgrade") && v.eq_ignore_ascii_case("websocket")))
 }
 
-struct Imported {
+pub(super) struct Imported {
     /// `wss://host[:port]` of the entry, for the meta record's `upstream`.
     origin: String,
-    records: Vec<Record>,
+    pub(super) records: Vec<Record>,
 }
 
-fn import_entry(
+/// One WebSocket entry as records: its `open`, the `har-import-incomplete` note, a frame per message, and the close
+/// HTTP Toolkit's `_webSocketClose` gives.
+pub(super) fn import_entry(
     conn: ConnId,
     number: usize,
     entry: &Value,
@@ -236,7 +229,7 @@ fn import_entry(
     if let Some(m) = backwards_at {
         warnings.push(format!("entry {number}: message times go backwards at message {m}; kept the HAR's order"));
     }
-    if let Some(close) = http_toolkit_close(conn, started, entry) {
+    if let Some(close) = http_toolkit_close(conn, started, last_ts, entry) {
         records.push(Record::Close(close));
     }
     Ok(Imported { origin: format!("{ws_scheme}://{authority}"), records })
@@ -281,10 +274,12 @@ fn message_record(conn: ConnId, seq: &mut u64, ts: Ts, message: &Value) -> Resul
     Ok(Some(Record::Frame(Frame::whole(conn, ts, *seq, from, opcode, Bytes::from(payload)))))
 }
 
-/// HTTP Toolkit's `_webSocketClose`: the close code and reason (or "aborted"), but not who closed first.
-fn http_toolkit_close(conn: ConnId, started: Ts, entry: &Value) -> Option<Close> {
+/// HTTP Toolkit's `_webSocketClose`: the close code and reason (or "aborted"), but not who closed first. It is dated
+/// by its `timestamp`, else by the entry's `startedDateTime` + `time` (which, for an aborted connection, can end
+/// before its messages do), and never before `last_message`.
+fn http_toolkit_close(conn: ConnId, started: Ts, last_message: Ts, entry: &Value) -> Option<Close> {
     let close = entry.get("_webSocketClose")?;
-    let ended = close["timestamp"]
+    let recorded = close["timestamp"]
         .as_f64()
         .and_then(ts_from_epoch_secs)
         .or_else(|| {
@@ -292,6 +287,9 @@ fn http_toolkit_close(conn: ConnId, started: Ts, entry: &Value) -> Option<Close>
             Ts::from_micros(started.micros().checked_add((ms * 1000.0) as i64)?)
         })
         .unwrap_or(started);
+    let ended = recorded.max(last_message);
+    let moved =
+        if ended > recorded { "; dated at the last message, as the HAR's time for the close is earlier" } else { "" };
     let duration_ms = (ended.secs_since(started) * 1000.0).max(0.0);
     if close == "aborted" {
         return Some(Close {
@@ -303,7 +301,10 @@ fn http_toolkit_close(conn: ConnId, started: Ts, entry: &Value) -> Option<Close>
             clean: false,
             dropped_by: Some(Peer::Server),
             duration_ms,
-            detail: Some("the HAR records the connection as aborted (no close handshake) but not which side dropped it; assumed the server".into()),
+            detail: Some(format!(
+                "the HAR records the connection as aborted (no close handshake) but not which side dropped it; \
+                 assumed the server{moved}"
+            )),
         });
     }
     Some(Close {
@@ -315,7 +316,9 @@ fn http_toolkit_close(conn: ConnId, started: Ts, entry: &Value) -> Option<Close>
         clean: true,
         dropped_by: None,
         duration_ms,
-        detail: Some("the HAR records the close code and reason but not who closed first; assumed the server".into()),
+        detail: Some(format!(
+            "the HAR records the close code and reason but not who closed first; assumed the server{moved}"
+        )),
     })
 }
 
@@ -323,7 +326,7 @@ fn http_toolkit_close(conn: ConnId, started: Ts, entry: &Value) -> Option<Close>
 fn missing_note(source: HarSource, entry: &Value, request_headers: &Headers) -> String {
     let mut message = format!("imported from a HAR saved by {}: ", source.name());
     message.push_str(match source {
-        HarSource::HttpToolkit if entry.get("_webSocketClose").is_some() => {
+        _ if entry.get("_webSocketClose").is_some() => {
             "no ping/pong or close frames and no fragment boundaries (messages are whole); the close code and \
              reason are kept, but not who closed first"
         }

@@ -1,12 +1,13 @@
 //! Reads back the `_frametap` fields of a HAR that frametap exported: the very records of the capture, in file order.
 
 use super::EXTENSION;
-use crate::event::{ConnId, Frame, Opcode, Peer, Record, Ts};
+use crate::event::{ConnId, End, Frame, Opcode, Peer, Record, Ts};
 use anyhow::{anyhow, bail, Context, Result};
 use base64::Engine as _;
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::Value;
+use std::collections::BTreeSet;
 
 #[derive(Deserialize)]
 struct Stored {
@@ -33,7 +34,8 @@ pub(super) fn is_frametap_har(har: &Value) -> bool {
     har["log"][EXTENSION]["format"] == super::HAR_FORMAT_NAME
 }
 
-/// Rebuilds the capture from a frametap HAR. Entries without `_frametap` fields (added by hand) are skipped with a warning.
+/// Rebuilds the capture from a frametap HAR. An entry without its `_frametap` fields (stripped, or added by hand) is
+/// imported from its messages like a Chrome HAR's entry, with a warning (see [`import_stripped`]).
 pub(super) fn restore(har: &Value) -> Result<(Vec<Record>, Vec<String>)> {
     let log = &har["log"];
     let version = log[EXTENSION]["version"].as_u64().unwrap_or(0);
@@ -47,13 +49,11 @@ pub(super) fn restore(har: &Value) -> Result<(Vec<Record>, Vec<String>)> {
     let mut placed: Vec<(usize, Record)> = Vec::new();
     stored_records(&log[EXTENSION]["records"], &mut placed).context("log._frametap.records")?;
     let entries = log["entries"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let mut stripped = Vec::new();
     for (index, entry) in entries.iter().enumerate() {
         let number = index + 1;
         let Some(ext) = entry.get(EXTENSION) else {
-            warnings.push(format!(
-                "entry {number} ({}) has no _frametap fields (added after the export?): skipped",
-                entry["request"]["url"].as_str().unwrap_or("no URL")
-            ));
+            stripped.push((number, entry));
             continue;
         };
         let conn: ConnId =
@@ -71,7 +71,53 @@ pub(super) fn restore(har: &Value) -> Result<(Vec<Record>, Vec<String>)> {
             pair[0].0
         );
     }
-    Ok((placed.into_iter().map(|(_, r)| r).collect(), warnings))
+    let records = placed.into_iter().map(|(_, r)| r).collect();
+    if stripped.is_empty() {
+        return Ok((records, warnings));
+    }
+    let records = import_stripped(records, &stripped, &mut warnings)?;
+    Ok((records, warnings))
+}
+
+/// Entries of a frametap HAR that lost their `_frametap` fields: each becomes a connection of its own, imported from
+/// its `_webSocketMessages` (and `_webSocketClose`) as a Chrome HAR's entry is, after the restored records. The stored
+/// `end` counted records that are not there, so a fresh one replaces it, saying what was lost (`complete: false`).
+fn import_stripped(
+    mut records: Vec<Record>,
+    stripped: &[(usize, &Value)],
+    warnings: &mut Vec<String>,
+) -> Result<Vec<Record>> {
+    let (mut dropped, mut errors) = (0, Vec::new());
+    records.retain(|record| match record {
+        Record::End(end) => {
+            dropped += end.dropped;
+            errors.extend(end.errors.iter().cloned());
+            false
+        }
+        _ => true,
+    });
+    let mut used: BTreeSet<ConnId> = records.iter().filter_map(Record::conn).collect();
+    let mut conn: ConnId = 1;
+    for &(number, entry) in stripped {
+        while used.contains(&conn) {
+            conn += 1;
+        }
+        used.insert(conn);
+        let url = entry["request"]["url"].as_str().unwrap_or("no URL");
+        warnings.push(format!(
+            "entry {number} ({url}) has no _frametap fields (removed after the export?): imported from its \
+             _webSocketMessages as connection {conn}, as for a Chrome HAR (no control frames, tokens or diagnosis)"
+        ));
+        errors.push(format!(
+            "entry {number} of the HAR had no _frametap fields: connection {conn} holds only its messages"
+        ));
+        let imported = super::import::import_entry(conn, number, entry, super::HarSource::Frametap, warnings)
+            .with_context(|| format!("entry {number}"))?;
+        records.extend(imported.records);
+    }
+    let ts = records.iter().map(Record::ts).max().unwrap_or_else(Ts::now);
+    records.push(Record::End(End::counting(records.iter().map(Record::kind), ts, dropped, errors)));
+    Ok(records)
 }
 
 fn stored_records(list: &Value, placed: &mut Vec<(usize, Record)>) -> Result<()> {

@@ -66,6 +66,18 @@ pub fn read_har(path: &Path) -> Result<Value> {
     })
 }
 
+/// Reads a capture, or a HAR (`.har`, `.zhar`) imported as `frametap convert` would, with the import's warnings:
+/// `inspect`, `ui FILE` and `replay` take either.
+pub fn read_capture_or_har(path: &Path) -> Result<(crate::capture::CaptureFile, Vec<String>)> {
+    if !is_har_path(path) {
+        return Ok((crate::capture::read_capture(path)?, Vec::new()));
+    }
+    let har = read_har(path)?;
+    let (records, warnings) = har_to_records(&har).with_context(|| path.display().to_string())?;
+    let has_end = matches!(records.last(), Some(crate::event::Record::End(_)));
+    Ok((crate::capture::CaptureFile { records, problems: Vec::new(), has_end }, warnings))
+}
+
 /// Serialises a HAR for writing: pretty JSON, zlib-compressed when `zlib` is set (for `.zhar`).
 pub fn encode_har(har: &Value, zlib: bool) -> Result<Vec<u8>> {
     let json = serde_json::to_vec_pretty(har).context("could not serialise the HAR")?;

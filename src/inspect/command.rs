@@ -2,7 +2,7 @@
 
 use super::report::{finding_line, paint, render_diagnosis, render_token};
 use super::{AnalysisArgs, Analyzer};
-use crate::capture::{read_capture, CaptureFile};
+use crate::capture::CaptureFile;
 use crate::event::{Annotation, ConnId, Diagnosis, Frame, Opcode, Record, Token, Ts};
 use anyhow::{bail, Result};
 use serde_json::{json, Value};
@@ -13,7 +13,7 @@ use std::path::PathBuf;
 /// Read a capture, recompute every connection's analysis, and print a timeline and the close diagnosis.
 #[derive(clap::Args, Clone, Debug)]
 pub struct InspectCommand {
-    /// The capture file (JSON Lines written by `frametap proxy --capture`).
+    /// The capture file (written by `frametap proxy --capture`), or a HAR (.har, .zhar), imported as `convert` does.
     pub file: PathBuf,
     /// Only this connection.
     #[arg(long)]
@@ -57,9 +57,12 @@ struct ConnReport<'a> {
 
 /// Builds the `inspect` report without printing it.
 pub fn inspect(cmd: &InspectCommand, color: bool) -> Result<InspectOutput> {
-    let capture = read_capture(&cmd.file)?;
-    let stderr: Vec<String> =
-        capture.problems.iter().map(|p| format!("warning: {}: {p}", cmd.file.display())).collect();
+    let (capture, har_warnings) = crate::har::read_capture_or_har(&cmd.file)?;
+    let stderr: Vec<String> = har_warnings
+        .iter()
+        .map(|w| format!("warning: {}: {w}", cmd.file.display()))
+        .chain(capture.problems.iter().map(|p| format!("warning: {}: {p}", cmd.file.display())))
+        .collect();
     let ids = capture.connections();
     if let Some(wanted) = cmd.conn {
         if !ids.contains(&wanted) {

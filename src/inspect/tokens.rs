@@ -13,6 +13,7 @@ use std::hash::BuildHasher;
 
 pub use find::{is_secret_field, is_secret_param};
 pub(crate) use find::{percent_decode, plausible};
+pub(crate) use report::fingerprint;
 
 /// What a credential turned out to be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]

@@ -27,18 +27,11 @@ pub fn run_redact(cmd: RedactCommand) -> Result<()> {
     let mut writer = CaptureWriter::create_as(&cmd.output, format)
         .with_context(|| format!("could not create the redacted copy {}", cmd.output.display()))?;
     let mut redactor = Redactor::new();
-    let mut dropped = 0;
-    let mut errors: Vec<String> = Vec::new();
+    // The writer writes `end` afresh, with true counts; the input's losses carry over.
+    let (dropped, errors) = capture.losses();
     let mut written = 0u64;
     for record in capture.records {
-        if let Record::End(end) = record {
-            // The writer re-emits `end` with fresh counts; the original's losses carry over.
-            let end = match redactor.redact(Record::End(end)) {
-                Record::End(end) => end,
-                _ => unreachable!("redaction keeps the record kind"),
-            };
-            dropped += end.dropped;
-            errors.extend(end.errors);
+        if matches!(record, Record::End(_)) {
             continue;
         }
         if !writer.write(&redactor.redact(record)) {
@@ -47,12 +40,7 @@ pub fn run_redact(cmd: RedactCommand) -> Result<()> {
         }
         written += 1;
     }
-    for problem in &capture.problems {
-        errors.push(format!("input {problem}"));
-    }
-    if !capture.has_end {
-        errors.push("the input capture has no end record: it was cut short".to_owned());
-    }
+    let errors = errors.iter().map(|error| redactor.redact_str(error)).collect();
     let end = writer.finish(dropped, errors);
     if let Some(error) = end.errors.iter().find(|e| e.starts_with("writing the capture")) {
         bail!("{error}");

@@ -12,6 +12,7 @@ mod text;
 pub use command::{run_redact, RedactCommand};
 
 use crate::event::{ConnId, Record};
+use crate::inspect::tokens::fingerprint;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::collections::HashMap;
@@ -38,6 +39,9 @@ pub struct Redactor {
     known: HashMap<Option<ConnId>, KnownSecrets>,
     /// The connection of the record being redacted.
     current: Option<ConnId>,
+    /// A replaced secret's token fingerprint → its placeholder's, so a `token` record's fingerprint can be swapped
+    /// for one that is no plain hash of the secret (placeholders, already redacted, map to themselves).
+    fingerprints: HashMap<String, String>,
 }
 
 impl Default for Redactor {
@@ -55,7 +59,13 @@ impl Redactor {
 
     /// A redactor with a chosen key: the same key gives the same placeholders across runs.
     pub fn with_key(key: &[u8]) -> Self {
-        Redactor { key: key.to_vec(), replaced: HashMap::new(), known: HashMap::new(), current: None }
+        Redactor {
+            key: key.to_vec(),
+            replaced: HashMap::new(),
+            known: HashMap::new(),
+            current: None,
+            fingerprints: HashMap::new(),
+        }
     }
 
     /// How many distinct secrets have been replaced so far.
@@ -116,6 +126,8 @@ impl Redactor {
             return done;
         }
         if is_placeholder(secret) {
+            let same = fingerprint(secret);
+            self.fingerprints.insert(same.clone(), same);
             return secret.to_owned();
         }
         let placeholder = if let Some((signed, _signature)) = jwt_parts(secret) {
@@ -126,8 +138,16 @@ impl Redactor {
             format!("{PLACEHOLDER_PREFIX}{}", self.keyed_hex(secret, 4))
         };
         self.replaced.insert(secret.to_owned(), placeholder.clone());
+        self.fingerprints.insert(fingerprint(secret), fingerprint(&placeholder));
         self.remember(secret, &placeholder);
         placeholder
+    }
+
+    /// What a `token` record's fingerprint of a non-JWT value becomes: the fingerprint of the placeholder that
+    /// replaced the value (what `inspect` computes on the redacted copy), or `None` when this redactor did not
+    /// replace that value itself (the fingerprint is then dropped: it is a plain hash of the secret).
+    pub(crate) fn redacted_fingerprint(&self, fingerprint: &str) -> Option<String> {
+        self.fingerprints.get(fingerprint).cloned()
     }
 }
 

@@ -12,23 +12,18 @@ pub(super) fn redact_record(r: &mut Redactor, record: Record) -> Record {
         Record::Open(open) => Record::from(redact_open(r, *open)),
         Record::Frame(frame) => Record::Frame(redact_frame(r, frame)),
         Record::Token(mut token) => {
-            // An opaque token's preview shows the start of the secret; a JWT's shows its header.
-            if token.details.get("token_kind").and_then(Value::as_str) != Some("jwt")
-                && token.details.contains_key("preview")
-            {
-                token.details.insert("preview".into(), "…".into());
-            }
+            redact_token_details(r, &mut token.details);
             token.source = r.free_text(&token.source).into_owned();
-            redact_map(r, &mut token.details);
+            redact_details(r, &mut token.details);
             Record::Token(token)
         }
         Record::Annotation(mut annotation) => {
             annotation.text = r.free_text(&annotation.text).into_owned();
-            redact_map(r, &mut annotation.details);
+            redact_details(r, &mut annotation.details);
             Record::Annotation(annotation)
         }
         Record::Diagnosis(mut diagnosis) => {
-            redact_map(r, &mut diagnosis.details);
+            redact_details(r, &mut diagnosis.details);
             Record::Diagnosis(diagnosis)
         }
         Record::Close(mut close) => {
@@ -139,7 +134,39 @@ fn redact_frame(r: &mut Redactor, mut frame: Frame) -> Frame {
     frame
 }
 
-/// Every string inside an analysis record's details (previews quote frames, so they may hold secrets).
+/// What a `token` record says about the secret itself. An opaque token's preview shows the start of the secret
+/// (a JWT's shows its header). Its fingerprint is a plain hash of the secret, so anyone could confirm a guess with
+/// it: it becomes the fingerprint of the secret's placeholder, or goes. A JWT's fingerprint hashes its header and
+/// claims, which stay readable, and is kept.
+fn redact_token_details(r: &Redactor, details: &mut Map<String, Value>) {
+    if details.get("token_kind").and_then(Value::as_str) == Some("jwt") {
+        return;
+    }
+    if let Some(preview) = details.get_mut("preview") {
+        *preview = "…".into();
+    }
+    let keyed = details.get("fingerprint").and_then(Value::as_str).map(|plain| r.redacted_fingerprint(plain));
+    match keyed {
+        Some(Some(keyed)) => {
+            details.insert("fingerprint".into(), keyed.into());
+        }
+        Some(None) => {
+            details.shift_remove("fingerprint");
+        }
+        None => {}
+    }
+}
+
+/// An analysis record's details: frametap's own fields (`token_kind`, `preview`, `tracing_id`, …) are never taken
+/// for secrets by their names, but every string in them is scanned (previews quote frames), and nested data taken
+/// from the traffic (a JWT's claims) is masked as in a frame.
+fn redact_details(r: &mut Redactor, details: &mut Map<String, Value>) {
+    for value in details.values_mut() {
+        redact_value(r, None, value);
+    }
+}
+
+/// Every string inside a JSON object, secret-named fields by name.
 fn redact_map(r: &mut Redactor, map: &mut Map<String, Value>) {
     for (key, value) in map.iter_mut() {
         redact_value(r, Some(key), value);

@@ -1,8 +1,7 @@
 //! A recorded connection as a replay script: its handshake, each end's frames in recorded order, and how it ended.
 
-use crate::capture::{read_capture, CaptureFile};
 use crate::event::{Close, ConnId, Frame, Opcode, Open, Peer, Record};
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -54,13 +53,7 @@ impl Script {
     /// Reads connection `conn` (default: the first) of a capture (or of a HAR, imported). A cut-off or corrupt capture is refused
     /// unless `partial`.
     pub fn load(file: &Path, conn: Option<ConnId>, partial: bool) -> Result<Script> {
-        let capture = if crate::har::is_har_path(file) {
-            let har = crate::har::read_har(file)?;
-            let (records, _) = crate::har::har_to_records(&har).with_context(|| file.display().to_string())?;
-            CaptureFile { records, problems: Vec::new(), has_end: true }
-        } else {
-            read_capture(file)?
-        };
+        let (capture, _warnings) = crate::har::read_capture_or_har(file)?;
         if let Some(problem) = capture.problems.first() {
             if !partial {
                 bail!("{}: {problem}; pass --partial to replay the records that could be read", file.display());

@@ -1,5 +1,7 @@
 //! Per-connection downloads: the connection's records as a capture file (as published, or redacted with
-//! [`Redactor`]) or as a HAR ([`crate::har::capture_to_har`]), each preceded by the capture's `meta` record.
+//! [`Redactor`]) or as a HAR ([`crate::har::capture_to_har`]), each preceded by the capture's `meta` record and
+//! followed by an `end` record counting what it holds, so the download is a complete capture file. Its `complete`
+//! is false when the UI's history may have forgotten some of the connection's records.
 //!
 //! Redaction and HAR export need the records themselves, so the hub's JSON lines are read back into
 //! [`Record`]s. A line that does not read back is never dropped silently: the download ends with a `note`
@@ -10,7 +12,7 @@ use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::hub::{self, Entry, Hub};
-use crate::event::{ConnId, Note, Record, Ts};
+use crate::event::{ConnId, End, Note, Record, Ts};
 use crate::redact::Redactor;
 
 /// The header that says how many history lines could not be read back into records.
@@ -33,20 +35,30 @@ pub fn download(hub: &Hub, conn: ConnId, format: Format, want_redacted: bool) ->
     let already_redacted = hub.options().redacted;
     let redacted = want_redacted || already_redacted;
     let suffix = if redacted { "-redacted" } else { "" };
+    let lost = history_losses(hub, &entries, conn);
     // Records the pipeline redacted, or an unredacted capture download: the published lines as they are.
     if format == Format::Capture && (already_redacted || !want_redacted) {
-        return attachment(
-            "application/x-ndjson",
-            &format!("frametap-conn-{conn}{suffix}.jsonl"),
-            hub::jsonl(&entries),
-            0,
-        );
+        let end = End::counting(entries.iter().map(|e| &*e.kind), Ts::now(), 0, lost);
+        let mut body = hub::jsonl(&entries);
+        match serde_json::to_string(&Record::End(end)) {
+            Ok(line) => {
+                body.push_str(&line);
+                body.push('\n');
+            }
+            Err(e) => tracing::warn!("ui: the download's end record did not serialise: {e}"),
+        }
+        return attachment("application/x-ndjson", &format!("frametap-conn-{conn}{suffix}.jsonl"), body, 0);
     }
     let (mut records, skipped) = read_back(&entries, conn);
     if want_redacted && !already_redacted {
         let mut redactor = Redactor::new();
         records = records.into_iter().map(|record| redactor.redact(record)).collect();
     }
+    let mut errors = lost;
+    if skipped > 0 {
+        errors.push(format!("{skipped} record(s) of connection {conn} in the UI's history could not be read back"));
+    }
+    records.push(Record::End(End::counting(records.iter().map(Record::kind), Ts::now(), 0, errors)));
     match format {
         Format::Capture => {
             let mut body = String::new();
@@ -70,6 +82,20 @@ pub fn download(hub: &Hub, conn: ConnId, format: Format, want_redacted: bool) ->
             }
         }
     }
+}
+
+/// Why the download may lack some of the connection's records: the UI's history is bounded and forgets the oldest
+/// first. Nothing is missing when the connection's `open` is in history and nothing published since was forgotten.
+fn history_losses(hub: &Hub, entries: &[Entry], conn: ConnId) -> Vec<String> {
+    let first = entries.iter().find(|e| e.conn == Some(conn));
+    if first.is_some_and(|first| &*first.kind == "open" && !hub.forgot_since(first.index)) {
+        return Vec::new();
+    }
+    vec![format!(
+        "the UI's history keeps only the latest {} records of each kind and has forgotten older ones: some of \
+         connection {conn}'s may be missing from this download; the capture file written by the proxy has them",
+        hub.options().history_limit
+    )]
 }
 
 /// The entries as records; a line that does not read back is counted, and a closing `note` says so.

@@ -1,4 +1,4 @@
-//! Loads a saved capture into a [`Hub`] for `frametap ui FILE`, through the capture reader.
+//! Loads a saved capture (or a HAR, imported) into a [`Hub`] for `frametap ui FILE`, through the capture reader.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -6,11 +6,14 @@ use std::sync::Arc;
 use anyhow::Context as _;
 
 use super::hub::{Hub, HubOptions, DEFAULT_HISTORY_LIMIT};
-use crate::capture::read_capture;
 
-/// Reads `path` into a hub large enough to hold all of it; unreadable lines are reported and skipped.
+/// Reads `path` (a capture, or a HAR imported as `convert` does) into a hub large enough to hold all of it;
+/// unreadable lines are reported and skipped.
 pub fn load(path: &Path) -> anyhow::Result<Arc<Hub>> {
-    let capture = read_capture(path)?;
+    let (capture, har_warnings) = crate::har::read_capture_or_har(path)?;
+    for warning in &har_warnings {
+        tracing::warn!("{}: {warning}", path.display());
+    }
     for problem in &capture.problems {
         tracing::warn!("{}: {problem}", path.display());
     }

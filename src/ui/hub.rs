@@ -63,6 +63,8 @@ struct History {
     structure: VecDeque<Entry>,
     /// Entries trimmed from history since the hub started.
     forgotten: u64,
+    /// The publication index of the newest entry trimmed so far (0: none).
+    last_forgotten: u64,
 }
 
 /// Live state shared by the pipeline and the UI server: bounded history + broadcast of serialised records.
@@ -113,8 +115,9 @@ impl Hub {
         let queue = if is_frame_like(kind) { &mut history.frames } else { &mut history.structure };
         queue.push_back(entry.clone());
         let trimmed = queue.len().saturating_sub(limit);
-        queue.drain(..trimmed);
+        let newest_trimmed = queue.drain(..trimmed).next_back().map(|e| e.index);
         history.forgotten += trimmed as u64;
+        history.last_forgotten = history.last_forgotten.max(newest_trimmed.unwrap_or(0));
         // Sending under the lock keeps the broadcast in publication order with the snapshots.
         // An error only means nobody is subscribed.
         let _ = self.live.send(entry);
@@ -136,6 +139,12 @@ impl Hub {
     /// One connection's records in publication order, preceded by the capture's `meta` record(s).
     pub fn connection(&self, conn: ConnId) -> Vec<Entry> {
         self.history().into_iter().filter(|e| e.conn == Some(conn) || &*e.kind == "meta").collect()
+    }
+
+    /// True when a record published at `index` or later has been trimmed from history (history forgets oldest
+    /// first, so a connection whose first record is at `index` may then have lost some of its own).
+    pub fn forgot_since(&self, index: u64) -> bool {
+        self.lock().last_forgotten >= index
     }
 
     /// Records trimmed from history so far.
