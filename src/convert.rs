@@ -64,17 +64,8 @@ enum Direction {
     CaptureToCapture(CaptureFormat),
 }
 
-/// The capture format a file's extension names, if it names one.
-fn capture_format_of(path: &Path) -> Option<CaptureFormat> {
-    match har::extension_of(path).as_deref() {
-        Some("jsonl") => Some(CaptureFormat::Jsonl),
-        Some(crate::capture::COMPACT_EXTENSION) => Some(CaptureFormat::Compact),
-        _ => None,
-    }
-}
-
 fn direction(input: &Path, output: &Path) -> Result<Direction> {
-    let (capture_in, capture_out) = (capture_format_of(input), capture_format_of(output));
+    let (capture_in, capture_out) = (CaptureFormat::named_by(input), CaptureFormat::named_by(output));
     match (capture_in, har::is_har_path(input), capture_out, har::is_har_path(output)) {
         (Some(_), _, _, true) => Ok(Direction::CaptureToHar { zlib: har::is_zhar_path(output) }),
         (_, true, Some(format), _) => Ok(Direction::HarToCapture(format)),

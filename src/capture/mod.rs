@@ -48,7 +48,7 @@ impl CaptureFormat {
 
     /// The format a file's extension names (`.jsonl`, `.ftcap`), if it names one.
     pub fn named_by(path: &std::path::Path) -> Option<Self> {
-        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+        match crate::har::extension_of(path)?.as_str() {
             "jsonl" => Some(CaptureFormat::Jsonl),
             COMPACT_EXTENSION => Some(CaptureFormat::Compact),
             _ => None,
