@@ -363,6 +363,27 @@ fn redact_command_errors_are_clear() {
     assert!(!dir.path().join("o.jsonl").exists());
 }
 
+/// A Chrome HAR is redacted into a capture (its session token gone); a HAR name for OUT points at
+/// `convert --redact`, which writes HARs.
+#[test]
+fn redact_takes_a_har_and_points_at_convert_for_a_har_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let har = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/har/chrome-genesys.har");
+    let secret = "a3c1d1e2-77b4-4c0b-bb0c-91f5a4e0d2c7";
+    assert!(std::fs::read_to_string(&har).unwrap().contains(secret));
+    let output = dir.path().join("redacted.jsonl");
+    run_redact(RedactCommand { input: har.clone(), output: output.clone() }).unwrap();
+    let copy = std::fs::read_to_string(&output).unwrap();
+    assert!(!copy.contains(secret), "{copy}");
+    let frames = read_capture(&output).unwrap().records.iter().filter(|r| matches!(r, Record::Frame(_))).count();
+    assert!(frames > 0, "the HAR's messages are in the copy");
+
+    let as_har = dir.path().join("redacted.har");
+    let err = run_redact(RedactCommand { input: har, output: as_har.clone() }).unwrap_err().to_string();
+    assert!(err.contains("frametap convert --redact"), "{err}");
+    assert!(!as_har.exists());
+}
+
 #[test]
 fn the_pipeline_hook_redacts_like_the_redactor() {
     use frametap::pipeline::Redaction;
