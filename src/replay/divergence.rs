@@ -20,14 +20,30 @@ pub fn compare(expected: &Frame, got: &Frame, ignore: &[String]) -> Option<Strin
         return json_difference("$", &want, &have, ignore);
     }
     (expected.payload != got.payload).then(|| {
-        format!(
-            "payload {} ({} bytes), recorded: {} ({} bytes)",
-            preview(got),
-            got.payload.len(),
-            preview(expected),
-            expected.payload.len()
-        )
+        let (have, want) = match (got.text(), expected.text()) {
+            (Some(have), Some(want)) => {
+                let (have, want) = around_difference(have, want, 40);
+                (format!("{have:?}"), format!("{want:?}"))
+            }
+            _ => (preview(got), preview(expected)),
+        };
+        format!("payload {have} ({} bytes), recorded: {want} ({} bytes)", got.payload.len(), expected.payload.len())
     })
+}
+
+/// `a` and `b` cut to about `width` characters each, both starting a little before their first difference
+/// (marked `…` where cut), so two long values that differ late do not print as the same prefix.
+fn around_difference(a: &str, b: &str, width: usize) -> (String, String) {
+    let first = a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count();
+    let start = first.saturating_sub(width / 3);
+    let window = |text: &str| {
+        let total = text.chars().count();
+        let shown: String = text.chars().skip(start).take(width).collect();
+        let head = if start > 0 { "…" } else { "" };
+        let tail = if start + width < total { "…" } else { "" };
+        format!("{head}{shown}{tail}")
+    };
+    (window(a), window(b))
 }
 
 fn json_of(frame: &Frame) -> Option<Value> {
@@ -67,7 +83,10 @@ pub fn json_difference(path: &str, want: &Value, have: &Value, ignore: &[String]
             }
             a.iter().zip(b).enumerate().find_map(|(i, (x, y))| json_difference(&format!("{path}[{i}]"), x, y, ignore))
         }
-        _ => (want != have).then(|| format!("{path} is {}, recorded: {}", short(have), short(want))),
+        _ => (want != have).then(|| {
+            let (have, want) = around_difference(&have.to_string(), &want.to_string(), 60);
+            format!("{path} is {have}, recorded: {want}")
+        }),
     }
 }
 
@@ -123,6 +142,17 @@ mod tests {
         assert!(compare(&recorded, &shorter, &[]).unwrap().contains("$.body.n has 1 items"));
         let extra = text(r#"{"type":"response","body":{"id":"a","n":[1,2]},"x":1}"#);
         assert!(compare(&recorded, &extra, &[]).unwrap().contains("$.x is new"));
+    }
+
+    #[test]
+    fn long_values_that_differ_late_show_where_they_differ() {
+        let head = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.".repeat(3);
+        let recorded = text(&format!(r#"{{"jwt":"{head}AAAA.sig"}}"#));
+        let live = text(&format!(r#"{{"jwt":"{head}BBBB.sig"}}"#));
+        let said = compare(&recorded, &live, &[]).unwrap();
+        assert!(said.contains("BBBB") && said.contains("AAAA") && said.contains("…"), "{said}");
+        let said = compare(&text(&format!("{head}xyz")), &text(&format!("{head}xyw")), &[]).unwrap();
+        assert!(said.contains("xyw") && said.contains("xyz"), "{said}");
     }
 
     #[test]
