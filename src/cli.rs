@@ -215,7 +215,13 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     let trimmed = text.trim();
     let digits_end = trimmed.find(|c: char| !c.is_ascii_digit()).unwrap_or(trimmed.len());
     let (number, unit) = trimmed.split_at(digits_end);
-    let number: u64 = number.parse().map_err(|_| format!("{text:?} is not a size (examples: 1048576, 512K, 64M)"))?;
+    if unit.starts_with(['.', ',']) {
+        return Err(format!("{text:?}: a size is a whole number of bytes, K, M or G (write 1536K, not 1.5M)"));
+    }
+    let number: u64 = number.parse().map_err(|e: std::num::ParseIntError| match e.kind() {
+        std::num::IntErrorKind::PosOverflow => format!("{text:?} is too large"),
+        _ => format!("{text:?} is not a size (examples: 1048576, 512K, 64M)"),
+    })?;
     let factor: u64 = match unit.trim().to_ascii_uppercase().as_str() {
         "" | "B" => 1,
         "K" | "KB" | "KIB" => 1 << 10,
@@ -307,5 +313,8 @@ mod tests {
         assert!(parse_size("12X").unwrap_err().contains("unit"));
         assert!(parse_size("abc").is_err());
         assert!(parse_size("0").is_err());
+        assert!(parse_size("1.5M").unwrap_err().contains("whole number"));
+        assert!(parse_size("18446744073709551616").unwrap_err().contains("too large"));
+        assert!(parse_size("99999999999G").unwrap_err().contains("too large"));
     }
 }
