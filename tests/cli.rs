@@ -31,6 +31,8 @@ async fn bad_input_is_a_clear_error() {
     assert!(err.contains("must start with ws:// or wss://"), "{err}");
     let err = fails_with(&["proxy", "--upstream", "ws://x", "--max-message", "12X"], home.path()).await;
     assert!(err.contains("unknown size unit"), "{err}");
+    let err = fails_with(&["proxy", "--listen", "127.0.0.1:9555", "--ui", "127.0.0.1:9555"], home.path()).await;
+    assert!(err.contains("--listen and --ui are both 127.0.0.1:9555"), "{err}");
     let err = fails_with(&["proxy", "--upstream", "ws://x", "--set-header", "no colon"], home.path()).await;
     assert!(err.contains("Name: value"), "{err}");
     let existing = home.path().join("existing.jsonl");

@@ -51,6 +51,11 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
         false => None,
     };
     let listen = args.listen.unwrap_or_else(|| crate::cli::DEFAULT_PROXY_ADDR.parse().expect("a valid default"));
+    if args.ui.listen() == Some(listen) && listen.port() != 0 {
+        bail!(
+            "--listen and --ui are both {listen}: the proxy and the web UI need a port each (e.g. --ui 127.0.0.1:9001)"
+        );
+    }
     let listener = super::shutdown::bind(listen, "proxy", "--listen").await?;
     let local = listener.local_addr()?;
     let public_url = format!("{}://{local}", if client_tls.is_some() { "wss" } else { "ws" });
