@@ -98,6 +98,14 @@ impl CaptureArgs {
     /// A format that contradicts the file's extension is refused (a binary `.jsonl` would fool jq, and a JSON
     /// `.ftcap` every reader that trusts the name).
     pub fn format(&self) -> Result<CaptureFormat, String> {
+        if let Some(har) = self.capture.as_deref().filter(|path| crate::har::is_har_path(path)) {
+            return Err(format!(
+                "--capture {} is a HAR name, but frametap records captures (.jsonl, .ftcap); record to a .jsonl and \
+                 turn it into a HAR afterwards with `frametap convert FILE.jsonl {}`",
+                har.display(),
+                har.display()
+            ));
+        }
         let named = self.capture.as_deref().and_then(CaptureFormat::named_by);
         match (self.capture_format, named) {
             (Some(chosen), Some(named)) if chosen != named => {
@@ -264,6 +272,9 @@ mod tests {
             "{err}"
         );
         assert!(args(Some("s.ftcap"), Some(CaptureFormat::Jsonl)).format().is_err());
+        for har in ["s.har", "s.zhar"] {
+            assert!(args(Some(har), None).format().unwrap_err().contains("frametap convert FILE.jsonl"), "{har}");
+        }
     }
 
     /// The options under each heading of `frametap proxy --help`, by heading ("Options" first).

@@ -439,6 +439,31 @@ async fn messages_past_the_limit_are_refused_with_1009_from_the_proxy() {
     assert!(capture.records.iter().any(|r| matches!(r, Record::Note(n) if n.code == "message-too-big")));
 }
 
+/// The server's own close right behind its oversized frame (one write, so usually one read for frametap): the
+/// client only ever gets frametap's 1009, so the connection was closed by frametap, and the record says why.
+#[tokio::test]
+async fn a_close_right_behind_an_oversized_frame_leaves_frametaps_1009_first() {
+    let (server, _) = raw::start_raw_server(raw::upgrade_all, |mut ws: RawWs| async move {
+        let mut burst = frametap::wire::encode_frame(true, Opcode::Text, &[b'b'; 80], None).to_vec();
+        burst.extend_from_slice(&frametap::wire::encode_frame(true, Opcode::Close, b"\x03\xe8", None));
+        ws.send_raw(&burst).await;
+        while !matches!(ws.recv().await, Received::Eof | Received::Reset) {}
+    })
+    .await;
+    let mut config = test_config(&format!("ws://{server}"));
+    config.relay.max_message = 50;
+    let proxy = start_proxy(config).await;
+    let mut ws = raw::connect(proxy.addr, "/", &[]).await.1.unwrap();
+    let close = ws.frame().await;
+    assert_eq!((close.header.opcode, &close.payload[..2]), (Opcode::Close, &1009u16.to_be_bytes()[..]));
+    ws.send(true, Opcode::Close, &close.payload[..2]).await;
+    let capture = proxy.stop().await;
+    let close = close_of(&capture, 1);
+    assert_eq!((close.initiator, close.code), (Peer::Proxy, Some(1009)), "{close:?}");
+    let detail = close.detail.as_deref().unwrap_or_default();
+    assert!(detail.starts_with("the server sent a frame of 80 bytes, past --max-message 50"), "{detail}");
+}
+
 #[tokio::test]
 async fn shutdown_closes_open_connections_with_1001_and_saves_the_capture() {
     let (server_saw_tx, mut server_saw) = tokio::sync::mpsc::unbounded_channel();

@@ -120,6 +120,8 @@ pub struct ConnHistory {
     pub data_frames: u64,
     /// The last ping or pong, either way.
     pub last_control: Option<Ts>,
+    /// Per endpoint (client, server): it sent a close frame.
+    pub closes_from: [bool; 2],
     /// Per endpoint (client, server): a fragmented data message is in progress.
     in_message: [bool; 2],
     /// Per endpoint (client, server): the last frame up to the first close frame that broke RFC 6455.
@@ -159,6 +161,7 @@ impl ConnHistory {
             largest: None,
             data_frames: 0,
             last_control: None,
+            closes_from: [false, false],
             in_message: [false, false],
             violations: [None, None],
         }
@@ -237,6 +240,9 @@ impl ConnHistory {
             let violation = rfc6455::check(frame, &mut self.in_message[side]);
             if violation.is_some() && self.first_close.is_none() {
                 self.violations[side] = violation;
+            }
+            if frame.opcode == Opcode::Close {
+                self.closes_from[side] = true;
             }
         }
         if frame.opcode == Opcode::Close {

@@ -24,10 +24,10 @@ pub(crate) fn who_closed(history: &ConnHistory, close: &Close, causes: &mut Vec<
             // Nobody dropped TCP: a side never answered the close, and frametap ended both connections when
             // the close timeout ran out.
             None if first_close.is_some() => {
-                let silent = match close.initiator {
-                    Peer::Client => "the server",
-                    Peer::Server => "the client",
-                    Peer::Proxy => "a side",
+                let silent = match (close.initiator, history.closes_from) {
+                    (Peer::Client, _) | (Peer::Proxy, [true, false]) => "the server",
+                    (Peer::Server, _) | (Peer::Proxy, [false, true]) => "the client",
+                    (Peer::Proxy, _) => "neither side",
                 };
                 causes.push(unanswered(format!(
                     "the {closer} closed first; {silent} never answered with a close frame and frametap closed both TCP connections when its close timeout ran out"
@@ -93,11 +93,22 @@ pub(crate) fn who_closed(history: &ConnHistory, close: &Close, causes: &mut Vec<
 
 /// A frame that broke RFC 6455 before the close: its receiver must fail the connection.
 pub(crate) fn rfc6455_violations(history: &ConnHistory, close: &Close, causes: &mut Vec<Cause>) {
+    let first_close = history.first_close.as_ref();
     for violation in history.violations.iter().flatten() {
+        // A forbidden code in the first close frame is the `close-code` rule's (certain) finding already.
+        if first_close.is_some_and(|c| c.seq == violation.seq) && close.code.is_some_and(is_forbidden_on_wire) {
+            continue;
+        }
         let receiver = violation.from.other();
         let receiver_ended = close.initiator == receiver || close.dropped_by == Some(receiver);
-        let (confidence, outcome) = if receiver_ended {
-            (Confidence::Likely, format!("; the {} ended the connection, likely for that", receiver.as_str()))
+        // Failing the connection is the receiver's next move: no data from it after the frame, and soon.
+        let went_on = history.last_from(receiver).is_some_and(|last| last.seq > violation.seq);
+        let close_at = first_close.map_or(close.ts, |c| c.ts);
+        let soon = ms_between(close_at, violation.ts) <= SOON_MS;
+        let (confidence, outcome) = if receiver_ended && soon && !went_on {
+            (Confidence::Likely, format!("; the {} ended the connection next, likely for that", receiver.as_str()))
+        } else if went_on {
+            (Confidence::Possible, format!("; the {} went on sending after it", receiver.as_str()))
         } else {
             (Confidence::Possible, String::new())
         };

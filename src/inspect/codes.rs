@@ -41,7 +41,7 @@ pub fn close_code_meaning(code: u16) -> &'static str {
         1008 => "the endpoint received a message that violates its policy (often authentication or authorisation)",
         1009 => "a message was too big for the endpoint to process",
         1010 => "the client expected the server to negotiate an extension it did not",
-        1011 => "the server hit an unexpected condition (an internal error) while handling a request",
+        1011 => "the endpoint hit an unexpected condition (an internal error) while handling a message",
         1012 => "the server is restarting; reconnecting later should work",
         1013 => "the server is overloaded or rate limiting; try again later",
         1014 => "a gateway or proxy got an invalid response from the server behind it",

@@ -37,6 +37,9 @@ pub struct Ends<C, S> {
     pub server_prefix: Bytes,
 }
 
+/// The reason of frametap's 1009 close.
+const TOO_BIG_REASON: &str = "message too big for frametap --max-message";
+
 /// Why frametap itself sends a close frame.
 type ProxyClose = Option<(u16, &'static str)>;
 
@@ -304,7 +307,10 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Pump<'a, R, W> {
         };
         self.pending.push(Record::Note(note));
         self.shared.proxy_closes(format!("{what} (not passed on), so frametap closed with 1009"));
-        self.shared.proxy_close.send_replace(Some((1009, "message too big for frametap --max-message")));
+        // frametap's close comes first from here on, even when the sender's own close frame follows in the same
+        // read (that frame is not passed on: the receiver only ever sees frametap's 1009).
+        self.shared.saw_close(Peer::Proxy, Some(1009), Some(TOO_BIG_REASON.to_owned()));
+        self.shared.proxy_close.send_replace(Some((1009, TOO_BIG_REASON)));
     }
 
     async fn send_proxy_close(&mut self, code: u16, reason: &'static str) -> std::io::Result<()> {
