@@ -100,7 +100,7 @@ function banner(text) { $('banner-text').textContent = text; $('banner').hidden 
 
 function connect() {
   const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/stream`);
-  ws.onopen = () => { retryDelay = 500; setStatus('syncing…', 'connecting'); };
+  ws.onopen = () => { retryDelay = 500; state.connected = true; setStatus('syncing…', 'connecting'); };
   ws.onmessage = (ev) => {
     const msg = JSON.parse(ev.data);
     if (msg.t === 'hello') {
@@ -121,7 +121,15 @@ function connect() {
   };
   ws.onclose = (ev) => {
     state.live = false;
-    setStatus(ev.code === 1001 ? 'stopped' : 'disconnected · retrying', 'down');
+    state.connected = false;
+    markDirty(['table']);
+    // 1001: frametap stopped. A new run has a new access token, so this page cannot follow it: say so, stop.
+    if (ev.code === 1001) {
+      setStatus('stopped', 'down');
+      banner('frametap stopped. What is shown stays here; when it runs again, open the new URL it prints.');
+      return;
+    }
+    setStatus('disconnected · retrying', 'down');
     setTimeout(connect, retryDelay);
     retryDelay = Math.min(retryDelay * 2, 5000);
   };
@@ -139,6 +147,7 @@ function connState(c) {
 
 function renderList() {
   const list = $('conn-list');
+  const focused = list.contains(document.activeElement) ? document.activeElement.dataset.conn : null;
   list.textContent = '';
   const ids = [...state.conns.keys()].sort((a, b) => a - b);
   $('conn-count').textContent = ids.length ? `(${ids.length})` : '';
@@ -150,7 +159,10 @@ function renderList() {
     let upstream = c.open?.upstream || '';
     if (upstream.startsWith('sim:')) upstream = upstream.split('/')[0];
     else try { if (upstream) upstream = new URL(upstream).host || upstream; } catch { /* keep as is */ }
-    const dur = c.close ? duration(c.close.duration_ms) : c.open ? duration(Date.now() - Date.parse(c.open.ts)) : '';
+    // A refused or failed upgrade never opened: its duration is the handshake's, and it does not tick.
+    const neverOpened = c.open?.error || (c.open?.response && c.open.response.status !== 101);
+    const since = !c.close && !neverOpened && c.open ? c.open.ts : null;
+    const dur = c.close ? duration(c.close.duration_ms) : neverOpened ? duration(c.open.handshake_ms ?? 0) : since ? duration(Date.now() - Date.parse(since)) : '';
     const closeInfo = c.close ? `${c.close.code != null ? c.close.code : c.close.clean === false ? 'drop' : 'no code'} by ${c.close.initiator}` : '';
     // A side that ended TCP without answering the close, when it is not the closer itself.
     const dropped = c.close?.dropped_by && (c.close.code != null || c.close.dropped_by !== c.close.initiator) ? `${c.close.dropped_by} dropped TCP` : '';
@@ -160,11 +172,12 @@ function renderList() {
     list.append(el('li.conn' + (id === state.selected ? '.selected' : ''), { dataset: { conn: String(id) }, tabindex: '0', onclick: () => selectConn(id) },
       el('div.conn-line', null, el('span.conn-id', { text: `#${id}` }), el('span.state.' + cls, { text: label }),
         el('span.conn-path', { text: path, title: path })),
-      el('div.conn-line.muted', null, el('span', { text: upstream }), el('span', { text: dur, dataset: { live: c.close ? '' : 'yes' } }),
+      el('div.conn-line.muted', null, el('span', { text: upstream }), el('span', { text: dur, dataset: since ? { since } : {} }),
         closeInfo ? el('span.close-info', { text: closeInfo }) : null,
         dropped ? el('span.dropped.warn-text', { text: dropped }) : null,
         c.diagnosis ? el('span.diag-marker' + (flagged ? '.flagged' : ''), { title: 'a close diagnosis exists: see the Close tab', text: flagged ? '⚑ diagnosis' : 'diagnosis' }) : null)));
   }
+  if (focused != null) list.querySelector(`li[data-conn="${focused}"]`)?.focus();
 }
 
 function renderSessionNotes() {
@@ -216,7 +229,9 @@ function flagsFor(c) {
   const flags = new Map();
   if (!d) return flags;
   for (const f of d.findings || []) if (f.seq != null) flags.set(f.seq, ['⚠', `${f.rule || 'finding'}: ${f.message || ''}`, 'finding']);
-  for (const cause of d.causes || []) if (cause.seq != null) flags.set(cause.seq, ['⚠', cause.message || cause.rule || 'cause', 'finding']);
+  // Causes that point at a frame flag it too, except those that only say who closed (they point at the close frame).
+  const whoClosed = new Set(['client-closed', 'proxy-closed', 'close-unanswered', 'close-code']);
+  for (const cause of d.causes || []) if (cause.seq != null && !whoClosed.has(cause.rule)) flags.set(cause.seq, ['⚠', cause.message || cause.rule || 'cause', 'finding']);
   if (d.preceding?.seq != null) flags.set(d.preceding.seq, ['⚑', 'the frame just before the close', 'preceding']);
   return flags;
 }
@@ -250,12 +265,12 @@ function renderTable(full) {
     for (const f of shown.slice(cut)) frag.append(row(c, f, flags));
     body.textContent = '';
     body.append(frag);
-    note.textContent = cut ? `Showing the last ${MAX_ROWS} of ${shown.length} matching frames.` : shown.length ? '' : c.frames.length ? 'No frame matches the filters.' : 'No frames yet.';
+    c.shown = shown.length;
   } else {
-    for (const f of c.frames.slice(c.rendered)) if (visible(c, f)) body.append(row(c, f, flags));
-    if (body.rows.length) note.textContent = '';
+    for (const f of c.frames.slice(c.rendered)) if (visible(c, f)) { body.append(row(c, f, flags)); c.shown = (c.shown || 0) + 1; }
     while (body.rows.length > MAX_ROWS) body.deleteRow(0);
   }
+  note.textContent = c.shown > MAX_ROWS ? `Showing the last ${MAX_ROWS} of ${c.shown} matching frames.` : c.shown ? '' : c.frames.length ? 'No frame matches the filters.' : 'No frames yet.';
   c.rendered = c.frames.length;
   renderConnHeader(c);
   if (state.autoScroll) { const s = $('table-scroll'); s.scrollTop = s.scrollHeight; }
@@ -269,7 +284,8 @@ function renderConnHeader(c) {
   const info = window.frametapInfo || {};
   const dl = info.downloads || {};
   const link = (href, text, ok, why) => ok ? el('a.button', { href, download: '' , text }) : el('span.button.disabled', { title: why, text });
-  h.append(el('strong', { text: `#${c.id} ` }), el('span', { text: c.open?.request?.path || '' }),
+  const path = c.open?.request?.path || '';
+  h.append(el('strong', { text: `#${c.id} ` }), el('span.conn-header-path', { text: path, title: path }),
     el('span.spacer'),
     el('span.muted', { text: 'Download: ' }),
     link(`/api/conn/${c.id}/capture`, 'capture', true),
@@ -312,9 +328,12 @@ function renderDetail() {
 function render() {
   markDirty.queued = false;
   const d = dirty;
-  dirty = { list: false, table: false, rows: false, detail: false };
+  // While the history syncs, the table waits: it is drawn once when the stream says `live` (drawing it batch by
+  // batch made a page with a full history freeze for seconds).
+  const syncing = !state.live && state.connected;
+  dirty = { list: false, table: syncing && d.table, rows: syncing && d.rows, detail: false };
   if (d.list) { renderList(); renderSessionNotes(); }
-  if (d.table) renderTable(true); else if (d.rows) renderTable(false);
+  if (!syncing) { if (d.table) renderTable(true); else if (d.rows) renderTable(false); }
   if (d.detail) renderDetail();
 }
 
@@ -341,7 +360,9 @@ function setup() {
   for (const b of document.querySelectorAll('[data-op]')) b.addEventListener('click', () => { toggleIn(state.filters.ops, b.dataset.op); syncToggles(); markDirty(['table']); });
   $('hide-noise').addEventListener('click', () => { state.filters.hideNoise = !state.filters.hideNoise; syncToggles(); markDirty(['table']); });
   const onSearch = () => { state.filters.search = $('search').value; state.filters.regex = $('regex').checked; compileSearch(); markDirty(['table']); };
-  $('search').addEventListener('input', onSearch);
+  // Typing redraws the table once it pauses, not on every key (a full table takes a while to filter).
+  let searchTimer = null;
+  $('search').addEventListener('input', () => { clearTimeout(searchTimer); searchTimer = setTimeout(onSearch, 150); });
   $('regex').addEventListener('change', onSearch);
   for (const b of document.querySelectorAll('#tabs .tab')) b.addEventListener('click', () => { state.tab = b.dataset.tab; markDirty(['detail']); });
   $('conn-list').addEventListener('keydown', (e) => {
@@ -366,7 +387,7 @@ function setup() {
   // Live countdowns and open-connection durations.
   setInterval(() => {
     for (const n of document.querySelectorAll('.countdown')) n.textContent = countdownText(n.dataset.field, Number(n.dataset.epoch));
-    if ([...state.conns.values()].some(c => c.open && !c.close)) markDirty(['list']);
+    for (const n of document.querySelectorAll('#conn-list [data-since]')) n.textContent = duration(Date.now() - Date.parse(n.dataset.since));
   }, 1000);
   fetch('/api/info').then(r => r.json()).then(info => {
     window.frametapInfo = info;

@@ -123,9 +123,10 @@ export function preview(f) {
   if (f.opcode === 'close') return f.code != null ? `${closeName(f.code)}${f.reason ? ' · ' + f.reason : ''}` : 'close (no code)';
   const t = frameText(f);
   if (t != null) {
-    const j = frameJson(f);
-    const s = j ? JSON.stringify(j) : t.slice(0, 301);
-    return s.length > 300 ? s.slice(0, 300) + '…' : s;
+    // The text as sent (never re-serialised: that would round big numbers and drop duplicate keys), with each
+    // control character and the whitespace after it folded to one space.
+    const s = t.slice(0, 2400).replace(/[\u0000-\u001f\u007f]\s*/g, ' ');
+    return s.length > 300 || t.length > 2400 ? s.slice(0, 300) + '…' : s;
   }
   if (f.base64) return hexDump(base64Bytes(f.base64.slice(0, 32))).replace(/^\S+\s+/, '').split('  ')[0];
   return '';
