@@ -6,24 +6,31 @@ use std::sync::Arc;
 use anyhow::Context as _;
 
 use super::hub::{Hub, HubOptions, DEFAULT_HISTORY_LIMIT};
+use crate::event::{Note, Record, Ts};
 
 /// Reads `path` (a capture, or a HAR imported as `convert` does) into a hub large enough to hold all of it;
 /// unreadable lines are reported and skipped.
 pub fn load(path: &Path) -> anyhow::Result<Arc<Hub>> {
     let (capture, har_warnings) = crate::har::read_capture_or_har(path)?;
-    for warning in &har_warnings {
-        tracing::warn!("{}: {warning}", path.display());
-    }
-    for problem in &capture.problems {
-        tracing::warn!("{}: {problem}", path.display());
-    }
+    // What went wrong reading the file is said on stderr and, as session notes, in the page itself.
+    let mut warnings: Vec<(&str, String)> = har_warnings.into_iter().map(|w| ("har-import", w)).collect();
+    warnings.extend(capture.problems.iter().map(|problem| ("capture-unreadable", problem.to_string())));
     if !capture.has_end {
-        tracing::warn!("{} has no end record: the capture was cut short or is still being written", path.display());
+        let cut = "the capture has no end record: it was cut short, or is still being written".to_owned();
+        warnings.push(("capture-cut-short", cut));
     }
+    let ts = capture.records.last().map_or_else(Ts::now, Record::ts);
+    let notes: Vec<Record> = warnings
+        .into_iter()
+        .map(|(code, message)| {
+            tracing::warn!("{}: {message}", path.display());
+            Record::Note(Note { conn: None, ts, level: "warn".into(), code: code.into(), message })
+        })
+        .collect();
     let redacted = capture.meta().is_some_and(|m| m.redacted);
-    let history_limit = capture.records.len().max(DEFAULT_HISTORY_LIMIT);
+    let history_limit = (capture.records.len() + notes.len()).max(DEFAULT_HISTORY_LIMIT);
     let hub = Hub::new(HubOptions { history_limit, redacted });
-    for record in &capture.records {
+    for record in capture.records.iter().chain(&notes) {
         let json =
             serde_json::to_string(record).with_context(|| format!("re-serialising a {} record", record.kind()))?;
         hub.publish(record, &json);
@@ -46,7 +53,15 @@ mod tests {
         let hub = load(&path).unwrap();
         assert!(hub.options().redacted);
         let kinds: Vec<_> = hub.history().iter().map(|e| (e.kind.to_string(), e.conn)).collect();
-        assert_eq!(kinds, vec![("meta".to_string(), None), ("note".to_string(), Some(2))]);
+        let session_note = ("note".to_string(), None);
+        let expected = [("meta".to_string(), None), ("note".to_string(), Some(2))]
+            .into_iter()
+            .chain(std::iter::repeat_n(session_note, 3))
+            .collect::<Vec<_>>();
+        assert_eq!(kinds, expected, "two unreadable lines and the missing end become session notes");
+        let said: Vec<String> = hub.history().iter().map(|e| e.json.to_string()).collect();
+        assert!(said[2].contains("capture-unreadable") && said[2].contains("line 2"), "{said:?}");
+        assert!(said[4].contains("capture-cut-short"), "{said:?}");
     }
 
     #[test]
