@@ -48,10 +48,10 @@ pub fn run_convert(cmd: ConvertCommand) -> Result<()> {
     }
     let from = report.source.map(|s| format!(" (a HAR saved by {})", s.name())).unwrap_or_default();
     println!(
-        "wrote {}: {} connection(s), {} frame(s) from {}{from}",
+        "wrote {}: {}, {} from {}{from}",
         report.output.display(),
-        report.connections,
-        report.frames,
+        crate::words::count(report.connections as u64, "connection"),
+        crate::words::count(report.frames as u64, "frame"),
         cmd.input.display()
     );
     Ok(())

@@ -542,7 +542,7 @@ fn the_binary_converts_and_fails_with_one_line_and_a_non_zero_exit() {
     let ok = run(&[&fixture("chrome-genesys.har"), &out]);
     assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
     let stdout = String::from_utf8_lossy(&ok.stdout);
-    assert!(stdout.contains("1 connection(s), 8 frame(s)") && stdout.contains("Chrome DevTools"), "{stdout}");
+    assert!(stdout.contains("1 connection, 8 frames") && stdout.contains("Chrome DevTools"), "{stdout}");
     assert!(String::from_utf8_lossy(&ok.stderr).contains("warning: skipped 1 entries"));
 
     let failed = run(&[&fixture("chrome-no-websocket.har"), &dir.path().join("none.jsonl")]);

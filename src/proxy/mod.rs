@@ -87,7 +87,10 @@ impl ProxyContext {
         let limit = self.config.relay.close_timeout + SHUTDOWN_GRACE;
         let still = self.wait_for_relays(limit).await;
         if still > 0 {
-            tracing::warn!("{still} connection(s) did not finish closing within {limit:?}");
+            tracing::warn!(
+                "{} did not finish closing within {limit:?}",
+                crate::words::count(still as u64, "connection")
+            );
         }
     }
 
