@@ -65,6 +65,27 @@ async fn markers_downloads_and_the_table_stay_on_screen_and_focus_stays_put() {
     let preview = page.eval("document.querySelector('#frame-1 .c-preview').textContent").await.unwrap();
     assert_eq!(preview, as_sent, "the preview is the payload as sent, not re-serialised");
 
+    // From the keyboard: arrow keys in the frame table select frames; toggles and tabs say their state.
+    page.click("#conn-list li[data-conn=\"2\"]").await.unwrap();
+    page.wait_for("document.querySelectorAll('#frame-rows tr').length === 6", WAIT).await.unwrap();
+    let arrow_down = "document.getElementById('table-scroll').dispatchEvent(new KeyboardEvent('keydown', {key: 'ArrowDown', bubbles: true}))";
+    page.eval(arrow_down).await.unwrap();
+    page.wait_for("document.querySelector('#detail-body h3')?.textContent === 'Frame #1'", WAIT).await.unwrap();
+    page.eval(arrow_down).await.unwrap();
+    page.wait_for("document.querySelector('#detail-body h3')?.textContent === 'Frame #2'", WAIT).await.unwrap();
+    assert!(
+        truth(&page, "document.querySelector('#tabs [data-tab=\"frame\"]').getAttribute('aria-selected') === 'true'")
+            .await
+    );
+    page.click("[data-op=\"close\"]").await.unwrap();
+    assert!(
+        truth(&page, "document.querySelector('[data-op=\"close\"]').getAttribute('aria-pressed') === 'false'").await
+    );
+    page.click("[data-op=\"close\"]").await.unwrap();
+    assert!(
+        truth(&page, "document.querySelector('[data-op=\"close\"]').getAttribute('aria-pressed') === 'true'").await
+    );
+
     // Keyboard focus on a connection survives the list being rebuilt (a new connection arrives).
     page.eval("document.querySelector('#conn-list li[data-conn=\"2\"]').focus()").await.unwrap();
     publish(&ui.hub, fixtures::open(5, "/later"));

@@ -311,7 +311,10 @@ function selectFrame(seq) {
 }
 
 function renderDetail() {
-  for (const b of document.querySelectorAll('#tabs .tab')) b.classList.toggle('on', b.dataset.tab === state.tab);
+  for (const b of document.querySelectorAll('#tabs .tab')) {
+    b.classList.toggle('on', b.dataset.tab === state.tab);
+    b.setAttribute('aria-selected', String(b.dataset.tab === state.tab));
+  }
   const c = state.conns.get(state.selected);
   const body = $('detail-body');
   body.textContent = '';
@@ -340,9 +343,10 @@ function render() {
 // ---- controls ----------------------------------------------------------------------------------
 
 function syncToggles() {
-  for (const b of document.querySelectorAll('[data-dir]')) b.classList.toggle('on', state.filters.dirs.has(b.dataset.dir));
-  for (const b of document.querySelectorAll('[data-op]')) b.classList.toggle('on', state.filters.ops.has(b.dataset.op));
-  $('hide-noise').classList.toggle('on', state.filters.hideNoise);
+  const set = (b, on) => { b.classList.toggle('on', on); b.setAttribute('aria-pressed', String(on)); };
+  for (const b of document.querySelectorAll('[data-dir]')) set(b, state.filters.dirs.has(b.dataset.dir));
+  for (const b of document.querySelectorAll('[data-op]')) set(b, state.filters.ops.has(b.dataset.op));
+  set($('hide-noise'), state.filters.hideNoise);
 }
 
 function clearFilters() {
@@ -370,6 +374,17 @@ function setup() {
     if (li && (e.key === 'Enter' || e.key === ' ')) { e.preventDefault(); selectConn(Number(li.dataset.conn)); }
   });
   $('frame-rows').addEventListener('click', (e) => { const tr = e.target.closest('tr'); if (tr) selectFrame(Number(tr.dataset.seq)); });
+  // From the keyboard: the frame table takes focus, and the arrow keys select the next or previous frame.
+  $('table-scroll').addEventListener('keydown', (e) => {
+    if (e.key !== 'ArrowDown' && e.key !== 'ArrowUp') return;
+    const rows = $('frame-rows').rows;
+    if (!rows.length) return;
+    e.preventDefault();
+    const current = rowFor(state.selectedSeq);
+    const next = !current ? rows[e.key === 'ArrowDown' ? 0 : rows.length - 1]
+      : e.key === 'ArrowDown' ? current.nextElementSibling : current.previousElementSibling;
+    if (next) { selectFrame(Number(next.dataset.seq)); $('table-scroll').focus(); }
+  });
   const scroller = $('table-scroll');
   scroller.addEventListener('scroll', () => {
     const atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 24;
@@ -395,6 +410,7 @@ function setup() {
     if (!info.proxy_ws_url) $('try-link').title = 'No proxy is running in this session; the try-it page needs one.';
     markDirty(['table']);
   }).catch(() => {});
+  syncToggles();
   connect();
 }
 
