@@ -219,6 +219,20 @@ fn a_configure_session_sent_in_fragments_counts_once_the_server_answers_it() {
 }
 
 #[test]
+fn a_plain_text_frame_is_quoted_in_the_lint_message() {
+    let mut s = Script::new("sim:genesys/v1", Some(1.0));
+    s.client(0, "not json at all").close_frame(5, Peer::Server, 1000, "").close(
+        6,
+        Peer::Server,
+        Some(1000),
+        None,
+        true,
+    );
+    let message = cause(&s.diagnose(), "protocol-lint")["message"].as_str().unwrap().to_owned();
+    assert!(message.starts_with("client frame #1 \"not json at all\" breaks"), "{message}");
+}
+
+#[test]
 fn typing_events_are_annotated_like_presence_events() {
     let mut s = Script::new("sim:genesys/v1", Some(5.0));
     s.client(0, CONFIGURE).server(20, SESSION_RESPONSE);

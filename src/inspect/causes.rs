@@ -217,7 +217,7 @@ pub(crate) fn client_frame_rules(history: &ConnHistory, close: &Close, close_at:
             format!(
                 "client frame #{} {} breaks the {} protocol ({}){}",
                 client.seq,
-                short(&preview(client), 80),
+                quoted_unless_structured(&short(&preview(client), 80)),
                 history.profile.protocol(),
                 crate::profile::rule_words(&rules),
                 match (close.initiator, confidence) {
@@ -300,6 +300,15 @@ fn timing_cause(rtt: Option<f64>, gap: f64, seq: u64, verb: &str, frame_is_bad: 
             Some(seq),
         ),
         Some(rtt) => in_response(Confidence::Likely, format!("gap {gap} ms > round trip {rtt} ms")),
+    }
+}
+
+/// A preview as it reads inside a sentence: JSON and `<n bytes: …>` stand out by themselves; plain text is quoted.
+fn quoted_unless_structured(preview: &str) -> String {
+    if preview.starts_with(['{', '[', '<']) {
+        preview.to_owned()
+    } else {
+        format!("{preview:?}")
     }
 }
 
