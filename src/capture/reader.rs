@@ -65,14 +65,7 @@ impl CaptureFile {
     /// What a copy of this capture must say it lacks, for its own `end` record: the records the writer dropped
     /// and the errors named by the capture's `end`, each record that could not be read, and a missing `end`.
     pub fn losses(&self) -> (u64, Vec<String>) {
-        let mut dropped = 0;
-        let mut errors = Vec::new();
-        for record in &self.records {
-            if let Record::End(end) = record {
-                dropped += end.dropped;
-                errors.extend(end.errors.iter().cloned());
-            }
-        }
+        let (dropped, mut errors) = crate::event::End::losses_of(&self.records);
         errors.extend(self.problems.iter().map(|problem| format!("input {problem}")));
         if !self.has_end {
             errors.push("the input capture has no end record: it was cut short".to_owned());

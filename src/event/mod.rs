@@ -289,6 +289,18 @@ impl End {
         }
         End { ts, connections, frames, records, dropped, complete: dropped == 0 && errors.is_empty(), errors }
     }
+
+    /// The losses the `end` records among `records` report (records dropped, errors), for a copy's own `end`.
+    pub fn losses_of(records: &[Record]) -> (u64, Vec<String>) {
+        let ends = records.iter().filter_map(|record| match record {
+            Record::End(end) => Some(end),
+            _ => None,
+        });
+        ends.fold((0, Vec::new()), |(dropped, mut errors), end| {
+            errors.extend(end.errors.iter().cloned());
+            (dropped + end.dropped, errors)
+        })
+    }
 }
 
 /// A credential found on a connection, reported once when first seen (filled in by `inspect::tokens`).

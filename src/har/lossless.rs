@@ -87,15 +87,8 @@ fn import_stripped(
     stripped: &[(usize, &Value)],
     warnings: &mut Vec<String>,
 ) -> Result<Vec<Record>> {
-    let (mut dropped, mut errors) = (0, Vec::new());
-    records.retain(|record| match record {
-        Record::End(end) => {
-            dropped += end.dropped;
-            errors.extend(end.errors.iter().cloned());
-            false
-        }
-        _ => true,
-    });
+    let (dropped, mut errors) = End::losses_of(&records);
+    records.retain(|record| !matches!(record, Record::End(_)));
     let mut used: BTreeSet<ConnId> = records.iter().filter_map(Record::conn).collect();
     let mut conn: ConnId = 1;
     for &(number, entry) in stripped {
