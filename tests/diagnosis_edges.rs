@@ -8,7 +8,18 @@ mod script;
 
 use frametap::event::{Close, Opcode, Peer, Record};
 use frametap::inspect::render_diagnosis;
+use frametap::inspect::ProfileChoice;
 use script::*;
+
+/// The diagnosis's lint findings, each as `rule #seq: message`.
+fn findings(d: &frametap::event::Diagnosis) -> Vec<String> {
+    d.details["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| format!("{} #{}: {}", f["rule"].as_str().unwrap(), f["seq"], f["message"].as_str().unwrap()))
+        .collect()
+}
 
 /// A `close` record the relay writes when nobody dropped TCP but the close handshake did not finish in time.
 fn timed_out_close(s: &mut Script, ms: i64, initiator: Peer, code: u16) {
@@ -198,24 +209,105 @@ fn a_code_the_client_chose_is_not_read_as_the_servers_vocabulary() {
 }
 
 #[test]
-fn a_configure_session_sent_in_fragments_counts_once_the_server_answers_it() {
+fn a_configure_session_sent_in_fragments_is_read_whole() {
     let mut s = Script::new("sim:genesys/v1", Some(5.0));
-    s.frame(0, Peer::Client, Opcode::Text, br#"{"action":"configureSession","#.to_vec());
-    if let Some(Record::Frame(frame)) = s.records.last_mut() {
-        frame.fin = false;
-    }
-    s.frame(1, Peer::Client, Opcode::Continuation, br#""token":"t","deploymentId":"d"}"#.to_vec());
-    if let Some(Record::Frame(frame)) = s.records.last_mut() {
-        frame.text_message = true;
-    }
-    s.server(20, SESSION_RESPONSE);
+    s.fragmented(
+        0,
+        Peer::Client,
+        Opcode::Text,
+        &[br#"{"action":"configureSession","#, br#""token":"t","deploymentId":"d"}"#],
+    );
+    // No SessionResponse: the request itself is what counts.
     s.client(100, r#"{"action":"echo","token":"t","message":{"type":"Text","text":"ping"}}"#);
     s.close_frame(200, Peer::Client, 1000, "").close_frame(201, Peer::Server, 1000, "");
     s.close(202, Peer::Client, Some(1000), None, true);
+    let records = s.run(ProfileChoice::Auto);
+    let annotated: Vec<(u64, String)> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Annotation(a) => Some((a.seq, a.text.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(annotated.len(), 2, "{annotated:?}");
+    assert_eq!(annotated[0].0, 2, "the reassembled message is annotated on its last fragment: {annotated:?}");
+    assert!(annotated[0].1.contains("configureSession"), "{annotated:?}");
     let d = s.diagnose();
-    let rules: Vec<&str> =
-        d.details["findings"].as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap()).collect();
-    assert!(!rules.contains(&"genesys-before-configure"), "{rules:?}");
+    assert_eq!(findings(&d), Vec::<String>::new());
+}
+
+#[test]
+fn a_fragmented_request_is_linted_and_its_findings_name_the_last_fragment() {
+    let mut s = Script::new("sim:genesys/v1", Some(5.0));
+    s.client(0, CONFIGURE).server(20, SESSION_RESPONSE);
+    s.fragmented(
+        50,
+        Peer::Client,
+        Opcode::Text,
+        &[br#"{"action":"onMessage","#, br#""message":{"type":"Text","#, br#""text":"hi"}}"#],
+    );
+    s.close_frame(60, Peer::Server, 1000, "").close(61, Peer::Server, Some(1000), None, true);
+    let d = s.diagnose();
+    let lint = cause(&d, "protocol-lint");
+    assert_eq!(lint["confidence"], "likely", "{lint}");
+    let message = lint["message"].as_str().unwrap();
+    assert!(message.starts_with("client frame #5 ") && message.contains("no `token`"), "{message}");
+    // A fragment alone is never linted (half a JSON object is not a protocol error).
+    assert!(!findings(&d).iter().any(|f| f.contains("not JSON") || f.contains("not json")), "{:?}", findings(&d));
+}
+
+#[test]
+fn a_jwt_split_over_fragments_is_one_token_not_a_malformed_one() {
+    let token = jwt(serde_json::json!({"sub": "guest", "exp": epoch(3600)}));
+    let (head, tail) = token.split_at(token.len() / 2);
+    let first =
+        format!(r#"{{"action":"configureAuthenticatedSession","token":"t","deploymentId":"d","data":{{"code":"{head}"#);
+    let last = format!(r#"{tail}"}}}}"#);
+    let mut s = Script::new("sim:genesys/v1", Some(5.0));
+    s.fragmented(0, Peer::Client, Opcode::Text, &[first.as_bytes(), last.as_bytes()]);
+    s.close_frame(60, Peer::Client, 1000, "").close(61, Peer::Client, Some(1000), None, true);
+    let tokens: Vec<_> = s
+        .run(ProfileChoice::Auto)
+        .into_iter()
+        .filter_map(|r| match r {
+            Record::Token(t) => Some(t),
+            _ => None,
+        })
+        .collect();
+    let kinds: Vec<(Option<u64>, String)> =
+        tokens.iter().map(|t| (t.seq, t.details["token_kind"].as_str().unwrap_or("").to_owned())).collect();
+    assert!(kinds.contains(&(Some(2), "jwt".to_owned())), "{kinds:?}");
+    assert!(!kinds.iter().any(|(_, kind)| kind == "malformed"), "{kinds:?}");
+}
+
+#[test]
+fn utf8_is_checked_on_the_reassembled_message_not_on_each_fragment() {
+    // "é" is two bytes, split between the fragments: valid once whole.
+    let mut s = Script::new("ws://127.0.0.1:9/chat", Some(1.0));
+    s.fragmented(0, Peer::Client, Opcode::Text, &[b"caf\xc3", b"\xa9"]);
+    s.close_frame(5, Peer::Server, 1000, "").close(6, Peer::Server, Some(1000), None, true);
+    assert!(!has_cause(&s.diagnose(), "ws-violation"), "{:#?}", causes(&s.diagnose()));
+
+    let mut s = Script::new("ws://127.0.0.1:9/chat", Some(1.0));
+    s.fragmented(0, Peer::Client, Opcode::Text, &[b"caf\xc3", b"\xc3"]);
+    s.close_frame(5, Peer::Server, 1007, "").close(6, Peer::Server, Some(1007), None, true);
+    let violation = cause(&s.diagnose(), "ws-violation").clone();
+    assert_eq!(violation["confidence"], "likely", "{violation}");
+    let message = violation["message"].as_str().unwrap();
+    assert!(message.contains("#2") && message.contains("fragmented text message that is not valid UTF-8"), "{message}");
+}
+
+#[test]
+fn a_fragmented_message_past_the_reassembly_limit_is_skipped_whole() {
+    let big = vec![b'x'; frametap::inspect::MAX_REASSEMBLED];
+    let mut s = Script::new("sim:genesys/v1", Some(5.0));
+    s.client(0, CONFIGURE).server(20, SESSION_RESPONSE);
+    s.fragmented(50, Peer::Client, Opcode::Text, &[br#"{"action":"#, &big, br#""}"#]);
+    s.close_frame(60, Peer::Server, 1000, "").close(61, Peer::Server, Some(1000), None, true);
+    let records = s.run(ProfileChoice::Auto);
+    let annotated = records.iter().filter(|r| matches!(r, Record::Annotation(_))).count();
+    assert_eq!(annotated, 2, "only the configure and its response are read");
+    assert!(!has_cause(&s.diagnose(), "ws-violation"));
 }
 
 #[test]

@@ -218,3 +218,27 @@ async fn refused_origin_through_the_simulator() {
     assert!(message.contains("HTTP 403") && message.contains("allowed domains"), "{message}");
     assert_eq!(rules(&d), offline);
 }
+
+#[tokio::test]
+async fn a_request_sent_in_fragments_is_read_whole_through_the_simulator() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    use tokio_tungstenite::tungstenite::Message;
+    let proxy = start_labelled_proxy(start_simulator().await, Some(SIM)).await;
+    let mut ws = connect_to(&proxy, &path(""), &[]).await;
+    // The seed story's message in three fragments: the simulator (tungstenite) reads it whole, and so must
+    // the analysis.
+    let parts: [&[u8]; 3] = [br#"{"type":"message","#, br#""content":"Hello from custom UI","#, br#""timestamp":1}"#];
+    for (i, part) in parts.iter().enumerate() {
+        let opcode = if i == 0 { OpCode::Data(Data::Text) } else { OpCode::Data(Data::Continue) };
+        ws.send(Message::Frame(Frame::message(part.to_vec(), opcode, i == 2))).await.unwrap();
+    }
+    assert!(drain(ws).await.is_empty(), "the simulator closes without an error frame");
+    let (capture, file, _dir) = proxy.stop().await;
+    let (d, offline) = diagnosis_and_inspect(&capture, &file, 1);
+    assert_eq!((d.details["initiator"].as_str(), d.details["code"].as_u64()), (Some("server"), Some(1000)));
+    let lint = cause(&d, "protocol-lint")["message"].as_str().unwrap().to_owned();
+    assert!(lint.contains("frame #3") && lint.contains("no `action`") && lint.contains("configureSession"), "{lint}");
+    assert_eq!(rules(&d), offline);
+}

@@ -6,12 +6,17 @@ use super::tokens::TokenTracker;
 use super::AnalysisOptions;
 use crate::event::{Annotation, ConnId, Frame, Opcode, Open, Peer, Record, Ts};
 use crate::profile::{self, Finding, Profile, ProfileChoice, Signal};
+use bytes::Bytes;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// At most this many lint findings are kept per connection (the rest are counted in `findings_omitted`).
 pub const MAX_FINDINGS: usize = 200;
 /// `--profile auto` looks for Guest API frames among a connection's first this-many data frames only.
 pub const AUTO_DETECT_FRAMES: u64 = 16;
+/// A fragmented message is put back together for the analysis up to this many bytes; a longer one is not
+/// read (the profile, tokens and UTF-8 check skip it; its frames are still relayed and recorded).
+pub const MAX_REASSEMBLED: usize = 1 << 20;
 
 /// Analyses all connections of one session; see [`Analyzer::observe`].
 pub struct Analyzer {
@@ -124,8 +129,17 @@ pub struct ConnHistory {
     pub closes_from: [bool; 2],
     /// Per endpoint (client, server): a fragmented data message is in progress.
     in_message: [bool; 2],
+    /// Per endpoint (client, server): the fragments so far of that message, to read it whole.
+    reassembling: [Option<Reassembly>; 2],
     /// Per endpoint (client, server): the last frame up to the first close frame that broke RFC 6455.
     pub violations: [Option<Violation>; 2],
+}
+
+/// A fragmented data message being put back together: its first frame's opcode and the payload so far
+/// (`None` once it grew past [`MAX_REASSEMBLED`]).
+struct Reassembly {
+    opcode: Opcode,
+    payload: Option<Vec<u8>>,
 }
 
 fn slot(peer: Peer) -> usize {
@@ -163,6 +177,7 @@ impl ConnHistory {
             last_control: None,
             closes_from: [false, false],
             in_message: [false, false],
+            reassembling: [None, None],
             violations: [None, None],
         }
     }
@@ -235,7 +250,7 @@ impl ConnHistory {
         self.open = Some(open.clone());
     }
 
-    fn frame(&mut self, frame: &Frame, out: &mut Vec<Record>) {
+    fn frame(&mut self, frame: &Frame, seen_at: Ts, out: &mut Vec<Record>) {
         if let Some(side) = [Peer::Client, Peer::Server].iter().position(|&p| p == frame.from) {
             let violation = rfc6455::check(frame, &mut self.in_message[side]);
             if violation.is_some() && self.first_close.is_none() {
@@ -279,8 +294,61 @@ impl ConnHistory {
         if self.auto_pending && self.data_frames > AUTO_DETECT_FRAMES {
             self.auto_pending = false;
         }
+        let Some(message) = self.message_of(frame) else {
+            return;
+        };
+        self.read_message(&message, out);
+        out.extend(self.tokens.observe_frame(&message, seen_at).into_iter().map(Record::from));
+    }
+
+    /// The whole data message `frame` ends: the frame itself when it is whole; the fragments put back
+    /// together when it is a fragmented message's last (dated and numbered as that frame); `None` while a
+    /// message is still arriving, or when it grew past [`MAX_REASSEMBLED`].
+    fn message_of<'f>(&mut self, frame: &'f Frame) -> Option<Cow<'f, Frame>> {
+        let Some(side) = [Peer::Client, Peer::Server].iter().position(|&p| p == frame.from) else {
+            return Some(Cow::Borrowed(frame));
+        };
+        let reassembling = &mut self.reassembling[side];
+        let complete = frame.payload.len() as u64 == frame.len;
+        if frame.opcode != Opcode::Continuation {
+            // A new message (one that starts inside a fragmented message breaks RFC 6455; it is read as sent).
+            *reassembling = None;
+            if frame.fin {
+                return Some(Cow::Borrowed(frame));
+            }
+            let payload = (complete && frame.payload.len() <= MAX_REASSEMBLED).then(|| frame.payload.to_vec());
+            *reassembling = Some(Reassembly { opcode: frame.opcode, payload });
+            return None;
+        }
+        let message = reassembling.as_mut()?;
+        if let Some(payload) = &mut message.payload {
+            if complete && payload.len() + frame.payload.len() <= MAX_REASSEMBLED {
+                payload.extend_from_slice(&frame.payload);
+            } else {
+                message.payload = None;
+            }
+        }
+        if !frame.fin {
+            return None;
+        }
+        let Reassembly { opcode, payload } = reassembling.take()?;
+        let message = Frame::whole(frame.conn, frame.ts, frame.seq, frame.from, opcode, Bytes::from(payload?));
+        if message.invalid_utf8() && self.first_close.is_none() {
+            self.violations[side] = Some(Violation {
+                seq: frame.seq,
+                ts: frame.ts,
+                from: frame.from,
+                what: "it ends a fragmented text message that is not valid UTF-8".into(),
+                code: 1007,
+            });
+        }
+        Some(Cow::Owned(message))
+    }
+
+    /// Lets the profile read one whole data message (possibly reassembled from fragments).
+    fn read_message(&mut self, message: &Frame, out: &mut Vec<Record>) {
         if self.auto_pending {
-            if let Some(found) = profile::detect_from_frame(frame) {
+            if let Some(found) = profile::detect_from_frame(message) {
                 self.profile = found;
                 self.auto_pending = false;
                 if let Some(open) = self.open.clone() {
@@ -289,25 +357,25 @@ impl ConnHistory {
                 }
             }
         }
-        let Some(reading) = self.profile.frame(frame) else {
+        let Some(reading) = self.profile.frame(message) else {
             return;
         };
-        if frame.from == Peer::Server {
+        if message.from == Peer::Server {
             if let Some(latency) = reading.details.get("latency_ms").and_then(serde_json::Value::as_f64) {
                 self.note_rtt(latency);
             }
         }
         if let Some(signal) = reading.signal {
-            self.signals.push(SignalAt { seq: frame.seq, ts: frame.ts, signal });
+            self.signals.push(SignalAt { seq: message.seq, ts: message.ts, signal });
         }
-        if frame.from == Peer::Client && self.first_close.is_none() {
-            self.last_client_findings = (frame.seq, reading.findings.clone());
+        if message.from == Peer::Client && self.first_close.is_none() {
+            self.last_client_findings = (message.seq, reading.findings.clone());
         }
         self.add_findings(reading.findings);
         out.push(Record::from(Annotation {
-            conn: frame.conn,
-            ts: frame.ts,
-            seq: frame.seq,
+            conn: message.conn,
+            ts: message.ts,
+            seq: message.seq,
             profile: self.profile.name().to_string(),
             text: reading.text,
             details: reading.details,
@@ -344,16 +412,7 @@ impl Analyzer {
                     }
                 }
             }
-            Record::Frame(frame) => {
-                let history = self.history(frame.conn);
-                history.frame(frame, &mut out);
-                if frame.opcode.is_data() {
-                    let tokens = history.tokens.observe(record, seen_at);
-                    if !tokens.is_empty() {
-                        out.extend(tokens.into_iter().map(Record::from));
-                    }
-                }
-            }
+            Record::Frame(frame) => self.history(frame.conn).frame(frame, seen_at, &mut out),
             Record::Close(close) if self.refused.remove(&close.conn) => {}
             Record::Close(close) => {
                 let history = self

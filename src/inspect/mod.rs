@@ -14,7 +14,7 @@ pub mod rfc6455;
 pub mod tokens;
 
 pub use crate::profile::ProfileChoice;
-pub use analyzer::Analyzer;
+pub use analyzer::{Analyzer, MAX_REASSEMBLED};
 pub use close::one_line;
 pub use codes::close_code_name;
 pub use command::{run_inspect, InspectCommand};

@@ -7,7 +7,7 @@
 mod find;
 mod report;
 
-use crate::event::{Record, Token, Ts};
+use crate::event::{ConnId, Frame, Record, Token, Ts};
 use std::collections::HashSet;
 use std::hash::BuildHasher;
 
@@ -76,14 +76,30 @@ impl TokenTracker {
     /// `frame`: any string in JSON that is a JWT, and credential-named fields (`token`, `code`, …).
     /// `seen_at` is the moment expiry is judged against (live: now; inspect: the record's own ts).
     pub fn observe(&mut self, record: &Record, seen_at: Ts) -> Vec<Token> {
-        let (conn, ts, seq, candidates) = match record {
-            Record::Open(open) => (open.conn, open.ts, None, find::in_open(open)),
-            Record::Frame(frame) => match frame.text() {
-                Some(text) => (frame.conn, frame.ts, Some(frame.seq), find::in_frame_text(text)),
-                None => return Vec::new(),
-            },
-            _ => return Vec::new(),
-        };
+        match record {
+            Record::Open(open) => self.report(open.conn, open.ts, None, find::in_open(open), seen_at),
+            Record::Frame(frame) => self.observe_frame(frame, seen_at),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Every credential first seen in one text message: a whole frame, or a fragmented message put back
+    /// together (the analysis passes those, not their fragments).
+    pub fn observe_frame(&mut self, frame: &Frame, seen_at: Ts) -> Vec<Token> {
+        match frame.text() {
+            Some(text) => self.report(frame.conn, frame.ts, Some(frame.seq), find::in_frame_text(text), seen_at),
+            None => Vec::new(),
+        }
+    }
+
+    fn report(
+        &mut self,
+        conn: ConnId,
+        ts: Ts,
+        seq: Option<u64>,
+        candidates: Vec<find::Candidate<'_>>,
+        seen_at: Ts,
+    ) -> Vec<Token> {
         let mut tokens = Vec::new();
         for candidate in candidates {
             if !self.values.insert(self.hasher.hash_one(candidate.value.as_ref())) {

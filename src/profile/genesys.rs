@@ -123,7 +123,7 @@ impl Profile for Genesys {
     }
 
     fn frame(&mut self, frame: &Frame) -> Option<Reading> {
-        // Fragmented messages are not reassembled here: only whole, single-frame messages are read.
+        // The analysis hands over whole messages (fragmented ones put back together); nothing else is read.
         if !frame.fin || !matches!(frame.opcode, Opcode::Text | Opcode::Binary) {
             return None;
         }
@@ -252,8 +252,7 @@ impl Genesys {
             }
         }
         if class == "SessionResponse" {
-            // The server has a session for this connection, whatever frames frametap could read (a
-            // configureSession sent in fragments is not read).
+            // The server has a session for this connection, whatever frames frametap could read.
             self.configured = true;
             if let Some(secs) = body.get("durationSeconds").and_then(Value::as_i64) {
                 self.duration_seconds = Some(secs);

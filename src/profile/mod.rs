@@ -76,7 +76,8 @@ pub trait Profile: Send {
     fn name(&self) -> &'static str;
     /// Reads the handshake; `upstream` is where frametap dialled (`wss://…`, `sim:genesys/v1?…`).
     fn open(&mut self, open: &Open, upstream: Option<&str>) -> Vec<Finding>;
-    /// Reads one data frame (text/binary, either direction). `None`: nothing to say about it.
+    /// Reads one data message (text/binary, either direction; a fragmented one put back together, dated and
+    /// numbered as its last fragment). `None`: nothing to say about it.
     fn frame(&mut self, frame: &Frame) -> Option<Reading>;
     /// Causes only this protocol can name, asked once when the connection closes.
     fn close_causes(&self) -> Vec<Cause> {
