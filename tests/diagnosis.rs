@@ -60,7 +60,10 @@ fn seed_story_against_the_rest_host_says_the_endpoint_is_wrong_not_the_scope() {
 fn a_close_within_the_round_trip_crossed_in_flight() {
     let mut s = Script::new("sim:genesys/v1", Some(80.0));
     s.client(0, CONFIGURE).server(40, SESSION_RESPONSE);
-    s.client(1000, r#"{"action":"echo","token":"t","message":{"type":"Text","text":"ping"}}"#);
+    s.client(
+        1000,
+        r#"{"action":"echo","token":"3f1c1a52-7a0e-4c0b-9d7e-2b1f9c1e0a11","message":{"type":"Text","text":"ping"}}"#,
+    );
     s.close_frame(1020, Peer::Server, 1001, "").close(1021, Peer::Server, Some(1001), None, true);
     let d = s.diagnose();
     let crossed = cause(&d, "crossed-in-flight");
@@ -141,7 +144,7 @@ fn a_rate_limit_before_the_close_is_named() {
     let mut s = Script::new("sim:genesys/v1", Some(5.0));
     s.client(0, CONFIGURE).server(20, SESSION_RESPONSE);
     for i in 0..5 {
-        s.client(100 + i, r#"{"action":"onMessage","token":"t","message":{"type":"Text","text":"spam"}}"#);
+        s.client(100 + i, r#"{"action":"onMessage","token":"3f1c1a52-7a0e-4c0b-9d7e-2b1f9c1e0a11","message":{"type":"Text","text":"spam"}}"#);
     }
     s.server(110, r#"{"type":"response","class":"TooManyRequestsErrorMessage","code":429,"body":{"retryAfter":3,"errorCode":4029,"errorMessage":"Message rate too high for this session"}}"#);
     s.close_frame(200, Peer::Server, 1008, "").close(201, Peer::Server, Some(1008), None, true);
@@ -418,6 +421,9 @@ fn the_genesys_get_jwt_token_is_rest_only_and_ruled_out() {
     assert!(!has_cause(&d, "token-expired"), "{:#?}", causes(&d));
     let ruled = d.details["ruled_out"][0]["message"].as_str().unwrap();
     assert!(ruled.contains("only authorises REST calls"), "{ruled}");
+    // The second line does not contradict the first (a JWT was seen: it was not in force).
+    let rest = d.details["ruled_out"][1]["message"].as_str().unwrap();
+    assert!(rest.starts_with("no other JWT with an `exp` was seen"), "{rest}");
 }
 
 #[test]

@@ -175,7 +175,10 @@ fn the_announcement_right_before_the_close_outranks_an_older_one_the_connection_
     let mut s = Script::new("sim:genesys/v1", Some(5.0));
     s.client(0, CONFIGURE).server(20, SESSION_RESPONSE);
     s.server(1000, r#"{"type":"response","class":"string","code":4007,"body":"session not found"}"#);
-    s.client(2000, r#"{"action":"echo","token":"t","message":{"type":"Text","text":"ping"}}"#);
+    s.client(
+        2000,
+        r#"{"action":"echo","token":"3f1c1a52-7a0e-4c0b-9d7e-2b1f9c1e0a11","message":{"type":"Text","text":"ping"}}"#,
+    );
     s.server(3000, r#"{"type":"message","class":"SessionExpiredEvent","code":200,"body":{}}"#);
     s.close_frame(3001, Peer::Server, 1000, "").close(3002, Peer::Server, Some(1000), None, true);
     let d = s.diagnose();
@@ -355,4 +358,121 @@ fn a_possible_reply_is_not_called_likely_and_old_tokens_read_in_days() {
     s.close_frame(10, Peer::Server, 1008, "").close(11, Peer::Server, Some(1008), None, true);
     let expired = cause(&s.diagnose(), "token-expired")["message"].as_str().unwrap().to_owned();
     assert!(expired.contains("1095 days before the close"), "{expired}");
+}
+
+/// The lint findings' rules of client frame `seq`, from its annotation.
+fn rules_of(records: &[Record], seq: u64) -> Vec<String> {
+    records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Annotation(a) if a.seq == seq => a.details.get("findings").cloned(),
+            _ => None,
+        })
+        .flat_map(|f| f.as_array().cloned().unwrap_or_default())
+        .map(|f| f["rule"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn a_request_after_close_session_is_sent_with_no_session() {
+    let mut s = Script::new("sim:genesys/v1", Some(5.0));
+    s.client(0, CONFIGURE).server(20, SESSION_RESPONSE);
+    s.client(30, r#"{"action":"closeSession","token":"3f1c1a52-7a0e-4c0b-9d7e-2b1f9c1e0a11","closeAllConnections":true,"tracingId":"c-2"}"#);
+    s.server(
+        40,
+        r#"{"type":"response","class":"SessionResponse","code":200,"body":{"connected":false},"tracingId":"c-2"}"#,
+    );
+    s.client(50, r#"{"action":"onMessage","token":"3f1c1a52-7a0e-4c0b-9d7e-2b1f9c1e0a11","message":{"type":"Text","text":"after close"}}"#);
+    s.close_frame(80, Peer::Server, 1000, "").close(81, Peer::Server, Some(1000), None, true);
+    assert_eq!(rules_of(&s.run(ProfileChoice::Auto), 5), ["genesys-no-session"]);
+    let lint = cause(&s.diagnose(), "protocol-lint").clone();
+    assert_eq!(lint["confidence"], "likely", "{lint}");
+    let message = lint["message"].as_str().unwrap();
+    assert!(message.contains("client frame #5"), "{message}");
+    let evidence = lint["evidence"].to_string();
+    assert!(
+        evidence.contains("frame #4")
+            && evidence.contains("connected: false")
+            && evidence.contains("frame #3's closeSession"),
+        "{evidence}"
+    );
+    // A new configureSession starts a session again.
+    let mut s = Script::new("sim:genesys/v1", Some(5.0));
+    s.client(0, CONFIGURE)
+        .server(20, r#"{"type":"response","class":"SessionResponse","code":200,"body":{"connected":false}}"#);
+    s.client(30, CONFIGURE).client(
+        40,
+        r#"{"action":"echo","token":"3f1c1a52-7a0e-4c0b-9d7e-2b1f9c1e0a11","message":{"type":"Text","text":"ping"}}"#,
+    );
+    assert_eq!(rules_of(&s.run(ProfileChoice::Auto), 4), Vec::<String>::new());
+}
+
+#[test]
+fn a_request_after_a_refused_configure_is_sent_with_no_session() {
+    let mut s = Script::new("sim:genesys/v1", Some(5.0));
+    s.client(0, r#"{"action":"configureSession","token":"3f1c1a52-7a0e-4c0b-9d7e-2b1f9c1e0a11"}"#);
+    s.server(10, r#"{"type":"response","class":"string","code":4020,"body":"missing parameter: deploymentId"}"#);
+    s.client(20, r#"{"action":"onMessage","token":"3f1c1a52-7a0e-4c0b-9d7e-2b1f9c1e0a11","message":{"type":"Text","text":"hi"}}"#);
+    s.close_frame(50, Peer::Server, 1000, "").close(51, Peer::Server, Some(1000), None, true);
+    let records = s.run(ProfileChoice::Auto);
+    assert_eq!(rules_of(&records, 1), ["genesys-no-deployment-id"]);
+    assert_eq!(rules_of(&records, 3), ["genesys-no-session"]);
+    let lint = cause(&s.diagnose(), "protocol-lint").clone();
+    assert_eq!(lint["confidence"], "likely", "{lint}");
+    assert!(lint["evidence"].to_string().contains("refused frame #1's configure request (frame #2: 4020"), "{lint}");
+    // An error answering another request (by its tracingId) leaves the session alone.
+    let mut s = Script::new("sim:genesys/v1", Some(5.0));
+    s.client(0, CONFIGURE);
+    s.client(5, r#"{"action":"onMessage","token":"3f1c1a52-7a0e-4c0b-9d7e-2b1f9c1e0a11","tracingId":"m-1","message":{"type":"Text","text":"hi"}}"#);
+    s.server(10, r#"{"type":"response","class":"string","code":4011,"body":"message too long","tracingId":"m-1"}"#);
+    s.client(
+        20,
+        r#"{"action":"echo","token":"3f1c1a52-7a0e-4c0b-9d7e-2b1f9c1e0a11","message":{"type":"Text","text":"ping"}}"#,
+    );
+    assert_eq!(rules_of(&s.run(ProfileChoice::Auto), 4), Vec::<String>::new());
+}
+
+#[test]
+fn a_request_with_another_token_than_the_session_is_flagged() {
+    let mut s = Script::new("sim:genesys/v1", Some(5.0));
+    s.client(0, CONFIGURE).server(20, SESSION_RESPONSE);
+    s.client(30, r#"{"action":"onMessage","token":"99999999-7a0e-4c0b-9d7e-2b1f9c1e0a11","message":{"type":"Text","text":"hi"}}"#);
+    let records = s.run(ProfileChoice::Auto);
+    assert_eq!(rules_of(&records, 3), ["genesys-token-mismatch"]);
+    let annotation = records
+        .iter()
+        .find_map(|r| match r {
+            Record::Annotation(a) if a.seq == 3 => Some(a.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let finding = annotation.details["findings"][0]["message"].as_str().unwrap();
+    assert!(finding.contains("frame #1 configured the session with") && finding.contains("4007"), "{finding}");
+    assert!(!finding.contains("99999999") && !finding.contains("3f1c1a52"), "no token value in a finding: {finding}");
+}
+
+#[test]
+fn pings_through_the_clients_silence_are_noted_even_after_a_server_push() {
+    let mut s = Script::new("sim:genesys/v1", Some(5.0));
+    s.client(0, CONFIGURE).server(20, SESSION_RESPONSE);
+    for at in [20_000, 40_000, 60_000] {
+        s.frame(at, Peer::Client, Opcode::Ping, vec![]).frame(at + 1, Peer::Server, Opcode::Pong, vec![]);
+    }
+    s.server(62_000, r#"{"type":"response","class":"SessionExpiredEvent","code":200,"body":{}}"#);
+    s.close_frame(62_001, Peer::Server, 1000, "").close(62_002, Peer::Server, Some(1000), None, true);
+    let idle = cause(&s.diagnose(), "idle").clone();
+    assert!(idle["message"].as_str().unwrap().contains("the client sent no data frame for 62.0 s"), "{idle}");
+    assert!(idle["evidence"][0].as_str().unwrap().contains("pings or pongs still flowed"), "{idle}");
+}
+
+#[test]
+fn a_rate_limit_close_code_is_one_cause_with_its_reason() {
+    let mut s = Script::new("sim:genesys/v1", Some(5.0));
+    s.client(0, CONFIGURE).server(20, SESSION_RESPONSE);
+    s.close_frame(100, Peer::Server, 4029, "rate").close(101, Peer::Server, Some(4029), Some("rate"), true);
+    let d = s.diagnose();
+    assert!(!has_cause(&d, "close-code"), "{:#?}", causes(&d));
+    let limit = cause(&d, "rate-limit");
+    assert_eq!(limit["confidence"], "likely");
+    assert_eq!(limit["evidence"], serde_json::json!(["reason \"rate\""]));
 }

@@ -179,7 +179,8 @@ pub(crate) fn rate_limited(history: &ConnHistory, close: &Close, close_at: Ts, c
         .filter(|_| close.initiator == Peer::Server)
         .and_then(|code| history.profile.rate_limit_close_code(code))
     {
-        causes.push(cause("rate-limit", Confidence::Likely, message, vec![], None));
+        let reason = close.reason.as_ref().filter(|r| !r.is_empty()).map(|r| format!("reason {r:?}"));
+        causes.push(cause("rate-limit", Confidence::Likely, message, reason.into_iter().collect(), None));
     }
 }
 
@@ -362,7 +363,13 @@ pub(crate) fn token_rules(
         ));
     }
     if in_force == 0 {
-        ruled_out.push(json!({"rule": "token-expired", "message": "no JWT with an `exp` was in force on this connection, so nothing here expired by the clock"}));
+        let rest_only_seen = seen.iter().any(|t| t.kind == TokenKind::Jwt && t.rest_only && t.exp.is_some());
+        let message = if rest_only_seen {
+            "no other JWT with an `exp` was seen on this connection, so nothing that authorises this WebSocket expired by the clock"
+        } else {
+            "no JWT with an `exp` was in force on this connection, so nothing here expired by the clock"
+        };
+        ruled_out.push(json!({"rule": "token-expired", "message": message}));
     }
 }
 
@@ -373,9 +380,11 @@ pub(crate) fn idle(history: &ConnHistory, close: &Close, close_at: Ts, causes: &
     };
     let quiet_all = ms_between(close_at, since_any);
     let client_last = history.last_from(Peer::Client);
-    let quiet_client = client_last.map(|c| c.ts).or(history.opened).map(|t| ms_between(close_at, t)).unwrap_or(0.0);
+    let client_since = client_last.map(|c| c.ts).or(history.opened);
+    let quiet_client = client_since.map(|t| ms_between(close_at, t)).unwrap_or(0.0);
     let note = history.profile.idle_note().map(|n| format!("; {n}")).unwrap_or_default();
-    let (message, since, seq) = if quiet_all >= IDLE_MS {
+    // `quiet_since`: when the silence the message speaks of began.
+    let (message, since, seq, quiet_since) = if quiet_all >= IDLE_MS {
         let last = history
             .preceding()
             .map(|p| format!("#{}", p.seq))
@@ -384,6 +393,7 @@ pub(crate) fn idle(history: &ConnHistory, close: &Close, close_at: Ts, causes: &
             format!("no data frame for {} before the close: likely an idle timeout{note}", human_ms(quiet_all)),
             format!("last data frame {last}"),
             history.preceding().map(|p| p.seq),
+            since_any,
         )
     } else if quiet_client >= IDLE_MS && close.initiator == Peer::Server {
         let last = client_last.map(|c| format!("#{}", c.seq)).unwrap_or_else(|| "none since the handshake".into());
@@ -394,12 +404,13 @@ pub(crate) fn idle(history: &ConnHistory, close: &Close, close_at: Ts, causes: &
             ),
             format!("last client data frame {last}"),
             client_last.map(|c| c.seq),
+            client_since.unwrap_or(since_any),
         )
     } else {
         return;
     };
     let pings = match history.last_control {
-        Some(t) if t > since_any => {
+        Some(t) if t > quiet_since => {
             " (pings or pongs still flowed, so the TCP path was alive; an application-level timeout is likelier)"
         }
         _ => "",
@@ -414,6 +425,10 @@ pub(crate) fn close_code(history: &ConnHistory, close: &Close, causes: &mut Vec<
     let Some(code) = close.code else { return };
     // frametap's own close codes are explained, with the relay's reason, by `proxy-closed`.
     if close.initiator == Peer::Proxy {
+        return;
+    }
+    // A server's rate-limit code is explained, with its reason, by `rate-limit`.
+    if close.initiator == Peer::Server && history.profile.rate_limit_close_code(code).is_some() {
         return;
     }
     let closer = close.initiator.as_str();

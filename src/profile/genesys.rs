@@ -2,7 +2,7 @@
 //! `tracingId`, lints client requests, and turns the server's lifecycle events into close signals.
 
 use super::genesys_codes::{genesys_code_meaning, is_genesys_cloud_host, ACTIONS, CLASSES, CONFIGURE_ACTIONS};
-use super::genesys_lint::{lint_request, lint_upstream, Request};
+use super::genesys_lint::{lint_request, lint_upstream, Request, Session};
 use super::{host_and_path, query_param, Finding, Profile, Reading, Severity, Signal};
 use crate::event::{Frame, Opcode, Open, Peer, Ts};
 use crate::inspect::close::{Cause, Confidence};
@@ -64,8 +64,8 @@ struct Pending {
 /// Per-connection Guest API state.
 #[derive(Default)]
 pub struct Genesys {
-    /// The client has sent configureSession (or the authenticated variant).
-    configured: bool,
+    /// The connection's session as the frames show it: none yet, configured, or ended while open.
+    session: Session,
     /// Requests by tracingId, until their response arrives.
     pending: HashMap<String, Pending>,
     /// The upstream lint finding, kept for the close analysis.
@@ -190,7 +190,7 @@ impl Genesys {
             None if frame.opcode == Opcode::Text => Request::NotJson { why: "its text is not valid UTF-8".into() },
             text => Request::parse(text),
         };
-        let findings = lint_request(&request, frame.seq, self.configured);
+        let findings = lint_request(&request, frame.seq, &self.session);
         let mut details = Map::new();
         let text = match &request {
             Request::Action { action, fields } => {
@@ -204,7 +204,8 @@ impl Genesys {
                     self.pending.insert(id, Pending { seq: frame.seq, ts: frame.ts, action: action.clone() });
                 }
                 if CONFIGURE_ACTIONS.contains(&action.as_str()) {
-                    self.configured = true;
+                    let token = fields.get("token").and_then(Value::as_str).map(str::to_owned);
+                    self.session = Session::Configured { seq: frame.seq, token, answered: false };
                 }
                 action.clone()
             }
@@ -251,9 +252,8 @@ impl Genesys {
                 answered = Some((request.seq, request.action));
             }
         }
+        self.follow_session(frame.seq, &kind, &class, code, &body, answered.as_ref());
         if class == "SessionResponse" {
-            // The server has a session for this connection, whatever frames frametap could read.
-            self.configured = true;
             if let Some(secs) = body.get("durationSeconds").and_then(Value::as_i64) {
                 self.duration_seconds = Some(secs);
             }
@@ -265,6 +265,54 @@ impl Genesys {
         }
         let signal = signal_for(&class, code, &body, answered.as_ref());
         Reading { text: line, details, findings: Vec::new(), signal }
+    }
+
+    /// Follows the session through a server response (frame `seq`): a SessionResponse confirms it (whatever
+    /// frames frametap could read) or, with `connected: false`, says it ended (closeSession's answer); an
+    /// error answering the configure request refuses it. Either way the socket may stay open.
+    fn follow_session(
+        &mut self,
+        seq: u64,
+        kind: &str,
+        class: &str,
+        code: Option<i64>,
+        body: &Value,
+        answered: Option<&(u64, String)>,
+    ) {
+        let answered_by = answered.map(|(seq, action)| format!("frame #{seq}'s {action}"));
+        if class == "SessionResponse" {
+            if body.get("connected").and_then(Value::as_bool) == Some(false) {
+                let request = answered_by.map(|r| format!(" to {r}")).unwrap_or_default();
+                self.session = Session::Ended {
+                    why: format!("the server's SessionResponse (frame #{seq}){request} said `connected: false`"),
+                };
+            } else if let Session::Configured { answered, .. } = &mut self.session {
+                *answered = true;
+            } else {
+                self.session = Session::Configured { seq, token: None, answered: true };
+            }
+            return;
+        }
+        let Some(code) = code.filter(|&c| c >= 400 && kind == "response") else {
+            return;
+        };
+        let Session::Configured { seq: configure, answered: false, .. } = self.session else {
+            return;
+        };
+        // The error answers the configure when it says so (its tracingId), or carries no tracingId while the
+        // configure still awaits its answer (the SDKs send nothing else meanwhile).
+        let answers_configure = match answered {
+            Some((request, action)) => *request == configure && CONFIGURE_ACTIONS.contains(&action.as_str()),
+            None => true,
+        };
+        if answers_configure {
+            self.session = Session::Ended {
+                why: format!(
+                    "the server refused frame #{configure}'s configure request (frame #{seq}: {code} {})",
+                    genesys_code_meaning(code)
+                ),
+            };
+        }
     }
 }
 

@@ -60,6 +60,8 @@ pub fn rule_words(rule: &str) -> Option<&'static str> {
         "genesys-no-action" => "no `action`",
         "genesys-no-token" => "no `token`",
         "genesys-before-configure" => "sent before any `configureSession`",
+        "genesys-no-session" => "sent when the connection had no session",
+        "genesys-token-mismatch" => "not this session's `token`",
         "genesys-not-json" => "not a JSON object",
         "genesys-unknown-action" => "unknown action",
         "genesys-no-deployment-id" => "no `deploymentId`",
@@ -70,12 +72,25 @@ pub fn rule_words(rule: &str) -> Option<&'static str> {
     })
 }
 
+/// What the frames so far say about this connection's Guest API session, as far as the lint needs it.
+#[derive(Clone, Debug, Default)]
+pub enum Session {
+    /// No configure request has been sent on this connection.
+    #[default]
+    NotConfigured,
+    /// A configure request was sent (frame `seq`, with `token` when it had one), or the server answered
+    /// one frametap could not read with a SessionResponse (frame `seq`); `answered`: a SessionResponse came.
+    Configured { seq: u64, token: Option<String>, answered: bool },
+    /// A session was configured, then ended or refused while the socket stayed open: why, in words.
+    Ended { why: String },
+}
+
 fn finding(rule: &str, severity: Severity, seq: u64, message: String) -> Finding {
     Finding { rule: rule.to_string(), severity, seq: Some(seq), message }
 }
 
-/// Lints one client request. `configured`: a configure action was sent earlier on this connection.
-pub fn lint_request(request: &Request, seq: u64, configured: bool) -> Vec<Finding> {
+/// Lints one client request, sent when the connection's session was `session`.
+pub fn lint_request(request: &Request, seq: u64, session: &Session) -> Vec<Finding> {
     let mut out = Vec::new();
     let fields = match request {
         Request::NotJson { why } => {
@@ -169,15 +184,41 @@ pub fn lint_request(request: &Request, seq: u64, configured: bool) -> Vec<Findin
         }
     }
     let configures = action.is_some_and(|a| CONFIGURE_ACTIONS.contains(&a));
-    if !configured && !configures {
-        out.push(finding(
+    if !configures {
+        out.extend(session_finding(request, seq, session));
+    }
+    out
+}
+
+/// What is wrong with sending a request other than a configure in this session state, if anything.
+fn session_finding(request: &Request, seq: u64, session: &Session) -> Option<Finding> {
+    match session {
+        Session::NotConfigured => Some(finding(
             "genesys-before-configure",
             Severity::Error,
             seq,
             format!("frame #{seq} was sent before any `configureSession`: configureSession (or configureAuthenticatedSession) must be the first frame, and the Genesys SDKs send nothing else until its SessionResponse arrives"),
-        ));
+        )),
+        Session::Ended { why } => Some(finding(
+            "genesys-no-session",
+            Severity::Error,
+            seq,
+            format!("frame #{seq} was sent after {why}: the connection has no session until a new configureSession, and the server likely rejects the request or closes"),
+        )),
+        Session::Configured { seq: configured_by, token: Some(configured), .. } => {
+            let (Request::Action { fields, .. } | Request::NoAction { fields }) = request else {
+                return None;
+            };
+            fields.get("token").and_then(Value::as_str).filter(|t| t != configured)?;
+            Some(finding(
+                "genesys-token-mismatch",
+                Severity::Error,
+                seq,
+                format!("frame #{seq}'s `token` is not the one frame #{configured_by} configured the session with: the server knows this connection's session by that token and likely answers 4007 (session not found)"),
+            ))
+        }
+        Session::Configured { token: None, .. } => None,
     }
-    out
 }
 
 /// Why an onMessage `message` cannot be used, if it cannot.
@@ -189,12 +230,12 @@ fn unusable_message(message: Option<&Value>) -> Option<String> {
     match kind {
         None => Some("has a `message` without a `type` (Text, Structured, Event or Receipt)".into()),
         Some("Text") => {
-            let has_text = message.get("text").and_then(Value::as_str).is_some_and(|t| !t.trim().is_empty());
+            let has_text = message.get("text").and_then(Value::as_str).is_some_and(|t| !t.is_empty());
             let has_content = message.get("content").and_then(Value::as_array).is_some_and(|c| !c.is_empty());
             (!has_text && !has_content).then(|| "has a Text `message` with no `text` and no `content`".into())
         }
         Some("Event") => {
-            let has_events = message.get("events").and_then(Value::as_array).is_some_and(|e| !e.is_empty());
+            let has_events = message.get("events").is_some_and(Value::is_array);
             (!has_events).then(|| "has an Event `message` with no `events`".into())
         }
         Some("Structured" | "Receipt") => None,
@@ -243,7 +284,11 @@ mod tests {
     use super::*;
 
     fn rules(text: &str, configured: bool) -> Vec<String> {
-        lint_request(&Request::parse(Some(text)), 1, configured).into_iter().map(|f| f.rule).collect()
+        let session = match configured {
+            true => Session::Configured { seq: 1, token: Some("t".into()), answered: true },
+            false => Session::NotConfigured,
+        };
+        lint_request(&Request::parse(Some(text)), 1, &session).into_iter().map(|f| f.rule).collect()
     }
 
     #[test]
@@ -258,6 +303,11 @@ mod tests {
         assert!(rules(configure, false).is_empty());
         let message = r#"{"action":"onMessage","token":"t","message":{"type":"Text","text":"hi"}}"#;
         assert!(rules(message, true).is_empty());
+        // What the simulator accepts, the lint does not call an error: blank text, an empty event list.
+        let blank = r#"{"action":"onMessage","token":"t","message":{"type":"Text","text":"   "}}"#;
+        assert!(rules(blank, true).is_empty());
+        let no_events = r#"{"action":"onMessage","token":"t","message":{"type":"Event","events":[]}}"#;
+        assert!(rules(no_events, true).is_empty());
     }
 
     #[test]

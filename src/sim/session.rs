@@ -149,7 +149,10 @@ impl Session {
             Action::GetJwt => self.get_jwt(&request),
             Action::CloseSession => self.close_session(&request),
             Action::GetConfiguration => self.get_configuration(&request),
-            other => error(4000, &format!("feature unavailable: the simulator does not implement {other:?}"), tracing),
+            _ => {
+                let action = request.raw["action"].as_str().unwrap_or_default();
+                error(4000, &format!("feature unavailable: the simulator does not implement {action}"), tracing)
+            }
         }
     }
 

@@ -75,3 +75,15 @@ fn expiry_forgets_the_conversation() {
     assert!(matches!(&out[..], [Output::Send(f), Output::Close] if f.contains("SessionExpiredEvent")));
     assert!(registry.with("t", |_| ()).is_none());
 }
+
+#[test]
+fn unimplemented_actions_are_named_as_on_the_wire() {
+    let registry = Arc::new(Registry::default());
+    let (mut s, _) = session(Scenario::default(), &registry, 1);
+    configure(&mut s, "t");
+    for action in ["onAttachment", "disconnectCustomer"] {
+        let out = text(&mut s, json!({"action": action, "token": "t"}));
+        let [Output::Send(frame)] = out.as_slice() else { panic!("{out:?}") };
+        assert!(frame.contains(&format!("does not implement {action}\"")), "{frame}");
+    }
+}
