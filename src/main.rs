@@ -13,6 +13,13 @@ use std::process::ExitCode;
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> ExitCode {
+    // A write past a file-size limit (`ulimit -f`, some quotas) then fails with EFBIG, which the capture
+    // writer reports (the capture is marked incomplete, the relay goes on), instead of the kernel's
+    // SIGXFSZ killing frametap and every relayed connection with it.
+    // SAFETY: setting a signal to SIG_IGN before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     let cli = Cli::parse();
     // Behind `proxy`, the in-process simulator's own session lines would only repeat the frame log.
     let default_filter = match cli.command {

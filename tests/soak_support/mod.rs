@@ -58,8 +58,8 @@ impl ChildProxy {
             // SAFETY: only async-signal-safe libc calls between fork and exec.
             unsafe {
                 command.pre_exec(move || {
-                    // Writes past the limit then fail with EFBIG instead of killing the process.
-                    libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+                    // SIGXFSZ keeps its default action (kill): frametap itself must ignore it.
+                    libc::signal(libc::SIGXFSZ, libc::SIG_DFL);
                     let rlimit = libc::rlimit { rlim_cur: limit, rlim_max: limit };
                     if libc::setrlimit(libc::RLIMIT_FSIZE, &rlimit) != 0 {
                         return Err(std::io::Error::last_os_error());
