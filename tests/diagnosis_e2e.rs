@@ -255,3 +255,89 @@ async fn token_records_read_back_from_the_capture() {
     assert!(capture.problems.is_empty(), "{:?}", capture.problems);
     assert!(capture.records.iter().any(|r| matches!(r, Record::Token(t) if t.source == "header:authorization")));
 }
+
+#[tokio::test]
+async fn a_subprotocol_the_upstream_did_not_choose_is_why_the_client_dropped_the_connection() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    // The upstream ignores the client's subprotocols: its 101 has no Sec-WebSocket-Protocol. It then waits
+    // for the client to go away, and says so.
+    let (gone_tx, mut gone) = mpsc::unbounded_channel();
+    let (upstream, _heads) = common::raw::start_raw_server(common::raw::upgrade_all, move |mut ws| {
+        let gone_tx = gone_tx.clone();
+        async move {
+            while let common::raw::Received::Frame(_) = ws.recv().await {}
+            let _ = gone_tx.send(());
+        }
+    })
+    .await;
+    let proxy = start_analysing_proxy(upstream).await;
+    // tungstenite, like a browser, fails a handshake whose answer lacks the subprotocol it asked for.
+    let mut request = format!("ws://{}/chat", proxy.addr).into_client_request().unwrap();
+    request.headers_mut().insert("sec-websocket-protocol", "v1.chat".parse().unwrap());
+    tokio_tungstenite::connect_async(request).await.expect_err("the client fails the handshake");
+    gone.recv().await.expect("the relay passed the client's end on");
+    let (capture, file, _dir) = proxy.stop().await;
+    let note = capture
+        .records
+        .iter()
+        .find_map(|r| match r {
+            Record::Note(n) if n.code == "handshake-mismatch" => Some(n.message.clone()),
+            _ => None,
+        })
+        .expect("a live warning at the handshake");
+    assert!(note.contains(r#"offered the subprotocols "v1.chat" and the upstream chose none"#), "{note}");
+    let (d, offline) = diagnosis_and_inspect(&capture, &file, 1);
+    let mismatch = cause(&d, "handshake-mismatch");
+    assert_eq!(mismatch["confidence"], "likely", "{mismatch}");
+    assert!(mismatch["evidence"][0].as_str().unwrap().contains("chose none"), "{mismatch}");
+    let drop = cause(&d, "tcp-drop")["message"].as_str().unwrap();
+    assert!(drop.contains("see handshake-mismatch") && !drop.contains("laptop"), "{drop}");
+    assert_eq!(rules(&d), offline);
+}
+
+#[tokio::test]
+async fn an_extension_the_upstream_accepted_unasked_is_warned_about_and_explains_its_rsv1_frame() {
+    use frametap::event::Opcode;
+    let decide =
+        |_: &str| common::raw::Answer::Upgrade(vec![("Sec-WebSocket-Extensions".into(), "permessage-deflate".into())]);
+    let (gone_tx, mut gone) = mpsc::unbounded_channel();
+    let (upstream, _heads) = common::raw::start_raw_server(decide, move |mut ws| {
+        let gone_tx = gone_tx.clone();
+        async move {
+            // A "compressed" frame: RSV1 set on a text frame.
+            let mut bytes =
+                frametap::wire::encode_frame(true, Opcode::Text, b"\xf2\x48\xcd\xc9\xc9\x07\x00", None).to_vec();
+            bytes[0] |= 0x40;
+            ws.send_raw(&bytes).await;
+            while let common::raw::Received::Frame(_) = ws.recv().await {}
+            let _ = gone_tx.send(());
+        }
+    })
+    .await;
+    let proxy = start_analysing_proxy(upstream).await;
+    let mut ws = connect(&proxy, &[]).await;
+    // tungstenite, like a browser, fails the connection on RSV bits it did not negotiate.
+    assert!(matches!(ws.next().await, Some(Err(_))), "the client fails the connection");
+    drop(ws);
+    gone.recv().await.expect("the relay passed the client's end on");
+    let (capture, file, _dir) = proxy.stop().await;
+    let note = capture
+        .records
+        .iter()
+        .find_map(|r| match r {
+            Record::Note(n) if n.code == "handshake-mismatch" => Some(n.message.clone()),
+            _ => None,
+        })
+        .expect("a live warning at the handshake");
+    assert!(note.contains("accepted the extension permessage-deflate though none was offered"), "{note}");
+    let (d, offline) = diagnosis_and_inspect(&capture, &file, 1);
+    let violation = cause(&d, "ws-violation");
+    assert_eq!(violation["confidence"], "likely", "{violation}");
+    assert!(violation["evidence"].to_string().contains("accepted the extension permessage-deflate"), "{violation}");
+    assert!(
+        !rules(&d).contains(&"handshake-mismatch".to_owned()),
+        "the client never saw the extension header: {:?}",
+        rules(&d)
+    );
+    assert_eq!(rules(&d), offline);
+}

@@ -476,3 +476,31 @@ fn a_rate_limit_close_code_is_one_cause_with_its_reason() {
     assert_eq!(limit["confidence"], "likely");
     assert_eq!(limit["evidence"], serde_json::json!(["reason \"rate\""]));
 }
+
+#[test]
+fn a_client_that_failed_the_connection_over_a_bad_server_frame_is_not_told_to_look_at_its_own_code() {
+    // Chrome on a text frame that is not UTF-8: close 1007 (or 1002) and drop TCP at once.
+    let mut s = Script::new("ws://127.0.0.1:9/chat", Some(1.0));
+    s.client(0, "hello").frame(10, Peer::Server, Opcode::Text, b"ok \xff\xfe bad".to_vec());
+    s.close_frame(11, Peer::Client, 1007, "Invalid UTF-8 in text frame");
+    s.close(12, Peer::Client, Some(1007), Some("Invalid UTF-8 in text frame"), false);
+    let d = s.diagnose();
+    let client = cause(&d, "client-closed")["message"].as_str().unwrap().to_owned();
+    assert!(client.contains("over server frame #2") && !client.contains("look at the client's code"), "{client}");
+    let violation = cause(&d, "ws-violation");
+    assert_eq!(violation["confidence"], "likely");
+    assert!(violation["message"].as_str().unwrap().contains("the client answered with close code 1007"), "{violation}");
+}
+
+#[test]
+fn a_close_frame_the_receiver_answered_with_1002_is_a_likely_cause_even_when_the_sender_closed_first() {
+    // The server's close has a reason that is not UTF-8; the browser answers 1002 (the page sees 1006).
+    let mut s = Script::new("ws://127.0.0.1:9/chat", Some(1.0));
+    s.client(0, "hello");
+    s.frame(10, Peer::Server, Opcode::Close, b"\x03\xe8bad \xff".to_vec());
+    s.close_frame(11, Peer::Client, 1002, "");
+    s.close(12, Peer::Server, Some(1000), None, true);
+    let violation = cause(&s.diagnose(), "ws-violation").clone();
+    assert_eq!(violation["confidence"], "likely", "{violation}");
+    assert!(violation["message"].as_str().unwrap().contains("reason is not valid UTF-8"), "{violation}");
+}

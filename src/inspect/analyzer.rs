@@ -127,6 +127,12 @@ pub struct ConnHistory {
     pub last_control: Option<Ts>,
     /// Per endpoint (client, server): it sent a close frame.
     pub closes_from: [bool; 2],
+    /// Per endpoint (client, server): the code of its first close frame, when it had one.
+    pub close_codes: [Option<u16>; 2],
+    /// The subprotocol problems of the accepted upgrade (`handshake::problems`), each a phrase.
+    pub handshake_problems: Vec<String>,
+    /// Extensions the upstream accepted though none was offered to it (`handshake::unoffered_extensions`).
+    pub unoffered_extensions: Option<String>,
     /// Per endpoint (client, server): a fragmented data message is in progress.
     in_message: [bool; 2],
     /// Per endpoint (client, server): the fragments so far of that message, to read it whole.
@@ -142,7 +148,7 @@ struct Reassembly {
     payload: Option<Vec<u8>>,
 }
 
-fn slot(peer: Peer) -> usize {
+pub(crate) fn slot(peer: Peer) -> usize {
     match peer {
         Peer::Client => 0,
         Peer::Server => 1,
@@ -176,6 +182,9 @@ impl ConnHistory {
             data_frames: 0,
             last_control: None,
             closes_from: [false, false],
+            close_codes: [None, None],
+            handshake_problems: Vec::new(),
+            unoffered_extensions: None,
             in_message: [false, false],
             reassembling: [None, None],
             violations: [None, None],
@@ -247,6 +256,8 @@ impl ConnHistory {
         }
         let findings = self.profile.open(open, self.upstream.as_deref());
         self.add_findings(findings);
+        self.handshake_problems = super::handshake::problems(open);
+        self.unoffered_extensions = super::handshake::unoffered_extensions(open);
         self.open = Some(open.clone());
     }
 
@@ -256,8 +267,9 @@ impl ConnHistory {
             if violation.is_some() && self.first_close.is_none() {
                 self.violations[side] = violation;
             }
-            if frame.opcode == Opcode::Close {
+            if frame.opcode == Opcode::Close && !self.closes_from[side] {
                 self.closes_from[side] = true;
+                self.close_codes[side] = frame.close_parts().0;
             }
         }
         if frame.opcode == Opcode::Close {
@@ -340,6 +352,7 @@ impl ConnHistory {
                 from: frame.from,
                 what: "it ends a fragmented text message that is not valid UTF-8".into(),
                 code: 1007,
+                rsv_bits: false,
             });
         }
         Some(Cow::Owned(message))

@@ -1,10 +1,11 @@
 //! The cause rules of the close analysis: each reads a connection's history and adds the causes it sees.
 
-use super::analyzer::ConnHistory;
+use super::analyzer::{slot, ConnHistory};
 use super::close::{
     cause, human_ms, ms_between, preview, utc, Cause, Confidence, IDLE_MS, MIN_RESOLVABLE_RTT_MS, SOON_MS,
 };
 use super::codes::{close_code_meaning, close_code_name, is_forbidden_on_wire};
+use super::rfc6455::Violation;
 use super::tokens::{SeenToken, TokenKind};
 use crate::event::{Close, Peer, Ts};
 use crate::profile::{Severity, Signal};
@@ -46,6 +47,12 @@ pub(crate) fn who_closed(history: &ConnHistory, close: &Close, causes: &mut Vec<
                     " without a close frame"
                 };
                 let hint = match dropper {
+                    _ if failed_over(history, close, dropper.other()).is_some() => {
+                        "; that is how an endpoint fails a connection over a frame that breaks the protocol (see ws-violation)"
+                    }
+                    Peer::Client if !history.handshake_problems.is_empty() => {
+                        "; that is how a browser fails a connection whose handshake answer it cannot accept (see handshake-mismatch)"
+                    }
                     Peer::Server => "; a network path, a load balancer's idle timeout, or the server process going away are the usual reasons",
                     Peer::Client => "; the client process or its network went away (a closed laptop lid, a killed app, a lost Wi-Fi)",
                     Peer::Proxy => "",
@@ -68,10 +75,14 @@ pub(crate) fn who_closed(history: &ConnHistory, close: &Close, causes: &mut Vec<
                 (Some(code), _) => format!("{code}"),
                 _ => "no code".into(),
             };
+            let message = match failed_over(history, close, Peer::Server) {
+                Some(seq) => format!("the client closed the connection ({what}) over server frame #{seq}, which breaks the WebSocket protocol (see ws-violation): look at that frame, not at the client's code"),
+                None => format!("the client closed the connection itself ({what}): look at the client's code (a close() call, a page unload, a reconnect), not at the server"),
+            };
             causes.push(cause(
                 "client-closed",
                 Confidence::Certain,
-                format!("the client closed the connection itself ({what}): look at the client's code (a close() call, a page unload, a reconnect), not at the server"),
+                message,
                 // How TCP then ended is the evidence of `tcp-drop` or `close-unanswered`, not of this.
                 if close.clean { detail } else { Vec::new() },
                 first_close.map(|c| c.seq),
@@ -91,6 +102,70 @@ pub(crate) fn who_closed(history: &ConnHistory, close: &Close, causes: &mut Vec<
     }
 }
 
+/// How the receiver of a frame that broke RFC 6455 reacted to it.
+enum Reaction {
+    /// It failed the connection over it: how that showed, as a phrase.
+    Failed(String),
+    /// It went on sending data after it: it tolerated the frame.
+    WentOn,
+    /// Nothing says.
+    Unknown,
+}
+
+fn reaction(history: &ConnHistory, close: &Close, violation: &Violation) -> Reaction {
+    let receiver = violation.from.other();
+    // Violations are kept up to the first close frame, so the receiver's close frame came after this one.
+    if let Some(&Some(code @ (1002 | 1007))) = history.close_codes.get(slot(receiver)) {
+        return Reaction::Failed(format!(
+            "the {} answered with close code {code} {}: it failed the connection for that",
+            receiver.as_str(),
+            close_code_name(code)
+        ));
+    }
+    let receiver_ended = close.initiator == receiver || close.dropped_by == Some(receiver);
+    // Failing the connection is the receiver's next move: no data from it after the frame, and soon.
+    if history.last_from(receiver).is_some_and(|last| last.seq > violation.seq) {
+        return Reaction::WentOn;
+    }
+    let close_at = history.first_close.as_ref().map_or(close.ts, |c| c.ts);
+    if receiver_ended && ms_between(close_at, violation.ts) <= SOON_MS {
+        return Reaction::Failed(format!("the {} ended the connection next, likely for that", receiver.as_str()));
+    }
+    Reaction::Unknown
+}
+
+/// The violation by `sender` (the client or the server) that the other side failed the connection over.
+fn failed_over(history: &ConnHistory, close: &Close, sender: Peer) -> Option<u64> {
+    history
+        .violations
+        .get(slot(sender))?
+        .as_ref()
+        .filter(|v| matches!(reaction(history, close, v), Reaction::Failed(_)))
+        .map(|v| v.seq)
+}
+
+/// A handshake the client should have failed (a subprotocol or extension it did not ask for): when it then
+/// ended the connection without sending a data frame, that is why.
+pub(crate) fn handshake_mismatch(history: &ConnHistory, close: &Close, causes: &mut Vec<Cause>) {
+    if history.handshake_problems.is_empty() {
+        return;
+    }
+    let client_ended = close.initiator == Peer::Client || close.dropped_by == Some(Peer::Client);
+    let client_sent_data = history.last_from(Peer::Client).is_some();
+    let (confidence, outcome) = if client_ended && !client_sent_data {
+        (Confidence::Likely, "; the client ended the connection before sending anything, likely for that (browsers fail such a handshake at once: the page sees 1006)")
+    } else {
+        (Confidence::Possible, "; RFC 6455 has the client fail such a connection (browsers do: the page sees 1006), but this client went on")
+    };
+    causes.push(cause(
+        "handshake-mismatch",
+        confidence,
+        format!("the upgrade's answer breaks the WebSocket handshake{outcome}"),
+        history.handshake_problems.clone(),
+        None,
+    ));
+}
+
 /// A frame that broke RFC 6455 before the close: its receiver must fail the connection.
 pub(crate) fn rfc6455_violations(history: &ConnHistory, close: &Close, causes: &mut Vec<Cause>) {
     let first_close = history.first_close.as_ref();
@@ -100,17 +175,10 @@ pub(crate) fn rfc6455_violations(history: &ConnHistory, close: &Close, causes: &
             continue;
         }
         let receiver = violation.from.other();
-        let receiver_ended = close.initiator == receiver || close.dropped_by == Some(receiver);
-        // Failing the connection is the receiver's next move: no data from it after the frame, and soon.
-        let went_on = history.last_from(receiver).is_some_and(|last| last.seq > violation.seq);
-        let close_at = first_close.map_or(close.ts, |c| c.ts);
-        let soon = ms_between(close_at, violation.ts) <= SOON_MS;
-        let (confidence, outcome) = if receiver_ended && soon && !went_on {
-            (Confidence::Likely, format!("; the {} ended the connection next, likely for that", receiver.as_str()))
-        } else if went_on {
-            (Confidence::Possible, format!("; the {} went on sending after it", receiver.as_str()))
-        } else {
-            (Confidence::Possible, String::new())
+        let (confidence, outcome) = match reaction(history, close, violation) {
+            Reaction::Failed(how) => (Confidence::Likely, format!("; {how}")),
+            Reaction::WentOn => (Confidence::Possible, format!("; the {} went on sending after it", receiver.as_str())),
+            Reaction::Unknown => (Confidence::Possible, String::new()),
         };
         causes.push(cause(
             "ws-violation",
@@ -121,12 +189,15 @@ pub(crate) fn rfc6455_violations(history: &ConnHistory, close: &Close, causes: &
                 violation.seq,
                 violation.what
             ),
-            vec![format!(
+            [format!(
                 "RFC 6455 has the {} fail the connection on such a frame (close with {} {}, or drop TCP); frametap passed the frame on as sent",
                 receiver.as_str(),
                 violation.code,
                 close_code_name(violation.code)
-            )],
+            )]
+            .into_iter()
+            .chain(history.unoffered_extensions.clone().filter(|_| violation.from == Peer::Server && violation.rsv_bits))
+            .collect(),
             Some(violation.seq),
         ));
     }

@@ -169,6 +169,7 @@ pub fn diagnose(history: &ConnHistory, close: &Close) -> Diagnosis {
     let mut ruled_out = Vec::new();
 
     causes::who_closed(history, close, &mut found);
+    causes::handshake_mismatch(history, close, &mut found);
     causes::rfc6455_violations(history, close, &mut found);
     causes::announced(history, close_at, &mut found);
     causes::rate_limited(history, close, close_at, &mut found);

@@ -15,6 +15,8 @@ pub struct Violation {
     pub what: String,
     /// The close code RFC 6455 has the receiver send for it (1002 Protocol Error, 1007 Invalid Payload Data).
     pub code: u16,
+    /// The frame had RSV bits set (an extension's mark, such as permessage-deflate's RSV1).
+    pub rsv_bits: bool,
 }
 
 /// Checks one frame from an endpoint. `in_message` is that endpoint's state: a fragmented data message has
@@ -26,7 +28,7 @@ pub fn check(frame: &Frame, in_message: &mut bool) -> Option<Violation> {
         return None;
     }
     let (what, code) = find(frame, in_message)?;
-    Some(Violation { seq: frame.seq, ts: frame.ts, from: frame.from, what, code })
+    Some(Violation { seq: frame.seq, ts: frame.ts, from: frame.from, what, code, rsv_bits: frame.rsv != 0 })
 }
 
 fn find(frame: &Frame, in_message: &mut bool) -> Option<(String, u16)> {

@@ -167,8 +167,25 @@ pub async fn relay_upgrade<IO: RelayStream>(
         return build_response(status, &client_response_headers(&headers), body);
     };
     open.response = Some(response_record(status, &headers, &[]));
+    let mut warnings: Vec<String> = crate::inspect::handshake::problems(&open)
+        .into_iter()
+        .map(|p| format!("{p}: RFC 6455 has the client fail this connection (browsers do: the page sees 1006 at once); frametap relays the answer as it came"))
+        .collect();
+    if let Some(extensions) = crate::inspect::handshake::unoffered_extensions(&open) {
+        warnings.push(format!("{extensions}: frametap removed the client's offer, so it does not pass that header on; a compressed frame (RSV1 set) from the upstream will break the connection"));
+    }
     sink.emit(Record::from(open)).await;
     emit_notes(&sink, &changes).await;
+    for message in warnings {
+        let note = Note {
+            conn: Some(sink.conn()),
+            ts: Ts::now(),
+            level: "warn".into(),
+            code: "handshake-mismatch".into(),
+            message,
+        };
+        sink.emit(Record::Note(note)).await;
+    }
 
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(client_key.as_bytes());
     let mut to_client = vec![
