@@ -483,3 +483,14 @@ fn auto_detection_only_looks_at_the_first_frames() {
     s.client(30, CONFIGURE);
     assert!(!s.run(ProfileChoice::Auto).iter().any(|r| matches!(r, Record::Annotation(_))));
 }
+
+#[test]
+fn a_403_from_a_server_that_is_not_genesys_gets_no_genesys_hint() {
+    let mut s = Script::new("wss://chat.example.com/socket", Some(20.0));
+    if let Record::Open(open) = &mut s.records[1] {
+        open.response = Some(HttpResponse { status: 403, headers: vec![], body: None, body_base64: None });
+    }
+    let message = cause(&s.diagnose(), "upgrade-refused")["message"].as_str().unwrap().to_owned();
+    assert!(message.contains("HTTP 403") && message.contains("an Origin it does not allow"), "{message}");
+    assert!(!message.contains("Genesys"), "{message}");
+}

@@ -598,3 +598,25 @@ fn an_aborted_http_toolkit_close_comes_after_the_messages() {
     let gap = diagnosis.details["preceding"]["gap_ms"].as_f64().unwrap();
     assert!(gap >= 0.0, "negative gap {gap} in {:?}", diagnosis.details);
 }
+
+#[test]
+fn a_chrome_entry_that_never_connected_is_not_said_to_have_got_a_502_from_frametap() {
+    let har = json!({"log": {"creator": {"name": "WebInspector", "version": "537.36"}, "entries": [{
+        "startedDateTime": "2026-11-26T10:00:01.000Z", "time": 3.0, "_resourceType": "websocket",
+        "request": {"method": "GET", "url": "wss://example.test/ws", "headers": []},
+        "response": {"status": 0, "headers": [], "_error": "net::ERR_CONNECTION_REFUSED"},
+        "_webSocketMessages": []
+    }]}});
+    let (records, _) = har_to_records(&har).unwrap();
+    let note = notes(&records).into_iter().find(|n| n.code == "har-import-incomplete").unwrap().message.clone();
+    assert!(note.contains("the WebSocket never opened") && !note.contains("how this connection ended"), "{note}");
+    let mut analyzer = frametap::inspect::Analyzer::new(Default::default());
+    let diagnosis = records
+        .iter()
+        .flat_map(|r| analyzer.observe(r, r.ts()))
+        .find_map(|r| if let Record::Diagnosis(d) = r { Some(d) } else { None })
+        .unwrap();
+    let evidence = diagnosis.details["causes"][0]["evidence"].to_string();
+    assert!(evidence.contains("the recording says it failed: net::ERR_CONNECTION_REFUSED"), "{evidence}");
+    assert!(!evidence.contains("502"), "{evidence}");
+}

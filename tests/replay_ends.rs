@@ -148,3 +148,46 @@ async fn a_server_frame_that_never_comes_is_reported_after_the_wait() {
         .contains("server frame 1 (recorded seq 2, a text frame) did not come within 0.3 s; went on"));
     assert!(!play.close.clean, "{:?}", play.close);
 }
+
+#[tokio::test]
+async fn the_recorded_subprotocol_is_answered_only_to_a_client_that_offers_it() {
+    use frametap::replay::serve::{serve, ServeOptions};
+    let dir = tempfile::tempdir().unwrap();
+    // The recording's upstream chose "chat.v2".
+    let capture = handmade_capture(dir.path(), "subprotocol.jsonl", 101, None);
+    let out = dir.path().join("out.jsonl");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let session = session_to(&out, "replay-serve").await;
+    let options = ServeOptions { play: play_options(Pace::Fast), handshake_timeout: SHORT };
+    let script = Script::load(&capture, None, false).unwrap();
+    let sink = session.sink.clone();
+    let server = tokio::spawn(serve(listener, script, options, sink, async { drop(stopped.await) }, None));
+
+    let chosen = |head: &str| raw::head_header(&raw::head_headers(head), "sec-websocket-protocol").map(str::to_owned);
+    let (offered, ws, _) = raw::connect(addr, "/chat", &[("Sec-WebSocket-Protocol", "chat.v1, chat.v2")]).await;
+    assert_eq!(chosen(&offered), Some("chat.v2".to_owned()), "{offered}");
+    drop(ws);
+    // A client that offers none (or others) would fail a 101 naming one: the replay answers without it.
+    let (unoffered, ws, _) = raw::connect(addr, "/chat", &[]).await;
+    assert!(ws.is_some() && chosen(&unoffered).is_none(), "{unoffered}");
+    drop(ws);
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+    session.finish().await;
+    let notes: Vec<String> = frametap::capture::read_capture(&out)
+        .unwrap()
+        .records
+        .into_iter()
+        .filter_map(|r| match r {
+            frametap::event::Record::Note(n) if n.code == "replay-subprotocol" => Some(n.message),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(
+        notes[0].contains(r#"chose the subprotocol "chat.v2", which this client did not offer (it offered none)"#),
+        "{notes:?}"
+    );
+}

@@ -195,7 +195,7 @@ pub(super) fn import_entry(
         ts: started,
         level: "warn".into(),
         code: "har-import-incomplete".into(),
-        message: missing_note(source, entry, &request_headers),
+        message: missing_note(source, entry, &request_headers, status == 101),
     }));
     let messages = entry["_webSocketMessages"].as_array().map(Vec::as_slice).unwrap_or_default();
     if messages.is_empty() {
@@ -323,9 +323,11 @@ fn http_toolkit_close(conn: ConnId, started: Ts, last_message: Ts, entry: &Value
 }
 
 /// The note saying what the tool that saved the HAR leaves out, for this connection.
-fn missing_note(source: HarSource, entry: &Value, request_headers: &Headers) -> String {
+/// `opened`: the upgrade succeeded (else only the request's missing headers are worth saying).
+fn missing_note(source: HarSource, entry: &Value, request_headers: &Headers, opened: bool) -> String {
     let mut message = format!("imported from a HAR saved by {}: ", source.name());
     message.push_str(match source {
+        _ if !opened => "the WebSocket never opened, so there are no frames to miss",
         _ if entry.get("_webSocketClose").is_some() => {
             "no ping/pong or close frames and no fragment boundaries (messages are whole); the close code and \
              reason are kept, but not who closed first"

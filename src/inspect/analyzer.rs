@@ -23,8 +23,8 @@ pub struct Analyzer {
     options: AnalysisOptions,
     /// The session's upstream from the `meta` record, for connections whose `open` names none.
     session_upstream: Option<String>,
-    /// `replay send` sessions have no client: frametap itself plays the client's side.
-    no_client: bool,
+    /// The session's `meta.mode` (`proxy`, `replay-send`, `import`, …): who stood where frametap did.
+    mode: String,
     /// Open connections by id (a BTreeMap: no hashing on the per-frame path). Boxed: a map node holds
     /// eleven entries, and a live connection's analyzer has only one (a node of histories would cost
     /// every relayed connection kilobytes).
@@ -235,25 +235,25 @@ impl ConnHistory {
             self.note_rtt(ms);
         }
         self.upstream = open.upstream.clone().or_else(|| session_upstream.map(str::to_owned));
-        self.refused = match (&open.error, &open.response) {
-            (Some(error), _) => Some(format!("the upstream could not be reached: {error}")),
-            (None, Some(response)) if response.status != 101 => {
-                let hint = match response.status {
-                    403 => " (for Genesys: check the deploymentId, the deployment's allowed domains against the Origin header, and its feature toggles)",
-                    401 => " (the upstream wants credentials on the upgrade request)",
-                    429 => " (rate limited before the WebSocket even opened)",
-                    _ => "",
-                };
-                Some(format!("the upstream refused the upgrade with HTTP {}{hint}", response.status))
-            }
-            _ => None,
-        };
         if self.auto_pending {
             if let Some(found) = profile::detect(open, self.upstream.as_deref()) {
                 self.profile = found;
                 self.auto_pending = false;
             }
         }
+        self.refused = match (&open.error, &open.response) {
+            (Some(error), _) => Some(format!("the upstream could not be reached: {error}")),
+            (None, Some(response)) if response.status != 101 => {
+                let hint = self.profile.refused_hint(response.status).unwrap_or(match response.status {
+                    403 => " (the server refused this client: an Origin it does not allow, or missing credentials, are the usual reasons)",
+                    401 => " (the upstream wants credentials on the upgrade request)",
+                    429 => " (rate limited before the WebSocket even opened)",
+                    _ => "",
+                });
+                Some(format!("the upstream refused the upgrade with HTTP {}{hint}", response.status))
+            }
+            _ => None,
+        };
         let findings = self.profile.open(open, self.upstream.as_deref());
         self.add_findings(findings);
         self.handshake_problems = super::handshake::problems(open);
@@ -398,7 +398,13 @@ impl ConnHistory {
 
 impl Analyzer {
     pub fn new(options: AnalysisOptions) -> Self {
-        Analyzer { options, session_upstream: None, no_client: false, conns: BTreeMap::new(), refused: BTreeSet::new() }
+        Analyzer {
+            options,
+            session_upstream: None,
+            mode: String::new(),
+            conns: BTreeMap::new(),
+            refused: BTreeSet::new(),
+        }
     }
 
     /// Observes one record in order and returns the records it derives, to be emitted right after it:
@@ -411,7 +417,7 @@ impl Analyzer {
         match record {
             Record::Meta(meta) => {
                 self.session_upstream = meta.upstream.clone();
-                self.no_client = meta.mode == "replay-send";
+                self.mode = meta.mode.clone();
             }
             Record::Open(open) => {
                 let session_upstream = self.session_upstream.clone();
@@ -421,7 +427,7 @@ impl Analyzer {
                 if self.conns.get(&open.conn).is_some_and(|h| h.refused.is_some()) {
                     if let Some(history) = self.conns.remove(&open.conn) {
                         self.refused.insert(open.conn);
-                        out.push(Record::Diagnosis(diagnose_refused(&history, open, self.no_client)));
+                        out.push(Record::Diagnosis(diagnose_refused(&history, open, &self.mode)));
                     }
                 }
             }

@@ -215,8 +215,9 @@ pub fn diagnose(history: &ConnHistory, close: &Close) -> Diagnosis {
 
 /// Builds the `diagnosis` record of a connection whose WebSocket never opened (refused upgrade, unreachable
 /// upstream). The relay writes no `close` record for those, so this is written right after the `open`.
-/// `no_client`: frametap itself was the client (`replay send`), so no 502 went to anyone.
-pub fn diagnose_refused(history: &ConnHistory, open: &Open, no_client: bool) -> Diagnosis {
+/// `mode` is the session's: in `replay-send` frametap itself was the client, so no 502 went to anyone; in an
+/// `import` the recording tool, not frametap, saw the failure.
+pub fn diagnose_refused(history: &ConnHistory, open: &Open, mode: &str) -> Diagnosis {
     let refused = history.refused.clone().unwrap_or_default();
     let status = open.response.as_ref().map(|r| r.status);
     let initiator = if open.error.is_some() { Peer::Proxy } else { Peer::Server };
@@ -231,7 +232,8 @@ pub fn diagnose_refused(history: &ConnHistory, open: &Open, no_client: bool) -> 
         found[0].evidence.push(format!("the upstream said: {}", body.trim()));
     }
     match &open.error {
-        Some(error) if no_client => found[0].evidence.push(format!("frametap could not open it: {error}")),
+        Some(error) if mode == "replay-send" => found[0].evidence.push(format!("frametap could not open it: {error}")),
+        Some(error) if mode == "import" => found[0].evidence.push(format!("the recording says it failed: {error}")),
         Some(error) => found[0].evidence.push(format!("frametap answered the client with 502: {error}")),
         None => {}
     }

@@ -154,6 +154,12 @@ impl Profile for Genesys {
         "Genesys Guest API"
     }
 
+    fn refused_hint(&self, status: u16) -> Option<&'static str> {
+        (status == 403).then_some(
+            " (for Genesys: check the deploymentId, the deployment's allowed domains against the Origin header, and its feature toggles)",
+        )
+    }
+
     fn idle_note(&self) -> Option<String> {
         let limit = match self.duration_seconds {
             Some(secs) => format!(

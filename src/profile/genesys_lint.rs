@@ -253,7 +253,8 @@ fn custom_attributes_size(fields: &Map<String, Value>) -> Option<usize> {
 
 /// Lints the upstream frametap dialled: the Guest API lives at `wss://webmessaging.<region domain>/v1`.
 pub fn lint_upstream(upstream: &str) -> Option<Finding> {
-    if upstream.starts_with("sim:") {
+    // The simulator, and a replay of a recording (whatever its upstream was), are not endpoints to judge.
+    if upstream.starts_with("sim:") || upstream.starts_with("replay:") {
         return None;
     }
     let (host, path) = host_and_path(upstream);
@@ -335,6 +336,7 @@ mod tests {
         assert!(f.message.contains("api.mypurecloud.com/api/v2/guest/sessions"), "{}", f.message);
         assert!(lint_upstream("wss://webmessaging.mypurecloud.com/v1?deploymentId=x").is_none());
         assert!(lint_upstream("sim:genesys/v1?deploymentId=x").is_none());
+        assert!(lint_upstream("replay:session.jsonl#1").is_none());
         assert_eq!(lint_upstream("ws://127.0.0.1:9/v1").unwrap().severity, Severity::Info);
     }
 }

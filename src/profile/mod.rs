@@ -87,6 +87,10 @@ pub trait Profile: Send {
     fn protocol(&self) -> &'static str {
         self.name()
     }
+    /// What to check when this protocol's server refuses the upgrade with `status`, as a parenthesis.
+    fn refused_hint(&self, _status: u16) -> Option<&'static str> {
+        None
+    }
     /// What this protocol says about idle connections, appended to the `idle` cause (`; sessions expire …`).
     fn idle_note(&self) -> Option<String> {
         None

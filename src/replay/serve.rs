@@ -129,6 +129,28 @@ fn recorded_answer(script: &Script) -> (u16, Headers, Bytes) {
     }
 }
 
+/// Takes the recorded subprotocol out of a 101 when this client did not offer it (a client fails a handshake
+/// that names a subprotocol it did not ask for); says so.
+fn unoffered_subprotocol(headers: &mut Headers, request: &hyper::HeaderMap) -> Option<String> {
+    let recorded = crate::event::header(headers, "sec-websocket-protocol")?.trim().to_owned();
+    let offered: Vec<&str> = request
+        .get_all("sec-websocket-protocol")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .collect();
+    if offered.contains(&recorded.as_str()) {
+        return None;
+    }
+    headers.retain(|(name, _)| !name.eq_ignore_ascii_case("sec-websocket-protocol"));
+    let offered = if offered.is_empty() { "none".to_owned() } else { offered.join(", ") };
+    Some(format!(
+        "the recorded upstream chose the subprotocol {recorded:?}, which this client did not offer (it offered {offered}): the replay answers without one"
+    ))
+}
+
 async fn handle(mut req: Request<Incoming>, client_addr: SocketAddr, ctx: Arc<ServeContext>) -> Response<Full<Bytes>> {
     if !crate::proxy::server::is_websocket_upgrade(&req) {
         return text(
@@ -145,6 +167,7 @@ async fn handle(mut req: Request<Incoming>, client_addr: SocketAddr, ctx: Arc<Se
     let conn = ctx.sink.next_conn_id();
     let path = req.uri().path_and_query().map_or("/".to_owned(), |pq| pq.as_str().to_owned());
     let (status, mut headers, body) = recorded_answer(&ctx.script);
+    let subprotocol_note = (status == 101).then(|| unoffered_subprotocol(&mut headers, req.headers())).flatten();
     if status == 101 {
         let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
         let mut upgrade = vec![
@@ -179,6 +202,11 @@ async fn handle(mut req: Request<Incoming>, client_addr: SocketAddr, ctx: Arc<Se
     if path != ctx.script.open.request.path {
         let message = format!("the client asked for {path}; the recording was of {}", ctx.script.open.request.path);
         let note = Note { conn: Some(conn), ts: Ts::now(), level: "info".into(), code: "replay-path".into(), message };
+        ctx.sink.emit(Record::Note(note)).await;
+    }
+    if let Some(message) = subprotocol_note {
+        let note =
+            Note { conn: Some(conn), ts: Ts::now(), level: "info".into(), code: "replay-subprotocol".into(), message };
         ctx.sink.emit(Record::Note(note)).await;
     }
     if status != 101 {
