@@ -141,6 +141,18 @@ async fn warnings_on_a_pipe_have_no_colour_escapes() {
     proxy.stop().await;
 }
 
+/// A UI reachable from other machines is warned about with the port it really got, not `:0`.
+#[cfg(unix)]
+#[tokio::test]
+async fn an_exposed_ui_is_warned_about_with_its_real_port() {
+    let proxy = RunningProxy::start(&["--no-capture", "--ui", "0.0.0.0:0"]).await;
+    let warning = proxy.banner.lines.iter().find(|l| l.contains("reachable from other machines"));
+    let warning = warning.unwrap_or_else(|| panic!("no warning about the exposed UI: {:?}", proxy.banner.lines));
+    let port = proxy.banner.ui.as_deref().unwrap().split_once("127.0.0.1:").unwrap().1.split('/').next().unwrap();
+    assert!(warning.contains(&format!("0.0.0.0:{port}")) && port != "0", "{warning:?}");
+    proxy.stop().await;
+}
+
 #[cfg(unix)]
 #[tokio::test]
 async fn a_real_run_logs_frames_and_saves_a_private_capture_on_sigterm() {

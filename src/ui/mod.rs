@@ -82,8 +82,10 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
         }
     })?;
     if is_exposed(addr) {
+        // The bound address: with port 0 the kernel chose one.
+        let bound = listener.local_addr().unwrap_or(addr);
         tracing::warn!(
-            "the web UI listens on {addr}, which is reachable from other machines: it shows live \
+            "the web UI listens on {bound}, which is reachable from other machines: it shows live \
              credentials to anyone holding its access token"
         );
     }
