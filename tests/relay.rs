@@ -7,6 +7,7 @@ use common::raw::{self, Answer, RawWs, Received};
 use common::{close_of, frames, open_of, start_echo_server, start_proxy, test_config};
 use frametap::event::{Opcode, Peer, Record};
 use futures_util::{SinkExt, StreamExt};
+use tokio::io::AsyncWriteExt;
 use tokio_tungstenite::tungstenite::Message;
 
 /// A raw server that echoes data frames and answers a close with the same close, then ends TCP.
@@ -239,6 +240,31 @@ async fn the_client_dropping_tcp_is_mirrored_to_the_server() {
     let capture = proxy.stop().await;
     let close = close_of(&capture, 1);
     assert_eq!((close.initiator, close.clean), (Peer::Client, false));
+}
+
+/// A browser failing a connection sends its close and ends TCP at once; a server that then hangs up without
+/// answering is not the first to have left.
+#[tokio::test]
+async fn a_client_that_left_right_after_its_close_is_named_before_the_server_that_hung_up() {
+    let (server, _) = raw::start_raw_server(raw::upgrade_all, |mut ws: RawWs| async move {
+        // Read the close and the end of TCP behind it, then hang up without a close frame.
+        while let Received::Frame(_) = ws.recv().await {}
+    })
+    .await;
+    let proxy = start_proxy(test_config(&format!("ws://{server}"))).await;
+    let mut ws = raw::connect(proxy.addr, "/", &[]).await.1.unwrap();
+    ws.send(true, Opcode::Close, b"\x03\xea").await;
+    ws.stream.shutdown().await.unwrap();
+    assert!(matches!(ws.recv().await, Received::Eof | Received::Reset));
+    let capture = proxy.stop().await;
+    let close = close_of(&capture, 1);
+    assert_eq!((close.initiator, close.clean, close.dropped_by), (Peer::Client, false, Some(Peer::Server)));
+    let detail = close.detail.as_deref().unwrap();
+    assert!(
+        detail.starts_with("the client ended its TCP connection right after its close frame")
+            && detail.contains("then the server closed the TCP connection without a close frame"),
+        "{detail}"
+    );
 }
 
 #[tokio::test]

@@ -54,6 +54,9 @@ struct EndState {
     delivered_from_server: bool,
     /// A side that ended TCP without a close frame, and how.
     drop: Option<(Peer, String)>,
+    /// The first side that ended TCP right after its close frame, before the close handshake completed
+    /// (as a browser does when it fails a connection): what the other side saw before it went away.
+    left_early: Option<Peer>,
     timed_out: bool,
     /// Why frametap sent a close frame of its own (the first reason), for the `close` record's detail.
     proxy_reason: Option<String>,
@@ -122,6 +125,14 @@ impl Shared<'_> {
     /// Records why frametap closes the connection itself (the first reason stands).
     fn proxy_closes(&self, why: String) {
         self.state.lock().unwrap().proxy_reason.get_or_insert(why);
+    }
+
+    /// `from` ended TCP after its close frame: early when the close handshake had not completed.
+    fn ended_after_close(&self, from: Peer) {
+        let mut state = self.state.lock().unwrap();
+        if !state.handshake_done() && state.left_early.is_none() {
+            state.left_early = Some(from);
+        }
     }
 
     fn dropped(&self, by: Peer, how: String) {
@@ -340,6 +351,7 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Pump<'a, R, W> {
     async fn eof(mut self) -> PumpEnd {
         let _ = self.writer.shutdown().await;
         if self.shared.sent_close(self.from) {
+            self.shared.ended_after_close(self.from);
             PumpEnd::Eof
         } else {
             let how = format!("the {} closed the TCP connection without a close frame", self.from.as_str());
@@ -454,6 +466,15 @@ fn outcome(shared: &Shared, opened: Instant, close_timeout: Duration) -> Close {
             "the close handshake did not finish within {secs:.1} s; frametap closed both TCP connections"
         )),
         (None, false) => None,
+    };
+    // What the other side saw first: the early leaver's end of TCP (unless that side is the one that dropped).
+    let early = state.left_early.filter(|early| state.drop.as_ref().is_none_or(|(by, _)| by != early));
+    let detail = match (early, detail) {
+        (Some(early), Some(how)) => Some(format!(
+            "the {} ended its TCP connection right after its close frame, without waiting for the answer (as a browser does when it fails a connection); then {how}",
+            early.as_str()
+        )),
+        (_, detail) => detail,
     };
     // frametap's own close comes first in the detail only when it was the first close frame: its reason.
     let detail = match (&state.proxy_reason, initiator) {
