@@ -218,6 +218,32 @@ async fn connect_to_an_unreachable_host_answers_502_naming_it() {
     assert!(answer.contains(&closed.to_string()), "{answer}");
 }
 
+/// A malformed CONNECT is answered `400` with the reason in its body: never a 502 from trying to reach what it
+/// names, never a silent close. Nothing is dialled and nothing is recorded.
+#[tokio::test]
+async fn malformed_connect_requests_get_a_400_saying_why() {
+    let forward = start_forward(&[], None, UpstreamProxies::direct()).await;
+    for (request_line, reason) in [
+        ("CONNECT [::1 HTTP/1.1", "CONNECT target \"[::1\" has an unbalanced '['"),
+        (
+            "CONNECT a b:443 HTTP/1.1",
+            "\"CONNECT a b:443 HTTP/1.1\" is not METHOD TARGET HTTP/1.1: the target contains a space",
+        ),
+        ("CONNECT 127.0.0.1:0 HTTP/1.1", "CONNECT target \"127.0.0.1:0\": port 0 cannot be connected to"),
+        ("CONNECT 127.0.0.1 HTTP/1.1", "CONNECT target \"127.0.0.1\" has no port"),
+    ] {
+        let mut tcp = TcpStream::connect(forward.addr).await.unwrap();
+        tcp.write_all(format!("{request_line}\r\nHost: x\r\n\r\n").as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        tokio::time::timeout(STEP, tcp.read_to_string(&mut answer)).await.unwrap().unwrap();
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+        assert!(head.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{request_line}: {answer:?}");
+        assert!(body.starts_with("frametap (forward mode): ") && body.contains(reason), "{request_line}: {body:?}");
+    }
+    let capture = forward.finish().await;
+    assert!(!capture.records.iter().any(|r| matches!(r, Record::Open(_))), "nothing was relayed");
+}
+
 /// The records of the only connection in a capture: (open, frames as (from, text), close).
 fn only_connection(capture: &CaptureFile) -> (frametap::event::Open, Vec<(String, String)>, frametap::event::Close) {
     assert_eq!(capture.connections().len(), 1, "{:?}", capture.records);

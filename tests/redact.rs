@@ -1,5 +1,7 @@
 //! Redaction: every class of secret masked, stable placeholders, JSON kept valid, and `frametap redact` end to end.
 
+mod common;
+
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use frametap::capture::{read_capture, CaptureWriter};
@@ -594,4 +596,105 @@ async fn redacted_token_records_keep_their_kind_and_no_plain_hash_of_a_secret() 
         read_capture(path).unwrap().records.into_iter().filter(|r| !matches!(r, Record::End(_))).collect()
     };
     assert_eq!(not_end(&twice), not_end(&copied));
+}
+
+/// Values the token finder takes for JWTs but that do not decode (`malformed`: an encrypted 5-part JWE, a header
+/// whose claims are not JSON), where no credential name points at them.
+const JWE: &str = "eyJ0eXAiOiJKV1Qi.e30.x.y.z";
+const BAD_CLAIMS: &str = "eyJhbGciOiJIUzI1NiJ9.notjson";
+const IN_QUERY: &str = "eyJhbGciOiJIUzI1NiJ9.cXVlcnktc2VjcmV0.sig.more";
+const IN_JSON: &str = "eyJhbGciOiJIUzI1NiJ9.anNvbi1zZWNyZXQ";
+
+/// A session through a real proxy (real WebSocket client, real echo server) carrying malformed tokens in a bare
+/// text frame, an ordinary header, a query parameter and an ordinary JSON field, with the live analysis writing
+/// `token` records; redacted live (`--redact`) when `redaction` is given.
+async fn malformed_token_session(redaction: Option<Redactor>) -> (Vec<Record>, tempfile::TempDir) {
+    use frametap::inspect::{AnalysisOptions, Analyzer};
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
+    let upstream = common::start_echo_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("in.jsonl");
+    let mut options = common::capture_only(CaptureWriter::create(&path).unwrap());
+    options.analysis = Some(Analyzer::factory(AnalysisOptions::default()));
+    options.redaction = redaction.map(|r| Box::new(r) as Box<dyn frametap::pipeline::Redaction>);
+    let (addr, stop, task) = common::serve_in_process(options, common::test_config(&format!("ws://{upstream}"))).await;
+    let mut request = format!("ws://{addr}/v1?state={IN_QUERY}").into_client_request().unwrap();
+    request.headers_mut().insert("x-other", BAD_CLAIMS.parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    for body in [JWE.to_owned(), json!({"type": "note", "data": IN_JSON}).to_string()] {
+        ws.send(Message::text(body.clone())).await.unwrap();
+        let echoed = ws.next().await.unwrap().unwrap();
+        assert_eq!(echoed.into_text().unwrap().as_str(), body);
+    }
+    ws.close(None).await.unwrap();
+    while ws.next().await.is_some() {}
+    stop.send(()).unwrap();
+    assert!(task.await.unwrap().end.complete);
+    (read_capture(&path).unwrap().records, dir)
+}
+
+/// What the token finder (`frametap inspect`) reports on these records, by source.
+fn reanalysed(records: &[Record]) -> std::collections::BTreeMap<String, serde_json::Map<String, Value>> {
+    let mut tracker = TokenTracker::new(vec![]);
+    records.iter().flat_map(|r| tracker.observe(r, r.ts())).map(|t| (t.source, t.details)).collect()
+}
+
+/// Everything the token finder reports as a JWT (`jwt` or `malformed`) is masked by redaction, wherever it travels
+/// (a bare text frame, any header, the query, any JSON field): `frametap redact` and `proxy --redact` alike. The
+/// redacted copy still reports each as `malformed`, under the placeholder's fingerprint (the one its `token` record
+/// now carries), never the secret's; a JOSE header stays readable; a second redaction changes nothing.
+#[tokio::test]
+async fn malformed_and_encrypted_tokens_are_masked_wherever_the_finder_reports_them() {
+    let (original, dir) = malformed_token_session(None).await;
+    let found = reanalysed(&original);
+    let malformed = ["frame:text", "header:x-other", "query:state", "frame:data"];
+    for source in malformed {
+        assert_eq!(found[source]["token_kind"], "malformed", "{source}: {found:?}");
+    }
+    let input = dir.path().join("in.jsonl");
+    let copied = dir.path().join("copy.jsonl");
+    run_redact(RedactCommand { input: input.clone(), output: copied.clone() }).unwrap();
+    let (live, _live_dir) = malformed_token_session(Some(Redactor::new())).await;
+    for (how, records) in [("frametap redact", read_capture(&copied).unwrap().records), ("--redact", live)] {
+        let text: String = records.iter().map(line).collect::<Vec<_>>().join("\n");
+        for secret in [JWE, BAD_CLAIMS, "e30.x.y.z", "notjson", "cXVlcnktc2VjcmV0", "anNvbi1zZWNyZXQ"] {
+            assert!(!text.contains(secret), "{how}: {secret} survived: {text}");
+        }
+        assert!(text.contains("eyJhbGciOiJIUzI1NiJ9.redacted-"), "{how}: a JOSE header stays readable: {text}");
+        let recorded = tokens_by_source(&records);
+        let again = reanalysed(&records);
+        for source in malformed {
+            let fingerprint = &again[source]["fingerprint"];
+            assert_eq!(again[source]["token_kind"], "malformed", "{how}: {source}");
+            assert_eq!(again[source]["placeholder"], true, "{how}: {source}");
+            assert_ne!(fingerprint, &found[source]["fingerprint"], "{how}: {source} keeps the secret's fingerprint");
+            assert_eq!(&recorded[source]["fingerprint"], fingerprint, "{how}: {source}'s token record");
+        }
+    }
+    let twice = dir.path().join("twice.jsonl");
+    run_redact(RedactCommand { input: copied.clone(), output: twice.clone() }).unwrap();
+    let not_end = |path: &std::path::Path| -> Vec<Record> {
+        read_capture(path).unwrap().records.into_iter().filter(|r| !matches!(r, Record::End(_))).collect()
+    };
+    assert_eq!(not_end(&twice), not_end(&copied), "placeholders map to themselves");
+}
+
+/// The same rule in free text and in the other handshake places: a JWE quoted in a sentence, in a close reason,
+/// in a `Sec-WebSocket-Protocol` item; a signed JWT followed by `.more` loses only its signature.
+#[test]
+fn malformed_tokens_in_free_text_protocols_and_close_reasons_are_masked() {
+    let token = jwt(json!({"exp": T0}));
+    let mut redactor = Redactor::new();
+    let out = frame_text(&redactor.redact(text(1, &format!("use {JWE}. then {token}.more"))));
+    assert!(!out.contains("e30.x.y.z") && !out.contains(signature(&token)), "{out}");
+    assert!(out.starts_with("use eyJ.redacted-") && out.contains(". then eyJ") && out.ends_with(".more"), "{out}");
+    let mut close = b"\x0f\xa0expired ".to_vec();
+    close.extend_from_slice(BAD_CLAIMS.as_bytes());
+    let Record::Frame(closed) = redactor.redact(Record::Frame(frame(2, Opcode::Close, &close))) else { unreachable!() };
+    assert!(!closed.close_parts().1.unwrap().contains("notjson"));
+    let out = redactor.redact(open("/v1", &[("Sec-WebSocket-Protocol", &format!("chat, {JWE}"))], &[]));
+    let Record::Open(o) = out else { unreachable!() };
+    let protocols = frametap::event::header(&o.request.headers, "sec-websocket-protocol").unwrap();
+    assert!(protocols.starts_with("chat, eyJ.redacted-"), "{protocols}");
 }

@@ -94,9 +94,16 @@ async fn clients_that_do_not_speak_trusted_tls_are_refused_without_hanging() {
         .unwrap_err();
     assert!(err.to_string().contains("UnknownIssuer") || err.to_string().contains("unknown issuer"), "{err}");
 
-    // A plain ws:// client on the wss:// port: the connection ends, it does not hang.
+    // A plain ws:// client on the wss:// port: a plain 400 saying why, then the connection ends; it does not hang.
     let mut tcp = TcpStream::connect(addr).await.unwrap();
     tcp.write_all(b"GET /v1 HTTP/1.1\r\nHost: localhost\r\n\r\n").await.unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(STEP, tcp.read_to_string(&mut answer)).await.expect("the listener hung").unwrap();
+    assert!(answer.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{answer:?}");
+    assert!(answer.contains("the client spoke plain HTTP (ws://) to the TLS listener: use "), "{answer:?}");
+    // Bytes that are neither TLS nor HTTP: the TLS handshake fails and the connection ends.
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(b"hello\r\n").await.unwrap();
     let mut answer = Vec::new();
     let read = tokio::time::timeout(STEP, tcp.read_to_end(&mut answer)).await.expect("the listener hung");
     assert!(read.is_err() || !answer.starts_with(b"HTTP/1.1 101"), "{answer:?}");
@@ -104,4 +111,64 @@ async fn clients_that_do_not_speak_trusted_tls_are_refused_without_hanging() {
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
     session.finish().await;
+}
+
+/// The `frametap` binary: `certs init`, then `proxy --tls`. A real ws:// client on the wss:// port is refused with
+/// a plain `400` whose body says to use wss:// (so a browser or curl shows why), and the log says the same instead
+/// of rustls's "received corrupt message of type InvalidContentType".
+#[tokio::test]
+async fn a_plain_ws_client_on_the_tls_listener_is_told_to_use_wss() {
+    use tokio::io::{AsyncBufReadExt as _, BufReader};
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    let home = tempfile::tempdir().unwrap();
+    let frametap = || {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_frametap"));
+        command.env("FRAMETAP_HOME", home.path()).env("NO_COLOR", "1").env_remove("RUST_LOG").kill_on_drop(true);
+        command
+    };
+    let init = frametap().args(["certs", "init"]).output().await.unwrap();
+    assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
+    let mut proxy = frametap()
+        .args([
+            "proxy",
+            "--tls",
+            "--listen",
+            "127.0.0.1:0",
+            "--no-ui",
+            "--no-capture",
+            "--upstream",
+            "ws://127.0.0.1:9",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(proxy.stderr.take().unwrap()).lines();
+    let mut next_line = async || {
+        let line = tokio::time::timeout(STEP, stderr.next_line()).await.expect("frametap went quiet").unwrap();
+        line.expect("frametap exited")
+    };
+    let wss = loop {
+        let line = next_line().await;
+        if let Some((_, rest)) = line.split_once("point your WebSocket client at") {
+            break rest.split_whitespace().next().unwrap().trim_end_matches("/<path>").to_owned();
+        }
+    };
+    let authority = wss.strip_prefix("wss://").expect("a wss:// listener");
+    let told = format!("the client spoke plain HTTP (ws://) to the TLS listener: use {wss}/… (or run without --tls)");
+
+    let refused = tokio_tungstenite::connect_async(format!("ws://{authority}/v1?deploymentId=d")).await;
+    let Err(WsError::Http(response)) = refused else { panic!("not an HTTP refusal: {refused:?}") };
+    assert_eq!(response.status(), 400);
+    let body = String::from_utf8(response.body().clone().unwrap_or_default()).unwrap();
+    assert_eq!(body, format!("frametap: {told}\n"));
+    let logged = loop {
+        let line = next_line().await;
+        if line.contains("plain HTTP") || line.contains("TLS handshake") {
+            break line;
+        }
+    };
+    assert!(logged.contains(&told), "{logged}");
+    assert!(!logged.contains("InvalidContentType") && !logged.contains("corrupt"), "{logged}");
+    proxy.kill().await.unwrap();
 }

@@ -30,6 +30,31 @@ impl RequestHead {
     }
 }
 
+/// A head that is not an HTTP/1.1 request (a space inside the target, a broken request line): the client gets a
+/// `400` saying so. `Display` is that reason.
+#[derive(Debug, thiserror::Error)]
+#[error("the request line {line:?} is not METHOD TARGET HTTP/1.1: {detail}")]
+pub struct MalformedHead {
+    /// The first line as received (lossy UTF-8, at most 200 characters).
+    pub line: String,
+    /// What is wrong: a space inside the target, else httparse's words.
+    pub detail: String,
+}
+
+impl MalformedHead {
+    fn new(buf: &[u8], error: httparse::Error) -> Self {
+        let first = buf.split(|b| *b == b'\n').next().unwrap_or_default();
+        let line: String = String::from_utf8_lossy(first).trim_end().chars().take(200).collect();
+        let words = line.split(' ').filter(|w| !w.is_empty()).count();
+        let detail = if words > 3 && error == httparse::Error::Version {
+            "the target contains a space".to_owned()
+        } else {
+            error.to_string()
+        };
+        MalformedHead { line, detail }
+    }
+}
+
 /// Reads a request head from `io`. `Ok(None)` means the peer closed before sending anything.
 pub async fn read_request_head<R: AsyncRead + Unpin>(io: &mut R) -> anyhow::Result<Option<RequestHead>> {
     let mut buf = Vec::with_capacity(1024);
@@ -45,7 +70,7 @@ pub async fn read_request_head<R: AsyncRead + Unpin>(io: &mut R) -> anyhow::Resu
         buf.extend_from_slice(&chunk[..n]);
         let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut req = httparse::Request::new(&mut headers);
-        match req.parse(&buf).context("malformed HTTP request")? {
+        match req.parse(&buf).map_err(|e| MalformedHead::new(&buf, e))? {
             httparse::Status::Complete(len) => {
                 let head = RequestHead {
                     method: req.method.unwrap_or_default().to_string(),
@@ -106,6 +131,18 @@ mod tests {
         assert!(read_request_head(&mut empty).await.unwrap().is_none());
         let mut cut: &[u8] = b"GET / HTTP/1.1\r\nHo";
         assert!(read_request_head(&mut cut).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_space_inside_the_target_is_a_malformed_head_quoting_the_line() {
+        let mut input: &[u8] = b"CONNECT a b:443 HTTP/1.1\r\n\r\n";
+        let err = read_request_head(&mut input).await.unwrap_err();
+        let malformed = err.downcast_ref::<MalformedHead>().expect("a MalformedHead");
+        assert_eq!(malformed.line, "CONNECT a b:443 HTTP/1.1");
+        assert!(
+            malformed.to_string().ends_with("is not METHOD TARGET HTTP/1.1: the target contains a space"),
+            "{malformed}"
+        );
     }
 
     #[tokio::test]

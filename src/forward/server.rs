@@ -14,7 +14,7 @@ use tokio_rustls::LazyConfigAcceptor;
 use tracing::Instrument as _;
 
 use super::connector::{Target, UpstreamConnector};
-use super::head::{read_request_head, RequestHead};
+use super::head::{read_request_head, MalformedHead, RequestHead};
 use super::http::{forward_request, is_websocket_upgrade, serve_http, to_origin_request, ProxyBody, UpstreamSlot};
 use super::intercept::InterceptRules;
 use super::io::{looks_like_tls, PrefixedIo};
@@ -84,9 +84,19 @@ pub fn forward_upstream_label() -> UpstreamBase {
 
 async fn handle_client(mut tcp: TcpStream, peer: SocketAddr, proxy: Arc<ForwardProxy>) -> anyhow::Result<()> {
     let handshake_timeout = proxy.ctx.config.handshake_timeout;
-    let head = tokio::time::timeout(handshake_timeout, read_request_head(&mut tcp))
+    let head = match tokio::time::timeout(handshake_timeout, read_request_head(&mut tcp))
         .await
-        .context("the client sent no complete request in time")??;
+        .context("the client sent no complete request in time")?
+    {
+        Ok(head) => head,
+        Err(e) => {
+            // A head that is no HTTP request (`CONNECT a b:443 HTTP/1.1`) is answered, so the client learns why.
+            if let Some(malformed) = e.downcast_ref::<MalformedHead>() {
+                tcp.write_all(bad_request(&malformed.to_string()).as_bytes()).await.ok();
+            }
+            return Err(e);
+        }
+    };
     let Some(head) = head else { return Ok(()) };
     if head.method.eq_ignore_ascii_case("CONNECT") {
         return handle_connect(tcp, peer, head, proxy).await;
@@ -104,9 +114,12 @@ async fn handle_connect(
     proxy: Arc<ForwardProxy>,
 ) -> anyhow::Result<()> {
     let handshake_timeout = proxy.ctx.config.handshake_timeout;
-    let Some((host, port)) = parse_connect_target(&head.target) else {
-        tcp.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").await?;
-        anyhow::bail!("CONNECT target {:?} is not host:port", head.target);
+    let (host, port) = match parse_connect_target(&head.target) {
+        Ok(target) => target,
+        Err(reason) => {
+            tcp.write_all(bad_request(&reason).as_bytes()).await?;
+            anyhow::bail!("{reason}");
+        }
     };
     if !proxy.options.intercept.matches(&host) {
         return tunnel_blind(tcp, head.leftover, host, port, &proxy).await;
@@ -214,14 +227,50 @@ async fn tunnel_blind(
     Ok(())
 }
 
-/// Splits a CONNECT target `host:port` / `[v6]:port` (the port is required).
-pub fn parse_connect_target(target: &str) -> Option<(String, u16)> {
-    let (host, port) = target.rsplit_once(':')?;
-    let host = host.trim_start_matches('[').trim_end_matches(']');
+/// Splits a CONNECT target `host:port` / `[v6]:port` (the port is required, and is not 0). The error is the
+/// reason a client gets with its `400`.
+pub fn parse_connect_target(target: &str) -> Result<(String, u16), String> {
+    const EXPECTED: &str = "expected host:port, e.g. example.com:443 or [::1]:443";
+    let (host, port) = if let Some(bracketed) = target.strip_prefix('[') {
+        let Some((v6, rest)) = bracketed.split_once(']') else {
+            return Err(format!("CONNECT target {target:?} has an unbalanced '[' ({EXPECTED})"));
+        };
+        if v6.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err(format!("CONNECT target {target:?}: {v6:?} in brackets is not an IPv6 address"));
+        }
+        let Some(port) = rest.strip_prefix(':') else {
+            return Err(format!("CONNECT target {target:?} has no port after the ']' ({EXPECTED})"));
+        };
+        (v6, port)
+    } else {
+        let Some((host, port)) = target.rsplit_once(':') else {
+            return Err(format!("CONNECT target {target:?} has no port ({EXPECTED})"));
+        };
+        if host.contains(':') {
+            return Err(format!("CONNECT target {target:?}: an IPv6 address needs brackets ({EXPECTED})"));
+        }
+        if host.contains(['[', ']']) {
+            return Err(format!("CONNECT target {target:?} has an unbalanced ']' ({EXPECTED})"));
+        }
+        (host, port)
+    };
     if host.is_empty() {
-        return None;
+        return Err(format!("CONNECT target {target:?} has no host ({EXPECTED})"));
     }
-    Some((host.to_ascii_lowercase(), port.parse().ok()?))
+    match port.parse::<u16>() {
+        Ok(0) => Err(format!("CONNECT target {target:?}: port 0 cannot be connected to")),
+        Ok(port) => Ok((host.to_ascii_lowercase(), port)),
+        Err(_) => Err(format!("CONNECT target {target:?}: {port:?} is not a port number (1-65535)")),
+    }
+}
+
+/// A `400 Bad Request` whose plain-text body says why, closing the connection.
+fn bad_request(reason: &str) -> String {
+    let body = format!("frametap (forward mode): {reason}\n");
+    format!(
+        "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
 }
 
 #[cfg(test)]
@@ -230,10 +279,28 @@ mod tests {
 
     #[test]
     fn connect_targets_need_a_host_and_a_port() {
-        assert_eq!(parse_connect_target("a.test:443"), Some(("a.test".into(), 443)));
-        assert_eq!(parse_connect_target("[::1]:8443"), Some(("::1".into(), 8443)));
-        assert_eq!(parse_connect_target("a.test"), None);
-        assert_eq!(parse_connect_target(":443"), None);
-        assert_eq!(parse_connect_target("a.test:http"), None);
+        assert_eq!(parse_connect_target("a.test:443"), Ok(("a.test".into(), 443)));
+        assert_eq!(parse_connect_target("A.Test:443"), Ok(("a.test".into(), 443)));
+        assert_eq!(parse_connect_target("[::1]:8443"), Ok(("::1".into(), 8443)));
+        for (bad, reason) in [
+            ("a.test", "has no port"),
+            (":443", "has no host"),
+            ("a.test:", "\"\" is not a port number"),
+            ("a.test:http", "\"http\" is not a port number"),
+            ("a.test:70000", "is not a port number"),
+            ("a.test:0", "port 0 cannot be connected to"),
+            ("[::1", "unbalanced '['"),
+            ("[::1:443", "unbalanced '['"),
+            ("::1]:443", "needs brackets"),
+            ("a]:443", "unbalanced ']'"),
+            ("::1:443", "needs brackets"),
+            ("[::1]", "no port after the ']'"),
+            ("[::1]443", "no port after the ']'"),
+            ("[]:443", "is not an IPv6 address"),
+            ("[a.test]:443", "is not an IPv6 address"),
+        ] {
+            let err = parse_connect_target(bad).expect_err(bad);
+            assert!(err.contains(reason), "{bad}: {err}");
+        }
     }
 }

@@ -11,8 +11,8 @@ use crate::event::{ConnId, Frame, Record, Token, Ts};
 use std::collections::HashSet;
 use std::hash::BuildHasher;
 
+pub(crate) use find::{bare_text_token, percent_decode, plausible};
 pub use find::{is_secret_field, is_secret_param};
-pub(crate) use find::{percent_decode, plausible};
 pub(crate) use report::fingerprint;
 
 /// What a credential turned out to be.

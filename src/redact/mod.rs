@@ -2,8 +2,10 @@
 //!
 //! Every secret is replaced by a stable placeholder: the same secret always gets the same placeholder
 //! within one [`Redactor`] (a keyed hash), so replay, diffs and "same token on two connections" still line
-//! up. JWTs keep their header and claims and lose only their signature; UUID session tokens become
-//! UUID-shaped placeholders, so a replayed Genesys session still looks valid.
+//! up. JWTs keep their header and claims and lose only their signature; values presented as JWTs that do not
+//! decode (malformed, encrypted) keep at most their JOSE header; which values are JWTs is the token finder's rule
+//! (`inspect::jwt::is_jwt_candidate`), so whatever `inspect` reports as a token is masked. UUID session tokens
+//! become UUID-shaped placeholders, so a replayed Genesys session still looks valid.
 
 mod command;
 mod records;
@@ -12,6 +14,7 @@ mod text;
 pub use command::{run_redact, RedactCommand};
 
 use crate::event::{ConnId, Record};
+use crate::inspect::jwt::{decode_header, decode_unverified, is_jwt_candidate};
 use crate::inspect::tokens::fingerprint;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -130,8 +133,8 @@ impl Redactor {
             self.fingerprints.insert(same.clone(), same);
             return secret.to_owned();
         }
-        let placeholder = if let Some((signed, _signature)) = jwt_parts(secret) {
-            format!("{signed}.{SIGNATURE_PLACEHOLDER_PREFIX}{}", self.keyed_hex(secret, 4))
+        let placeholder = if is_jwt_candidate(secret) {
+            self.token_placeholder(secret)
         } else if is_uuid(secret) {
             format!("{UUID_PLACEHOLDER_PREFIX}{}", self.keyed_hex(secret, 6))
         } else {
@@ -166,12 +169,34 @@ struct KnownSecrets {
     longest_first: Vec<(String, String)>,
 }
 
-/// `(header.claims, signature)` of a signed JWT-shaped string (three parts, non-empty signature).
-fn jwt_parts(s: &str) -> Option<(&str, &str)> {
-    if !crate::inspect::jwt::is_jwt_candidate(s) || s.matches('.').count() != 2 {
-        return None;
+impl Redactor {
+    /// The placeholder for a value the token finder takes for a JWT (`jwt` or `malformed`): a JWT that decodes
+    /// keeps its header and claims and gets a placeholder signature; a malformed one keeps only its first part, and
+    /// only when that is a JOSE header (a JSON object, e.g. a JWE's `alg`/`enc`), then `.redacted-` and 8 hex
+    /// digits. Either way the finder still reports it, with the kind it had and the placeholder's fingerprint.
+    fn token_placeholder(&self, secret: &str) -> String {
+        if decode_unverified(secret).is_ok() {
+            let signed = secret.rsplit_once('.').map_or(secret, |(signed, _signature)| signed);
+            return format!("{signed}.{SIGNATURE_PLACEHOLDER_PREFIX}{}", self.keyed_hex(secret, 4));
+        }
+        let first = secret.split('.').next().unwrap_or_default();
+        let header = if decode_header(first).is_some() { first } else { "eyJ" };
+        format!("{header}.{PLACEHOLDER_PREFIX}{}", self.keyed_hex(secret, 4))
     }
-    s.rsplit_once('.').filter(|(_, sig)| !sig.is_empty())
+}
+
+/// True for a token placeholder written by [`Redactor::token_placeholder`]: a JWT whose signature is
+/// `redacted` and 8 hex digits, or two parts whose second is `redacted-` and 8 hex digits.
+fn is_token_placeholder(s: &str) -> bool {
+    let hex = |digits: &str| digits.len() == 8 && digits.bytes().all(|b| b.is_ascii_hexdigit());
+    if !is_jwt_candidate(s) {
+        return false;
+    }
+    match (s.matches('.').count(), s.rsplit_once('.')) {
+        (2, Some((_, signature))) => signature.strip_prefix(SIGNATURE_PLACEHOLDER_PREFIX).is_some_and(hex),
+        (1, Some((_, rest))) => rest.strip_prefix(PLACEHOLDER_PREFIX).is_some_and(hex),
+        _ => false,
+    }
 }
 
 /// 8-4-4-4-12 hex digits.
@@ -185,7 +210,7 @@ fn is_uuid(s: &str) -> bool {
 pub fn is_placeholder(s: &str) -> bool {
     s.starts_with(PLACEHOLDER_PREFIX)
         || (s.starts_with(UUID_PLACEHOLDER_PREFIX) && is_uuid(s))
-        || jwt_parts(s).is_some_and(|(_, sig)| sig.starts_with(SIGNATURE_PLACEHOLDER_PREFIX) && sig.len() == 16)
+        || is_token_placeholder(s)
 }
 
 /// A redactor shared by every connection of a run and by the UI: call [`SharedRedactor::redact`] on each

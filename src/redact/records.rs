@@ -104,6 +104,11 @@ fn redact_text_payload(r: &mut Redactor, text: &str) -> String {
             return result.unwrap_or_else(|| text.to_owned());
         }
     }
+    // A frame that is a bare JWT (or a malformed or encrypted one) is masked whole, as the token finder reports it.
+    if let Some(token) = crate::inspect::tokens::bare_text_token(text) {
+        let placeholder = r.placeholder_for(token);
+        return text.replacen(token, &placeholder, 1);
+    }
     r.free_text(text).into_owned()
 }
 
@@ -176,7 +181,8 @@ fn redact_map(r: &mut Redactor, map: &mut Map<String, Value>) {
 fn redact_value(r: &mut Redactor, key: Option<&str>, value: &mut Value) {
     match value {
         Value::String(s) => {
-            let masked = if key.is_some_and(crate::inspect::tokens::is_secret_field) && !s.is_empty() {
+            let secret_named = key.is_some_and(crate::inspect::tokens::is_secret_field) && !s.is_empty();
+            let masked = if secret_named || crate::inspect::jwt::is_jwt_candidate(s) {
                 r.placeholder_for(s)
             } else {
                 r.free_text(s).into_owned()

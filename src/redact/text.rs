@@ -1,6 +1,7 @@
 //! Redaction of text: URLs and their query strings, header values, JSON frames, and free text.
 
 use super::Redactor;
+use crate::inspect::jwt::{decode_unverified, is_jwt_candidate};
 use crate::inspect::tokens::{is_secret_field, is_secret_param};
 use serde_json::Value;
 use std::borrow::Cow;
@@ -31,7 +32,10 @@ impl Redactor {
         out
     }
 
-    /// Replaces the signature of every signed JWT found inside `text`.
+    /// Replaces every token inside `text` that the token finder would take for a JWT (`is_jwt_candidate`: a
+    /// `eyJ…` run with a dot, whether it decodes or not): a JWT loses its signature, a malformed or encrypted one
+    /// its body. A run is base64url characters and dots, trailing dots (a sentence's) left out; a JWT followed by
+    /// `.more` is the JWT alone.
     fn jwts_in_text(&mut self, text: &str) -> Option<String> {
         let mut out = String::with_capacity(text.len());
         let mut rest = text;
@@ -40,12 +44,13 @@ impl Redactor {
             out.push_str(&rest[..at]);
             let candidate = &rest[at..];
             let run = candidate.bytes().take_while(|b| is_b64url_or_dot(*b)).count();
-            let mut token = &candidate[..run];
-            // Three parts at most: a trailing sentence dot or a fourth part is not part of the token.
+            let mut token = candidate[..run].trim_end_matches('.');
             if let Some(third_dot) = token.match_indices('.').nth(2).map(|(i, _)| i) {
-                token = &token[..third_dot];
+                if decode_unverified(&token[..third_dot]).is_ok() {
+                    token = &token[..third_dot];
+                }
             }
-            if super::jwt_parts(token).is_some() && crate::inspect::jwt::looks_like_jwt(token) {
+            if is_jwt_candidate(token) {
                 out.push_str(&self.placeholder_for(token));
                 changed = true;
             } else {
@@ -130,7 +135,7 @@ impl Redactor {
                     .map(|pair| match pair.split_once('=') {
                         Some((name, raw)) if !raw.is_empty() => {
                             let value = crate::inspect::tokens::percent_decode(raw);
-                            if is_secret_param(name) || super::jwt_parts(&value).is_some() {
+                            if is_secret_param(name) || is_jwt_candidate(value.trim()) {
                                 format!("{name}={}", self.placeholder_for(&value))
                             } else {
                                 format!("{name}={}", self.free_text(raw))
@@ -195,7 +200,7 @@ impl Redactor {
                     .split(',')
                     .map(|item| {
                         let trimmed = item.trim();
-                        let masked = if after_secret_name && !trimmed.is_empty() {
+                        let masked = if (after_secret_name && !trimmed.is_empty()) || is_jwt_candidate(trimmed) {
                             item.replace(trimmed, &self.placeholder_for(trimmed))
                         } else {
                             self.free_text(item).into_owned()
@@ -208,6 +213,8 @@ impl Redactor {
             }
             "referer" | "origin" | "location" => self.url(value),
             _ if is_secret_param(&lower) && !value.trim().is_empty() => self.placeholder_for(value.trim()),
+            // A value the token finder reports as a JWT (`jwt` or `malformed`), whatever the header's name.
+            _ if is_jwt_candidate(value.trim()) => self.placeholder_for(value.trim()),
             _ => self.free_text(value).into_owned(),
         }
     }
@@ -255,7 +262,7 @@ impl Redactor {
 
     fn learn_secrets(&mut self, value: &Value, key: Option<&str>) {
         match value {
-            Value::String(s) if key.is_some_and(is_secret_field) && !s.is_empty() => {
+            Value::String(s) if (key.is_some_and(is_secret_field) && !s.is_empty()) || is_jwt_candidate(s) => {
                 self.placeholder_for(s);
             }
             Value::Object(map) => map.iter().for_each(|(k, v)| self.learn_secrets(v, Some(k))),
@@ -267,7 +274,7 @@ impl Redactor {
     fn mask_value(&mut self, value: &mut Value, key: Option<&str>, pairs: &mut Vec<(String, String)>) {
         match value {
             Value::String(s) => {
-                let masked = if key.is_some_and(is_secret_field) && !s.is_empty() {
+                let masked = if (key.is_some_and(is_secret_field) && !s.is_empty()) || is_jwt_candidate(s) {
                     self.placeholder_for(s)
                 } else {
                     self.free_text(s).into_owned()

@@ -1,5 +1,5 @@
-//! Upstream TLS failures in plain words, each saying what to do: one mapping for the relay's 502s and
-//! forward mode's other requests (rustls prints some of them as Rust debug strings).
+//! TLS failures in plain words, each saying what to do: one mapping for the relay's 502s and forward mode's
+//! other requests (rustls prints some of them as Rust debug strings), and for clients of the `--tls` listener.
 
 use rustls::CertificateError as C;
 
@@ -12,6 +12,25 @@ pub fn describe_handshake_error(e: &std::io::Error) -> String {
                 .into()
         }
         None => e.to_string(),
+    }
+}
+
+/// What a client that spoke plain HTTP (`ws://`, `http://`) to the `--tls` listener at `public_url`
+/// (`wss://127.0.0.1:9000`) is told, in the log and in its `400`.
+pub fn plain_http_to_tls_listener(public_url: &str) -> String {
+    format!("the client spoke plain HTTP (ws://) to the TLS listener: use {public_url}/… (or run without --tls)")
+}
+
+/// The failure of a client's TLS handshake with the `--tls` listener at `public_url`, as a sentence for the log.
+/// Bytes that are no TLS record (`InvalidContentType`: a plain client that did not start like an HTTP request)
+/// are named as such; any other failure most often means a browser that does not trust the local CA.
+pub fn describe_client_handshake_error(e: &std::io::Error, public_url: &str) -> String {
+    match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+        Some(rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType)) => format!(
+            "the client did not speak TLS (its first bytes are no TLS record): a plain ws:// or http:// client must \
+             use {public_url}/… (or run without --tls)"
+        ),
+        _ => format!("{e} (a browser must trust the local CA: see `frametap certs show` and certs/README.md)"),
     }
 }
 
@@ -141,6 +160,20 @@ mod tests {
         for text in [ca, v1, algorithm, purpose, webpki_error(webpki::Error::MaximumPathDepthExceeded)] {
             assert!(!text.contains("OtherError"), "{text}");
         }
+    }
+
+    #[test]
+    fn a_client_that_does_not_speak_tls_is_named_and_others_point_at_the_local_ca() {
+        let url = "wss://127.0.0.1:9000";
+        let plain = rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType);
+        let said = describe_client_handshake_error(&std::io::Error::new(std::io::ErrorKind::InvalidData, plain), url);
+        assert!(said.contains("did not speak TLS") && said.contains("use wss://127.0.0.1:9000/…"), "{said}");
+        assert!(!said.contains("InvalidContentType"), "{said}");
+        let alert = rustls::Error::AlertReceived(rustls::AlertDescription::BadCertificate);
+        let said = describe_client_handshake_error(&std::io::Error::new(std::io::ErrorKind::InvalidData, alert), url);
+        assert!(said.contains("must trust the local CA"), "{said}");
+        let told = plain_http_to_tls_listener(url);
+        assert_eq!(told, "the client spoke plain HTTP (ws://) to the TLS listener: use wss://127.0.0.1:9000/… (or run without --tls)");
     }
 
     #[test]

@@ -41,20 +41,73 @@ pub fn server_config_from(
 }
 
 /// Serves one `frametap proxy --tls` client: the TLS handshake (within the handshake timeout, inside the
-/// connection's task), then the same HTTP/WebSocket handling as a plain `ws://` client.
+/// connection's task), then the same HTTP/WebSocket handling as a plain `ws://` client. A client that starts
+/// with a plain HTTP request (`ws://` or `http://` to this port) gets a plain `400` saying to use `wss://`.
 pub async fn serve_tls_client(
     stream: tokio::net::TcpStream,
     client_addr: std::net::SocketAddr,
     ctx: Arc<crate::proxy::ProxyContext>,
     config: Arc<ServerConfig>,
 ) {
-    let handshake = tokio_rustls::TlsAcceptor::from(config).accept(stream);
+    let public_url = ctx.config.public_url.clone();
+    let handshake = async move {
+        let mut first = [0u8; 16];
+        // Peeking leaves the bytes for rustls; it waits for the client's first bytes, within the timeout.
+        let n = stream.peek(&mut first).await.unwrap_or(0);
+        if looks_like_plain_http(&first[..n]) {
+            refuse_plain_http(stream, &public_url).await;
+            return None;
+        }
+        Some(tokio_rustls::TlsAcceptor::from(config).accept(stream).await)
+    };
     match tokio::time::timeout(ctx.config.handshake_timeout, handshake).await {
-        Ok(Ok(tls)) => crate::proxy::server::serve_client(tls, client_addr, ctx).await,
-        Ok(Err(e)) => tracing::info!(
+        Ok(Some(Ok(tls))) => crate::proxy::server::serve_client(tls, client_addr, ctx).await,
+        Ok(Some(Err(e))) => tracing::info!(
             %client_addr,
-            "TLS handshake failed: {e} (a browser must trust the local CA: see `frametap certs show` and certs/README.md)"
+            "TLS handshake failed: {}",
+            super::errors::describe_client_handshake_error(&e, &ctx.config.public_url)
         ),
+        Ok(None) => {
+            tracing::info!(%client_addr, "{}", super::errors::plain_http_to_tls_listener(&ctx.config.public_url))
+        }
         Err(_) => tracing::info!(%client_addr, "TLS handshake timed out"),
+    }
+}
+
+/// True when a client's first bytes are the start of an HTTP request line (`GET /…`): an upper-case method
+/// and a space. A TLS ClientHello starts with the byte 0x16.
+pub fn looks_like_plain_http(first: &[u8]) -> bool {
+    let method = first.iter().take_while(|b| b.is_ascii_uppercase()).count();
+    method > 0 && (first.get(method) == Some(&b' ') || method == first.len())
+}
+
+/// Answers a plain HTTP request on the TLS listener with a plain `400` that says to use `wss://`. The request
+/// head is read first, so closing does not reset the connection before the client has read the answer.
+async fn refuse_plain_http(mut stream: tokio::net::TcpStream, public_url: &str) {
+    use tokio::io::AsyncWriteExt as _;
+    let _ = crate::forward::head::read_request_head(&mut stream).await;
+    let body = format!("frametap: {}\n", super::errors::plain_http_to_tls_listener(public_url));
+    let answer = format!(
+        "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    if stream.write_all(answer.as_bytes()).await.is_ok() {
+        let _ = stream.shutdown().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::looks_like_plain_http;
+
+    #[test]
+    fn plain_http_is_told_from_a_client_hello_by_its_first_bytes() {
+        assert!(looks_like_plain_http(b"GET /v1?deploymentId=x HTTP/1.1\r\n"));
+        assert!(looks_like_plain_http(b"OPTIONS * HTTP/1.1"));
+        assert!(looks_like_plain_http(b"GE"), "a request line cut short is still no TLS");
+        assert!(!looks_like_plain_http(&[0x16, 0x03, 0x01, 0x02, 0x00]));
+        assert!(!looks_like_plain_http(b""));
+        assert!(!looks_like_plain_http(b"get / HTTP/1.1"));
+        assert!(!looks_like_plain_http(b"GET/ HTTP/1.1"));
     }
 }

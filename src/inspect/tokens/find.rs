@@ -249,6 +249,13 @@ fn string_value_follows(rest: &[u8]) -> bool {
     bytes.next() == Some(b':') && bytes.find(|b| !b.is_ascii_whitespace()) == Some(b'"')
 }
 
+/// The token a text frame is when the whole frame, spaces around it aside, is presented as a JWT (`frame:text`).
+/// Redaction masks exactly these (src/redact/), so nothing reported here survives in a redacted copy.
+pub(crate) fn bare_text_token(text: &str) -> Option<&str> {
+    let trimmed = text.trim();
+    is_jwt_candidate(trimmed).then_some(trimmed)
+}
+
 /// Candidates in a text frame. Non-JSON text is skipped at its first byte (unless it is itself a JWT),
 /// and JSON is parsed only when it could hold a credential.
 pub(crate) fn in_frame_text(text: &str) -> Vec<Candidate<'static>> {
@@ -256,7 +263,7 @@ pub(crate) fn in_frame_text(text: &str) -> Vec<Candidate<'static>> {
     let trimmed = text.trim_start();
     match trimmed.as_bytes().first() {
         Some(b'{') | Some(b'[') => {}
-        Some(b'e') if is_jwt_candidate(trimmed.trim_end()) => {
+        Some(b'e') if bare_text_token(trimmed).is_some() => {
             let value = Cow::Owned(trimmed.trim_end().to_owned());
             out.push(Candidate { source: "frame:text".into(), value, opaque_note: None, rest_only: false });
             return out;

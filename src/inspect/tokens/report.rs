@@ -184,6 +184,9 @@ pub(crate) fn describe(
             details.insert("verified".into(), false.into());
             details.insert("flags".into(), json!(["malformed"]));
             details.insert("reason".into(), error.to_string().into());
+            if crate::redact::is_placeholder(value) {
+                details.insert("placeholder".into(), true.into());
+            }
         }
         None => {
             details.insert("token_kind".into(), "opaque".into());
