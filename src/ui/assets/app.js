@@ -1,7 +1,7 @@
 // frametap UI: live state from /api/stream, the connection list, the frame table, filters and tabs.
 import {
   el, clock, duration, humanBytes, preview, isTyping, frameText, closeName,
-  frameDetail, closeCard, tokensPanel, connectionPanel, countdownText,
+  frameDetail, closeCard, tokensPanel, connectionPanel, countdownText, unclosed,
 } from './views.js';
 
 const MAX_ROWS = 5000;
@@ -13,6 +13,8 @@ if (location.search.includes('token=')) history.replaceState(null, '', location.
 const state = {
   conns: new Map(),
   meta: null,
+  end: null,         // the capture's end record (a saved file)
+  source: 'live',    // 'live', or 'file' for a saved file (`frametap ui FILE`): nothing live follows its history
   notes: [],         // session-level notes (no connection)
   selected: null,     // connection id
   selectedSeq: null,  // frame seq within the selected connection
@@ -52,6 +54,7 @@ function apply(index, kind, r) {
   const id = r.conn;
   if (id == null) {
     if (kind === 'meta') state.meta = r;
+    if (kind === 'end') { state.end = r; markDirty(['list', 'detail']); }
     if (kind === 'note') { state.notes.push(r); markDirty(['list']); }
     return;
   }
@@ -60,6 +63,8 @@ function apply(index, kind, r) {
   if (state.selected == null) state.selected = id;
   const mine = id === state.selected;
   const changed = [];
+  // The connection's latest record (timestamps share one format, so they compare as strings).
+  if (typeof r.ts === 'string' && !(c.lastTs >= r.ts)) c.lastTs = r.ts;
   switch (kind) {
     case 'open': c.open = r; break;
     case 'frame':
@@ -88,6 +93,7 @@ function apply(index, kind, r) {
 function reset() {
   state.conns.clear();
   state.meta = null;
+  state.end = null;
   state.notes = [];
   markDirty(['list', 'table', 'detail']);
 }
@@ -108,6 +114,7 @@ function connect() {
       reset();
       state.selected = keepSelection;
       state.live = false;
+      state.source = msg.source === 'file' ? 'file' : 'live';
       $('redacted-badge').hidden = !msg.redacted;
       if (msg.reason === 'lag') banner(`This page fell behind the live stream by ${msg.missed} records; it was resynced from history.`);
       else if (msg.forgotten > 0) banner(`${msg.forgotten} older records were trimmed from the history and are not shown.`);
@@ -115,7 +122,9 @@ function connect() {
       for (const item of msg.recs) apply(item.i, item.k || item.r.kind, item.r);
     } else if (msg.t === 'live') {
       state.live = true;
-      setStatus('live', 'live');
+      // A saved file is shown whole: nothing live follows, so the page says so rather than "live".
+      if (state.source === 'file') setStatus('file', 'file');
+      else setStatus('live', 'live');
       markDirty(['list', 'table', 'detail']);
     }
   };
@@ -137,11 +146,13 @@ function connect() {
 
 // ---- connection list ---------------------------------------------------------------------------
 
-function connState(c) {
+function connState(c, missing) {
   if (c.open?.error) return ['failed', 'bad'];
   if (c.open?.response && c.open.response.status !== 101) return [`refused ${c.open.response.status}`, 'bad'];
   if (c.close) return ['closed', c.close.clean === false ? 'warn' : 'muted'];
   if (!c.open) return ['?', 'muted'];
+  // A saved file holds no close for it: it is not open now, how it ended is just not in the file.
+  if (missing) return ['no close recorded', 'muted'];
   return ['open', 'live'];
 }
 
@@ -154,15 +165,18 @@ function renderList() {
   $('conn-empty').hidden = ids.length > 0;
   for (const id of ids) {
     const c = state.conns.get(id);
-    const [label, cls] = connState(c);
+    const missing = unclosed(c, state);
+    const [label, cls] = connState(c, missing);
     const path = c.open?.request?.path || '(opened before clear)';
     let upstream = c.open?.upstream || '';
     if (upstream.startsWith('sim:')) upstream = upstream.split('/')[0];
     else try { if (upstream) upstream = new URL(upstream).host || upstream; } catch { /* keep as is */ }
     // A refused or failed upgrade never opened: its duration is the handshake's, and it does not tick.
     const neverOpened = c.open?.error || (c.open?.response && c.open.response.status !== 101);
-    const since = !c.close && !neverOpened && c.open ? c.open.ts : null;
-    const dur = c.close ? duration(c.close.duration_ms) : neverOpened ? duration(c.open.handshake_ms ?? 0) : since ? duration(Date.now() - Date.parse(since)) : '';
+    // Only a live connection's duration ticks; one a saved file holds no close for lasted at least what the file shows.
+    const since = !c.close && !neverOpened && !missing && c.open ? c.open.ts : null;
+    const dur = c.close ? duration(c.close.duration_ms) : neverOpened ? duration(c.open.handshake_ms ?? 0)
+      : missing ? (missing.ms != null ? `≥ ${duration(missing.ms)}` : '') : since ? duration(Date.now() - Date.parse(since)) : '';
     const closeInfo = c.close ? `${c.close.code != null ? c.close.code : c.close.clean === false ? 'drop' : 'no code'} by ${c.close.initiator}` : '';
     // A side that ended TCP without answering the close, when it is not the closer itself.
     const dropped = c.close?.dropped_by && (c.close.code != null || c.close.dropped_by !== c.close.initiator) ? `${c.close.dropped_by} dropped TCP` : '';
@@ -170,7 +184,7 @@ function renderList() {
     // client closing on its own.
     const flagged = c.diagnosis && ((c.diagnosis.causes || []).some(k => k.rule !== 'client-closed') || (c.diagnosis.findings || []).length);
     list.append(el('li.conn' + (id === state.selected ? '.selected' : ''), { dataset: { conn: String(id) }, tabindex: '0', onclick: () => selectConn(id) },
-      el('div.conn-line', null, el('span.conn-id', { text: `#${id}` }), el('span.state.' + cls, { text: label }),
+      el('div.conn-line', null, el('span.conn-id', { text: `#${id}` }), el('span.state.' + cls, { text: label, title: missing ? `The capture holds no close for this connection: ${missing.why}.` : null }),
         el('span.conn-path', { text: path, title: path })),
       el('div.conn-line.muted', null, el('span', { text: upstream }), el('span', { text: dur, dataset: since ? { since } : {} }),
         closeInfo ? el('span.close-info', { text: closeInfo }) : null,
@@ -319,7 +333,7 @@ function renderDetail() {
   const body = $('detail-body');
   body.textContent = '';
   if (state.tab === 'frame') body.append(frameDetail(c, c?.bySeq.get(state.selectedSeq)));
-  else if (state.tab === 'close') body.append(c ? closeCard(c, selectFrame) : el('p.muted.empty', { text: 'Select a connection.' }));
+  else if (state.tab === 'close') body.append(c ? closeCard(c, selectFrame, state) : el('p.muted.empty', { text: 'Select a connection.' }));
   else if (state.tab === 'tokens') body.append(tokensPanel(c));
   else body.append(connectionPanel(c));
   const closeTab = document.querySelector('#tabs [data-tab="close"]');
