@@ -42,10 +42,20 @@ function conn(id) {
 
 // ---- records ---------------------------------------------------------------------------------
 
+// Records change state as they arrive; the page is redrawn at most once per animation frame, whatever the number of
+// records since the last one. A redraw of a full table is dear (the browser lays out all of its rows: hundreds of
+// ms for 5,000), so after one the page waits as long again before the next: during a burst the main thread keeps
+// reading the stream instead of falling behind it (which costs a resync from history), and the table catches up
+// in a few redraws, each adding every frame that arrived meanwhile.
 let dirty = { list: false, table: false, rows: false, detail: false };
+const paced = { cost: 0, end: 0 }; // how long the last redraw took (its layout and paint included), and when it ended
 function markDirty(what) {
   for (const k of what) dirty[k] = true;
-  if (!markDirty.queued) { markDirty.queued = true; requestAnimationFrame(render); }
+  if (markDirty.queued) return;
+  markDirty.queued = true;
+  const wait = Math.min(paced.end + paced.cost - performance.now(), 1000);
+  if (wait > 4) setTimeout(() => requestAnimationFrame(render), wait);
+  else requestAnimationFrame(render);
 }
 
 function apply(index, kind, r) {
@@ -250,18 +260,27 @@ function flagsFor(c) {
   return flags;
 }
 
+// Rows are clones of this one, filled in: much cheaper than building eight cells one by one.
+const ROW = el('tr', null, ...['flag', 'seq', 'time', 'dir', 'op', 'size', 'preview', 'ann'].map(k => el('td.c-' + k)));
+
 function row(c, f, flags) {
   const flag = flags.get(f.seq);
   const dir = f.from === 'client' ? 'client → server' : f.from === 'server' ? 'server → client' : `proxy → ${f.to}`;
-  return el('tr' + (flag ? '.' + flag[2] : '') + (f.seq === state.selectedSeq ? '.selected' : ''), { id: `frame-${f.seq}`, dataset: { seq: String(f.seq), from: f.from, opcode: f.opcode } },
-    el('td.c-flag', { title: flag ? flag[1] : null, text: flag ? flag[0] : '' }),
-    el('td.c-seq', { text: String(f.seq) }),
-    el('td.c-time', { text: clock(f.ts), title: f.ts }),
-    el('td.c-dir.' + f.from, { text: dir }),
-    el('td.c-op', { text: f.opcode + (f.fin === false ? ' …' : '') }),
-    el('td.c-size', { text: humanBytes(f.len) }),
-    el('td.c-preview', { text: preview(f) }),
-    el('td.c-ann', { text: c.annotations.get(f.seq) ?? '' }));
+  const tr = ROW.cloneNode(true);
+  if (flag) tr.classList.add(flag[2]);
+  if (f.seq === state.selectedSeq) tr.classList.add('selected');
+  tr.id = `frame-${f.seq}`;
+  tr.dataset.seq = String(f.seq); tr.dataset.from = f.from; tr.dataset.opcode = f.opcode;
+  const [cFlag, cSeq, cTime, cDir, cOp, cSize, cPreview, cAnn] = tr.cells;
+  if (flag) { cFlag.title = flag[1]; cFlag.textContent = flag[0]; }
+  cSeq.textContent = String(f.seq);
+  cTime.textContent = clock(f.ts); cTime.title = f.ts;
+  cDir.classList.add(f.from); cDir.textContent = dir;
+  cOp.textContent = f.opcode + (f.fin === false ? ' …' : '');
+  cSize.textContent = humanBytes(f.len);
+  cPreview.textContent = preview(f);
+  cAnn.textContent = c.annotations.get(f.seq) ?? '';
+  return tr;
 }
 
 function rowFor(seq) { return document.getElementById(`frame-${seq}`); }
@@ -281,8 +300,22 @@ function renderTable(full) {
     body.append(frag);
     c.shown = shown.length;
   } else {
-    for (const f of c.frames.slice(c.rendered)) if (visible(c, f)) { body.append(row(c, f, flags)); c.shown = (c.shown || 0) + 1; }
-    while (body.rows.length > MAX_ROWS) body.deleteRow(0);
+    // Only the frames since the last redraw, in one append; of a burst larger than the table, only the last MAX_ROWS
+    // get rows at all, and the oldest rows go in one removal, not one by one.
+    const fresh = [];
+    for (let i = c.rendered; i < c.frames.length; i++) if (visible(c, c.frames[i])) fresh.push(c.frames[i]);
+    c.shown = (c.shown || 0) + fresh.length;
+    if (fresh.length >= MAX_ROWS) body.textContent = '';
+    const frag = document.createDocumentFragment();
+    for (const f of fresh.slice(Math.max(0, fresh.length - MAX_ROWS))) frag.append(row(c, f, flags));
+    body.append(frag);
+    const excess = body.rows.length - MAX_ROWS;
+    if (excess > 0) {
+      const range = document.createRange();
+      range.setStartBefore(body.rows[0]);
+      range.setEndBefore(body.rows[excess]);
+      range.deleteContents();
+    }
   }
   note.textContent = c.shown > MAX_ROWS ? `Showing the last ${MAX_ROWS} of ${c.shown} matching frames.` : c.shown ? '' : c.frames.length ? 'No frame matches the filters.' : 'No frames yet.';
   c.rendered = c.frames.length;
@@ -344,6 +377,9 @@ function renderDetail() {
 
 function render() {
   markDirty.queued = false;
+  const started = performance.now();
+  // A task queued now runs once the browser has laid out and painted what this redraw changed: that is its cost.
+  setTimeout(() => { paced.end = performance.now(); paced.cost = paced.end - started; }, 0);
   const d = dirty;
   // While the history syncs, the table waits: it is drawn once when the stream says `live` (drawing it batch by
   // batch made a page with a full history freeze for seconds).
