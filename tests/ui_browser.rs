@@ -80,6 +80,9 @@ async fn records_appear_live_and_the_close_card_flags_the_preceding_frame() {
     .await
     .unwrap();
     assert!(text(&page, "#conn-list li[data-conn=\"1\"]").await.contains("open"));
+    // A live connection's duration counts with the clock (a saved file's does not: ui_layout.rs).
+    assert_eq!(page.eval("document.getElementById('status').textContent").await.unwrap(), json!("live"));
+    assert_eq!(count(&page, "#conn-list li[data-conn=\"1\"] [data-since]").await, 1);
     publish(&ui.hub, fixtures::text(1, 1, Peer::Client, json!({"action": "configureSession", "token": "t"}), 10));
     page.wait_for("document.querySelectorAll('#frame-rows tr').length === 1", WAIT).await.unwrap();
     publish_annotation(&ui.hub, 1, 1, "configureSession");

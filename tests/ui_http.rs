@@ -162,6 +162,7 @@ async fn the_live_stream_refuses_cross_origin_subscribers() {
         .expect("the UI's own origin is accepted");
     let (hello, _) = read_sync(&mut ws).await;
     assert_eq!(hello["reason"], "start");
+    assert_eq!(hello["source"], "live", "{hello}");
     ui.stop().await.unwrap();
 }
 
@@ -463,6 +464,10 @@ async fn ui_file_history_kinds(path: &std::path::Path) -> Vec<String> {
     assert_eq!(status, StatusCode::OK, "{body}");
     let kinds =
         body.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["kind"].as_str().unwrap().to_string()).collect();
+    // The page learns it shows a file, not a live session (the live stream's hello says so too).
+    let (status, _, info) = get(addr, &format!("/api/info{}", query.trim_start_matches('/')), &[]).await;
+    assert_eq!(status, StatusCode::OK, "{info}");
+    assert_eq!(serde_json::from_str::<Value>(&info).unwrap()["source"], "file", "{info}");
 
     // SAFETY: signalling our own child process by its pid.
     unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGTERM) };

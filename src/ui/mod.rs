@@ -44,12 +44,16 @@ pub struct UiOptions {
     pub proxy_ws_url: Option<String>,
     /// What the UI shows (`live proxy`, a capture file's name), for the page title.
     pub label: Option<String>,
+    /// True when the UI shows a saved file (`frametap ui FILE`) rather than a live session: no record
+    /// will follow the history, so a connection without a `close` is not open, its close is just not in
+    /// the file. The page says `file` instead of `live` and stops the clocks of such connections.
+    pub file: bool,
 }
 
 impl UiOptions {
     /// Options with a listen address and access token, no proxy and no label.
     pub fn new(listen: SocketAddr, access_token: impl Into<String>) -> UiOptions {
-        UiOptions { listen, access_token: access_token.into(), proxy_ws_url: None, label: None }
+        UiOptions { listen, access_token: access_token.into(), proxy_ws_url: None, label: None, file: false }
     }
 }
 
@@ -218,6 +222,7 @@ pub async fn run_file(cmd: UiCommand) -> anyhow::Result<()> {
     let token = new_access_token();
     let mut options = UiOptions::new(listen, token.clone());
     options.label = Some(cmd.file.display().to_string());
+    options.file = true;
     let stop = crate::commands::shutdown::signal();
     println!("frametap UI for {}: {}", cmd.file.display(), url(listen, &token));
     println!("Press Ctrl-C to stop.");

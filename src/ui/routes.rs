@@ -68,6 +68,7 @@ async fn info(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
     Json(serde_json::json!({
         "frametap": env!("CARGO_PKG_VERSION"),
         "label": state.options.label,
+        "source": stream::source(&state.options),
         "redacted": state.hub.options().redacted,
         "proxy_ws_url": state.options.proxy_ws_url,
         "downloads": { "capture": true, "redacted_capture": true, "har": true },

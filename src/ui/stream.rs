@@ -1,9 +1,10 @@
 //! The live stream to the browser: history first, then every new record, over a WebSocket.
 //!
 //! Messages (JSON text):
-//! - `{"t":"hello","reason":"start"|"lag","missed":N,"forgotten":N,"redacted":bool}` starts a
-//!   (re)sync: the page forgets what it had. `reason: "lag"` means the browser fell `missed` records
-//!   behind the live buffer and is being resynced from history.
+//! - `{"t":"hello","reason":"start"|"lag","missed":N,"forgotten":N,"redacted":bool,"source":"live"|"file"}`
+//!   starts a (re)sync: the page forgets what it had. `reason: "lag"` means the browser fell `missed`
+//!   records behind the live buffer and is being resynced from history. `source: "file"` means the
+//!   history is a saved file (`frametap ui FILE`): nothing live follows it.
 //! - `{"t":"batch","recs":[{"i":index,"k":kind,"r":record}, …]}` carries records in publication
 //!   order; `k` is the record's kind as the hub knows it, given apart so the page never depends on a
 //!   record's own fields (a token's kind is `token_kind`; captures written before that used `kind`).
@@ -21,6 +22,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::hub::{Entry, Hub};
 use super::routes::AppState;
+use super::UiOptions;
 
 /// A batch grows up to about this many bytes of records before it is sent.
 const BATCH_BYTES: usize = 256 * 1024;
@@ -28,16 +30,26 @@ const BATCH_BYTES: usize = 256 * 1024;
 pub async fn upgrade(State(state): State<Arc<AppState>>, ws: WebSocketUpgrade) -> Response {
     let hub = state.hub.clone();
     let shutdown = state.shutdown.subscribe();
+    let source = source(&state.options);
     ws.on_upgrade(move |socket| async move {
-        match run(socket, hub, shutdown).await {
+        match run(socket, hub, source, shutdown).await {
             Ok(()) => tracing::debug!("ui: a live stream ended"),
             Err(e) => tracing::debug!("ui: a live stream ended: {e:#}"),
         }
     })
 }
 
-fn hello(reason: &str, missed: u64, forgotten: u64, redacted: bool) -> String {
-    serde_json::json!({"t": "hello", "reason": reason, "missed": missed, "forgotten": forgotten, "redacted": redacted})
+/// What the page shows: `"live"` (a recording session) or `"file"` (`frametap ui FILE`).
+pub fn source(options: &UiOptions) -> &'static str {
+    if options.file {
+        "file"
+    } else {
+        "live"
+    }
+}
+
+fn hello(reason: &str, missed: u64, forgotten: u64, redacted: bool, source: &str) -> String {
+    serde_json::json!({"t": "hello", "reason": reason, "missed": missed, "forgotten": forgotten, "redacted": redacted, "source": source})
         .to_string()
 }
 
@@ -76,13 +88,14 @@ async fn stopped(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
 async fn run(
     mut socket: WebSocket,
     hub: Arc<Hub>,
+    source: &'static str,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let redacted = hub.options().redacted;
     let (mut reason, mut missed) = ("start", 0u64);
     loop {
         let mut subscription = hub.subscribe();
-        send_text(&mut socket, hello(reason, missed, subscription.forgotten, redacted)).await?;
+        send_text(&mut socket, hello(reason, missed, subscription.forgotten, redacted, source)).await?;
         let mut batch = String::new();
         for entry in &subscription.history {
             push_item(&mut batch, entry);

@@ -1,7 +1,7 @@
 // frametap UI: live state from /api/stream, the connection list, the frame table, filters and tabs.
 import {
   el, clock, duration, humanBytes, preview, isTyping, frameText, closeName,
-  frameDetail, closeCard, tokensPanel, connectionPanel, countdownText,
+  frameDetail, closeCard, tokensPanel, connectionPanel, countdownText, unclosed,
 } from './views.js';
 
 const MAX_ROWS = 5000;
@@ -13,6 +13,8 @@ if (location.search.includes('token=')) history.replaceState(null, '', location.
 const state = {
   conns: new Map(),
   meta: null,
+  end: null,         // the capture's end record (a saved file)
+  source: 'live',    // 'live', or 'file' for a saved file (`frametap ui FILE`): nothing live follows its history
   notes: [],         // session-level notes (no connection)
   selected: null,     // connection id
   selectedSeq: null,  // frame seq within the selected connection
@@ -40,10 +42,20 @@ function conn(id) {
 
 // ---- records ---------------------------------------------------------------------------------
 
+// Records change state as they arrive; the page is redrawn at most once per animation frame, whatever the number of
+// records since the last one. A redraw of a full table is dear (the browser lays out all of its rows: hundreds of
+// ms for 5,000), so after one the page waits as long again before the next: during a burst the main thread keeps
+// reading the stream instead of falling behind it (which costs a resync from history), and the table catches up
+// in a few redraws, each adding every frame that arrived meanwhile.
 let dirty = { list: false, table: false, rows: false, detail: false };
+const paced = { cost: 0, end: 0 }; // how long the last redraw took (its layout and paint included), and when it ended
 function markDirty(what) {
   for (const k of what) dirty[k] = true;
-  if (!markDirty.queued) { markDirty.queued = true; requestAnimationFrame(render); }
+  if (markDirty.queued) return;
+  markDirty.queued = true;
+  const wait = Math.min(paced.end + paced.cost - performance.now(), 1000);
+  if (wait > 4) setTimeout(() => requestAnimationFrame(render), wait);
+  else requestAnimationFrame(render);
 }
 
 function apply(index, kind, r) {
@@ -52,6 +64,7 @@ function apply(index, kind, r) {
   const id = r.conn;
   if (id == null) {
     if (kind === 'meta') state.meta = r;
+    if (kind === 'end') { state.end = r; markDirty(['list', 'detail']); }
     if (kind === 'note') { state.notes.push(r); markDirty(['list']); }
     return;
   }
@@ -60,6 +73,8 @@ function apply(index, kind, r) {
   if (state.selected == null) state.selected = id;
   const mine = id === state.selected;
   const changed = [];
+  // The connection's latest record (timestamps share one format, so they compare as strings).
+  if (typeof r.ts === 'string' && !(c.lastTs >= r.ts)) c.lastTs = r.ts;
   switch (kind) {
     case 'open': c.open = r; break;
     case 'frame':
@@ -88,6 +103,7 @@ function apply(index, kind, r) {
 function reset() {
   state.conns.clear();
   state.meta = null;
+  state.end = null;
   state.notes = [];
   markDirty(['list', 'table', 'detail']);
 }
@@ -108,6 +124,7 @@ function connect() {
       reset();
       state.selected = keepSelection;
       state.live = false;
+      state.source = msg.source === 'file' ? 'file' : 'live';
       $('redacted-badge').hidden = !msg.redacted;
       if (msg.reason === 'lag') banner(`This page fell behind the live stream by ${msg.missed} records; it was resynced from history.`);
       else if (msg.forgotten > 0) banner(`${msg.forgotten} older records were trimmed from the history and are not shown.`);
@@ -115,7 +132,9 @@ function connect() {
       for (const item of msg.recs) apply(item.i, item.k || item.r.kind, item.r);
     } else if (msg.t === 'live') {
       state.live = true;
-      setStatus('live', 'live');
+      // A saved file is shown whole: nothing live follows, so the page says so rather than "live".
+      if (state.source === 'file') setStatus('file', 'file');
+      else setStatus('live', 'live');
       markDirty(['list', 'table', 'detail']);
     }
   };
@@ -137,11 +156,13 @@ function connect() {
 
 // ---- connection list ---------------------------------------------------------------------------
 
-function connState(c) {
+function connState(c, missing) {
   if (c.open?.error) return ['failed', 'bad'];
   if (c.open?.response && c.open.response.status !== 101) return [`refused ${c.open.response.status}`, 'bad'];
   if (c.close) return ['closed', c.close.clean === false ? 'warn' : 'muted'];
   if (!c.open) return ['?', 'muted'];
+  // A saved file holds no close for it: it is not open now, how it ended is just not in the file.
+  if (missing) return ['no close recorded', 'muted'];
   return ['open', 'live'];
 }
 
@@ -154,15 +175,18 @@ function renderList() {
   $('conn-empty').hidden = ids.length > 0;
   for (const id of ids) {
     const c = state.conns.get(id);
-    const [label, cls] = connState(c);
+    const missing = unclosed(c, state);
+    const [label, cls] = connState(c, missing);
     const path = c.open?.request?.path || '(opened before clear)';
     let upstream = c.open?.upstream || '';
     if (upstream.startsWith('sim:')) upstream = upstream.split('/')[0];
     else try { if (upstream) upstream = new URL(upstream).host || upstream; } catch { /* keep as is */ }
     // A refused or failed upgrade never opened: its duration is the handshake's, and it does not tick.
     const neverOpened = c.open?.error || (c.open?.response && c.open.response.status !== 101);
-    const since = !c.close && !neverOpened && c.open ? c.open.ts : null;
-    const dur = c.close ? duration(c.close.duration_ms) : neverOpened ? duration(c.open.handshake_ms ?? 0) : since ? duration(Date.now() - Date.parse(since)) : '';
+    // Only a live connection's duration ticks; one a saved file holds no close for lasted at least what the file shows.
+    const since = !c.close && !neverOpened && !missing && c.open ? c.open.ts : null;
+    const dur = c.close ? duration(c.close.duration_ms) : neverOpened ? duration(c.open.handshake_ms ?? 0)
+      : missing ? (missing.ms != null ? `≥ ${duration(missing.ms)}` : '') : since ? duration(Date.now() - Date.parse(since)) : '';
     const closeInfo = c.close ? `${c.close.code != null ? c.close.code : c.close.clean === false ? 'drop' : 'no code'} by ${c.close.initiator}` : '';
     // A side that ended TCP without answering the close, when it is not the closer itself.
     const dropped = c.close?.dropped_by && (c.close.code != null || c.close.dropped_by !== c.close.initiator) ? `${c.close.dropped_by} dropped TCP` : '';
@@ -170,7 +194,7 @@ function renderList() {
     // client closing on its own.
     const flagged = c.diagnosis && ((c.diagnosis.causes || []).some(k => k.rule !== 'client-closed') || (c.diagnosis.findings || []).length);
     list.append(el('li.conn' + (id === state.selected ? '.selected' : ''), { dataset: { conn: String(id) }, tabindex: '0', onclick: () => selectConn(id) },
-      el('div.conn-line', null, el('span.conn-id', { text: `#${id}` }), el('span.state.' + cls, { text: label }),
+      el('div.conn-line', null, el('span.conn-id', { text: `#${id}` }), el('span.state.' + cls, { text: label, title: missing ? `The capture holds no close for this connection: ${missing.why}.` : null }),
         el('span.conn-path', { text: path, title: path })),
       el('div.conn-line.muted', null, el('span', { text: upstream }), el('span', { text: dur, dataset: since ? { since } : {} }),
         closeInfo ? el('span.close-info', { text: closeInfo }) : null,
@@ -236,18 +260,27 @@ function flagsFor(c) {
   return flags;
 }
 
+// Rows are clones of this one, filled in: much cheaper than building eight cells one by one.
+const ROW = el('tr', null, ...['flag', 'seq', 'time', 'dir', 'op', 'size', 'preview', 'ann'].map(k => el('td.c-' + k)));
+
 function row(c, f, flags) {
   const flag = flags.get(f.seq);
   const dir = f.from === 'client' ? 'client → server' : f.from === 'server' ? 'server → client' : `proxy → ${f.to}`;
-  return el('tr' + (flag ? '.' + flag[2] : '') + (f.seq === state.selectedSeq ? '.selected' : ''), { id: `frame-${f.seq}`, dataset: { seq: String(f.seq), from: f.from, opcode: f.opcode } },
-    el('td.c-flag', { title: flag ? flag[1] : null, text: flag ? flag[0] : '' }),
-    el('td.c-seq', { text: String(f.seq) }),
-    el('td.c-time', { text: clock(f.ts), title: f.ts }),
-    el('td.c-dir.' + f.from, { text: dir }),
-    el('td.c-op', { text: f.opcode + (f.fin === false ? ' …' : '') }),
-    el('td.c-size', { text: humanBytes(f.len) }),
-    el('td.c-preview', { text: preview(f) }),
-    el('td.c-ann', { text: c.annotations.get(f.seq) ?? '' }));
+  const tr = ROW.cloneNode(true);
+  if (flag) tr.classList.add(flag[2]);
+  if (f.seq === state.selectedSeq) tr.classList.add('selected');
+  tr.id = `frame-${f.seq}`;
+  tr.dataset.seq = String(f.seq); tr.dataset.from = f.from; tr.dataset.opcode = f.opcode;
+  const [cFlag, cSeq, cTime, cDir, cOp, cSize, cPreview, cAnn] = tr.cells;
+  if (flag) { cFlag.title = flag[1]; cFlag.textContent = flag[0]; }
+  cSeq.textContent = String(f.seq);
+  cTime.textContent = clock(f.ts); cTime.title = f.ts;
+  cDir.classList.add(f.from); cDir.textContent = dir;
+  cOp.textContent = f.opcode + (f.fin === false ? ' …' : '');
+  cSize.textContent = humanBytes(f.len);
+  cPreview.textContent = preview(f);
+  cAnn.textContent = c.annotations.get(f.seq) ?? '';
+  return tr;
 }
 
 function rowFor(seq) { return document.getElementById(`frame-${seq}`); }
@@ -267,8 +300,22 @@ function renderTable(full) {
     body.append(frag);
     c.shown = shown.length;
   } else {
-    for (const f of c.frames.slice(c.rendered)) if (visible(c, f)) { body.append(row(c, f, flags)); c.shown = (c.shown || 0) + 1; }
-    while (body.rows.length > MAX_ROWS) body.deleteRow(0);
+    // Only the frames since the last redraw, in one append; of a burst larger than the table, only the last MAX_ROWS
+    // get rows at all, and the oldest rows go in one removal, not one by one.
+    const fresh = [];
+    for (let i = c.rendered; i < c.frames.length; i++) if (visible(c, c.frames[i])) fresh.push(c.frames[i]);
+    c.shown = (c.shown || 0) + fresh.length;
+    if (fresh.length >= MAX_ROWS) body.textContent = '';
+    const frag = document.createDocumentFragment();
+    for (const f of fresh.slice(Math.max(0, fresh.length - MAX_ROWS))) frag.append(row(c, f, flags));
+    body.append(frag);
+    const excess = body.rows.length - MAX_ROWS;
+    if (excess > 0) {
+      const range = document.createRange();
+      range.setStartBefore(body.rows[0]);
+      range.setEndBefore(body.rows[excess]);
+      range.deleteContents();
+    }
   }
   note.textContent = c.shown > MAX_ROWS ? `Showing the last ${MAX_ROWS} of ${c.shown} matching frames.` : c.shown ? '' : c.frames.length ? 'No frame matches the filters.' : 'No frames yet.';
   c.rendered = c.frames.length;
@@ -319,7 +366,7 @@ function renderDetail() {
   const body = $('detail-body');
   body.textContent = '';
   if (state.tab === 'frame') body.append(frameDetail(c, c?.bySeq.get(state.selectedSeq)));
-  else if (state.tab === 'close') body.append(c ? closeCard(c, selectFrame) : el('p.muted.empty', { text: 'Select a connection.' }));
+  else if (state.tab === 'close') body.append(c ? closeCard(c, selectFrame, state) : el('p.muted.empty', { text: 'Select a connection.' }));
   else if (state.tab === 'tokens') body.append(tokensPanel(c));
   else body.append(connectionPanel(c));
   const closeTab = document.querySelector('#tabs [data-tab="close"]');
@@ -330,6 +377,9 @@ function renderDetail() {
 
 function render() {
   markDirty.queued = false;
+  const started = performance.now();
+  // A task queued now runs once the browser has laid out and painted what this redraw changed: that is its cost.
+  setTimeout(() => { paced.end = performance.now(); paced.cost = paced.end - started; }, 0);
   const d = dirty;
   // While the history syncs, the table waits: it is drawn once when the stream says `live` (drawing it batch by
   // batch made a page with a full history freeze for seconds).

@@ -250,8 +250,39 @@ function row2(label, value) {
   return el('tr', null, el('th', { text: label }), el('td', null, value));
 }
 
-export function closeCard(conn, selectFrame) {
+/**
+ * A connection a saved file (`frametap ui FILE`) holds no close for: why, and how long it is known to have lasted
+ * (from its open to the capture's end when the capture ended while it was open, else to its own last record). Null
+ * in a live session (it is open), for a connection with a close, and for an upgrade that never opened.
+ */
+export function unclosed(conn, session) {
+  if (session.source !== 'file' || conn.close || !conn.open || conn.open.error) return null;
+  if (conn.open.response && conn.open.response.status !== 101) return null;
+  const imported = session.meta?.mode === 'import';
+  const end = session.end;
+  // A frametap capture with its end record: the writer would have written the close before the end.
+  const untilEnd = end && !imported && end.ts > (conn.lastTs || '');
+  const until = untilEnd ? end.ts : conn.lastTs || conn.open.ts;
+  const ms = Date.parse(until) - Date.parse(conn.open.ts);
+  const why = imported
+    ? 'the HAR it was imported from records no close for it (Chrome\'s HAR export records none), so how it ended is unknown'
+    : end ? 'it was still open when the capture ended'
+      : 'the capture has no end record (frametap was stopped abruptly, or the file is still being written), so how this connection ended is unknown';
+  return { why, until, untilEnd, ms: isNaN(ms) ? null : Math.max(0, ms) };
+}
+
+export function closeCard(conn, selectFrame, session = {}) {
   const c = conn.close || {}, d = conn.diagnosis;
+  const missing = !d ? unclosed(conn, session) : null;
+  if (missing) {
+    return el('div.close-card', { id: 'close-card' },
+      el('h3', null, 'No close recorded'),
+      el('p.summary', { text: `The capture holds no close for this connection: ${missing.why}.` }),
+      el('table.kv', null,
+        row2('opened', el('span', { text: conn.open.ts })),
+        row2(missing.untilEnd ? 'capture ended' : 'last record', el('span', { text: missing.until })),
+        row2('duration', el('span', { text: missing.ms != null ? `at least ${duration(missing.ms)}` : 'unknown' }))));
+  }
   if (!conn.close && !d) return el('p.muted.empty', { text: conn.open ? 'This connection is still open.' : 'Select a connection.' });
   const dd = d || {};
   const neverOpened = dd.opened === false;
