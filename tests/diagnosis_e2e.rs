@@ -256,6 +256,14 @@ async fn token_records_read_back_from_the_capture() {
     assert!(capture.records.iter().any(|r| matches!(r, Record::Token(t) if t.source == "header:authorization")));
 }
 
+/// The message of the first note with this code.
+fn note_of(capture: &frametap::capture::CaptureFile, code: &str) -> Option<String> {
+    capture.records.iter().find_map(|r| match r {
+        Record::Note(n) if n.code == code => Some(n.message.clone()),
+        _ => None,
+    })
+}
+
 #[tokio::test]
 async fn a_subprotocol_the_upstream_did_not_choose_is_why_the_client_dropped_the_connection() {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -277,14 +285,7 @@ async fn a_subprotocol_the_upstream_did_not_choose_is_why_the_client_dropped_the
     tokio_tungstenite::connect_async(request).await.expect_err("the client fails the handshake");
     gone.recv().await.expect("the relay passed the client's end on");
     let (capture, file, _dir) = proxy.stop().await;
-    let note = capture
-        .records
-        .iter()
-        .find_map(|r| match r {
-            Record::Note(n) if n.code == "handshake-mismatch" => Some(n.message.clone()),
-            _ => None,
-        })
-        .expect("a live warning at the handshake");
+    let note = note_of(&capture, "handshake-mismatch").expect("a live warning at the handshake");
     assert!(note.contains(r#"offered the subprotocols "v1.chat" and the upstream chose none"#), "{note}");
     let (d, offline) = diagnosis_and_inspect(&capture, &file, 1);
     let mismatch = cause(&d, "handshake-mismatch");
@@ -321,14 +322,7 @@ async fn an_extension_the_upstream_accepted_unasked_is_warned_about_and_explains
     drop(ws);
     gone.recv().await.expect("the relay passed the client's end on");
     let (capture, file, _dir) = proxy.stop().await;
-    let note = capture
-        .records
-        .iter()
-        .find_map(|r| match r {
-            Record::Note(n) if n.code == "handshake-mismatch" => Some(n.message.clone()),
-            _ => None,
-        })
-        .expect("a live warning at the handshake");
+    let note = note_of(&capture, "handshake-mismatch").expect("a live warning at the handshake");
     assert!(note.contains("accepted the extension permessage-deflate though none was offered"), "{note}");
     let (d, offline) = diagnosis_and_inspect(&capture, &file, 1);
     let violation = cause(&d, "ws-violation");

@@ -11,6 +11,10 @@ use frametap::inspect::render_diagnosis;
 use frametap::inspect::ProfileChoice;
 use script::*;
 
+/// An `echo` heartbeat with the session token of `CONFIGURE`.
+const ECHO: &str =
+    r#"{"action":"echo","token":"3f1c1a52-7a0e-4c0b-9d7e-2b1f9c1e0a11","message":{"type":"Text","text":"ping"}}"#;
+
 /// The diagnosis's lint findings, each as `rule #seq: message`.
 fn findings(d: &frametap::event::Diagnosis) -> Vec<String> {
     d.details["findings"]
@@ -175,10 +179,7 @@ fn the_announcement_right_before_the_close_outranks_an_older_one_the_connection_
     let mut s = Script::new("sim:genesys/v1", Some(5.0));
     s.client(0, CONFIGURE).server(20, SESSION_RESPONSE);
     s.server(1000, r#"{"type":"response","class":"string","code":4007,"body":"session not found"}"#);
-    s.client(
-        2000,
-        r#"{"action":"echo","token":"3f1c1a52-7a0e-4c0b-9d7e-2b1f9c1e0a11","message":{"type":"Text","text":"ping"}}"#,
-    );
+    s.client(2000, ECHO);
     s.server(3000, r#"{"type":"message","class":"SessionExpiredEvent","code":200,"body":{}}"#);
     s.close_frame(3001, Peer::Server, 1000, "").close(3002, Peer::Server, Some(1000), None, true);
     let d = s.diagnose();
@@ -400,10 +401,7 @@ fn a_request_after_close_session_is_sent_with_no_session() {
     let mut s = Script::new("sim:genesys/v1", Some(5.0));
     s.client(0, CONFIGURE)
         .server(20, r#"{"type":"response","class":"SessionResponse","code":200,"body":{"connected":false}}"#);
-    s.client(30, CONFIGURE).client(
-        40,
-        r#"{"action":"echo","token":"3f1c1a52-7a0e-4c0b-9d7e-2b1f9c1e0a11","message":{"type":"Text","text":"ping"}}"#,
-    );
+    s.client(30, CONFIGURE).client(40, ECHO);
     assert_eq!(rules_of(&s.run(ProfileChoice::Auto), 4), Vec::<String>::new());
 }
 
@@ -425,10 +423,7 @@ fn a_request_after_a_refused_configure_is_sent_with_no_session() {
     s.client(0, CONFIGURE);
     s.client(5, r#"{"action":"onMessage","token":"3f1c1a52-7a0e-4c0b-9d7e-2b1f9c1e0a11","tracingId":"m-1","message":{"type":"Text","text":"hi"}}"#);
     s.server(10, r#"{"type":"response","class":"string","code":4011,"body":"message too long","tracingId":"m-1"}"#);
-    s.client(
-        20,
-        r#"{"action":"echo","token":"3f1c1a52-7a0e-4c0b-9d7e-2b1f9c1e0a11","message":{"type":"Text","text":"ping"}}"#,
-    );
+    s.client(20, ECHO);
     assert_eq!(rules_of(&s.run(ProfileChoice::Auto), 4), Vec::<String>::new());
 }
 

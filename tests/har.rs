@@ -571,6 +571,16 @@ fn export_matches_the_golden_har() {
 
 /// HTTP Toolkit's `"_webSocketClose": "aborted"` carries no time; `startedDateTime` + `time` can end before the
 /// messages do. The close is dated no earlier than the last message, so the diagnosis has no negative gap.
+/// The first diagnosis a fresh analysis derives from `records`, read offline.
+fn first_diagnosis(records: &[Record]) -> frametap::event::Diagnosis {
+    let mut analyzer = frametap::inspect::Analyzer::new(Default::default());
+    records
+        .iter()
+        .flat_map(|r| analyzer.observe(r, r.ts()))
+        .find_map(|r| if let Record::Diagnosis(d) = r { Some(d) } else { None })
+        .expect("a diagnosis")
+}
+
 #[test]
 fn an_aborted_http_toolkit_close_comes_after_the_messages() {
     let har = json!({"log": {"creator": {"name": "HTTP Toolkit", "version": "1"}, "entries": [{
@@ -589,12 +599,7 @@ fn an_aborted_http_toolkit_close_comes_after_the_messages() {
     assert!(Some(close.ts) >= last_frame, "close at {:?}, last message at {last_frame:?}", close.ts);
     assert!((close.duration_ms - 1100.0).abs() < 0.01, "{}", close.duration_ms);
     assert!(close.detail.as_deref().unwrap().contains("dated at the last message"), "{close:?}");
-    let mut analyzer = frametap::inspect::Analyzer::new(Default::default());
-    let diagnosis = records
-        .iter()
-        .flat_map(|r| analyzer.observe(r, r.ts()))
-        .find_map(|r| if let Record::Diagnosis(d) = r { Some(d) } else { None })
-        .unwrap();
+    let diagnosis = first_diagnosis(&records);
     let gap = diagnosis.details["preceding"]["gap_ms"].as_f64().unwrap();
     assert!(gap >= 0.0, "negative gap {gap} in {:?}", diagnosis.details);
 }
@@ -610,12 +615,7 @@ fn a_chrome_entry_that_never_connected_is_not_said_to_have_got_a_502_from_framet
     let (records, _) = har_to_records(&har).unwrap();
     let note = notes(&records).into_iter().find(|n| n.code == "har-import-incomplete").unwrap().message.clone();
     assert!(note.contains("the WebSocket never opened") && !note.contains("how this connection ended"), "{note}");
-    let mut analyzer = frametap::inspect::Analyzer::new(Default::default());
-    let diagnosis = records
-        .iter()
-        .flat_map(|r| analyzer.observe(r, r.ts()))
-        .find_map(|r| if let Record::Diagnosis(d) = r { Some(d) } else { None })
-        .unwrap();
+    let diagnosis = first_diagnosis(&records);
     let evidence = diagnosis.details["causes"][0]["evidence"].to_string();
     assert!(evidence.contains("the recording says it failed: net::ERR_CONNECTION_REFUSED"), "{evidence}");
     assert!(!evidence.contains("502"), "{evidence}");
