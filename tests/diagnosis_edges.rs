@@ -219,10 +219,13 @@ fn a_configure_session_sent_in_fragments_is_read_whole() {
         0,
         Peer::Client,
         Opcode::Text,
-        &[br#"{"action":"configureSession","#, br#""token":"t","deploymentId":"d"}"#],
+        &[
+            br#"{"action":"configureSession","#,
+            br#""token":"3f1c1a52-7a0e-4c0b-9d7e-2b1f9c1e0a11","deploymentId":"d"}"#,
+        ],
     );
     // No SessionResponse: the request itself is what counts.
-    s.client(100, r#"{"action":"echo","token":"t","message":{"type":"Text","text":"ping"}}"#);
+    s.client(100, ECHO);
     s.close_frame(200, Peer::Client, 1000, "").close_frame(201, Peer::Server, 1000, "");
     s.close(202, Peer::Client, Some(1000), None, true);
     let records = s.run(ProfileChoice::Auto);

@@ -72,6 +72,8 @@ pub struct Genesys {
     upstream_finding: Option<Finding>,
     /// `durationSeconds` from the last SessionResponse: the inactivity before the session expires.
     duration_seconds: Option<i64>,
+    /// The `deploymentId` in the URL the client asked for, which its configure request must repeat.
+    url_deployment: Option<String>,
 }
 
 /// True when the handshake points to the Guest API: a `webmessaging.`/Genesys Cloud host, a `deploymentId`
@@ -117,7 +119,8 @@ impl Profile for Genesys {
         "genesys"
     }
 
-    fn open(&mut self, _open: &Open, upstream: Option<&str>) -> Vec<Finding> {
+    fn open(&mut self, open: &Open, upstream: Option<&str>) -> Vec<Finding> {
+        self.url_deployment = query_param(&open.request.path, "deploymentId").map(str::to_owned);
         self.upstream_finding = upstream.and_then(lint_upstream);
         self.upstream_finding.iter().cloned().collect()
     }
@@ -196,7 +199,7 @@ impl Genesys {
             None if frame.opcode == Opcode::Text => Request::NotJson { why: "its text is not valid UTF-8".into() },
             text => Request::parse(text),
         };
-        let findings = lint_request(&request, frame.seq, &self.session);
+        let findings = lint_request(&request, frame.seq, &self.session, self.url_deployment.as_deref());
         let mut details = Map::new();
         let text = match &request {
             Request::Action { action, fields } => {

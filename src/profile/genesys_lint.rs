@@ -62,6 +62,8 @@ pub fn rule_words(rule: &str) -> Option<&'static str> {
         "genesys-before-configure" => "sent before any `configureSession`",
         "genesys-no-session" => "sent when the connection had no session",
         "genesys-token-mismatch" => "not this session's `token`",
+        "genesys-token-not-uuid" => "`token` is not a UUID",
+        "genesys-deployment-mismatch" => "`deploymentId` differs from the URL's",
         "genesys-not-json" => "not a JSON object",
         "genesys-unknown-action" => "unknown action",
         "genesys-no-deployment-id" => "no `deploymentId`",
@@ -89,8 +91,9 @@ fn finding(rule: &str, severity: Severity, seq: u64, message: String) -> Finding
     Finding { rule: rule.to_string(), severity, seq: Some(seq), message }
 }
 
-/// Lints one client request, sent when the connection's session was `session`.
-pub fn lint_request(request: &Request, seq: u64, session: &Session) -> Vec<Finding> {
+/// Lints one client request, sent when the connection's session was `session`, on a connection whose URL
+/// named `url_deployment`.
+pub fn lint_request(request: &Request, seq: u64, session: &Session, url_deployment: Option<&str>) -> Vec<Finding> {
     let mut out = Vec::new();
     let fields = match request {
         Request::NotJson { why } => {
@@ -186,6 +189,38 @@ pub fn lint_request(request: &Request, seq: u64, session: &Session) -> Vec<Findi
     let configures = action.is_some_and(|a| CONFIGURE_ACTIONS.contains(&a));
     if !configures {
         out.extend(session_finding(request, seq, session));
+    } else if let Some(fields) = fields {
+        out.extend(configure_findings(fields, seq, url_deployment));
+    }
+    out
+}
+
+/// What a configure request's values break that the schema cannot say: a token that is not a UUID, a
+/// deploymentId other than the URL's. Warnings: the server's reaction to either is unconfirmed.
+fn configure_findings(fields: &Map<String, Value>, seq: u64, url_deployment: Option<&str>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if let Some(token) = fields.get("token").and_then(Value::as_str).filter(|t| !crate::redact::is_uuid(t)) {
+        let shape = match token.chars().count() {
+            0 => "empty".to_owned(),
+            n => crate::words::count(n as u64, "character"),
+        };
+        out.push(finding(
+            "genesys-token-not-uuid",
+            Severity::Warn,
+            seq,
+            format!("frame #{seq}'s `token` is not a UUID ({shape}): the Guest API's session token is a UUID the client generates (crypto.randomUUID()) and keeps to resume the session; what the server does with another shape is unconfirmed"),
+        ));
+    }
+    let configured = fields.get("deploymentId").and_then(Value::as_str);
+    if let (Some(configured), Some(url)) = (configured, url_deployment) {
+        if configured != url {
+            out.push(finding(
+                "genesys-deployment-mismatch",
+                Severity::Warn,
+                seq,
+                format!("frame #{seq}'s `deploymentId` ({configured}) is not the one in the URL ({url}); the two name the same deployment, and what the server does when they differ is unconfirmed"),
+            ));
+        }
     }
     out
 }
@@ -289,7 +324,7 @@ mod tests {
             true => Session::Configured { seq: 1, token: Some("t".into()), answered: true },
             false => Session::NotConfigured,
         };
-        lint_request(&Request::parse(Some(text)), 1, &session).into_iter().map(|f| f.rule).collect()
+        lint_request(&Request::parse(Some(text)), 1, &session, None).into_iter().map(|f| f.rule).collect()
     }
 
     #[test]
@@ -300,7 +335,8 @@ mod tests {
 
     #[test]
     fn a_good_session_is_clean() {
-        let configure = r#"{"action":"configureSession","token":"t","deploymentId":"d"}"#;
+        let configure =
+            r#"{"action":"configureSession","token":"3f1c1a52-7a0e-4c0b-9d7e-2b1f9c1e0a11","deploymentId":"d"}"#;
         assert!(rules(configure, false).is_empty());
         let message = r#"{"action":"onMessage","token":"t","message":{"type":"Text","text":"hi"}}"#;
         assert!(rules(message, true).is_empty());
@@ -312,10 +348,34 @@ mod tests {
     }
 
     #[test]
+    fn a_configure_warns_of_a_token_that_is_not_a_uuid_and_a_deployment_other_than_the_urls() {
+        let configure = Request::parse(Some(r#"{"action":"configureSession","token":"abc","deploymentId":"d2"}"#));
+        let findings = lint_request(&configure, 1, &Session::NotConfigured, Some("d1"));
+        let rules: Vec<(&str, Severity)> = findings.iter().map(|f| (f.rule.as_str(), f.severity)).collect();
+        assert_eq!(
+            rules,
+            [("genesys-token-not-uuid", Severity::Warn), ("genesys-deployment-mismatch", Severity::Warn)]
+        );
+        assert!(findings[0].message.contains("(3 characters)") && !findings[0].message.contains("abc"), "{findings:?}");
+        let one = Request::parse(Some(r#"{"action":"configureSession","token":"x","deploymentId":"d1"}"#));
+        assert!(lint_request(&one, 1, &Session::NotConfigured, None)[0].message.contains("(1 character)"));
+        assert!(findings[1].message.contains("(d2) is not the one in the URL (d1)"), "{findings:?}");
+        // The same deployment, and a URL without one, say nothing.
+        let good = Request::parse(Some(
+            r#"{"action":"configureSession","token":"3f1c1a52-7a0e-4c0b-9d7e-2b1f9c1e0a11","deploymentId":"d1"}"#,
+        ));
+        assert!(lint_request(&good, 1, &Session::NotConfigured, Some("d1")).is_empty());
+        assert!(lint_request(&good, 1, &Session::NotConfigured, None).is_empty());
+    }
+
+    #[test]
     fn each_request_rule_fires() {
         assert_eq!(rules("hello", true), ["genesys-not-json"]);
         assert_eq!(rules(r#"{"action":"sendMessage","token":"t"}"#, true), ["genesys-unknown-action"]);
-        assert_eq!(rules(r#"{"action":"configureSession","token":"t"}"#, false), ["genesys-no-deployment-id"]);
+        assert_eq!(
+            rules(r#"{"action":"configureSession","token":"3f1c1a52-7a0e-4c0b-9d7e-2b1f9c1e0a11"}"#, false),
+            ["genesys-no-deployment-id"]
+        );
         assert_eq!(rules(r#"{"action":"onMessage","token":"t"}"#, true), ["genesys-unusable-message"]);
         assert_eq!(
             rules(r#"{"action":"onMessage","token":"t","message":{"type":"Text"}}"#, true),
