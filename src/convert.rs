@@ -197,8 +197,7 @@ fn redacted(records: Vec<Record>, redact: bool) -> Vec<Record> {
     if !redact {
         return records;
     }
-    let mut redactor = crate::redact::Redactor::new();
-    records.into_iter().map(|record| redactor.redact(record)).collect()
+    crate::redact::Redactor::new().redact_all(records)
 }
 
 /// Creates `path` (0600, never overwriting) and fills it; on a write error removes it and says so.

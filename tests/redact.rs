@@ -698,3 +698,92 @@ fn malformed_tokens_in_free_text_protocols_and_close_reasons_are_masked() {
     let protocols = frametap::event::header(&o.request.headers, "sec-websocket-protocol").unwrap();
     assert!(protocols.starts_with("chat, eyJ.redacted-"), "{protocols}");
 }
+
+/// A text message sent in fragments, split inside its session token, inside a JWT's signature and inside a
+/// character, with a server frame between two of its fragments.
+fn fragmented_session(bearer_jwt: &str) -> Vec<Record> {
+    let message =
+        json!({"action":"onMessage","token":SESSION,"message":{"type":"Text","text":"prix 5 €"},"jwt":bearer_jwt})
+            .to_string();
+    let bytes = message.as_bytes();
+    let cut = |needle: &str, into: usize| message.find(needle).unwrap() + into;
+    let euro = message.find('€').unwrap() + 1;
+    let mut cuts = [cut(SESSION, 10), cut(signature(bearer_jwt), 5), euro];
+    cuts.sort_unstable();
+    let mut records = vec![meta(&["frametap", "proxy"]), open("/chat", &[], &[])];
+    let mut start = 0;
+    for (i, end) in cuts.iter().copied().chain([bytes.len()]).enumerate() {
+        let opcode = if i == 0 { Opcode::Text } else { Opcode::Continuation };
+        let mut fragment = frame(10 + i as u64 * 2, opcode, &bytes[start..end]);
+        fragment.fin = end == bytes.len();
+        fragment.text_message = true;
+        records.push(Record::Frame(fragment));
+        if i == 0 {
+            let mut server = frame(11, Opcode::Text, br#"{"type":"response","class":"string","code":200,"body":"ok"}"#);
+            server.from = Peer::Server;
+            server.to = Peer::Client;
+            records.push(Record::Frame(server));
+        }
+        start = end;
+    }
+    records
+}
+
+/// The client's fragments put back together, and how many there were.
+fn client_message(records: &[Record]) -> (Vec<u8>, usize) {
+    let fragments: Vec<&Frame> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Frame(f) if f.from == Peer::Client => Some(f),
+            _ => None,
+        })
+        .collect();
+    (fragments.iter().flat_map(|f| f.payload.to_vec()).collect(), fragments.len())
+}
+
+#[tokio::test]
+async fn a_secret_split_across_fragments_is_masked_and_the_fragments_stay_in_place() {
+    let bearer = jwt(json!({"sub":"guest","exp":T0 + 600}));
+    let records = fragmented_session(&bearer);
+    let original_order: Vec<(u64, Peer)> =
+        records.iter().filter_map(|r| if let Record::Frame(f) = r { Some((f.seq, f.from)) } else { None }).collect();
+    // `frametap redact` (and convert --redact, UI downloads): the stream API.
+    let redacted = Redactor::with_key(b"k").redact_all(records.clone());
+    // `proxy --redact`: the pipeline stage, fed one record at a time.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("live.jsonl");
+    {
+        use frametap::pipeline::{self, LagPolicy, PipelineOptions};
+        let Record::Meta(meta) = meta(&["frametap", "proxy"]) else { unreachable!() };
+        let (sink, running) = pipeline::start(PipelineOptions {
+            meta: *meta,
+            capture: Some(CaptureWriter::create(&path).unwrap()),
+            log: None,
+            analysis: None,
+            redaction: Some(Box::new(Redactor::with_key(b"k"))),
+            publishers: vec![],
+            on_lag: LagPolicy::Block,
+            buffer: 16,
+        });
+        for record in records.iter().skip(1) {
+            sink.emit(record.clone()).await;
+        }
+        assert!(running.finish().await.end.complete);
+    }
+    let live = read_capture(&path).unwrap().records;
+    for (how, out) in [("redact", &redacted), ("--redact", &live)] {
+        let order: Vec<(u64, Peer)> =
+            out.iter().filter_map(|r| if let Record::Frame(f) = r { Some((f.seq, f.from)) } else { None }).collect();
+        assert_eq!(order, original_order, "{how}: every frame, in its place");
+        let (message, fragments) = client_message(out);
+        assert_eq!(fragments, 4, "{how}: the fragments stay fragments");
+        let message = String::from_utf8(message).unwrap();
+        assert!(!message.contains(SESSION) && !message.contains(signature(&bearer)), "{how}: {message}");
+        assert!(message.contains("prix 5 €") && message.contains(UUID_PLACEHOLDER_PREFIX), "{how}: {message}");
+        // Nothing of the secrets is left in any record, however it is written (a fragment that splits a
+        // character is base64 in a JSON line).
+        let lines: String = out.iter().map(line).collect();
+        let session_tail = &SESSION[10..];
+        assert!(!lines.contains(session_tail), "{how}");
+    }
+}

@@ -52,7 +52,17 @@ pub type AnalysisFactory = Arc<dyn Fn() -> Box<dyn Analysis> + Send + Sync>;
 
 /// Rewrites records before any sink sees them: implemented by the redactor (`--redact`).
 pub trait Redaction: Send {
+    /// One record, redacted on its own.
     fn redact(&mut self, record: Record) -> Record;
+    /// One record of the stream: returns the records ready to be written, in order (a redaction that reads
+    /// a fragmented message whole holds records back until it ends).
+    fn feed(&mut self, record: Record) -> Vec<Record> {
+        vec![self.redact(record)]
+    }
+    /// The records still held when the stream ends.
+    fn finish(&mut self) -> Vec<Record> {
+        Vec::new()
+    }
 }
 
 /// Receives every record with its JSON serialisation: implemented by the web UI's hub. Must not block.

@@ -95,8 +95,9 @@ impl SinkThread {
     fn write(&mut self, record: Record) {
         match self.options.redaction.as_mut() {
             Some(redaction) => {
-                let redacted = redaction.redact(record);
-                self.write_redacted(&redacted);
+                for redacted in redaction.feed(record) {
+                    self.write_redacted(&redacted);
+                }
             }
             None => self.write_redacted(&record),
         }
@@ -154,6 +155,10 @@ impl SinkThread {
     }
 
     fn finish(mut self) -> Summary {
+        let held = self.options.redaction.as_mut().map(|redaction| redaction.finish()).unwrap_or_default();
+        for record in held {
+            self.write_redacted(&record);
+        }
         let dropped = self.dropped.load(Ordering::Relaxed);
         let unsent = self.unsent.load(Ordering::Relaxed);
         self.frames += unsent;

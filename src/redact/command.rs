@@ -40,16 +40,12 @@ pub fn run_redact(cmd: RedactCommand) -> Result<()> {
     let mut redactor = Redactor::new();
     // The writer writes `end` afresh, with true counts; the input's losses carry over.
     let (dropped, errors) = capture.losses();
-    let mut written = 0u64;
-    for record in capture.records {
-        if matches!(record, Record::End(_)) {
-            continue;
-        }
-        if !writer.write(&redactor.redact(record)) {
+    let records = capture.records.into_iter().filter(|record| !matches!(record, Record::End(_)));
+    for (written, record) in redactor.redact_all(records).into_iter().enumerate() {
+        if !writer.write(&record) {
             let why = writer.failed().unwrap_or("unknown write error").to_owned();
             bail!("{why} (after {written} records); {} is incomplete", cmd.output.display());
         }
-        written += 1;
     }
     let errors = errors.iter().map(|error| redactor.redact_str(error)).collect();
     let end = writer.finish(dropped, errors);

@@ -8,6 +8,7 @@
 //! become UUID-shaped placeholders, so a replayed Genesys session still looks valid.
 
 mod command;
+mod fragments;
 mod records;
 mod text;
 
@@ -45,6 +46,8 @@ pub struct Redactor {
     /// A replaced secret's token fingerprint → its placeholder's, so a `token` record's fingerprint can be swapped
     /// for one that is no plain hash of the secret (placeholders, already redacted, map to themselves).
     fingerprints: HashMap<String, String>,
+    /// Records held while a text message arrives in fragments ([`Redactor::feed`]).
+    held: fragments::Held,
 }
 
 impl Default for Redactor {
@@ -68,6 +71,7 @@ impl Redactor {
             known: HashMap::new(),
             current: None,
             fingerprints: HashMap::new(),
+            held: fragments::Held::default(),
         }
     }
 
@@ -159,6 +163,14 @@ impl crate::pipeline::Redaction for Redactor {
     fn redact(&mut self, record: Record) -> Record {
         Redactor::redact(self, record)
     }
+
+    fn feed(&mut self, record: Record) -> Vec<Record> {
+        Redactor::feed(self, record)
+    }
+
+    fn finish(&mut self) -> Vec<Record> {
+        Redactor::finish(self)
+    }
 }
 
 /// One connection's secrets, for searching free text.
@@ -200,7 +212,7 @@ fn is_token_placeholder(s: &str) -> bool {
 }
 
 /// 8-4-4-4-12 hex digits.
-fn is_uuid(s: &str) -> bool {
+pub(crate) fn is_uuid(s: &str) -> bool {
     let groups: Vec<&str> = s.split('-').collect();
     groups.len() == 5
         && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))

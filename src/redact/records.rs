@@ -93,7 +93,7 @@ fn redact_open(r: &mut Redactor, mut open: Open) -> Open {
 }
 
 /// A text payload: JSON with its secret fields masked, or free text (a fragment, a plain message).
-fn redact_text_payload(r: &mut Redactor, text: &str) -> String {
+pub(super) fn redact_text_payload(r: &mut Redactor, text: &str) -> String {
     let first = text.trim_start().as_bytes().first().copied();
     if matches!(first, Some(b'{') | Some(b'[')) {
         // Most frames hold no secret: skip parsing unless a secret name, a JWT or a known secret is in it.

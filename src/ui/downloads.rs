@@ -52,7 +52,7 @@ pub fn download(hub: &Hub, conn: ConnId, format: Format, want_redacted: bool) ->
     let (mut records, skipped) = read_back(&entries, conn);
     if want_redacted && !already_redacted {
         let mut redactor = Redactor::new();
-        records = records.into_iter().map(|record| redactor.redact(record)).collect();
+        records = redactor.redact_all(records);
     }
     let mut errors = lost;
     if skipped > 0 {

@@ -1,0 +1,159 @@
+//! Text messages sent in fragments, redacted whole: a connection's records are held while one arrives, the
+//! message is put back together and redacted as one text (a secret split across fragments is found), then
+//! cut again at the fragments' sizes, and the held records are let go in their order.
+
+use super::records::redact_text_payload;
+use super::Redactor;
+use crate::event::{ConnId, Frame, Opcode, Peer, Record};
+use bytes::Bytes;
+use std::collections::BTreeMap;
+
+/// A connection's records are held for at most this many payload bytes: past it, the message so far is
+/// redacted whole and let go, and its later fragments are redacted one by one.
+pub const MAX_HELD_BYTES: usize = 1 << 20;
+
+/// The connections whose records are held, each until its fragmented text messages have ended.
+#[derive(Default)]
+pub(super) struct Held {
+    conns: BTreeMap<ConnId, HeldConn>,
+}
+
+#[derive(Default)]
+struct HeldConn {
+    /// The records in arrival order; `true` once redacted (a fragment of a message redacted whole).
+    records: Vec<(Record, bool)>,
+    /// Per side (client, server): indices in `records` of the fragments of its text message in progress.
+    messages: [Option<Vec<usize>>; 2],
+    bytes: usize,
+}
+
+fn side(peer: Peer) -> Option<usize> {
+    match peer {
+        Peer::Client => Some(0),
+        Peer::Server => Some(1),
+        Peer::Proxy => None,
+    }
+}
+
+impl Redactor {
+    /// Masks the secrets in one record, in a stream of records: returns the records ready to be written, in
+    /// order. While a text message of a connection arrives in fragments, that connection's records are held
+    /// (and none returned) until it ends; [`Redactor::finish`] lets go of what is still held.
+    pub fn feed(&mut self, record: Record) -> Vec<Record> {
+        let Some(conn) = record.conn() else {
+            return vec![self.redact(record)];
+        };
+        let starts_message = matches!(&record, Record::Frame(f)
+            if f.opcode == Opcode::Text && !f.fin && side(f.from).is_some());
+        if !starts_message && !self.held.conns.contains_key(&conn) {
+            return vec![self.redact(record)];
+        }
+        let held = self.held.conns.entry(conn).or_default();
+        let index = held.records.len();
+        let mut ended = None;
+        if let Record::Frame(frame) = &record {
+            held.bytes += frame.payload.len();
+            if let Some(s) = side(frame.from) {
+                match frame.opcode {
+                    Opcode::Continuation => {
+                        if let Some(fragments) = held.messages[s].as_mut() {
+                            fragments.push(index);
+                            if frame.fin {
+                                ended = held.messages[s].take();
+                            }
+                        }
+                    }
+                    // A new message (one inside a fragmented message breaks RFC 6455): the one in progress is
+                    // redacted as it stands.
+                    Opcode::Text | Opcode::Binary => {
+                        ended = held.messages[s].take();
+                        if starts_message {
+                            held.messages[s] = Some(vec![index]);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        held.records.push((record, false));
+        let overflowing = held.bytes > MAX_HELD_BYTES;
+        if let Some(fragments) = ended {
+            self.redact_message(conn, &fragments);
+        }
+        let held = self.held.conns.get_mut(&conn).expect("held above");
+        if overflowing {
+            let open: Vec<Vec<usize>> = held.messages.iter_mut().filter_map(Option::take).collect();
+            for fragments in open {
+                self.redact_message(conn, &fragments);
+            }
+        }
+        if self.held.conns[&conn].messages.iter().any(Option::is_some) {
+            return Vec::new();
+        }
+        self.release(conn)
+    }
+
+    /// Lets go of every record still held (messages whose last fragment never came are redacted as they stand).
+    pub fn finish(&mut self) -> Vec<Record> {
+        let conns: Vec<ConnId> = self.held.conns.keys().copied().collect();
+        let mut out = Vec::new();
+        for conn in conns {
+            let open: Vec<Vec<usize>> = self
+                .held
+                .conns
+                .get_mut(&conn)
+                .map(|h| h.messages.iter_mut().filter_map(Option::take).collect())
+                .unwrap_or_default();
+            for fragments in open {
+                self.redact_message(conn, &fragments);
+            }
+            out.extend(self.release(conn));
+        }
+        out
+    }
+
+    /// Every record of a stream, redacted ([`Redactor::feed`] each, then [`Redactor::finish`]).
+    pub fn redact_all(&mut self, records: impl IntoIterator<Item = Record>) -> Vec<Record> {
+        let mut out: Vec<Record> = records.into_iter().flat_map(|record| self.feed(record)).collect();
+        out.extend(self.finish());
+        out
+    }
+
+    /// Redacts the fragments at `indices` of `conn`'s held records as one text message, then cuts the result
+    /// at the fragments' sizes (the last takes what is left). A message that is not UTF-8 as a whole is left
+    /// to the redaction of each fragment.
+    fn redact_message(&mut self, conn: ConnId, indices: &[usize]) {
+        let Some(held) = self.held.conns.get(&conn) else { return };
+        let frames: Vec<&Frame> = indices
+            .iter()
+            .filter_map(|&i| match &held.records[i].0 {
+                Record::Frame(frame) => Some(frame),
+                _ => None,
+            })
+            .collect();
+        let whole: Vec<u8> = frames.iter().flat_map(|f| f.payload.iter().copied()).collect();
+        let Ok(text) = String::from_utf8(whole) else { return };
+        let sizes: Vec<usize> = frames.iter().map(|f| f.payload.len()).collect();
+        self.current = Some(conn);
+        let masked = redact_text_payload(self, &text);
+        let Some(held) = self.held.conns.get_mut(&conn) else { return };
+        let mut rest = masked.as_bytes();
+        for (n, (&i, size)) in indices.iter().zip(sizes).enumerate() {
+            let (record, done) = &mut held.records[i];
+            let Record::Frame(frame) = record else { continue };
+            let take = if n + 1 == indices.len() { rest.len() } else { size.min(rest.len()) };
+            if masked != text {
+                frame.payload = Bytes::copy_from_slice(&rest[..take]);
+                frame.len = take as u64;
+            }
+            rest = &rest[take..];
+            *done = true;
+        }
+    }
+
+    /// Redacts and returns `conn`'s held records, in order, and stops holding it.
+    fn release(&mut self, conn: ConnId) -> Vec<Record> {
+        let Some(held) = self.held.conns.remove(&conn) else { return Vec::new() };
+        held.records.into_iter().map(|(record, done)| if done { record } else { self.redact(record) }).collect()
+    }
+}
