@@ -502,3 +502,17 @@ fn a_close_frame_the_receiver_answered_with_1002_is_a_likely_cause_even_when_the
     assert_eq!(violation["confidence"], "likely", "{violation}");
     assert!(violation["message"].as_str().unwrap().contains("reason is not valid UTF-8"), "{violation}");
 }
+
+#[test]
+fn frames_sent_after_the_first_close_frame_are_not_blamed_for_it() {
+    let expired = jwt(serde_json::json!({"sub": "guest", "exp": epoch(-3600)}));
+    let mut s = Script::new("sim:genesys/v1", Some(5.0));
+    s.client(0, CONFIGURE).server(20, SESSION_RESPONSE);
+    s.close_frame(100, Peer::Server, 1000, "");
+    // After the server's close: an expired JWT and a request without action, both too late to have caused it.
+    s.client(300, &format!(r#"{{"jwt":"{expired}"}}"#));
+    s.close_frame(310, Peer::Client, 1000, "").close(311, Peer::Server, Some(1000), None, true);
+    let d = s.diagnose();
+    assert!(!has_cause(&d, "token-expired"), "{:#?}", causes(&d));
+    assert!(!has_cause(&d, "protocol-lint"), "{:#?}", causes(&d));
+}

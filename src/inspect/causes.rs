@@ -301,7 +301,10 @@ pub(crate) fn client_frame_rules(history: &ConnHistory, close: &Close, close_at:
             errors,
             Some(client.seq),
         ));
-    } else if let Some(first_bad) = history.findings.iter().find(|f| f.severity == Severity::Error && f.seq.is_some()) {
+    } else if let Some(first_bad) = history.findings.iter().find(|f| {
+        f.severity == Severity::Error
+            && f.seq.is_some_and(|seq| history.first_close.as_ref().is_none_or(|c| seq < c.seq))
+    }) {
         causes.push(cause(
             "protocol-lint",
             Confidence::Possible,
@@ -391,9 +394,11 @@ fn short(text: &str, chars: usize) -> String {
     }
 }
 
-/// A JWT in force on this connection expired at or before the close.
+/// A JWT in force on this connection expired at or before the close. Tokens first seen after the first close
+/// frame (`closed_at_seq`) came too late to have caused it.
 pub(crate) fn token_rules(
     seen: &[SeenToken],
+    closed_at_seq: Option<u64>,
     close: &Close,
     close_at: Ts,
     causes: &mut Vec<Cause>,
@@ -402,7 +407,8 @@ pub(crate) fn token_rules(
     let close_micros = close_at.micros();
     let expired_by_close = |exp: i64| exp.saturating_mul(1_000_000) <= close_micros;
     let mut in_force = 0;
-    for token in seen.iter().filter(|t| t.kind == TokenKind::Jwt) {
+    let in_time = |t: &&SeenToken| closed_at_seq.is_none_or(|close_seq| t.seq.is_none_or(|seq| seq < close_seq));
+    for token in seen.iter().filter(|t| t.kind == TokenKind::Jwt).filter(in_time) {
         let Some(exp) = token.exp else { continue };
         let place = token.seq.map(|s| format!("frame #{s}")).unwrap_or_else(|| "the handshake".into());
         if token.rest_only {
