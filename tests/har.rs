@@ -615,7 +615,11 @@ fn a_chrome_entry_that_never_connected_is_not_said_to_have_got_a_502_from_framet
     let (records, _) = har_to_records(&har).unwrap();
     let note = notes(&records).into_iter().find(|n| n.code == "har-import-incomplete").unwrap().message.clone();
     assert!(note.contains("the WebSocket never opened") && !note.contains("how this connection ended"), "{note}");
+    // The import writes the diagnosis beside the records, as the live proxy does (the web UI and a converted
+    // capture show it), and it is what a fresh analysis derives.
+    let imported = records.iter().find_map(|r| if let Record::Diagnosis(d) = r { Some(d.clone()) } else { None });
     let diagnosis = first_diagnosis(&records);
+    assert_eq!(imported.as_ref(), Some(&diagnosis));
     let evidence = diagnosis.details["causes"][0]["evidence"].to_string();
     assert!(evidence.contains("the recording says it failed: net::ERR_CONNECTION_REFUSED"), "{evidence}");
     assert!(!evidence.contains("502"), "{evidence}");

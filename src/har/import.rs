@@ -98,6 +98,9 @@ pub fn har_to_records(har: &Value) -> Result<(Vec<Record>, Vec<String>)> {
         insecure_upstream: false,
     })];
     records.extend(body);
+    // The live pipeline writes what the analysis derives beside the records; the import does too, so a HAR
+    // reads everywhere (the web UI, a converted capture) with its diagnoses.
+    let mut records = crate::inspect::with_analysis(records);
     records.push(Record::End(End::counting(records.iter().map(Record::kind), last_ts, 0, Vec::new())));
     Ok((records, warnings))
 }

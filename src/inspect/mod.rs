@@ -21,6 +21,19 @@ pub use codes::close_code_name;
 pub use command::{run_inspect, InspectCommand};
 pub use report::{render_block, render_diagnosis, render_token};
 
+/// `records` with what the analysis derives from each (annotations, tokens, diagnoses) right after it, as the
+/// live pipeline writes them: for a recording another tool made (an imported HAR), which has none.
+pub fn with_analysis(records: Vec<crate::event::Record>) -> Vec<crate::event::Record> {
+    let mut analyzer = Analyzer::new(AnalysisOptions::default());
+    let mut out = Vec::with_capacity(records.len());
+    for record in records {
+        let derived = analyzer.observe(&record, record.ts());
+        out.push(record);
+        out.extend(derived);
+    }
+    out
+}
+
 /// What the analysis is asked to do.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct AnalysisOptions {
