@@ -81,11 +81,37 @@ fn a_cut_off_capture_is_read_and_the_cut_reported() {
     assert!(out.stderr[0].contains("cut off mid-record"), "{:?}", out.stderr);
     assert!(out.stdout.contains("no `end` record"), "{}", out.stdout);
     assert!(out.stdout.contains("protocol-lint: client frame #1"), "connection 1 is still diagnosed");
-    assert!(out.stdout.contains("no close record: the capture ends while this connection was still open"));
+    assert!(out.stdout.contains(
+        "no close record: the capture was cut short while this connection was open; how it ended is unknown"
+    ));
     let json: Value = serde_json::from_str(&run("cut-off.jsonl", None, true).stdout).unwrap();
     assert_eq!(json["complete"], false);
     assert_eq!(json["problems"][0]["truncated"], true);
     assert_eq!(json["connections"][1]["close"], Value::Null);
+}
+
+#[test]
+fn an_end_record_that_says_records_are_missing_makes_the_report_incomplete() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lossy.jsonl");
+    let text = std::fs::read_to_string(fixture("seed-story.jsonl")).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let mut end: Value = serde_json::from_str(lines.last().unwrap()).unwrap();
+    assert_eq!(end["kind"], "end");
+    end["dropped"] = 5.into();
+    end["complete"] = false.into();
+    end["errors"] = serde_json::json!(["5 records were dropped because the capture lagged behind"]);
+    *lines.last_mut().unwrap() = end.to_string();
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let cmd = |json| InspectCommand { file: path.clone(), conn: None, json, analysis: Default::default() };
+    let report: Value = serde_json::from_str(&inspect(&cmd(true), false).unwrap().stdout).unwrap();
+    assert_eq!((report["complete"].as_bool(), report["dropped"].as_u64()), (Some(false), Some(5)));
+    assert_eq!(report["losses"][0], "5 records were dropped because the capture lagged behind");
+    let text = inspect(&cmd(false), false).unwrap().stdout;
+    assert!(
+        text.starts_with("note: the capture is incomplete: 5 records dropped while capturing; 5 records were dropped"),
+        "{text}"
+    );
 }
 
 #[test]

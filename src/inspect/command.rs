@@ -75,6 +75,10 @@ pub fn inspect(cmd: &InspectCommand, color: bool) -> Result<InspectOutput> {
         }
     }
     let mut reports = analyse(&capture, &cmd.analysis);
+    // What the capture says it lacks (its end record's drops and errors), what could not be read, a missing end.
+    let (dropped, losses) = capture.losses();
+    let ends_incomplete = capture.records.iter().any(|r| matches!(r, Record::End(end) if !end.complete));
+    let complete = dropped == 0 && losses.is_empty() && !ends_incomplete;
     let selected: Vec<ConnId> = ids.into_iter().filter(|id| cmd.conn.is_none_or(|w| w == *id)).collect();
     let stdout = if cmd.json {
         let connections: Vec<Value> =
@@ -86,7 +90,9 @@ pub fn inspect(cmd: &InspectCommand, color: bool) -> Result<InspectOutput> {
             .collect();
         let report = json!({
             "file": cmd.file.display().to_string(),
-            "complete": capture.has_end,
+            "complete": complete,
+            "dropped": dropped,
+            "losses": losses,
             "problems": problems,
             "connections": connections,
         });
@@ -95,13 +101,22 @@ pub fn inspect(cmd: &InspectCommand, color: bool) -> Result<InspectOutput> {
         let mut text = String::new();
         if !capture.has_end {
             text.push_str("note: the capture has no `end` record: it was cut short (frametap stopped or crashed while writing)\n\n");
+        } else if !complete {
+            let mut why = losses.clone();
+            if dropped > 0 {
+                why.insert(0, format!("{} dropped while capturing", crate::words::count(dropped, "record")));
+            }
+            if why.is_empty() {
+                why.push("its end record says so".into());
+            }
+            text.push_str(&format!("note: the capture is incomplete: {}\n\n", why.join("; ")));
         }
         if selected.is_empty() {
             text.push_str("the capture holds no connections\n");
         }
         for id in &selected {
             if let Some(report) = reports.remove(id) {
-                text.push_str(&timeline(*id, &report, color));
+                text.push_str(&timeline(*id, &report, !capture.has_end, color));
                 text.push('\n');
             }
         }
@@ -187,7 +202,8 @@ fn conn_json(id: ConnId, report: &ConnReport) -> Value {
     })
 }
 
-fn timeline(id: ConnId, report: &ConnReport, color: bool) -> String {
+/// `cut_short`: the capture has no end record, so a connection without a close may have closed unrecorded.
+fn timeline(id: ConnId, report: &ConnReport, cut_short: bool, color: bool) -> String {
     let mut out = String::new();
     let start: Option<Ts> = report.records.first().map(|r| r.ts());
     let rel = |ts: Ts| start.map(|s| ts.secs_since(s)).unwrap_or_default();
@@ -242,7 +258,11 @@ fn timeline(id: ConnId, report: &ConnReport, color: bool) -> String {
     match &report.diagnosis {
         Some(d) => out.push_str(&render_diagnosis(d, color)),
         None => {
-            out.push_str("  no close record: the capture ends while this connection was still open\n");
+            out.push_str(if cut_short {
+                "  no close record: the capture was cut short while this connection was open; how it ended is unknown\n"
+            } else {
+                "  no close record: the capture ends while this connection was still open\n"
+            });
             for finding in &report.findings {
                 out.push_str(&format!("    {}\n", finding_line(&serde_json::to_value(finding).unwrap_or_default())));
             }
