@@ -516,3 +516,14 @@ fn frames_sent_after_the_first_close_frame_are_not_blamed_for_it() {
     assert!(!has_cause(&d, "token-expired"), "{:#?}", causes(&d));
     assert!(!has_cause(&d, "protocol-lint"), "{:#?}", causes(&d));
 }
+
+#[test]
+fn utf8_is_checked_in_a_fragmented_message_past_the_reassembly_limit_too() {
+    let big = vec![b'a'; frametap::inspect::MAX_REASSEMBLED + 100];
+    let mut s = Script::new("ws://127.0.0.1:9/chat", Some(1.0));
+    s.fragmented(0, Peer::Client, Opcode::Text, &[&big, b"\xff\xfe"]);
+    s.close_frame(5, Peer::Server, 1007, "").close(6, Peer::Server, Some(1007), None, true);
+    let violation = cause(&s.diagnose(), "ws-violation").clone();
+    assert_eq!(violation["confidence"], "likely", "{violation}");
+    assert!(violation["message"].as_str().unwrap().contains("client frame #2"), "{violation}");
+}

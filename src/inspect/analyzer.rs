@@ -142,10 +142,12 @@ pub struct ConnHistory {
 }
 
 /// A fragmented data message being put back together: its first frame's opcode and the payload so far
-/// (`None` once it grew past [`MAX_REASSEMBLED`]).
+/// (`None` once it grew past [`MAX_REASSEMBLED`]); for a text message, its UTF-8 checked fragment by fragment
+/// (`None` once found invalid, or when a fragment's payload was not recorded whole).
 struct Reassembly {
     opcode: Opcode,
     payload: Option<Vec<u8>>,
+    utf8: Option<rfc6455::Utf8Stream>,
 }
 
 pub(crate) fn slot(peer: Peer) -> usize {
@@ -329,33 +331,49 @@ impl ConnHistory {
                 return Some(Cow::Borrowed(frame));
             }
             let payload = (complete && frame.payload.len() <= MAX_REASSEMBLED).then(|| frame.payload.to_vec());
-            *reassembling = Some(Reassembly { opcode: frame.opcode, payload });
-            return None;
-        }
-        let message = reassembling.as_mut()?;
-        if let Some(payload) = &mut message.payload {
-            if complete && payload.len() + frame.payload.len() <= MAX_REASSEMBLED {
-                payload.extend_from_slice(&frame.payload);
-            } else {
-                message.payload = None;
+            let utf8 = (frame.opcode == Opcode::Text).then(rfc6455::Utf8Stream::default);
+            *reassembling = Some(Reassembly { opcode: frame.opcode, payload, utf8 });
+        } else {
+            let message = reassembling.as_mut()?;
+            if let Some(payload) = &mut message.payload {
+                if complete && payload.len() + frame.payload.len() <= MAX_REASSEMBLED {
+                    payload.extend_from_slice(&frame.payload);
+                } else {
+                    message.payload = None;
+                }
             }
         }
+        self.check_utf8(side, frame, complete);
         if !frame.fin {
             return None;
         }
-        let Reassembly { opcode, payload } = reassembling.take()?;
-        let message = Frame::whole(frame.conn, frame.ts, frame.seq, frame.from, opcode, Bytes::from(payload?));
-        if message.invalid_utf8() && self.first_close.is_none() {
+        let Reassembly { opcode, payload, .. } = self.reassembling[side].take()?;
+        Some(Cow::Owned(Frame::whole(frame.conn, frame.ts, frame.seq, frame.from, opcode, Bytes::from(payload?))))
+    }
+
+    /// Checks one fragment of a text message as UTF-8, carrying a character split at a boundary over; the
+    /// fragment where the message stops being UTF-8 is a violation (named once per message).
+    fn check_utf8(&mut self, side: usize, frame: &Frame, complete: bool) {
+        let Some(message) = self.reassembling[side].as_mut() else { return };
+        let Some(utf8) = message.utf8.as_mut() else { return };
+        if !complete {
+            message.utf8 = None;
+            return;
+        }
+        if utf8.next(&frame.payload, frame.fin) {
+            return;
+        }
+        message.utf8 = None;
+        if self.first_close.is_none() {
             self.violations[side] = Some(Violation {
                 seq: frame.seq,
                 ts: frame.ts,
                 from: frame.from,
-                what: "it ends a fragmented text message that is not valid UTF-8".into(),
+                what: "it is part of a fragmented text message that is not valid UTF-8".into(),
                 code: 1007,
                 rsv_bits: false,
             });
         }
-        Some(Cow::Owned(message))
     }
 
     /// Lets the profile read one whole data message (possibly reassembled from fragments).

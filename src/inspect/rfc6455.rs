@@ -78,6 +78,49 @@ fn find(frame: &Frame, in_message: &mut bool) -> Option<(String, u16)> {
     frame.invalid_utf8().then(|| ("it is a text frame that is not valid UTF-8".into(), 1007))
 }
 
+/// UTF-8 checked across the fragments of a text message, however long: only a character split at a fragment
+/// boundary is carried over (at most 3 bytes), never the message.
+#[derive(Debug, Default)]
+pub struct Utf8Stream {
+    /// The start of a character the previous fragment ended in.
+    carry: Vec<u8>,
+}
+
+impl Utf8Stream {
+    /// Checks the next fragment; `last`: the message ends with it (no character may be left unfinished).
+    /// False once the message is not valid UTF-8.
+    pub fn next(&mut self, fragment: &[u8], last: bool) -> bool {
+        let mut rest = fragment;
+        if let Some(&lead) = self.carry.first() {
+            let need = match lead {
+                0xC2..=0xDF => 2,
+                0xE0..=0xEF => 3,
+                0xF0..=0xF4 => 4,
+                _ => return false,
+            };
+            let take = (need - self.carry.len()).min(rest.len());
+            self.carry.extend_from_slice(&rest[..take]);
+            rest = &rest[take..];
+            if self.carry.len() < need {
+                // Still unfinished: wrong already if what is there cannot start a character.
+                return !last && std::str::from_utf8(&self.carry).err().is_some_and(|e| e.error_len().is_none());
+            }
+            if std::str::from_utf8(&self.carry).is_err() {
+                return false;
+            }
+            self.carry.clear();
+        }
+        match std::str::from_utf8(rest) {
+            Ok(_) => true,
+            Err(e) if e.error_len().is_none() && !last => {
+                self.carry = rest[e.valid_up_to()..].to_vec();
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
+
 fn close_payload(payload: &[u8]) -> Option<(String, u16)> {
     if payload.len() == 1 {
         return Some((
@@ -123,6 +166,21 @@ mod tests {
             frame(Opcode::Close, true, 0, b""),
         ];
         assert_eq!(code_of(&frames), vec![None; 7]);
+    }
+
+    #[test]
+    fn utf8_is_checked_across_fragments_carrying_only_a_split_character() {
+        let check = |fragments: &[&[u8]]| {
+            let mut stream = Utf8Stream::default();
+            fragments.iter().enumerate().all(|(i, f)| stream.next(f, i + 1 == fragments.len()))
+        };
+        assert!(check(&[b"caf\xc3", b"\xa9 ok"]));
+        assert!(check(&[b"\xe2", b"\x82", b"\xac"]), "a 3-byte character over three fragments");
+        assert!(check(&[b"\xf0\x9f", b"", b"\x98\x80"]), "an empty fragment in between");
+        assert!(!check(&[b"caf\xc3", b"\xc3"]), "a broken character");
+        assert!(!check(&[b"ok \xff", b"x"]), "a byte that is never UTF-8");
+        assert!(!check(&[b"caf", b"\xc3"]), "a character left unfinished at the end");
+        assert!(!check(&[b"\xed\xa0", b"\x80"]), "a surrogate split over fragments");
     }
 
     #[test]
