@@ -527,3 +527,41 @@ fn utf8_is_checked_in_a_fragmented_message_past_the_reassembly_limit_too() {
     assert_eq!(violation["confidence"], "likely", "{violation}");
     assert!(violation["message"].as_str().unwrap().contains("client frame #2"), "{violation}");
 }
+
+#[test]
+fn a_client_that_closed_right_after_a_bad_server_frame_without_saying_so_is_only_likely_to_have_failed_over_it() {
+    let mut s = Script::new("ws://127.0.0.1:9/chat", Some(1.0));
+    s.client(0, "hello").frame(10, Peer::Server, Opcode::Reserved(3), b"".to_vec());
+    s.close_frame(600, Peer::Client, 4001, "").close_frame(601, Peer::Server, 4001, "");
+    s.close(602, Peer::Client, Some(4001), None, true);
+    let client = cause(&s.diagnose(), "client-closed")["message"].as_str().unwrap().to_owned();
+    assert!(client.contains("right after server frame #2") && client.contains("likely over that frame"), "{client}");
+}
+
+#[test]
+fn a_client_that_closed_over_a_broken_handshake_is_pointed_at_the_101() {
+    let mut s = Script::new("ws://127.0.0.1:9/chat", Some(1.0));
+    if let Record::Open(open) = &mut s.records[1] {
+        open.request.headers.push(("Sec-WebSocket-Protocol".into(), "v1.chat".into()));
+    }
+    s.close_frame(5, Peer::Client, 1002, "").close(6, Peer::Client, Some(1002), None, false);
+    let d = s.diagnose();
+    let client = cause(&d, "client-closed")["message"].as_str().unwrap().to_owned();
+    assert!(client.contains("see handshake-mismatch") && client.contains("look at the upstream's 101"), "{client}");
+    assert_eq!(cause(&d, "handshake-mismatch")["confidence"], "likely");
+}
+
+#[test]
+fn a_rate_limit_answer_then_a_rate_limit_close_is_one_cause_with_both() {
+    let mut s = Script::new("sim:genesys/v1", Some(5.0));
+    s.client(0, CONFIGURE).server(20, SESSION_RESPONSE).client(30, ECHO);
+    s.server(40, r#"{"type":"response","class":"TooManyRequestsErrorMessage","code":429,"body":{"retryAfter":3,"errorCode":4029}}"#);
+    s.close_frame(50, Peer::Server, 4029, "rate").close(51, Peer::Server, Some(4029), Some("rate"), true);
+    let d = s.diagnose();
+    assert!(!has_cause(&d, "close-code"), "{:#?}", causes(&d));
+    let limit = cause(&d, "rate-limit");
+    let message = limit["message"].as_str().unwrap();
+    assert!(message.contains("the close likely followed from it") && !message.contains("sending on"), "{message}");
+    let evidence = limit["evidence"].to_string();
+    assert!(evidence.contains("close code 4029") && evidence.contains(r#"reason \"rate\""#), "{evidence}");
+}

@@ -75,8 +75,11 @@ pub(crate) fn who_closed(history: &ConnHistory, close: &Close, causes: &mut Vec<
                 (Some(code), _) => format!("{code}"),
                 _ => "no code".into(),
             };
+            let before_any_data = history.last_from(Peer::Client).is_none();
             let message = match failed_over(history, close, Peer::Server) {
-                Some(seq) => format!("the client closed the connection ({what}) over server frame #{seq}, which breaks the WebSocket protocol (see ws-violation): look at that frame, not at the client's code"),
+                Some((seq, true)) => format!("the client closed the connection ({what}) over server frame #{seq}, which breaks the WebSocket protocol (see ws-violation): look at that frame, not at the client's code"),
+                Some((seq, false)) => format!("the client closed the connection ({what}) right after server frame #{seq}, which breaks the WebSocket protocol (see ws-violation): likely over that frame, not for a reason in the client's code"),
+                None if !history.handshake_problems.is_empty() && before_any_data => format!("the client closed the connection ({what}) before sending anything, after an upgrade answer that breaks the handshake (see handshake-mismatch): look at the upstream's 101, not at the client's code"),
                 None => format!("the client closed the connection itself ({what}): look at the client's code (a close() call, a page unload, a reconnect), not at the server"),
             };
             causes.push(cause(
@@ -104,8 +107,9 @@ pub(crate) fn who_closed(history: &ConnHistory, close: &Close, causes: &mut Vec<
 
 /// How the receiver of a frame that broke RFC 6455 reacted to it.
 enum Reaction {
-    /// It failed the connection over it: how that showed, as a phrase.
-    Failed(String),
+    /// It failed the connection over it: how that showed, as a phrase; `by_code`: its close code says so (1002 or
+    /// 1007), rather than only the timing.
+    Failed { how: String, by_code: bool },
     /// It went on sending data after it: it tolerated the frame.
     WentOn,
     /// Nothing says.
@@ -116,11 +120,12 @@ fn reaction(history: &ConnHistory, close: &Close, violation: &Violation) -> Reac
     let receiver = violation.from.other();
     // Violations are kept up to the first close frame, so the receiver's close frame came after this one.
     if let Some(&Some(code @ (1002 | 1007))) = history.close_codes.get(slot(receiver)) {
-        return Reaction::Failed(format!(
+        let how = format!(
             "the {} answered with close code {code} {}: it failed the connection for that",
             receiver.as_str(),
             close_code_name(code)
-        ));
+        );
+        return Reaction::Failed { how, by_code: true };
     }
     let receiver_ended = close.initiator == receiver || close.dropped_by == Some(receiver);
     // Failing the connection is the receiver's next move: no data from it after the frame, and soon.
@@ -129,19 +134,20 @@ fn reaction(history: &ConnHistory, close: &Close, violation: &Violation) -> Reac
     }
     let close_at = history.first_close.as_ref().map_or(close.ts, |c| c.ts);
     if receiver_ended && ms_between(close_at, violation.ts) <= SOON_MS {
-        return Reaction::Failed(format!("the {} ended the connection next, likely for that", receiver.as_str()));
+        let how = format!("the {} ended the connection next, likely for that", receiver.as_str());
+        return Reaction::Failed { how, by_code: false };
     }
     Reaction::Unknown
 }
 
-/// The violation by `sender` (the client or the server) that the other side failed the connection over.
-fn failed_over(history: &ConnHistory, close: &Close, sender: Peer) -> Option<u64> {
-    history
-        .violations
-        .get(slot(sender))?
-        .as_ref()
-        .filter(|v| matches!(reaction(history, close, v), Reaction::Failed(_)))
-        .map(|v| v.seq)
+/// The violation by `sender` (the client or the server) that the other side failed the connection over: its
+/// seq, and whether the close code says so (else only the timing does).
+fn failed_over(history: &ConnHistory, close: &Close, sender: Peer) -> Option<(u64, bool)> {
+    let violation = history.violations.get(slot(sender))?.as_ref()?;
+    match reaction(history, close, violation) {
+        Reaction::Failed { by_code, .. } => Some((violation.seq, by_code)),
+        _ => None,
+    }
 }
 
 /// A handshake the client should have failed (a subprotocol or extension it did not ask for): when it then
@@ -176,7 +182,7 @@ pub(crate) fn rfc6455_violations(history: &ConnHistory, close: &Close, causes: &
         }
         let receiver = violation.from.other();
         let (confidence, outcome) = match reaction(history, close, violation) {
-            Reaction::Failed(how) => (Confidence::Likely, format!("; {how}")),
+            Reaction::Failed { how, .. } => (Confidence::Likely, format!("; {how}")),
             Reaction::WentOn => (Confidence::Possible, format!("; the {} went on sending after it", receiver.as_str())),
             Reaction::Unknown => (Confidence::Possible, String::new()),
         };
@@ -226,6 +232,12 @@ pub(crate) fn announced(history: &ConnHistory, close_at: Ts, causes: &mut Vec<Ca
 /// A rate-limit answer came before the close, or the close code says so.
 pub(crate) fn rate_limited(history: &ConnHistory, close: &Close, close_at: Ts, causes: &mut Vec<Cause>) {
     let last = history.signals.iter().rev().find(|s| matches!(s.signal, Signal::RateLimited { .. }));
+    // A rate-limit close code is said here, with its reason (`close-code` leaves it to this rule).
+    let close_code = close
+        .code
+        .filter(|_| close.initiator == Peer::Server)
+        .and_then(|code| history.profile.rate_limit_close_code(code));
+    let reason = close.reason.as_ref().filter(|r| !r.is_empty()).map(|r| format!("reason {r:?}"));
     if let Some(at) = last {
         let Signal::RateLimited { message } = &at.signal else {
             return;
@@ -233,24 +245,23 @@ pub(crate) fn rate_limited(history: &ConnHistory, close: &Close, close_at: Ts, c
         let gap = ms_between(close_at, at.ts);
         let client_closed = close.initiator == Peer::Client && close.clean;
         let confidence = if gap <= 60_000.0 && !client_closed { Confidence::Likely } else { Confidence::Possible };
-        let consequence = if client_closed {
-            "the client may have given up after it"
-        } else {
-            "sending on after that likely got the connection closed"
+        let sent_on = history.last_from(Peer::Client).is_some_and(|c| c.seq > at.seq);
+        let consequence = match (client_closed, sent_on) {
+            (true, _) => "the client may have given up after it",
+            (false, true) => "sending on after that likely got the connection closed",
+            (false, false) => "the close likely followed from it",
         };
+        let mut evidence = vec![format!("frame #{}: {message}", at.seq)];
+        evidence.extend(close_code);
+        evidence.extend(reason);
         causes.push(cause(
             "rate-limit",
             confidence,
             format!("the server rate-limited the client {} before the close; {consequence}", human_ms(gap)),
-            vec![format!("frame #{}: {message}", at.seq)],
+            evidence,
             Some(at.seq),
         ));
-    } else if let Some(message) = close
-        .code
-        .filter(|_| close.initiator == Peer::Server)
-        .and_then(|code| history.profile.rate_limit_close_code(code))
-    {
-        let reason = close.reason.as_ref().filter(|r| !r.is_empty()).map(|r| format!("reason {r:?}"));
+    } else if let Some(message) = close_code {
         causes.push(cause("rate-limit", Confidence::Likely, message, reason.into_iter().collect(), None));
     }
 }
