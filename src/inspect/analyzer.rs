@@ -15,7 +15,8 @@ pub const MAX_FINDINGS: usize = 200;
 /// `--profile auto` looks for Guest API frames among a connection's first this-many data frames only.
 pub const AUTO_DETECT_FRAMES: u64 = 16;
 /// A fragmented message is put back together for the analysis up to this many bytes; a longer one is not
-/// read (the profile, tokens and UTF-8 check skip it; its frames are still relayed and recorded).
+/// read (the profile and the token search skip it; its UTF-8 is still checked, fragment by fragment; its
+/// frames are still relayed and recorded).
 pub const MAX_REASSEMBLED: usize = 1 << 20;
 
 /// Analyses all connections of one session; see [`Analyzer::observe`].

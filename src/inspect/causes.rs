@@ -150,8 +150,8 @@ fn failed_over(history: &ConnHistory, close: &Close, sender: Peer) -> Option<(u6
     }
 }
 
-/// A handshake the client should have failed (a subprotocol or extension it did not ask for): when it then
-/// ended the connection without sending a data frame, that is why.
+/// A handshake the client should have failed (a subprotocol it did not ask for, or none where it asked for
+/// some): when it then ended the connection without sending a data frame, that is why.
 pub(crate) fn handshake_mismatch(history: &ConnHistory, close: &Close, causes: &mut Vec<Cause>) {
     if history.handshake_problems.is_empty() {
         return;

@@ -308,8 +308,8 @@ impl Genesys {
         let Session::Configured { seq: configure, answered: false, .. } = self.session else {
             return;
         };
-        // The error answers the configure when it says so (its tracingId), or carries no tracingId while the
-        // configure still awaits its answer (the SDKs send nothing else meanwhile).
+        // The error answers the configure when its tracingId says so, or when it pairs with no other request
+        // while the configure still awaits its answer (the SDKs send nothing else meanwhile).
         let answers_configure = match answered {
             Some((request, action)) => *request == configure && CONFIGURE_ACTIONS.contains(&action.as_str()),
             None => true,
