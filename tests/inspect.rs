@@ -240,3 +240,34 @@ fn a_har_is_inspected_like_its_conversion() {
         assert_eq!(of_har.stdout, of_capture.stdout, "{name}");
     }
 }
+
+#[test]
+fn the_profile_and_scopes_the_capture_was_recorded_with_are_used_unless_others_are_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("forced.jsonl");
+    let lines = [
+        r#"{"kind":"meta","ts":"2026-11-26T10:00:00.000000Z","format":"frametap-capture","version":1,"frametap":"test","command":["frametap","proxy","--profile","genesys","--require-scope=chat:write","--upstream","ws://127.0.0.1:9/chat"],"mode":"proxy","upstream":"ws://127.0.0.1:9/chat","redacted":false,"insecure_upstream":false}"#,
+        r#"{"kind":"open","conn":1,"ts":"2026-11-26T10:00:00.000000Z","request":{"method":"GET","path":"/chat","headers":[]},"upstream":"ws://127.0.0.1:9/chat","response":{"status":101,"headers":[]},"handshake_ms":1.0}"#,
+        r#"{"kind":"frame","conn":1,"ts":"2026-11-26T10:00:00.100000Z","seq":1,"from":"client","to":"server","opcode":"text","fin":true,"len":18,"text":"{\"type\":\"message\"}"}"#,
+        r#"{"kind":"frame","conn":1,"ts":"2026-11-26T10:00:00.120000Z","seq":2,"from":"server","to":"client","opcode":"close","fin":true,"len":2,"code":1000,"reason":""}"#,
+        r#"{"kind":"close","conn":1,"ts":"2026-11-26T10:00:00.121000Z","initiator":"server","code":1000,"reason":"","clean":true,"duration_ms":121.0}"#,
+        r#"{"kind":"end","ts":"2026-11-26T10:00:01.000000Z","connections":1,"frames":2,"records":5,"dropped":0,"complete":true}"#,
+    ];
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let capture = frametap::capture::read_capture(&path).unwrap();
+    let recorded = frametap::inspect::command::recorded_options(&capture, &AnalysisArgs::default());
+    assert_eq!(recorded.profile, frametap::inspect::ProfileChoice::Genesys);
+    assert_eq!(recorded.require_scopes, ["chat:write"]);
+    let cmd = |profile| InspectCommand {
+        file: path.clone(),
+        conn: None,
+        json: true,
+        analysis: AnalysisArgs { profile, require_scope: vec![] },
+    };
+    let report: Value =
+        serde_json::from_str(&inspect(&cmd(frametap::inspect::ProfileChoice::Auto), false).unwrap().stdout).unwrap();
+    assert_eq!(report["connections"][0]["profile"], "genesys", "as the live run read it");
+    let given: Value =
+        serde_json::from_str(&inspect(&cmd(frametap::inspect::ProfileChoice::Generic), false).unwrap().stdout).unwrap();
+    assert_eq!(given["connections"][0]["profile"], "generic", "a profile given to inspect wins");
+}

@@ -1,7 +1,7 @@
 //! `frametap inspect FILE [--conn N] [--json]`: recompute the analysis of a capture and print it.
 
 use super::report::{finding_line, paint, render_diagnosis, render_token};
-use super::{AnalysisArgs, Analyzer};
+use super::{AnalysisArgs, AnalysisOptions, Analyzer};
 use crate::capture::CaptureFile;
 use crate::event::{Annotation, ConnId, Diagnosis, Frame, Opcode, Record, Token, Ts};
 use anyhow::{bail, Result};
@@ -125,9 +125,41 @@ pub fn inspect(cmd: &InspectCommand, color: bool) -> Result<InspectOutput> {
     Ok(InspectOutput { stdout, stderr })
 }
 
+/// The analysis the capture was recorded with: `--profile` and `--require-scope` from its `meta.command`,
+/// unless `args` gives others (a profile other than auto, any scope), so `inspect` recomputes what the live
+/// run derived.
+pub fn recorded_options(capture: &CaptureFile, args: &AnalysisArgs) -> AnalysisOptions {
+    use clap::ValueEnum as _;
+    let mut options = args.options();
+    let command = capture.meta().map(|meta| meta.command.as_slice()).unwrap_or_default();
+    let values = |flag: &str| -> Vec<String> {
+        let prefix = format!("{flag}=");
+        let mut found = Vec::new();
+        for (i, arg) in command.iter().enumerate() {
+            if arg == flag {
+                found.extend(command.get(i + 1).cloned());
+            } else if let Some(value) = arg.strip_prefix(&prefix) {
+                found.push(value.to_owned());
+            }
+        }
+        found
+    };
+    if options.profile == crate::profile::ProfileChoice::Auto {
+        if let Some(profile) =
+            values("--profile").iter().find_map(|v| crate::profile::ProfileChoice::from_str(v, true).ok())
+        {
+            options.profile = profile;
+        }
+    }
+    if options.require_scopes.is_empty() {
+        options.require_scopes = values("--require-scope");
+    }
+    options
+}
+
 /// Runs the live analyzer over the capture, record by record, with `seen_at` = each record's own time.
 fn analyse<'a>(capture: &'a CaptureFile, args: &AnalysisArgs) -> BTreeMap<ConnId, ConnReport<'a>> {
-    let mut analyzer = Analyzer::new(args.options());
+    let mut analyzer = Analyzer::new(recorded_options(capture, args));
     let mut reports: BTreeMap<ConnId, ConnReport<'a>> = BTreeMap::new();
     for record in &capture.records {
         if matches!(record, Record::Annotation(_) | Record::Token(_) | Record::Diagnosis(_)) {
