@@ -787,3 +787,92 @@ async fn a_secret_split_across_fragments_is_masked_and_the_fragments_stay_in_pla
         assert!(!lines.contains(session_tail), "{how}");
     }
 }
+
+/// One connection's records around a client message sent in fragments (`parts`), then the server's close.
+fn fragments_then_close(parts: &[&[u8]], with_server_fragments: bool) -> Vec<Record> {
+    let mut records = vec![meta(&["frametap", "proxy"]), open("/chat", &[], &[])];
+    let mut seq = 0;
+    for (i, part) in parts.iter().enumerate() {
+        seq += 1;
+        let mut fragment = frame(seq, if i == 0 { Opcode::Text } else { Opcode::Continuation }, part);
+        fragment.fin = i + 1 == parts.len();
+        fragment.text_message = true;
+        records.push(Record::Frame(fragment.clone()));
+        if with_server_fragments {
+            // The server echoes each fragment as it comes: both sides' messages are in flight at once.
+            seq += 1;
+            fragment.seq = seq;
+            fragment.from = Peer::Server;
+            fragment.to = Peer::Client;
+            records.push(Record::Frame(fragment));
+        }
+    }
+    records
+}
+
+#[tokio::test]
+async fn a_secret_split_across_fragments_leaks_into_no_preview_of_the_analysis() {
+    use frametap::inspect::{AnalysisOptions, Analyzer};
+    use frametap::pipeline::{self, LagPolicy, PipelineOptions};
+    let head = format!(r#"{{"action":"configureSession","deploymentId":"{DEPLOYMENT}","token":"{}"#, &SESSION[..20]);
+    let tail = format!(r#"{}"}}"#, &SESSION[20..]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("live.jsonl");
+    let Record::Meta(meta_record) = meta(&["frametap", "proxy"]) else { unreachable!() };
+    let (sink, running) = pipeline::start(PipelineOptions {
+        meta: *meta_record,
+        capture: Some(CaptureWriter::create(&path).unwrap()),
+        log: None,
+        analysis: Some(Analyzer::factory(AnalysisOptions::default())),
+        redaction: Some(Box::new(Redactor::with_key(b"k"))),
+        publishers: vec![],
+        on_lag: LagPolicy::Block,
+        buffer: 16,
+    });
+    for record in fragments_then_close(&[head.as_bytes(), tail.as_bytes()], false).into_iter().skip(1) {
+        sink.emit(record).await;
+    }
+    let mut close = frame(3, Opcode::Close, b"\x03\xe8");
+    close.from = Peer::Server;
+    close.to = Peer::Client;
+    sink.emit(Record::Frame(close)).await;
+    sink.emit(Record::Close(frametap::event::Close {
+        conn: 1,
+        ts: ts(T0 + 4),
+        initiator: Peer::Server,
+        code: Some(1000),
+        reason: Some(String::new()),
+        clean: false,
+        dropped_by: Some(Peer::Server),
+        duration_ms: 4000.0,
+        detail: None,
+    }))
+    .await;
+    assert!(running.finish().await.end.complete);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(r#""kind":"diagnosis""#), "the analysis ran");
+    assert!(!text.contains(&SESSION[20..]), "the fragment's piece of the token is in a preview: {text}");
+}
+
+#[test]
+fn two_fragmented_messages_in_flight_at_once_are_each_redacted_whole() {
+    // Each message is about 600 KB (under the 1 MiB a message is redacted whole up to), both in flight at once.
+    let head = format!(r#"{{"filler":"{}","token":"{}"#, "x".repeat(600_000), &SESSION[..12]);
+    let tail = format!(r#"{}"}}"#, &SESSION[12..]);
+    let redacted = Redactor::with_key(b"k").redact_all(fragments_then_close(&[head.as_bytes(), tail.as_bytes()], true));
+    let lines: String = redacted.iter().map(line).collect();
+    assert!(!lines.contains(&SESSION[12..]), "the token's tail survived");
+}
+
+#[test]
+fn the_end_record_stays_last_when_a_connection_ended_mid_message() {
+    let head = format!(r#"{{"token":"{}"#, &SESSION[..12]);
+    let mut records = fragments_then_close(&[head.as_bytes(), b"never finished"], false);
+    if let Some(Record::Frame(last)) = records.last_mut() {
+        last.fin = false;
+    }
+    records.push(Record::End(frametap::event::End::counting(records.iter().map(Record::kind), ts(T0 + 9), 0, vec![])));
+    let redacted = Redactor::with_key(b"k").redact_all(records.clone());
+    assert_eq!(redacted.len(), records.len());
+    assert!(matches!(redacted.last(), Some(Record::End(_))), "{:?}", redacted.last());
+}

@@ -213,7 +213,8 @@ fn configure_findings(fields: &Map<String, Value>, seq: u64, url_deployment: Opt
     }
     let configured = fields.get("deploymentId").and_then(Value::as_str);
     if let (Some(configured), Some(url)) = (configured, url_deployment) {
-        if configured != url {
+        // UUIDs: the same deployment whatever the case of its hex digits.
+        if !configured.eq_ignore_ascii_case(url) {
             out.push(finding(
                 "genesys-deployment-mismatch",
                 Severity::Warn,
@@ -366,6 +367,7 @@ mod tests {
         ));
         assert!(lint_request(&good, 1, &Session::NotConfigured, Some("d1")).is_empty());
         assert!(lint_request(&good, 1, &Session::NotConfigured, None).is_empty());
+        assert!(lint_request(&good, 1, &Session::NotConfigured, Some("D1")).is_empty(), "hex digits in either case");
     }
 
     #[test]

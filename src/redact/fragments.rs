@@ -8,9 +8,11 @@ use crate::event::{ConnId, Frame, Opcode, Peer, Record};
 use bytes::Bytes;
 use std::collections::BTreeMap;
 
-/// A connection's records are held for at most this many payload bytes: past it, the message so far is
-/// redacted whole and let go, and its later fragments are redacted one by one.
-pub const MAX_HELD_BYTES: usize = 1 << 20;
+/// A fragmented message is redacted whole up to this many bytes: past it, the message so far is redacted
+/// whole, and its later fragments one by one.
+pub const MAX_MESSAGE_BYTES: usize = 1 << 20;
+/// A connection's held records (both sides' messages and what came between) are let go past this many bytes.
+const MAX_HELD_BYTES: usize = 4 * MAX_MESSAGE_BYTES;
 
 /// The connections whose records are held, each until its fragmented text messages have ended.
 #[derive(Default)]
@@ -24,6 +26,9 @@ struct HeldConn {
     records: Vec<(Record, bool)>,
     /// Per side (client, server): indices in `records` of the fragments of its text message in progress.
     messages: [Option<Vec<usize>>; 2],
+    /// Per side: the payload bytes of that message so far.
+    message_bytes: [usize; 2],
+    /// Payload bytes held in all.
     bytes: usize,
 }
 
@@ -40,6 +45,12 @@ impl Redactor {
     /// order. While a text message of a connection arrives in fragments, that connection's records are held
     /// (and none returned) until it ends; [`Redactor::finish`] lets go of what is still held.
     pub fn feed(&mut self, record: Record) -> Vec<Record> {
+        // The end of the stream comes after everything held.
+        if matches!(record, Record::End(_)) {
+            let mut out = self.finish();
+            out.push(self.redact(record));
+            return out;
+        }
         let Some(conn) = record.conn() else {
             return vec![self.redact(record)];
         };
@@ -58,7 +69,9 @@ impl Redactor {
                     Opcode::Continuation => {
                         if let Some(fragments) = held.messages[s].as_mut() {
                             fragments.push(index);
-                            if frame.fin {
+                            held.message_bytes[s] += frame.payload.len();
+                            // Past the limit the message so far is redacted whole; the rest fragment by fragment.
+                            if frame.fin || held.message_bytes[s] > MAX_MESSAGE_BYTES {
                                 ended = held.messages[s].take();
                             }
                         }
@@ -69,6 +82,7 @@ impl Redactor {
                         ended = held.messages[s].take();
                         if starts_message {
                             held.messages[s] = Some(vec![index]);
+                            held.message_bytes[s] = frame.payload.len();
                         }
                     }
                     _ => {}
@@ -136,6 +150,7 @@ impl Redactor {
         let sizes: Vec<usize> = frames.iter().map(|f| f.payload.len()).collect();
         self.current = Some(conn);
         let masked = redact_text_payload(self, &text);
+        self.remember_pieces(&text, &sizes);
         let Some(held) = self.held.conns.get_mut(&conn) else { return };
         let mut rest = masked.as_bytes();
         for (n, (&i, size)) in indices.iter().zip(sizes).enumerate() {
@@ -148,6 +163,38 @@ impl Redactor {
             }
             rest = &rest[take..];
             *done = true;
+        }
+    }
+
+    /// The pieces of each secret of this connection that `text`'s fragment boundaries (after `sizes` bytes
+    /// each) cut, remembered as secrets of their own with the whole secret's placeholder: the analysis's
+    /// previews quote single fragments, and must not show the piece of a secret one of them holds.
+    fn remember_pieces(&mut self, text: &str, sizes: &[usize]) {
+        let boundaries: Vec<usize> = sizes
+            .iter()
+            .scan(0, |at, size| {
+                *at += size;
+                Some(*at)
+            })
+            .collect();
+        let mut pieces = Vec::new();
+        for (secret, placeholder) in self.known_here() {
+            for (start, _) in text.match_indices(secret.as_str()) {
+                let end = start + secret.len();
+                let cuts: Vec<usize> = boundaries.iter().copied().filter(|&b| b > start && b < end).collect();
+                let edges: Vec<usize> = [start].into_iter().chain(cuts.iter().copied()).chain([end]).collect();
+                if cuts.is_empty() {
+                    continue;
+                }
+                for pair in edges.windows(2) {
+                    if let Some(piece) = text.get(pair[0]..pair[1]) {
+                        pieces.push((piece.to_owned(), placeholder.clone()));
+                    }
+                }
+            }
+        }
+        for (piece, placeholder) in pieces {
+            self.remember(&piece, &placeholder);
         }
     }
 
