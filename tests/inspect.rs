@@ -109,7 +109,7 @@ fn an_end_record_that_says_records_are_missing_makes_the_report_incomplete() {
     assert_eq!(report["losses"][0], "5 records were dropped because the capture lagged behind");
     let text = inspect(&cmd(false), false).unwrap().stdout;
     assert!(
-        text.starts_with("note: the capture is incomplete: 5 records dropped while capturing; 5 records were dropped"),
+        text.starts_with("note: the capture is incomplete: 5 records were dropped because the capture lagged behind\n"),
         "{text}"
     );
 }

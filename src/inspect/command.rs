@@ -102,9 +102,10 @@ pub fn inspect(cmd: &InspectCommand, color: bool) -> Result<InspectOutput> {
         if !capture.has_end {
             text.push_str("note: the capture has no `end` record: it was cut short (frametap stopped or crashed while writing)\n\n");
         } else if !complete {
+            // The end record's own errors name the drops; a bare count only when they do not.
             let mut why = losses.clone();
-            if dropped > 0 {
-                why.insert(0, format!("{} dropped while capturing", crate::words::count(dropped, "record")));
+            if why.is_empty() && dropped > 0 {
+                why.push(format!("{} dropped while capturing", crate::words::count(dropped, "record")));
             }
             if why.is_empty() {
                 why.push("its end record says so".into());
