@@ -699,6 +699,26 @@ fn malformed_tokens_in_free_text_protocols_and_close_reasons_are_masked() {
     assert!(protocols.starts_with("chat, eyJ.redacted-"), "{protocols}");
 }
 
+/// The live pipeline as `proxy --redact` runs it (with the analysis when `analysed`), capturing to `path`.
+fn redacting_pipeline(
+    path: &std::path::Path,
+    analysed: bool,
+) -> (frametap::pipeline::EventSink, frametap::pipeline::Pipeline) {
+    use frametap::inspect::{AnalysisOptions, Analyzer};
+    use frametap::pipeline::{self, LagPolicy, PipelineOptions};
+    let Record::Meta(meta) = meta(&["frametap", "proxy"]) else { unreachable!() };
+    pipeline::start(PipelineOptions {
+        meta: *meta,
+        capture: Some(CaptureWriter::create(path).unwrap()),
+        log: None,
+        analysis: analysed.then(|| Analyzer::factory(AnalysisOptions::default())),
+        redaction: Some(Box::new(Redactor::with_key(b"k"))),
+        publishers: vec![],
+        on_lag: LagPolicy::Block,
+        buffer: 16,
+    })
+}
+
 /// A text message sent in fragments, split inside its session token, inside a JWT's signature and inside a
 /// character, with a server frame between two of its fragments.
 fn fragmented_session(bearer_jwt: &str) -> Vec<Record> {
@@ -753,18 +773,7 @@ async fn a_secret_split_across_fragments_is_masked_and_the_fragments_stay_in_pla
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("live.jsonl");
     {
-        use frametap::pipeline::{self, LagPolicy, PipelineOptions};
-        let Record::Meta(meta) = meta(&["frametap", "proxy"]) else { unreachable!() };
-        let (sink, running) = pipeline::start(PipelineOptions {
-            meta: *meta,
-            capture: Some(CaptureWriter::create(&path).unwrap()),
-            log: None,
-            analysis: None,
-            redaction: Some(Box::new(Redactor::with_key(b"k"))),
-            publishers: vec![],
-            on_lag: LagPolicy::Block,
-            buffer: 16,
-        });
+        let (sink, running) = redacting_pipeline(&path, false);
         for record in records.iter().skip(1) {
             sink.emit(record.clone()).await;
         }
@@ -812,23 +821,11 @@ fn fragments_then_close(parts: &[&[u8]], with_server_fragments: bool) -> Vec<Rec
 
 #[tokio::test]
 async fn a_secret_split_across_fragments_leaks_into_no_preview_of_the_analysis() {
-    use frametap::inspect::{AnalysisOptions, Analyzer};
-    use frametap::pipeline::{self, LagPolicy, PipelineOptions};
     let head = format!(r#"{{"action":"configureSession","deploymentId":"{DEPLOYMENT}","token":"{}"#, &SESSION[..20]);
     let tail = format!(r#"{}"}}"#, &SESSION[20..]);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("live.jsonl");
-    let Record::Meta(meta_record) = meta(&["frametap", "proxy"]) else { unreachable!() };
-    let (sink, running) = pipeline::start(PipelineOptions {
-        meta: *meta_record,
-        capture: Some(CaptureWriter::create(&path).unwrap()),
-        log: None,
-        analysis: Some(Analyzer::factory(AnalysisOptions::default())),
-        redaction: Some(Box::new(Redactor::with_key(b"k"))),
-        publishers: vec![],
-        on_lag: LagPolicy::Block,
-        buffer: 16,
-    });
+    let (sink, running) = redacting_pipeline(&path, true);
     for record in fragments_then_close(&[head.as_bytes(), tail.as_bytes()], false).into_iter().skip(1) {
         sink.emit(record).await;
     }
