@@ -548,6 +548,11 @@ fn a_client_that_closed_over_a_broken_handshake_is_pointed_at_the_101() {
     let d = s.diagnose();
     let client = cause(&d, "client-closed")["message"].as_str().unwrap().to_owned();
     assert!(client.contains("see handshake-mismatch") && client.contains("look at the upstream's 101"), "{client}");
+    let code = cause(&d, "close-code")["message"].as_str().unwrap().to_owned();
+    assert!(
+        code.contains("the upgrade's answer is what it could not accept") && !code.contains("frame it received"),
+        "{code}"
+    );
     assert_eq!(cause(&d, "handshake-mismatch")["confidence"], "likely");
 }
 

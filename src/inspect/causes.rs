@@ -532,6 +532,17 @@ pub(crate) fn close_code(history: &ConnHistory, close: &Close, causes: &mut Vec<
                 largest.into_iter().collect(),
             )
         }
+        // A 1002 before any server frame: what the client could not accept was the upgrade's answer.
+        1002 if close.initiator == Peer::Client
+            && !history.handshake_problems.is_empty()
+            && history.last_from(Peer::Server).is_none() =>
+        {
+            (
+                Confidence::Likely,
+                "the client closed with 1002 Protocol Error before any server frame: the upgrade's answer is what it could not accept (see handshake-mismatch)".to_string(),
+                vec![],
+            )
+        }
         1004..=1006 | 1015 => (
             Confidence::Certain,
             format!("the {closer} sent {code}, which RFC 6455 forbids on the wire: a broken WebSocket implementation"),
