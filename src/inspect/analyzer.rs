@@ -1,23 +1,18 @@
 //! The per-connection state machine behind every diagnosis, fed one record at a time, live or offline.
 
 use super::close::{diagnose, diagnose_refused};
+use super::reassembly::Reassembler;
 use super::rfc6455::{self, Violation};
 use super::tokens::TokenTracker;
 use super::AnalysisOptions;
 use crate::event::{Annotation, ConnId, Frame, Opcode, Open, Peer, Record, Ts};
 use crate::profile::{self, Finding, Profile, ProfileChoice, Signal};
-use bytes::Bytes;
-use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// At most this many lint findings are kept per connection (the rest are counted in `findings_omitted`).
 pub const MAX_FINDINGS: usize = 200;
 /// `--profile auto` looks for Guest API frames among a connection's first this-many data frames only.
 pub const AUTO_DETECT_FRAMES: u64 = 16;
-/// A fragmented message is put back together for the analysis up to this many bytes; a longer one is not
-/// read (the profile and the token search skip it; its UTF-8 is still checked, fragment by fragment; its
-/// frames are still relayed and recorded).
-pub const MAX_REASSEMBLED: usize = 1 << 20;
 
 /// Analyses all connections of one session; see [`Analyzer::observe`].
 pub struct Analyzer {
@@ -136,19 +131,10 @@ pub struct ConnHistory {
     pub unoffered_extensions: Option<String>,
     /// Per endpoint (client, server): a fragmented data message is in progress.
     in_message: [bool; 2],
-    /// Per endpoint (client, server): the fragments so far of that message, to read it whole.
-    reassembling: [Option<Reassembly>; 2],
+    /// The fragmented messages in progress, to read them whole.
+    reassembler: Reassembler,
     /// Per endpoint (client, server): the last frame up to the first close frame that broke RFC 6455.
     pub violations: [Option<Violation>; 2],
-}
-
-/// A fragmented data message being put back together: its first frame's opcode and the payload so far
-/// (`None` once it grew past [`MAX_REASSEMBLED`]); for a text message, its UTF-8 checked fragment by fragment
-/// (`None` once found invalid, or when a fragment's payload was not recorded whole).
-struct Reassembly {
-    opcode: Opcode,
-    payload: Option<Vec<u8>>,
-    utf8: Option<rfc6455::Utf8Stream>,
 }
 
 pub(crate) fn slot(peer: Peer) -> usize {
@@ -189,7 +175,7 @@ impl ConnHistory {
             handshake_problems: Vec::new(),
             unoffered_extensions: None,
             in_message: [false, false],
-            reassembling: [None, None],
+            reassembler: Reassembler::default(),
             violations: [None, None],
         }
     }
@@ -309,72 +295,15 @@ impl ConnHistory {
         if self.auto_pending && self.data_frames > AUTO_DETECT_FRAMES {
             self.auto_pending = false;
         }
-        let Some(message) = self.message_of(frame) else {
+        let (message, violation) = self.reassembler.message_of(frame);
+        if violation.is_some() && self.first_close.is_none() {
+            self.violations[slot(frame.from)] = violation;
+        }
+        let Some(message) = message else {
             return;
         };
         self.read_message(&message, out);
         out.extend(self.tokens.observe_frame(&message, seen_at).into_iter().map(Record::from));
-    }
-
-    /// The whole data message `frame` ends: the frame itself when it is whole; the fragments put back
-    /// together when it is a fragmented message's last (dated and numbered as that frame); `None` while a
-    /// message is still arriving, or when it grew past [`MAX_REASSEMBLED`].
-    fn message_of<'f>(&mut self, frame: &'f Frame) -> Option<Cow<'f, Frame>> {
-        let Some(side) = [Peer::Client, Peer::Server].iter().position(|&p| p == frame.from) else {
-            return Some(Cow::Borrowed(frame));
-        };
-        let reassembling = &mut self.reassembling[side];
-        let complete = frame.payload.len() as u64 == frame.len;
-        if frame.opcode != Opcode::Continuation {
-            // A new message (one that starts inside a fragmented message breaks RFC 6455; it is read as sent).
-            *reassembling = None;
-            if frame.fin {
-                return Some(Cow::Borrowed(frame));
-            }
-            let payload = (complete && frame.payload.len() <= MAX_REASSEMBLED).then(|| frame.payload.to_vec());
-            let utf8 = (frame.opcode == Opcode::Text).then(rfc6455::Utf8Stream::default);
-            *reassembling = Some(Reassembly { opcode: frame.opcode, payload, utf8 });
-        } else {
-            let message = reassembling.as_mut()?;
-            if let Some(payload) = &mut message.payload {
-                if complete && payload.len() + frame.payload.len() <= MAX_REASSEMBLED {
-                    payload.extend_from_slice(&frame.payload);
-                } else {
-                    message.payload = None;
-                }
-            }
-        }
-        self.check_utf8(side, frame, complete);
-        if !frame.fin {
-            return None;
-        }
-        let Reassembly { opcode, payload, .. } = self.reassembling[side].take()?;
-        Some(Cow::Owned(Frame::whole(frame.conn, frame.ts, frame.seq, frame.from, opcode, Bytes::from(payload?))))
-    }
-
-    /// Checks one fragment of a text message as UTF-8, carrying a character split at a boundary over; the
-    /// fragment where the message stops being UTF-8 is a violation (named once per message).
-    fn check_utf8(&mut self, side: usize, frame: &Frame, complete: bool) {
-        let Some(message) = self.reassembling[side].as_mut() else { return };
-        let Some(utf8) = message.utf8.as_mut() else { return };
-        if !complete {
-            message.utf8 = None;
-            return;
-        }
-        if utf8.next(&frame.payload, frame.fin) {
-            return;
-        }
-        message.utf8 = None;
-        if self.first_close.is_none() {
-            self.violations[side] = Some(Violation {
-                seq: frame.seq,
-                ts: frame.ts,
-                from: frame.from,
-                what: "it is part of a fragmented text message that is not valid UTF-8".into(),
-                code: 1007,
-                rsv_bits: false,
-            });
-        }
     }
 
     /// Lets the profile read one whole data message (possibly reassembled from fragments).

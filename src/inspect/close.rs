@@ -1,8 +1,8 @@
 //! Close analysis: who ended a connection, the frame that preceded it, and the likely causes (docs/diagnosis.md).
 
 use super::analyzer::{ConnHistory, FrameFacts};
-use super::causes;
 use super::codes::{close_code_meaning, close_code_name};
+use super::{causes, violations};
 use crate::event::{Close, Diagnosis, Open, Peer, Ts};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -169,8 +169,8 @@ pub fn diagnose(history: &ConnHistory, close: &Close) -> Diagnosis {
     let mut ruled_out = Vec::new();
 
     causes::who_closed(history, close, &mut found);
-    causes::handshake_mismatch(history, close, &mut found);
-    causes::rfc6455_violations(history, close, &mut found);
+    violations::handshake_mismatch(history, close, &mut found);
+    violations::rfc6455_violations(history, close, &mut found);
     causes::announced(history, close_at, &mut found);
     causes::rate_limited(history, close, close_at, &mut found);
     causes::client_frame_rules(history, close, close_at, &mut found);

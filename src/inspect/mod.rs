@@ -10,15 +10,18 @@ pub mod codes;
 pub mod command;
 pub mod handshake;
 pub mod jwt;
+pub mod reassembly;
 pub mod report;
 pub mod rfc6455;
 pub mod tokens;
+mod violations;
 
 pub use crate::profile::ProfileChoice;
-pub use analyzer::{Analyzer, MAX_REASSEMBLED};
+pub use analyzer::Analyzer;
 pub use close::one_line;
 pub use codes::close_code_name;
 pub use command::{run_inspect, InspectCommand};
+pub use reassembly::MAX_REASSEMBLED;
 pub use report::{render_block, render_diagnosis, render_token};
 
 /// `records` with what the analysis derives from each (annotations, tokens, diagnoses) right after it, as the
