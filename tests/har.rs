@@ -624,3 +624,19 @@ fn a_chrome_entry_that_never_connected_is_not_said_to_have_got_a_502_from_framet
     assert!(evidence.contains("the recording says it failed: net::ERR_CONNECTION_REFUSED"), "{evidence}");
     assert!(!evidence.contains("502"), "{evidence}");
 }
+
+#[test]
+fn messages_dated_before_the_entry_start_are_said_so_not_called_backwards() {
+    let har = json!({"log": {"creator": {"name": "WebInspector", "version": "537.36"}, "entries": [{
+        "startedDateTime": "2026-11-26T10:00:30.000Z", "time": 3.0, "_resourceType": "websocket",
+        "request": {"method": "GET", "url": "wss://example.test/ws", "headers": []},
+        "response": {"status": 101, "headers": []},
+        "_webSocketMessages": [
+            {"type": "send", "time": 1795687206.0, "opcode": 1, "data": "first"},
+            {"type": "receive", "time": 1795687207.0, "opcode": 1, "data": "second"}
+        ]
+    }]}});
+    let (_, warnings) = har_to_records(&har).unwrap();
+    assert!(!warnings.iter().any(|w| w.contains("go backwards")), "the times rise: {warnings:?}");
+    assert!(warnings.iter().any(|w| w.contains("dated before the entry's startedDateTime")), "{warnings:?}");
+}

@@ -211,13 +211,16 @@ pub(super) fn import_entry(
         ));
     }
     let mut seq = 0u64;
-    let mut backwards_at = None;
+    let (mut backwards_at, mut before_start) = (None, false);
     let mut last_ts = started;
+    let mut previous: Option<Ts> = None;
     for (m, message) in messages.iter().enumerate() {
         let ts = times.at(message).unwrap_or(last_ts);
-        if ts < last_ts && backwards_at.is_none() {
+        if previous.is_some_and(|p| ts < p) && backwards_at.is_none() {
             backwards_at = Some(m + 1);
         }
+        before_start |= ts < started;
+        previous = Some(ts);
         last_ts = last_ts.max(ts);
         match message_record(conn, &mut seq, ts, message).with_context(|| format!("message {}", m + 1))? {
             Some(record) => records.push(record),
@@ -231,6 +234,11 @@ pub(super) fn import_entry(
     }
     if let Some(m) = backwards_at {
         warnings.push(format!("entry {number}: message times go backwards at message {m}; kept the HAR's order"));
+    }
+    if before_start {
+        warnings.push(format!(
+            "entry {number}: messages are dated before the entry's startedDateTime (the recording tool's clocks disagree); kept their times, so durations measured from the handshake read short"
+        ));
     }
     if let Some(close) = http_toolkit_close(conn, started, last_ts, entry) {
         records.push(Record::Close(close));
