@@ -38,6 +38,14 @@ impl Peer {
             Peer::Proxy => "proxy",
         }
     }
+    /// The index of an endpoint in per-endpoint pairs (client 0, server 1); `None` for frametap itself.
+    pub fn endpoint(self) -> Option<usize> {
+        match self {
+            Peer::Client => Some(0),
+            Peer::Server => Some(1),
+            Peer::Proxy => None,
+        }
+    }
     /// The other end of the conversation (the proxy has none; it maps to itself).
     pub fn other(self) -> Peer {
         match self {

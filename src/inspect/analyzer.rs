@@ -137,7 +137,7 @@ pub struct ConnHistory {
     pub violations: [Option<Violation>; 2],
 }
 
-pub(crate) fn slot(peer: Peer) -> usize {
+fn slot(peer: Peer) -> usize {
     match peer {
         Peer::Client => 0,
         Peer::Server => 1,
@@ -251,7 +251,7 @@ impl ConnHistory {
     }
 
     fn frame(&mut self, frame: &Frame, seen_at: Ts, out: &mut Vec<Record>) {
-        if let Some(side) = [Peer::Client, Peer::Server].iter().position(|&p| p == frame.from) {
+        if let Some(side) = frame.from.endpoint() {
             let violation = rfc6455::check(frame, &mut self.in_message[side]);
             if violation.is_some() && self.first_close.is_none() {
                 self.violations[side] = violation;
@@ -296,8 +296,10 @@ impl ConnHistory {
             self.auto_pending = false;
         }
         let (message, violation) = self.reassembler.message_of(frame);
-        if violation.is_some() && self.first_close.is_none() {
-            self.violations[slot(frame.from)] = violation;
+        if let (Some(violation), None) = (violation, &self.first_close) {
+            if let Some(side) = violation.from.endpoint() {
+                self.violations[side] = Some(violation);
+            }
         }
         let Some(message) = message else {
             return;

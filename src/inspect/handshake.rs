@@ -52,7 +52,7 @@ fn accepted(open: &Open) -> Option<&crate::event::HttpResponse> {
 }
 
 /// The comma-separated values of every `name` header, trimmed, empty ones left out.
-fn values(headers: &Headers, name: &str) -> Vec<String> {
+pub fn values(headers: &Headers, name: &str) -> Vec<String> {
     headers
         .iter()
         .filter(|(n, _)| n.eq_ignore_ascii_case(name))

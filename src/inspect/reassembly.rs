@@ -2,7 +2,7 @@
 //! checked fragment by fragment whatever their length.
 
 use super::rfc6455::{Utf8Stream, Violation};
-use crate::event::{Frame, Opcode, Peer};
+use crate::event::{Frame, Opcode};
 use bytes::Bytes;
 use std::borrow::Cow;
 
@@ -32,7 +32,7 @@ impl Reassembler {
     /// arriving, or when it grew past [`MAX_REASSEMBLED`]. Also the violation `frame` commits, if any: the
     /// fragment where a text message stops being UTF-8 (named once per message).
     pub fn message_of<'f>(&mut self, frame: &'f Frame) -> (Option<Cow<'f, Frame>>, Option<Violation>) {
-        let Some(side) = [Peer::Client, Peer::Server].iter().position(|&p| p == frame.from) else {
+        let Some(side) = frame.from.endpoint() else {
             return (Some(Cow::Borrowed(frame)), None);
         };
         let reassembling = &mut self.sides[side];

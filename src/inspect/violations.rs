@@ -2,7 +2,7 @@
 //! receiver reacted: failed the connection over it, or went on), and an upgrade answer the client could not
 //! accept (a subprotocol it did not ask for).
 
-use super::analyzer::{slot, ConnHistory};
+use super::analyzer::ConnHistory;
 use super::close::{cause, ms_between, Cause, Confidence, SOON_MS};
 use super::codes::{close_code_name, is_forbidden_on_wire};
 use super::rfc6455::Violation;
@@ -22,7 +22,7 @@ enum Reaction {
 fn reaction(history: &ConnHistory, close: &Close, violation: &Violation) -> Reaction {
     let receiver = violation.from.other();
     // Violations are kept up to the first close frame, so the receiver's close frame came after this one.
-    if let Some(&Some(code @ (1002 | 1007))) = history.close_codes.get(slot(receiver)) {
+    if let Some(code @ (1002 | 1007)) = receiver.endpoint().and_then(|side| history.close_codes[side]) {
         let how = format!(
             "the {} answered with close code {code} {}: it failed the connection for that",
             receiver.as_str(),
@@ -46,7 +46,7 @@ fn reaction(history: &ConnHistory, close: &Close, violation: &Violation) -> Reac
 /// The violation by `sender` (the client or the server) that the other side failed the connection over: its
 /// seq, and whether the close code says so (else only the timing does).
 pub(crate) fn failed_over(history: &ConnHistory, close: &Close, sender: Peer) -> Option<(u64, bool)> {
-    let violation = history.violations.get(slot(sender))?.as_ref()?;
+    let violation = history.violations[sender.endpoint()?].as_ref()?;
     match reaction(history, close, violation) {
         Reaction::Failed { by_code, .. } => Some((violation.seq, by_code)),
         _ => None,

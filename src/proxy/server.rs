@@ -148,7 +148,7 @@ pub async fn relay_upgrade<IO: RelayStream>(
             let message = e.to_string();
             open.error = Some(message.clone());
             sink.emit(Record::from(open)).await;
-            emit_notes(&sink, &changes).await;
+            emit_notes(&sink, &changes, Vec::new()).await;
             return text_response(
                 StatusCode::BAD_GATEWAY,
                 format!("frametap could not open {upstream_url}: {message}\n"),
@@ -163,7 +163,7 @@ pub async fn relay_upgrade<IO: RelayStream>(
         let body = body.unwrap_or_default();
         open.response = Some(response_record(status, &headers, &body));
         sink.emit(Record::from(open)).await;
-        emit_notes(&sink, &changes).await;
+        emit_notes(&sink, &changes, Vec::new()).await;
         return build_response(status, &client_response_headers(&headers), body);
     };
     open.response = Some(response_record(status, &headers, &[]));
@@ -175,17 +175,7 @@ pub async fn relay_upgrade<IO: RelayStream>(
         warnings.push(format!("{extensions}: frametap removed the client's offer, so it does not pass that header on; a compressed frame (RSV1 set) from the upstream will break the connection"));
     }
     sink.emit(Record::from(open)).await;
-    emit_notes(&sink, &changes).await;
-    for message in warnings {
-        let note = Note {
-            conn: Some(sink.conn()),
-            ts: Ts::now(),
-            level: "warn".into(),
-            code: "handshake-mismatch".into(),
-            message,
-        };
-        sink.emit(Record::Note(note)).await;
-    }
+    emit_notes(&sink, &changes, warnings).await;
 
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(client_key.as_bytes());
     let mut to_client = vec![
@@ -226,7 +216,9 @@ fn response_record(status: u16, headers: &Headers, body: &[u8]) -> HttpResponse 
     HttpResponse { status, headers: headers.clone(), body: text, body_base64: base64 }
 }
 
-async fn emit_notes(sink: &ConnSink, changes: &RequestChanges) {
+/// The notes about a connection's handshake: what frametap changed in the request, and `handshake_warnings`
+/// about the upstream's answer (`handshake-mismatch`).
+async fn emit_notes(sink: &ConnSink, changes: &RequestChanges, handshake_warnings: Vec<String>) {
     let note = |code: &str, level: &str, message: String| {
         Record::Note(Note { conn: Some(sink.conn()), ts: Ts::now(), level: level.into(), code: code.into(), message })
     };
@@ -242,5 +234,8 @@ async fn emit_notes(sink: &ConnSink, changes: &RequestChanges) {
             changes.cookies_dropped
         );
         sink.emit(note("cookies-dropped", "info", message)).await;
+    }
+    for message in handshake_warnings {
+        sink.emit(note("handshake-mismatch", "warn", message)).await;
     }
 }

@@ -4,7 +4,7 @@
 
 use super::records::redact_text_payload;
 use super::Redactor;
-use crate::event::{ConnId, Frame, Opcode, Peer, Record};
+use crate::event::{ConnId, Frame, Opcode, Record};
 use bytes::Bytes;
 use std::collections::BTreeMap;
 
@@ -32,14 +32,6 @@ struct HeldConn {
     bytes: usize,
 }
 
-fn side(peer: Peer) -> Option<usize> {
-    match peer {
-        Peer::Client => Some(0),
-        Peer::Server => Some(1),
-        Peer::Proxy => None,
-    }
-}
-
 impl Redactor {
     /// Masks the secrets in one record, in a stream of records: returns the records ready to be written, in
     /// order. While a text message of a connection arrives in fragments, that connection's records are held
@@ -55,7 +47,7 @@ impl Redactor {
             return vec![self.redact(record)];
         };
         let starts_message = matches!(&record, Record::Frame(f)
-            if f.opcode == Opcode::Text && !f.fin && side(f.from).is_some());
+            if f.opcode == Opcode::Text && !f.fin && f.from.endpoint().is_some());
         if !starts_message && !self.held.conns.contains_key(&conn) {
             return vec![self.redact(record)];
         }
@@ -64,7 +56,7 @@ impl Redactor {
         let mut ended = None;
         if let Record::Frame(frame) = &record {
             held.bytes += frame.payload.len();
-            if let Some(s) = side(frame.from) {
+            if let Some(s) = frame.from.endpoint() {
                 match frame.opcode {
                     Opcode::Continuation => {
                         if let Some(fragments) = held.messages[s].as_mut() {
@@ -94,12 +86,8 @@ impl Redactor {
         if let Some(fragments) = ended {
             self.redact_message(conn, &fragments);
         }
-        let held = self.held.conns.get_mut(&conn).expect("held above");
         if overflowing {
-            let open: Vec<Vec<usize>> = held.messages.iter_mut().filter_map(Option::take).collect();
-            for fragments in open {
-                self.redact_message(conn, &fragments);
-            }
+            self.redact_open_messages(conn);
         }
         if self.held.conns[&conn].messages.iter().any(Option::is_some) {
             return Vec::new();
@@ -112,18 +100,23 @@ impl Redactor {
         let conns: Vec<ConnId> = self.held.conns.keys().copied().collect();
         let mut out = Vec::new();
         for conn in conns {
-            let open: Vec<Vec<usize>> = self
-                .held
-                .conns
-                .get_mut(&conn)
-                .map(|h| h.messages.iter_mut().filter_map(Option::take).collect())
-                .unwrap_or_default();
-            for fragments in open {
-                self.redact_message(conn, &fragments);
-            }
+            self.redact_open_messages(conn);
             out.extend(self.release(conn));
         }
         out
+    }
+
+    /// Redacts `conn`'s messages still in progress as they stand, and stops waiting for their last fragments.
+    fn redact_open_messages(&mut self, conn: ConnId) {
+        let open: Vec<Vec<usize>> = self
+            .held
+            .conns
+            .get_mut(&conn)
+            .map(|held| held.messages.iter_mut().filter_map(Option::take).collect())
+            .unwrap_or_default();
+        for fragments in open {
+            self.redact_message(conn, &fragments);
+        }
     }
 
     /// Every record of a stream, redacted ([`Redactor::feed`] each, then [`Redactor::finish`]).

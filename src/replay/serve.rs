@@ -131,17 +131,10 @@ fn recorded_answer(script: &Script) -> (u16, Headers, Bytes) {
 
 /// Takes the recorded subprotocol out of a 101 when this client did not offer it (a client fails a handshake
 /// that names a subprotocol it did not ask for); says so.
-fn unoffered_subprotocol(headers: &mut Headers, request: &hyper::HeaderMap) -> Option<String> {
+fn unoffered_subprotocol(headers: &mut Headers, request: &Headers) -> Option<String> {
     let recorded = crate::event::header(headers, "sec-websocket-protocol")?.trim().to_owned();
-    let offered: Vec<&str> = request
-        .get_all("sec-websocket-protocol")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .collect();
-    if offered.contains(&recorded.as_str()) {
+    let offered = crate::inspect::handshake::values(request, "sec-websocket-protocol");
+    if offered.contains(&recorded) {
         return None;
     }
     headers.retain(|(name, _)| !name.eq_ignore_ascii_case("sec-websocket-protocol"));
@@ -166,8 +159,9 @@ async fn handle(mut req: Request<Incoming>, client_addr: SocketAddr, ctx: Arc<Se
     };
     let conn = ctx.sink.next_conn_id();
     let path = req.uri().path_and_query().map_or("/".to_owned(), |pq| pq.as_str().to_owned());
+    let request_headers = header_pairs(req.headers());
     let (status, mut headers, body) = recorded_answer(&ctx.script);
-    let subprotocol_note = (status == 101).then(|| unoffered_subprotocol(&mut headers, req.headers())).flatten();
+    let subprotocol_note = (status == 101).then(|| unoffered_subprotocol(&mut headers, &request_headers)).flatten();
     if status == 101 {
         let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
         let mut upgrade = vec![
@@ -182,11 +176,7 @@ async fn handle(mut req: Request<Incoming>, client_addr: SocketAddr, ctx: Arc<Se
         conn,
         ts: Ts::now(),
         client_addr: Some(client_addr.to_string()),
-        request: HttpRequest {
-            method: req.method().to_string(),
-            path: path.clone(),
-            headers: header_pairs(req.headers()),
-        },
+        request: HttpRequest { method: req.method().to_string(), path: path.clone(), headers: request_headers },
         upstream: Some(format!("replay:{}", ctx.script.label())),
         upstream_request: None,
         response: Some(HttpResponse {
@@ -199,15 +189,13 @@ async fn handle(mut req: Request<Incoming>, client_addr: SocketAddr, ctx: Arc<Se
         handshake_ms: None,
     };
     ctx.sink.emit(Record::from(open)).await;
-    if path != ctx.script.open.request.path {
-        let message = format!("the client asked for {path}; the recording was of {}", ctx.script.open.request.path);
-        let note = Note { conn: Some(conn), ts: Ts::now(), level: "info".into(), code: "replay-path".into(), message };
-        ctx.sink.emit(Record::Note(note)).await;
-    }
-    if let Some(message) = subprotocol_note {
-        let note =
-            Note { conn: Some(conn), ts: Ts::now(), level: "info".into(), code: "replay-subprotocol".into(), message };
-        ctx.sink.emit(Record::Note(note)).await;
+    let path_note = (path != ctx.script.open.request.path)
+        .then(|| format!("the client asked for {path}; the recording was of {}", ctx.script.open.request.path));
+    for (code, message) in [("replay-path", path_note), ("replay-subprotocol", subprotocol_note)] {
+        if let Some(message) = message {
+            let note = Note { conn: Some(conn), ts: Ts::now(), level: "info".into(), code: code.into(), message };
+            ctx.sink.emit(Record::Note(note)).await;
+        }
     }
     if status != 101 {
         return response(status, &headers, body);
