@@ -2,12 +2,17 @@
 //! `--proxy-bypass-list=<-loopback>` (Chromium never proxies loopback otherwise) and the local CA trusted
 //! by its SPKI, opens an https:// page whose script talks wss:// to a server with its own test CA.
 //! frametap terminates both tunnels, forwards the page, relays the WebSocket and captures every frame.
+//! Then `replay serve --forward`: a page whose script opens the recorded wss:// URL of a real-looking host,
+//! unchanged, gets the replay in its place.
 //!
 //! Runs when a Chromium is installed (`chromium`, `chromium-browser`, `google-chrome`, or the path in
 //! `FRAMETAP_CHROMIUM`); otherwise it says so loudly and passes.
 
+mod common;
 #[path = "forward_support/servers.rs"]
 mod servers;
+#[path = "replay_support/mod.rs"]
+mod support;
 #[path = "forward_support/ws.rs"]
 mod ws;
 
@@ -77,22 +82,27 @@ fn start_browser(chromium: &Path, profile: &Path, proxy: &str, spki: &str, url: 
     Browser(child)
 }
 
-/// An https:// server whose every page is `html`.
-async fn start_page_server(tls: Arc<rustls::ServerConfig>, html: String) -> std::net::SocketAddr {
+/// A server whose every page is `html`: https:// with `tls`, else http://.
+async fn start_page_server(tls: Option<Arc<rustls::ServerConfig>>, html: String) -> std::net::SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
             let (tls, html) = (tls.clone(), html.clone());
             tokio::spawn(async move {
-                let Ok(stream) = tokio_rustls::TlsAcceptor::from(tls).accept(tcp).await else { return };
                 let service = hyper::service::service_fn(move |_req| {
                     let mut resp = http::Response::new(Full::new(Bytes::from(html.clone())));
                     resp.headers_mut().insert("content-type", "text/html; charset=utf-8".parse().unwrap());
                     async move { Ok::<_, Infallible>(resp) }
                 });
-                let _ =
-                    hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                let http = hyper::server::conn::http1::Builder::new();
+                let _ = match tls {
+                    Some(tls) => {
+                        let Ok(stream) = tokio_rustls::TlsAcceptor::from(tls).accept(tcp).await else { return };
+                        http.serve_connection(TokioIo::new(stream), service).await
+                    }
+                    None => http.serve_connection(TokioIo::new(tcp), service).await,
+                };
             });
         }
     });
@@ -117,7 +127,7 @@ async fn headless_chromium_opens_a_wss_page_through_forward_mode() {
          ws.onmessage = (e) => {{ document.title = 'echo: ' + e.data; ws.close(1000, 'done'); }};\n\
          </script>"
     );
-    let page = start_page_server(upstream_ca.server_config(&["localhost"]).0, html).await;
+    let page = start_page_server(Some(upstream_ca.server_config(&["localhost"]).0), html).await;
 
     let ca = Arc::new(CertAuthority::init(&dir.path().join("certs"), false).unwrap());
     let options = ForwardOptions {
@@ -155,9 +165,7 @@ async fn headless_chromium_opens_a_wss_page_through_forward_mode() {
     .await;
     drop(browser);
     if exchange.is_err() {
-        let tail = std::fs::read_to_string(&log).unwrap_or_default();
-        let tail: String =
-            tail.lines().rev().take(30).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+        let tail = chromium_tail(&log);
         panic!("no complete WebSocket session within {BROWSER_TIMEOUT:?}; records: {seen:?}\nChromium said:\n{tail}");
     }
 
@@ -179,4 +187,90 @@ async fn headless_chromium_opens_a_wss_page_through_forward_mode() {
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
     session.finish().await;
+}
+
+/// What a failed browser test shows: the last lines Chromium wrote.
+fn chromium_tail(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let tail: Vec<&str> = text.lines().rev().take(30).collect();
+    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headless_chromium_gets_the_replay_in_place_of_the_recorded_wss_host() {
+    use frametap::replay::serve::{serve, Front, ServeOptions};
+    use frametap::replay::{Pace, Script};
+    let Some(chromium) = find_chromium() else {
+        eprintln!("SKIPPED headless_chromium_gets_the_replay_in_place_of_the_recorded_wss_host: no Chromium found (set FRAMETAP_CHROMIUM)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // A recorded Genesys-like session: the page's second message quotes the server's first.
+    const WS_URL: &str = "wss://webmessaging.euw2.pure.cloud/v1?deploymentId=chromium";
+    let conversation = [(Peer::Client, "hi"), (Peer::Server, "hello"), (Peer::Client, "got: hello")];
+    let close = support::server_close(true, Some(4000), None);
+    let capture = support::conversation_capture(dir.path(), "recorded.jsonl", WS_URL, 101, &conversation, Some(close));
+    let script = Script::load(&capture, None, false).unwrap();
+    // The front end, unchanged: it opens the recorded URL. Its page comes from a local server, through the proxy.
+    let html = format!(
+        "<!doctype html><title>loading</title><script>\n\
+         const ws = new WebSocket({WS_URL:?});\n\
+         ws.onopen = () => ws.send('hi');\n\
+         ws.onmessage = (e) => ws.send('got: ' + e.data);\n\
+         ws.onclose = (e) => {{ document.title = 'closed ' + e.code + ' ' + e.reason; }};\n\
+         </script>"
+    );
+    let page = start_page_server(None, html).await;
+
+    let ca = Arc::new(CertAuthority::init(&dir.path().join("certs"), false).unwrap());
+    let recorded_host = script.recorded_host().unwrap();
+    let front = Front::Forward {
+        options: ForwardOptions {
+            intercept: InterceptRules::new([recorded_host.clone()]),
+            issuer: Arc::new(LeafIssuer::from_shared(ca.clone())),
+        },
+        proxies: UpstreamProxies::direct(),
+    };
+    let mut play = support::play_options(Pace::Fast);
+    play.wait_timeout = None;
+    let options = ServeOptions { play, handshake_timeout: BROWSER_TIMEOUT };
+    let (session, _, mut records) = recording_session(dir.path(), "replay-serve").await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy_addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (report_tx, mut reports) = tokio::sync::mpsc::unbounded_channel();
+    let stopped = async {
+        let _ = stopped.await;
+    };
+    let server = tokio::spawn(serve(listener, front, script, options, session.sink.clone(), stopped, Some(report_tx)));
+
+    let log = dir.path().join("chromium.log");
+    let browser = start_browser(
+        &chromium,
+        &dir.path().join("profile"),
+        &proxy_addr.to_string(),
+        &ca.spki_sha256_base64(),
+        &format!("http://127.0.0.1:{}/", page.port()),
+        &log,
+    );
+    let report = tokio::time::timeout(BROWSER_TIMEOUT, reports.recv()).await;
+    drop(browser);
+    let Ok(Some(report)) = report else {
+        panic!("no replayed session within {BROWSER_TIMEOUT:?}\nChromium said:\n{}", chromium_tail(&log));
+    };
+    assert!(report.divergences.is_empty(), "the browser sent the recorded frames: {:?}", report.divergences);
+    assert_eq!((report.sent, report.received), (2, 3), "hello and the close out; hi, got: hello and the close in");
+    let close = &report.close;
+    assert_eq!((close.initiator, close.code, close.clean), (Peer::Server, Some(4000), true), "{close:?}");
+
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+    session.finish().await;
+    let mut host = None;
+    while let Ok(record) = records.try_recv() {
+        if let Record::Open(open) = record {
+            host = frametap::event::header(&open.request.headers, "host").map(str::to_owned);
+        }
+    }
+    assert_eq!(host.as_deref(), Some(recorded_host.as_str()), "the browser asked for the recorded host itself");
 }

@@ -2,6 +2,8 @@
 //! with a leaf from the local CA or tunnelled blind, HTTP forwarded, WebSockets relayed and captured,
 //! upstreams reached through a second, plain CONNECT proxy.
 
+#[path = "forward_support/client.rs"]
+mod client;
 #[path = "forward_support/connect_proxy.rs"]
 mod connect_proxy;
 #[path = "common/ports.rs"]
@@ -15,7 +17,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use bytes::Bytes;
+use client::{connect_tunnel, get, tls_client};
 use connect_proxy::ConnectProxy;
 use frametap::capture::{read_capture, CaptureFile};
 use frametap::event::Record;
@@ -23,9 +25,7 @@ use frametap::forward::head::read_response_head_exact;
 use frametap::forward::{forward_upstream_label, ForwardOptions, InterceptRules, UpstreamProxies};
 use frametap::session::Session;
 use frametap::tls::{CertAuthority, LeafIssuer};
-use http_body_util::{BodyExt as _, Empty};
-use hyper_util::rt::TokioIo;
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::ServerName;
 use servers::{client_config, start_hello_server, TestCa};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
@@ -72,46 +72,6 @@ async fn start_forward(intercept: &[&str], upstream_ca: Option<&TestCa>, proxies
         let _ = stopped.await;
     }));
     Forward { addr, ca, records, session, capture, stop, server, _home: home }
-}
-
-/// Opens a CONNECT tunnel through `proxy` to `target`; panics unless the proxy answers 200.
-async fn connect_tunnel(proxy: SocketAddr, target: &str) -> TcpStream {
-    let mut tcp = TcpStream::connect(proxy).await.unwrap();
-    let request = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n");
-    tcp.write_all(request.as_bytes()).await.unwrap();
-    let (code, line) = tokio::time::timeout(STEP, read_response_head_exact(&mut tcp))
-        .await
-        .expect("CONNECT answer timed out")
-        .unwrap();
-    assert_eq!(code, 200, "{line}");
-    tcp
-}
-
-/// Sends `GET path` over `io` with hyper; returns (status, body).
-async fn get<IO>(io: IO, uri: &str, host: &str) -> (u16, String)
-where
-    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
-{
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io)).await.unwrap();
-    tokio::spawn(conn);
-    let req = http::Request::get(uri).header("host", host).body(Empty::<Bytes>::new()).unwrap();
-    let resp = tokio::time::timeout(STEP, sender.send_request(req)).await.expect("response timed out").unwrap();
-    let status = resp.status().as_u16();
-    let body = resp.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8_lossy(&body).into_owned())
-}
-
-/// TLS over `tcp` trusting only `roots`; returns the stream and the certificate the server showed.
-async fn tls_client(
-    tcp: TcpStream,
-    name: &str,
-    roots: rustls::RootCertStore,
-) -> (tokio_rustls::client::TlsStream<TcpStream>, CertificateDer<'static>) {
-    let connector = tokio_rustls::TlsConnector::from(client_config(roots));
-    let name = ServerName::try_from(name.to_string()).unwrap();
-    let tls = tokio::time::timeout(STEP, connector.connect(name, tcp)).await.expect("TLS handshake timed out").unwrap();
-    let leaf = tls.get_ref().1.peer_certificates().unwrap()[0].clone();
-    (tls, leaf)
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@ use common::raw::{self, RawWs};
 use frametap::capture::{read_capture, CaptureWriter};
 use frametap::event::{Opcode, Peer, Record};
 use frametap::replay::send::send;
-use frametap::replay::serve::{serve, ServeOptions};
+use frametap::replay::serve::{serve, Front, ServeOptions};
 use frametap::replay::{Pace, PlayOptions, PlayReport, Script};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -147,6 +147,7 @@ async fn serve_and_run(capture: &Path, pace: Pace, frames: &ClientFrames, out: &
     let options = ServeOptions { play: play_options(pace), handshake_timeout: SHORT };
     let server = tokio::spawn(serve(
         listener,
+        Front::Plain,
         script,
         options,
         session.sink.clone(),
@@ -400,7 +401,7 @@ fn replay_and_convert_command_lines_parse() {
     assert_eq!(args.set, vec![("token".to_owned(), "abc".to_owned())]);
     let parsed = Cli::try_parse_from(["frametap", "replay", "serve", "c.har", "--pace", "fast"]).unwrap();
     let Commands::Replay(frametap::replay::ReplayCommand::Serve(args)) = parsed.command else { panic!() };
-    assert_eq!(args.listen.to_string(), "127.0.0.1:9000");
+    assert_eq!(args.listen, None, "127.0.0.1:9000, or 127.0.0.1:8080 with --forward");
     let err = Cli::try_parse_from(["frametap", "replay", "serve", "c.jsonl", "--pace", "soon"]).unwrap_err();
     assert!(err.to_string().contains("not a pace"));
     assert!(Cli::try_parse_from(["frametap", "convert", "a.har", "b.jsonl", "--redact"]).is_ok());

@@ -151,7 +151,7 @@ async fn a_server_frame_that_never_comes_is_reported_after_the_wait() {
 
 #[tokio::test]
 async fn the_recorded_subprotocol_is_answered_only_to_a_client_that_offers_it() {
-    use frametap::replay::serve::{serve, ServeOptions};
+    use frametap::replay::serve::{serve, Front, ServeOptions};
     let dir = tempfile::tempdir().unwrap();
     // The recording's upstream chose "chat.v2".
     let capture = handmade_capture(dir.path(), "subprotocol.jsonl", 101, None);
@@ -163,7 +163,8 @@ async fn the_recorded_subprotocol_is_answered_only_to_a_client_that_offers_it() 
     let options = ServeOptions { play: play_options(Pace::Fast), handshake_timeout: SHORT };
     let script = Script::load(&capture, None, false).unwrap();
     let sink = session.sink.clone();
-    let server = tokio::spawn(serve(listener, script, options, sink, async { drop(stopped.await) }, None));
+    let stopped = async { drop(stopped.await) };
+    let server = tokio::spawn(serve(listener, Front::Plain, script, options, sink, stopped, None));
 
     let chosen = |head: &str| raw::head_header(&raw::head_headers(head), "sec-websocket-protocol").map(str::to_owned);
     let (offered, ws, _) = raw::connect(addr, "/chat", &[("Sec-WebSocket-Protocol", "chat.v1, chat.v2")]).await;

@@ -46,10 +46,7 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
             (base, Some((sim, example)))
         }
     };
-    let client_tls = match args.modes.tls {
-        true => Some(crate::tls::localhost_server_config(&args.modes.certs.load_ca()?)?),
-        false => None,
-    };
+    let client_tls = args.modes.listen_tls.server_config()?;
     let listen = args.listen.unwrap_or_else(|| crate::cli::DEFAULT_PROXY_ADDR.parse().expect("a valid default"));
     if args.ui.listen() == Some(listen) && listen.port() != 0 {
         bail!(

@@ -1,14 +1,12 @@
 //! The `frametap proxy` options for TLS and forward mode, flattened into `ProxyArgs` (src/cli.rs).
 
-use crate::tls::CertsDirArg;
+use crate::tls::ListenTlsArgs;
 
-/// `--tls`, `--forward`, `--intercept`, `--upstream-proxy` and `--certs`.
+/// `--tls`, `--certs`, `--forward`, `--intercept` and `--upstream-proxy`.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct ProxyModeArgs {
-    /// Listen for wss:// instead of ws://, with a certificate for localhost, 127.0.0.1 and ::1 signed by
-    /// the local CA (create it with `frametap certs init`; browsers must trust it: see certs/README.md).
-    #[arg(long, conflicts_with = "forward")]
-    pub tls: bool,
+    #[command(flatten)]
+    pub listen_tls: ListenTlsArgs,
     /// Forward-proxy mode: set frametap as the browser's HTTP proxy (default listen 127.0.0.1:8080);
     /// no front-end change needed. CONNECT to hosts matching --intercept is terminated with a
     /// certificate from the local CA and its WebSockets relayed; other hosts are tunnelled untouched.
@@ -23,6 +21,4 @@ pub struct ProxyModeArgs {
     /// simulator is always reached directly (so this needs --upstream or --forward).
     #[arg(long, value_name = "URL")]
     pub upstream_proxy: Option<String>,
-    #[command(flatten)]
-    pub certs: CertsDirArg,
 }

@@ -1,5 +1,6 @@
 //! `frametap proxy --forward`: load the local CA, bind, print how to point the browser at frametap, serve.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use super::intercept::InterceptRules;
@@ -9,13 +10,11 @@ use crate::cli::{ProxyArgs, DEFAULT_FORWARD_ADDR};
 use crate::proxy::relay::RelayOptions;
 use crate::proxy::{ProxyConfig, CLOSE_TIMEOUT, HANDSHAKE_TIMEOUT};
 use crate::session::{self, SessionSetup};
-use crate::tls::LeafIssuer;
+use crate::tls::{CertAuthority, LeafIssuer};
 
 /// Runs forward mode until Ctrl-C or SIGTERM.
 pub async fn run(args: ProxyArgs) -> anyhow::Result<()> {
-    let ca = args.modes.certs.load_ca()?;
-    let ca_file = ca.cert_path();
-    let fingerprint = ca.fingerprint_sha256();
+    let ca = args.modes.listen_tls.certs.load_ca()?;
     let tls = args.tls.client_config(None)?;
     let upstream_proxies = UpstreamProxies::resolve(args.modes.upstream_proxy.as_deref())?;
     let intercept = InterceptRules::new(args.modes.intercept.iter().cloned());
@@ -36,27 +35,13 @@ pub async fn run(args: ProxyArgs) -> anyhow::Result<()> {
     .await?;
     let stop = crate::commands::shutdown::signal();
     crate::notice!("frametap proxy --forward");
-    crate::notice!("  set your browser's HTTP and HTTPS proxy to  http://{local}");
-    crate::notice!(
-        "    (Chromium: --proxy-server=http://{local}; add --proxy-bypass-list='<-loopback>' for local hosts)"
-    );
-    crate::notice!("  relayed and captured (--intercept)          {}", intercept.globs().join(" "));
-    crate::notice!("  other hosts                                 tunnelled untouched");
-    crate::notice!("  local CA the browser must trust             {} (SHA-256 {fingerprint})", ca_file.display());
-    if let Some(proxy) = upstream_proxies.secure.as_ref().or(upstream_proxies.plain.as_ref()) {
-        crate::notice!("  upstream proxy                              {proxy}");
-    }
+    announce_browser_proxy(local, "relayed and captured", &intercept, &ca, &upstream_proxies);
     if let Some(url) = session.ui_url() {
         crate::notice!("  web UI                                      {url}");
     }
     match &session.capture_path {
         Some(path) => crate::notice!("  capture                                     {}", path.display()),
         None => crate::notice!("  capture                                     off (--no-capture)"),
-    }
-    if !local.ip().is_loopback() {
-        crate::notice!(
-            "frametap: WARNING: listening on {local}, not loopback: anyone who can reach it can use this proxy."
-        );
     }
     let config = ProxyConfig {
         upstream: forward_upstream_label(),
@@ -74,4 +59,35 @@ pub async fn run(args: ProxyArgs) -> anyhow::Result<()> {
     let result = serve(listener, options, config, session.sink.clone(), stop).await;
     session.finish().await;
     result
+}
+
+/// The banner lines of a forward-mode listener (`proxy --forward`, `replay serve --forward`): where to point the
+/// browser, which hosts are `intercepted` (relayed and captured, or replayed), what happens to the others, the CA
+/// to trust, the upstream proxy; and a warning when the listener is not on loopback.
+pub fn announce_browser_proxy(
+    local: SocketAddr,
+    intercepted: &str,
+    intercept: &InterceptRules,
+    ca: &CertAuthority,
+    upstream_proxies: &UpstreamProxies,
+) {
+    crate::notice!("  set your browser's HTTP and HTTPS proxy to  http://{local}");
+    crate::notice!(
+        "    (Chromium: --proxy-server=http://{local}; add --proxy-bypass-list='<-loopback>' for local hosts)"
+    );
+    crate::notice!("  {:<42}  {}", format!("{intercepted} (--intercept)"), intercept.globs().join(" "));
+    crate::notice!("  other hosts                                 tunnelled untouched");
+    crate::notice!(
+        "  local CA the browser must trust             {} (SHA-256 {})",
+        ca.cert_path().display(),
+        ca.fingerprint_sha256()
+    );
+    if let Some(proxy) = upstream_proxies.secure.as_ref().or(upstream_proxies.plain.as_ref()) {
+        crate::notice!("  upstream proxy                              {proxy}");
+    }
+    if !local.ip().is_loopback() {
+        crate::notice!(
+            "frametap: WARNING: listening on {local}, not loopback: anyone who can reach it can use this proxy."
+        );
+    }
 }

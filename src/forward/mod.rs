@@ -2,7 +2,7 @@
 //!
 //! - [`args`], [`command`]: the `frametap proxy --forward` options and command.
 //! - [`server`]: the listener: CONNECT (sniff TLS vs plaintext, terminate or tunnel blind), plain
-//!   proxy requests.
+//!   proxy requests; WebSocket upgrades to intercepted hosts go to a `proxy::Backend` (relay or replay).
 //! - [`http`]: HTTP/1.1 inside forward mode: forward requests unchanged, hand WebSocket upgrades on.
 //! - [`connector`]: reach an upstream (through the upstream proxy, TLS verified).
 //! - [`head`]: read one HTTP/1.1 head off a raw stream (CONNECT requests, proxy answers).
@@ -23,5 +23,5 @@ pub mod upstream_proxy;
 pub use args::ProxyModeArgs;
 pub use connector::{Target, UpstreamConnector};
 pub use intercept::{InterceptRules, DEFAULT_INTERCEPT};
-pub use server::{forward_upstream_label, serve, ForwardOptions};
+pub use server::{forward_upstream_label, serve, serve_backend, ForwardOptions};
 pub use upstream_proxy::{ProxyEndpoint, UpstreamProxies};

@@ -1,12 +1,16 @@
 //! The forward-mode listener: the browser's HTTP proxy. CONNECT to an intercepted host is terminated
 //! (TLS with a leaf from the local CA, or plaintext — told apart by sniffing), CONNECT to any other host
 //! is tunnelled blind, and plain proxy requests (`GET http://…`, `ws://` upgrades) are served directly.
+//! WebSocket upgrades to intercepted hosts go to a [`Backend`]: the relay (`proxy --forward`) or a replay
+//! (`replay serve --forward`).
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -21,7 +25,7 @@ use super::io::{looks_like_tls, PrefixedIo};
 use crate::pipeline::EventSink;
 use crate::proxy::stream::RelayStream;
 use crate::proxy::upstream::UpstreamBase;
-use crate::proxy::{accept_loop, ProxyConfig, ProxyContext};
+use crate::proxy::{accept_loop, Backend, ProxyConfig, ProxyContext, Relay};
 use crate::tls::LeafIssuer;
 
 /// What forward mode adds to a [`ProxyConfig`] (whose `upstream` it ignores: each CONNECT names its own).
@@ -33,8 +37,10 @@ pub struct ForwardOptions {
 }
 
 /// Shared by all connections of one forward-mode listener.
-struct ForwardProxy {
+struct ForwardProxy<B> {
     options: ForwardOptions,
+    /// Answers the WebSocket upgrades to intercepted hosts.
+    backend: Arc<B>,
     connector: UpstreamConnector,
     ctx: Arc<ProxyContext>,
 }
@@ -48,6 +54,19 @@ pub async fn serve(
     sink: EventSink,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    serve_backend(listener, options, Arc::new(Relay), config, sink, shutdown).await
+}
+
+/// [`serve`] with the WebSocket upgrades to intercepted hosts, and their other requests, answered by `backend`
+/// (`replay serve --forward` passes its replay).
+pub async fn serve_backend<B: Backend>(
+    listener: TcpListener,
+    options: ForwardOptions,
+    backend: Arc<B>,
+    config: ProxyConfig,
+    sink: EventSink,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let ctx = ProxyContext::new(config, sink, stop_rx);
     let connector = UpstreamConnector {
@@ -55,7 +74,7 @@ pub async fn serve(
         tls: ctx.config.tls.clone(),
         connect_timeout: ctx.config.handshake_timeout,
     };
-    let proxy = Arc::new(ForwardProxy { options, connector, ctx: ctx.clone() });
+    let proxy = Arc::new(ForwardProxy { options, backend, connector, ctx: ctx.clone() });
     accept_loop(&listener, &ctx, shutdown, |tcp, peer, _| {
         let proxy = proxy.clone();
         let task = async move {
@@ -73,16 +92,14 @@ pub async fn serve(
 
 /// The `upstream` of a forward-mode [`ProxyConfig`]: a label only (each CONNECT names the real one).
 pub fn forward_upstream_label() -> UpstreamBase {
-    UpstreamBase {
-        secure: true,
-        host: "forward".into(),
-        port: 443,
-        base_path: String::new(),
-        label: Some("forward mode (each CONNECT host)".into()),
-    }
+    UpstreamBase::named("forward mode (each CONNECT host)")
 }
 
-async fn handle_client(mut tcp: TcpStream, peer: SocketAddr, proxy: Arc<ForwardProxy>) -> anyhow::Result<()> {
+async fn handle_client<B: Backend>(
+    mut tcp: TcpStream,
+    peer: SocketAddr,
+    proxy: Arc<ForwardProxy<B>>,
+) -> anyhow::Result<()> {
     let handshake_timeout = proxy.ctx.config.handshake_timeout;
     let head = match tokio::time::timeout(handshake_timeout, read_request_head(&mut tcp))
         .await
@@ -107,11 +124,11 @@ async fn handle_client(mut tcp: TcpStream, peer: SocketAddr, proxy: Arc<ForwardP
     Ok(())
 }
 
-async fn handle_connect(
+async fn handle_connect<B: Backend>(
     mut tcp: TcpStream,
     peer: SocketAddr,
     head: RequestHead,
-    proxy: Arc<ForwardProxy>,
+    proxy: Arc<ForwardProxy<B>>,
 ) -> anyhow::Result<()> {
     let handshake_timeout = proxy.ctx.config.handshake_timeout;
     let (host, port) = match parse_connect_target(&head.target) {
@@ -160,19 +177,30 @@ async fn handle_connect(
     Ok(())
 }
 
-/// Serves HTTP requests on a client stream: WebSocket upgrades to intercepted hosts go to the relay
-/// (exactly as in reverse mode: logged, diagnosed, captured), everything else is forwarded unchanged.
-async fn serve_client<IO: RelayStream>(io: IO, peer: SocketAddr, tunnel: Option<Target>, proxy: Arc<ForwardProxy>) {
+/// Serves HTTP requests on a client stream: WebSocket upgrades to intercepted hosts go to the backend (the
+/// relay, exactly as in reverse mode: logged, diagnosed, captured; or a replay), other requests to intercepted
+/// hosts are the backend's to answer or forward, and everything else is forwarded unchanged.
+async fn serve_client<IO: RelayStream, B: Backend>(
+    io: IO,
+    peer: SocketAddr,
+    tunnel: Option<Target>,
+    proxy: Arc<ForwardProxy<B>>,
+) {
     let slot = Arc::new(UpstreamSlot::default());
     let shutdown = proxy.ctx.shutdown.clone();
     let header_timeout = proxy.ctx.config.handshake_timeout;
     serve_http(io, tunnel, header_timeout, shutdown, move |mut req, target| {
         let (proxy, slot) = (proxy.clone(), slot.clone());
         async move {
-            let relay = is_websocket_upgrade(&req) && proxy.options.intercept.matches(&target.host);
+            let intercepted = proxy.options.intercept.matches(&target.host);
+            let websocket = intercepted && is_websocket_upgrade(&req);
             to_origin_request(&mut req, &target);
-            if relay {
-                return relay_websocket::<IO>(req, peer, target, &proxy).await;
+            if websocket {
+                let answer = proxy.backend.upgrade::<IO>(req, peer, Some(target), proxy.ctx.clone()).await;
+                return answer.map(boxed);
+            }
+            if let Some(answer) = intercepted.then(|| proxy.backend.other_request(&req, &target)).flatten() {
+                return answer.map(boxed);
             }
             forward_request(req, &target, &proxy.connector, &slot).await
         }
@@ -180,32 +208,17 @@ async fn serve_client<IO: RelayStream>(io: IO, peer: SocketAddr, tunnel: Option<
     .await;
 }
 
-/// Hands a WebSocket upgrade to the relay, with upstream `wss://host[:port]` (`ws://` for plaintext).
-async fn relay_websocket<IO: RelayStream>(
-    req: http::Request<hyper::body::Incoming>,
-    peer: SocketAddr,
-    target: Target,
-    proxy: &ForwardProxy,
-) -> http::Response<ProxyBody> {
-    use http_body_util::BodyExt as _;
-    let base = UpstreamBase {
-        secure: target.tls,
-        host: target.host,
-        port: target.port,
-        base_path: String::new(),
-        label: None,
-    };
-    crate::proxy::server::relay_upgrade::<IO>(req, peer, &base, proxy.ctx.clone())
-        .await
-        .map(|body| body.map_err(|never| match never {}).boxed())
+/// A body frametap wrote itself, as the body type forward mode answers with.
+fn boxed(body: Full<Bytes>) -> ProxyBody {
+    body.map_err(|never| match never {}).boxed()
 }
 
-async fn tunnel_blind(
+async fn tunnel_blind<B>(
     mut tcp: TcpStream,
     early: Vec<u8>,
     host: String,
     port: u16,
-    proxy: &ForwardProxy,
+    proxy: &ForwardProxy<B>,
 ) -> anyhow::Result<()> {
     let target = Target { host, port, tls: port != 80 };
     let mut upstream = match proxy.connector.connect_tcp(&target).await {

@@ -3,11 +3,14 @@
 //! [`serve`] takes an already-bound listener and a shutdown future, so tests bind `127.0.0.1:0` and call
 //! the same entry point as `frametap proxy`.
 
+pub mod backend;
 pub mod headers;
 pub mod relay;
 pub mod server;
 pub mod stream;
 pub mod upstream;
+
+pub use backend::{Backend, Relay};
 
 use crate::event::Headers;
 use crate::forward::UpstreamProxies;
@@ -131,11 +134,28 @@ pub async fn serve_with_tls(
     sink: EventSink,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    serve_backend(listener, client_tls, Arc::new(Relay), config, sink, shutdown).await
+}
+
+/// [`serve_with_tls`] with the WebSocket upgrades answered by `backend` (`replay serve` passes its replay).
+pub async fn serve_backend<B: Backend>(
+    listener: TcpListener,
+    client_tls: Option<Arc<rustls::ServerConfig>>,
+    backend: Arc<B>,
+    config: ProxyConfig,
+    sink: EventSink,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let ctx = ProxyContext::new(config, sink, stop_rx);
-    accept_loop(&listener, &ctx, shutdown, |stream, addr, ctx| match &client_tls {
-        None => drop(tokio::spawn(server::serve_client(stream, addr, ctx))),
-        Some(tls) => drop(tokio::spawn(crate::tls::server::serve_tls_client(stream, addr, ctx, tls.clone()))),
+    accept_loop(&listener, &ctx, shutdown, |stream, addr, ctx| {
+        let backend = backend.clone();
+        match &client_tls {
+            None => drop(tokio::spawn(server::serve_client(stream, addr, ctx, backend))),
+            Some(tls) => {
+                drop(tokio::spawn(crate::tls::server::serve_tls_client(stream, addr, ctx, tls.clone(), backend)))
+            }
+        }
     })
     .await;
     drop(listener);

@@ -1,6 +1,7 @@
 //! The client leg: hyper serves the upgrade request, frametap dials the upstream, answers the client with
 //! the upstream's answer, then hands both upgraded streams to the relay.
 
+use super::backend::Backend;
 use super::headers::{client_response_headers, upstream_request_headers, RequestChanges};
 use super::relay::{relay, Ends};
 use super::stream::RelayStream;
@@ -56,12 +57,18 @@ fn build_response(status: u16, headers: &Headers, body: Bytes) -> Response<Full<
     })
 }
 
-/// Serves one client TCP (or TLS) connection: HTTP/1.1 until it upgrades.
-pub async fn serve_client<IO: RelayStream>(io: IO, client_addr: SocketAddr, ctx: Arc<ProxyContext>) {
+/// Serves one client TCP (or TLS) connection: HTTP/1.1 until it upgrades. WebSocket upgrades go to `backend`;
+/// other requests get a `426` with the backend's page.
+pub async fn serve_client<IO: RelayStream, B: Backend>(
+    io: IO,
+    client_addr: SocketAddr,
+    ctx: Arc<ProxyContext>,
+    backend: Arc<B>,
+) {
     let service_ctx = ctx.clone();
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-        let ctx = service_ctx.clone();
-        async move { Ok::<_, std::convert::Infallible>(handle::<IO>(req, client_addr, ctx).await) }
+        let (ctx, backend) = (service_ctx.clone(), backend.clone());
+        async move { Ok::<_, std::convert::Infallible>(handle::<IO, B>(req, client_addr, ctx, &backend).await) }
     });
     let connection = hyper::server::conn::http1::Builder::new()
         .timer(hyper_util::rt::TokioTimer::new())
@@ -85,21 +92,21 @@ fn log_http_end(result: hyper::Result<()>, client_addr: SocketAddr) {
     }
 }
 
-async fn handle<IO: RelayStream>(
+async fn handle<IO: RelayStream, B: Backend>(
     req: Request<Incoming>,
     client_addr: SocketAddr,
     ctx: Arc<ProxyContext>,
+    backend: &B,
 ) -> Response<Full<Bytes>> {
     if !is_websocket_upgrade(&req) {
-        return text_response(StatusCode::UPGRADE_REQUIRED, ctx.info_page());
+        return text_response(StatusCode::UPGRADE_REQUIRED, backend.not_an_upgrade(&ctx));
     }
-    let base = ctx.config.upstream.clone();
-    relay_upgrade::<IO>(req, client_addr, &base, ctx).await
+    backend.upgrade::<IO>(req, client_addr, None, ctx).await
 }
 
 /// Relays one WebSocket upgrade request (served by hyper on an `IO` connection) to `base`: dials it,
-/// answers the client with the upstream's answer, and on 101 runs the relay in its own task. Forward mode
-/// calls this with the upstream taken from each CONNECT.
+/// answers the client with the upstream's answer, and on 101 runs the relay in its own task. The
+/// [`Relay`](super::backend::Relay) backend calls this, in forward mode with the upstream taken from each CONNECT.
 pub async fn relay_upgrade<IO: RelayStream>(
     mut req: Request<Incoming>,
     client_addr: SocketAddr,

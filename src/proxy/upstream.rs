@@ -27,6 +27,17 @@ pub struct UpstreamBase {
 }
 
 impl UpstreamBase {
+    /// A base that is only a name, for listeners whose backend dials no fixed upstream (forward mode, a replay).
+    pub fn named(label: impl Into<String>) -> Self {
+        UpstreamBase {
+            secure: false,
+            host: String::new(),
+            port: 0,
+            base_path: String::new(),
+            label: Some(label.into()),
+        }
+    }
+
     /// Parses `ws://host[:port][/base]` or `wss://…` (the scheme in any case). Everything a connection would
     /// trip over later is refused here, before anything listens: a port that is not 1–65535, a host or a
     /// base path with characters a URL cannot carry, a query, credentials.

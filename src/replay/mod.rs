@@ -1,12 +1,14 @@
 //! `frametap replay`: replays a captured connection, both ways, through the same pipeline as a proxied one.
 //!
 //! `replay serve` is a fake upstream: each client gets the recorded handshake answer and server frames, each
-//! sent once the client frames before it have arrived, then the recorded end. `replay send` dials a live
+//! sent once the client frames before it have arrived, then the recorded end. Clients reach it as ws://, wss://
+//! (`--tls`) or through forward mode (`--forward`), on the proxy's own listeners. `replay send` dials a live
 //! upstream with the recorded handshake and plays the recorded client frames, reporting which server frames
 //! differ. Both play over the wire codec, so masks, fragments, close codes and TCP drops replay exactly.
 
 pub mod divergence;
 mod ending;
+pub mod front;
 pub mod pace;
 mod peer;
 pub mod player;
@@ -19,7 +21,7 @@ pub use pace::Pace;
 pub use player::{PlayOptions, PlayReport};
 pub use script::Script;
 
-use crate::cli::{CaptureArgs, LogArgs, UpstreamTlsArgs, DEFAULT_PROXY_ADDR};
+use crate::cli::{CaptureArgs, LogArgs, UpstreamTlsArgs, DEFAULT_FORWARD_ADDR, DEFAULT_PROXY_ADDR};
 use crate::commands::shutdown;
 use crate::proxy::upstream::UpstreamBase;
 use crate::proxy::{CLOSE_TIMEOUT, DEFAULT_MAX_MESSAGE, HANDSHAKE_TIMEOUT};
@@ -34,7 +36,9 @@ use std::time::Duration;
 pub enum ReplayCommand {
     /// Be a fake upstream: every WebSocket client gets the recorded server side of one connection.
     ///
-    /// Point your client at ws://127.0.0.1:9000/<path>, as for the proxy.
+    /// Point your client at ws://127.0.0.1:9000/<path>, as for the proxy; with --tls at wss://127.0.0.1:9000/<path>.
+    /// With --forward, leave the front end as it is (it opens the recorded wss://host/…) and set the browser's
+    /// proxy to 127.0.0.1:8080: the replay answers in place of the recorded host. See docs/replay.md.
     Serve(ServeArgs),
     /// Send the recorded client side of one connection to a live upstream and report what differs.
     Send(SendArgs),
@@ -65,9 +69,9 @@ pub struct ScriptArgs {
 pub struct ServeArgs {
     #[command(flatten)]
     pub script: ScriptArgs,
-    /// Address to listen on.
-    #[arg(long, default_value = DEFAULT_PROXY_ADDR, value_name = "ADDR")]
-    pub listen: SocketAddr,
+    /// Address to listen on [default: 127.0.0.1:9000; 127.0.0.1:8080 with --forward].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
     #[command(flatten)]
     pub capture: CaptureArgs,
     #[command(flatten)]
@@ -76,6 +80,8 @@ pub struct ServeArgs {
     pub ui: crate::ui::UiArgs,
     #[command(flatten)]
     pub analysis: crate::inspect::AnalysisArgs,
+    #[command(flatten, next_help_heading = "TLS and forward mode")]
+    pub front: front::FrontArgs,
 }
 
 /// `frametap replay send`.
@@ -130,8 +136,12 @@ fn play_options(args: &ScriptArgs, wait: Option<Duration>, sets: Vec<(String, St
 
 async fn run_serve(args: ServeArgs) -> Result<()> {
     let script = Script::load(&args.script.file, args.script.conn, args.script.partial)?;
-    let listener = shutdown::bind(args.listen, "replay", "--listen").await?;
+    let front = args.front.front(&script)?;
+    let default_listen = if args.front.forward { DEFAULT_FORWARD_ADDR } else { DEFAULT_PROXY_ADDR };
+    let listen = args.listen.unwrap_or_else(|| default_listen.parse().expect("a valid default"));
+    let listener = shutdown::bind(listen, "replay", "--listen").await?;
     let local = listener.local_addr()?;
+    let forward = matches!(front, serve::Front::Forward { .. });
     let session = session::start(SessionSetup {
         mode: "replay-serve",
         upstream: Some(format!("replay:{}", script.label())),
@@ -140,22 +150,12 @@ async fn run_serve(args: ServeArgs) -> Result<()> {
         insecure_upstream: false,
         publishers: Vec::new(),
         ui: Some(&args.ui),
-        proxy_ws_url: Some(format!("ws://{local}")),
+        proxy_ws_url: (!forward).then(|| format!("{}://{local}", front.scheme())),
         analysis: Some(args.analysis.options()),
     })
     .await?;
     let stop = shutdown::signal();
-    crate::notice!("frametap replay serve");
-    crate::notice!("  replaying                       {} (pace {})", script.label(), args.script.pace);
-    crate::notice!("  point your WebSocket client at  ws://{local}{}", script.open.request.path);
-    match &session.capture_path {
-        Some(path) => crate::notice!("  capture                         {}", path.display()),
-        None => crate::notice!("  capture                         off (--no-capture)"),
-    }
-    if let Some(url) = session.ui_url() {
-        crate::notice!("  web UI                          {url}");
-    }
-    crate::notice!("  Ctrl-C stops");
+    announce(&args, &script, &front, local, &session);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<PlayReport>();
     let printer = tokio::spawn(async move {
         while let Some(report) = rx.recv().await {
@@ -166,10 +166,42 @@ async fn run_serve(args: ServeArgs) -> Result<()> {
         play: play_options(&args.script, None, Vec::new()),
         handshake_timeout: HANDSHAKE_TIMEOUT,
     };
-    let result = serve::serve(listener, script, options, session.sink.clone(), stop, Some(tx)).await;
+    let result = serve::serve(listener, front, script, options, session.sink.clone(), stop, Some(tx)).await;
     let _ = printer.await;
     session.finish().await;
     result
+}
+
+/// The start banner of `replay serve`: what is replayed, and how a client reaches it (a ws:// or wss:// URL, or
+/// in forward mode the browser-proxy lines of `proxy --forward`).
+fn announce(args: &ServeArgs, script: &Script, front: &serve::Front, local: SocketAddr, session: &session::Session) {
+    let forward = matches!(front, serve::Front::Forward { .. });
+    // Rows line up as in `frametap proxy`'s banner, and as in `proxy --forward`'s in forward mode.
+    let width = if forward { 42 } else { 30 };
+    let row = |label: &str, value: &str| crate::notice!("  {label:<width$}  {value}");
+    crate::notice!("frametap replay serve{}", if forward { " --forward" } else { "" });
+    row("replaying", &format!("{} (pace {})", script.label(), args.script.pace));
+    match front {
+        serve::Front::Forward { options, proxies } => {
+            if let Some(url) = script.recorded_url() {
+                row("the recorded connection went to", url);
+            }
+            let ca = options.issuer.ca();
+            crate::forward::command::announce_browser_proxy(local, "replayed", &options.intercept, ca, proxies);
+        }
+        _ => {
+            let url = format!("{}://{local}{}", front.scheme(), script.open.request.path);
+            row("point your WebSocket client at", &url);
+        }
+    }
+    match &session.capture_path {
+        Some(path) => row("capture", &path.display().to_string()),
+        None => row("capture", "off (--no-capture)"),
+    }
+    if let Some(url) = session.ui_url() {
+        row("web UI", &url);
+    }
+    crate::notice!("  Ctrl-C stops");
 }
 
 async fn run_send(args: SendArgs) -> Result<()> {

@@ -139,4 +139,55 @@ impl Script {
     pub fn label(&self) -> String {
         format!("{}#{}", self.file.display(), self.conn)
     }
+
+    /// The URL the recorded connection went to (`wss://host/path?query`), when the capture names a WebSocket
+    /// or HTTP URL (not for the simulator's `sim:genesys…` or a replay's own `replay:…`).
+    pub fn recorded_url(&self) -> Option<&str> {
+        let url = self.open.upstream.as_deref()?;
+        let uri: http::Uri = url.parse().ok()?;
+        let web = matches!(uri.scheme_str()?.to_ascii_lowercase().as_str(), "ws" | "wss" | "http" | "https");
+        (web && uri.host().is_some()).then_some(url)
+    }
+
+    /// The host of [`Script::recorded_url`], lowercase, without brackets: what `replay serve --forward` intercepts
+    /// by default.
+    pub fn recorded_host(&self) -> Option<String> {
+        let uri: http::Uri = self.recorded_url()?.parse().ok()?;
+        Some(uri.host()?.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{HttpRequest, Ts};
+
+    fn script_to(upstream: Option<&str>) -> Script {
+        let open = Open {
+            conn: 1,
+            ts: Ts::now(),
+            client_addr: None,
+            request: HttpRequest { method: "GET".into(), path: "/v1".into(), headers: Vec::new() },
+            upstream: upstream.map(str::to_owned),
+            upstream_request: None,
+            response: None,
+            error: None,
+            handshake_ms: None,
+        };
+        Script { file: "c.jsonl".into(), conn: 1, open, frames: Vec::new(), close: None, redacted: false }
+    }
+
+    #[test]
+    fn the_recorded_host_comes_from_a_web_url_only() {
+        let host = |upstream| script_to(upstream).recorded_host();
+        assert_eq!(
+            host(Some("wss://WebMessaging.euw2.pure.cloud/v1?deploymentId=d")).as_deref(),
+            Some("webmessaging.euw2.pure.cloud")
+        );
+        assert_eq!(host(Some("ws://[::1]:9100/v1")).as_deref(), Some("::1"));
+        assert_eq!(host(Some("https://example.com")).as_deref(), Some("example.com"));
+        for other in [Some("sim:genesys/v1?deploymentId=d"), Some("replay:c.jsonl#1"), Some("not a url"), None] {
+            assert_eq!(host(other), None, "{other:?}");
+        }
+    }
 }

@@ -1,12 +1,19 @@
 //! `replay serve`: a fake upstream. Every WebSocket client it accepts gets the recorded handshake answer, then
-//! the recorded server side of one connection, played against the client's frames by [`super::player`].
+//! the recorded server side of one connection, played against the client's frames by [`super::player`]. The
+//! replay is a [`Backend`] behind the proxy's own listeners, so clients reach it as `ws://`, as `wss://`
+//! (`--tls`), or through forward mode (`--forward`), exactly as they reach `frametap proxy`.
 
 use super::player::{play, PlayOptions, PlayReport};
 use super::script::Script;
 use crate::event::{Headers, HttpRequest, HttpResponse, Note, Open, Peer, Record, Ts};
+use crate::forward::{ForwardOptions, Target, UpstreamProxies};
 use crate::pipeline::EventSink;
 use crate::proxy::headers::client_response_headers;
+use crate::proxy::relay::RelayOptions;
 use crate::proxy::server::header_pairs;
+use crate::proxy::stream::RelayStream;
+use crate::proxy::upstream::UpstreamBase;
+use crate::proxy::{Backend, ProxyConfig, ProxyContext};
 use base64::Engine as _;
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
@@ -17,77 +24,118 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
 
 /// How `replay serve` treats each client.
 #[derive(Clone, Debug)]
 pub struct ServeOptions {
     pub play: PlayOptions,
-    /// How long a client may take to send its upgrade request.
+    /// How long a client may take to send its upgrade request (and, with TLS, its handshake).
     pub handshake_timeout: Duration,
 }
 
-struct ServeContext {
-    script: Script,
-    options: ServeOptions,
-    sink: EventSink,
-    shutdown: watch::Receiver<bool>,
-    reports: Option<mpsc::UnboundedSender<PlayReport>>,
-    active: watch::Sender<usize>,
+/// How clients reach the replay: the listeners `frametap proxy` has.
+pub enum Front {
+    /// `ws://` on the listener.
+    Plain,
+    /// `wss://` with this server config (`--tls`: the local CA's localhost leaf).
+    Tls(Arc<rustls::ServerConfig>),
+    /// The browser's HTTP proxy (`--forward`): WebSocket upgrades to the intercepted hosts get the replay; other
+    /// hosts are tunnelled untouched, reached directly or through `proxies`.
+    Forward { options: ForwardOptions, proxies: UpstreamProxies },
 }
 
-/// Serves `script` to every client on `listener` until `shutdown` resolves, then closes open connections with
-/// 1001 and waits (up to the close timeout) for them. Each finished connection's report goes to `reports`.
+impl Front {
+    /// The scheme of the listener's URL: `ws`, `wss`, or `http` for the HTTP proxy.
+    pub fn scheme(&self) -> &'static str {
+        match self {
+            Front::Plain => "ws",
+            Front::Tls(_) => "wss",
+            Front::Forward { .. } => "http",
+        }
+    }
+}
+
+/// One replay: the backend behind the listener.
+struct Replay {
+    script: Script,
+    play: PlayOptions,
+    reports: Option<mpsc::UnboundedSender<PlayReport>>,
+}
+
+/// Serves `script` to every client on `listener`, reached through `front`, until `shutdown` resolves; then closes
+/// open connections with 1001 and waits (up to the close timeout) for them. Each finished connection's report goes
+/// to `reports`.
 pub async fn serve(
     listener: TcpListener,
+    front: Front,
     script: Script,
     options: ServeOptions,
     sink: EventSink,
     shutdown: impl Future<Output = ()> + Send + 'static,
     reports: Option<mpsc::UnboundedSender<PlayReport>>,
 ) -> anyhow::Result<()> {
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let close_timeout = options.play.close_timeout;
-    let ctx =
-        Arc::new(ServeContext { script, options, sink, shutdown: stop_rx, reports, active: watch::Sender::new(0) });
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            () = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, addr)) => {
-                    let _ = stream.set_nodelay(true);
-                    tokio::spawn(serve_client(stream, addr, ctx.clone()));
-                }
-                Err(e) => {
-                    tracing::warn!("accepting a connection failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            },
+    let local = listener.local_addr()?;
+    let config = ProxyConfig {
+        upstream: UpstreamBase::named(format!("replay:{}", script.label())),
+        // Forward mode's requests to hosts it does not intercept are verified as `proxy --forward` verifies them.
+        tls: crate::tls::upstream::client_config(None, false)?,
+        upstream_proxies: match &front {
+            Front::Forward { proxies, .. } => proxies.clone(),
+            _ => UpstreamProxies::direct(),
+        },
+        set_headers: Vec::new(),
+        forward_cookies: false,
+        relay: RelayOptions { max_message: options.play.max_message, close_timeout: options.play.close_timeout },
+        handshake_timeout: options.handshake_timeout,
+        public_url: format!("{}://{local}", front.scheme()),
+        ui_url: None,
+    };
+    let replay = Arc::new(Replay { script, play: options.play, reports });
+    match front {
+        Front::Plain => crate::proxy::serve_backend(listener, None, replay, config, sink, shutdown).await,
+        Front::Tls(tls) => crate::proxy::serve_backend(listener, Some(tls), replay, config, sink, shutdown).await,
+        Front::Forward { options, .. } => {
+            crate::forward::serve_backend(listener, options, replay, config, sink, shutdown).await
         }
     }
-    drop(listener);
-    stop_tx.send_replace(true);
-    let mut active = ctx.active.subscribe();
-    let limit = close_timeout + crate::proxy::SHUTDOWN_GRACE;
-    let _ = tokio::time::timeout(limit, active.wait_for(|n| *n == 0)).await;
-    Ok(())
 }
 
-async fn serve_client(stream: TcpStream, client_addr: SocketAddr, ctx: Arc<ServeContext>) {
-    let service_ctx = ctx.clone();
-    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-        let ctx = service_ctx.clone();
-        async move { Ok::<_, std::convert::Infallible>(handle(req, client_addr, ctx).await) }
-    });
-    let connection = hyper::server::conn::http1::Builder::new()
-        .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(ctx.options.handshake_timeout)
-        .serve_connection(TokioIo::new(stream), service)
-        .with_upgrades();
-    if let Err(e) = connection.await {
-        tracing::debug!(%client_addr, "client HTTP connection ended: {e}");
+impl Backend for Replay {
+    fn upgrade<IO: RelayStream>(
+        &self,
+        req: Request<Incoming>,
+        client_addr: SocketAddr,
+        _host: Option<Target>,
+        ctx: Arc<ProxyContext>,
+    ) -> impl Future<Output = Response<Full<Bytes>>> + Send {
+        self.answer::<IO>(req, client_addr, ctx)
+    }
+
+    fn not_an_upgrade(&self, _ctx: &ProxyContext) -> String {
+        format!(
+            "frametap replay serve: this address replays {} to WebSocket clients; connect with one.\n",
+            self.script.label()
+        )
+    }
+
+    /// The recording holds one WebSocket connection and nothing else the host answered: say so, rather than
+    /// reach the real host behind the replay's back.
+    fn other_request(&self, req: &Request<Incoming>, target: &Target) -> Option<Response<Full<Bytes>>> {
+        let host = target.host_header();
+        let scheme = if target.tls { "https" } else { "http" };
+        let path = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
+        Some(text(
+            StatusCode::BAD_GATEWAY,
+            format!(
+                "frametap replay serve --forward: {} {scheme}://{host}{path} has no recorded answer: the replay of {} \
+                 answers only WebSocket upgrades to the hosts it intercepts (--intercept). To reach the real {host}, \
+                 run `frametap proxy --forward` instead.\n",
+                req.method(),
+                self.script.label()
+            ),
+        ))
     }
 }
 
@@ -144,91 +192,98 @@ fn unoffered_subprotocol(headers: &mut Headers, request: &Headers) -> Option<Str
     ))
 }
 
-async fn handle(mut req: Request<Incoming>, client_addr: SocketAddr, ctx: Arc<ServeContext>) -> Response<Full<Bytes>> {
-    if !crate::proxy::server::is_websocket_upgrade(&req) {
-        return text(
-            StatusCode::UPGRADE_REQUIRED,
-            format!(
-                "frametap replay serve: this address replays {} to WebSocket clients; connect with one.\n",
-                ctx.script.label()
-            ),
-        );
-    }
-    let Some(key) = req.headers().get("sec-websocket-key").cloned() else {
-        return text(StatusCode::BAD_REQUEST, "frametap: the upgrade request has no Sec-WebSocket-Key header\n".into());
-    };
-    let conn = ctx.sink.next_conn_id();
-    let path = req.uri().path_and_query().map_or("/".to_owned(), |pq| pq.as_str().to_owned());
-    let request_headers = header_pairs(req.headers());
-    let (status, mut headers, body) = recorded_answer(&ctx.script);
-    let subprotocol_note = (status == 101).then(|| unoffered_subprotocol(&mut headers, &request_headers)).flatten();
-    if status == 101 {
-        let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
-        let mut upgrade = vec![
-            ("upgrade".to_owned(), "websocket".to_owned()),
-            ("connection".to_owned(), "Upgrade".to_owned()),
-            ("sec-websocket-accept".to_owned(), accept),
-        ];
-        upgrade.append(&mut headers);
-        headers = upgrade;
-    }
-    let open = Open {
-        conn,
-        ts: Ts::now(),
-        client_addr: Some(client_addr.to_string()),
-        request: HttpRequest { method: req.method().to_string(), path: path.clone(), headers: request_headers },
-        upstream: Some(format!("replay:{}", ctx.script.label())),
-        upstream_request: None,
-        response: Some(HttpResponse {
-            status,
-            headers: headers.clone(),
-            body: (!body.is_empty()).then(|| String::from_utf8_lossy(&body).into_owned()),
-            body_base64: None,
-        }),
-        error: None,
-        handshake_ms: None,
-    };
-    ctx.sink.emit(Record::from(open)).await;
-    let path_note = (path != ctx.script.open.request.path)
-        .then(|| format!("the client asked for {path}; the recording was of {}", ctx.script.open.request.path));
-    for (code, message) in [("replay-path", path_note), ("replay-subprotocol", subprotocol_note)] {
-        if let Some(message) = message {
-            let note = Note { conn: Some(conn), ts: Ts::now(), level: "info".into(), code: code.into(), message };
-            ctx.sink.emit(Record::Note(note)).await;
-        }
-    }
-    if status != 101 {
-        return response(status, &headers, body);
-    }
-    ctx.active.send_modify(|n| *n += 1);
-    let task_ctx = ctx.clone();
-    tokio::spawn(async move {
-        let ctx = task_ctx;
-        let upgraded = match hyper::upgrade::on(&mut req).await {
-            Ok(upgraded) => Some(upgraded),
-            Err(e) => {
-                tracing::warn!(conn, "the client's upgrade did not complete: {e}");
-                None
-            }
+impl Replay {
+    /// Answers one upgrade request with the recorded answer; on 101, plays the recorded server side on the
+    /// upgraded `IO` stream in a task of its own.
+    async fn answer<IO: RelayStream>(
+        &self,
+        mut req: Request<Incoming>,
+        client_addr: SocketAddr,
+        ctx: Arc<ProxyContext>,
+    ) -> Response<Full<Bytes>> {
+        let Some(key) = req.headers().get("sec-websocket-key").cloned() else {
+            return text(
+                StatusCode::BAD_REQUEST,
+                "frametap: the upgrade request has no Sec-WebSocket-Key header\n".into(),
+            );
         };
-        if let Some(parts) = upgraded.and_then(|u| u.downcast::<TokioIo<TcpStream>>().ok()) {
+        let conn = ctx.sink.next_conn_id();
+        let path = req.uri().path_and_query().map_or("/".to_owned(), |pq| pq.as_str().to_owned());
+        let request_headers = header_pairs(req.headers());
+        let (status, mut headers, body) = recorded_answer(&self.script);
+        let subprotocol_note = (status == 101).then(|| unoffered_subprotocol(&mut headers, &request_headers)).flatten();
+        if status == 101 {
+            let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+            let mut upgrade = vec![
+                ("upgrade".to_owned(), "websocket".to_owned()),
+                ("connection".to_owned(), "Upgrade".to_owned()),
+                ("sec-websocket-accept".to_owned(), accept),
+            ];
+            upgrade.append(&mut headers);
+            headers = upgrade;
+        }
+        let open = Open {
+            conn,
+            ts: Ts::now(),
+            client_addr: Some(client_addr.to_string()),
+            request: HttpRequest { method: req.method().to_string(), path: path.clone(), headers: request_headers },
+            upstream: Some(format!("replay:{}", self.script.label())),
+            upstream_request: None,
+            response: Some(HttpResponse {
+                status,
+                headers: headers.clone(),
+                body: (!body.is_empty()).then(|| String::from_utf8_lossy(&body).into_owned()),
+                body_base64: None,
+            }),
+            error: None,
+            handshake_ms: None,
+        };
+        ctx.sink.emit(Record::from(open)).await;
+        let recorded_path = &self.script.open.request.path;
+        let path_note = (&path != recorded_path)
+            .then(|| format!("the client asked for {path}; the recording was of {recorded_path}"));
+        for (code, message) in [("replay-path", path_note), ("replay-subprotocol", subprotocol_note)] {
+            if let Some(message) = message {
+                let note = Note { conn: Some(conn), ts: Ts::now(), level: "info".into(), code: code.into(), message };
+                ctx.sink.emit(Record::Note(note)).await;
+            }
+        }
+        if status != 101 {
+            return response(status, &headers, body);
+        }
+        let guard = ctx.track_relay();
+        let (steps, end) = (self.script.steps(Peer::Server), self.script.end());
+        let (options, reports) = (self.play.clone(), self.reports.clone());
+        tokio::spawn(async move {
+            let _guard = guard;
+            let upgraded = match hyper::upgrade::on(&mut req).await {
+                Ok(upgraded) => upgraded,
+                Err(e) => {
+                    tracing::warn!(conn, "the client's upgrade did not complete: {e}");
+                    return;
+                }
+            };
+            let Ok(parts) = upgraded.downcast::<TokioIo<IO>>() else {
+                tracing::error!(conn, "internal: unexpected client stream type after upgrade");
+                return;
+            };
+            let stream = parts.io.into_inner();
             let report = play(
-                parts.io.into_inner(),
+                stream,
                 parts.read_buf,
-                ctx.script.steps(Peer::Server),
-                ctx.script.end(),
+                steps,
+                end,
                 Peer::Server,
                 conn,
                 ctx.sink.clone(),
-                ctx.options.play.clone(),
+                options,
                 ctx.shutdown.clone(),
             )
             .await;
-            if let Some(reports) = &ctx.reports {
+            if let Some(reports) = reports {
                 let _ = reports.send(report);
             }
-        }
-        ctx.active.send_modify(|n| *n -= 1);
-    });
-    response(101, &headers, Bytes::new())
+        });
+        response(101, &headers, Bytes::new())
+    }
 }

@@ -30,7 +30,28 @@ impl CertsDirArg {
     }
 }
 
-/// Manage the local certificate authority used by `proxy --tls` and `proxy --forward`.
+/// `--tls` and `--certs`: a wss:// listener with the local CA's localhost leaf, for `proxy` and `replay serve`
+/// alike (each also has a `--forward`, which `--tls` excludes).
+#[derive(clap::Args, Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListenTlsArgs {
+    /// Listen for wss:// instead of ws://, with a certificate for localhost, 127.0.0.1 and ::1 signed by
+    /// the local CA (create it with `frametap certs init`; browsers must trust it: see certs/README.md).
+    /// A plain ws:// client gets a 400 saying to use wss://.
+    #[arg(long, conflicts_with = "forward")]
+    pub tls: bool,
+    #[command(flatten)]
+    pub certs: CertsDirArg,
+}
+
+impl ListenTlsArgs {
+    /// The `--tls` listener's server config, or `None` without `--tls`. The CA is loaded here, before anything
+    /// listens, so a missing or damaged CA stops the command with the fix.
+    pub fn server_config(&self) -> anyhow::Result<Option<std::sync::Arc<rustls::ServerConfig>>> {
+        self.tls.then(|| super::localhost_server_config(&self.certs.load_ca()?)).transpose()
+    }
+}
+
+/// Manage the local certificate authority used by `--tls` and `--forward` (`proxy`, `replay serve`).
 #[derive(clap::Subcommand, Debug, Clone, PartialEq, Eq)]
 pub enum CertsCommand {
     /// Create the local CA and print how to trust it (and how to remove it again).

@@ -3,8 +3,8 @@
 //!
 //! - [`ca`]: create/load the per-user CA (`$FRAMETAP_HOME/certs`, else `~/.frametap/certs`).
 //! - [`leaf`]: leaf certificates signed by the CA, one cached [`rustls::ServerConfig`] per SNI name.
-//! - [`server`]: server configs (ring provider, ALPN `http/1.1`), including the `proxy --tls` one.
-//! - [`command`]: `frametap certs init|show` and the shared `--certs DIR` option.
+//! - [`server`]: server configs (ring provider, ALPN `http/1.1`), including the `--tls` one, and its accept path.
+//! - [`command`]: `frametap certs init|show`, and the shared `--certs DIR` and `--tls` options.
 //! - [`upstream`]: the client config for `wss://` upstreams (system and webpki roots, `--upstream-ca`).
 //! - [`errors`]: upstream TLS failures in plain words, with what to do.
 
@@ -16,6 +16,6 @@ pub mod server;
 pub mod upstream;
 
 pub use ca::{default_certs_dir, CaError, CertAuthority};
-pub use command::{run_certs, CertsCommand, CertsDirArg};
+pub use command::{run_certs, CertsCommand, CertsDirArg, ListenTlsArgs};
 pub use leaf::{issue_leaf, LeafIssuer};
 pub use server::localhost_server_config;

@@ -1,4 +1,5 @@
-//! rustls server configs for frametap's own TLS listeners (`proxy --tls`, forward-mode interception).
+//! rustls server configs for frametap's own TLS listeners (`--tls`, forward-mode interception), and the `--tls`
+//! accept path.
 //!
 //! Every config is built on the ring provider explicitly (the crate carries no aws-lc) and offers ALPN
 //! `http/1.1` only: WebSocket upgrades are HTTP/1.1, and a browser must never negotiate h2 with us.
@@ -40,14 +41,15 @@ pub fn server_config_from(
     Ok(Arc::new(config))
 }
 
-/// Serves one `frametap proxy --tls` client: the TLS handshake (within the handshake timeout, inside the
+/// Serves one client of a `--tls` listener (`frametap proxy`, `frametap replay serve`): the TLS handshake (within the handshake timeout, inside the
 /// connection's task), then the same HTTP/WebSocket handling as a plain `ws://` client. A client that starts
 /// with a plain HTTP request (`ws://` or `http://` to this port) gets a plain `400` saying to use `wss://`.
-pub async fn serve_tls_client(
+pub async fn serve_tls_client<B: crate::proxy::Backend>(
     stream: tokio::net::TcpStream,
     client_addr: std::net::SocketAddr,
     ctx: Arc<crate::proxy::ProxyContext>,
     config: Arc<ServerConfig>,
+    backend: Arc<B>,
 ) {
     let public_url = ctx.config.public_url.clone();
     let handshake = async move {
@@ -61,7 +63,7 @@ pub async fn serve_tls_client(
         Some(tokio_rustls::TlsAcceptor::from(config).accept(stream).await)
     };
     match tokio::time::timeout(ctx.config.handshake_timeout, handshake).await {
-        Ok(Some(Ok(tls))) => crate::proxy::server::serve_client(tls, client_addr, ctx).await,
+        Ok(Some(Ok(tls))) => crate::proxy::server::serve_client(tls, client_addr, ctx, backend).await,
         Ok(Some(Err(e))) => tracing::info!(
             %client_addr,
             "TLS handshake failed: {}",

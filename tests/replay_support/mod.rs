@@ -10,7 +10,7 @@ use frametap::pipeline::LagPolicy;
 use frametap::proxy::upstream::UpstreamBase;
 use frametap::proxy::DEFAULT_MAX_MESSAGE;
 use frametap::replay::send::SendOptions;
-use frametap::replay::serve::{serve, ServeOptions};
+use frametap::replay::serve::{serve, Front, ServeOptions};
 use frametap::replay::{Pace, PlayOptions, PlayReport, Script};
 use frametap::session::{self, Session, SessionSetup};
 use std::net::SocketAddr;
@@ -90,9 +90,24 @@ pub fn send_options(addr: SocketAddr, play: PlayOptions) -> SendOptions {
 
 /// A capture written by hand: one connection whose client says "hi" and server answers "hello", then `end`.
 pub fn handmade_capture(dir: &Path, name: &str, status: u16, close: Option<frametap::event::Close>) -> PathBuf {
+    let messages: &[(Peer, &str)] = if status == 101 { &[(Peer::Client, "hi"), (Peer::Server, "hello")] } else { &[] };
+    conversation_capture(dir, name, "ws://example.com/chat", status, messages, close)
+}
+
+/// A capture written by hand: one connection to `upstream` (its path is the recorded request's) answered with
+/// `status` (101: with the subprotocol "chat.v2"; else with a body), these text messages in order, then `close`
+/// and `end`.
+pub fn conversation_capture(
+    dir: &Path,
+    name: &str,
+    upstream: &str,
+    status: u16,
+    messages: &[(Peer, &str)],
+    close: Option<frametap::event::Close>,
+) -> PathBuf {
     use frametap::event::*;
     let ts = |ms: i64| Ts(chrono::DateTime::from_timestamp_millis(1_795_000_000_000 + ms).unwrap());
-    let frame = |seq, from: Peer, text: &str| {
+    let frame = |seq: u64, from: Peer, text: &str| {
         Record::Frame(Frame {
             conn: 1,
             ts: ts(seq as i64),
@@ -108,12 +123,14 @@ pub fn handmade_capture(dir: &Path, name: &str, status: u16, close: Option<frame
             relayed: true,
         })
     };
+    let uri: http::Uri = upstream.parse().unwrap();
+    let path = uri.path_and_query().unwrap().as_str().to_owned();
     let mut records = vec![Record::from(Open {
         conn: 1,
         ts: ts(0),
         client_addr: None,
-        request: HttpRequest { method: "GET".into(), path: "/chat".into(), headers: Vec::new() },
-        upstream: Some("ws://example.com/chat".into()),
+        request: HttpRequest { method: "GET".into(), path, headers: Vec::new() },
+        upstream: Some(upstream.into()),
         upstream_request: None,
         response: Some(HttpResponse {
             status,
@@ -127,10 +144,7 @@ pub fn handmade_capture(dir: &Path, name: &str, status: u16, close: Option<frame
         error: None,
         handshake_ms: Some(12.5),
     })];
-    if status == 101 {
-        records.push(frame(1, Peer::Client, "hi"));
-        records.push(frame(2, Peer::Server, "hello"));
-    }
+    records.extend(messages.iter().zip(1..).map(|((from, text), seq)| frame(seq, *from, text)));
     records.extend(close.map(Record::Close));
     let path = dir.join(name);
     let mut writer = CaptureWriter::create(&path).unwrap();
@@ -155,10 +169,19 @@ pub fn server_close(clean: bool, code: Option<u16>, detail: Option<&str>) -> fra
     }
 }
 
-/// Serves `capture` until the returned sender fires; reports go to the receiver.
+/// Serves `capture` to ws:// clients until the returned sender fires; reports go to the receiver.
 pub async fn start_serving(
     capture: &Path,
     out: &Path,
+) -> (SocketAddr, oneshot::Sender<()>, mpsc::UnboundedReceiver<PlayReport>) {
+    start_serving_as(capture, out, Front::Plain).await
+}
+
+/// [`start_serving`] with clients reaching the replay through `front` (wss://, forward mode).
+pub async fn start_serving_as(
+    capture: &Path,
+    out: &Path,
+    front: Front,
 ) -> (SocketAddr, oneshot::Sender<()>, mpsc::UnboundedReceiver<PlayReport>) {
     let script = Script::load(capture, None, false).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -171,7 +194,7 @@ pub async fn start_serving(
         let stopped = async {
             let _ = stopped.await;
         };
-        serve(listener, script, options, session.sink.clone(), stopped, Some(report_tx)).await.unwrap();
+        serve(listener, front, script, options, session.sink.clone(), stopped, Some(report_tx)).await.unwrap();
         session.finish().await;
     });
     (addr, stop, reports)

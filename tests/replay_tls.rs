@@ -1,0 +1,225 @@
+//! `frametap replay serve --tls` and `--forward`, through the binary, with a local CA made by `certs init` in a
+//! temp home: a wss:// client trusting the CA, and a client using frametap as its HTTP proxy (CONNECT to the
+//! recorded host, TLS with the local CA, then the upgrade), each get the recorded handshake answer, server frames
+//! and close; a plain ws:// client on the TLS port is told to use wss://; in forward mode, other requests to the
+//! recorded host get a 502 saying why, and other hosts are tunnelled; bad flag combinations are refused.
+
+#[path = "forward_support/client.rs"]
+mod client;
+mod common;
+#[path = "forward_support/servers.rs"]
+mod servers;
+#[path = "replay_support/mod.rs"]
+mod support;
+#[path = "forward_support/ws.rs"]
+mod ws;
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use client::{connect_tunnel, get, tls_client};
+use frametap::tls::CertAuthority;
+use futures_util::{SinkExt as _, StreamExt as _};
+use servers::start_hello_server;
+use support::{handmade_capture, server_close};
+use tokio::io::{AsyncBufReadExt as _, AsyncRead, AsyncWrite, BufReader, Lines};
+use tokio::process::{Child, ChildStderr, Command};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use ws::STEP;
+
+/// A frametap home with a local CA (`certs init`), and a hand-made capture of a connection to
+/// ws://example.com/chat: subprotocol "chat.v2", client "hi", server "hello", then the server's close 4000.
+struct Home {
+    dir: tempfile::TempDir,
+    capture: std::path::PathBuf,
+}
+
+impl Home {
+    async fn new() -> Home {
+        let dir = tempfile::tempdir().unwrap();
+        let init = frametap(dir.path()).args(["certs", "init"]).output().await.unwrap();
+        assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
+        let capture = handmade_capture(dir.path(), "recorded.jsonl", 101, Some(server_close(true, Some(4000), None)));
+        Home { dir, capture }
+    }
+
+    fn ca(&self) -> CertAuthority {
+        CertAuthority::load(&self.dir.path().join("certs")).unwrap()
+    }
+
+    /// Starts `frametap replay serve CAPTURE ARGS… --listen 127.0.0.1:0 --no-ui --no-capture --pace fast`.
+    fn serve(&self, args: &[&str]) -> Running {
+        let mut child = frametap(self.dir.path())
+            .args(["replay", "serve", self.capture.to_str().unwrap()])
+            .args(args)
+            .args(["--listen", "127.0.0.1:0", "--no-ui", "--no-capture", "--pace", "fast"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        Running { _child: child, lines }
+    }
+}
+
+fn frametap(home: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_frametap"));
+    command
+        .env("FRAMETAP_HOME", home)
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .env_remove("HTTPS_PROXY")
+        .env_remove("https_proxy")
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    command
+}
+
+/// A running `frametap replay serve`, killed when dropped.
+struct Running {
+    _child: Child,
+    lines: Lines<BufReader<ChildStderr>>,
+}
+
+impl Running {
+    /// The next stderr line containing `needle` (panics if frametap goes quiet or exits first).
+    async fn line_with(&mut self, needle: &str) -> String {
+        loop {
+            let line = tokio::time::timeout(STEP, self.lines.next_line())
+                .await
+                .unwrap_or_else(|_| panic!("frametap printed no line with {needle:?}"))
+                .unwrap()
+                .unwrap_or_else(|| panic!("frametap exited before printing {needle:?}"));
+            if line.contains(needle) {
+                return line;
+            }
+        }
+    }
+
+    /// The value after `label` on the banner line that has it.
+    async fn banner(&mut self, label: &str) -> String {
+        let line = self.line_with(label).await;
+        line.split_once(label).unwrap().1.split_whitespace().next().unwrap().to_owned()
+    }
+}
+
+/// Plays the recorded client side over `stream` at `url` as a real WebSocket client offering "chat.v2", and
+/// checks it gets the recorded answer, the server's frame and the recorded close.
+async fn talk_as_the_recorded_client<S: AsyncRead + AsyncWrite + Unpin>(stream: S, url: &str) {
+    let mut request = url.into_client_request().unwrap();
+    request.headers_mut().insert("sec-websocket-protocol", "chat.v2".parse().unwrap());
+    let (mut ws, response) =
+        tokio::time::timeout(STEP, tokio_tungstenite::client_async(request, stream)).await.unwrap().unwrap();
+    assert_eq!(response.status(), 101);
+    assert_eq!(response.headers()["sec-websocket-protocol"], "chat.v2", "the recorded subprotocol, as offered");
+    ws.send(Message::text("hi")).await.unwrap();
+    let mut next = async || tokio::time::timeout(STEP, ws.next()).await.expect("no message in time").unwrap().unwrap();
+    assert_eq!(next().await, Message::text("hello"));
+    let Message::Close(Some(close)) = next().await else { panic!("the recorded close did not come") };
+    assert_eq!((u16::from(close.code), close.reason.as_str()), (4000, "going away"));
+    // tungstenite answers the close; the replay then ends TCP.
+    while let Ok(Some(Ok(_))) = tokio::time::timeout(STEP, ws.next()).await {}
+}
+
+#[tokio::test]
+async fn a_wss_client_gets_the_recorded_frames_and_close_and_a_plain_one_is_told_to_use_wss() {
+    let home = Home::new().await;
+    let mut replay = home.serve(&["--tls"]);
+    let url = replay.banner("point your WebSocket client at").await;
+    let authority = url.strip_prefix("wss://").expect("a wss:// listener").trim_end_matches("/chat").to_owned();
+
+    for name in ["localhost", "127.0.0.1"] {
+        let tcp = tokio::net::TcpStream::connect(&authority).await.unwrap();
+        let (tls, _) = tls_client(tcp, name, home.ca().root_store().unwrap()).await;
+        let port = authority.rsplit_once(':').unwrap().1;
+        talk_as_the_recorded_client(tls, &format!("wss://{name}:{port}/chat")).await;
+        let report = replay.line_with("replay serve: connection").await;
+        assert!(report.contains("server closed with 4000 \"going away\""), "{report}");
+        replay.line_with("every client frame matched the recording").await;
+    }
+
+    let told = format!(
+        "frametap: the client spoke plain HTTP (ws://) to the TLS listener: use wss://{authority}/… (or run without --tls)\n"
+    );
+    let refused = tokio_tungstenite::connect_async(format!("ws://{authority}/chat")).await;
+    let Err(WsError::Http(response)) = refused else { panic!("not an HTTP refusal: {refused:?}") };
+    assert_eq!(response.status(), 400);
+    assert_eq!(String::from_utf8(response.body().clone().unwrap_or_default()).unwrap(), told);
+}
+
+#[tokio::test]
+async fn through_forward_mode_the_recorded_host_is_answered_by_the_replay_and_other_hosts_are_tunnelled() {
+    let home = Home::new().await;
+    let mut replay = home.serve(&["--forward"]);
+    assert_eq!(replay.banner("the recorded connection went to").await, "ws://example.com/chat");
+    let proxy = replay.banner("set your browser's HTTP and HTTPS proxy to").await;
+    let proxy: std::net::SocketAddr = proxy.strip_prefix("http://").unwrap().parse().unwrap();
+    assert_eq!(replay.banner("replayed (--intercept)").await, "example.com", "the recorded host, by default");
+
+    // The front end's own URL, unchanged: nothing resolves or dials example.com.
+    let tunnel = connect_tunnel(proxy, "example.com:443").await;
+    let (tls, leaf) = tls_client(tunnel, "example.com", home.ca().root_store().unwrap()).await;
+    assert!(!leaf.is_empty(), "a leaf for example.com from the local CA");
+    talk_as_the_recorded_client(tls, "wss://example.com/chat").await;
+    let report = replay.line_with("replay serve: connection").await;
+    assert!(report.contains("server closed with 4000 \"going away\""), "{report}");
+    replay.line_with("every client frame matched the recording").await;
+
+    // Another request to the recorded host has no recorded answer: a 502 that says so, not the real host.
+    let tunnel = connect_tunnel(proxy, "example.com:443").await;
+    let (tls, _) = tls_client(tunnel, "example.com", home.ca().root_store().unwrap()).await;
+    let (status, body) = get(tls, "/config.json", "example.com").await;
+    assert_eq!(status, 502, "{body}");
+    assert!(body.contains("GET https://example.com/config.json has no recorded answer"), "{body}");
+    assert!(body.contains("frametap proxy --forward"), "{body}");
+
+    // Any other host is tunnelled untouched, as `proxy --forward` does.
+    let page = start_hello_server(None).await;
+    let tunnel = connect_tunnel(proxy, &page.to_string()).await;
+    let (status, body) = get(tunnel, "/index.html", "127.0.0.1").await;
+    assert_eq!((status, body.as_str()), (200, "hello GET /index.html host=127.0.0.1"));
+}
+
+/// `--intercept` replaces the recorded host; '*' takes every host.
+#[tokio::test]
+async fn intercept_chooses_the_hosts_the_replay_answers() {
+    let home = Home::new().await;
+    let mut replay = home.serve(&["--forward", "--intercept", "webmessaging.*"]);
+    let proxy = replay.banner("set your browser's HTTP and HTTPS proxy to").await;
+    let proxy: std::net::SocketAddr = proxy.strip_prefix("http://").unwrap().parse().unwrap();
+    assert_eq!(replay.banner("replayed (--intercept)").await, "webmessaging.*");
+    let tunnel = connect_tunnel(proxy, "webmessaging.euw2.pure.cloud:443").await;
+    let (tls, _) = tls_client(tunnel, "webmessaging.euw2.pure.cloud", home.ca().root_store().unwrap()).await;
+    talk_as_the_recorded_client(tls, "wss://webmessaging.euw2.pure.cloud/chat").await;
+    let note = replay.line_with("replay serve: connection").await;
+    assert!(note.contains("4000"), "{note}");
+}
+
+#[tokio::test]
+async fn bad_flag_combinations_and_a_missing_ca_are_refused_before_anything_listens() {
+    let home = Home::new().await;
+    let capture = home.capture.to_str().unwrap();
+    let missing = home.dir.path().join("no-certs");
+    let missing = missing.to_str().unwrap();
+    for (args, expected) in [
+        (&["--tls", "--forward"][..], "the argument '--tls' cannot be used with '--forward'"),
+        (&["--intercept", "example.com"][..], "the following required arguments were not provided:\n  --forward"),
+        (&["--tls", "--certs", missing][..], "create one with `frametap certs init`"),
+        (&["--forward", "--certs", missing][..], "create one with `frametap certs init`"),
+    ] {
+        let run = frametap(home.dir.path())
+            .args(["replay", "serve", capture, "--listen", "127.0.0.1:0", "--no-ui", "--no-capture"])
+            .args(args)
+            .output();
+        let output = tokio::time::timeout(Duration::from_secs(30), run)
+            .await
+            .unwrap_or_else(|_| panic!("{args:?} was accepted: frametap kept running"))
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(!stderr.contains("replaying"), "{args:?}: refused before the banner: {stderr}");
+    }
+}
