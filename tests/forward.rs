@@ -300,3 +300,26 @@ async fn ws_upgrades_in_plain_proxy_requests_and_plaintext_tunnels_are_relayed()
     let texts = capture.records.iter().filter(|r| matches!(r, Record::Frame(f) if f.text_message)).count();
     assert_eq!(texts, 4, "each message once per direction");
 }
+
+#[tokio::test]
+async fn an_upgrade_that_is_not_a_get_is_no_websocket_and_is_forwarded_unchanged() {
+    let upstream = start_ws_echo(None).await;
+    let forward = start_forward(&["127.0.0.1"], None, UpstreamProxies::direct()).await;
+    let authority = format!("127.0.0.1:{}", upstream.port());
+    // RFC 6455 4.1: the opening handshake is a GET. A POST with the upgrade headers is not one, so the origin
+    // answers it (tungstenite refuses it), and frametap neither relays nor records a WebSocket.
+    let mut tcp = TcpStream::connect(forward.addr).await.unwrap();
+    let request = format!(
+        "POST http://{authority}/post HTTP/1.1\r\nHost: {authority}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nContent-Length: 0\r\n\r\n"
+    );
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let answer = tokio::time::timeout(STEP, read_response_head_exact(&mut tcp)).await.unwrap();
+    if let Ok((code, line)) = answer {
+        assert_ne!(code, 101, "a POST was upgraded: {line}");
+    }
+    drop(tcp);
+    let capture = forward.finish().await;
+    let opens = capture.records.iter().filter(|r| matches!(r, Record::Open(_))).count();
+    assert_eq!(opens, 0, "a POST was relayed as a WebSocket: {:?}", capture.records);
+}

@@ -25,17 +25,6 @@ pub fn text_response(status: StatusCode, text: impl Into<String>) -> Response<Pr
     resp
 }
 
-/// Whether a request asks for a WebSocket upgrade.
-pub fn is_websocket_upgrade<B>(req: &Request<B>) -> bool {
-    let has_token = |name: header::HeaderName, token: &str| {
-        req.headers()
-            .get_all(name)
-            .iter()
-            .any(|v| v.to_str().is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token))))
-    };
-    has_token(header::CONNECTION, "upgrade") && has_token(header::UPGRADE, "websocket")
-}
-
 /// Where a request goes: its absolute URI's authority if it has one, else the tunnel's target.
 pub fn request_target<B>(req: &Request<B>, tunnel: Option<&Target>) -> Option<Target> {
     let uri = req.uri();

@@ -19,10 +19,11 @@ use tracing::Instrument as _;
 
 use super::connector::{Target, UpstreamConnector};
 use super::head::{read_request_head, MalformedHead, RequestHead};
-use super::http::{forward_request, is_websocket_upgrade, serve_http, to_origin_request, ProxyBody, UpstreamSlot};
+use super::http::{forward_request, serve_http, to_origin_request, ProxyBody, UpstreamSlot};
 use super::intercept::InterceptRules;
 use super::io::{looks_like_tls, PrefixedIo};
 use crate::pipeline::EventSink;
+use crate::proxy::server::is_websocket_upgrade;
 use crate::proxy::stream::RelayStream;
 use crate::proxy::upstream::UpstreamBase;
 use crate::proxy::{accept_loop, Backend, ProxyConfig, ProxyContext, Relay};

@@ -50,8 +50,8 @@ pub enum RecordedEnd {
 }
 
 impl Script {
-    /// Reads connection `conn` (default: the first) of a capture (or of a HAR, imported). A cut-off or corrupt capture is refused
-    /// unless `partial`.
+    /// Reads connection `conn` (default: the first) of a capture (or of a HAR, imported). A cut-off or corrupt
+    /// capture is refused unless `partial`.
     pub fn load(file: &Path, conn: Option<ConnId>, partial: bool) -> Result<Script> {
         let (capture, _warnings) = crate::har::read_capture_or_har(file)?;
         if let Some(problem) = capture.problems.first() {

@@ -41,8 +41,9 @@ pub fn server_config_from(
     Ok(Arc::new(config))
 }
 
-/// Serves one client of a `--tls` listener (`frametap proxy`, `frametap replay serve`): the TLS handshake (within the handshake timeout, inside the
-/// connection's task), then the same HTTP/WebSocket handling as a plain `ws://` client. A client that starts
+/// Serves one client of a `--tls` listener (`frametap proxy`, `frametap replay serve`): the TLS handshake
+/// (within the handshake timeout, inside the connection's task), then the same HTTP/WebSocket handling as a
+/// plain `ws://` client. A client that starts
 /// with a plain HTTP request (`ws://` or `http://` to this port) gets a plain `400` saying to use `wss://`.
 pub async fn serve_tls_client<B: crate::proxy::Backend>(
     stream: tokio::net::TcpStream,
