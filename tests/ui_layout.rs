@@ -320,9 +320,16 @@ async fn assert_geometry(page: &Page, width: u32, when: &str) {
     assert_eq!(problems, serde_json::json!([]), "at {width} px, {when}");
 }
 
+/// Waits until the page has drawn everything it was told to: a row redrawn under the mouse would not take a click.
+async fn settled(page: &Page) {
+    page.wait_for("window.frametapInfo && window.frametap.idle()", WAIT).await.unwrap();
+}
+
 /// Scrolls a connection into the list's view (as a user scrolls the list) and clicks it.
 async fn pick_connection(page: &Page, conn: u64) {
     let item = format!("#conn-list li[data-conn=\"{conn}\"]");
+    page.wait_for(&format!("document.querySelector('{item}')"), WAIT).await.unwrap();
+    settled(page).await;
     page.eval(&format!("document.querySelector('{item}').scrollIntoView({{block: 'nearest'}})")).await.unwrap();
     page.click_on_screen(&item).await.unwrap_or_else(|e| panic!("{e:#}"));
     page.wait_for(&format!("document.querySelector('#conn-header strong')?.textContent === '#{conn} '"), WAIT)
@@ -349,8 +356,6 @@ async fn narrow_windows_get_a_layout_that_fits_and_frames_can_be_picked_and_read
     let ui = start_ui(hub, None).await;
     let page = open_page(&browser, &ui.url).await;
     page.bring_to_front().await.unwrap();
-    // /api/info redraws the table when it answers: a row replaced under the mouse would not take the click.
-    page.wait_for("window.frametapInfo", WAIT).await.unwrap();
 
     for (width, height, want) in [
         (1400, 900, Panes::Columns),
@@ -388,6 +393,7 @@ async fn narrow_windows_get_a_layout_that_fits_and_frames_can_be_picked_and_read
         }
 
         // A frame picked with the mouse: its detail is on screen, and says what a narrow table leaves out.
+        settled(&page).await;
         page.eval("document.getElementById('frame-2').scrollIntoView({block: 'center'})").await.unwrap();
         page.click_on_screen("#frame-2").await.unwrap_or_else(|e| panic!("at {width} px: {e:#}"));
         page.wait_for("document.querySelector('#detail-body h3')?.textContent === 'Frame #2'", WAIT)

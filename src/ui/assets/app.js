@@ -34,7 +34,8 @@ const state = {
     hideNoise: false, search: '', regex: false, matcher: null,
   },
 };
-window.frametap = { state }; // for debugging from the console
+// For debugging from the console; `idle()` says no redraw is pending (tests wait for it before they click).
+window.frametap = { state, idle: () => !markDirty.queued };
 
 function conn(id) {
   let c = state.conns.get(id);
