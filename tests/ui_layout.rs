@@ -1,6 +1,8 @@
 //! The web UI in a real headless Chromium, on what exploratory testing found: markers and downloads that
 //! ran off screen, a banner that pushed the table down, durations of upgrades that never opened, keyboard
-//! focus lost to the list's live refresh, the 5,000-row note, payloads re-serialised, and a stopped frametap.
+//! focus lost to the list's live refresh, the 5,000-row note, payloads re-serialised, and a stopped frametap;
+//! windows narrower than the three columns (1,000, 800 and 480 px), and numbers past what a double holds (the pretty
+//! view and token claims show them as sent).
 //!
 //! Needs Debian's `chromium` (`apt-get install -y chromium`) or `FRAMETAP_CHROMIUM=/path/to/chrome`.
 
@@ -256,4 +258,270 @@ async fn a_saved_file_shows_a_connection_without_a_close_as_such_not_as_open() {
     // SAFETY: signalling our own child process by its pid.
     unsafe { libc::kill(ui.id().unwrap() as i32, libc::SIGTERM) };
     ui.wait().await.unwrap();
+}
+
+/// Where the three panes are, as the layout at that width has them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Panes {
+    /// Connections, frames and detail side by side (1,050 px and wider).
+    Columns,
+    /// The connections as a sidebar, the detail under the frame table.
+    Sidebar,
+    /// Connections, frames and detail one above the other.
+    Stacked,
+}
+
+/// What is wrong with the page's geometry, as sentences (none when it is right): the page scrolls neither way, every
+/// essential control is whole inside the window, no two controls of a bar overlap, and the panes do not overlap.
+const GEOMETRY_PROBLEMS: &str = r#"(() => {
+  const problems = [];
+  const doc = document.documentElement;
+  if (doc.scrollWidth > innerWidth) problems.push(`the page scrolls sideways: ${doc.scrollWidth} px wide in a ${innerWidth} px window`);
+  if (doc.scrollHeight > innerHeight) problems.push(`the page scrolls down: ${doc.scrollHeight} px high in a ${innerHeight} px window`);
+  const name = (e) => e.id ? '#' + e.id : `${e.tagName.toLowerCase()}.${[...e.classList].join('.')} "${e.textContent.trim().slice(0, 30)}"`;
+  const essential = ['#status', '#clear', '#try-link', '#conn-list li.selected', '#toolbar button', '#search', '#regex',
+    '#conn-header .button', '#tabs .tab', '#frame-table th.c-seq', '#frame-table th.c-dir', '#frame-table th.c-op',
+    '#frame-table th.c-preview', '#frame-table th.c-ann', '#frame-rows tr:first-child .c-preview', '#detail-body'];
+  for (const selector of essential) {
+    const found = [...document.querySelectorAll(selector)];
+    if (!found.length) problems.push(`nothing matches ${selector}`);
+    for (const e of found) {
+      const r = e.getBoundingClientRect();
+      if (r.width < 1 || r.height < 1) problems.push(`${name(e)} has no size`);
+      else if (r.left < 0 || r.top < 0 || r.right > innerWidth + 0.5 || r.bottom > innerHeight + 0.5)
+        problems.push(`${name(e)} is not inside the window: ${Math.round(r.left)},${Math.round(r.top)} to ${Math.round(r.right)},${Math.round(r.bottom)}`);
+    }
+  }
+  const overlap = (a, b) => Math.max(0, Math.min(a.right, b.right) - Math.max(a.left, b.left)) * Math.max(0, Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top));
+  for (const bar of ['.topbar', '#toolbar', '#conn-header', '#tabs', '.layout']) {
+    const items = [...document.querySelector(bar).children].filter(e => !e.hidden && !e.classList.contains('spacer') && !e.classList.contains('jump'));
+    for (let i = 0; i < items.length; i++) for (let j = i + 1; j < items.length; j++) {
+      const area = overlap(items[i].getBoundingClientRect(), items[j].getBoundingClientRect());
+      if (area > 1) problems.push(`in ${bar}, ${name(items[i])} and ${name(items[j])} overlap (${Math.round(area)} px²)`);
+    }
+  }
+  return problems;
+})()"#;
+
+/// The panes' rectangles: [left, top, right, bottom] of the connections, the frames and the detail.
+async fn panes(page: &Page) -> [[f64; 4]; 3] {
+    let rects = page
+        .eval(
+            "['.connections', '.frames', '.detail'].map(s => { const r = document.querySelector(s).getBoundingClientRect(); \
+               return [r.left, r.top, r.right, r.bottom]; })",
+        )
+        .await
+        .unwrap();
+    serde_json::from_value(rects).unwrap()
+}
+
+async fn assert_geometry(page: &Page, width: u32, when: &str) {
+    let problems = page.eval(GEOMETRY_PROBLEMS).await.unwrap();
+    assert_eq!(problems, serde_json::json!([]), "at {width} px, {when}");
+}
+
+/// Waits until the page has drawn everything it was told to: a row redrawn under the mouse would not take a click.
+async fn settled(page: &Page) {
+    page.wait_for("window.frametapInfo && window.frametap.idle()", WAIT).await.unwrap();
+}
+
+/// Scrolls a connection into the list's view (as a user scrolls the list) and clicks it.
+async fn pick_connection(page: &Page, conn: u64) {
+    let item = format!("#conn-list li[data-conn=\"{conn}\"]");
+    page.wait_for(&format!("document.querySelector('{item}')"), WAIT).await.unwrap();
+    settled(page).await;
+    page.eval(&format!("document.querySelector('{item}').scrollIntoView({{block: 'nearest'}})")).await.unwrap();
+    page.click_on_screen(&item).await.unwrap_or_else(|e| panic!("{e:#}"));
+    page.wait_for(&format!("document.querySelector('#conn-header strong')?.textContent === '#{conn} '"), WAIT)
+        .await
+        .unwrap();
+}
+
+/// A window narrower than the three columns (DevTools docked beside the page, half a laptop screen, a phone) gets a
+/// layout that fits: at 1,000 px the connections are a sidebar and the detail sits under the frame table, at 800 and
+/// 480 px the three stack. At each width the page scrolls neither way, every control is whole on screen, nothing
+/// overlaps, a long path ends in an ellipsis with the downloads beside it, and a frame and a close card can be picked
+/// with the mouse and read; what the narrowest table leaves out (time, size) is in the frame's detail. 1,400 px keeps
+/// the three columns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn narrow_windows_get_a_layout_that_fits_and_frames_can_be_picked_and_read() {
+    let browser = Browser::launch().await.unwrap_or_else(|e| panic!("{e:#}"));
+    let hub = Hub::new(HubOptions::default());
+    publish(&hub, fixtures::meta());
+    fixtures::publish_healthy(&hub, 1);
+    fixtures::publish_story(&hub, 2);
+    fixtures::publish_refused(&hub, 3);
+    publish(&hub, fixtures::open(4, &format!("/v1?deploymentId=abc&access_token={}", "x".repeat(1500))));
+    publish(&hub, fixtures::frame(4, 1, Peer::Client, Opcode::Text, br#"{"action":"echo"}"#, 10));
+    let ui = start_ui(hub, None).await;
+    let page = open_page(&browser, &ui.url).await;
+    page.bring_to_front().await.unwrap();
+
+    for (width, height, want) in [
+        (1400, 900, Panes::Columns),
+        (1000, 900, Panes::Sidebar),
+        (800, 900, Panes::Stacked),
+        (480, 800, Panes::Stacked),
+    ] {
+        page.set_viewport(width, height).await.unwrap();
+        pick_connection(&page, 1).await;
+        page.wait_for("document.querySelectorAll('#frame-rows tr').length === 13", WAIT).await.unwrap();
+        page.eval("new Promise(resolve => requestAnimationFrame(() => resolve()))").await.unwrap();
+        assert_geometry(&page, width, "with connection #1 shown").await;
+
+        let [conns, frames, detail] = panes(&page).await;
+        let (left, top, right, bottom) = (0, 1, 2, 3);
+        let before = |a: [f64; 4], b: [f64; 4], end: usize, start: usize| a[end] <= b[start] + 1.0;
+        let arrangement = if before(conns, frames, right, left) && before(frames, detail, right, left) {
+            Panes::Columns
+        } else if before(conns, frames, right, left)
+            && before(conns, detail, right, left)
+            && before(frames, detail, bottom, top)
+        {
+            Panes::Sidebar
+        } else if before(conns, frames, bottom, top) && before(frames, detail, bottom, top) {
+            Panes::Stacked
+        } else {
+            panic!("at {width} px the panes overlap: connections {conns:?}, frames {frames:?}, detail {detail:?}")
+        };
+        assert_eq!(arrangement, want, "at {width} px: connections {conns:?}, frames {frames:?}, detail {detail:?}");
+        for (pane, rect) in [("connections", conns), ("frames", frames), ("detail", detail)] {
+            assert!(
+                rect[right] - rect[left] >= 200.0 && rect[bottom] - rect[top] >= 120.0,
+                "at {width} px the {pane} pane is squeezed: {rect:?}"
+            );
+        }
+
+        // A frame picked with the mouse: its detail is on screen, and says what a narrow table leaves out.
+        settled(&page).await;
+        page.eval("document.getElementById('frame-2').scrollIntoView({block: 'center'})").await.unwrap();
+        page.click_on_screen("#frame-2").await.unwrap_or_else(|e| panic!("at {width} px: {e:#}"));
+        page.wait_for("document.querySelector('#detail-body h3')?.textContent === 'Frame #2'", WAIT)
+            .await
+            .unwrap_or_else(|e| panic!("at {width} px, clicking frame #2 did not show it: {e:#}"));
+        assert_geometry(&page, width, "with frame #2 shown").await;
+        let payload = "(() => { const r = document.querySelector('#detail-body pre.json').getBoundingClientRect(); \
+                         return r.left >= 0 && r.right <= innerWidth && r.top < innerHeight - 40; })()";
+        assert!(truth(&page, payload).await, "at {width} px frame #2's payload is not on screen");
+        let detail_text = page.eval("document.getElementById('detail-body').textContent").await.unwrap();
+        let ts = page.eval("document.querySelector('#frame-2 .c-time').title").await.unwrap();
+        for expected in ["\"SessionResponse\"", "142 B", ts.as_str().unwrap()] {
+            assert!(
+                detail_text.as_str().unwrap().contains(expected),
+                "at {width} px the detail lacks {expected}: {detail_text}"
+            );
+        }
+
+        // A closed connection's close card, picked from the list.
+        pick_connection(&page, 2).await;
+        page.wait_for("document.getElementById('close-card')", WAIT).await.unwrap();
+        assert_geometry(&page, width, "with connection #2's close card shown").await;
+        let card = "(() => { const r = document.getElementById('close-card').getBoundingClientRect(); \
+                      return r.width > 150 && r.left >= 0 && r.right <= innerWidth && r.top < innerHeight - 40; })()";
+        assert!(truth(&page, card).await, "at {width} px the close card is not on screen");
+
+        // A 1,500-character path: it ends in an ellipsis, the downloads stay on screen.
+        pick_connection(&page, 4).await;
+        assert_geometry(&page, width, "with connection #4 and its long path shown").await;
+        let ellipsized = "(() => { const p = document.querySelector('#conn-header .conn-header-path'), r = p.getBoundingClientRect(); \
+                            return p.scrollWidth > p.clientWidth && r.width > 40 && r.right <= innerWidth; })()";
+        assert!(truth(&page, ellipsized).await, "at {width} px the long path is not ellipsized in the header");
+        // Its Connection tab shows the whole path, wrapped: the detail does not scroll sideways either.
+        page.click_on_screen("#tabs [data-tab=\"conn\"]").await.unwrap_or_else(|e| panic!("at {width} px: {e:#}"));
+        page.wait_for("document.querySelector('#detail-body h3')?.textContent === 'Connection 4'", WAIT).await.unwrap();
+        let wrapped = "(() => { const d = document.getElementById('detail-body');                          return d.scrollWidth <= d.clientWidth && d.textContent.includes('x'.repeat(1500)); })()";
+        assert!(truth(&page, wrapped).await, "at {width} px the Connection tab scrolls sideways");
+    }
+    assert_eq!(browser.page_errors(), Vec::<String>::new());
+    ui.stop().await.unwrap();
+}
+
+/// The pretty view shows every number as it was sent, never as a double reads it: 12345678901234567890 (not
+/// 12345678901234567000), -0, 1e400 (not Infinity), 0.1000000000000000055511151231257827 (not 0.1), 2.50; and keys as
+/// sent, in their order, a repeated key twice. A JWT claim past 2^53 reads exactly too (the Tokens tab).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pretty_view_and_token_claims_show_numbers_exactly_as_sent() {
+    let browser = Browser::launch().await.unwrap_or_else(|e| panic!("{e:#}"));
+    let hub = Hub::new(HubOptions::default());
+    publish(&hub, fixtures::meta());
+    publish(&hub, fixtures::open(1, "/v1"));
+    let sent = r#"{"id": 12345678901234567890, "neg": -0, "huge": 1e400, "tenth": 0.1000000000000000055511151231257827,
+        "nested": {"list": [1, 2.50, {"deep": -12345678901234567890123}], "empty": {}, "none": [], "ok": true, "nil": null,
+        "esc": "caf\u00e9 \"q\""}, "b": 1, "2": 2, "b": 3}"#;
+    publish(&hub, fixtures::frame(1, 1, Peer::Server, Opcode::Text, sent.as_bytes(), 10));
+    publish(
+        &hub,
+        frametap::event::Record::from(frametap::event::Token {
+            conn: 1,
+            ts: fixtures::at(11),
+            seq: Some(1),
+            source: "frame:body.jwt".into(),
+            details: fixtures::details(serde_json::json!({"token_kind": "jwt", "verified": false,
+                "claims": {"sub": "guest", "uid": 12345678901234567890u64, "ids": [9007199254740993u64, 7]}})),
+        }),
+    );
+    let ui = start_ui(hub, None).await;
+    let page = open_page(&browser, &ui.url).await;
+    // The first connection is selected as it arrives.
+    page.wait_for("document.getElementById('frame-1')", WAIT).await.unwrap();
+    page.click("#frame-1").await.unwrap();
+    page.wait_for("document.querySelector('#detail-body pre.json')", WAIT).await.unwrap();
+
+    let shown = page.eval("document.querySelector('#detail-body pre.json').textContent").await.unwrap();
+    let expected = r#"{
+  "id": 12345678901234567890,
+  "neg": -0,
+  "huge": 1e400,
+  "tenth": 0.1000000000000000055511151231257827,
+  "nested": {
+    "list": [
+      1,
+      2.50,
+      {
+        "deep": -12345678901234567890123
+      }
+    ],
+    "empty": {},
+    "none": [],
+    "ok": true,
+    "nil": null,
+    "esc": "caf\u00e9 \"q\""
+  },
+  "b": 1,
+  "2": 2,
+  "b": 3
+}"#;
+    assert_eq!(shown.as_str().unwrap(), expected);
+    let numbers = page
+        .eval("[...document.querySelectorAll('#detail-body pre.json .j-num')].map(n => n.textContent)")
+        .await
+        .unwrap();
+    let want = [
+        "12345678901234567890",
+        "-0",
+        "1e400",
+        "0.1000000000000000055511151231257827",
+        "1",
+        "2.50",
+        "-12345678901234567890123",
+        "1",
+        "2",
+        "3",
+    ];
+    assert_eq!(numbers, serde_json::json!(want), "each number is highlighted as a number, as sent");
+    let keys = page
+        .eval("[...document.querySelectorAll('#detail-body pre.json .j-key')].map(n => n.textContent).join(' ')")
+        .await
+        .unwrap();
+    assert_eq!(keys, r#""id" "neg" "huge" "tenth" "nested" "list" "deep" "empty" "none" "ok" "nil" "esc" "b" "2" "b""#);
+
+    page.click("#tabs [data-tab=\"tokens\"]").await.unwrap();
+    page.wait_for("document.querySelector('#detail-body .token')", WAIT).await.unwrap();
+    let claims = page
+        .eval("[...document.querySelectorAll('#detail-body .token h5 + table.kv tr')].map(r => r.textContent).join(' | ')")
+        .await
+        .unwrap();
+    assert_eq!(claims, "subguest | uid12345678901234567890 | ids9007199254740993, 7");
+    assert_eq!(browser.page_errors(), Vec::<String>::new());
+    ui.stop().await.unwrap();
 }

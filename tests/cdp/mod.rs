@@ -285,6 +285,34 @@ impl Page {
         Ok(())
     }
 
+    /// Clicks the first element matching a CSS selector the way a user does: with the mouse, at its centre. An error
+    /// when there is none, when its centre is off screen, or when something else covers it there.
+    pub async fn click_on_screen(&self, selector: &str) -> anyhow::Result<()> {
+        let sel = serde_json::to_string(selector)?;
+        let at = self
+            .eval(&format!(
+                "(() => {{ const e = document.querySelector({sel}); if (!e) return 'nothing matches'; \
+                   const r = e.getBoundingClientRect(), x = r.left + r.width / 2, y = r.top + r.height / 2; \
+                   if (r.width === 0 || r.height === 0) return 'it has no size'; \
+                   if (x < 0 || y < 0 || x >= innerWidth || y >= innerHeight) return `its centre (${{x}}, ${{y}}) is off screen`; \
+                   const top = document.elementFromPoint(x, y); \
+                   if (!e.contains(top)) return `it is covered by ${{top?.outerHTML.slice(0, 80)}}`; \
+                   return [x, y]; }})()"
+            ))
+            .await?;
+        let Some([x, y]) = at.as_array().map(|a| [a[0].as_f64(), a[1].as_f64()]) else {
+            bail!("cannot click {selector}: {}", at.as_str().unwrap_or("?"));
+        };
+        for kind in ["mousePressed", "mouseReleased"] {
+            self.call(
+                "Input.dispatchMouseEvent",
+                json!({"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1}),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
     /// Types into an input (sets its value and fires `input`).
     pub async fn type_into(&self, selector: &str, text: &str) -> anyhow::Result<()> {
         let (sel, text) = (serde_json::to_string(selector)?, serde_json::to_string(text)?);

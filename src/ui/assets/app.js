@@ -3,8 +3,13 @@ import {
   el, clock, duration, humanBytes, preview, isTyping, frameText, closeName,
   frameDetail, closeCard, tokensPanel, connectionPanel, countdownText, unclosed,
 } from './views.js';
+import { parseExact } from './json.js';
 
 const MAX_ROWS = 5000;
+// Records are written by serde_json: integers past 2^53 have 16 digits or more, and a float is written in its
+// shortest form, which a double reads back, except -0.0. Only a message that may hold such a number (a JWT's
+// 64-bit id among its claims) is read the slow, exact way (json.js); a frame's payload is a string either way.
+const MAYBE_INEXACT = /\d{16}|-0\.0/;
 const $ = (id) => document.getElementById(id);
 
 // Drop the access token from the address bar: the cookie carries it from now on.
@@ -29,7 +34,8 @@ const state = {
     hideNoise: false, search: '', regex: false, matcher: null,
   },
 };
-window.frametap = { state }; // for debugging from the console
+// For debugging from the console; `idle()` says no redraw is pending (tests wait for it before they click).
+window.frametap = { state, idle: () => !markDirty.queued };
 
 function conn(id) {
   let c = state.conns.get(id);
@@ -118,7 +124,7 @@ function connect() {
   const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/stream`);
   ws.onopen = () => { retryDelay = 500; state.connected = true; setStatus('syncing…', 'connecting'); };
   ws.onmessage = (ev) => {
-    const msg = JSON.parse(ev.data);
+    const msg = MAYBE_INEXACT.test(ev.data) ? parseExact(ev.data) : JSON.parse(ev.data);
     if (msg.t === 'hello') {
       const keepSelection = state.selected;
       reset();
@@ -354,7 +360,13 @@ function selectFrame(seq) {
   markDirty(['detail']);
   render();
   const r = rowFor(seq);
-  if (r) { r.classList.add('selected'); state.autoScroll = false; r.scrollIntoView({ block: 'center' }); $('jump-latest').hidden = false; }
+  if (r) { r.classList.add('selected'); state.autoScroll = false; centerRow(r); $('jump-latest').hidden = false; }
+}
+
+/** Scrolls the frame table, and only it (scrollIntoView would move the page too), to show the row in its middle. */
+function centerRow(r) {
+  const s = $('table-scroll');
+  s.scrollTop += r.getBoundingClientRect().top - s.getBoundingClientRect().top - (s.clientHeight - r.offsetHeight) / 2;
 }
 
 function renderDetail() {

@@ -1,5 +1,6 @@
 // frametap UI: rendering helpers and the detail views (frame, close card, tokens, connection).
 // Everything from the wire is shown with textContent, never parsed as HTML: frames are untrusted.
+import { jsonTokens, ExactNumber } from './json.js';
 
 export const CLOSE_CODES = {
   1000: 'Normal Closure', 1001: 'Going Away', 1002: 'Protocol Error', 1003: 'Unsupported Data',
@@ -102,6 +103,7 @@ export function frameText(f) {
 /** Payloads larger than this are shown as plain (truncated) text: building a DOM for them would freeze the page. */
 export const RICH_LIMIT = 256 * 1024;
 
+/** The payload parsed, for its structure (typing events); numbers may be rounded: jsonView shows the text itself. */
 export function frameJson(f) {
   if (f._json === undefined) {
     f._json = null;
@@ -132,42 +134,42 @@ export function preview(f) {
   return '';
 }
 
-/** Pretty, highlighted JSON built as DOM nodes. */
-export function jsonView(value) {
+/**
+ * A JSON text pretty-printed and highlighted, as DOM nodes: its own tokens re-indented, so every number, string and
+ * key reads exactly as it was sent (JSON.parse would round 12345678901234567890, turn -0 into 0 and 1e400 into
+ * Infinity, drop the first of two equal keys and move integer-like keys first). The text must be JSON.
+ */
+export function jsonView(text) {
   const pre = el('pre.json');
-  const write = (v, indent) => {
-    const pad = '  '.repeat(indent);
-    if (v === null) pre.append(el('span.j-null', { text: 'null' }));
-    else if (Array.isArray(v)) {
-      if (!v.length) { pre.append('[]'); return; }
-      pre.append('[\n');
-      v.forEach((item, i) => { pre.append(pad + '  '); write(item, indent + 1); pre.append(i < v.length - 1 ? ',\n' : '\n'); });
-      pre.append(pad + ']');
-    } else if (typeof v === 'object') {
-      const keys = Object.keys(v);
-      if (!keys.length) { pre.append('{}'); return; }
-      pre.append('{\n');
-      keys.forEach((k, i) => {
-        pre.append(pad + '  ', el('span.j-key', { text: JSON.stringify(k) }), ': ');
-        write(v[k], indent + 1);
-        pre.append(i < keys.length - 1 ? ',\n' : '\n');
-      });
-      pre.append(pad + '}');
-    } else if (typeof v === 'string') pre.append(el('span.j-str', { text: JSON.stringify(v) }));
-    else if (typeof v === 'number') pre.append(el('span.j-num', { text: String(v) }));
-    else pre.append(el('span.j-bool', { text: String(v) }));
-  };
-  write(value, 0);
+  const tokens = jsonTokens(text);
+  let depth = 0;
+  const newline = () => '\n' + '  '.repeat(depth);
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i];
+    const next = tokens[i + 1];
+    if (t === '{' || t === '[') {
+      if (next === '}' || next === ']') { pre.append(t + next); i++; } else { depth++; pre.append(t + newline()); }
+    } else if (t === '}' || t === ']') { depth--; pre.append(newline() + t); }
+    else if (t === ',') pre.append(',' + newline());
+    else if (t === ':') pre.append(': ');
+    else if (t[0] === '"') pre.append(el(next === ':' ? 'span.j-key' : 'span.j-str', { text: t }));
+    else if (t === 'null') pre.append(el('span.j-null', { text: t }));
+    else if (t === 'true' || t === 'false') pre.append(el('span.j-bool', { text: t }));
+    else pre.append(el('span.j-num', { text: t }));
+  }
   return pre;
 }
+
+/** A value with nothing inside to list: a string, number, boolean, null, or a number kept as written. */
+const isScalar = (v) => typeof v !== 'object' || v === null || v instanceof ExactNumber;
 
 /** Any value as something readable: strings as text, the rest as compact JSON or a key/value table. */
 export function valueView(v) {
   if (v == null) return el('span.muted', { text: '—' });
   if (typeof v === 'string') return el('span', { text: v });
-  if (typeof v !== 'object') return el('code', { text: String(v) });
+  if (isScalar(v)) return el('code', { text: String(v) });
   if (Array.isArray(v)) {
-    if (v.every(x => typeof x !== 'object' || x === null)) return el('span', { text: v.join(', ') });
+    if (v.every(isScalar)) return el('span', { text: v.join(', ') });
     return el('ul.plain', null, v.map(x => el('li', null, valueView(x))));
   }
   return kvTable(v);
@@ -214,7 +216,7 @@ export function frameDetail(conn, f) {
   } else if (frameText(f) != null) {
     raw = frameText(f);
     const j = frameJson(f);
-    if (j) body.append(jsonView(j));
+    if (j) body.append(jsonView(raw));
     else if (raw.length > RICH_LIMIT) body.append(el('p.muted', { text: `Showing the first ${humanBytes(RICH_LIMIT)} of ${humanBytes(raw.length)}; Copy takes all of it.` }), el('pre.text', { text: raw.slice(0, RICH_LIMIT) }));
     else body.append(el('pre.text', { text: raw }));
   } else if (f.base64) {
