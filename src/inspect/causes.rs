@@ -2,7 +2,8 @@
 
 use super::analyzer::ConnHistory;
 use super::close::{
-    cause, human_ms, ms_between, preview, utc, Cause, Confidence, IDLE_MS, MIN_RESOLVABLE_RTT_MS, SOON_MS,
+    cause, fragment_words, human_ms, ms_between, preview, utc, Cause, Confidence, IDLE_MS, MIN_RESOLVABLE_RTT_MS,
+    SOON_MS,
 };
 use super::codes::{close_code_meaning, close_code_name, is_forbidden_on_wire};
 use super::tokens::{SeenToken, TokenKind};
@@ -194,8 +195,9 @@ pub(crate) fn client_frame_rules(history: &ConnHistory, close: &Close, close_at:
             "protocol-lint",
             confidence,
             format!(
-                "client frame #{} {} breaks the {} protocol ({}){}",
+                "client frame #{}{} {} breaks the {} protocol ({}){}",
                 client.seq,
+                client.message.map_or(String::new(), |m| format!(" ({})", fragment_words(&m, client.fin))),
                 quoted_unless_structured(&short(&preview(client), 80)),
                 history.profile.protocol(),
                 crate::profile::rule_words(&rules),

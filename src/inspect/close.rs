@@ -1,6 +1,6 @@
 //! Close analysis: who ended a connection, the frame that preceded it, and the likely causes (docs/diagnosis.md).
 
-use super::analyzer::{ConnHistory, FrameFacts};
+use super::analyzer::{ConnHistory, FrameFacts, MessageFacts};
 use super::codes::{close_code_meaning, close_code_name};
 use super::{causes, violations};
 use crate::event::{Close, Diagnosis, Open, Peer, Ts};
@@ -62,12 +62,13 @@ pub(crate) fn cause(
     Cause { rule: rule.into(), confidence, message, evidence, seq }
 }
 
-/// A payload shortened for one line: text up to [`PREVIEW_CHARS`], binary as its size and first bytes.
+/// A payload shortened for one line: text up to [`PREVIEW_CHARS`], binary as its size and first bytes. For a
+/// fragment of a fragmented message, the start of the message (its fragments up to this one).
 pub fn preview(facts: &FrameFacts) -> String {
     if facts.text {
         if let Some(text) = text_head(facts) {
             let flat = one_line(text);
-            let cut = (facts.head.len() as u64) < facts.len;
+            let cut = (facts.head.len() as u64) < facts.shown_len();
             return match flat.char_indices().nth(PREVIEW_CHARS) {
                 Some((at, _)) => format!("{}…", &flat[..at]),
                 None if cut => format!("{flat}…"),
@@ -76,8 +77,8 @@ pub fn preview(facts: &FrameFacts) -> String {
         }
     }
     let head: String = facts.head.iter().take(16).map(|b| format!("{b:02x}")).collect();
-    let more = if facts.len > 16 { "…" } else { "" };
-    format!("<{} bytes: {head}{more}>", facts.len)
+    let more = if facts.shown_len() > 16 { "…" } else { "" };
+    format!("<{} bytes: {head}{more}>", facts.shown_len())
 }
 
 /// Text as sent, on one line: each control character (a newline, a tab) and the whitespace after it become
@@ -104,7 +105,7 @@ pub fn one_line(text: &str) -> String {
 fn text_head(facts: &FrameFacts) -> Option<&str> {
     match std::str::from_utf8(&facts.head) {
         Ok(text) => Some(text),
-        Err(e) if e.error_len().is_none() && (facts.head.len() as u64) < facts.len => {
+        Err(e) if e.error_len().is_none() && (facts.head.len() as u64) < facts.shown_len() => {
             std::str::from_utf8(&facts.head[..e.valid_up_to()]).ok()
         }
         Err(_) => None,
@@ -116,14 +117,39 @@ pub(crate) fn ms_between(later: Ts, earlier: Ts) -> f64 {
 }
 
 fn frame_json(facts: &FrameFacts, close_at: Ts) -> Value {
-    json!({
+    let mut frame = json!({
         "seq": facts.seq,
         "from": facts.from.as_str(),
         "opcode": facts.opcode.name(),
         "len": facts.len,
         "preview": preview(facts),
         "gap_ms": ms_between(close_at, facts.ts),
-    })
+    });
+    if let Some(message) = facts.message {
+        frame["message"] = json!({
+            "first_seq": message.first_seq,
+            "fragments": message.fragments,
+            "len": message.len,
+            "complete": facts.fin,
+        });
+    }
+    frame
+}
+
+/// How a fragment stands in its message, in words: `the last of 3 fragments of a 120 B message from #4` when
+/// it ended the message (`complete`), else `fragment 2 of a message from #4 that had not ended (80 B so far)`.
+pub fn fragment_words(message: &MessageFacts, complete: bool) -> String {
+    if complete {
+        format!(
+            "the last of {} fragments of a {} B message from #{}",
+            message.fragments, message.len, message.first_seq
+        )
+    } else {
+        format!(
+            "fragment {} of a message from #{} that had not ended ({} B so far)",
+            message.fragments, message.first_seq, message.len
+        )
+    }
 }
 
 pub(crate) fn human_ms(ms: f64) -> String {
