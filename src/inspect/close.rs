@@ -276,7 +276,7 @@ pub fn diagnose_refused(history: &ConnHistory, open: &Open, mode: &str) -> Diagn
     details.insert("reason".into(), Value::Null);
     details.insert("clean".into(), json!(true));
     details.insert("detail".into(), json!(refused));
-    details.insert("duration_ms".into(), json!(open.handshake_ms.unwrap_or(0.0)));
+    details.insert("duration_ms".into(), json!(open.failed_ms.or(open.handshake_ms).unwrap_or(0.0)));
     details.insert("handshake_ms".into(), json!(history.handshake_ms));
     details.insert("upstream_rtt_ms".into(), json!(history.upstream_rtt_ms));
     details.insert("close_seq".into(), Value::Null);
@@ -287,7 +287,7 @@ pub fn diagnose_refused(history: &ConnHistory, open: &Open, mode: &str) -> Diagn
     details.insert("causes".into(), serde_json::to_value(&found).unwrap_or_default());
     details.insert("ruled_out".into(), json!([]));
     details.insert("findings".into(), serde_json::to_value(&history.findings).unwrap_or_default());
-    Diagnosis { conn: open.conn, ts: open.ts, details }
+    Diagnosis { conn: open.conn, ts: open.failed_at().unwrap_or(open.ts), details }
 }
 
 fn summary(close: &Close, preceding: Option<&FrameFacts>, top: Option<&Cause>) -> String {

@@ -187,6 +187,7 @@ async fn handle(mut req: Request<Incoming>, client_addr: SocketAddr, ctx: Arc<Se
         }),
         error: None,
         handshake_ms: None,
+        failed_ms: None,
     };
     ctx.sink.emit(Record::from(open)).await;
     let path_note = (path != ctx.script.open.request.path)

@@ -126,6 +126,7 @@ pub fn handmade_capture(dir: &Path, name: &str, status: u16, close: Option<frame
         }),
         error: None,
         handshake_ms: Some(12.5),
+        failed_ms: None,
     })];
     if status == 101 {
         records.push(frame(1, Peer::Client, "hi"));
