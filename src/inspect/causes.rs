@@ -108,7 +108,7 @@ pub(crate) fn who_closed(history: &ConnHistory, close: &Close, causes: &mut Vec<
 
 /// The server said it was ending the session or connection (profile signals). The last such frame before the
 /// close is the likely one; earlier ones, which the connection outlived, are only possible causes.
-pub(crate) fn announced(history: &ConnHistory, close_at: Ts, causes: &mut Vec<Cause>) {
+pub(crate) fn announced(history: &ConnHistory, close: &Close, close_at: Ts, causes: &mut Vec<Cause>) {
     let announcements = history.signals.iter().rev().filter_map(|at| match &at.signal {
         Signal::Announced { what, message } => Some((at, what, message)),
         _ => None,
@@ -116,11 +116,14 @@ pub(crate) fn announced(history: &ConnHistory, close_at: Ts, causes: &mut Vec<Ca
     for (n, (at, what, message)) in announcements.enumerate() {
         let gap = human_ms(ms_between(close_at, at.ts));
         let mut evidence = vec![format!("frame #{} ({what}), {gap} before the close", at.seq)];
-        let confidence = if n == 0 {
-            Confidence::Likely
-        } else {
+        let confidence = if n > 0 {
             evidence.push("a later frame announced an end too, and the connection went on after this one".into());
             Confidence::Possible
+        } else if client_dropped(close) {
+            evidence.push("then the client dropped TCP itself, which an announcement does not make a client do".into());
+            Confidence::Possible
+        } else {
+            Confidence::Likely
         };
         causes.push(cause("server-announced", confidence, message.clone(), evidence, Some(at.seq)));
     }
@@ -303,16 +306,28 @@ fn short(text: &str, chars: usize) -> String {
     }
 }
 
+/// The client ended the connection by dropping TCP (its process or network went away), with no close frame.
+fn client_dropped(close: &Close) -> bool {
+    close.initiator == Peer::Client && !close.clean && close.code.is_none()
+}
+
 /// A JWT in force on this connection expired at or before the close. Tokens first seen after the first close
-/// frame (`closed_at_seq`) came too late to have caused it.
+/// frame (`closed_at_seq`) came too late to have caused it. Likely when the server ended the connection and
+/// had not gone on answering normally after the expiry; possible otherwise.
 pub(crate) fn token_rules(
-    seen: &[SeenToken],
+    history: &ConnHistory,
     closed_at_seq: Option<u64>,
     close: &Close,
     close_at: Ts,
     causes: &mut Vec<Cause>,
     ruled_out: &mut Vec<Value>,
 ) {
+    let seen: &[SeenToken] = history.tokens.seen();
+    // The server's last data frame before the close, when it was an ordinary answer (not an error, an
+    // announced end or a rate limit): a server that answered so after a token expired did not end the
+    // connection over that expiry.
+    let served =
+        history.last_from(Peer::Server).filter(|last| !history.signals.iter().any(|signal| signal.seq == last.seq));
     let close_micros = close_at.micros();
     let expired_by_close = |exp: i64| exp.saturating_mul(1_000_000) <= close_micros;
     let mut in_force = 0;
@@ -330,8 +345,26 @@ pub(crate) fn token_rules(
         if !expired_by_close(exp) {
             continue;
         }
-        let confidence =
-            if close.initiator == Peer::Server || !close.clean { Confidence::Likely } else { Confidence::Possible };
+        let served_after = served.filter(|last| {
+            last.ts.micros() > exp.saturating_mul(1_000_000) && token.seq.is_none_or(|seq| last.seq > seq)
+        });
+        let confidence = if close.initiator == Peer::Server && served_after.is_none() {
+            Confidence::Likely
+        } else {
+            Confidence::Possible
+        };
+        let mut evidence = vec![format!(
+            "exp {} ({exp}); first seen in {place}; the close came at {}",
+            utc(exp),
+            close_at.to_rfc3339()
+        )];
+        if let Some(last) = served_after {
+            evidence.push(format!(
+                "the server went on answering after it had expired (frame #{}, {} after exp), so it did not end the connection over it then",
+                last.seq,
+                human_ms((last.ts.micros() - exp.saturating_mul(1_000_000)) as f64 / 1000.0)
+            ));
+        }
         causes.push(cause(
             "token-expired",
             confidence,
@@ -340,11 +373,7 @@ pub(crate) fn token_rules(
                 token.source,
                 human_ms((close_micros - exp.saturating_mul(1_000_000)) as f64 / 1000.0)
             ),
-            vec![format!(
-                "exp {} ({exp}); first seen in {place}; the close came at {}",
-                utc(exp),
-                close_at.to_rfc3339()
-            )],
+            evidence,
             token.seq,
         ));
     }

@@ -197,11 +197,11 @@ pub fn diagnose(history: &ConnHistory, close: &Close) -> Diagnosis {
     causes::who_closed(history, close, &mut found);
     violations::handshake_mismatch(history, close, &mut found);
     violations::rfc6455_violations(history, close, &mut found);
-    causes::announced(history, close_at, &mut found);
+    causes::announced(history, close, close_at, &mut found);
     causes::rate_limited(history, close, close_at, &mut found);
     causes::client_frame_rules(history, close, close_at, &mut found);
     let closed_at_seq = history.first_close.as_ref().map(|c| c.seq);
-    causes::token_rules(history.tokens.seen(), closed_at_seq, close, close_at, &mut found, &mut ruled_out);
+    causes::token_rules(history, closed_at_seq, close, close_at, &mut found, &mut ruled_out);
     causes::idle(history, close, close_at, &mut found);
     causes::close_code(history, close, &mut found);
     found.extend(history.profile.close_causes());
