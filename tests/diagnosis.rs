@@ -155,6 +155,25 @@ fn a_rate_limit_before_the_close_is_named() {
     assert!(cause(&d, "close-code")["message"].as_str().unwrap().contains("Policy Violation"));
 }
 
+/// Rate-limited, then a frame that breaks the protocol, and the server closes right after that frame: the
+/// broken frame explains the close; the rate limit used to top the list as "sending on after that likely got
+/// the connection closed".
+#[test]
+fn a_broken_frame_after_a_rate_limit_outranks_the_rate_limit() {
+    let mut s = Script::new("sim:genesys/v1", Some(0.3));
+    s.client(0, CONFIGURE).server(20, SESSION_RESPONSE);
+    s.client(100, r#"{"action":"onMessage","token":"3f1c1a52-7a0e-4c0b-9d7e-2b1f9c1e0a11","message":{"type":"Text","text":"spam"}}"#);
+    s.server(101, r#"{"type":"response","class":"TooManyRequestsErrorMessage","code":429,"body":{"retryAfter":1,"errorCode":4029}}"#);
+    s.client(400, r#"{"type":"message","content":"oops"}"#);
+    s.close_frame(401, Peer::Server, 1000, "").close(402, Peer::Server, Some(1000), None, true);
+    let d = s.diagnose();
+    assert_eq!(d.details["causes"][0]["rule"], "protocol-lint", "{:#?}", causes(&d));
+    let limit = cause(&d, "rate-limit");
+    assert_eq!(limit["confidence"], "possible", "{limit}");
+    let message = limit["message"].as_str().unwrap();
+    assert!(message.contains("then client frame #5 broke the protocol, a likelier reason for the close"), "{message}");
+}
+
 #[test]
 fn a_client_that_closes_after_a_rate_limit_may_have_given_up() {
     let mut s = Script::new("sim:genesys/v1", Some(5.0));

@@ -144,12 +144,24 @@ pub(crate) fn rate_limited(history: &ConnHistory, close: &Close, close_at: Ts, c
         };
         let gap = ms_between(close_at, at.ts);
         let client_closed = close.initiator == Peer::Client && close.clean;
-        let confidence = if gap <= 60_000.0 && !client_closed { Confidence::Likely } else { Confidence::Possible };
-        let sent_on = history.last_from(Peer::Client).is_some_and(|c| c.seq > at.seq);
-        let consequence = match (client_closed, sent_on) {
-            (true, _) => "the client may have given up after it",
-            (false, true) => "sending on after that likely got the connection closed",
-            (false, false) => "the close likely followed from it",
+        let sent_after = history.last_from(Peer::Client).filter(|c| c.seq > at.seq);
+        // A frame sent after the rate limit that itself breaks the protocol explains the close better.
+        let broken_after =
+            sent_after.filter(|c| history.findings_for(c.seq).any(|f| f.severity == Severity::Error)).map(|c| c.seq);
+        let confidence = if gap <= 60_000.0 && !client_closed && broken_after.is_none() {
+            Confidence::Likely
+        } else {
+            Confidence::Possible
+        };
+        let consequence = match (client_closed, broken_after, sent_after.is_some()) {
+            (true, ..) => "the client may have given up after it".to_owned(),
+            (false, Some(seq), _) => {
+                format!(
+                    "then client frame #{seq} broke the protocol, a likelier reason for the close (see protocol-lint)"
+                )
+            }
+            (false, None, true) => "sending on after that likely got the connection closed".to_owned(),
+            (false, None, false) => "the close likely followed from it".to_owned(),
         };
         let mut evidence = vec![format!("frame #{}: {message}", at.seq)];
         evidence.extend(close_code);
