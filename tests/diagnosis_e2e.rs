@@ -365,3 +365,31 @@ async fn an_upstream_that_never_answers_is_diagnosed_when_the_handshake_timed_ou
     assert_eq!(d.details["duration_ms"], json!(failed_ms));
     assert!(cause(d, "upgrade-refused")["message"].as_str().unwrap().contains("timed out"), "{d:?}");
 }
+
+/// An upstream that authenticates the upgrade by cookie refuses it through frametap, which drops the
+/// browser's cookies by default: the diagnosis says so (it used to give only the generic 403 hint, and the
+/// `cookies-dropped` note did not connect the two).
+#[tokio::test]
+async fn a_refusal_from_an_upstream_that_wanted_the_cookies_frametap_dropped_says_so() {
+    let decide = |head: &str| {
+        if head.to_ascii_lowercase().contains("\r\ncookie:") {
+            common::raw::Answer::Upgrade(Vec::new())
+        } else {
+            common::raw::Answer::Refuse(403, Vec::new(), b"no session".to_vec())
+        }
+    };
+    let (upstream, _heads) = common::raw::start_raw_server(decide, |_| async {}).await;
+    let proxy = start_analysing_proxy(upstream).await;
+    let (head, ws, _) = common::raw::connect(proxy.addr, "/socket", &[("Cookie", "session=abc")]).await;
+    assert!(head.starts_with("HTTP/1.1 403") && ws.is_none(), "{head}");
+    // Without cookies the same refusal says nothing about them.
+    let (head, _, _) = common::raw::connect(proxy.addr, "/socket", &[]).await;
+    assert!(head.starts_with("HTTP/1.1 403"), "{head}");
+    let (capture, file, _dir) = proxy.stop().await;
+    let (d, _) = diagnosis_and_inspect(&capture, &file, 1);
+    let evidence = cause(&d, "upgrade-refused")["evidence"].to_string();
+    assert!(evidence.contains("the client sent 1 Cookie header that frametap did not forward"), "{evidence}");
+    assert!(evidence.contains("--forward-cookies"), "{evidence}");
+    let (d, _) = diagnosis_and_inspect(&capture, &file, 2);
+    assert!(!cause(&d, "upgrade-refused")["evidence"].to_string().contains("Cookie"), "{d:?}");
+}

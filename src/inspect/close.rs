@@ -241,7 +241,8 @@ pub fn diagnose(history: &ConnHistory, close: &Close) -> Diagnosis {
 }
 
 /// Builds the `diagnosis` record of a connection whose WebSocket never opened (refused upgrade, unreachable
-/// upstream). The relay writes no `close` record for those, so this is written right after the `open`.
+/// upstream). The relay writes no `close` record for those, so this is derived from the `open` (and written
+/// after the notes about its handshake: `pipeline::DerivedOrder`).
 /// `mode` is the session's: in `replay-send` frametap itself was the client, so no 502 went to anyone; in an
 /// `import` the recording tool, not frametap, saw the failure.
 pub fn diagnose_refused(history: &ConnHistory, open: &Open, mode: &str) -> Diagnosis {
@@ -257,6 +258,9 @@ pub fn diagnose_refused(history: &ConnHistory, open: &Open, mode: &str) -> Diagn
     )];
     if let Some(body) = open.response.as_ref().and_then(|r| r.body.as_deref()).filter(|b| !b.trim().is_empty()) {
         found[0].evidence.push(format!("the upstream said: {}", body.trim()));
+    }
+    if let Some(evidence) = cookies_withheld(history, open) {
+        found[0].evidence.push(evidence);
     }
     match &open.error {
         Some(error) if mode == "replay-send" => found[0].evidence.push(format!("frametap could not open it: {error}")),
@@ -288,6 +292,24 @@ pub fn diagnose_refused(history: &ConnHistory, open: &Open, mode: &str) -> Diagn
     details.insert("ruled_out".into(), json!([]));
     details.insert("findings".into(), serde_json::to_value(&history.findings).unwrap_or_default());
     Diagnosis { conn: open.conn, ts: open.failed_at().unwrap_or(open.ts), details }
+}
+
+/// For a 401 or 403 from an upstream that is not the Guest API (which uses no cookies): that the client sent
+/// cookies frametap did not forward, if it did, since an upstream that authenticates the upgrade by cookie
+/// refuses it then.
+fn cookies_withheld(history: &ConnHistory, open: &Open) -> Option<String> {
+    let status = open.response.as_ref()?.status;
+    if !matches!(status, 401 | 403) || history.profile.name() == "genesys" {
+        return None;
+    }
+    let sent_upstream = &open.upstream_request.as_ref()?.headers;
+    let cookies = open.request.headers.iter().filter(|(name, _)| name.eq_ignore_ascii_case("cookie")).count();
+    (cookies > 0 && crate::event::header(sent_upstream, "cookie").is_none()).then(|| {
+        format!(
+            "the client sent {} that frametap did not forward (it drops them unless --forward-cookies): if this upstream authenticates the upgrade with a cookie, that is why it refused",
+            crate::words::count(cookies as u64, "Cookie header")
+        )
+    })
 }
 
 fn summary(close: &Close, preceding: Option<&FrameFacts>, top: Option<&Cause>) -> String {
