@@ -224,12 +224,22 @@ fn truncate(text: &str, max: usize) -> String {
     }
 }
 
+/// The request's line, stamped when it arrived; for an upgrade that failed, then the failure's line, stamped
+/// when frametap knew (both print then, since the `open` record is written once the upstream answered or failed).
 fn open_lines(open: &Open, paint: Paint) -> String {
     let time = open.ts.0.format("%H:%M:%S%.3f");
     let upstream = open.upstream.as_deref().unwrap_or("?");
     let head = format!("{time} #{} {} {} → {upstream}", open.conn, open.request.method, open.request.path);
+    // Stamped when frametap knew; a record written before frametap recorded that has only the request's time.
+    let (failed_at, after) = match (open.failed_at(), open.failed_ms) {
+        (Some(at), Some(ms)) => (
+            format!("{} #{}", at.0.format("%H:%M:%S%.3f"), open.conn),
+            format!(" ({} after the request)", crate::inspect::close::human_ms(ms)),
+        ),
+        _ => (format!("{time} #{}", open.conn), String::new()),
+    };
     if let Some(error) = &open.error {
-        return format!("{head}\n{time} #{} {} {error}", open.conn, paint.red("UPSTREAM FAILED:"));
+        return format!("{head}\n{failed_at} {}{after}: {error}", paint.red("UPSTREAM FAILED"));
     }
     let Some(response) = &open.response else { return head };
     if response.status == 101 {
@@ -237,12 +247,12 @@ fn open_lines(open: &Open, paint: Paint) -> String {
             .map_or(String::new(), |p| format!(" (subprotocol {p})"));
         return format!("{head}  {}{protocol}", paint.bold("101 upgraded"));
     }
-    let mut text = format!("{head}\n{time} #{} {} with {}", open.conn, paint.red("UPGRADE REFUSED"), response.status);
+    let mut text = format!("{head}\n{failed_at} {} with {}{after}", paint.red("UPGRADE REFUSED"), response.status);
     for (name, value) in &response.headers {
         text += &format!("\n      {name}: {value}");
     }
     if let Some(body) = &response.body {
-        text += &format!("\n      body: {}", truncate(body, 400));
+        text += &format!("\n      body: {}", truncate(body.trim_end(), 400));
     }
     text
 }
@@ -331,6 +341,47 @@ mod tests {
         assert!(private.contains("4001 Private") && private.contains("reason \"kicked\""), "{private}");
         let empty = line(&frame(Opcode::Close, true, b""));
         assert!(empty.contains("1005 No Status Received"), "{empty}");
+    }
+
+    /// A failed upgrade prints its request stamped when it arrived and its failure stamped when it was known.
+    #[test]
+    fn a_failed_upgrade_is_stamped_when_it_failed() {
+        let arrived = Ts::from_micros(1_764_000_000_000_000).unwrap();
+        let mut open = Open {
+            conn: 2,
+            ts: arrived,
+            client_addr: None,
+            request: crate::event::HttpRequest { method: "GET".into(), path: "/chat".into(), headers: vec![] },
+            upstream: Some("ws://127.0.0.1:9/chat".into()),
+            upstream_request: None,
+            response: None,
+            error: Some("timed out after 10.0 s while waiting for the upstream's handshake response".into()),
+            handshake_ms: None,
+            failed_ms: Some(10_002.5),
+        };
+        let lines = open_lines(&open, Paint(false));
+        assert_eq!(
+            lines,
+            "16:00:00.000 #2 GET /chat → ws://127.0.0.1:9/chat\n16:00:10.002 #2 UPSTREAM FAILED (10.0 s after the request): timed out after 10.0 s while waiting for the upstream's handshake response"
+        );
+        open.error = None;
+        open.response = Some(crate::event::HttpResponse {
+            status: 403,
+            headers: vec![],
+            body: Some("origin not allowed\n".into()),
+            body_base64: None,
+        });
+        open.failed_ms = Some(2_000.0);
+        let lines = open_lines(&open, Paint(false));
+        assert!(
+            lines.ends_with(
+                "\n16:00:02.000 #2 UPGRADE REFUSED with 403 (2.0 s after the request)\n      body: origin not allowed"
+            ),
+            "{lines}"
+        );
+        // A record written before `failed_ms` existed has only the request's time.
+        open.failed_ms = None;
+        assert!(open_lines(&open, Paint(false)).contains("\n16:00:00.000 #2 UPGRADE REFUSED with 403\n"));
     }
 
     /// `--quiet --log-format json` prints closes, not frames, so only the former are serialised for it.

@@ -414,3 +414,67 @@ async fn a_closed_stderr_does_not_stop_frametap() {
     assert!(live.contains("preceding frame #1"), "{live}");
     let _home = proxy.stop().await;
 }
+
+/// The time a terminal line is stamped with (`HH:MM:SS.mmm` at its start).
+fn stamp(line: &str) -> chrono::NaiveTime {
+    chrono::NaiveTime::parse_from_str(&line[..12], "%H:%M:%S%.3f").unwrap_or_else(|e| panic!("{line:?}: {e}"))
+}
+
+/// A failed upgrade used to print its failure with the request's time (an upstream that refused after a
+/// delay read as one that refused at once), and the notes about its handshake after its diagnosis.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_failed_upgrade_is_stamped_when_it_failed_and_its_notes_come_before_its_diagnosis() {
+    use tokio::io::AsyncWriteExt;
+    const DELAY: std::time::Duration = std::time::Duration::from_millis(700);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                common::raw::read_head(&mut stream).await;
+                tokio::time::sleep(DELAY).await;
+                let answer = "HTTP/1.1 403 Forbidden\r\nContent-Length: 19\r\n\r\norigin not allowed\n";
+                let _ = stream.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    let upstream_url = format!("ws://{upstream}");
+    let mut proxy = RunningProxy::start(&["--no-ui", "--upstream", &upstream_url]).await;
+    let addr = proxy.banner.url.trim_start_matches("ws://").split('/').next().unwrap().parse().unwrap();
+    // A browser's request: it offers compression and sends the cookies it holds for 127.0.0.1.
+    let browser = [("Cookie", "sid=1"), ("Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits")];
+    let (head, ws, _) = common::raw::connect(addr, "/chat", &browser).await;
+    assert!(head.starts_with("HTTP/1.1 403") && ws.is_none(), "{head}");
+    let mut lines = Vec::new();
+    let read = async {
+        while !lines.last().is_some_and(|l: &String| l.contains("upgrade-refused")) {
+            lines.push(proxy.stdout.next_line().await.unwrap().expect("the diagnosis block"));
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(20), read).await.expect("a diagnosis is printed");
+    let log = lines.join("\n");
+    let at = |needle: &str| lines.iter().position(|l| l.contains(needle)).unwrap_or_else(|| panic!("{needle}: {log}"));
+    let (request, refused) = (&lines[at("#1 GET /chat")], &lines[at("#1 UPGRADE REFUSED with 403")]);
+    let waited = (stamp(refused) - stamp(request)).to_std().unwrap();
+    assert!(waited >= DELAY - std::time::Duration::from_millis(5), "{waited:?}:\n{log}");
+    assert!(refused.contains("after the request)"), "{refused}");
+    let diagnosis = at("diagnosis conn 1");
+    assert!(at("info: the client offered") < diagnosis && at("info: dropped 1 Cookie") < diagnosis, "{log}");
+
+    let capture_path = proxy.banner.capture.clone().expect("a capture");
+    let _home = proxy.stop().await;
+    let capture = frametap::capture::read_capture(std::path::Path::new(&capture_path)).unwrap();
+    let kinds: Vec<&str> = capture.records.iter().filter(|r| r.conn() == Some(1)).map(|r| r.kind()).collect();
+    assert_eq!(kinds, ["open", "note", "note", "diagnosis"], "docs/capture-format.md's order");
+    let Some(frametap::event::Record::Open(open)) = capture.records.iter().find(|r| r.kind() == "open") else {
+        unreachable!()
+    };
+    let failed_ms = open.failed_ms.expect("a failed upgrade says when it failed");
+    assert!(failed_ms >= DELAY.as_secs_f64() * 1000.0 && open.failed_at().is_some(), "{open:?}");
+    let Some(frametap::event::Record::Diagnosis(d)) = capture.records.iter().find(|r| r.kind() == "diagnosis") else {
+        unreachable!()
+    };
+    assert_eq!(Some(d.ts), open.failed_at(), "the diagnosis is dated when the upgrade failed");
+    assert_eq!(d.details["duration_ms"], serde_json::json!(failed_ms));
+}

@@ -155,6 +155,25 @@ fn a_rate_limit_before_the_close_is_named() {
     assert!(cause(&d, "close-code")["message"].as_str().unwrap().contains("Policy Violation"));
 }
 
+/// Rate-limited, then a frame that breaks the protocol, and the server closes right after that frame: the
+/// broken frame explains the close; the rate limit used to top the list as "sending on after that likely got
+/// the connection closed".
+#[test]
+fn a_broken_frame_after_a_rate_limit_outranks_the_rate_limit() {
+    let mut s = Script::new("sim:genesys/v1", Some(0.3));
+    s.client(0, CONFIGURE).server(20, SESSION_RESPONSE);
+    s.client(100, r#"{"action":"onMessage","token":"3f1c1a52-7a0e-4c0b-9d7e-2b1f9c1e0a11","message":{"type":"Text","text":"spam"}}"#);
+    s.server(101, r#"{"type":"response","class":"TooManyRequestsErrorMessage","code":429,"body":{"retryAfter":1,"errorCode":4029}}"#);
+    s.client(400, r#"{"type":"message","content":"oops"}"#);
+    s.close_frame(401, Peer::Server, 1000, "").close(402, Peer::Server, Some(1000), None, true);
+    let d = s.diagnose();
+    assert_eq!(d.details["causes"][0]["rule"], "protocol-lint", "{:#?}", causes(&d));
+    let limit = cause(&d, "rate-limit");
+    assert_eq!(limit["confidence"], "possible", "{limit}");
+    let message = limit["message"].as_str().unwrap();
+    assert!(message.contains("then client frame #5 broke the protocol, a likelier reason for the close"), "{message}");
+}
+
 #[test]
 fn a_client_that_closes_after_a_rate_limit_may_have_given_up() {
     let mut s = Script::new("sim:genesys/v1", Some(5.0));
@@ -442,7 +461,64 @@ fn an_authenticated_session_code_that_expired_is_in_force() {
     let d = s.diagnose();
     let expired = cause(&d, "token-expired");
     assert_eq!(expired["seq"], 1);
+    assert_eq!(expired["confidence"], "likely", "the server's answer after the expiry was an error: {expired}");
     assert!(expired["evidence"][0].as_str().unwrap().contains("first seen in frame #1"));
+}
+
+/// A JWT already expired when the connection opened (a custom UI putting a stale token in the URL): the
+/// server went on answering normally after it, so its expiry is not why the server closed now (it used to be
+/// a likely cause beside the broken frame that was).
+#[test]
+fn a_jwt_the_server_went_on_serving_after_its_expiry_is_only_a_possible_cause() {
+    let stale = jwt(serde_json::json!({"sub":"guest","exp":epoch(-3600)}));
+    let mut s = Script::new("sim:genesys/v1", Some(0.3));
+    if let Record::Open(open) = &mut s.records[1] {
+        open.request.path = format!("/v1?deploymentId=d1e2&access_token={stale}");
+    }
+    s.client(0, CONFIGURE).server(20, SESSION_RESPONSE);
+    s.client(300, r#"{"action":"onMessage","token":"3f1c1a52-7a0e-4c0b-9d7e-2b1f9c1e0a11","message":{"type":"Text","text":"hi"}}"#);
+    s.server(301, r#"{"type":"message","class":"StructuredMessage","code":200,"body":{"type":"Text","text":"Hello!","direction":"Outbound"}}"#);
+    s.client(600, r#"{"type":"message","content":"oops"}"#);
+    s.close_frame(601, Peer::Server, 1000, "").close(602, Peer::Server, Some(1000), None, true);
+    let d = s.diagnose();
+    let expired = cause(&d, "token-expired");
+    assert_eq!(expired["confidence"], "possible", "{expired}");
+    let evidence = expired["evidence"].to_string();
+    assert!(evidence.contains("the server went on answering after it had expired (frame #4"), "{evidence}");
+    assert_eq!(d.details["causes"][0]["rule"], "protocol-lint", "{:#?}", causes(&d));
+    // A server whose last word after the expiry was an error still reads as reacting to it.
+    let mut s = Script::new("sim:genesys/v1", Some(0.3));
+    if let Record::Open(open) = &mut s.records[1] {
+        open.request.path = format!("/v1?deploymentId=d1e2&access_token={stale}");
+    }
+    s.client(0, CONFIGURE)
+        .server(20, r#"{"type":"response","class":"string","code":401,"body":"unauthorized","tracingId":"t-1"}"#);
+    s.close_frame(30, Peer::Server, 1000, "").close(31, Peer::Server, Some(1000), None, true);
+    assert_eq!(cause(&s.diagnose(), "token-expired")["confidence"], "likely");
+}
+
+/// The client's own TCP drop (a killed tab, a lost network) is not what an expired token or the agent leaving
+/// makes happen: both are possible causes there, no longer likely ones.
+#[test]
+fn a_client_tcp_drop_is_not_likely_caused_by_an_expiry_or_an_announcement() {
+    let token = jwt(serde_json::json!({"sub":"guest","exp":epoch(3)}));
+    let mut s = Script::new("sim:genesys/v1", Some(5.0));
+    s.client(
+        0,
+        &format!(
+            r#"{{"action":"configureAuthenticatedSession","token":"t","deploymentId":"d","data":{{"code":"{token}"}}}}"#
+        ),
+    );
+    s.server(20, SESSION_RESPONSE);
+    s.server(
+        1000,
+        r#"{"type":"message","class":"StructuredMessage","code":200,"body":{"direction":"Outbound","type":"Event","events":[{"eventType":"Presence","presence":{"type":"Disconnect"}}],"metadata":{"readOnly":"true"}}}"#,
+    );
+    s.close(5000, Peer::Client, None, None, false);
+    let d = s.diagnose();
+    assert_eq!(cause(&d, "tcp-drop")["confidence"], "certain");
+    assert_eq!(cause(&d, "token-expired")["confidence"], "possible", "{:#?}", causes(&d));
+    assert_eq!(cause(&d, "server-announced")["confidence"], "possible", "{:#?}", causes(&d));
 }
 
 #[test]

@@ -335,3 +335,61 @@ async fn an_extension_the_upstream_accepted_unasked_is_warned_about_and_explains
     );
     assert_eq!(rules(&d), offline);
 }
+
+/// An upstream that accepts TCP and never answers: the upgrade fails at the handshake timeout. The `open`
+/// records when that was (it used to carry only the request's time, and the diagnosis a duration of 0), and
+/// the notes about the request come before the diagnosis (they used to follow it).
+#[tokio::test]
+async fn an_upstream_that_never_answers_is_diagnosed_when_the_handshake_timed_out() {
+    let silent = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = silent.local_addr().unwrap();
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = silent.accept().await {
+            held.push(stream);
+        }
+    });
+    let proxy = start_analysing_proxy(upstream).await;
+    let offer = [("Sec-WebSocket-Extensions", "permessage-deflate")];
+    let (head, ws, _) = common::raw::connect(proxy.addr, "/chat", &offer).await;
+    assert!(head.starts_with("HTTP/1.1 502") && ws.is_none(), "{head}");
+    let (capture, _file, _dir) = proxy.stop().await;
+    holder.abort();
+    let kinds: Vec<&str> = capture.records.iter().filter(|r| r.conn() == Some(1)).map(|r| r.kind()).collect();
+    assert_eq!(kinds, ["open", "note", "diagnosis"]);
+    let Some(Record::Open(open)) = capture.records.iter().find(|r| r.kind() == "open") else { unreachable!() };
+    let failed_ms = open.failed_ms.expect("a failed upgrade says when it failed");
+    assert!(failed_ms >= common::TEST_TIMEOUT.as_secs_f64() * 1000.0, "{open:?}");
+    let Some(Record::Diagnosis(d)) = capture.records.iter().find(|r| r.kind() == "diagnosis") else { unreachable!() };
+    assert_eq!(Some(d.ts), open.failed_at(), "dated when the upgrade failed, not when it was asked for");
+    assert_eq!(d.details["duration_ms"], json!(failed_ms));
+    assert!(cause(d, "upgrade-refused")["message"].as_str().unwrap().contains("timed out"), "{d:?}");
+}
+
+/// An upstream that authenticates the upgrade by cookie refuses it through frametap, which drops the
+/// browser's cookies by default: the diagnosis says so (it used to give only the generic 403 hint, and the
+/// `cookies-dropped` note did not connect the two).
+#[tokio::test]
+async fn a_refusal_from_an_upstream_that_wanted_the_cookies_frametap_dropped_says_so() {
+    let decide = |head: &str| {
+        if head.to_ascii_lowercase().contains("\r\ncookie:") {
+            common::raw::Answer::Upgrade(Vec::new())
+        } else {
+            common::raw::Answer::Refuse(403, Vec::new(), b"no session".to_vec())
+        }
+    };
+    let (upstream, _heads) = common::raw::start_raw_server(decide, |_| async {}).await;
+    let proxy = start_analysing_proxy(upstream).await;
+    let (head, ws, _) = common::raw::connect(proxy.addr, "/socket", &[("Cookie", "session=abc")]).await;
+    assert!(head.starts_with("HTTP/1.1 403") && ws.is_none(), "{head}");
+    // Without cookies the same refusal says nothing about them.
+    let (head, _, _) = common::raw::connect(proxy.addr, "/socket", &[]).await;
+    assert!(head.starts_with("HTTP/1.1 403"), "{head}");
+    let (capture, file, _dir) = proxy.stop().await;
+    let (d, _) = diagnosis_and_inspect(&capture, &file, 1);
+    let evidence = cause(&d, "upgrade-refused")["evidence"].to_string();
+    assert!(evidence.contains("the client sent 1 Cookie header that frametap did not forward"), "{evidence}");
+    assert!(evidence.contains("--forward-cookies"), "{evidence}");
+    let (d, _) = diagnosis_and_inspect(&capture, &file, 2);
+    assert!(!cause(&d, "upgrade-refused")["evidence"].to_string().contains("Cookie"), "{d:?}");
+}

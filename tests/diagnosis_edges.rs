@@ -263,6 +263,68 @@ fn a_fragmented_request_is_linted_and_its_findings_name_the_last_fragment() {
     assert!(!findings(&d).iter().any(|f| f.contains("not JSON") || f.contains("not json")), "{:?}", findings(&d));
 }
 
+/// The seed story's broken message, sent the way a browser library may send it: in fragments, the last one
+/// empty. The diagnosis quotes the message, not its empty last fragment.
+#[test]
+fn a_fragmented_message_is_quoted_from_its_start_not_by_its_last_fragment() {
+    let message = r#"{"type":"message","content":"Hello from custom UI","timestamp":1764097800000}"#;
+    let (a, rest) = message.split_at(20);
+    let (b, c) = rest.split_at(30);
+    let mut s = Script::new("sim:genesys/v1", Some(0.3));
+    s.fragmented(0, Peer::Client, Opcode::Text, &[a.as_bytes(), b.as_bytes(), c.as_bytes(), b""]);
+    s.close_frame(1, Peer::Server, 1000, "").close(2, Peer::Server, Some(1000), None, true);
+    let d = s.diagnose();
+    let preceding = &d.details["preceding"];
+    assert_eq!(preceding["seq"], 4, "{preceding}");
+    assert_eq!(preceding["len"], 0, "the frame's own length: {preceding}");
+    assert_eq!(preceding["preview"], message, "{preceding}");
+    assert_eq!(
+        preceding["message"],
+        serde_json::json!({"first_seq": 1, "fragments": 4, "len": message.len(), "complete": true}),
+        "{preceding}"
+    );
+    let lint = cause(&d, "protocol-lint")["message"].as_str().unwrap().to_owned();
+    assert!(
+        lint.starts_with(&format!(
+            "client frame #4 (the last of 4 fragments of a {} B message from #1) {message} breaks",
+            message.len()
+        )),
+        "{lint}"
+    );
+    let block = render_diagnosis(&d, false);
+    assert!(
+        block.contains(&format!(
+            "▶ preceding frame #4 client→server continuation (the last of 4 fragments of a {} B message from #1), 1.0 ms before the close:\n        {message}\n",
+            message.len()
+        )),
+        "{block}"
+    );
+}
+
+/// A message cut off by the close (its last fragment never came) is quoted from its start too, and its preview
+/// says it goes on; a long message is cut at 160 characters whatever its fragments' sizes.
+#[test]
+fn an_unfinished_or_long_fragmented_message_is_quoted_from_its_start_and_cut() {
+    let mut s = Script::new("ws://127.0.0.1:9/chat", Some(1.0));
+    let long = "y".repeat(300);
+    s.fragmented(0, Peer::Server, Opcode::Text, &[b"a", b"b", long.as_bytes(), b"never ends"]);
+    if let Some(Record::Frame(last)) = s.records.last_mut() {
+        last.fin = false;
+    }
+    s.close_frame(5, Peer::Client, 1000, "").close(6, Peer::Client, Some(1000), None, true);
+    let d = s.diagnose();
+    let preceding = &d.details["preceding"];
+    assert_eq!(preceding["preview"], format!("ab{}…", "y".repeat(158)), "{preceding}");
+    assert_eq!(preceding["message"]["complete"], false, "{preceding}");
+    assert_eq!(preceding["message"]["len"], 312, "{preceding}");
+    let block = render_diagnosis(&d, false);
+    assert!(block.contains("(fragment 4 of a message from #1 that had not ended (312 B so far))"), "{block}");
+    // A whole frame carries no `message`.
+    let mut s = Script::new("ws://127.0.0.1:9/chat", Some(1.0));
+    s.client(0, "hello").close_frame(5, Peer::Server, 1000, "").close(6, Peer::Server, Some(1000), None, true);
+    assert!(s.diagnose().details["preceding"].get("message").is_none());
+}
+
 #[test]
 fn a_jwt_split_over_fragments_is_one_token_not_a_malformed_one() {
     let token = jwt(serde_json::json!({"sub": "guest", "exp": epoch(3600)}));

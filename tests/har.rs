@@ -82,6 +82,7 @@ fn rich_capture() -> Vec<Record> {
             }),
             error: None,
             handshake_ms: Some(42.125),
+            failed_ms: None,
         }),
         Record::from(Token {
             conn: 1,
@@ -162,6 +163,7 @@ fn rich_capture() -> Vec<Record> {
             }),
             error: None,
             handshake_ms: None,
+            failed_ms: None,
         }),
         Record::Note(Note {
             conn: None,
@@ -623,6 +625,10 @@ fn a_chrome_entry_that_never_connected_is_not_said_to_have_got_a_502_from_framet
     let evidence = diagnosis.details["causes"][0]["evidence"].to_string();
     assert!(evidence.contains("the recording says it failed: net::ERR_CONNECTION_REFUSED"), "{evidence}");
     assert!(!evidence.contains("502"), "{evidence}");
+    // Placed as the live proxy places it: after the notes about the handshake; it took the entry's time.
+    let kinds: Vec<&str> = records.iter().filter(|r| r.conn() == Some(1)).map(|r| r.kind()).collect();
+    assert_eq!(kinds, ["open", "note", "diagnosis"]);
+    assert_eq!(diagnosis.details["duration_ms"], 3.0);
 }
 
 #[test]

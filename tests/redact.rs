@@ -59,6 +59,7 @@ fn open(path: &str, headers: &[(&str, &str)], response_headers: &[(&str, &str)])
         response: Some(HttpResponse { status: 101, headers: pairs(response_headers), body: None, body_base64: None }),
         error: None,
         handshake_ms: Some(10.0),
+        failed_ms: None,
     })
 }
 
@@ -849,6 +850,12 @@ async fn a_secret_split_across_fragments_leaks_into_no_preview_of_the_analysis()
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.contains(r#""kind":"diagnosis""#), "the analysis ran");
     assert!(!text.contains(&SESSION[20..]), "the fragment's piece of the token is in a preview: {text}");
+    // The preview quotes the whole message (not its last fragment), with the whole token masked.
+    let diagnosis = text.lines().find(|l| l.contains(r#""kind":"diagnosis""#)).unwrap();
+    let preview: Value = serde_json::from_str::<Value>(diagnosis).unwrap()["preceding"]["preview"].clone();
+    let preview = preview.as_str().unwrap();
+    assert!(preview.starts_with(r#"{"action":"configureSession""#), "{preview}");
+    assert!(preview.contains(&format!(r#""token":"{UUID_PLACEHOLDER_PREFIX}"#)), "{preview}");
 }
 
 #[test]

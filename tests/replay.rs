@@ -348,7 +348,10 @@ async fn bad_replays_fail_with_one_clear_line() {
     assert!(err.contains(&format!("could not replay to ws://{closed}/v1?deploymentId=6c1b2f0e")), "{err}");
     assert!(err.contains("could not connect") && !err.contains('\n'), "{err}");
     let refused = read_capture(&dir.path().join("refused.jsonl")).unwrap();
-    assert!(matches!(&refused.records[1], Record::Open(o) if o.error.is_some()), "the failed attempt is captured");
+    assert!(
+        matches!(&refused.records[1], Record::Open(o) if o.error.is_some() && o.failed_ms.is_some()),
+        "the failed attempt is captured, with when it failed"
+    );
     let diagnosis = refused.records.iter().find_map(|r| match r {
         Record::Diagnosis(d) => Some(serde_json::to_string(&d.details).unwrap()),
         _ => None,

@@ -51,8 +51,11 @@ async fn markers_downloads_and_the_table_stay_on_screen_and_focus_stays_put() {
     );
     assert!(truth(&page, &fits).await, "the ⚑ diagnosis marker is cut off by the list's edge");
 
-    // A refused upgrade shows its handshake time and does not count up.
+    // A refused upgrade shows how long it took to fail (not its handshake round trip), and does not count up.
     assert!(truth(&page, "document.querySelector('#conn-list li[data-conn=\"4\"] [data-since]') === null").await);
+    let refused = page.eval("document.querySelector('#conn-list li[data-conn=\"4\"]').textContent").await.unwrap();
+    let refused = refused.as_str().unwrap_or_default();
+    assert!(refused.contains("2.5 s") && !refused.contains("42 ms"), "{refused}");
 
     // A long path: the downloads stay reachable, the page does not scroll sideways; the payload is shown as sent.
     page.click("#conn-list li[data-conn=\"3\"]").await.unwrap();

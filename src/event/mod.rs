@@ -214,6 +214,20 @@ pub struct Open {
     /// Milliseconds from sending the upgrade request upstream to its response: the handshake round trip.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub handshake_ms: Option<f64>,
+    /// Only for an upgrade that failed (a non-101 answer, or `error`): milliseconds from the request's arrival
+    /// (`ts`) to when frametap knew it had failed (the answer read whole, or the error).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_ms: Option<f64>,
+}
+
+impl Open {
+    /// When the upgrade was known to have failed (`ts` plus `failed_ms`); `None` for one that did not fail, or
+    /// whose record does not say (written before frametap recorded it).
+    pub fn failed_at(&self) -> Option<Ts> {
+        let ms = self.failed_ms.filter(|ms| ms.is_finite() && *ms >= 0.0)?;
+        let later = self.ts.0.checked_add_signed(chrono::Duration::microseconds((ms * 1000.0).round() as i64))?;
+        Ts::from_utc(later)
+    }
 }
 
 /// How a connection ended.

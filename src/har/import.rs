@@ -192,6 +192,8 @@ pub(super) fn import_entry(
         }),
         response,
         handshake_ms: wait,
+        // The entry's time: for an upgrade that failed, from the request to the failure.
+        failed_ms: (status != 101).then(|| entry["time"].as_f64().filter(|t| t.is_finite() && *t >= 0.0)).flatten(),
     })];
     records.push(Record::Note(Note {
         conn: Some(conn),

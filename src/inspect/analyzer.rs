@@ -31,17 +31,34 @@ pub struct Analyzer {
 
 /// What the analysis keeps of one data frame: its facts and the start of its payload, enough for the
 /// diagnosis's preview (a copy of at most [`PAYLOAD_HEAD`] bytes, so no payload is kept alive or shared).
+/// For a fragment of a fragmented message the head is the start of the **message** (its fragments so far),
+/// so a preview quotes what was sent, not a piece of it.
 #[derive(Clone, Debug)]
 pub struct FrameFacts {
     pub seq: u64,
     pub ts: Ts,
     pub from: Peer,
     pub opcode: Opcode,
-    /// The whole payload's length.
+    /// This frame's payload length.
     pub len: u64,
-    /// The payload's first [`PAYLOAD_HEAD`] bytes (all of it when shorter).
+    pub fin: bool,
+    /// The payload's first [`PAYLOAD_HEAD`] bytes (all of it when shorter); of the message so far when
+    /// `message` is set.
     pub head: Vec<u8>,
     pub text: bool,
+    /// Set when this frame is a fragment of a fragmented message: the message up to and including it.
+    pub message: Option<MessageFacts>,
+}
+
+/// A fragmented data message up to one of its fragments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MessageFacts {
+    /// The seq of its first fragment.
+    pub first_seq: u64,
+    /// Its fragments so far.
+    pub fragments: u64,
+    /// Its payload bytes so far.
+    pub len: u64,
 }
 
 /// Payload bytes kept of a data frame: the longest preview the diagnosis shows (`close::PREVIEW_CHARS`
@@ -49,20 +66,50 @@ pub struct FrameFacts {
 pub const PAYLOAD_HEAD: usize = (super::close::PREVIEW_CHARS + 1) * 4;
 
 impl FrameFacts {
-    /// The facts of `frame`, copying the head of its payload into `head` (a buffer reused from the
-    /// previous frame of the same peer, so a frame costs a short copy, not an allocation).
-    fn of(frame: &Frame, mut head: Vec<u8>) -> Self {
-        head.clear();
-        head.extend_from_slice(&frame.payload[..frame.payload.len().min(PAYLOAD_HEAD)]);
+    /// The facts of `frame`, given the facts of the previous data frame of the same peer (whose head buffer
+    /// is reused, so a frame costs a short copy, not an allocation). A continuation of that peer's
+    /// unfinished message extends the message's head while it is short of [`PAYLOAD_HEAD`] bytes.
+    fn of(frame: &Frame, previous: Option<FrameFacts>) -> Self {
+        let continued = previous.as_ref().and_then(|p| {
+            let message = p.message.filter(|_| !p.fin && frame.opcode == Opcode::Continuation)?;
+            Some((message, p.text))
+        });
+        let mut head = previous.map(|p| p.head).unwrap_or_default();
+        let (message, text) = match continued {
+            Some((so_far, text)) => {
+                // Only while every byte so far is in the head (a payload recorded short leaves a gap).
+                if head.len() as u64 == so_far.len {
+                    let room = PAYLOAD_HEAD.saturating_sub(head.len()).min(frame.payload.len());
+                    head.extend_from_slice(&frame.payload[..room]);
+                }
+                let message = MessageFacts { fragments: so_far.fragments + 1, len: so_far.len + frame.len, ..so_far };
+                (Some(message), text)
+            }
+            None => {
+                head.clear();
+                head.extend_from_slice(&frame.payload[..frame.payload.len().min(PAYLOAD_HEAD)]);
+                let starts_message = !frame.fin && frame.opcode != Opcode::Continuation;
+                let message =
+                    starts_message.then_some(MessageFacts { first_seq: frame.seq, fragments: 1, len: frame.len });
+                (message, frame.text_message || frame.opcode == Opcode::Text)
+            }
+        };
         FrameFacts {
             seq: frame.seq,
             ts: frame.ts,
             from: frame.from,
             opcode: frame.opcode,
             len: frame.len,
+            fin: frame.fin,
             head,
-            text: frame.text_message || frame.opcode == Opcode::Text,
+            text,
+            message,
         }
+    }
+
+    /// The length of what [`FrameFacts::head`] is the start of: the message so far, or this frame's payload.
+    pub fn shown_len(&self) -> u64 {
+        self.message.map_or(self.len, |m| m.len)
     }
 }
 
@@ -290,7 +337,7 @@ impl ConnHistory {
             self.largest = Some((frame.seq, frame.len, frame.from));
         }
         let previous = self.last_data[slot(frame.from)].take();
-        self.last_data[slot(frame.from)] = Some(FrameFacts::of(frame, previous.map(|f| f.head).unwrap_or_default()));
+        self.last_data[slot(frame.from)] = Some(FrameFacts::of(frame, previous));
         self.last_any = Some(slot(frame.from));
         if self.auto_pending && self.data_frames > AUTO_DETECT_FRAMES {
             self.auto_pending = false;

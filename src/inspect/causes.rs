@@ -2,7 +2,8 @@
 
 use super::analyzer::ConnHistory;
 use super::close::{
-    cause, human_ms, ms_between, preview, utc, Cause, Confidence, IDLE_MS, MIN_RESOLVABLE_RTT_MS, SOON_MS,
+    cause, fragment_words, human_ms, ms_between, preview, utc, Cause, Confidence, IDLE_MS, MIN_RESOLVABLE_RTT_MS,
+    SOON_MS,
 };
 use super::codes::{close_code_meaning, close_code_name, is_forbidden_on_wire};
 use super::tokens::{SeenToken, TokenKind};
@@ -107,7 +108,7 @@ pub(crate) fn who_closed(history: &ConnHistory, close: &Close, causes: &mut Vec<
 
 /// The server said it was ending the session or connection (profile signals). The last such frame before the
 /// close is the likely one; earlier ones, which the connection outlived, are only possible causes.
-pub(crate) fn announced(history: &ConnHistory, close_at: Ts, causes: &mut Vec<Cause>) {
+pub(crate) fn announced(history: &ConnHistory, close: &Close, close_at: Ts, causes: &mut Vec<Cause>) {
     let announcements = history.signals.iter().rev().filter_map(|at| match &at.signal {
         Signal::Announced { what, message } => Some((at, what, message)),
         _ => None,
@@ -115,11 +116,14 @@ pub(crate) fn announced(history: &ConnHistory, close_at: Ts, causes: &mut Vec<Ca
     for (n, (at, what, message)) in announcements.enumerate() {
         let gap = human_ms(ms_between(close_at, at.ts));
         let mut evidence = vec![format!("frame #{} ({what}), {gap} before the close", at.seq)];
-        let confidence = if n == 0 {
-            Confidence::Likely
-        } else {
+        let confidence = if n > 0 {
             evidence.push("a later frame announced an end too, and the connection went on after this one".into());
             Confidence::Possible
+        } else if client_dropped(close) {
+            evidence.push("then the client dropped TCP itself, which an announcement does not make a client do".into());
+            Confidence::Possible
+        } else {
+            Confidence::Likely
         };
         causes.push(cause("server-announced", confidence, message.clone(), evidence, Some(at.seq)));
     }
@@ -140,12 +144,24 @@ pub(crate) fn rate_limited(history: &ConnHistory, close: &Close, close_at: Ts, c
         };
         let gap = ms_between(close_at, at.ts);
         let client_closed = close.initiator == Peer::Client && close.clean;
-        let confidence = if gap <= 60_000.0 && !client_closed { Confidence::Likely } else { Confidence::Possible };
-        let sent_on = history.last_from(Peer::Client).is_some_and(|c| c.seq > at.seq);
-        let consequence = match (client_closed, sent_on) {
-            (true, _) => "the client may have given up after it",
-            (false, true) => "sending on after that likely got the connection closed",
-            (false, false) => "the close likely followed from it",
+        let sent_after = history.last_from(Peer::Client).filter(|c| c.seq > at.seq);
+        // A frame sent after the rate limit that itself breaks the protocol explains the close better.
+        let broken_after =
+            sent_after.filter(|c| history.findings_for(c.seq).any(|f| f.severity == Severity::Error)).map(|c| c.seq);
+        let confidence = if gap <= 60_000.0 && !client_closed && broken_after.is_none() {
+            Confidence::Likely
+        } else {
+            Confidence::Possible
+        };
+        let consequence = match (client_closed, broken_after, sent_after.is_some()) {
+            (true, ..) => "the client may have given up after it".to_owned(),
+            (false, Some(seq), _) => {
+                format!(
+                    "then client frame #{seq} broke the protocol, a likelier reason for the close (see protocol-lint)"
+                )
+            }
+            (false, None, true) => "sending on after that likely got the connection closed".to_owned(),
+            (false, None, false) => "the close likely followed from it".to_owned(),
         };
         let mut evidence = vec![format!("frame #{}: {message}", at.seq)];
         evidence.extend(close_code);
@@ -194,8 +210,9 @@ pub(crate) fn client_frame_rules(history: &ConnHistory, close: &Close, close_at:
             "protocol-lint",
             confidence,
             format!(
-                "client frame #{} {} breaks the {} protocol ({}){}",
+                "client frame #{}{} {} breaks the {} protocol ({}){}",
                 client.seq,
+                client.message.map_or(String::new(), |m| format!(" ({})", fragment_words(&m, client.fin))),
                 quoted_unless_structured(&short(&preview(client), 80)),
                 history.profile.protocol(),
                 crate::profile::rule_words(&rules),
@@ -301,16 +318,28 @@ fn short(text: &str, chars: usize) -> String {
     }
 }
 
+/// The client ended the connection by dropping TCP (its process or network went away), with no close frame.
+fn client_dropped(close: &Close) -> bool {
+    close.initiator == Peer::Client && !close.clean && close.code.is_none()
+}
+
 /// A JWT in force on this connection expired at or before the close. Tokens first seen after the first close
-/// frame (`closed_at_seq`) came too late to have caused it.
+/// frame (`closed_at_seq`) came too late to have caused it. Likely when the server ended the connection and
+/// had not gone on answering normally after the expiry; possible otherwise.
 pub(crate) fn token_rules(
-    seen: &[SeenToken],
+    history: &ConnHistory,
     closed_at_seq: Option<u64>,
     close: &Close,
     close_at: Ts,
     causes: &mut Vec<Cause>,
     ruled_out: &mut Vec<Value>,
 ) {
+    let seen: &[SeenToken] = history.tokens.seen();
+    // The server's last data frame before the close, when it was an ordinary answer (not an error, an
+    // announced end or a rate limit): a server that answered so after a token expired did not end the
+    // connection over that expiry.
+    let served =
+        history.last_from(Peer::Server).filter(|last| !history.signals.iter().any(|signal| signal.seq == last.seq));
     let close_micros = close_at.micros();
     let expired_by_close = |exp: i64| exp.saturating_mul(1_000_000) <= close_micros;
     let mut in_force = 0;
@@ -328,8 +357,26 @@ pub(crate) fn token_rules(
         if !expired_by_close(exp) {
             continue;
         }
-        let confidence =
-            if close.initiator == Peer::Server || !close.clean { Confidence::Likely } else { Confidence::Possible };
+        let served_after = served.filter(|last| {
+            last.ts.micros() > exp.saturating_mul(1_000_000) && token.seq.is_none_or(|seq| last.seq > seq)
+        });
+        let confidence = if close.initiator == Peer::Server && served_after.is_none() {
+            Confidence::Likely
+        } else {
+            Confidence::Possible
+        };
+        let mut evidence = vec![format!(
+            "exp {} ({exp}); first seen in {place}; the close came at {}",
+            utc(exp),
+            close_at.to_rfc3339()
+        )];
+        if let Some(last) = served_after {
+            evidence.push(format!(
+                "the server went on answering after it had expired (frame #{}, {} after exp), so it did not end the connection over it then",
+                last.seq,
+                human_ms((last.ts.micros() - exp.saturating_mul(1_000_000)) as f64 / 1000.0)
+            ));
+        }
         causes.push(cause(
             "token-expired",
             confidence,
@@ -338,11 +385,7 @@ pub(crate) fn token_rules(
                 token.source,
                 human_ms((close_micros - exp.saturating_mul(1_000_000)) as f64 / 1000.0)
             ),
-            vec![format!(
-                "exp {} ({exp}); first seen in {place}; the close came at {}",
-                utc(exp),
-                close_at.to_rfc3339()
-            )],
+            evidence,
             token.seq,
         ));
     }

@@ -1,6 +1,6 @@
 //! Close analysis: who ended a connection, the frame that preceded it, and the likely causes (docs/diagnosis.md).
 
-use super::analyzer::{ConnHistory, FrameFacts};
+use super::analyzer::{ConnHistory, FrameFacts, MessageFacts};
 use super::codes::{close_code_meaning, close_code_name};
 use super::{causes, violations};
 use crate::event::{Close, Diagnosis, Open, Peer, Ts};
@@ -62,12 +62,13 @@ pub(crate) fn cause(
     Cause { rule: rule.into(), confidence, message, evidence, seq }
 }
 
-/// A payload shortened for one line: text up to [`PREVIEW_CHARS`], binary as its size and first bytes.
+/// A payload shortened for one line: text up to [`PREVIEW_CHARS`], binary as its size and first bytes. For a
+/// fragment of a fragmented message, the start of the message (its fragments up to this one).
 pub fn preview(facts: &FrameFacts) -> String {
     if facts.text {
         if let Some(text) = text_head(facts) {
             let flat = one_line(text);
-            let cut = (facts.head.len() as u64) < facts.len;
+            let cut = (facts.head.len() as u64) < facts.shown_len();
             return match flat.char_indices().nth(PREVIEW_CHARS) {
                 Some((at, _)) => format!("{}…", &flat[..at]),
                 None if cut => format!("{flat}…"),
@@ -76,8 +77,8 @@ pub fn preview(facts: &FrameFacts) -> String {
         }
     }
     let head: String = facts.head.iter().take(16).map(|b| format!("{b:02x}")).collect();
-    let more = if facts.len > 16 { "…" } else { "" };
-    format!("<{} bytes: {head}{more}>", facts.len)
+    let more = if facts.shown_len() > 16 { "…" } else { "" };
+    format!("<{} bytes: {head}{more}>", facts.shown_len())
 }
 
 /// Text as sent, on one line: each control character (a newline, a tab) and the whitespace after it become
@@ -104,7 +105,7 @@ pub fn one_line(text: &str) -> String {
 fn text_head(facts: &FrameFacts) -> Option<&str> {
     match std::str::from_utf8(&facts.head) {
         Ok(text) => Some(text),
-        Err(e) if e.error_len().is_none() && (facts.head.len() as u64) < facts.len => {
+        Err(e) if e.error_len().is_none() && (facts.head.len() as u64) < facts.shown_len() => {
             std::str::from_utf8(&facts.head[..e.valid_up_to()]).ok()
         }
         Err(_) => None,
@@ -116,14 +117,39 @@ pub(crate) fn ms_between(later: Ts, earlier: Ts) -> f64 {
 }
 
 fn frame_json(facts: &FrameFacts, close_at: Ts) -> Value {
-    json!({
+    let mut frame = json!({
         "seq": facts.seq,
         "from": facts.from.as_str(),
         "opcode": facts.opcode.name(),
         "len": facts.len,
         "preview": preview(facts),
         "gap_ms": ms_between(close_at, facts.ts),
-    })
+    });
+    if let Some(message) = facts.message {
+        frame["message"] = json!({
+            "first_seq": message.first_seq,
+            "fragments": message.fragments,
+            "len": message.len,
+            "complete": facts.fin,
+        });
+    }
+    frame
+}
+
+/// How a fragment stands in its message, in words: `the last of 3 fragments of a 120 B message from #4` when
+/// it ended the message (`complete`), else `fragment 2 of a message from #4 that had not ended (80 B so far)`.
+pub fn fragment_words(message: &MessageFacts, complete: bool) -> String {
+    if complete {
+        format!(
+            "the last of {} fragments of a {} B message from #{}",
+            message.fragments, message.len, message.first_seq
+        )
+    } else {
+        format!(
+            "fragment {} of a message from #{} that had not ended ({} B so far)",
+            message.fragments, message.first_seq, message.len
+        )
+    }
 }
 
 pub(crate) fn human_ms(ms: f64) -> String {
@@ -171,11 +197,11 @@ pub fn diagnose(history: &ConnHistory, close: &Close) -> Diagnosis {
     causes::who_closed(history, close, &mut found);
     violations::handshake_mismatch(history, close, &mut found);
     violations::rfc6455_violations(history, close, &mut found);
-    causes::announced(history, close_at, &mut found);
+    causes::announced(history, close, close_at, &mut found);
     causes::rate_limited(history, close, close_at, &mut found);
     causes::client_frame_rules(history, close, close_at, &mut found);
     let closed_at_seq = history.first_close.as_ref().map(|c| c.seq);
-    causes::token_rules(history.tokens.seen(), closed_at_seq, close, close_at, &mut found, &mut ruled_out);
+    causes::token_rules(history, closed_at_seq, close, close_at, &mut found, &mut ruled_out);
     causes::idle(history, close, close_at, &mut found);
     causes::close_code(history, close, &mut found);
     found.extend(history.profile.close_causes());
@@ -215,7 +241,8 @@ pub fn diagnose(history: &ConnHistory, close: &Close) -> Diagnosis {
 }
 
 /// Builds the `diagnosis` record of a connection whose WebSocket never opened (refused upgrade, unreachable
-/// upstream). The relay writes no `close` record for those, so this is written right after the `open`.
+/// upstream). The relay writes no `close` record for those, so this is derived from the `open` (and written
+/// after the notes about its handshake: `pipeline::DerivedOrder`).
 /// `mode` is the session's: in `replay-send` frametap itself was the client, so no 502 went to anyone; in an
 /// `import` the recording tool, not frametap, saw the failure.
 pub fn diagnose_refused(history: &ConnHistory, open: &Open, mode: &str) -> Diagnosis {
@@ -231,6 +258,9 @@ pub fn diagnose_refused(history: &ConnHistory, open: &Open, mode: &str) -> Diagn
     )];
     if let Some(body) = open.response.as_ref().and_then(|r| r.body.as_deref()).filter(|b| !b.trim().is_empty()) {
         found[0].evidence.push(format!("the upstream said: {}", body.trim()));
+    }
+    if let Some(evidence) = cookies_withheld(history, open) {
+        found[0].evidence.push(evidence);
     }
     match &open.error {
         Some(error) if mode == "replay-send" => found[0].evidence.push(format!("frametap could not open it: {error}")),
@@ -250,7 +280,7 @@ pub fn diagnose_refused(history: &ConnHistory, open: &Open, mode: &str) -> Diagn
     details.insert("reason".into(), Value::Null);
     details.insert("clean".into(), json!(true));
     details.insert("detail".into(), json!(refused));
-    details.insert("duration_ms".into(), json!(open.handshake_ms.unwrap_or(0.0)));
+    details.insert("duration_ms".into(), json!(open.failed_ms.or(open.handshake_ms).unwrap_or(0.0)));
     details.insert("handshake_ms".into(), json!(history.handshake_ms));
     details.insert("upstream_rtt_ms".into(), json!(history.upstream_rtt_ms));
     details.insert("close_seq".into(), Value::Null);
@@ -261,7 +291,25 @@ pub fn diagnose_refused(history: &ConnHistory, open: &Open, mode: &str) -> Diagn
     details.insert("causes".into(), serde_json::to_value(&found).unwrap_or_default());
     details.insert("ruled_out".into(), json!([]));
     details.insert("findings".into(), serde_json::to_value(&history.findings).unwrap_or_default());
-    Diagnosis { conn: open.conn, ts: open.ts, details }
+    Diagnosis { conn: open.conn, ts: open.failed_at().unwrap_or(open.ts), details }
+}
+
+/// For a 401 or 403 from an upstream that is not the Guest API (which uses no cookies): that the client sent
+/// cookies frametap did not forward, if it did, since an upstream that authenticates the upgrade by cookie
+/// refuses it then.
+fn cookies_withheld(history: &ConnHistory, open: &Open) -> Option<String> {
+    let status = open.response.as_ref()?.status;
+    if !matches!(status, 401 | 403) || history.profile.name() == "genesys" {
+        return None;
+    }
+    let sent_upstream = &open.upstream_request.as_ref()?.headers;
+    let cookies = open.request.headers.iter().filter(|(name, _)| name.eq_ignore_ascii_case("cookie")).count();
+    (cookies > 0 && crate::event::header(sent_upstream, "cookie").is_none()).then(|| {
+        format!(
+            "the client sent {} that frametap did not forward (it drops them unless --forward-cookies): if this upstream authenticates the upgrade with a cookie, that is why it refused",
+            crate::words::count(cookies as u64, "Cookie header")
+        )
+    })
 }
 
 fn summary(close: &Close, preceding: Option<&FrameFacts>, top: Option<&Cause>) -> String {

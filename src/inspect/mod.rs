@@ -24,16 +24,18 @@ pub use command::{run_inspect, InspectCommand};
 pub use reassembly::MAX_REASSEMBLED;
 pub use report::{render_block, render_diagnosis, render_token};
 
-/// `records` with what the analysis derives from each (annotations, tokens, diagnoses) right after it, as the
-/// live pipeline writes them: for a recording another tool made (an imported HAR), which has none.
+/// `records` with what the analysis derives from each (annotations, tokens, diagnoses) placed as the live
+/// pipeline places them (`pipeline::DerivedOrder`): for a recording another tool made (an imported HAR), which
+/// has none.
 pub fn with_analysis(records: Vec<crate::event::Record>) -> Vec<crate::event::Record> {
     let mut analyzer = Analyzer::new(AnalysisOptions::default());
+    let mut order = crate::pipeline::DerivedOrder::default();
     let mut out = Vec::with_capacity(records.len());
     for record in records {
         let derived = analyzer.observe(&record, record.ts());
-        out.push(record);
-        out.extend(derived);
+        order.place(record, derived, &mut out);
     }
+    order.flush(&mut out);
     out
 }
 

@@ -1,5 +1,7 @@
 //! Text and JSON rendering of diagnoses, tokens and `inspect` timelines.
 
+use super::analyzer::MessageFacts;
+use super::close::fragment_words;
 use crate::event::{Diagnosis, Record, Token};
 use serde_json::{Map, Value};
 
@@ -29,7 +31,15 @@ fn frame_line(frame: &Value) -> Option<String> {
     let opcode = frame.get("opcode").and_then(Value::as_str).unwrap_or("?");
     let gap = frame.get("gap_ms").and_then(Value::as_f64).unwrap_or_default();
     let gap = if gap < 10.0 { format!("{gap:.1}") } else { format!("{gap:.0}") };
-    Some(format!("#{seq} {from}→{to} {opcode}, {gap} ms before the close"))
+    let fragment = frame.get("message").and_then(|m| {
+        let message = MessageFacts {
+            first_seq: m.get("first_seq")?.as_u64()?,
+            fragments: m.get("fragments")?.as_u64()?,
+            len: m.get("len")?.as_u64()?,
+        };
+        Some(format!(" ({})", fragment_words(&message, m.get("complete")?.as_bool()?)))
+    });
+    Some(format!("#{seq} {from}→{to} {opcode}{}, {gap} ms before the close", fragment.unwrap_or_default()))
 }
 
 /// The terminal log's block renderer (`log::BlockRenderer`): the token report or diagnosis block of a record,

@@ -2,6 +2,7 @@
 //! relay's thread, while each frame is still in that core's cache), so the sink thread only writes them;
 //! and when nothing reads frame records, only what the analysis derives is handed over.
 
+use super::order::DerivedOrder;
 use super::queue::{record_cost, EventSink, Message};
 use super::Analysis;
 use crate::event::{ConnId, Record};
@@ -30,6 +31,8 @@ impl ConnSink {
     }
 
     /// [`Self::emit`] for several records in order, with one lock when the queue has room; empties `records`.
+    /// An upgrade that failed is emitted as one batch, its `open` and the notes about its handshake, so its
+    /// diagnosis follows them ([`DerivedOrder`]).
     pub async fn emit_all(&self, records: &mut Vec<Record>) {
         let (count, cost) = records
             .iter()
@@ -40,8 +43,13 @@ impl ConnSink {
             self.push_reserved(analysed, count, cost);
             return;
         }
-        for record in records.drain(..) {
-            self.emit(record).await;
+        // No room for the batch at once: its records one by one, in the order the analysis put them.
+        for record in self.analyse(records.drain(..)) {
+            if self.sink.room_for(1, record_cost(&record)).await {
+                self.sink.queue.push(Message::Analysed(record));
+            } else {
+                self.sink.dropped.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 
@@ -66,21 +74,23 @@ impl ConnSink {
     }
 
     /// Runs the analysis over `records`; returns what goes to the sink thread: each sent record followed by
-    /// the records it derived. A bug in the analysis switches it off for this connection (reported once);
-    /// every record is still sent.
+    /// the records it derived, placed by [`DerivedOrder`]. A bug in the analysis switches it off for this
+    /// connection (reported once); every record is still sent.
     fn analyse(&self, records: impl Iterator<Item = Record>) -> Vec<Record> {
         let mut analysis = self.analysis.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut out = Vec::with_capacity(records.size_hint().0);
+        let mut order = DerivedOrder::default();
         let mut unsent = 0;
         for record in records {
             let derived = super::observe_guarded(&mut analysis, &record, Some(self.conn));
             if self.is_sent(&record) {
-                out.push(record);
+                order.place(record, derived, &mut out);
             } else {
                 unsent += 1;
+                out.extend(derived);
             }
-            out.extend(derived);
         }
+        order.flush(&mut out);
         if unsent > 0 {
             self.sink.unsent.fetch_add(unsent, Ordering::Relaxed);
         }

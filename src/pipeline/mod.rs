@@ -8,6 +8,7 @@
 //! buffer, and flushes the capture and the terminal after each batch.
 
 mod conn;
+mod order;
 mod queue;
 mod sink;
 
@@ -15,6 +16,7 @@ use crate::capture::CaptureWriter;
 use crate::event::{ConnId, End, Meta, Record};
 use crate::log::TerminalLog;
 pub use conn::ConnSink;
+pub use order::DerivedOrder;
 pub use queue::{EventSink, BYTE_BUDGET};
 use queue::{Message, Queue, SourceAnalysis};
 use sink::SinkThread;
@@ -340,6 +342,51 @@ mod tests {
         let between_meta_and_end = &kinds[1..kinds.len() - 1];
         assert_eq!(between_meta_and_end, ["frame", "note", "frame", "note", "frame", "note", "frame", "note"]);
         assert_eq!((summary.end.frames, summary.end.records), (4, 9));
+    }
+
+    /// Diagnoses every `open` at once, as the analyzer does an upgrade that failed.
+    struct DiagnosingOpens;
+
+    impl Analysis for DiagnosingOpens {
+        fn observe(&mut self, record: &Record) -> Vec<Record> {
+            let Record::Open(open) = record else { return Vec::new() };
+            vec![Record::Diagnosis(crate::event::Diagnosis {
+                conn: open.conn,
+                ts: open.ts,
+                details: Default::default(),
+            })]
+        }
+    }
+
+    /// A failed upgrade is emitted as its `open` and the notes about its handshake, in one batch: its diagnosis
+    /// (derived from the `open`) follows the notes, whether the queue has room for the batch or not.
+    #[tokio::test]
+    async fn a_diagnosis_follows_the_batch_it_was_derived_in() {
+        for buffer in [16, 1] {
+            let gate = Arc::new(Gate { open: Mutex::new(true), ..Gate::default() });
+            let mut options = options(LagPolicy::Block, None, gate.clone());
+            options.buffer = buffer;
+            options.analysis = Some(Arc::new(|| Box::new(DiagnosingOpens) as Box<dyn Analysis>));
+            let (sink, pipeline) = start(options);
+            let conn = sink.connection();
+            let open = crate::event::Open {
+                conn: conn.conn(),
+                ts: Ts::now(),
+                client_addr: None,
+                request: crate::event::HttpRequest { method: "GET".into(), path: "/".into(), headers: vec![] },
+                upstream: None,
+                upstream_request: None,
+                response: None,
+                error: Some("refused".into()),
+                handshake_ms: None,
+                failed_ms: Some(1.0),
+            };
+            conn.emit_all(&mut vec![Record::from(open), note(conn.conn()), note(conn.conn())]).await;
+            let summary = pipeline.finish().await;
+            let kinds = gate.seen.lock().unwrap().clone();
+            assert_eq!(kinds[1..kinds.len() - 1], ["open", "note", "note", "diagnosis"], "buffer {buffer}");
+            assert_eq!(summary.end.dropped, 0);
+        }
     }
 
     #[tokio::test]

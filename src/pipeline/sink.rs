@@ -22,6 +22,10 @@ pub(super) struct SinkThread {
     records: u64,
     connections: u64,
     frames: u64,
+    /// Where the records the analysis derives go.
+    order: super::DerivedOrder,
+    /// The records of one `process` call, in order (reused).
+    placed: Vec<Record>,
 }
 
 impl SinkThread {
@@ -36,6 +40,8 @@ impl SinkThread {
             records: 0,
             connections: 0,
             frames: 0,
+            order: super::DerivedOrder::default(),
+            placed: Vec::new(),
         }
     }
 
@@ -84,12 +90,14 @@ impl SinkThread {
     }
 
     fn process(&mut self, record: Record) {
-        // The analysis sees records unredacted; the records it derives follow the record.
+        // The analysis sees records unredacted; the records it derives follow the record (`DerivedOrder`).
         let derived = super::observe_guarded(&mut self.analysis, &record, None);
-        self.write(record);
-        for record in derived {
+        let mut placed = std::mem::take(&mut self.placed);
+        self.order.place(record, derived, &mut placed);
+        for record in placed.drain(..) {
             self.write(record);
         }
+        self.placed = placed;
     }
 
     fn write(&mut self, record: Record) {
@@ -155,6 +163,11 @@ impl SinkThread {
     }
 
     fn finish(mut self) -> Summary {
+        let mut waiting = Vec::new();
+        self.order.flush(&mut waiting);
+        for record in waiting {
+            self.write(record);
+        }
         let held = self.options.redaction.as_mut().map(|redaction| redaction.finish()).unwrap_or_default();
         for record in held {
             self.write_redacted(&record);

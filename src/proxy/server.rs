@@ -139,6 +139,7 @@ pub async fn relay_upgrade<IO: RelayStream>(
         response: None,
         error: None,
         handshake_ms: None,
+        failed_ms: None,
     };
     let answer = upstream::open(
         base,
@@ -154,8 +155,8 @@ pub async fn relay_upgrade<IO: RelayStream>(
         Err(e) => {
             let message = e.to_string();
             open.error = Some(message.clone());
-            sink.emit(Record::from(open)).await;
-            emit_notes(&sink, &changes, Vec::new()).await;
+            open.failed_ms = Some(opened.elapsed().as_secs_f64() * 1000.0);
+            emit_handshake(&sink, open, &changes, Vec::new()).await;
             return text_response(
                 StatusCode::BAD_GATEWAY,
                 format!("frametap could not open {upstream_url}: {message}\n"),
@@ -169,8 +170,8 @@ pub async fn relay_upgrade<IO: RelayStream>(
     let Some((server, server_prefix)) = upgraded else {
         let body = body.unwrap_or_default();
         open.response = Some(response_record(status, &headers, &body));
-        sink.emit(Record::from(open)).await;
-        emit_notes(&sink, &changes, Vec::new()).await;
+        open.failed_ms = Some(opened.elapsed().as_secs_f64() * 1000.0);
+        emit_handshake(&sink, open, &changes, Vec::new()).await;
         return build_response(status, &client_response_headers(&headers), body);
     };
     open.response = Some(response_record(status, &headers, &[]));
@@ -181,8 +182,7 @@ pub async fn relay_upgrade<IO: RelayStream>(
     if let Some(extensions) = crate::inspect::handshake::unoffered_extensions(&open) {
         warnings.push(format!("{extensions}: frametap removed the client's offer, so it does not pass that header on; a compressed frame (RSV1 set) from the upstream will break the connection"));
     }
-    sink.emit(Record::from(open)).await;
-    emit_notes(&sink, &changes, warnings).await;
+    emit_handshake(&sink, open, &changes, warnings).await;
 
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(client_key.as_bytes());
     let mut to_client = vec![
@@ -223,26 +223,30 @@ fn response_record(status: u16, headers: &Headers, body: &[u8]) -> HttpResponse 
     HttpResponse { status, headers: headers.clone(), body: text, body_base64: base64 }
 }
 
-/// The notes about a connection's handshake: what frametap changed in the request, and `handshake_warnings`
-/// about the upstream's answer (`handshake-mismatch`).
-async fn emit_notes(sink: &ConnSink, changes: &RequestChanges, handshake_warnings: Vec<String>) {
-    let note = |code: &str, level: &str, message: String| {
-        Record::Note(Note { conn: Some(sink.conn()), ts: Ts::now(), level: level.into(), code: code.into(), message })
+/// A connection's `open` record and, right after it, the notes about its handshake: what frametap changed in
+/// the request, and `handshake_warnings` about the upstream's answer (`handshake-mismatch`). Emitted as one
+/// batch, so the diagnosis of an upgrade that failed (derived from its `open`) follows the notes.
+async fn emit_handshake(sink: &ConnSink, open: Open, changes: &RequestChanges, handshake_warnings: Vec<String>) {
+    let mut records = vec![Record::from(open)];
+    let mut note = |code: &str, level: &str, message: String| {
+        let note = Note { conn: Some(sink.conn()), ts: Ts::now(), level: level.into(), code: code.into(), message };
+        records.push(Record::Note(note));
     };
     if let Some(offered) = &changes.extensions_dropped {
         let message = format!(
             "the client offered {offered:?}; frametap removed Sec-WebSocket-Extensions so compression is off on both legs and every frame stays readable"
         );
-        sink.emit(note("compression-off", "info", message)).await;
+        note("compression-off", "info", message);
     }
     if changes.cookies_dropped > 0 {
         let message = format!(
             "dropped {} Cookie header(s): cookies a browser sends to 127.0.0.1 belong to your other local apps, not the upstream (--forward-cookies sends them)",
             changes.cookies_dropped
         );
-        sink.emit(note("cookies-dropped", "info", message)).await;
+        note("cookies-dropped", "info", message);
     }
     for message in handshake_warnings {
-        sink.emit(note("handshake-mismatch", "warn", message)).await;
+        note("handshake-mismatch", "warn", message);
     }
+    sink.emit_all(&mut records).await;
 }

@@ -52,6 +52,7 @@ pub async fn send(
     let url = options.upstream.url_for(&path);
     let conn = sink.next_conn_id();
     let ts = Ts::now();
+    let started = std::time::Instant::now();
     let answer =
         upstream::open(&options.upstream, &path, &headers, &options.tls, &options.proxies, options.handshake_timeout)
             .await;
@@ -65,6 +66,7 @@ pub async fn send(
         response: None,
         error: None,
         handshake_ms: None,
+        failed_ms: None,
     };
     let placeholder_note = (!dropped_headers.is_empty()).then(|| Note {
         conn: Some(conn),
@@ -80,6 +82,7 @@ pub async fn send(
         Ok(answer) => answer,
         Err(e) => {
             open.error = Some(e.to_string());
+            open.failed_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
             emit_open(&sink, open, placeholder_note).await;
             bail!("could not replay to {url}: {e}; check --upstream (and that the server is running)");
         }
@@ -89,6 +92,9 @@ pub async fn send(
     open.handshake_ms = Some(round_trip.as_secs_f64() * 1000.0);
     let body_text = body.as_ref().filter(|b| !b.is_empty()).map(|b| String::from_utf8_lossy(b).into_owned());
     open.response = Some(HttpResponse { status, headers: answer_headers, body: body_text.clone(), body_base64: None });
+    if upgraded.is_none() {
+        open.failed_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
+    }
     emit_open(&sink, open, placeholder_note).await;
     let recorded_status = script.open.response.as_ref().map(|r| r.status);
     let Some((stream, prefix)) = upgraded else {

@@ -237,6 +237,7 @@ impl Replay {
             }),
             error: None,
             handshake_ms: None,
+            failed_ms: None,
         };
         ctx.sink.emit(Record::from(open)).await;
         let recorded_path = &self.script.open.request.path;

@@ -99,6 +99,7 @@ pub fn open(conn: u64, path: &str) -> Record {
         }),
         error: None,
         handshake_ms: Some(42.0),
+        failed_ms: None,
     })
 }
 
@@ -281,6 +282,8 @@ pub fn publish_refused(hub: &Hub, conn: u64) {
         o.upstream = Some("wss://api.mypurecloud.com/api/v2/guest/sessions".into());
         o.response =
             Some(HttpResponse { status: 403, headers: vec![], body: Some("access refused".into()), body_base64: None });
+        // Refused 2.5 s after the request, on a 42 ms handshake round trip.
+        o.failed_ms = Some(2500.0);
     }
     publish(hub, record);
     publish(

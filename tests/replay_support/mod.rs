@@ -143,6 +143,7 @@ pub fn conversation_capture(
         }),
         error: None,
         handshake_ms: Some(12.5),
+        failed_ms: None,
     })];
     records.extend(messages.iter().zip(1..).map(|((from, text), seq)| frame(seq, *from, text)));
     records.extend(close.map(Record::Close));

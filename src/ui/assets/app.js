@@ -187,11 +187,12 @@ function renderList() {
     let upstream = c.open?.upstream || '';
     if (upstream.startsWith('sim:')) upstream = upstream.split('/')[0];
     else try { if (upstream) upstream = new URL(upstream).host || upstream; } catch { /* keep as is */ }
-    // A refused or failed upgrade never opened: its duration is the handshake's, and it does not tick.
+    // A refused or failed upgrade never opened: its duration is from the request to the failure (the handshake's
+    // in a capture older than `failed_ms`), and it does not tick.
     const neverOpened = c.open?.error || (c.open?.response && c.open.response.status !== 101);
     // Only a live connection's duration ticks; one a saved file holds no close for lasted at least what the file shows.
     const since = !c.close && !neverOpened && !missing && c.open ? c.open.ts : null;
-    const dur = c.close ? duration(c.close.duration_ms) : neverOpened ? duration(c.open.handshake_ms ?? 0)
+    const dur = c.close ? duration(c.close.duration_ms) : neverOpened ? duration(c.open.failed_ms ?? c.open.handshake_ms ?? 0)
       : missing ? (missing.ms != null ? `≥ ${duration(missing.ms)}` : '') : since ? duration(Date.now() - Date.parse(since)) : '';
     const closeInfo = c.close ? `${c.close.code != null ? c.close.code : c.close.clean === false ? 'drop' : 'no code'} by ${c.close.initiator}` : '';
     // A side that ended TCP without answering the close, when it is not the closer itself.
