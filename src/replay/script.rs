@@ -173,6 +173,7 @@ mod tests {
             response: None,
             error: None,
             handshake_ms: None,
+            failed_ms: None,
         };
         Script { file: "c.jsonl".into(), conn: 1, open, frames: Vec::new(), close: None, redacted: false }
     }
