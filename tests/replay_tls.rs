@@ -195,6 +195,18 @@ async fn intercept_chooses_the_hosts_the_replay_answers() {
     talk_as_the_recorded_client(tls, "wss://webmessaging.euw2.pure.cloud/chat").await;
     let note = replay.line_with("replay serve: connection").await;
     assert!(note.contains("4000"), "{note}");
+
+    // A host that is not intercepted is tunnelled to the network; when that fails, the 502 and the log say why.
+    let (_held, dead) = common::ports::refusing_addr();
+    let mut tcp = tokio::net::TcpStream::connect(proxy).await.unwrap();
+    let request = format!("CONNECT {dead} HTTP/1.1\r\nHost: {dead}\r\n\r\n");
+    tokio::io::AsyncWriteExt::write_all(&mut tcp, request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(STEP, tokio::io::AsyncReadExt::read_to_string(&mut tcp, &mut answer)).await.unwrap().unwrap();
+    let why = "127.0.0.1 is not intercepted (--intercept webmessaging.*), so it was tunnelled to the network";
+    assert!(answer.starts_with("HTTP/1.1 502") && answer.contains(why), "{answer}");
+    let logged = replay.line_with("is not intercepted").await;
+    assert!(logged.contains(&format!("could not connect to {dead}")) && logged.contains(why), "{logged}");
 }
 
 #[tokio::test]
@@ -207,6 +219,12 @@ async fn bad_flag_combinations_and_a_missing_ca_are_refused_before_anything_list
         (&["--tls", "--forward"][..], "the argument '--tls' cannot be used with '--forward'"),
         (&["--intercept", "example.com"][..], "the following required arguments were not provided:\n  --forward"),
         (&["--tls", "--certs", missing][..], "create one with `frametap certs init`"),
+        (
+            &["--forward", "--intercept", "example.com:443"][..],
+            "invalid value 'example.com:443' for '--intercept <GLOB>': it has a port",
+        ),
+        (&["--forward", "--intercept", "wss://example.com"][..], "it has a scheme: give a host glob without scheme"),
+        (&["--forward", "--intercept", ""][..], "an empty glob matches no host"),
         (&["--forward", "--certs", missing][..], "create one with `frametap certs init`"),
     ] {
         let run = frametap(home.dir.path())
@@ -222,4 +240,13 @@ async fn bad_flag_combinations_and_a_missing_ca_are_refused_before_anything_list
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
         assert!(!stderr.contains("replaying"), "{args:?}: refused before the banner: {stderr}");
     }
+    // `proxy --forward` takes the same globs, checked the same way.
+    let run = frametap(home.dir.path())
+        .args(["proxy", "--forward", "--intercept", "*:443", "--listen", "127.0.0.1:0", "--no-ui", "--no-capture"])
+        .output();
+    let output =
+        tokio::time::timeout(Duration::from_secs(30), run).await.expect("proxy --forward kept running").unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("it has a port (CONNECT to any port of a matching host is intercepted): give a host glob without scheme, port or path: --intercept '*'"), "{stderr}");
 }
