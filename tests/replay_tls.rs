@@ -2,7 +2,9 @@
 //! temp home: a wss:// client trusting the CA, and a client using frametap as its HTTP proxy (CONNECT to the
 //! recorded host, TLS with the local CA, then the upgrade), each get the recorded handshake answer, server frames
 //! and close; a plain ws:// client on the TLS port is told to use wss://; in forward mode, other requests to the
-//! recorded host get a 502 saying why, and other hosts are tunnelled; bad flag combinations are refused.
+//! recorded host get a 502 saying why, and other hosts are tunnelled; bad flag combinations are refused. Also what
+//! the binary says on stderr: a capture without its end record (refused, or warned about with --partial), and
+//! the summary of a replayed refusal.
 
 #[path = "forward_support/client.rs"]
 mod client;
@@ -51,8 +53,13 @@ impl Home {
 
     /// Starts `frametap replay serve CAPTURE ARGS… --listen 127.0.0.1:0 --no-ui --no-capture --pace fast`.
     fn serve(&self, args: &[&str]) -> Running {
+        self.serve_file(&self.capture, args)
+    }
+
+    /// [`Home::serve`] with another capture.
+    fn serve_file(&self, capture: &Path, args: &[&str]) -> Running {
         let mut child = frametap(self.dir.path())
-            .args(["replay", "serve", self.capture.to_str().unwrap()])
+            .args(["replay", "serve", capture.to_str().unwrap()])
             .args(args)
             .args(["--listen", "127.0.0.1:0", "--no-ui", "--no-capture", "--pace", "fast"])
             .stdout(Stdio::null())
@@ -249,4 +256,86 @@ async fn bad_flag_combinations_and_a_missing_ca_are_refused_before_anything_list
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "{stderr}");
     assert!(stderr.contains("it has a port (CONNECT to any port of a matching host is intercepted): give a host glob without scheme, port or path: --intercept '*'"), "{stderr}");
+}
+
+/// A capture without its `end` record is refused as `convert` refuses it; with --partial it plays, and both the
+/// start and the connection's summary say what is missing.
+#[tokio::test]
+async fn a_capture_without_its_end_record_needs_partial_and_is_said_to_be_incomplete() {
+    let home = Home::new().await;
+    let text = std::fs::read_to_string(&home.capture).unwrap();
+    let (kept, end) = text.trim_end().rsplit_once('\n').unwrap();
+    assert!(end.contains("\"kind\":\"end\""), "{end}");
+    let cut = home.dir.path().join("noend.jsonl");
+    std::fs::write(&cut, format!("{kept}\n")).unwrap();
+    let cut_arg = cut.to_str().unwrap();
+    let refusal = "noend.jsonl: it ends without an end record: it was cut short (or is still being written); pass \
+                   --partial to replay the records that could be read";
+    for args in [
+        &["replay", "serve", cut_arg, "--listen", "127.0.0.1:0", "--no-ui", "--no-capture"][..],
+        &["replay", "send", cut_arg, "--upstream", "ws://127.0.0.1:9", "--no-capture"][..],
+    ] {
+        let run = frametap(home.dir.path()).args(args).output();
+        let output = tokio::time::timeout(Duration::from_secs(30), run).await.expect("frametap kept running").unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success() && stderr.contains(refusal), "{args:?}: {stderr}");
+    }
+
+    let mut replay = home.serve_file(&cut, &["--partial"]);
+    let warning = replay.line_with("warning").await;
+    assert!(
+        warning.contains("frametap replay serve: warning:")
+            && warning.contains("noend.jsonl: the capture has no end record: it was cut short"),
+        "{warning}"
+    );
+    let url = replay.banner("point your WebSocket client at").await;
+    let authority = url.strip_prefix("ws://").unwrap().trim_end_matches("/chat").to_owned();
+    let tcp = tokio::net::TcpStream::connect(&authority).await.unwrap();
+    talk_as_the_recorded_client(tcp, &url).await;
+    replay.line_with("every client frame matched the recording").await;
+    let said = replay.line_with("the recording is incomplete").await;
+    assert!(said.contains("(--partial): the capture has no end record"), "{said}");
+}
+
+/// A recorded refusal, and a recorded failure to reach the upstream, are answered as recorded and summed up on
+/// stderr like a played connection.
+#[tokio::test]
+async fn a_replayed_refusal_gets_a_summary_line() {
+    let home = Home::new().await;
+    let refused = support::handmade_capture(home.dir.path(), "refused.jsonl", 403, None);
+    let mut replay = home.serve_file(&refused, &[]);
+    let url = replay.banner("point your WebSocket client at").await;
+    let answer = tokio_tungstenite::connect_async(&url).await;
+    let Err(WsError::Http(response)) = answer else { panic!("not an HTTP refusal: {answer:?}") };
+    assert_eq!(response.status(), 403);
+    let summary = replay.line_with("replay serve: connection").await;
+    assert_eq!(summary, "replay serve: connection 1: answered the recorded 403 Forbidden; no WebSocket");
+
+    // The recorded attempt never reached its upstream: no answer in the capture, only the error.
+    let text = std::fs::read_to_string(&refused).unwrap();
+    let unreached: Vec<String> = text
+        .lines()
+        .map(|line| {
+            let mut record: serde_json::Value = serde_json::from_str(line).unwrap();
+            if record["kind"] == "open" {
+                record["response"] = serde_json::Value::Null;
+                record["error"] = "could not connect to example.com:80: connection refused".into();
+            }
+            record.to_string()
+        })
+        .collect();
+    let unreached_path = home.dir.path().join("unreached.jsonl");
+    std::fs::write(&unreached_path, unreached.join("\n") + "\n").unwrap();
+    let mut replay = home.serve_file(&unreached_path, &[]);
+    let url = replay.banner("point your WebSocket client at").await;
+    let answer = tokio_tungstenite::connect_async(&url).await;
+    let Err(WsError::Http(response)) = answer else { panic!("not an HTTP refusal: {answer:?}") };
+    assert_eq!(response.status(), 502);
+    let summary = replay.line_with("replay serve: connection").await;
+    assert!(
+        summary.starts_with("replay serve: connection 1: answered 502 Bad Gateway, as the recording failed to reach")
+            && summary.contains("could not connect to example.com:80: connection refused")
+            && summary.ends_with("; no WebSocket"),
+        "{summary}"
+    );
 }

@@ -17,6 +17,8 @@ pub struct Script {
     pub close: Option<Close>,
     /// True when the capture's secrets were replaced by placeholders.
     pub redacted: bool,
+    /// What `--partial` skipped: the capture's unreadable lines and a missing `end` record, one message each.
+    pub skipped: Vec<String>,
 }
 
 /// Whose frame a script step is, seen from the side being played.
@@ -51,14 +53,15 @@ pub enum RecordedEnd {
 
 impl Script {
     /// Reads connection `conn` (default: the first) of a capture (or of a HAR, imported). A cut-off or corrupt
-    /// capture is refused unless `partial`.
+    /// capture, or one without its `end` record, is refused unless `partial`, as `convert` refuses it.
     pub fn load(file: &Path, conn: Option<ConnId>, partial: bool) -> Result<Script> {
         let (capture, _warnings) = crate::har::read_capture_or_har(file)?;
-        if let Some(problem) = capture.problems.first() {
+        if let Some(what) = capture.incomplete() {
             if !partial {
-                bail!("{}: {problem}; pass --partial to replay the records that could be read", file.display());
+                bail!("{}: {what}; pass --partial to replay the records that could be read", file.display());
             }
         }
+        let skipped = capture.read_warnings().into_iter().map(|(_, message)| message).collect();
         let ids = capture.connections();
         let Some(conn) = conn.or(ids.first().copied()) else {
             bail!("{} holds no connection to replay", file.display());
@@ -86,7 +89,7 @@ impl Script {
             );
         };
         let redacted = capture.meta().is_some_and(|m| m.redacted);
-        Ok(Script { file: file.to_owned(), conn, open: *open, frames, close, redacted })
+        Ok(Script { file: file.to_owned(), conn, open: *open, frames, close, redacted, skipped })
     }
 
     /// The steps for playing `role` (client or server) against a live peer: the frames the peer received from
@@ -174,7 +177,8 @@ mod tests {
             error: None,
             handshake_ms: None,
         };
-        Script { file: "c.jsonl".into(), conn: 1, open, frames: Vec::new(), close: None, redacted: false }
+        let skipped = Vec::new();
+        Script { file: "c.jsonl".into(), conn: 1, open, frames: Vec::new(), close: None, redacted: false, skipped }
     }
 
     #[test]
