@@ -339,3 +339,28 @@ async fn a_replayed_refusal_gets_a_summary_line() {
         "{summary}"
     );
 }
+
+/// A taken UI port is said as frametap's other warnings are, in a replay's words.
+#[tokio::test]
+async fn a_taken_ui_port_is_a_warning_in_the_replays_words() {
+    let home = Home::new().await;
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let ui = taken.local_addr().unwrap().to_string();
+    let mut child = frametap(home.dir.path())
+        .args(["replay", "serve", home.capture.to_str().unwrap(), "--listen", "127.0.0.1:0", "--no-capture"])
+        .args(["--ui", &ui])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut replay = Running { _child: child, lines };
+    let warning = replay.line_with("without the web UI").await;
+    assert_eq!(
+        warning,
+        format!(
+            "frametap: warning: the web UI could not listen on {ui}: the port is taken (another frametap?); choose \
+             another with --ui ADDR or turn the UI off with --no-ui; replaying without the web UI"
+        )
+    );
+}
