@@ -188,6 +188,9 @@ fn announce(args: &ServeArgs, script: &Script, front: &serve::Front, local: Sock
     let row = |label: &str, value: &str| crate::notice!("  {label:<width$}  {value}");
     crate::notice!("frametap replay serve{}", if forward { " --forward" } else { "" });
     row("replaying", &format!("{} (pace {})", script.label(), args.script.pace));
+    if let Some(which) = script.which_of() {
+        row("", &which);
+    }
     match front {
         serve::Front::Forward { options, proxies } => {
             if let Some(url) = script.recorded_url() {
@@ -313,15 +316,15 @@ fn print_report(what: &str, peer: &str, report: &PlayReport, skipped: &[String])
         (None, None) => format!("{} closed", close.initiator.as_str()),
     };
     crate::notice!(
-        "{what}: connection {}: sent {} frames, received {}; {end}",
+        "{what}: connection {}: sent {}, received {}; {end}",
         close.conn,
-        report.sent,
+        crate::words::count(report.sent as u64, "frame"),
         report.received
     );
     if report.divergences.is_empty() {
         crate::notice!("  every {peer} frame matched the recording");
     } else {
-        crate::notice!("  {} difference(s) from the recording:", report.divergences.len());
+        crate::notice!("  {} from the recording:", crate::words::count(report.divergences.len() as u64, "difference"));
         for line in &report.divergences {
             crate::notice!("    {line}");
         }

@@ -19,6 +19,8 @@ pub struct Script {
     pub redacted: bool,
     /// What `--partial` skipped: the capture's unreadable lines and a missing `end` record, one message each.
     pub skipped: Vec<String>,
+    /// Every connection in the capture, in file order (`conn` is one of them).
+    pub connections: Vec<ConnId>,
 }
 
 /// Whose frame a script step is, seen from the side being played.
@@ -89,7 +91,7 @@ impl Script {
             );
         };
         let redacted = capture.meta().is_some_and(|m| m.redacted);
-        Ok(Script { file: file.to_owned(), conn, open: *open, frames, close, redacted, skipped })
+        Ok(Script { file: file.to_owned(), conn, open: *open, frames, close, redacted, skipped, connections: ids })
     }
 
     /// The steps for playing `role` (client or server) against a live peer: the frames the peer received from
@@ -143,6 +145,21 @@ impl Script {
         format!("{}#{}", self.file.display(), self.conn)
     }
 
+    /// Which of the capture's connections this is, when it has several: `connection 1 of 2 (--conn N picks
+    /// another)`; `None` for a capture of one connection.
+    pub fn which_of(&self) -> Option<String> {
+        let n = self.connections.len();
+        if n < 2 {
+            return None;
+        }
+        // Numbered 1 to n, the number says the position; otherwise the numbers --conn takes are listed.
+        if self.connections.iter().copied().eq(1..=n as u64) {
+            return Some(format!("connection {} of {n} (--conn N picks another)", self.conn));
+        }
+        let ids: Vec<String> = self.connections.iter().map(u64::to_string).collect();
+        Some(format!("connection {}, one of {n} (--conn N picks another: {})", self.conn, ids.join(", ")))
+    }
+
     /// The URL the recorded connection went to (`wss://host/path?query`), when the capture names a WebSocket
     /// or HTTP URL (not for the simulator's `sim:genesys…` or a replay's own `replay:…`).
     pub fn recorded_url(&self) -> Option<&str> {
@@ -177,8 +194,19 @@ mod tests {
             error: None,
             handshake_ms: None,
         };
-        let skipped = Vec::new();
-        Script { file: "c.jsonl".into(), conn: 1, open, frames: Vec::new(), close: None, redacted: false, skipped }
+        let (skipped, connections) = (Vec::new(), vec![1]);
+        let frames = Vec::new();
+        Script { file: "c.jsonl".into(), conn: 1, open, frames, close: None, redacted: false, skipped, connections }
+    }
+
+    #[test]
+    fn which_of_several_connections_is_said_with_how_to_pick_another() {
+        let mut script = script_to(None);
+        assert_eq!(script.which_of(), None, "a capture of one connection");
+        script.connections = vec![1, 2];
+        assert_eq!(script.which_of().as_deref(), Some("connection 1 of 2 (--conn N picks another)"));
+        (script.conn, script.connections) = (7, vec![3, 7]);
+        assert_eq!(script.which_of().as_deref(), Some("connection 7, one of 2 (--conn N picks another: 3, 7)"));
     }
 
     #[test]
