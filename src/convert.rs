@@ -112,13 +112,8 @@ fn read_capture_records(cmd: &ConvertCommand) -> Result<(Vec<Record>, Vec<String
     let input = &cmd.input;
     let capture = read_capture(input)?;
     let mut warnings = Vec::new();
-    if capture.problems.is_empty() && capture.has_end {
+    let Some(what) = capture.incomplete() else {
         return Ok((capture.records, warnings));
-    }
-    let what = match capture.problems.first() {
-        Some(problem) if capture.problems.len() == 1 => problem.to_string(),
-        Some(problem) => format!("{problem}, and {} more unreadable line(s)", capture.problems.len() - 1),
-        None => "it ends without an end record: it was cut short (or is still being written)".into(),
     };
     if !cmd.partial {
         bail!("{}: {what}; pass --partial to convert the records that could be read", input.display());

@@ -73,7 +73,8 @@ pub async fn start(setup: SessionSetup<'_>) -> Result<Session> {
         let hub =
             Hub::new(HubOptions { history_limit: crate::ui::DEFAULT_HISTORY_LIMIT, redacted: setup.capture.redact });
         publishers.push(hub.clone());
-        ui = crate::ui::start(ui_args, hub, setup.proxy_ws_url).await;
+        let going_on = if setup.mode.starts_with("replay") { "replaying" } else { "relaying" };
+        ui = crate::ui::start(ui_args, hub, setup.proxy_ws_url, going_on).await;
     }
     let (sink, pipeline) = pipeline::start(PipelineOptions {
         meta,

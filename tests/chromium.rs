@@ -255,9 +255,10 @@ async fn headless_chromium_gets_the_replay_in_place_of_the_recorded_wss_host() {
     );
     let report = tokio::time::timeout(BROWSER_TIMEOUT, reports.recv()).await;
     drop(browser);
-    let Ok(Some(report)) = report else {
+    let Ok(Some(served)) = report else {
         panic!("no replayed session within {BROWSER_TIMEOUT:?}\nChromium said:\n{}", chromium_tail(&log));
     };
+    let report = served.played().expect("the browser got the WebSocket");
     assert!(report.divergences.is_empty(), "the browser sent the recorded frames: {:?}", report.divergences);
     assert_eq!((report.sent, report.received), (2, 3), "hello and the close out; hi, got: hello and the close in");
     let close = &report.close;

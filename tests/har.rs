@@ -286,7 +286,7 @@ fn chrome_har_imports_in_array_order_and_says_what_is_missing() {
     let (records, warnings, report) = import_fixture("chrome-genesys.har");
     assert_eq!(report.source, Some(HarSource::Chrome));
     assert_eq!((report.connections, report.frames), (1, 8));
-    assert!(warnings.iter().any(|w| w.contains("skipped 1 entries that are not WebSocket")), "{warnings:?}");
+    assert!(warnings.iter().any(|w| w.contains("skipped 1 entry that is not a WebSocket connection")), "{warnings:?}");
     assert!(warnings.iter().any(|w| w.contains("go backwards at message 5")), "{warnings:?}");
     let Record::Meta(meta) = &records[0] else { panic!("meta first") };
     assert_eq!(meta.mode, "import");
@@ -545,7 +545,7 @@ fn the_binary_converts_and_fails_with_one_line_and_a_non_zero_exit() {
     assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
     let stdout = String::from_utf8_lossy(&ok.stdout);
     assert!(stdout.contains("1 connection, 8 frames") && stdout.contains("Chrome DevTools"), "{stdout}");
-    assert!(String::from_utf8_lossy(&ok.stderr).contains("warning: skipped 1 entries"));
+    assert!(String::from_utf8_lossy(&ok.stderr).contains("warning: skipped 1 entry that is not a WebSocket connection"));
 
     let failed = run(&[&fixture("chrome-no-websocket.har"), &dir.path().join("none.jsonl")]);
     assert_eq!(failed.status.code(), Some(1));

@@ -157,7 +157,7 @@ async fn serve_and_run(capture: &Path, pace: Pace, frames: &ClientFrames, out: &
         Some(report_tx),
     ));
     let run = run_client(addr, frames).await;
-    let report = reports.recv().await.unwrap();
+    let report = reports.recv().await.unwrap().played().expect("a played connection");
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
     session.finish().await;
@@ -332,6 +332,13 @@ async fn bad_replays_fail_with_one_clear_line() {
     let err = Script::load(&cut, None, false).unwrap_err().to_string();
     assert!(err.contains("cut.jsonl: line") && err.contains("cut off") && err.contains("--partial"), "{err}");
     assert!(Script::load(&cut, None, true).is_ok(), "--partial replays what is there");
+    let (without_end, _) = text.trim_end().rsplit_once('\n').unwrap();
+    std::fs::write(&cut, format!("{without_end}\n")).unwrap();
+    let err = Script::load(&cut, None, false).unwrap_err().to_string();
+    assert!(err.contains("cut.jsonl: it ends without an end record") && err.contains("--partial"), "{err}");
+    let partial = Script::load(&cut, None, true).unwrap();
+    assert_eq!(partial.skipped, ["the capture has no end record: it was cut short, or is still being written"]);
+    assert!(Script::load(&recorded, None, false).unwrap().skipped.is_empty(), "a complete capture skips nothing");
 
     let har = dir.path().join("plain.har");
     std::fs::write(&har, r#"{"log":{"entries":[]}}"#).unwrap();

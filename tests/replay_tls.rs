@@ -2,7 +2,9 @@
 //! temp home: a wss:// client trusting the CA, and a client using frametap as its HTTP proxy (CONNECT to the
 //! recorded host, TLS with the local CA, then the upgrade), each get the recorded handshake answer, server frames
 //! and close; a plain ws:// client on the TLS port is told to use wss://; in forward mode, other requests to the
-//! recorded host get a 502 saying why, and other hosts are tunnelled; bad flag combinations are refused.
+//! recorded host get a 502 saying why, and other hosts are tunnelled; bad flag combinations are refused. Also what
+//! the binary says on stderr: a capture without its end record (refused, or warned about with --partial), and
+//! the summary of a replayed refusal.
 
 #[path = "forward_support/client.rs"]
 mod client;
@@ -51,8 +53,13 @@ impl Home {
 
     /// Starts `frametap replay serve CAPTURE ARGS… --listen 127.0.0.1:0 --no-ui --no-capture --pace fast`.
     fn serve(&self, args: &[&str]) -> Running {
+        self.serve_file(&self.capture, args)
+    }
+
+    /// [`Home::serve`] with another capture.
+    fn serve_file(&self, capture: &Path, args: &[&str]) -> Running {
         let mut child = frametap(self.dir.path())
-            .args(["replay", "serve", self.capture.to_str().unwrap()])
+            .args(["replay", "serve", capture.to_str().unwrap()])
             .args(args)
             .args(["--listen", "127.0.0.1:0", "--no-ui", "--no-capture", "--pace", "fast"])
             .stdout(Stdio::null())
@@ -195,6 +202,18 @@ async fn intercept_chooses_the_hosts_the_replay_answers() {
     talk_as_the_recorded_client(tls, "wss://webmessaging.euw2.pure.cloud/chat").await;
     let note = replay.line_with("replay serve: connection").await;
     assert!(note.contains("4000"), "{note}");
+
+    // A host that is not intercepted is tunnelled to the network; when that fails, the 502 and the log say why.
+    let (_held, dead) = common::ports::refusing_addr();
+    let mut tcp = tokio::net::TcpStream::connect(proxy).await.unwrap();
+    let request = format!("CONNECT {dead} HTTP/1.1\r\nHost: {dead}\r\n\r\n");
+    tokio::io::AsyncWriteExt::write_all(&mut tcp, request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(STEP, tokio::io::AsyncReadExt::read_to_string(&mut tcp, &mut answer)).await.unwrap().unwrap();
+    let why = "127.0.0.1 is not intercepted (--intercept webmessaging.*), so it was tunnelled to the network";
+    assert!(answer.starts_with("HTTP/1.1 502") && answer.contains(why), "{answer}");
+    let logged = replay.line_with("is not intercepted").await;
+    assert!(logged.contains(&format!("could not connect to {dead}")) && logged.contains(why), "{logged}");
 }
 
 #[tokio::test]
@@ -207,6 +226,12 @@ async fn bad_flag_combinations_and_a_missing_ca_are_refused_before_anything_list
         (&["--tls", "--forward"][..], "the argument '--tls' cannot be used with '--forward'"),
         (&["--intercept", "example.com"][..], "the following required arguments were not provided:\n  --forward"),
         (&["--tls", "--certs", missing][..], "create one with `frametap certs init`"),
+        (
+            &["--forward", "--intercept", "example.com:443"][..],
+            "invalid value 'example.com:443' for '--intercept <GLOB>': it has a port",
+        ),
+        (&["--forward", "--intercept", "wss://example.com"][..], "it has a scheme: give a host glob without scheme"),
+        (&["--forward", "--intercept", ""][..], "an empty glob matches no host"),
         (&["--forward", "--certs", missing][..], "create one with `frametap certs init`"),
     ] {
         let run = frametap(home.dir.path())
@@ -222,4 +247,120 @@ async fn bad_flag_combinations_and_a_missing_ca_are_refused_before_anything_list
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
         assert!(!stderr.contains("replaying"), "{args:?}: refused before the banner: {stderr}");
     }
+    // `proxy --forward` takes the same globs, checked the same way.
+    let run = frametap(home.dir.path())
+        .args(["proxy", "--forward", "--intercept", "*:443", "--listen", "127.0.0.1:0", "--no-ui", "--no-capture"])
+        .output();
+    let output =
+        tokio::time::timeout(Duration::from_secs(30), run).await.expect("proxy --forward kept running").unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("it has a port (CONNECT to any port of a matching host is intercepted): give a host glob without scheme, port or path: --intercept '*'"), "{stderr}");
+}
+
+/// A capture without its `end` record is refused as `convert` refuses it; with --partial it plays, and both the
+/// start and the connection's summary say what is missing.
+#[tokio::test]
+async fn a_capture_without_its_end_record_needs_partial_and_is_said_to_be_incomplete() {
+    let home = Home::new().await;
+    let text = std::fs::read_to_string(&home.capture).unwrap();
+    let (kept, end) = text.trim_end().rsplit_once('\n').unwrap();
+    assert!(end.contains("\"kind\":\"end\""), "{end}");
+    let cut = home.dir.path().join("noend.jsonl");
+    std::fs::write(&cut, format!("{kept}\n")).unwrap();
+    let cut_arg = cut.to_str().unwrap();
+    let refusal = "noend.jsonl: it ends without an end record: it was cut short (or is still being written); pass \
+                   --partial to replay the records that could be read";
+    for args in [
+        &["replay", "serve", cut_arg, "--listen", "127.0.0.1:0", "--no-ui", "--no-capture"][..],
+        &["replay", "send", cut_arg, "--upstream", "ws://127.0.0.1:9", "--no-capture"][..],
+    ] {
+        let run = frametap(home.dir.path()).args(args).output();
+        let output = tokio::time::timeout(Duration::from_secs(30), run).await.expect("frametap kept running").unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success() && stderr.contains(refusal), "{args:?}: {stderr}");
+    }
+
+    let mut replay = home.serve_file(&cut, &["--partial"]);
+    let warning = replay.line_with("warning").await;
+    assert!(
+        warning.contains("frametap replay serve: warning:")
+            && warning.contains("noend.jsonl: the capture has no end record: it was cut short"),
+        "{warning}"
+    );
+    let url = replay.banner("point your WebSocket client at").await;
+    let authority = url.strip_prefix("ws://").unwrap().trim_end_matches("/chat").to_owned();
+    let tcp = tokio::net::TcpStream::connect(&authority).await.unwrap();
+    talk_as_the_recorded_client(tcp, &url).await;
+    replay.line_with("every client frame matched the recording").await;
+    let said = replay.line_with("the recording is incomplete").await;
+    assert!(said.contains("(--partial): the capture has no end record"), "{said}");
+}
+
+/// A recorded refusal, and a recorded failure to reach the upstream, are answered as recorded and summed up on
+/// stderr like a played connection.
+#[tokio::test]
+async fn a_replayed_refusal_gets_a_summary_line() {
+    let home = Home::new().await;
+    let refused = support::handmade_capture(home.dir.path(), "refused.jsonl", 403, None);
+    let mut replay = home.serve_file(&refused, &[]);
+    let url = replay.banner("point your WebSocket client at").await;
+    let answer = tokio_tungstenite::connect_async(&url).await;
+    let Err(WsError::Http(response)) = answer else { panic!("not an HTTP refusal: {answer:?}") };
+    assert_eq!(response.status(), 403);
+    let summary = replay.line_with("replay serve: connection").await;
+    assert_eq!(summary, "replay serve: connection 1: answered the recorded 403 Forbidden; no WebSocket");
+
+    // The recorded attempt never reached its upstream: no answer in the capture, only the error.
+    let text = std::fs::read_to_string(&refused).unwrap();
+    let unreached: Vec<String> = text
+        .lines()
+        .map(|line| {
+            let mut record: serde_json::Value = serde_json::from_str(line).unwrap();
+            if record["kind"] == "open" {
+                record["response"] = serde_json::Value::Null;
+                record["error"] = "could not connect to example.com:80: connection refused".into();
+            }
+            record.to_string()
+        })
+        .collect();
+    let unreached_path = home.dir.path().join("unreached.jsonl");
+    std::fs::write(&unreached_path, unreached.join("\n") + "\n").unwrap();
+    let mut replay = home.serve_file(&unreached_path, &[]);
+    let url = replay.banner("point your WebSocket client at").await;
+    let answer = tokio_tungstenite::connect_async(&url).await;
+    let Err(WsError::Http(response)) = answer else { panic!("not an HTTP refusal: {answer:?}") };
+    assert_eq!(response.status(), 502);
+    let summary = replay.line_with("replay serve: connection").await;
+    assert!(
+        summary.starts_with("replay serve: connection 1: answered 502 Bad Gateway, as the recording failed to reach")
+            && summary.contains("could not connect to example.com:80: connection refused")
+            && summary.ends_with("; no WebSocket"),
+        "{summary}"
+    );
+}
+
+/// A taken UI port is said as frametap's other warnings are, in a replay's words.
+#[tokio::test]
+async fn a_taken_ui_port_is_a_warning_in_the_replays_words() {
+    let home = Home::new().await;
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let ui = taken.local_addr().unwrap().to_string();
+    let mut child = frametap(home.dir.path())
+        .args(["replay", "serve", home.capture.to_str().unwrap(), "--listen", "127.0.0.1:0", "--no-capture"])
+        .args(["--ui", &ui])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut replay = Running { _child: child, lines };
+    let warning = replay.line_with("without the web UI").await;
+    assert_eq!(
+        warning,
+        format!(
+            "frametap: warning: the web UI could not listen on {ui}: the port is taken (another frametap?); choose \
+             another with --ui ADDR or turn the UI off with --no-ui; replaying without the web UI"
+        )
+    );
 }

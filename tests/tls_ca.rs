@@ -340,6 +340,19 @@ fn the_certs_commands_work_from_the_command_line() {
     assert!(show.status.success(), "{}", String::from_utf8_lossy(&show.stderr));
     let (init_out, show_out) = (String::from_utf8(init.stdout).unwrap(), String::from_utf8(show.stdout).unwrap());
     assert_eq!(fingerprint_in(&init_out), fingerprint_in(&show_out));
+    // The SPKI hash Chromium's --ignore-certificate-errors-spki-list takes, as certs/README.md's openssl pipeline
+    // computes it.
+    let spki_line = show_out.lines().find(|l| l.starts_with("SPKI SHA-256:")).expect("an SPKI line");
+    let spki = spki_line.split_whitespace().nth(2).unwrap();
+    let pipeline = format!(
+        "openssl x509 -in {}/ca.pem -noout -pubkey | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary \
+         | base64",
+        dir_arg
+    );
+    let openssl = std::process::Command::new("sh").args(["-c", &pipeline]).output().unwrap();
+    assert!(openssl.status.success(), "{}", String::from_utf8_lossy(&openssl.stderr));
+    assert_eq!(spki, String::from_utf8(openssl.stdout).unwrap().trim(), "{show_out}");
+    assert!(spki_line.ends_with(&format!("(base64; Chromium: --ignore-certificate-errors-spki-list={spki})")));
 
     let again = frametap(&["certs", "init", "--certs", dir_arg]);
     assert!(!again.status.success());

@@ -73,6 +73,30 @@ impl CaptureFile {
         (dropped, errors)
     }
 
+    /// What makes this capture incomplete, in one clause (unreadable lines, or no `end` record), or `None` when it
+    /// was read in full: `convert` and `replay` refuse such a capture without `--partial`.
+    pub fn incomplete(&self) -> Option<String> {
+        match self.problems.first() {
+            Some(problem) if self.problems.len() == 1 => Some(problem.to_string()),
+            Some(problem) => Some(format!("{problem}, and {} more unreadable line(s)", self.problems.len() - 1)),
+            None if !self.has_end => {
+                Some("it ends without an end record: it was cut short (or is still being written)".into())
+            }
+            None => None,
+        }
+    }
+
+    /// What was skipped or is missing, one (note code, message) each: every unreadable line, and a missing `end`.
+    /// Commands that go on with what could be read (`ui FILE`, `replay --partial`) say these.
+    pub fn read_warnings(&self) -> Vec<(&'static str, String)> {
+        let mut warnings: Vec<_> = self.problems.iter().map(|p| ("capture-unreadable", p.to_string())).collect();
+        if !self.has_end {
+            let cut = "the capture has no end record: it was cut short, or is still being written".to_owned();
+            warnings.push(("capture-cut-short", cut));
+        }
+        warnings
+    }
+
     /// The capture's `meta` record, if the first line held one.
     pub fn meta(&self) -> Option<&crate::event::Meta> {
         match self.records.first() {

@@ -14,7 +14,7 @@ pub struct ProxyModeArgs {
     pub forward: bool,
     /// With --forward: host glob whose CONNECT tunnels are terminated and whose WebSockets are relayed
     /// (repeatable; `*` matches across dots) [default: webmessaging.*, the Genesys Web Messaging hosts].
-    #[arg(long, value_name = "GLOB", requires = "forward")]
+    #[arg(long, value_name = "GLOB", requires = "forward", value_parser = crate::forward::intercept::parse_glob)]
     pub intercept: Vec<String>,
     /// Reach upstreams through this HTTP proxy: http://[user:password@]host[:port] (CONNECT, Basic auth).
     /// Without it, HTTPS_PROXY / HTTP_PROXY are used; NO_PROXY applies in both cases. The built-in

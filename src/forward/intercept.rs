@@ -20,7 +20,7 @@ impl InterceptRules {
     pub fn new(globs: impl IntoIterator<Item = String>) -> Self {
         let globs: Vec<String> = globs
             .into_iter()
-            .map(|g| g.trim().trim_end_matches('.').to_ascii_lowercase())
+            .map(|g| g.trim().trim_start_matches('[').trim_end_matches(']').trim_end_matches('.').to_ascii_lowercase())
             .filter(|g| !g.is_empty())
             .collect();
         if globs.is_empty() {
@@ -34,11 +34,86 @@ impl InterceptRules {
         &self.globs
     }
 
+    /// What the log says when CONNECT to `host`, not intercepted, was tunnelled to the network and failed there:
+    /// the host may have been meant to be intercepted.
+    pub fn tunnelled_note(&self, host: &str) -> String {
+        format!("{host} is not intercepted (--intercept {}), so it was tunnelled to the network", self.globs.join(" "))
+    }
+
+    /// A hint for the log when `host`, not intercepted, is a Genesys Web Messaging host that the default list would
+    /// have intercepted: it is tunnelled to the real host, which may not be what was meant.
+    pub fn default_host_hint(&self, host: &str) -> Option<String> {
+        (*self != Self::default() && Self::default().matches(host)).then(|| {
+            format!(
+                "{host} is tunnelled to the network untouched: it is not intercepted (--intercept {}); add \
+                 --intercept '{host}' to intercept it",
+                self.globs.join(" ")
+            )
+        })
+    }
+
     /// Whether CONNECT to `host` is terminated (and its WebSockets relayed) rather than tunnelled blind.
     pub fn matches(&self, host: &str) -> bool {
         let host = host.trim_start_matches('[').trim_end_matches(']').trim_end_matches('.').to_ascii_lowercase();
         self.globs.iter().any(|g| glob_match(g.as_bytes(), host.as_bytes()))
     }
+}
+
+/// Checks one `--intercept` value (clap's value parser, for `proxy --forward` and `replay serve --forward`): a host
+/// glob, without scheme, port or path. A glob with any of those could never match a CONNECT host, so the host
+/// meant would be tunnelled to the network instead; the error says what is wrong and gives the right form.
+pub fn parse_glob(raw: &str) -> Result<String, String> {
+    let fix = |what: &str| {
+        let host = suggested_host(raw);
+        let plausible = !host.is_empty() && host.chars().all(host_char);
+        let example = if plausible { host } else { "webmessaging.*".to_owned() };
+        format!("{what}: give a host glob without scheme, port or path: --intercept '{example}'")
+    };
+    if raw.trim().is_empty() {
+        return Err(fix("an empty glob matches no host"));
+    }
+    if raw.chars().any(char::is_whitespace) {
+        return Err(
+            "a host glob has no spaces: give one host glob per --intercept, e.g. --intercept 'webmessaging.*' \
+                    --intercept 'example.com'"
+                .to_owned(),
+        );
+    }
+    if raw.contains("://") {
+        return Err(fix("it has a scheme"));
+    }
+    if raw.contains('/') {
+        return Err(fix("it has a path"));
+    }
+    if has_port(raw) {
+        return Err(fix("it has a port (CONNECT to any port of a matching host is intercepted)"));
+    }
+    if let Some(c) = raw.chars().find(|&c| !host_char(c)) {
+        return Err(fix(&format!("{c:?} is in no host name")));
+    }
+    Ok(raw.to_owned())
+}
+
+/// Whether a character can be in a host glob (a name, an IP address, brackets, wildcards).
+fn host_char(c: char) -> bool {
+    c.is_alphanumeric() || ".-_*?:[]".contains(c)
+}
+
+/// Whether a glob ends in a port: `host:443`, `*:443`, `[::1]:443` (an IPv6 address alone has several colons).
+fn has_port(glob: &str) -> bool {
+    match glob.rsplit_once(']') {
+        Some((_, after)) => after.starts_with(':'),
+        None => glob.matches(':').count() == 1,
+    }
+}
+
+/// The host glob a mistyped one stands for: without scheme, path and port (for the error's example).
+fn suggested_host(raw: &str) -> String {
+    let raw = raw.trim();
+    let raw = raw.split_once("://").map_or(raw, |(_, rest)| rest);
+    let raw = raw.split('/').next().unwrap_or_default();
+    let host = if has_port(raw) { raw.rsplit_once(':').map_or(raw, |(host, _)| host) } else { raw };
+    host.trim_start_matches('[').trim_end_matches(']').to_owned()
 }
 
 /// Iterative wildcard match with backtracking to the last `*` (linear in practice, no recursion).
@@ -90,5 +165,41 @@ mod tests {
         let exact = InterceptRules::new(["127.0.0.1".into(), "::1".into()]);
         assert!(exact.matches("127.0.0.1") && exact.matches("[::1]"));
         assert!(!exact.matches("127.0.0.10"));
+        assert!(InterceptRules::new(["[::1]".into()]).matches("[::1]"));
+    }
+
+    #[test]
+    fn globs_that_could_never_match_a_host_are_refused_with_the_right_form() {
+        for good in ["webmessaging.*", "*", "127.0.0.1", "::1", "[::1]", "ws?.local", "Example.COM."] {
+            assert_eq!(parse_glob(good).as_deref(), Ok(good), "{good}");
+        }
+        let right = "give a host glob without scheme, port or path: --intercept";
+        for (bad, what, example) in [
+            ("webmessaging.mypurecloud.com:443", "it has a port", "'webmessaging.mypurecloud.com'"),
+            ("*:443", "it has a port", "'*'"),
+            ("[::1]:8443", "it has a port", "'::1'"),
+            ("wss://webmessaging.mypurecloud.com", "it has a scheme", "'webmessaging.mypurecloud.com'"),
+            ("https://example.com:8443/chat", "it has a scheme", "'example.com'"),
+            ("example.com/chat", "it has a path", "'example.com'"),
+            ("", "an empty glob matches no host", "'webmessaging.*'"),
+            ("user@example.com", "'@' is in no host name", "'webmessaging.*'"),
+        ] {
+            let err = parse_glob(bad).expect_err(bad);
+            assert!(err.starts_with(what), "{bad}: {err}");
+            assert!(err.ends_with(&format!("{right} {example}")), "{bad}: {err}");
+        }
+        let err = parse_glob("a b").unwrap_err();
+        assert!(err.contains("a host glob has no spaces"), "{err}");
+    }
+
+    #[test]
+    fn a_genesys_host_left_out_of_a_narrower_list_gets_a_hint() {
+        let narrow = InterceptRules::new(["example.com".into()]);
+        let hint = narrow.default_host_hint("webmessaging.mypurecloud.com").unwrap();
+        assert!(hint.contains("add --intercept 'webmessaging.mypurecloud.com'"), "{hint}");
+        assert_eq!(narrow.default_host_hint("api.mypurecloud.com"), None);
+        assert_eq!(InterceptRules::default().default_host_hint("webmessaging.mypurecloud.com"), None);
+        let err = parse_glob("a b").unwrap_err();
+        assert!(err.contains("a host glob has no spaces: give one host glob per --intercept"), "{err}");
     }
 }

@@ -140,6 +140,9 @@ async fn handle_connect<B: Backend>(
         }
     };
     if !proxy.options.intercept.matches(&host) {
+        if let Some(hint) = proxy.options.intercept.default_host_hint(&host) {
+            tracing::info!("{hint}");
+        }
         return tunnel_blind(tcp, head.leftover, host, port, &proxy).await;
     }
     tcp.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").await?;
@@ -225,6 +228,7 @@ async fn tunnel_blind<B>(
     let mut upstream = match proxy.connector.connect_tcp(&target).await {
         Ok(upstream) => upstream,
         Err(e) => {
+            let e = anyhow::anyhow!("{e:#}; {}", proxy.options.intercept.tunnelled_note(&target.host));
             let body = format!("frametap (forward mode): {e:#}\n");
             let resp = format!(
                 "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",

@@ -63,17 +63,17 @@ pub fn har_to_records(har: &Value) -> Result<(Vec<Record>, Vec<String>)> {
     let websocket: Vec<(usize, &Value)> = entries.iter().enumerate().filter(|(_, e)| is_websocket(e)).collect();
     if websocket.is_empty() {
         bail!(
-            "no WebSocket connection in it ({} entries, none with _resourceType \"websocket\", _webSocketMessages \
+            "no WebSocket connection in it ({}, none with _resourceType \"websocket\", _webSocketMessages \
              or a ws:// URL): save the HAR while the WebSocket is listed (Chrome: DevTools Network panel, open \
              before the page connects, then \"Export HAR\")",
-            entries.len()
+            crate::words::count_as(entries.len() as u64, "entry", "entries")
         );
     }
     if websocket.len() < entries.len() {
-        warnings.push(format!(
-            "skipped {} entries that are not WebSocket connections (plain HTTP)",
-            entries.len() - websocket.len()
-        ));
+        warnings.push(match entries.len() - websocket.len() {
+            1 => "skipped 1 entry that is not a WebSocket connection (plain HTTP)".to_owned(),
+            n => format!("skipped {n} entries that are not WebSocket connections (plain HTTP)"),
+        });
     }
     let mut body = Vec::new();
     let mut origins = Vec::new();

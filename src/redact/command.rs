@@ -53,10 +53,10 @@ pub fn run_redact(cmd: RedactCommand) -> Result<()> {
         bail!("{error}");
     }
     crate::notice!(
-        "frametap redact: wrote {} records to {} ({} distinct secrets replaced{})",
-        end.records + 1,
+        "frametap redact: wrote {} to {} ({} replaced{})",
+        crate::words::count(end.records + 1, "record"),
         cmd.output.display(),
-        redactor.secrets_replaced(),
+        crate::words::count(redactor.secrets_replaced() as u64, "distinct secret"),
         if end.complete { "" } else { "; the copy is marked incomplete, see its end record" },
     );
     Ok(())

@@ -20,7 +20,7 @@ pub struct FrontArgs {
     /// With --forward: host glob whose CONNECT tunnels are terminated and whose WebSocket upgrades get the
     /// replay (repeatable; `*` matches across dots, so '*' takes every host) [default: the host the recorded
     /// connection went to, else webmessaging.*].
-    #[arg(long, value_name = "GLOB", requires = "forward")]
+    #[arg(long, value_name = "GLOB", requires = "forward", value_parser = crate::forward::intercept::parse_glob)]
     pub intercept: Vec<String>,
 }
 

@@ -136,6 +136,7 @@ fn play_options(args: &ScriptArgs, wait: Option<Duration>, sets: Vec<(String, St
 
 async fn run_serve(args: ServeArgs) -> Result<()> {
     let script = Script::load(&args.script.file, args.script.conn, args.script.partial)?;
+    warn_skipped("replay serve", &script);
     let front = args.front.front(&script)?;
     let default_listen = if args.front.forward { DEFAULT_FORWARD_ADDR } else { DEFAULT_PROXY_ADDR };
     let listen = args.listen.unwrap_or_else(|| default_listen.parse().expect("a valid default"));
@@ -156,10 +157,16 @@ async fn run_serve(args: ServeArgs) -> Result<()> {
     .await?;
     let stop = shutdown::signal();
     announce(&args, &script, &front, local, &session);
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<PlayReport>();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<serve::Served>();
+    let skipped = script.skipped.clone();
     let printer = tokio::spawn(async move {
-        while let Some(report) = rx.recv().await {
-            print_report("replay serve", "client", &report);
+        while let Some(served) = rx.recv().await {
+            match served {
+                serve::Served::Played(report) => print_report("replay serve", "client", &report, &skipped),
+                serve::Served::Answered { conn, status, recorded_error } => {
+                    print_answered(conn, status, recorded_error.as_deref(), &skipped)
+                }
+            }
         }
     });
     let options = serve::ServeOptions {
@@ -181,6 +188,9 @@ fn announce(args: &ServeArgs, script: &Script, front: &serve::Front, local: Sock
     let row = |label: &str, value: &str| crate::notice!("  {label:<width$}  {value}");
     crate::notice!("frametap replay serve{}", if forward { " --forward" } else { "" });
     row("replaying", &format!("{} (pace {})", script.label(), args.script.pace));
+    if let Some(which) = script.which_of() {
+        row("", &which);
+    }
     match front {
         serve::Front::Forward { options, proxies } => {
             if let Some(url) = script.recorded_url() {
@@ -207,6 +217,7 @@ fn announce(args: &ServeArgs, script: &Script, front: &serve::Front, local: Sock
 async fn run_send(args: SendArgs) -> Result<()> {
     let upstream = UpstreamBase::parse(&args.upstream).map_err(|e| anyhow::anyhow!("--upstream {e}"))?;
     let script = Script::load(&args.script.file, args.script.conn, args.script.partial)?;
+    warn_skipped("replay send", &script);
     let no_tls = (!upstream.secure).then_some("the upstream is ws://");
     let tls = args.tls.client_config(no_tls)?;
     let proxies = crate::forward::UpstreamProxies::resolve(args.upstream_proxy.as_deref())?;
@@ -251,7 +262,7 @@ async fn run_send(args: SendArgs) -> Result<()> {
     session.finish().await;
     let report = result?;
     match &report.play {
-        Some(play) => print_report(&format!("replay send to {}", report.url), "server", play),
+        Some(play) => print_report(&format!("replay send to {}", report.url), "server", play, &script.skipped),
         None => {
             crate::notice!("replay send: {} refused the upgrade with HTTP {}, as recorded", report.url, report.status)
         }
@@ -259,8 +270,40 @@ async fn run_send(args: SendArgs) -> Result<()> {
     Ok(())
 }
 
+/// Says, before anything plays, what `--partial` skipped in the capture (as `ui FILE` says it).
+fn warn_skipped(command: &str, script: &Script) {
+    for message in &script.skipped {
+        crate::notice!(
+            "frametap {command}: warning: {}: {message} (--partial: replaying what could be read)",
+            script.file.display()
+        );
+    }
+}
+
+/// The summary lines' reminder that the recording was incomplete (`--partial`).
+fn print_skipped(skipped: &[String]) {
+    for message in skipped {
+        crate::notice!("  the recording is incomplete (--partial): {message}");
+    }
+}
+
+/// Prints what `replay serve` answered a client whose recorded upgrade was refused (or could not be made).
+fn print_answered(conn: crate::event::ConnId, status: u16, recorded_error: Option<&str>, skipped: &[String]) {
+    let reason = http::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("");
+    let status = format!("{status} {reason}");
+    let status = status.trim_end();
+    match recorded_error {
+        Some(error) => crate::notice!(
+            "replay serve: connection {conn}: answered {status}, as the recording failed to reach its upstream \
+             ({error}); no WebSocket"
+        ),
+        None => crate::notice!("replay serve: connection {conn}: answered the recorded {status}; no WebSocket"),
+    }
+    print_skipped(skipped);
+}
+
 /// Prints what a replayed connection did, and where it differed from the recording.
-fn print_report(what: &str, peer: &str, report: &PlayReport) {
+fn print_report(what: &str, peer: &str, report: &PlayReport, skipped: &[String]) {
     let close = &report.close;
     let end = match (close.code, &close.detail) {
         (Some(code), _) => format!(
@@ -273,17 +316,18 @@ fn print_report(what: &str, peer: &str, report: &PlayReport) {
         (None, None) => format!("{} closed", close.initiator.as_str()),
     };
     crate::notice!(
-        "{what}: connection {}: sent {} frames, received {}; {end}",
+        "{what}: connection {}: sent {}, received {}; {end}",
         close.conn,
-        report.sent,
+        crate::words::count(report.sent as u64, "frame"),
         report.received
     );
     if report.divergences.is_empty() {
         crate::notice!("  every {peer} frame matched the recording");
     } else {
-        crate::notice!("  {} difference(s) from the recording:", report.divergences.len());
+        crate::notice!("  {} from the recording:", crate::words::count(report.divergences.len() as u64, "difference"));
         for line in &report.divergences {
             crate::notice!("    {line}");
         }
     }
+    print_skipped(skipped);
 }

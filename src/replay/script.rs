@@ -17,6 +17,10 @@ pub struct Script {
     pub close: Option<Close>,
     /// True when the capture's secrets were replaced by placeholders.
     pub redacted: bool,
+    /// What `--partial` skipped: the capture's unreadable lines and a missing `end` record, one message each.
+    pub skipped: Vec<String>,
+    /// Every connection in the capture, in file order (`conn` is one of them).
+    pub connections: Vec<ConnId>,
 }
 
 /// Whose frame a script step is, seen from the side being played.
@@ -51,14 +55,15 @@ pub enum RecordedEnd {
 
 impl Script {
     /// Reads connection `conn` (default: the first) of a capture (or of a HAR, imported). A cut-off or corrupt
-    /// capture is refused unless `partial`.
+    /// capture, or one without its `end` record, is refused unless `partial`, as `convert` refuses it.
     pub fn load(file: &Path, conn: Option<ConnId>, partial: bool) -> Result<Script> {
         let (capture, _warnings) = crate::har::read_capture_or_har(file)?;
-        if let Some(problem) = capture.problems.first() {
+        if let Some(what) = capture.incomplete() {
             if !partial {
-                bail!("{}: {problem}; pass --partial to replay the records that could be read", file.display());
+                bail!("{}: {what}; pass --partial to replay the records that could be read", file.display());
             }
         }
+        let skipped = capture.read_warnings().into_iter().map(|(_, message)| message).collect();
         let ids = capture.connections();
         let Some(conn) = conn.or(ids.first().copied()) else {
             bail!("{} holds no connection to replay", file.display());
@@ -86,7 +91,7 @@ impl Script {
             );
         };
         let redacted = capture.meta().is_some_and(|m| m.redacted);
-        Ok(Script { file: file.to_owned(), conn, open: *open, frames, close, redacted })
+        Ok(Script { file: file.to_owned(), conn, open: *open, frames, close, redacted, skipped, connections: ids })
     }
 
     /// The steps for playing `role` (client or server) against a live peer: the frames the peer received from
@@ -140,6 +145,21 @@ impl Script {
         format!("{}#{}", self.file.display(), self.conn)
     }
 
+    /// Which of the capture's connections this is, when it has several: `connection 1 of 2 (--conn N picks
+    /// another)`; `None` for a capture of one connection.
+    pub fn which_of(&self) -> Option<String> {
+        let n = self.connections.len();
+        if n < 2 {
+            return None;
+        }
+        // Numbered 1 to n, the number says the position; otherwise the numbers --conn takes are listed.
+        if self.connections.iter().copied().eq(1..=n as u64) {
+            return Some(format!("connection {} of {n} (--conn N picks another)", self.conn));
+        }
+        let ids: Vec<String> = self.connections.iter().map(u64::to_string).collect();
+        Some(format!("connection {}, one of {n} (--conn N picks another: {})", self.conn, ids.join(", ")))
+    }
+
     /// The URL the recorded connection went to (`wss://host/path?query`), when the capture names a WebSocket
     /// or HTTP URL (not for the simulator's `sim:genesys…` or a replay's own `replay:…`).
     pub fn recorded_url(&self) -> Option<&str> {
@@ -175,7 +195,19 @@ mod tests {
             handshake_ms: None,
             failed_ms: None,
         };
-        Script { file: "c.jsonl".into(), conn: 1, open, frames: Vec::new(), close: None, redacted: false }
+        let (skipped, connections) = (Vec::new(), vec![1]);
+        let frames = Vec::new();
+        Script { file: "c.jsonl".into(), conn: 1, open, frames, close: None, redacted: false, skipped, connections }
+    }
+
+    #[test]
+    fn which_of_several_connections_is_said_with_how_to_pick_another() {
+        let mut script = script_to(None);
+        assert_eq!(script.which_of(), None, "a capture of one connection");
+        script.connections = vec![1, 2];
+        assert_eq!(script.which_of().as_deref(), Some("connection 1 of 2 (--conn N picks another)"));
+        (script.conn, script.connections) = (7, vec![3, 7]);
+        assert_eq!(script.which_of().as_deref(), Some("connection 7, one of 2 (--conn N picks another: 3, 7)"));
     }
 
     #[test]

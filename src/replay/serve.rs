@@ -5,7 +5,7 @@
 
 use super::player::{play, PlayOptions, PlayReport};
 use super::script::Script;
-use crate::event::{Headers, HttpRequest, HttpResponse, Note, Open, Peer, Record, Ts};
+use crate::event::{ConnId, Headers, HttpRequest, HttpResponse, Note, Open, Peer, Record, Ts};
 use crate::forward::{ForwardOptions, Target, UpstreamProxies};
 use crate::pipeline::EventSink;
 use crate::proxy::headers::client_response_headers;
@@ -57,16 +57,36 @@ impl Front {
     }
 }
 
+/// What `replay serve` did with one client, for its summary on stderr.
+#[derive(Debug)]
+pub enum Served {
+    /// The recorded 101, then the recorded server side, played.
+    Played(PlayReport),
+    /// The recorded refusal (`status`, no WebSocket); `recorded_error` when the recording holds no answer because
+    /// frametap could not reach the upstream, so the replay answered a 502 naming that error.
+    Answered { conn: ConnId, status: u16, recorded_error: Option<String> },
+}
+
+impl Served {
+    /// The play report, for a client that got the WebSocket.
+    pub fn played(self) -> Option<PlayReport> {
+        match self {
+            Served::Played(report) => Some(report),
+            Served::Answered { .. } => None,
+        }
+    }
+}
+
 /// One replay: the backend behind the listener.
 struct Replay {
     script: Script,
     play: PlayOptions,
-    reports: Option<mpsc::UnboundedSender<PlayReport>>,
+    reports: Option<mpsc::UnboundedSender<Served>>,
 }
 
 /// Serves `script` to every client on `listener`, reached through `front`, until `shutdown` resolves; then closes
-/// open connections with 1001 and waits (up to the close timeout) for them. Each finished connection's report goes
-/// to `reports`.
+/// open connections with 1001 and waits (up to the close timeout) for them. What each client got (a played
+/// connection's report, or the recorded refusal) goes to `reports`.
 pub async fn serve(
     listener: TcpListener,
     front: Front,
@@ -74,7 +94,7 @@ pub async fn serve(
     options: ServeOptions,
     sink: EventSink,
     shutdown: impl Future<Output = ()> + Send + 'static,
-    reports: Option<mpsc::UnboundedSender<PlayReport>>,
+    reports: Option<mpsc::UnboundedSender<Served>>,
 ) -> anyhow::Result<()> {
     let local = listener.local_addr()?;
     let config = ProxyConfig {
@@ -250,6 +270,11 @@ impl Replay {
             }
         }
         if status != 101 {
+            if let Some(reports) = &self.reports {
+                let recorded_error =
+                    self.script.open.response.is_none().then(|| String::from_utf8_lossy(&body).trim().to_owned());
+                let _ = reports.send(Served::Answered { conn, status, recorded_error });
+            }
             return response(status, &headers, body);
         }
         let guard = ctx.track_relay();
@@ -282,7 +307,7 @@ impl Replay {
             )
             .await;
             if let Some(reports) = reports {
-                let _ = reports.send(report);
+                let _ = reports.send(Served::Played(report));
             }
         });
         response(101, &headers, Bytes::new())

@@ -94,12 +94,15 @@ pub fn show_report(ca: &CertAuthority) -> String {
          Private key:         {}\n\
          Subject:             {}\n\
          SHA-256 fingerprint: {}\n\
+         SPKI SHA-256:        {} (base64; Chromium: --ignore-certificate-errors-spki-list={})\n\
          Not before:          {}\n\
          Not after:           {}\n",
         ca.cert_path().display(),
         ca.dir().join(super::ca::CA_KEY_FILE).display(),
         ca.subject(),
         ca.fingerprint_sha256(),
+        ca.spki_sha256_base64(),
+        ca.spki_sha256_base64(),
         format_time(ca.not_before()),
         format_time(ca.not_after()),
     )

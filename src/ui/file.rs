@@ -14,11 +14,7 @@ pub fn load(path: &Path) -> anyhow::Result<Arc<Hub>> {
     let (capture, har_warnings) = crate::har::read_capture_or_har(path)?;
     // What went wrong reading the file is said on stderr and, as session notes, in the page itself.
     let mut warnings: Vec<(&str, String)> = har_warnings.into_iter().map(|w| ("har-import", w)).collect();
-    warnings.extend(capture.problems.iter().map(|problem| ("capture-unreadable", problem.to_string())));
-    if !capture.has_end {
-        let cut = "the capture has no end record: it was cut short, or is still being written".to_owned();
-        warnings.push(("capture-cut-short", cut));
-    }
+    warnings.extend(capture.read_warnings());
     let ts = capture.records.last().map_or_else(Ts::now, Record::ts);
     let notes: Vec<Record> = warnings
         .into_iter()

@@ -146,13 +146,14 @@ impl RunningUi {
 }
 
 /// Starts the UI for `proxy` / `replay serve` as `args` say: `None` with `--no-ui`, and `None` with a
-/// warning when the address cannot be bound (the relay carries on without the UI).
-pub async fn start(args: &UiArgs, hub: Arc<Hub>, proxy_ws_url: Option<String>) -> Option<RunningUi> {
+/// warning when the address cannot be bound: the command carries on without the UI, `going_on` (`relaying`,
+/// `replaying`) as the warning says.
+pub async fn start(args: &UiArgs, hub: Arc<Hub>, proxy_ws_url: Option<String>, going_on: &str) -> Option<RunningUi> {
     let addr = args.listen()?;
     let listener = match bind(addr).await {
         Ok(listener) => listener,
         Err(e) => {
-            tracing::warn!("{e:#}; relaying without the web UI");
+            crate::notice!("frametap: warning: {e:#}; {going_on} without the web UI");
             return None;
         }
     };
@@ -254,12 +255,12 @@ mod tests {
     async fn start_honours_no_ui_and_survives_a_taken_port() {
         let hub = Hub::new(HubOptions::default());
         let off = UiArgs { ui: "127.0.0.1:0".parse().unwrap(), no_ui: true };
-        assert!(start(&off, hub.clone(), None).await.is_none());
+        assert!(start(&off, hub.clone(), None, "relaying").await.is_none());
         let taken = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let busy = UiArgs { ui: taken.local_addr().unwrap(), no_ui: false };
-        assert!(start(&busy, hub.clone(), None).await.is_none());
+        assert!(start(&busy, hub.clone(), None, "relaying").await.is_none());
         let on = UiArgs { ui: "127.0.0.1:0".parse().unwrap(), no_ui: false };
-        let running = start(&on, hub, Some("ws://127.0.0.1:9000".into())).await.unwrap();
+        let running = start(&on, hub, Some("ws://127.0.0.1:9000".into()), "relaying").await.unwrap();
         assert!(running.url.starts_with(&format!("http://{}/?token=", running.addr)), "{}", running.url);
         let addr = running.addr;
         tokio::net::TcpStream::connect(addr).await.expect("the UI listens");

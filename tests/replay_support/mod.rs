@@ -10,7 +10,7 @@ use frametap::pipeline::LagPolicy;
 use frametap::proxy::upstream::UpstreamBase;
 use frametap::proxy::DEFAULT_MAX_MESSAGE;
 use frametap::replay::send::SendOptions;
-use frametap::replay::serve::{serve, Front, ServeOptions};
+use frametap::replay::serve::{serve, Front, ServeOptions, Served};
 use frametap::replay::{Pace, PlayOptions, PlayReport, Script};
 use frametap::session::{self, Session, SessionSetup};
 use std::net::SocketAddr;
@@ -187,7 +187,16 @@ pub async fn start_serving_as(
     let script = Script::load(capture, None, false).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let (served_tx, mut served) = mpsc::unbounded_channel();
     let (report_tx, reports) = mpsc::unbounded_channel();
+    // The tests here look at played connections only.
+    tokio::spawn(async move {
+        while let Some(one) = served.recv().await {
+            if let Some(report) = Served::played(one) {
+                let _ = report_tx.send(report);
+            }
+        }
+    });
     let (stop, stopped) = oneshot::channel::<()>();
     let session = session_to(out, "replay-serve").await;
     let options = ServeOptions { play: play_options(Pace::Fast), handshake_timeout: SHORT };
@@ -195,7 +204,7 @@ pub async fn start_serving_as(
         let stopped = async {
             let _ = stopped.await;
         };
-        serve(listener, front, script, options, session.sink.clone(), stopped, Some(report_tx)).await.unwrap();
+        serve(listener, front, script, options, session.sink.clone(), stopped, Some(served_tx)).await.unwrap();
         session.finish().await;
     });
     (addr, stop, reports)
