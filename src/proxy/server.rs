@@ -38,6 +38,33 @@ pub fn is_websocket_upgrade<B>(req: &Request<B>) -> bool {
     req.method() == http::Method::GET && has("upgrade", "websocket") && has("connection", "upgrade")
 }
 
+/// The headers of a `101 Switching Protocols` answer to an upgrade request with this `Sec-WebSocket-Key`.
+pub fn switching_protocols_headers(client_key: &[u8]) -> Vec<(String, String)> {
+    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(client_key);
+    vec![
+        ("upgrade".to_owned(), "websocket".to_owned()),
+        ("connection".to_owned(), "Upgrade".to_owned()),
+        ("sec-websocket-accept".to_owned(), accept),
+    ]
+}
+
+/// The client's stream once hyper has sent the 101 on it, with the bytes it read past the request; `None`
+/// (logged for connection `conn`) when the upgrade did not complete.
+pub async fn upgraded_client<IO: RelayStream>(req: &mut Request<Incoming>, conn: u64) -> Option<(IO, Bytes)> {
+    let upgraded = match hyper::upgrade::on(req).await {
+        Ok(upgraded) => upgraded,
+        Err(e) => {
+            tracing::warn!(conn, "the client's upgrade did not complete: {e}");
+            return None;
+        }
+    };
+    let Ok(parts) = upgraded.downcast::<TokioIo<IO>>() else {
+        tracing::error!(conn, "internal: unexpected client stream type after upgrade");
+        return None;
+    };
+    Some((parts.io.into_inner(), parts.read_buf))
+}
+
 fn text_response(status: StatusCode, body: String) -> Response<Full<Bytes>> {
     Response::builder()
         .status(status)
@@ -184,30 +211,15 @@ pub async fn relay_upgrade<IO: RelayStream>(
     }
     emit_handshake(&sink, open, &changes, warnings).await;
 
-    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(client_key.as_bytes());
-    let mut to_client = vec![
-        ("upgrade".to_owned(), "websocket".to_owned()),
-        ("connection".to_owned(), "Upgrade".to_owned()),
-        ("sec-websocket-accept".to_owned(), accept),
-    ];
+    let mut to_client = switching_protocols_headers(client_key.as_bytes());
     to_client.extend(client_response_headers(&headers));
     let response = build_response(101, &to_client, Bytes::new());
 
     let guard = ctx.track_relay();
     tokio::spawn(async move {
         let _guard = guard;
-        let upgraded = match hyper::upgrade::on(&mut req).await {
-            Ok(upgraded) => upgraded,
-            Err(e) => {
-                tracing::warn!(conn, "the client's upgrade did not complete: {e}");
-                return;
-            }
-        };
-        let Ok(parts) = upgraded.downcast::<TokioIo<IO>>() else {
-            tracing::error!(conn, "internal: unexpected client stream type after upgrade");
-            return;
-        };
-        let ends = Ends { client: parts.io.into_inner(), client_prefix: parts.read_buf, server, server_prefix };
+        let Some((client, client_prefix)) = upgraded_client::<IO>(&mut req, conn).await else { return };
+        let ends = Ends { client, client_prefix, server, server_prefix };
         let close = relay(ends, &sink, ctx.config.relay, ctx.shutdown.clone(), opened).await;
         sink.emit(Record::Close(close)).await;
     });

@@ -19,7 +19,6 @@ use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -233,12 +232,7 @@ impl Replay {
         let (status, mut headers, body) = recorded_answer(&self.script);
         let subprotocol_note = (status == 101).then(|| unoffered_subprotocol(&mut headers, &request_headers)).flatten();
         if status == 101 {
-            let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
-            let mut upgrade = vec![
-                ("upgrade".to_owned(), "websocket".to_owned()),
-                ("connection".to_owned(), "Upgrade".to_owned()),
-                ("sec-websocket-accept".to_owned(), accept),
-            ];
+            let mut upgrade = crate::proxy::server::switching_protocols_headers(key.as_bytes());
             upgrade.append(&mut headers);
             headers = upgrade;
         }
@@ -282,30 +276,12 @@ impl Replay {
         let (options, reports) = (self.play.clone(), self.reports.clone());
         tokio::spawn(async move {
             let _guard = guard;
-            let upgraded = match hyper::upgrade::on(&mut req).await {
-                Ok(upgraded) => upgraded,
-                Err(e) => {
-                    tracing::warn!(conn, "the client's upgrade did not complete: {e}");
-                    return;
-                }
-            };
-            let Ok(parts) = upgraded.downcast::<TokioIo<IO>>() else {
-                tracing::error!(conn, "internal: unexpected client stream type after upgrade");
+            let Some((stream, prefix)) = crate::proxy::server::upgraded_client::<IO>(&mut req, conn).await else {
                 return;
             };
-            let stream = parts.io.into_inner();
-            let report = play(
-                stream,
-                parts.read_buf,
-                steps,
-                end,
-                Peer::Server,
-                conn,
-                ctx.sink.clone(),
-                options,
-                ctx.shutdown.clone(),
-            )
-            .await;
+            let report =
+                play(stream, prefix, steps, end, Peer::Server, conn, ctx.sink.clone(), options, ctx.shutdown.clone())
+                    .await;
             if let Some(reports) = reports {
                 let _ = reports.send(Served::Played(report));
             }
