@@ -2,7 +2,7 @@
 
 use super::analyzer::{ConnHistory, FrameFacts, MessageFacts};
 use super::codes::{close_code_meaning, close_code_name};
-use super::{causes, violations};
+use super::{causes, expiry, violations};
 use crate::event::{Close, Diagnosis, Open, Peer, Ts};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -201,7 +201,7 @@ pub fn diagnose(history: &ConnHistory, close: &Close) -> Diagnosis {
     causes::rate_limited(history, close, close_at, &mut found);
     causes::client_frame_rules(history, close, close_at, &mut found);
     let closed_at_seq = history.first_close.as_ref().map(|c| c.seq);
-    causes::token_rules(history, closed_at_seq, close, close_at, &mut found, &mut ruled_out);
+    expiry::token_rules(history, closed_at_seq, close, close_at, &mut found, &mut ruled_out);
     causes::idle(history, close, close_at, &mut found);
     causes::close_code(history, close, &mut found);
     found.extend(history.profile.close_causes());

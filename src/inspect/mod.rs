@@ -8,6 +8,7 @@ mod causes;
 pub mod close;
 pub mod codes;
 pub mod command;
+mod expiry;
 pub mod handshake;
 pub mod jwt;
 pub mod reassembly;
