@@ -78,7 +78,10 @@ impl CaptureFile {
     pub fn incomplete(&self) -> Option<String> {
         match self.problems.first() {
             Some(problem) if self.problems.len() == 1 => Some(problem.to_string()),
-            Some(problem) => Some(format!("{problem}, and {} more unreadable line(s)", self.problems.len() - 1)),
+            Some(problem) => Some(format!(
+                "{problem}, and {} more",
+                crate::words::count(self.problems.len() as u64 - 1, "unreadable line")
+            )),
             None if !self.has_end => {
                 Some("it ends without an end record: it was cut short (or is still being written)".into())
             }

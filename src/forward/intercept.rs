@@ -189,7 +189,7 @@ mod tests {
             assert!(err.ends_with(&format!("{right} {example}")), "{bad}: {err}");
         }
         let err = parse_glob("a b").unwrap_err();
-        assert!(err.contains("a host glob has no spaces"), "{err}");
+        assert!(err.contains("a host glob has no spaces: give one host glob per --intercept"), "{err}");
     }
 
     #[test]
@@ -199,7 +199,5 @@ mod tests {
         assert!(hint.contains("add --intercept 'webmessaging.mypurecloud.com'"), "{hint}");
         assert_eq!(narrow.default_host_hint("api.mypurecloud.com"), None);
         assert_eq!(InterceptRules::default().default_host_hint("webmessaging.mypurecloud.com"), None);
-        let err = parse_glob("a b").unwrap_err();
-        assert!(err.contains("a host glob has no spaces: give one host glob per --intercept"), "{err}");
     }
 }
