@@ -151,6 +151,8 @@ async fn an_exposed_ui_is_warned_about_with_its_real_port() {
     let warning = warning.unwrap_or_else(|| panic!("no warning about the exposed UI: {:?}", proxy.banner.lines));
     let port = proxy.banner.ui.as_deref().unwrap().split_once("127.0.0.1:").unwrap().1.split('/').next().unwrap();
     assert!(warning.contains(&format!("0.0.0.0:{port}")) && port != "0", "{warning:?}");
+    // Said like frametap's other warnings, not as a raw tracing line.
+    assert!(warning.starts_with("frametap: warning: the web UI listens on"), "{warning:?}");
     proxy.stop().await;
 }
 

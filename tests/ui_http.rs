@@ -288,7 +288,7 @@ async fn a_connection_downloads_as_capture_redacted_capture_and_har() {
         let (status, headers, body) = get(ui.addr, path, &[("cookie", &c)]).await;
         assert_eq!(status, StatusCode::OK, "{path}");
         assert_eq!(headers.get(ui::SKIPPED_HEADER).unwrap(), "1", "{path}");
-        assert!(body.contains("ui-download-partial") && body.contains("1 record(s) of connection 2"), "{path}: {body}");
+        assert!(body.contains("ui-download-partial") && body.contains("1 record of connection 2"), "{path}: {body}");
     }
 
     let (status, _, _) = get(ui.addr, "/api/conn/9/capture", &[("cookie", &c)]).await;

@@ -56,7 +56,10 @@ pub fn download(hub: &Hub, conn: ConnId, format: Format, want_redacted: bool) ->
     }
     let mut errors = lost;
     if skipped > 0 {
-        errors.push(format!("{skipped} record(s) of connection {conn} in the UI's history could not be read back"));
+        errors.push(format!(
+            "{} of connection {conn} in the UI's history could not be read back",
+            crate::words::count(skipped as u64, "record")
+        ));
     }
     records.push(Record::End(End::counting(records.iter().map(Record::kind), Ts::now(), 0, errors)));
     match format {
@@ -120,9 +123,9 @@ fn read_back(entries: &[Entry], conn: ConnId) -> (Vec<Record>, usize) {
             level: "warn".into(),
             code: "ui-download-partial".into(),
             message: format!(
-                "{} record(s) of connection {conn} in the UI's history could not be read back and are left out \
-                 of this download: {}{}; the capture file written by the proxy has them",
-                failed.len(),
+                "{} of connection {conn} in the UI's history could not be read back and are left out of this \
+                 download: {}{}; the capture file written by the proxy has them",
+                crate::words::count(failed.len() as u64, "record"),
                 examples.join("; "),
                 if failed.len() > examples.len() { "; …" } else { "" }
             ),

@@ -88,9 +88,9 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
     if is_exposed(addr) {
         // The bound address: with port 0 the kernel chose one.
         let bound = listener.local_addr().unwrap_or(addr);
-        tracing::warn!(
-            "the web UI listens on {bound}, which is reachable from other machines: it shows live \
-             credentials to anyone holding its access token"
+        crate::notice!(
+            "frametap: warning: the web UI listens on {bound}, which is reachable from other machines: it shows \
+             live credentials to anyone holding its access token"
         );
     }
     Ok(listener)
@@ -135,10 +135,10 @@ impl RunningUi {
         let mut task = self.task;
         match tokio::time::timeout(UI_STOP_TIMEOUT, &mut task).await {
             Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(e))) => tracing::warn!("the web UI stopped with an error: {e:#}"),
-            Ok(Err(e)) => tracing::warn!("the web UI task failed: {e}"),
+            Ok(Ok(Err(e))) => crate::notice!("frametap: warning: the web UI stopped with an error: {e:#}"),
+            Ok(Err(e)) => crate::notice!("frametap: warning: the web UI task failed: {e}"),
             Err(_) => {
-                tracing::warn!("the web UI did not stop within {UI_STOP_TIMEOUT:?}; abandoning it");
+                crate::notice!("frametap: warning: the web UI did not stop within {UI_STOP_TIMEOUT:?}; abandoning it");
                 task.abort();
             }
         }
