@@ -435,6 +435,28 @@ async fn narrow_windows_get_a_layout_that_fits_and_frames_can_be_picked_and_read
         let wrapped = "(() => { const d = document.getElementById('detail-body');                          return d.scrollWidth <= d.clientWidth && d.textContent.includes('x'.repeat(1500)); })()";
         assert!(truth(&page, wrapped).await, "at {width} px the Connection tab scrolls sideways");
     }
+
+    // A window too short for the stacked panes: the page scrolls, and a frame clicked in the table brings its
+    // detail into view.
+    page.set_viewport(480, 420).await.unwrap();
+    pick_connection(&page, 2).await;
+    page.eval("window.scrollTo(0, 0)").await.unwrap();
+    settled(&page).await;
+    // The row in the middle of the table, the page scrolled to its top.
+    let center_row = "(() => { const s = document.getElementById('table-scroll'), r = document.getElementById('frame-2'); \
+                       s.scrollTop += r.getBoundingClientRect().top - s.getBoundingClientRect().top - s.clientHeight / 2; \
+                       window.scrollTo(0, 0); })()";
+    page.eval(center_row).await.unwrap();
+    let below = "document.querySelector('.detail').getBoundingClientRect().top > innerHeight - 100";
+    assert!(
+        truth(&page, below).await,
+        "at 480 × 420 the detail pane is already in view: the check would prove nothing"
+    );
+    page.click_on_screen("#frame-2").await.unwrap_or_else(|e| panic!("at 480 × 420: {e:#}"));
+    page.wait_for("document.querySelector('#detail-body h3')?.textContent === 'Frame #2'", WAIT).await.unwrap();
+    let shown = "(() => { const r = document.querySelector('.detail').getBoundingClientRect(); \
+                  return r.top >= 0 && r.top < innerHeight - 100; })()";
+    assert!(truth(&page, shown).await, "at 480 × 420 a clicked frame's detail stays below the window");
     assert_eq!(browser.page_errors(), Vec::<String>::new());
     ui.stop().await.unwrap();
 }

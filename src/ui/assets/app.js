@@ -364,6 +364,13 @@ function selectFrame(seq) {
   if (r) { r.classList.add('selected'); state.autoScroll = false; centerRow(r); $('jump-latest').hidden = false; }
 }
 
+/** In a window too short for the stacked panes (the page scrolls), brings the detail pane below the table into view
+ * after a click on a row, as much of it as fits, its top first. Keyboard moves through the table do not scroll the page. */
+function revealDetail() {
+  const r = document.querySelector('.detail').getBoundingClientRect();
+  if (r.bottom > innerHeight) window.scrollBy(0, Math.min(r.top, r.bottom - innerHeight));
+}
+
 /** Scrolls the frame table, and only it (scrollIntoView would move the page too), to show the row in its middle. */
 function centerRow(r) {
   const s = $('table-scroll');
@@ -436,7 +443,7 @@ function setup() {
     const li = e.target.closest('li.conn');
     if (li && (e.key === 'Enter' || e.key === ' ')) { e.preventDefault(); selectConn(Number(li.dataset.conn)); }
   });
-  $('frame-rows').addEventListener('click', (e) => { const tr = e.target.closest('tr'); if (tr) selectFrame(Number(tr.dataset.seq)); });
+  $('frame-rows').addEventListener('click', (e) => { const tr = e.target.closest('tr'); if (tr) { selectFrame(Number(tr.dataset.seq)); revealDetail(); } });
   // From the keyboard: the frame table takes focus, and the arrow keys select the next or previous frame.
   $('table-scroll').addEventListener('keydown', (e) => {
     if (e.key !== 'ArrowDown' && e.key !== 'ArrowUp') return;
