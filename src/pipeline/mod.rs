@@ -369,19 +369,8 @@ mod tests {
             options.analysis = Some(Arc::new(|| Box::new(DiagnosingOpens) as Box<dyn Analysis>));
             let (sink, pipeline) = start(options);
             let conn = sink.connection();
-            let open = crate::event::Open {
-                conn: conn.conn(),
-                ts: Ts::now(),
-                client_addr: None,
-                request: crate::event::HttpRequest { method: "GET".into(), path: "/".into(), headers: vec![] },
-                upstream: None,
-                upstream_request: None,
-                response: None,
-                error: Some("refused".into()),
-                handshake_ms: None,
-                failed_ms: Some(1.0),
-            };
-            conn.emit_all(&mut vec![Record::from(open), note(conn.conn()), note(conn.conn())]).await;
+            let open = super::order::tests::open(conn.conn());
+            conn.emit_all(&mut vec![open, note(conn.conn()), note(conn.conn())]).await;
             let summary = pipeline.finish().await;
             let kinds = gate.seen.lock().unwrap().clone();
             assert_eq!(kinds[1..kinds.len() - 1], ["open", "note", "note", "diagnosis"], "buffer {buffer}");

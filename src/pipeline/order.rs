@@ -39,11 +39,13 @@ impl DerivedOrder {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::event::{Diagnosis, HttpRequest, Note, Open, Ts};
 
-    fn open(conn: u64) -> Record {
+    /// The `open` of an upgrade that failed: the analysis derives its diagnosis from it (also used by the
+    /// pipeline's tests).
+    pub(in crate::pipeline) fn open(conn: u64) -> Record {
         Record::from(Open {
             conn,
             ts: Ts::now(),
