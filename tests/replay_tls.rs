@@ -9,6 +9,8 @@
 #[path = "forward_support/client.rs"]
 mod client;
 mod common;
+#[path = "forward_support/connect_proxy.rs"]
+mod connect_proxy;
 #[path = "forward_support/servers.rs"]
 mod servers;
 #[path = "replay_support/mod.rs"]
@@ -21,6 +23,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use client::{connect_tunnel, get, tls_client};
+use connect_proxy::ConnectProxy;
 use frametap::tls::CertAuthority;
 use futures_util::{SinkExt as _, StreamExt as _};
 use servers::start_hello_server;
@@ -216,6 +219,23 @@ async fn intercept_chooses_the_hosts_the_replay_answers() {
     assert!(logged.contains(&format!("could not connect to {dead}")) && logged.contains(why), "{logged}");
 }
 
+/// `--upstream-proxy` (as `proxy --forward`'s): the hosts that are tunnelled, not replayed, are reached through it.
+#[tokio::test]
+async fn tunnelled_hosts_go_through_the_upstream_proxy() {
+    let home = Home::new().await;
+    let corporate = ConnectProxy::start(None).await;
+    let mut replay = home.serve(&["--forward", "--upstream-proxy", &corporate.url()]);
+    let proxy = replay.banner("set your browser's HTTP and HTTPS proxy to").await;
+    let proxy: std::net::SocketAddr = proxy.strip_prefix("http://").unwrap().parse().unwrap();
+    assert_eq!(replay.banner("upstream proxy").await, corporate.url());
+
+    let page = start_hello_server(None).await;
+    let tunnel = connect_tunnel(proxy, &page.to_string()).await;
+    let (status, body) = get(tunnel, "/index.html", "127.0.0.1").await;
+    assert_eq!((status, body.as_str()), (200, "hello GET /index.html host=127.0.0.1"));
+    assert_eq!(corporate.tunnels(), vec![page.to_string()], "the tunnel went through the upstream proxy");
+}
+
 #[tokio::test]
 async fn bad_flag_combinations_and_a_missing_ca_are_refused_before_anything_listens() {
     let home = Home::new().await;
@@ -225,6 +245,11 @@ async fn bad_flag_combinations_and_a_missing_ca_are_refused_before_anything_list
     for (args, expected) in [
         (&["--tls", "--forward"][..], "the argument '--tls' cannot be used with '--forward'"),
         (&["--intercept", "example.com"][..], "the following required arguments were not provided:\n  --forward"),
+        (
+            &["--upstream-proxy", "http://127.0.0.1:3128"][..],
+            "the following required arguments were not provided:\n  --forward",
+        ),
+        (&["--forward", "--upstream-proxy", "ftp://proxy:21"][..], "in --upstream-proxy"),
         (&["--tls", "--certs", missing][..], "create one with `frametap certs init`"),
         (
             &["--forward", "--intercept", "example.com:443"][..],

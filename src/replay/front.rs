@@ -6,7 +6,7 @@ use crate::forward::{ForwardOptions, InterceptRules, UpstreamProxies};
 use crate::tls::{LeafIssuer, ListenTlsArgs};
 use std::sync::Arc;
 
-/// `--tls`, `--certs`, `--forward` and `--intercept` of `replay serve`.
+/// `--tls`, `--certs`, `--forward`, `--intercept` and `--upstream-proxy` of `replay serve`.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct FrontArgs {
     #[command(flatten)]
@@ -22,6 +22,11 @@ pub struct FrontArgs {
     /// connection went to, else webmessaging.*].
     #[arg(long, value_name = "GLOB", requires = "forward", value_parser = crate::forward::intercept::parse_glob)]
     pub intercept: Vec<String>,
+    /// With --forward: reach the hosts that are tunnelled (not replayed) through this HTTP proxy:
+    /// http://[user:password@]host[:port] (CONNECT, Basic auth). Without it, HTTPS_PROXY / HTTP_PROXY are used;
+    /// NO_PROXY applies in both cases.
+    #[arg(long, value_name = "URL", requires = "forward")]
+    pub upstream_proxy: Option<String>,
 }
 
 impl FrontArgs {
@@ -36,7 +41,7 @@ impl FrontArgs {
         }
         let ca = self.listen_tls.certs.load_ca()?;
         let options = ForwardOptions { intercept: self.intercept(script), issuer: Arc::new(LeafIssuer::new(ca)) };
-        Ok(Front::Forward { options, proxies: UpstreamProxies::resolve(None)? })
+        Ok(Front::Forward { options, proxies: UpstreamProxies::resolve(self.upstream_proxy.as_deref())? })
     }
 
     /// The hosts `--forward` intercepts: `--intercept`, else the recorded host, else the Genesys default.
