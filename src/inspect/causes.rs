@@ -103,29 +103,6 @@ pub(crate) fn who_closed(history: &ConnHistory, close: &Close, causes: &mut Vec<
     }
 }
 
-/// The server said it was ending the session or connection (profile signals). The last such frame before the
-/// close is the likely one; earlier ones, which the connection outlived, are only possible causes.
-pub(crate) fn announced(history: &ConnHistory, close: &Close, close_at: Ts, causes: &mut Vec<Cause>) {
-    let announcements = history.signals.iter().rev().filter_map(|at| match &at.signal {
-        Signal::Announced { what, message } => Some((at, what, message)),
-        _ => None,
-    });
-    for (n, (at, what, message)) in announcements.enumerate() {
-        let gap = human_ms(ms_between(close_at, at.ts));
-        let mut evidence = vec![format!("frame #{} ({what}), {gap} before the close", at.seq)];
-        let confidence = if n > 0 {
-            evidence.push("a later frame announced an end too, and the connection went on after this one".into());
-            Confidence::Possible
-        } else if client_dropped(close) {
-            evidence.push("then the client dropped TCP itself, which an announcement does not make a client do".into());
-            Confidence::Possible
-        } else {
-            Confidence::Likely
-        };
-        causes.push(cause("server-announced", confidence, message.clone(), evidence, Some(at.seq)));
-    }
-}
-
 /// A rate-limit answer came before the close, or the close code says so.
 pub(crate) fn rate_limited(history: &ConnHistory, close: &Close, close_at: Ts, causes: &mut Vec<Cause>) {
     let last = history.signals.iter().rev().find(|s| matches!(s.signal, Signal::RateLimited { .. }));
@@ -315,11 +292,6 @@ fn short(text: &str, chars: usize) -> String {
     }
 }
 
-/// The client ended the connection by dropping TCP (its process or network went away), with no close frame.
-fn client_dropped(close: &Close) -> bool {
-    close.initiator == Peer::Client && !close.clean && close.code.is_none()
-}
-
 /// Long silence before the close: no data frame either way, or none from the client while the server closed.
 pub(crate) fn idle(history: &ConnHistory, close: &Close, close_at: Ts, causes: &mut Vec<Cause>) {
     let Some(since_any) = history.preceding().map(|p| p.ts).or(history.opened) else {
@@ -402,6 +374,12 @@ pub(crate) fn close_code(history: &ConnHistory, close: &Close, causes: &mut Vec<
                 vec![],
             )
         }
+        // Browsers send 1001 themselves when a page unloads; a script's close() cannot send it.
+        1001 if close.initiator == Peer::Client => (
+            Confidence::Likely,
+            "the client closed with 1001 Going Away: its page was closed, reloaded or navigated away (browsers send 1001 when a page unloads; a script's close() cannot), or a client that is not a browser shut down".to_string(),
+            vec![],
+        ),
         1004..=1006 | 1015 => (
             Confidence::Certain,
             format!("the {closer} sent {code}, which RFC 6455 forbids on the wire: a broken WebSocket implementation"),
