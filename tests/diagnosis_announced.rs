@@ -1,6 +1,7 @@
-//! The `server-announced` rule against who ended the connection: an announcement explains a server's close, and
-//! a client's close only when the client closed in reaction to news that the session is over (at once, sending
-//! nothing else); a client that went on, closed later, or whose page went away closed for its own reasons.
+//! What the server said before the close (`server-announced`, an error answer) against who ended the
+//! connection: an announcement explains a server's close, and a client's close only when the client closed in
+//! reaction to news that the session is over (at once, sending nothing else); a client that went on, closed
+//! later, or whose page went away closed for its own reasons.
 
 // Shared with tests/diagnosis.rs, which uses the rest of it.
 #[allow(dead_code)]
@@ -128,4 +129,28 @@ fn frametaps_own_close_after_an_announcement_is_not_the_servers() {
     let (confidence, message) = announced(&s.diagnose());
     assert_eq!(confidence, "possible", "{message}");
     assert!(message.contains("frametap itself ended this connection"), "{message}");
+}
+
+/// An error answer (not an announcement) the client closed right after, sending nothing else: a possible
+/// cause, named; a client that closed later, or after sending more, gets no such cause.
+#[test]
+fn a_client_that_closed_right_after_an_error_answer_may_have_closed_over_it() {
+    const TOO_LONG: &str = r#"{"action":"onMessage","token":"3f1c1a52-7a0e-4c0b-9d7e-2b1f9c1e0a11","tracingId":"m-1","message":{"type":"Text","text":"long"}}"#;
+    const REFUSED: &str =
+        r#"{"type":"response","class":"string","code":4011,"body":"message too long","tracingId":"m-1"}"#;
+    let closed_after = |gap: i64| {
+        let mut s = Script::new("sim:genesys/v1", Some(5.0));
+        s.client(0, CONFIGURE).server(20, SESSION_RESPONSE).client(900, TOO_LONG).server(1000, REFUSED);
+        s.close_frame(1000 + gap, Peer::Client, 1000, "").close_frame(1001 + gap, Peer::Server, 1000, "");
+        s.close(1002 + gap, Peer::Client, Some(1000), Some(""), true);
+        s.diagnose()
+    };
+    let d = closed_after(40);
+    let error = cause(&d, "server-error-response");
+    assert_eq!(error["confidence"], "possible", "{error}");
+    let message = error["message"].as_str().unwrap();
+    assert!(message.contains("4011") && message.contains("possibly over it"), "{message}");
+    assert_eq!(error["seq"], 4);
+    let d = closed_after(REACTION_MS as i64 + 10);
+    assert!(!has_cause(&d, "server-error-response"), "{:#?}", causes(&d));
 }

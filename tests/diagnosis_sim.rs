@@ -310,3 +310,23 @@ async fn a_client_that_went_on_after_session_not_found_closed_for_its_own_reason
     assert!(d.details["summary"].as_str().unwrap().contains("for its own reasons"), "{}", d.details["summary"]);
     assert_eq!(rules(&d), offline);
 }
+
+/// The simulator refuses a message as too long (4011) and the client closes at once: the refusal is named as
+/// what the client possibly closed over, not left out behind "look at the client's code".
+#[tokio::test]
+async fn a_client_closing_right_after_an_error_answer_is_told_about_it_through_the_simulator() {
+    let token = "6b0c1f52-7a0e-4c0b-9d7e-2b1f9c1e0a1a";
+    let proxy = start_labelled_proxy(start_simulator().await, Some(SIM)).await;
+    let mut ws = connect_to(&proxy, &path(""), &[]).await;
+    configure_as(&mut ws, token).await;
+    send(&mut ws, message(token, &"x".repeat(5000))).await;
+    assert_eq!(read_text(&mut ws).await["code"], 4011);
+    ws.close(None).await.unwrap();
+    drain(ws).await;
+    let (capture, file, _dir) = proxy.stop().await;
+    let (d, offline) = diagnosis_and_inspect(&capture, &file, 1);
+    let error = cause(&d, "server-error-response");
+    assert_eq!(error["confidence"], "possible", "{error}");
+    assert!(error["message"].as_str().unwrap().contains("4011"), "{error}");
+    assert_eq!(rules(&d), offline);
+}
