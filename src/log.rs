@@ -147,15 +147,19 @@ fn arrow(from: Peer, to: Peer) -> String {
     format!("{}→{}", letter(from), letter(to))
 }
 
+/// The opcode column's width: the longest opcode name (`continuation`; `reserved-15` is shorter).
+const OPCODE_COLUMN: usize = "continuation".len();
+
 fn frame_line(frame: &Frame, paint: Paint) -> String {
-    let opcode = match (frame.opcode, frame.fin) {
-        (Opcode::Continuation, true) => "continuation (last)".to_owned(),
-        (Opcode::Continuation, false) => "continuation (more follow)".to_owned(),
-        (op, false) if op.is_data() => format!("{} (first fragment)", op.name()),
-        (op, _) => op.name().into_owned(),
+    // A fragment's place in its message follows the size, so the columns before it stay aligned.
+    let place = match (frame.opcode, frame.fin) {
+        (Opcode::Continuation, true) => "(last) ",
+        (Opcode::Continuation, false) => "(more follow) ",
+        (op, false) if op.is_data() => "(first fragment) ",
+        _ => "",
     };
     let mut line = format!(
-        "{} #{} {} {:<12} {:>7} B  ",
+        "{} #{} {} {:<OPCODE_COLUMN$} {:>7} B  {place}",
         frame.ts.0.format("%H:%M:%S%.3f"),
         frame.conn,
         match frame.from {
@@ -163,7 +167,7 @@ fn frame_line(frame: &Frame, paint: Paint) -> String {
             Peer::Server => paint.green(&arrow(frame.from, frame.to)),
             Peer::Proxy => paint.yellow(&arrow(frame.from, frame.to)),
         },
-        opcode,
+        frame.opcode.name(),
         frame.len
     );
     if frame.opcode == Opcode::Close {
@@ -328,9 +332,42 @@ mod tests {
         let binary = line(&frame(Opcode::Binary, true, &[1, 2, 255]));
         assert!(binary.contains("hex 01 02 ff"), "{binary}");
         let first = line(&frame(Opcode::Text, false, b"par"));
-        assert!(first.contains("text (first fragment)"), "{first}");
+        assert!(first.contains(" text ") && first.contains(" 3 B  (first fragment) par"), "{first}");
         let bad = line(&frame(Opcode::Text, true, &[0xff]));
         assert!(bad.contains("invalid UTF-8"), "{bad}");
+    }
+
+    /// Every frame line starts its size at the same column, whatever the opcode and its place in a fragmented
+    /// message (`continuation (more follow)` used to overflow the opcode column and push its row right).
+    #[test]
+    fn frame_lines_keep_their_columns_for_every_opcode_and_fragment() {
+        let opcodes = [
+            Opcode::Continuation,
+            Opcode::Text,
+            Opcode::Binary,
+            Opcode::Close,
+            Opcode::Ping,
+            Opcode::Pong,
+            Opcode::Reserved(3),
+            Opcode::Reserved(15),
+        ];
+        let mut seen = Vec::new();
+        for opcode in opcodes {
+            for fin in [true, false] {
+                let text = line(&frame(opcode, fin, b"abc"));
+                let size_at = text.find("  3 B  ").map(|at| text[..at].chars().count());
+                seen.push((size_at, text));
+            }
+        }
+        let first = seen[0].0;
+        assert!(first.is_some(), "{}", seen[0].1);
+        for (size_at, text) in &seen {
+            assert_eq!(*size_at, first, "{text}");
+        }
+        let words = |opcode, fin| line(&frame(opcode, fin, b"abc"));
+        assert!(words(Opcode::Continuation, false).contains("(more follow)"));
+        assert!(words(Opcode::Continuation, true).contains("(last)"));
+        assert!(words(Opcode::Binary, false).contains("(first fragment)"));
     }
 
     #[test]

@@ -242,3 +242,91 @@ async fn a_request_sent_in_fragments_is_read_whole_through_the_simulator() {
     assert!(lint.contains("frame #3") && lint.contains("no `action`") && lint.contains("configureSession"), "{lint}");
     assert_eq!(rules(&d), offline);
 }
+
+/// The agent leaves (Presence Disconnect, read-only), then the guest's tab closes: the browser sends 1001. The
+/// server ended nothing here; the agent leaving is context, and the page going away is the likely cause.
+#[tokio::test]
+async fn an_agent_leaving_is_context_when_the_guests_tab_then_closes_through_the_simulator() {
+    let token = "6b0c1f52-7a0e-4c0b-9d7e-2b1f9c1e0a17";
+    let proxy = start_labelled_proxy(start_simulator().await, Some(SIM)).await;
+    let mut ws = connect_to(&proxy, &path("&sim-agent-disconnect-after=1"), &[]).await;
+    configure_as(&mut ws, token).await;
+    send(&mut ws, message(token, "hello")).await;
+    while !read_text(&mut ws).await.to_string().contains("Disconnect") {}
+    ws.close(Some(CloseFrame { code: CloseCode::Away, reason: "".into() })).await.unwrap();
+    drain(ws).await;
+    let (capture, file, _dir) = proxy.stop().await;
+    let (d, offline) = diagnosis_and_inspect(&capture, &file, 1);
+    let announced = cause(&d, "server-announced");
+    assert_eq!(announced["confidence"], "possible", "{announced}");
+    let message = announced["message"].as_str().unwrap();
+    assert!(message.contains("agent ended the conversation") && message.contains("read-only"), "{message}");
+    assert!(message.contains("not why this connection closed") && message.contains("1001"), "{message}");
+    let summary = d.details["summary"].as_str().unwrap();
+    assert!(summary.contains("likely: the client closed with 1001") && summary.contains("page"), "{summary}");
+    assert_eq!(rules(&d), offline);
+}
+
+/// The server says the session is gone (4007) and the client closes at once, sending nothing else: its
+/// reaction, so the announcement explains the close.
+#[tokio::test]
+async fn a_client_closing_right_after_session_not_found_reacted_to_it_through_the_simulator() {
+    let token = "6b0c1f52-7a0e-4c0b-9d7e-2b1f9c1e0a18";
+    let proxy = start_labelled_proxy(start_simulator().await, Some(SIM)).await;
+    let mut ws = connect_to(&proxy, &path(""), &[]).await;
+    configure_as(&mut ws, token).await;
+    send(&mut ws, message("00000000-1111-4000-8000-000000000000", "hello")).await;
+    assert_eq!(read_text(&mut ws).await["code"], 4007);
+    ws.close(Some(CloseFrame { code: CloseCode::Normal, reason: "Guest client disconnect".into() })).await.unwrap();
+    drain(ws).await;
+    let (capture, file, _dir) = proxy.stop().await;
+    let (d, offline) = diagnosis_and_inspect(&capture, &file, 1);
+    let announced = cause(&d, "server-announced");
+    assert_eq!(announced["confidence"], "likely", "{announced}");
+    assert!(announced["message"].as_str().unwrap().contains("likely closed in reaction to it"), "{announced}");
+    assert_eq!(rules(&d), offline);
+}
+
+/// The server says the session is gone (4007), but the client goes on (its next request is answered) and
+/// closes later: it closed for its own reasons, not over the 4007.
+#[tokio::test]
+async fn a_client_that_went_on_after_session_not_found_closed_for_its_own_reasons_through_the_simulator() {
+    let token = "6b0c1f52-7a0e-4c0b-9d7e-2b1f9c1e0a19";
+    let proxy = start_labelled_proxy(start_simulator().await, Some(SIM)).await;
+    let mut ws = connect_to(&proxy, &path(""), &[]).await;
+    configure_as(&mut ws, token).await;
+    send(&mut ws, message("00000000-1111-4000-8000-000000000000", "hello")).await;
+    assert_eq!(read_text(&mut ws).await["code"], 4007);
+    send(&mut ws, message(token, "again")).await;
+    assert_eq!(read_text(&mut ws).await["class"], "StructuredMessage");
+    ws.close(Some(CloseFrame { code: CloseCode::Normal, reason: "Guest client disconnect".into() })).await.unwrap();
+    drain(ws).await;
+    let (capture, file, _dir) = proxy.stop().await;
+    let (d, offline) = diagnosis_and_inspect(&capture, &file, 1);
+    let announced = cause(&d, "server-announced");
+    assert_eq!(announced["confidence"], "possible", "{announced}");
+    let message = announced["message"].as_str().unwrap();
+    assert!(message.contains("the client went on after it (it sent frame #5)"), "{message}");
+    assert!(d.details["summary"].as_str().unwrap().contains("for its own reasons"), "{}", d.details["summary"]);
+    assert_eq!(rules(&d), offline);
+}
+
+/// The simulator refuses a message as too long (4011) and the client closes at once: the refusal is named as
+/// what the client possibly closed over, not left out behind "look at the client's code".
+#[tokio::test]
+async fn a_client_closing_right_after_an_error_answer_is_told_about_it_through_the_simulator() {
+    let token = "6b0c1f52-7a0e-4c0b-9d7e-2b1f9c1e0a1a";
+    let proxy = start_labelled_proxy(start_simulator().await, Some(SIM)).await;
+    let mut ws = connect_to(&proxy, &path(""), &[]).await;
+    configure_as(&mut ws, token).await;
+    send(&mut ws, message(token, &"x".repeat(5000))).await;
+    assert_eq!(read_text(&mut ws).await["code"], 4011);
+    ws.close(None).await.unwrap();
+    drain(ws).await;
+    let (capture, file, _dir) = proxy.stop().await;
+    let (d, offline) = diagnosis_and_inspect(&capture, &file, 1);
+    let error = cause(&d, "server-error-response");
+    assert_eq!(error["confidence"], "possible", "{error}");
+    assert!(error["message"].as_str().unwrap().contains("4011"), "{error}");
+    assert_eq!(rules(&d), offline);
+}

@@ -243,6 +243,12 @@ impl ConnHistory {
         }
     }
 
+    /// Whether frame #`seq` said something about the connection's end (an announcement, a rate limit, an error
+    /// answer): a server frame that did not was an ordinary answer.
+    pub fn is_signal(&self, seq: u64) -> bool {
+        self.signals.iter().any(|signal| signal.seq == seq)
+    }
+
     /// The findings about one frame (the last client frame's are kept even past [`MAX_FINDINGS`]).
     pub fn findings_for(&self, seq: u64) -> Box<dyn Iterator<Item = &Finding> + '_> {
         if self.last_client_findings.0 == seq {

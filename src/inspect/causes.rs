@@ -2,7 +2,8 @@
 
 use super::analyzer::ConnHistory;
 use super::close::{
-    cause, fragment_words, human_ms, ms_between, preview, Cause, Confidence, IDLE_MS, MIN_RESOLVABLE_RTT_MS, SOON_MS,
+    cause, fragment_words, human_ms, ms_between, preview, Cause, Confidence, IDLE_MS, MIN_RESOLVABLE_RTT_MS,
+    REACTION_MS, SOON_MS,
 };
 use super::codes::{close_code_meaning, close_code_name, is_forbidden_on_wire};
 use super::violations::failed_over;
@@ -103,29 +104,6 @@ pub(crate) fn who_closed(history: &ConnHistory, close: &Close, causes: &mut Vec<
     }
 }
 
-/// The server said it was ending the session or connection (profile signals). The last such frame before the
-/// close is the likely one; earlier ones, which the connection outlived, are only possible causes.
-pub(crate) fn announced(history: &ConnHistory, close: &Close, close_at: Ts, causes: &mut Vec<Cause>) {
-    let announcements = history.signals.iter().rev().filter_map(|at| match &at.signal {
-        Signal::Announced { what, message } => Some((at, what, message)),
-        _ => None,
-    });
-    for (n, (at, what, message)) in announcements.enumerate() {
-        let gap = human_ms(ms_between(close_at, at.ts));
-        let mut evidence = vec![format!("frame #{} ({what}), {gap} before the close", at.seq)];
-        let confidence = if n > 0 {
-            evidence.push("a later frame announced an end too, and the connection went on after this one".into());
-            Confidence::Possible
-        } else if client_dropped(close) {
-            evidence.push("then the client dropped TCP itself, which an announcement does not make a client do".into());
-            Confidence::Possible
-        } else {
-            Confidence::Likely
-        };
-        causes.push(cause("server-announced", confidence, message.clone(), evidence, Some(at.seq)));
-    }
-}
-
 /// A rate-limit answer came before the close, or the close code says so.
 pub(crate) fn rate_limited(history: &ConnHistory, close: &Close, close_at: Ts, causes: &mut Vec<Cause>) {
     let last = history.signals.iter().rev().find(|s| matches!(s.signal, Signal::RateLimited { .. }));
@@ -175,17 +153,20 @@ pub(crate) fn rate_limited(history: &ConnHistory, close: &Close, close_at: Ts, c
     }
 }
 
-/// The server closed soon after a client frame (in response, or crossed in flight), and that frame's lint.
+/// The server closed soon after a client frame (in response, or crossed in flight), and that frame's lint; or
+/// the client closed right after the server's error answer to it.
 pub(crate) fn client_frame_rules(history: &ConnHistory, close: &Close, close_at: Ts, causes: &mut Vec<Cause>) {
     let Some(client) = history.last_from(Peer::Client) else {
         return;
     };
     let gap = ms_between(close_at, client.ts);
     let server_closed = close.initiator == Peer::Server;
+    let error_answer = history.signals.iter().rev().find_map(|s| match &s.signal {
+        Signal::ErrorResponse { message, .. } if s.seq > client.seq => Some((s, message)),
+        _ => None,
+    });
     // The server's next move after the client frame was the close (or an error answer, then the close).
-    let answered_by_error =
-        history.signals.iter().any(|s| s.seq > client.seq && matches!(s.signal, Signal::ErrorResponse { .. }));
-    let client_spoke_last = history.preceding().is_some_and(|p| p.seq == client.seq) || answered_by_error;
+    let client_spoke_last = history.preceding().is_some_and(|p| p.seq == client.seq) || error_answer.is_some();
     let soon = server_closed && gap <= SOON_MS && client_spoke_last;
     let verb = if close.clean || close.dropped_by.is_some_and(|p| p != close.initiator) {
         "closed"
@@ -234,23 +215,28 @@ pub(crate) fn client_frame_rules(history: &ConnHistory, close: &Close, close_at:
             first_bad.seq,
         ));
     }
-    if !soon {
+    if soon {
+        if let Some((error, message)) = error_answer {
+            let evidence = vec![format!("frame #{}", error.seq)];
+            causes.push(cause("server-error-response", Confidence::Likely, message.clone(), evidence, Some(error.seq)));
+        }
+        causes.push(timing_cause(history.upstream_rtt_ms, gap, client.seq, verb, frame_is_bad));
         return;
     }
-    if let Some(error) =
-        history.signals.iter().rev().find(|s| s.seq > client.seq && matches!(s.signal, Signal::ErrorResponse { .. }))
+    // The client closed right after an error answer, sending nothing else: it may have closed over it.
+    let client_closed = history.first_close.as_ref().is_some_and(|c| c.from == Peer::Client);
+    if let Some((error, message)) =
+        error_answer.filter(|(e, _)| client_closed && ms_between(close_at, e.ts) <= REACTION_MS)
     {
-        if let Signal::ErrorResponse { message, .. } = &error.signal {
-            causes.push(cause(
-                "server-error-response",
-                Confidence::Likely,
-                message.clone(),
-                vec![format!("frame #{}", error.seq)],
-                Some(error.seq),
-            ));
-        }
+        let after = human_ms(ms_between(close_at, error.ts));
+        causes.push(cause(
+            "server-error-response",
+            Confidence::Possible,
+            format!("{message}; the client closed {after} after it, sending nothing else: possibly over it"),
+            vec![format!("frame #{}", error.seq)],
+            Some(error.seq),
+        ));
     }
-    causes.push(timing_cause(history.upstream_rtt_ms, gap, client.seq, verb, frame_is_bad));
 }
 
 /// `in-response` or `crossed-in-flight`: compares the gap between client frame #`seq` and the server's close
@@ -313,11 +299,6 @@ fn short(text: &str, chars: usize) -> String {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text.to_string(),
     }
-}
-
-/// The client ended the connection by dropping TCP (its process or network went away), with no close frame.
-fn client_dropped(close: &Close) -> bool {
-    close.initiator == Peer::Client && !close.clean && close.code.is_none()
 }
 
 /// Long silence before the close: no data frame either way, or none from the client while the server closed.
@@ -402,6 +383,12 @@ pub(crate) fn close_code(history: &ConnHistory, close: &Close, causes: &mut Vec<
                 vec![],
             )
         }
+        // Browsers send 1001 themselves when a page unloads; a script's close() cannot send it.
+        1001 if close.initiator == Peer::Client => (
+            Confidence::Likely,
+            "the client closed with 1001 Going Away: its page was closed, reloaded or navigated away (browsers send 1001 when a page unloads; a script's close() cannot), or a client that is not a browser shut down".to_string(),
+            vec![],
+        ),
         1004..=1006 | 1015 => (
             Confidence::Certain,
             format!("the {closer} sent {code}, which RFC 6455 forbids on the wire: a broken WebSocket implementation"),

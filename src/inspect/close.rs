@@ -2,7 +2,7 @@
 
 use super::analyzer::{ConnHistory, FrameFacts, MessageFacts};
 use super::codes::{close_code_meaning, close_code_name};
-use super::{causes, expiry, violations};
+use super::{announced, causes, expiry, violations};
 use crate::event::{Close, Diagnosis, Open, Peer, Ts};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -12,6 +12,10 @@ pub const SOON_MS: f64 = 10_000.0;
 /// Below this upstream round trip, timing cannot tell a reply from a close that crossed a frame in flight
 /// (server processing time dominates on loopback and LANs).
 pub const MIN_RESOLVABLE_RTT_MS: f64 = 5.0;
+/// A client close this soon after a server frame, with no data frame sent in between, can be the client's
+/// reaction to that frame: a program reacts within milliseconds, and a second leaves room for a busy page.
+/// Later, a person or the client's own logic chose the moment.
+pub const REACTION_MS: f64 = 1_000.0;
 /// No data frame for this long before the close reads as an idle connection.
 pub const IDLE_MS: f64 = 60_000.0;
 /// How many characters of a payload a preview keeps.
@@ -197,7 +201,7 @@ pub fn diagnose(history: &ConnHistory, close: &Close) -> Diagnosis {
     causes::who_closed(history, close, &mut found);
     violations::handshake_mismatch(history, close, &mut found);
     violations::rfc6455_violations(history, close, &mut found);
-    causes::announced(history, close, close_at, &mut found);
+    announced::announced(history, close, close_at, &mut found);
     causes::rate_limited(history, close, close_at, &mut found);
     causes::client_frame_rules(history, close, close_at, &mut found);
     let closed_at_seq = history.first_close.as_ref().map(|c| c.seq);

@@ -22,8 +22,7 @@ pub(crate) fn token_rules(
     // The server's last data frame before the close, when it was an ordinary answer (not an error, an
     // announced end or a rate limit): a server that answered so after a token expired did not end the
     // connection over that expiry.
-    let served =
-        history.last_from(Peer::Server).filter(|last| !history.signals.iter().any(|signal| signal.seq == last.seq));
+    let served = history.last_from(Peer::Server).filter(|last| !history.is_signal(last.seq));
     let close_micros = close_at.micros();
     let expired_by_close = |exp: i64| exp.saturating_mul(1_000_000) <= close_micros;
     let mut in_force = 0;

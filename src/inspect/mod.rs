@@ -4,6 +4,7 @@
 //! derives `annotation`, `token` and `diagnosis` records from them (docs/diagnosis.md).
 
 pub mod analyzer;
+mod announced;
 mod causes;
 pub mod close;
 pub mod codes;

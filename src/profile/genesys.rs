@@ -358,7 +358,8 @@ fn event_summary(body: &Value) -> Option<String> {
 
 /// What a server frame says about the connection's end, if anything.
 fn signal_for(class: &str, code: Option<i64>, body: &Value, answered: Option<&(u64, String)>) -> Option<Signal> {
-    let announced = |what: &str, message: String| Some(Signal::Announced { what: what.into(), message });
+    let ended =
+        |what: &str, message: String| Some(Signal::Announced { what: what.into(), message, session_over: true });
     let error_code = body.get("errorCode").and_then(Value::as_i64);
     if class == "TooManyRequestsErrorMessage" || matches!(code, Some(429 | 4029)) || error_code == Some(4029) {
         let retry =
@@ -369,7 +370,7 @@ fn signal_for(class: &str, code: Option<i64>, body: &Value, answered: Option<&(u
     }
     match class {
         "SessionExpiredEvent" => {
-            return announced(class, "the server said the session expired (SessionExpiredEvent); sessions expire after `durationSeconds` without activity, and `echo` refreshes them".into())
+            return ended(class, "the server said the session expired (SessionExpiredEvent); sessions expire after `durationSeconds` without activity, and `echo` refreshes them".into())
         }
         "ConnectionClosedEvent" => {
             let reason = body.get("reason").and_then(Value::as_str);
@@ -378,19 +379,21 @@ fn signal_for(class: &str, code: Option<i64>, body: &Value, answered: Option<&(u
                 Some(other) => format!("the server announced the close (ConnectionClosedEvent, reason {other:?})"),
                 None => "the server announced the close (ConnectionClosedEvent) with no reason, which the Genesys SDKs read as too many connections for this session token: likely the same token is open in another tab or device".to_string(),
             };
-            return announced(class, message);
+            return ended(class, message);
         }
-        "LogoutEvent" => return announced(class, "the server logged the guest out (LogoutEvent)".into()),
-        "SessionClearedEvent" => return announced(class, "the conversation was cleared (SessionClearedEvent)".into()),
+        "LogoutEvent" => return ended(class, "the server logged the guest out (LogoutEvent)".into()),
+        "SessionClearedEvent" => return ended(class, "the conversation was cleared (SessionClearedEvent)".into()),
         _ => {}
     }
     if class == "StructuredMessage" && presence_type(body) == Some("Disconnect") {
         let read_only = body.pointer("/metadata/readOnly").and_then(Value::as_str) == Some("true");
         let tail = if read_only { ", and the session is now read-only" } else { "" };
-        return announced(
-            "Presence Disconnect",
-            format!("the agent ended the conversation (Presence Disconnect){tail}"),
-        );
+        // The session outlives the agent: the conversation stays readable on the open connection.
+        return Some(Signal::Announced {
+            what: "Presence Disconnect".into(),
+            message: format!("the agent ended the conversation (Presence Disconnect){tail}"),
+            session_over: false,
+        });
     }
     let code = code?;
     let text = match body {
@@ -398,8 +401,8 @@ fn signal_for(class: &str, code: Option<i64>, body: &Value, answered: Option<&(u
         _ => String::new(),
     };
     match code {
-        4006 => announced("code 4006", format!("the server said the session expired (code 4006{text})")),
-        4007 => announced(
+        4006 => ended("code 4006", format!("the server said the session expired (code 4006{text})")),
+        4007 => ended(
             "code 4007",
             format!("the server said the session was not found (code 4007{text}): the token names no session it knows"),
         ),
@@ -436,8 +439,11 @@ mod tests {
         assert!(matches!(s, Some(Signal::Announced { message, .. }) if message.contains("another tab")));
         let body = json!({"direction":"Outbound","type":"Event","events":[{"eventType":"Presence","presence":{"type":"Disconnect"}}],"metadata":{"readOnly":"true"}});
         assert!(
-            matches!(signal_for("StructuredMessage", Some(200), &body, None), Some(Signal::Announced { what, .. }) if what == "Presence Disconnect")
+            matches!(signal_for("StructuredMessage", Some(200), &body, None), Some(Signal::Announced { what, session_over: false, .. }) if what == "Presence Disconnect"),
+            "the session outlives the agent leaving"
         );
+        let expired = signal_for("SessionExpiredEvent", Some(200), &json!({}), None);
+        assert!(matches!(expired, Some(Signal::Announced { session_over: true, .. })));
         let limit = json!({"retryAfter":3,"errorCode":4029,"errorMessage":"Message rate too high for this session"});
         assert!(
             matches!(signal_for("TooManyRequestsErrorMessage", Some(429), &limit, None), Some(Signal::RateLimited { message }) if message.contains("retryAfter 3"))

@@ -52,7 +52,10 @@ pub struct Finding {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Signal {
     /// The server said the session or connection is ending (`SessionExpiredEvent`, agent `Disconnect`, …).
-    Announced { what: String, message: String },
+    /// `session_over`: nothing is left for the client to do on this connection (the session expired, was not
+    /// found, ended), so a client that closes right after is reacting to it; `false` for news the session
+    /// outlives (the agent left: the conversation stays readable on the open connection).
+    Announced { what: String, message: String, session_over: bool },
     /// The server said the client sends too fast.
     RateLimited { message: String },
     /// The server answered a request with an error code.

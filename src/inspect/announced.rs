@@ -1,0 +1,97 @@
+//! The `server-announced` rule of the close analysis: what the server said about the end before the close, and
+//! whether the close followed from it (docs/diagnosis.md).
+
+use super::analyzer::ConnHistory;
+use super::close::{cause, human_ms, ms_between, Cause, Confidence, REACTION_MS};
+use crate::event::{Close, Peer, Ts};
+use crate::profile::Signal;
+
+/// The server said it was ending the session or connection (profile signals). The last such frame before the
+/// close explains a close by the server, unless the server went on answering normally after it; a close by
+/// the client only when the client reacted to news that the session is over (closed within [`REACTION_MS`],
+/// sending nothing in between). Earlier announcements, which the connection outlived, are only possible
+/// causes. See [`after_announcement`].
+pub(crate) fn announced(history: &ConnHistory, close: &Close, close_at: Ts, causes: &mut Vec<Cause>) {
+    let announcements = history.signals.iter().rev().filter_map(|at| match &at.signal {
+        Signal::Announced { what, message, session_over } => Some((at, what, message, *session_over)),
+        _ => None,
+    });
+    for (n, (at, what, message, session_over)) in announcements.enumerate() {
+        let gap = ms_between(close_at, at.ts);
+        let mut evidence = vec![format!("frame #{} ({what}), {} before the close", at.seq, human_ms(gap))];
+        let (confidence, message) = if n > 0 {
+            evidence.push("a later frame announced an end too, and the connection went on after this one".into());
+            (Confidence::Possible, message.clone())
+        } else {
+            let (confidence, tail) = after_announcement(history, close, at.seq, gap, session_over);
+            (confidence, format!("{message}{tail}"))
+        };
+        if n == 0 && client_dropped(close) {
+            evidence.push("then the client dropped TCP itself, which an announcement does not make a client do".into());
+        }
+        causes.push(cause("server-announced", confidence, message, evidence, Some(at.seq)));
+    }
+}
+
+/// How sure the last announcement (frame #`seq`, `gap` ms before the close) explains the close, and what to add
+/// to its message to say why.
+fn after_announcement(
+    history: &ConnHistory,
+    close: &Close,
+    seq: u64,
+    gap: f64,
+    session_over: bool,
+) -> (Confidence, String) {
+    let later = human_ms(gap);
+    let not_this = "; not why this connection closed";
+    match close.initiator {
+        Peer::Proxy => {
+            (Confidence::Possible, format!("{not_this}: frametap itself ended this connection (see proxy-closed)"))
+        }
+        Peer::Client if client_dropped(close) => (Confidence::Possible, String::new()),
+        Peer::Client => {
+            if let Some(sent) = history.last_from(Peer::Client).filter(|c| c.seq > seq) {
+                return (
+                    Confidence::Possible,
+                    format!(
+                        "{not_this}: the client went on after it (it sent frame #{}) and closed {later} later, so it likely closed for its own reasons",
+                        sent.seq
+                    ),
+                );
+            }
+            if session_over && gap <= REACTION_MS {
+                return (
+                    Confidence::Likely,
+                    format!("; the client closed {later} after it, sending nothing else: it likely closed in reaction to it"),
+                );
+            }
+            let tail = match close.code {
+                Some(1001) => format!(
+                    "{not_this}: the client closed it itself {later} later with 1001 Going Away (its page was closed, reloaded or navigated away)"
+                ),
+                _ if !session_over => format!(
+                    "{not_this}: the session stays open, read-only, after it, and the client closed the connection itself {later} later"
+                ),
+                _ => format!(
+                    "; the client closed {later} after it, too long after it for a reaction: a person or the client's own logic chose that moment, possibly because of it"
+                ),
+            };
+            (Confidence::Possible, tail)
+        }
+        Peer::Server => match history.last_from(Peer::Server).filter(|s| s.seq > seq && !history.is_signal(s.seq)) {
+            Some(answer) => (
+                Confidence::Possible,
+                format!(
+                    "; the server went on answering after it (frame #{}), so it did not end the connection over it then",
+                    answer.seq
+                ),
+            ),
+            None => (Confidence::Likely, String::new()),
+        },
+    }
+}
+
+/// The client ended the connection by dropping TCP (its process or network went away), with no close frame.
+fn client_dropped(close: &Close) -> bool {
+    close.initiator == Peer::Client && !close.clean && close.code.is_none()
+}
