@@ -140,6 +140,9 @@ pub enum DialError {
     /// The upstream proxy could not be reached or refused the tunnel (`detail` names the proxy).
     #[error("{detail}")]
     Proxy { proxy: String, detail: String },
+    /// frametap was told to stop (Ctrl-C) while the connection still waited for the upstream.
+    #[error("frametap was stopped (Ctrl-C) before the upstream answered")]
+    Stopped,
 }
 
 /// The upstream's answer to the upgrade request.
@@ -156,12 +159,8 @@ pub struct UpstreamAnswer {
     pub round_trip: Duration,
 }
 
-/// Connects to the upstream host (directly, or through the upstream proxy that applies), then does TLS for wss://.
-pub async fn connect(
-    base: &UpstreamBase,
-    tls: &Arc<rustls::ClientConfig>,
-    proxies: &UpstreamProxies,
-) -> Result<UpstreamStream, DialError> {
+/// Connects to the upstream host: directly, or through the upstream proxy that applies.
+async fn connect_tcp(base: &UpstreamBase, proxies: &UpstreamProxies) -> Result<TcpStream, DialError> {
     let tcp = match proxies.proxy_for(base.secure, &base.host, base.port) {
         Some(proxy) => connect_via(proxy, &base.host, base.port)
             .await
@@ -169,6 +168,15 @@ pub async fn connect(
         None => connect_direct(base).await?,
     };
     let _ = tcp.set_nodelay(true);
+    Ok(tcp)
+}
+
+/// TLS on the connection for wss:// (a plain stream for ws://).
+async fn secure(
+    base: &UpstreamBase,
+    tls: &Arc<rustls::ClientConfig>,
+    tcp: TcpStream,
+) -> Result<UpstreamStream, DialError> {
     if !base.secure {
         return Ok(UpstreamStream::Plain(tcp));
     }
@@ -210,9 +218,16 @@ pub async fn open(
     timeout: Duration,
 ) -> Result<UpstreamAnswer, DialError> {
     let secs = timeout.as_secs_f64();
-    let stream = tokio::time::timeout(timeout, connect(base, tls, proxies))
+    let connected_by = tokio::time::Instant::now() + timeout;
+    let tcp = tokio::time::timeout_at(connected_by, connect_tcp(base, proxies))
         .await
         .map_err(|_| DialError::Timeout { secs, during: "connecting to the upstream" })??;
+    let stream =
+        tokio::time::timeout_at(connected_by, secure(base, tls, tcp)).await.map_err(|_| DialError::Timeout {
+            secs,
+            during: "waiting for the upstream's TLS handshake (a plain ws:// server waits for a request and answers \
+                 nothing to TLS: if the upstream is one, use ws://)",
+        })??;
     tokio::time::timeout(timeout, handshake(base, client_path_and_query, headers, stream))
         .await
         .map_err(|_| DialError::Timeout { secs, during: "waiting for the upstream's handshake response" })?
