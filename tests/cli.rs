@@ -423,6 +423,51 @@ fn stamp(line: &str) -> chrono::NaiveTime {
     chrono::NaiveTime::parse_from_str(&line[..12], "%H:%M:%S%.3f").unwrap_or_else(|e| panic!("{line:?}: {e}"))
 }
 
+/// An upstream's HTML error page used to be printed as it came, line after line, twice (under the refused
+/// upgrade and in its diagnosis's evidence), breaking the log's one-line-per-thing layout.
+#[cfg(unix)]
+#[tokio::test]
+async fn an_upstream_error_page_is_one_line_in_the_log() {
+    use tokio::io::AsyncWriteExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = listener.local_addr().unwrap();
+    let page = format!(
+        "<!DOCTYPE html>\n<html>\n  <head>\n    <title>Not Found</title>\n  </head>\n  <body>\n{}  </body>\n</html>\n",
+        "    <p>Nothing matches the given URI.</p>\n".repeat(40)
+    );
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let page = page.clone();
+            tokio::spawn(async move {
+                common::raw::read_head(&mut stream).await;
+                let answer = format!("HTTP/1.1 404 Not Found\r\nContent-Length: {}\r\n\r\n{page}", page.len());
+                let _ = stream.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    let upstream_url = format!("ws://{upstream}");
+    let mut proxy = RunningProxy::start(&["--no-ui", "--no-capture", "--upstream", &upstream_url]).await;
+    let addr = proxy.banner.url.trim_start_matches("ws://").split('/').next().unwrap().parse().unwrap();
+    let (head, ws, _) = common::raw::connect(addr, "/chat", &[]).await;
+    assert!(head.starts_with("HTTP/1.1 404") && ws.is_none(), "{head}");
+    let mut lines = Vec::new();
+    let read = async {
+        while !lines.last().is_some_and(|l: &String| l.contains("the upstream said")) {
+            lines.push(proxy.stdout.next_line().await.unwrap().expect("the diagnosis block"));
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(20), read).await.expect("a diagnosis is printed");
+    let log = lines.join("\n");
+    let body = lines.iter().find(|l| l.trim_start().starts_with("body:")).expect(&log);
+    let said = lines.last().unwrap();
+    for line in [body, said] {
+        assert!(line.contains("<!DOCTYPE html> <html> <head> <title>Not Found</title>"), "folded: {line}");
+        assert!(line.chars().count() < 500 && line.ends_with('…'), "cut: {line}");
+    }
+    assert!(!lines.iter().any(|l| l.trim_start().starts_with('<')), "a raw line of the page: {log}");
+    proxy.stop().await;
+}
+
 /// A failed upgrade used to print its failure with the request's time (an upstream that refused after a
 /// delay read as one that refused at once), and the notes about its handshake after its diagnosis.
 #[cfg(unix)]
