@@ -31,6 +31,19 @@ async fn bad_input_is_a_clear_error() {
     assert!(err.contains("must start with ws:// or wss://"), "{err}");
     let err = fails_with(&["proxy", "--upstream", "ws://x", "--max-message", "12X"], home.path()).await;
     assert!(err.contains("unknown size unit"), "{err}");
+    // Addresses: each mistake gets its own words and an example (`localhost:PORT` is accepted).
+    for (listen, said) in [
+        ("9500", "a port alone: give an address too, e.g. 127.0.0.1:9500"),
+        ("127.0.0.1:99999", "the port must be a number from 0 to 65535"),
+        ("::1:9500", "write an IPv6 address in brackets, e.g. [::1]:9500"),
+        ("example.com:9500", "is not an IP address (host names other than localhost are not looked up)"),
+        ("nonsense", "not an address and port: write one like 127.0.0.1:9500"),
+    ] {
+        let err = fails_with(&["proxy", "--listen", listen], home.path()).await;
+        assert!(err.contains(said), "--listen {listen}: {err}");
+        let err = fails_with(&["ui", "capture.jsonl", "--ui", listen], home.path()).await;
+        assert!(err.contains(said), "--ui {listen}: {err}");
+    }
     let err = fails_with(&["proxy", "--listen", "127.0.0.1:9555", "--ui", "127.0.0.1:9555"], home.path()).await;
     assert!(err.contains("--listen and --ui are both 127.0.0.1:9555"), "{err}");
     let err = fails_with(&["proxy", "--upstream", "ws://x", "--set-header", "no colon"], home.path()).await;
