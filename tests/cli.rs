@@ -83,6 +83,11 @@ async fn bad_upstreams_and_headers_are_refused_before_anything_listens() {
     assert!(err.contains("--upstream \"ws://127.0.0.1:65536\": bad port \"65536\""), "{err}");
     let err = fails_with(&with(&["--upstream", "ws://host:abc"]), home.path()).await;
     assert!(err.contains("bad port \"abc\""), "{err}");
+    // A password in the URL is refused without being printed back (the terminal may be shared or recorded).
+    for url in ["ws://bob:pa55word@127.0.0.1:1", "ws://bob:pa55word@127.0.0.1:1/?q=1"] {
+        let err = fails_with(&with(&["--upstream", url]), home.path()).await;
+        assert!(err.contains("ws://***@127.0.0.1:1") && !err.contains("pa55word"), "{err}");
+    }
     let err = fails_with(&with(&["--upstream", "ws://127.0.0.1:1/a b"]), home.path()).await;
     assert!(err.contains("base path \"/a b\"") && err.contains("percent-encode"), "{err}");
     let err =

@@ -42,31 +42,33 @@ impl UpstreamBase {
     /// trip over later is refused here, before anything listens: a port that is not 1–65535, a host or a
     /// base path with characters a URL cannot carry, a query, credentials.
     pub fn parse(url: &str) -> Result<Self, String> {
+        // Errors quote the URL as given, its credentials (refused below) hidden: they go to the terminal.
+        let shown = crate::forward::upstream_proxy::hide_credentials(url);
         let (scheme, rest) = url.split_once("://").unwrap_or_default();
         let secure = match scheme.to_ascii_lowercase().as_str() {
             "wss" => true,
             "ws" => false,
             _ => {
                 return Err(format!(
-                    "{url:?} must start with ws:// or wss:// (for example wss://webmessaging.mypurecloud.com)"
+                    "{shown:?} must start with ws:// or wss:// (for example wss://webmessaging.mypurecloud.com)"
                 ))
             }
         };
         if rest.contains(['?', '#']) {
-            return Err(format!("{url:?}: give only a base path; the client's own path and query are appended"));
+            return Err(format!("{shown:?}: give only a base path; the client's own path and query are appended"));
         }
         let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
         if authority.contains('@') {
-            return Err(format!("{url:?}: credentials in the URL are not supported; use --set-header"));
+            return Err(format!("{shown:?}: credentials in the URL are not supported; use --set-header"));
         }
         if authority.parse::<http::uri::Authority>().is_err() {
-            return Err(format!("{url:?} has no valid host (got {authority:?})"));
+            return Err(format!("{shown:?} has no valid host (got {authority:?})"));
         }
-        let (host, port) = split_host_port(authority).map_err(|e| format!("{url:?}: {e}"))?;
+        let (host, port) = split_host_port(authority).map_err(|e| format!("{shown:?}: {e}"))?;
         let base_path = path.trim_end_matches('/');
         if !base_path.is_empty() && base_path.parse::<http::uri::PathAndQuery>().is_err() {
             return Err(format!(
-                "{url:?}: the base path {base_path:?} has characters a URL cannot carry (such as a space or a \
+                "{shown:?}: the base path {base_path:?} has characters a URL cannot carry (such as a space or a \
                  control character): percent-encode them (a space is %20)"
             ));
         }
