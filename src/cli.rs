@@ -176,7 +176,7 @@ impl UpstreamTlsArgs {
 #[derive(Debug, Args)]
 pub struct ProxyArgs {
     /// Address to listen on [default: 127.0.0.1:9000; 127.0.0.1:8080 with --forward].
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", value_parser = parse_listen_addr)]
     pub listen: Option<SocketAddr>,
     /// The real endpoint: ws:// or wss:// with an optional base path, e.g. wss://webmessaging.mypurecloud.com.
     /// The client's path and query are appended. Without it, frametap runs its built-in Genesys Guest API
@@ -219,6 +219,34 @@ fn parse_header_arg(arg: &str) -> Result<(String, String), String> {
 }
 
 /// Parses a byte size: `1048576`, `512K`, `64M`, `1G` (binary units; `KiB`/`MiB`/`GiB` also accepted).
+/// An address to listen on: `IP:PORT` (`127.0.0.1:9500`, `[::1]:9500`, `0.0.0.0:9500`), or `localhost:PORT` for
+/// 127.0.0.1. Anything else is refused with an example of what to write.
+pub fn parse_listen_addr(text: &str) -> Result<SocketAddr, String> {
+    let trimmed = text.trim();
+    if let Ok(addr) = trimmed.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let example = "127.0.0.1:9500 (this machine only), [::1]:9500, or 0.0.0.0:9500 (every interface)";
+    let Some((host, port)) = trimmed.rsplit_once(':') else {
+        return Err(match trimmed.parse::<u16>() {
+            Ok(port) => format!("a port alone: give an address too, e.g. 127.0.0.1:{port}"),
+            Err(_) => format!("not an address and port: write one like {example}"),
+        });
+    };
+    let Ok(port) = port.parse::<u16>() else {
+        return Err("the port must be a number from 0 to 65535 (0: any free port)".into());
+    };
+    if host.eq_ignore_ascii_case("localhost") {
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    if host.parse::<std::net::Ipv6Addr>().is_ok() {
+        return Err(format!("write an IPv6 address in brackets, e.g. [{host}]:{port}"));
+    }
+    Err(format!(
+        "{host:?} is not an IP address (host names other than localhost are not looked up): write one like {example}"
+    ))
+}
+
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let trimmed = text.trim();
     let digits_end = trimmed.find(|c: char| !c.is_ascii_digit()).unwrap_or(trimmed.len());
@@ -252,6 +280,14 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_listen_address_is_an_ip_and_port_or_localhost() {
+        assert_eq!(parse_listen_addr("127.0.0.1:9500"), Ok(SocketAddr::from(([127, 0, 0, 1], 9500))));
+        assert_eq!(parse_listen_addr("[::1]:0"), Ok("[::1]:0".parse().unwrap()));
+        assert_eq!(parse_listen_addr("localhost:9500"), Ok(SocketAddr::from(([127, 0, 0, 1], 9500))));
+        assert_eq!(parse_listen_addr("LOCALHOST:0"), Ok(SocketAddr::from(([127, 0, 0, 1], 0))));
     }
 
     #[test]

@@ -92,12 +92,7 @@ fn direction(input: &Path, output: &Path) -> Result<Direction> {
 /// Converts IN to OUT and says what it wrote. OUT is created only after IN was read in full; a failed write removes it.
 pub fn convert(cmd: &ConvertCommand) -> Result<ConvertReport> {
     let direction = direction(&cmd.input, &cmd.output)?;
-    if cmd.output.exists() {
-        bail!(
-            "{} already exists; frametap never overwrites a file: choose another name or remove it first",
-            cmd.output.display()
-        );
-    }
+    crate::paths::refuse_existing(&cmd.output)?;
     match direction {
         Direction::CaptureToHar { zlib } => capture_to_har_file(cmd, zlib),
         Direction::HarToCapture(format) => har_to_capture_file(cmd, format),

@@ -221,7 +221,8 @@ fn hex_preview(bytes: &[u8]) -> String {
     format!("hex {}{more}", shown.join(" "))
 }
 
-fn truncate(text: &str, max: usize) -> String {
+/// `text` cut after `max` characters, with `…` where it was cut.
+pub(crate) fn truncate(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text.to_owned(),
@@ -256,9 +257,18 @@ fn open_lines(open: &Open, paint: Paint) -> String {
         text += &format!("\n      {name}: {value}");
     }
     if let Some(body) = &response.body {
-        text += &format!("\n      body: {}", truncate(body.trim_end(), 400));
+        text += &format!("\n      body: {}", one_line_cut(body.trim()));
     }
     text
+}
+
+/// The most of a long text (an upstream's error page, a diagnosis's evidence quoting it) one log line shows.
+const LONG_TEXT_CHARS: usize = 400;
+
+/// A text that may hold line breaks (an HTML error page) on one log line, cut at [`LONG_TEXT_CHARS`]: the
+/// record keeps it whole.
+pub(crate) fn one_line_cut(text: &str) -> String {
+    truncate(&crate::inspect::one_line(text), LONG_TEXT_CHARS)
 }
 
 #[derive(Clone, Copy)]

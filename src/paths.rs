@@ -24,6 +24,20 @@ pub fn create_private_dir(dir: &Path) -> Result<()> {
     builder.create(dir).with_context(|| format!("could not create the folder {}", dir.display()))
 }
 
+/// Refuses a path to write to that already exists, saying whether it is a folder or a file (never overwritten).
+pub fn refuse_existing(path: &Path) -> Result<()> {
+    if path.is_dir() {
+        bail!("{} is a folder: give the name of a new file (inside it, or elsewhere)", path.display());
+    }
+    if path.exists() {
+        bail!(
+            "{} already exists; frametap never overwrites a file: choose another name or remove it first",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
 /// Creates a new file readable and writable by the owner only (0600); fails if it already exists.
 pub fn create_private_file(path: &Path) -> Result<File> {
     let mut options = OpenOptions::new();
@@ -32,10 +46,18 @@ pub fn create_private_file(path: &Path) -> Result<File> {
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     match options.open(path) {
         Ok(file) => Ok(file),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => bail!(
-            "{} already exists; frametap never overwrites a file: choose another name or remove it first",
-            path.display()
-        ),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            refuse_existing(path)?;
+            Err(e).with_context(|| format!("could not create {}", path.display()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() && !parent.is_dir() => bail!(
+                "could not create {}: the folder {} does not exist (create it first, or choose another place)",
+                path.display(),
+                parent.display()
+            ),
+            _ => Err(e).with_context(|| format!("could not create {}", path.display())),
+        },
         Err(e) => Err(e).with_context(|| format!("could not create {}", path.display())),
     }
 }
@@ -65,5 +87,14 @@ mod tests {
         }
         let err = create_private_file(&path).unwrap_err().to_string();
         assert!(err.contains("already exists"), "{err}");
+    }
+
+    #[test]
+    fn a_folder_or_a_missing_folder_is_named_as_such() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = create_private_file(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("is a folder: give the name of a new file"), "{err}");
+        let err = create_private_file(&dir.path().join("missing/a.jsonl")).unwrap_err().to_string();
+        assert!(err.contains("the folder") && err.contains("missing does not exist"), "{err}");
     }
 }

@@ -31,6 +31,19 @@ async fn bad_input_is_a_clear_error() {
     assert!(err.contains("must start with ws:// or wss://"), "{err}");
     let err = fails_with(&["proxy", "--upstream", "ws://x", "--max-message", "12X"], home.path()).await;
     assert!(err.contains("unknown size unit"), "{err}");
+    // Addresses: each mistake gets its own words and an example (`localhost:PORT` is accepted).
+    for (listen, said) in [
+        ("9500", "a port alone: give an address too, e.g. 127.0.0.1:9500"),
+        ("127.0.0.1:99999", "the port must be a number from 0 to 65535"),
+        ("::1:9500", "write an IPv6 address in brackets, e.g. [::1]:9500"),
+        ("example.com:9500", "is not an IP address (host names other than localhost are not looked up)"),
+        ("nonsense", "not an address and port: write one like 127.0.0.1:9500"),
+    ] {
+        let err = fails_with(&["proxy", "--listen", listen], home.path()).await;
+        assert!(err.contains(said), "--listen {listen}: {err}");
+        let err = fails_with(&["ui", "capture.jsonl", "--ui", listen], home.path()).await;
+        assert!(err.contains(said), "--ui {listen}: {err}");
+    }
     let err = fails_with(&["proxy", "--listen", "127.0.0.1:9555", "--ui", "127.0.0.1:9555"], home.path()).await;
     assert!(err.contains("--listen and --ui are both 127.0.0.1:9555"), "{err}");
     let err = fails_with(&["proxy", "--upstream", "ws://x", "--set-header", "no colon"], home.path()).await;
@@ -70,6 +83,11 @@ async fn bad_upstreams_and_headers_are_refused_before_anything_listens() {
     assert!(err.contains("--upstream \"ws://127.0.0.1:65536\": bad port \"65536\""), "{err}");
     let err = fails_with(&with(&["--upstream", "ws://host:abc"]), home.path()).await;
     assert!(err.contains("bad port \"abc\""), "{err}");
+    // A password in the URL is refused without being printed back (the terminal may be shared or recorded).
+    for url in ["ws://bob:pa55word@127.0.0.1:1", "ws://bob:pa55word@127.0.0.1:1/?q=1"] {
+        let err = fails_with(&with(&["--upstream", url]), home.path()).await;
+        assert!(err.contains("ws://***@127.0.0.1:1") && !err.contains("pa55word"), "{err}");
+    }
     let err = fails_with(&with(&["--upstream", "ws://127.0.0.1:1/a b"]), home.path()).await;
     assert!(err.contains("base path \"/a b\"") && err.contains("percent-encode"), "{err}");
     let err =
@@ -421,6 +439,51 @@ async fn a_closed_stderr_does_not_stop_frametap() {
 /// The time a terminal line is stamped with (`HH:MM:SS.mmm` at its start).
 fn stamp(line: &str) -> chrono::NaiveTime {
     chrono::NaiveTime::parse_from_str(&line[..12], "%H:%M:%S%.3f").unwrap_or_else(|e| panic!("{line:?}: {e}"))
+}
+
+/// An upstream's HTML error page used to be printed as it came, line after line, twice (under the refused
+/// upgrade and in its diagnosis's evidence), breaking the log's one-line-per-thing layout.
+#[cfg(unix)]
+#[tokio::test]
+async fn an_upstream_error_page_is_one_line_in_the_log() {
+    use tokio::io::AsyncWriteExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = listener.local_addr().unwrap();
+    let page = format!(
+        "<!DOCTYPE html>\n<html>\n  <head>\n    <title>Not Found</title>\n  </head>\n  <body>\n{}  </body>\n</html>\n",
+        "    <p>Nothing matches the given URI.</p>\n".repeat(40)
+    );
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let page = page.clone();
+            tokio::spawn(async move {
+                common::raw::read_head(&mut stream).await;
+                let answer = format!("HTTP/1.1 404 Not Found\r\nContent-Length: {}\r\n\r\n{page}", page.len());
+                let _ = stream.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    let upstream_url = format!("ws://{upstream}");
+    let mut proxy = RunningProxy::start(&["--no-ui", "--no-capture", "--upstream", &upstream_url]).await;
+    let addr = proxy.banner.url.trim_start_matches("ws://").split('/').next().unwrap().parse().unwrap();
+    let (head, ws, _) = common::raw::connect(addr, "/chat", &[]).await;
+    assert!(head.starts_with("HTTP/1.1 404") && ws.is_none(), "{head}");
+    let mut lines = Vec::new();
+    let read = async {
+        while !lines.last().is_some_and(|l: &String| l.contains("the upstream said")) {
+            lines.push(proxy.stdout.next_line().await.unwrap().expect("the diagnosis block"));
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(20), read).await.expect("a diagnosis is printed");
+    let log = lines.join("\n");
+    let body = lines.iter().find(|l| l.trim_start().starts_with("body:")).expect(&log);
+    let said = lines.last().unwrap();
+    for line in [body, said] {
+        assert!(line.contains("<!DOCTYPE html> <html> <head> <title>Not Found</title>"), "folded: {line}");
+        assert!(line.chars().count() < 500 && line.ends_with('…'), "cut: {line}");
+    }
+    assert!(!lines.iter().any(|l| l.trim_start().starts_with('<')), "a raw line of the page: {log}");
+    proxy.stop().await;
 }
 
 /// A failed upgrade used to print its failure with the request's time (an upstream that refused after a

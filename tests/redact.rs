@@ -880,3 +880,36 @@ fn the_end_record_stays_last_when_a_connection_ended_mid_message() {
     assert_eq!(redacted.len(), records.len());
     assert!(matches!(redacted.last(), Some(Record::End(_))), "{:?}", redacted.last());
 }
+
+/// `proxy --redact` in front of a real echo server: the client sends its session token, then a text quoting it
+/// so far in that the diagnosis's previews (cut at 160 characters) stop inside it.
+#[tokio::test]
+async fn a_preview_cut_inside_a_secret_keeps_no_piece_of_it() {
+    use frametap::inspect::{AnalysisOptions, Analyzer};
+    use futures_util::{SinkExt as _, StreamExt as _};
+    use tokio_tungstenite::tungstenite::Message;
+    let upstream = common::start_echo_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("redacted.jsonl");
+    let mut options = common::capture_only(CaptureWriter::create(&path).unwrap());
+    options.analysis = Some(Analyzer::factory(AnalysisOptions::default()));
+    options.redaction = Some(Box::new(Redactor::new()));
+    let (addr, stop, task) = common::serve_in_process(options, common::test_config(&format!("ws://{upstream}"))).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/chat")).await.unwrap();
+    // `{"token":"<36>","text":"` is 56 characters: the preview's cut falls 11 characters into the quoted token.
+    let text = format!(r#"{{"token":"{SESSION}","text":"{}{SESSION} is my token"}}"#, "x".repeat(160 - 56 - 11));
+    ws.send(Message::text(text.clone())).await.unwrap();
+    assert_eq!(ws.next().await.unwrap().unwrap(), Message::text(text), "the echo");
+    ws.close(None).await.unwrap();
+    while ws.next().await.is_some() {}
+    stop.send(()).unwrap();
+    assert!(task.await.unwrap().end.complete);
+    let capture = std::fs::read_to_string(&path).unwrap();
+    let diagnosis: Value =
+        serde_json::from_str(capture.lines().find(|l| l.contains(r#""kind":"diagnosis""#)).unwrap()).unwrap();
+    for side in ["preceding", "other_side_last"] {
+        let preview = diagnosis[side]["preview"].as_str().unwrap();
+        assert!(preview.ends_with(&format!("{}…", &UUID_PLACEHOLDER_PREFIX[..11])), "{side}: {preview}");
+    }
+    assert!(!capture.contains(&SESSION[..11]), "the start of the token is in the capture: {capture}");
+}

@@ -18,8 +18,8 @@ async fn a_client_that_never_sends_its_request_is_disconnected() {
     proxy.stop().await;
 }
 
-#[tokio::test]
-async fn an_upstream_that_never_answers_gets_a_502_naming_the_timeout() {
+/// A TCP server that accepts connections and never says anything: its address, and the task holding them.
+async fn silent_server() -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
     let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let silent_addr = silent.local_addr().unwrap();
     let holder = tokio::spawn(async move {
@@ -28,6 +28,12 @@ async fn an_upstream_that_never_answers_gets_a_502_naming_the_timeout() {
             held.push(stream);
         }
     });
+    (silent_addr, holder)
+}
+
+#[tokio::test]
+async fn an_upstream_that_never_answers_gets_a_502_naming_the_timeout() {
+    let (silent_addr, holder) = silent_server().await;
     let mut config = test_config(&format!("ws://{silent_addr}"));
     config.handshake_timeout = Duration::from_millis(300);
     let proxy = start_proxy(config).await;
@@ -37,5 +43,52 @@ async fn an_upstream_that_never_answers_gets_a_502_naming_the_timeout() {
     let body = String::from_utf8_lossy(&body);
     assert!(body.contains("timed out") && body.contains("handshake response"), "{body}");
     proxy.stop().await;
+    holder.abort();
+}
+
+#[tokio::test]
+async fn a_wss_upstream_that_answers_no_tls_gets_a_502_saying_to_try_ws() {
+    // A plain server waits for a request, so the TLS client hello gets no answer at all.
+    let (silent_addr, holder) = silent_server().await;
+    let mut config = test_config(&format!("wss://{silent_addr}"));
+    config.handshake_timeout = Duration::from_millis(300);
+    let proxy = start_proxy(config).await;
+    let (head, ws, body) = common::raw::connect(proxy.addr, "/v1", &[]).await;
+    assert!(ws.is_none());
+    assert!(head.starts_with("HTTP/1.1 502"), "{head}");
+    let body = String::from_utf8_lossy(&body);
+    assert!(body.contains("timed out") && body.contains("TLS handshake") && body.contains("use ws://"), "{body}");
+    let capture = proxy.stop().await;
+    assert!(common::open_of(&capture, 1).error.as_deref().is_some_and(|e| e.contains("use ws://")));
+    holder.abort();
+}
+
+#[tokio::test]
+async fn a_connection_still_waiting_for_its_upstream_at_shutdown_is_recorded_and_answered() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_addr = silent.local_addr().unwrap();
+    let (reached, upstream_reached) = tokio::sync::oneshot::channel();
+    let holder = tokio::spawn(async move {
+        let (stream, _) = silent.accept().await.unwrap();
+        reached.send(()).unwrap();
+        stream
+    });
+    let mut config = test_config(&format!("ws://{silent_addr}"));
+    // Only the shutdown can end the wait.
+    config.handshake_timeout = Duration::from_secs(600);
+    let proxy = start_proxy(config).await;
+    let client = tokio::spawn(common::raw::connect(proxy.addr, "/v1?deploymentId=x", &[]));
+    upstream_reached.await.unwrap();
+    let capture = tokio::time::timeout(Duration::from_secs(20), proxy.stop()).await.expect("the proxy stopped in time");
+    let open = common::open_of(&capture, 1);
+    assert!(
+        open.error.as_deref().is_some_and(|e| e.contains("stopped (Ctrl-C) before the upstream answered")),
+        "{open:?}"
+    );
+    let (head, ws, body) =
+        tokio::time::timeout(Duration::from_secs(20), client).await.expect("the client got an answer").unwrap();
+    assert!(ws.is_none());
+    assert!(head.starts_with("HTTP/1.1 502"), "{head}");
+    assert!(String::from_utf8_lossy(&body).contains("stopped"), "{}", String::from_utf8_lossy(&body));
     holder.abort();
 }

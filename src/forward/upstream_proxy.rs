@@ -37,7 +37,7 @@ impl std::fmt::Display for ProxyEndpoint {
 impl ProxyEndpoint {
     /// Parses `http://[user:password@]host[:port][/]` (scheme optional; port defaults to 80).
     pub fn parse(url: &str) -> anyhow::Result<Self> {
-        let bad = |why: &str| anyhow::anyhow!("bad proxy URL {:?}: {why}", redact(url));
+        let bad = |why: &str| anyhow::anyhow!("bad proxy URL {:?}: {why}", hide_credentials(url));
         let rest = match url.split_once("://") {
             Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => rest,
             Some((scheme, _)) => {
@@ -253,9 +253,9 @@ pub fn redact_command_line(args: impl IntoIterator<Item = String>) -> Vec<String
     args.into_iter()
         .map(|arg| {
             let redacted = if after_flag {
-                redact(&arg)
+                hide_credentials(&arg)
             } else if let Some(url) = arg.strip_prefix("--upstream-proxy=") {
-                format!("--upstream-proxy={}", redact(url))
+                format!("--upstream-proxy={}", hide_credentials(url))
             } else {
                 arg.clone()
             };
@@ -266,7 +266,7 @@ pub fn redact_command_line(args: impl IntoIterator<Item = String>) -> Vec<String
 }
 
 /// The URL with any credentials replaced, for error messages and recorded command lines.
-fn redact(url: &str) -> String {
+pub(crate) fn hide_credentials(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(at)) if at > s => format!("{}***{}", &url[..s + 3], &url[at..]),
         (None, Some(at)) => format!("***{}", &url[at..]),

@@ -110,10 +110,11 @@ pub fn render_diagnosis(d: &Diagnosis, color: bool) -> String {
             i + 1,
             paint(&format!("[{confidence}]"), code, color),
             cause.get("rule").and_then(Value::as_str).unwrap_or("?"),
-            cause.get("message").and_then(Value::as_str).unwrap_or("")
+            crate::inspect::one_line(cause.get("message").and_then(Value::as_str).unwrap_or(""))
         ));
         for evidence in cause.get("evidence").and_then(Value::as_array).into_iter().flatten() {
             if let Some(e) = evidence.as_str() {
+                let e = crate::log::one_line_cut(e);
                 out.push_str(&format!("         {}\n", paint(&format!("· {e}"), DIM, color)));
             }
         }

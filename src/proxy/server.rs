@@ -168,15 +168,21 @@ pub async fn relay_upgrade<IO: RelayStream>(
         handshake_ms: None,
         failed_ms: None,
     };
-    let answer = upstream::open(
-        base,
-        &path,
-        &upstream_headers,
-        &ctx.config.tls,
-        &ctx.config.upstream_proxies,
-        ctx.config.handshake_timeout,
-    )
-    .await;
+    // Counted from here, not from the upgrade: shutdown waits for a connection still waiting for its upstream,
+    // which then ends with its own `open` record instead of vanishing from the capture.
+    let guard = ctx.track_relay();
+    let mut shutdown = ctx.shutdown.clone();
+    let answer = tokio::select! {
+        answer = upstream::open(
+            base,
+            &path,
+            &upstream_headers,
+            &ctx.config.tls,
+            &ctx.config.upstream_proxies,
+            ctx.config.handshake_timeout,
+        ) => answer,
+        () = super::stopped(&mut shutdown) => Err(upstream::DialError::Stopped),
+    };
     let answer = match answer {
         Ok(answer) => answer,
         Err(e) => {
@@ -215,7 +221,6 @@ pub async fn relay_upgrade<IO: RelayStream>(
     to_client.extend(client_response_headers(&headers));
     let response = build_response(101, &to_client, Bytes::new());
 
-    let guard = ctx.track_relay();
     tokio::spawn(async move {
         let _guard = guard;
         let Some((client, client_prefix)) = upgraded_client::<IO>(&mut req, conn).await else { return };

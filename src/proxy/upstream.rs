@@ -42,31 +42,33 @@ impl UpstreamBase {
     /// trip over later is refused here, before anything listens: a port that is not 1–65535, a host or a
     /// base path with characters a URL cannot carry, a query, credentials.
     pub fn parse(url: &str) -> Result<Self, String> {
+        // Errors quote the URL as given, its credentials (refused below) hidden: they go to the terminal.
+        let shown = crate::forward::upstream_proxy::hide_credentials(url);
         let (scheme, rest) = url.split_once("://").unwrap_or_default();
         let secure = match scheme.to_ascii_lowercase().as_str() {
             "wss" => true,
             "ws" => false,
             _ => {
                 return Err(format!(
-                    "{url:?} must start with ws:// or wss:// (for example wss://webmessaging.mypurecloud.com)"
+                    "{shown:?} must start with ws:// or wss:// (for example wss://webmessaging.mypurecloud.com)"
                 ))
             }
         };
         if rest.contains(['?', '#']) {
-            return Err(format!("{url:?}: give only a base path; the client's own path and query are appended"));
+            return Err(format!("{shown:?}: give only a base path; the client's own path and query are appended"));
         }
         let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
         if authority.contains('@') {
-            return Err(format!("{url:?}: credentials in the URL are not supported; use --set-header"));
+            return Err(format!("{shown:?}: credentials in the URL are not supported; use --set-header"));
         }
         if authority.parse::<http::uri::Authority>().is_err() {
-            return Err(format!("{url:?} has no valid host (got {authority:?})"));
+            return Err(format!("{shown:?} has no valid host (got {authority:?})"));
         }
-        let (host, port) = split_host_port(authority).map_err(|e| format!("{url:?}: {e}"))?;
+        let (host, port) = split_host_port(authority).map_err(|e| format!("{shown:?}: {e}"))?;
         let base_path = path.trim_end_matches('/');
         if !base_path.is_empty() && base_path.parse::<http::uri::PathAndQuery>().is_err() {
             return Err(format!(
-                "{url:?}: the base path {base_path:?} has characters a URL cannot carry (such as a space or a \
+                "{shown:?}: the base path {base_path:?} has characters a URL cannot carry (such as a space or a \
                  control character): percent-encode them (a space is %20)"
             ));
         }
@@ -140,6 +142,9 @@ pub enum DialError {
     /// The upstream proxy could not be reached or refused the tunnel (`detail` names the proxy).
     #[error("{detail}")]
     Proxy { proxy: String, detail: String },
+    /// frametap was told to stop (Ctrl-C) while the connection still waited for the upstream.
+    #[error("frametap was stopped (Ctrl-C) before the upstream answered")]
+    Stopped,
 }
 
 /// The upstream's answer to the upgrade request.
@@ -156,12 +161,8 @@ pub struct UpstreamAnswer {
     pub round_trip: Duration,
 }
 
-/// Connects to the upstream host (directly, or through the upstream proxy that applies), then does TLS for wss://.
-pub async fn connect(
-    base: &UpstreamBase,
-    tls: &Arc<rustls::ClientConfig>,
-    proxies: &UpstreamProxies,
-) -> Result<UpstreamStream, DialError> {
+/// Connects to the upstream host: directly, or through the upstream proxy that applies.
+async fn connect_tcp(base: &UpstreamBase, proxies: &UpstreamProxies) -> Result<TcpStream, DialError> {
     let tcp = match proxies.proxy_for(base.secure, &base.host, base.port) {
         Some(proxy) => connect_via(proxy, &base.host, base.port)
             .await
@@ -169,6 +170,15 @@ pub async fn connect(
         None => connect_direct(base).await?,
     };
     let _ = tcp.set_nodelay(true);
+    Ok(tcp)
+}
+
+/// TLS on the connection for wss:// (a plain stream for ws://).
+async fn secure(
+    base: &UpstreamBase,
+    tls: &Arc<rustls::ClientConfig>,
+    tcp: TcpStream,
+) -> Result<UpstreamStream, DialError> {
     if !base.secure {
         return Ok(UpstreamStream::Plain(tcp));
     }
@@ -210,9 +220,16 @@ pub async fn open(
     timeout: Duration,
 ) -> Result<UpstreamAnswer, DialError> {
     let secs = timeout.as_secs_f64();
-    let stream = tokio::time::timeout(timeout, connect(base, tls, proxies))
+    let connected_by = tokio::time::Instant::now() + timeout;
+    let tcp = tokio::time::timeout_at(connected_by, connect_tcp(base, proxies))
         .await
         .map_err(|_| DialError::Timeout { secs, during: "connecting to the upstream" })??;
+    let stream =
+        tokio::time::timeout_at(connected_by, secure(base, tls, tcp)).await.map_err(|_| DialError::Timeout {
+            secs,
+            during: "waiting for the upstream's TLS handshake (a plain ws:// server waits for a request and answers \
+                 nothing to TLS: if the upstream is one, use ws://)",
+        })??;
     tokio::time::timeout(timeout, handshake(base, client_path_and_query, headers, stream))
         .await
         .map_err(|_| DialError::Timeout { secs, during: "waiting for the upstream's handshake response" })?

@@ -8,6 +8,7 @@
 //! become UUID-shaped placeholders, so a replayed Genesys session still looks valid.
 
 mod command;
+mod cut_off;
 mod fragments;
 mod records;
 mod text;

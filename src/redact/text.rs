@@ -11,7 +11,8 @@ fn is_b64url_or_dot(b: u8) -> bool {
 }
 
 impl Redactor {
-    /// JWT signatures anywhere in the text, then `"secretField":"…"` values, then every known secret.
+    /// JWT signatures anywhere in the text, then `"secretField":"…"` values, then every known secret, whole or
+    /// cut off by a preview's `…`.
     pub(crate) fn free_text<'t>(&mut self, text: &'t str) -> Cow<'t, str> {
         let mut out = Cow::Borrowed(text);
         if text.contains("eyJ") {
@@ -28,6 +29,9 @@ impl Redactor {
             if out.contains(secret.as_str()) {
                 out = Cow::Owned(out.replace(secret.as_str(), placeholder));
             }
+        }
+        if let Some(replaced) = self.cut_off_secrets(&out) {
+            out = Cow::Owned(replaced);
         }
         out
     }

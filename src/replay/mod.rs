@@ -70,7 +70,7 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub script: ScriptArgs,
     /// Address to listen on [default: 127.0.0.1:9000; 127.0.0.1:8080 with --forward].
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", value_parser = crate::cli::parse_listen_addr)]
     pub listen: Option<SocketAddr>,
     #[command(flatten)]
     pub capture: CaptureArgs,

@@ -51,7 +51,7 @@ pub const DEFAULT_DEPLOYMENT_ID: &str = "00000000-0000-4000-8000-00000000517e";
 #[derive(clap::Args, Debug)]
 pub struct SimCommand {
     /// Address to listen on (keep it on loopback unless you mean to share it).
-    #[arg(long, default_value = crate::cli::DEFAULT_SIM_ADDR, value_name = "ADDR")]
+    #[arg(long, default_value = crate::cli::DEFAULT_SIM_ADDR, value_name = "ADDR", value_parser = crate::cli::parse_listen_addr)]
     pub listen: SocketAddr,
     #[command(flatten)]
     pub args: SimArgs,

@@ -191,7 +191,7 @@ pub fn url(listen: SocketAddr, access_token: &str) -> String {
 #[derive(clap::Args, Debug, Clone)]
 pub struct UiArgs {
     /// Serve the live web UI on this address (loopback unless you give another; then it warns).
-    #[arg(long = "ui", value_name = "ADDR", default_value = DEFAULT_UI_ADDR)]
+    #[arg(long = "ui", value_name = "ADDR", default_value = DEFAULT_UI_ADDR, value_parser = crate::cli::parse_listen_addr)]
     pub ui: SocketAddr,
     /// Do not serve the web UI.
     #[arg(long = "no-ui", conflicts_with = "ui")]
@@ -211,7 +211,7 @@ pub struct UiCommand {
     /// The capture file to show (as `frametap proxy` writes it), or a HAR (.har, .zhar), imported as `convert` does.
     pub file: PathBuf,
     /// Serve the web UI on this address (loopback unless you give another; then it warns).
-    #[arg(long = "ui", value_name = "ADDR", default_value = DEFAULT_UI_ADDR)]
+    #[arg(long = "ui", value_name = "ADDR", default_value = DEFAULT_UI_ADDR, value_parser = crate::cli::parse_listen_addr)]
     pub ui: SocketAddr,
 }
 
