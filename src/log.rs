@@ -31,10 +31,21 @@ pub struct TerminalLog {
     frames: bool,
 }
 
+/// Whether output to a stream that `is_terminal` gets colours: only on a terminal, and only when `NO_COLOR` is
+/// unset or empty (no-color.org: a non-empty value turns colours off). Never escapes in a file or a pipe.
+pub fn colours_for(is_terminal: bool) -> bool {
+    is_terminal && !no_color(std::env::var_os("NO_COLOR").as_deref())
+}
+
+/// True when the value of `NO_COLOR` asks for no colours: set and not empty.
+fn no_color(value: Option<&std::ffi::OsStr>) -> bool {
+    value.is_some_and(|v| !v.is_empty())
+}
+
 impl TerminalLog {
-    /// A log on stdout; colours only when stdout is a terminal and `NO_COLOR` is unset.
+    /// A log on stdout; colours as [`colours_for`] says.
     pub fn stdout(format: LogFormat) -> Self {
-        let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        let color = colours_for(std::io::stdout().is_terminal());
         TerminalLog { out: BufWriter::new(std::io::stdout()), format, color, blocks: None, frames: true }
     }
 
@@ -378,6 +389,14 @@ mod tests {
         assert!(words(Opcode::Continuation, false).contains("(more follow)"));
         assert!(words(Opcode::Continuation, true).contains("(last)"));
         assert!(words(Opcode::Binary, false).contains("(first fragment)"));
+    }
+
+    #[test]
+    fn no_color_turns_colours_off_only_when_it_is_not_empty() {
+        assert!(!no_color(None));
+        assert!(!no_color(Some(std::ffi::OsStr::new(""))), "an empty NO_COLOR keeps colours (no-color.org)");
+        assert!(no_color(Some(std::ffi::OsStr::new("1"))));
+        assert!(!colours_for(false), "never colours outside a terminal");
     }
 
     #[test]

@@ -32,8 +32,8 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
         )
         .with_writer(std::io::stderr)
-        // Colours only on a terminal and without NO_COLOR, as the frame log does: never escapes in a file or a pipe.
-        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+        // Colours as the frame log has them: only on a terminal, and not with NO_COLOR.
+        .with_ansi(frametap::log::colours_for(std::io::stderr().is_terminal()))
         .init();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,

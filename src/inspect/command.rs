@@ -34,7 +34,7 @@ pub struct InspectOutput {
 
 /// Runs `frametap inspect`; an error (missing or unreadable file, unknown `--conn`) means a non-zero exit.
 pub fn run_inspect(cmd: InspectCommand) -> Result<()> {
-    let color = !cmd.json && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let color = !cmd.json && crate::log::colours_for(std::io::stdout().is_terminal());
     let output = inspect(&cmd, color)?;
     for line in &output.stderr {
         crate::notice!("{line}");
