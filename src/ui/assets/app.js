@@ -179,9 +179,13 @@ function renderSessionNotes() {
   box.hidden = state.notes.length === 0;
 }
 
+/** Shows a connection's frames (and its close card, once it closed, unless a frame of it is selected). Selecting it
+ * again changes nothing: the mouse-down and the click of one press both select. */
 function selectConn(id) {
+  const toClose = state.tab === 'frame' && state.conns.get(id)?.close && (state.selected !== id || state.selectedSeq == null);
+  if (state.selected === id && !toClose) return;
   if (state.selected !== id) { state.selected = id; state.selectedSeq = null; state.autoScroll = true; }
-  if (state.tab === 'frame' && state.conns.get(id)?.close && state.selectedSeq == null) state.tab = 'close';
+  if (toClose) state.tab = 'close';
   markDirty(['list', 'table', 'detail']);
 }
 
@@ -373,10 +377,16 @@ function setup() {
     if (li && (e.key === 'Enter' || e.key === ' ')) { e.preventDefault(); selectConn(Number(li.dataset.conn)); }
   });
   // A frame is picked as the mouse button goes down, like a connection (connlist.js): while frames stream in, the
-  // table moves under the mouse, and the press is what the user aimed at. A click with no press behind it selects too.
-  const pick = (e) => { const tr = e.target.closest('tr'); if (tr) { selectFrame(Number(tr.dataset.seq), 'nearest'); revealDetail(); } };
+  // table moves under the mouse, and the press is what the user aimed at. A click selects too (one with no press
+  // behind it: an assistive tool, `element.click()`); the click that ends a press finds the frame selected already.
+  const pick = (e) => {
+    const tr = e.target.closest('tr');
+    if (!tr || (Number(tr.dataset.seq) === state.selectedSeq && state.tab === 'frame')) return;
+    selectFrame(Number(tr.dataset.seq), 'nearest');
+    revealDetail();
+  };
   $('frame-rows').addEventListener('mousedown', (e) => { if (e.button === 0) pick(e); });
-  $('frame-rows').addEventListener('click', (e) => { if (e.detail === 0) pick(e); });
+  $('frame-rows').addEventListener('click', pick);
   // From the keyboard: the frame table takes focus; the arrow keys select the next or previous frame, Page Up and
   // Page Down move a page, Home and End go to the first and the last frame.
   $('table-scroll').addEventListener('keydown', (e) => {

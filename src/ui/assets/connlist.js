@@ -49,11 +49,12 @@ function newEntry(id, onSelect) {
     marker: el('span', { title: 'a close diagnosis exists: see the Close tab' }),
   };
   // Selected as the mouse button goes down (as in the browser's own network panel): the press is what the user aimed
-  // at, even if the list or the table moves before the release. A click with no press behind it (the keyboard, an
-  // assistive tool, `element.click()`) selects too.
+  // at, even if the list or the table moves before the release. Not on `pointerdown`: a finger that scrolls the list
+  // would select what it touched. A click selects too (one with no press behind it: an assistive tool,
+  // `element.click()`); `onSelect` ignores a connection already selected.
   const li = el('li.conn', { dataset: { conn: String(id) }, tabindex: '0',
     onmousedown: (e) => { if (e.button === 0) onSelect(id); },
-    onclick: (e) => { if (e.detail === 0) onSelect(id); } },
+    onclick: () => onSelect(id) },
   el('div.conn-line', null, parts.id, parts.state, parts.path),
   el('div.conn-line.muted', null, parts.upstream, parts.dur, parts.closeInfo, parts.dropped, parts.marker));
   return { li, parts };
