@@ -272,6 +272,7 @@ async fn a_lagging_page_resyncs_from_history_and_says_so() {
     page.goto(&ui.url).await.unwrap();
     page.wait_for("document.getElementById('status').textContent === 'live'", WAIT).await.unwrap();
     publish(&ui.hub, fixtures::open(1, "/v1"));
+    page.wait_for("window.entry = document.querySelector('#conn-list li[data-conn=\"1\"]')", WAIT).await.unwrap();
     for seq in 1..=200 {
         publish(&ui.hub, fixtures::text(1, seq, Peer::Server, json!({"n": seq}), seq as i64));
     }
@@ -280,6 +281,8 @@ async fn a_lagging_page_resyncs_from_history_and_says_so() {
         .unwrap();
     page.wait_for("window.frametap.table.length === 200 && document.getElementById('frame-200')", WAIT).await.unwrap();
     assert_eq!(count(&page, "#conn-list li").await, 1);
+    // The resync did not rebuild the list: the connection's entry (under the mouse, or focused) is the one it was.
+    assert_eq!(page.eval("document.querySelector('#conn-list li') === window.entry").await.unwrap(), json!(true));
     ui.stop().await.unwrap();
 }
 

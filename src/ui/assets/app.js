@@ -338,7 +338,7 @@ function render() {
   // batch made a page with a full history freeze for seconds).
   const syncing = !state.live && state.connected;
   dirty = { list: false, table: syncing && d.table, rows: syncing && d.rows, detail: false, tabs: false };
-  if (d.list) { renderList($('conn-list'), state, selectConn); renderConnCount(); renderSessionNotes(); }
+  if (d.list) { renderList($('conn-list'), state, selectConn, syncing); renderConnCount(); renderSessionNotes(); }
   if (!syncing) { if (d.table) renderTable(true); else if (d.rows) renderTable(false); }
   if (d.detail) renderDetail(); else if (d.tabs) renderTabs();
 }

@@ -72,18 +72,20 @@ const setOptional = (node, className, text) => {
   if (node.className !== cls) node.className = cls;
 };
 
-/** Brings the list in line with the connections: entries added, removed and changed in place, none rebuilt. */
-export function renderList(list, session, onSelect) {
+/** Brings the list in line with the connections: entries added, removed and changed in place, none rebuilt. While
+ * the page `syncing`s from history (a resync after it fell behind), entries of connections not read back yet stay. */
+export function renderList(list, session, onSelect, syncing = false) {
   const entries = list.entries ?? (list.entries = new Map());
   const ids = [...session.conns.keys()].sort((a, b) => a - b);
-  for (const [id, entry] of entries) if (!session.conns.has(id)) { entry.li.remove(); entries.delete(id); }
+  if (!syncing) for (const [id, entry] of entries) if (!session.conns.has(id)) { entry.li.remove(); entries.delete(id); }
   let previous = null;
   for (const id of ids) {
     let entry = entries.get(id);
     if (!entry) { entry = newEntry(id, onSelect); entries.set(id, entry); }
-    if (entry.li.previousElementSibling !== previous || entry.li.parentNode !== list) {
-      if (previous) previous.after(entry.li); else list.prepend(entry.li);
-    }
+    // In order after the entry before it (entries kept while syncing may sit in between): left where it is.
+    const placed = entry.li.parentNode === list
+      && (!previous || previous.compareDocumentPosition(entry.li) & Node.DOCUMENT_POSITION_FOLLOWING);
+    if (!placed) { if (previous) previous.after(entry.li); else list.prepend(entry.li); }
     previous = entry.li;
     const d = describe(session.conns.get(id), session);
     const p = entry.parts;
