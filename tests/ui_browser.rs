@@ -236,7 +236,8 @@ async fn auto_scroll_follows_new_frames_until_the_user_scrolls_up() {
     }
     let at_bottom = "(() => { const s = document.getElementById('table-scroll'); \
                      return s.scrollHeight > s.clientHeight && s.scrollHeight - s.scrollTop - s.clientHeight < 24; })()";
-    page.wait_for("document.querySelectorAll('#frame-rows tr').length === 100", WAIT).await.unwrap();
+    // The table holds all 100 (it draws only the rows in view) and shows the last.
+    page.wait_for("window.frametap.table.length === 100 && document.getElementById('frame-100')", WAIT).await.unwrap();
     page.wait_for(at_bottom, WAIT).await.unwrap();
     assert!(page.eval("document.getElementById('jump-latest').hidden").await.unwrap().as_bool().unwrap());
 
@@ -248,7 +249,7 @@ async fn auto_scroll_follows_new_frames_until_the_user_scrolls_up() {
     for seq in 101..=120 {
         publish(&ui.hub, fixtures::text(1, seq, Peer::Server, json!({"n": seq}), seq as i64));
     }
-    page.wait_for("document.querySelectorAll('#frame-rows tr').length === 120", WAIT).await.unwrap();
+    page.wait_for("window.frametap.table.length === 120 && window.frametap.idle()", WAIT).await.unwrap();
     assert_eq!(page.eval("document.getElementById('table-scroll').scrollTop").await.unwrap(), json!(0));
 
     // "Jump to latest" resumes it.
@@ -271,14 +272,17 @@ async fn a_lagging_page_resyncs_from_history_and_says_so() {
     page.goto(&ui.url).await.unwrap();
     page.wait_for("document.getElementById('status').textContent === 'live'", WAIT).await.unwrap();
     publish(&ui.hub, fixtures::open(1, "/v1"));
+    page.wait_for("window.entry = document.querySelector('#conn-list li[data-conn=\"1\"]')", WAIT).await.unwrap();
     for seq in 1..=200 {
         publish(&ui.hub, fixtures::text(1, seq, Peer::Server, json!({"n": seq}), seq as i64));
     }
     page.wait_for("document.getElementById('banner-text').textContent.includes('resynced from history')", WAIT)
         .await
         .unwrap();
-    page.wait_for("document.querySelectorAll('#frame-rows tr').length === 200", WAIT).await.unwrap();
+    page.wait_for("window.frametap.table.length === 200 && document.getElementById('frame-200')", WAIT).await.unwrap();
     assert_eq!(count(&page, "#conn-list li").await, 1);
+    // The resync did not rebuild the list: the connection's entry (under the mouse, or focused) is the one it was.
+    assert_eq!(page.eval("document.querySelector('#conn-list li') === window.entry").await.unwrap(), json!(true));
     ui.stop().await.unwrap();
 }
 

@@ -9,49 +9,19 @@
 mod cdp;
 mod common;
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use cdp::Browser;
-use futures_util::{SinkExt as _, StreamExt as _};
-use tokio::io::{AsyncBufReadExt as _, BufReader};
-use tokio_tungstenite::tungstenite::Message;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a manual measurement: run with --ignored --nocapture"]
 async fn burst_measure() {
     let n: usize = std::env::var("BURST").ok().and_then(|v| v.parse().ok()).unwrap_or(15_000);
     let echo = common::start_echo_server().await;
-    let home = tempfile::tempdir().unwrap();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_frametap"))
-        .args(["proxy", "--listen", "127.0.0.1:0", "--ui", "127.0.0.1:0", "--upstream"])
-        .arg(format!("ws://{echo}"))
-        .env("FRAMETAP_HOME", home.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
-    let (mut proxy, mut ui) = (None, None);
-    while proxy.is_none() || ui.is_none() {
-        let line = stderr.next_line().await.unwrap().unwrap();
-        eprintln!("{line}");
-        if let Some(rest) = line.split("ws://").nth(1) {
-            if proxy.is_none() {
-                proxy = Some(format!("ws://{}", rest.split('/').next().unwrap()));
-            }
-        }
-        if let Some(url) = line.split("web UI").nth(1) {
-            ui = Some(url.trim().to_string());
-        }
-    }
-    tokio::spawn(async move { while let Ok(Some(_)) = stderr.next_line().await {} });
-    let proxy = proxy.unwrap();
+    let frametap = cdp::fixtures::start_proxy_with_ui(&format!("ws://{echo}")).await;
     let browser = Browser::launch().await.unwrap();
     let page = browser.new_page().await.unwrap();
-    page.goto(&ui.unwrap()).await.unwrap();
+    page.goto(&frametap.ui).await.unwrap();
     page.wait_for("document.getElementById('status').textContent === 'live'", Duration::from_secs(10)).await.unwrap();
     page.eval("window.__gaps = []; (() => { let last = performance.now(); const tick = () => { const now = performance.now(); window.__gaps.push(now - last); last = now; setTimeout(tick, 0); }; setTimeout(tick, 0); })()").await.unwrap();
 
@@ -61,29 +31,10 @@ async fn burst_measure() {
         page.call("Profiler.setSamplingInterval", serde_json::json!({"interval": 500})).await.unwrap();
         page.call("Profiler.start", serde_json::json!({})).await.unwrap();
     }
-    let url = format!("{}/burst", proxy.trim_end_matches('/'));
-    eprintln!("connecting to {url}");
-    let (ws, _) = tokio_tungstenite::connect_async(url.as_str()).await.unwrap();
-    let (mut sink, mut stream) = ws.split();
     let start = Instant::now();
-    let reader = tokio::spawn(async move {
-        let mut got = 0;
-        while got < n {
-            match stream.next().await {
-                Some(Ok(Message::Text(_))) => got += 1,
-                Some(Ok(_)) => {}
-                _ => break,
-            }
-        }
-        got
-    });
-    for i in 0..n {
-        sink.feed(Message::Text(format!("{{\"n\":{i}}}").into())).await.unwrap();
-    }
-    sink.flush().await.unwrap();
-    let got = reader.await.unwrap();
+    cdp::fixtures::burst(&frametap.proxy, n).await;
     let relayed = start.elapsed();
-    eprintln!("relayed {got} echoes of {n} in {relayed:?}");
+    eprintln!("relayed {n} frames and their echoes in {relayed:?}");
     let last = 2 * n;
     let t = Instant::now();
     let mut evals = Vec::new();
@@ -136,6 +87,5 @@ async fn burst_measure() {
         start.elapsed(),
         evals.len()
     );
-    let _ = sink.send(Message::Close(None)).await;
-    drop(child);
+    drop(frametap);
 }

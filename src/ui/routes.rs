@@ -38,6 +38,10 @@ const APP_CSS: Asset = Asset { content_type: "text/css; charset=utf-8", body: in
 const APP_JS: Asset = Asset { content_type: "text/javascript; charset=utf-8", body: include_bytes!("assets/app.js") };
 const VIEWS_JS: Asset =
     Asset { content_type: "text/javascript; charset=utf-8", body: include_bytes!("assets/views.js") };
+const TABLE_JS: Asset =
+    Asset { content_type: "text/javascript; charset=utf-8", body: include_bytes!("assets/table.js") };
+const CONNLIST_JS: Asset =
+    Asset { content_type: "text/javascript; charset=utf-8", body: include_bytes!("assets/connlist.js") };
 const JSON_JS: Asset = Asset { content_type: "text/javascript; charset=utf-8", body: include_bytes!("assets/json.js") };
 const TRY_JS: Asset = Asset { content_type: "text/javascript; charset=utf-8", body: include_bytes!("assets/try.js") };
 const ICON_SVG: Asset = Asset { content_type: "image/svg+xml", body: include_bytes!("assets/icon.svg") };
@@ -53,6 +57,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/assets/app.css", get(|| async { asset(&APP_CSS) }))
         .route("/assets/app.js", get(|| async { asset(&APP_JS) }))
         .route("/assets/views.js", get(|| async { asset(&VIEWS_JS) }))
+        .route("/assets/table.js", get(|| async { asset(&TABLE_JS) }))
+        .route("/assets/connlist.js", get(|| async { asset(&CONNLIST_JS) }))
         .route("/assets/json.js", get(|| async { asset(&JSON_JS) }))
         .route("/assets/try.js", get(|| async { asset(&TRY_JS) }))
         .route("/favicon.ico", get(|| async { asset(&ICON_SVG) }))

@@ -304,3 +304,72 @@ pub fn publish_refused(hub: &Hub, conn: u64) {
         }),
     );
 }
+
+/// `frametap proxy --upstream URL --ui 127.0.0.1:0` as a user runs it, on ephemeral ports, with what it printed.
+pub struct ProxyWithUi {
+    pub child: tokio::process::Child,
+    /// `ws://127.0.0.1:PORT`
+    pub proxy: String,
+    /// The web UI's URL, access token included.
+    pub ui: String,
+    _home: tempfile::TempDir,
+}
+
+pub async fn start_proxy_with_ui(upstream: &str) -> ProxyWithUi {
+    use tokio::io::AsyncBufReadExt as _;
+    let home = tempfile::tempdir().unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_frametap"))
+        .args(["proxy", "--listen", "127.0.0.1:0", "--ui", "127.0.0.1:0", "--upstream", upstream])
+        .env("FRAMETAP_HOME", home.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stderr = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let (mut proxy, mut ui, mut seen) = (None, None, Vec::new());
+    tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while proxy.is_none() || ui.is_none() {
+            let line = stderr.next_line().await.unwrap().unwrap_or_else(|| panic!("frametap exited: {seen:?}"));
+            if let Some(rest) = line.split("ws://").nth(1) {
+                proxy.get_or_insert_with(|| format!("ws://{}", rest.split('/').next().unwrap()));
+            }
+            if let Some(url) = line.split("web UI").nth(1) {
+                ui = Some(url.trim().to_string());
+            }
+            seen.push(line);
+        }
+    })
+    .await
+    .expect("frametap printed its addresses in time");
+    // Keep draining stderr so frametap never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = stderr.next_line().await {} });
+    ProxyWithUi { child, proxy: proxy.unwrap(), ui: ui.unwrap(), _home: home }
+}
+
+/// Sends `n` text frames through the proxy at `proxy` (to an echo upstream) as fast as it takes them, while reading
+/// the `n` echoes: 2 × `n` frames relayed. Returns when every echo is back; the connection is then closed.
+pub async fn burst(proxy: &str, n: usize) {
+    use futures_util::{SinkExt as _, StreamExt as _};
+    use tokio_tungstenite::tungstenite::Message;
+    let url = format!("{}/burst", proxy.trim_end_matches('/'));
+    let (ws, _) = tokio_tungstenite::connect_async(url.as_str()).await.unwrap();
+    let (mut sink, mut stream) = ws.split();
+    let reader = tokio::spawn(async move {
+        let mut got = 0;
+        while got < n {
+            match tokio::time::timeout(std::time::Duration::from_secs(30), stream.next()).await {
+                Ok(Some(Ok(Message::Text(_)))) => got += 1,
+                Ok(Some(Ok(_))) => {}
+                other => panic!("the echo of frame {got} of {n} did not come back: {other:?}"),
+            }
+        }
+    });
+    for i in 0..n {
+        sink.feed(Message::Text(format!("{{\"n\":{i}}}").into())).await.unwrap();
+    }
+    sink.flush().await.unwrap();
+    reader.await.unwrap();
+    let _ = sink.send(Message::Close(None)).await;
+}

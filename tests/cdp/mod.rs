@@ -288,6 +288,14 @@ impl Page {
     /// Clicks the first element matching a CSS selector the way a user does: with the mouse, at its centre. An error
     /// when there is none, when its centre is off screen, or when something else covers it there.
     pub async fn click_on_screen(&self, selector: &str) -> anyhow::Result<()> {
+        let (x, y) = self.point_on_screen(selector).await?;
+        self.mouse("mousePressed", x, y).await?;
+        self.mouse("mouseReleased", x, y).await
+    }
+
+    /// The centre of the first element matching a CSS selector, where a user would click it. An error when there is
+    /// none, when its centre is off screen, or when something else covers it there.
+    pub async fn point_on_screen(&self, selector: &str) -> anyhow::Result<(f64, f64)> {
         let sel = serde_json::to_string(selector)?;
         let at = self
             .eval(&format!(
@@ -300,17 +308,18 @@ impl Page {
                    return [x, y]; }})()"
             ))
             .await?;
-        let Some([x, y]) = at.as_array().map(|a| [a[0].as_f64(), a[1].as_f64()]) else {
-            bail!("cannot click {selector}: {}", at.as_str().unwrap_or("?"));
-        };
-        for kind in ["mousePressed", "mouseReleased"] {
-            self.call(
-                "Input.dispatchMouseEvent",
-                json!({"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1}),
-            )
-            .await?;
+        match at.as_array().map(|a| (a[0].as_f64(), a[1].as_f64())) {
+            Some((Some(x), Some(y))) => Ok((x, y)),
+            _ => bail!("cannot click {selector}: {}", at.as_str().unwrap_or("?")),
         }
-        Ok(())
+    }
+
+    /// Presses (`mousePressed`) or releases (`mouseReleased`) the left mouse button at a point of the viewport: half
+    /// a click, for tests of what happens between the two.
+    pub async fn mouse(&self, kind: &str, x: f64, y: f64) -> anyhow::Result<()> {
+        self.call("Input.dispatchMouseEvent", json!({"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1}))
+            .await
+            .map(drop)
     }
 
     /// Types into an input (sets its value and fires `input`).

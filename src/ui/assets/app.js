@@ -1,11 +1,11 @@
 // frametap UI: live state from /api/stream, the connection list, the frame table, filters and tabs.
 import {
-  el, clock, duration, humanBytes, preview, isTyping, frameText, closeName,
-  frameDetail, closeCard, tokensPanel, connectionPanel, countdownText, unclosed,
+  el, duration, isTyping, frameText, frameDetail, closeCard, tokensPanel, connectionPanel, countdownText,
 } from './views.js';
 import { parseExact } from './json.js';
+import { renderList } from './connlist.js';
+import { FrameTable } from './table.js';
 
-const MAX_ROWS = 5000;
 // Records are written by serde_json: integers past 2^53 have 16 digits or more, and a float is written in its
 // shortest form, which a double reads back, except -0.0. Only a message that may hold such a number (a JWT's
 // 64-bit id among its claims) is read the slow, exact way (json.js); a frame's payload is a string either way.
@@ -49,11 +49,12 @@ function conn(id) {
 // ---- records ---------------------------------------------------------------------------------
 
 // Records change state as they arrive; the page is redrawn at most once per animation frame, whatever the number of
-// records since the last one. A redraw of a full table is dear (the browser lays out all of its rows: hundreds of
-// ms for 5,000), so after one the page waits as long again before the next: during a burst the main thread keeps
-// reading the stream instead of falling behind it (which costs a resync from history), and the table catches up
-// in a few redraws, each adding every frame that arrived meanwhile.
-let dirty = { list: false, table: false, rows: false, detail: false };
+// records since the last one. The table draws only the rows in view (table.js), so a redraw is cheap; should one
+// be dear all the same (a filter over a long connection), the page waits as long again before the next: during a
+// burst the main thread keeps reading the stream instead of falling behind it (which costs a resync from history).
+let dirty = { list: false, table: false, rows: false, detail: false, tabs: false };
+/** The records each detail tab shows, besides the frame selected. */
+const SHOWN_IN = { frame: [], close: ['open', 'close', 'diagnosis'], tokens: ['token'], conn: ['open', 'note'] };
 const paced = { cost: 0, end: 0 }; // how long the last redraw took (its layout and paint included), and when it ended
 function markDirty(what) {
   for (const k of what) dirty[k] = true;
@@ -101,7 +102,9 @@ function apply(index, kind, r) {
     case 'note': c.notes.push(r); break;
     default: break;
   }
-  if (kind !== 'frame' && kind !== 'annotation') { changed.push('list'); if (mine) changed.push('detail'); }
+  // The detail pane is rebuilt only when what its tab shows changed (a rebuild loses a press on a link in it, and a
+  // text selection); its tabs' labels follow every record.
+  if (kind !== 'frame' && kind !== 'annotation') { changed.push('list'); if (mine) changed.push(SHOWN_IN[state.tab]?.includes(kind) ? 'detail' : 'tabs'); }
   if (isNew) changed.push('list', 'detail');
   if (changed.length) markDirty(changed);
 }
@@ -162,53 +165,9 @@ function connect() {
 
 // ---- connection list ---------------------------------------------------------------------------
 
-function connState(c, missing) {
-  if (c.open?.error) return ['failed', 'bad'];
-  if (c.open?.response && c.open.response.status !== 101) return [`refused ${c.open.response.status}`, 'bad'];
-  if (c.close) return ['closed', c.close.clean === false ? 'warn' : 'muted'];
-  if (!c.open) return ['?', 'muted'];
-  // A saved file holds no close for it: it is not open now, how it ended is just not in the file.
-  if (missing) return ['no close recorded', 'muted'];
-  return ['open', 'live'];
-}
-
-function renderList() {
-  const list = $('conn-list');
-  const focused = list.contains(document.activeElement) ? document.activeElement.dataset.conn : null;
-  list.textContent = '';
-  const ids = [...state.conns.keys()].sort((a, b) => a - b);
-  $('conn-count').textContent = ids.length ? `(${ids.length})` : '';
-  $('conn-empty').hidden = ids.length > 0;
-  for (const id of ids) {
-    const c = state.conns.get(id);
-    const missing = unclosed(c, state);
-    const [label, cls] = connState(c, missing);
-    const path = c.open?.request?.path || '(opened before clear)';
-    let upstream = c.open?.upstream || '';
-    if (upstream.startsWith('sim:')) upstream = upstream.split('/')[0];
-    else try { if (upstream) upstream = new URL(upstream).host || upstream; } catch { /* keep as is */ }
-    // A refused or failed upgrade never opened: its duration is from the request to the failure (the handshake's
-    // in a capture older than `failed_ms`), and it does not tick.
-    const neverOpened = c.open?.error || (c.open?.response && c.open.response.status !== 101);
-    // Only a live connection's duration ticks; one a saved file holds no close for lasted at least what the file shows.
-    const since = !c.close && !neverOpened && !missing && c.open ? c.open.ts : null;
-    const dur = c.close ? duration(c.close.duration_ms) : neverOpened ? duration(c.open.failed_ms ?? c.open.handshake_ms ?? 0)
-      : missing ? (missing.ms != null ? `≥ ${duration(missing.ms)}` : '') : since ? duration(Date.now() - Date.parse(since)) : '';
-    const closeInfo = c.close ? `${c.close.code != null ? c.close.code : c.close.clean === false ? 'drop' : 'no code'} by ${c.close.initiator}` : '';
-    // A side that ended TCP without answering the close, when it is not the closer itself.
-    const dropped = c.close?.dropped_by && (c.close.code != null || c.close.dropped_by !== c.close.initiator) ? `${c.close.dropped_by} dropped TCP` : '';
-    // Red when the diagnosis found something to look at: protocol findings, or a cause other than the
-    // client closing on its own.
-    const flagged = c.diagnosis && ((c.diagnosis.causes || []).some(k => k.rule !== 'client-closed') || (c.diagnosis.findings || []).length);
-    list.append(el('li.conn' + (id === state.selected ? '.selected' : ''), { dataset: { conn: String(id) }, tabindex: '0', onclick: () => selectConn(id) },
-      el('div.conn-line', null, el('span.conn-id', { text: `#${id}` }), el('span.state.' + cls, { text: label, title: missing ? `The capture holds no close for this connection: ${missing.why}.` : null }),
-        el('span.conn-path', { text: path, title: path })),
-      el('div.conn-line.muted', null, el('span', { text: upstream }), el('span', { text: dur, dataset: since ? { since } : {} }),
-        closeInfo ? el('span.close-info', { text: closeInfo }) : null,
-        dropped ? el('span.dropped.warn-text', { text: dropped }) : null,
-        c.diagnosis ? el('span.diag-marker' + (flagged ? '.flagged' : ''), { title: 'a close diagnosis exists: see the Close tab', text: flagged ? '⚑ diagnosis' : 'diagnosis' }) : null)));
-  }
-  if (focused != null) list.querySelector(`li[data-conn="${focused}"]`)?.focus();
+function renderConnCount() {
+  $('conn-count').textContent = state.conns.size ? `(${state.conns.size})` : '';
+  $('conn-empty').hidden = state.conns.size > 0;
 }
 
 function renderSessionNotes() {
@@ -220,9 +179,13 @@ function renderSessionNotes() {
   box.hidden = state.notes.length === 0;
 }
 
+/** Shows a connection's frames (and its close card, once it closed, unless a frame of it is selected). Selecting it
+ * again changes nothing: the mouse-down and the click of one press both select. */
 function selectConn(id) {
+  const toClose = state.tab === 'frame' && state.conns.get(id)?.close && (state.selected !== id || state.selectedSeq == null);
+  if (state.selected === id && !toClose) return;
   if (state.selected !== id) { state.selected = id; state.selectedSeq = null; state.autoScroll = true; }
-  if (state.tab === 'frame' && state.conns.get(id)?.close && state.selectedSeq == null) state.tab = 'close';
+  if (toClose) state.tab = 'close';
   markDirty(['list', 'table', 'detail']);
 }
 
@@ -267,76 +230,44 @@ function flagsFor(c) {
   return flags;
 }
 
-// Rows are clones of this one, filled in: much cheaper than building eight cells one by one.
-const ROW = el('tr', null, ...['flag', 'seq', 'time', 'dir', 'op', 'size', 'preview', 'ann'].map(k => el('td.c-' + k)));
+const table = new FrameTable($('table-scroll'), document.querySelector('#frame-table thead'), $('frame-rows'),
+  $('frames-above'), $('frames-below'));
 
-function row(c, f, flags) {
-  const flag = flags.get(f.seq);
-  const dir = f.from === 'client' ? 'client → server' : f.from === 'server' ? 'server → client' : `proxy → ${f.to}`;
-  const tr = ROW.cloneNode(true);
-  if (flag) tr.classList.add(flag[2]);
-  if (f.seq === state.selectedSeq) tr.classList.add('selected');
-  tr.id = `frame-${f.seq}`;
-  tr.dataset.seq = String(f.seq); tr.dataset.from = f.from; tr.dataset.opcode = f.opcode;
-  const [cFlag, cSeq, cTime, cDir, cOp, cSize, cPreview, cAnn] = tr.cells;
-  if (flag) { cFlag.title = flag[1]; cFlag.textContent = flag[0]; }
-  cSeq.textContent = String(f.seq);
-  cTime.textContent = clock(f.ts); cTime.title = f.ts;
-  cDir.classList.add(f.from); cDir.textContent = dir;
-  cOp.textContent = f.opcode + (f.fin === false ? ' …' : '');
-  cSize.textContent = humanBytes(f.len);
-  cPreview.textContent = preview(f);
-  cAnn.textContent = c.annotations.get(f.seq) ?? '';
-  return tr;
-}
+window.frametap.table = table; // `table.length`: how many frames the table holds (only those in view are drawn)
 
-function rowFor(seq) { return document.getElementById(`frame-${seq}`); }
+function rowFor(seq) { return table.conn && table.conn === state.conns.get(state.selected) ? table.rowFor(seq) : null; }
 
+/** Draws the selected connection's frames: all of them again (`full`: another connection, filters, flags), or only
+ * those that arrived since the last draw. The table holds every matching frame; only the rows in view are drawn. */
 function renderTable(full) {
-  const body = $('frame-rows');
   const c = state.conns.get(state.selected);
   const note = $('table-note');
-  if (!c) { body.textContent = ''; note.textContent = state.conns.size ? 'Select a connection.' : ''; renderConnHeader(null); return; }
-  const flags = flagsFor(c);
-  if (full) {
-    const shown = c.frames.filter(f => visible(c, f));
-    const cut = Math.max(0, shown.length - MAX_ROWS);
-    const frag = document.createDocumentFragment();
-    for (const f of shown.slice(cut)) frag.append(row(c, f, flags));
-    body.textContent = '';
-    body.append(frag);
-    c.shown = shown.length;
+  if (!c) { table.clear(); note.textContent = state.conns.size ? 'Select a connection.' : ''; renderConnHeader(null); return; }
+  if (full || table.conn !== c) {
+    table.reset(c, c.frames.filter(f => visible(c, f)), flagsFor(c), state.selectedSeq);
   } else {
-    // Only the frames since the last redraw, in one append; of a burst larger than the table, only the last MAX_ROWS
-    // get rows at all, and the oldest rows go in one removal, not one by one.
     const fresh = [];
     for (let i = c.rendered; i < c.frames.length; i++) if (visible(c, c.frames[i])) fresh.push(c.frames[i]);
-    c.shown = (c.shown || 0) + fresh.length;
-    if (fresh.length >= MAX_ROWS) body.textContent = '';
-    const frag = document.createDocumentFragment();
-    for (const f of fresh.slice(Math.max(0, fresh.length - MAX_ROWS))) frag.append(row(c, f, flags));
-    body.append(frag);
-    const excess = body.rows.length - MAX_ROWS;
-    if (excess > 0) {
-      const range = document.createRange();
-      range.setStartBefore(body.rows[0]);
-      range.setEndBefore(body.rows[excess]);
-      range.deleteContents();
-    }
+    table.append(fresh);
   }
-  note.textContent = c.shown > MAX_ROWS ? `Showing the last ${MAX_ROWS} of ${c.shown} matching frames.` : c.shown ? '' : c.frames.length ? 'No frame matches the filters.' : 'No frames yet.';
   c.rendered = c.frames.length;
+  note.textContent = table.length ? '' : c.frames.length ? 'No frame matches the filters.' : 'No frames yet.';
   renderConnHeader(c);
-  if (state.autoScroll) { const s = $('table-scroll'); s.scrollTop = s.scrollHeight; }
+  if (state.autoScroll) table.scrollToEnd(); else table.draw();
   $('jump-latest').hidden = state.autoScroll;
 }
 
+/** The selected connection's id, path and download links; rebuilt only when one of them changes (a link pressed
+ * while frames arrive must still be there when the mouse button comes up). */
 function renderConnHeader(c) {
   const h = $('conn-header');
-  h.textContent = '';
-  if (!c) return;
   const info = window.frametapInfo || {};
   const dl = info.downloads || {};
+  const key = c ? JSON.stringify([c.id, c.open?.request?.path, dl]) : '';
+  if (h.dataset.key === key) return;
+  h.dataset.key = key;
+  h.textContent = '';
+  if (!c) return;
   const link = (href, text, ok, why) => ok ? el('a.button', { href, download: '' , text }) : el('span.button.disabled', { title: why, text });
   const path = c.open?.request?.path || '';
   h.append(el('strong', { text: `#${c.id} ` }), el('span.conn-header-path', { text: path, title: path }),
@@ -350,18 +281,20 @@ function renderConnHeader(c) {
 
 // ---- detail ------------------------------------------------------------------------------------
 
-function selectFrame(seq) {
+/** Selects a frame and scrolls the table to it: to its middle (`center`: from the keyboard or a link, the frame may be
+ * far away), or just enough to show it whole (`nearest`: picked with the mouse, it is in view already). */
+function selectFrame(seq, how = 'center') {
   state.selectedSeq = seq;
   state.tab = 'frame';
   const c = state.conns.get(state.selected);
   const f = c?.bySeq.get(seq);
   // A hidden frame must still be reachable: show everything again if the filters hide it.
   if (f && !visible(c, f)) clearFilters();
-  document.querySelectorAll('#frame-rows tr.selected').forEach(r => r.classList.remove('selected'));
   markDirty(['detail']);
   render();
-  const r = rowFor(seq);
-  if (r) { r.classList.add('selected'); state.autoScroll = false; centerRow(r); $('jump-latest').hidden = false; }
+  table.select(seq);
+  const i = table.conn === c ? table.indexOf(seq) : undefined;
+  if (i != null) { state.autoScroll = false; table.reveal(i, how); $('jump-latest').hidden = false; }
 }
 
 /** In a window too short for the stacked panes (the page scrolls), brings the detail pane below the table into view
@@ -371,17 +304,7 @@ function revealDetail() {
   if (r.bottom > innerHeight) window.scrollBy(0, Math.min(r.top, r.bottom - innerHeight));
 }
 
-/** Scrolls the frame table, and only it (scrollIntoView would move the page too), to show the row in its middle. */
-function centerRow(r) {
-  const s = $('table-scroll');
-  s.scrollTop += r.getBoundingClientRect().top - s.getBoundingClientRect().top - (s.clientHeight - r.offsetHeight) / 2;
-}
-
 function renderDetail() {
-  for (const b of document.querySelectorAll('#tabs .tab')) {
-    b.classList.toggle('on', b.dataset.tab === state.tab);
-    b.setAttribute('aria-selected', String(b.dataset.tab === state.tab));
-  }
   const c = state.conns.get(state.selected);
   const body = $('detail-body');
   body.textContent = '';
@@ -389,6 +312,16 @@ function renderDetail() {
   else if (state.tab === 'close') body.append(c ? closeCard(c, selectFrame, state) : el('p.muted.empty', { text: 'Select a connection.' }));
   else if (state.tab === 'tokens') body.append(tokensPanel(c));
   else body.append(connectionPanel(c));
+  renderTabs();
+}
+
+/** The tabs: which one is on, the Close tab's flag, the Tokens tab's count. */
+function renderTabs() {
+  const c = state.conns.get(state.selected);
+  for (const b of document.querySelectorAll('#tabs .tab')) {
+    b.classList.toggle('on', b.dataset.tab === state.tab);
+    b.setAttribute('aria-selected', String(b.dataset.tab === state.tab));
+  }
   const closeTab = document.querySelector('#tabs [data-tab="close"]');
   closeTab.classList.toggle('flagged', !!c?.diagnosis);
   const tokTab = document.querySelector('#tabs [data-tab="tokens"]');
@@ -404,10 +337,10 @@ function render() {
   // While the history syncs, the table waits: it is drawn once when the stream says `live` (drawing it batch by
   // batch made a page with a full history freeze for seconds).
   const syncing = !state.live && state.connected;
-  dirty = { list: false, table: syncing && d.table, rows: syncing && d.rows, detail: false };
-  if (d.list) { renderList(); renderSessionNotes(); }
+  dirty = { list: false, table: syncing && d.table, rows: syncing && d.rows, detail: false, tabs: false };
+  if (d.list) { renderList($('conn-list'), state, selectConn, syncing); renderConnCount(); renderSessionNotes(); }
   if (!syncing) { if (d.table) renderTable(true); else if (d.rows) renderTable(false); }
-  if (d.detail) renderDetail();
+  if (d.detail) renderDetail(); else if (d.tabs) renderTabs();
 }
 
 // ---- controls ----------------------------------------------------------------------------------
@@ -443,25 +376,42 @@ function setup() {
     const li = e.target.closest('li.conn');
     if (li && (e.key === 'Enter' || e.key === ' ')) { e.preventDefault(); selectConn(Number(li.dataset.conn)); }
   });
-  $('frame-rows').addEventListener('click', (e) => { const tr = e.target.closest('tr'); if (tr) { selectFrame(Number(tr.dataset.seq)); revealDetail(); } });
-  // From the keyboard: the frame table takes focus, and the arrow keys select the next or previous frame.
+  // A frame is picked as the mouse button goes down, like a connection (connlist.js): while frames stream in, the
+  // table moves under the mouse, and the press is what the user aimed at. A click selects too (one with no press
+  // behind it: an assistive tool, `element.click()`); the click that ends a press finds the frame selected already.
+  const pick = (e) => {
+    const tr = e.target.closest('tr');
+    if (!tr || (Number(tr.dataset.seq) === state.selectedSeq && state.tab === 'frame')) return;
+    selectFrame(Number(tr.dataset.seq), 'nearest');
+    revealDetail();
+  };
+  $('frame-rows').addEventListener('mousedown', (e) => { if (e.button === 0) pick(e); });
+  $('frame-rows').addEventListener('click', pick);
+  // From the keyboard: the frame table takes focus; the arrow keys select the next or previous frame, Page Up and
+  // Page Down move a page, Home and End go to the first and the last frame.
   $('table-scroll').addEventListener('keydown', (e) => {
-    if (e.key !== 'ArrowDown' && e.key !== 'ArrowUp') return;
-    const rows = $('frame-rows').rows;
-    if (!rows.length) return;
+    const n = table.length, page = table.pageRows();
+    const at = table.conn === state.conns.get(state.selected) ? table.indexOf(state.selectedSeq) : undefined;
+    const none = at == null;
+    const to = {
+      ArrowDown: none ? 0 : at + 1, ArrowUp: none ? n - 1 : at - 1,
+      PageDown: none ? 0 : Math.min(n - 1, at + page), PageUp: none ? n - 1 : Math.max(0, at - page),
+      Home: 0, End: n - 1,
+    }[e.key];
+    if (to === undefined || !n) return;
     e.preventDefault();
-    const current = rowFor(state.selectedSeq);
-    const next = !current ? rows[e.key === 'ArrowDown' ? 0 : rows.length - 1]
-      : e.key === 'ArrowDown' ? current.nextElementSibling : current.previousElementSibling;
-    if (next) { selectFrame(Number(next.dataset.seq)); $('table-scroll').focus(); }
+    if (to >= 0 && to < n) { selectFrame(table.frameAt(to).seq); $('table-scroll').focus(); }
   });
   const scroller = $('table-scroll');
   scroller.addEventListener('scroll', () => {
     const atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 24;
     state.autoScroll = atBottom;
     $('jump-latest').hidden = atBottom;
+    table.draw();
   });
-  $('jump-latest').addEventListener('click', () => { state.autoScroll = true; scroller.scrollTop = scroller.scrollHeight; $('jump-latest').hidden = true; });
+  // A window resized, or a layout change at a breakpoint: more or fewer rows are in view.
+  new ResizeObserver(() => { if (state.autoScroll) table.scrollToEnd(); else table.draw(); }).observe(scroller);
+  $('jump-latest').addEventListener('click', () => { state.autoScroll = true; table.scrollToEnd(); $('jump-latest').hidden = true; });
   $('clear').addEventListener('click', () => {
     state.clearedThrough = state.lastIndex;
     state.selected = null; state.selectedSeq = null;
