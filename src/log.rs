@@ -98,7 +98,7 @@ impl TerminalLog {
                     time(record),
                     close.conn,
                     paint.bold("CLOSED"),
-                    close.initiator.as_str(),
+                    close.closer_name(),
                     close.duration_ms / 1000.0
                 ))
             }
@@ -439,6 +439,7 @@ mod tests {
             conn: 3,
             ts: Ts::now(),
             initiator: Peer::Server,
+            initiator_unknown: false,
             code: Some(1000),
             reason: None,
             clean: true,

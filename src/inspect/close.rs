@@ -213,7 +213,7 @@ pub fn diagnose(history: &ConnHistory, close: &Close) -> Diagnosis {
     found.sort_by_key(|c| (c.rule == "close-unanswered", c.confidence));
 
     let mut details = Map::new();
-    details.insert("initiator".into(), json!(close.initiator.as_str()));
+    details.insert("initiator".into(), json!(close.closer_name()));
     details.insert("code".into(), json!(close.code));
     details.insert("code_name".into(), json!(close.code.map(close_code_name)));
     details
@@ -317,10 +317,14 @@ fn cookies_withheld(history: &ConnHistory, open: &Open) -> Option<String> {
 }
 
 fn summary(close: &Close, preceding: Option<&FrameFacts>, top: Option<&Cause>) -> String {
-    let how = match (close.code, close.clean) {
-        (Some(code), _) => format!("{} closed with {code} {}", close.initiator.as_str(), close_code_name(code)),
-        (None, true) => format!("{} closed without a code", close.initiator.as_str()),
-        (None, false) => format!("{} {}", close.initiator.as_str(), close.how()),
+    let how = match (close.closer(), close.code, close.clean) {
+        (None, Some(code), _) => {
+            format!("closed with {code} {} (the recording does not say by whom)", close_code_name(code))
+        }
+        (None, None, _) => format!("{} (the recording does not say by whom)", close.how()),
+        (Some(closer), Some(code), _) => format!("{} closed with {code} {}", closer.as_str(), close_code_name(code)),
+        (Some(closer), None, true) => format!("{} closed without a code", closer.as_str()),
+        (Some(closer), None, false) => format!("{} {}", closer.as_str(), close.how()),
     };
     let after = preceding.map(|p| format!(" after {} frame #{}", p.from.as_str(), p.seq)).unwrap_or_default();
     match top {
