@@ -263,7 +263,7 @@ fn open_lines(open: &Open, paint: Paint) -> String {
 }
 
 /// The most of a long text (an upstream's error page, a diagnosis's evidence quoting it) one log line shows.
-const LONG_TEXT_CHARS: usize = 400;
+pub(crate) const LONG_TEXT_CHARS: usize = 400;
 
 /// A text that may hold line breaks (an HTML error page) on one log line, cut at [`LONG_TEXT_CHARS`]: the
 /// record keeps it whole.

@@ -570,3 +570,27 @@ fn a_403_from_a_server_that_is_not_genesys_gets_no_genesys_hint() {
     assert!(message.contains("HTTP 403") && message.contains("an Origin it does not allow"), "{message}");
     assert!(!message.contains("Genesys"), "{message}");
 }
+
+/// An upstream's whole error page (multi-line HTML, up to 1 MiB) is cut in the diagnosis's evidence as in the log,
+/// saying so and how long it was; the `open` record keeps it whole.
+#[test]
+fn a_refused_upgrade_quotes_a_long_error_page_cut_to_one_line() {
+    let mut s = Script::new("wss://chat.example.com/socket", Some(20.0));
+    let page = format!("<html>\n  <body>\n{}\n  </body>\n</html>\n", "<p>Bad gateway, sorry.</p>\n".repeat(2000));
+    if let Record::Open(open) = &mut s.records[1] {
+        open.response =
+            Some(HttpResponse { status: 502, headers: vec![], body: Some(page.clone()), body_base64: None });
+    }
+    let d = s.diagnose();
+    let refused = cause(&d, "upgrade-refused");
+    let said = refused["evidence"][0].as_str().unwrap();
+    assert!(said.starts_with("the upstream said: <html> <body> <p>Bad gateway"), "{said}");
+    assert!(!said.contains('\n') && said.chars().count() < 600, "{} characters: {said}", said.chars().count());
+    let length = page.trim().chars().count();
+    assert!(
+        said.ends_with(&format!("(cut at 400 of its {length} characters; the open record's response body has it all)")),
+        "{said}"
+    );
+    let Record::Open(open) = &s.records[1] else { panic!() };
+    assert_eq!(open.response.as_ref().unwrap().body.as_deref(), Some(page.as_str()));
+}

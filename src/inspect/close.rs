@@ -261,7 +261,7 @@ pub fn diagnose_refused(history: &ConnHistory, open: &Open, mode: &str) -> Diagn
         None,
     )];
     if let Some(body) = open.response.as_ref().and_then(|r| r.body.as_deref()).filter(|b| !b.trim().is_empty()) {
-        found[0].evidence.push(format!("the upstream said: {}", body.trim()));
+        found[0].evidence.push(upstream_said(body));
     }
     if let Some(evidence) = cookies_withheld(history, open) {
         found[0].evidence.push(evidence);
@@ -296,6 +296,21 @@ pub fn diagnose_refused(history: &ConnHistory, open: &Open, mode: &str) -> Diagn
     details.insert("ruled_out".into(), json!([]));
     details.insert("findings".into(), serde_json::to_value(&history.findings).unwrap_or_default());
     Diagnosis { conn: open.conn, ts: open.failed_at().unwrap_or(open.ts), details }
+}
+
+/// The refused upgrade's body as evidence: on one line, cut at the log's length (an upstream's error page can be a
+/// megabyte of HTML), saying so and how long it was; the `open` record keeps it whole.
+fn upstream_said(body: &str) -> String {
+    let body = body.trim();
+    let shown = crate::log::one_line_cut(body);
+    if one_line(body).chars().count() <= crate::log::LONG_TEXT_CHARS {
+        return format!("the upstream said: {shown}");
+    }
+    format!(
+        "the upstream said: {shown} (cut at {} of its {} characters; the open record's response body has it all)",
+        crate::log::LONG_TEXT_CHARS,
+        body.chars().count()
+    )
 }
 
 /// For a 401 or 403 from an upstream that is not the Guest API (which uses no cookies): that the client sent
