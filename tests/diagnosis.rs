@@ -594,3 +594,20 @@ fn a_refused_upgrade_quotes_a_long_error_page_cut_to_one_line() {
     let Record::Open(open) = &s.records[1] else { panic!() };
     assert_eq!(open.response.as_ref().unwrap().body.as_deref(), Some(page.as_str()));
 }
+
+/// A 200 to the upgrade comes from an ordinary HTTP endpoint (a web page, a REST URL): the diagnosis says so.
+#[test]
+fn a_200_to_the_upgrade_is_explained_as_a_url_that_is_not_a_websocket_endpoint() {
+    for url in ["wss://chat.example.com/index.html", "wss://api.mypurecloud.com/api/v2?deploymentId=x"] {
+        let mut s = Script::new(url, Some(20.0));
+        if let Record::Open(open) = &mut s.records[1] {
+            open.response =
+                Some(HttpResponse { status: 200, headers: vec![], body: Some("<html>".into()), body_base64: None });
+        }
+        let d = s.diagnose();
+        let message = cause(&d, "upgrade-refused")["message"].as_str().unwrap().to_owned();
+        assert!(message.contains("HTTP 200"), "{message}");
+        assert!(message.contains("answers plain HTTP but is not a WebSocket endpoint"), "{message}");
+        assert!(message.contains("check the host and path"), "{message}");
+    }
+}
