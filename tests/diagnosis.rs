@@ -611,3 +611,32 @@ fn a_200_to_the_upgrade_is_explained_as_a_url_that_is_not_a_websocket_endpoint()
         assert!(message.contains("check the host and path"), "{message}");
     }
 }
+
+/// An upstream that could not be reached at all is the likely cause; that it is not the Guest API either is only
+/// possible (it matters once it is reachable), where an upstream that answers keeps it likely.
+#[test]
+fn an_unreachable_upstream_outranks_the_not_the_guest_api_rule() {
+    let not_guest_api = |error: Option<&str>| {
+        let mut s = Script::new("ws://nonexistent.invalid/v1?deploymentId=x", None);
+        if let (Record::Open(open), Some(error)) = (&mut s.records[1], error) {
+            open.response = None;
+            open.error = Some(error.into());
+        }
+        if error.is_none() {
+            s.close(5, Peer::Server, None, None, false);
+        }
+        let d = s.diagnose();
+        assert_eq!(d.details["profile"], "genesys");
+        cause(&d, "genesys-upstream-not-webmessaging").clone()
+    };
+    for error in [
+        "could not resolve nonexistent.invalid: failed to lookup address information",
+        "could not connect to 127.0.0.1:9: connection refused",
+        "timed out connecting to 10.255.255.1:443 after 10 s",
+    ] {
+        let rule = not_guest_api(Some(error));
+        assert_eq!(rule["confidence"], "possible", "{rule}");
+        assert!(rule["message"].as_str().unwrap().contains("could not be reached"), "{rule}");
+    }
+    assert_eq!(not_guest_api(None)["confidence"], "likely");
+}
