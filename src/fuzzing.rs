@@ -161,6 +161,7 @@ pub fn genesys(data: &[u8]) {
             conn: 1,
             ts: ts(seq as i64 * 10 + 5),
             initiator: Peer::Server,
+            initiator_unknown: false,
             code: close_code,
             reason: None,
             clean: close_code.is_some(),

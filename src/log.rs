@@ -109,7 +109,7 @@ impl TerminalLog {
                     time(record),
                     close.conn,
                     paint.bold("CLOSED"),
-                    close.initiator.as_str(),
+                    close.closer_name(),
                     close.duration_ms / 1000.0
                 ))
             }
@@ -274,7 +274,7 @@ fn open_lines(open: &Open, paint: Paint) -> String {
 }
 
 /// The most of a long text (an upstream's error page, a diagnosis's evidence quoting it) one log line shows.
-const LONG_TEXT_CHARS: usize = 400;
+pub(crate) const LONG_TEXT_CHARS: usize = 400;
 
 /// A text that may hold line breaks (an HTML error page) on one log line, cut at [`LONG_TEXT_CHARS`]: the
 /// record keeps it whole.
@@ -458,6 +458,7 @@ mod tests {
             conn: 3,
             ts: Ts::now(),
             initiator: Peer::Server,
+            initiator_unknown: false,
             code: Some(1000),
             reason: None,
             clean: true,

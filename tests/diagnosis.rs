@@ -570,3 +570,73 @@ fn a_403_from_a_server_that_is_not_genesys_gets_no_genesys_hint() {
     assert!(message.contains("HTTP 403") && message.contains("an Origin it does not allow"), "{message}");
     assert!(!message.contains("Genesys"), "{message}");
 }
+
+/// An upstream's whole error page (multi-line HTML, up to 1 MiB) is cut in the diagnosis's evidence as in the log,
+/// saying so and how long it was; the `open` record keeps it whole.
+#[test]
+fn a_refused_upgrade_quotes_a_long_error_page_cut_to_one_line() {
+    let mut s = Script::new("wss://chat.example.com/socket", Some(20.0));
+    let page = format!("<html>\n  <body>\n{}\n  </body>\n</html>\n", "<p>Bad gateway, sorry.</p>\n".repeat(2000));
+    if let Record::Open(open) = &mut s.records[1] {
+        open.response =
+            Some(HttpResponse { status: 502, headers: vec![], body: Some(page.clone()), body_base64: None });
+    }
+    let d = s.diagnose();
+    let refused = cause(&d, "upgrade-refused");
+    let said = refused["evidence"][0].as_str().unwrap();
+    assert!(said.starts_with("the upstream said: <html> <body> <p>Bad gateway"), "{said}");
+    assert!(!said.contains('\n') && said.chars().count() < 600, "{} characters: {said}", said.chars().count());
+    let length = page.trim().chars().count();
+    assert!(
+        said.ends_with(&format!("(cut at 400 of its {length} characters; the open record's response body has it all)")),
+        "{said}"
+    );
+    let Record::Open(open) = &s.records[1] else { panic!() };
+    assert_eq!(open.response.as_ref().unwrap().body.as_deref(), Some(page.as_str()));
+}
+
+/// A 200 to the upgrade comes from an ordinary HTTP endpoint (a web page, a REST URL): the diagnosis says so.
+#[test]
+fn a_200_to_the_upgrade_is_explained_as_a_url_that_is_not_a_websocket_endpoint() {
+    for url in ["wss://chat.example.com/index.html", "wss://api.mypurecloud.com/api/v2?deploymentId=x"] {
+        let mut s = Script::new(url, Some(20.0));
+        if let Record::Open(open) = &mut s.records[1] {
+            open.response =
+                Some(HttpResponse { status: 200, headers: vec![], body: Some("<html>".into()), body_base64: None });
+        }
+        let d = s.diagnose();
+        let message = cause(&d, "upgrade-refused")["message"].as_str().unwrap().to_owned();
+        assert!(message.contains("HTTP 200"), "{message}");
+        assert!(message.contains("answers plain HTTP but is not a WebSocket endpoint"), "{message}");
+        assert!(message.contains("check the host and path"), "{message}");
+    }
+}
+
+/// An upstream that could not be reached at all is the likely cause; that it is not the Guest API either is only
+/// possible (it matters once it is reachable), where an upstream that answers keeps it likely.
+#[test]
+fn an_unreachable_upstream_outranks_the_not_the_guest_api_rule() {
+    let not_guest_api = |error: Option<&str>| {
+        let mut s = Script::new("ws://nonexistent.invalid/v1?deploymentId=x", None);
+        if let (Record::Open(open), Some(error)) = (&mut s.records[1], error) {
+            open.response = None;
+            open.error = Some(error.into());
+        }
+        if error.is_none() {
+            s.close(5, Peer::Server, None, None, false);
+        }
+        let d = s.diagnose();
+        assert_eq!(d.details["profile"], "genesys");
+        cause(&d, "genesys-upstream-not-webmessaging").clone()
+    };
+    for error in [
+        "could not resolve nonexistent.invalid: failed to lookup address information",
+        "could not connect to 127.0.0.1:9: connection refused",
+        "timed out connecting to 10.255.255.1:443 after 10 s",
+    ] {
+        let rule = not_guest_api(Some(error));
+        assert_eq!(rule["confidence"], "possible", "{rule}");
+        assert!(rule["message"].as_str().unwrap().contains("could not be reached"), "{rule}");
+    }
+    assert_eq!(not_guest_api(None)["confidence"], "likely");
+}

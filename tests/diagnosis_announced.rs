@@ -119,6 +119,7 @@ fn frametaps_own_close_after_an_announcement_is_not_the_servers() {
         conn: 1,
         ts: s.ts(1050),
         initiator: Peer::Proxy,
+        initiator_unknown: false,
         code: Some(1001),
         reason: Some("frametap is shutting down".into()),
         clean: true,

@@ -136,6 +136,7 @@ fn rich_capture() -> Vec<Record> {
             conn: 1,
             ts: ts(99_000_000),
             initiator: Peer::Server,
+            initiator_unknown: false,
             code: Some(4000),
             reason: Some("bye".into()),
             clean: false,
@@ -331,7 +332,7 @@ fn mitmproxy_har_and_zhar_import_alike() {
 }
 
 #[test]
-fn http_toolkit_close_is_kept_with_an_honest_guess() {
+fn http_toolkit_close_is_kept_without_a_guess_at_the_closer() {
     let (records, _, report) = import_fixture("httptoolkit-genesys.har");
     assert_eq!(report.source, Some(HarSource::HttpToolkit));
     let Record::Open(open) = &records[1] else { panic!() };
@@ -645,4 +646,59 @@ fn messages_dated_before_the_entry_start_are_said_so_not_called_backwards() {
     let (_, warnings) = har_to_records(&har).unwrap();
     assert!(!warnings.iter().any(|w| w.contains("go backwards")), "the times rise: {warnings:?}");
     assert!(warnings.iter().any(|w| w.contains("dated before the entry's startedDateTime")), "{warnings:?}");
+}
+
+/// HTTP Toolkit's `_webSocketClose` (and a frametap HAR stripped of its `_frametap` fields) says the close code but
+/// not who closed: the import says the closer is unknown, and the diagnosis claims no side for it.
+#[test]
+fn a_har_close_that_does_not_say_who_closed_is_not_blamed_on_the_server() {
+    let (records, _, _) = import_fixture("httptoolkit-genesys.har");
+    let close = records.iter().find_map(|r| if let Record::Close(c) = r { Some(c) } else { None }).unwrap();
+    assert!(close.initiator_unknown && close.closer().is_none(), "{close:?}");
+    let line = serde_json::to_value(close).unwrap();
+    assert_eq!(line["initiator_unknown"], true, "{line}");
+    let diagnosis = first_diagnosis(&records);
+    assert_eq!(diagnosis.details["initiator"], "unknown");
+    let summary = diagnosis.details["summary"].as_str().unwrap();
+    assert!(summary.starts_with("closed with 4000") && summary.contains("does not say by whom"), "{summary}");
+    let causes = diagnosis.details["causes"].as_array().unwrap();
+    for cause in causes {
+        let message = cause["message"].as_str().unwrap();
+        assert!(!message.contains("the server closed") && !message.contains("client closed"), "{cause}");
+        assert_ne!(cause["confidence"], "likely", "{cause}");
+    }
+    let code = causes.iter().find(|c| c["rule"] == "close-code").expect("a close-code cause");
+    assert!(code["message"].as_str().unwrap().contains("does not say which side closed"), "{code}");
+}
+
+/// Close frames among the messages (opcode 8, as Chrome records them) say who closed first.
+#[test]
+fn close_frames_in_a_har_say_who_closed_first() {
+    let entry = |first: &str, second: &str| {
+        json!({"log": {"creator": {"name": "HTTP Toolkit", "version": "1"}, "entries": [{
+            "startedDateTime": "2024-05-01T10:00:01.000Z", "time": 1500.0,
+            "request": {"method": "GET", "url": "wss://example.test/ws", "headers": []},
+            "response": {"status": 101, "headers": []},
+            "_webSocketClose": {"code": 4000, "reason": "bye", "timestamp": 1714557602.5},
+            "_webSocketMessages": [
+                {"type": "send", "time": 1714557601.2, "opcode": 1, "data": "hello"},
+                {"type": first, "time": 1714557602.1, "opcode": 8, "code": 4000, "data": "bye"},
+                {"type": second, "time": 1714557602.2, "opcode": 8, "code": 4000, "data": "bye"}
+            ]
+        }]}})
+    };
+    for (first, second, closer) in [("send", "receive", Peer::Client), ("receive", "send", Peer::Server)] {
+        let (records, _) = har_to_records(&entry(first, second)).unwrap();
+        let close = records.iter().find_map(|r| if let Record::Close(c) = r { Some(c) } else { None }).unwrap();
+        assert_eq!(close.closer(), Some(closer), "{close:?}");
+        assert!(close.clean && close.code == Some(4000), "{close:?}");
+        let diagnosis = first_diagnosis(&records);
+        assert_eq!(diagnosis.details["initiator"], closer.as_str());
+    }
+    // Without `_webSocketClose`, the close frames alone make the close.
+    let mut har = entry("send", "receive");
+    har["log"]["entries"][0].as_object_mut().unwrap().remove("_webSocketClose");
+    let (records, _) = har_to_records(&har).unwrap();
+    let close = records.iter().find_map(|r| if let Record::Close(c) = r { Some(c) } else { None }).unwrap();
+    assert_eq!((close.closer(), close.code, close.reason.as_deref()), (Some(Peer::Client), Some(4000), Some("bye")));
 }

@@ -838,6 +838,7 @@ async fn a_secret_split_across_fragments_leaks_into_no_preview_of_the_analysis()
         conn: 1,
         ts: ts(T0 + 4),
         initiator: Peer::Server,
+        initiator_unknown: false,
         code: Some(1000),
         reason: Some(String::new()),
         clean: false,

@@ -338,6 +338,7 @@ async fn refused_upgrades_dropped_closes_annotations_tokens_and_notes_render() {
             conn: 2,
             ts: fixtures::at(25),
             initiator: Peer::Server,
+            initiator_unknown: false,
             code: Some(1000),
             reason: None,
             clean: false,

@@ -235,8 +235,13 @@ impl Open {
 pub struct Close {
     pub conn: ConnId,
     pub ts: Ts,
-    /// Who closed first: sent the first close frame, or dropped TCP.
+    /// Who closed first: sent the first close frame, or dropped TCP. When `initiator_unknown` is set, the
+    /// recording did not say, and this holds `server` only because the field needs a side: read [`Close::closer`].
     pub initiator: Peer,
+    /// True when the recording does not say who closed first (a HAR's `_webSocketClose` without close frames).
+    /// `initiator` (and `dropped_by`, for a drop) then hold a placeholder, which the diagnosis does not claim.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub initiator_unknown: bool,
     /// The first close frame's code (none for a TCP drop or an empty close frame).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<u16>,
@@ -256,10 +261,21 @@ pub struct Close {
 }
 
 impl Close {
+    /// Who closed first, when the record knows it (see `initiator_unknown`).
+    pub fn closer(&self) -> Option<Peer> {
+        (!self.initiator_unknown).then_some(self.initiator)
+    }
+
+    /// The closer's name for display: `client`, `server`, `proxy`, or `unknown`.
+    pub fn closer_name(&self) -> &'static str {
+        self.closer().map_or("unknown", Peer::as_str)
+    }
+
     /// How it ended, in a few words: `closed`, `dropped TCP`, or a close the other side did not answer.
     pub fn how(&self) -> String {
         match self.dropped_by {
             _ if self.clean => "closed".into(),
+            _ if self.initiator_unknown => "ended without a close handshake".into(),
             Some(peer) if peer == self.initiator => "dropped TCP".into(),
             Some(peer) => format!("closed, then the {} dropped TCP without answering the close", peer.as_str()),
             None => "closed, but the close handshake never completed".into(),

@@ -125,7 +125,7 @@ pub(super) struct Imported {
 }
 
 /// One WebSocket entry as records: its `open`, the `har-import-incomplete` note, a frame per message, and the close
-/// HTTP Toolkit's `_webSocketClose` gives.
+/// that HTTP Toolkit's `_webSocketClose` and the close frames among the messages give.
 pub(super) fn import_entry(
     conn: ConnId,
     number: usize,
@@ -216,6 +216,7 @@ pub(super) fn import_entry(
     let (mut backwards_at, mut before_start) = (None, false);
     let mut last_ts = started;
     let mut previous: Option<Ts> = None;
+    let mut close_frames = CloseFrames::default();
     for (m, message) in messages.iter().enumerate() {
         let ts = times.at(message).unwrap_or(last_ts);
         if previous.is_some_and(|p| ts < p) && backwards_at.is_none() {
@@ -225,7 +226,12 @@ pub(super) fn import_entry(
         previous = Some(ts);
         last_ts = last_ts.max(ts);
         match message_record(conn, &mut seq, ts, message).with_context(|| format!("message {}", m + 1))? {
-            Some(record) => records.push(record),
+            Some(record) => {
+                if let Record::Frame(frame) = &record {
+                    close_frames.see(frame);
+                }
+                records.push(record)
+            }
             None => warnings.push(format!(
                 "entry {number}, message {}: type {} / opcode {} is not a WebSocket message frametap knows: skipped",
                 m + 1,
@@ -242,7 +248,7 @@ pub(super) fn import_entry(
             "entry {number}: messages are dated before the entry's startedDateTime (the recording tool's clocks disagree); kept their times, so durations measured from the handshake read short"
         ));
     }
-    if let Some(close) = http_toolkit_close(conn, started, last_ts, entry) {
+    if let Some(close) = recorded_close(conn, started, last_ts, entry, &close_frames) {
         records.push(Record::Close(close));
     }
     Ok(Imported { origin: format!("{ws_scheme}://{authority}"), records })
@@ -287,11 +293,38 @@ fn message_record(conn: ConnId, seq: &mut u64, ts: Ts, message: &Value) -> Resul
     Ok(Some(Record::Frame(Frame::whole(conn, ts, *seq, from, opcode, Bytes::from(payload)))))
 }
 
-/// HTTP Toolkit's `_webSocketClose`: the close code and reason (or "aborted"), but not who closed first. It is dated
-/// by its `timestamp`, else by the entry's `startedDateTime` + `time` (which, for an aborted connection, can end
-/// before its messages do), and never before `last_message`.
-fn http_toolkit_close(conn: ConnId, started: Ts, last_message: Ts, entry: &Value) -> Option<Close> {
-    let close = entry.get("_webSocketClose")?;
+/// The close frames among an entry's messages (opcode 8, as Chrome records them): the first one's sender closed first.
+#[derive(Default)]
+struct CloseFrames {
+    /// The first close frame: its sender, time, code and reason.
+    first: Option<(Peer, Ts, Option<u16>, Option<String>)>,
+}
+
+impl CloseFrames {
+    fn see(&mut self, frame: &Frame) {
+        if frame.opcode != Opcode::Close {
+            return;
+        }
+        if self.first.is_none() {
+            let code = (frame.payload.len() >= 2).then(|| u16::from_be_bytes([frame.payload[0], frame.payload[1]]));
+            let reason =
+                frame.payload.get(2..).filter(|r| !r.is_empty()).map(|r| String::from_utf8_lossy(r).into_owned());
+            self.first = Some((frame.from, frame.ts, code, reason));
+        }
+    }
+}
+
+/// How the entry ended: HTTP Toolkit's `_webSocketClose` (the close code and reason, or "aborted", but not who
+/// closed first), and the close frames among the messages, whose first sender is who closed first. With no
+/// close frame, the close says the closer is unknown (`initiator_unknown`) instead of guessing. It is dated by
+/// `_webSocketClose.timestamp`, else by the entry's `startedDateTime` + `time` (which, for an aborted connection,
+/// can end before its messages do), and never before `last_message`.
+fn recorded_close(conn: ConnId, started: Ts, last_message: Ts, entry: &Value, frames: &CloseFrames) -> Option<Close> {
+    let close = match entry.get("_webSocketClose") {
+        Some(close) => close,
+        None if frames.first.is_some() => &Value::Null,
+        None => return None,
+    };
     let recorded = close["timestamp"]
         .as_f64()
         .and_then(ts_from_epoch_secs)
@@ -304,19 +337,41 @@ fn http_toolkit_close(conn: ConnId, started: Ts, last_message: Ts, entry: &Value
     let moved =
         if ended > recorded { "; dated at the last message, as the HAR's time for the close is earlier" } else { "" };
     let duration_ms = (ended.secs_since(started) * 1000.0).max(0.0);
+    if let Some((initiator, _, frame_code, frame_reason)) = &frames.first {
+        let aborted = close == "aborted";
+        let code = close["code"].as_u64().map(|c| c as u16).or(*frame_code);
+        let reason = close["reason"].as_str().map(str::to_owned).or_else(|| frame_reason.clone());
+        return Some(Close {
+            conn,
+            ts: ended,
+            initiator: *initiator,
+            initiator_unknown: false,
+            code,
+            reason,
+            clean: !aborted,
+            // The HAR does not say who ended TCP after an aborted close.
+            dropped_by: None,
+            duration_ms,
+            detail: Some(format!(
+                "the HAR's first close frame came from the {}{}{moved}",
+                initiator.as_str(),
+                if aborted { "; then the connection was aborted" } else { "" }
+            )),
+        });
+    }
     if close == "aborted" {
         return Some(Close {
             conn,
             ts: ended,
             initiator: Peer::Server,
+            initiator_unknown: true,
             code: None,
             reason: None,
             clean: false,
-            dropped_by: Some(Peer::Server),
+            dropped_by: None,
             duration_ms,
             detail: Some(format!(
-                "the HAR records the connection as aborted (no close handshake) but not which side dropped it; \
-                 assumed the server{moved}"
+                "the HAR records the connection as aborted (no close handshake) but not which side dropped it{moved}"
             )),
         });
     }
@@ -324,14 +379,13 @@ fn http_toolkit_close(conn: ConnId, started: Ts, last_message: Ts, entry: &Value
         conn,
         ts: ended,
         initiator: Peer::Server,
+        initiator_unknown: true,
         code: close["code"].as_u64().map(|c| c as u16),
         reason: close["reason"].as_str().map(str::to_owned),
         clean: true,
         dropped_by: None,
         duration_ms,
-        detail: Some(format!(
-            "the HAR records the close code and reason but not who closed first; assumed the server{moved}"
-        )),
+        detail: Some(format!("the HAR records the close code and reason but not who closed first{moved}")),
     })
 }
 

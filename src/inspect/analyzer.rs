@@ -290,6 +290,7 @@ impl ConnHistory {
                     403 => " (the server refused this client: an Origin it does not allow, or missing credentials, are the usual reasons)",
                     401 => " (the upstream wants credentials on the upgrade request)",
                     429 => " (rate limited before the WebSocket even opened)",
+                    200..=299 => " (the URL answers plain HTTP but is not a WebSocket endpoint, as a web page or a REST URL answers: check the host and path of the upstream URL)",
                     _ => "",
                 });
                 Some(format!("the upstream refused the upgrade with HTTP {}{hint}", response.status))

@@ -44,12 +44,13 @@ fn after_announcement(
 ) -> (Confidence, String) {
     let later = human_ms(gap);
     let not_this = "; not why this connection closed";
-    match close.initiator {
-        Peer::Proxy => {
+    match close.closer() {
+        None => (Confidence::Possible, "; the recording does not say who closed the connection".to_owned()),
+        Some(Peer::Proxy) => {
             (Confidence::Possible, format!("{not_this}: frametap itself ended this connection (see proxy-closed)"))
         }
-        Peer::Client if client_dropped(close) => (Confidence::Possible, String::new()),
-        Peer::Client => {
+        Some(Peer::Client) if client_dropped(close) => (Confidence::Possible, String::new()),
+        Some(Peer::Client) => {
             if let Some(sent) = history.last_from(Peer::Client).filter(|c| c.seq > seq) {
                 return (
                     Confidence::Possible,
@@ -78,7 +79,7 @@ fn after_announcement(
             };
             (Confidence::Possible, tail)
         }
-        Peer::Server => match history.last_from(Peer::Server).filter(|s| s.seq > seq && !history.is_signal(s.seq)) {
+        Some(Peer::Server) => match history.last_from(Peer::Server).filter(|s| s.seq > seq && !history.is_signal(s.seq)) {
             Some(answer) => (
                 Confidence::Possible,
                 format!(
@@ -93,5 +94,5 @@ fn after_announcement(
 
 /// The client ended the connection by dropping TCP (its process or network went away), with no close frame.
 fn client_dropped(close: &Close) -> bool {
-    close.initiator == Peer::Client && !close.clean && close.code.is_none()
+    close.closer() == Some(Peer::Client) && !close.clean && close.code.is_none()
 }

@@ -18,7 +18,15 @@ pub(crate) fn who_closed(history: &ConnHistory, close: &Close, causes: &mut Vec<
         let message = format!("{message}, so the close handshake did not complete (this is how the connection ended, not why it was closed)");
         cause("close-unanswered", Confidence::Certain, message, detail.clone(), first_close.map(|c| c.seq))
     };
-    if !close.clean {
+    if !close.clean && close.initiator_unknown {
+        causes.push(cause(
+            "tcp-drop",
+            Confidence::Certain,
+            "the connection ended without a close handshake; the recording does not say which side ended it".into(),
+            detail.clone(),
+            None,
+        ));
+    } else if !close.clean {
         let closer = close.initiator.as_str();
         match close.dropped_by {
             // Nobody dropped TCP: a side never answered the close, and frametap ended both connections when
@@ -67,8 +75,8 @@ pub(crate) fn who_closed(history: &ConnHistory, close: &Close, causes: &mut Vec<
         }
     }
     let client_sent_first_close = first_close.is_some_and(|c| c.from == Peer::Client);
-    match close.initiator {
-        Peer::Client if close.clean || client_sent_first_close => {
+    match close.closer() {
+        Some(Peer::Client) if close.clean || client_sent_first_close => {
             let what = match (&close.code, &close.reason) {
                 (Some(code), Some(reason)) if !reason.is_empty() => format!("{code} {reason:?}"),
                 (Some(code), _) => format!("{code}"),
@@ -90,7 +98,7 @@ pub(crate) fn who_closed(history: &ConnHistory, close: &Close, causes: &mut Vec<
                 first_close.map(|c| c.seq),
             ));
         }
-        Peer::Proxy => causes.push(cause(
+        Some(Peer::Proxy) => causes.push(cause(
             "proxy-closed",
             Confidence::Certain,
             format!(
@@ -110,7 +118,7 @@ pub(crate) fn rate_limited(history: &ConnHistory, close: &Close, close_at: Ts, c
     // A rate-limit close code is said here, with its reason (`close-code` leaves it to this rule).
     let close_code = close
         .code
-        .filter(|_| close.initiator == Peer::Server)
+        .filter(|_| close.closer() == Some(Peer::Server))
         .and_then(|code| history.profile.rate_limit_close_code(code));
     let reason = close.reason.as_ref().filter(|r| !r.is_empty()).map(|r| format!("reason {r:?}"));
     if let Some(at) = last {
@@ -118,7 +126,7 @@ pub(crate) fn rate_limited(history: &ConnHistory, close: &Close, close_at: Ts, c
             return;
         };
         let gap = ms_between(close_at, at.ts);
-        let client_closed = close.initiator == Peer::Client && close.clean;
+        let client_closed = close.closer() == Some(Peer::Client) && close.clean;
         let sent_after = history.last_from(Peer::Client).filter(|c| c.seq > at.seq);
         // A frame sent after the rate limit that itself breaks the protocol explains the close better.
         let broken_after =
@@ -160,7 +168,7 @@ pub(crate) fn client_frame_rules(history: &ConnHistory, close: &Close, close_at:
         return;
     };
     let gap = ms_between(close_at, client.ts);
-    let server_closed = close.initiator == Peer::Server;
+    let server_closed = close.closer() == Some(Peer::Server);
     let error_answer = history.signals.iter().rev().find_map(|s| match &s.signal {
         Signal::ErrorResponse { message, .. } if s.seq > client.seq => Some((s, message)),
         _ => None,
@@ -194,9 +202,9 @@ pub(crate) fn client_frame_rules(history: &ConnHistory, close: &Close, close_at:
                 quoted_unless_structured(&short(&preview(client), 80)),
                 history.profile.protocol(),
                 crate::profile::rule_words(&rules),
-                match (close.initiator, confidence) {
-                    (Peer::Server, Confidence::Likely) => "; the server likely closed because of it",
-                    (Peer::Server, _) => "; the server may have closed because of it",
+                match (close.closer(), confidence) {
+                    (Some(Peer::Server), Confidence::Likely) => "; the server likely closed because of it",
+                    (Some(Peer::Server), _) => "; the server may have closed because of it",
                     _ => "",
                 }
             ),
@@ -323,7 +331,7 @@ pub(crate) fn idle(history: &ConnHistory, close: &Close, close_at: Ts, causes: &
             history.preceding().map(|p| p.seq),
             since_any,
         )
-    } else if quiet_client >= IDLE_MS && close.initiator == Peer::Server {
+    } else if quiet_client >= IDLE_MS && close.closer() == Some(Peer::Server) {
         let last = client_last.map(|c| format!("#{}", c.seq)).unwrap_or_else(|| "none since the handshake".into());
         (
             format!(
@@ -344,7 +352,7 @@ pub(crate) fn idle(history: &ConnHistory, close: &Close, close_at: Ts, causes: &
         _ => "",
     };
     let confidence =
-        if close.initiator == Peer::Client && close.clean { Confidence::Possible } else { Confidence::Likely };
+        if close.closer() == Some(Peer::Client) && close.clean { Confidence::Possible } else { Confidence::Likely };
     causes.push(cause("idle", confidence, message, vec![format!("{since}{pings}")], seq));
 }
 
@@ -352,11 +360,25 @@ pub(crate) fn idle(history: &ConnHistory, close: &Close, close_at: Ts, causes: &
 pub(crate) fn close_code(history: &ConnHistory, close: &Close, causes: &mut Vec<Cause>) {
     let Some(code) = close.code else { return };
     // frametap's own close codes are explained, with the relay's reason, by `proxy-closed`.
-    if close.initiator == Peer::Proxy {
+    if close.closer() == Some(Peer::Proxy) {
         return;
     }
     // A server's rate-limit code is explained, with its reason, by `rate-limit`.
-    if close.initiator == Peer::Server && history.profile.rate_limit_close_code(code).is_some() {
+    if close.closer() == Some(Peer::Server) && history.profile.rate_limit_close_code(code).is_some() {
+        return;
+    }
+    // The HAR said the code but not who sent it: say so, and read it as the server's only as a possibility.
+    if close.initiator_unknown {
+        let meaning = match history.profile.app_close_code(code) {
+            Some((_, meaning)) => format!("; if the server sent it: {meaning}"),
+            None => format!(": {}", close_code_meaning(code)),
+        };
+        let evidence = close.reason.iter().filter(|r| !r.is_empty()).map(|r| format!("reason {r:?}")).collect();
+        let message = format!(
+            "the connection was closed with {code} {}, but the recording does not say which side closed{meaning}",
+            close_code_name(code)
+        );
+        causes.push(cause("close-code", Confidence::Possible, message, evidence, None));
         return;
     }
     let closer = close.initiator.as_str();
@@ -373,7 +395,7 @@ pub(crate) fn close_code(history: &ConnHistory, close: &Close, causes: &mut Vec<
             )
         }
         // A 1002 before any server frame: what the client could not accept was the upgrade's answer.
-        1002 if close.initiator == Peer::Client
+        1002 if close.closer() == Some(Peer::Client)
             && !history.handshake_problems.is_empty()
             && history.last_from(Peer::Server).is_none() =>
         {
@@ -384,7 +406,7 @@ pub(crate) fn close_code(history: &ConnHistory, close: &Close, causes: &mut Vec<
             )
         }
         // Browsers send 1001 themselves when a page unloads; a script's close() cannot send it.
-        1001 if close.initiator == Peer::Client => (
+        1001 if close.closer() == Some(Peer::Client) => (
             Confidence::Likely,
             "the client closed with 1001 Going Away: its page was closed, reloaded or navigated away (browsers send 1001 when a page unloads; a script's close() cannot), or a client that is not a browser shut down".to_string(),
             vec![],
@@ -398,7 +420,7 @@ pub(crate) fn close_code(history: &ConnHistory, close: &Close, causes: &mut Vec<
             (Confidence::Certain, format!("the {closer} sent close code {c}, which is not valid on the wire"), vec![])
         }
         // A protocol's own reading of an application code is the server's vocabulary, not the client's.
-        3000..=4999 if close.initiator == Peer::Server && history.profile.app_close_code(code).is_some() => {
+        3000..=4999 if close.closer() == Some(Peer::Server) && history.profile.app_close_code(code).is_some() => {
             let (confidence, meaning) =
                 history.profile.app_close_code(code).unwrap_or((Confidence::Possible, String::new()));
             (confidence, format!("the {closer} closed with {meaning}"), vec![])

@@ -213,7 +213,7 @@ pub fn diagnose(history: &ConnHistory, close: &Close) -> Diagnosis {
     found.sort_by_key(|c| (c.rule == "close-unanswered", c.confidence));
 
     let mut details = Map::new();
-    details.insert("initiator".into(), json!(close.initiator.as_str()));
+    details.insert("initiator".into(), json!(close.closer_name()));
     details.insert("code".into(), json!(close.code));
     details.insert("code_name".into(), json!(close.code.map(close_code_name)));
     details
@@ -261,7 +261,7 @@ pub fn diagnose_refused(history: &ConnHistory, open: &Open, mode: &str) -> Diagn
         None,
     )];
     if let Some(body) = open.response.as_ref().and_then(|r| r.body.as_deref()).filter(|b| !b.trim().is_empty()) {
-        found[0].evidence.push(format!("the upstream said: {}", body.trim()));
+        found[0].evidence.push(upstream_said(body));
     }
     if let Some(evidence) = cookies_withheld(history, open) {
         found[0].evidence.push(evidence);
@@ -298,6 +298,21 @@ pub fn diagnose_refused(history: &ConnHistory, open: &Open, mode: &str) -> Diagn
     Diagnosis { conn: open.conn, ts: open.failed_at().unwrap_or(open.ts), details }
 }
 
+/// The refused upgrade's body as evidence: on one line, cut at the log's length (an upstream's error page can be a
+/// megabyte of HTML), saying so and how long it was; the `open` record keeps it whole.
+fn upstream_said(body: &str) -> String {
+    let body = body.trim();
+    let shown = crate::log::one_line_cut(body);
+    if one_line(body).chars().count() <= crate::log::LONG_TEXT_CHARS {
+        return format!("the upstream said: {shown}");
+    }
+    format!(
+        "the upstream said: {shown} (cut at {} of its {} characters; the open record's response body has it all)",
+        crate::log::LONG_TEXT_CHARS,
+        body.chars().count()
+    )
+}
+
 /// For a 401 or 403 from an upstream that is not the Guest API (which uses no cookies): that the client sent
 /// cookies frametap did not forward, if it did, since an upstream that authenticates the upgrade by cookie
 /// refuses it then.
@@ -317,10 +332,14 @@ fn cookies_withheld(history: &ConnHistory, open: &Open) -> Option<String> {
 }
 
 fn summary(close: &Close, preceding: Option<&FrameFacts>, top: Option<&Cause>) -> String {
-    let how = match (close.code, close.clean) {
-        (Some(code), _) => format!("{} closed with {code} {}", close.initiator.as_str(), close_code_name(code)),
-        (None, true) => format!("{} closed without a code", close.initiator.as_str()),
-        (None, false) => format!("{} {}", close.initiator.as_str(), close.how()),
+    let how = match (close.closer(), close.code, close.clean) {
+        (None, Some(code), _) => {
+            format!("closed with {code} {} (the recording does not say by whom)", close_code_name(code))
+        }
+        (None, None, _) => format!("{} (the recording does not say by whom)", close.how()),
+        (Some(closer), Some(code), _) => format!("{} closed with {code} {}", closer.as_str(), close_code_name(code)),
+        (Some(closer), None, true) => format!("{} closed without a code", closer.as_str()),
+        (Some(closer), None, false) => format!("{} {}", closer.as_str(), close.how()),
     };
     let after = preceding.map(|p| format!(" after {} frame #{}", p.from.as_str(), p.seq)).unwrap_or_default();
     match top {

@@ -218,7 +218,7 @@ fn conn_json(id: ConnId, report: &ConnReport) -> Value {
         "opened": diagnosis.and_then(|d| d.get("opened")).cloned().unwrap_or(Value::Bool(open.is_some_and(|o| o.response.as_ref().is_some_and(|r| r.status == 101)))),
         "profile": diagnosis.and_then(|d| d.get("profile")).cloned().unwrap_or(Value::Null),
         "close": close.map(|c| json!({
-            "initiator": c.initiator.as_str(),
+            "initiator": c.closer_name(),
             "code": c.code,
             "code_name": c.code.map(super::close_code_name),
             "reason": c.reason,
@@ -280,7 +280,7 @@ fn timeline(id: ConnId, report: &ConnReport, cut_short: bool, color: bool) -> St
                     .map(|c| format!("{c} {}", super::close_code_name(c)))
                     .unwrap_or_else(|| "no code".into());
                 let how = close.how();
-                out.push_str(&format!("  +{:>9.3}s  {} {how}: {code}\n", rel(close.ts), close.initiator.as_str()));
+                out.push_str(&format!("  +{:>9.3}s  {} {how}: {code}\n", rel(close.ts), close.closer_name()));
             }
             _ => {}
         }

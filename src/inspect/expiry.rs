@@ -43,7 +43,7 @@ pub(crate) fn token_rules(
         let served_after = served.filter(|last| {
             last.ts.micros() > exp.saturating_mul(1_000_000) && token.seq.is_none_or(|seq| last.seq > seq)
         });
-        let confidence = if close.initiator == Peer::Server && served_after.is_none() {
+        let confidence = if close.closer() == Some(Peer::Server) && served_after.is_none() {
             Confidence::Likely
         } else {
             Confidence::Possible

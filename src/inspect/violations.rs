@@ -30,7 +30,7 @@ fn reaction(history: &ConnHistory, close: &Close, violation: &Violation) -> Reac
         );
         return Reaction::Failed { how, by_code: true };
     }
-    let receiver_ended = close.initiator == receiver || close.dropped_by == Some(receiver);
+    let receiver_ended = close.closer() == Some(receiver) || close.dropped_by == Some(receiver);
     // Failing the connection is the receiver's next move: no data from it after the frame, and soon.
     if history.last_from(receiver).is_some_and(|last| last.seq > violation.seq) {
         return Reaction::WentOn;
@@ -59,7 +59,7 @@ pub(crate) fn handshake_mismatch(history: &ConnHistory, close: &Close, causes: &
     if history.handshake_problems.is_empty() {
         return;
     }
-    let client_ended = close.initiator == Peer::Client || close.dropped_by == Some(Peer::Client);
+    let client_ended = close.closer() == Some(Peer::Client) || close.dropped_by == Some(Peer::Client);
     let client_sent_data = history.last_from(Peer::Client).is_some();
     let (confidence, outcome) = if client_ended && !client_sent_data {
         (Confidence::Likely, "; the client ended the connection before sending anything, likely for that (browsers fail such a handshake at once: the page sees 1006)")

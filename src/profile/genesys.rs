@@ -70,6 +70,8 @@ pub struct Genesys {
     pending: HashMap<String, Pending>,
     /// The upstream lint finding, kept for the close analysis.
     upstream_finding: Option<Finding>,
+    /// The upstream could not be reached at all (DNS, refused, timeout): the `open` record has an error.
+    unreachable: bool,
     /// `durationSeconds` from the last SessionResponse: the inactivity before the session expires.
     duration_seconds: Option<i64>,
     /// The `deploymentId` in the URL the client asked for, which its configure request must repeat.
@@ -122,6 +124,7 @@ impl Profile for Genesys {
     fn open(&mut self, open: &Open, upstream: Option<&str>) -> Vec<Finding> {
         self.url_deployment = query_param(&open.request.path, "deploymentId").map(str::to_owned);
         self.upstream_finding = upstream.and_then(lint_upstream);
+        self.unreachable = open.error.is_some();
         self.upstream_finding.iter().cloned().collect()
     }
 
@@ -144,10 +147,17 @@ impl Profile for Genesys {
         if finding.severity != Severity::Error {
             return Vec::new();
         }
+        // An upstream that could not be reached explains the failure by itself (`upgrade-refused`); that it is
+        // not the Guest API either matters once it is reachable.
+        let (confidence, message) = if self.unreachable {
+            (Confidence::Possible, "the upstream could not be reached, and it is not the Guest API either: once it is reachable, Guest API requests would likely fail there whatever the token")
+        } else {
+            (Confidence::Likely, "the connection went to an endpoint that is not the Guest API, so Guest API requests likely fail there whatever the token")
+        };
         vec![Cause {
             rule: "genesys-upstream-not-webmessaging".into(),
-            confidence: Confidence::Likely,
-            message: "the connection went to an endpoint that is not the Guest API, so Guest API requests likely fail there whatever the token".into(),
+            confidence,
+            message: message.into(),
             evidence: vec![finding.message.clone()],
             seq: None,
         }]

@@ -488,6 +488,7 @@ fn outcome(shared: &Shared, opened: Instant, close_timeout: Duration) -> Close {
         conn: shared.sink.conn(),
         ts: Ts::now(),
         initiator,
+        initiator_unknown: false,
         code,
         reason,
         clean: state.first_close.is_some() && state.drop.is_none() && state.handshake_done(),

@@ -140,6 +140,7 @@ impl<W: AsyncRead + AsyncWrite + Unpin> Player<W> {
             conn: self.conn,
             ts: Ts::now(),
             initiator,
+            initiator_unknown: false,
             code,
             reason,
             clean,

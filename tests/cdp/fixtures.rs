@@ -122,6 +122,7 @@ pub fn close(conn: u64, initiator: Peer, code: Option<u16>, reason: Option<&str>
         conn,
         ts: at(ms as i64),
         initiator,
+        initiator_unknown: false,
         code,
         reason: reason.map(str::to_owned),
         clean: code.is_some(),

@@ -161,6 +161,7 @@ pub fn server_close(clean: bool, code: Option<u16>, detail: Option<&str>) -> fra
         conn: 1,
         ts: frametap::event::Ts::now(),
         initiator: Peer::Server,
+        initiator_unknown: false,
         code,
         reason: code.map(|_| "going away".into()),
         clean,

@@ -28,7 +28,7 @@ function describe(c, session) {
   const since = !c.close && !neverOpened && !missing && c.open ? c.open.ts : null;
   const dur = c.close ? duration(c.close.duration_ms) : neverOpened ? duration(c.open.failed_ms ?? c.open.handshake_ms ?? 0)
     : missing ? (missing.ms != null ? `≥ ${duration(missing.ms)}` : '') : since ? duration(Date.now() - Date.parse(since)) : '';
-  const closeInfo = c.close ? `${c.close.code != null ? c.close.code : c.close.clean === false ? 'drop' : 'no code'} by ${c.close.initiator}` : '';
+  const closeInfo = c.close ? `${c.close.code != null ? c.close.code : c.close.clean === false ? 'drop' : 'no code'} by ${c.close.initiator_unknown ? 'unknown' : c.close.initiator}` : '';
   // A side that ended TCP without answering the close, when it is not the closer itself.
   const dropped = c.close?.dropped_by && (c.close.code != null || c.close.dropped_by !== c.close.initiator) ? `${c.close.dropped_by} dropped TCP` : '';
   // Red when the diagnosis found something to look at: protocol findings, or a cause other than the client closing
