@@ -109,7 +109,7 @@ impl TerminalLog {
                     time(record),
                     close.conn,
                     paint.bold("CLOSED"),
-                    close.closer_name(),
+                    close.closer_phrase(),
                     close.duration_ms / 1000.0
                 ))
             }

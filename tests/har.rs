@@ -669,6 +669,9 @@ fn a_har_close_that_does_not_say_who_closed_is_not_blamed_on_the_server() {
     }
     let code = causes.iter().find(|c| c["rule"] == "close-code").expect("a close-code cause");
     assert!(code["message"].as_str().unwrap().contains("does not say which side closed"), "{code}");
+    let block = frametap::inspect::report::render_diagnosis(&diagnosis, false);
+    assert!(block.contains(": an unknown side closed, reason"), "{block}");
+    assert_eq!(close.closer_phrase(), "an unknown side");
 }
 
 /// Close frames among the messages (opcode 8, as Chrome records them) say who closed first.

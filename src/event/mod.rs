@@ -260,15 +260,30 @@ pub struct Close {
     pub detail: Option<String>,
 }
 
+/// [`Close::closer_phrase`] for a closer's name as records hold it (`initiator` in a diagnosis).
+pub fn closer_phrase(name: &str) -> &str {
+    if name == "unknown" {
+        "an unknown side"
+    } else {
+        name
+    }
+}
+
 impl Close {
     /// Who closed first, when the record knows it (see `initiator_unknown`).
     pub fn closer(&self) -> Option<Peer> {
         (!self.initiator_unknown).then_some(self.initiator)
     }
 
-    /// The closer's name for display: `client`, `server`, `proxy`, or `unknown`.
+    /// The closer's name for records: `client`, `server`, `proxy`, or `unknown`.
     pub fn closer_name(&self) -> &'static str {
         self.closer().map_or("unknown", Peer::as_str)
+    }
+
+    /// The closer in a sentence: `client`, `server`, `proxy`, or `an unknown side` ("CLOSED first by an unknown
+    /// side", not "by unknown").
+    pub fn closer_phrase(&self) -> &'static str {
+        closer_phrase(self.closer_name())
     }
 
     /// How it ended, in a few words: `closed`, `dropped TCP`, or a close the other side did not answer.

@@ -280,7 +280,7 @@ fn timeline(id: ConnId, report: &ConnReport, cut_short: bool, color: bool) -> St
                     .map(|c| format!("{c} {}", super::close_code_name(c)))
                     .unwrap_or_else(|| "no code".into());
                 let how = close.how();
-                out.push_str(&format!("  +{:>9.3}s  {} {how}: {code}\n", rel(close.ts), close.closer_name()));
+                out.push_str(&format!("  +{:>9.3}s  {} {how}: {code}\n", rel(close.ts), close.closer_phrase()));
             }
             _ => {}
         }

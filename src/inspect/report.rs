@@ -57,7 +57,7 @@ pub fn render_block(record: &Record, color: bool) -> Option<String> {
 pub fn render_diagnosis(d: &Diagnosis, color: bool) -> String {
     let m = &d.details;
     let mut out = String::new();
-    let initiator = str_of(m, "initiator").unwrap_or("?");
+    let initiator = crate::event::closer_phrase(str_of(m, "initiator").unwrap_or("?"));
     let clean = m.get("clean").and_then(Value::as_bool).unwrap_or(true);
     let duration = m.get("duration_ms").and_then(Value::as_f64).unwrap_or_default();
     let reason = match str_of(m, "reason") {
