@@ -218,7 +218,6 @@ fn parse_header_arg(arg: &str) -> Result<(String, String), String> {
     crate::proxy::headers::parse_header_arg(arg)
 }
 
-/// Parses a byte size: `1048576`, `512K`, `64M`, `1G` (binary units; `KiB`/`MiB`/`GiB` also accepted).
 /// An address to listen on: `IP:PORT` (`127.0.0.1:9500`, `[::1]:9500`, `0.0.0.0:9500`), or `localhost:PORT` for
 /// 127.0.0.1. Anything else is refused with an example of what to write.
 pub fn parse_listen_addr(text: &str) -> Result<SocketAddr, String> {
@@ -247,6 +246,7 @@ pub fn parse_listen_addr(text: &str) -> Result<SocketAddr, String> {
     ))
 }
 
+/// Parses a byte size: `1048576`, `512K`, `64M`, `1G` (binary units; `KiB`/`MiB`/`GiB` also accepted).
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let trimmed = text.trim();
     let digits_end = trimmed.find(|c: char| !c.is_ascii_digit()).unwrap_or(trimmed.len());
