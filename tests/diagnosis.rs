@@ -174,16 +174,40 @@ fn a_broken_frame_after_a_rate_limit_outranks_the_rate_limit() {
     assert!(message.contains("then client frame #5 broke the protocol, a likelier reason for the close"), "{message}");
 }
 
+/// A client's own close after a rate limit: it may have given up when it closed at once, sending nothing else; a
+/// client that went on, or closed much later, more likely closed for its own reasons.
 #[test]
 fn a_client_that_closes_after_a_rate_limit_may_have_given_up() {
-    let mut s = Script::new("sim:genesys/v1", Some(5.0));
-    s.client(0, CONFIGURE).server(20, SESSION_RESPONSE);
-    s.server(100, r#"{"type":"response","class":"TooManyRequestsErrorMessage","code":429,"body":{"retryAfter":1}}"#);
-    s.close_frame(500, Peer::Client, 1000, "").close(501, Peer::Client, Some(1000), None, true);
-    let d = s.diagnose();
-    let limit = cause(&d, "rate-limit");
-    assert_eq!(limit["confidence"], "possible");
-    assert!(limit["message"].as_str().unwrap().contains("may have given up"), "{limit}");
+    let echo =
+        r#"{"action":"echo","token":"3f1c1a52-7a0e-4c0b-9d7e-2b1f9c1e0a11","message":{"type":"Text","text":"ping"}}"#;
+    for (close_at, send_between, expected) in [
+        (500, false, "the client closed right after it, sending nothing else: it may have given up over it"),
+        (
+            30_000,
+            false,
+            "the client closed itself much later, sending nothing in between: more likely for its own reasons",
+        ),
+        (
+            500,
+            true,
+            "the client went on after it (it sent frame #4) and then closed itself: more likely for its own reasons",
+        ),
+    ] {
+        let mut s = Script::new("sim:genesys/v1", Some(5.0));
+        s.client(0, CONFIGURE).server(20, SESSION_RESPONSE);
+        s.server(
+            100,
+            r#"{"type":"response","class":"TooManyRequestsErrorMessage","code":429,"body":{"retryAfter":1}}"#,
+        );
+        if send_between {
+            s.client(300, echo);
+        }
+        s.close_frame(close_at, Peer::Client, 1000, "").close(close_at + 1, Peer::Client, Some(1000), None, true);
+        let d = s.diagnose();
+        let limit = cause(&d, "rate-limit");
+        assert_eq!(limit["confidence"], "possible", "{limit}");
+        assert!(limit["message"].as_str().unwrap().contains(expected), "{close_at} {send_between}: {limit}");
+    }
 }
 
 #[test]

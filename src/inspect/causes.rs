@@ -137,7 +137,18 @@ pub(crate) fn rate_limited(history: &ConnHistory, close: &Close, close_at: Ts, c
             Confidence::Possible
         };
         let consequence = match (client_closed, broken_after, sent_after.is_some()) {
-            (true, ..) => "the client may have given up after it".to_owned(),
+            // When the client closed, how soon and what it did in between say how much the rate limit explains.
+            (true, _, true) => format!(
+                "the client went on after it (it sent frame #{}) and then closed itself: more likely for its own reasons",
+                sent_after.map_or(0, |c| c.seq)
+            ),
+            (true, _, false) if gap <= REACTION_MS => {
+                "the client closed right after it, sending nothing else: it may have given up over it".to_owned()
+            }
+            (true, _, false) => {
+                "the client closed itself much later, sending nothing in between: more likely for its own reasons"
+                    .to_owned()
+            }
             (false, Some(seq), _) => {
                 format!(
                     "then client frame #{seq} broke the protocol, a likelier reason for the close (see protocol-lint)"
