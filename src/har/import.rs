@@ -1,9 +1,10 @@
 //! HAR → capture: frametap's own HARs come back exactly; HARs saved by Chrome DevTools, mitmproxy or HTTP Toolkit
 //! become a capture of what those tools recorded, with a `note` per connection saying what they leave out.
 
+use super::close::{recorded_close, CloseFrames};
 use super::lossless;
 use crate::event::{
-    self, Close, ConnId, End, Frame, Headers, HttpRequest, HttpResponse, Meta, Note, Opcode, Open, Peer, Record, Ts,
+    self, ConnId, End, Frame, Headers, HttpRequest, HttpResponse, Meta, Note, Opcode, Open, Peer, Record, Ts,
 };
 use anyhow::{anyhow, bail, Context, Result};
 use base64::Engine as _;
@@ -291,102 +292,6 @@ fn message_record(conn: ConnId, seq: &mut u64, ts: Ts, message: &Value) -> Resul
     };
     *seq += 1;
     Ok(Some(Record::Frame(Frame::whole(conn, ts, *seq, from, opcode, Bytes::from(payload)))))
-}
-
-/// The close frames among an entry's messages (opcode 8, as Chrome records them): the first one's sender closed first.
-#[derive(Default)]
-struct CloseFrames {
-    /// The first close frame: its sender, time, code and reason.
-    first: Option<(Peer, Ts, Option<u16>, Option<String>)>,
-}
-
-impl CloseFrames {
-    fn see(&mut self, frame: &Frame) {
-        if frame.opcode != Opcode::Close {
-            return;
-        }
-        if self.first.is_none() {
-            let code = (frame.payload.len() >= 2).then(|| u16::from_be_bytes([frame.payload[0], frame.payload[1]]));
-            let reason =
-                frame.payload.get(2..).filter(|r| !r.is_empty()).map(|r| String::from_utf8_lossy(r).into_owned());
-            self.first = Some((frame.from, frame.ts, code, reason));
-        }
-    }
-}
-
-/// How the entry ended: HTTP Toolkit's `_webSocketClose` (the close code and reason, or "aborted", but not who
-/// closed first), and the close frames among the messages, whose first sender is who closed first. With no
-/// close frame, the close says the closer is unknown (`initiator_unknown`) instead of guessing. It is dated by
-/// `_webSocketClose.timestamp`, else by the entry's `startedDateTime` + `time` (which, for an aborted connection,
-/// can end before its messages do), and never before `last_message`.
-fn recorded_close(conn: ConnId, started: Ts, last_message: Ts, entry: &Value, frames: &CloseFrames) -> Option<Close> {
-    let close = match entry.get("_webSocketClose") {
-        Some(close) => close,
-        None if frames.first.is_some() => &Value::Null,
-        None => return None,
-    };
-    let recorded = close["timestamp"]
-        .as_f64()
-        .and_then(ts_from_epoch_secs)
-        .or_else(|| {
-            let ms = entry["time"].as_f64()?;
-            Ts::from_micros(started.micros().checked_add((ms * 1000.0) as i64)?)
-        })
-        .unwrap_or(started);
-    let ended = recorded.max(last_message);
-    let moved =
-        if ended > recorded { "; dated at the last message, as the HAR's time for the close is earlier" } else { "" };
-    let duration_ms = (ended.secs_since(started) * 1000.0).max(0.0);
-    if let Some((initiator, _, frame_code, frame_reason)) = &frames.first {
-        let aborted = close == "aborted";
-        let code = close["code"].as_u64().map(|c| c as u16).or(*frame_code);
-        let reason = close["reason"].as_str().map(str::to_owned).or_else(|| frame_reason.clone());
-        return Some(Close {
-            conn,
-            ts: ended,
-            initiator: *initiator,
-            initiator_unknown: false,
-            code,
-            reason,
-            clean: !aborted,
-            // The HAR does not say who ended TCP after an aborted close.
-            dropped_by: None,
-            duration_ms,
-            detail: Some(format!(
-                "the HAR's first close frame came from the {}{}{moved}",
-                initiator.as_str(),
-                if aborted { "; then the connection was aborted" } else { "" }
-            )),
-        });
-    }
-    if close == "aborted" {
-        return Some(Close {
-            conn,
-            ts: ended,
-            initiator: Peer::Server,
-            initiator_unknown: true,
-            code: None,
-            reason: None,
-            clean: false,
-            dropped_by: None,
-            duration_ms,
-            detail: Some(format!(
-                "the HAR records the connection as aborted (no close handshake) but not which side dropped it{moved}"
-            )),
-        });
-    }
-    Some(Close {
-        conn,
-        ts: ended,
-        initiator: Peer::Server,
-        initiator_unknown: true,
-        code: close["code"].as_u64().map(|c| c as u16),
-        reason: close["reason"].as_str().map(str::to_owned),
-        clean: true,
-        dropped_by: None,
-        duration_ms,
-        detail: Some(format!("the HAR records the close code and reason but not who closed first{moved}")),
-    })
 }
 
 /// The note saying what the tool that saved the HAR leaves out, for this connection.

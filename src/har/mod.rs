@@ -5,6 +5,7 @@
 //! [`har_to_records`] gives back the very same records. Import of a foreign HAR builds a capture from what that
 //! tool recorded and adds a `note` record per connection saying what the tool leaves out (docs/replay.md).
 
+mod close;
 mod export;
 mod import;
 mod lossless;
