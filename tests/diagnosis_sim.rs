@@ -6,6 +6,7 @@ mod common;
 #[path = "fixtures/live.rs"]
 mod live;
 
+use frametap::event::Diagnosis;
 use live::*;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
@@ -53,6 +54,34 @@ async fn read_text(ws: &mut Client) -> Value {
 
 fn message(token: &str, text: &str) -> Value {
     json!({"action":"onMessage","token":token,"tracingId":text,"message":{"type":"Text","text":text}})
+}
+
+/// A guest through the proxy in front of the simulator: connected to `path(scenario)`, configured as `token`.
+async fn guest_session(scenario: &str, token: &str) -> (Proxy, Client) {
+    let proxy = start_labelled_proxy(start_simulator().await, Some(SIM)).await;
+    let mut ws = connect_to(&proxy, &path(scenario), &[]).await;
+    configure_as(&mut ws, token).await;
+    (proxy, ws)
+}
+
+/// A message under a token the simulator knows no session for: it answers 4007 (session not found).
+async fn get_session_not_found(ws: &mut Client) {
+    send(ws, message("00000000-1111-4000-8000-000000000000", "hello")).await;
+    assert_eq!(read_text(ws).await["code"], 4007);
+}
+
+/// The guest closes with `close`; then the proxy stops. Connection 1's live diagnosis, and the rules `inspect`
+/// finds in the capture.
+async fn close_and_diagnose(proxy: Proxy, mut ws: Client, close: Option<CloseFrame>) -> (Diagnosis, Vec<String>) {
+    ws.close(close).await.unwrap();
+    drain(ws).await;
+    let (capture, file, _dir) = proxy.stop().await;
+    diagnosis_and_inspect(&capture, &file, 1)
+}
+
+/// How the Genesys SDKs close: 1000 "Guest client disconnect".
+fn guest_disconnect() -> Option<CloseFrame> {
+    Some(CloseFrame { code: CloseCode::Normal, reason: "Guest client disconnect".into() })
 }
 
 #[tokio::test]
@@ -248,15 +277,11 @@ async fn a_request_sent_in_fragments_is_read_whole_through_the_simulator() {
 #[tokio::test]
 async fn an_agent_leaving_is_context_when_the_guests_tab_then_closes_through_the_simulator() {
     let token = "6b0c1f52-7a0e-4c0b-9d7e-2b1f9c1e0a17";
-    let proxy = start_labelled_proxy(start_simulator().await, Some(SIM)).await;
-    let mut ws = connect_to(&proxy, &path("&sim-agent-disconnect-after=1"), &[]).await;
-    configure_as(&mut ws, token).await;
+    let (proxy, mut ws) = guest_session("&sim-agent-disconnect-after=1", token).await;
     send(&mut ws, message(token, "hello")).await;
     while !read_text(&mut ws).await.to_string().contains("Disconnect") {}
-    ws.close(Some(CloseFrame { code: CloseCode::Away, reason: "".into() })).await.unwrap();
-    drain(ws).await;
-    let (capture, file, _dir) = proxy.stop().await;
-    let (d, offline) = diagnosis_and_inspect(&capture, &file, 1);
+    let tab_closed = Some(CloseFrame { code: CloseCode::Away, reason: "".into() });
+    let (d, offline) = close_and_diagnose(proxy, ws, tab_closed).await;
     let announced = cause(&d, "server-announced");
     assert_eq!(announced["confidence"], "possible", "{announced}");
     let message = announced["message"].as_str().unwrap();
@@ -271,16 +296,9 @@ async fn an_agent_leaving_is_context_when_the_guests_tab_then_closes_through_the
 /// reaction, so the announcement explains the close.
 #[tokio::test]
 async fn a_client_closing_right_after_session_not_found_reacted_to_it_through_the_simulator() {
-    let token = "6b0c1f52-7a0e-4c0b-9d7e-2b1f9c1e0a18";
-    let proxy = start_labelled_proxy(start_simulator().await, Some(SIM)).await;
-    let mut ws = connect_to(&proxy, &path(""), &[]).await;
-    configure_as(&mut ws, token).await;
-    send(&mut ws, message("00000000-1111-4000-8000-000000000000", "hello")).await;
-    assert_eq!(read_text(&mut ws).await["code"], 4007);
-    ws.close(Some(CloseFrame { code: CloseCode::Normal, reason: "Guest client disconnect".into() })).await.unwrap();
-    drain(ws).await;
-    let (capture, file, _dir) = proxy.stop().await;
-    let (d, offline) = diagnosis_and_inspect(&capture, &file, 1);
+    let (proxy, mut ws) = guest_session("", "6b0c1f52-7a0e-4c0b-9d7e-2b1f9c1e0a18").await;
+    get_session_not_found(&mut ws).await;
+    let (d, offline) = close_and_diagnose(proxy, ws, guest_disconnect()).await;
     let announced = cause(&d, "server-announced");
     assert_eq!(announced["confidence"], "likely", "{announced}");
     assert!(announced["message"].as_str().unwrap().contains("likely closed in reaction to it"), "{announced}");
@@ -292,17 +310,11 @@ async fn a_client_closing_right_after_session_not_found_reacted_to_it_through_th
 #[tokio::test]
 async fn a_client_that_went_on_after_session_not_found_closed_for_its_own_reasons_through_the_simulator() {
     let token = "6b0c1f52-7a0e-4c0b-9d7e-2b1f9c1e0a19";
-    let proxy = start_labelled_proxy(start_simulator().await, Some(SIM)).await;
-    let mut ws = connect_to(&proxy, &path(""), &[]).await;
-    configure_as(&mut ws, token).await;
-    send(&mut ws, message("00000000-1111-4000-8000-000000000000", "hello")).await;
-    assert_eq!(read_text(&mut ws).await["code"], 4007);
+    let (proxy, mut ws) = guest_session("", token).await;
+    get_session_not_found(&mut ws).await;
     send(&mut ws, message(token, "again")).await;
     assert_eq!(read_text(&mut ws).await["class"], "StructuredMessage");
-    ws.close(Some(CloseFrame { code: CloseCode::Normal, reason: "Guest client disconnect".into() })).await.unwrap();
-    drain(ws).await;
-    let (capture, file, _dir) = proxy.stop().await;
-    let (d, offline) = diagnosis_and_inspect(&capture, &file, 1);
+    let (d, offline) = close_and_diagnose(proxy, ws, guest_disconnect()).await;
     let announced = cause(&d, "server-announced");
     assert_eq!(announced["confidence"], "possible", "{announced}");
     let message = announced["message"].as_str().unwrap();
@@ -316,15 +328,10 @@ async fn a_client_that_went_on_after_session_not_found_closed_for_its_own_reason
 #[tokio::test]
 async fn a_client_closing_right_after_an_error_answer_is_told_about_it_through_the_simulator() {
     let token = "6b0c1f52-7a0e-4c0b-9d7e-2b1f9c1e0a1a";
-    let proxy = start_labelled_proxy(start_simulator().await, Some(SIM)).await;
-    let mut ws = connect_to(&proxy, &path(""), &[]).await;
-    configure_as(&mut ws, token).await;
+    let (proxy, mut ws) = guest_session("", token).await;
     send(&mut ws, message(token, &"x".repeat(5000))).await;
     assert_eq!(read_text(&mut ws).await["code"], 4011);
-    ws.close(None).await.unwrap();
-    drain(ws).await;
-    let (capture, file, _dir) = proxy.stop().await;
-    let (d, offline) = diagnosis_and_inspect(&capture, &file, 1);
+    let (d, offline) = close_and_diagnose(proxy, ws, None).await;
     let error = cause(&d, "server-error-response");
     assert_eq!(error["confidence"], "possible", "{error}");
     assert!(error["message"].as_str().unwrap().contains("4011"), "{error}");
