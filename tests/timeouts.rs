@@ -3,6 +3,7 @@
 mod common;
 
 use common::{start_proxy, test_config};
+use frametap::capture::CaptureFile;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
 
@@ -31,36 +32,33 @@ async fn silent_server() -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) 
     (silent_addr, holder)
 }
 
-#[tokio::test]
-async fn an_upstream_that_never_answers_gets_a_502_naming_the_timeout() {
+/// An upgrade through the proxy to a silent server at `scheme`://…, with a 300 ms handshake timeout: the 502's
+/// body, and the capture.
+async fn refused_by_a_silent_upstream(scheme: &str) -> (String, CaptureFile) {
     let (silent_addr, holder) = silent_server().await;
-    let mut config = test_config(&format!("ws://{silent_addr}"));
+    let mut config = test_config(&format!("{scheme}://{silent_addr}"));
     config.handshake_timeout = Duration::from_millis(300);
     let proxy = start_proxy(config).await;
     let (head, ws, body) = common::raw::connect(proxy.addr, "/v1", &[]).await;
     assert!(ws.is_none());
     assert!(head.starts_with("HTTP/1.1 502"), "{head}");
-    let body = String::from_utf8_lossy(&body);
-    assert!(body.contains("timed out") && body.contains("handshake response"), "{body}");
-    proxy.stop().await;
+    let capture = proxy.stop().await;
     holder.abort();
+    (String::from_utf8_lossy(&body).into_owned(), capture)
+}
+
+#[tokio::test]
+async fn an_upstream_that_never_answers_gets_a_502_naming_the_timeout() {
+    let (body, _) = refused_by_a_silent_upstream("ws").await;
+    assert!(body.contains("timed out") && body.contains("handshake response"), "{body}");
 }
 
 #[tokio::test]
 async fn a_wss_upstream_that_answers_no_tls_gets_a_502_saying_to_try_ws() {
     // A plain server waits for a request, so the TLS client hello gets no answer at all.
-    let (silent_addr, holder) = silent_server().await;
-    let mut config = test_config(&format!("wss://{silent_addr}"));
-    config.handshake_timeout = Duration::from_millis(300);
-    let proxy = start_proxy(config).await;
-    let (head, ws, body) = common::raw::connect(proxy.addr, "/v1", &[]).await;
-    assert!(ws.is_none());
-    assert!(head.starts_with("HTTP/1.1 502"), "{head}");
-    let body = String::from_utf8_lossy(&body);
+    let (body, capture) = refused_by_a_silent_upstream("wss").await;
     assert!(body.contains("timed out") && body.contains("TLS handshake") && body.contains("use ws://"), "{body}");
-    let capture = proxy.stop().await;
     assert!(common::open_of(&capture, 1).error.as_deref().is_some_and(|e| e.contains("use ws://")));
-    holder.abort();
 }
 
 #[tokio::test]
