@@ -22,7 +22,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use client::{connect_tunnel, get, tls_client};
+use client::{connect_tunnel, get, request, tls_client};
 use connect_proxy::ConnectProxy;
 use frametap::tls::CertAuthority;
 use futures_util::{SinkExt as _, StreamExt as _};
@@ -217,6 +217,104 @@ async fn intercept_chooses_the_hosts_the_replay_answers() {
     assert!(answer.starts_with("HTTP/1.1 502") && answer.contains(why), "{answer}");
     let logged = replay.line_with("is not intercepted").await;
     assert!(logged.contains(&format!("could not connect to {dead}")) && logged.contains(why), "{logged}");
+}
+
+/// Chrome's Genesys HAR (tests/fixtures/har) with two more plain HTTP answers: the deployment config again, now
+/// inactive (a page that polls it), and an image from the WebSocket's own host, sent gzipped.
+fn har_with_http_answers(dir: &Path) -> std::path::PathBuf {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/har/chrome-genesys.har");
+    let mut har: serde_json::Value = serde_json::from_slice(&std::fs::read(fixture).unwrap()).unwrap();
+    let entries = har["log"]["entries"].as_array_mut().unwrap();
+    let mut config_again = entries[0].clone();
+    config_again["response"]["content"]["text"] = r#"{"status":"Inactive"}"#.into();
+    entries.push(config_again);
+    entries.push(serde_json::json!({
+        "request": {"method": "GET", "url": "https://webmessaging.mypurecloud.com/logo.png", "headers": []},
+        "response": {"status": 200, "headers": [
+            {"name": "content-type", "value": "image/png"},
+            {"name": "content-encoding", "value": "gzip"},
+            {"name": "content-length", "value": "23"},
+        ], "content": {"size": 3, "mimeType": "image/png", "text": "AAEC", "encoding": "base64"}},
+    }));
+    let path = dir.join("page.har");
+    std::fs::write(&path, serde_json::to_vec(&har).unwrap()).unwrap();
+    path
+}
+
+/// A HAR's plain HTTP entries are answered for the intercepted hosts, as recorded and in recorded order; the banner
+/// says which are replayed and which flags replay them all; a request with no recorded answer is told what the
+/// HAR does record.
+#[tokio::test]
+async fn a_hars_http_answers_are_replayed_for_the_intercepted_hosts() {
+    let home = Home::new().await;
+    let har = har_with_http_answers(home.dir.path());
+    let config = "/webdeployments/v1/deployments/6c1b2f0e-4d3a-4b8e-9a51-2f7c3d9e8b10/config.json";
+
+    // By default only the WebSocket's host is intercepted: its recorded answers are replayed, api-cdn's tunnelled.
+    let mut replay = home.serve_file(&har, &["--forward"]);
+    let proxy: std::net::SocketAddr = replay
+        .banner("set your browser's HTTP and HTTPS proxy to")
+        .await
+        .strip_prefix("http://")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let rows = [replay.line_with("recorded HTTP answers").await, replay.line_with("answer from").await];
+    assert!(rows[0].ends_with("2 answers from https://api-cdn.mypurecloud.com (tunnelled)"), "{rows:?}");
+    assert!(rows[1].ends_with("1 answer from https://webmessaging.mypurecloud.com (replayed)"), "{rows:?}");
+    let flags = replay.line_with("to replay every recorded answer").await;
+    let flags = flags.split_once("answer").unwrap().1.trim().to_owned();
+    assert_eq!(flags, "--intercept webmessaging.mypurecloud.com --intercept api-cdn.mypurecloud.com");
+
+    let host = "webmessaging.mypurecloud.com";
+    let tunnel = connect_tunnel(proxy, &format!("{host}:443")).await;
+    let (tls, _) = tls_client(tunnel, host, home.ca().root_store().unwrap()).await;
+    let logo = request(tls, "GET", "/logo.png", host).await;
+    assert_eq!((logo.status().as_u16(), logo.body().as_ref()), (200, [0u8, 1, 2].as_slice()));
+    assert_eq!(logo.headers()["content-type"], "image/png");
+    assert_eq!(logo.headers()["content-length"], "3", "the length of the body sent, not the recorded one");
+    assert!(!logo.headers().contains_key("content-encoding"), "the HAR's body is decoded: {:?}", logo.headers());
+    let logged = replay.line_with("replay serve: GET").await;
+    assert_eq!(logged, format!("replay serve: GET https://{host}/logo.png: answered the recorded 200 (HAR entry 4)"));
+
+    let tunnel = connect_tunnel(proxy, &format!("{host}:443")).await;
+    let (tls, _) = tls_client(tunnel, host, home.ca().root_store().unwrap()).await;
+    let (status, body) = get(tls, "/favicon.ico?token=s3cret", host).await;
+    assert_eq!(status, 502);
+    assert!(body.contains("records 1 answer from this host, none to this method and URL"), "{body}");
+    let logged = replay.line_with("replay serve: GET").await;
+    assert_eq!(logged, format!("replay serve: GET https://{host}/favicon.ico?…: no recorded answer, answered 502"));
+    drop(replay);
+
+    // With the flags the banner gave, api-cdn's answers come back in recorded order, the last one again after.
+    let mut args = vec!["--forward"];
+    args.extend(flags.split(' '));
+    let mut replay = home.serve_file(&har, &args);
+    let proxy: std::net::SocketAddr = replay
+        .banner("set your browser's HTTP and HTTPS proxy to")
+        .await
+        .strip_prefix("http://")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let host = "api-cdn.mypurecloud.com";
+    let mut bodies = Vec::new();
+    for _ in 0..3 {
+        let tunnel = connect_tunnel(proxy, &format!("{host}:443")).await;
+        let (tls, _) = tls_client(tunnel, host, home.ca().root_store().unwrap()).await;
+        let (status, body) = get(tls, config, host).await;
+        assert_eq!(status, 200, "{body}");
+        bodies.push(body);
+    }
+    let first = r#"{"messenger":{"enabled":true},"status":"Active","version":"3"}"#;
+    assert_eq!(bodies, [first, r#"{"status":"Inactive"}"#, r#"{"status":"Inactive"}"#]);
+
+    let tunnel = connect_tunnel(proxy, &format!("{host}:443")).await;
+    let (tls, _) = tls_client(tunnel, host, home.ca().root_store().unwrap()).await;
+    let refused = request(tls, "POST", config, host).await;
+    let body = String::from_utf8_lossy(refused.body());
+    assert_eq!(refused.status(), 502);
+    assert!(body.contains(&format!("records an answer to GET https://{host}{config} instead")), "{body}");
 }
 
 /// `--upstream-proxy` (as `proxy --forward`'s): the hosts that are tunnelled, not replayed, are reached through it.

@@ -107,7 +107,7 @@ pub fn har_to_records(har: &Value) -> Result<(Vec<Record>, Vec<String>)> {
 }
 
 /// A WebSocket entry: Chrome's and mitmproxy's `_resourceType`, a message list, a ws(s) URL, or an accepted upgrade.
-fn is_websocket(entry: &Value) -> bool {
+pub(super) fn is_websocket(entry: &Value) -> bool {
     let url = entry["request"]["url"].as_str().unwrap_or("");
     entry["_resourceType"] == "websocket"
         || entry["_webSocketMessages"].is_array()
@@ -320,7 +320,7 @@ fn missing_note(source: HarSource, entry: &Value, request_headers: &Headers, ope
 }
 
 /// Headers as `[{name, value}]` (Chrome, Firefox, mitmproxy, HTTP Toolkit) or `[[name, value]]` (Slack).
-fn headers(list: &Value) -> Headers {
+pub(super) fn headers(list: &Value) -> Headers {
     let Some(list) = list.as_array() else {
         return Vec::new();
     };
@@ -336,7 +336,7 @@ fn headers(list: &Value) -> Headers {
 }
 
 /// `scheme://authority/path?query` → (scheme, authority without userinfo, path with query).
-fn split_url(url: &str) -> Option<(String, String, String)> {
+pub(super) fn split_url(url: &str) -> Option<(String, String, String)> {
     let (scheme, rest) = url.split_once("://")?;
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let authority = rest[..end].rsplit('@').next().unwrap_or("");

@@ -5,11 +5,13 @@
 //! [`har_to_records`] gives back the very same records. Import of a foreign HAR builds a capture from what that
 //! tool recorded and adds a `note` record per connection saying what the tool leaves out (docs/replay.md).
 
+mod answers;
 mod close;
 mod export;
 mod import;
 mod lossless;
 
+pub use answers::{AnswerKey, RecordedAnswer, RecordedAnswers};
 pub use export::capture_to_har;
 pub use import::{har_to_records, HarSource};
 
@@ -70,13 +72,27 @@ pub fn read_har(path: &Path) -> Result<Value> {
 /// Reads a capture, or a HAR (`.har`, `.zhar`) imported as `frametap convert` would, with the import's warnings:
 /// `inspect`, `ui FILE` and `replay` take either.
 pub fn read_capture_or_har(path: &Path) -> Result<(crate::capture::CaptureFile, Vec<String>)> {
+    read_imported(path, false).map(|(capture, warnings, _)| (capture, warnings))
+}
+
+/// [`read_capture_or_har`], plus a HAR's plain HTTP answers (none for a capture, which records only WebSockets).
+pub fn read_for_replay(path: &Path) -> Result<(crate::capture::CaptureFile, RecordedAnswers)> {
+    read_imported(path, true).map(|(capture, _, answers)| (capture, answers))
+}
+
+fn read_imported(
+    path: &Path,
+    with_answers: bool,
+) -> Result<(crate::capture::CaptureFile, Vec<String>, RecordedAnswers)> {
     if !is_har_path(path) {
-        return Ok((crate::capture::read_capture(path)?, Vec::new()));
+        return Ok((crate::capture::read_capture(path)?, Vec::new(), RecordedAnswers::default()));
     }
     let har = read_har(path)?;
     let (records, warnings) = har_to_records(&har).with_context(|| path.display().to_string())?;
     let has_end = matches!(records.last(), Some(crate::event::Record::End(_)));
-    Ok((crate::capture::CaptureFile { records, problems: Vec::new(), has_end }, warnings))
+    let capture = crate::capture::CaptureFile { records, problems: Vec::new(), has_end };
+    let answers = if with_answers { RecordedAnswers::from_har(&har) } else { RecordedAnswers::default() };
+    Ok((capture, warnings, answers))
 }
 
 /// Serialises a HAR for writing: pretty JSON, zlib-compressed when `zlib` is set (for `.zhar`).

@@ -198,6 +198,7 @@ fn announce(args: &ServeArgs, script: &Script, front: &serve::Front, local: Sock
             }
             let ca = options.issuer.ca();
             crate::forward::command::announce_browser_proxy(local, "replayed", &options.intercept, ca, proxies);
+            announce_answers(script, &options.intercept);
         }
         _ => {
             let url = format!("{}://{local}{}", front.scheme(), script.open.request.path);
@@ -212,6 +213,29 @@ fn announce(args: &ServeArgs, script: &Script, front: &serve::Front, local: Sock
         row("web UI", &url);
     }
     crate::notice!("  Ctrl-C stops");
+}
+
+/// The banner rows for a HAR's plain HTTP answers: how many per origin, and whether they are replayed (the host
+/// is intercepted) or tunnelled to the network, with the `--intercept` flags that would replay them all.
+fn announce_answers(script: &Script, intercept: &crate::forward::InterceptRules) {
+    let mut label = "recorded HTTP answers";
+    let mut globs = intercept.globs().to_vec();
+    for (scheme, host, count) in script.answers.origins() {
+        let port = host.rsplit_once(':').filter(|(_, port)| port.parse::<u16>().is_ok());
+        let name = port.map_or(host.as_str(), |(name, _)| name);
+        let replayed = intercept.matches(name);
+        if !replayed && !globs.iter().any(|g| g == name) {
+            globs.push(name.to_owned());
+        }
+        let what = if replayed { "replayed" } else { "tunnelled" };
+        let count = crate::words::count(count as u64, "answer");
+        crate::notice!("  {label:<42}  {count} from {scheme}://{host} ({what})");
+        label = "";
+    }
+    if globs.len() > intercept.globs().len() {
+        let flags: Vec<String> = globs.iter().map(|g| format!("--intercept {g}")).collect();
+        crate::notice!("  {:<42}  {}", "to replay every recorded answer", flags.join(" "));
+    }
 }
 
 async fn run_send(args: SendArgs) -> Result<()> {

@@ -1,8 +1,10 @@
 //! A recorded connection as a replay script: its handshake, each end's frames in recorded order, and how it ended.
 
 use crate::event::{Close, ConnId, Frame, Opcode, Open, Peer, Record};
+use crate::har::RecordedAnswers;
 use anyhow::{bail, Result};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// One connection of a capture, ready to replay.
@@ -21,6 +23,8 @@ pub struct Script {
     pub skipped: Vec<String>,
     /// Every connection in the capture, in file order (`conn` is one of them).
     pub connections: Vec<ConnId>,
+    /// A HAR's plain HTTP answers, which `replay serve --forward` gives the intercepted hosts (none for a capture).
+    pub answers: Arc<RecordedAnswers>,
 }
 
 /// Whose frame a script step is, seen from the side being played.
@@ -57,7 +61,7 @@ impl Script {
     /// Reads connection `conn` (default: the first) of a capture (or of a HAR, imported). A cut-off or corrupt
     /// capture, or one without its `end` record, is refused unless `partial`, as `convert` refuses it.
     pub fn load(file: &Path, conn: Option<ConnId>, partial: bool) -> Result<Script> {
-        let (capture, _warnings) = crate::har::read_capture_or_har(file)?;
+        let (capture, answers) = crate::har::read_for_replay(file)?;
         if let Some(what) = capture.incomplete() {
             if !partial {
                 bail!("{}: {what}; pass --partial to replay the records that could be read", file.display());
@@ -91,7 +95,18 @@ impl Script {
             );
         };
         let redacted = capture.meta().is_some_and(|m| m.redacted);
-        Ok(Script { file: file.to_owned(), conn, open: *open, frames, close, redacted, skipped, connections: ids })
+        let answers = Arc::new(answers);
+        Ok(Script {
+            file: file.to_owned(),
+            conn,
+            open: *open,
+            frames,
+            close,
+            redacted,
+            skipped,
+            connections: ids,
+            answers,
+        })
     }
 
     /// The steps for playing `role` (client or server) against a live peer: the frames the peer received from
@@ -197,7 +212,17 @@ mod tests {
         };
         let (skipped, connections) = (Vec::new(), vec![1]);
         let frames = Vec::new();
-        Script { file: "c.jsonl".into(), conn: 1, open, frames, close: None, redacted: false, skipped, connections }
+        Script {
+            file: "c.jsonl".into(),
+            conn: 1,
+            open,
+            frames,
+            close: None,
+            redacted: false,
+            skipped,
+            connections,
+            answers: Default::default(),
+        }
     }
 
     #[test]

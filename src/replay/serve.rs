@@ -7,6 +7,7 @@ use super::player::{play, PlayOptions, PlayReport};
 use super::script::Script;
 use crate::event::{ConnId, Headers, HttpRequest, HttpResponse, Note, Open, Peer, Record, Ts};
 use crate::forward::{ForwardOptions, Target, UpstreamProxies};
+use crate::har::AnswerKey;
 use crate::pipeline::EventSink;
 use crate::proxy::headers::client_response_headers;
 use crate::proxy::relay::RelayOptions;
@@ -139,20 +140,45 @@ impl Backend for Replay {
         )
     }
 
-    /// The recording holds one WebSocket connection and nothing else the host answered: say so, rather than
-    /// reach the real host behind the replay's back.
+    /// A HAR's recorded answer to this request, in recorded order; otherwise a 502 that says there is none, rather
+    /// than reach the real host behind the replay's back.
     fn other_request(&self, req: &Request<Incoming>, target: &Target) -> Option<Response<Full<Bytes>>> {
-        let host = target.host_header();
-        let scheme = if target.tls { "https" } else { "http" };
         let path = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
+        let key = AnswerKey::new(req.method().as_str(), target.tls, &target.host_header(), path);
+        let answers = &self.script.answers;
+        if let Some(answer) = answers.take(&key) {
+            let missing = if answer.body_missing { " (the HAR holds no body for it: sent without one)" } else { "" };
+            crate::notice!(
+                "replay serve: {}: answered the recorded {} (HAR entry {}){missing}",
+                key.describe_for_log(),
+                answer.status,
+                answer.entry
+            );
+            return Some(response(answer.status, &answer.headers, answer.body));
+        }
+        let (label, file) = (self.script.label(), self.script.file.display());
+        const MATCHED_ON: &str = "requests are matched on method, host, path and query";
+        let why = match (answers.is_empty(), answers.count_for_host(&key), answers.near(&key)) {
+            (true, _, _) => {
+                format!(
+                    "the replay of {label} answers only WebSocket upgrades to the hosts it intercepts (--intercept)"
+                )
+            }
+            (false, 0, _) => format!("{file} records no answer from this host"),
+            (false, count, near) if near.is_empty() => format!(
+                "{file} records {} from this host, none to this method and URL ({MATCHED_ON})",
+                crate::words::count(count as u64, "answer")
+            ),
+            (false, _, near) => format!("{file} records an answer to {} instead ({MATCHED_ON})", near.join(", ")),
+        };
+        crate::notice!("replay serve: {}: no recorded answer, answered 502", key.describe_for_log());
         Some(text(
             StatusCode::BAD_GATEWAY,
             format!(
-                "frametap replay serve --forward: {} {scheme}://{host}{path} has no recorded answer: the replay of {} \
-                 answers only WebSocket upgrades to the hosts it intercepts (--intercept). To reach the real {host}, \
-                 run `frametap proxy --forward` instead.\n",
-                req.method(),
-                self.script.label()
+                "frametap replay serve --forward: {} has no recorded answer: {why}. To reach the real {}, run \
+                 `frametap proxy --forward` instead.\n",
+                key.describe(),
+                key.host
             ),
         ))
     }
