@@ -219,8 +219,9 @@ async fn intercept_chooses_the_hosts_the_replay_answers() {
     assert!(logged.contains(&format!("could not connect to {dead}")) && logged.contains(why), "{logged}");
 }
 
-/// Chrome's Genesys HAR (tests/fixtures/har) with two more plain HTTP answers: the deployment config again, now
-/// inactive (a page that polls it), and an image from the WebSocket's own host, sent gzipped.
+/// Chrome's Genesys HAR (tests/fixtures/har) with three more plain HTTP answers: the deployment config again, now
+/// inactive (a page that polls it), an image from the WebSocket's own host, sent gzipped, and a token refresh
+/// (a cross-origin POST, whose CORS preflight Chrome leaves out of its HARs).
 fn har_with_http_answers(dir: &Path) -> std::path::PathBuf {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/har/chrome-genesys.har");
     let mut har: serde_json::Value = serde_json::from_slice(&std::fs::read(fixture).unwrap()).unwrap();
@@ -235,6 +236,14 @@ fn har_with_http_answers(dir: &Path) -> std::path::PathBuf {
             {"name": "content-encoding", "value": "gzip"},
             {"name": "content-length", "value": "23"},
         ], "content": {"size": 3, "mimeType": "image/png", "text": "AAEC", "encoding": "base64"}},
+    }));
+    entries.push(serde_json::json!({
+        "request": {"method": "POST", "url": "https://api.mypurecloud.com/api/v2/webdeployments/token/refresh", "headers": []},
+        "response": {"status": 200, "headers": [
+            {"name": "content-type", "value": "application/json"},
+            {"name": "access-control-allow-origin", "value": "https://shop.example.com"},
+            {"name": "access-control-allow-credentials", "value": "true"},
+        ], "content": {"size": 12, "mimeType": "application/json", "text": r#"{"jwt":"e30"}"#}},
     }));
     let path = dir.join("page.har");
     std::fs::write(&path, serde_json::to_vec(&har).unwrap()).unwrap();
@@ -259,17 +268,22 @@ async fn a_hars_http_answers_are_replayed_for_the_intercepted_hosts() {
         .unwrap()
         .parse()
         .unwrap();
-    let rows = [replay.line_with("recorded HTTP answers").await, replay.line_with("answer from").await];
+    let mut rows = vec![replay.line_with("recorded HTTP answers").await];
+    rows.push(replay.line_with("answer from").await);
+    rows.push(replay.line_with("answer from").await);
     assert!(rows[0].ends_with("2 answers from https://api-cdn.mypurecloud.com (tunnelled)"), "{rows:?}");
-    assert!(rows[1].ends_with("1 answer from https://webmessaging.mypurecloud.com (replayed)"), "{rows:?}");
+    assert!(rows[1].ends_with("1 answer from https://api.mypurecloud.com (tunnelled)"), "{rows:?}");
+    assert!(rows[2].ends_with("1 answer from https://webmessaging.mypurecloud.com (replayed)"), "{rows:?}");
     let flags = replay.line_with("to replay every recorded answer").await;
     let flags = flags.split_once("answer").unwrap().1.trim().to_owned();
-    assert_eq!(flags, "--intercept webmessaging.mypurecloud.com --intercept api-cdn.mypurecloud.com");
+    let every =
+        "--intercept webmessaging.mypurecloud.com --intercept api-cdn.mypurecloud.com --intercept api.mypurecloud.com";
+    assert_eq!(flags, every);
 
     let host = "webmessaging.mypurecloud.com";
     let tunnel = connect_tunnel(proxy, &format!("{host}:443")).await;
     let (tls, _) = tls_client(tunnel, host, home.ca().root_store().unwrap()).await;
-    let logo = request(tls, "GET", "/logo.png", host).await;
+    let logo = request(tls, "GET", "/logo.png", host, &[]).await;
     assert_eq!((logo.status().as_u16(), logo.body().as_ref()), (200, [0u8, 1, 2].as_slice()));
     assert_eq!(logo.headers()["content-type"], "image/png");
     assert_eq!(logo.headers()["content-length"], "3", "the length of the body sent, not the recorded one");
@@ -311,10 +325,40 @@ async fn a_hars_http_answers_are_replayed_for_the_intercepted_hosts() {
 
     let tunnel = connect_tunnel(proxy, &format!("{host}:443")).await;
     let (tls, _) = tls_client(tunnel, host, home.ca().root_store().unwrap()).await;
-    let refused = request(tls, "POST", config, host).await;
+    let refused = request(tls, "POST", config, host, &[]).await;
     let body = String::from_utf8_lossy(refused.body());
     assert_eq!(refused.status(), 502);
     assert!(body.contains(&format!("records an answer to GET https://{host}{config} instead")), "{body}");
+
+    // The token refresh's preflight, which the HAR does not hold, is answered for what it asks; then the POST.
+    let (host, refresh) = ("api.mypurecloud.com", "/api/v2/webdeployments/token/refresh");
+    let asks = [
+        ("origin", "https://shop.example.com"),
+        ("access-control-request-method", "POST"),
+        ("access-control-request-headers", "content-type"),
+    ];
+    let tunnel = connect_tunnel(proxy, &format!("{host}:443")).await;
+    let (tls, _) = tls_client(tunnel, host, home.ca().root_store().unwrap()).await;
+    let preflight = request(tls, "OPTIONS", refresh, host, &asks).await;
+    assert_eq!(preflight.status(), 204, "{:?}", preflight.body());
+    let allowed = |name: &str| preflight.headers().get(name).map(|v| v.to_str().unwrap().to_owned());
+    assert_eq!(allowed("access-control-allow-origin").as_deref(), Some("https://shop.example.com"));
+    assert_eq!(allowed("access-control-allow-methods").as_deref(), Some("POST"));
+    assert_eq!(allowed("access-control-allow-headers").as_deref(), Some("content-type"));
+    assert_eq!(allowed("access-control-allow-credentials").as_deref(), Some("true"), "as the recorded answer allowed");
+    let logged = replay.line_with("CORS preflight").await;
+    assert_eq!(logged, format!("replay serve: OPTIONS https://{host}{refresh}: answered the CORS preflight for the recorded POST (HAR entry 5)"));
+    let tunnel = connect_tunnel(proxy, &format!("{host}:443")).await;
+    let (tls, _) = tls_client(tunnel, host, home.ca().root_store().unwrap()).await;
+    let refreshed = request(tls, "POST", refresh, host, &[("origin", "https://shop.example.com")]).await;
+    assert_eq!((refreshed.status().as_u16(), refreshed.body().as_ref()), (200, br#"{"jwt":"e30"}"#.as_slice()));
+
+    // An OPTIONS that is no preflight, or for a method the HAR has no answer to, is not made up.
+    for asks in [&asks[..1], &[("origin", "https://shop.example.com"), ("access-control-request-method", "PUT")][..]] {
+        let tunnel = connect_tunnel(proxy, &format!("{host}:443")).await;
+        let (tls, _) = tls_client(tunnel, host, home.ca().root_store().unwrap()).await;
+        assert_eq!(request(tls, "OPTIONS", refresh, host, asks).await.status(), 502, "{asks:?}");
+    }
 }
 
 /// `--upstream-proxy` (as `proxy --forward`'s): the hosts that are tunnelled, not replayed, are reached through it.

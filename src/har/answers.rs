@@ -89,11 +89,20 @@ impl RecordedAnswers {
 
     /// The next recorded answer to `key`: the first not yet served, else the last.
     pub fn take(&self, key: &AnswerKey) -> Option<RecordedAnswer> {
+        self.next(key, true)
+    }
+
+    /// The answer [`Self::take`] would give next, without counting it as served.
+    pub fn peek(&self, key: &AnswerKey) -> Option<RecordedAnswer> {
+        self.next(key, false)
+    }
+
+    fn next(&self, key: &AnswerKey, serve: bool) -> Option<RecordedAnswer> {
         let answers = self.by_key.get(key)?;
         let mut served = self.served.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let count = served.entry(key.clone()).or_insert(0);
         let answer = answers[(*count).min(answers.len() - 1)].clone();
-        *count += 1;
+        *count += usize::from(serve);
         Some(answer)
     }
 

@@ -7,7 +7,7 @@ use super::player::{play, PlayOptions, PlayReport};
 use super::script::Script;
 use crate::event::{ConnId, Headers, HttpRequest, HttpResponse, Note, Open, Peer, Record, Ts};
 use crate::forward::{ForwardOptions, Target, UpstreamProxies};
-use crate::har::AnswerKey;
+use crate::har::{AnswerKey, RecordedAnswers};
 use crate::pipeline::EventSink;
 use crate::proxy::headers::client_response_headers;
 use crate::proxy::relay::RelayOptions;
@@ -156,6 +156,9 @@ impl Backend for Replay {
             );
             return Some(response(answer.status, &answer.headers, answer.body));
         }
+        if let Some(answer) = preflight_answer(req, &key, answers) {
+            return Some(answer);
+        }
         let (label, file) = (self.script.label(), self.script.file.display());
         const MATCHED_ON: &str = "requests are matched on method, host, path and query";
         let why = match (answers.is_empty(), answers.count_for_host(&key), answers.near(&key)) {
@@ -182,6 +185,43 @@ impl Backend for Replay {
             ),
         ))
     }
+}
+
+/// The answer to a CORS preflight (`OPTIONS` with `Access-Control-Request-Method`) for a request the HAR records an
+/// answer to. Chrome leaves preflights out of its HARs, so without this a page's cross-origin POST (a token
+/// refresh) would be blocked by the browser before its recorded answer could be replayed. It allows what the
+/// preflight asks, for its origin only, with credentials when the recorded answer allowed them.
+fn preflight_answer(
+    req: &Request<Incoming>,
+    key: &AnswerKey,
+    answers: &RecordedAnswers,
+) -> Option<Response<Full<Bytes>>> {
+    let asked = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let method = asked("access-control-request-method").filter(|_| key.method == "OPTIONS")?;
+    let origin = asked("origin")?;
+    let recorded = AnswerKey { method: method.to_ascii_uppercase(), ..key.clone() };
+    let answer = answers.peek(&recorded)?;
+    let credentials = crate::event::header(&answer.headers, "access-control-allow-credentials")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let mut headers: Headers = vec![
+        ("access-control-allow-origin".into(), origin.to_owned()),
+        ("access-control-allow-methods".into(), recorded.method.clone()),
+        ("access-control-max-age".into(), "600".into()),
+        ("vary".into(), "Origin".into()),
+    ];
+    if let Some(wanted) = asked("access-control-request-headers") {
+        headers.push(("access-control-allow-headers".into(), wanted.to_owned()));
+    }
+    if credentials {
+        headers.push(("access-control-allow-credentials".into(), "true".into()));
+    }
+    crate::notice!(
+        "replay serve: {}: answered the CORS preflight for the recorded {} (HAR entry {})",
+        key.describe_for_log(),
+        recorded.method,
+        answer.entry
+    );
+    Some(response(204, &headers, Bytes::new()))
 }
 
 fn response(status: u16, headers: &Headers, body: Bytes) -> Response<Full<Bytes>> {

@@ -33,19 +33,22 @@ pub async fn get<IO>(io: IO, uri: &str, host: &str) -> (u16, String)
 where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
 {
-    let response = request(io, "GET", uri, host).await;
+    let response = request(io, "GET", uri, host, &[]).await;
     (response.status().as_u16(), String::from_utf8_lossy(response.body()).into_owned())
 }
 
-/// Sends `METHOD uri` (no body) over `io` with hyper; returns the whole response.
-pub async fn request<IO>(io: IO, method: &str, uri: &str, host: &str) -> http::Response<Bytes>
+/// Sends `METHOD uri` with `headers` (no body) over `io` with hyper; returns the whole response.
+pub async fn request<IO>(io: IO, method: &str, uri: &str, host: &str, headers: &[(&str, &str)]) -> http::Response<Bytes>
 where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
 {
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io)).await.unwrap();
     tokio::spawn(conn);
-    let req =
-        http::Request::builder().method(method).uri(uri).header("host", host).body(Empty::<Bytes>::new()).unwrap();
+    let mut req = http::Request::builder().method(method).uri(uri).header("host", host);
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    let req = req.body(Empty::<Bytes>::new()).unwrap();
     let resp = tokio::time::timeout(STEP, sender.send_request(req)).await.expect("response timed out").unwrap();
     let (parts, body) = resp.into_parts();
     http::Response::from_parts(parts, body.collect().await.unwrap().to_bytes())
