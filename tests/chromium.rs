@@ -3,7 +3,8 @@
 //! by its SPKI, opens an https:// page whose script talks wss:// to a server with its own test CA.
 //! frametap terminates both tunnels, forwards the page, relays the WebSocket and captures every frame.
 //! Then `replay serve --forward`: a page whose script opens the recorded wss:// URL of a real-looking host,
-//! unchanged, gets the replay in its place.
+//! unchanged, gets the replay in its place; and a page's cross-origin calls (a preflighted POST, a GET) get a
+//! Chrome HAR's recorded answers.
 //!
 //! Runs when a Chromium is installed (`chromium`, `chromium-browser`, `google-chrome`, or the path in
 //! `FRAMETAP_CHROMIUM`); otherwise it says so loudly and passes.
@@ -84,13 +85,25 @@ fn start_browser(chromium: &Path, profile: &Path, proxy: &str, spki: &str, url: 
 
 /// A server whose every page is `html`: https:// with `tls`, else http://.
 async fn start_page_server(tls: Option<Arc<rustls::ServerConfig>>, html: String) -> std::net::SocketAddr {
+    start_page_server_telling(tls, html, None).await
+}
+
+/// [`start_page_server`] that also sends the path and query of every request to `requests`.
+async fn start_page_server_telling(
+    tls: Option<Arc<rustls::ServerConfig>>,
+    html: String,
+    requests: Option<tokio::sync::mpsc::UnboundedSender<String>>,
+) -> std::net::SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
-            let (tls, html) = (tls.clone(), html.clone());
+            let (tls, html, requests) = (tls.clone(), html.clone(), requests.clone());
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |_req| {
+                let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                    if let Some(requests) = &requests {
+                        let _ = requests.send(req.uri().path_and_query().map_or("/", |pq| pq.as_str()).to_owned());
+                    }
                     let mut resp = http::Response::new(Full::new(Bytes::from(html.clone())));
                     resp.headers_mut().insert("content-type", "text/html; charset=utf-8".parse().unwrap());
                     async move { Ok::<_, Infallible>(resp) }
@@ -274,4 +287,96 @@ async fn headless_chromium_gets_the_replay_in_place_of_the_recorded_wss_host() {
         }
     }
     assert_eq!(host.as_deref(), Some(recorded_host.as_str()), "the browser asked for the recorded host itself");
+}
+
+/// `replay serve --forward` of a Chrome HAR: the page's cross-origin calls get their recorded answers in a real
+/// browser. The token refresh is a POST with a JSON body, so Chromium sends a CORS preflight first (which Chrome's
+/// HARs never hold), and its recorded answer allowed another origin (the production page's) than this page's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headless_chromium_gets_a_hars_http_answers_through_the_replay() {
+    use frametap::replay::serve::{serve, Front, ServeOptions};
+    use frametap::replay::{Pace, Script};
+    let Some(chromium) = find_chromium() else {
+        eprintln!("SKIPPED headless_chromium_gets_a_hars_http_answers_through_the_replay: no Chromium found (set FRAMETAP_CHROMIUM)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/har/chrome-genesys.har");
+    let mut har: serde_json::Value = serde_json::from_slice(&std::fs::read(fixture).unwrap()).unwrap();
+    let entries = har["log"]["entries"].as_array_mut().unwrap();
+    let config_url = entries[0]["request"]["url"].as_str().unwrap().to_owned();
+    let allow_any = serde_json::json!({"name": "access-control-allow-origin", "value": "*"});
+    entries[0]["response"]["headers"].as_array_mut().unwrap().push(allow_any);
+    let refresh_url = "https://api.mypurecloud.com/api/v2/webdeployments/token/refresh";
+    entries.push(serde_json::json!({
+        "request": {"method": "POST", "url": refresh_url, "headers": []},
+        "response": {"status": 200, "headers": [
+            {"name": "content-type", "value": "application/json"},
+            {"name": "access-control-allow-origin", "value": "https://shop.example.com"},
+            {"name": "access-control-allow-credentials", "value": "true"},
+        ], "content": {"size": 19, "mimeType": "application/json", "text": r#"{"jwt":"refreshed"}"#}},
+    }));
+    let har_path = dir.path().join("page.har");
+    std::fs::write(&har_path, serde_json::to_vec(&har).unwrap()).unwrap();
+    let script = Script::load(&har_path, None, false).unwrap();
+
+    let html = format!(
+        "<!doctype html><title>loading</title><script>\n\
+         const said = [];\n\
+         fetch({refresh_url:?}, {{method: 'POST', credentials: 'include', headers: {{'content-type': 'application/json'}}, body: '{{}}'}})\n\
+           .then((r) => r.json()).then((j) => {{ said.push('jwt=' + j.jwt); return fetch({config_url:?}); }})\n\
+           .then((r) => r.json()).then((j) => said.push('status=' + j.status))\n\
+           .catch((e) => said.push('error=' + e))\n\
+           .finally(() => fetch('/result?' + encodeURIComponent(said.join(';'))));\n\
+         </script>"
+    );
+    let (told, mut requests) = tokio::sync::mpsc::unbounded_channel();
+    let page = start_page_server_telling(None, html, Some(told)).await;
+
+    let ca = Arc::new(CertAuthority::init(&dir.path().join("certs"), false).unwrap());
+    let hosts = ["webmessaging.mypurecloud.com", "api.mypurecloud.com", "api-cdn.mypurecloud.com"];
+    let front = Front::Forward {
+        options: ForwardOptions {
+            intercept: InterceptRules::new(hosts.map(str::to_owned)),
+            issuer: Arc::new(LeafIssuer::from_shared(ca.clone())),
+        },
+        proxies: UpstreamProxies::direct(),
+    };
+    let options = ServeOptions { play: support::play_options(Pace::Fast), handshake_timeout: BROWSER_TIMEOUT };
+    let (session, _, _records) = recording_session(dir.path(), "replay-serve").await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy_addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let stopped = async {
+        let _ = stopped.await;
+    };
+    let server = tokio::spawn(serve(listener, front, script, options, session.sink.clone(), stopped, None));
+
+    let log = dir.path().join("chromium.log");
+    let browser = start_browser(
+        &chromium,
+        &dir.path().join("profile"),
+        &proxy_addr.to_string(),
+        &ca.spki_sha256_base64(),
+        &format!("http://127.0.0.1:{}/", page.port()),
+        &log,
+    );
+    let result = tokio::time::timeout(BROWSER_TIMEOUT, async {
+        while let Some(request) = requests.recv().await {
+            if let Some(query) = request.strip_prefix("/result?") {
+                return query.to_owned();
+            }
+        }
+        panic!("the page server stopped");
+    })
+    .await;
+    drop(browser);
+    let Ok(result) = result else {
+        panic!("the page reported nothing within {BROWSER_TIMEOUT:?}\nChromium said:\n{}", chromium_tail(&log));
+    };
+    assert_eq!(result, "jwt%3Drefreshed%3Bstatus%3DActive", "the recorded answers, as the page read them");
+
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+    session.finish().await;
 }

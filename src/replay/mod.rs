@@ -9,6 +9,7 @@
 pub mod divergence;
 mod ending;
 pub mod front;
+mod http_answers;
 pub mod pace;
 mod peer;
 pub mod player;

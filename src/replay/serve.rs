@@ -7,7 +7,6 @@ use super::player::{play, PlayOptions, PlayReport};
 use super::script::Script;
 use crate::event::{ConnId, Headers, HttpRequest, HttpResponse, Note, Open, Peer, Record, Ts};
 use crate::forward::{ForwardOptions, Target, UpstreamProxies};
-use crate::har::{AnswerKey, RecordedAnswers};
 use crate::pipeline::EventSink;
 use crate::proxy::headers::client_response_headers;
 use crate::proxy::relay::RelayOptions;
@@ -140,91 +139,14 @@ impl Backend for Replay {
         )
     }
 
-    /// A HAR's recorded answer to this request, in recorded order; otherwise a 502 that says there is none, rather
-    /// than reach the real host behind the replay's back.
+    /// A HAR's recorded answer to this request ([`super::http_answers`]); otherwise a 502 that says there is
+    /// none, rather than reach the real host behind the replay's back.
     fn other_request(&self, req: &Request<Incoming>, target: &Target) -> Option<Response<Full<Bytes>>> {
-        let path = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
-        let key = AnswerKey::new(req.method().as_str(), target.tls, &target.host_header(), path);
-        let answers = &self.script.answers;
-        if let Some(answer) = answers.take(&key) {
-            let missing = if answer.body_missing { " (the HAR holds no body for it: sent without one)" } else { "" };
-            crate::notice!(
-                "replay serve: {}: answered the recorded {} (HAR entry {}){missing}",
-                key.describe_for_log(),
-                answer.status,
-                answer.entry
-            );
-            return Some(response(answer.status, &answer.headers, answer.body));
-        }
-        if let Some(answer) = preflight_answer(req, &key, answers) {
-            return Some(answer);
-        }
-        let (label, file) = (self.script.label(), self.script.file.display());
-        const MATCHED_ON: &str = "requests are matched on method, host, path and query";
-        let why = match (answers.is_empty(), answers.count_for_host(&key), answers.near(&key)) {
-            (true, _, _) => {
-                format!(
-                    "the replay of {label} answers only WebSocket upgrades to the hosts it intercepts (--intercept)"
-                )
-            }
-            (false, 0, _) => format!("{file} records no answer from this host"),
-            (false, count, near) if near.is_empty() => format!(
-                "{file} records {} from this host, none to this method and URL ({MATCHED_ON})",
-                crate::words::count(count as u64, "answer")
-            ),
-            (false, _, near) => format!("{file} records an answer to {} instead ({MATCHED_ON})", near.join(", ")),
-        };
-        crate::notice!("replay serve: {}: no recorded answer, answered 502", key.describe_for_log());
-        Some(text(
-            StatusCode::BAD_GATEWAY,
-            format!(
-                "frametap replay serve --forward: {} has no recorded answer: {why}. To reach the real {}, run \
-                 `frametap proxy --forward` instead.\n",
-                key.describe(),
-                key.host
-            ),
-        ))
+        Some(super::http_answers::answer(req, target, &self.script))
     }
 }
 
-/// The answer to a CORS preflight (`OPTIONS` with `Access-Control-Request-Method`) for a request the HAR records an
-/// answer to. Chrome leaves preflights out of its HARs, so without this a page's cross-origin POST (a token
-/// refresh) would be blocked by the browser before its recorded answer could be replayed. It allows what the
-/// preflight asks, for its origin only, with credentials when the recorded answer allowed them.
-fn preflight_answer(
-    req: &Request<Incoming>,
-    key: &AnswerKey,
-    answers: &RecordedAnswers,
-) -> Option<Response<Full<Bytes>>> {
-    let asked = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
-    let method = asked("access-control-request-method").filter(|_| key.method == "OPTIONS")?;
-    let origin = asked("origin")?;
-    let recorded = AnswerKey { method: method.to_ascii_uppercase(), ..key.clone() };
-    let answer = answers.peek(&recorded)?;
-    let credentials = crate::event::header(&answer.headers, "access-control-allow-credentials")
-        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    let mut headers: Headers = vec![
-        ("access-control-allow-origin".into(), origin.to_owned()),
-        ("access-control-allow-methods".into(), recorded.method.clone()),
-        ("access-control-max-age".into(), "600".into()),
-        ("vary".into(), "Origin".into()),
-    ];
-    if let Some(wanted) = asked("access-control-request-headers") {
-        headers.push(("access-control-allow-headers".into(), wanted.to_owned()));
-    }
-    if credentials {
-        headers.push(("access-control-allow-credentials".into(), "true".into()));
-    }
-    crate::notice!(
-        "replay serve: {}: answered the CORS preflight for the recorded {} (HAR entry {})",
-        key.describe_for_log(),
-        recorded.method,
-        answer.entry
-    );
-    Some(response(204, &headers, Bytes::new()))
-}
-
-fn response(status: u16, headers: &Headers, body: Bytes) -> Response<Full<Bytes>> {
+pub(super) fn response(status: u16, headers: &Headers, body: Bytes) -> Response<Full<Bytes>> {
     let mut builder = Response::builder().status(status);
     for (name, value) in headers {
         builder = builder.header(name.as_str(), value.as_str());
@@ -236,7 +158,7 @@ fn response(status: u16, headers: &Headers, body: Bytes) -> Response<Full<Bytes>
     })
 }
 
-fn text(status: StatusCode, body: String) -> Response<Full<Bytes>> {
+pub(super) fn text(status: StatusCode, body: String) -> Response<Full<Bytes>> {
     let headers = vec![("content-type".to_owned(), "text/plain; charset=utf-8".to_owned())];
     response(status.as_u16(), &headers, Bytes::from(body))
 }
