@@ -1,9 +1,17 @@
 //! The live terminal log: one line per frame (time, connection, direction, opcode, size, preview),
 //! close lines with the code's name, and the blocks the analysis adds. The one place that prints frames.
+//! Columns stay put across connections and sizes; on a terminal (or with `COLUMNS`) a frame's line fits the
+//! width and prose wraps under its connection.
 
-use crate::event::{Frame, Opcode, Open, Peer, Record};
+mod frame;
+mod size;
+mod width;
+mod wrap;
+
+use crate::event::{ConnId, Open, Record};
 use crate::inspect::close_code_name;
 use std::io::{BufWriter, IsTerminal, Stdout, Write};
+use width::Width;
 
 /// How the terminal log prints records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -14,9 +22,6 @@ pub enum LogFormat {
     /// One JSON record per line: exactly the capture format.
     Json,
 }
-
-/// Longest payload preview, in characters.
-const PREVIEW_CHARS: usize = 160;
 
 /// Renders extra blocks (token reports, diagnoses) that the analysis defines.
 pub type BlockRenderer = fn(&Record, bool) -> Option<String>;
@@ -29,6 +34,11 @@ pub struct TerminalLog {
     blocks: Option<BlockRenderer>,
     /// False for `--quiet`: only closes, their diagnoses, warnings and the end are printed.
     frames: bool,
+    /// How wide lines may be: `COLUMNS`, the terminal's width, or no limit.
+    width: Width,
+    /// False after a flush: the terminal's width is read again before the next batch's first line.
+    width_read: bool,
+    conn: ConnColumn,
 }
 
 /// Whether output to a stream that `is_terminal` gets colours: only on a terminal, and only when `NO_COLOR` is
@@ -46,7 +56,17 @@ impl TerminalLog {
     /// A log on stdout; colours as [`colours_for`] says.
     pub fn stdout(format: LogFormat) -> Self {
         let color = colours_for(std::io::stdout().is_terminal());
-        TerminalLog { out: BufWriter::new(std::io::stdout()), format, color, blocks: None, frames: true }
+        let width = if format == LogFormat::Text { Width::for_stdout() } else { Width::Unlimited };
+        TerminalLog {
+            out: BufWriter::new(std::io::stdout()),
+            format,
+            color,
+            blocks: None,
+            frames: true,
+            width,
+            width_read: true,
+            conn: ConnColumn::default(),
+        }
     }
 
     /// `--quiet`: no line per frame (nor per open, annotation or token); what is left is how each connection
@@ -78,7 +98,21 @@ impl TerminalLog {
         }
         let text = match self.format {
             LogFormat::Json => Some(json.to_owned()),
-            LogFormat::Text => self.render(record),
+            LogFormat::Text => {
+                if !self.width_read {
+                    self.width.refresh();
+                    self.width_read = true;
+                }
+                if let Some(conn) = record.conn() {
+                    self.conn.see(conn);
+                }
+                let text = self.render(record);
+                // A frame's line was fitted; prose is wrapped.
+                match (record, self.width.columns()) {
+                    (Record::Frame(_), _) | (_, None) => text,
+                    (_, Some(width)) => text.map(|text| wrap::wrap(&text, width)),
+                }
+            }
         };
         if let Some(text) = text {
             // A closed stdout (a pipe to `head`) must not stop the relay.
@@ -86,15 +120,24 @@ impl TerminalLog {
         }
     }
 
+    /// Writes out what was printed: after each batch of records. The next batch starts by reading the
+    /// terminal's width again (once a batch: a resized window is followed without a system call per line).
     pub fn flush(&mut self) {
         let _ = self.out.flush();
+        self.width_read = false;
+    }
+
+    fn layout(&self) -> Layout {
+        Layout { paint: Paint(self.color), conn: self.conn, width: self.width.columns() }
     }
 
     fn render(&self, record: &Record) -> Option<String> {
-        let paint = Paint(self.color);
+        let layout = self.layout();
+        let paint = layout.paint;
+        let conn = |id: ConnId| self.conn.show(id);
         match record {
-            Record::Frame(frame) => Some(frame_line(frame, paint)),
-            Record::Open(open) => Some(open_lines(open, paint)),
+            Record::Frame(frame) => Some(frame::frame_line(frame, layout)),
+            Record::Open(open) => Some(open_lines(open, layout)),
             Record::Close(close) => {
                 let code = close.code.map_or("no code".to_owned(), |c| format!("{c} {}", close_code_name(c)));
                 let reason = close
@@ -105,23 +148,24 @@ impl TerminalLog {
                 let how = if close.clean { "clean close".to_owned() } else { format!("NOT clean ({})", close.how()) };
                 let detail = close.detail.as_deref().map_or(String::new(), |d| format!(" — {d}"));
                 Some(format!(
-                    "{} #{} {} first by {}: {code}{reason}, {how}, after {:.3} s{detail}",
+                    "{} {} {} first by {}: {code}{reason}, {how}, after {:.3} s{detail}",
                     time(record),
-                    close.conn,
+                    conn(close.conn),
                     paint.bold("CLOSED"),
                     close.closer_phrase(),
                     close.duration_ms / 1000.0
                 ))
             }
             Record::Note(note) => {
-                let conn = note.conn.map_or(String::new(), |c| format!(" #{c}"));
+                let conn = note.conn.map_or(String::new(), |c| format!(" {}", conn(c)));
                 let level = match note.level.as_str() {
                     "warn" | "error" => paint.yellow(&note.level.to_uppercase()),
                     other => other.to_owned(),
                 };
                 Some(format!("{}{conn} {level}: {}", time(record), note.message))
             }
-            Record::Annotation(a) => Some(paint.dim(&format!("{}      #{} ↳ {}", time(record), a.conn, a.text))),
+            // The arrow stands where a frame's opcode does, under the frame it annotates.
+            Record::Annotation(a) => Some(paint.dim(&format!("{} {}     ↳ {}", time(record), conn(a.conn), a.text))),
             Record::Token(_) | Record::Diagnosis(_) => self.blocks.and_then(|render| render(record, self.color)),
             Record::End(end) => Some(format!(
                 "{} session ended: {}, {}, {}{}",
@@ -149,89 +193,6 @@ fn time(record: &Record) -> String {
     record.ts().0.format("%H:%M:%S%.3f").to_string()
 }
 
-fn arrow(from: Peer, to: Peer) -> String {
-    let letter = |p: Peer| match p {
-        Peer::Client => 'C',
-        Peer::Server => 'S',
-        Peer::Proxy => 'P',
-    };
-    format!("{}→{}", letter(from), letter(to))
-}
-
-/// The opcode column's width: the longest opcode name (`continuation`; `reserved-15` is shorter).
-const OPCODE_COLUMN: usize = "continuation".len();
-
-fn frame_line(frame: &Frame, paint: Paint) -> String {
-    // A fragment's place in its message follows the size, so the columns before it stay aligned.
-    let place = match (frame.opcode, frame.fin) {
-        (Opcode::Continuation, true) => "(last) ",
-        (Opcode::Continuation, false) => "(more follow) ",
-        (op, false) if op.is_data() => "(first fragment) ",
-        _ => "",
-    };
-    let mut line = format!(
-        "{} #{} {} {:<OPCODE_COLUMN$} {:>7} B  {place}",
-        frame.ts.0.format("%H:%M:%S%.3f"),
-        frame.conn,
-        match frame.from {
-            Peer::Client => paint.cyan(&arrow(frame.from, frame.to)),
-            Peer::Server => paint.green(&arrow(frame.from, frame.to)),
-            Peer::Proxy => paint.yellow(&arrow(frame.from, frame.to)),
-        },
-        frame.opcode.name(),
-        frame.len
-    );
-    if frame.opcode == Opcode::Close {
-        match frame.close_parts() {
-            (Some(code), reason) => {
-                line += &paint.bold(&format!("{code} {}", close_code_name(code)));
-                match reason {
-                    Some(r) if !r.is_empty() => line += &format!(" reason {r:?}"),
-                    Some(_) => line += " (no reason)",
-                    None => line += " reason is not valid UTF-8",
-                }
-            }
-            (None, _) if frame.payload.is_empty() => line += "(no code: 1005 No Status Received)",
-            (None, _) => line += &format!("malformed close payload {}", hex_preview(&frame.payload)),
-        }
-    } else {
-        line += &preview(frame);
-    }
-    if frame.invalid_utf8() {
-        line += &paint.yellow("  [invalid UTF-8: passed on as sent]");
-    }
-    if frame.rsv != 0 {
-        line += &paint.yellow(&format!("  [RSV bits {:03b}]", frame.rsv));
-    }
-    if !frame.relayed {
-        line += &paint.yellow("  [not relayed]");
-    }
-    line
-}
-
-/// A one-line preview of a frame's payload: the text as sent (line breaks folded, never re-serialised), or hex.
-pub fn preview(frame: &Frame) -> String {
-    match frame.text() {
-        Some(text) => {
-            // Only the start is folded: a 64 MiB frame costs no more to preview than a short one.
-            let head = text.char_indices().nth(PREVIEW_CHARS * 8).map_or(text, |(cut, _)| &text[..cut]);
-            let shown = truncate(&crate::inspect::one_line(head), PREVIEW_CHARS);
-            if head.len() < text.len() && !shown.ends_with('…') {
-                shown + "…"
-            } else {
-                shown
-            }
-        }
-        None => hex_preview(&frame.payload),
-    }
-}
-
-fn hex_preview(bytes: &[u8]) -> String {
-    let shown: Vec<String> = bytes.iter().take(32).map(|b| format!("{b:02x}")).collect();
-    let more = if bytes.len() > 32 { " …" } else { "" };
-    format!("hex {}{more}", shown.join(" "))
-}
-
 /// `text` cut after `max` characters, with `…` where it was cut.
 pub(crate) fn truncate(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
@@ -242,17 +203,18 @@ pub(crate) fn truncate(text: &str, max: usize) -> String {
 
 /// The request's line, stamped when it arrived; for an upgrade that failed, then the failure's line, stamped
 /// when frametap knew (both print then, since the `open` record is written once the upstream answered or failed).
-fn open_lines(open: &Open, paint: Paint) -> String {
+fn open_lines(open: &Open, layout: Layout) -> String {
+    let (paint, conn) = (layout.paint, layout.conn.show(open.conn));
     let time = open.ts.0.format("%H:%M:%S%.3f");
     let upstream = open.upstream.as_deref().unwrap_or("?");
-    let head = format!("{time} #{} {} {} → {upstream}", open.conn, open.request.method, open.request.path);
+    let head = format!("{time} {conn} {} {} → {upstream}", open.request.method, open.request.path);
     // Stamped when frametap knew; a record written before frametap recorded that has only the request's time.
     let (failed_at, after) = match (open.failed_at(), open.failed_ms) {
         (Some(at), Some(ms)) => (
-            format!("{} #{}", at.0.format("%H:%M:%S%.3f"), open.conn),
+            format!("{} {conn}", at.0.format("%H:%M:%S%.3f")),
             format!(" ({} after the request)", crate::inspect::close::human_ms(ms)),
         ),
-        _ => (format!("{time} #{}", open.conn), String::new()),
+        _ => (format!("{time} {conn}"), String::new()),
     };
     if let Some(error) = &open.error {
         return format!("{head}\n{failed_at} {}{after}: {error}", paint.red("UPSTREAM FAILED"));
@@ -280,6 +242,41 @@ pub(crate) const LONG_TEXT_CHARS: usize = 400;
 /// record keeps it whole.
 pub(crate) fn one_line_cut(text: &str) -> String {
     truncate(&crate::inspect::one_line(text), LONG_TEXT_CHARS)
+}
+
+/// The smallest connection column: `#999`, so the columns after it stay put from #1 to #999.
+const MIN_CONN_DIGITS: usize = 3;
+
+/// The connection column: `#N` right-aligned, as wide as the widest number the log has printed (3 digits at
+/// least). Past #999 it widens by one, once, and stays so: the columns move at #1000 and never back.
+#[derive(Clone, Copy)]
+struct ConnColumn {
+    digits: usize,
+}
+
+impl Default for ConnColumn {
+    fn default() -> Self {
+        ConnColumn { digits: MIN_CONN_DIGITS }
+    }
+}
+
+impl ConnColumn {
+    fn see(&mut self, conn: ConnId) {
+        self.digits = self.digits.max(conn.checked_ilog10().map_or(1, |log| log as usize + 1));
+    }
+
+    fn show(self, conn: ConnId) -> String {
+        format!("{:>width$}", format!("#{conn}"), width = self.digits + 1)
+    }
+}
+
+/// How a record's lines are laid out.
+#[derive(Clone, Copy)]
+struct Layout {
+    paint: Paint,
+    conn: ConnColumn,
+    /// The columns a frame's line fits, if there is a limit.
+    width: Option<usize>,
 }
 
 #[derive(Clone, Copy)]
@@ -316,79 +313,22 @@ impl Paint {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::Ts;
+    use crate::event::{Frame, Opcode, Peer, Ts};
     use bytes::Bytes;
 
-    fn frame(opcode: Opcode, fin: bool, payload: &[u8]) -> Frame {
-        let mut frame = Frame::whole(3, Ts::now(), 1, Peer::Server, opcode, Bytes::copy_from_slice(payload));
-        frame.fin = fin;
-        frame
-    }
-
-    fn line(f: &Frame) -> String {
-        frame_line(f, Paint(false))
+    fn plain() -> Layout {
+        Layout { paint: Paint(false), conn: ConnColumn::default(), width: None }
     }
 
     #[test]
-    fn frame_lines_show_direction_opcode_size_and_preview() {
-        let text = line(&frame(Opcode::Text, true, br#"{ "type": "response",  "code": 200 }"#));
-        assert!(text.contains("#3 S→C text") && text.contains(r#"{ "type": "response",  "code": 200 }"#), "{text}");
-        // As sent, never re-serialised (a re-serialised number, duplicate key or escape would read differently);
-        // line breaks and their indentation fold to one space.
-        let exact = line(&frame(
-            Opcode::Text,
-            true,
-            br#"{"n": 12345678901234567890123, "x": 1.10, "a": 1, "a": 2, "u": "\u00e9"}"#,
-        ));
-        assert!(
-            exact.contains(r#"{"n": 12345678901234567890123, "x": 1.10, "a": 1, "a": 2, "u": "\u00e9"}"#),
-            "{exact}"
-        );
-        let pretty = line(&frame(Opcode::Text, true, b"{\n  \"a\": 1,\n\t\"b\": 2\n}"));
-        assert!(pretty.contains(r#"{ "a": 1, "b": 2 }"#), "{pretty}");
-        let long = "x".repeat(100_000);
-        assert!(
-            line(&frame(Opcode::Text, true, long.as_bytes())).ends_with(&format!("{}…", "x".repeat(PREVIEW_CHARS - 1)))
-        );
-        let binary = line(&frame(Opcode::Binary, true, &[1, 2, 255]));
-        assert!(binary.contains("hex 01 02 ff"), "{binary}");
-        let first = line(&frame(Opcode::Text, false, b"par"));
-        assert!(first.contains(" text ") && first.contains(" 3 B  (first fragment) par"), "{first}");
-        let bad = line(&frame(Opcode::Text, true, &[0xff]));
-        assert!(bad.contains("invalid UTF-8"), "{bad}");
-    }
-
-    /// Every frame line starts its size at the same column, whatever the opcode and its place in a fragmented
-    /// message (`continuation (more follow)` used to overflow the opcode column and push its row right).
-    #[test]
-    fn frame_lines_keep_their_columns_for_every_opcode_and_fragment() {
-        let opcodes = [
-            Opcode::Continuation,
-            Opcode::Text,
-            Opcode::Binary,
-            Opcode::Close,
-            Opcode::Ping,
-            Opcode::Pong,
-            Opcode::Reserved(3),
-            Opcode::Reserved(15),
-        ];
-        let mut seen = Vec::new();
-        for opcode in opcodes {
-            for fin in [true, false] {
-                let text = line(&frame(opcode, fin, b"abc"));
-                let size_at = text.find("  3 B  ").map(|at| text[..at].chars().count());
-                seen.push((size_at, text));
-            }
-        }
-        let first = seen[0].0;
-        assert!(first.is_some(), "{}", seen[0].1);
-        for (size_at, text) in &seen {
-            assert_eq!(*size_at, first, "{text}");
-        }
-        let words = |opcode, fin| line(&frame(opcode, fin, b"abc"));
-        assert!(words(Opcode::Continuation, false).contains("(more follow)"));
-        assert!(words(Opcode::Continuation, true).contains("(last)"));
-        assert!(words(Opcode::Binary, false).contains("(first fragment)"));
+    fn the_connection_column_holds_three_digits_then_widens_once() {
+        let mut column = ConnColumn::default();
+        assert_eq!([column.show(1), column.show(42), column.show(150)], ["  #1", " #42", "#150"]);
+        column.see(999);
+        assert_eq!(column.show(1), "  #1");
+        column.see(1000);
+        column.see(7);
+        assert_eq!([column.show(1), column.show(1000)], ["   #1", "#1000"], "wider from #1000 on, for good");
     }
 
     #[test]
@@ -397,16 +337,6 @@ mod tests {
         assert!(!no_color(Some(std::ffi::OsStr::new(""))), "an empty NO_COLOR keeps colours (no-color.org)");
         assert!(no_color(Some(std::ffi::OsStr::new("1"))));
         assert!(!colours_for(false), "never colours outside a terminal");
-    }
-
-    #[test]
-    fn close_lines_name_the_code() {
-        let close = line(&frame(Opcode::Close, true, b"\x03\xe8"));
-        assert!(close.contains("1000 Normal Closure (no reason)"), "{close}");
-        let private = line(&frame(Opcode::Close, true, b"\x0f\xa1kicked"));
-        assert!(private.contains("4001 Private") && private.contains("reason \"kicked\""), "{private}");
-        let empty = line(&frame(Opcode::Close, true, b""));
-        assert!(empty.contains("1005 No Status Received"), "{empty}");
     }
 
     /// A failed upgrade prints its request stamped when it arrived and its failure stamped when it was known.
@@ -425,10 +355,10 @@ mod tests {
             handshake_ms: None,
             failed_ms: Some(10_002.5),
         };
-        let lines = open_lines(&open, Paint(false));
+        let lines = open_lines(&open, plain());
         assert_eq!(
             lines,
-            "16:00:00.000 #2 GET /chat → ws://127.0.0.1:9/chat\n16:00:10.002 #2 UPSTREAM FAILED (10.0 s after the request): timed out after 10.0 s while waiting for the upstream's handshake response"
+            "16:00:00.000   #2 GET /chat → ws://127.0.0.1:9/chat\n16:00:10.002   #2 UPSTREAM FAILED (10.0 s after the request): timed out after 10.0 s while waiting for the upstream's handshake response"
         );
         open.error = None;
         open.response = Some(crate::event::HttpResponse {
@@ -438,22 +368,22 @@ mod tests {
             body_base64: None,
         });
         open.failed_ms = Some(2_000.0);
-        let lines = open_lines(&open, Paint(false));
+        let lines = open_lines(&open, plain());
         assert!(
             lines.ends_with(
-                "\n16:00:02.000 #2 UPGRADE REFUSED with 403 (2.0 s after the request)\n      body: origin not allowed"
+                "\n16:00:02.000   #2 UPGRADE REFUSED with 403 (2.0 s after the request)\n      body: origin not allowed"
             ),
             "{lines}"
         );
         // A record written before `failed_ms` existed has only the request's time.
         open.failed_ms = None;
-        assert!(open_lines(&open, Paint(false)).contains("\n16:00:00.000 #2 UPGRADE REFUSED with 403\n"));
+        assert!(open_lines(&open, plain()).contains("\n16:00:00.000   #2 UPGRADE REFUSED with 403\n"));
     }
 
     /// `--quiet --log-format json` prints closes, not frames, so only the former are serialised for it.
     #[test]
     fn a_quiet_json_log_wants_the_json_of_closes_only() {
-        let frame = Record::Frame(frame(Opcode::Text, true, b"hi"));
+        let frame = Record::Frame(Frame::whole(3, Ts::now(), 1, Peer::Server, Opcode::Text, Bytes::from_static(b"hi")));
         let close = Record::Close(crate::event::Close {
             conn: 3,
             ts: Ts::now(),

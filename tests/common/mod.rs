@@ -2,6 +2,7 @@
 //! started through the same library entry point as `frametap proxy`.
 #![allow(dead_code)]
 
+pub mod binary;
 pub mod ports;
 pub mod raw;
 pub mod tls;

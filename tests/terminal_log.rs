@@ -1,0 +1,283 @@
+//! The live terminal log as people who watch it all day read it, from the real binary over real relayed
+//! connections: columns that stay put from #1 to #150 and for frames of 10 MB and more, frame lines fitted to the
+//! terminal (or `COLUMNS`) and diagnoses wrapped under their connection, whole lines in a pipe, and no piece of a
+//! secret under `--redact` wherever a line is cut.
+#![cfg(unix)]
+
+mod common;
+
+use common::binary::{send_a_first_message_without_action, spawn_proxy, RunningProxy};
+use futures_util::{SinkExt, StreamExt};
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message;
+
+/// How long a test waits for a line the proxy should print.
+const WAIT: Duration = Duration::from_secs(30);
+
+/// True for a line of the log stamped with its time (`07:20:22.554 …`), not one of a diagnosis block.
+fn stamped(line: &str) -> bool {
+    let bytes = line.as_bytes();
+    bytes.len() > 13 && bytes[2] == b':' && bytes[5] == b':' && bytes[8] == b'.' && bytes[12] == b' '
+}
+
+/// The column (in characters) where `needle` starts in `line`.
+fn column_of(line: &str, needle: &str) -> Option<usize> {
+    line.find(needle).map(|at| line[..at].chars().count())
+}
+
+/// A line's width on screen (every character these tests print takes one column).
+fn width(line: &str) -> usize {
+    line.chars().count()
+}
+
+/// One WebSocket connection through the proxy at `url`: sends `message`, waits for the echo, closes.
+async fn echo_once(url: &str, message: Message) {
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("{url}/chat")).await.unwrap();
+    ws.send(message).await.unwrap();
+    ws.next().await.unwrap().unwrap();
+    ws.close(None).await.unwrap();
+    while ws.next().await.is_some() {}
+}
+
+/// Reads the log until a line satisfies `last`; returns every line read.
+async fn read_until(
+    stdout: &mut tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+    last: impl Fn(&str) -> bool,
+) -> Vec<String> {
+    let mut lines = Vec::new();
+    let read = async {
+        loop {
+            let line = stdout.next_line().await.unwrap().unwrap_or_else(|| panic!("the log ended: {lines:#?}"));
+            let done = last(&line);
+            lines.push(line);
+            if done {
+                break;
+            }
+        }
+    };
+    tokio::time::timeout(WAIT, read).await.expect("the log line awaited");
+    lines
+}
+
+/// `#10` used to push its row one column right of `#9`'s (and `#100` two), and a frame of 10 MB or more overflowed
+/// the size column: now every line's connection ends at one column, and every frame line's direction, opcode,
+/// size and preview start at one column each, from #1 to #150, for 7-byte texts and 12 MiB binaries alike.
+#[tokio::test]
+async fn columns_stay_put_from_connection_1_to_150_and_for_frames_of_10_mb_and_more() {
+    let server = common::start_echo_server().await;
+    let upstream = format!("ws://{server}");
+    let mut proxy = RunningProxy::start(&["--no-ui", "--no-capture", "--upstream", &upstream]).await;
+    let url = proxy.banner.url.clone();
+    // The log is read while the connections run: a full pipe would hold the relay back.
+    let clients = tokio::spawn(async move {
+        for conn in 1..=150u32 {
+            let message = match conn % 50 {
+                0 => Message::binary(vec![7u8; 12 << 20]),
+                _ => Message::text(format!("hello {conn}")),
+            };
+            echo_once(&url, message).await;
+        }
+    });
+    let lines = read_until(&mut proxy.stdout, |l| stamped(l) && l.contains("#150 CLOSED")).await;
+    clients.await.unwrap();
+    proxy.stop().await;
+    let log = lines.join("\n");
+    let mut conn_ends = std::collections::BTreeSet::new();
+    let mut frame_columns = std::collections::BTreeSet::new();
+    let mut conns_seen = std::collections::BTreeSet::new();
+    for line in lines.iter().filter(|l| stamped(l)) {
+        let after_time = line[13..].trim_start();
+        let Some(number) = after_time.strip_prefix('#') else { continue };
+        let digits: String = number.chars().take_while(char::is_ascii_digit).collect();
+        conns_seen.insert(digits.parse::<u32>().unwrap());
+        conn_ends.insert(column_of(line, &format!("#{digits} ")).unwrap() + 1 + digits.len());
+        if let Some(arrow) = column_of(line, "C→S").or_else(|| column_of(line, "S→C")) {
+            let size_end = column_of(line, "B  ").unwrap_or_else(|| panic!("no size: {line}"));
+            let preview = size_end + 3;
+            let opcode = arrow + 4;
+            frame_columns.insert((arrow, opcode, size_end, preview));
+            assert!(line.chars().nth(opcode).is_some_and(|c| c.is_ascii_lowercase()), "{line}");
+        }
+    }
+    assert_eq!(conns_seen, (1..=150).collect(), "every connection is logged:\n{log}");
+    assert_eq!(conn_ends.len(), 1, "every line's connection ends at one column: {conn_ends:?}\n{log}");
+    assert_eq!(frame_columns.len(), 1, "every frame line keeps its columns: {frame_columns:?}\n{log}");
+    let big: Vec<&String> = lines.iter().filter(|l| l.contains(" binary ")).collect();
+    assert_eq!(big.len(), 6, "3 twelve-MiB frames each way: {big:#?}");
+    assert!(big.iter().all(|l| l.contains(" 12.0 MiB  hex 07 07")), "{big:#?}");
+}
+
+/// The seed story (the simulator closes after a first message without `action`) as its log prints it, to the end.
+async fn the_first_mistake(env: &[(&str, Option<&str>)]) -> Vec<String> {
+    let mut proxy = RunningProxy::start_with(&["--no-ui", "--no-capture"], env).await;
+    let live = send_a_first_message_without_action(&proxy.banner.url, &mut proxy.stdout).await;
+    let (rest, _home) = proxy.stop_reading_the_rest().await;
+    live.lines().map(str::to_owned).chain(rest).collect()
+}
+
+/// The diagnosis block of connection 1: its lines up to the next stamped line.
+fn diagnosis_block(lines: &[String]) -> &[String] {
+    let start = lines.iter().position(|l| l.starts_with("  diagnosis conn 1: ")).expect("a diagnosis");
+    let end = lines[start..].iter().position(|l| stamped(l)).map_or(lines.len(), |n| start + n);
+    &lines[start..end]
+}
+
+/// The words of some lines in order, digits masked (two runs differ in their timings).
+fn words(lines: &[String]) -> Vec<String> {
+    let masked = |w: &str| w.chars().map(|c| if c.is_ascii_digit() { '0' } else { c }).collect();
+    lines.iter().flat_map(|l| l.split_whitespace().map(masked).collect::<Vec<String>>()).collect()
+}
+
+/// `COLUMNS` (what a terminal would say, without one): the frame lines fit 80 columns, and the diagnosis wraps at
+/// 80 with a hanging indent (a cause goes on under its text, its evidence under its bullet) instead of running
+/// back to the first column, every word of it kept. In a pipe without `COLUMNS`, each cause and each piece of
+/// evidence stays one whole line, as a `grep` through a log file wants it.
+#[tokio::test]
+async fn columns_fits_frames_to_the_width_and_wraps_the_diagnosis_under_its_connection() {
+    let sent = r#"{"type":"message","content":"Hello from custom UI","timestamp":1764097800000}"#;
+    let piped = the_first_mistake(&[]).await;
+    let log = piped.join("\n");
+    assert!(piped.iter().any(|l| l.contains("C→S text") && l.ends_with(&format!("77 B  {sent}"))), "{log}");
+    let whole = diagnosis_block(&piped);
+    let cause = whole.iter().find(|l| l.starts_with("      1. ")).expect(&log);
+    let evidence = whole.iter().find(|l| l.starts_with("         · ")).expect(&log);
+    assert!(width(cause) > 80 && width(evidence) > 80, "one long line each in a pipe:\n{log}");
+
+    let fitted = the_first_mistake(&[("COLUMNS", Some("80"))]).await;
+    let log = fitted.join("\n");
+    for line in &fitted {
+        assert!(width(line) <= 80 || line.split_whitespace().count() == 1, "wider than 80: {line:?}\n{log}");
+    }
+    let frame = fitted.iter().find(|l| l.contains("C→S text")).expect(&log);
+    assert!(frame.ends_with('…') && width(frame) >= 78, "fitted, not merely cut: {frame:?}");
+    let block = diagnosis_block(&fitted);
+    assert!(block[1..].iter().all(|l| l.starts_with("    ")), "under its connection:\n{log}");
+    assert_eq!(words(block), words(whole), "every word kept, in order");
+    let cause = block.iter().position(|l| l.starts_with("      1. ")).expect(&log);
+    assert!(block[cause + 1].starts_with("         ") && !block[cause + 1][9..].starts_with(' '), "{log}");
+    let evidence = block.iter().position(|l| l.starts_with("         · ")).expect(&log);
+    assert!(block[evidence + 1].starts_with("           ") && !block[evidence + 1][11..].starts_with(' '), "{log}");
+}
+
+/// A `COLUMNS` that is no width is said so at start, and ignored: the log keeps whole lines, as in any pipe.
+#[tokio::test]
+async fn a_columns_that_is_no_width_is_warned_about_and_ignored() {
+    let mut proxy = RunningProxy::start_with(&["--no-ui", "--no-capture"], &[("COLUMNS", Some("80x24"))]).await;
+    let said = "frametap: warning: COLUMNS=\"80x24\" is not a number of columns, so the log ignores it; \
+                set a whole number (COLUMNS=120) or unset it";
+    assert!(proxy.banner.lines.iter().any(|l| l == said), "{:#?}", proxy.banner.lines);
+    let live = send_a_first_message_without_action(&proxy.banner.url, &mut proxy.stdout).await;
+    proxy.stop().await;
+    assert!(live.lines().any(|l| width(l) > 80), "no width applied: {live}");
+}
+
+/// A real terminal (a pseudo-terminal of 100 columns, then resized to 72): frame lines fit the width the
+/// terminal says, and follow it when the window is resized while frametap runs.
+#[tokio::test]
+async fn a_terminal_gets_lines_of_its_width_and_a_resize_is_followed() {
+    let server = common::start_echo_server().await;
+    let upstream = format!("ws://{server}");
+    let mut terminal = Terminal::open(100);
+    let args = ["--no-ui", "--no-capture", "--upstream", &upstream];
+    let (mut child, banner, _home) = spawn_proxy(&args, &[], terminal.slave()).await;
+    let long = "word ".repeat(100);
+    let wait_for_frames = |columns: usize| {
+        let mut frames = Vec::new();
+        while frames.len() < 2 {
+            let line = terminal.lines.recv_timeout(WAIT).expect("the frame lines on the terminal");
+            if line.contains("C→S text") || line.contains("S→C text") {
+                frames.push(line);
+            }
+        }
+        for frame in frames {
+            assert!(frame.ends_with('…') && (columns - 2..=columns).contains(&width(&frame)), "{columns}: {frame:?}");
+        }
+    };
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("{}/chat", banner.url)).await.unwrap();
+    ws.send(Message::text(long.clone())).await.unwrap();
+    ws.next().await.unwrap().unwrap();
+    wait_for_frames(100);
+    terminal.resize(72);
+    ws.send(Message::text(long)).await.unwrap();
+    ws.next().await.unwrap().unwrap();
+    wait_for_frames(72);
+    drop(ws);
+    // SAFETY: sending SIGTERM to our own child process.
+    unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGTERM) };
+    assert!(child.wait().await.unwrap().success());
+}
+
+/// Under `--redact` the log cuts previews of payloads that are already masked: at 80 columns the cut falls at
+/// every place of the session token in turn (the text before it grows by one character a frame), and no piece
+/// of the token shows, in the frame lines nor in the diagnosis quoting the last frame.
+#[tokio::test]
+async fn no_piece_of_a_secret_shows_wherever_the_width_cuts_a_redacted_preview() {
+    const SECRET: &str = "sEcReT-vAlUe-0123456789-kLmNoP";
+    let server = common::start_echo_server().await;
+    let upstream = format!("ws://{server}");
+    let args = ["--no-ui", "--no-capture", "--redact", "--upstream", &upstream];
+    let mut proxy = RunningProxy::start_with(&args, &[("COLUMNS", Some("80"))]).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("{}/chat", proxy.banner.url)).await.unwrap();
+    for before in 0..40 {
+        let text = format!(r#"{{"x":"{}","token":"{SECRET}","text":"again {SECRET}"}}"#, "x".repeat(before));
+        ws.send(Message::text(text)).await.unwrap();
+        ws.next().await.unwrap().unwrap();
+    }
+    ws.close(None).await.unwrap();
+    while ws.next().await.is_some() {}
+    let lines = read_until(&mut proxy.stdout, |l| l.contains("CLOSED")).await;
+    let (rest, _home) = proxy.stop_reading_the_rest().await;
+    let log = [lines, rest].concat().join("\n");
+    assert!(log.contains("diagnosis conn 1"), "{log}");
+    let frames = log.lines().filter(|l| l.contains("C→S text")).count();
+    assert_eq!(frames, 40, "{log}");
+    assert!(log.contains("…") && !log.contains(&SECRET[..3]), "a piece of the secret:\n{log}");
+}
+
+/// A pseudo-terminal: frametap's stdout is its slave side; what it prints is read, line by line, from the master.
+struct Terminal {
+    master: std::os::fd::OwnedFd,
+    slave: Option<std::os::fd::OwnedFd>,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Terminal {
+    fn open(columns: u16) -> Terminal {
+        use std::io::BufRead;
+        use std::os::fd::{FromRawFd, OwnedFd};
+        let (mut master, mut slave) = (-1, -1);
+        let size = libc::winsize { ws_row: 30, ws_col: columns, ws_xpixel: 0, ws_ypixel: 0 };
+        // SAFETY: openpty writes two descriptors it opened, which are then owned here.
+        let (master, slave) = unsafe {
+            let opened = libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), &size);
+            assert_eq!(opened, 0, "openpty: {}", std::io::Error::last_os_error());
+            (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave))
+        };
+        let reader = std::fs::File::from(master.try_clone().unwrap());
+        let (sender, lines) = std::sync::mpsc::channel();
+        // Drained all along, so frametap never blocks on a full terminal; ends with EIO once frametap exits.
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(reader).lines() {
+                let Ok(line) = line else { break };
+                if sender.send(line.trim_end_matches('\r').to_owned()).is_err() {
+                    break;
+                }
+            }
+        });
+        Terminal { master, slave: Some(slave), lines }
+    }
+
+    /// The slave side, for the child's stdout (once: only the child holds it then, so the reader sees the end).
+    fn slave(&mut self) -> std::process::Stdio {
+        std::process::Stdio::from(self.slave.take().expect("one child"))
+    }
+
+    /// Resizes the window, as a terminal emulator does when its window is dragged.
+    fn resize(&self, columns: u16) {
+        use std::os::fd::AsRawFd;
+        let size = libc::winsize { ws_row: 30, ws_col: columns, ws_xpixel: 0, ws_ypixel: 0 };
+        // SAFETY: TIOCSWINSZ reads a winsize from a valid pointer on an open descriptor.
+        let done = unsafe { libc::ioctl(self.master.as_raw_fd(), libc::TIOCSWINSZ, &size) };
+        assert_eq!(done, 0, "TIOCSWINSZ: {}", std::io::Error::last_os_error());
+    }
+}
