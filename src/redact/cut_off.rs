@@ -2,7 +2,7 @@
 
 use super::Redactor;
 
-/// The mark every shortened preview ends with (`log::preview`, `inspect::close::preview`).
+/// The mark every shortened preview ends with (`log::frame::preview`, `inspect::close::preview`).
 const CUT_MARK: char = '…';
 
 /// A piece of a secret this long is masked wherever the cut falls; a shorter one only where a word starts, so a
