@@ -23,4 +23,7 @@ echo "==> cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --quiet -- -D warnings
 # clippy --all-targets also compiles the benchmarks; they run only when asked (docs/performance.md).
 echo "==> cargo test"
+# The terminal log fits its lines to COLUMNS when set (README, "The terminal log"); the tests that read the log
+# set the width they want, so an exported COLUMNS from the caller's shell must not reach the others.
+unset COLUMNS
 cargo test
