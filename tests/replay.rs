@@ -226,6 +226,45 @@ async fn served_replay_reports_a_client_frame_that_differs_and_goes_on() {
     assert_eq!(notes, 2, "divergences are notes in the replay's capture");
 }
 
+/// A client sends "go" and reads `count` text frames from a `replay serve` at `pace`; returns how long the frames
+/// took from the first to the last.
+async fn time_a_served_burst(dir: &Path, count: usize, pace: Pace) -> Duration {
+    let texts: Vec<String> = (0..count).map(|i| format!("tick {i}")).collect();
+    let mut messages = vec![(Peer::Client, "go")];
+    messages.extend(texts.iter().map(|t| (Peer::Server, t.as_str())));
+    let capture =
+        conversation_capture(dir, &format!("burst-{pace}.jsonl"), "ws://example.com/feed", 101, &messages, None);
+    let out = dir.join(format!("served-{pace}.jsonl"));
+    let (addr, stop, _reports) = start_serving_paced(&capture, &out, Front::Plain, pace).await;
+    let (head, ws, _) = raw::connect(addr, "/feed", &[]).await;
+    let mut ws = ws.unwrap_or_else(|| panic!("no upgrade: {head}"));
+    ws.send(true, Opcode::Text, b"go").await;
+    let first = read(&mut ws).await.unwrap();
+    let started = Instant::now();
+    assert_eq!(first.2, b"tick 0");
+    for i in 1..count {
+        let frame = read(&mut ws).await.unwrap();
+        assert_eq!(frame.2, format!("tick {i}").into_bytes(), "frames in recorded order");
+    }
+    let took = started.elapsed();
+    let _ = stop.send(());
+    took
+}
+
+#[tokio::test]
+async fn replayed_frames_keep_the_recorded_spacing_without_timer_tick_drift() {
+    let dir = tempfile::tempdir().unwrap();
+    // Recorded 1 ms apart (conversation_capture): 999 ms from the first server frame to the last.
+    let fast = time_a_served_burst(dir.path(), 1000, Pace::Fast).await;
+    assert!(fast < Duration::from_millis(400), "fast waits for nothing but the peer: 1000 frames took {fast:?}");
+    let original = time_a_served_burst(dir.path(), 1000, Pace::Original).await;
+    assert!(original >= Duration::from_millis(950), "original keeps the recorded delays: {original:?}");
+    assert!(
+        original < Duration::from_millis(1250),
+        "original adds no delay of its own per frame (999 ms recorded): {original:?}"
+    );
+}
+
 /// Sends `capture` to a fresh upstream; returns the send report and the client frames the upstream received.
 async fn send_to_upstream(
     capture: &Path,

@@ -155,7 +155,9 @@ impl<W: AsyncRead + AsyncWrite + Unpin> Player<W> {
                     if !self.send(step.frame, self.role).await {
                         return;
                     }
-                    anchor = Instant::now();
+                    // The next delay counts from when this frame was due, not from when the timer fired: timers
+                    // fire late (up to a millisecond), and counting from then would add that to every frame.
+                    anchor = due;
                 }
                 Turn::Theirs => {
                     expected += 1;
@@ -258,6 +260,20 @@ impl<W: AsyncRead + AsyncWrite + Unpin> Player<W> {
         loop {
             if self.peer_end.is_some() {
                 return false;
+            }
+            if *self.shutdown.borrow() {
+                self.shutting_down = true;
+                return false;
+            }
+            if Instant::now() >= due {
+                // Already due: no timer, whose millisecond ticks would space every frame of a burst (and of a
+                // `fast` replay) a millisecond apart. Only take what the peer has sent meanwhile.
+                match self.rx.try_recv() {
+                    Ok(event) => self.accept(Some(event)),
+                    Err(mpsc::error::TryRecvError::Empty) => return true,
+                    Err(mpsc::error::TryRecvError::Disconnected) => self.accept(None),
+                }
+                continue;
             }
             let mut shutdown = self.shutdown.clone();
             tokio::select! {

@@ -185,6 +185,16 @@ pub async fn start_serving_as(
     out: &Path,
     front: Front,
 ) -> (SocketAddr, oneshot::Sender<()>, mpsc::UnboundedReceiver<PlayReport>) {
+    start_serving_paced(capture, out, front, Pace::Fast).await
+}
+
+/// [`start_serving_as`] at `pace`.
+pub async fn start_serving_paced(
+    capture: &Path,
+    out: &Path,
+    front: Front,
+    pace: Pace,
+) -> (SocketAddr, oneshot::Sender<()>, mpsc::UnboundedReceiver<PlayReport>) {
     let script = Script::load(capture, None, false).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -200,7 +210,7 @@ pub async fn start_serving_as(
     });
     let (stop, stopped) = oneshot::channel::<()>();
     let session = session_to(out, "replay-serve").await;
-    let options = ServeOptions { play: play_options(Pace::Fast), handshake_timeout: SHORT };
+    let options = ServeOptions { play: play_options(pace), handshake_timeout: SHORT };
     tokio::spawn(async move {
         let stopped = async {
             let _ = stopped.await;
