@@ -150,6 +150,9 @@ impl<W: AsyncRead + AsyncWrite + Unpin> Player<W> {
                 Turn::Ours => {
                     let due = anchor + self.options.pace.delay(step.gap);
                     if !self.wait_until(due).await {
+                        if self.peer_closed_early() {
+                            self.diverge_closed_early().await;
+                        }
                         return;
                     }
                     if !self.send(step.frame, self.role).await {
@@ -174,10 +177,7 @@ impl<W: AsyncRead + AsyncWrite + Unpin> Player<W> {
                                 .await;
                             }
                             if early_close {
-                                self.diverge(format!(
-                                    "the {peer} closed before the recording did: the rest of the script was not played"
-                                ))
-                                .await;
+                                self.diverge_closed_early().await;
                                 return;
                             }
                         }
@@ -255,10 +255,23 @@ impl<W: AsyncRead + AsyncWrite + Unpin> Player<W> {
         }
     }
 
-    /// Waits until `due`, collecting the peer's frames meanwhile. False when the peer is gone or on shutdown.
+    /// True once the peer's close frame has arrived ahead of the script (no step of it has taken it yet).
+    fn peer_closed_early(&self) -> bool {
+        self.inbox.iter().any(|frame| frame.opcode == Opcode::Close)
+    }
+
+    async fn diverge_closed_early(&mut self) {
+        let peer = self.peer().as_str();
+        self.diverge(format!("the {peer} closed before the recording did: the rest of the script was not played"))
+            .await;
+    }
+
+    /// Waits until `due`, collecting the peer's frames meanwhile. False when the peer is gone, has sent its close
+    /// (which is answered at once, not after the recorded pause, and never followed by a data frame: RFC 6455
+    /// §5.5.1) or on shutdown.
     pub(super) async fn wait_until(&mut self, due: Instant) -> bool {
         loop {
-            if self.peer_end.is_some() {
+            if self.peer_end.is_some() || self.peer_closed_early() {
                 return false;
             }
             if *self.shutdown.borrow() {
