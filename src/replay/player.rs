@@ -9,6 +9,7 @@ use super::script::{RecordedEnd, Step, Turn};
 use crate::event::{Close, ConnId, Frame, Note, Opcode, Peer, Record, Ts};
 use crate::pipeline::EventSink;
 use crate::proxy::stream::{raw_fd, RelayStream};
+use crate::redact::SharedRedactor;
 use crate::wire::{encode_frame, random_mask};
 use bytes::{Bytes, BytesMut};
 use std::collections::VecDeque;
@@ -34,6 +35,9 @@ pub struct PlayOptions {
     pub sets: Vec<(String, String)>,
     /// Largest frame accepted from the peer.
     pub max_message: u64,
+    /// `--redact`: the session's redactor. Divergences are then told from both frames redacted, so they quote
+    /// placeholders, never a recorded or live secret (not even a piece of one).
+    pub redactor: Option<SharedRedactor>,
 }
 
 /// What one replayed connection did.
@@ -169,7 +173,7 @@ impl<W: AsyncRead + AsyncWrite + Unpin> Player<W> {
                         Next::Frame(got) => {
                             anchor = Instant::now();
                             let early_close = got.opcode == Opcode::Close && step.frame.opcode != Opcode::Close;
-                            if let Some(difference) = compare(&step.frame, &got, &self.options.ignore) {
+                            if let Some(difference) = self.difference(&step.frame, &got) {
                                 self.diverge(format!(
                                     "{peer} frame {expected} (recorded seq {}): {difference}",
                                     step.frame.seq
@@ -253,6 +257,17 @@ impl<W: AsyncRead + AsyncWrite + Unpin> Player<W> {
             }
             None => self.peer_end = Some(PeerEnd::Eof),
         }
+    }
+
+    /// How the peer's frame differs from the recorded one. With `--redact`, told from both frames redacted (as
+    /// this connection's), so the divergence quotes placeholders: the recorded secrets never reach the pipeline,
+    /// and a window cut around the first difference would quote a piece of a secret no later pass could find.
+    fn difference(&self, recorded: &Frame, got: &Frame) -> Option<String> {
+        let Some(redactor) = &self.options.redactor else {
+            return compare(recorded, got, &self.options.ignore);
+        };
+        let redacted = |frame: &Frame| redactor.redact_frame(Frame { conn: self.conn, ..frame.clone() });
+        compare(&redacted(recorded), &redacted(got), &self.options.ignore)
     }
 
     /// True once the peer's close frame has arrived ahead of the script (no step of it has taken it yet).

@@ -43,9 +43,15 @@ pub async fn connect(addr: SocketAddr, path: &str) -> RawWs {
 }
 
 pub async fn session_to(capture: &Path, mode: &'static str) -> Session {
+    session_with(capture, mode, false).await
+}
+
+/// [`session_to`], with `--redact` when `redact`.
+pub async fn session_with(capture: &Path, mode: &'static str, redact: bool) -> Session {
     let capture = CaptureArgs {
         capture: Some(capture.to_owned()),
         no_capture: false,
+        redact,
         on_capture_lag: LagPolicy::Block,
         ..Default::default()
     };
@@ -73,6 +79,7 @@ pub fn play_options(pace: Pace) -> PlayOptions {
         ignore: Vec::new(),
         sets: Vec::new(),
         max_message: DEFAULT_MAX_MESSAGE,
+        redactor: None,
     }
 }
 
