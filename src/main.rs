@@ -42,6 +42,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Commands whose output is a report on stdout, often piped into `head` or `less`.
+    let reports_on_stdout = matches!(cli.command, Command::Inspect(_) | Command::Certs(_));
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Proxy(args) => frametap::commands::proxy::run(args).await,
@@ -56,9 +58,18 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader stopped reading (`| head`, `less` quit early): it has what it wanted, as with `cat`.
+        Err(e) if reports_on_stdout && is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             frametap::notice!("frametap: error: {e:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// True when `error` comes from writing to a pipe whose reader has gone (EPIPE).
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }

@@ -7,6 +7,7 @@ use crate::event::{Meta, Ts, FORMAT_NAME, FORMAT_VERSION};
 use crate::inspect::{AnalysisOptions, Analyzer};
 use crate::log::TerminalLog;
 use crate::pipeline::{self, EventSink, Pipeline, PipelineOptions, Publisher};
+use crate::redact::SharedRedactor;
 use crate::ui::{Hub, HubOptions, RunningUi, UiArgs};
 use crate::words::count;
 use anyhow::Result;
@@ -37,6 +38,8 @@ pub struct Session {
     pub capture_path: Option<PathBuf>,
     /// The running web UI, unless `--no-ui` or its port was taken (then a warning was logged).
     pub ui: Option<RunningUi>,
+    /// With `--redact`: the redactor the pipeline masks every record with, for text quoted outside the records.
+    pub redactor: Option<SharedRedactor>,
 }
 
 /// Opens the capture file (before anything listens, so a bad path fails fast), starts the pipeline and the UI.
@@ -76,20 +79,18 @@ pub async fn start(setup: SessionSetup<'_>) -> Result<Session> {
         let going_on = if setup.mode.starts_with("replay") { "replaying" } else { "relaying" };
         ui = crate::ui::start(ui_args, hub, setup.proxy_ws_url, going_on).await;
     }
+    let redactor = setup.capture.redact.then(SharedRedactor::new);
     let (sink, pipeline) = pipeline::start(PipelineOptions {
         meta,
         capture,
         log: Some(log),
         analysis: setup.analysis.map(Analyzer::factory),
-        redaction: setup
-            .capture
-            .redact
-            .then(|| Box::new(crate::redact::Redactor::new()) as Box<dyn pipeline::Redaction>),
+        redaction: redactor.clone().map(|redactor| Box::new(redactor) as Box<dyn pipeline::Redaction>),
         publishers,
         on_lag: setup.capture.on_capture_lag,
         buffer: pipeline::DEFAULT_BUFFER,
     });
-    Ok(Session { sink, pipeline, capture_path, ui })
+    Ok(Session { sink, pipeline, capture_path, ui, redactor })
 }
 
 impl Session {

@@ -302,6 +302,28 @@ async fn a_closed_stderr_does_not_stop_frametap() {
     let _home = proxy.stop().await;
 }
 
+/// `frametap inspect FILE | head` (or `| less`, quit early): a reader that stops reading is no error. The read
+/// end of stdout's pipe is closed before frametap starts, so its very first write fails with EPIPE.
+#[cfg(unix)]
+#[tokio::test]
+async fn inspect_into_a_pipe_nobody_reads_ends_quietly() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let mut fds = [0; 2];
+    // SAFETY: `pipe` fills both descriptors, each then owned exactly once.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    let (read_end, write_end) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    drop(read_end);
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/seed-story.jsonl");
+    for json in [false, true] {
+        let mut command = frametap();
+        command.args(["inspect", fixture]).args(json.then_some("--json"));
+        command.stdout(write_end.try_clone().unwrap()).stderr(Stdio::piped());
+        let output = command.spawn().unwrap().wait_with_output().await.unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success() && stderr.is_empty(), "json {json}: {:?} {stderr}", output.status);
+    }
+}
+
 /// The time a terminal line is stamped with (`HH:MM:SS.mmm` at its start).
 fn stamp(line: &str) -> chrono::NaiveTime {
     chrono::NaiveTime::parse_from_str(&line[..12], "%H:%M:%S%.3f").unwrap_or_else(|e| panic!("{line:?}: {e}"))

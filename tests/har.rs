@@ -705,3 +705,37 @@ fn close_frames_in_a_har_say_who_closed_first() {
     let close = records.iter().find_map(|r| if let Record::Close(c) = r { Some(c) } else { None }).unwrap();
     assert_eq!((close.closer(), close.code, close.reason.as_deref()), (Some(Peer::Client), Some(4000), Some("bye")));
 }
+
+/// Hand-edited or other tools' HARs: a message whose `data` is no string (an exporter that parsed JSON payloads),
+/// one without `data`, one without a `time`. None is dropped or emptied silently.
+#[test]
+fn messages_with_missing_or_odd_fields_are_kept_and_warned_about() {
+    let har = json!({"log": {"creator": {"name": "WebInspector"}, "entries": [{
+        "startedDateTime": "2026-11-26T10:00:00.000Z",
+        "time": 5000,
+        "request": {"method": "GET", "url": "wss://example.com/socket", "headers": []},
+        "response": {"status": 101, "headers": []},
+        "_resourceType": "websocket",
+        "_webSocketMessages": [
+            {"type": "send", "time": 1795687201.0, "opcode": 1, "data": {"action": "subscribe", "n": 1}},
+            {"type": "receive", "time": 1795687202.0, "opcode": 1},
+            {"type": "send", "opcode": 1, "data": "no time"},
+            {"type": "receive", "time": 1795687203.0, "opcode": 1, "data": "last"}
+        ]
+    }]}});
+    let (records, warnings) = har_to_records(&har).unwrap();
+    let frames: Vec<&Frame> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Frame(f) => Some(f),
+            _ => None,
+        })
+        .collect();
+    let texts: Vec<&str> = frames.iter().map(|f| f.text().unwrap()).collect();
+    assert_eq!(texts, [r#"{"action":"subscribe","n":1}"#, "", "no time", "last"], "every message, in order");
+    let warned = |needle: &str| assert!(warnings.iter().any(|w| w.contains(needle)), "{needle:?} in {warnings:#?}");
+    warned("entry 1, message 1: `data` is not a string (an object): imported as its JSON text");
+    warned("entry 1, message 2: no `data`: imported as an empty message");
+    warned("entry 1, message 3: no usable `time`: dated as the message before it");
+    assert_eq!(frames[2].ts, frames[1].ts);
+}

@@ -1,5 +1,5 @@
 //! `replay serve` and `replay send` on hand-made captures and a Chrome HAR: TCP drops and resets, refused upgrades,
-//! shutdown, a client's close answered, an upstream that refuses or stays silent.
+//! shutdown, a client's close answered (also during a recorded pause), an upstream that refuses or stays silent.
 
 mod common;
 #[path = "replay_support/mod.rs"]
@@ -190,5 +190,41 @@ async fn the_recorded_subprotocol_is_answered_only_to_a_client_that_offers_it() 
     assert!(
         notes[0].contains(r#"chose the subprotocol "chat.v2", which this client did not offer (it offered none)"#),
         "{notes:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_clients_close_during_a_recorded_pause_is_answered_at_once_and_nothing_follows_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let messages = [(Peer::Client, "hi"), (Peer::Server, "much later")];
+    let capture = conversation_capture(dir.path(), "pause.jsonl", "ws://example.com/chat", 101, &messages, None);
+    // Recorded 1 ms apart, played 10 000 times slower: the server's next frame is 10 s away when the client leaves.
+    let (addr, _stop, mut reports) = start_serving_paced(
+        &capture,
+        &dir.path().join("out.jsonl"),
+        frametap::replay::serve::Front::Plain,
+        Pace::Factor(0.0001),
+    )
+    .await;
+    let mut ws = connect(addr, "/chat").await;
+    ws.send(true, Opcode::Text, b"hi").await;
+    let mut goodbye = 1000u16.to_be_bytes().to_vec();
+    goodbye.extend_from_slice(b"page unload");
+    ws.send(true, Opcode::Close, &goodbye).await;
+    let answer = read(&mut ws).await.expect("the replay answers the close instead of ending TCP");
+    assert_eq!(
+        (answer.0, &answer.2[..2]),
+        (Opcode::Close, &1000u16.to_be_bytes()[..]),
+        "no data frame after the close"
+    );
+    assert_eq!(read(&mut ws).await, None, "then the server ends TCP");
+    drop(ws);
+    let report = reports.recv().await.unwrap();
+    assert_eq!((report.close.initiator, report.close.code, report.close.clean), (Peer::Client, Some(1000), true));
+    assert_eq!(report.sent, 1, "only the close answer: {report:?}");
+    assert!(
+        report.divergences.iter().any(|d| d.contains("the client closed before the recording did")),
+        "{:?}",
+        report.divergences
     );
 }

@@ -11,6 +11,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::Value;
+use std::borrow::Cow;
 
 /// The tool that saved a HAR, as told by `log.creator.name`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -218,15 +219,21 @@ pub(super) fn import_entry(
     let mut last_ts = started;
     let mut previous: Option<Ts> = None;
     let mut close_frames = CloseFrames::default();
+    let mut odd = OddMessages::default();
     for (m, message) in messages.iter().enumerate() {
-        let ts = times.at(message).unwrap_or(last_ts);
+        let ts = times.at(message).unwrap_or_else(|| {
+            odd.add(m + 1, "no usable `time`: dated as the message before it".into());
+            last_ts
+        });
         if previous.is_some_and(|p| ts < p) && backwards_at.is_none() {
             backwards_at = Some(m + 1);
         }
         before_start |= ts < started;
         previous = Some(ts);
         last_ts = last_ts.max(ts);
-        match message_record(conn, &mut seq, ts, message).with_context(|| format!("message {}", m + 1))? {
+        match message_record(conn, &mut seq, ts, message, &mut |what| odd.add(m + 1, what))
+            .with_context(|| format!("message {}", m + 1))?
+        {
             Some(record) => {
                 if let Record::Frame(frame) = &record {
                     close_frames.see(frame);
@@ -241,6 +248,7 @@ pub(super) fn import_entry(
             )),
         }
     }
+    odd.say(number, warnings);
     if let Some(m) = backwards_at {
         warnings.push(format!("entry {number}: message times go backwards at message {m}; kept the HAR's order"));
     }
@@ -255,8 +263,63 @@ pub(super) fn import_entry(
     Ok(Imported { origin: format!("{ws_scheme}://{authority}"), records })
 }
 
+/// What was odd about an entry's messages (a missing `time` or `data`), each kind said once with the messages it
+/// concerns, so a HAR with thousands of them gets a line, not thousands.
+#[derive(Default)]
+struct OddMessages(Vec<(String, Vec<usize>)>);
+
+impl OddMessages {
+    fn add(&mut self, message: usize, what: String) {
+        match self.0.iter_mut().find(|(known, _)| *known == what) {
+            Some((_, messages)) => messages.push(message),
+            None => self.0.push((what, vec![message])),
+        }
+    }
+
+    fn say(self, entry: usize, warnings: &mut Vec<String>) {
+        for (what, messages) in self.0 {
+            let which = match messages.as_slice() {
+                [one] => format!("message {one}"),
+                many => format!("{} messages (the first: {})", many.len(), many[0]),
+            };
+            warnings.push(format!("entry {entry}, {which}: {what}"));
+        }
+    }
+}
+
+/// A message's `data` as text: a string as it is; anything else (an exporter that parsed a JSON payload) as its
+/// JSON text, and nothing (no `data`, or null) as an empty message, either said through `odd` for a data frame.
+fn message_data<'a>(message: &'a Value, opcode: Opcode, odd: &mut dyn FnMut(String)) -> Cow<'a, str> {
+    let data_frame = matches!(opcode, Opcode::Text | Opcode::Binary | Opcode::Continuation);
+    match &message["data"] {
+        Value::String(text) => Cow::Borrowed(text),
+        Value::Null => {
+            if data_frame {
+                odd("no `data`: imported as an empty message".into());
+            }
+            Cow::Borrowed("")
+        }
+        other => {
+            let kind = match other {
+                Value::Object(_) => "an object",
+                Value::Array(_) => "an array",
+                Value::Number(_) => "a number",
+                _ => "a boolean",
+            };
+            odd(format!("`data` is not a string ({kind}): imported as its JSON text"));
+            Cow::Owned(other.to_string())
+        }
+    }
+}
+
 /// One `_webSocketMessages` item as a frame (or a note, for Chrome's `error` items); `None` for what is not a message.
-fn message_record(conn: ConnId, seq: &mut u64, ts: Ts, message: &Value) -> Result<Option<Record>> {
+fn message_record(
+    conn: ConnId,
+    seq: &mut u64,
+    ts: Ts,
+    message: &Value,
+    odd: &mut dyn FnMut(String),
+) -> Result<Option<Record>> {
     let from = match message["type"].as_str() {
         Some("send") => Peer::Client,
         Some("receive") => Peer::Server,
@@ -275,7 +338,8 @@ fn message_record(conn: ConnId, seq: &mut u64, ts: Ts, message: &Value) -> Resul
         return Ok(None);
     };
     let opcode = Opcode::from_u8(opcode as u8);
-    let data = message["data"].as_str().unwrap_or("");
+    let data = message_data(message, opcode, odd);
+    let data = data.as_ref();
     let payload: Vec<u8> = match opcode {
         Opcode::Binary => base64::engine::general_purpose::STANDARD
             .decode(data)

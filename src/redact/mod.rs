@@ -15,7 +15,7 @@ mod text;
 
 pub use command::{run_redact, RedactCommand};
 
-use crate::event::{ConnId, Record};
+use crate::event::{ConnId, Frame, Open, Record};
 use crate::inspect::jwt::{decode_header, decode_unverified, is_jwt_candidate};
 use crate::inspect::tokens::fingerprint;
 use hmac::{Hmac, Mac};
@@ -227,22 +227,63 @@ pub fn is_placeholder(s: &str) -> bool {
 }
 
 /// A redactor shared by every connection of a run and by the UI: call [`SharedRedactor::redact`] on each
-/// record before it reaches a sink. Cloning shares the same placeholders.
+/// record before it reaches a sink. Cloning shares the same placeholders. A session's pipeline redacts through
+/// one (`--redact`), and `replay` masks what it quotes outside the records (divergences, its summary) with a
+/// clone, so the same secret gets the same placeholder everywhere.
 #[derive(Clone, Default)]
 pub struct SharedRedactor(Arc<Mutex<Redactor>>);
+
+impl std::fmt::Debug for SharedRedactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedRedactor")
+    }
+}
 
 impl SharedRedactor {
     pub fn new() -> Self {
         SharedRedactor(Arc::new(Mutex::new(Redactor::new())))
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, Redactor> {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     /// Masks the secrets in one record (see [`Redactor::redact`]).
     pub fn redact(&self, record: Record) -> Record {
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).redact(record)
+        self.lock().redact(record)
     }
 
     /// Masks secrets in free text (see [`Redactor::redact_str`]).
     pub fn redact_str(&self, text: &str) -> String {
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).redact_str(text)
+        self.lock().redact_str(text)
+    }
+
+    /// Masks the secrets in one frame, as a record of its connection would be.
+    pub fn redact_frame(&self, frame: Frame) -> Frame {
+        let mut redactor = self.lock();
+        redactor.current = Some(frame.conn);
+        records::redact_frame(&mut redactor, frame)
+    }
+
+    /// Masks the secrets in one `open` record (its request path's credential query values among them).
+    pub fn redact_open(&self, open: Open) -> Open {
+        let mut redactor = self.lock();
+        redactor.current = Some(open.conn);
+        records::redact_open(&mut redactor, open)
+    }
+}
+
+/// The pipeline's hook, for a redactor others share with it.
+impl crate::pipeline::Redaction for SharedRedactor {
+    fn redact(&mut self, record: Record) -> Record {
+        self.lock().redact(record)
+    }
+
+    fn feed(&mut self, record: Record) -> Vec<Record> {
+        self.lock().feed(record)
+    }
+
+    fn finish(&mut self) -> Vec<Record> {
+        self.lock().finish()
     }
 }

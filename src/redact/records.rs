@@ -83,7 +83,7 @@ fn redact_response(r: &mut Redactor, mut response: HttpResponse) -> HttpResponse
     response
 }
 
-fn redact_open(r: &mut Redactor, mut open: Open) -> Open {
+pub(super) fn redact_open(r: &mut Redactor, mut open: Open) -> Open {
     open.request = redact_request(r, open.request);
     open.upstream = open.upstream.map(|u| r.url(&u));
     open.upstream_request = open.upstream_request.map(|q| redact_request(r, q));
@@ -112,7 +112,7 @@ pub(super) fn redact_text_payload(r: &mut Redactor, text: &str) -> String {
     r.free_text(text).into_owned()
 }
 
-fn redact_frame(r: &mut Redactor, mut frame: Frame) -> Frame {
+pub(super) fn redact_frame(r: &mut Redactor, mut frame: Frame) -> Frame {
     let new_payload = if frame.opcode == Opcode::Close {
         match frame.close_parts() {
             (Some(code), Some(reason)) if !reason.is_empty() => {

@@ -132,6 +132,7 @@ fn play_options(args: &ScriptArgs, wait: Option<Duration>, sets: Vec<(String, St
         ignore: args.ignore.clone(),
         sets,
         max_message: DEFAULT_MAX_MESSAGE,
+        redactor: None,
     }
 }
 
@@ -160,20 +161,20 @@ async fn run_serve(args: ServeArgs) -> Result<()> {
     announce(&args, &script, &front, local, &session);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<serve::Served>();
     let skipped = script.skipped.clone();
+    let summary = Summary { redactor: session.redactor.clone() };
     let printer = tokio::spawn(async move {
         while let Some(served) = rx.recv().await {
             match served {
-                serve::Served::Played(report) => print_report("replay serve", "client", &report, &skipped),
+                serve::Served::Played(report) => summary.report("replay serve", "client", &report, &skipped),
                 serve::Served::Answered { conn, status, recorded_error } => {
-                    print_answered(conn, status, recorded_error.as_deref(), &skipped)
+                    summary.answered(conn, status, recorded_error.as_deref(), &skipped)
                 }
             }
         }
     });
-    let options = serve::ServeOptions {
-        play: play_options(&args.script, None, Vec::new()),
-        handshake_timeout: HANDSHAKE_TIMEOUT,
-    };
+    let mut play = play_options(&args.script, None, Vec::new());
+    play.redactor = session.redactor.clone();
+    let options = serve::ServeOptions { play, handshake_timeout: HANDSHAKE_TIMEOUT };
     let result = serve::serve(listener, front, script, options, session.sink.clone(), stop, Some(tx)).await;
     let _ = printer.await;
     session.finish().await;
@@ -192,9 +193,10 @@ fn announce(args: &ServeArgs, script: &Script, front: &serve::Front, local: Sock
     if let Some(which) = script.which_of() {
         row("", &which);
     }
+    let recorded = serve::shown_open(&script.open, session.redactor.as_ref());
     match front {
         serve::Front::Forward { options, proxies } => {
-            if let Some(url) = script.recorded_url() {
+            if let Some(url) = recorded.upstream.as_deref().filter(|_| script.recorded_url().is_some()) {
                 row("the recorded connection went to", url);
             }
             let ca = options.issuer.ca();
@@ -202,7 +204,7 @@ fn announce(args: &ServeArgs, script: &Script, front: &serve::Front, local: Sock
             announce_answers(script, &options.intercept);
         }
         _ => {
-            let url = format!("{}://{local}{}", front.scheme(), script.open.request.path);
+            let url = format!("{}://{local}{}", front.scheme(), recorded.request.path);
             row("point your WebSocket client at", &url);
         }
     }
@@ -268,14 +270,11 @@ async fn run_send(args: SendArgs) -> Result<()> {
         analysis: Some(args.analysis.options()),
     })
     .await?;
-    let options = send::SendOptions {
-        upstream,
-        tls,
-        proxies,
-        headers: args.header,
-        play: play_options(&args.script, Some(Duration::from_secs_f64(args.wait)), args.set),
-        handshake_timeout: HANDSHAKE_TIMEOUT,
-    };
+    let mut play = play_options(&args.script, Some(Duration::from_secs_f64(args.wait)), args.set);
+    play.redactor = session.redactor.clone();
+    let summary = Summary { redactor: session.redactor.clone() };
+    let options =
+        send::SendOptions { upstream, tls, proxies, headers: args.header, play, handshake_timeout: HANDSHAKE_TIMEOUT };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let signal = shutdown::signal();
     let watcher = tokio::spawn(async move {
@@ -285,12 +284,15 @@ async fn run_send(args: SendArgs) -> Result<()> {
     let result = send::send(&script, options, session.sink.clone(), stop_rx).await;
     watcher.abort();
     session.finish().await;
-    let report = result?;
+    // The error names the URL, with the recorded query: masked as the capture has it.
+    let report = result.map_err(|e| match &summary.redactor {
+        Some(redactor) => anyhow::anyhow!(redactor.redact_str(&format!("{e:#}"))),
+        None => e,
+    })?;
     match &report.play {
-        Some(play) => print_report(&format!("replay send to {}", report.url), "server", play, &script.skipped),
-        None => {
-            crate::notice!("replay send: {} refused the upgrade with HTTP {}, as recorded", report.url, report.status)
-        }
+        Some(play) => summary.report(&format!("replay send to {}", report.url), "server", play, &script.skipped),
+        None => summary
+            .line(&format!("replay send: {} refused the upgrade with HTTP {}, as recorded", report.url, report.status)),
     }
     Ok(())
 }
@@ -305,54 +307,72 @@ fn warn_skipped(command: &str, script: &Script) {
     }
 }
 
-/// The summary lines' reminder that the recording was incomplete (`--partial`).
-fn print_skipped(skipped: &[String]) {
-    for message in skipped {
-        crate::notice!("  the recording is incomplete (--partial): {message}");
-    }
+/// The summary a replay prints on stderr after each connection. It quotes the traffic (close reasons, the
+/// recorded error), so with `--redact` every line goes through the session's redactor, as the log does.
+struct Summary {
+    redactor: Option<crate::redact::SharedRedactor>,
 }
 
-/// Prints what `replay serve` answered a client whose recorded upgrade was refused (or could not be made).
-fn print_answered(conn: crate::event::ConnId, status: u16, recorded_error: Option<&str>, skipped: &[String]) {
-    let reason = http::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("");
-    let status = format!("{status} {reason}");
-    let status = status.trim_end();
-    match recorded_error {
-        Some(error) => crate::notice!(
-            "replay serve: connection {conn}: answered {status}, as the recording failed to reach its upstream \
-             ({error}); no WebSocket"
-        ),
-        None => crate::notice!("replay serve: connection {conn}: answered the recorded {status}; no WebSocket"),
-    }
-    print_skipped(skipped);
-}
-
-/// Prints what a replayed connection did, and where it differed from the recording.
-fn print_report(what: &str, peer: &str, report: &PlayReport, skipped: &[String]) {
-    let close = &report.close;
-    let end = match (close.code, &close.detail) {
-        (Some(code), _) => format!(
-            "{} closed with {code}{}{}",
-            close.initiator.as_str(),
-            close.reason.as_deref().filter(|r| !r.is_empty()).map(|r| format!(" {r:?}")).unwrap_or_default(),
-            if close.clean { "" } else { " (not a clean close)" }
-        ),
-        (None, Some(detail)) => detail.clone(),
-        (None, None) => format!("{} closed", close.initiator.as_str()),
-    };
-    crate::notice!(
-        "{what}: connection {}: sent {}, received {}; {end}",
-        close.conn,
-        crate::words::count(report.sent as u64, "frame"),
-        report.received
-    );
-    if report.divergences.is_empty() {
-        crate::notice!("  every {peer} frame matched the recording");
-    } else {
-        crate::notice!("  {} from the recording:", crate::words::count(report.divergences.len() as u64, "difference"));
-        for line in &report.divergences {
-            crate::notice!("    {line}");
+impl Summary {
+    fn line(&self, line: &str) {
+        match &self.redactor {
+            Some(redactor) => crate::notice!("{}", redactor.redact_str(line)),
+            None => crate::notice!("{line}"),
         }
     }
-    print_skipped(skipped);
+
+    /// The summary lines' reminder that the recording was incomplete (`--partial`).
+    fn skipped(&self, skipped: &[String]) {
+        for message in skipped {
+            self.line(&format!("  the recording is incomplete (--partial): {message}"));
+        }
+    }
+
+    /// What `replay serve` answered a client whose recorded upgrade was refused (or could not be made).
+    fn answered(&self, conn: crate::event::ConnId, status: u16, recorded_error: Option<&str>, skipped: &[String]) {
+        let reason = http::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("");
+        let status = format!("{status} {reason}");
+        let status = status.trim_end();
+        self.line(&match recorded_error {
+            Some(error) => format!(
+                "replay serve: connection {conn}: answered {status}, as the recording failed to reach its upstream \
+                 ({error}); no WebSocket"
+            ),
+            None => format!("replay serve: connection {conn}: answered the recorded {status}; no WebSocket"),
+        });
+        self.skipped(skipped);
+    }
+
+    /// What a replayed connection did, and where it differed from the recording.
+    fn report(&self, what: &str, peer: &str, report: &PlayReport, skipped: &[String]) {
+        let close = &report.close;
+        let end = match (close.code, &close.detail) {
+            (Some(code), _) => format!(
+                "{} closed with {code}{}{}",
+                close.initiator.as_str(),
+                close.reason.as_deref().filter(|r| !r.is_empty()).map(|r| format!(" {r:?}")).unwrap_or_default(),
+                if close.clean { "" } else { " (not a clean close)" }
+            ),
+            (None, Some(detail)) => detail.clone(),
+            (None, None) => format!("{} closed", close.initiator.as_str()),
+        };
+        self.line(&format!(
+            "{what}: connection {}: sent {}, received {}; {end}",
+            close.conn,
+            crate::words::count(report.sent as u64, "frame"),
+            report.received
+        ));
+        if report.divergences.is_empty() {
+            self.line(&format!("  every {peer} frame matched the recording"));
+        } else {
+            self.line(&format!(
+                "  {} from the recording:",
+                crate::words::count(report.divergences.len() as u64, "difference")
+            ));
+            for line in &report.divergences {
+                self.line(&format!("    {line}"));
+            }
+        }
+        self.skipped(skipped);
+    }
 }

@@ -9,6 +9,7 @@ use super::script::{RecordedEnd, Step, Turn};
 use crate::event::{Close, ConnId, Frame, Note, Opcode, Peer, Record, Ts};
 use crate::pipeline::EventSink;
 use crate::proxy::stream::{raw_fd, RelayStream};
+use crate::redact::SharedRedactor;
 use crate::wire::{encode_frame, random_mask};
 use bytes::{Bytes, BytesMut};
 use std::collections::VecDeque;
@@ -34,6 +35,9 @@ pub struct PlayOptions {
     pub sets: Vec<(String, String)>,
     /// Largest frame accepted from the peer.
     pub max_message: u64,
+    /// `--redact`: the session's redactor. Divergences are then told from both frames redacted, so they quote
+    /// placeholders, never a recorded or live secret (not even a piece of one).
+    pub redactor: Option<SharedRedactor>,
 }
 
 /// What one replayed connection did.
@@ -150,12 +154,17 @@ impl<W: AsyncRead + AsyncWrite + Unpin> Player<W> {
                 Turn::Ours => {
                     let due = anchor + self.options.pace.delay(step.gap);
                     if !self.wait_until(due).await {
+                        if self.peer_closed_early() {
+                            self.diverge_closed_early().await;
+                        }
                         return;
                     }
                     if !self.send(step.frame, self.role).await {
                         return;
                     }
-                    anchor = Instant::now();
+                    // The next delay counts from when this frame was due, not from when the timer fired: timers
+                    // fire late (up to a millisecond), and counting from then would add that to every frame.
+                    anchor = due;
                 }
                 Turn::Theirs => {
                     expected += 1;
@@ -164,7 +173,7 @@ impl<W: AsyncRead + AsyncWrite + Unpin> Player<W> {
                         Next::Frame(got) => {
                             anchor = Instant::now();
                             let early_close = got.opcode == Opcode::Close && step.frame.opcode != Opcode::Close;
-                            if let Some(difference) = compare(&step.frame, &got, &self.options.ignore) {
+                            if let Some(difference) = self.difference(&step.frame, &got) {
                                 self.diverge(format!(
                                     "{peer} frame {expected} (recorded seq {}): {difference}",
                                     step.frame.seq
@@ -172,10 +181,7 @@ impl<W: AsyncRead + AsyncWrite + Unpin> Player<W> {
                                 .await;
                             }
                             if early_close {
-                                self.diverge(format!(
-                                    "the {peer} closed before the recording did: the rest of the script was not played"
-                                ))
-                                .await;
+                                self.diverge_closed_early().await;
                                 return;
                             }
                         }
@@ -253,11 +259,49 @@ impl<W: AsyncRead + AsyncWrite + Unpin> Player<W> {
         }
     }
 
-    /// Waits until `due`, collecting the peer's frames meanwhile. False when the peer is gone or on shutdown.
+    /// How the peer's frame differs from the recorded one. With `--redact`, told from both frames redacted (as
+    /// this connection's), so the divergence quotes placeholders: the recorded secrets never reach the pipeline,
+    /// and a window cut around the first difference would quote a piece of a secret no later pass could find.
+    fn difference(&self, recorded: &Frame, got: &Frame) -> Option<String> {
+        let Some(redactor) = &self.options.redactor else {
+            return compare(recorded, got, &self.options.ignore);
+        };
+        let redacted = |frame: &Frame| redactor.redact_frame(Frame { conn: self.conn, ..frame.clone() });
+        compare(&redacted(recorded), &redacted(got), &self.options.ignore)
+    }
+
+    /// True once the peer's close frame has arrived ahead of the script (no step of it has taken it yet).
+    fn peer_closed_early(&self) -> bool {
+        self.inbox.iter().any(|frame| frame.opcode == Opcode::Close)
+    }
+
+    async fn diverge_closed_early(&mut self) {
+        let peer = self.peer().as_str();
+        self.diverge(format!("the {peer} closed before the recording did: the rest of the script was not played"))
+            .await;
+    }
+
+    /// Waits until `due`, collecting the peer's frames meanwhile. False when the peer is gone, has sent its close
+    /// (which is answered at once, not after the recorded pause, and never followed by a data frame: RFC 6455
+    /// §5.5.1) or on shutdown.
     pub(super) async fn wait_until(&mut self, due: Instant) -> bool {
         loop {
-            if self.peer_end.is_some() {
+            if self.peer_end.is_some() || self.peer_closed_early() {
                 return false;
+            }
+            if *self.shutdown.borrow() {
+                self.shutting_down = true;
+                return false;
+            }
+            if Instant::now() >= due {
+                // Already due: no timer, whose millisecond ticks would space every frame of a burst (and of a
+                // `fast` replay) a millisecond apart. Only take what the peer has sent meanwhile.
+                match self.rx.try_recv() {
+                    Ok(event) => self.accept(Some(event)),
+                    Err(mpsc::error::TryRecvError::Empty) => return true,
+                    Err(mpsc::error::TryRecvError::Disconnected) => self.accept(None),
+                }
+                continue;
             }
             let mut shutdown = self.shutdown.clone();
             tokio::select! {

@@ -14,6 +14,7 @@ use crate::proxy::server::header_pairs;
 use crate::proxy::stream::RelayStream;
 use crate::proxy::upstream::UpstreamBase;
 use crate::proxy::{Backend, ProxyConfig, ProxyContext};
+use crate::redact::SharedRedactor;
 use base64::Engine as _;
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
@@ -199,7 +200,21 @@ fn unoffered_subprotocol(headers: &mut Headers, request: &Headers) -> Option<Str
     ))
 }
 
+/// `open` as frametap may quote it (its request path, its upstream URL): with `--redact`, redacted as the capture
+/// has it, credential query values masked (the recorded ones are secrets the live traffic never shows the
+/// pipeline's redactor).
+pub fn shown_open(open: &Open, redactor: Option<&SharedRedactor>) -> Open {
+    match redactor {
+        Some(redactor) => redactor.redact_open(open.clone()),
+        None => open.clone(),
+    }
+}
+
 impl Replay {
+    fn shown_path(&self, open: &Open) -> String {
+        shown_open(open, self.play.redactor.as_ref()).request.path
+    }
+
     /// Answers one upgrade request with the recorded answer; on 101, plays the recorded server side on the
     /// upgraded `IO` stream in a task of its own.
     async fn answer<IO: RelayStream>(
@@ -241,10 +256,15 @@ impl Replay {
             handshake_ms: None,
             failed_ms: None,
         };
-        ctx.sink.emit(Record::from(open)).await;
         let recorded_path = &self.script.open.request.path;
-        let path_note = (&path != recorded_path)
-            .then(|| format!("the client asked for {path}; the recording was of {recorded_path}"));
+        let path_note = (&path != recorded_path).then(|| {
+            format!(
+                "the client asked for {}; the recording was of {}",
+                self.shown_path(&open),
+                self.shown_path(&self.script.open)
+            )
+        });
+        ctx.sink.emit(Record::from(open)).await;
         for (code, message) in [("replay-path", path_note), ("replay-subprotocol", subprotocol_note)] {
             if let Some(message) = message {
                 let note = Note { conn: Some(conn), ts: Ts::now(), level: "info".into(), code: code.into(), message };

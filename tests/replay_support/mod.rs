@@ -43,9 +43,15 @@ pub async fn connect(addr: SocketAddr, path: &str) -> RawWs {
 }
 
 pub async fn session_to(capture: &Path, mode: &'static str) -> Session {
+    session_with(capture, mode, false).await
+}
+
+/// [`session_to`], with `--redact` when `redact`.
+pub async fn session_with(capture: &Path, mode: &'static str, redact: bool) -> Session {
     let capture = CaptureArgs {
         capture: Some(capture.to_owned()),
         no_capture: false,
+        redact,
         on_capture_lag: LagPolicy::Block,
         ..Default::default()
     };
@@ -73,6 +79,7 @@ pub fn play_options(pace: Pace) -> PlayOptions {
         ignore: Vec::new(),
         sets: Vec::new(),
         max_message: DEFAULT_MAX_MESSAGE,
+        redactor: None,
     }
 }
 
@@ -185,6 +192,16 @@ pub async fn start_serving_as(
     out: &Path,
     front: Front,
 ) -> (SocketAddr, oneshot::Sender<()>, mpsc::UnboundedReceiver<PlayReport>) {
+    start_serving_paced(capture, out, front, Pace::Fast).await
+}
+
+/// [`start_serving_as`] at `pace`.
+pub async fn start_serving_paced(
+    capture: &Path,
+    out: &Path,
+    front: Front,
+    pace: Pace,
+) -> (SocketAddr, oneshot::Sender<()>, mpsc::UnboundedReceiver<PlayReport>) {
     let script = Script::load(capture, None, false).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -200,7 +217,7 @@ pub async fn start_serving_as(
     });
     let (stop, stopped) = oneshot::channel::<()>();
     let session = session_to(out, "replay-serve").await;
-    let options = ServeOptions { play: play_options(Pace::Fast), handshake_timeout: SHORT };
+    let options = ServeOptions { play: play_options(pace), handshake_timeout: SHORT };
     tokio::spawn(async move {
         let stopped = async {
             let _ = stopped.await;
