@@ -4,6 +4,7 @@
 mod common;
 
 use common::binary::{frametap, send_a_first_message_without_action, RunningProxy};
+use std::process::Stdio;
 
 async fn fails_with(args: &[&str], home: &std::path::Path) -> String {
     let output = frametap().args(args).env("FRAMETAP_HOME", home).kill_on_drop(true).output();
