@@ -100,6 +100,23 @@ fn an_old_capture_judged_at_its_own_time_is_not_expired() {
     assert_eq!(flags(&later), ["expired"]);
 }
 
+/// A JWT anyone could have made: `alg: none` (RFC 7519 §6, an "unsecured JWT"), or no signature at all.
+#[test]
+fn unsigned_jwts_are_flagged() {
+    let mut tracker = TokenTracker::new(vec![]);
+    let claims = encode_part(json!({"sub": "guest", "exp": T0 + 600}).to_string().as_bytes());
+    let none = format!("{}.{claims}.", encode_part(br#"{"alg":"none","typ":"JWT"}"#));
+    let stripped = format!("{}.{claims}.", encode_part(br#"{"alg":"HS256","typ":"JWT"}"#));
+    let signed = jwt(json!({"sub": "guest", "exp": T0 + 600}));
+    let frame = text_frame(1, Peer::Client, &json!({"a": none, "b": stripped, "c": signed}).to_string());
+    let found = tracker.observe(&frame, ts(T0));
+    let all: Vec<(String, Vec<String>)> = found.iter().map(|t| (t.source.clone(), flags(t))).collect();
+    let expected = [("frame:a", vec!["unsigned"]), ("frame:b", vec!["unsigned"]), ("frame:c", vec![])];
+    let expected: Vec<(String, Vec<String>)> =
+        expected.iter().map(|(s, f)| (s.to_string(), f.iter().map(|f| f.to_string()).collect())).collect();
+    assert_eq!(all, expected);
+}
+
 #[test]
 fn expiring_soon_and_not_yet_valid_are_flagged() {
     let mut tracker = TokenTracker::new(vec![]);

@@ -96,6 +96,10 @@ struct JwtFacts {
 
 fn judge(jwt: &DecodedJwt, seen_at: Ts, require_scopes: &[String]) -> JwtFacts {
     let mut facts = JwtFacts { times: Map::new(), flags: Vec::new(), exp: None, iat: None, nbf: None };
+    let alg_none = jwt.header.get("alg").and_then(Value::as_str).is_some_and(|alg| alg.eq_ignore_ascii_case("none"));
+    if alg_none || jwt.signature_len == 0 {
+        facts.flags.push("unsigned".into());
+    }
     for name in ["exp", "iat", "nbf"] {
         if !jwt.claims.contains_key(name) {
             continue;
