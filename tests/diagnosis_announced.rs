@@ -59,6 +59,26 @@ fn the_agent_leaving_is_context_even_when_the_client_closes_at_once_with_1000() 
     assert!(message.contains("the session stays open, read-only, after it"), "{message}");
 }
 
+/// When nothing is likely, the summary leads with the certain fact (the client closed it), then the possible
+/// causes; the JSON lists them in the same order.
+#[test]
+fn with_only_possible_causes_the_summary_leads_with_the_clients_own_close() {
+    for (gap, more) in [(50, ""), (65_000, " (and 1 more possible cause)")] {
+        let d = client_closes_after(AGENT_LEFT, gap, 1000).diagnose();
+        let listed: Vec<(String, String)> =
+            causes(&d).into_iter().map(|(rule, confidence, ..)| (rule, confidence)).collect();
+        assert_eq!(listed[0], ("client-closed".to_owned(), "certain".to_owned()), "{gap} ms: {listed:?}");
+        assert!(listed[1..].iter().all(|(_, confidence)| confidence == "possible"), "{gap} ms: {listed:?}");
+        let summary = d.details["summary"].as_str().unwrap();
+        let certain = "; certain: the client closed the connection itself (1000): look at the client's code";
+        assert!(summary.starts_with("client closed with 1000 Normal Closure after server frame #3"), "{summary}");
+        let (lead, rest) = summary.split_once(certain).unwrap_or_else(|| panic!("{gap} ms: {summary}"));
+        assert!(!lead.contains("possible"), "the certain fact comes first: {summary}");
+        let (_, announced) = announced(&d);
+        assert!(rest.ends_with(&format!("; possible: {announced}{more}")), "{gap} ms: {summary}");
+    }
+}
+
 #[test]
 fn a_client_close_right_after_the_session_ended_is_its_reaction_up_to_the_reaction_window() {
     let window = REACTION_MS as i64;
