@@ -8,8 +8,10 @@
 #[path = "fixtures/script.rs"]
 mod script;
 
+use frametap::event::Opcode;
 use frametap::event::{Close, Peer, Record};
 use frametap::inspect::close::REACTION_MS;
+use frametap::inspect::ANNOUNCED_CLOSE_MS;
 use script::*;
 
 const AGENT_LEFT: &str = r#"{"type":"message","class":"StructuredMessage","code":200,"body":{"direction":"Outbound","type":"Event","events":[{"eventType":"Presence","presence":{"type":"Disconnect"}}],"metadata":{"readOnly":"true"}}}"#;
@@ -129,6 +131,36 @@ fn a_server_that_went_on_answering_after_the_announcement_did_not_close_over_it(
     s.close_frame(1500, Peer::Server, 1000, "").close_frame(1501, Peer::Client, 1000, "");
     s.close(1502, Peer::Server, Some(1000), Some(""), true);
     assert_eq!(announced(&s.diagnose()).0, "likely");
+}
+
+/// A server closes right after announcing the end; one that lets the connection stand longer than
+/// `ANNOUNCED_CLOSE_MS`, sending nothing, did not close it over the announcement then: only possibly.
+#[test]
+fn a_server_close_long_after_its_announcement_is_only_possibly_over_it() {
+    let bound = ANNOUNCED_CLOSE_MS as i64;
+    let server_closes_after = |gap: i64, pings: bool| {
+        let mut s = Script::new("sim:genesys/v1", Some(5.0));
+        s.client(0, CONFIGURE).server(20, SESSION_RESPONSE).server(1000, EXPIRED);
+        if pings {
+            s.frame(1000 + gap / 2, Peer::Client, Opcode::Ping, vec![]);
+            s.frame(1001 + gap / 2, Peer::Server, Opcode::Pong, vec![]);
+        }
+        s.close_frame(1000 + gap, Peer::Server, 1000, "").close_frame(1001 + gap, Peer::Client, 1000, "");
+        s.close(1002 + gap, Peer::Server, Some(1000), Some(""), true);
+        s.diagnose()
+    };
+    for gap in [50, bound] {
+        let (confidence, message) = announced(&server_closes_after(gap, false));
+        assert_eq!(confidence, "likely", "a server close {gap} ms after: {message}");
+    }
+    let d = server_closes_after(bound + 500, false);
+    let (confidence, message) = announced(&d);
+    assert_eq!(confidence, "possible", "{message}");
+    assert!(message.contains("the server closed 10.5 s after it, with no data frame in between:"), "{message}");
+    assert!(message.contains("possibly followed from it, possibly not"), "{message}");
+    assert!(!d.details["summary"].as_str().unwrap().contains("likely"), "{}", d.details["summary"]);
+    let (_, message) = announced(&server_closes_after(bound + 500, true));
+    assert!(message.contains("in between, though pings or pongs still flowed:"), "{message}");
 }
 
 #[test]

@@ -23,7 +23,8 @@ use tokio_tungstenite::tungstenite::Message;
 type Sessions = Arc<Mutex<HashMap<String, mpsc::UnboundedSender<()>>>>;
 
 /// An upstream that answers like the Guest API for the cases under test: a request without `action` gets a
-/// 1000 close; `configureSession` a SessionResponse; `onMessage` texts `expire`, `agent-leaves`, `flood`,
+/// 1000 close; `configureSession` a SessionResponse; `onMessage` texts `expire`, `expire-later` (the close comes
+/// `ANNOUNCED_CLOSE_MS` + 0.4 s after the announcement), `agent-leaves`, `flood`,
 /// `check-token` and `drop` trigger their lifecycle; a second session with the same token closes the first.
 async fn start_scripted_upstream() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -89,6 +90,15 @@ async fn serve_session(mut ws: tokio_tungstenite::WebSocketStream<tokio::net::Tc
                         .await;
                     let _ = ws.close(close(CloseCode::Normal, "")).await;
                 }
+                Some("expire-later") => {
+                    let _ = ws
+                        .send(reply(json!({"type":"message","class":"SessionExpiredEvent","code":200,"body":{}})))
+                        .await;
+                    // Past the time a server takes to end a connection over its own announcement.
+                    let later = frametap::inspect::ANNOUNCED_CLOSE_MS as u64 + 400;
+                    tokio::time::sleep(std::time::Duration::from_millis(later)).await;
+                    let _ = ws.close(close(CloseCode::Normal, "")).await;
+                }
                 Some("agent-leaves") => {
                     let body = json!({"direction":"Outbound","type":"Event","events":[{"eventType":"Presence","presence":{"type":"Disconnect"}}],"metadata":{"readOnly":"true"}});
                     let _ = ws
@@ -135,10 +145,38 @@ async fn session_expired_event_end_to_end() {
     drain(ws).await;
     let (capture, path, _dir) = proxy.stop().await;
     let (d, offline) = diagnosis_and_inspect(&capture, &path, 1);
-    assert!(cause(&d, "server-announced")["message"].as_str().unwrap().contains("SessionExpiredEvent"));
+    let announced = cause(&d, "server-announced");
+    assert!(announced["message"].as_str().unwrap().contains("SessionExpiredEvent"), "{announced}");
+    assert_eq!(announced["confidence"], "likely", "the server closed right after announcing it: {announced}");
     assert_eq!(rules(&d), offline);
     let annotations = capture.records.iter().filter(|r| matches!(r, Record::Annotation(_))).count();
     assert!(annotations >= 3, "the live pipeline annotates Genesys frames");
+}
+
+/// The server announces the session's end, then lets the connection stand with nothing in between and closes
+/// it much later: the announcement is then only a possible cause, worded by its timing.
+#[tokio::test]
+async fn a_server_close_long_after_its_announcement_end_to_end() {
+    let proxy = start_analysing_proxy(start_scripted_upstream().await).await;
+    let mut ws = connect(&proxy, &[]).await;
+    configure(&mut ws, "tok-1").await;
+    send(&mut ws, on_message("expire-later")).await;
+    // The close comes past `drain`'s patience: read until the connection ends, within a bound of its own.
+    let ended =
+        tokio::time::timeout(std::time::Duration::from_secs(30), async { while let Some(Ok(_)) = ws.next().await {} });
+    ended.await.expect("the server closes in time");
+    drop(ws);
+    let (capture, path, _dir) = proxy.stop().await;
+    let (d, offline) = diagnosis_and_inspect(&capture, &path, 1);
+    assert_eq!(d.details["initiator"], "server");
+    let announced = cause(&d, "server-announced");
+    assert_eq!(announced["confidence"], "possible", "{announced}");
+    let message = announced["message"].as_str().unwrap();
+    assert!(
+        message.contains("after it, with no data frame in between") && message.contains("possibly not"),
+        "{message}"
+    );
+    assert_eq!(rules(&d), offline);
 }
 
 #[tokio::test]
