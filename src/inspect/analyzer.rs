@@ -442,7 +442,7 @@ impl Analyzer {
                     .conns
                     .remove(&close.conn)
                     .unwrap_or_else(|| Box::new(ConnHistory::new(close.conn, &self.options)));
-                out.push(Record::Diagnosis(diagnose(&history, close)));
+                out.push(Record::Diagnosis(diagnose(&history, close, &self.mode)));
             }
             Record::Annotation(_) | Record::Token(_) | Record::Diagnosis(_) | Record::Note(_) | Record::End(_) => {}
         }

@@ -10,8 +10,9 @@ use super::violations::failed_over;
 use crate::event::{Close, Peer, Ts};
 use crate::profile::{Severity, Signal};
 
-/// Who ended it: a TCP drop, the client, or frametap itself.
-pub(crate) fn who_closed(history: &ConnHistory, close: &Close, causes: &mut Vec<Cause>) {
+/// Who ended it: a TCP drop, the client, or frametap itself. `recorded`: the close comes from a recording
+/// another tool made (an imported HAR), where no close timeout of frametap's ran.
+pub(crate) fn who_closed(history: &ConnHistory, close: &Close, recorded: bool, causes: &mut Vec<Cause>) {
     let detail = close.detail.clone().into_iter().collect::<Vec<_>>();
     let first_close = history.first_close.as_ref();
     let unanswered = |message: String| {
@@ -30,16 +31,22 @@ pub(crate) fn who_closed(history: &ConnHistory, close: &Close, causes: &mut Vec<
         let closer = close.initiator.as_str();
         match close.dropped_by {
             // Nobody dropped TCP: a side never answered the close, and frametap ended both connections when
-            // the close timeout ran out.
+            // the close timeout ran out; or, in a recording (a HAR marked "aborted"), the answer is not in it.
             None if first_close.is_some() => {
                 let silent = match (close.initiator, history.closes_from) {
                     (Peer::Client, _) | (Peer::Proxy, [true, false]) => "the server",
                     (Peer::Server, _) | (Peer::Proxy, [false, true]) => "the client",
                     (Peer::Proxy, _) => "neither side",
                 };
-                causes.push(unanswered(format!(
-                    "the {closer} closed first; {silent} never answered with a close frame and frametap closed both TCP connections when its close timeout ran out"
-                )));
+                causes.push(unanswered(if recorded {
+                    format!(
+                        "the {closer} closed first; the recording holds no close frame from {silent} and marks the connection aborted, without saying which side ended TCP or why"
+                    )
+                } else {
+                    format!(
+                        "the {closer} closed first; {silent} never answered with a close frame and frametap closed both TCP connections when its close timeout ran out"
+                    )
+                }));
             }
             // The close was the initiator's; the other side then ended TCP instead of answering it.
             Some(dropper) if first_close.is_some() && dropper != close.initiator => causes.push(unanswered(format!(

@@ -190,15 +190,16 @@ pub fn describe_code(code: Option<u16>, close_frame_len: Option<u64>) -> String 
     }
 }
 
-/// Builds the `diagnosis` record for a connection that just closed.
-pub fn diagnose(history: &ConnHistory, close: &Close) -> Diagnosis {
+/// Builds the `diagnosis` record for a connection that just closed. `mode` is the session's (`meta.mode`): in an
+/// `import` the close is what the recording tool wrote down, not what frametap's relay saw.
+pub fn diagnose(history: &ConnHistory, close: &Close, mode: &str) -> Diagnosis {
     let close_at = history.first_close.as_ref().map(|c| c.ts).unwrap_or(close.ts);
     let preceding = history.preceding();
     let other_side_last = preceding.and_then(|p| history.last_from(p.from.other()));
     let mut found = Vec::new();
     let mut ruled_out = Vec::new();
 
-    causes::who_closed(history, close, &mut found);
+    causes::who_closed(history, close, mode == "import", &mut found);
     violations::handshake_mismatch(history, close, &mut found);
     violations::rfc6455_violations(history, close, &mut found);
     announced::announced(history, close, close_at, &mut found);
