@@ -19,6 +19,9 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 
+/// The scripted upstream's message limit: a longer text gets a 1009 close.
+const TOO_BIG: usize = 4096;
+
 /// Sessions by token, so a second connection with the same token can close the first (a second tab).
 type Sessions = Arc<Mutex<HashMap<String, mpsc::UnboundedSender<()>>>>;
 
@@ -62,6 +65,15 @@ async fn serve_session(mut ws: tokio_tungstenite::WebSocketStream<tokio::net::Tc
             }
             return;
         };
+        // Past its message limit the upstream closes with 1009 (first saying so, when the text asks for it).
+        if text.len() > TOO_BIG {
+            if text.contains("answer-first") {
+                let refused = json!({"type":"response","class":"string","code":4011,"body":"message too long"});
+                let _ = ws.send(Message::text(refused.to_string())).await;
+            }
+            let _ = ws.close(close(CloseCode::Size, "message too big")).await;
+            continue;
+        }
         let request: Value = serde_json::from_str(text.as_str()).unwrap_or(Value::Null);
         let tracing = request.get("tracingId").cloned().unwrap_or(Value::Null);
         let reply = |v: Value| Message::text(v.to_string());
@@ -177,6 +189,54 @@ async fn a_server_close_long_after_its_announcement_end_to_end() {
         "{message}"
     );
     assert_eq!(rules(&d), offline);
+}
+
+/// A message past the upstream's limit gets a 1009 close: the diagnosis names that message (seq, size,
+/// direction), points at it, and says whether it is the preceding frame, which it is unless the server said
+/// something in between.
+#[tokio::test]
+async fn message_too_big_names_the_frame_end_to_end() {
+    for answer_first in [false, true] {
+        let proxy = start_analysing_proxy(start_scripted_upstream().await).await;
+        let mut ws = connect(&proxy, &[]).await;
+        configure(&mut ws, "tok-1").await;
+        send(&mut ws, on_message("hello")).await;
+        ws.next().await.unwrap().unwrap();
+        let text = if answer_first { "answer-first " } else { "" }.to_owned() + &"x".repeat(TOO_BIG);
+        send(&mut ws, on_message(&text)).await;
+        drain(ws).await;
+        let (capture, path, _dir) = proxy.stop().await;
+        let (d, offline) = diagnosis_and_inspect(&capture, &path, 1);
+        let big = capture
+            .records
+            .iter()
+            .find_map(|r| match r {
+                Record::Frame(f) if f.len as usize > TOO_BIG => Some((f.seq, f.len)),
+                _ => None,
+            })
+            .expect("the big frame was relayed and captured");
+        assert_eq!((d.details["initiator"].as_str(), d.details["code"].as_u64()), (Some("server"), Some(1009)));
+        let code = cause(&d, "close-code");
+        assert_eq!(code["seq"], big.0, "{code}");
+        let message = code["message"].as_str().unwrap();
+        let named = format!(
+            "the server closed with 1009 Message Too Big: client frame #{} ({} B), the last and largest client frame before the close",
+            big.0, big.1
+        );
+        assert!(message.starts_with(&named), "{message}");
+        if answer_first {
+            assert_eq!(d.details["preceding"]["from"], "server");
+            let answer = d.details["preceding"]["seq"].as_u64().unwrap();
+            assert!(
+                message.contains(&format!("(the preceding frame is the server's #{answer}, sent after it)")),
+                "{message}"
+            );
+        } else {
+            assert_eq!(d.details["preceding"]["seq"], big.0);
+            assert!(message.contains("(the preceding frame), most likely went past its size limit"), "{message}");
+        }
+        assert_eq!(rules(&d), offline);
+    }
 }
 
 #[tokio::test]
