@@ -8,8 +8,10 @@
 #[path = "fixtures/script.rs"]
 mod script;
 
+use frametap::event::Opcode;
 use frametap::event::{Close, Peer, Record};
 use frametap::inspect::close::REACTION_MS;
+use frametap::inspect::ANNOUNCED_CLOSE_MS;
 use script::*;
 
 const AGENT_LEFT: &str = r#"{"type":"message","class":"StructuredMessage","code":200,"body":{"direction":"Outbound","type":"Event","events":[{"eventType":"Presence","presence":{"type":"Disconnect"}}],"metadata":{"readOnly":"true"}}}"#;
@@ -57,6 +59,26 @@ fn the_agent_leaving_is_context_even_when_the_client_closes_at_once_with_1000() 
     let (confidence, message) = announced(&client_closes_after(AGENT_LEFT, 50, 1000).diagnose());
     assert_eq!(confidence, "possible", "{message}");
     assert!(message.contains("the session stays open, read-only, after it"), "{message}");
+}
+
+/// When nothing is likely, the summary leads with the certain fact (the client closed it), then the possible
+/// causes; the JSON lists them in the same order.
+#[test]
+fn with_only_possible_causes_the_summary_leads_with_the_clients_own_close() {
+    for (gap, more) in [(50, ""), (65_000, " (and 1 more possible cause)")] {
+        let d = client_closes_after(AGENT_LEFT, gap, 1000).diagnose();
+        let listed: Vec<(String, String)> =
+            causes(&d).into_iter().map(|(rule, confidence, ..)| (rule, confidence)).collect();
+        assert_eq!(listed[0], ("client-closed".to_owned(), "certain".to_owned()), "{gap} ms: {listed:?}");
+        assert!(listed[1..].iter().all(|(_, confidence)| confidence == "possible"), "{gap} ms: {listed:?}");
+        let summary = d.details["summary"].as_str().unwrap();
+        let certain = "; certain: the client closed the connection itself (1000): look at the client's code";
+        assert!(summary.starts_with("client closed with 1000 Normal Closure after server frame #3"), "{summary}");
+        let (lead, rest) = summary.split_once(certain).unwrap_or_else(|| panic!("{gap} ms: {summary}"));
+        assert!(!lead.contains("possible"), "the certain fact comes first: {summary}");
+        let (_, announced) = announced(&d);
+        assert!(rest.ends_with(&format!("; possible: {announced}{more}")), "{gap} ms: {summary}");
+    }
 }
 
 #[test]
@@ -109,6 +131,36 @@ fn a_server_that_went_on_answering_after_the_announcement_did_not_close_over_it(
     s.close_frame(1500, Peer::Server, 1000, "").close_frame(1501, Peer::Client, 1000, "");
     s.close(1502, Peer::Server, Some(1000), Some(""), true);
     assert_eq!(announced(&s.diagnose()).0, "likely");
+}
+
+/// A server closes right after announcing the end; one that lets the connection stand longer than
+/// `ANNOUNCED_CLOSE_MS`, sending nothing, did not close it over the announcement then: only possibly.
+#[test]
+fn a_server_close_long_after_its_announcement_is_only_possibly_over_it() {
+    let bound = ANNOUNCED_CLOSE_MS as i64;
+    let server_closes_after = |gap: i64, pings: bool| {
+        let mut s = Script::new("sim:genesys/v1", Some(5.0));
+        s.client(0, CONFIGURE).server(20, SESSION_RESPONSE).server(1000, EXPIRED);
+        if pings {
+            s.frame(1000 + gap / 2, Peer::Client, Opcode::Ping, vec![]);
+            s.frame(1001 + gap / 2, Peer::Server, Opcode::Pong, vec![]);
+        }
+        s.close_frame(1000 + gap, Peer::Server, 1000, "").close_frame(1001 + gap, Peer::Client, 1000, "");
+        s.close(1002 + gap, Peer::Server, Some(1000), Some(""), true);
+        s.diagnose()
+    };
+    for gap in [50, bound] {
+        let (confidence, message) = announced(&server_closes_after(gap, false));
+        assert_eq!(confidence, "likely", "a server close {gap} ms after: {message}");
+    }
+    let d = server_closes_after(bound + 500, false);
+    let (confidence, message) = announced(&d);
+    assert_eq!(confidence, "possible", "{message}");
+    assert!(message.contains("the server closed 10.5 s after it, with no data frame in between:"), "{message}");
+    assert!(message.contains("possibly followed from it, possibly not"), "{message}");
+    assert!(!d.details["summary"].as_str().unwrap().contains("likely"), "{}", d.details["summary"]);
+    let (_, message) = announced(&server_closes_after(bound + 500, true));
+    assert!(message.contains("in between, though pings or pongs still flowed:"), "{message}");
 }
 
 #[test]

@@ -19,11 +19,15 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 
+/// The scripted upstream's message limit: a longer text gets a 1009 close.
+const TOO_BIG: usize = 4096;
+
 /// Sessions by token, so a second connection with the same token can close the first (a second tab).
 type Sessions = Arc<Mutex<HashMap<String, mpsc::UnboundedSender<()>>>>;
 
 /// An upstream that answers like the Guest API for the cases under test: a request without `action` gets a
-/// 1000 close; `configureSession` a SessionResponse; `onMessage` texts `expire`, `agent-leaves`, `flood`,
+/// 1000 close; `configureSession` a SessionResponse; `onMessage` texts `expire`, `expire-later` (the close comes
+/// `ANNOUNCED_CLOSE_MS` + 0.4 s after the announcement), `agent-leaves`, `flood`,
 /// `check-token` and `drop` trigger their lifecycle; a second session with the same token closes the first.
 async fn start_scripted_upstream() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -61,6 +65,15 @@ async fn serve_session(mut ws: tokio_tungstenite::WebSocketStream<tokio::net::Tc
             }
             return;
         };
+        // Past its message limit the upstream closes with 1009 (first saying so, when the text asks for it).
+        if text.len() > TOO_BIG {
+            if text.contains("answer-first") {
+                let refused = json!({"type":"response","class":"string","code":4011,"body":"message too long"});
+                let _ = ws.send(Message::text(refused.to_string())).await;
+            }
+            let _ = ws.close(close(CloseCode::Size, "message too big")).await;
+            continue;
+        }
         let request: Value = serde_json::from_str(text.as_str()).unwrap_or(Value::Null);
         let tracing = request.get("tracingId").cloned().unwrap_or(Value::Null);
         let reply = |v: Value| Message::text(v.to_string());
@@ -87,6 +100,15 @@ async fn serve_session(mut ws: tokio_tungstenite::WebSocketStream<tokio::net::Tc
                     let _ = ws
                         .send(reply(json!({"type":"message","class":"SessionExpiredEvent","code":200,"body":{}})))
                         .await;
+                    let _ = ws.close(close(CloseCode::Normal, "")).await;
+                }
+                Some("expire-later") => {
+                    let _ = ws
+                        .send(reply(json!({"type":"message","class":"SessionExpiredEvent","code":200,"body":{}})))
+                        .await;
+                    // Past the time a server takes to end a connection over its own announcement.
+                    let later = frametap::inspect::ANNOUNCED_CLOSE_MS as u64 + 400;
+                    tokio::time::sleep(std::time::Duration::from_millis(later)).await;
                     let _ = ws.close(close(CloseCode::Normal, "")).await;
                 }
                 Some("agent-leaves") => {
@@ -135,10 +157,86 @@ async fn session_expired_event_end_to_end() {
     drain(ws).await;
     let (capture, path, _dir) = proxy.stop().await;
     let (d, offline) = diagnosis_and_inspect(&capture, &path, 1);
-    assert!(cause(&d, "server-announced")["message"].as_str().unwrap().contains("SessionExpiredEvent"));
+    let announced = cause(&d, "server-announced");
+    assert!(announced["message"].as_str().unwrap().contains("SessionExpiredEvent"), "{announced}");
+    assert_eq!(announced["confidence"], "likely", "the server closed right after announcing it: {announced}");
     assert_eq!(rules(&d), offline);
     let annotations = capture.records.iter().filter(|r| matches!(r, Record::Annotation(_))).count();
     assert!(annotations >= 3, "the live pipeline annotates Genesys frames");
+}
+
+/// The server announces the session's end, then lets the connection stand with nothing in between and closes
+/// it much later: the announcement is then only a possible cause, worded by its timing.
+#[tokio::test]
+async fn a_server_close_long_after_its_announcement_end_to_end() {
+    let proxy = start_analysing_proxy(start_scripted_upstream().await).await;
+    let mut ws = connect(&proxy, &[]).await;
+    configure(&mut ws, "tok-1").await;
+    send(&mut ws, on_message("expire-later")).await;
+    // The close comes past `drain`'s patience: read until the connection ends, within a bound of its own.
+    let ended =
+        tokio::time::timeout(std::time::Duration::from_secs(30), async { while let Some(Ok(_)) = ws.next().await {} });
+    ended.await.expect("the server closes in time");
+    drop(ws);
+    let (capture, path, _dir) = proxy.stop().await;
+    let (d, offline) = diagnosis_and_inspect(&capture, &path, 1);
+    assert_eq!(d.details["initiator"], "server");
+    let announced = cause(&d, "server-announced");
+    assert_eq!(announced["confidence"], "possible", "{announced}");
+    let message = announced["message"].as_str().unwrap();
+    assert!(
+        message.contains("after it, with no data frame in between") && message.contains("possibly not"),
+        "{message}"
+    );
+    assert_eq!(rules(&d), offline);
+}
+
+/// A message past the upstream's limit gets a 1009 close: the diagnosis names that message (seq, size,
+/// direction), points at it, and says whether it is the preceding frame, which it is unless the server said
+/// something in between.
+#[tokio::test]
+async fn message_too_big_names_the_frame_end_to_end() {
+    for answer_first in [false, true] {
+        let proxy = start_analysing_proxy(start_scripted_upstream().await).await;
+        let mut ws = connect(&proxy, &[]).await;
+        configure(&mut ws, "tok-1").await;
+        send(&mut ws, on_message("hello")).await;
+        ws.next().await.unwrap().unwrap();
+        let text = if answer_first { "answer-first " } else { "" }.to_owned() + &"x".repeat(TOO_BIG);
+        send(&mut ws, on_message(&text)).await;
+        drain(ws).await;
+        let (capture, path, _dir) = proxy.stop().await;
+        let (d, offline) = diagnosis_and_inspect(&capture, &path, 1);
+        let big = capture
+            .records
+            .iter()
+            .find_map(|r| match r {
+                Record::Frame(f) if f.len as usize > TOO_BIG => Some((f.seq, f.len)),
+                _ => None,
+            })
+            .expect("the big frame was relayed and captured");
+        assert_eq!((d.details["initiator"].as_str(), d.details["code"].as_u64()), (Some("server"), Some(1009)));
+        let code = cause(&d, "close-code");
+        assert_eq!(code["seq"], big.0, "{code}");
+        let message = code["message"].as_str().unwrap();
+        let named = format!(
+            "the server closed with 1009 Message Too Big: client frame #{} ({} B), the last and largest client frame before the close",
+            big.0, big.1
+        );
+        assert!(message.starts_with(&named), "{message}");
+        if answer_first {
+            assert_eq!(d.details["preceding"]["from"], "server");
+            let answer = d.details["preceding"]["seq"].as_u64().unwrap();
+            assert!(
+                message.contains(&format!("(the preceding frame is the server's #{answer}, sent after it)")),
+                "{message}"
+            );
+        } else {
+            assert_eq!(d.details["preceding"]["seq"], big.0);
+            assert!(message.contains("(the preceding frame), most likely went past its size limit"), "{message}");
+        }
+        assert_eq!(rules(&d), offline);
+    }
 }
 
 #[tokio::test]

@@ -739,3 +739,68 @@ fn messages_with_missing_or_odd_fields_are_kept_and_warned_about() {
     warned("entry 1, message 3: no usable `time`: dated as the message before it");
     assert_eq!(frames[2].ts, frames[1].ts);
 }
+
+/// A HAR close recorded as "aborted" that has close frames among its messages: the close frames say who closed,
+/// with what code and reason; the diagnosis describes the abort as the recording has it (no close timeout of
+/// frametap's ran), and a close the other side answered is a completed close handshake.
+#[test]
+fn an_aborted_close_with_close_frames_is_told_from_the_frames() {
+    let entry = |creator: &str, answered: bool| {
+        let mut messages = vec![
+            json!({"type": "receive", "time": 1714557601.2, "opcode": 1, "data": "hello"}),
+            json!({"type": "send", "time": 1714557602.1, "opcode": 8, "code": 1000, "data": "bye"}),
+        ];
+        if answered {
+            messages.push(json!({"type": "receive", "time": 1714557602.2, "opcode": 8, "code": 1000, "data": "bye"}));
+        }
+        json!({"log": {"creator": {"name": creator, "version": "1"}, "entries": [{
+            "startedDateTime": "2024-05-01T10:00:01.000Z", "time": 1500.0, "_resourceType": "websocket",
+            "request": {"method": "GET", "url": "wss://example.test/ws", "headers": []},
+            "response": {"status": 101, "headers": []},
+            "_webSocketClose": "aborted",
+            "_webSocketMessages": messages
+        }]}})
+    };
+    for creator in ["WebInspector", "HTTP Toolkit"] {
+        let (records, _) = har_to_records(&entry(creator, false)).unwrap();
+        let close = records.iter().find_map(|r| if let Record::Close(c) = r { Some(c) } else { None }).unwrap();
+        assert_eq!(
+            (close.closer(), close.code, close.reason.as_deref()),
+            (Some(Peer::Client), Some(1000), Some("bye"))
+        );
+        assert!(!close.clean && close.dropped_by.is_none(), "{close:?}");
+        let detail = close.detail.as_deref().unwrap();
+        assert!(
+            detail.contains("the server's answer is not among the messages") && detail.contains("aborted"),
+            "{detail}"
+        );
+        let imported = records.iter().find_map(|r| if let Record::Diagnosis(d) = r { Some(d.clone()) } else { None });
+        let d = first_diagnosis(&records);
+        assert_eq!(imported.as_ref(), Some(&d), "the import writes the diagnosis a fresh analysis derives");
+        let text = serde_json::to_string(&d.details).unwrap();
+        assert!(!text.contains("timeout") && !text.contains("timed out"), "no close timeout ran: {text}");
+        let causes = d.details["causes"].as_array().unwrap();
+        let rule =
+            |name: &str| causes.iter().find(|c| c["rule"] == name).unwrap_or_else(|| panic!("no {name}: {text}"));
+        assert!(rule("client-closed")["message"].as_str().unwrap().contains("(1000 \"bye\")"), "{text}");
+        let unanswered = rule("close-unanswered")["message"].as_str().unwrap();
+        assert!(
+            unanswered.contains("the client closed first; the recording holds no close frame from the server and marks the connection aborted, without saying which side ended TCP or why"),
+            "{unanswered}"
+        );
+        assert_eq!(d.details["how"], "closed, but the close handshake never completed");
+        let summary = d.details["summary"].as_str().unwrap();
+        assert!(summary.starts_with("client closed with 1000 Normal Closure after server frame #1"), "{summary}");
+
+        // The server answered: the close handshake completed before the abort.
+        let (records, _) = har_to_records(&entry(creator, true)).unwrap();
+        let close = records.iter().find_map(|r| if let Record::Close(c) = r { Some(c) } else { None }).unwrap();
+        assert!(close.clean, "{close:?}");
+        let detail = close.detail.as_deref().unwrap();
+        assert!(detail.contains("the server answered it; then the HAR records the connection as aborted"), "{detail}");
+        let d = first_diagnosis(&records);
+        let text = serde_json::to_string(&d.details).unwrap();
+        assert!(!text.contains("timeout") && !text.contains("close-unanswered"), "{text}");
+        assert_eq!(d.details["how"], "closed");
+    }
+}

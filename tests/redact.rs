@@ -914,3 +914,113 @@ async fn a_preview_cut_inside_a_secret_keeps_no_piece_of_it() {
     }
     assert!(!capture.contains(&SESSION[..11]), "the start of the token is in the capture: {capture}");
 }
+
+/// Under `proxy --redact` a diagnosis gives the lengths of the frames as the capture holds them: a frame whose
+/// secret was replaced by a placeholder of another length has its redacted length in the frame record, and the
+/// diagnosis says the same, so its `len` and `preview` (and the frame record beside them) never give away how long
+/// the secret was; the diagnosis is the one `inspect` computes on the redacted capture.
+#[tokio::test]
+async fn under_redact_the_diagnosis_gives_the_lengths_of_the_frames_as_written() {
+    use frametap::inspect::{AnalysisOptions, Analyzer};
+    use futures_util::{SinkExt as _, StreamExt as _};
+    use tokio_tungstenite::tungstenite::Message;
+    let upstream = common::start_echo_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("redacted.jsonl");
+    let mut options = common::capture_only(CaptureWriter::create(&path).unwrap());
+    options.analysis = Some(Analyzer::factory(AnalysisOptions::default()));
+    options.redaction = Some(Box::new(Redactor::new()));
+    let (addr, stop, task) = common::serve_in_process(options, common::test_config(&format!("ws://{upstream}"))).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/chat")).await.unwrap();
+    let secret = "correct-horse-battery-staple";
+    let sent = json!({"user":"guest","password":secret}).to_string();
+    ws.send(Message::text(sent.clone())).await.unwrap();
+    assert_eq!(ws.next().await.unwrap().unwrap(), Message::text(sent.clone()), "the echo");
+    ws.close(None).await.unwrap();
+    while ws.next().await.is_some() {}
+    stop.send(()).unwrap();
+    assert!(task.await.unwrap().end.complete);
+    let capture = read_capture(&path).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(!text.contains(secret), "{text}");
+    let diagnosis = capture
+        .records
+        .iter()
+        .find_map(|r| if let Record::Diagnosis(d) = r { Some(d.clone()) } else { None })
+        .expect("the analysis ran");
+    for side in ["preceding", "other_side_last"] {
+        let quoted = &diagnosis.details[side];
+        let seq = quoted["seq"].as_u64().unwrap();
+        let frame = capture
+            .records
+            .iter()
+            .find_map(|r| match r {
+                Record::Frame(f) if f.seq == seq => Some(f),
+                _ => None,
+            })
+            .unwrap();
+        let written = frame.text().unwrap();
+        assert!(written.contains(r#""password":"redacted-"#), "{side}: {written}");
+        assert_ne!(written.len(), sent.len(), "the placeholder is not as long as the secret");
+        assert_eq!(frame.len, written.len() as u64, "{side}: the frame record has its redacted length");
+        assert_eq!(quoted["len"], frame.len, "{side}: the diagnosis gives the length as written: {quoted}");
+        assert_eq!(quoted["preview"], written, "{side}: {quoted}");
+    }
+    assert!(
+        !serde_json::to_string(&diagnosis.details).unwrap().contains(&format!(r#""len":{}"#, sent.len())),
+        "{:?}",
+        diagnosis.details
+    );
+    // What `inspect` derives from the redacted capture is what was written.
+    let mut analyzer = Analyzer::new(AnalysisOptions::default());
+    let recomputed = capture
+        .records
+        .iter()
+        .flat_map(|r| analyzer.observe(r, r.ts()))
+        .find_map(|r| if let Record::Diagnosis(d) = r { Some(d) } else { None })
+        .unwrap();
+    assert_eq!(recomputed.details, diagnosis.details);
+}
+
+/// `frametap redact` on a capture with a diagnosis: a fragmented message whose last fragment lost a secret's
+/// length is quoted with its fragment's and its message's redacted lengths.
+#[test]
+fn a_redacted_copy_gives_a_fragmented_message_its_redacted_lengths() {
+    let head = r#"{"user":"guest","password":"correct-horse-"#;
+    let tail = r#"battery-staple"}"#;
+    let mut records = fragments_then_close(&[head.as_bytes(), tail.as_bytes()], false);
+    let mut close = frame(3, Opcode::Close, b"\x03\xe8");
+    close.from = Peer::Server;
+    close.to = Peer::Client;
+    records.push(Record::Frame(close));
+    records.push(Record::Close(frametap::event::Close {
+        conn: 1,
+        ts: ts(T0 + 4),
+        initiator: Peer::Server,
+        initiator_unknown: false,
+        code: Some(1000),
+        reason: Some(String::new()),
+        clean: false,
+        dropped_by: Some(Peer::Server),
+        duration_ms: 4000.0,
+        detail: None,
+    }));
+    let original = frametap::inspect::with_analysis(records);
+    let redacted = Redactor::with_key(b"k").redact_all(original);
+    let fragments: Vec<&Frame> = redacted
+        .iter()
+        .filter_map(|r| match r {
+            Record::Frame(f) if f.from == Peer::Client => Some(f),
+            _ => None,
+        })
+        .collect();
+    let message: Vec<u8> = fragments.iter().flat_map(|f| f.payload.to_vec()).collect();
+    assert!(String::from_utf8_lossy(&message).contains(r#""password":"redacted-"#));
+    let diagnosis = redacted.iter().find_map(|r| if let Record::Diagnosis(d) = r { Some(d) } else { None }).unwrap();
+    let preceding = &diagnosis.details["preceding"];
+    assert_eq!(preceding["seq"], 2);
+    assert_eq!(preceding["len"], fragments[1].len, "{preceding}");
+    assert_eq!(preceding["message"]["len"], message.len(), "{preceding}");
+    assert_ne!(message.len(), head.len() + tail.len());
+    assert_eq!(preceding["preview"], String::from_utf8(message).unwrap());
+}

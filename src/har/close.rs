@@ -10,6 +10,8 @@ use serde_json::Value;
 pub(super) struct CloseFrames {
     /// The first close frame: its sender, time, code and reason.
     first: Option<(Peer, Ts, Option<u16>, Option<String>)>,
+    /// Whether the other side answered the first close frame with one of its own.
+    answered: bool,
 }
 
 impl CloseFrames {
@@ -17,7 +19,9 @@ impl CloseFrames {
         if frame.opcode != Opcode::Close {
             return;
         }
-        if self.first.is_none() {
+        if let Some((first_from, ..)) = &self.first {
+            self.answered |= frame.from != *first_from;
+        } else {
             let code = (frame.payload.len() >= 2).then(|| u16::from_be_bytes([frame.payload[0], frame.payload[1]]));
             let reason =
                 frame.payload.get(2..).filter(|r| !r.is_empty()).map(|r| String::from_utf8_lossy(r).into_owned());
@@ -59,6 +63,18 @@ pub(super) fn recorded_close(
         let aborted = close == "aborted";
         let code = close["code"].as_u64().map(|c| c as u16).or(*frame_code);
         let reason = close["reason"].as_str().map(str::to_owned).or_else(|| frame_reason.clone());
+        let other = initiator.other().as_str();
+        // An abort after both close frames ended TCP after a completed close handshake: the close was clean. Before
+        // the answer, the handshake never completed; either way the HAR does not say who ended TCP, or why.
+        let then = match (aborted, frames.answered) {
+            (false, _) => String::new(),
+            (true, true) => format!(
+                " and the {other} answered it; then the HAR records the connection as aborted, without saying which side ended TCP"
+            ),
+            (true, false) => format!(
+                "; the {other}'s answer is not among the messages, and the HAR records the connection as aborted, without saying which side ended TCP"
+            ),
+        };
         return Some(Close {
             conn,
             ts: ended,
@@ -66,15 +82,11 @@ pub(super) fn recorded_close(
             initiator_unknown: false,
             code,
             reason,
-            clean: !aborted,
+            clean: !aborted || frames.answered,
             // The HAR does not say who ended TCP after an aborted close.
             dropped_by: None,
             duration_ms,
-            detail: Some(format!(
-                "the HAR's first close frame came from the {}{}{moved}",
-                initiator.as_str(),
-                if aborted { "; then the connection was aborted" } else { "" }
-            )),
+            detail: Some(format!("the HAR's first close frame came from the {}{then}{moved}", initiator.as_str())),
         });
     }
     if close == "aborted" {

@@ -113,6 +113,17 @@ impl FrameFacts {
     }
 }
 
+/// A peer's largest data message so far: the frame it ended with (or had reached), its size, when it came.
+#[derive(Clone, Copy, Debug)]
+pub struct Largest {
+    pub seq: u64,
+    pub ts: Ts,
+    /// The message's length (a whole frame's, or a fragmented message's up to `seq`).
+    pub len: u64,
+    /// Set when it is a fragmented message; `complete` when frame #`seq` ended it.
+    pub message: Option<(MessageFacts, bool)>,
+}
+
 /// The first close frame of a connection.
 #[derive(Clone, Debug)]
 pub struct CloseFrameFacts {
@@ -163,8 +174,9 @@ pub struct ConnHistory {
     /// The findings of the last client frame the profile read before the first close frame.
     last_client_findings: (u64, Vec<Finding>),
     pub signals: Vec<SignalAt>,
-    /// The largest data frame: (seq, len, from).
-    pub largest: Option<(u64, u64, Peer)>,
+    /// Per peer (client, server, proxy): its largest data message before the first close frame (a fragmented
+    /// one as it stood at its largest fragment), for a 1009 close.
+    largest: [Option<Largest>; 3],
     pub data_frames: u64,
     /// The last ping or pong, either way.
     pub last_control: Option<Ts>,
@@ -214,7 +226,7 @@ impl ConnHistory {
             findings_omitted: 0,
             last_client_findings: (0, Vec::new()),
             signals: Vec::new(),
-            largest: None,
+            largest: [None, None, None],
             data_frames: 0,
             last_control: None,
             closes_from: [false, false],
@@ -241,6 +253,11 @@ impl ConnHistory {
             Some((_, by_peer)) => by_peer[slot(peer)].as_ref(),
             None => self.last_data[slot(peer)].as_ref(),
         }
+    }
+
+    /// The largest data message `peer` sent before the first close frame (or before now).
+    pub fn largest_from(&self, peer: Peer) -> Option<&Largest> {
+        self.largest[slot(peer)].as_ref()
     }
 
     /// Whether frame #`seq` said something about the connection's end (an announcement, a rate limit, an error
@@ -340,11 +357,14 @@ impl ConnHistory {
             return;
         }
         self.data_frames += 1;
-        if self.largest.is_none_or(|(_, len, _)| frame.len > len) {
-            self.largest = Some((frame.seq, frame.len, frame.from));
-        }
         let previous = self.last_data[slot(frame.from)].take();
-        self.last_data[slot(frame.from)] = Some(FrameFacts::of(frame, previous));
+        let facts = FrameFacts::of(frame, previous);
+        let largest = &mut self.largest[slot(frame.from)];
+        if self.first_close.is_none() && largest.is_none_or(|l| facts.shown_len() > l.len) {
+            let message = facts.message.map(|m| (m, facts.fin));
+            *largest = Some(Largest { seq: facts.seq, ts: facts.ts, len: facts.shown_len(), message });
+        }
+        self.last_data[slot(frame.from)] = Some(facts);
         self.last_any = Some(slot(frame.from));
         if self.auto_pending && self.data_frames > AUTO_DETECT_FRAMES {
             self.auto_pending = false;
@@ -442,7 +462,7 @@ impl Analyzer {
                     .conns
                     .remove(&close.conn)
                     .unwrap_or_else(|| Box::new(ConnHistory::new(close.conn, &self.options)));
-                out.push(Record::Diagnosis(diagnose(&history, close)));
+                out.push(Record::Diagnosis(diagnose(&history, close, &self.mode)));
             }
             Record::Annotation(_) | Record::Token(_) | Record::Diagnosis(_) | Record::Note(_) | Record::End(_) => {}
         }

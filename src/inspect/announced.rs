@@ -2,12 +2,13 @@
 //! whether the close followed from it (docs/diagnosis.md).
 
 use super::analyzer::ConnHistory;
-use super::close::{cause, human_ms, ms_between, Cause, Confidence, REACTION_MS};
+use super::close::{cause, human_ms, ms_between, Cause, Confidence, REACTION_MS, SOON_MS};
 use crate::event::{Close, Peer, Ts};
 use crate::profile::Signal;
 
 /// The server said it was ending the session or connection (profile signals). The last such frame before the
-/// close explains a close by the server, unless the server went on answering normally after it; a close by
+/// close explains a close by the server made within [`SOON_MS`] of it, unless the server went on answering
+/// normally after it (see [`ANNOUNCED_CLOSE_MS`]); a close by
 /// the client only when the client reacted to news that the session is over (closed within [`REACTION_MS`],
 /// sending nothing in between). Earlier announcements, which the connection outlived, are only possible
 /// causes. See [`after_announcement`].
@@ -23,7 +24,7 @@ pub(crate) fn announced(history: &ConnHistory, close: &Close, close_at: Ts, caus
             evidence.push("a later frame announced an end too, and the connection went on after this one".into());
             (Confidence::Possible, message.clone())
         } else {
-            let (confidence, tail) = after_announcement(history, close, at.seq, gap, session_over);
+            let (confidence, tail) = after_announcement(history, close, (at.seq, at.ts), gap, session_over);
             (confidence, format!("{message}{tail}"))
         };
         if n == 0 && client_dropped(close) {
@@ -33,12 +34,20 @@ pub(crate) fn announced(history: &ConnHistory, close: &Close, close_at: Ts, caus
     }
 }
 
-/// How sure the last announcement (frame #`seq`, `gap` ms before the close) explains the close, and what to add
-/// to its message to say why.
+/// A server that announces the end of a session or connection closes it right after: an announcement explains a
+/// server close made within this long after it ([`SOON_MS`], 10 s: ten times [`REACTION_MS`], room for a busy
+/// server's queues, and shorter than the 15 s between the Genesys mobile SDK's Ping frames and the 30 s of its
+/// `echo` heartbeat). A server that lets the connection stand longer, sending nothing, did not close it over
+/// the announcement then: the close is only possibly its consequence (an idle or inactivity timeout, a
+/// connection lifetime, a restart are as good explanations), as a client's close past [`REACTION_MS`] is.
+pub const ANNOUNCED_CLOSE_MS: f64 = SOON_MS;
+
+/// How sure the last announcement (frame #`seq` at `at`, `gap` ms before the close) explains the close, and what
+/// to add to its message to say why.
 fn after_announcement(
     history: &ConnHistory,
     close: &Close,
-    seq: u64,
+    (seq, at): (u64, Ts),
     gap: f64,
     session_over: bool,
 ) -> (Confidence, String) {
@@ -87,6 +96,19 @@ fn after_announcement(
                     answer.seq
                 ),
             ),
+            None if gap > ANNOUNCED_CLOSE_MS => {
+                let pinged = history
+                    .last_control
+                    .filter(|t| *t > at)
+                    .map_or("", |_| ", though pings or pongs still flowed");
+                (
+                    Confidence::Possible,
+                    format!(
+                        "; the server closed {later} after it, with no data frame in between{pinged}: a server ends the connection within {} of announcing the end, so this close possibly followed from it, possibly not (an idle timeout, a connection lifetime, a restart)",
+                        human_ms(ANNOUNCED_CLOSE_MS)
+                    ),
+                )
+            }
             None => (Confidence::Likely, String::new()),
         },
     }

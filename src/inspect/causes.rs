@@ -1,6 +1,6 @@
 //! The cause rules of the close analysis: each reads a connection's history and adds the causes it sees.
 
-use super::analyzer::ConnHistory;
+use super::analyzer::{ConnHistory, MessageFacts};
 use super::close::{
     cause, fragment_words, human_ms, ms_between, preview, Cause, Confidence, IDLE_MS, MIN_RESOLVABLE_RTT_MS,
     REACTION_MS, SOON_MS,
@@ -10,8 +10,9 @@ use super::violations::failed_over;
 use crate::event::{Close, Peer, Ts};
 use crate::profile::{Severity, Signal};
 
-/// Who ended it: a TCP drop, the client, or frametap itself.
-pub(crate) fn who_closed(history: &ConnHistory, close: &Close, causes: &mut Vec<Cause>) {
+/// Who ended it: a TCP drop, the client, or frametap itself. `recorded`: the close comes from a recording
+/// another tool made (an imported HAR), where no close timeout of frametap's ran.
+pub(crate) fn who_closed(history: &ConnHistory, close: &Close, recorded: bool, causes: &mut Vec<Cause>) {
     let detail = close.detail.clone().into_iter().collect::<Vec<_>>();
     let first_close = history.first_close.as_ref();
     let unanswered = |message: String| {
@@ -30,16 +31,22 @@ pub(crate) fn who_closed(history: &ConnHistory, close: &Close, causes: &mut Vec<
         let closer = close.initiator.as_str();
         match close.dropped_by {
             // Nobody dropped TCP: a side never answered the close, and frametap ended both connections when
-            // the close timeout ran out.
+            // the close timeout ran out; or, in a recording (a HAR marked "aborted"), the answer is not in it.
             None if first_close.is_some() => {
                 let silent = match (close.initiator, history.closes_from) {
                     (Peer::Client, _) | (Peer::Proxy, [true, false]) => "the server",
                     (Peer::Server, _) | (Peer::Proxy, [false, true]) => "the client",
                     (Peer::Proxy, _) => "neither side",
                 };
-                causes.push(unanswered(format!(
-                    "the {closer} closed first; {silent} never answered with a close frame and frametap closed both TCP connections when its close timeout ran out"
-                )));
+                causes.push(unanswered(if recorded {
+                    format!(
+                        "the {closer} closed first; the recording holds no close frame from {silent} and marks the connection aborted, without saying which side ended TCP or why"
+                    )
+                } else {
+                    format!(
+                        "the {closer} closed first; {silent} never answered with a close frame and frametap closed both TCP connections when its close timeout ran out"
+                    )
+                }));
             }
             // The close was the initiator's; the other side then ended TCP instead of answering it.
             Some(dropper) if first_close.is_some() && dropper != close.initiator => causes.push(unanswered(format!(
@@ -393,17 +400,14 @@ pub(crate) fn close_code(history: &ConnHistory, close: &Close, causes: &mut Vec<
         return;
     }
     let closer = close.initiator.as_str();
+    // The frame the cause points at: the close frame, or for a 1009 the frame that most likely tripped it.
+    let mut seq = history.first_close.as_ref().map(|c| c.seq);
     let (confidence, message, evidence): (Confidence, String, Vec<String>) = match code {
         1000 => return,
         1009 => {
-            let largest = history
-                .largest
-                .map(|(seq, len, from)| format!("largest data frame: #{seq} from the {}, {len} bytes", from.as_str()));
-            (
-                Confidence::Likely,
-                format!("the {closer} said a message was too big (1009)"),
-                largest.into_iter().collect(),
-            )
+            let (message, evidence, culprit) = too_big(history, close.initiator);
+            seq = culprit.or(seq);
+            (Confidence::Likely, message, evidence)
         }
         // A 1002 before any server frame: what the client could not accept was the upgrade's answer.
         1002 if close.closer() == Some(Peer::Client)
@@ -451,5 +455,66 @@ pub(crate) fn close_code(history: &ConnHistory, close: &Close, causes: &mut Vec<
     if let Some(reason) = close.reason.as_ref().filter(|r| !r.is_empty()) {
         evidence.push(format!("reason {reason:?}"));
     }
-    causes.push(cause("close-code", confidence, message, evidence, history.first_close.as_ref().map(|c| c.seq)));
+    causes.push(cause("close-code", confidence, message, evidence, seq));
+}
+
+/// A 1009 Message Too Big from `closer`: the message of the other side's that most likely tripped its limit, as
+/// (message, evidence, its seq). An endpoint checks each message as it arrives and closes on the first one past its
+/// limit: that is the largest message the other side sent before the close, unless the closer went on after it
+/// (sent a data frame: it had accepted it); then the last one it sent, the one the close came after.
+fn too_big(history: &ConnHistory, closer: Peer) -> (String, Vec<String>, Option<u64>) {
+    let other = closer.other();
+    let said = format!("the {} closed with 1009 Message Too Big", closer.as_str());
+    let (Some(last), Some(largest)) = (history.last_from(other), history.largest_from(other)) else {
+        let none = format!("{said}, but the {} sent no data frame before the close", other.as_str());
+        return (none, Vec::new(), None);
+    };
+    let close_at = history.first_close.as_ref().map_or(last.ts, |c| c.ts);
+    let size = |len: u64, message: Option<(MessageFacts, bool)>| match message {
+        Some((m, complete)) => fragment_words(&m, complete),
+        None => format!("{len} B"),
+    };
+    // An ordinary answer after it (not an error answer or an announced end) says the closer had accepted it.
+    let answered_after =
+        history.last_from(closer).filter(|c| c.seq > largest.seq && !history.is_signal(c.seq)).map(|c| c.seq);
+    let last_size = size(last.shown_len(), last.message.map(|m| (m, last.fin)));
+    let mut evidence = Vec::new();
+    let (seq, ts, size, what) = if largest.seq == last.seq || largest.len <= last.shown_len() {
+        (last.seq, last.ts, last_size, format!("the last and largest {} frame before the close", other.as_str()))
+    } else if let Some(answer) = answered_after {
+        evidence.push(format!(
+            "its larger {} frame #{} ({}) went through: the {} sent frame #{answer} after it, so the limit is not on size alone",
+            other.as_str(),
+            largest.seq,
+            size(largest.len, largest.message),
+            closer.as_str()
+        ));
+        (last.seq, last.ts, last_size, format!("the last {} frame before the close", other.as_str()))
+    } else {
+        evidence.push(format!(
+            "the {}'s later frames are smaller (the last, #{}, {last_size}): sent before the close reached it",
+            other.as_str(),
+            last.seq,
+        ));
+        let after = match history.last_from(closer).filter(|c| c.seq > largest.seq) {
+            Some(c) => format!("only answered with #{} (an error or an announced end)", c.seq),
+            None => "sent nothing".to_owned(),
+        };
+        let what = format!("the largest {} frame, after which the {} {after}", other.as_str(), closer.as_str());
+        (largest.seq, largest.ts, size(largest.len, largest.message), what)
+    };
+    let preceding = match history.preceding() {
+        Some(p) if p.seq == seq => " (the preceding frame)".to_owned(),
+        Some(p) => format!(" (the preceding frame is the {}'s #{}, sent after it)", p.from.as_str(), p.seq),
+        None => String::new(),
+    };
+    evidence.insert(
+        0,
+        format!("{} frame #{seq}: {size}, {} before the close", other.as_str(), human_ms(ms_between(close_at, ts))),
+    );
+    let message = format!(
+        "{said}: {} frame #{seq} ({size}), {what}{preceding}, most likely went past its size limit",
+        other.as_str()
+    );
+    (message, evidence, Some(seq))
 }

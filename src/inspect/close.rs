@@ -190,15 +190,16 @@ pub fn describe_code(code: Option<u16>, close_frame_len: Option<u64>) -> String 
     }
 }
 
-/// Builds the `diagnosis` record for a connection that just closed.
-pub fn diagnose(history: &ConnHistory, close: &Close) -> Diagnosis {
+/// Builds the `diagnosis` record for a connection that just closed. `mode` is the session's (`meta.mode`): in an
+/// `import` the close is what the recording tool wrote down, not what frametap's relay saw.
+pub fn diagnose(history: &ConnHistory, close: &Close, mode: &str) -> Diagnosis {
     let close_at = history.first_close.as_ref().map(|c| c.ts).unwrap_or(close.ts);
     let preceding = history.preceding();
     let other_side_last = preceding.and_then(|p| history.last_from(p.from.other()));
     let mut found = Vec::new();
     let mut ruled_out = Vec::new();
 
-    causes::who_closed(history, close, &mut found);
+    causes::who_closed(history, close, mode == "import", &mut found);
     violations::handshake_mismatch(history, close, &mut found);
     violations::rfc6455_violations(history, close, &mut found);
     announced::announced(history, close, close_at, &mut found);
@@ -232,9 +233,7 @@ pub fn diagnose(history: &ConnHistory, close: &Close) -> Diagnosis {
     details.insert("profile".into(), json!(history.profile.name()));
     details.insert("preceding".into(), preceding.map(|p| frame_json(p, close_at)).unwrap_or(Value::Null));
     details.insert("other_side_last".into(), other_side_last.map(|p| frame_json(p, close_at)).unwrap_or(Value::Null));
-    let summary =
-        summary(close, preceding, found.iter().find(|c| c.confidence != Confidence::Certain).or(found.first()));
-    details.insert("summary".into(), json!(summary));
+    details.insert("summary".into(), json!(summary(close, preceding, &found)));
     details.insert("causes".into(), serde_json::to_value(&found).unwrap_or_default());
     details.insert("ruled_out".into(), Value::Array(ruled_out));
     details.insert("findings".into(), serde_json::to_value(&history.findings).unwrap_or_default());
@@ -331,7 +330,11 @@ fn cookies_withheld(history: &ConnHistory, open: &Open) -> Option<String> {
     })
 }
 
-fn summary(close: &Close, preceding: Option<&FrameFacts>, top: Option<&Cause>) -> String {
+/// The diagnosis in one line: who closed how, after which frame, then what explains it. A likely cause leads when
+/// there is one; otherwise what is certain leads (who closed, how TCP ended: `close-unanswered` only when nothing
+/// else is certain), then the first possible cause and how many more there are, so a guess never reads as the
+/// headline over a fact.
+fn summary(close: &Close, preceding: Option<&FrameFacts>, causes: &[Cause]) -> String {
     let how = match (close.closer(), close.code, close.clean) {
         (None, Some(code), _) => {
             format!("closed with {code} {} (the recording does not say by whom)", close_code_name(code))
@@ -342,10 +345,25 @@ fn summary(close: &Close, preceding: Option<&FrameFacts>, top: Option<&Cause>) -
         (Some(closer), None, false) => format!("{} {}", closer.as_str(), close.how()),
     };
     let after = preceding.map(|p| format!(" after {} frame #{}", p.from.as_str(), p.seq)).unwrap_or_default();
-    match top {
-        Some(top) => format!("{how}{after}; {}: {}", top.confidence.as_str(), top.message),
-        None => format!("{how}{after}; no rule explains it"),
+    let said = |c: &Cause| format!("{}: {}", c.confidence.as_str(), c.message);
+    if let Some(likely) = causes.iter().find(|c| c.confidence == Confidence::Likely) {
+        return format!("{how}{after}; {}", said(likely));
     }
+    let certain = causes.iter().filter(|c| c.confidence == Confidence::Certain);
+    let lead = certain.clone().find(|c| c.rule != "close-unanswered").or(certain.clone().next());
+    let possible: Vec<&Cause> = causes.iter().filter(|c| c.confidence == Confidence::Possible).collect();
+    let mut parts: Vec<String> = lead.into_iter().map(said).collect();
+    if let Some(first) = possible.first() {
+        let more = match possible.len() - 1 {
+            0 => String::new(),
+            n => format!(" (and {})", crate::words::count(n as u64, "more possible cause")),
+        };
+        parts.push(format!("{}{more}", said(first)));
+    }
+    if parts.is_empty() {
+        return format!("{how}{after}; no rule explains it");
+    }
+    format!("{how}{after}; {}", parts.join("; "))
 }
 
 #[cfg(test)]

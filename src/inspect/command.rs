@@ -130,9 +130,13 @@ pub fn inspect(cmd: &InspectCommand, color: bool) -> Result<InspectOutput> {
 /// unless `args` gives others (a profile other than auto, any scope), so `inspect` recomputes what the live
 /// run derived.
 pub fn recorded_options(capture: &CaptureFile, args: &AnalysisArgs) -> AnalysisOptions {
+    options_recorded_in(capture.meta().map(|meta| meta.command.as_slice()).unwrap_or_default(), args)
+}
+
+/// [`recorded_options`] from a capture's `meta.command`.
+pub fn options_recorded_in(command: &[String], args: &AnalysisArgs) -> AnalysisOptions {
     use clap::ValueEnum as _;
     let mut options = args.options();
-    let command = capture.meta().map(|meta| meta.command.as_slice()).unwrap_or_default();
     let values = |flag: &str| -> Vec<String> {
         let prefix = format!("{flag}=");
         let mut found = Vec::new();

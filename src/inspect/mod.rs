@@ -20,6 +20,7 @@ mod violations;
 
 pub use crate::profile::ProfileChoice;
 pub use analyzer::Analyzer;
+pub use announced::ANNOUNCED_CLOSE_MS;
 pub use close::one_line;
 pub use codes::close_code_name;
 pub use command::{run_inspect, InspectCommand};

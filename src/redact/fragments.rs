@@ -33,13 +33,12 @@ struct HeldConn {
 }
 
 impl Redactor {
-    /// Masks the secrets in one record, in a stream of records: returns the records ready to be written, in
-    /// order. While a text message of a connection arrives in fragments, that connection's records are held
-    /// (and none returned) until it ends; [`Redactor::finish`] lets go of what is still held.
-    pub fn feed(&mut self, record: Record) -> Vec<Record> {
+    /// [`Redactor::feed`] before the diagnoses are derived afresh: while a text message of a connection arrives
+    /// in fragments, that connection's records are held (and none returned) until it ends.
+    pub(super) fn feed_unanalysed(&mut self, record: Record) -> Vec<Record> {
         // The end of the stream comes after everything held.
         if matches!(record, Record::End(_)) {
-            let mut out = self.finish();
+            let mut out = self.finish_unanalysed();
             out.push(self.redact(record));
             return out;
         }
@@ -95,8 +94,8 @@ impl Redactor {
         self.release(conn)
     }
 
-    /// Lets go of every record still held (messages whose last fragment never came are redacted as they stand).
-    pub fn finish(&mut self) -> Vec<Record> {
+    /// [`Redactor::finish`] before the diagnoses are derived afresh.
+    pub(super) fn finish_unanalysed(&mut self) -> Vec<Record> {
         let conns: Vec<ConnId> = self.held.conns.keys().copied().collect();
         let mut out = Vec::new();
         for conn in conns {

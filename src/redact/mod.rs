@@ -9,6 +9,7 @@
 
 mod command;
 mod cut_off;
+mod diagnoses;
 mod fragments;
 mod records;
 mod text;
@@ -49,6 +50,8 @@ pub struct Redactor {
     fingerprints: HashMap<String, String>,
     /// Records held while a text message arrives in fragments ([`Redactor::feed`]).
     held: fragments::Held,
+    /// The stream's diagnoses, derived afresh from the redacted records ([`Redactor::feed`]).
+    rederived: diagnoses::Rederived,
 }
 
 impl Default for Redactor {
@@ -73,6 +76,7 @@ impl Redactor {
             current: None,
             fingerprints: HashMap::new(),
             held: fragments::Held::default(),
+            rederived: diagnoses::Rederived::default(),
         }
     }
 
@@ -84,6 +88,22 @@ impl Redactor {
     /// Masks the secrets in one record. Frame `len` follows the new payload; `meta` gets `redacted: true`.
     pub fn redact(&mut self, record: Record) -> Record {
         records::redact_record(self, record)
+    }
+
+    /// Masks the secrets in one record, in a stream of records: returns the records ready to be written, in
+    /// order. While a text message of a connection arrives in fragments, that connection's records are held
+    /// (and none returned) until it ends; [`Redactor::finish`] lets go of what is still held. A `diagnosis`
+    /// record is replaced by the one the analysis derives from the redacted records before it (what `inspect`
+    /// computes on the copy): its lengths and quotes are the redacted frames', never the secrets'.
+    pub fn feed(&mut self, record: Record) -> Vec<Record> {
+        let ready = self.feed_unanalysed(record);
+        ready.into_iter().map(|record| self.rederived.pass(record)).collect()
+    }
+
+    /// Lets go of every record still held (messages whose last fragment never came are redacted as they stand).
+    pub fn finish(&mut self) -> Vec<Record> {
+        let ready = self.finish_unanalysed();
+        ready.into_iter().map(|record| self.rederived.pass(record)).collect()
     }
 
     /// Masks secrets in a piece of free text (a log line, a preview): JWT signatures, `"token":"…"`
