@@ -106,13 +106,21 @@ impl Session {
             ui.stop().await;
         }
         let end = &summary.end;
-        if let Some(path) = &summary.capture_path {
+        let Some(path) = &summary.capture_path else { return };
+        let relayed = format!("{}, {}", count(end.connections, "connection"), count(end.frames, "frame"));
+        if end.complete {
+            crate::notice!("frametap: capture saved to {} ({relayed})", path.display());
+        } else {
+            // The counts are what was relayed, not what reached the file: never call such a file saved.
+            let why = if end.errors.is_empty() {
+                format!("{} not written", count(end.dropped, "record"))
+            } else {
+                end.errors.join("; ")
+            };
             crate::notice!(
-                "frametap: capture saved to {} ({}, {}{})",
-                path.display(),
-                count(end.connections, "connection"),
-                count(end.frames, "frame"),
-                if end.complete { String::new() } else { format!("; INCOMPLETE: {}", end.errors.join("; ")) }
+                "frametap: capture INCOMPLETE: {} holds only part of what was relayed ({relayed}): {why}. \
+                 `frametap inspect` reads what it holds; `replay` needs --partial",
+                path.display()
             );
         }
     }
