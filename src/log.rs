@@ -11,7 +11,8 @@ mod wrap;
 use crate::event::{ConnId, Open, Record};
 use crate::inspect::close_code_name;
 use std::io::{BufWriter, IsTerminal, Stdout, Write};
-use width::Width;
+pub(crate) use width::Width;
+pub(crate) use wrap::wrap;
 
 /// How the terminal log prints records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]

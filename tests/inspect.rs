@@ -271,3 +271,32 @@ fn the_profile_and_scopes_the_capture_was_recorded_with_are_used_unless_others_a
         serde_json::from_str(&inspect(&cmd(frametap::inspect::ProfileChoice::Generic), false).unwrap().stdout).unwrap();
     assert_eq!(given["connections"][0]["profile"], "generic", "a profile given to inspect wins");
 }
+
+/// The printed report wraps as the live log does: to `COLUMNS` (or the terminal) with every word kept, and not at
+/// all in a pipe without it, so `grep` still finds a whole cause on one line. `--json` is never wrapped.
+#[test]
+fn the_printed_report_wraps_to_columns_and_keeps_whole_lines_in_a_pipe() {
+    let printed = |columns: Option<&str>, json: bool| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_frametap"));
+        command.arg("inspect").arg(fixture("seed-story.jsonl")).env("NO_COLOR", "1").env_remove("COLUMNS");
+        if json {
+            command.arg("--json");
+        }
+        if let Some(columns) = columns {
+            command.env("COLUMNS", columns);
+        }
+        let output = command.output().unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let (whole, wrapped) = (printed(None, false), printed(Some("60"), false));
+    let words = |text: &str| text.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
+    assert_eq!(words(&wrapped), words(&whole), "every word kept, in order");
+    for line in wrapped.lines() {
+        let fits = line.chars().count() <= 60 || line.split_whitespace().count() == 1;
+        assert!(fits, "a line past 60 columns that is not one long word: {line:?}\n{wrapped}");
+    }
+    assert!(whole.lines().any(|l| l.contains("[likely] protocol-lint") && l.contains("the server likely closed")));
+    assert!(wrapped.lines().count() > whole.lines().count());
+    assert_eq!(printed(Some("60"), true), printed(None, true), "JSON is never wrapped");
+}

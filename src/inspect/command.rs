@@ -39,8 +39,13 @@ pub fn run_inspect(cmd: InspectCommand) -> Result<()> {
     for line in &output.stderr {
         crate::notice!("{line}");
     }
+    // The report's prose wraps as the live log's does: to `COLUMNS` or the terminal, never in a pipe.
+    let text = match crate::log::Width::for_stdout().columns().filter(|_| !cmd.json) {
+        Some(width) => crate::log::wrap(&output.stdout, width),
+        None => output.stdout,
+    };
     let mut stdout = std::io::stdout().lock();
-    stdout.write_all(output.stdout.as_bytes())?;
+    stdout.write_all(text.as_bytes())?;
     stdout.flush()?;
     Ok(())
 }
