@@ -54,6 +54,16 @@ impl Home {
         CertAuthority::load(&self.dir.path().join("certs")).unwrap()
     }
 
+    /// TLS with `host` (trusting the local CA) through a CONNECT tunnel of the forward proxy at `proxy`.
+    async fn tls_through(
+        &self,
+        proxy: std::net::SocketAddr,
+        host: &str,
+    ) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+        let tunnel = connect_tunnel(proxy, &format!("{host}:443")).await;
+        tls_client(tunnel, host, self.ca().root_store().unwrap()).await.0
+    }
+
     /// Starts `frametap replay serve CAPTURE ARGS… --listen 127.0.0.1:0 --no-ui --no-capture --pace fast`.
     fn serve(&self, args: &[&str]) -> Running {
         self.serve_file(&self.capture, args)
@@ -106,6 +116,12 @@ impl Running {
                 return line;
             }
         }
+    }
+
+    /// The forward-mode listener's address, from the banner.
+    async fn proxy_addr(&mut self) -> std::net::SocketAddr {
+        let url = self.banner("set your browser's HTTP and HTTPS proxy to").await;
+        url.strip_prefix("http://").expect("an http:// proxy URL").parse().unwrap()
     }
 
     /// The value after `label` on the banner line that has it.
@@ -164,8 +180,7 @@ async fn through_forward_mode_the_recorded_host_is_answered_by_the_replay_and_ot
     let home = Home::new().await;
     let mut replay = home.serve(&["--forward"]);
     assert_eq!(replay.banner("the recorded connection went to").await, "ws://example.com/chat");
-    let proxy = replay.banner("set your browser's HTTP and HTTPS proxy to").await;
-    let proxy: std::net::SocketAddr = proxy.strip_prefix("http://").unwrap().parse().unwrap();
+    let proxy = replay.proxy_addr().await;
     assert_eq!(replay.banner("replayed (--intercept)").await, "example.com", "the recorded host, by default");
 
     // The front end's own URL, unchanged: nothing resolves or dials example.com.
@@ -178,8 +193,7 @@ async fn through_forward_mode_the_recorded_host_is_answered_by_the_replay_and_ot
     replay.line_with("every client frame matched the recording").await;
 
     // Another request to the recorded host has no recorded answer: a 502 that says so, not the real host.
-    let tunnel = connect_tunnel(proxy, "example.com:443").await;
-    let (tls, _) = tls_client(tunnel, "example.com", home.ca().root_store().unwrap()).await;
+    let tls = home.tls_through(proxy, "example.com").await;
     let (status, body) = get(tls, "/config.json", "example.com").await;
     assert_eq!(status, 502, "{body}");
     assert!(body.contains("GET https://example.com/config.json has no recorded answer"), "{body}");
@@ -197,11 +211,9 @@ async fn through_forward_mode_the_recorded_host_is_answered_by_the_replay_and_ot
 async fn intercept_chooses_the_hosts_the_replay_answers() {
     let home = Home::new().await;
     let mut replay = home.serve(&["--forward", "--intercept", "webmessaging.*"]);
-    let proxy = replay.banner("set your browser's HTTP and HTTPS proxy to").await;
-    let proxy: std::net::SocketAddr = proxy.strip_prefix("http://").unwrap().parse().unwrap();
+    let proxy = replay.proxy_addr().await;
     assert_eq!(replay.banner("replayed (--intercept)").await, "webmessaging.*");
-    let tunnel = connect_tunnel(proxy, "webmessaging.euw2.pure.cloud:443").await;
-    let (tls, _) = tls_client(tunnel, "webmessaging.euw2.pure.cloud", home.ca().root_store().unwrap()).await;
+    let tls = home.tls_through(proxy, "webmessaging.euw2.pure.cloud").await;
     talk_as_the_recorded_client(tls, "wss://webmessaging.euw2.pure.cloud/chat").await;
     let note = replay.line_with("replay serve: connection").await;
     assert!(note.contains("4000"), "{note}");
@@ -261,13 +273,7 @@ async fn a_hars_http_answers_are_replayed_for_the_intercepted_hosts() {
 
     // By default only the WebSocket's host is intercepted: its recorded answers are replayed, api-cdn's tunnelled.
     let mut replay = home.serve_file(&har, &["--forward"]);
-    let proxy: std::net::SocketAddr = replay
-        .banner("set your browser's HTTP and HTTPS proxy to")
-        .await
-        .strip_prefix("http://")
-        .unwrap()
-        .parse()
-        .unwrap();
+    let proxy = replay.proxy_addr().await;
     let mut rows = vec![replay.line_with("recorded HTTP answers").await];
     rows.push(replay.line_with("answer from").await);
     rows.push(replay.line_with("answer from").await);
@@ -281,8 +287,7 @@ async fn a_hars_http_answers_are_replayed_for_the_intercepted_hosts() {
     assert_eq!(flags, every);
 
     let host = "webmessaging.mypurecloud.com";
-    let tunnel = connect_tunnel(proxy, &format!("{host}:443")).await;
-    let (tls, _) = tls_client(tunnel, host, home.ca().root_store().unwrap()).await;
+    let tls = home.tls_through(proxy, host).await;
     let logo = request(tls, "GET", "/logo.png", host, &[]).await;
     assert_eq!((logo.status().as_u16(), logo.body().as_ref()), (200, [0u8, 1, 2].as_slice()));
     assert_eq!(logo.headers()["content-type"], "image/png");
@@ -291,8 +296,7 @@ async fn a_hars_http_answers_are_replayed_for_the_intercepted_hosts() {
     let logged = replay.line_with("replay serve: GET").await;
     assert_eq!(logged, format!("replay serve: GET https://{host}/logo.png: answered the recorded 200 (HAR entry 4)"));
 
-    let tunnel = connect_tunnel(proxy, &format!("{host}:443")).await;
-    let (tls, _) = tls_client(tunnel, host, home.ca().root_store().unwrap()).await;
+    let tls = home.tls_through(proxy, host).await;
     let (status, body) = get(tls, "/favicon.ico?token=s3cret", host).await;
     assert_eq!(status, 502);
     assert!(body.contains("records 1 answer from this host, none to this method and URL"), "{body}");
@@ -304,18 +308,11 @@ async fn a_hars_http_answers_are_replayed_for_the_intercepted_hosts() {
     let mut args = vec!["--forward"];
     args.extend(flags.split(' '));
     let mut replay = home.serve_file(&har, &args);
-    let proxy: std::net::SocketAddr = replay
-        .banner("set your browser's HTTP and HTTPS proxy to")
-        .await
-        .strip_prefix("http://")
-        .unwrap()
-        .parse()
-        .unwrap();
+    let proxy = replay.proxy_addr().await;
     let host = "api-cdn.mypurecloud.com";
     let mut bodies = Vec::new();
     for _ in 0..3 {
-        let tunnel = connect_tunnel(proxy, &format!("{host}:443")).await;
-        let (tls, _) = tls_client(tunnel, host, home.ca().root_store().unwrap()).await;
+        let tls = home.tls_through(proxy, host).await;
         let (status, body) = get(tls, config, host).await;
         assert_eq!(status, 200, "{body}");
         bodies.push(body);
@@ -323,8 +320,7 @@ async fn a_hars_http_answers_are_replayed_for_the_intercepted_hosts() {
     let first = r#"{"messenger":{"enabled":true},"status":"Active","version":"3"}"#;
     assert_eq!(bodies, [first, r#"{"status":"Inactive"}"#, r#"{"status":"Inactive"}"#]);
 
-    let tunnel = connect_tunnel(proxy, &format!("{host}:443")).await;
-    let (tls, _) = tls_client(tunnel, host, home.ca().root_store().unwrap()).await;
+    let tls = home.tls_through(proxy, host).await;
     let refused = request(tls, "POST", config, host, &[]).await;
     let body = String::from_utf8_lossy(refused.body());
     assert_eq!(refused.status(), 502);
@@ -337,8 +333,7 @@ async fn a_hars_http_answers_are_replayed_for_the_intercepted_hosts() {
         ("access-control-request-method", "POST"),
         ("access-control-request-headers", "content-type"),
     ];
-    let tunnel = connect_tunnel(proxy, &format!("{host}:443")).await;
-    let (tls, _) = tls_client(tunnel, host, home.ca().root_store().unwrap()).await;
+    let tls = home.tls_through(proxy, host).await;
     let preflight = request(tls, "OPTIONS", refresh, host, &asks).await;
     assert_eq!(preflight.status(), 204, "{:?}", preflight.body());
     let allowed = |name: &str| preflight.headers().get(name).map(|v| v.to_str().unwrap().to_owned());
@@ -348,15 +343,13 @@ async fn a_hars_http_answers_are_replayed_for_the_intercepted_hosts() {
     assert_eq!(allowed("access-control-allow-credentials").as_deref(), Some("true"), "as the recorded answer allowed");
     let logged = replay.line_with("CORS preflight").await;
     assert_eq!(logged, format!("replay serve: OPTIONS https://{host}{refresh}: answered the CORS preflight for the recorded POST (HAR entry 5)"));
-    let tunnel = connect_tunnel(proxy, &format!("{host}:443")).await;
-    let (tls, _) = tls_client(tunnel, host, home.ca().root_store().unwrap()).await;
+    let tls = home.tls_through(proxy, host).await;
     let refreshed = request(tls, "POST", refresh, host, &[("origin", "https://shop.example.com")]).await;
     assert_eq!((refreshed.status().as_u16(), refreshed.body().as_ref()), (200, br#"{"jwt":"e30"}"#.as_slice()));
 
     // An OPTIONS that is no preflight, or for a method the HAR has no answer to, is not made up.
     for asks in [&asks[..1], &[("origin", "https://shop.example.com"), ("access-control-request-method", "PUT")][..]] {
-        let tunnel = connect_tunnel(proxy, &format!("{host}:443")).await;
-        let (tls, _) = tls_client(tunnel, host, home.ca().root_store().unwrap()).await;
+        let tls = home.tls_through(proxy, host).await;
         assert_eq!(request(tls, "OPTIONS", refresh, host, asks).await.status(), 502, "{asks:?}");
     }
 }
@@ -367,8 +360,7 @@ async fn tunnelled_hosts_go_through_the_upstream_proxy() {
     let home = Home::new().await;
     let corporate = ConnectProxy::start(None).await;
     let mut replay = home.serve(&["--forward", "--upstream-proxy", &corporate.url()]);
-    let proxy = replay.banner("set your browser's HTTP and HTTPS proxy to").await;
-    let proxy: std::net::SocketAddr = proxy.strip_prefix("http://").unwrap().parse().unwrap();
+    let proxy = replay.proxy_addr().await;
     assert_eq!(replay.banner("upstream proxy").await, corporate.url());
 
     let page = start_hello_server(None).await;
