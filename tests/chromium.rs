@@ -209,10 +209,82 @@ fn chromium_tail(log: &Path) -> String {
     tail.into_iter().rev().collect::<Vec<_>>().join("\n")
 }
 
+/// `replay serve --forward` of `script` for the `hosts` given, with headless Chromium using it as its proxy and
+/// opening `page`; recording its session.
+struct BrowsedReplay {
+    browser: Option<Browser>,
+    log: PathBuf,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+    session: frametap::session::Session,
+    records: tokio::sync::mpsc::UnboundedReceiver<Record>,
+}
+
+impl BrowsedReplay {
+    async fn start(
+        chromium: &Path,
+        dir: &Path,
+        script: frametap::replay::Script,
+        hosts: &[&str],
+        page: std::net::SocketAddr,
+        reports: Option<tokio::sync::mpsc::UnboundedSender<frametap::replay::serve::Served>>,
+    ) -> BrowsedReplay {
+        use frametap::replay::serve::{serve, Front, ServeOptions};
+        let ca = Arc::new(CertAuthority::init(&dir.join("certs"), false).unwrap());
+        let front = Front::Forward {
+            options: ForwardOptions {
+                intercept: InterceptRules::new(hosts.iter().map(|h| h.to_string())),
+                issuer: Arc::new(LeafIssuer::from_shared(ca.clone())),
+            },
+            proxies: UpstreamProxies::direct(),
+        };
+        let mut play = support::play_options(frametap::replay::Pace::Fast);
+        play.wait_timeout = None;
+        let options = ServeOptions { play, handshake_timeout: BROWSER_TIMEOUT };
+        let (session, _, records) = recording_session(dir, "replay-serve").await;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let proxy_addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let stopped = async {
+            let _ = stopped.await;
+        };
+        let server = tokio::spawn(serve(listener, front, script, options, session.sink.clone(), stopped, reports));
+        let log = dir.join("chromium.log");
+        let url = format!("http://127.0.0.1:{}/", page.port());
+        let browser = start_browser(
+            chromium,
+            &dir.join("profile"),
+            &proxy_addr.to_string(),
+            &ca.spki_sha256_base64(),
+            &url,
+            &log,
+        );
+        BrowsedReplay { browser: Some(browser), log, stop, server, session, records }
+    }
+
+    /// Closes the browser; returns Chromium's last words, for a failure's message.
+    fn close_browser(&mut self) -> String {
+        self.browser.take();
+        chromium_tail(&self.log)
+    }
+
+    /// Stops the replay and finishes its session; returns the records it wrote.
+    async fn stop(self) -> Vec<Record> {
+        let BrowsedReplay { stop, server, session, mut records, .. } = self;
+        stop.send(()).unwrap();
+        server.await.unwrap().unwrap();
+        session.finish().await;
+        let mut seen = Vec::new();
+        while let Ok(record) = records.try_recv() {
+            seen.push(record);
+        }
+        seen
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn headless_chromium_gets_the_replay_in_place_of_the_recorded_wss_host() {
-    use frametap::replay::serve::{serve, Front, ServeOptions};
-    use frametap::replay::{Pace, Script};
+    use frametap::replay::Script;
     let Some(chromium) = find_chromium() else {
         eprintln!("SKIPPED headless_chromium_gets_the_replay_in_place_of_the_recorded_wss_host: no Chromium found (set FRAMETAP_CHROMIUM)");
         return;
@@ -235,41 +307,14 @@ async fn headless_chromium_gets_the_replay_in_place_of_the_recorded_wss_host() {
     );
     let page = start_page_server(None, html).await;
 
-    let ca = Arc::new(CertAuthority::init(&dir.path().join("certs"), false).unwrap());
     let recorded_host = script.recorded_host().unwrap();
-    let front = Front::Forward {
-        options: ForwardOptions {
-            intercept: InterceptRules::new([recorded_host.clone()]),
-            issuer: Arc::new(LeafIssuer::from_shared(ca.clone())),
-        },
-        proxies: UpstreamProxies::direct(),
-    };
-    let mut play = support::play_options(Pace::Fast);
-    play.wait_timeout = None;
-    let options = ServeOptions { play, handshake_timeout: BROWSER_TIMEOUT };
-    let (session, _, mut records) = recording_session(dir.path(), "replay-serve").await;
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let proxy_addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let (report_tx, mut reports) = tokio::sync::mpsc::unbounded_channel();
-    let stopped = async {
-        let _ = stopped.await;
-    };
-    let server = tokio::spawn(serve(listener, front, script, options, session.sink.clone(), stopped, Some(report_tx)));
-
-    let log = dir.path().join("chromium.log");
-    let browser = start_browser(
-        &chromium,
-        &dir.path().join("profile"),
-        &proxy_addr.to_string(),
-        &ca.spki_sha256_base64(),
-        &format!("http://127.0.0.1:{}/", page.port()),
-        &log,
-    );
+    let mut replay =
+        BrowsedReplay::start(&chromium, dir.path(), script, &[recorded_host.as_str()], page, Some(report_tx)).await;
     let report = tokio::time::timeout(BROWSER_TIMEOUT, reports.recv()).await;
-    drop(browser);
+    let chromium_said = replay.close_browser();
     let Ok(Some(served)) = report else {
-        panic!("no replayed session within {BROWSER_TIMEOUT:?}\nChromium said:\n{}", chromium_tail(&log));
+        panic!("no replayed session within {BROWSER_TIMEOUT:?}\nChromium said:\n{chromium_said}");
     };
     let report = served.played().expect("the browser got the WebSocket");
     assert!(report.divergences.is_empty(), "the browser sent the recorded frames: {:?}", report.divergences);
@@ -277,11 +322,8 @@ async fn headless_chromium_gets_the_replay_in_place_of_the_recorded_wss_host() {
     let close = &report.close;
     assert_eq!((close.initiator, close.code, close.clean), (Peer::Server, Some(4000), true), "{close:?}");
 
-    stop.send(()).unwrap();
-    server.await.unwrap().unwrap();
-    session.finish().await;
     let mut host = None;
-    while let Ok(record) = records.try_recv() {
+    for record in replay.stop().await {
         if let Record::Open(open) = record {
             host = frametap::event::header(&open.request.headers, "host").map(str::to_owned);
         }
@@ -294,8 +336,7 @@ async fn headless_chromium_gets_the_replay_in_place_of_the_recorded_wss_host() {
 /// HARs never hold), and its recorded answer allowed another origin (the production page's) than this page's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn headless_chromium_gets_a_hars_http_answers_through_the_replay() {
-    use frametap::replay::serve::{serve, Front, ServeOptions};
-    use frametap::replay::{Pace, Script};
+    use frametap::replay::Script;
     let Some(chromium) = find_chromium() else {
         eprintln!("SKIPPED headless_chromium_gets_a_hars_http_answers_through_the_replay: no Chromium found (set FRAMETAP_CHROMIUM)");
         return;
@@ -333,34 +374,8 @@ async fn headless_chromium_gets_a_hars_http_answers_through_the_replay() {
     let (told, mut requests) = tokio::sync::mpsc::unbounded_channel();
     let page = start_page_server_telling(None, html, Some(told)).await;
 
-    let ca = Arc::new(CertAuthority::init(&dir.path().join("certs"), false).unwrap());
     let hosts = ["webmessaging.mypurecloud.com", "api.mypurecloud.com", "api-cdn.mypurecloud.com"];
-    let front = Front::Forward {
-        options: ForwardOptions {
-            intercept: InterceptRules::new(hosts.map(str::to_owned)),
-            issuer: Arc::new(LeafIssuer::from_shared(ca.clone())),
-        },
-        proxies: UpstreamProxies::direct(),
-    };
-    let options = ServeOptions { play: support::play_options(Pace::Fast), handshake_timeout: BROWSER_TIMEOUT };
-    let (session, _, _records) = recording_session(dir.path(), "replay-serve").await;
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let proxy_addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let stopped = async {
-        let _ = stopped.await;
-    };
-    let server = tokio::spawn(serve(listener, front, script, options, session.sink.clone(), stopped, None));
-
-    let log = dir.path().join("chromium.log");
-    let browser = start_browser(
-        &chromium,
-        &dir.path().join("profile"),
-        &proxy_addr.to_string(),
-        &ca.spki_sha256_base64(),
-        &format!("http://127.0.0.1:{}/", page.port()),
-        &log,
-    );
+    let mut replay = BrowsedReplay::start(&chromium, dir.path(), script, &hosts, page, None).await;
     let result = tokio::time::timeout(BROWSER_TIMEOUT, async {
         while let Some(request) = requests.recv().await {
             if let Some(query) = request.strip_prefix("/result?") {
@@ -370,13 +385,10 @@ async fn headless_chromium_gets_a_hars_http_answers_through_the_replay() {
         panic!("the page server stopped");
     })
     .await;
-    drop(browser);
+    let chromium_said = replay.close_browser();
     let Ok(result) = result else {
-        panic!("the page reported nothing within {BROWSER_TIMEOUT:?}\nChromium said:\n{}", chromium_tail(&log));
+        panic!("the page reported nothing within {BROWSER_TIMEOUT:?}\nChromium said:\n{chromium_said}");
     };
     assert_eq!(result, "jwt%3Drefreshed%3Bstatus%3DActive", "the recorded answers, as the page read them");
-
-    stop.send(()).unwrap();
-    server.await.unwrap().unwrap();
-    session.finish().await;
+    replay.stop().await;
 }
