@@ -882,29 +882,36 @@ fn the_end_record_stays_last_when_a_connection_ended_mid_message() {
     assert!(matches!(redacted.last(), Some(Record::End(_))), "{:?}", redacted.last());
 }
 
-/// `proxy --redact` in front of a real echo server: the client sends its session token, then a text quoting it
-/// so far in that the diagnosis's previews (cut at 160 characters) stop inside it.
-#[tokio::test]
-async fn a_preview_cut_inside_a_secret_keeps_no_piece_of_it() {
+/// `proxy --redact` with the analysis on, in process, in front of a real echo server: a client sends `text`, gets
+/// its echo and closes. Returns the capture (complete) and its path.
+async fn echoed_through_a_redacting_proxy(dir: &std::path::Path, text: &str) -> std::path::PathBuf {
     use frametap::inspect::{AnalysisOptions, Analyzer};
     use futures_util::{SinkExt as _, StreamExt as _};
     use tokio_tungstenite::tungstenite::Message;
     let upstream = common::start_echo_server().await;
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("redacted.jsonl");
+    let path = dir.join("redacted.jsonl");
     let mut options = common::capture_only(CaptureWriter::create(&path).unwrap());
     options.analysis = Some(Analyzer::factory(AnalysisOptions::default()));
     options.redaction = Some(Box::new(Redactor::new()));
     let (addr, stop, task) = common::serve_in_process(options, common::test_config(&format!("ws://{upstream}"))).await;
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/chat")).await.unwrap();
-    // `{"token":"<36>","text":"` is 56 characters: the preview's cut falls 11 characters into the quoted token.
-    let text = format!(r#"{{"token":"{SESSION}","text":"{}{SESSION} is my token"}}"#, "x".repeat(160 - 56 - 11));
-    ws.send(Message::text(text.clone())).await.unwrap();
+    ws.send(Message::text(text)).await.unwrap();
     assert_eq!(ws.next().await.unwrap().unwrap(), Message::text(text), "the echo");
     ws.close(None).await.unwrap();
     while ws.next().await.is_some() {}
     stop.send(()).unwrap();
     assert!(task.await.unwrap().end.complete);
+    path
+}
+
+/// `proxy --redact` in front of a real echo server: the client sends its session token, then a text quoting it
+/// so far in that the diagnosis's previews (cut at 160 characters) stop inside it.
+#[tokio::test]
+async fn a_preview_cut_inside_a_secret_keeps_no_piece_of_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // `{"token":"<36>","text":"` is 56 characters: the preview's cut falls 11 characters into the quoted token.
+    let text = format!(r#"{{"token":"{SESSION}","text":"{}{SESSION} is my token"}}"#, "x".repeat(160 - 56 - 11));
+    let path = echoed_through_a_redacting_proxy(dir.path(), &text).await;
     let capture = std::fs::read_to_string(&path).unwrap();
     let diagnosis: Value =
         serde_json::from_str(capture.lines().find(|l| l.contains(r#""kind":"diagnosis""#)).unwrap()).unwrap();
@@ -922,24 +929,10 @@ async fn a_preview_cut_inside_a_secret_keeps_no_piece_of_it() {
 #[tokio::test]
 async fn under_redact_the_diagnosis_gives_the_lengths_of_the_frames_as_written() {
     use frametap::inspect::{AnalysisOptions, Analyzer};
-    use futures_util::{SinkExt as _, StreamExt as _};
-    use tokio_tungstenite::tungstenite::Message;
-    let upstream = common::start_echo_server().await;
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("redacted.jsonl");
-    let mut options = common::capture_only(CaptureWriter::create(&path).unwrap());
-    options.analysis = Some(Analyzer::factory(AnalysisOptions::default()));
-    options.redaction = Some(Box::new(Redactor::new()));
-    let (addr, stop, task) = common::serve_in_process(options, common::test_config(&format!("ws://{upstream}"))).await;
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/chat")).await.unwrap();
     let secret = "correct-horse-battery-staple";
     let sent = json!({"user":"guest","password":secret}).to_string();
-    ws.send(Message::text(sent.clone())).await.unwrap();
-    assert_eq!(ws.next().await.unwrap().unwrap(), Message::text(sent.clone()), "the echo");
-    ws.close(None).await.unwrap();
-    while ws.next().await.is_some() {}
-    stop.send(()).unwrap();
-    assert!(task.await.unwrap().end.complete);
+    let path = echoed_through_a_redacting_proxy(dir.path(), &sent).await;
     let capture = read_capture(&path).unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(!text.contains(secret), "{text}");
