@@ -25,11 +25,13 @@ pub(super) fn answer(req: &Request<Incoming>, target: &Target, script: &Script) 
         if answer.body_missing {
             said.push_str(" (the HAR holds no body for it: sent without one)");
         }
-        if let Some(recorded) = origin.and_then(|origin| fit_allowed_origin(&mut answer.headers, origin)) {
-            said.push_str(&format!(
-                " (its Access-Control-Allow-Origin {recorded} is not this page's: sent as {}, so the browser takes it)",
-                origin.unwrap_or_default()
-            ));
+        if let Some(origin) = origin {
+            if let Some(recorded) = fit_allowed_origin(&mut answer.headers, origin) {
+                said.push_str(&format!(
+                    " (its Access-Control-Allow-Origin {recorded} is not this page's: sent as {origin}, so the browser \
+                     takes it)"
+                ));
+            }
         }
         crate::notice!(
             "replay serve: {}: answered the recorded {} (HAR entry {}){said}",
