@@ -208,7 +208,7 @@ pub fn diagnose(history: &ConnHistory, close: &Close, mode: &str) -> Diagnosis {
     let closed_at_seq = history.first_close.as_ref().map(|c| c.seq);
     expiry::token_rules(history, closed_at_seq, close, close_at, &mut found, &mut ruled_out);
     causes::idle(history, close, close_at, &mut found);
-    causes::close_code(history, close, &mut found);
+    super::close_code::close_code(history, close, &mut found);
     found.extend(history.profile.close_causes());
     // How the connection ended after someone closed it is a fact, but not a reason: list it last.
     found.sort_by_key(|c| (c.rule == "close-unanswered", c.confidence));

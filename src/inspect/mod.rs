@@ -7,6 +7,7 @@ pub mod analyzer;
 mod announced;
 mod causes;
 pub mod close;
+mod close_code;
 pub mod codes;
 pub mod command;
 mod expiry;
