@@ -12,6 +12,7 @@ pub mod codes;
 pub mod command;
 mod expiry;
 pub mod handshake;
+mod history;
 pub mod jwt;
 pub mod reassembly;
 pub mod report;

@@ -1,0 +1,401 @@
+//! One connection's history as the analysis keeps it: each side's last frames and largest message (facts and the
+//! start of the payload, never the payload), the close frames, the profile's signals and findings, its tokens.
+
+use super::analyzer::{AUTO_DETECT_FRAMES, MAX_FINDINGS};
+use super::reassembly::Reassembler;
+use super::rfc6455::{self, Violation};
+use super::tokens::TokenTracker;
+use super::AnalysisOptions;
+use crate::event::{Annotation, ConnId, Frame, Opcode, Open, Peer, Record, Ts};
+use crate::profile::{self, Finding, Profile, ProfileChoice, Signal};
+
+/// What the analysis keeps of one data frame: its facts and the start of its payload, enough for the
+/// diagnosis's preview (a copy of at most [`PAYLOAD_HEAD`] bytes, so no payload is kept alive or shared).
+/// For a fragment of a fragmented message the head is the start of the **message** (its fragments so far),
+/// so a preview quotes what was sent, not a piece of it.
+#[derive(Clone, Debug)]
+pub struct FrameFacts {
+    pub seq: u64,
+    pub ts: Ts,
+    pub from: Peer,
+    pub opcode: Opcode,
+    /// This frame's payload length.
+    pub len: u64,
+    pub fin: bool,
+    /// The payload's first [`PAYLOAD_HEAD`] bytes (all of it when shorter); of the message so far when
+    /// `message` is set.
+    pub head: Vec<u8>,
+    pub text: bool,
+    /// Set when this frame is a fragment of a fragmented message: the message up to and including it.
+    pub message: Option<MessageFacts>,
+}
+
+/// A fragmented data message up to one of its fragments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MessageFacts {
+    /// The seq of its first fragment.
+    pub first_seq: u64,
+    /// Its fragments so far.
+    pub fragments: u64,
+    /// Its payload bytes so far.
+    pub len: u64,
+}
+
+/// Payload bytes kept of a data frame: the longest preview the diagnosis shows (`close::PREVIEW_CHARS`
+/// characters, and one more to know it was cut) at four bytes per character.
+pub const PAYLOAD_HEAD: usize = (super::close::PREVIEW_CHARS + 1) * 4;
+
+impl FrameFacts {
+    /// The facts of `frame`, given the facts of the previous data frame of the same peer (whose head buffer
+    /// is reused, so a frame costs a short copy, not an allocation). A continuation of that peer's
+    /// unfinished message extends the message's head while it is short of [`PAYLOAD_HEAD`] bytes.
+    fn of(frame: &Frame, previous: Option<FrameFacts>) -> Self {
+        let continued = previous.as_ref().and_then(|p| {
+            let message = p.message.filter(|_| !p.fin && frame.opcode == Opcode::Continuation)?;
+            Some((message, p.text))
+        });
+        let mut head = previous.map(|p| p.head).unwrap_or_default();
+        let (message, text) = match continued {
+            Some((so_far, text)) => {
+                // Only while every byte so far is in the head (a payload recorded short leaves a gap).
+                if head.len() as u64 == so_far.len {
+                    let room = PAYLOAD_HEAD.saturating_sub(head.len()).min(frame.payload.len());
+                    head.extend_from_slice(&frame.payload[..room]);
+                }
+                let message = MessageFacts { fragments: so_far.fragments + 1, len: so_far.len + frame.len, ..so_far };
+                (Some(message), text)
+            }
+            None => {
+                head.clear();
+                head.extend_from_slice(&frame.payload[..frame.payload.len().min(PAYLOAD_HEAD)]);
+                let starts_message = !frame.fin && frame.opcode != Opcode::Continuation;
+                let message =
+                    starts_message.then_some(MessageFacts { first_seq: frame.seq, fragments: 1, len: frame.len });
+                (message, frame.text_message || frame.opcode == Opcode::Text)
+            }
+        };
+        FrameFacts {
+            seq: frame.seq,
+            ts: frame.ts,
+            from: frame.from,
+            opcode: frame.opcode,
+            len: frame.len,
+            fin: frame.fin,
+            head,
+            text,
+            message,
+        }
+    }
+
+    /// The length of what [`FrameFacts::head`] is the start of: the message so far, or this frame's payload.
+    pub fn shown_len(&self) -> u64 {
+        self.message.map_or(self.len, |m| m.len)
+    }
+}
+
+/// A peer's largest data message so far: the frame it ended with (or had reached), its size, when it came.
+#[derive(Clone, Copy, Debug)]
+pub struct Largest {
+    pub seq: u64,
+    pub ts: Ts,
+    /// The message's length (a whole frame's, or a fragmented message's up to `seq`).
+    pub len: u64,
+    /// Set when it is a fragmented message; `complete` when frame #`seq` ended it.
+    pub message: Option<(MessageFacts, bool)>,
+}
+
+/// The first close frame of a connection.
+#[derive(Clone, Debug)]
+pub struct CloseFrameFacts {
+    pub seq: u64,
+    pub ts: Ts,
+    pub from: Peer,
+    /// The close payload's length (0: no code; 1: malformed).
+    pub len: u64,
+}
+
+/// A profile signal and the frame it came in.
+#[derive(Clone, Debug)]
+pub struct SignalAt {
+    pub seq: u64,
+    pub ts: Ts,
+    pub signal: Signal,
+}
+
+/// Everything the close analysis needs to know about one connection.
+pub struct ConnHistory {
+    pub conn: ConnId,
+    pub opened: Option<Ts>,
+    pub handshake_ms: Option<f64>,
+    /// The tightest upper bound seen on the upstream round trip: the handshake, a client Ping's Pong from the
+    /// server, or a request's paired response (profile `latency_ms`), whichever is smallest.
+    pub upstream_rtt_ms: Option<f64>,
+    /// The last Ping the client (or frametap) sent towards the server, awaiting its Pong.
+    ping_out: Option<Ts>,
+    /// Why the upgrade did not succeed (a non-101 answer or an upstream error), if it did not.
+    pub refused: Option<String>,
+    pub upstream: Option<String>,
+    open: Option<Open>,
+    pub profile: Box<dyn Profile>,
+    /// `--profile auto` and nothing detected yet: each data frame may still switch the profile on.
+    auto_pending: bool,
+    pub tokens: TokenTracker,
+    /// The last data frame of each peer (client, server, proxy), as of now.
+    last_data: [Option<FrameFacts>; 3],
+    /// Which of `last_data` holds the last data frame overall, as of now (an index: one payload clone per frame).
+    last_any: Option<usize>,
+    pub first_close: Option<CloseFrameFacts>,
+    /// `last_any` and `last_data` frozen at the first close frame.
+    frozen: Option<(Option<usize>, [Option<FrameFacts>; 3])>,
+    /// Lint findings, the first [`MAX_FINDINGS`] of them.
+    pub findings: Vec<Finding>,
+    /// Findings past [`MAX_FINDINGS`], counted only.
+    pub findings_omitted: u64,
+    /// The findings of the last client frame the profile read before the first close frame.
+    last_client_findings: (u64, Vec<Finding>),
+    pub signals: Vec<SignalAt>,
+    /// Per peer (client, server, proxy): its largest data message before the first close frame (a fragmented
+    /// one as it stood at its largest fragment), for a 1009 close.
+    largest: [Option<Largest>; 3],
+    pub data_frames: u64,
+    /// The last ping or pong, either way.
+    pub last_control: Option<Ts>,
+    /// Per endpoint (client, server): it sent a close frame.
+    pub closes_from: [bool; 2],
+    /// Per endpoint (client, server): the code of its first close frame, when it had one.
+    pub close_codes: [Option<u16>; 2],
+    /// The subprotocol problems of the accepted upgrade (`handshake::problems`), each a phrase.
+    pub handshake_problems: Vec<String>,
+    /// Extensions the upstream accepted though none was offered to it (`handshake::unoffered_extensions`).
+    pub unoffered_extensions: Option<String>,
+    /// Per endpoint (client, server): a fragmented data message is in progress.
+    in_message: [bool; 2],
+    /// The fragmented messages in progress, to read them whole.
+    reassembler: Reassembler,
+    /// Per endpoint (client, server): the last frame up to the first close frame that broke RFC 6455.
+    pub violations: [Option<Violation>; 2],
+}
+
+fn slot(peer: Peer) -> usize {
+    match peer {
+        Peer::Client => 0,
+        Peer::Server => 1,
+        Peer::Proxy => 2,
+    }
+}
+
+impl ConnHistory {
+    pub(super) fn new(conn: ConnId, options: &AnalysisOptions) -> Self {
+        ConnHistory {
+            conn,
+            opened: None,
+            handshake_ms: None,
+            upstream_rtt_ms: None,
+            ping_out: None,
+            refused: None,
+            upstream: None,
+            open: None,
+            profile: profile::for_choice(options.profile),
+            auto_pending: options.profile == ProfileChoice::Auto,
+            tokens: TokenTracker::new(options.require_scopes.clone()),
+            last_data: [None, None, None],
+            last_any: None,
+            first_close: None,
+            frozen: None,
+            findings: Vec::new(),
+            findings_omitted: 0,
+            last_client_findings: (0, Vec::new()),
+            signals: Vec::new(),
+            largest: [None, None, None],
+            data_frames: 0,
+            last_control: None,
+            closes_from: [false, false],
+            close_codes: [None, None],
+            handshake_problems: Vec::new(),
+            unoffered_extensions: None,
+            in_message: [false, false],
+            reassembler: Reassembler::default(),
+            violations: [None, None],
+        }
+    }
+
+    /// The last data frame before the first close frame (or before now, when there was none): the preceding frame.
+    pub fn preceding(&self) -> Option<&FrameFacts> {
+        match &self.frozen {
+            Some((last, by_peer)) => last.and_then(|slot| by_peer[slot].as_ref()),
+            None => self.last_any.and_then(|slot| self.last_data[slot].as_ref()),
+        }
+    }
+
+    /// The last data frame from `peer` before the first close frame (or before now).
+    pub fn last_from(&self, peer: Peer) -> Option<&FrameFacts> {
+        match &self.frozen {
+            Some((_, by_peer)) => by_peer[slot(peer)].as_ref(),
+            None => self.last_data[slot(peer)].as_ref(),
+        }
+    }
+
+    /// The largest data message `peer` sent before the first close frame (or before now).
+    pub fn largest_from(&self, peer: Peer) -> Option<&Largest> {
+        self.largest[slot(peer)].as_ref()
+    }
+
+    /// Whether frame #`seq` said something about the connection's end (an announcement, a rate limit, an error
+    /// answer): a server frame that did not was an ordinary answer.
+    pub fn is_signal(&self, seq: u64) -> bool {
+        self.signals.iter().any(|signal| signal.seq == seq)
+    }
+
+    /// The findings about one frame (the last client frame's are kept even past [`MAX_FINDINGS`]).
+    pub fn findings_for(&self, seq: u64) -> Box<dyn Iterator<Item = &Finding> + '_> {
+        if self.last_client_findings.0 == seq {
+            Box::new(self.last_client_findings.1.iter())
+        } else {
+            Box::new(self.findings.iter().filter(move |f| f.seq == Some(seq)))
+        }
+    }
+
+    fn note_rtt(&mut self, ms: f64) {
+        if ms >= 0.0 && self.upstream_rtt_ms.is_none_or(|best| ms < best) {
+            self.upstream_rtt_ms = Some(ms);
+        }
+    }
+
+    fn add_findings(&mut self, findings: Vec<Finding>) {
+        let room = MAX_FINDINGS.saturating_sub(self.findings.len());
+        self.findings_omitted += findings.len().saturating_sub(room) as u64;
+        self.findings.extend(findings.into_iter().take(room));
+    }
+
+    pub(super) fn open(&mut self, open: &Open, session_upstream: Option<&str>) {
+        self.opened = Some(open.ts);
+        self.handshake_ms = open.handshake_ms;
+        if let Some(ms) = open.handshake_ms {
+            self.note_rtt(ms);
+        }
+        self.upstream = open.upstream.clone().or_else(|| session_upstream.map(str::to_owned));
+        if self.auto_pending {
+            if let Some(found) = profile::detect(open, self.upstream.as_deref()) {
+                self.profile = found;
+                self.auto_pending = false;
+            }
+        }
+        self.refused = match (&open.error, &open.response) {
+            (Some(error), _) => Some(format!("the upstream could not be reached: {error}")),
+            (None, Some(response)) if response.status != 101 => {
+                let hint = self.profile.refused_hint(response.status).unwrap_or(match response.status {
+                    403 => " (the server refused this client: an Origin it does not allow, or missing credentials, are the usual reasons)",
+                    401 => " (the upstream wants credentials on the upgrade request)",
+                    429 => " (rate limited before the WebSocket even opened)",
+                    200..=299 => " (the URL answers plain HTTP but is not a WebSocket endpoint, as a web page or a REST URL answers: check the host and path of the upstream URL)",
+                    _ => "",
+                });
+                Some(format!("the upstream refused the upgrade with HTTP {}{hint}", response.status))
+            }
+            _ => None,
+        };
+        let findings = self.profile.open(open, self.upstream.as_deref());
+        self.add_findings(findings);
+        self.handshake_problems = super::handshake::problems(open);
+        self.unoffered_extensions = super::handshake::unoffered_extensions(open);
+        self.open = Some(open.clone());
+    }
+
+    pub(super) fn frame(&mut self, frame: &Frame, seen_at: Ts, out: &mut Vec<Record>) {
+        if let Some(side) = frame.from.endpoint() {
+            let violation = rfc6455::check(frame, &mut self.in_message[side]);
+            if violation.is_some() && self.first_close.is_none() {
+                self.violations[side] = violation;
+            }
+            if frame.opcode == Opcode::Close && !self.closes_from[side] {
+                self.closes_from[side] = true;
+                self.close_codes[side] = frame.close_parts().0;
+            }
+        }
+        if frame.opcode == Opcode::Close {
+            if self.first_close.is_none() {
+                self.first_close =
+                    Some(CloseFrameFacts { seq: frame.seq, ts: frame.ts, from: frame.from, len: frame.len });
+                self.frozen = Some((self.last_any, self.last_data.clone()));
+            }
+            return;
+        }
+        if matches!(frame.opcode, Opcode::Ping | Opcode::Pong) {
+            self.last_control = Some(frame.ts);
+            match (frame.opcode, frame.from) {
+                (Opcode::Ping, Peer::Client | Peer::Proxy) => self.ping_out = Some(frame.ts),
+                (Opcode::Pong, Peer::Server) => {
+                    if let Some(sent) = self.ping_out.take() {
+                        self.note_rtt(frame.ts.secs_since(sent) * 1000.0);
+                    }
+                }
+                _ => {}
+            }
+            return;
+        }
+        if !frame.opcode.is_data() {
+            return;
+        }
+        self.data_frames += 1;
+        let previous = self.last_data[slot(frame.from)].take();
+        let facts = FrameFacts::of(frame, previous);
+        let largest = &mut self.largest[slot(frame.from)];
+        if self.first_close.is_none() && largest.is_none_or(|l| facts.shown_len() > l.len) {
+            let message = facts.message.map(|m| (m, facts.fin));
+            *largest = Some(Largest { seq: facts.seq, ts: facts.ts, len: facts.shown_len(), message });
+        }
+        self.last_data[slot(frame.from)] = Some(facts);
+        self.last_any = Some(slot(frame.from));
+        if self.auto_pending && self.data_frames > AUTO_DETECT_FRAMES {
+            self.auto_pending = false;
+        }
+        let (message, violation) = self.reassembler.message_of(frame);
+        if let (Some(violation), None) = (violation, &self.first_close) {
+            if let Some(side) = violation.from.endpoint() {
+                self.violations[side] = Some(violation);
+            }
+        }
+        let Some(message) = message else {
+            return;
+        };
+        self.read_message(&message, out);
+        out.extend(self.tokens.observe_frame(&message, seen_at).into_iter().map(Record::from));
+    }
+
+    /// Lets the profile read one whole data message (possibly reassembled from fragments).
+    fn read_message(&mut self, message: &Frame, out: &mut Vec<Record>) {
+        if self.auto_pending {
+            if let Some(found) = profile::detect_from_frame(message) {
+                self.profile = found;
+                self.auto_pending = false;
+                if let Some(open) = self.open.clone() {
+                    let findings = self.profile.open(&open, self.upstream.as_deref());
+                    self.add_findings(findings);
+                }
+            }
+        }
+        let Some(reading) = self.profile.frame(message) else {
+            return;
+        };
+        if message.from == Peer::Server {
+            if let Some(latency) = reading.details.get("latency_ms").and_then(serde_json::Value::as_f64) {
+                self.note_rtt(latency);
+            }
+        }
+        if let Some(signal) = reading.signal {
+            self.signals.push(SignalAt { seq: message.seq, ts: message.ts, signal });
+        }
+        if message.from == Peer::Client && self.first_close.is_none() {
+            self.last_client_findings = (message.seq, reading.findings.clone());
+        }
+        self.add_findings(reading.findings);
+        out.push(Record::from(Annotation {
+            conn: message.conn,
+            ts: message.ts,
+            seq: message.seq,
+            profile: self.profile.name().to_string(),
+            text: reading.text,
+            details: reading.details,
+        }));
+    }
+}
