@@ -820,21 +820,13 @@ fn fragments_then_close(parts: &[&[u8]], with_server_fragments: bool) -> Vec<Rec
     records
 }
 
-#[tokio::test]
-async fn a_secret_split_across_fragments_leaks_into_no_preview_of_the_analysis() {
-    let head = format!(r#"{{"action":"configureSession","deploymentId":"{DEPLOYMENT}","token":"{}"#, &SESSION[..20]);
-    let tail = format!(r#"{}"}}"#, &SESSION[20..]);
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("live.jsonl");
-    let (sink, running) = redacting_pipeline(&path, true);
-    for record in fragments_then_close(&[head.as_bytes(), tail.as_bytes()], false).into_iter().skip(1) {
-        sink.emit(record).await;
-    }
+/// After [`fragments_then_close`]'s two client fragments: the server's close frame (#3, 1000), then its TCP drop
+/// before the client answered.
+fn server_closes_then_drops() -> [Record; 2] {
     let mut close = frame(3, Opcode::Close, b"\x03\xe8");
     close.from = Peer::Server;
     close.to = Peer::Client;
-    sink.emit(Record::Frame(close)).await;
-    sink.emit(Record::Close(frametap::event::Close {
+    let ended = frametap::event::Close {
         conn: 1,
         ts: ts(T0 + 4),
         initiator: Peer::Server,
@@ -845,8 +837,23 @@ async fn a_secret_split_across_fragments_leaks_into_no_preview_of_the_analysis()
         dropped_by: Some(Peer::Server),
         duration_ms: 4000.0,
         detail: None,
-    }))
-    .await;
+    };
+    [Record::Frame(close), Record::Close(ended)]
+}
+
+#[tokio::test]
+async fn a_secret_split_across_fragments_leaks_into_no_preview_of_the_analysis() {
+    let head = format!(r#"{{"action":"configureSession","deploymentId":"{DEPLOYMENT}","token":"{}"#, &SESSION[..20]);
+    let tail = format!(r#"{}"}}"#, &SESSION[20..]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("live.jsonl");
+    let (sink, running) = redacting_pipeline(&path, true);
+    for record in fragments_then_close(&[head.as_bytes(), tail.as_bytes()], false).into_iter().skip(1) {
+        sink.emit(record).await;
+    }
+    for record in server_closes_then_drops() {
+        sink.emit(record).await;
+    }
     assert!(running.finish().await.end.complete);
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.contains(r#""kind":"diagnosis""#), "the analysis ran");
@@ -982,22 +989,7 @@ fn a_redacted_copy_gives_a_fragmented_message_its_redacted_lengths() {
     let head = r#"{"user":"guest","password":"correct-horse-"#;
     let tail = r#"battery-staple"}"#;
     let mut records = fragments_then_close(&[head.as_bytes(), tail.as_bytes()], false);
-    let mut close = frame(3, Opcode::Close, b"\x03\xe8");
-    close.from = Peer::Server;
-    close.to = Peer::Client;
-    records.push(Record::Frame(close));
-    records.push(Record::Close(frametap::event::Close {
-        conn: 1,
-        ts: ts(T0 + 4),
-        initiator: Peer::Server,
-        initiator_unknown: false,
-        code: Some(1000),
-        reason: Some(String::new()),
-        clean: false,
-        dropped_by: Some(Peer::Server),
-        duration_ms: 4000.0,
-        detail: None,
-    }));
+    records.extend(server_closes_then_drops());
     let original = frametap::inspect::with_analysis(records);
     let redacted = Redactor::with_key(b"k").redact_all(original);
     let fragments: Vec<&Frame> = redacted
