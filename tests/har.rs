@@ -1,5 +1,7 @@
 //! HAR export/import and `frametap convert`: lossless round trips, real-tool fixtures, and every bad input.
 
+mod common;
+
 use bytes::Bytes;
 use frametap::capture::{read_capture, CaptureWriter};
 use frametap::convert::{convert, ConvertCommand};
@@ -534,7 +536,7 @@ fn redact_replaces_secrets_both_ways() {
 fn the_binary_converts_and_fails_with_one_line_and_a_non_zero_exit() {
     let dir = tempfile::tempdir().unwrap();
     let run = |args: &[&Path]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_frametap"))
+        crate::common::binary::frametap_command()
             .arg("convert")
             .args(args)
             .env("FRAMETAP_HOME", dir.path())
