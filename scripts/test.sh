@@ -24,6 +24,8 @@ cargo clippy --all-targets --quiet -- -D warnings
 # clippy --all-targets also compiles the benchmarks; they run only when asked (docs/performance.md).
 echo "==> cargo test"
 # The terminal log fits its lines to COLUMNS when set (README, "The terminal log"); the tests that read the log
-# set the width they want, so an exported COLUMNS from the caller's shell must not reach the others.
+# set the width they want, so an exported COLUMNS from the caller's shell must not reach the others. The tests
+# start the binary through tests/common/binary.rs's frametap_command, which clears it (so a plain `cargo test` is
+# safe too); this also keeps it from the test processes themselves.
 unset COLUMNS
 cargo test

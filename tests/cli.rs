@@ -433,3 +433,30 @@ async fn a_failed_upgrade_is_stamped_when_it_failed_and_its_notes_come_before_it
     assert_eq!(Some(d.ts), open.failed_at(), "the diagnosis is dated when the upgrade failed");
     assert_eq!(d.details["duration_ms"], serde_json::json!(failed_ms));
 }
+
+/// Every test starts the binary through `common::binary::frametap_command`, which clears `COLUMNS`: one started
+/// directly inherited the width of the terminal `cargo test` ran in (`scripts/test.sh` unsets it, a plain
+/// `cargo test` does not), and its log lines were cut to it.
+#[test]
+fn every_test_starts_the_binary_through_the_helper_that_clears_columns() {
+    fn rust_files(dir: &std::path::Path, found: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                rust_files(&path, found);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                found.push(path);
+            }
+        }
+    }
+    let tests = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let mut files = Vec::new();
+    rust_files(&tests, &mut files);
+    let binary = concat!("CARGO_BIN_EXE_", "frametap");
+    let direct: Vec<_> = files
+        .iter()
+        .filter(|path| !path.ends_with("common/binary.rs"))
+        .filter(|path| std::fs::read_to_string(path).unwrap().contains(binary))
+        .collect();
+    assert!(direct.is_empty(), "start the binary with common::binary::frametap_command(): {direct:#?}");
+}

@@ -163,11 +163,7 @@ async fn a_redacted_copy_of_a_compact_capture_stays_compact() {
     let dir = tempfile::tempdir().unwrap();
     let (input, output) = (dir.path().join("in.ftcap"), dir.path().join("out.ftcap"));
     std::fs::write(&input, &bytes).unwrap();
-    let status = std::process::Command::new(env!("CARGO_BIN_EXE_frametap"))
-        .arg("redact")
-        .args([&input, &output])
-        .status()
-        .unwrap();
+    let status = crate::common::binary::frametap_command().arg("redact").args([&input, &output]).status().unwrap();
     assert!(status.success());
     let written = std::fs::read(&output).unwrap();
     assert!(!String::from_utf8_lossy(&written).contains(SECRET), "the session token is masked");

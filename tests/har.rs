@@ -1,5 +1,7 @@
 //! HAR export/import and `frametap convert`: lossless round trips, real-tool fixtures, and every bad input.
 
+mod common;
+
 use bytes::Bytes;
 use frametap::capture::{read_capture, CaptureWriter};
 use frametap::convert::{convert, ConvertCommand};
@@ -534,7 +536,7 @@ fn redact_replaces_secrets_both_ways() {
 fn the_binary_converts_and_fails_with_one_line_and_a_non_zero_exit() {
     let dir = tempfile::tempdir().unwrap();
     let run = |args: &[&Path]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_frametap"))
+        crate::common::binary::frametap_command()
             .arg("convert")
             .args(args)
             .env("FRAMETAP_HOME", dir.path())
@@ -803,4 +805,82 @@ fn an_aborted_close_with_close_frames_is_told_from_the_frames() {
         assert!(!text.contains("timeout") && !text.contains("close-unanswered"), "{text}");
         assert_eq!(d.details["how"], "closed");
     }
+}
+
+/// A close message without `code` whose `data` is the raw close payload as text (2 bytes of code, then the
+/// reason), as some tools save it: the code is read from those 2 characters when they are bytes (U+0000–U+00FF)
+/// and make a close code, and never made up from text that is no close payload (a reason alone, a code byte
+/// lost to a U+FFFD when the tool decoded the bytes as UTF-8): then the frame keeps no code, and a warning quotes
+/// the `data`.
+#[test]
+fn close_data_holding_the_raw_close_payload_gives_its_code_or_a_warning_never_a_made_up_code() {
+    let har = |data: &str| {
+        json!({"log": {"creator": {"name": "WebInspector"}, "entries": [{
+            "startedDateTime": "2026-11-26T10:00:00.000Z", "time": 5000, "_resourceType": "websocket",
+            "request": {"method": "GET", "url": "wss://example.com/socket", "headers": []},
+            "response": {"status": 101, "headers": []},
+            "_webSocketMessages": [
+                {"type": "receive", "time": 1795687201.0, "opcode": 1, "data": "hello"},
+                {"type": "receive", "time": 1795687202.0, "opcode": 8, "data": data}
+            ]
+        }]}})
+    };
+    let close_of = |data: &str| {
+        let (records, warnings) = har_to_records(&har(data)).unwrap();
+        let frame = records
+            .iter()
+            .find_map(|r| match r {
+                Record::Frame(f) if f.opcode == Opcode::Close => Some(f.clone()),
+                _ => None,
+            })
+            .expect("the close frame is kept");
+        let close = records.iter().find_map(|r| if let Record::Close(c) = r { Some(c.clone()) } else { None });
+        (frame.close_parts(), close.and_then(|c| c.code), warnings)
+    };
+    // 1000 "bye" as bytes in Latin-1 characters, and 4000 with a non-ASCII reason.
+    let (parts, code, warnings) = close_of("\u{3}\u{e8}bye");
+    assert_eq!((parts, code), ((Some(1000), Some("bye".to_owned())), Some(1000)), "{warnings:?}");
+    assert!(warnings.iter().all(|w| !w.contains("close")), "{warnings:?}");
+    let (parts, _, _) = close_of("\u{f}\u{a0}fermé");
+    assert_eq!(parts, (Some(4000), Some("fermé".to_owned())));
+    // The code's second byte lost (U+FFFD), or a reason alone: no code made up, and a warning quoting the data.
+    for data in ["\u{3}\u{fffd}bye", "going away"] {
+        let (parts, code, warnings) = close_of(data);
+        assert_eq!((parts.0, code), (None, None), "{data:?}: no code made up");
+        let quoted = format!("{data:?}");
+        assert!(
+            warnings.iter().any(|w| w.contains("entry 1, message 2: close `data` ")
+                && w.contains(&quoted)
+                && w.contains("imported without a code")),
+            "{data:?}: {warnings:#?}"
+        );
+    }
+}
+
+/// A message `time` no capture can hold (1e300 seconds) is warned about, and the message kept, dated as the
+/// message before it.
+#[test]
+fn a_message_time_out_of_range_is_warned_about_and_the_message_kept() {
+    let har = json!({"log": {"creator": {"name": "WebInspector"}, "entries": [{
+        "startedDateTime": "2026-11-26T10:00:00.000Z", "time": 5000, "_resourceType": "websocket",
+        "request": {"method": "GET", "url": "wss://example.com/socket", "headers": []},
+        "response": {"status": 101, "headers": []},
+        "_webSocketMessages": [
+            {"type": "send", "time": 1795687201.0, "opcode": 1, "data": "first"},
+            {"type": "receive", "time": 1e300, "opcode": 1, "data": "far off"},
+            {"type": "send", "time": 1795687203.0, "opcode": 1, "data": "last"}
+        ]
+    }]}});
+    let (records, warnings) = har_to_records(&har).unwrap();
+    let frames: Vec<&Frame> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Frame(f) => Some(f),
+            _ => None,
+        })
+        .collect();
+    let texts: Vec<&str> = frames.iter().map(|f| f.text().unwrap()).collect();
+    assert_eq!(texts, ["first", "far off", "last"]);
+    assert_eq!(frames[1].ts, frames[0].ts, "dated as the message before it");
+    assert!(warnings.iter().any(|w| w.contains("entry 1, message 2: `time` 1e300 is out of range")), "{warnings:#?}");
 }

@@ -1,5 +1,7 @@
 //! `frametap inspect` on capture files in tests/fixtures: a normal one, a cut-off one, a corrupt one.
 
+mod common;
+
 use frametap::inspect::command::{inspect, InspectOutput};
 use frametap::inspect::{run_inspect, AnalysisArgs, InspectCommand};
 use serde_json::Value;
@@ -277,8 +279,8 @@ fn the_profile_and_scopes_the_capture_was_recorded_with_are_used_unless_others_a
 #[test]
 fn the_printed_report_wraps_to_columns_and_keeps_whole_lines_in_a_pipe() {
     let printed = |columns: Option<&str>, json: bool| {
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_frametap"));
-        command.arg("inspect").arg(fixture("seed-story.jsonl")).env("NO_COLOR", "1").env_remove("COLUMNS");
+        let mut command = crate::common::binary::frametap_command();
+        command.arg("inspect").arg(fixture("seed-story.jsonl")).env("NO_COLOR", "1");
         if json {
             command.arg("--json");
         }

@@ -498,7 +498,7 @@ fn the_redact_subcommand_reports_on_stderr_and_exits_non_zero_on_error() {
     text.insert_str(text.find('\n').unwrap() + 1, "garbage\n");
     std::fs::write(&input, text).unwrap();
     let run = |args: &[&std::path::Path]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_frametap")).arg("redact").args(args).output().unwrap()
+        crate::common::binary::frametap_command().arg("redact").args(args).output().unwrap()
     };
     let done = run(&[&input, &output]);
     let stderr = String::from_utf8_lossy(&done.stderr);

@@ -85,7 +85,7 @@ impl Home {
 }
 
 fn frametap(home: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_frametap"));
+    let mut command = Command::from(crate::common::binary::frametap_command());
     command
         .env("FRAMETAP_HOME", home)
         .env("NO_COLOR", "1")

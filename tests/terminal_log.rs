@@ -1,7 +1,7 @@
 //! The live terminal log as people who watch it all day read it, from the real binary over real relayed
 //! connections: columns that stay put from #1 to #150 and for frames of 10 MB and more, frame lines fitted to the
-//! terminal (or `COLUMNS`) and diagnoses wrapped under their connection, whole lines in a pipe, and no piece of a
-//! secret under `--redact` wherever a line is cut.
+//! terminal (or `COLUMNS`), close reasons escaped before they are cut, diagnoses wrapped under their connection,
+//! whole lines in a pipe, and no piece of a secret under `--redact` wherever a line is cut.
 #![cfg(unix)]
 
 mod common;
@@ -157,6 +157,28 @@ async fn columns_fits_frames_to_the_width_and_wraps_the_diagnosis_under_its_conn
     assert!(block[cause + 1].starts_with("         ") && !block[cause + 1][9..].starts_with(' '), "{log}");
     let evidence = block.iter().position(|l| l.starts_with("         · ")).expect(&log);
     assert!(block[evidence + 1].starts_with("           ") && !block[evidence + 1][11..].starts_with(' '), "{log}");
+}
+
+/// A close reason with control characters is shown escaped (`\n`, `\u{7}`), and escaped before it is cut to the
+/// width: cut first, its escapes ran the line past `COLUMNS` by as many columns as they added.
+#[tokio::test]
+async fn a_close_reason_is_escaped_before_it_is_cut_so_its_line_fits() {
+    use tokio_tungstenite::tungstenite::protocol::{frame::coding::CloseCode, CloseFrame};
+    let server = common::start_echo_server().await;
+    let upstream = format!("ws://{server}");
+    let args = ["--no-ui", "--no-capture", "--upstream", &upstream];
+    let mut proxy = RunningProxy::start_with(&args, &[("COLUMNS", Some("100"))]).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("{}/chat", proxy.banner.url)).await.unwrap();
+    let reason = "line one\nline\ttwo\u{7}\r\n".repeat(5);
+    ws.close(Some(CloseFrame { code: CloseCode::Normal, reason: reason.clone().into() })).await.unwrap();
+    while ws.next().await.is_some() {}
+    let lines = read_until(&mut proxy.stdout, |l| stamped(l) && l.contains("CLOSED")).await;
+    proxy.stop().await;
+    let log = lines.join("\n");
+    let close = lines.iter().find(|l| l.contains("C→S close")).expect(&log);
+    assert!(width(close) <= 100, "wider than 100 ({}): {close:?}", width(close));
+    assert!(close.contains(r#"reason "line one\nline\ttwo\u{7}"#) && close.ends_with("…\""), "{close:?}");
+    assert!(!close.contains(['\n', '\t', '\u{7}', '\r']), "control characters are escaped: {close:?}");
 }
 
 /// A `COLUMNS` that is no width is said so at start, and ignored: the log keeps whole lines, as in any pipe.

@@ -1,6 +1,8 @@
 //! The local CA and its leaf certificates: files and modes, `certs` output, clear errors, and real TLS
 //! handshakes between a tokio-rustls server and a rustls client that trusts only the CA.
 
+mod common;
+
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
@@ -322,7 +324,7 @@ async fn the_localhost_config_serves_localhost_and_both_loopback_addresses() {
 }
 
 fn frametap(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_frametap"))
+    crate::common::binary::frametap_command()
         .args(args)
         .env("RUST_LOG", "off")
         .output()

@@ -1,6 +1,8 @@
 //! `frametap proxy --tls`: a wss:// listener with the local CA's localhost leaf, in front of a real
 //! WebSocket server, talked to by clients that do and do not trust the CA.
 
+mod common;
+
 #[path = "forward_support/ws.rs"]
 mod ws;
 
@@ -122,7 +124,7 @@ async fn a_plain_ws_client_on_the_tls_listener_is_told_to_use_wss() {
     use tokio_tungstenite::tungstenite::Error as WsError;
     let home = tempfile::tempdir().unwrap();
     let frametap = || {
-        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_frametap"));
+        let mut command = tokio::process::Command::from(crate::common::binary::frametap_command());
         command.env("FRAMETAP_HOME", home.path()).env("NO_COLOR", "1").env_remove("RUST_LOG").kill_on_drop(true);
         command
     };

@@ -447,7 +447,7 @@ async fn frametap_ui_serves_a_har() {
 /// Runs the binary's `ui FILE`, reads the UI's `/api/history` and stops it: the kinds of the records it serves.
 async fn ui_file_history_kinds(path: &std::path::Path) -> Vec<String> {
     use tokio::io::AsyncBufReadExt as _;
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_frametap"))
+    let mut child = tokio::process::Command::from(crate::common::binary::frametap_command())
         .args(["ui", path.to_str().unwrap(), "--ui", "127.0.0.1:0"])
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
@@ -478,7 +478,7 @@ async fn ui_file_history_kinds(path: &std::path::Path) -> Vec<String> {
 
 #[tokio::test]
 async fn frametap_ui_with_a_missing_file_says_so() {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_frametap"))
+    let output = tokio::process::Command::from(crate::common::binary::frametap_command())
         .args(["ui", "/nonexistent/capture.jsonl", "--ui", "127.0.0.1:0"])
         .output()
         .await

@@ -135,7 +135,7 @@ async fn past_5000_live_frames_the_first_is_still_reachable_and_a_stopped_framet
 /// `frametap ui FILE` as a user runs it: the URL it prints on stdout, and the child to stop.
 async fn frametap_ui(path: &std::path::Path) -> (tokio::process::Child, String) {
     use tokio::io::AsyncBufReadExt as _;
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_frametap"))
+    let mut child = tokio::process::Command::from(crate::common::binary::frametap_command())
         .args(["ui", path.to_str().unwrap(), "--ui", "127.0.0.1:0"])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
@@ -163,7 +163,7 @@ async fn a_saved_file_shows_a_connection_without_a_close_as_such_not_as_open() {
     let capture = dir.path().join("killed.jsonl");
 
     // `frametap proxy` (the built-in simulator), a client that configures a session, then kill -9.
-    let mut proxy = tokio::process::Command::new(env!("CARGO_BIN_EXE_frametap"))
+    let mut proxy = tokio::process::Command::from(crate::common::binary::frametap_command())
         .args(["proxy", "--no-ui", "--listen", "127.0.0.1:0", "--capture"])
         .arg(&capture)
         .env("FRAMETAP_HOME", dir.path())

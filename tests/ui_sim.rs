@@ -5,6 +5,8 @@
 //! Needs Debian's `chromium` (`apt-get install -y chromium`) or `FRAMETAP_CHROMIUM=/path/to/chrome`.
 //! `FRAMETAP_UPDATE_SCREENSHOT=1 cargo test --test ui_sim` also rewrites docs/ui-screenshot.png from this run.
 
+mod common;
+
 mod cdp;
 
 use std::process::Stdio;
@@ -32,7 +34,7 @@ struct Frametap {
 async fn start_frametap() -> Frametap {
     let home = tempfile::tempdir().unwrap();
     let capture = home.path().join("session.jsonl");
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_frametap"))
+    let mut child = tokio::process::Command::from(crate::common::binary::frametap_command())
         .args(["proxy", "--listen", "127.0.0.1:0", "--ui", "127.0.0.1:0", "--capture"])
         .arg(&capture)
         .env("FRAMETAP_HOME", home.path())

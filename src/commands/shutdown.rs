@@ -1,52 +1,103 @@
-//! The shutdown signal of a running command: Ctrl-C or SIGTERM.
+//! The shutdown signal of a running command: Ctrl-C or SIGTERM, and a second one that stops at once.
 
 use std::future::Future;
+use std::sync::LazyLock;
+use tokio::sync::watch;
+
+/// Set once a second Ctrl-C or SIGTERM came after the first: the shutdown's waits (close handshakes still
+/// open, sessions draining) end at once. Process-wide, as the signals are.
+static SECOND_SIGNAL: LazyLock<watch::Sender<bool>> = LazyLock::new(|| watch::Sender::new(false));
 
 /// Listens for Ctrl-C (SIGINT) and SIGTERM from this call on, and returns a future that resolves on the first
 /// of them. Call it before printing "Ctrl-C stops": until the handlers are installed, either signal ends the
 /// process at once, with no 1001 to clients and no `end` record in the capture. (Handlers installed when the
 /// future was first polled left that window open for as long as a busy machine kept the accept loop from
 /// polling it, and tests that stopped frametap right after a first connection saw it killed.)
+///
+/// After the first signal it keeps listening: a second one resolves [`second_signal`], which cuts the
+/// shutdown's close waits short (the records already relayed are still written and the capture is saved).
 pub fn signal() -> impl Future<Output = ()> + Send + 'static {
-    #[cfg(unix)]
-    let received = {
-        use tokio::signal::unix::{signal, SignalKind};
-        let interrupt = wait_for(signal(SignalKind::interrupt()), "Ctrl-C");
-        let terminate = wait_for(signal(SignalKind::terminate()), "SIGTERM");
-        async move {
-            tokio::select! {
-                () = interrupt => {}
-                () = terminate => {}
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let received = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::warn!("cannot listen for Ctrl-C: {e}");
-            std::future::pending::<()>().await;
-        }
-    };
+    let mut signals = Signals::listen();
     async move {
-        received.await;
-        crate::notice!("\nframetap: shutting down…");
+        signals.next().await;
+        crate::notice!("\nframetap: shutting down… (Ctrl-C again stops at once, without waiting for close handshakes)");
+        tokio::spawn(async move {
+            let name = signals.next().await;
+            crate::notice!(
+                "frametap: {name} again: stopping at once; connections still closing are cut short (and say so in the capture)"
+            );
+            SECOND_SIGNAL.send_replace(true);
+        });
     }
 }
 
-/// Resolves when `signal` is received; never, if listening for it failed (which is said at once).
+/// Resolves once a second Ctrl-C or SIGTERM came after the first (see [`signal`]); never in a process that
+/// got no such signal (a test serving in-process with its own shutdown future).
+pub async fn second_signal() {
+    let mut second = SECOND_SIGNAL.subscribe();
+    // The sender is a static: it is never dropped, so this only returns once the flag is set.
+    let _ = second.wait_for(|second| *second).await;
+}
+
+/// Ctrl-C and SIGTERM, listened for from [`Signals::listen`] on.
+struct Signals {
+    #[cfg(unix)]
+    interrupt: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn listen() -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Signals {
+                interrupt: installed(signal(SignalKind::interrupt()), "Ctrl-C"),
+                terminate: installed(signal(SignalKind::terminate()), "SIGTERM"),
+            }
+        }
+        #[cfg(not(unix))]
+        Signals {}
+    }
+
+    /// Resolves on the next Ctrl-C or SIGTERM, with its name; never, if listening for both failed.
+    async fn next(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                () = received(&mut self.interrupt) => "Ctrl-C",
+                () = received(&mut self.terminate) => "SIGTERM",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            if let Err(e) = tokio::signal::ctrl_c().await {
+                tracing::warn!("cannot listen for Ctrl-C: {e}");
+                std::future::pending::<()>().await;
+            }
+            "Ctrl-C"
+        }
+    }
+}
+
+/// The handler for a signal, or `None` if it could not be installed (which is said at once).
 #[cfg(unix)]
-fn wait_for(
+fn installed(
     signal: std::io::Result<tokio::signal::unix::Signal>,
     name: &'static str,
-) -> impl Future<Output = ()> + Send + 'static {
-    let signal = signal.map_err(|e| tracing::warn!("cannot listen for {name}: {e}")).ok();
-    async move {
-        match signal {
-            Some(mut signal) => {
-                signal.recv().await;
-            }
-            None => std::future::pending::<()>().await,
+) -> Option<tokio::signal::unix::Signal> {
+    signal.map_err(|e| tracing::warn!("cannot listen for {name}: {e}")).ok()
+}
+
+/// Resolves when `signal` is received; never, if it has no handler.
+#[cfg(unix)]
+async fn received(signal: &mut Option<tokio::signal::unix::Signal>) {
+    match signal {
+        Some(signal) => {
+            signal.recv().await;
         }
+        None => std::future::pending::<()>().await,
     }
 }
 

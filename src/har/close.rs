@@ -1,9 +1,51 @@
 //! How a HAR entry's WebSocket ended: HTTP Toolkit's `_webSocketClose` and the close frames among the messages,
-//! as one `close` record that says who closed first only when the HAR does.
+//! as one `close` record that says who closed first only when the HAR does; and a close message's payload.
 
 use super::import::ts_from_epoch_secs;
 use crate::event::{Close, ConnId, Frame, Opcode, Peer, Ts};
 use serde_json::Value;
+
+/// A close message's payload: its `code` and its `data` as the reason; without a `code`, `data` read as the raw
+/// close payload some tools save as text (2 characters for the code's bytes, then the reason) when those 2
+/// characters are bytes (U+0000–U+00FF) that make a code a close frame may carry. Never a made-up code: a `code`
+/// that is none, or `data` that holds none (a reason alone, a code byte lost as U+FFFD when the tool decoded the
+/// bytes as UTF-8), is said through `odd`, and the frame then has no code.
+pub(super) fn close_payload(message: &Value, data: &str, odd: &mut dyn FnMut(String)) -> Vec<u8> {
+    if let Some(field) = message.get("code").filter(|code| !code.is_null()) {
+        match field.as_u64().and_then(|code| u16::try_from(code).ok()) {
+            Some(code) => {
+                // A `data` that is the raw payload repeats the code's bytes: they are not the reason.
+                let reason = code_in_data(data).filter(|(said, _)| *said == code).map_or(data, |(_, reason)| reason);
+                return [&code.to_be_bytes()[..], reason.as_bytes()].concat();
+            }
+            None => odd(format!("close `code` {field} is no close code (0–65535): read from `data` instead")),
+        }
+    }
+    if data.is_empty() {
+        return Vec::new();
+    }
+    match code_in_data(data) {
+        Some((code, reason)) if !crate::inspect::codes::is_forbidden_on_wire(code) => {
+            [&code.to_be_bytes()[..], reason.as_bytes()].concat()
+        }
+        _ => {
+            odd(format!(
+                "close `data` {data:?} holds no close code (there is no `code`, and its first 2 characters are not                  the 2 bytes of one): imported without a code or reason"
+            ));
+            Vec::new()
+        }
+    }
+}
+
+/// The close code in the first 2 characters of `data`, when both are bytes (U+0000–U+00FF), and the text after.
+fn code_in_data(data: &str) -> Option<(u16, &str)> {
+    let byte = |c: char| u8::try_from(u32::from(c)).ok();
+    let mut chars = data.char_indices();
+    let high = byte(chars.next()?.1)?;
+    let low = byte(chars.next()?.1)?;
+    let reason = chars.next().map_or("", |(at, _)| &data[at..]);
+    Some((u16::from_be_bytes([high, low]), reason))
+}
 
 /// The close frames among an entry's messages (opcode 8, as Chrome records them): the first one's sender closed first.
 #[derive(Default)]

@@ -221,8 +221,8 @@ pub(super) fn import_entry(
     let mut close_frames = CloseFrames::default();
     let mut odd = OddMessages::default();
     for (m, message) in messages.iter().enumerate() {
-        let ts = times.at(message).unwrap_or_else(|| {
-            odd.add(m + 1, "no usable `time`: dated as the message before it".into());
+        let ts = times.at(message).unwrap_or_else(|what| {
+            odd.add(m + 1, format!("{what}: dated as the message before it"));
             last_ts
         });
         if previous.is_some_and(|p| ts < p) && backwards_at.is_none() {
@@ -344,14 +344,7 @@ fn message_record(
         Opcode::Binary => base64::engine::general_purpose::STANDARD
             .decode(data)
             .map_err(|e| anyhow!("binary data (opcode 2) is not base64 ({e}); the HAR is corrupt"))?,
-        Opcode::Close => {
-            let mut payload = Vec::new();
-            if let Some(code) = message["code"].as_u64() {
-                payload.extend_from_slice(&(code as u16).to_be_bytes());
-            }
-            payload.extend_from_slice(data.as_bytes());
-            payload
-        }
+        Opcode::Close => super::close::close_payload(message, data, odd),
         _ => data.as_bytes().to_vec(),
     };
     *seq += 1;
@@ -423,10 +416,13 @@ fn parse_datetime(text: &str) -> Option<Ts> {
 }
 
 pub(crate) fn ts_from_epoch_secs(secs: f64) -> Option<Ts> {
-    if !secs.is_finite() {
-        return None;
-    }
-    Ts::from_micros((secs * 1e6).round() as i64)
+    Ts::from_micros(whole_micros(secs * 1e6)?)
+}
+
+/// `micros` rounded, when it is a number an i64 holds (`as` would saturate a larger one, silently, and NaN to 0).
+fn whole_micros(micros: f64) -> Option<i64> {
+    let micros = micros.round();
+    (micros.is_finite() && micros.abs() < i64::MAX as f64).then_some(micros as i64)
 }
 
 fn first_message_time(entry: &Value) -> Option<Ts> {
@@ -447,17 +443,22 @@ impl MessageClock {
     fn new(started: Ts, messages: &[Value]) -> Self {
         let times: Vec<f64> = messages.iter().filter_map(|m| m["time"].as_f64()).collect();
         let first = times.first().copied().unwrap_or(0.0);
-        MessageClock { started, relative: times.iter().any(|t| *t < EARLIEST_WALL_CLOCK), first }
+        // A monotonic clock's seconds: from 0 up (a negative time is out of range, not a sign of that clock).
+        let relative = times.iter().any(|t| (0.0..EARLIEST_WALL_CLOCK).contains(t));
+        MessageClock { started, relative, first }
     }
 
-    fn at(&mut self, message: &Value) -> Option<Ts> {
-        let time = message["time"].as_f64()?;
-        if self.relative {
-            let micros = ((time - self.first) * 1e6).round() as i64;
-            Ts::from_micros(self.started.micros().checked_add(micros)?)
+    /// The message's time, or what is wrong with its `time` (missing, or out of the range a capture can hold).
+    fn at(&mut self, message: &Value) -> Result<Ts, String> {
+        let time = message["time"].as_f64().ok_or("no usable `time`")?;
+        let ts = if self.relative {
+            whole_micros((time - self.first) * 1e6)
+                .and_then(|micros| self.started.micros().checked_add(micros))
+                .and_then(Ts::from_micros)
         } else {
             ts_from_epoch_secs(time)
-        }
+        };
+        ts.ok_or_else(|| format!("`time` {time:?} is out of range (no date a capture can hold)"))
     }
 }
 

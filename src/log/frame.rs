@@ -2,7 +2,7 @@
 //! log's width when it has one (tcpdump-style: one frame, one line).
 
 use super::size::{human_size, SIZE_COLUMN};
-use super::width::{columns, cut_to_columns};
+use super::width::{columns, cut_to_columns, escape_to_columns};
 use super::{truncate, Layout};
 use crate::event::{Frame, Opcode, Peer};
 use crate::inspect::close_code_name;
@@ -76,7 +76,8 @@ fn close_words(frame: &Frame, layout: Layout, room: Option<usize>) -> String {
                 Some(r) if !r.is_empty() => {
                     // ` reason "…"` around it; a reason keeps a preview's least room.
                     let left = room.map(|room| room.saturating_sub(columns(&named) + 10).max(MIN_PREVIEW_COLUMNS));
-                    format!(" reason {:?}", left.map_or(r.clone(), |left| cut_to_columns(&r, left)))
+                    // Escaped before it is cut, so the escapes (`\n`, `\u{1b}`) count against the room.
+                    format!(" reason \"{}\"", escape_to_columns(&r, left.unwrap_or(usize::MAX)))
                 }
                 Some(_) => " (no reason)".to_owned(),
                 None => " reason is not valid UTF-8".to_owned(),

@@ -121,6 +121,39 @@ pub fn cut_to_columns(text: &str, max: usize) -> String {
     out + "…"
 }
 
+/// `text` escaped as `{:?}` escapes a string (a control character as `\n` or `\u{1b}`, `"` as `\"`), without the
+/// quotes, and cut to fit `max` columns as [`cut_to_columns`] cuts: escaped first, so what is shown is what fits,
+/// and never cut inside an escape.
+pub fn escape_to_columns(text: &str, max: usize) -> String {
+    let quoted = format!("{text:?}");
+    let escaped = &quoted[1..quoted.len() - 1];
+    if columns(escaped) <= max {
+        return escaped.to_owned();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    let mut rest = escaped;
+    while let Some(c) = rest.chars().next() {
+        // One piece shown: a character, or a whole escape (`\n`, `\u{1b}`).
+        let len = match c {
+            '\\' => match rest[1..].chars().next() {
+                Some('u') => rest.find('}').map_or(rest.len(), |end| end + 1),
+                next => 1 + next.map_or(0, char::len_utf8),
+            },
+            _ => c.len_utf8(),
+        };
+        let (piece, after) = rest.split_at(len);
+        let width = columns(piece);
+        if used + width + 1 > max {
+            break;
+        }
+        used += width;
+        out.push_str(piece);
+        rest = after;
+    }
+    out + "…"
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,5 +190,17 @@ mod tests {
         assert_eq!(cut_to_columns("abcdefg", 6), "abcde…");
         assert_eq!(cut_to_columns("日本語テキスト", 6), "日本…", "a wide character never straddles the edge");
         assert_eq!(columns(&cut_to_columns("日本語テキスト", 7)), 7);
+    }
+
+    #[test]
+    fn text_is_escaped_then_cut_between_whole_escapes() {
+        assert_eq!(escape_to_columns("a\tb\"c", 8), "a\\tb\\\"c", "fits once escaped");
+        assert_eq!(escape_to_columns("a\tb\"c", 6), "a\\tb…");
+        assert_eq!(escape_to_columns("\u{1b}[31mred", 7), "\\u{1b}…", "an escape is never cut");
+        assert_eq!(escape_to_columns("\u{1b}[31mred", 6), "…", "nor shown in part");
+        assert_eq!(escape_to_columns("日本語", 5), "日本…");
+        for max in 1..30 {
+            assert!(columns(&escape_to_columns("tab\there\u{7}\nand \"more\"", max)) <= max, "{max}");
+        }
     }
 }

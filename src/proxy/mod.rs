@@ -84,11 +84,19 @@ impl ProxyContext {
         still
     }
 
-    /// Tells every connection to close (1001) and waits, bounded, for them to finish.
+    /// Tells every connection to close (1001) and waits, bounded, for them to finish (a second Ctrl-C or SIGTERM
+    /// ends the wait: the relays then close at once and write how their connection ended).
     pub async fn close_all(&self, stop: watch::Sender<bool>) {
         stop.send_replace(true);
         let limit = self.config.relay.close_timeout + SHUTDOWN_GRACE;
-        let still = self.wait_for_relays(limit).await;
+        // A second Ctrl-C ends the relays' close waits at once; each then writes its `close` record, for which
+        // the grace is left.
+        let (still, limit) = tokio::select! {
+            still = self.wait_for_relays(limit) => (still, limit),
+            () = crate::commands::shutdown::second_signal() => {
+                (self.wait_for_relays(SHUTDOWN_GRACE).await, SHUTDOWN_GRACE)
+            }
+        };
         if still > 0 {
             tracing::warn!(
                 "{} did not finish closing within {limit:?}",

@@ -40,6 +40,9 @@ pub struct Ends<C, S> {
 /// The reason of frametap's 1009 close.
 const TOO_BIG_REASON: &str = "message too big for frametap --max-message";
 
+/// What cut a shutdown's close wait short, in a `close` record's detail.
+pub const CUT_SHORT: &str = "a second Ctrl-C or SIGTERM stopped frametap";
+
 /// Why frametap itself sends a close frame.
 type ProxyClose = Option<(u16, &'static str)>;
 
@@ -58,6 +61,8 @@ struct EndState {
     /// (as a browser does when it fails a connection): what the other side saw before it went away.
     left_early: Option<Peer>,
     timed_out: bool,
+    /// A second Ctrl-C or SIGTERM ended the shutdown's wait for this connection's close handshake.
+    cut_short: bool,
     /// Why frametap sent a close frame of its own (the first reason), for the `close` record's detail.
     proxy_reason: Option<String>,
 }
@@ -437,6 +442,10 @@ pub async fn relay<C: RelayStream, S: RelayStream>(
                     true
                 });
             }
+            () = crate::commands::shutdown::second_signal(), if shutting_down => {
+                shared.state.lock().unwrap().cut_short = true;
+                break;
+            }
             () = timer => {
                 shared.state.lock().unwrap().timed_out = true;
                 break;
@@ -457,15 +466,21 @@ fn outcome(shared: &Shared, opened: Instant, close_timeout: Duration) -> Close {
         (None, None) => (Peer::Proxy, None, None),
     };
     let secs = close_timeout.as_secs_f64();
-    let detail = match (&state.drop, state.timed_out) {
-        (Some((_, how)), _) => Some(how.clone()),
-        (None, true) if state.handshake_done() => Some(format!(
+    let detail = match (&state.drop, state.timed_out, state.cut_short) {
+        (Some((_, how)), _, _) => Some(how.clone()),
+        (None, _, true) if state.handshake_done() => Some(format!(
+            "the close handshake completed, but a side kept its TCP connection open; {CUT_SHORT}, which closed it at once"
+        )),
+        (None, _, true) => Some(format!(
+            "{CUT_SHORT} before the close handshake finished; frametap closed both TCP connections at once"
+        )),
+        (None, true, false) if state.handshake_done() => Some(format!(
             "the close handshake completed, but a side kept its TCP connection open; frametap closed it after {secs:.1} s"
         )),
-        (None, true) => Some(format!(
+        (None, true, false) => Some(format!(
             "the close handshake did not finish within {secs:.1} s; frametap closed both TCP connections"
         )),
-        (None, false) => None,
+        (None, false, false) => None,
     };
     // What the other side saw first: the early leaver's end of TCP (unless that side is the one that dropped).
     let early = state.left_early.filter(|early| state.drop.as_ref().is_none_or(|(by, _)| by != early));

@@ -129,13 +129,21 @@ impl<W: AsyncRead + AsyncWrite + Unpin> Player<W> {
         };
         let detail = match (&self.dropped, self.timed_out) {
             (Some((_, how)), _) => Some(how.clone()),
+            (None, _) if self.cut_short => Some(format!(
+                "{} before the close handshake finished; the replay closed the TCP connection at once",
+                crate::proxy::relay::CUT_SHORT
+            )),
             (None, true) => Some(format!(
                 "the close handshake did not finish within {:.1} s; the replay closed the TCP connection",
                 self.options.close_timeout.as_secs_f64()
             )),
             (None, false) => None,
         };
-        let clean = self.we_closed && self.they_closed.is_some() && self.dropped.is_none() && !self.timed_out;
+        let clean = self.we_closed
+            && self.they_closed.is_some()
+            && self.dropped.is_none()
+            && !self.timed_out
+            && !self.cut_short;
         Close {
             conn: self.conn,
             ts: Ts::now(),

@@ -102,6 +102,7 @@ pub async fn play<S: RelayStream>(
         first_close: None,
         dropped: None,
         timed_out: false,
+        cut_short: false,
         divergences: Vec::new(),
     };
     let steps = super::sets::apply_to_steps(steps, &player.options.sets);
@@ -138,6 +139,8 @@ pub(super) struct Player<W> {
     pub(super) first_close: Option<(Peer, Option<u16>, Option<String>)>,
     pub(super) dropped: Option<(Peer, String)>,
     pub(super) timed_out: bool,
+    /// A second Ctrl-C or SIGTERM ended the shutdown's wait for the close handshake.
+    pub(super) cut_short: bool,
     pub(super) divergences: Vec<String>,
 }
 
@@ -210,7 +213,8 @@ impl<W: AsyncRead + AsyncWrite + Unpin> Player<W> {
         }
     }
 
-    /// Waits for one event from the peer: `Some(true)` got one, `Some(false)` timed out, `None` shutdown.
+    /// Waits for one event from the peer: `Some(true)` got one, `Some(false)` timed out, `None` shutdown (or, once
+    /// shutting down, a second Ctrl-C).
     pub(super) async fn wait_event(&mut self, limit: Option<Duration>) -> Option<bool> {
         let timer = async {
             match limit {
@@ -227,6 +231,10 @@ impl<W: AsyncRead + AsyncWrite + Unpin> Player<W> {
             () = timer => Some(false),
             () = crate::proxy::stopped(&mut shutdown), if !self.shutting_down => {
                 self.shutting_down = true;
+                None
+            }
+            () = crate::commands::shutdown::second_signal(), if self.shutting_down => {
+                self.cut_short = true;
                 None
             }
         }

@@ -96,10 +96,14 @@ pub async fn serve(
     drop(listener);
     let _ = stop_tx.send(true);
     let grace = config.timeouts.close + Duration::from_secs(1);
-    let drained = tokio::time::timeout(grace, async { while sessions.join_next().await.is_some() {} }).await;
-    if drained.is_err() {
-        tracing::warn!("simulator sessions did not close within {grace:?}; aborting them");
-        sessions.abort_all();
+    let drain = tokio::time::timeout(grace, async { while sessions.join_next().await.is_some() {} });
+    tokio::select! {
+        drained = drain => if drained.is_err() {
+            tracing::warn!("simulator sessions did not close within {grace:?}; aborting them");
+            sessions.abort_all();
+        },
+        // Said already, by the second signal's notice.
+        () = crate::commands::shutdown::second_signal() => sessions.abort_all(),
     }
     Ok(())
 }

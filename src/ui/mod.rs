@@ -133,7 +133,12 @@ impl RunningUi {
     pub async fn stop(self) {
         let _ = self.stop.send(());
         let mut task = self.task;
-        match tokio::time::timeout(UI_STOP_TIMEOUT, &mut task).await {
+        let stopped = tokio::select! {
+            stopped = tokio::time::timeout(UI_STOP_TIMEOUT, &mut task) => stopped,
+            // A second Ctrl-C: no waiting for browsers to answer the live streams' 1001.
+            () = crate::commands::shutdown::second_signal() => return task.abort(),
+        };
+        match stopped {
             Ok(Ok(Ok(()))) => {}
             Ok(Ok(Err(e))) => crate::notice!("frametap: warning: the web UI stopped with an error: {e:#}"),
             Ok(Err(e)) => crate::notice!("frametap: warning: the web UI task failed: {e}"),

@@ -319,7 +319,7 @@ pub struct ProxyWithUi {
 pub async fn start_proxy_with_ui(upstream: &str) -> ProxyWithUi {
     use tokio::io::AsyncBufReadExt as _;
     let home = tempfile::tempdir().unwrap();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_frametap"))
+    let mut child = tokio::process::Command::from(crate::common::binary::frametap_command())
         .args(["proxy", "--listen", "127.0.0.1:0", "--ui", "127.0.0.1:0", "--upstream", upstream])
         .env("FRAMETAP_HOME", home.path())
         .stdin(std::process::Stdio::null())

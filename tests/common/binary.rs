@@ -5,11 +5,18 @@ use std::process::Stdio;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
-/// The `frametap` binary with no colours, no `COLUMNS` (so the log has today's width: the test's pipe) and no
-/// standard input.
+/// The `frametap` binary, as every test that runs it starts it: without `COLUMNS`, so the width of the terminal
+/// `cargo test` runs in never changes what it prints (a test that wants a width sets `COLUMNS` itself).
+pub fn frametap_command() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_frametap"));
+    command.env_remove("COLUMNS");
+    command
+}
+
+/// [`frametap_command`], async, with no colours and no standard input.
 pub fn frametap() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_frametap"));
-    command.env("NO_COLOR", "1").env_remove("COLUMNS").stdin(Stdio::null());
+    let mut command = Command::from(frametap_command());
+    command.env("NO_COLOR", "1").stdin(Stdio::null());
     command
 }
 

@@ -9,8 +9,8 @@ use tokio::process::Command;
 use crate::common_sim::*;
 
 fn frametap() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_frametap"));
-    command.env("NO_COLOR", "1").stdin(Stdio::null()).kill_on_drop(true);
+    let mut command = crate::common::binary::frametap();
+    command.kill_on_drop(true);
     command
 }
 

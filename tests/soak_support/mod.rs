@@ -41,7 +41,7 @@ impl ChildProxy {
     pub async fn start(upstream: SocketAddr, options: ChildOptions) -> ChildProxy {
         let home = tempfile::tempdir().unwrap();
         let capture = home.path().join(if options.compact { "soak.ftcap" } else { "soak.jsonl" });
-        let mut command = Command::new(env!("CARGO_BIN_EXE_frametap"));
+        let mut command = Command::from(crate::common::binary::frametap_command());
         command
             .args(["proxy", "--quiet", "--listen", "127.0.0.1:0", "--upstream", &format!("ws://{upstream}")])
             .arg("--capture")
