@@ -336,6 +336,8 @@ fn short(text: &str, chars: usize) -> String {
 }
 
 /// Long silence before the close: no data frame either way, or none from the client while the server closed.
+/// Who closed first decides what the silence means: a server (or its load balancer) ending a silent connection
+/// is the idle-timeout signature; a client doing so is its own choice, not the server's timeout.
 pub(crate) fn idle(history: &ConnHistory, close: &Close, close_at: Ts, causes: &mut Vec<Cause>) {
     let Some(since_any) = history.preceding().map(|p| p.ts).or(history.opened) else {
         return;
@@ -345,19 +347,28 @@ pub(crate) fn idle(history: &ConnHistory, close: &Close, close_at: Ts, causes: &
     let client_since = client_last.map(|c| c.ts).or(history.opened);
     let quiet_client = client_since.map(|t| ms_between(close_at, t)).unwrap_or(0.0);
     let note = history.profile.idle_note().map(|n| format!("; {n}")).unwrap_or_default();
+    let closer = close.closer();
     // `quiet_since`: when the silence the message speaks of began.
     let (message, since, seq, quiet_since) = if quiet_all >= IDLE_MS {
         let last = history
             .preceding()
             .map(|p| format!("#{}", p.seq))
             .unwrap_or_else(|| "none (idle since the handshake)".into());
-        (
-            format!("no data frame for {} before the close: likely an idle timeout{note}", human_ms(quiet_all)),
-            format!("last data frame {last}"),
-            history.preceding().map(|p| p.seq),
-            since_any,
-        )
-    } else if quiet_client >= IDLE_MS && close.closer() == Some(Peer::Server) {
+        let quiet = human_ms(quiet_all);
+        let message = match closer {
+            Some(Peer::Server) => format!("no data frame for {quiet} before the close: likely an idle timeout{note}"),
+            Some(Peer::Client) => format!(
+                "no data frame for {quiet} before the client ended the connection: not the server's idle timeout (the client closed first); possibly the client's own inactivity handling, or a person who left"
+            ),
+            Some(Peer::Proxy) => format!(
+                "no data frame for {quiet} before frametap ended the connection: not the server's idle timeout (see proxy-closed)"
+            ),
+            None => format!(
+                "no data frame for {quiet} before the close: possibly an idle timeout, if the server closed (the recording does not say which side did){note}"
+            ),
+        };
+        (message, format!("last data frame {last}"), history.preceding().map(|p| p.seq), since_any)
+    } else if quiet_client >= IDLE_MS && closer == Some(Peer::Server) {
         let last = client_last.map(|c| format!("#{}", c.seq)).unwrap_or_else(|| "none since the handshake".into());
         (
             format!(
@@ -377,7 +388,6 @@ pub(crate) fn idle(history: &ConnHistory, close: &Close, close_at: Ts, causes: &
         }
         _ => "",
     };
-    let confidence =
-        if close.closer() == Some(Peer::Client) && close.clean { Confidence::Possible } else { Confidence::Likely };
+    let confidence = if closer == Some(Peer::Server) { Confidence::Likely } else { Confidence::Possible };
     causes.push(cause("idle", confidence, message, vec![format!("{since}{pings}")], seq));
 }
