@@ -55,6 +55,7 @@ fn open(path: &str) -> Open {
         response: Some(HttpResponse { status: 101, headers: Vec::new(), body: None, body_base64: None }),
         error: None,
         handshake_ms: Some(12.0),
+        upstream_tcp_rtt_ms: None,
         failed_ms: None,
     }
 }

@@ -354,6 +354,7 @@ mod tests {
             response: None,
             error: Some("timed out after 10.0 s while waiting for the upstream's handshake response".into()),
             handshake_ms: None,
+            upstream_tcp_rtt_ms: None,
             failed_ms: Some(10_002.5),
         };
         let lines = open_lines(&open, plain());

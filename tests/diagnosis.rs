@@ -69,7 +69,10 @@ fn a_close_within_the_round_trip_crossed_in_flight() {
     let crossed = cause(&d, "crossed-in-flight");
     assert_eq!(crossed["confidence"], "possible");
     // The SessionResponse came 40 ms after configureSession: a tighter round trip than the 80 ms handshake.
-    assert!(crossed["message"].as_str().unwrap().contains("within one upstream round trip (40 ms)"), "{crossed}");
+    assert!(
+        crossed["message"].as_str().unwrap().contains("within one upstream round trip (40 ms, a paired response)"),
+        "{crossed}"
+    );
     assert!(!has_cause(&d, "in-response"));
     assert!(!has_cause(&d, "protocol-lint"));
     assert!(cause(&d, "close-code")["message"].as_str().unwrap().contains("Going Away"));

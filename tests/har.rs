@@ -84,6 +84,7 @@ fn rich_capture() -> Vec<Record> {
             }),
             error: None,
             handshake_ms: Some(42.125),
+            upstream_tcp_rtt_ms: None,
             failed_ms: None,
         }),
         Record::from(Token {
@@ -166,6 +167,7 @@ fn rich_capture() -> Vec<Record> {
             }),
             error: None,
             handshake_ms: None,
+            upstream_tcp_rtt_ms: None,
             failed_ms: None,
         }),
         Record::Note(Note {

@@ -59,6 +59,7 @@ fn open(path: &str, headers: &[(&str, &str)], response_headers: &[(&str, &str)])
         response: Some(HttpResponse { status: 101, headers: pairs(response_headers), body: None, body_base64: None }),
         error: None,
         handshake_ms: Some(10.0),
+        upstream_tcp_rtt_ms: None,
         failed_ms: None,
     })
 }
@@ -542,6 +543,66 @@ async fn analysed_capture(path: &std::path::Path, redaction: Option<Redactor>, b
         .await;
     sink.emit(text(2, &json!({"action":"login","password":"hunter2secret","jwt":bearer_jwt}).to_string())).await;
     assert!(running.finish().await.end.complete);
+}
+
+/// A configure request whose `token` is not a UUID gets a `genesys-token-not-uuid` finding that gives the token's
+/// length. Under `--redact` the annotation record carried the original token's length (diagnoses are derived
+/// afresh from the redacted frames; annotations were only scanned): now it is derived afresh too, and gives the
+/// length of what the copy holds, as `inspect` on the copy does.
+#[tokio::test]
+async fn a_redacted_annotation_gives_no_length_of_the_secret_token() {
+    use frametap::inspect::{AnalysisOptions, Analyzer};
+    use frametap::pipeline::{self, LagPolicy, PipelineOptions};
+    const SECRET: &str = "session-secret-that-is-not-a-uuid-0123456789";
+    let secret_length = format!("{} characters", SECRET.chars().count());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("redacted.jsonl");
+    let Record::Meta(meta) = meta(&["frametap", "proxy", "--redact"]) else { unreachable!() };
+    let (sink, running) = pipeline::start(PipelineOptions {
+        meta: *meta,
+        capture: Some(CaptureWriter::create(&path).unwrap()),
+        log: None,
+        analysis: Some(Analyzer::factory(AnalysisOptions::default())),
+        redaction: Some(Box::new(Redactor::new())),
+        publishers: vec![],
+        on_lag: LagPolicy::Block,
+        buffer: 16,
+    });
+    sink.emit(open(&format!("/v1?deploymentId={DEPLOYMENT}"), &[], &[])).await;
+    let configure = json!({"action":"configureSession","deploymentId":DEPLOYMENT,"token":SECRET}).to_string();
+    sink.emit(text(1, &configure)).await;
+    assert!(running.finish().await.end.complete);
+
+    let written = std::fs::read_to_string(&path).unwrap();
+    assert!(!written.contains(SECRET) && !written.contains(&secret_length), "{written}");
+    let records = read_capture(&path).unwrap().records;
+    let annotation = records
+        .iter()
+        .find_map(|r| match r {
+            Record::Annotation(a) if a.seq == 1 => Some(a.clone()),
+            _ => None,
+        })
+        .expect("the configure request is annotated");
+    let finding = annotation.details["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "genesys-token-not-uuid")
+        .unwrap_or_else(|| panic!("{annotation:?}"))
+        .clone();
+    // The length the copy gives is the placeholder's: what `inspect` derives from the copy.
+    let placeholder = frame_text(records.iter().find(|r| matches!(r, Record::Frame(f) if f.seq == 1)).unwrap());
+    let placeholder: Value = serde_json::from_str(&placeholder).unwrap();
+    let placeholder = placeholder["token"].as_str().unwrap();
+    let message = finding["message"].as_str().unwrap();
+    assert!(message.contains(&format!("({} characters)", placeholder.chars().count())), "{message}");
+    let mut analyzer = Analyzer::new(AnalysisOptions::default());
+    let reanalysed: Vec<Record> = records.iter().flat_map(|r| analyzer.observe(r, r.ts())).collect();
+    let fresh = reanalysed.iter().find_map(|r| match r {
+        Record::Annotation(a) if a.seq == 1 => Some(a),
+        _ => None,
+    });
+    assert_eq!(fresh.map(|a| &a.details), Some(&annotation.details), "inspect on the copy reads the same");
 }
 
 /// The `token` records of a capture, by source.

@@ -30,6 +30,7 @@ fn open(path: &str, headers: &[(&str, &str)], response_headers: &[(&str, &str)])
         response: Some(HttpResponse { status: 101, headers: pairs(response_headers), body: None, body_base64: None }),
         error: None,
         handshake_ms: Some(12.0),
+        upstream_tcp_rtt_ms: None,
         failed_ms: None,
     })
 }

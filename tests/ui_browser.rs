@@ -168,6 +168,55 @@ async fn records_appear_live_and_the_close_card_flags_the_preceding_frame() {
     ui.stop().await.unwrap();
 }
 
+/// A 1009 close names the largest message the other side sent, which need not be the preceding frame: the frame
+/// table flags it as it flags every other cause's frame (the close card linked it, but its row was not flagged).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_message_a_1009_close_names_is_flagged_in_the_frame_table() {
+    let browser = browser().await;
+    let hub = Hub::new(HubOptions::default());
+    // The real analysis derives the diagnosis: client message #1 (9000 B) went past the server's limit, the
+    // small #2 was in flight when the server closed with 1009.
+    let generic = frametap::inspect::AnalysisOptions {
+        profile: frametap::inspect::ProfileChoice::Generic,
+        require_scopes: Vec::new(),
+    };
+    let mut analyzer = frametap::inspect::Analyzer::new(generic);
+    let records = [
+        fixtures::meta(),
+        fixtures::open(1, "/chat"),
+        fixtures::frame(1, 1, Peer::Client, Opcode::Text, "x".repeat(9000).as_bytes(), 100),
+        fixtures::frame(1, 2, Peer::Client, Opcode::Text, b"small", 110),
+        fixtures::close_frame(1, 3, Peer::Server, 1009, "too big", 120),
+        fixtures::close_frame(1, 4, Peer::Client, 1009, "", 125),
+        fixtures::close(1, Peer::Server, Some(1009), Some("too big"), 130.0),
+    ];
+    for record in records {
+        let derived = analyzer.observe(&record, record.ts());
+        publish(&hub, record);
+        derived.into_iter().for_each(|d| publish(&hub, d));
+    }
+    let ui = start_ui(hub, None).await;
+    let page = browser.new_page().await.unwrap();
+    page.goto(&ui.url).await.unwrap();
+    wait_rows(&page, &[1, 2, 3, 4]).await;
+    page.click("#conn-list li[data-conn=\"1\"]").await.unwrap();
+    page.wait_for("document.querySelector('#close-card a.frame-link[data-seq=\"1\"]')", WAIT).await.unwrap();
+    assert!(text(&page, "#close-card").await.contains("client frame #1 (9000 B)"));
+    let flag = |seq: u64| {
+        format!("[document.getElementById('frame-{seq}').className, document.querySelector('#frame-{seq} .c-flag').textContent, document.querySelector('#frame-{seq} .c-flag').title]")
+    };
+    let culprit = page.eval(&flag(1)).await.unwrap();
+    assert!(culprit[0].as_str().unwrap().contains("finding"), "{culprit}");
+    assert_eq!(culprit[1], "⚠", "{culprit}");
+    assert!(culprit[2].as_str().unwrap().contains("1009 Message Too Big"), "{culprit}");
+    let preceding = page.eval(&flag(2)).await.unwrap();
+    assert!(preceding[0].as_str().unwrap().contains("preceding"), "{preceding}");
+    // The close frame itself is not flagged as a culprit.
+    assert_eq!(page.eval(&flag(3)).await.unwrap()[1], "");
+    assert_eq!(browser.page_errors(), Vec::<String>::new());
+    ui.stop().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_count_down_and_binary_frames_show_hex() {
     let browser = browser().await;

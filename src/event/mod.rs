@@ -214,6 +214,11 @@ pub struct Open {
     /// Milliseconds from sending the upgrade request upstream to its response: the handshake round trip.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub handshake_ms: Option<f64>,
+    /// The kernel's round trip of the TCP connection to the upstream, in milliseconds, read once the upgrade
+    /// was accepted (Linux `TCP_INFO`). Unlike `handshake_ms` it holds no server processing time. Absent off
+    /// Linux, through an upstream proxy, and in captures made before it existed or imported from a HAR.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_tcp_rtt_ms: Option<f64>,
     /// Only for an upgrade that failed (a non-101 answer, or `error`): milliseconds from the request's arrival
     /// (`ts`) to when frametap knew it had failed (the answer read whole, or the error).
     #[serde(default, skip_serializing_if = "Option::is_none")]

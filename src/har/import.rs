@@ -194,6 +194,8 @@ pub(super) fn import_entry(
         }),
         response,
         handshake_ms: wait,
+        // A HAR records no kernel round trip.
+        upstream_tcp_rtt_ms: None,
         // The entry's time: for an upgrade that failed, from the request to the failure.
         failed_ms: (status != 101).then(|| entry["time"].as_f64().filter(|t| t.is_finite() && *t >= 0.0)).flatten(),
     })];

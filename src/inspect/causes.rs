@@ -1,6 +1,6 @@
 //! The cause rules of the close analysis: each reads a connection's history and adds the causes it sees.
 
-use super::analyzer::ConnHistory;
+use super::analyzer::{ConnHistory, RttSource, UpstreamRtt};
 use super::close::{
     cause, fragment_words, human_ms, ms_between, preview, Cause, Confidence, IDLE_MS, MIN_RESOLVABLE_RTT_MS,
     REACTION_MS, SOON_MS,
@@ -207,7 +207,7 @@ pub(crate) fn client_frame_rules(history: &ConnHistory, close: &Close, close_at:
             .filter(|f| f.severity == Severity::Error)
             .map(|f| f.rule.as_str())
             .collect();
-        let crossed = history.upstream_rtt_ms.is_some_and(|rtt| rtt >= MIN_RESOLVABLE_RTT_MS && gap <= rtt);
+        let crossed = history.upstream_rtt.is_some_and(|rtt| rtt.ms >= MIN_RESOLVABLE_RTT_MS && gap <= rtt.ms);
         let confidence = if soon && !crossed { Confidence::Likely } else { Confidence::Possible };
         causes.push(cause(
             "protocol-lint",
@@ -245,7 +245,7 @@ pub(crate) fn client_frame_rules(history: &ConnHistory, close: &Close, close_at:
             let evidence = vec![format!("frame #{}", error.seq)];
             causes.push(cause("server-error-response", Confidence::Likely, message.clone(), evidence, Some(error.seq)));
         }
-        causes.push(timing_cause(history.upstream_rtt_ms, gap, client.seq, verb, frame_is_bad));
+        causes.push(timing_cause(history.upstream_rtt, gap, client.seq, verb, frame_is_bad));
         return;
     }
     // The client closed right after an error answer, sending nothing else: it may have closed over it.
@@ -265,10 +265,10 @@ pub(crate) fn client_frame_rules(history: &ConnHistory, close: &Close, close_at:
 }
 
 /// `in-response` or `crossed-in-flight`: compares the gap between client frame #`seq` and the server's close
-/// with the upstream round trip. A reply cannot come back faster than one round trip; below
-/// [`MIN_RESOLVABLE_RTT_MS`] the round trip is too short to tell a reply from a crossing.
-fn timing_cause(rtt: Option<f64>, gap: f64, seq: u64, verb: &str, frame_is_bad: bool) -> Cause {
-    let in_response = |confidence, evidence: String| {
+/// with the upstream round trip, and says which round trip that was. A reply cannot come back faster than one
+/// round trip; below [`MIN_RESOLVABLE_RTT_MS`] the round trip is too short to tell a reply from a crossing.
+fn timing_cause(rtt: Option<UpstreamRtt>, gap: f64, seq: u64, verb: &str, frame_is_bad: bool) -> Cause {
+    let in_response = |confidence, evidence: Vec<String>| {
         let how_sure = if confidence == Confidence::Likely { "likely" } else { "possibly" };
         cause(
             "in-response",
@@ -277,37 +277,46 @@ fn timing_cause(rtt: Option<f64>, gap: f64, seq: u64, verb: &str, frame_is_bad: 
                 "the server {verb} {} after client frame #{seq}: {how_sure} in response to frame #{seq}",
                 human_ms(gap)
             ),
-            vec![evidence],
+            evidence,
             Some(seq),
         )
     };
-    // Round to 0.1 ms for the evidence text (the handshake time carries nanoseconds).
-    let rtt = rtt.map(|ms| (ms * 10.0).round() / 10.0);
-    match rtt {
-        None => in_response(
-            Confidence::Possible,
-            format!("gap {gap} ms; no upstream round trip was measured to compare it with"),
-        ),
-        Some(rtt) if rtt < MIN_RESOLVABLE_RTT_MS => in_response(
-            if frame_is_bad { Confidence::Likely } else { Confidence::Possible },
-            format!(
-                "gap {gap} ms; the upstream round trip ({rtt} ms) is too short to tell a reply from a close that crossed the frame{}",
-                if frame_is_bad { ", and the frame breaks the protocol, so a reply is the likelier reading" } else { "" }
-            ),
-        ),
-        Some(rtt) if gap <= rtt => cause(
-            "crossed-in-flight",
-            Confidence::Possible,
-            format!(
-                "the server's close came {} after client frame #{seq}, within one upstream round trip ({}): it was likely sent before frame #{seq} reached the server, so that frame is probably not what it answered",
-                human_ms(gap),
-                human_ms(rtt)
-            ),
-            vec![format!("gap {gap} ms ≤ round trip {rtt} ms")],
-            Some(seq),
-        ),
-        Some(rtt) => in_response(Confidence::Likely, format!("gap {gap} ms > round trip {rtt} ms")),
+    let Some(UpstreamRtt { ms, source }) = rtt else {
+        let evidence = format!("gap {gap} ms; no upstream round trip was measured to compare it with");
+        return in_response(Confidence::Possible, vec![evidence]);
+    };
+    // Round to 0.1 ms for the evidence text (the handshake time carries nanoseconds); a kernel round trip on
+    // loopback is a few microseconds, kept to 0.001 ms so it does not read as 0.
+    let rtt = if ms < 0.1 { (ms * 1000.0).round() / 1000.0 } else { (ms * 10.0).round() / 10.0 };
+    let measured = format!("round trip {rtt} ms from {}", source.words());
+    if rtt < MIN_RESOLVABLE_RTT_MS {
+        let evidence = format!(
+            "gap {gap} ms; the upstream round trip ({rtt} ms) is too short to tell a reply from a close that crossed the frame{}",
+            if frame_is_bad { ", and the frame breaks the protocol, so a reply is the likelier reading" } else { "" }
+        );
+        let confidence = if frame_is_bad { Confidence::Likely } else { Confidence::Possible };
+        return in_response(confidence, vec![evidence, measured]);
     }
+    if gap > rtt {
+        return in_response(Confidence::Likely, vec![format!("gap {gap} ms > round trip {rtt} ms"), measured]);
+    }
+    let upper_bound = if source == RttSource::Kernel {
+        ""
+    } else {
+        " (that round trip is an upper bound: the server's own processing time is in it, so a fast reply can look like this)"
+    };
+    cause(
+        "crossed-in-flight",
+        Confidence::Possible,
+        format!(
+            "the server's close came {} after client frame #{seq}, within one upstream round trip ({}, {}): it was likely sent before frame #{seq} reached the server, so that frame is probably not what it answered{upper_bound}",
+            human_ms(gap),
+            human_ms(rtt),
+            source.short_words(),
+        ),
+        vec![format!("gap {gap} ms ≤ round trip {rtt} ms"), measured],
+        Some(seq),
+    )
 }
 
 /// A preview as it reads inside a sentence: JSON and `<n bytes: …>` stand out by themselves; plain text is quoted.
@@ -327,6 +336,8 @@ fn short(text: &str, chars: usize) -> String {
 }
 
 /// Long silence before the close: no data frame either way, or none from the client while the server closed.
+/// Who closed first decides what the silence means: a server (or its load balancer) ending a silent connection
+/// is the idle-timeout signature; a client doing so is its own choice, not the server's timeout.
 pub(crate) fn idle(history: &ConnHistory, close: &Close, close_at: Ts, causes: &mut Vec<Cause>) {
     let Some(since_any) = history.preceding().map(|p| p.ts).or(history.opened) else {
         return;
@@ -336,19 +347,28 @@ pub(crate) fn idle(history: &ConnHistory, close: &Close, close_at: Ts, causes: &
     let client_since = client_last.map(|c| c.ts).or(history.opened);
     let quiet_client = client_since.map(|t| ms_between(close_at, t)).unwrap_or(0.0);
     let note = history.profile.idle_note().map(|n| format!("; {n}")).unwrap_or_default();
+    let closer = close.closer();
     // `quiet_since`: when the silence the message speaks of began.
     let (message, since, seq, quiet_since) = if quiet_all >= IDLE_MS {
         let last = history
             .preceding()
             .map(|p| format!("#{}", p.seq))
             .unwrap_or_else(|| "none (idle since the handshake)".into());
-        (
-            format!("no data frame for {} before the close: likely an idle timeout{note}", human_ms(quiet_all)),
-            format!("last data frame {last}"),
-            history.preceding().map(|p| p.seq),
-            since_any,
-        )
-    } else if quiet_client >= IDLE_MS && close.closer() == Some(Peer::Server) {
+        let quiet = human_ms(quiet_all);
+        let message = match closer {
+            Some(Peer::Server) => format!("no data frame for {quiet} before the close: likely an idle timeout{note}"),
+            Some(Peer::Client) => format!(
+                "no data frame for {quiet} before the client ended the connection: not the server's idle timeout (the client closed first); possibly the client's own inactivity handling, or a person who left"
+            ),
+            Some(Peer::Proxy) => format!(
+                "no data frame for {quiet} before frametap ended the connection: not the server's idle timeout (see proxy-closed)"
+            ),
+            None => format!(
+                "no data frame for {quiet} before the close: possibly an idle timeout, if the server closed (the recording does not say which side did){note}"
+            ),
+        };
+        (message, format!("last data frame {last}"), history.preceding().map(|p| p.seq), since_any)
+    } else if quiet_client >= IDLE_MS && closer == Some(Peer::Server) {
         let last = client_last.map(|c| format!("#{}", c.seq)).unwrap_or_else(|| "none since the handshake".into());
         (
             format!(
@@ -368,7 +388,6 @@ pub(crate) fn idle(history: &ConnHistory, close: &Close, close_at: Ts, causes: &
         }
         _ => "",
     };
-    let confidence =
-        if close.closer() == Some(Peer::Client) && close.clean { Confidence::Possible } else { Confidence::Likely };
+    let confidence = if closer == Some(Peer::Server) { Confidence::Likely } else { Confidence::Possible };
     causes.push(cause("idle", confidence, message, vec![format!("{since}{pings}")], seq));
 }

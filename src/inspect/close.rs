@@ -228,7 +228,8 @@ pub fn diagnose(history: &ConnHistory, close: &Close, mode: &str) -> Diagnosis {
     details.insert("detail".into(), json!(close.detail));
     details.insert("duration_ms".into(), json!(close.duration_ms));
     details.insert("handshake_ms".into(), json!(history.handshake_ms));
-    details.insert("upstream_rtt_ms".into(), json!(history.upstream_rtt_ms));
+    details.insert("upstream_rtt_ms".into(), json!(history.upstream_rtt.map(|rtt| rtt.ms)));
+    details.insert("upstream_rtt_source".into(), json!(history.upstream_rtt.map(|rtt| rtt.source.name())));
     details.insert("close_seq".into(), json!(history.first_close.as_ref().map(|c| c.seq)));
     details.insert("profile".into(), json!(history.profile.name()));
     details.insert("preceding".into(), preceding.map(|p| frame_json(p, close_at)).unwrap_or(Value::Null));
@@ -285,7 +286,8 @@ pub fn diagnose_refused(history: &ConnHistory, open: &Open, mode: &str) -> Diagn
     details.insert("detail".into(), json!(refused));
     details.insert("duration_ms".into(), json!(open.failed_ms.or(open.handshake_ms).unwrap_or(0.0)));
     details.insert("handshake_ms".into(), json!(history.handshake_ms));
-    details.insert("upstream_rtt_ms".into(), json!(history.upstream_rtt_ms));
+    details.insert("upstream_rtt_ms".into(), json!(history.upstream_rtt.map(|rtt| rtt.ms)));
+    details.insert("upstream_rtt_source".into(), json!(history.upstream_rtt.map(|rtt| rtt.source.name())));
     details.insert("close_seq".into(), Value::Null);
     details.insert("profile".into(), json!(history.profile.name()));
     details.insert("preceding".into(), Value::Null);

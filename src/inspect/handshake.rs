@@ -84,6 +84,7 @@ mod tests {
             response: Some(HttpResponse { status: 101, headers: headers(response), body: None, body_base64: None }),
             error: None,
             handshake_ms: None,
+            upstream_tcp_rtt_ms: None,
             failed_ms: None,
         }
     }

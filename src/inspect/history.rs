@@ -104,6 +104,60 @@ pub struct Largest {
     pub message: Option<(MessageFacts, bool)>,
 }
 
+/// What measured the upstream round trip the timing rules use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RttSource {
+    /// The kernel's own measure of the TCP connection to the upstream (`open.upstream_tcp_rtt_ms`).
+    Kernel,
+    /// The upgrade request's round trip (`open.handshake_ms`).
+    Handshake,
+    /// A client Ping answered by the server's Pong.
+    Ping,
+    /// A request answered by its paired response (a profile's `latency_ms`).
+    Response,
+}
+
+impl RttSource {
+    /// Its name in the diagnosis record's `upstream_rtt_source`.
+    pub fn name(self) -> &'static str {
+        match self {
+            RttSource::Kernel => "kernel",
+            RttSource::Handshake => "handshake",
+            RttSource::Ping => "ping",
+            RttSource::Response => "response",
+        }
+    }
+
+    /// Where the round trip came from, in a few words.
+    pub fn short_words(self) -> &'static str {
+        match self {
+            RttSource::Kernel => "the kernel's TCP measure",
+            RttSource::Handshake => "the handshake's",
+            RttSource::Ping => "a Ping's Pong",
+            RttSource::Response => "a paired response",
+        }
+    }
+
+    /// Where the round trip came from, in a sentence.
+    pub fn words(self) -> &'static str {
+        match self {
+            RttSource::Kernel => "the kernel's measure of the TCP connection to the upstream (network delay only)",
+            RttSource::Handshake => {
+                "the handshake (upgrade request to 101): an upper bound, it includes the server's time to answer the upgrade"
+            }
+            RttSource::Ping => "a Ping's Pong: an upper bound, it includes the server's time to answer",
+            RttSource::Response => "a request's paired response: an upper bound, it includes the server's time to answer",
+        }
+    }
+}
+
+/// The upstream round trip the timing rules use, and what measured it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct UpstreamRtt {
+    pub ms: f64,
+    pub source: RttSource,
+}
+
 /// The first close frame of a connection.
 #[derive(Clone, Debug)]
 pub struct CloseFrameFacts {
@@ -127,9 +181,10 @@ pub struct ConnHistory {
     pub conn: ConnId,
     pub opened: Option<Ts>,
     pub handshake_ms: Option<f64>,
-    /// The tightest upper bound seen on the upstream round trip: the handshake, a client Ping's Pong from the
-    /// server, or a request's paired response (profile `latency_ms`), whichever is smallest.
-    pub upstream_rtt_ms: Option<f64>,
+    /// The upstream round trip: the kernel's, when the `open` record has it; otherwise the tightest upper bound
+    /// seen: the handshake, a client Ping's Pong from the server, or a request's paired response (profile
+    /// `latency_ms`), whichever is smallest.
+    pub upstream_rtt: Option<UpstreamRtt>,
     /// The last Ping the client (or frametap) sent towards the server, awaiting its Pong.
     ping_out: Option<Ts>,
     /// Why the upgrade did not succeed (a non-101 answer or an upstream error), if it did not.
@@ -190,7 +245,7 @@ impl ConnHistory {
             conn,
             opened: None,
             handshake_ms: None,
-            upstream_rtt_ms: None,
+            upstream_rtt: None,
             ping_out: None,
             refused: None,
             upstream: None,
@@ -255,9 +310,17 @@ impl ConnHistory {
         }
     }
 
-    fn note_rtt(&mut self, ms: f64) {
-        if ms >= 0.0 && self.upstream_rtt_ms.is_none_or(|best| ms < best) {
-            self.upstream_rtt_ms = Some(ms);
+    /// Takes a round trip measurement: the kernel's replaces any other (it holds no server processing time);
+    /// the others are upper bounds, of which the smallest is kept.
+    fn note_rtt(&mut self, ms: f64, source: RttSource) {
+        let better = match self.upstream_rtt {
+            _ if !ms.is_finite() || ms < 0.0 => false,
+            Some(best) if best.source == RttSource::Kernel => false,
+            Some(best) => source == RttSource::Kernel || ms < best.ms,
+            None => true,
+        };
+        if better {
+            self.upstream_rtt = Some(UpstreamRtt { ms, source });
         }
     }
 
@@ -270,8 +333,11 @@ impl ConnHistory {
     pub(super) fn open(&mut self, open: &Open, session_upstream: Option<&str>) {
         self.opened = Some(open.ts);
         self.handshake_ms = open.handshake_ms;
+        if let Some(ms) = open.upstream_tcp_rtt_ms {
+            self.note_rtt(ms, RttSource::Kernel);
+        }
         if let Some(ms) = open.handshake_ms {
-            self.note_rtt(ms);
+            self.note_rtt(ms, RttSource::Handshake);
         }
         self.upstream = open.upstream.clone().or_else(|| session_upstream.map(str::to_owned));
         if self.auto_pending {
@@ -326,7 +392,7 @@ impl ConnHistory {
                 (Opcode::Ping, Peer::Client | Peer::Proxy) => self.ping_out = Some(frame.ts),
                 (Opcode::Pong, Peer::Server) => {
                     if let Some(sent) = self.ping_out.take() {
-                        self.note_rtt(frame.ts.secs_since(sent) * 1000.0);
+                        self.note_rtt(frame.ts.secs_since(sent) * 1000.0, RttSource::Ping);
                     }
                 }
                 _ => {}
@@ -379,7 +445,7 @@ impl ConnHistory {
         };
         if message.from == Peer::Server {
             if let Some(latency) = reading.details.get("latency_ms").and_then(serde_json::Value::as_f64) {
-                self.note_rtt(latency);
+                self.note_rtt(latency, RttSource::Response);
             }
         }
         if let Some(signal) = reading.signal {

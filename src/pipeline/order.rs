@@ -56,6 +56,7 @@ pub(super) mod tests {
             response: None,
             error: Some("refused".into()),
             handshake_ms: None,
+            upstream_tcp_rtt_ms: None,
             failed_ms: Some(1.0),
         })
     }

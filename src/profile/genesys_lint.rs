@@ -195,6 +195,12 @@ pub fn lint_request(request: &Request, seq: u64, session: &Session, url_deployme
     out
 }
 
+/// The `genesys-token-not-uuid` finding's message; `shape` says what the token is instead (`empty`, `12
+/// characters`) and never quotes it.
+pub(crate) fn token_not_uuid_message(seq: u64, shape: &str) -> String {
+    format!("frame #{seq}'s `token` is not a UUID ({shape}): the Guest API's session token is a UUID the client generates (crypto.randomUUID()) and keeps to resume the session; what the server does with another shape is unconfirmed")
+}
+
 /// What a configure request's values break that the schema cannot say: a token that is not a UUID, a
 /// deploymentId other than the URL's. Warnings: the server's reaction to either is unconfirmed.
 fn configure_findings(fields: &Map<String, Value>, seq: u64, url_deployment: Option<&str>) -> Vec<Finding> {
@@ -204,12 +210,7 @@ fn configure_findings(fields: &Map<String, Value>, seq: u64, url_deployment: Opt
             0 => "empty".to_owned(),
             n => crate::words::count(n as u64, "character"),
         };
-        out.push(finding(
-            "genesys-token-not-uuid",
-            Severity::Warn,
-            seq,
-            format!("frame #{seq}'s `token` is not a UUID ({shape}): the Guest API's session token is a UUID the client generates (crypto.randomUUID()) and keeps to resume the session; what the server does with another shape is unconfirmed"),
-        ));
+        out.push(finding("genesys-token-not-uuid", Severity::Warn, seq, token_not_uuid_message(seq, &shape)));
     }
     let configured = fields.get("deploymentId").and_then(Value::as_str);
     if let (Some(configured), Some(url)) = (configured, url_deployment) {

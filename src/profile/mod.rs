@@ -9,6 +9,8 @@ pub mod genesys;
 mod genesys_codes;
 mod genesys_lint;
 
+pub(crate) use genesys_lint::token_not_uuid_message;
+
 use crate::event::{Frame, Open};
 use crate::inspect::close::{Cause, Confidence};
 use serde::{Deserialize, Serialize};

@@ -166,6 +166,7 @@ pub async fn relay_upgrade<IO: RelayStream>(
         response: None,
         error: None,
         handshake_ms: None,
+        upstream_tcp_rtt_ms: None,
         failed_ms: None,
     };
     // Counted from here, not from the upgrade: shutdown waits for a connection still waiting for its upstream,
@@ -199,6 +200,7 @@ pub async fn relay_upgrade<IO: RelayStream>(
     open.upstream_request =
         Some(HttpRequest { method: "GET".into(), path: base.target(&path), headers: answer.sent_headers.clone() });
     open.handshake_ms = Some(answer.round_trip.as_secs_f64() * 1000.0);
+    open.upstream_tcp_rtt_ms = answer.tcp_rtt_ms;
     let UpstreamAnswer { status, headers, body, upgraded, .. } = answer;
     let Some((server, server_prefix)) = upgraded else {
         let body = body.unwrap_or_default();

@@ -181,3 +181,34 @@ pub fn reset_on_close(fd: std::os::fd::RawFd) {
         tracing::debug!("could not arm a TCP reset: {}", io::Error::last_os_error());
     }
 }
+
+/// The kernel's smoothed round trip of a TCP connection, in milliseconds (Linux `TCP_INFO`'s `tcpi_rtt`):
+/// the network's own delay, without the far end's processing time that every application-level round trip
+/// includes. `None` when the kernel does not say (another platform, or a socket that is gone). One system call:
+/// for a connection's open, never per frame.
+#[cfg(target_os = "linux")]
+pub fn kernel_rtt_ms(tcp: &TcpStream) -> Option<f64> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: an all-zero `tcp_info` is valid (integers only).
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into `info` and sets `len` to what it wrote.
+    let rc = unsafe {
+        libc::getsockopt(
+            tcp.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            &mut info as *mut libc::tcp_info as *mut libc::c_void,
+            &mut len,
+        )
+    };
+    // A shorter struct (an old kernel's) without `tcpi_rtt`, or no sample yet (0), says nothing.
+    let has_rtt = len as usize >= std::mem::offset_of!(libc::tcp_info, tcpi_rtt) + 4;
+    (rc == 0 && has_rtt && info.tcpi_rtt > 0).then(|| f64::from(info.tcpi_rtt) / 1000.0)
+}
+
+/// The kernel's round trip of a TCP connection: not read on this platform.
+#[cfg(not(target_os = "linux"))]
+pub fn kernel_rtt_ms(_tcp: &TcpStream) -> Option<f64> {
+    None
+}

@@ -1,6 +1,6 @@
 //! The upstream leg: parse `--upstream`, dial it (TCP, then TLS for wss://), and send the upgrade request with hyper.
 
-use super::stream::UpstreamStream;
+use super::stream::{kernel_rtt_ms, RelayStream, UpstreamStream};
 use crate::event::Headers;
 use crate::forward::upstream_proxy::{connect_via, split_host_port, UpstreamProxies};
 use bytes::Bytes;
@@ -159,6 +159,9 @@ pub struct UpstreamAnswer {
     pub sent_headers: Headers,
     /// From sending the request to receiving the response head.
     pub round_trip: Duration,
+    /// For a 101 on a direct connection: the kernel's round trip of the TCP connection to the upstream
+    /// ([`kernel_rtt_ms`]). `None` through an upstream proxy, whose socket ends at the proxy, not the upstream.
+    pub tcp_rtt_ms: Option<f64>,
 }
 
 /// Connects to the upstream host: directly, or through the upstream proxy that applies.
@@ -230,9 +233,13 @@ pub async fn open(
             during: "waiting for the upstream's TLS handshake (a plain ws:// server waits for a request and answers \
                  nothing to TLS: if the upstream is one, use ws://)",
         })??;
-    tokio::time::timeout(timeout, handshake(base, client_path_and_query, headers, stream))
+    let mut answer = tokio::time::timeout(timeout, handshake(base, client_path_and_query, headers, stream))
         .await
-        .map_err(|_| DialError::Timeout { secs, during: "waiting for the upstream's handshake response" })?
+        .map_err(|_| DialError::Timeout { secs, during: "waiting for the upstream's handshake response" })??;
+    if proxies.proxy_for(base.secure, &base.host, base.port).is_none() {
+        answer.tcp_rtt_ms = answer.upgraded.as_ref().and_then(|(stream, _)| stream.tcp()).and_then(kernel_rtt_ms);
+    }
+    Ok(answer)
 }
 
 async fn handshake(
@@ -284,6 +291,7 @@ async fn handshake(
             upgraded: None,
             sent_headers: sent,
             round_trip,
+            tcp_rtt_ms: None,
         });
     }
     let accept = response.headers().get("sec-websocket-accept").and_then(|v| v.to_str().ok());
@@ -304,6 +312,7 @@ async fn handshake(
         upgraded: Some((parts.io.into_inner(), parts.read_buf)),
         sent_headers: sent,
         round_trip,
+        tcp_rtt_ms: None,
     })
 }
 

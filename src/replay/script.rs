@@ -208,6 +208,7 @@ mod tests {
             response: None,
             error: None,
             handshake_ms: None,
+            upstream_tcp_rtt_ms: None,
             failed_ms: None,
         };
         let (skipped, connections) = (Vec::new(), vec![1]);

@@ -66,6 +66,7 @@ pub async fn send(
         response: None,
         error: None,
         handshake_ms: None,
+        upstream_tcp_rtt_ms: None,
         failed_ms: None,
     };
     let placeholder_note = (!dropped_headers.is_empty()).then(|| Note {
@@ -87,9 +88,11 @@ pub async fn send(
             bail!("could not replay to {url}: {e}; check --upstream (and that the server is running)");
         }
     };
-    let UpstreamAnswer { status, headers: answer_headers, body, upgraded, sent_headers, round_trip } = answer;
+    let UpstreamAnswer { status, headers: answer_headers, body, upgraded, sent_headers, round_trip, tcp_rtt_ms } =
+        answer;
     open.request.headers = sent_headers;
     open.handshake_ms = Some(round_trip.as_secs_f64() * 1000.0);
+    open.upstream_tcp_rtt_ms = tcp_rtt_ms;
     let body_text = body.as_ref().filter(|b| !b.is_empty()).map(|b| String::from_utf8_lossy(b).into_owned());
     open.response = Some(HttpResponse { status, headers: answer_headers, body: body_text.clone(), body_base64: None });
     if upgraded.is_none() {

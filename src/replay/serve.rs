@@ -254,6 +254,7 @@ impl Replay {
             }),
             error: None,
             handshake_ms: None,
+            upstream_tcp_rtt_ms: None,
             failed_ms: None,
         };
         let recorded_path = &self.script.open.request.path;

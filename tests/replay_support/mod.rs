@@ -150,6 +150,7 @@ pub fn conversation_capture(
         }),
         error: None,
         handshake_ms: Some(12.5),
+        upstream_tcp_rtt_ms: None,
         failed_ms: None,
     })];
     records.extend(messages.iter().zip(1..).map(|((from, text), seq)| frame(seq, *from, text)));

@@ -224,8 +224,10 @@ function flagsFor(c) {
   if (!d) return flags;
   for (const f of d.findings || []) if (f.seq != null) flags.set(f.seq, ['⚠', `${f.rule || 'finding'}: ${f.message || ''}`, 'finding']);
   // Causes that point at a frame flag it too, except those that only say who closed (they point at the close frame).
-  const whoClosed = new Set(['client-closed', 'proxy-closed', 'close-unanswered', 'close-code']);
-  for (const cause of d.causes || []) if (cause.seq != null && !whoClosed.has(cause.rule)) flags.set(cause.seq, ['⚠', cause.message || cause.rule || 'cause', 'finding']);
+  // `close-code` points away from the close frame only to name a culprit (a 1009's message past the limit): flagged.
+  const whoClosed = new Set(['client-closed', 'proxy-closed', 'close-unanswered']);
+  const culprit = (cause) => !whoClosed.has(cause.rule) && !(cause.rule === 'close-code' && cause.seq === d.close_seq);
+  for (const cause of d.causes || []) if (cause.seq != null && culprit(cause)) flags.set(cause.seq, ['⚠', cause.message || cause.rule || 'cause', 'finding']);
   if (d.preceding?.seq != null) flags.set(d.preceding.seq, ['⚑', 'the frame just before the close', 'preceding']);
   return flags;
 }
