@@ -111,9 +111,12 @@ async fn records_appear_live_and_the_close_card_flags_the_preceding_frame() {
         "Ruled out",
         "nothing here expired",
         "clean close handshake",
+        "30 ms (from a Ping's Pong; handshake 42 ms)",
     ] {
         assert!(card.contains(expected), "close card lacks {expected:?}: {card}");
     }
+    // Every field the card shows in its rows stays out of its catch-all "More" table.
+    assert!(!card.contains("upstream_rtt_source"), "{card}");
     wait_rows(&page, &[1, 2, 3, 4, 5, 6]).await;
     assert!(page
         .eval("document.getElementById('frame-4').classList.contains('preceding')")

@@ -173,6 +173,15 @@ async fn the_try_it_page_against_the_simulator_shows_frames_close_card_and_diagn
     ] {
         assert!(card.contains(expected), "the close card lacks {expected:?}: {card}");
     }
+    // The round trip is the kernel's measure of the TCP connection to the simulator: on loopback a few
+    // microseconds, shown as such rather than as 0.0 ms.
+    let round_trip = watch
+        .eval("[...document.querySelectorAll('#close-card table.kv tr')].find(tr => tr.firstChild.textContent === 'round trip')?.lastChild.textContent")
+        .await
+        .unwrap();
+    let round_trip = round_trip.as_str().unwrap_or_default();
+    assert!(round_trip.contains(" ms (from the kernel's TCP measure; handshake "), "{round_trip}");
+    assert!(!round_trip.starts_with("0.0 ms") && !round_trip.starts_with("0.000 ms"), "{round_trip}");
     assert_eq!(
         watch.eval("document.getElementById('frame-1').classList.contains('preceding')").await.unwrap(),
         json!(true)

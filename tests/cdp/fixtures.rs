@@ -166,7 +166,8 @@ pub fn publish_story(hub: &Hub, conn: u64) {
                 "initiator": "server", "code": 1000, "code_name": "Normal Closure",
                 "code_meaning": "1000 Normal Closure: the endpoint ended the connection on purpose; the code alone says nothing about why",
                 "reason": "", "clean": true, "how": "closed", "detail": null,
-                "duration_ms": 1436.0, "handshake_ms": 42.0, "upstream_rtt_ms": 42.0, "close_seq": 5, "profile": "genesys",
+                "duration_ms": 1436.0, "handshake_ms": 42.0, "upstream_rtt_ms": 30.0, "upstream_rtt_source": "ping",
+                "close_seq": 5, "profile": "genesys",
                 "preceding": {"seq": 4, "from": "client", "opcode": "text", "len": 84,
                     "preview": "{\"type\":\"message\",\"content\":\"Hello from custom UI\",…}", "gap_ms": 180.0},
                 "other_side_last": {"seq": 2, "from": "server", "opcode": "pong", "len": 2, "preview": "hb", "gap_ms": 1200.0},
@@ -177,7 +178,7 @@ pub fn publish_story(hub: &Hub, conn: u64) {
                      "evidence": ["frame #4 has no `action`: every Guest API request names one", "frame #4 has no `token`"]},
                     {"rule": "in-response", "confidence": "likely", "seq": 4,
                      "message": "the server closed 180 ms after client frame #4: likely in response to frame #4",
-                     "evidence": ["gap 180 ms; the upstream round trip is 42 ms"]}
+                     "evidence": ["gap 180 ms > round trip 30 ms", "round trip 30 ms from a Ping's Pong"]}
                 ],
                 "ruled_out": [
                     {"rule": "token-expired", "message": "no JWT with an `exp` was in force on this connection, so nothing here expired by the clock"}

@@ -248,6 +248,20 @@ function evidenceView(evidence) {
   return valueView(evidence);
 }
 
+// What measured the round trip the timing causes used (the diagnosis's `upstream_rtt_source`).
+const RTT_SOURCE = { kernel: "the kernel's TCP measure", handshake: 'the handshake', ping: "a Ping's Pong", response: 'a paired response' };
+
+// The close card's round trip: its value, what measured it, and the handshake's when that is not the source. The
+// kernel's measure on loopback is a few microseconds: shown to the microsecond, not as 0.0 ms.
+function roundTrip(dd) {
+  const ms = dd.upstream_rtt_ms;
+  const value = ms < 0.1 ? `${ms.toFixed(3)} ms` : duration(ms);
+  const source = RTT_SOURCE[dd.upstream_rtt_source];
+  const handshake = dd.handshake_ms != null && dd.upstream_rtt_source !== 'handshake' ? `handshake ${duration(dd.handshake_ms)}` : null;
+  const more = [source && `from ${source}`, handshake].filter(Boolean).join('; ');
+  return more ? `${value} (${more})` : value;
+}
+
 function row2(label, value) {
   return el('tr', null, el('th', { text: label }), el('td', null, value));
 }
@@ -307,7 +321,7 @@ export function closeCard(conn, selectFrame, session = {}) {
       dropper ? row2('dropped TCP', el('span', { text: dropper })) : null,
       detail ? row2('detail', el('span', { text: detail })) : null,
       row2('duration', el('span', { text: duration(dd.duration_ms ?? c.duration_ms) })),
-      dd.upstream_rtt_ms != null ? row2('round trip', el('span', { text: `${duration(dd.upstream_rtt_ms)}${dd.handshake_ms != null ? ` (handshake ${duration(dd.handshake_ms)})` : ''}` })) : null,
+      dd.upstream_rtt_ms != null ? row2('round trip', el('span', { text: roundTrip(dd) })) : null,
       dd.profile ? row2('profile', el('span', { text: dd.profile })) : null));
   const sideFrame = (title, p, flagged) => p && el('div.preceding' + (flagged ? '.flagged' : ''), null,
     el('h4', null, flagged ? '⚑ ' : '', title),
@@ -339,7 +353,7 @@ export function closeCard(conn, selectFrame, session = {}) {
       f.rule ? el('span.muted.rule', { text: ` (${f.rule})` }) : null))));
     if (dd.findings_omitted) card.append(el('p.muted', { text: `${dd.findings_omitted} more findings were left out of the diagnosis.` }));
     const known = ['kind', 'conn', 'ts', 'initiator', 'code', 'code_name', 'code_meaning', 'reason', 'clean', 'how', 'dropped_by', 'detail',
-      'duration_ms', 'handshake_ms', 'upstream_rtt_ms', 'close_seq', 'profile', 'opened', 'status', 'summary', 'preceding', 'other_side_last',
+      'duration_ms', 'handshake_ms', 'upstream_rtt_ms', 'upstream_rtt_source', 'close_seq', 'profile', 'opened', 'status', 'summary', 'preceding', 'other_side_last',
       'causes', 'ruled_out', 'findings', 'findings_omitted'];
     if (Object.keys(dd).some(k => !known.includes(k) && !k.startsWith('_'))) card.append(el('h4', { text: 'More' }), kvTable(dd, known));
   } else card.append(el('p.muted', { text: 'No diagnosis for this connection yet.' }));
