@@ -383,6 +383,30 @@ async fn a_refused_upgrade_reaches_the_client_as_it_was() {
     assert_eq!(response.body.as_deref(), Some("access refused: origin not allowed"));
 }
 
+/// An upstream that takes the upgrade request and resets the connection without answering: the 502 and the `open`
+/// record say what happened (the reset), not only hyper's bare "connection error".
+#[tokio::test]
+async fn an_upstream_that_resets_instead_of_answering_gets_a_502_naming_the_reset() {
+    let upstream = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream_addr = upstream.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = upstream.accept().await {
+            // Closing with most of the request unread makes the kernel answer with a reset.
+            let _ = tokio::io::AsyncReadExt::read(&mut stream, &mut [0u8; 1]).await;
+            drop(stream);
+        }
+    });
+    let proxy = start_proxy(test_config(&format!("ws://{upstream_addr}"))).await;
+    let (head, ws, body) = raw::connect(proxy.addr, "/v1", &[]).await;
+    assert!(ws.is_none());
+    assert!(head.starts_with("HTTP/1.1 502"), "{head}");
+    let body = String::from_utf8_lossy(&body).into_owned();
+    assert!(body.contains("reset by peer"), "{body}");
+    let capture = proxy.stop().await;
+    let error = open_of(&capture, 1).error.clone().unwrap();
+    assert!(error.contains("reset by peer"), "{error}");
+}
+
 #[tokio::test]
 async fn a_dead_upstream_gets_a_502_that_names_the_failure() {
     let (_held, free) = common::ports::refusing_addr();
