@@ -489,6 +489,50 @@ async fn messages_past_the_limit_are_refused_with_1009_from_the_proxy() {
     assert!(capture.records.iter().any(|r| matches!(r, Record::Note(n) if n.code == "message-too-big")));
 }
 
+/// frametap closes with 1009 to both sides; the server answers and ends TCP, as RFC 6455 §7.1.1 has a server do, and
+/// the client goes away without answering. The record blames only the client: the server's close answered
+/// frametap's, so it did not leave "without waiting for the answer" (the detail used to say so).
+#[tokio::test]
+async fn a_server_that_answers_frametaps_1009_and_ends_tcp_is_not_said_to_leave_early() {
+    let (gone_tx, gone_rx) = tokio::sync::oneshot::channel::<()>();
+    let gone_tx = std::sync::Mutex::new(Some(gone_tx));
+    let (server, _) = raw::start_raw_server(raw::upgrade_all, move |mut ws: RawWs| {
+        let gone_tx = gone_tx.lock().unwrap().take();
+        async move {
+            while let Received::Frame(f) = ws.recv().await {
+                if f.header.opcode == Opcode::Close {
+                    ws.send(true, Opcode::Close, &f.payload).await;
+                    break;
+                }
+            }
+            drop(ws);
+            if let Some(tx) = gone_tx {
+                let _ = tx.send(());
+            }
+        }
+    })
+    .await;
+    let mut config = test_config(&format!("ws://{server}"));
+    config.relay.max_message = 100;
+    let proxy = start_proxy(config).await;
+    let mut ws = raw::connect(proxy.addr, "/", &[]).await.1.unwrap();
+    ws.send(true, Opcode::Binary, &[7u8; 1001]).await;
+    let close = ws.frame().await;
+    assert_eq!((close.header.opcode, &close.payload[..2]), (Opcode::Close, &1009u16.to_be_bytes()[..]));
+    gone_rx.await.unwrap();
+    drop(ws);
+    let capture = proxy.stop().await;
+    let close = close_of(&capture, 1);
+    assert_eq!((close.initiator, close.code, close.dropped_by), (Peer::Proxy, Some(1009), Some(Peer::Client)));
+    assert_eq!(
+        close.detail.as_deref(),
+        Some(
+            "the client sent a frame of 1001 bytes, past --max-message 100 (not passed on), so frametap closed with \
+             1009; then the client closed the TCP connection without a close frame"
+        )
+    );
+}
+
 /// The server's own close right behind its oversized frame (one write, so usually one read for frametap): the
 /// client only ever gets frametap's 1009, so the connection was closed by frametap, and the record says why.
 #[tokio::test]
