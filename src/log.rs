@@ -230,7 +230,7 @@ fn open_lines(open: &Open, layout: Layout) -> String {
     for (name, value) in &response.headers {
         text += &format!("\n      {name}: {value}");
     }
-    if let Some(body) = &response.body {
+    if let Some(body) = response.readable_body() {
         text += &format!("\n      body: {}", one_line_cut(body.trim()));
     }
     text
@@ -377,6 +377,14 @@ mod tests {
             ),
             "{lines}"
         );
+        // A body that is not UTF-8 (here Latin-1) is shown all the same, not left out.
+        open.response = Some(crate::event::HttpResponse {
+            status: 403,
+            headers: vec![],
+            body: None,
+            body_base64: Some("Zvxy".into()), // f\xfcr
+        });
+        assert!(open_lines(&open, plain()).ends_with("\n      body: f\u{fffd}r"), "{}", open_lines(&open, plain()));
         // A record written before `failed_ms` existed has only the request's time.
         open.failed_ms = None;
         assert!(open_lines(&open, plain()).contains("\n16:00:00.000   #2 UPGRADE REFUSED with 403\n"));

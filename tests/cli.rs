@@ -92,6 +92,9 @@ async fn bad_upstreams_and_headers_are_refused_before_anything_listens() {
     )
     .await;
     assert!(err.contains("Sec-WebSocket-Extensions cannot be set") && err.contains("compression"), "{err}");
+    // An empty Host would go upstream as `Host: ` (an invalid request for a URL with a host): refused, with the form.
+    let err = fails_with(&with(&["--upstream", "ws://127.0.0.1:1", "--set-header", "Host:"]), home.path()).await;
+    assert!(err.contains("Host needs a value") && err.contains("'Host: vhost.example'"), "{err}");
     let err = fails_with(&["replay", "send", "missing.jsonl", "--upstream", "ws://h:99999"], home.path()).await;
     assert!(err.contains("--upstream \"ws://h:99999\": bad port"), "{err}");
     let err = fails_with(

@@ -491,3 +491,41 @@ async fn a_refusal_from_an_upstream_that_wanted_the_cookies_frametap_dropped_say
     let (d, _) = diagnosis_and_inspect(&capture, &file, 2);
     assert!(!cause(&d, "upgrade-refused")["evidence"].to_string().contains("Cookie"), "{d:?}");
 }
+
+/// Browsers send `Accept-Encoding: gzip, …` on the upgrade and frametap passes it on, so a gateway may refuse it
+/// with a gzipped page; another may answer in Latin-1. Either body is not UTF-8, and the diagnosis used to leave
+/// out what the upstream said: it now quotes the page decompressed, or read with `�` for the odd byte.
+#[tokio::test]
+async fn a_refusal_page_that_is_gzipped_or_not_utf8_is_still_quoted_in_the_diagnosis() {
+    use std::io::Write as _;
+    let mut gzipped = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gzipped.write_all(b"<h1>403</h1> blocked by WAF rule 942100: origin not allowed").unwrap();
+    let gzipped = gzipped.finish().unwrap();
+    let decide = move |head: &str| {
+        let gzip = vec![("Content-Encoding".to_owned(), "gzip".to_owned())];
+        if head.starts_with("GET /gzip ") {
+            common::raw::Answer::Refuse(403, gzip, gzipped.clone())
+        } else {
+            common::raw::Answer::Refuse(403, Vec::new(), b"Zugriff verweigert f\xfcr diese Origin".to_vec())
+        }
+    };
+    let (upstream, _heads) = common::raw::start_raw_server(decide, |_| async {}).await;
+    let proxy = start_analysing_proxy(upstream).await;
+    for path in ["/gzip", "/latin1"] {
+        let (head, ws, _) = common::raw::connect(proxy.addr, path, &[("Accept-Encoding", "gzip, deflate, br")]).await;
+        assert!(head.starts_with("HTTP/1.1 403") && ws.is_none(), "{head}");
+    }
+    let (capture, file, _dir) = proxy.stop().await;
+    let (d, _) = diagnosis_and_inspect(&capture, &file, 1);
+    let evidence = cause(&d, "upgrade-refused")["evidence"].to_string();
+    assert!(
+        evidence.contains("the upstream said: <h1>403</h1> blocked by WAF rule 942100: origin not allowed"),
+        "{evidence}"
+    );
+    let (d, _) = diagnosis_and_inspect(&capture, &file, 2);
+    let evidence = cause(&d, "upgrade-refused")["evidence"].to_string();
+    assert!(evidence.contains("the upstream said: Zugriff verweigert f\u{fffd}r diese Origin"), "{evidence}");
+    // The record keeps the bytes as they came.
+    let gzip_open = common::open_of(&capture, 1).response.clone().unwrap();
+    assert!(gzip_open.body.is_none() && gzip_open.body_base64.is_some());
+}

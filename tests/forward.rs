@@ -26,7 +26,7 @@ use frametap::forward::{forward_upstream_label, ForwardOptions, InterceptRules, 
 use frametap::session::Session;
 use frametap::tls::{CertAuthority, LeafIssuer};
 use rustls::pki_types::ServerName;
-use servers::{client_config, start_hello_server, TestCa};
+use servers::{client_config, start_close_delimited_server, start_hello_server, TestCa};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -120,6 +120,33 @@ async fn an_intercepted_upstream_with_an_untrusted_certificate_gets_a_502() {
     assert!(body.contains("TLS handshake") && body.contains("localhost"), "{body}");
     // The relay's wording, not rustls's `invalid peer certificate: UnknownIssuer`.
     assert!(body.contains("unknown issuer (give its CA with --upstream-ca FILE)"), "{body}");
+}
+
+/// A response whose body ends when the upstream closes the connection (no Content-Length, no chunking), from an
+/// upstream that closes TCP without a TLS close_notify, reaches the client whole and properly ended: browsers and
+/// curl accept such a body from the server directly, so the proxy must not turn it into a failed response.
+#[tokio::test]
+async fn a_body_ended_by_the_upstream_closing_without_close_notify_reaches_the_client_whole() {
+    let upstream_ca = TestCa::new();
+    let (config, _) = upstream_ca.server_config(&["localhost"]);
+    let upstream = start_close_delimited_server(config, "the whole body, delimited by the close").await;
+    let forward = start_forward(&["localhost"], Some(&upstream_ca), UpstreamProxies::direct()).await;
+
+    let tcp = connect_tunnel(forward.addr, &format!("localhost:{}", upstream.port())).await;
+    let (tls, _) = tls_client(tcp, "localhost", forward.ca.root_store().unwrap()).await;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls)).await.unwrap();
+    tokio::spawn(conn);
+    let req = http::Request::builder()
+        .uri("/until-close")
+        .header("host", format!("localhost:{}", upstream.port()))
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .unwrap();
+    let resp = tokio::time::timeout(STEP, sender.send_request(req)).await.expect("response timed out").unwrap();
+    assert_eq!(resp.status(), 200);
+    let body =
+        tokio::time::timeout(STEP, http_body_util::BodyExt::collect(resp.into_body())).await.expect("body timed out");
+    let body = body.expect("the body must end cleanly, not as a broken transfer").to_bytes();
+    assert_eq!(&body[..], b"the whole body, delimited by the close");
 }
 
 #[tokio::test]

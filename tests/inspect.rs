@@ -302,3 +302,46 @@ fn the_printed_report_wraps_to_columns_and_keeps_whole_lines_in_a_pipe() {
     assert!(wrapped.lines().count() > whole.lines().count());
     assert_eq!(printed(Some("60"), true), printed(None, true), "JSON is never wrapped");
 }
+
+/// A JWT's claims are whatever its issuer wrote: control characters in them (ESC sequences that clear the screen
+/// or set the window title, BEL, NUL) reach the printed token report as spaces, as they do in a frame's preview,
+/// never as raw bytes a terminal would obey.
+#[test]
+fn control_characters_in_jwt_claims_never_reach_the_terminal_raw() {
+    use frametap::inspect::jwt::encode_part;
+    let claims = serde_json::json!({"exp": 4102444800u64, "name\u{1b}[2J": "\u{1b}]0;pwned\u{7}x\u{0}y\u{1b}[31m"});
+    let jwt = format!(
+        "{}.{}.{}",
+        encode_part(br#"{"alg":"HS256","typ":"JWT"}"#),
+        encode_part(claims.to_string().as_bytes()),
+        encode_part(b"sig")
+    );
+    let body =
+        serde_json::json!({"type":"response","class":"JwtResponse","code":200,"body":{"jwt":jwt,"exp":4102444800u64}});
+    let text = body.to_string();
+    let frame = serde_json::json!({"kind":"frame","conn":1,"ts":"2026-11-25T10:00:00.120000Z","seq":1,"from":"server",
+        "to":"client","opcode":"text","fin":true,"len":text.len(),"text":text});
+    let capture = [
+        r#"{"kind":"meta","ts":"2026-11-25T10:00:00.000000Z","format":"frametap-capture","version":1,"frametap":"0.1.0","command":["frametap","proxy"],"mode":"proxy","upstream":"ws://127.0.0.1:1","redacted":false}"#.to_owned(),
+        r#"{"kind":"open","conn":1,"ts":"2026-11-25T10:00:00.010000Z","request":{"method":"GET","path":"/v1","headers":[]},"upstream":"ws://127.0.0.1:1/v1","response":{"status":101,"headers":[]},"handshake_ms":1.0}"#.to_owned(),
+        frame.to_string(),
+        r#"{"kind":"close","conn":1,"ts":"2026-11-25T10:00:01.000000Z","initiator":"client","clean":true,"duration_ms":990.0,"code":1000,"reason":""}"#.to_owned(),
+        r#"{"kind":"end","ts":"2026-11-25T10:00:02.000000Z","connections":1,"frames":1,"records":5,"dropped":0,"complete":true}"#.to_owned(),
+    ]
+    .join("\n");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("claims.jsonl");
+    std::fs::write(&file, capture + "\n").unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_frametap"))
+        .arg("inspect")
+        .arg(&file)
+        .env("NO_COLOR", "1")
+        .env_remove("COLUMNS")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let printed = String::from_utf8(output.stdout).unwrap();
+    assert!(printed.contains("token conn 1: jwt in frame:body.jwt"), "{printed}");
+    assert!(!printed.contains(['\u{1b}', '\u{7}', '\u{0}']), "raw control characters printed: {printed:?}");
+    assert!(printed.contains("exp=4102444800 name [2J= ]0;pwned x y [31m"), "{printed}");
+}

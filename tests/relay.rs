@@ -383,6 +383,30 @@ async fn a_refused_upgrade_reaches_the_client_as_it_was() {
     assert_eq!(response.body.as_deref(), Some("access refused: origin not allowed"));
 }
 
+/// An upstream that takes the upgrade request and resets the connection without answering: the 502 and the `open`
+/// record say what happened (the reset), not only hyper's bare "connection error".
+#[tokio::test]
+async fn an_upstream_that_resets_instead_of_answering_gets_a_502_naming_the_reset() {
+    let upstream = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream_addr = upstream.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = upstream.accept().await {
+            // Closing with most of the request unread makes the kernel answer with a reset.
+            let _ = tokio::io::AsyncReadExt::read(&mut stream, &mut [0u8; 1]).await;
+            drop(stream);
+        }
+    });
+    let proxy = start_proxy(test_config(&format!("ws://{upstream_addr}"))).await;
+    let (head, ws, body) = raw::connect(proxy.addr, "/v1", &[]).await;
+    assert!(ws.is_none());
+    assert!(head.starts_with("HTTP/1.1 502"), "{head}");
+    let body = String::from_utf8_lossy(&body).into_owned();
+    assert!(body.contains("reset by peer"), "{body}");
+    let capture = proxy.stop().await;
+    let error = open_of(&capture, 1).error.clone().unwrap();
+    assert!(error.contains("reset by peer"), "{error}");
+}
+
 #[tokio::test]
 async fn a_dead_upstream_gets_a_502_that_names_the_failure() {
     let (_held, free) = common::ports::refusing_addr();
@@ -463,6 +487,50 @@ async fn messages_past_the_limit_are_refused_with_1009_from_the_proxy() {
     let proxy_frames: Vec<_> = frames(&capture).iter().filter(|f| f.from == Peer::Proxy).map(|f| f.to).collect();
     assert_eq!(proxy_frames.len(), 2, "one close to each side");
     assert!(capture.records.iter().any(|r| matches!(r, Record::Note(n) if n.code == "message-too-big")));
+}
+
+/// frametap closes with 1009 to both sides; the server answers and ends TCP, as RFC 6455 §7.1.1 has a server do, and
+/// the client goes away without answering. The record blames only the client: the server's close answered
+/// frametap's, so it did not leave "without waiting for the answer" (the detail used to say so).
+#[tokio::test]
+async fn a_server_that_answers_frametaps_1009_and_ends_tcp_is_not_said_to_leave_early() {
+    let (gone_tx, gone_rx) = tokio::sync::oneshot::channel::<()>();
+    let gone_tx = std::sync::Mutex::new(Some(gone_tx));
+    let (server, _) = raw::start_raw_server(raw::upgrade_all, move |mut ws: RawWs| {
+        let gone_tx = gone_tx.lock().unwrap().take();
+        async move {
+            while let Received::Frame(f) = ws.recv().await {
+                if f.header.opcode == Opcode::Close {
+                    ws.send(true, Opcode::Close, &f.payload).await;
+                    break;
+                }
+            }
+            drop(ws);
+            if let Some(tx) = gone_tx {
+                let _ = tx.send(());
+            }
+        }
+    })
+    .await;
+    let mut config = test_config(&format!("ws://{server}"));
+    config.relay.max_message = 100;
+    let proxy = start_proxy(config).await;
+    let mut ws = raw::connect(proxy.addr, "/", &[]).await.1.unwrap();
+    ws.send(true, Opcode::Binary, &[7u8; 1001]).await;
+    let close = ws.frame().await;
+    assert_eq!((close.header.opcode, &close.payload[..2]), (Opcode::Close, &1009u16.to_be_bytes()[..]));
+    gone_rx.await.unwrap();
+    drop(ws);
+    let capture = proxy.stop().await;
+    let close = close_of(&capture, 1);
+    assert_eq!((close.initiator, close.code, close.dropped_by), (Peer::Proxy, Some(1009), Some(Peer::Client)));
+    assert_eq!(
+        close.detail.as_deref(),
+        Some(
+            "the client sent a frame of 1001 bytes, past --max-message 100 (not passed on), so frametap closed with \
+             1009; then the client closed the TCP connection without a close frame"
+        )
+    );
 }
 
 /// The server's own close right behind its oversized frame (one write, so usually one read for frametap): the

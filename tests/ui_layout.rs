@@ -1,8 +1,8 @@
 //! The web UI in a real headless Chromium, on what exploratory testing found: markers and downloads that
 //! ran off screen, a banner that pushed the table down, durations of upgrades that never opened, keyboard
 //! focus lost to the list's live refresh, a table past 5,000 frames, payloads re-serialised, and a stopped frametap;
-//! windows narrower than the three columns (1,000, 800 and 480 px), and numbers past what a double holds (the pretty
-//! view and token claims show them as sent).
+//! windows narrower than the three columns (1,000, 800 and 480 px), numbers past what a double holds (the pretty
+//! view and token claims show them as sent), and token times past what a Date holds.
 //!
 //! Needs Debian's `chromium` (`apt-get install -y chromium`) or `FRAMETAP_CHROMIUM=/path/to/chrome`.
 
@@ -548,6 +548,53 @@ async fn the_pretty_view_and_token_claims_show_numbers_exactly_as_sent() {
         .await
         .unwrap();
     assert_eq!(claims, "subguest | uid12345678901234567890 | ids9007199254740993, 7");
+    assert_eq!(browser.page_errors(), Vec::<String>::new());
+    ui.stop().await.unwrap();
+}
+
+/// A JWT may say `"exp": 1e300`: a number, but past what a JavaScript Date holds, so the Tokens tab threw
+/// (`RangeError: Invalid time value`) and stayed blank, hiding the connection's other tokens with it. The tokens
+/// here come from frametap's own token tracker, as the live pipeline makes them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_time_past_what_a_date_holds_leaves_the_tokens_tab_whole() {
+    use frametap::inspect::jwt::encode_part;
+    let browser = Browser::launch().await.unwrap_or_else(|e| panic!("{e:#}"));
+    let hub = Hub::new(HubOptions::default());
+    publish(&hub, fixtures::meta());
+    publish(&hub, fixtures::open(1, "/v1"));
+    let jwt = |claims: &str| format!("{}.{}.c2ln", encode_part(br#"{"alg":"HS256"}"#), encode_part(claims.as_bytes()));
+    let far = jwt(r#"{"sub":"far-future","exp":1e300}"#);
+    let soon = jwt(&format!(r#"{{"sub":"an-hour","exp":{}}}"#, chrono::Utc::now().timestamp() + 3600));
+    let mut tracker = frametap::inspect::tokens::TokenTracker::new(Vec::new());
+    for (seq, token) in [(1, &far), (2, &soon)] {
+        let record = fixtures::text(1, seq, Peer::Server, serde_json::json!({"body": {"jwt": token}}), seq as i64);
+        publish(&hub, record.clone());
+        for found in tracker.observe(&record, frametap::event::Ts::now()) {
+            publish(&hub, found.into());
+        }
+    }
+    let ui = start_ui(hub, None).await;
+    let page = open_page(&browser, &ui.url).await;
+    page.wait_for("document.getElementById('frame-2')", WAIT).await.unwrap();
+    page.click("#tabs [data-tab=\"tokens\"]").await.unwrap();
+    if let Err(e) = page.wait_for("document.querySelectorAll('#detail-body .token').length === 2", WAIT).await {
+        panic!(
+            "{e:#}: {:?} / {:?}",
+            page.eval("document.getElementById('detail-body').textContent").await,
+            browser.page_errors()
+        );
+    }
+    let panel = page.eval("document.getElementById('detail-body').textContent").await.unwrap();
+    let panel = panel.as_str().unwrap();
+    assert!(panel.contains("far-future") && panel.contains("an-hour"), "{panel}");
+    assert!(panel.contains("out of range · after any date a clock can show"), "{panel}");
+    let countdowns = page.eval("[...document.querySelectorAll('.countdown')].map(c => c.textContent)").await.unwrap();
+    let countdowns: Vec<String> = serde_json::from_value(countdowns).unwrap();
+    assert_eq!(countdowns.len(), 1, "only the date a clock shows counts down: {countdowns:?}");
+    assert!(
+        countdowns[0].starts_with("expires in 59m") || countdowns[0].starts_with("expires in 1h"),
+        "{countdowns:?}"
+    );
     assert_eq!(browser.page_errors(), Vec::<String>::new());
     ui.stop().await.unwrap();
 }

@@ -3,6 +3,7 @@
 //! A capture file is these records serialised one per line, so the live view and a later
 //! `frametap inspect` see exactly the same thing. Field names here are a public, versioned contract.
 
+mod body;
 mod frame;
 mod json;
 mod ts;

@@ -60,7 +60,8 @@ impl UpstreamConnector {
         Ok(stream)
     }
 
-    /// A stream to `target`, with TLS (SNI = host, verified) when the target is secure.
+    /// A stream to `target`, with TLS (SNI = host, verified) when the target is secure; the server closing TCP
+    /// without a close_notify reads as the end of the stream ([`super::io::CloseNotifyOptional`]).
     pub async fn connect(&self, target: &Target) -> anyhow::Result<BoxIo> {
         let tcp = self.connect_tcp(target).await?;
         if !target.tls {
@@ -76,7 +77,7 @@ impl UpstreamConnector {
                 let why = crate::tls::errors::describe_handshake_error(&e);
                 anyhow::anyhow!("TLS handshake with {} failed: {why}", target.authority())
             })?;
-        Ok(Box::new(tls))
+        Ok(Box::new(super::io::CloseNotifyOptional(tls)))
     }
 }
 

@@ -81,6 +81,7 @@ pub async fn forward_request(
     let mut resp = match sender.send_request(req).await {
         Ok(resp) => resp,
         Err(e) => {
+            let e = crate::proxy::upstream::with_causes(&e);
             tracing::warn!(upstream = %target.authority(), "forward mode: request failed: {e}");
             let text = format!("frametap: {} failed the request: {e}", target.authority());
             return text_response(StatusCode::BAD_GATEWAY, text);

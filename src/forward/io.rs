@@ -1,4 +1,5 @@
-//! Stream plumbing for forward mode: replaying bytes already read, and one boxed stream type.
+//! Stream plumbing for forward mode: replaying bytes already read, an upstream TLS stream whose missing close_notify
+//! reads as the end, and one boxed stream type.
 
 use std::io;
 use std::pin::Pin;
@@ -64,6 +65,48 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for PrefixedIo<S> {
     }
 }
 
+/// An upstream TLS stream on which the server closing TCP without a TLS close_notify reads as the end of the stream,
+/// as browsers and curl read it. Many servers close that way after a body delimited by the end of the connection
+/// (no Content-Length, no chunking); rustls reports it as an `UnexpectedEof` error, which would turn the whole
+/// forwarded response into a broken transfer. A body with a length or chunking is still checked by HTTP itself: one
+/// cut short stays an error.
+pub struct CloseNotifyOptional<S>(pub S);
+
+impl<S: AsyncRead + Unpin> AsyncRead for CloseNotifyOptional<S> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match Pin::new(&mut self.0).poll_read(cx, buf) {
+            Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => Poll::Ready(Ok(())),
+            other => other,
+        }
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for CloseNotifyOptional<S> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, data)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.0.is_write_vectored()
+    }
+}
+
 impl crate::proxy::stream::RelayStream for PrefixedIo<tokio::net::TcpStream> {
     fn tcp(&self) -> Option<&tokio::net::TcpStream> {
         Some(&self.inner)
@@ -93,6 +136,30 @@ mod tests {
         let mut out = String::new();
         io.read_to_string(&mut out).await.unwrap();
         assert_eq!(out, "hello world");
+    }
+
+    /// A reader that yields `data`, then fails as rustls does when the peer closed TCP without close_notify.
+    struct CutShort(&'static [u8]);
+
+    impl AsyncRead for CutShort {
+        fn poll_read(mut self: Pin<&mut Self>, _: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+            if self.0.is_empty() {
+                return Poll::Ready(Err(io::Error::new(io::ErrorKind::UnexpectedEof, "no close_notify")));
+            }
+            buf.put_slice(self.0);
+            self.0 = b"";
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_missing_close_notify_reads_as_the_end_and_other_errors_stay() {
+        let mut out = String::new();
+        CloseNotifyOptional(CutShort(b"body")).read_to_string(&mut out).await.unwrap();
+        assert_eq!(out, "body");
+        let mut out = String::new();
+        let err = CutShort(b"body").read_to_string(&mut out).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof, "without the wrapper the error is what rustls gives");
     }
 
     #[test]

@@ -260,8 +260,8 @@ pub fn diagnose_refused(history: &ConnHistory, open: &Open, mode: &str) -> Diagn
         Vec::new(),
         None,
     )];
-    if let Some(body) = open.response.as_ref().and_then(|r| r.body.as_deref()).filter(|b| !b.trim().is_empty()) {
-        found[0].evidence.push(upstream_said(body));
+    if let Some(body) = open.response.as_ref().and_then(|r| r.readable_body()).filter(|b| !b.trim().is_empty()) {
+        found[0].evidence.push(upstream_said(&body));
     }
     if let Some(evidence) = cookies_withheld(history, open) {
         found[0].evidence.push(evidence);

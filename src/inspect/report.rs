@@ -1,7 +1,7 @@
 //! Text and JSON rendering of diagnoses, tokens and `inspect` timelines.
 
 use super::analyzer::MessageFacts;
-use super::close::fragment_words;
+use super::close::{fragment_words, one_line};
 use crate::event::{Diagnosis, Record, Token};
 use serde_json::{Map, Value};
 
@@ -186,7 +186,7 @@ pub fn render_token(t: &Token, color: bool) -> String {
         }
     }
     if let Some(Value::Object(claims)) = m.get("claims") {
-        let listed: Vec<String> = claims.iter().map(|(k, v)| format!("{k}={}", compact(v))).collect();
+        let listed: Vec<String> = claims.iter().map(|(k, v)| format!("{}={}", one_line(k), compact(v))).collect();
         out.push_str(&format!("\n    claims: {}", listed.join(" ")));
     }
     for key in ["reason", "note"] {
@@ -198,9 +198,11 @@ pub fn render_token(t: &Token, color: bool) -> String {
     out
 }
 
+/// A claim's value on the terminal: a string as its text, with control characters (ESC, BEL, NUL, line breaks)
+/// made spaces as in a frame's preview, since a JWT's claims are whatever its issuer wrote; anything else as JSON.
 fn compact(value: &Value) -> String {
     match value {
-        Value::String(s) => s.clone(),
+        Value::String(s) => one_line(s),
         other => other.to_string(),
     }
 }
@@ -232,5 +234,19 @@ mod tests {
             message: "m".into(),
         });
         assert!(render_block(&note, false).is_none());
+    }
+
+    #[test]
+    fn claims_reach_the_terminal_without_control_characters() {
+        let mut details = Map::new();
+        details.insert("token_kind".into(), json!("jwt"));
+        details.insert(
+            "claims".into(),
+            json!({"name\u{1b}[2J": "\u{1b}]0;pwned\u{7}x\u{0}y\u{1b}[31m", "exp": 4102444800u64}),
+        );
+        let token = Token { conn: 1, ts: Ts::now(), seq: Some(2), source: "frame:body.jwt".into(), details };
+        let text = render_token(&token, false);
+        assert!(!text.contains(['\u{1b}', '\u{7}', '\u{0}']), "{text:?}");
+        assert!(text.contains("claims: name [2J= ]0;pwned x y [31m exp=4102444800"), "{text:?}");
     }
 }

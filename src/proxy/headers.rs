@@ -108,6 +108,11 @@ pub fn parse_header_arg(arg: &str) -> Result<(String, String), String> {
         return Err(format!("{name} cannot be set: {why}"));
     }
     let value = value.trim();
+    if value.is_empty() && name.eq_ignore_ascii_case("host") {
+        return Err(format!(
+            "Host needs a value (the upstream would get an empty Host): write it as 'Host: vhost.example' (in {arg:?})"
+        ));
+    }
     if http::HeaderValue::from_str(value).is_err() {
         return Err(format!("the value of {name} contains characters a header cannot carry"));
     }

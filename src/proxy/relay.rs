@@ -55,6 +55,9 @@ struct EndState {
     /// A close frame from this side was written to the other side (or was not to be relayed).
     delivered_from_client: bool,
     delivered_from_server: bool,
+    /// frametap wrote a close frame of its own to this side (1009, 1001 at shutdown).
+    proxy_closed_client: bool,
+    proxy_closed_server: bool,
     /// A side that ended TCP without a close frame, and how.
     drop: Option<(Peer, String)>,
     /// The first side that ended TCP right after its close frame, before the close handshake completed
@@ -132,10 +135,27 @@ impl Shared<'_> {
         self.state.lock().unwrap().proxy_reason.get_or_insert(why);
     }
 
-    /// `from` ended TCP after its close frame: early when the close handshake had not completed.
+    /// frametap wrote a close frame of its own to `to`.
+    fn proxy_closed(&self, to: Peer) {
+        let mut state = self.state.lock().unwrap();
+        match to {
+            Peer::Client => state.proxy_closed_client = true,
+            Peer::Server => state.proxy_closed_server = true,
+            Peer::Proxy => {}
+        }
+    }
+
+    /// `from` ended TCP after its close frame: early when the close handshake had not completed and no close had
+    /// reached `from` before (a server that answers frametap's own close, or the client's relayed one, and then
+    /// ends TCP does what RFC 6455 §7.1.1 asks of it: its own close handshake is complete).
     fn ended_after_close(&self, from: Peer) {
         let mut state = self.state.lock().unwrap();
-        if !state.handshake_done() && state.left_early.is_none() {
+        let answered = match from {
+            Peer::Client => state.delivered_from_server || state.proxy_closed_client,
+            Peer::Server => state.delivered_from_client || state.proxy_closed_server,
+            Peer::Proxy => true,
+        };
+        if !state.handshake_done() && !answered && state.left_early.is_none() {
             state.left_early = Some(from);
         }
     }
@@ -349,6 +369,8 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Pump<'a, R, W> {
             relayed: true,
         };
         self.shared.sink.emit(Record::Frame(frame)).await;
+        // Before the write: an answer read on the other task must find it set.
+        self.shared.proxy_closed(self.to);
         self.writer.write_all(&bytes).await?;
         self.writer.flush().await
     }

@@ -267,14 +267,14 @@ async fn handshake(
     }
     let request = request.body(Empty::<Bytes>::new()).map_err(|e| http_err(e.to_string()))?;
     let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| http_err(e.to_string()))?;
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| http_err(with_causes(&e)))?;
     tokio::spawn(async move {
         if let Err(e) = connection.with_upgrades().await {
             tracing::debug!("upstream HTTP connection ended: {e}");
         }
     });
     let started = Instant::now();
-    let mut response = sender.send_request(request).await.map_err(|e| http_err(e.to_string()))?;
+    let mut response = sender.send_request(request).await.map_err(|e| http_err(with_causes(&e)))?;
     let round_trip = started.elapsed();
     let status = response.status().as_u16();
     let response_headers = super::server::header_pairs(response.headers());
@@ -301,7 +301,7 @@ async fn handshake(
             "the upstream answered 101 with Sec-WebSocket-Accept {accept:?}, expected {expected:?}: not a WebSocket server"
         )));
     }
-    let upgraded = hyper::upgrade::on(&mut response).await.map_err(|e| http_err(e.to_string()))?;
+    let upgraded = hyper::upgrade::on(&mut response).await.map_err(|e| http_err(with_causes(&e)))?;
     let parts = upgraded
         .downcast::<TokioIo<UpstreamStream>>()
         .map_err(|_| http_err("internal: unexpected upgraded stream type".into()))?;
@@ -316,6 +316,21 @@ async fn handshake(
     })
 }
 
+/// An error with the errors under it: hyper says only "connection error" for a reset, and keeps the reset (the
+/// reason a user can act on) as its source.
+pub(crate) fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text = format!("{text}: {cause_text}");
+        }
+        source = cause.source();
+    }
+    text
+}
+
 fn tungstenite_key() -> String {
     tokio_tungstenite::tungstenite::handshake::client::generate_key()
 }
@@ -323,6 +338,17 @@ fn tungstenite_key() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_read_with_their_causes_once() {
+        let reset = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "Connection reset by peer");
+        #[derive(Debug, thiserror::Error)]
+        #[error("connection error")]
+        struct Outer(#[source] std::io::Error);
+        assert_eq!(with_causes(&Outer(reset)), "connection error: Connection reset by peer");
+        let plain = std::io::Error::other("closed before message completed");
+        assert_eq!(with_causes(&plain), "closed before message completed");
+    }
 
     #[test]
     fn upstream_urls_parse_and_join_paths() {

@@ -112,3 +112,37 @@ pub async fn start_hello_server(tls: Option<Arc<rustls::ServerConfig>>) -> Socke
     });
     addr
 }
+
+/// An HTTPS server on 127.0.0.1:0 that answers the first request on each connection with
+/// `HTTP/1.1 200`, `Connection: close` and `body` delimited by the end of the connection (no Content-Length, no
+/// chunking), then closes TCP without a TLS close_notify, as many servers do. Browsers and curl read such a body
+/// as whole.
+pub async fn start_close_delimited_server(tls: Arc<rustls::ServerConfig>, body: &'static str) -> SocketAddr {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let tls = tls.clone();
+            tokio::spawn(async move {
+                let Ok(mut stream) = tokio_rustls::TlsAcceptor::from(tls).accept(tcp).await else { return };
+                let mut head = Vec::new();
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    let mut byte = [0u8; 1];
+                    if stream.read(&mut byte).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let response =
+                    format!("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n{body}");
+                stream.write_all(response.as_bytes()).await.unwrap();
+                stream.flush().await.unwrap();
+                // Drop the TCP connection under TLS: FIN, and no close_notify.
+                let (tcp, _) = stream.into_inner();
+                drop(tcp);
+            });
+        }
+    });
+    addr
+}

@@ -56,9 +56,11 @@ fn epoch_claim(claims: &Map<String, Value>, name: &str) -> Option<i64> {
 
 /// `{"utc", "relative", "epoch"}` for one time claim, judged against `seen_at`.
 fn time_entry(name: &str, epoch: i64, seen_at: Ts) -> Value {
-    let utc = DateTime::from_timestamp(epoch, 0)
-        .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
-        .unwrap_or_else(|| "out of range".to_owned());
+    let Some(utc) = DateTime::from_timestamp(epoch, 0).map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true)) else {
+        // Beyond any date (`"exp": 1e300`): a count of days to it would only be the arithmetic's limit.
+        let relative = if epoch > 0 { "after any date a clock can show" } else { "before any date a clock can show" };
+        return json!({ "utc": "out of range", "relative": relative, "epoch": epoch });
+    };
     let delta_micros = epoch.saturating_mul(1_000_000).saturating_sub(seen_at.micros());
     let secs = ((delta_micros.unsigned_abs() as f64) / 1e6).round() as u64;
     let span = human_duration(secs);
@@ -219,6 +221,19 @@ mod tests {
         assert_eq!(human_duration(180), "3 min");
         assert_eq!(human_duration(3600 + 300), "1 h 5 min");
         assert_eq!(human_duration(2 * 86_400 + 3 * 3600 + 7), "2 d 3 h");
+    }
+
+    #[test]
+    fn a_time_past_any_date_says_so_instead_of_counting_days_to_a_limit() {
+        let seen = Ts(DateTime::from_timestamp(1_767_323_045, 0).unwrap());
+        let far = time_entry("exp", i64::MAX, seen);
+        assert_eq!(
+            (far["utc"].as_str(), far["relative"].as_str()),
+            (Some("out of range"), Some("after any date a clock can show"))
+        );
+        let past = time_entry("exp", i64::MIN, seen);
+        assert_eq!(past["relative"], "before any date a clock can show");
+        assert_eq!(time_entry("exp", 1_767_323_045 + 59, seen)["relative"], "in 59 s");
     }
 
     #[test]

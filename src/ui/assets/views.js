@@ -360,13 +360,18 @@ export function closeCard(conn, selectFrame, session = {}) {
   return card;
 }
 
+/** The furthest a JavaScript Date reaches from 1970, either way, in milliseconds. */
+const MAX_DATE_MS = 8.64e15;
+
+/** A time claim as epoch milliseconds that a Date can hold; null when it is missing, not a number, or beyond a
+ * Date's range (a JWT may say `"exp": 1e300`: a number, but no date, and `toISOString` would throw). */
 function epochOf(token, field) {
   const time = token.times && token.times[field];
-  if (time && typeof time.epoch === 'number') return time.epoch * 1000;
   const claim = token.claims && token.claims[field];
-  if (typeof claim === 'number') return claim * 1000;
-  const parsed = Date.parse(token[field]);
-  return isNaN(parsed) ? null : parsed;
+  const ms = time && typeof time.epoch === 'number' ? time.epoch * 1000
+    : typeof claim === 'number' ? claim * 1000
+      : Date.parse(token[field]);
+  return Number.isFinite(ms) && Math.abs(ms) <= MAX_DATE_MS ? ms : null;
 }
 
 /** Text for a countdown element; refreshed every second by the page. */
@@ -384,7 +389,9 @@ export function tokensPanel(conn) {
     const flags = Array.isArray(t.flags) ? t.flags : [];
     const times = ['exp', 'iat', 'nbf'].map(field => {
       const at = epochOf(t, field);
-      if (at == null) return null;
+      // A time no Date holds is shown as frametap reported it ("out of range", and which way), without a countdown.
+      const reported = t.times && t.times[field];
+      if (at == null) return reported ? el('tr', null, el('th', { text: field }), el('td', { text: `${reported.utc} · ${reported.relative}` })) : null;
       const live = el('span.countdown', { dataset: { epoch: String(at), field }, text: countdownText(field, at) });
       return el('tr', null, el('th', { text: field }), el('td', null, el('span', { text: new Date(at).toISOString().replace('.000Z', 'Z') }), ' · ', live));
     });
