@@ -332,13 +332,8 @@ fn control_characters_in_jwt_claims_never_reach_the_terminal_raw() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("claims.jsonl");
     std::fs::write(&file, capture + "\n").unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_frametap"))
-        .arg("inspect")
-        .arg(&file)
-        .env("NO_COLOR", "1")
-        .env_remove("COLUMNS")
-        .output()
-        .unwrap();
+    let output =
+        crate::common::binary::frametap_command().arg("inspect").arg(&file).env("NO_COLOR", "1").output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let printed = String::from_utf8(output.stdout).unwrap();
     assert!(printed.contains("token conn 1: jwt in frame:body.jwt"), "{printed}");
