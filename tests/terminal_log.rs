@@ -181,6 +181,27 @@ async fn a_close_reason_is_escaped_before_it_is_cut_so_its_line_fits() {
     assert!(!close.contains(['\n', '\t', '\u{7}', '\r']), "control characters are escaped: {close:?}");
 }
 
+/// A frame holding a right-to-left override (U+202E, "Trojan Source") cannot reorder its log line on screen: the
+/// override is shown escaped, in the frame's line and in the diagnosis quoting it; the echo is relayed exactly.
+#[tokio::test]
+async fn a_bidirectional_override_in_a_frame_is_shown_escaped_not_obeyed() {
+    let server = common::start_echo_server().await;
+    let upstream = format!("ws://{server}");
+    let mut proxy = RunningProxy::start_with(&["--no-ui", "--no-capture", "--upstream", &upstream], &[]).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("{}/chat", proxy.banner.url)).await.unwrap();
+    let sent = "invoice \u{202e}fdp.exe\u{2069} attached";
+    ws.send(Message::text(sent)).await.unwrap();
+    assert_eq!(ws.next().await.unwrap().unwrap(), Message::text(sent), "relayed as sent");
+    ws.close(None).await.unwrap();
+    while ws.next().await.is_some() {}
+    let lines = read_until(&mut proxy.stdout, |l| l.contains("ruled out") || l.contains("causes:")).await;
+    proxy.stop().await;
+    let log = lines.join("\n");
+    assert!(!log.contains(['\u{202e}', '\u{2069}']), "an override reached the terminal: {log:?}");
+    let frame = lines.iter().find(|l| l.contains("C→S text")).expect(&log);
+    assert!(frame.contains(r"invoice \u{202e}fdp.exe\u{2069} attached"), "{frame:?}");
+}
+
 /// A `COLUMNS` that is no width is said so at start, and ignored: the log keeps whole lines, as in any pipe.
 #[tokio::test]
 async fn a_columns_that_is_no_width_is_warned_about_and_ignored() {

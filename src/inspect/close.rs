@@ -86,12 +86,17 @@ pub fn preview(facts: &FrameFacts) -> String {
 }
 
 /// Text as sent, on one line: each control character (a newline, a tab) and the whitespace after it become
-/// one space, so a pretty-printed JSON frame reads like compact JSON without being re-serialised.
+/// one space, so a pretty-printed JSON frame reads like compact JSON without being re-serialised. A
+/// bidirectional override, embedding or isolate is shown escaped (`\u{202e}`): left in, it would reorder the
+/// rest of the terminal line (or of a report) on screen, so what is read is not what was sent.
 pub fn one_line(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut after_control = false;
     for c in text.chars() {
-        if c.is_control() {
+        if reorders_text(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+            after_control = false;
+        } else if c.is_control() {
             if !after_control && !out.ends_with(' ') {
                 out.push(' ');
             }
@@ -102,6 +107,12 @@ pub fn one_line(text: &str) -> String {
         }
     }
     out
+}
+
+/// The bidirectional-text controls that reorder what follows them until their end (U+202A–U+202E embeddings
+/// and overrides, U+2066–U+2069 isolates): the characters of "Trojan Source".
+fn reorders_text(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// The kept head of a text payload as text: `None` when it is not UTF-8, except for a character cut in two
@@ -381,6 +392,14 @@ mod tests {
         analyzer.observe(&Record::Frame(frame), Ts::now());
         let history = analyzer.history_of(1).unwrap();
         preview(history.preceding().unwrap())
+    }
+
+    #[test]
+    fn text_that_would_reorder_the_line_on_screen_is_shown_escaped() {
+        // An override (U+202E) and an isolate (U+2066) are escaped; letters of a right-to-left script are not.
+        assert_eq!(one_line("ok \u{202e}txt.exe\u{2066}x"), "ok \\u{202e}txt.exe\\u{2066}x");
+        assert_eq!(one_line("שלום, world"), "שלום, world");
+        assert_eq!(preview_of(Opcode::Text, "{\"text\":\"\u{202e}abc\"}".as_bytes()), "{\"text\":\"\\u{202e}abc\"}");
     }
 
     #[test]
