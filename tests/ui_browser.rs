@@ -338,6 +338,63 @@ async fn a_lagging_page_resyncs_from_history_and_says_so() {
     ui.stop().await.unwrap();
 }
 
+/// A refused upgrade whose body is not UTF-8 (a gateway's 403 page gzipped, as a browser's `Accept-Encoding` invites;
+/// deflated; in Latin-1; in an encoding a browser cannot undo) still reads in the Connection tab, as it does in the
+/// log and the diagnosis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_upgrades_body_that_is_not_utf8_reads_in_the_connection_tab() {
+    use base64::Engine as _;
+    use flate2::write::{GzEncoder, ZlibEncoder};
+    use std::io::Write as _;
+    let page_text = "<h1>403 Forbidden</h1> origin not allowed for this deployment";
+    let mut gzip = GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gzip.write_all(page_text.as_bytes()).unwrap();
+    let mut zlib = ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    zlib.write_all(page_text.as_bytes()).unwrap();
+    let bodies: [(&str, Vec<u8>); 4] = [
+        ("gzip", gzip.finish().unwrap()),
+        ("deflate", zlib.finish().unwrap()),
+        ("", b"acc\xe8s refus\xe9".to_vec()),
+        ("br", vec![0x1b, 0x03, 0x00, 0xf8]),
+    ];
+    let browser = browser().await;
+    let hub = Hub::new(HubOptions::default());
+    publish(&hub, fixtures::meta());
+    for (conn, (encoding, bytes)) in (1..).zip(&bodies) {
+        let mut record = fixtures::open(conn, "/v1?deploymentId=abc");
+        if let frametap::event::Record::Open(open) = &mut record {
+            let headers =
+                if encoding.is_empty() { vec![] } else { vec![("Content-Encoding".into(), encoding.to_string())] };
+            open.response = Some(frametap::event::HttpResponse {
+                status: 403,
+                headers,
+                body: None,
+                body_base64: Some(base64::engine::general_purpose::STANDARD.encode(bytes)),
+            });
+            open.failed_ms = Some(40.0);
+        }
+        publish(&hub, record);
+    }
+    let ui = start_ui(hub, None).await;
+    let page = browser.new_page().await.unwrap();
+    page.goto(&ui.url).await.unwrap();
+    let expected =
+        [page_text, page_text, "acc�s refus�", "<4 bytes with Content-Encoding br that frametap cannot decode"];
+    for (conn, shown) in (1..).zip(expected) {
+        let entry = format!("#conn-list li[data-conn=\"{conn}\"]");
+        page.wait_for(&format!("document.querySelector({})", json!(entry)), WAIT).await.unwrap();
+        page.click(&entry).await.unwrap();
+        page.click("#tabs [data-tab=\"conn\"]").await.unwrap();
+        let body = "document.querySelector('#detail-body pre.response-body')?.textContent";
+        let arrived = format!("({body} || '').includes({})", json!(shown));
+        if page.wait_for(&arrived, WAIT).await.is_err() {
+            panic!("connection {conn}: the body reads {:?}, not {shown:?}", page.eval(body).await.unwrap());
+        }
+    }
+    assert_eq!(browser.page_errors(), Vec::<String>::new());
+    ui.stop().await.unwrap();
+}
+
 /// The records the analysis, the relay and HAR import emit render as such: a refused upgrade's diagnosis
 /// (`opened: false`), a close the other side answered by dropping TCP (`dropped_by`), annotation details,
 /// an opaque session token (`token_kind`) and a note from a HAR import.
