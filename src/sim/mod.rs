@@ -35,8 +35,8 @@ use tokio::task::JoinSet;
 use tracing::Instrument as _;
 
 pub use config::{
-    OnInvalid, Scenario, SimArgs, SimConfig, Timeouts, DEFAULT_EXPIRE_AFTER, DEFAULT_JWT_TTL, DEFAULT_MAX_TEXT_CHARS,
-    QUERY_PARAMS,
+    parse_secs, OnInvalid, Scenario, SimArgs, SimConfig, Timeouts, DEFAULT_EXPIRE_AFTER, DEFAULT_JWT_TTL,
+    DEFAULT_MAX_TEXT_CHARS, QUERY_PARAMS,
 };
 pub use in_process::InProcessSim;
 pub use script::AgentScript;
