@@ -138,7 +138,7 @@ pub async fn run(cmd: SimCommand) -> anyhow::Result<()> {
     if !addr.ip().is_loopback() {
         tracing::warn!("the simulator listens on {addr}, reachable from other machines");
     }
-    let stop = crate::commands::shutdown::signal();
+    let stop = crate::commands::shutdown::signal_without_capture();
     crate::notice!("{}", banner(addr, &config));
     serve(listener, config, stop).await
 }
