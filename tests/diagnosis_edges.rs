@@ -634,3 +634,35 @@ fn a_rate_limit_answer_then_a_rate_limit_close_is_one_cause_with_both() {
     let evidence = limit["evidence"].to_string();
     assert!(evidence.contains("close code 4029") && evidence.contains(r#"reason \"rate\""#), "{evidence}");
 }
+
+#[test]
+fn what_the_server_says_after_the_first_close_frame_explains_nothing() {
+    // Found live: a guest sent three messages under sim-rate-limit=1 and closed; the simulator had answered the
+    // second with a 429 and answered the third with another 429 *after* the client's close frame. The rate-limit
+    // cause quoted that later frame, "-0.1 ms before the close".
+    const LIMITED: &str = r#"{"type":"response","class":"TooManyRequestsErrorMessage","code":429,"body":{"retryAfter":1,"errorCode":4029}}"#;
+    let mut s = Script::new("sim:genesys/v1", Some(5.0));
+    s.client(0, CONFIGURE).server(1, SESSION_RESPONSE).client(10, ECHO).server(11, LIMITED).client(20, ECHO);
+    s.close_frame(20, Peer::Client, 1000, "Guest client disconnect");
+    s.server(21, LIMITED).server(21, r#"{"type":"message","class":"ConnectionClosedEvent","code":200,"body":{}}"#);
+    s.server(21, r#"{"type":"response","class":"string","code":4006,"body":"session expired"}"#);
+    s.close_frame(21, Peer::Server, 1000, "").close(
+        22,
+        Peer::Client,
+        Some(1000),
+        Some("Guest client disconnect"),
+        true,
+    );
+    let d = s.diagnose();
+    let limit = cause(&d, "rate-limit");
+    assert_eq!(limit["seq"], 4, "the 429 before the close, not the one after it: {limit:#}");
+    let message = limit["message"].as_str().unwrap();
+    assert!(message.contains("9.0 ms before the close") && !message.contains(" -"), "{message}");
+    assert!(limit["evidence"][0].as_str().unwrap().starts_with("frame #4:"), "{limit:#}");
+    assert!(!has_cause(&d, "server-announced"), "the announcement came after the client closed: {:#?}", causes(&d));
+    assert!(
+        !serde_json::to_string(&d.details["causes"]).unwrap().contains("4006"),
+        "nor does an error answered after the close: {:#?}",
+        causes(&d)
+    );
+}

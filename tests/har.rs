@@ -382,6 +382,17 @@ fn bad_inputs_fail_clearly_and_write_nothing() {
     let bad_zhar = dir.path().join("bad.zhar");
     std::fs::write(&bad_zhar, b"{\"log\":{}}").unwrap();
     assert_fails_without_output(&bad_zhar, &out, &["bad.zhar", "not a zlib-compressed HAR"]);
+    // A real .zhar cut short is not told it is no zlib at all, nor to rename it to .har.
+    let cut_zhar = dir.path().join("cut.zhar");
+    let zhar = std::fs::read(fixture("mitmproxy-echo.zhar")).unwrap();
+    std::fs::write(&cut_zhar, &zhar[..zhar.len() / 2]).unwrap();
+    assert_fails_without_output(
+        &cut_zhar,
+        &out,
+        &["cut.zhar", "zlib-compressed HAR is corrupt or was cut off", "save it again"],
+    );
+    let err = format!("{:#}", convert(&cmd(&cut_zhar, &out)).unwrap_err());
+    assert!(!err.contains("not a zlib") && !err.contains("rename it"), "{err}");
 
     let capture = dir.path().join("cut.jsonl");
     let mut lines = String::new();

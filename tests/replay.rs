@@ -525,10 +525,85 @@ fn replay_and_convert_command_lines_parse() {
     let Commands::Replay(frametap::replay::ReplayCommand::Send(args)) = parsed.command else { panic!() };
     assert_eq!((args.script.conn, args.script.pace), (Some(2), Pace::Factor(2.0)));
     assert_eq!(args.set, vec![("token".to_owned(), "abc".to_owned())]);
+    assert_eq!(args.wait, Duration::from_secs(10), "the default --wait");
+    let send = |wait: &str| {
+        Cli::try_parse_from(["frametap", "replay", "send", "c.jsonl", "--upstream", "ws://x", "--wait", wait])
+    };
+    let Commands::Replay(frametap::replay::ReplayCommand::Send(args)) = send("2.5").unwrap().command else { panic!() };
+    assert_eq!(args.wait, Duration::from_millis(2500));
+    // A wait no clock can hold used to pass the check and panic the replay when it made its Duration.
+    for bad in ["1e300", "0", "NaN", "inf", "soon"] {
+        let err = send(bad).unwrap_err().to_string();
+        assert!(err.contains("--wait") && err.contains(&format!("\"{bad}\"")), "{bad}: {err}");
+    }
     let parsed = Cli::try_parse_from(["frametap", "replay", "serve", "c.har", "--pace", "fast"]).unwrap();
     let Commands::Replay(frametap::replay::ReplayCommand::Serve(args)) = parsed.command else { panic!() };
     assert_eq!(args.listen, None, "127.0.0.1:9000, or 127.0.0.1:8080 with --forward");
     let err = Cli::try_parse_from(["frametap", "replay", "serve", "c.jsonl", "--pace", "soon"]).unwrap_err();
     assert!(err.to_string().contains("not a pace"));
     assert!(Cli::try_parse_from(["frametap", "convert", "a.har", "b.jsonl", "--redact"]).is_ok());
+}
+
+/// An upstream that accepts the upgrade, then reads every frame (each goes to the channel) and never answers one,
+/// not even a close.
+async fn mute_upstream() -> (SocketAddr, mpsc::UnboundedReceiver<Seen>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let (head, rest) = raw::read_head(&mut stream).await;
+        let key = head
+            .lines()
+            .find_map(|l| l.split_once(':').filter(|(n, _)| n.eq_ignore_ascii_case("sec-websocket-key")))
+            .map(|(_, v)| v.trim().to_owned())
+            .unwrap();
+        let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+        let answer = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Accept: {accept}\r\n\r\n"
+        );
+        stream.write_all(answer.as_bytes()).await.unwrap();
+        let mut ws = RawWs::new(stream, rest, false);
+        while let Some(frame) = read(&mut ws).await {
+            let _ = tx.send(frame);
+        }
+    });
+    (addr, rx)
+}
+
+#[tokio::test]
+async fn a_replay_stopped_before_the_recording_ended_does_not_say_every_frame_matched() {
+    // Found live: `replay send` stopped with Ctrl-C while it waited for the server's first answer reported
+    // "received 0 … every server frame matched the recording".
+    let dir = tempfile::tempdir().unwrap();
+    let (recorded, _) = record_through_proxy(dir.path()).await;
+    let (addr, mut upstream_got) = mute_upstream().await;
+    let script = Script::load(&recorded, None, false).unwrap();
+    let out = dir.path().join("stopped.jsonl");
+    let session = session_to(&out, "replay-send").await;
+    let (stop, stop_rx) = watch::channel(false);
+    let sink = session.sink.clone();
+    let replay = tokio::spawn(async move {
+        send(&script, send_options(addr, play_options(Pace::Fast)), sink, stop_rx).await.unwrap()
+    });
+    let first = upstream_got.recv().await.unwrap();
+    assert!(String::from_utf8_lossy(&first.2).contains("configureSession"), "the replay waits for its answer now");
+    stop.send_replace(true);
+    let play = replay.await.unwrap().play.expect("the upgrade was accepted");
+    session.finish().await;
+    assert_eq!(play.received, 0);
+    let stopped = "frametap was stopped (Ctrl-C or SIGTERM) before the recording ended: 5 server frames the \
+                   recording shows were not waited for";
+    assert_eq!(play.divergences, [stopped], "what the report says instead of \"every server frame matched\"");
+    let notes: Vec<String> = read_capture(&out)
+        .unwrap()
+        .records
+        .into_iter()
+        .filter_map(|r| match r {
+            Record::Note(n) if n.code == "replay-divergence" => Some(n.message),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(notes, [stopped], "the capture says it too");
 }

@@ -99,3 +99,47 @@ async fn a_second_ctrl_c_stops_at_once_and_the_capture_keeps_every_record() {
         "{detail}"
     );
 }
+
+#[tokio::test]
+async fn a_second_ctrl_c_stops_the_simulator_at_once_and_promises_no_capture() {
+    let mut sim = common::binary::frametap()
+        .args(["sim", "genesys", "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    use tokio::io::AsyncBufReadExt;
+    let mut stderr = tokio::io::BufReader::new(sim.stderr.take().unwrap()).lines();
+    let url = loop {
+        let line = stderr.next_line().await.unwrap().expect("the simulator's banner");
+        if let Some(url) = line.trim().strip_prefix("Connect to: ws://") {
+            break url.to_owned();
+        }
+    };
+    let (addr, path) = url.split_once('/').unwrap();
+    let (head, ws, _) = common::raw::connect(addr.parse().unwrap(), &format!("/{path}"), &[]).await;
+    let mut client = ws.unwrap_or_else(|| panic!("the simulator upgrades: {head}"));
+    client.send(true, Opcode::Ping, b"still here").await;
+    assert_eq!(client.frame().await.header.opcode, Opcode::Pong);
+    let pid = sim.id().unwrap() as i32;
+    // SAFETY: sending SIGINT to our own child process.
+    unsafe { libc::kill(pid, libc::SIGINT) };
+    let first = Instant::now();
+    // The simulator's 1001: its close wait has begun. This client never answers it.
+    let close = client.frame().await;
+    assert_eq!((close.header.opcode, &close.payload[..2]), (Opcode::Close, &1001u16.to_be_bytes()[..]));
+    // SAFETY: as above.
+    unsafe { libc::kill(pid, libc::SIGINT) };
+    let status = tokio::time::timeout(WAIT, sim.wait()).await.expect("the simulator exits").unwrap();
+    let took = first.elapsed();
+    assert!(status.success(), "{status:?}");
+    assert!(took < Duration::from_secs(2), "two Ctrl-C took {took:?}: the close wait (3 s) was not cut short");
+    let mut rest = Vec::new();
+    while let Some(line) = stderr.next_line().await.unwrap() {
+        rest.push(line);
+    }
+    let rest = rest.join("\n");
+    assert!(rest.contains("Ctrl-C again: stopping at once; connections still closing are cut short"), "{rest}");
+    assert!(!rest.contains("capture"), "the simulator writes no capture, so it promises none: {rest}");
+}

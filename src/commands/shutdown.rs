@@ -17,15 +17,24 @@ static SECOND_SIGNAL: LazyLock<watch::Sender<bool>> = LazyLock::new(|| watch::Se
 /// After the first signal it keeps listening: a second one resolves [`second_signal`], which cuts the
 /// shutdown's close waits short (the records already relayed are still written and the capture is saved).
 pub fn signal() -> impl Future<Output = ()> + Send + 'static {
+    signal_saying("connections still closing are cut short (and say so in the capture)")
+}
+
+/// [`signal`] for a command that writes no capture (the simulator, `frametap ui FILE`): its second signal does
+/// not promise a capture that says so.
+pub fn signal_without_capture() -> impl Future<Output = ()> + Send + 'static {
+    signal_saying("connections still closing are cut short")
+}
+
+/// [`signal`], telling `cut_short` after a second signal.
+fn signal_saying(cut_short: &'static str) -> impl Future<Output = ()> + Send + 'static {
     let mut signals = Signals::listen();
     async move {
         signals.next().await;
         crate::notice!("\nframetap: shutting down… (Ctrl-C again stops at once, without waiting for close handshakes)");
         tokio::spawn(async move {
             let name = signals.next().await;
-            crate::notice!(
-                "frametap: {name} again: stopping at once; connections still closing are cut short (and say so in the capture)"
-            );
+            crate::notice!("frametap: {name} again: stopping at once; {cut_short}");
             SECOND_SIGNAL.send_replace(true);
         });
     }

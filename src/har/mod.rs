@@ -48,11 +48,16 @@ pub fn read_har(path: &Path) -> Result<Value> {
     let json = if is_zhar_path(path) || looks_zlib {
         let mut out = Vec::new();
         flate2::read::ZlibDecoder::new(raw.as_slice()).read_to_end(&mut out).map_err(|e| {
-            anyhow!(
-                "{}: not a zlib-compressed HAR ({e}); a .zhar must be mitmproxy's zlib-compressed HAR: \
+            if looks_zlib {
+                // A zlib header, then a stream that breaks off or goes wrong: a .zhar cut short, not plain JSON.
+                anyhow!("{}: the zlib-compressed HAR is corrupt or was cut off ({e}): save it again", path.display())
+            } else {
+                anyhow!(
+                    "{}: not a zlib-compressed HAR ({e}); a .zhar must be mitmproxy's zlib-compressed HAR: \
                      rename it to .har if it is plain JSON",
-                path.display()
-            )
+                    path.display()
+                )
+            }
         })?;
         out
     } else {

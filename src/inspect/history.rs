@@ -208,6 +208,8 @@ pub struct ConnHistory {
     pub findings_omitted: u64,
     /// The findings of the last client frame the profile read before the first close frame.
     last_client_findings: (u64, Vec<Finding>),
+    /// What the profile read in frames as said about the end (announcements, rate limits, error answers), up to
+    /// the first close frame.
     pub signals: Vec<SignalAt>,
     /// Per peer (client, server, proxy): its largest data message before the first close frame (a fragmented
     /// one as it stood at its largest fragment), for a 1009 close.
@@ -448,7 +450,9 @@ impl ConnHistory {
                 self.note_rtt(latency, RttSource::Response);
             }
         }
-        if let Some(signal) = reading.signal {
+        // What a side says once a close frame has passed (an answer to a request that crossed the close) cannot
+        // be why the connection closed: like the preceding frame, the signals stop at the first close frame.
+        if let (Some(signal), None) = (reading.signal, &self.first_close) {
             self.signals.push(SignalAt { seq: message.seq, ts: message.ts, signal });
         }
         if message.from == Peer::Client && self.first_close.is_none() {

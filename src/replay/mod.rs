@@ -100,8 +100,8 @@ pub struct SendArgs {
     #[arg(long, value_name = "NAME=VALUE", value_parser = sets::parse_set)]
     pub set: Vec<(String, String)>,
     /// Seconds to wait for each server frame the recording shows before sending the next client frame anyway.
-    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
-    pub wait: f64,
+    #[arg(long, default_value = "10", value_name = "SECS", value_parser = crate::sim::parse_secs)]
+    pub wait: Duration,
     #[command(flatten)]
     pub tls: UpstreamTlsArgs,
     /// Reach the upstream through this HTTP proxy: http://[user:password@]host[:port] (CONNECT, Basic auth).
@@ -248,9 +248,6 @@ async fn run_send(args: SendArgs) -> Result<()> {
     let no_tls = (!upstream.secure).then_some("the upstream is ws://");
     let tls = args.tls.client_config(no_tls)?;
     let proxies = crate::forward::UpstreamProxies::resolve(args.upstream_proxy.as_deref())?;
-    if !(args.wait.is_finite() && args.wait > 0.0) {
-        anyhow::bail!("--wait {} is not a number of seconds above 0", args.wait);
-    }
     if script.redacted && args.set.is_empty() {
         crate::notice!(
             "frametap replay send: warning: {} is redacted: its frames carry placeholders where secrets were \
@@ -270,7 +267,7 @@ async fn run_send(args: SendArgs) -> Result<()> {
         analysis: Some(args.analysis.options()),
     })
     .await?;
-    let mut play = play_options(&args.script, Some(Duration::from_secs_f64(args.wait)), args.set);
+    let mut play = play_options(&args.script, Some(args.wait), args.set);
     play.redactor = session.redactor.clone();
     let summary = Summary { redactor: session.redactor.clone() };
     let options =

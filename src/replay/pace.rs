@@ -2,6 +2,11 @@
 
 use std::time::Duration;
 
+/// The latest a replay ever schedules a frame: a delay past this (a tiny `--pace` factor such as `1e-300`, or
+/// centuries between two recorded frames) waits this long instead, which is as good as forever (about 30
+/// years, tokio's own "far future"), rather than overflow the clock.
+pub const FOREVER: Duration = Duration::from_secs(30 * 365 * 24 * 60 * 60);
+
 /// How a replay spaces its frames.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Pace {
@@ -31,13 +36,15 @@ impl Pace {
         }
     }
 
-    /// The wait before a frame that the recording shows `recorded` after the previous one.
+    /// The wait before a frame that the recording shows `recorded` after the previous one, at most [`FOREVER`].
     pub fn delay(self, recorded: Duration) -> Duration {
-        match self {
+        let delay = match self {
             Pace::Original => recorded,
             Pace::Fast => Duration::ZERO,
-            Pace::Factor(f) => recorded.div_f64(f),
-        }
+            // `div_f64` panics when the quotient overflows a Duration (a factor of 1e-300).
+            Pace::Factor(f) => Duration::try_from_secs_f64(recorded.as_secs_f64() / f).unwrap_or(FOREVER),
+        };
+        delay.min(FOREVER)
     }
 }
 
@@ -68,5 +75,19 @@ mod tests {
         assert_eq!(Pace::Original.delay(second), second);
         assert_eq!(Pace::Fast.delay(second), Duration::ZERO);
         assert_eq!(Pace::Factor(2.0).delay(second), Duration::from_millis(500));
+    }
+
+    #[test]
+    fn a_tiny_factor_or_a_huge_gap_waits_forever_instead_of_overflowing() {
+        // `--pace 1e-300` parses (a factor above 0), and used to panic the replay at its first delay.
+        let tiny = Pace::parse("1e-300").unwrap();
+        assert_eq!(tiny.delay(Duration::from_micros(120)), FOREVER);
+        // The player adds the delay to a clock reading: that must not overflow either.
+        let _ = tokio::time::Instant::now() + tiny.delay(Duration::from_micros(120));
+        let ages = Duration::from_secs(9_999 * 366 * 24 * 60 * 60);
+        assert_eq!(Pace::Original.delay(ages), FOREVER, "centuries between two recorded frames");
+        assert_eq!(Pace::Factor(0.001).delay(ages), FOREVER);
+        assert_eq!(tiny.delay(Duration::ZERO), Duration::ZERO, "a frame recorded at once still goes at once");
+        assert_eq!(Pace::Factor(1e300).delay(Duration::from_secs(1)), Duration::ZERO);
     }
 }

@@ -152,13 +152,16 @@ impl<W: AsyncRead + AsyncWrite + Unpin> Player<W> {
     async fn run_script(&mut self, steps: Vec<Step>) {
         let mut anchor = Instant::now();
         let mut expected = 0usize;
-        for step in steps {
+        let mut steps = steps.into_iter();
+        while let Some(step) = steps.next() {
             match step.turn {
                 Turn::Ours => {
                     let due = anchor + self.options.pace.delay(step.gap);
                     if !self.wait_until(due).await {
                         if self.peer_closed_early() {
                             self.diverge_closed_early().await;
+                        } else if self.shutting_down {
+                            self.diverge_stopped(steps.filter(|s| s.turn == Turn::Theirs).count()).await;
                         }
                         return;
                     }
@@ -206,7 +209,10 @@ impl<W: AsyncRead + AsyncWrite + Unpin> Player<W> {
                             .await;
                             return;
                         }
-                        Next::Shutdown => return,
+                        Next::Shutdown => {
+                            self.diverge_stopped(1 + steps.filter(|s| s.turn == Turn::Theirs).count()).await;
+                            return;
+                        }
                     }
                 }
             }
@@ -281,6 +287,19 @@ impl<W: AsyncRead + AsyncWrite + Unpin> Player<W> {
     /// True once the peer's close frame has arrived ahead of the script (no step of it has taken it yet).
     fn peer_closed_early(&self) -> bool {
         self.inbox.iter().any(|frame| frame.opcode == Opcode::Close)
+    }
+
+    /// A Ctrl-C or SIGTERM ended the script with `unawaited` peer frames of the recording still to come: a replay
+    /// cut short did not match the recording, whatever came before.
+    async fn diverge_stopped(&mut self, unawaited: usize) {
+        let rest = match unawaited {
+            0 => "the rest of the script was not played".to_owned(),
+            n => format!(
+                "{} the recording shows were not waited for",
+                crate::words::count(n as u64, &format!("{} frame", self.peer().as_str()))
+            ),
+        };
+        self.diverge(format!("frametap was stopped (Ctrl-C or SIGTERM) before the recording ended: {rest}")).await;
     }
 
     async fn diverge_closed_early(&mut self) {

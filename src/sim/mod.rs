@@ -35,8 +35,8 @@ use tokio::task::JoinSet;
 use tracing::Instrument as _;
 
 pub use config::{
-    OnInvalid, Scenario, SimArgs, SimConfig, Timeouts, DEFAULT_EXPIRE_AFTER, DEFAULT_JWT_TTL, DEFAULT_MAX_TEXT_CHARS,
-    QUERY_PARAMS,
+    parse_secs, OnInvalid, Scenario, SimArgs, SimConfig, Timeouts, DEFAULT_EXPIRE_AFTER, DEFAULT_JWT_TTL,
+    DEFAULT_MAX_TEXT_CHARS, QUERY_PARAMS,
 };
 pub use in_process::InProcessSim;
 pub use script::AgentScript;
@@ -138,7 +138,7 @@ pub async fn run(cmd: SimCommand) -> anyhow::Result<()> {
     if !addr.ip().is_loopback() {
         tracing::warn!("the simulator listens on {addr}, reachable from other machines");
     }
-    let stop = crate::commands::shutdown::signal();
+    let stop = crate::commands::shutdown::signal_without_capture();
     crate::notice!("{}", banner(addr, &config));
     serve(listener, config, stop).await
 }

@@ -229,7 +229,7 @@ pub async fn run_file(cmd: UiCommand) -> anyhow::Result<()> {
     let mut options = UiOptions::new(listen, token.clone());
     options.label = Some(cmd.file.display().to_string());
     options.file = true;
-    let stop = crate::commands::shutdown::signal();
+    let stop = crate::commands::shutdown::signal_without_capture();
     println!("frametap UI for {}: {}", cmd.file.display(), url(listen, &token));
     println!("Press Ctrl-C to stop.");
     serve(listener, hub, options, stop).await
