@@ -1,7 +1,7 @@
 //! `frametap convert IN OUT`: capture (.jsonl, compact .ftcap) ↔ HAR (.har, .zhar), and one capture format to
 //! the other, chosen by the files' extensions; never overwrites OUT.
 
-use crate::capture::{read_capture, CaptureFormat, CaptureWriter};
+use crate::capture::{read_capture, CaptureFormat, CaptureWriter, ReadProblem};
 use crate::event::{End, Note, Record, Ts};
 use crate::har::{self, HarSource};
 use anyhow::{anyhow, bail, Context, Result};
@@ -114,11 +114,11 @@ fn read_capture_records(cmd: &ConvertCommand) -> Result<(Vec<Record>, Vec<String
         bail!("{}: {what}; pass --partial to convert the records that could be read", input.display());
     }
     let (dropped, errors) = capture.losses();
-    let lines: Vec<String> = capture.problems.iter().map(|p| p.line.to_string()).collect();
-    let message = if lines.is_empty() {
+    let places: Vec<String> = capture.problems.iter().map(ReadProblem::place).collect();
+    let message = if places.is_empty() {
         format!("converted from a capture that was cut short ({}): it has no end record", input.display())
     } else {
-        format!("converted from {} without its unreadable line(s) {}", input.display(), lines.join(", "))
+        format!("converted from {} without what could not be read: {}", input.display(), places.join(", "))
     };
     warnings.push(message.clone());
     let mut records: Vec<Record> = capture.records.into_iter().filter(|r| !matches!(r, Record::End(_))).collect();

@@ -412,7 +412,7 @@ fn bad_inputs_fail_clearly_and_write_nothing() {
     let mut partial = cmd(&capture, &har);
     partial.partial = true;
     let report = convert(&partial).unwrap();
-    assert!(report.warnings[0].contains("line(s) 7"), "{:?}", report.warnings);
+    assert!(report.warnings[0].contains("without what could not be read: line 7"), "{:?}", report.warnings);
     let written = frametap::har::read_har(&har).unwrap();
     assert_eq!(written["log"][frametap::har::EXTENSION]["records"][1]["record"]["code"], "convert-partial");
 
@@ -453,6 +453,34 @@ fn convert_partial_ends_with_a_true_end_record_and_converts_again() {
         assert!(!end.complete, "{name}: {end:?}");
         assert!(end.errors.iter().any(|e| e.contains("line 6")), "{name}: {:?}", end.errors);
     }
+}
+
+/// `convert --partial` of a compact capture cut off inside a frame: its note names the record and the byte where the
+/// unreadable compact frame starts, not a "line" (a compact file's frames are not lines of text).
+#[test]
+fn convert_partial_of_a_cut_compact_capture_names_the_record_not_a_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let original = dir.path().join("whole.jsonl");
+    write_capture(&original, &rich_capture());
+    let compact = dir.path().join("whole.ftcap");
+    convert(&cmd(&original, &compact)).unwrap();
+    let mut bytes = std::fs::read(&compact).unwrap();
+    let frame_at = bytes.iter().position(|&b| b == 0xF7).expect("a compact frame record (0xF7, never in a JSON line)");
+    bytes.truncate(frame_at + 8);
+    let cut = dir.path().join("cut.ftcap");
+    std::fs::write(&cut, &bytes).unwrap();
+    let out = dir.path().join("cut.jsonl");
+    convert(&ConvertCommand { partial: true, ..cmd(&cut, &out) }).unwrap();
+    let records = read_capture(&out).unwrap().records;
+    let note = records
+        .iter()
+        .find_map(|r| match r {
+            Record::Note(n) if n.code == "convert-partial" => Some(n.message.clone()),
+            _ => None,
+        })
+        .expect("a convert-partial note");
+    assert!(note.contains(&format!("(a compact frame at byte {frame_at})")) && note.contains(": record "), "{note}");
+    assert!(!note.contains("line"), "{note}");
 }
 
 /// A frametap HAR whose entries lost their `_frametap` fields (the log's kept): each such entry is imported from its

@@ -29,12 +29,19 @@ pub struct ReadProblem {
     pub message: String,
 }
 
-impl std::fmt::Display for ReadProblem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let at = match self.offset {
+impl ReadProblem {
+    /// Where it is: `line 3`, or in a compact file `record 26 (a compact frame at byte 7000)`.
+    pub fn place(&self) -> String {
+        match self.offset {
             Some(offset) => format!("record {} (a compact frame at byte {offset})", self.line),
             None => format!("line {}", self.line),
-        };
+        }
+    }
+}
+
+impl std::fmt::Display for ReadProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let at = self.place();
         if self.truncated {
             write!(f, "{at}: cut off mid-record (skipped): {}", self.message)
         } else {
