@@ -247,6 +247,9 @@ pub fn parse_jwt_ttl(text: &str) -> Result<u64, String> {
 pub fn parse_count(text: &str) -> Result<u32, String> {
     match text.trim().parse::<u32>() {
         Ok(n) if n >= 1 => Ok(n),
+        Err(e) if *e.kind() == std::num::IntErrorKind::PosOverflow => {
+            Err(format!("{text:?} is too large: at most {}", u32::MAX))
+        }
         _ => Err(format!("{text:?} is not a whole number of 1 or more")),
     }
 }
@@ -305,5 +308,11 @@ mod tests {
         assert_eq!(parse_secs("2").unwrap(), Duration::from_secs(2));
         assert!(parse_jwt_ttl("-5").is_err());
         assert_eq!(parse_count("7").unwrap(), 7);
+        assert_eq!(parse_count("0").unwrap_err(), "\"0\" is not a whole number of 1 or more");
+        // A whole number past what a count holds is said to be too large, not "not a whole number".
+        assert_eq!(
+            parse_count("99999999999999999999").unwrap_err(),
+            "\"99999999999999999999\" is too large: at most 4294967295"
+        );
     }
 }
