@@ -767,13 +767,7 @@ fn messages_with_missing_or_odd_fields_are_kept_and_warned_about() {
         ]
     }]}});
     let (records, warnings) = har_to_records(&har).unwrap();
-    let frames: Vec<&Frame> = records
-        .iter()
-        .filter_map(|r| match r {
-            Record::Frame(f) => Some(f),
-            _ => None,
-        })
-        .collect();
+    let frames = frames(&records);
     let texts: Vec<&str> = frames.iter().map(|f| f.text().unwrap()).collect();
     assert_eq!(texts, [r#"{"action":"subscribe","n":1}"#, "", "no time", "last"], "every message, in order");
     let warned = |needle: &str| assert!(warnings.iter().any(|w| w.contains(needle)), "{needle:?} in {warnings:#?}");
@@ -913,13 +907,7 @@ fn a_message_time_out_of_range_is_warned_about_and_the_message_kept() {
         ]
     }]}});
     let (records, warnings) = har_to_records(&har).unwrap();
-    let frames: Vec<&Frame> = records
-        .iter()
-        .filter_map(|r| match r {
-            Record::Frame(f) => Some(f),
-            _ => None,
-        })
-        .collect();
+    let frames = frames(&records);
     let texts: Vec<&str> = frames.iter().map(|f| f.text().unwrap()).collect();
     assert_eq!(texts, ["first", "far off", "last"]);
     assert_eq!(frames[1].ts, frames[0].ts, "dated as the message before it");

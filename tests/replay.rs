@@ -79,12 +79,7 @@ async fn upstream() -> (SocketAddr, mpsc::UnboundedReceiver<Vec<Seen>>) {
         while let Ok((mut stream, _)) = listener.accept().await {
             let session = SESSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             let (head, rest) = raw::read_head(&mut stream).await;
-            let key = head
-                .lines()
-                .find_map(|l| l.split_once(':').filter(|(n, _)| n.eq_ignore_ascii_case("sec-websocket-key")))
-                .map(|(_, v)| v.trim().to_owned())
-                .unwrap();
-            let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+            let accept = raw::accept_for(&head);
             let answer = format!(
                 "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
                  Sec-WebSocket-Accept: {accept}\r\nSec-WebSocket-Protocol: genesys\r\nX-Upstream-Head: {}\r\n\r\n",
@@ -553,12 +548,7 @@ async fn mute_upstream() -> (SocketAddr, mpsc::UnboundedReceiver<Seen>) {
     tokio::spawn(async move {
         let (mut stream, _) = listener.accept().await.unwrap();
         let (head, rest) = raw::read_head(&mut stream).await;
-        let key = head
-            .lines()
-            .find_map(|l| l.split_once(':').filter(|(n, _)| n.eq_ignore_ascii_case("sec-websocket-key")))
-            .map(|(_, v)| v.trim().to_owned())
-            .unwrap();
-        let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+        let accept = raw::accept_for(&head);
         let answer = format!(
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
              Sec-WebSocket-Accept: {accept}\r\n\r\n"

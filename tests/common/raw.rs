@@ -92,6 +92,12 @@ pub fn head_headers(head: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The `Sec-WebSocket-Accept` that answers the upgrade request `head` (from its `Sec-WebSocket-Key`).
+pub fn accept_for(head: &str) -> String {
+    let key = head_header(&head_headers(head), "sec-websocket-key").map(str::to_owned).expect("a Sec-WebSocket-Key");
+    tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes())
+}
+
 pub fn head_header<'a>(head: &'a [(String, String)], name: &str) -> Option<&'a str> {
     head.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
 }
@@ -152,9 +158,7 @@ where
                 let _ = heads_tx.send(head.clone());
                 match decide(&head) {
                     Answer::Upgrade(extra) => {
-                        let headers = head_headers(&head);
-                        let key = head_header(&headers, "sec-websocket-key").unwrap();
-                        let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+                        let accept = accept_for(&head);
                         let mut response = format!(
                             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n"
                         );
