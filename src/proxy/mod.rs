@@ -4,6 +4,7 @@
 //! the same entry point as `frametap proxy`.
 
 pub mod backend;
+mod ending;
 pub mod headers;
 pub mod relay;
 pub mod server;
@@ -11,6 +12,7 @@ pub mod stream;
 pub mod upstream;
 
 pub use backend::{Backend, Relay};
+pub use ending::CUT_SHORT;
 
 use crate::event::Headers;
 use crate::forward::UpstreamProxies;

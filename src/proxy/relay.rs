@@ -5,6 +5,7 @@
 //! frames it sends itself are close frames marked `"from": "proxy"` (1001 on shutdown, 1009 past
 //! `--max-message`); see docs/architecture.md.
 
+use super::ending::EndState;
 use super::stream::{raw_fd, reset_on_close, RelayStream};
 use crate::event::{Close, Frame, Note, Opcode, Peer, Record, Ts};
 use crate::pipeline::ConnSink;
@@ -40,41 +41,8 @@ pub struct Ends<C, S> {
 /// The reason of frametap's 1009 close.
 const TOO_BIG_REASON: &str = "message too big for frametap --max-message";
 
-/// What cut a shutdown's close wait short, in a `close` record's detail.
-pub const CUT_SHORT: &str = "a second Ctrl-C or SIGTERM stopped frametap";
-
 /// Why frametap itself sends a close frame.
 type ProxyClose = Option<(u16, &'static str)>;
-
-#[derive(Default)]
-struct EndState {
-    /// The first close frame: who sent it, its code and reason.
-    first_close: Option<(Peer, Option<u16>, Option<String>)>,
-    close_from_client: bool,
-    close_from_server: bool,
-    /// A close frame from this side was written to the other side (or was not to be relayed).
-    delivered_from_client: bool,
-    delivered_from_server: bool,
-    /// frametap wrote a close frame of its own to this side (1009, 1001 at shutdown).
-    proxy_closed_client: bool,
-    proxy_closed_server: bool,
-    /// A side that ended TCP without a close frame, and how.
-    drop: Option<(Peer, String)>,
-    /// The first side that ended TCP right after its close frame, before the close handshake completed
-    /// (as a browser does when it fails a connection): what the other side saw before it went away.
-    left_early: Option<Peer>,
-    timed_out: bool,
-    /// A second Ctrl-C or SIGTERM ended the shutdown's wait for this connection's close handshake.
-    cut_short: bool,
-    /// Why frametap sent a close frame of its own (the first reason), for the `close` record's detail.
-    proxy_reason: Option<String>,
-}
-
-impl EndState {
-    fn handshake_done(&self) -> bool {
-        self.close_from_client && self.close_from_server
-    }
-}
 
 struct Shared<'s> {
     sink: &'s ConnSink,
@@ -477,60 +445,6 @@ pub async fn relay<C: RelayStream, S: RelayStream>(
             break;
         }
     }
-    outcome(&shared, opened, options.close_timeout)
-}
-
-fn outcome(shared: &Shared, opened: Instant, close_timeout: Duration) -> Close {
-    let state = shared.state.lock().unwrap();
-    let (initiator, code, reason) = match (&state.first_close, &state.drop) {
-        (Some((peer, code, reason)), _) => (*peer, *code, reason.clone()),
-        (None, Some((peer, _))) => (*peer, None, None),
-        (None, None) => (Peer::Proxy, None, None),
-    };
-    let secs = close_timeout.as_secs_f64();
-    let detail = match (&state.drop, state.timed_out, state.cut_short) {
-        (Some((_, how)), _, _) => Some(how.clone()),
-        (None, _, true) if state.handshake_done() => Some(format!(
-            "the close handshake completed, but a side kept its TCP connection open; {CUT_SHORT}, which closed it at once"
-        )),
-        (None, _, true) => Some(format!(
-            "{CUT_SHORT} before the close handshake finished; frametap closed both TCP connections at once"
-        )),
-        (None, true, false) if state.handshake_done() => Some(format!(
-            "the close handshake completed, but a side kept its TCP connection open; frametap closed it after {secs:.1} s"
-        )),
-        (None, true, false) => Some(format!(
-            "the close handshake did not finish within {secs:.1} s; frametap closed both TCP connections"
-        )),
-        (None, false, false) => None,
-    };
-    // What the other side saw first: the early leaver's end of TCP (unless that side is the one that dropped).
-    let early = state.left_early.filter(|early| state.drop.as_ref().is_none_or(|(by, _)| by != early));
-    let detail = match (early, detail) {
-        (Some(early), Some(how)) => Some(format!(
-            "the {} ended its TCP connection right after its close frame, without waiting for the answer (as a browser does when it fails a connection); then {how}",
-            early.as_str()
-        )),
-        (_, detail) => detail,
-    };
-    // frametap's own close comes first in the detail only when it was the first close frame: its reason.
-    let detail = match (&state.proxy_reason, initiator) {
-        (Some(why), Peer::Proxy) => Some(match detail {
-            Some(how) => format!("{why}; then {how}"),
-            None => why.clone(),
-        }),
-        _ => detail,
-    };
-    Close {
-        conn: shared.sink.conn(),
-        ts: Ts::now(),
-        initiator,
-        initiator_unknown: false,
-        code,
-        reason,
-        clean: state.first_close.is_some() && state.drop.is_none() && state.handshake_done(),
-        dropped_by: state.drop.as_ref().map(|(peer, _)| *peer),
-        duration_ms: opened.elapsed().as_secs_f64() * 1000.0,
-        detail,
-    }
+    let close = shared.state.lock().unwrap().close_record(shared.sink.conn(), opened, options.close_timeout);
+    close
 }

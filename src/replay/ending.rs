@@ -131,7 +131,7 @@ impl<W: AsyncRead + AsyncWrite + Unpin> Player<W> {
             (Some((_, how)), _) => Some(how.clone()),
             (None, _) if self.cut_short => Some(format!(
                 "{} before the close handshake finished; the replay closed the TCP connection at once",
-                crate::proxy::relay::CUT_SHORT
+                crate::proxy::CUT_SHORT
             )),
             (None, true) => Some(format!(
                 "the close handshake did not finish within {:.1} s; the replay closed the TCP connection",
