@@ -122,9 +122,23 @@ fn diagnosis_block(lines: &[String]) -> &[String] {
     &lines[start..end]
 }
 
-/// The words of some lines in order, digits masked (two runs differ in their timings).
+/// The words of some lines in order, each number masked as `0` (two runs differ in their timings, and a time may
+/// take more or fewer digits in one: a kernel round trip of `0.027` ms in one run, `0.03` in the next).
 fn words(lines: &[String]) -> Vec<String> {
-    let masked = |w: &str| w.chars().map(|c| if c.is_ascii_digit() { '0' } else { c }).collect();
+    let masked = |w: &str| {
+        let mut out = String::new();
+        let mut in_number = false;
+        for c in w.chars() {
+            let numeric = c.is_ascii_digit() || (in_number && c == '.');
+            if !numeric {
+                out.push(c);
+            } else if !in_number {
+                out.push('0');
+            }
+            in_number = numeric;
+        }
+        out
+    };
     lines.iter().flat_map(|l| l.split_whitespace().map(masked).collect::<Vec<String>>()).collect()
 }
 
