@@ -262,11 +262,30 @@ fn export_speaks_chrome_har() {
     );
     let time = messages[0]["time"].as_f64().unwrap();
     assert!((time - (1_795_000_000.0 + 1.234574)).abs() < 1e-5, "epoch seconds: {time}");
+
     assert_eq!(messages[1][frametap::har::EXTENSION]["frames"].as_array().unwrap().len(), 3);
     assert_eq!(entry["_webSocketClose"], json!({"code": 4000, "reason": "bye", "timestamp": 1_795_000_099.0}));
     assert_eq!(entries[1]["response"]["status"], 403);
     assert_eq!(entries[1]["response"]["content"]["text"], "forbidden");
     assert_eq!(entries[1]["request"]["url"], "ws://localhost/", "a sim: upstream is not a URL");
+}
+
+/// An entry's `time` is the connection's span in milliseconds to the microsecond, as recorded: never float noise
+/// such as `1.4760000000000002` (1,476 µs as seconds times 1000).
+#[test]
+fn export_times_are_whole_microseconds() {
+    let records = rich_capture();
+    let mut open = records.iter().find(|r| matches!(r, Record::Open(_)) && r.conn() == Some(1)).unwrap().clone();
+    let mut close = records.iter().find(|r| matches!(r, Record::Close(_))).unwrap().clone();
+    let meta = records[0].clone();
+    for (span, shown) in [(1_476, "1.476"), (4_003, "4.003"), (98_999_991, "98999.991")] {
+        if let (Record::Open(o), Record::Close(c)) = (&mut open, &mut close) {
+            o.ts = ts(0);
+            c.ts = ts(span);
+        }
+        let har = capture_to_har(&[meta.clone(), open.clone(), close.clone()]);
+        assert_eq!(har["log"]["entries"][0]["time"].to_string(), shown, "{span} µs");
+    }
 }
 
 fn import_fixture(name: &str) -> (Vec<Record>, Vec<String>, frametap::convert::ConvertReport) {
