@@ -430,7 +430,7 @@ function responseBody(response) {
 }
 
 async function readableBody(response) {
-  const bytes = Uint8Array.from(atob(response.body_base64), c => c.charCodeAt(0));
+  const bytes = base64Bytes(response.body_base64);
   const header = (response.headers || []).find(([k]) => k.toLowerCase() === 'content-encoding');
   const encoding = header ? header[1].trim().toLowerCase() : '';
   const formats = { '': [], identity: [], gzip: ['gzip'], 'x-gzip': ['gzip'], deflate: ['deflate', 'deflate-raw'] }[encoding];
