@@ -74,22 +74,21 @@ impl Rederived {
         let analyzer = self.analyzer.get_or_insert_with(|| Analyzer::new(Default::default()));
         for derived in analyzer.observe(&record, record.ts()) {
             match derived {
-                Record::Diagnosis(d) => {
-                    self.waiting.insert(d.conn, d);
-                    if self.waiting.len() > MAX_WAITING {
-                        self.waiting.pop_first();
-                    }
-                }
-                Record::Annotation(a) => {
-                    self.annotations.insert((a.conn, a.seq), a);
-                    if self.annotations.len() > MAX_WAITING {
-                        self.annotations.pop_first();
-                    }
-                }
+                Record::Diagnosis(d) => keep_waiting(&mut self.waiting, d.conn, d),
+                Record::Annotation(a) => keep_waiting(&mut self.annotations, (a.conn, a.seq), a),
                 _ => {}
             }
         }
         record
+    }
+}
+
+/// Holds a fresh record until the stream's own comes; past [`MAX_WAITING`] the first in key order (the oldest
+/// connection's) is forgotten.
+fn keep_waiting<K: Ord, V>(waiting: &mut BTreeMap<K, V>, key: K, fresh: V) {
+    waiting.insert(key, fresh);
+    if waiting.len() > MAX_WAITING {
+        waiting.pop_first();
     }
 }
 
