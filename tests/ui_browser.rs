@@ -519,3 +519,47 @@ async fn refused_upgrades_dropped_closes_annotations_tokens_and_notes_render() {
     assert_eq!(browser.page_errors(), Vec::<String>::new());
     ui.stop().await.unwrap();
 }
+
+/// A close whose closer the record does not know (`initiator_unknown`: a HAR import without close frames) names no
+/// side: the connection list and the close card say "unknown", not the record's placeholder `initiator`, also before
+/// (or without) a diagnosis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_close_by_an_unknown_side_names_no_side() {
+    use frametap::event::{Close, Record};
+    let browser = browser().await;
+    let hub = Hub::new(HubOptions::default());
+    publish(&hub, fixtures::meta());
+    publish(&hub, fixtures::open(1, "/v1?deploymentId=abc"));
+    publish(&hub, fixtures::text(1, 1, Peer::Client, json!({"action": "echo", "message": "hi"}), 10));
+    publish(
+        &hub,
+        Record::Close(Close {
+            conn: 1,
+            ts: fixtures::at(30),
+            initiator: Peer::Server,
+            initiator_unknown: true,
+            code: None,
+            reason: None,
+            clean: false,
+            dropped_by: None,
+            duration_ms: 30.0,
+            detail: None,
+        }),
+    );
+    let ui = start_ui(hub, None).await;
+    let page = browser.new_page().await.unwrap();
+    page.goto(&ui.url).await.unwrap();
+    page.wait_for("document.querySelector('#conn-list li[data-conn=\"1\"]')?.textContent.includes('closed')", WAIT)
+        .await
+        .unwrap();
+    let entry = text(&page, "#conn-list li[data-conn=\"1\"]").await;
+    assert!(entry.contains("drop by unknown") && !entry.contains("server"), "{entry}");
+    page.click("#conn-list li[data-conn=\"1\"]").await.unwrap();
+    page.click("#tabs [data-tab=\"close\"]").await.unwrap();
+    page.wait_for("document.querySelector('#close-card .who')", WAIT).await.unwrap();
+    assert_eq!(text(&page, "#close-card .who").await, "unknown");
+    let card = text(&page, "#close-card").await;
+    assert!(!card.contains("server"), "{card}");
+    assert_eq!(browser.page_errors(), Vec::<String>::new());
+    ui.stop().await.unwrap();
+}

@@ -1,7 +1,7 @@
 // frametap UI: the connection list, updated in place: one entry per connection, keyed by its id, built once and then
 // only changed where its text changed, so an entry under the mouse (a click is a press and a release on the same
 // element) and keyboard focus survive records arriving.
-import { el, duration, unclosed } from './views.js';
+import { el, duration, unclosed, closer } from './views.js';
 
 function connState(c, missing) {
   if (c.open?.error) return ['failed', 'bad'];
@@ -28,9 +28,9 @@ function describe(c, session) {
   const since = !c.close && !neverOpened && !missing && c.open ? c.open.ts : null;
   const dur = c.close ? duration(c.close.duration_ms) : neverOpened ? duration(c.open.failed_ms ?? c.open.handshake_ms ?? 0)
     : missing ? (missing.ms != null ? `≥ ${duration(missing.ms)}` : '') : since ? duration(Date.now() - Date.parse(since)) : '';
-  const closeInfo = c.close ? `${c.close.code != null ? c.close.code : c.close.clean === false ? 'drop' : 'no code'} by ${c.close.initiator_unknown ? 'unknown' : c.close.initiator}` : '';
+  const closeInfo = c.close ? `${c.close.code != null ? c.close.code : c.close.clean === false ? 'drop' : 'no code'} by ${closer(c.close)}` : '';
   // A side that ended TCP without answering the close, when it is not the closer itself.
-  const dropped = c.close?.dropped_by && (c.close.code != null || c.close.dropped_by !== c.close.initiator) ? `${c.close.dropped_by} dropped TCP` : '';
+  const dropped = c.close?.dropped_by && (c.close.code != null || c.close.dropped_by !== closer(c.close)) ? `${c.close.dropped_by} dropped TCP` : '';
   // Red when the diagnosis found something to look at: protocol findings, or a cause other than the client closing
   // on its own.
   const flagged = c.diagnosis && ((c.diagnosis.causes || []).some(k => k.rule !== 'client-closed') || (c.diagnosis.findings || []).length);

@@ -232,11 +232,19 @@ export function frameDetail(conn, f) {
 
 const CONFIDENCE_CLASS = { certain: 'bad', high: 'bad', likely: 'warn', medium: 'warn', possible: 'info', low: 'info' };
 
+/**
+ * Who closed first, by the close record: `unknown` when the record does not know (`initiator_unknown`, say a HAR
+ * import without close frames), whatever its placeholder `initiator` says.
+ */
+export function closer(c) {
+  return c.initiator_unknown ? 'unknown' : c.initiator;
+}
+
 /** How the connection ended, in words: the diagnosis's `how`, else derived from the close record. */
 function howItEnded(dd, c) {
   if ((dd.clean ?? c.clean) !== false) return 'clean close handshake';
   if (dd.how) return dd.how;
-  const clean = dd.clean ?? c.clean, dropper = dd.dropped_by ?? c.dropped_by, initiator = dd.initiator ?? c.initiator;
+  const clean = dd.clean ?? c.clean, dropper = dd.dropped_by ?? c.dropped_by, initiator = dd.initiator ?? closer(c);
   if (clean !== false) return 'clean close handshake';
   if (dropper && dropper === initiator) return 'dropped TCP (no close handshake)';
   if (dropper) return `closed, then the ${dropper} dropped TCP without answering the close`;
@@ -303,7 +311,7 @@ export function closeCard(conn, selectFrame, session = {}) {
   const dd = d || {};
   const neverOpened = dd.opened === false;
   const code = dd.code ?? c.code;
-  const initiator = dd.initiator ?? c.initiator;
+  const initiator = dd.initiator ?? closer(c);
   const clean = dd.clean ?? c.clean;
   // The diagnosis's code_meaning starts with the code itself ("1000 Normal Closure: …"); the title has it already.
   const meaning = (dd.code_meaning && code != null ? dd.code_meaning.replace(new RegExp(`^${code} `), '') : dd.code_meaning) || (code != null ? closeName(code).replace(/^\d+ /, '') : clean === false ? 'no close frame (TCP dropped)' : 'no status code');
