@@ -1,7 +1,7 @@
 //! Text and JSON rendering of diagnoses, tokens and `inspect` timelines.
 
 use super::analyzer::MessageFacts;
-use super::close::{fragment_words, one_line};
+use super::close::{fragment_words, human_ms, one_line};
 use crate::event::{Diagnosis, Record, Token};
 use serde_json::{Map, Value};
 
@@ -29,8 +29,7 @@ fn frame_line(frame: &Value) -> Option<String> {
     let from = frame.get("from")?.as_str()?;
     let to = if from == "client" { "server" } else { "client" };
     let opcode = frame.get("opcode").and_then(Value::as_str).unwrap_or("?");
-    let gap = frame.get("gap_ms").and_then(Value::as_f64).unwrap_or_default();
-    let gap = if gap < 10.0 { format!("{gap:.1}") } else { format!("{gap:.0}") };
+    let gap = human_ms(frame.get("gap_ms").and_then(Value::as_f64).unwrap_or_default());
     let fragment = frame.get("message").and_then(|m| {
         let message = MessageFacts {
             first_seq: m.get("first_seq")?.as_u64()?,
@@ -39,7 +38,7 @@ fn frame_line(frame: &Value) -> Option<String> {
         };
         Some(format!(" ({})", fragment_words(&message, m.get("complete")?.as_bool()?)))
     });
-    Some(format!("#{seq} {from}→{to} {opcode}{}, {gap} ms before the close", fragment.unwrap_or_default()))
+    Some(format!("#{seq} {from}→{to} {opcode}{}, {gap} before the close", fragment.unwrap_or_default()))
 }
 
 /// The terminal log's block renderer (`log::BlockRenderer`): the token report or diagnosis block of a record,
@@ -70,11 +69,11 @@ pub fn render_diagnosis(d: &Diagnosis, color: bool) -> String {
         out.push_str(&format!("  {} conn {}: {detail}\n", paint("diagnosis", BOLD, color), d.conn));
     } else {
         out.push_str(&format!(
-            "  {} conn {}: {} {how}, {reason}, after {:.1} s\n",
+            "  {} conn {}: {} {how}, {reason}, after {}\n",
             paint("diagnosis", BOLD, color),
             d.conn,
             paint(initiator, BOLD, color),
-            duration / 1000.0
+            human_ms(duration)
         ));
         if let Some(meaning) = str_of(m, "code_meaning") {
             out.push_str(&format!("    code: {meaning}\n"));
@@ -234,6 +233,27 @@ mod tests {
             message: "m".into(),
         });
         assert!(render_block(&note, false).is_none());
+    }
+
+    /// A connection that lasted 1.2 ms is not "after 0.0 s", and a frame 5 minutes before the close is not
+    /// "300000 ms before the close": durations read in the unit that fits them.
+    #[test]
+    fn durations_read_in_the_unit_that_fits_them() {
+        let mut details = Map::new();
+        details.insert("initiator".into(), json!("server"));
+        details.insert("duration_ms".into(), json!(1.2));
+        details.insert("preceding".into(), json!({"seq": 1, "from": "client", "opcode": "text", "gap_ms": 0.1}));
+        details.insert(
+            "other_side_last".into(),
+            json!({"seq": 2, "from": "server", "opcode": "text", "gap_ms": 300000.0}),
+        );
+        let block = render_diagnosis(&Diagnosis { conn: 1, ts: Ts::now(), details: details.clone() }, false);
+        assert!(block.contains("server closed, no reason, after 1.2 ms\n"), "{block}");
+        assert!(block.contains("#1 client→server text, 0.1 ms before the close"), "{block}");
+        assert!(block.contains("#2 server→client text, 5.0 min before the close"), "{block}");
+        details.insert("duration_ms".into(), json!(95_000.0));
+        let block = render_diagnosis(&Diagnosis { conn: 1, ts: Ts::now(), details }, false);
+        assert!(block.contains("after 95.0 s\n"), "{block}");
     }
 
     #[test]
