@@ -531,21 +531,9 @@ async fn a_close_by_an_unknown_side_names_no_side() {
     publish(&hub, fixtures::meta());
     publish(&hub, fixtures::open(1, "/v1?deploymentId=abc"));
     publish(&hub, fixtures::text(1, 1, Peer::Client, json!({"action": "echo", "message": "hi"}), 10));
-    publish(
-        &hub,
-        Record::Close(Close {
-            conn: 1,
-            ts: fixtures::at(30),
-            initiator: Peer::Server,
-            initiator_unknown: true,
-            code: None,
-            reason: None,
-            clean: false,
-            dropped_by: None,
-            duration_ms: 30.0,
-            detail: None,
-        }),
-    );
+    // A TCP drop whose side the record does not know (its `initiator` is a placeholder).
+    let Record::Close(dropped) = fixtures::close(1, Peer::Server, None, None, 30.0) else { unreachable!() };
+    publish(&hub, Record::Close(Close { initiator_unknown: true, dropped_by: None, ..dropped }));
     let ui = start_ui(hub, None).await;
     let page = browser.new_page().await.unwrap();
     page.goto(&ui.url).await.unwrap();
