@@ -1,6 +1,8 @@
 //! Compares a live frame with the recorded one: JSON structurally (ignoring fields named by `--ignore`),
 //! anything else byte for byte; says where the first difference is.
 
+use std::collections::BTreeSet;
+
 use crate::event::{Frame, Opcode};
 use serde_json::Value;
 
@@ -44,6 +46,59 @@ fn around_difference(a: &str, b: &str, width: usize) -> (String, String) {
         format!("{head}{shown}{tail}")
     };
     (window(a), window(b))
+}
+
+/// The fields, by name and at any depth, whose values differ between two JSON frames (`ignore`d ones left out) where
+/// both values look made afresh on every run: ids and times, what `--ignore` is for. [`compare`] names only the first
+/// difference; this names them all. Any other difference (`newSession` true against false, another `type`) is left
+/// out: it may be the very divergence the replay is for. Empty unless both frames are JSON; a difference in shape (a
+/// field missing or new, arrays of different lengths) names no field.
+pub fn changed_fields(expected: &Frame, got: &Frame, ignore: &[String]) -> BTreeSet<String> {
+    let mut fields = BTreeSet::new();
+    if let (Some(want), Some(have)) = (json_of(expected), json_of(got)) {
+        collect_changed(None, &want, &have, ignore, &mut fields);
+    }
+    fields
+}
+
+/// Adds to `fields` the names of the fields under `field` whose values differ (an array's items count as its own).
+fn collect_changed(field: Option<&str>, want: &Value, have: &Value, ignore: &[String], fields: &mut BTreeSet<String>) {
+    match (want, have) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (key, value) in a.iter().filter(|(key, _)| !ignore.contains(key)) {
+                if let Some(other) = b.get(key) {
+                    collect_changed(Some(key), value, other, ignore, fields);
+                }
+            }
+        }
+        (Value::Array(a), Value::Array(b)) => {
+            if a.len() == b.len() {
+                a.iter().zip(b).for_each(|(x, y)| collect_changed(field, x, y, ignore, fields));
+            }
+        }
+        _ => {
+            if let Some(field) = field.filter(|_| want != have && made_per_run(want) && made_per_run(have)) {
+                fields.insert(field.to_owned());
+            }
+        }
+    }
+}
+
+/// A value that looks like an id or a time, which a server makes afresh each run: a hex id of at least 16 digits
+/// (dashes allowed, so a UUID), an RFC 3339 timestamp, or a whole number of seconds or milliseconds since 1970
+/// between 2001 and 2286.
+fn made_per_run(value: &Value) -> bool {
+    match value {
+        Value::String(s) => {
+            let hex_digits = s.chars().filter(char::is_ascii_hexdigit).count();
+            let hex_id = hex_digits >= 16 && s.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+            hex_id || chrono::DateTime::parse_from_rfc3339(s).is_ok()
+        }
+        Value::Number(n) => n.as_u64().is_some_and(|n| {
+            (1_000_000_000..10_000_000_000).contains(&n) || (1_000_000_000_000..10_000_000_000_000).contains(&n)
+        }),
+        _ => false,
+    }
 }
 
 fn json_of(frame: &Frame) -> Option<Value> {
@@ -128,6 +183,22 @@ mod tests {
             text_message: true,
             relayed: true,
         }
+    }
+
+    #[test]
+    fn every_changed_id_or_time_is_named_by_its_field_and_nothing_else_is() {
+        let recorded = text(
+            r#"{"body":{"id":"5b8043e5a7f44405af16a6ba9190485e","ts":1795810273,"at":"2026-11-26T20:24:30.367Z",
+            "ids":["f6eb153d-2deb-4344-bd3c-b6f39425f416"],"new":true,"type":"a","n":1,"gone":1},"list":[1]}"#,
+        );
+        let got = text(
+            r#"{"body":{"id":"956354f3076d49c48122516da739ac6f","ts":1795810683000,"at":"2026-11-26T20:25:00Z",
+            "ids":["097b2f5b-6095-4a99-8f97-b6caad10552e"],"new":false,"type":"b","n":2,"added":1},"list":[1,2]}"#,
+        );
+        let names = |ignore: &[String]| changed_fields(&recorded, &got, ignore).into_iter().collect::<Vec<_>>();
+        assert_eq!(names(&[]), ["at", "id", "ids", "ts"], "ids and times; not new, type, n, gone, added, list");
+        assert_eq!(names(&["ts".into()]), ["at", "id", "ids"]);
+        assert!(changed_fields(&text("plain"), &text("other"), &[]).is_empty());
     }
 
     #[test]

@@ -311,9 +311,12 @@ struct Summary {
 }
 
 impl Summary {
+    /// Prints a summary line: secrets masked under `--redact`, and on one line whatever the peer put in it (a field
+    /// name with a control character or a bidirectional override must not drive or reorder the terminal).
     fn line(&self, line: &str) {
+        let line = crate::inspect::one_line(line);
         match &self.redactor {
-            Some(redactor) => crate::notice!("{}", redactor.redact_str(line)),
+            Some(redactor) => crate::notice!("{}", redactor.redact_str(&line)),
             None => crate::notice!("{line}"),
         }
     }
@@ -369,7 +372,34 @@ impl Summary {
             for line in &report.divergences {
                 self.line(&format!("    {line}"));
             }
+            if let Some(hint) = ignore_hint(&report.changed_fields) {
+                self.line(&format!("  {hint}"));
+            }
         }
         self.skipped(skipped);
+    }
+}
+
+/// The fields whose ids or times differed, with the `--ignore` flags that would compare without them: a server
+/// makes them afresh on every run, and without the hint a user learns their names one difference at a time (a
+/// frame's line names only its first). `None` when no such value differed.
+fn ignore_hint(changed: &std::collections::BTreeMap<String, usize>) -> Option<String> {
+    if changed.is_empty() {
+        return None;
+    }
+    let fields: Vec<String> = changed
+        .iter()
+        .map(|(field, frames)| format!("{field} ({})", crate::words::count(*frames as u64, "frame")))
+        .collect();
+    let flags: Vec<String> = changed.keys().map(|field| format!("--ignore {}", shell_word(field))).collect();
+    Some(format!("ids or times differed in {}: add {} to compare without them", fields.join(", "), flags.join(" ")))
+}
+
+/// `word` as one shell word: as it is when it needs no quoting, else in single quotes.
+fn shell_word(word: &str) -> String {
+    if !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "_-.:@%+/".contains(c)) {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
     }
 }

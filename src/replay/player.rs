@@ -2,7 +2,7 @@
 //! ours once the peer's frames before it have arrived (at the chosen pace), then the recorded end — a close
 //! handshake with the recorded code, a TCP drop or reset, or waiting for the peer.
 
-use super::divergence::compare;
+use super::divergence::{changed_fields, compare};
 use super::pace::Pace;
 use super::peer::{Event, PeerEnd, PeerReader};
 use super::script::{RecordedEnd, Step, Turn};
@@ -12,7 +12,7 @@ use crate::proxy::stream::{raw_fd, RelayStream};
 use crate::redact::SharedRedactor;
 use crate::wire::{encode_frame, random_mask};
 use bytes::{Bytes, BytesMut};
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -48,6 +48,9 @@ pub struct PlayReport {
     pub received: usize,
     /// Where the peer's frames differed from the recording (or did not come), one line each.
     pub divergences: Vec<String>,
+    /// The JSON fields whose values differed, with how many of the peer's frames they differed in (see
+    /// `divergence::changed_fields`): the `--ignore` a user may want.
+    pub changed_fields: BTreeMap<String, usize>,
     /// How the replayed connection ended (also emitted as its `close` record).
     pub close: Close,
 }
@@ -104,6 +107,7 @@ pub async fn play<S: RelayStream>(
         timed_out: false,
         cut_short: false,
         divergences: Vec::new(),
+        changed_fields: BTreeMap::new(),
     };
     let steps = super::sets::apply_to_steps(steps, &player.options.sets);
     player.run_script(steps).await;
@@ -112,7 +116,13 @@ pub async fn play<S: RelayStream>(
     let _ = reader.await;
     let close = player.outcome(opened);
     player.sink.emit(Record::Close(close.clone())).await;
-    PlayReport { sent: player.sent, received: player.received, divergences: player.divergences, close }
+    PlayReport {
+        sent: player.sent,
+        received: player.received,
+        divergences: player.divergences,
+        changed_fields: player.changed_fields,
+        close,
+    }
 }
 
 pub(super) struct Player<W> {
@@ -142,6 +152,7 @@ pub(super) struct Player<W> {
     /// A second Ctrl-C or SIGTERM ended the shutdown's wait for the close handshake.
     pub(super) cut_short: bool,
     pub(super) divergences: Vec<String>,
+    pub(super) changed_fields: BTreeMap<String, usize>,
 }
 
 impl<W: AsyncRead + AsyncWrite + Unpin> Player<W> {
@@ -180,6 +191,9 @@ impl<W: AsyncRead + AsyncWrite + Unpin> Player<W> {
                             anchor = Instant::now();
                             let early_close = got.opcode == Opcode::Close && step.frame.opcode != Opcode::Close;
                             if let Some(difference) = self.difference(&step.frame, &got) {
+                                for field in changed_fields(&step.frame, &got, &self.options.ignore) {
+                                    *self.changed_fields.entry(field).or_default() += 1;
+                                }
                                 self.diverge(format!(
                                     "{peer} frame {expected} (recorded seq {}): {difference}",
                                     step.frame.seq

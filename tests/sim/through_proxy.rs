@@ -206,3 +206,64 @@ async fn in_process_simulator_is_an_upstream_for_the_proxy() {
     let capture = proxy.stop().await;
     assert_eq!(close_of(&capture, 1).code, Some(1001));
 }
+
+/// `replay send` of a recorded simulator session to another simulator (another day's server): the ids, times and the
+/// session's expiry differ on every run. The report names every field that differed so (a frame's line names only
+/// its first) with the `--ignore` flags that leave them out, and with those flags every server frame matches. A real
+/// difference (a simulator that already knows the session resumes it: `newSession` false, no Join event) is never
+/// offered to be ignored.
+#[tokio::test]
+async fn a_replay_names_the_ids_and_times_that_change_every_run_and_ignoring_them_matches() {
+    let (sim, proxy) = sim_behind_proxy(SimArgs::default()).await;
+    let token = new_token();
+    let mut ws = connect(&url(&proxy, ""), None).await.unwrap();
+    configure(&mut ws, &token).await;
+    send(&mut ws, message_request(&token, "hi")).await;
+    for _ in 0..4 {
+        next_json(&mut ws).await;
+    }
+    ws.close(None).await.unwrap();
+    hang_up(ws).await;
+    let (_, recording) = proxy.stop_with_bytes().await;
+    sim.stop().await;
+    let dir = tempfile::tempdir().unwrap();
+    let recorded = dir.path().join("recorded.jsonl");
+    std::fs::write(&recorded, recording).unwrap();
+    let replay = |run: &str, sim: &Sim, flags: &[String]| {
+        let mut command = crate::common::binary::frametap();
+        command.args(["replay", "send", "--pace", "fast", "--wait", "2", "--upstream", &format!("ws://{}", sim.addr)]);
+        command.arg("--capture").arg(dir.path().join(format!("{run}.jsonl"))).arg(&recorded).args(flags);
+        async move {
+            let done = command.output().await.unwrap();
+            assert!(done.status.success(), "{done:?}");
+            String::from_utf8_lossy(&done.stderr).into_owned() + &String::from_utf8_lossy(&done.stdout)
+        }
+    };
+    let hint_in =
+        |report: &str| report.lines().find(|line| line.contains("ids or times differed in")).map(str::to_owned);
+
+    let other_day = start(SimArgs::default()).await;
+    let first = replay("first", &other_day, &[]).await;
+    let hint = hint_in(&first).unwrap_or_else(|| panic!("{first}"));
+    assert!(hint.contains("id (4 frames)") && hint.contains("messageId (4 frames)"), "{hint}");
+    let flags = hint.split_once(": add ").and_then(|(_, rest)| rest.split_once(" to compare without them"));
+    let mut flags: Vec<String> = flags.unwrap_or_else(|| panic!("{hint}")).0.split(' ').map(str::to_owned).collect();
+    assert!(flags.chunks(2).all(|pair| pair[0] == "--ignore"), "{flags:?}");
+    // The session's expiry is the time of its start plus its duration, in whole seconds: it differs only when the
+    // runs straddle a second (then the hint names it too, as the unit tests check for epoch seconds).
+    if !flags.iter().any(|flag| flag == "expirationDate") {
+        flags.extend(["--ignore".into(), "expirationDate".into()]);
+    }
+    other_day.stop().await;
+
+    let again = start(SimArgs::default()).await;
+    let second = replay("second", &again, &flags).await;
+    assert!(second.contains("every server frame matched the recording"), "{second}");
+    assert!(hint_in(&second).is_none(), "{second}");
+
+    // The same simulator again: it knows the session now, and resumes it.
+    let resumed = replay("resumed", &again, &flags).await;
+    assert!(resumed.contains("$.body.newSession is false, recorded: true"), "{resumed}");
+    assert!(hint_in(&resumed).is_none_or(|hint| !["newSession", "type", "eventType"].iter().any(|f| hint.contains(f))));
+    again.stop().await;
+}
