@@ -10,7 +10,7 @@ mod ts;
 
 pub use frame::{parse_close_payload, Frame};
 pub use json::write_record_json;
-pub use ts::Ts;
+pub use ts::{millis, Ts};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
