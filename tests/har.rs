@@ -932,3 +932,19 @@ fn a_message_time_out_of_range_is_warned_about_and_the_message_kept() {
     assert_eq!(frames[1].ts, frames[0].ts, "dated as the message before it");
     assert!(warnings.iter().any(|w| w.contains("entry 1, message 2: `time` 1e300 is out of range")), "{warnings:#?}");
 }
+
+/// A HAR close's `duration_ms` is the span to the microsecond, as a capture writes spans: 1,476 µs reads 1.476,
+/// never `1.4760000000000002` (seconds times 1000).
+#[test]
+fn an_imported_close_lasts_whole_microseconds() {
+    let har = json!({"log": {"creator": {"name": "HTTP Toolkit", "version": "1"}, "entries": [{
+        "startedDateTime": "2024-05-01T10:00:01.000Z", "time": 1.476,
+        "request": {"method": "GET", "url": "wss://example.test/ws", "headers": []},
+        "response": {"status": 101, "headers": []},
+        "_webSocketClose": {"code": 1000, "reason": ""},
+        "_webSocketMessages": []
+    }]}});
+    let (records, _) = har_to_records(&har).unwrap();
+    let close = records.iter().find_map(|r| if let Record::Close(c) = r { Some(c) } else { None }).unwrap();
+    assert_eq!(json!(close.duration_ms).to_string(), "1.476");
+}

@@ -620,3 +620,34 @@ async fn two_hundred_connections_run_independently() {
     assert_eq!(closes, 200);
     assert_eq!(frames(&capture).iter().filter(|f| f.opcode == Opcode::Text).count(), 200 * 10);
 }
+
+/// The spans a relayed connection's records hold (`handshake_ms`, `duration_ms`) are milliseconds to the
+/// nanosecond measured, written as such: never float noise such as `1.7288379999999999` (a span taken in seconds
+/// and multiplied by 1000 came out so about one time in four).
+#[tokio::test]
+async fn spans_in_the_capture_are_written_without_float_noise() {
+    let (server, _) = raw::start_raw_server(raw::upgrade_all, raw_echo).await;
+    let proxy = start_proxy(test_config(&format!("ws://{server}"))).await;
+    for _ in 0..16 {
+        let (head, ws, _) = raw::connect(proxy.addr, "/", &[]).await;
+        let mut ws = ws.unwrap_or_else(|| panic!("not upgraded: {head}"));
+        ws.send(true, Opcode::Close, b"\x03\xe8").await;
+        ws.frame().await;
+        assert!(matches!(ws.recv().await, Received::Eof));
+    }
+    let (_, text) = proxy.stop_with_text().await;
+    let mut spans = Vec::new();
+    for line in text.lines() {
+        let record: serde_json::Value = serde_json::from_str(line).unwrap();
+        for field in ["handshake_ms", "duration_ms", "failed_ms"] {
+            if let Some(value) = record.get(field) {
+                spans.push((field, value.to_string()));
+            }
+        }
+    }
+    assert_eq!(spans.len(), 32, "{spans:?}");
+    for (field, written) in spans {
+        let decimals = written.split_once('.').map_or(0, |(_, d)| d.len());
+        assert!(decimals <= 6, "{field} written as {written}: more digits than nanoseconds in milliseconds");
+    }
+}

@@ -539,6 +539,15 @@ fn replay_and_convert_command_lines_parse() {
     assert!(Cli::try_parse_from(["frametap", "convert", "a.har", "b.jsonl", "--redact"]).is_ok());
 }
 
+/// The banner names a pace as it was given: a factor such as `1e-300` (docs/replay.md) used to be printed as its
+/// 300 decimal digits, a line no terminal shows whole.
+#[test]
+fn a_pace_reads_as_it_was_given() {
+    for (given, shown) in [("2", "2x"), ("0.5", "0.5x"), ("1e-300", "1e-300x"), ("1e300", "1e300x"), ("fast", "fast")] {
+        assert_eq!(Pace::parse(given).unwrap().to_string(), shown, "--pace {given}");
+    }
+}
+
 /// An upstream that accepts the upgrade, then reads every frame (each goes to the channel) and never answers one,
 /// not even a close.
 async fn mute_upstream() -> (SocketAddr, mpsc::UnboundedReceiver<Seen>) {

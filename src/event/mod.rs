@@ -10,7 +10,7 @@ mod ts;
 
 pub use frame::{parse_close_payload, Frame};
 pub use json::write_record_json;
-pub use ts::Ts;
+pub use ts::{millis, Ts};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -312,7 +312,8 @@ pub struct Note {
     pub ts: Ts,
     /// `info`, `warn` or `error`.
     pub level: String,
-    /// A stable, short identifier (`cookies-dropped`, `compression-off`, `invalid-utf8`, …).
+    /// A stable, short identifier (`cookies-dropped`, `compression-off`, `message-too-big`, …;
+    /// docs/capture-format.md lists them).
     pub code: String,
     pub message: String,
 }

@@ -100,7 +100,7 @@ pub(super) fn recorded_close(
     let ended = recorded.max(last_message);
     let moved =
         if ended > recorded { "; dated at the last message, as the HAR's time for the close is earlier" } else { "" };
-    let duration_ms = (ended.secs_since(started) * 1000.0).max(0.0);
+    let duration_ms = ended.millis_since(started).max(0.0);
     if let Some((initiator, _, frame_code, frame_reason)) = &frames.first {
         let aborted = close == "aborted";
         let code = close["code"].as_u64().map(|c| c as u16).or(*frame_code);

@@ -86,9 +86,8 @@ impl<'a> ConnRecords<'a> {
         let open = self.open();
         let first_ts = open.map(|o| o.ts).or_else(|| self.records.first().map(|(_, r)| r.ts()));
         let last_ts = self.records.last().map(|(_, r)| r.ts());
-        // Whole microseconds in milliseconds, exactly: seconds times 1000 would give 1.4760000000000002.
         let duration_ms = match (first_ts, last_ts) {
-            (Some(a), Some(b)) => ((b.micros() - a.micros()) as f64 / 1000.0).max(0.0),
+            (Some(a), Some(b)) => b.millis_since(a).max(0.0),
             _ => 0.0,
         };
         let mut entry = json!({

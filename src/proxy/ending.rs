@@ -87,7 +87,7 @@ impl EndState {
             reason,
             clean: self.first_close.is_some() && self.drop.is_none() && self.handshake_done(),
             dropped_by: self.drop.as_ref().map(|(peer, _)| *peer),
-            duration_ms: opened.elapsed().as_secs_f64() * 1000.0,
+            duration_ms: crate::event::millis(opened.elapsed()),
             detail,
         }
     }

@@ -7,7 +7,7 @@ use super::relay::{relay, Ends};
 use super::stream::RelayStream;
 use super::upstream::{self, UpstreamAnswer, UpstreamBase};
 use super::ProxyContext;
-use crate::event::{Headers, HttpRequest, HttpResponse, Note, Open, Record, Ts};
+use crate::event::{millis, Headers, HttpRequest, HttpResponse, Note, Open, Record, Ts};
 use crate::pipeline::ConnSink;
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response, StatusCode};
@@ -189,7 +189,7 @@ pub async fn relay_upgrade<IO: RelayStream>(
         Err(e) => {
             let message = e.to_string();
             open.error = Some(message.clone());
-            open.failed_ms = Some(opened.elapsed().as_secs_f64() * 1000.0);
+            open.failed_ms = Some(millis(opened.elapsed()));
             emit_handshake(&sink, open, &changes, Vec::new()).await;
             return text_response(
                 StatusCode::BAD_GATEWAY,
@@ -199,13 +199,13 @@ pub async fn relay_upgrade<IO: RelayStream>(
     };
     open.upstream_request =
         Some(HttpRequest { method: "GET".into(), path: base.target(&path), headers: answer.sent_headers.clone() });
-    open.handshake_ms = Some(answer.round_trip.as_secs_f64() * 1000.0);
+    open.handshake_ms = Some(millis(answer.round_trip));
     open.upstream_tcp_rtt_ms = answer.tcp_rtt_ms;
     let UpstreamAnswer { status, headers, body, upgraded, .. } = answer;
     let Some((server, server_prefix)) = upgraded else {
         let body = body.unwrap_or_default();
         open.response = Some(response_record(status, &headers, &body));
-        open.failed_ms = Some(opened.elapsed().as_secs_f64() * 1000.0);
+        open.failed_ms = Some(millis(opened.elapsed()));
         emit_handshake(&sink, open, &changes, Vec::new()).await;
         return build_response(status, &client_response_headers(&headers), body);
     };

@@ -153,7 +153,7 @@ impl<W: AsyncRead + AsyncWrite + Unpin> Player<W> {
             reason,
             clean,
             dropped_by: self.dropped.as_ref().map(|(peer, _)| *peer),
-            duration_ms: opened.elapsed().as_secs_f64() * 1000.0,
+            duration_ms: crate::event::millis(opened.elapsed()),
             detail,
         }
     }

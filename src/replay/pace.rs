@@ -53,7 +53,9 @@ impl std::fmt::Display for Pace {
         match self {
             Pace::Original => write!(f, "original"),
             Pace::Fast => write!(f, "fast"),
-            Pace::Factor(x) => write!(f, "{x}x"),
+            // As given on the command line: `2x`, `0.5x`, and `1e-300x`, not its 300 decimal digits.
+            Pace::Factor(x) if (1e-3..1e6).contains(x) => write!(f, "{x}x"),
+            Pace::Factor(x) => write!(f, "{x:e}x"),
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use super::player::{play, PlayOptions, PlayReport};
 use super::script::Script;
-use crate::event::{Headers, HttpRequest, HttpResponse, Note, Open, Peer, Record, Ts};
+use crate::event::{millis, Headers, HttpRequest, HttpResponse, Note, Open, Peer, Record, Ts};
 use crate::forward::UpstreamProxies;
 use crate::pipeline::EventSink;
 use crate::proxy::headers::upstream_request_headers;
@@ -83,7 +83,7 @@ pub async fn send(
         Ok(answer) => answer,
         Err(e) => {
             open.error = Some(e.to_string());
-            open.failed_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
+            open.failed_ms = Some(millis(started.elapsed()));
             emit_open(&sink, open, placeholder_note).await;
             bail!("could not replay to {url}: {e}; check --upstream (and that the server is running)");
         }
@@ -91,12 +91,12 @@ pub async fn send(
     let UpstreamAnswer { status, headers: answer_headers, body, upgraded, sent_headers, round_trip, tcp_rtt_ms } =
         answer;
     open.request.headers = sent_headers;
-    open.handshake_ms = Some(round_trip.as_secs_f64() * 1000.0);
+    open.handshake_ms = Some(millis(round_trip));
     open.upstream_tcp_rtt_ms = tcp_rtt_ms;
     let body_text = body.as_ref().filter(|b| !b.is_empty()).map(|b| String::from_utf8_lossy(b).into_owned());
     open.response = Some(HttpResponse { status, headers: answer_headers, body: body_text.clone(), body_base64: None });
     if upgraded.is_none() {
-        open.failed_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
+        open.failed_ms = Some(millis(started.elapsed()));
     }
     emit_open(&sink, open, placeholder_note).await;
     let recorded_status = script.open.response.as_ref().map(|r| r.status);
