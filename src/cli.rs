@@ -5,7 +5,7 @@ use crate::capture::CaptureFormat;
 use crate::log::LogFormat;
 use crate::pipeline::LagPolicy;
 use clap::{Args, Parser, Subcommand};
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 
 /// Default listen address of `frametap proxy` (reverse mode) and `frametap replay serve`.
@@ -216,6 +216,16 @@ pub struct ProxyArgs {
 
 fn parse_header_arg(arg: &str) -> Result<(String, String), String> {
     crate::proxy::headers::parse_header_arg(arg)
+}
+
+/// The address to print for a client to dial: a listener on every interface (`0.0.0.0`, `[::]`) is reached on this
+/// machine at loopback, the same port; `ws://0.0.0.0:9000` is no address a browser is sure to connect to.
+pub fn dialable(listen: SocketAddr) -> SocketAddr {
+    match listen.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => SocketAddr::new(Ipv4Addr::LOCALHOST.into(), listen.port()),
+        IpAddr::V6(ip) if ip.is_unspecified() => SocketAddr::new(Ipv6Addr::LOCALHOST.into(), listen.port()),
+        _ => listen,
+    }
 }
 
 /// An address to listen on: `IP:PORT` (`127.0.0.1:9500`, `[::1]:9500`, `0.0.0.0:9500`), or `localhost:PORT` for

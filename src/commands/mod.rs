@@ -2,3 +2,15 @@
 
 pub mod proxy;
 pub mod shutdown;
+
+use std::net::SocketAddr;
+
+/// The banner's warning when a listener is not on loopback (`--listen 0.0.0.0:9000`): anyone who can reach the
+/// address can use it, and see what it relays or replays.
+pub fn warn_unless_loopback(local: SocketAddr, what: &str) {
+    if !local.ip().is_loopback() {
+        crate::notice!(
+            "frametap: WARNING: listening on {local}, not loopback: anyone who can reach it can use this {what}."
+        );
+    }
+}

@@ -55,7 +55,7 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
     }
     let listener = super::shutdown::bind(listen, "proxy", "--listen").await?;
     let local = listener.local_addr()?;
-    let public_url = format!("{}://{local}", if client_tls.is_some() { "wss" } else { "ws" });
+    let public_url = format!("{}://{}", if client_tls.is_some() { "wss" } else { "ws" }, crate::cli::dialable(local));
     let session = session::start(SessionSetup {
         mode: "proxy",
         upstream: Some(upstream.display()),
@@ -93,11 +93,7 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
     if let Some(url) = session.ui_url() {
         crate::notice!("  web UI                          {url}");
     }
-    if !local.ip().is_loopback() {
-        crate::notice!(
-            "frametap: WARNING: listening on {local}, not loopback: anyone who can reach it can use this proxy."
-        );
-    }
+    super::warn_unless_loopback(local, "proxy");
     let saved = if session.capture_path.is_some() { " and the capture is saved" } else { "" };
     crate::notice!("  Ctrl-C stops (open connections get 1001{saved})");
     let config = ProxyConfig {

@@ -52,7 +52,7 @@ pub async fn run(args: ProxyArgs) -> anyhow::Result<()> {
         forward_cookies: true,
         relay: RelayOptions { max_message: args.max_message, close_timeout: CLOSE_TIMEOUT },
         handshake_timeout: HANDSHAKE_TIMEOUT,
-        public_url: format!("http://{local}"),
+        public_url: format!("http://{}", crate::cli::dialable(local)),
         ui_url: session.ui_url(),
     };
     let options = ForwardOptions { intercept, issuer: Arc::new(LeafIssuer::new(ca)) };
@@ -71,9 +71,10 @@ pub fn announce_browser_proxy(
     ca: &CertAuthority,
     upstream_proxies: &UpstreamProxies,
 ) {
-    crate::notice!("  set your browser's HTTP and HTTPS proxy to  http://{local}");
+    let dial = crate::cli::dialable(local);
+    crate::notice!("  set your browser's HTTP and HTTPS proxy to  http://{dial}");
     crate::notice!(
-        "    (Chromium: --proxy-server=http://{local}; add --proxy-bypass-list='<-loopback>' for local hosts)"
+        "    (Chromium: --proxy-server=http://{dial}; add --proxy-bypass-list='<-loopback>' for local hosts)"
     );
     crate::notice!("  {:<42}  {}", format!("{intercepted} (--intercept)"), intercept.globs().join(" "));
     crate::notice!("  other hosts                                 tunnelled untouched");
@@ -85,9 +86,5 @@ pub fn announce_browser_proxy(
     if let Some(proxy) = upstream_proxies.secure.as_ref().or(upstream_proxies.plain.as_ref()) {
         crate::notice!("  upstream proxy                              {proxy}");
     }
-    if !local.ip().is_loopback() {
-        crate::notice!(
-            "frametap: WARNING: listening on {local}, not loopback: anyone who can reach it can use this proxy."
-        );
-    }
+    crate::commands::warn_unless_loopback(local, "proxy");
 }

@@ -15,7 +15,7 @@ use crate::event::{Frame, Open};
 use crate::inspect::close::{Cause, Confidence};
 use serde::{Deserialize, Serialize};
 
-pub use genesys_codes::genesys_code_meaning;
+pub use genesys_codes::{genesys_code_meaning, CUSTOM_ATTRIBUTES_LIMIT};
 
 /// `--profile`: which protocol to read the frames as.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

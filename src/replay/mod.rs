@@ -153,7 +153,7 @@ async fn run_serve(args: ServeArgs) -> Result<()> {
         insecure_upstream: false,
         publishers: Vec::new(),
         ui: Some(&args.ui),
-        proxy_ws_url: (!forward).then(|| format!("{}://{local}", front.scheme())),
+        proxy_ws_url: (!forward).then(|| format!("{}://{}", front.scheme(), crate::cli::dialable(local))),
         analysis: Some(args.analysis.options()),
     })
     .await?;
@@ -204,7 +204,7 @@ fn announce(args: &ServeArgs, script: &Script, front: &serve::Front, local: Sock
             announce_answers(script, &options.intercept);
         }
         _ => {
-            let url = format!("{}://{local}{}", front.scheme(), recorded.request.path);
+            let url = format!("{}://{}{}", front.scheme(), crate::cli::dialable(local), recorded.request.path);
             row("point your WebSocket client at", &url);
         }
     }
@@ -214,6 +214,10 @@ fn announce(args: &ServeArgs, script: &Script, front: &serve::Front, local: Sock
     }
     if let Some(url) = session.ui_url() {
         row("web UI", &url);
+    }
+    if !forward {
+        // Forward mode's own announcement warns already.
+        crate::commands::warn_unless_loopback(local, "replay");
     }
     crate::notice!("  Ctrl-C stops");
 }

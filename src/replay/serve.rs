@@ -109,7 +109,7 @@ pub async fn serve(
         forward_cookies: false,
         relay: RelayOptions { max_message: options.play.max_message, close_timeout: options.play.close_timeout },
         handshake_timeout: options.handshake_timeout,
-        public_url: format!("{}://{local}", front.scheme()),
+        public_url: format!("{}://{}", front.scheme(), crate::cli::dialable(local)),
         ui_url: None,
     };
     let replay = Arc::new(Replay { script, play: options.play, reports });

@@ -6,7 +6,8 @@ use serde_json::{json, Map, Value};
 
 use super::protocol::{self, Direction, Kind, Request, Structured};
 use super::script::Reply;
-use super::session::{error, Output, Session, MAX_CUSTOM_ATTRIBUTES_BYTES};
+use super::session::{error, Output, Session};
+use crate::profile::CUSTOM_ATTRIBUTES_LIMIT;
 
 impl Session {
     pub(super) fn on_message(&mut self, request: &Request) -> Vec<Output> {
@@ -24,9 +25,8 @@ impl Session {
             return error(4020, "missing parameter: message.type", tracing);
         };
         let attributes = message.get("channel").and_then(|c| c.get("metadata")).and_then(|m| m.get("customAttributes"));
-        if attributes.is_some_and(|a| a.to_string().len() > MAX_CUSTOM_ATTRIBUTES_BYTES) {
-            let text =
-                format!("Custom Attributes in channel metadata is larger than {MAX_CUSTOM_ATTRIBUTES_BYTES} bytes");
+        if attributes.is_some_and(|a| a.to_string().len() > CUSTOM_ATTRIBUTES_LIMIT) {
+            let text = format!("Custom Attributes in channel metadata is larger than {CUSTOM_ATTRIBUTES_LIMIT} bytes");
             return error(4013, &text, tracing);
         }
         match msg_type {

@@ -135,10 +135,8 @@ pub async fn run(cmd: SimCommand) -> anyhow::Result<()> {
     let config = SimConfig::from_args(&cmd.args)?;
     let listener = crate::commands::shutdown::bind(cmd.listen, "simulator", "--listen").await?;
     let addr = listener.local_addr().context("could not read the simulator's listening address")?;
-    if !addr.ip().is_loopback() {
-        tracing::warn!("the simulator listens on {addr}, reachable from other machines");
-    }
     let stop = crate::commands::shutdown::signal_without_capture();
-    crate::notice!("{}", banner(addr, &config));
+    crate::notice!("{}", banner(crate::cli::dialable(addr), &config));
+    crate::commands::warn_unless_loopback(addr, "simulator");
     serve(listener, config, stop).await
 }

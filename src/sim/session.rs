@@ -34,9 +34,6 @@ pub enum ClientFrame<'a> {
     Control,
 }
 
-/// The largest `customAttributes` Genesys accepts, in bytes (documented limit, code 4013).
-pub const MAX_CUSTOM_ATTRIBUTES_BYTES: usize = 2048;
-
 pub struct Session {
     pub(super) conn: u64,
     pub(super) scenario: Scenario,
@@ -191,7 +188,7 @@ impl Session {
             "readOnly": claim.read_only,
             "durationSeconds": scenarios::duration_seconds(self.scenario.expire_after),
             "expirationDate": self.expiration_date(),
-            "maxCustomDataBytes": MAX_CUSTOM_ATTRIBUTES_BYTES,
+            "maxCustomDataBytes": crate::profile::CUSTOM_ATTRIBUTES_LIMIT,
         });
         respond("SessionResponse", body, tracing)
     }

@@ -19,7 +19,7 @@ mod security;
 mod stream;
 
 use std::future::Future;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -184,12 +184,7 @@ pub fn new_access_token() -> String {
 
 /// The URL to print at start: `http://127.0.0.1:9001/?token=…` (an unspecified address becomes loopback).
 pub fn url(listen: SocketAddr, access_token: &str) -> String {
-    let ip = match listen.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-        ip => ip,
-    };
-    format!("http://{}/?{}={access_token}", SocketAddr::new(ip, listen.port()), security::TOKEN_PARAM)
+    format!("http://{}/?{}={access_token}", crate::cli::dialable(listen), security::TOKEN_PARAM)
 }
 
 /// The web UI options shared by `proxy` and `replay serve`.
