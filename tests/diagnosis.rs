@@ -727,3 +727,31 @@ fn an_unreachable_upstream_outranks_the_not_the_guest_api_rule() {
     }
     assert_eq!(not_guest_api(None)["confidence"], "likely");
 }
+
+/// A redirect answering the upgrade (an upstream given as ws:// that sends everything to https://, a moved
+/// endpoint): the diagnosis says where it points, that browsers do not follow it, and the WebSocket URL to use.
+#[test]
+fn a_redirected_upgrade_names_where_it_points_and_the_websocket_url_to_use() {
+    let refused = |status: u16, location: Option<&str>| {
+        let mut s = Script::new("ws://chat.example.com/v1", Some(20.0));
+        if let Record::Open(open) = &mut s.records[1] {
+            let headers = location.map(|l| vec![("location".to_owned(), l.to_owned())]).unwrap_or_default();
+            open.response = Some(HttpResponse { status, headers, body: Some(String::new()), body_base64: None });
+        }
+        let d = s.diagnose();
+        cause(&d, "upgrade-refused")["message"].as_str().unwrap().to_owned()
+    };
+    for status in [301, 302, 307, 308] {
+        let message = refused(status, Some("https://chat.example.com/v1"));
+        assert!(message.contains(&format!("HTTP {status} (a redirect to https://chat.example.com/v1")), "{message}");
+        assert!(message.contains("browsers do not follow a redirect on a WebSocket upgrade"), "{message}");
+        assert!(message.ends_with("instead, through frametap with --upstream wss://chat.example.com)"), "{message}");
+    }
+    let relative = refused(301, Some("/v2/"));
+    assert!(relative.contains("a redirect to /v2/:"), "{relative}");
+    assert!(relative.contains("use the path it names"), "{relative}");
+    assert!(!relative.contains("--upstream"), "{relative}");
+    let nowhere = refused(302, None);
+    assert!(nowhere.contains("without a Location"), "{nowhere}");
+    assert!(!refused(304, None).contains("redirect"), "304 Not Modified is no redirect");
+}
