@@ -620,3 +620,33 @@ async fn two_hundred_connections_run_independently() {
     assert_eq!(closes, 200);
     assert_eq!(frames(&capture).iter().filter(|f| f.opcode == Opcode::Text).count(), 200 * 10);
 }
+
+/// An upgrade whose answer has more header lines than hyper allows by default (100): a 101 with 150 Set-Cookie
+/// lines (a load balancer's, an SSO's) is relayed whole, as a browser would take it, and a client request with
+/// 150 header lines reaches the upstream. Before, the 101 was refused as "message head is too large" and the
+/// client got a 502, and the request a silent 431.
+#[tokio::test]
+async fn heads_with_many_header_lines_pass_both_ways() {
+    let cookies: Vec<(String, String)> =
+        (0..150).map(|i| ("Set-Cookie".to_owned(), format!("c{i}=v{i}; Path=/"))).collect();
+    let answer = cookies.clone();
+    let (server, mut heads) = raw::start_raw_server(move |_: &str| Answer::Upgrade(answer.clone()), raw_echo).await;
+    let proxy = start_proxy(test_config(&format!("ws://{server}"))).await;
+    let names: Vec<String> = (0..150).map(|i| format!("X-Custom-{i}")).collect();
+    let extra: Vec<(&str, &str)> = names.iter().map(|name| (name.as_str(), "1")).collect();
+    let (head, ws, _) = raw::connect(proxy.addr, "/v1", &extra).await;
+    let mut ws = ws.unwrap_or_else(|| panic!("not upgraded: {head}"));
+    let relayed = raw::head_headers(&head).into_iter().filter(|(name, _)| name == "set-cookie").count();
+    assert_eq!(relayed, 150, "every Set-Cookie line reaches the client: {head}");
+    let upstream_head = heads.recv().await.unwrap();
+    let custom =
+        raw::head_headers(&upstream_head).into_iter().filter(|(name, _)| name.starts_with("x-custom-")).count();
+    assert_eq!(custom, 150, "every header line of the client reaches the upstream");
+    ws.send(true, Opcode::Text, b"hi").await;
+    assert_eq!(&ws.frame().await.payload[..], b"hi");
+    drop(ws);
+    let capture = proxy.stop().await;
+    let response = open_of(&capture, 1).response.as_ref().unwrap();
+    assert_eq!(response.status, 101);
+    assert_eq!(response.headers.iter().filter(|(name, _)| name == "set-cookie").count(), 150);
+}

@@ -98,6 +98,7 @@ pub async fn serve_client<IO: RelayStream, B: Backend>(
         async move { Ok::<_, std::convert::Infallible>(handle::<IO, B>(req, client_addr, ctx, &backend).await) }
     });
     let connection = hyper::server::conn::http1::Builder::new()
+        .max_headers(super::MAX_HEADERS)
         .timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(ctx.config.handshake_timeout)
         .serve_connection(TokioIo::new(io), service)

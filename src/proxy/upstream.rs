@@ -266,8 +266,11 @@ async fn handshake(
         request = request.header(name.as_str(), value.as_str());
     }
     let request = request.body(Empty::<Bytes>::new()).map_err(|e| http_err(e.to_string()))?;
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| http_err(with_causes(&e)))?;
+    let (mut sender, connection) = hyper::client::conn::http1::Builder::new()
+        .max_headers(super::MAX_HEADERS)
+        .handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| http_err(with_causes(&e)))?;
     tokio::spawn(async move {
         if let Err(e) = connection.with_upgrades().await {
             tracing::debug!("upstream HTTP connection ended: {e}");
