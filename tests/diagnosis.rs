@@ -407,7 +407,10 @@ fn an_unreachable_upstream_is_diagnosed_at_its_open() {
     let d = s.diagnose();
     assert_eq!(d.details["initiator"], "proxy");
     let refused = cause(&d, "upgrade-refused");
-    assert!(refused["message"].as_str().unwrap().contains("could not be reached: could not connect"), "{refused}");
+    assert!(
+        refused["message"].as_str().unwrap().contains("the connection to the upstream failed: could not connect"),
+        "{refused}"
+    );
 }
 
 #[test]

@@ -7,7 +7,9 @@ use crate::profile::Profile;
 /// Why `open`'s upgrade did not succeed, or `None` when it did (a 101, or no answer recorded yet).
 pub(super) fn why_refused(open: &Open, profile: &dyn Profile) -> Option<String> {
     if let Some(error) = &open.error {
-        return Some(format!("the upstream could not be reached: {error}"));
+        // Not "could not be reached": the error may come after the upstream answered (a 101 with a wrong
+        // Sec-WebSocket-Accept, an answer cut off or too large), and the error itself says which step failed.
+        return Some(format!("the connection to the upstream failed: {error}"));
     }
     let response = open.response.as_ref().filter(|response| response.status != 101)?;
     let status = response.status;

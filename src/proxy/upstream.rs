@@ -124,7 +124,8 @@ impl UpstreamBase {
     }
 }
 
-/// Why the upstream could not be reached; each names exactly what failed (the client gets it in a 502).
+/// Why the upgrade failed without an answer to relay (the upstream could not be reached, or its answer opens no
+/// WebSocket); each names exactly what failed (the client gets it in a 502).
 #[derive(Debug, thiserror::Error)]
 pub enum DialError {
     #[error("DNS lookup of {host} failed: {detail}")]
@@ -297,12 +298,9 @@ async fn handshake(
             tcp_rtt_ms: None,
         });
     }
-    let accept = response.headers().get("sec-websocket-accept").and_then(|v| v.to_str().ok());
     let expected = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
-    if accept != Some(expected.as_str()) {
-        return Err(http_err(format!(
-            "the upstream answered 101 with Sec-WebSocket-Accept {accept:?}, expected {expected:?}: not a WebSocket server"
-        )));
+    if let Some(problem) = accept_problem(response.headers().get("sec-websocket-accept"), &expected) {
+        return Err(http_err(format!("the upstream answered 101 {problem}: not a WebSocket server")));
     }
     let upgraded = hyper::upgrade::on(&mut response).await.map_err(|e| http_err(with_causes(&e)))?;
     let parts = upgraded
@@ -317,6 +315,20 @@ async fn handshake(
         round_trip,
         tcp_rtt_ms: None,
     })
+}
+
+/// What is wrong with a 101's `Sec-WebSocket-Accept` (`None` when it is the `expected` one), in words.
+fn accept_problem(accept: Option<&http::HeaderValue>, expected: &str) -> Option<String> {
+    match accept {
+        None => Some(format!(
+            "without a Sec-WebSocket-Accept header (a WebSocket server derives it from the request's key: here \"{expected}\")"
+        )),
+        Some(value) if value.as_bytes() == expected.as_bytes() => None,
+        Some(value) => Some(format!(
+            "with Sec-WebSocket-Accept \"{}\", not the \"{expected}\" the request's key calls for",
+            String::from_utf8_lossy(value.as_bytes()).escape_debug()
+        )),
+    }
 }
 
 /// An error with the errors under it: hyper says only "connection error" for a reset, and keeps the reset (the
