@@ -650,3 +650,43 @@ async fn heads_with_many_header_lines_pass_both_ways() {
     assert_eq!(response.status, 101);
     assert_eq!(response.headers.iter().filter(|(name, _)| name == "set-cookie").count(), 150);
 }
+
+/// A fragmented message that goes past `--max-message` at one fragment, with more fragments behind it: frametap
+/// warns once and closes once (it used to add a `message-too-big` note for every later fragment, so the log read
+/// as if several messages had been too big).
+#[tokio::test]
+async fn a_message_past_the_limit_in_many_fragments_is_one_warning() {
+    let (server, _) = raw::start_raw_server(raw::upgrade_all, raw_echo).await;
+    let mut config = test_config(&format!("ws://{server}"));
+    config.relay.max_message = 100;
+    let proxy = start_proxy(config).await;
+    let mut ws = raw::connect(proxy.addr, "/", &[]).await.1.unwrap();
+    let mut burst = frametap::wire::encode_frame(false, Opcode::Binary, &[1u8; 60], Some([1, 2, 3, 4])).to_vec();
+    for fin in [false, false, false, true] {
+        burst.extend_from_slice(&frametap::wire::encode_frame(
+            fin,
+            Opcode::Continuation,
+            &[2u8; 60],
+            Some([1, 2, 3, 4]),
+        ));
+    }
+    ws.send_raw(&burst).await;
+    let close = ws.frame().await;
+    assert_eq!((close.header.opcode, &close.payload[..2]), (Opcode::Close, &1009u16.to_be_bytes()[..]));
+    ws.send(true, Opcode::Close, &close.payload[..2]).await;
+    let capture = proxy.stop().await;
+    let warnings: Vec<&str> = capture
+        .records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Note(n) if n.code == "message-too-big" => Some(n.message.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        warnings,
+        ["the client sent a message of 120 bytes, past --max-message 100: not passed on; frametap closes with 1009"]
+    );
+    let proxy_closes = frames(&capture).iter().filter(|f| f.from == Peer::Proxy).count();
+    assert_eq!(proxy_closes, 2, "one close to each side");
+}
