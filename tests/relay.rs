@@ -690,3 +690,35 @@ async fn a_message_past_the_limit_in_many_fragments_is_one_warning() {
     let proxy_closes = frames(&capture).iter().filter(|f| f.from == Peer::Proxy).count();
     assert_eq!(proxy_closes, 2, "one close to each side");
 }
+
+/// An upstream that reads the upgrade request and hangs up without answering (a gateway that dislikes a header):
+/// the client gets a 502, and the capture keeps the request as frametap wrote it, `--set-header` included, so the
+/// header can be checked. It used to be left out of every failed upgrade's `open` record.
+#[tokio::test]
+async fn a_failed_upgrade_records_the_request_frametap_sent() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = listener.local_addr().unwrap();
+    let (head_tx, head_rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let (head, _) = raw::read_head(&mut stream).await;
+        head_tx.send(head).unwrap();
+    });
+    let mut config = test_config(&format!("ws://{server}"));
+    config.set_headers = vec![("authorization".to_owned(), "Bearer abc".to_owned())];
+    let proxy = start_proxy(config).await;
+    let (head, ws, _) = raw::connect(proxy.addr, "/v1?x=1", &[("X-Client", "yes")]).await;
+    assert!(head.starts_with("HTTP/1.1 502") && ws.is_none(), "{head}");
+    let written = raw::head_headers(&head_rx.await.unwrap());
+    let capture = proxy.stop().await;
+    let open = open_of(&capture, 1);
+    assert!(open.error.as_deref().is_some_and(|e| e.contains("the upgrade request to")), "{open:?}");
+    let sent = open.upstream_request.as_ref().expect("the request frametap wrote upstream is recorded");
+    assert_eq!(sent.path, "/v1?x=1");
+    assert_eq!(
+        sent.headers.iter().map(|(n, v)| (n.to_ascii_lowercase(), v.clone())).collect::<Vec<_>>(),
+        written,
+        "the record holds what the upstream read"
+    );
+    assert!(written.contains(&("authorization".to_owned(), "Bearer abc".to_owned())), "{written:?}");
+}

@@ -189,6 +189,11 @@ pub async fn relay_upgrade<IO: RelayStream>(
         Ok(answer) => answer,
         Err(e) => {
             let message = e.to_string();
+            open.upstream_request = e.sent_headers().map(|headers| HttpRequest {
+                method: "GET".into(),
+                path: base.target(&path),
+                headers: headers.clone(),
+            });
             open.error = Some(message.clone());
             open.failed_ms = Some(opened.elapsed().as_secs_f64() * 1000.0);
             emit_handshake(&sink, open, &changes, Vec::new()).await;

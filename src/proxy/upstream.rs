@@ -136,8 +136,10 @@ pub enum DialError {
     Tls { host: String, detail: String },
     #[error("timed out after {secs:.1} s while {during}")]
     Timeout { secs: f64, during: &'static str },
+    /// The upgrade request was written (`sent`, as [`UpstreamAnswer::sent_headers`]) but no answer to relay came
+    /// of it: the connection ended, the answer was malformed or too large, or it was a 101 that opens no WebSocket.
     #[error("the upgrade request to {url} failed: {detail}")]
-    Http { url: String, detail: String },
+    Http { url: String, detail: String, sent: Headers },
     #[error("{0}")]
     Invalid(String),
     /// The upstream proxy could not be reached or refused the tunnel (`detail` names the proxy).
@@ -146,6 +148,16 @@ pub enum DialError {
     /// frametap was told to stop (Ctrl-C) while the connection still waited for the upstream.
     #[error("frametap was stopped (Ctrl-C) before the upstream answered")]
     Stopped,
+}
+
+impl DialError {
+    /// The request headers as written to the upstream, when the failure came after writing them.
+    pub fn sent_headers(&self) -> Option<&Headers> {
+        match self {
+            DialError::Http { sent, .. } => Some(sent),
+            _ => None,
+        }
+    }
 }
 
 /// The upstream's answer to the upgrade request.
@@ -250,7 +262,6 @@ async fn handshake(
     stream: UpstreamStream,
 ) -> Result<UpstreamAnswer, DialError> {
     let url = base.url_for(client_path_and_query);
-    let http_err = |detail: String| DialError::Http { url: url.clone(), detail };
     let key = tungstenite_key();
     // Host is the upstream's, unless --set-header replaced it (the client's own never reaches `headers`).
     let host = crate::event::header(headers, "host").map_or_else(|| base.host_header(), str::to_owned);
@@ -262,6 +273,7 @@ async fn handshake(
         ("sec-websocket-key".to_owned(), key.clone()),
     ];
     sent.extend(headers.iter().filter(|(name, _)| !name.eq_ignore_ascii_case("host")).cloned());
+    let http_err = |detail: String| DialError::Http { url: url.clone(), detail, sent: sent.clone() };
     let mut request = http::Request::builder().method("GET").uri(base.target(client_path_and_query));
     for (name, value) in &sent {
         request = request.header(name.as_str(), value.as_str());
