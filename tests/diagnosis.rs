@@ -702,8 +702,9 @@ fn a_200_to_the_upgrade_is_explained_as_a_url_that_is_not_a_websocket_endpoint()
     }
 }
 
-/// An upstream that could not be reached at all is the likely cause; that it is not the Guest API either is only
-/// possible (it matters once it is reachable), where an upstream that answers keeps it likely.
+/// An upstream connection that failed (unreachable, or an answer that opens no WebSocket) is the likely cause;
+/// that it is not the Guest API either is only possible (it matters once it opens), where an upstream that
+/// answers keeps it likely.
 #[test]
 fn an_unreachable_upstream_outranks_the_not_the_guest_api_rule() {
     let not_guest_api = |error: Option<&str>| {
@@ -723,10 +724,12 @@ fn an_unreachable_upstream_outranks_the_not_the_guest_api_rule() {
         "could not resolve nonexistent.invalid: failed to lookup address information",
         "could not connect to 127.0.0.1:9: connection refused",
         "timed out connecting to 10.255.255.1:443 after 10 s",
+        "the upgrade request to ws://nonexistent.invalid/v1 failed: the upstream answered 101 without a Sec-WebSocket-Accept header",
     ] {
         let rule = not_guest_api(Some(error));
         assert_eq!(rule["confidence"], "possible", "{rule}");
-        assert!(rule["message"].as_str().unwrap().contains("could not be reached"), "{rule}");
+        let message = rule["message"].as_str().unwrap();
+        assert!(message.starts_with("the connection to the upstream failed, and it is not the Guest API"), "{rule}");
     }
     assert_eq!(not_guest_api(None)["confidence"], "likely");
 }
