@@ -407,7 +407,10 @@ fn an_unreachable_upstream_is_diagnosed_at_its_open() {
     let d = s.diagnose();
     assert_eq!(d.details["initiator"], "proxy");
     let refused = cause(&d, "upgrade-refused");
-    assert!(refused["message"].as_str().unwrap().contains("could not be reached: could not connect"), "{refused}");
+    assert!(
+        refused["message"].as_str().unwrap().contains("the connection to the upstream failed: could not connect"),
+        "{refused}"
+    );
 }
 
 #[test]
@@ -699,8 +702,9 @@ fn a_200_to_the_upgrade_is_explained_as_a_url_that_is_not_a_websocket_endpoint()
     }
 }
 
-/// An upstream that could not be reached at all is the likely cause; that it is not the Guest API either is only
-/// possible (it matters once it is reachable), where an upstream that answers keeps it likely.
+/// An upstream connection that failed (unreachable, or an answer that opens no WebSocket) is the likely cause;
+/// that it is not the Guest API either is only possible (it matters once it opens), where an upstream that
+/// answers keeps it likely.
 #[test]
 fn an_unreachable_upstream_outranks_the_not_the_guest_api_rule() {
     let not_guest_api = |error: Option<&str>| {
@@ -720,10 +724,40 @@ fn an_unreachable_upstream_outranks_the_not_the_guest_api_rule() {
         "could not resolve nonexistent.invalid: failed to lookup address information",
         "could not connect to 127.0.0.1:9: connection refused",
         "timed out connecting to 10.255.255.1:443 after 10 s",
+        "the upgrade request to ws://nonexistent.invalid/v1 failed: the upstream answered 101 without a Sec-WebSocket-Accept header",
     ] {
         let rule = not_guest_api(Some(error));
         assert_eq!(rule["confidence"], "possible", "{rule}");
-        assert!(rule["message"].as_str().unwrap().contains("could not be reached"), "{rule}");
+        let message = rule["message"].as_str().unwrap();
+        assert!(message.starts_with("the connection to the upstream failed, and it is not the Guest API"), "{rule}");
     }
     assert_eq!(not_guest_api(None)["confidence"], "likely");
+}
+
+/// A redirect answering the upgrade (an upstream given as ws:// that sends everything to https://, a moved
+/// endpoint): the diagnosis says where it points, that browsers do not follow it, and the WebSocket URL to use.
+#[test]
+fn a_redirected_upgrade_names_where_it_points_and_the_websocket_url_to_use() {
+    let refused = |status: u16, location: Option<&str>| {
+        let mut s = Script::new("ws://chat.example.com/v1", Some(20.0));
+        if let Record::Open(open) = &mut s.records[1] {
+            let headers = location.map(|l| vec![("location".to_owned(), l.to_owned())]).unwrap_or_default();
+            open.response = Some(HttpResponse { status, headers, body: Some(String::new()), body_base64: None });
+        }
+        let d = s.diagnose();
+        cause(&d, "upgrade-refused")["message"].as_str().unwrap().to_owned()
+    };
+    for status in [301, 302, 307, 308] {
+        let message = refused(status, Some("https://chat.example.com/v1"));
+        assert!(message.contains(&format!("HTTP {status} (a redirect to https://chat.example.com/v1")), "{message}");
+        assert!(message.contains("browsers do not follow a redirect on a WebSocket upgrade"), "{message}");
+        assert!(message.ends_with("instead, through frametap with --upstream wss://chat.example.com)"), "{message}");
+    }
+    let relative = refused(301, Some("/v2/"));
+    assert!(relative.contains("a redirect to /v2/:"), "{relative}");
+    assert!(relative.contains("use the path it names"), "{relative}");
+    assert!(!relative.contains("--upstream"), "{relative}");
+    let nowhere = refused(302, None);
+    assert!(nowhere.contains("without a Location"), "{nowhere}");
+    assert!(!refused(304, None).contains("redirect"), "304 Not Modified is no redirect");
 }

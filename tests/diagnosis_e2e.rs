@@ -529,3 +529,39 @@ async fn a_refusal_page_that_is_gzipped_or_not_utf8_is_still_quoted_in_the_diagn
     let gzip_open = common::open_of(&capture, 1).response.clone().unwrap();
     assert!(gzip_open.body.is_none() && gzip_open.body_base64.is_some());
 }
+
+/// An upstream that is reached and answers, but not as a WebSocket server (a 101 with a wrong or no
+/// `Sec-WebSocket-Accept`): the diagnosis says the connection failed and why, not that the upstream "could not be
+/// reached" (it was), and quotes the header as sent, not as Rust's `Some("…")`.
+#[tokio::test]
+async fn a_101_with_a_wrong_accept_is_not_called_unreachable() {
+    use tokio::io::AsyncWriteExt as _;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        for accept in ["Sec-WebSocket-Accept: AAAA\r\n", ""] {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            common::raw::read_head(&mut stream).await;
+            let answer = format!(
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n{accept}\r\n"
+            );
+            stream.write_all(answer.as_bytes()).await.unwrap();
+        }
+    });
+    let proxy = start_analysing_proxy(upstream).await;
+    for _ in 0..2 {
+        let (head, ws, _) = common::raw::connect(proxy.addr, "/chat", &[]).await;
+        assert!(head.starts_with("HTTP/1.1 502") && ws.is_none(), "{head}");
+    }
+    let (capture, file, _dir) = proxy.stop().await;
+    for (conn, problem) in
+        [(1, "with Sec-WebSocket-Accept \"AAAA\", not the \""), (2, "without a Sec-WebSocket-Accept header")]
+    {
+        let (d, _) = diagnosis_and_inspect(&capture, &file, conn);
+        let message = cause(&d, "upgrade-refused")["message"].as_str().unwrap().to_owned();
+        assert!(message.contains("the connection to the upstream failed: the upgrade request to"), "{message}");
+        assert!(message.contains(&format!("the upstream answered 101 {problem}")), "{message}");
+        assert!(message.ends_with(": not a WebSocket server"), "{message}");
+        assert!(!message.contains("could not be reached") && !message.contains("Some("), "{message}");
+    }
+}

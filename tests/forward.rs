@@ -350,3 +350,33 @@ async fn an_upgrade_that_is_not_a_get_is_no_websocket_and_is_forwarded_unchanged
     let opens = capture.records.iter().filter(|r| matches!(r, Record::Open(_))).count();
     assert_eq!(opens, 0, "a POST was relayed as a WebSocket: {:?}", capture.records);
 }
+
+/// A page whose answer has more header lines than hyper allows by default (100) reaches the browser whole through
+/// forward mode, as it does directly. Before, frametap answered 502 "message head is too large".
+#[tokio::test]
+async fn an_answer_with_many_header_lines_is_forwarded_whole() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (mut tcp, _) = listener.accept().await.unwrap();
+        let mut head = Vec::new();
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            let mut buf = [0u8; 4096];
+            let n = tcp.read(&mut buf).await.unwrap();
+            assert!(n > 0, "the request head ended early");
+            head.extend_from_slice(&buf[..n]);
+        }
+        let cookies: String = (0..150).map(|i| format!("Set-Cookie: c{i}=v{i}\r\n")).collect();
+        let answer = format!("HTTP/1.1 200 OK\r\nContent-Length: 4\r\nConnection: close\r\n{cookies}\r\npage");
+        tcp.write_all(answer.as_bytes()).await.unwrap();
+    });
+    let forward = start_forward(&[], None, UpstreamProxies::direct()).await;
+    let mut tcp = TcpStream::connect(forward.addr).await.unwrap();
+    let request = format!("GET http://{upstream}/ HTTP/1.1\r\nHost: {upstream}\r\nConnection: close\r\n\r\n");
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(STEP, tcp.read_to_string(&mut answer)).await.expect("the answer timed out").unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert_eq!(answer.to_ascii_lowercase().matches("set-cookie: c").count(), 150, "{answer}");
+    assert!(answer.ends_with("\r\n\r\npage"), "{answer}");
+}

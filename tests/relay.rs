@@ -651,3 +651,105 @@ async fn spans_in_the_capture_are_written_without_float_noise() {
         assert!(decimals <= 6, "{field} written as {written}: more digits than nanoseconds in milliseconds");
     }
 }
+
+/// An upgrade whose answer has more header lines than hyper allows by default (100): a 101 with 150 Set-Cookie
+/// lines (a load balancer's, an SSO's) is relayed whole, as a browser would take it, and a client request with
+/// 150 header lines reaches the upstream. Before, the 101 was refused as "message head is too large" and the
+/// client got a 502, and the request a silent 431.
+#[tokio::test]
+async fn heads_with_many_header_lines_pass_both_ways() {
+    let cookies: Vec<(String, String)> =
+        (0..150).map(|i| ("Set-Cookie".to_owned(), format!("c{i}=v{i}; Path=/"))).collect();
+    let answer = cookies.clone();
+    let (server, mut heads) = raw::start_raw_server(move |_: &str| Answer::Upgrade(answer.clone()), raw_echo).await;
+    let proxy = start_proxy(test_config(&format!("ws://{server}"))).await;
+    let names: Vec<String> = (0..150).map(|i| format!("X-Custom-{i}")).collect();
+    let extra: Vec<(&str, &str)> = names.iter().map(|name| (name.as_str(), "1")).collect();
+    let (head, ws, _) = raw::connect(proxy.addr, "/v1", &extra).await;
+    let mut ws = ws.unwrap_or_else(|| panic!("not upgraded: {head}"));
+    let relayed = raw::head_headers(&head).into_iter().filter(|(name, _)| name == "set-cookie").count();
+    assert_eq!(relayed, 150, "every Set-Cookie line reaches the client: {head}");
+    let upstream_head = heads.recv().await.unwrap();
+    let custom =
+        raw::head_headers(&upstream_head).into_iter().filter(|(name, _)| name.starts_with("x-custom-")).count();
+    assert_eq!(custom, 150, "every header line of the client reaches the upstream");
+    ws.send(true, Opcode::Text, b"hi").await;
+    assert_eq!(&ws.frame().await.payload[..], b"hi");
+    drop(ws);
+    let capture = proxy.stop().await;
+    let response = open_of(&capture, 1).response.as_ref().unwrap();
+    assert_eq!(response.status, 101);
+    assert_eq!(response.headers.iter().filter(|(name, _)| name == "set-cookie").count(), 150);
+}
+
+/// A fragmented message that goes past `--max-message` at one fragment, with more fragments behind it: frametap
+/// warns once and closes once (it used to add a `message-too-big` note for every later fragment, so the log read
+/// as if several messages had been too big).
+#[tokio::test]
+async fn a_message_past_the_limit_in_many_fragments_is_one_warning() {
+    let (server, _) = raw::start_raw_server(raw::upgrade_all, raw_echo).await;
+    let mut config = test_config(&format!("ws://{server}"));
+    config.relay.max_message = 100;
+    let proxy = start_proxy(config).await;
+    let mut ws = raw::connect(proxy.addr, "/", &[]).await.1.unwrap();
+    let mut burst = frametap::wire::encode_frame(false, Opcode::Binary, &[1u8; 60], Some([1, 2, 3, 4])).to_vec();
+    for fin in [false, false, false, true] {
+        burst.extend_from_slice(&frametap::wire::encode_frame(
+            fin,
+            Opcode::Continuation,
+            &[2u8; 60],
+            Some([1, 2, 3, 4]),
+        ));
+    }
+    ws.send_raw(&burst).await;
+    let close = ws.frame().await;
+    assert_eq!((close.header.opcode, &close.payload[..2]), (Opcode::Close, &1009u16.to_be_bytes()[..]));
+    ws.send(true, Opcode::Close, &close.payload[..2]).await;
+    let capture = proxy.stop().await;
+    let warnings: Vec<&str> = capture
+        .records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Note(n) if n.code == "message-too-big" => Some(n.message.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        warnings,
+        ["the client sent a message of 120 bytes, past --max-message 100: not passed on; frametap closes with 1009"]
+    );
+    let proxy_closes = frames(&capture).iter().filter(|f| f.from == Peer::Proxy).count();
+    assert_eq!(proxy_closes, 2, "one close to each side");
+}
+
+/// An upstream that reads the upgrade request and hangs up without answering (a gateway that dislikes a header):
+/// the client gets a 502, and the capture keeps the request as frametap wrote it, `--set-header` included, so the
+/// header can be checked. It used to be left out of every failed upgrade's `open` record.
+#[tokio::test]
+async fn a_failed_upgrade_records_the_request_frametap_sent() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = listener.local_addr().unwrap();
+    let (head_tx, head_rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let (head, _) = raw::read_head(&mut stream).await;
+        head_tx.send(head).unwrap();
+    });
+    let mut config = test_config(&format!("ws://{server}"));
+    config.set_headers = vec![("authorization".to_owned(), "Bearer abc".to_owned())];
+    let proxy = start_proxy(config).await;
+    let (head, ws, _) = raw::connect(proxy.addr, "/v1?x=1", &[("X-Client", "yes")]).await;
+    assert!(head.starts_with("HTTP/1.1 502") && ws.is_none(), "{head}");
+    let written = raw::head_headers(&head_rx.await.unwrap());
+    let capture = proxy.stop().await;
+    let open = open_of(&capture, 1);
+    assert!(open.error.as_deref().is_some_and(|e| e.contains("the upgrade request to")), "{open:?}");
+    let sent = open.upstream_request.as_ref().expect("the request frametap wrote upstream is recorded");
+    assert_eq!(sent.path, "/v1?x=1");
+    assert_eq!(
+        sent.headers.iter().map(|(n, v)| (n.to_ascii_lowercase(), v.clone())).collect::<Vec<_>>(),
+        written,
+        "the record holds what the upstream read"
+    );
+    assert!(written.contains(&("authorization".to_owned(), "Bearer abc".to_owned())), "{written:?}");
+}

@@ -209,7 +209,8 @@ pub struct Open {
     /// The upstream's answer, as relayed to the client (status 101 for an accepted upgrade).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response: Option<HttpResponse>,
-    /// Why the upstream could not be reached; the client got a 502 naming it.
+    /// Why the upgrade failed without an answer to relay (the upstream could not be reached, or its answer opens
+    /// no WebSocket); the client got a 502 naming it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// Milliseconds from sending the upgrade request upstream to its response: the handshake round trip.

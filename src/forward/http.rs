@@ -118,7 +118,10 @@ async fn open_sender(
     connector: &UpstreamConnector,
 ) -> anyhow::Result<hyper::client::conn::http1::SendRequest<Incoming>> {
     let io = connector.connect(target).await?;
-    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io)).await?;
+    let (sender, conn) = hyper::client::conn::http1::Builder::new()
+        .max_headers(crate::proxy::MAX_HEADERS)
+        .handshake(TokioIo::new(io))
+        .await?;
     let authority = target.authority();
     tokio::spawn(async move {
         if let Err(e) = conn.with_upgrades().await {
@@ -171,6 +174,7 @@ pub async fn serve_http<F, Fut>(
         }
     });
     let conn = hyper::server::conn::http1::Builder::new()
+        .max_headers(crate::proxy::MAX_HEADERS)
         .timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(header_timeout)
         .serve_connection(TokioIo::new(io), service)

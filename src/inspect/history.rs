@@ -348,20 +348,7 @@ impl ConnHistory {
                 self.auto_pending = false;
             }
         }
-        self.refused = match (&open.error, &open.response) {
-            (Some(error), _) => Some(format!("the upstream could not be reached: {error}")),
-            (None, Some(response)) if response.status != 101 => {
-                let hint = self.profile.refused_hint(response.status).unwrap_or(match response.status {
-                    403 => " (the server refused this client: an Origin it does not allow, or missing credentials, are the usual reasons)",
-                    401 => " (the upstream wants credentials on the upgrade request)",
-                    429 => " (rate limited before the WebSocket even opened)",
-                    200..=299 => " (the URL answers plain HTTP but is not a WebSocket endpoint, as a web page or a REST URL answers: check the host and path of the upstream URL)",
-                    _ => "",
-                });
-                Some(format!("the upstream refused the upgrade with HTTP {}{hint}", response.status))
-            }
-            _ => None,
-        };
+        self.refused = super::refused::why_refused(open, self.profile.as_ref());
         let findings = self.profile.open(open, self.upstream.as_deref());
         self.add_findings(findings);
         self.handshake_problems = super::handshake::problems(open);

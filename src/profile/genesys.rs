@@ -70,7 +70,8 @@ pub struct Genesys {
     pending: HashMap<String, Pending>,
     /// The upstream lint finding, kept for the close analysis.
     upstream_finding: Option<Finding>,
-    /// The upstream could not be reached at all (DNS, refused, timeout): the `open` record has an error.
+    /// The upgrade failed without an answer to relay (DNS, refused, timeout, or an answer that opens no WebSocket):
+    /// the `open` record has an error.
     unreachable: bool,
     /// `durationSeconds` from the last SessionResponse: the inactivity before the session expires.
     duration_seconds: Option<i64>,
@@ -147,10 +148,11 @@ impl Profile for Genesys {
         if finding.severity != Severity::Error {
             return Vec::new();
         }
-        // An upstream that could not be reached explains the failure by itself (`upgrade-refused`); that it is
-        // not the Guest API either matters once it is reachable.
+        // An upgrade that failed without an answer explains the failure by itself (`upgrade-refused`); that the
+        // upstream is not the Guest API either matters once it answers. Not "could not be reached": the error may
+        // come after the upstream answered (a 101 that opens no WebSocket).
         let (confidence, message) = if self.unreachable {
-            (Confidence::Possible, "the upstream could not be reached, and it is not the Guest API either: once it is reachable, Guest API requests would likely fail there whatever the token")
+            (Confidence::Possible, "the connection to the upstream failed, and it is not the Guest API either: once it opens, Guest API requests would likely fail there whatever the token")
         } else {
             (Confidence::Likely, "the connection went to an endpoint that is not the Guest API, so Guest API requests likely fail there whatever the token")
         };

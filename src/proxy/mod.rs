@@ -31,6 +31,11 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long shutdown waits, past the close timeout, for connections to finish.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+/// Most header lines an HTTP head may have, on every leg (the client's request and the upstream's answer, in
+/// reverse and forward mode). hyper's own default, 100, refused a 101 with many Set-Cookie lines as "message head
+/// is too large" and failed it with a 502, though browsers count no headers (Chromium bounds a head's size, at
+/// 256 KiB; hyper bounds it too, at about 400 KiB).
+pub const MAX_HEADERS: usize = 1024;
 /// Default `--max-message`: 64 MiB.
 pub const DEFAULT_MAX_MESSAGE: u64 = 64 * 1024 * 1024;
 

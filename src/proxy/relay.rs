@@ -157,6 +157,9 @@ struct Pump<'a, R, W> {
     shared: &'a Shared<'a>,
     /// Bytes of an oversized frame still to discard.
     skip: u64,
+    /// True once a frame or message from `from` went past `--max-message`: the fragments of that message still to
+    /// come are discarded too, without a note or a close of their own (one message, one warning).
+    refused_too_big: bool,
     /// False once frametap closed towards `to`, or refused a frame from `from`: nothing more is passed on.
     forwarding: bool,
     /// True once a close frame went to `to`: frametap then sends it no close of its own.
@@ -181,6 +184,7 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Pump<'a, R, W> {
             scanner: FrameScanner::new(shared.max_message),
             shared,
             skip: 0,
+            refused_too_big: false,
             forwarding: true,
             close_forwarded: false,
             closes_seen: 0,
@@ -296,6 +300,9 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Pump<'a, R, W> {
 
     fn refuse_too_big(&mut self, opcode: Opcode, message_len: u64) {
         self.forwarding = false;
+        if std::mem::replace(&mut self.refused_too_big, true) {
+            return;
+        }
         let what = format!(
             "the {} sent a {} of {message_len} bytes, past --max-message {}",
             self.from.as_str(),

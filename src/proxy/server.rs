@@ -98,6 +98,7 @@ pub async fn serve_client<IO: RelayStream, B: Backend>(
         async move { Ok::<_, std::convert::Infallible>(handle::<IO, B>(req, client_addr, ctx, &backend).await) }
     });
     let connection = hyper::server::conn::http1::Builder::new()
+        .max_headers(super::MAX_HEADERS)
         .timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(ctx.config.handshake_timeout)
         .serve_connection(TokioIo::new(io), service)
@@ -188,6 +189,11 @@ pub async fn relay_upgrade<IO: RelayStream>(
         Ok(answer) => answer,
         Err(e) => {
             let message = e.to_string();
+            open.upstream_request = e.sent_headers().map(|headers| HttpRequest {
+                method: "GET".into(),
+                path: base.target(&path),
+                headers: headers.clone(),
+            });
             open.error = Some(message.clone());
             open.failed_ms = Some(millis(opened.elapsed()));
             emit_handshake(&sink, open, &changes, Vec::new()).await;

@@ -124,7 +124,8 @@ impl UpstreamBase {
     }
 }
 
-/// Why the upstream could not be reached; each names exactly what failed (the client gets it in a 502).
+/// Why the upgrade failed without an answer to relay (the upstream could not be reached, or its answer opens no
+/// WebSocket); each names exactly what failed (the client gets it in a 502).
 #[derive(Debug, thiserror::Error)]
 pub enum DialError {
     #[error("DNS lookup of {host} failed: {detail}")]
@@ -135,8 +136,10 @@ pub enum DialError {
     Tls { host: String, detail: String },
     #[error("timed out after {secs:.1} s while {during}")]
     Timeout { secs: f64, during: &'static str },
+    /// The upgrade request was written (`sent`, as [`UpstreamAnswer::sent_headers`]) but no answer to relay came
+    /// of it: the connection ended, the answer was malformed or too large, or it was a 101 that opens no WebSocket.
     #[error("the upgrade request to {url} failed: {detail}")]
-    Http { url: String, detail: String },
+    Http { url: String, detail: String, sent: Headers },
     #[error("{0}")]
     Invalid(String),
     /// The upstream proxy could not be reached or refused the tunnel (`detail` names the proxy).
@@ -145,6 +148,16 @@ pub enum DialError {
     /// frametap was told to stop (Ctrl-C) while the connection still waited for the upstream.
     #[error("frametap was stopped (Ctrl-C) before the upstream answered")]
     Stopped,
+}
+
+impl DialError {
+    /// The request headers as written to the upstream, when the failure came after writing them.
+    pub fn sent_headers(&self) -> Option<&Headers> {
+        match self {
+            DialError::Http { sent, .. } => Some(sent),
+            _ => None,
+        }
+    }
 }
 
 /// The upstream's answer to the upgrade request.
@@ -249,7 +262,6 @@ async fn handshake(
     stream: UpstreamStream,
 ) -> Result<UpstreamAnswer, DialError> {
     let url = base.url_for(client_path_and_query);
-    let http_err = |detail: String| DialError::Http { url: url.clone(), detail };
     let key = tungstenite_key();
     // Host is the upstream's, unless --set-header replaced it (the client's own never reaches `headers`).
     let host = crate::event::header(headers, "host").map_or_else(|| base.host_header(), str::to_owned);
@@ -261,13 +273,17 @@ async fn handshake(
         ("sec-websocket-key".to_owned(), key.clone()),
     ];
     sent.extend(headers.iter().filter(|(name, _)| !name.eq_ignore_ascii_case("host")).cloned());
+    let http_err = |detail: String| DialError::Http { url: url.clone(), detail, sent: sent.clone() };
     let mut request = http::Request::builder().method("GET").uri(base.target(client_path_and_query));
     for (name, value) in &sent {
         request = request.header(name.as_str(), value.as_str());
     }
     let request = request.body(Empty::<Bytes>::new()).map_err(|e| http_err(e.to_string()))?;
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| http_err(with_causes(&e)))?;
+    let (mut sender, connection) = hyper::client::conn::http1::Builder::new()
+        .max_headers(super::MAX_HEADERS)
+        .handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| http_err(with_causes(&e)))?;
     tokio::spawn(async move {
         if let Err(e) = connection.with_upgrades().await {
             tracing::debug!("upstream HTTP connection ended: {e}");
@@ -294,12 +310,9 @@ async fn handshake(
             tcp_rtt_ms: None,
         });
     }
-    let accept = response.headers().get("sec-websocket-accept").and_then(|v| v.to_str().ok());
     let expected = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
-    if accept != Some(expected.as_str()) {
-        return Err(http_err(format!(
-            "the upstream answered 101 with Sec-WebSocket-Accept {accept:?}, expected {expected:?}: not a WebSocket server"
-        )));
+    if let Some(problem) = accept_problem(response.headers().get("sec-websocket-accept"), &expected) {
+        return Err(http_err(format!("the upstream answered 101 {problem}: not a WebSocket server")));
     }
     let upgraded = hyper::upgrade::on(&mut response).await.map_err(|e| http_err(with_causes(&e)))?;
     let parts = upgraded
@@ -314,6 +327,20 @@ async fn handshake(
         round_trip,
         tcp_rtt_ms: None,
     })
+}
+
+/// What is wrong with a 101's `Sec-WebSocket-Accept` (`None` when it is the `expected` one), in words.
+fn accept_problem(accept: Option<&http::HeaderValue>, expected: &str) -> Option<String> {
+    match accept {
+        None => Some(format!(
+            "without a Sec-WebSocket-Accept header (a WebSocket server derives it from the request's key: here \"{expected}\")"
+        )),
+        Some(value) if value.as_bytes() == expected.as_bytes() => None,
+        Some(value) => Some(format!(
+            "with Sec-WebSocket-Accept \"{}\", not the \"{expected}\" the request's key calls for",
+            String::from_utf8_lossy(value.as_bytes()).escape_debug()
+        )),
+    }
 }
 
 /// An error with the errors under it: hyper says only "connection error" for a reset, and keeps the reset (the
