@@ -270,21 +270,40 @@ fn export_speaks_chrome_har() {
     assert_eq!(entries[1]["request"]["url"], "ws://localhost/", "a sim: upstream is not a URL");
 }
 
-/// An entry's `time` is the connection's span in milliseconds to the microsecond, as recorded: never float noise
-/// such as `1.4760000000000002` (1,476 µs as seconds times 1000).
+/// An entry's `time` is the sum of its `timings` that are not -1 (HAR 1.2, and what Chrome writes): the handshake
+/// round trip (`wait`) and the rest of the connection's life (`receive`), so the connection's span in milliseconds
+/// to the microsecond, as recorded: never float noise such as `1.4760000000000002` (1,476 µs as seconds times 1000).
 #[test]
-fn export_times_are_whole_microseconds() {
+fn export_times_are_the_sum_of_the_timings_in_whole_microseconds() {
     let records = rich_capture();
     let mut open = records.iter().find(|r| matches!(r, Record::Open(_)) && r.conn() == Some(1)).unwrap().clone();
     let mut close = records.iter().find(|r| matches!(r, Record::Close(_))).unwrap().clone();
     let meta = records[0].clone();
-    for (span, shown) in [(1_476, "1.476"), (4_003, "4.003"), (98_999_991, "98999.991")] {
+    let cases = [
+        (1_476, Some(0.3), "1.476", "0.3", "1.176"),
+        (4_003, None, "4.003", "0.0", "4.003"),
+        (98_999_991, Some(42.125), "98999.991", "42.125", "98957.866"),
+        (12_000, Some(7.000_4), "12.0", "7.0", "5.0"),
+        // A handshake longer than the records' span (clocks that disagree): the timings still add up.
+        (1_000, Some(2.5), "2.5", "2.5", "0.0"),
+    ];
+    for (span, handshake_ms, time, wait, receive) in cases {
         if let (Record::Open(o), Record::Close(c)) = (&mut open, &mut close) {
             o.ts = ts(0);
+            o.handshake_ms = handshake_ms;
             c.ts = ts(span);
         }
         let har = capture_to_har(&[meta.clone(), open.clone(), close.clone()]);
-        assert_eq!(har["log"]["entries"][0]["time"].to_string(), shown, "{span} µs");
+        let entry = &har["log"]["entries"][0];
+        let shown = [&entry["time"], &entry["timings"]["wait"], &entry["timings"]["receive"]].map(|v| v.to_string());
+        assert_eq!(shown, [time, wait, receive], "{span} µs, handshake {handshake_ms:?}");
+        let timings = entry["timings"].as_object().unwrap();
+        let sum: f64 = ["blocked", "dns", "connect", "send", "wait", "receive"]
+            .iter()
+            .map(|name| timings[*name].as_f64().unwrap())
+            .filter(|t| *t != -1.0)
+            .sum();
+        assert!((sum - entry["time"].as_f64().unwrap()).abs() < 1e-9, "time is the timings' sum: {entry}");
     }
 }
 
