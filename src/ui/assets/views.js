@@ -267,12 +267,21 @@ function row2(label, value) {
 }
 
 /**
+ * True while a saved file (`frametap ui FILE`) is still being read into the page: a connection's close may be further
+ * on in it, so none is said to have no close yet.
+ */
+export function stillLoading(session) {
+  return session.source === 'file' && !session.loaded;
+}
+
+/**
  * A connection a saved file (`frametap ui FILE`) holds no close for: why, and how long it is known to have lasted
  * (from its open to the capture's end when the capture ended while it was open, else to its own last record). Null
- * in a live session (it is open), for a connection with a close, and for an upgrade that never opened.
+ * in a live session (it is open), while the file is still loading, for a connection with a close, and for an
+ * upgrade that never opened.
  */
 export function unclosed(conn, session) {
-  if (session.source !== 'file' || conn.close || !conn.open || conn.open.error) return null;
+  if (session.source !== 'file' || stillLoading(session) || conn.close || !conn.open || conn.open.error) return null;
   if (conn.open.response && conn.open.response.status !== 101) return null;
   const imported = session.meta?.mode === 'import';
   const end = session.end;
@@ -298,6 +307,9 @@ export function closeCard(conn, selectFrame, session = {}) {
         row2('opened', el('span', { text: conn.open.ts })),
         row2(missing.untilEnd ? 'capture ended' : 'last record', el('span', { text: missing.until })),
         row2('duration', el('span', { text: missing.ms != null ? `at least ${duration(missing.ms)}` : 'unknown' }))));
+  }
+  if (!conn.close && !d && conn.open && stillLoading(session)) {
+    return el('p.muted.empty', { text: 'Loading the file… how this connection ended may be further on in it.' });
   }
   if (!conn.close && !d) return el('p.muted.empty', { text: conn.open ? 'This connection is still open.' : 'Select a connection.' });
   const dd = d || {};
