@@ -951,3 +951,63 @@ fn a_message_time_out_of_range_is_warned_about_and_the_message_kept() {
     assert_eq!(frames[1].ts, frames[0].ts, "dated as the message before it");
     assert!(warnings.iter().any(|w| w.contains("entry 1, message 2: `time` 1e300 is out of range")), "{warnings:#?}");
 }
+
+/// A close time no capture can hold (`_webSocketClose.timestamp` 1e300, or a string), or an entry `time` that gives
+/// none, is warned about as out-of-range message times are, saying what the close was dated by instead.
+#[test]
+fn a_close_time_out_of_range_is_warned_about_and_the_close_dated_otherwise() {
+    let entry = |close: serde_json::Value, time: serde_json::Value| {
+        let mut entry = json!({
+            "startedDateTime": "2026-11-26T10:00:00.000Z", "time": time, "_resourceType": "websocket",
+            "request": {"method": "GET", "url": "wss://example.com/socket", "headers": []},
+            "response": {"status": 101, "headers": []},
+            "_webSocketMessages": [
+                {"type": "send", "time": 1795687201.0, "opcode": 1, "data": "first"},
+                {"type": "receive", "time": 1795687202.0, "opcode": 8, "code": 1000, "data": "bye"}
+            ]
+        });
+        if !close.is_null() {
+            entry["_webSocketClose"] = close;
+        }
+        json!({"log": {"creator": {"name": "HTTP Toolkit"}, "entries": [entry]}})
+    };
+    let close_of = |records: &[Record]| {
+        records.iter().find_map(|r| if let Record::Close(c) = r { Some(c.clone()) } else { None }).unwrap()
+    };
+    let cases = [
+        (
+            json!({"code": 1000, "reason": "bye", "timestamp": 1e300}),
+            json!(900_000_000.0),
+            "entry 1: `_webSocketClose.timestamp` 1e300 is out of range (no date a capture can hold): the close is \
+             dated by startedDateTime + the entry's `time`",
+        ),
+        (
+            json!({"code": 1000, "reason": "bye", "timestamp": "soon"}),
+            json!(900_000_000.0),
+            "entry 1: `_webSocketClose.timestamp` \"soon\" is not a number: the close is dated by startedDateTime + \
+             the entry's `time`",
+        ),
+        (
+            json!(null),
+            json!(1e300),
+            "entry 1: the entry's `time` 1e300 is out of range (no date a capture can hold): the close is dated by \
+             startedDateTime",
+        ),
+    ];
+    for (close, time, said) in cases {
+        let (records, warnings) = har_to_records(&entry(close.clone(), time.clone())).unwrap();
+        assert!(warnings.iter().any(|w| w == said), "{close} / {time}: {warnings:#?}");
+        let close_record = close_of(&records);
+        let started = frametap::event::Ts::from_micros(1_795_687_200_000_000).unwrap();
+        let expected = match time.as_f64() {
+            Some(ms) if ms < 1e12 => frametap::event::Ts::from_micros(started.micros() + (ms * 1000.0) as i64).unwrap(),
+            _ => frames(&records).last().unwrap().ts,
+        };
+        assert_eq!(close_record.ts, expected, "{close} / {time}: dated as said");
+    }
+    // A usable timestamp is used, and nothing is said.
+    let (records, warnings) =
+        har_to_records(&entry(json!({"code": 1000, "timestamp": 1795687203.5}), json!(5))).unwrap();
+    assert!(!warnings.iter().any(|w| w.contains("dated by")), "{warnings:#?}");
+    assert_eq!(close_of(&records).ts.micros(), 1_795_687_203_500_000);
+}

@@ -30,7 +30,7 @@ pub(super) fn close_payload(message: &Value, data: &str, odd: &mut dyn FnMut(Str
         }
         _ => {
             odd(format!(
-                "close `data` {data:?} holds no close code (there is no `code`, and its first 2 characters are not                  the 2 bytes of one): imported without a code or reason"
+                "close `data` {data:?} holds no close code (there is no `code`, and its first 2 characters are not the 2 bytes of one): imported without a code or reason"
             ));
             Vec::new()
         }
@@ -72,31 +72,49 @@ impl CloseFrames {
     }
 }
 
+/// When the close happened by the HAR: `_webSocketClose.timestamp`, else `startedDateTime` + the entry's `time`,
+/// else `startedDateTime`; a value that is there but unusable is warned about, never passed over silently.
+fn close_time(close: &Value, entry: &Value, started: Ts, warn: &mut dyn FnMut(String)) -> Ts {
+    // As message times are said: `1e300`, not serde_json's `1e+300`.
+    let unusable = |value: &Value| match value.as_f64() {
+        Some(number) => format!("{number:?} is out of range (no date a capture can hold)"),
+        None => format!("{value} is not a number"),
+    };
+    let stamp = &close["timestamp"];
+    if let Some(ts) = stamp.as_f64().and_then(ts_from_epoch_secs) {
+        return ts;
+    }
+    let time = &entry["time"];
+    let by_time = time.as_f64().and_then(|ms| Ts::from_micros(started.micros().checked_add((ms * 1000.0) as i64)?));
+    let instead = if by_time.is_some() { "startedDateTime + the entry's `time`" } else { "startedDateTime" };
+    if !stamp.is_null() {
+        warn(format!("`_webSocketClose.timestamp` {}: the close is dated by {instead}", unusable(stamp)));
+    } else if by_time.is_none() && !time.is_null() {
+        warn(format!("the entry's `time` {}: the close is dated by {instead}", unusable(time)));
+    }
+    by_time.unwrap_or(started)
+}
+
 /// How the entry ended: HTTP Toolkit's `_webSocketClose` (the close code and reason, or "aborted", but not who
 /// closed first), and the close frames among the messages, whose first sender is who closed first. With no
 /// close frame, the close says the closer is unknown (`initiator_unknown`) instead of guessing. It is dated by
 /// `_webSocketClose.timestamp`, else by the entry's `startedDateTime` + `time` (which, for an aborted connection,
-/// can end before its messages do), and never before `last_message`.
+/// can end before its messages do), and never before `last_message`. A timestamp or `time` that is there but holds
+/// no date a capture can hold is said through `warn`, with what the close was dated by instead.
 pub(super) fn recorded_close(
     conn: ConnId,
     started: Ts,
     last_message: Ts,
     entry: &Value,
     frames: &CloseFrames,
+    warn: &mut dyn FnMut(String),
 ) -> Option<Close> {
     let close = match entry.get("_webSocketClose") {
         Some(close) => close,
         None if frames.first.is_some() => &Value::Null,
         None => return None,
     };
-    let recorded = close["timestamp"]
-        .as_f64()
-        .and_then(ts_from_epoch_secs)
-        .or_else(|| {
-            let ms = entry["time"].as_f64()?;
-            Ts::from_micros(started.micros().checked_add((ms * 1000.0) as i64)?)
-        })
-        .unwrap_or(started);
+    let recorded = close_time(close, entry, started, warn);
     let ended = recorded.max(last_message);
     let moved =
         if ended > recorded { "; dated at the last message, as the HAR's time for the close is earlier" } else { "" };
