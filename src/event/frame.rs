@@ -92,12 +92,10 @@ impl Frame {
     }
     /// The close code and reason of a close frame (`None, None` for an empty close payload).
     pub fn close_parts(&self) -> (Option<u16>, Option<String>) {
-        if self.opcode != Opcode::Close || self.payload.len() < 2 {
+        if self.opcode != Opcode::Close {
             return (None, None);
         }
-        let code = u16::from_be_bytes([self.payload[0], self.payload[1]]);
-        let reason = std::str::from_utf8(&self.payload[2..]).ok().map(str::to_owned);
-        (Some(code), reason)
+        parse_close_payload(&self.payload)
     }
 }
 
