@@ -121,9 +121,30 @@ export function isTyping(f) {
   return Array.isArray(events) && events.length > 0 && events.every(e => e && e.eventType === 'Typing');
 }
 
+/**
+ * A text fragment that is not whole UTF-8 on its own, read as the terminal log reads it: a character split across
+ * fragments shows as U+FFFD at the edge it was split at (a continuation's first bytes, the last ones of a fragment
+ * with more to come). Null when bytes inside are not UTF-8, or the frame carries no text. Reads the first 2,400 bytes.
+ */
+function fragmentText(f) {
+  const texty = (f.opcode === 'text' && f.fin === false) || (f.opcode === 'continuation' && f.text_message);
+  if (!texty || !f.base64) return null;
+  const bytes = base64Bytes(f.base64.slice(0, 3200));
+  const mayEndInside = f.fin === false || f.base64.length > 3200 || bytes.length < f.len;
+  let start = 0;
+  if (f.opcode === 'continuation') while (start < 3 && (bytes[start] & 0xc0) === 0x80) start++;
+  const strict = new TextDecoder('utf-8', { fatal: true });
+  for (let end = bytes.length; end >= Math.max(start, bytes.length - (mayEndInside ? 3 : 0)); end--) {
+    try {
+      return (start ? '\uFFFD' : '') + strict.decode(bytes.subarray(start, end)) + (end < bytes.length ? '\uFFFD' : '');
+    } catch { /* one byte fewer at the end */ }
+  }
+  return null;
+}
+
 export function preview(f) {
   if (f.opcode === 'close') return f.code != null ? `${closeName(f.code)}${f.reason ? ' · ' + f.reason : ''}` : 'close (no code)';
-  const t = frameText(f);
+  const t = frameText(f) ?? fragmentText(f);
   if (t != null) {
     // The text as sent (never re-serialised: that would round big numbers and drop duplicate keys), with each
     // control character and the whitespace after it folded to one space.
