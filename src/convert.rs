@@ -1,5 +1,6 @@
-//! `frametap convert IN OUT`: capture (.jsonl, compact .ftcap) ↔ HAR (.har, .zhar), and one capture format to
-//! the other, chosen by the files' extensions; never overwrites OUT.
+//! `frametap convert IN OUT`: capture (.jsonl, compact .ftcap) ↔ HAR (.har, .zhar), one capture format to the
+//! other, or (with `--partial`) a cut-off capture repaired into one of its own format, chosen by the files'
+//! extensions; never overwrites OUT.
 
 use crate::capture::{read_capture, CaptureFormat, CaptureWriter, ReadProblem};
 use crate::event::{End, Note, Record, Ts};
@@ -23,7 +24,8 @@ pub struct ConvertCommand {
     /// Replace secrets (session tokens, JWTs, cookies, Authorization) with placeholders in what is written.
     #[arg(long)]
     pub redact: bool,
-    /// Convert what can be read from a cut-off or partly corrupt capture (OUT gets a note naming the skipped lines).
+    /// Convert what can be read from a cut-off or partly corrupt capture (OUT gets a note naming the skipped lines,
+    /// and an end record saying what was lost). With it, IN and OUT may be captures of the same format: a repair.
     #[arg(long)]
     pub partial: bool,
 }
@@ -64,15 +66,24 @@ enum Direction {
     CaptureToCapture(CaptureFormat),
 }
 
-fn direction(input: &Path, output: &Path) -> Result<Direction> {
+/// With `partial`, a capture to a capture of its own format is a repair (the records that can be read, and a
+/// true `end` record); without it, two files of the same kind are refused.
+fn direction(input: &Path, output: &Path, partial: bool) -> Result<Direction> {
     let (capture_in, capture_out) = (CaptureFormat::named_by(input), CaptureFormat::named_by(output));
     match (capture_in, har::is_har_path(input), capture_out, har::is_har_path(output)) {
         (Some(_), _, _, true) => Ok(Direction::CaptureToHar { zlib: har::is_zhar_path(output) }),
         (_, true, Some(format), _) => Ok(Direction::HarToCapture(format)),
-        (Some(from), _, Some(to), _) if from != to => Ok(Direction::CaptureToCapture(to)),
-        (Some(_), _, Some(_), _) | (_, true, _, true) => bail!(
+        (Some(from), _, Some(to), _) if from != to || partial => Ok(Direction::CaptureToCapture(to)),
+        (Some(_), _, Some(_), _) => bail!(
             "{} and {} are the same kind of file: convert goes from a capture (.jsonl, .ftcap) to a HAR (.har, .zhar) \
-             or back, or from one capture format to the other (.ftcap ↔ .jsonl)",
+             or back, or from one capture format to the other (.ftcap ↔ .jsonl); to repair a capture that was cut \
+             short into one of the same format, pass --partial",
+            input.display(),
+            output.display()
+        ),
+        (_, true, _, true) => bail!(
+            "{} and {} are the same kind of file: convert goes from a HAR (.har, .zhar) to a capture (.jsonl, .ftcap) \
+             or back",
             input.display(),
             output.display()
         ),
@@ -91,7 +102,7 @@ fn direction(input: &Path, output: &Path) -> Result<Direction> {
 
 /// Converts IN to OUT and says what it wrote. OUT is created only after IN was read in full; a failed write removes it.
 pub fn convert(cmd: &ConvertCommand) -> Result<ConvertReport> {
-    let direction = direction(&cmd.input, &cmd.output)?;
+    let direction = direction(&cmd.input, &cmd.output, cmd.partial)?;
     crate::paths::refuse_existing(&cmd.output)?;
     match direction {
         Direction::CaptureToHar { zlib } => capture_to_har_file(cmd, zlib),
@@ -155,7 +166,13 @@ fn har_to_capture_file(cmd: &ConvertCommand, format: CaptureFormat) -> Result<Co
 }
 
 fn capture_to_capture_file(cmd: &ConvertCommand, format: CaptureFormat) -> Result<ConvertReport> {
-    let (records, warnings) = read_capture_records(cmd)?;
+    let (records, mut warnings) = read_capture_records(cmd)?;
+    if warnings.is_empty() && CaptureFormat::named_by(&cmd.input) == Some(format) {
+        warnings.push(format!(
+            "{} was read in full: nothing to repair, the copy holds the same records",
+            cmd.input.display()
+        ));
+    }
     let mut report = write_capture_file(cmd, format, redacted(records, cmd.redact))?;
     report.warnings = warnings;
     Ok(report)

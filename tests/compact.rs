@@ -130,7 +130,70 @@ async fn convert_turns_a_compact_capture_into_json_lines_and_back_without_a_byte
     let same_kind =
         ConvertCommand { input: original.clone(), output: dir.path().join("x.ftcap"), redact: false, partial: false };
     let error = convert(&same_kind).unwrap_err().to_string();
-    assert!(error.contains("same kind of file"), "{error}");
+    assert!(error.contains("same kind of file") && error.contains("pass --partial"), "{error}");
+}
+
+/// `frametap convert --partial IN OUT` with IN and OUT of the same format, as a user runs it: what it prints, and
+/// the repaired capture it wrote.
+fn repair(input: &Path, output: &Path) -> (std::process::Output, CaptureFile) {
+    let out = common::binary::frametap_command().args(["convert", "--partial"]).args([input, output]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "convert --partial {} {} failed: {stderr}", input.display(), output.display());
+    (out, read_capture(output).unwrap())
+}
+
+/// What a repaired capture must be: complete to read, every record the cut one held kept (but its own `end`, if
+/// any), then a `convert-partial` note and an `end` record saying records were lost.
+fn assert_repaired(cut: &CaptureFile, repaired: &CaptureFile) {
+    assert!(repaired.problems.is_empty() && repaired.has_end, "{:?}", repaired.problems);
+    assert!(repaired.incomplete().is_none(), "the repaired file reads without --partial");
+    let kept = cut.records.len();
+    assert_eq!(repaired.records.len(), kept + 2, "every readable record, a note and an end");
+    for (before, after) in cut.records.iter().zip(&repaired.records) {
+        assert_eq!(serde_json::to_value(before).unwrap(), serde_json::to_value(after).unwrap());
+    }
+    let Record::Note(note) = &repaired.records[kept] else { panic!("{:?}", repaired.records[kept]) };
+    assert_eq!(note.code, "convert-partial");
+    let Record::End(end) = &repaired.records[kept + 1] else { panic!("{:?}", repaired.records[kept + 1]) };
+    assert!(!end.complete, "{end:?}");
+    assert_eq!(end.records, kept as u64 + 1, "{end:?}");
+    assert!(end.errors.iter().any(|e| e.contains("no end record: it was cut short")), "{end:?}");
+}
+
+#[tokio::test]
+async fn convert_partial_repairs_a_cut_off_capture_into_one_of_the_same_format() {
+    let (server, _) = raw::start_raw_server(raw::upgrade_all, echo).await;
+    let (_, bytes) = compact_session(server).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (cut_path, fixed) = (dir.path().join("cut.ftcap"), dir.path().join("fixed.ftcap"));
+    let cut = bytes.windows(64).position(|w| w.iter().all(|&b| b == 0xA5)).unwrap() + 1000;
+    std::fs::write(&cut_path, &bytes[..cut]).unwrap();
+
+    let refused = common::binary::frametap_command().arg("convert").args([&cut_path, &fixed]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && stderr.contains("pass --partial"), "{stderr}");
+    assert!(!fixed.exists(), "nothing written without --partial");
+
+    let (out, repaired) = repair(&cut_path, &fixed);
+    assert_eq!(repaired.meta().unwrap().version, 2, "a compact capture repaired stays compact");
+    assert_repaired(&read_capture(&cut_path).unwrap(), &repaired);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("compact frame at byte"), "the skipped bytes are named: {stderr}");
+
+    // JSON Lines to JSON Lines too: the repaired compact capture written as lines, then cut mid-line.
+    let (lines, cut_lines, fixed_lines) =
+        (dir.path().join("a.jsonl"), dir.path().join("cut.jsonl"), dir.path().join("fixed.jsonl"));
+    convert_file(&cut_path.with_file_name("fixed.ftcap"), &lines);
+    let text = std::fs::read_to_string(&lines).unwrap();
+    std::fs::write(&cut_lines, &text[..text.len() - 30]).unwrap();
+    let (_, repaired) = repair(&cut_lines, &fixed_lines);
+    assert_eq!(repaired.meta().unwrap().version, 1);
+    assert_repaired(&read_capture(&cut_lines).unwrap(), &repaired);
+
+    // A complete capture has nothing to repair: it is copied, and the user is told so.
+    let (out, copy) = repair(&fixed_lines, &dir.path().join("copy.jsonl"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to repair"));
+    assert_eq!(copy.records.len(), repaired.records.len());
 }
 
 #[tokio::test]

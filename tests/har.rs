@@ -270,21 +270,40 @@ fn export_speaks_chrome_har() {
     assert_eq!(entries[1]["request"]["url"], "ws://localhost/", "a sim: upstream is not a URL");
 }
 
-/// An entry's `time` is the connection's span in milliseconds to the microsecond, as recorded: never float noise
-/// such as `1.4760000000000002` (1,476 µs as seconds times 1000).
+/// An entry's `time` is the sum of its `timings` that are not -1 (HAR 1.2, and what Chrome writes): the handshake
+/// round trip (`wait`) and the rest of the connection's life (`receive`), so the connection's span in milliseconds
+/// to the microsecond, as recorded: never float noise such as `1.4760000000000002` (1,476 µs as seconds times 1000).
 #[test]
-fn export_times_are_whole_microseconds() {
+fn export_times_are_the_sum_of_the_timings_in_whole_microseconds() {
     let records = rich_capture();
     let mut open = records.iter().find(|r| matches!(r, Record::Open(_)) && r.conn() == Some(1)).unwrap().clone();
     let mut close = records.iter().find(|r| matches!(r, Record::Close(_))).unwrap().clone();
     let meta = records[0].clone();
-    for (span, shown) in [(1_476, "1.476"), (4_003, "4.003"), (98_999_991, "98999.991")] {
+    let cases = [
+        (1_476, Some(0.3), "1.476", "0.3", "1.176"),
+        (4_003, None, "4.003", "0.0", "4.003"),
+        (98_999_991, Some(42.125), "98999.991", "42.125", "98957.866"),
+        (12_000, Some(7.000_4), "12.0", "7.0", "5.0"),
+        // A handshake longer than the records' span (clocks that disagree): the timings still add up.
+        (1_000, Some(2.5), "2.5", "2.5", "0.0"),
+    ];
+    for (span, handshake_ms, time, wait, receive) in cases {
         if let (Record::Open(o), Record::Close(c)) = (&mut open, &mut close) {
             o.ts = ts(0);
+            o.handshake_ms = handshake_ms;
             c.ts = ts(span);
         }
         let har = capture_to_har(&[meta.clone(), open.clone(), close.clone()]);
-        assert_eq!(har["log"]["entries"][0]["time"].to_string(), shown, "{span} µs");
+        let entry = &har["log"]["entries"][0];
+        let shown = [&entry["time"], &entry["timings"]["wait"], &entry["timings"]["receive"]].map(|v| v.to_string());
+        assert_eq!(shown, [time, wait, receive], "{span} µs, handshake {handshake_ms:?}");
+        let timings = entry["timings"].as_object().unwrap();
+        let sum: f64 = ["blocked", "dns", "connect", "send", "wait", "receive"]
+            .iter()
+            .map(|name| timings[*name].as_f64().unwrap())
+            .filter(|t| *t != -1.0)
+            .sum();
+        assert!((sum - entry["time"].as_f64().unwrap()).abs() < 1e-9, "time is the timings' sum: {entry}");
     }
 }
 
@@ -931,6 +950,66 @@ fn a_message_time_out_of_range_is_warned_about_and_the_message_kept() {
     assert_eq!(texts, ["first", "far off", "last"]);
     assert_eq!(frames[1].ts, frames[0].ts, "dated as the message before it");
     assert!(warnings.iter().any(|w| w.contains("entry 1, message 2: `time` 1e300 is out of range")), "{warnings:#?}");
+}
+
+/// A close time no capture can hold (`_webSocketClose.timestamp` 1e300, or a string), or an entry `time` that gives
+/// none, is warned about as out-of-range message times are, saying what the close was dated by instead.
+#[test]
+fn a_close_time_out_of_range_is_warned_about_and_the_close_dated_otherwise() {
+    let entry = |close: serde_json::Value, time: serde_json::Value| {
+        let mut entry = json!({
+            "startedDateTime": "2026-11-26T10:00:00.000Z", "time": time, "_resourceType": "websocket",
+            "request": {"method": "GET", "url": "wss://example.com/socket", "headers": []},
+            "response": {"status": 101, "headers": []},
+            "_webSocketMessages": [
+                {"type": "send", "time": 1795687201.0, "opcode": 1, "data": "first"},
+                {"type": "receive", "time": 1795687202.0, "opcode": 8, "code": 1000, "data": "bye"}
+            ]
+        });
+        if !close.is_null() {
+            entry["_webSocketClose"] = close;
+        }
+        json!({"log": {"creator": {"name": "HTTP Toolkit"}, "entries": [entry]}})
+    };
+    let close_of = |records: &[Record]| {
+        records.iter().find_map(|r| if let Record::Close(c) = r { Some(c.clone()) } else { None }).unwrap()
+    };
+    let cases = [
+        (
+            json!({"code": 1000, "reason": "bye", "timestamp": 1e300}),
+            json!(900_000_000.0),
+            "entry 1: `_webSocketClose.timestamp` 1e300 is out of range (no date a capture can hold): the close is \
+             dated by startedDateTime + the entry's `time`",
+        ),
+        (
+            json!({"code": 1000, "reason": "bye", "timestamp": "soon"}),
+            json!(900_000_000.0),
+            "entry 1: `_webSocketClose.timestamp` \"soon\" is not a number: the close is dated by startedDateTime + \
+             the entry's `time`",
+        ),
+        (
+            json!(null),
+            json!(1e300),
+            "entry 1: the entry's `time` 1e300 is out of range (no date a capture can hold): the close is dated by \
+             startedDateTime",
+        ),
+    ];
+    for (close, time, said) in cases {
+        let (records, warnings) = har_to_records(&entry(close.clone(), time.clone())).unwrap();
+        assert!(warnings.iter().any(|w| w == said), "{close} / {time}: {warnings:#?}");
+        let close_record = close_of(&records);
+        let started = frametap::event::Ts::from_micros(1_795_687_200_000_000).unwrap();
+        let expected = match time.as_f64() {
+            Some(ms) if ms < 1e12 => frametap::event::Ts::from_micros(started.micros() + (ms * 1000.0) as i64).unwrap(),
+            _ => frames(&records).last().unwrap().ts,
+        };
+        assert_eq!(close_record.ts, expected, "{close} / {time}: dated as said");
+    }
+    // A usable timestamp is used, and nothing is said.
+    let (records, warnings) =
+        har_to_records(&entry(json!({"code": 1000, "timestamp": 1795687203.5}), json!(5))).unwrap();
+    assert!(!warnings.iter().any(|w| w.contains("dated by")), "{warnings:#?}");
+    assert_eq!(close_of(&records).ts.micros(), 1_795_687_203_500_000);
 }
 
 /// A HAR close's `duration_ms` is the span to the microsecond, as a capture writes spans: 1,476 µs reads 1.476,

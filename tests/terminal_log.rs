@@ -338,3 +338,42 @@ impl Terminal {
         assert_eq!(done, 0, "TIOCSWINSZ: {}", std::io::Error::last_os_error());
     }
 }
+
+/// A text message sent in fragments that split "é" and "😀" between them: each fragment's line previews its
+/// text, with the split character's piece at the edge shown as U+FFFD, not the whole payload turned to hex; and
+/// `frametap inspect` shows the fragments the same way.
+#[tokio::test]
+async fn a_fragment_that_splits_a_character_previews_as_text() {
+    use common::raw;
+    use frametap::event::Opcode;
+    let server = common::start_echo_server().await;
+    let upstream = format!("ws://{server}");
+    let mut proxy = RunningProxy::start(&["--no-ui", "--upstream", &upstream]).await;
+    let addr = proxy.banner.url.trim_start_matches("ws://").trim_end_matches('/').parse().unwrap();
+    let (head, ws, _) = raw::connect(addr, "/chat", &[]).await;
+    let mut ws = ws.unwrap_or_else(|| panic!("not upgraded: {head}"));
+    // "café 😀 ok" as "caf\xc3" | "\xa9 \xf0\x9f" | "\x98\x80 ok".
+    ws.send(false, Opcode::Text, b"caf\xc3").await;
+    ws.send(false, Opcode::Continuation, b"\xa9 \xf0\x9f").await;
+    ws.send(true, Opcode::Continuation, b"\x98\x80 ok").await;
+    let echo = ws.frame().await;
+    assert_eq!(&echo.payload[..], "café 😀 ok".as_bytes(), "the message is relayed whole");
+    let lines = read_until(&mut proxy.stdout, |l| l.contains("S→C text")).await;
+    let capture = proxy.banner.capture.clone().expect("a capture");
+    let home = proxy.stop().await;
+    let log = lines.join("\n");
+    let fragment = |place: &str| lines.iter().find(|l| l.contains("C→S") && l.contains(place)).expect(&log).clone();
+    assert!(fragment("(first fragment)").ends_with("caf\u{FFFD}"), "{log}");
+    assert!(fragment("(more follow)").ends_with("\u{FFFD} \u{FFFD}"), "{log}");
+    assert!(fragment("(last)").ends_with("\u{FFFD} ok"), "{log}");
+    assert!(!log.contains("hex "), "no fragment previewed as hex: {log}");
+
+    let inspect = common::binary::frametap_command().args(["inspect", "--conn", "1", &capture]).output().unwrap();
+    let shown = String::from_utf8_lossy(&inspect.stdout);
+    assert!(inspect.status.success(), "{shown}");
+    for (fin, text) in [(" (fin=0) 4B  caf\u{FFFD}", "first"), (" (fin=0) 4B  \u{FFFD} \u{FFFD}", "middle")] {
+        assert!(shown.contains(fin), "{text} fragment: {shown}");
+    }
+    assert!(shown.contains("5B  \u{FFFD} ok"), "last fragment: {shown}");
+    drop(home);
+}

@@ -551,3 +551,41 @@ async fn a_close_by_an_unknown_side_names_no_side() {
     assert_eq!(browser.page_errors(), Vec::<String>::new());
     ui.stop().await.unwrap();
 }
+
+/// A text message sent in fragments that split "é" and "😀" between them: each fragment's preview in the frame table
+/// reads as text, the split character's piece at the edge shown as U+FFFD (as the terminal log shows it), not as
+/// hex; a fragment with bytes that are not UTF-8 inside still shows hex.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fragment_that_splits_a_character_previews_as_text_in_the_frame_table() {
+    let browser = browser().await;
+    let hub = Hub::new(HubOptions::default());
+    publish(&hub, fixtures::meta());
+    publish(&hub, fixtures::open(1, "/v1?deploymentId=abc"));
+    let fragments: [(Opcode, bool, &[u8]); 4] = [
+        (Opcode::Text, false, b"caf\xc3"),
+        (Opcode::Continuation, false, b"\xa9 \xf0\x9f"),
+        (Opcode::Continuation, false, b"\x98\x80 ok"),
+        (Opcode::Continuation, true, b"a\xffb"),
+    ];
+    for (seq, (opcode, fin, payload)) in fragments.into_iter().enumerate() {
+        let mut record = fixtures::frame(1, seq as u64 + 1, Peer::Client, opcode, payload, seq as i64);
+        if let frametap::event::Record::Frame(frame) = &mut record {
+            frame.fin = fin;
+            frame.text_message = true;
+        }
+        publish(&hub, record);
+    }
+    let ui = start_ui(hub, None).await;
+    let page = browser.new_page().await.unwrap();
+    page.goto(&ui.url).await.unwrap();
+    page.wait_for("document.getElementById('status').textContent === 'live'", WAIT).await.unwrap();
+    wait_rows(&page, &[1, 2, 3, 4]).await;
+    let shown = [
+        text(&page, "#frame-1 .c-preview").await,
+        text(&page, "#frame-2 .c-preview").await,
+        text(&page, "#frame-3 .c-preview").await,
+    ];
+    assert_eq!(shown, ["caf\u{FFFD}", "\u{FFFD} \u{FFFD}", "\u{FFFD} ok"]);
+    assert_eq!(text(&page, "#frame-4 .c-preview").await, "61 ff 62", "bytes that are not UTF-8 inside stay hex");
+    assert_eq!(browser.page_errors(), Vec::<String>::new());
+}

@@ -2,7 +2,8 @@
 //! ran off screen, a banner that pushed the table down, durations of upgrades that never opened, keyboard
 //! focus lost to the list's live refresh, a table past 5,000 frames, payloads re-serialised, and a stopped frametap;
 //! windows narrower than the three columns (1,000, 800 and 480 px), numbers past what a double holds (the pretty
-//! view and token claims show them as sent), and token times past what a Date holds.
+//! view and token claims show them as sent), token times past what a Date holds, and a saved file's connection while
+//! the file is still loading.
 //!
 //! Needs Debian's `chromium` (`apt-get install -y chromium`) or `FRAMETAP_CHROMIUM=/path/to/chrome`.
 
@@ -597,4 +598,84 @@ async fn a_token_time_past_what_a_date_holds_leaves_the_tokens_tab_whole() {
     );
     assert_eq!(browser.page_errors(), Vec::<String>::new());
     ui.stop().await.unwrap();
+}
+
+/// Installed before the page's own script: the live stream's messages after its first batch are held back until
+/// `window.__release()`, so the test sees the page with part of a file read, whatever the machine's speed.
+const HOLD_THE_STREAM_AFTER_ITS_FIRST_BATCH: &str = r#"(() => {
+  const Native = window.WebSocket;
+  let holding = true, batches = 0, deliver = () => {};
+  window.__held = [];
+  window.__release = () => { holding = false; for (const ev of window.__held.splice(0)) deliver(ev); };
+  window.WebSocket = function (url, protocols) {
+    const ws = new Native(url, protocols);
+    if (!String(url).includes('/api/stream')) return ws;
+    let handler = null;
+    Object.defineProperty(ws, 'onmessage', { get: () => handler, set: (fn) => { handler = fn; } });
+    deliver = (ev) => handler && handler(ev);
+    ws.addEventListener('message', (ev) => {
+      const t = JSON.parse(ev.data).t;
+      if (t === 'batch') batches += 1;
+      if (holding && t !== 'hello' && !(t === 'batch' && batches === 1)) window.__held.push(ev); else deliver(ev);
+    });
+    return ws;
+  };
+  window.WebSocket.prototype = Native.prototype;
+  Object.assign(window.WebSocket, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 });
+})();"#;
+
+/// While `frametap ui FILE` is still streaming a large capture into the page, a connection whose close comes later
+/// in the file reads `loading…` (no ticking duration; the Close tab says the file is loading), never `no close
+/// recorded`; once the file is read in full it reads `closed`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_of_a_file_still_loading_reads_loading_not_no_close_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let capture = dir.path().join("large.jsonl");
+    let mut writer = frametap::capture::CaptureWriter::create(&capture).unwrap();
+    writer.write(&fixtures::meta());
+    writer.write(&fixtures::open(1, "/v1?deploymentId=abc"));
+    // Six frames of 100 KB: more than one batch of the stream (256 KiB), the close in a later one than the open.
+    let payload = "x".repeat(100_000);
+    for seq in 1..=6 {
+        writer.write(&fixtures::frame(1, seq, Peer::Client, Opcode::Text, payload.as_bytes(), seq as i64 * 10));
+    }
+    writer.write(&fixtures::close_frame(1, 7, Peer::Client, 1000, "bye", 80));
+    writer.write(&fixtures::close(1, Peer::Client, Some(1000), Some("bye"), 90.0));
+    writer.finish(0, Vec::new());
+
+    let browser = Browser::launch().await.unwrap_or_else(|e| panic!("{e:#}"));
+    let (mut ui, url) = frametap_ui(&capture).await;
+    let page = browser.new_page().await.unwrap();
+    page.call(
+        "Page.addScriptToEvaluateOnNewDocument",
+        serde_json::json!({"source": HOLD_THE_STREAM_AFTER_ITS_FIRST_BATCH}),
+    )
+    .await
+    .unwrap();
+    page.goto(&url).await.unwrap();
+    let item = "#conn-list li[data-conn=\"1\"]";
+    let part_read = format!("window.__held.length > 0 && document.querySelector('{item}') && window.frametap.idle()");
+    page.wait_for(&part_read, WAIT).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let held_close = "window.frametap.state.conns.get(1).close === null";
+    assert!(truth(&page, held_close).await, "the close came in the first batch: the file is too small for this test");
+    let state = page.eval(&format!("document.querySelector('{item} .state').textContent")).await.unwrap();
+    assert_eq!(state, "loading…", "a connection of a file still loading");
+    assert!(truth(&page, &format!("document.querySelector('{item} [data-since]') === null")).await, "it ticks");
+    page.click(item).await.unwrap();
+    page.click("#tabs [data-tab=\"close\"]").await.unwrap();
+    let loading_card = "document.getElementById('detail-body')?.textContent.includes('Loading the file')";
+    if let Err(e) = page.wait_for(loading_card, WAIT).await {
+        panic!("{e:#}: {:?}", page.eval("document.getElementById('detail-body')?.textContent").await);
+    }
+
+    page.eval("window.__release()").await.unwrap();
+    page.wait_for("document.getElementById('status').textContent === 'file' && window.frametap.idle()", WAIT)
+        .await
+        .unwrap();
+    page.wait_for(&format!("document.querySelector('{item} .state').textContent === 'closed'"), WAIT).await.unwrap();
+    page.wait_for("document.getElementById('close-card')?.textContent.includes('Close 1000')", WAIT).await.unwrap();
+    assert_eq!(browser.page_errors(), Vec::<String>::new());
+    // SAFETY: signalling our own child process by its pid.
+    unsafe { libc::kill(ui.id().unwrap() as i32, libc::SIGTERM) };
+    ui.wait().await.unwrap();
 }

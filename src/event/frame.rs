@@ -57,18 +57,45 @@ impl Frame {
             None
         }
     }
+    /// The payload as text for a preview: [`Frame::text`], but a character split across fragments (or cut where
+    /// a kept payload ends short of `len`) shows as U+FFFD at the edge it was split at, instead of the whole
+    /// payload failing to read as text. `None` when the frame carries no text, or bytes that are not UTF-8 inside.
+    pub fn preview_text(&self) -> Option<std::borrow::Cow<'_, str>> {
+        if let Some(text) = self.text() {
+            return Some(text.into());
+        }
+        if !(self.opcode == Opcode::Text || (self.opcode == Opcode::Continuation && self.text_message)) {
+            return None;
+        }
+        // A continuation may start with the rest of a character begun in the fragment before (at most 3 bytes).
+        let head = if self.opcode == Opcode::Continuation {
+            self.payload.iter().take(3).take_while(|b| (0x80..0xC0).contains(*b)).count()
+        } else {
+            0
+        };
+        // A fragment with more to follow, or a payload kept short, may end inside a character.
+        let may_end_inside = !self.fin || (self.payload.len() as u64) < self.len;
+        let rest = &self.payload[head..];
+        let (body, tail) = match std::str::from_utf8(rest) {
+            Ok(body) => (body, false),
+            Err(e) if e.error_len().is_none() && may_end_inside => {
+                (std::str::from_utf8(&rest[..e.valid_up_to()]).ok()?, true)
+            }
+            Err(_) => return None,
+        };
+        let split = |yes: bool| if yes { "\u{FFFD}" } else { "" };
+        Some(format!("{}{body}{}", split(head > 0), split(tail)).into())
+    }
     /// True when a text frame's payload is not valid UTF-8 (passed on anyway, flagged in the log).
     pub fn invalid_utf8(&self) -> bool {
         self.opcode == Opcode::Text && self.fin && std::str::from_utf8(&self.payload).is_err()
     }
     /// The close code and reason of a close frame (`None, None` for an empty close payload).
     pub fn close_parts(&self) -> (Option<u16>, Option<String>) {
-        if self.opcode != Opcode::Close || self.payload.len() < 2 {
+        if self.opcode != Opcode::Close {
             return (None, None);
         }
-        let code = u16::from_be_bytes([self.payload[0], self.payload[1]]);
-        let reason = std::str::from_utf8(&self.payload[2..]).ok().map(str::to_owned);
-        (Some(code), reason)
+        parse_close_payload(&self.payload)
     }
 }
 
@@ -294,6 +321,26 @@ mod tests {
         assert!(!line.contains("base64"), "{line}");
         let odd = round_trip(frame(Opcode::Close, b"\x03"));
         assert!(odd.contains(r#""base64":"Aw==""#), "{odd}");
+    }
+
+    #[test]
+    fn a_character_split_across_fragments_previews_as_text_with_the_split_marked() {
+        let fragment =
+            |opcode: Opcode, fin: bool, payload: &[u8]| Frame { fin, text_message: true, ..frame(opcode, payload) };
+        let shown = |f: Frame| f.preview_text().map(|t| t.into_owned());
+        // "café 😀 ok" sent as "caf\xc3" | "\xa9 \xf0\x9f" | "\x98\x80 ok".
+        assert_eq!(shown(fragment(Opcode::Text, false, b"caf\xc3")).as_deref(), Some("caf\u{FFFD}"));
+        let middle = fragment(Opcode::Continuation, false, b"\xa9 \xf0\x9f");
+        assert_eq!(shown(middle).as_deref(), Some("\u{FFFD} \u{FFFD}"));
+        assert_eq!(shown(fragment(Opcode::Continuation, true, b"\x98\x80 ok")).as_deref(), Some("\u{FFFD} ok"));
+        // Bytes that are not UTF-8 inside stay not text; so does a whole text frame cut inside a character.
+        assert_eq!(shown(fragment(Opcode::Continuation, false, b"a\xffb")), None);
+        assert_eq!(shown(frame(Opcode::Text, b"caf\xc3")), None);
+        assert_eq!(shown(fragment(Opcode::Text, false, b"\xa9bc")), None, "a first fragment starts a character");
+        // A payload kept short of its length may end inside a character.
+        let kept_short = Frame { len: 70_000, ..frame(Opcode::Text, b"caf\xc3") };
+        assert_eq!(shown(kept_short).as_deref(), Some("caf\u{FFFD}"));
+        assert_eq!(shown(frame(Opcode::Binary, b"abc")), None);
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub(super) fn close_payload(message: &Value, data: &str, odd: &mut dyn FnMut(Str
         }
         _ => {
             odd(format!(
-                "close `data` {data:?} holds no close code (there is no `code`, and its first 2 characters are not                  the 2 bytes of one): imported without a code or reason"
+                "close `data` {data:?} holds no close code (there is no `code`, and its first 2 characters are not the 2 bytes of one): imported without a code or reason"
             ));
             Vec::new()
         }
@@ -50,10 +50,20 @@ fn code_in_data(data: &str) -> Option<(u16, &str)> {
 /// The close frames among an entry's messages (opcode 8, as Chrome records them): the first one's sender closed first.
 #[derive(Default)]
 pub(super) struct CloseFrames {
-    /// The first close frame: its sender, time, code and reason.
-    first: Option<(Peer, Ts, Option<u16>, Option<String>)>,
+    /// The first close frame.
+    first: Option<FirstClose>,
     /// Whether the other side answered the first close frame with one of its own.
     answered: bool,
+}
+
+/// The first close frame of an entry, read as every close payload is ([`crate::event::parse_close_payload`]).
+struct FirstClose {
+    from: Peer,
+    code: Option<u16>,
+    /// Its reason; `None` when it gave none, or one that is not UTF-8 (`reason_not_utf8`).
+    reason: Option<String>,
+    /// The frame has reason bytes that are not valid UTF-8: no reason is made up from them.
+    reason_not_utf8: bool,
 }
 
 impl CloseFrames {
@@ -61,50 +71,76 @@ impl CloseFrames {
         if frame.opcode != Opcode::Close {
             return;
         }
-        if let Some((first_from, ..)) = &self.first {
-            self.answered |= frame.from != *first_from;
+        if let Some(first) = &self.first {
+            self.answered |= frame.from != first.from;
         } else {
-            let code = (frame.payload.len() >= 2).then(|| u16::from_be_bytes([frame.payload[0], frame.payload[1]]));
-            let reason =
-                frame.payload.get(2..).filter(|r| !r.is_empty()).map(|r| String::from_utf8_lossy(r).into_owned());
-            self.first = Some((frame.from, frame.ts, code, reason));
+            let (code, reason) = frame.close_parts();
+            let reason_not_utf8 = code.is_some() && reason.is_none();
+            let reason = reason.filter(|r| !r.is_empty());
+            self.first = Some(FirstClose { from: frame.from, code, reason, reason_not_utf8 });
         }
     }
+}
+
+/// When the close happened by the HAR: `_webSocketClose.timestamp`, else `startedDateTime` + the entry's `time`,
+/// else `startedDateTime`; a value that is there but unusable is warned about, never passed over silently.
+fn close_time(close: &Value, entry: &Value, started: Ts, warn: &mut dyn FnMut(String)) -> Ts {
+    // As message times are said: `1e300`, not serde_json's `1e+300`.
+    let unusable = |value: &Value| match value.as_f64() {
+        Some(number) => format!("{number:?} is out of range (no date a capture can hold)"),
+        None => format!("{value} is not a number"),
+    };
+    let stamp = &close["timestamp"];
+    if let Some(ts) = stamp.as_f64().and_then(ts_from_epoch_secs) {
+        return ts;
+    }
+    let time = &entry["time"];
+    let by_time = time.as_f64().and_then(|ms| Ts::from_micros(started.micros().checked_add((ms * 1000.0) as i64)?));
+    let instead = if by_time.is_some() { "startedDateTime + the entry's `time`" } else { "startedDateTime" };
+    if !stamp.is_null() {
+        warn(format!("`_webSocketClose.timestamp` {}: the close is dated by {instead}", unusable(stamp)));
+    } else if by_time.is_none() && !time.is_null() {
+        warn(format!("the entry's `time` {}: the close is dated by {instead}", unusable(time)));
+    }
+    by_time.unwrap_or(started)
 }
 
 /// How the entry ended: HTTP Toolkit's `_webSocketClose` (the close code and reason, or "aborted", but not who
 /// closed first), and the close frames among the messages, whose first sender is who closed first. With no
 /// close frame, the close says the closer is unknown (`initiator_unknown`) instead of guessing. It is dated by
 /// `_webSocketClose.timestamp`, else by the entry's `startedDateTime` + `time` (which, for an aborted connection,
-/// can end before its messages do), and never before `last_message`.
+/// can end before its messages do), and never before `last_message`. A timestamp or `time` that is there but holds
+/// no date a capture can hold is said through `warn`, with what the close was dated by instead.
 pub(super) fn recorded_close(
     conn: ConnId,
     started: Ts,
     last_message: Ts,
     entry: &Value,
     frames: &CloseFrames,
+    warn: &mut dyn FnMut(String),
 ) -> Option<Close> {
     let close = match entry.get("_webSocketClose") {
         Some(close) => close,
         None if frames.first.is_some() => &Value::Null,
         None => return None,
     };
-    let recorded = close["timestamp"]
-        .as_f64()
-        .and_then(ts_from_epoch_secs)
-        .or_else(|| {
-            let ms = entry["time"].as_f64()?;
-            Ts::from_micros(started.micros().checked_add((ms * 1000.0) as i64)?)
-        })
-        .unwrap_or(started);
+    let recorded = close_time(close, entry, started, warn);
     let ended = recorded.max(last_message);
     let moved =
         if ended > recorded { "; dated at the last message, as the HAR's time for the close is earlier" } else { "" };
     let duration_ms = ended.millis_since(started).max(0.0);
-    if let Some((initiator, _, frame_code, frame_reason)) = &frames.first {
+    if let Some(first) = &frames.first {
+        let initiator = &first.from;
         let aborted = close == "aborted";
-        let code = close["code"].as_u64().map(|c| c as u16).or(*frame_code);
-        let reason = close["reason"].as_str().map(str::to_owned).or_else(|| frame_reason.clone());
+        let code = close["code"].as_u64().map(|c| c as u16).or(first.code);
+        let said_reason = close["reason"].as_str().map(str::to_owned);
+        // The strict reading's verdict, not a reason with its bad bytes replaced.
+        let unreadable = if said_reason.is_none() && first.reason_not_utf8 {
+            "; its reason is not valid UTF-8 (RFC 6455 requires it), so none is kept"
+        } else {
+            ""
+        };
+        let reason = said_reason.or_else(|| first.reason.clone());
         let other = initiator.other().as_str();
         // An abort after both close frames ended TCP after a completed close handshake: the close was clean. Before
         // the answer, the handshake never completed; either way the HAR does not say who ended TCP, or why.
@@ -128,7 +164,10 @@ pub(super) fn recorded_close(
             // The HAR does not say who ended TCP after an aborted close.
             dropped_by: None,
             duration_ms,
-            detail: Some(format!("the HAR's first close frame came from the {}{then}{moved}", initiator.as_str())),
+            detail: Some(format!(
+                "the HAR's first close frame came from the {}{unreadable}{then}{moved}",
+                initiator.as_str()
+            )),
         });
     }
     if close == "aborted" {
@@ -159,4 +198,30 @@ pub(super) fn recorded_close(
         duration_ms,
         detail: Some(format!("the HAR records the close code and reason but not who closed first{moved}")),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close_after(payload: &'static [u8]) -> Close {
+        let (started, at) = (Ts::from_micros(1_000_000).unwrap(), Ts::from_micros(2_000_000).unwrap());
+        let mut frames = CloseFrames::default();
+        frames.see(&Frame::whole(1, at, 1, Peer::Client, Opcode::Close, bytes::Bytes::from_static(payload)));
+        let entry = serde_json::json!({ "time": 1500.0 });
+        recorded_close(1, started, at, &entry, &frames, &mut |w| panic!("{w}")).expect("a close")
+    }
+
+    #[test]
+    fn a_close_frames_reason_is_read_strictly_and_one_that_is_not_utf8_is_said_so_not_replaced() {
+        let close = close_after(b"\x03\xe8caf\xc3");
+        assert_eq!((close.code, close.reason.as_deref()), (Some(1000), None), "{close:?}");
+        let detail = close.detail.unwrap();
+        assert!(detail.contains("its reason is not valid UTF-8"), "{detail}");
+        let close = close_after(b"\x03\xe8caf\xc3\xa9");
+        assert_eq!((close.code, close.reason.as_deref()), (Some(1000), Some("café")));
+        assert!(!close.detail.unwrap().contains("UTF-8"));
+        let close = close_after(b"\x03\xe8");
+        assert_eq!((close.code, close.reason), (Some(1000), None), "no reason given, none made up");
+    }
 }

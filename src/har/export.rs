@@ -86,20 +86,18 @@ impl<'a> ConnRecords<'a> {
         let open = self.open();
         let first_ts = open.map(|o| o.ts).or_else(|| self.records.first().map(|(_, r)| r.ts()));
         let last_ts = self.records.last().map(|(_, r)| r.ts());
-        let duration_ms = match (first_ts, last_ts) {
-            (Some(a), Some(b)) => b.millis_since(a).max(0.0),
-            _ => 0.0,
+        let span_micros = match (first_ts, last_ts) {
+            (Some(a), Some(b)) => (b.micros() - a.micros()).max(0),
+            _ => 0,
         };
+        let (time, timings) = entry_timings(open.and_then(|o| o.handshake_ms), span_micros);
         let mut entry = json!({
             "startedDateTime": first_ts.unwrap_or_else(Ts::now).to_rfc3339(),
-            "time": duration_ms,
+            "time": time,
             "request": request_json(open),
             "response": response_json(open),
             "cache": {},
-            "timings": {
-                "blocked": -1, "dns": -1, "ssl": -1, "connect": -1, "send": 0,
-                "wait": open.and_then(|o| o.handshake_ms).unwrap_or(0.0), "receive": 0,
-            },
+            "timings": timings,
             "_resourceType": "websocket",
             "_webSocketMessages": messages,
         });
@@ -212,6 +210,22 @@ fn message_json(message: &Message) -> Option<Value> {
         "data": data,
         EXTENSION: { "frames": frames, "finished": message.finished },
     }))
+}
+
+/// An entry's `time` and `timings`, as Chrome's HAR export makes them for a WebSocket: the timings cover the
+/// connection from the request to its last record (`wait` the handshake round trip, `receive` the rest of its life),
+/// and `time` is their sum (HAR 1.2: the timings that are not -1, `ssl` being part of `connect`). Whole microseconds
+/// in milliseconds, exactly: seconds times 1000 would give 1.4760000000000002.
+fn entry_timings(handshake_ms: Option<f64>, span_micros: i64) -> (f64, Value) {
+    let wait_micros =
+        handshake_ms.filter(|ms| ms.is_finite() && *ms > 0.0).map_or(0, |ms| (ms * 1000.0).round() as i64);
+    let receive_micros = (span_micros - wait_micros).max(0);
+    let ms = |micros: i64| micros as f64 / 1000.0;
+    let timings = json!({
+        "blocked": -1, "dns": -1, "ssl": -1, "connect": -1, "send": 0,
+        "wait": ms(wait_micros), "receive": ms(receive_micros),
+    });
+    (ms(wait_micros + receive_micros), timings)
 }
 
 /// Epoch seconds as a float, as Chrome writes message times.

@@ -259,7 +259,8 @@ pub(super) fn import_entry(
             "entry {number}: messages are dated before the entry's startedDateTime (the recording tool's clocks disagree); kept their times, so durations measured from the handshake read short"
         ));
     }
-    if let Some(close) = recorded_close(conn, started, last_ts, entry, &close_frames) {
+    let mut warn = |what: String| warnings.push(format!("entry {number}: {what}"));
+    if let Some(close) = recorded_close(conn, started, last_ts, entry, &close_frames, &mut warn) {
         records.push(Record::Close(close));
     }
     Ok(Imported { origin: format!("{ws_scheme}://{authority}"), records })

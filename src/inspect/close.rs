@@ -70,9 +70,9 @@ pub(crate) fn cause(
 /// fragment of a fragmented message, the start of the message (its fragments up to this one).
 pub fn preview(facts: &FrameFacts) -> String {
     if facts.text {
-        if let Some(text) = text_head(facts) {
+        if let Some((text, split)) = text_head(facts) {
             let flat = one_line(text);
-            let cut = (facts.head.len() as u64) < facts.shown_len();
+            let cut = split || (facts.head.len() as u64) < facts.shown_len();
             return match flat.char_indices().nth(PREVIEW_CHARS) {
                 Some((at, _)) => format!("{}…", &flat[..at]),
                 None if cut => format!("{flat}…"),
@@ -117,11 +117,14 @@ fn reorders_text(c: char) -> bool {
 
 /// The kept head of a text payload as text: `None` when it is not UTF-8, except for a character cut in two
 /// by the end of the head (then the text before it).
-fn text_head(facts: &FrameFacts) -> Option<&str> {
+/// The head as text, and whether a character it ends inside was left off: a head kept short of the payload, or
+/// a message with more fragments to come, may end inside a character.
+fn text_head(facts: &FrameFacts) -> Option<(&str, bool)> {
+    let may_end_inside = (facts.head.len() as u64) < facts.shown_len() || (facts.message.is_some() && !facts.fin);
     match std::str::from_utf8(&facts.head) {
-        Ok(text) => Some(text),
-        Err(e) if e.error_len().is_none() && (facts.head.len() as u64) < facts.shown_len() => {
-            std::str::from_utf8(&facts.head[..e.valid_up_to()]).ok()
+        Ok(text) => Some((text, false)),
+        Err(e) if e.error_len().is_none() && may_end_inside => {
+            std::str::from_utf8(&facts.head[..e.valid_up_to()]).ok().map(|text| (text, true))
         }
         Err(_) => None,
     }
@@ -416,5 +419,20 @@ mod tests {
         assert_eq!(preview_of(Opcode::Text, &[0xff, b'a']), "<2 bytes: ff61>");
         let binary = vec![7u8; 70_000];
         assert_eq!(preview_of(Opcode::Binary, &binary), format!("<70000 bytes: {}…>", "07".repeat(16)));
+    }
+
+    #[test]
+    fn a_message_whose_fragments_so_far_end_inside_a_character_previews_as_text() {
+        let mut analyzer = Analyzer::new(AnalysisOptions::default());
+        let mut first =
+            Frame::whole(1, Ts::now(), 1, Peer::Client, Opcode::Text, bytes::Bytes::from_static(b"caf\xc3"));
+        first.fin = false;
+        analyzer.observe(&Record::Frame(first), Ts::now());
+        assert_eq!(preview(analyzer.history_of(1).unwrap().preceding().unwrap()), "caf…");
+        let mut last =
+            Frame::whole(1, Ts::now(), 2, Peer::Client, Opcode::Continuation, bytes::Bytes::from_static(b"\xa9!"));
+        last.text_message = true;
+        analyzer.observe(&Record::Frame(last), Ts::now());
+        assert_eq!(preview(analyzer.history_of(1).unwrap().preceding().unwrap()), "café!");
     }
 }

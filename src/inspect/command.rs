@@ -328,7 +328,7 @@ fn frame_summary(frame: &Frame) -> String {
                 None => "(no code)".into(),
             }
         }
-        _ => match frame.text() {
+        _ => match frame.preview_text() {
             Some(text) => {
                 let flat: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
                 match flat.char_indices().nth(120) {

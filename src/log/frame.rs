@@ -92,12 +92,14 @@ fn close_words(frame: &Frame, layout: Layout, room: Option<usize>) -> String {
     }
 }
 
-/// A one-line preview of a frame's payload: the text as sent (line breaks folded, never re-serialised), or hex;
+/// A one-line preview of a frame's payload: the text as sent (line breaks folded, never re-serialised; a character
+/// split across fragments shown as U+FFFD at that edge), or hex;
 /// [`PREVIEW_CHARS`] characters without a limit, else fitted to `room` columns. Under `--redact` the payload is
 /// already masked when the log sees it, so no cut, at any width, can show a piece of a secret.
 fn preview(frame: &Frame, room: Option<usize>) -> String {
-    match frame.text() {
+    match frame.preview_text() {
         Some(text) => {
+            let text = &*text;
             // Only the start is folded: a 64 MiB frame costs no more to preview than a short one.
             let head = text.char_indices().nth(room.unwrap_or(PREVIEW_CHARS) * 8).map_or(text, |(cut, _)| &text[..cut]);
             let cut_short = head.len() < text.len();

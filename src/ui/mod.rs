@@ -129,6 +129,16 @@ pub struct RunningUi {
 pub const UI_STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl RunningUi {
+    /// Serves `hub` on `listener` in a task of its own, until [`RunningUi::stop`].
+    fn spawn(listener: tokio::net::TcpListener, hub: Arc<Hub>, options: UiOptions, url: String) -> RunningUi {
+        let addr = options.listen;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(serve(listener, hub, options, async {
+            let _ = stopped.await;
+        }));
+        RunningUi { url, addr, stop, task }
+    }
+
     /// Stops the server: live streams get a 1001 close, then the listener closes.
     pub async fn stop(self) {
         let _ = self.stop.send(());
@@ -168,11 +178,7 @@ pub async fn start(args: &UiArgs, hub: Arc<Hub>, proxy_ws_url: Option<String>, g
     let mut options = UiOptions::new(addr, access_token);
     options.proxy_ws_url = proxy_ws_url;
     options.label = Some("live".into());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(serve(listener, hub, options, async {
-        let _ = stopped.await;
-    }));
-    Some(RunningUi { url, addr, stop, task })
+    Some(RunningUi::spawn(listener, hub, options, url))
 }
 
 /// A fresh random access token (24 random bytes, URL-safe base64).
@@ -225,9 +231,23 @@ pub async fn run_file(cmd: UiCommand) -> anyhow::Result<()> {
     options.label = Some(cmd.file.display().to_string());
     options.file = true;
     let stop = crate::commands::shutdown::signal_without_capture();
-    println!("frametap UI for {}: {}", cmd.file.display(), url(listen, &token));
+    let url = url(listen, &token);
+    println!("frametap UI for {}: {url}", cmd.file.display());
     println!("Press Ctrl-C to stop.");
-    serve(listener, hub, options, stop).await
+    // Stopped as a recording command's UI is: a download a browser stopped reading is waited for at most
+    // UI_STOP_TIMEOUT, and not at all after a second Ctrl-C (serving until every response was sent waited forever).
+    let mut running = RunningUi::spawn(listener, hub, options, url);
+    let ended = tokio::select! {
+        () = stop => None,
+        served = &mut running.task => Some(served),
+    };
+    match ended {
+        None => {
+            running.stop().await;
+            Ok(())
+        }
+        Some(served) => served.context("the web UI task failed")?,
+    }
 }
 
 #[cfg(test)]

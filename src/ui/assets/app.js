@@ -20,6 +20,7 @@ const state = {
   meta: null,
   end: null,         // the capture's end record (a saved file)
   source: 'live',    // 'live', or 'file' for a saved file (`frametap ui FILE`): nothing live follows its history
+  loaded: false,     // a saved file: true once the stream said it was read in full (`live`); until then, "loading…"
   notes: [],         // session-level notes (no connection)
   selected: null,     // connection id
   selectedSeq: null,  // frame seq within the selected connection
@@ -133,6 +134,7 @@ function connect() {
       reset();
       state.selected = keepSelection;
       state.live = false;
+      state.loaded = false;
       state.source = msg.source === 'file' ? 'file' : 'live';
       $('redacted-badge').hidden = !msg.redacted;
       if (msg.reason === 'lag') banner(`This page fell behind the live stream by ${msg.missed} records; it was resynced from history.`);
@@ -141,6 +143,7 @@ function connect() {
       for (const item of msg.recs) apply(item.i, item.k || item.r.kind, item.r);
     } else if (msg.t === 'live') {
       state.live = true;
+      state.loaded = true;
       // A saved file is shown whole: nothing live follows, so the page says so rather than "live".
       if (state.source === 'file') setStatus('file', 'file');
       else setStatus('live', 'live');

@@ -1,13 +1,15 @@
 // frametap UI: the connection list, updated in place: one entry per connection, keyed by its id, built once and then
 // only changed where its text changed, so an entry under the mouse (a click is a press and a release on the same
 // element) and keyboard focus survive records arriving.
-import { el, duration, unclosed, closer } from './views.js';
+import { el, duration, unclosed, closer, stillLoading } from './views.js';
 
-function connState(c, missing) {
+function connState(c, missing, loading) {
   if (c.open?.error) return ['failed', 'bad'];
   if (c.open?.response && c.open.response.status !== 101) return [`refused ${c.open.response.status}`, 'bad'];
   if (c.close) return ['closed', c.close.clean === false ? 'warn' : 'muted'];
   if (!c.open) return ['?', 'muted'];
+  // A saved file still being read: its close may be further on.
+  if (loading) return ['loading…', 'muted'];
   // A saved file holds no close for it: it is not open now, how it ended is just not in the file.
   if (missing) return ['no close recorded', 'muted'];
   return ['open', 'live'];
@@ -16,7 +18,8 @@ function connState(c, missing) {
 /** What an entry shows, as plain values. */
 function describe(c, session) {
   const missing = unclosed(c, session);
-  const [label, cls] = connState(c, missing);
+  const loading = stillLoading(session);
+  const [label, cls] = connState(c, missing, loading);
   const path = c.open?.request?.path || '(opened before clear)';
   let upstream = c.open?.upstream || '';
   if (upstream.startsWith('sim:')) upstream = upstream.split('/')[0];
@@ -25,7 +28,7 @@ function describe(c, session) {
   // in a capture older than `failed_ms`), and it does not tick.
   const neverOpened = c.open?.error || (c.open?.response && c.open.response.status !== 101);
   // Only a live connection's duration ticks; one a saved file holds no close for lasted at least what the file shows.
-  const since = !c.close && !neverOpened && !missing && c.open ? c.open.ts : null;
+  const since = !c.close && !neverOpened && !missing && !loading && c.open ? c.open.ts : null;
   const dur = c.close ? duration(c.close.duration_ms) : neverOpened ? duration(c.open.failed_ms ?? c.open.handshake_ms ?? 0)
     : missing ? (missing.ms != null ? `≥ ${duration(missing.ms)}` : '') : since ? duration(Date.now() - Date.parse(since)) : '';
   const closeInfo = c.close ? `${c.close.code != null ? c.close.code : c.close.clean === false ? 'drop' : 'no code'} by ${closer(c.close)}` : '';
@@ -36,7 +39,8 @@ function describe(c, session) {
   const flagged = c.diagnosis && ((c.diagnosis.causes || []).some(k => k.rule !== 'client-closed') || (c.diagnosis.findings || []).length);
   return {
     label, cls, path, upstream, dur, since, closeInfo, dropped,
-    stateTitle: missing ? `The capture holds no close for this connection: ${missing.why}.` : null,
+    stateTitle: missing ? `The capture holds no close for this connection: ${missing.why}.`
+      : loading && !c.close ? 'The file is still loading: how this connection ended may be further on in it.' : null,
     marker: c.diagnosis ? (flagged ? '⚑ diagnosis' : 'diagnosis') : '', flagged,
   };
 }

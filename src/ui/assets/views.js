@@ -121,9 +121,30 @@ export function isTyping(f) {
   return Array.isArray(events) && events.length > 0 && events.every(e => e && e.eventType === 'Typing');
 }
 
+/**
+ * A text fragment that is not whole UTF-8 on its own, read as the terminal log reads it: a character split across
+ * fragments shows as U+FFFD at the edge it was split at (a continuation's first bytes, the last ones of a fragment
+ * with more to come). Null when bytes inside are not UTF-8, or the frame carries no text. Reads the first 2,400 bytes.
+ */
+function fragmentText(f) {
+  const texty = (f.opcode === 'text' && f.fin === false) || (f.opcode === 'continuation' && f.text_message);
+  if (!texty || !f.base64) return null;
+  const bytes = base64Bytes(f.base64.slice(0, 3200));
+  const mayEndInside = f.fin === false || f.base64.length > 3200 || bytes.length < f.len;
+  let start = 0;
+  if (f.opcode === 'continuation') while (start < 3 && (bytes[start] & 0xc0) === 0x80) start++;
+  const strict = new TextDecoder('utf-8', { fatal: true });
+  for (let end = bytes.length; end >= Math.max(start, bytes.length - (mayEndInside ? 3 : 0)); end--) {
+    try {
+      return (start ? '\uFFFD' : '') + strict.decode(bytes.subarray(start, end)) + (end < bytes.length ? '\uFFFD' : '');
+    } catch { /* one byte fewer at the end */ }
+  }
+  return null;
+}
+
 export function preview(f) {
   if (f.opcode === 'close') return f.code != null ? `${closeName(f.code)}${f.reason ? ' · ' + f.reason : ''}` : 'close (no code)';
-  const t = frameText(f);
+  const t = frameText(f) ?? fragmentText(f);
   if (t != null) {
     // The text as sent (never re-serialised: that would round big numbers and drop duplicate keys), with each
     // control character and the whitespace after it folded to one space.
@@ -275,12 +296,21 @@ function row2(label, value) {
 }
 
 /**
+ * True while a saved file (`frametap ui FILE`) is still being read into the page: a connection's close may be further
+ * on in it, so none is said to have no close yet.
+ */
+export function stillLoading(session) {
+  return session.source === 'file' && !session.loaded;
+}
+
+/**
  * A connection a saved file (`frametap ui FILE`) holds no close for: why, and how long it is known to have lasted
  * (from its open to the capture's end when the capture ended while it was open, else to its own last record). Null
- * in a live session (it is open), for a connection with a close, and for an upgrade that never opened.
+ * in a live session (it is open), while the file is still loading, for a connection with a close, and for an
+ * upgrade that never opened.
  */
 export function unclosed(conn, session) {
-  if (session.source !== 'file' || conn.close || !conn.open || conn.open.error) return null;
+  if (session.source !== 'file' || stillLoading(session) || conn.close || !conn.open || conn.open.error) return null;
   if (conn.open.response && conn.open.response.status !== 101) return null;
   const imported = session.meta?.mode === 'import';
   const end = session.end;
@@ -306,6 +336,9 @@ export function closeCard(conn, selectFrame, session = {}) {
         row2('opened', el('span', { text: conn.open.ts })),
         row2(missing.untilEnd ? 'capture ended' : 'last record', el('span', { text: missing.until })),
         row2('duration', el('span', { text: missing.ms != null ? `at least ${duration(missing.ms)}` : 'unknown' }))));
+  }
+  if (!conn.close && !d && conn.open && stillLoading(session)) {
+    return el('p.muted.empty', { text: 'Loading the file… how this connection ended may be further on in it.' });
   }
   if (!conn.close && !d) return el('p.muted.empty', { text: conn.open ? 'This connection is still open.' : 'Select a connection.' });
   const dd = d || {};
