@@ -230,7 +230,8 @@ fn open_lines(open: &Open, layout: Layout) -> String {
     for (name, value) in &response.headers {
         text += &format!("\n      {name}: {value}");
     }
-    if let Some(body) = response.readable_body() {
+    // An empty body (or only whitespace) says nothing: no `body:` line with nothing after it.
+    if let Some(body) = response.readable_body().filter(|body| !body.trim().is_empty()) {
         text += &format!("\n      body: {}", one_line_cut(body.trim()));
     }
     text
@@ -388,6 +389,14 @@ mod tests {
         // A record written before `failed_ms` existed has only the request's time.
         open.failed_ms = None;
         assert!(open_lines(&open, plain()).contains("\n16:00:00.000   #2 UPGRADE REFUSED with 403\n"));
+        // An empty body gets no `body:` line.
+        open.response = Some(crate::event::HttpResponse {
+            status: 403,
+            headers: vec![],
+            body: Some("\r\n".into()),
+            body_base64: None,
+        });
+        assert!(open_lines(&open, plain()).ends_with("UPGRADE REFUSED with 403"), "{}", open_lines(&open, plain()));
     }
 
     /// `--quiet --log-format json` prints closes, not frames, so only the former are serialised for it.

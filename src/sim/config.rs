@@ -240,7 +240,10 @@ pub fn parse_secs(text: &str) -> Result<Duration, String> {
 
 /// Whole seconds, zero or more.
 pub fn parse_jwt_ttl(text: &str) -> Result<u64, String> {
-    text.trim().parse::<u64>().map_err(|_| format!("{text:?} is not a whole number of seconds (e.g. 3600, or 0)"))
+    text.trim().parse::<u64>().map_err(|e| match e.kind() {
+        std::num::IntErrorKind::PosOverflow => format!("{text:?} is too large: at most {} seconds", u64::MAX),
+        _ => format!("{text:?} is not a whole number of seconds (e.g. 3600, or 0)"),
+    })
 }
 
 /// A count of one or more.
@@ -307,6 +310,10 @@ mod tests {
         assert!(parse_secs("inf").is_err());
         assert_eq!(parse_secs("2").unwrap(), Duration::from_secs(2));
         assert!(parse_jwt_ttl("-5").is_err());
+        assert_eq!(
+            parse_jwt_ttl("99999999999999999999").unwrap_err(),
+            "\"99999999999999999999\" is too large: at most 18446744073709551615 seconds"
+        );
         assert_eq!(parse_count("7").unwrap(), 7);
         assert_eq!(parse_count("0").unwrap_err(), "\"0\" is not a whole number of 1 or more");
         // A whole number past what a count holds is said to be too large, not "not a whole number".
