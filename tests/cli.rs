@@ -171,40 +171,16 @@ async fn an_exposed_ui_is_warned_about_with_its_real_port() {
     proxy.stop().await;
 }
 
-/// A proxy listening on every interface prints a URL a client on this machine can dial (loopback, its real port),
-/// not `ws://0.0.0.0:…`, and warns that it is exposed; the URL it prints works.
+/// A proxy, a replay or the simulator listening on every interface prints a URL a client on this machine can dial
+/// (loopback, its real port), not `ws://0.0.0.0:…`, and warns that it is exposed; the URL it prints works.
 #[cfg(unix)]
 #[tokio::test]
-async fn a_proxy_on_every_interface_prints_a_loopback_url_that_works_and_warns() {
+async fn a_listener_on_every_interface_prints_a_loopback_url_that_works_and_warns() {
     let home = tempfile::tempdir().unwrap();
-    let mut child = frametap()
-        .args(["proxy", "--listen", "0.0.0.0:0", "--no-ui", "--no-capture"])
-        .env("FRAMETAP_HOME", home.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let banner = common::binary::read_banner(child.stderr.take().unwrap()).await;
-    assert!(
-        banner.url.starts_with("ws://127.0.0.1:") && !banner.url.starts_with("ws://127.0.0.1:0/"),
-        "{}",
-        banner.url
-    );
-    let port = banner.url.trim_start_matches("ws://127.0.0.1:").split('/').next().unwrap().to_owned();
-    let warning = banner.lines.iter().find(|l| l.contains("not loopback"));
-    let warning = warning.unwrap_or_else(|| panic!("no warning about the exposed proxy: {:?}", banner.lines));
-    assert!(warning.contains(&format!("listening on 0.0.0.0:{port}, not loopback")), "{warning:?}");
-    let (ws, response) = tokio_tungstenite::connect_async(banner.url.clone()).await.unwrap();
-    assert_eq!(response.status(), 101);
-    drop(ws);
-    // SAFETY: sending SIGTERM to our own child process.
-    unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGTERM) };
-    assert!(child.wait().await.unwrap().success());
-
-    // `replay serve` and the simulator the same way, each up to its URL line and its warning.
+    // Each command up to its URL line and its warning.
     let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/seed-story.jsonl");
     for (args, url_label, what) in [
+        (vec!["proxy", "--no-ui", "--no-capture"], "point your WebSocket client at", "proxy"),
         (vec!["replay", "serve", fixture, "--no-ui", "--no-capture"], "point your WebSocket client at", "replay"),
         (vec!["sim", "genesys"], "Connect to:", "simulator"),
     ] {
