@@ -753,3 +753,49 @@ async fn a_failed_upgrade_records_the_request_frametap_sent() {
     );
     assert!(written.contains(&("authorization".to_owned(), "Bearer abc".to_owned())), "{written:?}");
 }
+
+/// Sends `request` as it is and reads the whole answer (the request asks the server to close after it).
+async fn raw_answer(addr: std::net::SocketAddr, request: &str) -> String {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut text = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut stream, &mut text).await.unwrap();
+    text
+}
+
+/// An upgrade request no WebSocket server would accept is answered as RFC 6455 has a server answer it (400 without a
+/// Sec-WebSocket-Key; 426 naming version 13 for another version), is never dialled upstream, and is recorded as a
+/// session note. Before, the 400 left no trace in the log or the capture, and a version-8 client was upgraded with
+/// version 13 upstream.
+#[tokio::test]
+async fn an_upgrade_no_server_would_accept_is_refused_and_recorded() {
+    let proxy = start_proxy(test_config("ws://127.0.0.1:1")).await;
+    let upgrade = |extra: &str| {
+        format!(
+            "GET /v1?deploymentId=x HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, close\r\nUpgrade: websocket\r\n{extra}\r\n"
+        )
+    };
+    let no_key = raw_answer(proxy.addr, &upgrade("Sec-WebSocket-Version: 13\r\n")).await;
+    assert!(no_key.starts_with("HTTP/1.1 400") && no_key.contains("no Sec-WebSocket-Key"), "{no_key}");
+    let old =
+        raw_answer(proxy.addr, &upgrade("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n"))
+            .await;
+    assert!(old.starts_with("HTTP/1.1 426"), "{old}");
+    let head = raw::head_headers(old.split("\r\n\r\n").next().unwrap());
+    assert_eq!(raw::head_header(&head, "sec-websocket-version"), Some("13"), "{old}");
+    let capture = proxy.stop().await;
+    assert!(!capture.records.iter().any(|r| matches!(r, Record::Open(_))), "nothing was dialled upstream");
+    let notes: Vec<&str> = capture
+        .records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Note(n) if n.code == "upgrade-malformed" && n.conn.is_none() && n.level == "warn" => {
+                Some(n.message.as_str())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    assert!(notes[0].contains("/v1?deploymentId=x: it has no Sec-WebSocket-Key header; answered 400"), "{notes:?}");
+    assert!(notes[1].contains("asks for WebSocket version \"8\"") && notes[1].contains("answered 426"), "{notes:?}");
+}

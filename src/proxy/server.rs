@@ -132,6 +132,40 @@ async fn handle<IO: RelayStream, B: Backend>(
     backend.upgrade::<IO>(req, client_addr, None, ctx).await
 }
 
+/// The client's `Sec-WebSocket-Key`, or the answer to an upgrade request no WebSocket server would accept, as RFC
+/// 6455 §4.2.2 has a server answer it (400 without a `Sec-WebSocket-Key`; 426 with the version it speaks for a
+/// `Sec-WebSocket-Version` other than 13). A refusal is recorded as a session note (`upgrade-malformed`): the request
+/// never reaches the upstream, and a client that was refused must not go unseen.
+async fn client_key_or_refusal(
+    req: &Request<Incoming>,
+    client_addr: SocketAddr,
+    ctx: &ProxyContext,
+) -> Result<http::HeaderValue, Response<Full<Bytes>>> {
+    let version =
+        req.headers().get("sec-websocket-version").map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let key = req.headers().get("sec-websocket-key");
+    let (status, why) = match (key, version.filter(|v| v.trim() != "13")) {
+        (None, _) => (StatusCode::BAD_REQUEST, "it has no Sec-WebSocket-Key header".to_owned()),
+        (Some(_), Some(version)) => (
+            StatusCode::UPGRADE_REQUIRED,
+            format!("it asks for WebSocket version {version:?}; RFC 6455 (and frametap) speak version 13"),
+        ),
+        (Some(key), None) => return Ok(key.clone()),
+    };
+    let target = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
+    let message = format!(
+        "refused {client_addr}'s upgrade request for {}: {why}; answered {status}, nothing was sent upstream",
+        crate::inspect::one_line(target)
+    );
+    let note = Note { conn: None, ts: Ts::now(), level: "warn".into(), code: "upgrade-malformed".into(), message };
+    ctx.sink.emit(Record::Note(note)).await;
+    let mut response = text_response(status, format!("frametap: the upgrade request is not one to relay: {why}\n"));
+    if status == StatusCode::UPGRADE_REQUIRED {
+        response.headers_mut().insert("sec-websocket-version", http::HeaderValue::from_static("13"));
+    }
+    Err(response)
+}
+
 /// Relays one WebSocket upgrade request (served by hyper on an `IO` connection) to `base`: dials it,
 /// answers the client with the upstream's answer, and on 101 runs the relay in its own task. The
 /// [`Relay`](super::backend::Relay) backend calls this, in forward mode with the upstream taken from each CONNECT.
@@ -141,11 +175,9 @@ pub async fn relay_upgrade<IO: RelayStream>(
     base: &UpstreamBase,
     ctx: Arc<ProxyContext>,
 ) -> Response<Full<Bytes>> {
-    let Some(client_key) = req.headers().get("sec-websocket-key").cloned() else {
-        return text_response(
-            StatusCode::BAD_REQUEST,
-            "frametap: the upgrade request has no Sec-WebSocket-Key header\n".into(),
-        );
+    let client_key = match client_key_or_refusal(&req, client_addr, &ctx).await {
+        Ok(key) => key,
+        Err(refused) => return refused,
     };
     let sink = ctx.sink.connection();
     let conn = sink.conn();
