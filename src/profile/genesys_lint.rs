@@ -220,7 +220,7 @@ fn configure_findings(fields: &Map<String, Value>, seq: u64, url_deployment: Opt
                 "genesys-deployment-mismatch",
                 Severity::Warn,
                 seq,
-                format!("frame #{seq}'s `deploymentId` ({configured}) is not the one in the URL ({url}); the two name the same deployment, and what the server does when they differ is unconfirmed"),
+                format!("frame #{seq}'s `deploymentId` ({configured}) is not the one in the URL ({url}); both should name the same deployment; what the server does when they differ is unconfirmed"),
             ));
         }
     }
@@ -361,7 +361,7 @@ mod tests {
         assert!(findings[0].message.contains("(3 characters)") && !findings[0].message.contains("abc"), "{findings:?}");
         let one = Request::parse(Some(r#"{"action":"configureSession","token":"x","deploymentId":"d1"}"#));
         assert!(lint_request(&one, 1, &Session::NotConfigured, None)[0].message.contains("(1 character)"));
-        assert!(findings[1].message.contains("(d2) is not the one in the URL (d1)"), "{findings:?}");
+        assert!(findings[1].message.contains("(d2) is not the one in the URL (d1); both should name"), "{findings:?}");
         // The same deployment, and a URL without one, say nothing.
         let good = Request::parse(Some(
             r#"{"action":"configureSession","token":"3f1c1a52-7a0e-4c0b-9d7e-2b1f9c1e0a11","deploymentId":"d1"}"#,
