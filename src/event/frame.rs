@@ -75,14 +75,7 @@ impl Frame {
         };
         // A fragment with more to follow, or a payload kept short, may end inside a character.
         let may_end_inside = !self.fin || (self.payload.len() as u64) < self.len;
-        let rest = &self.payload[head..];
-        let (body, tail) = match std::str::from_utf8(rest) {
-            Ok(body) => (body, false),
-            Err(e) if e.error_len().is_none() && may_end_inside => {
-                (std::str::from_utf8(&rest[..e.valid_up_to()]).ok()?, true)
-            }
-            Err(_) => return None,
-        };
+        let (body, tail) = text_up_to_a_cut(&self.payload[head..], may_end_inside)?;
         let split = |yes: bool| if yes { "\u{FFFD}" } else { "" };
         Some(format!("{}{body}{}", split(head > 0), split(tail)).into())
     }
@@ -96,6 +89,18 @@ impl Frame {
             return (None, None);
         }
         parse_close_payload(&self.payload)
+    }
+}
+
+/// `bytes` as text, and whether a character they end inside was left off (only when `may_end_inside`: a fragment
+/// with more to follow, or a payload kept short of its length); `None` when they are not UTF-8.
+pub(crate) fn text_up_to_a_cut(bytes: &[u8], may_end_inside: bool) -> Option<(&str, bool)> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Some((text, false)),
+        Err(e) if e.error_len().is_none() && may_end_inside => {
+            std::str::from_utf8(&bytes[..e.valid_up_to()]).ok().map(|text| (text, true))
+        }
+        Err(_) => None,
     }
 }
 

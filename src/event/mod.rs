@@ -8,6 +8,7 @@ mod frame;
 mod json;
 mod ts;
 
+pub(crate) use frame::text_up_to_a_cut;
 pub use frame::{parse_close_payload, Frame};
 pub use json::write_record_json;
 pub use ts::{millis, Ts};

@@ -115,19 +115,11 @@ fn reorders_text(c: char) -> bool {
     matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
-/// The kept head of a text payload as text: `None` when it is not UTF-8, except for a character cut in two
-/// by the end of the head (then the text before it).
-/// The head as text, and whether a character it ends inside was left off: a head kept short of the payload, or
-/// a message with more fragments to come, may end inside a character.
+/// The kept head of a text payload as text, and whether a character it ends inside was left off: a head kept short
+/// of the payload, or a message with more fragments to come, may end inside a character.
 fn text_head(facts: &FrameFacts) -> Option<(&str, bool)> {
     let may_end_inside = (facts.head.len() as u64) < facts.shown_len() || (facts.message.is_some() && !facts.fin);
-    match std::str::from_utf8(&facts.head) {
-        Ok(text) => Some((text, false)),
-        Err(e) if e.error_len().is_none() && may_end_inside => {
-            std::str::from_utf8(&facts.head[..e.valid_up_to()]).ok().map(|text| (text, true))
-        }
-        Err(_) => None,
-    }
+    crate::event::text_up_to_a_cut(&facts.head, may_end_inside)
 }
 
 pub(crate) fn ms_between(later: Ts, earlier: Ts) -> f64 {
