@@ -177,7 +177,12 @@ pub(super) fn import_entry(
             .filter(|t| !t.is_empty() && entry["response"]["content"]["encoding"] == "base64")
             .map(str::to_owned),
     });
-    let wait = entry["timings"]["wait"].as_f64().filter(|w| *w > 0.0);
+    let messages = entry["_webSocketMessages"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let mut times = MessageClock::new(started, messages);
+    let first_message_at = messages.first().and_then(|m| times.at(m).ok());
+    let wait = entry["timings"]["wait"].as_f64().filter(|w| w.is_finite() && *w > 0.0);
+    let handshake_ms =
+        wait.filter(|_| source != HarSource::Chrome || wait_ends_before(entry, started, first_message_at));
     let mut records = vec![Record::from(Open {
         conn,
         ts: started,
@@ -193,24 +198,29 @@ pub(super) fn import_entry(
             entry["response"]["_error"].as_str().unwrap_or("the HAR records no response to the upgrade").to_owned()
         }),
         response,
-        handshake_ms: wait,
+        handshake_ms,
         // A HAR records no kernel round trip.
         upstream_tcp_rtt_ms: None,
         // The entry's time: for an upgrade that failed, from the request to the failure.
         failed_ms: (status != 101).then(|| entry["time"].as_f64().filter(|t| t.is_finite() && *t >= 0.0)).flatten(),
     })];
+    let mut missing = missing_note(source, entry, &request_headers, status == 101);
+    if wait.is_some() && handshake_ms.is_none() {
+        missing.push_str(
+            "; no handshake round trip either: its timings.wait runs past the first message (Chrome moves a \
+             WebSocket's response time to each message it sees), so it measures the connection, not the upgrade",
+        );
+    }
     records.push(Record::Note(Note {
         conn: Some(conn),
         ts: started,
         level: "warn".into(),
         code: "har-import-incomplete".into(),
-        message: missing_note(source, entry, &request_headers, status == 101),
+        message: missing,
     }));
-    let messages = entry["_webSocketMessages"].as_array().map(Vec::as_slice).unwrap_or_default();
     if messages.is_empty() {
         warnings.push(format!("entry {number} ({url}): no WebSocket messages recorded"));
     }
-    let mut times = MessageClock::new(started, messages);
     if times.relative {
         warnings.push(format!(
             "entry {number}: message times are not wall-clock times (an old Chrome?); placed them after startedDateTime"
@@ -426,6 +436,25 @@ pub(crate) fn ts_from_epoch_secs(secs: f64) -> Option<Ts> {
 fn whole_micros(micros: f64) -> Option<i64> {
     let micros = micros.round();
     (micros.is_finite() && micros.abs() < i64::MAX as f64).then_some(micros as i64)
+}
+
+/// Whether a Chrome entry's `timings.wait` ends before its first message, so that it can be the handshake's round
+/// trip. Chrome's DevTools move a WebSocket's "response received" time to every message sent or received, so in
+/// their HARs `wait` runs to the last message (HTTP Toolkit's and mitmproxy's end at the 101). The 1 ms of slack
+/// covers `startedDateTime`'s millisecond precision.
+fn wait_ends_before(entry: &Value, started: Ts, first_message_at: Option<Ts>) -> bool {
+    let Some(first) = first_message_at else {
+        return true;
+    };
+    let timings = &entry["timings"];
+    // `ssl` is part of `connect` (HAR 1.2), so it is not counted again.
+    let until_wait_ends: f64 = ["blocked", "dns", "connect", "send", "wait"]
+        .iter()
+        .filter_map(|t| timings[*t].as_f64())
+        .filter(|ms| ms.is_finite() && *ms > 0.0)
+        .sum();
+    let ends_micros = started.micros() as f64 + until_wait_ends * 1000.0;
+    ends_micros < first.micros() as f64 - 1000.0
 }
 
 fn first_message_time(entry: &Value) -> Option<Ts> {
