@@ -149,12 +149,12 @@ impl TerminalLog {
                 let how = if close.clean { "clean close".to_owned() } else { format!("NOT clean ({})", close.how()) };
                 let detail = close.detail.as_deref().map_or(String::new(), |d| format!(" — {d}"));
                 Some(format!(
-                    "{} {} {} first by {}: {code}{reason}, {how}, after {:.3} s{detail}",
+                    "{} {} {} first by {}: {code}{reason}, {how}, after {}{detail}",
                     time(record),
                     conn(close.conn),
                     paint.bold("CLOSED"),
                     close.closer_phrase(),
-                    close.duration_ms / 1000.0
+                    crate::inspect::close::human_ms(close.duration_ms)
                 ))
             }
             Record::Note(note) => {
