@@ -3,7 +3,7 @@
 //! focus lost to the list's live refresh, a table past 5,000 frames, payloads re-serialised, and a stopped frametap;
 //! windows narrower than the three columns (1,000, 800 and 480 px), numbers past what a double holds (the pretty
 //! view and token claims show them as sent), token times past what a Date holds, and a saved file's connection while
-//! the file is still loading.
+//! the file is still loading; the frame table's column heads in one font.
 //!
 //! Needs Debian's `chromium` (`apt-get install -y chromium`) or `FRAMETAP_CHROMIUM=/path/to/chrome`.
 
@@ -70,6 +70,11 @@ async fn markers_downloads_and_the_table_stay_on_screen_and_focus_stays_put() {
     assert!(truth(&page, reachable).await, "the download buttons ran off screen");
     let preview = page.eval("document.querySelector('#frame-1 .c-preview').textContent").await.unwrap();
     assert_eq!(preview, as_sent, "the preview is the payload as sent, not re-serialised");
+    // The column heads are one font; the cells of #, time, size and preview are monospace.
+    let heads = "new Set([...document.querySelectorAll('.frame-table th')].map(th => getComputedStyle(th).fontFamily + ' ' + getComputedStyle(th).fontSize)).size === 1";
+    assert!(truth(&page, heads).await, "the frame table's column heads are in mixed fonts");
+    let cell = "getComputedStyle(document.querySelector('#frame-1 .c-preview')).fontFamily.includes('monospace')";
+    assert!(truth(&page, cell).await, "payload previews are monospace");
 
     // From the keyboard: arrow keys in the frame table select frames; toggles and tabs say their state.
     page.click("#conn-list li[data-conn=\"2\"]").await.unwrap();
