@@ -1,4 +1,5 @@
-//! The web UI in a real headless Chromium: live records, the close card, filters, search, tokens, lag.
+//! The web UI in a real headless Chromium: live records, the close card, filters, search, tokens, lag, and the
+//! address naming what is shown.
 //!
 //! Needs Debian's `chromium` (`apt-get install -y chromium`) or `FRAMETAP_CHROMIUM=/path/to/chrome`.
 //! `FRAMETAP_UPDATE_SCREENSHOT=1` also writes docs/ui-screenshot.png.
@@ -588,4 +589,71 @@ async fn a_fragment_that_splits_a_character_previews_as_text_in_the_frame_table(
     assert_eq!(shown, ["caf\u{FFFD}", "\u{FFFD} \u{FFFD}", "\u{FFFD} ok"]);
     assert_eq!(text(&page, "#frame-4 .c-preview").await, "61 ff 62", "bytes that are not UTF-8 inside stay hex");
     assert_eq!(browser.page_errors(), Vec::<String>::new());
+}
+
+/// The address bar names what is shown (`#conn=3&frame=2`, `#conn=3&tab=close`): a page opened or reloaded on such
+/// an address shows that connection, frame or tab, not the first connection; editing the address goes where it
+/// says; an address naming a connection the session does not hold says so and shows the first one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_address_names_the_connection_frame_and_tab_shown_and_a_reload_comes_back_to_them() {
+    let browser = browser().await;
+    let hub = Hub::new(HubOptions::default());
+    publish(&hub, fixtures::meta());
+    fixtures::publish_story(&hub, 1);
+    fixtures::publish_healthy(&hub, 2);
+    fixtures::publish_story(&hub, 3);
+    let ui = start_ui(hub, None).await;
+    let base = format!("http://{}/", ui.addr);
+    let shows = |conn: u64, what: &str| {
+        format!(
+            "document.querySelector('#conn-header strong')?.textContent === '#{conn} ' && {}",
+            match what.strip_prefix("frame ") {
+                Some(seq) => format!("document.querySelector('#detail-body h3')?.textContent === 'Frame #{seq}'"),
+                None => format!(
+                    "document.querySelector('#tabs [data-tab=\"{what}\"]').getAttribute('aria-selected') === 'true'"
+                ),
+            }
+        )
+    };
+    let address_is = |hash: &str| format!("location.hash === '{hash}' && !location.search.includes('token')");
+
+    // Opened on a link to a frame of the third connection: that frame, scrolled into view and selected.
+    let page = browser.new_page().await.unwrap();
+    page.goto(&format!("{}#conn=3&frame=4", ui.url)).await.unwrap();
+    page.wait_for(&shows(3, "frame 4"), WAIT).await.unwrap();
+    page.wait_for("document.querySelector('#frame-rows tr.selected')?.dataset.seq === '4'", WAIT).await.unwrap();
+    page.wait_for(&address_is("#conn=3&frame=4"), WAIT).await.unwrap();
+
+    // What the user picks is written to the address.
+    page.click("#frame-rows tr[data-seq=\"2\"]").await.unwrap();
+    page.wait_for(&address_is("#conn=3&frame=2"), WAIT).await.unwrap();
+    page.click("#tabs [data-tab=\"close\"]").await.unwrap();
+    page.wait_for(&address_is("#conn=3&tab=close"), WAIT).await.unwrap();
+
+    // A reload (the token is in the cookie now, not the address) comes back to the same connection and tab.
+    page.eval("window.beforeReload = true").await.unwrap();
+    page.call("Page.reload", json!({})).await.unwrap();
+    page.wait_for(&format!("window.beforeReload === undefined && {}", shows(3, "close")), WAIT).await.unwrap();
+    page.wait_for("document.querySelector('#close-card')", WAIT).await.unwrap();
+
+    // Editing the address goes where it says.
+    page.eval("location.hash = '#conn=1&frame=5'").await.unwrap();
+    page.wait_for(&shows(1, "frame 5"), WAIT).await.unwrap();
+
+    // A connection the session does not hold: said, and the first connection is shown.
+    // Opened in another tab (the cookie carries the token).
+    let other = browser.new_page().await.unwrap();
+    other.goto(&format!("{base}#conn=99&frame=1")).await.unwrap();
+    other.wait_for("!document.getElementById('banner').hidden", WAIT).await.unwrap();
+    let said = text(&other, "#banner-text").await;
+    assert!(said.contains("Connection #99") && said.contains("not in this session"), "{said}");
+    other.wait_for("document.querySelector('#conn-header strong')?.textContent === '#1 '", WAIT).await.unwrap();
+    other.wait_for(&address_is("#conn=1"), WAIT).await.unwrap();
+    // A frame the connection does not hold, from an edited address: said too.
+    other.eval("location.hash = '#conn=2&frame=999'").await.unwrap();
+    other.wait_for("document.getElementById('banner-text').textContent.includes('Frame #999')", WAIT).await.unwrap();
+    other.wait_for("document.querySelector('#conn-header strong')?.textContent === '#2 '", WAIT).await.unwrap();
+
+    assert_eq!(browser.page_errors(), Vec::<String>::new());
+    ui.stop().await.unwrap();
 }

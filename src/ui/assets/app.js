@@ -25,6 +25,8 @@ const state = {
   selected: null,     // connection id
   selectedSeq: null,  // frame seq within the selected connection
   tab: 'frame',
+  // What the address bar's `#conn=N&frame=S` (or `&tab=close|tokens|conn`) asks for, until the history has it.
+  wanted: null,
   clearedThrough: 0,  // records with an index up to this were cleared by the user
   lastIndex: 0,
   live: false,
@@ -78,7 +80,10 @@ function apply(index, kind, r) {
   }
   const isNew = !state.conns.has(id);
   const c = conn(id);
-  if (state.selected == null) state.selected = id;
+  const w = state.wanted;
+  if (w && id === w.conn && state.selected !== id) { state.selected = id; state.selectedSeq = null; state.tab = w.tab; redrawAll(); }
+  // A link to a connection waits for it until the history has arrived; otherwise the first connection is shown.
+  if (state.selected == null && !w) state.selected = id;
   const mine = id === state.selected;
   const changed = [];
   // The connection's latest record (timestamps share one format, so they compare as strings).
@@ -109,6 +114,8 @@ function apply(index, kind, r) {
   if (isNew) changed.push('list', 'detail');
   if (changed.length) markDirty(changed);
 }
+
+function redrawAll() { markDirty(['list', 'table', 'detail']); }
 
 function reset() {
   state.conns.clear();
@@ -148,6 +155,7 @@ function connect() {
       if (state.source === 'file') setStatus('file', 'file');
       else setStatus('live', 'live');
       markDirty(['list', 'table', 'detail']);
+      settleWanted();
     }
   };
   ws.onclose = (ev) => {
@@ -164,6 +172,70 @@ function connect() {
     setTimeout(connect, retryDelay);
     retryDelay = Math.min(retryDelay * 2, 5000);
   };
+}
+
+// ---- the address bar -------------------------------------------------------------------------------
+
+// The address bar names what is shown (`#conn=3&frame=12`, `#conn=3&tab=close`), so a reload comes back to it and
+// the back button or an edited address goes where it says. Only the token-less URL is ever in the address bar.
+const TABS = new Set(['frame', 'close', 'tokens', 'conn']);
+
+/** `#conn=N[&frame=S][&tab=T]` as {conn, seq, tab}, or null when it names no connection. */
+function parseHash(hash) {
+  const p = new URLSearchParams(hash.replace(/^#/, ''));
+  const conn = Number(p.get('conn'));
+  if (!Number.isSafeInteger(conn) || conn <= 0) return null;
+  const frame = p.has('frame') ? Number(p.get('frame')) : null;
+  const seq = Number.isSafeInteger(frame) && frame > 0 ? frame : null;
+  const tab = seq != null ? 'frame' : TABS.has(p.get('tab')) ? p.get('tab') : 'frame';
+  return { conn, seq, tab };
+}
+
+function hashOf() {
+  if (state.selected == null) return '';
+  if (state.tab === 'frame' && state.selectedSeq != null) return `#conn=${state.selected}&frame=${state.selectedSeq}`;
+  return state.tab === 'frame' ? `#conn=${state.selected}` : `#conn=${state.selected}&tab=${state.tab}`;
+}
+
+/** Puts what is shown in the address bar, at most a few times a second: browsers limit how often a page may
+ * replace its address (Safari throws past 100 times in 30 s), and a key held down selects frame after frame. */
+function writeHash() {
+  if (writeHash.timer) return;
+  writeHash.timer = setTimeout(() => {
+    writeHash.timer = null;
+    if (state.wanted) return; // not until what the address asked for is shown, or known to be missing
+    const hash = hashOf();
+    if (hash === location.hash) return;
+    try { history.replaceState(null, '', location.pathname + location.search + hash); } catch { /* over the limit */ }
+  }, 300);
+}
+
+/** Goes where the address says: at once on a live page, else once the history has arrived (apply() shows the
+ * connection as soon as its first record does). */
+function followHash() {
+  state.wanted = parseHash(location.hash);
+  if (state.live) settleWanted();
+}
+
+/** Shows what the address asked for, now that the history has arrived (or the connection is here): the connection,
+ * its frame scrolled into view, or its tab; says so when the session does not hold it. */
+function settleWanted() {
+  const w = state.wanted;
+  if (!w) return;
+  state.wanted = null;
+  const c = state.conns.get(w.conn);
+  if (!c) {
+    banner(`Connection #${w.conn} (named in the address) is not in this session${state.source === 'file' ? ' file' : "'s history"}.`);
+    if (state.selected == null && state.conns.size) state.selected = state.conns.keys().next().value;
+    redrawAll();
+    return;
+  }
+  if (state.selected !== w.conn) { state.selected = w.conn; state.selectedSeq = null; state.autoScroll = true; }
+  state.tab = w.tab;
+  redrawAll();
+  if (w.seq == null) return;
+  if (c.bySeq.has(w.seq)) selectFrame(w.seq);
+  else banner(`Frame #${w.seq} of connection #${w.conn} (named in the address) is not in this session${c.frames.length ? '' : ': the connection has no frames'}.`);
 }
 
 // ---- connection list ---------------------------------------------------------------------------
@@ -346,6 +418,7 @@ function render() {
   if (d.list) { renderList($('conn-list'), state, selectConn, syncing); renderConnCount(); renderSessionNotes(); }
   if (!syncing) { if (d.table) renderTable(true); else if (d.rows) renderTable(false); }
   if (d.detail) renderDetail(); else if (d.tabs) renderTabs();
+  writeHash();
 }
 
 // ---- controls ----------------------------------------------------------------------------------
@@ -436,6 +509,8 @@ function setup() {
     markDirty(['table']);
   }).catch(() => {});
   syncToggles();
+  followHash();
+  window.addEventListener('hashchange', followHash);
   connect();
 }
 
