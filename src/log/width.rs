@@ -105,20 +105,8 @@ pub fn visible_chars(text: &str) -> impl Iterator<Item = char> + '_ {
 
 /// `text` (no colour sequences) cut to fit `max` columns, `…` included, with `…` where it was cut.
 pub fn cut_to_columns(text: &str, max: usize) -> String {
-    if columns(text) <= max {
-        return text.to_owned();
-    }
-    let mut out = String::new();
-    let mut used = 0;
-    for c in text.chars() {
-        let width = char_columns(c);
-        if used + width + 1 > max {
-            break;
-        }
-        used += width;
-        out.push(c);
-    }
-    out + "…"
+    let chars = text.char_indices().map(|(at, c)| &text[at..at + c.len_utf8()]);
+    fit_pieces(text, chars, max)
 }
 
 /// `text` escaped as `{:?}` escapes a string (a control character as `\n` or `\u{1b}`, `"` as `\"`), without the
@@ -127,14 +115,10 @@ pub fn cut_to_columns(text: &str, max: usize) -> String {
 pub fn escape_to_columns(text: &str, max: usize) -> String {
     let quoted = format!("{text:?}");
     let escaped = &quoted[1..quoted.len() - 1];
-    if columns(escaped) <= max {
-        return escaped.to_owned();
-    }
-    let mut out = String::new();
-    let mut used = 0;
     let mut rest = escaped;
-    while let Some(c) = rest.chars().next() {
-        // One piece shown: a character, or a whole escape (`\n`, `\u{1b}`).
+    // One piece shown: a character, or a whole escape (`\n`, `\u{1b}`).
+    let pieces = std::iter::from_fn(|| {
+        let c = rest.chars().next()?;
         let len = match c {
             '\\' => match rest[1..].chars().next() {
                 Some('u') => rest.find('}').map_or(rest.len(), |end| end + 1),
@@ -143,13 +127,26 @@ pub fn escape_to_columns(text: &str, max: usize) -> String {
             _ => c.len_utf8(),
         };
         let (piece, after) = rest.split_at(len);
+        rest = after;
+        Some(piece)
+    });
+    fit_pieces(escaped, pieces, max)
+}
+
+/// `whole` when it fits `max` columns; else as many of its `pieces` (in order, never split) as fit with a `…` after.
+fn fit_pieces<'a>(whole: &str, pieces: impl Iterator<Item = &'a str>, max: usize) -> String {
+    if columns(whole) <= max {
+        return whole.to_owned();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for piece in pieces {
         let width = columns(piece);
         if used + width + 1 > max {
             break;
         }
         used += width;
         out.push_str(piece);
-        rest = after;
     }
     out + "…"
 }
