@@ -116,6 +116,30 @@ async fn an_upstream_proxy_without_an_upstream_is_refused() {
     assert!(err.contains("--upstream-proxy has no upstream to reach") && err.contains("give --upstream URL"), "{err}");
 }
 
+/// The simulator's scenario flags beside `--upstream` or `--forward` used to be accepted and ignored: the user
+/// waited for an expiry or a drop that nothing would cause. They are refused, naming the flags and the fix.
+#[tokio::test]
+async fn simulator_flags_beside_a_real_upstream_are_refused() {
+    let home = tempfile::tempdir().unwrap();
+    let common = ["proxy", "--listen", "127.0.0.1:0", "--no-ui", "--no-capture"];
+    let with_upstream = [&common[..], &["--upstream", "ws://127.0.0.1:9", "--expire-after", "30"]].concat();
+    let err = fails_with(&with_upstream, home.path()).await;
+    assert!(
+        err.contains("--expire-after shapes the built-in simulator")
+            && err.contains("with --upstream")
+            && err.contains("Leave it out, or drop --upstream"),
+        "{err}"
+    );
+    let forward = [&common[..], &["--forward", "--drop-after", "3", "--allowed-origin", "http://a"]].concat();
+    let err = fails_with(&forward, home.path()).await;
+    assert!(
+        err.contains("--drop-after, --allowed-origin shape the built-in simulator")
+            && err.contains("with --forward")
+            && err.contains("Leave them out, or drop --forward"),
+        "{err}"
+    );
+}
+
 /// The in-process simulator is on loopback: HTTP_PROXY used to send its traffic to the proxy (a 502), and a
 /// `socks5://` HTTPS_PROXY stopped the simulator mode from starting. Also: without a capture the banner and the
 /// end line promise none, and --insecure-upstream says it has no effect instead of the "NOT verified" warning.
