@@ -140,6 +140,30 @@ async fn simulator_flags_beside_a_real_upstream_are_refused() {
     );
 }
 
+/// `replay send --set message.text=…` (a path, where NAME is one field name) or a field the recording's messages do
+/// not have used to replay the recording unchanged as if the value had been set. It is refused before dialling.
+#[tokio::test]
+async fn a_replay_set_that_would_change_nothing_is_refused() {
+    let home = tempfile::tempdir().unwrap();
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/seed-story.jsonl");
+    let (_held, refusing) = common::ports::refusing_addr();
+    let upstream = format!("ws://{refusing}");
+    let send = |set: &'static str| {
+        ["replay", "send", fixture, "--upstream", upstream.as_str(), "--no-capture", "--set", set].map(str::to_owned)
+    };
+    let err = fails_with(&send("message.text=hi").each_ref().map(String::as_str), home.path()).await;
+    assert!(
+        err.contains("--set message.text=…: no JSON text message that")
+            && err.contains("has a field named \"message.text\", so --set would change nothing")
+            && err.contains("not a path: --set text=… for message.text"),
+        "{err}"
+    );
+    assert!(!err.contains("could not connect"), "refused before dialling: {err}");
+    // A field the client's message has is applied: the run goes on to dial (and fails on the refusing port).
+    let err = fails_with(&send("content=hi").each_ref().map(String::as_str), home.path()).await;
+    assert!(err.contains("could not connect") && !err.contains("would change nothing"), "{err}");
+}
+
 /// The in-process simulator is on loopback: HTTP_PROXY used to send its traffic to the proxy (a 502), and a
 /// `socks5://` HTTPS_PROXY stopped the simulator mode from starting. Also: without a capture the banner and the
 /// end line promise none, and --insecure-upstream says it has no effect instead of the "NOT verified" warning.
