@@ -122,22 +122,20 @@ async fn an_upstream_proxy_without_an_upstream_is_refused() {
 async fn simulator_flags_beside_a_real_upstream_are_refused() {
     let home = tempfile::tempdir().unwrap();
     let common = ["proxy", "--listen", "127.0.0.1:0", "--no-ui", "--no-capture"];
-    let with_upstream = [&common[..], &["--upstream", "ws://127.0.0.1:9", "--expire-after", "30"]].concat();
-    let err = fails_with(&with_upstream, home.path()).await;
-    assert!(
-        err.contains("--expire-after shapes the built-in simulator")
-            && err.contains("with --upstream")
-            && err.contains("Leave it out, or drop --upstream"),
-        "{err}"
-    );
-    let forward = [&common[..], &["--forward", "--drop-after", "3", "--allowed-origin", "http://a"]].concat();
-    let err = fails_with(&forward, home.path()).await;
-    assert!(
-        err.contains("--drop-after, --allowed-origin shape the built-in simulator")
-            && err.contains("with --forward")
-            && err.contains("Leave them out, or drop --forward"),
-        "{err}"
-    );
+    let cases: [(&[&str], [&str; 3]); 2] = [
+        (
+            &["--upstream", "ws://127.0.0.1:9", "--expire-after", "30"],
+            ["--expire-after shapes the built-in simulator", "with --upstream", "Leave it out, or drop --upstream"],
+        ),
+        (
+            &["--forward", "--drop-after", "3", "--allowed-origin", "http://a"],
+            ["--drop-after, --allowed-origin shape the built-in simulator", "with --forward", "drop --forward"],
+        ),
+    ];
+    for (flags, expected) in cases {
+        let err = fails_with(&[&common[..], flags].concat(), home.path()).await;
+        assert!(expected.iter().all(|part| err.contains(part)), "{flags:?}: {err}");
+    }
 }
 
 /// `replay send --set message.text=…` (a path, where NAME is one field name) or a field the recording's messages do
