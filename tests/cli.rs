@@ -116,6 +116,52 @@ async fn an_upstream_proxy_without_an_upstream_is_refused() {
     assert!(err.contains("--upstream-proxy has no upstream to reach") && err.contains("give --upstream URL"), "{err}");
 }
 
+/// The simulator's scenario flags beside `--upstream` or `--forward` used to be accepted and ignored: the user
+/// waited for an expiry or a drop that nothing would cause. They are refused, naming the flags and the fix.
+#[tokio::test]
+async fn simulator_flags_beside_a_real_upstream_are_refused() {
+    let home = tempfile::tempdir().unwrap();
+    let common = ["proxy", "--listen", "127.0.0.1:0", "--no-ui", "--no-capture"];
+    let cases: [(&[&str], [&str; 3]); 2] = [
+        (
+            &["--upstream", "ws://127.0.0.1:9", "--expire-after", "30"],
+            ["--expire-after shapes the built-in simulator", "with --upstream", "Leave it out, or drop --upstream"],
+        ),
+        (
+            &["--forward", "--drop-after", "3", "--allowed-origin", "http://a"],
+            ["--drop-after, --allowed-origin shape the built-in simulator", "with --forward", "drop --forward"],
+        ),
+    ];
+    for (flags, expected) in cases {
+        let err = fails_with(&[&common[..], flags].concat(), home.path()).await;
+        assert!(expected.iter().all(|part| err.contains(part)), "{flags:?}: {err}");
+    }
+}
+
+/// `replay send --set message.text=…` (a path, where NAME is one field name) or a field the recording's messages do
+/// not have used to replay the recording unchanged as if the value had been set. It is refused before dialling.
+#[tokio::test]
+async fn a_replay_set_that_would_change_nothing_is_refused() {
+    let home = tempfile::tempdir().unwrap();
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/seed-story.jsonl");
+    let (_held, refusing) = common::ports::refusing_addr();
+    let upstream = format!("ws://{refusing}");
+    let send = |set: &'static str| {
+        ["replay", "send", fixture, "--upstream", upstream.as_str(), "--no-capture", "--set", set].map(str::to_owned)
+    };
+    let err = fails_with(&send("message.text=hi").each_ref().map(String::as_str), home.path()).await;
+    assert!(
+        err.contains("--set message.text=…: no JSON text message that")
+            && err.contains("has a field named \"message.text\", so --set would change nothing")
+            && err.contains("not a path: --set text=… for message.text"),
+        "{err}"
+    );
+    assert!(!err.contains("could not connect"), "refused before dialling: {err}");
+    // A field the client's message has is applied: the run goes on to dial (and fails on the refusing port).
+    let err = fails_with(&send("content=hi").each_ref().map(String::as_str), home.path()).await;
+    assert!(err.contains("could not connect") && !err.contains("would change nothing"), "{err}");
+}
+
 /// The in-process simulator is on loopback: HTTP_PROXY used to send its traffic to the proxy (a 502), and a
 /// `socks5://` HTTPS_PROXY stopped the simulator mode from starting. Also: without a capture the banner and the
 /// end line promise none, and --insecure-upstream says it has no effect instead of the "NOT verified" warning.

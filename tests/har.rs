@@ -1,6 +1,8 @@
 //! HAR export/import and `frametap convert`: lossless round trips, real-tool fixtures, and every bad input.
 
 mod common;
+#[path = "replay_support/mod.rs"]
+mod support;
 
 use bytes::Bytes;
 use frametap::capture::{read_capture, CaptureWriter};
@@ -1029,4 +1031,69 @@ fn an_imported_close_lasts_whole_microseconds() {
     let (records, _) = har_to_records(&har).unwrap();
     let close = records.iter().find_map(|r| if let Record::Close(c) = r { Some(c) } else { None }).unwrap();
     assert_eq!(json!(close.duration_ms).to_string(), "1.476");
+}
+
+/// A Chrome HAR of a WebSocket over HTTP/2 (RFC 8441): the extended CONNECT is answered 200, not 101, with a
+/// `:status` pseudo-header. The import took it for an upgrade refused with 200 — "[certain] the WebSocket never
+/// opened" beside the messages it carried — and `replay serve` answered 500 (":status" is no header name).
+fn chrome_http2_websocket_har() -> serde_json::Value {
+    json!({"log": {"creator": {"name": "WebInspector", "version": "537.36"}, "pages": [], "entries": [{
+        "startedDateTime": "2026-11-26T10:00:00.000Z", "time": 2500.0, "_resourceType": "websocket",
+        "request": {"method": "CONNECT", "url": "wss://chat.example.test/socket", "httpVersion": "h2", "headers": [
+            {"name": ":method", "value": "CONNECT"}, {"name": ":protocol", "value": "websocket"},
+            {"name": ":authority", "value": "chat.example.test"}, {"name": ":scheme", "value": "https"},
+            {"name": ":path", "value": "/socket"}, {"name": "origin", "value": "https://shop.example.com"},
+            {"name": "sec-websocket-version", "value": "13"}]},
+        "response": {"status": 200, "statusText": "", "httpVersion": "h2",
+            "headers": [{"name": ":status", "value": "200"}, {"name": "date", "value": "Thu, 26 Nov 2026 10:00:00 GMT"}],
+            "content": {"size": 0, "mimeType": "x-unknown"}},
+        "timings": {"blocked": -1, "dns": -1, "ssl": -1, "connect": -1, "send": 0, "wait": 12.5, "receive": 0},
+        "_webSocketMessages": [
+            {"type": "send", "time": 1795687200.5, "opcode": 1, "data": "{\"op\":\"hello\"}"},
+            {"type": "receive", "time": 1795687201.0, "opcode": 1, "data": "{\"op\":\"welcome\"}"}
+        ]
+    }]}})
+}
+
+#[test]
+fn a_chrome_websocket_over_http2_is_imported_as_opened() {
+    let (records, warnings) = har_to_records(&chrome_http2_websocket_har()).unwrap();
+    let open = records.iter().find_map(|r| if let Record::Open(o) = r { Some(o) } else { None }).unwrap();
+    let response = open.response.as_ref().unwrap();
+    assert_eq!(response.status, 101, "{open:?}");
+    assert!(response.headers.iter().all(|(name, _)| !name.starts_with(':')), "{response:?}");
+    assert_eq!(open.failed_ms, None);
+    assert!(warnings.iter().any(|w| w.contains("a WebSocket over HTTP/2 or HTTP/3")), "{warnings:?}");
+    let note = notes(&records).into_iter().find(|n| n.code == "har-import-incomplete").unwrap().message.clone();
+    assert!(note.contains("opened over HTTP/2") && !note.contains("never opened"), "{note}");
+    assert_eq!(frames(&records).len(), 2);
+    let refused = records
+        .iter()
+        .any(|r| matches!(r, Record::Diagnosis(d) if format!("{:?}", d.details).contains("upgrade-refused")));
+    assert!(!refused, "a WebSocket that carried messages is not a refused upgrade: {records:?}");
+    // An HTTP/1.1 answer of 200 to an upgrade, with no message, stays what it is: a refusal.
+    let mut plain = chrome_http2_websocket_har();
+    let entry = &mut plain["log"]["entries"][0];
+    entry["request"]["method"] = json!("GET");
+    entry["request"]["httpVersion"] = json!("HTTP/1.1");
+    entry["request"]["headers"] = json!([{"name": "Host", "value": "chat.example.test"}]);
+    entry["response"]["httpVersion"] = json!("HTTP/1.1");
+    entry["_webSocketMessages"] = json!([]);
+    let (records, _) = har_to_records(&plain).unwrap();
+    let open = records.iter().find_map(|r| if let Record::Open(o) = r { Some(o) } else { None }).unwrap();
+    assert_eq!(open.response.as_ref().unwrap().status, 200);
+}
+
+/// `replay serve` of that HAR upgrades a real client and plays the recorded server message (it answered 500).
+#[tokio::test]
+async fn replay_serve_plays_a_chrome_websocket_over_http2() {
+    let dir = tempfile::tempdir().unwrap();
+    let har = dir.path().join("h2.har");
+    std::fs::write(&har, chrome_http2_websocket_har().to_string()).unwrap();
+    let (addr, stop, _reports) = support::start_serving(&har, &dir.path().join("out.jsonl")).await;
+    let mut ws = support::connect(addr, "/socket").await;
+    ws.send(true, Opcode::Text, b"{\"op\":\"hello\"}").await;
+    let (opcode, _, payload) = support::read(&mut ws).await.expect("the recorded server message");
+    assert_eq!((opcode, payload.as_slice()), (Opcode::Text, &b"{\"op\":\"welcome\"}"[..]));
+    let _ = stop.send(());
 }

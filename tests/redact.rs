@@ -246,6 +246,36 @@ fn meta_says_redacted_and_its_urls_are_masked() {
     assert!(m.command[3].contains("@example.test/v1?access_token=redacted-"), "{}", m.command[3]);
 }
 
+/// `replay send --redact --set token=NEW` wrote the new session token (and any `--set password=…`) whole into the
+/// redacted capture's `meta.command`, before any frame had made it a known secret. A `NAME=VALUE` argument whose
+/// NAME is a secret field is masked as that field is in a frame, with the same placeholder.
+#[test]
+fn set_arguments_naming_secret_fields_are_masked_in_meta_command() {
+    let new_token = "7b2e4c1a-9f3d-4e5b-8a6c-0d1e2f3a4b5c";
+    let mut redactor = Redactor::new();
+    let token_arg = format!("token={new_token}");
+    let out = redactor.redact(meta(&[
+        "frametap",
+        "replay",
+        "send",
+        "c.jsonl",
+        "--set",
+        &token_arg,
+        "--set=password=pw-secret-321",
+        "--set",
+        "text=hello there",
+    ]));
+    let Record::Meta(m) = out else { unreachable!() };
+    let joined = m.command.join(" ");
+    assert!(!joined.contains(new_token) && !joined.contains("pw-secret-321"), "leaked: {joined}");
+    assert!(m.command[5].starts_with(&format!("token={UUID_PLACEHOLDER_PREFIX}")), "{}", m.command[5]);
+    assert!(m.command[6].starts_with("--set=password=redacted-"), "{}", m.command[6]);
+    assert_eq!(m.command[8], "text=hello there", "a field that is no secret stays");
+    // The frame that carries the token gets the very same placeholder.
+    let sent = frame_text(&redactor.redact(text(1, &format!(r#"{{"action":"echo","token":"{new_token}"}}"#))));
+    assert!(sent.contains(&m.command[5]["token=".len()..]), "{sent} vs {}", m.command[5]);
+}
+
 #[test]
 fn plain_text_fragments_close_reasons_and_analysis_records_are_masked() {
     let token = jwt(json!({"exp": T0}));

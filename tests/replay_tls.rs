@@ -384,14 +384,14 @@ async fn bad_flag_combinations_and_a_missing_ca_are_refused_before_anything_list
             "the following required arguments were not provided:\n  --forward",
         ),
         (&["--forward", "--upstream-proxy", "ftp://proxy:21"][..], "in --upstream-proxy"),
-        (&["--tls", "--certs", missing][..], "create one with `frametap certs init`"),
+        (&["--tls", "--certs", missing][..], "create one there with `frametap certs init --certs "),
         (
             &["--forward", "--intercept", "example.com:443"][..],
             "invalid value 'example.com:443' for '--intercept <GLOB>': it has a port",
         ),
         (&["--forward", "--intercept", "wss://example.com"][..], "it has a scheme: give a host glob without scheme"),
         (&["--forward", "--intercept", ""][..], "an empty glob matches no host"),
-        (&["--forward", "--certs", missing][..], "create one with `frametap certs init`"),
+        (&["--forward", "--certs", missing][..], "create one there with `frametap certs init --certs "),
     ] {
         let run = frametap(home.dir.path())
             .args(["replay", "serve", capture, "--listen", "127.0.0.1:0", "--no-ui", "--no-capture"])

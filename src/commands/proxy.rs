@@ -11,6 +11,7 @@ use anyhow::{anyhow, bail, Result};
 
 /// Runs the reverse proxy until Ctrl-C or SIGTERM.
 pub async fn run(args: ProxyArgs) -> Result<()> {
+    refuse_simulator_flags_without_the_simulator(&args)?;
     if args.modes.forward {
         return crate::forward::command::run(args).await;
     }
@@ -113,4 +114,29 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
         sim.stop().await?;
     }
     result
+}
+
+/// The simulator's scenario flags (`--expire-after`, `--drop-after`, …) shape the in-process simulator, which runs
+/// only without `--upstream` and `--forward`. Beside either they used to be accepted and silently ignored, so a
+/// user expecting "the session expires after 30 s" from the real service waited for a failure nothing would cause.
+fn refuse_simulator_flags_without_the_simulator(args: &ProxyArgs) -> Result<()> {
+    let given = args.sim.given();
+    let upstream = if args.modes.forward {
+        "--forward (the browser's connections go to the real hosts it asks for)"
+    } else if args.upstream.is_some() {
+        "--upstream (the connections go to that service)"
+    } else {
+        return Ok(());
+    };
+    let Some(first) = given.first() else { return Ok(()) };
+    let (flags, verb, them) = match given.len() {
+        1 => (first.to_string(), "shapes", "it"),
+        _ => (given.join(", "), "shape", "them"),
+    };
+    let mode = upstream.split(' ').next().unwrap_or(upstream);
+    bail!(
+        "{flags} {verb} the built-in simulator, which runs only without --upstream and --forward; with {upstream} \
+         nothing would honour {them}. Leave {them} out, or drop {mode} to reproduce the failure against the simulator \
+         (docs/simulator.md)"
+    )
 }

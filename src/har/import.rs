@@ -2,6 +2,7 @@
 //! become a capture of what those tools recorded, with a `note` per connection saying what they leave out.
 
 use super::close::{recorded_close, CloseFrames};
+use super::extended_connect;
 use super::lossless;
 use crate::event::{
     self, ConnId, End, Frame, Headers, HttpRequest, HttpResponse, Meta, Note, Opcode, Open, Peer, Record, Ts,
@@ -164,10 +165,18 @@ pub(super) fn import_entry(
             request_headers.insert(0, ("Host".into(), host));
         }
     }
-    let status = entry["response"]["status"].as_u64().unwrap_or(0) as u16;
+    let recorded_status = entry["response"]["status"].as_u64().unwrap_or(0) as u16;
+    let over_http2 = extended_connect::opened_without_101(entry, recorded_status);
+    let status = if over_http2 { 101 } else { recorded_status };
+    if over_http2 {
+        warnings.push(format!(
+            "entry {number} ({url}): a WebSocket over HTTP/2 or HTTP/3, opened by a CONNECT answered \
+             {recorded_status}: imported as opened, with the 101 an HTTP/1.1 upgrade gets"
+        ));
+    }
     let response = (status != 0).then(|| HttpResponse {
         status,
-        headers: headers(&entry["response"]["headers"]),
+        headers: extended_connect::without_pseudo_headers(headers(&entry["response"]["headers"])),
         body: entry["response"]["content"]["text"]
             .as_str()
             .filter(|t| !t.is_empty() && entry["response"]["content"]["encoding"] != "base64")
@@ -204,7 +213,8 @@ pub(super) fn import_entry(
         // The entry's time: for an upgrade that failed, from the request to the failure.
         failed_ms: (status != 101).then(|| entry["time"].as_f64().filter(|t| t.is_finite() && *t >= 0.0)).flatten(),
     })];
-    let mut missing = missing_note(source, entry, &request_headers, status == 101);
+    let mut missing =
+        missing_note(source, entry, &request_headers, status == 101, over_http2.then_some(recorded_status));
     if wait.is_some() && handshake_ms.is_none() {
         missing.push_str(
             "; no handshake round trip either: its timings.wait runs past the first message (Chrome moves a \
@@ -366,7 +376,13 @@ fn message_record(
 
 /// The note saying what the tool that saved the HAR leaves out, for this connection.
 /// `opened`: the upgrade succeeded (else only the request's missing headers are worth saying).
-fn missing_note(source: HarSource, entry: &Value, request_headers: &Headers, opened: bool) -> String {
+fn missing_note(
+    source: HarSource,
+    entry: &Value,
+    request_headers: &Headers,
+    opened: bool,
+    http2_status: Option<u16>,
+) -> String {
     let mut message = format!("imported from a HAR saved by {}: ", source.name());
     message.push_str(match source {
         _ if !opened => "the WebSocket never opened, so there are no frames to miss",
@@ -379,6 +395,12 @@ fn missing_note(source: HarSource, entry: &Value, request_headers: &Headers, ope
              whole): how this connection ended is unknown"
         }
     });
+    if let Some(status) = http2_status {
+        message.push_str(&format!(
+            "; it opened over HTTP/2 or HTTP/3 (a CONNECT answered {status}, RFC 8441): recorded as the 101 an \
+             HTTP/1.1 upgrade gets"
+        ));
+    }
     let sanitised = ["cookie", "authorization"].iter().all(|h| event::header(request_headers, h).is_none());
     if source == HarSource::Chrome && sanitised {
         message.push_str(

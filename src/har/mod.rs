@@ -8,6 +8,7 @@
 mod answers;
 mod close;
 mod export;
+mod extended_connect;
 mod import;
 mod lossless;
 

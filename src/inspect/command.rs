@@ -105,7 +105,10 @@ pub fn inspect(cmd: &InspectCommand, color: bool) -> Result<InspectOutput> {
     } else {
         let mut text = String::new();
         if !capture.has_end {
-            text.push_str("note: the capture has no `end` record: it was cut short (frametap stopped or crashed while writing)\n\n");
+            text.push_str(
+                "note: the capture has no `end` record: it was cut short (frametap stopped or crashed while writing \
+                 it), or a frametap still running is writing it\n\n",
+            );
         } else if !complete {
             // The end record's own errors name the drops; a bare count only when they do not.
             let mut why = losses.clone();

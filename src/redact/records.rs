@@ -49,7 +49,8 @@ fn redact_meta(r: &mut Redactor, mut meta: Meta) -> Meta {
     meta
 }
 
-/// A command-line argument: URLs lose their query secrets, `Name: value` header arguments their value.
+/// A command-line argument: URLs lose their query secrets, `Name: value` header arguments their value, `NAME=VALUE`
+/// arguments naming a secret field (`--set token=…`) theirs.
 fn redact_argument(r: &mut Redactor, arg: &str) -> String {
     // `--option=value`: mask the value as an argument of its own.
     if let Some((option, value)) = arg.strip_prefix("--").and_then(|a| a.split_once('=')) {
@@ -63,6 +64,13 @@ fn redact_argument(r: &mut Redactor, arg: &str) -> String {
     }
     if arg.contains('?') && (arg.contains("://") || arg.starts_with('/') || arg.starts_with("sim:")) {
         return r.url(arg);
+    }
+    // `NAME=VALUE` (`replay send --set token=…`): the value of a secret-named field, masked as in a frame.
+    if let Some((name, value)) = arg.split_once('=') {
+        let field = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if field && !value.is_empty() && crate::inspect::tokens::is_secret_field(name) {
+            return format!("{name}={}", r.placeholder_for(value));
+        }
     }
     r.free_text(arg).into_owned()
 }

@@ -252,6 +252,7 @@ async fn run_send(args: SendArgs) -> Result<()> {
     let no_tls = (!upstream.secure).then_some("the upstream is ws://");
     let tls = args.tls.client_config(no_tls)?;
     let proxies = crate::forward::UpstreamProxies::resolve(args.upstream_proxy.as_deref())?;
+    refuse_sets_that_change_nothing(&script, &args.set)?;
     if script.redacted && args.set.is_empty() {
         crate::notice!(
             "frametap replay send: warning: {} is redacted: its frames carry placeholders where secrets were \
@@ -406,4 +407,26 @@ fn shell_word(word: &str) -> String {
     } else {
         format!("'{}'", word.replace('\'', "'\\''"))
     }
+}
+
+/// A `--set NAME=VALUE` whose field no client message of the replayed connection holds used to be ignored: the
+/// recording went out unchanged (the old session token, the old text) as if it had been applied.
+fn refuse_sets_that_change_nothing(script: &Script, sets: &[(String, String)]) -> Result<()> {
+    let missing = sets::names_no_message_has(script.steps(crate::event::Peer::Client), sets);
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let names = missing.iter().map(|n| format!("--set {n}=…")).collect::<Vec<_>>().join(", ");
+    let fields = missing.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(" or ");
+    let dotted = missing.iter().find(|n| n.contains('.')).map(|n| {
+        let last = n.rsplit('.').next().unwrap_or(n);
+        format!(" (NAME is one field name, matched at any depth, not a path: --set {last}=… for {n})")
+    });
+    anyhow::bail!(
+        "{names}: no JSON text message that {}#{} sends has a field named {fields}, so --set would change nothing{}; \
+         name a field its messages have (for Genesys, --set token=NEW replays the session as a new guest)",
+        script.file.display(),
+        script.conn,
+        dotted.unwrap_or_default()
+    )
 }

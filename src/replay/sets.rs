@@ -4,6 +4,7 @@ use super::script::{Step, Turn};
 use crate::event::Opcode;
 use bytes::Bytes;
 use serde_json::Value;
+use std::collections::HashSet;
 
 /// Parses `--set NAME=VALUE`.
 pub fn parse_set(arg: &str) -> Result<(String, String), String> {
@@ -16,7 +17,27 @@ pub fn parse_set(arg: &str) -> Result<(String, String), String> {
 /// Replaces the value of every JSON field named in `sets` (at any depth) in each text message of ours. A message
 /// sent in fragments keeps its fragments: each keeps its size but the last, which takes what remains (a fragment
 /// boundary may then fall inside a character, which WebSocket allows). Frames of other messages stay as they are.
-pub fn apply_to_steps(mut steps: Vec<Step>, sets: &[(String, String)]) -> Vec<Step> {
+pub fn apply_to_steps(steps: Vec<Step>, sets: &[(String, String)]) -> Vec<Step> {
+    apply(steps, sets, &mut HashSet::new())
+}
+
+/// The `--set` names that no JSON text message among `steps` of ours holds a field of, at any depth: such a `--set`
+/// would change nothing (`--set message.text=…` names one field called "message.text", not a path), so `replay
+/// send` refuses it at start rather than replay the recording unchanged as if it had been applied.
+pub fn names_no_message_has(steps: Vec<Step>, sets: &[(String, String)]) -> Vec<String> {
+    let mut found = HashSet::new();
+    apply(steps, sets, &mut found);
+    let mut missing: Vec<String> = Vec::new();
+    for (name, _) in sets {
+        if !found.contains(name) && !missing.contains(name) {
+            missing.push(name.clone());
+        }
+    }
+    missing
+}
+
+/// [`apply_to_steps`], noting in `found` each name whose field some message held.
+fn apply(mut steps: Vec<Step>, sets: &[(String, String)], found: &mut HashSet<String>) -> Vec<Step> {
     if sets.is_empty() {
         return steps;
     }
@@ -42,20 +63,23 @@ pub fn apply_to_steps(mut steps: Vec<Step>, sets: &[(String, String)]) -> Vec<St
             }
             next += 1;
         }
-        rewrite(&mut steps, &members, sets);
+        rewrite(&mut steps, &members, sets, found);
         k = ours.iter().position(|i| i == members.last().unwrap()).unwrap() + 1;
     }
     steps
 }
 
-fn rewrite(steps: &mut [Step], members: &[usize], sets: &[(String, String)]) {
+fn rewrite(steps: &mut [Step], members: &[usize], sets: &[(String, String)], found: &mut HashSet<String>) {
     let payload: Vec<u8> = members.iter().flat_map(|i| steps[*i].frame.payload.iter().copied()).collect();
     let Some(mut json) = std::str::from_utf8(&payload).ok().and_then(|t| serde_json::from_str::<Value>(t).ok()) else {
         return;
     };
     let mut changed = false;
     for (name, value) in sets {
-        changed |= replace_field(&mut json, name, value);
+        if replace_field(&mut json, name, value) {
+            changed = true;
+            found.insert(name.clone());
+        }
     }
     if !changed {
         return;

@@ -70,6 +70,25 @@ pub struct SimArgs {
     pub agent_script: Option<PathBuf>,
 }
 
+impl SimArgs {
+    /// The scenario flags given on the command line, spelled as typed, in `--help` order: `frametap proxy`
+    /// refuses them beside `--upstream` or `--forward`, where no simulator runs to honour them.
+    pub fn given(&self) -> Vec<&'static str> {
+        let flags = [
+            ("--on-invalid", self.on_invalid.is_some()),
+            ("--expire-after", self.expire_after.is_some()),
+            ("--jwt-ttl", self.jwt_ttl.is_some()),
+            ("--rate-limit", self.rate_limit.is_some()),
+            ("--agent-disconnect-after", self.agent_disconnect_after.is_some()),
+            ("--drop-after", self.drop_after.is_some()),
+            ("--allowed-origin", !self.allowed_origin.is_empty()),
+            ("--deployment-id", !self.deployment_id.is_empty()),
+            ("--agent-script", self.agent_script.is_some()),
+        ];
+        flags.into_iter().filter_map(|(flag, given)| given.then_some(flag)).collect()
+    }
+}
+
 /// The per-connection knobs: the flags' values, possibly overridden by `sim-*` query parameters.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Scenario {

@@ -25,8 +25,8 @@ const CA_VALIDITY_DAYS: i64 = 3650;
 /// Why the local CA could not be created or loaded; each message names the file and the fix.
 #[derive(Debug, thiserror::Error)]
 pub enum CaError {
-    #[error("no local CA at {path}: create one with `frametap certs init` (or pass --certs DIR)")]
-    Missing { path: PathBuf },
+    #[error("no local CA at {path}: {fix}")]
+    Missing { path: PathBuf, fix: String },
     #[error("the local CA file {path} is damaged ({reason}): recreate the CA with `frametap certs init --force` and trust the new one")]
     Damaged { path: PathBuf, reason: String },
     #[error("a local CA already exists in {dir}: keep it, or replace it with `frametap certs init --force` (browsers that trusted the old one must trust the new one)")]
@@ -233,9 +233,25 @@ fn read_ca_file(path: &Path) -> anyhow::Result<String> {
     match fs::read(path) {
         Ok(bytes) => String::from_utf8(bytes)
             .map_err(|_| CaError::Damaged { path: path.to_path_buf(), reason: "not a text PEM file".into() }.into()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(CaError::Missing { path: path.to_path_buf() }.into()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(CaError::Missing { path: path.to_path_buf(), fix: missing_ca_fix(path.parent().unwrap_or(path)) }
+                .into())
+        }
         Err(e) => Err(e).with_context(|| format!("could not read {}", path.display())),
     }
+}
+
+/// What to run when the CA in `dir` is missing. For a folder given with `--certs` that is not the default one, the
+/// command names it: a plain `frametap certs init` would create the CA in the default folder, where this command,
+/// run again with the same `--certs`, would still not find it.
+fn missing_ca_fix(dir: &Path) -> String {
+    if default_certs_dir().is_ok_and(|default| default == dir) {
+        return "create one with `frametap certs init` (or pass --certs DIR)".into();
+    }
+    let shown = dir.display().to_string();
+    let plain = shown.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-~+,=@:".contains(&b));
+    let quoted = if plain { shown } else { format!("'{}'", shown.replace('\'', r"'\''")) };
+    format!("create one there with `frametap certs init --certs {quoted}`, or pass the --certs DIR that holds yours")
 }
 
 /// Writes `contents` to `path` through a temporary file created with `mode`, then renames it into place,
