@@ -2,7 +2,7 @@
 //! other, or (with `--partial`) a cut-off capture repaired into one of its own format, chosen by the files'
 //! extensions; never overwrites OUT.
 
-use crate::capture::{read_capture, CaptureFormat, CaptureWriter, ReadProblem};
+use crate::capture::{read_capture, CaptureFormat, CaptureWriter, ProblemKind, ReadProblem};
 use crate::event::{End, Note, Record, Ts};
 use crate::har::{self, HarSource};
 use anyhow::{anyhow, bail, Context, Result};
@@ -114,33 +114,37 @@ pub fn convert(cmd: &ConvertCommand) -> Result<ConvertReport> {
 /// The records of the capture IN; a cut-off or partly corrupt one only with `--partial`, and then with a note
 /// naming what was skipped (also returned as a warning) and a fresh `end` record after it, with true counts,
 /// `complete: false` and the losses in `errors`, so that the output is a complete file that converts again.
-fn read_capture_records(cmd: &ConvertCommand) -> Result<(Vec<Record>, Vec<String>)> {
+/// Records kept though they contradict the others are warned about; the flag says whether anything was repaired.
+fn read_capture_records(cmd: &ConvertCommand) -> Result<(Vec<Record>, Vec<String>, bool)> {
     let input = &cmd.input;
     let capture = read_capture(input)?;
-    let mut warnings = Vec::new();
+    // Records kept though they contradict the others are copied as they are, and said.
+    let mut warnings: Vec<String> = capture.doubts().map(|doubt| format!("{}: {doubt}", input.display())).collect();
     let Some(what) = capture.incomplete() else {
-        return Ok((capture.records, warnings));
+        return Ok((capture.records, warnings, false));
     };
     if !cmd.partial {
         bail!("{}: {what}; pass --partial to convert the records that could be read", input.display());
     }
     let (dropped, errors) = capture.losses();
-    let places: Vec<String> = capture.problems.iter().map(ReadProblem::place).collect();
+    let places: Vec<String> = capture.lost().map(ReadProblem::place).collect();
     let message = if places.is_empty() {
         format!("converted from a capture that was cut short ({}): it has no end record", input.display())
     } else {
-        format!("converted from {} without what could not be read: {}", input.display(), places.join(", "))
+        let left_out = capture.lost().any(|problem| problem.kind == ProblemKind::Skipped);
+        let what = if left_out { "what could not be read or was left out" } else { "what could not be read" };
+        format!("converted from {} without {what}: {}", input.display(), places.join(", "))
     };
     warnings.push(message.clone());
     let mut records: Vec<Record> = capture.records.into_iter().filter(|r| !matches!(r, Record::End(_))).collect();
     let ts = records.last().map(Record::ts).unwrap_or_else(Ts::now);
     records.push(Record::Note(Note { conn: None, ts, level: "warn".into(), code: "convert-partial".into(), message }));
     records.push(Record::End(End::counting(records.iter().map(Record::kind), ts, dropped, errors)));
-    Ok((records, warnings))
+    Ok((records, warnings, true))
 }
 
 fn capture_to_har_file(cmd: &ConvertCommand, zlib: bool) -> Result<ConvertReport> {
-    let (records, warnings) = read_capture_records(cmd)?;
+    let (records, warnings, _) = read_capture_records(cmd)?;
     let records = redacted(records, cmd.redact);
     let har_value = har::capture_to_har(&records);
     let bytes = har::encode_har(&har_value, zlib)?;
@@ -166,8 +170,8 @@ fn har_to_capture_file(cmd: &ConvertCommand, format: CaptureFormat) -> Result<Co
 }
 
 fn capture_to_capture_file(cmd: &ConvertCommand, format: CaptureFormat) -> Result<ConvertReport> {
-    let (records, mut warnings) = read_capture_records(cmd)?;
-    if warnings.is_empty() && CaptureFormat::named_by(&cmd.input) == Some(format) {
+    let (records, mut warnings, repaired) = read_capture_records(cmd)?;
+    if !repaired && CaptureFormat::named_by(&cmd.input) == Some(format) {
         warnings.push(format!(
             "{} was read in full: nothing to repair, the copy holds the same records",
             cmd.input.display()

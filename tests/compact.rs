@@ -209,7 +209,7 @@ async fn a_cut_off_compact_capture_keeps_every_record_before_the_cut() {
     assert!(!partial.has_end);
     assert_eq!(partial.problems.len(), 1, "{:?}", partial.problems);
     let problem = &partial.problems[0];
-    assert!(problem.truncated, "{problem}");
+    assert!(problem.truncated(), "{problem}");
     assert!(problem.to_string().contains("compact frame at byte"), "{problem}");
     let kept = partial.records.len();
     assert_eq!(

@@ -231,6 +231,38 @@ async fn malformed_connect_requests_get_a_400_saying_why() {
     assert!(!capture.records.iter().any(|r| matches!(r, Record::Open(_))), "nothing was relayed");
 }
 
+/// Inside a CONNECT tunnel to an intercepted host, hyper serves the client's requests as in reverse mode: a head
+/// with more header lines than frametap allows is refused by hyper (431) before frametap sees it, and recorded as a
+/// `request-refused` session note naming the client, instead of leaving no trace.
+#[tokio::test]
+async fn a_request_head_hyper_refuses_inside_a_tunnel_is_noted() {
+    let upstream = start_ws_echo(None).await;
+    let mut forward = start_forward(&["127.0.0.1"], None, UpstreamProxies::direct()).await;
+    let authority = format!("127.0.0.1:{}", upstream.port());
+    let mut tcp = connect_tunnel(forward.addr, &authority).await;
+    let client_addr = tcp.local_addr().unwrap();
+    let many: String = (0..1100).map(|i| format!("X-Filler-{i}: v\r\n")).collect();
+    let request = format!(
+        "GET /chat HTTP/1.1\r\nHost: {authority}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{many}\r\n"
+    );
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(STEP, tcp.read_to_string(&mut answer)).await.unwrap().unwrap();
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+    let note = wait_for(&mut forward.records, |r| match r {
+        Record::Note(n) if n.code == "request-refused" => Some(n.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!((note.level.as_str(), note.conn), ("warn", None));
+    assert!(note.message.contains(&format!("refused a request from {client_addr} ")), "{}", note.message);
+    assert!(note.message.contains("answered 431"), "{}", note.message);
+    let capture = forward.finish().await;
+    assert!(capture.records.iter().any(|r| matches!(r, Record::Note(n) if n.code == "request-refused")));
+    assert!(!capture.records.iter().any(|r| matches!(r, Record::Open(_))), "nothing was relayed");
+}
+
 /// The records of the only connection in a capture: (open, frames as (from, text), close).
 fn only_connection(capture: &CaptureFile) -> (frametap::event::Open, Vec<(String, String)>, frametap::event::Close) {
     assert_eq!(capture.connections().len(), 1, "{:?}", capture.records);

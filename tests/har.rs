@@ -314,7 +314,12 @@ fn import_fixture(name: &str) -> (Vec<Record>, Vec<String>, frametap::convert::C
     let out = dir.path().join("imported.jsonl");
     let report = convert(&cmd(&fixture(name), &out)).unwrap();
     let capture = read_capture(&out).unwrap();
-    assert!(capture.problems.is_empty() && capture.has_end, "{name}: a complete, readable capture");
+    // Records the HAR holds out of order stay so, and reading the capture says it again (kept, not lost).
+    assert!(
+        capture.lost().next().is_none() && capture.has_end,
+        "{name}: a complete, readable capture: {:?}",
+        capture.problems
+    );
     (capture.records, report.warnings.clone(), report)
 }
 
@@ -551,7 +556,9 @@ fn entries_stripped_of_their_frametap_fields_import_like_chrome_entries() {
         let warned = report.warnings.iter().filter(|w| w.contains("has no _frametap fields")).count();
         assert_eq!(warned, strip.len(), "{name}: {:?}", report.warnings);
         let capture = read_capture(&back).unwrap();
-        assert!(capture.has_end && capture.problems.is_empty(), "{name}");
+        // The fixture's odd records (a payload kept short of its `len`, a frame of a connection with no open) are
+        // kept as they are, with their warnings.
+        assert!(capture.has_end && capture.lost().next().is_none(), "{name}: {:?}", capture.problems);
         let Some((Record::End(end), rest)) = capture.records.split_last() else { panic!("{name}: no end") };
         let opens: Vec<ConnId> =
             rest.iter().filter_map(|r| if let Record::Open(o) = r { Some(o.conn) } else { None }).collect();

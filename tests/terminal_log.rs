@@ -377,3 +377,64 @@ async fn a_fragment_that_splits_a_character_previews_as_text() {
     assert!(shown.contains("5B  \u{FFFD} ok"), "last fragment: {shown}");
     drop(home);
 }
+
+/// A request head hyper refuses before frametap's service sees it (more header lines than `proxy::MAX_HEADERS`, or
+/// more bytes than hyper buffers) is answered by hyper itself, 431, and used to leave no trace: now it is a
+/// `request-refused` session note in the log and the capture, naming the client, what was wrong and what to do.
+#[tokio::test]
+async fn a_request_head_too_large_for_hyper_is_noted_in_the_log_and_the_capture() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut proxy = RunningProxy::start(&["--no-ui"]).await;
+    let authority = proxy.banner.url.trim_start_matches("ws://").split('/').next().unwrap();
+    let addr: std::net::SocketAddr = authority.parse().unwrap();
+    let head = |headers: String| {
+        format!(
+            "GET /v1 HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{headers}\r\n"
+        )
+    };
+    // 1100 header lines: hyper reads them all, then refuses.
+    let many: String = (0..1100).map(|i| format!("X-Filler-{i}: v\r\n")).collect();
+    let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let client_addr = client.local_addr().unwrap();
+    client.write_all(head(many).as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(WAIT, client.read_to_string(&mut answer)).await.unwrap().unwrap();
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+    let lines = read_until(&mut proxy.stdout, |l| l.contains("refused a request from")).await;
+    let line = lines.last().unwrap();
+    for said in [
+        " WARN: ".to_owned(),
+        format!("refused a request from {client_addr} before frametap could read it: its request head is too large"),
+        "more than 1024 header lines, or more than 408 KiB".to_owned(),
+        "answered 431 Request Header Fields Too Large".to_owned(),
+        "Send fewer or smaller headers".to_owned(),
+    ] {
+        assert!(line.contains(&said), "{said:?} in {line}");
+    }
+    // One header line larger than hyper's buffer: hyper stops reading and refuses (the client may see a reset).
+    let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let big_addr = client.local_addr().unwrap();
+    let _ = client.write_all(head(format!("X-Big: {}\r\n", "b".repeat(500 * 1024))).as_bytes()).await;
+    let mut ignored = Vec::new();
+    let _ = tokio::time::timeout(WAIT, client.read_to_end(&mut ignored)).await.unwrap();
+    let lines = read_until(&mut proxy.stdout, |l| l.contains("refused a request from")).await;
+    assert!(lines.last().unwrap().contains(&format!("from {big_addr} ")), "{lines:?}");
+
+    let capture = proxy.banner.capture.clone().expect("a capture");
+    let home = proxy.stop().await;
+    let capture = frametap::capture::read_capture(std::path::Path::new(&capture)).unwrap();
+    let notes: Vec<&frametap::event::Note> = capture
+        .records
+        .iter()
+        .filter_map(|r| match r {
+            frametap::event::Record::Note(n) if n.code == "request-refused" => Some(n),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    assert!(notes.iter().all(|n| n.level == "warn" && n.conn.is_none()), "{notes:?}");
+    assert!(notes[0].message.contains(&client_addr.to_string()) && notes[0].message.contains("431"), "{notes:?}");
+    assert!(notes[1].message.contains(&big_addr.to_string()) && notes[1].message.contains("431"), "{notes:?}");
+    drop(home);
+}

@@ -3,10 +3,11 @@
 //! `convert`, `redact` and the UI (docs/capture-format.md).
 
 pub(crate) mod compact;
+mod consistency;
 mod reader;
 mod writer;
 
-pub use reader::{parse_capture, parse_capture_bytes, read_capture, CaptureFile, ReadProblem};
+pub use reader::{parse_capture, parse_capture_bytes, read_capture, CaptureFile, Place, ProblemKind, ReadProblem};
 pub use writer::CaptureWriter;
 
 /// The format version of a capture whose frames may be in compact form.

@@ -1,7 +1,9 @@
 //! Reads capture files back (JSON Lines, and version 2's compact frame records), tolerating a cut-off last
-//! record and reporting (then skipping) corrupt ones.
+//! record, reporting (then skipping) corrupt ones, and reporting records that contradict the others
+//! ([`super::consistency`]).
 
 use super::compact::{self, DecodeError};
+use super::consistency::Consistency;
 use super::NEWEST_VERSION;
 use crate::event::{Record, FORMAT_NAME};
 use anyhow::{bail, Context, Result};
@@ -11,41 +13,94 @@ use std::path::Path;
 #[derive(Debug, Default)]
 pub struct CaptureFile {
     pub records: Vec<Record>,
-    /// Lines that could not be read, with their line numbers.
+    /// Records that could not be read, were left out, or were kept though they contradict the others, in file order.
     pub problems: Vec<ReadProblem>,
     /// True when the file ends with an `end` record (a file without one was cut short).
     pub has_end: bool,
 }
 
-/// A record of a capture that could not be read.
+/// A record of a capture that could not be read, was left out, or was kept though it contradicts the others.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReadProblem {
     /// 1-based line number; in a file with compact frame records, each of those counts as a line too.
     pub line: usize,
     /// Where the record starts in the file, for compact frame records (not lines of text).
     pub offset: Option<usize>,
-    /// True for the last record of a file that ends inside it: the writer was cut off mid-record.
-    pub truncated: bool,
+    pub kind: ProblemKind,
+    /// What is wrong; for [`ProblemKind::Skipped`] and [`ProblemKind::Kept`] also what frametap did about it.
     pub message: String,
 }
 
+/// What a [`ReadProblem`] is, and what became of its record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProblemKind {
+    /// Not a record (corrupt JSON, a damaged compact header): skipped.
+    Corrupt,
+    /// The last record of a file that ends inside it (the writer was cut off mid-record): skipped.
+    CutOff,
+    /// A record that contradicts the ones before it in a way no reading can reconcile (a second `open` for a
+    /// connection): left out, and counted with the records that could not be read.
+    Skipped,
+    /// A record that contradicts the others (frames of a connection that never opened, time going backwards, a
+    /// `len` that is not its payload's): kept as written, with this warning; nothing is missing.
+    Kept,
+}
+
+/// Where a record starts in a capture file: its line (each compact frame record counts as one), and for a compact
+/// frame record its byte offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Place {
+    pub line: usize,
+    pub offset: Option<usize>,
+}
+
+impl std::fmt::Display for Place {
+    /// `line 3`, or in a compact file `record 26 (a compact frame at byte 7000)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.offset {
+            Some(offset) => write!(f, "record {} (a compact frame at byte {offset})", self.line),
+            None => write!(f, "line {}", self.line),
+        }
+    }
+}
+
 impl ReadProblem {
+    /// The code of the session note `ui FILE` shows for it: `capture-unreadable` for a record that could not be read,
+    /// `capture-inconsistent` for one that contradicts the others.
+    pub fn note_code(&self) -> &'static str {
+        match self.kind {
+            ProblemKind::Corrupt | ProblemKind::CutOff => "capture-unreadable",
+            ProblemKind::Skipped | ProblemKind::Kept => "capture-inconsistent",
+        }
+    }
+
+    pub(super) fn new(place: Place, kind: ProblemKind, message: String) -> Self {
+        ReadProblem { line: place.line, offset: place.offset, kind, message }
+    }
+
     /// Where it is: `line 3`, or in a compact file `record 26 (a compact frame at byte 7000)`.
     pub fn place(&self) -> String {
-        match self.offset {
-            Some(offset) => format!("record {} (a compact frame at byte {offset})", self.line),
-            None => format!("line {}", self.line),
-        }
+        Place { line: self.line, offset: self.offset }.to_string()
+    }
+
+    /// True for the last record of a file that ends inside it: the writer was cut off mid-record.
+    pub fn truncated(&self) -> bool {
+        self.kind == ProblemKind::CutOff
+    }
+
+    /// True when the record is not among those read (unreadable, or left out); false when it was kept as written.
+    pub fn lost(&self) -> bool {
+        self.kind != ProblemKind::Kept
     }
 }
 
 impl std::fmt::Display for ReadProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let at = self.place();
-        if self.truncated {
-            write!(f, "{at}: cut off mid-record (skipped): {}", self.message)
-        } else {
-            write!(f, "{at}: corrupt record (skipped): {}", self.message)
+        match self.kind {
+            ProblemKind::CutOff => write!(f, "{at}: cut off mid-record (skipped): {}", self.message),
+            ProblemKind::Corrupt => write!(f, "{at}: corrupt record (skipped): {}", self.message),
+            ProblemKind::Skipped | ProblemKind::Kept => write!(f, "{at}: {}", self.message),
         }
     }
 }
@@ -69,25 +124,41 @@ impl CaptureFile {
         self.records.iter().filter(move |r| r.conn() == Some(conn))
     }
 
+    /// The problems whose records are not among those read: unreadable, or left out.
+    pub fn lost(&self) -> impl Iterator<Item = &ReadProblem> {
+        self.problems.iter().filter(|problem| problem.lost())
+    }
+
+    /// The problems whose records were kept as written: warnings about records that contradict the others.
+    pub fn doubts(&self) -> impl Iterator<Item = &ReadProblem> {
+        self.problems.iter().filter(|problem| !problem.lost())
+    }
+
     /// What a copy of this capture must say it lacks, for its own `end` record: the records the writer dropped
-    /// and the errors named by the capture's `end`, each record that could not be read, and a missing `end`.
+    /// and the errors named by the capture's `end`, each record that could not be read or was left out, and a
+    /// missing `end`.
     pub fn losses(&self) -> (u64, Vec<String>) {
         let (dropped, mut errors) = crate::event::End::losses_of(&self.records);
-        errors.extend(self.problems.iter().map(|problem| format!("input {problem}")));
+        errors.extend(self.lost().map(|problem| format!("input {problem}")));
         if !self.has_end {
             errors.push("the input capture has no end record: it was cut short".to_owned());
         }
         (dropped, errors)
     }
 
-    /// What makes this capture incomplete, in one clause (unreadable lines, or no `end` record), or `None` when it
-    /// was read in full: `convert` and `replay` refuse such a capture without `--partial`.
+    /// What makes this capture incomplete, in one clause (records unreadable or left out, or no `end` record), or
+    /// `None` when it was read in full: `convert` and `replay` refuse such a capture without `--partial`.
     pub fn incomplete(&self) -> Option<String> {
-        match self.problems.first() {
-            Some(problem) if self.problems.len() == 1 => Some(problem.to_string()),
+        let lost: Vec<&ReadProblem> = self.lost().collect();
+        match lost.first() {
+            Some(problem) if lost.len() == 1 => Some(problem.to_string()),
             Some(problem) => Some(format!(
                 "{problem}, and {} more",
-                crate::words::count(self.problems.len() as u64 - 1, "unreadable line")
+                crate::words::count_as(
+                    lost.len() as u64 - 1,
+                    "record unreadable or left out",
+                    "records unreadable or left out"
+                )
             )),
             None if !self.has_end => {
                 Some("it ends without an end record: it was cut short (or is still being written)".into())
@@ -96,15 +167,23 @@ impl CaptureFile {
         }
     }
 
-    /// What was skipped or is missing, one (note code, message) each: every unreadable line, and a missing `end`.
-    /// Commands that go on with what could be read (`ui FILE`, `replay --partial`) say these.
+    /// What went wrong reading it, one (note code, message) each, in file order: every record unreadable, left out
+    /// or kept with a warning, then a missing `end`. `ui FILE` shows these as session notes.
     pub fn read_warnings(&self) -> Vec<(&'static str, String)> {
-        let mut warnings: Vec<_> = self.problems.iter().map(|p| ("capture-unreadable", p.to_string())).collect();
-        if !self.has_end {
-            let cut = "the capture has no end record: it was cut short, or is still being written".to_owned();
-            warnings.push(("capture-cut-short", cut));
-        }
+        let mut warnings: Vec<_> = self.problems.iter().map(|p| (p.note_code(), p.to_string())).collect();
+        warnings.extend(self.cut_short().map(|cut| ("capture-cut-short", cut)));
         warnings
+    }
+
+    /// What is missing, one message each: every record unreadable or left out, and a missing `end`. Commands that
+    /// go on with what could be read (`replay --partial`) say these.
+    pub fn skipped(&self) -> Vec<String> {
+        self.lost().map(ToString::to_string).chain(self.cut_short()).collect()
+    }
+
+    /// A missing `end` record, in words.
+    fn cut_short(&self) -> Option<String> {
+        (!self.has_end).then(|| "the capture has no end record: it was cut short, or is still being written".to_owned())
     }
 
     /// The capture's `meta` record, if the first line held one.
@@ -112,6 +191,17 @@ impl CaptureFile {
         match self.records.first() {
             Some(Record::Meta(meta)) => Some(meta),
             _ => None,
+        }
+    }
+}
+
+impl CaptureFile {
+    /// Adds a record read at `place`, unless it contradicts the records before it so that it must be left out
+    /// (the problem then says so); one that is kept with a warning is added.
+    fn admit(&mut self, record: Record, place: Place, consistency: &mut Consistency) {
+        if consistency.admit(&record, place, &mut self.problems) {
+            self.has_end = matches!(record, Record::End(_));
+            self.records.push(record);
         }
     }
 }
@@ -131,6 +221,7 @@ pub fn parse_capture(text: &str) -> Result<CaptureFile> {
 /// when nothing in it is a frametap record, or its version is newer than this build.
 pub fn parse_capture_bytes(bytes: &[u8]) -> Result<CaptureFile> {
     let mut capture = CaptureFile::default();
+    let mut consistency = Consistency::default();
     let mut compact_allowed = false;
     let mut pos = 0;
     let mut line = 0;
@@ -141,8 +232,8 @@ pub fn parse_capture_bytes(bytes: &[u8]) -> Result<CaptureFile> {
             match compact::decode(&bytes[pos..]) {
                 Ok((frame, used)) => {
                     pos += used;
-                    capture.has_end = false;
-                    capture.records.push(Record::Frame(frame));
+                    let place = Place { line, offset: Some(start) };
+                    capture.admit(Record::Frame(frame), place, &mut consistency);
                 }
                 Err(error) => {
                     let truncated = error == DecodeError::Truncated;
@@ -154,12 +245,9 @@ pub fn parse_capture_bytes(bytes: &[u8]) -> Result<CaptureFile> {
                         DecodeError::Corrupt(why) => why,
                     };
                     let skipped = pos - start;
-                    capture.problems.push(ReadProblem {
-                        line,
-                        offset: Some(start),
-                        truncated: truncated && pos == bytes.len(),
-                        message: format!("{message} ({skipped} bytes skipped to the next JSON record)"),
-                    });
+                    let kind = if truncated && pos == bytes.len() { ProblemKind::CutOff } else { ProblemKind::Corrupt };
+                    let message = format!("{message} ({skipped} bytes skipped to the next JSON record)");
+                    capture.problems.push(ReadProblem::new(Place { line, offset: Some(start) }, kind, message));
                 }
             }
             continue;
@@ -185,14 +273,17 @@ pub fn parse_capture_bytes(bytes: &[u8]) -> Result<CaptureFile> {
                     }
                     compact_allowed = meta.version >= super::COMPACT_VERSION;
                 }
-                capture.has_end = matches!(record, Record::End(_));
-                capture.records.push(record);
+                capture.admit(record, Place { line, offset: None }, &mut consistency);
             }
             Err(e) => {
-                capture.problems.push(ReadProblem { line, offset: None, truncated: cut_off, message: e.to_string() })
+                let kind = if cut_off { ProblemKind::CutOff } else { ProblemKind::Corrupt };
+                capture.problems.push(ReadProblem::new(Place { line, offset: None }, kind, e.to_string()))
             }
         }
     }
+    consistency.finish(&mut capture.problems);
+    // The checks' summaries name the first record they are about: in file order with the rest.
+    capture.problems.sort_by_key(|problem| problem.line);
     if capture.records.is_empty() {
         match capture.problems.first() {
             Some(problem) => bail!("no line is a frametap record ({problem})"),
@@ -219,6 +310,7 @@ mod tests {
     const META: &str = r#"{"kind":"meta","ts":"2026-01-01T00:00:00.000000Z","format":"frametap-capture","version":1,"frametap":"0.1.0","command":["frametap"],"mode":"proxy","redacted":false}"#;
     const NOTE: &str =
         r#"{"kind":"note","conn":1,"ts":"2026-01-01T00:00:00.000001Z","level":"info","code":"x","message":"m"}"#;
+    const OPEN: &str = r#"{"kind":"open","conn":1,"ts":"2026-01-01T00:00:00.000001Z","request":{"method":"GET","path":"/","headers":[]}}"#;
 
     #[test]
     fn cut_off_last_line_is_tolerated_and_reported() {
@@ -227,7 +319,7 @@ mod tests {
         assert_eq!(capture.records.len(), 2);
         assert!(!capture.has_end);
         assert_eq!(capture.problems.len(), 1);
-        assert!(capture.problems[0].truncated);
+        assert!(capture.problems[0].truncated());
         assert_eq!(capture.problems[0].line, 3);
     }
 
@@ -237,7 +329,7 @@ mod tests {
         let capture = parse_capture(&text).unwrap();
         assert_eq!(capture.records.len(), 2);
         assert_eq!(capture.problems[0].line, 2);
-        assert!(!capture.problems[0].truncated);
+        assert!(!capture.problems[0].truncated());
         assert!(capture.problems[0].to_string().contains("line 2: corrupt"));
     }
 
@@ -268,14 +360,14 @@ mod tests {
 
     #[test]
     fn compact_frames_are_read_between_json_lines() {
-        let mut bytes = format!("{}\n", version_2()).into_bytes();
+        let mut bytes = format!("{}\n{OPEN}\n", version_2()).into_bytes();
         bytes.extend(compact_frame(1));
         bytes.extend(compact_frame(2));
         bytes.extend(format!("{NOTE}\n").bytes());
         let capture = parse_capture_bytes(&bytes).unwrap();
         assert!(capture.problems.is_empty(), "{:?}", capture.problems);
         let kinds: Vec<&str> = capture.records.iter().map(Record::kind).collect();
-        assert_eq!(kinds, ["meta", "frame", "frame", "note"]);
+        assert_eq!(kinds, ["meta", "open", "frame", "frame", "note"]);
     }
 
     #[test]
@@ -292,7 +384,7 @@ mod tests {
         let kinds: Vec<&str> = capture.records.iter().map(Record::kind).collect();
         assert_eq!(kinds, ["meta", "note", "frame"], "the frame after the damage is skipped with it, then all is read");
         let problem = &capture.problems[0];
-        assert_eq!((problem.offset, problem.truncated), (Some(at), false));
+        assert_eq!((problem.offset, problem.truncated()), (Some(at), false));
         let text = problem.to_string();
         assert!(
             text.contains(&format!("record 2 (a compact frame at byte {at}): corrupt")) && text.contains("peer 3"),

@@ -147,14 +147,16 @@ async fn splice_upgrade(client: hyper::upgrade::OnUpgrade, server: hyper::upgrad
 
 /// Serves the HTTP/1.1 requests arriving on `io`. `tunnel` is the CONNECT target when `io` is the
 /// inside of a tunnel (requests in origin form); `None` for a plain proxy connection (absolute form).
-/// A request head must arrive within `header_timeout` (idle keep-alive connections end after it).
+/// A request head must arrive within `header_timeout` (idle keep-alive connections end after it). Returns how
+/// hyper's serving ended (a request it refused is an error: see [`crate::proxy::refused_head`]).
 pub async fn serve_http<F, Fut>(
     io: impl Io,
     tunnel: Option<Target>,
     header_timeout: std::time::Duration,
     mut shutdown: watch::Receiver<bool>,
     handle: F,
-) where
+) -> hyper::Result<()>
+where
     F: Fn(Request<Incoming>, Target) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = Response<ProxyBody>> + Send + 'static,
 {
@@ -175,19 +177,17 @@ pub async fn serve_http<F, Fut>(
     });
     let conn = hyper::server::conn::http1::Builder::new()
         .max_headers(crate::proxy::MAX_HEADERS)
+        .max_buf_size(crate::proxy::refused_head::MAX_HEAD_BYTES)
         .timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(header_timeout)
         .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
     tokio::pin!(conn);
-    let result = tokio::select! {
+    tokio::select! {
         result = &mut conn => result,
         () = crate::proxy::stopped(&mut shutdown) => {
             conn.as_mut().graceful_shutdown();
             conn.await
         }
-    };
-    if let Err(e) = result {
-        tracing::debug!("forward-mode client connection ended: {e}");
     }
 }

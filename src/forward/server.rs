@@ -193,7 +193,8 @@ async fn serve_client<IO: RelayStream, B: Backend>(
     let slot = Arc::new(UpstreamSlot::default());
     let shutdown = proxy.ctx.shutdown.clone();
     let header_timeout = proxy.ctx.config.handshake_timeout;
-    serve_http(io, tunnel, header_timeout, shutdown, move |mut req, target| {
+    let ctx = proxy.ctx.clone();
+    let result = serve_http(io, tunnel, header_timeout, shutdown, move |mut req, target| {
         let (proxy, slot) = (proxy.clone(), slot.clone());
         async move {
             let intercepted = proxy.options.intercept.matches(&target.host);
@@ -210,6 +211,7 @@ async fn serve_client<IO: RelayStream, B: Backend>(
         }
     })
     .await;
+    crate::proxy::refused_head::note_http_end(&ctx.sink, result, peer).await;
 }
 
 /// A body frametap wrote itself, as the body type forward mode answers with.

@@ -6,6 +6,7 @@
 pub mod backend;
 mod ending;
 pub mod headers;
+pub mod refused_head;
 pub mod relay;
 pub mod server;
 pub mod stream;

@@ -99,25 +99,21 @@ pub async fn serve_client<IO: RelayStream, B: Backend>(
     });
     let connection = hyper::server::conn::http1::Builder::new()
         .max_headers(super::MAX_HEADERS)
+        .max_buf_size(super::refused_head::MAX_HEAD_BYTES)
         .timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(ctx.config.handshake_timeout)
         .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
     tokio::pin!(connection);
     let mut shutdown = ctx.shutdown.clone();
-    tokio::select! {
-        result = &mut connection => log_http_end(result, client_addr),
+    let result = tokio::select! {
+        result = &mut connection => result,
         () = super::stopped(&mut shutdown) => {
             connection.as_mut().graceful_shutdown();
-            log_http_end(connection.await, client_addr);
+            connection.await
         }
-    }
-}
-
-fn log_http_end(result: hyper::Result<()>, client_addr: SocketAddr) {
-    if let Err(e) = result {
-        tracing::debug!(%client_addr, "client HTTP connection ended: {e}");
-    }
+    };
+    super::refused_head::note_http_end(&ctx.sink, result, client_addr).await;
 }
 
 async fn handle<IO: RelayStream, B: Backend>(

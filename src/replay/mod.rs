@@ -299,8 +299,12 @@ async fn run_send(args: SendArgs) -> Result<()> {
     Ok(())
 }
 
-/// Says, before anything plays, what `--partial` skipped in the capture (as `ui FILE` says it).
+/// Says, before anything plays, what in the capture was kept though it contradicts the rest, and what `--partial`
+/// skipped (as `ui FILE` says them).
 fn warn_skipped(command: &str, script: &Script) {
+    for message in &script.doubts {
+        crate::notice!("frametap {command}: warning: {}: {message}", script.file.display());
+    }
     for message in &script.skipped {
         crate::notice!(
             "frametap {command}: warning: {}: {message} (--partial: replaying what could be read)",

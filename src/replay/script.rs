@@ -19,8 +19,12 @@ pub struct Script {
     pub close: Option<Close>,
     /// True when the capture's secrets were replaced by placeholders.
     pub redacted: bool,
-    /// What `--partial` skipped: the capture's unreadable lines and a missing `end` record, one message each.
+    /// What `--partial` skipped: the capture's records unreadable or left out and a missing `end` record, one
+    /// message each.
     pub skipped: Vec<String>,
+    /// Records kept as written though they contradict the others (frames of a connection that never opened, time
+    /// going backwards), one message each: said before anything plays.
+    pub doubts: Vec<String>,
     /// Every connection in the capture, in file order (`conn` is one of them).
     pub connections: Vec<ConnId>,
     /// A HAR's plain HTTP answers, which `replay serve --forward` gives the intercepted hosts (none for a capture).
@@ -67,7 +71,8 @@ impl Script {
                 bail!("{}: {what}; pass --partial to replay the records that could be read", file.display());
             }
         }
-        let skipped = capture.read_warnings().into_iter().map(|(_, message)| message).collect();
+        let skipped = capture.skipped();
+        let doubts = capture.doubts().map(ToString::to_string).collect();
         let ids = capture.connections();
         let Some(conn) = conn.or(ids.first().copied()) else {
             bail!("{} holds no connection to replay", file.display());
@@ -104,6 +109,7 @@ impl Script {
             close,
             redacted,
             skipped,
+            doubts,
             connections: ids,
             answers,
         })
@@ -211,7 +217,7 @@ mod tests {
             upstream_tcp_rtt_ms: None,
             failed_ms: None,
         };
-        let (skipped, connections) = (Vec::new(), vec![1]);
+        let (skipped, doubts, connections) = (Vec::new(), Vec::new(), vec![1]);
         let frames = Vec::new();
         Script {
             file: "c.jsonl".into(),
@@ -221,6 +227,7 @@ mod tests {
             close: None,
             redacted: false,
             skipped,
+            doubts,
             connections,
             answers: Default::default(),
         }

@@ -132,27 +132,30 @@ pub fn conversation_capture(
     };
     let uri: http::Uri = upstream.parse().unwrap();
     let path = uri.path_and_query().unwrap().as_str().to_owned();
-    let mut records = vec![Record::from(Open {
-        conn: 1,
-        ts: ts(0),
-        client_addr: None,
-        request: HttpRequest { method: "GET".into(), path, headers: Vec::new() },
-        upstream: Some(upstream.into()),
-        upstream_request: None,
-        response: Some(HttpResponse {
-            status,
-            headers: vec![
-                ("sec-websocket-protocol".into(), "chat.v2".into()),
-                ("content-type".into(), "text/plain".into()),
-            ],
-            body: (status != 101).then(|| "deployment not allowed".into()),
-            body_base64: None,
+    let mut records = vec![
+        Record::from(crate::common::test_meta()),
+        Record::from(Open {
+            conn: 1,
+            ts: ts(0),
+            client_addr: None,
+            request: HttpRequest { method: "GET".into(), path, headers: Vec::new() },
+            upstream: Some(upstream.into()),
+            upstream_request: None,
+            response: Some(HttpResponse {
+                status,
+                headers: vec![
+                    ("sec-websocket-protocol".into(), "chat.v2".into()),
+                    ("content-type".into(), "text/plain".into()),
+                ],
+                body: (status != 101).then(|| "deployment not allowed".into()),
+                body_base64: None,
+            }),
+            error: None,
+            handshake_ms: Some(12.5),
+            upstream_tcp_rtt_ms: None,
+            failed_ms: None,
         }),
-        error: None,
-        handshake_ms: Some(12.5),
-        upstream_tcp_rtt_ms: None,
-        failed_ms: None,
-    })];
+    ];
     records.extend(messages.iter().zip(1..).map(|((from, text), seq)| frame(seq, *from, text)));
     records.extend(close.map(Record::Close));
     let path = dir.join(name);
