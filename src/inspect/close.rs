@@ -2,7 +2,7 @@
 
 use super::analyzer::{ConnHistory, FrameFacts, MessageFacts};
 use super::codes::{close_code_meaning, close_code_name};
-use super::{announced, causes, expiry, violations};
+use super::{announced, causes, expiry, rejected, violations};
 use crate::event::{Close, Diagnosis, Open, Peer, Ts};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -207,6 +207,7 @@ pub fn diagnose(history: &ConnHistory, close: &Close, mode: &str) -> Diagnosis {
 
     causes::who_closed(history, close, mode == "import", &mut found);
     violations::handshake_mismatch(history, close, &mut found);
+    rejected::upgrade_rejected(history, close, &mut found);
     violations::rfc6455_violations(history, close, &mut found);
     announced::announced(history, close, close_at, &mut found);
     causes::rate_limited(history, close, close_at, &mut found);
