@@ -298,9 +298,12 @@ async fn emit_handshake(sink: &ConnSink, open: Open, changes: &RequestChanges, h
         note("compression-off", "info", message);
     }
     if changes.cookies_dropped > 0 {
+        let dropped = match changes.cookies_dropped {
+            1 => "the client's Cookie header".to_owned(),
+            n => format!("the client's {n} Cookie headers"),
+        };
         let message = format!(
-            "dropped {} Cookie header(s): cookies a browser sends to 127.0.0.1 belong to your other local apps, not the upstream (--forward-cookies sends them)",
-            changes.cookies_dropped
+            "dropped {dropped}: cookies a browser sends to 127.0.0.1 belong to your other local apps, not the upstream (--forward-cookies sends them)"
         );
         note("cookies-dropped", "info", message);
     }
