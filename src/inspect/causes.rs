@@ -210,7 +210,7 @@ pub(crate) fn client_frame_rules(history: &ConnHistory, close: &Close, close_at:
             .filter(|f| f.severity == Severity::Error)
             .map(|f| f.rule.as_str())
             .collect();
-        let crossed = history.upstream_rtt.is_some_and(|rtt| rtt.ms >= MIN_RESOLVABLE_RTT_MS && gap <= rtt.ms);
+        let crossed = super::close::crossed_in_flight(history.upstream_rtt, gap);
         let confidence = if soon && !crossed { Confidence::Likely } else { Confidence::Possible };
         causes.push(cause(
             "protocol-lint",
