@@ -27,6 +27,15 @@ macro_rules! notice {
     }};
 }
 
+/// A warning for the user on stderr, as all of frametap's read (`frametap: warning: …`): what was wrong, then what
+/// to do about it. Never panics ([`notice!`]). Detail for debugging stays on `tracing::debug!`.
+#[macro_export]
+macro_rules! warning {
+    ($($arg:tt)*) => {
+        $crate::notice!("frametap: warning: {}", format_args!($($arg)*))
+    };
+}
+
 pub mod capture;
 pub mod cli;
 pub mod commands;

@@ -133,6 +133,29 @@ fn a_server_that_went_on_answering_after_the_announcement_did_not_close_over_it(
     assert_eq!(announced(&s.diagnose()).0, "likely");
 }
 
+/// A server that let the client's next frame reach it after the announcement, then ended the connection without
+/// answering it, did not close right over the announcement: that frame is as good a reason (see `in-response`).
+/// A close that crossed the frame (within one round trip of it, here 5 ms) was on its way before the frame came:
+/// the announcement stays the likely reason.
+#[test]
+fn a_server_close_after_the_clients_next_frame_is_only_possibly_over_the_announcement() {
+    let server_closes = |client_at: i64, close_at: i64| {
+        let mut s = Script::new("sim:genesys/v1", Some(5.0));
+        s.client(0, CONFIGURE).server(20, SESSION_RESPONSE).server(1000, NOT_FOUND).client(client_at, ECHO);
+        s.close_frame(close_at, Peer::Server, 1000, "").close_frame(close_at + 1, Peer::Client, 1000, "");
+        s.close(close_at + 2, Peer::Server, Some(1000), Some(""), true);
+        announced(&s.diagnose())
+    };
+    let (confidence, message) = server_closes(1100, 1200);
+    assert_eq!(confidence, "possible", "{message}");
+    assert!(
+        message.contains("the client sent frame #4 after it, and the server closed 100 ms after that frame"),
+        "{message}"
+    );
+    let (confidence, message) = server_closes(1100, 1102);
+    assert_eq!(confidence, "likely", "a close that crossed frame #4: {message}");
+}
+
 /// A server closes right after announcing the end; one that lets the connection stand longer than
 /// `ANNOUNCED_CLOSE_MS`, sending nothing, did not close it over the announcement then: only possibly.
 #[test]

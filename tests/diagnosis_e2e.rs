@@ -435,8 +435,9 @@ async fn an_extension_the_upstream_accepted_unasked_is_warned_about_and_explains
 }
 
 /// An upstream that accepts TCP and never answers: the upgrade fails at the handshake timeout. The `open`
-/// records when that was (it used to carry only the request's time, and the diagnosis a duration of 0), and
-/// the notes about the request come before the diagnosis (they used to follow it).
+/// records when that was (it used to carry only the request's time, and the diagnosis a duration of 0), and the
+/// request frametap sent, which went unanswered (it used to keep none); the notes about the request come before
+/// the diagnosis (they used to follow it).
 #[tokio::test]
 async fn an_upstream_that_never_answers_is_diagnosed_when_the_handshake_timed_out() {
     let silent = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -458,6 +459,11 @@ async fn an_upstream_that_never_answers_is_diagnosed_when_the_handshake_timed_ou
     let Some(Record::Open(open)) = capture.records.iter().find(|r| r.kind() == "open") else { unreachable!() };
     let failed_ms = open.failed_ms.expect("a failed upgrade says when it failed");
     assert!(failed_ms >= common::TEST_TIMEOUT.as_secs_f64() * 1000.0, "{open:?}");
+    let sent = open.upstream_request.as_ref().expect("the request frametap sent, though no answer came");
+    assert_eq!(sent.path, "/chat");
+    assert!(frametap::event::header(&sent.headers, "sec-websocket-key").is_some(), "{sent:?}");
+    // frametap removed the client's compression offer, as on every upgrade it relays.
+    assert!(frametap::event::header(&sent.headers, "sec-websocket-extensions").is_none(), "{sent:?}");
     let Some(Record::Diagnosis(d)) = capture.records.iter().find(|r| r.kind() == "diagnosis") else { unreachable!() };
     assert_eq!(Some(d.ts), open.failed_at(), "dated when the upgrade failed, not when it was asked for");
     assert_eq!(d.details["duration_ms"], json!(failed_ms));
@@ -532,7 +538,8 @@ async fn a_refusal_page_that_is_gzipped_or_not_utf8_is_still_quoted_in_the_diagn
 
 /// An upstream that is reached and answers, but not as a WebSocket server (a 101 with a wrong or no
 /// `Sec-WebSocket-Accept`): the diagnosis says the connection failed and why, not that the upstream "could not be
-/// reached" (it was), and quotes the header as sent, not as Rust's `Some("…")`.
+/// reached" (it was), and quotes the header as sent, not as Rust's `Some("…")`. The `open` keeps the request sent
+/// and the 101 as it came (it used to keep no `response`), while saying the upgrade failed.
 #[tokio::test]
 async fn a_101_with_a_wrong_accept_is_not_called_unreachable() {
     use tokio::io::AsyncWriteExt as _;
@@ -554,10 +561,18 @@ async fn a_101_with_a_wrong_accept_is_not_called_unreachable() {
         assert!(head.starts_with("HTTP/1.1 502") && ws.is_none(), "{head}");
     }
     let (capture, file, _dir) = proxy.stop().await;
-    for (conn, problem) in
-        [(1, "with Sec-WebSocket-Accept \"AAAA\", not the \""), (2, "without a Sec-WebSocket-Accept header")]
-    {
+    for (conn, problem, accept) in [
+        (1, "with Sec-WebSocket-Accept \"AAAA\", not the \"", Some("AAAA")),
+        (2, "without a Sec-WebSocket-Accept header", None),
+    ] {
+        let open = common::open_of(&capture, conn);
+        assert!(open.error.is_some() && open.upstream_request.is_some(), "{open:?}");
+        let response = open.response.as_ref().expect("the 101 as it came");
+        assert_eq!(response.status, 101);
+        assert_eq!(frametap::event::header(&response.headers, "sec-websocket-accept"), accept, "{response:?}");
+        assert_eq!(frametap::event::header(&response.headers, "upgrade"), Some("websocket"), "{response:?}");
         let (d, _) = diagnosis_and_inspect(&capture, &file, conn);
+        assert_eq!(d.details["opened"], false, "{d:?}");
         let message = cause(&d, "upgrade-refused")["message"].as_str().unwrap().to_owned();
         assert!(message.contains("the connection to the upstream failed: the upgrade request to"), "{message}");
         assert!(message.contains(&format!("the upstream answered 101 {problem}")), "{message}");

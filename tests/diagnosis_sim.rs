@@ -214,6 +214,30 @@ async fn tcp_drop_through_the_simulator() {
     assert_eq!(rules(&d), offline);
 }
 
+/// The simulator answers 4007 (session not found) to a message under another token; the client goes on with
+/// its own token, and `sim-drop-after` drops TCP on that frame, unanswered. The server left the connection open
+/// after its 4007 and ended it only once the client's next frame had reached it: the 4007 is only a possible
+/// reason (it used to read as the likely one, heading the summary), and nothing claims more than the timing shows.
+#[tokio::test]
+async fn a_drop_after_the_client_went_on_past_a_4007_is_not_blamed_on_the_4007_through_the_simulator() {
+    let token = "8d0c1f52-7a0e-4c0b-9d7e-2b1f9c1e0a1b";
+    let (proxy, mut ws) = guest_session("&sim-drop-after=3", token).await;
+    get_session_not_found(&mut ws).await;
+    send(&mut ws, message(token, "after the 4007")).await;
+    drain(ws).await;
+    let (capture, file, _dir) = proxy.stop().await;
+    let (d, offline) = diagnosis_and_inspect(&capture, &file, 1);
+    assert_eq!((d.details["initiator"].as_str(), d.details["clean"].as_bool()), (Some("server"), Some(false)));
+    assert_eq!(d.details["preceding"]["seq"], 5);
+    let announced = cause(&d, "server-announced");
+    assert_eq!(announced["confidence"], "possible", "{announced}");
+    let message = announced["message"].as_str().unwrap();
+    assert!(message.contains("the client sent frame #5 after it"), "{message}");
+    let summary = d.details["summary"].as_str().unwrap();
+    assert!(!summary.contains("likely: the server said the session was not found"), "{summary}");
+    assert_eq!(rules(&d), offline);
+}
+
 #[tokio::test]
 async fn rest_only_jwt_expiry_is_ruled_out_through_the_simulator() {
     let token = "9e0c1f52-7a0e-4c0b-9d7e-2b1f9c1e0a16";

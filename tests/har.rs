@@ -928,6 +928,15 @@ fn close_data_holding_the_raw_close_payload_gives_its_code_or_a_warning_never_a_
     assert!(warnings.iter().all(|w| !w.contains("close")), "{warnings:?}");
     let (parts, _, _) = close_of("\u{f}\u{a0}fermé");
     assert_eq!(parts, (Some(4000), Some("fermé".to_owned())));
+    // The reason's UTF-8 bytes one character each, as the code's are: read back as the bytes ("café"), not as the
+    // characters they look like ("cafÃ©"), with or without a `code` beside them.
+    let (parts, code, _) = close_of("\u{3}\u{e8}caf\u{c3}\u{a9}");
+    assert_eq!((parts, code), ((Some(1000), Some("café".to_owned())), Some(1000)));
+    let mut with_code = har("\u{3}\u{e8}caf\u{c3}\u{a9}");
+    with_code["log"]["entries"][0]["_webSocketMessages"][1]["code"] = json!(1000);
+    let (records, _) = har_to_records(&with_code).unwrap();
+    let reason = records.iter().find_map(|r| if let Record::Close(c) = r { c.reason.clone() } else { None });
+    assert_eq!(reason.as_deref(), Some("café"));
     // The code's second byte lost (U+FFFD), or a reason alone: no code made up, and a warning quoting the data.
     for data in ["\u{3}\u{fffd}bye", "going away"] {
         let (parts, code, warnings) = close_of(data);

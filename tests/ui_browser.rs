@@ -396,6 +396,52 @@ async fn a_refused_upgrades_body_that_is_not_utf8_reads_in_the_connection_tab() 
     ui.stop().await.unwrap();
 }
 
+/// An upgrade that failed after frametap sent it on (a 101 with a wrong `Sec-WebSocket-Accept`) shows in the
+/// Connection tab what was sent upstream and the 101 as it came, next to the error (the tab used to show neither the
+/// request sent upstream nor, since the record kept none, that 101).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_upgrade_shows_the_request_sent_upstream_and_the_answer_that_came() {
+    let header = |name: &str, value: &str| (name.to_owned(), value.to_owned());
+    let browser = browser().await;
+    let hub = Hub::new(HubOptions::default());
+    publish(&hub, fixtures::meta());
+    let mut record = fixtures::open(1, "/v1?deploymentId=abc");
+    if let frametap::event::Record::Open(open) = &mut record {
+        open.upstream_request = Some(frametap::event::HttpRequest {
+            method: "GET".into(),
+            path: "/base/v1?deploymentId=abc".into(),
+            headers: vec![header("host", "upstream.example"), header("sec-websocket-key", "k3y")],
+        });
+        open.response = Some(frametap::event::HttpResponse {
+            status: 101,
+            headers: vec![header("upgrade", "websocket"), header("sec-websocket-accept", "AAAA")],
+            body: None,
+            body_base64: None,
+        });
+        open.error = Some("the upstream answered 101 with Sec-WebSocket-Accept \"AAAA\"".into());
+        open.failed_ms = Some(3.0);
+    }
+    publish(&hub, record);
+    let ui = start_ui(hub, None).await;
+    let page = browser.new_page().await.unwrap();
+    page.goto(&ui.url).await.unwrap();
+    let entry = "#conn-list li[data-conn=\"1\"]";
+    page.wait_for(&format!("document.querySelector({})", json!(entry)), WAIT).await.unwrap();
+    page.click(entry).await.unwrap();
+    page.click("#tabs [data-tab=\"conn\"]").await.unwrap();
+    let tab = "document.querySelector('#detail-body')?.textContent || ''";
+    let shown = format!("({tab}).includes('Sent upstream: GET /base/v1?deploymentId=abc')");
+    if page.wait_for(&shown, WAIT).await.is_err() {
+        panic!("the Connection tab reads {:?}", page.eval(tab).await.unwrap());
+    }
+    let text = page.eval(tab).await.unwrap().as_str().unwrap_or_default().to_owned();
+    for part in ["sec-websocket-keyk3y", "Response 101", "sec-websocket-acceptAAAA", "the upstream answered 101"] {
+        assert!(text.contains(part), "{part:?} in {text}");
+    }
+    assert_eq!(browser.page_errors(), Vec::<String>::new());
+    ui.stop().await.unwrap();
+}
+
 /// The records the analysis, the relay and HAR import emit render as such: a refused upgrade's diagnosis
 /// (`opened: false`), a close the other side answered by dropping TCP (`dropped_by`), annotation details,
 /// an opaque session token (`token_kind`) and a note from a HAR import.

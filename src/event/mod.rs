@@ -229,6 +229,13 @@ pub struct Open {
 }
 
 impl Open {
+    /// The upstream's answer that the upgrade's outcome rests on: `None` when `error` says the upgrade failed
+    /// without an answer to relay (a `response` kept next to an `error` is a 101 that opened no WebSocket, kept
+    /// only for the record).
+    pub fn relayed_response(&self) -> Option<&HttpResponse> {
+        self.response.as_ref().filter(|_| self.error.is_none())
+    }
+
     /// When the upgrade was known to have failed (`ts` plus `failed_ms`); `None` for one that did not fail, or
     /// whose record does not say (written before frametap recorded it).
     pub fn failed_at(&self) -> Option<Ts> {

@@ -72,7 +72,11 @@ pub async fn forward_request(
         None => match open_sender(target, connector).await {
             Ok(sender) => sender,
             Err(e) => {
-                tracing::warn!(upstream = %target.authority(), "forward mode: {e:#}");
+                crate::warning!(
+                    "forward mode: could not reach {}: {e:#}; the client got a 502 (check that the host is up and \
+                     reachable from this machine, or --upstream-proxy if it is only reachable through one)",
+                    target.authority()
+                );
                 let text = format!("frametap (forward mode): {e:#}");
                 return text_response(StatusCode::BAD_GATEWAY, text);
             }
@@ -82,7 +86,11 @@ pub async fn forward_request(
         Ok(resp) => resp,
         Err(e) => {
             let e = crate::proxy::upstream::with_causes(&e);
-            tracing::warn!(upstream = %target.authority(), "forward mode: request failed: {e}");
+            crate::warning!(
+                "forward mode: {} failed the request: {e}; the client got a 502 (the server closed or reset the \
+                 connection before answering: its own logs say why)",
+                target.authority()
+            );
             let text = format!("frametap: {} failed the request: {e}", target.authority());
             return text_response(StatusCode::BAD_GATEWAY, text);
         }

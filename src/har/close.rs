@@ -7,7 +7,8 @@ use serde_json::Value;
 
 /// A close message's payload: its `code` and its `data` as the reason; without a `code`, `data` read as the raw
 /// close payload some tools save as text (2 characters for the code's bytes, then the reason) when those 2
-/// characters are bytes (U+0000–U+00FF) that make a code a close frame may carry. Never a made-up code: a `code`
+/// characters are bytes (U+0000–U+00FF) that make a code a close frame may carry. The reason of a raw payload is
+/// its bytes too ([`raw_reason`]). Never a made-up code: a `code`
 /// that is none, or `data` that holds none (a reason alone, a code byte lost as U+FFFD when the tool decoded the
 /// bytes as UTF-8), is said through `odd`, and the frame then has no code.
 pub(super) fn close_payload(message: &Value, data: &str, odd: &mut dyn FnMut(String)) -> Vec<u8> {
@@ -15,8 +16,11 @@ pub(super) fn close_payload(message: &Value, data: &str, odd: &mut dyn FnMut(Str
         match field.as_u64().and_then(|code| u16::try_from(code).ok()) {
             Some(code) => {
                 // A `data` that is the raw payload repeats the code's bytes: they are not the reason.
-                let reason = code_in_data(data).filter(|(said, _)| *said == code).map_or(data, |(_, reason)| reason);
-                return [&code.to_be_bytes()[..], reason.as_bytes()].concat();
+                let reason = match code_in_data(data).filter(|(said, _)| *said == code) {
+                    Some((_, reason)) => raw_reason(reason),
+                    None => data.as_bytes().to_vec(),
+                };
+                return [&code.to_be_bytes()[..], &reason].concat();
             }
             None => odd(format!("close `code` {field} is no close code (0–65535): read from `data` instead")),
         }
@@ -26,7 +30,7 @@ pub(super) fn close_payload(message: &Value, data: &str, odd: &mut dyn FnMut(Str
     }
     match code_in_data(data) {
         Some((code, reason)) if !crate::inspect::codes::is_forbidden_on_wire(code) => {
-            [&code.to_be_bytes()[..], reason.as_bytes()].concat()
+            [&code.to_be_bytes()[..], &raw_reason(reason)].concat()
         }
         _ => {
             odd(format!(
@@ -34,6 +38,18 @@ pub(super) fn close_payload(message: &Value, data: &str, odd: &mut dyn FnMut(Str
             ));
             Vec::new()
         }
+    }
+}
+
+/// The reason bytes of a raw close payload saved as text. A tool that saved the bytes one character each
+/// (U+0000–U+00FF) turned a UTF-8 reason into mojibake ("café" into "cafÃ©"): its characters are taken back as the
+/// bytes they stand for when those make UTF-8. Otherwise the tool decoded the reason into characters ("fermé" with
+/// one U+00E9, no UTF-8 as a byte), and the reason is that text.
+fn raw_reason(reason: &str) -> Vec<u8> {
+    let bytes: Option<Vec<u8>> = reason.chars().map(|c| u8::try_from(u32::from(c)).ok()).collect();
+    match bytes {
+        Some(bytes) if std::str::from_utf8(&bytes).is_ok() => bytes,
+        _ => reason.as_bytes().to_vec(),
     }
 }
 

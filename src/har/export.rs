@@ -286,7 +286,7 @@ fn request_json(open: Option<&Open>) -> Value {
 }
 
 fn response_json(open: Option<&Open>) -> Value {
-    let Some(response) = open.and_then(|o| o.response.as_ref()) else {
+    let Some(response) = open.and_then(|o| o.relayed_response()) else {
         return json!({
             "status": 0, "statusText": "", "httpVersion": "", "cookies": [], "headers": [],
             "content": { "size": 0, "mimeType": "x-unknown" }, "redirectURL": "", "headersSize": -1, "bodySize": -1,

@@ -2,7 +2,7 @@
 //! whether the close followed from it (docs/diagnosis.md).
 
 use super::analyzer::ConnHistory;
-use super::close::{cause, human_ms, ms_between, Cause, Confidence, REACTION_MS, SOON_MS};
+use super::close::{cause, crossed_in_flight, human_ms, ms_between, Cause, Confidence, REACTION_MS, SOON_MS};
 use crate::event::{Close, Peer, Ts};
 use crate::profile::Signal;
 
@@ -24,7 +24,7 @@ pub(crate) fn announced(history: &ConnHistory, close: &Close, close_at: Ts, caus
             evidence.push("a later frame announced an end too, and the connection went on after this one".into());
             (Confidence::Possible, message.clone())
         } else {
-            let (confidence, tail) = after_announcement(history, close, (at.seq, at.ts), gap, session_over);
+            let (confidence, tail) = after_announcement(history, close, close_at, (at.seq, at.ts), session_over);
             (confidence, format!("{message}{tail}"))
         };
         if n == 0 && client_dropped(close) {
@@ -42,15 +42,16 @@ pub(crate) fn announced(history: &ConnHistory, close: &Close, close_at: Ts, caus
 /// connection lifetime, a restart are as good explanations), as a client's close past [`REACTION_MS`] is.
 pub const ANNOUNCED_CLOSE_MS: f64 = SOON_MS;
 
-/// How sure the last announcement (frame #`seq` at `at`, `gap` ms before the close) explains the close, and what
-/// to add to its message to say why.
+/// How sure the last announcement (frame #`seq` at `at`) explains the close (at `close_at`), and what to add to its
+/// message to say why.
 fn after_announcement(
     history: &ConnHistory,
     close: &Close,
+    close_at: Ts,
     (seq, at): (u64, Ts),
-    gap: f64,
     session_over: bool,
 ) -> (Confidence, String) {
+    let gap = ms_between(close_at, at);
     let later = human_ms(gap);
     let not_this = "; not why this connection closed";
     match close.closer() {
@@ -88,15 +89,30 @@ fn after_announcement(
             };
             (Confidence::Possible, tail)
         }
-        Some(Peer::Server) => match history.last_from(Peer::Server).filter(|s| s.seq > seq && !history.is_signal(s.seq)) {
-            Some(answer) => (
+        Some(Peer::Server) => match (
+            history.last_from(Peer::Server).filter(|s| s.seq > seq && !history.is_signal(s.seq)),
+            client_frame_that_reached_the_server(history, close_at, seq),
+        ) {
+            (Some(answer), _) => (
                 Confidence::Possible,
                 format!(
                     "; the server went on answering after it (frame #{}), so it did not end the connection over it then",
                     answer.seq
                 ),
             ),
-            None if gap > ANNOUNCED_CLOSE_MS => {
+            // The server let the client's next frame reach it, then ended the connection without answering it: it
+            // did not close right over its announcement, and that frame is as good a reason (`in-response`).
+            (None, Some((sent, after))) => {
+                let verb = if history.first_close.is_some() { "closed" } else { "dropped TCP" };
+                (
+                    Confidence::Possible,
+                    format!(
+                        "; the client sent frame #{sent} after it, and the server {verb} {} after that frame without answering it, not right after its announcement: it possibly closed over that frame instead (see in-response)",
+                        human_ms(after)
+                    ),
+                )
+            }
+            (None, None) if gap > ANNOUNCED_CLOSE_MS => {
                 let pinged = history
                     .last_control
                     .filter(|t| *t > at)
@@ -109,9 +125,18 @@ fn after_announcement(
                     ),
                 )
             }
-            None => (Confidence::Likely, String::new()),
+            (None, None) => (Confidence::Likely, String::new()),
         },
     }
+}
+
+/// The client's last data frame after the announcement (frame #`seq`) and how long before the close (at
+/// `close_at`) it came, when the close did not cross it ([`crossed_in_flight`]): the frame reached the server
+/// before the server closed (a round trip too short to tell counts as reached).
+fn client_frame_that_reached_the_server(history: &ConnHistory, close_at: Ts, seq: u64) -> Option<(u64, f64)> {
+    let sent = history.last_from(Peer::Client).filter(|c| c.seq > seq)?;
+    let before_close = ms_between(close_at, sent.ts);
+    (!crossed_in_flight(history.upstream_rtt, before_close)).then_some((sent.seq, before_close))
 }
 
 /// The client ended the connection by dropping TCP (its process or network went away), with no close frame.

@@ -66,6 +66,9 @@ pub(crate) fn who_closed(history: &ConnHistory, close: &Close, recorded: bool, c
                     Peer::Client if !history.handshake_problems.is_empty() => {
                         "; that is how a browser fails a connection whose handshake answer it cannot accept (see handshake-mismatch)"
                     }
+                    Peer::Client if super::rejected::rejected_after(history, close).is_some() => {
+                        "; it had sent no frame at all since the 101, so it most likely rejected the upgrade answer (see upgrade-rejected), not lost its network"
+                    }
                     Peer::Server => "; a network path, a load balancer's idle timeout, or the server process going away are the usual reasons",
                     Peer::Client => "; the client process or its network went away (a closed laptop lid, a killed app, a lost Wi-Fi)",
                     Peer::Proxy => "",
@@ -207,7 +210,7 @@ pub(crate) fn client_frame_rules(history: &ConnHistory, close: &Close, close_at:
             .filter(|f| f.severity == Severity::Error)
             .map(|f| f.rule.as_str())
             .collect();
-        let crossed = history.upstream_rtt.is_some_and(|rtt| rtt.ms >= MIN_RESOLVABLE_RTT_MS && gap <= rtt.ms);
+        let crossed = super::close::crossed_in_flight(history.upstream_rtt, gap);
         let confidence = if soon && !crossed { Confidence::Likely } else { Confidence::Possible };
         causes.push(cause(
             "protocol-lint",

@@ -2,7 +2,7 @@
 
 use super::analyzer::{ConnHistory, FrameFacts, MessageFacts};
 use super::codes::{close_code_meaning, close_code_name};
-use super::{announced, causes, expiry, violations};
+use super::{announced, causes, expiry, rejected, violations};
 use crate::event::{Close, Diagnosis, Open, Peer, Ts};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -122,6 +122,13 @@ fn text_head(facts: &FrameFacts) -> Option<(&str, bool)> {
     crate::event::text_up_to_a_cut(&facts.head, may_end_inside)
 }
 
+/// Whether a close `gap` ms after a client frame came within one measured upstream round trip of it: then it was
+/// sent before that frame reached the server (`crossed-in-flight`). Below [`MIN_RESOLVABLE_RTT_MS`] timing cannot
+/// tell, and this is false.
+pub(crate) fn crossed_in_flight(rtt: Option<super::analyzer::UpstreamRtt>, gap: f64) -> bool {
+    rtt.is_some_and(|rtt| rtt.ms >= MIN_RESOLVABLE_RTT_MS && gap <= rtt.ms)
+}
+
 pub(crate) fn ms_between(later: Ts, earlier: Ts) -> f64 {
     (later.secs_since(earlier) * 1000.0 * 10.0).round() / 10.0
 }
@@ -207,6 +214,7 @@ pub fn diagnose(history: &ConnHistory, close: &Close, mode: &str) -> Diagnosis {
 
     causes::who_closed(history, close, mode == "import", &mut found);
     violations::handshake_mismatch(history, close, &mut found);
+    rejected::upgrade_rejected(history, close, &mut found);
     violations::rfc6455_violations(history, close, &mut found);
     announced::announced(history, close, close_at, &mut found);
     causes::rate_limited(history, close, close_at, &mut found);

@@ -227,7 +227,7 @@ fn conn_json(id: ConnId, report: &ConnReport) -> Value {
         "status": open.and_then(|o| o.response.as_ref().map(|r| r.status)),
         "handshake_ms": open.and_then(|o| o.handshake_ms),
         "frames": frames,
-        "opened": diagnosis.and_then(|d| d.get("opened")).cloned().unwrap_or(Value::Bool(open.is_some_and(|o| o.response.as_ref().is_some_and(|r| r.status == 101)))),
+        "opened": diagnosis.and_then(|d| d.get("opened")).cloned().unwrap_or(Value::Bool(open.is_some_and(|o| o.relayed_response().is_some_and(|r| r.status == 101)))),
         "profile": diagnosis.and_then(|d| d.get("profile")).cloned().unwrap_or(Value::Null),
         "close": close.map(|c| json!({
             "initiator": c.closer_name(),

@@ -47,8 +47,9 @@ pub fn unoffered_extensions(open: &Open) -> Option<String> {
     })
 }
 
-fn accepted(open: &Open) -> Option<&crate::event::HttpResponse> {
-    open.response.as_ref().filter(|r| r.status == 101)
+/// The 101 that opened `open`'s WebSocket (not one recorded with an `error`: a 101 that opened none).
+pub(crate) fn accepted(open: &Open) -> Option<&crate::event::HttpResponse> {
+    open.relayed_response().filter(|r| r.status == 101)
 }
 
 /// The comma-separated values of every `name` header, trimmed, empty ones left out.

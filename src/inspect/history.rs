@@ -225,6 +225,10 @@ pub struct ConnHistory {
     pub handshake_problems: Vec<String>,
     /// Extensions the upstream accepted though none was offered to it (`handshake::unoffered_extensions`).
     pub unoffered_extensions: Option<String>,
+    /// What in the accepted 101 a client may refuse (`rejected::suspects`), each a phrase.
+    pub upgrade_suspects: Vec<String>,
+    /// Per endpoint (client, server): how many frames of any kind it sent.
+    pub frames_from: [u64; 2],
     /// Per endpoint (client, server): a fragmented data message is in progress.
     in_message: [bool; 2],
     /// The fragmented messages in progress, to read them whole.
@@ -270,6 +274,8 @@ impl ConnHistory {
             close_codes: [None, None],
             handshake_problems: Vec::new(),
             unoffered_extensions: None,
+            upgrade_suspects: Vec::new(),
+            frames_from: [0, 0],
             in_message: [false, false],
             reassembler: Reassembler::default(),
             violations: [None, None],
@@ -353,11 +359,13 @@ impl ConnHistory {
         self.add_findings(findings);
         self.handshake_problems = super::handshake::problems(open);
         self.unoffered_extensions = super::handshake::unoffered_extensions(open);
+        self.upgrade_suspects = super::rejected::suspects(open);
         self.open = Some(open.clone());
     }
 
     pub(super) fn frame(&mut self, frame: &Frame, seen_at: Ts, out: &mut Vec<Record>) {
         if let Some(side) = frame.from.endpoint() {
+            self.frames_from[side] += 1;
             let violation = rfc6455::check(frame, &mut self.in_message[side]);
             if violation.is_some() && self.first_close.is_none() {
                 self.violations[side] = violation;

@@ -16,6 +16,7 @@ mod history;
 pub mod jwt;
 pub mod reassembly;
 mod refused;
+mod rejected;
 pub mod report;
 pub mod rfc6455;
 pub mod tokens;

@@ -106,9 +106,12 @@ impl ProxyContext {
             }
         };
         if still > 0 {
-            tracing::warn!(
-                "{} did not finish closing within {limit:?}",
-                crate::words::count(still as u64, "connection")
+            crate::warning!(
+                "{} did not finish closing within {:.1} s: frametap stops without waiting longer, so the capture \
+                 may not say how {} ended (a peer that never answers the close frame holds a connection up)",
+                crate::words::count(still as u64, "connection"),
+                limit.as_secs_f64(),
+                if still == 1 { "it" } else { "they" }
             );
         }
     }
@@ -199,7 +202,10 @@ pub async fn accept_loop<F>(
                 }
                 Err(e) => {
                     // Out of file descriptors and similar: say so, back off a little, keep serving.
-                    tracing::warn!("accepting a connection failed: {e}");
+                    crate::warning!(
+                        "accepting a connection failed: {e}; frametap keeps listening (if it says too many open \
+                         files, raise the limit: ulimit -n)"
+                    );
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             },

@@ -222,6 +222,8 @@ pub async fn relay_upgrade<IO: RelayStream>(
                 path: base.target(&path),
                 headers: headers.clone(),
             });
+            // A 101 that opened no WebSocket is kept as it came, next to the error saying why.
+            open.response = e.answer().map(|(status, headers)| response_record(status, headers, &[]));
             open.error = Some(message.clone());
             open.failed_ms = Some(millis(opened.elapsed()));
             emit_handshake(&sink, open, &changes, Vec::new()).await;
@@ -292,9 +294,12 @@ async fn emit_handshake(sink: &ConnSink, open: Open, changes: &RequestChanges, h
         note("compression-off", "info", message);
     }
     if changes.cookies_dropped > 0 {
+        let dropped = match changes.cookies_dropped {
+            1 => "the client's Cookie header".to_owned(),
+            n => format!("the client's {n} Cookie headers"),
+        };
         let message = format!(
-            "dropped {} Cookie header(s): cookies a browser sends to 127.0.0.1 belong to your other local apps, not the upstream (--forward-cookies sends them)",
-            changes.cookies_dropped
+            "dropped {dropped}: cookies a browser sends to 127.0.0.1 belong to your other local apps, not the upstream (--forward-cookies sends them)"
         );
         note("cookies-dropped", "info", message);
     }

@@ -134,12 +134,14 @@ pub enum DialError {
     Connect { addr: String, detail: String },
     #[error("TLS handshake with {host} failed: {detail}")]
     Tls { host: String, detail: String },
+    /// A step did not finish in time; `sent`: the upgrade request's headers, when the wait was for its answer.
     #[error("timed out after {secs:.1} s while {during}")]
-    Timeout { secs: f64, during: &'static str },
+    Timeout { secs: f64, during: &'static str, sent: Option<Headers> },
     /// The upgrade request was written (`sent`, as [`UpstreamAnswer::sent_headers`]) but no answer to relay came
-    /// of it: the connection ended, the answer was malformed or too large, or it was a 101 that opens no WebSocket.
+    /// of it: the connection ended, the answer was malformed or too large, or it was a 101 that opens no WebSocket
+    /// (`answer`: that 101's status and headers, kept for the record).
     #[error("the upgrade request to {url} failed: {detail}")]
-    Http { url: String, detail: String, sent: Headers },
+    Http { url: String, detail: String, sent: Headers, answer: Option<(u16, Headers)> },
     #[error("{0}")]
     Invalid(String),
     /// The upstream proxy could not be reached or refused the tunnel (`detail` names the proxy).
@@ -151,10 +153,21 @@ pub enum DialError {
 }
 
 impl DialError {
-    /// The request headers as written to the upstream, when the failure came after writing them.
+    /// The request headers as written to the upstream, when the failure came after writing them (or while
+    /// waiting for their answer).
     pub fn sent_headers(&self) -> Option<&Headers> {
         match self {
             DialError::Http { sent, .. } => Some(sent),
+            DialError::Timeout { sent, .. } => sent.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The answer that came but opened no WebSocket (a 101 without the right `Sec-WebSocket-Accept`): its status
+    /// and headers.
+    pub fn answer(&self) -> Option<(u16, &Headers)> {
+        match self {
+            DialError::Http { answer: Some((status, headers)), .. } => Some((*status, headers)),
             _ => None,
         }
     }
@@ -239,41 +252,59 @@ pub async fn open(
     let connected_by = tokio::time::Instant::now() + timeout;
     let tcp = tokio::time::timeout_at(connected_by, connect_tcp(base, proxies))
         .await
-        .map_err(|_| DialError::Timeout { secs, during: "connecting to the upstream" })??;
+        .map_err(|_| DialError::Timeout { secs, during: "connecting to the upstream", sent: None })??;
     let stream =
         tokio::time::timeout_at(connected_by, secure(base, tls, tcp)).await.map_err(|_| DialError::Timeout {
             secs,
             during: "waiting for the upstream's TLS handshake (a plain ws:// server waits for a request and answers \
                  nothing to TLS: if the upstream is one, use ws://)",
+            sent: None,
         })??;
-    let mut answer = tokio::time::timeout(timeout, handshake(base, client_path_and_query, headers, stream))
-        .await
-        .map_err(|_| DialError::Timeout { secs, during: "waiting for the upstream's handshake response" })??;
+    let request = UpgradeRequest::new(base, headers);
+    let sent = request.sent.clone();
+    let mut answer =
+        tokio::time::timeout(timeout, handshake(base, client_path_and_query, request, stream)).await.map_err(
+            |_| DialError::Timeout { secs, during: "waiting for the upstream's handshake response", sent: Some(sent) },
+        )??;
     if proxies.proxy_for(base.secure, &base.host, base.port).is_none() {
         answer.tcp_rtt_ms = answer.upgraded.as_ref().and_then(|(stream, _)| stream.tcp()).and_then(kernel_rtt_ms);
     }
     Ok(answer)
 }
 
+/// The upgrade request's WebSocket key and its headers as frametap writes them to the upstream.
+struct UpgradeRequest {
+    key: String,
+    sent: Headers,
+}
+
+impl UpgradeRequest {
+    /// frametap's upgrade headers, then the client's end-to-end `headers`. Host is the upstream's, unless
+    /// --set-header replaced it (the client's own never reaches `headers`).
+    fn new(base: &UpstreamBase, headers: &Headers) -> Self {
+        let key = tungstenite_key();
+        let host = crate::event::header(headers, "host").map_or_else(|| base.host_header(), str::to_owned);
+        let mut sent = vec![
+            ("host".to_owned(), host),
+            ("connection".to_owned(), "Upgrade".to_owned()),
+            ("upgrade".to_owned(), "websocket".to_owned()),
+            ("sec-websocket-version".to_owned(), "13".to_owned()),
+            ("sec-websocket-key".to_owned(), key.clone()),
+        ];
+        sent.extend(headers.iter().filter(|(name, _)| !name.eq_ignore_ascii_case("host")).cloned());
+        UpgradeRequest { key, sent }
+    }
+}
+
 async fn handshake(
     base: &UpstreamBase,
     client_path_and_query: &str,
-    headers: &Headers,
+    request: UpgradeRequest,
     stream: UpstreamStream,
 ) -> Result<UpstreamAnswer, DialError> {
     let url = base.url_for(client_path_and_query);
-    let key = tungstenite_key();
-    // Host is the upstream's, unless --set-header replaced it (the client's own never reaches `headers`).
-    let host = crate::event::header(headers, "host").map_or_else(|| base.host_header(), str::to_owned);
-    let mut sent = vec![
-        ("host".to_owned(), host),
-        ("connection".to_owned(), "Upgrade".to_owned()),
-        ("upgrade".to_owned(), "websocket".to_owned()),
-        ("sec-websocket-version".to_owned(), "13".to_owned()),
-        ("sec-websocket-key".to_owned(), key.clone()),
-    ];
-    sent.extend(headers.iter().filter(|(name, _)| !name.eq_ignore_ascii_case("host")).cloned());
-    let http_err = |detail: String| DialError::Http { url: url.clone(), detail, sent: sent.clone() };
+    let UpgradeRequest { key, sent } = request;
+    let http_err = |detail: String| DialError::Http { url: url.clone(), detail, sent: sent.clone(), answer: None };
     let mut request = http::Request::builder().method("GET").uri(base.target(client_path_and_query));
     for (name, value) in &sent {
         request = request.header(name.as_str(), value.as_str());
@@ -312,7 +343,8 @@ async fn handshake(
     }
     let expected = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
     if let Some(problem) = accept_problem(response.headers().get("sec-websocket-accept"), &expected) {
-        return Err(http_err(format!("the upstream answered 101 {problem}: not a WebSocket server")));
+        let detail = format!("the upstream answered 101 {problem}: not a WebSocket server");
+        return Err(DialError::Http { url, detail, sent, answer: Some((status, response_headers)) });
     }
     let upgraded = hyper::upgrade::on(&mut response).await.map_err(|e| http_err(with_causes(&e)))?;
     let parts = upgraded

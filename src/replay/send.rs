@@ -83,6 +83,15 @@ pub async fn send(
         Ok(answer) => answer,
         Err(e) => {
             open.error = Some(e.to_string());
+            if let Some(sent) = e.sent_headers() {
+                open.request.headers = sent.clone();
+            }
+            open.response = e.answer().map(|(status, headers)| HttpResponse {
+                status,
+                headers: headers.clone(),
+                body: None,
+                body_base64: None,
+            });
             open.failed_ms = Some(millis(started.elapsed()));
             emit_open(&sink, open, placeholder_note).await;
             bail!("could not replay to {url}: {e}; check --upstream (and that the server is running)");
@@ -99,7 +108,7 @@ pub async fn send(
         open.failed_ms = Some(millis(started.elapsed()));
     }
     emit_open(&sink, open, placeholder_note).await;
-    let recorded_status = script.open.response.as_ref().map(|r| r.status);
+    let recorded_status = script.open.relayed_response().map(|r| r.status);
     let Some((stream, prefix)) = upgraded else {
         if recorded_status == Some(status) {
             return Ok(SendReport { url, status, dropped_headers, play: None });

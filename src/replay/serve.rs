@@ -167,7 +167,7 @@ pub(super) fn text(status: StatusCode, body: String) -> Response<Full<Bytes>> {
 /// The recorded answer to the upgrade: status, end-to-end headers, body (a 502 naming the error when the
 /// recorded upstream could not be reached).
 fn recorded_answer(script: &Script) -> (u16, Headers, Bytes) {
-    match &script.open.response {
+    match script.open.relayed_response() {
         Some(recorded) => {
             let body = match (&recorded.body, &recorded.body_base64) {
                 (Some(text), _) => Bytes::from(text.clone()),
@@ -274,8 +274,12 @@ impl Replay {
         }
         if status != 101 {
             if let Some(reports) = &self.reports {
-                let recorded_error =
-                    self.script.open.response.is_none().then(|| String::from_utf8_lossy(&body).trim().to_owned());
+                let recorded_error = self
+                    .script
+                    .open
+                    .relayed_response()
+                    .is_none()
+                    .then(|| String::from_utf8_lossy(&body).trim().to_owned());
                 let _ = reports.send(Served::Answered { conn, status, recorded_error });
             }
             return response(status, &headers, body);

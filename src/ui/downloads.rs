@@ -45,7 +45,10 @@ pub fn download(hub: &Hub, conn: ConnId, format: Format, want_redacted: bool) ->
                 body.push_str(&line);
                 body.push('\n');
             }
-            Err(e) => tracing::warn!("ui: the download's end record did not serialise: {e}"),
+            Err(e) => crate::warning!(
+                "the web UI's download of connection {conn} has no end record ({e}): the capture file written by the \
+                 proxy is complete"
+            ),
         }
         return attachment("application/x-ndjson", &format!("frametap-conn-{conn}{suffix}.jsonl"), body, 0);
     }
@@ -71,7 +74,11 @@ pub fn download(hub: &Hub, conn: ConnId, format: Format, want_redacted: bool) ->
                         body.push_str(&line);
                         body.push('\n');
                     }
-                    Err(e) => tracing::warn!("ui: a redacted {} record did not serialise: {e}", record.kind()),
+                    Err(e) => crate::warning!(
+                        "the web UI's download of connection {conn} leaves out a {} record that did not serialise \
+                         ({e}): the capture file written by the proxy has it",
+                        record.kind()
+                    ),
                 }
             }
             attachment("application/x-ndjson", &format!("frametap-conn-{conn}{suffix}.jsonl"), body, skipped)
@@ -109,7 +116,11 @@ fn read_back(entries: &[Entry], conn: ConnId) -> (Vec<Record>, usize) {
         match serde_json::from_str::<Record>(&entry.json) {
             Ok(record) => records.push(record),
             Err(e) => {
-                tracing::warn!("ui: a {} record of connection {conn} does not read back: {e}", entry.kind);
+                crate::warning!(
+                    "the web UI's download of connection {conn} leaves out a {} record that does not read back \
+                     ({e}); a note in the download says so, and the capture file written by the proxy has it",
+                    entry.kind
+                );
                 failed.push(format!("a {} record ({e})", entry.kind));
             }
         }

@@ -521,6 +521,8 @@ export function connectionPanel(conn) {
   if (o.request) parts.push(el('h4', { text: `${o.request.method} ${o.request.path}` }), headersTable(o.request.headers));
   if (o.upstream) parts.push(el('p', null, el('span.muted', { text: 'upstream: ' }), el('code', { text: o.upstream }),
     o.handshake_ms != null ? el('span.muted', { text: ` · handshake ${duration(o.handshake_ms)}` }) : null));
+  const sent = o.upstream_request;
+  if (sent) parts.push(el('h4', { text: `Sent upstream: ${sent.method} ${sent.path}` }), headersTable(sent.headers));
   if (o.error) parts.push(el('p.error-text', { text: o.error }));
   if (o.response) parts.push(el('h4', { text: `Response ${o.response.status}` }), headersTable(o.response.headers),
     responseBody(o.response));

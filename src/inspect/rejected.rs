@@ -1,0 +1,99 @@
+//! The `upgrade-rejected` rule: a client that dropped TCP right after an accepted upgrade, having sent no frame at
+//! all, most likely refused the 101 it got (a client fails the connection on an answer it does not accept); and
+//! what in that 101 a client may refuse.
+
+use super::analyzer::ConnHistory;
+use super::close::{cause, human_ms, ms_between, Cause, Confidence, REACTION_MS};
+use crate::event::{Close, Open, Peer};
+
+/// Past this many header lines a 101 is near or past common clients' limits (tungstenite reads at most 124,
+/// Python's websockets 128).
+const MANY_HEADER_LINES: usize = 100;
+/// Python's websockets refuses a header line longer than this (its `MAX_LINE_LENGTH`).
+const LONG_HEADER_LINE: usize = 8192;
+
+/// How long after the 101 the client dropped TCP, when this connection is one a client most likely ended by
+/// refusing the upgrade answer: it dropped TCP within [`REACTION_MS`] of the 101, no close frame either way, and
+/// it had sent no frame at all. `None` when the subprotocol check (`handshake-mismatch`) already explains it.
+pub(crate) fn rejected_after(history: &ConnHistory, close: &Close) -> Option<f64> {
+    let dropped_silently = !close.clean
+        && close.dropped_by == Some(Peer::Client)
+        && history.first_close.is_none()
+        && history.frames_from[0] == 0;
+    if !dropped_silently || history.refused.is_some() || !history.handshake_problems.is_empty() {
+        return None;
+    }
+    let after = (ms_between(close.ts, history.opened?) - history.handshake_ms.unwrap_or(0.0)).max(0.0);
+    (after <= REACTION_MS).then_some(after)
+}
+
+/// The `upgrade-rejected` cause, when [`rejected_after`] applies: the suspects in the 101 and how to confirm.
+pub(crate) fn upgrade_rejected(history: &ConnHistory, close: &Close, causes: &mut Vec<Cause>) {
+    let Some(after) = rejected_after(history, close) else {
+        return;
+    };
+    let mut evidence = history.upgrade_suspects.clone();
+    if evidence.is_empty() {
+        evidence.push("nothing in the 101 looks wrong to frametap: compare it with what this client accepts".into());
+    }
+    evidence.push(
+        "to confirm, read the client's own error: a browser's console says \"WebSocket connection to '…' failed\" \
+         and why (Chrome adds \"Error during WebSocket handshake: …\"); a library raises its handshake error"
+            .into(),
+    );
+    causes.push(cause(
+        "upgrade-rejected",
+        Confidence::Likely,
+        format!(
+            "the client dropped TCP {} after the 101, having sent no frame at all: it most likely rejected the upgrade answer (a client that refuses a 101 ends the connection at once, without a close frame; the page sees 1006), rather than losing its network",
+            human_ms(after)
+        ),
+        evidence,
+        None,
+    ));
+}
+
+/// What in `open`'s accepted 101, as the client got it, a client may refuse, each a phrase: its number of header
+/// lines (always said, with a warning past [`MANY_HEADER_LINES`]), a header line past [`LONG_HEADER_LINE`] bytes,
+/// a value with a control character or a byte that is not ASCII. Empty for a refused upgrade.
+pub fn suspects(open: &Open) -> Vec<String> {
+    let Some(response) = super::handshake::accepted(open) else {
+        return Vec::new();
+    };
+    // frametap's own request means frametap relayed the 101: its own upgrade headers, the upstream's end-to-end
+    // ones, and the `date` hyper adds when the upstream sent none. Otherwise (an imported recording) the headers
+    // are as the client got them.
+    let headers = if open.upstream_request.is_some() {
+        let mut relayed = crate::proxy::server::switching_protocols_headers(b"");
+        relayed.extend(crate::proxy::headers::client_response_headers(&response.headers));
+        if crate::event::header(&relayed, "date").is_none() {
+            relayed.push(("date".into(), String::new()));
+        }
+        relayed
+    } else {
+        response.headers.clone()
+    };
+    let lines = headers.len();
+    let mut suspects = vec![if lines > MANY_HEADER_LINES {
+        format!(
+            "the 101 the client got had {lines} header lines: more than many clients read (tungstenite at most 124, Python's websockets 128), and a client refuses an answer past its limit"
+        )
+    } else {
+        format!("the 101 the client got had {lines} header lines, fewer than any common client's limit")
+    }];
+    for (name, value) in &headers {
+        let line = name.len() + 2 + value.len();
+        if line > LONG_HEADER_LINE {
+            suspects.push(format!(
+                "its {name} header line is {line} bytes long: Python's websockets refuses a line past {LONG_HEADER_LINE}"
+            ));
+        }
+        if value.chars().any(|c| !(c == '\t' || (' '..='~').contains(&c))) {
+            suspects.push(format!(
+                "its {name} header's value holds a control character or a character that is not ASCII ({:?}), which a strict client refuses",
+                value.chars().take(60).collect::<String>()
+            ));
+        }
+    }
+    suspects
+}

@@ -1,0 +1,71 @@
+//! frametap's runtime warnings as a user sees them on stderr: each a `frametap: warning:` line saying what was
+//! wrong and what to do, like the warnings frametap prints as it starts, not a raw tracing `WARN` line.
+
+#[allow(dead_code)]
+#[path = "common/binary.rs"]
+mod binary;
+#[allow(dead_code)]
+#[path = "common/ports.rs"]
+mod ports;
+
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
+
+const STEP: Duration = Duration::from_secs(15);
+
+/// `frametap proxy --forward` (with a local CA made first) in a fresh FRAMETAP_HOME, up to the address its banner
+/// tells a browser to use; its stderr, still open.
+async fn start_forward_mode(
+    home: &std::path::Path,
+) -> (tokio::process::Child, String, tokio::io::Lines<BufReader<tokio::process::ChildStderr>>) {
+    let init = binary::frametap_command().args(["certs", "init"]).env("FRAMETAP_HOME", home).output().unwrap();
+    assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
+    let mut child = binary::frametap()
+        .args(["proxy", "--forward", "--listen", "127.0.0.1:0", "--no-ui", "--no-capture"])
+        .env("FRAMETAP_HOME", home)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let marker = "set your browser's HTTP and HTTPS proxy to  http://";
+    let addr = loop {
+        let line = tokio::time::timeout(STEP, stderr.next_line()).await.unwrap().unwrap().expect("the banner");
+        if let Some((_, rest)) = line.split_once(marker) {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    (child, addr, stderr)
+}
+
+/// A plain HTTP request through forward mode to a host that refuses connections gets a 502, and stderr a
+/// `frametap: warning:` line naming the host and what to check; it used to be a tracing `WARN` line.
+#[tokio::test]
+async fn a_forward_mode_request_that_cannot_reach_its_host_is_a_frametap_warning() {
+    let home = tempfile::tempdir().unwrap();
+    let (mut child, addr, mut stderr) = start_forward_mode(home.path()).await;
+    let (_held, closed) = ports::refusing_addr();
+    let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    tcp.write_all(
+        format!("GET http://{closed}/page HTTP/1.1\r\nHost: {closed}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(STEP, tcp.read_to_string(&mut answer)).await.unwrap().unwrap();
+    assert!(answer.starts_with("HTTP/1.1 502"), "{answer}");
+    // The first line that names the host is the warning.
+    let line = loop {
+        let line = tokio::time::timeout(STEP, stderr.next_line()).await.unwrap().unwrap().expect("a warning");
+        if line.contains(&closed.to_string()) {
+            break line;
+        }
+    };
+    assert!(line.starts_with(&format!("frametap: warning: forward mode: could not reach {closed}")), "{line}");
+    assert!(line.contains("the client got a 502") && line.contains("check that the host is up"), "{line}");
+    assert!(!line.contains("WARN"), "{line}");
+    // SAFETY: sending SIGTERM to our own child process.
+    unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGTERM) };
+    assert!(child.wait().await.unwrap().success());
+}
