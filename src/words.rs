@@ -1,4 +1,4 @@
-//! Counts in words for the messages people read: `1 connection`, `2 connections`.
+//! Words for the messages people read: counts (`1 connection`, `2 connections`) and shell words to paste.
 
 /// `n` and the noun, plural unless `n` is 1 (nouns that take an `s`).
 pub fn count(n: u64, noun: &str) -> String {
@@ -14,6 +14,15 @@ pub fn count_as(n: u64, singular: &str, plural: &str) -> String {
     }
 }
 
+/// `word` as one shell word, to paste into a command: as it is when it needs no quoting, else in single quotes.
+pub fn shell_word(word: &str) -> String {
+    if !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "_-.:@%+/,=".contains(c)) {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -23,5 +32,16 @@ mod tests {
         assert_eq!(super::count(2, "record"), "2 records");
         assert_eq!(super::count_as(1, "entry", "entries"), "1 entry");
         assert_eq!(super::count_as(3, "entry", "entries"), "3 entries");
+    }
+
+    #[test]
+    fn shell_words_are_quoted_only_when_a_shell_would_split_or_expand_them() {
+        assert_eq!(super::shell_word("/home/me/.frametap/certs"), "/home/me/.frametap/certs");
+        assert_eq!(super::shell_word("messageId"), "messageId");
+        assert_eq!(super::shell_word("my certs"), "'my certs'");
+        assert_eq!(super::shell_word("~/certs"), "'~/certs'", "no tilde expansion");
+        assert_eq!(super::shell_word("it's"), "'it'\\''s'");
+        assert_eq!(super::shell_word("$HOME"), "'$HOME'");
+        assert_eq!(super::shell_word(""), "''");
     }
 }

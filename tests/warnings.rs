@@ -69,3 +69,28 @@ async fn a_forward_mode_request_that_cannot_reach_its_host_is_a_frametap_warning
     unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGTERM) };
     assert!(child.wait().await.unwrap().success());
 }
+
+/// A local CA key other users can read is said as a `frametap: warning:` line naming the file and the `chmod` to
+/// run; it used to be a tracing `WARN` line with the path in a field.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_ca_key_readable_by_others_is_a_frametap_warning_naming_the_chmod_to_run() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let home = tempfile::tempdir().unwrap();
+    let init = binary::frametap_command().args(["certs", "init"]).env("FRAMETAP_HOME", home.path()).output().unwrap();
+    assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
+    let key = home.path().join("certs").join("ca.key.pem");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let shown = binary::frametap_command().args(["certs", "show"]).env("FRAMETAP_HOME", home.path()).output().unwrap();
+    assert!(shown.status.success(), "{}", String::from_utf8_lossy(&shown.stderr));
+    let stderr = String::from_utf8_lossy(&shown.stderr);
+    let line = stderr.lines().find(|l| l.contains("CA key")).unwrap_or_else(|| panic!("no warning: {stderr}"));
+    assert_eq!(
+        line,
+        format!(
+            "frametap: warning: the local CA key {} is readable by other users, who could then intercept your TLS: run `chmod 600 {}`",
+            key.display(),
+            key.display()
+        )
+    );
+}

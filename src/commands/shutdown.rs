@@ -82,7 +82,7 @@ impl Signals {
         #[cfg(not(unix))]
         {
             if let Err(e) = tokio::signal::ctrl_c().await {
-                tracing::warn!("cannot listen for Ctrl-C: {e}");
+                crate::warning!("cannot listen for Ctrl-C ({e}): stop frametap by ending its process");
                 std::future::pending::<()>().await;
             }
             "Ctrl-C"
@@ -96,7 +96,7 @@ fn installed(
     signal: std::io::Result<tokio::signal::unix::Signal>,
     name: &'static str,
 ) -> Option<tokio::signal::unix::Signal> {
-    signal.map_err(|e| tracing::warn!("cannot listen for {name}: {e}")).ok()
+    signal.map_err(|e| crate::warning!("cannot listen for {name} ({e}): stop frametap another way")).ok()
 }
 
 /// Resolves when `signal` is received; never, if it has no handler.

@@ -54,7 +54,9 @@ pub async fn upgraded_client<IO: RelayStream>(req: &mut Request<Incoming>, conn:
     let upgraded = match hyper::upgrade::on(req).await {
         Ok(upgraded) => upgraded,
         Err(e) => {
-            tracing::warn!(conn, "the client's upgrade did not complete: {e}");
+            crate::warning!(
+                "connection #{conn}: the client's upgrade did not complete ({e}): nothing was relayed for it"
+            );
             return None;
         }
     };

@@ -400,17 +400,9 @@ fn ignore_hint(changed: &std::collections::BTreeMap<String, usize>) -> Option<St
         .iter()
         .map(|(field, frames)| format!("{field} ({})", crate::words::count(*frames as u64, "frame")))
         .collect();
-    let flags: Vec<String> = changed.keys().map(|field| format!("--ignore {}", shell_word(field))).collect();
+    let flags: Vec<String> =
+        changed.keys().map(|field| format!("--ignore {}", crate::words::shell_word(field))).collect();
     Some(format!("ids or times differed in {}: add {} to compare without them", fields.join(", "), flags.join(" ")))
-}
-
-/// `word` as one shell word: as it is when it needs no quoting, else in single quotes.
-fn shell_word(word: &str) -> String {
-    if !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "_-.:@%+/".contains(c)) {
-        word.to_owned()
-    } else {
-        format!("'{}'", word.replace('\'', "'\\''"))
-    }
 }
 
 /// A `--set NAME=VALUE` whose field no client message of the replayed connection holds used to be ignored: the

@@ -86,7 +86,9 @@ pub async fn serve(
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!("simulator accept failed: {e}");
+                    crate::warning!(
+                        "the simulator could not accept a connection ({e}); trying again in 100 ms (out of file descriptors? raise `ulimit -n`)"
+                    );
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             },
@@ -99,7 +101,10 @@ pub async fn serve(
     let drain = tokio::time::timeout(grace, async { while sessions.join_next().await.is_some() {} });
     tokio::select! {
         drained = drain => if drained.is_err() {
-            tracing::warn!("simulator sessions did not close within {grace:?}; aborting them");
+            crate::warning!(
+                "the simulator's sessions did not close within {} s; ended them without a close handshake",
+                grace.as_secs()
+            );
             sessions.abort_all();
         },
         // Said already, by the second signal's notice.

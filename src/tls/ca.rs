@@ -248,9 +248,7 @@ fn missing_ca_fix(dir: &Path) -> String {
     if default_certs_dir().is_ok_and(|default| default == dir) {
         return "create one with `frametap certs init` (or pass --certs DIR)".into();
     }
-    let shown = dir.display().to_string();
-    let plain = shown.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-~+,=@:".contains(&b));
-    let quoted = if plain { shown } else { format!("'{}'", shown.replace('\'', r"'\''")) };
+    let quoted = crate::words::shell_word(&dir.display().to_string());
     format!("create one there with `frametap certs init --certs {quoted}`, or pass the --certs DIR that holds yours")
 }
 
@@ -283,9 +281,10 @@ fn warn_if_key_readable_by_others(key_path: &Path) {
         use std::os::unix::fs::PermissionsExt as _;
         if let Ok(meta) = fs::metadata(key_path) {
             if meta.permissions().mode() & 0o077 != 0 {
-                tracing::warn!(
-                    path = %key_path.display(),
-                    "the local CA key is readable by other users; run `chmod 600` on it"
+                crate::warning!(
+                    "the local CA key {} is readable by other users, who could then intercept your TLS: run `chmod 600 {}`",
+                    key_path.display(),
+                    crate::words::shell_word(&key_path.display().to_string())
                 );
             }
         }

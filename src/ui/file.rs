@@ -19,7 +19,7 @@ pub fn load(path: &Path) -> anyhow::Result<Arc<Hub>> {
     let notes: Vec<Record> = warnings
         .into_iter()
         .map(|(code, message)| {
-            tracing::warn!("{}: {message}", path.display());
+            crate::warning!("{}: {message}", path.display());
             Record::Note(Note { conn: None, ts, level: "warn".into(), code: code.into(), message })
         })
         .collect();
