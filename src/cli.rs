@@ -198,7 +198,7 @@ pub struct ProxyArgs {
     #[arg(long, value_name = "'Name: value'", value_parser = parse_header_arg)]
     pub set_header: Vec<(String, String)>,
     /// Forward the client's Cookie headers upstream (dropped by default: a browser's cookies for
-    /// 127.0.0.1 belong to your other local apps).
+    /// 127.0.0.1 belong to your other local apps). Not with --forward, which always passes cookies on.
     #[arg(long)]
     pub forward_cookies: bool,
     #[command(flatten)]

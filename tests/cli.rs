@@ -136,6 +136,9 @@ async fn simulator_flags_beside_a_real_upstream_are_refused() {
         let err = fails_with(&[&common[..], flags].concat(), home.path()).await;
         assert!(expected.iter().all(|part| err.contains(part)), "{flags:?}: {err}");
     }
+    // Forward mode always passes the browser's cookies on: --forward-cookies there would change nothing.
+    let err = fails_with(&[&common[..], &["--forward", "--forward-cookies"]].concat(), home.path()).await;
+    assert!(err.contains("--forward-cookies changes nothing with --forward") && err.contains("Leave it out"), "{err}");
 }
 
 /// `replay send --set message.text=…` (a path, where NAME is one field name) or a field the recording's messages do

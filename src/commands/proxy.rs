@@ -12,6 +12,13 @@ use anyhow::{anyhow, bail, Result};
 /// Runs the reverse proxy until Ctrl-C or SIGTERM.
 pub async fn run(args: ProxyArgs) -> Result<()> {
     refuse_simulator_flags_without_the_simulator(&args)?;
+    if args.modes.forward && args.forward_cookies {
+        // Forward mode passes cookies on always: the flag would be silently ignored.
+        bail!(
+            "--forward-cookies changes nothing with --forward: as the browser's proxy, frametap always passes on the \
+             cookies the browser sends (they are the real site's, not 127.0.0.1's). Leave it out"
+        );
+    }
     if args.modes.forward {
         return crate::forward::command::run(args).await;
     }
