@@ -46,7 +46,7 @@ pub struct ConvertReport {
 pub fn run_convert(cmd: ConvertCommand) -> Result<()> {
     let report = convert(&cmd)?;
     for warning in &report.warnings {
-        crate::notice!("warning: {warning}");
+        crate::warning!("{}: {warning}", cmd.input.display());
     }
     let from = report.source.map(|s| format!(" (a HAR saved by {})", s.name())).unwrap_or_default();
     println!(

@@ -65,8 +65,8 @@ pub fn inspect(cmd: &InspectCommand, color: bool) -> Result<InspectOutput> {
     let (capture, har_warnings) = crate::har::read_capture_or_har(&cmd.file)?;
     let stderr: Vec<String> = har_warnings
         .iter()
-        .map(|w| format!("warning: {}: {w}", cmd.file.display()))
-        .chain(capture.problems.iter().map(|p| format!("warning: {}: {p}", cmd.file.display())))
+        .map(|w| format!("frametap: warning: {}: {w}", cmd.file.display()))
+        .chain(capture.problems.iter().map(|p| format!("frametap: warning: {}: {p}", cmd.file.display())))
         .collect();
     let ids = capture.connections();
     if let Some(wanted) = cmd.conn {

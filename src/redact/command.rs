@@ -29,7 +29,7 @@ pub fn run_redact(cmd: RedactCommand) -> Result<()> {
     }
     let (capture, warnings) = crate::har::read_capture_or_har(&cmd.input)?;
     for problem in capture.problems.iter().map(ToString::to_string).chain(warnings) {
-        crate::notice!("frametap redact: {}: {problem}", cmd.input.display());
+        crate::notice!("frametap redact: warning: {}: {problem}", cmd.input.display());
     }
     // The copy keeps the input's form (a compact capture stays compact) unless OUT's name says otherwise.
     let format = CaptureFormat::named_by(&cmd.output).unwrap_or_else(|| {
