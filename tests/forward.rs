@@ -263,6 +263,66 @@ async fn a_request_head_hyper_refuses_inside_a_tunnel_is_noted() {
     assert!(!capture.records.iter().any(|r| matches!(r, Record::Open(_))), "nothing was relayed");
 }
 
+/// The first request on a connection to forward mode is read by frametap itself (to see a CONNECT): it accepts as
+/// many header lines as hyper behind it (200 used to get a 400 saying the request line was not HTTP/1.1), and a
+/// head past the limits gets a 431 and a `request-refused` note (more than 64 KiB used to be dropped unanswered).
+#[tokio::test]
+async fn a_first_request_head_is_read_to_hypers_limits_and_one_past_them_is_answered_and_noted() {
+    let upstream = start_ws_echo(None).await;
+    let mut forward = start_forward(&["127.0.0.1"], None, UpstreamProxies::direct()).await;
+    let authority = format!("127.0.0.1:{}", upstream.port());
+    let upgrade = |extra: &str| {
+        format!(
+            "GET http://{authority}/chat HTTP/1.1\r\nHost: {authority}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
+        )
+    };
+    let send = |request: String| {
+        let addr = forward.addr;
+        async move {
+            let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let client_addr = tcp.local_addr().unwrap();
+            // The server may answer and close before reading all of a huge head: a failed write is fine.
+            let _ = tcp.write_all(request.as_bytes()).await;
+            let mut answer = vec![0u8; 4096];
+            let n = tokio::time::timeout(STEP, tcp.read(&mut answer)).await.unwrap().unwrap();
+            (client_addr, String::from_utf8_lossy(&answer[..n]).into_owned())
+        }
+    };
+
+    let two_hundred: String = (0..200).map(|i| format!("X-Filler-{i}: v\r\n")).collect();
+    let (_, answer) = send(upgrade(&two_hundred)).await;
+    // Read and sent upstream (whose WebSocket library refuses past 124 header lines: frametap says so in a 502).
+    assert!(
+        !answer.contains("is not METHOD TARGET")
+            && (answer.starts_with("HTTP/1.1 101")
+                || answer.contains(&format!("could not open ws://{authority}/chat"))),
+        "200 header lines are read and sent upstream: {answer}"
+    );
+
+    for (extra, what) in [
+        ((0..1100).map(|i| format!("X-Filler-{i}: v\r\n")).collect::<String>(), "1100 header lines"),
+        (format!("X-Big: {}\r\n", "v".repeat(500 * 1024)), "a 500 KiB header"),
+    ] {
+        let (client_addr, answer) = send(upgrade(&extra)).await;
+        assert!(answer.starts_with("HTTP/1.1 431"), "{what}: {answer}");
+        assert!(answer.contains("request head is too large"), "{what}: {answer}");
+        let note = wait_for(&mut forward.records, |r| match r {
+            Record::Note(n) if n.code == "request-refused" && n.message.contains(&client_addr.to_string()) => {
+                Some(n.clone())
+            }
+            _ => None,
+        })
+        .await;
+        assert!(
+            note.message.contains("answered 431") && note.message.contains("fewer or smaller headers"),
+            "{what}: {}",
+            note.message
+        );
+    }
+    forward.finish().await;
+}
+
 /// The records of the only connection in a capture: (open, frames as (from, text), close).
 fn only_connection(capture: &CaptureFile) -> (frametap::event::Open, Vec<(String, String)>, frametap::event::Close) {
     assert_eq!(capture.connections().len(), 1, "{:?}", capture.records);

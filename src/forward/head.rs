@@ -6,9 +6,10 @@
 use anyhow::{bail, Context as _};
 use tokio::io::{AsyncRead, AsyncReadExt as _};
 
-/// The largest head frametap accepts (browsers send a few KiB at most).
-pub const MAX_HEAD_BYTES: usize = 64 * 1024;
-const MAX_HEADERS: usize = 128;
+/// The largest head frametap accepts: as much as hyper, which serves the request after this first read, accepts
+/// (browsers send a few KiB at most).
+pub const MAX_HEAD_BYTES: usize = crate::proxy::refused_head::MAX_HEAD_BYTES;
+const MAX_HEADERS: usize = crate::proxy::MAX_HEADERS;
 
 /// A parsed request head plus the bytes that followed it in the same reads.
 #[derive(Debug)]
@@ -41,6 +42,12 @@ pub struct MalformedHead {
     pub detail: String,
 }
 
+/// A request head past [`MAX_HEADERS`] lines or [`MAX_HEAD_BYTES`] bytes: the client gets a `431`. `Display` is what
+/// was wrong.
+#[derive(Debug, thiserror::Error)]
+#[error("its request head is too large: more than {MAX_HEADERS} header lines, or more than {} KiB", MAX_HEAD_BYTES / 1024)]
+pub struct HeadTooLarge;
+
 impl MalformedHead {
     fn new(buf: &[u8], error: httparse::Error) -> Self {
         let first = buf.split(|b| *b == b'\n').next().unwrap_or_default();
@@ -68,9 +75,13 @@ pub async fn read_request_head<R: AsyncRead + Unpin>(io: &mut R) -> anyhow::Resu
             bail!("the client closed the connection in the middle of a request head");
         }
         buf.extend_from_slice(&chunk[..n]);
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut headers = vec![httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut req = httparse::Request::new(&mut headers);
-        match req.parse(&buf).map_err(|e| MalformedHead::new(&buf, e))? {
+        let parsed = match req.parse(&buf) {
+            Err(httparse::Error::TooManyHeaders) => return Err(HeadTooLarge.into()),
+            parsed => parsed.map_err(|e| MalformedHead::new(&buf, e))?,
+        };
+        match parsed {
             httparse::Status::Complete(len) => {
                 let head = RequestHead {
                     method: req.method.unwrap_or_default().to_string(),
@@ -81,9 +92,7 @@ pub async fn read_request_head<R: AsyncRead + Unpin>(io: &mut R) -> anyhow::Resu
                 };
                 return Ok(Some(head));
             }
-            httparse::Status::Partial if buf.len() > MAX_HEAD_BYTES => {
-                bail!("request head larger than {MAX_HEAD_BYTES} bytes")
-            }
+            httparse::Status::Partial if buf.len() > MAX_HEAD_BYTES => return Err(HeadTooLarge.into()),
             httparse::Status::Partial => {}
         }
     }
@@ -103,7 +112,7 @@ pub async fn read_response_head_exact<R: AsyncRead + Unpin>(io: &mut R) -> anyho
             bail!("the proxy's response head is larger than {MAX_HEAD_BYTES} bytes");
         }
     }
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut headers = vec![httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut resp = httparse::Response::new(&mut headers);
     resp.parse(&buf).context("the proxy sent a malformed HTTP response")?;
     let code = resp.code.context("the proxy's response has no status code")?;

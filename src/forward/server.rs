@@ -18,7 +18,7 @@ use tokio_rustls::LazyConfigAcceptor;
 use tracing::Instrument as _;
 
 use super::connector::{Target, UpstreamConnector};
-use super::head::{read_request_head, MalformedHead, RequestHead};
+use super::head::{read_request_head, HeadTooLarge, MalformedHead, RequestHead};
 use super::http::{forward_request, serve_http, to_origin_request, ProxyBody, UpstreamSlot};
 use super::intercept::InterceptRules;
 use super::io::{looks_like_tls, PrefixedIo};
@@ -108,9 +108,27 @@ async fn handle_client<B: Backend>(
     {
         Ok(head) => head,
         Err(e) => {
-            // A head that is no HTTP request (`CONNECT a b:443 HTTP/1.1`) is answered, so the client learns why.
+            // A head that is no HTTP request (`CONNECT a b:443 HTTP/1.1`) or too large is answered, so the client
+            // learns why, and noted, as hyper's refusals are (`request-refused`).
+            use crate::proxy::refused_head::{note_refused, SMALLER_HEAD};
+            let sink = &proxy.ctx.sink;
             if let Some(malformed) = e.downcast_ref::<MalformedHead>() {
-                tcp.write_all(bad_request(&malformed.to_string()).as_bytes()).await.ok();
+                tcp.write_all(refusal(400, "Bad Request", &malformed.to_string()).as_bytes()).await.ok();
+                let what = format!("it is not an HTTP/1.1 request ({malformed})");
+                note_refused(
+                    sink,
+                    peer,
+                    "frametap answered 400 Bad Request",
+                    &what,
+                    "Check what the client sends to this proxy.",
+                )
+                .await;
+            } else if let Some(too_large) = e.downcast_ref::<HeadTooLarge>() {
+                tcp.write_all(refusal(431, "Request Header Fields Too Large", &too_large.to_string()).as_bytes())
+                    .await
+                    .ok();
+                let answer = "frametap answered 431 Request Header Fields Too Large";
+                note_refused(sink, peer, answer, &too_large.to_string(), SMALLER_HEAD).await;
             }
             return Err(e);
         }
@@ -135,7 +153,7 @@ async fn handle_connect<B: Backend>(
     let (host, port) = match parse_connect_target(&head.target) {
         Ok(target) => target,
         Err(reason) => {
-            tcp.write_all(bad_request(&reason).as_bytes()).await?;
+            tcp.write_all(refusal(400, "Bad Request", &reason).as_bytes()).await?;
             anyhow::bail!("{reason}");
         }
     };
@@ -285,10 +303,11 @@ pub fn parse_connect_target(target: &str) -> Result<(String, u16), String> {
 }
 
 /// A `400 Bad Request` whose plain-text body says why, closing the connection.
-fn bad_request(reason: &str) -> String {
-    let body = format!("frametap (forward mode): {reason}\n");
+/// frametap's own answer refusing a request: `status` `reason`, and why as a plain-text body.
+fn refusal(status: u16, reason: &str, why: &str) -> String {
+    let body = format!("frametap (forward mode): {why}\n");
     format!(
-        "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
 }

@@ -15,18 +15,25 @@ pub const MAX_HEAD_BYTES: usize = 8192 + 4096 * 100;
 pub async fn note_http_end(sink: &EventSink, result: hyper::Result<()>, client_addr: SocketAddr) {
     let Err(error) = result else { return };
     match refusal(&error) {
-        Some((answer, what, todo)) => {
-            let message = format!(
-                "refused a request from {client_addr} before frametap could read it: {what}; {answer}, and nothing \
-                 was sent upstream or recorded as a connection. {todo}"
-            );
-            let note =
-                Note { conn: None, ts: Ts::now(), level: "warn".into(), code: "request-refused".into(), message };
-            sink.emit(Record::Note(note)).await;
-        }
+        Some((answer, what, todo)) => note_refused(sink, client_addr, answer, &what, todo).await,
         None => tracing::debug!(%client_addr, "client HTTP connection ended: {error}"),
     }
 }
+
+/// Records the `request-refused` note for a request from `client_addr` refused before frametap read it: `what` was
+/// wrong with it, the `answer` it got, and what to do.
+pub async fn note_refused(sink: &EventSink, client_addr: SocketAddr, answer: &str, what: &str, todo: &str) {
+    let message = format!(
+        "refused a request from {client_addr} before frametap could read it: {what}; {answer}, and nothing was sent \
+         upstream or recorded as a connection. {todo}"
+    );
+    let note = Note { conn: None, ts: Ts::now(), level: "warn".into(), code: "request-refused".into(), message };
+    sink.emit(Record::Note(note)).await;
+}
+
+/// What to do about a request head too large for frametap.
+pub const SMALLER_HEAD: &str =
+    "Send fewer or smaller headers (large or many cookies are the usual cause; a browser clears them with the site's data).";
 
 /// For a request hyper refused: what it answered, what was wrong, and what to do; `None` for other errors.
 fn refusal(error: &hyper::Error) -> Option<(&'static str, String, &'static str)> {
@@ -46,8 +53,7 @@ fn refusal(error: &hyper::Error) -> Option<(&'static str, String, &'static str)>
                     super::MAX_HEADERS,
                     MAX_HEAD_BYTES / 1024
                 ),
-                "Send fewer or smaller headers (large or many cookies are the usual cause; a browser clears them \
-                 with the site's data).",
+                SMALLER_HEAD,
             )
         });
     }
