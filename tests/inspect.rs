@@ -93,6 +93,8 @@ fn a_cut_off_capture_is_read_and_the_cut_reported() {
     assert_eq!(json["complete"], false);
     assert_eq!(json["problems"][0]["truncated"], true);
     assert_eq!(json["connections"][1]["close"], Value::Null);
+    // A connection with no close (so no diagnosis) still says which profile read it.
+    assert_eq!(json["connections"][1]["profile"], "genesys");
 }
 
 #[test]

@@ -90,6 +90,11 @@ impl Analyzer {
         self.conns.get(&conn).map(|h| h.findings.as_slice()).unwrap_or(&[])
     }
 
+    /// The profile analysing a connection that has not closed (`genesys`, `generic`), for unknown or closed ones none.
+    pub fn profile_name(&self, conn: ConnId) -> Option<&'static str> {
+        self.conns.get(&conn).map(|h| h.profile.name())
+    }
+
     /// Connections seen but not yet closed.
     pub fn open_connections(&self) -> Vec<ConnId> {
         let mut ids: Vec<ConnId> = self.conns.keys().copied().collect();

@@ -58,6 +58,8 @@ struct ConnReport<'a> {
     tokens: Vec<Token>,
     diagnosis: Option<Diagnosis>,
     findings: Vec<crate::profile::Finding>,
+    /// The profile of a connection with no close yet (a closed one's is in its diagnosis).
+    profile: Option<&'static str>,
 }
 
 /// Builds the `inspect` report without printing it.
@@ -198,6 +200,7 @@ fn analyse<'a>(capture: &'a CaptureFile, args: &AnalysisArgs) -> BTreeMap<ConnId
     for (id, report) in reports.iter_mut() {
         if report.diagnosis.is_none() {
             report.findings = analyzer.findings(*id).to_vec();
+            report.profile = analyzer.profile_name(*id);
         }
     }
     reports
@@ -228,7 +231,7 @@ fn conn_json(id: ConnId, report: &ConnReport) -> Value {
         "handshake_ms": open.and_then(|o| o.handshake_ms),
         "frames": frames,
         "opened": diagnosis.and_then(|d| d.get("opened")).cloned().unwrap_or(Value::Bool(open.is_some_and(|o| o.relayed_response().is_some_and(|r| r.status == 101)))),
-        "profile": diagnosis.and_then(|d| d.get("profile")).cloned().unwrap_or(Value::Null),
+        "profile": diagnosis.and_then(|d| d.get("profile")).cloned().or(report.profile.map(Value::from)).unwrap_or(Value::Null),
         "close": close.map(|c| json!({
             "initiator": c.closer_name(),
             "code": c.code,
