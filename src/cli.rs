@@ -188,7 +188,7 @@ pub struct ProxyArgs {
     #[command(flatten)]
     pub log: LogArgs,
     /// Largest frame or message passed on (bytes; K, M, G suffixes allowed); past it frametap closes with 1009.
-    #[arg(long, value_name = "BYTES", default_value = "64M", value_parser = parse_size)]
+    #[arg(long, value_name = "BYTES", default_value = "64M", value_parser = parse_size, allow_negative_numbers = true)]
     pub max_message: u64,
     #[command(flatten)]
     pub tls: UpstreamTlsArgs,
@@ -254,6 +254,16 @@ pub fn parse_listen_addr(text: &str) -> Result<SocketAddr, String> {
     Err(format!(
         "{host:?} is not an IP address (host names other than localhost are not looked up): write one like {example}"
     ))
+}
+
+/// A connection number as frametap numbers them: 1 or more.
+pub fn parse_conn_id(text: &str) -> Result<u64, String> {
+    match text.trim().parse::<u64>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!(
+            "{text:?} is not a connection number: give one of the numbers `frametap inspect FILE` lists (1, 2, …)"
+        )),
+    }
 }
 
 /// Parses a byte size: `1048576`, `512K`, `64M`, `1G` (binary units; `KiB`/`MiB`/`GiB` also accepted).

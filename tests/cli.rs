@@ -25,6 +25,18 @@ async fn bad_input_is_a_clear_error() {
     assert!(err.contains("must start with ws:// or wss://"), "{err}");
     let err = fails_with(&["proxy", "--upstream", "ws://x", "--max-message", "12X"], home.path()).await;
     assert!(err.contains("unknown size unit"), "{err}");
+    // A negative number reaches the option's own check (clap used to read it as an unknown flag: "unexpected
+    // argument '-1' found"), and a connection number says what one is.
+    for (args, said) in [
+        (&["proxy", "--expire-after", "-1"][..], "\"-1\" seconds is out of range: give more than 0"),
+        (&["proxy", "--upstream", "ws://x", "--max-message", "-5"][..], "\"-5\" is not a size"),
+        (&["replay", "serve", "x.jsonl", "--pace", "-1"][..], "\"-1\" is not a pace"),
+        (&["inspect", "x.jsonl", "--conn", "-2"][..], "\"-2\" is not a connection number"),
+        (&["replay", "send", "x.jsonl", "--conn", "abc"][..], "\"abc\" is not a connection number"),
+    ] {
+        let err = fails_with(args, home.path()).await;
+        assert!(err.contains(said) && !err.contains("unexpected argument"), "{args:?}: {err}");
+    }
     // Addresses: each mistake gets its own words and an example (`localhost:PORT` is accepted).
     for (listen, said) in [
         ("9500", "a port alone: give an address too, e.g. 127.0.0.1:9500"),

@@ -16,7 +16,7 @@ pub struct InspectCommand {
     /// The capture file (written by `frametap proxy --capture`), or a HAR (.har, .zhar), imported as `convert` does.
     pub file: PathBuf,
     /// Only this connection.
-    #[arg(long)]
+    #[arg(long, value_name = "N", value_parser = crate::cli::parse_conn_id, allow_negative_numbers = true)]
     pub conn: Option<u64>,
     /// Print a JSON report instead of the timeline.
     #[arg(long)]

@@ -52,10 +52,10 @@ pub struct ScriptArgs {
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
     /// The connection to replay (default: the first in the file).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = crate::cli::parse_conn_id, allow_negative_numbers = true)]
     pub conn: Option<u64>,
     /// `original` keeps the recorded delays, `fast` waits only for the peer, a factor such as 2 plays twice as fast.
-    #[arg(long, default_value = "original", value_parser = Pace::parse, value_name = "PACE")]
+    #[arg(long, default_value = "original", value_parser = Pace::parse, value_name = "PACE", allow_negative_numbers = true)]
     pub pace: Pace,
     /// Compare JSON frames without this field, at any depth (repeatable): ids, timestamps.
     #[arg(long, value_name = "NAME")]
@@ -100,7 +100,7 @@ pub struct SendArgs {
     #[arg(long, value_name = "NAME=VALUE", value_parser = sets::parse_set)]
     pub set: Vec<(String, String)>,
     /// Seconds to wait for each server frame the recording shows before sending the next client frame anyway.
-    #[arg(long, default_value = "10", value_name = "SECS", value_parser = crate::sim::parse_secs)]
+    #[arg(long, default_value = "10", value_name = "SECS", value_parser = crate::sim::parse_secs, allow_negative_numbers = true)]
     pub wait: Duration,
     #[command(flatten)]
     pub tls: UpstreamTlsArgs,

@@ -31,27 +31,27 @@ pub struct SimArgs {
 
     /// Expire a configured session after SECS seconds without a request (fractions allowed, e.g. 0.5):
     /// the client gets a SessionExpiredEvent, then a close. Default: one day. [query: sim-expire-after]
-    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    #[arg(long, value_name = "SECS", value_parser = parse_secs, allow_negative_numbers = true)]
     pub expire_after: Option<Duration>,
 
     /// Lifetime of the JWT returned by getJwt, in whole seconds (0 = already expired).
     /// Default: 3600. [query: sim-jwt-ttl]
-    #[arg(long, value_name = "SECS", value_parser = parse_jwt_ttl)]
+    #[arg(long, value_name = "SECS", value_parser = parse_jwt_ttl, allow_negative_numbers = true)]
     pub jwt_ttl: Option<u64>,
 
     /// Answer onMessage requests beyond N within one second with TooManyRequestsErrorMessage
     /// (429, errorCode 4029, retryAfter). Default: no limit. [query: sim-rate-limit]
-    #[arg(long, value_name = "N", value_parser = parse_count)]
+    #[arg(long, value_name = "N", value_parser = parse_count, allow_negative_numbers = true)]
     pub rate_limit: Option<u32>,
 
     /// The agent leaves after N guest messages: an Outbound Presence Disconnect event with
     /// metadata.readOnly "true". Default: never. [query: sim-agent-disconnect-after]
-    #[arg(long, value_name = "N", value_parser = parse_count)]
+    #[arg(long, value_name = "N", value_parser = parse_count, allow_negative_numbers = true)]
     pub agent_disconnect_after: Option<u32>,
 
     /// Drop the TCP connection, without a close frame, as soon as the client's Nth frame arrives
     /// (that frame is not answered). Default: never. [query: sim-drop-after]
-    #[arg(long, value_name = "N", value_parser = parse_count)]
+    #[arg(long, value_name = "N", value_parser = parse_count, allow_negative_numbers = true)]
     pub drop_after: Option<u32>,
 
     /// Refuse the WebSocket handshake with 403 unless the Origin header is one of these
