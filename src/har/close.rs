@@ -1,7 +1,7 @@
 //! How a HAR entry's WebSocket ended: HTTP Toolkit's `_webSocketClose` and the close frames among the messages,
 //! as one `close` record that says who closed first only when the HAR does; and a close message's payload.
 
-use super::import::ts_from_epoch_secs;
+use super::times::ts_from_epoch_secs;
 use crate::event::{Close, ConnId, Frame, Opcode, Peer, Ts};
 use serde_json::Value;
 

@@ -11,6 +11,7 @@ mod export;
 mod extended_connect;
 mod import;
 mod lossless;
+mod times;
 
 pub use answers::{AnswerKey, RecordedAnswer, RecordedAnswers};
 pub use export::capture_to_har;
