@@ -380,5 +380,5 @@ fn with_article(kind: &str) -> String {
 
 /// How much earlier `ts` is than `later`, in words (`1.5 s`).
 fn earlier(ts: Ts, later: Ts) -> String {
-    crate::inspect::close::human_ms((later.micros() - ts.micros()) as f64 / 1000.0)
+    crate::inspect::close::human_ms(later.millis_since(ts))
 }

@@ -41,12 +41,17 @@ pub(super) fn close_payload(message: &Value, data: &str, odd: &mut dyn FnMut(Str
     }
 }
 
+/// The byte a character of a payload saved one byte per character stands for (U+0000–U+00FF), else `None`.
+fn saved_byte(c: char) -> Option<u8> {
+    u8::try_from(u32::from(c)).ok()
+}
+
 /// The reason bytes of a raw close payload saved as text. A tool that saved the bytes one character each
 /// (U+0000–U+00FF) turned a UTF-8 reason into mojibake ("café" into "cafÃ©"): its characters are taken back as the
 /// bytes they stand for when those make UTF-8. Otherwise the tool decoded the reason into characters ("fermé" with
 /// one U+00E9, no UTF-8 as a byte), and the reason is that text.
 fn raw_reason(reason: &str) -> Vec<u8> {
-    let bytes: Option<Vec<u8>> = reason.chars().map(|c| u8::try_from(u32::from(c)).ok()).collect();
+    let bytes: Option<Vec<u8>> = reason.chars().map(saved_byte).collect();
     match bytes {
         Some(bytes) if std::str::from_utf8(&bytes).is_ok() => bytes,
         _ => reason.as_bytes().to_vec(),
@@ -55,10 +60,9 @@ fn raw_reason(reason: &str) -> Vec<u8> {
 
 /// The close code in the first 2 characters of `data`, when both are bytes (U+0000–U+00FF), and the text after.
 fn code_in_data(data: &str) -> Option<(u16, &str)> {
-    let byte = |c: char| u8::try_from(u32::from(c)).ok();
     let mut chars = data.char_indices();
-    let high = byte(chars.next()?.1)?;
-    let low = byte(chars.next()?.1)?;
+    let high = saved_byte(chars.next()?.1)?;
+    let low = saved_byte(chars.next()?.1)?;
     let reason = chars.next().map_or("", |(at, _)| &data[at..]);
     Some((u16::from_be_bytes([high, low]), reason))
 }

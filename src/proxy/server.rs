@@ -225,7 +225,7 @@ pub async fn relay_upgrade<IO: RelayStream>(
                 headers: headers.clone(),
             });
             // A 101 that opened no WebSocket is kept as it came, next to the error saying why.
-            open.response = e.answer().map(|(status, headers)| response_record(status, headers, &[]));
+            open.response = e.answer();
             open.error = Some(message.clone());
             open.failed_ms = Some(millis(opened.elapsed()));
             emit_handshake(&sink, open, &changes, Vec::new()).await;

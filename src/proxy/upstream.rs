@@ -1,7 +1,7 @@
 //! The upstream leg: parse `--upstream`, dial it (TCP, then TLS for wss://), and send the upgrade request with hyper.
 
 use super::stream::{kernel_rtt_ms, RelayStream, UpstreamStream};
-use crate::event::Headers;
+use crate::event::{Headers, HttpResponse};
 use crate::forward::upstream_proxy::{connect_via, split_host_port, UpstreamProxies};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Limited};
@@ -163,11 +163,13 @@ impl DialError {
         }
     }
 
-    /// The answer that came but opened no WebSocket (a 101 without the right `Sec-WebSocket-Accept`): its status
-    /// and headers.
-    pub fn answer(&self) -> Option<(u16, &Headers)> {
+    /// The answer that came but opened no WebSocket (a 101 without the right `Sec-WebSocket-Accept`), as an `open`
+    /// record keeps it next to the error: its status and headers (a 101 has no body).
+    pub fn answer(&self) -> Option<HttpResponse> {
         match self {
-            DialError::Http { answer: Some((status, headers)), .. } => Some((*status, headers)),
+            DialError::Http { answer: Some((status, headers)), .. } => {
+                Some(HttpResponse { status: *status, headers: headers.clone(), body: None, body_base64: None })
+            }
             _ => None,
         }
     }

@@ -86,12 +86,7 @@ pub async fn send(
             if let Some(sent) = e.sent_headers() {
                 open.request.headers = sent.clone();
             }
-            open.response = e.answer().map(|(status, headers)| HttpResponse {
-                status,
-                headers: headers.clone(),
-                body: None,
-                body_base64: None,
-            });
+            open.response = e.answer();
             open.failed_ms = Some(millis(started.elapsed()));
             emit_open(&sink, open, placeholder_note).await;
             bail!("could not replay to {url}: {e}; check --upstream (and that the server is running)");
