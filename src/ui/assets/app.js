@@ -115,6 +115,7 @@ function apply(index, kind, r) {
   if (changed.length) markDirty(changed);
 }
 
+/** Redraws the connection list, the frame table and the detail pane. */
 function redrawAll() { markDirty(['list', 'table', 'detail']); }
 
 function reset() {
@@ -122,7 +123,7 @@ function reset() {
   state.meta = null;
   state.end = null;
   state.notes = [];
-  markDirty(['list', 'table', 'detail']);
+  redrawAll();
 }
 
 // ---- the live stream ---------------------------------------------------------------------------
@@ -154,7 +155,7 @@ function connect() {
       // A saved file is shown whole: nothing live follows, so the page says so rather than "live".
       if (state.source === 'file') setStatus('file', 'file');
       else setStatus('live', 'live');
-      markDirty(['list', 'table', 'detail']);
+      redrawAll();
       settleWanted();
     }
   };
@@ -230,8 +231,8 @@ function settleWanted() {
     redrawAll();
     return;
   }
-  if (state.selected !== w.conn) { state.selected = w.conn; state.selectedSeq = null; state.autoScroll = true; }
-  state.tab = w.tab;
+  selectConn(w.conn);
+  state.tab = w.tab; // the address's tab, not the one selectConn picks for a closed connection
   redrawAll();
   if (w.seq == null) return;
   if (c.bySeq.has(w.seq)) selectFrame(w.seq);
@@ -261,7 +262,7 @@ function selectConn(id) {
   if (state.selected === id && !toClose) return;
   if (state.selected !== id) { state.selected = id; state.selectedSeq = null; state.autoScroll = true; }
   if (toClose) state.tab = 'close';
-  markDirty(['list', 'table', 'detail']);
+  redrawAll();
 }
 
 // ---- frame table -------------------------------------------------------------------------------
