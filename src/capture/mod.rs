@@ -7,7 +7,10 @@ mod consistency;
 mod reader;
 mod writer;
 
-pub use reader::{parse_capture, parse_capture_bytes, read_capture, CaptureFile, Place, ProblemKind, ReadProblem};
+pub use reader::{
+    open_capture, parse_capture, parse_capture_bytes, read_capture, CaptureFile, CaptureStream, Place, ProblemKind,
+    ReadEnd, ReadProblem,
+};
 pub use writer::CaptureWriter;
 
 /// The format version of a capture whose frames may be in compact form.

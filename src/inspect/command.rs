@@ -3,8 +3,8 @@
 use super::report::{finding_line, paint, render_diagnosis, render_token};
 use super::{AnalysisArgs, AnalysisOptions, Analyzer};
 use crate::capture::CaptureFile;
-use crate::event::{Annotation, ConnId, Diagnosis, Frame, Opcode, Record, Token, Ts};
-use anyhow::{bail, Result};
+use crate::event::{Annotation, Close, ConnId, Diagnosis, Frame, Opcode, Open, Record, Token, Ts};
+use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
@@ -50,11 +50,21 @@ pub fn run_inspect(cmd: InspectCommand) -> Result<()> {
     Ok(())
 }
 
-/// One connection's records and what the analysis derived from them.
+/// What `inspect` keeps of one connection as the capture goes by: its timeline's lines (for a text report on it)
+/// and what the analysis derived, never its records, so a capture of any size is inspected in the memory its
+/// report takes.
 #[derive(Default)]
-struct ConnReport<'a> {
-    records: Vec<&'a Record>,
-    annotations: BTreeMap<u64, Annotation>,
+struct ConnReport {
+    /// The time of its first record: the timeline's times count from it.
+    start: Option<Ts>,
+    /// The text timeline, one line each; a frame's line gets its annotation when the report is written.
+    lines: Vec<TimelineLine>,
+    /// Its first `open` and `close` (the JSON report's fields).
+    open: Option<Box<Open>>,
+    close: Option<Close>,
+    frames: u64,
+    /// Each annotated frame's profile and text, by `seq` (a message's annotation comes at its last fragment).
+    annotations: BTreeMap<u64, (String, String)>,
     tokens: Vec<Token>,
     diagnosis: Option<Diagnosis>,
     findings: Vec<crate::profile::Finding>,
@@ -62,15 +72,96 @@ struct ConnReport<'a> {
     profile: Option<&'static str>,
 }
 
+/// A line of a connection's text timeline: a frame's carries its `seq`, for its annotation.
+struct TimelineLine {
+    seq: Option<u64>,
+    text: String,
+}
+
+/// The records `inspect` goes through: a capture file, read as it goes, or a HAR, imported whole.
+enum Input {
+    Capture(Box<crate::capture::CaptureStream<std::fs::File>>),
+    Har { records: std::vec::IntoIter<Record>, has_end: bool },
+}
+
+impl Input {
+    fn open(path: &std::path::Path) -> Result<(Input, Vec<String>)> {
+        if !crate::har::is_har_path(path) {
+            return Ok((Input::Capture(Box::new(crate::capture::open_capture(path)?)), Vec::new()));
+        }
+        let (capture, warnings) = crate::har::read_capture_or_har(path)?;
+        Ok((Input::Har { records: capture.records.into_iter(), has_end: capture.has_end }, warnings))
+    }
+
+    fn next_record(&mut self) -> Result<Option<Record>> {
+        match self {
+            Input::Capture(stream) => stream.next_record(),
+            Input::Har { records, .. } => Ok(records.next()),
+        }
+    }
+
+    fn finish(self) -> Result<crate::capture::ReadEnd> {
+        match self {
+            Input::Capture(stream) => stream.finish(),
+            Input::Har { has_end, .. } => Ok(crate::capture::ReadEnd { problems: Vec::new(), has_end }),
+        }
+    }
+}
+
+/// What `inspect` was asked for, as the records go by.
+struct Wanted {
+    conn: Option<ConnId>,
+    text: bool,
+    color: bool,
+}
+
+impl Wanted {
+    fn keeps(&self, conn: ConnId) -> bool {
+        self.conn.is_none_or(|wanted| wanted == conn)
+    }
+}
+
 /// Builds the `inspect` report without printing it.
 pub fn inspect(cmd: &InspectCommand, color: bool) -> Result<InspectOutput> {
-    let (capture, har_warnings) = crate::har::read_capture_or_har(&cmd.file)?;
+    let (mut input, har_warnings) = Input::open(&cmd.file)?;
+    let unusable = || format!("{} is not a usable frametap capture", cmd.file.display());
+    let wanted = Wanted { conn: cmd.conn, text: !cmd.json, color };
+    // The records no connection owns (meta, end, session notes): what the report's heading needs.
+    let mut capture = CaptureFile::default();
+    let mut ids: Vec<ConnId> = Vec::new();
+    let mut reports: BTreeMap<ConnId, ConnReport> = BTreeMap::new();
+    let mut analyzer: Option<Analyzer> = None;
+    while let Some(record) = input.next_record().with_context(unusable)? {
+        // The analysis the capture was recorded with, from its meta record (the first, when it has one).
+        let analyzer = analyzer.get_or_insert_with(|| {
+            let command = match &record {
+                Record::Meta(meta) => meta.command.as_slice(),
+                _ => &[],
+            };
+            Analyzer::new(options_recorded_in(command, &cmd.analysis))
+        });
+        if let Some(id) = record.conn() {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        observe(analyzer, record, &wanted, &mut reports, &mut capture);
+    }
+    let read = input.finish().with_context(unusable)?;
+    (capture.problems, capture.has_end) = (read.problems, read.has_end);
+    if let Some(analyzer) = &analyzer {
+        for (id, report) in reports.iter_mut() {
+            if report.diagnosis.is_none() {
+                report.findings = analyzer.findings(*id).to_vec();
+                report.profile = analyzer.profile_name(*id);
+            }
+        }
+    }
     let stderr: Vec<String> = har_warnings
         .iter()
         .map(|w| format!("frametap: warning: {}: {w}", cmd.file.display()))
         .chain(capture.problems.iter().map(|p| format!("frametap: warning: {}: {p}", cmd.file.display())))
         .collect();
-    let ids = capture.connections();
     if let Some(wanted) = cmd.conn {
         if !ids.contains(&wanted) {
             let list = if ids.is_empty() {
@@ -81,12 +172,11 @@ pub fn inspect(cmd: &InspectCommand, color: bool) -> Result<InspectOutput> {
             bail!("connection {wanted} is not in {}: the connections it holds are {list}", cmd.file.display());
         }
     }
-    let mut reports = analyse(&capture, &cmd.analysis);
     // What the capture says it lacks (its end record's drops and errors), what could not be read, a missing end.
     let (dropped, losses) = capture.losses();
     let ends_incomplete = capture.records.iter().any(|r| matches!(r, Record::End(end) if !end.complete));
     let complete = dropped == 0 && losses.is_empty() && !ends_incomplete;
-    let selected: Vec<ConnId> = ids.into_iter().filter(|id| cmd.conn.is_none_or(|w| w == *id)).collect();
+    let selected: Vec<ConnId> = ids.into_iter().filter(|id| wanted.keeps(*id)).collect();
     let stdout = if cmd.json {
         let connections: Vec<Value> =
             selected.iter().filter_map(|id| reports.remove(id).map(|r| conn_json(*id, &r))).collect();
@@ -127,7 +217,7 @@ pub fn inspect(cmd: &InspectCommand, color: bool) -> Result<InspectOutput> {
         }
         for id in &selected {
             if let Some(report) = reports.remove(id) {
-                text.push_str(&timeline(*id, &report, !capture.has_end, color));
+                write_timeline(&mut text, report, !capture.has_end, color);
                 text.push('\n');
             }
         }
@@ -172,49 +262,97 @@ pub fn options_recorded_in(command: &[String], args: &AnalysisArgs) -> AnalysisO
     options
 }
 
-/// Runs the live analyzer over the capture, record by record, with `seen_at` = each record's own time.
-fn analyse<'a>(capture: &'a CaptureFile, args: &AnalysisArgs) -> BTreeMap<ConnId, ConnReport<'a>> {
-    let mut analyzer = Analyzer::new(recorded_options(capture, args));
-    let mut reports: BTreeMap<ConnId, ConnReport<'a>> = BTreeMap::new();
-    for record in &capture.records {
-        if matches!(record, Record::Annotation(_) | Record::Token(_) | Record::Diagnosis(_)) {
+/// Runs the live analyzer on one record, with `seen_at` = the record's own time, and keeps what the report needs of
+/// it and of what the analysis derives; records that no connection owns go to `capture`.
+fn observe(
+    analyzer: &mut Analyzer,
+    record: Record,
+    wanted: &Wanted,
+    reports: &mut BTreeMap<ConnId, ConnReport>,
+    capture: &mut CaptureFile,
+) {
+    // What the analysis derived when the capture was written: it is derived again.
+    if matches!(record, Record::Annotation(_) | Record::Token(_) | Record::Diagnosis(_)) {
+        return;
+    }
+    let derived = analyzer.observe(&record, record.ts());
+    match record.conn() {
+        Some(id) if wanted.keeps(id) => reports.entry(id).or_default().keep(record, wanted),
+        Some(_) => {}
+        None => capture.records.push(record),
+    }
+    for out in derived {
+        let Some(report) = out.conn().filter(|id| wanted.keeps(*id)).map(|id| reports.entry(id).or_default()) else {
             continue;
-        }
-        let derived = analyzer.observe(record, record.ts());
-        if let Some(id) = record.conn() {
-            reports.entry(id).or_default().records.push(record);
-        }
-        for out in derived {
-            let Some(id) = out.conn() else { continue };
-            let report = reports.entry(id).or_default();
-            match out {
-                Record::Annotation(a) => {
-                    report.annotations.insert(a.seq, *a);
-                }
-                Record::Token(t) => report.tokens.push(*t),
-                Record::Diagnosis(d) => report.diagnosis = Some(d),
-                _ => {}
+        };
+        match out {
+            Record::Annotation(a) => {
+                let Annotation { seq, profile, text, .. } = *a;
+                report.annotations.insert(seq, (profile, text));
             }
+            Record::Token(t) => report.tokens.push(*t),
+            Record::Diagnosis(d) => report.diagnosis = Some(d),
+            _ => {}
         }
     }
-    for (id, report) in reports.iter_mut() {
-        if report.diagnosis.is_none() {
-            report.findings = analyzer.findings(*id).to_vec();
-            report.profile = analyzer.profile_name(*id);
+}
+
+impl ConnReport {
+    /// Keeps what the report needs of one of the connection's records: its timeline line, for a text report.
+    fn keep(&mut self, record: Record, wanted: &Wanted) {
+        let start = *self.start.get_or_insert(record.ts());
+        let at = |ts: Ts| ts.secs_since(start);
+        let color = wanted.color;
+        let (seq, text) = match &record {
+            Record::Open(open) => (None, open_line(record.conn().unwrap_or_default(), open, color)),
+            Record::Frame(frame) => {
+                self.frames += 1;
+                (Some(frame.seq), format!("  +{:>9.3}s  {}", at(frame.ts), frame_summary(frame)))
+            }
+            Record::Note(note) => {
+                (None, format!("  +{:>9.3}s  note [{}] {}: {}\n", at(note.ts), note.level, note.code, note.message))
+            }
+            Record::Close(close) => {
+                let code = close
+                    .code
+                    .map(|c| format!("{c} {}", super::close_code_name(c)))
+                    .unwrap_or_else(|| "no code".into());
+                let how = close.how();
+                (None, format!("  +{:>9.3}s  {} {how}: {code}\n", at(close.ts), close.closer_phrase()))
+            }
+            _ => return,
+        };
+        if wanted.text {
+            self.lines.push(TimelineLine { seq, text });
+        }
+        match record {
+            Record::Open(open) if self.open.is_none() => self.open = Some(open),
+            Record::Close(close) if self.close.is_none() => self.close = Some(close),
+            _ => {}
         }
     }
-    reports
+}
+
+/// A connection's `open` as the timeline heads it: the request, where it went, and how the upstream answered.
+fn open_line(id: ConnId, open: &Open, color: bool) -> String {
+    let status = open.response.as_ref().map(|r| format!("HTTP {}", r.status)).unwrap_or_else(|| "no response".into());
+    let rtt = open.handshake_ms.map(|ms| format!(", handshake {ms:.1} ms")).unwrap_or_default();
+    let mut line = format!(
+        "{} {} {} → {} ({status}{rtt})\n",
+        paint(&format!("connection {id}"), "1", color),
+        open.request.method,
+        open.request.path,
+        open.upstream.as_deref().unwrap_or("?")
+    );
+    if let Some(error) = &open.error {
+        line.push_str(&format!("  upstream error: {error}\n"));
+    }
+    line
 }
 
 fn conn_json(id: ConnId, report: &ConnReport) -> Value {
-    let open = report.records.iter().find_map(|r| match r {
-        Record::Open(o) => Some(o),
-        _ => None,
-    });
-    let close = report.records.iter().find_map(|r| match r {
-        Record::Close(c) => Some(c),
-        _ => None,
-    });
+    let open = report.open.as_deref();
+    let close = report.close.as_ref();
     let diagnosis = report.diagnosis.as_ref().map(|d| &d.details);
     let preceding_seq =
         diagnosis.and_then(|d| d.get("preceding")).and_then(|p| p.get("seq")).cloned().unwrap_or(Value::Null);
@@ -222,14 +360,13 @@ fn conn_json(id: ConnId, report: &ConnReport) -> Value {
         Some(f) => f.clone(),
         None => serde_json::to_value(&report.findings).unwrap_or_default(),
     };
-    let frames = report.records.iter().filter(|r| matches!(r, Record::Frame(_))).count();
     json!({
         "conn": id,
         "request": open.map(|o| o.request.path.clone()),
         "upstream": open.and_then(|o| o.upstream.clone()),
         "status": open.and_then(|o| o.response.as_ref().map(|r| r.status)),
         "handshake_ms": open.and_then(|o| o.handshake_ms),
-        "frames": frames,
+        "frames": report.frames,
         "opened": diagnosis.and_then(|d| d.get("opened")).cloned().unwrap_or(Value::Bool(open.is_some_and(|o| o.relayed_response().is_some_and(|r| r.status == 101)))),
         "profile": diagnosis.and_then(|d| d.get("profile")).cloned().or(report.profile.map(Value::from)).unwrap_or(Value::Null),
         "close": close.map(|c| json!({
@@ -245,60 +382,21 @@ fn conn_json(id: ConnId, report: &ConnReport) -> Value {
         "causes": diagnosis.and_then(|d| d.get("causes")).cloned().unwrap_or(Value::Array(vec![])),
         "findings": findings,
         "tokens": report.tokens.iter().map(|t| serde_json::to_value(t).unwrap_or_default()).collect::<Vec<_>>(),
-        "annotations": report.annotations.values().map(|a| json!({"seq": a.seq, "profile": a.profile, "text": a.text})).collect::<Vec<_>>(),
+        "annotations": report.annotations.iter().map(|(seq, (profile, text))| json!({"seq": seq, "profile": profile, "text": text})).collect::<Vec<_>>(),
         "diagnosis": diagnosis.map(|d| Value::Object(d.clone())),
     })
 }
 
-/// `cut_short`: the capture has no end record, so a connection without a close may have closed unrecorded.
-fn timeline(id: ConnId, report: &ConnReport, cut_short: bool, color: bool) -> String {
-    let mut out = String::new();
-    let start: Option<Ts> = report.records.first().map(|r| r.ts());
-    let rel = |ts: Ts| start.map(|s| ts.secs_since(s)).unwrap_or_default();
-    for record in &report.records {
-        match record {
-            Record::Open(open) => {
-                let status = open
-                    .response
-                    .as_ref()
-                    .map(|r| format!("HTTP {}", r.status))
-                    .unwrap_or_else(|| "no response".into());
-                let rtt = open.handshake_ms.map(|ms| format!(", handshake {ms:.1} ms")).unwrap_or_default();
-                out.push_str(&format!(
-                    "{} {} {} → {} ({status}{rtt})\n",
-                    paint(&format!("connection {id}"), "1", color),
-                    open.request.method,
-                    open.request.path,
-                    open.upstream.as_deref().unwrap_or("?")
-                ));
-                if let Some(error) = &open.error {
-                    out.push_str(&format!("  upstream error: {error}\n"));
-                }
-            }
-            Record::Frame(frame) => {
-                out.push_str(&format!("  +{:>9.3}s  {}", rel(frame.ts), frame_summary(frame)));
-                if let Some(a) = report.annotations.get(&frame.seq) {
-                    out.push_str(&format!("  {}", paint(&format!("‹{}›", a.text), "36", color)));
-                }
-                out.push('\n');
-            }
-            Record::Note(note) => out.push_str(&format!(
-                "  +{:>9.3}s  note [{}] {}: {}\n",
-                rel(note.ts),
-                note.level,
-                note.code,
-                note.message
-            )),
-            Record::Close(close) => {
-                let code = close
-                    .code
-                    .map(|c| format!("{c} {}", super::close_code_name(c)))
-                    .unwrap_or_else(|| "no code".into());
-                let how = close.how();
-                out.push_str(&format!("  +{:>9.3}s  {} {how}: {code}\n", rel(close.ts), close.closer_phrase()));
-            }
-            _ => {}
+/// Writes a connection's timeline, its tokens and its diagnosis to `out`. `cut_short`: the capture has no end
+/// record, so a connection without a close may have closed unrecorded.
+fn write_timeline(out: &mut String, report: ConnReport, cut_short: bool, color: bool) {
+    for line in report.lines {
+        out.push_str(&line.text);
+        let Some(seq) = line.seq else { continue };
+        if let Some((_, text)) = report.annotations.get(&seq) {
+            out.push_str(&format!("  {}", paint(&format!("‹{text}›"), "36", color)));
         }
+        out.push('\n');
     }
     for token in &report.tokens {
         out.push_str(&render_token(token, color));
@@ -316,7 +414,6 @@ fn timeline(id: ConnId, report: &ConnReport, cut_short: bool, color: bool) -> St
             }
         }
     }
-    out
 }
 
 fn frame_summary(frame: &Frame) -> String {
