@@ -2,8 +2,8 @@
 //! other, or (with `--partial`) a cut-off capture repaired into one of its own format, chosen by the files'
 //! extensions; never overwrites OUT.
 
-use crate::capture::{read_capture, CaptureFormat, CaptureWriter, ProblemKind, ReadProblem};
-use crate::event::{End, Note, Record, Ts};
+use crate::capture::{read_capture, CaptureFile, CaptureFormat, CaptureWriter, ProblemKind, ReadProblem};
+use crate::event::{End, Note, Record, RecordCounts, Ts};
 use crate::har::{self, HarSource};
 use anyhow::{anyhow, bail, Context, Result};
 use std::io::Write;
@@ -116,31 +116,63 @@ pub fn convert(cmd: &ConvertCommand) -> Result<ConvertReport> {
 /// `complete: false` and the losses in `errors`, so that the output is a complete file that converts again.
 /// Records kept though they contradict the others are warned about; the flag says whether anything was repaired.
 fn read_capture_records(cmd: &ConvertCommand) -> Result<(Vec<Record>, Vec<String>, bool)> {
+    let CaptureFile { mut records, problems, has_end } = read_capture(&cmd.input)?;
+    let mut counts = RecordCounts::default();
+    records.iter().filter(|r| !matches!(r, Record::End(_))).for_each(|r| counts.add(r.kind()));
+    let last_ts = records.iter().rev().find(|r| !matches!(r, Record::End(_))).map(Record::ts);
+    let ends = records.iter().filter(|r| matches!(r, Record::End(_))).cloned().collect();
+    let summary = CaptureFile { records: ends, problems, has_end };
+    let mut warnings = doubts(cmd, &summary);
+    let Some((note, end, message)) = repair_tail(cmd, &summary, counts, last_ts)? else {
+        return Ok((records, warnings, false));
+    };
+    warnings.push(message);
+    records.retain(|r| !matches!(r, Record::End(_)));
+    records.extend([note, end]);
+    Ok((records, warnings, true))
+}
+
+/// Warnings about the records of IN kept though they contradict the others: they are copied as they are.
+fn doubts(cmd: &ConvertCommand, capture: &CaptureFile) -> Vec<String> {
+    capture.doubts().map(|doubt| format!("{}: {doubt}", cmd.input.display())).collect()
+}
+
+/// What ends the copy of an incomplete capture (`summary`: its `end` records, problems and `has_end`; `counts` and
+/// `last_ts` for the records before them, `end` records left out): a `convert-partial` note naming what was
+/// skipped, a fresh `end` record, and the note's message. `None` for a complete capture; an error without
+/// `--partial`.
+fn repair_tail(
+    cmd: &ConvertCommand,
+    summary: &CaptureFile,
+    mut counts: RecordCounts,
+    last_ts: Option<Ts>,
+) -> Result<Option<(Record, Record, String)>> {
     let input = &cmd.input;
-    let capture = read_capture(input)?;
-    // Records kept though they contradict the others are copied as they are, and said.
-    let mut warnings: Vec<String> = capture.doubts().map(|doubt| format!("{}: {doubt}", input.display())).collect();
-    let Some(what) = capture.incomplete() else {
-        return Ok((capture.records, warnings, false));
+    let Some(what) = summary.incomplete() else {
+        return Ok(None);
     };
     if !cmd.partial {
         bail!("{}: {what}; pass --partial to convert the records that could be read", input.display());
     }
-    let (dropped, errors) = capture.losses();
-    let places: Vec<String> = capture.lost().map(ReadProblem::place).collect();
+    let (dropped, errors) = summary.losses();
+    let places: Vec<String> = summary.lost().map(ReadProblem::place).collect();
     let message = if places.is_empty() {
         format!("converted from a capture that was cut short ({}): it has no end record", input.display())
     } else {
-        let left_out = capture.lost().any(|problem| problem.kind == ProblemKind::Skipped);
+        let left_out = summary.lost().any(|problem| problem.kind == ProblemKind::Skipped);
         let what = if left_out { "what could not be read or was left out" } else { "what could not be read" };
         format!("converted from {} without {what}: {}", input.display(), places.join(", "))
     };
-    warnings.push(message.clone());
-    let mut records: Vec<Record> = capture.records.into_iter().filter(|r| !matches!(r, Record::End(_))).collect();
-    let ts = records.last().map(Record::ts).unwrap_or_else(Ts::now);
-    records.push(Record::Note(Note { conn: None, ts, level: "warn".into(), code: "convert-partial".into(), message }));
-    records.push(Record::End(End::counting(records.iter().map(Record::kind), ts, dropped, errors)));
-    Ok((records, warnings, true))
+    let ts = last_ts.unwrap_or_else(Ts::now);
+    let note = Record::Note(Note {
+        conn: None,
+        ts,
+        level: "warn".into(),
+        code: "convert-partial".into(),
+        message: message.clone(),
+    });
+    counts.add(note.kind());
+    Ok(Some((note, Record::End(End::of(counts, ts, dropped, errors)), message)))
 }
 
 fn capture_to_har_file(cmd: &ConvertCommand, zlib: bool) -> Result<ConvertReport> {
@@ -169,17 +201,156 @@ fn har_to_capture_file(cmd: &ConvertCommand, format: CaptureFormat) -> Result<Co
     Ok(report)
 }
 
+/// A capture to a capture in another format, or repaired (`--partial`): written as IN is read, so memory does not
+/// grow with the capture, to `OUT.part`, which becomes OUT only once IN was read in full (and is complete, or
+/// `--partial` allows what it lacks); otherwise it is removed.
 fn capture_to_capture_file(cmd: &ConvertCommand, format: CaptureFormat) -> Result<ConvertReport> {
-    let (records, mut warnings, repaired) = read_capture_records(cmd)?;
+    let stream = crate::capture::open_capture(&cmd.input)?;
+    let part = part_path(&cmd.output);
+    if part.exists() {
+        bail!("{} is left from a conversion that did not finish: delete it, then convert again", part.display());
+    }
+    let mut copy = CaptureCopy {
+        writer: CaptureWriter::create_as(&part, format)?,
+        redactor: cmd.redact.then(crate::redact::Redactor::new),
+        connections: 0,
+        frames: 0,
+    };
+    let copied = copy_capture(cmd, stream, &mut copy).and_then(|copied| copy.finish().map(|()| copied));
+    let write_failed = copy.writer.failed().is_some();
+    drop(copy.writer);
+    let (mut warnings, repaired) = match copied {
+        Ok(copied) => copied,
+        Err(error) => {
+            let removed = std::fs::remove_file(&part).is_ok();
+            // A failed write says what became of the file; IN refused (cut short, unreadable) leaves none behind.
+            if write_failed || !removed {
+                return Err(anyhow!("{error:#}; {}", removed_or_not(&part, removed)));
+            }
+            return Err(error);
+        }
+    };
+    publish(&part, &cmd.output)?;
     if !repaired && CaptureFormat::named_by(&cmd.input) == Some(format) {
         warnings.push(format!(
             "{} was read in full: nothing to repair, the copy holds the same records",
             cmd.input.display()
         ));
     }
-    let mut report = write_capture_file(cmd, format, redacted(records, cmd.redact))?;
-    report.warnings = warnings;
-    Ok(report)
+    Ok(ConvertReport {
+        output: cmd.output.clone(),
+        connections: copy.connections,
+        frames: copy.frames,
+        source: None,
+        warnings,
+    })
+}
+
+/// Copies the records of IN to `copy` as they are read; its `end` records last, if IN is complete, else (with
+/// `--partial`) a `convert-partial` note and a fresh `end`. Returns the warnings, and whether it repaired IN.
+fn copy_capture(
+    cmd: &ConvertCommand,
+    mut stream: crate::capture::CaptureStream<std::fs::File>,
+    copy: &mut CaptureCopy,
+) -> Result<(Vec<String>, bool)> {
+    let unusable = || format!("{} is not a usable frametap capture", cmd.input.display());
+    let mut summary = CaptureFile::default();
+    let (mut counts, mut last_ts) = (RecordCounts::default(), None);
+    while let Some(record) = stream.next_record().with_context(unusable)? {
+        if matches!(record, Record::End(_)) {
+            summary.records.push(record);
+            continue;
+        }
+        counts.add(record.kind());
+        last_ts = Some(record.ts());
+        copy.write(record)?;
+    }
+    let read = stream.finish().with_context(unusable)?;
+    (summary.problems, summary.has_end) = (read.problems, read.has_end);
+    let mut warnings = doubts(cmd, &summary);
+    let repair = repair_tail(cmd, &summary, counts, last_ts)?;
+    let repaired = repair.is_some();
+    let tail = match repair {
+        Some((note, end, message)) => {
+            warnings.push(message);
+            vec![note, end]
+        }
+        None => summary.records,
+    };
+    for record in tail {
+        copy.write(record)?;
+    }
+    Ok((warnings, repaired))
+}
+
+/// Where `convert` writes a capture as it reads one: the writer, the redaction when asked for, and what it wrote.
+struct CaptureCopy {
+    writer: CaptureWriter,
+    redactor: Option<crate::redact::Redactor>,
+    connections: usize,
+    frames: usize,
+}
+
+impl CaptureCopy {
+    /// Writes a record, redacted when asked for (the redaction may hold it back until its message is whole).
+    fn write(&mut self, record: Record) -> Result<()> {
+        match self.redactor.as_mut() {
+            Some(redactor) => redactor.feed(record).into_iter().try_for_each(|record| self.put(record)),
+            None => self.put(record),
+        }
+    }
+
+    /// Writes what the redaction still holds, then flushes.
+    fn finish(&mut self) -> Result<()> {
+        if let Some(held) = self.redactor.as_mut().map(crate::redact::Redactor::finish) {
+            held.into_iter().try_for_each(|record| self.put(record))?;
+        }
+        self.writer.flush();
+        self.failed()
+    }
+
+    fn put(&mut self, record: Record) -> Result<()> {
+        match record {
+            Record::Open(_) => self.connections += 1,
+            Record::Frame(_) => self.frames += 1,
+            _ => {}
+        }
+        self.writer.write(&record);
+        self.failed()
+    }
+
+    fn failed(&self) -> Result<()> {
+        match self.writer.failed() {
+            Some(failure) => bail!("{failure}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Where a conversion to OUT is written until IN has been read in full: `OUT.part`.
+fn part_path(output: &Path) -> PathBuf {
+    let mut name = output.file_name().unwrap_or_default().to_os_string();
+    name.push(".part");
+    output.with_file_name(name)
+}
+
+/// Makes the finished `part` file OUT, never overwriting a file created meanwhile.
+fn publish(part: &Path, output: &Path) -> Result<()> {
+    match std::fs::hard_link(part, output) {
+        Ok(()) => {
+            let _ = std::fs::remove_file(part);
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => bail!(
+            "{} was created while converting, and is not overwritten: the conversion is in {}",
+            output.display(),
+            part.display()
+        ),
+        // A file system without hard links: a rename, once more making sure OUT is not there.
+        Err(_) if !output.exists() => std::fs::rename(part, output)
+            .with_context(|| format!("could not rename {} to {}", part.display(), output.display())),
+        Err(e) => bail!("could not name the conversion {} ({e}): it is in {}", output.display(), part.display()),
+    }
 }
 
 /// Writes `records` to the capture OUT in `format` (its `meta` says that format's version).

@@ -240,3 +240,20 @@ async fn a_redacted_copy_of_a_compact_capture_stays_compact() {
     );
     assert!(written.len() < bytes.len() + 1000, "frames stay compact: {} bytes from {}", written.len(), bytes.len());
 }
+
+#[test]
+fn a_large_compact_capture_converts_to_json_lines_as_it_is_read_not_held_in_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("load.ftcap");
+    let size = common::large::write_load_capture(&path);
+    let lines = dir.path().join("load.jsonl");
+    let mut command = common::binary::frametap_command();
+    command.args(["convert".as_ref(), path.as_os_str(), lines.as_os_str()]).stdout(std::process::Stdio::null());
+    let peak = common::large::peak_rss_of(command);
+    let converted = read_capture(&lines).unwrap();
+    let frames = converted.records.iter().filter(|r| matches!(r, Record::Frame(_))).count() as u64;
+    assert_eq!(frames, common::large::LOAD_FRAMES);
+    assert!(converted.has_end && converted.problems.is_empty(), "{:?}", converted.problems);
+    assert!(!dir.path().join("load.jsonl.part").exists(), "the part file became OUT");
+    assert!(peak < size / 3, "convert peaked at {} MiB for a {} MiB capture", peak >> 20, size >> 20);
+}

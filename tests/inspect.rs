@@ -346,59 +346,19 @@ fn control_characters_in_jwt_claims_never_reach_the_terminal_raw() {
     assert!(printed.contains("exp=4102444800 name [2J= ]0;pwned x y [31m"), "{printed}");
 }
 
-/// The peak resident memory of a finished child process, in bytes (Linux's `ru_maxrss` is in KiB).
-fn wait_for_peak_rss(child: &std::process::Child) -> (i32, u64) {
-    let mut status = 0;
-    // SAFETY: `usage` is a plain C struct that wait4 fills; the pid is our own child's, never waited for before.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
-    assert_eq!(pid, child.id() as libc::pid_t, "wait4 failed: {}", std::io::Error::last_os_error());
-    (status, usage.ru_maxrss as u64 * 1024)
-}
-
 #[test]
 fn a_large_capture_is_inspected_as_it_is_read_not_held_in_memory() {
-    use frametap::capture::{CaptureFormat, CaptureWriter};
-    use frametap::event::{Frame, Opcode, Peer, Record, Ts};
-    // A load test's capture: 1,536 binary frames of 64 KiB (96 MiB) in compact form. Holding the file or its
-    // records would take more than the whole file; reading it as it goes, about one frame.
+    // Holding the file or its records would take more than the whole file; reading it as it goes, about one frame.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("load.ftcap");
-    let line = |json: &str| -> Record { serde_json::from_str(json).unwrap() };
-    let mut writer = CaptureWriter::create_as(&path, CaptureFormat::Compact).unwrap();
-    writer.write(&line(r#"{"kind":"meta","ts":"2026-11-25T10:00:00.000000Z","format":"frametap-capture","version":2,"frametap":"0.1.0","command":["frametap","proxy"],"mode":"proxy","redacted":false}"#));
-    writer.write(&line(r#"{"kind":"open","conn":1,"ts":"2026-11-25T10:00:00.000000Z","request":{"method":"GET","path":"/load","headers":[]},"response":{"status":101,"headers":[]}}"#));
-    let payload = bytes::Bytes::from(vec![0xA5u8; 64 * 1024]);
-    let frames = 1536u64;
-    for seq in 1..=frames {
-        let ts = Ts(chrono::DateTime::from_timestamp_micros(1_795_600_800_000_000 + seq as i64).unwrap());
-        let from = if seq % 2 == 1 { Peer::Client } else { Peer::Server };
-        writer.write(&Record::Frame(Frame::whole(1, ts, seq, from, Opcode::Binary, payload.clone())));
-    }
-    writer.write(&line(r#"{"kind":"close","conn":1,"ts":"2026-11-25T10:00:01.000000Z","initiator":"client","clean":true,"duration_ms":1000.0,"code":1000,"reason":""}"#));
-    writer.write(&line(&format!(
-        r#"{{"kind":"end","ts":"2026-11-25T10:00:01.000000Z","connections":1,"frames":{frames},"records":{},"dropped":0,"complete":true}}"#,
-        frames + 3
-    )));
-    writer.flush();
-    assert!(writer.failed().is_none());
-    drop(writer);
-    let size = std::fs::metadata(&path).unwrap().len();
-    assert!(size > 96 * 1024 * 1024, "{size}");
-
+    let size = common::large::write_load_capture(&path);
     let out_path = dir.path().join("report.txt");
-    // Reaped by wait4 in `wait_for_peak_rss`, which also gives its peak memory (std's wait does not).
-    #[allow(clippy::zombie_processes)]
-    let child = common::binary::frametap_command()
-        .args(["inspect".as_ref(), path.as_os_str()])
-        .stdout(std::fs::File::create(&out_path).unwrap())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let (status, peak) = wait_for_peak_rss(&child);
-    assert_eq!(status, 0, "inspect failed");
+    let mut command = common::binary::frametap_command();
+    command.args(["inspect".as_ref(), path.as_os_str()]).stdout(std::fs::File::create(&out_path).unwrap());
+    let peak = common::large::peak_rss_of(command);
     let report = std::fs::read_to_string(&out_path).unwrap();
-    assert!(report.contains(&format!("#{frames} server→client binary 65536B  <65536 bytes>")), "{report:.2000}");
+    let last = common::large::LOAD_FRAMES;
+    assert!(report.contains(&format!("#{last} server→client binary 65536B  <65536 bytes>")), "{report:.2000}");
     assert!(report.contains("closed"), "{report:.2000}");
     assert!(peak < size / 3, "inspect peaked at {} MiB for a {} MiB capture", peak >> 20, size >> 20);
 }

@@ -343,19 +343,38 @@ pub struct End {
     pub errors: Vec<String>,
 }
 
+/// How many records, connections (`open` records) and frames a capture holds: an `end` record's counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RecordCounts {
+    pub connections: u64,
+    pub frames: u64,
+    pub records: u64,
+}
+
+impl RecordCounts {
+    /// Counts one record of this kind.
+    pub fn add(&mut self, kind: &str) {
+        self.records += 1;
+        match kind {
+            "open" => self.connections += 1,
+            "frame" => self.frames += 1,
+            _ => {}
+        }
+    }
+}
+
 impl End {
     /// The `end` record of a capture that holds records of these kinds before it (`meta` included): true counts,
     /// and `complete` only when nothing was dropped and nothing went wrong.
     pub fn counting<'k>(kinds: impl IntoIterator<Item = &'k str>, ts: Ts, dropped: u64, errors: Vec<String>) -> End {
-        let (mut connections, mut frames, mut records) = (0, 0, 0);
-        for kind in kinds {
-            records += 1;
-            match kind {
-                "open" => connections += 1,
-                "frame" => frames += 1,
-                _ => {}
-            }
-        }
+        let mut counts = RecordCounts::default();
+        kinds.into_iter().for_each(|kind| counts.add(kind));
+        End::of(counts, ts, dropped, errors)
+    }
+
+    /// The `end` record of a capture holding `counts` records before it.
+    pub fn of(counts: RecordCounts, ts: Ts, dropped: u64, errors: Vec<String>) -> End {
+        let RecordCounts { connections, frames, records } = counts;
         End { ts, connections, frames, records, dropped, complete: dropped == 0 && errors.is_empty(), errors }
     }
 

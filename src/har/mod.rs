@@ -102,6 +102,40 @@ fn read_imported(
     Ok((capture, warnings, answers))
 }
 
+/// The records of a capture, read as they come, or of a HAR, imported whole: what commands that go through a file
+/// once (`inspect`, `redact`) read, so that a capture of any size costs them only what they keep of it.
+pub enum RecordSource {
+    Capture(Box<crate::capture::CaptureStream<std::fs::File>>),
+    Har { records: std::vec::IntoIter<crate::event::Record>, has_end: bool },
+}
+
+/// Opens a capture, or imports a HAR (`.har`, `.zhar`) as `frametap convert` would, with the import's warnings.
+pub fn open_capture_or_har(path: &Path) -> Result<(RecordSource, Vec<String>)> {
+    if !is_har_path(path) {
+        return Ok((RecordSource::Capture(Box::new(crate::capture::open_capture(path)?)), Vec::new()));
+    }
+    let (capture, warnings) = read_capture_or_har(path)?;
+    Ok((RecordSource::Har { records: capture.records.into_iter(), has_end: capture.has_end }, warnings))
+}
+
+impl RecordSource {
+    /// The next record, or `None` at the end (see [`crate::capture::CaptureStream::next_record`]).
+    pub fn next_record(&mut self) -> Result<Option<crate::event::Record>> {
+        match self {
+            RecordSource::Capture(stream) => stream.next_record(),
+            RecordSource::Har { records, .. } => Ok(records.next()),
+        }
+    }
+
+    /// What the read found besides the records (see [`crate::capture::CaptureStream::finish`]).
+    pub fn finish(self) -> Result<crate::capture::ReadEnd> {
+        match self {
+            RecordSource::Capture(stream) => stream.finish(),
+            RecordSource::Har { has_end, .. } => Ok(crate::capture::ReadEnd { problems: Vec::new(), has_end }),
+        }
+    }
+}
+
 /// Serialises a HAR for writing: pretty JSON, zlib-compressed when `zlib` is set (for `.zhar`).
 pub fn encode_har(har: &Value, zlib: bool) -> Result<Vec<u8>> {
     let json = serde_json::to_vec_pretty(har).context("could not serialise the HAR")?;

@@ -78,36 +78,6 @@ struct TimelineLine {
     text: String,
 }
 
-/// The records `inspect` goes through: a capture file, read as it goes, or a HAR, imported whole.
-enum Input {
-    Capture(Box<crate::capture::CaptureStream<std::fs::File>>),
-    Har { records: std::vec::IntoIter<Record>, has_end: bool },
-}
-
-impl Input {
-    fn open(path: &std::path::Path) -> Result<(Input, Vec<String>)> {
-        if !crate::har::is_har_path(path) {
-            return Ok((Input::Capture(Box::new(crate::capture::open_capture(path)?)), Vec::new()));
-        }
-        let (capture, warnings) = crate::har::read_capture_or_har(path)?;
-        Ok((Input::Har { records: capture.records.into_iter(), has_end: capture.has_end }, warnings))
-    }
-
-    fn next_record(&mut self) -> Result<Option<Record>> {
-        match self {
-            Input::Capture(stream) => stream.next_record(),
-            Input::Har { records, .. } => Ok(records.next()),
-        }
-    }
-
-    fn finish(self) -> Result<crate::capture::ReadEnd> {
-        match self {
-            Input::Capture(stream) => stream.finish(),
-            Input::Har { has_end, .. } => Ok(crate::capture::ReadEnd { problems: Vec::new(), has_end }),
-        }
-    }
-}
-
 /// What `inspect` was asked for, as the records go by.
 struct Wanted {
     conn: Option<ConnId>,
@@ -123,7 +93,7 @@ impl Wanted {
 
 /// Builds the `inspect` report without printing it.
 pub fn inspect(cmd: &InspectCommand, color: bool) -> Result<InspectOutput> {
-    let (mut input, har_warnings) = Input::open(&cmd.file)?;
+    let (mut input, har_warnings) = crate::har::open_capture_or_har(&cmd.file)?;
     let unusable = || format!("{} is not a usable frametap capture", cmd.file.display());
     let wanted = Wanted { conn: cmd.conn, text: !cmd.json, color };
     // The records no connection owns (meta, end, session notes): what the report's heading needs.

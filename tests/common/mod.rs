@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod binary;
+pub mod large;
 pub mod ports;
 pub mod raw;
 pub mod tls;
