@@ -38,7 +38,7 @@ pub enum Command {
     ///
     /// The session stays readable (JWT claims, cookie names, every other field) and replayable. See docs/redaction.md.
     Redact(crate::redact::RedactCommand),
-    /// Manage the local certificate authority used by `proxy --tls` and `proxy --forward`.
+    /// Manage the local certificate authority used by `--tls` and `--forward` (`proxy`, `replay serve`).
     #[command(subcommand)]
     Certs(crate::tls::CertsCommand),
     /// Read a capture and print each connection's timeline, tokens and close diagnosis (what most likely

@@ -170,7 +170,8 @@ fn a_capture_without_its_meta_record_says_its_beginning_is_missing() {
     assert_eq!(said.lines().count(), 1, "{said}");
 }
 
-/// The compact form: frame records in binary say their place as a record number and byte offset.
+/// The compact form: records say their place as a record number and byte offset, JSON lines too: the compact frames
+/// before them are no lines of text, so "line 9" would send an editor to another record.
 #[test]
 fn a_compact_capture_is_checked_the_same_way_with_byte_offsets() {
     let dir = tempfile::tempdir().unwrap();
@@ -191,10 +192,14 @@ fn a_compact_capture_is_checked_the_same_way_with_byte_offsets() {
     std::fs::write(&ftcap, &bytes).unwrap();
 
     let said = stderr(&frametap(&["inspect", "FILE"], &ftcap));
+    let second_open = format!(
+        "record 9 (a JSON line at byte {open_end}): a second `open` record for connection 2, which opened at record 8 \
+         (a JSON line at byte {open_at}): skipped"
+    );
     assert_warns(
         &said,
         &[
-            "line 9: a second `open` record for connection 2, which opened at line 8: skipped",
+            second_open.as_str(),
             "record 12 (a compact frame at byte ",
             "): frame #3 of connection 2 (client → server) is stamped 2026-11-25T10:00:01.005000Z, 5.0 ms before frame \
              #1 of the same direction at record 10 (a compact frame at byte ",

@@ -39,6 +39,25 @@ async fn start_forward_mode(
     (child, addr, stderr)
 }
 
+/// Forward mode's banner ends as `proxy`'s does, saying how to stop it and what stopping does; it used to end at its
+/// capture line, with nothing about Ctrl-C.
+#[tokio::test]
+async fn the_forward_mode_banner_says_how_to_stop_it() {
+    let home = tempfile::tempdir().unwrap();
+    let (mut child, _addr, mut stderr) = start_forward_mode(home.path()).await;
+    loop {
+        let line = tokio::time::timeout(STEP, stderr.next_line()).await.unwrap().unwrap().expect("the banner");
+        if line.trim_start().starts_with("capture ") {
+            break;
+        }
+    }
+    let after = tokio::time::timeout(STEP, stderr.next_line()).await.expect("a line after the capture line");
+    assert_eq!(after.unwrap().as_deref(), Some("  Ctrl-C stops (open connections get 1001)"));
+    // SAFETY: sending SIGTERM to our own child process.
+    unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGTERM) };
+    assert!(child.wait().await.unwrap().success());
+}
+
 /// A plain HTTP request through forward mode to a host that refuses connections gets a 502, and stderr a
 /// `frametap: warning:` line naming the host and what to check; it used to be a tracing `WARN` line.
 #[tokio::test]

@@ -22,10 +22,13 @@ pub struct CaptureFile {
 /// A record of a capture that could not be read, was left out, or was kept though it contradicts the others.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReadProblem {
-    /// 1-based line number; in a file with compact frame records, each of those counts as a line too.
+    /// 1-based line number; in a compact file (format version 2), the record's number, each compact frame record
+    /// counting as one.
     pub line: usize,
-    /// Where the record starts in the file, for compact frame records (not lines of text).
+    /// Where the record starts in the file, in a compact file (whose records are not all lines of text).
     pub offset: Option<usize>,
+    /// True for a compact frame record.
+    pub compact_frame: bool,
     pub kind: ProblemKind,
     /// What is wrong; for [`ProblemKind::Skipped`] and [`ProblemKind::Kept`] also what frametap did about it.
     pub message: String,
@@ -46,19 +49,36 @@ pub enum ProblemKind {
     Kept,
 }
 
-/// Where a record starts in a capture file: its line (each compact frame record counts as one), and for a compact
-/// frame record its byte offset.
+/// Where a record starts in a capture file: its line; in a compact file, whose frame records are not lines of text,
+/// its number (each record counting as one) and its byte offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Place {
     pub line: usize,
     pub offset: Option<usize>,
+    /// True for a compact frame record.
+    pub compact_frame: bool,
+}
+
+impl Place {
+    /// A JSON line: `line 3`; in a compact file (`at` its byte offset there), `record 3 (a JSON line at byte 410)`,
+    /// since the compact frames before it are no lines of text and an editor's line 3 is another record.
+    fn json(line: usize, at: Option<usize>) -> Self {
+        Place { line, offset: at, compact_frame: false }
+    }
+
+    /// A compact frame record, the `line`th record of its file, at byte `offset`.
+    fn compact_frame(line: usize, offset: usize) -> Self {
+        Place { line, offset: Some(offset), compact_frame: true }
+    }
 }
 
 impl std::fmt::Display for Place {
-    /// `line 3`, or in a compact file `record 26 (a compact frame at byte 7000)`.
+    /// `line 3`, or in a compact file `record 26 (a compact frame at byte 7000)` or `record 27 (a JSON line at byte
+    /// 7143)`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = if self.compact_frame { "a compact frame" } else { "a JSON line" };
         match self.offset {
-            Some(offset) => write!(f, "record {} (a compact frame at byte {offset})", self.line),
+            Some(offset) => write!(f, "record {} ({what} at byte {offset})", self.line),
             None => write!(f, "line {}", self.line),
         }
     }
@@ -75,12 +95,13 @@ impl ReadProblem {
     }
 
     pub(super) fn new(place: Place, kind: ProblemKind, message: String) -> Self {
-        ReadProblem { line: place.line, offset: place.offset, kind, message }
+        ReadProblem { line: place.line, offset: place.offset, compact_frame: place.compact_frame, kind, message }
     }
 
-    /// Where it is: `line 3`, or in a compact file `record 26 (a compact frame at byte 7000)`.
+    /// Where it is: `line 3`, or in a compact file `record 26 (a compact frame at byte 7000)` or `record 27 (a JSON
+    /// line at byte 7143)`.
     pub fn place(&self) -> String {
-        Place { line: self.line, offset: self.offset }.to_string()
+        Place { line: self.line, offset: self.offset, compact_frame: self.compact_frame }.to_string()
     }
 
     /// True for the last record of a file that ends inside it: the writer was cut off mid-record.
@@ -317,7 +338,7 @@ impl<R: std::io::Read> CaptureStream<R> {
             let start = self.offset + self.pos;
             if self.compact_allowed && self.window[self.pos] == compact::TAG {
                 if let Some(frame) = self.compact_frame(start)? {
-                    return Ok(Some((Record::Frame(frame), Place { line: self.line, offset: Some(start) })));
+                    return Ok(Some((Record::Frame(frame), Place::compact_frame(self.line, start))));
                 }
                 continue;
             }
@@ -327,7 +348,7 @@ impl<R: std::io::Read> CaptureStream<R> {
             if text.trim().is_empty() {
                 continue;
             }
-            let place = Place { line: self.line, offset: None };
+            let place = Place::json(self.line, self.compact_allowed.then_some(start));
             match serde_json::from_str::<Record>(&text) {
                 Ok(record) => {
                     if let Record::Meta(meta) = &record {
@@ -378,7 +399,7 @@ impl<R: std::io::Read> CaptureStream<R> {
         let skipped = self.offset + self.pos - start;
         let kind = if truncated && at_end { ProblemKind::CutOff } else { ProblemKind::Corrupt };
         let message = format!("{message} ({skipped} bytes skipped to the next JSON record)");
-        self.problems.push(ReadProblem::new(Place { line: self.line, offset: Some(start) }, kind, message));
+        self.problems.push(ReadProblem::new(Place::compact_frame(self.line, start), kind, message));
         Ok(None)
     }
 

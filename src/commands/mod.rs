@@ -14,3 +14,9 @@ pub fn warn_unless_loopback(local: SocketAddr, what: &str) {
         );
     }
 }
+
+/// The banner's last line for a recording proxy (`proxy`, `proxy --forward`): how to stop it and what stopping does.
+pub fn announce_ctrl_c(capture_saved: bool) {
+    let saved = if capture_saved { " and the capture is saved" } else { "" };
+    crate::notice!("  Ctrl-C stops (open connections get 1001{saved})");
+}

@@ -102,8 +102,7 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
         crate::notice!("  web UI                          {url}");
     }
     super::warn_unless_loopback(local, "proxy");
-    let saved = if session.capture_path.is_some() { " and the capture is saved" } else { "" };
-    crate::notice!("  Ctrl-C stops (open connections get 1001{saved})");
+    super::announce_ctrl_c(session.capture_path.is_some());
     let config = ProxyConfig {
         upstream,
         tls,

@@ -43,6 +43,7 @@ pub async fn run(args: ProxyArgs) -> anyhow::Result<()> {
         Some(path) => crate::notice!("  capture                                     {}", path.display()),
         None => crate::notice!("  capture                                     off (--no-capture)"),
     }
+    crate::commands::announce_ctrl_c(session.capture_path.is_some());
     let config = ProxyConfig {
         upstream: forward_upstream_label(),
         tls,

@@ -62,7 +62,8 @@ pub enum CertsCommand {
         #[arg(long)]
         force: bool,
     },
-    /// Print the local CA's location, subject, SHA-256 fingerprint and validity.
+    /// Print the local CA's certificate and key paths, subject, SHA-256 fingerprint, SPKI hash (for Chromium's
+    /// --ignore-certificate-errors-spki-list) and validity.
     Show {
         #[command(flatten)]
         certs: CertsDirArg,
