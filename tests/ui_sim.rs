@@ -104,7 +104,8 @@ async fn the_try_it_page_against_the_simulator_shows_frames_close_card_and_diagn
         chat.eval("document.getElementById('endpoint').value").await.unwrap(),
         json!(format!("{}/v1", frametap.proxy))
     );
-    chat.type_into("#deployment", &frametap.deployment).await.unwrap();
+    // Its deploymentId is the one in the URL the banner printed.
+    assert_eq!(chat.eval("document.getElementById('deployment').value").await.unwrap(), json!(frametap.deployment));
 
     // A healthy session: configure, a message, the simulated agent's answer, a client disconnect.
     chat.click("#connect").await.unwrap();

@@ -1,6 +1,7 @@
 // frametap try-it page: a minimal Genesys Guest API client that talks through the proxy.
 const $ = (id) => document.getElementById(id);
-const DEFAULT_DEPLOYMENT = '11111111-2222-4333-8444-555555555555';
+// The built-in simulator's, the one `frametap proxy`'s banner puts in the URL it prints (sim::DEFAULT_DEPLOYMENT_ID).
+const DEFAULT_DEPLOYMENT = '00000000-0000-4000-8000-00000000517e';
 let ws = null;
 const sessionToken = crypto.randomUUID();
 
