@@ -156,6 +156,27 @@ fn two_joined_captures_are_read_with_warnings_for_what_collides() {
     assert_eq!(said.lines().count(), 8, "the frames out of place are not also said to go back in time:\n{said}");
 }
 
+/// Frames of one connection out of `seq` order (a server frame moved before the client frame read before it, as a
+/// frametap before 2026-11-27 could write them under backpressure) are said once, not also for their time.
+#[test]
+fn a_frame_out_of_seq_order_is_said_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lines = seed_story();
+    // Connection 2's frame #3 (client, line 11) and #4 (server, line 12) swapped.
+    lines.swap(10, 11);
+    let file = write(dir.path(), "reordered.jsonl", &lines);
+    let out = frametap(&["inspect", "--json", "FILE"], &file);
+    let said = stderr(&frametap(&["inspect", "FILE"], &file));
+    assert_warns(
+        &said,
+        &["line 12: frame #3 of connection 2 comes after its frame #4 at line 11: kept in file order, so the analysis \
+           reads it after that frame"],
+    );
+    assert_eq!(said.lines().count(), 1, "{said}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["complete"], true, "a frame kept out of order is no loss: {json:#}");
+}
+
 /// A capture without its beginning (the first lines cut away by hand) says so once.
 #[test]
 fn a_capture_without_its_meta_record_says_its_beginning_is_missing() {

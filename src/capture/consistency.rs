@@ -1,6 +1,6 @@
 //! Checks that a capture's records agree with each other as frametap writes them (a `meta` first; per connection
-//! one `open`, then its frames, then at most one `close`; each frame's `len` its payload's length; each side's frames
-//! in time order; nothing after `end`), so that a hand-edited, joined or damaged capture is read with a warning for
+//! one `open`, then its frames in `seq` order, then at most one `close`; each frame's `len` its payload's length; each
+//! side's frames in time order; nothing after `end`), so that a hand-edited, joined or damaged capture is read with a warning for
 //! each record that does not, saying what frametap did with it, instead of misleading the analysis silently.
 
 use super::reader::{Place, ProblemKind, ReadProblem};
@@ -38,6 +38,8 @@ struct Connection {
     after_close: Tally,
     /// The last frame of each direction (from, to): its time, `seq` and place.
     last_frames: Vec<((Peer, Peer), FrameAt)>,
+    /// The last frame of either direction: its `seq` and place.
+    last_seq: Option<(u64, Place)>,
     /// Its latest-stamped frame.
     latest_frame: Option<FrameAt>,
 }
@@ -45,7 +47,8 @@ struct Connection {
 impl Connection {
     /// Notes the time of a frame between the connection's `open` (at `opened`) and its `close`, and says what is
     /// wrong with it: stamped before the open, else before the frame before it in the same direction (frames of one
-    /// direction are recorded in order; the two directions may interleave out of time order in the file).
+    /// direction are recorded in order; in a capture from before 2026-11-27 the two directions may interleave out
+    /// of time order, and of `seq` order, which [`Self::frame_seq`] says).
     fn frame_time(&mut self, frame: &Frame, place: Place, (opened_at, opened): (Place, Ts)) -> Option<(Check, String)> {
         let (conn, seq) = (frame.conn, frame.seq);
         let this = FrameAt { ts: frame.ts, seq, place };
@@ -80,6 +83,20 @@ impl Connection {
             last.place
         );
         Some((Check::Backwards, message))
+    }
+
+    /// Says what is wrong when `frame` does not come after the frame before it in `seq` order: frametap writes a
+    /// connection's frames in `seq` order, across both directions.
+    fn frame_seq(&mut self, frame: &Frame, place: Place) -> Option<(Check, String)> {
+        let (before, before_at) = self.last_seq.replace((frame.seq, place)).filter(|(seq, _)| frame.seq <= *seq)?;
+        let message = format!(
+            "frame #{} of connection {} comes after its frame #{before} at {before_at}: kept in file order, so the \
+             analysis reads it after that frame, and a diagnosis may name another frame as the one before the close \
+             (was the capture edited? a frametap from before 2026-11-27 could write frames held up by a slow \
+             receiver after later ones)",
+            frame.seq, frame.conn
+        );
+        Some((Check::Seq, message))
     }
 }
 
@@ -136,6 +153,7 @@ impl Tally {
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Check {
     Len,
+    Seq,
     Backwards,
     BeforeOpen,
     CloseBeforeFrame,
@@ -146,6 +164,7 @@ impl Check {
     fn plural(self) -> &'static str {
         match self {
             Check::Len => "frames whose `len` is not their payload's length",
+            Check::Seq => "frames that come after a frame of their connection with a higher `seq`",
             Check::Backwards => "frames stamped earlier than the frame before them in the same direction",
             Check::BeforeOpen => "records stamped before their connection opened",
             Check::CloseBeforeFrame => "close records stamped before a frame of their connection",
@@ -253,7 +272,11 @@ impl Consistency {
             // compared with the others'.
             (None, _) => connection.before_open.count(record, place),
             (Some(_), Some(_)) => connection.after_close.count(record, place),
-            (Some(opened), None) => found.extend(connection.frame_time(frame, place, opened)),
+            // A frame out of `seq` order is said as such, not also for its time.
+            (Some(opened), None) => {
+                let time = connection.frame_time(frame, place, opened);
+                found.extend(connection.frame_seq(frame, place).or(time));
+            }
         }
         for (check, message) in found {
             self.kept(check, record, place, message, problems);

@@ -4,25 +4,37 @@
 
 use super::order::DerivedOrder;
 use super::queue::{record_cost, EventSink, Message};
-use super::Analysis;
+use super::{Analysis, LagPolicy};
 use crate::event::{ConnId, Record};
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 
 /// Emits the records of one connection, analysing them first. Made by [`EventSink::connection`]; every
 /// record of the connection must go through it, in order (the analysis keeps the connection's history).
+///
+/// Records reach the analysis and the sink thread in the order the calls to [`Self::emit_all`] and [`Self::emit`]
+/// began, also when a call waits for room: a later call queues its records behind those still waiting. So a
+/// caller that numbers records (the relay's `seq`) keeps them in order by emitting them with no await between
+/// numbering them and calling.
 pub struct ConnSink {
     conn: ConnId,
     sink: EventSink,
-    /// This connection's analysis: `None` when the session has none, or after it failed.
-    /// Locked only while records are analysed, never across an await; both directions of a relayed
+    /// Locked only while records are analysed and queued, never across an await; both directions of a relayed
     /// connection run in one task, so it is never contended.
-    analysis: Mutex<Option<Box<dyn Analysis>>>,
+    state: Mutex<ConnState>,
+}
+
+struct ConnState {
+    /// This connection's analysis: `None` when the session has none, or after it failed.
+    analysis: Option<Box<dyn Analysis>>,
+    /// Analysed records that found no room in the queue yet, oldest first: none goes to the queue before them.
+    waiting: VecDeque<Record>,
 }
 
 impl ConnSink {
     pub(super) fn new(conn: ConnId, sink: EventSink, analysis: Option<Box<dyn Analysis>>) -> Self {
-        ConnSink { conn, sink, analysis: Mutex::new(analysis) }
+        ConnSink { conn, sink, state: Mutex::new(ConnState { analysis, waiting: VecDeque::new() }) }
     }
 
     /// The connection's id.
@@ -30,7 +42,9 @@ impl ConnSink {
         self.conn
     }
 
-    /// [`Self::emit`] for several records in order, with one lock when the queue has room; empties `records`.
+    /// Analyses records and hands them, each followed by what it derives, to the pipeline, with one lock when the
+    /// queue has room; empties `records`. Waits while the pipeline is full (`block`), or counts what finds no room
+    /// as dropped (`drop`); records are analysed even when they are then dropped, so the diagnosis stays right.
     /// An upgrade that failed is emitted as one batch, its `open` and the notes about its handshake, so its
     /// diagnosis follows them ([`DerivedOrder`]).
     pub async fn emit_all(&self, records: &mut Vec<Record>) {
@@ -38,34 +52,46 @@ impl ConnSink {
             .iter()
             .filter(|record| self.is_sent(record))
             .fold((0, 0), |(count, cost), record| (count + 1, cost + record_cost(record)));
-        if self.sink.queue.reserve(count, cost) {
-            let analysed = self.analyse(records.drain(..));
-            self.push_reserved(analysed, count, cost);
-            return;
-        }
-        // No room for the batch at once: its records one by one, in the order the analysis put them.
-        for record in self.analyse(records.drain(..)) {
-            if self.sink.room_for(1, record_cost(&record)).await {
-                self.sink.queue.push(Message::Analysed(record));
-            } else {
-                self.sink.dropped.fetch_add(1, Ordering::Relaxed);
+        {
+            let mut state = self.lock();
+            if state.waiting.is_empty() && self.sink.queue.reserve(count, cost) {
+                let analysed = self.analyse(&mut state.analysis, records.drain(..));
+                self.push_reserved(analysed, count, cost);
+                return;
             }
+            // No room for the batch at once, or records before it still wait: its records go behind them.
+            let analysed = self.analyse(&mut state.analysis, records.drain(..));
+            state.waiting.extend(analysed);
         }
+        // Returns once nothing waits; a call cancelled here leaves its records to the next one (or to `Drop`).
+        self.sink.until_room(|| self.push_waiting()).await;
     }
 
-    /// Analyses a record and hands it, and what it derives, to the pipeline: waits while the pipeline is full
-    /// (`block`), or counts them as dropped (`drop`).
+    /// [`Self::emit_all`] for one record.
     pub async fn emit(&self, record: Record) {
-        let (count, cost) = if self.is_sent(&record) { (1, record_cost(&record)) } else { (0, 0) };
-        // Analysed only once there is room, so the analysis sees this connection's records in the order
-        // the sinks do; analysed even when the record is then dropped, so the diagnosis stays right.
-        let room = count == 0 || self.sink.room_for(count, cost).await;
-        let analysed = self.analyse(std::iter::once(record));
-        if room {
-            self.push_reserved(analysed, count, cost);
-        } else {
-            self.sink.dropped.fetch_add(analysed.len() as u64, Ordering::Relaxed);
+        self.emit_all(&mut vec![record]).await;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ConnState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues the waiting records, oldest first, while there is room for them; with `drop`, counts those there is
+    /// no room for as dropped. Returns whether none waits any more.
+    fn push_waiting(&self) -> bool {
+        let mut state = self.lock();
+        while let Some(record) = state.waiting.front() {
+            if self.sink.queue.reserve(1, record_cost(record)) {
+                let record = state.waiting.pop_front().expect("the front record");
+                self.sink.queue.push(Message::Analysed(record));
+            } else if self.sink.policy == LagPolicy::Drop {
+                state.waiting.pop_front();
+                self.sink.dropped.fetch_add(1, Ordering::Relaxed);
+            } else {
+                return false;
+            }
         }
+        true
     }
 
     /// Whether a record goes to the sink thread: everything but frames nobody reads.
@@ -76,13 +102,12 @@ impl ConnSink {
     /// Runs the analysis over `records`; returns what goes to the sink thread: each sent record followed by
     /// the records it derived, placed by [`DerivedOrder`]. A bug in the analysis switches it off for this
     /// connection (reported once); every record is still sent.
-    fn analyse(&self, records: impl Iterator<Item = Record>) -> Vec<Record> {
-        let mut analysis = self.analysis.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    fn analyse(&self, analysis: &mut Option<Box<dyn Analysis>>, records: impl Iterator<Item = Record>) -> Vec<Record> {
         let mut out = Vec::with_capacity(records.size_hint().0);
         let mut order = DerivedOrder::default();
         let mut unsent = 0;
         for record in records {
-            let derived = super::observe_guarded(&mut analysis, &record, Some(self.conn));
+            let derived = super::observe_guarded(analysis, &record, Some(self.conn));
             if self.is_sent(&record) {
                 order.place(record, derived, &mut out);
             } else {
@@ -108,5 +133,19 @@ impl ConnSink {
             self.sink.queue.add(analysed.len() - count, derived_cost);
         }
         self.sink.queue.push_all(analysed.into_iter().map(Message::Analysed));
+    }
+}
+
+impl Drop for ConnSink {
+    /// Records still waiting when the call that was handing them over was cancelled (the relay ended while the
+    /// pipeline was full) and no later call came: handed over past the queue's limits rather than lost.
+    fn drop(&mut self) {
+        let state = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
+        if state.waiting.is_empty() {
+            return;
+        }
+        let cost = state.waiting.iter().map(record_cost).sum();
+        self.sink.queue.add(state.waiting.len(), cost);
+        self.sink.queue.push_all(state.waiting.drain(..).map(Message::Analysed));
     }
 }

@@ -189,6 +189,15 @@ mod tests {
         open: Mutex<bool>,
         cv: Condvar,
         seen: Mutex<Vec<String>>,
+        /// The `seq` of each frame, in the order published.
+        seqs: Mutex<Vec<u64>>,
+    }
+
+    impl Gate {
+        fn let_through(&self) {
+            *self.open.lock().unwrap() = true;
+            self.cv.notify_all();
+        }
     }
 
     impl Publisher for Gate {
@@ -198,6 +207,9 @@ mod tests {
                 open = self.cv.wait(open).unwrap();
             }
             self.seen.lock().unwrap().push(record.kind().to_owned());
+            if let Record::Frame(frame) = record {
+                self.seqs.lock().unwrap().push(frame.seq);
+            }
         }
     }
 
@@ -224,8 +236,7 @@ mod tests {
         for n in 0..100 {
             sink.emit(note(n)).await;
         }
-        *gate.open.lock().unwrap() = true;
-        gate.cv.notify_all();
+        gate.let_through();
         let summary = pipeline.finish().await;
         assert!(summary.end.dropped > 0, "{:?}", summary.end);
         assert!(!summary.end.complete);
@@ -244,8 +255,7 @@ mod tests {
                 sink.emit(note(n)).await;
             }
         });
-        *gate.open.lock().unwrap() = true;
-        gate.cv.notify_all();
+        gate.let_through();
         producer.await.unwrap();
         let summary = pipeline.finish().await;
         assert_eq!(summary.end.dropped, 0);
@@ -344,6 +354,77 @@ mod tests {
         assert_eq!((summary.end.frames, summary.end.records), (4, 9));
     }
 
+    /// Records the `seq` of every frame it analyses.
+    struct SeqOrder(Arc<Mutex<Vec<u64>>>);
+
+    impl Analysis for SeqOrder {
+        fn observe(&mut self, record: &Record) -> Vec<Record> {
+            if let Record::Frame(frame) = record {
+                self.0.lock().unwrap().push(frame.seq);
+            }
+            Vec::new()
+        }
+    }
+
+    fn frame(conn: ConnId, seq: u64, len: usize) -> Record {
+        use crate::event::{Frame, Opcode, Peer};
+        let payload = bytes::Bytes::from(vec![b'x'; len]);
+        Record::Frame(Frame::whole(conn, Ts::now(), seq, Peer::Client, Opcode::Binary, payload))
+    }
+
+    /// Polls `future` once; true when it completed.
+    async fn poll_once(future: std::pin::Pin<&mut impl std::future::Future<Output = ()>>) -> bool {
+        tokio::select! {
+            biased;
+            () = future => true,
+            () = std::future::ready(()) => false,
+        }
+    }
+
+    /// The relay's two directions emit through one `ConnSink` in one task: when one waits for room in the queue
+    /// (here, for a large frame's bytes), the other's later records, which would fit, must not overtake its
+    /// records, neither in the analysis nor on the sink thread.
+    #[tokio::test]
+    async fn records_of_a_connection_stay_in_order_while_an_earlier_emit_waits_for_room() {
+        for by_emit_all in [true, false] {
+            let gate = Arc::new(Gate::default());
+            let mut options = options(LagPolicy::Block, None, gate.clone());
+            options.buffer = 64;
+            let analysed = Arc::new(Mutex::new(Vec::new()));
+            let seen = analysed.clone();
+            options.analysis = Some(Arc::new(move || Box::new(SeqOrder(seen.clone())) as Box<dyn Analysis>));
+            let (sink, pipeline) = start(options);
+            // Another connection's large frame holds more than half the queue's bytes while the sink is held up.
+            let other = sink.connection();
+            other.emit(frame(other.conn(), 1, BYTE_BUDGET / 2 + 1)).await;
+            let conn = sink.connection();
+            let large = frame(conn.conn(), if by_emit_all { 2 } else { 1 }, BYTE_BUDGET / 2);
+            let mut first = if by_emit_all { vec![frame(conn.conn(), 1, 10), large] } else { vec![large] };
+            let last = first.len() as u64 + 1;
+            let mut waiting = std::pin::pin!(async {
+                if by_emit_all {
+                    conn.emit_all(&mut first).await;
+                } else {
+                    conn.emit(first.pop().unwrap()).await;
+                }
+            });
+            assert!(!poll_once(waiting.as_mut()).await, "the large frame waits for room");
+            let mut later = vec![frame(conn.conn(), last, 10)];
+            let mut fitting = std::pin::pin!(conn.emit_all(&mut later));
+            let done = poll_once(fitting.as_mut()).await;
+            gate.let_through();
+            waiting.await;
+            if !done {
+                fitting.await;
+            }
+            let summary = pipeline.finish().await;
+            assert_eq!(summary.end.dropped, 0);
+            let in_order: Vec<u64> = (1..=last).collect();
+            assert_eq!(gate.seqs.lock().unwrap()[1..], in_order, "the sink's order (emit_all: {by_emit_all})");
+            assert_eq!(analysed.lock().unwrap()[1..], in_order, "the analysis' order (emit_all: {by_emit_all})");
+        }
+    }
+
     /// Diagnoses every `open` at once, as the analyzer does an upgrade that failed.
     struct DiagnosingOpens;
 
@@ -421,8 +502,7 @@ mod tests {
         for record in frames(conn.conn(), 50) {
             conn.emit(record).await;
         }
-        *gate.open.lock().unwrap() = true;
-        gate.cv.notify_all();
+        gate.let_through();
         let summary = pipeline.finish().await;
         assert_eq!(analysed.load(Ordering::Relaxed), 50, "every frame is analysed, even one then dropped");
         let seen = gate.seen.lock().unwrap().iter().filter(|k| *k == "frame" || *k == "note").count() as u64;

@@ -186,18 +186,25 @@ impl EventSink {
     /// Reserves room for `count` records of `cost` bytes: waits until there is some (`block`), or returns
     /// false at once when there is none (`drop`).
     pub(super) async fn room_for(&self, count: usize, cost: usize) -> bool {
+        if self.policy == LagPolicy::Drop {
+            return self.queue.reserve(count, cost);
+        }
+        self.until_room(|| self.queue.reserve(count, cost)).await;
+        true
+    }
+
+    /// Waits until `attempt` (which reserves room, and returns whether it found enough) succeeds, trying it again
+    /// each time the sink thread makes room.
+    pub(super) async fn until_room(&self, mut attempt: impl FnMut() -> bool) {
         loop {
-            if self.queue.reserve(count, cost) {
-                return true;
-            }
-            if self.policy == LagPolicy::Drop {
-                return false;
+            if attempt() {
+                return;
             }
             let room = self.queue.room.notified();
             tokio::pin!(room);
             room.as_mut().enable();
-            if self.queue.reserve(count, cost) {
-                return true;
+            if attempt() {
+                return;
             }
             // The sink may be asleep with a full queue only if it is finishing; make sure it is awake.
             self.queue.wake_sink();

@@ -55,6 +55,8 @@ struct Shared<'s> {
 }
 
 impl Shared<'_> {
+    /// The next frame's `seq`. Its record must reach `sink` with no await in between (both directions share the
+    /// counter, and [`ConnSink`] keeps records in the order they were emitted), so `seq` is the pipeline's order.
     fn next_seq(&self) -> u64 {
         self.seq.fetch_add(1, Ordering::Relaxed) + 1
     }
@@ -265,6 +267,12 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Pump<'a, R, W> {
                 }
             }
         }
+        // Emitted before the write, with no await since their `seq` was taken: a write that waits for a slow
+        // receiver then holds up nothing the other direction reads meanwhile, and its frames never follow later
+        // ones into the pipeline. Recorded also when the write then fails: frames that arrived are never dropped.
+        if !self.pending.is_empty() {
+            self.shared.sink.emit_all(&mut self.pending).await;
+        }
         let end = forward_end.unwrap_or(pos);
         let written = if forwarding && end > 0 {
             match self.writer.write_all(&self.buf[..end]).await {
@@ -275,10 +283,6 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Pump<'a, R, W> {
             Ok(())
         };
         self.buf.advance(pos);
-        // Recorded even when the write failed: frames that arrived are never dropped from the capture.
-        if !self.pending.is_empty() {
-            self.shared.sink.emit_all(&mut self.pending).await;
-        }
         if written.is_ok() && self.closes_seen > closes_before {
             self.shared.delivered_close(self.from);
         }

@@ -108,7 +108,16 @@ pub async fn connect(
     path: &str,
     extra_headers: &[(&str, &str)],
 ) -> (String, Option<RawWs>, BytesMut) {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
+    upgrade(TcpStream::connect(addr).await.unwrap(), addr, path, extra_headers).await
+}
+
+/// [`connect`] over a TCP connection already open to `addr` (one whose socket options the test chose).
+pub async fn upgrade(
+    mut stream: TcpStream,
+    addr: SocketAddr,
+    path: &str,
+    extra_headers: &[(&str, &str)],
+) -> (String, Option<RawWs>, BytesMut) {
     let mut request = format!(
         "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
     );
@@ -136,7 +145,16 @@ pub enum Answer {
 
 /// A raw WebSocket server on 127.0.0.1:0: `decide` sees the request head, `handler` drives the upgraded socket.
 /// Request heads are sent on the returned channel.
-pub async fn start_raw_server<D, H, F>(
+pub async fn start_raw_server<F: std::future::Future<Output = ()> + Send + 'static>(
+    decide: impl Fn(&str) -> Answer + Send + Sync + 'static,
+    handler: impl Fn(RawWs) -> F + Send + Sync + 'static,
+) -> (SocketAddr, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    start_raw_server_on(TcpListener::bind("127.0.0.1:0").await.unwrap(), decide, handler)
+}
+
+/// [`start_raw_server`] on a listener the test made (with the socket options it chose).
+pub fn start_raw_server_on<D, H, F>(
+    listener: TcpListener,
     decide: D,
     handler: H,
 ) -> (SocketAddr, tokio::sync::mpsc::UnboundedReceiver<String>)
@@ -145,7 +163,6 @@ where
     H: Fn(RawWs) -> F + Send + Sync + 'static,
     F: std::future::Future<Output = ()> + Send + 'static,
 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (heads_tx, heads_rx) = tokio::sync::mpsc::unbounded_channel();
     let decide = std::sync::Arc::new(decide);
