@@ -17,11 +17,13 @@ const STEP: Duration = Duration::from_secs(15);
 /// tells a browser to use; its stderr, still open.
 async fn start_forward_mode(
     home: &std::path::Path,
+    args: &[&str],
 ) -> (tokio::process::Child, String, tokio::io::Lines<BufReader<tokio::process::ChildStderr>>) {
     let init = binary::frametap_command().args(["certs", "init"]).env("FRAMETAP_HOME", home).output().unwrap();
     assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
     let mut child = binary::frametap()
-        .args(["proxy", "--forward", "--listen", "127.0.0.1:0", "--no-ui", "--no-capture"])
+        .args(["proxy", "--forward", "--listen", "127.0.0.1:0"])
+        .args(args)
         .env("FRAMETAP_HOME", home)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
@@ -44,7 +46,7 @@ async fn start_forward_mode(
 #[tokio::test]
 async fn the_forward_mode_banner_says_how_to_stop_it() {
     let home = tempfile::tempdir().unwrap();
-    let (mut child, _addr, mut stderr) = start_forward_mode(home.path()).await;
+    let (mut child, _addr, mut stderr) = start_forward_mode(home.path(), &["--no-ui", "--no-capture"]).await;
     loop {
         let line = tokio::time::timeout(STEP, stderr.next_line()).await.unwrap().unwrap().expect("the banner");
         if line.trim_start().starts_with("capture ") {
@@ -58,12 +60,37 @@ async fn the_forward_mode_banner_says_how_to_stop_it() {
     assert!(child.wait().await.unwrap().success());
 }
 
+/// With a capture and the web UI, forward mode's banner names them in the order `proxy`'s does (capture, then web
+/// UI), then says how to stop it; it printed the web UI first.
+#[tokio::test]
+async fn the_forward_mode_banner_lists_capture_and_web_ui_as_proxy_does() {
+    let home = tempfile::tempdir().unwrap();
+    let capture = home.path().join("forward.jsonl");
+    let capture_arg = capture.to_str().unwrap();
+    let (mut child, _addr, mut stderr) =
+        start_forward_mode(home.path(), &["--ui", "127.0.0.1:0", "--capture", capture_arg]).await;
+    let mut heads = Vec::new();
+    loop {
+        let line = tokio::time::timeout(STEP, stderr.next_line()).await.unwrap().unwrap().expect("the banner");
+        let head: String = line.trim_start().split("  ").next().unwrap_or_default().to_owned();
+        if ["capture", "web UI"].contains(&head.as_str()) {
+            heads.push(head);
+        } else if head.starts_with("Ctrl-C stops") {
+            break;
+        }
+    }
+    assert_eq!(heads, ["capture", "web UI"]);
+    // SAFETY: sending SIGTERM to our own child process.
+    unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGTERM) };
+    assert!(child.wait().await.unwrap().success());
+}
+
 /// A plain HTTP request through forward mode to a host that refuses connections gets a 502, and stderr a
 /// `frametap: warning:` line naming the host and what to check; it used to be a tracing `WARN` line.
 #[tokio::test]
 async fn a_forward_mode_request_that_cannot_reach_its_host_is_a_frametap_warning() {
     let home = tempfile::tempdir().unwrap();
-    let (mut child, addr, mut stderr) = start_forward_mode(home.path()).await;
+    let (mut child, addr, mut stderr) = start_forward_mode(home.path(), &["--no-ui", "--no-capture"]).await;
     let (_held, closed) = ports::refusing_addr();
     let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
     tcp.write_all(

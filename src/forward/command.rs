@@ -36,12 +36,13 @@ pub async fn run(args: ProxyArgs) -> anyhow::Result<()> {
     let stop = crate::commands::shutdown::signal();
     crate::notice!("frametap proxy --forward");
     announce_browser_proxy(local, "relayed and captured", &intercept, &ca, &upstream_proxies);
-    if let Some(url) = session.ui_url() {
-        crate::notice!("  web UI                                      {url}");
-    }
+    // In the order `proxy` prints them.
     match &session.capture_path {
         Some(path) => crate::notice!("  capture                                     {}", path.display()),
         None => crate::notice!("  capture                                     off (--no-capture)"),
+    }
+    if let Some(url) = session.ui_url() {
+        crate::notice!("  web UI                                      {url}");
     }
     crate::commands::announce_ctrl_c(session.capture_path.is_some());
     let config = ProxyConfig {
