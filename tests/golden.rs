@@ -1,6 +1,7 @@
 //! Captures read back against golden files: the capture format is a public contract (docs/capture-format.md).
 //! Regenerate after an intended format change with `FRAMETAP_UPDATE_GOLDEN=1 cargo test --test golden` (one run
-//! writes every file: the compact form is made from the session just recorded, not from the file being rewritten).
+//! writes every file: the compact form is made from the session just recorded, not from the file being rewritten,
+//! and the copies of the JSON Lines ones in the capture reader's fuzz corpus).
 
 mod common;
 
@@ -59,6 +60,9 @@ fn check_golden(name: &str, text: &str, ports: &[u16]) -> String {
     let golden_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name);
     if std::env::var_os("FRAMETAP_UPDATE_GOLDEN").is_some() {
         std::fs::write(&golden_path, &actual).unwrap();
+        // The capture reader's fuzz corpus starts from the golden captures (tests/fuzz_corpus.rs checks the copy).
+        let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz_corpus/capture_reader").join(name);
+        std::fs::write(seed, &actual).unwrap();
     }
     let golden = std::fs::read_to_string(&golden_path)
         .unwrap_or_else(|e| panic!("{}: {e} (FRAMETAP_UPDATE_GOLDEN=1 creates it)", golden_path.display()));
