@@ -258,11 +258,12 @@ fn timeline(id: ConnId, report: &ConnReport, cut_short: bool, color: bool) -> St
     for record in &report.records {
         match record {
             Record::Open(open) => {
-                let status = open
-                    .response
-                    .as_ref()
-                    .map(|r| format!("HTTP {}", r.status))
-                    .unwrap_or_else(|| "no response".into());
+                let failed_after_101 = super::refused::failed_after_101(open);
+                let status = match &open.response {
+                    Some(_) if failed_after_101.is_some() => "HTTP 101, upgrade failed".to_owned(),
+                    Some(response) => format!("HTTP {}", response.status),
+                    None => "no response".to_owned(),
+                };
                 let rtt = open.handshake_ms.map(|ms| format!(", handshake {ms:.1} ms")).unwrap_or_default();
                 out.push_str(&format!(
                     "{} {} {} → {} ({status}{rtt})\n",
@@ -271,7 +272,9 @@ fn timeline(id: ConnId, report: &ConnReport, cut_short: bool, color: bool) -> St
                     open.request.path,
                     open.upstream.as_deref().unwrap_or("?")
                 ));
-                if let Some(error) = &open.error {
+                if let Some(failed) = failed_after_101 {
+                    out.push_str(&format!("  upgrade failed: {failed}\n"));
+                } else if let Some(error) = &open.error {
                     out.push_str(&format!("  upstream error: {error}\n"));
                 }
             }
