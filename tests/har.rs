@@ -1036,16 +1036,22 @@ fn a_close_time_out_of_range_is_warned_about_and_the_close_dated_otherwise() {
 /// never `1.4760000000000002` (seconds times 1000).
 #[test]
 fn an_imported_close_lasts_whole_microseconds() {
-    let har = json!({"log": {"creator": {"name": "HTTP Toolkit", "version": "1"}, "entries": [{
-        "startedDateTime": "2024-05-01T10:00:01.000Z", "time": 1.476,
-        "request": {"method": "GET", "url": "wss://example.test/ws", "headers": []},
-        "response": {"status": 101, "headers": []},
-        "_webSocketClose": {"code": 1000, "reason": ""},
-        "_webSocketMessages": []
-    }]}});
-    let (records, _) = har_to_records(&har).unwrap();
-    let close = records.iter().find_map(|r| if let Record::Close(c) = r { Some(c) } else { None }).unwrap();
-    assert_eq!(json!(close.duration_ms).to_string(), "1.476");
+    // Dated by startedDateTime + `time`, rounded to the microsecond as every other HAR time is: 1.001 ms is
+    // 1000.9999999999999 µs in floating point, which truncating made 1000.
+    for (time, micros) in [(1.476, 1476), (1.001, 1001)] {
+        let har = json!({"log": {"creator": {"name": "HTTP Toolkit", "version": "1"}, "entries": [{
+            "startedDateTime": "2024-05-01T10:00:01.000Z", "time": time,
+            "request": {"method": "GET", "url": "wss://example.test/ws", "headers": []},
+            "response": {"status": 101, "headers": []},
+            "_webSocketClose": {"code": 1000, "reason": ""},
+            "_webSocketMessages": []
+        }]}});
+        let (records, _) = har_to_records(&har).unwrap();
+        let close = records.iter().find_map(|r| if let Record::Close(c) = r { Some(c) } else { None }).unwrap();
+        assert_eq!(json!(close.duration_ms).to_string(), json!(time).to_string());
+        let started = Ts::from_micros(1_714_557_601_000_000).unwrap();
+        assert_eq!(close.ts.micros() - started.micros(), micros, "{:?}", close.ts);
+    }
 }
 
 /// A Chrome HAR of a WebSocket over HTTP/2 (RFC 8441): the extended CONNECT is answered 200, not 101, with a
