@@ -217,6 +217,9 @@ fn open_lines(open: &Open, layout: Layout) -> String {
         ),
         _ => (format!("{time} {conn}"), String::new()),
     };
+    if let Some(failed) = crate::inspect::refused::failed_after_101(open) {
+        return format!("{head}\n{failed_at} {}{after}: {failed}", paint.red("UPGRADE FAILED"));
+    }
     if let Some(error) = &open.error {
         return format!("{head}\n{failed_at} {}{after}: {error}", paint.red("UPSTREAM FAILED"));
     }

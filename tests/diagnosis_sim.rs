@@ -365,3 +365,41 @@ async fn a_client_closing_right_after_an_error_answer_is_told_about_it_through_t
     assert!(error["message"].as_str().unwrap().contains("4011"), "{error}");
     assert_eq!(rules(&d), offline);
 }
+
+/// The simulator's answer to an `echo` sent without a tracingId (the application heartbeat) is linked to it in the
+/// annotations, as answers paired by tracingId are: the reference gives an echo's answer as a
+/// `response`/`StructuredMessage` repeating its text. It used to be left unlinked.
+#[tokio::test]
+async fn an_echo_without_a_tracing_id_is_linked_to_its_answer() {
+    let token = "3f1c1a52-7a0e-4c0b-9d7e-2b1f9c1e0a11";
+    let (proxy, mut ws) = guest_session("", token).await;
+    for text in ["ping", "still there?"] {
+        send(&mut ws, json!({"action":"echo","token":token,"message":{"type":"Text","text":text}})).await;
+        let answer = read_text(&mut ws).await;
+        assert_eq!(
+            (&answer["type"], &answer["class"], &answer["body"]["text"]),
+            (&json!("response"), &json!("StructuredMessage"), &json!(text))
+        );
+        assert!(answer.get("tracingId").is_none(), "{answer}");
+    }
+    ws.close(None).await.unwrap();
+    drain(ws).await;
+    let (capture, _file, _dir) = proxy.stop().await;
+    let annotation = |seq: u64| {
+        capture
+            .records
+            .iter()
+            .find_map(|r| match r {
+                frametap::event::Record::Annotation(a) if a.conn == 1 && a.seq == seq => Some(a.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no annotation of frame #{seq}"))
+    };
+    // #1 configure, #2 its SessionResponse, then each echo and its answer.
+    for (request, answer) in [(3, 4), (5, 6)] {
+        let a = annotation(answer);
+        let paired = (a.details.get("paired_seq"), a.details.get("paired_action"));
+        assert_eq!(paired, (Some(&json!(request)), Some(&json!("echo"))), "{a:?}");
+        assert!(a.text.starts_with(&format!("StructuredMessage 200 ← #{request} echo in ")), "{}", a.text);
+    }
+}

@@ -60,3 +60,31 @@ fn frame_codec_corpus() {
 fn redact_corpus() {
     replay("redact");
 }
+
+/// The capture reader's corpus starts from the golden captures (docs/reliability.md, Fuzzing): each file in
+/// tests/golden/ has a copy of the same name in tests/fuzz_corpus/capture_reader/, kept byte for byte what the golden
+/// file is today, so the fuzzer starts from what frametap writes now (a copy once kept an old note wording).
+/// `FRAMETAP_UPDATE_GOLDEN=1 cargo test --test golden` writes the copies with the golden files.
+#[test]
+fn the_golden_captures_are_in_the_capture_reader_corpus_as_they_are_now() {
+    let golden_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&golden_dir).unwrap() {
+        let golden = entry.unwrap().path();
+        if golden.extension().is_none_or(|ext| ext != "jsonl") {
+            continue;
+        }
+        let seed = corpus_dir("capture_reader").join(golden.file_name().unwrap());
+        let copy = std::fs::read(&seed).unwrap_or_else(|e| {
+            panic!("{}: {e} (FRAMETAP_UPDATE_GOLDEN=1 cargo test --test golden writes it)", seed.display())
+        });
+        assert!(
+            copy == std::fs::read(&golden).unwrap(),
+            "{} is not {} as it is now: copy it again",
+            seed.display(),
+            golden.display()
+        );
+        checked += 1;
+    }
+    assert!(checked >= 2, "the golden captures were not found in {}", golden_dir.display());
+}

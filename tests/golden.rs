@@ -1,5 +1,7 @@
 //! Captures read back against golden files: the capture format is a public contract (docs/capture-format.md).
-//! Regenerate after an intended format change with `FRAMETAP_UPDATE_GOLDEN=1 cargo test --test golden`.
+//! Regenerate after an intended format change with `FRAMETAP_UPDATE_GOLDEN=1 cargo test --test golden` (one run
+//! writes every file: the compact form is made from the session just recorded, not from the file being rewritten,
+//! and the copies of the JSON Lines ones in the capture reader's fuzz corpus).
 
 mod common;
 
@@ -45,7 +47,9 @@ fn normalise(value: &mut Value, ports: &[u16]) {
     }
 }
 
-fn check_golden(name: &str, text: &str, ports: &[u16]) {
+/// Checks the capture `text`, normalised, against `tests/golden/<name>` (writing it first under
+/// FRAMETAP_UPDATE_GOLDEN), and returns the normalised text.
+fn check_golden(name: &str, text: &str, ports: &[u16]) -> String {
     let mut lines = Vec::new();
     for line in text.lines() {
         let mut value: Value = serde_json::from_str(line).unwrap();
@@ -56,6 +60,9 @@ fn check_golden(name: &str, text: &str, ports: &[u16]) {
     let golden_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name);
     if std::env::var_os("FRAMETAP_UPDATE_GOLDEN").is_some() {
         std::fs::write(&golden_path, &actual).unwrap();
+        // The capture reader's fuzz corpus starts from the golden captures (tests/fuzz_corpus.rs checks the copy).
+        let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz_corpus/capture_reader").join(name);
+        std::fs::write(seed, &actual).unwrap();
     }
     let golden = std::fs::read_to_string(&golden_path)
         .unwrap_or_else(|e| panic!("{}: {e} (FRAMETAP_UPDATE_GOLDEN=1 creates it)", golden_path.display()));
@@ -67,6 +74,7 @@ fn check_golden(name: &str, text: &str, ports: &[u16]) {
         let again: Value = serde_json::to_value(record).unwrap();
         assert_eq!(again, serde_json::from_str::<Value>(line).unwrap());
     }
+    actual
 }
 
 #[tokio::test]
@@ -119,7 +127,8 @@ async fn a_relayed_session_matches_the_golden_capture() {
         let open = common::open_of(&capture, 1);
         assert!(open.upstream_tcp_rtt_ms.is_some_and(|ms| ms > 0.0), "the kernel's round trip: {open:?}");
     }
-    check_golden("relayed-session.jsonl", &text, &[server.port(), proxy_port]);
+    let jsonl = check_golden("relayed-session.jsonl", &text, &[server.port(), proxy_port]);
+    check_compact_golden(&jsonl);
 }
 
 #[tokio::test]
@@ -138,19 +147,21 @@ async fn a_refused_upgrade_matches_the_golden_capture() {
 }
 
 /// The compact form (format version 2) is a contract too: the golden session converted to it must give the
-/// bytes of tests/golden/relayed-session.ftcap, and converted back, the golden JSON Lines byte for byte.
-#[test]
-fn the_golden_session_in_compact_form_is_pinned() {
+/// bytes of tests/golden/relayed-session.ftcap, and converted back, the golden JSON Lines byte for byte. `jsonl` is
+/// the session the test just recorded (equal to the golden file once checked), so under FRAMETAP_UPDATE_GOLDEN both
+/// files are written from it in one run; reading the JSON Lines file instead raced the test rewriting it.
+fn check_compact_golden(jsonl: &str) {
     use frametap::convert::{convert, ConvertCommand};
-    let golden_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
     let dir = tempfile::tempdir().unwrap();
-    let (compact, back) = (dir.path().join("session.ftcap"), dir.path().join("session.jsonl"));
+    let (recorded, compact, back) =
+        (dir.path().join("recorded.jsonl"), dir.path().join("session.ftcap"), dir.path().join("session.jsonl"));
+    std::fs::write(&recorded, jsonl).unwrap();
     let run = |input: &Path, output: &Path| {
         convert(&ConvertCommand { input: input.into(), output: output.into(), redact: false, partial: false }).unwrap()
     };
-    run(&golden_dir.join("relayed-session.jsonl"), &compact);
+    run(&recorded, &compact);
     let actual = std::fs::read(&compact).unwrap();
-    let golden_path = golden_dir.join("relayed-session.ftcap");
+    let golden_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/relayed-session.ftcap");
     if std::env::var_os("FRAMETAP_UPDATE_GOLDEN").is_some() {
         std::fs::write(&golden_path, &actual).unwrap();
     }
@@ -158,6 +169,8 @@ fn the_golden_session_in_compact_form_is_pinned() {
         .unwrap_or_else(|e| panic!("{}: {e} (FRAMETAP_UPDATE_GOLDEN=1 creates it)", golden_path.display()));
     assert!(actual == golden, "the compact form differs from {}", golden_path.display());
     run(&compact, &back);
-    let jsonl = std::fs::read(golden_dir.join("relayed-session.jsonl")).unwrap();
-    assert!(std::fs::read(&back).unwrap() == jsonl, "compact and back is the golden JSON Lines, byte for byte");
+    assert!(
+        std::fs::read(&back).unwrap() == jsonl.as_bytes(),
+        "compact and back is the golden JSON Lines, byte for byte"
+    );
 }

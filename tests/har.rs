@@ -676,16 +676,6 @@ fn export_matches_the_golden_har() {
 
 /// HTTP Toolkit's `"_webSocketClose": "aborted"` carries no time; `startedDateTime` + `time` can end before the
 /// messages do. The close is dated no earlier than the last message, so the diagnosis has no negative gap.
-/// The first diagnosis a fresh analysis derives from `records`, read offline.
-fn first_diagnosis(records: &[Record]) -> frametap::event::Diagnosis {
-    let mut analyzer = frametap::inspect::Analyzer::new(Default::default());
-    records
-        .iter()
-        .flat_map(|r| analyzer.observe(r, r.ts()))
-        .find_map(|r| if let Record::Diagnosis(d) = r { Some(d) } else { None })
-        .expect("a diagnosis")
-}
-
 #[test]
 fn an_aborted_http_toolkit_close_comes_after_the_messages() {
     let har = json!({"log": {"creator": {"name": "HTTP Toolkit", "version": "1"}, "entries": [{
@@ -704,7 +694,7 @@ fn an_aborted_http_toolkit_close_comes_after_the_messages() {
     assert!(Some(close.ts) >= last_frame, "close at {:?}, last message at {last_frame:?}", close.ts);
     assert!((close.duration_ms - 1100.0).abs() < 0.01, "{}", close.duration_ms);
     assert!(close.detail.as_deref().unwrap().contains("dated at the last message"), "{close:?}");
-    let diagnosis = first_diagnosis(&records);
+    let diagnosis = common::first_diagnosis(&records);
     let gap = diagnosis.details["preceding"]["gap_ms"].as_f64().unwrap();
     assert!(gap >= 0.0, "negative gap {gap} in {:?}", diagnosis.details);
 }
@@ -723,7 +713,7 @@ fn a_chrome_entry_that_never_connected_is_not_said_to_have_got_a_502_from_framet
     // The import writes the diagnosis beside the records, as the live proxy does (the web UI and a converted
     // capture show it), and it is what a fresh analysis derives.
     let imported = records.iter().find_map(|r| if let Record::Diagnosis(d) = r { Some(d.clone()) } else { None });
-    let diagnosis = first_diagnosis(&records);
+    let diagnosis = common::first_diagnosis(&records);
     assert_eq!(imported.as_ref(), Some(&diagnosis));
     let evidence = diagnosis.details["causes"][0]["evidence"].to_string();
     assert!(evidence.contains("the recording says it failed: net::ERR_CONNECTION_REFUSED"), "{evidence}");
@@ -759,7 +749,7 @@ fn a_har_close_that_does_not_say_who_closed_is_not_blamed_on_the_server() {
     assert!(close.initiator_unknown && close.closer().is_none(), "{close:?}");
     let line = serde_json::to_value(close).unwrap();
     assert_eq!(line["initiator_unknown"], true, "{line}");
-    let diagnosis = first_diagnosis(&records);
+    let diagnosis = common::first_diagnosis(&records);
     assert_eq!(diagnosis.details["initiator"], "unknown");
     let summary = diagnosis.details["summary"].as_str().unwrap();
     assert!(summary.starts_with("closed with 4000") && summary.contains("does not say by whom"), "{summary}");
@@ -797,7 +787,7 @@ fn close_frames_in_a_har_say_who_closed_first() {
         let close = records.iter().find_map(|r| if let Record::Close(c) = r { Some(c) } else { None }).unwrap();
         assert_eq!(close.closer(), Some(closer), "{close:?}");
         assert!(close.clean && close.code == Some(4000), "{close:?}");
-        let diagnosis = first_diagnosis(&records);
+        let diagnosis = common::first_diagnosis(&records);
         assert_eq!(diagnosis.details["initiator"], closer.as_str());
     }
     // Without `_webSocketClose`, the close frames alone make the close.
@@ -871,7 +861,7 @@ fn an_aborted_close_with_close_frames_is_told_from_the_frames() {
             "{detail}"
         );
         let imported = records.iter().find_map(|r| if let Record::Diagnosis(d) = r { Some(d.clone()) } else { None });
-        let d = first_diagnosis(&records);
+        let d = common::first_diagnosis(&records);
         assert_eq!(imported.as_ref(), Some(&d), "the import writes the diagnosis a fresh analysis derives");
         let text = serde_json::to_string(&d.details).unwrap();
         assert!(!text.contains("timeout") && !text.contains("timed out"), "no close timeout ran: {text}");
@@ -894,7 +884,7 @@ fn an_aborted_close_with_close_frames_is_told_from_the_frames() {
         assert!(close.clean, "{close:?}");
         let detail = close.detail.as_deref().unwrap();
         assert!(detail.contains("the server answered it; then the HAR records the connection as aborted"), "{detail}");
-        let d = first_diagnosis(&records);
+        let d = common::first_diagnosis(&records);
         let text = serde_json::to_string(&d.details).unwrap();
         assert!(!text.contains("timeout") && !text.contains("close-unanswered"), "{text}");
         assert_eq!(d.details["how"], "closed");
@@ -1046,16 +1036,22 @@ fn a_close_time_out_of_range_is_warned_about_and_the_close_dated_otherwise() {
 /// never `1.4760000000000002` (seconds times 1000).
 #[test]
 fn an_imported_close_lasts_whole_microseconds() {
-    let har = json!({"log": {"creator": {"name": "HTTP Toolkit", "version": "1"}, "entries": [{
-        "startedDateTime": "2024-05-01T10:00:01.000Z", "time": 1.476,
-        "request": {"method": "GET", "url": "wss://example.test/ws", "headers": []},
-        "response": {"status": 101, "headers": []},
-        "_webSocketClose": {"code": 1000, "reason": ""},
-        "_webSocketMessages": []
-    }]}});
-    let (records, _) = har_to_records(&har).unwrap();
-    let close = records.iter().find_map(|r| if let Record::Close(c) = r { Some(c) } else { None }).unwrap();
-    assert_eq!(json!(close.duration_ms).to_string(), "1.476");
+    // Dated by startedDateTime + `time`, rounded to the microsecond as every other HAR time is: 1.001 ms is
+    // 1000.9999999999999 µs in floating point, which truncating made 1000.
+    for (time, micros) in [(1.476, 1476), (1.001, 1001)] {
+        let har = json!({"log": {"creator": {"name": "HTTP Toolkit", "version": "1"}, "entries": [{
+            "startedDateTime": "2024-05-01T10:00:01.000Z", "time": time,
+            "request": {"method": "GET", "url": "wss://example.test/ws", "headers": []},
+            "response": {"status": 101, "headers": []},
+            "_webSocketClose": {"code": 1000, "reason": ""},
+            "_webSocketMessages": []
+        }]}});
+        let (records, _) = har_to_records(&har).unwrap();
+        let close = records.iter().find_map(|r| if let Record::Close(c) = r { Some(c) } else { None }).unwrap();
+        assert_eq!(json!(close.duration_ms).to_string(), json!(time).to_string());
+        let started = Ts::from_micros(1_714_557_601_000_000).unwrap();
+        assert_eq!(close.ts.micros() - started.micros(), micros, "{:?}", close.ts);
+    }
 }
 
 /// A Chrome HAR of a WebSocket over HTTP/2 (RFC 8441): the extended CONNECT is answered 200, not 101, with a

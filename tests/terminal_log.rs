@@ -438,3 +438,45 @@ async fn a_request_head_too_large_for_hyper_is_noted_in_the_log_and_the_capture(
     assert!(notes[1].message.contains(&big_addr.to_string()) && notes[1].message.contains("431"), "{notes:?}");
     drop(home);
 }
+
+/// An upgrade that failed after the upstream answered 101 (a wrong `Sec-WebSocket-Accept`): the live log printed only
+/// the error, and `inspect`'s timeline "HTTP 101" then "upstream error: …", which read as an upgrade that worked. Both
+/// now say the same: the 101 came, why it opened no WebSocket, and what to check.
+#[tokio::test]
+async fn a_101_that_opened_no_websocket_reads_the_same_in_the_log_and_in_inspect() {
+    use tokio::io::AsyncWriteExt as _;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            common::raw::read_head(&mut stream).await;
+            let answer = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                          Sec-WebSocket-Accept: AAAA\r\n\r\n";
+            let _ = stream.write_all(answer.as_bytes()).await;
+        }
+    });
+    let mut proxy = RunningProxy::start(&["--no-ui", "--upstream", &format!("ws://{upstream}")]).await;
+    let addr = proxy.banner.url.trim_start_matches("ws://").split('/').next().unwrap().parse().unwrap();
+    let (head, ws, _) = common::raw::connect(addr, "/chat", &[]).await;
+    assert!(head.starts_with("HTTP/1.1 502") && ws.is_none(), "{head}");
+    let lines = read_until(&mut proxy.stdout, |l| l.contains("FAILED")).await;
+    let logged = lines.last().unwrap().clone();
+    let capture = proxy.banner.capture.clone().expect("a capture");
+    let home = proxy.stop().await;
+    let said =
+        "the upstream answered 101, but the upgrade failed: the 101 came with Sec-WebSocket-Accept \"AAAA\", not \
+                the \"";
+    let what_to_do =
+        "A browser fails this upgrade too: check that the upstream URL is the WebSocket endpoint, and that \
+                      nothing between frametap and it (a proxy, a load balancer) answers the upgrade itself or \
+                      rewrites its headers";
+    assert!(logged.contains(" UPGRADE FAILED (") && logged.contains(said) && logged.ends_with(what_to_do), "{logged}");
+    let sentence = &logged[logged.find(said).unwrap()..];
+    let inspect =
+        common::binary::frametap_command().arg("inspect").arg(&capture).env("NO_COLOR", "1").output().unwrap();
+    let text = String::from_utf8_lossy(&inspect.stdout);
+    assert!(text.contains("(HTTP 101, upgrade failed"), "{text}");
+    assert!(text.contains(&format!("\n  upgrade failed: {sentence}\n")), "the log's words, in inspect too: {text}");
+    assert!(!text.contains("upstream error:"), "{text}");
+    drop(home);
+}

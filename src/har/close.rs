@@ -1,7 +1,7 @@
 //! How a HAR entry's WebSocket ended: HTTP Toolkit's `_webSocketClose` and the close frames among the messages,
 //! as one `close` record that says who closed first only when the HAR does; and a close message's payload.
 
-use super::times::ts_from_epoch_secs;
+use super::times::{ts_from_epoch_secs, whole_micros};
 use crate::event::{Close, ConnId, Frame, Opcode, Peer, Ts};
 use serde_json::Value;
 
@@ -115,7 +115,8 @@ fn close_time(close: &Value, entry: &Value, started: Ts, warn: &mut dyn FnMut(St
         return ts;
     }
     let time = &entry["time"];
-    let by_time = time.as_f64().and_then(|ms| Ts::from_micros(started.micros().checked_add((ms * 1000.0) as i64)?));
+    let by_time =
+        time.as_f64().and_then(|ms| Ts::from_micros(started.micros().checked_add(whole_micros(ms * 1000.0)?)?));
     let instead = if by_time.is_some() { "startedDateTime + the entry's `time`" } else { "startedDateTime" };
     if !stamp.is_null() {
         warn(format!("`_webSocketClose.timestamp` {}: the close is dated by {instead}", unusable(stamp)));

@@ -85,7 +85,9 @@ impl<'a> ConnRecords<'a> {
             .collect();
         let open = self.open();
         let first_ts = open.map(|o| o.ts).or_else(|| self.records.first().map(|(_, r)| r.ts()));
-        let last_ts = self.records.last().map(|(_, r)| r.ts());
+        // A failed upgrade's `open` is dated at the request but written once it failed: its entry lasts until then,
+        // as Chrome's entry for a failed request lasts until the failure.
+        let last_ts = self.records.last().map(|(_, r)| r.ts()).max(open.and_then(Open::failed_at));
         let span_micros = match (first_ts, last_ts) {
             (Some(a), Some(b)) => (b.micros() - a.micros()).max(0),
             _ => 0,
@@ -285,12 +287,16 @@ fn request_json(open: Option<&Open>) -> Value {
     })
 }
 
+/// The upgrade's answer as received: the relayed one, or a 101 that opened no WebSocket (kept next to the `error`
+/// saying why), shown as Chrome shows a failed request that got an answer: its status and headers, with `_error`.
+/// An upgrade that got no answer at all is Chrome's failed request: status 0 and `_error`.
 fn response_json(open: Option<&Open>) -> Value {
-    let Some(response) = open.and_then(|o| o.relayed_response()) else {
+    let error = open.and_then(|o| o.error.clone());
+    let Some(response) = open.and_then(|o| o.response.as_ref()) else {
         return json!({
             "status": 0, "statusText": "", "httpVersion": "", "cookies": [], "headers": [],
             "content": { "size": 0, "mimeType": "x-unknown" }, "redirectURL": "", "headersSize": -1, "bodySize": -1,
-            "_error": open.and_then(|o| o.error.clone()),
+            "_error": error,
         });
     };
     let status_text = http::StatusCode::from_u16(response.status).ok().and_then(|s| s.canonical_reason()).unwrap_or("");
@@ -305,7 +311,7 @@ fn response_json(open: Option<&Open>) -> Value {
         content["text"] = json!(b64);
         content["encoding"] = json!("base64");
     }
-    json!({
+    let mut out = json!({
         "status": response.status,
         "statusText": status_text,
         "httpVersion": "HTTP/1.1",
@@ -315,7 +321,11 @@ fn response_json(open: Option<&Open>) -> Value {
         "redirectURL": header(&response.headers, "location").unwrap_or(""),
         "headersSize": -1,
         "bodySize": 0,
-    })
+    });
+    if let Some(error) = error {
+        out["_error"] = json!(error);
+    }
+    out
 }
 
 /// Decodes `%XX` escapes and `+` (as HAR viewers show query values); bad escapes are kept as written.

@@ -188,6 +188,11 @@ pub(super) fn import_entry(
             .map(str::to_owned),
     });
     let messages = entry["_webSocketMessages"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let recorded_error = entry["response"]["_error"].as_str().filter(|e| !e.trim().is_empty());
+    // A 101 the recording says failed, with no message after it (frametap's export of a 101 whose
+    // Sec-WebSocket-Accept was wrong; Chrome's `_error` on a request that failed): it opened no WebSocket.
+    let failed_101 = recorded_status == 101 && recorded_error.is_some() && messages.is_empty();
+    let opened = status == 101 && !failed_101;
     let mut times = MessageClock::new(started, messages);
     let first_message_at = messages.first().and_then(|m| times.at(m).ok());
     let wait = entry["timings"]["wait"].as_f64().filter(|w| w.is_finite() && *w > 0.0);
@@ -204,18 +209,16 @@ pub(super) fn import_entry(
         },
         upstream: Some(format!("{ws_scheme}://{authority}{path}")),
         upstream_request: None,
-        error: (status == 0).then(|| {
-            entry["response"]["_error"].as_str().unwrap_or("the HAR records no response to the upgrade").to_owned()
-        }),
+        error: (status == 0 || failed_101)
+            .then(|| recorded_error.unwrap_or("the HAR records no response to the upgrade").to_owned()),
         response,
         handshake_ms,
         // A HAR records no kernel round trip.
         upstream_tcp_rtt_ms: None,
         // The entry's time: for an upgrade that failed, from the request to the failure.
-        failed_ms: (status != 101).then(|| entry["time"].as_f64().filter(|t| t.is_finite() && *t >= 0.0)).flatten(),
+        failed_ms: (!opened).then(|| entry["time"].as_f64().filter(|t| t.is_finite() && *t >= 0.0)).flatten(),
     })];
-    let mut missing =
-        missing_note(source, entry, &request_headers, status == 101, over_http2.then_some(recorded_status));
+    let mut missing = missing_note(source, entry, &request_headers, opened, over_http2.then_some(recorded_status));
     if wait.is_some() && handshake_ms.is_none() {
         missing.push_str(
             "; no handshake round trip either: its timings.wait runs past the first message (Chrome moves a \

@@ -18,7 +18,7 @@ pub(crate) fn ts_from_epoch_secs(secs: f64) -> Option<Ts> {
 }
 
 /// `micros` rounded, when it is a number an i64 holds (`as` would saturate a larger one, silently, and NaN to 0).
-fn whole_micros(micros: f64) -> Option<i64> {
+pub(super) fn whole_micros(micros: f64) -> Option<i64> {
     let micros = micros.round();
     (micros.is_finite() && micros.abs() < i64::MAX as f64).then_some(micros as i64)
 }

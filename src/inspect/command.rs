@@ -305,7 +305,12 @@ impl ConnReport {
 
 /// A connection's `open` as the timeline heads it: the request, where it went, and how the upstream answered.
 fn open_line(id: ConnId, open: &Open, color: bool) -> String {
-    let status = open.response.as_ref().map(|r| format!("HTTP {}", r.status)).unwrap_or_else(|| "no response".into());
+    let failed_after_101 = super::refused::failed_after_101(open);
+    let status = match &open.response {
+        Some(_) if failed_after_101.is_some() => "HTTP 101, upgrade failed".to_owned(),
+        Some(response) => format!("HTTP {}", response.status),
+        None => "no response".to_owned(),
+    };
     let rtt = open.handshake_ms.map(|ms| format!(", handshake {ms:.1} ms")).unwrap_or_default();
     let mut line = format!(
         "{} {} {} → {} ({status}{rtt})\n",
@@ -314,7 +319,9 @@ fn open_line(id: ConnId, open: &Open, color: bool) -> String {
         open.request.path,
         open.upstream.as_deref().unwrap_or("?")
     );
-    if let Some(error) = &open.error {
+    if let Some(failed) = failed_after_101 {
+        line.push_str(&format!("  upgrade failed: {failed}\n"));
+    } else if let Some(error) = &open.error {
         line.push_str(&format!("  upstream error: {error}\n"));
     }
     line

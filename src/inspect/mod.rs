@@ -15,7 +15,7 @@ pub mod handshake;
 mod history;
 pub mod jwt;
 pub mod reassembly;
-mod refused;
+pub mod refused;
 mod rejected;
 pub mod report;
 pub mod rfc6455;

@@ -27,6 +27,28 @@ pub(super) fn why_refused(open: &Open, profile: &dyn Profile) -> Option<String> 
     Some(format!("the upstream refused the upgrade with HTTP {status}{hint}"))
 }
 
+/// What the terminal log and `inspect`'s timeline both say of an upgrade that failed after the upstream answered 101
+/// (an `open` keeping that 101 next to its `error`: a wrong or missing `Sec-WebSocket-Accept`): that the 101 came,
+/// why it opened no WebSocket, and what to do. `None` for any other `open`.
+pub fn failed_after_101(open: &Open) -> Option<String> {
+    let error = open.error.as_deref()?;
+    open.response.as_ref().filter(|response| response.status == 101)?;
+    // The proxy's error names the request first ("the upgrade request to URL failed: "); what failed is the 101.
+    let why = match error.split_once(" failed: ") {
+        Some((request, why)) if request.starts_with("the upgrade request to ") => why,
+        _ => error,
+    };
+    let why = match why.strip_prefix("the upstream answered 101 ") {
+        Some(rest) => format!("the 101 came {rest}"),
+        None => why.to_owned(),
+    };
+    Some(format!(
+        "the upstream answered 101, but the upgrade failed: {why}. A browser fails this upgrade too: check that the \
+         upstream URL is the WebSocket endpoint, and that nothing between frametap and it (a proxy, a load balancer) \
+         answers the upgrade itself or rewrites its headers"
+    ))
+}
+
 /// A redirect answering the upgrade: where it points, that browsers do not follow it (the WebSocket standard
 /// has the handshake fail on any redirect), and the WebSocket URL to connect to instead when it names a host.
 fn redirect_hint(location: Option<&str>) -> String {

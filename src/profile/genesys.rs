@@ -68,6 +68,9 @@ pub struct Genesys {
     session: Session,
     /// Requests by tracingId, until their response arrives.
     pending: HashMap<String, Pending>,
+    /// `echo` requests sent without a tracingId, oldest first, with their `message.text`, until answered: the
+    /// answer to an echo is a `response`/`StructuredMessage` with that text (reference, "Server → client frames").
+    untraced_echoes: std::collections::VecDeque<(Pending, String)>,
     /// The upstream lint finding, kept for the close analysis.
     upstream_finding: Option<Finding>,
     /// The upgrade failed without an answer to relay (DNS, refused, timeout, or an answer that opens no WebSocket):
@@ -223,6 +226,13 @@ impl Genesys {
                         self.pending.clear();
                     }
                     self.pending.insert(id, Pending { seq: frame.seq, ts: frame.ts, action: action.clone() });
+                } else if action == "echo" {
+                    if self.untraced_echoes.len() >= MAX_PENDING {
+                        self.untraced_echoes.pop_front();
+                    }
+                    let text = fields.get("message").and_then(|m| m.get("text")).and_then(Value::as_str);
+                    let pending = Pending { seq: frame.seq, ts: frame.ts, action: action.clone() };
+                    self.untraced_echoes.push_back((pending, text.unwrap_or("ping").to_owned()));
                 }
                 if CONFIGURE_ACTIONS.contains(&action.as_str()) {
                     let token = fields.get("token").and_then(Value::as_str).map(str::to_owned);
@@ -261,17 +271,22 @@ impl Genesys {
         if !CLASSES.contains(&class.as_str()) {
             line.push_str(" (unknown class)");
         }
-        let mut answered = None;
-        if let Some(id) = &tracing_id {
-            details.insert("tracing_id".into(), json!(id));
-            if let Some(request) = self.pending.remove(id) {
-                let latency_ms = frame.ts.secs_since(request.ts) * 1000.0;
-                details.insert("paired_seq".into(), json!(request.seq));
-                details.insert("paired_action".into(), json!(request.action));
-                details.insert("latency_ms".into(), json!((latency_ms * 10.0).round() / 10.0));
-                line.push_str(&format!(" ← #{} {} in {latency_ms:.0} ms", request.seq, request.action));
-                answered = Some((request.seq, request.action));
+        let request = match &tracing_id {
+            Some(id) => {
+                details.insert("tracing_id".into(), json!(id));
+                self.pending.remove(id)
             }
+            None if kind == "response" && class == "StructuredMessage" => self.untraced_echo_answered_by(&body),
+            None => None,
+        };
+        let mut answered = None;
+        if let Some(request) = request {
+            let latency_ms = frame.ts.secs_since(request.ts) * 1000.0;
+            details.insert("paired_seq".into(), json!(request.seq));
+            details.insert("paired_action".into(), json!(request.action));
+            details.insert("latency_ms".into(), json!((latency_ms * 10.0).round() / 10.0));
+            line.push_str(&format!(" ← #{} {} in {latency_ms:.0} ms", request.seq, request.action));
+            answered = Some((request.seq, request.action));
         }
         self.follow_session(frame.seq, &kind, &class, code, &body, answered.as_ref());
         if class == "SessionResponse" {
@@ -286,6 +301,14 @@ impl Genesys {
         }
         let signal = signal_for(&class, code, &body, answered.as_ref());
         Reading { text: line, details, findings: Vec::new(), signal }
+    }
+
+    /// The oldest `echo` sent without a tracingId that a `response`/`StructuredMessage` carrying no tracingId
+    /// answers: the first whose `message.text` is the answer's `text` (an echo's answer repeats it, normally "ping").
+    fn untraced_echo_answered_by(&mut self, body: &Value) -> Option<Pending> {
+        let text = body.get("text").and_then(Value::as_str)?;
+        let at = self.untraced_echoes.iter().position(|(_, sent)| sent == text)?;
+        self.untraced_echoes.remove(at).map(|(request, _)| request)
     }
 
     /// Follows the session through a server response (frame `seq`): a SessionResponse confirms it (whatever

@@ -202,3 +202,13 @@ pub async fn start_echo_server() -> SocketAddr {
     });
     addr
 }
+
+/// The first diagnosis a fresh analysis derives from `records`, read offline.
+pub fn first_diagnosis(records: &[Record]) -> frametap::event::Diagnosis {
+    let mut analyzer = frametap::inspect::Analyzer::new(Default::default());
+    records
+        .iter()
+        .flat_map(|r| analyzer.observe(r, r.ts()))
+        .find_map(|r| if let Record::Diagnosis(d) = r { Some(d) } else { None })
+        .expect("a diagnosis")
+}
