@@ -534,6 +534,9 @@ async fn refused_upgrades_dropped_closes_annotations_tokens_and_notes_render() {
     assert!(dropped.contains("1000 by server") && dropped.contains("client dropped TCP"), "{dropped}");
 
     page.click("#conn-list li[data-conn=\"1\"]").await.unwrap();
+    // No frame table to wait for: it says why there is none (it said "No frames yet." of an upgrade that failed).
+    page.wait_for("document.getElementById('table-note').textContent.includes('never opened')", WAIT).await.unwrap();
+    assert_eq!(text(&page, "#table-note").await, "No frames: the WebSocket never opened (the Close tab says why).");
     page.click("#tabs [data-tab=\"close\"]").await.unwrap();
     page.wait_for("document.getElementById('close-card')?.textContent.includes('never opened')", WAIT).await.unwrap();
     let card = text(&page, "#close-card").await;

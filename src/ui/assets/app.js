@@ -1,6 +1,7 @@
 // frametap UI: live state from /api/stream, the connection list, the frame table, filters and tabs.
 import {
-  el, duration, isTyping, frameText, frameDetail, closeCard, tokensPanel, connectionPanel, countdownText,
+  el, duration, isTyping, frameText, frameDetail, closeCard, tokensPanel, connectionPanel, countdownText, neverOpened,
+  unclosed,
 } from './views.js';
 import { parseExact } from './json.js';
 import { renderList } from './connlist.js';
@@ -317,6 +318,15 @@ function rowFor(seq) { return table.conn && table.conn === state.conns.get(state
 
 /** Draws the selected connection's frames: all of them again (`full`: another connection, filters, flags), or only
  * those that arrived since the last draw. The table holds every matching frame; only the rows in view are drawn. */
+/** What the frame table says when it shows no frame of `c`: why there is none. */
+function noFramesText(c) {
+  if (c.frames.length) return 'No frame matches the filters.';
+  if (neverOpened(c)) return 'No frames: the WebSocket never opened (the Close tab says why).';
+  if (c.close) return 'No frames: the connection ended before any was sent.';
+  if (unclosed(c, state)) return 'No frames recorded.';
+  return 'No frames yet.';
+}
+
 function renderTable(full) {
   const c = state.conns.get(state.selected);
   const note = $('table-note');
@@ -329,7 +339,7 @@ function renderTable(full) {
     table.append(fresh);
   }
   c.rendered = c.frames.length;
-  note.textContent = table.length ? '' : c.frames.length ? 'No frame matches the filters.' : 'No frames yet.';
+  note.textContent = table.length ? '' : noFramesText(c);
   renderConnHeader(c);
   if (state.autoScroll) table.scrollToEnd(); else table.draw();
   $('jump-latest').hidden = state.autoScroll;

@@ -1,7 +1,7 @@
 // frametap UI: the connection list, updated in place: one entry per connection, keyed by its id, built once and then
 // only changed where its text changed, so an entry under the mouse (a click is a press and a release on the same
 // element) and keyboard focus survive records arriving.
-import { el, duration, unclosed, closer, stillLoading } from './views.js';
+import { el, duration, unclosed, closer, stillLoading, neverOpened } from './views.js';
 
 function connState(c, missing, loading) {
   if (c.open?.error) return ['failed', 'bad'];
@@ -26,10 +26,10 @@ function describe(c, session) {
   else try { if (upstream) upstream = new URL(upstream).host || upstream; } catch { /* keep as is */ }
   // A refused or failed upgrade never opened: its duration is from the request to the failure (the handshake's
   // in a capture older than `failed_ms`), and it does not tick.
-  const neverOpened = c.open?.error || (c.open?.response && c.open.response.status !== 101);
+  const failed = neverOpened(c);
   // Only a live connection's duration ticks; one a saved file holds no close for lasted at least what the file shows.
-  const since = !c.close && !neverOpened && !missing && !loading && c.open ? c.open.ts : null;
-  const dur = c.close ? duration(c.close.duration_ms) : neverOpened ? duration(c.open.failed_ms ?? c.open.handshake_ms ?? 0)
+  const since = !c.close && !failed && !missing && !loading && c.open ? c.open.ts : null;
+  const dur = c.close ? duration(c.close.duration_ms) : failed ? duration(c.open.failed_ms ?? c.open.handshake_ms ?? 0)
     : missing ? (missing.ms != null ? `≥ ${duration(missing.ms)}` : '') : since ? duration(Date.now() - Date.parse(since)) : '';
   const closeInfo = c.close ? `${c.close.code != null ? c.close.code : c.close.clean === false ? 'drop' : 'no code'} by ${closer(c.close)}` : '';
   // A side that ended TCP without answering the close, when it is not the closer itself.

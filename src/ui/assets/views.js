@@ -303,6 +303,11 @@ export function stillLoading(session) {
   return session.source === 'file' && !session.loaded;
 }
 
+/** A refused or failed upgrade: the WebSocket never opened. */
+export function neverOpened(conn) {
+  return Boolean(conn.open?.error || (conn.open?.response && conn.open.response.status !== 101));
+}
+
 /**
  * A connection a saved file (`frametap ui FILE`) holds no close for: why, and how long it is known to have lasted
  * (from its open to the capture's end when the capture ended while it was open, else to its own last record). Null
@@ -310,8 +315,7 @@ export function stillLoading(session) {
  * upgrade that never opened.
  */
 export function unclosed(conn, session) {
-  if (session.source !== 'file' || stillLoading(session) || conn.close || !conn.open || conn.open.error) return null;
-  if (conn.open.response && conn.open.response.status !== 101) return null;
+  if (session.source !== 'file' || stillLoading(session) || conn.close || !conn.open || neverOpened(conn)) return null;
   const imported = session.meta?.mode === 'import';
   const end = session.end;
   // A frametap capture with its end record: the writer would have written the close before the end.
@@ -342,7 +346,7 @@ export function closeCard(conn, selectFrame, session = {}) {
   }
   if (!conn.close && !d) return el('p.muted.empty', { text: conn.open ? 'This connection is still open.' : 'Select a connection.' });
   const dd = d || {};
-  const neverOpened = dd.opened === false;
+  const unopened = dd.opened === false;
   const code = dd.code ?? c.code;
   const initiator = dd.initiator ?? closer(c);
   const clean = dd.clean ?? c.clean;
@@ -351,14 +355,14 @@ export function closeCard(conn, selectFrame, session = {}) {
   const reason = dd.reason ?? c.reason;
   const dropper = dd.dropped_by ?? c.dropped_by;
   const detail = dd.detail ?? c.detail;
-  const title = neverOpened ? `WebSocket never opened${dd.status != null ? ` (HTTP ${dd.status})` : ''}` : code != null ? `Close ${code}` : clean === false ? 'Connection dropped' : 'Closed';
+  const title = unopened ? `WebSocket never opened${dd.status != null ? ` (HTTP ${dd.status})` : ''}` : code != null ? `Close ${code}` : clean === false ? 'Connection dropped' : 'Closed';
   const card = el('div.close-card', { id: 'close-card' },
-    el('h3', null, title, ' ', el('span.meaning', { text: neverOpened ? '' : meaning })),
+    el('h3', null, title, ' ', el('span.meaning', { text: unopened ? '' : meaning })),
     dd.summary ? el('p.summary', { text: dd.summary }) : null,
     el('table.kv', null,
-      row2(neverOpened ? 'refused by' : 'closed by', el('span.who', { text: initiator || '?' })),
-      neverOpened ? null : row2('reason', reason ? el('span', { text: reason }) : el('span.muted', { text: 'none given' })),
-      neverOpened ? null : row2('how', el('span.how' + (clean === false ? '.warn-text' : ''), { text: howItEnded(dd, c) })),
+      row2(unopened ? 'refused by' : 'closed by', el('span.who', { text: initiator || '?' })),
+      unopened ? null : row2('reason', reason ? el('span', { text: reason }) : el('span.muted', { text: 'none given' })),
+      unopened ? null : row2('how', el('span.how' + (clean === false ? '.warn-text' : ''), { text: howItEnded(dd, c) })),
       dropper ? row2('dropped TCP', el('span', { text: dropper })) : null,
       detail ? row2('detail', el('span', { text: detail })) : null,
       row2('duration', el('span', { text: duration(dd.duration_ms ?? c.duration_ms) })),
@@ -372,7 +376,7 @@ export function closeCard(conn, selectFrame, session = {}) {
     p.preview ? el('pre.text.small', { text: p.preview }) : null,
     kvTable(p, ['seq', 'from', 'opcode', 'preview', 'gap_ms']));
   if (d) {
-    if (!neverOpened) {
+    if (!unopened) {
       card.append(sideFrame('Preceding frame', dd.preceding, true) || el('p.muted', { text: 'No data frame preceded the close.' }));
       card.append(sideFrame('Last frame from the other side', dd.other_side_last, false) || '');
     }
