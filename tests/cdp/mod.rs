@@ -6,6 +6,7 @@
 #![allow(dead_code)] // each test file uses a different part of it
 
 pub mod fixtures;
+pub mod read;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
