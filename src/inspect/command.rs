@@ -98,7 +98,8 @@ pub fn inspect(cmd: &InspectCommand, color: bool) -> Result<InspectOutput> {
     let wanted = Wanted { conn: cmd.conn, text: !cmd.json, color };
     // The records no connection owns (meta, end, session notes): what the report's heading needs.
     let mut capture = CaptureFile::default();
-    let mut ids: Vec<ConnId> = Vec::new();
+    // The connections in order of their first record.
+    let (mut ids, mut seen): (Vec<ConnId>, std::collections::BTreeSet<ConnId>) = Default::default();
     let mut reports: BTreeMap<ConnId, ConnReport> = BTreeMap::new();
     let mut analyzer: Option<Analyzer> = None;
     while let Some(record) = input.next_record().with_context(unusable)? {
@@ -110,10 +111,8 @@ pub fn inspect(cmd: &InspectCommand, color: bool) -> Result<InspectOutput> {
             };
             Analyzer::new(options_recorded_in(command, &cmd.analysis))
         });
-        if let Some(id) = record.conn() {
-            if !ids.contains(&id) {
-                ids.push(id);
-            }
+        if let Some(id) = record.conn().filter(|id| seen.insert(*id)) {
+            ids.push(id);
         }
         observe(analyzer, record, &wanted, &mut reports, &mut capture);
     }
