@@ -246,20 +246,28 @@ fn capture_to_capture_file(cmd: &ConvertCommand, format: CaptureFormat) -> Resul
     })
 }
 
-/// Copies the records of IN to `copy` as they are read; its `end` records last, if IN is complete, else (with
-/// `--partial`) a `convert-partial` note and a fresh `end`. Returns the warnings, and whether it repaired IN.
+/// Copies the records of IN to `copy` as they are read. An `end` record is held until a record follows it (one
+/// in the middle of a joined capture stays where it was); the last is written if IN is complete, else (with
+/// `--partial`) a `convert-partial` note and a fresh `end` take its place. Returns the warnings, and whether it
+/// repaired IN.
 fn copy_capture(
     cmd: &ConvertCommand,
     mut stream: crate::capture::CaptureStream<std::fs::File>,
     copy: &mut CaptureCopy,
 ) -> Result<(Vec<String>, bool)> {
     let unusable = || format!("{} is not a usable frametap capture", cmd.input.display());
-    let mut summary = CaptureFile::default();
+    // Every `end` record of IN (what it says was lost), and those not yet followed by another record.
+    let (mut summary, mut held) = (CaptureFile::default(), Vec::new());
     let (mut counts, mut last_ts) = (RecordCounts::default(), None);
     while let Some(record) = stream.next_record().with_context(unusable)? {
         if matches!(record, Record::End(_)) {
-            summary.records.push(record);
+            summary.records.push(record.clone());
+            held.push(record);
             continue;
+        }
+        for end in held.drain(..) {
+            counts.add(end.kind());
+            copy.write(end)?;
         }
         counts.add(record.kind());
         last_ts = Some(record.ts());
@@ -275,7 +283,7 @@ fn copy_capture(
             warnings.push(message);
             vec![note, end]
         }
-        None => summary.records,
+        None => held,
     };
     for record in tail {
         copy.write(record)?;

@@ -242,18 +242,19 @@ async fn a_redacted_copy_of_a_compact_capture_stays_compact() {
 }
 
 #[test]
-fn a_large_compact_capture_converts_to_json_lines_as_it_is_read_not_held_in_memory() {
+fn a_joined_capture_converts_with_its_records_in_place() {
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/relayed-session.jsonl");
+    let session = std::fs::read_to_string(golden).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("load.ftcap");
-    let size = common::large::write_load_capture(&path);
-    let lines = dir.path().join("load.jsonl");
-    let mut command = common::binary::frametap_command();
-    command.args(["convert".as_ref(), path.as_os_str(), lines.as_os_str()]).stdout(std::process::Stdio::null());
-    let peak = common::large::peak_rss_of(command);
-    let converted = read_capture(&lines).unwrap();
-    let frames = converted.records.iter().filter(|r| matches!(r, Record::Frame(_))).count() as u64;
-    assert_eq!(frames, common::large::LOAD_FRAMES);
-    assert!(converted.has_end && converted.problems.is_empty(), "{:?}", converted.problems);
-    assert!(!dir.path().join("load.jsonl.part").exists(), "the part file became OUT");
-    assert!(peak < size / 3, "convert peaked at {} MiB for a {} MiB capture", peak >> 20, size >> 20);
+    let joined = dir.path().join("joined.jsonl");
+    // The second session's connection numbers follow the first's, as a join by hand would renumber them.
+    let second = session.replace("\"conn\":1,", "\"conn\":101,");
+    std::fs::write(&joined, format!("{session}{second}")).unwrap();
+    let compact = dir.path().join("joined.ftcap");
+    convert_file(&joined, &compact);
+    let kinds =
+        |path: &Path| -> Vec<&'static str> { read_capture(path).unwrap().records.iter().map(Record::kind).collect() };
+    let original = kinds(&joined);
+    assert_eq!(original.iter().filter(|kind| **kind == "end").count(), 2);
+    assert_eq!(kinds(&compact), original);
 }

@@ -1100,19 +1100,3 @@ fn a_redacted_copy_gives_a_fragmented_message_its_redacted_lengths() {
     assert_ne!(message.len(), head.len() + tail.len());
     assert_eq!(preceding["preview"], String::from_utf8(message).unwrap());
 }
-
-#[test]
-fn a_large_capture_is_redacted_as_it_is_read_not_held_in_memory() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("load.ftcap");
-    let size = common::large::write_load_capture(&path);
-    let copy = dir.path().join("copy.ftcap");
-    let mut command = common::binary::frametap_command();
-    command.args(["redact".as_ref(), path.as_os_str(), copy.as_os_str()]).stderr(std::process::Stdio::null());
-    let peak = common::large::peak_rss_of(command);
-    let redacted = frametap::capture::read_capture(&copy).unwrap();
-    let frames = redacted.records.iter().filter(|r| matches!(r, Record::Frame(_))).count() as u64;
-    assert_eq!(frames, common::large::LOAD_FRAMES);
-    assert!(redacted.has_end && redacted.problems.is_empty(), "{:?}", redacted.problems);
-    assert!(peak < size / 3, "redact peaked at {} MiB for a {} MiB capture", peak >> 20, size >> 20);
-}

@@ -40,8 +40,9 @@ pub fn write_load_capture(path: &Path) -> u64 {
     size
 }
 
-/// Runs `command` (stderr discarded unless redirected) and returns its peak resident memory in bytes, from
-/// `wait4` (Linux's `ru_maxrss`, in KiB); the command must succeed.
+/// Runs `command` and returns its peak resident memory in bytes, from `wait4` (Linux's `ru_maxrss`, in KiB); the
+/// command must succeed. That peak starts from the spawning process's own (the child begins as its copy), so the
+/// caller must keep its memory small: see tests/large_captures.rs.
 pub fn peak_rss_of(mut command: std::process::Command) -> u64 {
     // Reaped by wait4 below, which also gives its peak memory (std's wait does not).
     #[allow(clippy::zombie_processes)]
