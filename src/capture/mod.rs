@@ -5,12 +5,13 @@
 pub(crate) mod compact;
 mod consistency;
 mod reader;
+mod stream;
 mod writer;
 
 pub use reader::{
-    open_capture, parse_capture, parse_capture_bytes, read_capture, CaptureFile, CaptureStream, Place, ProblemKind,
-    ReadEnd, ReadProblem,
+    open_capture, parse_capture, parse_capture_bytes, read_capture, CaptureFile, Place, ProblemKind, ReadProblem,
 };
+pub use stream::{CaptureStream, ReadEnd};
 pub use writer::CaptureWriter;
 
 /// The format version of a capture whose frames may be in compact form.

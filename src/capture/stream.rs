@@ -1,0 +1,232 @@
+//! Reads a capture record by record (JSON Lines, and version 2's compact frame records) from a window holding
+//! about one record, so that no command holds a whole file: a cut-off last record is tolerated, corrupt ones are
+//! reported and skipped, and each record goes through the consistency checks ([`super::consistency`]).
+
+use super::compact::{self, DecodeError};
+use super::consistency::Consistency;
+use super::reader::{CaptureFile, Place, ProblemKind, ReadProblem};
+use super::NEWEST_VERSION;
+use crate::event::{Record, FORMAT_NAME};
+use anyhow::{bail, Result};
+
+/// How much more of the input a [`CaptureStream`] reads when the record it is at runs past what it holds.
+pub(super) const READ_STEP: usize = 64 * 1024;
+
+/// Reads a capture record by record: JSON lines, and after a version 2 `meta` record also compact frame records.
+/// It holds the record being read and no more; each record goes through the consistency checks as it is read,
+/// and what could not be read, or was left out, is reported by [`CaptureStream::finish`].
+pub struct CaptureStream<R> {
+    input: R,
+    /// Bytes read and not yet parsed start at `window[pos]`; `window[0]` is at byte `offset` of the input.
+    window: Vec<u8>,
+    pos: usize,
+    offset: usize,
+    at_eof: bool,
+    line: usize,
+    compact_allowed: bool,
+    consistency: Consistency,
+    problems: Vec<ReadProblem>,
+    has_end: bool,
+    admitted: u64,
+}
+
+/// What a whole read of a capture found besides its records: see [`CaptureFile`]'s fields of the same names.
+pub struct ReadEnd {
+    pub problems: Vec<ReadProblem>,
+    pub has_end: bool,
+}
+
+impl<R: std::io::Read> CaptureStream<R> {
+    pub fn new(input: R) -> Self {
+        CaptureStream {
+            input,
+            window: Vec::new(),
+            pos: 0,
+            offset: 0,
+            at_eof: false,
+            line: 0,
+            compact_allowed: false,
+            consistency: Consistency::default(),
+            problems: Vec::new(),
+            has_end: false,
+            admitted: 0,
+        }
+    }
+
+    /// The next record kept, or `None` at the end of the input. Fails when the input cannot be read, or its
+    /// `meta` record names another format or a newer version.
+    pub fn next_record(&mut self) -> Result<Option<Record>> {
+        loop {
+            let Some((record, place)) = self.next_parsed()? else { return Ok(None) };
+            if self.consistency.admit(&record, place, &mut self.problems) {
+                self.has_end = matches!(record, Record::End(_));
+                self.admitted += 1;
+                return Ok(Some(record));
+            }
+        }
+    }
+
+    /// Ends the read: what could not be read, was left out or was kept with a warning, in file order, and whether
+    /// the capture ended with its `end` record. Fails when nothing in it was a frametap record.
+    pub fn finish(self) -> Result<ReadEnd> {
+        let mut problems = self.problems;
+        self.consistency.finish(&mut problems);
+        // The checks' summaries name the first record they are about: in file order with the rest.
+        problems.sort_by_key(|problem| problem.line);
+        if self.admitted == 0 {
+            match problems.first() {
+                Some(problem) => bail!("no line is a frametap record ({problem})"),
+                None => bail!("the file is empty"),
+            }
+        }
+        Ok(ReadEnd { problems, has_end: self.has_end })
+    }
+
+    /// Reads every record into a [`CaptureFile`].
+    pub fn collect(mut self) -> Result<CaptureFile> {
+        let mut records = Vec::new();
+        while let Some(record) = self.next_record()? {
+            records.push(record);
+        }
+        let ReadEnd { problems, has_end } = self.finish()?;
+        Ok(CaptureFile { records, problems, has_end })
+    }
+
+    /// The next record that parses, before the consistency checks; records that do not parse become problems.
+    fn next_parsed(&mut self) -> Result<Option<(Record, Place)>> {
+        loop {
+            // Between records, what was parsed is let go of: the window holds about one record.
+            if self.pos > READ_STEP {
+                self.window.drain(..self.pos);
+                self.offset += self.pos;
+                self.pos = 0;
+            }
+            if self.pos == self.window.len() && !self.read_more()? {
+                return Ok(None);
+            }
+            self.line += 1;
+            let start = self.offset + self.pos;
+            if self.compact_allowed && self.window[self.pos] == compact::TAG {
+                if let Some(frame) = self.compact_frame(start)? {
+                    return Ok(Some((Record::Frame(frame), Place::compact_frame(self.line, start))));
+                }
+                continue;
+            }
+            let (end, cut_off) = self.line_end()?;
+            let text = String::from_utf8_lossy(&self.window[self.pos..end]).into_owned();
+            self.pos = (end + 1).min(self.window.len());
+            if text.trim().is_empty() {
+                continue;
+            }
+            let place = Place::json(self.line, self.compact_allowed.then_some(start));
+            match serde_json::from_str::<Record>(&text) {
+                Ok(record) => {
+                    if let Record::Meta(meta) = &record {
+                        if meta.format != FORMAT_NAME {
+                            bail!("line {}: format is {:?}, expected {FORMAT_NAME:?}", self.line, meta.format);
+                        }
+                        if meta.version > NEWEST_VERSION {
+                            bail!(
+                                "capture format version {} is newer than this frametap reads ({NEWEST_VERSION}): upgrade frametap",
+                                meta.version
+                            );
+                        }
+                        self.compact_allowed = meta.version >= super::COMPACT_VERSION;
+                    }
+                    return Ok(Some((record, place)));
+                }
+                Err(e) => {
+                    let kind = if cut_off { ProblemKind::CutOff } else { ProblemKind::Corrupt };
+                    self.problems.push(ReadProblem::new(place, kind, e.to_string()))
+                }
+            }
+        }
+    }
+
+    /// The compact frame record at `pos` (which starts at byte `start` of the input); `None` when it is damaged, after
+    /// reporting it and moving on to the next JSON record.
+    fn compact_frame(&mut self, start: usize) -> Result<Option<crate::event::Frame>> {
+        let error = loop {
+            match compact::decode(&self.window[self.pos..]) {
+                Ok((frame, used)) => {
+                    self.pos += used;
+                    return Ok(Some(frame));
+                }
+                Err(DecodeError::Truncated) if !self.at_eof => {
+                    self.read_more()?;
+                }
+                Err(error) => break error,
+            }
+        };
+        let truncated = error == DecodeError::Truncated;
+        // Nothing marks where a damaged binary record ends: go on at the next JSON line.
+        let at_end = !self.skip_to_json_record()?;
+        let message = match error {
+            DecodeError::Truncated if at_end => "the file ends inside it".to_owned(),
+            DecodeError::Truncated => "it is cut short".to_owned(),
+            DecodeError::Corrupt(why) => why,
+        };
+        let skipped = self.offset + self.pos - start;
+        let kind = if truncated && at_end { ProblemKind::CutOff } else { ProblemKind::Corrupt };
+        let message = format!("{message} ({skipped} bytes skipped to the next JSON record)");
+        self.problems.push(ReadProblem::new(Place::compact_frame(self.line, start), kind, message));
+        Ok(None)
+    }
+
+    /// Where the line at `pos` ends (its newline, or the end of the input), reading on as far as needed, and whether
+    /// the input ends inside it (no newline).
+    fn line_end(&mut self) -> Result<(usize, bool)> {
+        let mut searched = self.pos;
+        loop {
+            if let Some(n) = self.window[searched..].iter().position(|&b| b == b'\n') {
+                return Ok((searched + n, false));
+            }
+            searched = self.window.len();
+            if !self.read_more()? {
+                return Ok((self.window.len(), true));
+            }
+        }
+    }
+
+    /// Moves `pos` past the damaged record at it, to where the next JSON record starts (every record is written
+    /// starting `{"kind":`; after a compact frame there is no newline before it); false when there is none.
+    fn skip_to_json_record(&mut self) -> Result<bool> {
+        const START: &[u8] = b"{\"kind\":";
+        self.pos += 1;
+        let mut searched = self.pos;
+        loop {
+            if let Some(n) = self.window[searched..].windows(START.len()).position(|window| window == START) {
+                self.pos = searched + n;
+                return Ok(true);
+            }
+            // A record's start may be split between what is held and what comes next.
+            searched = self.window.len().saturating_sub(START.len() - 1).max(self.pos);
+            if !self.read_more()? {
+                self.pos = self.window.len();
+                return Ok(false);
+            }
+        }
+    }
+
+    /// Reads more of the input onto the end of the window (indices into it stay valid); false at the end of the input.
+    fn read_more(&mut self) -> Result<bool> {
+        if self.at_eof {
+            return Ok(false);
+        }
+        let old_len = self.window.len();
+        self.window.resize(old_len + READ_STEP, 0);
+        let read = loop {
+            match self.input.read(&mut self.window[old_len..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.window.truncate(old_len);
+                    bail!("could not read it past byte {}: {e}", self.offset + old_len);
+                }
+            }
+        };
+        self.window.truncate(old_len + read);
+        self.at_eof = read == 0;
+        Ok(read > 0)
+    }
+}
