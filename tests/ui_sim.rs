@@ -104,6 +104,16 @@ async fn the_try_it_page_against_the_simulator_shows_frames_close_card_and_diagn
         chat.eval("document.getElementById('endpoint').value").await.unwrap(),
         json!(format!("{}/v1", frametap.proxy))
     );
+    // Before Connect, the buttons that need a connection are disabled, and look it.
+    let look = |id: &str| {
+        format!("(s => s.color + ' ' + s.borderTopStyle)(getComputedStyle(document.getElementById('{id}')))")
+    };
+    let (idle, ready) = (chat.eval(&look("configure")).await.unwrap(), chat.eval(&look("connect")).await.unwrap());
+    assert!(
+        idle.as_str().unwrap().ends_with(" dashed") && ready.as_str().unwrap().ends_with(" solid"),
+        "{idle} {ready}"
+    );
+    assert_ne!(idle.as_str().unwrap().split(" dashed").next(), ready.as_str().unwrap().split(" solid").next());
     // Its deploymentId is the one in the URL the banner printed.
     assert_eq!(chat.eval("document.getElementById('deployment').value").await.unwrap(), json!(frametap.deployment));
 
