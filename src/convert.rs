@@ -195,7 +195,7 @@ fn har_to_capture_file(cmd: &ConvertCommand, format: CaptureFormat) -> Result<Co
     let value = har::read_har(input)?;
     let source = HarSource::detect(&value);
     let (records, warnings) = har::har_to_records(&value).with_context(|| format!("{}", input.display()))?;
-    let mut report = write_capture_file(cmd, format, redacted(records, cmd.redact))?;
+    let mut report = write_capture_file(cmd, format, records)?;
     report.source = Some(source);
     report.warnings = warnings;
     Ok(report)
@@ -210,12 +210,7 @@ fn capture_to_capture_file(cmd: &ConvertCommand, format: CaptureFormat) -> Resul
     if part.exists() {
         bail!("{} is left from a conversion that did not finish: delete it, then convert again", part.display());
     }
-    let mut copy = CaptureCopy {
-        writer: CaptureWriter::create_as(&part, format)?,
-        redactor: cmd.redact.then(crate::redact::Redactor::new),
-        connections: 0,
-        frames: 0,
-    };
+    let mut copy = CaptureCopy::create(&part, format, cmd.redact)?;
     let copied = copy_capture(cmd, stream, &mut copy).and_then(|copied| copy.finish().map(|()| copied));
     let write_failed = copy.writer.failed().is_some();
     drop(copy.writer);
@@ -300,6 +295,12 @@ struct CaptureCopy {
 }
 
 impl CaptureCopy {
+    /// Creates the capture file at `path` (0600, never overwriting) in `format`.
+    fn create(path: &Path, format: CaptureFormat, redact: bool) -> Result<Self> {
+        let writer = CaptureWriter::create_as(path, format)?;
+        Ok(CaptureCopy { writer, redactor: redact.then(crate::redact::Redactor::new), connections: 0, frames: 0 })
+    }
+
     /// Writes a record, redacted when asked for (the redaction may hold it back until its message is whole).
     fn write(&mut self, record: Record) -> Result<()> {
         match self.redactor.as_mut() {
@@ -361,22 +362,20 @@ fn publish(part: &Path, output: &Path) -> Result<()> {
     }
 }
 
-/// Writes `records` to the capture OUT in `format` (its `meta` says that format's version).
+/// Writes `records` to the capture OUT in `format` (its `meta` says that format's version), redacted with
+/// `--redact`; a failed write removes OUT and says so.
 fn write_capture_file(cmd: &ConvertCommand, format: CaptureFormat, records: Vec<Record>) -> Result<ConvertReport> {
-    let mut writer = CaptureWriter::create_as(&cmd.output, format)?;
-    for record in &records {
-        writer.write(record);
-    }
-    writer.flush();
-    if let Some(failure) = writer.failed().map(str::to_owned) {
-        drop(writer);
+    let mut copy = CaptureCopy::create(&cmd.output, format, cmd.redact)?;
+    let written = records.into_iter().try_for_each(|record| copy.write(record)).and_then(|()| copy.finish());
+    drop(copy.writer);
+    if let Err(error) = written {
         let removed = std::fs::remove_file(&cmd.output).is_ok();
-        bail!("{failure}; {}", removed_or_not(&cmd.output, removed));
+        bail!("{error:#}; {}", removed_or_not(&cmd.output, removed));
     }
     Ok(ConvertReport {
         output: cmd.output.clone(),
-        connections: records.iter().filter(|r| matches!(r, Record::Open(_))).count(),
-        frames: records.iter().filter(|r| matches!(r, Record::Frame(_))).count(),
+        connections: copy.connections,
+        frames: copy.frames,
         source: None,
         warnings: Vec::new(),
     })
