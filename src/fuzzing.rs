@@ -64,7 +64,18 @@ fn open(path: &str) -> Open {
 /// `meta`); every record it returns serialises and reads back equal, a frame also through the compact form;
 /// the analysis (what `frametap inspect` runs) takes every record.
 pub fn capture_reader(data: &[u8]) {
-    let Ok(capture) = crate::capture::parse_capture_bytes(data) else { return };
+    let whole = crate::capture::parse_capture_bytes(data);
+    // The streaming reader holds about one record; read in small pieces, it must find what a read of the whole
+    // input in one piece finds (records cut by a piece's end are the case the window's refills handle).
+    for piece in [1, 7] {
+        let pieces = crate::capture::CaptureStream::new(Pieces { data, piece }).collect();
+        assert_eq!(
+            read_summary(&pieces),
+            read_summary(&whole),
+            "reading in pieces of {piece} bytes differs from reading the input whole"
+        );
+    }
+    let Ok(capture) = whole else { return };
     let _ = capture.connections();
     let mut analyzer = Analyzer::new(AnalysisOptions::default());
     for record in &capture.records {
@@ -97,6 +108,33 @@ pub fn capture_reader(data: &[u8]) {
         }
         analyzer.observe(record, record.ts());
     }
+}
+
+/// A reader that hands out at most `piece` bytes per read.
+struct Pieces<'a> {
+    data: &'a [u8],
+    piece: usize,
+}
+
+impl std::io::Read for Pieces<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.piece.min(buf.len()).min(self.data.len());
+        buf[..n].copy_from_slice(&self.data[..n]);
+        self.data = &self.data[n..];
+        Ok(n)
+    }
+}
+
+/// What a read of a capture found, as text: each record as written, each problem as reported, whether it ended
+/// with its `end` record; or the error.
+fn read_summary(read: &anyhow::Result<crate::capture::CaptureFile>) -> Vec<String> {
+    let capture = match read {
+        Ok(capture) => capture,
+        Err(e) => return vec![format!("error: {e:#}")],
+    };
+    let records = capture.records.iter().map(|r| serde_json::to_string(r).expect("a record serialises"));
+    let problems = capture.problems.iter().map(|p| format!("problem: {p}"));
+    records.chain(problems).chain([format!("has_end: {}", capture.has_end)]).collect()
 }
 
 /// HAR import: any JSON imports or fails cleanly; what imports exports to a HAR that imports again.

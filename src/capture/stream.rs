@@ -19,6 +19,8 @@ pub struct CaptureStream<R> {
     input: R,
     /// Bytes read and not yet parsed start at `window[pos]`; `window[0]` is at byte `offset` of the input.
     window: Vec<u8>,
+    /// What each read of the input goes into before joining the window; made at the first read.
+    scratch: Option<Box<[u8]>>,
     pos: usize,
     offset: usize,
     at_eof: bool,
@@ -41,6 +43,7 @@ impl<R: std::io::Read> CaptureStream<R> {
         CaptureStream {
             input,
             window: Vec::new(),
+            scratch: None,
             pos: 0,
             offset: 0,
             at_eof: false,
@@ -213,19 +216,17 @@ impl<R: std::io::Read> CaptureStream<R> {
         if self.at_eof {
             return Ok(false);
         }
-        let old_len = self.window.len();
-        self.window.resize(old_len + READ_STEP, 0);
+        // One read call, whatever it gives (a pipe's writer may still be writing), through a buffer kept across
+        // reads: growing the window by a zeroed step per call cost a step's memset for each short read.
+        let scratch = self.scratch.get_or_insert_with(|| vec![0; READ_STEP].into_boxed_slice());
         let read = loop {
-            match self.input.read(&mut self.window[old_len..]) {
+            match self.input.read(scratch) {
                 Ok(n) => break n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    self.window.truncate(old_len);
-                    bail!("could not read it past byte {}: {e}", self.offset + old_len);
-                }
+                Err(e) => bail!("could not read it past byte {}: {e}", self.offset + self.window.len()),
             }
         };
-        self.window.truncate(old_len + read);
+        self.window.extend_from_slice(&scratch[..read]);
         self.at_eof = read == 0;
         Ok(read > 0)
     }
