@@ -13,7 +13,7 @@ use std::hash::BuildHasher;
 
 pub(crate) use find::{bare_text_token, percent_decode, plausible};
 pub use find::{is_secret_field, is_secret_param};
-pub(crate) use report::fingerprint;
+pub(crate) use report::{epoch_claim, fingerprint};
 
 /// What a credential turned out to be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]

@@ -9,7 +9,9 @@ use anyhow::Context as _;
 use super::script::AgentScript;
 
 /// What the simulator does with a request it cannot accept: sent before `configureSession`, not JSON,
-/// without `action`, or with an action the Guest API does not have.
+/// without `action`, or with an action the Guest API does not have. A refused configure request (401 for a
+/// `data.code` that is not a current JWT, 4017 for a downgrade) is answered with its error frame either way;
+/// `Close` then closes the connection, `Error` keeps it open.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum OnInvalid {
     /// Close the WebSocket with 1000, no reason and no error frame (what users report seeing).
@@ -25,7 +27,8 @@ pub enum OnInvalid {
 pub struct SimArgs {
     /// What to do with a request sent before configureSession, without `action`, not JSON, or with an
     /// unknown action: `close` = close 1000 with no reason and no error frame (what users report);
-    /// `error` = answer with an error frame instead. [query: sim-on-invalid]
+    /// `error` = answer with an error frame instead. A refused configure (401: data.code is not a current JWT;
+    /// 4017: cannot downgrade) gets its error frame either way, then `close` closes. [query: sim-on-invalid]
     #[arg(long, value_enum, value_name = "close|error")]
     pub on_invalid: Option<OnInvalid>,
 

@@ -48,8 +48,8 @@ pub fn human_duration(secs: u64) -> String {
     }
 }
 
-/// A time claim as epoch seconds, when it is a number.
-fn epoch_claim(claims: &Map<String, Value>, name: &str) -> Option<i64> {
+/// A time claim as epoch seconds, when it is a number (a fraction is floored).
+pub(crate) fn epoch_claim(claims: &Map<String, Value>, name: &str) -> Option<i64> {
     let value = claims.get(name)?;
     value.as_i64().or_else(|| value.as_f64().filter(|f| f.is_finite()).map(|f| f.floor() as i64))
 }
