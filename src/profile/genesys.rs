@@ -51,6 +51,12 @@ fn tracing_id(fields: &Map<String, Value>) -> Option<String> {
     }
 }
 
+/// Where the token tracker says it found `configureAuthenticatedSession`'s `data.code`.
+const AUTH_CODE_SOURCE: &str = "frame:data.code";
+
+/// How a client gets a current `data.code` (reference, "Lifecycle facts": the REST token endpoints).
+pub(super) const REAUTHENTICATE: &str = "exchange a fresh OAuth code for a JWT (POST /api/v2/webdeployments/token/oauthcodegrantjwtexchange), or refresh the JWT (POST /api/v2/webdeployments/token/refresh), before configuring";
+
 /// Requests awaiting a response that are remembered for pairing; past this the map starts over.
 const MAX_PENDING: usize = 4096;
 
@@ -201,6 +207,10 @@ impl Profile for Genesys {
                 format!("{code}: likely the Guest API's \"{meaning}\" (Genesys documents {code} inside frames; as a close code it is unconfirmed)"),
             )
         })
+    }
+
+    fn stale_token_hint(&self, source: &str) -> Option<String> {
+        (source == AUTH_CODE_SOURCE).then(|| format!("configureAuthenticatedSession's data.code must be a JWT still valid when it is sent (the Genesys SDKs treat a JWT as valid only while exp > now + 5 s), and the server answers a stale one with 401 (re-authenticate): {REAUTHENTICATE}"))
     }
 
     fn rate_limit_close_code(&self, code: u16) -> Option<String> {
@@ -360,6 +370,18 @@ impl Genesys {
     }
 }
 
+/// What a refused configure means for the client: a 401 to `configureAuthenticatedSession` refused its
+/// `data.code`; a 4017 refused resuming an authenticated session's token with a plain `configureSession`.
+fn refused_configure_words(code: i64, action: Option<&str>) -> String {
+    match (code, action) {
+        (401, Some("configureAuthenticatedSession")) => format!(
+            "; the data.code JWT was refused (expired, or not the JWT the OAuth code exchange returns): {REAUTHENTICATE}"
+        ),
+        (4017, _) => "; the session token was configured with configureAuthenticatedSession before (on this connection or an earlier one), and a plain configureSession cannot resume it: resume it with configureAuthenticatedSession and a current data.code, or start over with a new token".to_owned(),
+        _ => String::new(),
+    }
+}
+
 /// `Outbound Text`, `Outbound Event Presence Disconnect`, `Outbound Event Typing On`: the direction and type
 /// of a StructuredMessage, and of its first event.
 fn structured_summary(body: &Value) -> Option<String> {
@@ -444,11 +466,13 @@ fn signal_for(class: &str, code: Option<i64>, body: &Value, answered: Option<&(u
         400.. if code != 200 => {
             let request =
                 answered.map(|(seq, action)| format!("frame #{seq} ({action})")).unwrap_or_else(|| "a request".into());
+            let action = answered.map(|(_, action)| action.as_str());
             Some(Signal::ErrorResponse {
                 code,
                 message: format!(
-                    "the server answered {request} with code {code} ({}){text}",
-                    genesys_code_meaning(code)
+                    "the server answered {request} with code {code} ({}){text}{}",
+                    genesys_code_meaning(code),
+                    refused_configure_words(code, action)
                 ),
             })
         }

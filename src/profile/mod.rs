@@ -104,6 +104,11 @@ pub trait Profile: Send {
     fn app_close_code(&self, _code: u16) -> Option<(Confidence, String)> {
         None
     }
+    /// What to do about a JWT from `source` (`frame:data.code`, …) that had expired when it was sent: an evidence
+    /// line for the `token-expired` cause.
+    fn stale_token_hint(&self, _source: &str) -> Option<String> {
+        None
+    }
     /// When `code` is this protocol's rate-limit code used as a close code: the words for the `rate-limit` cause.
     fn rate_limit_close_code(&self, _code: u16) -> Option<String> {
         None
