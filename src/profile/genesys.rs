@@ -2,8 +2,9 @@
 //! `tracingId`, lints client requests, and turns the server's lifecycle events into close signals.
 
 use super::genesys_codes::{genesys_code_meaning, is_genesys_cloud_host, ACTIONS, CLASSES, CONFIGURE_ACTIONS};
-use super::genesys_lint::{lint_request, lint_upstream, Request, Session};
-use super::{host_and_path, query_param, Finding, Profile, Reading, Severity, Signal};
+use super::genesys_lint::{downgrade_finding, lint_request, lint_upstream, Request, Session};
+use super::genesys_signals::{signal_for, REAUTHENTICATE};
+use super::{host_and_path, query_param, Finding, Profile, Reading, Severity};
 use crate::event::{Frame, Opcode, Open, Peer, Ts};
 use crate::inspect::close::{Cause, Confidence};
 use serde_json::{json, Map, Value};
@@ -54,9 +55,6 @@ fn tracing_id(fields: &Map<String, Value>) -> Option<String> {
 /// Where the token tracker says it found `configureAuthenticatedSession`'s `data.code`.
 const AUTH_CODE_SOURCE: &str = "frame:data.code";
 
-/// How a client gets a current `data.code` (reference, "Lifecycle facts": the REST token endpoints).
-pub(super) const REAUTHENTICATE: &str = "exchange a fresh OAuth code for a JWT (POST /api/v2/webdeployments/token/oauthcodegrantjwtexchange), or refresh the JWT (POST /api/v2/webdeployments/token/refresh), before configuring";
-
 /// Requests awaiting a response that are remembered for pairing; past this the map starts over.
 const MAX_PENDING: usize = 4096;
 
@@ -86,6 +84,9 @@ pub struct Genesys {
     duration_seconds: Option<i64>,
     /// The `deploymentId` in the URL the client asked for, which its configure request must repeat.
     url_deployment: Option<String>,
+    /// The frame and token of this connection's `configureAuthenticatedSession`, until the server refuses it or the
+    /// session ends: a plain `configureSession` for that token is a downgrade the server refuses (4017).
+    signed_in: Option<(u64, String)>,
 }
 
 /// True when the handshake points to the Guest API: a `webmessaging.`/Genesys Cloud host, a `deploymentId`
@@ -224,7 +225,7 @@ impl Genesys {
             None if frame.opcode == Opcode::Text => Request::NotJson { why: "its text is not valid UTF-8".into() },
             text => Request::parse(text),
         };
-        let findings = lint_request(&request, frame.seq, &self.session, self.url_deployment.as_deref());
+        let mut findings = lint_request(&request, frame.seq, &self.session, self.url_deployment.as_deref());
         let mut details = Map::new();
         let text = match &request {
             Request::Action { action, fields } => {
@@ -246,6 +247,15 @@ impl Genesys {
                 }
                 if CONFIGURE_ACTIONS.contains(&action.as_str()) {
                     let token = fields.get("token").and_then(Value::as_str).map(str::to_owned);
+                    match (&self.signed_in, &token) {
+                        (Some((signed_in, held)), Some(token)) if action == "configureSession" && held == token => {
+                            findings.push(downgrade_finding(frame.seq, *signed_in));
+                        }
+                        (_, Some(token)) if action == "configureAuthenticatedSession" => {
+                            self.signed_in = Some((frame.seq, token.clone()));
+                        }
+                        _ => {}
+                    }
                     self.session = Session::Configured { seq: frame.seq, token, answered: false };
                 }
                 action.clone()
@@ -340,6 +350,7 @@ impl Genesys {
                 self.session = Session::Ended {
                     why: format!("the server's SessionResponse (frame #{seq}){request} said `connected: false`"),
                 };
+                self.signed_in = None;
             } else if let Session::Configured { answered, .. } = &mut self.session {
                 *answered = true;
             } else {
@@ -360,6 +371,9 @@ impl Genesys {
             None => true,
         };
         if answers_configure {
+            if self.signed_in.as_ref().is_some_and(|(signed_in, _)| *signed_in == configure) {
+                self.signed_in = None;
+            }
             self.session = Session::Ended {
                 why: format!(
                     "the server refused frame #{configure}'s configure request (frame #{seq}: {code} {})",
@@ -367,18 +381,6 @@ impl Genesys {
                 ),
             };
         }
-    }
-}
-
-/// What a refused configure means for the client: a 401 to `configureAuthenticatedSession` refused its
-/// `data.code`; a 4017 refused resuming an authenticated session's token with a plain `configureSession`.
-fn refused_configure_words(code: i64, action: Option<&str>) -> String {
-    match (code, action) {
-        (401, Some("configureAuthenticatedSession")) => format!(
-            "; the data.code JWT was refused (expired, or not the JWT the OAuth code exchange returns): {REAUTHENTICATE}"
-        ),
-        (4017, _) => "; the session token was configured with configureAuthenticatedSession before (on this connection or an earlier one), and a plain configureSession cannot resume it: resume it with configureAuthenticatedSession and a current data.code, or start over with a new token".to_owned(),
-        _ => String::new(),
     }
 }
 
@@ -394,12 +396,6 @@ fn structured_summary(body: &Value) -> Option<String> {
     Some(s)
 }
 
-fn presence_type(body: &Value) -> Option<&str> {
-    body.get("events")?.as_array()?.iter().find_map(|event| {
-        (event.get("eventType")?.as_str()? == "Presence").then(|| event.get("presence")?.get("type")?.as_str())?
-    })
-}
-
 /// The first event's type and subtype: `Presence Join` (`presence.type`), `Typing On` (`typing.type`).
 fn event_summary(body: &Value) -> Option<String> {
     let event = body.get("events")?.as_array()?.first()?;
@@ -413,73 +409,6 @@ fn event_summary(body: &Value) -> Option<String> {
     Some(format!("{event_type}{subtype}"))
 }
 
-/// What a server frame says about the connection's end, if anything.
-fn signal_for(class: &str, code: Option<i64>, body: &Value, answered: Option<&(u64, String)>) -> Option<Signal> {
-    let ended =
-        |what: &str, message: String| Some(Signal::Announced { what: what.into(), message, session_over: true });
-    let error_code = body.get("errorCode").and_then(Value::as_i64);
-    if class == "TooManyRequestsErrorMessage" || matches!(code, Some(429 | 4029)) || error_code == Some(4029) {
-        let retry =
-            body.get("retryAfter").and_then(Value::as_i64).map(|s| format!(", retryAfter {s} s")).unwrap_or_default();
-        let text = body.get("errorMessage").and_then(Value::as_str).map(|m| format!(": {m}")).unwrap_or_default();
-        let code = code.map(|c| c.to_string()).unwrap_or_else(|| "4029".into());
-        return Some(Signal::RateLimited { message: format!("{class} code {code}{retry}{text}") });
-    }
-    match class {
-        "SessionExpiredEvent" => {
-            return ended(class, "the server said the session expired (SessionExpiredEvent); sessions expire after `durationSeconds` without activity, and `echo` refreshes them".into())
-        }
-        "ConnectionClosedEvent" => {
-            let reason = body.get("reason").and_then(Value::as_str);
-            let message = match reason {
-                Some("signedIn") => "the server closed this connection because the guest signed in (ConnectionClosedEvent, reason signedIn)".to_string(),
-                Some(other) => format!("the server announced the close (ConnectionClosedEvent, reason {other:?})"),
-                None => "the server announced the close (ConnectionClosedEvent) with no reason, which the Genesys SDKs read as too many connections for this session token: likely the same token is open in another tab or device".to_string(),
-            };
-            return ended(class, message);
-        }
-        "LogoutEvent" => return ended(class, "the server logged the guest out (LogoutEvent)".into()),
-        "SessionClearedEvent" => return ended(class, "the conversation was cleared (SessionClearedEvent)".into()),
-        _ => {}
-    }
-    if class == "StructuredMessage" && presence_type(body) == Some("Disconnect") {
-        let read_only = body.pointer("/metadata/readOnly").and_then(Value::as_str) == Some("true");
-        let tail = if read_only { ", and the session is now read-only" } else { "" };
-        // The session outlives the agent: the conversation stays readable on the open connection.
-        return Some(Signal::Announced {
-            what: "Presence Disconnect".into(),
-            message: format!("the agent ended the conversation (Presence Disconnect){tail}"),
-            session_over: false,
-        });
-    }
-    let code = code?;
-    let text = match body {
-        Value::String(s) if !s.is_empty() => format!(": {s:?}"),
-        _ => String::new(),
-    };
-    match code {
-        4006 => ended("code 4006", format!("the server said the session expired (code 4006{text})")),
-        4007 => ended(
-            "code 4007",
-            format!("the server said the session was not found (code 4007{text}): the token names no session it knows"),
-        ),
-        400.. if code != 200 => {
-            let request =
-                answered.map(|(seq, action)| format!("frame #{seq} ({action})")).unwrap_or_else(|| "a request".into());
-            let action = answered.map(|(_, action)| action.as_str());
-            Some(Signal::ErrorResponse {
-                code,
-                message: format!(
-                    "the server answered {request} with code {code} ({}){text}{}",
-                    genesys_code_meaning(code),
-                    refused_configure_words(code, action)
-                ),
-            })
-        }
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -490,23 +419,5 @@ mod tests {
         assert!(matches!(ServerMessage::parse(r#"{"a":1}"#), ServerMessage::Unknown));
         let m = ServerMessage::parse(r#"{"type":"response","class":"string","code":4006,"body":"session expired"}"#);
         assert!(matches!(m, ServerMessage::Envelope { code: Some(4006), .. }));
-    }
-
-    #[test]
-    fn lifecycle_events_become_signals() {
-        let s = signal_for("ConnectionClosedEvent", Some(200), &json!({}), None);
-        assert!(matches!(s, Some(Signal::Announced { message, .. }) if message.contains("another tab")));
-        let body = json!({"direction":"Outbound","type":"Event","events":[{"eventType":"Presence","presence":{"type":"Disconnect"}}],"metadata":{"readOnly":"true"}});
-        assert!(
-            matches!(signal_for("StructuredMessage", Some(200), &body, None), Some(Signal::Announced { what, session_over: false, .. }) if what == "Presence Disconnect"),
-            "the session outlives the agent leaving"
-        );
-        let expired = signal_for("SessionExpiredEvent", Some(200), &json!({}), None);
-        assert!(matches!(expired, Some(Signal::Announced { session_over: true, .. })));
-        let limit = json!({"retryAfter":3,"errorCode":4029,"errorMessage":"Message rate too high for this session"});
-        assert!(
-            matches!(signal_for("TooManyRequestsErrorMessage", Some(429), &limit, None), Some(Signal::RateLimited { message }) if message.contains("retryAfter 3"))
-        );
-        assert!(signal_for("SessionResponse", Some(200), &json!({"connected":true}), None).is_none());
     }
 }

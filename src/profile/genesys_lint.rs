@@ -70,6 +70,7 @@ pub fn rule_words(rule: &str) -> Option<&'static str> {
         "genesys-no-deployment-id" => "no `deploymentId`",
         "genesys-no-auth-code" => "no `data.code`",
         "genesys-auth-code-not-jwt" => "`data.code` is not a JWT",
+        "genesys-downgrade" => "downgrades an authenticated session",
         "genesys-unusable-message" => "no usable `message`",
         "genesys-custom-attributes-too-large" => "customAttributes over 2048 bytes",
         "genesys-upstream-not-webmessaging" => "upstream is not the Guest API",
@@ -256,6 +257,17 @@ fn auth_code_finding(fields: &Map<String, Value>, seq: u64) -> Option<Finding> {
         seq,
         format!("frame #{seq}'s `data.code` is not a JWT ({why}): configureAuthenticatedSession carries the JWT the OAuth code exchange returns (POST /api/v2/webdeployments/token/oauthcodegrantjwtexchange), not the OIDC authorization code itself; the server likely refuses it (401, re-authenticate)"),
     ))
+}
+
+/// A plain `configureSession` (frame `seq`) for the token frame #`signed_in` configured with
+/// `configureAuthenticatedSession` on this connection.
+pub fn downgrade_finding(seq: u64, signed_in: u64) -> Finding {
+    finding(
+        "genesys-downgrade",
+        Severity::Error,
+        seq,
+        format!("frame #{seq} resumes with a plain configureSession the session token frame #{signed_in} configured with configureAuthenticatedSession: an authenticated session cannot be downgraded, and the server likely answers 4017 (cannot downgrade to unauthenticated); resume it with configureAuthenticatedSession and a current data.code"),
+    )
 }
 
 /// What is wrong with sending a request other than a configure in this session state, if anything.

@@ -8,6 +8,7 @@ pub mod generic;
 pub mod genesys;
 mod genesys_codes;
 mod genesys_lint;
+mod genesys_signals;
 
 pub(crate) use genesys_lint::token_not_uuid_message;
 
