@@ -178,7 +178,7 @@ impl Session {
             let Some(code) = code.filter(|c| !c.is_empty()) else {
                 return error(4020, "missing parameter: data.code", tracing);
             };
-            match auth::check_code(code, chrono::Utc::now().timestamp()) {
+            match auth::check_code(code, chrono::Utc::now().timestamp(), self.scenario.auth_code_margin) {
                 Ok(accepted) => Guest::Authenticated { subject: accepted.subject },
                 Err(why) => return self.refuse(401, &why, tracing),
             }

@@ -83,3 +83,17 @@ async fn a_token_once_authenticated_cannot_be_resumed_with_configure_session() {
     assert_eq!(next_close(&mut third).await, (1000, String::new()));
     sim.stop().await;
 }
+
+#[tokio::test]
+async fn auth_code_margin_refuses_a_code_about_to_expire() {
+    let sim = start(SimArgs { auth_code_margin: Some(60), ..SimArgs::default() }).await;
+    let soon = auth_code("user-42", 30);
+    let mut ws = sim.connect("sim-on-invalid=error").await;
+    let request = configure_authenticated_request(&new_token(), &soon);
+    expect_error(&mut ws, request.clone(), 401, "in 30 s: within the 60 s margin").await;
+    // The URL parameter overrides the flag: 0 accepts any code not yet expired.
+    let mut ws = sim.connect("sim-on-invalid=error&sim-auth-code-margin=0").await;
+    send(&mut ws, request).await;
+    assert_eq!(next_json(&mut ws).await["class"], "SessionResponse");
+    sim.stop().await;
+}
