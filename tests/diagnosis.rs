@@ -555,6 +555,33 @@ fn an_authenticated_session_code_that_expired_is_in_force() {
     assert!(expired["evidence"][0].as_str().unwrap().contains("first seen in frame #1"));
 }
 
+/// A data.code JWT that had expired before the configure carrying it was sent is judged against that frame's
+/// time: likely when the server refused it (401), possible when it went on serving (a server that does not
+/// check it).
+#[test]
+fn an_authenticated_code_expired_before_it_was_sent_is_named_against_the_frames_time() {
+    let code = jwt(serde_json::json!({"sub":"user","exp":epoch(-90)}));
+    let configure = format!(
+        r#"{{"action":"configureAuthenticatedSession","token":"t","deploymentId":"d","data":{{"code":"{code}"}}}}"#
+    );
+    let mut s = Script::new("sim:genesys/v1", Some(5.0));
+    s.client(0, &configure).server(20, r#"{"type":"response","class":"string","code":401,"body":"unauthorized"}"#);
+    s.close_frame(25_000, Peer::Client, 1000, "").close(25_001, Peer::Client, Some(1000), None, true);
+    let d = s.diagnose();
+    let expired = cause(&d, "token-expired");
+    assert_eq!(expired["confidence"], "likely", "the server refused it, whoever closed: {expired}");
+    let message = expired["message"].as_str().unwrap();
+    assert!(message.contains("had already expired when it was sent (90"), "{message}");
+    assert!(message.ends_with("; the server answered with an error (frame #2)"), "{message}");
+    let mut s = Script::new("sim:genesys/v1", Some(5.0));
+    s.client(0, &configure).server(20, SESSION_RESPONSE);
+    s.close_frame(1000, Peer::Server, 1000, "").close(1001, Peer::Server, Some(1000), None, true);
+    let d = s.diagnose();
+    let served = cause(&d, "token-expired");
+    assert_eq!(served["confidence"], "possible", "{served}");
+    assert!(served["message"].as_str().unwrap().ends_with("so it may not have needed it"), "{served}");
+}
+
 /// A JWT already expired when the connection opened (a custom UI putting a stale token in the URL): the
 /// server went on answering normally after it, so its expiry is not why the server closed now (it used to be
 /// a likely cause beside the broken frame that was).

@@ -3,6 +3,7 @@
 //! diagnosed live, and `inspect` on the capture must recompute the same causes.
 
 mod common;
+mod common_sim;
 #[path = "fixtures/live.rs"]
 mod live;
 
@@ -402,4 +403,96 @@ async fn an_echo_without_a_tracing_id_is_linked_to_its_answer() {
         assert_eq!(paired, (Some(&json!(request)), Some(&json!("echo"))), "{a:?}");
         assert!(a.text.starts_with(&format!("StructuredMessage 200 ← #{request} echo in ")), "{}", a.text);
     }
+}
+
+fn configure_authenticated(token: &str, code: &str) -> Value {
+    json!({"action":"configureAuthenticatedSession","token":token,"deploymentId":DEPLOYMENT,"tracingId":"c-1","data":{"code":code}})
+}
+
+/// Sends one configure request on a new connection, which the simulator (default flags) refuses and closes;
+/// returns the frames it sent, and connection 1's live diagnosis and the rules `inspect` finds.
+async fn refused_configure(request: Value) -> (Vec<String>, Diagnosis, Vec<String>) {
+    let proxy = start_labelled_proxy(start_simulator().await, Some(SIM)).await;
+    let mut ws = connect_to(&proxy, &path(""), &[]).await;
+    send(&mut ws, request).await;
+    let texts = drain(ws).await;
+    let (capture, file, _dir) = proxy.stop().await;
+    let (d, offline) = diagnosis_and_inspect(&capture, &file, 1);
+    (texts, d, offline)
+}
+
+/// configureAuthenticatedSession with a data.code JWT that expired 30 s before it was sent: the simulator
+/// answers 401 and closes; the diagnosis names the code's exp against the frame's own time, and the refusal.
+#[tokio::test]
+async fn an_expired_authenticated_code_through_the_simulator() {
+    let code = common_sim::auth_code("user-42", -30);
+    let (texts, d, offline) =
+        refused_configure(configure_authenticated("6b0c1f52-7a0e-4c0b-9d7e-2b1f9c1e0a20", &code)).await;
+    assert!(texts.len() == 1 && texts[0].contains(r#""code":401"#), "{texts:?}");
+    let expired = cause(&d, "token-expired");
+    assert_eq!((expired["confidence"].as_str(), expired["seq"].as_u64()), (Some("likely"), Some(1)), "{expired}");
+    let message = expired["message"].as_str().unwrap();
+    let sent = "the JWT in frame #1 (frame:data.code) had already expired when it was sent (3"; // 30 s, plus the clock's tick
+    assert!(message.starts_with(sent) && message.contains(" s before); "), "{message}");
+    assert!(message.ends_with("the server answered with an error (frame #2)"), "{message}");
+    let evidence = expired["evidence"].to_string();
+    assert!(evidence.contains("frame #1 was sent at") && evidence.contains("oauthcodegrantjwtexchange"), "{evidence}");
+    let refusal = cause(&d, "server-error-response")["message"].as_str().unwrap();
+    assert!(
+        refusal.contains("frame #1 (configureAuthenticatedSession) with code 401")
+            && refusal.contains("the data.code JWT was refused"),
+        "{refusal}"
+    );
+    assert_eq!(rules(&d), offline);
+}
+
+/// configureAuthenticatedSession with the raw OIDC code instead of the JWT exchanged for it: 401 and a close;
+/// the lint says data.code is not a JWT, without quoting it.
+#[tokio::test]
+async fn an_authenticated_code_that_is_not_a_jwt_through_the_simulator() {
+    let raw = "4/0AeaYSHB-the-raw-oidc-authorization-code";
+    let (texts, d, offline) =
+        refused_configure(configure_authenticated("6b0c1f52-7a0e-4c0b-9d7e-2b1f9c1e0a21", raw)).await;
+    assert!(texts.len() == 1 && texts[0].contains("data.code is not a JWT"), "{texts:?}");
+    let lint = cause(&d, "protocol-lint");
+    assert_eq!(lint["confidence"], "likely", "{lint}");
+    assert!(lint["message"].as_str().unwrap().contains("(`data.code` is not a JWT)"), "{lint}");
+    let evidence = lint["evidence"].to_string();
+    assert!(evidence.contains("not the OIDC authorization code itself") && !evidence.contains(raw), "{evidence}");
+    assert!(cause(&d, "server-error-response")["message"].as_str().unwrap().contains("code 401"));
+    assert!(!rules(&d).contains(&"token-expired".to_owned()), "{:?}", rules(&d));
+    assert_eq!(rules(&d), offline);
+}
+
+/// A token configured as authenticated, resumed with a plain configureSession on the same connection, then on
+/// the next: the simulator answers 4017 and closes each time; both diagnoses name the downgrade, the first also
+/// as the lint's (the analysis reads one connection at a time).
+#[tokio::test]
+async fn a_downgrade_to_an_unauthenticated_session_through_the_simulator() {
+    let token = "6b0c1f52-7a0e-4c0b-9d7e-2b1f9c1e0a22";
+    let proxy = start_labelled_proxy(start_simulator().await, Some(SIM)).await;
+    let mut signed_in = connect_to(&proxy, &path(""), &[]).await;
+    send(&mut signed_in, configure_authenticated(token, &common_sim::auth_code("user-42", 600))).await;
+    assert_eq!(read_text(&mut signed_in).await["class"], "SessionResponse");
+    assert_eq!(configure_as(&mut signed_in, token).await["code"], 4017);
+    drain(signed_in).await;
+    let mut plain = connect_to(&proxy, &path(""), &[]).await;
+    assert_eq!(configure_as(&mut plain, token).await["code"], 4017);
+    drain(plain).await;
+    let (capture, file, _dir) = proxy.stop().await;
+    for conn in [1, 2] {
+        let (d, offline) = diagnosis_and_inspect(&capture, &file, conn);
+        let refusal = cause(&d, "server-error-response");
+        assert_eq!(refusal["confidence"], "likely", "{refusal}");
+        let message = refusal["message"].as_str().unwrap();
+        assert!(message.contains("(configureSession) with code 4017 (cannot downgrade"), "{message}");
+        let before = "configured with configureAuthenticatedSession before (on this connection or an earlier one)";
+        assert!(message.contains(before), "{message}");
+        assert_eq!(rules(&d).contains(&"protocol-lint".to_owned()), conn == 1, "{:?}", rules(&d));
+        assert_eq!(rules(&d), offline);
+    }
+    let (d, _) = diagnosis_and_inspect(&capture, &file, 1);
+    let lint = cause(&d, "protocol-lint");
+    assert!(lint["message"].as_str().unwrap().contains("(downgrades an authenticated session)"), "{lint}");
+    assert!(lint["evidence"][0].as_str().unwrap().contains("the session token frame #1 configured"), "{lint}");
 }

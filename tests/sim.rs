@@ -1,5 +1,7 @@
 //! The Genesys simulator driven by real WebSocket clients over 127.0.0.1: directly, and through the proxy.
 
+#[path = "sim/authenticated.rs"]
+mod authenticated;
 #[path = "sim/binary.rs"]
 mod binary;
 mod common;

@@ -1,10 +1,11 @@
-//! The `token-expired` rule of the close analysis: a JWT in force on the connection that expired by the close,
-//! and what rules it out (docs/diagnosis.md).
+//! The `token-expired` rule of the close analysis: a JWT in force on the connection that expired by the close (or
+//! had expired before the frame carrying it was sent), and what rules it out (docs/diagnosis.md).
 
 use super::analyzer::ConnHistory;
 use super::close::{cause, human_ms, utc, Cause, Confidence};
 use super::tokens::{SeenToken, TokenKind};
 use crate::event::{Close, Peer, Ts};
+use crate::profile::Signal;
 use serde_json::{json, Value};
 
 /// A JWT in force on this connection expired at or before the close. Tokens first seen after the first close
@@ -43,6 +44,10 @@ pub(crate) fn token_rules(
         let served_after = served.filter(|last| {
             last.ts.micros() > exp.saturating_mul(1_000_000) && token.seq.is_none_or(|seq| last.seq > seq)
         });
+        if let Some(stale) = sent_expired(history, token, exp, served_after.is_some()) {
+            causes.push(stale);
+            continue;
+        }
         let confidence = if close.closer() == Some(Peer::Server) && served_after.is_none() {
             Confidence::Likely
         } else {
@@ -81,4 +86,36 @@ pub(crate) fn token_rules(
         };
         ruled_out.push(json!({"rule": "token-expired", "message": message}));
     }
+}
+
+/// A JWT that had already expired when the frame carrying it was sent (`exp` against that frame's own time, not
+/// the close's): the server had no current token from the start. Likely when the server answered with an error
+/// after it, or never answered normally; possible when it went on serving (`served_after`).
+fn sent_expired(history: &ConnHistory, token: &SeenToken, exp: i64, served_after: bool) -> Option<Cause> {
+    let seq = token.seq?;
+    let exp_micros = exp.saturating_mul(1_000_000);
+    if exp_micros > token.ts.micros() {
+        return None;
+    }
+    let refused = history.signals.iter().find(|s| s.seq > seq && matches!(s.signal, Signal::ErrorResponse { .. }));
+    let confidence = if refused.is_some() || !served_after { Confidence::Likely } else { Confidence::Possible };
+    let before = human_ms((token.ts.micros() - exp_micros) as f64 / 1000.0);
+    let answer = match (refused, served_after) {
+        (Some(error), _) => format!("; the server answered with an error (frame #{})", error.seq),
+        (None, true) => "; the server went on answering normally after it, so it may not have needed it".to_owned(),
+        (None, false) => String::new(),
+    };
+    let mut evidence =
+        vec![format!("exp {} ({exp}); frame #{seq} was sent at {}, {before} later", utc(exp), token.ts.to_rfc3339())];
+    evidence.extend(history.profile.stale_token_hint(&token.source));
+    Some(cause(
+        "token-expired",
+        confidence,
+        format!(
+            "the JWT in frame #{seq} ({}) had already expired when it was sent ({before} before){answer}",
+            token.source
+        ),
+        evidence,
+        Some(seq),
+    ))
 }

@@ -13,7 +13,7 @@ use std::hash::BuildHasher;
 
 pub(crate) use find::{bare_text_token, percent_decode, plausible};
 pub use find::{is_secret_field, is_secret_param};
-pub(crate) use report::fingerprint;
+pub(crate) use report::{epoch_claim, fingerprint};
 
 /// What a credential turned out to be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -49,6 +49,8 @@ pub struct SeenToken {
     pub nbf: Option<i64>,
     /// The frame it first came in (`None` for the handshake).
     pub seq: Option<u64>,
+    /// When that frame (or the handshake) passed: the record's own time, whatever `seen_at` judged it against.
+    pub ts: Ts,
     /// True for a token that authorises REST calls rather than this socket (Genesys `getJwt`'s `JwtResponse`).
     pub rest_only: bool,
     /// Short stable hash (12 hex digits) identifying the token across connections; never the secret.
@@ -105,7 +107,7 @@ impl TokenTracker {
             if !self.values.insert(self.hasher.hash_one(candidate.value.as_ref())) {
                 continue;
             }
-            let (seen, details) = report::describe(&candidate, seq, seen_at, &self.require_scopes);
+            let (seen, details) = report::describe(&candidate, (ts, seq), seen_at, &self.require_scopes);
             tracing::trace!(conn, source = %seen.source, kind = seen.kind.as_str(), "token seen");
             self.seen.push(seen);
             tokens.push(Token { conn, ts, seq, source: candidate.source, details });

@@ -2,8 +2,9 @@
 //! `tracingId`, lints client requests, and turns the server's lifecycle events into close signals.
 
 use super::genesys_codes::{genesys_code_meaning, is_genesys_cloud_host, ACTIONS, CLASSES, CONFIGURE_ACTIONS};
-use super::genesys_lint::{lint_request, lint_upstream, Request, Session};
-use super::{host_and_path, query_param, Finding, Profile, Reading, Severity, Signal};
+use super::genesys_lint::{downgrade_finding, lint_request, lint_upstream, Request, Session};
+use super::genesys_signals::{signal_for, REAUTHENTICATE};
+use super::{host_and_path, query_param, Finding, Profile, Reading, Severity};
 use crate::event::{Frame, Opcode, Open, Peer, Ts};
 use crate::inspect::close::{Cause, Confidence};
 use serde_json::{json, Map, Value};
@@ -51,6 +52,9 @@ fn tracing_id(fields: &Map<String, Value>) -> Option<String> {
     }
 }
 
+/// Where the token tracker says it found `configureAuthenticatedSession`'s `data.code`.
+const AUTH_CODE_SOURCE: &str = "frame:data.code";
+
 /// Requests awaiting a response that are remembered for pairing; past this the map starts over.
 const MAX_PENDING: usize = 4096;
 
@@ -80,6 +84,9 @@ pub struct Genesys {
     duration_seconds: Option<i64>,
     /// The `deploymentId` in the URL the client asked for, which its configure request must repeat.
     url_deployment: Option<String>,
+    /// The frame and token of this connection's `configureAuthenticatedSession`, until the server refuses it or the
+    /// session ends: a plain `configureSession` for that token is a downgrade the server refuses (4017).
+    signed_in: Option<(u64, String)>,
 }
 
 /// True when the handshake points to the Guest API: a `webmessaging.`/Genesys Cloud host, a `deploymentId`
@@ -203,6 +210,10 @@ impl Profile for Genesys {
         })
     }
 
+    fn stale_token_hint(&self, source: &str) -> Option<String> {
+        (source == AUTH_CODE_SOURCE).then(|| format!("configureAuthenticatedSession's data.code must be a JWT still valid when it is sent (the Genesys SDKs treat a JWT as valid only while exp > now + 5 s), and the server answers a stale one with 401 (re-authenticate): {REAUTHENTICATE}"))
+    }
+
     fn rate_limit_close_code(&self, code: u16) -> Option<String> {
         (code == 4029).then(|| "close code 4029 is the Guest API's \"request rate too high\" code: likely a rate limit (Genesys documents 4029 inside frames; as a close code it is unconfirmed)".to_string())
     }
@@ -214,7 +225,7 @@ impl Genesys {
             None if frame.opcode == Opcode::Text => Request::NotJson { why: "its text is not valid UTF-8".into() },
             text => Request::parse(text),
         };
-        let findings = lint_request(&request, frame.seq, &self.session, self.url_deployment.as_deref());
+        let mut findings = lint_request(&request, frame.seq, &self.session, self.url_deployment.as_deref());
         let mut details = Map::new();
         let text = match &request {
             Request::Action { action, fields } => {
@@ -236,6 +247,15 @@ impl Genesys {
                 }
                 if CONFIGURE_ACTIONS.contains(&action.as_str()) {
                     let token = fields.get("token").and_then(Value::as_str).map(str::to_owned);
+                    match (&self.signed_in, &token) {
+                        (Some((signed_in, held)), Some(token)) if action == "configureSession" && held == token => {
+                            findings.push(downgrade_finding(frame.seq, *signed_in));
+                        }
+                        (_, Some(token)) if action == "configureAuthenticatedSession" => {
+                            self.signed_in = Some((frame.seq, token.clone()));
+                        }
+                        _ => {}
+                    }
                     self.session = Session::Configured { seq: frame.seq, token, answered: false };
                 }
                 action.clone()
@@ -330,6 +350,7 @@ impl Genesys {
                 self.session = Session::Ended {
                     why: format!("the server's SessionResponse (frame #{seq}){request} said `connected: false`"),
                 };
+                self.signed_in = None;
             } else if let Session::Configured { answered, .. } = &mut self.session {
                 *answered = true;
             } else {
@@ -350,6 +371,9 @@ impl Genesys {
             None => true,
         };
         if answers_configure {
+            if self.signed_in.as_ref().is_some_and(|(signed_in, _)| *signed_in == configure) {
+                self.signed_in = None;
+            }
             self.session = Session::Ended {
                 why: format!(
                     "the server refused frame #{configure}'s configure request (frame #{seq}: {code} {})",
@@ -372,12 +396,6 @@ fn structured_summary(body: &Value) -> Option<String> {
     Some(s)
 }
 
-fn presence_type(body: &Value) -> Option<&str> {
-    body.get("events")?.as_array()?.iter().find_map(|event| {
-        (event.get("eventType")?.as_str()? == "Presence").then(|| event.get("presence")?.get("type")?.as_str())?
-    })
-}
-
 /// The first event's type and subtype: `Presence Join` (`presence.type`), `Typing On` (`typing.type`).
 fn event_summary(body: &Value) -> Option<String> {
     let event = body.get("events")?.as_array()?.first()?;
@@ -391,71 +409,6 @@ fn event_summary(body: &Value) -> Option<String> {
     Some(format!("{event_type}{subtype}"))
 }
 
-/// What a server frame says about the connection's end, if anything.
-fn signal_for(class: &str, code: Option<i64>, body: &Value, answered: Option<&(u64, String)>) -> Option<Signal> {
-    let ended =
-        |what: &str, message: String| Some(Signal::Announced { what: what.into(), message, session_over: true });
-    let error_code = body.get("errorCode").and_then(Value::as_i64);
-    if class == "TooManyRequestsErrorMessage" || matches!(code, Some(429 | 4029)) || error_code == Some(4029) {
-        let retry =
-            body.get("retryAfter").and_then(Value::as_i64).map(|s| format!(", retryAfter {s} s")).unwrap_or_default();
-        let text = body.get("errorMessage").and_then(Value::as_str).map(|m| format!(": {m}")).unwrap_or_default();
-        let code = code.map(|c| c.to_string()).unwrap_or_else(|| "4029".into());
-        return Some(Signal::RateLimited { message: format!("{class} code {code}{retry}{text}") });
-    }
-    match class {
-        "SessionExpiredEvent" => {
-            return ended(class, "the server said the session expired (SessionExpiredEvent); sessions expire after `durationSeconds` without activity, and `echo` refreshes them".into())
-        }
-        "ConnectionClosedEvent" => {
-            let reason = body.get("reason").and_then(Value::as_str);
-            let message = match reason {
-                Some("signedIn") => "the server closed this connection because the guest signed in (ConnectionClosedEvent, reason signedIn)".to_string(),
-                Some(other) => format!("the server announced the close (ConnectionClosedEvent, reason {other:?})"),
-                None => "the server announced the close (ConnectionClosedEvent) with no reason, which the Genesys SDKs read as too many connections for this session token: likely the same token is open in another tab or device".to_string(),
-            };
-            return ended(class, message);
-        }
-        "LogoutEvent" => return ended(class, "the server logged the guest out (LogoutEvent)".into()),
-        "SessionClearedEvent" => return ended(class, "the conversation was cleared (SessionClearedEvent)".into()),
-        _ => {}
-    }
-    if class == "StructuredMessage" && presence_type(body) == Some("Disconnect") {
-        let read_only = body.pointer("/metadata/readOnly").and_then(Value::as_str) == Some("true");
-        let tail = if read_only { ", and the session is now read-only" } else { "" };
-        // The session outlives the agent: the conversation stays readable on the open connection.
-        return Some(Signal::Announced {
-            what: "Presence Disconnect".into(),
-            message: format!("the agent ended the conversation (Presence Disconnect){tail}"),
-            session_over: false,
-        });
-    }
-    let code = code?;
-    let text = match body {
-        Value::String(s) if !s.is_empty() => format!(": {s:?}"),
-        _ => String::new(),
-    };
-    match code {
-        4006 => ended("code 4006", format!("the server said the session expired (code 4006{text})")),
-        4007 => ended(
-            "code 4007",
-            format!("the server said the session was not found (code 4007{text}): the token names no session it knows"),
-        ),
-        400.. if code != 200 => {
-            let request =
-                answered.map(|(seq, action)| format!("frame #{seq} ({action})")).unwrap_or_else(|| "a request".into());
-            Some(Signal::ErrorResponse {
-                code,
-                message: format!(
-                    "the server answered {request} with code {code} ({}){text}",
-                    genesys_code_meaning(code)
-                ),
-            })
-        }
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -466,23 +419,5 @@ mod tests {
         assert!(matches!(ServerMessage::parse(r#"{"a":1}"#), ServerMessage::Unknown));
         let m = ServerMessage::parse(r#"{"type":"response","class":"string","code":4006,"body":"session expired"}"#);
         assert!(matches!(m, ServerMessage::Envelope { code: Some(4006), .. }));
-    }
-
-    #[test]
-    fn lifecycle_events_become_signals() {
-        let s = signal_for("ConnectionClosedEvent", Some(200), &json!({}), None);
-        assert!(matches!(s, Some(Signal::Announced { message, .. }) if message.contains("another tab")));
-        let body = json!({"direction":"Outbound","type":"Event","events":[{"eventType":"Presence","presence":{"type":"Disconnect"}}],"metadata":{"readOnly":"true"}});
-        assert!(
-            matches!(signal_for("StructuredMessage", Some(200), &body, None), Some(Signal::Announced { what, session_over: false, .. }) if what == "Presence Disconnect"),
-            "the session outlives the agent leaving"
-        );
-        let expired = signal_for("SessionExpiredEvent", Some(200), &json!({}), None);
-        assert!(matches!(expired, Some(Signal::Announced { session_over: true, .. })));
-        let limit = json!({"retryAfter":3,"errorCode":4029,"errorMessage":"Message rate too high for this session"});
-        assert!(
-            matches!(signal_for("TooManyRequestsErrorMessage", Some(429), &limit, None), Some(Signal::RateLimited { message }) if message.contains("retryAfter 3"))
-        );
-        assert!(signal_for("SessionResponse", Some(200), &json!({"connected":true}), None).is_none());
     }
 }

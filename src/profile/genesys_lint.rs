@@ -7,6 +7,7 @@ use super::genesys_codes::{
     is_genesys_cloud_host, is_webmessaging_host, ACTIONS, CONFIGURE_ACTIONS, CUSTOM_ATTRIBUTES_LIMIT,
 };
 use super::{host_and_path, Finding, Severity};
+use crate::inspect::jwt::decode_unverified;
 use serde_json::{Map, Value};
 
 /// A client frame read as a Guest API request, with an `Unknown` fallback for anything else.
@@ -67,6 +68,9 @@ pub fn rule_words(rule: &str) -> Option<&'static str> {
         "genesys-not-json" => "not a JSON object",
         "genesys-unknown-action" => "unknown action",
         "genesys-no-deployment-id" => "no `deploymentId`",
+        "genesys-no-auth-code" => "no `data.code`",
+        "genesys-auth-code-not-jwt" => "`data.code` is not a JWT",
+        "genesys-downgrade" => "downgrades an authenticated session",
         "genesys-unusable-message" => "no usable `message`",
         "genesys-custom-attributes-too-large" => "customAttributes over 2048 bytes",
         "genesys-upstream-not-webmessaging" => "upstream is not the Guest API",
@@ -165,6 +169,9 @@ pub fn lint_request(request: &Request, seq: u64, session: &Session, url_deployme
                 format!("frame #{seq} ({}) has no `deploymentId`", action.unwrap_or_default()),
             ));
         }
+        if action == Some("configureAuthenticatedSession") {
+            out.extend(auth_code_finding(fields, seq));
+        }
         if action == Some("onMessage") {
             if let Some(problem) = unusable_message(fields.get("message")) {
                 out.push(finding(
@@ -225,6 +232,42 @@ fn configure_findings(fields: &Map<String, Value>, seq: u64, url_deployment: Opt
         }
     }
     out
+}
+
+/// What is wrong with `configureAuthenticatedSession`'s `data.code`, which must be the JWT the OAuth code exchange
+/// returns: missing, or not a JWT. Its value is never quoted. A redaction placeholder is not judged (redaction
+/// keeps a JWT readable, but the placeholder says nothing sure about what it replaced).
+fn auth_code_finding(fields: &Map<String, Value>, seq: u64) -> Option<Finding> {
+    let code = fields.get("data").and_then(|d| d.get("code")).and_then(Value::as_str).filter(|c| !c.is_empty());
+    let Some(code) = code else {
+        return Some(finding(
+            "genesys-no-auth-code",
+            Severity::Error,
+            seq,
+            format!("frame #{seq} (configureAuthenticatedSession) has no `data.code`: the authenticated variant carries data: {{code: <JWT from the OAuth code exchange>}}; the server likely answers 4020 (missing parameter)"),
+        ));
+    };
+    if crate::redact::is_placeholder(code) {
+        return None;
+    }
+    let why = decode_unverified(code).err()?;
+    Some(finding(
+        "genesys-auth-code-not-jwt",
+        Severity::Error,
+        seq,
+        format!("frame #{seq}'s `data.code` is not a JWT ({why}): configureAuthenticatedSession carries the JWT the OAuth code exchange returns (POST /api/v2/webdeployments/token/oauthcodegrantjwtexchange), not the OIDC authorization code itself; the server likely refuses it (401, re-authenticate)"),
+    ))
+}
+
+/// A plain `configureSession` (frame `seq`) for the token frame #`signed_in` configured with
+/// `configureAuthenticatedSession` on this connection.
+pub fn downgrade_finding(seq: u64, signed_in: u64) -> Finding {
+    finding(
+        "genesys-downgrade",
+        Severity::Error,
+        seq,
+        format!("frame #{seq} resumes with a plain configureSession the session token frame #{signed_in} configured with configureAuthenticatedSession: an authenticated session cannot be downgraded, and the server likely answers 4017 (cannot downgrade to unauthenticated); resume it with configureAuthenticatedSession and a current data.code"),
+    )
 }
 
 /// What is wrong with sending a request other than a configure in this session state, if anything.
@@ -379,6 +422,19 @@ mod tests {
             rules(r#"{"action":"configureSession","token":"3f1c1a52-7a0e-4c0b-9d7e-2b1f9c1e0a11"}"#, false),
             ["genesys-no-deployment-id"]
         );
+        let authenticated = |data: &str| {
+            format!(
+                r#"{{"action":"configureAuthenticatedSession","token":"3f1c1a52-7a0e-4c0b-9d7e-2b1f9c1e0a11","deploymentId":"d"{data}}}"#
+            )
+        };
+        assert_eq!(rules(&authenticated(""), false), ["genesys-no-auth-code"]);
+        assert_eq!(rules(&authenticated(r#","data":{"code":""}"#), false), ["genesys-no-auth-code"]);
+        let raw_oidc_code = rules(&authenticated(r#","data":{"code":"4/0AeaYSHB-oidc"}"#), false);
+        assert_eq!(raw_oidc_code, ["genesys-auth-code-not-jwt"]);
+        let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJleHAiOjF9.c2ln";
+        assert!(rules(&authenticated(&format!(r#","data":{{"code":"{jwt}"}}"#)), false).is_empty());
+        let redacted = r#","data":{"code":"redacted-0123456789ab"}"#;
+        assert!(rules(&authenticated(redacted), false).is_empty(), "a placeholder is not judged");
         assert_eq!(rules(r#"{"action":"onMessage","token":"t"}"#, true), ["genesys-unusable-message"]);
         assert_eq!(
             rules(r#"{"action":"onMessage","token":"t","message":{"type":"Text"}}"#, true),

@@ -8,6 +8,7 @@ pub mod generic;
 pub mod genesys;
 mod genesys_codes;
 mod genesys_lint;
+mod genesys_signals;
 
 pub(crate) use genesys_lint::token_not_uuid_message;
 
@@ -102,6 +103,11 @@ pub trait Profile: Send {
     }
     /// What an application close code (3000–4999) means in this protocol, and how sure that reading is.
     fn app_close_code(&self, _code: u16) -> Option<(Confidence, String)> {
+        None
+    }
+    /// What to do about a JWT from `source` (`frame:data.code`, …) that had expired when it was sent: an evidence
+    /// line for the `token-expired` cause.
+    fn stale_token_hint(&self, _source: &str) -> Option<String> {
         None
     }
     /// When `code` is this protocol's rate-limit code used as a close code: the words for the `rate-limit` cause.

@@ -9,7 +9,9 @@ use anyhow::Context as _;
 use super::script::AgentScript;
 
 /// What the simulator does with a request it cannot accept: sent before `configureSession`, not JSON,
-/// without `action`, or with an action the Guest API does not have.
+/// without `action`, or with an action the Guest API does not have. A refused configure request (401 for a
+/// `data.code` that is not a current JWT, 4017 for a downgrade) is answered with its error frame either way;
+/// `Close` then closes the connection, `Error` keeps it open.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum OnInvalid {
     /// Close the WebSocket with 1000, no reason and no error frame (what users report seeing).
@@ -25,7 +27,8 @@ pub enum OnInvalid {
 pub struct SimArgs {
     /// What to do with a request sent before configureSession, without `action`, not JSON, or with an
     /// unknown action: `close` = close 1000 with no reason and no error frame (what users report);
-    /// `error` = answer with an error frame instead. [query: sim-on-invalid]
+    /// `error` = answer with an error frame instead. A refused configure (401: data.code is not a current JWT;
+    /// 4017: cannot downgrade) gets its error frame either way, then `close` closes. [query: sim-on-invalid]
     #[arg(long, value_enum, value_name = "close|error")]
     pub on_invalid: Option<OnInvalid>,
 
@@ -36,8 +39,13 @@ pub struct SimArgs {
 
     /// Lifetime of the JWT returned by getJwt, in whole seconds (0 = already expired).
     /// Default: 3600. [query: sim-jwt-ttl]
-    #[arg(long, value_name = "SECS", value_parser = parse_jwt_ttl, allow_negative_numbers = true)]
+    #[arg(long, value_name = "SECS", value_parser = parse_whole_secs, allow_negative_numbers = true)]
     pub jwt_ttl: Option<u64>,
+
+    /// Refuse (401) a configureAuthenticatedSession whose data.code JWT expires within SECS seconds, not only one
+    /// already expired (whole seconds; 5 is the Genesys SDKs' own rule). Default: 0. [query: sim-auth-code-margin]
+    #[arg(long, value_name = "SECS", value_parser = parse_whole_secs, allow_negative_numbers = true)]
+    pub auth_code_margin: Option<u64>,
 
     /// Answer onMessage requests beyond N within one second with TooManyRequestsErrorMessage
     /// (429, errorCode 4029, retryAfter). Default: no limit. [query: sim-rate-limit]
@@ -78,6 +86,7 @@ impl SimArgs {
             ("--on-invalid", self.on_invalid.is_some()),
             ("--expire-after", self.expire_after.is_some()),
             ("--jwt-ttl", self.jwt_ttl.is_some()),
+            ("--auth-code-margin", self.auth_code_margin.is_some()),
             ("--rate-limit", self.rate_limit.is_some()),
             ("--agent-disconnect-after", self.agent_disconnect_after.is_some()),
             ("--drop-after", self.drop_after.is_some()),
@@ -95,6 +104,8 @@ pub struct Scenario {
     pub on_invalid: OnInvalid,
     pub expire_after: Duration,
     pub jwt_ttl: u64,
+    /// A data.code JWT must not expire within this many seconds of its configure.
+    pub auth_code_margin: u64,
     pub rate_limit: Option<u32>,
     pub agent_disconnect_after: Option<u32>,
     pub drop_after: Option<u32>,
@@ -115,6 +126,7 @@ impl Default for Scenario {
             on_invalid: OnInvalid::Close,
             expire_after: DEFAULT_EXPIRE_AFTER,
             jwt_ttl: DEFAULT_JWT_TTL,
+            auth_code_margin: 0,
             rate_limit: None,
             agent_disconnect_after: None,
             drop_after: None,
@@ -166,6 +178,7 @@ impl SimConfig {
             on_invalid: args.on_invalid.unwrap_or_default(),
             expire_after: args.expire_after.unwrap_or(DEFAULT_EXPIRE_AFTER),
             jwt_ttl: args.jwt_ttl.unwrap_or(DEFAULT_JWT_TTL),
+            auth_code_margin: args.auth_code_margin.unwrap_or(0),
             rate_limit: args.rate_limit,
             agent_disconnect_after: args.agent_disconnect_after,
             drop_after: args.drop_after,
@@ -194,6 +207,7 @@ pub const QUERY_PARAMS: &[&str] = &[
     "sim-on-invalid",
     "sim-expire-after",
     "sim-jwt-ttl",
+    "sim-auth-code-margin",
     "sim-rate-limit",
     "sim-agent-disconnect-after",
     "sim-drop-after",
@@ -215,7 +229,8 @@ impl Scenario {
             match flag {
                 "on-invalid" => out.on_invalid = parse_on_invalid(value).map_err(bad)?,
                 "expire-after" => out.expire_after = parse_secs(value).map_err(bad)?,
-                "jwt-ttl" => out.jwt_ttl = parse_jwt_ttl(value).map_err(bad)?,
+                "jwt-ttl" => out.jwt_ttl = parse_whole_secs(value).map_err(bad)?,
+                "auth-code-margin" => out.auth_code_margin = parse_whole_secs(value).map_err(bad)?,
                 "rate-limit" => out.rate_limit = Some(parse_count(value).map_err(bad)?),
                 "agent-disconnect-after" => out.agent_disconnect_after = Some(parse_count(value).map_err(bad)?),
                 "drop-after" => out.drop_after = Some(parse_count(value).map_err(bad)?),
@@ -257,8 +272,8 @@ pub fn parse_secs(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
-/// Whole seconds, zero or more.
-pub fn parse_jwt_ttl(text: &str) -> Result<u64, String> {
+/// Whole seconds, zero or more (`--jwt-ttl`, `--auth-code-margin`).
+pub fn parse_whole_secs(text: &str) -> Result<u64, String> {
     text.trim().parse::<u64>().map_err(|e| match e.kind() {
         std::num::IntErrorKind::PosOverflow => format!("{text:?} is too large: at most {} seconds", u64::MAX),
         _ => format!("{text:?} is not a whole number of seconds (e.g. 3600, or 0)"),
@@ -289,6 +304,7 @@ mod tests {
                 ("sim-on-invalid", "error"),
                 ("sim-expire-after", "0.5"),
                 ("sim-jwt-ttl", "0"),
+                ("sim-auth-code-margin", "5"),
                 ("sim-rate-limit", "3"),
                 ("sim-agent-disconnect-after", "2"),
                 ("sim-drop-after", "4"),
@@ -300,6 +316,7 @@ mod tests {
         assert_eq!(s.on_invalid, OnInvalid::Error);
         assert_eq!(s.expire_after, Duration::from_millis(500));
         assert_eq!(s.jwt_ttl, 0);
+        assert_eq!(s.auth_code_margin, 5);
         assert_eq!(s.rate_limit, Some(3));
         assert_eq!(s.agent_disconnect_after, Some(2));
         assert_eq!(s.drop_after, Some(4));
@@ -328,9 +345,9 @@ mod tests {
         assert!(parse_secs("-1").is_err());
         assert!(parse_secs("inf").is_err());
         assert_eq!(parse_secs("2").unwrap(), Duration::from_secs(2));
-        assert!(parse_jwt_ttl("-5").is_err());
+        assert!(parse_whole_secs("-5").is_err());
         assert_eq!(
-            parse_jwt_ttl("99999999999999999999").unwrap_err(),
+            parse_whole_secs("99999999999999999999").unwrap_err(),
             "\"99999999999999999999\" is too large: at most 18446744073709551615 seconds"
         );
         assert_eq!(parse_count("7").unwrap(), 7);

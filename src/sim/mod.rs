@@ -9,9 +9,11 @@
 //! 3. `session` (+ `agent`) is the per-connection state machine, pure and unit-tested;
 //! 4. `in_process` runs `serve` on a free loopback port for `frametap proxy` without `--upstream`;
 //! 5. `registry` holds conversations by token across connections; `script` is the agent's script;
-//!    `protocol` builds frames; `jwt` signs getJwt's tokens; `scenarios` has the rate window.
+//!    `protocol` builds frames; `jwt` signs getJwt's tokens; `auth` judges configureAuthenticatedSession's
+//!    `data.code`; `scenarios` has the rate window.
 
 mod agent;
+mod auth;
 mod config;
 mod connection;
 mod handshake;

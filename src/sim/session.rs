@@ -9,10 +9,13 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use super::config::{OnInvalid, Scenario, SimConfig};
-use super::jwt;
 use super::protocol::{self, Action, Direction, Invalid, Kind, Request, Structured};
-use super::registry::{Kicked, Registry};
+use super::registry::{Downgrade, Guest, Kicked, Registry};
 use super::scenarios::{self, RateWindow};
+use super::{auth, jwt};
+
+/// The body of the 4017 error frame.
+const DOWNGRADE: &str = "cannot downgrade to unauthenticated: this session token was configured with configureAuthenticatedSession; resume it with configureAuthenticatedSession (and a current data.code), or start a new session with a new token";
 
 /// What the connection must do next, in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -170,17 +173,28 @@ impl Session {
         if request.str_field("deploymentId").is_none() {
             return error(4020, "missing parameter: deploymentId", tracing);
         }
-        if request.action == Action::ConfigureAuthenticatedSession {
+        let guest = if request.action == Action::ConfigureAuthenticatedSession {
             let code = request.raw.get("data").and_then(|d| d.get("code")).and_then(Value::as_str);
-            if code.is_none_or(str::is_empty) {
+            let Some(code) = code.filter(|c| !c.is_empty()) else {
                 return error(4020, "missing parameter: data.code", tracing);
+            };
+            match auth::check_code(code, chrono::Utc::now().timestamp(), self.scenario.auth_code_margin) {
+                Ok(accepted) => Guest::Authenticated { subject: accepted.subject },
+                Err(why) => return self.refuse(401, &why, tracing),
             }
-        }
-        if self.token.as_deref().is_some_and(|held| held != token) {
-            self.finish();
-        }
+        } else {
+            Guest::Anonymous
+        };
         let start_new = request.raw.get("startNew") == Some(&Value::Bool(true));
-        let claim = self.registry.claim(&token, self.conn, self.kick.clone(), start_new);
+        // Checked before this connection lets go of a session it holds: a refused configure changes nothing.
+        let previous = self.token.clone().filter(|held| *held != token);
+        let claim = match self.registry.claim(&token, self.conn, self.kick.clone(), start_new, guest) {
+            Ok(claim) => claim,
+            Err(Downgrade) => return self.refuse(4017, DOWNGRADE, tracing),
+        };
+        if let Some(previous) = previous {
+            self.registry.release(&previous, self.conn);
+        }
         self.token = Some(token);
         let body = json!({
             "connected": true,
@@ -191,6 +205,15 @@ impl Session {
             "maxCustomDataBytes": crate::profile::CUSTOM_ATTRIBUTES_LIMIT,
         });
         respond("SessionResponse", body, tracing)
+    }
+
+    /// A configure request refused with `code`: the error frame, then, with `--on-invalid close`, the close.
+    fn refuse(&self, code: u32, why: &str, tracing_id: Option<&str>) -> Vec<Output> {
+        let mut out = error(code, why, tracing_id);
+        if self.scenario.on_invalid == OnInvalid::Close {
+            out.push(Output::Close);
+        }
+        out
     }
 
     pub(super) fn expiration_date(&self) -> i64 {

@@ -87,3 +87,19 @@ fn unimplemented_actions_are_named_as_on_the_wire() {
         assert!(frame.contains(&format!("does not implement {action}\"")), "{frame}");
     }
 }
+
+#[test]
+fn a_refused_configure_leaves_the_connections_session_as_it_was() {
+    use crate::inspect::jwt::encode_part;
+    let registry = Arc::new(Registry::default());
+    let (mut s, _) = session(Scenario { on_invalid: OnInvalid::Error, ..Scenario::default() }, &registry, 1);
+    let stale = format!("{}.{}.sig", encode_part(br#"{"alg":"RS256"}"#), encode_part(br#"{"exp":1}"#));
+    configure(&mut s, "held");
+    let refused = text(
+        &mut s,
+        json!({"action": "configureAuthenticatedSession", "deploymentId": "dep", "token": "other", "data": {"code": stale}}),
+    );
+    assert!(matches!(&refused[..], [Output::Send(f)] if f.contains("\"code\":401")), "{refused:?}");
+    assert_eq!(s.token.as_deref(), Some("held"), "the session it held is still this connection's");
+    assert!(registry.with("other", |_| ()).is_none(), "a refused code claims nothing");
+}

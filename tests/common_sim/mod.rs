@@ -136,6 +136,24 @@ pub fn message_request(token: &str, text: &str) -> Value {
            "message": {"type": "Text", "text": text}})
 }
 
+/// A JWT as the OAuth code exchange hands one out (unsigned for the simulator, which never verifies it): `sub`
+/// and an `exp` `exp_in` seconds from now (negative: already expired).
+pub fn auth_code(sub: &str, exp_in: i64) -> String {
+    use frametap::inspect::jwt::encode_part;
+    let claims = json!({"sub": sub, "exp": chrono::Utc::now().timestamp() + exp_in});
+    format!(
+        "{}.{}.{}",
+        encode_part(br#"{"alg":"RS256","typ":"JWT"}"#),
+        encode_part(claims.to_string().as_bytes()),
+        encode_part(b"signature")
+    )
+}
+
+pub fn configure_authenticated_request(token: &str, code: &str) -> Value {
+    json!({"action": "configureAuthenticatedSession", "deploymentId": DEPLOYMENT, "token": token,
+           "tracingId": "auth-1", "data": {"code": code}})
+}
+
 pub fn new_token() -> String {
     uuid::Uuid::new_v4().to_string()
 }

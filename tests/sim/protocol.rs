@@ -226,22 +226,6 @@ async fn bad_requests_get_error_frames_with_the_documented_codes() {
 }
 
 #[tokio::test]
-async fn authenticated_session_with_a_code_is_configured() {
-    let sim = start(SimArgs::default()).await;
-    let mut ws = sim.connect("").await;
-    send(
-        &mut ws,
-        json!({"action": "configureAuthenticatedSession", "token": new_token(),
-        "deploymentId": DEPLOYMENT, "data": {"code": "eyJ.fake.jwt"}}),
-    )
-    .await;
-    let response = next_json(&mut ws).await;
-    assert_eq!(response["class"], "SessionResponse");
-    assert_eq!(response["body"]["connected"], true);
-    sim.stop().await;
-}
-
-#[tokio::test]
 async fn websocket_pings_are_answered() {
     let sim = start(SimArgs::default()).await;
     let mut ws = sim.connect("").await;

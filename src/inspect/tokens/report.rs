@@ -48,8 +48,8 @@ pub fn human_duration(secs: u64) -> String {
     }
 }
 
-/// A time claim as epoch seconds, when it is a number.
-fn epoch_claim(claims: &Map<String, Value>, name: &str) -> Option<i64> {
+/// A time claim as epoch seconds, when it is a number (a fraction is floored).
+pub(crate) fn epoch_claim(claims: &Map<String, Value>, name: &str) -> Option<i64> {
     let value = claims.get(name)?;
     value.as_i64().or_else(|| value.as_f64().filter(|f| f.is_finite()).map(|f| f.floor() as i64))
 }
@@ -144,10 +144,11 @@ fn signature_redacted(value: &str) -> bool {
     value.rsplit('.').next().is_some_and(|sig| sig.starts_with("redacted"))
 }
 
-/// Classifies a candidate and builds both the analysis view and the `token` record's details.
+/// Classifies a candidate, found in the record of time `ts` (frame `seq`, or the handshake), and builds both the
+/// analysis view and the `token` record's details.
 pub(crate) fn describe(
     candidate: &Candidate<'_>,
-    seq: Option<u64>,
+    (ts, seq): (Ts, Option<u64>),
     seen_at: Ts,
     require_scopes: &[String],
 ) -> (SeenToken, Map<String, Value>) {
@@ -160,6 +161,7 @@ pub(crate) fn describe(
         iat: None,
         nbf: None,
         seq,
+        ts,
         rest_only: candidate.rest_only,
         fingerprint: fingerprint(value),
     };
