@@ -40,6 +40,17 @@ pub fn write_load_capture(path: &Path) -> u64 {
     size
 }
 
+/// The frames of a capture and whether it read complete, counted as it is read.
+pub fn frames_in(path: &Path) -> (u64, bool) {
+    let mut stream = frametap::capture::open_capture(path).unwrap();
+    let mut frames = 0;
+    while let Some(record) = stream.next_record().unwrap() {
+        frames += u64::from(matches!(record, Record::Frame(_)));
+    }
+    let end = stream.finish().unwrap();
+    (frames, end.has_end && end.problems.is_empty())
+}
+
 /// Runs `command` and returns its peak resident memory in bytes, from `wait4` (Linux's `ru_maxrss`, in KiB); the
 /// command must succeed. That peak starts from the spawning process's own (the child begins as its copy), so the
 /// caller must keep its memory small: see tests/large_captures.rs.
