@@ -73,7 +73,8 @@ impl RecordedAnswers {
     /// The plain HTTP entries of `har` that have an answer (a status); the WebSocket entries and the requests that
     /// failed without one are left out.
     pub fn from_har(har: &serde_json::Value) -> RecordedAnswers {
-        Har::from_value(har).map(|har| Self::of(&har)).unwrap_or_default()
+        let json = serde_json::to_vec(har).unwrap_or_default();
+        Har::parse(&json, std::path::Path::new("the HAR")).map(|har| Self::of(&har)).unwrap_or_default()
     }
 
     /// [`Self::from_har`] of a parsed HAR.

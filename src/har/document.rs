@@ -5,9 +5,10 @@
 //! `serde_json::Value` would read it (the import then says what was odd); only a document that is not JSON, or an
 //! object that names a field frametap reads twice, fails to parse.
 
-use super::json::{Json, List, Obj};
+use super::json::{Json, List, Obj, Present};
 use anyhow::{anyhow, Result};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use std::path::Path;
 
 /// A whole HAR.
@@ -27,7 +28,22 @@ pub(super) struct Log<'a> {
     pub(super) entries: List<Obj<Entry<'a>>>,
     /// frametap's `format`, `version` and the records of no connection.
     #[serde(borrow, rename = "_frametap")]
-    pub(super) frametap: Json<'a>,
+    pub(super) frametap: Obj<Extension<'a>>,
+}
+
+/// frametap's `_frametap` fields on the log and on each entry: the records kept whole, as their JSON text, read
+/// one at a time when they are restored.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct Extension<'a> {
+    #[serde(borrow)]
+    pub(super) format: Json<'a>,
+    #[serde(borrow)]
+    pub(super) version: Json<'a>,
+    #[serde(borrow)]
+    pub(super) conn: Json<'a>,
+    #[serde(borrow)]
+    pub(super) records: List<&'a RawValue>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -60,7 +76,7 @@ pub(super) struct Entry<'a> {
     pub(super) close: Json<'a>,
     /// frametap's `conn` and the connection's records that are no message.
     #[serde(borrow, rename = "_frametap")]
-    pub(super) frametap: Json<'a>,
+    pub(super) frametap: Present<Obj<Extension<'a>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -120,20 +136,15 @@ pub(super) struct Message<'a> {
     /// A close message's code, as some tools save it.
     #[serde(borrow)]
     pub(super) code: Json<'a>,
-    /// frametap's `frames` the message came in.
+    /// frametap's `frames` the message came in, as its JSON text, read when the message is restored.
     #[serde(borrow, rename = "_frametap")]
-    pub(super) frametap: Json<'a>,
+    pub(super) frametap: Option<&'a RawValue>,
 }
 
 impl<'a> Har<'a> {
     /// Parses a HAR's JSON text, borrowing from it; `path` names the file in the error.
     pub(super) fn parse(json: &'a [u8], path: &Path) -> Result<Har<'a>> {
         serde_json::from_slice::<Obj<Har>>(json).map(|har| har.0).map_err(|e| parse_error(path, &e))
-    }
-
-    /// Reads a HAR from a `serde_json::Value` (for callers that built one).
-    pub(super) fn from_value(value: &'a serde_json::Value) -> Result<Har<'a>> {
-        Obj::<Har>::deserialize(value).map(|har| har.0).map_err(|e| anyhow!("not a HAR frametap can read: {e}"))
     }
 }
 

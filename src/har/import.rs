@@ -56,8 +56,7 @@ impl HarSource {
 /// Turns a HAR into capture records (meta, then per connection open/note/frames/close, then end), plus warnings
 /// about what was skipped. Fails when the HAR holds no WebSocket connection or a message cannot be read.
 pub fn har_to_records(har: &serde_json::Value) -> Result<(Vec<Record>, Vec<String>)> {
-    let (records, warnings) = import(&Har::from_value(har)?)?;
-    Ok((records.collect(), warnings))
+    har_json_to_records(&serde_json::to_vec(har)?)
 }
 
 /// [`har_to_records`] of a HAR's JSON text, read as it lies in `json` (its strings borrowed, not copied).

@@ -99,11 +99,6 @@ impl<'a> Json<'a> {
             Json::Object(_) => "an object",
         }
     }
-
-    /// As a `serde_json::Value`, to read a typed part (a frametap record) from it.
-    pub(super) fn to_value(&self) -> serde_json::Value {
-        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
-    }
 }
 
 impl PartialEq<str> for Json<'_> {
@@ -306,6 +301,23 @@ impl<'de, T: Deserialize<'de> + Default> Visitor<'de> for ObjVisitor<T> {
     }
 
     scalars_read_as!(Obj<T>, Obj(T::default()));
+}
+
+/// A field that may be missing, read as `T` when it is there, whatever its value (`null` included), as
+/// `serde_json::Value::get` finds it.
+#[derive(Debug)]
+pub(super) struct Present<T>(pub(super) Option<T>);
+
+impl<T> Default for Present<T> {
+    fn default() -> Self {
+        Present(None)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Present<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        T::deserialize(deserializer).map(|value| Present(Some(value)))
+    }
 }
 
 /// A list of `T`, or `None` when the value is no list (or missing).
