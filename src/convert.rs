@@ -6,7 +6,6 @@ use crate::capture::{read_capture, CaptureFile, CaptureFormat, CaptureWriter, Pr
 use crate::event::{End, Note, Record, RecordCounts, Ts};
 use crate::har::{self, HarSource};
 use anyhow::{anyhow, bail, Context, Result};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Convert a capture to a HAR or a HAR to a capture (by extension: .jsonl or .ftcap ↔ .har/.zhar), or a
@@ -178,12 +177,11 @@ fn repair_tail(
 fn capture_to_har_file(cmd: &ConvertCommand, zlib: bool) -> Result<ConvertReport> {
     let (records, warnings, _) = read_capture_records(cmd)?;
     let records = redacted(records, cmd.redact);
-    let har_value = har::capture_to_har(&records);
-    let bytes = har::encode_har(&har_value, zlib)?;
-    write_new_file(&cmd.output, |file| file.write_all(&bytes))?;
+    let document = har::HarDocument::new(&records);
+    write_new_file(&cmd.output, |file| har::write_har(&document, file, zlib))?;
     Ok(ConvertReport {
         output: cmd.output.clone(),
-        connections: har_value["log"]["entries"].as_array().map_or(0, Vec::len),
+        connections: document.entries(),
         frames: records.iter().filter(|r| matches!(r, Record::Frame(_))).count(),
         source: None,
         warnings,
@@ -192,9 +190,7 @@ fn capture_to_har_file(cmd: &ConvertCommand, zlib: bool) -> Result<ConvertReport
 
 fn har_to_capture_file(cmd: &ConvertCommand, format: CaptureFormat) -> Result<ConvertReport> {
     let input = &cmd.input;
-    let value = har::read_har(input)?;
-    let source = HarSource::detect(&value);
-    let (records, warnings) = har::har_to_records(&value).with_context(|| format!("{}", input.display()))?;
+    let har::ImportedHar { records, warnings, source, .. } = har::import_har_file(input, false)?;
     let mut report = write_capture_file(cmd, format, records)?;
     report.source = Some(source);
     report.warnings = warnings;
@@ -364,7 +360,11 @@ fn publish(part: &Path, output: &Path) -> Result<()> {
 
 /// Writes `records` to the capture OUT in `format` (its `meta` says that format's version), redacted with
 /// `--redact`; a failed write removes OUT and says so.
-fn write_capture_file(cmd: &ConvertCommand, format: CaptureFormat, records: Vec<Record>) -> Result<ConvertReport> {
+fn write_capture_file(
+    cmd: &ConvertCommand,
+    format: CaptureFormat,
+    records: impl IntoIterator<Item = Record>,
+) -> Result<ConvertReport> {
     let mut copy = CaptureCopy::create(&cmd.output, format, cmd.redact)?;
     let written = records.into_iter().try_for_each(|record| copy.write(record)).and_then(|()| copy.finish());
     drop(copy.writer);

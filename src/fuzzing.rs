@@ -5,7 +5,7 @@
 
 use crate::capture::parse_capture;
 use crate::event::{Close, Frame, HttpRequest, HttpResponse, Opcode, Open, Peer, Record, Ts};
-use crate::har::{capture_to_har, har_to_records};
+use crate::har::{har_json_to_records, write_har, HarDocument};
 use crate::inspect::jwt::{decode_unverified, is_jwt_candidate, looks_like_jwt};
 use crate::inspect::tokens::TokenTracker;
 use crate::inspect::{AnalysisOptions, Analyzer, ProfileChoice};
@@ -139,10 +139,10 @@ fn read_summary(read: &anyhow::Result<crate::capture::CaptureFile>) -> Vec<Strin
 
 /// HAR import: any JSON imports or fails cleanly; what imports exports to a HAR that imports again.
 pub fn har_import(data: &[u8]) {
-    let Ok(har) = serde_json::from_slice::<serde_json::Value>(data) else { return };
-    let Ok((records, _warnings)) = har_to_records(&har) else { return };
-    let exported = capture_to_har(&records);
-    let (again, _) = har_to_records(&exported).expect("frametap's own HAR of an imported capture imports again");
+    let Ok((records, _warnings)) = har_json_to_records(data) else { return };
+    let mut exported = Vec::new();
+    write_har(&HarDocument::new(&records), &mut exported, false).expect("a HAR of records serialises");
+    let (again, _) = har_json_to_records(&exported).expect("frametap's own HAR of an imported capture imports again");
     // Compared as written (as in `capture_reader`): a sub-microsecond time is rounded once by the export.
     let written = |records: &[Record]| -> Vec<String> {
         records.iter().map(|r| serde_json::to_string(r).expect("a record serialises")).collect()

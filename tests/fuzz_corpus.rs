@@ -67,24 +67,38 @@ fn redact_corpus() {
 /// `FRAMETAP_UPDATE_GOLDEN=1 cargo test --test golden` writes the copies with the golden files.
 #[test]
 fn the_golden_captures_are_in_the_capture_reader_corpus_as_they_are_now() {
-    let golden_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let refresh = "FRAMETAP_UPDATE_GOLDEN=1 cargo test --test golden writes it";
+    assert_seeds_are_current("tests/golden", "jsonl", "capture_reader", refresh);
+}
+
+/// The HAR import's corpus starts from the HAR fixtures the same way: each tests/fixtures/har/*.har has a copy of
+/// the same name in tests/fuzz_corpus/har_import/ (copies once kept a Chrome HAR's older timings and an older
+/// export), copied by hand after the fixture changes (`FRAMETAP_BLESS=1 cargo test --test har` rewrites
+/// frametap-export.har).
+#[test]
+fn the_har_fixtures_are_in_the_har_import_corpus_as_they_are_now() {
+    let refresh = "copy it from tests/fixtures/har/";
+    assert_seeds_are_current("tests/fixtures/har", "har", "har_import", refresh);
+}
+
+/// Every `*.ext` file of `dir` has a byte-identical copy in the corpus of `target`.
+fn assert_seeds_are_current(dir: &str, ext: &str, target: &str, refresh: &str) {
+    let seeds_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
     let mut checked = 0;
-    for entry in std::fs::read_dir(&golden_dir).unwrap() {
-        let golden = entry.unwrap().path();
-        if golden.extension().is_none_or(|ext| ext != "jsonl") {
+    for entry in std::fs::read_dir(&seeds_dir).unwrap() {
+        let original = entry.unwrap().path();
+        if original.extension().is_none_or(|e| e != ext) {
             continue;
         }
-        let seed = corpus_dir("capture_reader").join(golden.file_name().unwrap());
-        let copy = std::fs::read(&seed).unwrap_or_else(|e| {
-            panic!("{}: {e} (FRAMETAP_UPDATE_GOLDEN=1 cargo test --test golden writes it)", seed.display())
-        });
+        let seed = corpus_dir(target).join(original.file_name().unwrap());
+        let copy = std::fs::read(&seed).unwrap_or_else(|e| panic!("{}: {e} ({refresh})", seed.display()));
         assert!(
-            copy == std::fs::read(&golden).unwrap(),
-            "{} is not {} as it is now: copy it again",
+            copy == std::fs::read(&original).unwrap(),
+            "{} is not {} as it is now: copy it again ({refresh})",
             seed.display(),
-            golden.display()
+            original.display()
         );
         checked += 1;
     }
-    assert!(checked >= 2, "the golden captures were not found in {}", golden_dir.display());
+    assert!(checked >= 2, "no *.{ext} file was found in {}", seeds_dir.display());
 }

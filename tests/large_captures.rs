@@ -6,20 +6,7 @@
 
 mod common;
 
-use common::large::{peak_rss_of, write_load_capture, LOAD_FRAMES};
-use frametap::event::Record;
-use std::path::Path;
-
-/// The frames of a capture and whether it read complete, counted as it is read.
-fn frames_in(path: &Path) -> (u64, bool) {
-    let mut stream = frametap::capture::open_capture(path).unwrap();
-    let mut frames = 0;
-    while let Some(record) = stream.next_record().unwrap() {
-        frames += u64::from(matches!(record, Record::Frame(_)));
-    }
-    let end = stream.finish().unwrap();
-    (frames, end.has_end && end.problems.is_empty())
-}
+use common::large::{frames_in, peak_rss_of, write_load_capture, LOAD_FRAMES};
 
 #[test]
 fn a_large_capture_is_inspected_as_it_is_read_not_held_in_memory() {

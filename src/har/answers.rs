@@ -1,11 +1,11 @@
 //! A HAR's plain HTTP entries as recorded answers, so `replay serve --forward` can answer a page's REST and config
 //! calls to the hosts it intercepts as the recording did, in recorded order, without the network.
 
+use super::document::{Entry, Har};
 use super::import::{headers, is_websocket, split_url};
 use crate::event::Headers;
 use base64::Engine as _;
 use bytes::Bytes;
-use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -72,10 +72,15 @@ pub struct RecordedAnswers {
 impl RecordedAnswers {
     /// The plain HTTP entries of `har` that have an answer (a status); the WebSocket entries and the requests that
     /// failed without one are left out.
-    pub fn from_har(har: &Value) -> RecordedAnswers {
+    pub fn from_har(har: &serde_json::Value) -> RecordedAnswers {
+        let json = serde_json::to_vec(har).unwrap_or_default();
+        Har::parse(&json, std::path::Path::new("the HAR")).map(|har| Self::of(&har)).unwrap_or_default()
+    }
+
+    /// [`Self::from_har`] of a parsed HAR.
+    pub(super) fn of(har: &Har) -> RecordedAnswers {
         let mut by_key: HashMap<AnswerKey, Vec<RecordedAnswer>> = HashMap::new();
-        let entries = har["log"]["entries"].as_array().map(Vec::as_slice).unwrap_or_default();
-        for (index, entry) in entries.iter().enumerate() {
+        for (index, entry) in har.log.entries.items().iter().enumerate() {
             if let Some((key, answer)) = (!is_websocket(entry)).then(|| recorded(index + 1, entry)).flatten() {
                 by_key.entry(key).or_default().push(answer);
             }
@@ -142,29 +147,29 @@ impl RecordedAnswers {
 
 /// The key and answer of one plain HTTP entry, or `None` when it has no usable URL or no answer (status 0: the
 /// request failed or was blocked in the browser).
-fn recorded(entry_number: usize, entry: &Value) -> Option<(AnswerKey, RecordedAnswer)> {
-    let (scheme, authority, path) = split_url(entry["request"]["url"].as_str()?)?;
-    let method = entry["request"]["method"].as_str().unwrap_or("GET");
+fn recorded(entry_number: usize, entry: &Entry) -> Option<(AnswerKey, RecordedAnswer)> {
+    let (scheme, authority, path) = split_url(entry.request.url.as_str()?)?;
+    let method = entry.request.method.as_str().unwrap_or("GET");
     let tls = match scheme.as_str() {
         "https" => true,
         "http" => false,
         _ => return None,
     };
-    let status = entry["response"]["status"].as_u64().filter(|s| (100..=999).contains(s))? as u16;
-    let content = &entry["response"]["content"];
-    let text = content["text"].as_str();
-    let body = match (text, content["encoding"].as_str()) {
+    let status = entry.response.status.as_u64().filter(|s| (100..=999).contains(s))? as u16;
+    let content = &entry.response.content;
+    let text = content.text.as_str();
+    let body = match (text, content.encoding.as_str()) {
         (Some(text), Some("base64")) => {
             Bytes::from(base64::engine::general_purpose::STANDARD.decode(text.trim()).unwrap_or_default())
         }
         (Some(text), _) => Bytes::from(text.to_owned()),
         (None, _) => Bytes::new(),
     };
-    let recorded_size = content["size"].as_i64().unwrap_or(0);
+    let recorded_size = content.size.as_i64().unwrap_or(0);
     let answer = RecordedAnswer {
         entry: entry_number,
         status,
-        headers: answer_headers(&headers(&entry["response"]["headers"])),
+        headers: answer_headers(&headers(&entry.response.headers)),
         body_missing: text.is_none() && recorded_size > 0,
         body,
     };
@@ -190,7 +195,7 @@ fn normal_host(host: &str, scheme: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn entry(method: &str, url: &str, status: u64, content: Value) -> Value {
         json!({

@@ -1,9 +1,10 @@
 //! How a HAR entry's WebSocket ended: HTTP Toolkit's `_webSocketClose` and the close frames among the messages,
 //! as one `close` record that says who closed first only when the HAR does; and a close message's payload.
 
+use super::document::{Entry, Message};
+use super::json::Json;
 use super::times::{ts_from_epoch_secs, whole_micros};
 use crate::event::{Close, ConnId, Frame, Opcode, Peer, Ts};
-use serde_json::Value;
 
 /// A close message's payload: its `code` and its `data` as the reason; without a `code`, `data` read as the raw
 /// close payload some tools save as text (2 characters for the code's bytes, then the reason) when those 2
@@ -11,8 +12,8 @@ use serde_json::Value;
 /// its bytes too ([`raw_reason`]). Never a made-up code: a `code`
 /// that is none, or `data` that holds none (a reason alone, a code byte lost as U+FFFD when the tool decoded the
 /// bytes as UTF-8), is said through `odd`, and the frame then has no code.
-pub(super) fn close_payload(message: &Value, data: &str, odd: &mut dyn FnMut(String)) -> Vec<u8> {
-    if let Some(field) = message.get("code").filter(|code| !code.is_null()) {
+pub(super) fn close_payload(message: &Message, data: &str, odd: &mut dyn FnMut(String)) -> Vec<u8> {
+    if let Some(field) = Some(&message.code).filter(|code| !code.is_null()) {
         match field.as_u64().and_then(|code| u16::try_from(code).ok()) {
             Some(code) => {
                 // A `data` that is the raw payload repeats the code's bytes: they are not the reason.
@@ -104,17 +105,17 @@ impl CloseFrames {
 
 /// When the close happened by the HAR: `_webSocketClose.timestamp`, else `startedDateTime` + the entry's `time`,
 /// else `startedDateTime`; a value that is there but unusable is warned about, never passed over silently.
-fn close_time(close: &Value, entry: &Value, started: Ts, warn: &mut dyn FnMut(String)) -> Ts {
+fn close_time(close: &Json, entry: &Entry, started: Ts, warn: &mut dyn FnMut(String)) -> Ts {
     // As message times are said: `1e300`, not serde_json's `1e+300`.
-    let unusable = |value: &Value| match value.as_f64() {
+    let unusable = |value: &Json| match value.as_f64() {
         Some(number) => format!("{number:?} is out of range (no date a capture can hold)"),
         None => format!("{value} is not a number"),
     };
-    let stamp = &close["timestamp"];
+    let stamp = close.field("timestamp");
     if let Some(ts) = stamp.as_f64().and_then(ts_from_epoch_secs) {
         return ts;
     }
-    let time = &entry["time"];
+    let time = &entry.time;
     let by_time =
         time.as_f64().and_then(|ms| Ts::from_micros(started.micros().checked_add(whole_micros(ms * 1000.0)?)?));
     let instead = if by_time.is_some() { "startedDateTime + the entry's `time`" } else { "startedDateTime" };
@@ -136,14 +137,13 @@ pub(super) fn recorded_close(
     conn: ConnId,
     started: Ts,
     last_message: Ts,
-    entry: &Value,
+    entry: &Entry,
     frames: &CloseFrames,
     warn: &mut dyn FnMut(String),
 ) -> Option<Close> {
-    let close = match entry.get("_webSocketClose") {
-        Some(close) => close,
-        None if frames.first.is_some() => &Value::Null,
-        None => return None,
+    let close = match &entry.close {
+        Json::Absent if frames.first.is_none() => return None,
+        close => close,
     };
     let recorded = close_time(close, entry, started, warn);
     let ended = recorded.max(last_message);
@@ -153,8 +153,8 @@ pub(super) fn recorded_close(
     if let Some(first) = &frames.first {
         let initiator = &first.from;
         let aborted = close == "aborted";
-        let code = close["code"].as_u64().map(|c| c as u16).or(first.code);
-        let said_reason = close["reason"].as_str().map(str::to_owned);
+        let code = close.field("code").as_u64().map(|c| c as u16).or(first.code);
+        let said_reason = close.field("reason").as_str().map(str::to_owned);
         // The strict reading's verdict, not a reason with its bad bytes replaced.
         let unreadable = if said_reason.is_none() && first.reason_not_utf8 {
             "; its reason is not valid UTF-8 (RFC 6455 requires it), so none is kept"
@@ -212,8 +212,8 @@ pub(super) fn recorded_close(
         ts: ended,
         initiator: Peer::Server,
         initiator_unknown: true,
-        code: close["code"].as_u64().map(|c| c as u16),
-        reason: close["reason"].as_str().map(str::to_owned),
+        code: close.field("code").as_u64().map(|c| c as u16),
+        reason: close.field("reason").as_str().map(str::to_owned),
         clean: true,
         dropped_by: None,
         duration_ms,
@@ -229,7 +229,7 @@ mod tests {
         let (started, at) = (Ts::from_micros(1_000_000).unwrap(), Ts::from_micros(2_000_000).unwrap());
         let mut frames = CloseFrames::default();
         frames.see(&Frame::whole(1, at, 1, Peer::Client, Opcode::Close, bytes::Bytes::from_static(payload)));
-        let entry = serde_json::json!({ "time": 1500.0 });
+        let entry: Entry = serde_json::from_str(r#"{ "time": 1500.0 }"#).unwrap();
         recorded_close(1, started, at, &entry, &frames, &mut |w| panic!("{w}")).expect("a close")
     }
 

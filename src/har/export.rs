@@ -6,47 +6,123 @@
 //! connection (its `open`, control frames, proxy frames, stray continuations, notes, annotations, its `close`)
 //! goes whole into the entry's `_frametap.records`; records of no connection (`meta`, `end`) into `log._frametap`.
 
-use super::{EXTENSION, HAR_FORMAT_NAME, HAR_FORMAT_VERSION};
-use crate::event::{header, ConnId, Frame, Headers, Opcode, Open, Peer, Record, Ts};
+use super::export_http::{request_json, response_json, RequestJson, ResponseJson};
+use super::{HAR_FORMAT_NAME, HAR_FORMAT_VERSION};
+use crate::event::{ConnId, Frame, Opcode, Open, Peer, Record, Ts};
 use base64::Engine as _;
-use serde_json::{json, Map, Value};
+use serde::{Serialize, Serializer};
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
 
-/// Builds a HAR 1.2 document from capture records (the UI's HAR download and `frametap convert` call this).
-pub fn capture_to_har(records: &[Record]) -> Value {
-    let mut global = Vec::new();
-    let mut order: Vec<ConnId> = Vec::new();
-    let mut conns: std::collections::HashMap<ConnId, ConnRecords> = Default::default();
-    for (at, record) in records.iter().enumerate() {
-        match record.conn() {
-            None => global.push(stored(at, record)),
-            Some(id) => conns
-                .entry(id)
-                .or_insert_with(|| {
-                    order.push(id);
-                    ConnRecords::default()
-                })
-                .push(at, record),
-        }
-    }
-    let entries: Vec<Value> = order.iter().map(|id| conns[id].entry(*id)).collect();
-    json!({
-        "log": {
-            "version": "1.2",
-            "creator": { "name": "frametap", "version": env!("CARGO_PKG_VERSION") },
-            "pages": [],
-            "entries": entries,
-            EXTENSION: {
-                "format": HAR_FORMAT_NAME,
-                "version": HAR_FORMAT_VERSION,
-                "records": global,
-            },
-        }
-    })
+/// Builds a HAR 1.2 document from capture records as a `serde_json::Value` (for callers that edit it; writing one
+/// goes through [`HarDocument`], which makes no copy of the document).
+pub fn capture_to_har(records: &[Record]) -> serde_json::Value {
+    serde_json::to_value(HarDocument::new(records)).expect("a HAR of records serialises")
 }
 
-/// A record kept whole, with its position in the capture.
-fn stored(at: usize, record: &Record) -> Value {
-    json!({ "at": at, "record": record })
+/// The HAR of capture records, made as it is serialised: each entry, and each message of it, is built when written
+/// and dropped after, so writing a HAR costs little beyond the records (the UI's HAR download and `frametap
+/// convert` write this).
+pub struct HarDocument<'a> {
+    /// Records of no connection (`meta`, `end`), with their positions.
+    global: Vec<(usize, &'a Record)>,
+    /// Each connection's records, in the order connections first appear.
+    conns: Vec<(ConnId, ConnRecords<'a>)>,
+}
+
+impl<'a> HarDocument<'a> {
+    pub fn new(records: &'a [Record]) -> HarDocument<'a> {
+        let mut global = Vec::new();
+        let mut conns: Vec<(ConnId, ConnRecords)> = Vec::new();
+        let mut index_of: HashMap<ConnId, usize> = HashMap::new();
+        for (at, record) in records.iter().enumerate() {
+            match record.conn() {
+                None => global.push((at, record)),
+                Some(id) => {
+                    let index = *index_of.entry(id).or_insert_with(|| {
+                        conns.push((id, ConnRecords::default()));
+                        conns.len() - 1
+                    });
+                    conns[index].1.push(at, record);
+                }
+            }
+        }
+        HarDocument { global, conns }
+    }
+
+    /// How many entries the HAR has: one per connection.
+    pub fn entries(&self) -> usize {
+        self.conns.len()
+    }
+}
+
+impl Serialize for HarDocument<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let log = LogJson {
+            version: "1.2",
+            creator: CreatorJson { name: "frametap", version: env!("CARGO_PKG_VERSION") },
+            pages: &[],
+            entries: Entries(&self.conns),
+            frametap: LogExtension {
+                format: HAR_FORMAT_NAME,
+                version: HAR_FORMAT_VERSION,
+                records: Stored(self.global.clone()),
+            },
+        };
+        DocumentJson { log }.serialize(serializer)
+    }
+}
+
+#[derive(Serialize)]
+struct DocumentJson<'a> {
+    log: LogJson<'a>,
+}
+
+#[derive(Serialize)]
+struct LogJson<'a> {
+    version: &'static str,
+    creator: CreatorJson,
+    pages: &'static [u8],
+    entries: Entries<'a>,
+    #[serde(rename = "_frametap")]
+    frametap: LogExtension<'a>,
+}
+
+#[derive(Serialize)]
+struct CreatorJson {
+    name: &'static str,
+    version: &'static str,
+}
+
+#[derive(Serialize)]
+struct LogExtension<'a> {
+    format: &'static str,
+    version: u32,
+    records: Stored<'a>,
+}
+
+/// The connections as entries, each made when it is written.
+struct Entries<'a>(&'a [(ConnId, ConnRecords<'a>)]);
+
+impl Serialize for Entries<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(|(id, conn)| conn.entry(*id)))
+    }
+}
+
+/// Records kept whole, each with its position in the capture: `{"at": …, "record": …}`.
+struct Stored<'a>(Vec<(usize, &'a Record)>);
+
+impl Serialize for Stored<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(|(at, record)| StoredJson { at: *at, record }))
+    }
+}
+
+#[derive(Serialize)]
+struct StoredJson<'a> {
+    at: usize,
+    record: &'a Record,
 }
 
 #[derive(Default)]
@@ -63,6 +139,43 @@ struct Message<'a> {
     finished: bool,
 }
 
+#[derive(Serialize)]
+struct EntryJson<'a> {
+    #[serde(rename = "startedDateTime")]
+    started: String,
+    time: f64,
+    request: RequestJson<'a>,
+    response: ResponseJson<'a>,
+    cache: Empty,
+    timings: Timings,
+    #[serde(rename = "_resourceType")]
+    resource_type: &'static str,
+    #[serde(rename = "_webSocketMessages")]
+    messages: Messages<'a>,
+    /// HTTP Toolkit's field, so its import shows the close too.
+    #[serde(rename = "_webSocketClose", skip_serializing_if = "Option::is_none")]
+    close: Option<CloseJson<'a>>,
+    #[serde(rename = "_frametap")]
+    frametap: EntryExtension<'a>,
+}
+
+/// `{}`.
+#[derive(Serialize)]
+struct Empty {}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum CloseJson<'a> {
+    Closed { code: Option<u16>, reason: Option<&'a str>, timestamp: f64 },
+    Aborted(&'static str),
+}
+
+#[derive(Serialize)]
+struct EntryExtension<'a> {
+    conn: ConnId,
+    records: Stored<'a>,
+}
+
 impl<'a> ConnRecords<'a> {
     fn push(&mut self, at: usize, record: &'a Record) {
         self.records.push((at, record));
@@ -75,14 +188,12 @@ impl<'a> ConnRecords<'a> {
         })
     }
 
-    fn entry(&self, conn: ConnId) -> Value {
-        let (messages, in_messages) = self.messages();
-        let extras: Vec<Value> = self
-            .records
-            .iter()
-            .filter(|(at, _)| !in_messages.contains(at))
-            .map(|(at, record)| stored(*at, record))
-            .collect();
+    fn entry(&'a self, conn: ConnId) -> EntryJson<'a> {
+        let messages = self.messages();
+        let in_messages: HashSet<usize> =
+            messages.iter().filter(|m| m.shown()).flat_map(|m| m.frames.iter().map(|(at, _)| *at)).collect();
+        let extras: Vec<(usize, &Record)> =
+            self.records.iter().filter(|(at, _)| !in_messages.contains(at)).copied().collect();
         let open = self.open();
         let first_ts = open.map(|o| o.ts).or_else(|| self.records.first().map(|(_, r)| r.ts()));
         // A failed upgrade's `open` is dated at the request but written once it failed: its entry lasts until then,
@@ -93,33 +204,36 @@ impl<'a> ConnRecords<'a> {
             _ => 0,
         };
         let (time, timings) = entry_timings(open.and_then(|o| o.handshake_ms), span_micros);
-        let mut entry = json!({
-            "startedDateTime": first_ts.unwrap_or_else(Ts::now).to_rfc3339(),
-            "time": time,
-            "request": request_json(open),
-            "response": response_json(open),
-            "cache": {},
-            "timings": timings,
-            "_resourceType": "websocket",
-            "_webSocketMessages": messages,
-        });
-        if let Some(close) = self.records.iter().find_map(|(_, r)| match r {
+        let close = self.records.iter().find_map(|(_, r)| match r {
             Record::Close(c) => Some(c),
             _ => None,
-        }) {
-            // HTTP Toolkit's field, so its import shows the close too.
-            entry["_webSocketClose"] = if close.clean || close.code.is_some() {
-                json!({ "code": close.code, "reason": close.reason, "timestamp": epoch_secs(close.ts) })
-            } else {
-                json!("aborted")
-            };
+        });
+        EntryJson {
+            started: first_ts.unwrap_or_else(Ts::now).to_rfc3339(),
+            time,
+            request: request_json(open),
+            response: response_json(open),
+            cache: Empty {},
+            timings,
+            resource_type: "websocket",
+            messages: Messages(messages),
+            close: close.map(|close| {
+                if close.clean || close.code.is_some() {
+                    CloseJson::Closed {
+                        code: close.code,
+                        reason: close.reason.as_deref(),
+                        timestamp: epoch_secs(close.ts),
+                    }
+                } else {
+                    CloseJson::Aborted("aborted")
+                }
+            }),
+            frametap: EntryExtension { conn, records: Stored(extras) },
         }
-        entry[EXTENSION] = json!({ "conn": conn, "records": extras });
-        entry
     }
 
-    /// Chrome-style messages, and the positions of the frame records they carry.
-    fn messages(&self) -> (Vec<Value>, std::collections::HashSet<usize>) {
+    /// The connection's data messages, assembled from their frames.
+    fn messages(&self) -> Vec<Message<'a>> {
         let mut messages: Vec<Message> = Vec::new();
         let mut open_by_side: [Option<usize>; 2] = [None, None];
         for (at, record) in &self.records {
@@ -162,190 +276,131 @@ impl<'a> ConnRecords<'a> {
                 _ => {}
             }
         }
-        let mut carried = std::collections::HashSet::new();
-        let mut out = Vec::new();
-        for message in &messages {
-            if let Some(value) = message_json(message) {
-                carried.extend(message.frames.iter().map(|(at, _)| *at));
-                out.push(value);
-            }
-        }
-        (out, carried)
+        messages
     }
+}
+
+impl Message<'_> {
+    /// The message's payload: its frames' payloads, joined.
+    fn payload(&self) -> Cow<'_, [u8]> {
+        match self.frames.as_slice() {
+            [(_, one)] => Cow::Borrowed(&one.payload),
+            frames => Cow::Owned(frames.iter().flat_map(|(_, f)| f.payload.iter().copied()).collect()),
+        }
+    }
+
+    /// Whether Chrome can show it: binary, or text that is valid UTF-8 (else its frames are kept whole instead).
+    fn shown(&self) -> bool {
+        self.opcode != Opcode::Text || std::str::from_utf8(&self.payload()).is_ok()
+    }
+}
+
+/// Chrome-style messages, each made when it is written; those Chrome cannot show are left out (their frames are
+/// among the entry's `_frametap.records`).
+struct Messages<'a>(Vec<Message<'a>>);
+
+impl Serialize for Messages<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().filter_map(message_json))
+    }
+}
+
+#[derive(Serialize)]
+struct MessageJson {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    time: f64,
+    opcode: u8,
+    data: String,
+    #[serde(rename = "_frametap")]
+    frametap: MessageExtension,
+}
+
+#[derive(Serialize)]
+struct MessageExtension {
+    frames: Vec<FrameJson>,
+    finished: bool,
+}
+
+/// What `_frametap.frames` says about one frame of a message.
+#[derive(Serialize)]
+struct FrameJson {
+    at: usize,
+    ts: Ts,
+    seq: u64,
+    fin: bool,
+    len: u64,
+    /// Bytes of payload kept, when it differs from `len`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    size: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    to: Option<Peer>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    relayed: Option<bool>,
 }
 
 /// A message as Chrome writes it, with its frames in `_frametap.frames`; `None` when Chrome cannot show it
 /// (text that is not valid UTF-8), so its frames are kept whole instead.
-fn message_json(message: &Message) -> Option<Value> {
-    let payload: Vec<u8> = message.frames.iter().flat_map(|(_, f)| f.payload.iter().copied()).collect();
+fn message_json(message: &Message) -> Option<MessageJson> {
     let data = match message.opcode {
-        Opcode::Text => String::from_utf8(payload).ok()?,
-        _ => base64::engine::general_purpose::STANDARD.encode(&payload),
+        Opcode::Text => String::from_utf8(message.payload().into_owned()).ok()?,
+        _ => base64::engine::general_purpose::STANDARD.encode(message.payload()),
     };
-    let frames: Vec<Value> = message
-        .frames
-        .iter()
-        .map(|(at, frame)| {
-            let mut f = Map::new();
-            f.insert("at".into(), json!(at));
-            f.insert("ts".into(), json!(frame.ts));
-            f.insert("seq".into(), json!(frame.seq));
-            f.insert("fin".into(), json!(frame.fin));
-            f.insert("len".into(), json!(frame.len));
-            if frame.payload.len() as u64 != frame.len {
-                f.insert("size".into(), json!(frame.payload.len()));
-            }
-            if frame.to != frame.from.other() {
-                f.insert("to".into(), json!(frame.to));
-            }
-            if !frame.relayed {
-                f.insert("relayed".into(), json!(false));
-            }
-            Value::Object(f)
+    let frames: Vec<FrameJson> = (message.frames.iter())
+        .map(|(at, frame)| FrameJson {
+            at: *at,
+            ts: frame.ts,
+            seq: frame.seq,
+            fin: frame.fin,
+            len: frame.len,
+            size: (frame.payload.len() as u64 != frame.len).then_some(frame.payload.len()),
+            to: (frame.to != frame.from.other()).then_some(frame.to),
+            relayed: (!frame.relayed).then_some(false),
         })
         .collect();
     let last_ts = message.frames.last().map(|(_, f)| f.ts)?;
-    Some(json!({
-        "type": if message.from == Peer::Client { "send" } else { "receive" },
-        "time": epoch_secs(last_ts),
-        "opcode": message.opcode.as_u8(),
-        "data": data,
-        EXTENSION: { "frames": frames, "finished": message.finished },
-    }))
+    Some(MessageJson {
+        kind: if message.from == Peer::Client { "send" } else { "receive" },
+        time: epoch_secs(last_ts),
+        opcode: message.opcode.as_u8(),
+        data,
+        frametap: MessageExtension { frames, finished: message.finished },
+    })
+}
+
+#[derive(Serialize)]
+struct Timings {
+    blocked: i8,
+    dns: i8,
+    ssl: i8,
+    connect: i8,
+    send: i8,
+    wait: f64,
+    receive: f64,
 }
 
 /// An entry's `time` and `timings`, as Chrome's HAR export makes them for a WebSocket: the timings cover the
 /// connection from the request to its last record (`wait` the handshake round trip, `receive` the rest of its life),
 /// and `time` is their sum (HAR 1.2: the timings that are not -1, `ssl` being part of `connect`). Whole microseconds
 /// in milliseconds, exactly: seconds times 1000 would give 1.4760000000000002.
-fn entry_timings(handshake_ms: Option<f64>, span_micros: i64) -> (f64, Value) {
+fn entry_timings(handshake_ms: Option<f64>, span_micros: i64) -> (f64, Timings) {
     let wait_micros =
         handshake_ms.filter(|ms| ms.is_finite() && *ms > 0.0).map_or(0, |ms| (ms * 1000.0).round() as i64);
     let receive_micros = (span_micros - wait_micros).max(0);
     let ms = |micros: i64| micros as f64 / 1000.0;
-    let timings = json!({
-        "blocked": -1, "dns": -1, "ssl": -1, "connect": -1, "send": 0,
-        "wait": ms(wait_micros), "receive": ms(receive_micros),
-    });
+    let timings = Timings {
+        blocked: -1,
+        dns: -1,
+        ssl: -1,
+        connect: -1,
+        send: 0,
+        wait: ms(wait_micros),
+        receive: ms(receive_micros),
+    };
     (ms(wait_micros + receive_micros), timings)
 }
 
 /// Epoch seconds as a float, as Chrome writes message times.
 pub(crate) fn epoch_secs(ts: Ts) -> f64 {
     ts.micros() as f64 / 1e6
-}
-
-fn name_values(headers: &Headers) -> Vec<Value> {
-    headers.iter().map(|(name, value)| json!({ "name": name, "value": value })).collect()
-}
-
-/// The URL a HAR viewer shows: the upstream frametap dialled when it is a ws(s) URL, else the client's Host and path.
-fn request_url(open: &Open) -> String {
-    match &open.upstream {
-        Some(up) if up.starts_with("ws://") || up.starts_with("wss://") => up.clone(),
-        _ => {
-            let host = header(&open.request.headers, "host").unwrap_or("localhost");
-            format!("ws://{host}{}", open.request.path)
-        }
-    }
-}
-
-fn request_json(open: Option<&Open>) -> Value {
-    let Some(open) = open else {
-        return json!({
-            "method": "GET", "url": "ws://unknown/", "httpVersion": "HTTP/1.1", "cookies": [], "headers": [],
-            "queryString": [], "headersSize": -1, "bodySize": 0,
-        });
-    };
-    let query = open.request.path.split_once('?').map(|(_, q)| q).unwrap_or("");
-    let query_string: Vec<Value> = query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            json!({ "name": percent_decode(name), "value": percent_decode(value) })
-        })
-        .collect();
-    let cookies: Vec<Value> = open
-        .request
-        .headers
-        .iter()
-        .filter(|(n, _)| n.eq_ignore_ascii_case("cookie"))
-        .flat_map(|(_, v)| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .map(|(n, v)| json!({ "name": n, "value": v }))
-        .collect();
-    json!({
-        "method": open.request.method,
-        "url": request_url(open),
-        "httpVersion": "HTTP/1.1",
-        "cookies": cookies,
-        "headers": name_values(&open.request.headers),
-        "queryString": query_string,
-        "headersSize": -1,
-        "bodySize": 0,
-    })
-}
-
-/// The upgrade's answer as received: the relayed one, or a 101 that opened no WebSocket (kept next to the `error`
-/// saying why), shown as Chrome shows a failed request that got an answer: its status and headers, with `_error`.
-/// An upgrade that got no answer at all is Chrome's failed request: status 0 and `_error`.
-fn response_json(open: Option<&Open>) -> Value {
-    let error = open.and_then(|o| o.error.clone());
-    let Some(response) = open.and_then(|o| o.response.as_ref()) else {
-        return json!({
-            "status": 0, "statusText": "", "httpVersion": "", "cookies": [], "headers": [],
-            "content": { "size": 0, "mimeType": "x-unknown" }, "redirectURL": "", "headersSize": -1, "bodySize": -1,
-            "_error": error,
-        });
-    };
-    let status_text = http::StatusCode::from_u16(response.status).ok().and_then(|s| s.canonical_reason()).unwrap_or("");
-    let mut content = json!({
-        "size": 0,
-        "mimeType": header(&response.headers, "content-type").unwrap_or("x-unknown"),
-    });
-    if let Some(body) = &response.body {
-        content["size"] = json!(body.len());
-        content["text"] = json!(body);
-    } else if let Some(b64) = &response.body_base64 {
-        content["text"] = json!(b64);
-        content["encoding"] = json!("base64");
-    }
-    let mut out = json!({
-        "status": response.status,
-        "statusText": status_text,
-        "httpVersion": "HTTP/1.1",
-        "cookies": [],
-        "headers": name_values(&response.headers),
-        "content": content,
-        "redirectURL": header(&response.headers, "location").unwrap_or(""),
-        "headersSize": -1,
-        "bodySize": 0,
-    });
-    if let Some(error) = error {
-        out["_error"] = json!(error);
-    }
-    out
-}
-
-/// Decodes `%XX` escapes and `+` (as HAR viewers show query values); bad escapes are kept as written.
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = match bytes.get(i..i + 3) {
-            Some([b'%', hi, lo]) => hex(*hi).zip(hex(*lo)).map(|(h, l)| h * 16 + l),
-            _ => None,
-        };
-        if let Some(b) = escaped {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }

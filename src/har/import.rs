@@ -2,17 +2,17 @@
 //! become a capture of what those tools recorded, with a `note` per connection saying what they leave out.
 
 use super::close::{recorded_close, CloseFrames};
+use super::document::{Entry, Har, Message};
 use super::extended_connect;
+use super::imported::ImportedRecords;
+use super::json::Json;
 use super::lossless;
 use super::times::{first_message_time, parse_datetime, wait_ends_before, MessageClock};
-use crate::event::{
-    self, ConnId, End, Frame, Headers, HttpRequest, HttpResponse, Meta, Note, Opcode, Open, Peer, Record, Ts,
-};
+use crate::event::{self, ConnId, Frame, Headers, HttpRequest, HttpResponse, Note, Opcode, Open, Peer, Record, Ts};
 use anyhow::{anyhow, bail, Context, Result};
 use base64::Engine as _;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 use std::borrow::Cow;
 
 /// The tool that saved a HAR, as told by `log.creator.name`.
@@ -26,11 +26,11 @@ pub enum HarSource {
 }
 
 impl HarSource {
-    pub fn detect(har: &Value) -> HarSource {
+    pub(super) fn detect(har: &Har) -> HarSource {
         if lossless::is_frametap_har(har) {
             return HarSource::Frametap;
         }
-        let creator = har["log"]["creator"]["name"].as_str().unwrap_or("").to_ascii_lowercase();
+        let creator = har.log.creator.name.as_str().unwrap_or("").to_ascii_lowercase();
         if creator == "webinspector" {
             HarSource::Chrome
         } else if creator.contains("mitmproxy") {
@@ -55,16 +55,29 @@ impl HarSource {
 
 /// Turns a HAR into capture records (meta, then per connection open/note/frames/close, then end), plus warnings
 /// about what was skipped. Fails when the HAR holds no WebSocket connection or a message cannot be read.
-pub fn har_to_records(har: &Value) -> Result<(Vec<Record>, Vec<String>)> {
-    let Some(entries) = har["log"]["entries"].as_array() else {
+pub fn har_to_records(har: &serde_json::Value) -> Result<(Vec<Record>, Vec<String>)> {
+    har_json_to_records(&serde_json::to_vec(har)?)
+}
+
+/// [`har_to_records`] of a HAR's JSON text, read as it lies in `json` (its strings borrowed, not copied).
+pub fn har_json_to_records(json: &[u8]) -> Result<(Vec<Record>, Vec<String>)> {
+    let (records, warnings) = import(&Har::parse(json, std::path::Path::new("the HAR"))?)?;
+    Ok((records.collect(), warnings))
+}
+
+/// [`har_to_records`] of a parsed HAR: the records as they are asked for (they no longer borrow from `har`).
+pub(super) fn import(har: &Har) -> Result<(ImportedRecords, Vec<String>)> {
+    let Some(entries) = har.log.entries.0.as_deref() else {
         bail!("not a HAR: it has no log.entries list");
     };
     let source = HarSource::detect(har);
     if source == HarSource::Frametap {
-        return lossless::restore(har);
+        let (records, warnings) = lossless::restore(har)?;
+        return Ok((ImportedRecords::restored(records), warnings));
     }
     let mut warnings = Vec::new();
-    let websocket: Vec<(usize, &Value)> = entries.iter().enumerate().filter(|(_, e)| is_websocket(e)).collect();
+    let websocket: Vec<(usize, &Entry)> =
+        entries.iter().map(|e| &e.0).enumerate().filter(|(_, e)| is_websocket(e)).collect();
     if websocket.is_empty() {
         bail!(
             "no WebSocket connection in it ({}, none with _resourceType \"websocket\", _webSocketMessages \
@@ -87,37 +100,18 @@ pub fn har_to_records(har: &Value) -> Result<(Vec<Record>, Vec<String>)> {
         origins.push(imported.origin);
         body.extend(imported.records);
     }
-    let first_ts = body.iter().map(Record::ts).min().unwrap_or_else(Ts::now);
-    let last_ts = body.iter().map(Record::ts).max().unwrap_or(first_ts);
-    origins.dedup();
-    let mut records = vec![Record::from(Meta {
-        ts: first_ts,
-        format: event::FORMAT_NAME.into(),
-        version: event::FORMAT_VERSION,
-        frametap: env!("CARGO_PKG_VERSION").into(),
-        command: crate::forward::upstream_proxy::redact_command_line(std::env::args()),
-        mode: "import".into(),
-        upstream: if origins.len() == 1 { origins.pop() } else { None },
-        redacted: false,
-        insecure_upstream: false,
-    })];
-    records.extend(body);
-    // The live pipeline writes what the analysis derives beside the records; the import does too, so a HAR
-    // reads everywhere (the web UI, a converted capture) with its diagnoses.
-    let mut records = crate::inspect::with_analysis(records);
-    records.push(Record::End(End::counting(records.iter().map(Record::kind), last_ts, 0, Vec::new())));
-    Ok((records, warnings))
+    Ok((ImportedRecords::made(body, origins), warnings))
 }
 
 /// A WebSocket entry: Chrome's and mitmproxy's `_resourceType`, a message list, a ws(s) URL, or an accepted upgrade.
-pub(super) fn is_websocket(entry: &Value) -> bool {
-    let url = entry["request"]["url"].as_str().unwrap_or("");
-    entry["_resourceType"] == "websocket"
-        || entry["_webSocketMessages"].is_array()
+pub(super) fn is_websocket(entry: &Entry) -> bool {
+    let url = entry.request.url.as_str().unwrap_or("");
+    entry.resource_type == "websocket"
+        || entry.messages.is_list()
         || url.starts_with("ws://")
         || url.starts_with("wss://")
-        || (entry["response"]["status"] == 101
-            && headers(&entry["response"]["headers"])
+        || (entry.response.status.as_u64() == Some(101)
+            && headers(&entry.response.headers)
                 .iter()
                 .any(|(n, v)| n.eq_ignore_ascii_case("upgrade") && v.eq_ignore_ascii_case("websocket")))
 }
@@ -133,17 +127,17 @@ pub(super) struct Imported {
 pub(super) fn import_entry(
     conn: ConnId,
     number: usize,
-    entry: &Value,
+    entry: &Entry,
     source: HarSource,
     warnings: &mut Vec<String>,
 ) -> Result<Imported> {
-    let url = entry["request"]["url"].as_str().ok_or_else(|| anyhow!("request.url is missing"))?;
+    let url = entry.request.url.as_str().ok_or_else(|| anyhow!("request.url is missing"))?;
     let (scheme, authority, path) = split_url(url).ok_or_else(|| anyhow!("request.url {url:?} is not a URL"))?;
     let ws_scheme = match scheme.as_str() {
         "https" | "wss" => "wss",
         _ => "ws",
     };
-    let started = match entry["startedDateTime"].as_str().and_then(parse_datetime) {
+    let started = match entry.started.as_str().and_then(parse_datetime) {
         Some(ts) => ts,
         None => {
             warnings.push(format!(
@@ -154,7 +148,7 @@ pub(super) fn import_entry(
     };
     let mut request_headers: Headers = Vec::new();
     let mut authority_header = None;
-    for (name, value) in headers(&entry["request"]["headers"]) {
+    for (name, value) in headers(&entry.request.headers) {
         match name.as_str() {
             ":authority" => authority_header = Some(value),
             n if n.starts_with(':') => {}
@@ -166,7 +160,7 @@ pub(super) fn import_entry(
             request_headers.insert(0, ("Host".into(), host));
         }
     }
-    let recorded_status = entry["response"]["status"].as_u64().unwrap_or(0) as u16;
+    let recorded_status = entry.response.status.as_u64().unwrap_or(0) as u16;
     let over_http2 = extended_connect::opened_without_101(entry, recorded_status);
     let status = if over_http2 { 101 } else { recorded_status };
     if over_http2 {
@@ -175,27 +169,22 @@ pub(super) fn import_entry(
              {recorded_status}: imported as opened, with the 101 an HTTP/1.1 upgrade gets"
         ));
     }
+    let content = &entry.response.content;
     let response = (status != 0).then(|| HttpResponse {
         status,
-        headers: extended_connect::without_pseudo_headers(headers(&entry["response"]["headers"])),
-        body: entry["response"]["content"]["text"]
-            .as_str()
-            .filter(|t| !t.is_empty() && entry["response"]["content"]["encoding"] != "base64")
-            .map(str::to_owned),
-        body_base64: entry["response"]["content"]["text"]
-            .as_str()
-            .filter(|t| !t.is_empty() && entry["response"]["content"]["encoding"] == "base64")
-            .map(str::to_owned),
+        headers: extended_connect::without_pseudo_headers(headers(&entry.response.headers)),
+        body: content.text.as_str().filter(|t| !t.is_empty() && content.encoding != "base64").map(str::to_owned),
+        body_base64: content.text.as_str().filter(|t| !t.is_empty() && content.encoding == "base64").map(str::to_owned),
     });
-    let messages = entry["_webSocketMessages"].as_array().map(Vec::as_slice).unwrap_or_default();
-    let recorded_error = entry["response"]["_error"].as_str().filter(|e| !e.trim().is_empty());
+    let messages = entry.messages.items();
+    let recorded_error = entry.response.error.as_str().filter(|e| !e.trim().is_empty());
     // A 101 the recording says failed, with no message after it (frametap's export of a 101 whose
     // Sec-WebSocket-Accept was wrong; Chrome's `_error` on a request that failed): it opened no WebSocket.
     let failed_101 = recorded_status == 101 && recorded_error.is_some() && messages.is_empty();
     let opened = status == 101 && !failed_101;
     let mut times = MessageClock::new(started, messages);
     let first_message_at = messages.first().and_then(|m| times.at(m).ok());
-    let wait = entry["timings"]["wait"].as_f64().filter(|w| w.is_finite() && *w > 0.0);
+    let wait = entry.timings.field("wait").as_f64().filter(|w| w.is_finite() && *w > 0.0);
     let handshake_ms =
         wait.filter(|_| source != HarSource::Chrome || wait_ends_before(entry, started, first_message_at));
     let mut records = vec![Record::from(Open {
@@ -203,7 +192,7 @@ pub(super) fn import_entry(
         ts: started,
         client_addr: None,
         request: HttpRequest {
-            method: entry["request"]["method"].as_str().unwrap_or("GET").to_owned(),
+            method: entry.request.method.as_str().unwrap_or("GET").to_owned(),
             path: path.clone(),
             headers: request_headers.clone(),
         },
@@ -216,7 +205,7 @@ pub(super) fn import_entry(
         // A HAR records no kernel round trip.
         upstream_tcp_rtt_ms: None,
         // The entry's time: for an upgrade that failed, from the request to the failure.
-        failed_ms: (!opened).then(|| entry["time"].as_f64().filter(|t| t.is_finite() && *t >= 0.0)).flatten(),
+        failed_ms: (!opened).then(|| entry.time.as_f64().filter(|t| t.is_finite() && *t >= 0.0)).flatten(),
     })];
     let mut missing = missing_note(source, entry, &request_headers, opened, over_http2.then_some(recorded_status));
     if wait.is_some() && handshake_ms.is_none() {
@@ -269,8 +258,8 @@ pub(super) fn import_entry(
             None => warnings.push(format!(
                 "entry {number}, message {}: type {} / opcode {} is not a WebSocket message frametap knows: skipped",
                 m + 1,
-                message["type"],
-                message["opcode"]
+                message.kind,
+                message.opcode
             )),
         }
     }
@@ -316,24 +305,18 @@ impl OddMessages {
 
 /// A message's `data` as text: a string as it is; anything else (an exporter that parsed a JSON payload) as its
 /// JSON text, and nothing (no `data`, or null) as an empty message, either said through `odd` for a data frame.
-fn message_data<'a>(message: &'a Value, opcode: Opcode, odd: &mut dyn FnMut(String)) -> Cow<'a, str> {
+fn message_data<'a>(message: &'a Message, opcode: Opcode, odd: &mut dyn FnMut(String)) -> Cow<'a, str> {
     let data_frame = matches!(opcode, Opcode::Text | Opcode::Binary | Opcode::Continuation);
-    match &message["data"] {
-        Value::String(text) => Cow::Borrowed(text),
-        Value::Null => {
+    match &message.data {
+        Json::Str(text) => Cow::Borrowed(text),
+        Json::Null | Json::Absent => {
             if data_frame {
                 odd("no `data`: imported as an empty message".into());
             }
             Cow::Borrowed("")
         }
         other => {
-            let kind = match other {
-                Value::Object(_) => "an object",
-                Value::Array(_) => "an array",
-                Value::Number(_) => "a number",
-                _ => "a boolean",
-            };
-            odd(format!("`data` is not a string ({kind}): imported as its JSON text"));
+            odd(format!("`data` is not a string ({}): imported as its JSON text", other.kind()));
             Cow::Owned(other.to_string())
         }
     }
@@ -344,10 +327,10 @@ fn message_record(
     conn: ConnId,
     seq: &mut u64,
     ts: Ts,
-    message: &Value,
+    message: &Message,
     odd: &mut dyn FnMut(String),
 ) -> Result<Option<Record>> {
-    let from = match message["type"].as_str() {
+    let from = match message.kind.as_str() {
         Some("send") => Peer::Client,
         Some("receive") => Peer::Server,
         Some("error") => {
@@ -356,12 +339,12 @@ fn message_record(
                 ts,
                 level: "error".into(),
                 code: "har-websocket-error".into(),
-                message: format!("the browser reported: {}", message["data"].as_str().unwrap_or("(no text)")),
+                message: format!("the browser reported: {}", message.data.as_str().unwrap_or("(no text)")),
             })))
         }
         _ => return Ok(None),
     };
-    let Some(opcode) = message["opcode"].as_u64().filter(|o| [0, 1, 2, 8, 9, 10].contains(o)) else {
+    let Some(opcode) = message.opcode.as_u64().filter(|o| [0, 1, 2, 8, 9, 10].contains(o)) else {
         return Ok(None);
     };
     let opcode = Opcode::from_u8(opcode as u8);
@@ -382,7 +365,7 @@ fn message_record(
 /// `opened`: the upgrade succeeded (else only the request's missing headers are worth saying).
 fn missing_note(
     source: HarSource,
-    entry: &Value,
+    entry: &Entry,
     request_headers: &Headers,
     opened: bool,
     http2_status: Option<u16>,
@@ -390,7 +373,7 @@ fn missing_note(
     let mut message = format!("imported from a HAR saved by {}: ", source.name());
     message.push_str(match source {
         _ if !opened => "the WebSocket never opened, so there are no frames to miss",
-        _ if entry.get("_webSocketClose").is_some() => {
+        _ if entry.close.is_present() => {
             "no ping/pong or close frames and no fragment boundaries (messages are whole); the close code and \
              reason are kept, but not who closed first"
         }
@@ -416,14 +399,14 @@ fn missing_note(
 }
 
 /// Headers as `[{name, value}]` (Chrome, Firefox, mitmproxy, HTTP Toolkit) or `[[name, value]]` (Slack).
-pub(super) fn headers(list: &Value) -> Headers {
+pub(super) fn headers(list: &Json) -> Headers {
     let Some(list) = list.as_array() else {
         return Vec::new();
     };
     list.iter()
         .filter_map(|h| {
             let (name, value) = match h {
-                Value::Array(pair) => (pair.first()?, pair.get(1)?),
+                Json::Array(pair) => (pair.first()?, pair.get(1)?),
                 _ => (h.get("name")?, h.get("value")?),
             };
             Some((name.as_str()?.to_owned(), value.as_str()?.to_owned()))

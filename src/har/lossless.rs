@@ -1,18 +1,20 @@
 //! Reads back the `_frametap` fields of a HAR that frametap exported: the very records of the capture, in file order.
 
-use super::EXTENSION;
+use super::document::{Entry, Har, Message};
 use crate::event::{ConnId, End, Frame, Opcode, Peer, Record, Ts};
 use anyhow::{anyhow, bail, Context, Result};
 use base64::Engine as _;
 use bytes::Bytes;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 use std::collections::BTreeSet;
 
 #[derive(Deserialize)]
-struct Stored {
+struct Stored<'a> {
     at: usize,
-    record: Value,
+    #[serde(borrow)]
+    record: &'a RawValue,
 }
 
 /// What `_frametap.frames` says about one frame of a message.
@@ -30,15 +32,15 @@ struct FrameInfo {
 }
 
 /// True when the HAR's log carries frametap's `_frametap` block (it was exported by frametap).
-pub(super) fn is_frametap_har(har: &Value) -> bool {
-    har["log"][EXTENSION]["format"] == super::HAR_FORMAT_NAME
+pub(super) fn is_frametap_har(har: &Har) -> bool {
+    har.log.frametap.format == super::HAR_FORMAT_NAME
 }
 
 /// Rebuilds the capture from a frametap HAR. An entry without its `_frametap` fields (stripped, or added by hand) is
 /// imported from its messages like a Chrome HAR's entry, with a warning (see [`import_stripped`]).
-pub(super) fn restore(har: &Value) -> Result<(Vec<Record>, Vec<String>)> {
-    let log = &har["log"];
-    let version = log[EXTENSION]["version"].as_u64().unwrap_or(0);
+pub(super) fn restore(har: &Har) -> Result<(Vec<Record>, Vec<String>)> {
+    let log = &har.log;
+    let version = log.frametap.version.as_u64().unwrap_or(0);
     if version > u64::from(super::HAR_FORMAT_VERSION) {
         bail!(
             "its _frametap fields are version {version}, newer than this frametap reads ({}): upgrade frametap",
@@ -47,20 +49,18 @@ pub(super) fn restore(har: &Value) -> Result<(Vec<Record>, Vec<String>)> {
     }
     let mut warnings = Vec::new();
     let mut placed: Vec<(usize, Record)> = Vec::new();
-    stored_records(&log[EXTENSION]["records"], &mut placed).context("log._frametap.records")?;
-    let entries = log["entries"].as_array().map(Vec::as_slice).unwrap_or_default();
+    stored_records(log.frametap.records.items(), &mut placed).context("log._frametap.records")?;
     let mut stripped = Vec::new();
-    for (index, entry) in entries.iter().enumerate() {
+    for (index, entry) in log.entries.items().iter().enumerate() {
         let number = index + 1;
-        let Some(ext) = entry.get(EXTENSION) else {
-            stripped.push((number, entry));
+        let Some(ext) = &entry.frametap.0 else {
+            stripped.push((number, &entry.0));
             continue;
         };
         let conn: ConnId =
-            ext["conn"].as_u64().ok_or_else(|| anyhow!("entry {number}: _frametap.conn is missing or not a number"))?;
-        stored_records(&ext["records"], &mut placed).with_context(|| format!("entry {number}"))?;
-        let messages = entry["_webSocketMessages"].as_array().map(Vec::as_slice).unwrap_or_default();
-        for (m, message) in messages.iter().enumerate() {
+            ext.conn.as_u64().ok_or_else(|| anyhow!("entry {number}: _frametap.conn is missing or not a number"))?;
+        stored_records(ext.records.items(), &mut placed).with_context(|| format!("entry {number}"))?;
+        for (m, message) in entry.messages.items().iter().enumerate() {
             message_frames(conn, message, &mut placed).with_context(|| format!("entry {number}, message {}", m + 1))?;
         }
     }
@@ -84,7 +84,7 @@ pub(super) fn restore(har: &Value) -> Result<(Vec<Record>, Vec<String>)> {
 /// `end` counted records that are not there, so a fresh one replaces it, saying what was lost (`complete: false`).
 fn import_stripped(
     mut records: Vec<Record>,
-    stripped: &[(usize, &Value)],
+    stripped: &[(usize, &Entry)],
     warnings: &mut Vec<String>,
 ) -> Result<Vec<Record>> {
     let (dropped, mut errors) = End::losses_of(&records);
@@ -96,7 +96,7 @@ fn import_stripped(
             conn += 1;
         }
         used.insert(conn);
-        let url = entry["request"]["url"].as_str().unwrap_or("no URL");
+        let url = entry.request.url.as_str().unwrap_or("no URL");
         warnings.push(format!(
             "entry {number} ({url}) has no _frametap fields (removed after the export?): imported from its \
              _webSocketMessages as connection {conn}, as for a Chrome HAR (no control frames, tokens or diagnosis)"
@@ -113,13 +113,10 @@ fn import_stripped(
     Ok(records)
 }
 
-fn stored_records(list: &Value, placed: &mut Vec<(usize, Record)>) -> Result<()> {
-    let Some(list) = list.as_array() else {
-        return Ok(());
-    };
+fn stored_records(list: &[&RawValue], placed: &mut Vec<(usize, Record)>) -> Result<()> {
     for item in list {
-        let stored = Stored::deserialize(item).context("a _frametap record is malformed")?;
-        let record: Record = serde_json::from_value(stored.record)
+        let stored: Stored = serde_json::from_str(item.get()).context("a _frametap record is malformed")?;
+        let record: Record = serde_json::from_str(stored.record.get())
             .with_context(|| format!("the _frametap record at position {} is not a frametap record", stored.at))?;
         placed.push((stored.at, record));
     }
@@ -127,18 +124,18 @@ fn stored_records(list: &Value, placed: &mut Vec<(usize, Record)>) -> Result<()>
 }
 
 /// Splits a message's data back into the frames listed in its `_frametap.frames`.
-fn message_frames(conn: ConnId, message: &Value, placed: &mut Vec<(usize, Record)>) -> Result<()> {
-    let from = match message["type"].as_str() {
+fn message_frames(conn: ConnId, message: &Message, placed: &mut Vec<(usize, Record)>) -> Result<()> {
+    let from = match message.kind.as_str() {
         Some("send") => Peer::Client,
         Some("receive") => Peer::Server,
         other => bail!("type is {other:?}, expected \"send\" or \"receive\""),
     };
-    let opcode = match message["opcode"].as_u64() {
+    let opcode = match message.opcode.as_u64() {
         Some(1) => Opcode::Text,
         Some(2) => Opcode::Binary,
         other => bail!("opcode is {other:?}, expected 1 (text) or 2 (binary)"),
     };
-    let data = message["data"].as_str().ok_or_else(|| anyhow!("data is missing or not a string"))?;
+    let data = message.data.as_str().ok_or_else(|| anyhow!("data is missing or not a string"))?;
     let payload: Vec<u8> = if opcode == Opcode::Text {
         data.as_bytes().to_vec()
     } else {
@@ -146,8 +143,11 @@ fn message_frames(conn: ConnId, message: &Value, placed: &mut Vec<(usize, Record
             .decode(data)
             .map_err(|e| anyhow!("binary data is not base64 ({e})"))?
     };
-    let infos = Vec::<FrameInfo>::deserialize(&message[EXTENSION]["frames"])
-        .context("_frametap.frames is missing or malformed")?;
+    let ext: Value = match message.frametap {
+        Some(ext) => serde_json::from_str(ext.get()).context("_frametap is malformed")?,
+        None => Value::Null,
+    };
+    let infos = Vec::<FrameInfo>::deserialize(&ext["frames"]).context("_frametap.frames is missing or malformed")?;
     let sizes: Vec<usize> = infos.iter().map(|f| f.size.unwrap_or(f.len) as usize).collect();
     if sizes.iter().sum::<usize>() != payload.len() {
         bail!(

@@ -7,15 +7,20 @@
 
 mod answers;
 mod close;
+mod document;
 mod export;
+mod export_http;
 mod extended_connect;
 mod import;
+mod imported;
+mod json;
 mod lossless;
 mod times;
 
 pub use answers::{AnswerKey, RecordedAnswer, RecordedAnswers};
-pub use export::capture_to_har;
-pub use import::{har_to_records, HarSource};
+pub use export::{capture_to_har, HarDocument};
+pub use import::{har_json_to_records, har_to_records, HarSource};
+pub use imported::ImportedRecords;
 
 use anyhow::{anyhow, Context, Result};
 use serde_json::Value;
@@ -43,11 +48,18 @@ pub(crate) fn extension_of(path: &Path) -> Option<String> {
     path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase)
 }
 
-/// Reads a HAR file: plain JSON, or zlib-compressed JSON (`.zhar`, or any file starting with a zlib header).
+/// Reads a HAR file as a `serde_json::Value`: plain JSON, or zlib-compressed JSON (`.zhar`, or any file starting with
+/// a zlib header). The import reads the JSON text instead ([`import_har_file`]), which costs a few times less.
 pub fn read_har(path: &Path) -> Result<Value> {
+    let json = read_har_text(path)?;
+    serde_json::from_slice(&json).map_err(|e| document::parse_error(path, &e))
+}
+
+/// A HAR file's JSON text, decompressed when it is zlib-compressed (`.zhar`, or any file starting with a zlib header).
+fn read_har_text(path: &Path) -> Result<Vec<u8>> {
     let raw = std::fs::read(path).with_context(|| format!("could not read the HAR {}", path.display()))?;
     let looks_zlib = raw.len() >= 2 && raw[0] == 0x78 && u16::from_be_bytes([raw[0], raw[1]]) % 31 == 0;
-    let json = if is_zhar_path(path) || looks_zlib {
+    if is_zhar_path(path) || looks_zlib {
         let mut out = Vec::new();
         flate2::read::ZlibDecoder::new(raw.as_slice()).read_to_end(&mut out).map_err(|e| {
             if looks_zlib {
@@ -61,19 +73,34 @@ pub fn read_har(path: &Path) -> Result<Value> {
                 )
             }
         })?;
-        out
+        Ok(out)
     } else {
-        raw
-    };
-    serde_json::from_slice(&json).map_err(|e| {
-        anyhow!(
-            "{}: not valid JSON at line {}, column {} ({}): the HAR is corrupt or was cut off; save it again",
-            path.display(),
-            e.line(),
-            e.column(),
-            e
-        )
-    })
+        Ok(raw)
+    }
+}
+
+/// A HAR file imported as `frametap convert` imports it.
+pub struct ImportedHar {
+    /// Its records, made as they are read: the file and what was parsed of it are no longer held.
+    pub records: ImportedRecords,
+    /// What was skipped or odd.
+    pub warnings: Vec<String>,
+    /// The tool that saved it.
+    pub source: HarSource,
+    /// Its plain HTTP answers, when asked for.
+    pub answers: RecordedAnswers,
+}
+
+/// Imports a HAR file: its JSON text is read whole (a HAR is one JSON document) and parsed into the fields the
+/// import reads, borrowing their text from it ([`document::Har`]); the connections' records are made from those,
+/// then the text and the parse are dropped, and what the analysis derives is made as the records are read
+/// ([`ImportedRecords`]). `with_answers`: also read its plain HTTP answers, for `replay serve --forward`.
+pub fn import_har_file(path: &Path, with_answers: bool) -> Result<ImportedHar> {
+    let json = read_har_text(path)?;
+    let har = document::Har::parse(&json, path)?;
+    let (records, warnings) = import::import(&har).with_context(|| path.display().to_string())?;
+    let answers = if with_answers { RecordedAnswers::of(&har) } else { RecordedAnswers::default() };
+    Ok(ImportedHar { records, warnings, source: HarSource::detect(&har), answers })
 }
 
 /// Reads a capture, or a HAR (`.har`, `.zhar`) imported as `frametap convert` would, with the import's warnings:
@@ -94,19 +121,19 @@ fn read_imported(
     if !is_har_path(path) {
         return Ok((crate::capture::read_capture(path)?, Vec::new(), RecordedAnswers::default()));
     }
-    let har = read_har(path)?;
-    let (records, warnings) = har_to_records(&har).with_context(|| path.display().to_string())?;
+    let ImportedHar { records, warnings, answers, .. } = import_har_file(path, with_answers)?;
+    let records: Vec<crate::event::Record> = records.collect();
     let has_end = matches!(records.last(), Some(crate::event::Record::End(_)));
     let capture = crate::capture::CaptureFile { records, problems: Vec::new(), has_end };
-    let answers = if with_answers { RecordedAnswers::from_har(&har) } else { RecordedAnswers::default() };
     Ok((capture, warnings, answers))
 }
 
-/// The records of a capture, read as they come, or of a HAR, imported whole: what commands that go through a file
-/// once (`inspect`, `redact`) read, so that a capture of any size costs them only what they keep of it.
+/// The records of a capture, read as they come, or of a HAR, imported as they are read ([`ImportedRecords`]): what
+/// commands that go through a file once (`inspect`, `redact`) read, so that a capture of any size costs them only
+/// what they keep of it.
 pub enum RecordSource {
     Capture(Box<crate::capture::CaptureStream<std::fs::File>>),
-    Har { records: std::vec::IntoIter<crate::event::Record>, has_end: bool },
+    Har { records: Box<ImportedRecords>, has_end: bool },
 }
 
 /// Opens a capture, or imports a HAR (`.har`, `.zhar`) as `frametap convert` would, with the import's warnings.
@@ -114,8 +141,9 @@ pub fn open_capture_or_har(path: &Path) -> Result<(RecordSource, Vec<String>)> {
     if !is_har_path(path) {
         return Ok((RecordSource::Capture(Box::new(crate::capture::open_capture(path)?)), Vec::new()));
     }
-    let (capture, warnings) = read_capture_or_har(path)?;
-    Ok((RecordSource::Har { records: capture.records.into_iter(), has_end: capture.has_end }, warnings))
+    let ImportedHar { records, warnings, .. } = import_har_file(path, false)?;
+    let has_end = records.has_end();
+    Ok((RecordSource::Har { records: Box::new(records), has_end }, warnings))
 }
 
 impl RecordSource {
@@ -136,13 +164,16 @@ impl RecordSource {
     }
 }
 
-/// Serialises a HAR for writing: pretty JSON, zlib-compressed when `zlib` is set (for `.zhar`).
-pub fn encode_har(har: &Value, zlib: bool) -> Result<Vec<u8>> {
-    let json = serde_json::to_vec_pretty(har).context("could not serialise the HAR")?;
+/// Writes a HAR to `out` as it is serialised (pretty JSON), zlib-compressed when `zlib` is set (for `.zhar`): no copy
+/// of the document is made, in memory or compressed.
+pub fn write_har(har: &HarDocument, out: impl Write, zlib: bool) -> std::io::Result<()> {
     if !zlib {
-        return Ok(json);
+        let mut out = std::io::BufWriter::new(out);
+        serde_json::to_writer_pretty(&mut out, har)?;
+        return out.flush();
     }
-    let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
-    encoder.write_all(&json).context("could not compress the HAR")?;
-    encoder.finish().context("could not compress the HAR")
+    let encoder = flate2::write::ZlibEncoder::new(out, flate2::Compression::best());
+    let mut buffered = std::io::BufWriter::new(encoder);
+    serde_json::to_writer_pretty(&mut buffered, har)?;
+    buffered.into_inner().map_err(std::io::IntoInnerError::into_error)?.finish()?.flush()
 }

@@ -35,15 +35,54 @@ pub use report::{render_block, render_diagnosis, render_token};
 /// pipeline places them (`pipeline::DerivedOrder`): for a recording another tool made (an imported HAR), which
 /// has none.
 pub fn with_analysis(records: Vec<crate::event::Record>) -> Vec<crate::event::Record> {
-    let mut analyzer = Analyzer::new(AnalysisOptions::default());
-    let mut order = crate::pipeline::DerivedOrder::default();
-    let mut out = Vec::with_capacity(records.len());
-    for record in records {
-        let derived = analyzer.observe(&record, record.ts());
-        order.place(record, derived, &mut out);
+    Analysed::new(records).collect()
+}
+
+/// [`with_analysis`] as records are asked for: each record of `records`, then what the analysis derives from it,
+/// so a caller that writes them as they come holds none of them.
+pub struct Analysed<I> {
+    records: I,
+    analyzer: Analyzer,
+    order: crate::pipeline::DerivedOrder,
+    /// Records placed and not yet given out.
+    ready: std::collections::VecDeque<crate::event::Record>,
+    placed: Vec<crate::event::Record>,
+    flushed: bool,
+}
+
+impl<I: Iterator<Item = crate::event::Record>> Analysed<I> {
+    pub fn new(records: impl IntoIterator<IntoIter = I>) -> Analysed<I> {
+        Analysed {
+            records: records.into_iter(),
+            analyzer: Analyzer::new(AnalysisOptions::default()),
+            order: crate::pipeline::DerivedOrder::default(),
+            ready: Default::default(),
+            placed: Vec::new(),
+            flushed: false,
+        }
     }
-    order.flush(&mut out);
-    out
+}
+
+impl<I: Iterator<Item = crate::event::Record>> Iterator for Analysed<I> {
+    type Item = crate::event::Record;
+
+    fn next(&mut self) -> Option<crate::event::Record> {
+        while self.ready.is_empty() {
+            match self.records.next() {
+                Some(record) => {
+                    let derived = self.analyzer.observe(&record, record.ts());
+                    self.order.place(record, derived, &mut self.placed);
+                }
+                None if !self.flushed => {
+                    self.order.flush(&mut self.placed);
+                    self.flushed = true;
+                }
+                None => return None,
+            }
+            self.ready.extend(self.placed.drain(..));
+        }
+        self.ready.pop_front()
+    }
 }
 
 /// What the analysis is asked to do.

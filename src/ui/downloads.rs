@@ -1,5 +1,5 @@
 //! Per-connection downloads: the connection's records as a capture file (as published, or redacted with
-//! [`Redactor`]) or as a HAR ([`crate::har::capture_to_har`]), each preceded by the capture's `meta` record and
+//! [`Redactor`]) or as a HAR ([`crate::har::HarDocument`]), each preceded by the capture's `meta` record and
 //! followed by an `end` record counting what it holds, so the download is a complete capture file. Its `complete`
 //! is false when the UI's history may have forgotten some of the connection's records.
 //!
@@ -83,14 +83,11 @@ pub fn download(hub: &Hub, conn: ConnId, format: Format, want_redacted: bool) ->
             }
             attachment("application/x-ndjson", &format!("frametap-conn-{conn}{suffix}.jsonl"), body, skipped)
         }
-        Format::Har => {
-            let har = crate::har::capture_to_har(&records);
-            match serde_json::to_string_pretty(&har) {
-                Ok(body) => attachment("application/json", &format!("frametap-conn-{conn}{suffix}.har"), body, skipped),
-                Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("frametap UI: the HAR did not serialise: {e}\n"))
-                    .into_response(),
-            }
-        }
+        Format::Har => match serde_json::to_string_pretty(&crate::har::HarDocument::new(&records)) {
+            Ok(body) => attachment("application/json", &format!("frametap-conn-{conn}{suffix}.har"), body, skipped),
+            Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("frametap UI: the HAR did not serialise: {e}\n"))
+                .into_response(),
+        },
     }
 }
 

@@ -40,6 +40,17 @@ pub fn write_load_capture(path: &Path) -> u64 {
     size
 }
 
+/// The frames of a capture and whether it read complete, counted as it is read.
+pub fn frames_in(path: &Path) -> (u64, bool) {
+    let mut stream = frametap::capture::open_capture(path).unwrap();
+    let mut frames = 0;
+    while let Some(record) = stream.next_record().unwrap() {
+        frames += u64::from(matches!(record, Record::Frame(_)));
+    }
+    let end = stream.finish().unwrap();
+    (frames, end.has_end && end.problems.is_empty())
+}
+
 /// Runs `command` and returns its peak resident memory in bytes, from `wait4` (Linux's `ru_maxrss`, in KiB); the
 /// command must succeed. That peak starts from the spawning process's own (the child begins as its copy), so the
 /// caller must keep its memory small: see tests/large_captures.rs.
@@ -54,4 +65,41 @@ pub fn peak_rss_of(mut command: std::process::Command) -> u64 {
     assert_eq!(pid, child.id() as libc::pid_t, "wait4 failed: {}", std::io::Error::last_os_error());
     assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "the command failed: status {status:#x}");
     usage.ru_maxrss as u64 * 1024
+}
+
+/// The WebSocket messages [`write_chrome_har`] writes: a Genesys Web Messaging session, half sent, half received.
+pub const HAR_MESSAGES: u64 = 200_000;
+
+/// Writes a Chrome DevTools HAR of one WebSocket entry carrying [`HAR_MESSAGES`] text messages of a Genesys Web
+/// Messaging session (`configureSession`, then `onMessage` requests and `StructuredMessage` events: JSON, so their
+/// `data` is full of escaped quotes, as Chrome saves them; about 46 MB) and a plain HTTP entry, as it goes, so the
+/// test process stays small; returns its size in bytes.
+pub fn write_chrome_har(path: &Path) -> u64 {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    write!(
+        out,
+        r#"{{"log":{{"version":"1.2","creator":{{"name":"WebInspector","version":"537.36"}},"pages":[],"entries":[{{"_initiator":{{"type":"script","stack":{{"callFrames":[]}}}},"_resourceType":"websocket","cache":{{}},"connection":"4711","request":{{"method":"GET","url":"wss://webmessaging.mypurecloud.com/v1?deploymentId=d","httpVersion":"HTTP/1.1","headers":[{{"name":"Host","value":"webmessaging.mypurecloud.com"}},{{"name":"Upgrade","value":"websocket"}}],"queryString":[],"cookies":[],"headersSize":-1,"bodySize":0}},"response":{{"status":101,"statusText":"Switching Protocols","httpVersion":"HTTP/1.1","headers":[{{"name":"Upgrade","value":"websocket"}}],"cookies":[],"content":{{"size":0,"mimeType":"x-unknown"}},"redirectURL":"","headersSize":-1,"bodySize":0,"_transferSize":0,"_error":null}},"serverIPAddress":"192.0.2.1","startedDateTime":"2026-11-25T10:00:00.000Z","time":2000.0,"timings":{{"blocked":-1,"dns":-1,"ssl":-1,"connect":-1,"send":0,"wait":1.5,"receive":0}},"_webSocketMessages":["#
+    )
+    .unwrap();
+    let token = "3f2a4b1c-8d7e-4f60-9a1b-2c3d4e5f6a7b";
+    for m in 0..HAR_MESSAGES {
+        let (kind, data) = match m {
+            0 => ("send", format!(r#"{{\"action\":\"configureSession\",\"deploymentId\":\"d\",\"token\":\"{token}\"}}"#)),
+            1 => ("receive", r#"{\"type\":\"response\",\"class\":\"SessionResponse\",\"code\":200,\"body\":{\"connected\":true,\"newSession\":true}}"#.to_owned()),
+            _ if m % 2 == 0 => ("send", format!(r#"{{\"action\":\"onMessage\",\"token\":\"{token}\",\"message\":{{\"type\":\"Text\",\"text\":\"message {m}\"}}}}"#)),
+            _ => ("receive", format!(r#"{{\"type\":\"message\",\"class\":\"StructuredMessage\",\"code\":200,\"body\":{{\"text\":\"message {m}\",\"direction\":\"Inbound\",\"id\":\"{m:08x}-0000-4000-8000-000000000000\",\"type\":\"Text\"}}}}"#)),
+        };
+        let separator = if m == 0 { "" } else { "," };
+        let time = 1_795_600_800.0 + m as f64 * 0.001;
+        write!(out, r#"{separator}{{"type":"{kind}","time":{time:.6},"opcode":1,"data":"{data}"}}"#).unwrap();
+    }
+    write!(
+        out,
+        r#"]}},{{"_resourceType":"fetch","request":{{"method":"GET","url":"https://api.example.com/v1/config","headers":[]}},"response":{{"status":200,"headers":[],"content":{{"size":2,"mimeType":"application/json","text":"{{}}"}}}},"startedDateTime":"2026-11-25T10:00:00.000Z","time":1.0,"timings":{{}}}}]}}}}"#
+    )
+    .unwrap();
+    out.flush().unwrap();
+    drop(out);
+    std::fs::metadata(path).unwrap().len()
 }
