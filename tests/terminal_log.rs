@@ -195,6 +195,32 @@ async fn a_close_reason_is_escaped_before_it_is_cut_so_its_line_fits() {
     assert!(!close.contains(['\n', '\t', '\u{7}', '\r']), "control characters are escaped: {close:?}");
 }
 
+/// A close frame's line fits an 80-column terminal like any frame's: its reason used to keep a preview's least room
+/// after the code and its name, so the line ran past the edge by up to fifteen columns. Now the reason gives way,
+/// then the code's standard name; the CLOSED line still says it all.
+#[tokio::test]
+async fn a_close_frames_line_fits_an_80_column_terminal() {
+    use tokio_tungstenite::tungstenite::protocol::{frame::coding::CloseCode, CloseFrame};
+    let server = common::start_echo_server().await;
+    let upstream = format!("ws://{server}");
+    let args = ["--no-ui", "--no-capture", "--upstream", &upstream];
+    let mut proxy = RunningProxy::start_with(&args, &[("COLUMNS", Some("80"))]).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("{}/chat", proxy.banner.url)).await.unwrap();
+    let reason = "the user left the chat window";
+    ws.close(Some(CloseFrame { code: CloseCode::Normal, reason: reason.into() })).await.unwrap();
+    while ws.next().await.is_some() {}
+    let lines = read_until(&mut proxy.stdout, |l| l.contains("clean close")).await;
+    proxy.stop().await;
+    let log = lines.join("\n");
+    for close in lines.iter().filter(|l| l.contains(" close ")) {
+        assert!(width(close) <= 80, "wider than 80 ({}): {close:?}\n{log}", width(close));
+        assert!(close.contains(" 1000 reason \"the user left") && close.ends_with("…\""), "{close:?}");
+    }
+    let closed = lines.iter().position(|l| l.contains("CLOSED")).expect(&log);
+    let closed = lines[closed..].iter().flat_map(|l| l.split_whitespace()).collect::<Vec<_>>().join(" ");
+    assert!(closed.contains(reason), "the CLOSED line (wrapped) gives the whole reason: {log}");
+}
+
 /// A frame holding a right-to-left override (U+202E, "Trojan Source") cannot reorder its log line on screen: the
 /// override is shown escaped, in the frame's line and in the diagnosis quoting it; the echo is relayed exactly.
 #[tokio::test]
