@@ -8,7 +8,7 @@ use crate::inspect::{AnalysisOptions, Analyzer};
 use crate::log::TerminalLog;
 use crate::pipeline::{self, EventSink, Pipeline, PipelineOptions, Publisher};
 use crate::redact::SharedRedactor;
-use crate::ui::{Hub, HubOptions, RunningUi, UiArgs};
+use crate::ui::{Hub, HubOptions, RunningUi, TryTarget, UiArgs};
 use crate::words::count;
 use anyhow::Result;
 use std::path::PathBuf;
@@ -25,8 +25,8 @@ pub struct SessionSetup<'a> {
     pub publishers: Vec<Arc<dyn Publisher>>,
     /// The web UI's options (`--ui`, `--no-ui`), for commands that serve it.
     pub ui: Option<&'a UiArgs>,
-    /// The URL the UI's "try it" page connects to.
-    pub proxy_ws_url: Option<String>,
+    /// What the UI's "try it" page connects to.
+    pub try_target: Option<TryTarget>,
     /// Live analysis (annotations, tokens, close diagnoses); `None` records frames only.
     pub analysis: Option<AnalysisOptions>,
 }
@@ -77,7 +77,7 @@ pub async fn start(setup: SessionSetup<'_>) -> Result<Session> {
             Hub::new(HubOptions { history_limit: crate::ui::DEFAULT_HISTORY_LIMIT, redacted: setup.capture.redact });
         publishers.push(hub.clone());
         let going_on = if setup.mode.starts_with("replay") { "replaying" } else { "relaying" };
-        ui = crate::ui::start(ui_args, hub, setup.proxy_ws_url, going_on).await;
+        ui = crate::ui::start(ui_args, hub, setup.try_target, going_on).await;
     }
     let redactor = setup.capture.redact.then(SharedRedactor::new);
     let (sink, pipeline) = pipeline::start(PipelineOptions {

@@ -173,26 +173,50 @@ async fn columns_fits_frames_to_the_width_and_wraps_the_diagnosis_under_its_conn
     assert!(block[evidence + 1].starts_with("           ") && !block[evidence + 1][11..].starts_with(' '), "{log}");
 }
 
-/// A close reason with control characters is shown escaped (`\n`, `\u{7}`), and escaped before it is cut to the
-/// width: cut first, its escapes ran the line past `COLUMNS` by as many columns as they added.
-#[tokio::test]
-async fn a_close_reason_is_escaped_before_it_is_cut_so_its_line_fits() {
+/// The log of a proxy with `COLUMNS=columns`, up to the line `last` takes, for one connection through it that the
+/// client closes with 1000 and `reason`.
+async fn closed_with(reason: &str, columns: &str, last: impl Fn(&str) -> bool) -> Vec<String> {
     use tokio_tungstenite::tungstenite::protocol::{frame::coding::CloseCode, CloseFrame};
     let server = common::start_echo_server().await;
     let upstream = format!("ws://{server}");
     let args = ["--no-ui", "--no-capture", "--upstream", &upstream];
-    let mut proxy = RunningProxy::start_with(&args, &[("COLUMNS", Some("100"))]).await;
+    let mut proxy = RunningProxy::start_with(&args, &[("COLUMNS", Some(columns))]).await;
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("{}/chat", proxy.banner.url)).await.unwrap();
-    let reason = "line one\nline\ttwo\u{7}\r\n".repeat(5);
-    ws.close(Some(CloseFrame { code: CloseCode::Normal, reason: reason.clone().into() })).await.unwrap();
+    ws.close(Some(CloseFrame { code: CloseCode::Normal, reason: reason.to_owned().into() })).await.unwrap();
     while ws.next().await.is_some() {}
-    let lines = read_until(&mut proxy.stdout, |l| stamped(l) && l.contains("CLOSED")).await;
+    let lines = read_until(&mut proxy.stdout, last).await;
     proxy.stop().await;
+    lines
+}
+
+/// A close reason with control characters is shown escaped (`\n`, `\u{7}`), and escaped before it is cut to the
+/// width: cut first, its escapes ran the line past `COLUMNS` by as many columns as they added.
+#[tokio::test]
+async fn a_close_reason_is_escaped_before_it_is_cut_so_its_line_fits() {
+    let reason = "line one\nline\ttwo\u{7}\r\n".repeat(5);
+    let lines = closed_with(&reason, "100", |l| stamped(l) && l.contains("CLOSED")).await;
     let log = lines.join("\n");
     let close = lines.iter().find(|l| l.contains("C→S close")).expect(&log);
     assert!(width(close) <= 100, "wider than 100 ({}): {close:?}", width(close));
     assert!(close.contains(r#"reason "line one\nline\ttwo\u{7}"#) && close.ends_with("…\""), "{close:?}");
     assert!(!close.contains(['\n', '\t', '\u{7}', '\r']), "control characters are escaped: {close:?}");
+}
+
+/// A close frame's line fits an 80-column terminal like any frame's: its reason used to keep a preview's least room
+/// after the code and its name, so the line ran past the edge by up to fifteen columns. Now the reason gives way,
+/// then the code's standard name; the CLOSED line still says it all.
+#[tokio::test]
+async fn a_close_frames_line_fits_an_80_column_terminal() {
+    let reason = "the user left the chat window";
+    let lines = closed_with(reason, "80", |l| l.contains("clean close")).await;
+    let log = lines.join("\n");
+    for close in lines.iter().filter(|l| l.contains(" close ")) {
+        assert!(width(close) <= 80, "wider than 80 ({}): {close:?}\n{log}", width(close));
+        assert!(close.contains(" 1000 reason \"the user left") && close.ends_with("…\""), "{close:?}");
+    }
+    let closed = lines.iter().position(|l| l.contains("CLOSED")).expect(&log);
+    let closed = lines[closed..].iter().flat_map(|l| l.split_whitespace()).collect::<Vec<_>>().join(" ");
+    assert!(closed.contains(reason), "the CLOSED line (wrapped) gives the whole reason: {log}");
 }
 
 /// A frame holding a right-to-left override (U+202E, "Trojan Source") cannot reorder its log line on screen: the

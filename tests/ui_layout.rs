@@ -1,7 +1,7 @@
 //! The web UI in a real headless Chromium, on what exploratory testing found: markers and downloads that
 //! ran off screen, a banner that pushed the table down, durations of upgrades that never opened, keyboard
 //! focus lost to the list's live refresh, a table past 5,000 frames, payloads re-serialised, and a stopped frametap;
-//! windows narrower than the three columns (1,000, 800 and 480 px), numbers past what a double holds (the pretty
+//! windows narrower than the three columns (1,000, 800, 600 and 480 px), numbers past what a double holds (the pretty
 //! view and token claims show them as sent), token times past what a Date holds, and a saved file's connection while
 //! the file is still loading; the frame table's column heads in one font.
 //!
@@ -313,6 +313,13 @@ const GEOMETRY_PROBLEMS: &str = r#"(() => {
   return problems;
 })()"#;
 
+/// Where the frame table's pane ends on the right (inside its scroll bar), and where the last cell with a width of
+/// the table's head and of its first row end.
+const TABLE_ENDS: &str = "(() => { const s = document.getElementById('table-scroll'); \
+  const end = (row) => Math.max(...[...row.children].map(c => c.getBoundingClientRect()).filter(r => r.width > 0).map(r => r.right)); \
+  return [s.getBoundingClientRect().left + s.clientLeft + s.clientWidth, \
+          end(document.querySelector('#frame-table thead tr')), end(document.querySelector('#frame-rows tr'))]; })()";
+
 /// The panes' rectangles: [left, top, right, bottom] of the connections, the frames and the detail.
 async fn panes(page: &Page) -> [[f64; 4]; 3] {
     let rects = page
@@ -348,8 +355,8 @@ async fn pick_connection(page: &Page, conn: u64) {
 }
 
 /// A window narrower than the three columns (DevTools docked beside the page, half a laptop screen, a phone) gets a
-/// layout that fits: at 1,000 px the connections are a sidebar and the detail sits under the frame table, at 800 and
-/// 480 px the three stack. At each width the page scrolls neither way, every control is whole on screen, nothing
+/// layout that fits: at 1,000 px the connections are a sidebar and the detail sits under the frame table, at 800, 600
+/// and 480 px the three stack, the frame table filling its pane's width. At each width the page scrolls neither way, every control is whole on screen, nothing
 /// overlaps, a long path ends in an ellipsis with the downloads beside it, and a frame and a close card can be picked
 /// with the mouse and read; what the narrowest table leaves out (time, size) is in the frame's detail. 1,400 px keeps
 /// the three columns.
@@ -371,6 +378,7 @@ async fn narrow_windows_get_a_layout_that_fits_and_frames_can_be_picked_and_read
         (1400, 900, Panes::Columns),
         (1000, 900, Panes::Sidebar),
         (800, 900, Panes::Stacked),
+        (600, 900, Panes::Stacked),
         (480, 800, Panes::Stacked),
     ] {
         page.set_viewport(width, height).await.unwrap();
@@ -378,6 +386,16 @@ async fn narrow_windows_get_a_layout_that_fits_and_frames_can_be_picked_and_read
         page.wait_for("document.querySelectorAll('#frame-rows tr').length === 13", WAIT).await.unwrap();
         page.eval("new Promise(resolve => requestAnimationFrame(() => resolve()))").await.unwrap();
         assert_geometry(&page, width, "with connection #1 shown").await;
+
+        // The frame table fills its pane: its head and its rows end at the pane's right edge (below 640 px the
+        // hidden time and size columns used to leave a blank strip on the right, as wide as they were).
+        let ends = page.eval(TABLE_ENDS).await.unwrap();
+        let [edge, head, row]: [f64; 3] = serde_json::from_value(ends).unwrap();
+        assert!(
+            (head - edge).abs() <= 1.0 && (row - edge).abs() <= 1.0,
+            "at {width} px the frame table does not fill its pane: its head ends at {head} px, its first row at \
+             {row} px, the pane at {edge} px"
+        );
 
         let [conns, frames, detail] = panes(&page).await;
         let (left, top, right, bottom) = (0, 1, 2, 3);

@@ -32,11 +32,17 @@ struct Frametap {
 }
 
 async fn start_frametap() -> Frametap {
+    start_frametap_with(&[]).await
+}
+
+/// [`start_frametap`] with more arguments to `frametap proxy`.
+async fn start_frametap_with(args: &[&str]) -> Frametap {
     let home = tempfile::tempdir().unwrap();
     let capture = home.path().join("session.jsonl");
     let mut child = tokio::process::Command::from(crate::common::binary::frametap_command())
         .args(["proxy", "--listen", "127.0.0.1:0", "--ui", "127.0.0.1:0", "--capture"])
         .arg(&capture)
+        .args(args)
         .env("FRAMETAP_HOME", home.path())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -229,4 +235,28 @@ async fn the_try_it_page_against_the_simulator_shows_frames_close_card_and_diagn
     assert!(status.success(), "{status}");
     let saved = std::fs::read_to_string(&frametap.capture).unwrap();
     assert!(saved.contains("\"kind\":\"diagnosis\"") && saved.contains("\"kind\":\"end\""));
+}
+
+/// `frametap proxy --deployment-id ID`: the simulator refuses any other deploymentId, and the banner prints the first
+/// one given. The try-it page fills in that one too (it used to fill in the sample id, which the simulator then
+/// refused with 403, so a user had to copy the id from the banner), and a session configures with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_try_it_page_fills_in_the_deployment_id_the_simulator_was_given() {
+    let configured = "3f2a9c1e-0b7d-4e55-a1c4-6d8e2f0b9a77";
+    let mut frametap = start_frametap_with(&["--deployment-id", configured, "--deployment-id", "a-second-one"]).await;
+    assert_eq!(frametap.deployment, configured, "the banner prints the first --deployment-id");
+    let browser = Browser::launch().await.unwrap_or_else(|e| panic!("{e:#}"));
+    let page = browser.new_page().await.unwrap();
+    // The UI's URL first: its access token becomes the cookie that lets the try page in.
+    page.goto(&frametap.ui).await.unwrap();
+    wait(&page, "document.getElementById('status').textContent === 'live'").await;
+    page.goto(&format!("{}/try", frametap.ui.split("/?").next().unwrap())).await.unwrap();
+    wait(&page, "document.body.dataset.ready === 'yes'").await;
+    assert_eq!(page.eval("document.getElementById('deployment').value").await.unwrap(), json!(configured));
+    page.click("#connect").await.unwrap();
+    wait(&page, "document.getElementById('conn-state').textContent === 'connected'").await;
+    page.click("#configure").await.unwrap();
+    wait(&page, "document.getElementById('log').textContent.includes('SessionResponse')").await;
+    assert_eq!(browser.page_errors(), Vec::<String>::new());
+    frametap.child.kill().await.unwrap();
 }

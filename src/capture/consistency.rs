@@ -93,7 +93,7 @@ impl Connection {
             "frame #{} of connection {} comes after its frame #{before} at {before_at}: kept in file order, so the \
              analysis reads it after that frame, and a diagnosis may name another frame as the one before the close \
              (was the capture edited? a frametap from before 2026-11-27 could write frames held up by a slow \
-             receiver after later ones)",
+             receiver after later ones, and a replay's frames of the two directions out of order)",
             frame.seq, frame.conn
         );
         Some((Check::Seq, message))

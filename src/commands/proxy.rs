@@ -7,6 +7,7 @@ use crate::proxy::upstream::UpstreamBase;
 use crate::proxy::{ProxyConfig, CLOSE_TIMEOUT, HANDSHAKE_TIMEOUT};
 use crate::session::{self, SessionSetup};
 use crate::sim::{InProcessSim, SimConfig, SIM_NOTICE, SIM_UPSTREAM_NAME};
+use crate::ui::TryTarget;
 use anyhow::{anyhow, bail, Result};
 
 /// Runs the reverse proxy until Ctrl-C or SIGTERM.
@@ -73,7 +74,10 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
         publishers: Vec::new(),
         ui: Some(&args.ui),
         analysis: Some(args.analysis.options()),
-        proxy_ws_url: Some(public_url.clone()),
+        try_target: Some(TryTarget {
+            proxy_ws_url: public_url.clone(),
+            deployment_id: sim.as_ref().map(|(_, example)| example.clone()),
+        }),
     })
     .await?;
     let stop = super::shutdown::signal();

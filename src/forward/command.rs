@@ -30,7 +30,7 @@ pub async fn run(args: ProxyArgs) -> anyhow::Result<()> {
         publishers: Vec::new(),
         ui: Some(&args.ui),
         analysis: Some(args.analysis.options()),
-        proxy_ws_url: None,
+        try_target: None,
     })
     .await?;
     let stop = crate::commands::shutdown::signal();

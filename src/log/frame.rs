@@ -67,28 +67,43 @@ pub(super) fn frame_line(frame: &Frame, layout: Layout) -> String {
     head + &body + &flags
 }
 
-/// A close frame's code, its name and its reason; the reason cut to `room` columns when there is a limit.
+/// The least room a close reason keeps next to its code's name; with less, the code goes without its name.
+const MIN_REASON_COLUMNS: usize = 10;
+
+/// A close frame's code, its name and its reason, in `room` columns when there is a limit: the reason gets what the
+/// code and its name leave, or, when that is less than [`MIN_REASON_COLUMNS`], what the code alone leaves (the
+/// name is a standard one; the reason is what only this endpoint says). Words that do not fit even so are cut as a
+/// preview is.
 fn close_words(frame: &Frame, layout: Layout, room: Option<usize>) -> String {
-    match frame.close_parts() {
+    // What is said in bold (the code, with its name when it has room), then the rest.
+    let (named, rest) = match frame.close_parts() {
         (Some(code), reason) => {
             let named = format!("{code} {}", close_code_name(code));
-            let reason = match reason {
+            match reason {
                 Some(r) if !r.is_empty() => {
-                    // ` reason "…"` around it; a reason keeps a preview's least room.
-                    let left = room.map(|room| room.saturating_sub(columns(&named) + 10).max(MIN_PREVIEW_COLUMNS));
+                    // ` reason "…"` around it: 10 columns.
+                    let left_after =
+                        |said: &str| room.map_or(usize::MAX, |room| room.saturating_sub(columns(said) + 10));
+                    let named = if left_after(&named) >= MIN_REASON_COLUMNS { named } else { code.to_string() };
                     // Escaped before it is cut, so the escapes (`\n`, `\u{1b}`) count against the room.
-                    format!(" reason \"{}\"", escape_to_columns(&r, left.unwrap_or(usize::MAX)))
+                    let reason = escape_to_columns(&r, left_after(&named).max(1));
+                    (named, format!(" reason \"{reason}\""))
                 }
-                Some(_) => " (no reason)".to_owned(),
-                None => " reason is not valid UTF-8".to_owned(),
-            };
-            layout.paint.bold(&named) + &reason
+                Some(_) => (named, " (no reason)".to_owned()),
+                None => (named, " reason is not valid UTF-8".to_owned()),
+            }
         }
-        (None, _) if frame.payload.is_empty() => "(no code: 1005 No Status Received)".to_owned(),
+        (None, _) if frame.payload.is_empty() => (String::new(), "(no code: 1005 No Status Received)".to_owned()),
         (None, _) => {
             const SAID: &str = "malformed close payload ";
-            format!("{SAID}{}", hex_preview(&frame.payload, room.map(|room| room.saturating_sub(SAID.len()))))
+            let hex = hex_preview(&frame.payload, room.map(|room| room.saturating_sub(SAID.len())));
+            (String::new(), format!("{SAID}{hex}"))
         }
+    };
+    match room {
+        Some(room) if columns(&named) + columns(&rest) > room => cut_to_columns(&(named + &rest), room),
+        _ if named.is_empty() => rest,
+        _ => layout.paint.bold(&named) + &rest,
     }
 }
 
@@ -261,8 +276,35 @@ mod tests {
         let reason = [&[0x0f, 0xa1][..], "r".repeat(120).as_bytes()].concat();
         let close = frame_line(&frame(Opcode::Close, true, &reason), layout(Some(120)));
         assert!(columns(&close) == 120 && close.contains("4001 Private") && close.ends_with("r…\""), "{close}");
+        // Narrower, the reason gives way, then the code's name (the reason is what only this endpoint says).
+        let close = frame_line(&frame(Opcode::Close, true, &reason), layout(Some(100)));
+        assert!(columns(&close) == 100 && close.contains("4001 Private (application-defined) reason \"rr"), "{close}");
         let close = frame_line(&frame(Opcode::Close, true, &reason), layout(Some(80)));
-        assert!(close.ends_with(&format!("reason \"{}…\"", "r".repeat(MIN_PREVIEW_COLUMNS - 1))), "{close}");
+        assert!(columns(&close) == 80 && close.contains("  4001 reason \"rrr") && close.ends_with("r…\""), "{close}");
+    }
+
+    /// A close frame's line fits every width a text frame's line fits: its reason used to keep a preview's least
+    /// room after the code and its name, so a close with a reason ran past an 80-column terminal.
+    #[test]
+    fn close_lines_fit_every_width_a_text_line_fits() {
+        let long = "word ".repeat(100);
+        let reason = [&[0x03, 0xe8][..], "the user left the chat window".as_bytes()].concat();
+        let closes: [&[u8]; 6] = [&reason, b"\x0f\xa1kicked", b"\x03\xe8", b"", b"\x03", &[0x03, 0xe8, 0xff, 0xfe]];
+        let mut checked = 0;
+        for width in 40..=200 {
+            let text = frame_line(&frame(Opcode::Text, true, long.as_bytes()), layout(Some(width)));
+            if columns(&text) > width {
+                continue;
+            }
+            for payload in closes {
+                let close = frame_line(&frame(Opcode::Close, true, payload), layout(Some(width)));
+                assert!(columns(&close) <= width, "{width}: {close}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 100);
+        let fitted = frame_line(&frame(Opcode::Close, true, &reason), layout(Some(90)));
+        assert!(columns(&fitted) == 90 && fitted.contains("1000 Normal Closure reason \"the user"), "{fitted}");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use super::order::DerivedOrder;
 use super::queue::{record_cost, EventSink, Message};
 use super::{Analysis, LagPolicy};
-use crate::event::{ConnId, Record};
+use crate::event::{ConnId, Frame, Record};
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::{Mutex, PoisonError};
@@ -13,19 +13,22 @@ use std::sync::{Mutex, PoisonError};
 /// Emits the records of one connection, analysing them first. Made by [`EventSink::connection`]; every
 /// record of the connection must go through it, in order (the analysis keeps the connection's history).
 ///
-/// Records reach the analysis and the sink thread in the order the calls to [`Self::emit_all`] and [`Self::emit`]
-/// began, also when a call waits for room: a later call queues its records behind those still waiting. So a
-/// caller that numbers records (the relay's `seq`) keeps them in order by emitting them with no await between
-/// numbering them and calling.
+/// It numbers the connection's frames: each frame handed to it gets the next `seq`, under the same lock that hands
+/// it on. Records reach the analysis and the sink thread in the order the calls to [`Self::emit_all`],
+/// [`Self::emit`] and [`Self::emit_frame`] took that lock, also when a call waits for room: a later call queues its
+/// records behind those still waiting. So a connection's frames are captured in `seq` order, also when several
+/// tasks emit them (a replay's reader and player) or when one direction waits for room while the other goes on.
 pub struct ConnSink {
     conn: ConnId,
     sink: EventSink,
-    /// Locked only while records are analysed and queued, never across an await; both directions of a relayed
-    /// connection run in one task, so it is never contended.
+    /// Locked only while records are numbered, analysed and queued, never across an await (both directions of a
+    /// relayed connection run in one task; a replay's reader and player in two, so they rarely contend).
     state: Mutex<ConnState>,
 }
 
 struct ConnState {
+    /// The `seq` of the connection's last frame so far (frames are numbered from 1).
+    seq: u64,
     /// This connection's analysis: `None` when the session has none, or after it failed.
     analysis: Option<Box<dyn Analysis>>,
     /// Analysed records that found no room in the queue yet, oldest first: none goes to the queue before them.
@@ -34,7 +37,7 @@ struct ConnState {
 
 impl ConnSink {
     pub(super) fn new(conn: ConnId, sink: EventSink, analysis: Option<Box<dyn Analysis>>) -> Self {
-        ConnSink { conn, sink, state: Mutex::new(ConnState { analysis, waiting: VecDeque::new() }) }
+        ConnSink { conn, sink, state: Mutex::new(ConnState { seq: 0, analysis, waiting: VecDeque::new() }) }
     }
 
     /// The connection's id.
@@ -42,34 +45,55 @@ impl ConnSink {
         self.conn
     }
 
-    /// Analyses records and hands them, each followed by what it derives, to the pipeline, with one lock when the
-    /// queue has room; empties `records`. Waits while the pipeline is full (`block`), or counts what finds no room
-    /// as dropped (`drop`); records are analysed even when they are then dropped, so the diagnosis stays right.
+    /// Numbers the frames among `records` (each gets the connection's next `seq`; the one it had is ignored),
+    /// analyses the records and hands them, each followed by what it derives, to the pipeline, with one lock when
+    /// the queue has room; empties `records`. Waits while the pipeline is full (`block`), or counts what finds no
+    /// room as dropped (`drop`); records are analysed even when they are then dropped, so the diagnosis stays right.
     /// An upgrade that failed is emitted as one batch, its `open` and the notes about its handshake, so its
     /// diagnosis follows them ([`DerivedOrder`]).
     pub async fn emit_all(&self, records: &mut Vec<Record>) {
-        let (count, cost) = records
-            .iter()
-            .filter(|record| self.is_sent(record))
-            .fold((0, 0), |(count, cost), record| (count + 1, cost + record_cost(record)));
-        {
-            let mut state = self.lock();
-            if state.waiting.is_empty() && self.sink.queue.reserve(count, cost) {
-                let analysed = self.analyse(&mut state.analysis, records.drain(..));
-                self.push_reserved(analysed, count, cost);
-                return;
-            }
-            // No room for the batch at once, or records before it still wait: its records go behind them.
-            let analysed = self.analyse(&mut state.analysis, records.drain(..));
-            state.waiting.extend(analysed);
-        }
-        // Returns once nothing waits; a call cancelled here leaves its records to the next one (or to `Drop`).
-        self.sink.until_room(|| self.push_waiting()).await;
+        self.hand_over(records).await;
     }
 
     /// [`Self::emit_all`] for one record.
     pub async fn emit(&self, record: Record) {
-        self.emit_all(&mut vec![record]).await;
+        self.hand_over(&mut vec![record]).await;
+    }
+
+    /// [`Self::emit`] for a frame; returns the `seq` it was given.
+    pub async fn emit_frame(&self, frame: Frame) -> u64 {
+        self.hand_over(&mut vec![Record::Frame(frame)]).await
+    }
+
+    /// [`Self::emit_all`]; returns the `seq` of the last frame numbered (that of the frame before, when there is
+    /// none among `records`).
+    async fn hand_over(&self, records: &mut Vec<Record>) -> u64 {
+        let (count, cost) = records
+            .iter()
+            .filter(|record| self.is_sent(record))
+            .fold((0, 0), |(count, cost), record| (count + 1, cost + record_cost(record)));
+        let seq = {
+            let mut state = self.lock();
+            for record in records.iter_mut() {
+                if let Record::Frame(frame) = record {
+                    state.seq += 1;
+                    frame.seq = state.seq;
+                }
+            }
+            let seq = state.seq;
+            if state.waiting.is_empty() && self.sink.queue.reserve(count, cost) {
+                let analysed = self.analyse(&mut state.analysis, records.drain(..));
+                self.push_reserved(analysed, count, cost);
+                return seq;
+            }
+            // No room for the batch at once, or records before it still wait: its records go behind them.
+            let analysed = self.analyse(&mut state.analysis, records.drain(..));
+            state.waiting.extend(analysed);
+            seq
+        };
+        // Returns once nothing waits; a call cancelled here leaves its records to the next one (or to `Drop`).
+        self.sink.until_room(|| self.push_waiting()).await;
+        seq
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, ConnState> {

@@ -1,8 +1,8 @@
 //! The event pipeline: every source hands records to one sink thread that analyses, redacts, logs,
 //! captures and publishes them, in order, without ever slowing the relay for long.
 //!
-//! Sources (relay, replay) call [`EventSink::emit`]; a relayed connection emits through a [`ConnSink`],
-//! which runs the analysis of its records where they are emitted (src/pipeline/conn.rs). The bounded
+//! Sources call [`EventSink::emit`]; a relayed or replayed connection emits through a [`ConnSink`], which numbers
+//! its frames and runs the analysis of its records where they are emitted (src/pipeline/conn.rs). The bounded
 //! queue (src/pipeline/queue.rs) gives backpressure by default, or counted drops with
 //! `--on-capture-lag drop`. The sink thread takes records in batches, serialises each once into a reused
 //! buffer, and flushes the capture and the terminal after each batch.

@@ -12,7 +12,6 @@ use crate::pipeline::ConnSink;
 use crate::wire::{encode_close, random_mask, FrameScanner, ScannedFrame, Step};
 use bytes::{Buf, Bytes, BytesMut};
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -45,8 +44,8 @@ const TOO_BIG_REASON: &str = "message too big for frametap --max-message";
 type ProxyClose = Option<(u16, &'static str)>;
 
 struct Shared<'s> {
+    /// Numbers the frames as it takes them (both directions share it): `seq` is the pipeline's order.
     sink: &'s ConnSink,
-    seq: AtomicU64,
     state: Mutex<EndState>,
     proxy_close: watch::Sender<ProxyClose>,
     /// Set once any close frame has been seen or sent: starts the close timeout.
@@ -55,12 +54,6 @@ struct Shared<'s> {
 }
 
 impl Shared<'_> {
-    /// The next frame's `seq`. Its record must reach `sink` with no await in between (both directions share the
-    /// counter, and [`ConnSink`] keeps records in the order they were emitted), so `seq` is the pipeline's order.
-    fn next_seq(&self) -> u64 {
-        self.seq.fetch_add(1, Ordering::Relaxed) + 1
-    }
-
     fn saw_close(&self, from: Peer, code: Option<u16>, reason: Option<String>) {
         let mut state = self.state.lock().unwrap();
         match from {
@@ -267,9 +260,8 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Pump<'a, R, W> {
                 }
             }
         }
-        // Emitted before the write, with no await since their `seq` was taken: a write that waits for a slow
-        // receiver then holds up nothing the other direction reads meanwhile, and its frames never follow later
-        // ones into the pipeline. Recorded also when the write then fails: frames that arrived are never dropped.
+        // Emitted (and so numbered) before the write: a write that waits for a slow receiver then holds up nothing
+        // the other direction reads meanwhile, and its frames never follow later ones into the pipeline. Recorded also when the write then fails: frames that arrived are never dropped.
         if !self.pending.is_empty() {
             self.shared.sink.emit_all(&mut self.pending).await;
         }
@@ -297,8 +289,8 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Pump<'a, R, W> {
             self.close_forwarded |= self.forwarding;
             self.closes_seen += 1;
         }
-        let frame =
-            scanned.into_record(self.shared.sink.conn(), ts, self.shared.next_seq(), self.from, self.forwarding);
+        // `seq` 0 until the sink numbers it.
+        let frame = scanned.into_record(self.shared.sink.conn(), ts, 0, self.from, self.forwarding);
         self.pending.push(Record::Frame(frame));
     }
 
@@ -336,7 +328,7 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Pump<'a, R, W> {
         let frame = Frame {
             conn: self.shared.sink.conn(),
             ts: Ts::now(),
-            seq: self.shared.next_seq(),
+            seq: 0,
             from: Peer::Proxy,
             to: self.to,
             opcode: Opcode::Close,
@@ -347,7 +339,7 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Pump<'a, R, W> {
             text_message: false,
             relayed: true,
         };
-        self.shared.sink.emit(Record::Frame(frame)).await;
+        self.shared.sink.emit_frame(frame).await;
         // Before the write: an answer read on the other task must find it set.
         self.shared.proxy_closed(self.to);
         self.writer.write_all(&bytes).await?;
@@ -401,7 +393,6 @@ pub async fn relay<C: RelayStream, S: RelayStream>(
     let (server_read, server_write) = ends.server.into_halves();
     let shared = Shared {
         sink,
-        seq: AtomicU64::new(0),
         state: Mutex::new(EndState::default()),
         proxy_close: watch::Sender::new(None),
         closing: watch::Sender::new(false),

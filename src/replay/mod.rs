@@ -27,6 +27,7 @@ use crate::commands::shutdown;
 use crate::proxy::upstream::UpstreamBase;
 use crate::proxy::{CLOSE_TIMEOUT, DEFAULT_MAX_MESSAGE, HANDSHAKE_TIMEOUT};
 use crate::session::{self, SessionSetup};
+use crate::ui::TryTarget;
 use anyhow::Result;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -153,7 +154,8 @@ async fn run_serve(args: ServeArgs) -> Result<()> {
         insecure_upstream: false,
         publishers: Vec::new(),
         ui: Some(&args.ui),
-        proxy_ws_url: (!forward).then(|| format!("{}://{}", front.scheme(), crate::cli::dialable(local))),
+        try_target: (!forward)
+            .then(|| TryTarget::proxy(format!("{}://{}", front.scheme(), crate::cli::dialable(local)))),
         analysis: Some(args.analysis.options()),
     })
     .await?;
@@ -268,7 +270,7 @@ async fn run_send(args: SendArgs) -> Result<()> {
         insecure_upstream: args.tls.insecure_upstream && no_tls.is_none(),
         publishers: Vec::new(),
         ui: None,
-        proxy_ws_url: None,
+        try_target: None,
         analysis: Some(args.analysis.options()),
     })
     .await?;

@@ -1,10 +1,9 @@
 //! The live peer's side of a replay: reads its frames with the wire scanner, records each, and hands it to the player.
 
-use crate::event::{ConnId, Frame, Peer, Record};
-use crate::pipeline::EventSink;
+use crate::event::{ConnId, Frame, Peer};
+use crate::pipeline::ConnSink;
 use crate::wire::{FrameScanner, Step as ScanStep};
 use bytes::{Buf, Bytes, BytesMut};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::mpsc;
@@ -25,8 +24,8 @@ pub(super) enum Event {
 pub(super) struct PeerReader {
     pub(super) peer: Peer,
     pub(super) conn: ConnId,
-    pub(super) sink: EventSink,
-    pub(super) seq: Arc<AtomicU64>,
+    /// Shared with the player: it numbers the frames of both directions as they are emitted.
+    pub(super) sink: Arc<ConnSink>,
     pub(super) max: u64,
 }
 
@@ -46,15 +45,14 @@ impl PeerReader {
                 match step {
                     ScanStep::NeedMore => break,
                     ScanStep::Frame(scanned) => {
-                        let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
-                        let frame = scanned.into_record(self.conn, crate::event::Ts::now(), seq, self.peer, true);
+                        let mut frame = scanned.into_record(self.conn, crate::event::Ts::now(), 0, self.peer, true);
+                        frame.seq = self.sink.emit_frame(frame.clone()).await;
                         tracing::trace!(
                             conn = self.conn,
                             seq = frame.seq,
                             "replay received a {} frame",
                             frame.opcode.name()
                         );
-                        self.sink.emit(Record::Frame(frame.clone())).await;
                         let _ = tx.send(Event::Frame(frame));
                     }
                     ScanStep::TooBig { message_len, .. } => {

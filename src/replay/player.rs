@@ -7,14 +7,13 @@ use super::pace::Pace;
 use super::peer::{Event, PeerEnd, PeerReader};
 use super::script::{RecordedEnd, Step, Turn};
 use crate::event::{Close, ConnId, Frame, Note, Opcode, Peer, Record, Ts};
-use crate::pipeline::EventSink;
+use crate::pipeline::ConnSink;
 use crate::proxy::stream::{raw_fd, RelayStream};
 use crate::redact::SharedRedactor;
 use crate::wire::{encode_frame, random_mask};
 use bytes::{Bytes, BytesMut};
 use std::collections::{BTreeMap, VecDeque};
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, WriteHalf};
@@ -63,7 +62,7 @@ enum Next {
 }
 
 /// Plays `steps` as `role` over an upgraded stream (`prefix`: bytes already read past the handshake), emitting
-/// every frame, divergence note and the final `close` record to `sink`.
+/// every frame, divergence note and the final `close` record to `sink`, the connection's (which has had its `open`).
 #[allow(clippy::too_many_arguments)]
 pub async fn play<S: RelayStream>(
     stream: S,
@@ -71,24 +70,21 @@ pub async fn play<S: RelayStream>(
     steps: Vec<Step>,
     end: RecordedEnd,
     role: Peer,
-    conn: ConnId,
-    sink: EventSink,
+    sink: ConnSink,
     options: PlayOptions,
     shutdown: watch::Receiver<bool>,
 ) -> PlayReport {
     let opened = Instant::now();
     let fd = raw_fd(&stream);
     let (read_half, writer) = tokio::io::split(stream);
-    let seq = Arc::new(AtomicU64::new(0));
+    let (conn, sink) = (sink.conn(), Arc::new(sink));
     let (tx, rx) = mpsc::unbounded_channel();
-    let reader =
-        PeerReader { peer: role.other(), conn, sink: sink.clone(), seq: seq.clone(), max: options.max_message };
+    let reader = PeerReader { peer: role.other(), conn, sink: sink.clone(), max: options.max_message };
     let reader = tokio::spawn(reader.run(read_half, prefix, tx));
     let mut player = Player {
         role,
         conn,
         sink,
-        seq,
         writer,
         fd,
         rx,
@@ -128,8 +124,8 @@ pub async fn play<S: RelayStream>(
 pub(super) struct Player<W> {
     pub(super) role: Peer,
     pub(super) conn: ConnId,
-    pub(super) sink: EventSink,
-    pub(super) seq: Arc<AtomicU64>,
+    /// Shared with the peer's reader.
+    pub(super) sink: Arc<ConnSink>,
     pub(super) writer: WriteHalf<W>,
     pub(super) fd: Option<RawFd>,
     pub(super) rx: mpsc::UnboundedReceiver<Event>,
@@ -425,7 +421,7 @@ impl<W: AsyncRead + AsyncWrite + Unpin> Player<W> {
         let frame = Frame {
             conn: self.conn,
             ts: Ts::now(),
-            seq: self.seq.fetch_add(1, Ordering::Relaxed) + 1,
+            seq: 0,
             from,
             to: self.peer(),
             len: recorded.payload.len() as u64,
@@ -438,7 +434,7 @@ impl<W: AsyncRead + AsyncWrite + Unpin> Player<W> {
             let (code, reason) = frame.close_parts();
             self.first_close.get_or_insert((from, code, reason));
         }
-        self.sink.emit(Record::Frame(frame)).await;
+        self.sink.emit_frame(frame).await;
         let written = self.writer.write_all(&bytes).await;
         let result = match written {
             Ok(()) => self.writer.flush().await,

@@ -5,7 +5,7 @@ use super::player::{play, PlayOptions, PlayReport};
 use super::script::Script;
 use crate::event::{millis, Headers, HttpRequest, HttpResponse, Note, Open, Peer, Record, Ts};
 use crate::forward::UpstreamProxies;
-use crate::pipeline::EventSink;
+use crate::pipeline::{ConnSink, EventSink};
 use crate::proxy::headers::upstream_request_headers;
 use crate::proxy::upstream::{self, UpstreamAnswer, UpstreamBase};
 use anyhow::{bail, Result};
@@ -50,7 +50,8 @@ pub async fn send(
     let (headers, _) = upstream_request_headers(&kept, true, &options.headers);
     let path = script.open.request.path.clone();
     let url = options.upstream.url_for(&path);
-    let conn = sink.next_conn_id();
+    let sink = sink.connection();
+    let conn = sink.conn();
     let ts = Ts::now();
     let started = std::time::Instant::now();
     let answer =
@@ -115,26 +116,18 @@ pub async fn send(
             recorded_status.map_or("no answer".to_owned(), |s| format!("HTTP {s}"))
         );
     };
-    let report = play(
-        stream,
-        prefix,
-        script.steps(Peer::Client),
-        script.end(),
-        Peer::Client,
-        conn,
-        sink,
-        options.play,
-        shutdown,
-    )
-    .await;
+    let report =
+        play(stream, prefix, script.steps(Peer::Client), script.end(), Peer::Client, sink, options.play, shutdown)
+            .await;
     Ok(SendReport { url, status, dropped_headers, play: Some(report) })
 }
 
-async fn emit_open(sink: &EventSink, open: Open, note: Option<Note>) {
-    sink.emit(Record::from(open)).await;
-    if let Some(note) = note {
-        sink.emit(Record::Note(note)).await;
-    }
+/// Emits the connection's `open` and the note about its handshake in one batch: the diagnosis of an upgrade that
+/// failed follows the note.
+async fn emit_open(sink: &ConnSink, open: Open, note: Option<Note>) {
+    let mut records = vec![Record::from(open)];
+    records.extend(note.map(Record::Note));
+    sink.emit_all(&mut records).await;
 }
 
 /// The headers without those whose value holds a redaction placeholder, and the names left out.

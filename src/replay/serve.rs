@@ -229,7 +229,8 @@ impl Replay {
                 "frametap: the upgrade request has no Sec-WebSocket-Key header\n".into(),
             );
         };
-        let conn = ctx.sink.next_conn_id();
+        let sink = ctx.sink.connection();
+        let conn = sink.conn();
         let path = req.uri().path_and_query().map_or("/".to_owned(), |pq| pq.as_str().to_owned());
         let request_headers = header_pairs(req.headers());
         let (status, mut headers, body) = recorded_answer(&self.script);
@@ -265,13 +266,15 @@ impl Replay {
                 self.shown_path(&self.script.open)
             )
         });
-        ctx.sink.emit(Record::from(open)).await;
+        // One batch: the diagnosis of an answer other than 101 follows the notes about its handshake.
+        let mut records = vec![Record::from(open)];
         for (code, message) in [("replay-path", path_note), ("replay-subprotocol", subprotocol_note)] {
             if let Some(message) = message {
                 let note = Note { conn: Some(conn), ts: Ts::now(), level: "info".into(), code: code.into(), message };
-                ctx.sink.emit(Record::Note(note)).await;
+                records.push(Record::Note(note));
             }
         }
+        sink.emit_all(&mut records).await;
         if status != 101 {
             if let Some(reports) = &self.reports {
                 let recorded_error = self
@@ -292,9 +295,7 @@ impl Replay {
             let Some((stream, prefix)) = crate::proxy::server::upgraded_client::<IO>(&mut req, conn).await else {
                 return;
             };
-            let report =
-                play(stream, prefix, steps, end, Peer::Server, conn, ctx.sink.clone(), options, ctx.shutdown.clone())
-                    .await;
+            let report = play(stream, prefix, steps, end, Peer::Server, sink, options, ctx.shutdown.clone()).await;
             if let Some(reports) = reports {
                 let _ = reports.send(Served::Played(report));
             }

@@ -33,6 +33,23 @@ pub use security::{is_exposed, HostPolicy};
 
 pub use crate::cli::DEFAULT_UI_ADDR;
 
+/// What the "try it" page connects to: the proxy, and the deploymentId to fill in.
+#[derive(Clone, Debug)]
+pub struct TryTarget {
+    /// The proxy's WebSocket base URL (`ws://127.0.0.1:9000`).
+    pub proxy_ws_url: String,
+    /// With the built-in simulator as the upstream, the deploymentId its banner prints (its first
+    /// `--deployment-id`, else a sample id it accepts); `None` for any other upstream, whose ids frametap cannot know.
+    pub deployment_id: Option<String>,
+}
+
+impl TryTarget {
+    /// The page connects to `proxy_ws_url`; the deploymentId is the user's to type.
+    pub fn proxy(proxy_ws_url: String) -> TryTarget {
+        TryTarget { proxy_ws_url, deployment_id: None }
+    }
+}
+
 /// How the UI server runs.
 #[derive(Clone, Debug)]
 pub struct UiOptions {
@@ -40,8 +57,8 @@ pub struct UiOptions {
     pub listen: SocketAddr,
     /// The secret every request must carry (`?token=` once, then a cookie).
     pub access_token: String,
-    /// The proxy's WebSocket base URL (`ws://127.0.0.1:9000`) for the "try it" page, when a proxy runs.
-    pub proxy_ws_url: Option<String>,
+    /// What the "try it" page connects to, when a proxy runs.
+    pub try_target: Option<TryTarget>,
     /// What the UI shows (`live proxy`, a capture file's name), for the page title.
     pub label: Option<String>,
     /// True when the UI shows a saved file (`frametap ui FILE`) rather than a live session: no record
@@ -53,7 +70,7 @@ pub struct UiOptions {
 impl UiOptions {
     /// Options with a listen address and access token, no proxy and no label.
     pub fn new(listen: SocketAddr, access_token: impl Into<String>) -> UiOptions {
-        UiOptions { listen, access_token: access_token.into(), proxy_ws_url: None, label: None, file: false }
+        UiOptions { listen, access_token: access_token.into(), try_target: None, label: None, file: false }
     }
 }
 
@@ -163,7 +180,7 @@ impl RunningUi {
 /// Starts the UI for `proxy` / `replay serve` as `args` say: `None` with `--no-ui`, and `None` with a
 /// warning when the address cannot be bound: the command carries on without the UI, `going_on` (`relaying`,
 /// `replaying`) as the warning says.
-pub async fn start(args: &UiArgs, hub: Arc<Hub>, proxy_ws_url: Option<String>, going_on: &str) -> Option<RunningUi> {
+pub async fn start(args: &UiArgs, hub: Arc<Hub>, try_target: Option<TryTarget>, going_on: &str) -> Option<RunningUi> {
     let addr = args.listen()?;
     let listener = match bind(addr).await {
         Ok(listener) => listener,
@@ -176,7 +193,7 @@ pub async fn start(args: &UiArgs, hub: Arc<Hub>, proxy_ws_url: Option<String>, g
     let access_token = new_access_token();
     let url = url(addr, &access_token);
     let mut options = UiOptions::new(addr, access_token);
-    options.proxy_ws_url = proxy_ws_url;
+    options.try_target = try_target;
     options.label = Some("live".into());
     Some(RunningUi::spawn(listener, hub, options, url))
 }
@@ -280,7 +297,7 @@ mod tests {
         let busy = UiArgs { ui: taken.local_addr().unwrap(), no_ui: false };
         assert!(start(&busy, hub.clone(), None, "relaying").await.is_none());
         let on = UiArgs { ui: "127.0.0.1:0".parse().unwrap(), no_ui: false };
-        let running = start(&on, hub, Some("ws://127.0.0.1:9000".into()), "relaying").await.unwrap();
+        let running = start(&on, hub, Some(TryTarget::proxy("ws://127.0.0.1:9000".into())), "relaying").await.unwrap();
         assert!(running.url.starts_with(&format!("http://{}/?token=", running.addr)), "{}", running.url);
         let addr = running.addr;
         tokio::net::TcpStream::connect(addr).await.expect("the UI listens");

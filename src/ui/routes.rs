@@ -78,7 +78,8 @@ async fn info(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
         "label": state.options.label,
         "source": stream::source(&state.options),
         "redacted": state.hub.options().redacted,
-        "proxy_ws_url": state.options.proxy_ws_url,
+        "proxy_ws_url": state.options.try_target.as_ref().map(|target| &target.proxy_ws_url),
+        "deployment_id": state.options.try_target.as_ref().and_then(|target| target.deployment_id.as_ref()),
         "downloads": { "capture": true, "redacted_capture": true, "har": true },
     }))
 }

@@ -26,7 +26,7 @@ pub async fn start_ui(hub: Arc<Hub>, proxy_ws_url: Option<String>) -> UiServer {
     let addr = listener.local_addr().unwrap();
     let token = ui::new_access_token();
     let mut options = UiOptions::new(addr, token.clone());
-    options.proxy_ws_url = proxy_ws_url;
+    options.try_target = proxy_ws_url.map(frametap::ui::TryTarget::proxy);
     options.label = Some("live".into());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(ui::serve(listener, hub.clone(), options, async {

@@ -60,6 +60,13 @@ impl RawWs {
         }
     }
 
+    /// A second handle on the socket, for writing from another task while this one reads.
+    pub fn writer(&self) -> TcpStream {
+        use std::os::fd::AsFd;
+        let fd = self.stream.as_fd().try_clone_to_owned().unwrap();
+        TcpStream::from_std(std::net::TcpStream::from(fd)).unwrap()
+    }
+
     /// Reads the next frame; panics on end of stream.
     pub async fn frame(&mut self) -> ScannedFrame {
         match self.recv().await {

@@ -92,7 +92,7 @@ pub async fn recording_session(dir: &Path, mode: &str) -> (Session, PathBuf, mps
         insecure_upstream: false,
         publishers: vec![Arc::new(Recorder(tx))],
         ui: None,
-        proxy_ws_url: None,
+        try_target: None,
         analysis: None,
     })
     .await

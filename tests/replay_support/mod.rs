@@ -64,7 +64,7 @@ pub async fn session_with(capture: &Path, mode: &'static str, redact: bool) -> S
         insecure_upstream: false,
         publishers: Vec::new(),
         ui: None,
-        proxy_ws_url: None,
+        try_target: None,
         analysis: Some(frametap::inspect::AnalysisArgs::default().options()),
     })
     .await

@@ -1,7 +1,5 @@
 // frametap try-it page: a minimal Genesys Guest API client that talks through the proxy.
 const $ = (id) => document.getElementById(id);
-// The built-in simulator's, the one `frametap proxy`'s banner puts in the URL it prints (sim::DEFAULT_DEPLOYMENT_ID).
-const DEFAULT_DEPLOYMENT = '00000000-0000-4000-8000-00000000517e';
 let ws = null;
 const sessionToken = crypto.randomUUID();
 
@@ -45,8 +43,9 @@ function connect() {
 }
 
 async function setup() {
-  $('deployment').value = DEFAULT_DEPLOYMENT;
   const info = await fetch('/api/info').then(r => r.json()).catch(() => ({}));
+  // The one `frametap proxy`'s banner prints when the built-in simulator is the upstream; else the user's to type.
+  $('deployment').value = info.deployment_id ?? '';
   if (info.proxy_ws_url) $('endpoint').value = `${info.proxy_ws_url.replace(/\/$/, '')}/v1`;
   else { $('no-proxy').hidden = false; $('connect').disabled = true; }
   $('connect').addEventListener('click', connect);
