@@ -261,7 +261,8 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Pump<'a, R, W> {
             }
         }
         // Emitted (and so numbered) before the write: a write that waits for a slow receiver then holds up nothing
-        // the other direction reads meanwhile, and its frames never follow later ones into the pipeline. Recorded also when the write then fails: frames that arrived are never dropped.
+        // the other direction reads meanwhile, and its frames never follow later ones into the pipeline. Recorded
+        // also when the write then fails: frames that arrived are never dropped.
         if !self.pending.is_empty() {
             self.shared.sink.emit_all(&mut self.pending).await;
         }
