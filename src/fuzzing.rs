@@ -68,7 +68,7 @@ pub fn capture_reader(data: &[u8]) {
     // The streaming reader holds about one record; read in small pieces, it must find what a read of the whole
     // input in one piece finds (records cut by a piece's end are the case the window's refills handle).
     for piece in [1, 7] {
-        let pieces = crate::capture::CaptureStream::new(Pieces { data, piece }).collect();
+        let pieces = crate::capture::CaptureStream::new(Dribble { bytes: data, step: piece }).collect();
         assert_eq!(
             read_summary(&pieces),
             read_summary(&whole),
@@ -110,17 +110,17 @@ pub fn capture_reader(data: &[u8]) {
     }
 }
 
-/// A reader that hands out at most `piece` bytes per read.
-struct Pieces<'a> {
-    data: &'a [u8],
-    piece: usize,
+/// Hands its bytes out at most `step` at a time, as a pipe or a slow disk may.
+pub(crate) struct Dribble<'a> {
+    pub(crate) bytes: &'a [u8],
+    pub(crate) step: usize,
 }
 
-impl std::io::Read for Pieces<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.piece.min(buf.len()).min(self.data.len());
-        buf[..n].copy_from_slice(&self.data[..n]);
-        self.data = &self.data[n..];
+impl std::io::Read for Dribble<'_> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.step.min(out.len()).min(self.bytes.len());
+        out[..n].copy_from_slice(&self.bytes[..n]);
+        self.bytes = &self.bytes[n..];
         Ok(n)
     }
 }

@@ -242,6 +242,7 @@ mod tests {
     use super::super::compact;
     use super::super::stream::READ_STEP;
     use super::*;
+    use crate::fuzzing::Dribble;
 
     const META: &str = r#"{"kind":"meta","ts":"2026-01-01T00:00:00.000000Z","format":"frametap-capture","version":1,"frametap":"0.1.0","command":["frametap"],"mode":"proxy","redacted":false}"#;
     const NOTE: &str =
@@ -327,21 +328,6 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("bytes skipped to the next JSON record"), "{text}");
-    }
-
-    /// Hands its bytes out at most `step` at a time, as a pipe or a slow disk may.
-    struct Dribble<'a> {
-        bytes: &'a [u8],
-        step: usize,
-    }
-
-    impl std::io::Read for Dribble<'_> {
-        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-            let n = self.step.min(out.len()).min(self.bytes.len());
-            out[..n].copy_from_slice(&self.bytes[..n]);
-            self.bytes = &self.bytes[n..];
-            Ok(n)
-        }
     }
 
     #[test]
