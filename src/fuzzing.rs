@@ -57,6 +57,7 @@ fn open(path: &str) -> Open {
         handshake_ms: Some(12.0),
         upstream_tcp_rtt_ms: None,
         failed_ms: None,
+        upgraded_ms: None,
     }
 }
 

@@ -360,6 +360,7 @@ mod tests {
             handshake_ms: None,
             upstream_tcp_rtt_ms: None,
             failed_ms: Some(10_002.5),
+            upgraded_ms: None,
         };
         let lines = open_lines(&open, plain());
         assert_eq!(

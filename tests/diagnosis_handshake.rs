@@ -6,6 +6,7 @@ mod common;
 mod live;
 
 use common::raw::{start_raw_server, Answer, Received};
+use frametap::event::Record;
 use live::*;
 use tokio::sync::mpsc;
 
@@ -43,6 +44,10 @@ async fn a_client_that_refuses_the_101_is_said_to_have_rejected_it_not_to_have_l
     assert!(error.to_string().to_lowercase().contains("header"), "{error}");
     gone.recv().await.expect("the relay passed the client's end on");
     let (capture, file, _dir) = proxy.stop().await;
+    // When the 101 went to the client: after the request's round trip, which leaves out reaching the upstream.
+    let open = capture.records.iter().find_map(|r| if let Record::Open(open) = r { Some(open) } else { None }).unwrap();
+    let (upgraded, round_trip) = (open.upgraded_ms.expect("upgraded_ms"), open.handshake_ms.expect("handshake_ms"));
+    assert!(upgraded >= round_trip && upgraded < 10_000.0, "{upgraded} {round_trip}");
     let (d, offline) = diagnosis_and_inspect(&capture, &file, 1);
     let rejected = cause(&d, "upgrade-rejected");
     assert_eq!(rejected["confidence"], "likely", "{rejected}");

@@ -88,6 +88,7 @@ fn rich_capture() -> Vec<Record> {
             handshake_ms: Some(42.125),
             upstream_tcp_rtt_ms: None,
             failed_ms: None,
+            upgraded_ms: None,
         }),
         Record::from(Token {
             conn: 1,
@@ -171,6 +172,7 @@ fn rich_capture() -> Vec<Record> {
             handshake_ms: None,
             upstream_tcp_rtt_ms: None,
             failed_ms: None,
+            upgraded_ms: None,
         }),
         Record::Note(Note {
             conn: None,

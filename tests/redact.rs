@@ -61,6 +61,7 @@ fn open(path: &str, headers: &[(&str, &str)], response_headers: &[(&str, &str)])
         handshake_ms: Some(10.0),
         upstream_tcp_rtt_ms: None,
         failed_ms: None,
+        upgraded_ms: None,
     })
 }
 

@@ -32,6 +32,7 @@ fn open(path: &str, headers: &[(&str, &str)], response_headers: &[(&str, &str)])
         handshake_ms: Some(12.0),
         upstream_tcp_rtt_ms: None,
         failed_ms: None,
+        upgraded_ms: None,
     })
 }
 

@@ -228,6 +228,11 @@ pub struct Open {
     /// (`ts`) to when frametap knew it had failed (the answer read whole, or the error).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_ms: Option<f64>,
+    /// Only for an accepted upgrade: milliseconds from the request's arrival (`ts`) to when frametap passed the 101
+    /// on to the client, reaching the upstream included (DNS, TCP, TLS, an upstream proxy), which `handshake_ms`
+    /// is not. Absent in captures made before it existed, imported from a HAR, or from `replay`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgraded_ms: Option<f64>,
 }
 
 impl Open {

@@ -206,6 +206,7 @@ pub(super) fn import_entry(
         upstream_tcp_rtt_ms: None,
         // The entry's time: for an upgrade that failed, from the request to the failure.
         failed_ms: (!opened).then(|| entry.time.as_f64().filter(|t| t.is_finite() && *t >= 0.0)).flatten(),
+        upgraded_ms: None,
     })];
     let mut missing = missing_note(source, entry, &request_headers, opened, over_http2.then_some(recorded_status));
     if wait.is_some() && handshake_ms.is_none() {

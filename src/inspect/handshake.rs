@@ -87,6 +87,7 @@ mod tests {
             handshake_ms: None,
             upstream_tcp_rtt_ms: None,
             failed_ms: None,
+            upgraded_ms: None,
         }
     }
 

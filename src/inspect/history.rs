@@ -181,6 +181,8 @@ pub struct ConnHistory {
     pub conn: ConnId,
     pub opened: Option<Ts>,
     pub handshake_ms: Option<f64>,
+    /// When the 101 was passed on to the client, in milliseconds after `opened` (`open.upgraded_ms`).
+    pub upgraded_ms: Option<f64>,
     /// The upstream round trip: the kernel's, when the `open` record has it; otherwise the tightest upper bound
     /// seen: the handshake, a client Ping's Pong from the server, or a request's paired response (profile
     /// `latency_ms`), whichever is smallest.
@@ -251,6 +253,7 @@ impl ConnHistory {
             conn,
             opened: None,
             handshake_ms: None,
+            upgraded_ms: None,
             upstream_rtt: None,
             ping_out: None,
             refused: None,
@@ -341,6 +344,7 @@ impl ConnHistory {
     pub(super) fn open(&mut self, open: &Open, session_upstream: Option<&str>) {
         self.opened = Some(open.ts);
         self.handshake_ms = open.handshake_ms;
+        self.upgraded_ms = open.upgraded_ms;
         if let Some(ms) = open.upstream_tcp_rtt_ms {
             self.note_rtt(ms, RttSource::Kernel);
         }

@@ -23,7 +23,10 @@ pub(crate) fn rejected_after(history: &ConnHistory, close: &Close) -> Option<f64
     if !dropped_silently || history.refused.is_some() || !history.handshake_problems.is_empty() {
         return None;
     }
-    let after = (ms_between(close.ts, history.opened?) - history.handshake_ms.unwrap_or(0.0)).max(0.0);
+    // From when the 101 was passed on; a capture that does not say (made before frametap recorded it) has only the
+    // upgrade request's round trip, which leaves out the time it took to reach the upstream.
+    let upgraded = history.upgraded_ms.or(history.handshake_ms).unwrap_or(0.0);
+    let after = (ms_between(close.ts, history.opened?) - upgraded).max(0.0);
     (after <= REACTION_MS).then_some(after)
 }
 
@@ -96,4 +99,41 @@ pub fn suspects(open: &Open) -> Vec<String> {
         }
     }
     suspects
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::event::Record;
+    use crate::inspect::{AnalysisOptions, Analyzer};
+
+    /// The rules named in the diagnosis of a client that dropped TCP 1.6 s after its request arrived, having sent
+    /// nothing, on an upgrade whose request round trip took 5 ms; `upgraded_ms`: when the 101 went to the client.
+    fn rules_for_a_silent_drop(upgraded_ms: Option<f64>) -> Vec<String> {
+        let upgraded = upgraded_ms.map(|ms| format!(r#","upgraded_ms":{ms:.1}"#)).unwrap_or_default();
+        let open = format!(
+            r#"{{"kind":"open","conn":1,"ts":"2026-11-25T10:00:00.000000Z","request":{{"method":"GET","path":"/chat","headers":[]}},"response":{{"status":101,"headers":[]}},"handshake_ms":5.0{upgraded}}}"#
+        );
+        let close = r#"{"kind":"close","conn":1,"ts":"2026-11-25T10:00:01.600000Z","initiator":"client","clean":false,"dropped_by":"client","duration_ms":1600.0}"#;
+        let mut analyzer = Analyzer::new(AnalysisOptions::default());
+        let mut derived = Vec::new();
+        for line in [open.as_str(), close] {
+            let record: Record = serde_json::from_str(line).unwrap();
+            derived.extend(analyzer.observe(&record, record.ts()));
+        }
+        let Some(Record::Diagnosis(diagnosis)) = derived.into_iter().find(|r| matches!(r, Record::Diagnosis(_))) else {
+            panic!("no diagnosis");
+        };
+        diagnosis.details["causes"].as_array().unwrap().iter().map(|c| c["rule"].as_str().unwrap().to_owned()).collect()
+    }
+
+    /// Reaching the upstream took 1.5 s (a slow DNS, TLS or upstream proxy), which the request's round trip leaves
+    /// out: the client dropped TCP 100 ms after the 101 it got, a rejection, not 1.595 s after it.
+    #[test]
+    fn the_window_starts_when_the_101_was_passed_on() {
+        assert!(rules_for_a_silent_drop(Some(1500.0)).contains(&"upgrade-rejected".to_owned()));
+        // A capture that does not say when (made before frametap recorded it) keeps the request's round trip.
+        assert!(!rules_for_a_silent_drop(None).contains(&"upgrade-rejected".to_owned()));
+        // A drop long after the 101 is no rejection of it.
+        assert!(!rules_for_a_silent_drop(Some(100.0)).contains(&"upgrade-rejected".to_owned()));
+    }
 }

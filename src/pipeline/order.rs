@@ -58,6 +58,7 @@ pub(super) mod tests {
             handshake_ms: None,
             upstream_tcp_rtt_ms: None,
             failed_ms: Some(1.0),
+            upgraded_ms: None,
         })
     }
 

@@ -199,6 +199,7 @@ pub async fn relay_upgrade<IO: RelayStream>(
         handshake_ms: None,
         upstream_tcp_rtt_ms: None,
         failed_ms: None,
+        upgraded_ms: None,
     };
     // Counted from here, not from the upgrade: shutdown waits for a connection still waiting for its upstream,
     // which then ends with its own `open` record instead of vanishing from the capture.
@@ -255,6 +256,8 @@ pub async fn relay_upgrade<IO: RelayStream>(
     if let Some(extensions) = crate::inspect::handshake::unoffered_extensions(&open) {
         warnings.push(format!("{extensions}: frametap removed the client's offer, so it does not pass that header on; a compressed frame (RSV1 set) from the upstream will break the connection"));
     }
+    // The 101 goes to the client as this function returns.
+    open.upgraded_ms = Some(millis(opened.elapsed()));
     emit_handshake(&sink, open, &changes, warnings).await;
 
     let mut to_client = switching_protocols_headers(client_key.as_bytes());

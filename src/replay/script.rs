@@ -216,6 +216,7 @@ mod tests {
             handshake_ms: None,
             upstream_tcp_rtt_ms: None,
             failed_ms: None,
+            upgraded_ms: None,
         };
         let (skipped, doubts, connections) = (Vec::new(), Vec::new(), vec![1]);
         let frames = Vec::new();

@@ -69,6 +69,7 @@ pub async fn send(
         handshake_ms: None,
         upstream_tcp_rtt_ms: None,
         failed_ms: None,
+        upgraded_ms: None,
     };
     let placeholder_note = (!dropped_headers.is_empty()).then(|| Note {
         conn: Some(conn),

@@ -257,6 +257,7 @@ impl Replay {
             handshake_ms: None,
             upstream_tcp_rtt_ms: None,
             failed_ms: None,
+            upgraded_ms: None,
         };
         let recorded_path = &self.script.open.request.path;
         let path_note = (&path != recorded_path).then(|| {

@@ -101,6 +101,7 @@ pub fn open(conn: u64, path: &str) -> Record {
         handshake_ms: Some(42.0),
         upstream_tcp_rtt_ms: None,
         failed_ms: None,
+        upgraded_ms: None,
     })
 }
 

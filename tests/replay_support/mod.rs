@@ -154,6 +154,7 @@ pub fn conversation_capture(
             handshake_ms: Some(12.5),
             upstream_tcp_rtt_ms: None,
             failed_ms: None,
+            upgraded_ms: None,
         }),
     ];
     records.extend(messages.iter().zip(1..).map(|((from, text), seq)| frame(seq, *from, text)));
