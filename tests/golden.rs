@@ -22,7 +22,7 @@ fn normalise(value: &mut Value, ports: &[u16]) {
                 match key.as_str() {
                     "ts" => *field = "2000-01-01T00:00:00.000000Z".into(),
                     "client_addr" => *field = "127.0.0.1:CLIENT_PORT".into(),
-                    "handshake_ms" | "duration_ms" | "failed_ms" => *field = serde_json::json!(0.0),
+                    "handshake_ms" | "duration_ms" | "failed_ms" | "upgraded_ms" => *field = serde_json::json!(0.0),
                     "frametap" => *field = "VERSION".into(),
                     _ => normalise(field, ports),
                 }
