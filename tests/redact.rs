@@ -1082,7 +1082,7 @@ fn a_redacted_copy_gives_a_fragmented_message_its_redacted_lengths() {
     let tail = r#"battery-staple"}"#;
     let mut records = fragments_then_close(&[head.as_bytes(), tail.as_bytes()], false);
     records.extend(server_closes_then_drops());
-    let original = frametap::inspect::with_analysis(records);
+    let original: Vec<Record> = frametap::inspect::Analysed::new(records).collect();
     let redacted = Redactor::with_key(b"k").redact_all(original);
     let fragments: Vec<&Frame> = redacted
         .iter()

@@ -31,15 +31,9 @@ pub use command::{run_inspect, InspectCommand};
 pub use reassembly::MAX_REASSEMBLED;
 pub use report::{render_block, render_diagnosis, render_token};
 
-/// `records` with what the analysis derives from each (annotations, tokens, diagnoses) placed as the live
-/// pipeline places them (`pipeline::DerivedOrder`): for a recording another tool made (an imported HAR), which
-/// has none.
-pub fn with_analysis(records: Vec<crate::event::Record>) -> Vec<crate::event::Record> {
-    Analysed::new(records).collect()
-}
-
-/// [`with_analysis`] as records are asked for: each record of `records`, then what the analysis derives from it,
-/// so a caller that writes them as they come holds none of them.
+/// Each record of `records`, then what the analysis derives from it (annotations, tokens, diagnoses), placed as the
+/// live pipeline places them (`pipeline::DerivedOrder`), as records are asked for, so a caller that writes them as
+/// they come holds none of them: for a recording another tool made (an imported HAR), which has none.
 pub struct Analysed<I> {
     records: I,
     analyzer: Analyzer,
