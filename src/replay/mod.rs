@@ -154,8 +154,10 @@ async fn run_serve(args: ServeArgs) -> Result<()> {
         insecure_upstream: false,
         publishers: Vec::new(),
         ui: Some(&args.ui),
-        try_target: (!forward)
-            .then(|| TryTarget::proxy(format!("{}://{}", front.scheme(), crate::cli::dialable(local)))),
+        try_target: (!forward).then(|| {
+            let proxy_ws_url = format!("{}://{}", front.scheme(), crate::cli::dialable(local));
+            TryTarget::replaying(proxy_ws_url, &script.open.request.path)
+        }),
         analysis: Some(args.analysis.options()),
     })
     .await?;

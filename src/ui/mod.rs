@@ -39,7 +39,8 @@ pub struct TryTarget {
     /// The proxy's WebSocket base URL (`ws://127.0.0.1:9000`).
     pub proxy_ws_url: String,
     /// With the built-in simulator as the upstream, the deploymentId its banner prints (its first
-    /// `--deployment-id`, else a sample id it accepts); `None` for any other upstream, whose ids frametap cannot know.
+    /// `--deployment-id`, else a sample id it accepts); under `replay serve`, the recorded request's; `None` for any
+    /// other upstream, whose ids frametap cannot know.
     pub deployment_id: Option<String>,
 }
 
@@ -47,6 +48,16 @@ impl TryTarget {
     /// The page connects to `proxy_ws_url`; the deploymentId is the user's to type.
     pub fn proxy(proxy_ws_url: String) -> TryTarget {
         TryTarget { proxy_ws_url, deployment_id: None }
+    }
+
+    /// The page connects to `proxy_ws_url` with the deploymentId of a recorded request's path
+    /// (`/v1?deploymentId=…`, percent-decoded), the one `replay serve` answers as recorded; without one there,
+    /// the user's to type.
+    pub fn replaying(proxy_ws_url: String, recorded_path: &str) -> TryTarget {
+        let deployment_id = crate::profile::query_param(recorded_path, "deploymentId")
+            .map(|raw| crate::inspect::tokens::percent_decode(raw).into_owned())
+            .filter(|id| !id.is_empty());
+        TryTarget { proxy_ws_url, deployment_id }
     }
 }
 
