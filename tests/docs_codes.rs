@@ -1,15 +1,32 @@
-//! The docs name every code frametap emits: each diagnosis rule and lint finding the source creates is listed in
-//! docs/diagnosis.md, and each note code in docs/capture-format.md (users look them up there, and scripts
-//! match on them). The codes are read from the source text, where they are string literals.
+//! The docs and the source agree on every code frametap emits: each diagnosis rule and lint finding the source
+//! creates is listed in docs/diagnosis.md, and each note code in docs/capture-format.md (users look them up there,
+//! and scripts match on them); and the other way round, every code those lists document is produced somewhere in
+//! src. The codes are read from the source text: string literals, and, for notes whose code is a variable, the
+//! literals [`VARIABLE_NOTE_CODES`] says feed it.
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
-/// The string literals that follow `opening` (then optional whitespace and a quote) in the non-test part of every
-/// source file under src/: `cause(` + `"token-expired"` gives `token-expired`.
-fn literals_after(opening: &str) -> BTreeSet<String> {
-    let mut found = BTreeSet::new();
-    let mut files = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("src")];
+/// Notes whose `code` is not a literal where the note is built: the file that builds them, and the codes that reach
+/// it (each must be a string literal somewhere in src). A new such place fails the test until it is listed here.
+const VARIABLE_NOTE_CODES: &[(&str, &[&str])] = &[
+    // `emit_handshake`'s `note(code, level, message)` closure.
+    ("src/proxy/server.rs", &["compression-off", "cookies-dropped", "handshake-mismatch"]),
+    // The (code, message) pairs of a replayed connection's path and subprotocol.
+    ("src/replay/serve.rs", &["replay-path", "replay-subprotocol"]),
+    // `ui FILE`'s session notes: HAR import warnings and `CaptureFile::read_warnings` (src/capture/reader.rs).
+    ("src/ui/file.rs", &["har-import", "capture-unreadable", "capture-inconsistent", "capture-cut-short"]),
+];
+
+/// Codes the docs list that no code in src produces, each with the reason it stays documented (say, a code only
+/// older versions wrote, still found in their captures). Empty today: every documented code is produced.
+const DOCUMENTED_NOT_PRODUCED: &[(&str, &str)] = &[];
+
+/// The non-test part of every source file under src/, with its path (`src/…`).
+fn sources() -> Vec<(String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut found = Vec::new();
+    let mut files = vec![root.join("src")];
     while let Some(path) = files.pop() {
         if path.is_dir() {
             files.extend(std::fs::read_dir(&path).unwrap().map(|entry| entry.unwrap().path()));
@@ -20,32 +37,157 @@ fn literals_after(opening: &str) -> BTreeSet<String> {
         }
         let text = std::fs::read_to_string(&path).unwrap();
         // Unit tests sit at the end of a file, and make up codes of their own.
-        let text = text.split("#[cfg(test)]").next().unwrap_or_default();
+        let text = text.split("#[cfg(test)]").next().unwrap_or_default().to_owned();
+        found.push((path.strip_prefix(root).unwrap().to_string_lossy().into_owned(), text));
+    }
+    found.sort();
+    found
+}
+
+/// `"code"` at the start of `text` (after whitespace): the code, when it looks like one (lowercase, digits, `-`).
+fn leading_literal(text: &str) -> Option<&str> {
+    let rest = text.trim_start().strip_prefix('"')?;
+    let code = &rest[..rest.find('"')?];
+    let looks_like_a_code =
+        !code.is_empty() && code.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    looks_like_a_code.then_some(code)
+}
+
+/// The string literals that follow `opening` (then optional whitespace and a quote) in the source:
+/// `cause(` + `"token-expired"` gives `token-expired`.
+fn literals_after(opening: &str) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    for (_, text) in sources() {
         for (at, _) in text.match_indices(opening) {
-            let rest = text[at + opening.len()..].trim_start();
-            let Some(rest) = rest.strip_prefix('"') else { continue };
-            let code = &rest[..rest.find('"').unwrap()];
-            if code.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') && !code.is_empty() {
-                found.insert(code.to_owned());
-            }
+            found.extend(leading_literal(&text[at + opening.len()..]).map(str::to_owned));
         }
     }
     found
+}
+
+/// What every `name { … }` struct literal in the source gets as its `field`: the literal, or `Err(file)` where it
+/// is a variable (`Note {` + `code` gives each note's code).
+fn struct_literal_codes(name: &str, field: &str) -> Vec<Result<String, String>> {
+    let (opening, field) = (format!("{name} {{"), format!("{field}:"));
+    let mut found = Vec::new();
+    for (file, text) in sources() {
+        for (at, _) in text.match_indices(&opening) {
+            if text[..at].ends_with("struct ") || !text[..at].ends_with(|c: char| !c.is_alphanumeric()) {
+                continue;
+            }
+            // The field, before the literal's closing brace (these records hold no braces of their own).
+            let body = &text[at..at + text[at..].find('}').unwrap()];
+            let Some(value) = body.find(&field) else { continue };
+            found.push(leading_literal(&body[value + field.len()..]).map(str::to_owned).ok_or(file.clone()));
+        }
+    }
+    found
+}
+
+/// The literal `field`s of the `name { … }` struct literals in the source.
+fn struct_literal_literals(name: &str, field: &str) -> impl Iterator<Item = String> {
+    struct_literal_codes(name, field).into_iter().filter_map(Result::ok)
+}
+
+/// Every code the source gives a note: the literals, and the codes [`VARIABLE_NOTE_CODES`] lists.
+fn note_codes() -> BTreeSet<String> {
+    let built = struct_literal_codes("Note", "code");
+    let variable_sites: BTreeSet<&str> =
+        built.iter().filter_map(|code| code.as_ref().err()).map(String::as_str).collect();
+    let listed: BTreeSet<&str> = VARIABLE_NOTE_CODES.iter().map(|(file, _)| *file).collect();
+    assert_eq!(
+        variable_sites, listed,
+        "files building notes with a variable code: list their codes in VARIABLE_NOTE_CODES"
+    );
+    let sources = sources();
+    let is_a_literal = |code: &str| sources.iter().any(|(_, text)| text.contains(&format!("\"{code}\"")));
+    let mut codes: BTreeSet<String> = built.into_iter().filter_map(Result::ok).collect();
+    for (file, fed) in VARIABLE_NOTE_CODES {
+        for code in *fed {
+            assert!(is_a_literal(code), "{code} (listed for {file}) is no string literal in src");
+            codes.insert((*code).to_owned());
+        }
+    }
+    codes
 }
 
 fn doc(name: &str) -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs").join(name)).unwrap()
 }
 
-/// The codes among `codes` that `doc` does not name in backticks.
-fn unlisted(codes: &BTreeSet<String>, doc: &str) -> Vec<String> {
-    codes.iter().filter(|code| !doc.contains(&format!("`{code}`"))).cloned().collect()
+/// The part of `doc` from the line `start` to the next heading after it.
+fn section<'a>(doc: &'a str, start: &str) -> &'a str {
+    let from = doc.find(start).unwrap_or_else(|| panic!("no {start:?} in the doc"));
+    let rest = &doc[from + start.len()..];
+    &rest[..rest.find("\n#").unwrap_or(rest.len())]
+}
+
+/// The codes a section documents: the first column of its table rows (`` | `code` | … ``), and, when
+/// `with_prose`, the hyphenated codes in backticks of its lines outside the table.
+fn documented(section: &str, with_prose: bool) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    for line in section.lines() {
+        if let Some(row) = line.strip_prefix("| `") {
+            found.insert(row[..row.find('`').unwrap()].to_owned());
+        } else if with_prose && !line.starts_with('|') {
+            let quoted = line.split('`').skip(1).step_by(2);
+            found.extend(
+                quoted.filter(|q| q.contains('-') && leading_literal(&format!("\"{q}\"")).is_some()).map(str::to_owned),
+            );
+        }
+    }
+    found
+}
+
+/// The codes among `documented` that `produced` lacks, less those [`DOCUMENTED_NOT_PRODUCED`] explains.
+fn not_produced(documented: &BTreeSet<String>, produced: &BTreeSet<String>) -> Vec<String> {
+    let excused = |code: &String| DOCUMENTED_NOT_PRODUCED.iter().any(|(excused, _)| excused == code);
+    documented.iter().filter(|code| !produced.contains(*code) && !excused(code)).cloned().collect()
+}
+
+/// The diagnosis rules the source creates: `cause("…"`, `"rule": "…"` in JSON, `Cause { rule: "…"`.
+fn rules() -> BTreeSet<String> {
+    let literals = literals_after("cause(").into_iter().chain(literals_after("\"rule\": "));
+    literals.chain(struct_literal_literals("Cause", "rule")).collect()
+}
+
+/// The lint findings the source creates: `finding("…"`, `Finding { rule: "…"`.
+fn findings() -> BTreeSet<String> {
+    literals_after("finding(").into_iter().chain(struct_literal_literals("Finding", "rule")).collect()
+}
+
+/// The codes the docs' lists document: diagnosis rules and lint findings (docs/diagnosis.md), note codes
+/// (docs/capture-format.md).
+struct Documented {
+    rules: BTreeSet<String>,
+    findings: BTreeSet<String>,
+    notes: BTreeSet<String>,
+}
+
+fn documented_codes() -> Documented {
+    let diagnosis = doc("diagnosis.md");
+    let capture_format = doc("capture-format.md");
+    let codes = Documented {
+        rules: documented(section(&diagnosis, "\n## The rules\n"), false),
+        findings: documented(section(&diagnosis, "\n### Genesys lint\n"), false),
+        notes: documented(section(&capture_format, "\nNote codes written today:\n"), true),
+    };
+    // The doc scan must see what it checks: a change in the docs' layout would otherwise pass unchecked.
+    assert!(codes.rules.contains("tcp-drop") && codes.rules.len() > 15, "{:?}", codes.rules);
+    assert!(codes.findings.contains("genesys-no-token") && codes.findings.len() > 10, "{:?}", codes.findings);
+    assert!(codes.notes.contains("cookies-dropped") && codes.notes.contains("capture-cut-short"), "{:?}", codes.notes);
+    codes
+}
+
+/// The codes among `produced` that `documented` lacks.
+fn undocumented(produced: &BTreeSet<String>, documented: &BTreeSet<String>) -> Vec<String> {
+    produced.difference(documented).cloned().collect()
 }
 
 #[test]
 fn every_diagnosis_rule_and_lint_finding_is_in_the_diagnosis_doc() {
-    let rules: BTreeSet<String> = literals_after("cause(").into_iter().chain(literals_after("\"rule\": ")).collect();
-    let findings = literals_after("finding(");
+    let rules = rules();
+    let findings = findings();
     // The scan must see what it checks: a change in how causes are made would otherwise pass unchecked.
     for known in ["token-expired", "protocol-lint", "server-announced", "tcp-drop", "idle"] {
         assert!(rules.contains(known), "the source scan no longer finds the rule {known}: {rules:?}");
@@ -53,20 +195,51 @@ fn every_diagnosis_rule_and_lint_finding_is_in_the_diagnosis_doc() {
     for known in ["genesys-no-action", "genesys-before-configure", "genesys-downgrade"] {
         assert!(findings.contains(known), "the source scan no longer finds the finding {known}: {findings:?}");
     }
-    let diagnosis = doc("diagnosis.md");
-    assert_eq!(unlisted(&rules, &diagnosis), Vec::<String>::new(), "rules missing from docs/diagnosis.md");
-    assert_eq!(unlisted(&findings, &diagnosis), Vec::<String>::new(), "lint findings missing from docs/diagnosis.md");
+    let documented = documented_codes();
+    assert_eq!(undocumented(&rules, &documented.rules), Vec::<String>::new(), "rules missing from docs/diagnosis.md");
+    assert_eq!(
+        undocumented(&findings, &documented.findings),
+        Vec::<String>::new(),
+        "lint findings missing from docs/diagnosis.md"
+    );
 }
 
 #[test]
-fn every_note_code_written_as_a_literal_is_in_the_capture_format_doc() {
-    let codes = literals_after("code: ");
-    for known in ["upgrade-malformed", "request-refused", "message-too-big"] {
+fn every_note_code_is_in_the_capture_format_doc() {
+    let codes = note_codes();
+    for known in ["upgrade-malformed", "request-refused", "message-too-big", "compression-off", "capture-cut-short"] {
         assert!(codes.contains(known), "the source scan no longer finds the note code {known}: {codes:?}");
     }
+    let documented = documented_codes();
     assert_eq!(
-        unlisted(&codes, &doc("capture-format.md")),
+        undocumented(&codes, &documented.notes),
         Vec::<String>::new(),
         "note codes missing from docs/capture-format.md"
     );
+}
+
+#[test]
+fn every_documented_rule_lint_finding_and_note_code_is_produced_in_src() {
+    let documented = documented_codes();
+    let (rules, findings, notes) = (rules(), findings(), note_codes());
+    assert_eq!(not_produced(&documented.rules, &rules), Vec::<String>::new(), "docs/diagnosis.md rules no cause has");
+    assert_eq!(
+        not_produced(&documented.findings, &findings),
+        Vec::<String>::new(),
+        "docs/diagnosis.md lint no finding has"
+    );
+    assert_eq!(
+        not_produced(&documented.notes, &notes),
+        Vec::<String>::new(),
+        "docs/capture-format.md notes src never writes"
+    );
+
+    // An excuse names a documented code that is indeed not produced.
+    for (code, reason) in DOCUMENTED_NOT_PRODUCED {
+        let code = (*code).to_owned();
+        let lists = [&documented.rules, &documented.findings, &documented.notes];
+        assert!(lists.iter().any(|list| list.contains(&code)), "{code} ({reason}) is not documented: drop its excuse");
+        let produced = rules.contains(&code) || findings.contains(&code) || notes.contains(&code);
+        assert!(!produced, "{code} ({reason}) is produced again: drop its excuse from DOCUMENTED_NOT_PRODUCED");
+    }
 }
