@@ -163,13 +163,7 @@ fn repair_tail(
         format!("converted from {} without {what}: {}", input.display(), places.join(", "))
     };
     let ts = last_ts.unwrap_or_else(Ts::now);
-    let note = Record::Note(Note {
-        conn: None,
-        ts,
-        level: "warn".into(),
-        code: "convert-partial".into(),
-        message: message.clone(),
-    });
+    let note = Record::Note(Note::warn("convert-partial", None, ts, message.clone()));
     counts.add(note.kind());
     Ok(Some((note, Record::End(End::of(counts, ts, dropped, errors)), message)))
 }

@@ -42,22 +42,19 @@ fn data_frame(seq: u64, from: Peer, payload: &[u8]) -> Frame {
 
 fn open(path: &str) -> Open {
     Open {
-        conn: 1,
-        ts: ts(0),
         client_addr: Some("127.0.0.1:5000".into()),
-        request: HttpRequest {
-            method: "GET".into(),
-            path: path.into(),
-            headers: vec![("Host".into(), "127.0.0.1".into()), ("Origin".into(), "https://example.com".into())],
-        },
         upstream: Some(format!("wss://webmessaging.mypurecloud.com{path}")),
-        upstream_request: None,
         response: Some(HttpResponse { status: 101, headers: Vec::new(), body: None, body_base64: None }),
-        error: None,
         handshake_ms: Some(12.0),
-        upstream_tcp_rtt_ms: None,
-        failed_ms: None,
-        upgraded_ms: None,
+        ..Open::new(
+            1,
+            ts(0),
+            HttpRequest {
+                method: "GET".into(),
+                path: path.into(),
+                headers: vec![("Host".into(), "127.0.0.1".into()), ("Origin".into(), "https://example.com".into())],
+            },
+        )
     }
 }
 

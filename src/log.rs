@@ -159,9 +159,10 @@ impl TerminalLog {
             }
             Record::Note(note) => {
                 let conn = note.conn.map_or(String::new(), |c| format!(" {}", conn(c)));
-                let level = match note.level.as_str() {
-                    "warn" | "error" => paint.yellow(&note.level.to_uppercase()),
-                    other => other.to_owned(),
+                let level = if note.level.is_warning() {
+                    paint.yellow(&note.level.as_str().to_uppercase())
+                } else {
+                    note.level.to_string()
                 };
                 Some(format!("{}{conn} {level}: {}", time(record), note.message))
             }
@@ -185,7 +186,7 @@ impl TerminalLog {
 fn is_about_an_end(record: &Record) -> bool {
     match record {
         Record::Close(_) | Record::Diagnosis(_) | Record::End(_) => true,
-        Record::Note(note) => matches!(note.level.as_str(), "warn" | "error"),
+        Record::Note(note) => note.level.is_warning(),
         _ => false,
     }
 }
@@ -349,18 +350,14 @@ mod tests {
     fn a_failed_upgrade_is_stamped_when_it_failed() {
         let arrived = Ts::from_micros(1_764_000_000_000_000).unwrap();
         let mut open = Open {
-            conn: 2,
-            ts: arrived,
-            client_addr: None,
-            request: crate::event::HttpRequest { method: "GET".into(), path: "/chat".into(), headers: vec![] },
             upstream: Some("ws://127.0.0.1:9/chat".into()),
-            upstream_request: None,
-            response: None,
             error: Some("timed out after 10.0 s while waiting for the upstream's handshake response".into()),
-            handshake_ms: None,
-            upstream_tcp_rtt_ms: None,
             failed_ms: Some(10_002.5),
-            upgraded_ms: None,
+            ..Open::new(
+                2,
+                arrived,
+                crate::event::HttpRequest { method: "GET".into(), path: "/chat".into(), headers: vec![] },
+            )
         };
         let lines = open_lines(&open, plain());
         assert_eq!(

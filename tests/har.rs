@@ -122,13 +122,7 @@ fn rich_capture() -> Vec<Record> {
             f.relayed = false;
             f.len = 70_000;
         }),
-        Record::Note(Note {
-            conn: Some(1),
-            ts: ts(13),
-            level: "warn".into(),
-            code: "invalid-utf8".into(),
-            message: "frame 8".into(),
-        }),
+        Record::Note(Note::warn("invalid-utf8", Some(1), ts(13), "frame 8")),
         // An unfinished binary message interrupted by a new one (a protocol violation, kept as seen).
         frame(1, 14, Peer::Server, Opcode::Binary, false, b"part"),
         frame(1, 15, Peer::Server, Opcode::Binary, true, b"next"),
@@ -174,13 +168,7 @@ fn rich_capture() -> Vec<Record> {
             failed_ms: None,
             upgraded_ms: None,
         }),
-        Record::Note(Note {
-            conn: None,
-            ts: ts(6_000),
-            level: "info".into(),
-            code: "x".into(),
-            message: "global".into(),
-        }),
+        Record::Note(Note::info("x", None, ts(6_000), "global")),
         // A connection whose open record is missing (a capture started mid-way).
         frame(3, 1, Peer::Client, Opcode::Text, true, b"orphan"),
         Record::End(End {

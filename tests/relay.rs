@@ -5,7 +5,7 @@ mod common;
 
 use common::raw::{self, Answer, RawWs, Received};
 use common::{close_of, frames, open_of, start_echo_server, start_proxy, test_config};
-use frametap::event::{Opcode, Peer, Record};
+use frametap::event::{NoteLevel, Opcode, Peer, Record};
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::AsyncWriteExt;
 use tokio_tungstenite::tungstenite::Message;
@@ -794,7 +794,7 @@ async fn an_upgrade_no_server_would_accept_is_refused_and_recorded() {
         .records
         .iter()
         .filter_map(|r| match r {
-            Record::Note(n) if n.code == "upgrade-malformed" && n.conn.is_none() && n.level == "warn" => {
+            Record::Note(n) if n.code == "upgrade-malformed" && n.conn.is_none() && n.level == NoteLevel::Warn => {
                 Some(n.message.as_str())
             }
             _ => None,

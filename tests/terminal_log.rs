@@ -457,7 +457,7 @@ async fn a_request_head_too_large_for_hyper_is_noted_in_the_log_and_the_capture(
         })
         .collect();
     assert_eq!(notes.len(), 2, "{notes:?}");
-    assert!(notes.iter().all(|n| n.level == "warn" && n.conn.is_none()), "{notes:?}");
+    assert!(notes.iter().all(|n| n.level == frametap::event::NoteLevel::Warn && n.conn.is_none()), "{notes:?}");
     assert!(notes[0].message.contains(&client_addr.to_string()) && notes[0].message.contains("431"), "{notes:?}");
     assert!(notes[1].message.contains(&big_addr.to_string()) && notes[1].message.contains("431"), "{notes:?}");
     drop(home);

@@ -26,13 +26,7 @@ async fn records_appear_live_and_the_close_card_flags_the_preceding_frame() {
 
     // Records published while the page is open appear live.
     publish(&ui.hub, fixtures::meta());
-    let note = frametap::event::Note {
-        conn: None,
-        ts: fixtures::at(0),
-        level: "warn".into(),
-        code: "insecure-upstream".into(),
-        message: "upstream TLS is not verified".into(),
-    };
+    let note = frametap::event::Note::warn("insecure-upstream", None, fixtures::at(0), "upstream TLS is not verified");
     publish(&ui.hub, frametap::event::Record::Note(note));
     publish(&ui.hub, fixtures::open(1, "/v1?deploymentId=abc"));
     page.wait_for("document.querySelector('#conn-list li[data-conn=\"1\"]')", WAIT).await.unwrap();

@@ -43,13 +43,7 @@ async fn settled(page: &Page) {
 }
 
 fn note(conn: u64, message: &str) -> Record {
-    Record::Note(Note {
-        conn: Some(conn),
-        ts: fixtures::at(0),
-        level: "info".into(),
-        code: "heartbeat".into(),
-        message: message.into(),
-    })
+    Record::Note(Note::info("heartbeat", Some(conn), fixtures::at(0), message))
 }
 
 /// A mouse-down on a connection, then records that redraw the list (a note and a close on another connection, a new

@@ -189,13 +189,7 @@ async fn refused_upgrades_dropped_closes_annotations_tokens_and_notes_render() {
     );
     publish(
         &hub,
-        Record::Note(Note {
-            conn: Some(2),
-            ts: fixtures::at(26),
-            level: "warn".into(),
-            code: "har-import".into(),
-            message: "Chrome DevTools records no close codes".into(),
-        }),
+        Record::Note(Note::warn("har-import", Some(2), fixtures::at(26), "Chrome DevTools records no close codes")),
     );
     let ui = start_ui(hub, None).await;
     let page = browser.new_page().await.unwrap();

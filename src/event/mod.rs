@@ -7,12 +7,14 @@ mod body;
 mod end;
 mod frame;
 mod json;
+mod note;
 mod ts;
 
 pub use end::{End, RecordCounts};
 pub(crate) use frame::text_up_to_a_cut;
 pub use frame::{parse_close_payload, Frame};
 pub use json::write_record_json;
+pub use note::{Note, NoteLevel};
 pub use ts::{millis, Ts};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -236,6 +238,25 @@ pub struct Open {
 }
 
 impl Open {
+    /// The `open` of `request`, arrived at `ts`, with nothing else known yet: callers set what they know
+    /// (`Open { upstream: Some(url), ..Open::new(conn, ts, request) }`).
+    pub fn new(conn: ConnId, ts: Ts, request: HttpRequest) -> Open {
+        Open {
+            conn,
+            ts,
+            client_addr: None,
+            request,
+            upstream: None,
+            upstream_request: None,
+            response: None,
+            error: None,
+            handshake_ms: None,
+            upstream_tcp_rtt_ms: None,
+            failed_ms: None,
+            upgraded_ms: None,
+        }
+    }
+
     /// The upstream's answer that the upgrade's outcome rests on: `None` when `error` says the upgrade failed
     /// without an answer to relay (a `response` kept next to an `error` is a 101 that opened no WebSocket, kept
     /// only for the record).
@@ -318,20 +339,6 @@ impl Close {
             None => "closed, but the close handshake never completed".into(),
         }
     }
-}
-
-/// A message from frametap about a connection or the session (cookies dropped, compression off, …).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Note {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub conn: Option<ConnId>,
-    pub ts: Ts,
-    /// `info`, `warn` or `error`.
-    pub level: String,
-    /// A stable, short identifier (`cookies-dropped`, `compression-off`, `message-too-big`, …;
-    /// docs/capture-format.md lists them).
-    pub code: String,
-    pub message: String,
 }
 
 /// A credential found on a connection, reported once when first seen (filled in by `inspect::tokens`).

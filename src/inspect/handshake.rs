@@ -72,22 +72,13 @@ mod tests {
     fn open(request: &[(&str, &str)], upstream_request: Option<&[(&str, &str)]>, response: &[(&str, &str)]) -> Open {
         let headers = |list: &[(&str, &str)]| list.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
         Open {
-            conn: 1,
-            ts: Ts::now(),
-            client_addr: None,
-            request: HttpRequest { method: "GET".into(), path: "/".into(), headers: headers(request) },
-            upstream: None,
             upstream_request: upstream_request.map(|h| HttpRequest {
                 method: "GET".into(),
                 path: "/".into(),
                 headers: headers(h),
             }),
             response: Some(HttpResponse { status: 101, headers: headers(response), body: None, body_base64: None }),
-            error: None,
-            handshake_ms: None,
-            upstream_tcp_rtt_ms: None,
-            failed_ms: None,
-            upgraded_ms: None,
+            ..Open::new(1, Ts::now(), HttpRequest { method: "GET".into(), path: "/".into(), headers: headers(request) })
         }
     }
 

@@ -225,13 +225,7 @@ mod tests {
         assert!(block.contains("diagnosis conn 3") && block.contains("1. [certain] tcp-drop: gone"), "{block}");
         assert!(!block.ends_with('\n'));
         assert!(render_block(&d, true).unwrap().contains("\x1b["));
-        let note = Record::Note(Note {
-            conn: None,
-            ts: Ts::now(),
-            level: "info".into(),
-            code: "x".into(),
-            message: "m".into(),
-        });
+        let note = Record::Note(Note::info("x", None, Ts::now(), "m"));
         assert!(render_block(&note, false).is_none());
     }
 

@@ -47,24 +47,15 @@ pub(super) mod tests {
     /// pipeline's tests).
     pub(in crate::pipeline) fn open(conn: u64) -> Record {
         Record::from(Open {
-            conn,
-            ts: Ts::now(),
-            client_addr: None,
-            request: HttpRequest { method: "GET".into(), path: "/".into(), headers: vec![] },
-            upstream: None,
-            upstream_request: None,
-            response: None,
             error: Some("refused".into()),
-            handshake_ms: None,
-            upstream_tcp_rtt_ms: None,
             failed_ms: Some(1.0),
-            upgraded_ms: None,
+            ..Open::new(conn, Ts::now(), HttpRequest { method: "GET".into(), path: "/".into(), headers: vec![] })
         })
     }
 
     fn note(conn: u64) -> Record {
         let message = String::new();
-        Record::Note(Note { conn: Some(conn), ts: Ts::now(), level: "info".into(), code: "n".into(), message })
+        Record::Note(Note::info("n", Some(conn), Ts::now(), message))
     }
 
     fn diagnosis(conn: u64) -> Record {

@@ -21,7 +21,7 @@ fn meta() -> Meta {
 }
 
 fn note(n: u64) -> Record {
-    Record::Note(Note { conn: Some(n), ts: Ts::now(), level: "info".into(), code: "n".into(), message: n.to_string() })
+    Record::Note(Note::info("n", Some(n), Ts::now(), n.to_string()))
 }
 
 /// A publisher that holds the sink thread until released, so the channel fills up.

@@ -27,7 +27,7 @@ pub async fn note_refused(sink: &EventSink, client_addr: SocketAddr, answer: &st
         "refused a request from {client_addr} before frametap could read it: {what}; {answer}, and nothing was sent \
          upstream or recorded as a connection. {todo}"
     );
-    let note = Note { conn: None, ts: Ts::now(), level: "warn".into(), code: "request-refused".into(), message };
+    let note = Note::warn("request-refused", None, Ts::now(), message);
     sink.emit(Record::Note(note)).await;
 }
 

@@ -306,13 +306,12 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Pump<'a, R, W> {
             if opcode == Opcode::Continuation { "message" } else { "frame" },
             self.shared.max_message
         );
-        let note = Note {
-            conn: Some(self.shared.sink.conn()),
-            ts: Ts::now(),
-            level: "warn".into(),
-            code: "message-too-big".into(),
-            message: format!("{what}: not passed on; frametap closes with 1009"),
-        };
+        let note = Note::warn(
+            "message-too-big",
+            Some(self.shared.sink.conn()),
+            Ts::now(),
+            format!("{what}: not passed on; frametap closes with 1009"),
+        );
         self.pending.push(Record::Note(note));
         self.shared.proxy_closes(format!("{what} (not passed on), so frametap closed with 1009"));
         // frametap's close comes first from here on, even when the sender's own close frame follows in the same

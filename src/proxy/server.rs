@@ -7,7 +7,7 @@ use super::relay::{relay, Ends};
 use super::stream::RelayStream;
 use super::upstream::{self, UpstreamAnswer, UpstreamBase};
 use super::ProxyContext;
-use crate::event::{millis, Headers, HttpRequest, HttpResponse, Note, Open, Record, Ts};
+use crate::event::{millis, Headers, HttpRequest, HttpResponse, Note, NoteLevel, Open, Record, Ts};
 use crate::pipeline::ConnSink;
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response, StatusCode};
@@ -155,7 +155,7 @@ async fn client_key_or_refusal(
         "refused {client_addr}'s upgrade request for {}: {why}; answered {status}, nothing was sent upstream",
         crate::inspect::one_line(target)
     );
-    let note = Note { conn: None, ts: Ts::now(), level: "warn".into(), code: "upgrade-malformed".into(), message };
+    let note = Note::warn("upgrade-malformed", None, Ts::now(), message);
     ctx.sink.emit(Record::Note(note)).await;
     let mut response = text_response(status, format!("frametap: the upgrade request is not one to relay: {why}\n"));
     if status == StatusCode::UPGRADE_REQUIRED {
@@ -188,18 +188,9 @@ pub async fn relay_upgrade<IO: RelayStream>(
         upstream_request_headers(&request.headers, ctx.config.forward_cookies, &ctx.config.set_headers);
     let upstream_url = base.url_for(&path);
     let mut open = Open {
-        conn,
-        ts,
         client_addr: Some(client_addr.to_string()),
-        request,
         upstream: Some(upstream_url.clone()),
-        upstream_request: None,
-        response: None,
-        error: None,
-        handshake_ms: None,
-        upstream_tcp_rtt_ms: None,
-        failed_ms: None,
-        upgraded_ms: None,
+        ..Open::new(conn, ts, request)
     };
     // Counted from here, not from the upgrade: shutdown waits for a connection still waiting for its upstream,
     // which then ends with its own `open` record instead of vanishing from the capture.
@@ -288,15 +279,14 @@ fn response_record(status: u16, headers: &Headers, body: &[u8]) -> HttpResponse 
 /// batch, so the diagnosis of an upgrade that failed (derived from its `open`) follows the notes.
 async fn emit_handshake(sink: &ConnSink, open: Open, changes: &RequestChanges, handshake_warnings: Vec<String>) {
     let mut records = vec![Record::from(open)];
-    let mut note = |code: &str, level: &str, message: String| {
-        let note = Note { conn: Some(sink.conn()), ts: Ts::now(), level: level.into(), code: code.into(), message };
-        records.push(Record::Note(note));
+    let mut note = |code: &str, level: NoteLevel, message: String| {
+        records.push(Record::Note(Note::new(code, level, Some(sink.conn()), Ts::now(), message)));
     };
     if let Some(offered) = &changes.extensions_dropped {
         let message = format!(
             "the client offered {offered:?}; frametap removed Sec-WebSocket-Extensions so compression is off on both legs and every frame stays readable"
         );
-        note("compression-off", "info", message);
+        note("compression-off", NoteLevel::Info, message);
     }
     if changes.cookies_dropped > 0 {
         let dropped = match changes.cookies_dropped {
@@ -306,10 +296,10 @@ async fn emit_handshake(sink: &ConnSink, open: Open, changes: &RequestChanges, h
         let message = format!(
             "dropped {dropped}: cookies a browser sends to 127.0.0.1 belong to your other local apps, not the upstream (--forward-cookies sends them)"
         );
-        note("cookies-dropped", "info", message);
+        note("cookies-dropped", NoteLevel::Info, message);
     }
     for message in handshake_warnings {
-        note("handshake-mismatch", "warn", message);
+        note("handshake-mismatch", NoteLevel::Warn, message);
     }
     sink.emit_all(&mut records).await;
 }

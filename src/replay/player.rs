@@ -456,13 +456,7 @@ impl<W: AsyncRead + AsyncWrite + Unpin> Player<W> {
 
     pub(super) async fn diverge(&mut self, message: String) {
         tracing::debug!(conn = self.conn, "replay divergence: {message}");
-        let note = Note {
-            conn: Some(self.conn),
-            ts: Ts::now(),
-            level: "warn".into(),
-            code: "replay-divergence".into(),
-            message: message.clone(),
-        };
+        let note = Note::warn("replay-divergence", Some(self.conn), Ts::now(), message.clone());
         self.sink.emit(Record::Note(note)).await;
         self.divergences.push(message);
     }

@@ -205,18 +205,8 @@ mod tests {
 
     fn script_to(upstream: Option<&str>) -> Script {
         let open = Open {
-            conn: 1,
-            ts: Ts::now(),
-            client_addr: None,
-            request: HttpRequest { method: "GET".into(), path: "/v1".into(), headers: Vec::new() },
             upstream: upstream.map(str::to_owned),
-            upstream_request: None,
-            response: None,
-            error: None,
-            handshake_ms: None,
-            upstream_tcp_rtt_ms: None,
-            failed_ms: None,
-            upgraded_ms: None,
+            ..Open::new(1, Ts::now(), HttpRequest { method: "GET".into(), path: "/v1".into(), headers: Vec::new() })
         };
         let (skipped, doubts, connections) = (Vec::new(), Vec::new(), vec![1]);
         let frames = Vec::new();

@@ -58,29 +58,13 @@ pub async fn send(
         upstream::open(&options.upstream, &path, &headers, &options.tls, &options.proxies, options.handshake_timeout)
             .await;
     let mut open = Open {
-        conn,
-        ts,
-        client_addr: None,
-        request: HttpRequest { method: "GET".into(), path: path.clone(), headers: headers.clone() },
         upstream: Some(url.clone()),
-        upstream_request: None,
-        response: None,
-        error: None,
-        handshake_ms: None,
-        upstream_tcp_rtt_ms: None,
-        failed_ms: None,
-        upgraded_ms: None,
+        ..Open::new(conn, ts, HttpRequest { method: "GET".into(), path: path.clone(), headers: headers.clone() })
     };
-    let placeholder_note = (!dropped_headers.is_empty()).then(|| Note {
-        conn: Some(conn),
-        ts,
-        level: "warn".into(),
-        code: "replay-placeholder-headers".into(),
-        message: format!(
+    let placeholder_note = (!dropped_headers.is_empty()).then(|| Note::warn("replay-placeholder-headers", Some(conn), ts, format!(
             "left out the recorded header(s) {} because they carry redaction placeholders (give real values with --header)",
             dropped_headers.join(", ")
-        ),
-    });
+        )));
     let answer = match answer {
         Ok(answer) => answer,
         Err(e) => {

@@ -241,23 +241,19 @@ impl Replay {
             headers = upgrade;
         }
         let open = Open {
-            conn,
-            ts: Ts::now(),
             client_addr: Some(client_addr.to_string()),
-            request: HttpRequest { method: req.method().to_string(), path: path.clone(), headers: request_headers },
             upstream: Some(format!("replay:{}", self.script.label())),
-            upstream_request: None,
             response: Some(HttpResponse {
                 status,
                 headers: headers.clone(),
                 body: (!body.is_empty()).then(|| String::from_utf8_lossy(&body).into_owned()),
                 body_base64: None,
             }),
-            error: None,
-            handshake_ms: None,
-            upstream_tcp_rtt_ms: None,
-            failed_ms: None,
-            upgraded_ms: None,
+            ..Open::new(
+                conn,
+                Ts::now(),
+                HttpRequest { method: req.method().to_string(), path: path.clone(), headers: request_headers },
+            )
         };
         let recorded_path = &self.script.open.request.path;
         let path_note = (&path != recorded_path).then(|| {
@@ -271,7 +267,7 @@ impl Replay {
         let mut records = vec![Record::from(open)];
         for (code, message) in [("replay-path", path_note), ("replay-subprotocol", subprotocol_note)] {
             if let Some(message) = message {
-                let note = Note { conn: Some(conn), ts: Ts::now(), level: "info".into(), code: code.into(), message };
+                let note = Note::info(code, Some(conn), Ts::now(), message);
                 records.push(Record::Note(note));
             }
         }

@@ -125,19 +125,18 @@ fn read_back(entries: &[Entry], conn: ConnId) -> (Vec<Record>, usize) {
     if !failed.is_empty() {
         let ts = records.last().map(Record::ts).unwrap_or_else(Ts::now);
         let examples: Vec<&str> = failed.iter().take(3).map(String::as_str).collect();
-        records.push(Record::Note(Note {
-            conn: Some(conn),
+        records.push(Record::Note(Note::warn(
+            "ui-download-partial",
+            Some(conn),
             ts,
-            level: "warn".into(),
-            code: "ui-download-partial".into(),
-            message: format!(
+            format!(
                 "{} of connection {conn} in the UI's history could not be read back and are left out of this \
                  download: {}{}; the capture file written by the proxy has them",
                 crate::words::count(failed.len() as u64, "record"),
                 examples.join("; "),
                 if failed.len() > examples.len() { "; …" } else { "" }
             ),
-        }));
+        )));
     }
     (records, failed.len())
 }

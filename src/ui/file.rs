@@ -20,7 +20,7 @@ pub fn load(path: &Path) -> anyhow::Result<Arc<Hub>> {
         .into_iter()
         .map(|(code, message)| {
             crate::warning!("{}: {message}", path.display());
-            Record::Note(Note { conn: None, ts, level: "warn".into(), code: code.into(), message })
+            Record::Note(Note::warn(code, None, ts, message))
         })
         .collect();
     let redacted = capture.meta().is_some_and(|m| m.redacted);
