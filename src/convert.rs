@@ -2,7 +2,7 @@
 //! other, or (with `--partial`) a cut-off capture repaired into one of its own format, chosen by the files'
 //! extensions; never overwrites OUT.
 
-use crate::capture::{read_capture, CaptureFile, CaptureFormat, CaptureWriter, ProblemKind, ReadProblem};
+use crate::capture::{read_capture, CaptureFile, CaptureFormat, CaptureWriter, ProblemKind};
 use crate::event::{End, Note, Record, RecordCounts, Ts};
 use crate::har::{self, HarSource};
 use anyhow::{anyhow, bail, Context, Result};
@@ -154,7 +154,7 @@ fn repair_tail(
         bail!("{}: {what}; pass --partial to convert the records that could be read", input.display());
     }
     let (dropped, errors) = summary.losses();
-    let places: Vec<String> = summary.lost().map(ReadProblem::place).collect();
+    let places: Vec<String> = summary.lost().map(|problem| problem.place.to_string()).collect();
     let message = if places.is_empty() {
         format!("converted from a capture that was cut short ({}): it has no end record", input.display())
     } else {

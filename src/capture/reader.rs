@@ -20,13 +20,8 @@ pub struct CaptureFile {
 /// A record of a capture that could not be read, was left out, or was kept though it contradicts the others.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReadProblem {
-    /// 1-based line number; in a compact file (format version 2), the record's number, each compact frame record
-    /// counting as one.
-    pub line: usize,
-    /// Where the record starts in the file, in a compact file (whose records are not all lines of text).
-    pub offset: Option<usize>,
-    /// True for a compact frame record.
-    pub compact_frame: bool,
+    /// Where the record starts: `line 3`, or in a compact file `record 26 (a compact frame at byte 7000)`.
+    pub place: Place,
     pub kind: ProblemKind,
     /// What is wrong; for [`ProblemKind::Skipped`] and [`ProblemKind::Kept`] also what frametap did about it.
     pub message: String,
@@ -51,7 +46,10 @@ pub enum ProblemKind {
 /// its number (each record counting as one) and its byte offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Place {
+    /// 1-based line number; in a compact file (format version 2), the record's number, each compact frame record
+    /// counting as one.
     pub line: usize,
+    /// Where the record starts in the file, in a compact file (whose records are not all lines of text).
     pub offset: Option<usize>,
     /// True for a compact frame record.
     pub compact_frame: bool,
@@ -93,13 +91,7 @@ impl ReadProblem {
     }
 
     pub(super) fn new(place: Place, kind: ProblemKind, message: String) -> Self {
-        ReadProblem { line: place.line, offset: place.offset, compact_frame: place.compact_frame, kind, message }
-    }
-
-    /// Where it is: `line 3`, or in a compact file `record 26 (a compact frame at byte 7000)` or `record 27 (a JSON
-    /// line at byte 7143)`.
-    pub fn place(&self) -> String {
-        Place { line: self.line, offset: self.offset, compact_frame: self.compact_frame }.to_string()
+        ReadProblem { place, kind, message }
     }
 
     /// True for the last record of a file that ends inside it: the writer was cut off mid-record.
@@ -115,7 +107,7 @@ impl ReadProblem {
 
 impl std::fmt::Display for ReadProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let at = self.place();
+        let at = self.place;
         match self.kind {
             ProblemKind::CutOff => write!(f, "{at}: cut off mid-record (skipped): {}", self.message),
             ProblemKind::Corrupt => write!(f, "{at}: corrupt record (skipped): {}", self.message),
@@ -257,7 +249,7 @@ mod tests {
         assert!(!capture.has_end);
         assert_eq!(capture.problems.len(), 1);
         assert!(capture.problems[0].truncated());
-        assert_eq!(capture.problems[0].line, 3);
+        assert_eq!(capture.problems[0].place.line, 3);
     }
 
     #[test]
@@ -265,7 +257,7 @@ mod tests {
         let text = format!("{META}\nnot json\n{NOTE}\n");
         let capture = parse_capture(&text).unwrap();
         assert_eq!(capture.records.len(), 2);
-        assert_eq!(capture.problems[0].line, 2);
+        assert_eq!(capture.problems[0].place.line, 2);
         assert!(!capture.problems[0].truncated());
         assert!(capture.problems[0].to_string().contains("line 2: corrupt"));
     }
@@ -321,7 +313,7 @@ mod tests {
         let kinds: Vec<&str> = capture.records.iter().map(Record::kind).collect();
         assert_eq!(kinds, ["meta", "note", "frame"], "the frame after the damage is skipped with it, then all is read");
         let problem = &capture.problems[0];
-        assert_eq!((problem.offset, problem.truncated()), (Some(at), false));
+        assert_eq!((problem.place.offset, problem.truncated()), (Some(at), false));
         let text = problem.to_string();
         assert!(
             text.contains(&format!("record 2 (a compact frame at byte {at}): corrupt")) && text.contains("peer 3"),
@@ -369,7 +361,7 @@ mod tests {
         let kinds: Vec<&str> = capture.records.iter().map(Record::kind).collect();
         assert_eq!(kinds, ["meta", "note"]);
         assert!(!capture.problems.is_empty(), "the binary bytes are corrupt lines");
-        assert!(capture.problems.iter().all(|p| p.offset.is_none()), "{:?}", capture.problems);
+        assert!(capture.problems.iter().all(|p| p.place.offset.is_none()), "{:?}", capture.problems);
     }
 
     /// serde_json's default float parser can lose a float's last bit; captures need the exact value back, or

@@ -75,7 +75,7 @@ impl<R: std::io::Read> CaptureStream<R> {
         let mut problems = self.problems;
         self.consistency.finish(&mut problems);
         // The checks' summaries name the first record they are about: in file order with the rest.
-        problems.sort_by_key(|problem| problem.line);
+        problems.sort_by_key(|problem| problem.place.line);
         if self.admitted == 0 {
             match problems.first() {
                 Some(problem) => bail!("no line is a frametap record ({problem})"),

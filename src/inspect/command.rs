@@ -152,7 +152,7 @@ pub fn inspect(cmd: &InspectCommand, color: bool) -> Result<InspectOutput> {
         let problems: Vec<Value> = capture
             .problems
             .iter()
-            .map(|p| json!({"line": p.line, "truncated": p.truncated(), "kept": !p.lost(), "message": p.message}))
+            .map(|p| json!({"line": p.place.line, "truncated": p.truncated(), "kept": !p.lost(), "message": p.message}))
             .collect();
         let report = json!({
             "file": cmd.file.display().to_string(),
