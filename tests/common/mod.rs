@@ -3,9 +3,11 @@
 #![allow(dead_code)]
 
 pub mod binary;
+pub mod har;
 pub mod large;
 pub mod ports;
 pub mod raw;
+pub mod redact;
 pub mod tls;
 
 use frametap::capture::{read_capture, CaptureFile, CaptureFormat, CaptureWriter};

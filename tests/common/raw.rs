@@ -213,3 +213,18 @@ where
 pub fn upgrade_all(_: &str) -> Answer {
     Answer::Upgrade(Vec::new())
 }
+
+/// A raw server that echoes data frames and answers a close with the same close, then ends TCP.
+pub async fn raw_echo(mut ws: RawWs) {
+    loop {
+        match ws.recv().await {
+            Received::Frame(f) if f.header.opcode == Opcode::Close => {
+                ws.send(true, Opcode::Close, &f.payload).await;
+                return;
+            }
+            Received::Frame(f) if f.header.opcode.is_data() => ws.send(f.header.fin, f.header.opcode, &f.payload).await,
+            Received::Frame(_) => {}
+            _ => return,
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! The close-analysis rules about tokens: a JWT that expired before the close or before it was sent, one still
+//! valid, the REST-only `getJwt` token, and closes an expiry does not explain.
+
+// Shared by the diagnosis tests, each using part of it.
+#[allow(dead_code)]
+#[path = "fixtures/script.rs"]
+mod script;
+
+use frametap::event::{Peer, Record};
+use frametap::inspect::ProfileChoice;
+use script::*;
+
+#[test]
+fn a_jwt_that_expires_mid_session_is_named() {
+    let token = jwt(serde_json::json!({"sub":"user-1","iat":epoch(-240),"exp":epoch(60)}));
+    let mut s = Script::new("wss://chat.example.com/socket", Some(20.0));
+    if let Record::Open(open) = &mut s.records[1] {
+        open.request.headers.push(("Authorization".into(), format!("Bearer {token}")));
+    }
+    s.client(1000, "hello").server(1010, "hi");
+    s.client(90_000, "still there?");
+    s.close_frame(90_050, Peer::Server, 1008, "unauthorized").close(
+        90_051,
+        Peer::Server,
+        Some(1008),
+        Some("unauthorized"),
+        true,
+    );
+    let derived = s.run(ProfileChoice::Auto);
+    let tokens: Vec<_> = derived
+        .iter()
+        .filter_map(|r| match r {
+            Record::Token(t) => Some(t),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(tokens.len(), 1, "reported once, when first seen");
+    let block = frametap::inspect::render_token(tokens[0], false);
+    assert!(block.contains("jwt in header:authorization (handshake)") && block.contains("(unverified)"), "{block}");
+    assert!(block.contains("exp 2026-11-25T10:01:00Z") && block.contains("sub=user-1"), "{block}");
+    let d = s.diagnose();
+    let expired = cause(&d, "token-expired");
+    assert_eq!(expired["confidence"], "likely");
+    assert!(expired["message"].as_str().unwrap().contains("expired 30.1 s before the close"), "{expired}");
+    assert!(expired["evidence"][0].as_str().unwrap().contains("first seen in the handshake"), "{expired}");
+    assert!(cause(&d, "close-code")["message"].as_str().unwrap().contains("Policy Violation"));
+    assert!(d.details["ruled_out"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn a_jwt_still_valid_at_the_close_is_not_blamed() {
+    let token = jwt(serde_json::json!({"sub":"user-1","exp":epoch(3600)}));
+    let mut s = Script::new("wss://chat.example.com/socket", Some(20.0));
+    if let Record::Open(open) = &mut s.records[1] {
+        open.request.headers.push(("Authorization".into(), format!("Bearer {token}")));
+    }
+    s.client(1000, "hello").close_frame(1100, Peer::Server, 1008, "").close(1101, Peer::Server, Some(1008), None, true);
+    let d = s.diagnose();
+    assert!(!has_cause(&d, "token-expired"), "{:#?}", causes(&d));
+}
+
+#[test]
+fn the_genesys_get_jwt_token_is_rest_only_and_ruled_out() {
+    let token = jwt(serde_json::json!({"exp":epoch(30)}));
+    let mut s = Script::new("sim:genesys/v1", Some(5.0));
+    s.client(0, CONFIGURE).server(20, SESSION_RESPONSE);
+    s.client(100, r#"{"action":"getJwt","token":"3f1c1a52-7a0e-4c0b-9d7e-2b1f9c1e0a11","tracingId":"t-2"}"#);
+    s.server(120, &format!(r#"{{"type":"response","class":"JwtResponse","code":200,"body":{{"jwt":"{token}","exp":{}}},"tracingId":"t-2"}}"#, epoch(30)));
+    s.client(
+        59_000,
+        r#"{"action":"echo","token":"3f1c1a52-7a0e-4c0b-9d7e-2b1f9c1e0a11","message":{"type":"Text","text":"ping"}}"#,
+    );
+    s.close_frame(59_020, Peer::Server, 1000, "").close(59_021, Peer::Server, Some(1000), None, true);
+    let d = s.diagnose();
+    assert!(!has_cause(&d, "token-expired"), "{:#?}", causes(&d));
+    let ruled = d.details["ruled_out"][0]["message"].as_str().unwrap();
+    assert!(ruled.contains("only authorises REST calls"), "{ruled}");
+    // The second line does not contradict the first (a JWT was seen: it was not in force).
+    let rest = d.details["ruled_out"][1]["message"].as_str().unwrap();
+    assert!(rest.starts_with("no other JWT with an `exp` was seen"), "{rest}");
+}
+
+#[test]
+fn an_authenticated_session_code_that_expired_is_in_force() {
+    let code = jwt(serde_json::json!({"sub":"guest","exp":epoch(10)}));
+    let mut s = Script::new("sim:genesys/v1", Some(5.0));
+    s.client(
+        0,
+        &format!(
+            r#"{{"action":"configureAuthenticatedSession","token":"t","deploymentId":"d","data":{{"code":"{code}"}}}}"#
+        ),
+    );
+    s.server(20, SESSION_RESPONSE);
+    s.server(12_000, r#"{"type":"response","class":"string","code":401,"body":"unauthorized"}"#);
+    s.close_frame(12_010, Peer::Server, 1000, "").close(12_011, Peer::Server, Some(1000), None, true);
+    let d = s.diagnose();
+    let expired = cause(&d, "token-expired");
+    assert_eq!(expired["seq"], 1);
+    assert_eq!(expired["confidence"], "likely", "the server's answer after the expiry was an error: {expired}");
+    assert!(expired["evidence"][0].as_str().unwrap().contains("first seen in frame #1"));
+}
+
+/// A data.code JWT that had expired before the configure carrying it was sent is judged against that frame's
+/// time: likely when the server refused it (401), possible when it went on serving (a server that does not
+/// check it).
+#[test]
+fn an_authenticated_code_expired_before_it_was_sent_is_named_against_the_frames_time() {
+    let code = jwt(serde_json::json!({"sub":"user","exp":epoch(-90)}));
+    let configure = format!(
+        r#"{{"action":"configureAuthenticatedSession","token":"t","deploymentId":"d","data":{{"code":"{code}"}}}}"#
+    );
+    let mut s = Script::new("sim:genesys/v1", Some(5.0));
+    s.client(0, &configure).server(20, r#"{"type":"response","class":"string","code":401,"body":"unauthorized"}"#);
+    s.close_frame(25_000, Peer::Client, 1000, "").close(25_001, Peer::Client, Some(1000), None, true);
+    let d = s.diagnose();
+    let expired = cause(&d, "token-expired");
+    assert_eq!(expired["confidence"], "likely", "the server refused it, whoever closed: {expired}");
+    let message = expired["message"].as_str().unwrap();
+    assert!(message.contains("had already expired when it was sent (90"), "{message}");
+    assert!(message.ends_with("; the server answered with an error (frame #2)"), "{message}");
+    let mut s = Script::new("sim:genesys/v1", Some(5.0));
+    s.client(0, &configure).server(20, SESSION_RESPONSE);
+    s.close_frame(1000, Peer::Server, 1000, "").close(1001, Peer::Server, Some(1000), None, true);
+    let d = s.diagnose();
+    let served = cause(&d, "token-expired");
+    assert_eq!(served["confidence"], "possible", "{served}");
+    assert!(served["message"].as_str().unwrap().ends_with("so it may not have needed it"), "{served}");
+}
+
+/// A JWT already expired when the connection opened (a custom UI putting a stale token in the URL): the
+/// server went on answering normally after it, so its expiry is not why the server closed now (it used to be
+/// a likely cause beside the broken frame that was).
+#[test]
+fn a_jwt_the_server_went_on_serving_after_its_expiry_is_only_a_possible_cause() {
+    let stale = jwt(serde_json::json!({"sub":"guest","exp":epoch(-3600)}));
+    let mut s = Script::new("sim:genesys/v1", Some(0.3));
+    if let Record::Open(open) = &mut s.records[1] {
+        open.request.path = format!("/v1?deploymentId=d1e2&access_token={stale}");
+    }
+    s.client(0, CONFIGURE).server(20, SESSION_RESPONSE);
+    s.client(300, r#"{"action":"onMessage","token":"3f1c1a52-7a0e-4c0b-9d7e-2b1f9c1e0a11","message":{"type":"Text","text":"hi"}}"#);
+    s.server(301, r#"{"type":"message","class":"StructuredMessage","code":200,"body":{"type":"Text","text":"Hello!","direction":"Outbound"}}"#);
+    s.client(600, r#"{"type":"message","content":"oops"}"#);
+    s.close_frame(601, Peer::Server, 1000, "").close(602, Peer::Server, Some(1000), None, true);
+    let d = s.diagnose();
+    let expired = cause(&d, "token-expired");
+    assert_eq!(expired["confidence"], "possible", "{expired}");
+    let evidence = expired["evidence"].to_string();
+    assert!(evidence.contains("the server went on answering after it had expired (frame #4"), "{evidence}");
+    assert_eq!(d.details["causes"][0]["rule"], "protocol-lint", "{:#?}", causes(&d));
+    // A server whose last word after the expiry was an error still reads as reacting to it.
+    let mut s = Script::new("sim:genesys/v1", Some(0.3));
+    if let Record::Open(open) = &mut s.records[1] {
+        open.request.path = format!("/v1?deploymentId=d1e2&access_token={stale}");
+    }
+    s.client(0, CONFIGURE)
+        .server(20, r#"{"type":"response","class":"string","code":401,"body":"unauthorized","tracingId":"t-1"}"#);
+    s.close_frame(30, Peer::Server, 1000, "").close(31, Peer::Server, Some(1000), None, true);
+    assert_eq!(cause(&s.diagnose(), "token-expired")["confidence"], "likely");
+}
+
+/// The client's own TCP drop (a killed tab, a lost network) is not what an expired token or the agent leaving
+/// makes happen: both are possible causes there, no longer likely ones.
+#[test]
+fn a_client_tcp_drop_is_not_likely_caused_by_an_expiry_or_an_announcement() {
+    let token = jwt(serde_json::json!({"sub":"guest","exp":epoch(3)}));
+    let mut s = Script::new("sim:genesys/v1", Some(5.0));
+    s.client(
+        0,
+        &format!(
+            r#"{{"action":"configureAuthenticatedSession","token":"t","deploymentId":"d","data":{{"code":"{token}"}}}}"#
+        ),
+    );
+    s.server(20, SESSION_RESPONSE);
+    s.server(
+        1000,
+        r#"{"type":"message","class":"StructuredMessage","code":200,"body":{"direction":"Outbound","type":"Event","events":[{"eventType":"Presence","presence":{"type":"Disconnect"}}],"metadata":{"readOnly":"true"}}}"#,
+    );
+    s.close(5000, Peer::Client, None, None, false);
+    let d = s.diagnose();
+    assert_eq!(cause(&d, "tcp-drop")["confidence"], "certain");
+    assert_eq!(cause(&d, "token-expired")["confidence"], "possible", "{:#?}", causes(&d));
+    assert_eq!(cause(&d, "server-announced")["confidence"], "possible", "{:#?}", causes(&d));
+}
