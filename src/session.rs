@@ -77,7 +77,7 @@ pub async fn start(setup: SessionSetup<'_>) -> Result<Session> {
             Hub::new(HubOptions { history_limit: crate::ui::DEFAULT_HISTORY_LIMIT, redacted: setup.capture.redact });
         publishers.push(hub.clone());
         let going_on = if setup.mode.starts_with("replay") { "replaying" } else { "relaying" };
-        ui = crate::ui::start(ui_args, hub, setup.try_target, going_on).await;
+        ui = crate::ui::start(ui_args, hub, setup.try_target, capture_path.clone(), going_on).await;
     }
     let redactor = setup.capture.redact.then(SharedRedactor::new);
     let (sink, pipeline) = pipeline::start(PipelineOptions {

@@ -270,10 +270,10 @@ async fn auto_scroll_follows_new_frames_until_the_user_scrolls_up() {
     ui.stop().await.unwrap();
 }
 
-/// A page that falls behind the live buffer is resynced from history and says so. The test runs on
-/// one thread, so the stream task cannot forward anything while the loop below publishes.
+/// A page that falls behind the live buffer is caught up from history, keeps what it had, and says nothing is
+/// missing. The test runs on one thread, so the stream task cannot forward anything while the loop below publishes.
 #[tokio::test]
-async fn a_lagging_page_resyncs_from_history_and_says_so() {
+async fn a_lagging_page_catches_up_from_history_and_says_nothing_is_missing() {
     let browser = browser().await;
     let hub = Hub::with_live_buffer(HubOptions::default(), 8);
     let ui = start_ui(hub, None).await;
@@ -281,16 +281,60 @@ async fn a_lagging_page_resyncs_from_history_and_says_so() {
     page.goto(&ui.url).await.unwrap();
     page.wait_for("document.getElementById('status').textContent === 'live'", WAIT).await.unwrap();
     publish(&ui.hub, fixtures::open(1, "/v1"));
+    publish(&ui.hub, fixtures::text(1, 1, Peer::Server, json!({"n": 1}), 1));
     page.wait_for("window.entry = document.querySelector('#conn-list li[data-conn=\"1\"]')", WAIT).await.unwrap();
-    for seq in 1..=200 {
+    page.wait_for("window.first = window.frametap.state.conns.get(1)?.frames[0]", WAIT).await.unwrap();
+    for seq in 2..=200 {
         publish(&ui.hub, fixtures::text(1, seq, Peer::Server, json!({"n": seq}), seq as i64));
     }
-    page.wait_for("document.getElementById('banner-text').textContent.includes('resynced from history')", WAIT)
+    page.wait_for("document.getElementById('banner-text').textContent.includes('nothing is missing')", WAIT)
         .await
         .unwrap();
     page.wait_for("window.frametap.table.length === 200 && document.getElementById('frame-200')", WAIT).await.unwrap();
+    let seqs = "window.frametap.state.conns.get(1).frames.every((f, i) => f.seq === i + 1)";
+    assert_eq!(page.eval(seqs).await.unwrap(), json!(true), "frames 1 to 200, each once");
+    // Kept, not read again: the first frame is the record the page had before it fell behind.
+    assert_eq!(page.eval("window.frametap.state.conns.get(1).frames[0] === window.first").await.unwrap(), json!(true));
     assert_eq!(count(&page, "#conn-list li").await, 1);
     // The resync did not rebuild the list: the connection's entry (under the mouse, or focused) is the one it was.
     assert_eq!(page.eval("document.querySelector('#conn-list li') === window.entry").await.unwrap(), json!(true));
+    ui.stop().await.unwrap();
+}
+
+/// A burst of 25,000 frames while the page holds 5,000: the page falls behind, and the UI's history (the last 20,000
+/// frames) no longer holds frames #5001–#10000. The page keeps the 5,000 it had and the 20,000 the history holds, and
+/// the banner says exactly which frames are missing and which capture file has them. (A resync used to throw away
+/// what the page had, and show 20,000 frames from #10001 on without a word about the rest.) One thread, as above.
+#[tokio::test]
+async fn a_page_that_falls_behind_past_the_history_says_which_frames_are_missing_and_where_they_are() {
+    let browser = browser().await;
+    let capture = std::path::PathBuf::from("/tmp/frametap-test/capture-1.jsonl");
+    let ui =
+        fixtures::start_ui_with(Hub::new(HubOptions::default()), |options| options.capture = Some(capture.clone()))
+            .await;
+    publish(&ui.hub, fixtures::open(1, "/v1"));
+    for seq in 1..=5_000 {
+        publish(&ui.hub, fixtures::text(1, seq, Peer::Server, json!({"n": seq}), 0));
+    }
+    let page = browser.new_page().await.unwrap();
+    page.goto(&ui.url).await.unwrap();
+    page.wait_for("window.frametap.table.length === 5000 && window.frametapInfo", WAIT).await.unwrap();
+    for seq in 5_001..=30_000 {
+        publish(&ui.hub, fixtures::text(1, seq, Peer::Client, json!({"n": seq}), 0));
+    }
+    page.wait_for("window.frametap.table.length === 25000 && window.frametap.state.live", Duration::from_secs(30))
+        .await
+        .unwrap();
+    let banner = text(&page, "#banner-text").await;
+    assert!(
+        banner.contains("5000 of the records it missed (frames #5001–#10000 of connection #1)")
+            && banner.contains("keeps the last 20,000 frames and annotations")
+            && banner.contains("open it with `frametap ui /tmp/frametap-test/capture-1.jsonl`"),
+        "{banner}"
+    );
+    let seqs = "(f => f.slice(0, 5000).every((f, i) => f.seq === i + 1) && f.slice(5000).every((f, i) => f.seq === i + 10001))\
+                (window.frametap.state.conns.get(1).frames)";
+    assert_eq!(page.eval(seqs).await.unwrap(), json!(true), "frames 1 to 5000, then 10001 to 30000, each once");
+    assert_eq!(browser.page_errors(), Vec::<String>::new());
     ui.stop().await.unwrap();
 }

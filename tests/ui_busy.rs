@@ -216,11 +216,14 @@ async fn a_burst_of_15000_frames_keeps_a_few_hundred_rows_in_the_page_and_every_
     let started = std::time::Instant::now();
     fixtures::burst(&frametap.proxy, 7_500).await;
     let relayed = started.elapsed();
+    // A long wait: on a busy 2-core machine the page can take many seconds to catch up (it is not stuck meanwhile:
+    // the failure says how far it got, following or not).
     if let Err(e) = page.wait_for("document.getElementById('frame-15000')", Duration::from_secs(60)).await {
-        panic!(
-            "{e:#}: the table never showed the last frame; {:?}",
-            page.eval("document.getElementById('table-note').textContent").await
-        );
+        let shown = "(() => { const t = window.frametap.table, s = window.frametap.state; return { held: t.length, \
+                     frames: s.conns.get(s.selected)?.frames.length, following: s.autoScroll, status: \
+                     document.getElementById('status').textContent, note: document.getElementById('table-note').textContent, \
+                     banner: document.getElementById('banner-text').textContent }; })()";
+        panic!("{e:#}: the table never showed the last frame; the page: {:?}", page.eval(shown).await);
     }
     settled(&page).await;
     eprintln!("relayed in {relayed:?}, the last frame shown {:?} after", started.elapsed() - relayed);

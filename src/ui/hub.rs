@@ -80,6 +80,9 @@ pub struct Subscription {
     pub history: Vec<Entry>,
     /// Records trimmed from history before this snapshot.
     pub forgotten: u64,
+    /// The publication index of the newest record in the snapshot (0: none yet): every record up to it was either
+    /// trimmed or is in `history`.
+    pub published: u64,
     /// Every record published after the snapshot.
     pub live: broadcast::Receiver<Entry>,
 }
@@ -128,7 +131,7 @@ impl Hub {
     pub fn subscribe(&self) -> Subscription {
         let history = self.lock();
         let live = self.live.subscribe();
-        Subscription { history: merged(&history), forgotten: history.forgotten, live }
+        Subscription { history: merged(&history), forgotten: history.forgotten, published: history.published, live }
     }
 
     /// The history in publication order.

@@ -76,12 +76,22 @@ pub struct UiOptions {
     /// will follow the history, so a connection without a `close` is not open, its close is just not in
     /// the file. The page says `file` instead of `live` and stops the clocks of such connections.
     pub file: bool,
+    /// The capture file a recording session writes, which holds every record (the UI's history keeps the last
+    /// ones): the page names it when it cannot show records that left the history.
+    pub capture: Option<PathBuf>,
 }
 
 impl UiOptions {
     /// Options with a listen address and access token, no proxy and no label.
     pub fn new(listen: SocketAddr, access_token: impl Into<String>) -> UiOptions {
-        UiOptions { listen, access_token: access_token.into(), try_target: None, label: None, file: false }
+        UiOptions {
+            listen,
+            access_token: access_token.into(),
+            try_target: None,
+            label: None,
+            file: false,
+            capture: None,
+        }
     }
 }
 
@@ -190,8 +200,14 @@ impl RunningUi {
 
 /// Starts the UI for `proxy` / `replay serve` as `args` say: `None` with `--no-ui`, and `None` with a
 /// warning when the address cannot be bound: the command carries on without the UI, `going_on` (`relaying`,
-/// `replaying`) as the warning says.
-pub async fn start(args: &UiArgs, hub: Arc<Hub>, try_target: Option<TryTarget>, going_on: &str) -> Option<RunningUi> {
+/// `replaying`) as the warning says. `capture` is the capture file the session writes, if any.
+pub async fn start(
+    args: &UiArgs,
+    hub: Arc<Hub>,
+    try_target: Option<TryTarget>,
+    capture: Option<PathBuf>,
+    going_on: &str,
+) -> Option<RunningUi> {
     let addr = args.listen()?;
     let listener = match bind(addr).await {
         Ok(listener) => listener,
@@ -205,6 +221,7 @@ pub async fn start(args: &UiArgs, hub: Arc<Hub>, try_target: Option<TryTarget>, 
     let url = url(addr, &access_token);
     let mut options = UiOptions::new(addr, access_token);
     options.try_target = try_target;
+    options.capture = capture;
     options.label = Some("live".into());
     Some(RunningUi::spawn(listener, hub, options, url))
 }
@@ -303,12 +320,13 @@ mod tests {
     async fn start_honours_no_ui_and_survives_a_taken_port() {
         let hub = Hub::new(HubOptions::default());
         let off = UiArgs { ui: "127.0.0.1:0".parse().unwrap(), no_ui: true };
-        assert!(start(&off, hub.clone(), None, "relaying").await.is_none());
+        assert!(start(&off, hub.clone(), None, None, "relaying").await.is_none());
         let taken = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let busy = UiArgs { ui: taken.local_addr().unwrap(), no_ui: false };
-        assert!(start(&busy, hub.clone(), None, "relaying").await.is_none());
+        assert!(start(&busy, hub.clone(), None, None, "relaying").await.is_none());
         let on = UiArgs { ui: "127.0.0.1:0".parse().unwrap(), no_ui: false };
-        let running = start(&on, hub, Some(TryTarget::proxy("ws://127.0.0.1:9000".into())), "relaying").await.unwrap();
+        let running =
+            start(&on, hub, Some(TryTarget::proxy("ws://127.0.0.1:9000".into())), None, "relaying").await.unwrap();
         assert!(running.url.starts_with(&format!("http://{}/?token=", running.addr)), "{}", running.url);
         let addr = running.addr;
         tokio::net::TcpStream::connect(addr).await.expect("the UI listens");

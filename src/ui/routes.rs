@@ -80,6 +80,7 @@ async fn info(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
         "redacted": state.hub.options().redacted,
         "proxy_ws_url": state.options.try_target.as_ref().map(|target| &target.proxy_ws_url),
         "deployment_id": state.options.try_target.as_ref().and_then(|target| target.deployment_id.as_ref()),
+        "capture": state.options.capture.as_ref().map(|path| path.display().to_string()),
         "downloads": { "capture": true, "redacted_capture": true, "har": true },
     }))
 }

@@ -1,10 +1,15 @@
 //! The live stream to the browser: history first, then every new record, over a WebSocket.
 //!
 //! Messages (JSON text):
-//! - `{"t":"hello","reason":"start"|"lag","missed":N,"forgotten":N,"redacted":bool,"source":"live"|"file"}`
-//!   starts a (re)sync: the page forgets what it had. `reason: "lag"` means the browser fell `missed`
-//!   records behind the live buffer and is being resynced from history. `source: "file"` means the
-//!   history is a saved file (`frametap ui FILE`): nothing live follows it.
+//! - `{"t":"hello","reason":"start","missed":0,"forgotten":N,"redacted":bool,"source":"live"|"file"}`
+//!   starts a sync: the page forgets what it had, and the history follows. `forgotten` records were trimmed
+//!   from history before it. `source: "file"` means the history is a saved file (`frametap ui FILE`): nothing
+//!   live follows it.
+//! - `{"t":"hello","reason":"lag","missed":N,"after":I,"lost":L,…}`: the browser fell more than the live buffer
+//!   behind (`missed` records dropped from its live feed), and is caught up from history: the page keeps what it
+//!   has (every record up to index `after`, the last one sent to it), and what follows is the history after `after`.
+//!   `lost` of the records after `after` had already been trimmed from history (0: nothing is missing), which keeps
+//!   `history_frames` frame records.
 //! - `{"t":"batch","recs":[{"i":index,"k":kind,"r":record}, …]}` carries records in publication
 //!   order; `k` is the record's kind as the hub knows it, given apart so the page never depends on a
 //!   record's own fields (a token's kind is `token_kind`; captures written before that used `kind`).
@@ -48,9 +53,14 @@ pub fn source(options: &UiOptions) -> &'static str {
     }
 }
 
-fn hello(reason: &str, missed: u64, forgotten: u64, redacted: bool, source: &str) -> String {
-    serde_json::json!({"t": "hello", "reason": reason, "missed": missed, "forgotten": forgotten, "redacted": redacted, "source": source})
-        .to_string()
+fn hello(forgotten: u64, redacted: bool, source: &str) -> serde_json::Value {
+    serde_json::json!({"t": "hello", "reason": "start", "missed": 0, "forgotten": forgotten, "redacted": redacted, "source": source})
+}
+
+/// Where a page that fell behind is caught up from: the last record it was sent.
+struct Lag {
+    missed: u64,
+    after: u64,
 }
 
 /// Appends `{"i":…,"r":…}` for an entry; the record's JSON is copied in as it is, never re-parsed.
@@ -83,8 +93,8 @@ async fn stopped(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await.map(|_| ());
 }
 
-/// Sends the history, then forwards live records until the browser leaves, lags (then resyncs) or
-/// the UI shuts down.
+/// Sends the history, then forwards live records until the browser leaves or the UI shuts down; a browser that
+/// lags is caught up from history, after the last record it was sent.
 async fn run(
     mut socket: WebSocket,
     hub: Arc<Hub>,
@@ -92,12 +102,27 @@ async fn run(
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let redacted = hub.options().redacted;
-    let (mut reason, mut missed) = ("start", 0u64);
+    let mut lag: Option<Lag> = None;
+    // The publication index of the last record sent to this browser.
+    let mut last_sent = 0u64;
     loop {
         let mut subscription = hub.subscribe();
-        send_text(&mut socket, hello(reason, missed, subscription.forgotten, redacted, source)).await?;
+        let after = lag.as_ref().map_or(0, |lag| lag.after);
+        let history: Vec<&Entry> = subscription.history.iter().filter(|e| e.index > after).collect();
+        let mut hello = hello(subscription.forgotten, redacted, source);
+        if let Some(lag) = &lag {
+            // Every record after `after` up to the snapshot is in history, unless it was trimmed.
+            let lost = subscription.published.saturating_sub(after).saturating_sub(history.len() as u64);
+            hello["reason"] = "lag".into();
+            hello["missed"] = lag.missed.into();
+            hello["after"] = after.into();
+            hello["lost"] = lost.into();
+            hello["history_frames"] = hub.options().history_limit.into();
+        }
+        send_text(&mut socket, hello.to_string()).await?;
         let mut batch = String::new();
-        for entry in &subscription.history {
+        for entry in history {
+            last_sent = entry.index;
             push_item(&mut batch, entry);
             if batch.len() >= BATCH_BYTES {
                 flush(&mut socket, &mut batch).await?;
@@ -121,12 +146,16 @@ async fn run(
             };
             let lagged = match first {
                 Ok(entry) => {
+                    last_sent = entry.index;
                     push_item(&mut batch, &entry);
                     // Gather whatever else is already waiting into the same message.
                     let mut lagged = None;
                     while batch.len() < BATCH_BYTES {
                         match subscription.live.try_recv() {
-                            Ok(entry) => push_item(&mut batch, &entry),
+                            Ok(entry) => {
+                                last_sent = entry.index;
+                                push_item(&mut batch, &entry);
+                            }
                             Err(tokio::sync::broadcast::error::TryRecvError::Lagged(n)) => {
                                 lagged = Some(n);
                                 break;
@@ -140,9 +169,9 @@ async fn run(
                 Err(RecvError::Lagged(n)) => Some(n),
                 Err(RecvError::Closed) => return Ok(()),
             };
-            if let Some(n) = lagged {
-                tracing::debug!(missed = n, "ui: a browser fell behind; resyncing it from history");
-                (reason, missed) = ("lag", n);
+            if let Some(missed) = lagged {
+                tracing::debug!(missed, after = last_sent, "ui: a browser fell behind; catching it up from history");
+                lag = Some(Lag { missed, after: last_sent });
                 break;
             }
         }

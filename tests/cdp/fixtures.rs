@@ -22,11 +22,16 @@ pub struct UiServer {
 }
 
 pub async fn start_ui(hub: Arc<Hub>, proxy_ws_url: Option<String>) -> UiServer {
+    start_ui_with(hub, |options| options.try_target = proxy_ws_url.map(frametap::ui::TryTarget::proxy)).await
+}
+
+/// A live session's UI server, with options set by `configure` (the try target, the capture file).
+pub async fn start_ui_with(hub: Arc<Hub>, configure: impl FnOnce(&mut UiOptions)) -> UiServer {
     let listener = ui::bind("127.0.0.1:0".parse().unwrap()).await.expect("bind the UI");
     let addr = listener.local_addr().unwrap();
     let token = ui::new_access_token();
     let mut options = UiOptions::new(addr, token.clone());
-    options.try_target = proxy_ws_url.map(frametap::ui::TryTarget::proxy);
+    configure(&mut options);
     options.label = Some("live".into());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(ui::serve(listener, hub.clone(), options, async {

@@ -39,7 +39,14 @@ struct Connection {
 }
 
 impl Connection {
-    async fn call(&self, session: Option<&str>, method: &str, params: Value) -> anyhow::Result<Value> {
+    /// Sends a command and waits for its answer at most `within`.
+    async fn call(
+        &self,
+        session: Option<&str>,
+        method: &str,
+        params: Value,
+        within: Duration,
+    ) -> anyhow::Result<Value> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut message = json!({"id": id, "method": method, "params": params});
         if let Some(session) = session {
@@ -50,8 +57,8 @@ impl Connection {
         self.outgoing
             .send(Message::Text(message.to_string().into()))
             .map_err(|_| anyhow!("the browser connection is gone (calling {method})"))?;
-        match tokio::time::timeout(COMMAND_TIMEOUT, rx).await {
-            Err(_) => bail!("the browser did not answer {method} within {COMMAND_TIMEOUT:?}"),
+        match tokio::time::timeout(within, rx).await {
+            Err(_) => bail!("the browser did not answer {method} within {within:?}"),
             Ok(Err(_)) => bail!("the browser connection closed while calling {method}"),
             Ok(Ok(Err(e))) => bail!("{method} failed: {e}"),
             Ok(Ok(Ok(v))) => Ok(v),
@@ -169,10 +176,13 @@ impl Browser {
 
     /// Opens a new tab (about:blank) with Page and Runtime enabled.
     pub async fn new_page(&self) -> anyhow::Result<Page> {
-        let target = self.conn.call(None, "Target.createTarget", json!({"url": "about:blank"})).await?;
+        let target =
+            self.conn.call(None, "Target.createTarget", json!({"url": "about:blank"}), COMMAND_TIMEOUT).await?;
         let target_id = target["targetId"].as_str().context("no targetId")?.to_string();
-        let attached =
-            self.conn.call(None, "Target.attachToTarget", json!({"targetId": target_id, "flatten": true})).await?;
+        let attached = self
+            .conn
+            .call(None, "Target.attachToTarget", json!({"targetId": target_id, "flatten": true}), COMMAND_TIMEOUT)
+            .await?;
         let session = attached["sessionId"].as_str().context("no sessionId")?.to_string();
         let page = Page { conn: self.conn.clone(), session };
         page.call("Page.enable", json!({})).await?;
@@ -213,7 +223,7 @@ pub struct Page {
 
 impl Page {
     pub async fn call(&self, method: &str, params: Value) -> anyhow::Result<Value> {
-        self.conn.call(Some(&self.session), method, params).await
+        self.conn.call(Some(&self.session), method, params, COMMAND_TIMEOUT).await
     }
 
     pub async fn set_viewport(&self, width: u32, height: u32) -> anyhow::Result<()> {
@@ -251,9 +261,13 @@ impl Page {
 
     /// Evaluates an expression (promises are awaited) and returns its JSON value.
     pub async fn eval(&self, expression: &str) -> anyhow::Result<Value> {
-        let result = self
-            .call("Runtime.evaluate", json!({"expression": expression, "returnByValue": true, "awaitPromise": true}))
-            .await?;
+        self.eval_within(expression, COMMAND_TIMEOUT).await
+    }
+
+    /// Like [`Page::eval`], for an expression whose promise may take up to `within` to settle.
+    async fn eval_within(&self, expression: &str, within: Duration) -> anyhow::Result<Value> {
+        let params = json!({"expression": expression, "returnByValue": true, "awaitPromise": true});
+        let result = self.conn.call(Some(&self.session), "Runtime.evaluate", params, within).await?;
         if let Some(details) = result.get("exceptionDetails") {
             let text = details["exception"]["description"].as_str().or(details["text"].as_str()).unwrap_or("?");
             bail!("evaluating `{expression}` threw: {text}");
@@ -261,7 +275,9 @@ impl Page {
         Ok(result["result"].get("value").cloned().unwrap_or(Value::Null))
     }
 
-    /// Waits, inside the page, until `expression` is truthy; returns its value.
+    /// Waits, inside the page, until `expression` is truthy; returns its value. The page's own timer ends the wait
+    /// after `timeout`; the command itself is given that long and a command's timeout more, so a wait longer than
+    /// [`COMMAND_TIMEOUT`] is not cut short (it was: a 60 s wait failed after 20 s with "the browser did not answer").
     pub async fn wait_for(&self, expression: &str, timeout: Duration) -> anyhow::Result<Value> {
         let script = format!(
             "new Promise((resolve, reject) => {{ const start = performance.now(); \
@@ -271,7 +287,9 @@ impl Page {
                  setTimeout(check, 20); }}; check(); }})",
             ms = timeout.as_millis()
         );
-        self.eval(&script).await.with_context(|| format!("waiting for `{expression}`"))
+        self.eval_within(&script, timeout + COMMAND_TIMEOUT)
+            .await
+            .with_context(|| format!("waiting for `{expression}`"))
     }
 
     /// Clicks the first element matching a CSS selector (an error when there is none).

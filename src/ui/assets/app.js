@@ -69,6 +69,28 @@ function markDirty(what) {
   else requestAnimationFrame(render);
 }
 
+/** Each connection's last frame seq, to tell frames missing after a catch-up (`state.lag`). */
+function lastSeqs() {
+  const last = new Map();
+  for (const [id, c] of state.conns) if (c.frames.length) last.set(id, c.frames[c.frames.length - 1].seq);
+  return last;
+}
+
+/** Where every record is: the capture file, when the session writes one (`/api/info`). */
+function fromCapture() {
+  const path = window.frametapInfo?.capture;
+  return path ? ` The capture file has every record: open it with \`frametap ui ${path}\`.` : '';
+}
+
+/** What the banner says once a page that fell behind has caught up: nothing missing, or which frames are. */
+function lagText(lag) {
+  const behind = `This page fell behind the live stream by ${lag.missed} records and caught up from the UI's history`;
+  if (!lag.lost) return `${behind}: nothing is missing.`;
+  const gaps = lag.gaps.slice(0, 3).map(([id, from, to]) => from === to ? `#${from} of connection #${id}` : `#${from}–#${to} of connection #${id}`);
+  const which = gaps.length ? ` (frames ${gaps.join(', ')}${lag.gaps.length > 3 ? ', …' : ''})` : '';
+  return `${behind}, but ${lag.lost} of the records it missed${which} had already left that history, which keeps the last ${lag.kept.toLocaleString('en')} frames and annotations, and are not shown.${fromCapture()}`;
+}
+
 function apply(index, kind, r) {
   if (index <= state.clearedThrough) return;
   state.lastIndex = Math.max(state.lastIndex, index);
@@ -92,6 +114,12 @@ function apply(index, kind, r) {
   switch (kind) {
     case 'open': c.open = r; break;
     case 'frame':
+      // Caught up after falling behind: a frame that does not follow the connection's last one says some are missing.
+      if (state.lag?.lastSeq.has(id)) {
+        const last = state.lag.lastSeq.get(id);
+        if (r.seq > last + 1) state.lag.gaps.push([id, last + 1, r.seq - 1]);
+        state.lag.lastSeq.delete(id);
+      }
       c.frames.push(r); c.bySeq.set(r.seq, r);
       if (mine) changed.push('rows');
       break;
@@ -139,18 +167,23 @@ function connect() {
   ws.onmessage = (ev) => {
     const msg = MAYBE_INEXACT.test(ev.data) ? parseExact(ev.data) : JSON.parse(ev.data);
     if (msg.t === 'hello') {
-      const keepSelection = state.selected;
-      reset();
-      state.selected = keepSelection;
+      // Fallen behind: the page keeps what it has, and the history after the last record it got follows.
+      const caughtUp = msg.reason === 'lag';
+      if (!caughtUp) {
+        const keepSelection = state.selected;
+        reset();
+        state.selected = keepSelection;
+      }
       state.live = false;
       state.loaded = false;
       state.source = msg.source === 'file' ? 'file' : 'live';
+      state.lag = caughtUp ? { missed: msg.missed, lost: msg.lost, kept: msg.history_frames, lastSeq: lastSeqs(), gaps: [] } : null;
       $('redacted-badge').hidden = !msg.redacted;
-      if (msg.reason === 'lag') banner(`This page fell behind the live stream by ${msg.missed} records; it was resynced from history.`);
-      else if (msg.forgotten > 0) banner(`${msg.forgotten} older records were trimmed from the history and are not shown.`);
+      if (!caughtUp && msg.forgotten > 0) banner(`${msg.forgotten} older records were trimmed from the UI's history and are not shown.${fromCapture()}`);
     } else if (msg.t === 'batch') {
       for (const item of msg.recs) apply(item.i, item.k || item.r.kind, item.r);
     } else if (msg.t === 'live') {
+      if (state.lag) { banner(lagText(state.lag)); state.lag = null; }
       state.live = true;
       state.loaded = true;
       // A saved file is shown whole: nothing live follows, so the page says so rather than "live".

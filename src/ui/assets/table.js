@@ -2,10 +2,21 @@
 // stand for the rest, so a connection of any length costs the browser a few hundred rows of layout, and every frame
 // stays reachable by scrolling. Rows are keyed by seq and kept while they stay in the window: a row under the mouse
 // survives frames arriving, and a redraw (filters, a diagnosis) fills the rows it keeps in place.
+//
+// Chromium lays out no element taller than 2^31 layout units of 1/64 px (about 33.5 M device pixels): spacers as tall
+// as the rows they stand for would stop there, about 1.5 M frames down; and it places what it paints with 32-bit
+// floats, in steps of 2 px past 2^24 px (16.8 M). So the scrolled height is capped below that (`cap`, 16 M device
+// pixels, about 700,000 frames at the usual 23 px a row) and, past it, the scroll position is scaled: the first and the last screenful scroll one to one, and in between a
+// pixel of scrollbar stands for `(rows' height) / (capped height)` pixels of rows (`virtualTop`). The rows drawn are
+// always whole and in order, each at its exact place from the top of the view, so every frame is reachable by
+// scrolling, and selecting a frame, Home / End and following new frames scroll to it exactly.
 import { el, clock, humanBytes, preview } from './views.js';
 
 /** Rows drawn above and below the ones in view: scrolling a little draws nothing new. */
 const OVERSCAN = 40;
+/** The tallest the table gets, in device pixels: under 2^24, where Chromium's 32-bit float positions are exact to a
+ * pixel (its tallest element is 2^31 / 64 px, about 33.5 M). */
+const MAX_HEIGHT = 16_000_000;
 
 // Rows are clones of this one, filled in: much cheaper than building eight cells one by one.
 const ROW = el('tr', null, ...['flag', 'seq', 'time', 'dir', 'op', 'size', 'preview', 'ann'].map(k => el('td.c-' + k)));
@@ -43,6 +54,37 @@ export class FrameTable {
     this.drawn = [0, 0];     // the window drawn: frames[from, to)
   }
 
+  /** The tallest the spacers and rows may be together, in CSS pixels at this zoom. */
+  cap() { return Math.floor(MAX_HEIGHT / Math.max(1, devicePixelRatio)); }
+
+  /** The geometry of a scroll: `rows` is the rows' height in full, `height` what the table gives them (capped),
+   * `real` and `virtual` the largest scrollTop in the table and in rows at full height, `margin` the first and last
+   * stretch of scrollTop that scroll one to one. */
+  geometry() {
+    const s = this.scroller, head = this.rowsTop(), rows = this.frames.length * this.rowHeight;
+    const margin = head + s.clientHeight + (OVERSCAN + 2) * this.rowHeight, cap = this.cap();
+    const scaled = rows > cap && head + cap - s.clientHeight > 2 * margin, height = scaled ? cap : rows;
+    const real = head + height - s.clientHeight, virtual = head + rows - s.clientHeight;
+    return { head, rows, height, real, virtual, margin, scaled };
+  }
+
+  /** The scrollTop the rows would have at full height, for the table's `scrollTop` (the same below the cap). A
+   * scrollTop set by `reveal` stands for the exact place it was set for (a scrollTop is rounded to a pixel, which
+   * scaled is several pixels of rows). */
+  virtualTop(scrollTop, g = this.geometry()) {
+    if (!g.scaled || scrollTop <= g.margin) return scrollTop;
+    if (this.pinned?.scrollTop === scrollTop && this.pinned.length === this.frames.length) return this.pinned.top;
+    if (scrollTop >= g.real - g.margin) return scrollTop + g.virtual - g.real;
+    return g.margin + (scrollTop - g.margin) * (g.virtual - 2 * g.margin) / (g.real - 2 * g.margin);
+  }
+
+  /** The table's scrollTop that shows the rows as at full height they would be at `top`: virtualTop's inverse. */
+  scrollTopFor(top, g = this.geometry()) {
+    if (!g.scaled || top <= g.margin) return top;
+    if (top >= g.virtual - g.margin) return top - g.virtual + g.real;
+    return g.margin + (top - g.margin) * (g.real - 2 * g.margin) / (g.virtual - 2 * g.margin);
+  }
+
   get length() { return this.frames.length; }
   frameAt(i) { return this.frames[i]; }
   indexOf(seq) { return this.position.get(seq); }
@@ -73,12 +115,23 @@ export class FrameTable {
     return this.head.getBoundingClientRect().bottom - this.scroller.getBoundingClientRect().top + this.scroller.scrollTop;
   }
 
+  /** Sizes the spacers for rows [from, to) drawn at the table's `scrollTop`: rows and spacers together are the
+   * (capped) height, and row `from` is where it would be at full height, relative to the view. */
+  place(from, to, scrollTop, g = this.geometry()) {
+    const h = this.rowHeight;
+    const above = Math.max(0, scrollTop + from * h - this.virtualTop(scrollTop, g));
+    this.above.style.height = `${above}px`;
+    this.below.style.height = `${Math.max(0, g.height - above - (to - from) * h)}px`;
+  }
+
   /** Draws the rows in view and the margin around them; `refill` fills the rows it keeps again. */
   draw(refill = false, measuring = false) {
-    const n = this.frames.length, h = this.rowHeight, s = this.scroller;
-    const top = s.scrollTop - this.rowsTop();
+    const n = this.frames.length, h = this.rowHeight, s = this.scroller, g = this.geometry();
+    const scrollTop = s.scrollTop, top = this.virtualTop(scrollTop, g) - g.head;
     const from = Math.max(0, Math.min(n, Math.floor(top / h) - OVERSCAN));
     const to = Math.max(from, Math.min(n, Math.ceil((top + s.clientHeight) / h) + OVERSCAN));
+    // Scaled, the rows move against the scroll at every step: the spacers follow, even when the rows drawn do not.
+    if (g.scaled) this.place(from, to, scrollTop, g);
     if (!refill && from === this.drawn[0] && to === this.drawn[1]) return;
     this.drawn = [from, to];
     const wanted = new Map();
@@ -93,8 +146,7 @@ export class FrameTable {
       if (tr === next) next = next.nextElementSibling;
       else this.body.insertBefore(tr, next);
     }
-    this.above.style.height = `${from * h}px`;
-    this.below.style.height = `${(n - to) * h}px`;
+    this.place(from, to, scrollTop, g);
     // Rows are one line each: their height is the font's, measured here (it differs between machines and zooms).
     if (to > from && !measuring) {
       const first = this.body.firstElementChild.getBoundingClientRect(), last = this.body.lastElementChild.getBoundingClientRect();
@@ -105,8 +157,10 @@ export class FrameTable {
 
   /** Follows the latest frame: scrolls to the bottom and draws what is there. */
   scrollToEnd() {
-    this.above.style.height = `${this.drawn[0] * this.rowHeight}px`;
-    this.below.style.height = `${(this.frames.length - this.drawn[1]) * this.rowHeight}px`;
+    // Frames appended since the last draw: the spacers grow first, so the bottom is the new one.
+    const g = this.geometry();
+    this.above.style.height = '0px';
+    this.below.style.height = `${g.height - (this.drawn[1] - this.drawn[0]) * this.rowHeight}px`;
     this.scroller.scrollTop = this.scroller.scrollHeight;
     this.draw();
   }
@@ -114,11 +168,20 @@ export class FrameTable {
   /** Scrolls the table, and only it (scrollIntoView would move the page too), to show frame `i`: in its middle
    * (`center`), or just enough to have it whole below the header (`nearest`). */
   reveal(i, how) {
-    const s = this.scroller, h = this.rowHeight, rowTop = this.rowsTop() + i * h;
-    const header = this.rowsTop();
-    if (how === 'center') s.scrollTop = rowTop - (s.clientHeight - h) / 2;
-    else if (rowTop < s.scrollTop + header) s.scrollTop = rowTop - header;
-    else if (rowTop + h > s.scrollTop + s.clientHeight) s.scrollTop = rowTop + h - s.clientHeight;
+    const s = this.scroller, h = this.rowHeight, g = this.geometry(), header = g.head, rowTop = header + i * h;
+    const top = this.virtualTop(s.scrollTop, g);
+    let wanted = top;
+    if (how === 'center') wanted = rowTop - (s.clientHeight - h) / 2;
+    else if (rowTop < top + header) wanted = rowTop - header;
+    else if (rowTop + h > top + s.clientHeight) wanted = rowTop + h - s.clientHeight;
+    if (wanted !== top) {
+      wanted = Math.max(0, wanted);
+      const scrollTop = this.scrollTopFor(wanted, g);
+      s.scrollTop = scrollTop;
+      // Unless the browser stopped it short (at the bottom: the table-note below the rows), this scrollTop stands for
+      // `wanted` exactly.
+      this.pinned = Math.abs(s.scrollTop - scrollTop) < 1 ? { scrollTop: s.scrollTop, top: wanted, length: this.frames.length } : null;
+    }
     this.draw();
   }
 
