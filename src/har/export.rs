@@ -7,9 +7,11 @@
 //! goes whole into the entry's `_frametap.records`; records of no connection (`meta`, `end`) into `log._frametap`.
 
 use super::export_http::{request_json, response_json, RequestJson, ResponseJson};
+use super::spilled::SpilledConnections;
 use super::{HAR_FORMAT_NAME, HAR_FORMAT_VERSION};
 use crate::event::{ConnId, Frame, Opcode, Open, Peer, Record, Ts};
 use base64::Engine as _;
+use serde::ser::{Error as _, SerializeSeq as _};
 use serde::{Serialize, Serializer};
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -27,7 +29,13 @@ pub struct HarDocument<'a> {
     /// Records of no connection (`meta`, `end`), with their positions.
     global: Vec<(usize, &'a Record)>,
     /// Each connection's records, in the order connections first appear.
-    conns: Vec<(ConnId, ConnRecords<'a>)>,
+    conns: Connections<'a>,
+}
+
+/// Each connection's records: borrowed from records in memory, or read back from a spill as its entry is written.
+enum Connections<'a> {
+    Held(Vec<(ConnId, ConnRecords<'a>)>),
+    Spilled(&'a SpilledConnections),
 }
 
 impl<'a> HarDocument<'a> {
@@ -47,12 +55,21 @@ impl<'a> HarDocument<'a> {
                 }
             }
         }
-        HarDocument { global, conns }
+        HarDocument { global, conns: Connections::Held(conns) }
+    }
+
+    /// The HAR of a capture read into a spill: each connection's records are read back when its entry is written.
+    pub fn spilled(capture: &'a SpilledConnections) -> HarDocument<'a> {
+        let global = capture.global.iter().map(|(at, record)| (*at, record)).collect();
+        HarDocument { global, conns: Connections::Spilled(capture) }
     }
 
     /// How many entries the HAR has: one per connection.
     pub fn entries(&self) -> usize {
-        self.conns.len()
+        match &self.conns {
+            Connections::Held(conns) => conns.len(),
+            Connections::Spilled(spilled) => spilled.conns.len(),
+        }
     }
 }
 
@@ -102,11 +119,24 @@ struct LogExtension<'a> {
 }
 
 /// The connections as entries, each made when it is written.
-struct Entries<'a>(&'a [(ConnId, ConnRecords<'a>)]);
+struct Entries<'a>(&'a Connections<'a>);
 
 impl Serialize for Entries<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.iter().map(|(id, conn)| conn.entry(*id)))
+        let spilled = match self.0 {
+            Connections::Held(conns) => return serializer.collect_seq(conns.iter().map(|(id, conn)| conn.entry(*id))),
+            Connections::Spilled(spilled) => spilled,
+        };
+        let mut seq = serializer.serialize_seq(Some(spilled.conns.len()))?;
+        for (id, places) in &spilled.conns {
+            let records: Vec<(usize, Record)> = (places.iter())
+                .map(|(at, span)| spilled.spill.read(*span).map(|record| (*at, record)))
+                .collect::<anyhow::Result<_>>()
+                .map_err(|e| S::Error::custom(format!("{e:#}")))?;
+            let conn = ConnRecords { records: records.iter().map(|(at, record)| (*at, record)).collect() };
+            seq.serialize_element(&conn.entry(*id))?;
+        }
+        seq.end()
     }
 }
 

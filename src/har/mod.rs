@@ -15,12 +15,14 @@ mod import;
 mod imported;
 mod json;
 mod lossless;
+mod spilled;
 mod times;
 
 pub use answers::{AnswerKey, RecordedAnswer, RecordedAnswers};
 pub use export::{capture_to_har, HarDocument};
 pub use import::{har_json_to_records, har_to_records, HarSource};
 pub use imported::ImportedRecords;
+pub use spilled::{ByConnection, SpilledConnections};
 
 use anyhow::{anyhow, Context, Result};
 use serde_json::Value;

@@ -40,6 +40,50 @@ pub fn write_load_capture(path: &Path) -> u64 {
     size
 }
 
+/// The connections [`write_many_connections_capture`] writes, and the 64 KiB frames each carries.
+pub const MANY_CONNECTIONS: u64 = 48;
+pub const FRAMES_PER_CONNECTION: u64 = 32;
+
+/// Writes a complete compact capture of [`MANY_CONNECTIONS`] connections open at once, their 64 KiB binary frames
+/// interleaved ([`FRAMES_PER_CONNECTION`] each, 96 MiB of payload in all), to `path`; returns its size in bytes.
+pub fn write_many_connections_capture(path: &Path) -> u64 {
+    let line = |json: &str| -> Record { serde_json::from_str(json).unwrap() };
+    let mut writer = CaptureWriter::create_as(path, CaptureFormat::Compact).unwrap();
+    writer.write(&line(
+        r#"{"kind":"meta","ts":"2026-11-25T10:00:00.000000Z","format":"frametap-capture","version":2,"frametap":"0.1.0","command":["frametap","proxy"],"mode":"proxy","redacted":false}"#,
+    ));
+    for conn in 1..=MANY_CONNECTIONS {
+        writer.write(&line(&format!(
+            r#"{{"kind":"open","conn":{conn},"ts":"2026-11-25T10:00:00.000000Z","request":{{"method":"GET","path":"/load/{conn}","headers":[]}},"response":{{"status":101,"headers":[]}}}}"#
+        )));
+    }
+    let payload = bytes::Bytes::from(vec![0xA5u8; 64 * 1024]);
+    for seq in 1..=FRAMES_PER_CONNECTION {
+        let from = if seq % 2 == 1 { Peer::Client } else { Peer::Server };
+        for conn in 1..=MANY_CONNECTIONS {
+            let ts =
+                Ts(chrono::DateTime::from_timestamp_micros(1_795_600_800_000_000 + (seq * 100 + conn) as i64).unwrap());
+            writer.write(&Record::Frame(Frame::whole(conn, ts, seq, from, Opcode::Binary, payload.clone())));
+        }
+    }
+    for conn in 1..=MANY_CONNECTIONS {
+        writer.write(&line(&format!(
+            r#"{{"kind":"close","conn":{conn},"ts":"2026-11-25T10:00:01.000000Z","initiator":"client","clean":true,"duration_ms":1000.0,"code":1000,"reason":""}}"#
+        )));
+    }
+    let frames = MANY_CONNECTIONS * FRAMES_PER_CONNECTION;
+    writer.write(&line(&format!(
+        r#"{{"kind":"end","ts":"2026-11-25T10:00:01.000000Z","connections":{MANY_CONNECTIONS},"frames":{frames},"records":{},"dropped":0,"complete":true}}"#,
+        frames + 2 * MANY_CONNECTIONS + 1
+    )));
+    writer.flush();
+    assert!(writer.failed().is_none(), "{:?}", writer.failed());
+    drop(writer);
+    let size = std::fs::metadata(path).unwrap().len();
+    assert!(size > frames * 64 * 1024, "{size}");
+    size
+}
+
 /// The frames of a capture and whether it read complete, counted as it is read.
 pub fn frames_in(path: &Path) -> (u64, bool) {
     let mut stream = frametap::capture::open_capture(path).unwrap();
