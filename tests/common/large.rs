@@ -98,7 +98,14 @@ pub fn frames_in(path: &Path) -> (u64, bool) {
 /// Runs `command` and returns its peak resident memory in bytes, from `wait4` (Linux's `ru_maxrss`, in KiB); the
 /// command must succeed. That peak starts from the spawning process's own (the child begins as its copy), so the
 /// caller must keep its memory small: see tests/large_captures.rs.
-pub fn peak_rss_of(mut command: std::process::Command) -> u64 {
+pub fn peak_rss_of(command: std::process::Command) -> u64 {
+    let (peak, status) = peak_rss_and_status_of(command);
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "the command failed: status {status:#x}");
+    peak
+}
+
+/// [`peak_rss_of`] for a command that may fail: its peak resident memory and its `wait4` status.
+pub fn peak_rss_and_status_of(mut command: std::process::Command) -> (u64, i32) {
     // Reaped by wait4 below, which also gives its peak memory (std's wait does not).
     #[allow(clippy::zombie_processes)]
     let child = command.stdin(std::process::Stdio::null()).spawn().unwrap();
@@ -107,8 +114,28 @@ pub fn peak_rss_of(mut command: std::process::Command) -> u64 {
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
     assert_eq!(pid, child.id() as libc::pid_t, "wait4 failed: {}", std::io::Error::last_os_error());
-    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "the command failed: status {status:#x}");
-    usage.ru_maxrss as u64 * 1024
+    (usage.ru_maxrss as u64 * 1024, status)
+}
+
+/// Starts `command`, a server, reads its stdout (or stderr) up to the first line containing `ready`, and returns its
+/// peak resident memory so far (`VmHWM`, from /proc: its own since it started, unlike `ru_maxrss`), then kills it.
+pub fn peak_rss_once_ready(mut command: std::process::Command, ready: &str, on_stderr: bool) -> u64 {
+    use std::io::BufRead;
+    let pipe = || std::process::Stdio::piped();
+    let null = std::process::Stdio::null;
+    let (out, err) = if on_stderr { (null(), pipe()) } else { (pipe(), null()) };
+    let mut child = command.stdin(null()).stdout(out).stderr(err).spawn().unwrap();
+    let stream: Box<dyn std::io::Read> = match on_stderr {
+        true => Box::new(child.stderr.take().unwrap()),
+        false => Box::new(child.stdout.take().unwrap()),
+    };
+    let mut lines = std::io::BufReader::new(stream).lines();
+    let said: Vec<String> = lines.by_ref().map(Result::unwrap).take_while(|line| !line.contains(ready)).collect();
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let peak = status.lines().find_map(|line| line.strip_prefix("VmHWM:")).unwrap_or_else(|| panic!("{said:?}"));
+    peak.trim().trim_end_matches("kB").trim().parse::<u64>().unwrap() * 1024
 }
 
 /// The WebSocket messages [`write_chrome_har`] writes: a Genesys Web Messaging session, half sent, half received.
