@@ -58,15 +58,21 @@ fn closed_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// `frametap replay VERB` of connection 2 of a capture of many connections, in `home`, without capture or UI.
+fn replay_of_many(verb: &str, capture: &std::path::Path, home: &std::path::Path) -> std::process::Command {
+    let mut command = common::binary::frametap_command();
+    command.args(["replay".as_ref(), verb.as_ref(), capture.as_os_str()]).env("FRAMETAP_HOME", home);
+    command.args(["--conn", "2", "--no-capture"]);
+    command
+}
+
 #[test]
 fn replay_send_holds_the_connection_it_plays_not_the_capture() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("many.ftcap");
     let size = write_many_connections_capture(&path);
-    let mut command = common::binary::frametap_command();
-    let upstream = format!("ws://127.0.0.1:{}", closed_port());
-    command.args(["replay".as_ref(), "send".as_ref(), path.as_os_str()]);
-    command.args(["--conn", "2", "--upstream", &upstream, "--no-capture"]).env("FRAMETAP_HOME", dir.path());
+    let mut command = replay_of_many("send", &path, dir.path());
+    command.args(["--upstream", &format!("ws://127.0.0.1:{}", closed_port())]);
     command.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
     // The upstream refuses the connection: the replay has read the capture by then, and says so on failing.
     let (peak, _) = peak_rss_and_status_of(command);
@@ -78,9 +84,8 @@ fn replay_serve_holds_the_connection_it_plays_not_the_capture() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("many.ftcap");
     let size = write_many_connections_capture(&path);
-    let mut command = common::binary::frametap_command();
-    command.args(["replay".as_ref(), "serve".as_ref(), path.as_os_str()]).env("FRAMETAP_HOME", dir.path());
-    command.args(["--conn", "2", "--listen", "127.0.0.1:0", "--no-ui", "--no-capture"]);
+    let mut command = replay_of_many("serve", &path, dir.path());
+    command.args(["--listen", "127.0.0.1:0", "--no-ui"]);
     let peak = peak_rss_once_ready(command, "Ctrl-C stops", true);
     assert!(peak < size / 4, "replay serve peaked at {} MiB for a {} MiB capture", peak >> 20, size >> 20);
 }

@@ -11,33 +11,7 @@ pub const LOAD_FRAMES: u64 = 1536;
 /// Writes a complete compact capture of one connection carrying [`LOAD_FRAMES`] frames of 64 KiB (96 MiB of
 /// payload) to `path`; returns its size in bytes.
 pub fn write_load_capture(path: &Path) -> u64 {
-    let line = |json: &str| -> Record { serde_json::from_str(json).unwrap() };
-    let mut writer = CaptureWriter::create_as(path, CaptureFormat::Compact).unwrap();
-    writer.write(&line(
-        r#"{"kind":"meta","ts":"2026-11-25T10:00:00.000000Z","format":"frametap-capture","version":2,"frametap":"0.1.0","command":["frametap","proxy"],"mode":"proxy","redacted":false}"#,
-    ));
-    writer.write(&line(
-        r#"{"kind":"open","conn":1,"ts":"2026-11-25T10:00:00.000000Z","request":{"method":"GET","path":"/load","headers":[]},"response":{"status":101,"headers":[]}}"#,
-    ));
-    let payload = bytes::Bytes::from(vec![0xA5u8; 64 * 1024]);
-    for seq in 1..=LOAD_FRAMES {
-        let ts = Ts(chrono::DateTime::from_timestamp_micros(1_795_600_800_000_000 + seq as i64).unwrap());
-        let from = if seq % 2 == 1 { Peer::Client } else { Peer::Server };
-        writer.write(&Record::Frame(Frame::whole(1, ts, seq, from, Opcode::Binary, payload.clone())));
-    }
-    writer.write(&line(
-        r#"{"kind":"close","conn":1,"ts":"2026-11-25T10:00:01.000000Z","initiator":"client","clean":true,"duration_ms":1000.0,"code":1000,"reason":""}"#,
-    ));
-    writer.write(&line(&format!(
-        r#"{{"kind":"end","ts":"2026-11-25T10:00:01.000000Z","connections":1,"frames":{LOAD_FRAMES},"records":{},"dropped":0,"complete":true}}"#,
-        LOAD_FRAMES + 3
-    )));
-    writer.flush();
-    assert!(writer.failed().is_none(), "{:?}", writer.failed());
-    drop(writer);
-    let size = std::fs::metadata(path).unwrap().len();
-    assert!(size > LOAD_FRAMES * 64 * 1024, "{size}");
-    size
+    write_connections_capture(path, 1, LOAD_FRAMES)
 }
 
 /// The connections [`write_many_connections_capture`] writes, and the 64 KiB frames each carries.
@@ -47,34 +21,40 @@ pub const FRAMES_PER_CONNECTION: u64 = 32;
 /// Writes a complete compact capture of [`MANY_CONNECTIONS`] connections open at once, their 64 KiB binary frames
 /// interleaved ([`FRAMES_PER_CONNECTION`] each, 96 MiB of payload in all), to `path`; returns its size in bytes.
 pub fn write_many_connections_capture(path: &Path) -> u64 {
+    write_connections_capture(path, MANY_CONNECTIONS, FRAMES_PER_CONNECTION)
+}
+
+/// Writes a complete compact capture of `connections` open at once, each carrying `frames_each` binary frames of
+/// 64 KiB (alternating client and server), interleaved, to `path`; returns its size in bytes.
+fn write_connections_capture(path: &Path, connections: u64, frames_each: u64) -> u64 {
     let line = |json: &str| -> Record { serde_json::from_str(json).unwrap() };
     let mut writer = CaptureWriter::create_as(path, CaptureFormat::Compact).unwrap();
     writer.write(&line(
         r#"{"kind":"meta","ts":"2026-11-25T10:00:00.000000Z","format":"frametap-capture","version":2,"frametap":"0.1.0","command":["frametap","proxy"],"mode":"proxy","redacted":false}"#,
     ));
-    for conn in 1..=MANY_CONNECTIONS {
+    for conn in 1..=connections {
         writer.write(&line(&format!(
             r#"{{"kind":"open","conn":{conn},"ts":"2026-11-25T10:00:00.000000Z","request":{{"method":"GET","path":"/load/{conn}","headers":[]}},"response":{{"status":101,"headers":[]}}}}"#
         )));
     }
     let payload = bytes::Bytes::from(vec![0xA5u8; 64 * 1024]);
-    for seq in 1..=FRAMES_PER_CONNECTION {
+    for seq in 1..=frames_each {
         let from = if seq % 2 == 1 { Peer::Client } else { Peer::Server };
-        for conn in 1..=MANY_CONNECTIONS {
+        for conn in 1..=connections {
             let ts =
                 Ts(chrono::DateTime::from_timestamp_micros(1_795_600_800_000_000 + (seq * 100 + conn) as i64).unwrap());
             writer.write(&Record::Frame(Frame::whole(conn, ts, seq, from, Opcode::Binary, payload.clone())));
         }
     }
-    for conn in 1..=MANY_CONNECTIONS {
+    for conn in 1..=connections {
         writer.write(&line(&format!(
             r#"{{"kind":"close","conn":{conn},"ts":"2026-11-25T10:00:01.000000Z","initiator":"client","clean":true,"duration_ms":1000.0,"code":1000,"reason":""}}"#
         )));
     }
-    let frames = MANY_CONNECTIONS * FRAMES_PER_CONNECTION;
+    let frames = connections * frames_each;
     writer.write(&line(&format!(
-        r#"{{"kind":"end","ts":"2026-11-25T10:00:01.000000Z","connections":{MANY_CONNECTIONS},"frames":{frames},"records":{},"dropped":0,"complete":true}}"#,
-        frames + 2 * MANY_CONNECTIONS + 1
+        r#"{{"kind":"end","ts":"2026-11-25T10:00:01.000000Z","connections":{connections},"frames":{frames},"records":{},"dropped":0,"complete":true}}"#,
+        frames + 2 * connections + 1
     )));
     writer.flush();
     assert!(writer.failed().is_none(), "{:?}", writer.failed());
