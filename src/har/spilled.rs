@@ -1,7 +1,9 @@
 //! A capture's records sorted by connection into a spill (`frametap convert` to a HAR): the records of no connection
 //! are held, each connection's are found where they were put, so the HAR's entries can be written one connection at
-//! a time ([`super::HarDocument::spilled`]) whatever the capture's size.
+//! a time ([`super::HarDocument::spilled`]), its frames' payloads read back one message at a time, whatever the
+//! capture's size.
 
+use super::export::Payloads;
 use crate::capture::{Spill, SpillReader, SpillSpan};
 use crate::event::{ConnId, Record};
 use anyhow::Result;
@@ -25,6 +27,27 @@ pub struct SpilledConnections {
     /// the spill, in file order.
     pub(super) conns: Vec<(ConnId, Vec<(usize, SpillSpan)>)>,
     pub(super) spill: SpillReader,
+}
+
+impl SpilledConnections {
+    /// The records of a connection (`places`: their positions and where they are in the spill), its frames without
+    /// their payloads, which are read back from the spill as each message is written ([`Payloads`]).
+    pub(super) fn read_connection(
+        &self,
+        places: &[(usize, SpillSpan)],
+    ) -> Result<(Vec<(usize, Record)>, Payloads<'_>)> {
+        let mut records = Vec::with_capacity(places.len());
+        let mut frames = HashMap::new();
+        for (at, span) in places {
+            let mut record = self.spill.read(*span)?;
+            if let Record::Frame(frame) = &mut record {
+                frames.insert(*at, (*span, frame.payload.len()));
+                frame.payload = bytes::Bytes::new();
+            }
+            records.push((*at, record));
+        }
+        Ok((records, Payloads::Spilled { spill: &self.spill, frames }))
+    }
 }
 
 impl ByConnection {
