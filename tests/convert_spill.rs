@@ -55,3 +55,15 @@ fn a_convert_that_fails_leaves_neither_har_nor_spill() {
     assert!(said.contains("pass --partial"), "{said}");
     assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0, "nothing left behind");
 }
+
+#[test]
+fn a_har_for_a_missing_folder_is_refused_naming_it() {
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/relayed-session.jsonl");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("missing").join("out.har");
+    let done = convert(&golden, &out);
+    assert!(!done.status.success());
+    let said = String::from_utf8_lossy(&done.stderr);
+    assert!(said.contains(&format!("{}: no temporary file can be made beside it", out.display())), "{said}");
+    assert!(said.contains("does not exist (create it first"), "{said}");
+}

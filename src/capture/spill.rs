@@ -43,7 +43,8 @@ impl Spill {
             SPILLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         ));
         let path = beside.with_file_name(name);
-        let file = crate::paths::create_private_file(&path)?;
+        let file = crate::paths::create_private_file(&path)
+            .with_context(|| format!("{}: no temporary file can be made beside it", beside.display()))?;
         let read = File::open(&path);
         std::fs::remove_file(&path)
             .with_context(|| format!("could not remove the temporary file {}", path.display()))?;
