@@ -2,8 +2,8 @@
 //! other, or (with `--partial`) a cut-off capture repaired into one of its own format, chosen by the files'
 //! extensions; never overwrites OUT.
 
-use crate::capture::{read_capture, CaptureFile, CaptureFormat, CaptureWriter, ProblemKind};
-use crate::event::{End, Note, Record, RecordCounts, Ts};
+use crate::capture::{CaptureFile, CaptureFormat, CaptureWriter, ProblemKind, Spill, SpillSpan};
+use crate::event::{ConnId, End, Note, Record, RecordCounts, Ts};
 use crate::har::{self, HarSource};
 use anyhow::{anyhow, bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -110,25 +110,66 @@ pub fn convert(cmd: &ConvertCommand) -> Result<ConvertReport> {
     }
 }
 
-/// The records of the capture IN; a cut-off or partly corrupt one only with `--partial`, and then with a note
-/// naming what was skipped (also returned as a warning) and a fresh `end` record after it, with true counts,
-/// `complete: false` and the losses in `errors`, so that the output is a complete file that converts again.
-/// Records kept though they contradict the others are warned about; the flag says whether anything was repaired.
-fn read_capture_records(cmd: &ConvertCommand) -> Result<(Vec<Record>, Vec<String>, bool)> {
-    let CaptureFile { mut records, problems, has_end } = read_capture(&cmd.input)?;
-    let mut counts = RecordCounts::default();
-    records.iter().filter(|r| !matches!(r, Record::End(_))).for_each(|r| counts.add(r.kind()));
-    let last_ts = records.iter().rev().find(|r| !matches!(r, Record::End(_))).map(Record::ts);
-    let ends = records.iter().filter(|r| matches!(r, Record::End(_))).cloned().collect();
-    let summary = CaptureFile { records: ends, problems, has_end };
+/// Reads the capture IN into a spill beside OUT as it comes, sorted by connection for its HAR, so that memory does not
+/// grow with the capture; a cut-off or partly corrupt one only with `--partial`, and then with a note naming what was
+/// skipped (also returned as a warning) and a fresh `end` record in place of its own, with true counts, `complete:
+/// false` and the losses in `errors`, so that the output is a complete file that converts again. Records kept though
+/// they contradict the others are warned about. With `--redact`, the records are then read back in file order
+/// through the redaction into a second spill.
+fn spill_capture(cmd: &ConvertCommand) -> Result<(har::SpilledConnections, usize, Vec<String>)> {
+    let unusable = || format!("{} is not a usable frametap capture", cmd.input.display());
+    let mut stream = crate::capture::open_capture(&cmd.input)?;
+    let mut spill = Spill::create_beside(&cmd.output)?;
+    // Where each record was put, its connection, and whether it is a frame or an `end` record, in file order.
+    let mut read: Vec<(SpillSpan, Option<ConnId>, &'static str)> = Vec::new();
+    // Every `end` record of IN (what it says was lost), for the repair.
+    let mut summary = CaptureFile::default();
+    let (mut counts, mut last_ts) = (RecordCounts::default(), None);
+    while let Some(record) = stream.next_record().with_context(unusable)? {
+        if matches!(record, Record::End(_)) {
+            summary.records.push(record.clone());
+        } else {
+            counts.add(record.kind());
+            last_ts = Some(record.ts());
+        }
+        read.push((spill.push(&record)?, record.conn(), record.kind()));
+    }
+    let end = stream.finish().with_context(unusable)?;
+    (summary.problems, summary.has_end) = (end.problems, end.has_end);
     let mut warnings = doubts(cmd, &summary);
-    let Some((note, end, message)) = repair_tail(cmd, &summary, counts, last_ts)? else {
-        return Ok((records, warnings, false));
-    };
-    warnings.push(message);
-    records.retain(|r| !matches!(r, Record::End(_)));
-    records.extend([note, end]);
-    Ok((records, warnings, true))
+    let tail = repair_tail(cmd, &summary, counts, last_ts)?.map(|(note, end, message)| {
+        warnings.push(message);
+        [note, end]
+    });
+    let spill = spill.into_reader()?;
+    // A repaired capture's own `end` records give way to the fresh one.
+    let repaired = tail.is_some();
+    let kept = read.into_iter().filter(|(_, _, kind)| !repaired || *kind != "end");
+    let mut sorted = har::ByConnection::default();
+    if !cmd.redact {
+        for (span, conn, kind) in kept {
+            match conn {
+                Some(conn) => sorted.place(conn, span, kind == "frame"),
+                None => sorted.hold(spill.read(span)?),
+            }
+        }
+        tail.into_iter().flatten().for_each(|record| sorted.hold(record));
+        let frames = sorted.frames();
+        return Ok((sorted.read_from(spill), frames, warnings));
+    }
+    let mut redactor = crate::redact::Redactor::new();
+    let mut redacted = Spill::create_beside(&cmd.output)?;
+    let records = kept.map(|(span, _, _)| spill.read(span)).chain(tail.into_iter().flatten().map(Ok));
+    for record in records {
+        for record in redactor.feed(record?) {
+            sorted.add(record, &mut redacted)?;
+        }
+    }
+    for record in redactor.finish() {
+        sorted.add(record, &mut redacted)?;
+    }
+    let frames = sorted.frames();
+    Ok((sorted.read_from(redacted.into_reader()?), frames, warnings))
 }
 
 /// Warnings about the records of IN kept though they contradict the others: they are copied as they are.
@@ -169,17 +210,10 @@ fn repair_tail(
 }
 
 fn capture_to_har_file(cmd: &ConvertCommand, zlib: bool) -> Result<ConvertReport> {
-    let (records, warnings, _) = read_capture_records(cmd)?;
-    let records = redacted(records, cmd.redact);
-    let document = har::HarDocument::new(&records);
+    let (records, frames, warnings) = spill_capture(cmd)?;
+    let document = har::HarDocument::spilled(&records);
     write_new_file(&cmd.output, |file| har::write_har(&document, file, zlib))?;
-    Ok(ConvertReport {
-        output: cmd.output.clone(),
-        connections: document.entries(),
-        frames: records.iter().filter(|r| matches!(r, Record::Frame(_))).count(),
-        source: None,
-        warnings,
-    })
+    Ok(ConvertReport { output: cmd.output.clone(), connections: document.entries(), frames, source: None, warnings })
 }
 
 fn har_to_capture_file(cmd: &ConvertCommand, format: CaptureFormat) -> Result<ConvertReport> {
@@ -373,14 +407,6 @@ fn write_capture_file(
         source: None,
         warnings: Vec::new(),
     })
-}
-
-/// The records with their secrets replaced by stable placeholders (`--redact`), or as they are.
-fn redacted(records: Vec<Record>, redact: bool) -> Vec<Record> {
-    if !redact {
-        return records;
-    }
-    crate::redact::Redactor::new().redact_all(records)
 }
 
 /// Creates `path` (0600, never overwriting) and fills it; on a write error removes it and says so.

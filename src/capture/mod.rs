@@ -5,12 +5,14 @@
 pub(crate) mod compact;
 mod consistency;
 mod reader;
+mod spill;
 mod stream;
 mod writer;
 
 pub use reader::{
     open_capture, parse_capture, parse_capture_bytes, read_capture, CaptureFile, Place, ProblemKind, ReadProblem,
 };
+pub use spill::{Spill, SpillReader, SpillSpan};
 pub use stream::{CaptureStream, ReadEnd};
 pub use writer::CaptureWriter;
 

@@ -7,9 +7,12 @@
 //! goes whole into the entry's `_frametap.records`; records of no connection (`meta`, `end`) into `log._frametap`.
 
 use super::export_http::{request_json, response_json, RequestJson, ResponseJson};
+use super::spilled::SpilledConnections;
 use super::{HAR_FORMAT_NAME, HAR_FORMAT_VERSION};
+use crate::capture::{SpillReader, SpillSpan};
 use crate::event::{ConnId, Frame, Opcode, Open, Peer, Record, Ts};
 use base64::Engine as _;
+use serde::ser::{Error as _, SerializeSeq as _};
 use serde::{Serialize, Serializer};
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -27,7 +30,13 @@ pub struct HarDocument<'a> {
     /// Records of no connection (`meta`, `end`), with their positions.
     global: Vec<(usize, &'a Record)>,
     /// Each connection's records, in the order connections first appear.
-    conns: Vec<(ConnId, ConnRecords<'a>)>,
+    conns: Connections<'a>,
+}
+
+/// Each connection's records: borrowed from records in memory, or read back from a spill as its entry is written.
+enum Connections<'a> {
+    Held(Vec<(ConnId, ConnRecords<'a>)>),
+    Spilled(&'a SpilledConnections),
 }
 
 impl<'a> HarDocument<'a> {
@@ -40,19 +49,28 @@ impl<'a> HarDocument<'a> {
                 None => global.push((at, record)),
                 Some(id) => {
                     let index = *index_of.entry(id).or_insert_with(|| {
-                        conns.push((id, ConnRecords::default()));
+                        conns.push((id, ConnRecords { records: Vec::new(), payloads: Payloads::InRecords }));
                         conns.len() - 1
                     });
-                    conns[index].1.push(at, record);
+                    conns[index].1.records.push((at, record));
                 }
             }
         }
-        HarDocument { global, conns }
+        HarDocument { global, conns: Connections::Held(conns) }
+    }
+
+    /// The HAR of a capture read into a spill: each connection's records are read back when its entry is written.
+    pub fn spilled(capture: &'a SpilledConnections) -> HarDocument<'a> {
+        let global = capture.global.iter().map(|(at, record)| (*at, record)).collect();
+        HarDocument { global, conns: Connections::Spilled(capture) }
     }
 
     /// How many entries the HAR has: one per connection.
     pub fn entries(&self) -> usize {
-        self.conns.len()
+        match &self.conns {
+            Connections::Held(conns) => conns.len(),
+            Connections::Spilled(spilled) => spilled.conns.len(),
+        }
     }
 }
 
@@ -66,7 +84,7 @@ impl Serialize for HarDocument<'_> {
             frametap: LogExtension {
                 format: HAR_FORMAT_NAME,
                 version: HAR_FORMAT_VERSION,
-                records: Stored(self.global.clone()),
+                records: Stored { records: self.global.clone(), payloads: &Payloads::InRecords },
             },
         };
         DocumentJson { log }.serialize(serializer)
@@ -102,20 +120,45 @@ struct LogExtension<'a> {
 }
 
 /// The connections as entries, each made when it is written.
-struct Entries<'a>(&'a [(ConnId, ConnRecords<'a>)]);
+struct Entries<'a>(&'a Connections<'a>);
 
 impl Serialize for Entries<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.iter().map(|(id, conn)| conn.entry(*id)))
+        let spilled = match self.0 {
+            Connections::Held(conns) => {
+                let mut seq = serializer.serialize_seq(Some(conns.len()))?;
+                for (id, conn) in conns {
+                    seq.serialize_element(&conn.entry(*id).map_err(S::Error::custom)?)?;
+                }
+                return seq.end();
+            }
+            Connections::Spilled(spilled) => spilled,
+        };
+        let mut seq = serializer.serialize_seq(Some(spilled.conns.len()))?;
+        for (id, places) in &spilled.conns {
+            let (records, payloads) = spilled.read_connection(places).map_err(S::Error::custom)?;
+            let conn = ConnRecords { records: records.iter().map(|(at, record)| (*at, record)).collect(), payloads };
+            seq.serialize_element(&conn.entry(*id).map_err(S::Error::custom)?)?;
+        }
+        seq.end()
     }
 }
 
 /// Records kept whole, each with its position in the capture: `{"at": …, "record": …}`.
-struct Stored<'a>(Vec<(usize, &'a Record)>);
+struct Stored<'a> {
+    records: Vec<(usize, &'a Record)>,
+    /// Where the payloads of frames held without them are.
+    payloads: &'a Payloads<'a>,
+}
 
 impl Serialize for Stored<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.iter().map(|(at, record)| StoredJson { at: *at, record }))
+        let mut seq = serializer.serialize_seq(Some(self.records.len()))?;
+        for (at, record) in &self.records {
+            let record = self.payloads.whole(*at, record).map_err(S::Error::custom)?;
+            seq.serialize_element(&StoredJson { at: *at, record: &record })?;
+        }
+        seq.end()
     }
 }
 
@@ -125,10 +168,59 @@ struct StoredJson<'a> {
     record: &'a Record,
 }
 
-#[derive(Default)]
 struct ConnRecords<'a> {
     /// Every record of the connection with its position, in file order.
     records: Vec<(usize, &'a Record)>,
+    /// Where its frames' payloads are.
+    payloads: Payloads<'a>,
+}
+
+/// Where the payloads of a connection's frames are: in their records, or (a spilled connection's, whose frames are
+/// held without them, so that a connection of any size costs little more than one message) in the spill, read back
+/// when a message is written and let go of after it.
+pub(super) enum Payloads<'a> {
+    InRecords,
+    Spilled {
+        spill: &'a SpillReader,
+        /// Each frame held without its payload, by position: where its record is, and how many payload bytes it has.
+        frames: HashMap<usize, (SpillSpan, usize)>,
+    },
+}
+
+impl Payloads<'_> {
+    /// The payload of `frame`, at position `at`.
+    fn of(&self, at: usize, frame: &Frame) -> anyhow::Result<bytes::Bytes> {
+        match self.spilled(at) {
+            Some((spill, span)) => match spill.read(span)? {
+                Record::Frame(whole) => Ok(whole.payload),
+                other => anyhow::bail!("the temporary file does not read back (a {} record for a frame)", other.kind()),
+            },
+            None => Ok(frame.payload.clone()),
+        }
+    }
+
+    /// How many payload bytes `frame`, at position `at`, has.
+    fn kept(&self, at: usize, frame: &Frame) -> usize {
+        match self {
+            Payloads::Spilled { frames, .. } => frames.get(&at).map_or(frame.payload.len(), |(_, kept)| *kept),
+            Payloads::InRecords => frame.payload.len(),
+        }
+    }
+
+    /// `record`, at position `at`, whole: read back when it is a frame held without its payload.
+    fn whole<'r>(&self, at: usize, record: &'r Record) -> anyhow::Result<Cow<'r, Record>> {
+        match self.spilled(at) {
+            Some((spill, span)) => Ok(Cow::Owned(spill.read(span)?)),
+            None => Ok(Cow::Borrowed(record)),
+        }
+    }
+
+    fn spilled(&self, at: usize) -> Option<(&SpillReader, SpillSpan)> {
+        match self {
+            Payloads::Spilled { spill, frames } => frames.get(&at).map(|(span, _)| (*spill, *span)),
+            Payloads::InRecords => None,
+        }
+    }
 }
 
 /// A data message being assembled from its frames.
@@ -177,10 +269,6 @@ struct EntryExtension<'a> {
 }
 
 impl<'a> ConnRecords<'a> {
-    fn push(&mut self, at: usize, record: &'a Record) {
-        self.records.push((at, record));
-    }
-
     fn open(&self) -> Option<&'a Open> {
         self.records.iter().find_map(|(_, r)| match r {
             Record::Open(open) => Some(&**open),
@@ -188,10 +276,14 @@ impl<'a> ConnRecords<'a> {
         })
     }
 
-    fn entry(&'a self, conn: ConnId) -> EntryJson<'a> {
+    fn entry(&'a self, conn: ConnId) -> anyhow::Result<EntryJson<'a>> {
         let messages = self.messages();
-        let in_messages: HashSet<usize> =
-            messages.iter().filter(|m| m.shown()).flat_map(|m| m.frames.iter().map(|(at, _)| *at)).collect();
+        let mut in_messages: HashSet<usize> = HashSet::new();
+        for message in &messages {
+            if message.shown(&self.payloads)? {
+                in_messages.extend(message.frames.iter().map(|(at, _)| *at));
+            }
+        }
         let extras: Vec<(usize, &Record)> =
             self.records.iter().filter(|(at, _)| !in_messages.contains(at)).copied().collect();
         let open = self.open();
@@ -208,7 +300,7 @@ impl<'a> ConnRecords<'a> {
             Record::Close(c) => Some(c),
             _ => None,
         });
-        EntryJson {
+        Ok(EntryJson {
             started: first_ts.unwrap_or_else(Ts::now).to_rfc3339(),
             time,
             request: request_json(open),
@@ -216,7 +308,7 @@ impl<'a> ConnRecords<'a> {
             cache: Empty {},
             timings,
             resource_type: "websocket",
-            messages: Messages(messages),
+            messages: Messages { messages, payloads: &self.payloads },
             close: close.map(|close| {
                 if close.clean || close.code.is_some() {
                     CloseJson::Closed {
@@ -228,8 +320,8 @@ impl<'a> ConnRecords<'a> {
                     CloseJson::Aborted("aborted")
                 }
             }),
-            frametap: EntryExtension { conn, records: Stored(extras) },
-        }
+            frametap: EntryExtension { conn, records: Stored { records: extras, payloads: &self.payloads } },
+        })
     }
 
     /// The connection's data messages, assembled from their frames.
@@ -282,26 +374,42 @@ impl<'a> ConnRecords<'a> {
 
 impl Message<'_> {
     /// The message's payload: its frames' payloads, joined.
-    fn payload(&self) -> Cow<'_, [u8]> {
+    fn payload(&self, payloads: &Payloads) -> anyhow::Result<bytes::Bytes> {
         match self.frames.as_slice() {
-            [(_, one)] => Cow::Borrowed(&one.payload),
-            frames => Cow::Owned(frames.iter().flat_map(|(_, f)| f.payload.iter().copied()).collect()),
+            [(at, one)] => payloads.of(*at, one),
+            frames => {
+                let mut joined = Vec::new();
+                for (at, frame) in frames {
+                    joined.extend_from_slice(&payloads.of(*at, frame)?);
+                }
+                Ok(joined.into())
+            }
         }
     }
 
     /// Whether Chrome can show it: binary, or text that is valid UTF-8 (else its frames are kept whole instead).
-    fn shown(&self) -> bool {
-        self.opcode != Opcode::Text || std::str::from_utf8(&self.payload()).is_ok()
+    fn shown(&self, payloads: &Payloads) -> anyhow::Result<bool> {
+        Ok(self.opcode != Opcode::Text || std::str::from_utf8(&self.payload(payloads)?).is_ok())
     }
 }
 
 /// Chrome-style messages, each made when it is written; those Chrome cannot show are left out (their frames are
 /// among the entry's `_frametap.records`).
-struct Messages<'a>(Vec<Message<'a>>);
+struct Messages<'a> {
+    messages: Vec<Message<'a>>,
+    payloads: &'a Payloads<'a>,
+}
 
 impl Serialize for Messages<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.iter().filter_map(message_json))
+        // As many as there are when there are none (`[]`); otherwise not known until each is made.
+        let mut seq = serializer.serialize_seq(self.messages.is_empty().then_some(0))?;
+        for message in &self.messages {
+            if let Some(json) = message_json(message, self.payloads).map_err(S::Error::custom)? {
+                seq.serialize_element(&json)?;
+            }
+        }
+        seq.end()
     }
 }
 
@@ -341,10 +449,14 @@ struct FrameJson {
 
 /// A message as Chrome writes it, with its frames in `_frametap.frames`; `None` when Chrome cannot show it
 /// (text that is not valid UTF-8), so its frames are kept whole instead.
-fn message_json(message: &Message) -> Option<MessageJson> {
+fn message_json(message: &Message, payloads: &Payloads) -> anyhow::Result<Option<MessageJson>> {
+    let payload = message.payload(payloads)?;
     let data = match message.opcode {
-        Opcode::Text => String::from_utf8(message.payload().into_owned()).ok()?,
-        _ => base64::engine::general_purpose::STANDARD.encode(message.payload()),
+        Opcode::Text => match String::from_utf8(payload.into()) {
+            Ok(text) => text,
+            Err(_) => return Ok(None),
+        },
+        _ => base64::engine::general_purpose::STANDARD.encode(payload),
     };
     let frames: Vec<FrameJson> = (message.frames.iter())
         .map(|(at, frame)| FrameJson {
@@ -353,19 +465,19 @@ fn message_json(message: &Message) -> Option<MessageJson> {
             seq: frame.seq,
             fin: frame.fin,
             len: frame.len,
-            size: (frame.payload.len() as u64 != frame.len).then_some(frame.payload.len()),
+            size: Some(payloads.kept(*at, frame)).filter(|kept| *kept as u64 != frame.len),
             to: (frame.to != frame.from.other()).then_some(frame.to),
             relayed: (!frame.relayed).then_some(false),
         })
         .collect();
-    let last_ts = message.frames.last().map(|(_, f)| f.ts)?;
-    Some(MessageJson {
+    let Some(last_ts) = message.frames.last().map(|(_, f)| f.ts) else { return Ok(None) };
+    Ok(Some(MessageJson {
         kind: if message.from == Peer::Client { "send" } else { "receive" },
         time: epoch_secs(last_ts),
         opcode: message.opcode.as_u8(),
         data,
         frametap: MessageExtension { frames, finished: message.finished },
-    })
+    }))
 }
 
 #[derive(Serialize)]

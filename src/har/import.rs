@@ -8,7 +8,9 @@ use super::imported::ImportedRecords;
 use super::json::Json;
 use super::lossless;
 use super::times::{first_message_time, parse_datetime, wait_ends_before, MessageClock};
-use crate::event::{self, ConnId, Frame, Headers, HttpRequest, HttpResponse, Note, Opcode, Open, Peer, Record, Ts};
+use crate::event::{
+    self, ConnId, Frame, Headers, HttpRequest, HttpResponse, Note, NoteLevel, Opcode, Open, Peer, Record, Ts,
+};
 use anyhow::{anyhow, bail, Context, Result};
 use base64::Engine as _;
 use bytes::Bytes;
@@ -215,13 +217,7 @@ pub(super) fn import_entry(
              WebSocket's response time to each message it sees), so it measures the connection, not the upgrade",
         );
     }
-    records.push(Record::Note(Note {
-        conn: Some(conn),
-        ts: started,
-        level: "warn".into(),
-        code: "har-import-incomplete".into(),
-        message: missing,
-    }));
+    records.push(Record::Note(Note::warn("har-import-incomplete", Some(conn), started, missing)));
     if messages.is_empty() {
         warnings.push(format!("entry {number} ({url}): no WebSocket messages recorded"));
     }
@@ -335,13 +331,14 @@ fn message_record(
         Some("send") => Peer::Client,
         Some("receive") => Peer::Server,
         Some("error") => {
-            return Ok(Some(Record::Note(Note {
-                conn: Some(conn),
+            let reported = format!("the browser reported: {}", message.data.as_str().unwrap_or("(no text)"));
+            return Ok(Some(Record::Note(Note::new(
+                "har-websocket-error",
+                NoteLevel::Error,
+                Some(conn),
                 ts,
-                level: "error".into(),
-                code: "har-websocket-error".into(),
-                message: format!("the browser reported: {}", message.data.as_str().unwrap_or("(no text)")),
-            })))
+                reported,
+            ))));
         }
         _ => return Ok(None),
     };

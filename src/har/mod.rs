@@ -15,12 +15,14 @@ mod import;
 mod imported;
 mod json;
 mod lossless;
+mod spilled;
 mod times;
 
 pub use answers::{AnswerKey, RecordedAnswer, RecordedAnswers};
 pub use export::{capture_to_har, HarDocument};
 pub use import::{har_json_to_records, har_to_records, HarSource};
 pub use imported::ImportedRecords;
+pub use spilled::{ByConnection, SpilledConnections};
 
 use anyhow::{anyhow, Context, Result};
 use serde_json::Value;
@@ -103,31 +105,6 @@ pub fn import_har_file(path: &Path, with_answers: bool) -> Result<ImportedHar> {
     Ok(ImportedHar { records, warnings, source: HarSource::detect(&har), answers })
 }
 
-/// Reads a capture, or a HAR (`.har`, `.zhar`) imported as `frametap convert` would, with the import's warnings:
-/// `inspect`, `ui FILE` and `replay` take either.
-pub fn read_capture_or_har(path: &Path) -> Result<(crate::capture::CaptureFile, Vec<String>)> {
-    read_imported(path, false).map(|(capture, warnings, _)| (capture, warnings))
-}
-
-/// [`read_capture_or_har`], plus a HAR's plain HTTP answers (none for a capture, which records only WebSockets).
-pub fn read_for_replay(path: &Path) -> Result<(crate::capture::CaptureFile, RecordedAnswers)> {
-    read_imported(path, true).map(|(capture, _, answers)| (capture, answers))
-}
-
-fn read_imported(
-    path: &Path,
-    with_answers: bool,
-) -> Result<(crate::capture::CaptureFile, Vec<String>, RecordedAnswers)> {
-    if !is_har_path(path) {
-        return Ok((crate::capture::read_capture(path)?, Vec::new(), RecordedAnswers::default()));
-    }
-    let ImportedHar { records, warnings, answers, .. } = import_har_file(path, with_answers)?;
-    let records: Vec<crate::event::Record> = records.collect();
-    let has_end = matches!(records.last(), Some(crate::event::Record::End(_)));
-    let capture = crate::capture::CaptureFile { records, problems: Vec::new(), has_end };
-    Ok((capture, warnings, answers))
-}
-
 /// The records of a capture, read as they come, or of a HAR, imported as they are read ([`ImportedRecords`]): what
 /// commands that go through a file once (`inspect`, `redact`) read, so that a capture of any size costs them only
 /// what they keep of it.
@@ -136,14 +113,26 @@ pub enum RecordSource {
     Har { records: Box<ImportedRecords>, has_end: bool },
 }
 
-/// Opens a capture, or imports a HAR (`.har`, `.zhar`) as `frametap convert` would, with the import's warnings.
+/// Opens a capture, or imports a HAR (`.har`, `.zhar`) as `frametap convert` would, with the import's warnings:
+/// `inspect`, `redact`, `ui FILE` take either.
 pub fn open_capture_or_har(path: &Path) -> Result<(RecordSource, Vec<String>)> {
+    open_imported(path, false).map(|(source, warnings, _)| (source, warnings))
+}
+
+/// [`open_capture_or_har`] for the replay commands: with a HAR's plain HTTP answers (none for a capture, which records
+/// only WebSockets), without the import's warnings.
+pub fn open_for_replay(path: &Path) -> Result<(RecordSource, RecordedAnswers)> {
+    open_imported(path, true).map(|(source, _, answers)| (source, answers))
+}
+
+fn open_imported(path: &Path, with_answers: bool) -> Result<(RecordSource, Vec<String>, RecordedAnswers)> {
     if !is_har_path(path) {
-        return Ok((RecordSource::Capture(Box::new(crate::capture::open_capture(path)?)), Vec::new()));
+        let stream = Box::new(crate::capture::open_capture(path)?);
+        return Ok((RecordSource::Capture(stream), Vec::new(), RecordedAnswers::default()));
     }
-    let ImportedHar { records, warnings, .. } = import_har_file(path, false)?;
+    let ImportedHar { records, warnings, answers, .. } = import_har_file(path, with_answers)?;
     let has_end = records.has_end();
-    Ok((RecordSource::Har { records: Box::new(records), has_end }, warnings))
+    Ok((RecordSource::Har { records: Box::new(records), has_end }, warnings, answers))
 }
 
 impl RecordSource {

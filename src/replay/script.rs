@@ -1,8 +1,10 @@
 //! A recorded connection as a replay script: its handshake, each end's frames in recorded order, and how it ended.
 
+use crate::capture::CaptureFile;
 use crate::event::{Close, ConnId, Frame, Opcode, Open, Peer, Record};
 use crate::har::RecordedAnswers;
-use anyhow::{bail, Result};
+use anyhow::{bail, Context as _, Result};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -63,9 +65,35 @@ pub enum RecordedEnd {
 
 impl Script {
     /// Reads connection `conn` (default: the first) of a capture (or of a HAR, imported). A cut-off or corrupt
-    /// capture, or one without its `end` record, is refused unless `partial`, as `convert` refuses it.
+    /// capture, or one without its `end` record, is refused unless `partial`, as `convert` refuses it. The file is
+    /// read as it comes, keeping that connection's records only.
     pub fn load(file: &Path, conn: Option<ConnId>, partial: bool) -> Result<Script> {
-        let (capture, answers) = crate::har::read_for_replay(file)?;
+        let (mut source, answers) = crate::har::open_for_replay(file)?;
+        let unusable = || format!("{} is not a usable frametap capture", file.display());
+        // The connections in order of their first record.
+        let (mut ids, mut seen): (Vec<ConnId>, HashSet<ConnId>) = Default::default();
+        let (mut open, mut frames, mut close) = (None, Vec::new(), None);
+        let (mut first, mut redacted) = (true, false);
+        while let Some(record) = source.next_record().with_context(unusable)? {
+            if std::mem::take(&mut first) {
+                redacted = matches!(&record, Record::Meta(meta) if meta.redacted);
+            }
+            let Some(id) = record.conn() else { continue };
+            if seen.insert(id) {
+                ids.push(id);
+            }
+            if conn.unwrap_or(ids[0]) != id {
+                continue;
+            }
+            match record {
+                Record::Open(o) if open.is_none() => open = Some(o),
+                Record::Frame(f) => frames.push(f),
+                Record::Close(c) if close.is_none() => close = Some(c),
+                _ => {}
+            }
+        }
+        let read = source.finish().with_context(unusable)?;
+        let capture = CaptureFile { records: Vec::new(), problems: read.problems, has_end: read.has_end };
         if let Some(what) = capture.incomplete() {
             if !partial {
                 bail!("{}: {what}; pass --partial to replay the records that could be read", file.display());
@@ -73,24 +101,12 @@ impl Script {
         }
         let skipped = capture.skipped();
         let doubts = capture.doubts().map(ToString::to_string).collect();
-        let ids = capture.connections();
         let Some(conn) = conn.or(ids.first().copied()) else {
             bail!("{} holds no connection to replay", file.display());
         };
         if !ids.contains(&conn) {
             let list: Vec<String> = ids.iter().map(u64::to_string).collect();
             bail!("{} has no connection {conn} (it has {}): choose one with --conn", file.display(), list.join(", "));
-        }
-        let mut open = None;
-        let mut frames = Vec::new();
-        let mut close = None;
-        for record in capture.connection(conn) {
-            match record {
-                Record::Open(o) if open.is_none() => open = Some(o.clone()),
-                Record::Frame(f) => frames.push(f.clone()),
-                Record::Close(c) if close.is_none() => close = Some(c.clone()),
-                _ => {}
-            }
         }
         let Some(open) = open else {
             bail!(
@@ -99,7 +115,6 @@ impl Script {
                 file.display()
             );
         };
-        let redacted = capture.meta().is_some_and(|m| m.redacted);
         let answers = Arc::new(answers);
         Ok(Script {
             file: file.to_owned(),

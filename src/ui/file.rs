@@ -5,33 +5,48 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 
-use super::hub::{Hub, HubOptions, DEFAULT_HISTORY_LIMIT};
+use super::hub::{Hub, HubOptions};
+use crate::capture::CaptureFile;
 use crate::event::{Note, Record, Ts};
 
-/// Reads `path` (a capture, or a HAR imported as `convert` does) into a hub large enough to hold all of it;
-/// unreadable lines are reported and skipped.
+/// Reads `path` (a capture, or a HAR imported as `convert` does) into a hub that keeps all of it; unreadable lines
+/// are reported and skipped. The file is read record by record, each published as it is read: the hub's history (each
+/// record's JSON) is what the UI serves, and no other copy of the records is held.
 pub fn load(path: &Path) -> anyhow::Result<Arc<Hub>> {
-    let (capture, har_warnings) = crate::har::read_capture_or_har(path)?;
+    let (mut source, har_warnings) = crate::har::open_capture_or_har(path)?;
+    let unusable = || format!("{} is not a usable frametap capture", path.display());
+    // Made at the first record, whose `meta` says whether the capture was redacted.
+    let mut hub: Option<Arc<Hub>> = None;
+    let mut last_ts = None;
+    while let Some(record) = source.next_record().with_context(unusable)? {
+        let redacted = matches!(&record, Record::Meta(meta) if meta.redacted);
+        let hub = hub.get_or_insert_with(|| file_hub(redacted));
+        publish(hub, &record)?;
+        last_ts = Some(record.ts());
+    }
+    let read = source.finish().with_context(unusable)?;
+    let hub = hub.unwrap_or_else(|| file_hub(false));
+    let capture = CaptureFile { records: Vec::new(), problems: read.problems, has_end: read.has_end };
     // What went wrong reading the file is said on stderr and, as session notes, in the page itself.
     let mut warnings: Vec<(&str, String)> = har_warnings.into_iter().map(|w| ("har-import", w)).collect();
     warnings.extend(capture.read_warnings());
-    let ts = capture.records.last().map_or_else(Ts::now, Record::ts);
-    let notes: Vec<Record> = warnings
-        .into_iter()
-        .map(|(code, message)| {
-            crate::warning!("{}: {message}", path.display());
-            Record::Note(Note::warn(code, None, ts, message))
-        })
-        .collect();
-    let redacted = capture.meta().is_some_and(|m| m.redacted);
-    let history_limit = (capture.records.len() + notes.len()).max(DEFAULT_HISTORY_LIMIT);
-    let hub = Hub::new(HubOptions { history_limit, redacted });
-    for record in capture.records.iter().chain(&notes) {
-        let json =
-            serde_json::to_string(record).with_context(|| format!("re-serialising a {} record", record.kind()))?;
-        hub.publish(record, &json);
+    let ts = last_ts.unwrap_or_else(Ts::now);
+    for (code, message) in warnings {
+        crate::warning!("{}: {message}", path.display());
+        publish(&hub, &Record::Note(Note::warn(code, None, ts, message)))?;
     }
     Ok(hub)
+}
+
+/// A hub for a file: its history is all of it (nothing is forgotten; no record follows).
+fn file_hub(redacted: bool) -> Arc<Hub> {
+    Hub::new(HubOptions { history_limit: usize::MAX, redacted })
+}
+
+fn publish(hub: &Hub, record: &Record) -> anyhow::Result<()> {
+    let json = serde_json::to_string(record).with_context(|| format!("re-serialising a {} record", record.kind()))?;
+    hub.publish(record, &json);
+    Ok(())
 }
 
 #[cfg(test)]

@@ -6,8 +6,8 @@
 //! 2. [`app`] (routes.rs) serves the embedded pages (assets/), the live stream (stream.rs), history and
 //!    per-connection downloads, all behind the Host / Origin / access-token guard (security.rs).
 //! 3. [`bind`] + [`serve`] run it on a listener until a shutdown future resolves; [`run_file`] is
-//!    `frametap ui FILE`, which loads a saved capture (file.rs, via `capture::read_capture`) into a hub
-//!    and serves it.
+//!    `frametap ui FILE`, which reads a saved capture record by record (file.rs) into a hub and serves
+//!    it.
 //!
 //! See docs/ui.md for what each view shows and the security model.
 
