@@ -301,6 +301,37 @@ async fn a_lagging_page_catches_up_from_history_and_says_nothing_is_missing() {
     ui.stop().await.unwrap();
 }
 
+/// A page whose stream drops (its WebSocket closed from outside the page's code, as a network blip would) reconnects
+/// and resumes after the last record it has: it keeps its records, gets those published meanwhile once each, and says
+/// nothing is missing. (It used to start over: forget everything and read the whole history again.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_that_reconnects_resumes_after_its_last_record_and_says_nothing_is_missing() {
+    let browser = browser().await;
+    let ui = start_ui(Hub::new(HubOptions::default()), None).await;
+    publish(&ui.hub, fixtures::open(1, "/v1"));
+    for seq in 1..=100 {
+        publish(&ui.hub, fixtures::text(1, seq, Peer::Server, json!({"n": seq}), 0));
+    }
+    let page = browser.new_page().await.unwrap();
+    page.goto(&ui.url).await.unwrap();
+    page.wait_for("window.frametap.table.length === 100 && window.frametap.state.live", WAIT).await.unwrap();
+    page.eval("window.first = window.frametap.state.conns.get(1).frames[0]").await.unwrap();
+    assert_eq!(page.drop_websockets().await.unwrap(), 1, "the page's live stream");
+    page.wait_for("document.getElementById('status').textContent.startsWith('disconnected')", WAIT).await.unwrap();
+    for seq in 101..=150 {
+        publish(&ui.hub, fixtures::text(1, seq, Peer::Server, json!({"n": seq}), 0));
+    }
+    let resumed = "document.getElementById('banner-text').textContent === \
+                   \"This page lost its connection to frametap, reconnected and caught up from the UI's history: nothing is missing.\"";
+    page.wait_for(resumed, WAIT).await.unwrap();
+    page.wait_for("window.frametap.table.length === 150 && window.frametap.state.live", WAIT).await.unwrap();
+    let seqs = "window.frametap.state.conns.get(1).frames.every((f, i) => f.seq === i + 1)";
+    assert_eq!(page.eval(seqs).await.unwrap(), json!(true), "frames 1 to 150, each once");
+    assert_eq!(page.eval("window.frametap.state.conns.get(1).frames[0] === window.first").await.unwrap(), json!(true));
+    assert_eq!(browser.page_errors(), Vec::<String>::new());
+    ui.stop().await.unwrap();
+}
+
 /// A burst of 25,000 frames while the page holds 5,000: the page falls behind, and the UI's history (the last 20,000
 /// frames) no longer holds frames #5001–#10000. The page keeps the 5,000 it had and the 20,000 the history holds, and
 /// the banner says exactly which frames are missing and which capture file has them. (A resync used to throw away

@@ -82,9 +82,12 @@ function fromCapture() {
   return path ? ` The capture file has every record: open it with \`frametap ui ${path}\`.` : '';
 }
 
-/** What the banner says once a page that fell behind has caught up: nothing missing, or which frames are. */
+/** What the banner says once a page that fell behind, or reconnected, has caught up: nothing missing, or which
+ * frames are. */
 function lagText(lag) {
-  const behind = `This page fell behind the live stream by ${lag.missed} records and caught up from the UI's history`;
+  const behind = lag.reason === 'resume'
+    ? "This page lost its connection to frametap, reconnected and caught up from the UI's history"
+    : `This page fell behind the live stream by ${lag.missed} records and caught up from the UI's history`;
   if (!lag.lost) return `${behind}: nothing is missing.`;
   const gaps = lag.gaps.slice(0, 3).map(([id, from, to]) => from === to ? `#${from} of connection #${id}` : `#${from}–#${to} of connection #${id}`);
   const which = gaps.length ? ` (frames ${gaps.join(', ')}${lag.gaps.length > 3 ? ', …' : ''})` : '';
@@ -162,22 +165,27 @@ function setStatus(text, cls) { const s = $('status'); s.textContent = text; s.c
 function banner(text) { $('banner-text').textContent = text; $('banner').hidden = !text; }
 
 function connect() {
-  const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/stream`);
+  // Reconnecting, the page resumes after the last record it has, if the server is still the same run (else it starts over).
+  const resume = state.run && state.lastIndex ? `?run=${state.run}&after=${state.lastIndex}` : '';
+  const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/stream${resume}`);
   ws.onopen = () => { retryDelay = 500; state.connected = true; setStatus('syncing…', 'connecting'); };
   ws.onmessage = (ev) => {
     const msg = MAYBE_INEXACT.test(ev.data) ? parseExact(ev.data) : JSON.parse(ev.data);
     if (msg.t === 'hello') {
-      // Fallen behind: the page keeps what it has, and the history after the last record it got follows.
-      const caughtUp = msg.reason === 'lag';
+      // Fallen behind, or reconnected: the page keeps what it has, and the history after the last record it got follows.
+      const caughtUp = msg.reason === 'lag' || msg.reason === 'resume';
       if (!caughtUp) {
         const keepSelection = state.selected;
         reset();
         state.selected = keepSelection;
+        if (msg.run !== state.run) state.clearedThrough = 0; // another run's indices mean nothing in this one
+        state.lastIndex = state.clearedThrough;
       }
+      state.run = msg.run;
       state.live = false;
       state.loaded = false;
       state.source = msg.source === 'file' ? 'file' : 'live';
-      state.lag = caughtUp ? { missed: msg.missed, lost: msg.lost, kept: msg.history_frames, lastSeq: lastSeqs(), gaps: [] } : null;
+      state.lag = caughtUp ? { reason: msg.reason, missed: msg.missed, lost: msg.lost, kept: msg.history_frames, lastSeq: lastSeqs(), gaps: [] } : null;
       $('redacted-badge').hidden = !msg.redacted;
       if (!caughtUp && msg.forgotten > 0) banner(`${msg.forgotten} older records were trimmed from the UI's history and are not shown.${fromCapture()}`);
     } else if (msg.t === 'batch') {
