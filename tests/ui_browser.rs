@@ -332,10 +332,12 @@ async fn a_page_that_reconnects_resumes_after_its_last_record_and_says_nothing_i
     ui.stop().await.unwrap();
 }
 
-/// A burst of 25,000 frames while the page holds 5,000: the page falls behind, and the UI's history (the last 20,000
-/// frames) no longer holds frames #5001–#10000. The page keeps the 5,000 it had and the 20,000 the history holds, and
-/// the banner says exactly which frames are missing and which capture file has them. (A resync used to throw away
-/// what the page had, and show 20,000 frames from #10001 on without a word about the rest.) One thread, as above.
+/// A burst of 28,000 frames while the page holds 5,000 of connection #1: the page falls behind, and the UI's history
+/// (the last 20,000 frames) no longer holds frames #5001–#10000 of connection #1, nor #1–#3000 of connection #2, which
+/// opened during the burst. The page keeps the 5,000 it had and the 20,000 the history holds, and the banner says
+/// exactly which frames are missing (of both connections) and which capture file has them. (A resync used to throw
+/// away what the page had, and show what the history held without a word about the rest; then the banner named only
+/// the gaps of connections the page had frames of.) One thread, as above.
 #[tokio::test]
 async fn a_page_that_falls_behind_past_the_history_says_which_frames_are_missing_and_where_they_are() {
     let browser = browser().await;
@@ -350,22 +352,33 @@ async fn a_page_that_falls_behind_past_the_history_says_which_frames_are_missing
     let page = browser.new_page().await.unwrap();
     page.goto(&ui.url).await.unwrap();
     page.wait_for("window.frametap.table.length === 5000 && window.frametapInfo", WAIT).await.unwrap();
-    for seq in 5_001..=30_000 {
-        publish(&ui.hub, fixtures::text(1, seq, Peer::Client, json!({"n": seq}), 0));
-    }
-    page.wait_for("window.frametap.table.length === 25000 && window.frametap.state.live", Duration::from_secs(30))
+    let frames = |conn, seqs: std::ops::RangeInclusive<u64>| {
+        for seq in seqs {
+            publish(&ui.hub, fixtures::text(conn, seq, Peer::Client, json!({"n": seq}), 0));
+        }
+    };
+    frames(1, 5_001..=10_000);
+    publish(&ui.hub, fixtures::open(2, "/v2"));
+    frames(2, 1..=3_000);
+    frames(1, 10_001..=27_000);
+    frames(2, 3_001..=6_000);
+    page.wait_for("window.frametap.table.length === 22000 && window.frametap.state.live", Duration::from_secs(30))
         .await
         .unwrap();
     let banner = text(&page, "#banner-text").await;
     assert!(
-        banner.contains("5000 of the records it missed (frames #5001–#10000 of connection #1)")
-            && banner.contains("keeps the last 20,000 frames and annotations")
+        banner.contains(
+            "8000 of the records it missed (frames #5001–#10000 of connection #1, #1–#3000 of connection #2)"
+        ) && banner.contains("keeps the last 20,000 frames and annotations")
             && banner.contains("open it with `frametap ui /tmp/frametap-test/capture-1.jsonl`"),
         "{banner}"
     );
     let seqs = "(f => f.slice(0, 5000).every((f, i) => f.seq === i + 1) && f.slice(5000).every((f, i) => f.seq === i + 10001))\
                 (window.frametap.state.conns.get(1).frames)";
-    assert_eq!(page.eval(seqs).await.unwrap(), json!(true), "frames 1 to 5000, then 10001 to 30000, each once");
+    assert_eq!(page.eval(seqs).await.unwrap(), json!(true), "frames 1 to 5000, then 10001 to 27000, each once");
+    let seqs =
+        "(f => f.length === 3000 && f.every((f, i) => f.seq === i + 3001))(window.frametap.state.conns.get(2).frames)";
+    assert_eq!(page.eval(seqs).await.unwrap(), json!(true), "frames 3001 to 6000 of connection #2, each once");
     assert_eq!(browser.page_errors(), Vec::<String>::new());
     ui.stop().await.unwrap();
 }

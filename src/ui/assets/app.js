@@ -117,11 +117,12 @@ function apply(index, kind, r) {
   switch (kind) {
     case 'open': c.open = r; break;
     case 'frame':
-      // Caught up after falling behind: a frame that does not follow the connection's last one says some are missing.
-      if (state.lag?.lastSeq.has(id)) {
-        const last = state.lag.lastSeq.get(id);
+      // Caught up: a connection's first frame since, when it does not follow the last one the page has (or, for a
+      // connection the page has no frame of, is not its first), says some are missing.
+      if (state.lag && !state.lag.seen.has(id)) {
+        const last = state.lag.lastSeq.get(id) ?? 0;
         if (r.seq > last + 1) state.lag.gaps.push([id, last + 1, r.seq - 1]);
-        state.lag.lastSeq.delete(id);
+        state.lag.seen.add(id);
       }
       c.frames.push(r); c.bySeq.set(r.seq, r);
       if (mine) changed.push('rows');
@@ -185,7 +186,7 @@ function connect() {
       state.live = false;
       state.loaded = false;
       state.source = msg.source === 'file' ? 'file' : 'live';
-      state.lag = caughtUp ? { reason: msg.reason, missed: msg.missed, lost: msg.lost, kept: msg.history_frames, lastSeq: lastSeqs(), gaps: [] } : null;
+      state.lag = caughtUp ? { reason: msg.reason, missed: msg.missed, lost: msg.lost, kept: msg.history_frames, lastSeq: lastSeqs(), seen: new Set(), gaps: [] } : null;
       $('redacted-badge').hidden = !msg.redacted;
       if (!caughtUp && msg.forgotten > 0) banner(`${msg.forgotten} older records were trimmed from the UI's history and are not shown.${fromCapture()}`);
     } else if (msg.t === 'batch') {
