@@ -341,7 +341,8 @@ async fn a_page_that_reconnects_resumes_after_its_last_record_and_says_nothing_i
 #[tokio::test]
 async fn a_page_that_falls_behind_past_the_history_says_which_frames_are_missing_and_where_they_are() {
     let browser = browser().await;
-    let capture = std::path::PathBuf::from("/tmp/frametap-test/capture-1.jsonl");
+    // A path a shell would split and unquote: the banner gives it as one shell word.
+    let capture = std::path::PathBuf::from("/tmp/frametap test/Sam's capture-1.jsonl");
     let ui =
         fixtures::start_ui_with(Hub::new(HubOptions::default()), |options| options.capture = Some(capture.clone()))
             .await;
@@ -370,7 +371,7 @@ async fn a_page_that_falls_behind_past_the_history_says_which_frames_are_missing
         banner.contains(
             "8000 of the records it missed (frames #5001–#10000 of connection #1, #1–#3000 of connection #2)"
         ) && banner.contains("keeps the last 20,000 frames and annotations")
-            && banner.contains("open it with `frametap ui /tmp/frametap-test/capture-1.jsonl`"),
+            && banner.contains(r"open it with `frametap ui '/tmp/frametap test/Sam'\''s capture-1.jsonl'`."),
         "{banner}"
     );
     let seqs = "(f => f.slice(0, 5000).every((f, i) => f.seq === i + 1) && f.slice(5000).every((f, i) => f.seq === i + 10001))\
@@ -379,6 +380,10 @@ async fn a_page_that_falls_behind_past_the_history_says_which_frames_are_missing
     let seqs =
         "(f => f.length === 3000 && f.every((f, i) => f.seq === i + 3001))(window.frametap.state.conns.get(2).frames)";
     assert_eq!(page.eval(seqs).await.unwrap(), json!(true), "frames 3001 to 6000 of connection #2, each once");
+    // A path is quoted only when a shell would change it.
+    let words = "import('/assets/views.js').then(v => ['/tmp/a-b_c.1.jsonl', 'a b', '$HOME/x', '*.jsonl', 'x;y', ''].map(v.shellWord))";
+    let quoted = json!(["/tmp/a-b_c.1.jsonl", "'a b'", "'$HOME/x'", "'*.jsonl'", "'x;y'", "''"]);
+    assert_eq!(page.eval(words).await.unwrap(), quoted);
     assert_eq!(browser.page_errors(), Vec::<String>::new());
     ui.stop().await.unwrap();
 }

@@ -1,7 +1,7 @@
 // frametap UI: live state from /api/stream, the connection list, the frame table, filters and tabs.
 import {
   el, duration, isTyping, frameText, frameDetail, closeCard, tokensPanel, connectionPanel, countdownText, neverOpened,
-  unclosed,
+  unclosed, shellWord,
 } from './views.js';
 import { parseExact } from './json.js';
 import { renderList } from './connlist.js';
@@ -79,7 +79,7 @@ function lastSeqs() {
 /** Where every record is: the capture file, when the session writes one (`/api/info`). */
 function fromCapture() {
   const path = window.frametapInfo?.capture;
-  return path ? ` The capture file has every record: open it with \`frametap ui ${path}\`.` : '';
+  return path ? ` The capture file has every record: open it with \`frametap ui ${shellWord(path)}\`.` : '';
 }
 
 /** What the banner says once a page that fell behind, or reconnected, has caught up: nothing missing, or which
