@@ -301,6 +301,13 @@ async fn a_lagging_page_catches_up_from_history_and_says_nothing_is_missing() {
     ui.stop().await.unwrap();
 }
 
+/// Publishes text frames `{"n": seq}` of a connection, from the server.
+fn publish_texts(hub: &Hub, conn: u64, seqs: std::ops::RangeInclusive<u64>) {
+    for seq in seqs {
+        publish(hub, fixtures::text(conn, seq, Peer::Server, json!({"n": seq}), 0));
+    }
+}
+
 /// A page whose stream drops (its WebSocket closed from outside the page's code, as a network blip would) reconnects
 /// and resumes after the last record it has: it keeps its records, gets those published meanwhile once each, and says
 /// nothing is missing. (It used to start over: forget everything and read the whole history again.)
@@ -309,18 +316,14 @@ async fn a_page_that_reconnects_resumes_after_its_last_record_and_says_nothing_i
     let browser = browser().await;
     let ui = start_ui(Hub::new(HubOptions::default()), None).await;
     publish(&ui.hub, fixtures::open(1, "/v1"));
-    for seq in 1..=100 {
-        publish(&ui.hub, fixtures::text(1, seq, Peer::Server, json!({"n": seq}), 0));
-    }
+    publish_texts(&ui.hub, 1, 1..=100);
     let page = browser.new_page().await.unwrap();
     page.goto(&ui.url).await.unwrap();
     page.wait_for("window.frametap.table.length === 100 && window.frametap.state.live", WAIT).await.unwrap();
     page.eval("window.first = window.frametap.state.conns.get(1).frames[0]").await.unwrap();
     assert_eq!(page.drop_websockets().await.unwrap(), 1, "the page's live stream");
     page.wait_for("document.getElementById('status').textContent.startsWith('disconnected')", WAIT).await.unwrap();
-    for seq in 101..=150 {
-        publish(&ui.hub, fixtures::text(1, seq, Peer::Server, json!({"n": seq}), 0));
-    }
+    publish_texts(&ui.hub, 1, 101..=150);
     let resumed = "document.getElementById('banner-text').textContent === \
                    \"This page lost its connection to frametap, reconnected and caught up from the UI's history: nothing is missing.\"";
     page.wait_for(resumed, WAIT).await.unwrap();
@@ -347,22 +350,15 @@ async fn a_page_that_falls_behind_past_the_history_says_which_frames_are_missing
         fixtures::start_ui_with(Hub::new(HubOptions::default()), |options| options.capture = Some(capture.clone()))
             .await;
     publish(&ui.hub, fixtures::open(1, "/v1"));
-    for seq in 1..=5_000 {
-        publish(&ui.hub, fixtures::text(1, seq, Peer::Server, json!({"n": seq}), 0));
-    }
+    publish_texts(&ui.hub, 1, 1..=5_000);
     let page = browser.new_page().await.unwrap();
     page.goto(&ui.url).await.unwrap();
     page.wait_for("window.frametap.table.length === 5000 && window.frametapInfo", WAIT).await.unwrap();
-    let frames = |conn, seqs: std::ops::RangeInclusive<u64>| {
-        for seq in seqs {
-            publish(&ui.hub, fixtures::text(conn, seq, Peer::Client, json!({"n": seq}), 0));
-        }
-    };
-    frames(1, 5_001..=10_000);
+    publish_texts(&ui.hub, 1, 5_001..=10_000);
     publish(&ui.hub, fixtures::open(2, "/v2"));
-    frames(2, 1..=3_000);
-    frames(1, 10_001..=27_000);
-    frames(2, 3_001..=6_000);
+    publish_texts(&ui.hub, 2, 1..=3_000);
+    publish_texts(&ui.hub, 1, 10_001..=27_000);
+    publish_texts(&ui.hub, 2, 3_001..=6_000);
     page.wait_for("window.frametap.table.length === 22000 && window.frametap.state.live", Duration::from_secs(30))
         .await
         .unwrap();
