@@ -301,40 +301,85 @@ async fn a_lagging_page_catches_up_from_history_and_says_nothing_is_missing() {
     ui.stop().await.unwrap();
 }
 
-/// A burst of 25,000 frames while the page holds 5,000: the page falls behind, and the UI's history (the last 20,000
-/// frames) no longer holds frames #5001–#10000. The page keeps the 5,000 it had and the 20,000 the history holds, and
-/// the banner says exactly which frames are missing and which capture file has them. (A resync used to throw away
-/// what the page had, and show 20,000 frames from #10001 on without a word about the rest.) One thread, as above.
+/// Publishes text frames `{"n": seq}` of a connection, from the server.
+fn publish_texts(hub: &Hub, conn: u64, seqs: std::ops::RangeInclusive<u64>) {
+    for seq in seqs {
+        publish(hub, fixtures::text(conn, seq, Peer::Server, json!({"n": seq}), 0));
+    }
+}
+
+/// A page whose stream drops (its WebSocket closed from outside the page's code, as a network blip would) reconnects
+/// and resumes after the last record it has: it keeps its records, gets those published meanwhile once each, and says
+/// nothing is missing. (It used to start over: forget everything and read the whole history again.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_that_reconnects_resumes_after_its_last_record_and_says_nothing_is_missing() {
+    let browser = browser().await;
+    let ui = start_ui(Hub::new(HubOptions::default()), None).await;
+    publish(&ui.hub, fixtures::open(1, "/v1"));
+    publish_texts(&ui.hub, 1, 1..=100);
+    let page = browser.new_page().await.unwrap();
+    page.goto(&ui.url).await.unwrap();
+    page.wait_for("window.frametap.table.length === 100 && window.frametap.state.live", WAIT).await.unwrap();
+    page.eval("window.first = window.frametap.state.conns.get(1).frames[0]").await.unwrap();
+    assert_eq!(page.drop_websockets().await.unwrap(), 1, "the page's live stream");
+    page.wait_for("document.getElementById('status').textContent.startsWith('disconnected')", WAIT).await.unwrap();
+    publish_texts(&ui.hub, 1, 101..=150);
+    let resumed = "document.getElementById('banner-text').textContent === \
+                   \"This page lost its connection to frametap, reconnected and caught up from the UI's history: nothing is missing.\"";
+    page.wait_for(resumed, WAIT).await.unwrap();
+    page.wait_for("window.frametap.table.length === 150 && window.frametap.state.live", WAIT).await.unwrap();
+    let seqs = "window.frametap.state.conns.get(1).frames.every((f, i) => f.seq === i + 1)";
+    assert_eq!(page.eval(seqs).await.unwrap(), json!(true), "frames 1 to 150, each once");
+    assert_eq!(page.eval("window.frametap.state.conns.get(1).frames[0] === window.first").await.unwrap(), json!(true));
+    assert_eq!(browser.page_errors(), Vec::<String>::new());
+    ui.stop().await.unwrap();
+}
+
+/// A burst of 28,000 frames while the page holds 5,000 of connection #1: the page falls behind, and the UI's history
+/// (the last 20,000 frames) no longer holds frames #5001–#10000 of connection #1, nor #1–#3000 of connection #2, which
+/// opened during the burst. The page keeps the 5,000 it had and the 20,000 the history holds, and the banner says
+/// exactly which frames are missing (of both connections) and which capture file has them. (A resync used to throw
+/// away what the page had, and show what the history held without a word about the rest; then the banner named only
+/// the gaps of connections the page had frames of.) One thread, as above.
 #[tokio::test]
 async fn a_page_that_falls_behind_past_the_history_says_which_frames_are_missing_and_where_they_are() {
     let browser = browser().await;
-    let capture = std::path::PathBuf::from("/tmp/frametap-test/capture-1.jsonl");
+    // A path a shell would split and unquote: the banner gives it as one shell word.
+    let capture = std::path::PathBuf::from("/tmp/frametap test/Sam's capture-1.jsonl");
     let ui =
         fixtures::start_ui_with(Hub::new(HubOptions::default()), |options| options.capture = Some(capture.clone()))
             .await;
     publish(&ui.hub, fixtures::open(1, "/v1"));
-    for seq in 1..=5_000 {
-        publish(&ui.hub, fixtures::text(1, seq, Peer::Server, json!({"n": seq}), 0));
-    }
+    publish_texts(&ui.hub, 1, 1..=5_000);
     let page = browser.new_page().await.unwrap();
     page.goto(&ui.url).await.unwrap();
     page.wait_for("window.frametap.table.length === 5000 && window.frametapInfo", WAIT).await.unwrap();
-    for seq in 5_001..=30_000 {
-        publish(&ui.hub, fixtures::text(1, seq, Peer::Client, json!({"n": seq}), 0));
-    }
-    page.wait_for("window.frametap.table.length === 25000 && window.frametap.state.live", Duration::from_secs(30))
+    publish_texts(&ui.hub, 1, 5_001..=10_000);
+    publish(&ui.hub, fixtures::open(2, "/v2"));
+    publish_texts(&ui.hub, 2, 1..=3_000);
+    publish_texts(&ui.hub, 1, 10_001..=27_000);
+    publish_texts(&ui.hub, 2, 3_001..=6_000);
+    page.wait_for("window.frametap.table.length === 22000 && window.frametap.state.live", Duration::from_secs(30))
         .await
         .unwrap();
     let banner = text(&page, "#banner-text").await;
     assert!(
-        banner.contains("5000 of the records it missed (frames #5001–#10000 of connection #1)")
-            && banner.contains("keeps the last 20,000 frames and annotations")
-            && banner.contains("open it with `frametap ui /tmp/frametap-test/capture-1.jsonl`"),
+        banner.contains(
+            "8000 of the records it missed (frames #5001–#10000 of connection #1, #1–#3000 of connection #2)"
+        ) && banner.contains("keeps the last 20,000 frames and annotations")
+            && banner.contains(r"open it with `frametap ui '/tmp/frametap test/Sam'\''s capture-1.jsonl'`."),
         "{banner}"
     );
     let seqs = "(f => f.slice(0, 5000).every((f, i) => f.seq === i + 1) && f.slice(5000).every((f, i) => f.seq === i + 10001))\
                 (window.frametap.state.conns.get(1).frames)";
-    assert_eq!(page.eval(seqs).await.unwrap(), json!(true), "frames 1 to 5000, then 10001 to 30000, each once");
+    assert_eq!(page.eval(seqs).await.unwrap(), json!(true), "frames 1 to 5000, then 10001 to 27000, each once");
+    let seqs =
+        "(f => f.length === 3000 && f.every((f, i) => f.seq === i + 3001))(window.frametap.state.conns.get(2).frames)";
+    assert_eq!(page.eval(seqs).await.unwrap(), json!(true), "frames 3001 to 6000 of connection #2, each once");
+    // A path is quoted only when a shell would change it.
+    let words = "import('/assets/views.js').then(v => ['/tmp/a-b_c.1.jsonl', 'a b', '$HOME/x', '*.jsonl', 'x;y', ''].map(v.shellWord))";
+    let quoted = json!(["/tmp/a-b_c.1.jsonl", "'a b'", "'$HOME/x'", "'*.jsonl'", "'x;y'", "''"]);
+    assert_eq!(page.eval(words).await.unwrap(), quoted);
     assert_eq!(browser.page_errors(), Vec::<String>::new());
     ui.stop().await.unwrap();
 }

@@ -46,7 +46,16 @@ fn cookie(ui: &UiServer) -> String {
 type Ws = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
 
 async fn open_stream(addr: SocketAddr, headers: &[(&'static str, String)]) -> Result<Ws, tungstenite::Error> {
-    let mut request = format!("ws://{addr}/api/stream").into_client_request().unwrap();
+    open_stream_at(addr, "", headers).await
+}
+
+/// Opens `/api/stream` with a query (`?run=…&after=…`).
+async fn open_stream_at(
+    addr: SocketAddr,
+    query: &str,
+    headers: &[(&'static str, String)],
+) -> Result<Ws, tungstenite::Error> {
+    let mut request = format!("ws://{addr}/api/stream{query}").into_client_request().unwrap();
     for (name, value) in headers {
         request.headers_mut().insert(*name, value.parse().unwrap());
     }
@@ -227,6 +236,39 @@ async fn a_lagging_subscriber_is_caught_up_from_history_after_what_it_was_sent()
     assert_eq!(records.len(), 51, "before the lag and after it, every record once");
     let seqs: Vec<_> = records[1..].iter().map(|(_, r)| r["seq"].as_u64().unwrap()).collect();
     assert_eq!(seqs, (1..=50).collect::<Vec<_>>());
+    ui.stop().await.unwrap();
+}
+
+/// A page that reconnects to the same run resumes after the last record it has; one of another run (or naming a
+/// record this run never published) starts over with the whole history.
+#[tokio::test]
+async fn a_reconnecting_subscriber_resumes_after_its_last_record_if_the_run_is_the_same() {
+    let ui = start_ui(Hub::new(HubOptions::default()), None).await;
+    publish(&ui.hub, fixtures::open(1, "/v1"));
+    publish(&ui.hub, fixtures::text(1, 1, Peer::Server, json!({"n": 1}), 0));
+    let mut ws = open_stream(ui.addr, &[("cookie", cookie(&ui))]).await.unwrap();
+    let (hello, records) = read_sync(&mut ws).await;
+    assert_eq!(records.len(), 2);
+    let run = hello["run"].as_str().expect("the hello names the run").to_string();
+    drop(ws);
+    publish(&ui.hub, fixtures::text(1, 2, Peer::Server, json!({"n": 2}), 0));
+    publish(&ui.hub, fixtures::text(1, 3, Peer::Server, json!({"n": 3}), 0));
+
+    let mut ws = open_stream_at(ui.addr, &format!("?run={run}&after=2"), &[("cookie", cookie(&ui))]).await.unwrap();
+    let (hello, records) = read_sync(&mut ws).await;
+    assert_eq!(
+        (hello["reason"].as_str(), hello["after"].as_u64(), hello["lost"].as_u64()),
+        (Some("resume"), Some(2), Some(0))
+    );
+    let seqs: Vec<_> = records.iter().map(|(_, r)| r["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, [2, 3], "only what was published after record 2");
+
+    for query in ["?run=another&after=2".to_string(), format!("?run={run}&after=99")] {
+        let mut ws = open_stream_at(ui.addr, &query, &[("cookie", cookie(&ui))]).await.unwrap();
+        let (hello, records) = read_sync(&mut ws).await;
+        assert_eq!(hello["reason"], "start", "{query}: {hello}");
+        assert_eq!(records.len(), 4, "{query}: the whole history");
+    }
     ui.stop().await.unwrap();
 }
 

@@ -70,6 +70,8 @@ struct History {
 /// Live state shared by the pipeline and the UI server: bounded history + broadcast of serialised records.
 pub struct Hub {
     options: HubOptions,
+    /// A random id of this hub's run: publication indices mean something only within it.
+    run: String,
     history: Mutex<History>,
     live: broadcast::Sender<Entry>,
 }
@@ -95,11 +97,17 @@ impl Hub {
     /// Like [`Hub::new`] with a chosen live buffer (records a subscriber may fall behind).
     pub fn with_live_buffer(options: HubOptions, live_buffer: usize) -> Arc<Hub> {
         let (live, _) = broadcast::channel(live_buffer.max(1));
-        Arc::new(Hub { options, history: Mutex::new(History::default()), live })
+        let run = uuid::Uuid::new_v4().simple().to_string();
+        Arc::new(Hub { options, run, history: Mutex::new(History::default()), live })
     }
 
     pub fn options(&self) -> &HubOptions {
         &self.options
+    }
+
+    /// This hub's run id: a page that reconnects names it to resume after the last record it has (`stream.rs`).
+    pub fn run(&self) -> &str {
+        &self.run
     }
 
     /// Called by the pipeline for every record, in order, with its JSON serialisation (one line, no

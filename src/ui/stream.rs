@@ -1,13 +1,15 @@
 //! The live stream to the browser: history first, then every new record, over a WebSocket.
 //!
 //! Messages (JSON text):
-//! - `{"t":"hello","reason":"start","missed":0,"forgotten":N,"redacted":bool,"source":"live"|"file"}`
+//! - `{"t":"hello","reason":"start","run":R,"missed":0,"forgotten":N,"redacted":bool,"source":"live"|"file"}`
 //!   starts a sync: the page forgets what it had, and the history follows. `forgotten` records were trimmed
-//!   from history before it. `source: "file"` means the history is a saved file (`frametap ui FILE`): nothing
-//!   live follows it.
-//! - `{"t":"hello","reason":"lag","missed":N,"after":I,"lost":L,…}`: the browser fell more than the live buffer
-//!   behind (`missed` records dropped from its live feed), and is caught up from history: the page keeps what it
-//!   has (every record up to index `after`, the last one sent to it), and what follows is the history after `after`.
+//!   from history before it. `run` names this run of the hub (record indices count within it). `source: "file"`
+//!   means the history is a saved file (`frametap ui FILE`): nothing live follows it.
+//! - `{"t":"hello","reason":"lag"|"resume","missed":N,"after":I,"lost":L,"history_frames":H,…}`: the page is caught
+//!   up from history: it keeps what it has (every record up to index `after`), and what follows is the history after
+//!   `after`. `lag`: the browser fell more than the live buffer behind (`missed` records dropped from its live feed),
+//!   `after` is the last record sent to it. `resume`: the page reconnected with `/api/stream?run=R&after=I` (the last
+//!   record it has); a page of another run (or with an index this run never published) gets a `start` instead.
 //!   `lost` of the records after `after` had already been trimmed from history (0: nothing is missing), which keeps
 //!   `history_frames` frame records.
 //! - `{"t":"batch","recs":[{"i":index,"k":kind,"r":record}, …]}` carries records in publication
@@ -16,13 +18,14 @@
 //! - `{"t":"live"}` follows the history: from here on, batches are live.
 //!
 //! A slow browser never slows the pipeline: the hub's broadcast drops what this subscriber missed,
-//! and this task answers with a resync.
+//! and this task catches it up from history.
 
 use std::sync::Arc;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::response::Response;
+use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::hub::{Entry, Hub};
@@ -32,12 +35,29 @@ use super::UiOptions;
 /// A batch grows up to about this many bytes of records before it is sent.
 const BATCH_BYTES: usize = 256 * 1024;
 
-pub async fn upgrade(State(state): State<Arc<AppState>>, ws: WebSocketUpgrade) -> Response {
+/// `?run=R&after=I`: a page that reconnects resumes after the last record it has, if it is of this run.
+#[derive(Deserialize)]
+pub struct Resume {
+    run: Option<String>,
+    after: Option<u64>,
+}
+
+pub async fn upgrade(
+    State(state): State<Arc<AppState>>,
+    Query(resume): Query<Resume>,
+    ws: WebSocketUpgrade,
+) -> Response {
     let hub = state.hub.clone();
     let shutdown = state.shutdown.subscribe();
     let source = source(&state.options);
+    let catch_up = match resume {
+        Resume { run: Some(run), after: Some(after) } if run == hub.run() && after > 0 => {
+            Some(CatchUp { reason: "resume", missed: 0, after })
+        }
+        _ => None,
+    };
     ws.on_upgrade(move |socket| async move {
-        match run(socket, hub, source, shutdown).await {
+        match run(socket, hub, source, catch_up, shutdown).await {
             Ok(()) => tracing::debug!("ui: a live stream ended"),
             Err(e) => tracing::debug!("ui: a live stream ended: {e:#}"),
         }
@@ -53,12 +73,13 @@ pub fn source(options: &UiOptions) -> &'static str {
     }
 }
 
-fn hello(forgotten: u64, redacted: bool, source: &str) -> serde_json::Value {
-    serde_json::json!({"t": "hello", "reason": "start", "missed": 0, "forgotten": forgotten, "redacted": redacted, "source": source})
+fn hello(run: &str, forgotten: u64, redacted: bool, source: &str) -> serde_json::Value {
+    serde_json::json!({"t": "hello", "reason": "start", "run": run, "missed": 0, "forgotten": forgotten, "redacted": redacted, "source": source})
 }
 
-/// Where a page that fell behind is caught up from: the last record it was sent.
-struct Lag {
+/// Where a page is caught up from: after the last record it has (`lag`: it fell behind; `resume`: it reconnected).
+struct CatchUp {
+    reason: &'static str,
     missed: u64,
     after: u64,
 }
@@ -93,28 +114,32 @@ async fn stopped(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await.map(|_| ());
 }
 
-/// Sends the history, then forwards live records until the browser leaves or the UI shuts down; a browser that
-/// lags is caught up from history, after the last record it was sent.
+/// Sends the history (after `catch_up.after`, for a page that resumes), then forwards live records until the
+/// browser leaves or the UI shuts down; a browser that lags is caught up from history, after the last record it was
+/// sent.
 async fn run(
     mut socket: WebSocket,
     hub: Arc<Hub>,
     source: &'static str,
+    mut catch_up: Option<CatchUp>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let redacted = hub.options().redacted;
-    let mut lag: Option<Lag> = None;
-    // The publication index of the last record sent to this browser.
-    let mut last_sent = 0u64;
+    // The publication index of the last record this browser has.
+    let mut last_sent: u64;
     loop {
         let mut subscription = hub.subscribe();
-        let after = lag.as_ref().map_or(0, |lag| lag.after);
+        // A page cannot have a record this run has not published yet: it starts over.
+        catch_up = catch_up.filter(|c| c.after <= subscription.published);
+        let after = catch_up.as_ref().map_or(0, |c| c.after);
+        last_sent = after;
         let history: Vec<&Entry> = subscription.history.iter().filter(|e| e.index > after).collect();
-        let mut hello = hello(subscription.forgotten, redacted, source);
-        if let Some(lag) = &lag {
+        let mut hello = hello(hub.run(), subscription.forgotten, redacted, source);
+        if let Some(c) = &catch_up {
             // Every record after `after` up to the snapshot is in history, unless it was trimmed.
             let lost = subscription.published.saturating_sub(after).saturating_sub(history.len() as u64);
-            hello["reason"] = "lag".into();
-            hello["missed"] = lag.missed.into();
+            hello["reason"] = c.reason.into();
+            hello["missed"] = c.missed.into();
             hello["after"] = after.into();
             hello["lost"] = lost.into();
             hello["history_frames"] = hub.options().history_limit.into();
@@ -171,7 +196,7 @@ async fn run(
             };
             if let Some(missed) = lagged {
                 tracing::debug!(missed, after = last_sent, "ui: a browser fell behind; catching it up from history");
-                lag = Some(Lag { missed, after: last_sent });
+                catch_up = Some(CatchUp { reason: "lag", missed, after: last_sent });
                 break;
             }
         }

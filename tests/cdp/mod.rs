@@ -226,6 +226,24 @@ impl Page {
         self.conn.call(Some(&self.session), method, params, COMMAND_TIMEOUT).await
     }
 
+    /// Closes the page's open WebSockets from outside its code, as a dropped connection ends them: they are found
+    /// through the DevTools protocol (every object whose prototype is `WebSocket.prototype`). Returns how many.
+    pub async fn drop_websockets(&self) -> anyhow::Result<u64> {
+        let prototype = self.call("Runtime.evaluate", json!({"expression": "WebSocket.prototype"})).await?;
+        let prototype = prototype["result"]["objectId"].as_str().context("no WebSocket.prototype")?;
+        let sockets = self.call("Runtime.queryObjects", json!({"prototypeObjectId": prototype})).await?;
+        let sockets = sockets["objects"]["objectId"].as_str().context("no list of WebSockets")?;
+        let close = "function() { const open = this.filter(ws => ws.readyState === WebSocket.OPEN); \
+                     open.forEach(ws => ws.close(4000, 'dropped by the test')); return open.length; }";
+        let closed = self
+            .call(
+                "Runtime.callFunctionOn",
+                json!({"objectId": sockets, "functionDeclaration": close, "returnByValue": true}),
+            )
+            .await?;
+        closed["result"]["value"].as_u64().context("callFunctionOn returned no count")
+    }
+
     pub async fn set_viewport(&self, width: u32, height: u32) -> anyhow::Result<()> {
         self.call(
             "Emulation.setDeviceMetricsOverride",

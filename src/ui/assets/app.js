@@ -1,7 +1,7 @@
 // frametap UI: live state from /api/stream, the connection list, the frame table, filters and tabs.
 import {
   el, duration, isTyping, frameText, frameDetail, closeCard, tokensPanel, connectionPanel, countdownText, neverOpened,
-  unclosed,
+  unclosed, shellWord,
 } from './views.js';
 import { parseExact } from './json.js';
 import { renderList } from './connlist.js';
@@ -79,12 +79,15 @@ function lastSeqs() {
 /** Where every record is: the capture file, when the session writes one (`/api/info`). */
 function fromCapture() {
   const path = window.frametapInfo?.capture;
-  return path ? ` The capture file has every record: open it with \`frametap ui ${path}\`.` : '';
+  return path ? ` The capture file has every record: open it with \`frametap ui ${shellWord(path)}\`.` : '';
 }
 
-/** What the banner says once a page that fell behind has caught up: nothing missing, or which frames are. */
+/** What the banner says once a page that fell behind, or reconnected, has caught up: nothing missing, or which
+ * frames are. */
 function lagText(lag) {
-  const behind = `This page fell behind the live stream by ${lag.missed} records and caught up from the UI's history`;
+  const behind = lag.reason === 'resume'
+    ? "This page lost its connection to frametap, reconnected and caught up from the UI's history"
+    : `This page fell behind the live stream by ${lag.missed} records and caught up from the UI's history`;
   if (!lag.lost) return `${behind}: nothing is missing.`;
   const gaps = lag.gaps.slice(0, 3).map(([id, from, to]) => from === to ? `#${from} of connection #${id}` : `#${from}–#${to} of connection #${id}`);
   const which = gaps.length ? ` (frames ${gaps.join(', ')}${lag.gaps.length > 3 ? ', …' : ''})` : '';
@@ -114,11 +117,12 @@ function apply(index, kind, r) {
   switch (kind) {
     case 'open': c.open = r; break;
     case 'frame':
-      // Caught up after falling behind: a frame that does not follow the connection's last one says some are missing.
-      if (state.lag?.lastSeq.has(id)) {
-        const last = state.lag.lastSeq.get(id);
+      // Caught up: a connection's first frame since, when it does not follow the last one the page has (or, for a
+      // connection the page has no frame of, is not its first), says some are missing.
+      if (state.lag && !state.lag.seen.has(id)) {
+        const last = state.lag.lastSeq.get(id) ?? 0;
         if (r.seq > last + 1) state.lag.gaps.push([id, last + 1, r.seq - 1]);
-        state.lag.lastSeq.delete(id);
+        state.lag.seen.add(id);
       }
       c.frames.push(r); c.bySeq.set(r.seq, r);
       if (mine) changed.push('rows');
@@ -162,22 +166,27 @@ function setStatus(text, cls) { const s = $('status'); s.textContent = text; s.c
 function banner(text) { $('banner-text').textContent = text; $('banner').hidden = !text; }
 
 function connect() {
-  const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/stream`);
+  // Reconnecting, the page resumes after the last record it has, if the server is still the same run (else it starts over).
+  const resume = state.run && state.lastIndex ? `?run=${state.run}&after=${state.lastIndex}` : '';
+  const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/stream${resume}`);
   ws.onopen = () => { retryDelay = 500; state.connected = true; setStatus('syncing…', 'connecting'); };
   ws.onmessage = (ev) => {
     const msg = MAYBE_INEXACT.test(ev.data) ? parseExact(ev.data) : JSON.parse(ev.data);
     if (msg.t === 'hello') {
-      // Fallen behind: the page keeps what it has, and the history after the last record it got follows.
-      const caughtUp = msg.reason === 'lag';
+      // Fallen behind, or reconnected: the page keeps what it has, and the history after the last record it got follows.
+      const caughtUp = msg.reason === 'lag' || msg.reason === 'resume';
       if (!caughtUp) {
         const keepSelection = state.selected;
         reset();
         state.selected = keepSelection;
+        if (msg.run !== state.run) state.clearedThrough = 0; // another run's indices mean nothing in this one
+        state.lastIndex = state.clearedThrough;
       }
+      state.run = msg.run;
       state.live = false;
       state.loaded = false;
       state.source = msg.source === 'file' ? 'file' : 'live';
-      state.lag = caughtUp ? { missed: msg.missed, lost: msg.lost, kept: msg.history_frames, lastSeq: lastSeqs(), gaps: [] } : null;
+      state.lag = caughtUp ? { reason: msg.reason, missed: msg.missed, lost: msg.lost, kept: msg.history_frames, lastSeq: lastSeqs(), seen: new Set(), gaps: [] } : null;
       $('redacted-badge').hidden = !msg.redacted;
       if (!caughtUp && msg.forgotten > 0) banner(`${msg.forgotten} older records were trimmed from the UI's history and are not shown.${fromCapture()}`);
     } else if (msg.t === 'batch') {

@@ -62,6 +62,12 @@ export function duration(ms) {
   return `${m}m ${Math.floor(s % 60)}s`;
 }
 
+/** `text` as one shell word (POSIX sh): as it is when no character in it is special to a shell, else in single
+ * quotes, each `'` in it written `'\''`. */
+export function shellWord(text) {
+  return /^[\w@%+:,.\/-]+$/.test(text) ? text : `'${text.replace(/'/g, "'\\''")}'`;
+}
+
 export function relative(seconds) {
   const abs = Math.abs(seconds);
   const parts = [];
