@@ -136,7 +136,7 @@ fn spill_capture(cmd: &ConvertCommand) -> Result<(har::SpilledConnections, usize
     }
     let end = stream.finish().with_context(unusable)?;
     (summary.problems, summary.has_end) = (end.problems, end.has_end);
-    let mut warnings = doubts(cmd, &summary);
+    let mut warnings = doubts(&summary);
     let tail = repair_tail(cmd, &summary, counts, last_ts)?.map(|(note, end, message)| {
         warnings.push(message);
         [note, end]
@@ -172,9 +172,10 @@ fn spill_capture(cmd: &ConvertCommand) -> Result<(har::SpilledConnections, usize
     Ok((sorted.read_from(redacted.into_reader()?), frames, warnings))
 }
 
-/// Warnings about the records of IN kept though they contradict the others: they are copied as they are.
-fn doubts(cmd: &ConvertCommand, capture: &CaptureFile) -> Vec<String> {
-    capture.doubts().map(|doubt| format!("{}: {doubt}", cmd.input.display())).collect()
+/// Warnings about the records of IN kept though they contradict the others: they are copied as they are. Like every
+/// warning of the report, they do not name IN (`run_convert` puts it before each).
+fn doubts(capture: &CaptureFile) -> Vec<String> {
+    capture.doubts().map(ToString::to_string).collect()
 }
 
 /// What ends the copy of an incomplete capture (`summary`: its `end` records, problems and `has_end`; `counts` and
@@ -251,10 +252,7 @@ fn capture_to_capture_file(cmd: &ConvertCommand, format: CaptureFormat) -> Resul
     };
     publish(&part, &cmd.output)?;
     if !repaired && CaptureFormat::named_by(&cmd.input) == Some(format) {
-        warnings.push(format!(
-            "{} was read in full: nothing to repair, the copy holds the same records",
-            cmd.input.display()
-        ));
+        warnings.push("read in full: nothing to repair, the copy holds the same records".to_owned());
     }
     Ok(ConvertReport {
         output: cmd.output.clone(),
@@ -294,7 +292,7 @@ fn copy_capture(
     }
     let read = stream.finish().with_context(unusable)?;
     (summary.problems, summary.has_end) = (read.problems, read.has_end);
-    let mut warnings = doubts(cmd, &summary);
+    let mut warnings = doubts(&summary);
     let repair = repair_tail(cmd, &summary, counts, last_ts)?;
     let repaired = repair.is_some();
     let tail = match repair {

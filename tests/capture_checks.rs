@@ -203,7 +203,9 @@ fn a_compact_capture_is_checked_the_same_way_with_byte_offsets() {
     let ftcap = dir.path().join("edited.ftcap");
     let converted = frametap(&["convert", "FILE", ftcap.to_str().unwrap()], &jsonl);
     assert!(converted.status.success(), "{}", stderr(&converted));
-    assert_warns(&stderr(&converted), &["line 11: frame #3 of connection 2 (client → server) is stamped"]);
+    let warned = stderr(&converted);
+    assert_warns(&warned, &["line 11: frame #3 of connection 2 (client → server) is stamped"]);
+    assert_eq!(warned.matches("edited.jsonl").count(), 1, "the warning names the input once:\n{warned}");
     // Then connection 2's open copied right after it, in the binary file.
     let mut bytes = std::fs::read(&ftcap).unwrap();
     let open_at = find(&bytes, br#"{"kind":"open","conn":2,"#);

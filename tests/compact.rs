@@ -192,7 +192,9 @@ async fn convert_partial_repairs_a_cut_off_capture_into_one_of_the_same_format()
 
     // A complete capture has nothing to repair: it is copied, and the user is told so.
     let (out, copy) = repair(&fixed_lines, &dir.path().join("copy.jsonl"));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to repair"));
+    let warned = String::from_utf8_lossy(&out.stderr);
+    assert!(warned.contains("nothing to repair"), "{warned}");
+    assert_eq!(warned.matches("fixed.jsonl").count(), 1, "the warning names the input once: {warned}");
     assert_eq!(copy.records.len(), repaired.records.len());
 }
 
