@@ -3,7 +3,7 @@
 //! The pipeline calls [`Hub::publish`] for every record; it never blocks. Browsers subscribe with
 //! [`Hub::subscribe`], which hands back the history and a receiver in one step, so nothing is missed
 //! or seen twice. A subscriber that falls more than the live buffer behind gets `Lagged` from its
-//! receiver and resyncs from history (see `stream.rs`).
+//! receiver and is caught up from history, after the last record it was sent (see `stream.rs`).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -12,7 +12,7 @@ use tokio::sync::broadcast;
 
 use crate::event::{ConnId, Record};
 
-/// How many records a subscriber may fall behind before it must resync from history.
+/// How many records a subscriber may fall behind before it is caught up from history instead.
 pub const DEFAULT_LIVE_BUFFER: usize = 4096;
 /// A sensible history size for a live proxy: frames beyond this are forgotten oldest first.
 pub const DEFAULT_HISTORY_LIMIT: usize = 20_000;
@@ -111,7 +111,7 @@ impl Hub {
     }
 
     /// Called by the pipeline for every record, in order, with its JSON serialisation (one line, no
-    /// newline). Never blocks on subscribers: a lagging one is told to resync from history.
+    /// newline). Never blocks on subscribers: a lagging one is caught up from history.
     pub fn publish(&self, record: &Record, json: &str) {
         self.publish_raw(record.kind(), record.conn(), json);
     }

@@ -85,7 +85,7 @@ async fn info(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
     }))
 }
 
-/// The whole history as capture JSON Lines (what the page would get on a resync).
+/// The whole history as capture JSON Lines (what a page starting afresh reads).
 async fn history(State(state): State<Arc<AppState>>) -> Response {
     ([(header::CONTENT_TYPE, "application/x-ndjson")], hub::jsonl(&state.hub.history())).into_response()
 }

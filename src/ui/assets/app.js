@@ -55,7 +55,7 @@ function conn(id) {
 // Records change state as they arrive; the page is redrawn at most once per animation frame, whatever the number of
 // records since the last one. The table draws only the rows in view (table.js), so a redraw is cheap; should one
 // be dear all the same (a filter over a long connection), the page waits as long again before the next: during a
-// burst the main thread keeps reading the stream instead of falling behind it (which costs a resync from history).
+// burst the main thread keeps reading the stream instead of falling behind it (which costs a catch-up from history).
 let dirty = { list: false, table: false, rows: false, detail: false, tabs: false };
 /** The records each detail tab shows, besides the frame selected. */
 const SHOWN_IN = { frame: [], close: ['open', 'close', 'diagnosis'], tokens: ['token'], conn: ['open', 'note'] };

@@ -77,7 +77,8 @@ const setOptional = (node, className, text) => {
 };
 
 /** Brings the list in line with the connections: entries added, removed and changed in place, none rebuilt. While
- * the page `syncing`s from history (a resync after it fell behind), entries of connections not read back yet stay. */
+ * the page `syncing`s from history (after any hello: a start afresh, or a catch-up after it fell behind or
+ * reconnected), entries of connections not read back yet stay. */
 export function renderList(list, session, onSelect, syncing = false) {
   const entries = list.entries ?? (list.entries = new Map());
   const ids = [...session.conns.keys()].sort((a, b) => a - b);
