@@ -180,7 +180,7 @@ fn doubts(capture: &CaptureFile) -> Vec<String> {
 
 /// What ends the copy of an incomplete capture (`summary`: its `end` records, problems and `has_end`; `counts` and
 /// `last_ts` for the records before them, `end` records left out): a `convert-partial` note naming what was
-/// skipped, a fresh `end` record, and the note's message. `None` for a complete capture; an error without
+/// skipped, a fresh `end` record, and the warning to print. `None` for a complete capture; an error without
 /// `--partial`.
 fn repair_tail(
     cmd: &ConvertCommand,
@@ -197,17 +197,20 @@ fn repair_tail(
     }
     let (dropped, errors) = summary.losses();
     let places: Vec<String> = summary.lost().map(|problem| problem.place.to_string()).collect();
-    let message = if places.is_empty() {
-        format!("converted from a capture that was cut short ({}): it has no end record", input.display())
+    // The note names IN (it travels with OUT); the warning does not (`run_convert` puts IN before each warning).
+    let (message, warning) = if places.is_empty() {
+        let cut = "converted from a capture that was cut short";
+        (format!("{cut} ({}): it has no end record", input.display()), format!("{cut}: it has no end record"))
     } else {
         let left_out = summary.lost().any(|problem| problem.kind == ProblemKind::Skipped);
         let what = if left_out { "what could not be read or was left out" } else { "what could not be read" };
-        format!("converted from {} without {what}: {}", input.display(), places.join(", "))
+        let without = format!("without {what}: {}", places.join(", "));
+        (format!("converted from {} {without}", input.display()), format!("converted {without}"))
     };
     let ts = last_ts.unwrap_or_else(Ts::now);
-    let note = Record::Note(Note::warn("convert-partial", None, ts, message.clone()));
+    let note = Record::Note(Note::warn("convert-partial", None, ts, message));
     counts.add(note.kind());
-    Ok(Some((note, Record::End(End::of(counts, ts, dropped, errors)), message)))
+    Ok(Some((note, Record::End(End::of(counts, ts, dropped, errors)), warning)))
 }
 
 fn capture_to_har_file(cmd: &ConvertCommand, zlib: bool) -> Result<ConvertReport> {

@@ -108,6 +108,8 @@ fn convert_redact_and_replay_say_the_same_and_convert_counts_what_it_left_out() 
     let said = stderr(&converted);
     assert_warns(&said, &EDITED_WARNINGS[1..]);
     assert!(said.contains("without what could not be read or was left out: line 9"), "{said}");
+    let name = file.file_name().unwrap().to_str().unwrap();
+    assert!(said.lines().all(|line| line.matches(name).count() == 1), "each warning names the input once:\n{said}");
 
     let copy = dir.path().join("copy.jsonl");
     let repaired = frametap(&["convert", "--partial", "FILE", copy.to_str().unwrap()], &file);
