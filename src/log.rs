@@ -1,7 +1,7 @@
 //! The live terminal log: one line per frame (time, connection, direction, opcode, size, preview),
 //! close lines with the code's name, and the blocks the analysis adds. The one place that prints frames.
-//! Columns stay put across connections and sizes; on a terminal (or with `COLUMNS`) a frame's line fits the
-//! width and prose wraps under its connection.
+//! Columns stay put across connections and sizes; on a terminal (or with `COLUMNS`) every line fits the width, down
+//! to 40 columns and below: a frame's line gives way (preview, size, padding) and prose wraps under its connection.
 
 mod frame;
 mod size;
@@ -108,7 +108,7 @@ impl TerminalLog {
                     self.conn.see(conn);
                 }
                 let text = self.render(record);
-                // A frame's line was fitted; prose is wrapped.
+                // A frame's line was fitted (and, narrower than it fits, went on under itself); prose is wrapped.
                 match (record, self.width.columns()) {
                     (Record::Frame(_), _) | (_, None) => text,
                     (_, Some(width)) => text.map(|text| wrap::wrap(&text, width)),

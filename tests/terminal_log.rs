@@ -504,3 +504,102 @@ async fn a_101_that_opened_no_websocket_reads_the_same_in_the_log_and_in_inspect
     assert!(!text.contains("upstream error:"), "{text}");
     drop(home);
 }
+
+/// A line's width on screen, counted as a terminal counts it: `→`, `…` and `↳` take one column, `😀` two.
+fn display_width(line: &str) -> usize {
+    use unicode_width::UnicodeWidthChar;
+    line.chars().map(|c| c.width().unwrap_or(0)).sum()
+}
+
+/// One connection through a proxy with `COLUMNS=columns` sending a long text, a binary, a text message in three
+/// fragments and a text frame that is not UTF-8, then closing with a long reason: its log to the `CLOSED` line.
+async fn every_kind_of_frame_line(columns: &str) -> Vec<String> {
+    use common::raw;
+    use frametap::event::Opcode;
+    let server = common::start_echo_server().await;
+    let upstream = format!("ws://{server}");
+    let args = ["--no-ui", "--no-capture", "--upstream", &upstream];
+    let mut proxy = RunningProxy::start_with(&args, &[("COLUMNS", Some(columns))]).await;
+    let addr = proxy.banner.url.trim_start_matches("ws://").trim_end_matches('/').parse().unwrap();
+    let (head, ws, _) = raw::connect(addr, "/chat", &[]).await;
+    let mut ws = ws.unwrap_or_else(|| panic!("not upgraded: {head}"));
+    ws.send(true, Opcode::Text, "word ".repeat(100).as_bytes()).await;
+    ws.frame().await;
+    ws.send(true, Opcode::Binary, &[7; 300]).await;
+    ws.frame().await;
+    ws.send(false, Opcode::Text, b"caf\xc3").await;
+    ws.send(false, Opcode::Continuation, b"\xa9 \xf0\x9f").await;
+    ws.send(true, Opcode::Continuation, b"\x98\x80 ok").await;
+    ws.frame().await;
+    ws.send(true, Opcode::Text, b"not \xff\xfe UTF-8 at all, and long enough to be cut somewhere").await;
+    let lines = read_until(&mut proxy.stdout, |l| stamped(l) && l.contains("CLOSED")).await;
+    proxy.stop().await;
+    lines
+}
+
+/// The lines of each frame: its stamped line with an arrow, and the lines it goes on with (indented), joined.
+fn frame_entries(lines: &[String]) -> Vec<String> {
+    let mut entries: Vec<String> = Vec::new();
+    let mut in_frame = false;
+    for line in lines {
+        if stamped(line) {
+            in_frame = line.contains(" C→S ") || line.contains(" S→C ");
+            if in_frame {
+                entries.push(line.clone());
+            }
+        } else if in_frame && line.starts_with("  ") {
+            let entry = entries.last_mut().unwrap();
+            *entry = format!("{entry} {}", line.trim_start());
+        } else {
+            in_frame = false;
+        }
+    }
+    entries
+}
+
+/// A tmux pane of 60 or 50 columns, a phone's ssh session of 40: no line of the log runs past the edge (frame
+/// lines used to keep 46 columns of fixed fields and 20 of preview, so anything under 66 columns overflowed).
+/// The preview gives way first, then the size, then the opcode's padding; the time, the connection, the direction,
+/// the opcode, a fragment's place and the flags always show; what still does not fit goes on the next line.
+#[tokio::test]
+async fn every_line_fits_40_50_and_60_columns_and_keeps_what_matters() {
+    let reason = "the user left the chat window because of a very long reason";
+    for width in [40usize, 50, 60] {
+        let columns = width.to_string();
+        let story = the_first_mistake(&[("COLUMNS", Some(&columns))]).await;
+        let frames = every_kind_of_frame_line(&columns).await;
+        let closed = closed_with(reason, &columns, |l| l.contains("clean close")).await;
+        for lines in [&story, &frames, &closed] {
+            let log = lines.join("\n");
+            for line in lines.iter() {
+                // A word wider than a whole line (the upgrade's URL) is never cut: it has a line to itself.
+                let one_long_word = line.split_whitespace().count() == 1 && display_width(line.trim_start()) > width;
+                let shown = display_width(line);
+                assert!(shown <= width || one_long_word, "wider than {width} ({shown}): {line:?}\n{log}");
+            }
+            for entry in frame_entries(lines) {
+                assert!(entry.contains("  #1 C→S ") || entry.contains("  #1 S→C "), "{width}: {entry:?}\n{log}");
+                let opcode = entry.split_whitespace().nth(3).unwrap_or_default();
+                assert!(["text", "binary", "close", "continuation"].contains(&opcode), "{width}: {entry:?}");
+            }
+        }
+        let log = frames.join("\n");
+        let entries = frame_entries(&frames);
+        let find = |said: &str| entries.iter().find(|e| e.contains(said)).unwrap_or_else(|| panic!("{said}: {log}"));
+        assert!(find("C→S text").contains('…'), "{log}");
+        assert!(find("C→S binary").contains("hex 07"), "{log}");
+        assert!(find("(first").contains("C→S text"), "{log}");
+        assert!(find("(more").contains("C→S continuation"), "{log}");
+        assert!(find("(last").contains("C→S continuation"), "{log}");
+        assert!(find("[invalid UTF-8").contains("C→S text"), "the flag stays: {log}");
+        let story_log = story.join("\n");
+        let story_entries = frame_entries(&story);
+        assert!(story_entries.iter().any(|e| e.contains("C→S text") && e.contains("{\"type\"")), "{story_log}");
+        assert!(story_entries.iter().any(|e| e.contains("S→C close") && e.contains("1000")), "{story_log}");
+        let closed_log = closed.join("\n");
+        let close = frame_entries(&closed).into_iter().find(|e| e.contains("C→S close")).expect(&closed_log);
+        assert!(close.contains("1000") && close.contains("\"the"), "{width}: {close:?}");
+        let words = closed.iter().flat_map(|l| l.split_whitespace()).collect::<Vec<_>>().join(" ");
+        assert!(words.contains(reason), "the CLOSED line (wrapped) gives the whole reason: {closed_log}");
+    }
+}

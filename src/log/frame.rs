@@ -1,8 +1,10 @@
 //! A frame's line in the terminal log: time, connection, direction, opcode, size, then its preview, fitted to the
-//! log's width when it has one (tcpdump-style: one frame, one line).
+//! log's width when it has one (tcpdump-style: one frame, one line, down to 40 columns; narrower, or with a fragment
+//! mark or flags that leave its preview too little room, it goes on under itself rather than past the edge).
 
 use super::size::{human_size, SIZE_COLUMN};
 use super::width::{columns, cut_to_columns, escape_to_columns};
+use super::wrap::{hanging_indent, wrap};
 use super::{truncate, Layout};
 use crate::event::{Frame, Opcode, Peer};
 use crate::inspect::close_code_name;
@@ -10,15 +12,41 @@ use crate::inspect::close_code_name;
 /// Longest payload preview, in characters, when the log has no width (a file, a pipe).
 const PREVIEW_CHARS: usize = 160;
 
-/// The least room a preview gets on a narrow terminal (the line then runs past the edge): enough to recognise
-/// a message by its start.
+/// The least room a preview gets while every column keeps its full width: enough to recognise a message by its
+/// start. With less, the line gives way as [`FITS`] says.
 const MIN_PREVIEW_COLUMNS: usize = 20;
+
+/// The least room a preview gets once the line gives way: `{"type":"…`, `hex 07 …`, `1000 "the…"`.
+const MIN_NARROW_PREVIEW_COLUMNS: usize = 10;
 
 /// Bytes a binary frame's hex preview shows when the log has no width.
 const HEX_BYTES: usize = 32;
 
 /// The opcode column's width: the longest opcode name (`continuation`; `reserved-15` is shorter).
 const OPCODE_COLUMN: usize = "continuation".len();
+
+/// How much of a frame's line gives way to fit a narrower width.
+#[derive(Clone, Copy)]
+struct Fit {
+    /// The least room the preview keeps in this layout.
+    min_preview: usize,
+    /// Fragment marks and flags in their short words (`(first)`, `[invalid UTF-8]`).
+    short_marks: bool,
+    /// The size column shows.
+    size: bool,
+    /// The opcode is padded to its column, so the sizes and previews line up.
+    padded: bool,
+}
+
+/// The layouts a frame's line tries, in order, until its preview keeps its least room: the preview gives way first
+/// (and the marks' words shorten), then the size column, then the opcode's padding. The time, the connection, the
+/// direction, the opcode, a fragment's place and the flags always show.
+const FITS: [Fit; 4] = [
+    Fit { min_preview: MIN_PREVIEW_COLUMNS, short_marks: false, size: true, padded: true },
+    Fit { min_preview: MIN_NARROW_PREVIEW_COLUMNS, short_marks: true, size: true, padded: true },
+    Fit { min_preview: MIN_NARROW_PREVIEW_COLUMNS, short_marks: true, size: false, padded: true },
+    Fit { min_preview: MIN_NARROW_PREVIEW_COLUMNS, short_marks: true, size: false, padded: false },
+];
 
 fn arrow(from: Peer, to: Peer) -> String {
     let letter = |p: Peer| match p {
@@ -29,17 +57,55 @@ fn arrow(from: Peer, to: Peer) -> String {
     format!("{}→{}", letter(from), letter(to))
 }
 
+/// A frame's line: whole (a 160-character preview) without a width; else in the first of [`FITS`] that leaves its
+/// preview its least room, the preview fitted to what is left. Narrower than the narrowest, the preview and the
+/// flags go on under the line's text (the next line, indented as prose is wrapped), so nothing runs past the edge.
 pub(super) fn frame_line(frame: &Frame, layout: Layout) -> String {
+    let Some(width) = layout.width else {
+        let (head, place, flags) = head_and_flags(frame, layout, FITS[0]);
+        return head + place + &payload(frame, layout, None) + &flags;
+    };
+    for fit in FITS {
+        let (head, place, flags) = head_and_flags(frame, layout, fit);
+        let room = width.saturating_sub(columns(&head) + columns(place) + columns(&flags));
+        let shown = payload(frame, layout, Some(room));
+        // A payload shown whole needs no more room than it takes (`(more) � ok`).
+        if room >= fit.min_preview || (columns(&shown) <= room && shown == payload(frame, layout, None)) {
+            return head + place + &shown + &flags;
+        }
+    }
+    let (head, place, flags) = head_and_flags(frame, layout, FITS[FITS.len() - 1]);
+    let head = head.trim_end();
+    let indent = hanging_indent(head).min(width / 2);
+    let line = width.saturating_sub(indent + columns(place));
+    // The flags go on the payload's line when they leave it its least room, else on a line of their own.
+    let room = match line.saturating_sub(columns(&flags)) {
+        room if room >= MIN_NARROW_PREVIEW_COLUMNS => room,
+        _ => line.max(MIN_NARROW_PREVIEW_COLUMNS),
+    };
+    let rest = format!("{}{place}{}{flags}", " ".repeat(indent), payload(frame, layout, Some(room)));
+    wrap(&format!("{head}\n{rest}"), width)
+}
+
+/// A frame's line up to its payload (time, connection, direction, opcode, size), its fragment place and its flags,
+/// laid out as `fit` says.
+fn head_and_flags(frame: &Frame, layout: Layout, fit: Fit) -> (String, &'static str, String) {
     let paint = layout.paint;
+    let short = fit.short_marks;
     // A fragment's place in its message follows the size, so the columns before it stay aligned.
     let place = match (frame.opcode, frame.fin) {
         (Opcode::Continuation, true) => "(last) ",
+        (Opcode::Continuation, false) if short => "(more) ",
         (Opcode::Continuation, false) => "(more follow) ",
+        (op, false) if op.is_data() && short => "(first) ",
         (op, false) if op.is_data() => "(first fragment) ",
         _ => "",
     };
+    let opcode = frame.opcode.name();
+    let opcode = if fit.padded { format!("{opcode:<OPCODE_COLUMN$}") } else { opcode.to_string() };
+    let size = if fit.size { format!(" {:>SIZE_COLUMN$} ", human_size(frame.len)) } else { String::new() };
     let head = format!(
-        "{} {} {} {:<OPCODE_COLUMN$} {:>SIZE_COLUMN$}  {place}",
+        "{} {} {} {opcode}{size} ",
         frame.ts.0.format("%H:%M:%S%.3f"),
         layout.conn.show(frame.conn),
         match frame.from {
@@ -47,27 +113,32 @@ pub(super) fn frame_line(frame: &Frame, layout: Layout) -> String {
             Peer::Server => paint.green(&arrow(frame.from, frame.to)),
             Peer::Proxy => paint.yellow(&arrow(frame.from, frame.to)),
         },
-        frame.opcode.name(),
-        human_size(frame.len)
     );
     let mut flags = String::new();
     if frame.invalid_utf8() {
-        flags += &paint.yellow("  [invalid UTF-8: passed on as sent]");
+        flags += &paint.yellow(if short { "  [invalid UTF-8]" } else { "  [invalid UTF-8: passed on as sent]" });
     }
     if frame.rsv != 0 {
-        flags += &paint.yellow(&format!("  [RSV bits {:03b}]", frame.rsv));
+        let rsv = if short { "RSV" } else { "RSV bits" };
+        flags += &paint.yellow(&format!("  [{rsv} {:03b}]", frame.rsv));
     }
     if !frame.relayed {
         flags += &paint.yellow("  [not relayed]");
     }
-    // What is left of the line for the payload: the flags always show.
-    let room =
-        layout.width.map(|width| width.saturating_sub(columns(&head) + columns(&flags)).max(MIN_PREVIEW_COLUMNS));
-    let body = if frame.opcode == Opcode::Close { close_words(frame, layout, room) } else { preview(frame, room) };
-    head + &body + &flags
+    (head, place, flags)
 }
 
-/// The least room a close reason keeps next to its code's name; with less, the code goes without its name.
+/// What a frame's line says of its payload, in `room` columns when there is a limit.
+fn payload(frame: &Frame, layout: Layout, room: Option<usize>) -> String {
+    if frame.opcode == Opcode::Close {
+        close_words(frame, layout, room)
+    } else {
+        preview(frame, room)
+    }
+}
+
+/// The least room a close reason keeps next to its code's name; with less, the code goes without its name, and
+/// with less again next to the code alone, the word `reason` goes (its quotes still say it).
 const MIN_REASON_COLUMNS: usize = 10;
 
 /// A close frame's code, its name and its reason, in `room` columns when there is a limit: the reason gets what the
@@ -75,35 +146,45 @@ const MIN_REASON_COLUMNS: usize = 10;
 /// name is a standard one; the reason is what only this endpoint says). Words that do not fit even so are cut as a
 /// preview is.
 fn close_words(frame: &Frame, layout: Layout, room: Option<usize>) -> String {
-    // What is said in bold (the code, with its name when it has room), then the rest.
-    let (named, rest) = match frame.close_parts() {
+    // What is said in bold (the code, with its name when it has room), the code alone, then the rest.
+    let (named, code, rest) = match frame.close_parts() {
         (Some(code), reason) => {
             let named = format!("{code} {}", close_code_name(code));
+            let code = code.to_string();
             match reason {
                 Some(r) if !r.is_empty() => {
-                    // ` reason "…"` around it: 10 columns.
-                    let left_after =
-                        |said: &str| room.map_or(usize::MAX, |room| room.saturating_sub(columns(said) + 10));
-                    let named = if left_after(&named) >= MIN_REASON_COLUMNS { named } else { code.to_string() };
+                    // What is left of the room for the reason after `said` and `around` columns around it.
+                    let left_after = |said: &str, around: usize| {
+                        room.map_or(usize::MAX, |room| room.saturating_sub(columns(said) + around))
+                    };
+                    // ` reason "…"` around it: 10 columns; ` "…"`: 3.
+                    let named = if left_after(&named, 10) >= MIN_REASON_COLUMNS { named } else { code.clone() };
+                    let label = if left_after(&named, 10) >= MIN_REASON_COLUMNS { " reason " } else { " " };
                     // Escaped before it is cut, so the escapes (`\n`, `\u{1b}`) count against the room.
-                    let reason = escape_to_columns(&r, left_after(&named).max(1));
-                    (named, format!(" reason \"{reason}\""))
+                    let reason = escape_to_columns(&r, left_after(&named, label.len() + 2).max(1));
+                    (named, code, format!("{label}\"{reason}\""))
                 }
-                Some(_) => (named, " (no reason)".to_owned()),
-                None => (named, " reason is not valid UTF-8".to_owned()),
+                Some(_) => (named, code, " (no reason)".to_owned()),
+                None => (named, code, " reason is not valid UTF-8".to_owned()),
             }
         }
-        (None, _) if frame.payload.is_empty() => (String::new(), "(no code: 1005 No Status Received)".to_owned()),
+        (None, _) if frame.payload.is_empty() => {
+            (String::new(), String::new(), "(no code: 1005 No Status Received)".to_owned())
+        }
         (None, _) => {
             const SAID: &str = "malformed close payload ";
             let hex = hex_preview(&frame.payload, room.map(|room| room.saturating_sub(SAID.len())));
-            (String::new(), format!("{SAID}{hex}"))
+            (String::new(), String::new(), format!("{SAID}{hex}"))
         }
     };
+    let bold = |said: &str| if said.is_empty() { String::new() } else { layout.paint.bold(said) };
     match room {
-        Some(room) if columns(&named) + columns(&rest) > room => cut_to_columns(&(named + &rest), room),
-        _ if named.is_empty() => rest,
-        _ => layout.paint.bold(&named) + &rest,
+        // The name gives way before the words are cut.
+        Some(room) if columns(&named) + columns(&rest) > room => match columns(&code) + columns(&rest) <= room {
+            true => bold(&code) + &rest,
+            false => cut_to_columns(&(code + &rest), room),
+        },
+        _ => bold(&named) + &rest,
     }
 }
 
@@ -152,6 +233,9 @@ mod tests {
     use super::*;
     use crate::event::Ts;
     use bytes::Bytes;
+
+    /// The narrowest width at which a whole frame of a common opcode, without flags, keeps one line.
+    const FLOOR_COLUMNS: usize = 40;
 
     fn frame(opcode: Opcode, fin: bool, payload: &[u8]) -> Frame {
         let mut frame = Frame::whole(3, Ts::now(), 1, Peer::Server, opcode, Bytes::copy_from_slice(payload));
@@ -257,7 +341,7 @@ mod tests {
         let invalid = [b"\xff".repeat(300), vec![0x80; 300]].concat();
         let cases = [(Opcode::Text, long.as_bytes()), (Opcode::Text, emoji.as_bytes()), (Opcode::Binary, &[7; 300])];
         // An invalid text's flag takes 36 columns: it gets the wider widths.
-        let flagged = [110, 200].map(|width| (width, Opcode::Text, invalid.as_slice()));
+        let flagged = [80, 110, 200].map(|width| (width, Opcode::Text, invalid.as_slice()));
         let widths = [70, 80, 100, 200].into_iter().flat_map(|width| cases.map(|(op, payload)| (width, op, payload)));
         for (width, opcode, payload) in widths.chain(flagged) {
             let text = frame_line(&frame(opcode, true, payload), layout(Some(width)));
@@ -265,14 +349,14 @@ mod tests {
             assert!(columns(&text) + 2 >= width, "uses the room it has ({width}): {text}");
             assert!(text.contains('…'), "{text}");
         }
-        let flagged = frame_line(&frame(Opcode::Text, true, &invalid), layout(Some(80)));
+        let flagged = frame_line(&frame(Opcode::Text, true, &invalid), layout(Some(110)));
         assert!(flagged.ends_with("[invalid UTF-8: passed on as sent]"), "{flagged}");
+        // Narrower, the flag says it in short rather than squeeze the preview under its least room.
+        let flagged = frame_line(&frame(Opcode::Text, true, &invalid), layout(Some(80)));
+        assert!(flagged.ends_with(" …  [invalid UTF-8]") && columns(&flagged) == 80, "{flagged}");
         // Short enough: as it is.
         let short = frame_line(&frame(Opcode::Text, true, b"hi"), layout(Some(80)));
         assert!(short.ends_with("  2 B  hi"), "{short}");
-        // Too narrow for the columns: the preview keeps its least room and the terminal folds the line.
-        let narrow = frame_line(&frame(Opcode::Text, true, long.as_bytes()), layout(Some(30)));
-        assert!(narrow.ends_with(&cut_to_columns(&long, MIN_PREVIEW_COLUMNS)), "{narrow}");
         let reason = [&[0x0f, 0xa1][..], "r".repeat(120).as_bytes()].concat();
         let close = frame_line(&frame(Opcode::Close, true, &reason), layout(Some(120)));
         assert!(columns(&close) == 120 && close.contains("4001 Private") && close.ends_with("r…\""), "{close}");
@@ -281,6 +365,64 @@ mod tests {
         assert!(columns(&close) == 100 && close.contains("4001 Private (application-defined) reason \"rr"), "{close}");
         let close = frame_line(&frame(Opcode::Close, true, &reason), layout(Some(80)));
         assert!(columns(&close) == 80 && close.contains("  4001 reason \"rrr") && close.ends_with("r…\""), "{close}");
+    }
+
+    /// Narrower than a line with every column, the preview gives way first (to 10 columns), then the size column,
+    /// then the opcode's padding; the time, the connection, the direction, the opcode, the fragment's place and the
+    /// flags stay. Down to 40 columns a whole frame of a common opcode keeps one line; narrower, or with more
+    /// marks than fit, its payload goes on under its text. No line ever runs past the edge (it used to below 66).
+    #[test]
+    fn frame_lines_give_way_in_order_and_never_run_past_the_edge() {
+        let long = "word ".repeat(100);
+        let text = |width| frame_line(&frame(Opcode::Text, true, long.as_bytes()), layout(Some(width)));
+        let full = text(66);
+        assert!(full.contains(" 500 B  word word") && columns(&full) == 66, "{full}");
+        let shorter = text(57);
+        assert!(shorter.ends_with(" 500 B  word word …") && columns(&shorter) == 57, "{shorter}");
+        let no_size = text(50);
+        assert!(no_size.contains(&format!("S→C {:<OPCODE_COLUMN$} word word", "text")) && columns(&no_size) == 50);
+        let unpadded = text(40);
+        assert_eq!(unpadded.split_once(' ').unwrap().1, "  #3 S→C text word word wo…", "{unpadded}");
+        for (opcode, payload) in
+            [(Opcode::Binary, &[7u8; 300][..]), (Opcode::Close, b"\x03\xe8the user left"), (Opcode::Ping, b"")]
+        {
+            let line = frame_line(&frame(opcode, true, payload), layout(Some(40)));
+            assert!(!line.contains('\n') && columns(&line) <= 40, "one line at 40: {line}");
+        }
+        let close = frame_line(&frame(Opcode::Close, true, b"\x03\xe8the user left"), layout(Some(40)));
+        assert!(close.contains("S→C close 1000 \"the") && close.ends_with("…\""), "the word `reason` goes: {close}");
+
+        let mut invalid = frame(Opcode::Text, true, b"not \xff UTF-8 and long enough to be cut");
+        (invalid.rsv, invalid.relayed) = (0b100, false);
+        let frames = [
+            frame(Opcode::Text, true, long.as_bytes()),
+            frame(Opcode::Text, false, long.as_bytes()),
+            frame(Opcode::Continuation, false, long.as_bytes()),
+            frame(Opcode::Continuation, true, b"ok"),
+            frame(Opcode::Binary, true, &[7; 300]),
+            frame(Opcode::Close, true, b"\x0f\xa1kicked for idling too long"),
+            frame(Opcode::Close, true, b"\x03\xe8"),
+            frame(Opcode::Close, true, b""),
+            frame(Opcode::Reserved(15), true, b"abc"),
+            invalid,
+        ];
+        for width in 24..=120 {
+            for f in &frames {
+                let shown = frame_line(f, layout(Some(width)));
+                for line in shown.split('\n') {
+                    assert!(columns(line) <= width, "{width}: {line:?} of\n{shown}");
+                }
+                let words: Vec<&str> = shown.split_whitespace().collect();
+                assert!(words[1..4] == ["#3", "S→C", &f.opcode.name()], "{width}: {shown}");
+                let (said, wide) = (words.join(" "), frame_line(f, layout(None)));
+                for mark in ["(first", "(more", "(last", "[invalid UTF-8", "[RSV", "[not relayed]"] {
+                    assert_eq!(said.contains(mark), wide.contains(mark), "{width}: {mark} in {shown}");
+                }
+                let marked = wide.contains('[') || wide.contains('(');
+                let one_line = width >= FLOOR_COLUMNS && f.opcode != Opcode::Reserved(15) && !marked;
+                assert!(!one_line || !shown.contains('\n'), "one line from {FLOOR_COLUMNS} columns: {shown}");
+            }
+        }
     }
 
     /// A close frame's line fits every width a text frame's line fits: its reason used to keep a preview's least

@@ -5,8 +5,10 @@ use super::width::{columns, visible_chars};
 
 /// Every line of `text` wrapped at spaces to `width` columns. A continued line starts under the text after its
 /// line's list marker (`1. `, `· `, `▶ `, `↳ `) or short label (`  code: …` goes on at column 8), else two columns
-/// in from its line's text (`07:20:22.554   #1 CLOSED …` goes on at column 20). A word longer than a whole line (a URL, a token, a JSON text without spaces) is never cut: it
-/// gets a line of its own and the terminal folds it, so what is copied from the screen is what was sent.
+/// in from its line's text (`07:20:22.554   #1 CLOSED …` goes on at column 20). A word too long to follow that
+/// indent starts as far in as lets it fit; a word longer than a whole line (a URL, a token, a JSON text without
+/// spaces) is never cut: it gets a line of its own and the terminal folds it, so what is copied from the screen is
+/// what was sent.
 pub fn wrap(text: &str, width: usize) -> String {
     let mut out = String::with_capacity(text.len() + text.len() / width.max(1) * 8);
     for (i, line) in text.split('\n').enumerate() {
@@ -35,10 +37,16 @@ fn wrap_line(line: &str, width: usize, out: &mut String) {
         let word_columns = columns(word);
         if at_start {
             at_start = false;
+            // A first word that fits a line, but not after its indentation, gives way to the left as a continued one.
+            if word_columns <= width {
+                spaces = spaces.min(width - word_columns);
+            }
         } else if used + spaces + 1 + word_columns > width && used > hang {
             out.push('\n');
-            out.extend(std::iter::repeat_n(' ', hang));
-            used = hang;
+            // A word too long to follow the indent, yet no longer than a line, starts as far in as lets it fit.
+            let indent = if word_columns <= width { hang.min(width - word_columns) } else { hang };
+            out.extend(std::iter::repeat_n(' ', indent));
+            used = indent;
             spaces = 0;
             out.push_str(word);
             used += word_columns;
@@ -60,7 +68,7 @@ const MAX_LABEL_COLUMNS: usize = 20;
 /// Where a continued line starts: just after the line's list marker (`1. `, `· `, `▶ `, `↳ `) or its short label
 /// (`code: `), else two columns in from the start of its text. The text starts after the indentation, and on a
 /// stamped line (`07:20:22.554   #1 …`) after the time and the connection.
-fn hanging_indent(line: &str) -> usize {
+pub(super) fn hanging_indent(line: &str) -> usize {
     let visible: String = visible_chars(line).collect();
     let mut rest = visible.as_str();
     if let Some(after_time) = after_stamp(rest) {
@@ -185,5 +193,15 @@ mod tests {
         assert_eq!(got[1], format!("                    /v1?token={}", "a".repeat(80)), "whole, on its own line");
         assert_eq!(got[2], "                    → sim:genesys  101 upgraded", "inner spaces kept");
         assert_eq!(wrap("short  line\n  next", 60), "short  line\n  next", "what fits is untouched");
+        // A word that fits a line but not after the indent starts as far in as lets it fit, on a continued line
+        // and on a first line alike.
+        let json = r#"{"type":"message","content":"Hello"#;
+        let quoted = format!("    ▶ preceding frame #1:\n        {json} from custom UI");
+        assert_eq!(
+            lines(&wrap(&quoted, 40)),
+            ["    ▶ preceding frame #1:", &format!("      {json}"), "          from custom UI"]
+        );
+        let after = format!("07:20:22.553   #1 GET /chat → {json}");
+        assert_eq!(lines(&wrap(&after, 40)), ["07:20:22.553   #1 GET /chat →", &format!("      {json}")]);
     }
 }
