@@ -218,6 +218,11 @@ function connect() {
   };
 }
 
+/** Calls `then` whenever the device pixel ratio changes (a browser zoom, a window moved to another screen). */
+function onResolutionChange(then) {
+  matchMedia(`(resolution: ${devicePixelRatio}dppx)`).addEventListener('change', () => { then(); onResolutionChange(then); }, { once: true });
+}
+
 // ---- the address bar -------------------------------------------------------------------------------
 
 // The address bar names what is shown (`#conn=3&frame=12`, `#conn=3&tab=close`), so a reload comes back to it and
@@ -541,7 +546,15 @@ function setup() {
     table.draw();
   });
   // A window resized, or a layout change at a breakpoint: more or fewer rows are in view.
-  new ResizeObserver(() => { if (state.autoScroll) table.scrollToEnd(); else table.draw(); }).observe(scroller);
+  const relayout = () => { if (state.autoScroll) table.scrollToEnd(); else table.draw(); };
+  new ResizeObserver(relayout).observe(scroller);
+  // Rows of another height (a browser zoom snaps their borders to other device pixels; a font or style change): the
+  // table measures them again and puts every row back in its place, without waiting for a scroll. The table changes
+  // size then; the redraw waits for the next animation frame, not to resize it again inside its own observer.
+  const remeasure = () => requestAnimationFrame(() => { if (table.remeasure()) relayout(); });
+  new ResizeObserver(remeasure).observe($('frame-table'));
+  // Another device pixel ratio also changes the tallest the table may be (`FrameTable.cap`): redraw in any case.
+  onResolutionChange(() => requestAnimationFrame(() => { table.remeasure(); relayout(); }));
   $('jump-latest').addEventListener('click', () => { state.autoScroll = true; table.scrollToEnd(); $('jump-latest').hidden = true; });
   $('clear').addEventListener('click', () => {
     state.clearedThrough = state.lastIndex;
