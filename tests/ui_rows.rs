@@ -1,5 +1,5 @@
 //! The frame table's rows where they belong, in a real headless Chromium: after a zoom or a style change that makes
-//! them another height (with no scroll to redraw them).
+//! them another height (with no scroll to redraw them), and at the bottom of the pane while following new frames.
 //!
 //! Needs Debian's `chromium` (`apt-get install -y chromium`) or `FRAMETAP_CHROMIUM=/path/to/chrome`.
 
@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use cdp::fixtures::{self, start_ui};
+use cdp::fixtures::{self, publish, start_ui};
 use cdp::read::browser;
 use cdp::Page;
 use frametap::event::{Opcode, Peer};
@@ -119,4 +119,31 @@ async fn rows_are_placed_again_after_a_zoom_or_a_style_change_without_a_scroll()
 fn assert_selected_near(now: &Value, top: f64, height: f64) {
     let at = now[1].as_f64().unwrap_or_else(|| panic!("the selected row is not drawn: {now}"));
     assert!((at - top).abs() < height, "the selected row moved from {top} px to {at} px in the view");
+}
+
+/// Following new frames, the last row sits at the bottom of the table's pane. Before, an empty note under the table
+/// (its padding and margins) left about 52 px blank below the last row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn following_new_frames_puts_the_last_row_at_the_bottom_of_the_pane() {
+    let browser = browser().await;
+    let ui = start_ui(fixtures::hub_with_frames(200, frame), None).await;
+    let page = page_with_frames(&browser, &ui.url, 200).await;
+    for seq in 201..=210 {
+        publish(&ui.hub, frame(seq));
+    }
+    page.wait_for("window.frametap.table.length === 210 && window.frametap.idle()", WAIT).await.unwrap();
+    let gap = "(s => { const last = document.getElementById('frame-rows').lastElementChild, box = s.getBoundingClientRect(); \
+                 return [Number(last.dataset.seq), box.top + s.clientTop + s.clientHeight - last.getBoundingClientRect().bottom, \
+                         window.frametap.table.rowHeight, window.frametap.state.autoScroll]; })(document.getElementById('table-scroll'))";
+    // The last redraw may be a frame behind `idle()`: wait for the last row to be drawn.
+    page.wait_for(&format!("{gap}[0] === 210"), WAIT).await.unwrap();
+    let seen = page.eval(gap).await.unwrap();
+    let (below, row) = (seen[1].as_f64().unwrap(), seen[2].as_f64().unwrap());
+    assert_eq!(seen[3], json!(true), "the table is not following: {seen}");
+    assert!(
+        (-0.5..row).contains(&below),
+        "{below} px between the last row and the bottom of the pane (rows of {row} px)"
+    );
+    assert_eq!(browser.page_errors(), Vec::<String>::new());
+    ui.stop().await.unwrap();
 }

@@ -374,10 +374,17 @@ function noFramesText(c) {
   return 'No frames yet.';
 }
 
+/** The note under the frame table (why it shows no frame); hidden when there is none, so that a table following
+ * new frames ends at the bottom of its pane rather than above an empty note's padding. */
+function showNote(text) {
+  const note = $('table-note');
+  note.textContent = text;
+  note.hidden = !text;
+}
+
 function renderTable(full) {
   const c = state.conns.get(state.selected);
-  const note = $('table-note');
-  if (!c) { table.clear(); note.textContent = state.conns.size ? 'Select a connection.' : ''; renderConnHeader(null); return; }
+  if (!c) { table.clear(); showNote(state.conns.size ? 'Select a connection.' : ''); renderConnHeader(null); return; }
   if (full || table.conn !== c) {
     table.reset(c, c.frames.filter(f => visible(c, f)), flagsFor(c), state.selectedSeq);
   } else {
@@ -386,7 +393,7 @@ function renderTable(full) {
     table.append(fresh);
   }
   c.rendered = c.frames.length;
-  note.textContent = table.length ? '' : noFramesText(c);
+  showNote(table.length ? '' : noFramesText(c));
   renderConnHeader(c);
   if (state.autoScroll) table.scrollToEnd(); else table.draw();
   $('jump-latest').hidden = state.autoScroll;

@@ -214,7 +214,7 @@ export class FrameTable {
   scrollToTop(wanted, g) {
     const scrollTop = this.scrollTopFor(wanted, g);
     this.scroller.scrollTop = scrollTop;
-    // Unless the browser stopped it short (at the bottom: the table-note below the rows), this scrollTop stands for `wanted` exactly.
+    // Unless the browser stopped it short (at the bottom), this scrollTop stands for `wanted` exactly.
     this.pinned = Math.abs(this.scroller.scrollTop - scrollTop) < 1 ? { scrollTop: this.scroller.scrollTop, top: wanted, length: this.frames.length } : null;
   }
 
