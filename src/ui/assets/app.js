@@ -169,7 +169,8 @@ function connect() {
   // Reconnecting, the page resumes after the last record it has, if the server is still the same run (else it starts over).
   const resume = state.run && state.lastIndex ? `?run=${state.run}&after=${state.lastIndex}` : '';
   const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/stream${resume}`);
-  ws.onopen = () => { retryDelay = 500; state.connected = true; setStatus('syncing…', 'connecting'); };
+  let opened = false;
+  ws.onopen = () => { opened = true; retryDelay = 500; state.connected = true; setStatus('syncing…', 'connecting'); };
   ws.onmessage = (ev) => {
     const msg = MAYBE_INEXACT.test(ev.data) ? parseExact(ev.data) : JSON.parse(ev.data);
     if (msg.t === 'hello') {
@@ -213,8 +214,18 @@ function connect() {
       return;
     }
     setStatus('disconnected · retrying', 'down');
-    setTimeout(connect, retryDelay);
-    retryDelay = Math.min(retryDelay * 2, 5000);
+    const retry = () => { setTimeout(connect, retryDelay); retryDelay = Math.min(retryDelay * 2, 5000); };
+    if (opened) { retry(); return; }
+    // Refused before it opened: a browser never tells a page why a WebSocket failed, so the page asks over plain
+    // HTTP. 401 or 403: the server there no longer takes this page's access token (frametap was restarted on the same
+    // port, with a new token, or another program answers there); retrying cannot help, so the page says so and stops.
+    // No answer: frametap is not running (yet); retry.
+    fetch('/api/info', { cache: 'no-store' }).then(r => {
+      if (r.status !== 401 && r.status !== 403) { retry(); return; }
+      setStatus('access refused', 'down');
+      banner(`frametap was restarted, or this page's access token is no longer valid (the server answered HTTP ${r.status}): `
+        + 'open the URL frametap printed when it started. What is shown stays here; this page no longer reconnects.');
+    }, retry);
   };
 }
 
