@@ -15,7 +15,6 @@ use cdp::fixtures::{self, publish, start_ui};
 use cdp::read::{browser, text};
 use cdp::Page;
 use frametap::event::{Opcode, Peer};
-use frametap::ui::{Hub, HubOptions};
 use serde_json::json;
 
 const FRAMES: u64 = 200_000;
@@ -86,13 +85,7 @@ const PROBES: &str =
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_frame_is_reachable_past_chromiums_tallest_element() {
     let browser = browser().await;
-    let hub = Hub::new(HubOptions { history_limit: 2 * FRAMES as usize, redacted: false });
-    publish(&hub, fixtures::meta());
-    publish(&hub, fixtures::open(1, "/v1"));
-    for seq in 1..=FRAMES {
-        publish(&hub, frame(seq));
-    }
-    let ui = start_ui(hub, None).await;
+    let ui = start_ui(fixtures::hub_with_frames(FRAMES, frame), None).await;
     let page = browser.new_page().await.unwrap();
     page.set_viewport(1400, 1200).await.unwrap();
     page.goto(&ui.url).await.unwrap();

@@ -7,7 +7,7 @@ use chrono::{Duration as ChronoDuration, Utc};
 use frametap::event::{
     Annotation, Close, Diagnosis, Frame, HttpRequest, HttpResponse, Meta, Opcode, Open, Peer, Record, Token, Ts,
 };
-use frametap::ui::{self, Hub, UiOptions};
+use frametap::ui::{self, Hub, HubOptions, UiOptions};
 use serde_json::{json, Value};
 
 /// A UI server running on an ephemeral loopback port.
@@ -46,6 +46,18 @@ impl UiServer {
         let _ = self.stop.take().unwrap().send(());
         tokio::time::timeout(std::time::Duration::from_secs(10), &mut self.task).await??
     }
+}
+
+/// A hub holding a `meta`, connection #1's `open` and its frames 1 to `frames` as `frame` makes them, with room in its
+/// history for as many again.
+pub fn hub_with_frames(frames: u64, frame: impl Fn(u64) -> Record) -> Arc<Hub> {
+    let hub = Hub::new(HubOptions { history_limit: 2 * frames as usize, redacted: false });
+    publish(&hub, meta());
+    publish(&hub, open(1, "/v1"));
+    for seq in 1..=frames {
+        publish(&hub, frame(seq));
+    }
+    hub
 }
 
 /// Publishes a record the way the pipeline does: with its JSON serialisation.

@@ -169,7 +169,8 @@ function connect() {
   // Reconnecting, the page resumes after the last record it has, if the server is still the same run (else it starts over).
   const resume = state.run && state.lastIndex ? `?run=${state.run}&after=${state.lastIndex}` : '';
   const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/stream${resume}`);
-  ws.onopen = () => { retryDelay = 500; state.connected = true; setStatus('syncing…', 'connecting'); };
+  let opened = false;
+  ws.onopen = () => { opened = true; retryDelay = 500; state.connected = true; setStatus('syncing…', 'connecting'); };
   ws.onmessage = (ev) => {
     const msg = MAYBE_INEXACT.test(ev.data) ? parseExact(ev.data) : JSON.parse(ev.data);
     if (msg.t === 'hello') {
@@ -213,9 +214,24 @@ function connect() {
       return;
     }
     setStatus('disconnected · retrying', 'down');
-    setTimeout(connect, retryDelay);
-    retryDelay = Math.min(retryDelay * 2, 5000);
+    const retry = () => { setTimeout(connect, retryDelay); retryDelay = Math.min(retryDelay * 2, 5000); };
+    if (opened) { retry(); return; }
+    // Refused before it opened: a browser never tells a page why a WebSocket failed, so the page asks over plain
+    // HTTP. 401 or 403: the server there no longer takes this page's access token (frametap was restarted on the same
+    // port, with a new token, or another program answers there); retrying cannot help, so the page says so and stops.
+    // No answer: frametap is not running (yet); retry.
+    fetch('/api/info', { cache: 'no-store' }).then(r => {
+      if (r.status !== 401 && r.status !== 403) { retry(); return; }
+      setStatus('access refused', 'down');
+      banner(`frametap was restarted, or this page's access token is no longer valid (the server answered HTTP ${r.status}): `
+        + 'open the URL frametap printed when it started. What is shown stays here; this page no longer reconnects.');
+    }, retry);
   };
+}
+
+/** Calls `then` whenever the device pixel ratio changes (a browser zoom, a window moved to another screen). */
+function onResolutionChange(then) {
+  matchMedia(`(resolution: ${devicePixelRatio}dppx)`).addEventListener('change', () => { then(); onResolutionChange(then); }, { once: true });
 }
 
 // ---- the address bar -------------------------------------------------------------------------------
@@ -369,10 +385,17 @@ function noFramesText(c) {
   return 'No frames yet.';
 }
 
+/** The note under the frame table (why it shows no frame); hidden when there is none, so that a table following
+ * new frames ends at the bottom of its pane rather than above an empty note's padding. */
+function showNote(text) {
+  const note = $('table-note');
+  note.textContent = text;
+  note.hidden = !text;
+}
+
 function renderTable(full) {
   const c = state.conns.get(state.selected);
-  const note = $('table-note');
-  if (!c) { table.clear(); note.textContent = state.conns.size ? 'Select a connection.' : ''; renderConnHeader(null); return; }
+  if (!c) { table.clear(); showNote(state.conns.size ? 'Select a connection.' : ''); renderConnHeader(null); return; }
   if (full || table.conn !== c) {
     table.reset(c, c.frames.filter(f => visible(c, f)), flagsFor(c), state.selectedSeq);
   } else {
@@ -381,7 +404,7 @@ function renderTable(full) {
     table.append(fresh);
   }
   c.rendered = c.frames.length;
-  note.textContent = table.length ? '' : noFramesText(c);
+  showNote(table.length ? '' : noFramesText(c));
   renderConnHeader(c);
   if (state.autoScroll) table.scrollToEnd(); else table.draw();
   $('jump-latest').hidden = state.autoScroll;
@@ -541,7 +564,15 @@ function setup() {
     table.draw();
   });
   // A window resized, or a layout change at a breakpoint: more or fewer rows are in view.
-  new ResizeObserver(() => { if (state.autoScroll) table.scrollToEnd(); else table.draw(); }).observe(scroller);
+  const relayout = () => { if (state.autoScroll) table.scrollToEnd(); else table.draw(); };
+  new ResizeObserver(relayout).observe(scroller);
+  // Rows of another height (a browser zoom snaps their borders to other device pixels; a font or style change): the
+  // table measures them again and puts every row back in its place, without waiting for a scroll. The table changes
+  // size then; the redraw waits for the next animation frame, not to resize it again inside its own observer.
+  const remeasure = () => requestAnimationFrame(() => { if (table.remeasure()) relayout(); });
+  new ResizeObserver(remeasure).observe($('frame-table'));
+  // Another device pixel ratio also changes the tallest the table may be (`FrameTable.cap`): redraw in any case.
+  onResolutionChange(() => requestAnimationFrame(() => { table.remeasure(); relayout(); }));
   $('jump-latest').addEventListener('click', () => { state.autoScroll = true; table.scrollToEnd(); $('jump-latest').hidden = true; });
   $('clear').addEventListener('click', () => {
     state.clearedThrough = state.lastIndex;

@@ -148,11 +148,41 @@ export class FrameTable {
     }
     this.place(from, to, scrollTop, g);
     // Rows are one line each: their height is the font's, measured here (it differs between machines and zooms).
-    if (to > from && !measuring) {
-      const first = this.body.firstElementChild.getBoundingClientRect(), last = this.body.lastElementChild.getBoundingClientRect();
-      const measured = (last.bottom - first.top) / (to - from);
-      if (measured > 0 && Math.abs(measured - h) > 0.01) { this.rowHeight = measured; this.drawn = [0, 0]; this.draw(false, true); }
+    if (!measuring) {
+      const measured = this.measure();
+      if (measured != null) { this.rowHeight = measured; this.drawn = [0, 0]; this.draw(false, true); }
     }
+  }
+
+  /** The drawn rows' height, when it is not `rowHeight` (else null). */
+  measure() {
+    const [from, to] = this.drawn, first = this.body.firstElementChild, last = this.body.lastElementChild;
+    if (to <= from || !first) return null;
+    const measured = (last.getBoundingClientRect().bottom - first.getBoundingClientRect().top) / (to - from);
+    return measured > 0 && Math.abs(measured - this.rowHeight) > 0.01 ? measured : null;
+  }
+
+  /** Rows of another height than measured (a zoom, which snaps their borders to other device pixels; a font or style
+   * change): measures them again and, without a scroll from the user, keeps in place what was in view (the selected
+   * frame when it was in view, else the frame at the top), then redraws. Returns whether the height changed. */
+  remeasure() {
+    const measured = this.measure();
+    if (measured == null) return false;
+    const s = this.scroller, g = this.geometry(), top = this.virtualTop(s.scrollTop, g), old = this.rowHeight;
+    const selected = this.position.get(this.selectedSeq);
+    const inView = selected != null && g.head + selected * old >= top + g.head && g.head + (selected + 1) * old <= top + s.clientHeight;
+    // The frame kept in place (a fraction of one: the top of the view may cut a row) and its offset in the view.
+    const anchor = inView ? selected : Math.max(0, top / old);
+    const offset = g.head + anchor * old - top;
+    this.rowHeight = measured;
+    this.drawn = [0, 0];
+    const ng = this.geometry();
+    // The spacers are still sized for the old height: make room first, else the browser stops the scroll short.
+    this.above.style.height = '0px';
+    this.below.style.height = `${ng.height}px`;
+    this.scrollToTop(Math.max(0, ng.head + anchor * measured - offset), ng);
+    this.draw(false, true);
+    return true;
   }
 
   /** Follows the latest frame: scrolls to the bottom and draws what is there. */
@@ -175,14 +205,17 @@ export class FrameTable {
     else if (rowTop < top + header) wanted = rowTop - header;
     else if (rowTop + h > top + s.clientHeight) wanted = rowTop + h - s.clientHeight;
     if (wanted !== top) {
-      wanted = Math.max(0, wanted);
-      const scrollTop = this.scrollTopFor(wanted, g);
-      s.scrollTop = scrollTop;
-      // Unless the browser stopped it short (at the bottom: the table-note below the rows), this scrollTop stands for
-      // `wanted` exactly.
-      this.pinned = Math.abs(s.scrollTop - scrollTop) < 1 ? { scrollTop: s.scrollTop, top: wanted, length: this.frames.length } : null;
+      this.scrollToTop(Math.max(0, wanted), g);
     }
     this.draw();
+  }
+
+  /** Scrolls the table to show the rows as at full height they would be at `wanted`. */
+  scrollToTop(wanted, g) {
+    const scrollTop = this.scrollTopFor(wanted, g);
+    this.scroller.scrollTop = scrollTop;
+    // Unless the browser stopped it short (at the bottom), this scrollTop stands for `wanted` exactly.
+    this.pinned = Math.abs(this.scroller.scrollTop - scrollTop) < 1 ? { scrollTop: this.scroller.scrollTop, top: wanted, length: this.frames.length } : null;
   }
 
   /** How many rows fit in view (for Page Up and Page Down). */
