@@ -7,14 +7,12 @@
 //! goes whole into the entry's `_frametap.records`; records of no connection (`meta`, `end`) into `log._frametap`.
 
 use super::export_http::{request_json, response_json, RequestJson, ResponseJson};
-use super::spilled::SpilledConnections;
+use super::spilled::{Payloads, SpilledConnections};
 use super::{HAR_FORMAT_NAME, HAR_FORMAT_VERSION};
-use crate::capture::{SpillReader, SpillSpan};
 use crate::event::{ConnId, Frame, Opcode, Open, Peer, Record, Ts};
 use base64::Engine as _;
 use serde::ser::{Error as _, SerializeSeq as _};
 use serde::{Serialize, Serializer};
-use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 /// Builds a HAR 1.2 document from capture records as a `serde_json::Value` (for callers that edit it; writing one
@@ -173,54 +171,6 @@ struct ConnRecords<'a> {
     records: Vec<(usize, &'a Record)>,
     /// Where its frames' payloads are.
     payloads: Payloads<'a>,
-}
-
-/// Where the payloads of a connection's frames are: in their records, or (a spilled connection's, whose frames are
-/// held without them, so that a connection of any size costs little more than one message) in the spill, read back
-/// when a message is written and let go of after it.
-pub(super) enum Payloads<'a> {
-    InRecords,
-    Spilled {
-        spill: &'a SpillReader,
-        /// Each frame held without its payload, by position: where its record is, and how many payload bytes it has.
-        frames: HashMap<usize, (SpillSpan, usize)>,
-    },
-}
-
-impl Payloads<'_> {
-    /// The payload of `frame`, at position `at`.
-    fn of(&self, at: usize, frame: &Frame) -> anyhow::Result<bytes::Bytes> {
-        match self.spilled(at) {
-            Some((spill, span)) => match spill.read(span)? {
-                Record::Frame(whole) => Ok(whole.payload),
-                other => anyhow::bail!("the temporary file does not read back (a {} record for a frame)", other.kind()),
-            },
-            None => Ok(frame.payload.clone()),
-        }
-    }
-
-    /// How many payload bytes `frame`, at position `at`, has.
-    fn kept(&self, at: usize, frame: &Frame) -> usize {
-        match self {
-            Payloads::Spilled { frames, .. } => frames.get(&at).map_or(frame.payload.len(), |(_, kept)| *kept),
-            Payloads::InRecords => frame.payload.len(),
-        }
-    }
-
-    /// `record`, at position `at`, whole: read back when it is a frame held without its payload.
-    fn whole<'r>(&self, at: usize, record: &'r Record) -> anyhow::Result<Cow<'r, Record>> {
-        match self.spilled(at) {
-            Some((spill, span)) => Ok(Cow::Owned(spill.read(span)?)),
-            None => Ok(Cow::Borrowed(record)),
-        }
-    }
-
-    fn spilled(&self, at: usize) -> Option<(&SpillReader, SpillSpan)> {
-        match self {
-            Payloads::Spilled { spill, frames } => frames.get(&at).map(|(span, _)| (*spill, *span)),
-            Payloads::InRecords => None,
-        }
-    }
 }
 
 /// A data message being assembled from its frames.

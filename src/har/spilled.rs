@@ -3,10 +3,10 @@
 //! a time ([`super::HarDocument::spilled`]), its frames' payloads read back one message at a time, whatever the
 //! capture's size.
 
-use super::export::Payloads;
 use crate::capture::{Spill, SpillReader, SpillSpan};
-use crate::event::{ConnId, Record};
+use crate::event::{ConnId, Frame, Record};
 use anyhow::Result;
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// Sorts records, in capture order, by connection: each gets its position in the capture (`at`).
@@ -88,5 +88,53 @@ impl ByConnection {
     /// The sorted records, the connections' read back from `spill` (where they were put).
     pub fn read_from(self, spill: SpillReader) -> SpilledConnections {
         SpilledConnections { global: self.global, conns: self.conns, spill }
+    }
+}
+
+/// Where the payloads of a connection's frames are: in their records, or (a spilled connection's, whose frames are
+/// held without them, so that a connection of any size costs little more than one message) in the spill, read back
+/// when a message is written and let go of after it.
+pub(super) enum Payloads<'a> {
+    InRecords,
+    Spilled {
+        spill: &'a SpillReader,
+        /// Each frame held without its payload, by position: where its record is, and how many payload bytes it has.
+        frames: HashMap<usize, (SpillSpan, usize)>,
+    },
+}
+
+impl Payloads<'_> {
+    /// The payload of `frame`, at position `at`.
+    pub(super) fn of(&self, at: usize, frame: &Frame) -> anyhow::Result<bytes::Bytes> {
+        match self.spilled(at) {
+            Some((spill, span)) => match spill.read(span)? {
+                Record::Frame(whole) => Ok(whole.payload),
+                other => anyhow::bail!("the temporary file does not read back (a {} record for a frame)", other.kind()),
+            },
+            None => Ok(frame.payload.clone()),
+        }
+    }
+
+    /// How many payload bytes `frame`, at position `at`, has.
+    pub(super) fn kept(&self, at: usize, frame: &Frame) -> usize {
+        match self {
+            Payloads::Spilled { frames, .. } => frames.get(&at).map_or(frame.payload.len(), |(_, kept)| *kept),
+            Payloads::InRecords => frame.payload.len(),
+        }
+    }
+
+    /// `record`, at position `at`, whole: read back when it is a frame held without its payload.
+    pub(super) fn whole<'r>(&self, at: usize, record: &'r Record) -> anyhow::Result<Cow<'r, Record>> {
+        match self.spilled(at) {
+            Some((spill, span)) => Ok(Cow::Owned(spill.read(span)?)),
+            None => Ok(Cow::Borrowed(record)),
+        }
+    }
+
+    fn spilled(&self, at: usize) -> Option<(&SpillReader, SpillSpan)> {
+        match self {
+            Payloads::Spilled { spill, frames } => frames.get(&at).map(|(span, _)| (*spill, *span)),
+            Payloads::InRecords => None,
+        }
     }
 }
