@@ -4,11 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# What the build and the tests need beyond Rust, as Debian packages: Chromium drives the web UI tests
-# (Debian's package; no browser download); gcc and make build jemalloc, frametap's allocator.
+# What the build and the tests need beyond Rust, as Debian packages (command:package): Chromium drives the web
+# UI tests (Debian's package; no browser download); gcc and make build jemalloc, frametap's allocator; certutil
+# (libnss3-tools) runs the Chrome trust-store commands `frametap certs init` prints (tests/certs_trust.rs).
 missing=()
-for tool in chromium gcc make; do
-  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+for need in chromium:chromium gcc:gcc make:make certutil:libnss3-tools; do
+  command -v "${need%%:*}" >/dev/null 2>&1 || missing+=("${need#*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "==> installing ${missing[*]}"

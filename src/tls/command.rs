@@ -123,10 +123,12 @@ pub fn init_report(ca: &CertAuthority) -> String {
          Trust it where you test (step by step, with checks: certs/README.md in the frametap sources):\n\
          \x20 Firefox:        Settings > Privacy & Security > Certificates > View Certificates >\n\
          \x20                 Authorities > Import {pem}, tick \"Trust this CA to identify websites\"\n\
-         \x20 Chrome (Linux): certutil -d sql:$HOME/.pki/nssdb -A -t C,, -n \"{name}\" -i {pem}\n\
-         \x20 macOS:          security add-trusted-cert -r trustRoot -k ~/Library/Keychains/login.keychain-db {pem}\n\
-         \x20 Windows:        certutil -user -addstore Root {pem}\n\
-         \x20 Debian/Ubuntu:  sudo cp {pem} /usr/local/share/ca-certificates/frametap.crt && sudo update-ca-certificates\n\
+         \x20 Chrome (Linux): certutil -d sql:$HOME/.pki/nssdb -A -t C,, -n \"{name}\" -i \"{pem}\"\n\
+         \x20                 if that says SEC_ERROR_BAD_DATABASE (no database yet), make one, then run it again:\n\
+         \x20                 mkdir -p $HOME/.pki/nssdb && certutil -d sql:$HOME/.pki/nssdb -N --empty-password\n\
+         \x20 macOS:          security add-trusted-cert -r trustRoot -k ~/Library/Keychains/login.keychain-db \"{pem}\"\n\
+         \x20 Windows:        certutil -user -addstore Root \"{pem}\"\n\
+         \x20 Debian/Ubuntu:  sudo cp \"{pem}\" /usr/local/share/ca-certificates/frametap.crt && sudo update-ca-certificates\n\
          \n\
          Anyone with the private key can impersonate any site to this machine once the CA is trusted.\n\
          Remove it when you are done:\n\
