@@ -106,6 +106,9 @@ pub(super) struct Response<'a> {
     /// Chrome's reason a request failed (`net::ERR_…`).
     #[serde(borrow, rename = "_error")]
     pub(super) error: Json<'a>,
+    /// Playwright's reason a request or WebSocket failed.
+    #[serde(borrow, rename = "_failureText")]
+    pub(super) failure_text: Json<'a>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -117,6 +120,9 @@ pub(super) struct Content<'a> {
     pub(super) text: Json<'a>,
     #[serde(borrow)]
     pub(super) encoding: Json<'a>,
+    /// Playwright's attached file holding the body (or a WebSocket's messages) outside the HAR.
+    #[serde(borrow, rename = "_file")]
+    pub(super) file: Json<'a>,
 }
 
 /// One of Chrome's `_webSocketMessages`.
@@ -126,7 +132,7 @@ pub(super) struct Message<'a> {
     /// `send`, `receive` or `error`.
     #[serde(borrow, rename = "type")]
     pub(super) kind: Json<'a>,
-    /// Epoch seconds (an old Chrome: monotonic seconds).
+    /// Epoch seconds (Playwright: epoch milliseconds; an old Chrome: monotonic seconds).
     #[serde(borrow)]
     pub(super) time: Json<'a>,
     #[serde(borrow)]

@@ -1,5 +1,5 @@
-//! HAR → capture: frametap's own HARs come back exactly; HARs saved by Chrome DevTools, mitmproxy or HTTP Toolkit
-//! become a capture of what those tools recorded, with a `note` per connection saying what they leave out.
+//! HAR → capture: frametap's own HARs come back exactly; HARs saved by Chrome DevTools, mitmproxy, HTTP Toolkit or
+//! Playwright become a capture of what those tools recorded, with a `note` per connection saying what they leave out.
 
 use super::close::{recorded_close, CloseFrames};
 use super::document::{Entry, Har, Message};
@@ -7,7 +7,7 @@ use super::extended_connect;
 use super::imported::ImportedRecords;
 use super::json::Json;
 use super::lossless;
-use super::times::{first_message_time, parse_datetime, wait_ends_before, MessageClock};
+use super::times::{first_message_time, parse_datetime, wait_ends_before, MessageClock, TimeUnit};
 use crate::event::{
     self, ConnId, Frame, Headers, HttpRequest, HttpResponse, Note, NoteLevel, Opcode, Open, Peer, Record, Ts,
 };
@@ -24,6 +24,7 @@ pub enum HarSource {
     Chrome,
     Mitmproxy,
     HttpToolkit,
+    Playwright,
     Other,
 }
 
@@ -39,6 +40,8 @@ impl HarSource {
             HarSource::Mitmproxy
         } else if creator.contains("http toolkit") {
             HarSource::HttpToolkit
+        } else if creator.contains("playwright") {
+            HarSource::Playwright
         } else {
             HarSource::Other
         }
@@ -50,6 +53,7 @@ impl HarSource {
             HarSource::Chrome => "Chrome DevTools",
             HarSource::Mitmproxy => "mitmproxy",
             HarSource::HttpToolkit => "HTTP Toolkit",
+            HarSource::Playwright => "Playwright",
             HarSource::Other => "an unrecognised tool",
         }
     }
@@ -179,7 +183,9 @@ pub(super) fn import_entry(
         body_base64: content.text.as_str().filter(|t| !t.is_empty() && content.encoding == "base64").map(str::to_owned),
     });
     let messages = entry.messages.items();
-    let recorded_error = entry.response.error.as_str().filter(|e| !e.trim().is_empty());
+    let recorded_error = [&entry.response.error, &entry.response.failure_text]
+        .into_iter()
+        .find_map(|e| e.as_str().filter(|e| !e.trim().is_empty()));
     // A 101 the recording says failed, with no message after it (frametap's export of a 101 whose
     // Sec-WebSocket-Accept was wrong; Chrome's `_error` on a request that failed): it opened no WebSocket.
     let failed_101 = recorded_status == 101 && recorded_error.is_some() && messages.is_empty();
@@ -219,9 +225,16 @@ pub(super) fn import_entry(
     }
     records.push(Record::Note(Note::warn("har-import-incomplete", Some(conn), started, missing)));
     if messages.is_empty() {
-        warnings.push(format!("entry {number} ({url}): no WebSocket messages recorded"));
+        warnings.push(match content.file.as_str() {
+            Some(file) if opened => format!(
+                "entry {number} ({url}): no WebSocket messages in the HAR: the recording tool kept them in the \
+                 attached file {file} (Playwright's recordHar with content \"attach\", the default for a .zip path), \
+                 which frametap does not read: record with content \"embed\" (the default for a .har path)"
+            ),
+            _ => format!("entry {number} ({url}): no WebSocket messages recorded"),
+        });
     }
-    if times.relative {
+    if times.unit == TimeUnit::Monotonic {
         warnings.push(format!(
             "entry {number}: message times are not wall-clock times (an old Chrome?); placed them after startedDateTime"
         ));
@@ -233,8 +246,8 @@ pub(super) fn import_entry(
     let mut close_frames = CloseFrames::default();
     let mut odd = OddMessages::default();
     for (m, message) in messages.iter().enumerate() {
-        let ts = times.at(message).unwrap_or_else(|what| {
-            odd.add(m + 1, format!("{what}: dated as the message before it"));
+        let ts = times.at(message).unwrap_or_else(|problem| {
+            odd.add_as(m + 1, problem.kind, format!("{}: dated as the message before it", problem.text));
             last_ts
         });
         if previous.is_some_and(|p| ts < p) && backwards_at.is_none() {
@@ -279,23 +292,37 @@ pub(super) fn import_entry(
 /// What was odd about an entry's messages (a missing `time` or `data`), each kind said once with the messages it
 /// concerns, so a HAR with thousands of them gets a line, not thousands.
 #[derive(Default)]
-struct OddMessages(Vec<(String, Vec<usize>)>);
+struct OddMessages(Vec<OddKind>);
+
+/// One kind of oddity: its key, what it was for the first message it concerns, and every message it concerns.
+struct OddKind {
+    kind: String,
+    first_said: String,
+    messages: Vec<usize>,
+}
 
 impl OddMessages {
+    /// `what` is odd about `message`; messages with the same text are said together.
     fn add(&mut self, message: usize, what: String) {
-        match self.0.iter_mut().find(|(known, _)| *known == what) {
-            Some((_, messages)) => messages.push(message),
-            None => self.0.push((what, vec![message])),
+        self.add_as(message, what.clone(), what);
+    }
+
+    /// Like [`OddMessages::add`], grouped by `kind` (the text may quote each message's own value: the first is said).
+    fn add_as(&mut self, message: usize, kind: impl Into<String>, what: String) {
+        let kind = kind.into();
+        match self.0.iter_mut().find(|known| known.kind == kind) {
+            Some(known) => known.messages.push(message),
+            None => self.0.push(OddKind { kind, first_said: what, messages: vec![message] }),
         }
     }
 
     fn say(self, entry: usize, warnings: &mut Vec<String>) {
-        for (what, messages) in self.0 {
+        for OddKind { first_said, messages, .. } in self.0 {
             let which = match messages.as_slice() {
                 [one] => format!("message {one}"),
                 many => format!("{} messages (the first: {})", many.len(), many[0]),
             };
-            warnings.push(format!("entry {entry}, {which}: {what}"));
+            warnings.push(format!("entry {entry}, {which}: {first_said}"));
         }
     }
 }

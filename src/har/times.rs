@@ -1,5 +1,5 @@
-//! The times in a HAR: `startedDateTime`, message `time`s (epoch seconds, or an old Chrome's monotonic seconds), and
-//! whether `timings.wait` can be the handshake's round trip.
+//! The times in a HAR: `startedDateTime`, message `time`s (epoch seconds; Playwright's epoch milliseconds; an old
+//! Chrome's monotonic seconds), and whether `timings.wait` can be the handshake's round trip.
 
 use super::document::{Entry, Message};
 use super::json::Obj;
@@ -43,39 +43,91 @@ pub(super) fn wait_ends_before(entry: &Entry, started: Ts, first_message_at: Opt
 }
 
 pub(super) fn first_message_time(entry: &Entry) -> Option<Ts> {
-    entry.messages.items().iter().find_map(|m| m.time.as_f64().and_then(ts_from_epoch_secs))
+    let messages = entry.messages.items();
+    let unit = TimeUnit::of(messages);
+    messages.iter().find_map(|m| m.time.as_f64().filter(|t| *t != NOT_RECORDED).and_then(|t| unit.wall_clock(t)))
 }
 
-/// Message `time`s: epoch seconds, or (old Chrome) seconds on a monotonic clock, then anchored at `startedDateTime`.
-pub(super) struct MessageClock {
-    started: Ts,
-    /// The times are seconds on a monotonic clock (an old Chrome), not epoch seconds.
-    pub(super) relative: bool,
-    first: f64,
-}
+/// HAR's "not recorded" for a number (Playwright's message `time` with `omitTiming`).
+const NOT_RECORDED: f64 = -1.0;
 
 /// Times before 1980 cannot be wall-clock times of a WebSocket message.
 const EARLIEST_WALL_CLOCK: f64 = 315_532_800.0;
 
-impl MessageClock {
-    pub(super) fn new(started: Ts, messages: &[Obj<Message>]) -> Self {
-        let times: Vec<f64> = messages.iter().filter_map(|m| m.time.as_f64()).collect();
-        let first = times.first().copied().unwrap_or(0.0);
+/// Epoch seconds from here on are past the year 5000: such a `time` is epoch milliseconds (Playwright's; since 1973).
+const EARLIEST_MILLIS: f64 = 1e11;
+
+/// What a HAR's message `time`s count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum TimeUnit {
+    /// Epoch seconds (Chrome, HTTP Toolkit, mitmproxy, frametap).
+    Seconds,
+    /// Epoch milliseconds (Playwright's `recordHar`): every recorded time is past [`EARLIEST_MILLIS`].
+    Millis,
+    /// Seconds on a monotonic clock (an old Chrome): some time is before 1980.
+    Monotonic,
+}
+
+impl TimeUnit {
+    pub(super) fn of(messages: &[Obj<Message>]) -> TimeUnit {
+        let times: Vec<f64> = messages.iter().filter_map(|m| m.time.as_f64()).filter(|t| *t != NOT_RECORDED).collect();
         // A monotonic clock's seconds: from 0 up (a negative time is out of range, not a sign of that clock).
-        let relative = times.iter().any(|t| (0.0..EARLIEST_WALL_CLOCK).contains(t));
-        MessageClock { started, relative, first }
+        if times.iter().any(|t| (0.0..EARLIEST_WALL_CLOCK).contains(t)) {
+            TimeUnit::Monotonic
+        } else if !times.is_empty() && times.iter().all(|t| *t >= EARLIEST_MILLIS) {
+            TimeUnit::Millis
+        } else {
+            TimeUnit::Seconds
+        }
     }
 
-    /// The message's time, or what is wrong with its `time` (missing, or out of the range a capture can hold).
-    pub(super) fn at(&mut self, message: &Message) -> Result<Ts, String> {
-        let time = message.time.as_f64().ok_or("no usable `time`")?;
-        let ts = if self.relative {
-            whole_micros((time - self.first) * 1e6)
+    /// A wall-clock `time` in this unit as a timestamp (`None` for a monotonic one, or one no capture can hold).
+    fn wall_clock(self, time: f64) -> Option<Ts> {
+        match self {
+            TimeUnit::Seconds => ts_from_epoch_secs(time),
+            TimeUnit::Millis => ts_from_epoch_secs(time / 1000.0),
+            TimeUnit::Monotonic => None,
+        }
+    }
+}
+
+/// Message `time`s, in their [`TimeUnit`]; a monotonic clock's anchored at `startedDateTime`.
+pub(super) struct MessageClock {
+    started: Ts,
+    pub(super) unit: TimeUnit,
+    first: f64,
+}
+
+/// What is wrong with a message's `time`: `kind` names the problem (messages with the same one are said together),
+/// `text` says it for this message.
+pub(super) struct TimeProblem {
+    pub(super) kind: &'static str,
+    pub(super) text: String,
+}
+
+impl MessageClock {
+    pub(super) fn new(started: Ts, messages: &[Obj<Message>]) -> Self {
+        let first = messages.iter().find_map(|m| m.time.as_f64().filter(|t| *t != NOT_RECORDED)).unwrap_or(0.0);
+        MessageClock { started, unit: TimeUnit::of(messages), first }
+    }
+
+    /// The message's time, or what is wrong with its `time` (missing, not recorded, or out of the range a capture
+    /// can hold).
+    pub(super) fn at(&mut self, message: &Message) -> Result<Ts, TimeProblem> {
+        let problem = |kind, text: String| TimeProblem { kind, text };
+        let time = message.time.as_f64().ok_or_else(|| problem("missing", "no usable `time`".into()))?;
+        if time == NOT_RECORDED {
+            return Err(problem("not-recorded", "`time` -1 (not recorded)".into()));
+        }
+        let ts = match self.unit {
+            TimeUnit::Monotonic => whole_micros((time - self.first) * 1e6)
                 .and_then(|micros| self.started.micros().checked_add(micros))
-                .and_then(Ts::from_micros)
-        } else {
-            ts_from_epoch_secs(time)
+                .and_then(Ts::from_micros),
+            unit => unit.wall_clock(time),
         };
-        ts.ok_or_else(|| format!("`time` {time:?} is out of range (no date a capture can hold)"))
+        let unit = if self.unit == TimeUnit::Millis { " (milliseconds)" } else { "" };
+        ts.ok_or_else(|| {
+            problem("out-of-range", format!("`time` {time:?}{unit} is out of range (no date a capture can hold)"))
+        })
     }
 }
