@@ -2,15 +2,16 @@
 //! temp home: a wss:// client trusting the CA, and a client using frametap as its HTTP proxy (CONNECT to the
 //! recorded host, TLS with the local CA, then the upgrade), each get the recorded handshake answer, server frames
 //! and close; a plain ws:// client on the TLS port is told to use wss://; in forward mode, other requests to the
-//! recorded host get a 502 saying why, and other hosts are tunnelled; bad flag combinations are refused. Also what
-//! the binary says on stderr: a capture without its end record (refused, or warned about with --partial), and
-//! the summary of a replayed refusal.
+//! recorded host get a 502 saying why, and other hosts are tunnelled; bad flag combinations are refused. (What it
+//! says on stderr: tests/replay_stderr.rs.)
 
 #[path = "forward_support/client.rs"]
 mod client;
 mod common;
 #[path = "forward_support/connect_proxy.rs"]
 mod connect_proxy;
+#[path = "replay_binary/mod.rs"]
+mod replay_binary;
 #[path = "forward_support/servers.rs"]
 mod servers;
 #[path = "replay_support/mod.rs"]
@@ -19,135 +20,14 @@ mod support;
 mod ws;
 
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 use client::{connect_tunnel, get, request, tls_client};
 use connect_proxy::ConnectProxy;
-use frametap::tls::CertAuthority;
-use futures_util::{SinkExt as _, StreamExt as _};
+use replay_binary::{frametap, talk_as_the_recorded_client, Home};
 use servers::start_hello_server;
-use support::{handmade_capture, server_close};
-use tokio::io::{AsyncBufReadExt as _, AsyncRead, AsyncWrite, BufReader, Lines};
-use tokio::process::{Child, ChildStderr, Command};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
-use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::tungstenite::Error as WsError;
 use ws::STEP;
-
-/// A frametap home with a local CA (`certs init`), and a hand-made capture of a connection to
-/// ws://example.com/chat: subprotocol "chat.v2", client "hi", server "hello", then the server's close 4000.
-struct Home {
-    dir: tempfile::TempDir,
-    capture: std::path::PathBuf,
-}
-
-impl Home {
-    async fn new() -> Home {
-        let dir = tempfile::tempdir().unwrap();
-        let init = frametap(dir.path()).args(["certs", "init"]).output().await.unwrap();
-        assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
-        let capture = handmade_capture(dir.path(), "recorded.jsonl", 101, Some(server_close(true, Some(4000), None)));
-        Home { dir, capture }
-    }
-
-    fn ca(&self) -> CertAuthority {
-        CertAuthority::load(&self.dir.path().join("certs")).unwrap()
-    }
-
-    /// TLS with `host` (trusting the local CA) through a CONNECT tunnel of the forward proxy at `proxy`.
-    async fn tls_through(
-        &self,
-        proxy: std::net::SocketAddr,
-        host: &str,
-    ) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
-        let tunnel = connect_tunnel(proxy, &format!("{host}:443")).await;
-        tls_client(tunnel, host, self.ca().root_store().unwrap()).await.0
-    }
-
-    /// Starts `frametap replay serve CAPTURE ARGS… --listen 127.0.0.1:0 --no-ui --no-capture --pace fast`.
-    fn serve(&self, args: &[&str]) -> Running {
-        self.serve_file(&self.capture, args)
-    }
-
-    /// [`Home::serve`] with another capture.
-    fn serve_file(&self, capture: &Path, args: &[&str]) -> Running {
-        let mut child = frametap(self.dir.path())
-            .args(["replay", "serve", capture.to_str().unwrap()])
-            .args(args)
-            .args(["--listen", "127.0.0.1:0", "--no-ui", "--no-capture", "--pace", "fast"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        Running { _child: child, lines }
-    }
-}
-
-fn frametap(home: &Path) -> Command {
-    let mut command = Command::from(crate::common::binary::frametap_command());
-    command
-        .env("FRAMETAP_HOME", home)
-        .env("NO_COLOR", "1")
-        .env_remove("RUST_LOG")
-        .env_remove("HTTPS_PROXY")
-        .env_remove("https_proxy")
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    command
-}
-
-/// A running `frametap replay serve`, killed when dropped.
-struct Running {
-    _child: Child,
-    lines: Lines<BufReader<ChildStderr>>,
-}
-
-impl Running {
-    /// The next stderr line containing `needle` (panics if frametap goes quiet or exits first).
-    async fn line_with(&mut self, needle: &str) -> String {
-        loop {
-            let line = tokio::time::timeout(STEP, self.lines.next_line())
-                .await
-                .unwrap_or_else(|_| panic!("frametap printed no line with {needle:?}"))
-                .unwrap()
-                .unwrap_or_else(|| panic!("frametap exited before printing {needle:?}"));
-            if line.contains(needle) {
-                return line;
-            }
-        }
-    }
-
-    /// The forward-mode listener's address, from the banner.
-    async fn proxy_addr(&mut self) -> std::net::SocketAddr {
-        let url = self.banner("set your browser's HTTP and HTTPS proxy to").await;
-        url.strip_prefix("http://").expect("an http:// proxy URL").parse().unwrap()
-    }
-
-    /// The value after `label` on the banner line that has it.
-    async fn banner(&mut self, label: &str) -> String {
-        let line = self.line_with(label).await;
-        line.split_once(label).unwrap().1.split_whitespace().next().unwrap().to_owned()
-    }
-}
-
-/// Plays the recorded client side over `stream` at `url` as a real WebSocket client offering "chat.v2", and
-/// checks it gets the recorded answer, the server's frame and the recorded close.
-async fn talk_as_the_recorded_client<S: AsyncRead + AsyncWrite + Unpin>(stream: S, url: &str) {
-    let mut request = url.into_client_request().unwrap();
-    request.headers_mut().insert("sec-websocket-protocol", "chat.v2".parse().unwrap());
-    let (mut ws, response) =
-        tokio::time::timeout(STEP, tokio_tungstenite::client_async(request, stream)).await.unwrap().unwrap();
-    assert_eq!(response.status(), 101);
-    assert_eq!(response.headers()["sec-websocket-protocol"], "chat.v2", "the recorded subprotocol, as offered");
-    ws.send(Message::text("hi")).await.unwrap();
-    let mut next = async || tokio::time::timeout(STEP, ws.next()).await.expect("no message in time").unwrap().unwrap();
-    assert_eq!(next().await, Message::text("hello"));
-    let Message::Close(Some(close)) = next().await else { panic!("the recorded close did not come") };
-    assert_eq!((u16::from(close.code), close.reason.as_str()), (4000, "going away"));
-    // tungstenite answers the close; the replay then ends TCP.
-    while let Ok(Some(Ok(_))) = tokio::time::timeout(STEP, ws.next()).await {}
-}
 
 #[tokio::test]
 async fn a_wss_client_gets_the_recorded_frames_and_close_and_a_plain_one_is_told_to_use_wss() {
@@ -415,111 +295,4 @@ async fn bad_flag_combinations_and_a_missing_ca_are_refused_before_anything_list
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "{stderr}");
     assert!(stderr.contains("it has a port (CONNECT to any port of a matching host is intercepted): give a host glob without scheme, port or path: --intercept '*'"), "{stderr}");
-}
-
-/// A capture without its `end` record is refused as `convert` refuses it; with --partial it plays, and both the
-/// start and the connection's summary say what is missing.
-#[tokio::test]
-async fn a_capture_without_its_end_record_needs_partial_and_is_said_to_be_incomplete() {
-    let home = Home::new().await;
-    let text = std::fs::read_to_string(&home.capture).unwrap();
-    let (kept, end) = text.trim_end().rsplit_once('\n').unwrap();
-    assert!(end.contains("\"kind\":\"end\""), "{end}");
-    let cut = home.dir.path().join("noend.jsonl");
-    std::fs::write(&cut, format!("{kept}\n")).unwrap();
-    let cut_arg = cut.to_str().unwrap();
-    let refusal = "noend.jsonl: it ends without an end record: it was cut short (or is still being written); pass \
-                   --partial to replay the records that could be read";
-    for args in [
-        &["replay", "serve", cut_arg, "--listen", "127.0.0.1:0", "--no-ui", "--no-capture"][..],
-        &["replay", "send", cut_arg, "--upstream", "ws://127.0.0.1:9", "--no-capture"][..],
-    ] {
-        let run = frametap(home.dir.path()).args(args).output();
-        let output = tokio::time::timeout(Duration::from_secs(30), run).await.expect("frametap kept running").unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(!output.status.success() && stderr.contains(refusal), "{args:?}: {stderr}");
-    }
-
-    let mut replay = home.serve_file(&cut, &["--partial"]);
-    let warning = replay.line_with("warning").await;
-    assert!(
-        warning.contains("frametap replay serve: warning:")
-            && warning.contains("noend.jsonl: the capture has no end record: it was cut short"),
-        "{warning}"
-    );
-    let url = replay.banner("point your WebSocket client at").await;
-    let authority = url.strip_prefix("ws://").unwrap().trim_end_matches("/chat").to_owned();
-    let tcp = tokio::net::TcpStream::connect(&authority).await.unwrap();
-    talk_as_the_recorded_client(tcp, &url).await;
-    replay.line_with("every client frame matched the recording").await;
-    let said = replay.line_with("the recording is incomplete").await;
-    assert!(said.contains("(--partial): the capture has no end record"), "{said}");
-}
-
-/// A recorded refusal, and a recorded failure to reach the upstream, are answered as recorded and summed up on
-/// stderr like a played connection.
-#[tokio::test]
-async fn a_replayed_refusal_gets_a_summary_line() {
-    let home = Home::new().await;
-    let refused = support::handmade_capture(home.dir.path(), "refused.jsonl", 403, None);
-    let mut replay = home.serve_file(&refused, &[]);
-    let url = replay.banner("point your WebSocket client at").await;
-    let answer = tokio_tungstenite::connect_async(&url).await;
-    let Err(WsError::Http(response)) = answer else { panic!("not an HTTP refusal: {answer:?}") };
-    assert_eq!(response.status(), 403);
-    let summary = replay.line_with("replay serve: connection").await;
-    assert_eq!(summary, "replay serve: connection 1: answered the recorded 403 Forbidden; no WebSocket");
-
-    // The recorded attempt never reached its upstream: no answer in the capture, only the error.
-    let text = std::fs::read_to_string(&refused).unwrap();
-    let unreached: Vec<String> = text
-        .lines()
-        .map(|line| {
-            let mut record: serde_json::Value = serde_json::from_str(line).unwrap();
-            if record["kind"] == "open" {
-                record["response"] = serde_json::Value::Null;
-                record["error"] = "could not connect to example.com:80: connection refused".into();
-            }
-            record.to_string()
-        })
-        .collect();
-    let unreached_path = home.dir.path().join("unreached.jsonl");
-    std::fs::write(&unreached_path, unreached.join("\n") + "\n").unwrap();
-    let mut replay = home.serve_file(&unreached_path, &[]);
-    let url = replay.banner("point your WebSocket client at").await;
-    let answer = tokio_tungstenite::connect_async(&url).await;
-    let Err(WsError::Http(response)) = answer else { panic!("not an HTTP refusal: {answer:?}") };
-    assert_eq!(response.status(), 502);
-    let summary = replay.line_with("replay serve: connection").await;
-    assert!(
-        summary.starts_with("replay serve: connection 1: answered 502 Bad Gateway, as the recording failed to reach")
-            && summary.contains("could not connect to example.com:80: connection refused")
-            && summary.ends_with("; no WebSocket"),
-        "{summary}"
-    );
-}
-
-/// A taken UI port is said as frametap's other warnings are, in a replay's words.
-#[tokio::test]
-async fn a_taken_ui_port_is_a_warning_in_the_replays_words() {
-    let home = Home::new().await;
-    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let ui = taken.local_addr().unwrap().to_string();
-    let mut child = frametap(home.dir.path())
-        .args(["replay", "serve", home.capture.to_str().unwrap(), "--listen", "127.0.0.1:0", "--no-capture"])
-        .args(["--ui", &ui])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut replay = Running { _child: child, lines };
-    let warning = replay.line_with("without the web UI").await;
-    assert_eq!(
-        warning,
-        format!(
-            "frametap: warning: the web UI could not listen on {ui}: the port is taken (another frametap?); choose \
-             another with --ui ADDR or turn the UI off with --no-ui; replaying without the web UI"
-        )
-    );
 }

@@ -1,0 +1,128 @@
+//! `frametap replay serve` through the binary, what it says on stderr: a capture without its end record (refused,
+//! or warned about with --partial), the summary of a replayed refusal, and a taken UI port.
+
+#[path = "forward_support/client.rs"]
+mod client;
+mod common;
+#[path = "replay_binary/mod.rs"]
+mod replay_binary;
+#[path = "forward_support/servers.rs"]
+mod servers;
+#[path = "replay_support/mod.rs"]
+mod support;
+#[path = "forward_support/ws.rs"]
+mod ws;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use replay_binary::{frametap, talk_as_the_recorded_client, Home, Running};
+use tokio::io::{AsyncBufReadExt as _, BufReader};
+use tokio_tungstenite::tungstenite::Error as WsError;
+
+/// A capture without its `end` record is refused as `convert` refuses it; with --partial it plays, and both the
+/// start and the connection's summary say what is missing.
+#[tokio::test]
+async fn a_capture_without_its_end_record_needs_partial_and_is_said_to_be_incomplete() {
+    let home = Home::new().await;
+    let text = std::fs::read_to_string(&home.capture).unwrap();
+    let (kept, end) = text.trim_end().rsplit_once('\n').unwrap();
+    assert!(end.contains("\"kind\":\"end\""), "{end}");
+    let cut = home.dir.path().join("noend.jsonl");
+    std::fs::write(&cut, format!("{kept}\n")).unwrap();
+    let cut_arg = cut.to_str().unwrap();
+    let refusal = "noend.jsonl: it ends without an end record: it was cut short (or is still being written); pass \
+                   --partial to replay the records that could be read";
+    for args in [
+        &["replay", "serve", cut_arg, "--listen", "127.0.0.1:0", "--no-ui", "--no-capture"][..],
+        &["replay", "send", cut_arg, "--upstream", "ws://127.0.0.1:9", "--no-capture"][..],
+    ] {
+        let run = frametap(home.dir.path()).args(args).output();
+        let output = tokio::time::timeout(Duration::from_secs(30), run).await.expect("frametap kept running").unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success() && stderr.contains(refusal), "{args:?}: {stderr}");
+    }
+
+    let mut replay = home.serve_file(&cut, &["--partial"]);
+    let warning = replay.line_with("warning").await;
+    assert!(
+        warning.contains("frametap replay serve: warning:")
+            && warning.contains("noend.jsonl: the capture has no end record: it was cut short"),
+        "{warning}"
+    );
+    let url = replay.banner("point your WebSocket client at").await;
+    let authority = url.strip_prefix("ws://").unwrap().trim_end_matches("/chat").to_owned();
+    let tcp = tokio::net::TcpStream::connect(&authority).await.unwrap();
+    talk_as_the_recorded_client(tcp, &url).await;
+    replay.line_with("every client frame matched the recording").await;
+    let said = replay.line_with("the recording is incomplete").await;
+    assert!(said.contains("(--partial): the capture has no end record"), "{said}");
+}
+
+/// A recorded refusal, and a recorded failure to reach the upstream, are answered as recorded and summed up on
+/// stderr like a played connection.
+#[tokio::test]
+async fn a_replayed_refusal_gets_a_summary_line() {
+    let home = Home::new().await;
+    let refused = support::handmade_capture(home.dir.path(), "refused.jsonl", 403, None);
+    let mut replay = home.serve_file(&refused, &[]);
+    let url = replay.banner("point your WebSocket client at").await;
+    let answer = tokio_tungstenite::connect_async(&url).await;
+    let Err(WsError::Http(response)) = answer else { panic!("not an HTTP refusal: {answer:?}") };
+    assert_eq!(response.status(), 403);
+    let summary = replay.line_with("replay serve: connection").await;
+    assert_eq!(summary, "replay serve: connection 1: answered the recorded 403 Forbidden; no WebSocket");
+
+    // The recorded attempt never reached its upstream: no answer in the capture, only the error.
+    let text = std::fs::read_to_string(&refused).unwrap();
+    let unreached: Vec<String> = text
+        .lines()
+        .map(|line| {
+            let mut record: serde_json::Value = serde_json::from_str(line).unwrap();
+            if record["kind"] == "open" {
+                record["response"] = serde_json::Value::Null;
+                record["error"] = "could not connect to example.com:80: connection refused".into();
+            }
+            record.to_string()
+        })
+        .collect();
+    let unreached_path = home.dir.path().join("unreached.jsonl");
+    std::fs::write(&unreached_path, unreached.join("\n") + "\n").unwrap();
+    let mut replay = home.serve_file(&unreached_path, &[]);
+    let url = replay.banner("point your WebSocket client at").await;
+    let answer = tokio_tungstenite::connect_async(&url).await;
+    let Err(WsError::Http(response)) = answer else { panic!("not an HTTP refusal: {answer:?}") };
+    assert_eq!(response.status(), 502);
+    let summary = replay.line_with("replay serve: connection").await;
+    assert!(
+        summary.starts_with("replay serve: connection 1: answered 502 Bad Gateway, as the recording failed to reach")
+            && summary.contains("could not connect to example.com:80: connection refused")
+            && summary.ends_with("; no WebSocket"),
+        "{summary}"
+    );
+}
+
+/// A taken UI port is said as frametap's other warnings are, in a replay's words.
+#[tokio::test]
+async fn a_taken_ui_port_is_a_warning_in_the_replays_words() {
+    let home = Home::new().await;
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let ui = taken.local_addr().unwrap().to_string();
+    let mut child = frametap(home.dir.path())
+        .args(["replay", "serve", home.capture.to_str().unwrap(), "--listen", "127.0.0.1:0", "--no-capture"])
+        .args(["--ui", &ui])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut replay = Running { _child: child, lines };
+    let warning = replay.line_with("without the web UI").await;
+    assert_eq!(
+        warning,
+        format!(
+            "frametap: warning: the web UI could not listen on {ui}: the port is taken (another frametap?); choose \
+             another with --ui ADDR or turn the UI off with --no-ui; replaying without the web UI"
+        )
+    );
+}
