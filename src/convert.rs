@@ -60,18 +60,26 @@ pub fn run_convert(cmd: ConvertCommand) -> Result<()> {
 
 /// The direction of a conversion, from the extensions of IN and OUT.
 enum Direction {
-    CaptureToHar { zlib: bool },
+    CaptureToHar {
+        zlib: bool,
+    },
     HarToCapture(CaptureFormat),
     CaptureToCapture(CaptureFormat),
+    /// A redacted copy of a HAR (`--redact`), as `frametap redact` points at for a HAR name.
+    HarToHar {
+        zlib: bool,
+    },
 }
 
 /// With `partial`, a capture to a capture of its own format is a repair (the records that can be read, and a
-/// true `end` record); without it, two files of the same kind are refused.
-fn direction(input: &Path, output: &Path, partial: bool) -> Result<Direction> {
+/// true `end` record); with `redact`, a HAR to a HAR is a redacted copy; otherwise two files of the same kind are
+/// refused.
+fn direction(input: &Path, output: &Path, partial: bool, redact: bool) -> Result<Direction> {
     let (capture_in, capture_out) = (CaptureFormat::named_by(input), CaptureFormat::named_by(output));
     match (capture_in, har::is_har_path(input), capture_out, har::is_har_path(output)) {
         (Some(_), _, _, true) => Ok(Direction::CaptureToHar { zlib: har::is_zhar_path(output) }),
         (_, true, Some(format), _) => Ok(Direction::HarToCapture(format)),
+        (_, true, _, true) if redact => Ok(Direction::HarToHar { zlib: har::is_zhar_path(output) }),
         (Some(from), _, Some(to), _) if from != to || partial => Ok(Direction::CaptureToCapture(to)),
         (Some(_), _, Some(_), _) => bail!(
             "{} and {} are the same kind of file: convert goes from a capture (.jsonl, .ftcap) to a HAR (.har, .zhar) \
@@ -82,7 +90,7 @@ fn direction(input: &Path, output: &Path, partial: bool) -> Result<Direction> {
         ),
         (_, true, _, true) => bail!(
             "{} and {} are the same kind of file: convert goes from a HAR (.har, .zhar) to a capture (.jsonl, .ftcap) \
-             or back",
+             or back; for a redacted copy of a HAR, pass --redact",
             input.display(),
             output.display()
         ),
@@ -101,12 +109,14 @@ fn direction(input: &Path, output: &Path, partial: bool) -> Result<Direction> {
 
 /// Converts IN to OUT and says what it wrote. OUT is created only after IN was read in full; a failed write removes it.
 pub fn convert(cmd: &ConvertCommand) -> Result<ConvertReport> {
-    let direction = direction(&cmd.input, &cmd.output, cmd.partial)?;
+    crate::paths::refuse_folder_to_read(&cmd.input)?;
+    let direction = direction(&cmd.input, &cmd.output, cmd.partial, cmd.redact)?;
     crate::paths::refuse_existing(&cmd.output)?;
     match direction {
         Direction::CaptureToHar { zlib } => capture_to_har_file(cmd, zlib),
         Direction::HarToCapture(format) => har_to_capture_file(cmd, format),
         Direction::CaptureToCapture(format) => capture_to_capture_file(cmd, format),
+        Direction::HarToHar { zlib } => har_to_redacted_har_file(cmd, zlib),
     }
 }
 
@@ -227,6 +237,28 @@ fn har_to_capture_file(cmd: &ConvertCommand, format: CaptureFormat) -> Result<Co
     report.source = Some(source);
     report.warnings = warnings;
     Ok(report)
+}
+
+/// A HAR to a redacted HAR: imported as for a capture (its WebSocket connections; what is not one is warned about),
+/// masked, and written as frametap's own HAR. A HAR is read whole anyway (one JSON document), so the records are held.
+fn har_to_redacted_har_file(cmd: &ConvertCommand, zlib: bool) -> Result<ConvertReport> {
+    let har::ImportedHar { records, warnings, source, .. } = har::import_har_file(&cmd.input, false)?;
+    let mut redactor = crate::redact::Redactor::new();
+    let mut redacted: Vec<Record> = Vec::new();
+    for record in records {
+        redacted.extend(redactor.feed(record));
+    }
+    redacted.extend(redactor.finish());
+    let frames = redacted.iter().filter(|record| matches!(record, Record::Frame(_))).count();
+    let document = har::HarDocument::new(&redacted);
+    write_new_file(&cmd.output, |file| har::write_har(&document, file, zlib))?;
+    Ok(ConvertReport {
+        output: cmd.output.clone(),
+        connections: document.entries(),
+        frames,
+        source: Some(source),
+        warnings,
+    })
 }
 
 /// A capture to a capture in another format, or repaired (`--partial`): written as IN is read, so memory does not

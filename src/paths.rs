@@ -38,6 +38,34 @@ pub fn refuse_existing(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Refuses a folder given where a capture or HAR to read is expected (`frametap inspect ~/.frametap/captures`),
+/// naming the newest capture in it to give instead.
+pub fn refuse_folder_to_read(path: &Path) -> Result<()> {
+    if !path.is_dir() {
+        return Ok(());
+    }
+    let is_capture =
+        |file: &Path| crate::capture::CaptureFormat::named_by(file).is_some() || crate::har::is_har_path(file);
+    let newest = std::fs::read_dir(path)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|entry| entry.file_type().is_ok_and(|kind| kind.is_file()) && is_capture(&entry.path()))
+        .filter_map(|entry| Some((entry.metadata().ok()?.modified().ok()?, entry.path())))
+        .max();
+    match newest {
+        Some((_, newest)) => bail!(
+            "{} is a folder, not a capture: give one of its files, e.g. the newest capture in it, {}",
+            path.display(),
+            newest.display()
+        ),
+        None => bail!(
+            "{} is a folder, not a capture, and holds none (.jsonl, .ftcap, .har, .zhar): give a capture file",
+            path.display()
+        ),
+    }
+}
+
 /// Creates a new file readable and writable by the owner only (0600); fails if it already exists.
 pub fn create_private_file(path: &Path) -> Result<File> {
     let mut options = OpenOptions::new();

@@ -77,6 +77,43 @@ async fn bad_input_is_a_clear_error() {
     assert!(err.contains("port is in use") && err.contains("--listen"), "{err}");
 }
 
+/// A folder where a capture is read (`frametap inspect ~/.frametap/captures`, the folder the banner names) used to
+/// be "not a usable frametap capture: could not read it past byte 0: Is a directory (os error 21)": it is said to be
+/// a folder, with the newest capture in it to give instead, by every command that reads a capture or a HAR.
+#[tokio::test]
+async fn a_folder_given_as_a_capture_names_the_newest_capture_in_it() {
+    let home = tempfile::tempdir().unwrap();
+    let captures = home.path().join("captures");
+    std::fs::create_dir(&captures).unwrap();
+    let older = captures.join("20260101T000000.000000Z.jsonl");
+    std::fs::copy(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/seed-story.jsonl"), &older)
+        .unwrap();
+    let newer = captures.join("20260102T000000.000000Z.jsonl");
+    std::fs::copy(&older, &newer).unwrap();
+    let day_later = std::fs::metadata(&older).unwrap().modified().unwrap() + std::time::Duration::from_secs(86_400);
+    std::fs::File::options().write(true).open(&newer).unwrap().set_modified(day_later).unwrap();
+    std::fs::write(captures.join("notes.txt"), "not a capture").unwrap();
+    let folder = captures.to_str().unwrap();
+    let out = home.path().join("out.har");
+    for args in [
+        &["inspect", folder][..],
+        &["replay", "serve", folder, "--listen", "127.0.0.1:0", "--no-ui", "--no-capture"][..],
+        &["convert", folder, out.to_str().unwrap()][..],
+        &["redact", folder, home.path().join("r.jsonl").to_str().unwrap()][..],
+    ] {
+        let err = fails_with(args, home.path()).await;
+        assert!(
+            err.contains(&format!("{folder} is a folder, not a capture")) && err.contains(newer.to_str().unwrap()),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("os error"), "{args:?}: {err}");
+    }
+    let empty = home.path().join("empty.har");
+    std::fs::create_dir(&empty).unwrap();
+    let err = fails_with(&["ui", empty.to_str().unwrap(), "--ui", "127.0.0.1:0"], home.path()).await;
+    assert!(err.contains("is a folder, not a capture, and holds none"), "{err}");
+}
+
 /// A bad port used to be replaced by the scheme's default, and a base path hyper cannot send was only refused
 /// by every connection; `--upstream-proxy` accepted port 0; per-leg headers were sent twice. All are refused
 /// before anything listens, saying what is wrong.

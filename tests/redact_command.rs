@@ -99,9 +99,23 @@ fn redact_takes_a_har_and_points_at_convert_for_a_har_copy() {
     assert!(frames > 0, "the HAR's messages are in the copy");
 
     let as_har = dir.path().join("redacted.har");
-    let err = run_redact(RedactCommand { input: har, output: as_har.clone() }).unwrap_err().to_string();
+    let err = run_redact(RedactCommand { input: har.clone(), output: as_har.clone() }).unwrap_err().to_string();
     assert!(err.contains("frametap convert --redact"), "{err}");
     assert!(!as_har.exists());
+
+    // The command it points at works: a HAR in, a redacted HAR out (it used to be refused as "the same kind of file").
+    let hint = err.split('`').nth(1).expect("the hint is a command in backquotes");
+    let args: Vec<&str> = hint.split(' ').collect();
+    assert_eq!(args[..2], ["frametap", "convert"], "{hint}");
+    let status = common::binary::frametap_command().args(&args[1..]).status().unwrap();
+    assert!(status.success(), "{hint}");
+    let copy = std::fs::read_to_string(&as_har).unwrap();
+    assert!(!copy.contains(secret), "{copy}");
+    let (records, _) = frametap::har::har_json_to_records(copy.as_bytes()).unwrap();
+    let Some(Record::Meta(meta)) = records.first() else { panic!("no meta record") };
+    assert!(meta.redacted, "{meta:?}");
+    let copied_frames = records.iter().filter(|r| matches!(r, Record::Frame(_))).count();
+    assert_eq!(copied_frames, frames, "the redacted HAR holds the messages the capture copy does");
 }
 
 /// `proxy --redact` runs the Redactor as the pipeline's redaction stage: what reaches the capture is masked.

@@ -288,6 +288,67 @@ async fn shutdown_closes_open_connections_with_1001_and_saves_the_capture() {
     assert_eq!(replies, vec![false, false], "the endpoints' replies to frametap's close are not relayed");
 }
 
+/// A proxy in front of a server that answers frametap's shutdown 1001 and hangs up at once, as servers do (RFC 6455
+/// §7.1.1), stopped as Ctrl-C stops it, with one client: returned once that client got the 1001 (its payload) and the
+/// server has gone.
+async fn shutdown_after_the_server_answered_and_hung_up(
+) -> (RawWs, bytes::Bytes, tokio::task::JoinHandle<frametap::capture::CaptureFile>) {
+    let (gone_tx, mut gone) = tokio::sync::mpsc::unbounded_channel();
+    let (server, _) = raw::start_raw_server(raw::upgrade_all, move |mut ws: RawWs| {
+        let gone = gone_tx.clone();
+        async move {
+            let close = ws.frame().await;
+            ws.send(true, Opcode::Close, &close.payload[..2]).await;
+            drop(ws);
+            gone.send(()).unwrap();
+        }
+    })
+    .await;
+    let proxy = start_proxy(test_config(&format!("ws://{server}"))).await;
+    let mut ws = raw::connect(proxy.addr, "/", &[]).await.1.unwrap();
+    let stopping = tokio::spawn(proxy.stop());
+    let close = ws.frame().await;
+    assert_eq!(&close.payload[..2], &1001u16.to_be_bytes());
+    gone.recv().await.unwrap();
+    (ws, close.payload, stopping)
+}
+
+/// On Ctrl-C frametap waits up to the close timeout for each side to answer its 1001 (README). The server's answer and
+/// hang-up are its own close handshake: mirroring that FIN to the client cut the client's short, and a client that
+/// then went recorded as "the client closed the TCP connection without a close frame".
+#[tokio::test]
+async fn at_shutdown_a_server_that_hung_up_does_not_cut_the_clients_answer_short() {
+    let (mut ws, _, stopping) = shutdown_after_the_server_answered_and_hung_up().await;
+    let server_gone = std::time::Instant::now();
+    // This client does not answer: frametap's wait for it is the close timeout, not the server's hang-up.
+    assert!(matches!(ws.recv().await, Received::Eof | Received::Reset));
+    let waited = server_gone.elapsed();
+    assert!(waited >= common::TEST_TIMEOUT / 2, "the client's TCP was closed {waited:?} after the server's");
+    let capture = stopping.await.unwrap();
+    let close = close_of(&capture, 1);
+    assert_eq!((close.initiator, close.clean, close.dropped_by), (Peer::Proxy, false, None), "{close:?}");
+    let detail = close.detail.as_deref().unwrap();
+    assert!(detail.contains("the close handshake did not finish within 2.0 s"), "{detail}");
+}
+
+/// The client that answers frametap's 1001 after the server answered and hung up completes its close handshake: a
+/// clean close, and its TCP closed at once (not after the close timeout).
+#[tokio::test]
+async fn at_shutdown_a_client_that_answers_after_the_server_hung_up_closes_cleanly_at_once() {
+    let (mut ws, close, stopping) = shutdown_after_the_server_answered_and_hung_up().await;
+    ws.send(true, Opcode::Close, &close[..2]).await;
+    let answered = std::time::Instant::now();
+    assert!(matches!(ws.recv().await, Received::Eof), "frametap closes TCP once the handshake is done");
+    let waited = answered.elapsed();
+    assert!(waited < common::TEST_TIMEOUT / 2, "the client's TCP was closed {waited:?} after its answer");
+    let capture = stopping.await.unwrap();
+    let close = close_of(&capture, 1);
+    assert_eq!((close.initiator, close.clean, close.dropped_by), (Peer::Proxy, true, None), "{close:?}");
+    assert_eq!(close.detail.as_deref(), Some("frametap was shutting down (Ctrl-C or SIGTERM), so it closed with 1001"));
+    let client_answer = frames(&capture).into_iter().find(|f| f.from == Peer::Client && f.opcode == Opcode::Close);
+    assert!(client_answer.is_some_and(|f| !f.relayed), "the client's answer is recorded");
+}
+
 #[tokio::test]
 async fn two_hundred_connections_run_independently() {
     let server = start_echo_server().await;

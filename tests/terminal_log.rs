@@ -463,6 +463,39 @@ async fn a_request_head_too_large_for_hyper_is_noted_in_the_log_and_the_capture(
     drop(home);
 }
 
+/// The banner's example URL for a real upstream is `ws://127.0.0.1:PORT/<path>`: a client that dials it as printed sends
+/// a request target hyper refuses (400). The note used to say only "not an HTTP/1.1 request (invalid URI)" and to
+/// suspect a client speaking TLS; it now says the URL is not a valid URI and that a placeholder must be replaced.
+#[tokio::test]
+async fn a_request_to_the_banners_placeholder_path_says_to_replace_it() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut proxy = RunningProxy::start(&["--no-ui", "--upstream", "ws://127.0.0.1:1"]).await;
+    let banner = proxy.banner.lines.join("\n");
+    assert!(banner.contains(&format!("{}/<path>", proxy.banner.url)), "{banner}");
+    let authority = proxy.banner.url.trim_start_matches("ws://").to_owned();
+    let mut client = tokio::net::TcpStream::connect(&authority).await.unwrap();
+    let client_addr = client.local_addr().unwrap();
+    let request = format!(
+        "GET /<path> HTTP/1.1\r\nHost: {authority}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    client.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(WAIT, client.read_to_string(&mut answer)).await.unwrap().unwrap();
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    let lines = read_until(&mut proxy.stdout, |l| l.contains("refused a request from")).await;
+    let line = lines.last().unwrap();
+    for said in [
+        format!("refused a request from {client_addr} before frametap could read it"),
+        "its request target (path and query) is not a valid URI".to_owned(),
+        "a placeholder copied from the banner (`/<path>`, `deploymentId=…`) must be replaced".to_owned(),
+    ] {
+        assert!(line.contains(&said), "{said:?} in {line}");
+    }
+    assert!(!line.contains("speaking TLS"), "{line}");
+    drop(proxy.stop().await);
+}
+
 /// An upgrade that failed after the upstream answered 101 (a wrong `Sec-WebSocket-Accept`): the live log printed only
 /// the error, and `inspect`'s timeline "HTTP 101" then "upstream error: …", which read as an upgrade that worked. Both
 /// now say the same: the 101 came, why it opened no WebSocket, and what to check.

@@ -101,8 +101,16 @@ async fn every_route_needs_the_access_token() {
         let (status, _, body) = get(ui.addr, path, &[]).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
         assert!(body.contains("access token"), "{path}: {body}");
-        let (status, _, _) = get(ui.addr, &format!("{path}?token=wrong"), &[]).await;
+        assert!(body.contains("an access token is needed"), "{path}: {body}");
+        // A wrong token (a URL or a cookie from an earlier run) is told apart from none: it used to get the same
+        // "an access token is needed", which a user holding the URL with its token could not make sense of.
+        let (status, _, body) = get(ui.addr, &format!("{path}?token=wrong"), &[]).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{path} with a wrong token");
+        assert!(body.contains("this access token is not this run's"), "{path}: {body}");
+        let stale_cookie = format!("{}=wrong", cookie(&ui).split('=').next().unwrap());
+        let (status, _, body) = get(ui.addr, path, &[("cookie", &stale_cookie)]).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path} with a stale cookie");
+        assert!(body.contains("this access token is not this run's"), "{path}: {body}");
     }
     let (status, headers, body) = get(ui.addr, &format!("/?token={}", ui.token), &[]).await;
     assert_eq!(status, StatusCode::OK);

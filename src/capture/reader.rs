@@ -214,6 +214,7 @@ pub fn read_capture(path: &Path) -> Result<CaptureFile> {
 /// Opens a capture file for reading record by record ([`CaptureStream`]): commands that go through a capture once
 /// (`inspect`) hold only what they keep, not the file nor every record.
 pub fn open_capture(path: &Path) -> Result<CaptureStream<std::fs::File>> {
+    crate::paths::refuse_folder_to_read(path)?;
     let file = std::fs::File::open(path).with_context(|| format!("could not read the capture {}", path.display()))?;
     Ok(CaptureStream::new(file))
 }

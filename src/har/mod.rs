@@ -59,6 +59,7 @@ pub fn read_har(path: &Path) -> Result<Value> {
 
 /// A HAR file's JSON text, decompressed when it is zlib-compressed (`.zhar`, or any file starting with a zlib header).
 fn read_har_text(path: &Path) -> Result<Vec<u8>> {
+    crate::paths::refuse_folder_to_read(path)?;
     let raw = std::fs::read(path).with_context(|| format!("could not read the HAR {}", path.display()))?;
     let looks_zlib = raw.len() >= 2 && raw[0] == 0x78 && u16::from_be_bytes([raw[0], raw[1]]) % 31 == 0;
     if is_zhar_path(path) || looks_zlib {

@@ -64,6 +64,17 @@ fn refusal(error: &hyper::Error) -> Option<(&'static str, String, &'static str)>
             "Connect with HTTP/1.1: a WebSocket upgrade is an HTTP/1.1 request.",
         ));
     }
+    if error.is_parse() && error.to_string().contains("invalid URI") {
+        // The banner's own placeholders, copied as they are (`/<path>`, `deploymentId=…`), read like this.
+        return Some((
+            "hyper (frametap's HTTP server) answered 400 Bad Request",
+            "its request target (path and query) is not a valid URI: characters such as `<`, `>`, spaces or `…` \
+             must be percent-encoded"
+                .to_owned(),
+            "Check the URL the client dials: a placeholder copied from the banner (`/<path>`, `deploymentId=…`) must \
+             be replaced with the real path and query, e.g. /v1?deploymentId=<your deployment's id>.",
+        ));
+    }
     if error.is_parse() {
         return Some((
             "hyper (frametap's HTTP server) answered 400 Bad Request",

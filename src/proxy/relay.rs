@@ -50,6 +50,8 @@ struct Shared<'s> {
     proxy_close: watch::Sender<ProxyClose>,
     /// Set once any close frame has been seen or sent: starts the close timeout.
     closing: watch::Sender<bool>,
+    /// Told each time a close frame is delivered: the second one ends a connection one of whose sides has gone.
+    close_delivered: tokio::sync::Notify,
     max_message: u64,
 }
 
@@ -81,6 +83,18 @@ impl Shared<'_> {
             Peer::Client => state.delivered_from_client = true,
             Peer::Server => state.delivered_from_server = true,
             Peer::Proxy => {}
+        }
+        drop(state);
+        self.close_delivered.notify_one();
+    }
+
+    /// frametap sent `peer` a close of its own (1001 at shutdown, 1009) that `peer` has not answered yet.
+    fn awaits_answer_from(&self, peer: Peer) -> bool {
+        let state = self.state.lock().unwrap();
+        match peer {
+            Peer::Client => state.proxy_closed_client && !state.close_from_client,
+            Peer::Server => state.proxy_closed_server && !state.close_from_server,
+            Peer::Proxy => false,
         }
     }
 
@@ -347,7 +361,12 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Pump<'a, R, W> {
     }
 
     async fn eof(mut self) -> PumpEnd {
-        let _ = self.writer.shutdown().await;
+        // The sender's FIN is mirrored, unless frametap's own close to the receiver still awaits its answer: a server
+        // that answers frametap's 1001 and hangs up ended its own close handshake, not the client's, which then gets
+        // the close timeout to answer (a FIN now would cut it off, and make it look as if it left without answering).
+        if !self.shared.awaits_answer_from(self.to) {
+            let _ = self.writer.shutdown().await;
+        }
         if self.shared.sent_close(self.from) {
             self.shared.ended_after_close(self.from);
             PumpEnd::Eof
@@ -396,6 +415,7 @@ pub async fn relay<C: RelayStream, S: RelayStream>(
         state: Mutex::new(EndState::default()),
         proxy_close: watch::Sender::new(None),
         closing: watch::Sender::new(false),
+        close_delivered: tokio::sync::Notify::new(),
         max_message: options.max_message,
     };
     // Both pumps (and so both sockets) are dropped when this returns: a side still open is closed then.
@@ -425,6 +445,11 @@ pub async fn relay<C: RelayStream, S: RelayStream>(
             }
             _ = closing.changed(), if deadline.is_none() => {
                 deadline = Some(tokio::time::Instant::now() + options.close_timeout);
+            }
+            // The last close frame crossed after one side had ended TCP (a client answering frametap's 1001 after
+            // the server did and hung up): the close handshake is complete, nothing is left to wait for.
+            () = shared.close_delivered.notified(), if up_done || down_done => {
+                if shared.closes_delivered() { break; }
             }
             () = crate::proxy::stopped(&mut shutdown), if !shutting_down => {
                 shutting_down = true;

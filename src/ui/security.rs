@@ -144,10 +144,15 @@ pub async fn guard(State(state): State<Arc<AppState>>, request: Request, next: N
     let from_query = query_token(request.uri().query()).filter(|t| same_secret(t, expected));
     let from_cookie = cookie_token(headers, &state.cookie).is_some_and(|t| same_secret(t, expected));
     if from_query.is_none() && !from_cookie {
-        return refuse(
-            StatusCode::UNAUTHORIZED,
-            "an access token is needed: open the URL frametap printed at start (it ends in ?token=…)".into(),
-        );
+        // A token that is not this run's: frametap makes a new one each time it starts.
+        let stale = query_token(request.uri().query()).is_some() || cookie_token(headers, &state.cookie).is_some();
+        let message = if stale {
+            "this access token is not this run's (frametap prints a new one each time it starts: a URL from an earlier \
+             run?): open the URL frametap printed at start (it ends in ?token=…)"
+        } else {
+            "an access token is needed: open the URL frametap printed at start (it ends in ?token=…)"
+        };
+        return refuse(StatusCode::UNAUTHORIZED, message.into());
     }
     let set_cookie = from_query.is_some() && !from_cookie;
     let mut response = next.run(request).await;
