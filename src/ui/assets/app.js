@@ -217,16 +217,34 @@ function connect() {
     const retry = () => { setTimeout(connect, retryDelay); retryDelay = Math.min(retryDelay * 2, 5000); };
     if (opened) { retry(); return; }
     // Refused before it opened: a browser never tells a page why a WebSocket failed, so the page asks over plain
-    // HTTP. 401 or 403: the server there no longer takes this page's access token (frametap was restarted on the same
-    // port, with a new token, or another program answers there); retrying cannot help, so the page says so and stops.
-    // No answer: frametap is not running (yet); retry.
+    // HTTP. No answer, or an answer other than 401 or 403: frametap is not running (yet); retry. A refusal says why.
     fetch('/api/info', { cache: 'no-store' }).then(r => {
       if (r.status !== 401 && r.status !== 403) { retry(); return; }
-      setStatus('access refused', 'down');
-      banner(`frametap was restarted, or this page's access token is no longer valid (the server answered HTTP ${r.status}): `
-        + 'open the URL frametap printed when it started. What is shown stays here; this page no longer reconnects.');
+      return r.text().catch(() => '').then(body => refused(r.status, r.headers.get('x-frametap-refusal'), body));
     }, retry);
   };
+}
+
+/** The stream's server refused this page (HTTP `status`; `why`: frametap's `x-frametap-refusal` header, null from another
+ * program). Retrying cannot help: a restarted frametap has a new access token, an address it refuses stays refused, and
+ * a frametap that comes back where another program answers now has a new token too. The page says which, and stops. */
+function refused(status, why, body) {
+  const stays = ' What is shown stays here; this page no longer reconnects.';
+  if (why === 'token') {
+    setStatus('access refused', 'down');
+    banner(`frametap was restarted, or this page's access token is no longer valid (the server answered HTTP ${status}): `
+      + `open the URL frametap printed when it started.${stays}`);
+  } else if (why === 'host' || why === 'origin') {
+    // frametap's own words name the address and what it accepts.
+    const said = body.trim().replace(/^frametap UI: /, '');
+    setStatus('address refused', 'down');
+    banner(`frametap answers at ${location.host} but refuses this page's address (HTTP ${status}: ${said}). `
+      + `Open the URL frametap printed when it started, as printed.${stays}`);
+  } else {
+    setStatus('not frametap', 'down');
+    banner(`Another program now answers at ${location.host} (HTTP ${status}), not frametap: frametap stopped, and its `
+      + `port was taken. When frametap runs again, open the URL it prints.${stays}`);
+  }
 }
 
 /** Calls `then` whenever the device pixel ratio changes (a browser zoom, a window moved to another screen). */
