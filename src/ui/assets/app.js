@@ -82,6 +82,16 @@ function fromCapture() {
   return path ? ` The capture file has every record: open it with \`frametap ui ${shellWord(path)}\`.` : '';
 }
 
+/** Adds the gaps of connections none of whose frames the catch-up brought, though some were trimmed (the server's
+ * `trimmed`: each one's newest frame trimmed): their frames from the page's last to that one are missing. */
+function trimmedGaps(lag) {
+  for (const [id, seq] of lag.trimmed) {
+    const last = lag.lastSeq.get(id) ?? 0;
+    if (!lag.seen.has(id) && seq > last) lag.gaps.push([id, last + 1, seq]);
+  }
+  return lag;
+}
+
 /** What the banner says once a page that fell behind, or reconnected, has caught up: nothing missing, or which
  * frames are. */
 function lagText(lag) {
@@ -187,13 +197,13 @@ function connect() {
       state.live = false;
       state.loaded = false;
       state.source = msg.source === 'file' ? 'file' : 'live';
-      state.lag = caughtUp ? { reason: msg.reason, missed: msg.missed, lost: msg.lost, kept: msg.history_frames, lastSeq: lastSeqs(), seen: new Set(), gaps: [] } : null;
+      state.lag = caughtUp ? { reason: msg.reason, missed: msg.missed, lost: msg.lost, kept: msg.history_frames, trimmed: msg.trimmed ?? [], lastSeq: lastSeqs(), seen: new Set(), gaps: [] } : null;
       $('redacted-badge').hidden = !msg.redacted;
       if (!caughtUp && msg.forgotten > 0) banner(`${msg.forgotten} older records were trimmed from the UI's history and are not shown.${fromCapture()}`);
     } else if (msg.t === 'batch') {
       for (const item of msg.recs) apply(item.i, item.k || item.r.kind, item.r);
     } else if (msg.t === 'live') {
-      if (state.lag) { banner(lagText(state.lag)); state.lag = null; }
+      if (state.lag) { banner(lagText(trimmedGaps(state.lag))); state.lag = null; }
       state.live = true;
       state.loaded = true;
       // A saved file is shown whole: nothing live follows, so the page says so rather than "live".
