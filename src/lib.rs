@@ -23,7 +23,9 @@
 macro_rules! notice {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), $($arg)*);
+        // Fitted to the terminal's width (or `COLUMNS`), as the log's lines are; whole in a pipe or a file.
+        let text = $crate::log::notice::fit(&format!($($arg)*));
+        let _ = writeln!(std::io::stderr(), "{text}");
     }};
 }
 

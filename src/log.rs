@@ -4,6 +4,8 @@
 //! to 40 columns and below: a frame's line gives way (preview, size, padding) and prose wraps under its connection.
 
 mod frame;
+#[doc(hidden)]
+pub mod notice;
 mod size;
 mod width;
 mod wrap;

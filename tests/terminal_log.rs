@@ -1,12 +1,12 @@
 //! The live terminal log as people who watch it all day read it, from the real binary over real relayed
 //! connections: columns that stay put from #1 to #150 and for frames of 10 MB and more, frame lines fitted to the
 //! terminal (or `COLUMNS`), close reasons escaped before they are cut, diagnoses wrapped under their connection,
-//! whole lines in a pipe, and no piece of a secret under `--redact` wherever a line is cut.
+//! and whole lines in a pipe (a real terminal, its resize, the banner's width and a redacted cut: terminal_width.rs).
 #![cfg(unix)]
 
 mod common;
 
-use common::binary::{send_a_first_message_without_action, spawn_proxy, RunningProxy};
+use common::binary::{read_until, send_a_first_message_without_action, RunningProxy};
 use futures_util::{SinkExt, StreamExt};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
@@ -37,26 +37,6 @@ async fn echo_once(url: &str, message: Message) {
     ws.next().await.unwrap().unwrap();
     ws.close(None).await.unwrap();
     while ws.next().await.is_some() {}
-}
-
-/// Reads the log until a line satisfies `last`; returns every line read.
-async fn read_until(
-    stdout: &mut tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
-    last: impl Fn(&str) -> bool,
-) -> Vec<String> {
-    let mut lines = Vec::new();
-    let read = async {
-        loop {
-            let line = stdout.next_line().await.unwrap().unwrap_or_else(|| panic!("the log ended: {lines:#?}"));
-            let done = last(&line);
-            lines.push(line);
-            if done {
-                break;
-            }
-        }
-    };
-    tokio::time::timeout(WAIT, read).await.expect("the log line awaited");
-    lines
 }
 
 /// `#10` used to push its row one column right of `#9`'s (and `#100` two), and a frame of 10 MB or more overflowed
@@ -238,129 +218,6 @@ async fn a_bidirectional_override_in_a_frame_is_shown_escaped_not_obeyed() {
     assert!(!log.contains(['\u{202e}', '\u{2069}']), "an override reached the terminal: {log:?}");
     let frame = lines.iter().find(|l| l.contains("C→S text")).expect(&log);
     assert!(frame.contains(r"invoice \u{202e}fdp.exe\u{2069} attached"), "{frame:?}");
-}
-
-/// A `COLUMNS` that is no width is said so at start, and ignored: the log keeps whole lines, as in any pipe.
-#[tokio::test]
-async fn a_columns_that_is_no_width_is_warned_about_and_ignored() {
-    let mut proxy = RunningProxy::start_with(&["--no-ui", "--no-capture"], &[("COLUMNS", Some("80x24"))]).await;
-    let said = "frametap: warning: COLUMNS=\"80x24\" is not a number of columns, so the log ignores it; \
-                set a whole number (COLUMNS=120) or unset it";
-    assert!(proxy.banner.lines.iter().any(|l| l == said), "{:#?}", proxy.banner.lines);
-    let live = send_a_first_message_without_action(&proxy.banner.url, &mut proxy.stdout).await;
-    proxy.stop().await;
-    assert!(live.lines().any(|l| width(l) > 80), "no width applied: {live}");
-}
-
-/// A real terminal (a pseudo-terminal of 100 columns, then resized to 72): frame lines fit the width the
-/// terminal says, and follow it when the window is resized while frametap runs.
-#[tokio::test]
-async fn a_terminal_gets_lines_of_its_width_and_a_resize_is_followed() {
-    let server = common::start_echo_server().await;
-    let upstream = format!("ws://{server}");
-    let mut terminal = Terminal::open(100);
-    let args = ["--no-ui", "--no-capture", "--upstream", &upstream];
-    let (mut child, banner, _home) = spawn_proxy(&args, &[], terminal.slave()).await;
-    let long = "word ".repeat(100);
-    let wait_for_frames = |columns: usize| {
-        let mut frames = Vec::new();
-        while frames.len() < 2 {
-            let line = terminal.lines.recv_timeout(WAIT).expect("the frame lines on the terminal");
-            if line.contains("C→S text") || line.contains("S→C text") {
-                frames.push(line);
-            }
-        }
-        for frame in frames {
-            assert!(frame.ends_with('…') && (columns - 2..=columns).contains(&width(&frame)), "{columns}: {frame:?}");
-        }
-    };
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("{}/chat", banner.url)).await.unwrap();
-    ws.send(Message::text(long.clone())).await.unwrap();
-    ws.next().await.unwrap().unwrap();
-    wait_for_frames(100);
-    terminal.resize(72);
-    ws.send(Message::text(long)).await.unwrap();
-    ws.next().await.unwrap().unwrap();
-    wait_for_frames(72);
-    drop(ws);
-    // SAFETY: sending SIGTERM to our own child process.
-    unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGTERM) };
-    assert!(child.wait().await.unwrap().success());
-}
-
-/// Under `--redact` the log cuts previews of payloads that are already masked: at 80 columns the cut falls at
-/// every place of the session token in turn (the text before it grows by one character a frame), and no piece
-/// of the token shows, in the frame lines nor in the diagnosis quoting the last frame.
-#[tokio::test]
-async fn no_piece_of_a_secret_shows_wherever_the_width_cuts_a_redacted_preview() {
-    const SECRET: &str = "sEcReT-vAlUe-0123456789-kLmNoP";
-    let server = common::start_echo_server().await;
-    let upstream = format!("ws://{server}");
-    let args = ["--no-ui", "--no-capture", "--redact", "--upstream", &upstream];
-    let mut proxy = RunningProxy::start_with(&args, &[("COLUMNS", Some("80"))]).await;
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("{}/chat", proxy.banner.url)).await.unwrap();
-    for before in 0..40 {
-        let text = format!(r#"{{"x":"{}","token":"{SECRET}","text":"again {SECRET}"}}"#, "x".repeat(before));
-        ws.send(Message::text(text)).await.unwrap();
-        ws.next().await.unwrap().unwrap();
-    }
-    ws.close(None).await.unwrap();
-    while ws.next().await.is_some() {}
-    let lines = read_until(&mut proxy.stdout, |l| l.contains("CLOSED")).await;
-    let (rest, _home) = proxy.stop_reading_the_rest().await;
-    let log = [lines, rest].concat().join("\n");
-    assert!(log.contains("diagnosis conn 1"), "{log}");
-    let frames = log.lines().filter(|l| l.contains("C→S text")).count();
-    assert_eq!(frames, 40, "{log}");
-    assert!(log.contains("…") && !log.contains(&SECRET[..3]), "a piece of the secret:\n{log}");
-}
-
-/// A pseudo-terminal: frametap's stdout is its slave side; what it prints is read, line by line, from the master.
-struct Terminal {
-    master: std::os::fd::OwnedFd,
-    slave: Option<std::os::fd::OwnedFd>,
-    lines: std::sync::mpsc::Receiver<String>,
-}
-
-impl Terminal {
-    fn open(columns: u16) -> Terminal {
-        use std::io::BufRead;
-        use std::os::fd::{FromRawFd, OwnedFd};
-        let (mut master, mut slave) = (-1, -1);
-        let size = libc::winsize { ws_row: 30, ws_col: columns, ws_xpixel: 0, ws_ypixel: 0 };
-        // SAFETY: openpty writes two descriptors it opened, which are then owned here.
-        let (master, slave) = unsafe {
-            let opened = libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), &size);
-            assert_eq!(opened, 0, "openpty: {}", std::io::Error::last_os_error());
-            (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave))
-        };
-        let reader = std::fs::File::from(master.try_clone().unwrap());
-        let (sender, lines) = std::sync::mpsc::channel();
-        // Drained all along, so frametap never blocks on a full terminal; ends with EIO once frametap exits.
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(reader).lines() {
-                let Ok(line) = line else { break };
-                if sender.send(line.trim_end_matches('\r').to_owned()).is_err() {
-                    break;
-                }
-            }
-        });
-        Terminal { master, slave: Some(slave), lines }
-    }
-
-    /// The slave side, for the child's stdout (once: only the child holds it then, so the reader sees the end).
-    fn slave(&mut self) -> std::process::Stdio {
-        std::process::Stdio::from(self.slave.take().expect("one child"))
-    }
-
-    /// Resizes the window, as a terminal emulator does when its window is dragged.
-    fn resize(&self, columns: u16) {
-        use std::os::fd::AsRawFd;
-        let size = libc::winsize { ws_row: 30, ws_col: columns, ws_xpixel: 0, ws_ypixel: 0 };
-        // SAFETY: TIOCSWINSZ reads a winsize from a valid pointer on an open descriptor.
-        let done = unsafe { libc::ioctl(self.master.as_raw_fd(), libc::TIOCSWINSZ, &size) };
-        assert_eq!(done, 0, "TIOCSWINSZ: {}", std::io::Error::last_os_error());
-    }
 }
 
 /// A text message sent in fragments that split "é" and "😀" between them: each fragment's line previews its

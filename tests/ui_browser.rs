@@ -383,3 +383,31 @@ async fn a_page_that_falls_behind_past_the_history_says_which_frames_are_missing
     assert_eq!(browser.page_errors(), Vec::<String>::new());
     ui.stop().await.unwrap();
 }
+
+/// A page falls behind while connection #2 opens and sends 200 frames that all leave the UI's history (it keeps 100)
+/// before the page is caught up: none of connection #2's frames is left to show where its gap is, yet the banner
+/// names it with connection #1's gap. (It used to count those frames in the records lost without naming them.) One
+/// thread, as above: the page's stream cannot read while the frames are published.
+#[tokio::test]
+async fn a_page_that_falls_behind_names_a_connection_whose_every_frame_left_the_history() {
+    let browser = browser().await;
+    let hub = Hub::with_live_buffer(HubOptions { history_limit: 100, redacted: false }, 16);
+    let ui = start_ui(hub, None).await;
+    publish(&ui.hub, fixtures::open(1, "/v1"));
+    publish_texts(&ui.hub, 1, 1..=50);
+    let page = browser.new_page().await.unwrap();
+    page.goto(&ui.url).await.unwrap();
+    page.wait_for("window.frametap.table.length === 50 && window.frametap.state.live", WAIT).await.unwrap();
+    publish(&ui.hub, fixtures::open(2, "/v2"));
+    publish_texts(&ui.hub, 2, 1..=200);
+    publish_texts(&ui.hub, 1, 51..=250);
+    page.wait_for("window.frametap.table.length === 150 && window.frametap.state.live", WAIT).await.unwrap();
+    let banner = text(&page, "#banner-text").await;
+    assert!(
+        banner.contains("300 of the records it missed (frames #51–#150 of connection #1, #1–#200 of connection #2)"),
+        "{banner}"
+    );
+    assert_eq!(page.eval("document.querySelectorAll('#conn-list li').length").await.unwrap(), json!(2));
+    assert_eq!(browser.page_errors(), Vec::<String>::new());
+    ui.stop().await.unwrap();
+}

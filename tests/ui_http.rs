@@ -98,10 +98,11 @@ fn batch(message: &Value) -> Vec<(String, Value)> {
 async fn every_route_needs_the_access_token() {
     let ui = start_ui(Hub::new(HubOptions::default()), None).await;
     for path in ["/", "/try", "/assets/app.js", "/api/info", "/api/history", "/api/conn/1/capture", "/nope"] {
-        let (status, _, body) = get(ui.addr, path, &[]).await;
+        let (status, headers, body) = get(ui.addr, path, &[]).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
         assert!(body.contains("access token"), "{path}: {body}");
         assert!(body.contains("an access token is needed"), "{path}: {body}");
+        assert_eq!(headers.get("x-frametap-refusal").unwrap(), "token", "{path}");
         // A wrong token (a URL or a cookie from an earlier run) is told apart from none: it used to get the same
         // "an access token is needed", which a user holding the URL with its token could not make sense of.
         let (status, _, body) = get(ui.addr, &format!("{path}?token=wrong"), &[]).await;
@@ -147,8 +148,9 @@ async fn a_foreign_host_is_refused() {
     let port = ui.addr.port();
     let path = format!("/?token={}", ui.token);
     for host in [format!("evil.example:{port}"), format!("127.0.0.1:{}", port.wrapping_add(1)), "localhost".into()] {
-        let (status, _, body) = get(ui.addr, &path, &[("host", &host)]).await;
+        let (status, headers, body) = get(ui.addr, &path, &[("host", &host)]).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{host}");
+        assert_eq!(headers.get("x-frametap-refusal").unwrap(), "host", "{host}");
         assert!(body.contains("DNS-rebinding"), "{body}");
     }
     for host in [format!("localhost:{port}"), format!("127.0.0.1:{port}"), format!("[::1]:{port}")] {
@@ -169,7 +171,8 @@ async fn the_live_stream_refuses_cross_origin_subscribers() {
         let refused = open_stream(ui.addr, &[("origin", origin.clone()), ("cookie", cookie(&ui))]).await;
         match refused {
             Err(tungstenite::Error::Http(response)) => {
-                assert_eq!(response.status(), StatusCode::FORBIDDEN, "{origin}")
+                assert_eq!(response.status(), StatusCode::FORBIDDEN, "{origin}");
+                assert_eq!(response.headers().get("x-frametap-refusal").unwrap(), "origin", "{origin}");
             }
             other => panic!("origin {origin} was not refused: {:?}", other.map(|_| ())),
         }

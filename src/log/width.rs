@@ -26,15 +26,14 @@ impl Width {
     pub fn for_stdout() -> Width {
         let stdout = std::io::stdout();
         let columns = std::env::var("COLUMNS").ok();
-        match Width::from_settings(columns.as_deref(), stdout.is_terminal().then(|| terminal_columns(&stdout))) {
+        match Width::from_settings(columns.as_deref(), stdout.is_terminal().then(stdout_columns)) {
             Ok(width) => width,
             Err(ignored) => {
                 crate::notice!(
                     "frametap: warning: COLUMNS={ignored:?} is not a number of columns, so the log ignores it; \
                      set a whole number (COLUMNS=120) or unset it"
                 );
-                Width::from_settings(None, stdout.is_terminal().then(|| terminal_columns(&stdout)))
-                    .unwrap_or(Width::Unlimited)
+                Width::from_settings(None, stdout.is_terminal().then(stdout_columns)).unwrap_or(Width::Unlimited)
             }
         }
     }
@@ -67,16 +66,25 @@ impl Width {
     /// the last width it gave.
     pub fn refresh(&mut self) {
         if let Width::Terminal(width) = self {
-            if let Some(now) = terminal_columns(&std::io::stdout()) {
+            if let Some(now) = stdout_columns() {
                 *width = now.min(MAX_COLUMNS);
             }
         }
     }
 }
 
-/// The width of the terminal `stream` is, when it is one and says so.
-fn terminal_columns(stream: &std::io::Stdout) -> Option<usize> {
-    terminal_size::terminal_size_of(stream).map(|(terminal_size::Width(columns), _)| usize::from(columns))
+/// The width of the terminal stdout is, when it is one and says so.
+fn stdout_columns() -> Option<usize> {
+    columns_of(terminal_size::terminal_size_of(std::io::stdout()))
+}
+
+/// The width of the terminal stderr is, when it is one and says so (where notices go: notice.rs).
+pub(super) fn stderr_columns() -> Option<usize> {
+    columns_of(terminal_size::terminal_size_of(std::io::stderr()))
+}
+
+fn columns_of(size: Option<(terminal_size::Width, terminal_size::Height)>) -> Option<usize> {
+    size.map(|(terminal_size::Width(columns), _)| usize::from(columns))
 }
 
 /// How many columns `c` takes on a terminal: 2 for wide characters (CJK, most emoji), 0 for combining marks and

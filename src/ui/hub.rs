@@ -5,7 +5,7 @@
 //! or seen twice. A subscriber that falls more than the live buffer behind gets `Lagged` from its
 //! receiver and is caught up from history, after the last record it was sent (see `stream.rs`).
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::broadcast;
@@ -16,6 +16,8 @@ use crate::event::{ConnId, Record};
 pub const DEFAULT_LIVE_BUFFER: usize = 4096;
 /// A sensible history size for a live proxy: frames beyond this are forgotten oldest first.
 pub const DEFAULT_HISTORY_LIMIT: usize = 20_000;
+/// How many connections' newest trimmed frame the hub remembers (the oldest half is forgotten past it).
+const TRIMMED_CONNS_KEPT: usize = 4096;
 
 /// How a [`Hub`] behaves.
 #[derive(Clone, Debug)]
@@ -40,8 +42,20 @@ pub struct Entry {
     pub index: u64,
     pub kind: Arc<str>,
     pub conn: Option<ConnId>,
+    /// A frame's sequence number (None for other records).
+    pub seq: Option<u64>,
     /// The record's JSON serialisation, one line.
     pub json: Arc<str>,
+}
+
+/// A connection's newest frame trimmed from history: a page caught up from after an earlier index is told the
+/// connection lost frames, even when none of its frames is left to show where the gap ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrimmedFrame {
+    pub conn: ConnId,
+    /// Its publication index.
+    pub index: u64,
+    pub seq: u64,
 }
 
 /// Entries as capture JSON Lines: each record's JSON on a line of its own.
@@ -65,6 +79,31 @@ struct History {
     forgotten: u64,
     /// The publication index of the newest entry trimmed so far (0: none).
     last_forgotten: u64,
+    /// Each connection's newest frame trimmed, for the last [`TRIMMED_CONNS_KEPT`] or so connections that lost one.
+    trimmed_frames: HashMap<ConnId, TrimmedFrame>,
+}
+
+impl History {
+    /// Trims `queue` (frames, or the rest) down to `limit` entries, oldest first, keeping count.
+    fn trim(&mut self, frames: bool, limit: usize) {
+        let History { frames: frame_queue, structure, forgotten, last_forgotten, trimmed_frames, .. } = self;
+        let queue = if frames { frame_queue } else { structure };
+        while queue.len() > limit {
+            let Some(entry) = queue.pop_front() else { break };
+            *forgotten += 1;
+            *last_forgotten = (*last_forgotten).max(entry.index);
+            if let (Some(conn), Some(seq)) = (entry.conn, entry.seq) {
+                trimmed_frames.insert(conn, TrimmedFrame { conn, index: entry.index, seq });
+            }
+        }
+        if trimmed_frames.len() > TRIMMED_CONNS_KEPT {
+            // Forget the older half: a page that far behind is told the count lost, without naming those.
+            let mut indices: Vec<u64> = trimmed_frames.values().map(|t| t.index).collect();
+            let middle = indices.len() / 2;
+            let (_, &mut oldest_kept, _) = indices.select_nth_unstable(middle);
+            trimmed_frames.retain(|_, t| t.index >= oldest_kept);
+        }
+    }
 }
 
 /// Live state shared by the pipeline and the UI server: bounded history + broadcast of serialised records.
@@ -87,6 +126,8 @@ pub struct Subscription {
     pub published: u64,
     /// Every record published after the snapshot.
     pub live: broadcast::Receiver<Entry>,
+    /// Connections' newest frames trimmed before the snapshot (as far as the hub remembers), by connection.
+    pub trimmed_frames: Vec<TrimmedFrame>,
 }
 
 impl Hub {
@@ -113,22 +154,27 @@ impl Hub {
     /// Called by the pipeline for every record, in order, with its JSON serialisation (one line, no
     /// newline). Never blocks on subscribers: a lagging one is caught up from history.
     pub fn publish(&self, record: &Record, json: &str) {
-        self.publish_raw(record.kind(), record.conn(), json);
+        let seq = match record {
+            Record::Frame(frame) => Some(frame.seq),
+            _ => None,
+        };
+        self.publish_entry(record.kind(), record.conn(), seq, json);
     }
 
     /// Publishes a record given only its kind, connection and JSON, without a parsed [`Record`]
     /// (records of a newer capture version, tests). Downloads count a line that does not read back.
     pub fn publish_raw(&self, kind: &str, conn: Option<ConnId>, json: &str) {
+        self.publish_entry(kind, conn, None, json);
+    }
+
+    fn publish_entry(&self, kind: &str, conn: Option<ConnId>, seq: Option<u64>, json: &str) {
         let mut history = self.lock();
         history.published += 1;
-        let entry = Entry { index: history.published, kind: kind.into(), conn, json: json.into() };
-        let limit = self.options.history_limit.max(1);
-        let queue = if is_frame_like(kind) { &mut history.frames } else { &mut history.structure };
+        let entry = Entry { index: history.published, kind: kind.into(), conn, seq, json: json.into() };
+        let frame_like = is_frame_like(kind);
+        let queue = if frame_like { &mut history.frames } else { &mut history.structure };
         queue.push_back(entry.clone());
-        let trimmed = queue.len().saturating_sub(limit);
-        let newest_trimmed = queue.drain(..trimmed).next_back().map(|e| e.index);
-        history.forgotten += trimmed as u64;
-        history.last_forgotten = history.last_forgotten.max(newest_trimmed.unwrap_or(0));
+        history.trim(frame_like, self.options.history_limit.max(1));
         // Sending under the lock keeps the broadcast in publication order with the snapshots.
         // An error only means nobody is subscribed.
         let _ = self.live.send(entry);
@@ -139,7 +185,15 @@ impl Hub {
     pub fn subscribe(&self) -> Subscription {
         let history = self.lock();
         let live = self.live.subscribe();
-        Subscription { history: merged(&history), forgotten: history.forgotten, published: history.published, live }
+        let mut trimmed_frames: Vec<TrimmedFrame> = history.trimmed_frames.values().copied().collect();
+        trimmed_frames.sort_unstable_by_key(|t| t.conn);
+        Subscription {
+            history: merged(&history),
+            forgotten: history.forgotten,
+            published: history.published,
+            live,
+            trimmed_frames,
+        }
     }
 
     /// The history in publication order.
@@ -215,6 +269,26 @@ mod tests {
         let kinds: Vec<_> = hub.history().iter().map(|e| (e.kind.to_string(), e.index)).collect();
         assert_eq!(kinds, vec![("open".into(), 1), ("frame".into(), 5), ("frame".into(), 6), ("close".into(), 7)]);
         assert_eq!(hub.forgotten(), 3);
+    }
+
+    #[test]
+    fn each_connections_newest_trimmed_frame_is_remembered_for_the_last_connections() {
+        let hub = hub(2);
+        hub.publish_raw("frame", Some(7), "x");
+        hub.publish_entry("frame", Some(1), Some(1), "f");
+        hub.publish_entry("frame", Some(1), Some(2), "f");
+        hub.publish_entry("frame", Some(2), Some(1), "f");
+        // Connection 7's frame left with no seq (publish_raw): not remembered. Connection 1's #1 left.
+        assert_eq!(hub.subscribe().trimmed_frames, vec![TrimmedFrame { conn: 1, index: 2, seq: 1 }]);
+        // Past TRIMMED_CONNS_KEPT connections, the older half is forgotten.
+        let last = 100 + 2 * TRIMMED_CONNS_KEPT as u64;
+        for conn in 100..=last {
+            hub.publish_entry("frame", Some(conn), Some(1), "f");
+        }
+        let trimmed = hub.subscribe().trimmed_frames;
+        assert!(trimmed.len() <= TRIMMED_CONNS_KEPT, "{}", trimmed.len());
+        assert!(!trimmed.iter().any(|t| t.conn == 1), "the oldest are forgotten");
+        assert_eq!(trimmed.last().map(|t| t.conn), Some(last - 2), "the newest are kept");
     }
 
     #[test]

@@ -18,6 +18,12 @@ use super::routes::AppState;
 /// The query parameter that carries the access token on first load.
 pub const TOKEN_PARAM: &str = "token";
 
+/// The header on every refusal that says what was refused: `token` (401: no access token, or another run's), `host`
+/// or `origin` (403: the address the request came to, or the page it came from). A page whose stream is refused reads
+/// it to tell a frametap restarted with a new token from one that refuses its address, and both from another program
+/// answering on the port (which sends no such header).
+pub const REFUSAL_HEADER: &str = "x-frametap-refusal";
+
 /// Which `Host` and `Origin` values the UI accepts.
 #[derive(Clone, Debug)]
 pub struct HostPolicy {
@@ -104,9 +110,10 @@ fn cookie_token<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .find_map(|pair| pair.trim().strip_prefix(name)?.strip_prefix('='))
 }
 
-fn refuse(status: StatusCode, message: String) -> Response {
-    tracing::debug!(%status, "ui: refused a request: {message}");
+fn refuse(status: StatusCode, refused: &'static str, message: String) -> Response {
+    tracing::debug!(%status, refused, "ui: refused a request: {message}");
     let mut response = (status, format!("frametap UI: {message}\n")).into_response();
+    response.headers_mut().insert(REFUSAL_HEADER, HeaderValue::from_static(refused));
     add_safety_headers(response.headers_mut());
     response
 }
@@ -123,6 +130,7 @@ pub async fn guard(State(state): State<Arc<AppState>>, request: Request, next: N
         other => {
             return refuse(
                 StatusCode::FORBIDDEN,
+                "host",
                 format!(
                     "Host {:?} is not this UI's address (accepted: {}); this refuses DNS-rebinding attacks",
                     other.unwrap_or("(none)"),
@@ -136,6 +144,7 @@ pub async fn guard(State(state): State<Arc<AppState>>, request: Request, next: N
         if !state.hosts.origin_allowed(origin) {
             return refuse(
                 StatusCode::FORBIDDEN,
+                "origin",
                 format!("requests from pages on other origins ({origin}) are refused"),
             );
         }
@@ -152,7 +161,7 @@ pub async fn guard(State(state): State<Arc<AppState>>, request: Request, next: N
         } else {
             "an access token is needed: open the URL frametap printed at start (it ends in ?token=…)"
         };
-        return refuse(StatusCode::UNAUTHORIZED, message.into());
+        return refuse(StatusCode::UNAUTHORIZED, "token", message.into());
     }
     let set_cookie = from_query.is_some() && !from_cookie;
     let mut response = next.run(request).await;

@@ -11,7 +11,8 @@
 //!   `after` is the last record sent to it. `resume`: the page reconnected with `/api/stream?run=R&after=I` (the last
 //!   record it has); a page of another run (or with an index this run never published) gets a `start` instead.
 //!   `lost` of the records after `after` had already been trimmed from history (0: nothing is missing), which keeps
-//!   `history_frames` frame records.
+//!   `history_frames` frame records. `trimmed` lists `[conn, seq]`: each connection with a frame trimmed after
+//!   `after`, and the seq of its newest one trimmed, so the page can name a connection none of whose frames is left.
 //! - `{"t":"batch","recs":[{"i":index,"k":kind,"r":record}, …]}` carries records in publication
 //!   order; `k` is the record's kind as the hub knows it, given apart so the page never depends on a
 //!   record's own fields (a token's kind is `token_kind`; captures written before that used `kind`).
@@ -143,6 +144,12 @@ async fn run(
             hello["after"] = after.into();
             hello["lost"] = lost.into();
             hello["history_frames"] = hub.options().history_limit.into();
+            hello["trimmed"] = subscription
+                .trimmed_frames
+                .iter()
+                .filter(|t| t.index > after)
+                .map(|t| serde_json::json!([t.conn, t.seq]))
+                .collect();
         }
         send_text(&mut socket, hello.to_string()).await?;
         let mut batch = String::new();

@@ -93,6 +93,29 @@ pub async fn spawn_proxy(
     (child, banner, home)
 }
 
+/// How long [`read_until`] waits for the line awaited.
+pub const LOG_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Reads the log until a line satisfies `last`; returns every line read.
+pub async fn read_until(
+    stdout: &mut tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+    last: impl Fn(&str) -> bool,
+) -> Vec<String> {
+    let mut lines = Vec::new();
+    let read = async {
+        loop {
+            let line = stdout.next_line().await.unwrap().unwrap_or_else(|| panic!("the log ended: {lines:#?}"));
+            let done = last(&line);
+            lines.push(line);
+            if done {
+                break;
+            }
+        }
+    };
+    tokio::time::timeout(LOG_WAIT, read).await.expect("the log line awaited");
+    lines
+}
+
 /// What `frametap proxy` printed on stderr as it started.
 pub struct Banner {
     pub url: String,
@@ -106,13 +129,20 @@ pub struct Banner {
     pub stderr: Option<tokio::io::Lines<BufReader<tokio::process::ChildStderr>>>,
 }
 
-/// Reads the start banner, up to its last line ("Ctrl-C stops").
+/// Reads the start banner, up to its last line ("Ctrl-C stops"). Fitted to a narrow `COLUMNS`, a row too wide has
+/// its value on the next line (`  web UI` / `    http://…`) and a long line goes on, further in, on the next.
 pub async fn read_banner(stderr: tokio::process::ChildStderr) -> Banner {
     let mut stderr = BufReader::new(stderr).lines();
-    let (mut simulator_notice, mut url, mut capture, mut ui, mut lines) = (false, None, None, None, Vec::new());
+    let (mut url, mut capture, mut ui, mut lines) = (None, None, None, Vec::<String>::new());
     loop {
-        let line = stderr.next_line().await.unwrap().unwrap_or_else(|| panic!("the whole banner, after {lines:?}"));
-        simulator_notice |= line.contains("SIMULATOR — not Genesys");
+        let mut line = next_banner_line(&mut stderr, &lines).await;
+        lines.push(line.clone());
+        // A row's label alone: its value is on the next line.
+        if ["point your WebSocket client at", "capture", "web UI"].contains(&line.trim()) {
+            let value = next_banner_line(&mut stderr, &lines).await;
+            lines.push(value.clone());
+            line = format!("{line}  {}", value.trim());
+        }
         let field =
             |name: &str| line.split_once(name).and_then(|(_, rest)| rest.split_whitespace().next()).map(str::to_owned);
         if let Some(first) = field("point your WebSocket client at") {
@@ -124,12 +154,20 @@ pub async fn read_banner(stderr: tokio::process::ChildStderr) -> Banner {
         if line.trim_start().starts_with("web UI") {
             ui = field("web UI");
         }
-        let last = line.trim_start().starts_with("Ctrl-C stops");
-        lines.push(line);
-        if last {
+        if line.trim_start().starts_with("Ctrl-C stops") {
+            // Its parenthesis may go on, on the next lines.
+            let unclosed = |line: &str| line.matches('(').count() as i64 - line.matches(')').count() as i64;
+            let mut open = unclosed(&line);
+            while open > 0 {
+                let rest = next_banner_line(&mut stderr, &lines).await;
+                open += unclosed(&rest);
+                lines.push(rest);
+            }
             break;
         }
     }
+    let words = lines.join(" ").split_whitespace().collect::<Vec<_>>().join(" ");
+    let simulator_notice = words.contains("SIMULATOR — not Genesys");
     Banner {
         url: url.expect("the banner names the URL to connect to"),
         capture,
@@ -138,6 +176,13 @@ pub async fn read_banner(stderr: tokio::process::ChildStderr) -> Banner {
         lines,
         stderr: Some(stderr),
     }
+}
+
+async fn next_banner_line(
+    stderr: &mut tokio::io::Lines<BufReader<tokio::process::ChildStderr>>,
+    lines: &[String],
+) -> String {
+    stderr.next_line().await.unwrap().unwrap_or_else(|| panic!("the whole banner, after {lines:?}"))
 }
 
 /// The newcomer's first mistake against the simulator: a message without `action` and no `configureSession`

@@ -8,6 +8,8 @@ pub mod large;
 pub mod ports;
 pub mod raw;
 pub mod redact;
+#[cfg(unix)]
+pub mod terminal;
 pub mod tls;
 
 use frametap::capture::{read_capture, CaptureFile, CaptureFormat, CaptureWriter};

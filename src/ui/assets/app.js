@@ -82,6 +82,16 @@ function fromCapture() {
   return path ? ` The capture file has every record: open it with \`frametap ui ${shellWord(path)}\`.` : '';
 }
 
+/** Adds the gaps of connections none of whose frames the catch-up brought, though some were trimmed (the server's
+ * `trimmed`: each one's newest frame trimmed): their frames from the page's last to that one are missing. */
+function trimmedGaps(lag) {
+  for (const [id, seq] of lag.trimmed) {
+    const last = lag.lastSeq.get(id) ?? 0;
+    if (!lag.seen.has(id) && seq > last) lag.gaps.push([id, last + 1, seq]);
+  }
+  return lag;
+}
+
 /** What the banner says once a page that fell behind, or reconnected, has caught up: nothing missing, or which
  * frames are. */
 function lagText(lag) {
@@ -187,13 +197,13 @@ function connect() {
       state.live = false;
       state.loaded = false;
       state.source = msg.source === 'file' ? 'file' : 'live';
-      state.lag = caughtUp ? { reason: msg.reason, missed: msg.missed, lost: msg.lost, kept: msg.history_frames, lastSeq: lastSeqs(), seen: new Set(), gaps: [] } : null;
+      state.lag = caughtUp ? { reason: msg.reason, missed: msg.missed, lost: msg.lost, kept: msg.history_frames, trimmed: msg.trimmed ?? [], lastSeq: lastSeqs(), seen: new Set(), gaps: [] } : null;
       $('redacted-badge').hidden = !msg.redacted;
       if (!caughtUp && msg.forgotten > 0) banner(`${msg.forgotten} older records were trimmed from the UI's history and are not shown.${fromCapture()}`);
     } else if (msg.t === 'batch') {
       for (const item of msg.recs) apply(item.i, item.k || item.r.kind, item.r);
     } else if (msg.t === 'live') {
-      if (state.lag) { banner(lagText(state.lag)); state.lag = null; }
+      if (state.lag) { banner(lagText(trimmedGaps(state.lag))); state.lag = null; }
       state.live = true;
       state.loaded = true;
       // A saved file is shown whole: nothing live follows, so the page says so rather than "live".
@@ -217,16 +227,34 @@ function connect() {
     const retry = () => { setTimeout(connect, retryDelay); retryDelay = Math.min(retryDelay * 2, 5000); };
     if (opened) { retry(); return; }
     // Refused before it opened: a browser never tells a page why a WebSocket failed, so the page asks over plain
-    // HTTP. 401 or 403: the server there no longer takes this page's access token (frametap was restarted on the same
-    // port, with a new token, or another program answers there); retrying cannot help, so the page says so and stops.
-    // No answer: frametap is not running (yet); retry.
+    // HTTP. No answer, or an answer other than 401 or 403: frametap is not running (yet); retry. A refusal says why.
     fetch('/api/info', { cache: 'no-store' }).then(r => {
       if (r.status !== 401 && r.status !== 403) { retry(); return; }
-      setStatus('access refused', 'down');
-      banner(`frametap was restarted, or this page's access token is no longer valid (the server answered HTTP ${r.status}): `
-        + 'open the URL frametap printed when it started. What is shown stays here; this page no longer reconnects.');
+      return r.text().catch(() => '').then(body => refused(r.status, r.headers.get('x-frametap-refusal'), body));
     }, retry);
   };
+}
+
+/** The stream's server refused this page (HTTP `status`; `why`: frametap's `x-frametap-refusal` header, null from another
+ * program). Retrying cannot help: a restarted frametap has a new access token, an address it refuses stays refused, and
+ * a frametap that comes back where another program answers now has a new token too. The page says which, and stops. */
+function refused(status, why, body) {
+  const stays = ' What is shown stays here; this page no longer reconnects.';
+  if (why === 'token') {
+    setStatus('access refused', 'down');
+    banner(`frametap was restarted, or this page's access token is no longer valid (the server answered HTTP ${status}): `
+      + `open the URL frametap printed when it started.${stays}`);
+  } else if (why === 'host' || why === 'origin') {
+    // frametap's own words name the address and what it accepts.
+    const said = body.trim().replace(/^frametap UI: /, '');
+    setStatus('address refused', 'down');
+    banner(`frametap answers at ${location.host} but refuses this page's address (HTTP ${status}: ${said}). `
+      + `Open the URL frametap printed when it started, as printed.${stays}`);
+  } else {
+    setStatus('not frametap', 'down');
+    banner(`Another program now answers at ${location.host} (HTTP ${status}), not frametap: frametap stopped, and its `
+      + `port was taken. When frametap runs again, open the URL it prints.${stays}`);
+  }
 }
 
 /** Calls `then` whenever the device pixel ratio changes (a browser zoom, a window moved to another screen). */

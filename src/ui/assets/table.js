@@ -52,6 +52,7 @@ export class FrameTable {
     this.selectedSeq = null;
     this.rows = new Map();   // seq → drawn row
     this.drawn = [0, 0];     // the window drawn: frames[from, to)
+    scroller.addEventListener('wheel', (e) => { if (this.wheel(e)) e.preventDefault(); }, { passive: false });
   }
 
   /** The tallest the spacers and rows may be together, in CSS pixels at this zoom. */
@@ -208,6 +209,20 @@ export class FrameTable {
       this.scrollToTop(Math.max(0, wanted), g);
     }
     this.draw();
+  }
+
+  /** A wheel step over a scaled table: the browser would move the scrollbar by its step, which scaled stands for
+   * several times as many pixels of rows (about 3 times at 2 M frames); this moves the rows themselves by that step,
+   * so a notch moves as many rows as on a table of any size. Returns false when the browser's own scroll is right
+   * (not scaled; a pinch or Ctrl+wheel zoom; a sideways scroll). */
+  wheel(e) {
+    const g = this.geometry();
+    if (!g.scaled || e.ctrlKey || e.deltaY === 0 || Math.abs(e.deltaX) > Math.abs(e.deltaY)) return false;
+    const step = e.deltaY * (e.deltaMode === WheelEvent.DOM_DELTA_LINE ? 40 : e.deltaMode === WheelEvent.DOM_DELTA_PAGE ? this.scroller.clientHeight : 1);
+    const top = this.virtualTop(this.scroller.scrollTop, g);
+    this.scrollToTop(Math.max(0, Math.min(g.virtual, top + step)), g);
+    this.draw();
+    return true;
   }
 
   /** Scrolls the table to show the rows as at full height they would be at `wanted`. */
