@@ -45,7 +45,7 @@ pub(crate) fn token_rules(
             last.ts.micros() > exp.saturating_mul(1_000_000) && token.seq.is_none_or(|seq| last.seq > seq)
         });
         if let Some(stale) = sent_expired(history, token, exp, served_after.is_some()) {
-            causes.push(stale);
+            push_ahead_of_the_refusal_it_explains(history, exp, stale, causes);
             continue;
         }
         let confidence = if close.closer() == Some(Peer::Server) && served_after.is_none() {
@@ -65,7 +65,7 @@ pub(crate) fn token_rules(
                 human_ms((last.ts.micros() - exp.saturating_mul(1_000_000)) as f64 / 1000.0)
             ));
         }
-        causes.push(cause(
+        let expired = cause(
             "token-expired",
             confidence,
             format!(
@@ -75,7 +75,8 @@ pub(crate) fn token_rules(
             ),
             evidence,
             token.seq,
-        ));
+        );
+        push_ahead_of_the_refusal_it_explains(history, exp, expired, causes);
     }
     if in_force == 0 {
         let rest_only_seen = seen.iter().any(|t| t.kind == TokenKind::Jwt && t.rest_only && t.exp.is_some());
@@ -85,6 +86,23 @@ pub(crate) fn token_rules(
             "no JWT with an `exp` was in force on this connection, so nothing here expired by the clock"
         };
         ruled_out.push(json!({"rule": "token-expired", "message": message}));
+    }
+}
+
+/// Adds a `token-expired` cause; when the server's answer that `server-error-response` names is a 401
+/// (re-authenticate) sent at or after the JWT's `exp`, the expiry is why the server refused, the more specific and
+/// more actionable of the two: it goes just before that cause, so it leads the diagnosis and its summary at the
+/// same confidence (the sort by confidence keeps this order). Any other error answer keeps its own place.
+fn push_ahead_of_the_refusal_it_explains(history: &ConnHistory, exp: i64, expired: Cause, causes: &mut Vec<Cause>) {
+    let exp_micros = exp.saturating_mul(1_000_000);
+    let reauthenticate_after_exp = |seq: u64| {
+        history.signals.iter().any(|s| {
+            s.seq == seq && s.ts.micros() >= exp_micros && matches!(s.signal, Signal::ErrorResponse { code: 401, .. })
+        })
+    };
+    match causes.iter().position(|c| c.rule == "server-error-response" && c.seq.is_some_and(reauthenticate_after_exp)) {
+        Some(at) => causes.insert(at, expired),
+        None => causes.push(expired),
     }
 }
 
