@@ -67,7 +67,7 @@ pub(crate) fn who_closed(history: &ConnHistory, close: &Close, recorded: bool, c
                         "; that is how a browser fails a connection whose handshake answer it cannot accept (see handshake-mismatch)"
                     }
                     Peer::Client if super::rejected::rejected_after(history, close).is_some() => {
-                        "; it had sent no frame at all since the 101, so it most likely rejected the upgrade answer (see upgrade-rejected), not lost its network"
+                        "; no frame at all had passed either way since the 101, so it most likely rejected the upgrade answer (see upgrade-rejected), not lost its network"
                     }
                     Peer::Server => "; a network path, a load balancer's idle timeout, or the server process going away are the usual reasons",
                     Peer::Client => "; the client process or its network went away (a closed laptop lid, a killed app, a lost Wi-Fi)",
