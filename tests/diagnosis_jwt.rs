@@ -233,3 +233,40 @@ fn an_expiry_leads_the_refusal_it_explains_and_only_that_one() {
     let d = s.diagnose();
     assert_eq!(order(&d)[..2], ["server-error-response", "token-expired"], "{:#?}", causes(&d));
 }
+
+/// A data.code JWT replaced by a refreshed one before the close is not what authorised the connection then, so its
+/// expiry is ruled out, not a cause; a replacement that had already expired when it was sent replaced nothing.
+#[test]
+fn a_jwt_replaced_by_a_current_one_is_ruled_out_and_a_stale_replacement_replaces_nothing() {
+    let configure = |code: &str| {
+        format!(
+            r#"{{"action":"configureAuthenticatedSession","token":"t","deploymentId":"d","tracingId":"c","data":{{"code":"{code}"}}}}"#
+        )
+    };
+    let diagnose = |replacement_exp: i64| {
+        let mut s = Script::new("sim:genesys/v1", Some(5.0));
+        s.client(0, &configure(&jwt(serde_json::json!({"sub":"user","exp":epoch(5)})))).server(20, SESSION_RESPONSE);
+        s.client(60_000, &configure(&jwt(serde_json::json!({"sub":"user","exp":epoch(replacement_exp)}))));
+        s.server(
+            60_020,
+            r#"{"type":"response","class":"string","code":5000,"body":"Request failed.","tracingId":"c"}"#,
+        );
+        s.close_frame(60_030, Peer::Server, 1000, "").close(60_031, Peer::Server, Some(1000), None, true);
+        s.diagnose()
+    };
+    let d = diagnose(3600);
+    assert!(!causes(&d).iter().any(|(rule, _, _)| rule == "token-expired"), "{:#?}", causes(&d));
+    let ruled_out = d.details["ruled_out"].to_string();
+    assert!(ruled_out.contains("the JWT from frame:data.code (frame #1) expired at 2026-11-25T10:00:05+00:00, but frame #3 had replaced it"), "{ruled_out}");
+    // Replaced by a code that had expired 30 s before it was sent: both are causes.
+    let d = diagnose(30);
+    let expired: Vec<String> =
+        causes(&d).into_iter().filter(|(rule, _, _)| rule == "token-expired").map(|(_, _, message)| message).collect();
+    assert_eq!(expired.len(), 2, "{expired:#?}");
+    assert!(
+        expired
+            .iter()
+            .any(|m| m.starts_with("the JWT in frame #3 (frame:data.code) had already expired when it was sent")),
+        "{expired:#?}"
+    );
+}

@@ -567,3 +567,43 @@ async fn downgrades_of_each_authenticated_token_on_one_connection_through_the_si
         assert_eq!(downgrades(&d), [], "conn {conn}");
     }
 }
+
+/// A data.code JWT that expires 2 s after its configure, replaced once it has expired by a configure with a
+/// refreshed code, which the simulator accepts; then a request without an action, which it closes on. The first code expired before the close but was no longer what authorised the connection: it is ruled out,
+/// not a cause (it used to be a `token-expired` cause, "a token in force on this connection"). The near miss, a
+/// replacement that had already expired when it was sent, is in tests/diagnosis_jwt.rs.
+#[tokio::test]
+async fn a_data_code_replaced_by_a_refreshed_one_is_not_blamed_when_it_expires_through_the_simulator() {
+    use frametap::inspect::jwt::encode_part;
+    let token = "6b0c1f52-7a0e-4c0b-9d7e-2b1f9c1e0c01";
+    let exp = chrono::Utc::now().timestamp() + 2;
+    let claims = json!({"sub": "user-42", "exp": exp});
+    let first = format!(
+        "{}.{}.{}",
+        encode_part(br#"{"alg":"RS256","typ":"JWT"}"#),
+        encode_part(claims.to_string().as_bytes()),
+        encode_part(b"signature")
+    );
+    let (proxy, mut ws) = {
+        let proxy = start_labelled_proxy(start_simulator().await, Some(SIM)).await;
+        let ws = connect_to(&proxy, &path(""), &[]).await;
+        (proxy, ws)
+    };
+    send(&mut ws, configure_authenticated(token, &first)).await;
+    assert_eq!(read_text(&mut ws).await["class"], "SessionResponse");
+    // The clock has to pass the first code's exp: nothing to wait for but time.
+    while chrono::Utc::now().timestamp_millis() <= exp * 1000 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    send(&mut ws, configure_authenticated(token, &common_sim::auth_code("user-42", 600))).await;
+    assert_eq!(read_text(&mut ws).await["class"], "SessionResponse");
+    send(&mut ws, json!({"type": "message", "content": "hi"})).await;
+    drain(ws).await;
+    let (capture, file, _dir) = proxy.stop().await;
+    let (d, offline) = diagnosis_and_inspect(&capture, &file, 1);
+    assert_eq!(d.details["initiator"], "server");
+    assert!(!rules(&d).contains(&"token-expired".to_owned()), "{:?}", rules(&d));
+    let ruled_out = d.details["ruled_out"].to_string();
+    assert!(ruled_out.contains("but frame #3 had replaced it with another (frame:data.code, exp "), "{ruled_out}");
+    assert_eq!(rules(&d), offline);
+}

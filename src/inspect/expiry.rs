@@ -28,7 +28,7 @@ pub(crate) fn token_rules(
     let expired_by_close = |exp: i64| exp.saturating_mul(1_000_000) <= close_micros;
     let mut in_force = 0;
     let in_time = |t: &&SeenToken| closed_at_seq.is_none_or(|close_seq| t.seq.is_none_or(|seq| seq < close_seq));
-    for token in seen.iter().filter(|t| t.kind == TokenKind::Jwt).filter(in_time) {
+    for (at, token) in seen.iter().enumerate().filter(|(_, t)| t.kind == TokenKind::Jwt && in_time(t)) {
         let Some(exp) = token.exp else { continue };
         let place = token.seq.map(|s| format!("frame #{s}")).unwrap_or_else(|| "the handshake".into());
         if token.rest_only {
@@ -39,6 +39,18 @@ pub(crate) fn token_rules(
         }
         in_force += 1;
         if !expired_by_close(exp) {
+            continue;
+        }
+        if let Some(later) = replaced_by(token, &seen[at + 1..], closed_at_seq) {
+            let message = format!(
+                "the JWT from {} ({place}) expired at {}, but frame #{} had replaced it with another ({}, exp {}) before the close",
+                token.source,
+                utc(exp),
+                later.seq.unwrap_or_default(),
+                later.source,
+                later.exp.map(utc).unwrap_or_default()
+            );
+            ruled_out.push(json!({"rule": "token-expired", "message": message}));
             continue;
         }
         let served_after = served.filter(|last| {
@@ -87,6 +99,20 @@ pub(crate) fn token_rules(
         };
         ruled_out.push(json!({"rule": "token-expired", "message": message}));
     }
+}
+
+/// The JWT that replaced `token` before the close, among the tokens first seen after it (`later`): one from the same
+/// place (a refreshed `data.code` in a new configure, a new JWT in the same field of a later frame) that was still
+/// valid when it was sent. Once replaced, `token` is no longer what authorises the connection, so its expiry is not
+/// why it closed (a replacement already stale when sent replaces nothing: its own cause says so).
+fn replaced_by<'a>(token: &SeenToken, later: &'a [SeenToken], closed_at_seq: Option<u64>) -> Option<&'a SeenToken> {
+    later.iter().find(|next| {
+        next.kind == TokenKind::Jwt
+            && !next.rest_only
+            && next.source == token.source
+            && next.seq.is_some_and(|seq| closed_at_seq.is_none_or(|close| seq < close))
+            && next.exp.is_some_and(|exp| exp.saturating_mul(1_000_000) > next.ts.micros())
+    })
 }
 
 /// Adds a `token-expired` cause; when the server's answer that `server-error-response` names is a 401
