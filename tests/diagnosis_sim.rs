@@ -607,3 +607,32 @@ async fn a_data_code_replaced_by_a_refreshed_one_is_not_blamed_when_it_expires_t
     assert!(ruled_out.contains("but frame #3 had replaced it with another (frame:data.code, exp "), "{ruled_out}");
     assert_eq!(rules(&d), offline);
 }
+
+/// A guest rate-limited early (a second onMessage within the simulator's one-per-second window), whose next
+/// request (an echo) the simulator answers normally; the session then expires from inactivity and the simulator
+/// closes. The rate limit is context, not why it closed: the server went on answering after it (it used to be a
+/// likely cause, "sending on after that likely got the connection closed"). The near miss, a server that closes
+/// right after a rate limit, is `a_rate_limit_before_the_close_is_named` in tests/diagnosis.rs.
+#[tokio::test]
+async fn a_rate_limit_the_server_went_on_after_is_not_why_it_closed_through_the_simulator() {
+    let token = "5a0c1f52-7a0e-4c0b-9d7e-2b1f9c1e0a13";
+    let proxy = start_labelled_proxy(start_simulator().await, Some(SIM)).await;
+    let mut ws = connect_to(&proxy, &path("&sim-rate-limit=1&sim-expire-after=0.5"), &[]).await;
+    configure_as(&mut ws, token).await;
+    for text in ["one", "two"] {
+        send(&mut ws, message(token, text)).await;
+    }
+    while read_text(&mut ws).await["class"] != "TooManyRequestsErrorMessage" {}
+    send(&mut ws, json!({"action":"echo","token":token,"tracingId":"e-1","message":{"type":"Text","text":"ping"}}))
+        .await;
+    while read_text(&mut ws).await["tracingId"] != "e-1" {}
+    let texts = drain(ws).await;
+    assert!(texts.iter().any(|t| t.contains("SessionExpiredEvent")), "{texts:?}");
+    let (capture, file, _dir) = proxy.stop().await;
+    let (d, offline) = diagnosis_and_inspect(&capture, &file, 1);
+    assert_eq!(d.details["causes"][0]["rule"], "server-announced", "{:?}", rules(&d));
+    let limit = cause(&d, "rate-limit");
+    assert_eq!(limit["confidence"], "possible", "{limit}");
+    assert!(limit["message"].as_str().unwrap().contains("the server went on answering normally after it (frame #"));
+    assert_eq!(rules(&d), offline);
+}
