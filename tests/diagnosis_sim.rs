@@ -574,21 +574,11 @@ async fn downgrades_of_each_authenticated_token_on_one_connection_through_the_si
 /// replacement that had already expired when it was sent, is in tests/diagnosis_jwt.rs.
 #[tokio::test]
 async fn a_data_code_replaced_by_a_refreshed_one_is_not_blamed_when_it_expires_through_the_simulator() {
-    use frametap::inspect::jwt::encode_part;
     let token = "6b0c1f52-7a0e-4c0b-9d7e-2b1f9c1e0c01";
     let exp = chrono::Utc::now().timestamp() + 2;
-    let claims = json!({"sub": "user-42", "exp": exp});
-    let first = format!(
-        "{}.{}.{}",
-        encode_part(br#"{"alg":"RS256","typ":"JWT"}"#),
-        encode_part(claims.to_string().as_bytes()),
-        encode_part(b"signature")
-    );
-    let (proxy, mut ws) = {
-        let proxy = start_labelled_proxy(start_simulator().await, Some(SIM)).await;
-        let ws = connect_to(&proxy, &path(""), &[]).await;
-        (proxy, ws)
-    };
+    let first = common_sim::auth_code_expiring_at("user-42", exp);
+    let proxy = start_labelled_proxy(start_simulator().await, Some(SIM)).await;
+    let mut ws = connect_to(&proxy, &path(""), &[]).await;
     send(&mut ws, configure_authenticated(token, &first)).await;
     assert_eq!(read_text(&mut ws).await["class"], "SessionResponse");
     // The clock has to pass the first code's exp: nothing to wait for but time.
