@@ -468,3 +468,21 @@ fn auto_detection_only_looks_at_the_first_frames() {
     s.client(30, CONFIGURE);
     assert!(!s.run(ProfileChoice::Auto).iter().any(|r| matches!(r, Record::Annotation(_))));
 }
+
+/// A 1001 Going Away reads by who sent it: the server's is the server going away (a shutdown, a restart), not a
+/// browser tab closing, which the code's registered meaning also names and the server's close used to quote.
+#[test]
+fn a_servers_1001_is_the_server_going_away_not_a_tab_closing() {
+    let mut s = Script::new("wss://x.example/ws", Some(20.0));
+    s.client(0, "hello").server(10, "hi");
+    s.close_frame(5_000, Peer::Server, 1001, "").close(5_001, Peer::Server, Some(1001), None, true);
+    let message = cause(&s.diagnose(), "close-code")["message"].as_str().unwrap().to_owned();
+    assert!(message.contains("the server (or a proxy or load balancer in front of it) is going away"), "{message}");
+    assert!(!message.contains("tab"), "{message}");
+    // The client's 1001 keeps its reading: a page that went away.
+    let mut s = Script::new("wss://x.example/ws", Some(20.0));
+    s.client(0, "hello").server(10, "hi");
+    s.close_frame(5_000, Peer::Client, 1001, "").close(5_001, Peer::Client, Some(1001), None, true);
+    let message = cause(&s.diagnose(), "close-code")["message"].as_str().unwrap().to_owned();
+    assert!(message.contains("its page was closed, reloaded or navigated away"), "{message}");
+}

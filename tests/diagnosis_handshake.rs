@@ -84,3 +84,36 @@ async fn a_client_that_spoke_before_dropping_tcp_did_not_reject_the_upgrade() {
     assert!(drop.contains("its network went away"), "{drop}");
     assert_eq!(rules(&d), offline);
 }
+
+/// A server that greets the client right after the 101, and a client that reads the greeting, then drops TCP
+/// without a word, well within a second: the WebSocket was upgraded and in use (a frame passed), so it is never
+/// read as a rejected upgrade (it used to be, since only the client's frames were counted); the drop keeps the
+/// usual reading.
+#[tokio::test]
+async fn a_client_that_got_a_server_frame_before_dropping_tcp_did_not_reject_the_upgrade() {
+    use frametap::event::Opcode;
+    use futures_util::StreamExt;
+    let (gone_tx, mut gone) = mpsc::unbounded_channel();
+    let (upstream, _heads) = start_raw_server(common::raw::upgrade_all, move |mut ws| {
+        let gone_tx = gone_tx.clone();
+        async move {
+            ws.send(true, Opcode::Text, b"welcome").await;
+            while let Received::Frame(_) = ws.recv().await {}
+            let _ = gone_tx.send(());
+        }
+    })
+    .await;
+    let proxy = start_analysing_proxy(upstream).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/chat", proxy.addr)).await.unwrap();
+    let greeting = ws.next().await.expect("a frame").expect("the greeting");
+    assert_eq!(greeting.into_text().unwrap().as_str(), "welcome");
+    drop(ws);
+    gone.recv().await.expect("the relay passed the client's end on");
+    let (capture, file, _dir) = proxy.stop().await;
+    let (d, offline) = diagnosis_and_inspect(&capture, &file, 1);
+    assert_eq!(d.details["preceding"]["from"], "server", "{}", d.details["preceding"]);
+    assert!(!rules(&d).contains(&"upgrade-rejected".to_owned()), "{:?}", rules(&d));
+    let drop = cause(&d, "tcp-drop")["message"].as_str().unwrap();
+    assert!(drop.contains("its network went away") && !drop.contains("upgrade-rejected"), "{drop}");
+    assert_eq!(rules(&d), offline);
+}

@@ -182,3 +182,91 @@ fn a_client_tcp_drop_is_not_likely_caused_by_an_expiry_or_an_announcement() {
     assert_eq!(cause(&d, "token-expired")["confidence"], "possible", "{:#?}", causes(&d));
     assert_eq!(cause(&d, "server-announced")["confidence"], "possible", "{:#?}", causes(&d));
 }
+
+/// The rules of each cause, in the diagnosis's order.
+fn order(d: &frametap::event::Diagnosis) -> Vec<String> {
+    causes(d).into_iter().map(|(rule, _, _)| rule).collect()
+}
+
+/// A JWT in force that had expired when the server answered the client's request with a 401 (re-authenticate),
+/// then closed: the expiry is why it refused, so it leads the causes and the summary, ahead of the refusal it
+/// explains (it used to follow `server-error-response`, and the summary quoted the bare 401). An error the expiry
+/// does not explain keeps the lead: one of another code, or a 401 sent before the JWT expired.
+#[test]
+fn an_expiry_leads_the_refusal_it_explains_and_only_that_one() {
+    let diagnose = |exp_secs: i64, code: u16| {
+        let token = jwt(serde_json::json!({"sub":"user-1","exp":epoch(exp_secs)}));
+        let mut s = Script::new("sim:genesys/v1", Some(0.3));
+        if let Record::Open(open) = &mut s.records[1] {
+            open.request.path = format!("/v1?deploymentId=d1e2&access_token={token}");
+        }
+        s.client(0, CONFIGURE).server(20, SESSION_RESPONSE);
+        s.client(5_000, r#"{"action":"echo","token":"3f1c1a52-7a0e-4c0b-9d7e-2b1f9c1e0a11","tracingId":"t-2","message":{"type":"Text","text":"ping"}}"#);
+        s.server(
+            5_010,
+            &format!(r#"{{"type":"response","class":"string","code":{code},"body":"refused","tracingId":"t-2"}}"#),
+        );
+        s.close_frame(5_020, Peer::Server, 1000, "").close(5_021, Peer::Server, Some(1000), None, true);
+        s.diagnose()
+    };
+    // Expired 2 s into the session; the 401 came 3 s later.
+    let d = diagnose(2, 401);
+    assert_eq!(order(&d)[..2], ["token-expired", "server-error-response"], "{:#?}", causes(&d));
+    let summary = d.details["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("; likely: a token in force on this connection (query:access_token) expired"),
+        "{summary}"
+    );
+    // A 5000 (unexpected) after the expiry: the server's own words lead.
+    let d = diagnose(2, 5000);
+    assert_eq!(order(&d)[..2], ["server-error-response", "token-expired"], "{:#?}", causes(&d));
+    // A 401 sent 10 ms before the JWT expired was not about its expiry.
+    let mut s = Script::new("sim:genesys/v1", Some(0.3));
+    let token = jwt(serde_json::json!({"sub":"user-1","exp":epoch(6)}));
+    if let Record::Open(open) = &mut s.records[1] {
+        open.request.path = format!("/v1?deploymentId=d1e2&access_token={token}");
+    }
+    s.client(0, CONFIGURE).server(20, SESSION_RESPONSE);
+    s.client(5_000, r#"{"action":"echo","token":"3f1c1a52-7a0e-4c0b-9d7e-2b1f9c1e0a11","tracingId":"t-2","message":{"type":"Text","text":"ping"}}"#);
+    s.server(5_990, r#"{"type":"response","class":"string","code":401,"body":"refused","tracingId":"t-2"}"#);
+    s.close_frame(6_500, Peer::Server, 1000, "").close(6_501, Peer::Server, Some(1000), None, true);
+    let d = s.diagnose();
+    assert_eq!(order(&d)[..2], ["server-error-response", "token-expired"], "{:#?}", causes(&d));
+}
+
+/// A data.code JWT replaced by a refreshed one before the close is not what authorised the connection then, so its
+/// expiry is ruled out, not a cause; a replacement that had already expired when it was sent replaced nothing.
+#[test]
+fn a_jwt_replaced_by_a_current_one_is_ruled_out_and_a_stale_replacement_replaces_nothing() {
+    let configure = |code: &str| {
+        format!(
+            r#"{{"action":"configureAuthenticatedSession","token":"t","deploymentId":"d","tracingId":"c","data":{{"code":"{code}"}}}}"#
+        )
+    };
+    let diagnose = |replacement_exp: i64| {
+        let mut s = Script::new("sim:genesys/v1", Some(5.0));
+        s.client(0, &configure(&jwt(serde_json::json!({"sub":"user","exp":epoch(5)})))).server(20, SESSION_RESPONSE);
+        s.client(60_000, &configure(&jwt(serde_json::json!({"sub":"user","exp":epoch(replacement_exp)}))));
+        s.server(
+            60_020,
+            r#"{"type":"response","class":"string","code":5000,"body":"Request failed.","tracingId":"c"}"#,
+        );
+        s.close_frame(60_030, Peer::Server, 1000, "").close(60_031, Peer::Server, Some(1000), None, true);
+        s.diagnose()
+    };
+    let d = diagnose(3600);
+    assert!(!causes(&d).iter().any(|(rule, _, _)| rule == "token-expired"), "{:#?}", causes(&d));
+    let ruled_out = d.details["ruled_out"].to_string();
+    assert!(ruled_out.contains("the JWT from frame:data.code (frame #1) expired at 2026-11-25T10:00:05+00:00, but frame #3 had replaced it"), "{ruled_out}");
+    // Replaced by a code that had expired 30 s before it was sent: both are causes.
+    let d = diagnose(30);
+    let expired: Vec<String> =
+        causes(&d).into_iter().filter(|(rule, _, _)| rule == "token-expired").map(|(_, _, message)| message).collect();
+    assert_eq!(expired.len(), 2, "{expired:#?}");
+    assert!(
+        expired
+            .iter()
+            .any(|m| m.starts_with("the JWT in frame #3 (frame:data.code) had already expired when it was sent")),
+        "{expired:#?}"
+    );
+}

@@ -67,7 +67,7 @@ pub(crate) fn who_closed(history: &ConnHistory, close: &Close, recorded: bool, c
                         "; that is how a browser fails a connection whose handshake answer it cannot accept (see handshake-mismatch)"
                     }
                     Peer::Client if super::rejected::rejected_after(history, close).is_some() => {
-                        "; it had sent no frame at all since the 101, so it most likely rejected the upgrade answer (see upgrade-rejected), not lost its network"
+                        "; no frame at all had passed either way since the 101, so it most likely rejected the upgrade answer (see upgrade-rejected), not lost its network"
                     }
                     Peer::Server => "; a network path, a load balancer's idle timeout, or the server process going away are the usual reasons",
                     Peer::Client => "; the client process or its network went away (a closed laptop lid, a killed app, a lost Wi-Fi)",
@@ -140,12 +140,19 @@ pub(crate) fn rate_limited(history: &ConnHistory, close: &Close, close_at: Ts, c
         // A frame sent after the rate limit that itself breaks the protocol explains the close better.
         let broken_after =
             sent_after.filter(|c| history.findings_for(c.seq).any(|f| f.severity == Severity::Error)).map(|c| c.seq);
-        let confidence = if gap <= 60_000.0 && !client_closed && broken_after.is_none() {
+        // An ordinary answer after it (not an error, an announced end or another rate limit): the server went on
+        // serving, so it did not end the connection over the rate limit then.
+        let served_after = history.last_ordinary_server.filter(|&seq| seq > at.seq);
+        let confidence = if gap <= 60_000.0 && !client_closed && broken_after.is_none() && served_after.is_none() {
             Confidence::Likely
         } else {
             Confidence::Possible
         };
         let consequence = match (client_closed, broken_after, sent_after.is_some()) {
+            (false, _, _) if served_after.is_some() => format!(
+                "the server went on answering normally after it (frame #{}), so it did not end the connection over it then",
+                served_after.unwrap_or_default()
+            ),
             // When the client closed, how soon and what it did in between say how much the rate limit explains.
             (true, _, true) => format!(
                 "the client went on after it (it sent frame #{}) and then closed itself: more likely for its own reasons",

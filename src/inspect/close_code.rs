@@ -58,6 +58,12 @@ pub(crate) fn close_code(history: &ConnHistory, close: &Close, causes: &mut Vec<
             "the client closed with 1001 Going Away: its page was closed, reloaded or navigated away (browsers send 1001 when a page unloads; a script's close() cannot), or a client that is not a browser shut down".to_string(),
             vec![],
         ),
+        // The code's registered meaning names both sides' reasons; a server's 1001 is about the server.
+        1001 if close.closer() == Some(Peer::Server) => (
+            Confidence::Likely,
+            "the server closed with 1001 Going Away: the server (or a proxy or load balancer in front of it) is going away, shutting down or restarting; not a reaction to the client's frames, and reconnecting later is the usual answer".to_string(),
+            vec![],
+        ),
         1004..=1006 | 1015 => (
             Confidence::Certain,
             format!("the {closer} sent {code}, which RFC 6455 forbids on the wire: a broken WebSocket implementation"),

@@ -28,7 +28,7 @@ pub(crate) fn token_rules(
     let expired_by_close = |exp: i64| exp.saturating_mul(1_000_000) <= close_micros;
     let mut in_force = 0;
     let in_time = |t: &&SeenToken| closed_at_seq.is_none_or(|close_seq| t.seq.is_none_or(|seq| seq < close_seq));
-    for token in seen.iter().filter(|t| t.kind == TokenKind::Jwt).filter(in_time) {
+    for (at, token) in seen.iter().enumerate().filter(|(_, t)| t.kind == TokenKind::Jwt && in_time(t)) {
         let Some(exp) = token.exp else { continue };
         let place = token.seq.map(|s| format!("frame #{s}")).unwrap_or_else(|| "the handshake".into());
         if token.rest_only {
@@ -41,11 +41,23 @@ pub(crate) fn token_rules(
         if !expired_by_close(exp) {
             continue;
         }
+        if let Some(later) = replaced_by(token, &seen[at + 1..], closed_at_seq) {
+            let message = format!(
+                "the JWT from {} ({place}) expired at {}, but frame #{} had replaced it with another ({}, exp {}) before the close",
+                token.source,
+                utc(exp),
+                later.seq.unwrap_or_default(),
+                later.source,
+                later.exp.map(utc).unwrap_or_default()
+            );
+            ruled_out.push(json!({"rule": "token-expired", "message": message}));
+            continue;
+        }
         let served_after = served.filter(|last| {
             last.ts.micros() > exp.saturating_mul(1_000_000) && token.seq.is_none_or(|seq| last.seq > seq)
         });
         if let Some(stale) = sent_expired(history, token, exp, served_after.is_some()) {
-            causes.push(stale);
+            push_ahead_of_the_refusal_it_explains(history, exp, stale, causes);
             continue;
         }
         let confidence = if close.closer() == Some(Peer::Server) && served_after.is_none() {
@@ -65,7 +77,7 @@ pub(crate) fn token_rules(
                 human_ms((last.ts.micros() - exp.saturating_mul(1_000_000)) as f64 / 1000.0)
             ));
         }
-        causes.push(cause(
+        let expired = cause(
             "token-expired",
             confidence,
             format!(
@@ -75,7 +87,8 @@ pub(crate) fn token_rules(
             ),
             evidence,
             token.seq,
-        ));
+        );
+        push_ahead_of_the_refusal_it_explains(history, exp, expired, causes);
     }
     if in_force == 0 {
         let rest_only_seen = seen.iter().any(|t| t.kind == TokenKind::Jwt && t.rest_only && t.exp.is_some());
@@ -85,6 +98,37 @@ pub(crate) fn token_rules(
             "no JWT with an `exp` was in force on this connection, so nothing here expired by the clock"
         };
         ruled_out.push(json!({"rule": "token-expired", "message": message}));
+    }
+}
+
+/// The JWT that replaced `token` before the close, among the tokens first seen after it (`later`): one from the same
+/// place (a refreshed `data.code` in a new configure, a new JWT in the same field of a later frame) that was still
+/// valid when it was sent. Once replaced, `token` is no longer what authorises the connection, so its expiry is not
+/// why it closed (a replacement already stale when sent replaces nothing: its own cause says so).
+fn replaced_by<'a>(token: &SeenToken, later: &'a [SeenToken], closed_at_seq: Option<u64>) -> Option<&'a SeenToken> {
+    later.iter().find(|next| {
+        next.kind == TokenKind::Jwt
+            && !next.rest_only
+            && next.source == token.source
+            && next.seq.is_some_and(|seq| closed_at_seq.is_none_or(|close| seq < close))
+            && next.exp.is_some_and(|exp| exp.saturating_mul(1_000_000) > next.ts.micros())
+    })
+}
+
+/// Adds a `token-expired` cause; when the server's answer that `server-error-response` names is a 401
+/// (re-authenticate) sent at or after the JWT's `exp`, the expiry is why the server refused, the more specific and
+/// more actionable of the two: it goes just before that cause, so it leads the diagnosis and its summary at the
+/// same confidence (the sort by confidence keeps this order). Any other error answer keeps its own place.
+fn push_ahead_of_the_refusal_it_explains(history: &ConnHistory, exp: i64, expired: Cause, causes: &mut Vec<Cause>) {
+    let exp_micros = exp.saturating_mul(1_000_000);
+    let reauthenticate_after_exp = |seq: u64| {
+        history.signals.iter().any(|s| {
+            s.seq == seq && s.ts.micros() >= exp_micros && matches!(s.signal, Signal::ErrorResponse { code: 401, .. })
+        })
+    };
+    match causes.iter().position(|c| c.rule == "server-error-response" && c.seq.is_some_and(reauthenticate_after_exp)) {
+        Some(at) => causes.insert(at, expired),
+        None => causes.push(expired),
     }
 }
 

@@ -213,6 +213,9 @@ pub struct ConnHistory {
     /// What the profile read in frames as said about the end (announcements, rate limits, error answers), up to
     /// the first close frame.
     pub signals: Vec<SignalAt>,
+    /// The seq of the server's last whole message before the first close frame that the profile read as an ordinary
+    /// one (no signal: not an error, an announced end or a rate limit), even when signals came after it.
+    pub last_ordinary_server: Option<u64>,
     /// Per peer (client, server, proxy): its largest data message before the first close frame (a fragmented
     /// one as it stood at its largest fragment), for a 1009 close.
     largest: [Option<Largest>; 3],
@@ -270,6 +273,7 @@ impl ConnHistory {
             findings_omitted: 0,
             last_client_findings: (0, Vec::new()),
             signals: Vec::new(),
+            last_ordinary_server: None,
             largest: [None, None, None],
             data_frames: 0,
             last_control: None,
@@ -451,8 +455,10 @@ impl ConnHistory {
         }
         // What a side says once a close frame has passed (an answer to a request that crossed the close) cannot
         // be why the connection closed: like the preceding frame, the signals stop at the first close frame.
-        if let (Some(signal), None) = (reading.signal, &self.first_close) {
-            self.signals.push(SignalAt { seq: message.seq, ts: message.ts, signal });
+        match (reading.signal, &self.first_close) {
+            (Some(signal), None) => self.signals.push(SignalAt { seq: message.seq, ts: message.ts, signal }),
+            (None, None) if message.from == Peer::Server => self.last_ordinary_server = Some(message.seq),
+            _ => {}
         }
         if message.from == Peer::Client && self.first_close.is_none() {
             self.last_client_findings = (message.seq, reading.findings.clone());

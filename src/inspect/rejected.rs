@@ -13,13 +13,15 @@ const MANY_HEADER_LINES: usize = 100;
 const LONG_HEADER_LINE: usize = 8192;
 
 /// How long after the 101 the client dropped TCP, when this connection is one a client most likely ended by
-/// refusing the upgrade answer: it dropped TCP within [`REACTION_MS`] of the 101, no close frame either way, and
-/// it had sent no frame at all. `None` when the subprotocol check (`handshake-mismatch`) already explains it.
+/// refusing the upgrade answer: it dropped TCP within [`REACTION_MS`] of the 101, and no frame at all passed
+/// either way (no close frame, and neither side sent anything: a server that spoke had a WebSocket the client
+/// may have read, so the exchange began and the drop says nothing about the 101). `None` when the subprotocol
+/// check (`handshake-mismatch`) already explains it.
 pub(crate) fn rejected_after(history: &ConnHistory, close: &Close) -> Option<f64> {
     let dropped_silently = !close.clean
         && close.dropped_by == Some(Peer::Client)
         && history.first_close.is_none()
-        && history.frames_from[0] == 0;
+        && history.frames_from == [0, 0];
     if !dropped_silently || history.refused.is_some() || !history.handshake_problems.is_empty() {
         return None;
     }
@@ -48,7 +50,7 @@ pub(crate) fn upgrade_rejected(history: &ConnHistory, close: &Close, causes: &mu
         "upgrade-rejected",
         Confidence::Likely,
         format!(
-            "the client dropped TCP {} after the 101, having sent no frame at all: it most likely rejected the upgrade answer (a client that refuses a 101 ends the connection at once, without a close frame; the page sees 1006), rather than losing its network",
+            "the client dropped TCP {} after the 101, having sent no frame at all, and none came from the server: it most likely rejected the upgrade answer (a client that refuses a 101 ends the connection at once, without a close frame; the page sees 1006), rather than losing its network",
             human_ms(after)
         ),
         evidence,

@@ -55,7 +55,8 @@ fn tracing_id(fields: &Map<String, Value>) -> Option<String> {
 /// Where the token tracker says it found `configureAuthenticatedSession`'s `data.code`.
 const AUTH_CODE_SOURCE: &str = "frame:data.code";
 
-/// Requests awaiting a response that are remembered for pairing; past this the map starts over.
+/// Requests awaiting a response that are remembered for pairing (past this the map starts over), and authenticated
+/// session tokens remembered for the downgrade lint (past this no new one is).
 const MAX_PENDING: usize = 4096;
 
 /// A request waiting for its response.
@@ -84,9 +85,14 @@ pub struct Genesys {
     duration_seconds: Option<i64>,
     /// The `deploymentId` in the URL the client asked for, which its configure request must repeat.
     url_deployment: Option<String>,
-    /// The frame and token of this connection's `configureAuthenticatedSession`, until the server refuses it or the
-    /// session ends: a plain `configureSession` for that token is a downgrade the server refuses (4017).
-    signed_in: Option<(u64, String)>,
+    /// Every session token this connection configured with `configureAuthenticatedSession`, with the frame that
+    /// did: a plain `configureSession` for any of them is a downgrade the server refuses (4017). A token stays
+    /// until its session ends (`connected: false`) or the server refuses the configure that brought it, when no
+    /// earlier one of it had been accepted.
+    signed_in: HashMap<String, u64>,
+    /// The last `configureAuthenticatedSession` until its answer: its frame, its token, and the frame that had
+    /// signed that token in before (kept if the server refuses this one: a refused configure changes nothing).
+    signing_in: Option<(u64, String, Option<u64>)>,
 }
 
 /// True when the handshake points to the Guest API: a `webmessaging.`/Genesys Cloud host, a `deploymentId`
@@ -247,12 +253,19 @@ impl Genesys {
                 }
                 if CONFIGURE_ACTIONS.contains(&action.as_str()) {
                     let token = fields.get("token").and_then(Value::as_str).map(str::to_owned);
-                    match (&self.signed_in, &token) {
-                        (Some((signed_in, held)), Some(token)) if action == "configureSession" && held == token => {
-                            findings.push(downgrade_finding(frame.seq, *signed_in));
+                    match token.as_ref() {
+                        Some(token) if action == "configureSession" => {
+                            if let Some(signed_in) = self.signed_in.get(token) {
+                                findings.push(downgrade_finding(frame.seq, *signed_in));
+                            }
                         }
-                        (_, Some(token)) if action == "configureAuthenticatedSession" => {
-                            self.signed_in = Some((frame.seq, token.clone()));
+                        // Past MAX_PENDING tokens (a capture made to grow this), new ones are not remembered.
+                        Some(token)
+                            if action == "configureAuthenticatedSession"
+                                && (self.signed_in.len() < MAX_PENDING || self.signed_in.contains_key(token)) =>
+                        {
+                            let before = self.signed_in.insert(token.clone(), frame.seq);
+                            self.signing_in = Some((frame.seq, token.clone(), before));
                         }
                         _ => {}
                     }
@@ -347,10 +360,14 @@ impl Genesys {
         if class == "SessionResponse" {
             if body.get("connected").and_then(Value::as_bool) == Some(false) {
                 let request = answered_by.map(|r| format!(" to {r}")).unwrap_or_default();
+                // The session that ended is the one this connection had configured last; a token it had left
+                // before keeps its session (and the server its authentication).
+                if let Session::Configured { token: Some(token), .. } = &self.session {
+                    self.signed_in.remove(token);
+                }
                 self.session = Session::Ended {
                     why: format!("the server's SessionResponse (frame #{seq}){request} said `connected: false`"),
                 };
-                self.signed_in = None;
             } else if let Session::Configured { answered, .. } = &mut self.session {
                 *answered = true;
             } else {
@@ -371,9 +388,7 @@ impl Genesys {
             None => true,
         };
         if answers_configure {
-            if self.signed_in.as_ref().is_some_and(|(signed_in, _)| *signed_in == configure) {
-                self.signed_in = None;
-            }
+            self.configure_refused(configure);
             self.session = Session::Ended {
                 why: format!(
                     "the server refused frame #{configure}'s configure request (frame #{seq}: {code} {})",
@@ -381,6 +396,22 @@ impl Genesys {
                 ),
             };
         }
+    }
+
+    /// The server refused configure frame `configure`: when it was a `configureAuthenticatedSession`, its token is
+    /// signed in as it was before (by an earlier accepted one), or not at all.
+    fn configure_refused(&mut self, configure: u64) {
+        let Some((seq, token, before)) = self.signing_in.take() else {
+            return;
+        };
+        if seq != configure {
+            self.signing_in = Some((seq, token, before));
+            return;
+        }
+        match before {
+            Some(before) => self.signed_in.insert(token, before),
+            None => self.signed_in.remove(&token),
+        };
     }
 }
 

@@ -139,8 +139,13 @@ pub fn message_request(token: &str, text: &str) -> Value {
 /// A JWT as the OAuth code exchange hands one out (unsigned for the simulator, which never verifies it): `sub`
 /// and an `exp` `exp_in` seconds from now (negative: already expired).
 pub fn auth_code(sub: &str, exp_in: i64) -> String {
+    auth_code_expiring_at(sub, chrono::Utc::now().timestamp() + exp_in)
+}
+
+/// [`auth_code`] with its `exp` given in epoch seconds.
+pub fn auth_code_expiring_at(sub: &str, exp: i64) -> String {
     use frametap::inspect::jwt::encode_part;
-    let claims = json!({"sub": sub, "exp": chrono::Utc::now().timestamp() + exp_in});
+    let claims = json!({"sub": sub, "exp": exp});
     format!(
         "{}.{}.{}",
         encode_part(br#"{"alg":"RS256","typ":"JWT"}"#),
