@@ -1,6 +1,7 @@
 //! HAR import of Playwright's `recordHar` files: message times in epoch milliseconds, a WebSocket that failed with
 //! `_failureText`, times not recorded (`-1`), and messages kept in an attached file. The two fixtures were recorded
-//! by Playwright 1.65.1 driving headless Chromium 156 against `frametap sim genesys` (docs/replay.md).
+//! by Playwright 1.65.1 driving headless Chromium 156 against `frametap sim genesys` (docs/replay.md). And what
+//! `inspect` says of a HAR that records no close.
 
 mod common;
 
@@ -85,4 +86,21 @@ fn messages_kept_in_an_attached_file_are_named() {
     let (_, warnings) = har_to_records(&har).unwrap();
     let said = warnings.iter().find(|w| w.contains("0f3c.jsonl")).unwrap_or_else(|| panic!("{warnings:#?}"));
     assert!(said.contains("content \"embed\""), "{said}");
+}
+
+/// `inspect` on a HAR whose tool records no close says the HAR lacks it, not that the capture was cut short or still
+/// open.
+#[test]
+fn inspect_says_the_har_does_not_record_how_the_connection_ended() {
+    use frametap::inspect::command::inspect;
+    use frametap::inspect::{AnalysisArgs, InspectCommand};
+    let command = InspectCommand {
+        file: fixture("playwright-genesys.har"),
+        conn: None,
+        json: false,
+        analysis: AnalysisArgs::default(),
+    };
+    let report = inspect(&command, false).unwrap().stdout;
+    assert!(report.contains("no close record: the HAR does not record how this connection ended"), "{report}");
+    assert!(!report.contains("still open") && !report.contains("cut short"), "{report}");
 }

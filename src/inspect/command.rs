@@ -70,6 +70,8 @@ struct ConnReport {
     findings: Vec<crate::profile::Finding>,
     /// The profile of a connection with no close yet (a closed one's is in its diagnosis).
     profile: Option<&'static str>,
+    /// Imported from a HAR (its `har-import-incomplete` note): a missing close is the HAR's, not a cut capture's.
+    from_har: bool,
 }
 
 /// A line of a connection's text timeline: a frame's carries its `seq`, for its annotation.
@@ -279,6 +281,7 @@ impl ConnReport {
                 (Some(frame.seq), format!("  +{:>9.3}s  {}", at(frame.ts), frame_summary(frame)))
             }
             Record::Note(note) => {
+                self.from_har |= note.code == "har-import-incomplete";
                 (None, format!("  +{:>9.3}s  note [{}] {}: {}\n", at(note.ts), note.level, note.code, note.message))
             }
             Record::Close(close) => {
@@ -380,7 +383,10 @@ fn write_timeline(out: &mut String, report: ConnReport, cut_short: bool, color: 
     match &report.diagnosis {
         Some(d) => out.push_str(&render_diagnosis(d, color)),
         None => {
-            out.push_str(if cut_short {
+            out.push_str(if report.from_har {
+                "  no close record: the HAR does not record how this connection ended (its note above says what the \
+                 tool that saved it leaves out)\n"
+            } else if cut_short {
                 "  no close record: the capture was cut short while this connection was open; how it ended is unknown\n"
             } else {
                 "  no close record: the capture ends while this connection was still open\n"
