@@ -1,13 +1,40 @@
-//! What the web UI tests in Chromium share: a page opened on a live UI, a JavaScript condition read as a boolean,
-//! and `frametap ui FILE` started as a user runs it.
+//! What the web UI tests share: a GET with the UI's cookie, a page opened on a live UI in Chromium, a JavaScript
+//! condition read as a boolean, and `frametap ui FILE` started as a user runs it.
 #![allow(dead_code)] // each test file uses a different part of it
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::cdp::fixtures::UiServer;
 use crate::cdp::{Browser, Page};
+use http_body_util::{BodyExt as _, Empty};
+use hyper::body::Bytes;
+use hyper::{HeaderMap, StatusCode};
+use hyper_util::rt::TokioIo;
 
 pub const WAIT: Duration = Duration::from_secs(10);
 
+/// A GET with the given headers (Host defaults to the server's address).
+pub async fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> (StatusCode, HeaderMap, String) {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await.unwrap();
+    tokio::spawn(conn);
+    let mut request = hyper::Request::get(path);
+    if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
+        request = request.header("host", addr.to_string());
+    }
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = sender.send_request(request.body(Empty::<Bytes>::new()).unwrap()).await.unwrap();
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.unwrap().to_bytes();
+    (parts.status, parts.headers, String::from_utf8_lossy(&body).into_owned())
+}
+
+pub fn cookie(ui: &UiServer) -> String {
+    format!("frametap_ui_{}={}", ui.addr.port(), ui.token)
+}
 pub async fn open_page(browser: &Browser, url: &str) -> Page {
     let page = browser.new_page().await.unwrap();
     page.set_viewport(1400, 900).await.unwrap();
