@@ -17,8 +17,6 @@ use script::*;
 const AGENT_LEFT: &str = r#"{"type":"message","class":"StructuredMessage","code":200,"body":{"direction":"Outbound","type":"Event","events":[{"eventType":"Presence","presence":{"type":"Disconnect"}}],"metadata":{"readOnly":"true"}}}"#;
 const NOT_FOUND: &str = r#"{"type":"response","class":"string","code":4007,"body":"session not found"}"#;
 const EXPIRED: &str = r#"{"type":"message","class":"SessionExpiredEvent","code":200,"body":{}}"#;
-const ECHO: &str =
-    r#"{"action":"echo","token":"3f1c1a52-7a0e-4c0b-9d7e-2b1f9c1e0a11","message":{"type":"Text","text":"ping"}}"#;
 const ECHO_REPLY: &str =
     r#"{"type":"response","class":"StructuredMessage","code":200,"body":{"text":"ping","direction":"Inbound"}}"#;
 

@@ -1,14 +1,15 @@
 //! The web UI in a real headless Chromium, on what exploratory testing found: markers and downloads that
 //! ran off screen, a banner that pushed the table down, durations of upgrades that never opened, keyboard
 //! focus lost to the list's live refresh, a table past 5,000 frames, payloads re-serialised, and a stopped frametap;
-//! windows narrower than the three columns (1,000, 800, 600 and 480 px), numbers past what a double holds (the pretty
-//! view and token claims show them as sent), token times past what a Date holds, and a saved file's connection while
-//! the file is still loading; the frame table's column heads in one font.
+//! a saved file's connection without a close; windows narrower than the three columns (1,000, 800, 600 and 480 px);
+//! the frame table's column heads in one font.
 //!
 //! Needs Debian's `chromium` (`apt-get install -y chromium`) or `FRAMETAP_CHROMIUM=/path/to/chrome`.
 
 mod cdp;
 mod common;
+#[path = "ui_support/mod.rs"]
+mod support;
 
 use std::time::Duration;
 
@@ -16,20 +17,7 @@ use cdp::fixtures::{self, publish, start_ui};
 use cdp::{Browser, Page};
 use frametap::event::{Opcode, Peer};
 use frametap::ui::{Hub, HubOptions};
-
-const WAIT: Duration = Duration::from_secs(10);
-
-async fn open_page(browser: &Browser, url: &str) -> Page {
-    let page = browser.new_page().await.unwrap();
-    page.set_viewport(1400, 900).await.unwrap();
-    page.goto(url).await.unwrap();
-    page.wait_for("document.getElementById('status').textContent === 'live'", WAIT).await.unwrap();
-    page
-}
-
-async fn truth(page: &Page, expression: &str) -> bool {
-    page.eval(expression).await.unwrap().as_bool().unwrap_or_else(|| panic!("not a boolean: {expression}"))
-}
+use support::{frametap_ui, open_page, truth, WAIT};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn markers_downloads_and_the_table_stay_on_screen_and_focus_stays_put() {
@@ -136,25 +124,6 @@ async fn past_5000_live_frames_the_first_is_still_reachable_and_a_stopped_framet
     let banner = page.eval("document.getElementById('banner-text').textContent").await.unwrap();
     assert!(banner.as_str().unwrap().contains("open the new URL it prints"), "{banner}");
     assert_eq!(browser.page_errors(), Vec::<String>::new());
-}
-
-/// `frametap ui FILE` as a user runs it: the URL it prints on stdout, and the child to stop.
-async fn frametap_ui(path: &std::path::Path) -> (tokio::process::Child, String) {
-    use tokio::io::AsyncBufReadExt as _;
-    let mut child = tokio::process::Command::from(crate::common::binary::frametap_command())
-        .args(["ui", path.to_str().unwrap(), "--ui", "127.0.0.1:0"])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut stdout = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = tokio::time::timeout(WAIT, stdout.next_line()).await.unwrap().unwrap().unwrap();
-    let url = first.rsplit(": ").next().unwrap().to_string();
-    assert!(url.starts_with("http://127.0.0.1:") && url.contains("/?token="), "{first}");
-    tokio::spawn(async move { while let Ok(Some(_)) = stdout.next_line().await {} });
-    (child, url)
 }
 
 /// A capture from a frametap that was killed (kill -9: no `close`, no `end`) and a Chrome HAR (Chrome records no
@@ -484,221 +453,4 @@ async fn narrow_windows_get_a_layout_that_fits_and_frames_can_be_picked_and_read
     assert!(truth(&page, shown).await, "at 480 × 420 a clicked frame's detail stays below the window");
     assert_eq!(browser.page_errors(), Vec::<String>::new());
     ui.stop().await.unwrap();
-}
-
-/// The pretty view shows every number as it was sent, never as a double reads it: 12345678901234567890 (not
-/// 12345678901234567000), -0, 1e400 (not Infinity), 0.1000000000000000055511151231257827 (not 0.1), 2.50; and keys as
-/// sent, in their order, a repeated key twice. A JWT claim past 2^53 reads exactly too (the Tokens tab).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_pretty_view_and_token_claims_show_numbers_exactly_as_sent() {
-    let browser = Browser::launch().await.unwrap_or_else(|e| panic!("{e:#}"));
-    let hub = Hub::new(HubOptions::default());
-    publish(&hub, fixtures::meta());
-    publish(&hub, fixtures::open(1, "/v1"));
-    let sent = r#"{"id": 12345678901234567890, "neg": -0, "huge": 1e400, "tenth": 0.1000000000000000055511151231257827,
-        "nested": {"list": [1, 2.50, {"deep": -12345678901234567890123}], "empty": {}, "none": [], "ok": true, "nil": null,
-        "esc": "caf\u00e9 \"q\""}, "b": 1, "2": 2, "b": 3}"#;
-    publish(&hub, fixtures::frame(1, 1, Peer::Server, Opcode::Text, sent.as_bytes(), 10));
-    publish(
-        &hub,
-        frametap::event::Record::from(frametap::event::Token {
-            conn: 1,
-            ts: fixtures::at(11),
-            seq: Some(1),
-            source: "frame:body.jwt".into(),
-            details: fixtures::details(serde_json::json!({"token_kind": "jwt", "verified": false,
-                "claims": {"sub": "guest", "uid": 12345678901234567890u64, "ids": [9007199254740993u64, 7]}})),
-        }),
-    );
-    let ui = start_ui(hub, None).await;
-    let page = open_page(&browser, &ui.url).await;
-    // The first connection is selected as it arrives.
-    page.wait_for("document.getElementById('frame-1')", WAIT).await.unwrap();
-    page.click("#frame-1").await.unwrap();
-    page.wait_for("document.querySelector('#detail-body pre.json')", WAIT).await.unwrap();
-
-    let shown = page.eval("document.querySelector('#detail-body pre.json').textContent").await.unwrap();
-    let expected = r#"{
-  "id": 12345678901234567890,
-  "neg": -0,
-  "huge": 1e400,
-  "tenth": 0.1000000000000000055511151231257827,
-  "nested": {
-    "list": [
-      1,
-      2.50,
-      {
-        "deep": -12345678901234567890123
-      }
-    ],
-    "empty": {},
-    "none": [],
-    "ok": true,
-    "nil": null,
-    "esc": "caf\u00e9 \"q\""
-  },
-  "b": 1,
-  "2": 2,
-  "b": 3
-}"#;
-    assert_eq!(shown.as_str().unwrap(), expected);
-    let numbers = page
-        .eval("[...document.querySelectorAll('#detail-body pre.json .j-num')].map(n => n.textContent)")
-        .await
-        .unwrap();
-    let want = [
-        "12345678901234567890",
-        "-0",
-        "1e400",
-        "0.1000000000000000055511151231257827",
-        "1",
-        "2.50",
-        "-12345678901234567890123",
-        "1",
-        "2",
-        "3",
-    ];
-    assert_eq!(numbers, serde_json::json!(want), "each number is highlighted as a number, as sent");
-    let keys = page
-        .eval("[...document.querySelectorAll('#detail-body pre.json .j-key')].map(n => n.textContent).join(' ')")
-        .await
-        .unwrap();
-    assert_eq!(keys, r#""id" "neg" "huge" "tenth" "nested" "list" "deep" "empty" "none" "ok" "nil" "esc" "b" "2" "b""#);
-
-    page.click("#tabs [data-tab=\"tokens\"]").await.unwrap();
-    page.wait_for("document.querySelector('#detail-body .token')", WAIT).await.unwrap();
-    let claims = page
-        .eval("[...document.querySelectorAll('#detail-body .token h5 + table.kv tr')].map(r => r.textContent).join(' | ')")
-        .await
-        .unwrap();
-    assert_eq!(claims, "subguest | uid12345678901234567890 | ids9007199254740993, 7");
-    assert_eq!(browser.page_errors(), Vec::<String>::new());
-    ui.stop().await.unwrap();
-}
-
-/// A JWT may say `"exp": 1e300`: a number, but past what a JavaScript Date holds, so the Tokens tab threw
-/// (`RangeError: Invalid time value`) and stayed blank, hiding the connection's other tokens with it. The tokens
-/// here come from frametap's own token tracker, as the live pipeline makes them.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_token_time_past_what_a_date_holds_leaves_the_tokens_tab_whole() {
-    use frametap::inspect::jwt::encode_part;
-    let browser = Browser::launch().await.unwrap_or_else(|e| panic!("{e:#}"));
-    let hub = Hub::new(HubOptions::default());
-    publish(&hub, fixtures::meta());
-    publish(&hub, fixtures::open(1, "/v1"));
-    let jwt = |claims: &str| format!("{}.{}.c2ln", encode_part(br#"{"alg":"HS256"}"#), encode_part(claims.as_bytes()));
-    let far = jwt(r#"{"sub":"far-future","exp":1e300}"#);
-    let soon = jwt(&format!(r#"{{"sub":"an-hour","exp":{}}}"#, chrono::Utc::now().timestamp() + 3600));
-    let mut tracker = frametap::inspect::tokens::TokenTracker::new(Vec::new());
-    for (seq, token) in [(1, &far), (2, &soon)] {
-        let record = fixtures::text(1, seq, Peer::Server, serde_json::json!({"body": {"jwt": token}}), seq as i64);
-        publish(&hub, record.clone());
-        for found in tracker.observe(&record, frametap::event::Ts::now()) {
-            publish(&hub, found.into());
-        }
-    }
-    let ui = start_ui(hub, None).await;
-    let page = open_page(&browser, &ui.url).await;
-    page.wait_for("document.getElementById('frame-2')", WAIT).await.unwrap();
-    page.click("#tabs [data-tab=\"tokens\"]").await.unwrap();
-    if let Err(e) = page.wait_for("document.querySelectorAll('#detail-body .token').length === 2", WAIT).await {
-        panic!(
-            "{e:#}: {:?} / {:?}",
-            page.eval("document.getElementById('detail-body').textContent").await,
-            browser.page_errors()
-        );
-    }
-    let panel = page.eval("document.getElementById('detail-body').textContent").await.unwrap();
-    let panel = panel.as_str().unwrap();
-    assert!(panel.contains("far-future") && panel.contains("an-hour"), "{panel}");
-    assert!(panel.contains("out of range · after any date a clock can show"), "{panel}");
-    let countdowns = page.eval("[...document.querySelectorAll('.countdown')].map(c => c.textContent)").await.unwrap();
-    let countdowns: Vec<String> = serde_json::from_value(countdowns).unwrap();
-    assert_eq!(countdowns.len(), 1, "only the date a clock shows counts down: {countdowns:?}");
-    assert!(
-        countdowns[0].starts_with("expires in 59m") || countdowns[0].starts_with("expires in 1h"),
-        "{countdowns:?}"
-    );
-    assert_eq!(browser.page_errors(), Vec::<String>::new());
-    ui.stop().await.unwrap();
-}
-
-/// Installed before the page's own script: the live stream's messages after its first batch are held back until
-/// `window.__release()`, so the test sees the page with part of a file read, whatever the machine's speed.
-const HOLD_THE_STREAM_AFTER_ITS_FIRST_BATCH: &str = r#"(() => {
-  const Native = window.WebSocket;
-  let holding = true, batches = 0, deliver = () => {};
-  window.__held = [];
-  window.__release = () => { holding = false; for (const ev of window.__held.splice(0)) deliver(ev); };
-  window.WebSocket = function (url, protocols) {
-    const ws = new Native(url, protocols);
-    if (!String(url).includes('/api/stream')) return ws;
-    let handler = null;
-    Object.defineProperty(ws, 'onmessage', { get: () => handler, set: (fn) => { handler = fn; } });
-    deliver = (ev) => handler && handler(ev);
-    ws.addEventListener('message', (ev) => {
-      const t = JSON.parse(ev.data).t;
-      if (t === 'batch') batches += 1;
-      if (holding && t !== 'hello' && !(t === 'batch' && batches === 1)) window.__held.push(ev); else deliver(ev);
-    });
-    return ws;
-  };
-  window.WebSocket.prototype = Native.prototype;
-  Object.assign(window.WebSocket, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 });
-})();"#;
-
-/// While `frametap ui FILE` is still streaming a large capture into the page, a connection whose close comes later
-/// in the file reads `loading…` (no ticking duration; the Close tab says the file is loading), never `no close
-/// recorded`; once the file is read in full it reads `closed`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_connection_of_a_file_still_loading_reads_loading_not_no_close_recorded() {
-    let dir = tempfile::tempdir().unwrap();
-    let capture = dir.path().join("large.jsonl");
-    let mut writer = frametap::capture::CaptureWriter::create(&capture).unwrap();
-    writer.write(&fixtures::meta());
-    writer.write(&fixtures::open(1, "/v1?deploymentId=abc"));
-    // Six frames of 100 KB: more than one batch of the stream (256 KiB), the close in a later one than the open.
-    let payload = "x".repeat(100_000);
-    for seq in 1..=6 {
-        writer.write(&fixtures::frame(1, seq, Peer::Client, Opcode::Text, payload.as_bytes(), seq as i64 * 10));
-    }
-    writer.write(&fixtures::close_frame(1, 7, Peer::Client, 1000, "bye", 80));
-    writer.write(&fixtures::close(1, Peer::Client, Some(1000), Some("bye"), 90.0));
-    writer.finish(0, Vec::new());
-
-    let browser = Browser::launch().await.unwrap_or_else(|e| panic!("{e:#}"));
-    let (mut ui, url) = frametap_ui(&capture).await;
-    let page = browser.new_page().await.unwrap();
-    page.call(
-        "Page.addScriptToEvaluateOnNewDocument",
-        serde_json::json!({"source": HOLD_THE_STREAM_AFTER_ITS_FIRST_BATCH}),
-    )
-    .await
-    .unwrap();
-    page.goto(&url).await.unwrap();
-    let item = "#conn-list li[data-conn=\"1\"]";
-    let part_read = format!("window.__held.length > 0 && document.querySelector('{item}') && window.frametap.idle()");
-    page.wait_for(&part_read, WAIT).await.unwrap_or_else(|e| panic!("{e:#}"));
-    let held_close = "window.frametap.state.conns.get(1).close === null";
-    assert!(truth(&page, held_close).await, "the close came in the first batch: the file is too small for this test");
-    let state = page.eval(&format!("document.querySelector('{item} .state').textContent")).await.unwrap();
-    assert_eq!(state, "loading…", "a connection of a file still loading");
-    assert!(truth(&page, &format!("document.querySelector('{item} [data-since]') === null")).await, "it ticks");
-    page.click(item).await.unwrap();
-    page.click("#tabs [data-tab=\"close\"]").await.unwrap();
-    let loading_card = "document.getElementById('detail-body')?.textContent.includes('Loading the file')";
-    if let Err(e) = page.wait_for(loading_card, WAIT).await {
-        panic!("{e:#}: {:?}", page.eval("document.getElementById('detail-body')?.textContent").await);
-    }
-
-    page.eval("window.__release()").await.unwrap();
-    page.wait_for("document.getElementById('status').textContent === 'file' && window.frametap.idle()", WAIT)
-        .await
-        .unwrap();
-    page.wait_for(&format!("document.querySelector('{item} .state').textContent === 'closed'"), WAIT).await.unwrap();
-    page.wait_for("document.getElementById('close-card')?.textContent.includes('Close 1000')", WAIT).await.unwrap();
-    assert_eq!(browser.page_errors(), Vec::<String>::new());
-    // SAFETY: signalling our own child process by its pid.
-    unsafe { libc::kill(ui.id().unwrap() as i32, libc::SIGTERM) };
-    ui.wait().await.unwrap();
 }
