@@ -34,21 +34,27 @@ fn chrome_commands(report: &str) -> ChromeCommands {
     }
 }
 
-/// Runs one printed command with `sh`, as a user would paste it, in `home`; its output when it fails.
-async fn run_printed(command: &str, home: &Path) -> Result<(), String> {
-    let child = tokio::process::Command::new("sh")
-        .args(["-c", command])
+/// Runs `command` in `home` ($HOME) with no input, and waits for its output at most [`COMMAND_TIMEOUT`]; `None`
+/// when it took longer (it is killed).
+async fn output_in(mut command: tokio::process::Command, home: &Path) -> Option<std::process::Output> {
+    let child = command
         .env("HOME", home)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .map_err(|e| format!("starting sh: {e}"))?;
-    let output = tokio::time::timeout(COMMAND_TIMEOUT, child.wait_with_output())
+        .unwrap();
+    tokio::time::timeout(COMMAND_TIMEOUT, child.wait_with_output()).await.ok().map(Result::unwrap)
+}
+
+/// Runs one printed command with `sh`, as a user would paste it, in `home`; its output when it fails.
+async fn run_printed(command: &str, home: &Path) -> Result<(), String> {
+    let mut sh = tokio::process::Command::new("sh");
+    sh.args(["-c", command]);
+    let output = output_in(sh, home)
         .await
-        .map_err(|_| format!("`{command}` did not finish within {COMMAND_TIMEOUT:?} (waiting on a prompt?)"))?
-        .map_err(|e| e.to_string())?;
+        .ok_or_else(|| format!("`{command}` did not finish within {COMMAND_TIMEOUT:?} (waiting on a prompt?)"))?;
     if output.status.success() {
         return Ok(());
     }
@@ -63,31 +69,12 @@ async fn run_printed(command: &str, home: &Path) -> Result<(), String> {
 /// What a fresh headless Chromium, in `home`, shows at `url`: the page's DOM and Chromium's stderr.
 async fn chromium_dump(url: &str, home: &Path) -> (String, String) {
     let profile = tempfile::tempdir().unwrap();
-    let child = tokio::process::Command::new(cdp::chromium_path().unwrap())
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .args(["--dump-dom", url])
-        .env("HOME", home)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let output = tokio::time::timeout(COMMAND_TIMEOUT, child.wait_with_output())
+    let mut chromium = tokio::process::Command::new(cdp::chromium_path().unwrap());
+    chromium.args(cdp::HEADLESS_FLAGS).arg(format!("--user-data-dir={}", profile.path().display()));
+    chromium.args(["--dump-dom", url]);
+    let output = output_in(chromium, home)
         .await
-        .unwrap_or_else(|_| panic!("Chromium did not load {url} within {COMMAND_TIMEOUT:?}"))
-        .unwrap();
+        .unwrap_or_else(|| panic!("Chromium did not load {url} within {COMMAND_TIMEOUT:?}"));
     (String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
 }
 

@@ -73,6 +73,20 @@ pub struct Browser {
     conn: Arc<Connection>,
 }
 
+/// How every test starts Chromium: headless, without the background connections this machine's closed network
+/// refuses, with a profile of its own (given by the caller).
+pub const HEADLESS_FLAGS: [&str; 9] = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+];
+
 /// The Chromium binary: `$FRAMETAP_CHROMIUM`, else Debian's /usr/bin/chromium.
 pub fn chromium_path() -> anyhow::Result<PathBuf> {
     let path = std::env::var_os("FRAMETAP_CHROMIUM").map(PathBuf::from).unwrap_or_else(|| "/usr/bin/chromium".into());
@@ -93,19 +107,8 @@ impl Browser {
         let binary = chromium_path()?;
         let profile = tempfile::tempdir().context("creating a Chromium profile dir")?;
         let mut child = tokio::process::Command::new(&binary)
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--disable-dev-shm-usage",
-                "--remote-debugging-port=0",
-                "--window-size=1440,900",
-            ])
+            .args(HEADLESS_FLAGS)
+            .args(["--remote-debugging-port=0", "--window-size=1440,900"])
             .arg(format!("--user-data-dir={}", profile.path().display()))
             .arg("about:blank")
             .stdin(Stdio::null())
