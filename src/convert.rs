@@ -110,6 +110,7 @@ fn direction(input: &Path, output: &Path, partial: bool, redact: bool) -> Result
 /// Converts IN to OUT and says what it wrote. OUT is created only after IN was read in full; a failed write removes it.
 pub fn convert(cmd: &ConvertCommand) -> Result<ConvertReport> {
     crate::paths::refuse_folder_to_read(&cmd.input)?;
+    crate::paths::refuse_same_file(&cmd.input, &cmd.output)?;
     let direction = direction(&cmd.input, &cmd.output, cmd.partial, cmd.redact)?;
     crate::paths::refuse_existing(&cmd.output)?;
     match direction {

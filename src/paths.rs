@@ -38,6 +38,19 @@ pub fn refuse_existing(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Refuses an OUT that is the very file IN is (the same name, or another path to it): said before anything else about
+/// OUT, since that it exists, or is of IN's kind, would only follow from it.
+pub fn refuse_same_file(input: &Path, output: &Path) -> Result<()> {
+    let same = matches!(
+        (std::fs::canonicalize(input), std::fs::canonicalize(output)),
+        (Ok(input), Ok(output)) if input == output
+    );
+    if same {
+        bail!("{} is the file to read, and frametap never writes over it: name a new file to write", output.display());
+    }
+    Ok(())
+}
+
 /// Refuses a folder given where a capture or HAR to read is expected (`frametap inspect ~/.frametap/captures`),
 /// naming the newest capture in it to give instead.
 pub fn refuse_folder_to_read(path: &Path) -> Result<()> {

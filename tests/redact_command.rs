@@ -83,6 +83,32 @@ fn redact_command_errors_are_clear() {
     assert!(!dir.path().join("o.jsonl").exists());
 }
 
+/// OUT naming IN itself (or another path to it) is said to be IN, before `convert` would suggest `--partial` for two
+/// captures of one format, or either command that OUT exists; the file is left as it was.
+#[test]
+fn writing_over_the_file_read_is_refused_as_that() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("c.jsonl");
+    write_capture(&input, true);
+    let before = std::fs::read(&input).unwrap();
+    let other_path = dir.path().join(".").join("c.jsonl");
+    let said = "c.jsonl is the file to read, and frametap never writes over it: name a new file to write";
+    for output in [&input, &other_path] {
+        let convert = frametap::convert::ConvertCommand {
+            input: input.clone(),
+            output: output.clone(),
+            redact: false,
+            partial: false,
+        };
+        let err = format!("{:#}", frametap::convert::convert(&convert).unwrap_err());
+        assert!(err.ends_with(said) && !err.contains("--partial"), "{err}");
+        let err =
+            format!("{:#}", run_redact(RedactCommand { input: input.clone(), output: output.clone() }).unwrap_err());
+        assert!(err.ends_with(said), "{err}");
+    }
+    assert_eq!(std::fs::read(&input).unwrap(), before, "the capture is untouched");
+}
+
 /// A Chrome HAR is redacted into a capture (its session token gone); a HAR name for OUT points at
 /// `convert --redact`, which writes HARs.
 #[test]

@@ -18,6 +18,7 @@ pub struct RedactCommand {
 /// Reads IN, masks every record, writes OUT (0600, never overwriting). Unreadable lines of IN are
 /// reported on stderr and named in OUT's `end` record, which then says the capture is incomplete.
 pub fn run_redact(cmd: RedactCommand) -> Result<()> {
+    crate::paths::refuse_same_file(&cmd.input, &cmd.output)?;
     if crate::har::is_har_path(&cmd.output) {
         bail!(
             "{} is a HAR name, and redact writes a capture (.jsonl, .ftcap); for a redacted HAR run \
