@@ -17,21 +17,26 @@ static SECOND_SIGNAL: LazyLock<watch::Sender<bool>> = LazyLock::new(|| watch::Se
 /// After the first signal it keeps listening: a second one resolves [`second_signal`], which cuts the
 /// shutdown's close waits short (the records already relayed are still written and the capture is saved).
 pub fn signal() -> impl Future<Output = ()> + Send + 'static {
-    signal_saying("connections still closing are cut short (and say so in the capture)")
+    signal_saying("close handshakes", "connections still closing are cut short (and say so in the capture)")
 }
 
-/// [`signal`] for a command that writes no capture (the simulator, `frametap ui FILE`): its second signal does
-/// not promise a capture that says so.
+/// [`signal`] for the simulator, which writes no capture: its second signal does not promise a capture that says so.
 pub fn signal_without_capture() -> impl Future<Output = ()> + Send + 'static {
-    signal_saying("connections still closing are cut short")
+    signal_saying("close handshakes", "connections still closing are cut short")
 }
 
-/// [`signal`], telling `cut_short` after a second signal.
-fn signal_saying(cut_short: &'static str) -> impl Future<Output = ()> + Send + 'static {
+/// [`signal`] for `frametap ui FILE`, which relays no connection: what its shutdown waits for is the downloads a
+/// browser has not finished reading.
+pub fn signal_serving_a_file() -> impl Future<Output = ()> + Send + 'static {
+    signal_saying("downloads still being sent", "downloads still being sent are cut short")
+}
+
+/// [`signal`], saying that a second signal stops without waiting for `waits_for`, and then `cut_short`.
+fn signal_saying(waits_for: &'static str, cut_short: &'static str) -> impl Future<Output = ()> + Send + 'static {
     let mut signals = Signals::listen();
     async move {
         signals.next().await;
-        crate::notice!("\nframetap: shutting down… (Ctrl-C again stops at once, without waiting for close handshakes)");
+        crate::notice!("\nframetap: shutting down… (Ctrl-C again stops at once, without waiting for {waits_for})");
         tokio::spawn(async move {
             let name = signals.next().await;
             crate::notice!("frametap: {name} again: stopping at once; {cut_short}");

@@ -275,7 +275,7 @@ pub async fn run_file(cmd: UiCommand) -> anyhow::Result<()> {
     let mut options = UiOptions::new(listen, token.clone());
     options.label = Some(cmd.file.display().to_string());
     options.file = true;
-    let stop = crate::commands::shutdown::signal_without_capture();
+    let stop = crate::commands::shutdown::signal_serving_a_file();
     let url = url(listen, &token);
     println!("frametap UI for {}: {url}", cmd.file.display());
     println!("Press Ctrl-C to stop.");
