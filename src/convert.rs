@@ -244,12 +244,7 @@ fn har_to_capture_file(cmd: &ConvertCommand, format: CaptureFormat) -> Result<Co
 /// masked, and written as frametap's own HAR. A HAR is read whole anyway (one JSON document), so the records are held.
 fn har_to_redacted_har_file(cmd: &ConvertCommand, zlib: bool) -> Result<ConvertReport> {
     let har::ImportedHar { records, warnings, source, .. } = har::import_har_file(&cmd.input, false)?;
-    let mut redactor = crate::redact::Redactor::new();
-    let mut redacted: Vec<Record> = Vec::new();
-    for record in records {
-        redacted.extend(redactor.feed(record));
-    }
-    redacted.extend(redactor.finish());
+    let redacted = crate::redact::Redactor::new().redact_all(records);
     let frames = redacted.iter().filter(|record| matches!(record, Record::Frame(_))).count();
     let document = har::HarDocument::new(&redacted);
     write_new_file(&cmd.output, |file| har::write_har(&document, file, zlib))?;
