@@ -25,6 +25,8 @@ pub enum HarSource {
     Mitmproxy,
     HttpToolkit,
     Playwright,
+    /// Firefox's Network panel ("Save All As HAR"): it records a WebSocket's handshake and none of its messages.
+    Firefox,
     Other,
 }
 
@@ -42,6 +44,8 @@ impl HarSource {
             HarSource::HttpToolkit
         } else if creator.contains("playwright") {
             HarSource::Playwright
+        } else if creator == "firefox" {
+            HarSource::Firefox
         } else {
             HarSource::Other
         }
@@ -54,6 +58,7 @@ impl HarSource {
             HarSource::Mitmproxy => "mitmproxy",
             HarSource::HttpToolkit => "HTTP Toolkit",
             HarSource::Playwright => "Playwright",
+            HarSource::Firefox => "Firefox",
             HarSource::Other => "an unrecognised tool",
         }
     }
@@ -231,6 +236,9 @@ pub(super) fn import_entry(
                  attached file {file} (Playwright's recordHar with content \"attach\", the default for a .zip path), \
                  which frametap does not read: record with content \"embed\" (the default for a .har path)"
             ),
+            _ if source == HarSource::Firefox && opened && !entry.messages.is_list() => {
+                format!("entry {number} ({url}): {FIREFOX_LEAVES_OUT}")
+            }
             _ => format!("entry {number} ({url}): no WebSocket messages recorded"),
         });
     }
@@ -388,6 +396,11 @@ fn message_record(
 
 /// The note saying what the tool that saved the HAR leaves out, for this connection.
 /// `opened`: the upgrade succeeded (else only the request's missing headers are worth saying).
+/// What a Firefox HAR lacks, and where to get a recording that has it.
+const FIREFOX_LEAVES_OUT: &str = "Firefox's HAR export records a WebSocket's handshake only, none of its messages, \
+     close code or reason (checked with Firefox 153): to see the conversation, export the HAR from Chrome or Edge \
+     DevTools, record it with Playwright's recordHar, or put frametap in front of the page (`frametap proxy`)";
+
 fn missing_note(
     source: HarSource,
     entry: &Entry,
@@ -398,6 +411,7 @@ fn missing_note(
     let mut message = format!("imported from a HAR saved by {}: ", source.name());
     message.push_str(match source {
         _ if !opened => "the WebSocket never opened, so there are no frames to miss",
+        HarSource::Firefox if !entry.messages.is_list() => FIREFOX_LEAVES_OUT,
         _ if entry.close.is_present() => {
             "no ping/pong or close frames and no fragment boundaries (messages are whole); the close code and \
              reason are kept, but not who closed first"
