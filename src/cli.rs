@@ -51,8 +51,8 @@ pub enum Command {
     /// See docs/replay.md.
     #[command(subcommand)]
     Replay(crate::replay::ReplayCommand),
-    /// Convert between a capture (.jsonl, or compact .ftcap) and a HAR (.har, .zhar), or between the two
-    /// capture forms, chosen by the extensions. See docs/replay.md.
+    /// Convert between a capture (.jsonl, or compact .ftcap) and a HAR (.har, .zhar; a Playwright .zip reads too),
+    /// or between the two capture forms, chosen by the extensions. See docs/replay.md.
     Convert(crate::convert::ConvertCommand),
     /// Run a built-in simulator of a service (NOT the real service), with its failures on demand.
     #[command(subcommand)]

@@ -76,7 +76,7 @@ enum Direction {
 /// refused.
 fn direction(input: &Path, output: &Path, partial: bool, redact: bool) -> Result<Direction> {
     let (capture_in, capture_out) = (CaptureFormat::named_by(input), CaptureFormat::named_by(output));
-    match (capture_in, har::is_har_path(input), capture_out, har::is_har_path(output)) {
+    match (capture_in, har::is_har_to_read(input), capture_out, har::is_har_path(output)) {
         (Some(_), _, _, true) => Ok(Direction::CaptureToHar { zlib: har::is_zhar_path(output) }),
         (_, true, Some(format), _) => Ok(Direction::HarToCapture(format)),
         (_, true, _, true) if redact => Ok(Direction::HarToHar { zlib: har::is_zhar_path(output) }),
@@ -96,7 +96,7 @@ fn direction(input: &Path, output: &Path, partial: bool, redact: bool) -> Result
         ),
         (None, false, _, _) => bail!(
             "{}: unknown kind of file: name a capture *.jsonl (or *.ftcap, compact), or a HAR *.har (or *.zhar, \
-             zlib-compressed)",
+             zlib-compressed, or a Playwright recordHar *.zip)",
             input.display()
         ),
         _ => bail!(

@@ -58,7 +58,7 @@ pub fn refuse_folder_to_read(path: &Path) -> Result<()> {
         return Ok(());
     }
     let is_capture =
-        |file: &Path| crate::capture::CaptureFormat::named_by(file).is_some() || crate::har::is_har_path(file);
+        |file: &Path| crate::capture::CaptureFormat::named_by(file).is_some() || crate::har::is_har_to_read(file);
     let newest = std::fs::read_dir(path)
         .into_iter()
         .flatten()
@@ -73,7 +73,7 @@ pub fn refuse_folder_to_read(path: &Path) -> Result<()> {
             newest.display()
         ),
         None => bail!(
-            "{} is a folder, not a capture, and holds none (.jsonl, .ftcap, .har, .zhar): give a capture file",
+            "{} is a folder, not a capture, and holds none (.jsonl, .ftcap, .har, .zhar, .zip): give a capture file",
             path.display()
         ),
     }

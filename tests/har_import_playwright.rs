@@ -78,16 +78,6 @@ fn times_not_recorded_or_out_of_range_are_said_once_per_kind() {
     );
 }
 
-/// Playwright's `content: "attach"` (the default for a `.zip` path) keeps a WebSocket's messages in a file of their
-/// own: the warning names it and says how to record them into the HAR.
-#[test]
-fn messages_kept_in_an_attached_file_are_named() {
-    let har = playwright_har(json!(null), json!({"size": -1, "_file": "0f3c.jsonl"}));
-    let (_, warnings) = har_to_records(&har).unwrap();
-    let said = warnings.iter().find(|w| w.contains("0f3c.jsonl")).unwrap_or_else(|| panic!("{warnings:#?}"));
-    assert!(said.contains("content \"embed\""), "{said}");
-}
-
 /// `inspect` on a HAR whose tool records no close says the HAR lacks it, not that the capture was cut short or still
 /// open.
 #[test]

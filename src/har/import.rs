@@ -1,11 +1,12 @@
-//! HAR → capture: frametap's own HARs come back exactly; HARs saved by Chrome DevTools, mitmproxy, HTTP Toolkit or
-//! Playwright become a capture of what those tools recorded, with a `note` per connection saying what they leave out.
+//! HAR → capture: frametap's own HARs come back exactly; HARs saved by Chrome DevTools, mitmproxy, HTTP Toolkit,
+//! Playwright or Firefox become a capture of what those tools recorded, with a `note` per connection saying what they leave out.
 
+use super::attached::{AttachedFiles, Place};
 use super::close::{recorded_close, CloseFrames};
 use super::document::{Entry, Har, Message};
 use super::extended_connect;
 use super::imported::ImportedRecords;
-use super::json::Json;
+use super::json::{Json, Obj};
 use super::lossless;
 use super::times::{first_message_time, parse_datetime, wait_ends_before, MessageClock, TimeUnit};
 use crate::event::{
@@ -72,12 +73,14 @@ pub fn har_to_records(har: &serde_json::Value) -> Result<(Vec<Record>, Vec<Strin
 
 /// [`har_to_records`] of a HAR's JSON text, read as it lies in `json` (its strings borrowed, not copied).
 pub fn har_json_to_records(json: &[u8]) -> Result<(Vec<Record>, Vec<String>)> {
-    let (records, warnings) = import(&Har::parse(json, std::path::Path::new("the HAR"))?)?;
+    let har = Har::parse(json, std::path::Path::new("the HAR"))?;
+    let (records, warnings) = import(&har, &AttachedFiles::read(&har, &Place::Nowhere))?;
     Ok((records.collect(), warnings))
 }
 
 /// [`har_to_records`] of a parsed HAR: the records as they are asked for (they no longer borrow from `har`).
-pub(super) fn import(har: &Har) -> Result<(ImportedRecords, Vec<String>)> {
+/// `attached`: the files Playwright keeps messages in, read.
+pub(super) fn import(har: &Har, attached: &AttachedFiles) -> Result<(ImportedRecords, Vec<String>)> {
     let Some(entries) = har.log.entries.0.as_deref() else {
         bail!("not a HAR: it has no log.entries list");
     };
@@ -106,7 +109,7 @@ pub(super) fn import(har: &Har) -> Result<(ImportedRecords, Vec<String>)> {
     let mut body = Vec::new();
     let mut origins = Vec::new();
     for (conn, (index, entry)) in websocket.iter().enumerate() {
-        let imported = import_entry(conn as ConnId + 1, *index + 1, entry, source, &mut warnings)
+        let imported = import_entry(conn as ConnId + 1, *index + 1, entry, source, attached, &mut warnings)
             .with_context(|| format!("entry {}", index + 1))?;
         origins.push(imported.origin);
         body.extend(imported.records);
@@ -140,9 +143,12 @@ pub(super) fn import_entry(
     number: usize,
     entry: &Entry,
     source: HarSource,
+    attached: &AttachedFiles,
     warnings: &mut Vec<String>,
 ) -> Result<Imported> {
     let url = entry.request.url.as_str().ok_or_else(|| anyhow!("request.url is missing"))?;
+    let from_file = attached.messages_of(entry, number, url, warnings);
+    let messages: &[Obj<Message>] = from_file.as_deref().unwrap_or(entry.messages.items());
     let (scheme, authority, path) = split_url(url).ok_or_else(|| anyhow!("request.url {url:?} is not a URL"))?;
     let ws_scheme = match scheme.as_str() {
         "https" | "wss" => "wss",
@@ -154,7 +160,7 @@ pub(super) fn import_entry(
             warnings.push(format!(
                 "entry {number}: startedDateTime is missing or unreadable; used the first message's time"
             ));
-            first_message_time(entry).unwrap_or(Ts(DateTime::<Utc>::UNIX_EPOCH))
+            first_message_time(messages).unwrap_or(Ts(DateTime::<Utc>::UNIX_EPOCH))
         }
     };
     let mut request_headers: Headers = Vec::new();
@@ -187,7 +193,6 @@ pub(super) fn import_entry(
         body: content.text.as_str().filter(|t| !t.is_empty() && content.encoding != "base64").map(str::to_owned),
         body_base64: content.text.as_str().filter(|t| !t.is_empty() && content.encoding == "base64").map(str::to_owned),
     });
-    let messages = entry.messages.items();
     let recorded_error = [&entry.response.error, &entry.response.failure_text]
         .into_iter()
         .find_map(|e| e.as_str().filter(|e| !e.trim().is_empty()));
@@ -229,14 +234,9 @@ pub(super) fn import_entry(
         );
     }
     records.push(Record::Note(Note::warn("har-import-incomplete", Some(conn), started, missing)));
-    if messages.is_empty() {
-        warnings.push(match content.file.as_str() {
-            Some(file) if opened => format!(
-                "entry {number} ({url}): no WebSocket messages in the HAR: the recording tool kept them in the \
-                 attached file {file} (Playwright's recordHar with content \"attach\", the default for a .zip path), \
-                 which frametap does not read: record with content \"embed\" (the default for a .har path)"
-            ),
-            _ if source == HarSource::Firefox && opened && !entry.messages.is_list() => {
+    if messages.is_empty() && from_file.is_none() {
+        warnings.push(match source {
+            HarSource::Firefox if opened && !entry.messages.is_list() => {
                 format!("entry {number} ({url}): {FIREFOX_LEAVES_OUT}")
             }
             _ => format!("entry {number} ({url}): no WebSocket messages recorded"),

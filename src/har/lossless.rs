@@ -104,8 +104,9 @@ fn import_stripped(
         errors.push(format!(
             "entry {number} of the HAR had no _frametap fields: connection {conn} holds only its messages"
         ));
-        let imported = super::import::import_entry(conn, number, entry, super::HarSource::Frametap, warnings)
-            .with_context(|| format!("entry {number}"))?;
+        let imported =
+            super::import::import_entry(conn, number, entry, super::HarSource::Frametap, &Default::default(), warnings)
+                .with_context(|| format!("entry {number}"))?;
         records.extend(imported.records);
     }
     let ts = records.iter().map(Record::ts).max().unwrap_or_else(Ts::now);

@@ -1,4 +1,5 @@
-//! HAR 1.2 in and out: a capture's connections as Chrome-style WebSocket entries, and HARs from Chrome, mitmproxy and HTTP Toolkit as captures.
+//! HAR 1.2 in and out: a capture's connections as Chrome-style WebSocket entries, and HARs from Chrome, mitmproxy,
+//! HTTP Toolkit, Playwright (a .har, or its .zip with attached messages) and Firefox as captures.
 //!
 //! Export ([`capture_to_har`]) writes one entry per connection with `_resourceType: "websocket"` and Chrome's
 //! `_webSocketMessages`, plus `_frametap` extension fields holding everything Chrome has no field for, so that
@@ -6,6 +7,7 @@
 //! tool recorded and adds a `note` record per connection saying what the tool leaves out (docs/replay.md).
 
 mod answers;
+mod attached;
 mod close;
 mod document;
 mod export;
@@ -24,7 +26,7 @@ pub use import::{har_json_to_records, har_to_records, HarSource};
 pub use imported::ImportedRecords;
 pub use spilled::{ByConnection, SpilledConnections};
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::path::Path;
@@ -36,9 +38,15 @@ pub const HAR_FORMAT_NAME: &str = "frametap-har";
 /// The version of the `_frametap` fields this build writes and reads.
 pub const HAR_FORMAT_VERSION: u32 = 1;
 
-/// True when `path` names a HAR file (`.har`, or mitmproxy's zlib-compressed `.zhar`).
+/// True when `path` names a HAR file to write (`.har`, or mitmproxy's zlib-compressed `.zhar`).
 pub fn is_har_path(path: &Path) -> bool {
     matches!(extension_of(path).as_deref(), Some("har" | "zhar"))
+}
+
+/// True when `path` names a HAR to read: a HAR file ([`is_har_path`]), or the `.zip` Playwright's `recordHar` writes
+/// (the HAR and the files it keeps messages in).
+pub fn is_har_to_read(path: &Path) -> bool {
+    is_har_path(path) || extension_of(path).as_deref() == Some("zip")
 }
 
 /// True when `path` names a zlib-compressed HAR (`.zhar`, as mitmproxy's `hardump` writes it).
@@ -50,17 +58,32 @@ pub(crate) fn extension_of(path: &Path) -> Option<String> {
     path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase)
 }
 
-/// Reads a HAR file as a `serde_json::Value`: plain JSON, or zlib-compressed JSON (`.zhar`, or any file starting with
-/// a zlib header). The import reads the JSON text instead ([`import_har_file`]), which costs a few times less.
+/// Reads a HAR file as a `serde_json::Value`: plain JSON, zlib-compressed JSON (`.zhar`, or any file starting with
+/// a zlib header), or the HAR in a zip archive. The import reads the JSON text instead ([`import_har_file`]), which
+/// costs a few times less.
 pub fn read_har(path: &Path) -> Result<Value> {
-    let json = read_har_text(path)?;
+    let HarFile { json, .. } = read_har_file(path)?;
     serde_json::from_slice(&json).map_err(|e| document::parse_error(path, &e))
 }
 
-/// A HAR file's JSON text, decompressed when it is zlib-compressed (`.zhar`, or any file starting with a zlib header).
-fn read_har_text(path: &Path) -> Result<Vec<u8>> {
+/// A HAR file as read: its JSON text, and the zip archive it came in (whose other files hold Playwright's attached
+/// messages), if it came in one.
+struct HarFile {
+    json: Vec<u8>,
+    zip: Option<Vec<u8>>,
+}
+
+/// A HAR file's JSON text, decompressed when it is zlib-compressed (`.zhar`, or any file starting with a zlib
+/// header), or taken out of its zip archive.
+fn read_har_file(path: &Path) -> Result<HarFile> {
     crate::paths::refuse_folder_to_read(path)?;
     let raw = std::fs::read(path).with_context(|| format!("could not read the HAR {}", path.display()))?;
+    if attached::is_zip(&raw) {
+        return Ok(HarFile { json: attached::har_in_zip(&raw, path)?, zip: Some(raw) });
+    }
+    if extension_of(path).as_deref() == Some("zip") {
+        bail!("{}: not a zip archive (it does not start as one): save the HAR again", path.display());
+    }
     let looks_zlib = raw.len() >= 2 && raw[0] == 0x78 && u16::from_be_bytes([raw[0], raw[1]]) % 31 == 0;
     if is_zhar_path(path) || looks_zlib {
         let mut out = Vec::new();
@@ -76,9 +99,9 @@ fn read_har_text(path: &Path) -> Result<Vec<u8>> {
                 )
             }
         })?;
-        Ok(out)
+        Ok(HarFile { json: out, zip: None })
     } else {
-        Ok(raw)
+        Ok(HarFile { json: raw, zip: None })
     }
 }
 
@@ -99,9 +122,16 @@ pub struct ImportedHar {
 /// then the text and the parse are dropped, and what the analysis derives is made as the records are read
 /// ([`ImportedRecords`]). `with_answers`: also read its plain HTTP answers, for `replay serve --forward`.
 pub fn import_har_file(path: &Path, with_answers: bool) -> Result<ImportedHar> {
-    let json = read_har_text(path)?;
-    let har = document::Har::parse(&json, path)?;
-    let (records, warnings) = import::import(&har).with_context(|| path.display().to_string())?;
+    let file = read_har_file(path)?;
+    let har = document::Har::parse(&file.json, path)?;
+    let place = match &file.zip {
+        Some(raw) => attached::Place::Zip(raw),
+        None => attached::Place::Folder(
+            path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_owned(),
+        ),
+    };
+    let attached = attached::AttachedFiles::read(&har, &place);
+    let (records, warnings) = import::import(&har, &attached).with_context(|| path.display().to_string())?;
     let answers = if with_answers { RecordedAnswers::of(&har) } else { RecordedAnswers::default() };
     Ok(ImportedHar { records, warnings, source: HarSource::detect(&har), answers })
 }
@@ -127,7 +157,7 @@ pub fn open_for_replay(path: &Path) -> Result<(RecordSource, RecordedAnswers)> {
 }
 
 fn open_imported(path: &Path, with_answers: bool) -> Result<(RecordSource, Vec<String>, RecordedAnswers)> {
-    if !is_har_path(path) {
+    if !is_har_to_read(path) {
         let stream = Box::new(crate::capture::open_capture(path)?);
         return Ok((RecordSource::Capture(stream), Vec::new(), RecordedAnswers::default()));
     }

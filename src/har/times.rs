@@ -42,8 +42,7 @@ pub(super) fn wait_ends_before(entry: &Entry, started: Ts, first_message_at: Opt
     ends_micros < first.micros() as f64 - 1000.0
 }
 
-pub(super) fn first_message_time(entry: &Entry) -> Option<Ts> {
-    let messages = entry.messages.items();
+pub(super) fn first_message_time(messages: &[Obj<Message>]) -> Option<Ts> {
     let unit = TimeUnit::of(messages);
     messages.iter().find_map(|m| m.time.as_f64().filter(|t| *t != NOT_RECORDED).and_then(|t| unit.wall_clock(t)))
 }

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 /// Read a capture, recompute every connection's analysis, and print a timeline and the close diagnosis.
 #[derive(clap::Args, Clone, Debug)]
 pub struct InspectCommand {
-    /// The capture file (written by `frametap proxy --capture`), or a HAR (.har, .zhar), imported as `convert` does.
+    /// The capture file (written by `frametap proxy --capture`), or a HAR (.har, .zhar, or Playwright's .zip), imported as `convert` does.
     pub file: PathBuf,
     /// Only this connection.
     #[arg(long, value_name = "N", value_parser = crate::cli::parse_conn_id, allow_negative_numbers = true)]

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 /// Write a copy of a capture with its secrets replaced by stable placeholders (for sharing).
 #[derive(Debug, Clone, clap::Args)]
 pub struct RedactCommand {
-    /// The capture to read (JSON Lines, compact, or a HAR: .har, .zhar).
+    /// The capture to read (JSON Lines, compact, or a HAR: .har, .zhar, or Playwright's .zip).
     pub input: PathBuf,
     /// Where to write the redacted copy (must not exist: frametap never overwrites a file).
     pub output: PathBuf,

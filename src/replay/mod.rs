@@ -49,7 +49,7 @@ pub enum ReplayCommand {
 /// What to replay, and how.
 #[derive(Debug, clap::Args)]
 pub struct ScriptArgs {
-    /// The capture to replay (.jsonl, or compact .ftcap), or a HAR (.har, .zhar), imported on the fly.
+    /// The capture to replay (.jsonl, or compact .ftcap), or a HAR (.har, .zhar, or Playwright's .zip), imported on the fly.
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
     /// The connection to replay (default: the first in the file).

@@ -259,7 +259,7 @@ impl UiArgs {
 /// `frametap ui FILE`: open a saved capture in the web UI.
 #[derive(clap::Args, Debug, Clone)]
 pub struct UiCommand {
-    /// The capture file to show (as `frametap proxy` writes it), or a HAR (.har, .zhar), imported as `convert` does.
+    /// The capture file to show (as `frametap proxy` writes it), or a HAR (.har, .zhar, or Playwright's .zip), imported as `convert` does.
     pub file: PathBuf,
     /// Serve the web UI on this address (loopback unless you give another; then it warns).
     #[arg(long = "ui", value_name = "ADDR", default_value = DEFAULT_UI_ADDR, value_parser = crate::cli::parse_listen_addr)]
