@@ -30,15 +30,7 @@ fn a_playwright_zip_imports_with_the_messages_it_keeps_beside_its_har() {
 /// `inspect` (and `ui FILE`, `redact`, the replays, which open files the same way) takes the `.zip` as a HAR.
 #[test]
 fn inspect_reads_a_playwright_zip() {
-    use frametap::inspect::command::inspect;
-    use frametap::inspect::{AnalysisArgs, InspectCommand};
-    let command = InspectCommand {
-        file: fixture("playwright-genesys.zip"),
-        conn: None,
-        json: false,
-        analysis: AnalysisArgs::default(),
-    };
-    let report = inspect(&command, false).unwrap().stdout;
+    let report = inspect_report(fixture("playwright-genesys.zip"));
     assert!(report.contains("genesys-no-action: frame #5 has no `action`"), "{report}");
 }
 

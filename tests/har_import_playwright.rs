@@ -82,15 +82,7 @@ fn times_not_recorded_or_out_of_range_are_said_once_per_kind() {
 /// open.
 #[test]
 fn inspect_says_the_har_does_not_record_how_the_connection_ended() {
-    use frametap::inspect::command::inspect;
-    use frametap::inspect::{AnalysisArgs, InspectCommand};
-    let command = InspectCommand {
-        file: fixture("playwright-genesys.har"),
-        conn: None,
-        json: false,
-        analysis: AnalysisArgs::default(),
-    };
-    let report = inspect(&command, false).unwrap().stdout;
+    let report = inspect_report(fixture("playwright-genesys.har"));
     assert!(report.contains("no close record: the HAR does not record how this connection ended"), "{report}");
     assert!(!report.contains("still open") && !report.contains("cut short"), "{report}");
 }

@@ -211,3 +211,11 @@ pub fn frames(records: &[Record]) -> Vec<&Frame> {
 pub fn notes(records: &[Record]) -> Vec<&Note> {
     records.iter().filter_map(|r| if let Record::Note(n) = r { Some(n) } else { None }).collect()
 }
+
+/// What `frametap inspect FILE` prints for a capture or a HAR.
+pub fn inspect_report(file: PathBuf) -> String {
+    use frametap::inspect::command::inspect;
+    use frametap::inspect::{AnalysisArgs, InspectCommand};
+    let command = InspectCommand { file, conn: None, json: false, analysis: AnalysisArgs::default() };
+    inspect(&command, false).unwrap().stdout
+}
