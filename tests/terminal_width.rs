@@ -169,3 +169,67 @@ async fn the_banner_and_the_shutdown_lines_fit_the_terminal_stderr_is_on() {
     let said = printed.join(" ");
     assert!(said.contains("web UI") && said.contains("capture saved to"), "{printed:#?}");
 }
+
+/// The web UI's URL just short of the width (`COLUMNS` two columns wider than it): its row puts it under its label at
+/// column 4, where the other values are. Before, a value that fitted the width but not after its indent gave way to
+/// the left, to column 2, where the rows' labels start.
+#[tokio::test]
+async fn a_url_just_short_of_the_width_starts_where_the_other_values_do() {
+    // `http://127.0.0.1:PORT/?token=` and 32 characters of token, PORT an ephemeral port of five digits.
+    let url_columns = "http://127.0.0.1:".len() + 5 + "/?token=".len() + 32;
+    let columns = (url_columns + 2).to_string();
+    let proxy =
+        RunningProxy::start_with(&["--ui", "127.0.0.1:0", "--no-capture"], &[("COLUMNS", Some(&columns))]).await;
+    let ui = proxy.banner.ui.clone().expect("the web UI's URL, read from the fitted banner");
+    let banner = proxy.banner.lines.clone();
+    proxy.stop().await;
+    assert!(width(&ui) >= url_columns - 1, "a port of five digits (or four): {ui}");
+    assert!(banner.contains(&"  web UI".to_owned()) && banner.contains(&format!("    {ui}")), "{banner:#?}");
+    assert!(
+        !banner.iter().any(|line| line.trim_start().starts_with("http") && !line.starts_with("    ")),
+        "{banner:#?}"
+    );
+}
+
+/// At 20 columns (a phone's ssh session, a split pane), a frame's direction and opcode keep one line, the opcode whole:
+/// by its name, or by its short name where the name would run past the edge (`cont`); and no line runs past the edge,
+/// but a word longer than a line. Before, the direction and the opcode were wrapped as words (`C→S` on one line,
+/// `continuation` on the next), and a last fragment with an empty payload kept its whole 52-column line.
+#[tokio::test]
+async fn at_20_columns_a_frames_direction_and_opcode_keep_one_line() {
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    let server = common::start_echo_server().await;
+    let upstream = format!("ws://{server}");
+    let args = ["--no-ui", "--no-capture", "--upstream", &upstream];
+    let mut proxy = RunningProxy::start_with(&args, &[("COLUMNS", Some("20"))]).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("{}/chat", proxy.banner.url)).await.unwrap();
+    let parts = [(&b"{\"a\":"[..], Data::Text, false), (b"1}", Data::Continue, false), (b"", Data::Continue, true)];
+    for (part, data, fin) in parts {
+        ws.send(Message::Frame(Frame::message(part.to_vec(), OpCode::Data(data), fin))).await.unwrap();
+    }
+    ws.next().await.unwrap().unwrap();
+    ws.send(Message::binary(vec![7u8; 40])).await.unwrap();
+    ws.next().await.unwrap().unwrap();
+    ws.close(None).await.unwrap();
+    while ws.next().await.is_some() {}
+    let lines = read_until(&mut proxy.stdout, |l| l.contains("CLOSED")).await;
+    proxy.stop().await;
+    let log = lines.join("\n");
+    assert!(lines.iter().all(|line| fits(line, 20)), "wider than 20:\n{log}");
+    let opcodes = ["text", "binary", "close", "ping", "pong", "continuation", "cont", "bin"];
+    let mut said = Vec::new();
+    for line in &lines {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        for (i, word) in words.iter().enumerate().filter(|(_, w)| ["C→S", "S→C"].contains(w)) {
+            let opcode = words.get(i + 1).copied().unwrap_or("(none)");
+            assert!(opcodes.contains(&opcode), "{word} without its opcode on its line {line:?}:\n{log}");
+            said.push(format!("{word} {opcode}"));
+        }
+    }
+    for frame in ["C→S text", "C→S cont", "S→C text", "C→S binary", "S→C binary", "C→S close", "S→C close"]
+    {
+        assert!(said.contains(&frame.to_owned()), "{frame} in {said:?}:\n{log}");
+    }
+    assert_eq!(said.iter().filter(|s| *s == "C→S cont").count(), 2, "{said:?}");
+}

@@ -269,6 +269,63 @@ async fn a_close_by_an_unknown_side_names_no_side() {
     ui.stop().await.unwrap();
 }
 
+/// The close card's rows wrap their prose at spaces: a long close reason, read in a detail pane narrower than it,
+/// keeps every word whole, and a token longer than the pane still wraps inside it. Before, every cell of those rows
+/// broke anywhere (`word-break: break-all`): the round trip read "hand" and "shake" on two lines.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_close_cards_rows_wrap_at_spaces_and_keep_words_whole() {
+    let reason = "the agent ended this conversation because the customer stopped answering questions";
+    let token = "x".repeat(120);
+    let browser = browser().await;
+    let hub = Hub::new(HubOptions::default());
+    publish(&hub, fixtures::meta());
+    publish(&hub, fixtures::open(1, "/v1?deploymentId=abc"));
+    publish(&hub, fixtures::close_frame(1, 1, Peer::Server, 4000, reason, 20));
+    publish(&hub, fixtures::close(1, Peer::Server, Some(4000), Some(&format!("{reason} {token}")), 30.0));
+    let ui = start_ui(hub, None).await;
+    let page = browser.new_page().await.unwrap();
+    page.set_viewport(1400, 900).await.unwrap();
+    page.goto(&ui.url).await.unwrap();
+    page.wait_for("document.querySelector('#conn-list li[data-conn=\"1\"]')?.textContent.includes('closed')", WAIT)
+        .await
+        .unwrap();
+    page.click("#conn-list li[data-conn=\"1\"]").await.unwrap();
+    page.click("#tabs [data-tab=\"close\"]").await.unwrap();
+    page.wait_for("document.querySelector('#close-card table.kv')", WAIT).await.unwrap();
+    // Each word of each row's value: on how many lines it is drawn (a range's boxes, one a line), and whether it is
+    // wider than its cell (its boxes' widths together).
+    let words = page
+        .eval(
+            "[...document.querySelectorAll('#close-card table.kv td')].flatMap(td => { \
+               const node = [...td.querySelectorAll('*'), td].flatMap(e => [...e.childNodes]).find(n => n.nodeType === 3 && n.textContent.includes(' ')); \
+               if (!node) return []; \
+               const found = []; const re = /\\S+/g; let m; \
+               while ((m = re.exec(node.textContent))) { \
+                 const r = document.createRange(); r.setStart(node, m.index); r.setEnd(node, m.index + m[0].length); \
+                 const lines = new Set([...r.getClientRects()].map(b => Math.round(b.top))).size; \
+                 const wide = [...r.getClientRects()].reduce((sum, b) => sum + b.width, 0); \
+                 found.push([m[0], lines, wide > td.clientWidth - 1]); } \
+               return found; })",
+        )
+        .await
+        .unwrap();
+    let words = words.as_array().unwrap();
+    let lines_of = |word: &str| words.iter().find(|w| w[0] == word).map(|w| w[1].as_u64().unwrap());
+    assert!(lines_of("conversation").is_some() && lines_of(&token).is_some(), "the reason's words: {words:?}");
+    for word in words {
+        let (said, lines, wider) = (word[0].as_str().unwrap(), word[1].as_u64().unwrap(), word[2].as_bool().unwrap());
+        assert!(lines == 1 || wider, "{said:?} is broken over {lines} lines though it fits its cell: {words:?}");
+    }
+    assert!(lines_of(&token).unwrap() > 1, "the token wraps inside the pane");
+    let (pane, card) = (
+        page.eval("document.querySelector('.detail-body').clientWidth").await.unwrap(),
+        page.eval("document.querySelector('#close-card').scrollWidth").await.unwrap(),
+    );
+    assert!(card.as_f64().unwrap() <= pane.as_f64().unwrap(), "the card fits its pane: {card} > {pane}");
+    assert_eq!(browser.page_errors(), Vec::<String>::new());
+    ui.stop().await.unwrap();
+}
+
 /// A text message sent in fragments that split "é" and "😀" between them: each fragment's preview in the frame table
 /// reads as text, the split character's piece at the edge shown as U+FFFD (as the terminal log shows it), not as
 /// hex; a fragment with bytes that are not UTF-8 inside still shows hex.

@@ -14,7 +14,7 @@ use frametap::ui::{self, Hub, HubOptions};
 use futures_util::StreamExt as _;
 use hyper::StatusCode;
 use serde_json::{json, Value};
-use support::{cookie, get, WAIT};
+use support::{cookie, get, request, WAIT};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::{self, Message};
 
@@ -158,6 +158,55 @@ async fn the_live_stream_refuses_cross_origin_subscribers() {
     let (hello, _) = read_sync(&mut ws).await;
     assert_eq!(hello["reason"], "start");
     assert_eq!(hello["source"], "live", "{hello}");
+    ui.stop().await.unwrap();
+}
+
+/// A page on another origin may load the UI's pages and scripts (a browser fetches a module script with the page's
+/// `Origin`; they hold no data and carry no CORS headers), but not the API: `POST /api/stream`, which a page whose
+/// stream failed to open asks, is refused as the stream is, in words that name the `--ui-origin` accepting that
+/// origin; with it, it answers 204. Before, a page opened through a front had its scripts refused, and so never ran.
+#[tokio::test]
+async fn a_front_at_another_origin_loads_the_page_and_is_told_which_flag_accepts_it() {
+    let ui = start_ui(Hub::new(HubOptions::default()), None).await;
+    let cookie = cookie(&ui);
+    let front = [("origin", "https://tap.example"), ("cookie", cookie.as_str())];
+    for path in ["/", "/assets/app.js", "/assets/views.js"] {
+        assert_eq!(get(ui.addr, path, &front).await.0, StatusCode::OK, "{path}");
+    }
+    let (status, headers, body) = get(ui.addr, "/api/info", &front).await;
+    assert_eq!(
+        (status, headers.get("x-frametap-refusal").unwrap().to_str().unwrap()),
+        (StatusCode::FORBIDDEN, "origin")
+    );
+    let (status, headers, body_of_check) = request(ui.addr, hyper::Method::POST, "/api/stream", &front).await;
+    assert_eq!(
+        (status, headers.get("x-frametap-refusal").unwrap().to_str().unwrap()),
+        (StatusCode::FORBIDDEN, "origin")
+    );
+    assert_eq!(body, body_of_check);
+    assert!(
+        body.contains(
+            "requests from pages at https://tap.example are refused (this UI accepts pages at http://localhost:"
+        ),
+        "{body}"
+    );
+    assert!(
+        body.contains("start frametap with --ui-origin https://tap.example, or open the URL frametap printed"),
+        "{body}"
+    );
+    let own = format!("http://127.0.0.1:{}", ui.addr.port());
+    let at_home = [("origin", own.as_str()), ("cookie", cookie.as_str())];
+    assert_eq!(request(ui.addr, hyper::Method::POST, "/api/stream", &at_home).await.0, StatusCode::NO_CONTENT);
+    ui.stop().await.unwrap();
+
+    let ui = fixtures::start_ui_with(Hub::new(HubOptions::default()), |options| {
+        options.fronts = vec!["https://tap.example".into()];
+    })
+    .await;
+    let cookie = support::cookie(&ui);
+    let front = [("origin", "https://tap.example"), ("cookie", cookie.as_str()), ("host", "tap.example")];
+    assert_eq!(request(ui.addr, hyper::Method::POST, "/api/stream", &front).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(get(ui.addr, "/api/info", &front).await.0, StatusCode::OK);
     ui.stop().await.unwrap();
 }
 

@@ -9,9 +9,8 @@ mod common;
 
 use std::time::Duration;
 
-use cdp::read::browser;
+use cdp::read::{a_connection_shown, browser};
 use common::binary::RunningProxy;
-use futures_util::SinkExt;
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -29,15 +28,7 @@ async fn a_page_whose_frametap_was_killed(browser: &cdp::Browser) -> (cdp::Page,
     page.bring_to_front().await.unwrap();
     page.wait_for("window.frametap.state.live", WAIT).await.unwrap();
     // A connection through the proxy (the built-in simulator answers), with one frame: what the page shows.
-    let (mut ws, _) =
-        tokio_tungstenite::connect_async(format!("{}/v1?deploymentId=x", first.banner.url)).await.unwrap();
-    ws.send(tokio_tungstenite::tungstenite::Message::text(r#"{"action":"echo","message":"hello"}"#)).await.unwrap();
-    page.wait_for(
-        "window.frametap.table?.length >= 1 && document.querySelectorAll('#conn-list li').length === 1",
-        WAIT,
-    )
-    .await
-    .unwrap();
+    let ws = a_connection_shown(&page, &first.banner.url).await;
     // Every stream the page opens from here on, counted.
     page.eval(
         "window.attempts = 0; const Native = window.WebSocket; \

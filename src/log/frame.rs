@@ -67,16 +67,20 @@ pub(super) fn frame_line(frame: &Frame, layout: Layout) -> String {
     };
     for fit in FITS {
         let (head, place, flags) = head_and_flags(frame, layout, fit);
-        let room = width.saturating_sub(columns(&head) + columns(place) + columns(&flags));
+        let fixed = columns(&head) + columns(place) + columns(&flags);
+        let room = width.saturating_sub(fixed);
         let shown = payload(frame, layout, Some(room));
-        // A payload shown whole needs no more room than it takes (`(more) � ok`).
-        if room >= fit.min_preview || (columns(&shown) <= room && shown == payload(frame, layout, None)) {
+        // A payload shown whole needs no more room than it takes (`(more) � ok`), if the rest fits (an empty
+        // payload's line used to be kept whole however wide its head: `continuation       0 B  (last)` at 20 columns).
+        let whole = fixed <= width && columns(&shown) <= room && shown == payload(frame, layout, None);
+        if room >= fit.min_preview || whole {
             return head + place + &shown + &flags;
         }
     }
     let (head, place, flags) = head_and_flags(frame, layout, FITS[FITS.len() - 1]);
     let head = head.trim_end();
     let indent = hanging_indent(head).min(width / 2);
+    let head = if columns(head) <= width { head.to_owned() } else { narrow_head(frame, layout, indent, width) };
     let line = width.saturating_sub(indent + columns(place));
     // The flags go on the payload's line when they leave it its least room, else on a line of their own.
     let room = match line.saturating_sub(columns(&flags)) {
@@ -85,6 +89,45 @@ pub(super) fn frame_line(frame: &Frame, layout: Layout) -> String {
     };
     let rest = format!("{}{place}{}{flags}", " ".repeat(indent), payload(frame, layout, Some(room)));
     wrap(&format!("{head}\n{rest}"), width)
+}
+
+/// A frame's head too wide for a line: the time and the connection, then under them, at the indent, the direction
+/// and the opcode together, the opcode by its short name (`cont`, `bin`, `rsv15`) when its whole one would run past
+/// the edge; so the terminal never folds an opcode's name, nor parts it from its direction (both used to be wrapped
+/// as words, `C→S` on one line and `continuation` on the next, and an opcode folded below about 26 columns).
+fn narrow_head(frame: &Frame, layout: Layout, indent: usize, width: usize) -> String {
+    let direction = direction(frame, layout);
+    let whole = format!("{direction} {}", frame.opcode.name());
+    let said =
+        if indent + columns(&whole) <= width { whole } else { format!("{direction} {}", short_name(frame.opcode)) };
+    let indent = indent.min(width.saturating_sub(columns(&said)));
+    format!("{}\n{}{said}", stamp(frame, layout), " ".repeat(indent))
+}
+
+/// An opcode's name in five columns at most, for a narrow terminal: `continuation` is `cont`, `binary` `bin`,
+/// `reserved-N` `rsvN`; the others are short already.
+fn short_name(opcode: Opcode) -> std::borrow::Cow<'static, str> {
+    match opcode {
+        Opcode::Continuation => "cont".into(),
+        Opcode::Binary => "bin".into(),
+        Opcode::Reserved(n) => format!("rsv{n}").into(),
+        other => other.name(),
+    }
+}
+
+/// A frame line's time and connection.
+fn stamp(frame: &Frame, layout: Layout) -> String {
+    format!("{} {}", frame.ts.0.format("%H:%M:%S%.3f"), layout.conn.show(frame.conn))
+}
+
+/// A frame's direction (`C→S`), painted as its sender's.
+fn direction(frame: &Frame, layout: Layout) -> String {
+    let (paint, arrow) = (layout.paint, arrow(frame.from, frame.to));
+    match frame.from {
+        Peer::Client => paint.cyan(&arrow),
+        Peer::Server => paint.green(&arrow),
+        Peer::Proxy => paint.yellow(&arrow),
+    }
 }
 
 /// A frame's line up to its payload (time, connection, direction, opcode, size), its fragment place and its flags,
@@ -104,16 +147,7 @@ fn head_and_flags(frame: &Frame, layout: Layout, fit: Fit) -> (String, &'static 
     let opcode = frame.opcode.name();
     let opcode = if fit.padded { format!("{opcode:<OPCODE_COLUMN$}") } else { opcode.to_string() };
     let size = if fit.size { format!(" {:>SIZE_COLUMN$} ", human_size(frame.len)) } else { String::new() };
-    let head = format!(
-        "{} {} {} {opcode}{size} ",
-        frame.ts.0.format("%H:%M:%S%.3f"),
-        layout.conn.show(frame.conn),
-        match frame.from {
-            Peer::Client => paint.cyan(&arrow(frame.from, frame.to)),
-            Peer::Server => paint.green(&arrow(frame.from, frame.to)),
-            Peer::Proxy => paint.yellow(&arrow(frame.from, frame.to)),
-        },
-    );
+    let head = format!("{} {} {opcode}{size} ", stamp(frame, layout), direction(frame, layout));
     let mut flags = String::new();
     if frame.invalid_utf8() {
         flags += &paint.yellow(if short { "  [invalid UTF-8]" } else { "  [invalid UTF-8: passed on as sent]" });
@@ -399,6 +433,7 @@ mod tests {
             frame(Opcode::Text, false, long.as_bytes()),
             frame(Opcode::Continuation, false, long.as_bytes()),
             frame(Opcode::Continuation, true, b"ok"),
+            frame(Opcode::Continuation, true, b""),
             frame(Opcode::Binary, true, &[7; 300]),
             frame(Opcode::Close, true, b"\x0f\xa1kicked for idling too long"),
             frame(Opcode::Close, true, b"\x03\xe8"),
@@ -406,14 +441,26 @@ mod tests {
             frame(Opcode::Reserved(15), true, b"abc"),
             invalid,
         ];
-        for width in 24..=120 {
+        for width in 20..=120 {
             for f in &frames {
                 let shown = frame_line(f, layout(Some(width)));
                 for line in shown.split('\n') {
                     assert!(columns(line) <= width, "{width}: {line:?} of\n{shown}");
                 }
                 let words: Vec<&str> = shown.split_whitespace().collect();
-                assert!(words[1..4] == ["#3", "S→C", &f.opcode.name()], "{width}: {shown}");
+                let (name, short) = (f.opcode.name(), short_name(f.opcode));
+                assert!(
+                    words[1..3] == ["#3", "S→C"] && [&name, &short].contains(&&words[3].into()),
+                    "{width}: {shown}"
+                );
+                // The direction and the opcode share a line; the whole name goes only where it does not fit.
+                let direction_line = shown.lines().find(|line| line.contains("S→C")).unwrap();
+                assert!(
+                    direction_line.trim_end().ends_with(&format!("S→C {}", words[3]))
+                        || direction_line.contains(&format!("S→C {} ", words[3])),
+                    "{width}: {shown}"
+                );
+                assert!(words[3] == name || width < 40, "{width}: a short name at {width} columns: {shown}");
                 let (said, wide) = (words.join(" "), frame_line(f, layout(None)));
                 for mark in ["(first", "(more", "(last", "[invalid UTF-8", "[RSV", "[not relayed]"] {
                     assert_eq!(said.contains(mark), wide.contains(mark), "{width}: {mark} in {shown}");

@@ -5,7 +5,7 @@
 use std::io::IsTerminal;
 
 use super::width::{columns, stderr_columns, Width};
-use super::wrap::wrap;
+use super::wrap::wrap_keeping_margins;
 
 /// Where a banner row's value starts at the least: rows are `  label   value`, the values aligned past the labels.
 const ROW_VALUE_MIN_COLUMN: usize = 16;
@@ -30,7 +30,9 @@ fn notice_columns() -> Option<usize> {
 
 /// Every line of `text` fitted to `width` columns: a banner row that does not fit puts its value on the next line,
 /// further in (`  web UI` / `    http://…`); other lines wrap as the log's prose does. Words are never cut: a URL
-/// longer than a line gets a line of its own, so what is copied from the screen is what was printed.
+/// longer than a line gets a line of its own, so what is copied from the screen is what was printed; and no word
+/// starts left of its line's indentation (a value's URL just short of the width stays under the other values, at
+/// column 4, rather than at column 2, where the rows' labels are).
 pub fn fit_to(text: &str, width: usize) -> String {
     let fitted: Vec<String> = text
         .split('\n')
@@ -39,8 +41,8 @@ pub fn fit_to(text: &str, width: usize) -> String {
                 return line.to_owned();
             }
             match banner_row(line) {
-                Some((label, value)) => format!("  {label}\n{}", wrap(&format!("    {value}"), width)),
-                None => wrap(line, width),
+                Some((label, value)) => format!("  {label}\n{}", wrap_keeping_margins(&format!("    {value}"), width)),
+                None => wrap_keeping_margins(line, width),
             }
         })
         .collect();
@@ -73,9 +75,14 @@ mod tests {
         let example = "  point your WebSocket client at  ws://127.0.0.1:9000/<path>   (e.g. ws://127.0.0.1:9000/v1?deploymentId=…)";
         assert_eq!(
             fit_to(example, 40),
-            "  point your WebSocket client at\n    ws://127.0.0.1:9000/<path>   (e.g.\n  ws://127.0.0.1:9000/v1?deploymentId=…)",
-            "a word too long to follow the indent starts as far in as lets it fit, as in the log"
+            "  point your WebSocket client at\n    ws://127.0.0.1:9000/<path>   (e.g.\n    ws://127.0.0.1:9000/v1?deploymentId=…)",
+            "a word too long to follow the indent starts no further left than the value (column 2 read as a label)"
         );
+        let just_short = format!("  web UI                          http://127.0.0.1:9001/?token={}", "t".repeat(32));
+        let ui_url = just_short.split_whitespace().last().unwrap();
+        for width in [columns(ui_url) + 1, columns(ui_url) + 2, columns(ui_url) + 3] {
+            assert_eq!(fit_to(&just_short, width), format!("  web UI\n    {ui_url}"), "{width}: at column 4, whole");
+        }
     }
 
     #[test]

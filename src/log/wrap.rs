@@ -10,17 +10,29 @@ use super::width::{columns, visible_chars};
 /// spaces) is never cut: it gets a line of its own and the terminal folds it, so what is copied from the screen is
 /// what was sent.
 pub fn wrap(text: &str, width: usize) -> String {
+    wrap_with(text, width, |_| 0)
+}
+
+/// [`wrap`], but a word too long to follow the indent never starts left of its line's own indentation (a banner row's
+/// value, four columns in, stays four columns in, where it would otherwise start at column 2 and read as a row's
+/// label): one that does not fit there stands there whole, and the terminal folds it, as a word longer than a line.
+pub fn wrap_keeping_margins(text: &str, width: usize) -> String {
+    wrap_with(text, width, |line| line.len() - line.trim_start_matches(' ').len())
+}
+
+fn wrap_with(text: &str, width: usize, margin: impl Fn(&str) -> usize) -> String {
     let mut out = String::with_capacity(text.len() + text.len() / width.max(1) * 8);
     for (i, line) in text.split('\n').enumerate() {
         if i > 0 {
             out.push('\n');
         }
-        wrap_line(line, width, &mut out);
+        wrap_line(line, width, margin(line), &mut out);
     }
     out
 }
 
-fn wrap_line(line: &str, width: usize, out: &mut String) {
+/// Wraps one line; `margin`: the least column a word that gives way to the left may start at.
+fn wrap_line(line: &str, width: usize, margin: usize, out: &mut String) {
     if columns(line) <= width {
         out.push_str(line);
         return;
@@ -39,12 +51,12 @@ fn wrap_line(line: &str, width: usize, out: &mut String) {
             at_start = false;
             // A first word that fits a line, but not after its indentation, gives way to the left as a continued one.
             if word_columns <= width {
-                spaces = spaces.min(width - word_columns);
+                spaces = spaces.min((width - word_columns).max(margin));
             }
         } else if used + spaces + 1 + word_columns > width && used > hang {
             out.push('\n');
             // A word too long to follow the indent, yet no longer than a line, starts as far in as lets it fit.
-            let indent = if word_columns <= width { hang.min(width - word_columns) } else { hang };
+            let indent = if word_columns <= width { hang.min((width - word_columns).max(margin)) } else { hang };
             out.extend(std::iter::repeat_n(' ', indent));
             used = indent;
             spaces = 0;

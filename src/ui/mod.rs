@@ -79,6 +79,8 @@ pub struct UiOptions {
     /// The capture file a recording session writes, which holds every record (the UI's history keeps the last
     /// ones): the page names it when it cannot show records that left the history.
     pub capture: Option<PathBuf>,
+    /// Origins of fronts the UI is opened through (`--ui-origin`, a reverse proxy): their pages are accepted too.
+    pub fronts: Vec<String>,
 }
 
 impl UiOptions {
@@ -91,6 +93,7 @@ impl UiOptions {
             label: None,
             file: false,
             capture: None,
+            fronts: Vec::new(),
         }
     }
 }
@@ -99,7 +102,7 @@ fn state(hub: Arc<Hub>, options: UiOptions) -> Arc<routes::AppState> {
     let (shutdown, _) = tokio::sync::watch::channel(false);
     Arc::new(routes::AppState {
         hub,
-        hosts: HostPolicy::new(options.listen),
+        hosts: HostPolicy::new(options.listen, &options.fronts),
         cookie: security::cookie_name(options.listen),
         options,
         shutdown,
@@ -223,6 +226,7 @@ pub async fn start(
     options.try_target = try_target;
     options.capture = capture;
     options.label = Some("live".into());
+    options.fronts = args.ui_origins.clone();
     Some(RunningUi::spawn(listener, hub, options, url))
 }
 
@@ -238,6 +242,11 @@ pub fn url(listen: SocketAddr, access_token: &str) -> String {
     format!("http://{}/?{}={access_token}", crate::cli::dialable(listen), security::TOKEN_PARAM)
 }
 
+/// `--ui-origin`'s help, for `proxy`, `replay serve` and `ui FILE`.
+const UI_ORIGIN_HELP: &str =
+    "Also accept pages served at this origin, a reverse proxy or other front the UI is opened \
+    through (https://frametap.example); repeatable. Without it, such a page's live stream is refused";
+
 /// The web UI options shared by `proxy` and `replay serve`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct UiArgs {
@@ -247,6 +256,8 @@ pub struct UiArgs {
     /// Do not serve the web UI.
     #[arg(long = "no-ui", conflicts_with = "ui")]
     pub no_ui: bool,
+    #[arg(long = "ui-origin", value_name = "ORIGIN", help = UI_ORIGIN_HELP, value_parser = security::parse_origin, conflicts_with = "no_ui")]
+    pub ui_origins: Vec<String>,
 }
 
 impl UiArgs {
@@ -264,6 +275,8 @@ pub struct UiCommand {
     /// Serve the web UI on this address (loopback unless you give another; then it warns).
     #[arg(long = "ui", value_name = "ADDR", default_value = DEFAULT_UI_ADDR, value_parser = crate::cli::parse_listen_addr)]
     pub ui: SocketAddr,
+    #[arg(long = "ui-origin", value_name = "ORIGIN", help = UI_ORIGIN_HELP, value_parser = security::parse_origin)]
+    pub ui_origins: Vec<String>,
 }
 
 /// Opens a saved capture in the UI and serves it until Ctrl-C.
@@ -275,6 +288,7 @@ pub async fn run_file(cmd: UiCommand) -> anyhow::Result<()> {
     let mut options = UiOptions::new(listen, token.clone());
     options.label = Some(cmd.file.display().to_string());
     options.file = true;
+    options.fronts = cmd.ui_origins;
     let stop = crate::commands::shutdown::signal_serving_a_file();
     let url = url(listen, &token);
     println!("frametap UI for {}: {url}", cmd.file.display());
@@ -314,17 +328,20 @@ mod tests {
         assert_eq!(other.ui.listen(), Some("[::1]:9101".parse().unwrap()));
         assert!(Cmd::try_parse_from(["x", "--ui", "127.0.0.1:1", "--no-ui"]).is_err());
         assert!(Cmd::try_parse_from(["x", "--ui", "localhost"]).is_err());
+        let fronted = Cmd::try_parse_from(["x", "--ui-origin", "https://Tap.Example/", "--ui-origin", "http://h:8080"]);
+        assert_eq!(fronted.unwrap().ui.ui_origins, ["https://tap.example", "http://h:8080"]);
+        assert!(Cmd::try_parse_from(["x", "--ui-origin", "tap.example"]).is_err());
     }
 
     #[tokio::test]
     async fn start_honours_no_ui_and_survives_a_taken_port() {
         let hub = Hub::new(HubOptions::default());
-        let off = UiArgs { ui: "127.0.0.1:0".parse().unwrap(), no_ui: true };
+        let off = UiArgs { ui: "127.0.0.1:0".parse().unwrap(), no_ui: true, ui_origins: vec![] };
         assert!(start(&off, hub.clone(), None, None, "relaying").await.is_none());
         let taken = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let busy = UiArgs { ui: taken.local_addr().unwrap(), no_ui: false };
+        let busy = UiArgs { ui: taken.local_addr().unwrap(), no_ui: false, ui_origins: vec![] };
         assert!(start(&busy, hub.clone(), None, None, "relaying").await.is_none());
-        let on = UiArgs { ui: "127.0.0.1:0".parse().unwrap(), no_ui: false };
+        let on = UiArgs { ui: "127.0.0.1:0".parse().unwrap(), no_ui: false, ui_origins: vec![] };
         let running =
             start(&on, hub, Some(TryTarget::proxy("ws://127.0.0.1:9000".into())), None, "relaying").await.unwrap();
         assert!(running.url.starts_with(&format!("http://{}/?token=", running.addr)), "{}", running.url);

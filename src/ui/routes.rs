@@ -63,7 +63,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/assets/try.js", get(|| async { asset(&TRY_JS) }))
         .route("/favicon.ico", get(|| async { asset(&ICON_SVG) }))
         .route("/api/info", get(info))
-        .route("/api/stream", get(stream::upgrade))
+        .route("/api/stream", get(stream::upgrade).post(stream::check))
         .route("/api/history", get(history))
         .route("/api/conn/{conn}/capture", get(download_capture))
         .route("/api/conn/{conn}/har", get(download_har))

@@ -2,14 +2,15 @@
 //!
 //! The UI shows live credentials, so every route needs the random access token printed at start:
 //! `?token=` on the first load, then an HttpOnly, SameSite=Strict cookie. Requests whose `Host` is not
-//! the UI's own address (or localhost / 127.0.0.1 / [::1] on its port) get 403, and so do requests a
-//! page from another origin makes (the live stream included).
+//! the UI's own address (or localhost / 127.0.0.1 / [::1] on its port) get 403, and so do the API requests a
+//! page from another origin makes (the live stream included), unless `--ui-origin` names that origin (a reverse
+//! proxy in front of the UI).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -30,10 +31,39 @@ pub struct HostPolicy {
     port: u16,
     allowed: Vec<String>,
     any_ip_literal: bool,
+    /// Origins `--ui-origin` names (as [`parse_origin`] writes them): pages there are accepted, and so is their
+    /// host as `Host` (a front that passes its own on).
+    fronts: Vec<String>,
+}
+
+/// An origin as `--ui-origin` takes it and a browser writes it: `http` or `https`, a host, a port unless the scheme's
+/// default, nothing after (`https://frametap.example`, `http://10.0.0.5:8080`); lowercase.
+pub fn parse_origin(text: &str) -> Result<String, String> {
+    let wrong = |why: &str| {
+        format!(
+            "{text:?} is not an origin ({why}): give the scheme, host and port the browser shows for the front the \
+             UI is opened through, as `https://frametap.example` or `http://10.0.0.5:8080`"
+        )
+    };
+    let lower = text.trim().trim_end_matches('/').to_ascii_lowercase();
+    let (scheme, authority) = lower.split_once("://").ok_or_else(|| wrong("no http:// or https://"))?;
+    let default_port = match scheme {
+        "http" => ":80",
+        "https" => ":443",
+        _ => return Err(wrong("only http and https pages open the UI")),
+    };
+    if authority.is_empty() || authority.contains(['/', '?', '#', '@', ' ']) {
+        return Err(wrong("a path, query, user or space after the host"));
+    }
+    let parsed: axum::http::uri::Authority = authority.parse().map_err(|_| wrong("not a host and port"))?;
+    let authority = parsed.as_str().strip_suffix(default_port).unwrap_or(parsed.as_str());
+    Ok(format!("{scheme}://{authority}"))
 }
 
 impl HostPolicy {
-    pub fn new(listen: SocketAddr) -> HostPolicy {
+    /// The policy of a UI listening on `listen` that also accepts pages at `fronts` (origins as [`parse_origin`]
+    /// writes them).
+    pub fn new(listen: SocketAddr, fronts: &[String]) -> HostPolicy {
         let port = listen.port();
         let mut allowed: Vec<String> =
             ["localhost", "127.0.0.1", "[::1]"].iter().map(|h| format!("{h}:{port}")).collect();
@@ -45,12 +75,17 @@ impl HostPolicy {
         }
         // Bound to every interface, the UI's own address is any of the machine's: an IP literal
         // cannot be rebound by DNS, so any is safe to accept. Host names other than localhost are not.
-        HostPolicy { port, allowed, any_ip_literal: listen.ip().is_unspecified() }
+        HostPolicy { port, allowed, any_ip_literal: listen.ip().is_unspecified(), fronts: fronts.to_vec() }
     }
 
     /// True when `host` (a `Host` header value) names this UI.
     pub fn host_allowed(&self, host: &str) -> bool {
         let host = host.trim().to_ascii_lowercase();
+        self.fronts.iter().any(|front| front.split_once("://").is_some_and(|(_, at)| at == host)) || self.own_host(host)
+    }
+
+    /// True when `host` (lowercase) is the UI's own address, or localhost on its port.
+    fn own_host(&self, host: String) -> bool {
         let has_port = match host.rfind(']') {
             Some(end) => host[end..].contains(':'),
             None => host.contains(':'),
@@ -65,7 +100,18 @@ impl HostPolicy {
 
     /// True when `origin` (an `Origin` header value) is this UI's own origin.
     pub fn origin_allowed(&self, origin: &str) -> bool {
-        origin.strip_prefix("http://").is_some_and(|host| self.host_allowed(host))
+        let origin = origin.trim().to_ascii_lowercase();
+        self.fronts.contains(&origin) || origin.strip_prefix("http://").is_some_and(|host| self.own_host(host.into()))
+    }
+
+    /// The origins whose pages are accepted, for messages.
+    pub fn describe_origins(&self) -> String {
+        let own = self.allowed.iter().map(|host| format!("http://{host}"));
+        let mut text = own.chain(self.fronts.iter().cloned()).collect::<Vec<_>>().join(", ");
+        if self.any_ip_literal {
+            text.push_str(&format!(", http:// any IP address on port {}", self.port));
+        }
+        text
     }
 
     /// The addresses accepted as `Host`, for messages.
@@ -118,6 +164,27 @@ fn refuse(status: StatusCode, refused: &'static str, message: String) -> Respons
     response
 }
 
+/// Why a page at `origin` is refused, and what to do: open the UI at its own address, or name the front it is opened
+/// through with `--ui-origin`.
+fn origin_refused(origin: &str, hosts: &HostPolicy) -> String {
+    let accepted = hosts.describe_origins();
+    match parse_origin(origin) {
+        Ok(front) => format!(
+            "requests from pages at {origin} are refused (this UI accepts pages at {accepted}); to use the UI through \
+             a reverse proxy or another front at {front}, start frametap with --ui-origin {front}, or open the URL \
+             frametap printed"
+        ),
+        Err(_) => {
+            format!("requests from pages on other origins ({origin}) are refused (this UI accepts pages at {accepted})")
+        }
+    }
+}
+
+/// True for the UI's pages and assets (`/`, `/try`, `/assets/…`, `/favicon.ico`): the same for every page.
+fn is_page_or_asset(path: &str) -> bool {
+    matches!(path, "/" | "/try" | "/favicon.ico") || path.starts_with("/assets/")
+}
+
 /// Middleware in front of every route: Host, Origin, then the access token.
 pub async fn guard(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     let headers = request.headers();
@@ -139,14 +206,14 @@ pub async fn guard(State(state): State<Arc<AppState>>, request: Request, next: N
             )
         }
     }
-    if let Some(origin) = headers.get(header::ORIGIN) {
+    // Pages and their scripts hold no data, and a page on another origin cannot run or read them (they carry no CORS
+    // headers): the Origin check guards the API and the stream. A browser fetches a module script with the page's
+    // `Origin`, so a page opened through a front frametap refuses still runs, and says why its stream is refused.
+    let page_or_asset = request.method() == Method::GET && is_page_or_asset(request.uri().path());
+    if let Some(origin) = headers.get(header::ORIGIN).filter(|_| !page_or_asset) {
         let origin = origin.to_str().unwrap_or("(not text)");
         if !state.hosts.origin_allowed(origin) {
-            return refuse(
-                StatusCode::FORBIDDEN,
-                "origin",
-                format!("requests from pages on other origins ({origin}) are refused"),
-            );
+            return refuse(StatusCode::FORBIDDEN, "origin", origin_refused(origin, &state.hosts));
         }
     }
     let expected = state.options.access_token.as_str();
@@ -198,7 +265,7 @@ mod tests {
 
     #[test]
     fn loopback_names_and_own_address_are_accepted_on_the_right_port() {
-        let policy = HostPolicy::new("127.0.0.1:9001".parse().unwrap());
+        let policy = HostPolicy::new("127.0.0.1:9001".parse().unwrap(), &[]);
         for ok in ["127.0.0.1:9001", "localhost:9001", "LOCALHOST:9001", "[::1]:9001"] {
             assert!(policy.host_allowed(ok), "{ok}");
         }
@@ -212,14 +279,32 @@ mod tests {
 
     #[test]
     fn a_lan_address_is_accepted_as_host_when_listening_there() {
-        let policy = HostPolicy::new("192.168.1.5:9001".parse().unwrap());
+        let policy = HostPolicy::new("192.168.1.5:9001".parse().unwrap(), &[]);
         assert!(policy.host_allowed("192.168.1.5:9001"));
         assert!(!policy.host_allowed("192.168.1.6:9001"));
         assert!(is_exposed("192.168.1.5:9001".parse().unwrap()));
         assert!(!is_exposed("[::1]:9001".parse().unwrap()));
-        let any = HostPolicy::new("0.0.0.0:9001".parse().unwrap());
+        let any = HostPolicy::new("0.0.0.0:9001".parse().unwrap(), &[]);
         assert!(any.host_allowed("192.168.1.6:9001"));
         assert!(!any.host_allowed("rebind.example:9001"));
+    }
+
+    #[test]
+    fn a_front_named_by_ui_origin_is_accepted_as_origin_and_as_host() {
+        let fronts =
+            [parse_origin("HTTPS://Frametap.Example:443/").unwrap(), parse_origin("http://10.0.0.5:8080").unwrap()];
+        assert_eq!(fronts, ["https://frametap.example", "http://10.0.0.5:8080"]);
+        let policy = HostPolicy::new("127.0.0.1:9001".parse().unwrap(), &fronts);
+        assert!(policy.origin_allowed("https://frametap.example") && policy.origin_allowed("http://10.0.0.5:8080"));
+        assert!(policy.origin_allowed("http://127.0.0.1:9001"), "its own address still");
+        assert!(!policy.origin_allowed("http://frametap.example"), "another scheme is another origin");
+        assert!(!policy.origin_allowed("https://frametap.example:8443"));
+        assert!(policy.host_allowed("frametap.example") && policy.host_allowed("10.0.0.5:8080"));
+        assert!(!policy.host_allowed("frametap.example:9001") && !policy.host_allowed("evil.example"));
+        assert!(policy.describe_origins().ends_with("https://frametap.example, http://10.0.0.5:8080"));
+        for bad in ["frametap.example", "ftp://x.example", "https://x.example/ui", "https://", "null", "http://a b"] {
+            assert!(parse_origin(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -1,4 +1,5 @@
 //! The live stream to the browser: history first, then every new record, over a WebSocket.
+//! (`POST /api/stream` answers whether the page may open it: see [`check`].)
 //!
 //! Messages (JSON text):
 //! - `{"t":"hello","reason":"start","run":R,"missed":0,"forgotten":N,"redacted":bool,"source":"live"|"file"}`
@@ -41,6 +42,14 @@ const BATCH_BYTES: usize = 256 * 1024;
 pub struct Resume {
     run: Option<String>,
     after: Option<u64>,
+}
+
+/// `POST /api/stream`: 204 when the page may open the stream. A page whose stream failed to open asks this, since a
+/// browser never tells a page why: a POST carries the page's `Origin` as the WebSocket's request does (a GET from the
+/// page's own origin carries none, so `/api/info` answers 200 to a page whose stream is refused for its origin), and
+/// the guard in front answers it as it answered the stream (security.rs).
+pub async fn check() -> axum::http::StatusCode {
+    axum::http::StatusCode::NO_CONTENT
 }
 
 pub async fn upgrade(

@@ -1,5 +1,5 @@
-//! Reading a page in the UI tests: how long to wait, launching the browser, texts and counts by selector, and the
-//! frame table's visible rows.
+//! Reading a page in the UI tests: how long to wait, launching the browser, texts and counts by selector, the frame
+//! table's visible rows, and a connection through a running proxy once the page shows it.
 
 use super::{Browser, Page};
 use std::time::Duration;
@@ -39,4 +39,22 @@ pub async fn wait_rows(page: &Page, seqs: &[u64]) {
     if let Err(e) = page.wait_for(&expr, WAIT).await {
         panic!("{e:#}\nrows shown: {:?}, wanted {want}", rows(page).await);
     }
+}
+
+/// A client connection through the proxy at `proxy_url` (the built-in simulator answers) that sent one frame, once
+/// `page` shows it and its frame; kept open while the client is.
+pub async fn a_connection_shown(
+    page: &Page,
+    proxy_url: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    use futures_util::SinkExt as _;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("{proxy_url}/v1?deploymentId=x")).await.unwrap();
+    ws.send(tokio_tungstenite::tungstenite::Message::text(r#"{"action":"echo","message":"hello"}"#)).await.unwrap();
+    page.wait_for(
+        "window.frametap.table?.length >= 1 && document.querySelectorAll('#conn-list li').length === 1",
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
+    ws
 }

@@ -16,10 +16,20 @@ pub const WAIT: Duration = Duration::from_secs(10);
 
 /// A GET with the given headers (Host defaults to the server's address).
 pub async fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> (StatusCode, HeaderMap, String) {
+    request(addr, hyper::Method::GET, path, headers).await
+}
+
+/// A request without a body, with the given headers (Host defaults to the server's address).
+pub async fn request(
+    addr: SocketAddr,
+    method: hyper::Method,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (StatusCode, HeaderMap, String) {
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await.unwrap();
     tokio::spawn(conn);
-    let mut request = hyper::Request::get(path);
+    let mut request = hyper::Request::builder().method(method).uri(path);
     if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
         request = request.header("host", addr.to_string());
     }

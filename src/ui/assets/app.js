@@ -227,8 +227,10 @@ function connect() {
     const retry = () => { setTimeout(connect, retryDelay); retryDelay = Math.min(retryDelay * 2, 5000); };
     if (opened) { retry(); return; }
     // Refused before it opened: a browser never tells a page why a WebSocket failed, so the page asks over plain
-    // HTTP. No answer, or an answer other than 401 or 403: frametap is not running (yet); retry. A refusal says why.
-    fetch('/api/info', { cache: 'no-store' }).then(r => {
+    // HTTP, with a POST to the stream's address: it carries the page's Origin as the WebSocket's request did (a GET
+    // from the page's own origin carries none, and was answered 200 behind a front whose origin frametap refuses).
+    // No answer, or an answer other than 401 or 403: frametap is not running (yet); retry. A refusal says why.
+    fetch('/api/stream', { method: 'POST', cache: 'no-store' }).then(r => {
       if (r.status !== 401 && r.status !== 403) { retry(); return; }
       return r.text().catch(() => '').then(body => refused(r.status, r.headers.get('x-frametap-refusal'), body));
     }, retry);
@@ -244,11 +246,15 @@ function refused(status, why, body) {
     setStatus('access refused', 'down');
     banner(`frametap was restarted, or this page's access token is no longer valid (the server answered HTTP ${status}): `
       + `open the URL frametap printed when it started.${stays}`);
-  } else if (why === 'host' || why === 'origin') {
+  } else if (why === 'origin') {
+    // Opened through a front (a reverse proxy, another address) at an origin frametap does not accept: frametap's own
+    // words name it, what it accepts, and the flag that accepts it.
+    setStatus('origin refused', 'down');
+    banner(`frametap refuses the live stream of this page, at ${location.origin} (HTTP ${status}: ${said(body)}).${stays}`);
+  } else if (why === 'host') {
     // frametap's own words name the address and what it accepts.
-    const said = body.trim().replace(/^frametap UI: /, '');
     setStatus('address refused', 'down');
-    banner(`frametap answers at ${location.host} but refuses this page's address (HTTP ${status}: ${said}). `
+    banner(`frametap answers at ${location.host} but refuses this page's address (HTTP ${status}: ${said(body)}). `
       + `Open the URL frametap printed when it started, as printed.${stays}`);
   } else {
     setStatus('not frametap', 'down');
@@ -256,6 +262,9 @@ function refused(status, why, body) {
       + `port was taken. When frametap runs again, open the URL it prints.${stays}`);
   }
 }
+
+/** What frametap said in a refusal's body, without its `frametap UI: ` prefix. */
+function said(body) { return body.trim().replace(/^frametap UI: /, ''); }
 
 /** Calls `then` whenever the device pixel ratio changes (a browser zoom, a window moved to another screen). */
 function onResolutionChange(then) {
