@@ -104,6 +104,25 @@ async fn cookies_are_forwarded_when_asked() {
     proxy.stop().await;
 }
 
+/// A page on 127.0.0.1 (the UI's Try page, an app on another port) sends frametap's own UI cookie with its upgrade,
+/// since browsers send a host's cookies to every port: the UI's access token is neither recorded nor forwarded, and
+/// the page's own cookies are.
+#[tokio::test]
+async fn frametaps_own_ui_cookie_is_neither_recorded_nor_forwarded() {
+    let (server, mut heads) = raw::start_raw_server(raw::upgrade_all, raw_echo).await;
+    let mut config = test_config(&format!("ws://{server}"));
+    config.forward_cookies = true;
+    let proxy = start_proxy(config).await;
+    let (_, ws, _) = raw::connect(proxy.addr, "/", &[("Cookie", "a=1; frametap_ui_9001=uitoken; b=2")]).await;
+    let head = heads.recv().await.unwrap();
+    assert_eq!(raw::head_header(&raw::head_headers(&head), "cookie"), Some("a=1; b=2"));
+    drop(ws);
+    let capture = proxy.stop().await;
+    let recorded = serde_json::to_string(&capture.records).unwrap();
+    assert!(!recorded.contains("uitoken"), "{recorded}");
+    assert_eq!(raw::head_header(&open_of(&capture, 1).request.headers, "cookie"), Some("a=1; b=2"));
+}
+
 #[tokio::test]
 async fn a_refused_upgrade_reaches_the_client_as_it_was() {
     let (server, _) = raw::start_raw_server(

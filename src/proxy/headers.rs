@@ -21,6 +21,31 @@ const PER_LEG: &[&str] = &[
     "sec-websocket-extensions",
 ];
 
+/// The name frametap's own web UI cookie starts with (`frametap_ui_PORT`, ui/security.rs).
+pub const UI_COOKIE_PREFIX: &str = "frametap_ui_";
+
+/// A client's upgrade request headers without frametap's own UI cookie. Browsers send a host's cookies to every port
+/// of it, so a page on 127.0.0.1 (the UI's Try page, an app on another port) sends the UI's access token along with
+/// its WebSocket upgrade to frametap: frametap's secret, not the client's, so it is neither recorded nor forwarded.
+/// A Cookie header without it is kept as it came; one that held only it is dropped.
+pub fn without_ui_cookie(headers: Headers) -> Headers {
+    let is_ui_cookie = |pair: &str| {
+        let name = pair.trim().split('=').next().unwrap_or("");
+        name.strip_prefix(UI_COOKIE_PREFIX)
+            .is_some_and(|port| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()))
+    };
+    headers
+        .into_iter()
+        .filter_map(|(name, value)| {
+            if !name.eq_ignore_ascii_case("cookie") || !value.split(';').any(is_ui_cookie) {
+                return Some((name, value));
+            }
+            let rest: Vec<&str> = value.split(';').filter(|pair| !is_ui_cookie(pair)).map(str::trim).collect();
+            (!rest.iter().all(|pair| pair.is_empty())).then(|| (name, rest.join("; ")))
+        })
+        .collect()
+}
+
 /// What the request-side rules changed, for the log.
 #[derive(Debug, Default, PartialEq)]
 pub struct RequestChanges {
@@ -125,6 +150,24 @@ mod tests {
 
     fn h(pairs: &[(&str, &str)]) -> Headers {
         pairs.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn frametaps_own_ui_cookie_is_taken_out_and_nothing_else() {
+        let cookies = h(&[
+            ("cookie", "frametap_ui_9001=secret"),
+            ("Cookie", "a=1; frametap_ui_9101=other; b=2"),
+            ("cookie", "frametap_ui_x=keep;frametap_ui_=keep"),
+            ("x-note", "frametap_ui_9001=not a cookie header"),
+        ]);
+        assert_eq!(
+            without_ui_cookie(cookies),
+            h(&[
+                ("Cookie", "a=1; b=2"),
+                ("cookie", "frametap_ui_x=keep;frametap_ui_=keep"),
+                ("x-note", "frametap_ui_9001=not a cookie header"),
+            ])
+        );
     }
 
     #[test]

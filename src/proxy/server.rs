@@ -25,6 +25,12 @@ pub fn header_pairs(map: &HeaderMap) -> Headers {
         .collect()
 }
 
+/// A client's upgrade request headers as recorded and relayed: [`header_pairs`] without frametap's own UI cookie
+/// ([`super::headers::without_ui_cookie`]).
+pub fn client_headers(map: &HeaderMap) -> Headers {
+    super::headers::without_ui_cookie(header_pairs(map))
+}
+
 /// True for a GET with `Upgrade: websocket` and `Connection: upgrade`.
 pub fn is_websocket_upgrade<B>(req: &Request<B>) -> bool {
     let has = |name: &str, token: &str| {
@@ -183,7 +189,7 @@ pub async fn relay_upgrade<IO: RelayStream>(
     let opened = Instant::now();
     let path = req.uri().path_and_query().map_or("/".to_owned(), |pq| pq.as_str().to_owned());
     let request =
-        HttpRequest { method: req.method().to_string(), path: path.clone(), headers: header_pairs(req.headers()) };
+        HttpRequest { method: req.method().to_string(), path: path.clone(), headers: client_headers(req.headers()) };
     let (upstream_headers, changes) =
         upstream_request_headers(&request.headers, ctx.config.forward_cookies, &ctx.config.set_headers);
     let upstream_url = base.url_for(&path);

@@ -10,7 +10,7 @@ use crate::forward::{ForwardOptions, Target, UpstreamProxies};
 use crate::pipeline::EventSink;
 use crate::proxy::headers::client_response_headers;
 use crate::proxy::relay::RelayOptions;
-use crate::proxy::server::header_pairs;
+use crate::proxy::server::client_headers;
 use crate::proxy::stream::RelayStream;
 use crate::proxy::upstream::UpstreamBase;
 use crate::proxy::{Backend, ProxyConfig, ProxyContext};
@@ -232,7 +232,7 @@ impl Replay {
         let sink = ctx.sink.connection();
         let conn = sink.conn();
         let path = req.uri().path_and_query().map_or("/".to_owned(), |pq| pq.as_str().to_owned());
-        let request_headers = header_pairs(req.headers());
+        let request_headers = client_headers(req.headers());
         let (status, mut headers, body) = recorded_answer(&self.script);
         let subprotocol_note = (status == 101).then(|| unoffered_subprotocol(&mut headers, &request_headers)).flatten();
         if status == 101 {

@@ -134,7 +134,7 @@ pub fn is_exposed(listen: SocketAddr) -> bool {
 
 /// The cookie that carries the access token after the first load; per port, since cookies are not.
 pub fn cookie_name(listen: SocketAddr) -> String {
-    format!("frametap_ui_{}", listen.port())
+    format!("{}{}", crate::proxy::headers::UI_COOKIE_PREFIX, listen.port())
 }
 
 /// Compares without an early exit, so timing does not tell how much of a guess was right.
