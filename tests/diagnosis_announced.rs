@@ -131,6 +131,27 @@ fn a_server_that_went_on_answering_after_the_announcement_did_not_close_over_it(
     assert_eq!(announced(&s.diagnose()).0, "likely");
 }
 
+/// The server's last word before its close was an error answer, but it had answered normally after the
+/// announcement before that: it went on serving, as `rate-limit` reads it, so the announcement is only possible.
+/// Near miss: with only the error answer after the announcement, the server did not go on, and it stays likely.
+#[test]
+fn an_error_answer_after_the_announcement_does_not_hide_the_ordinary_answer_before_it() {
+    const REFUSED: &str = r#"{"type":"response","class":"string","code":400,"body":"bad request"}"#;
+    let mut s = Script::new("sim:genesys/v1", Some(5.0));
+    s.client(0, CONFIGURE).server(20, SESSION_RESPONSE).server(1000, EXPIRED);
+    s.server(1100, ECHO_REPLY).server(1200, REFUSED);
+    s.close_frame(1300, Peer::Server, 1000, "").close(1301, Peer::Server, Some(1000), None, true);
+    let (confidence, message) = announced(&s.diagnose());
+    assert_eq!(confidence, "possible", "{message}");
+    assert!(message.contains("the server went on answering after it (frame #4)"), "{message}");
+
+    let mut s = Script::new("sim:genesys/v1", Some(5.0));
+    s.client(0, CONFIGURE).server(20, SESSION_RESPONSE).server(1000, EXPIRED).server(1200, REFUSED);
+    s.close_frame(1300, Peer::Server, 1000, "").close(1301, Peer::Server, Some(1000), None, true);
+    let (confidence, message) = announced(&s.diagnose());
+    assert_eq!(confidence, "likely", "{message}");
+}
+
 /// A server that let the client's next frame reach it after the announcement, then ended the connection without
 /// answering it, did not close right over the announcement: that frame is as good a reason (see `in-response`).
 /// A close that crossed the frame (within one round trip of it, here 5 ms) was on its way before the frame came:

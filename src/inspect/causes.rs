@@ -142,7 +142,7 @@ pub(crate) fn rate_limited(history: &ConnHistory, close: &Close, close_at: Ts, c
             sent_after.filter(|c| history.findings_for(c.seq).any(|f| f.severity == Severity::Error)).map(|c| c.seq);
         // An ordinary answer after it (not an error, an announced end or another rate limit): the server went on
         // serving, so it did not end the connection over the rate limit then.
-        let served_after = history.last_ordinary_server.filter(|&seq| seq > at.seq);
+        let served_after = history.went_on_after(Peer::Server, at.seq).map(|(seq, _)| seq);
         let confidence = if gap <= 60_000.0 && !client_closed && broken_after.is_none() && served_after.is_none() {
             Confidence::Likely
         } else {
@@ -208,6 +208,8 @@ pub(crate) fn client_frame_rules(history: &ConnHistory, close: &Close, close_at:
     } else {
         "dropped the connection"
     };
+    // A server's 1009 naming this frame, within a round trip that is only an upper bound: a fast reply to it.
+    let too_big_reply = super::close_code::too_big_fast_reply(history, close) == Some(client.seq);
     let errors: Vec<String> =
         history.findings_for(client.seq).filter(|f| f.severity == Severity::Error).map(|f| f.message.clone()).collect();
     let frame_is_bad = !errors.is_empty();
@@ -217,7 +219,7 @@ pub(crate) fn client_frame_rules(history: &ConnHistory, close: &Close, close_at:
             .filter(|f| f.severity == Severity::Error)
             .map(|f| f.rule.as_str())
             .collect();
-        let crossed = super::close::crossed_in_flight(history.upstream_rtt, gap);
+        let crossed = super::close::crossed_in_flight(history.upstream_rtt, gap) && !too_big_reply;
         let confidence = if soon && !crossed { Confidence::Likely } else { Confidence::Possible };
         causes.push(cause(
             "protocol-lint",
@@ -255,7 +257,7 @@ pub(crate) fn client_frame_rules(history: &ConnHistory, close: &Close, close_at:
             let evidence = vec![format!("frame #{}", error.seq)];
             causes.push(cause("server-error-response", Confidence::Likely, message.clone(), evidence, Some(error.seq)));
         }
-        causes.push(timing_cause(history.upstream_rtt, gap, client.seq, verb, frame_is_bad));
+        causes.push(timing_cause(history.upstream_rtt, gap, client.seq, verb, (frame_is_bad, too_big_reply)));
         return;
     }
     // The client closed right after an error answer, sending nothing else: it may have closed over it.
@@ -277,7 +279,15 @@ pub(crate) fn client_frame_rules(history: &ConnHistory, close: &Close, close_at:
 /// `in-response` or `crossed-in-flight`: compares the gap between client frame #`seq` and the server's close
 /// with the upstream round trip, and says which round trip that was. A reply cannot come back faster than one
 /// round trip; below [`MIN_RESOLVABLE_RTT_MS`] the round trip is too short to tell a reply from a crossing.
-fn timing_cause(rtt: Option<UpstreamRtt>, gap: f64, seq: u64, verb: &str, frame_is_bad: bool) -> Cause {
+/// `frame_is_bad`: frame #`seq` breaks the protocol; `too_big_reply`: the server's 1009 names it, and the round trip
+/// is an upper bound (`close_code::too_big_fast_reply`): both make a reply the likelier reading.
+fn timing_cause(
+    rtt: Option<UpstreamRtt>,
+    gap: f64,
+    seq: u64,
+    verb: &str,
+    (frame_is_bad, too_big_reply): (bool, bool),
+) -> Cause {
     let in_response = |confidence, evidence: Vec<String>| {
         let how_sure = if confidence == Confidence::Likely { "likely" } else { "possibly" };
         cause(
@@ -309,6 +319,12 @@ fn timing_cause(rtt: Option<UpstreamRtt>, gap: f64, seq: u64, verb: &str, frame_
     }
     if gap > rtt {
         return in_response(Confidence::Likely, vec![format!("gap {gap} ms > round trip {rtt} ms"), measured]);
+    }
+    if too_big_reply {
+        let evidence = format!(
+            "gap {gap} ms ≤ round trip {rtt} ms, but that round trip is an upper bound (the server's own processing time is in it), and the server's 1009 names frame #{seq} as the message past its limit: a fast reply to it is the likelier reading than a close that crossed it (see close-code)"
+        );
+        return in_response(Confidence::Possible, vec![evidence, measured]);
     }
     let upper_bound = if source == RttSource::Kernel {
         ""
