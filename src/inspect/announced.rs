@@ -139,6 +139,6 @@ fn client_frame_that_reached_the_server(history: &ConnHistory, close_at: Ts, seq
 }
 
 /// The client ended the connection by dropping TCP (its process or network went away), with no close frame.
-fn client_dropped(close: &Close) -> bool {
+pub(crate) fn client_dropped(close: &Close) -> bool {
     close.closer() == Some(Peer::Client) && !close.clean && close.code.is_none()
 }

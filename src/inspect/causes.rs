@@ -1,6 +1,7 @@
 //! The cause rules of the close analysis: each reads a connection's history and adds the causes it sees.
 
 use super::analyzer::{ConnHistory, RttSource, UpstreamRtt};
+use super::announced::client_dropped;
 use super::close::{
     cause, fragment_words, human_ms, ms_between, preview, Cause, Confidence, IDLE_MS, MIN_RESOLVABLE_RTT_MS,
     REACTION_MS, SOON_MS,
@@ -135,7 +136,8 @@ pub(crate) fn rate_limited(history: &ConnHistory, close: &Close, close_at: Ts, c
             return;
         };
         let gap = ms_between(close_at, at.ts);
-        let client_closed = close.closer() == Some(Peer::Client) && close.clean;
+        // The client's own close frame, answered or not (a TCP drop is its process or network going away).
+        let client_closed = close.closer() == Some(Peer::Client) && !client_dropped(close);
         let sent_after = history.last_from(Peer::Client).filter(|c| c.seq > at.seq);
         // A frame sent after the rate limit that itself breaks the protocol explains the close better.
         let broken_after =
@@ -143,12 +145,21 @@ pub(crate) fn rate_limited(history: &ConnHistory, close: &Close, close_at: Ts, c
         // An ordinary answer after it (not an error, an announced end or another rate limit): the server went on
         // serving, so it did not end the connection over the rate limit then.
         let served_after = history.went_on_after(Peer::Server, at.seq).map(|(seq, _)| seq);
-        let confidence = if gap <= 60_000.0 && !client_closed && broken_after.is_none() && served_after.is_none() {
+        // Only the server ends a connection over its own rate limit; a client may give up over it (below).
+        let server_ended = close.closer() == Some(Peer::Server);
+        let confidence = if gap <= 60_000.0 && server_ended && broken_after.is_none() && served_after.is_none() {
             Confidence::Likely
         } else {
             Confidence::Possible
         };
         let consequence = match (client_closed, broken_after, sent_after.is_some()) {
+            _ if client_dropped(close) => {
+                "then the client dropped TCP itself, which a rate limit does not make a client do (its process or network went away)".to_owned()
+            }
+            _ if close.closer() == Some(Peer::Proxy) => {
+                "not why this connection closed: frametap itself ended it (see proxy-closed)".to_owned()
+            }
+            _ if close.closer().is_none() => "the recording does not say who closed the connection".to_owned(),
             (false, _, _) if served_after.is_some() => format!(
                 "the server went on answering normally after it (frame #{}), so it did not end the connection over it then",
                 served_after.unwrap_or_default()
@@ -200,8 +211,10 @@ pub(crate) fn client_frame_rules(history: &ConnHistory, close: &Close, close_at:
         Signal::ErrorResponse { message, .. } if s.seq > client.seq => Some((s, message)),
         _ => None,
     });
-    // The server's next move after the client frame was the close (or an error answer, then the close).
-    let client_spoke_last = history.preceding().is_some_and(|p| p.seq == client.seq) || error_answer.is_some();
+    // The server's last moves after the client frame were an error answer (if any), then the close: an ordinary
+    // answer after that error answer says the server went on serving, and the close is not about that frame.
+    let client_spoke_last = history.preceding().is_some_and(|p| p.seq == client.seq)
+        || error_answer.is_some_and(|(error, _)| history.went_on_after(Peer::Server, error.seq).is_none());
     let soon = server_closed && gap <= SOON_MS && client_spoke_last;
     let verb = if close.clean || close.dropped_by.is_some_and(|p| p != close.initiator) {
         "closed"
