@@ -26,6 +26,16 @@ fn server_1009_after(sizes: &[usize], gap_ms: i64, handshake_ms: Option<f64>) ->
     s
 }
 
+/// A 5000-byte client message after a small one, then a server 1009 `gap_ms` later, on a connection whose `open`
+/// has the kernel's round trip (30 ms) besides the handshake's (80 ms).
+fn with_a_kernel_round_trip_of_30_ms(gap_ms: i64) -> Diagnosis {
+    let mut s = server_1009_after(&[100, 5000], gap_ms, Some(80.0));
+    if let Record::Open(open) = &mut s.records[1] {
+        open.upstream_tcp_rtt_ms = Some(30.0);
+    }
+    s.diagnose()
+}
+
 /// The `close-code` cause's confidence and message.
 fn close_code(d: &Diagnosis) -> (String, String) {
     let c = cause(d, "close-code");
@@ -113,11 +123,7 @@ fn a_1009_within_an_upper_bound_round_trip_is_a_fast_reply_not_a_crossing() {
 /// went past the limit, pointing at the close frame instead.
 #[test]
 fn a_1009_within_the_kernels_round_trip_crossed_the_message() {
-    let mut s = server_1009_after(&[100, 5000], 20, Some(80.0));
-    if let Record::Open(open) = &mut s.records[1] {
-        open.upstream_tcp_rtt_ms = Some(30.0);
-    }
-    let d = s.diagnose();
+    let d = with_a_kernel_round_trip_of_30_ms(20);
     let crossed = cause(&d, "crossed-in-flight");
     assert_eq!(crossed["seq"], 2);
     let (confidence, message) = close_code(&d);
@@ -134,11 +140,7 @@ fn a_1009_within_the_kernels_round_trip_crossed_the_message() {
 /// Near miss: a gap longer than the round trip is a reply by timing alone; both causes say so, as before.
 #[test]
 fn a_1009_after_more_than_a_round_trip_is_a_likely_reply() {
-    let mut s = server_1009_after(&[100, 5000], 50, Some(80.0));
-    if let Record::Open(open) = &mut s.records[1] {
-        open.upstream_tcp_rtt_ms = Some(30.0);
-    }
-    let d = s.diagnose();
+    let d = with_a_kernel_round_trip_of_30_ms(50);
     assert_eq!(close_code(&d).0, "likely");
     assert_eq!(cause(&d, "in-response")["confidence"], "likely");
     assert!(!has_cause(&d, "crossed-in-flight"));
