@@ -161,6 +161,23 @@ fn a_rate_limit_before_the_close_is_named() {
     assert!(cause(&d, "close-code")["message"].as_str().unwrap().contains("Policy Violation"));
 }
 
+/// Near miss of the above: the server closed two minutes after its rate limit, sending nothing in between. The cause
+/// is possible, and its words no longer say the close "likely followed from it".
+#[test]
+fn a_rate_limit_long_before_the_servers_close_is_not_worded_as_likely() {
+    let mut s = Script::new("sim:genesys/v1", Some(5.0));
+    s.client(0, CONFIGURE).server(20, SESSION_RESPONSE);
+    s.server(110, r#"{"type":"response","class":"TooManyRequestsErrorMessage","code":429,"body":{"retryAfter":3,"errorCode":4029,"errorMessage":"Message rate too high for this session"}}"#);
+    s.close_frame(120_110, Peer::Server, 1000, "").close(120_111, Peer::Server, Some(1000), None, true);
+    let limit = cause(&s.diagnose(), "rate-limit").clone();
+    assert_eq!(limit["confidence"], "possible");
+    let message = limit["message"].as_str().unwrap();
+    assert!(
+        message.ends_with("; the server closed 2.0 min after it: too long after it to say it closed over it"),
+        "{message}"
+    );
+}
+
 /// Rate-limited, then a frame that breaks the protocol, and the server closes right after that frame: the
 /// broken frame explains the close; the rate limit used to top the list as "sending on after that likely got
 /// the connection closed".

@@ -147,7 +147,9 @@ pub(crate) fn rate_limited(history: &ConnHistory, close: &Close, close_at: Ts, c
         let served_after = history.went_on_after(Peer::Server, at.seq).map(|(seq, _)| seq);
         // Only the server ends a connection over its own rate limit; a client may give up over it (below).
         let server_ended = close.closer() == Some(Peer::Server);
-        let confidence = if gap <= 60_000.0 && server_ended && broken_after.is_none() && served_after.is_none() {
+        // A server that closes over a rate limit does so within a minute of it.
+        let recent = gap <= 60_000.0;
+        let confidence = if recent && server_ended && broken_after.is_none() && served_after.is_none() {
             Confidence::Likely
         } else {
             Confidence::Possible
@@ -181,6 +183,10 @@ pub(crate) fn rate_limited(history: &ConnHistory, close: &Close, close_at: Ts, c
                     "then client frame #{seq} broke the protocol, a likelier reason for the close (see protocol-lint)"
                 )
             }
+            (false, None, _) if !recent => format!(
+                "the server closed {} after it: too long after it to say it closed over it",
+                human_ms(gap)
+            ),
             (false, None, true) => "sending on after that likely got the connection closed".to_owned(),
             (false, None, false) => "the close likely followed from it".to_owned(),
         };
