@@ -161,6 +161,23 @@ fn a_rate_limit_before_the_close_is_named() {
     assert!(cause(&d, "close-code")["message"].as_str().unwrap().contains("Policy Violation"));
 }
 
+/// Near miss of the above: the server closed two minutes after its rate limit, sending nothing in between. The cause
+/// is possible, and its words no longer say the close "likely followed from it".
+#[test]
+fn a_rate_limit_long_before_the_servers_close_is_not_worded_as_likely() {
+    let mut s = Script::new("sim:genesys/v1", Some(5.0));
+    s.client(0, CONFIGURE).server(20, SESSION_RESPONSE);
+    s.server(110, r#"{"type":"response","class":"TooManyRequestsErrorMessage","code":429,"body":{"retryAfter":3,"errorCode":4029,"errorMessage":"Message rate too high for this session"}}"#);
+    s.close_frame(120_110, Peer::Server, 1000, "").close(120_111, Peer::Server, Some(1000), None, true);
+    let limit = cause(&s.diagnose(), "rate-limit").clone();
+    assert_eq!(limit["confidence"], "possible");
+    let message = limit["message"].as_str().unwrap();
+    assert!(
+        message.ends_with("; the server closed 2.0 min after it: too long after it to say it closed over it"),
+        "{message}"
+    );
+}
+
 /// Rate-limited, then a frame that breaks the protocol, and the server closes right after that frame: the
 /// broken frame explains the close; the rate limit used to top the list as "sending on after that likely got
 /// the connection closed".
@@ -344,7 +361,8 @@ fn message_too_big_right_after_the_frame_or_mid_message() {
 }
 
 /// When the closer went on after the other side's largest message (an ordinary answer), that message got through:
-/// the last one before the close is named, and the larger one that went through is evidence.
+/// the last one before the close is named, and the larger one that went through is evidence; the limit is then not
+/// on size alone, so the size reading is only possible.
 #[test]
 fn message_too_big_after_a_larger_message_went_through_names_the_last_one() {
     let mut s = Script::new("ws://127.0.0.1:9/chat", Some(1.0));
@@ -354,10 +372,10 @@ fn message_too_big_after_a_larger_message_went_through_names_the_last_one() {
     let code = cause(&d, "close-code");
     let message = code["message"].as_str().unwrap();
     assert!(
-        message.contains("client frame #3 (4000 B), the last client frame before the close (the preceding frame)"),
+        message.contains("client frame #3 (4000 B), the last client frame before the close (the preceding frame), possibly went past its limit, which a larger message got through"),
         "{message}"
     );
-    assert_eq!(code["seq"], 3);
+    assert_eq!((code["seq"].as_u64(), code["confidence"].as_str()), (Some(3), Some("possible")));
     let evidence = code["evidence"][1].as_str().unwrap();
     assert!(
         evidence.contains("client frame #1 (9000 B) went through: the server sent frame #2 after it"),

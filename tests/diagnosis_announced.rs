@@ -131,6 +131,51 @@ fn a_server_that_went_on_answering_after_the_announcement_did_not_close_over_it(
     assert_eq!(announced(&s.diagnose()).0, "likely");
 }
 
+/// The server's last word before its close was an error answer, but it had answered normally after the
+/// announcement before that: it went on serving, as `rate-limit` reads it, so the announcement is only possible.
+/// Near miss: with only the error answer after the announcement, the server did not go on, and it stays likely.
+#[test]
+fn an_error_answer_after_the_announcement_does_not_hide_the_ordinary_answer_before_it() {
+    const REFUSED: &str = r#"{"type":"response","class":"string","code":400,"body":"bad request"}"#;
+    let mut s = Script::new("sim:genesys/v1", Some(5.0));
+    s.client(0, CONFIGURE).server(20, SESSION_RESPONSE).server(1000, EXPIRED);
+    s.server(1100, ECHO_REPLY).server(1200, REFUSED);
+    s.close_frame(1300, Peer::Server, 1000, "").close(1301, Peer::Server, Some(1000), None, true);
+    let (confidence, message) = announced(&s.diagnose());
+    assert_eq!(confidence, "possible", "{message}");
+    assert!(message.contains("the server went on answering after it (frame #4)"), "{message}");
+
+    let mut s = Script::new("sim:genesys/v1", Some(5.0));
+    s.client(0, CONFIGURE).server(20, SESSION_RESPONSE).server(1000, EXPIRED).server(1200, REFUSED);
+    s.close_frame(1300, Peer::Server, 1000, "").close(1301, Peer::Server, Some(1000), None, true);
+    let (confidence, message) = announced(&s.diagnose());
+    assert_eq!(confidence, "likely", "{message}");
+}
+
+/// The server answered the client's frame with an error, then went on with an ordinary message, and closed later:
+/// it went on serving after its error answer, so neither the error answer nor the timing (`in-response`) explains
+/// the close (both used to, as if the server's next move had been the close). Near miss: an ordinary message before
+/// the error answer (a push the server sent anyway) leaves error answer, then close: both are named.
+#[test]
+fn an_error_answer_the_server_went_on_after_is_not_why_it_closed() {
+    const REFUSED: &str = r#"{"type":"response","class":"string","code":400,"body":"bad request"}"#;
+    const AGENT_SAYS: &str = r#"{"type":"message","class":"StructuredMessage","code":200,"body":{"type":"Text","text":"Hello!","direction":"Outbound"}}"#;
+    let script = |server: [(i64, &str); 2]| {
+        let mut s = Script::new("sim:genesys/v1", Some(5.0));
+        s.client(0, CONFIGURE).server(20, SESSION_RESPONSE).client(1000, ECHO);
+        s.server(server[0].0, server[0].1).server(server[1].0, server[1].1);
+        s.close_frame(2000, Peer::Server, 1000, "").close(2001, Peer::Server, Some(1000), None, true);
+        s.diagnose()
+    };
+    let d = script([(1010, REFUSED), (1500, AGENT_SAYS)]);
+    assert!(!has_cause(&d, "server-error-response"), "{:#?}", causes(&d));
+    assert!(!has_cause(&d, "in-response"), "{:#?}", causes(&d));
+
+    let d = script([(1005, AGENT_SAYS), (1010, REFUSED)]);
+    assert_eq!(cause(&d, "server-error-response")["confidence"], "likely");
+    assert!(cause(&d, "in-response")["message"].as_str().unwrap().contains("after client frame #3"));
+}
+
 /// A server that let the client's next frame reach it after the announcement, then ended the connection without
 /// answering it, did not close right over the announcement: that frame is as good a reason (see `in-response`).
 /// A close that crossed the frame (within one round trip of it, here 5 ms) was on its way before the frame came:

@@ -159,6 +159,44 @@ fn a_jwt_the_server_went_on_serving_after_its_expiry_is_only_a_possible_cause() 
     assert_eq!(cause(&s.diagnose(), "token-expired")["confidence"], "likely");
 }
 
+/// A JWT that expired mid-session, after which the server answered normally, then with an error, then closed: its
+/// last word was the error, but the ordinary answer after the expiry says it went on serving, as `rate-limit` and
+/// `server-announced` read it, so the expiry is only possible. Near misses: the ordinary answer came before the
+/// expiry (likely); and on a generic connection, where no frame is a signal, any server frame after it counts.
+#[test]
+fn an_error_answer_after_the_expiry_does_not_hide_the_ordinary_answer_before_it() {
+    const REFUSED: &str = r#"{"type":"response","class":"string","code":400,"body":"bad request"}"#;
+    const AGENT_SAYS: &str = r#"{"type":"message","class":"StructuredMessage","code":200,"body":{"type":"Text","text":"Hello!","direction":"Outbound"}}"#;
+    let expiring = jwt(serde_json::json!({"sub":"guest","exp":epoch(1)}));
+    let script = |upstream: &str, frames: [&str; 4], answer_ms: i64| {
+        let mut s = Script::new(upstream, Some(0.3));
+        if let Record::Open(open) = &mut s.records[1] {
+            open.request.path = format!("{}&access_token={expiring}", open.request.path);
+        }
+        s.client(0, frames[0]).server(20, frames[1]).server(answer_ms, frames[2]).server(2100, frames[3]);
+        s.close_frame(2200, Peer::Server, 1000, "").close(2201, Peer::Server, Some(1000), None, true);
+        s
+    };
+    let genesys = [CONFIGURE, SESSION_RESPONSE, AGENT_SAYS, REFUSED];
+    let expired = |s: Script| {
+        let d = s.diagnose();
+        let c = cause(&d, "token-expired");
+        (c["confidence"].as_str().unwrap().to_owned(), c["evidence"].to_string())
+    };
+    let (confidence, evidence) = expired(script("sim:genesys/v1?deploymentId=d1e2", genesys, 2000));
+    assert_eq!(confidence, "possible", "{evidence}");
+    assert!(
+        evidence.contains("the server went on answering after it had expired (frame #3, 1.0 s after exp)"),
+        "{evidence}"
+    );
+    let (confidence, evidence) = expired(script("sim:genesys/v1?deploymentId=d1e2", genesys, 500));
+    assert_eq!(confidence, "likely", "{evidence}");
+    let (confidence, evidence) =
+        expired(script("ws://127.0.0.1:9/chat?x=1", ["hello", "hi", "news", "error: bad request"], 2000));
+    assert_eq!(confidence, "possible", "on a generic connection the last server frame counts: {evidence}");
+    assert!(evidence.contains("(frame #4, 1.1 s after exp)"), "{evidence}");
+}
+
 /// The client's own TCP drop (a killed tab, a lost network) is not what an expired token or the agent leaving
 /// makes happen: both are possible causes there, no longer likely ones.
 #[test]

@@ -90,14 +90,13 @@ fn after_announcement(
             (Confidence::Possible, tail)
         }
         Some(Peer::Server) => match (
-            history.last_from(Peer::Server).filter(|s| s.seq > seq && !history.is_signal(s.seq)),
+            history.went_on_after(Peer::Server, seq),
             client_frame_that_reached_the_server(history, close_at, seq),
         ) {
-            (Some(answer), _) => (
+            (Some((answer, _)), _) => (
                 Confidence::Possible,
                 format!(
-                    "; the server went on answering after it (frame #{}), so it did not end the connection over it then",
-                    answer.seq
+                    "; the server went on answering after it (frame #{answer}), so it did not end the connection over it then"
                 ),
             ),
             // The server let the client's next frame reach it, then ended the connection without answering it: it
@@ -140,6 +139,6 @@ fn client_frame_that_reached_the_server(history: &ConnHistory, close_at: Ts, seq
 }
 
 /// The client ended the connection by dropping TCP (its process or network went away), with no close frame.
-fn client_dropped(close: &Close) -> bool {
+pub(crate) fn client_dropped(close: &Close) -> bool {
     close.closer() == Some(Peer::Client) && !close.clean && close.code.is_none()
 }

@@ -1,6 +1,7 @@
 //! The cause rules of the close analysis: each reads a connection's history and adds the causes it sees.
 
 use super::analyzer::{ConnHistory, RttSource, UpstreamRtt};
+use super::announced::client_dropped;
 use super::close::{
     cause, fragment_words, human_ms, ms_between, preview, Cause, Confidence, IDLE_MS, MIN_RESOLVABLE_RTT_MS,
     REACTION_MS, SOON_MS,
@@ -135,20 +136,32 @@ pub(crate) fn rate_limited(history: &ConnHistory, close: &Close, close_at: Ts, c
             return;
         };
         let gap = ms_between(close_at, at.ts);
-        let client_closed = close.closer() == Some(Peer::Client) && close.clean;
+        // The client's own close frame, answered or not (a TCP drop is its process or network going away).
+        let client_closed = close.closer() == Some(Peer::Client) && !client_dropped(close);
         let sent_after = history.last_from(Peer::Client).filter(|c| c.seq > at.seq);
         // A frame sent after the rate limit that itself breaks the protocol explains the close better.
         let broken_after =
             sent_after.filter(|c| history.findings_for(c.seq).any(|f| f.severity == Severity::Error)).map(|c| c.seq);
         // An ordinary answer after it (not an error, an announced end or another rate limit): the server went on
         // serving, so it did not end the connection over the rate limit then.
-        let served_after = history.last_ordinary_server.filter(|&seq| seq > at.seq);
-        let confidence = if gap <= 60_000.0 && !client_closed && broken_after.is_none() && served_after.is_none() {
+        let served_after = history.went_on_after(Peer::Server, at.seq).map(|(seq, _)| seq);
+        // Only the server ends a connection over its own rate limit; a client may give up over it (below).
+        let server_ended = close.closer() == Some(Peer::Server);
+        // A server that closes over a rate limit does so within a minute of it.
+        let recent = gap <= 60_000.0;
+        let confidence = if recent && server_ended && broken_after.is_none() && served_after.is_none() {
             Confidence::Likely
         } else {
             Confidence::Possible
         };
         let consequence = match (client_closed, broken_after, sent_after.is_some()) {
+            _ if client_dropped(close) => {
+                "then the client dropped TCP itself, which a rate limit does not make a client do (its process or network went away)".to_owned()
+            }
+            _ if close.closer() == Some(Peer::Proxy) => {
+                "not why this connection closed: frametap itself ended it (see proxy-closed)".to_owned()
+            }
+            _ if close.closer().is_none() => "the recording does not say who closed the connection".to_owned(),
             (false, _, _) if served_after.is_some() => format!(
                 "the server went on answering normally after it (frame #{}), so it did not end the connection over it then",
                 served_after.unwrap_or_default()
@@ -170,6 +183,10 @@ pub(crate) fn rate_limited(history: &ConnHistory, close: &Close, close_at: Ts, c
                     "then client frame #{seq} broke the protocol, a likelier reason for the close (see protocol-lint)"
                 )
             }
+            (false, None, _) if !recent => format!(
+                "the server closed {} after it: too long after it to say it closed over it",
+                human_ms(gap)
+            ),
             (false, None, true) => "sending on after that likely got the connection closed".to_owned(),
             (false, None, false) => "the close likely followed from it".to_owned(),
         };
@@ -200,14 +217,18 @@ pub(crate) fn client_frame_rules(history: &ConnHistory, close: &Close, close_at:
         Signal::ErrorResponse { message, .. } if s.seq > client.seq => Some((s, message)),
         _ => None,
     });
-    // The server's next move after the client frame was the close (or an error answer, then the close).
-    let client_spoke_last = history.preceding().is_some_and(|p| p.seq == client.seq) || error_answer.is_some();
+    // The server's last moves after the client frame were an error answer (if any), then the close: an ordinary
+    // answer after that error answer says the server went on serving, and the close is not about that frame.
+    let client_spoke_last = history.preceding().is_some_and(|p| p.seq == client.seq)
+        || error_answer.is_some_and(|(error, _)| history.went_on_after(Peer::Server, error.seq).is_none());
     let soon = server_closed && gap <= SOON_MS && client_spoke_last;
     let verb = if close.clean || close.dropped_by.is_some_and(|p| p != close.initiator) {
         "closed"
     } else {
         "dropped the connection"
     };
+    // A server's 1009 naming this frame, within a round trip that is only an upper bound: a fast reply to it.
+    let too_big_reply = super::close_code::too_big_fast_reply(history, close) == Some(client.seq);
     let errors: Vec<String> =
         history.findings_for(client.seq).filter(|f| f.severity == Severity::Error).map(|f| f.message.clone()).collect();
     let frame_is_bad = !errors.is_empty();
@@ -217,7 +238,7 @@ pub(crate) fn client_frame_rules(history: &ConnHistory, close: &Close, close_at:
             .filter(|f| f.severity == Severity::Error)
             .map(|f| f.rule.as_str())
             .collect();
-        let crossed = super::close::crossed_in_flight(history.upstream_rtt, gap);
+        let crossed = super::close::crossed_in_flight(history.upstream_rtt, gap) && !too_big_reply;
         let confidence = if soon && !crossed { Confidence::Likely } else { Confidence::Possible };
         causes.push(cause(
             "protocol-lint",
@@ -255,7 +276,7 @@ pub(crate) fn client_frame_rules(history: &ConnHistory, close: &Close, close_at:
             let evidence = vec![format!("frame #{}", error.seq)];
             causes.push(cause("server-error-response", Confidence::Likely, message.clone(), evidence, Some(error.seq)));
         }
-        causes.push(timing_cause(history.upstream_rtt, gap, client.seq, verb, frame_is_bad));
+        causes.push(timing_cause(history.upstream_rtt, gap, client.seq, verb, (frame_is_bad, too_big_reply)));
         return;
     }
     // The client closed right after an error answer, sending nothing else: it may have closed over it.
@@ -277,7 +298,15 @@ pub(crate) fn client_frame_rules(history: &ConnHistory, close: &Close, close_at:
 /// `in-response` or `crossed-in-flight`: compares the gap between client frame #`seq` and the server's close
 /// with the upstream round trip, and says which round trip that was. A reply cannot come back faster than one
 /// round trip; below [`MIN_RESOLVABLE_RTT_MS`] the round trip is too short to tell a reply from a crossing.
-fn timing_cause(rtt: Option<UpstreamRtt>, gap: f64, seq: u64, verb: &str, frame_is_bad: bool) -> Cause {
+/// `frame_is_bad`: frame #`seq` breaks the protocol; `too_big_reply`: the server's 1009 names it, and the round trip
+/// is an upper bound (`close_code::too_big_fast_reply`): both make a reply the likelier reading.
+fn timing_cause(
+    rtt: Option<UpstreamRtt>,
+    gap: f64,
+    seq: u64,
+    verb: &str,
+    (frame_is_bad, too_big_reply): (bool, bool),
+) -> Cause {
     let in_response = |confidence, evidence: Vec<String>| {
         let how_sure = if confidence == Confidence::Likely { "likely" } else { "possibly" };
         cause(
@@ -309,6 +338,12 @@ fn timing_cause(rtt: Option<UpstreamRtt>, gap: f64, seq: u64, verb: &str, frame_
     }
     if gap > rtt {
         return in_response(Confidence::Likely, vec![format!("gap {gap} ms > round trip {rtt} ms"), measured]);
+    }
+    if too_big_reply {
+        let evidence = format!(
+            "gap {gap} ms ≤ round trip {rtt} ms, but that round trip is an upper bound (the server's own processing time is in it), and the server's 1009 names frame #{seq} as the message past its limit: a fast reply to it is the likelier reading than a close that crossed it (see close-code)"
+        );
+        return in_response(Confidence::Possible, vec![evidence, measured]);
     }
     let upper_bound = if source == RttSource::Kernel {
         ""

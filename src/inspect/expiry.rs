@@ -20,10 +20,6 @@ pub(crate) fn token_rules(
     ruled_out: &mut Vec<Value>,
 ) {
     let seen: &[SeenToken] = history.tokens.seen();
-    // The server's last data frame before the close, when it was an ordinary answer (not an error, an
-    // announced end or a rate limit): a server that answered so after a token expired did not end the
-    // connection over that expiry.
-    let served = history.last_from(Peer::Server).filter(|last| !history.is_signal(last.seq));
     let close_micros = close_at.micros();
     let expired_by_close = |exp: i64| exp.saturating_mul(1_000_000) <= close_micros;
     let mut in_force = 0;
@@ -53,9 +49,11 @@ pub(crate) fn token_rules(
             ruled_out.push(json!({"rule": "token-expired", "message": message}));
             continue;
         }
-        let served_after = served.filter(|last| {
-            last.ts.micros() > exp.saturating_mul(1_000_000) && token.seq.is_none_or(|seq| last.seq > seq)
-        });
+        // The server's last ordinary answer (not an error, an announced end or a rate limit, even when one came
+        // later), sent after the expiry: a server that answered so did not end the connection over that expiry.
+        let served_after = history
+            .went_on_after(Peer::Server, token.seq.unwrap_or(0))
+            .filter(|&(_, ts)| ts.micros() > exp.saturating_mul(1_000_000));
         if let Some(stale) = sent_expired(history, token, exp, served_after.is_some()) {
             push_ahead_of_the_refusal_it_explains(history, exp, stale, causes);
             continue;
@@ -70,11 +68,10 @@ pub(crate) fn token_rules(
             utc(exp),
             close_at.to_rfc3339()
         )];
-        if let Some(last) = served_after {
+        if let Some((seq, ts)) = served_after {
             evidence.push(format!(
-                "the server went on answering after it had expired (frame #{}, {} after exp), so it did not end the connection over it then",
-                last.seq,
-                human_ms((last.ts.micros() - exp.saturating_mul(1_000_000)) as f64 / 1000.0)
+                "the server went on answering after it had expired (frame #{seq}, {} after exp), so it did not end the connection over it then",
+                human_ms((ts.micros() - exp.saturating_mul(1_000_000)) as f64 / 1000.0)
             ));
         }
         let expired = cause(

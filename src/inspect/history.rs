@@ -213,9 +213,10 @@ pub struct ConnHistory {
     /// What the profile read in frames as said about the end (announcements, rate limits, error answers), up to
     /// the first close frame.
     pub signals: Vec<SignalAt>,
-    /// The seq of the server's last whole message before the first close frame that the profile read as an ordinary
-    /// one (no signal: not an error, an announced end or a rate limit), even when signals came after it.
-    pub last_ordinary_server: Option<u64>,
+    /// The seq and time of the server's last whole message before the first close frame that the profile read as an
+    /// ordinary one (no signal: not an error, an announced end or a rate limit; on a generic connection, every
+    /// one), even when signals came after it. Read it through [`ConnHistory::went_on_after`].
+    last_ordinary_server: Option<(u64, Ts)>,
     /// Per peer (client, server, proxy): its largest data message before the first close frame (a fragmented
     /// one as it stood at its largest fragment), for a 1009 close.
     largest: [Option<Largest>; 3],
@@ -314,6 +315,19 @@ impl ConnHistory {
     /// answer): a server frame that did not was an ordinary answer.
     pub fn is_signal(&self, seq: u64) -> bool {
         self.signals.iter().any(|signal| signal.seq == seq)
+    }
+
+    /// `peer`'s last ordinary data message before the first close frame, as (seq, time), when it came after frame
+    /// #`seq`: `peer` went on as usual after that frame. For the server, a message its profile read as ordinary
+    /// (not an error answer, an announced end or a rate limit), even when such a signal came after it: a server's
+    /// last word before closing is often its error or its goodbye, and the answer before it still says it went on;
+    /// for the client (whose frames carry no signals), its last data frame.
+    pub fn went_on_after(&self, peer: Peer, seq: u64) -> Option<(u64, Ts)> {
+        let last = match peer {
+            Peer::Server => self.last_ordinary_server,
+            _ => self.last_from(peer).map(|f| (f.seq, f.ts)),
+        };
+        last.filter(|&(last, _)| last > seq)
     }
 
     /// The findings about one frame (the last client frame's are kept even past [`MAX_FINDINGS`]).
@@ -446,6 +460,10 @@ impl ConnHistory {
             }
         }
         let Some(reading) = self.profile.frame(message) else {
+            // Nothing to say about it (a generic connection, a frame the profile does not read): an ordinary message.
+            if message.from == Peer::Server && self.first_close.is_none() {
+                self.last_ordinary_server = Some((message.seq, message.ts));
+            }
             return;
         };
         if message.from == Peer::Server {
@@ -457,7 +475,7 @@ impl ConnHistory {
         // be why the connection closed: like the preceding frame, the signals stop at the first close frame.
         match (reading.signal, &self.first_close) {
             (Some(signal), None) => self.signals.push(SignalAt { seq: message.seq, ts: message.ts, signal }),
-            (None, None) if message.from == Peer::Server => self.last_ordinary_server = Some(message.seq),
+            (None, None) if message.from == Peer::Server => self.last_ordinary_server = Some((message.seq, message.ts)),
             _ => {}
         }
         if message.from == Peer::Client && self.first_close.is_none() {

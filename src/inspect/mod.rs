@@ -26,6 +26,7 @@ pub use crate::profile::ProfileChoice;
 pub use analyzer::Analyzer;
 pub use announced::ANNOUNCED_CLOSE_MS;
 pub use close::one_line;
+pub use close_code::SMALLEST_PLAUSIBLE_LIMIT;
 pub use codes::close_code_name;
 pub use command::{run_inspect, InspectCommand};
 pub use reassembly::MAX_REASSEMBLED;
