@@ -165,7 +165,7 @@ async fn run_serve(args: ServeArgs) -> Result<()> {
     announce(&args, &script, &front, local, &session);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<serve::Served>();
     let skipped = script.skipped.clone();
-    let summary = Summary { redactor: session.redactor.clone() };
+    let summary = Summary { redactor: session.redactor.clone(), quiet: args.log.quiet };
     let printer = tokio::spawn(async move {
         while let Some(served) = rx.recv().await {
             match served {
@@ -278,7 +278,7 @@ async fn run_send(args: SendArgs) -> Result<()> {
     .await?;
     let mut play = play_options(&args.script, Some(args.wait), args.set);
     play.redactor = session.redactor.clone();
-    let summary = Summary { redactor: session.redactor.clone() };
+    let summary = Summary { redactor: session.redactor.clone(), quiet: args.log.quiet };
     let options =
         send::SendOptions { upstream, tls, proxies, headers: args.header, play, handshake_timeout: HANDSHAKE_TIMEOUT };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -321,6 +321,8 @@ fn warn_skipped(command: &str, script: &Script) {
 /// recorded error), so with `--redact` every line goes through the session's redactor, as the log does.
 struct Summary {
     redactor: Option<crate::redact::SharedRedactor>,
+    /// `--quiet`: the divergences are counted, not listed (the log leaves out their notes too: one per frame).
+    quiet: bool,
 }
 
 impl Summary {
@@ -377,6 +379,12 @@ impl Summary {
         ));
         if report.divergences.is_empty() {
             self.line(&format!("  every {peer} frame matched the recording"));
+        } else if self.quiet {
+            self.line(&format!(
+                "  {} from the recording (--quiet: run without it to list them; a capture keeps each as a {} note)",
+                crate::words::count(report.divergences.len() as u64, "difference"),
+                player::DIVERGENCE_NOTE
+            ));
         } else {
             self.line(&format!(
                 "  {} from the recording:",
