@@ -1,6 +1,7 @@
 //! `frametap replay serve` through the binary, what it says on stderr: a capture without its end record (refused,
 //! or warned about with --partial), the summary of a replayed refusal, and a taken UI port; and `replay send
-//! --quiet`'s divergences, counted rather than listed.
+//! --quiet`'s divergences, counted rather than listed; and `--forward`'s warning for a client that does not trust
+//! the local CA.
 
 #[path = "forward_support/client.rs"]
 mod client;
@@ -173,4 +174,26 @@ async fn replay_send_quiet_counts_the_divergences_in_one_line() {
     assert!(!summary.contains("server frame 1"), "{summary}");
     let capture = std::fs::read_to_string(at("quiet.jsonl")).unwrap();
     assert_eq!(capture.matches("\"code\":\"replay-divergence\"").count(), 1, "{capture}");
+}
+
+/// A browser that does not trust the local CA ends the TLS handshake inside its CONNECT, and its page's WebSocket
+/// never opens. That used to be only a module's `INFO` log line; it is now a warning saying what to do.
+#[tokio::test]
+async fn a_client_that_does_not_trust_the_local_ca_is_warned_about() {
+    let home = Home::new().await;
+    let mut replay = home.serve(&["--forward"]);
+    let proxy = replay.proxy_addr().await;
+    let tunnel = client::connect_tunnel(proxy, "example.com:443").await;
+    let distrustful = tokio_rustls::TlsConnector::from(servers::client_config(rustls::RootCertStore::empty()));
+    let name = rustls::pki_types::ServerName::try_from("example.com").unwrap();
+    let refused = tokio::time::timeout(ws::STEP, distrustful.connect(name, tunnel)).await.unwrap();
+    assert!(refused.is_err(), "a client without the local CA trusted the leaf");
+    let warning = replay.line_with("TLS handshake").await;
+    assert!(
+        warning.starts_with("frametap: warning: forward mode: the TLS handshake with 127.0.0.1:")
+            && warning.contains(" for example.com failed (")
+            && warning
+                .contains("a browser that does not trust the local CA ends it so; trust it (`frametap certs show`"),
+        "{warning}"
+    );
 }
