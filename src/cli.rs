@@ -129,7 +129,8 @@ impl CaptureArgs {
 #[derive(Debug, Args, Clone, Default)]
 pub struct LogArgs {
     /// Print no line per frame: only how each connection ended and why (close lines and their diagnoses),
-    /// warnings and errors. The start banner still appears.
+    /// warnings and errors (a replay's differences from the recording are counted, not listed). The start banner
+    /// still appears.
     #[arg(long, short)]
     pub quiet: bool,
     /// `text`: one readable line per frame; `json`: one capture record per line.

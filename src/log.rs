@@ -184,11 +184,12 @@ impl TerminalLog {
     }
 }
 
-/// What a `--quiet` log prints: how connections ended and why, warnings and errors, the end of the capture.
+/// What a `--quiet` log prints: how connections ended and why, warnings and errors, the end of the capture. A
+/// replay's divergences are warnings, but one per frame: its summary counts them instead.
 fn is_about_an_end(record: &Record) -> bool {
     match record {
         Record::Close(_) | Record::Diagnosis(_) | Record::End(_) => true,
-        Record::Note(note) => note.level.is_warning(),
+        Record::Note(note) => note.level.is_warning() && note.code != crate::replay::player::DIVERGENCE_NOTE,
         _ => false,
     }
 }

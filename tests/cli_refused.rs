@@ -1,6 +1,7 @@
 //! The `frametap` binary refusing what it cannot do, before anything listens: bad flags, files and folders,
 //! upstreams and headers, simulator flags beside a real upstream, a `replay send --set` that would change
-//! nothing, and a capture format that contradicts the file's name.
+//! nothing, and a capture format that contradicts the file's name; and, once it listens, an upgrade request
+//! whose URL holds the banner's placeholder percent-encoded.
 
 mod common;
 
@@ -230,4 +231,40 @@ async fn a_capture_named_ftcap_is_compact_and_a_contradicting_format_is_refused(
     let err = fails_with(&args, dir.path()).await;
     assert!(err.contains("has a .jsonl name, but --capture-format compact writes .ftcap files"), "{err}");
     assert!(!misnamed.exists(), "nothing is written when the options are refused");
+}
+
+/// A browser given the banner's `ws://…/v1?deploymentId=<your deployment id>` as printed percent-encodes it
+/// (`%3Cyour%20deployment%20id%3E`): a valid URI, which used to be sent to the upstream as it was, where the literal
+/// one is refused by hyper and explained. It is now answered 400 with the same advice, and never sent upstream.
+#[tokio::test]
+async fn an_upgrade_to_the_banners_placeholder_percent_encoded_is_refused_not_sent_upstream() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let upstream = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    upstream.set_nonblocking(true).unwrap();
+    let upstream_url = format!("ws://{}", upstream.local_addr().unwrap());
+    let mut proxy = RunningProxy::start(&["--no-ui", "--upstream", &upstream_url]).await;
+    let authority = proxy.banner.url.trim_start_matches("ws://").to_owned();
+    for (target, placeholder) in
+        [("/v1?deploymentId=%3Cyour%20deployment%20id%3E", "<your deployment id>"), ("/v1?deploymentId=%E2%80%A6", "…")]
+    {
+        let mut client = tokio::net::TcpStream::connect(&authority).await.unwrap();
+        let request = format!(
+            "GET {target} HTTP/1.1\r\nHost: {authority}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        );
+        client.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = vec![0; 4096];
+        let read = tokio::time::timeout(std::time::Duration::from_secs(10), client.read(&mut answer)).await;
+        let answer = String::from_utf8_lossy(&answer[..read.expect("no answer in time: sent upstream?").unwrap()]);
+        let said = format!(
+            "its request target holds `{placeholder}` (percent-encoded), a placeholder copied from the banner: \
+             replace it with the real path and query, e.g. /v1?deploymentId=<your deployment's id>"
+        );
+        assert!(answer.starts_with("HTTP/1.1 400") && answer.contains(&said), "{answer}");
+        let logged = common::binary::read_until(&mut proxy.stdout, |line| line.contains("upgrade request for")).await;
+        assert!(logged.last().unwrap().contains(&format!("upgrade request for {target}: {said}")), "{logged:?}");
+        let dialled = upstream.accept().map(|(_, from)| from);
+        assert_eq!(dialled.map_err(|e| e.kind()), Err(std::io::ErrorKind::WouldBlock), "the upstream was dialled");
+    }
+    drop(proxy.stop().await);
 }

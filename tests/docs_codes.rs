@@ -16,6 +16,8 @@ const VARIABLE_NOTE_CODES: &[(&str, &[&str])] = &[
     ("src/proxy/server.rs", &["compression-off", "cookies-dropped", "handshake-mismatch"]),
     // The (code, message) pairs of a replayed connection's path and subprotocol.
     ("src/replay/serve.rs", &["replay-path", "replay-subprotocol"]),
+    // `DIVERGENCE_NOTE`, which `--quiet` logs leave out (src/log.rs).
+    ("src/replay/player.rs", &["replay-divergence"]),
     // `ui FILE`'s session notes: HAR import warnings and `CaptureFile::read_warnings` (src/capture/reader.rs).
     ("src/ui/file.rs", &["har-import", "capture-unreadable", "capture-inconsistent", "capture-cut-short"]),
 ];

@@ -200,3 +200,20 @@ fn the_redact_subcommand_reports_on_stderr_and_exits_non_zero_on_error() {
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("could not read the capture"));
 }
+
+/// The line `redact` ends with counts records as the copy's `end` record does (those before it): it used to say
+/// "wrote 5 records" of a copy whose `end` says `"records": 4`, which reads as a record lost.
+#[test]
+fn the_redact_line_counts_the_records_as_the_end_record_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output) = (dir.path().join("in.jsonl"), dir.path().join("out.jsonl"));
+    write_capture(&input, true);
+    let done = crate::common::binary::frametap_command().arg("redact").arg(&input).arg(&output).output().unwrap();
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert!(done.status.success(), "{stderr}");
+    let copy = read_capture(&output).unwrap();
+    let Some(Record::End(end)) = copy.records.last() else { panic!("no end record") };
+    assert_eq!(end.records, 4, "meta, open and two frames");
+    let said = format!("frametap redact: wrote {} records and the end record to {}", end.records, output.display());
+    assert!(stderr.contains(&said), "{stderr}");
+}

@@ -1,5 +1,7 @@
 //! `frametap replay serve` through the binary, what it says on stderr: a capture without its end record (refused,
-//! or warned about with --partial), the summary of a replayed refusal, and a taken UI port.
+//! or warned about with --partial), the summary of a replayed refusal, and a taken UI port; and `replay send
+//! --quiet`'s divergences, counted rather than listed; and `--forward`'s warning for a client that does not trust
+//! the local CA.
 
 #[path = "forward_support/client.rs"]
 mod client;
@@ -124,5 +126,74 @@ async fn a_taken_ui_port_is_a_warning_in_the_replays_words() {
             "frametap: warning: the web UI could not listen on {ui}: the port is taken (another frametap?); choose \
              another with --ui ADDR or turn the UI off with --no-ui; replaying without the web UI"
         )
+    );
+}
+
+/// `--quiet` means "no line per frame" for the replays as for `proxy`: a divergence is one line per peer frame, so
+/// it is neither logged as a warning nor listed in the summary, which counts them instead (and they stay in the
+/// capture as `replay-divergence` notes). It used to print each as a warning line, then list them all again.
+#[tokio::test]
+async fn replay_send_quiet_counts_the_divergences_in_one_line() {
+    use frametap::event::Peer;
+    let home = Home::new().await;
+    let mut live = home.serve(&[]);
+    let url = live.banner("point your WebSocket client at").await;
+    let upstream = url.trim_end_matches("/chat").to_owned();
+    let expected = [(Peer::Client, "hi"), (Peer::Server, "bonjour")];
+    let close = Some(support::server_close(true, Some(4000), None));
+    let recording =
+        support::conversation_capture(home.dir.path(), "french.jsonl", "ws://example.com/chat", 101, &expected, close);
+    let send = |quiet: bool, capture: &str| {
+        let mut command = frametap(home.dir.path());
+        command.args(["replay", "send", recording.to_str().unwrap(), "--upstream", &upstream]);
+        command.args(["--pace", "fast", "--wait", "1", "--capture", capture]);
+        command.args(quiet.then_some("--quiet"));
+        async move {
+            let run = tokio::time::timeout(Duration::from_secs(30), command.output());
+            let output = run.await.expect("frametap kept running").unwrap();
+            assert!(output.status.success(), "divergences are reported, not errors: {output:?}");
+            (String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
+        }
+    };
+    let at = |name: &str| home.dir.path().join(name).to_str().unwrap().to_owned();
+
+    let (log, summary) = send(false, &at("loud.jsonl")).await;
+    // The live server (the replay of the recording it expects) answers "hello", not "bonjour".
+    assert_eq!(log.matches(" WARN: ").count(), 1, "{log}");
+    assert!(summary.contains("  1 difference from the recording:\n    server frame 1"), "{summary}");
+
+    let (log, summary) = send(true, &at("quiet.jsonl")).await;
+    assert!(!log.contains(" WARN: ") && log.contains("CLOSED first by server: 4000"), "{log}");
+    let counted: Vec<&str> = summary.lines().filter(|line| line.contains("from the recording")).collect();
+    assert_eq!(
+        counted,
+        ["  1 difference from the recording (--quiet: run without it to list them; a capture keeps each as a \
+          replay-divergence note)"],
+        "{summary}"
+    );
+    assert!(!summary.contains("server frame 1"), "{summary}");
+    let capture = std::fs::read_to_string(at("quiet.jsonl")).unwrap();
+    assert_eq!(capture.matches("\"code\":\"replay-divergence\"").count(), 1, "{capture}");
+}
+
+/// A browser that does not trust the local CA ends the TLS handshake inside its CONNECT, and its page's WebSocket
+/// never opens. That used to be only a module's `INFO` log line; it is now a warning saying what to do.
+#[tokio::test]
+async fn a_client_that_does_not_trust_the_local_ca_is_warned_about() {
+    let home = Home::new().await;
+    let mut replay = home.serve(&["--forward"]);
+    let proxy = replay.proxy_addr().await;
+    let tunnel = client::connect_tunnel(proxy, "example.com:443").await;
+    let distrustful = tokio_rustls::TlsConnector::from(servers::client_config(rustls::RootCertStore::empty()));
+    let name = rustls::pki_types::ServerName::try_from("example.com").unwrap();
+    let refused = tokio::time::timeout(ws::STEP, distrustful.connect(name, tunnel)).await.unwrap();
+    assert!(refused.is_err(), "a client without the local CA trusted the leaf");
+    let warning = replay.line_with("TLS handshake").await;
+    assert!(
+        warning.starts_with("frametap: warning: forward mode: the TLS handshake with 127.0.0.1:")
+            && warning.contains(" for example.com failed (")
+            && warning
+                .contains("a browser that does not trust the local CA ends it so; trust it (`frametap certs show`"),
+        "{warning}"
     );
 }

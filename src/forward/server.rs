@@ -190,10 +190,22 @@ async fn handle_connect<B: Backend>(
         let config = proxy.options.issuer.server_config_for(name).map_err(std::io::Error::other)?;
         start.into_stream(config).await
     };
-    let tls = tokio::time::timeout(handshake_timeout, accept)
+    let tls = match tokio::time::timeout(handshake_timeout, accept)
         .await
         .context("TLS handshake with the client timed out")?
-        .with_context(|| format!("TLS handshake with the client for {host} failed (does it trust the local CA?)"))?;
+    {
+        Ok(tls) => tls,
+        Err(e) => {
+            // What a browser that does not trust the local CA does: said as frametap's other warnings are, not as a
+            // log line of the module, since nothing else tells the user why the page's WebSocket never opened.
+            crate::notice!(
+                "frametap: warning: forward mode: the TLS handshake with {peer} for {host} failed ({e}): a browser \
+                 that does not trust the local CA ends it so; trust it (`frametap certs show` prints its path, and \
+                 the SPKI flag for a throw-away Chromium; docs/tls.md, \"Using it with a browser\")"
+            );
+            return Ok(());
+        }
+    };
     tracing::debug!(%host, port, "terminated TLS inside CONNECT");
     serve_client(tls, peer, Some(Target { host, port, tls: true }), proxy).await;
     Ok(())

@@ -15,7 +15,7 @@ pub const MAX_HEAD_BYTES: usize = 8192 + 4096 * 100;
 pub async fn note_http_end(sink: &EventSink, result: hyper::Result<()>, client_addr: SocketAddr) {
     let Err(error) = result else { return };
     match refusal(&error) {
-        Some((answer, what, todo)) => note_refused(sink, client_addr, answer, &what, todo).await,
+        Some((answer, what, todo)) => note_refused(sink, client_addr, answer, &what, &todo).await,
         None => tracing::debug!(%client_addr, "client HTTP connection ended: {error}"),
     }
 }
@@ -35,15 +35,41 @@ pub async fn note_refused(sink: &EventSink, client_addr: SocketAddr, answer: &st
 pub const SMALLER_HEAD: &str =
     "Send fewer or smaller headers (large or many cookies are the usual cause; a browser clears them with the site's data).";
 
+/// What a placeholder from the banner's example URL, dialled as printed or percent-encoded, is to be replaced with.
+pub const REAL_TARGET: &str = "the real path and query, e.g. /v1?deploymentId=<your deployment's id>";
+
+/// The placeholder of a banner's example URL (`<path>`, `<your deployment id>`, `<any id>`, a value `…`) that a
+/// request target holds percent-encoded, as a browser sends `deploymentId=<your deployment id>` given as printed
+/// (`%3Cyour%20deployment%20id%3E`): a valid URI, which hyper lets through to be sent upstream, where the literal
+/// one is refused as [`refusal`] explains. `None` for a target without one.
+pub fn encoded_placeholder(target: &str) -> Option<String> {
+    if !target.contains('%') {
+        return None;
+    }
+    let decoded = crate::inspect::tokens::percent_decode(target).replace('+', " ");
+    let mut rest = decoded.as_str();
+    while let Some(open) = rest.find('<') {
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('>') else { break };
+        let inside = &after[..close];
+        if ["path", "any id"].contains(&inside) || inside.starts_with("your ") {
+            return Some(format!("<{inside}>"));
+        }
+        rest = after;
+    }
+    let ellipsis = decoded.split(['/', '?', '&', '=', '#']).any(|part| part == "…");
+    ellipsis.then(|| "…".to_owned())
+}
+
 /// For a request hyper refused: what it answered, what was wrong, and what to do; `None` for other errors.
-fn refusal(error: &hyper::Error) -> Option<(&'static str, String, &'static str)> {
+fn refusal(error: &hyper::Error) -> Option<(&'static str, String, String)> {
     if error.is_parse_too_large() {
         // hyper says which of its two limits in its message only.
         return Some(if error.to_string().contains("URI") {
             (
                 "hyper (frametap's HTTP server) answered 414 URI Too Long",
                 "its request target (path and query) is too long".to_owned(),
-                "Shorten the URL (a query string carrying a large token?).",
+                "Shorten the URL (a query string carrying a large token?).".to_owned(),
             )
         } else {
             (
@@ -53,7 +79,7 @@ fn refusal(error: &hyper::Error) -> Option<(&'static str, String, &'static str)>
                     super::MAX_HEADERS,
                     MAX_HEAD_BYTES / 1024
                 ),
-                SMALLER_HEAD,
+                SMALLER_HEAD.to_owned(),
             )
         });
     }
@@ -61,18 +87,21 @@ fn refusal(error: &hyper::Error) -> Option<(&'static str, String, &'static str)>
         return Some((
             "hyper (frametap's HTTP server) closed the connection without an answer",
             "it speaks HTTP/2 without negotiating it".to_owned(),
-            "Connect with HTTP/1.1: a WebSocket upgrade is an HTTP/1.1 request.",
+            "Connect with HTTP/1.1: a WebSocket upgrade is an HTTP/1.1 request.".to_owned(),
         ));
     }
     if error.is_parse() && error.to_string().contains("invalid URI") {
-        // The banner's own placeholders, copied as they are (`/<path>`, `deploymentId=…`), read like this.
+        // The banner's own placeholders, copied as they are (`/<path>`, `deploymentId=…`), read like this; their
+        // percent-encoded form is a valid URI, refused by `encoded_placeholder`'s caller instead.
         return Some((
             "hyper (frametap's HTTP server) answered 400 Bad Request",
             "its request target (path and query) is not a valid URI: characters such as `<`, `>`, spaces or `…` \
              must be percent-encoded"
                 .to_owned(),
-            "Check the URL the client dials: a placeholder copied from the banner (`/<path>`, `deploymentId=…`) must \
-             be replaced with the real path and query, e.g. /v1?deploymentId=<your deployment's id>.",
+            format!(
+                "Check the URL the client dials: a placeholder copied from the banner (`/<path>`, `deploymentId=…`) \
+                 must be replaced with {REAL_TARGET}."
+            ),
         ));
     }
     if error.is_parse() {
@@ -80,8 +109,30 @@ fn refusal(error: &hyper::Error) -> Option<(&'static str, String, &'static str)>
             "hyper (frametap's HTTP server) answered 400 Bad Request",
             format!("it is not an HTTP/1.1 request ({error})"),
             "Check what the client sends to this address: one speaking TLS (wss://, https://) where frametap \
-             listens for plain ws:// reads like this.",
+             listens for plain ws:// reads like this."
+                .to_owned(),
         ));
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::encoded_placeholder;
+
+    #[test]
+    fn a_banner_placeholder_is_found_percent_encoded_and_nothing_else_is() {
+        for (target, found) in [
+            ("/v1?deploymentId=%3Cyour%20deployment%20id%3E", "<your deployment id>"),
+            ("/v1?deploymentId=%3cyour+deployment%27s+id%3e", "<your deployment's id>"),
+            ("/%3Cpath%3E", "<path>"),
+            ("/v1?deploymentId=%3Cany%20id%3E&x=1", "<any id>"),
+            ("/v1?deploymentId=%E2%80%A6", "…"),
+        ] {
+            assert_eq!(encoded_placeholder(target).as_deref(), Some(found), "{target}");
+        }
+        for target in ["/v1?deploymentId=4b1d", "/v1?q=%3Cb%3Ebold%3C%2Fb%3E", "/chat?text=wait%E2%80%A6", "/<path>"] {
+            assert_eq!(encoded_placeholder(target), None, "{target}");
+        }
+    }
 }

@@ -148,7 +148,18 @@ async fn client_key_or_refusal(
     let version =
         req.headers().get("sec-websocket-version").map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     let key = req.headers().get("sec-websocket-key");
+    let target = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
+    let placeholder = super::refused_head::encoded_placeholder(target);
     let (status, why) = match (key, version.filter(|v| v.trim() != "13")) {
+        _ if placeholder.is_some() => (
+            StatusCode::BAD_REQUEST,
+            format!(
+                "its request target holds `{}` (percent-encoded), a placeholder copied from the banner: replace it \
+                 with {}",
+                placeholder.unwrap_or_default(),
+                super::refused_head::REAL_TARGET
+            ),
+        ),
         (None, _) => (StatusCode::BAD_REQUEST, "it has no Sec-WebSocket-Key header".to_owned()),
         (Some(_), Some(version)) => (
             StatusCode::UPGRADE_REQUIRED,
@@ -156,7 +167,6 @@ async fn client_key_or_refusal(
         ),
         (Some(key), None) => return Ok(key.clone()),
     };
-    let target = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
     let message = format!(
         "refused {client_addr}'s upgrade request for {}: {why}; answered {status}, nothing was sent upstream",
         crate::inspect::one_line(target)

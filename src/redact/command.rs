@@ -78,9 +78,10 @@ pub fn run_redact(cmd: RedactCommand) -> Result<()> {
     if let Some(error) = end.errors.iter().find(|e| e.starts_with("writing the capture")) {
         bail!("{error}");
     }
+    // Counted as the `end` record counts (the records before it), so the number reads the same in both.
     crate::notice!(
-        "frametap redact: wrote {} to {} ({} replaced{})",
-        crate::words::count(end.records + 1, "record"),
+        "frametap redact: wrote {} and the end record to {} ({} replaced{})",
+        crate::words::count(end.records, "record"),
         cmd.output.display(),
         crate::words::count(redactor.secrets_replaced() as u64, "distinct secret"),
         if end.complete { "" } else { "; the copy is marked incomplete, see its end record" },

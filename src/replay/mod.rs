@@ -155,8 +155,9 @@ async fn run_serve(args: ServeArgs) -> Result<()> {
         publishers: Vec::new(),
         ui: Some(&args.ui),
         try_target: (!forward).then(|| {
-            let proxy_ws_url = format!("{}://{}", front.scheme(), crate::cli::dialable(local));
-            TryTarget::replaying(proxy_ws_url, &script.open.request.path)
+            let base = format!("{}://{}", front.scheme(), crate::cli::dialable(local));
+            let url = try_page_url(&base, &script.open.request.path, args.capture.redact);
+            TryTarget::replaying(url, &script.open.request.path)
         }),
         analysis: Some(args.analysis.options()),
     })
@@ -165,7 +166,7 @@ async fn run_serve(args: ServeArgs) -> Result<()> {
     announce(&args, &script, &front, local, &session);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<serve::Served>();
     let skipped = script.skipped.clone();
-    let summary = Summary { redactor: session.redactor.clone() };
+    let summary = Summary { redactor: session.redactor.clone(), quiet: args.log.quiet };
     let printer = tokio::spawn(async move {
         while let Some(served) = rx.recv().await {
             match served {
@@ -183,6 +184,20 @@ async fn run_serve(args: ServeArgs) -> Result<()> {
     let _ = printer.await;
     session.finish().await;
     result
+}
+
+/// The URL `replay serve`'s try-it page connects to: the recorded path and query on this listener, so the page asks
+/// for what the recorded client asked for (it used to ask for `/v1` whatever the recording was of). Under `--redact`
+/// the query keeps only its `deploymentId`, which the page shows anyway: the UI shows no recorded secret.
+fn try_page_url(base: &str, recorded_path: &str, redact: bool) -> String {
+    if !redact {
+        return format!("{base}{recorded_path}");
+    }
+    let path = recorded_path.split(['?', '#']).next().unwrap_or_default();
+    match crate::profile::query_param(recorded_path, "deploymentId") {
+        Some(id) => format!("{base}{path}?deploymentId={id}"),
+        None => format!("{base}{path}"),
+    }
 }
 
 /// The start banner of `replay serve`: what is replayed, and how a client reaches it (a ws:// or wss:// URL, or
@@ -278,7 +293,7 @@ async fn run_send(args: SendArgs) -> Result<()> {
     .await?;
     let mut play = play_options(&args.script, Some(args.wait), args.set);
     play.redactor = session.redactor.clone();
-    let summary = Summary { redactor: session.redactor.clone() };
+    let summary = Summary { redactor: session.redactor.clone(), quiet: args.log.quiet };
     let options =
         send::SendOptions { upstream, tls, proxies, headers: args.header, play, handshake_timeout: HANDSHAKE_TIMEOUT };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -321,6 +336,8 @@ fn warn_skipped(command: &str, script: &Script) {
 /// recorded error), so with `--redact` every line goes through the session's redactor, as the log does.
 struct Summary {
     redactor: Option<crate::redact::SharedRedactor>,
+    /// `--quiet`: the divergences are counted, not listed (the log leaves out their notes too: one per frame).
+    quiet: bool,
 }
 
 impl Summary {
@@ -377,6 +394,12 @@ impl Summary {
         ));
         if report.divergences.is_empty() {
             self.line(&format!("  every {peer} frame matched the recording"));
+        } else if self.quiet {
+            self.line(&format!(
+                "  {} from the recording (--quiet: run without it to list them; a capture keeps each as a {} note)",
+                crate::words::count(report.divergences.len() as u64, "difference"),
+                player::DIVERGENCE_NOTE
+            ));
         } else {
             self.line(&format!(
                 "  {} from the recording:",
@@ -429,4 +452,17 @@ fn refuse_sets_that_change_nothing(script: &Script, sets: &[(String, String)]) -
         script.conn,
         dotted.unwrap_or_default()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::try_page_url;
+
+    #[test]
+    fn the_try_page_asks_for_the_recorded_path_and_under_redact_only_its_deployment_id() {
+        let recorded = "/guest/v1?lang=en&deploymentId=d%201&token=s3cret";
+        assert_eq!(try_page_url("ws://127.0.0.1:9000", recorded, false), format!("ws://127.0.0.1:9000{recorded}"));
+        assert_eq!(try_page_url("wss://[::1]:9", recorded, true), "wss://[::1]:9/guest/v1?deploymentId=d%201");
+        assert_eq!(try_page_url("ws://h:1", "/chat?token=s3cret", true), "ws://h:1/chat");
+    }
 }

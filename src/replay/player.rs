@@ -20,6 +20,10 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, WriteHalf};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
+/// The code of the `note` recording a peer frame that differs from the recorded one. `--quiet` logs leave these
+/// out (they are one line per frame); the summary after the connection counts them.
+pub const DIVERGENCE_NOTE: &str = "replay-divergence";
+
 /// Pace, patience and comparison rules of one replayed connection.
 #[derive(Clone, Debug)]
 pub struct PlayOptions {
@@ -456,7 +460,7 @@ impl<W: AsyncRead + AsyncWrite + Unpin> Player<W> {
 
     pub(super) async fn diverge(&mut self, message: String) {
         tracing::debug!(conn = self.conn, "replay divergence: {message}");
-        let note = Note::warn("replay-divergence", Some(self.conn), Ts::now(), message.clone());
+        let note = Note::warn(DIVERGENCE_NOTE, Some(self.conn), Ts::now(), message.clone());
         self.sink.emit(Record::Note(note)).await;
         self.divergences.push(message);
     }

@@ -24,10 +24,32 @@ function send(obj) {
   log('out', `→ ${text}`);
 }
 
+// The endpoint with the deploymentId field's value: in place of the one its query has (left as written when it
+// reads the same, so a replay is asked for exactly the recorded URL), else appended (unless the field is empty).
+function withDeployment(base, deployment) {
+  const named = base.match(/([?&])deploymentId=([^&#]*)/);
+  if (named) {
+    let current = null;
+    try { current = decodeURIComponent(named[2]); } catch { /* not percent-encoding: replaced */ }
+    if (current === deployment) return base;
+    return base.replace(named[0], `${named[1]}deploymentId=${encodeURIComponent(deployment)}`);
+  }
+  if (!deployment) return base;
+  return `${base}${base.includes('?') ? '&' : '?'}deploymentId=${encodeURIComponent(deployment)}`;
+}
+
+// The endpoint the page starts with: a URL with a path is used as it is (`replay serve`: the recorded path and
+// query); the proxy's bare address gets the Guest API's `/v1`.
+function startingEndpoint(url) {
+  let path = '/';
+  try { const parsed = new URL(url); path = parsed.pathname + parsed.search; } catch { /* used as it is */ }
+  return path === '/' ? `${url.replace(/\/$/, '')}/v1` : url;
+}
+
 function connect() {
   const base = $('endpoint').value.trim();
   const deployment = $('deployment').value.trim();
-  const url = `${base}${base.includes('?') ? '&' : '?'}deploymentId=${encodeURIComponent(deployment)}`;
+  const url = withDeployment(base, deployment);
   log('sys', `connecting to ${url}`);
   try { ws = new WebSocket(url); } catch (e) { log('sys', `cannot connect: ${e.message}`); return; }
   setConnected(false, 'connecting…');
@@ -46,7 +68,7 @@ async function setup() {
   const info = await fetch('/api/info').then(r => r.json()).catch(() => ({}));
   // The one `frametap proxy`'s banner prints when the built-in simulator is the upstream; else the user's to type.
   $('deployment').value = info.deployment_id ?? '';
-  if (info.proxy_ws_url) $('endpoint').value = `${info.proxy_ws_url.replace(/\/$/, '')}/v1`;
+  if (info.proxy_ws_url) $('endpoint').value = startingEndpoint(info.proxy_ws_url);
   else { $('no-proxy').hidden = false; $('connect').disabled = true; }
   $('connect').addEventListener('click', connect);
   $('configure').addEventListener('click', () => send({ action: 'configureSession', deploymentId: $('deployment').value.trim(), token: sessionToken, tracingId: crypto.randomUUID() }));
