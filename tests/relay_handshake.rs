@@ -91,24 +91,11 @@ async fn a_set_host_replaces_the_upstreams_host() {
     assert_eq!(sent.iter().filter(|(n, _)| n.eq_ignore_ascii_case("host")).count(), 1, "{sent:?}");
 }
 
+/// `--forward-cookies` forwards the page's cookies, but never frametap's own UI cookie: a page on 127.0.0.1 (the UI's
+/// Try page, an app on another port) sends it with its upgrade, since browsers send a host's cookies to every port,
+/// and the UI's access token is neither recorded nor forwarded.
 #[tokio::test]
-async fn cookies_are_forwarded_when_asked() {
-    let (server, mut heads) = raw::start_raw_server(raw::upgrade_all, raw_echo).await;
-    let mut config = test_config(&format!("ws://{server}"));
-    config.forward_cookies = true;
-    let proxy = start_proxy(config).await;
-    let (_, ws, _) = raw::connect(proxy.addr, "/", &[("Cookie", "a=1")]).await;
-    let head = heads.recv().await.unwrap();
-    assert_eq!(raw::head_header(&raw::head_headers(&head), "cookie"), Some("a=1"));
-    drop(ws);
-    proxy.stop().await;
-}
-
-/// A page on 127.0.0.1 (the UI's Try page, an app on another port) sends frametap's own UI cookie with its upgrade,
-/// since browsers send a host's cookies to every port: the UI's access token is neither recorded nor forwarded, and
-/// the page's own cookies are.
-#[tokio::test]
-async fn frametaps_own_ui_cookie_is_neither_recorded_nor_forwarded() {
+async fn cookies_are_forwarded_when_asked_but_never_frametaps_own_ui_cookie() {
     let (server, mut heads) = raw::start_raw_server(raw::upgrade_all, raw_echo).await;
     let mut config = test_config(&format!("ws://{server}"));
     config.forward_cookies = true;

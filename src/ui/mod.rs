@@ -36,7 +36,9 @@ pub use crate::cli::DEFAULT_UI_ADDR;
 /// What the "try it" page connects to: the proxy, and the deploymentId to fill in.
 #[derive(Clone, Debug)]
 pub struct TryTarget {
-    /// The proxy's WebSocket base URL (`ws://127.0.0.1:9000`).
+    /// Where the page connects: the proxy's WebSocket base URL (`ws://127.0.0.1:9000`), to which the page adds
+    /// `/v1`; under `replay serve`, the recorded path and query on its listener, used as it is (`/api/info`'s
+    /// `proxy_ws_url`).
     pub proxy_ws_url: String,
     /// With the built-in simulator as the upstream, the deploymentId its banner prints (its first
     /// `--deployment-id`, else a sample id it accepts); under `replay serve`, the recorded request's; `None` for any
