@@ -1,6 +1,6 @@
 //! `frametap replay serve` through the binary, what it says on stderr: a capture without its end record (refused,
 //! or warned about with --partial), the summary of a replayed refusal, and a taken UI port; and `replay send
-//! --quiet`'s divergences, counted rather than listed; and `--forward`'s warning for a client that does not trust
+//! --quiet`'s divergences, counted rather than listed, and `--fail-on-divergence`'s exit status; and `--forward`'s warning for a client that does not trust
 //! the local CA.
 
 #[path = "forward_support/client.rs"]
@@ -196,4 +196,42 @@ async fn a_client_that_does_not_trust_the_local_ca_is_warned_about() {
                 .contains("a browser that does not trust the local CA ends it so; trust it (`frametap certs show`"),
         "{warning}"
     );
+}
+
+/// `--fail-on-divergence` makes a difference from the recording an exit status of 1, for a check in CI, saying how
+/// many; a replay that matched still exits 0 with it, and without it a difference is not a failure (above).
+#[tokio::test]
+async fn fail_on_divergence_exits_1_only_when_a_frame_differs() {
+    use frametap::event::Peer;
+    let home = Home::new().await;
+    let mut live = home.serve(&[]);
+    let url = live.banner("point your WebSocket client at").await;
+    let upstream = url.trim_end_matches("/chat").to_owned();
+    let close = Some(support::server_close(true, Some(4000), None));
+    let french = support::conversation_capture(
+        home.dir.path(),
+        "french.jsonl",
+        "ws://example.com/chat",
+        101,
+        &[(Peer::Client, "hi"), (Peer::Server, "bonjour")],
+        close,
+    );
+    let send = |recording: std::path::PathBuf| {
+        let mut command = frametap(home.dir.path());
+        command.args(["replay", "send", recording.to_str().unwrap(), "--upstream", &upstream]);
+        command.args(["--pace", "fast", "--wait", "1", "--no-capture", "--quiet", "--fail-on-divergence"]);
+        async move {
+            let run = tokio::time::timeout(Duration::from_secs(30), command.output());
+            let output = run.await.expect("frametap kept running").unwrap();
+            (output.status.code(), String::from_utf8_lossy(&output.stderr).into_owned())
+        }
+    };
+    let (status, stderr) = send(home.capture.clone()).await;
+    assert_eq!(status, Some(0), "the live replay of the same recording matches: {stderr}");
+    assert!(stderr.contains("every server frame matched the recording"), "{stderr}");
+    let (status, stderr) = send(french).await;
+    assert_eq!(status, Some(1), "{stderr}");
+    let error = "frametap: error: replay send: 1 difference from the recording (--fail-on-divergence; the summary \
+                 above says more)";
+    assert!(stderr.contains(error), "{stderr}");
 }

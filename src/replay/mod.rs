@@ -103,6 +103,10 @@ pub struct SendArgs {
     /// Seconds to wait for each server frame the recording shows before sending the next client frame anyway.
     #[arg(long, default_value = "10", value_name = "SECS", value_parser = crate::sim::parse_secs, allow_negative_numbers = true)]
     pub wait: Duration,
+    /// Exit with status 1 when a server frame differs from the recording (after --ignore), as a check in CI does;
+    /// without it the exit status is 0 whatever differed.
+    #[arg(long)]
+    pub fail_on_divergence: bool,
     #[command(flatten)]
     pub tls: UpstreamTlsArgs,
     /// Reach the upstream through this HTTP proxy: http://[user:password@]host[:port] (CONNECT, Basic auth).
@@ -291,6 +295,7 @@ async fn run_send(args: SendArgs) -> Result<()> {
         analysis: Some(args.analysis.options()),
     })
     .await?;
+    let fail_on_divergence = args.fail_on_divergence;
     let mut play = play_options(&args.script, Some(args.wait), args.set);
     play.redactor = session.redactor.clone();
     let summary = Summary { redactor: session.redactor.clone(), quiet: args.log.quiet };
@@ -314,6 +319,13 @@ async fn run_send(args: SendArgs) -> Result<()> {
         Some(play) => summary.report(&format!("replay send to {}", report.url), "server", play, &script.skipped),
         None => summary
             .line(&format!("replay send: {} refused the upgrade with HTTP {}, as recorded", report.url, report.status)),
+    }
+    let differed = report.play.as_ref().map_or(0, |play| play.divergences.len());
+    if fail_on_divergence && differed > 0 {
+        anyhow::bail!(
+            "replay send: {} from the recording (--fail-on-divergence; the summary above says more)",
+            crate::words::count(differed as u64, "difference")
+        );
     }
     Ok(())
 }
