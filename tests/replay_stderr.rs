@@ -179,15 +179,18 @@ async fn replay_send_quiet_counts_the_divergences_in_one_line() {
 /// A browser that does not trust the local CA ends the TLS handshake inside its CONNECT, and its page's WebSocket
 /// never opens. That used to be only a module's `INFO` log line; it is now a warning saying what to do.
 #[tokio::test]
-async fn a_client_that_does_not_trust_the_local_ca_is_warned_about() {
+async fn a_client_that_does_not_trust_the_local_ca_is_warned_about_once_per_host() {
     let home = Home::new().await;
-    let mut replay = home.serve(&["--forward"]);
+    let mut replay = home.serve_with_log(&home.capture, &["--forward"], "frametap=debug");
     let proxy = replay.proxy_addr().await;
-    let tunnel = client::connect_tunnel(proxy, "example.com:443").await;
     let distrustful = tokio_rustls::TlsConnector::from(servers::client_config(rustls::RootCertStore::empty()));
-    let name = rustls::pki_types::ServerName::try_from("example.com").unwrap();
-    let refused = tokio::time::timeout(ws::STEP, distrustful.connect(name, tunnel)).await.unwrap();
-    assert!(refused.is_err(), "a client without the local CA trusted the leaf");
+    let refuse = async || {
+        let tunnel = client::connect_tunnel(proxy, "example.com:443").await;
+        let name = rustls::pki_types::ServerName::try_from("example.com").unwrap();
+        let refused = tokio::time::timeout(ws::STEP, distrustful.connect(name, tunnel)).await.unwrap();
+        assert!(refused.is_err(), "a client without the local CA trusted the leaf");
+    };
+    refuse().await;
     let warning = replay.line_with("TLS handshake").await;
     assert!(
         warning.starts_with("frametap: warning: forward mode: the TLS handshake with 127.0.0.1:")
@@ -196,6 +199,10 @@ async fn a_client_that_does_not_trust_the_local_ca_is_warned_about() {
                 .contains("a browser that does not trust the local CA ends it so; trust it (`frametap certs show`"),
         "{warning}"
     );
+    // A browser retries: the same host's next failure is a debug line, not a second warning.
+    refuse().await;
+    let again = replay.line_with("TLS handshake").await;
+    assert!(!again.contains("warning") && again.contains("failed again"), "{again}");
 }
 
 /// `--fail-on-divergence` makes a difference from the recording an exit status of 1, for a check in CI, saying how

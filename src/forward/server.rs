@@ -44,6 +44,9 @@ struct ForwardProxy<B> {
     backend: Arc<B>,
     connector: UpstreamConnector,
     ctx: Arc<ProxyContext>,
+    /// The hosts whose failed TLS handshake with the client was warned about: a browser that does not trust the
+    /// local CA retries, and one warning per host says it.
+    untrusted_warned: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// Serves forward mode on `listener` until `shutdown` resolves, then closes relayed WebSockets with
@@ -75,7 +78,8 @@ pub async fn serve_backend<B: Backend>(
         tls: ctx.config.tls.clone(),
         connect_timeout: ctx.config.handshake_timeout,
     };
-    let proxy = Arc::new(ForwardProxy { options, backend, connector, ctx: ctx.clone() });
+    let proxy =
+        Arc::new(ForwardProxy { options, backend, connector, ctx: ctx.clone(), untrusted_warned: Default::default() });
     accept_loop(&listener, &ctx, shutdown, |tcp, peer, _| {
         let proxy = proxy.clone();
         let task = async move {
@@ -195,9 +199,14 @@ async fn handle_connect<B: Backend>(
         .context("TLS handshake with the client timed out")?
     {
         Ok(tls) => tls,
+        Err(e) if !first_for(&proxy.untrusted_warned, &host) => {
+            tracing::debug!(%peer, %host, "TLS handshake with the client failed again: {e}");
+            return Ok(());
+        }
         Err(e) => {
             // What a browser that does not trust the local CA does: said as frametap's other warnings are, not as a
-            // log line of the module, since nothing else tells the user why the page's WebSocket never opened.
+            // log line of the module, since nothing else tells the user why the page's WebSocket never opened; once
+            // per host, since a browser retries.
             crate::notice!(
                 "frametap: warning: forward mode: the TLS handshake with {peer} for {host} failed ({e}): a browser \
                  that does not trust the local CA ends it so; trust it (`frametap certs show` prints its path, and \
@@ -209,6 +218,11 @@ async fn handle_connect<B: Backend>(
     tracing::debug!(%host, port, "terminated TLS inside CONNECT");
     serve_client(tls, peer, Some(Target { host, port, tls: true }), proxy).await;
     Ok(())
+}
+
+/// True the first time `host` is asked about (it is then remembered).
+fn first_for(seen: &std::sync::Mutex<std::collections::HashSet<String>>, host: &str) -> bool {
+    seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(host.to_ascii_lowercase())
 }
 
 /// Serves HTTP requests on a client stream: WebSocket upgrades to intercepted hosts go to the backend (the

@@ -52,7 +52,13 @@ impl Home {
 
     /// [`Home::serve`] with another capture.
     pub fn serve_file(&self, capture: &Path, args: &[&str]) -> Running {
+        self.serve_with_log(capture, args, "frametap=info")
+    }
+
+    /// [`Home::serve_file`] with `RUST_LOG` set to `filter` (frametap's debug lines, to wait for what it does quietly).
+    pub fn serve_with_log(&self, capture: &Path, args: &[&str], filter: &str) -> Running {
         let mut child = frametap(self.dir.path())
+            .env("RUST_LOG", filter)
             .args(["replay", "serve", capture.to_str().unwrap()])
             .args(args)
             .args(["--listen", "127.0.0.1:0", "--no-ui", "--no-capture", "--pace", "fast"])
