@@ -116,7 +116,8 @@ impl HostPolicy {
 
     /// The addresses accepted as `Host`, for messages.
     pub fn describe(&self) -> String {
-        let mut text = self.allowed.join(", ");
+        let fronts = self.fronts.iter().filter_map(|front| front.split_once("://").map(|(_, host)| host.to_owned()));
+        let mut text = self.allowed.iter().cloned().chain(fronts).collect::<Vec<_>>().join(", ");
         if self.any_ip_literal {
             text.push_str(&format!(", any IP address on port {}", self.port));
         }
@@ -302,6 +303,7 @@ mod tests {
         assert!(policy.host_allowed("frametap.example") && policy.host_allowed("10.0.0.5:8080"));
         assert!(!policy.host_allowed("frametap.example:9001") && !policy.host_allowed("evil.example"));
         assert!(policy.describe_origins().ends_with("https://frametap.example, http://10.0.0.5:8080"));
+        assert!(policy.describe().ends_with(", frametap.example, 10.0.0.5:8080"), "the hosts --ui-origin accepts too");
         for bad in ["frametap.example", "ftp://x.example", "https://x.example/ui", "https://", "null", "http://a b"] {
             assert!(parse_origin(bad).is_err(), "{bad}");
         }
