@@ -81,7 +81,7 @@ impl HostPolicy {
     /// True when `host` (a `Host` header value) names this UI.
     pub fn host_allowed(&self, host: &str) -> bool {
         let host = host.trim().to_ascii_lowercase();
-        self.fronts.iter().any(|front| front.split_once("://").is_some_and(|(_, at)| at == host)) || self.own_host(host)
+        self.front_hosts().any(|at| at == host) || self.own_host(host)
     }
 
     /// True when `host` (lowercase) is the UI's own address, or localhost on its port.
@@ -114,10 +114,15 @@ impl HostPolicy {
         text
     }
 
+    /// The hosts (with their port unless the scheme's default) of the fronts `--ui-origin` names.
+    fn front_hosts(&self) -> impl Iterator<Item = &str> {
+        self.fronts.iter().filter_map(|front| front.split_once("://").map(|(_, host)| host))
+    }
+
     /// The addresses accepted as `Host`, for messages.
     pub fn describe(&self) -> String {
-        let fronts = self.fronts.iter().filter_map(|front| front.split_once("://").map(|(_, host)| host.to_owned()));
-        let mut text = self.allowed.iter().cloned().chain(fronts).collect::<Vec<_>>().join(", ");
+        let hosts = self.allowed.iter().map(String::as_str).chain(self.front_hosts());
+        let mut text = hosts.collect::<Vec<_>>().join(", ");
         if self.any_ip_literal {
             text.push_str(&format!(", any IP address on port {}", self.port));
         }
