@@ -17,8 +17,12 @@ pub(super) fn is_zip(raw: &[u8]) -> bool {
     raw.starts_with(ZIP_MAGIC)
 }
 
-/// The HAR inside a zip archive: its one `*.har` file (Playwright names it `har.har`).
-pub(super) fn har_in_zip(raw: &[u8], path: &Path) -> Result<Vec<u8>> {
+/// A zip archive read into memory.
+pub(super) type Zip = zip::ZipArchive<std::io::Cursor<Vec<u8>>>;
+
+/// The HAR inside a zip archive, its one `*.har` file (Playwright names it `har.har`), and the archive, opened once
+/// for the attached files beside it.
+pub(super) fn har_in_zip(raw: Vec<u8>, path: &Path) -> Result<(Vec<u8>, Zip)> {
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(raw))
         .map_err(|e| anyhow!("{}: the zip archive is corrupt or was cut off ({e}): save it again", path.display()))?;
     let hars: Vec<String> = archive.file_names().filter(|name| name.ends_with(".har")).map(str::to_owned).collect();
@@ -36,13 +40,12 @@ pub(super) fn har_in_zip(raw: &[u8], path: &Path) -> Result<Vec<u8>> {
             several.join(", ")
         ),
     };
-    read_zipped(&mut archive, &name).with_context(|| format!("{}: {name} in the zip archive", path.display()))
+    let har =
+        read_zipped(&mut archive, &name).with_context(|| format!("{}: {name} in the zip archive", path.display()))?;
+    Ok((har, archive))
 }
 
-/// A zip archive read from memory.
-type ZipOf<'r> = zip::ZipArchive<std::io::Cursor<&'r [u8]>>;
-
-fn read_zipped(archive: &mut ZipOf, name: &str) -> Result<Vec<u8>> {
+fn read_zipped(archive: &mut Zip, name: &str) -> Result<Vec<u8>> {
     let mut file = archive.by_name(name).map_err(|e| anyhow!("could not open it ({e})"))?;
     let mut out = Vec::new();
     file.read_to_end(&mut out)
@@ -51,23 +54,13 @@ fn read_zipped(archive: &mut ZipOf, name: &str) -> Result<Vec<u8>> {
 }
 
 /// Where a HAR's attached files are looked for.
-pub(super) enum Place<'r> {
+pub(super) enum Place {
     /// The folder of a HAR file.
     Folder(PathBuf),
-    /// The zip archive the HAR came in, as its bytes.
-    Zip(&'r [u8]),
+    /// The zip archive the HAR came in.
+    Zip(Zip),
     /// Nowhere: the HAR was given as JSON, not as a file.
     Nowhere,
-}
-
-impl Place<'_> {
-    fn describe(&self) -> String {
-        match self {
-            Place::Folder(folder) => format!("beside the HAR, in {}", folder.display()),
-            Place::Zip(_) => "in the HAR's zip archive".to_owned(),
-            Place::Nowhere => "anywhere: this HAR was given as JSON, not read from a file".to_owned(),
-        }
-    }
 }
 
 /// The attached files a HAR's WebSocket entries name, read: their bytes, or why they could not be.
@@ -79,18 +72,14 @@ pub(super) struct AttachedFiles {
 impl AttachedFiles {
     /// Reads the file each WebSocket entry without `_webSocketMessages` names in `response.content._file` (not the
     /// bodies other entries keep in theirs).
-    pub(super) fn read(har: &Har, place: &Place) -> AttachedFiles {
+    pub(super) fn read(har: &Har, mut place: Place) -> AttachedFiles {
         let mut files = HashMap::new();
-        let mut archive = match place {
-            Place::Zip(raw) => zip::ZipArchive::new(std::io::Cursor::new(*raw)).ok(),
-            _ => None,
-        };
         for entry in har.log.entries.items().iter().filter(|entry| super::import::is_websocket(entry)) {
             let Some(name) = attached_name(entry) else { continue };
             if files.contains_key(name) {
                 continue;
             }
-            let read = read_attached(place, archive.as_mut(), name);
+            let read = read_attached(&mut place, name);
             files.insert(name.to_owned(), read);
         }
         AttachedFiles { files }
@@ -145,18 +134,17 @@ impl AttachedFiles {
 }
 
 /// One attached file's bytes, or why they could not be read (said after "which").
-fn read_attached(place: &Place, archive: Option<&mut ZipOf>, name: &str) -> Result<Vec<u8>, String> {
-    match (place, archive) {
-        (Place::Folder(folder), _) if is_plain_file_name(name) => {
-            std::fs::read(folder.join(name)).map_err(|e| format!("could not be read {}: {e}", place.describe()))
-        }
-        (Place::Folder(_), _) => {
-            Err(format!("is not a file name ({name:?}: frametap reads only files beside the HAR)"))
-        }
-        (Place::Zip(_), Some(archive)) => {
+fn read_attached(place: &mut Place, name: &str) -> Result<Vec<u8>, String> {
+    match place {
+        Place::Folder(folder) if is_plain_file_name(name) => std::fs::read(folder.join(name))
+            .map_err(|e| format!("could not be read beside the HAR, in {}: {e}", folder.display())),
+        Place::Folder(_) => Err(format!("is not a file name ({name:?}: frametap reads only files beside the HAR)")),
+        Place::Zip(archive) => {
             read_zipped(archive, name).map_err(|e| format!("could not be read from the HAR's zip archive: {e}"))
         }
-        _ => Err(format!("cannot be looked for {}", place.describe())),
+        Place::Nowhere => {
+            Err("cannot be looked for anywhere: this HAR was given as JSON, not read from a file".to_owned())
+        }
     }
 }
 

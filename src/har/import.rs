@@ -74,7 +74,7 @@ pub fn har_to_records(har: &serde_json::Value) -> Result<(Vec<Record>, Vec<Strin
 /// [`har_to_records`] of a HAR's JSON text, read as it lies in `json` (its strings borrowed, not copied).
 pub fn har_json_to_records(json: &[u8]) -> Result<(Vec<Record>, Vec<String>)> {
     let har = Har::parse(json, std::path::Path::new("the HAR"))?;
-    let (records, warnings) = import(&har, &AttachedFiles::read(&har, &Place::Nowhere))?;
+    let (records, warnings) = import(&har, &AttachedFiles::read(&har, Place::Nowhere))?;
     Ok((records.collect(), warnings))
 }
 

@@ -70,7 +70,7 @@ pub fn read_har(path: &Path) -> Result<Value> {
 /// messages), if it came in one.
 struct HarFile {
     json: Vec<u8>,
-    zip: Option<Vec<u8>>,
+    zip: Option<attached::Zip>,
 }
 
 /// A HAR file's JSON text, decompressed when it is zlib-compressed (`.zhar`, or any file starting with a zlib
@@ -79,7 +79,8 @@ fn read_har_file(path: &Path) -> Result<HarFile> {
     crate::paths::refuse_folder_to_read(path)?;
     let raw = std::fs::read(path).with_context(|| format!("could not read the HAR {}", path.display()))?;
     if attached::is_zip(&raw) {
-        return Ok(HarFile { json: attached::har_in_zip(&raw, path)?, zip: Some(raw) });
+        let (json, archive) = attached::har_in_zip(raw, path)?;
+        return Ok(HarFile { json, zip: Some(archive) });
     }
     if extension_of(path).as_deref() == Some("zip") {
         bail!("{}: not a zip archive (it does not start as one): save the HAR again", path.display());
@@ -122,15 +123,15 @@ pub struct ImportedHar {
 /// then the text and the parse are dropped, and what the analysis derives is made as the records are read
 /// ([`ImportedRecords`]). `with_answers`: also read its plain HTTP answers, for `replay serve --forward`.
 pub fn import_har_file(path: &Path, with_answers: bool) -> Result<ImportedHar> {
-    let file = read_har_file(path)?;
-    let har = document::Har::parse(&file.json, path)?;
-    let place = match &file.zip {
-        Some(raw) => attached::Place::Zip(raw),
+    let HarFile { json, zip } = read_har_file(path)?;
+    let har = document::Har::parse(&json, path)?;
+    let place = match zip {
+        Some(archive) => attached::Place::Zip(archive),
         None => attached::Place::Folder(
             path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_owned(),
         ),
     };
-    let attached = attached::AttachedFiles::read(&har, &place);
+    let attached = attached::AttachedFiles::read(&har, place);
     let (records, warnings) = import::import(&har, &attached).with_context(|| path.display().to_string())?;
     let answers = if with_answers { RecordedAnswers::of(&har) } else { RecordedAnswers::default() };
     Ok(ImportedHar { records, warnings, source: HarSource::detect(&har), answers })
