@@ -134,28 +134,18 @@ async fn a_taken_ui_port_is_a_warning_in_the_replays_words() {
 /// capture as `replay-divergence` notes). It used to print each as a warning line, then list them all again.
 #[tokio::test]
 async fn replay_send_quiet_counts_the_divergences_in_one_line() {
-    use frametap::event::Peer;
-    let home = Home::new().await;
-    let mut live = home.serve(&[]);
-    let url = live.banner("point your WebSocket client at").await;
-    let upstream = url.trim_end_matches("/chat").to_owned();
-    let expected = [(Peer::Client, "hi"), (Peer::Server, "bonjour")];
-    let close = Some(support::server_close(true, Some(4000), None));
-    let recording =
-        support::conversation_capture(home.dir.path(), "french.jsonl", "ws://example.com/chat", 101, &expected, close);
+    let against = Diverging::start().await;
+    let at = |name: &str| against.home.dir.path().join(name).to_str().unwrap().to_owned();
     let send = |quiet: bool, capture: &str| {
-        let mut command = frametap(home.dir.path());
-        command.args(["replay", "send", recording.to_str().unwrap(), "--upstream", &upstream]);
-        command.args(["--pace", "fast", "--wait", "1", "--capture", capture]);
-        command.args(quiet.then_some("--quiet"));
+        let mut args = vec!["--capture", capture];
+        args.extend(quiet.then_some("--quiet"));
+        let run = against.send(&against.french, &args);
         async move {
-            let run = tokio::time::timeout(Duration::from_secs(30), command.output());
-            let output = run.await.expect("frametap kept running").unwrap();
-            assert!(output.status.success(), "divergences are reported, not errors: {output:?}");
-            (String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
+            let (status, log, summary) = run.await;
+            assert_eq!(status, Some(0), "divergences are reported, not errors: {summary}");
+            (log, summary)
         }
     };
-    let at = |name: &str| home.dir.path().join(name).to_str().unwrap().to_owned();
 
     let (log, summary) = send(false, &at("loud.jsonl")).await;
     // The live server (the replay of the recording it expects) answers "hello", not "bonjour".
@@ -209,36 +199,61 @@ async fn a_client_that_does_not_trust_the_local_ca_is_warned_about_once_per_host
 /// many; a replay that matched still exits 0 with it, and without it a difference is not a failure (above).
 #[tokio::test]
 async fn fail_on_divergence_exits_1_only_when_a_frame_differs() {
-    use frametap::event::Peer;
-    let home = Home::new().await;
-    let mut live = home.serve(&[]);
-    let url = live.banner("point your WebSocket client at").await;
-    let upstream = url.trim_end_matches("/chat").to_owned();
-    let close = Some(support::server_close(true, Some(4000), None));
-    let french = support::conversation_capture(
-        home.dir.path(),
-        "french.jsonl",
-        "ws://example.com/chat",
-        101,
-        &[(Peer::Client, "hi"), (Peer::Server, "bonjour")],
-        close,
-    );
-    let send = |recording: std::path::PathBuf| {
-        let mut command = frametap(home.dir.path());
-        command.args(["replay", "send", recording.to_str().unwrap(), "--upstream", &upstream]);
-        command.args(["--pace", "fast", "--wait", "1", "--no-capture", "--quiet", "--fail-on-divergence"]);
-        async move {
-            let run = tokio::time::timeout(Duration::from_secs(30), command.output());
-            let output = run.await.expect("frametap kept running").unwrap();
-            (output.status.code(), String::from_utf8_lossy(&output.stderr).into_owned())
-        }
-    };
-    let (status, stderr) = send(home.capture.clone()).await;
+    let against = Diverging::start().await;
+    let send = |recording| against.send(recording, &["--no-capture", "--quiet", "--fail-on-divergence"]);
+    let (status, _, stderr) = send(&against.home.capture).await;
     assert_eq!(status, Some(0), "the live replay of the same recording matches: {stderr}");
     assert!(stderr.contains("every server frame matched the recording"), "{stderr}");
-    let (status, stderr) = send(french).await;
+    let (status, _, stderr) = send(&against.french).await;
     assert_eq!(status, Some(1), "{stderr}");
     let error = "frametap: error: replay send: 1 difference from the recording (--fail-on-divergence; the summary \
                  above says more)";
     assert!(stderr.contains(error), "{stderr}");
+}
+
+/// A live `replay serve` of the home's recording (the server answers "hello"), as the upstream of `replay send`s, and
+/// a recording of the same conversation whose server said "bonjour" there: replayed against it, one difference.
+struct Diverging {
+    home: Home,
+    _live: Running,
+    upstream: String,
+    french: std::path::PathBuf,
+}
+
+impl Diverging {
+    async fn start() -> Diverging {
+        use frametap::event::Peer;
+        let home = Home::new().await;
+        let mut live = home.serve(&[]);
+        let url = live.banner("point your WebSocket client at").await;
+        let upstream = url.trim_end_matches("/chat").to_owned();
+        let expected = [(Peer::Client, "hi"), (Peer::Server, "bonjour")];
+        let close = Some(support::server_close(true, Some(4000), None));
+        let french = support::conversation_capture(
+            home.dir.path(),
+            "french.jsonl",
+            "ws://example.com/chat",
+            101,
+            &expected,
+            close,
+        );
+        Diverging { home, _live: live, upstream, french }
+    }
+
+    /// `replay send RECORDING --upstream … --pace fast --wait 1 ARGS…`: its exit status, stdout and stderr.
+    fn send(
+        &self,
+        recording: &std::path::Path,
+        args: &[&str],
+    ) -> impl std::future::Future<Output = (Option<i32>, String, String)> {
+        let mut command = frametap(self.home.dir.path());
+        command.args(["replay", "send", recording.to_str().unwrap(), "--upstream", &self.upstream]);
+        command.args(["--pace", "fast", "--wait", "1"]).args(args);
+        async move {
+            let run = tokio::time::timeout(Duration::from_secs(30), command.output());
+            let output = run.await.expect("frametap kept running").unwrap();
+            let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+            (output.status.code(), text(&output.stdout), text(&output.stderr))
+        }
+    }
 }
