@@ -446,6 +446,10 @@ impl Record {
             Record::End(r) => r.ts,
         }
     }
+    /// Every value [`Record::kind`] gives.
+    pub const KINDS: [&'static str; 9] =
+        ["meta", "open", "frame", "annotation", "token", "close", "diagnosis", "note", "end"];
+
     pub fn kind(&self) -> &'static str {
         match self {
             Record::Meta(_) => "meta",

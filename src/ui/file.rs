@@ -35,6 +35,7 @@ pub fn load(path: &Path) -> anyhow::Result<Arc<Hub>> {
         crate::warning!("{}: {message}", path.display());
         publish(&hub, &Record::Note(Note::warn(code, None, ts, message)))?;
     }
+    hub.shrink_to_fit();
     Ok(hub)
 }
 

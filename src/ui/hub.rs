@@ -6,7 +6,7 @@
 //! receiver and is caught up from history, after the last record it was sent (see `stream.rs`).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use tokio::sync::broadcast;
 
@@ -170,7 +170,7 @@ impl Hub {
     fn publish_entry(&self, kind: &str, conn: Option<ConnId>, seq: Option<u64>, json: &str) {
         let mut history = self.lock();
         history.published += 1;
-        let entry = Entry { index: history.published, kind: kind.into(), conn, seq, json: json.into() };
+        let entry = Entry { index: history.published, kind: shared_kind(kind), conn, seq, json: json.into() };
         let frame_like = is_frame_like(kind);
         let queue = if frame_like { &mut history.frames } else { &mut history.structure };
         queue.push_back(entry.clone());
@@ -194,6 +194,14 @@ impl Hub {
             live,
             trimmed_frames,
         }
+    }
+
+    /// Gives back what the history reserved beyond what it holds (a queue grows by doubling): for a hub that is
+    /// done growing, as `ui FILE`'s once the file is read.
+    pub fn shrink_to_fit(&self) {
+        let mut history = self.lock();
+        history.frames.shrink_to_fit();
+        history.structure.shrink_to_fit();
     }
 
     /// The history in publication order.
@@ -228,6 +236,14 @@ impl crate::pipeline::Publisher for Hub {
     fn publish(&self, record: &Record, json: &str) {
         Hub::publish(self, record, json);
     }
+}
+
+/// A record kind as an entry holds it: the known kinds are allocated once and shared by every entry (a file of a
+/// million frames would otherwise hold a million copies of "frame"); a kind frametap does not know is copied.
+fn shared_kind(kind: &str) -> Arc<str> {
+    static KNOWN: OnceLock<Vec<Arc<str>>> = OnceLock::new();
+    let known = KNOWN.get_or_init(|| Record::KINDS.iter().map(|&k| Arc::from(k)).collect());
+    known.iter().find(|k| &***k == kind).cloned().unwrap_or_else(|| kind.into())
 }
 
 fn is_frame_like(kind: &str) -> bool {
@@ -269,6 +285,19 @@ mod tests {
         let kinds: Vec<_> = hub.history().iter().map(|e| (e.kind.to_string(), e.index)).collect();
         assert_eq!(kinds, vec![("open".into(), 1), ("frame".into(), 5), ("frame".into(), 6), ("close".into(), 7)]);
         assert_eq!(hub.forgotten(), 3);
+    }
+
+    #[test]
+    fn entries_share_one_copy_of_each_known_kind_and_keep_an_unknown_one_as_given() {
+        let hub = hub(10);
+        hub.publish_raw("frame", Some(1), "a");
+        hub.publish_raw("frame", Some(1), "b");
+        hub.publish_raw("from-a-newer-version", None, "c");
+        let history = hub.history();
+        assert!(Arc::ptr_eq(&history[0].kind, &history[1].kind), "two frames hold one shared kind");
+        assert_eq!(&*history[2].kind, "from-a-newer-version");
+        hub.shrink_to_fit();
+        assert_eq!(hub.history().len(), 3, "shrinking keeps every entry");
     }
 
     #[test]
