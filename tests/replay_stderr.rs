@@ -1,6 +1,6 @@
 //! `frametap replay serve` through the binary, what it says on stderr: a capture without its end record (refused,
 //! or warned about with --partial), the summary of a replayed refusal, and a taken UI port; and `replay send
-//! --quiet`'s divergences, counted rather than listed, and `--fail-on-divergence`'s exit status; and `--forward`'s warning for a client that does not trust
+//! --quiet`'s divergences, counted rather than listed (with the `--ignore` hint), and `--fail-on-divergence`'s exit status; and `--forward`'s warning for a client that does not trust
 //! the local CA.
 
 #[path = "forward_support/client.rs"]
@@ -139,7 +139,7 @@ async fn replay_send_quiet_counts_the_divergences_in_one_line() {
     let send = |quiet: bool, capture: &str| {
         let mut args = vec!["--capture", capture];
         args.extend(quiet.then_some("--quiet"));
-        let run = against.send(&against.french, &args);
+        let run = against.send(&against.differing, &args);
         async move {
             let (status, log, summary) = run.await;
             assert_eq!(status, Some(0), "divergences are reported, not errors: {summary}");
@@ -164,6 +164,26 @@ async fn replay_send_quiet_counts_the_divergences_in_one_line() {
     assert!(!summary.contains("server frame 1"), "{summary}");
     let capture = std::fs::read_to_string(at("quiet.jsonl")).unwrap();
     assert_eq!(capture.matches("\"code\":\"replay-divergence\"").count(), 1, "{capture}");
+}
+
+/// The summary ends with the `--ignore` flags for the ids or times that differed, with `--quiet` too (docs/replay.md):
+/// a quiet run counts the differences rather than listing them, and used to leave the hint out with the list, so the
+/// fields to ignore took a second, loud run to learn.
+#[tokio::test]
+async fn replay_send_quiet_still_offers_to_ignore_the_ids_that_differed() {
+    let home = Home::new().await;
+    let answer = |id: &str| format!(r#"{{"id":"{id}","text":"hello"}}"#);
+    let live = conversation(&home, "live.jsonl", &answer("6b0c1f52-7a0e-4c0b-9d7e-2b1f9c1e0a20"));
+    let recorded = conversation(&home, "recorded-id.jsonl", &answer("0e1d5a3c-2f4b-4a6e-8c9d-1b2a3c4d5e6f"));
+    let against = Diverging::between(home, &live, recorded).await;
+    let hint = "  ids or times differed in id (1 frame): add --ignore id to compare without them";
+    for quiet in [false, true] {
+        let mut args = vec!["--no-capture"];
+        args.extend(quiet.then_some("--quiet"));
+        let (status, _, summary) = against.send(&against.differing, &args).await;
+        assert_eq!(status, Some(0), "{summary}");
+        assert!(summary.contains("1 difference from the recording") && summary.contains(hint), "{quiet}: {summary}");
+    }
 }
 
 /// A browser that does not trust the local CA ends the TLS handshake inside its CONNECT, and its page's WebSocket
@@ -204,11 +224,20 @@ async fn fail_on_divergence_exits_1_only_when_a_frame_differs() {
     let (status, _, stderr) = send(&against.home.capture).await;
     assert_eq!(status, Some(0), "the live replay of the same recording matches: {stderr}");
     assert!(stderr.contains("every server frame matched the recording"), "{stderr}");
-    let (status, _, stderr) = send(&against.french).await;
+    let (status, _, stderr) = send(&against.differing).await;
     assert_eq!(status, Some(1), "{stderr}");
     let error = "frametap: error: replay send: 1 difference from the recording (--fail-on-divergence; the summary \
                  above says more)";
     assert!(stderr.contains(error), "{stderr}");
+}
+
+/// A recording of ws://example.com/chat in the home's folder: the client says "hi", the server `answer`, then closes
+/// with 4000.
+fn conversation(home: &Home, name: &str, answer: &str) -> std::path::PathBuf {
+    use frametap::event::Peer;
+    let close = Some(support::server_close(true, Some(4000), None));
+    let messages = [(Peer::Client, "hi"), (Peer::Server, answer)];
+    support::conversation_capture(home.dir.path(), name, "ws://example.com/chat", 101, &messages, close)
 }
 
 /// A live `replay serve` of the home's recording (the server answers "hello"), as the upstream of `replay send`s, and
@@ -217,27 +246,22 @@ struct Diverging {
     home: Home,
     _live: Running,
     upstream: String,
-    french: std::path::PathBuf,
+    differing: std::path::PathBuf,
 }
 
 impl Diverging {
     async fn start() -> Diverging {
-        use frametap::event::Peer;
         let home = Home::new().await;
-        let mut live = home.serve(&[]);
+        let (live, french) = (home.capture.clone(), conversation(&home, "french.jsonl", "bonjour"));
+        Diverging::between(home, &live, french).await
+    }
+
+    /// A live `replay serve` of `live`, and `differing` to send against it.
+    async fn between(home: Home, live: &std::path::Path, differing: std::path::PathBuf) -> Diverging {
+        let mut live = home.serve_file(live, &[]);
         let url = live.banner("point your WebSocket client at").await;
         let upstream = url.trim_end_matches("/chat").to_owned();
-        let expected = [(Peer::Client, "hi"), (Peer::Server, "bonjour")];
-        let close = Some(support::server_close(true, Some(4000), None));
-        let french = support::conversation_capture(
-            home.dir.path(),
-            "french.jsonl",
-            "ws://example.com/chat",
-            101,
-            &expected,
-            close,
-        );
-        Diverging { home, _live: live, upstream, french }
+        Diverging { home, _live: live, upstream, differing }
     }
 
     /// `replay send RECORDING --upstream … --pace fast --wait 1 ARGS…`: its exit status, stdout and stderr.

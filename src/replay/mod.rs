@@ -404,25 +404,24 @@ impl Summary {
             crate::words::count(report.sent as u64, "frame"),
             report.received
         ));
+        let differences = crate::words::count(report.divergences.len() as u64, "difference");
         if report.divergences.is_empty() {
             self.line(&format!("  every {peer} frame matched the recording"));
         } else if self.quiet {
             self.line(&format!(
-                "  {} from the recording (--quiet: run without it to list them; a capture keeps each as a {} note)",
-                crate::words::count(report.divergences.len() as u64, "difference"),
+                "  {differences} from the recording (--quiet: run without it to list them; a capture keeps each as a \
+                 {} note)",
                 player::DIVERGENCE_NOTE
             ));
         } else {
-            self.line(&format!(
-                "  {} from the recording:",
-                crate::words::count(report.divergences.len() as u64, "difference")
-            ));
+            self.line(&format!("  {differences} from the recording:"));
             for line in &report.divergences {
                 self.line(&format!("    {line}"));
             }
-            if let Some(hint) = ignore_hint(&report.changed_fields) {
-                self.line(&format!("  {hint}"));
-            }
+        }
+        // Also under --quiet: the fields to leave out should not take a second, loud run to learn.
+        if let Some(hint) = ignore_hint(&report.changed_fields) {
+            self.line(&format!("  {hint}"));
         }
         self.skipped(skipped);
     }
