@@ -2,7 +2,13 @@
 //! creates is listed in docs/diagnosis.md, and each note code in docs/capture-format.md (users look them up there,
 //! and scripts match on them); and the other way round, every code those lists document is produced somewhere in
 //! src. The codes are read from the source text: string literals, and, for notes whose code is a variable, the
-//! literals [`VARIABLE_NOTE_CODES`] says feed it.
+//! literals [`VARIABLE_NOTE_CODES`] says feed it. And what README.md and docs/*.md tell a newcomer to type or open
+//! is there: every `--flag` they name is one a frametap command takes (read from its `--help`), and every file and
+//! `FRAMETAP_*` variable they name is in the repository.
+
+#[allow(dead_code)]
+#[path = "common/binary.rs"]
+mod binary;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -261,4 +267,141 @@ fn every_documented_rule_lint_finding_and_note_code_is_produced_in_src() {
         let produced = rules.contains(&code) || findings.contains(&code) || notes.contains(&code);
         assert!(!produced, "{code} ({reason}) is produced again: drop its excuse from DOCUMENTED_NOT_PRODUCED");
     }
+}
+
+/// Flags the docs name that are other tools' (the bench's own are read from benches/relay.rs).
+const OTHER_TOOLS_FLAGS: &[&str] = &[
+    // cargo
+    "--release",
+    "--test",
+    "--bench",
+    "--ignored",
+    "--nocapture",
+    "--path",
+    // Chromium
+    "--proxy-server",
+    "--proxy-bypass-list",
+    "--user-data-dir",
+    "--ignore-certificate-errors-spki-list",
+    // docs/redaction.md's `--option=value`: any option of the recorded command line
+    "--option",
+];
+
+/// Paths the docs name that a tool makes when it runs, not kept in the repository (cargo-fuzz's folders).
+const MADE_AT_RUN_TIME: &[&str] = &["fuzz/corpus/", "fuzz/artifacts/"];
+
+/// README.md and every docs/*.md, with their paths.
+fn readme_and_docs() -> Vec<(String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut paths = vec![root.join("README.md")];
+    let docs = std::fs::read_dir(root.join("docs")).unwrap().map(|entry| entry.unwrap().path());
+    paths.extend(docs.filter(|path| path.extension().is_some_and(|ext| ext == "md")));
+    paths.sort();
+    let name = |path: &Path| path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+    paths.iter().map(|path| (name(path), std::fs::read_to_string(path).unwrap())).collect()
+}
+
+/// The `--flags` in `text`: `--` after a character that cannot be part of a word, then a lowercase name.
+fn flags_in(text: &str) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    for (at, _) in text.match_indices("--") {
+        if text[..at].ends_with(|c: char| c.is_alphanumeric() || c == '-') {
+            continue;
+        }
+        let name: String =
+            text[at + 2..].chars().take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-').collect();
+        if name.starts_with(|c: char| c.is_ascii_lowercase()) {
+            found.insert(format!("--{name}"));
+        }
+    }
+    found
+}
+
+/// `frametap COMMAND… --help`.
+fn help(command: &[String]) -> String {
+    let output = binary::frametap_command().args(command).arg("--help").output().unwrap();
+    assert!(output.status.success(), "frametap {command:?} --help: {output:?}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// The subcommands a help text lists under `Commands:`, but `help`.
+fn subcommands(help: &str) -> Vec<String> {
+    let Some(list) = help.split("\nCommands:\n").nth(1) else { return Vec::new() };
+    let names = list.lines().take_while(|line| !line.is_empty()).filter_map(|line| line.strip_prefix("  "));
+    // A description's further lines are indented more.
+    let names = names.filter(|line| !line.starts_with(' ')).filter_map(|line| line.split_whitespace().next());
+    names.filter(|name| *name != "help").map(str::to_owned).collect()
+}
+
+#[test]
+fn every_flag_the_docs_name_is_one_a_frametap_command_or_the_bench_takes() {
+    let mut helps = Vec::new();
+    let mut commands = vec![Vec::<String>::new()];
+    while let Some(command) = commands.pop() {
+        let text = help(&command);
+        commands.extend(subcommands(&text).into_iter().map(|name| [command.clone(), vec![name]].concat()));
+        helps.push(text);
+    }
+    // The scan must reach the subcommands' own help: `replay send` is two levels down.
+    assert!(helps.len() > 10, "{} help texts", helps.len());
+    let mut known = flags_in(&helps.join("\n"));
+    let bench = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/relay.rs")).unwrap();
+    known.extend(flags_in(&bench));
+    known.extend(OTHER_TOOLS_FLAGS.iter().map(|flag| (*flag).to_owned()));
+    for flag in ["--upstream", "--fail-on-divergence", "--auth-code-margin", "--force", "--write-docs"] {
+        assert!(known.contains(flag), "the help scan no longer finds {flag}: {known:?}");
+    }
+    let unknown: Vec<String> = readme_and_docs()
+        .into_iter()
+        .flat_map(|(name, text)| flags_in(&text).into_iter().map(move |flag| (name.clone(), flag)))
+        .filter(|(_, flag)| !known.contains(flag))
+        .map(|(name, flag)| format!("{name}: {flag}"))
+        .collect();
+    assert_eq!(unknown, Vec::<String>::new(), "flags the docs name that no frametap command (nor the bench) takes");
+}
+
+#[test]
+fn every_file_and_frametap_variable_the_docs_name_is_in_the_repository() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut sources: String = sources().into_iter().map(|(_, text)| text).collect();
+    let mut folders = vec![root.join("tests")];
+    while let Some(path) = folders.pop() {
+        if path.is_dir() {
+            folders.extend(std::fs::read_dir(&path).unwrap().map(|entry| entry.unwrap().path()));
+        } else if path.extension().is_some_and(|ext| ext == "rs") {
+            sources.push_str(&std::fs::read_to_string(&path).unwrap());
+        }
+    }
+    let mut missing = Vec::new();
+    let mut seen = 0;
+    for (name, text) in readme_and_docs() {
+        // A path of this repository: `src/…`, `tests/…`, `docs/…`, …, not part of a longer path (another
+        // project's `transport/src/…`).
+        for folder in ["src/", "tests/", "benches/", "docs/", "certs/", "scripts/", "fuzz/"] {
+            for (at, _) in text.match_indices(folder) {
+                if text[..at].ends_with(|c: char| c.is_alphanumeric() || "_./-".contains(c)) {
+                    continue;
+                }
+                let path: String =
+                    text[at..].chars().take_while(|c| c.is_alphanumeric() || "_./-<>*…".contains(*c)).collect();
+                let path = path.trim_end_matches(['.', '-']);
+                if path.contains(['<', '>', '*', '…']) || MADE_AT_RUN_TIME.contains(&path) {
+                    continue;
+                }
+                seen += 1;
+                if !root.join(path).exists() {
+                    missing.push(format!("{name}: {path}"));
+                }
+            }
+        }
+        for (at, _) in text.match_indices("FRAMETAP_") {
+            let variable: String =
+                text[at..].chars().take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_').collect();
+            if !sources.contains(&format!("\"{variable}\"")) {
+                missing.push(format!("{name}: {variable} (no source or test reads it)"));
+            }
+        }
+    }
+    assert!(seen > 100, "the scan finds only {seen} paths in the docs");
+    assert_eq!(missing, Vec::<String>::new(), "files and variables the docs name that the repository lacks");
 }
