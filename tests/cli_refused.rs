@@ -235,7 +235,9 @@ async fn a_capture_named_ftcap_is_compact_and_a_contradicting_format_is_refused(
 
 /// A browser given the banner's `ws://…/v1?deploymentId=<your deployment id>` as printed percent-encodes it
 /// (`%3Cyour%20deployment%20id%3E`): a valid URI, which used to be sent to the upstream as it was, where the literal
-/// one is refused by hyper and explained. It is now answered 400 with the same advice, and never sent upstream.
+/// one is refused by hyper and explained. It is now answered 400 with the same advice, and never sent upstream. So is
+/// the banner's `deploymentId=…` as printed, UTF-8 bytes and all (as tungstenite sends it): hyper takes that target,
+/// and it too used to be sent upstream.
 #[tokio::test]
 async fn an_upgrade_to_the_banners_placeholder_percent_encoded_is_refused_not_sent_upstream() {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -244,9 +246,11 @@ async fn an_upgrade_to_the_banners_placeholder_percent_encoded_is_refused_not_se
     let upstream_url = format!("ws://{}", upstream.local_addr().unwrap());
     let mut proxy = RunningProxy::start(&["--no-ui", "--upstream", &upstream_url]).await;
     let authority = proxy.banner.url.trim_start_matches("ws://").to_owned();
-    for (target, placeholder) in
-        [("/v1?deploymentId=%3Cyour%20deployment%20id%3E", "<your deployment id>"), ("/v1?deploymentId=%E2%80%A6", "…")]
-    {
+    for (target, placeholder, how) in [
+        ("/v1?deploymentId=%3Cyour%20deployment%20id%3E", "<your deployment id>", "percent-encoded"),
+        ("/v1?deploymentId=%E2%80%A6", "…", "percent-encoded"),
+        ("/v1?deploymentId=…", "…", "as printed"),
+    ] {
         let mut client = tokio::net::TcpStream::connect(&authority).await.unwrap();
         let request = format!(
             "GET {target} HTTP/1.1\r\nHost: {authority}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
@@ -257,8 +261,8 @@ async fn an_upgrade_to_the_banners_placeholder_percent_encoded_is_refused_not_se
         let read = tokio::time::timeout(std::time::Duration::from_secs(10), client.read(&mut answer)).await;
         let answer = String::from_utf8_lossy(&answer[..read.expect("no answer in time: sent upstream?").unwrap()]);
         let said = format!(
-            "its request target holds `{placeholder}` (percent-encoded), a placeholder copied from the banner: \
-             replace it with the real path and query, e.g. /v1?deploymentId=<your deployment's id>"
+            "its request target holds `{placeholder}` ({how}), a placeholder copied from the banner: replace it \
+             with the real path and query, e.g. /v1?deploymentId=<your deployment's id>"
         );
         assert!(answer.starts_with("HTTP/1.1 400") && answer.contains(&said), "{answer}");
         let logged = common::binary::read_until(&mut proxy.stdout, |line| line.contains("upgrade request for")).await;

@@ -40,10 +40,11 @@ pub const REAL_TARGET: &str = "the real path and query, e.g. /v1?deploymentId=<y
 
 /// The placeholder of a banner's example URL (`<path>`, `<your deployment id>`, `<any id>`, a value `…`) that a
 /// request target holds percent-encoded, as a browser sends `deploymentId=<your deployment id>` given as printed
-/// (`%3Cyour%20deployment%20id%3E`): a valid URI, which hyper lets through to be sent upstream, where the literal
-/// one is refused as [`refusal`] explains. `None` for a target without one.
+/// (`%3Cyour%20deployment%20id%3E`), or, for `…`, as printed (its UTF-8 bytes, as tungstenite sends
+/// `deploymentId=…`): valid URIs to hyper, which lets them through to be sent upstream, where a literal `<…>` is
+/// refused as [`refusal`] explains. `None` for a target without one.
 pub fn encoded_placeholder(target: &str) -> Option<String> {
-    if !target.contains('%') {
+    if !target.contains(['%', '…']) {
         return None;
     }
     let decoded = crate::inspect::tokens::percent_decode(target).replace('+', " ");
@@ -91,8 +92,8 @@ fn refusal(error: &hyper::Error) -> Option<(&'static str, String, String)> {
         ));
     }
     if error.is_parse() && error.to_string().contains("invalid URI") {
-        // The banner's own placeholders, copied as they are (`/<path>`, `deploymentId=…`), read like this; their
-        // percent-encoded form is a valid URI, refused by `encoded_placeholder`'s caller instead.
+        // The banner's own placeholders, copied as they are (`/<path>`), read like this; their percent-encoded form,
+        // and a `…` as printed, are a valid URI, refused by `encoded_placeholder`'s caller instead.
         return Some((
             "hyper (frametap's HTTP server) answered 400 Bad Request",
             "its request target (path and query) is not a valid URI: characters such as `<`, `>`, spaces or `…` \
@@ -128,10 +129,17 @@ mod tests {
             ("/%3Cpath%3E", "<path>"),
             ("/v1?deploymentId=%3Cany%20id%3E&x=1", "<any id>"),
             ("/v1?deploymentId=%E2%80%A6", "…"),
+            ("/v1?deploymentId=…", "…"),
         ] {
             assert_eq!(encoded_placeholder(target).as_deref(), Some(found), "{target}");
         }
-        for target in ["/v1?deploymentId=4b1d", "/v1?q=%3Cb%3Ebold%3C%2Fb%3E", "/chat?text=wait%E2%80%A6", "/<path>"] {
+        for target in [
+            "/v1?deploymentId=4b1d",
+            "/v1?q=%3Cb%3Ebold%3C%2Fb%3E",
+            "/chat?text=wait%E2%80%A6",
+            "/chat?text=wait…",
+            "/<path>",
+        ] {
             assert_eq!(encoded_placeholder(target), None, "{target}");
         }
     }

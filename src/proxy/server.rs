@@ -149,17 +149,15 @@ async fn client_key_or_refusal(
         req.headers().get("sec-websocket-version").map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     let key = req.headers().get("sec-websocket-key");
     let target = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
-    let placeholder = super::refused_head::encoded_placeholder(target);
+    let placeholder = super::refused_head::encoded_placeholder(target).map(|placeholder| {
+        let how = if target.contains(placeholder.as_str()) { "as printed" } else { "percent-encoded" };
+        format!(
+            "its request target holds `{placeholder}` ({how}), a placeholder copied from the banner: replace it with {}",
+            super::refused_head::REAL_TARGET
+        )
+    });
     let (status, why) = match (key, version.filter(|v| v.trim() != "13")) {
-        _ if placeholder.is_some() => (
-            StatusCode::BAD_REQUEST,
-            format!(
-                "its request target holds `{}` (percent-encoded), a placeholder copied from the banner: replace it \
-                 with {}",
-                placeholder.unwrap_or_default(),
-                super::refused_head::REAL_TARGET
-            ),
-        ),
+        _ if placeholder.is_some() => (StatusCode::BAD_REQUEST, placeholder.unwrap_or_default()),
         (None, _) => (StatusCode::BAD_REQUEST, "it has no Sec-WebSocket-Key header".to_owned()),
         (Some(_), Some(version)) => (
             StatusCode::UPGRADE_REQUIRED,
