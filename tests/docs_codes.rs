@@ -2,9 +2,10 @@
 //! creates is listed in docs/diagnosis.md, and each note code in docs/capture-format.md (users look them up there,
 //! and scripts match on them); and the other way round, every code those lists document is produced somewhere in
 //! src. The codes are read from the source text: string literals, and, for notes whose code is a variable, the
-//! literals [`VARIABLE_NOTE_CODES`] says feed it. And what README.md and docs/*.md tell a newcomer to type or open
-//! is there: every `--flag` they name is one a frametap command takes (read from its `--help`), and every file and
-//! `FRAMETAP_*` variable they name is in the repository.
+//! literals [`VARIABLE_NOTE_CODES`] says feed it. Every field of a capture record's struct is in the table of its
+//! kind in docs/capture-format.md. And what README.md and docs/*.md tell a newcomer to type or open is there: every
+//! `--flag` they name is one a frametap command takes (read from its `--help`), and every file and `FRAMETAP_*`
+//! variable they name is in the repository.
 
 #[allow(dead_code)]
 #[path = "common/binary.rs"]
@@ -404,4 +405,56 @@ fn every_file_and_frametap_variable_the_docs_name_is_in_the_repository() {
     }
     assert!(seen > 100, "the scan finds only {seen} paths in the docs");
     assert_eq!(missing, Vec::<String>::new(), "files and variables the docs name that the repository lacks");
+}
+
+/// The fields of `struct NAME` (`pub struct NAME {`, or `struct NAME<'a> {`) in the source: the names before `:` on
+/// the lines of its body.
+fn struct_fields(name: &str) -> Vec<String> {
+    let sources = sources();
+    let (file, text) = sources
+        .iter()
+        .find(|(_, text)| text.contains(&format!("struct {name} {{")) || text.contains(&format!("struct {name}<")))
+        .unwrap_or_else(|| panic!("no struct {name} in src"));
+    let start = text.find(&format!("struct {name} {{")).or_else(|| text.find(&format!("struct {name}<"))).unwrap();
+    let body = &text[start..];
+    let body = &body[body.find('{').unwrap() + 1..body.find("\n}").unwrap_or_else(|| panic!("{file}: {name}'s end"))];
+    let field = |line: &str| {
+        let line = line.trim().trim_start_matches("pub ");
+        let name = &line[..line.find(':')?];
+        name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_').then(|| name.to_owned())
+    };
+    body.lines().filter_map(field).collect()
+}
+
+#[test]
+fn every_field_of_a_capture_record_is_in_the_capture_format_doc() {
+    let doc = doc("capture-format.md");
+    // Each kind's section, and the structs written as its JSON (a frame through its wire form; an `open` holds the
+    // request and response heads, whose fields its table names).
+    let kinds: &[(&str, &[&str])] = &[
+        ("meta", &["Meta"]),
+        ("open", &["Open", "HttpRequest", "HttpResponse"]),
+        ("frame", &["FrameWire"]),
+        ("close", &["Close"]),
+        ("note", &["Note"]),
+        ("end", &["End"]),
+    ];
+    let mut missing = Vec::new();
+    for (kind, structs) in kinds {
+        let table = section(&doc, &format!("\n## `{kind}`"));
+        let documented: BTreeSet<&str> = table
+            .lines()
+            .filter(|line| line.starts_with("| `"))
+            .flat_map(|line| line.split('`').skip(1).step_by(2))
+            .collect();
+        for name in *structs {
+            let fields = struct_fields(name);
+            assert!(fields.len() > 1, "the scan finds no fields in {name}: {fields:?}");
+            // `conn` and `ts` are the common fields, documented once above the kinds.
+            let undocumented =
+                fields.into_iter().filter(|f| f != "conn" && f != "ts" && !documented.contains(f.as_str()));
+            missing.extend(undocumented.map(|field| format!("{kind} ({name}): {field}")));
+        }
+    }
+    assert_eq!(missing, Vec::<String>::new(), "record fields missing from docs/capture-format.md");
 }
