@@ -279,3 +279,43 @@ async fn replay_serve_plays_a_chrome_websocket_over_http2() {
     assert_eq!((opcode, payload.as_slice()), (Opcode::Text, &b"{\"op\":\"welcome\"}"[..]));
     let _ = stop.send(());
 }
+
+/// Chromium 156's own HAR export (DevTools' `HAR.Log.build`, what "Export HAR (with sensitive data)" writes) of a page
+/// whose WebSockets went through `frametap proxy` to its simulator: one that talked (text both ways, then binary),
+/// one to a port with no listener, one the server refused (400). Every message comes in, at Chrome's time to the
+/// microsecond; a failed one's reason, which Chrome 156 writes only as an `error` message (`_error` is null), is the
+/// connection's error.
+#[test]
+fn a_chromium_156_export_imports_with_every_message() {
+    let (records, warnings, report) = import_fixture("chrome156-sim.har");
+    assert_eq!(report.source, Some(HarSource::Chrome));
+    assert_eq!((report.connections, report.frames), (3, 3), "{warnings:?}");
+    let har = frametap::har::read_har(&fixture("chrome156-sim.har")).unwrap();
+    let messages = har["log"]["entries"][1]["_webSocketMessages"].as_array().unwrap();
+    let frames = frames(&records);
+    assert_eq!(frames.len(), messages.len());
+    for (frame, message) in frames.iter().zip(messages) {
+        let data = message["data"].as_str().unwrap();
+        let from = if message["type"] == "send" { Peer::Client } else { Peer::Server };
+        assert_eq!(frame.from, from, "{message}");
+        let opcode = Opcode::from_u8(message["opcode"].as_u64().unwrap() as u8);
+        assert_eq!(frame.opcode, opcode, "{message}");
+        let sent = match opcode {
+            Opcode::Binary => base64::Engine::decode(&base64::engine::general_purpose::STANDARD, data).unwrap(),
+            _ => data.as_bytes().to_vec(),
+        };
+        assert_eq!(frame.payload.as_ref(), sent.as_slice(), "{message}");
+        let micros = (message["time"].as_f64().unwrap() * 1e6).round() as i64;
+        assert_eq!(frame.ts.micros(), micros, "{message}");
+    }
+    let errors: Vec<Option<&str>> =
+        records.iter().filter_map(|r| if let Record::Open(o) = r { Some(o.error.as_deref()) } else { None }).collect();
+    assert_eq!(
+        errors,
+        [
+            None,
+            Some("Error in connection establishment: net::ERR_CONNECTION_REFUSED"),
+            Some("Error during WebSocket handshake: Unexpected response code: 400"),
+        ]
+    );
+}
