@@ -84,13 +84,13 @@ async fn import_har(devtools: &Page, har: &std::path::Path, entries: usize) -> a
     Ok(())
 }
 
-/// The rows of the Messages tab of the `index`th request DevTools lists (it sorts them by start), once it drew `rows`
-/// of them: `[direction, data, length, time]`, the direction being the row's class (send, receive, error).
+/// The rows of the Messages tab of the `index`th WebSocket DevTools lists (it sorts them by start), once it drew
+/// `rows` of them: `[direction, data, length, time]`, the direction being the row's class (send, receive, error).
 async fn messages_tab(devtools: &Page, index: usize, rows: usize) -> anyhow::Result<Vec<[String; 4]>> {
     devtools
         .eval(&format!(
             "(async () => {{ const r = devtools.logs.NetworkLog.NetworkLog.instance().requests()\
-               .filter(r => r.requestId().startsWith('har-'))[{index}]; \
+               .filter(r => r.requestId().startsWith('har-') && r.resourceType().name() === 'websocket')[{index}]; \
              const F = devtools.forward.UIRequestLocation; \
              await devtools.common.Revealer.reveal(F.UIRequestLocation.tab(r, F.UIRequestTabs.WS_FRAMES)); \
              return true; }})()"
@@ -113,14 +113,19 @@ fn row(kind: &str, data: &str, length: &str, time: &str) -> [String; 4] {
     [kind, data, length, time].map(str::to_owned)
 }
 
+/// `frametap convert IN OUT`, which must succeed.
+fn convert(input: &std::path::Path, output: &std::path::Path) {
+    let converted = frametap_command().arg("convert").arg(input).arg(output).output().unwrap();
+    assert!(converted.status.success(), "{}", String::from_utf8_lossy(&converted.stderr));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chrome_devtools_imports_a_frametap_har_and_shows_every_message() {
     let dir = tempfile::tempdir().unwrap();
     let capture = dir.path().join("session.jsonl");
     let har = dir.path().join("session.har");
     write_capture(&capture, &capture_with_failures());
-    let converted = frametap_command().arg("convert").arg(&capture).arg(&har).output().unwrap();
-    assert!(converted.status.success(), "{}", String::from_utf8_lossy(&converted.stderr));
+    convert(&capture, &har);
 
     let browser = Browser::launch().await.unwrap_or_else(|e| panic!("{e:#}"));
     let devtools = open_network_panel(&browser).await.unwrap_or_else(|e| panic!("{e:#}"));
@@ -173,4 +178,38 @@ async fn chrome_devtools_imports_a_frametap_har_and_shows_every_message() {
         assert_eq!(rows, [row("error", why, "N/A", when)], "request {index}");
     }
     assert_eq!(browser.page_errors(), Vec::<String>::new());
+}
+
+/// Chromium 156's own HAR export (tests/fixtures/har/chrome156-sim.har: a talking WebSocket, one refused by the
+/// network, one refused by the server), through frametap (`convert` to a capture, then back to a HAR), shows in
+/// DevTools as Chrome's own HAR does: each WebSocket's Messages tab row for row, error rows included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chrome_har_through_frametap_shows_in_devtools_as_chrome_s_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let chrome = common::har::fixture("chrome156-sim.har");
+    let capture = dir.path().join("session.jsonl");
+    let again = dir.path().join("again.har");
+    convert(&chrome, &capture);
+    convert(&capture, &again);
+
+    let browser = Browser::launch().await.unwrap_or_else(|e| panic!("{e:#}"));
+    // Chrome's HAR also holds a plain HTTP request, which frametap leaves out: 4 requests, 3 of them WebSockets.
+    let mut shown = Vec::new();
+    for (har, requests) in [(&chrome, 4), (&again, 3)] {
+        let devtools = open_network_panel(&browser).await.unwrap_or_else(|e| panic!("{e:#}"));
+        import_har(&devtools, har, requests).await.unwrap_or_else(|e| panic!("{e:#}"));
+        let mut tabs = Vec::new();
+        for (index, rows) in [(0, 1), (1, 3), (2, 1)] {
+            tabs.push(
+                messages_tab(&devtools, index, rows).await.unwrap_or_else(|e| panic!("{}: {e:#}", har.display())),
+            );
+        }
+        shown.push(tabs);
+    }
+    assert_eq!(shown[1], shown[0], "frametap's HAR shows as Chrome's");
+    assert_eq!(shown[0][0][0][..2], ["error", "Error in connection establishment: net::ERR_CONNECTION_REFUSED"]);
+    let kinds: Vec<&str> = shown[0][1].iter().map(|row| row[0].as_str()).collect();
+    assert_eq!(kinds, ["send", "receive", "send"]);
+    assert_eq!(shown[0][1][2][1..3], ["Binary message", "5\u{a0}B"]);
+    assert_eq!(shown[0][2][0][..2], ["error", "Error during WebSocket handshake: Unexpected response code: 400"]);
 }
