@@ -112,9 +112,11 @@ fn entries_stripped_of_their_frametap_fields_import_like_chrome_entries() {
         let count = |kind: &str| rest.iter().filter(|r| r.kind() == kind).count() as u64;
         assert_eq!((end.connections, end.frames, end.records), (count("open"), count("frame"), rest.len() as u64));
         assert!(!end.complete && end.errors.len() == strip.len(), "{name}: {end:?}");
-        // Each stripped entry's messages are there as frames of its connection.
+        // Each stripped entry's data messages are there as frames of its connection (an `error` item, a failed
+        // upgrade's reason, becomes a note).
         for index in &strip {
             let messages = edited["log"]["entries"][index]["_webSocketMessages"].as_array().unwrap();
+            let messages: Vec<_> = messages.iter().filter(|m| m["type"] != "error").collect();
             let conn = opens[opens.len() - strip.len() + strip.iter().position(|i| i == index).unwrap()];
             let frames = rest.iter().filter(|r| matches!(r, Record::Frame(f) if f.conn == conn)).count();
             assert_eq!(frames, messages.len(), "{name}: entry {index}");
@@ -276,4 +278,44 @@ async fn replay_serve_plays_a_chrome_websocket_over_http2() {
     let (opcode, _, payload) = support::read(&mut ws).await.expect("the recorded server message");
     assert_eq!((opcode, payload.as_slice()), (Opcode::Text, &b"{\"op\":\"welcome\"}"[..]));
     let _ = stop.send(());
+}
+
+/// Chromium 156's own HAR export (DevTools' `HAR.Log.build`, what "Export HAR (with sensitive data)" writes) of a page
+/// whose WebSockets went through `frametap proxy` to its simulator: one that talked (text both ways, then binary),
+/// one to a port with no listener, one the server refused (400). Every message comes in, at Chrome's time to the
+/// microsecond; a failed one's reason, which Chrome 156 writes only as an `error` message (`_error` is null), is the
+/// connection's error.
+#[test]
+fn a_chromium_156_export_imports_with_every_message() {
+    let (records, warnings, report) = import_fixture("chrome156-sim.har");
+    assert_eq!(report.source, Some(HarSource::Chrome));
+    assert_eq!((report.connections, report.frames), (3, 3), "{warnings:?}");
+    let har = frametap::har::read_har(&fixture("chrome156-sim.har")).unwrap();
+    let messages = har["log"]["entries"][1]["_webSocketMessages"].as_array().unwrap();
+    let frames = frames(&records);
+    assert_eq!(frames.len(), messages.len());
+    for (frame, message) in frames.iter().zip(messages) {
+        let data = message["data"].as_str().unwrap();
+        let from = if message["type"] == "send" { Peer::Client } else { Peer::Server };
+        assert_eq!(frame.from, from, "{message}");
+        let opcode = Opcode::from_u8(message["opcode"].as_u64().unwrap() as u8);
+        assert_eq!(frame.opcode, opcode, "{message}");
+        let sent = match opcode {
+            Opcode::Binary => base64::Engine::decode(&base64::engine::general_purpose::STANDARD, data).unwrap(),
+            _ => data.as_bytes().to_vec(),
+        };
+        assert_eq!(frame.payload.as_ref(), sent.as_slice(), "{message}");
+        let micros = (message["time"].as_f64().unwrap() * 1e6).round() as i64;
+        assert_eq!(frame.ts.micros(), micros, "{message}");
+    }
+    let errors: Vec<Option<&str>> =
+        records.iter().filter_map(|r| if let Record::Open(o) = r { Some(o.error.as_deref()) } else { None }).collect();
+    assert_eq!(
+        errors,
+        [
+            None,
+            Some("Error in connection establishment: net::ERR_CONNECTION_REFUSED"),
+            Some("Error during WebSocket handshake: Unexpected response code: 400"),
+        ]
+    );
 }

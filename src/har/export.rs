@@ -13,6 +13,7 @@ use crate::event::{ConnId, Frame, Opcode, Open, Peer, Record, Ts};
 use base64::Engine as _;
 use serde::ser::{Error as _, SerializeSeq as _};
 use serde::{Serialize, Serializer};
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 /// Builds a HAR 1.2 document from capture records as a `serde_json::Value` (for callers that edit it; writing one
@@ -258,7 +259,7 @@ impl<'a> ConnRecords<'a> {
             cache: Empty {},
             timings,
             resource_type: "websocket",
-            messages: Messages { messages, payloads: &self.payloads },
+            messages: Messages { messages, payloads: &self.payloads, failure: open.and_then(failure_json) },
             close: close.map(|close| {
                 if close.clean || close.code.is_some() {
                     CloseJson::Closed {
@@ -344,23 +345,55 @@ impl Message<'_> {
 }
 
 /// Chrome-style messages, each made when it is written; those Chrome cannot show are left out (their frames are
-/// among the entry's `_frametap.records`).
+/// among the entry's `_frametap.records`). A failed upgrade ends with Chrome's `error` item.
 struct Messages<'a> {
     messages: Vec<Message<'a>>,
     payloads: &'a Payloads<'a>,
+    failure: Option<FailureJson<'a>>,
 }
 
 impl Serialize for Messages<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         // As many as there are when there are none (`[]`); otherwise not known until each is made.
-        let mut seq = serializer.serialize_seq(self.messages.is_empty().then_some(0))?;
+        let none = self.messages.is_empty() && self.failure.is_none();
+        let mut seq = serializer.serialize_seq(none.then_some(0))?;
         for message in &self.messages {
             if let Some(json) = message_json(message, self.payloads).map_err(S::Error::custom)? {
                 seq.serialize_element(&json)?;
             }
         }
+        if let Some(failure) = &self.failure {
+            seq.serialize_element(failure)?;
+        }
         seq.end()
     }
+}
+
+/// Chrome's item for a WebSocket that failed (`type: "error"`, `opcode: -1`, the reason in `data`): DevTools'
+/// HAR import reads no `response._error`, so this red row in the Messages tab is where it shows why an upgrade
+/// failed. The import skips it: the failure is in the entry's stored `open` record.
+#[derive(Serialize)]
+struct FailureJson<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    time: f64,
+    opcode: i8,
+    data: Cow<'a, str>,
+}
+
+/// The `error` item of an upgrade that failed: without an answer (or with a 101 that opened no WebSocket), the
+/// error frametap recorded; refused with another status, the words Chrome uses for it. Dated when the failure was
+/// known.
+fn failure_json(open: &Open) -> Option<FailureJson<'_>> {
+    let data = match (&open.error, open.relayed_response()) {
+        (Some(error), _) => Cow::Borrowed(error.as_str()),
+        (None, Some(response)) if response.status != 101 => {
+            Cow::Owned(format!("Error during WebSocket handshake: Unexpected response code: {}", response.status))
+        }
+        _ => return None,
+    };
+    let time = epoch_secs(open.failed_at().unwrap_or(open.ts));
+    Some(FailureJson { kind: "error", time, opcode: -1, data })
 }
 
 #[derive(Serialize)]

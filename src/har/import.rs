@@ -193,12 +193,16 @@ pub(super) fn import_entry(
         body: content.text.as_str().filter(|t| !t.is_empty() && content.encoding != "base64").map(str::to_owned),
         body_base64: content.text.as_str().filter(|t| !t.is_empty() && content.encoding == "base64").map(str::to_owned),
     });
+    // Chrome 156 writes `_error: null` for a WebSocket that failed, and says why in an `error` message instead.
+    let error_message = messages.iter().find(|m| m.kind.as_str() == Some("error")).map(|m| &m.data);
     let recorded_error = [&entry.response.error, &entry.response.failure_text]
         .into_iter()
+        .chain(error_message)
         .find_map(|e| e.as_str().filter(|e| !e.trim().is_empty()));
-    // A 101 the recording says failed, with no message after it (frametap's export of a 101 whose
-    // Sec-WebSocket-Accept was wrong; Chrome's `_error` on a request that failed): it opened no WebSocket.
-    let failed_101 = recorded_status == 101 && recorded_error.is_some() && messages.is_empty();
+    // A 101 the recording says failed, with no message after it but Chrome's `error` item (frametap's export of a
+    // 101 whose Sec-WebSocket-Accept was wrong; Chrome's `_error` on a request that failed): it opened no WebSocket.
+    let failed_101 =
+        recorded_status == 101 && recorded_error.is_some() && messages.iter().all(|m| m.kind.as_str() == Some("error"));
     let opened = status == 101 && !failed_101;
     let mut times = MessageClock::new(started, messages);
     let first_message_at = messages.first().and_then(|m| times.at(m).ok());

@@ -61,6 +61,10 @@ pub(super) fn restore(har: &Har) -> Result<(Vec<Record>, Vec<String>)> {
             ext.conn.as_u64().ok_or_else(|| anyhow!("entry {number}: _frametap.conn is missing or not a number"))?;
         stored_records(ext.records.items(), &mut placed).with_context(|| format!("entry {number}"))?;
         for (m, message) in entry.messages.items().iter().enumerate() {
+            if message.kind.as_str() == Some("error") {
+                // Chrome's item for a failed upgrade, written from the stored `open` record, which holds the failure.
+                continue;
+            }
             message_frames(conn, message, &mut placed).with_context(|| format!("entry {number}, message {}", m + 1))?;
         }
     }

@@ -178,6 +178,39 @@ pub fn rich_capture() -> Vec<Record> {
     ]
 }
 
+/// The `open` of an upgrade that failed after `failed_ms`: with `error`, and the answer when there was one.
+pub fn failed_upgrade(conn: ConnId, error: Option<&str>, response: Option<HttpResponse>, failed_ms: f64) -> Record {
+    let request = HttpRequest {
+        method: "GET".into(),
+        path: "/v1?deploymentId=6c1b2f0e".into(),
+        headers: vec![("Host".into(), "127.0.0.1:9000".into())],
+    };
+    Record::from(Open {
+        upstream: Some("wss://example.com/v1?deploymentId=6c1b2f0e".into()),
+        response,
+        error: error.map(str::to_owned),
+        failed_ms: Some(failed_ms),
+        ..Open::new(conn, ts(conn as i64 * 1_000_000), request)
+    })
+}
+
+/// The rich capture (text, binary, fragments, pings, closes, a refused upgrade, a connection that never opened)
+/// with two more failed upgrades: one the upstream never answered, one answered with a 101 that opened nothing.
+pub fn capture_with_failures() -> Vec<Record> {
+    let mut records = rich_capture();
+    let end = records.pop().expect("an end record");
+    records.push(failed_upgrade(4, Some("could not connect to example.com:443: Connection refused"), None, 1.5));
+    let wrong_accept = HttpResponse {
+        status: 101,
+        headers: vec![("Sec-WebSocket-Accept".into(), "AAAA".into())],
+        body: None,
+        body_base64: None,
+    };
+    records.push(failed_upgrade(5, Some("the upstream's Sec-WebSocket-Accept is wrong"), Some(wrong_accept), 2.25));
+    records.push(end);
+    records
+}
+
 pub fn write_capture(path: &Path, records: &[Record]) {
     let mut writer = CaptureWriter::create(path).unwrap();
     for record in records {
