@@ -318,4 +318,10 @@ fn a_chromium_156_export_imports_with_every_message() {
             Some("Error during WebSocket handshake: Unexpected response code: 400"),
         ]
     );
+    // The refused one is dated 1969 by Chromium itself: the warning says so, not that the HAR is from an old Chrome.
+    let undated: Vec<&String> =
+        warnings.iter().filter(|w| w.contains("monotonic") || w.contains("wall-clock")).collect();
+    assert_eq!(undated.len(), 1, "{warnings:?}");
+    assert!(undated[0].contains(": the recording has no wall-clock time"), "{undated:?}");
+    assert!(undated[0].contains("1969-12-31T23:59:59") && !undated[0].contains("old Chrome"), "{undated:?}");
 }

@@ -8,7 +8,7 @@ use super::extended_connect;
 use super::imported::ImportedRecords;
 use super::json::{Json, Obj};
 use super::lossless;
-use super::times::{first_message_time, parse_datetime, wait_ends_before, MessageClock, TimeUnit};
+use super::times::{before_wall_clock, first_message_time, parse_datetime, wait_ends_before, MessageClock, TimeUnit};
 use crate::event::{
     self, ConnId, Frame, Headers, HttpRequest, HttpResponse, Note, NoteLevel, Opcode, Open, Peer, Record, Ts,
 };
@@ -247,9 +247,19 @@ pub(super) fn import_entry(
         });
     }
     if times.unit == TimeUnit::Monotonic {
-        warnings.push(format!(
-            "entry {number}: message times are not wall-clock times (an old Chrome?); placed them after startedDateTime"
-        ));
+        warnings.push(if !opened && before_wall_clock(started) {
+            format!(
+                "entry {number}: the recording has no wall-clock time for this WebSocket: startedDateTime {} \
+                 and its error dated on a monotonic clock, as Chromium 156 records a WebSocket that failed before any \
+                 answer; kept as recorded, so it sorts before the other connections by time",
+                started.to_rfc3339()
+            )
+        } else {
+            format!(
+                "entry {number}: message times are not wall-clock times (an old Chrome?); placed them after \
+                 startedDateTime"
+            )
+        });
     }
     let mut seq = 0u64;
     let (mut backwards_at, mut before_start) = (None, false);

@@ -53,6 +53,12 @@ const NOT_RECORDED: f64 = -1.0;
 /// Times before 1980 cannot be wall-clock times of a WebSocket message.
 const EARLIEST_WALL_CLOCK: f64 = 315_532_800.0;
 
+/// True for a time before 1980: not a wall-clock time of a WebSocket (Chromium 156 dates one that failed before
+/// any answer at 1969-12-31T23:59:59Z).
+pub(super) fn before_wall_clock(ts: Ts) -> bool {
+    (ts.micros() as f64 / 1e6) < EARLIEST_WALL_CLOCK
+}
+
 /// Epoch seconds from here on are past the year 5000: such a `time` is epoch milliseconds (Playwright's; since 1973).
 const EARLIEST_MILLIS: f64 = 1e11;
 
