@@ -221,45 +221,39 @@ pub fn reset_on_close(socket: RawSocket) {
 /// for a connection's open, never per frame.
 #[cfg(target_os = "linux")]
 pub fn kernel_rtt_ms(tcp: &TcpStream) -> Option<f64> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: an all-zero `tcp_info` is valid (integers only).
-    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
-    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
-    // SAFETY: getsockopt writes at most `len` bytes into `info` and sets `len` to what it wrote.
-    let rc = unsafe {
-        libc::getsockopt(
-            tcp.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_INFO,
-            &mut info as *mut libc::tcp_info as *mut libc::c_void,
-            &mut len,
-        )
-    };
+    // SAFETY: `tcp_info` holds integers only.
+    let (info, len) = unsafe { tcp_option::<libc::tcp_info>(tcp, libc::TCP_INFO) }?;
     // A shorter struct (an old kernel's) without `tcpi_rtt`, or no sample yet (0), says nothing.
-    let has_rtt = len as usize >= std::mem::offset_of!(libc::tcp_info, tcpi_rtt) + 4;
-    (rc == 0 && has_rtt && info.tcpi_rtt > 0).then(|| f64::from(info.tcpi_rtt) / 1000.0)
+    let has_rtt = len >= std::mem::offset_of!(libc::tcp_info, tcpi_rtt) + 4;
+    (has_rtt && info.tcpi_rtt > 0).then(|| f64::from(info.tcpi_rtt) / 1000.0)
 }
 
 /// The kernel's smoothed round trip of a TCP connection, in milliseconds (macOS `TCP_CONNECTION_INFO`'s
 /// `tcpi_srtt`, kept in whole milliseconds there). `None` when the kernel does not say, as on Linux.
 #[cfg(target_os = "macos")]
 pub fn kernel_rtt_ms(tcp: &TcpStream) -> Option<f64> {
+    // SAFETY: `tcp_connection_info` holds integers only.
+    let (info, len) = unsafe { tcp_option::<libc::tcp_connection_info>(tcp, libc::TCP_CONNECTION_INFO) }?;
+    let has_rtt = len >= std::mem::offset_of!(libc::tcp_connection_info, tcpi_srtt) + 4;
+    (has_rtt && info.tcpi_srtt > 0).then(|| f64::from(info.tcpi_srtt))
+}
+
+/// The TCP-level socket option `name` of `tcp` read into a `T`, with the bytes the kernel wrote of it; `None` if
+/// the call failed.
+///
+/// # Safety
+/// `T` must be a plain C struct for which all zero bytes are a valid value (integers only).
+#[cfg(any(target_os = "linux", target_os = "macos"))]
+unsafe fn tcp_option<T>(tcp: &TcpStream, name: libc::c_int) -> Option<(T, usize)> {
     use std::os::fd::AsRawFd;
-    // SAFETY: an all-zero `tcp_connection_info` is valid (integers only).
-    let mut info: libc::tcp_connection_info = unsafe { std::mem::zeroed() };
-    let mut len = std::mem::size_of::<libc::tcp_connection_info>() as libc::socklen_t;
-    // SAFETY: getsockopt writes at most `len` bytes into `info` and sets `len` to what it wrote.
+    // SAFETY: the caller vouches that all-zero is a valid `T`.
+    let mut value: T = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<T>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into `value` and sets `len` to what it wrote.
     let rc = unsafe {
-        libc::getsockopt(
-            tcp.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_CONNECTION_INFO,
-            &mut info as *mut libc::tcp_connection_info as *mut libc::c_void,
-            &mut len,
-        )
+        libc::getsockopt(tcp.as_raw_fd(), libc::IPPROTO_TCP, name, &mut value as *mut T as *mut libc::c_void, &mut len)
     };
-    let has_rtt = len as usize >= std::mem::offset_of!(libc::tcp_connection_info, tcpi_srtt) + 4;
-    (rc == 0 && has_rtt && info.tcpi_srtt > 0).then(|| f64::from(info.tcpi_srtt))
+    (rc == 0).then_some((value, len as usize))
 }
 
 /// The kernel's round trip of a TCP connection: not read on this platform (Windows), where the diagnosis makes
