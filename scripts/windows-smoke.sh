@@ -48,7 +48,8 @@ fi
 
 echo "==> frametap.exe under $(/usr/lib/wine/wine64 --version)"
 python3 - "$exe" "$target/windows-smoke" <<'EOF'
-import asyncio, base64, json, os, re, signal, socket, struct, subprocess, sys, threading, time, uuid
+import asyncio, atexit, base64, hashlib, json, os, re, signal, socket, struct, subprocess, sys, threading, time
+import urllib.request, uuid
 import websockets
 
 exe, work = sys.argv[1], sys.argv[2]
@@ -58,11 +59,21 @@ DEPLOYMENT = "00000000-0000-4000-8000-00000000517e"
 def frametap(*args, **kw):
     return subprocess.run([WINE, exe, *args], capture_output=True, text=True, timeout=120, **kw)
 
+started = []
+
+@atexit.register
+def end_leftovers():
+    """A proxy still running when a check failed is ended with the script, not left behind."""
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+
 def start_proxy(*args):
-    """frametap.exe proxy on a free port; returns the process, its stderr file and the banner's lines."""
+    """frametap.exe proxy on a free port; returns the process and its banner."""
     err = open(os.path.join(work, f"proxy-{time.monotonic_ns()}.err"), "w+")
     out = open(os.path.join(work, f"proxy-{time.monotonic_ns()}.out"), "w+")
     proc = subprocess.Popen([WINE, exe, "proxy", "--listen", "127.0.0.1:0", *args], stdout=out, stderr=err)
+    started.append(proc)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         err.seek(0)
@@ -95,7 +106,6 @@ print("--help: ok")
 proc, banner = start_proxy()
 url, capture, ui = field(banner, "point your WebSocket client at"), field(banner, "capture"), field(banner, "web UI")
 assert "\\.frametap\\captures\\" in capture and capture.startswith("C:\\users\\"), capture
-import urllib.request
 assert urllib.request.urlopen(ui, timeout=30).status == 200
 
 async def session(hold):
@@ -139,7 +149,6 @@ def reset_after_upgrade():
     while b"\r\n\r\n" not in request:
         request += conn.recv(4096)
     key = re.search(rb"(?i)sec-websocket-key:\s*(\S+)", request).group(1)
-    import hashlib
     accept = base64.b64encode(hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
     conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                  b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n")
