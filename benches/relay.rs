@@ -420,6 +420,7 @@ fn median(mut values: Vec<f64>) -> (f64, f64, f64) {
 
 /// Raises the open-file limit for this process and its children (frametap needs two descriptors per
 /// relayed connection): to 65,536 when allowed (root may raise the hard limit), else to the hard limit.
+#[cfg(unix)]
 fn raise_file_limit() -> u64 {
     const WANTED: u64 = 65_536;
     let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
@@ -434,6 +435,13 @@ fn raise_file_limit() -> u64 {
         libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
     }
     limit.rlim_cur
+}
+
+/// Windows has no open-file limit to raise: sockets are bounded by memory, not by a per-process count. What is
+/// returned stands for "no limit" in the report.
+#[cfg(not(unix))]
+fn raise_file_limit() -> u64 {
+    u64::MAX
 }
 
 /// Holds `count` idle WebSocket connections through frametap and reports its RSS per connection.

@@ -7,16 +7,8 @@ cd "$(dirname "$0")/.."
 # What the build and the tests need beyond Rust, as Debian packages (command:package): Chromium drives the web
 # UI tests (Debian's package; no browser download); gcc and make build jemalloc, frametap's allocator; certutil
 # (libnss3-tools) runs the Chrome trust-store commands `frametap certs init` prints (tests/certs_trust.rs).
-missing=()
-for need in chromium:chromium gcc:gcc make:make certutil:libnss3-tools; do
-  command -v "${need%%:*}" >/dev/null 2>&1 || missing+=("${need#*:}")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "==> installing ${missing[*]}"
-  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+source scripts/install-missing.sh
+install_missing chromium:chromium gcc:gcc make:make certutil:libnss3-tools
 
 echo "==> cargo fmt --check"
 cargo fmt --all --check

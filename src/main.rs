@@ -8,18 +8,28 @@ use std::process::ExitCode;
 /// jemalloc instead of glibc's malloc: the relay allocates a record per frame on the runtime's threads and the
 /// sink thread frees it; glibc serialises those cross-thread frees on its arena locks (futex waits in profiles
 /// under load). With jemalloc, 20 connections × 16 in flight run 10% faster and an idle connection costs half
-/// the memory (docs/performance.md).
+/// the memory (docs/performance.md). Not on Windows, which jemalloc does not support: the system allocator there.
+#[cfg(not(windows))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-fn main() -> ExitCode {
-    // A write past a file-size limit (`ulimit -f`, some quotas) then fails with EFBIG, which the capture
-    // writer reports (the capture is marked incomplete, the relay goes on), instead of the kernel's
-    // SIGXFSZ killing frametap and every relayed connection with it.
+/// A write past a file-size limit (`ulimit -f`, some quotas) then fails with EFBIG, which the capture writer
+/// reports (the capture is marked incomplete, the relay goes on), instead of the kernel's SIGXFSZ killing frametap
+/// and every relayed connection with it. Called before any other thread exists.
+#[cfg(unix)]
+fn survive_file_size_limit() {
     // SAFETY: setting a signal to SIG_IGN before any other thread exists.
     unsafe {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
+}
+
+/// Nothing to do where there is no SIGXFSZ (Windows): a write past a quota fails with an error there.
+#[cfg(not(unix))]
+fn survive_file_size_limit() {}
+
+fn main() -> ExitCode {
+    survive_file_size_limit();
     let cli = Cli::parse();
     // Behind `proxy`, the in-process simulator's own session lines would only repeat the frame log.
     let default_filter = match cli.command {

@@ -1,4 +1,5 @@
-//! Where frametap keeps its files (`$FRAMETAP_HOME`, else `~/.frametap`) and how it creates private ones (0600).
+//! Where frametap keeps its files (`$FRAMETAP_HOME`, else `~/.frametap`) and how it creates private ones (0600 on
+//! Unix; on Windows, files in the user's profile are private to the user by the folder's inherited ACL).
 
 use anyhow::{bail, Context, Result};
 use std::fs::{File, OpenOptions};
@@ -9,18 +10,24 @@ pub fn frametap_home() -> Result<PathBuf> {
     if let Some(dir) = std::env::var_os("FRAMETAP_HOME").filter(|d| !d.is_empty()) {
         return Ok(PathBuf::from(dir));
     }
-    let home = std::env::var_os("HOME")
-        .filter(|d| !d.is_empty())
-        .context("neither FRAMETAP_HOME nor HOME is set: set FRAMETAP_HOME to a folder frametap may write to")?;
+    let home = std::env::var_os(HOME_VARIABLE).filter(|d| !d.is_empty()).with_context(|| {
+        format!("neither FRAMETAP_HOME nor {HOME_VARIABLE} is set: set FRAMETAP_HOME to a folder frametap may write to")
+    })?;
     Ok(PathBuf::from(home).join(".frametap"))
 }
+
+/// The variable that names the user's home folder: `HOME` on Unix.
+#[cfg(not(windows))]
+const HOME_VARIABLE: &str = "HOME";
+/// The variable that names the user's home folder: `USERPROFILE` on Windows (`HOME` is seldom set there).
+#[cfg(windows)]
+const HOME_VARIABLE: &str = "USERPROFILE";
 
 /// Creates `dir` (and parents) readable by the owner only (0700).
 pub fn create_private_dir(dir: &Path) -> Result<()> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    owner_only_dir(&mut builder);
     builder.create(dir).with_context(|| format!("could not create the folder {}", dir.display()))
 }
 
@@ -83,8 +90,7 @@ pub fn refuse_folder_to_read(path: &Path) -> Result<()> {
 pub fn create_private_file(path: &Path) -> Result<File> {
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    with_mode(&mut options, 0o600);
     match options.open(path) {
         Ok(file) => Ok(file),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -101,6 +107,42 @@ pub fn create_private_file(path: &Path) -> Result<File> {
         },
         Err(e) => Err(e).with_context(|| format!("could not create {}", path.display())),
     }
+}
+
+/// Makes `builder` create folders readable by the owner only (0700).
+#[cfg(unix)]
+fn owner_only_dir(builder: &mut std::fs::DirBuilder) {
+    std::os::unix::fs::DirBuilderExt::mode(builder, 0o700);
+}
+
+/// Nothing on Windows: a folder takes its parent's ACL, which in the user's profile (where `~/.frametap` is) lets
+/// only the user, administrators and the system in.
+#[cfg(not(unix))]
+fn owner_only_dir(_builder: &mut std::fs::DirBuilder) {}
+
+/// Makes `options` create the file with the Unix permission bits `mode` (such as 0600).
+#[cfg(unix)]
+pub fn with_mode(options: &mut OpenOptions, mode: u32) {
+    std::os::unix::fs::OpenOptionsExt::mode(options, mode);
+}
+
+/// Nothing on Windows, which has no permission bits: a new file takes its folder's ACL (private to the user in their
+/// profile, where `~/.frametap` is; a file written elsewhere is as private as that folder).
+#[cfg(not(unix))]
+pub fn with_mode(_options: &mut OpenOptions, _mode: u32) {}
+
+/// Whether users other than the owner may read `path` (its Unix permission bits allow group or others); `false` when
+/// that cannot be told.
+#[cfg(unix)]
+pub fn readable_by_others(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path).is_ok_and(|meta| meta.permissions().mode() & 0o077 != 0)
+}
+
+/// Not told on Windows, whose ACLs have no permission bits to check: `false`.
+#[cfg(not(unix))]
+pub fn readable_by_others(_path: &Path) -> bool {
+    false
 }
 
 /// A fresh capture path in the per-user captures folder: `captures/<UTC timestamp>.<extension>`.

@@ -1,6 +1,9 @@
 //! The Chrome (Linux) trust-store commands `frametap certs init` prints, run as printed in a throw-away `$HOME`:
 //! after them a real headless Chromium accepts `frametap proxy --tls`, after the removal command it refuses it.
 
+// Unix only: the commands checked are the Linux trust-store ones, with a real Chromium.
+#![cfg(unix)]
+
 mod cdp;
 mod common;
 
@@ -78,7 +81,6 @@ async fn chromium_dump(url: &str, home: &Path) -> (String, String) {
     (String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
 }
 
-#[cfg(unix)]
 #[tokio::test]
 async fn the_printed_chrome_linux_commands_make_chromium_trust_the_tls_listener_and_then_stop() {
     let certutil_installed = std::process::Command::new("certutil").arg("-H").output().is_ok();

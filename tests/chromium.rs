@@ -9,6 +9,9 @@
 //! Runs when a Chromium is installed (`chromium`, `chromium-browser`, `google-chrome`, or the path in
 //! `FRAMETAP_CHROMIUM`); otherwise it says so loudly and passes.
 
+// Unix only: the browser runs in its own process group, killed with it (SIGKILL).
+#![cfg(unix)]
+
 mod common;
 #[path = "forward_support/servers.rs"]
 mod servers;

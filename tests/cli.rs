@@ -2,6 +2,9 @@
 //! capture on SIGTERM; what it prints to pipes and about exposed listeners. Refused flags and files:
 //! tests/cli_refused.rs.
 
+// Unix only: it stops frametap with SIGTERM and checks the captures' 0600 modes, which Windows has neither of.
+#![cfg(unix)]
+
 mod common;
 
 use common::binary::{frametap, send_a_first_message_without_action, RunningProxy};

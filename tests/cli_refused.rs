@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::binary::{frametap, send_a_first_message_without_action, RunningProxy};
+use common::binary::frametap;
 
 async fn fails_with(args: &[&str], home: &std::path::Path) -> String {
     let output = frametap().args(args).env("FRAMETAP_HOME", home).kill_on_drop(true).output();
@@ -215,8 +215,10 @@ async fn a_replay_set_that_would_change_nothing_is_refused() {
 }
 
 /// `--capture NAME.ftcap` alone means a compact capture; a format that contradicts the name is refused.
+#[cfg(unix)] // stops frametap with SIGTERM
 #[tokio::test]
 async fn a_capture_named_ftcap_is_compact_and_a_contradicting_format_is_refused() {
+    use common::binary::{send_a_first_message_without_action, RunningProxy};
     let dir = tempfile::tempdir().unwrap();
     let named = dir.path().join("session.ftcap");
     let mut proxy = RunningProxy::start(&["--no-ui", "--quiet", "--capture", named.to_str().unwrap()]).await;
@@ -238,8 +240,10 @@ async fn a_capture_named_ftcap_is_compact_and_a_contradicting_format_is_refused(
 /// one is refused by hyper and explained. It is now answered 400 with the same advice, and never sent upstream. So is
 /// the banner's `deploymentId=…` as printed, UTF-8 bytes and all (as tungstenite sends it): hyper takes that target,
 /// and it too used to be sent upstream.
+#[cfg(unix)] // stops frametap with SIGTERM
 #[tokio::test]
 async fn an_upgrade_to_the_banners_placeholder_percent_encoded_is_refused_not_sent_upstream() {
+    use common::binary::RunningProxy;
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let upstream = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     upstream.set_nonblocking(true).unwrap();

@@ -12,6 +12,7 @@ fn convert(input: &Path, output: &Path) -> std::process::Output {
     command.stdin(std::process::Stdio::null()).output().unwrap()
 }
 
+#[cfg(unix)] // a named pipe (mkfifo)
 #[test]
 fn a_capture_from_a_pipe_converts_to_the_same_har_as_from_its_file() {
     let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/relayed-session.jsonl");

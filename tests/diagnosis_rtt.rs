@@ -6,7 +6,9 @@ mod common;
 #[path = "fixtures/live.rs"]
 mod live;
 
+#[cfg(target_os = "linux")]
 use frametap::capture::CaptureFormat;
+#[cfg(target_os = "linux")]
 use frametap::event::Record;
 use futures_util::{SinkExt, StreamExt};
 use live::*;

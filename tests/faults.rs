@@ -2,6 +2,9 @@
 //! relay runs, and clients that never finish their handshake. (The stalled UI subscriber and the
 //! connection storm are in faults_load.rs.)
 
+// Unix only: its child proxy runs under a file-size limit (setrlimit) and is stopped with SIGTERM (tests/soak_support).
+#![cfg(unix)]
+
 mod common;
 mod soak_support;
 

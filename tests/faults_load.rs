@@ -2,6 +2,9 @@
 //! and a storm of short connections (CI runs a bounded storm; the full 1,000/s for 10 s is
 //! `cargo test --release --test faults_load -- --ignored --nocapture`, see docs/reliability.md).
 
+// Unix only: its child proxy runs under a file-size limit (setrlimit) and is stopped with SIGTERM (tests/soak_support).
+#![cfg(unix)]
+
 mod common;
 mod soak_support;
 

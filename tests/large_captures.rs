@@ -4,6 +4,9 @@
 //! In a file of its own, and checking outputs without holding them: a child's peak memory (`ru_maxrss`) starts from
 //! the peak of the test process that spawned it, so that must stay small.
 
+// Unix only: it reads a command's peak memory from wait4 and /proc.
+#![cfg(unix)]
+
 mod common;
 
 use common::large::{

@@ -7,6 +7,9 @@
 //! must keep the process small for the others' measures, and these larger peaks must not touch that file's tighter
 //! bounds.
 
+// Unix only: it reads a command's peak memory from wait4.
+#![cfg(unix)]
+
 mod common;
 
 use common::large::{

@@ -193,7 +193,7 @@ async fn a_tcp_drop_is_mirrored_never_turned_into_a_clean_close() {
 async fn a_tcp_reset_is_mirrored_as_a_reset() {
     let (server, _) = raw::start_raw_server(raw::upgrade_all, |mut ws: RawWs| async move {
         let _ = ws.frame().await;
-        frametap::proxy::stream::reset_on_close(std::os::fd::AsRawFd::as_raw_fd(&ws.stream));
+        frametap::proxy::stream::reset_on_close(frametap::proxy::stream::tcp_raw_socket(&ws.stream));
     })
     .await;
     let proxy = start_proxy(test_config(&format!("ws://{server}"))).await;

@@ -2,6 +2,9 @@
 //! read the frames, across both directions, also while one direction waits to write to an endpoint that does not
 //! read (backpressure). Real client, proxy and upstream on 127.0.0.1:0.
 
+// Unix only: its child proxy runs under a file-size limit (setrlimit) and is stopped with SIGTERM (tests/soak_support).
+#![cfg(unix)]
+
 mod common;
 mod soak_support;
 

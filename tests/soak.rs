@@ -3,6 +3,9 @@
 //! every frame in order; the proxy's memory stays flat. CI runs `soak_fast`; the 1,000,000-message run is
 //! `cargo test --release --test soak -- --ignored --nocapture` (docs/reliability.md).
 
+// Unix only: its child proxy runs under a file-size limit (setrlimit) and is stopped with SIGTERM (tests/soak_support).
+#![cfg(unix)]
+
 mod common;
 mod soak_support;
 

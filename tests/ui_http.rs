@@ -1,6 +1,9 @@
 //! The web UI over real HTTP and WebSocket: access token, Host and Origin checks, history + live
 //! records, lag resyncs, shutdown and a taken port. Downloads: tests/ui_downloads.rs.
 
+// Unix only: it stops frametap with SIGTERM (or SIGKILL), which Windows cannot send to a child process.
+#![cfg(unix)]
+
 mod cdp;
 mod common;
 #[path = "ui_support/mod.rs"]

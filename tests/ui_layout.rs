@@ -6,6 +6,9 @@
 //!
 //! Needs Debian's `chromium` (`apt-get install -y chromium`) or `FRAMETAP_CHROMIUM=/path/to/chrome`.
 
+// Unix only: it stops frametap with SIGTERM (or SIGKILL), which Windows cannot send to a child process.
+#![cfg(unix)]
+
 mod cdp;
 mod common;
 #[path = "ui_support/mod.rs"]

@@ -5,6 +5,9 @@
 //! Needs Debian's `chromium` (`apt-get install -y chromium`) or `FRAMETAP_CHROMIUM=/path/to/chrome`.
 //! `FRAMETAP_UPDATE_SCREENSHOT=1 cargo test --test ui_sim` also rewrites docs/ui-screenshot.png from this run.
 
+// Unix only: it stops frametap with SIGTERM (or SIGKILL), which Windows cannot send to a child process.
+#![cfg(unix)]
+
 mod common;
 
 mod cdp;

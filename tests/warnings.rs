@@ -1,6 +1,9 @@
 //! frametap's runtime warnings as a user sees them on stderr: each a `frametap: warning:` line saying what was
 //! wrong and what to do, like the warnings frametap prints as it starts, not a raw tracing `WARN` line.
 
+// Unix only: it stops frametap with SIGTERM (or SIGKILL), which Windows cannot send to a child process.
+#![cfg(unix)]
+
 #[allow(dead_code)]
 #[path = "common/binary.rs"]
 mod binary;

@@ -7,7 +7,6 @@ use crate::event::Record;
 use anyhow::{Context, Result};
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 /// Where a record was put in a [`Spill`].
@@ -79,7 +78,7 @@ impl SpillReader {
     /// The record put at `span`.
     pub fn read(&self, span: SpillSpan) -> Result<Record> {
         let mut bytes = vec![0; span.len as usize];
-        self.file.read_exact_at(&mut bytes, span.offset).context("could not read back the temporary file")?;
+        read_exact_at(&self.file, &mut bytes, span.offset).context("could not read back the temporary file")?;
         if bytes.first() == Some(&compact::TAG) {
             let (frame, _) = compact::decode(&bytes)
                 .map_err(|e| anyhow::anyhow!("the temporary file does not read back ({e:?})"))?;
@@ -87,6 +86,31 @@ impl SpillReader {
         }
         serde_json::from_slice(&bytes).context("the temporary file does not read back")
     }
+}
+
+/// Fills `bytes` from `file` at `offset`, without moving a shared cursor (`pread`).
+#[cfg(unix)]
+fn read_exact_at(file: &File, bytes: &mut [u8], offset: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, bytes, offset)
+}
+
+/// Fills `bytes` from `file` at `offset`. Windows' positioned read (`seek_read`) may return fewer bytes than asked
+/// and moves the file's cursor, which nothing else here uses.
+#[cfg(windows)]
+fn read_exact_at(file: &File, mut bytes: &mut [u8], mut offset: u64) -> std::io::Result<()> {
+    use std::os::windows::fs::FileExt as _;
+    while !bytes.is_empty() {
+        match file.seek_read(bytes, offset) {
+            Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => {
+                bytes = &mut bytes[n..];
+                offset += n as u64;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -53,63 +53,69 @@ pub async fn second_signal() {
     let _ = second.wait_for(|second| *second).await;
 }
 
-/// Ctrl-C and SIGTERM, listened for from [`Signals::listen`] on.
+/// Ctrl-C and SIGTERM (on Windows: Ctrl-C and the console window being closed), listened for from
+/// [`Signals::listen`] on.
 struct Signals {
-    #[cfg(unix)]
-    interrupt: Option<tokio::signal::unix::Signal>,
-    #[cfg(unix)]
-    terminate: Option<tokio::signal::unix::Signal>,
+    interrupt: Option<Interrupt>,
+    terminate: Option<Terminate>,
 }
 
+/// The Ctrl-C handler: SIGINT on Unix.
+#[cfg(unix)]
+type Interrupt = tokio::signal::unix::Signal;
+/// The stop request from outside: SIGTERM on Unix.
+#[cfg(unix)]
+type Terminate = tokio::signal::unix::Signal;
+/// The Ctrl-C handler: the console's CTRL_C_EVENT on Windows.
+#[cfg(windows)]
+type Interrupt = tokio::signal::windows::CtrlC;
+/// The stop request from outside: on Windows, the console window being closed (CTRL_CLOSE_EVENT), after which
+/// Windows gives the process a few seconds before ending it.
+#[cfg(windows)]
+type Terminate = tokio::signal::windows::CtrlClose;
+
+/// What a stop request from outside is called in frametap's notices.
+#[cfg(unix)]
+const TERMINATE: &str = "SIGTERM";
+/// What a stop request from outside is called in frametap's notices.
+#[cfg(windows)]
+const TERMINATE: &str = "closing the console";
+
 impl Signals {
+    #[cfg(unix)]
     fn listen() -> Signals {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{signal, SignalKind};
-            Signals {
-                interrupt: installed(signal(SignalKind::interrupt()), "Ctrl-C"),
-                terminate: installed(signal(SignalKind::terminate()), "SIGTERM"),
-            }
+        use tokio::signal::unix::{signal, SignalKind};
+        Signals {
+            interrupt: installed(signal(SignalKind::interrupt()), "Ctrl-C"),
+            terminate: installed(signal(SignalKind::terminate()), TERMINATE),
         }
-        #[cfg(not(unix))]
-        Signals {}
+    }
+
+    #[cfg(windows)]
+    fn listen() -> Signals {
+        use tokio::signal::windows::{ctrl_c, ctrl_close};
+        Signals { interrupt: installed(ctrl_c(), "Ctrl-C"), terminate: installed(ctrl_close(), TERMINATE) }
     }
 
     /// Resolves on the next Ctrl-C or SIGTERM, with its name; never, if listening for both failed.
     async fn next(&mut self) -> &'static str {
-        #[cfg(unix)]
-        {
-            tokio::select! {
-                () = received(&mut self.interrupt) => "Ctrl-C",
-                () = received(&mut self.terminate) => "SIGTERM",
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            if let Err(e) = tokio::signal::ctrl_c().await {
-                crate::warning!("cannot listen for Ctrl-C ({e}): stop frametap by ending its process");
-                std::future::pending::<()>().await;
-            }
-            "Ctrl-C"
+        tokio::select! {
+            () = received(self.interrupt.as_mut().map(|signal| signal.recv())) => "Ctrl-C",
+            () = received(self.terminate.as_mut().map(|signal| signal.recv())) => TERMINATE,
         }
     }
 }
 
 /// The handler for a signal, or `None` if it could not be installed (which is said at once).
-#[cfg(unix)]
-fn installed(
-    signal: std::io::Result<tokio::signal::unix::Signal>,
-    name: &'static str,
-) -> Option<tokio::signal::unix::Signal> {
+fn installed<S>(signal: std::io::Result<S>, name: &'static str) -> Option<S> {
     signal.map_err(|e| crate::warning!("cannot listen for {name} ({e}): stop frametap another way")).ok()
 }
 
-/// Resolves when `signal` is received; never, if it has no handler.
-#[cfg(unix)]
-async fn received(signal: &mut Option<tokio::signal::unix::Signal>) {
-    match signal {
-        Some(signal) => {
-            signal.recv().await;
+/// Resolves when a signal's `recv` does; never, if the signal has no handler.
+async fn received<T>(recv: Option<impl Future<Output = T>>) {
+    match recv {
+        Some(recv) => {
+            recv.await;
         }
         None => std::future::pending::<()>().await,
     }

@@ -6,12 +6,11 @@
 //! `--max-message`); see docs/architecture.md.
 
 use super::ending::EndState;
-use super::stream::{raw_fd, reset_on_close, RelayStream};
+use super::stream::{raw_socket, reset_on_close, RawSocket, RelayStream};
 use crate::event::{Close, Frame, Note, Opcode, Peer, Record, Ts};
 use crate::pipeline::ConnSink;
 use crate::wire::{encode_close, random_mask, FrameScanner, ScannedFrame, Step};
 use bytes::{Buf, Bytes, BytesMut};
-use std::os::fd::RawFd;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -160,7 +159,7 @@ struct Pump<'a, R, W> {
     to: Peer,
     reader: R,
     writer: W,
-    to_fd: Option<RawFd>,
+    to_socket: Option<RawSocket>,
     buf: BytesMut,
     scanner: FrameScanner,
     shared: &'a Shared<'a>,
@@ -180,7 +179,14 @@ struct Pump<'a, R, W> {
 }
 
 impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Pump<'a, R, W> {
-    fn new(from: Peer, reader: R, writer: W, to_fd: Option<RawFd>, prefix: Bytes, shared: &'a Shared<'a>) -> Self {
+    fn new(
+        from: Peer,
+        reader: R,
+        writer: W,
+        to_socket: Option<RawSocket>,
+        prefix: Bytes,
+        shared: &'a Shared<'a>,
+    ) -> Self {
         let mut buf = BytesMut::with_capacity(READ_CHUNK.max(prefix.len()));
         buf.extend_from_slice(&prefix);
         Pump {
@@ -188,7 +194,7 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Pump<'a, R, W> {
             to: from.other(),
             reader,
             writer,
-            to_fd,
+            to_socket,
             buf,
             scanner: FrameScanner::new(shared.max_message),
             shared,
@@ -386,8 +392,8 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Pump<'a, R, W> {
             format!("reading from the {} failed: {e}", self.from.as_str())
         };
         self.shared.dropped(self.from, how);
-        if let Some(fd) = self.to_fd {
-            reset_on_close(fd);
+        if let Some(socket) = self.to_socket {
+            reset_on_close(socket);
         }
         PumpEnd::Dropped
     }
@@ -407,7 +413,7 @@ pub async fn relay<C: RelayStream, S: RelayStream>(
     mut shutdown: watch::Receiver<bool>,
     opened: Instant,
 ) -> Close {
-    let (client_fd, server_fd) = (raw_fd(&ends.client), raw_fd(&ends.server));
+    let (client_socket, server_socket) = (raw_socket(&ends.client), raw_socket(&ends.server));
     let (client_read, client_write) = ends.client.into_halves();
     let (server_read, server_write) = ends.server.into_halves();
     let shared = Shared {
@@ -419,8 +425,8 @@ pub async fn relay<C: RelayStream, S: RelayStream>(
         max_message: options.max_message,
     };
     // Both pumps (and so both sockets) are dropped when this returns: a side still open is closed then.
-    let upward = Pump::new(Peer::Client, client_read, server_write, server_fd, ends.client_prefix, &shared).run();
-    let downward = Pump::new(Peer::Server, server_read, client_write, client_fd, ends.server_prefix, &shared).run();
+    let upward = Pump::new(Peer::Client, client_read, server_write, server_socket, ends.client_prefix, &shared).run();
+    let downward = Pump::new(Peer::Server, server_read, client_write, client_socket, ends.server_prefix, &shared).run();
     tokio::pin!(upward, downward);
     let mut closing = shared.closing.subscribe();
     let (mut up_done, mut down_done, mut shutting_down) = (false, false, false);

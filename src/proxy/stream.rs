@@ -157,15 +157,36 @@ impl AsyncWrite for UpstreamStream {
     }
 }
 
+/// A socket's handle to the operating system, kept so a reset can be mirrored after its stream is split: a file
+/// descriptor on Unix, a `SOCKET` on Windows.
+#[cfg(unix)]
+pub type RawSocket = std::os::fd::RawFd;
+/// A socket's handle to the operating system, kept so a reset can be mirrored after its stream is split: a file
+/// descriptor on Unix, a `SOCKET` on Windows.
+#[cfg(windows)]
+pub type RawSocket = std::os::windows::io::RawSocket;
+
 /// The raw socket of a relay stream, kept so a reset can be mirrored after the stream is split.
-pub fn raw_fd<S: RelayStream>(stream: &S) -> Option<std::os::fd::RawFd> {
-    use std::os::fd::AsRawFd;
-    stream.tcp().map(|tcp| tcp.as_raw_fd())
+pub fn raw_socket<S: RelayStream>(stream: &S) -> Option<RawSocket> {
+    stream.tcp().map(tcp_raw_socket)
+}
+
+/// The raw socket under a TCP stream (tokio's or std's).
+#[cfg(unix)]
+pub fn tcp_raw_socket(tcp: &impl std::os::fd::AsRawFd) -> RawSocket {
+    tcp.as_raw_fd()
+}
+
+/// The raw socket under a TCP stream (tokio's or std's).
+#[cfg(windows)]
+pub fn tcp_raw_socket(tcp: &impl std::os::windows::io::AsRawSocket) -> RawSocket {
+    tcp.as_raw_socket()
 }
 
 /// Makes the next close of this socket send a TCP reset (RST) instead of a FIN, to mirror a peer's reset.
 /// `fd` must belong to a socket that is still open (the relay holds both halves while it calls this).
-pub fn reset_on_close(fd: std::os::fd::RawFd) {
+#[cfg(unix)]
+pub fn reset_on_close(fd: RawSocket) {
     let linger = libc::linger { l_onoff: 1, l_linger: 0 };
     // SAFETY: setsockopt only reads `linger` for the given length; a stale fd makes it fail, not misbehave.
     let rc = unsafe {
@@ -182,33 +203,62 @@ pub fn reset_on_close(fd: std::os::fd::RawFd) {
     }
 }
 
+/// Makes the next close of this socket send a TCP reset (RST) instead of a FIN, to mirror a peer's reset: on
+/// Windows too, a zero linger makes `closesocket` abort the connection. `socket` must still be open (the relay
+/// holds both halves while it calls this).
+#[cfg(windows)]
+pub fn reset_on_close(socket: RawSocket) {
+    // SAFETY: the caller keeps the socket open for as long as this borrow (this call) lasts.
+    let socket = unsafe { std::os::windows::io::BorrowedSocket::borrow_raw(socket) };
+    if let Err(e) = socket2::SockRef::from(&socket).set_linger(Some(std::time::Duration::ZERO)) {
+        tracing::debug!("could not arm a TCP reset: {e}");
+    }
+}
+
 /// The kernel's smoothed round trip of a TCP connection, in milliseconds (Linux `TCP_INFO`'s `tcpi_rtt`):
 /// the network's own delay, without the far end's processing time that every application-level round trip
 /// includes. `None` when the kernel does not say (another platform, or a socket that is gone). One system call:
 /// for a connection's open, never per frame.
 #[cfg(target_os = "linux")]
 pub fn kernel_rtt_ms(tcp: &TcpStream) -> Option<f64> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: an all-zero `tcp_info` is valid (integers only).
-    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
-    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
-    // SAFETY: getsockopt writes at most `len` bytes into `info` and sets `len` to what it wrote.
-    let rc = unsafe {
-        libc::getsockopt(
-            tcp.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_INFO,
-            &mut info as *mut libc::tcp_info as *mut libc::c_void,
-            &mut len,
-        )
-    };
+    // SAFETY: `tcp_info` holds integers only.
+    let (info, len) = unsafe { tcp_option::<libc::tcp_info>(tcp, libc::TCP_INFO) }?;
     // A shorter struct (an old kernel's) without `tcpi_rtt`, or no sample yet (0), says nothing.
-    let has_rtt = len as usize >= std::mem::offset_of!(libc::tcp_info, tcpi_rtt) + 4;
-    (rc == 0 && has_rtt && info.tcpi_rtt > 0).then(|| f64::from(info.tcpi_rtt) / 1000.0)
+    let has_rtt = len >= std::mem::offset_of!(libc::tcp_info, tcpi_rtt) + 4;
+    (has_rtt && info.tcpi_rtt > 0).then(|| f64::from(info.tcpi_rtt) / 1000.0)
 }
 
-/// The kernel's round trip of a TCP connection: not read on this platform.
-#[cfg(not(target_os = "linux"))]
+/// The kernel's smoothed round trip of a TCP connection, in milliseconds (macOS `TCP_CONNECTION_INFO`'s
+/// `tcpi_srtt`, kept in whole milliseconds there). `None` when the kernel does not say, as on Linux.
+#[cfg(target_os = "macos")]
+pub fn kernel_rtt_ms(tcp: &TcpStream) -> Option<f64> {
+    // SAFETY: `tcp_connection_info` holds integers only.
+    let (info, len) = unsafe { tcp_option::<libc::tcp_connection_info>(tcp, libc::TCP_CONNECTION_INFO) }?;
+    let has_rtt = len >= std::mem::offset_of!(libc::tcp_connection_info, tcpi_srtt) + 4;
+    (has_rtt && info.tcpi_srtt > 0).then(|| f64::from(info.tcpi_srtt))
+}
+
+/// The TCP-level socket option `name` of `tcp` read into a `T`, with the bytes the kernel wrote of it; `None` if
+/// the call failed.
+///
+/// # Safety
+/// `T` must be a plain C struct for which all zero bytes are a valid value (integers only).
+#[cfg(any(target_os = "linux", target_os = "macos"))]
+unsafe fn tcp_option<T>(tcp: &TcpStream, name: libc::c_int) -> Option<(T, usize)> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: the caller vouches that all-zero is a valid `T`.
+    let mut value: T = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<T>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into `value` and sets `len` to what it wrote.
+    let rc = unsafe {
+        libc::getsockopt(tcp.as_raw_fd(), libc::IPPROTO_TCP, name, &mut value as *mut T as *mut libc::c_void, &mut len)
+    };
+    (rc == 0).then_some((value, len as usize))
+}
+
+/// The kernel's round trip of a TCP connection: not read on this platform (Windows), where the diagnosis makes
+/// do with the upper bound the handshake's own round trip gives.
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
 pub fn kernel_rtt_ms(_tcp: &TcpStream) -> Option<f64> {
     None
 }

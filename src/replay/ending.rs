@@ -113,8 +113,8 @@ impl<W: AsyncRead + AsyncWrite + Unpin> Player<W> {
 
     pub(super) async fn drop_tcp(&mut self, reset: bool) {
         if reset {
-            if let Some(fd) = self.fd {
-                reset_on_close(fd);
+            if let Some(socket) = self.socket {
+                reset_on_close(socket);
             }
         } else {
             let _ = self.writer.shutdown().await;

@@ -8,12 +8,11 @@ use super::peer::{Event, PeerEnd, PeerReader};
 use super::script::{RecordedEnd, Step, Turn};
 use crate::event::{Close, ConnId, Frame, Note, Opcode, Peer, Record, Ts};
 use crate::pipeline::ConnSink;
-use crate::proxy::stream::{raw_fd, RelayStream};
+use crate::proxy::stream::{raw_socket, RawSocket, RelayStream};
 use crate::redact::SharedRedactor;
 use crate::wire::{encode_frame, random_mask};
 use bytes::{Bytes, BytesMut};
 use std::collections::{BTreeMap, VecDeque};
-use std::os::fd::RawFd;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, WriteHalf};
@@ -79,7 +78,7 @@ pub async fn play<S: RelayStream>(
     shutdown: watch::Receiver<bool>,
 ) -> PlayReport {
     let opened = Instant::now();
-    let fd = raw_fd(&stream);
+    let socket = raw_socket(&stream);
     let (read_half, writer) = tokio::io::split(stream);
     let (conn, sink) = (sink.conn(), Arc::new(sink));
     let (tx, rx) = mpsc::unbounded_channel();
@@ -90,7 +89,7 @@ pub async fn play<S: RelayStream>(
         conn,
         sink,
         writer,
-        fd,
+        socket,
         rx,
         inbox: VecDeque::new(),
         peer_end: None,
@@ -131,7 +130,7 @@ pub(super) struct Player<W> {
     /// Shared with the peer's reader.
     pub(super) sink: Arc<ConnSink>,
     pub(super) writer: WriteHalf<W>,
-    pub(super) fd: Option<RawFd>,
+    pub(super) socket: Option<RawSocket>,
     pub(super) rx: mpsc::UnboundedReceiver<Event>,
     /// Peer frames received but not yet matched against the script.
     pub(super) inbox: VecDeque<Frame>,

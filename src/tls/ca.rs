@@ -259,10 +259,7 @@ fn write_file(path: &Path, contents: &[u8], mode: u32) -> anyhow::Result<()> {
     let _ = fs::remove_file(&tmp);
     let mut options = fs::OpenOptions::new();
     options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
-    #[cfg(not(unix))]
-    let _ = mode;
+    crate::paths::with_mode(&mut options, mode);
     let result = (|| {
         let mut file = options.open(&tmp)?;
         file.write_all(contents)?;
@@ -276,17 +273,11 @@ fn write_file(path: &Path, contents: &[u8], mode: u32) -> anyhow::Result<()> {
 }
 
 fn warn_if_key_readable_by_others(key_path: &Path) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        if let Ok(meta) = fs::metadata(key_path) {
-            if meta.permissions().mode() & 0o077 != 0 {
-                crate::warning!(
-                    "the local CA key {} is readable by other users, who could then intercept your TLS: run `chmod 600 {}`",
-                    key_path.display(),
-                    crate::words::shell_word(&key_path.display().to_string())
-                );
-            }
-        }
+    if crate::paths::readable_by_others(key_path) {
+        crate::warning!(
+            "the local CA key {} is readable by other users, who could then intercept your TLS: run `chmod 600 {}`",
+            key_path.display(),
+            crate::words::shell_word(&key_path.display().to_string())
+        );
     }
 }

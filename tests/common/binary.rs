@@ -42,7 +42,8 @@ impl RunningProxy {
     }
 
     /// Stops it as Ctrl-C would (SIGTERM) and checks it exits successfully. Returns its FRAMETAP_HOME, where
-    /// the capture is, to keep until the test is done with it.
+    /// the capture is, to keep until the test is done with it. Unix only: Windows cannot signal a child process.
+    #[cfg(unix)]
     pub async fn stop(mut self) -> tempfile::TempDir {
         // SAFETY: sending SIGTERM to our own child process.
         unsafe { libc::kill(self.child.id().unwrap() as i32, libc::SIGTERM) };
@@ -52,6 +53,7 @@ impl RunningProxy {
 
     /// Stops it as [`RunningProxy::stop`] does, and returns what its log printed from here to its end, with its
     /// FRAMETAP_HOME.
+    #[cfg(unix)]
     pub async fn stop_reading_the_rest(mut self) -> (Vec<String>, tempfile::TempDir) {
         // SAFETY: sending SIGTERM to our own child process.
         unsafe { libc::kill(self.child.id().unwrap() as i32, libc::SIGTERM) };

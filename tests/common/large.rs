@@ -78,6 +78,7 @@ pub fn frames_in(path: &Path) -> (u64, bool) {
 /// Runs `command` and returns its peak resident memory in bytes, from `wait4` (Linux's `ru_maxrss`, in KiB); the
 /// command must succeed. That peak starts from the spawning process's own (the child begins as its copy), so the
 /// caller must keep its memory small: see tests/large_captures.rs.
+#[cfg(unix)]
 pub fn peak_rss_of(command: std::process::Command) -> u64 {
     let (peak, status) = peak_rss_and_status_of(command);
     assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "the command failed: status {status:#x}");
@@ -85,6 +86,7 @@ pub fn peak_rss_of(command: std::process::Command) -> u64 {
 }
 
 /// [`peak_rss_of`] for a command that may fail: its peak resident memory and its `wait4` status.
+#[cfg(unix)]
 pub fn peak_rss_and_status_of(mut command: std::process::Command) -> (u64, i32) {
     // Reaped by wait4 below, which also gives its peak memory (std's wait does not).
     #[allow(clippy::zombie_processes)]
@@ -99,6 +101,7 @@ pub fn peak_rss_and_status_of(mut command: std::process::Command) -> (u64, i32) 
 
 /// Starts `command`, a server, reads its stdout (or stderr) up to the first line containing `ready`, and returns its
 /// peak resident memory so far (`VmHWM`, from /proc: its own since it started, unlike `ru_maxrss`), then kills it.
+#[cfg(unix)]
 pub fn peak_rss_once_ready(mut command: std::process::Command, ready: &str, on_stderr: bool) -> u64 {
     use std::io::BufRead;
     let pipe = || std::process::Stdio::piped();

@@ -62,9 +62,7 @@ impl RawWs {
 
     /// A second handle on the socket, for writing from another task while this one reads.
     pub fn writer(&self) -> TcpStream {
-        use std::os::fd::AsFd;
-        let fd = self.stream.as_fd().try_clone_to_owned().unwrap();
-        TcpStream::from_std(std::net::TcpStream::from(fd)).unwrap()
+        TcpStream::from_std(duplicate(&self.stream)).unwrap()
     }
 
     /// Reads the next frame; panics on end of stream.
@@ -227,4 +225,18 @@ pub async fn raw_echo(mut ws: RawWs) {
             _ => return,
         }
     }
+}
+
+/// A second handle on `stream`'s socket (a `dup` of its descriptor).
+#[cfg(unix)]
+fn duplicate(stream: &TcpStream) -> std::net::TcpStream {
+    use std::os::fd::AsFd;
+    std::net::TcpStream::from(stream.as_fd().try_clone_to_owned().unwrap())
+}
+
+/// A second handle on `stream`'s socket (`WSADuplicateSocket`).
+#[cfg(windows)]
+fn duplicate(stream: &TcpStream) -> std::net::TcpStream {
+    use std::os::windows::io::AsSocket;
+    std::net::TcpStream::from(stream.as_socket().try_clone_to_owned().unwrap())
 }

@@ -13,10 +13,17 @@ impl Terminal {
         use std::io::BufRead;
         use std::os::fd::{FromRawFd, OwnedFd};
         let (mut master, mut slave) = (-1, -1);
-        let size = libc::winsize { ws_row: 30, ws_col: columns, ws_xpixel: 0, ws_ypixel: 0 };
+        // `mut`, and a null `*mut` for the termios, as macOS declares them (Linux takes `*const`, which both coerce to).
+        let mut size = libc::winsize { ws_row: 30, ws_col: columns, ws_xpixel: 0, ws_ypixel: 0 };
         // SAFETY: openpty writes two descriptors it opened, which are then owned here.
         let (master, slave) = unsafe {
-            let opened = libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), &size);
+            let opened = libc::openpty(
+                &mut master,
+                &mut slave,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                std::ptr::addr_of_mut!(size),
+            );
             assert_eq!(opened, 0, "openpty: {}", std::io::Error::last_os_error());
             (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave))
         };

@@ -1,12 +1,6 @@
 //! `frametap sim genesys` as a program: the banner, a real session, SIGTERM, and bad flags.
 
-use std::process::Stdio;
-
-use frametap::sim::SIM_NOTICE;
-use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::Command;
-
-use crate::common_sim::*;
 
 fn frametap() -> Command {
     let mut command = crate::common::binary::frametap();
@@ -17,6 +11,10 @@ fn frametap() -> Command {
 #[cfg(unix)]
 #[tokio::test]
 async fn sim_genesys_prints_its_banner_serves_and_stops_on_sigterm() {
+    use crate::common_sim::*;
+    use frametap::sim::SIM_NOTICE;
+    use std::process::Stdio;
+    use tokio::io::{AsyncBufReadExt as _, BufReader};
     let mut child = frametap()
         .args(["sim", "genesys", "--listen", "127.0.0.1:0", "--deployment-id", DEPLOYMENT])
         .stdout(Stdio::null())
