@@ -279,6 +279,7 @@ const OTHER_TOOLS_FLAGS: &[&str] = &[
     "--ignored",
     "--nocapture",
     "--path",
+    "--all-targets",
     // Chromium
     "--proxy-server",
     "--proxy-bypass-list",
