@@ -71,7 +71,7 @@ pub enum SimTarget {
 #[derive(Debug, Args, Clone, Default)]
 pub struct CaptureArgs {
     /// Save the capture to FILE; never overwrites. Default: a new file in $FRAMETAP_HOME/captures
-    /// (else ~/.frametap/captures).
+    /// (else ~/.frametap/captures; on Windows %USERPROFILE%\.frametap\captures).
     #[arg(long, value_name = "FILE", conflicts_with = "no_capture")]
     pub capture: Option<PathBuf>,
     /// How the capture stores frames: `jsonl`, one JSON object per line (jq, grep, an editor), or `compact`,

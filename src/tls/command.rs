@@ -10,7 +10,8 @@ use super::ca::{default_certs_dir, CertAuthority};
 /// The `--certs DIR` option shared by every command that uses the local CA.
 #[derive(clap::Args, Debug, Clone, Default, PartialEq, Eq)]
 pub struct CertsDirArg {
-    /// Folder holding the local CA (ca.pem, ca.key.pem) [default: $FRAMETAP_HOME/certs, else ~/.frametap/certs]
+    /// Folder holding the local CA (ca.pem, ca.key.pem) [default: $FRAMETAP_HOME/certs, else ~/.frametap/certs;
+    /// on Windows %USERPROFILE%\.frametap\certs]
     #[arg(long = "certs", value_name = "DIR")]
     pub certs: Option<PathBuf>,
 }
