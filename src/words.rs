@@ -14,10 +14,15 @@ pub fn count_as(n: u64, singular: &str, plural: &str) -> String {
     }
 }
 
-/// `word` as one shell word, to paste into a command: as it is when it needs no quoting, else in single quotes.
+/// `word` as one shell word, to paste into a command: as it is when it needs no quoting, else in single quotes
+/// (POSIX shells), or on Windows in double quotes, which cmd and PowerShell both take (neither takes single quotes
+/// the same way, and `\`, the path separator there, is no escape to them).
 pub fn shell_word(word: &str) -> String {
-    if !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "_-.:@%+/,=".contains(c)) {
+    const PLAIN: &str = if cfg!(windows) { "_-.:@%+/,=\\" } else { "_-.:@%+/,=" };
+    if !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || PLAIN.contains(c)) {
         word.to_owned()
+    } else if cfg!(windows) {
+        format!("\"{}\"", word.replace('"', "\\\""))
     } else {
         format!("'{}'", word.replace('\'', "'\\''"))
     }
@@ -35,6 +40,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)]
     fn shell_words_are_quoted_only_when_a_shell_would_split_or_expand_them() {
         assert_eq!(super::shell_word("/home/me/.frametap/certs"), "/home/me/.frametap/certs");
         assert_eq!(super::shell_word("messageId"), "messageId");
@@ -43,5 +49,15 @@ mod tests {
         assert_eq!(super::shell_word("it's"), "'it'\\''s'");
         assert_eq!(super::shell_word("$HOME"), "'$HOME'");
         assert_eq!(super::shell_word(""), "''");
+    }
+
+    #[test]
+    #[cfg(windows)]
+    fn on_windows_a_path_keeps_its_backslashes_and_a_quoted_word_takes_double_quotes() {
+        assert_eq!(super::shell_word(r"C:\Users\me\.frametap\certs"), r"C:\Users\me\.frametap\certs");
+        assert_eq!(super::shell_word(r"C:\Users\my name\certs"), r#""C:\Users\my name\certs""#);
+        assert_eq!(super::shell_word("it's"), r#""it's""#);
+        assert_eq!(super::shell_word(r#"say "hi""#), r#""say \"hi\"""#);
+        assert_eq!(super::shell_word(""), r#""""#);
     }
 }
