@@ -116,7 +116,9 @@ async fn a_failing_capture_file_is_reported_and_the_sink_goes_on() {
     }
     let summary = pipeline.finish().await;
     assert!(!summary.end.complete);
-    assert!(summary.end.errors.iter().any(|e| e.contains("No space left")), "{:?}", summary.end.errors);
+    // The system's words for ENOSPC (Windows' ERROR_DISK_FULL, where Wine maps /dev/full).
+    let disk_full = if cfg!(windows) { "Disk full" } else { "No space left" };
+    assert!(summary.end.errors.iter().any(|e| e.contains(disk_full)), "{:?}", summary.end.errors);
     assert_eq!(
         gate.seen.lock().unwrap().iter().filter(|k| *k == "note").count(),
         10,
