@@ -19,34 +19,10 @@ target="$(cd "${CARGO_TARGET_DIR:-target}" && pwd)"
 exe="$target/x86_64-pc-windows-gnu/release/frametap.exe"
 
 # A fresh Wine prefix: a fresh Windows user profile, so the default capture folder is checked too.
-export WINEPREFIX="$target/windows-smoke/wineprefix" WINEDEBUG=-all
-rm -rf "$target/windows-smoke"
-mkdir -p "$target/windows-smoke"
-/usr/lib/wine/wine64 wineboot -i >/dev/null 2>&1 || true
-# Rust's std (1.78 on) takes random bytes from bcryptprimitives.dll's ProcessPrng, which every Windows 10 and later
-# has but Debian 12's Wine 8.0 does not: there, a stand-in built on RtlGenRandom. Nothing of it ships with frametap.
-system32="$WINEPREFIX/drive_c/windows/system32"
-if [ ! -e "$system32/bcryptprimitives.dll" ]; then
-  stub="$target/windows-smoke/prng"
-  mkdir -p "$stub"
-  cat >"$stub/prng.c" <<'EOF'
-#include <windows.h>
-BOOLEAN WINAPI SystemFunction036(PVOID buffer, ULONG length);
-BOOL WINAPI ProcessPrng(PBYTE data, SIZE_T len) {
-    while (len > 0) {
-        ULONG chunk = len > 0x10000000 ? 0x10000000 : (ULONG)len;
-        if (!SystemFunction036(data, chunk)) return FALSE;
-        data += chunk;
-        len -= chunk;
-    }
-    return TRUE;
-}
-EOF
-  printf 'LIBRARY bcryptprimitives\nEXPORTS\nProcessPrng\n' >"$stub/prng.def"
-  x86_64-w64-mingw32-gcc -shared -O2 -o "$system32/bcryptprimitives.dll" "$stub/prng.c" "$stub/prng.def" -ladvapi32
-fi
+source scripts/wine-prefix.sh
+wine_prefix "$target/windows-smoke"
 
-echo "==> frametap.exe under $(/usr/lib/wine/wine64 --version)"
+echo "==> frametap.exe under $("$WINE" --version)"
 python3 - "$exe" "$target/windows-smoke" <<'EOF'
 import asyncio, atexit, base64, hashlib, json, os, re, signal, socket, struct, subprocess, sys, threading, time
 import urllib.request, uuid
