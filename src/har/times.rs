@@ -56,7 +56,7 @@ const EARLIEST_WALL_CLOCK: f64 = 315_532_800.0;
 /// True for a time before 1980: not a wall-clock time of a WebSocket (Chromium 156 dates one that failed before
 /// any answer at 1969-12-31T23:59:59Z).
 pub(super) fn before_wall_clock(ts: Ts) -> bool {
-    (ts.micros() as f64 / 1e6) < EARLIEST_WALL_CLOCK
+    super::export::epoch_secs(ts) < EARLIEST_WALL_CLOCK
 }
 
 /// Epoch seconds from here on are past the year 5000: such a `time` is epoch milliseconds (Playwright's; since 1973).
