@@ -8,6 +8,7 @@ use super::extended_connect;
 use super::imported::ImportedRecords;
 use super::json::{Json, Obj};
 use super::lossless;
+use super::source::{missing_note, HarSource, FIREFOX_LEAVES_OUT};
 use super::times::{before_wall_clock, first_message_time, parse_datetime, wait_ends_before, MessageClock, TimeUnit};
 use crate::event::{
     self, ConnId, Frame, Headers, HttpRequest, HttpResponse, Note, NoteLevel, Opcode, Open, Peer, Record, Ts,
@@ -17,53 +18,6 @@ use base64::Engine as _;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use std::borrow::Cow;
-
-/// The tool that saved a HAR, as told by `log.creator.name`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum HarSource {
-    Frametap,
-    Chrome,
-    Mitmproxy,
-    HttpToolkit,
-    Playwright,
-    /// Firefox's Network panel ("Save All As HAR"): it records a WebSocket's handshake and none of its messages.
-    Firefox,
-    Other,
-}
-
-impl HarSource {
-    pub(super) fn detect(har: &Har) -> HarSource {
-        if lossless::is_frametap_har(har) {
-            return HarSource::Frametap;
-        }
-        let creator = har.log.creator.name.as_str().unwrap_or("").to_ascii_lowercase();
-        if creator == "webinspector" {
-            HarSource::Chrome
-        } else if creator.contains("mitmproxy") {
-            HarSource::Mitmproxy
-        } else if creator.contains("http toolkit") {
-            HarSource::HttpToolkit
-        } else if creator.contains("playwright") {
-            HarSource::Playwright
-        } else if creator == "firefox" {
-            HarSource::Firefox
-        } else {
-            HarSource::Other
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            HarSource::Frametap => "frametap",
-            HarSource::Chrome => "Chrome DevTools",
-            HarSource::Mitmproxy => "mitmproxy",
-            HarSource::HttpToolkit => "HTTP Toolkit",
-            HarSource::Playwright => "Playwright",
-            HarSource::Firefox => "Firefox",
-            HarSource::Other => "an unrecognised tool",
-        }
-    }
-}
 
 /// Turns a HAR into capture records (meta, then per connection open/note/frames/close, then end), plus warnings
 /// about what was skipped. Fails when the HAR holds no WebSocket connection or a message cannot be read.
@@ -406,49 +360,6 @@ fn message_record(
     };
     *seq += 1;
     Ok(Some(Record::Frame(Frame::whole(conn, ts, *seq, from, opcode, Bytes::from(payload)))))
-}
-
-/// The note saying what the tool that saved the HAR leaves out, for this connection.
-/// `opened`: the upgrade succeeded (else only the request's missing headers are worth saying).
-/// What a Firefox HAR lacks, and where to get a recording that has it.
-const FIREFOX_LEAVES_OUT: &str = "Firefox's HAR export records a WebSocket's handshake only, none of its messages, \
-     close code or reason (checked with Firefox 153): to see the conversation, export the HAR from Chrome or Edge \
-     DevTools, record it with Playwright's recordHar, or put frametap in front of the page (`frametap proxy`)";
-
-fn missing_note(
-    source: HarSource,
-    entry: &Entry,
-    request_headers: &Headers,
-    opened: bool,
-    http2_status: Option<u16>,
-) -> String {
-    let mut message = format!("imported from a HAR saved by {}: ", source.name());
-    message.push_str(match source {
-        _ if !opened => "the WebSocket never opened, so there are no frames to miss",
-        HarSource::Firefox if !entry.messages.is_list() => FIREFOX_LEAVES_OUT,
-        _ if entry.close.is_present() => {
-            "no ping/pong or close frames and no fragment boundaries (messages are whole); the close code and \
-             reason are kept, but not who closed first"
-        }
-        _ => {
-            "no ping/pong or close frames, no close code or reason, and no fragment boundaries (messages are \
-             whole): how this connection ended is unknown"
-        }
-    });
-    if let Some(status) = http2_status {
-        message.push_str(&format!(
-            "; it opened over HTTP/2 or HTTP/3 (a CONNECT answered {status}, RFC 8441): recorded as the 101 an \
-             HTTP/1.1 upgrade gets"
-        ));
-    }
-    let sanitised = ["cookie", "authorization"].iter().all(|h| event::header(request_headers, h).is_none());
-    if source == HarSource::Chrome && sanitised {
-        message.push_str(
-            "; no Cookie or Authorization header either (Chrome's default, sanitised export leaves them out: \
-             use \"Export HAR (with sensitive data)\" to keep them)",
-        );
-    }
-    message
 }
 
 /// Headers as `[{name, value}]` (Chrome, Firefox, mitmproxy, HTTP Toolkit) or `[[name, value]]` (Slack).

@@ -12,18 +12,21 @@ mod close;
 mod document;
 mod export;
 mod export_http;
+mod export_messages;
 mod extended_connect;
 mod import;
 mod imported;
 mod json;
 mod lossless;
+mod source;
 mod spilled;
 mod times;
 
 pub use answers::{AnswerKey, RecordedAnswer, RecordedAnswers};
 pub use export::{capture_to_har, HarDocument};
-pub use import::{har_json_to_records, har_to_records, HarSource};
+pub use import::{har_json_to_records, har_to_records};
 pub use imported::ImportedRecords;
+pub use source::HarSource;
 pub use spilled::{ByConnection, SpilledConnections};
 
 use anyhow::{anyhow, bail, Context, Result};
