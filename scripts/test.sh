@@ -10,6 +10,17 @@ cd "$(dirname "$0")/.."
 source scripts/install-missing.sh
 install_missing chromium:chromium gcc:gcc make:make certutil:libnss3-tools
 
+# The test build takes about 3 GB under target/ (Cargo.toml's [profile.dev] keeps debug info to line tables);
+# incremental caches would add gigabytes that a run from a clean clone never reuses.
+export CARGO_INCREMENTAL=0
+target_dir="${CARGO_TARGET_DIR:-target}"
+mkdir -p "$target_dir"
+free_kib=$(df -Pk "$target_dir" | awk 'NR == 2 { print $4 }')
+if [ "$free_kib" -lt $((4 * 1024 * 1024)) ]; then
+  echo "==> warning: $((free_kib / 1024)) MiB free under $target_dir; building the tests needs about 3 GB." \
+    "Free some space (cargo clean in other projects) or set CARGO_TARGET_DIR to a roomier disk." >&2
+fi
+
 echo "==> cargo fmt --check"
 cargo fmt --all --check
 echo "==> cargo clippy --all-targets -- -D warnings"
