@@ -270,7 +270,7 @@ fn every_documented_rule_lint_finding_and_note_code_is_produced_in_src() {
     }
 }
 
-/// Flags the docs name that are other tools' (the bench's own are read from benches/relay.rs).
+/// Flags the docs name that are other tools' (the bench's own are read from benches/relay/main.rs).
 const OTHER_TOOLS_FLAGS: &[&str] = &[
     // cargo
     "--release",
@@ -347,7 +347,7 @@ fn every_flag_the_docs_name_is_one_a_frametap_command_or_the_bench_takes() {
     // The scan must reach the subcommands' own help: `replay send` is two levels down.
     assert!(helps.len() > 10, "{} help texts", helps.len());
     let mut known = flags_in(&helps.join("\n"));
-    let bench = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/relay.rs")).unwrap();
+    let bench = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/relay/main.rs")).unwrap();
     known.extend(flags_in(&bench));
     known.extend(OTHER_TOOLS_FLAGS.iter().map(|flag| (*flag).to_owned()));
     for flag in ["--upstream", "--fail-on-divergence", "--auth-code-margin", "--force", "--write-docs"] {
