@@ -1,6 +1,7 @@
 //! The close-analysis rules, each on a connection built record by record in code and fed to the same
-//! `Analyzer` the live proxy uses: the seed story, round trips, announcements, rate limits, closes, message sizes,
-//! idleness and the Genesys profile's findings (tokens: diagnosis_jwt.rs; refused upgrades: diagnosis_upgrade.rs).
+//! `Analyzer` the live proxy uses: the seed story, round trips, announcements, rate limits, closes, idleness and
+//! the Genesys profile's findings (tokens: diagnosis_jwt.rs; refused upgrades: diagnosis_upgrade.rs; message
+//! sizes: diagnosis_too_big.rs).
 
 // Shared by the diagnosis tests, each using part of it.
 #[allow(dead_code)]
@@ -308,79 +309,6 @@ fn the_preceding_frame_is_the_last_one_before_the_first_close_frame() {
     let code = cause(&d, "close-code");
     assert!(code["message"].as_str().unwrap().contains("Internal Error"));
     assert_eq!(code["evidence"][0], "reason \"boom\"");
-}
-
-/// A 1009 names the other side's message that most likely went past the closer's limit, and points at it: the
-/// largest one when the closer sent nothing after it (smaller ones that followed were in flight).
-#[test]
-fn message_too_big_names_the_largest_frame() {
-    let mut s = Script::new("ws://127.0.0.1:9/chat", None);
-    s.client(0, "small").client(10, &"x".repeat(70_000)).client(20, "small again");
-    s.close_frame(30, Peer::Server, 1009, "").close(31, Peer::Server, Some(1009), None, true);
-    let d = s.diagnose();
-    let code = cause(&d, "close-code");
-    let message = code["message"].as_str().unwrap();
-    assert!(
-        message.starts_with("the server closed with 1009 Message Too Big: client frame #2 (70000 B), the largest client frame, after which the server sent nothing (the preceding frame is the client's #3, sent after it)"),
-        "{message}"
-    );
-    assert_eq!(code["seq"], 2, "the cause points at the frame, not at the close frame");
-    assert_eq!(code["evidence"][0], "client frame #2: 70000 B, 20 ms before the close");
-    assert!(code["evidence"][1].as_str().unwrap().contains("the last, #3, 11 B"), "{code}");
-    let response = cause(&d, "in-response");
-    assert_eq!(response["confidence"], "possible", "no handshake round trip to compare with");
-}
-
-/// A 1009 right after the largest message: that message, the preceding frame, named as such. A client closing
-/// with 1009 mid-message names the fragment it stopped at and the message so far.
-#[test]
-fn message_too_big_right_after_the_frame_or_mid_message() {
-    let mut s = Script::new("ws://127.0.0.1:9/chat", Some(1.0));
-    s.client(0, "hello").server(5, "hi").client(10, &"y".repeat(5000));
-    s.close_frame(30, Peer::Server, 1009, "too big").close_frame(31, Peer::Client, 1009, "");
-    s.close(32, Peer::Server, Some(1009), Some("too big"), true);
-    let d = s.diagnose();
-    let code = cause(&d, "close-code");
-    let message = code["message"].as_str().unwrap();
-    assert!(message.contains("client frame #3 (5000 B), the last and largest client frame before the close (the preceding frame), most likely went past its size limit"), "{message}");
-    assert_eq!((code["seq"].as_u64(), d.details["preceding"]["seq"].as_u64()), (Some(3), Some(3)));
-    assert_eq!(code["evidence"][1], "reason \"too big\"", "{code}");
-
-    let mut s = Script::new("ws://127.0.0.1:9/chat", Some(1.0));
-    s.client(0, "hello");
-    s.fragmented(10, Peer::Server, Opcode::Text, &[&[b'a'; 3000], &[b'b'; 3000], &[b'c'; 10]]);
-    // The client gave up after the second fragment: drop the last one.
-    s.records.pop();
-    s.close_frame(20, Peer::Client, 1009, "").close_frame(21, Peer::Server, 1009, "");
-    s.close(22, Peer::Client, Some(1009), Some(""), true);
-    let d = s.diagnose();
-    let code = cause(&d, "close-code");
-    let message = code["message"].as_str().unwrap();
-    assert!(message.starts_with("the client closed with 1009 Message Too Big: server frame #3 (fragment 2 of a message from #2 that had not ended (6000 B so far)), the last and largest server frame"), "{message}");
-    assert_eq!(code["seq"], 3);
-}
-
-/// When the closer went on after the other side's largest message (an ordinary answer), that message got through:
-/// the last one before the close is named, and the larger one that went through is evidence; the limit is then not
-/// on size alone, so the size reading is only possible.
-#[test]
-fn message_too_big_after_a_larger_message_went_through_names_the_last_one() {
-    let mut s = Script::new("ws://127.0.0.1:9/chat", Some(1.0));
-    s.client(0, &"z".repeat(9000)).server(10, "ok").client(20, &"w".repeat(4000));
-    s.close_frame(40, Peer::Server, 1009, "").close(41, Peer::Server, Some(1009), None, true);
-    let d = s.diagnose();
-    let code = cause(&d, "close-code");
-    let message = code["message"].as_str().unwrap();
-    assert!(
-        message.contains("client frame #3 (4000 B), the last client frame before the close (the preceding frame), possibly went past its limit, which a larger message got through"),
-        "{message}"
-    );
-    assert_eq!((code["seq"].as_u64(), code["confidence"].as_str()), (Some(3), Some("possible")));
-    let evidence = code["evidence"][1].as_str().unwrap();
-    assert!(
-        evidence.contains("client frame #1 (9000 B) went through: the server sent frame #2 after it"),
-        "{evidence}"
-    );
 }
 
 #[test]
