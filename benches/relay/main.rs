@@ -11,10 +11,14 @@
 
 mod load;
 mod measure;
+mod report;
 mod targets;
 
-use load::{echo_server, run_scenario, Sample, SCENARIOS};
-use measure::{disk_write_speed, idle_memory, median, proc_stat, raise_file_limit, settle, DISK_TEST_MIB};
+use load::{echo_server, run_scenario, Sample, Scenario, SCENARIOS};
+use measure::{disk_write_speed, idle_memory, proc_stat, raise_file_limit, settle};
+use report::{Measured, Report};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use targets::{frametap, frametap_binary, other_tools, serve_tcp_relay, tcp_relay, Capture, Target};
 
 struct Options {
@@ -82,9 +86,36 @@ fn main() {
 async fn bench(options: Options) {
     let echo = echo_server().await;
     let capture_dir = tempfile::tempdir().unwrap();
-    let frametap_exe = std::path::PathBuf::from(env!("CARGO_BIN_EXE_frametap"));
-    let capture = |format: &'static str, binary: &std::path::Path, n: usize| Capture {
-        path: capture_dir.path().join(format!("bench{n}.{format}")),
+    let mut targets = start_targets(&options, echo, capture_dir.path()).await;
+    // Measured before any capture has filled the page cache with dirty pages.
+    let disk_mb_per_sec = targets.iter().any(|t| t.capture.is_some()).then(|| disk_write_speed(capture_dir.path()));
+    let mut report = Report::new(options.runs, options.seconds);
+    for (index, scenario) in SCENARIOS.iter().enumerate() {
+        if options.scenario.as_ref().is_some_and(|wanted| !scenario.name.contains(wanted.as_str())) {
+            continue;
+        }
+        fresh_captures(&mut targets, echo).await;
+        let measured = measure_scenario(&targets, scenario, &options).await;
+        report.add(index, scenario, &targets, &measured);
+    }
+    for target in &mut targets {
+        if let Some(child) = target.child.as_mut() {
+            let _ = child.kill().await;
+        }
+    }
+    let idle_line = idle_connections(echo, options.idle).await;
+    println!("\n{idle_line}");
+    let arguments =
+        format!("--runs {} --seconds {} --idle {} --write-docs", options.runs, options.seconds, options.idle);
+    report.finish(&idle_line, disk_mb_per_sec, options.write_docs.then_some(arguments.as_str()));
+}
+
+/// The targets, in the table's order: direct, the TCP relay, frametap in each mode, the other tools installed,
+/// then each `--baseline` binary in every frametap mode that `--target` kept.
+async fn start_targets(options: &Options, echo: SocketAddr, capture_dir: &Path) -> Vec<Target> {
+    let frametap_exe = PathBuf::from(env!("CARGO_BIN_EXE_frametap"));
+    let capture = |format: &'static str, binary: &Path, n: usize| Capture {
+        path: capture_dir.join(format!("bench{n}.{format}")),
         format,
         binary: binary.to_owned(),
     };
@@ -99,9 +130,6 @@ async fn bench(options: Options) {
     if let Some(wanted) = &options.target {
         targets.retain(|t| t.name == "direct" || t.name.starts_with("TCP relay") || t.name.contains(wanted.as_str()));
     }
-    // Measured first, before any capture has filled the page cache with dirty pages.
-    let disk_mb_per_sec = targets.iter().any(|t| t.capture.is_some()).then(|| disk_write_speed(capture_dir.path()));
-    // Each baseline runs in every frametap mode kept by --target.
     let modes: Vec<Option<&'static str>> = targets
         .iter()
         .filter(|t| t.name.starts_with("frametap"))
@@ -114,132 +142,68 @@ async fn bench(options: Options) {
             targets.push(baseline);
         }
     }
-    let mut report = String::new();
-    let mut floor = [0.0f64; 3];
-    let mut floor_p50 = 0.0;
-    let mut ratios: Vec<(String, usize, f64)> = Vec::new();
-    report +=
-        "| scenario | target | msgs/s (median [min–max]) | MB/s | p50 RTT µs | p99 RTT µs | × direct | × TCP relay |\n";
-    report += "|---|---|---|---|---|---|---|---|\n";
-    let mut direct = [0.0f64; 3];
-    let mut cpu_report = String::new();
-    let mut capture_report = String::new();
-    for (i, scenario) in SCENARIOS.iter().enumerate() {
-        if options.scenario.as_ref().is_some_and(|wanted| !scenario.name.contains(wanted.as_str())) {
-            continue;
-        }
-        // A fresh capture file per scenario: one scenario's gigabytes must not leave the page cache full of
-        // dirty pages that throttle the next one's writes.
-        for target in targets.iter_mut() {
-            let Some(capture) = target.capture.clone() else { continue };
-            if let Some(mut child) = target.child.take() {
-                let _ = child.kill().await;
-            }
-            let _ = std::fs::remove_file(&capture.path);
-            let name = std::mem::take(&mut target.name);
-            *target = frametap_binary(&capture.binary.clone(), echo, Some(capture)).await;
-            target.name = name;
-        }
-        // Runs are interleaved (each target once per round), so the VM's drift in speed hits every target alike.
-        let pids: Vec<Option<u32>> = targets.iter().map(|t| t.child.as_ref().and_then(|c| c.id())).collect();
-        let cpu_before: Vec<f64> = pids.iter().map(|pid| pid.map(|p| proc_stat(p).0).unwrap_or(0.0)).collect();
-        // Warm-up: one short run each.
-        for target in &targets {
-            let _ = run_scenario(target.addr, *scenario, options.seconds / 4.0).await;
-        }
-        let mut samples_of: Vec<Vec<Sample>> = vec![Vec::new(); targets.len()];
-        for _ in 0..options.runs {
-            for (target, samples) in targets.iter().zip(&mut samples_of) {
-                samples.push(run_scenario(target.addr, *scenario, options.seconds).await);
-                // The kernel writes a capture's dirty pages back after the run; done now, so that work (and its
-                // CPU, on 2 cores) is not charged to the next target's run.
-                if let Some(capture) = &target.capture {
-                    settle(&capture.path);
-                }
-            }
-        }
-        for ((target, samples), (pid, cpu_before)) in targets.iter().zip(&samples_of).zip(pids.iter().zip(&cpu_before))
-        {
-            let (msgs, min, max) = median(samples.iter().map(|s| s.msgs_per_sec).collect());
-            let mb = median(samples.iter().map(|s| s.mb_per_sec).collect()).0;
-            let p50 = median(samples.iter().map(|s| s.p50_us).collect()).0;
-            let p99 = median(samples.iter().map(|s| s.p99_us).collect()).0;
-            match target.name.as_str() {
-                "direct" => direct[i] = msgs,
-                n if n.starts_with("TCP relay") => {
-                    floor[i] = msgs;
-                    if i == 0 {
-                        floor_p50 = p50;
-                    }
-                }
-                _ => {}
-            }
-            let vs_floor = if floor[i] > 0.0 { msgs / floor[i] } else { f64::NAN };
-            let vs_floor_text = if vs_floor.is_nan() { "—".to_owned() } else { format!("{vs_floor:.2}") };
-            if let Some(pid) = *pid {
-                let (cpu_after, peak) = proc_stat(pid);
-                cpu_report += &format!(
-                    "| {} | {} | {:.2} s CPU for {:.0} msgs ({:.2} µs/msg) | peak RSS {:.1} MB |\n",
-                    scenario.name,
-                    target.name,
-                    cpu_after - cpu_before,
-                    msgs * options.seconds * options.runs as f64,
-                    (cpu_after - cpu_before) * 1e6 / (msgs * options.seconds * (options.runs as f64 + 0.25)),
-                    peak as f64 / 1024.0
-                );
-            }
-            if let Some(capture) = &target.capture {
-                let written = std::fs::metadata(&capture.path).map(|m| m.len()).unwrap_or(0) as f64;
-                // Payload bytes that crossed frametap (both ways), the warm-up's estimated at the same rate.
-                let messages = samples.iter().map(|s| s.msgs_per_sec).sum::<f64>() * options.seconds;
-                let relayed =
-                    2.0 * scenario.size as f64 * messages * (options.runs as f64 + 0.25) / options.runs as f64;
-                capture_report += &format!(
-                    "| {} | {} | {:.0} MB | {:.0} MB/s | {:.2} |\n",
-                    scenario.name,
-                    capture.format,
-                    written / 1e6,
-                    written / 1e6 / (options.seconds * (options.runs as f64 + 0.25)),
-                    written / relayed.max(1.0)
-                );
-            }
-            if target.name.starts_with("frametap") {
-                ratios.push((target.name.clone(), i, vs_floor));
-                if i == 0 {
-                    ratios.push((format!("{} p50 added µs vs floor", target.name), 9, p50 - floor_p50));
-                }
-            }
-            let line = format!(
-                "| {} | {} | {:.0} [{:.0}–{:.0}] | {:.1} | {:.1} | {:.1} | {:.2} | {} |\n",
-                scenario.name,
-                target.name,
-                msgs,
-                min,
-                max,
-                mb,
-                p50,
-                p99,
-                msgs / direct[i],
-                vs_floor_text
-            );
-            print!("{line}");
-            report += &line;
-        }
-    }
-    for target in &mut targets {
-        if let Some(child) = target.child.as_mut() {
+    targets
+}
+
+/// Restarts every capturing target on a fresh file: one scenario's gigabytes must not leave the page cache full of
+/// dirty pages that throttle the next one's writes.
+async fn fresh_captures(targets: &mut [Target], echo: SocketAddr) {
+    for target in targets.iter_mut() {
+        let Some(capture) = target.capture.clone() else { continue };
+        if let Some(mut child) = target.child.take() {
             let _ = child.kill().await;
         }
+        let _ = std::fs::remove_file(&capture.path);
+        let name = std::mem::take(&mut target.name);
+        *target = frametap_binary(&capture.binary.clone(), echo, Some(capture)).await;
+        target.name = name;
     }
+}
+
+/// One warm-up run per target, then `--runs` rounds in which every target runs once: interleaved, so the VM's
+/// drift in speed hits every target alike.
+async fn measure_scenario(targets: &[Target], scenario: &Scenario, options: &Options) -> Vec<Measured> {
+    let pids: Vec<Option<u32>> = targets.iter().map(|t| t.child.as_ref().and_then(|c| c.id())).collect();
+    let cpu_before: Vec<f64> = pids.iter().map(|pid| pid.map(|p| proc_stat(p).0).unwrap_or(0.0)).collect();
+    for target in targets {
+        let _ = run_scenario(target.addr, *scenario, options.seconds / 4.0).await;
+    }
+    let mut samples_of: Vec<Vec<Sample>> = vec![Vec::new(); targets.len()];
+    for _ in 0..options.runs {
+        for (target, samples) in targets.iter().zip(&mut samples_of) {
+            samples.push(run_scenario(target.addr, *scenario, options.seconds).await);
+            // The kernel writes a capture's dirty pages back after the run; done now, so that work (and its
+            // CPU, on 2 cores) is not charged to the next target's run.
+            if let Some(capture) = &target.capture {
+                settle(&capture.path);
+            }
+        }
+    }
+    samples_of
+        .into_iter()
+        .zip(pids.iter().zip(cpu_before))
+        .map(|(samples, (pid, before))| Measured {
+            samples,
+            cpu: pid.map(|pid| {
+                let (after, peak) = proc_stat(pid);
+                (after - before, peak)
+            }),
+        })
+        .collect()
+}
+
+/// Holds `wanted` idle connections through frametap (fewer when the open-file limit cannot allow them) and says
+/// what each costs.
+async fn idle_connections(echo: SocketAddr, wanted: usize) -> String {
     let limit = raise_file_limit();
     // This process holds two descriptors per idle connection (client and echo server), frametap two.
-    let idle = options.idle.min(limit.saturating_sub(200) as usize / 2);
-    if idle < options.idle {
-        println!("(the open-file limit {limit} allows {idle} idle connections, not {})", options.idle);
+    let idle = wanted.min(limit.saturating_sub(200) as usize / 2);
+    if idle < wanted {
+        println!("(the open-file limit {limit} allows {idle} idle connections, not {wanted})");
     }
     let (before, after, opened) = idle_memory(echo, idle).await;
     let per_conn = (after.saturating_sub(before)) as f64 / opened.max(1) as f64;
-    let idle_line = if opened == 0 {
+    if opened == 0 {
         format!(
             "Idle connections: not measured (frametap at {:.1} MB RSS after one connection).\n",
             before as f64 / 1024.0
@@ -251,65 +215,5 @@ async fn bench(options: Options) {
             per_conn,
             after as f64 / 1024.0
         )
-    };
-    println!("\n{idle_line}");
-    let mut verdicts = String::new();
-    for (name, i, ratio) in &ratios {
-        if *i == 9 {
-            verdicts += &format!("- {name}: {ratio:.1} µs (target ≤ 10 µs)\n");
-        } else {
-            let target = if name.contains("capture on") { 0.8 } else { 0.9 };
-            let mark = if *ratio >= target { "meets" } else { "MISSES" };
-            verdicts += &format!(
-                "- {name}, {}: {ratio:.2}× the TCP relay — {mark} the ≥ {target}× target\n",
-                SCENARIOS[*i].name
-            );
-        }
     }
-    let capture_section = match disk_mb_per_sec {
-        Some(disk) => format!(
-            "Capture files (capture on; a fresh file per scenario):\n\n| scenario | format | written | write rate while measured | bytes written per payload byte relayed |\n|---|---|---|---|---|\n{capture_report}\nThe disk they went to sustains {disk:.0} MB/s ({} GiB written, then `fdatasync`, before the scenarios).\n",
-            DISK_TEST_MIB / 1024
-        ),
-        None => String::new(),
-    };
-    println!("{verdicts}");
-    println!("{cpu_report}");
-    println!("{capture_section}");
-    if options.write_docs {
-        write_docs(&options, &report, &format!("{cpu_report}\n{capture_section}"), &idle_line, &verdicts);
-    }
-}
-
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    format!("{cores} cores, {cpu}, Linux {}", kernel.trim())
-}
-
-fn write_docs(options: &Options, table: &str, cpu: &str, idle: &str, verdicts: &str) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/performance.md");
-    let existing = std::fs::read_to_string(&path).unwrap_or_default();
-    let marker_start = "<!-- bench:start -->";
-    let marker_end = "<!-- bench:end -->";
-    let body = format!(
-        "{marker_start}\nMeasured {} on {} with `cargo bench --bench relay -- --runs {} --seconds {} --idle {} --write-docs`.\n\n{table}\n| scenario | relay | CPU | memory |\n|---|---|---|---|\n{cpu}\n{idle}\nAgainst the targets:\n\n{verdicts}{marker_end}",
-        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
-        machine(),
-        options.runs,
-        options.seconds,
-        options.idle
-    );
-    let updated = match (existing.find(marker_start), existing.find(marker_end)) {
-        (Some(a), Some(b)) => format!("{}{body}{}", &existing[..a], &existing[b + marker_end.len()..]),
-        _ => format!("{existing}\n{body}\n"),
-    };
-    std::fs::write(&path, updated).unwrap();
-    println!("wrote {}", path.display());
 }
