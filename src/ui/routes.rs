@@ -42,6 +42,20 @@ const TABLE_JS: Asset =
     Asset { content_type: "text/javascript; charset=utf-8", body: include_bytes!("assets/table.js") };
 const CONNLIST_JS: Asset =
     Asset { content_type: "text/javascript; charset=utf-8", body: include_bytes!("assets/connlist.js") };
+const PAYLOAD_JS: Asset =
+    Asset { content_type: "text/javascript; charset=utf-8", body: include_bytes!("assets/payload.js") };
+const CLOSECARD_JS: Asset =
+    Asset { content_type: "text/javascript; charset=utf-8", body: include_bytes!("assets/closecard.js") };
+const TOKENS_JS: Asset =
+    Asset { content_type: "text/javascript; charset=utf-8", body: include_bytes!("assets/tokens.js") };
+const CONNPANEL_JS: Asset =
+    Asset { content_type: "text/javascript; charset=utf-8", body: include_bytes!("assets/connpanel.js") };
+const PAGE_JS: Asset = Asset { content_type: "text/javascript; charset=utf-8", body: include_bytes!("assets/page.js") };
+const STREAM_JS: Asset =
+    Asset { content_type: "text/javascript; charset=utf-8", body: include_bytes!("assets/stream.js") };
+const HASH_JS: Asset = Asset { content_type: "text/javascript; charset=utf-8", body: include_bytes!("assets/hash.js") };
+const FILTERS_JS: Asset =
+    Asset { content_type: "text/javascript; charset=utf-8", body: include_bytes!("assets/filters.js") };
 const JSON_JS: Asset = Asset { content_type: "text/javascript; charset=utf-8", body: include_bytes!("assets/json.js") };
 const TRY_JS: Asset = Asset { content_type: "text/javascript; charset=utf-8", body: include_bytes!("assets/try.js") };
 const ICON_SVG: Asset = Asset { content_type: "image/svg+xml", body: include_bytes!("assets/icon.svg") };
@@ -59,6 +73,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/assets/views.js", get(|| async { asset(&VIEWS_JS) }))
         .route("/assets/table.js", get(|| async { asset(&TABLE_JS) }))
         .route("/assets/connlist.js", get(|| async { asset(&CONNLIST_JS) }))
+        .route("/assets/payload.js", get(|| async { asset(&PAYLOAD_JS) }))
+        .route("/assets/closecard.js", get(|| async { asset(&CLOSECARD_JS) }))
+        .route("/assets/tokens.js", get(|| async { asset(&TOKENS_JS) }))
+        .route("/assets/connpanel.js", get(|| async { asset(&CONNPANEL_JS) }))
+        .route("/assets/page.js", get(|| async { asset(&PAGE_JS) }))
+        .route("/assets/stream.js", get(|| async { asset(&STREAM_JS) }))
+        .route("/assets/hash.js", get(|| async { asset(&HASH_JS) }))
+        .route("/assets/filters.js", get(|| async { asset(&FILTERS_JS) }))
         .route("/assets/json.js", get(|| async { asset(&JSON_JS) }))
         .route("/assets/try.js", get(|| async { asset(&TRY_JS) }))
         .route("/favicon.ico", get(|| async { asset(&ICON_SVG) }))
