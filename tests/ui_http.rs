@@ -106,7 +106,7 @@ async fn every_route_needs_the_access_token() {
     assert_eq!(info["redacted"], false);
     assert_eq!(info["downloads"]["har"], true);
     assert_eq!(info["downloads"]["redacted_capture"], true);
-    let (status, _, js) = get(ui.addr, "/assets/app.js", &[("cookie", &cookie(&ui))]).await;
+    let (status, _, js) = get(ui.addr, "/assets/stream.js", &[("cookie", &cookie(&ui))]).await;
     assert_eq!(status, StatusCode::OK);
     assert!(js.contains("/api/stream"));
 
@@ -116,6 +116,53 @@ async fn every_route_needs_the_access_token() {
             assert_eq!(response.status(), StatusCode::UNAUTHORIZED)
         }
         other => panic!("a stream without a token was not refused: {:?}", other.map(|_| ())),
+    }
+    ui.stop().await.unwrap();
+}
+
+/// Every script in src/ui/assets is served at `/assets/NAME` as it is in the tree, as JavaScript (a browser runs a
+/// module script only with a JavaScript content type), and every module a script imports is one of them: a module
+/// added without its route in src/ui/routes.rs fails here, rather than leaving a page that draws nothing.
+#[tokio::test]
+async fn every_script_and_every_module_it_imports_is_served_as_javascript() {
+    let ui = start_ui(Hub::new(HubOptions::default()), None).await;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/ui/assets");
+    let mut scripts: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.ends_with(".js"))
+        .collect();
+    scripts.sort();
+    // The page's modules (app.js imports the rest) and the try-it page's script.
+    let expected = [
+        "app.js",
+        "closecard.js",
+        "connlist.js",
+        "connpanel.js",
+        "filters.js",
+        "hash.js",
+        "json.js",
+        "page.js",
+        "payload.js",
+        "stream.js",
+        "table.js",
+        "tokens.js",
+        "try.js",
+        "views.js",
+    ];
+    assert_eq!(scripts, expected, "the scripts in {}", dir.display());
+    for name in &scripts {
+        let source = std::fs::read_to_string(dir.join(name)).unwrap();
+        let (status, headers, body) = get(ui.addr, &format!("/assets/{name}"), &[("cookie", &cookie(&ui))]).await;
+        assert_eq!(status, StatusCode::OK, "{name}");
+        assert_eq!(headers.get("content-type").unwrap(), "text/javascript; charset=utf-8", "{name}");
+        assert_eq!(body, source, "{name} is not served as it is in the tree");
+        for imported in source.split("from './").skip(1).map(|rest| rest.split('\'').next().unwrap()) {
+            assert!(
+                scripts.iter().any(|script| script == imported),
+                "{name} imports {imported}, which is not in the tree"
+            );
+        }
     }
     ui.stop().await.unwrap();
 }

@@ -32,36 +32,42 @@ struct Asset {
     body: &'static [u8],
 }
 
-const INDEX_HTML: Asset = Asset { content_type: "text/html; charset=utf-8", body: include_bytes!("assets/index.html") };
-const TRY_HTML: Asset = Asset { content_type: "text/html; charset=utf-8", body: include_bytes!("assets/try.html") };
-const APP_CSS: Asset = Asset { content_type: "text/css; charset=utf-8", body: include_bytes!("assets/app.css") };
-const APP_JS: Asset = Asset { content_type: "text/javascript; charset=utf-8", body: include_bytes!("assets/app.js") };
-const VIEWS_JS: Asset =
-    Asset { content_type: "text/javascript; charset=utf-8", body: include_bytes!("assets/views.js") };
-const TABLE_JS: Asset =
-    Asset { content_type: "text/javascript; charset=utf-8", body: include_bytes!("assets/table.js") };
-const CONNLIST_JS: Asset =
-    Asset { content_type: "text/javascript; charset=utf-8", body: include_bytes!("assets/connlist.js") };
-const JSON_JS: Asset = Asset { content_type: "text/javascript; charset=utf-8", body: include_bytes!("assets/json.js") };
-const TRY_JS: Asset = Asset { content_type: "text/javascript; charset=utf-8", body: include_bytes!("assets/try.js") };
-const ICON_SVG: Asset = Asset { content_type: "image/svg+xml", body: include_bytes!("assets/icon.svg") };
+const HTML: &str = "text/html; charset=utf-8";
+const JAVASCRIPT: &str = "text/javascript; charset=utf-8";
+
+/// Every embedded file, by the path it is served at: the pages, the stylesheet, the page's JavaScript modules
+/// (docs/ui.md lists what each is for) and the icon.
+const ASSETS: &[(&str, Asset)] = &[
+    ("/", Asset { content_type: HTML, body: include_bytes!("assets/index.html") }),
+    ("/try", Asset { content_type: HTML, body: include_bytes!("assets/try.html") }),
+    ("/assets/app.css", Asset { content_type: "text/css; charset=utf-8", body: include_bytes!("assets/app.css") }),
+    ("/assets/app.js", Asset { content_type: JAVASCRIPT, body: include_bytes!("assets/app.js") }),
+    ("/assets/views.js", Asset { content_type: JAVASCRIPT, body: include_bytes!("assets/views.js") }),
+    ("/assets/table.js", Asset { content_type: JAVASCRIPT, body: include_bytes!("assets/table.js") }),
+    ("/assets/connlist.js", Asset { content_type: JAVASCRIPT, body: include_bytes!("assets/connlist.js") }),
+    ("/assets/payload.js", Asset { content_type: JAVASCRIPT, body: include_bytes!("assets/payload.js") }),
+    ("/assets/closecard.js", Asset { content_type: JAVASCRIPT, body: include_bytes!("assets/closecard.js") }),
+    ("/assets/tokens.js", Asset { content_type: JAVASCRIPT, body: include_bytes!("assets/tokens.js") }),
+    ("/assets/connpanel.js", Asset { content_type: JAVASCRIPT, body: include_bytes!("assets/connpanel.js") }),
+    ("/assets/page.js", Asset { content_type: JAVASCRIPT, body: include_bytes!("assets/page.js") }),
+    ("/assets/stream.js", Asset { content_type: JAVASCRIPT, body: include_bytes!("assets/stream.js") }),
+    ("/assets/hash.js", Asset { content_type: JAVASCRIPT, body: include_bytes!("assets/hash.js") }),
+    ("/assets/filters.js", Asset { content_type: JAVASCRIPT, body: include_bytes!("assets/filters.js") }),
+    ("/assets/json.js", Asset { content_type: JAVASCRIPT, body: include_bytes!("assets/json.js") }),
+    ("/assets/try.js", Asset { content_type: JAVASCRIPT, body: include_bytes!("assets/try.js") }),
+    ("/favicon.ico", Asset { content_type: "image/svg+xml", body: include_bytes!("assets/icon.svg") }),
+];
 
 fn asset(asset: &'static Asset) -> Response {
     ([(header::CONTENT_TYPE, asset.content_type)], asset.body).into_response()
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
-        .route("/", get(|| async { asset(&INDEX_HTML) }))
-        .route("/try", get(|| async { asset(&TRY_HTML) }))
-        .route("/assets/app.css", get(|| async { asset(&APP_CSS) }))
-        .route("/assets/app.js", get(|| async { asset(&APP_JS) }))
-        .route("/assets/views.js", get(|| async { asset(&VIEWS_JS) }))
-        .route("/assets/table.js", get(|| async { asset(&TABLE_JS) }))
-        .route("/assets/connlist.js", get(|| async { asset(&CONNLIST_JS) }))
-        .route("/assets/json.js", get(|| async { asset(&JSON_JS) }))
-        .route("/assets/try.js", get(|| async { asset(&TRY_JS) }))
-        .route("/favicon.ico", get(|| async { asset(&ICON_SVG) }))
+    let mut router = Router::new();
+    for (path, embedded) in ASSETS {
+        router = router.route(path, get(move || async move { asset(embedded) }));
+    }
+    router
         .route("/api/info", get(info))
         .route("/api/stream", get(stream::upgrade).post(stream::check))
         .route("/api/history", get(history))

@@ -1,43 +1,21 @@
-// frametap UI: live state from /api/stream, the connection list, the frame table, filters and tabs.
-import {
-  el, duration, isTyping, frameText, frameDetail, closeCard, tokensPanel, connectionPanel, countdownText, neverOpened,
-  unclosed, shellWord,
-} from './views.js';
-import { parseExact } from './json.js';
+// frametap UI: the page's main module: the records applied to its state, the redraw they schedule, the connection
+// list's count and notes, the frame table, the detail pane and tabs, and the controls. The live stream is stream.js,
+// the address bar hash.js, the filters filters.js; the shared state is page.js.
+import { el, duration } from './views.js';
+import { frameDetail } from './payload.js';
+import { closeCard, neverOpened, unclosed } from './closecard.js';
+import { tokensPanel, countdownText } from './tokens.js';
+import { connectionPanel } from './connpanel.js';
 import { renderList } from './connlist.js';
 import { FrameTable } from './table.js';
-
-// Records are written by serde_json: integers past 2^53 have 16 digits or more, and a float is written in its
-// shortest form, which a double reads back, except -0.0. Only a message that may hold such a number (a JWT's
-// 64-bit id among its claims) is read the slow, exact way (json.js); a frame's payload is a string either way.
-const MAYBE_INEXACT = /\d{16}|-0\.0/;
-const $ = (id) => document.getElementById(id);
+import { $, state, banner } from './page.js';
+import { connect } from './stream.js';
+import { writeHash, followHash } from './hash.js';
+import { compileSearch, visible, syncToggles, clearFilters, toggleIn } from './filters.js';
 
 // Drop the access token from the address bar: the cookie carries it from now on.
 if (location.search.includes('token=')) history.replaceState(null, '', location.pathname + location.hash);
 
-const state = {
-  conns: new Map(),
-  meta: null,
-  end: null,         // the capture's end record (a saved file)
-  source: 'live',    // 'live', or 'file' for a saved file (`frametap ui FILE`): nothing live follows its history
-  loaded: false,     // a saved file: true once the stream said it was read in full (`live`); until then, "loading…"
-  notes: [],         // session-level notes (no connection)
-  selected: null,     // connection id
-  selectedSeq: null,  // frame seq within the selected connection
-  tab: 'frame',
-  // What the address bar's `#conn=N&frame=S` (or `&tab=close|tokens|conn`) asks for, until the history has it.
-  wanted: null,
-  clearedThrough: 0,  // records with an index up to this were cleared by the user
-  lastIndex: 0,
-  live: false,
-  autoScroll: true,
-  filters: {
-    dirs: new Set(['client', 'server', 'proxy']),
-    ops: new Set(['text', 'binary', 'close', 'ping', 'pong', 'continuation']),
-    hideNoise: false, search: '', regex: false, matcher: null,
-  },
-};
 // For debugging from the console; `idle()` says no redraw is pending (tests wait for it before they click).
 window.frametap = { state, idle: () => !markDirty.queued };
 
@@ -67,41 +45,6 @@ function markDirty(what) {
   const wait = Math.min(paced.end + paced.cost - performance.now(), 1000);
   if (wait > 4) setTimeout(() => requestAnimationFrame(render), wait);
   else requestAnimationFrame(render);
-}
-
-/** Each connection's last frame seq, to tell frames missing after a catch-up (`state.lag`). */
-function lastSeqs() {
-  const last = new Map();
-  for (const [id, c] of state.conns) if (c.frames.length) last.set(id, c.frames[c.frames.length - 1].seq);
-  return last;
-}
-
-/** Where every record is: the capture file, when the session writes one (`/api/info`). */
-function fromCapture() {
-  const path = window.frametapInfo?.capture;
-  return path ? ` The capture file has every record: open it with \`frametap ui ${shellWord(path)}\`.` : '';
-}
-
-/** Adds the gaps of connections none of whose frames the catch-up brought, though some were trimmed (the server's
- * `trimmed`: each one's newest frame trimmed): their frames from the page's last to that one are missing. */
-function trimmedGaps(lag) {
-  for (const [id, seq] of lag.trimmed) {
-    const last = lag.lastSeq.get(id) ?? 0;
-    if (!lag.seen.has(id) && seq > last) lag.gaps.push([id, last + 1, seq]);
-  }
-  return lag;
-}
-
-/** What the banner says once a page that fell behind, or reconnected, has caught up: nothing missing, or which
- * frames are. */
-function lagText(lag) {
-  const behind = lag.reason === 'resume'
-    ? "This page lost its connection to frametap, reconnected and caught up from the UI's history"
-    : `This page fell behind the live stream by ${lag.missed} records and caught up from the UI's history`;
-  if (!lag.lost) return `${behind}: nothing is missing.`;
-  const gaps = lag.gaps.slice(0, 3).map(([id, from, to]) => from === to ? `#${from} of connection #${id}` : `#${from}–#${to} of connection #${id}`);
-  const which = gaps.length ? ` (frames ${gaps.join(', ')}${lag.gaps.length > 3 ? ', …' : ''})` : '';
-  return `${behind}, but ${lag.lost} of the records it missed${which} had already left that history, which keeps the last ${lag.kept.toLocaleString('en')} frames and annotations, and are not shown.${fromCapture()}`;
 }
 
 function apply(index, kind, r) {
@@ -158,6 +101,9 @@ function apply(index, kind, r) {
   if (changed.length) markDirty(changed);
 }
 
+/** What the live stream (stream.js) and the address bar (hash.js) do to the page. */
+const page = { apply, reset, redrawAll, markDirty, selectConn, selectFrame };
+
 /** Redraws the connection list, the frame table and the detail pane. */
 function redrawAll() { markDirty(['list', 'table', 'detail']); }
 
@@ -169,170 +115,9 @@ function reset() {
   redrawAll();
 }
 
-// ---- the live stream ---------------------------------------------------------------------------
-
-let retryDelay = 500;
-function setStatus(text, cls) { const s = $('status'); s.textContent = text; s.className = 'status ' + cls; }
-function banner(text) { $('banner-text').textContent = text; $('banner').hidden = !text; }
-
-function connect() {
-  // Reconnecting, the page resumes after the last record it has, if the server is still the same run (else it starts over).
-  const resume = state.run && state.lastIndex ? `?run=${state.run}&after=${state.lastIndex}` : '';
-  const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/stream${resume}`);
-  let opened = false;
-  ws.onopen = () => { opened = true; retryDelay = 500; state.connected = true; setStatus('syncing…', 'connecting'); };
-  ws.onmessage = (ev) => {
-    const msg = MAYBE_INEXACT.test(ev.data) ? parseExact(ev.data) : JSON.parse(ev.data);
-    if (msg.t === 'hello') {
-      // Fallen behind, or reconnected: the page keeps what it has, and the history after the last record it got follows.
-      const caughtUp = msg.reason === 'lag' || msg.reason === 'resume';
-      if (!caughtUp) {
-        const keepSelection = state.selected;
-        reset();
-        state.selected = keepSelection;
-        if (msg.run !== state.run) state.clearedThrough = 0; // another run's indices mean nothing in this one
-        state.lastIndex = state.clearedThrough;
-      }
-      state.run = msg.run;
-      state.live = false;
-      state.loaded = false;
-      state.source = msg.source === 'file' ? 'file' : 'live';
-      state.lag = caughtUp ? { reason: msg.reason, missed: msg.missed, lost: msg.lost, kept: msg.history_frames, trimmed: msg.trimmed ?? [], lastSeq: lastSeqs(), seen: new Set(), gaps: [] } : null;
-      $('redacted-badge').hidden = !msg.redacted;
-      if (!caughtUp && msg.forgotten > 0) banner(`${msg.forgotten} older records were trimmed from the UI's history and are not shown.${fromCapture()}`);
-    } else if (msg.t === 'batch') {
-      for (const item of msg.recs) apply(item.i, item.k || item.r.kind, item.r);
-    } else if (msg.t === 'live') {
-      if (state.lag) { banner(lagText(trimmedGaps(state.lag))); state.lag = null; }
-      state.live = true;
-      state.loaded = true;
-      // A saved file is shown whole: nothing live follows, so the page says so rather than "live".
-      if (state.source === 'file') setStatus('file', 'file');
-      else setStatus('live', 'live');
-      redrawAll();
-      settleWanted();
-    }
-  };
-  ws.onclose = (ev) => {
-    state.live = false;
-    state.connected = false;
-    markDirty(['table']);
-    // 1001: frametap stopped. A new run has a new access token, so this page cannot follow it: say so, stop.
-    if (ev.code === 1001) {
-      setStatus('stopped', 'down');
-      banner('frametap stopped. What is shown stays here; when it runs again, open the new URL it prints.');
-      return;
-    }
-    setStatus('disconnected · retrying', 'down');
-    const retry = () => { setTimeout(connect, retryDelay); retryDelay = Math.min(retryDelay * 2, 5000); };
-    if (opened) { retry(); return; }
-    // Refused before it opened: a browser never tells a page why a WebSocket failed, so the page asks over plain
-    // HTTP, with a POST to the stream's address: it carries the page's Origin as the WebSocket's request did (a GET
-    // from the page's own origin carries none, and was answered 200 behind a front whose origin frametap refuses).
-    // No answer, or an answer other than 401 or 403: frametap is not running (yet); retry. A refusal says why.
-    fetch('/api/stream', { method: 'POST', cache: 'no-store' }).then(r => {
-      if (r.status !== 401 && r.status !== 403) { retry(); return; }
-      return r.text().catch(() => '').then(body => refused(r.status, r.headers.get('x-frametap-refusal'), body));
-    }, retry);
-  };
-}
-
-/** The stream's server refused this page (HTTP `status`; `why`: frametap's `x-frametap-refusal` header, null from another
- * program). Retrying cannot help: a restarted frametap has a new access token, an address it refuses stays refused, and
- * a frametap that comes back where another program answers now has a new token too. The page says which, and stops. */
-function refused(status, why, body) {
-  const stays = ' What is shown stays here; this page no longer reconnects.';
-  if (why === 'token') {
-    setStatus('access refused', 'down');
-    banner(`frametap was restarted, or this page's access token is no longer valid (the server answered HTTP ${status}): `
-      + `open the URL frametap printed when it started.${stays}`);
-  } else if (why === 'origin') {
-    // Opened through a front (a reverse proxy, another address) at an origin frametap does not accept: frametap's own
-    // words name it, what it accepts, and the flag that accepts it.
-    setStatus('origin refused', 'down');
-    banner(`frametap refuses the live stream of this page, at ${location.origin} (HTTP ${status}: ${said(body)}).${stays}`);
-  } else if (why === 'host') {
-    // frametap's own words name the address and what it accepts.
-    setStatus('address refused', 'down');
-    banner(`frametap answers at ${location.host} but refuses this page's address (HTTP ${status}: ${said(body)}). `
-      + `Open the URL frametap printed when it started, as printed.${stays}`);
-  } else {
-    setStatus('not frametap', 'down');
-    banner(`Another program now answers at ${location.host} (HTTP ${status}), not frametap: frametap stopped, and its `
-      + `port was taken. When frametap runs again, open the URL it prints.${stays}`);
-  }
-}
-
-/** What frametap said in a refusal's body, without its `frametap UI: ` prefix. */
-function said(body) { return body.trim().replace(/^frametap UI: /, ''); }
-
 /** Calls `then` whenever the device pixel ratio changes (a browser zoom, a window moved to another screen). */
 function onResolutionChange(then) {
   matchMedia(`(resolution: ${devicePixelRatio}dppx)`).addEventListener('change', () => { then(); onResolutionChange(then); }, { once: true });
-}
-
-// ---- the address bar -------------------------------------------------------------------------------
-
-// The address bar names what is shown (`#conn=3&frame=12`, `#conn=3&tab=close`), so a reload comes back to it and
-// the back button or an edited address goes where it says. Only the token-less URL is ever in the address bar.
-const TABS = new Set(['frame', 'close', 'tokens', 'conn']);
-
-/** `#conn=N[&frame=S][&tab=T]` as {conn, seq, tab}, or null when it names no connection. */
-function parseHash(hash) {
-  const p = new URLSearchParams(hash.replace(/^#/, ''));
-  const conn = Number(p.get('conn'));
-  if (!Number.isSafeInteger(conn) || conn <= 0) return null;
-  const frame = p.has('frame') ? Number(p.get('frame')) : null;
-  const seq = Number.isSafeInteger(frame) && frame > 0 ? frame : null;
-  const tab = seq != null ? 'frame' : TABS.has(p.get('tab')) ? p.get('tab') : 'frame';
-  return { conn, seq, tab };
-}
-
-function hashOf() {
-  if (state.selected == null) return '';
-  if (state.tab === 'frame' && state.selectedSeq != null) return `#conn=${state.selected}&frame=${state.selectedSeq}`;
-  return state.tab === 'frame' ? `#conn=${state.selected}` : `#conn=${state.selected}&tab=${state.tab}`;
-}
-
-/** Puts what is shown in the address bar, at most a few times a second: browsers limit how often a page may
- * replace its address (Safari throws past 100 times in 30 s), and a key held down selects frame after frame. */
-function writeHash() {
-  if (writeHash.timer) return;
-  writeHash.timer = setTimeout(() => {
-    writeHash.timer = null;
-    if (state.wanted) return; // not until what the address asked for is shown, or known to be missing
-    const hash = hashOf();
-    if (hash === location.hash) return;
-    try { history.replaceState(null, '', location.pathname + location.search + hash); } catch { /* over the limit */ }
-  }, 300);
-}
-
-/** Goes where the address says: at once on a live page, else once the history has arrived (apply() shows the
- * connection as soon as its first record does). */
-function followHash() {
-  state.wanted = parseHash(location.hash);
-  if (state.live) settleWanted();
-}
-
-/** Shows what the address asked for, now that the history has arrived (or the connection is here): the connection,
- * its frame scrolled into view, or its tab; says so when the session does not hold it. */
-function settleWanted() {
-  const w = state.wanted;
-  if (!w) return;
-  state.wanted = null;
-  const c = state.conns.get(w.conn);
-  if (!c) {
-    banner(`Connection #${w.conn} (named in the address) is not in this session${state.source === 'file' ? ' file' : "'s history"}.`);
-    if (state.selected == null && state.conns.size) state.selected = state.conns.keys().next().value;
-    redrawAll();
-    return;
-  }
-  selectConn(w.conn);
-  state.tab = w.tab; // the address's tab, not the one selectConn picks for a closed connection
-  redrawAll();
-  if (w.seq == null) return;
-  if (c.bySeq.has(w.seq)) selectFrame(w.seq);
-  else banner(`Frame #${w.seq} of connection #${w.conn} (named in the address) is not in this session${c.frames.length ? '' : ': the connection has no frames'}.`);
 }
 
 // ---- connection list ---------------------------------------------------------------------------
@@ -363,33 +148,6 @@ function selectConn(id) {
 
 // ---- frame table -------------------------------------------------------------------------------
 
-function compileSearch() {
-  const f = state.filters;
-  $('search-error').textContent = '';
-  $('search').classList.remove('invalid');
-  f.matcher = null;
-  if (!f.search) return;
-  if (f.regex) {
-    try { const re = new RegExp(f.search, 'i'); f.matcher = (s) => re.test(s); }
-    catch (e) { $('search-error').textContent = 'bad regex: ' + e.message; $('search').classList.add('invalid'); f.matcher = () => true; }
-  } else {
-    const needle = f.search.toLowerCase();
-    f.matcher = (s) => s.toLowerCase().includes(needle);
-  }
-}
-
-function visible(c, f) {
-  const fl = state.filters;
-  if (!fl.dirs.has(f.from)) return false;
-  if (!fl.ops.has(f.opcode) && !(f.opcode.startsWith('reserved') && fl.ops.has('binary'))) return false;
-  if (fl.hideNoise && (f.opcode === 'ping' || f.opcode === 'pong' || isTyping(f))) return false;
-  if (fl.matcher) {
-    const hay = `${frameText(f) ?? ''} ${f.reason ?? ''} ${f.code ?? ''} ${c.annotations.get(f.seq) ?? ''}`;
-    if (!fl.matcher(hay)) return false;
-  }
-  return true;
-}
-
 function flagsFor(c) {
   const d = c.diagnosis;
   const flags = new Map();
@@ -411,8 +169,6 @@ window.frametap.table = table; // `table.length`: how many frames the table hold
 
 function rowFor(seq) { return table.conn && table.conn === state.conns.get(state.selected) ? table.rowFor(seq) : null; }
 
-/** Draws the selected connection's frames: all of them again (`full`: another connection, filters, flags), or only
- * those that arrived since the last draw. The table holds every matching frame; only the rows in view are drawn. */
 /** What the frame table says when it shows no frame of `c`: why there is none. */
 function noFramesText(c) {
   if (c.frames.length) return 'No frame matches the filters.';
@@ -430,6 +186,8 @@ function showNote(text) {
   note.hidden = !text;
 }
 
+/** Draws the selected connection's frames: all of them again (`full`: another connection, filters, flags), or only
+ * those that arrived since the last draw. The table holds every matching frame; only the rows in view are drawn. */
 function renderTable(full) {
   const c = state.conns.get(state.selected);
   if (!c) { table.clear(); showNote(state.conns.size ? 'Select a connection.' : ''); renderConnHeader(null); return; }
@@ -479,7 +237,7 @@ function selectFrame(seq, how = 'center') {
   const c = state.conns.get(state.selected);
   const f = c?.bySeq.get(seq);
   // A hidden frame must still be reachable: show everything again if the filters hide it.
-  if (f && !visible(c, f)) clearFilters();
+  if (f && !visible(c, f)) { clearFilters(); markDirty(['table']); }
   markDirty(['detail']);
   render();
   table.select(seq);
@@ -535,23 +293,6 @@ function render() {
 }
 
 // ---- controls ----------------------------------------------------------------------------------
-
-function syncToggles() {
-  const set = (b, on) => { b.classList.toggle('on', on); b.setAttribute('aria-pressed', String(on)); };
-  for (const b of document.querySelectorAll('[data-dir]')) set(b, state.filters.dirs.has(b.dataset.dir));
-  for (const b of document.querySelectorAll('[data-op]')) set(b, state.filters.ops.has(b.dataset.op));
-  set($('hide-noise'), state.filters.hideNoise);
-}
-
-function clearFilters() {
-  const f = state.filters;
-  f.dirs = new Set(['client', 'server', 'proxy']);
-  f.ops = new Set(['text', 'binary', 'close', 'ping', 'pong', 'continuation']);
-  f.hideNoise = false; f.search = ''; $('search').value = '';
-  compileSearch(); syncToggles(); markDirty(['table']);
-}
-
-function toggleIn(set, key) { if (set.has(key)) set.delete(key); else set.add(key); }
 
 function setup() {
   for (const b of document.querySelectorAll('[data-dir]')) b.addEventListener('click', () => { toggleIn(state.filters.dirs, b.dataset.dir); syncToggles(); markDirty(['table']); });
@@ -630,9 +371,9 @@ function setup() {
     markDirty(['table']);
   }).catch(() => {});
   syncToggles();
-  followHash();
-  window.addEventListener('hashchange', followHash);
-  connect();
+  followHash(page);
+  window.addEventListener('hashchange', () => followHash(page));
+  connect(page);
 }
 
 setup();

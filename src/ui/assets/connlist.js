@@ -1,7 +1,8 @@
 // frametap UI: the connection list, updated in place: one entry per connection, keyed by its id, built once and then
 // only changed where its text changed, so an entry under the mouse (a click is a press and a release on the same
 // element) and keyboard focus survive records arriving.
-import { el, duration, unclosed, closer, stillLoading, neverOpened } from './views.js';
+import { el, duration } from './views.js';
+import { unclosed, closer, stillLoading, neverOpened } from './closecard.js';
 
 function connState(c, missing, loading) {
   if (c.open?.error) return ['failed', 'bad'];

@@ -10,7 +10,8 @@
 // pixel of scrollbar stands for `(rows' height) / (capped height)` pixels of rows (`virtualTop`). The rows drawn are
 // always whole and in order, each at its exact place from the top of the view, so every frame is reachable by
 // scrolling, and selecting a frame, Home / End and following new frames scroll to it exactly.
-import { el, clock, humanBytes, preview } from './views.js';
+import { el, clock, humanBytes } from './views.js';
+import { preview } from './payload.js';
 
 /** Rows drawn above and below the ones in view: scrolling a little draws nothing new. */
 const OVERSCAN = 40;
