@@ -5,8 +5,8 @@
 //! `cargo bench --bench relay` (options after `--`: `--runs N`, `--seconds S`, `--idle N`, `--write-docs`;
 //! while profiling, `--scenario TEXT` and `--target TEXT` keep only the scenarios and relays whose names contain
 //! TEXT — direct and the TCP relay always run, as the ratios need them — and `--baseline PATH` adds another
-//! frametap binary (say, a build of the previous commit; repeatable), in the same modes, to compare a change in
-//! one run).
+//! frametap binary (say, a build of the previous commit; repeatable), in the same modes and with the same idle
+//! connections, to compare a change in one run).
 //! Results and the machine go to stdout and, with `--write-docs`, to docs/performance.md.
 
 mod load;
@@ -87,13 +87,16 @@ async fn bench(options: Options) {
     let echo = echo_server().await;
     let capture_dir = tempfile::tempdir().unwrap();
     let mut targets = start_targets(&options, echo, capture_dir.path()).await;
-    // Measured before any capture has filled the page cache with dirty pages.
-    let disk_mb_per_sec = targets.iter().any(|t| t.capture.is_some()).then(|| disk_write_speed(capture_dir.path()));
+    let scenarios: Vec<(usize, &Scenario)> = SCENARIOS
+        .iter()
+        .enumerate()
+        .filter(|(_, scenario)| options.scenario.as_ref().is_none_or(|wanted| scenario.name.contains(wanted.as_str())))
+        .collect();
+    // Measured before any capture has filled the page cache with dirty pages (and only when a capture will run).
+    let capturing = !scenarios.is_empty() && targets.iter().any(|t| t.capture.is_some());
+    let disk_mb_per_sec = capturing.then(|| disk_write_speed(capture_dir.path()));
     let mut report = Report::new(options.runs, options.seconds);
-    for (index, scenario) in SCENARIOS.iter().enumerate() {
-        if options.scenario.as_ref().is_some_and(|wanted| !scenario.name.contains(wanted.as_str())) {
-            continue;
-        }
+    for (index, scenario) in scenarios {
         fresh_captures(&mut targets, echo).await;
         let measured = measure_scenario(&targets, scenario, &options).await;
         report.add(index, scenario, &targets, &measured);
@@ -103,8 +106,12 @@ async fn bench(options: Options) {
             let _ = child.kill().await;
         }
     }
-    let idle_line = idle_connections(echo, options.idle).await;
+    let idle_line = idle_connections(&PathBuf::from(env!("CARGO_BIN_EXE_frametap")), echo, options.idle).await;
     println!("\n{idle_line}");
+    for binary in &options.baselines {
+        let line = idle_connections(binary, echo, options.idle).await;
+        println!("baseline {}: {line}", binary.display());
+    }
     let arguments =
         format!("--runs {} --seconds {} --idle {} --write-docs", options.runs, options.seconds, options.idle);
     report.finish(&idle_line, disk_mb_per_sec, options.write_docs.then_some(arguments.as_str()));
@@ -192,16 +199,16 @@ async fn measure_scenario(targets: &[Target], scenario: &Scenario, options: &Opt
         .collect()
 }
 
-/// Holds `wanted` idle connections through frametap (fewer when the open-file limit cannot allow them) and says
-/// what each costs.
-async fn idle_connections(echo: SocketAddr, wanted: usize) -> String {
+/// Holds `wanted` idle connections through the frametap at `binary` (fewer when the open-file limit cannot allow
+/// them) and says what each costs.
+async fn idle_connections(binary: &Path, echo: SocketAddr, wanted: usize) -> String {
     let limit = raise_file_limit();
     // This process holds two descriptors per idle connection (client and echo server), frametap two.
     let idle = wanted.min(limit.saturating_sub(200) as usize / 2);
     if idle < wanted {
         println!("(the open-file limit {limit} allows {idle} idle connections, not {wanted})");
     }
-    let (before, after, opened) = idle_memory(echo, idle).await;
+    let (before, after, opened) = idle_memory(binary, echo, idle).await;
     let per_conn = (after.saturating_sub(before)) as f64 / opened.max(1) as f64;
     if opened == 0 {
         format!(

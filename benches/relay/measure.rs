@@ -2,10 +2,11 @@
 //! idle connections' memory, the open-file limit, and the capture disk's sustained write speed.
 
 use crate::load::open_ws;
-use crate::targets::frametap;
+use crate::targets::frametap_binary;
 use frametap::event::Opcode;
 use frametap::wire::encode_frame;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -70,9 +71,10 @@ pub(crate) fn raise_file_limit() -> u64 {
     u64::MAX
 }
 
-/// Holds `count` idle WebSocket connections through frametap and reports its RSS per connection.
-pub(crate) async fn idle_memory(echo: SocketAddr, count: usize) -> (u64, u64, usize) {
-    let target = frametap(echo, None).await;
+/// Holds `count` idle WebSocket connections through the frametap at `binary` (capture off) and reports its RSS
+/// before and after them, and how many it held.
+pub(crate) async fn idle_memory(binary: &Path, echo: SocketAddr, count: usize) -> (u64, u64, usize) {
+    let target = frametap_binary(binary, echo, None).await;
     let pid = target.child.as_ref().unwrap().id().unwrap();
     let mut warm = open_ws(target.addr).await;
     let _ = warm.0.write_all(&encode_frame(true, Opcode::Text, b"warm", Some([0; 4]))).await;
