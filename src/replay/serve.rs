@@ -219,7 +219,7 @@ impl Replay {
     /// upgraded `IO` stream in a task of its own.
     async fn answer<IO: RelayStream>(
         &self,
-        mut req: Request<Incoming>,
+        req: Request<Incoming>,
         client_addr: SocketAddr,
         ctx: Arc<ProxyContext>,
     ) -> Response<Full<Bytes>> {
@@ -289,7 +289,7 @@ impl Replay {
         let (options, reports) = (self.play.clone(), self.reports.clone());
         tokio::spawn(async move {
             let _guard = guard;
-            let Some((stream, prefix)) = crate::proxy::server::upgraded_client::<IO>(&mut req, conn).await else {
+            let Some((stream, prefix)) = crate::proxy::server::upgraded_client::<IO>(req, conn).await else {
                 return;
             };
             let report = play(stream, prefix, steps, end, Peer::Server, sink, options, ctx.shutdown.clone()).await;
