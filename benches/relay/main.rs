@@ -18,8 +18,8 @@ use load::{echo_server, run_scenario, Sample, Scenario, SCENARIOS};
 use measure::{disk_write_speed, idle_memory, proc_stat, raise_file_limit, settle};
 use report::{Measured, Report};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use targets::{frametap, frametap_binary, other_tools, serve_tcp_relay, tcp_relay, Capture, Target};
+use std::path::Path;
+use targets::{frametap_binary, other_tools, serve_tcp_relay, tcp_relay, this_build, Capture, Target};
 
 struct Options {
     runs: usize,
@@ -106,7 +106,7 @@ async fn bench(options: Options) {
             let _ = child.kill().await;
         }
     }
-    let idle_line = idle_connections(&PathBuf::from(env!("CARGO_BIN_EXE_frametap")), echo, options.idle).await;
+    let idle_line = idle_connections(&this_build(), echo, options.idle).await;
     println!("\n{idle_line}");
     for binary in &options.baselines {
         let line = idle_connections(binary, echo, options.idle).await;
@@ -120,7 +120,7 @@ async fn bench(options: Options) {
 /// The targets, in the table's order: direct, the TCP relay, frametap in each mode, the other tools installed,
 /// then each `--baseline` binary in every frametap mode that `--target` kept.
 async fn start_targets(options: &Options, echo: SocketAddr, capture_dir: &Path) -> Vec<Target> {
-    let frametap_exe = PathBuf::from(env!("CARGO_BIN_EXE_frametap"));
+    let frametap_exe = this_build();
     let capture = |format: &'static str, binary: &Path, n: usize| Capture {
         path: capture_dir.join(format!("bench{n}.{format}")),
         format,
@@ -129,9 +129,9 @@ async fn start_targets(options: &Options, echo: SocketAddr, capture_dir: &Path) 
     let mut targets = vec![
         Target { name: "direct".into(), addr: echo, child: None, capture: None },
         tcp_relay(echo).await,
-        frametap(echo, None).await,
-        frametap(echo, Some(capture("jsonl", &frametap_exe, 0))).await,
-        frametap(echo, Some(capture("compact", &frametap_exe, 0))).await,
+        frametap_binary(&frametap_exe, echo, None).await,
+        frametap_binary(&frametap_exe, echo, Some(capture("jsonl", &frametap_exe, 0))).await,
+        frametap_binary(&frametap_exe, echo, Some(capture("compact", &frametap_exe, 0))).await,
     ];
     targets.extend(other_tools(echo).await);
     if let Some(wanted) = &options.target {

@@ -42,9 +42,9 @@ pub(crate) async fn spawn_listening(
     }
 }
 
-pub(crate) async fn frametap(echo: SocketAddr, capture: Option<Capture>) -> Target {
-    let binary = capture.as_ref().map_or(env!("CARGO_BIN_EXE_frametap").into(), |c| c.binary.clone());
-    frametap_binary(&binary, echo, capture).await
+/// The frametap binary of this build (what the bench measures; `--baseline` adds others).
+pub(crate) fn this_build() -> std::path::PathBuf {
+    env!("CARGO_BIN_EXE_frametap").into()
 }
 
 pub(crate) async fn frametap_binary(binary: &std::path::Path, echo: SocketAddr, capture: Option<Capture>) -> Target {
