@@ -17,6 +17,9 @@ pub(crate) struct Scenario {
     pub(crate) size: usize,
 }
 
+/// How long each target's warm-up run lasts, as a share of a measured run (its messages count in the CPU time).
+pub(crate) const WARM_UP: f64 = 0.25;
+
 pub(crate) const SCENARIOS: [Scenario; 3] = [
     Scenario { name: "ping-pong 1 conn, 128 B", connections: 1, in_flight: 1, size: 128 },
     Scenario { name: "20 conns x 16 in flight, 128 B", connections: 20, in_flight: 16, size: 128 },

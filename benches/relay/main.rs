@@ -14,7 +14,7 @@ mod measure;
 mod report;
 mod targets;
 
-use load::{echo_server, run_scenario, Sample, Scenario, SCENARIOS};
+use load::{echo_server, run_scenario, Sample, Scenario, SCENARIOS, WARM_UP};
 use measure::{disk_write_speed, idle_memory, proc_stat, raise_file_limit, settle};
 use report::{Measured, Report};
 use std::net::SocketAddr;
@@ -173,7 +173,7 @@ async fn measure_scenario(targets: &[Target], scenario: &Scenario, options: &Opt
     let pids: Vec<Option<u32>> = targets.iter().map(|t| t.child.as_ref().and_then(|c| c.id())).collect();
     let cpu_before: Vec<f64> = pids.iter().map(|pid| pid.map(|p| proc_stat(p).0).unwrap_or(0.0)).collect();
     for target in targets {
-        let _ = run_scenario(target.addr, *scenario, options.seconds / 4.0).await;
+        let _ = run_scenario(target.addr, *scenario, options.seconds * WARM_UP).await;
     }
     let mut samples_of: Vec<Vec<Sample>> = vec![Vec::new(); targets.len()];
     for _ in 0..options.runs {

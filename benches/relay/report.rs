@@ -1,7 +1,7 @@
 //! The bench's report: a row per scenario and target (throughput, round trips, CPU, memory, capture size), the
 //! verdicts against the targets, and the results section of docs/performance.md.
 
-use crate::load::{Sample, Scenario, SCENARIOS};
+use crate::load::{Sample, Scenario, SCENARIOS, WARM_UP};
 use crate::measure::{median, DISK_TEST_MIB};
 use crate::targets::Target;
 
@@ -56,21 +56,21 @@ impl Report {
                     target.name,
                     cpu_seconds,
                     msgs * self.seconds * self.runs as f64,
-                    cpu_seconds * 1e6 / (msgs * self.seconds * (self.runs as f64 + 0.25)),
+                    cpu_seconds * 1e6 / (msgs * self.seconds_run()),
                     peak as f64 / 1024.0
                 );
             }
             if let Some(capture) = &target.capture {
                 let written = std::fs::metadata(&capture.path).map(|m| m.len()).unwrap_or(0) as f64;
                 // Payload bytes that crossed frametap (both ways), the warm-up's estimated at the same rate.
-                let messages = samples.iter().map(|s| s.msgs_per_sec).sum::<f64>() * self.seconds;
-                let relayed = 2.0 * scenario.size as f64 * messages * (self.runs as f64 + 0.25) / self.runs as f64;
+                let mean_rate = samples.iter().map(|s| s.msgs_per_sec).sum::<f64>() / self.runs as f64;
+                let relayed = 2.0 * scenario.size as f64 * mean_rate * self.seconds_run();
                 self.captures += &format!(
                     "| {} | {} | {:.0} MB | {:.0} MB/s | {:.2} |\n",
                     scenario.name,
                     capture.format,
                     written / 1e6,
-                    written / 1e6 / (self.seconds * (self.runs as f64 + 0.25)),
+                    written / 1e6 / self.seconds_run(),
                     written / relayed.max(1.0)
                 );
             }
@@ -96,6 +96,11 @@ impl Report {
             print!("{line}");
             self.table += &line;
         }
+    }
+
+    /// How long each target ran in a scenario: its measured runs and its warm-up.
+    fn seconds_run(&self) -> f64 {
+        self.seconds * (self.runs as f64 + WARM_UP)
     }
 
     /// Each frametap target against its target ratio (0.9× with capture off, 0.8× on) and the 10 µs of latency.
