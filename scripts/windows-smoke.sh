@@ -78,8 +78,8 @@ help = frametap("--help")
 assert help.returncode == 0 and "Usage: frametap.exe <COMMAND>" in help.stdout, help
 print("--help: ok")
 
-# The simulator with the web UI, capturing to the default folder.
-proc, banner = start_proxy()
+# The simulator with the web UI (on a free port, as the proxy), capturing to the default folder.
+proc, banner = start_proxy("--ui", "127.0.0.1:0")
 url, capture, ui = field(banner, "point your WebSocket client at"), field(banner, "capture"), field(banner, "web UI")
 assert "\\.frametap\\captures\\" in capture and capture.startswith("C:\\users\\"), capture
 assert urllib.request.urlopen(ui, timeout=30).status == 200
