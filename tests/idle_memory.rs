@@ -4,13 +4,11 @@
 
 mod common;
 
-use common::raw::read_head;
+use common::raw::{connect, RawWs};
 use common::{start_echo_server, start_proxy, test_config};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicIsize, Ordering};
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
 
 /// The system allocator, counting the bytes it holds.
 struct Counting;
@@ -43,20 +41,13 @@ static ALLOCATOR: Counting = Counting;
 const CONNECTIONS: usize = 300;
 
 /// An upgraded WebSocket connection to `addr`, left idle (its handshake done, the 101 read).
-async fn idle_connection(addr: SocketAddr) -> TcpStream {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    let request = format!(
-        "GET /idle HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let (head, _) = read_head(&mut stream).await;
-    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
-    stream
+async fn idle_connection(addr: SocketAddr) -> RawWs {
+    let (head, ws, _) = connect(addr, "/idle", &[]).await;
+    ws.unwrap_or_else(|| panic!("no 101: {head}"))
 }
 
 /// Bytes held per connection after opening `CONNECTIONS` idle ones to `addr` (kept open until the next call).
-async fn bytes_per_idle_connection(addr: SocketAddr) -> (f64, Vec<TcpStream>) {
+async fn bytes_per_idle_connection(addr: SocketAddr) -> (f64, Vec<RawWs>) {
     // One first, so that what is made once (buffers, pools, the first task of a kind) is not counted.
     let mut held = vec![idle_connection(addr).await];
     let before = LIVE_BYTES.load(Ordering::Relaxed);
