@@ -9,6 +9,7 @@
 //! connections, to compare a change in one run).
 //! Results and the machine go to stdout and, with `--write-docs`, to docs/performance.md.
 
+mod in_process;
 mod load;
 mod measure;
 mod report;
@@ -106,6 +107,8 @@ async fn bench(options: Options) {
             let _ = child.kill().await;
         }
     }
+    let per_frame = in_process::per_frame_cost(options.runs).await;
+    println!("\n{per_frame}");
     let idle_line = idle_connections(&this_build(), echo, options.idle).await;
     println!("\n{idle_line}");
     for binary in &options.baselines {
@@ -114,7 +117,11 @@ async fn bench(options: Options) {
     }
     let arguments =
         format!("--runs {} --seconds {} --idle {} --write-docs", options.runs, options.seconds, options.idle);
-    report.finish(&idle_line, disk_mb_per_sec, options.write_docs.then_some(arguments.as_str()));
+    report.finish(
+        &format!("{per_frame}\n{idle_line}"),
+        disk_mb_per_sec,
+        options.write_docs.then_some(arguments.as_str()),
+    );
 }
 
 /// The targets, in the table's order: direct, the TCP relay, frametap in each mode, the other tools installed,

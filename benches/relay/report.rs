@@ -137,8 +137,9 @@ impl Report {
     }
 
     /// Prints the verdicts, CPU and capture tables (the throughput rows were printed as they came) and, with
-    /// `write_docs` (the command's own arguments), rewrites docs/performance.md's results section.
-    pub(crate) fn finish(&self, idle_line: &str, disk_mb_per_sec: Option<f64>, write_docs: Option<&str>) {
+    /// `write_docs` (the command's own arguments), rewrites docs/performance.md's results section, with
+    /// `measured_apart` (the per-frame cost and the idle connections, already printed) after the tables.
+    pub(crate) fn finish(&self, measured_apart: &str, disk_mb_per_sec: Option<f64>, write_docs: Option<&str>) {
         let verdicts = self.verdicts();
         let capture_section = self.capture_section(disk_mb_per_sec);
         println!("{verdicts}");
@@ -146,7 +147,7 @@ impl Report {
         println!("{capture_section}");
         if let Some(arguments) = write_docs {
             let cpu = format!("{}\n{capture_section}", self.cpu);
-            write_results(arguments, &self.table, &cpu, idle_line, &verdicts);
+            write_results(arguments, &self.table, &cpu, measured_apart, &verdicts);
         }
     }
 }
@@ -164,13 +165,13 @@ fn machine() -> String {
 }
 
 /// Replaces what is between docs/performance.md's bench markers (or appends it).
-fn write_results(arguments: &str, table: &str, cpu: &str, idle: &str, verdicts: &str) {
+fn write_results(arguments: &str, table: &str, cpu: &str, measured_apart: &str, verdicts: &str) {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/performance.md");
     let existing = std::fs::read_to_string(&path).unwrap_or_default();
     let marker_start = "<!-- bench:start -->";
     let marker_end = "<!-- bench:end -->";
     let body = format!(
-        "{marker_start}\nMeasured {} on {} with `cargo bench --bench relay -- {arguments}`.\n\n{table}\n| scenario | relay | CPU | memory |\n|---|---|---|---|\n{cpu}\n{idle}\nAgainst the targets:\n\n{verdicts}{marker_end}",
+        "{marker_start}\nMeasured {} on {} with `cargo bench --bench relay -- {arguments}`.\n\n{table}\n| scenario | relay | CPU | memory |\n|---|---|---|---|\n{cpu}\n{measured_apart}\nAgainst the targets:\n\n{verdicts}{marker_end}",
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
         machine(),
     );

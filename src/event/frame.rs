@@ -48,15 +48,20 @@ impl Frame {
         }
     }
 
+    /// Whether this frame carries text (a text frame, or a continuation of a text message), valid UTF-8 or not.
+    pub fn carries_text(&self) -> bool {
+        self.opcode == Opcode::Text || (self.opcode == Opcode::Continuation && self.text_message)
+    }
+
     /// The payload as text when this frame carries text and the bytes are valid UTF-8.
     pub fn text(&self) -> Option<&str> {
-        let texty = matches!(self.opcode, Opcode::Text) || (self.opcode == Opcode::Continuation && self.text_message);
-        if texty {
+        if self.carries_text() {
             std::str::from_utf8(&self.payload).ok()
         } else {
             None
         }
     }
+
     /// The payload as text for a preview: [`Frame::text`], but a character split across fragments (or cut where
     /// a kept payload ends short of `len`) shows as U+FFFD at the edge it was split at, instead of the whole
     /// payload failing to read as text. `None` when the frame carries no text, or bytes that are not UTF-8 inside.
@@ -64,7 +69,7 @@ impl Frame {
         if let Some(text) = self.text() {
             return Some(text.into());
         }
-        if !(self.opcode == Opcode::Text || (self.opcode == Opcode::Continuation && self.text_message)) {
+        if !self.carries_text() {
             return None;
         }
         // A continuation may start with the rest of a character begun in the fragment before (at most 3 bytes).

@@ -46,45 +46,52 @@ pub struct MessageFacts {
 pub const PAYLOAD_HEAD: usize = (super::close::PREVIEW_CHARS + 1) * 4;
 
 impl FrameFacts {
-    /// The facts of `frame`, given the facts of the previous data frame of the same peer (whose head buffer
-    /// is reused, so a frame costs a short copy, not an allocation). A continuation of that peer's
-    /// unfinished message extends the message's head while it is short of [`PAYLOAD_HEAD`] bytes.
-    fn of(frame: &Frame, previous: Option<FrameFacts>) -> Self {
-        let continued = previous.as_ref().and_then(|p| {
+    /// Makes `slot`, which holds the facts of the previous data frame of the same peer (if any), the facts of
+    /// `frame`, in place: its head buffer is reused, so a frame costs a short copy, not an allocation. A
+    /// continuation of that peer's unfinished message extends the message's head while it is short of
+    /// [`PAYLOAD_HEAD`] bytes.
+    fn update(slot: &mut Option<FrameFacts>, frame: &Frame) {
+        let continued = slot.as_ref().and_then(|p| {
             let message = p.message.filter(|_| !p.fin && frame.opcode == Opcode::Continuation)?;
             Some((message, p.text))
         });
-        let mut head = previous.map(|p| p.head).unwrap_or_default();
-        let (message, text) = match continued {
-            Some((so_far, text)) => {
-                // Only while every byte so far is in the head (a payload recorded short leaves a gap).
-                if head.len() as u64 == so_far.len {
-                    let room = PAYLOAD_HEAD.saturating_sub(head.len()).min(frame.payload.len());
-                    head.extend_from_slice(&frame.payload[..room]);
-                }
-                let message = MessageFacts { fragments: so_far.fragments + 1, len: so_far.len + frame.len, ..so_far };
-                (Some(message), text)
-            }
-            None => {
-                head.clear();
-                head.extend_from_slice(&frame.payload[..frame.payload.len().min(PAYLOAD_HEAD)]);
-                let starts_message = !frame.fin && frame.opcode != Opcode::Continuation;
-                let message =
-                    starts_message.then_some(MessageFacts { first_seq: frame.seq, fragments: 1, len: frame.len });
-                (message, frame.text_message || frame.opcode == Opcode::Text)
-            }
-        };
-        FrameFacts {
-            seq: frame.seq,
+        let facts = slot.get_or_insert_with(|| FrameFacts {
+            seq: 0,
             ts: frame.ts,
             from: frame.from,
             opcode: frame.opcode,
-            len: frame.len,
-            fin: frame.fin,
-            head,
-            text,
-            message,
+            len: 0,
+            fin: true,
+            head: Vec::new(),
+            text: false,
+            message: None,
+        });
+        match continued {
+            Some((so_far, text)) => {
+                // Only while every byte so far is in the head (a payload recorded short leaves a gap).
+                if facts.head.len() as u64 == so_far.len {
+                    let room = PAYLOAD_HEAD.saturating_sub(facts.head.len()).min(frame.payload.len());
+                    facts.head.extend_from_slice(&frame.payload[..room]);
+                }
+                facts.message =
+                    Some(MessageFacts { fragments: so_far.fragments + 1, len: so_far.len + frame.len, ..so_far });
+                facts.text = text;
+            }
+            None => {
+                facts.head.clear();
+                facts.head.extend_from_slice(&frame.payload[..frame.payload.len().min(PAYLOAD_HEAD)]);
+                let starts_message = !frame.fin && frame.opcode != Opcode::Continuation;
+                facts.message =
+                    starts_message.then_some(MessageFacts { first_seq: frame.seq, fragments: 1, len: frame.len });
+                facts.text = frame.text_message || frame.opcode == Opcode::Text;
+            }
         }
+        facts.seq = frame.seq;
+        facts.ts = frame.ts;
+        facts.from = frame.from;
+        facts.opcode = frame.opcode;
+        facts.len = frame.len;
+        facts.fin = frame.fin;
     }
 
     /// The length of what [`FrameFacts::head`] is the start of: the message so far, or this frame's payload.
@@ -422,17 +429,21 @@ impl ConnHistory {
             return;
         }
         self.data_frames += 1;
-        let previous = self.last_data[slot(frame.from)].take();
-        let facts = FrameFacts::of(frame, previous);
+        let facts = &mut self.last_data[slot(frame.from)];
+        FrameFacts::update(facts, frame);
+        let facts = facts.as_ref().expect("the facts just recorded");
         let largest = &mut self.largest[slot(frame.from)];
         if self.first_close.is_none() && largest.is_none_or(|l| facts.shown_len() > l.len) {
             let message = facts.message.map(|m| (m, facts.fin));
             *largest = Some(Largest { seq: facts.seq, ts: facts.ts, len: facts.shown_len(), message });
         }
-        self.last_data[slot(frame.from)] = Some(facts);
         self.last_any = Some(slot(frame.from));
         if self.auto_pending && self.data_frames > AUTO_DETECT_FRAMES {
             self.auto_pending = false;
+        }
+        if self.reassembler.is_whole(frame) {
+            self.read_message(frame, seen_at, out);
+            return;
         }
         let (message, violation) = self.reassembler.message_of(frame);
         if let (Some(violation), None) = (violation, &self.first_close) {
@@ -443,12 +454,19 @@ impl ConnHistory {
         let Some(message) = message else {
             return;
         };
-        self.read_message(&message, out);
-        out.extend(self.tokens.observe_frame(&message, seen_at).into_iter().map(Record::from));
+        self.read_message(&message, seen_at, out);
     }
 
-    /// Lets the profile read one whole data message (possibly reassembled from fragments).
-    fn read_message(&mut self, message: &Frame, out: &mut Vec<Record>) {
+    /// Lets the profile and the token search read one whole data message (possibly reassembled from fragments).
+    fn read_message(&mut self, message: &Frame, seen_at: Ts, out: &mut Vec<Record>) {
+        self.profile_reads(message, out);
+        if message.carries_text() {
+            out.extend(self.tokens.observe_frame(message, seen_at).into_iter().map(Record::from));
+        }
+    }
+
+    /// Lets the profile read one whole data message.
+    fn profile_reads(&mut self, message: &Frame, out: &mut Vec<Record>) {
         if self.auto_pending {
             if let Some(found) = profile::detect_from_frame(message) {
                 self.profile = found;

@@ -27,6 +27,19 @@ struct Reassembly {
 }
 
 impl Reassembler {
+    /// Whether `frame` is a whole message by itself, as most are: it needs no putting together, and ends any
+    /// fragmented message its side had in progress (a new message inside one breaks RFC 6455; it is read as sent).
+    /// A cheap test for the relay's hot path; [`Self::message_of`] reads every frame, whole or not.
+    pub fn is_whole(&mut self, frame: &Frame) -> bool {
+        if !frame.fin || frame.opcode == Opcode::Continuation {
+            return false;
+        }
+        if let Some(side) = frame.from.endpoint() {
+            self.sides[side] = None;
+        }
+        true
+    }
+
     /// The whole data message `frame` ends: the frame itself when it is whole; the fragments put back together
     /// when it is a fragmented message's last (dated and numbered as that frame); `None` while a message is still
     /// arriving, or when it grew past [`MAX_REASSEMBLED`]. Also the violation `frame` commits, if any: the

@@ -127,7 +127,8 @@ impl ConnSink {
     /// the records it derived, placed by [`DerivedOrder`]. A bug in the analysis switches it off for this
     /// connection (reported once); every record is still sent.
     fn analyse(&self, analysis: &mut Option<Box<dyn Analysis>>, records: impl Iterator<Item = Record>) -> Vec<Record> {
-        let mut out = Vec::with_capacity(records.size_hint().0);
+        // Frames nobody reads are not sent: then only derived records (rare) go out, and no room is made for more.
+        let mut out = Vec::with_capacity(if self.sink.frames_wanted { records.size_hint().0 } else { 0 });
         let mut order = DerivedOrder::default();
         let mut unsent = 0;
         for record in records {

@@ -74,6 +74,10 @@ impl Queue {
     /// Reserves room for `count` records of `cost` bytes in all; false when full.
     /// A lone record larger than the budget still fits in an empty queue.
     pub(super) fn reserve(&self, count: usize, cost: usize) -> bool {
+        if count == 0 && cost == 0 {
+            // Nothing to hold (a batch of frames nobody reads): no need to touch the counters every source shares.
+            return true;
+        }
         let records = self.records.fetch_add(count, Ordering::AcqRel);
         let bytes = self.bytes.fetch_add(cost, Ordering::AcqRel);
         if records + count <= self.max_records && (bytes + cost <= BYTE_BUDGET || bytes == 0) {
