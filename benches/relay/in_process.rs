@@ -15,13 +15,26 @@ use frametap::profile::ProfileChoice;
 const BATCH: usize = 4;
 const FRAMES_PER_RUN: usize = 400_000;
 
-/// A Guest API conversation's two kinds of frame: the client's message and the server's echo of it.
+/// A Guest API conversation: it opens with a session (not timed), then the client's messages and the server's echo
+/// of each alternate.
+const GENESYS_OPENING: [(Peer, &str); 2] = [
+    (
+        Peer::Client,
+        r#"{"action":"configureSession","deploymentId":"00000000-0000-4000-8000-0000000000d1","token":"00000000-0000-4000-8000-000000000001"}"#,
+    ),
+    (
+        Peer::Server,
+        r#"{"type":"response","class":"SessionResponse","code":200,"body":{"connected":true,"newSession":true,"readOnly":false}}"#,
+    ),
+];
 const GENESYS_CLIENT: &str = r#"{"action":"onMessage","token":"00000000-0000-4000-8000-000000000001","message":{"type":"Text","text":"hello, is anyone there?"}}"#;
 const GENESYS_SERVER: &str = r#"{"type":"message","class":"StructuredMessage","code":200,"body":{"text":"hello, is anyone there?","direction":"Inbound","id":"5e1e5b4c-6a2e-4a6f-9d1a-0c9a3e1b7f11","channel":{"time":"2026-11-27T12:00:00.000Z","messageId":"5e1e5b4c-6a2e-4a6f-9d1a-0c9a3e1b7f11"},"type":"Text","originatingEntity":"Human"}}"#;
 
-/// One kind of traffic: its name in the report and the frame each side sends.
+/// One kind of traffic: its name in the report, the frames that open a connection (not timed), and the frame
+/// each side then sends.
 struct Traffic {
     name: &'static str,
+    opening: &'static [(Peer, &'static str)],
     opcode: Opcode,
     client: Bytes,
     server: Bytes,
@@ -35,12 +48,14 @@ pub(crate) async fn per_frame_cost(runs: usize) -> String {
     let traffics = [
         Traffic {
             name: "128 B binary frames (the bench's load)",
+            opening: &[],
             opcode: Opcode::Binary,
             client: Bytes::from(binary.clone()),
             server: Bytes::from(binary),
         },
         Traffic {
             name: "Guest API onMessage and StructuredMessage text frames",
+            opening: &GENESYS_OPENING,
             opcode: Opcode::Text,
             client: Bytes::from_static(GENESYS_CLIENT.as_bytes()),
             server: Bytes::from_static(GENESYS_SERVER.as_bytes()),
@@ -89,6 +104,13 @@ async fn one_run(traffic: &Traffic) -> f64 {
     });
     let connection = sink.connection();
     let mut batch = Vec::with_capacity(BATCH);
+    for (from, text) in traffic.opening {
+        let mut frame =
+            Frame::whole(connection.conn(), Ts::now(), 0, *from, Opcode::Text, Bytes::from_static(text.as_bytes()));
+        frame.to = from.other();
+        batch.push(Record::Frame(frame));
+    }
+    connection.emit_all(&mut batch).await;
     let started = std::time::Instant::now();
     for n in 0..FRAMES_PER_RUN {
         let (from, payload) =

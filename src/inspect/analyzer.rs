@@ -128,3 +128,48 @@ impl Analyzer {
         std::sync::Arc::new(move || Box::new(Analyzer::new(options.clone())) as Box<dyn crate::pipeline::Analysis>)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Frame, Opcode, Peer};
+    use crate::inspect::tokens::TokenTracker;
+    use crate::profile::ProfileChoice;
+
+    /// The Genesys profile hands the token search the JSON it parsed; the tokens found must be those of a token
+    /// search that parses each frame itself.
+    #[test]
+    fn tokens_read_from_the_profiles_parse_are_those_of_a_parse_of_their_own() {
+        let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJleHAiOjE3MDAwMDAwMDB9.c2ln";
+        let session = "00000000-0000-4000-8000-000000000001";
+        let texts = [
+            format!(
+                r#"{{"action":"configureAuthenticatedSession","token":"{session}","deploymentId":"d","data":{{"code":"{jwt}"}}}}"#
+            ),
+            format!(
+                r#"{{"action":"onMessage","token":"{session}","message":{{"type":"Text","text":"hi"}},"apiKey":"k1"}}"#
+            ),
+            r#"{"text":"no action here","password":"p1"}"#.to_owned(),
+            format!(r#"{{"password":"p2","nested":[{{"jwt":"{jwt}x"}}]}}"#),
+        ];
+        let options = AnalysisOptions { profile: ProfileChoice::Genesys, require_scopes: Vec::new() };
+        let mut analyzer = Analyzer::new(options);
+        let mut tracker = TokenTracker::new(Vec::new());
+        let (mut via_profile, mut on_their_own) = (Vec::new(), Vec::new());
+        for (n, text) in texts.iter().enumerate() {
+            let frame = Frame::whole(1, Ts::now(), n as u64 + 1, Peer::Client, Opcode::Text, text.clone().into());
+            let derived = analyzer.observe(&Record::Frame(frame.clone()), frame.ts);
+            via_profile.extend(derived.into_iter().filter(|record| matches!(record, Record::Token(_))));
+            on_their_own.extend(tracker.observe_frame(&frame, frame.ts).into_iter().map(Record::from));
+        }
+        assert_eq!(via_profile, on_their_own);
+        let sources: Vec<&str> = via_profile
+            .iter()
+            .filter_map(|record| match record {
+                Record::Token(token) => Some(token.source.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(sources, ["frame:token", "frame:data.code", "frame:nested[0].jwt"]);
+    }
+}

@@ -459,14 +459,18 @@ impl ConnHistory {
 
     /// Lets the profile and the token search read one whole data message (possibly reassembled from fragments).
     fn read_message(&mut self, message: &Frame, seen_at: Ts, out: &mut Vec<Record>) {
-        self.profile_reads(message, out);
+        let parsed = self.profile_reads(message, out);
         if message.carries_text() {
-            out.extend(self.tokens.observe_frame(message, seen_at).into_iter().map(Record::from));
+            out.extend(self.tokens.observe_message(message, seen_at, parsed).into_iter().map(Record::from));
         }
     }
 
-    /// Lets the profile read one whole data message.
-    fn profile_reads(&mut self, message: &Frame, out: &mut Vec<Record>) {
+    /// Lets the profile read one whole data message; returns its JSON object if the profile parsed it.
+    fn profile_reads(
+        &mut self,
+        message: &Frame,
+        out: &mut Vec<Record>,
+    ) -> Option<serde_json::Map<String, serde_json::Value>> {
         if self.auto_pending {
             if let Some(found) = profile::detect_from_frame(message) {
                 self.profile = found;
@@ -482,7 +486,7 @@ impl ConnHistory {
             if message.from == Peer::Server && self.first_close.is_none() {
                 self.last_ordinary_server = Some((message.seq, message.ts));
             }
-            return;
+            return None;
         };
         if message.from == Peer::Server {
             if let Some(latency) = reading.details.get("latency_ms").and_then(serde_json::Value::as_f64) {
@@ -508,5 +512,6 @@ impl ConnHistory {
             text: reading.text,
             details: reading.details,
         }));
+        reading.json
     }
 }

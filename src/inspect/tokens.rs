@@ -8,6 +8,7 @@ mod find;
 mod report;
 
 use crate::event::{ConnId, Frame, Record, Token, Ts};
+use serde_json::{Map, Value};
 use std::collections::HashSet;
 use std::hash::BuildHasher;
 
@@ -88,8 +89,16 @@ impl TokenTracker {
     /// Every credential first seen in one text message: a whole frame, or a fragmented message put back
     /// together (the analysis passes those, not their fragments).
     pub fn observe_frame(&mut self, frame: &Frame, seen_at: Ts) -> Vec<Token> {
+        self.observe_message(frame, seen_at, None)
+    }
+
+    /// [`Self::observe_frame`], given the message's JSON object when it was already parsed (by the profile): the
+    /// same text is not parsed again.
+    pub fn observe_message(&mut self, frame: &Frame, seen_at: Ts, parsed: Option<Map<String, Value>>) -> Vec<Token> {
         match frame.text() {
-            Some(text) => self.report(frame.conn, frame.ts, Some(frame.seq), find::in_frame_text(text), seen_at),
+            Some(text) => {
+                self.report(frame.conn, frame.ts, Some(frame.seq), find::in_frame_text(text, parsed), seen_at)
+            }
             None => Vec::new(),
         }
     }

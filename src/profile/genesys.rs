@@ -282,7 +282,11 @@ impl Genesys {
             let rules: Vec<&str> = findings.iter().map(|f| f.rule.as_str()).collect();
             text.push_str(&format!(" ⚠ {}", super::rule_words(&rules)));
         }
-        Reading { text, details, findings, signal: None }
+        let json = match request {
+            Request::Action { fields, .. } | Request::NoAction { fields } => Some(fields),
+            Request::NotObject | Request::NotJson { .. } => None,
+        };
+        Reading { text, details, findings, signal: None, json }
     }
 
     fn server_frame(&mut self, frame: &Frame, text: &str) -> Reading {
@@ -333,7 +337,7 @@ impl Genesys {
             }
         }
         let signal = signal_for(&class, code, &body, answered.as_ref());
-        Reading { text: line, details, findings: Vec::new(), signal }
+        Reading { text: line, details, findings: Vec::new(), signal, json: None }
     }
 
     /// The oldest `echo` sent without a tracingId that a `response`/`StructuredMessage` carrying no tracingId

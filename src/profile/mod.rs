@@ -74,6 +74,9 @@ pub struct Reading {
     pub details: serde_json::Map<String, serde_json::Value>,
     pub findings: Vec<Finding>,
     pub signal: Option<Signal>,
+    /// The message's JSON object as the profile parsed it, if it did: the token search reads it instead of
+    /// parsing the same text again.
+    pub json: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// What frametap knows about one application protocol, for one connection.

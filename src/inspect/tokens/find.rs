@@ -2,7 +2,7 @@
 
 use crate::event::{HttpRequest, Open};
 use crate::inspect::jwt::is_jwt_candidate;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::borrow::Cow;
 
 /// A value found where a credential may travel, before it is classified.
@@ -278,8 +278,9 @@ pub(crate) fn bare_text_token(text: &str) -> Option<&str> {
 }
 
 /// Candidates in a text frame. Non-JSON text is skipped at its first byte (unless it is itself a JWT),
-/// and JSON is parsed only when it could hold a credential.
-pub(crate) fn in_frame_text(text: &str) -> Vec<Candidate<'static>> {
+/// and JSON is parsed only when it could hold a credential; `parsed`, the text's JSON object when it was
+/// already parsed, is read instead.
+pub(crate) fn in_frame_text(text: &str, parsed: Option<Map<String, Value>>) -> Vec<Candidate<'static>> {
     let mut out = Vec::new();
     let trimmed = text.trim_start();
     match trimmed.as_bytes().first() {
@@ -294,8 +295,12 @@ pub(crate) fn in_frame_text(text: &str) -> Vec<Candidate<'static>> {
     if !plausible(text) {
         return out;
     }
-    let Ok(root) = serde_json::from_str::<Value>(text) else {
-        return out;
+    let root = match parsed {
+        Some(fields) => Value::Object(fields),
+        None => match serde_json::from_str::<Value>(text) {
+            Ok(root) => root,
+            Err(_) => return out,
+        },
     };
     let (rest_only, genesys_request) = match &root {
         Value::Object(map) => (
