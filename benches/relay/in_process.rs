@@ -105,10 +105,8 @@ async fn one_run(traffic: &Traffic) -> f64 {
     let connection = sink.connection();
     let mut batch = Vec::with_capacity(BATCH);
     for (from, text) in traffic.opening {
-        let mut frame =
-            Frame::whole(connection.conn(), Ts::now(), 0, *from, Opcode::Text, Bytes::from_static(text.as_bytes()));
-        frame.to = from.other();
-        batch.push(Record::Frame(frame));
+        let payload = Bytes::from_static(text.as_bytes());
+        batch.push(Record::Frame(Frame::whole(connection.conn(), Ts::now(), 0, *from, Opcode::Text, payload)));
     }
     connection.emit_all(&mut batch).await;
     let started = std::time::Instant::now();
@@ -117,9 +115,7 @@ async fn one_run(traffic: &Traffic) -> f64 {
             if n % 2 == 0 { (Peer::Client, &traffic.client) } else { (Peer::Server, &traffic.server) };
         // Stamped as the relay stamps a read's frames: one clock read per read.
         let ts = if n % BATCH == 0 { Ts::now() } else { batch.last().map_or_else(Ts::now, Record::ts) };
-        let mut frame = Frame::whole(connection.conn(), ts, 0, from, traffic.opcode, payload.clone());
-        frame.to = from.other();
-        batch.push(Record::Frame(frame));
+        batch.push(Record::Frame(Frame::whole(connection.conn(), ts, 0, from, traffic.opcode, payload.clone())));
         if batch.len() == BATCH {
             connection.emit_all(&mut batch).await;
         }

@@ -242,9 +242,9 @@ const NEEDLES_BY_FIRST_BYTE: [u16; 256] = {
 };
 
 /// Cheap pre-check before parsing: could this JSON text hold a credential at all? One pass over the
-/// bytes, comparing only the needles that start with the byte at hand (a table lookup per byte, as a frame
-/// of every Genesys conversation passes here). `"code"` counts only with a string value (Genesys responses
-/// carry a numeric `code` in every frame).
+/// bytes, comparing only the needles that start with the byte at hand (a table lookup per byte: every text
+/// frame passes here). `"code"` counts only with a string value (Genesys responses carry a numeric `code` in
+/// every frame).
 pub(crate) fn plausible(text: &str) -> bool {
     let bytes = text.as_bytes();
     for (i, byte) in bytes.iter().enumerate() {
