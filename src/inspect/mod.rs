@@ -11,6 +11,7 @@ mod close_code;
 pub mod codes;
 pub mod command;
 mod expiry;
+mod facts;
 pub mod handshake;
 mod history;
 pub mod jwt;
