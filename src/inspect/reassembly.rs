@@ -45,17 +45,17 @@ impl Reassembler {
     /// arriving, or when it grew past [`MAX_REASSEMBLED`]. Also the violation `frame` commits, if any: the
     /// fragment where a text message stops being UTF-8 (named once per message).
     pub fn message_of<'f>(&mut self, frame: &'f Frame) -> (Option<Cow<'f, Frame>>, Option<Violation>) {
+        if self.is_whole(frame) {
+            return (Some(Cow::Borrowed(frame)), None);
+        }
         let Some(side) = frame.from.endpoint() else {
             return (Some(Cow::Borrowed(frame)), None);
         };
         let reassembling = &mut self.sides[side];
         let complete = frame.payload.len() as u64 == frame.len;
         if frame.opcode != Opcode::Continuation {
-            // A new message (one that starts inside a fragmented message breaks RFC 6455; it is read as sent).
+            // A new fragmented message (one that starts inside another breaks RFC 6455; it is read as sent).
             *reassembling = None;
-            if frame.fin {
-                return (Some(Cow::Borrowed(frame)), None);
-            }
             let payload = (complete && frame.payload.len() <= MAX_REASSEMBLED).then(|| frame.payload.to_vec());
             let utf8 = (frame.opcode == Opcode::Text).then(Utf8Stream::default);
             *reassembling = Some(Reassembly { opcode: frame.opcode, payload, utf8 });
