@@ -6,9 +6,8 @@ use crate::event::{ConnId, Record, Ts};
 use crate::profile::Finding;
 use std::collections::{BTreeMap, BTreeSet};
 
-pub use super::history::{
-    CloseFrameFacts, ConnHistory, FrameFacts, Largest, MessageFacts, RttSource, SignalAt, UpstreamRtt, PAYLOAD_HEAD,
-};
+pub use super::facts::{FrameFacts, Largest, MessageFacts, PAYLOAD_HEAD};
+pub use super::history::{CloseFrameFacts, ConnHistory, RttSource, SignalAt, UpstreamRtt};
 
 /// At most this many lint findings are kept per connection (the rest are counted in `findings_omitted`).
 pub const MAX_FINDINGS: usize = 200;

@@ -9,7 +9,7 @@ use super::AnalysisOptions;
 use crate::event::{Annotation, ConnId, Frame, Opcode, Open, Peer, Record, Ts};
 use crate::profile::{self, Finding, Profile, ProfileChoice, Signal};
 
-pub use super::facts::{FrameFacts, Largest, MessageFacts, PAYLOAD_HEAD};
+use super::facts::{FrameFacts, Largest};
 
 /// What measured the upstream round trip the timing rules use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
