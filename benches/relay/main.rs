@@ -16,7 +16,7 @@ mod report;
 mod targets;
 
 use load::{echo_server, run_scenario, Sample, Scenario, SCENARIOS, WARM_UP};
-use measure::{disk_write_speed, idle_memory, proc_stat, raise_file_limit, settle};
+use measure::{disk_write_speed, idle_memory, proc_stat, raise_file_limit, settle, shuffled, steal_seconds};
 use report::{Measured, Report};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -174,8 +174,9 @@ async fn fresh_captures(targets: &mut [Target], echo: SocketAddr) {
     }
 }
 
-/// One warm-up run per target, then `--runs` rounds in which every target runs once: interleaved, so the VM's
-/// drift in speed hits every target alike.
+/// One warm-up run per target, then `--runs` rounds in which every target runs once, in a fresh random order per
+/// round: interleaved, so the VM's drift in speed hits every target alike, and shuffled, so what one run leaves
+/// behind (a capture's gigabytes) does not always slow the same target down. Steal time is counted per target.
 async fn measure_scenario(targets: &[Target], scenario: &Scenario, options: &Options) -> Vec<Measured> {
     let pids: Vec<Option<u32>> = targets.iter().map(|t| t.child.as_ref().and_then(|c| c.id())).collect();
     let cpu_before: Vec<f64> = pids.iter().map(|pid| pid.map(|p| proc_stat(p).0).unwrap_or(0.0)).collect();
@@ -183,9 +184,13 @@ async fn measure_scenario(targets: &[Target], scenario: &Scenario, options: &Opt
         let _ = run_scenario(target.addr, *scenario, options.seconds * WARM_UP).await;
     }
     let mut samples_of: Vec<Vec<Sample>> = vec![Vec::new(); targets.len()];
+    let mut steal_of = vec![0.0; targets.len()];
     for _ in 0..options.runs {
-        for (target, samples) in targets.iter().zip(&mut samples_of) {
-            samples.push(run_scenario(target.addr, *scenario, options.seconds).await);
+        for index in shuffled(targets.len()) {
+            let target = &targets[index];
+            let steal_before = steal_seconds();
+            samples_of[index].push(run_scenario(target.addr, *scenario, options.seconds).await);
+            steal_of[index] += steal_seconds() - steal_before;
             // The kernel writes a capture's dirty pages back after the run; done now, so that work (and its
             // CPU, on 2 cores) is not charged to the next target's run.
             if let Some(capture) = &target.capture {
@@ -195,9 +200,11 @@ async fn measure_scenario(targets: &[Target], scenario: &Scenario, options: &Opt
     }
     samples_of
         .into_iter()
+        .zip(steal_of)
         .zip(pids.iter().zip(cpu_before))
-        .map(|(samples, (pid, before))| Measured {
+        .map(|((samples, steal), (pid, before))| Measured {
             samples,
+            steal,
             cpu: pid.map(|pid| {
                 let (after, peak) = proc_stat(pid);
                 (after - before, peak)

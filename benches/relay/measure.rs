@@ -21,6 +21,30 @@ pub(crate) fn proc_stat(pid: u32) -> (f64, u64) {
     (cpu / ticks, status_kb(pid, "VmHWM:"))
 }
 
+/// CPU time this machine's cores spent waiting for the hypervisor so far (seconds, all cores; `steal` in
+/// /proc/stat): on a VM, time the host or its other guests took. 0 where /proc/stat has no such field.
+pub(crate) fn steal_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let steal = stat.lines().next().and_then(|cpu| cpu.split_whitespace().nth(8)).and_then(|s| s.parse::<f64>().ok());
+    steal.unwrap_or(0.0) / 100.0 // USER_HZ
+}
+
+/// The order of `count` targets for one round: a fresh permutation each time (xorshift, seeded by the clock), so
+/// whatever a run leaves behind (a capture's disk writes, the host's work on them) does not always fall on the same
+/// target.
+pub(crate) fn shuffled(count: usize) -> Vec<usize> {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(1);
+    let mut state = (nanos as u64) | 1;
+    let mut order: Vec<usize> = (0..count).collect();
+    for i in (1..count).rev() {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        order.swap(i, (state % (i as u64 + 1)) as usize);
+    }
+    order
+}
+
 /// A process's resident memory now (KiB).
 pub(crate) fn rss_kb(pid: u32) -> u64 {
     status_kb(pid, "VmRSS:")

@@ -5,9 +5,11 @@ use crate::load::{Sample, Scenario, SCENARIOS, WARM_UP};
 use crate::measure::{median, DISK_TEST_MIB};
 use crate::targets::Target;
 
-/// What one target did in one scenario: its runs, and its CPU seconds and peak RSS (KiB) when it is a process.
+/// What one target did in one scenario: its runs, the machine's steal time during them (seconds, all cores), and
+/// its CPU seconds and peak RSS (KiB) when it is a process.
 pub(crate) struct Measured {
     pub(crate) samples: Vec<Sample>,
+    pub(crate) steal: f64,
     pub(crate) cpu: Option<(f64, u64)>,
 }
 
@@ -30,14 +32,15 @@ pub(crate) struct Report {
 
 impl Report {
     pub(crate) fn new(runs: usize, seconds: f64) -> Report {
-        let table = "| scenario | target | msgs/s (median [min–max]) | MB/s | p50 RTT µs | p99 RTT µs | × direct | × TCP relay |\n|---|---|---|---|---|---|---|---|\n".to_owned();
+        let table = "| scenario | target | msgs/s (median [min–max]) | MB/s | p50 RTT µs | p99 RTT µs | × direct | × TCP relay | steal |\n|---|---|---|---|---|---|---|---|---|\n".to_owned();
         Report { runs, seconds, table, cpu: String::new(), captures: String::new(), verdicts: Vec::new() }
     }
 
     /// Adds scenario `index`'s rows, one per target (direct first, then the TCP relay: the ratios need both).
     pub(crate) fn add(&mut self, index: usize, scenario: &Scenario, targets: &[Target], measured: &[Measured]) {
         let (mut direct, mut floor, mut floor_p50) = (f64::NAN, 0.0, 0.0);
-        for (target, Measured { samples, cpu }) in targets.iter().zip(measured) {
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as f64;
+        for (target, Measured { samples, steal, cpu }) in targets.iter().zip(measured) {
             let (msgs, min, max) = median(samples.iter().map(|s| s.msgs_per_sec).collect());
             let mb = median(samples.iter().map(|s| s.mb_per_sec).collect()).0;
             let p50 = median(samples.iter().map(|s| s.p50_us).collect()).0;
@@ -81,7 +84,7 @@ impl Report {
                 }
             }
             let line = format!(
-                "| {} | {} | {:.0} [{:.0}–{:.0}] | {:.1} | {:.1} | {:.1} | {:.2} | {} |\n",
+                "| {} | {} | {:.0} [{:.0}–{:.0}] | {:.1} | {:.1} | {:.1} | {:.2} | {} | {:.1}% |\n",
                 scenario.name,
                 target.name,
                 msgs,
@@ -91,7 +94,8 @@ impl Report {
                 p50,
                 p99,
                 msgs / direct,
-                vs_floor_text
+                vs_floor_text,
+                100.0 * steal / (cores * self.seconds * self.runs as f64)
             );
             print!("{line}");
             self.table += &line;

@@ -7,6 +7,7 @@ mod consistency;
 mod reader;
 mod spill;
 mod stream;
+pub mod writeback;
 mod writer;
 
 pub use reader::{

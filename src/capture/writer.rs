@@ -1,6 +1,7 @@
 //! Writes records to a capture file: one JSON line each (frames in compact form in a compact capture),
-//! buffered, never overwriting, and honest about failures.
+//! buffered, never overwriting, honest about failures, and without filling the page cache (writeback.rs).
 
+use super::writeback::WritebackFile;
 use super::{compact, CaptureFormat};
 use crate::event::{End, Frame, Record, Ts};
 use anyhow::Result;
@@ -13,7 +14,7 @@ use std::path::{Path, PathBuf};
 pub struct CaptureWriter {
     path: PathBuf,
     format: CaptureFormat,
-    out: Option<BufWriter<File>>,
+    out: Option<BufWriter<WritebackFile>>,
     /// A compact frame's header, reused.
     header: Vec<u8>,
     records: u64,
@@ -40,7 +41,7 @@ impl CaptureWriter {
             path: path.to_owned(),
             format: CaptureFormat::Jsonl,
             header: Vec::with_capacity(32),
-            out: Some(BufWriter::with_capacity(256 * 1024, file)),
+            out: Some(BufWriter::with_capacity(256 * 1024, WritebackFile::new(file))),
             records: 0,
             connections: 0,
             frames: 0,
@@ -170,7 +171,7 @@ impl CaptureWriter {
             self.write(&Record::End(end.clone()));
             self.flush();
             if let Some(out) = self.out.as_mut() {
-                let _ = out.get_ref().sync_data();
+                let _ = out.get_ref().get_ref().sync_data();
             }
         }
         end
