@@ -154,8 +154,32 @@ impl CaptureWriter {
         }
     }
 
-    /// Writes the `end` record and flushes. Returns the `end` record, so callers can report it.
+    /// Makes what was written durable (`fdatasync`); a failure is an error of the capture's: records written before
+    /// may be missing from the disk (with the page cache kept small, writeback.rs, a disk's late write error shows
+    /// here). Returns false when it failed.
+    fn sync(&mut self) -> bool {
+        let Some(out) = self.out.as_mut() else {
+            return true;
+        };
+        match out.get_ref().get_ref().sync_data() {
+            Ok(()) => true,
+            Err(e) => {
+                let message = format!(
+                    "making the capture {} durable failed (fdatasync: {e}): records written before may be missing from the disk",
+                    self.path.display()
+                );
+                tracing::error!("{message}");
+                self.errors.push(message);
+                false
+            }
+        }
+    }
+
+    /// Flushes and syncs what was written, then writes the `end` record (which says when the sync failed) and syncs it.
+    /// Returns the `end` record, so callers can report it.
     pub fn finish(mut self, dropped: u64, mut extra_errors: Vec<String>) -> End {
+        self.flush();
+        self.sync();
         let mut errors = std::mem::take(&mut self.errors);
         errors.append(&mut extra_errors);
         let end = End {
@@ -170,10 +194,49 @@ impl CaptureWriter {
         if self.out.is_some() {
             self.write(&Record::End(end.clone()));
             self.flush();
-            if let Some(out) = self.out.as_mut() {
-                let _ = out.get_ref().get_ref().sync_data();
+            // A failure now can no longer be written down; the returned `end` still tells the caller.
+            if !self.sync() {
+                return End { complete: false, errors: [end.errors, self.errors].concat(), ..end };
             }
         }
         end
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use crate::event::Note;
+    use std::io::Read;
+    use std::os::fd::FromRawFd;
+
+    /// A pipe's two ends as files (a pipe takes writes but not `fdatasync`, as a failing disk would refuse it).
+    fn pipe() -> (File, File) {
+        let mut fds = [0; 2];
+        // SAFETY: pipe fills two new descriptors, each then owned by one `File`.
+        unsafe {
+            assert_eq!(libc::pipe(fds.as_mut_ptr()), 0);
+            (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1]))
+        }
+    }
+
+    #[test]
+    fn a_capture_that_cannot_be_made_durable_ends_incomplete_and_says_why() {
+        let (mut reader, writer) = pipe();
+        let read_all = std::thread::spawn(move || {
+            let mut text = String::new();
+            reader.read_to_string(&mut text).unwrap();
+            text
+        });
+        let mut capture = CaptureWriter::from_file(Path::new("piped.jsonl"), writer);
+        assert!(capture.write(&Record::Note(Note::info("test", None, Ts::now(), "one record"))));
+        let end = capture.finish(0, Vec::new());
+        assert!(!end.complete);
+        assert!(end.errors.iter().any(|e| e.contains("durable failed")), "{:?}", end.errors);
+        let text = read_all.join().unwrap();
+        let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+        assert_eq!(last["kind"], "end", "{text}");
+        assert_eq!(last["complete"], false, "the end record on file says so too: {text}");
+        assert!(last["errors"][0].as_str().unwrap().contains("durable failed"), "{text}");
     }
 }
