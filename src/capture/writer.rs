@@ -93,11 +93,11 @@ impl CaptureWriter {
             self.fail(std::io::Error::other(e));
             return false;
         }
-        self.write_json_line(record, std::str::from_utf8(&json).unwrap_or("{}"))
+        self.write_json_line(record, &json)
     }
 
-    /// Appends one record already serialised as a JSON line (without its newline).
-    pub fn write_json_line(&mut self, record: &Record, json: &str) -> bool {
+    /// Appends one record already serialised as a JSON line (UTF-8, without its newline).
+    pub fn write_json_line(&mut self, record: &Record, json: &[u8]) -> bool {
         match record {
             Record::Open(_) => self.connections += 1,
             Record::Frame(_) => self.frames += 1,
@@ -106,7 +106,7 @@ impl CaptureWriter {
         let Some(out) = self.out.as_mut() else {
             return false;
         };
-        let result = out.write_all(json.as_bytes()).and_then(|()| out.write_all(b"\n"));
+        let result = out.write_all(json).and_then(|()| out.write_all(b"\n"));
         self.after(result)
     }
 

@@ -141,10 +141,16 @@ impl SinkThread {
             self.json.clear();
             self.json.extend_from_slice(b"{}");
         }
-        let json = std::str::from_utf8(&self.json).unwrap_or("{}");
         if let (true, Some(capture)) = (capture_wants_json, self.options.capture.as_mut()) {
-            capture.write_json_line(record, json);
+            capture.write_json_line(record, &self.json);
         }
+        // The JSON writers only write UTF-8; it is checked only where a string is wanted (not for the capture).
+        let json = if log_wants_json || self.publishers_read_json {
+            String::from_utf8_lossy(&self.json)
+        } else {
+            std::borrow::Cow::Borrowed("")
+        };
+        let json = json.as_ref();
         if let Some(log) = self.options.log.as_mut() {
             log.record(record, json);
         }
