@@ -156,22 +156,18 @@ impl CaptureWriter {
 
     /// Makes what was written durable (`fdatasync`); a failure is an error of the capture's: records written before
     /// may be missing from the disk (with the page cache kept small, writeback.rs, a disk's late write error shows
-    /// here). Returns false when it failed.
-    fn sync(&mut self) -> bool {
+    /// here).
+    fn sync(&mut self) {
         let Some(out) = self.out.as_mut() else {
-            return true;
+            return;
         };
-        match out.get_ref().get_ref().sync_data() {
-            Ok(()) => true,
-            Err(e) => {
-                let message = format!(
-                    "making the capture {} durable failed (fdatasync: {e}): records written before may be missing from the disk",
-                    self.path.display()
-                );
-                tracing::error!("{message}");
-                self.errors.push(message);
-                false
-            }
+        if let Err(e) = out.get_ref().get_ref().sync_data() {
+            let message = format!(
+                "making the capture {} durable failed (fdatasync: {e}): records written before may be missing from the disk",
+                self.path.display()
+            );
+            tracing::error!("{message}");
+            self.errors.push(message);
         }
     }
 
@@ -194,12 +190,14 @@ impl CaptureWriter {
         if self.out.is_some() {
             self.write(&Record::End(end.clone()));
             self.flush();
-            // A failure now can no longer be written down; the returned `end` still tells the caller.
-            if !self.sync() {
-                return End { complete: false, errors: [end.errors, self.errors].concat(), ..end };
-            }
+            self.sync();
         }
-        end
+        // What failed once `end` was made (writing it, or making it durable) can no longer be written down; the
+        // returned `end` still tells the caller.
+        match std::mem::take(&mut self.errors) {
+            late if late.is_empty() => end,
+            late => End { complete: false, errors: [end.errors, late].concat(), ..end },
+        }
     }
 }
 
