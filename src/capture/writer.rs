@@ -201,7 +201,8 @@ impl CaptureWriter {
     }
 }
 
-#[cfg(all(test, unix))]
+#[cfg(test)]
+#[cfg(unix)]
 mod tests {
     use super::*;
     use crate::event::Note;
