@@ -82,13 +82,13 @@ impl ConnSink {
             }
             let seq = state.seq;
             if state.waiting.is_empty() && self.sink.queue.reserve(count, cost) {
-                let analysed = self.analyse(&mut state.analysis, records.drain(..));
-                self.push_reserved(analysed, count, cost);
+                self.analyse(&mut state.analysis, records);
+                self.push_reserved(records, count, cost);
                 return seq;
             }
             // No room for the batch at once, or records before it still wait: its records go behind them.
-            let analysed = self.analyse(&mut state.analysis, records.drain(..));
-            state.waiting.extend(analysed);
+            self.analyse(&mut state.analysis, records);
+            state.waiting.extend(records.drain(..));
             seq
         };
         // Returns once nothing waits; a call cancelled here leaves its records to the next one (or to `Drop`).
@@ -123,16 +123,35 @@ impl ConnSink {
         self.sink.frames_wanted || !matches!(record, Record::Frame(_))
     }
 
-    /// Runs the analysis over `records`; returns what goes to the sink thread: each sent record followed by
-    /// the records it derived, placed by [`DerivedOrder`]. A bug in the analysis switches it off for this
-    /// connection (reported once); every record is still sent.
-    fn analyse(&self, analysis: &mut Option<Box<dyn Analysis>>, records: impl Iterator<Item = Record>) -> Vec<Record> {
+    /// Runs the analysis over `records` and leaves in it what goes to the sink thread: each sent record followed
+    /// by the records it derived, placed by [`DerivedOrder`]. A bug in the analysis switches it off for this
+    /// connection (reported once); every record is still sent. When every record is sent (something reads frames),
+    /// they are analysed where they lie and the batch is rebuilt only when something was derived: a frame is moved
+    /// once fewer on its way to the queue.
+    fn analyse(&self, analysis: &mut Option<Box<dyn Analysis>>, records: &mut Vec<Record>) {
+        let mut derived_at: Vec<(usize, Vec<Record>)> = Vec::new();
+        if self.sink.frames_wanted {
+            for (index, record) in records.iter().enumerate() {
+                let derived = super::observe_guarded(analysis, record, Some(self.conn));
+                if !derived.is_empty() {
+                    derived_at.push((index, derived));
+                }
+            }
+            if derived_at.is_empty() {
+                return;
+            }
+        }
         // Frames nobody reads are not sent: then only derived records (rare) go out, and no room is made for more.
-        let mut out = Vec::with_capacity(if self.sink.frames_wanted { records.size_hint().0 } else { 0 });
+        let mut out = Vec::with_capacity(if self.sink.frames_wanted { records.len() } else { 0 });
         let mut order = DerivedOrder::default();
         let mut unsent = 0;
-        for record in records {
-            let derived = super::observe_guarded(analysis, &record, Some(self.conn));
+        let mut derived_at = derived_at.into_iter().peekable();
+        for (index, record) in records.drain(..).enumerate() {
+            let derived = if self.sink.frames_wanted {
+                derived_at.next_if(|(at, _)| *at == index).map(|(_, derived)| derived).unwrap_or_default()
+            } else {
+                super::observe_guarded(analysis, &record, Some(self.conn))
+            };
             if self.is_sent(&record) {
                 order.place(record, derived, &mut out);
             } else {
@@ -144,12 +163,12 @@ impl ConnSink {
         if unsent > 0 {
             self.sink.unsent.fetch_add(unsent, Ordering::Relaxed);
         }
-        out
+        records.append(&mut out);
     }
 
-    /// Pushes analysed records, of which `count` records of `cost` bytes have room reserved (the sent ones);
-    /// the derived records they brought along, if any, are counted on top.
-    fn push_reserved(&self, analysed: Vec<Record>, count: usize, cost: usize) {
+    /// Pushes (and empties) analysed records, of which `count` records of `cost` bytes have room reserved (the sent
+    /// ones); the derived records they brought along, if any, are counted on top.
+    fn push_reserved(&self, analysed: &mut Vec<Record>, count: usize, cost: usize) {
         if analysed.is_empty() {
             return;
         }
@@ -157,7 +176,7 @@ impl ConnSink {
             let derived_cost = analysed.iter().map(record_cost).sum::<usize>().saturating_sub(cost);
             self.sink.queue.add(analysed.len() - count, derived_cost);
         }
-        self.sink.queue.push_all(analysed.into_iter().map(Message::Analysed));
+        self.sink.queue.push_all(analysed.drain(..).map(Message::Analysed));
     }
 }
 
