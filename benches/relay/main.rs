@@ -32,7 +32,11 @@ struct Options {
     baselines: Vec<std::path::PathBuf>,
 }
 
-fn options() -> Options {
+const USAGE: &str =
+    "options: --runs N --seconds S --idle N --write-docs | --scenario TEXT --target TEXT --baseline PATH";
+
+/// The options after `--`; a bad one is reported with what was wrong and what to use instead.
+fn options() -> Result<Options, String> {
     let mut o = Options {
         runs: 5,
         seconds: 1.0,
@@ -42,34 +46,42 @@ fn options() -> Options {
         target: None,
         baselines: Vec::new(),
     };
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut i = 0;
-    while i < args.len() {
-        let value = || args.get(i + 1).cloned().unwrap_or_default();
-        match args[i].as_str() {
-            "--runs" => o.runs = value().parse().expect("--runs N"),
-            "--seconds" => o.seconds = value().parse().expect("--seconds S"),
-            "--idle" => o.idle = value().parse().expect("--idle N"),
-            "--scenario" => o.scenario = Some(value()),
-            "--target" => o.target = Some(value()),
-            "--baseline" => o.baselines.push(value().into()),
-            "--write-docs" => {
-                o.write_docs = true;
-                i -= 1;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |what: &str| args.next().ok_or_else(|| format!("{arg} needs a value ({arg} {what})"));
+        match arg.as_str() {
+            "--runs" => o.runs = number(&arg, &value("N")?)?,
+            "--seconds" => o.seconds = number(&arg, &value("S")?)?,
+            "--idle" => o.idle = number(&arg, &value("N")?)?,
+            "--scenario" => o.scenario = Some(value("TEXT")?),
+            "--target" => o.target = Some(value("TEXT")?),
+            "--baseline" => o.baselines.push(value("PATH")?.into()),
+            "--write-docs" => o.write_docs = true,
+            // Added by `cargo bench`.
+            "--bench" => {}
+            "--help" | "-h" => {
+                println!("cargo bench --bench relay -- [{USAGE}]");
+                std::process::exit(0);
             }
-            "--bench" => i -= 1,
-            other if other.starts_with("--tcp-relay") => {}
-            other => panic!(
-                "unknown option {other}; use --runs N --seconds S --idle N --write-docs --scenario TEXT --target TEXT --baseline PATH"
-            ),
+            other => return Err(format!("unknown option {other}; {USAGE}")),
         }
-        i += 2;
     }
-    assert!(
-        !(o.write_docs && (o.scenario.is_some() || o.target.is_some() || !o.baselines.is_empty())),
-        "--write-docs writes the whole table of this build: drop --scenario, --target and --baseline"
-    );
-    o
+    if o.runs == 0 || o.seconds <= 0.0 {
+        return Err("--runs and --seconds must be above 0".into());
+    }
+    if o.write_docs && (o.scenario.is_some() || o.target.is_some() || !o.baselines.is_empty()) {
+        return Err(
+            "--write-docs writes the whole table of this build: drop --scenario, --target and --baseline".into()
+        );
+    }
+    if let Some(missing) = o.baselines.iter().find(|path| !path.is_file()) {
+        return Err(format!("--baseline {}: no such file (give a frametap binary)", missing.display()));
+    }
+    Ok(o)
+}
+
+fn number<T: std::str::FromStr>(option: &str, text: &str) -> Result<T, String> {
+    text.parse().map_err(|_| format!("{option} {text}: not a number"))
 }
 
 fn main() {
@@ -80,7 +92,13 @@ fn main() {
         runtime.block_on(serve_tcp_relay(upstream.parse().unwrap()));
         return;
     }
-    let options = options();
+    let options = match options() {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("relay bench: {message}");
+            std::process::exit(2);
+        }
+    };
     runtime.block_on(bench(options));
 }
 
