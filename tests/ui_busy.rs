@@ -238,20 +238,26 @@ async fn a_burst_of_15000_frames_keeps_a_few_hundred_rows_in_the_page_and_every_
     page.eval("document.getElementById('table-scroll').scrollTop = 0").await.unwrap();
     wait(&page, "document.getElementById('frame-1') && !document.getElementById('jump-latest').hidden").await;
     settled(&page).await;
-    // The row under the middle of the table is the frame that belongs there: the space above it stands for as many rows.
+    // The row under the middle of the table is the frame that belongs there: the space above it stands for as many
+    // rows, each of the height the table measured from its drawn rows. That height is checked against the rows drawn
+    // now, but the row expected comes from the table's own: the table keeps a height within 0.01 px of a new
+    // measurement (so it does not redraw for rounding), and at row 7,500 that alone moves the middle by up to 3 rows.
     let middle = "(() => { const s = document.getElementById('table-scroll'); s.scrollTop = s.scrollHeight / 2; \
                   return new Promise(resolve => requestAnimationFrame(() => requestAnimationFrame(() => { \
                     const r = s.getBoundingClientRect(), row = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2).closest('tr'); \
                     const head = document.querySelector('#frame-table thead').getBoundingClientRect().height; \
                     const rows = document.getElementById('frame-rows').rows; \
-                    const height = (rows[rows.length - 1].getBoundingClientRect().bottom - rows[0].getBoundingClientRect().top) / rows.length; \
+                    const drawn = (rows[rows.length - 1].getBoundingClientRect().bottom - rows[0].getBoundingClientRect().top) / rows.length; \
+                    const height = window.frametap.table.rowHeight; \
                     const expected = Math.floor((s.scrollTop + s.clientHeight / 2 - head) / height) + 1; \
-                    resolve([Number(row.dataset.seq), expected]); }))); })()";
+                    resolve([Number(row.dataset.seq), expected, height, drawn]); }))); })()";
     let found = page.eval(middle).await.unwrap();
     let (seq, expected) = (found[0].as_i64().unwrap(), found[1].as_i64().unwrap());
+    let (height, drawn) = (found[2].as_f64().unwrap(), found[3].as_f64().unwrap());
+    assert!((height - drawn).abs() < 0.05, "the table places rows {height} px apart, but they are {drawn} px tall");
     assert!(
         (seq - expected).abs() <= 1 && (7000..=8000).contains(&seq),
-        "mid-table shows frame #{seq}, not #{expected}"
+        "mid-table shows frame #{seq}, not #{expected} (rows {height} px apart)"
     );
     let rows = page.eval("document.getElementById('frame-rows').rows.length").await.unwrap().as_u64().unwrap();
     assert!(rows <= MAX_ROWS_DRAWN, "the page holds {rows} rows");
