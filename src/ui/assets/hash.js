@@ -23,6 +23,10 @@ function hashOf() {
   return state.tab === 'frame' ? `#conn=${state.selected}` : `#conn=${state.selected}&tab=${state.tab}`;
 }
 
+/** The address as the page last followed or wrote it: one that differs was changed by the user (edited, or the back
+ * button) and is followed at its `hashchange`, which HTML does not order against writeHash's timer. */
+let known = null;
+
 /** Puts what is shown in the address bar, at most a few times a second: browsers limit how often a page may
  * replace its address (Safari throws past 100 times in 30 s), and a key held down selects frame after frame. */
 export function writeHash() {
@@ -30,15 +34,18 @@ export function writeHash() {
   writeHash.timer = setTimeout(() => {
     writeHash.timer = null;
     if (state.wanted) return; // not until what the address asked for is shown, or known to be missing
+    if (location.hash !== known) return; // the user's address, not followed yet: its `hashchange` is on its way
     const hash = hashOf();
     if (hash === location.hash) return;
     try { history.replaceState(null, '', location.pathname + location.search + hash); } catch { /* over the limit */ }
+    known = location.hash;
   }, 300);
 }
 
 /** Goes where the address says: at once on a live page, else once the history has arrived (apply() shows the
  * connection as soon as its first record does). `page`: what app.js does to the page (see settleWanted). */
 export function followHash(page) {
+  known = location.hash;
   state.wanted = parseHash(location.hash);
   if (state.live) settleWanted(page);
 }
