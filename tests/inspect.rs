@@ -154,6 +154,25 @@ fn a_missing_or_unusable_file_is_a_clear_error() {
 }
 
 #[test]
+fn a_capture_and_a_har_given_each_others_names_say_what_they_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let inspect_file = |file: PathBuf| {
+        let cmd = InspectCommand { file, conn: None, json: false, analysis: AnalysisArgs::default() };
+        format!("{:#}", inspect(&cmd, false).unwrap_err())
+    };
+    let capture_as_har = dir.path().join("session.har");
+    std::fs::copy(fixture("seed-story.jsonl"), &capture_as_har).unwrap();
+    let text = inspect_file(capture_as_har);
+    assert!(text.contains("this is a frametap capture, not a HAR") && text.contains("name it .jsonl"), "{text}");
+    for har in ["chrome-genesys.har", "mitmproxy-echo.har"] {
+        let har_as_capture = dir.path().join(har.replace(".har", ".jsonl"));
+        std::fs::copy(fixture(&format!("har/{har}")), &har_as_capture).unwrap();
+        let text = inspect_file(har_as_capture);
+        assert!(text.contains("this looks like a HAR") && text.contains("name it .har"), "{har}: {text}");
+    }
+}
+
+#[test]
 fn redact_then_inspect_gives_the_same_diagnosis() {
     use frametap::redact::{run_redact, RedactCommand};
     let dir = tempfile::tempdir().unwrap();

@@ -301,26 +301,75 @@ mod tests {
     }
 
     #[test]
-    fn a_damaged_compact_frame_is_reported_and_reading_goes_on_at_the_next_json_line() {
-        let mut bytes = format!("{}\n", version_2()).into_bytes();
+    fn a_damaged_compact_frame_is_reported_and_reading_goes_on_at_the_next_record_that_reads_whole() {
+        let mut bytes = format!("{}\n{OPEN}\n", version_2()).into_bytes();
         let mut damaged = compact_frame(1);
         damaged[2] = 0x03; // peer 3 does not exist
         let at = bytes.len();
-        bytes.extend(damaged);
+        bytes.extend(&damaged);
         bytes.extend(compact_frame(2));
         bytes.extend(format!("{NOTE}\n").bytes());
         bytes.extend(compact_frame(3));
         let capture = parse_capture_bytes(&bytes).unwrap();
         let kinds: Vec<&str> = capture.records.iter().map(Record::kind).collect();
-        assert_eq!(kinds, ["meta", "note", "frame"], "the frame after the damage is skipped with it, then all is read");
+        assert_eq!(kinds, ["meta", "open", "frame", "note", "frame"], "only the damaged frame is lost");
+        assert_eq!(capture.problems.len(), 1, "{:?}", capture.problems);
         let problem = &capture.problems[0];
         assert_eq!((problem.place.offset, problem.truncated()), (Some(at), false));
         let text = problem.to_string();
         assert!(
-            text.contains(&format!("record 2 (a compact frame at byte {at}): corrupt")) && text.contains("peer 3"),
+            text.contains(&format!("record 3 (a compact frame at byte {at}): corrupt")) && text.contains("peer 3"),
             "{text}"
         );
-        assert!(text.contains("bytes skipped to the next JSON record"), "{text}");
+        assert!(
+            text.contains(&format!("({} bytes skipped to the next record that reads whole)", damaged.len())),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn record_like_bytes_inside_a_damaged_frame_are_not_taken_for_records() {
+        use crate::event::{Frame, Opcode, Peer, Ts};
+        let ts = Ts(chrono::DateTime::from_timestamp_micros(1_767_225_600_000_002).unwrap());
+        // A payload holding the start of a JSON record that does not parse, and a compact header that decodes
+        // but is followed by nothing that starts a record.
+        let mut payload = br#"x{"kind":"note" broken"#.to_vec();
+        compact::encode(
+            &Frame::whole(1, ts, 9, Peer::Client, Opcode::Binary, bytes::Bytes::from_static(b"ab")),
+            &mut payload,
+        );
+        payload.extend(b"trailing junk");
+        let mut damaged = Vec::new();
+        compact::encode(
+            &Frame::whole(1, ts, 1, Peer::Client, Opcode::Binary, bytes::Bytes::from(payload)),
+            &mut damaged,
+        );
+        damaged[1] |= 0x80; // a reserved bit
+        let mut bytes = format!("{}\n{OPEN}\n", version_2()).into_bytes();
+        bytes.extend(&damaged);
+        bytes.extend(compact_frame(2));
+        let capture = parse_capture_bytes(&bytes).unwrap();
+        let seqs: Vec<u64> = capture
+            .records
+            .iter()
+            .filter_map(|record| match record {
+                Record::Frame(frame) => Some(frame.seq),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(seqs, [2], "{:?}", capture.problems);
+        assert_eq!(capture.problems.len(), 1, "{:?}", capture.problems);
+    }
+
+    #[test]
+    fn a_damaged_compact_frame_with_nothing_after_it_is_skipped_to_the_end() {
+        let mut bytes = format!("{}\n", version_2()).into_bytes();
+        let mut damaged = compact_frame(1);
+        damaged[1] |= 0x80;
+        bytes.extend(&damaged);
+        let capture = parse_capture_bytes(&bytes).unwrap();
+        let text = capture.problems[0].to_string();
+        assert!(text.contains(&format!("({} bytes skipped to the end of the file)", damaged.len())), "{text}");
     }
 
     #[test]

@@ -12,6 +12,13 @@ use anyhow::{bail, Result};
 /// How much more of the input a [`CaptureStream`] reads when the record it is at runs past what it holds.
 pub(super) const READ_STEP: usize = 64 * 1024;
 
+/// How much of the input's start is looked at to tell a HAR given a capture's name.
+const HAR_SNIFF: usize = 4096;
+
+/// How far past a damaged record the reader looks for the end of a compact frame that may start the next record:
+/// the largest message frametap relays by default (`--max-message`), and its header.
+const RESYNC_LOOKAHEAD: usize = crate::proxy::DEFAULT_MAX_MESSAGE as usize + 32;
+
 /// Reads a capture record by record: JSON lines, and after a version 2 `meta` record also compact frame records.
 /// It holds the record being read and no more; each record goes through the consistency checks as it is read,
 /// and what could not be read, or was left out, is reported by [`CaptureStream::finish`].
@@ -30,6 +37,9 @@ pub struct CaptureStream<R> {
     problems: Vec<ReadProblem>,
     has_end: bool,
     admitted: u64,
+    /// The input's first read looked like a HAR (a JSON object with a `log` near its start), for the error when no
+    /// record is found.
+    looks_like_har: bool,
 }
 
 /// What a whole read of a capture found besides its records: see [`CaptureFile`]'s fields of the same names.
@@ -53,6 +63,7 @@ impl<R: std::io::Read> CaptureStream<R> {
             problems: Vec::new(),
             has_end: false,
             admitted: 0,
+            looks_like_har: false,
         }
     }
 
@@ -77,6 +88,9 @@ impl<R: std::io::Read> CaptureStream<R> {
         // The checks' summaries name the first record they are about: in file order with the rest.
         problems.sort_by_key(|problem| problem.place.line);
         if self.admitted == 0 {
+            if self.looks_like_har {
+                bail!("this looks like a HAR (a JSON document with a `log`), not a capture: name it .har and frametap reads it as one");
+            }
             match problems.first() {
                 Some(problem) => bail!("no line is a frametap record ({problem})"),
                 None => bail!("the file is empty"),
@@ -147,7 +161,7 @@ impl<R: std::io::Read> CaptureStream<R> {
     }
 
     /// The compact frame record at `pos` (which starts at byte `start` of the input); `None` when it is damaged, after
-    /// reporting it and moving on to the next JSON record.
+    /// reporting it and moving on to the next record that reads whole.
     fn compact_frame(&mut self, start: usize) -> Result<Option<crate::event::Frame>> {
         let error = loop {
             match compact::decode(&self.window[self.pos..]) {
@@ -162,8 +176,8 @@ impl<R: std::io::Read> CaptureStream<R> {
             }
         };
         let truncated = error == DecodeError::Truncated;
-        // Nothing marks where a damaged binary record ends: go on at the next JSON line.
-        let at_end = !self.skip_to_json_record()?;
+        // Nothing marks where a damaged binary record ends: go on at the next record that reads whole.
+        let at_end = !self.skip_to_next_record()?;
         let message = match error {
             DecodeError::Truncated if at_end => "the file ends inside it".to_owned(),
             DecodeError::Truncated => "it is cut short".to_owned(),
@@ -171,7 +185,10 @@ impl<R: std::io::Read> CaptureStream<R> {
         };
         let skipped = self.offset + self.pos - start;
         let kind = if truncated && at_end { ProblemKind::CutOff } else { ProblemKind::Corrupt };
-        let message = format!("{message} ({skipped} bytes skipped to the next JSON record)");
+        let message = match at_end {
+            true => format!("{message} ({skipped} bytes skipped to the end of the file)"),
+            false => format!("{message} ({skipped} bytes skipped to the next record that reads whole)"),
+        };
         self.problems.push(ReadProblem::new(Place::compact_frame(self.line, start), kind, message));
         Ok(None)
     }
@@ -191,22 +208,66 @@ impl<R: std::io::Read> CaptureStream<R> {
         }
     }
 
-    /// Moves `pos` past the damaged record at it, to where the next JSON record starts (every record is written
-    /// starting `{"kind":`; after a compact frame there is no newline before it); false when there is none.
-    fn skip_to_json_record(&mut self) -> Result<bool> {
-        const START: &[u8] = b"{\"kind\":";
-        self.pos += 1;
-        let mut searched = self.pos;
+    /// Moves `pos` past the damaged record at it, to the next place where a record reads whole (see
+    /// [`Self::reads_whole_at`]); false when there is none. The damaged record's length is unknown, and the frames
+    /// after it are intact: the next good one is usually right where the damaged one ends, and reading goes on there.
+    fn skip_to_next_record(&mut self) -> Result<bool> {
+        let mut at = self.pos + 1;
         loop {
-            if let Some(n) = self.window[searched..].windows(START.len()).position(|window| window == START) {
-                self.pos = searched + n;
-                return Ok(true);
+            match self.window[at..].iter().position(|&b| b == compact::TAG || b == b'{') {
+                Some(n) if self.reads_whole_at(at + n)? => {
+                    self.pos = at + n;
+                    return Ok(true);
+                }
+                Some(n) => at += n + 1,
+                None => {
+                    at = self.window.len();
+                    if !self.read_more()? {
+                        self.pos = at;
+                        return Ok(false);
+                    }
+                }
             }
-            // A record's start may be split between what is held and what comes next.
-            searched = self.window.len().saturating_sub(START.len() - 1).max(self.pos);
+        }
+    }
+
+    /// True when a record starts at `at`: a compact frame that decodes and is followed by the end of the file or
+    /// by what starts a record, or a JSON line that starts `{"kind":` (as every record is written) and parses as
+    /// one (or that the file cuts off: the reader reports it). A payload that holds such bytes can still pass
+    /// for a record; docs/capture-format.md says so.
+    fn reads_whole_at(&mut self, at: usize) -> Result<bool> {
+        const START: &[u8] = b"{\"kind\":";
+        if self.window[at] == compact::TAG {
+            let end = loop {
+                match compact::decode(&self.window[at..]) {
+                    Ok((_, used)) => break at + used,
+                    // A candidate longer than any frame frametap relays by default is not read to its end: a false
+                    // one could claim the rest of the file.
+                    Err(DecodeError::Truncated) if self.window.len() - at > RESYNC_LOOKAHEAD => return Ok(false),
+                    Err(DecodeError::Truncated) if self.read_more()? => {}
+                    Err(_) => return Ok(false),
+                }
+            };
+            while self.window.len() < end + START.len() && self.read_more()? {}
+            let next = &self.window[end..];
+            return Ok(next.is_empty()
+                || next[0] == compact::TAG
+                || START.starts_with(next)
+                || next.starts_with(START));
+        }
+        while self.window.len() < at + START.len() && self.read_more()? {}
+        if !self.window[at..].starts_with(START) {
+            return Ok(false);
+        }
+        let mut searched = at;
+        loop {
+            if let Some(n) = self.window[searched..].iter().position(|&b| b == b'\n') {
+                let line = &self.window[at..searched + n];
+                return Ok(serde_json::from_slice::<Record>(line).is_ok());
+            }
+            searched = self.window.len();
             if !self.read_more()? {
-                self.pos = self.window.len();
-                return Ok(false);
+                return Ok(true);
             }
         }
     }
@@ -226,7 +287,13 @@ impl<R: std::io::Read> CaptureStream<R> {
                 Err(e) => bail!("could not read it past byte {}: {e}", self.offset + self.window.len()),
             }
         };
+        let was = self.window.len();
         self.window.extend_from_slice(&scratch[..read]);
+        if self.offset == 0 && was < HAR_SNIFF {
+            let start = &self.window[..self.window.len().min(HAR_SNIFF)];
+            self.looks_like_har = start.trim_ascii_start().starts_with(b"{")
+                && start.windows(b"\"log\"".len()).any(|window| window == b"\"log\"");
+        }
         self.at_eof = read == 0;
         Ok(read > 0)
     }

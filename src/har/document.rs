@@ -150,14 +150,21 @@ pub(super) struct Message<'a> {
 impl<'a> Har<'a> {
     /// Parses a HAR's JSON text, borrowing from it; `path` names the file in the error.
     pub(super) fn parse(json: &'a [u8], path: &Path) -> Result<Har<'a>> {
-        serde_json::from_slice::<Obj<Har>>(json).map(|har| har.0).map_err(|e| parse_error(path, &e))
+        serde_json::from_slice::<Obj<Har>>(json).map(|har| har.0).map_err(|e| parse_error(path, json, &e))
     }
 }
 
-/// What is wrong with a HAR that does not parse, and where: JSON cut off or broken, or (`Category::Data`) a field
-/// frametap reads named twice in one object.
-pub(super) fn parse_error(path: &Path, e: &serde_json::Error) -> anyhow::Error {
+/// What is wrong with a HAR (`json`, the file's text) that does not parse, and where: a frametap capture given a HAR's
+/// name, JSON cut off or broken, or (`Category::Data`) a field frametap reads named twice in one object.
+pub(super) fn parse_error(path: &Path, json: &[u8], e: &serde_json::Error) -> anyhow::Error {
     let (line, column) = (e.line(), e.column());
+    if json.trim_ascii_start().starts_with(br#"{"kind":"#) {
+        return anyhow!(
+            "{}: this is a frametap capture, not a HAR (its first line is a capture record): name it .jsonl and \
+             frametap reads it as a capture",
+            path.display()
+        );
+    }
     match e.classify() {
         serde_json::error::Category::Data => anyhow!(
             "{}: not a HAR frametap can read at line {line}, column {column} ({e}): save it again from the tool \

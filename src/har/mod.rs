@@ -66,7 +66,7 @@ pub(crate) fn extension_of(path: &Path) -> Option<String> {
 /// costs a few times less.
 pub fn read_har(path: &Path) -> Result<Value> {
     let HarFile { json, .. } = read_har_file(path)?;
-    serde_json::from_slice(&json).map_err(|e| document::parse_error(path, &e))
+    serde_json::from_slice(&json).map_err(|e| document::parse_error(path, &json, &e))
 }
 
 /// A HAR file as read: its JSON text, and the zip archive it came in (whose other files hold Playwright's attached
