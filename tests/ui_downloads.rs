@@ -68,6 +68,21 @@ async fn a_connection_downloads_as_capture_redacted_capture_and_har() {
     let (status, _, body) = get(ui.addr, "/api/conn/2/har?redacted=1", &[("cookie", &c)]).await;
     assert_eq!(status, StatusCode::OK);
     assert!(!body.contains(SESSION_TOKEN), "the session token leaked into the redacted HAR");
+    // A `redacted` value that is neither yes nor no is refused, never answered with the secrets in the file.
+    for query in ["redacted", "redacted=", "redacted=2", "redacted=on", "redacted=Yes"] {
+        for kind in ["capture", "har"] {
+            let path = format!("/api/conn/2/{kind}?{query}");
+            let (status, _, body) = get(ui.addr, &path, &[("cookie", &c)]).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+            assert!(
+                body.contains("give redacted=1 to mask secrets") && !body.contains(SESSION_TOKEN),
+                "{path}: {body}"
+            );
+        }
+    }
+    let (status, _, body) = get(ui.addr, "/api/conn/2/capture?redacted=0", &[("cookie", &c)]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains(SESSION_TOKEN), "redacted=0 is the file as recorded");
 
     // A history line that does not read back is counted and named, never silently dropped.
     ui.hub.publish_raw("frame", Some(2), r#"{"kind":"frame","conn":2,"seq":"not a number"}"#);

@@ -103,8 +103,21 @@ struct DownloadQuery {
 }
 
 impl DownloadQuery {
-    fn redacted(&self) -> bool {
-        matches!(self.redacted.as_deref(), Some("1" | "true" | "yes"))
+    /// Whether secrets are to be masked. A value that is neither yes nor no is refused (400): a download asked
+    /// for redacted must never come back with the secrets in it.
+    fn redacted(&self) -> Result<bool, Response> {
+        match self.redacted.as_deref() {
+            None | Some("0" | "false" | "no") => Ok(false),
+            Some("1" | "true" | "yes") => Ok(true),
+            Some(other) => Err((
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "frametap UI: `redacted` is {other:?}: give redacted=1 to mask secrets, or leave it out for the \
+                     file as recorded\n"
+                ),
+            )
+                .into_response()),
+        }
     }
 }
 
@@ -114,7 +127,10 @@ async fn download_capture(
     Path(conn): Path<ConnId>,
     Query(query): Query<DownloadQuery>,
 ) -> Response {
-    downloads::download(&state.hub, conn, downloads::Format::Capture, query.redacted())
+    match query.redacted() {
+        Ok(redacted) => downloads::download(&state.hub, conn, downloads::Format::Capture, redacted),
+        Err(refused) => refused,
+    }
 }
 
 /// One connection as a HAR 1.2 file (Chrome-style WebSocket entry; imports back losslessly).
@@ -123,5 +139,8 @@ async fn download_har(
     Path(conn): Path<ConnId>,
     Query(query): Query<DownloadQuery>,
 ) -> Response {
-    downloads::download(&state.hub, conn, downloads::Format::Har, query.redacted())
+    match query.redacted() {
+        Ok(redacted) => downloads::download(&state.hub, conn, downloads::Format::Har, redacted),
+        Err(refused) => refused,
+    }
 }
