@@ -390,6 +390,18 @@ fn a_server_drop_right_after_a_client_frame_reads_as_a_response() {
 }
 
 #[test]
+fn a_server_close_frame_the_client_never_answers_reads_as_closed_not_dropped() {
+    let mut s = Script::new("ws://127.0.0.1:9/chat", Some(1.0));
+    s.client(0, "hello").server(10, "hi").client(500, "crash me");
+    s.close_frame(530, Peer::Server, 1011, "boom").close(5530, Peer::Server, Some(1011), Some("boom"), false);
+    let d = s.diagnose();
+    let response = cause(&d, "in-response");
+    let message = response["message"].as_str().unwrap();
+    assert!(message.contains("the server closed 30 ms after client frame #3"), "{response}");
+    assert!(!message.contains("dropped"), "{response}");
+}
+
+#[test]
 fn findings_are_capped_but_the_last_client_frame_keeps_its_own() {
     let mut s = Script::new("sim:genesys/v1", Some(5.0));
     for i in 0..150 {

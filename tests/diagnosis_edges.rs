@@ -432,6 +432,24 @@ fn a_client_that_closed_over_a_broken_handshake_is_pointed_at_the_101() {
 }
 
 #[test]
+fn a_client_that_closes_with_a_1000_frame_after_a_broken_handshake_had_accepted_it() {
+    let mut s = Script::new("ws://127.0.0.1:9/chat", Some(1.0));
+    if let Record::Open(open) = &mut s.records[1] {
+        open.request.headers.push(("Sec-WebSocket-Protocol".into(), "v1.chat".into()));
+    }
+    s.close_frame(5, Peer::Client, 1000, "").close_frame(6, Peer::Server, 1000, "");
+    s.close(7, Peer::Client, Some(1000), None, true);
+    let d = s.diagnose();
+    let client = cause(&d, "client-closed")["message"].as_str().unwrap().to_owned();
+    assert!(client.contains("look at the client's code") && !client.contains("not at the client's code"), "{client}");
+    assert!(client.contains("see handshake-mismatch"), "{client}");
+    let mismatch = cause(&d, "handshake-mismatch");
+    assert_eq!(mismatch["confidence"], "possible", "{mismatch}");
+    let message = mismatch["message"].as_str().unwrap();
+    assert!(message.contains("with a close frame, so it had accepted the answer"), "{message}");
+}
+
+#[test]
 fn a_rate_limit_answer_then_a_rate_limit_close_is_one_cause_with_both() {
     let mut s = Script::new("sim:genesys/v1", Some(5.0));
     s.client(0, CONFIGURE).server(20, SESSION_RESPONSE).client(30, ECHO);

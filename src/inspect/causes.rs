@@ -96,7 +96,10 @@ pub(crate) fn who_closed(history: &ConnHistory, close: &Close, recorded: bool, c
             let message = match failed_over(history, close, Peer::Server) {
                 Some((seq, true)) => format!("the client closed the connection ({what}) over server frame #{seq}, which breaks the WebSocket protocol (see ws-violation): look at that frame, not at the client's code"),
                 Some((seq, false)) => format!("the client closed the connection ({what}) right after server frame #{seq}, which breaks the WebSocket protocol (see ws-violation): likely over that frame, not for a reason in the client's code"),
-                None if !history.handshake_problems.is_empty() && before_any_data => format!("the client closed the connection ({what}) before sending anything, after an upgrade answer that breaks the handshake (see handshake-mismatch): look at the upstream's 101, not at the client's code"),
+                None if !history.handshake_problems.is_empty() && before_any_data => match super::violations::accepted_then_closed(history) {
+                    None => format!("the client closed the connection ({what}) before sending anything, after an upgrade answer that breaks the handshake (see handshake-mismatch): look at the upstream's 101, not at the client's code"),
+                    Some(_) => format!("the client closed the connection itself ({what}) before sending anything: look at the client's code; the upgrade's answer breaks the handshake (see handshake-mismatch), which a client that checks the chosen subprotocol itself may close over"),
+                },
                 None => format!("the client closed the connection itself ({what}): look at the client's code (a close() call, a page unload, a reconnect), not at the server"),
             };
             causes.push(cause(
@@ -222,7 +225,9 @@ pub(crate) fn client_frame_rules(history: &ConnHistory, close: &Close, close_at:
     let client_spoke_last = history.preceding().is_some_and(|p| p.seq == client.seq)
         || error_answer.is_some_and(|(error, _)| history.went_on_after(Peer::Server, error.seq).is_none());
     let soon = server_closed && gap <= SOON_MS && client_spoke_last;
-    let verb = if close.clean || close.dropped_by.is_some_and(|p| p != close.initiator) {
+    // The server sent a close frame (answered or not, or the client then dropped TCP): it closed; only a server
+    // that ended TCP without one dropped the connection.
+    let verb = if close.clean || close.dropped_by.is_some_and(|p| p != close.initiator) || history.closes_from[1] {
         "closed"
     } else {
         "dropped the connection"

@@ -1,6 +1,6 @@
-//! What an accepted upgrade's headers break: a subprotocol the client did not offer (or none where it offered
-//! some), which RFC 6455 §4.1 has the client fail at once (browsers do: the page sees 1006 right after the
-//! handshake); and an extension the upstream accepted though nobody offered it (frametap does not pass that
+//! What an accepted upgrade's headers break: a subprotocol the client did not offer, which RFC 6455 §4.1 has the
+//! client fail at once, or none where it offered some, which the WHATWG WebSocket standard has a browser fail (the
+//! page sees 1006 right after the handshake; RFC 6455 lets other clients go on); and an extension the upstream accepted though nobody offered it (frametap does not pass that
 //! header on, but the frames it compresses break the connection later).
 
 use crate::event::{Headers, Open};

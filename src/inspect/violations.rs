@@ -61,10 +61,25 @@ pub(crate) fn handshake_mismatch(history: &ConnHistory, close: &Close, causes: &
     }
     let client_ended = close.closer() == Some(Peer::Client) || close.dropped_by == Some(Peer::Client);
     let client_sent_data = history.last_from(Peer::Client).is_some();
-    let (confidence, outcome) = if client_ended && !client_sent_data {
-        (Confidence::Likely, "; the client ended the connection before sending anything, likely for that (browsers fail such a handshake at once: the page sees 1006)")
-    } else {
-        (Confidence::Possible, "; RFC 6455 has the client fail such a connection (browsers do: the page sees 1006), but this client went on")
+    let (confidence, outcome) = match accepted_then_closed(history) {
+        _ if !client_ended || client_sent_data => (
+            Confidence::Possible,
+            "; a browser fails such a connection at once (the page sees 1006), but this client went on".to_owned(),
+        ),
+        Some(code) => (
+            Confidence::Possible,
+            format!(
+                "; the client closed ({code}) before sending anything, but with a close frame, so it had accepted the \
+                 answer (a client that fails the handshake drops TCP without one; browsers do, and the page sees 1006): \
+                 possibly over it (a client that checks the chosen subprotocol itself), possibly for its own reasons"
+            ),
+        ),
+        None => (
+            Confidence::Likely,
+            "; the client ended the connection before sending anything, likely for that (browsers fail such a \
+             handshake at once: the page sees 1006)"
+                .to_owned(),
+        ),
     };
     causes.push(cause(
         "handshake-mismatch",
@@ -73,6 +88,19 @@ pub(crate) fn handshake_mismatch(history: &ConnHistory, close: &Close, causes: &
         history.handshake_problems.clone(),
         None,
     ));
+}
+
+/// The code of the client's close frame, in words, when the client sent one that does not say the protocol broke
+/// (1002): a client that sends a close frame had opened the connection, so it had accepted the handshake's answer.
+pub(crate) fn accepted_then_closed(history: &ConnHistory) -> Option<String> {
+    if !history.closes_from[0] {
+        return None;
+    }
+    match history.close_codes[0] {
+        Some(1002) => None,
+        Some(code) => Some(code.to_string()),
+        None => Some("no code".to_owned()),
+    }
 }
 
 /// A frame that broke RFC 6455 before the close: its receiver must fail the connection.

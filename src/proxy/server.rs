@@ -258,7 +258,7 @@ pub async fn relay_upgrade<IO: RelayStream>(
     open.response = Some(response_record(status, &headers, &[]));
     let mut warnings: Vec<String> = crate::inspect::handshake::problems(&open)
         .into_iter()
-        .map(|p| format!("{p}: RFC 6455 has the client fail this connection (browsers do: the page sees 1006 at once); frametap relays the answer as it came"))
+        .map(|p| format!("{p}: a browser fails this connection at once (the page sees 1006); frametap relays the answer as it came"))
         .collect();
     if let Some(extensions) = crate::inspect::handshake::unoffered_extensions(&open) {
         warnings.push(format!("{extensions}: frametap removed the client's offer, so it does not pass that header on; a compressed frame (RSV1 set) from the upstream will break the connection"));
