@@ -163,7 +163,8 @@ async fn an_upstream_that_resets_instead_of_answering_gets_a_502_naming_the_rese
 async fn a_dead_upstream_gets_a_502_that_names_the_failure() {
     let (_held, free) = common::ports::refusing_addr();
     let proxy = start_proxy(test_config(&format!("ws://{free}"))).await;
-    let (head, ws, body) = raw::connect(proxy.addr, "/v1", &[]).await;
+    let offer = [("Sec-WebSocket-Extensions", "permessage-deflate")];
+    let (head, ws, body) = raw::connect(proxy.addr, "/v1", &offer).await;
     assert!(ws.is_none());
     assert!(head.starts_with("HTTP/1.1 502"), "{head}");
     let body = String::from_utf8_lossy(&body).into_owned();
@@ -171,6 +172,9 @@ async fn a_dead_upstream_gets_a_502_that_names_the_failure() {
     assert!(body.contains("could not connect to") || head.contains("chunked"), "{body}");
     let capture = proxy.stop().await;
     assert!(open_of(&capture, 1).error.as_deref().unwrap().contains("could not connect"));
+    // The offer was dropped, but "compression is off on both legs" would be said of legs that never existed.
+    let said_compression = capture.records.iter().any(|r| matches!(r, Record::Note(n) if n.code == "compression-off"));
+    assert!(!said_compression, "{:?}", capture.records);
 }
 
 #[tokio::test]

@@ -66,9 +66,14 @@ pub(crate) fn cause(
     Cause { rule: rule.into(), confidence, message, evidence, seq }
 }
 
-/// A payload shortened for one line: text up to [`PREVIEW_CHARS`], binary as its size and first bytes. For a
+/// A payload shortened for one line: text up to [`PREVIEW_CHARS`], binary as its size and first bytes, an empty one
+/// as `<0 bytes: empty>`. For a
 /// fragment of a fragmented message, the start of the message (its fragments up to this one).
 pub fn preview(facts: &FrameFacts) -> String {
+    if facts.shown_len() == 0 {
+        // Said, not left blank: a blank line reads as a preview that went missing.
+        return "<0 bytes: empty>".to_owned();
+    }
     if facts.text {
         if let Some((text, split)) = text_head(facts) {
             let flat = one_line(text);
@@ -419,6 +424,8 @@ mod tests {
         assert_eq!(preview_of(Opcode::Text, &[0xff, b'a']), "<2 bytes: ff61>");
         let binary = vec![7u8; 70_000];
         assert_eq!(preview_of(Opcode::Binary, &binary), format!("<70000 bytes: {}…>", "07".repeat(16)));
+        assert_eq!(preview_of(Opcode::Text, b""), "<0 bytes: empty>", "said, not a blank line");
+        assert_eq!(preview_of(Opcode::Binary, b""), "<0 bytes: empty>");
     }
 
     #[test]
