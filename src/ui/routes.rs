@@ -105,18 +105,14 @@ struct DownloadQuery {
 impl DownloadQuery {
     /// Whether secrets are to be masked. A value that is neither yes nor no is refused (400): a download asked
     /// for redacted must never come back with the secrets in it.
-    fn redacted(&self) -> Result<bool, Response> {
+    fn redacted(&self) -> Result<bool, String> {
         match self.redacted.as_deref() {
             None | Some("0" | "false" | "no") => Ok(false),
             Some("1" | "true" | "yes") => Ok(true),
-            Some(other) => Err((
-                StatusCode::BAD_REQUEST,
-                format!(
-                    "frametap UI: `redacted` is {other:?}: give redacted=1 to mask secrets, or leave it out for the \
-                     file as recorded\n"
-                ),
-            )
-                .into_response()),
+            Some(other) => Err(format!(
+                "frametap UI: `redacted` is {other:?}: give redacted=1 to mask secrets, or leave it out for the file as \
+                 recorded\n"
+            )),
         }
     }
 }
@@ -129,7 +125,7 @@ async fn download_capture(
 ) -> Response {
     match query.redacted() {
         Ok(redacted) => downloads::download(&state.hub, conn, downloads::Format::Capture, redacted),
-        Err(refused) => refused,
+        Err(refused) => (StatusCode::BAD_REQUEST, refused).into_response(),
     }
 }
 
@@ -141,6 +137,6 @@ async fn download_har(
 ) -> Response {
     match query.redacted() {
         Ok(redacted) => downloads::download(&state.hub, conn, downloads::Format::Har, redacted),
-        Err(refused) => refused,
+        Err(refused) => (StatusCode::BAD_REQUEST, refused).into_response(),
     }
 }
