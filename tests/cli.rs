@@ -113,6 +113,43 @@ async fn a_listener_on_every_interface_prints_a_loopback_url_that_works_and_warn
     }
 }
 
+/// A wss:// listener on every interface warns that its certificate names loopback only, and how to have it name
+/// the address clients dial (a client dialling the machine's address used to get a bare TLS failure).
+#[cfg(unix)]
+#[tokio::test]
+async fn a_tls_listener_on_every_interface_says_what_its_certificate_names() {
+    let home = tempfile::tempdir().unwrap();
+    let certs = home.path().join("certs");
+    let init = frametap().args(["certs", "init", "--certs"]).arg(&certs).output().await.unwrap();
+    assert!(init.status.success(), "{init:?}");
+    let mut child = frametap()
+        .args(["proxy", "--no-ui", "--no-capture", "--tls", "--listen", "0.0.0.0:0", "--certs"])
+        .arg(&certs)
+        .env("FRAMETAP_HOME", home.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let warning = loop {
+        let line = lines.next_line().await.unwrap().expect("the certificate warning before stderr ends");
+        if line.contains("Ctrl-C stops") {
+            panic!("the banner ended without the certificate warning");
+        }
+        if line.contains("certificate names") {
+            break line;
+        }
+    };
+    assert!(
+        warning.contains("localhost, 127.0.0.1 and ::1 only") && warning.contains("Give that address to --listen"),
+        "{warning}"
+    );
+    // SAFETY: sending SIGTERM to our own child process.
+    unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGTERM) };
+    assert!(child.wait().await.unwrap().success());
+}
+
 #[cfg(unix)]
 #[tokio::test]
 async fn a_real_run_logs_frames_and_saves_a_private_capture_on_sigterm() {

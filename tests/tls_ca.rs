@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use frametap::tls::command::run_certs_to;
 use frametap::tls::{
-    issue_leaf, localhost_server_config, CaError, CertAuthority, CertsCommand, CertsDirArg, LeafIssuer,
+    issue_leaf, listener_server_config, localhost_server_config, CaError, CertAuthority, CertsCommand, CertsDirArg,
+    LeafIssuer,
 };
 use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -294,6 +295,24 @@ async fn the_localhost_config_serves_localhost_and_both_loopback_addresses() {
     let home = tempfile::tempdir().unwrap();
     let ca = CertAuthority::init(home.path(), false).unwrap();
     let config = localhost_server_config(&ca).unwrap();
+    let addr = start_tls_echo(config).await;
+    let names = [
+        ServerName::try_from("localhost").unwrap(),
+        ServerName::IpAddress(IpAddr::from([127, 0, 0, 1]).into()),
+        ServerName::IpAddress("::1".parse::<IpAddr>().unwrap().into()),
+    ];
+    for name in names {
+        let (echo, alpn, _) = talk(addr, ca.root_store().unwrap(), name.clone()).await.unwrap();
+        assert_eq!(echo, "hello through TLS\n", "{name:?}");
+        assert_eq!(alpn.as_deref(), Some(&b"http/1.1"[..]));
+    }
+    let wrong = ServerName::try_from("example.com").unwrap();
+    let err = talk(addr, ca.root_store().unwrap(), wrong).await.unwrap_err();
+    assert!(err.to_string().contains("not valid for name"), "{err}");
+}
+
+/// A TLS echo server on loopback presenting `config`'s certificate: one line back per connection.
+async fn start_tls_echo(config: Arc<rustls::ServerConfig>) -> std::net::SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
@@ -310,19 +329,25 @@ async fn the_localhost_config_serves_localhost_and_both_loopback_addresses() {
             });
         }
     });
-    let names = [
-        ServerName::try_from("localhost").unwrap(),
-        ServerName::IpAddress(IpAddr::from([127, 0, 0, 1]).into()),
-        ServerName::IpAddress("::1".parse::<IpAddr>().unwrap().into()),
-    ];
-    for name in names {
-        let (echo, alpn, _) = talk(addr, ca.root_store().unwrap(), name.clone()).await.unwrap();
+    addr
+}
+
+#[tokio::test]
+async fn a_listener_on_another_address_also_names_it_and_one_on_every_address_does_not() {
+    let home = tempfile::tempdir().unwrap();
+    let ca = CertAuthority::init(home.path(), false).unwrap();
+    let lan: IpAddr = "192.0.2.7".parse().unwrap();
+    let addr = start_tls_echo(listener_server_config(&ca, lan).unwrap()).await;
+    for name in [ServerName::IpAddress(lan.into()), ServerName::try_from("localhost").unwrap()] {
+        let (echo, _, _) = talk(addr, ca.root_store().unwrap(), name.clone()).await.unwrap();
         assert_eq!(echo, "hello through TLS\n", "{name:?}");
-        assert_eq!(alpn.as_deref(), Some(&b"http/1.1"[..]));
     }
-    let wrong = ServerName::try_from("example.com").unwrap();
-    let err = talk(addr, ca.root_store().unwrap(), wrong).await.unwrap_err();
+    let everywhere = start_tls_echo(listener_server_config(&ca, "0.0.0.0".parse().unwrap()).unwrap()).await;
+    let err = talk(everywhere, ca.root_store().unwrap(), ServerName::IpAddress(lan.into())).await.unwrap_err();
     assert!(err.to_string().contains("not valid for name"), "{err}");
+    let (echo, _, _) =
+        talk(everywhere, ca.root_store().unwrap(), ServerName::try_from("localhost").unwrap()).await.unwrap();
+    assert_eq!(echo, "hello through TLS\n");
 }
 
 fn frametap(args: &[&str]) -> std::process::Output {

@@ -55,8 +55,8 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
             (base, Some((sim, example)))
         }
     };
-    let client_tls = args.modes.listen_tls.server_config()?;
     let listen = args.listen.unwrap_or_else(|| crate::cli::DEFAULT_PROXY_ADDR.parse().expect("a valid default"));
+    let client_tls = args.modes.listen_tls.server_config(listen.ip())?;
     if args.ui.listen() == Some(listen) && listen.port() != 0 {
         bail!(
             "--listen and --ui are both {listen}: the proxy and the web UI need a port each (e.g. --ui 127.0.0.1:9001)"
@@ -105,7 +105,7 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
     if let Some(url) = session.ui_url() {
         crate::notice!("  web UI                          {url}");
     }
-    super::warn_unless_loopback(local, "proxy");
+    super::warn_unless_loopback(local, "proxy", client_tls.is_some());
     super::announce_ctrl_c(session.capture_path.is_some());
     let config = ProxyConfig {
         upstream,

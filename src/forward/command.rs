@@ -88,5 +88,5 @@ pub fn announce_browser_proxy(
     if let Some(proxy) = upstream_proxies.secure.as_ref().or(upstream_proxies.plain.as_ref()) {
         crate::notice!("  upstream proxy                              {proxy}");
     }
-    crate::commands::warn_unless_loopback(local, "proxy");
+    crate::commands::warn_unless_loopback(local, "proxy", false);
 }

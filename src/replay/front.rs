@@ -32,8 +32,8 @@ pub struct FrontArgs {
 impl FrontArgs {
     /// The listener these options ask for, serving `script`. The local CA is loaded here, before anything
     /// listens, so a missing or damaged CA stops the command with the fix.
-    pub fn front(&self, script: &Script) -> anyhow::Result<Front> {
-        if let Some(tls) = self.listen_tls.server_config()? {
+    pub fn front(&self, script: &Script, listen: std::net::IpAddr) -> anyhow::Result<Front> {
+        if let Some(tls) = self.listen_tls.server_config(listen)? {
             return Ok(Front::Tls(tls));
         }
         if !self.forward {

@@ -144,9 +144,9 @@ fn play_options(args: &ScriptArgs, wait: Option<Duration>, sets: Vec<(String, St
 async fn run_serve(args: ServeArgs) -> Result<()> {
     let script = Script::load(&args.script.file, args.script.conn, args.script.partial)?;
     warn_skipped("replay serve", &script);
-    let front = args.front.front(&script)?;
     let default_listen = if args.front.forward { DEFAULT_FORWARD_ADDR } else { DEFAULT_PROXY_ADDR };
     let listen = args.listen.unwrap_or_else(|| default_listen.parse().expect("a valid default"));
+    let front = args.front.front(&script, listen.ip())?;
     let listener = shutdown::bind(listen, "replay", "--listen").await?;
     let local = listener.local_addr()?;
     let forward = matches!(front, serve::Front::Forward { .. });
@@ -240,7 +240,7 @@ fn announce(args: &ServeArgs, script: &Script, front: &serve::Front, local: Sock
     }
     if !forward {
         // Forward mode's own announcement warns already.
-        crate::commands::warn_unless_loopback(local, "replay");
+        crate::commands::warn_unless_loopback(local, "replay", matches!(front, serve::Front::Tls(_)));
     }
     crate::notice!("  Ctrl-C stops");
 }

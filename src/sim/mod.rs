@@ -144,6 +144,6 @@ pub async fn run(cmd: SimCommand) -> anyhow::Result<()> {
     let addr = listener.local_addr().context("could not read the simulator's listening address")?;
     let stop = crate::commands::shutdown::signal_without_capture();
     crate::notice!("{}", banner(crate::cli::dialable(addr), &config));
-    crate::commands::warn_unless_loopback(addr, "simulator");
+    crate::commands::warn_unless_loopback(addr, "simulator", false);
     serve(listener, config, stop).await
 }

@@ -35,8 +35,8 @@ impl CertsDirArg {
 /// alike (each also has a `--forward`, which `--tls` excludes).
 #[derive(clap::Args, Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListenTlsArgs {
-    /// Listen for wss:// instead of ws://, with a certificate for localhost, 127.0.0.1 and ::1 signed by
-    /// the local CA (create it with `frametap certs init`; browsers must trust it: see certs/README.md).
+    /// Listen for wss:// instead of ws://, with a certificate for localhost, 127.0.0.1, ::1 and the --listen
+    /// address signed by the local CA (create it with `frametap certs init`; browsers must trust it: see certs/README.md).
     /// A plain ws:// client gets a 400 saying to use wss://.
     #[arg(long, conflicts_with = "forward")]
     pub tls: bool,
@@ -45,10 +45,13 @@ pub struct ListenTlsArgs {
 }
 
 impl ListenTlsArgs {
-    /// The `--tls` listener's server config, or `None` without `--tls`. The CA is loaded here, before anything
-    /// listens, so a missing or damaged CA stops the command with the fix.
-    pub fn server_config(&self) -> anyhow::Result<Option<std::sync::Arc<rustls::ServerConfig>>> {
-        self.tls.then(|| super::localhost_server_config(&self.certs.load_ca()?)).transpose()
+    /// The server config of a `--tls` listener on `listen`, or `None` without `--tls`. The CA is loaded here, before
+    /// anything listens, so a missing or damaged CA stops the command with the fix.
+    pub fn server_config(
+        &self,
+        listen: std::net::IpAddr,
+    ) -> anyhow::Result<Option<std::sync::Arc<rustls::ServerConfig>>> {
+        self.tls.then(|| super::listener_server_config(&self.certs.load_ca()?, listen)).transpose()
     }
 }
 

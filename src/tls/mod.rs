@@ -18,4 +18,4 @@ pub mod upstream;
 pub use ca::{default_certs_dir, CaError, CertAuthority};
 pub use command::{run_certs, CertsCommand, CertsDirArg, ListenTlsArgs};
 pub use leaf::{issue_leaf, LeafIssuer};
-pub use server::localhost_server_config;
+pub use server::{listener_server_config, localhost_server_config};

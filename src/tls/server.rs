@@ -22,7 +22,20 @@ pub const ALPN_HTTP1: &[u8] = b"http/1.1";
 
 /// A server config for the `frametap proxy --tls` listener: a leaf for localhost, 127.0.0.1 and ::1.
 pub fn localhost_server_config(ca: &CertAuthority) -> anyhow::Result<Arc<ServerConfig>> {
-    let leaf = issue_leaf(ca, &LOCALHOST_NAMES)?;
+    listener_server_config(ca, std::net::Ipv4Addr::LOCALHOST.into())
+}
+
+/// The server config of a `--tls` listener on `listen`: a leaf for the loopback names and, when the listener is on
+/// another address of this machine (`--listen 192.168.1.20:9000`), for that address too, so that a client
+/// dialling the URL the banner prints can verify it. A listener on every address (`0.0.0.0`) gets the loopback
+/// names only: the banner warns ([`crate::commands::warn_unless_loopback`]).
+pub fn listener_server_config(ca: &CertAuthority, listen: std::net::IpAddr) -> anyhow::Result<Arc<ServerConfig>> {
+    let address = listen.to_string();
+    let mut names = LOCALHOST_NAMES.to_vec();
+    if !listen.is_unspecified() && !names.contains(&address.as_str()) {
+        names.push(&address);
+    }
+    let leaf = issue_leaf(ca, &names)?;
     server_config_from(vec![leaf.cert, ca.cert_der().clone()], leaf.key)
 }
 
