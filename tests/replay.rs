@@ -462,3 +462,92 @@ async fn a_replay_stopped_before_the_recording_ended_does_not_say_every_frame_ma
         .collect();
     assert_eq!(notes, [stopped], "the capture says it too");
 }
+
+/// A frame a test client sends: fin, opcode, payload.
+type SentFrame = (bool, Opcode, &'static str);
+
+/// A conversation whose client message is "hello world" (recorded whole, or in fragments "hello ", "wor", "ld"),
+/// answered "ok", then the server closes with 1000.
+fn hello_capture(dir: &Path, fragmented: bool) -> PathBuf {
+    let name = if fragmented { "fragmented.jsonl" } else { "whole.jsonl" };
+    let messages: &[(Peer, &str)] = match fragmented {
+        true => &[(Peer::Client, "hello "), (Peer::Client, "wor"), (Peer::Client, "ld"), (Peer::Server, "ok")],
+        false => &[(Peer::Client, "hello world"), (Peer::Server, "ok")],
+    };
+    let close = server_close(true, Some(1000), None);
+    let path = conversation_capture(dir, name, "ws://example.com/chat", 101, messages, Some(close));
+    if fragmented {
+        let mut capture = read_capture(&path).unwrap();
+        for record in &mut capture.records {
+            if let Record::Frame(frame) = record {
+                frame.fin = frame.seq == 3 || frame.from == Peer::Server;
+                if frame.from == Peer::Client && frame.seq > 1 {
+                    frame.opcode = Opcode::Continuation;
+                }
+            }
+        }
+        std::fs::remove_file(&path).unwrap();
+        let mut writer = CaptureWriter::create(&path).unwrap();
+        for record in capture.records.iter().filter(|r| !matches!(r, Record::End(_))) {
+            writer.write(record);
+        }
+        writer.finish(0, Vec::new());
+    }
+    path
+}
+
+/// A client that sends a recorded message with its fragment boundaries moved (whole where the recording has
+/// fragments, as a browser sends every message, or in fragments where it was whole) gets the rest of the replay:
+/// the message is matched as one, and the divergence says how it was split. Before, a whole message left `replay
+/// serve` waiting for the recorded fragments that never came.
+#[tokio::test]
+async fn a_message_sent_with_other_fragment_boundaries_is_matched_as_one_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(bool, &[SentFrame], &str); 2] = [
+        (true, &[(true, Opcode::Text, "hello world")], "sent as one frame, recorded as 3 fragments"),
+        (
+            false,
+            &[(false, Opcode::Text, "hello "), (true, Opcode::Continuation, "world")],
+            "sent as 2 fragments, recorded as one frame",
+        ),
+    ];
+    for (fragmented, sent, said) in cases {
+        let capture = hello_capture(dir.path(), fragmented);
+        let out = dir.path().join(format!("served-{fragmented}.jsonl"));
+        let (addr, stop, mut reports) = start_serving(&capture, &out).await;
+        let mut ws = connect(addr, "/chat").await;
+        for (fin, opcode, text) in sent {
+            ws.send(*fin, *opcode, text.as_bytes()).await;
+        }
+        let answer = tokio::time::timeout(common::TEST_TIMEOUT, read(&mut ws)).await;
+        assert_eq!(answer.expect("the replay went on"), Some((Opcode::Text, true, b"ok".to_vec())), "{said}");
+        let close = read(&mut ws).await.unwrap();
+        assert_eq!((close.0, &close.2[..2]), (Opcode::Close, &[0x03, 0xe8][..]), "{said}");
+        ws.send(true, Opcode::Close, &close.2).await;
+        drop(ws);
+        let report = reports.recv().await.unwrap();
+        assert_eq!(report.divergences.len(), 1, "{:?}", report.divergences);
+        assert!(report.divergences[0].contains(said), "{:?}", report.divergences);
+        assert!(!report.divergences[0].contains("differs"), "the same message: {:?}", report.divergences);
+        stop.send(()).unwrap();
+    }
+    // A message that also differs says so.
+    let other = tempfile::tempdir().unwrap();
+    let capture = hello_capture(other.path(), true);
+    let (addr, stop, mut reports) = start_serving(&capture, &dir.path().join("served-other.jsonl")).await;
+    let mut ws = connect(addr, "/chat").await;
+    ws.send(true, Opcode::Text, b"hello there").await;
+    assert_eq!(read(&mut ws).await, Some((Opcode::Text, true, b"ok".to_vec())));
+    let report = {
+        let close = read(&mut ws).await.unwrap();
+        ws.send(true, Opcode::Close, &close.2).await;
+        drop(ws);
+        reports.recv().await.unwrap()
+    };
+    assert!(
+        report.divergences[0].contains("and the message differs: payload \"hello there\""),
+        "{:?}",
+        report.divergences
+    );
+    stop.send(()).unwrap();
+}

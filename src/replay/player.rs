@@ -57,6 +57,22 @@ pub struct PlayReport {
     pub close: Close,
 }
 
+/// How many frames a message took in the recording and from the live peer.
+struct Fragments {
+    recorded: usize,
+    sent: usize,
+}
+
+impl Fragments {
+    fn words(&self) -> String {
+        let frames = |n: usize| match n {
+            1 => "one frame".to_owned(),
+            n => format!("{n} fragments"),
+        };
+        format!("sent as {}, recorded as {} (the fragment boundaries moved)", frames(self.sent), frames(self.recorded))
+    }
+}
+
 enum Next {
     Frame(Frame),
     TimedOut(Duration),
@@ -162,7 +178,7 @@ impl<W: AsyncRead + AsyncWrite + Unpin> Player<W> {
     async fn run_script(&mut self, steps: Vec<Step>) {
         let mut anchor = Instant::now();
         let mut expected = 0usize;
-        let mut steps = steps.into_iter();
+        let mut steps = steps.into_iter().peekable();
         while let Some(step) = steps.next() {
             match step.turn {
                 Turn::Ours => {
@@ -189,6 +205,31 @@ impl<W: AsyncRead + AsyncWrite + Unpin> Player<W> {
                         Next::Frame(got) => {
                             anchor = Instant::now();
                             let early_close = got.opcode == Opcode::Close && step.frame.opcode != Opcode::Close;
+                            // The same message with its fragment boundaries moved (a whole message where the
+                            // recording has fragments, or the other way) is matched as one message, not frame by
+                            // frame: else the frames the peer did not send would be waited for.
+                            if let Some((recorded, got, fragments)) =
+                                self.refragmented(&step.frame, got.clone(), &mut steps).await
+                            {
+                                let first = expected;
+                                expected += fragments.recorded.saturating_sub(1);
+                                let difference = self.difference(&recorded, &got);
+                                for field in changed_fields(&recorded, &got, &self.options.ignore) {
+                                    *self.changed_fields.entry(field).or_default() += 1;
+                                }
+                                let also =
+                                    difference.map_or(String::new(), |d| format!("; and the message differs: {d}"));
+                                let seqs = match (step.frame.seq, recorded.seq) {
+                                    (from, to) if from == to => format!("seq {from}"),
+                                    (from, to) => format!("seq {from}–{to}"),
+                                };
+                                self.diverge(format!(
+                                    "{peer} message at frame {first} (recorded {seqs}): {}{also}",
+                                    fragments.words()
+                                ))
+                                .await;
+                                continue;
+                            }
                             if let Some(difference) = self.difference(&step.frame, &got) {
                                 for field in changed_fields(&step.frame, &got, &self.options.ignore) {
                                     *self.changed_fields.entry(field).or_default() += 1;
@@ -354,6 +395,58 @@ impl<W: AsyncRead + AsyncWrite + Unpin> Player<W> {
                 event = self.rx.recv() => self.accept(event),
             }
         }
+    }
+
+    /// When `got` and the `recorded` step are the same data message split differently: a whole message where the
+    /// recording's first fragment is (the rest of its fragments taken from `steps`, when they follow it as the
+    /// peer's next steps), or a first fragment where the recording has the whole message (the peer's further
+    /// fragments read). Returns both messages whole (`recorded` with the seq of its last fragment) and how each was
+    /// split; `None` when the step and the frame are not such a pair, and nothing is taken.
+    async fn refragmented<I: Iterator<Item = Step>>(
+        &mut self,
+        recorded: &Frame,
+        got: Frame,
+        steps: &mut std::iter::Peekable<I>,
+    ) -> Option<(Frame, Frame, Fragments)> {
+        let data = |frame: &Frame| matches!(frame.opcode, Opcode::Text | Opcode::Binary);
+        if !data(recorded) || !data(&got) || recorded.fin == got.fin || recorded.opcode != got.opcode {
+            return None;
+        }
+        if got.fin {
+            let mut whole = recorded.clone();
+            let mut payload = BytesMut::from(&recorded.payload[..]);
+            let mut count = 1;
+            while let Some(next) = steps.next_if(|s| s.turn == Turn::Theirs && s.frame.opcode == Opcode::Continuation) {
+                payload.extend_from_slice(&next.frame.payload);
+                count += 1;
+                whole.seq = next.frame.seq;
+                if next.frame.fin {
+                    break;
+                }
+            }
+            whole.fin = true;
+            whole.payload = payload.freeze();
+            return Some((whole, got, Fragments { recorded: count, sent: 1 }));
+        }
+        let mut whole = got.clone();
+        let mut payload = BytesMut::from(&got.payload[..]);
+        let mut count = 1;
+        while !whole.fin {
+            match self.next_peer_frame().await {
+                Next::Frame(next) if next.opcode == Opcode::Continuation => {
+                    payload.extend_from_slice(&next.payload);
+                    count += 1;
+                    whole.fin = next.fin;
+                }
+                Next::Frame(other) => {
+                    self.inbox.push_front(other);
+                    break;
+                }
+                _ => break,
+            }
+        }
+        whole.payload = payload.freeze();
+        Some((recorded.clone(), whole, Fragments { recorded: 1, sent: count }))
     }
 
     async fn next_peer_frame(&mut self) -> Next {
