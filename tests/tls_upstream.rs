@@ -56,6 +56,8 @@ async fn a_name_mismatch_is_named() {
     let (proxy, _ca) = proxy_trusting_ca_of(&test_pki(&["other.example"], false)).await;
     let body = refusal_body(proxy.addr).await;
     assert!(body.contains("name mismatch"), "{body}");
+    // The names as a user writes them, not rustls's `DnsName("other.example")`.
+    assert!(body.contains("it names other.example;") && !body.contains("DnsName"), "{body}");
     proxy.stop().await;
 }
 

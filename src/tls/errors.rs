@@ -53,6 +53,17 @@ pub fn describe(e: &rustls::Error) -> String {
 /// What to do when a certificate cannot be fixed right away.
 const THROWAWAY: &str = "or --insecure-upstream for a throwaway test";
 
+/// A name as rustls presents it (`DnsName("localhost")`, `IpAddress(127.0.0.1)`, its `Debug` form), as a user
+/// writes it (`localhost`, `127.0.0.1`); anything else as it came.
+fn plain_name(name: &str) -> &str {
+    let inner = |prefix: &str| name.strip_prefix(prefix).and_then(|rest| rest.strip_suffix(')'));
+    match (inner("DnsName("), inner("IpAddress(")) {
+        (Some(dns), _) => dns.trim_matches('"'),
+        (_, Some(ip)) => ip,
+        _ => name,
+    }
+}
+
 fn describe_certificate(e: &C) -> String {
     #[allow(deprecated)] // rustls still returns the deprecated variant for some algorithms
     match e {
@@ -65,7 +76,10 @@ fn describe_certificate(e: &C) -> String {
         }
         C::NotValidForName => "certificate is not valid for this host name (name mismatch)".into(),
         C::NotValidForNameContext { expected, presented } => {
-            let names = if presented.is_empty() { "no host name".to_owned() } else { presented.join(", ") };
+            let names = match presented.as_slice() {
+                [] => "no host name".to_owned(),
+                list => list.iter().map(|name| plain_name(name)).collect::<Vec<_>>().join(", "),
+            };
             format!(
                 "certificate is not valid for {} (name mismatch): it names {names}; use one of those in --upstream, \
                  or reissue the certificate with this name in its subjectAltName",
