@@ -79,11 +79,18 @@ async fn clients_that_do_not_speak_trusted_tls_are_refused_without_hanging() {
     let ca = CertAuthority::init(&dir.path().join("certs"), false).unwrap();
     let other = CertAuthority::init(&dir.path().join("other"), false).unwrap();
     let config = proxy_config(UpstreamBase::parse("ws://127.0.0.1:9").unwrap(), None, UpstreamProxies::direct());
-    let (session, _, _records) = recording_session(dir.path(), "proxy").await;
+    let (session, _, mut records) = recording_session(dir.path(), "proxy").await;
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let tls = Some(localhost_server_config(&ca).unwrap());
+    let mut handshake_note = async || {
+        wait_for(&mut records, |r| match r {
+            Record::Note(n) if n.code == "tls-handshake-failed" => Some(n.message.clone()),
+            _ => None,
+        })
+        .await
+    };
     let server = tokio::spawn(frametap::proxy::serve_with_tls(listener, tls, config, session.sink.clone(), async {
         let _ = stopped.await;
     }));
@@ -95,6 +102,10 @@ async fn clients_that_do_not_speak_trusted_tls_are_refused_without_hanging() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("UnknownIssuer") || err.to_string().contains("unknown issuer"), "{err}");
+    // The session (log, UI, capture) says why, not only a debug line.
+    let note = handshake_note().await;
+    assert!(note.contains("the client refused frametap's certificate (TLS alert UnknownCA)"), "{note}");
+    assert!(note.contains("must trust the local CA"), "{note}");
 
     // A plain ws:// client on the wss:// port: a plain 400 saying why, then the connection ends; it does not hang.
     let mut tcp = TcpStream::connect(addr).await.unwrap();
@@ -109,6 +120,8 @@ async fn clients_that_do_not_speak_trusted_tls_are_refused_without_hanging() {
     let mut answer = Vec::new();
     let read = tokio::time::timeout(STEP, tcp.read_to_end(&mut answer)).await.expect("the listener hung");
     assert!(read.is_err() || !answer.starts_with(b"HTTP/1.1 101"), "{answer:?}");
+    let note = handshake_note().await;
+    assert!(note.contains("the client did not speak TLS") && !note.contains("local CA"), "{note}");
 
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();

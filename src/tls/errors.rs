@@ -30,8 +30,24 @@ pub fn describe_client_handshake_error(e: &std::io::Error, public_url: &str) -> 
             "the client did not speak TLS (its first bytes are no TLS record): a plain ws:// or http:// client must \
              use {public_url}/… (or run without --tls)"
         ),
-        _ => format!("{e} (a browser must trust the local CA: see `frametap certs show` and certs/README.md)"),
+        Some(rustls::Error::AlertReceived(alert)) if refuses_certificate(*alert) => {
+            format!("the client refused frametap's certificate (TLS alert {alert:?}): {TRUST_AND_NAME}")
+        }
+        Some(other) => other.to_string(),
+        None => format!(
+            "{e} (a client that ends the handshake without a word often refused the certificate: {TRUST_AND_NAME})"
+        ),
     }
+}
+
+/// What a client must do to accept a `--tls` listener's certificate.
+const TRUST_AND_NAME: &str = "it must trust the local CA (`frametap certs show`, certs/README.md) and dial a name the \
+     certificate holds (localhost, 127.0.0.1, ::1, or the --listen address)";
+
+/// The TLS alerts a client sends when it does not accept the server's certificate.
+fn refuses_certificate(alert: rustls::AlertDescription) -> bool {
+    use rustls::AlertDescription as A;
+    matches!(alert, A::BadCertificate | A::UnsupportedCertificate | A::CertificateUnknown | A::UnknownCA)
 }
 
 /// A rustls error as a sentence.

@@ -13,6 +13,7 @@ use rustls::ServerConfig;
 
 use super::ca::CertAuthority;
 use super::leaf::issue_leaf;
+use crate::event::{Note, Record, Ts};
 
 /// The names the `proxy --tls` listener's certificate covers.
 pub const LOCALHOST_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
@@ -78,11 +79,16 @@ pub async fn serve_tls_client<B: crate::proxy::Backend>(
     };
     match tokio::time::timeout(ctx.config.handshake_timeout, handshake).await {
         Ok(Some(Ok(tls))) => crate::proxy::server::serve_client(tls, client_addr, ctx, backend).await,
-        Ok(Some(Err(e))) => tracing::info!(
-            %client_addr,
-            "TLS handshake failed: {}",
-            super::errors::describe_client_handshake_error(&e, &ctx.config.public_url)
-        ),
+        Ok(Some(Err(e))) => {
+            // A session note, not only a log line: the web UI and the capture show why a page's wss:// connection
+            // never appeared (a browser that does not trust the local CA fails here, before any request).
+            let why = super::errors::describe_client_handshake_error(&e, &ctx.config.public_url);
+            let message = format!(
+                "the TLS handshake of a client from {client_addr} failed: {why}; nothing was relayed or recorded as a \
+                 connection"
+            );
+            ctx.sink.emit(Record::Note(Note::warn("tls-handshake-failed", None, Ts::now(), message))).await;
+        }
         Ok(None) => {
             tracing::info!(%client_addr, "{}", super::errors::plain_http_to_tls_listener(&ctx.config.public_url))
         }
