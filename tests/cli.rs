@@ -387,6 +387,8 @@ async fn a_failed_upgrade_is_stamped_when_it_failed_and_its_notes_come_before_it
         at("info: the client offered") < diagnosis && at("info: dropped the client's Cookie header") < diagnosis,
         "{log}"
     );
+    let offered = &lines[at("info: the client offered")];
+    assert!(offered.contains("from the request it sent upstream") && !offered.contains("both legs"), "{offered}");
 
     let capture_path = proxy.banner.capture.clone().expect("a capture");
     let _home = proxy.stop().await;

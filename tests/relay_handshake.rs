@@ -172,7 +172,8 @@ async fn a_dead_upstream_gets_a_502_that_names_the_failure() {
     assert!(body.contains("could not connect to") || head.contains("chunked"), "{body}");
     let capture = proxy.stop().await;
     assert!(open_of(&capture, 1).error.as_deref().unwrap().contains("could not connect"));
-    // The offer was dropped, but "compression is off on both legs" would be said of legs that never existed.
+    // No request reached an upstream, so nothing is said of the offer ("off on both legs" would be of legs that never
+    // existed).
     let said_compression = capture.records.iter().any(|r| matches!(r, Record::Note(n) if n.code == "compression-off"));
     assert!(!said_compression, "{:?}", capture.records);
 }

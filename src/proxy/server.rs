@@ -294,17 +294,22 @@ fn response_record(status: u16, headers: &Headers, body: &[u8]) -> HttpResponse 
 /// the request, and `handshake_warnings` about the upstream's answer (`handshake-mismatch`). Emitted as one
 /// batch, so the diagnosis of an upgrade that failed (derived from its `open`) follows the notes.
 async fn emit_handshake(sink: &ConnSink, open: Open, changes: &RequestChanges, handshake_warnings: Vec<String>) {
-    // Compression is off "on both legs" only once there are legs: not said for an upgrade that failed.
+    // Compression is off "on both legs" only once there are legs; for an upgrade that failed, what the request
+    // sent upstream lacked (nothing, when none was sent: the upstream could not be reached).
     let opened = open.error.is_none() && open.response.as_ref().is_some_and(|r| r.status == 101);
+    let sent = open.upstream_request.is_some();
     let mut records = vec![Record::from(open)];
     let mut note = |code: &str, level: NoteLevel, message: String| {
         records.push(Record::Note(Note::new(code, level, Some(sink.conn()), Ts::now(), message)));
     };
-    if let Some(offered) = changes.extensions_dropped.as_ref().filter(|_| opened) {
-        let message = format!(
+    match &changes.extensions_dropped {
+        Some(offered) if opened => note("compression-off", NoteLevel::Info, format!(
             "the client offered {offered:?}; frametap removed Sec-WebSocket-Extensions so compression is off on both legs and every frame stays readable"
-        );
-        note("compression-off", NoteLevel::Info, message);
+        )),
+        Some(offered) if sent => note("compression-off", NoteLevel::Info, format!(
+            "the client offered {offered:?}; frametap removed Sec-WebSocket-Extensions from the request it sent upstream, so that every frame would stay readable"
+        )),
+        _ => {}
     }
     if changes.cookies_dropped > 0 {
         let dropped = match changes.cookies_dropped {
