@@ -11,6 +11,23 @@ use common::binary::{frametap, send_a_first_message_without_action, RunningProxy
 use std::process::Stdio;
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 
+/// Starts frametap with `args` in the home folder `home`, its stdout dropped and its stderr read line by line.
+fn spawn_reading_stderr<'a>(
+    args: impl IntoIterator<Item = &'a str>,
+    home: &std::path::Path,
+) -> (tokio::process::Child, tokio::io::Lines<BufReader<tokio::process::ChildStderr>>) {
+    let mut child = frametap()
+        .args(args)
+        .env("FRAMETAP_HOME", home)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    (child, lines)
+}
+
 /// The in-process simulator is on loopback: HTTP_PROXY used to send its traffic to the proxy (a 502), and a
 /// `socks5://` HTTPS_PROXY stopped the simulator mode from starting. Also: without a capture the banner and the
 /// end line promise none, and --insecure-upstream says it has no effect instead of the "NOT verified" warning.
@@ -79,16 +96,8 @@ async fn a_listener_on_every_interface_prints_a_loopback_url_that_works_and_warn
         (vec!["replay", "serve", fixture, "--no-ui", "--no-capture"], "point your WebSocket client at", "replay"),
         (vec!["sim", "genesys"], "Connect to:", "simulator"),
     ] {
-        let mut child = frametap()
-            .args(&args)
-            .args(["--listen", "0.0.0.0:0"])
-            .env("FRAMETAP_HOME", home.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let (mut child, mut lines) =
+            spawn_reading_stderr(args.iter().copied().chain(["--listen", "0.0.0.0:0"]), home.path());
         let (mut url, mut warning) = (None, None);
         while url.is_none() || warning.is_none() {
             let line = lines.next_line().await.unwrap().unwrap_or_else(|| panic!("{what}: its URL and warning"));
@@ -122,16 +131,9 @@ async fn a_tls_listener_on_every_interface_says_what_its_certificate_names() {
     let certs = home.path().join("certs");
     let init = frametap().args(["certs", "init", "--certs"]).arg(&certs).output().await.unwrap();
     assert!(init.status.success(), "{init:?}");
-    let mut child = frametap()
-        .args(["proxy", "--no-ui", "--no-capture", "--tls", "--listen", "0.0.0.0:0", "--certs"])
-        .arg(&certs)
-        .env("FRAMETAP_HOME", home.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let tls_args =
+        ["proxy", "--no-ui", "--no-capture", "--tls", "--listen", "0.0.0.0:0", "--certs", certs.to_str().unwrap()];
+    let (mut child, mut lines) = spawn_reading_stderr(tls_args, home.path());
     let warning = loop {
         let line = lines.next_line().await.unwrap().expect("the certificate warning before stderr ends");
         if line.contains("Ctrl-C stops") {

@@ -13,6 +13,7 @@ mod http_answers;
 pub mod pace;
 mod peer;
 pub mod player;
+mod refragment;
 pub mod script;
 pub mod send;
 pub mod serve;
