@@ -67,8 +67,8 @@ pub(crate) fn cause(
 }
 
 /// A payload shortened for one line: text up to [`PREVIEW_CHARS`], binary as its size and first bytes, an empty one
-/// as `<0 bytes: empty>`. For a
-/// fragment of a fragmented message, the start of the message (its fragments up to this one).
+/// as `<0 bytes: empty>`. For a fragment of a fragmented message, the start of the message (its fragments up to this
+/// one).
 pub fn preview(facts: &FrameFacts) -> String {
     if facts.shown_len() == 0 {
         // Said, not left blank: a blank line reads as a preview that went missing.

@@ -115,6 +115,14 @@ impl DownloadQuery {
             )),
         }
     }
+
+    /// Connection `conn` as a `format` download, or the 400 for a `redacted` value that is neither yes nor no.
+    fn download(&self, state: &AppState, conn: ConnId, format: downloads::Format) -> Response {
+        match self.redacted() {
+            Ok(redacted) => downloads::download(&state.hub, conn, format, redacted),
+            Err(refused) => (StatusCode::BAD_REQUEST, refused).into_response(),
+        }
+    }
 }
 
 /// One connection's records (after the capture's meta) as a capture file; `?redacted=1` masks secrets.
@@ -123,10 +131,7 @@ async fn download_capture(
     Path(conn): Path<ConnId>,
     Query(query): Query<DownloadQuery>,
 ) -> Response {
-    match query.redacted() {
-        Ok(redacted) => downloads::download(&state.hub, conn, downloads::Format::Capture, redacted),
-        Err(refused) => (StatusCode::BAD_REQUEST, refused).into_response(),
-    }
+    query.download(&state, conn, downloads::Format::Capture)
 }
 
 /// One connection as a HAR 1.2 file (Chrome-style WebSocket entry; imports back losslessly).
@@ -135,8 +140,5 @@ async fn download_har(
     Path(conn): Path<ConnId>,
     Query(query): Query<DownloadQuery>,
 ) -> Response {
-    match query.redacted() {
-        Ok(redacted) => downloads::download(&state.hub, conn, downloads::Format::Har, redacted),
-        Err(refused) => (StatusCode::BAD_REQUEST, refused).into_response(),
-    }
+    query.download(&state, conn, downloads::Format::Har)
 }
