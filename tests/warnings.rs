@@ -10,6 +10,9 @@ mod binary;
 #[allow(dead_code)]
 #[path = "common/ports.rs"]
 mod ports;
+#[allow(dead_code)]
+#[path = "common/tls.rs"]
+mod tls;
 
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
@@ -88,6 +91,26 @@ async fn the_forward_mode_banner_lists_capture_and_web_ui_as_proxy_does() {
     assert!(child.wait().await.unwrap().success());
 }
 
+/// Sends `request` through the forward-mode proxy at `addr`: the answer, and the first stderr line naming `host`.
+async fn forward_and_read_warning(
+    addr: &str,
+    request: String,
+    host: &str,
+    stderr: &mut tokio::io::Lines<BufReader<tokio::process::ChildStderr>>,
+) -> (String, String) {
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(STEP, tcp.read_to_string(&mut answer)).await.unwrap().unwrap();
+    let line = loop {
+        let line = tokio::time::timeout(STEP, stderr.next_line()).await.unwrap().unwrap().expect("a warning");
+        if line.contains(host) {
+            break line;
+        }
+    };
+    (answer, line)
+}
+
 /// A plain HTTP request through forward mode to a host that refuses connections gets a 502, and stderr a
 /// `frametap: warning:` line naming the host and what to check; it used to be a tracing `WARN` line.
 #[tokio::test]
@@ -95,25 +118,35 @@ async fn a_forward_mode_request_that_cannot_reach_its_host_is_a_frametap_warning
     let home = tempfile::tempdir().unwrap();
     let (mut child, addr, mut stderr) = start_forward_mode(home.path(), &["--no-ui", "--no-capture"]).await;
     let (_held, closed) = ports::refusing_addr();
-    let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    tcp.write_all(
-        format!("GET http://{closed}/page HTTP/1.1\r\nHost: {closed}\r\nConnection: close\r\n\r\n").as_bytes(),
-    )
-    .await
-    .unwrap();
-    let mut answer = String::new();
-    tokio::time::timeout(STEP, tcp.read_to_string(&mut answer)).await.unwrap().unwrap();
+    let request = format!("GET http://{closed}/page HTTP/1.1\r\nHost: {closed}\r\nConnection: close\r\n\r\n");
+    let (answer, line) = forward_and_read_warning(&addr, request, &closed.to_string(), &mut stderr).await;
     assert!(answer.starts_with("HTTP/1.1 502"), "{answer}");
-    // The first line that names the host is the warning.
-    let line = loop {
-        let line = tokio::time::timeout(STEP, stderr.next_line()).await.unwrap().unwrap().expect("a warning");
-        if line.contains(&closed.to_string()) {
-            break line;
-        }
-    };
     assert!(line.starts_with(&format!("frametap: warning: forward mode: could not reach {closed}")), "{line}");
     assert!(line.contains("the client got a 502") && line.contains("check that the host is up"), "{line}");
     assert!(!line.contains("WARN"), "{line}");
+    // SAFETY: sending SIGTERM to our own child process.
+    unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGTERM) };
+    assert!(child.wait().await.unwrap().success());
+}
+
+/// A host that answers but whose certificate frametap does not trust is not called unreachable: the warning and
+/// the 502 say what is wrong with the certificate and what to do, without the "check that the host is up" advice
+/// the first version gave it.
+#[tokio::test]
+async fn a_forward_mode_request_to_a_host_with_an_untrusted_certificate_is_not_called_unreachable() {
+    let home = tempfile::tempdir().unwrap();
+    let (mut child, addr, mut stderr) = start_forward_mode(home.path(), &["--no-ui", "--no-capture"]).await;
+    let pki = tls::test_pki(&["127.0.0.1"], false);
+    let server = tls::start_tls_echo_server(&pki).await;
+    let request = format!("GET https://{server}/page HTTP/1.1\r\nHost: {server}\r\nConnection: close\r\n\r\n");
+    let (answer, line) = forward_and_read_warning(&addr, request, &server.to_string(), &mut stderr).await;
+    assert!(answer.starts_with("HTTP/1.1 502") && answer.contains("--upstream-ca"), "{answer}");
+    assert!(
+        line.starts_with(&format!("frametap: warning: forward mode: TLS handshake with {server} failed")),
+        "{line}"
+    );
+    assert!(line.contains("unknown issuer") && line.contains("--upstream-ca FILE"), "{line}");
+    assert!(!line.contains("could not reach") && !line.contains("check that the host is up"), "{line}");
     // SAFETY: sending SIGTERM to our own child process.
     unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGTERM) };
     assert!(child.wait().await.unwrap().success());

@@ -55,7 +55,7 @@ pub async fn run(args: ProxyArgs) -> anyhow::Result<()> {
         relay: RelayOptions { max_message: args.max_message, close_timeout: CLOSE_TIMEOUT },
         handshake_timeout: HANDSHAKE_TIMEOUT,
         public_url: format!("http://{}", crate::cli::dialable(local)),
-        ui_url: session.ui_url(),
+        ui_address: session.ui_address(),
     };
     let options = ForwardOptions { intercept, issuer: Arc::new(LeafIssuer::new(ca)) };
     let result = serve(listener, options, config, session.sink.clone(), stop).await;

@@ -42,6 +42,19 @@ impl Target {
     }
 }
 
+/// The upstream was reached but its TLS handshake failed (a certificate refused, no TLS at all, …): the
+/// message says what to do, and is not a reachability problem.
+#[derive(Debug)]
+pub struct TlsHandshakeFailed(pub String);
+
+impl std::fmt::Display for TlsHandshakeFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TlsHandshakeFailed {}
+
 /// Dials upstream targets for forward mode.
 #[derive(Clone)]
 pub struct UpstreamConnector {
@@ -75,7 +88,7 @@ impl UpstreamConnector {
             .map_err(|_| anyhow::anyhow!("TLS handshake with {} timed out", target.authority()))?
             .map_err(|e| {
                 let why = crate::tls::errors::describe_handshake_error(&e);
-                anyhow::anyhow!("TLS handshake with {} failed: {why}", target.authority())
+                TlsHandshakeFailed(format!("TLS handshake with {} failed: {why}", target.authority()))
             })?;
         Ok(Box::new(super::io::CloseNotifyOptional(tls)))
     }

@@ -10,7 +10,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::sync::{watch, Mutex};
 
-use super::connector::{Target, UpstreamConnector};
+use super::connector::{Target, TlsHandshakeFailed, UpstreamConnector};
 use super::io::Io;
 
 /// The body type of every response forward mode sends back.
@@ -72,11 +72,16 @@ pub async fn forward_request(
         None => match open_sender(target, connector).await {
             Ok(sender) => sender,
             Err(e) => {
-                crate::warning!(
-                    "forward mode: could not reach {}: {e:#}; the client got a 502 (check that the host is up and \
-                     reachable from this machine, or --upstream-proxy if it is only reachable through one)",
-                    target.authority()
-                );
+                if e.is::<TlsHandshakeFailed>() {
+                    // The host answered: the message says what to do about its TLS, not about reaching it.
+                    crate::warning!("forward mode: {e:#}; the client got a 502");
+                } else {
+                    crate::warning!(
+                        "forward mode: could not reach {}: {e:#}; the client got a 502 (check that the host is up \
+                         and reachable from this machine, or --upstream-proxy if it is only reachable through one)",
+                        target.authority()
+                    );
+                }
                 let text = format!("frametap (forward mode): {e:#}");
                 return text_response(StatusCode::BAD_GATEWAY, text);
             }
