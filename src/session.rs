@@ -99,6 +99,12 @@ impl Session {
         self.ui.as_ref().map(|ui| ui.url.clone())
     }
 
+    /// The web UI's address without its access token (`http://127.0.0.1:9001/`), for pages anyone who can reach
+    /// the proxy port may read.
+    pub fn ui_address(&self) -> Option<String> {
+        self.ui.as_ref().map(|ui| crate::ui::address(ui.addr))
+    }
+
     /// Finishes the pipeline (writes the `end` record), stops the UI, and prints where the capture is.
     pub async fn finish(self) {
         let summary = self.pipeline.finish().await;

@@ -9,7 +9,8 @@ mod common;
 
 use common::binary::{frametap, send_a_first_message_without_action, RunningProxy};
 use std::process::Stdio;
-use tokio::io::{AsyncBufReadExt as _, BufReader};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
 
 /// Starts frametap with `args` in the home folder `home`, its stdout dropped and its stderr read line by line.
 fn spawn_reading_stderr<'a>(
@@ -80,6 +81,26 @@ async fn an_exposed_ui_is_warned_about_with_its_real_port() {
     assert!(warning.contains(&format!("0.0.0.0:{port}")) && port != "0", "{warning:?}");
     // Said like frametap's other warnings, not as a raw tracing line.
     assert!(warning.starts_with("frametap: warning: the web UI listens on"), "{warning:?}");
+    proxy.stop().await;
+}
+
+/// The page a plain HTTP request on the proxy port gets names the web UI's address but not its access token:
+/// anyone who can reach the proxy port (another machine with `--listen 0.0.0.0`, a DNS-rebinding page) can read
+/// it, and the token shows live credentials. It used to print the UI's whole URL, token included.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_proxy_ports_info_page_names_the_ui_without_its_access_token() {
+    let proxy = RunningProxy::start(&["--no-capture", "--ui", "127.0.0.1:0"]).await;
+    let ui = proxy.banner.ui.clone().expect("the banner names the UI");
+    let (address, token) = ui.split_once("?token=").expect("the banner's UI link holds the token");
+    let proxy_addr = proxy.banner.url.strip_prefix("ws://").unwrap().split('/').next().unwrap().to_owned();
+    let mut tcp = tokio::net::TcpStream::connect(&proxy_addr).await.unwrap();
+    tcp.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
+    let mut page = String::new();
+    tokio::time::timeout(Duration::from_secs(15), tcp.read_to_string(&mut page)).await.unwrap().unwrap();
+    assert!(page.starts_with("HTTP/1.1 426"), "{page}");
+    assert!(page.contains(&format!("Web UI: {address} (open the link frametap printed")), "{page}");
+    assert!(!token.is_empty() && !page.contains(token), "the access token leaks: {page}");
     proxy.stop().await;
 }
 

@@ -115,7 +115,7 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
         forward_cookies: args.forward_cookies,
         relay: RelayOptions { max_message: args.max_message, close_timeout: CLOSE_TIMEOUT },
         handshake_timeout: HANDSHAKE_TIMEOUT,
-        ui_url: session.ui_url(),
+        ui_address: session.ui_address(),
         public_url,
     };
     let result = crate::proxy::serve_with_tls(listener, client_tls, config, session.sink.clone(), stop).await;

@@ -53,7 +53,9 @@ pub struct ProxyConfig {
     pub handshake_timeout: Duration,
     /// The URL clients should use, for the page a plain HTTP request gets.
     pub public_url: String,
-    pub ui_url: Option<String>,
+    /// The web UI's address for that page, without its access token: whoever can reach the proxy port can read
+    /// the page, and the token lets its holder see live credentials (only the banner shows it).
+    pub ui_address: Option<String>,
 }
 
 /// Shared by all connections of one proxy.
@@ -118,7 +120,9 @@ impl ProxyContext {
 
     /// The text a plain HTTP request on the proxy port gets.
     pub fn info_page(&self) -> String {
-        let ui = self.config.ui_url.as_deref().map_or(String::new(), |u| format!("Web UI: {u}\n"));
+        let ui = self.config.ui_address.as_deref().map_or(String::new(), |u| {
+            format!("Web UI: {u} (open the link frametap printed as it started: it holds the UI's access token)\n")
+        });
         format!(
             "frametap — a WebSocket debugging proxy.\n\n\
              This address relays WebSocket connections to {upstream}.\n\

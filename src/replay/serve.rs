@@ -110,7 +110,7 @@ pub async fn serve(
         relay: RelayOptions { max_message: options.play.max_message, close_timeout: options.play.close_timeout },
         handshake_timeout: options.handshake_timeout,
         public_url: format!("{}://{}", front.scheme(), crate::cli::dialable(local)),
-        ui_url: None,
+        ui_address: None,
     };
     let replay = Arc::new(Replay { script, play: options.play, reports });
     match front {

@@ -241,7 +241,12 @@ pub fn new_access_token() -> String {
 
 /// The URL to print at start: `http://127.0.0.1:9001/?token=…` (an unspecified address becomes loopback).
 pub fn url(listen: SocketAddr, access_token: &str) -> String {
-    format!("http://{}/?{}={access_token}", crate::cli::dialable(listen), security::TOKEN_PARAM)
+    format!("{}?{}={access_token}", address(listen), security::TOKEN_PARAM)
+}
+
+/// The UI's address without the access token: `http://127.0.0.1:9001/`.
+pub fn address(listen: SocketAddr) -> String {
+    format!("http://{}/", crate::cli::dialable(listen))
 }
 
 /// `--ui-origin`'s help, for `proxy`, `replay serve` and `ui FILE`.

@@ -47,7 +47,7 @@ pub fn test_config(upstream: &str) -> ProxyConfig {
         relay: RelayOptions { max_message: 64 << 20, close_timeout: TEST_TIMEOUT },
         handshake_timeout: TEST_TIMEOUT,
         public_url: "ws://127.0.0.1:0".into(),
-        ui_url: None,
+        ui_address: None,
     }
 }
 

@@ -126,6 +126,6 @@ pub fn proxy_config(upstream: UpstreamBase, upstream_ca: Option<&Path>, proxies:
         relay: RelayOptions { max_message: 1 << 20, close_timeout: STEP },
         handshake_timeout: STEP,
         public_url: "ws://test".into(),
-        ui_url: None,
+        ui_address: None,
     }
 }
