@@ -16,7 +16,7 @@ pub fn compare(expected: &Frame, got: &Frame, ignore: &[String]) -> Option<Strin
     }
     if expected.opcode == Opcode::Close {
         let (want, have) = (expected.close_parts(), got.close_parts());
-        return (want != have).then(|| format!("close {:?}, recorded: close {:?}", have, want));
+        return (want != have).then(|| format!("{}, recorded: {}", close_words(have), close_words(want)));
     }
     if let (Some(want), Some(have)) = (json_of(expected), json_of(got)) {
         return json_difference("$", &want, &have, ignore);
@@ -31,6 +31,16 @@ pub fn compare(expected: &Frame, got: &Frame, ignore: &[String]) -> Option<Strin
         };
         format!("payload {have} ({} bytes), recorded: {want} ({} bytes)", got.payload.len(), expected.payload.len())
     })
+}
+
+/// A close frame's code and reason as a divergence names them: `close 1000 "bye"`, `close 1000 (no reason)`.
+fn close_words((code, reason): (Option<u16>, Option<String>)) -> String {
+    match (code, reason) {
+        (Some(code), Some(reason)) if !reason.is_empty() => format!("close {code} {reason:?}"),
+        (Some(code), Some(_)) => format!("close {code} (no reason)"),
+        (Some(code), None) => format!("close {code} (its reason is not UTF-8)"),
+        (None, _) => "close with no code".to_owned(),
+    }
 }
 
 /// `a` and `b` cut to about `width` characters each, both starting a little before their first difference
@@ -234,7 +244,11 @@ mod tests {
         close.payload = Bytes::from_static(b"\x03\xe8bye");
         let mut other = close.clone();
         other.payload = Bytes::from_static(b"\x0f\xa0bye");
-        assert!(compare(&close, &other, &[]).unwrap().contains("4000"));
+        assert_eq!(compare(&close, &other, &[]).unwrap(), r#"close 4000 "bye", recorded: close 1000 "bye""#);
+        other.payload = Bytes::from_static(b"\x03\xe8");
+        assert_eq!(compare(&close, &other, &[]).unwrap(), r#"close 1000 (no reason), recorded: close 1000 "bye""#);
+        other.payload = Bytes::new();
+        assert_eq!(compare(&close, &other, &[]).unwrap(), r#"close with no code, recorded: close 1000 "bye""#);
         let mut binary = text("x");
         binary.opcode = Opcode::Binary;
         assert!(compare(&text("x"), &binary, &[]).unwrap().contains("a binary frame"));
