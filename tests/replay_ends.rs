@@ -149,6 +149,52 @@ async fn a_server_frame_that_never_comes_is_reported_after_the_wait() {
     assert!(!play.close.clean, "{:?}", play.close);
 }
 
+/// A recording without an end (a Chrome HAR records no close frame; a cut-off capture): once the upstream has been
+/// silent for `--wait`, `replay send` closes with 1000 and says why, instead of dropping TCP (the server saw a 1006)
+/// and calling that a close handshake that did not finish within the close timeout.
+#[tokio::test]
+async fn replay_send_closes_with_1000_where_the_recording_ends_without_a_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let capture = handmade_capture(dir.path(), "no-end.jsonl", 101, None);
+    let (got_tx, mut got) = mpsc::unbounded_channel();
+    let answers_then_closes = move |mut ws: RawWs| {
+        let got_tx = got_tx.clone();
+        async move {
+            while let Some((opcode, fin, payload)) = read(&mut ws).await {
+                let _ = got_tx.send((opcode, fin, payload.clone()));
+                match opcode {
+                    Opcode::Text => ws.send(true, Opcode::Text, b"hello").await,
+                    Opcode::Close => return ws.send(true, Opcode::Close, &payload).await,
+                    _ => {}
+                }
+            }
+        }
+    };
+    let (addr, _heads) = raw::start_raw_server(raw::upgrade_all, answers_then_closes).await;
+    let script = Script::load(&capture, None, false).unwrap();
+    let session = session_to(&dir.path().join("out.jsonl"), "replay-send").await;
+    let mut play = play_options(Pace::Fast);
+    play.wait_timeout = Some(Duration::from_millis(300));
+    let (_stop, stop_rx) = watch::channel(false);
+    let report = send(&script, send_options(addr, play), session.sink.clone(), stop_rx).await.unwrap();
+    session.finish().await;
+    assert_eq!(got.recv().await.unwrap(), (Opcode::Text, true, b"hi".to_vec()));
+    let mut close = 1000u16.to_be_bytes().to_vec();
+    close.extend_from_slice(b"frametap replay: the recording ends here");
+    // The replay has ended: the close came, or it never will.
+    let after_hi = tokio::time::timeout(Duration::from_secs(1), got.recv()).await;
+    assert_eq!(after_hi.ok().flatten(), Some((Opcode::Close, true, close)));
+    let play = report.play.unwrap();
+    assert!(play.divergences.is_empty(), "{:?}", play.divergences);
+    let end = &play.close;
+    assert_eq!((end.initiator, end.code, end.clean), (Peer::Client, Some(1000), true), "{end:?}");
+    let detail = end.detail.as_deref().unwrap_or_default();
+    assert!(
+        detail.starts_with("the recording ends without a close, and the server sent none within 0.3 s"),
+        "{detail}"
+    );
+}
+
 #[tokio::test]
 async fn the_recorded_subprotocol_is_answered_only_to_a_client_that_offers_it() {
     use frametap::replay::serve::{serve, Front, ServeOptions};

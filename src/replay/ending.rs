@@ -9,6 +9,9 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 
+/// The reason of the close a replay sends when the recording ended without one.
+pub(super) const RECORDING_ENDS: &str = "frametap replay: the recording ends here";
+
 impl<W: AsyncRead + AsyncWrite + Unpin> Player<W> {
     /// Reproduces the recorded end once the script is played.
     pub(super) async fn finish(&mut self, end: RecordedEnd) {
@@ -50,7 +53,31 @@ impl<W: AsyncRead + AsyncWrite + Unpin> Player<W> {
                 }
                 self.complete_close().await;
             }
-            RecordedEnd::Unknown => self.complete_close().await,
+            RecordedEnd::Unknown => {
+                self.end_what_the_recording_left_open().await;
+                self.complete_close().await;
+            }
+        }
+    }
+
+    /// The recording stops without an end (Chrome's HAR records no close frames; a capture was cut short): the peer
+    /// gets `--wait` to end the connection itself; then the replay closes it with 1000, as a client that is done
+    /// would, rather than leave the peer with a dropped TCP connection (1006) it would not have seen.
+    async fn end_what_the_recording_left_open(&mut self) {
+        while !self.we_closed && self.they_closed.is_none() && self.peer_end.is_none() {
+            match self.wait_event(self.options.wait_timeout).await {
+                Some(true) => {}
+                Some(false) => {
+                    self.closed_at_recording_end = true;
+                    self.send_close(self.role, Some(1000), RECORDING_ENDS).await;
+                }
+                None => {
+                    if self.shutting_down && !self.we_closed {
+                        self.send_close(Peer::Proxy, Some(1001), "frametap is shutting down").await;
+                    }
+                    return;
+                }
+            }
         }
     }
 
@@ -136,6 +163,12 @@ impl<W: AsyncRead + AsyncWrite + Unpin> Player<W> {
             (None, true) => Some(format!(
                 "the close handshake did not finish within {:.1} s; the replay closed the TCP connection",
                 self.options.close_timeout.as_secs_f64()
+            )),
+            (None, false) if self.closed_at_recording_end => Some(format!(
+                "the recording ends without a close, and the {} sent none within {}: the replay closed with 1000 \
+                 ({RECORDING_ENDS:?})",
+                self.peer().as_str(),
+                self.options.wait_timeout.map_or("--wait".to_owned(), |wait| format!("{:.1} s", wait.as_secs_f64()))
             )),
             (None, false) => None,
         };

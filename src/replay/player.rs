@@ -105,6 +105,7 @@ pub async fn play<S: RelayStream>(
         dropped: None,
         timed_out: false,
         cut_short: false,
+        closed_at_recording_end: false,
         divergences: Vec::new(),
         changed_fields: BTreeMap::new(),
     };
@@ -150,6 +151,9 @@ pub(super) struct Player<W> {
     pub(super) timed_out: bool,
     /// A second Ctrl-C or SIGTERM ended the shutdown's wait for the close handshake.
     pub(super) cut_short: bool,
+    /// The recording had no end, the peer did not end the connection within `--wait`, and the replay closed it
+    /// with 1000 ([`super::ending::RECORDING_ENDS`]).
+    pub(super) closed_at_recording_end: bool,
     pub(super) divergences: Vec<String>,
     pub(super) changed_fields: BTreeMap<String, usize>,
 }
