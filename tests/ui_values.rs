@@ -1,6 +1,7 @@
-//! The web UI in a real headless Chromium with what a double or a Date cannot hold, and a file still loading: numbers
-//! past what a double holds (the pretty view and token claims show them as sent), token times past what a Date holds,
-//! and a saved file's connection while the file is still loading.
+//! The web UI in a real headless Chromium with what a double or a Date cannot hold, text that would reorder itself on
+//! screen, and a file still loading: numbers past what a double holds (the pretty view and token claims show them as
+//! sent), token times past what a Date holds, bidirectional controls from the wire (shown escaped, as the terminal log
+//! shows them), and a saved file's connection while the file is still loading.
 //!
 //! Needs Debian's `chromium` (`apt-get install -y chromium`) or `FRAMETAP_CHROMIUM=/path/to/chrome`.
 
@@ -13,6 +14,7 @@ mod common;
 mod support;
 
 use cdp::fixtures::{self, publish, start_ui};
+use cdp::read::{text, wait_rows};
 use cdp::Browser;
 use frametap::event::{Opcode, Peer};
 use frametap::ui::{Hub, HubOptions};
@@ -151,6 +153,100 @@ async fn a_token_time_past_what_a_date_holds_leaves_the_tokens_tab_whole() {
         countdowns[0].starts_with("expires in 59m") || countdowns[0].starts_with("expires in 1h"),
         "{countdowns:?}"
     );
+    assert_eq!(browser.page_errors(), Vec::<String>::new());
+    ui.stop().await.unwrap();
+}
+
+/// Whether any text on the page, or any hover text, holds a raw bidirectional override, embedding or isolate.
+const RAW_BIDI_SHOWN: &str = "(() => { const re = /[\\u202a-\\u202e\\u2066-\\u2069]/; \
+    return re.test(document.body.textContent) || [...document.querySelectorAll('[title]')].some(e => re.test(e.title)); })()";
+
+/// A bidirectional override or isolate from the wire (U+202A–U+202E, U+2066–U+2069) is shown escaped, `\u{202e}` as
+/// the terminal log shows it, wherever the page shows it: the frame table, the Frame tab's text and pretty JSON (a key
+/// too), the close card's reason, an annotation, a token's claim, a header, the connection's path. Left raw, it
+/// reordered what the user reads: `attachment: \u{202e}fdp.exe` read `attachment: exe.pdf`, and
+/// `{"amount":"\u{202e}0001$"}` read `"amount": ""$1000`. Copy still copies the payload as sent, and the search still
+/// finds it by its own text (and by the escaped text shown).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bidirectional_controls_from_the_wire_are_shown_escaped() {
+    use frametap::event::Record;
+    let browser = Browser::launch().await.unwrap_or_else(|e| panic!("{e:#}"));
+    let hub = Hub::new(HubOptions::default());
+    publish(&hub, fixtures::meta());
+    let mut open = fixtures::open(1, "/v1?file=\u{202e}fdp.exe");
+    if let Record::Open(open) = &mut open {
+        open.request.headers.push(("X-File".into(), "\u{202e}fdp.exe".into()));
+    }
+    publish(&hub, open);
+    let attachment = "attachment: \u{202e}fdp.exe";
+    publish(&hub, fixtures::frame(1, 1, Peer::Server, Opcode::Text, attachment.as_bytes(), 10));
+    let amount = "{\"amount\":\"\u{202e}0001$\",\"\u{2067}note\u{2069}\":1}";
+    publish(&hub, fixtures::frame(1, 2, Peer::Client, Opcode::Text, amount.as_bytes(), 20));
+    fixtures::publish_annotation(&hub, 1, 2, "amount \u{202e}0001$");
+    publish(
+        &hub,
+        Record::from(frametap::event::Token {
+            conn: 1,
+            ts: fixtures::at(21),
+            seq: Some(2),
+            source: "frame:token".into(),
+            details: fixtures::details(serde_json::json!({"token_kind": "jwt", "claims": {"name": "\u{202e}nimda"}})),
+        }),
+    );
+    publish(&hub, fixtures::close_frame(1, 3, Peer::Server, 4000, "bye \u{202e}txt.exe", 30));
+    publish(&hub, fixtures::close(1, Peer::Server, Some(4000), Some("bye \u{202e}txt.exe"), 40.0));
+    let ui = start_ui(hub, None).await;
+    let page = open_page(&browser, &ui.url).await;
+    page.wait_for("document.getElementById('frame-3') && window.frametap.idle()", WAIT).await.unwrap();
+
+    assert_eq!(text(&page, "#frame-1 .c-preview").await, r"attachment: \u{202e}fdp.exe");
+    assert_eq!(text(&page, "#frame-2 .c-ann").await, r"amount \u{202e}0001$");
+    assert_eq!(text(&page, "#frame-3 .c-preview").await, r"4000 application-defined · bye \u{202e}txt.exe");
+    let entry = text(&page, "#conn-list li[data-conn=\"1\"]").await;
+    assert!(entry.contains(r"/v1?file=\u{202e}fdp.exe"), "{entry}");
+    assert!(text(&page, "#conn-header").await.contains(r"/v1?file=\u{202e}fdp.exe"));
+
+    page.click("#frame-1").await.unwrap();
+    page.wait_for("document.querySelector('#detail-body pre.text')", WAIT).await.unwrap();
+    assert_eq!(text(&page, "#detail-body pre.text").await, r"attachment: \u{202e}fdp.exe");
+    assert!(!truth(&page, RAW_BIDI_SHOWN).await, "a raw control shows with frame 1's text");
+    // Copy takes the payload as sent, the control itself included.
+    page.eval("Object.defineProperty(navigator, 'clipboard', { value: { writeText: async (t) => { window.__copied = t; } } })")
+        .await
+        .unwrap();
+    page.click("#detail-body button.copy").await.unwrap();
+    assert_eq!(page.wait_for("window.__copied", WAIT).await.unwrap(), attachment);
+
+    page.click("#frame-2").await.unwrap();
+    page.wait_for("document.querySelector('#detail-body pre.json')", WAIT).await.unwrap();
+    let pretty = "{\n  \"amount\": \"\\u{202e}0001$\",\n  \"\\u{2067}note\\u{2069}\": 1\n}";
+    assert_eq!(text(&page, "#detail-body pre.json").await, pretty);
+    // Each escape is marked, so it reads as frametap's, not as text the payload sent.
+    let marked = page.eval("[...document.querySelectorAll('#detail-body .escaped')].map(e => e.textContent)").await;
+    assert_eq!(marked.unwrap(), serde_json::json!([r"\u{202e}", r"\u{202e}", r"\u{2067}", r"\u{2069}"]));
+    assert!(!truth(&page, RAW_BIDI_SHOWN).await, "a raw control shows with frame 2's JSON");
+
+    page.click("#tabs [data-tab=\"close\"]").await.unwrap();
+    page.wait_for("document.getElementById('close-card')", WAIT).await.unwrap();
+    let card = text(&page, "#close-card").await;
+    assert!(card.contains(r"bye \u{202e}txt.exe"), "{card}");
+    page.click("#tabs [data-tab=\"tokens\"]").await.unwrap();
+    page.wait_for("document.querySelector('#detail-body .token')", WAIT).await.unwrap();
+    let token = text(&page, "#detail-body .token").await;
+    assert!(token.contains(r"\u{202e}nimda"), "{token}");
+    page.click("#tabs [data-tab=\"conn\"]").await.unwrap();
+    page.wait_for("document.querySelector('#detail-body table.headers')", WAIT).await.unwrap();
+    let headers = text(&page, "#detail-body table.headers").await;
+    assert!(headers.contains(r"X-File\u{202e}fdp.exe"), "{headers}");
+    assert!(!truth(&page, RAW_BIDI_SHOWN).await, "a raw control shows in the page");
+
+    // The search reads the payload as sent: its own text finds it, and so does the escaped text the page shows.
+    for search in ["\u{202e}fdp.exe", r"\u{202e}fdp.exe"] {
+        page.type_into("#search", search).await.unwrap();
+        wait_rows(&page, &[1]).await;
+        page.type_into("#search", "").await.unwrap();
+        wait_rows(&page, &[1, 2, 3]).await;
+    }
     assert_eq!(browser.page_errors(), Vec::<String>::new());
     ui.stop().await.unwrap();
 }

@@ -1,7 +1,7 @@
 // frametap UI: the page's main module: the records applied to its state, the redraw they schedule, the connection
 // list's count and notes, the frame table, the detail pane and tabs, and the controls. The live stream is stream.js,
 // the address bar hash.js, the filters filters.js; the shared state is page.js.
-import { el, duration } from './views.js';
+import { el, duration, showText, bidiEscaped } from './views.js';
 import { frameDetail } from './payload.js';
 import { closeCard, neverOpened, unclosed } from './closecard.js';
 import { tokensPanel, countdownText } from './tokens.js';
@@ -84,7 +84,7 @@ function apply(index, kind, r) {
       c.annotations.set(r.seq, r.text ?? '');
       c.annotationRecords.set(r.seq, r);
       const cell = mine ? rowFor(r.seq)?.querySelector('.c-ann') : null;
-      if (cell) cell.textContent = r.text ?? '';
+      if (cell) showText(cell, r.text ?? '');
       if (mine && r.seq === state.selectedSeq) changed.push('detail');
       break;
     }
@@ -366,7 +366,7 @@ function setup() {
   }, 1000);
   fetch('/api/info').then(r => r.json()).then(info => {
     window.frametapInfo = info;
-    if (info.label) { $('label').textContent = info.label; document.title = `frametap · ${info.label}`; }
+    if (info.label) { showText($('label'), info.label); document.title = `frametap · ${bidiEscaped(info.label)}`; }
     if (!info.proxy_ws_url) $('try-link').title = 'No proxy is running in this session; the try-it page needs one.';
     markDirty(['table']);
   }).catch(() => {});

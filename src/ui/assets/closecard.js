@@ -1,6 +1,7 @@
 // frametap UI: how a connection ended: the Close tab's card (who closed, how, the frames before the close, the likely
 // causes, the findings), and what a saved file says of a connection it holds no close for (the connection list too).
-// Everything from the wire is shown with textContent, never parsed as HTML: frames are untrusted.
+// Everything from the wire is shown as text (its bidirectional controls escaped: views.js), never parsed as HTML:
+// frames are untrusted.
 import { el, closeName, duration, valueView, kvTable } from './views.js';
 import { frameLink } from './payload.js';
 

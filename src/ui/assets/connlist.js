@@ -1,7 +1,7 @@
 // frametap UI: the connection list, updated in place: one entry per connection, keyed by its id, built once and then
 // only changed where its text changed, so an entry under the mouse (a click is a press and a release on the same
 // element) and keyboard focus survive records arriving.
-import { el, duration } from './views.js';
+import { el, duration, showText, bidiEscaped } from './views.js';
 import { unclosed, closer, stillLoading, neverOpened } from './closecard.js';
 
 function connState(c, missing, loading) {
@@ -65,9 +65,11 @@ function newEntry(id, onSelect) {
   return { li, parts };
 }
 
-const setText = (node, text) => { if (node.textContent !== text) node.textContent = text; };
+// Text and titles as shown: a path or a close may hold bidirectional controls, shown escaped (views.js).
+const setText = (node, text) => { if (node.textContent !== bidiEscaped(text)) showText(node, text); };
 const setAttr = (node, name, value) => {
-  if (value == null) node.removeAttribute(name); else if (node.getAttribute(name) !== value) node.setAttribute(name, value);
+  if (value == null) node.removeAttribute(name);
+  else if (node.getAttribute(name) !== bidiEscaped(value)) node.setAttribute(name, bidiEscaped(value));
 };
 /** An optional part: its class only while it shows something (so `.diag-marker` matches only a marker shown). */
 const setOptional = (node, className, text) => {

@@ -1,7 +1,8 @@
 // frametap UI: the Connection tab: the upgrade request, what was sent upstream, the response (a refused upgrade's body
 // decompressed and decoded) and the connection's notes.
-// Everything from the wire is shown with textContent, never parsed as HTML: frames are untrusted.
-import { el, duration, base64Bytes } from './views.js';
+// Everything from the wire is shown as text (its bidirectional controls escaped: views.js), never parsed as HTML:
+// frames are untrusted.
+import { el, duration, base64Bytes, showText } from './views.js';
 
 // The most decompressed bytes shown of a refused upgrade's body: an error page, not a download (as the log).
 const MAX_SHOWN_BODY = 1024 * 1024;
@@ -14,7 +15,7 @@ function responseBody(response) {
   if (response.body) return el('pre.text', { text: response.body });
   if (!response.body_base64) return null;
   const pre = el('pre.text.response-body', { text: 'decoding…' });
-  readableBody(response).then(text => { pre.textContent = text; },
+  readableBody(response).then(text => showText(pre, text),
     e => { pre.textContent = `the body could not be read: ${e.message}; the open record keeps it (response.body_base64)`; });
   return pre;
 }

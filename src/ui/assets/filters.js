@@ -2,6 +2,7 @@
 // frames pass them, and their controls kept in step with them.
 import { isTyping, frameText } from './payload.js';
 import { $, state } from './page.js';
+import { showText, bidiEscaped } from './views.js';
 
 /** Reads the search box into `state.filters.matcher`; a bad regex is said under the box and matches every frame. */
 export function compileSearch() {
@@ -12,7 +13,7 @@ export function compileSearch() {
   if (!f.search) return;
   if (f.regex) {
     try { const re = new RegExp(f.search, 'i'); f.matcher = (s) => re.test(s); }
-    catch (e) { $('search-error').textContent = 'bad regex: ' + e.message; $('search').classList.add('invalid'); f.matcher = () => true; }
+    catch (e) { showText($('search-error'), 'bad regex: ' + e.message); $('search').classList.add('invalid'); f.matcher = () => true; }
   } else {
     const needle = f.search.toLowerCase();
     f.matcher = (s) => s.toLowerCase().includes(needle);
@@ -27,7 +28,9 @@ export function visible(c, f) {
   if (fl.hideNoise && (f.opcode === 'ping' || f.opcode === 'pong' || isTyping(f))) return false;
   if (fl.matcher) {
     const hay = `${frameText(f) ?? ''} ${f.reason ?? ''} ${f.code ?? ''} ${c.annotations.get(f.seq) ?? ''}`;
-    if (!fl.matcher(hay)) return false;
+    // The payload as sent, or as the page shows it: a bidirectional control reads `\u{202e}` there (views.js).
+    const shown = bidiEscaped(hay);
+    if (!fl.matcher(hay) && (shown === hay || !fl.matcher(shown))) return false;
   }
   return true;
 }

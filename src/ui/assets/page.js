@@ -1,5 +1,7 @@
 // frametap UI: what every part of the page shares: its state (the connections the records built, what is selected,
 // the filters, where the stream is), the element lookup `$`, and the status line and banner it speaks through.
+import { showText } from './views.js';
+
 export const $ = (id) => document.getElementById(id);
 
 export const state = {
@@ -28,4 +30,4 @@ export const state = {
 /** The status line in the header: `live`, `syncing…`, `disconnected · retrying`, `file`, a refusal. */
 export function setStatus(text, cls) { const s = $('status'); s.textContent = text; s.className = 'status ' + cls; }
 /** The banner under the header; empty text hides it. */
-export function banner(text) { $('banner-text').textContent = text; $('banner').hidden = !text; }
+export function banner(text) { showText($('banner-text'), text); $('banner').hidden = !text; }

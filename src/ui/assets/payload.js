@@ -1,6 +1,7 @@
 // frametap UI: a frame's payload: its text, whether it is a typing indicator, its preview in the frame table, and the
 // Frame tab (the payload as JSON, text or a hex dump, its annotation, a Copy button).
-// Everything from the wire is shown with textContent, never parsed as HTML: frames are untrusted.
+// Everything from the wire is shown as text (its bidirectional controls escaped: views.js), never parsed as HTML:
+// frames are untrusted.
 import { jsonTokens } from './json.js';
 import { el, closeName, humanBytes, base64Bytes, hexDump, kvTable } from './views.js';
 

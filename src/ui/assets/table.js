@@ -10,7 +10,7 @@
 // pixel of scrollbar stands for `(rows' height) / (capped height)` pixels of rows (`virtualTop`). The rows drawn are
 // always whole and in order, each at its exact place from the top of the view, so every frame is reachable by
 // scrolling, and selecting a frame, Home / End and following new frames scroll to it exactly.
-import { el, clock, humanBytes } from './views.js';
+import { el, clock, humanBytes, showText, bidiEscaped } from './views.js';
 import { preview } from './payload.js';
 
 /** Rows drawn above and below the ones in view: scrolling a little draws nothing new. */
@@ -30,14 +30,16 @@ function fill(tr, c, f, flags, selectedSeq) {
   tr.id = `frame-${f.seq}`;
   tr.dataset.seq = String(f.seq); tr.dataset.from = f.from; tr.dataset.opcode = f.opcode;
   const [cFlag, cSeq, cTime, cDir, cOp, cSize, cPreview, cAnn] = tr.cells;
-  cFlag.title = flag ? flag[1] : ''; cFlag.textContent = flag ? flag[0] : '';
+  // The preview, the annotation and a flag's message may quote the payload: shown with its bidirectional controls
+  // escaped (views.js), as everything from the wire is.
+  cFlag.title = flag ? bidiEscaped(flag[1]) : ''; cFlag.textContent = flag ? flag[0] : '';
   cSeq.textContent = String(f.seq);
   cTime.textContent = clock(f.ts); cTime.title = f.ts;
   cDir.className = 'c-dir ' + f.from; cDir.textContent = dir;
   cOp.textContent = f.opcode + (f.fin === false ? ' …' : '');
   cSize.textContent = humanBytes(f.len);
-  cPreview.textContent = preview(f);
-  cAnn.textContent = c.annotations.get(f.seq) ?? '';
+  showText(cPreview, preview(f));
+  showText(cAnn, c.annotations.get(f.seq) ?? '');
 }
 
 export class FrameTable {

@@ -1,6 +1,7 @@
 // frametap UI: the Tokens tab: each credential seen on a connection, its claims, flags and times, with live
 // countdowns to its expiry.
-// Everything from the wire is shown with textContent, never parsed as HTML: frames are untrusted.
+// Everything from the wire is shown as text (its bidirectional controls escaped: views.js), never parsed as HTML:
+// frames are untrusted.
 import { el, relative, kvTable } from './views.js';
 
 /** The furthest a JavaScript Date reaches from 1970, either way, in milliseconds. */

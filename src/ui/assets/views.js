@@ -1,7 +1,7 @@
-// frametap UI: rendering helpers shared by the views: el() to build elements, and sizes, times, close codes, bytes,
-// shell words and any value put in words. The detail tabs are payload.js (Frame), closecard.js (Close), tokens.js
-// (Tokens) and connpanel.js (Connection).
-// Everything from the wire is shown with textContent, never parsed as HTML: frames are untrusted.
+// frametap UI: rendering helpers shared by the views: el() to build elements, text with its bidirectional controls
+// escaped, and sizes, times, close codes, bytes, shell words and any value put in words. The detail tabs are payload.js
+// (Frame), closecard.js (Close), tokens.js (Tokens) and connpanel.js (Connection).
+// Everything from the wire is shown as text, never parsed as HTML: frames are untrusted.
 import { ExactNumber } from './json.js';
 
 export const CLOSE_CODES = {
@@ -18,7 +18,45 @@ export function closeName(code) {
   return `${code} ${name}`;
 }
 
-/** el('div.a.b', {title: 'x', onclick: f}, child, 'text', …) */
+// The bidirectional overrides, embeddings and isolates (U+202A–U+202E, U+2066–U+2069: the characters of "Trojan
+// Source") reorder the text after them on screen: `attachment: \u202efdp.exe` reads `attachment: exe.pdf`, and in
+// pretty JSON even the closing quote moves. Text from the wire shows each as an escape, `\u{202e}`, as the terminal
+// log does (src/inspect/close.rs, `one_line`), in a `span.escaped` so it reads as frametap's, not the payload's. The
+// marks (U+200E, U+200F, U+061C) are left as they are, as the log leaves them: they turn no run of letters around,
+// and right-to-left text uses them.
+const BIDI = /[\u202a-\u202e\u2066-\u2069]/;
+const BIDI_ALL = /[\u202a-\u202e\u2066-\u2069]/g;
+const escapeOf = (c) => `\\u{${c.codePointAt(0).toString(16)}}`;
+
+/** `text` with its bidirectional controls written `\u{202e}`: for plain text only (a hover title, a search). */
+export function bidiEscaped(text) {
+  return BIDI.test(text) ? text.replace(BIDI_ALL, escapeOf) : text;
+}
+
+/** `text` as nodes to show: itself, or its pieces between bidirectional controls and each control as a marked escape. */
+function shown(text) {
+  if (!BIDI.test(text)) return [text];
+  const parts = [];
+  let at = 0;
+  for (const m of text.matchAll(BIDI_ALL)) {
+    const escape = document.createElement('span');
+    escape.className = 'escaped';
+    escape.textContent = escapeOf(m[0]);
+    parts.push(text.slice(at, m.index), escape);
+    at = m.index + m[0].length;
+  }
+  parts.push(text.slice(at));
+  return parts.filter(p => p !== '');
+}
+
+/** Sets a node's text (what `textContent =` does) with its bidirectional controls escaped. */
+export function showText(node, text) {
+  const s = String(text);
+  if (BIDI.test(s)) node.replaceChildren(...shown(s)); else node.textContent = s;
+}
+
+/** el('div.a.b', {title: 'x', onclick: f}, child, 'text', …): text (`text`, string children, `title`) is shown with
+ * its bidirectional controls escaped. */
 export function el(spec, attrs, ...children) {
   const [tag, ...classes] = spec.split('.');
   const node = document.createElement(tag || 'div');
@@ -28,13 +66,14 @@ export function el(spec, attrs, ...children) {
       if (v == null || v === false) continue;
       if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
       else if (k === 'dataset') Object.assign(node.dataset, v);
-      else if (k === 'text') node.textContent = v;
+      else if (k === 'text') showText(node, v);
+      else if (k === 'title') node.title = bidiEscaped(String(v));
       else node.setAttribute(k, v === true ? '' : v);
     }
   }
   for (const c of children.flat()) {
     if (c == null || c === false) continue;
-    node.append(c instanceof Node ? c : String(c));
+    if (c instanceof Node) node.append(c); else node.append(...shown(String(c)));
   }
   return node;
 }
