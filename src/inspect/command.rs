@@ -415,7 +415,9 @@ fn frame_summary(frame: &Frame) -> String {
         }
         _ => match frame.preview_text() {
             Some(text) => {
-                let flat: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+                // On one line, its bidirectional controls escaped as the live log shows them: raw, they would
+                // reorder the line on screen.
+                let flat = super::close::one_line(&text);
                 match flat.char_indices().nth(120) {
                     Some((cut, _)) => format!("{}…", &flat[..cut]),
                     None => flat,
@@ -426,4 +428,43 @@ fn frame_summary(frame: &Frame) -> String {
     };
     let fin = if frame.fin { "" } else { " (fin=0)" };
     format!("{head}{fin} {}B  {body}", frame.len)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Peer, Ts};
+
+    fn frame(opcode: Opcode, payload: &'static [u8]) -> Frame {
+        Frame {
+            conn: 1,
+            ts: Ts::now(),
+            seq: 1,
+            from: Peer::Server,
+            to: Peer::Client,
+            opcode,
+            fin: true,
+            rsv: 0,
+            len: payload.len() as u64,
+            payload: bytes::Bytes::from_static(payload),
+            text_message: opcode == Opcode::Text,
+            relayed: true,
+        }
+    }
+
+    /// A payload or close reason cannot reorder the timeline's line: `attachment: \u{202e}fdp.exe` printed raw reads
+    /// `attachment: exe.pdf` on a terminal. It was printed raw (only control characters were replaced).
+    #[test]
+    fn bidirectional_controls_are_escaped_in_the_timeline() {
+        let text = frame(Opcode::Text, "attachment: \u{202e}fdp.exe\nnext".as_bytes());
+        assert!(
+            frame_summary(&text).ends_with(r"text 27B  attachment: \u{202e}fdp.exe next"),
+            "{}",
+            frame_summary(&text)
+        );
+        let close = frame(Opcode::Close, b"\x03\xe8bye \xe2\x81\xa6x"); // 1000, "bye \u{2066}x"
+        let said = frame_summary(&close);
+        assert!(said.contains("close 10B  1000 Normal Closure") && said.contains(r"\u{2066}"), "{said}");
+        assert!(!said.contains('\u{2066}'), "{said}");
+    }
 }
