@@ -59,6 +59,26 @@ async fn an_expired_authenticated_code_through_the_simulator() {
     assert_eq!(rules(&d), offline);
 }
 
+/// The same refusal of a configure sent without a tracingId (it is optional): the 401 names no request, but it answers
+/// the configure, the only request awaiting an answer, so it gets the same words and advice. It was "answered a
+/// request with code 401", without the data.code advice.
+#[tokio::test]
+async fn a_refused_authenticated_configure_without_a_tracing_id_is_still_paired_with_its_answer() {
+    let code = common_sim::auth_code("user-42", -30);
+    let mut request = configure_authenticated("6b0c1f52-7a0e-4c0b-9d7e-2b1f9c1e0a22", &code);
+    request.as_object_mut().unwrap().remove("tracingId");
+    let (texts, d, offline) = refused_configure(request).await;
+    assert!(texts.len() == 1 && texts[0].contains(r#""code":401"#) && !texts[0].contains("tracingId"), "{texts:?}");
+    let refusal = cause(&d, "server-error-response")["message"].as_str().unwrap();
+    assert!(
+        refusal.contains("frame #1 (configureAuthenticatedSession) with code 401")
+            && refusal.contains("the data.code JWT was refused"),
+        "{refusal}"
+    );
+    assert_eq!(rules(&d)[..2], ["token-expired", "server-error-response"], "{:?}", rules(&d));
+    assert_eq!(rules(&d), offline);
+}
+
 /// configureAuthenticatedSession with the raw OIDC code instead of the JWT exchanged for it: 401 and a close;
 /// the lint says data.code is not a JWT, without quoting it.
 #[tokio::test]

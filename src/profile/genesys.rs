@@ -93,6 +93,9 @@ pub struct Genesys {
     /// The last `configureAuthenticatedSession` until its answer: its frame, its token, and the frame that had
     /// signed that token in before (kept if the server refuses this one: a refused configure changes nothing).
     signing_in: Option<(u64, String, Option<u64>)>,
+    /// The last configure request, until a response answers it. An error response that names no tracingId
+    /// answers it: the SDKs send nothing else while a configure awaits its answer (as `follow_session` reads it).
+    unanswered_configure: Option<Pending>,
 }
 
 /// True when the handshake points to the Guest API: a `webmessaging.`/Genesys Cloud host, a `deploymentId`
@@ -270,6 +273,7 @@ impl Genesys {
                         _ => {}
                     }
                     self.session = Session::Configured { seq: frame.seq, token, answered: false };
+                    self.unanswered_configure = Some(Pending { seq: frame.seq, ts: frame.ts, action: action.clone() });
                 }
                 action.clone()
             }
@@ -314,8 +318,14 @@ impl Genesys {
                 self.pending.remove(id)
             }
             None if kind == "response" && class == "StructuredMessage" => self.untraced_echo_answered_by(&body),
+            None if kind == "response" && code.is_some_and(|c| c >= 400) => self.unanswered_configure.take(),
             None => None,
         };
+        if class == "SessionResponse"
+            || request.as_ref().map(|r| r.seq) == self.unanswered_configure.as_ref().map(|c| c.seq)
+        {
+            self.unanswered_configure = None;
+        }
         let mut answered = None;
         if let Some(request) = request {
             let latency_ms = frame.ts.secs_since(request.ts) * 1000.0;
