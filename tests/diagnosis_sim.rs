@@ -397,3 +397,29 @@ async fn a_rate_limit_the_server_went_on_after_is_not_why_it_closed_through_the_
     assert!(limit["message"].as_str().unwrap().contains("the server went on answering normally after it (frame #"));
     assert_eq!(rules(&d), offline);
 }
+
+/// A guest rate-limited (a second onMessage within the simulator's one-per-second window) that then sends nothing:
+/// the session expires from inactivity, and the simulator announces it (SessionExpiredEvent) and closes. The close
+/// followed from the announcement, not from the rate limit before it: the rate limit is only possible (it was
+/// likely, "the close likely followed from it").
+#[tokio::test]
+async fn a_rate_limit_before_an_announced_session_expiry_is_only_possible_through_the_simulator() {
+    let token = "5a0c1f52-7a0e-4c0b-9d7e-2b1f9c1e0a14";
+    let proxy = start_labelled_proxy(start_simulator().await, Some(SIM)).await;
+    let mut ws = connect_to(&proxy, &path("&sim-rate-limit=1&sim-expire-after=0.5"), &[]).await;
+    configure_as(&mut ws, token).await;
+    for text in ["one", "two"] {
+        send(&mut ws, message(token, text)).await;
+    }
+    let texts = drain(ws).await;
+    assert!(texts.iter().any(|t| t.contains("TooManyRequestsErrorMessage")), "{texts:?}");
+    assert!(texts.last().is_some_and(|t| t.contains("SessionExpiredEvent")), "{texts:?}");
+    let (capture, file, _dir) = proxy.stop().await;
+    let (d, offline) = diagnosis_and_inspect(&capture, &file, 1);
+    assert_eq!(d.details["causes"][0]["rule"], "server-announced", "{:?}", rules(&d));
+    let limit = cause(&d, "rate-limit");
+    assert_eq!(limit["confidence"], "possible", "{limit}");
+    let message = limit["message"].as_str().unwrap();
+    assert!(message.contains("the server then announced the end itself (frame #"), "{message}");
+    assert_eq!(rules(&d), offline);
+}

@@ -226,3 +226,31 @@ async fn a_data_code_replaced_by_a_refreshed_one_is_not_blamed_when_it_expires_t
     assert!(ruled_out.contains("but frame #3 had replaced it with another (frame:data.code, exp "), "{ruled_out}");
     assert_eq!(rules(&d), offline);
 }
+
+/// An authenticated session whose data.code expires while the session is idle; then the session expires from
+/// inactivity and the simulator announces it (SessionExpiredEvent) and closes. The server said why it closed: the
+/// expired code is only a possible cause, with the announcement named as the likelier reason (both used to be
+/// likely, and the code's "refresh your JWT" reading did not apply).
+#[tokio::test]
+async fn a_code_that_expired_before_an_announced_session_expiry_is_only_possible_through_the_simulator() {
+    let token = "6b0c1f52-7a0e-4c0b-9d7e-2b1f9c1e0c02";
+    let exp = chrono::Utc::now().timestamp() + 2;
+    let proxy = start_labelled_proxy(start_simulator().await, Some(SIM)).await;
+    let mut ws = connect_to(&proxy, &path("&sim-expire-after=3"), &[]).await;
+    send(&mut ws, configure_authenticated(token, &common_sim::auth_code_expiring_at("user-42", exp))).await;
+    assert_eq!(read_text(&mut ws).await["class"], "SessionResponse");
+    let texts = drain(ws).await;
+    assert!(texts.iter().any(|t| t.contains("SessionExpiredEvent")), "{texts:?}");
+    let (capture, file, _dir) = proxy.stop().await;
+    let (d, offline) = diagnosis_and_inspect(&capture, &file, 1);
+    assert_eq!(d.details["initiator"], "server");
+    assert_eq!(cause(&d, "server-announced")["confidence"], "likely", "{:?}", rules(&d));
+    let expired = cause(&d, "token-expired");
+    assert_eq!(expired["confidence"], "possible", "{expired}");
+    let evidence = expired["evidence"].to_string();
+    assert!(
+        evidence.contains("announced the end itself (frame #") && evidence.contains("SessionExpiredEvent"),
+        "{evidence}"
+    );
+    assert_eq!(rules(&d), offline);
+}

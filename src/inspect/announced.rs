@@ -34,6 +34,29 @@ pub(crate) fn announced(history: &ConnHistory, close: &Close, close_at: Ts, caus
     }
 }
 
+/// The announcement the server closed right over: the last one, when `server-announced` finds the server's close
+/// likely followed from it (within [`ANNOUNCED_CLOSE_MS`], nothing served after it): its frame and what it was. A
+/// rate limit or a JWT expiry before it is then only a possible reason: the server said why it ended.
+pub(crate) fn closed_over_announcement(history: &ConnHistory, close: &Close, close_at: Ts) -> Option<(u64, String)> {
+    if close.closer() != Some(Peer::Server) {
+        return None;
+    }
+    let (at, what, session_over) = history.signals.iter().rev().find_map(|at| match &at.signal {
+        Signal::Announced { what, session_over, .. } => Some((at, what, *session_over)),
+        _ => None,
+    })?;
+    let (confidence, _) = after_announcement(history, close, close_at, (at.seq, at.ts), session_over);
+    (confidence == Confidence::Likely).then(|| (at.seq, what.clone()))
+}
+
+/// The evidence a cause demoted by [`closed_over_announcement`] carries.
+pub(crate) fn announced_instead(seq: u64, what: &str) -> String {
+    format!(
+        "the server then announced the end itself (frame #{seq}, {what}) and closed right after it (see \
+         server-announced): that is the likelier reason"
+    )
+}
+
 /// A server that announces the end of a session or connection closes it right after: an announcement explains a
 /// server close made within this long after it ([`SOON_MS`], 10 s: ten times [`REACTION_MS`], room for a busy
 /// server's queues, and shorter than the 15 s between the Genesys mobile SDK's Ping frames and the 30 s of its

@@ -152,7 +152,15 @@ pub(crate) fn rate_limited(history: &ConnHistory, close: &Close, close_at: Ts, c
         let server_ended = close.closer() == Some(Peer::Server);
         // A server that closes over a rate limit does so within a minute of it.
         let recent = gap <= 60_000.0;
-        let confidence = if recent && server_ended && broken_after.is_none() && served_after.is_none() {
+        // The server announced another end after it (a session expired) and closed right over that.
+        let announced_after =
+            super::announced::closed_over_announcement(history, close, close_at).filter(|(seq, _)| *seq > at.seq);
+        let confidence = if recent
+            && server_ended
+            && broken_after.is_none()
+            && served_after.is_none()
+            && announced_after.is_none()
+        {
             Confidence::Likely
         } else {
             Confidence::Possible
@@ -169,6 +177,10 @@ pub(crate) fn rate_limited(history: &ConnHistory, close: &Close, close_at: Ts, c
                 "the server went on answering normally after it (frame #{}), so it did not end the connection over it then",
                 served_after.unwrap_or_default()
             ),
+            _ if announced_after.is_some() => {
+                let (seq, what) = announced_after.clone().unwrap_or_default();
+                format!("the server then announced the end itself (frame #{seq}, {what}) and closed right after that, not over the rate limit (see server-announced)")
+            }
             // When the client closed, how soon and what it did in between say how much the rate limit explains.
             (true, _, true) => format!(
                 "the client went on after it (it sent frame #{}) and then closed itself: more likely for its own reasons",

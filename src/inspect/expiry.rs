@@ -58,7 +58,8 @@ pub(crate) fn token_rules(
             push_ahead_of_the_refusal_it_explains(history, exp, stale, causes);
             continue;
         }
-        let confidence = if close.closer() == Some(Peer::Server) && served_after.is_none() {
+        let announced = super::announced::closed_over_announcement(history, close, close_at);
+        let confidence = if close.closer() == Some(Peer::Server) && served_after.is_none() && announced.is_none() {
             Confidence::Likely
         } else {
             Confidence::Possible
@@ -73,6 +74,9 @@ pub(crate) fn token_rules(
                 "the server went on answering after it had expired (frame #{seq}, {} after exp), so it did not end the connection over it then",
                 human_ms((ts.micros() - exp.saturating_mul(1_000_000)) as f64 / 1000.0)
             ));
+        }
+        if let Some((seq, what)) = announced {
+            evidence.push(super::announced::announced_instead(seq, &what));
         }
         let expired = cause(
             "token-expired",
