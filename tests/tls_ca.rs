@@ -89,7 +89,10 @@ fn init_refuses_to_replace_a_ca_unless_forced() {
     let first = CertAuthority::init(home.path(), false).unwrap();
     let err = CertAuthority::init(home.path(), false).unwrap_err();
     assert!(matches!(err.downcast_ref::<CaError>(), Some(CaError::AlreadyExists { .. })), "{err:#}");
-    assert!(format!("{err:#}").contains("--force"), "{err:#}");
+    // The folder is not the default one: the command that replaces the CA names it (a bare `certs init --force`
+    // would replace the default CA, which browsers may trust, and leave this one).
+    let replace = format!("replace it with `frametap certs init --certs {} --force`", home.path().display());
+    assert!(format!("{err:#}").contains(&replace), "{err:#}");
     let unchanged = CertAuthority::load(home.path()).unwrap();
     assert_eq!(first.fingerprint_sha256(), unchanged.fingerprint_sha256());
     let replaced = CertAuthority::init(home.path(), true).unwrap();
@@ -118,7 +121,8 @@ fn a_damaged_key_names_the_file_and_the_fix() {
     let text = format!("{err:#}");
     assert!(matches!(err.downcast_ref::<CaError>(), Some(CaError::Damaged { .. })), "{text}");
     assert!(text.contains(&key_path.display().to_string()), "{text}");
-    assert!(text.contains("frametap certs init --force"), "{text}");
+    let recreate = format!("recreate the CA with `frametap certs init --certs {} --force`", home.path().display());
+    assert!(text.contains(&recreate), "{text}");
 }
 
 #[test]

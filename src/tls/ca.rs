@@ -27,12 +27,13 @@ const CA_VALIDITY_DAYS: i64 = 3650;
 pub enum CaError {
     #[error("no local CA at {path}: {fix}")]
     Missing { path: PathBuf, fix: String },
-    #[error("the local CA file {path} is damaged ({reason}): recreate the CA with `frametap certs init --force` and trust the new one")]
-    Damaged { path: PathBuf, reason: String },
-    #[error("a local CA already exists in {dir}: keep it, or replace it with `frametap certs init --force` (browsers that trusted the old one must trust the new one)")]
-    AlreadyExists { dir: PathBuf },
-    #[error("the local CA in {path} expired on {not_after}: recreate it with `frametap certs init --force` and trust the new one")]
-    Expired { path: PathBuf, not_after: String },
+    /// `init`: the command that recreates it there ([`init_command`]).
+    #[error("the local CA file {path} is damaged ({reason}): recreate the CA with `{init}` and trust the new one")]
+    Damaged { path: PathBuf, reason: String, init: String },
+    #[error("a local CA already exists in {dir}: keep it, or replace it with `{init}` (browsers that trusted the old one must trust the new one)")]
+    AlreadyExists { dir: PathBuf, init: String },
+    #[error("the local CA in {path} expired on {not_after}: recreate it with `{init}` and trust the new one")]
+    Expired { path: PathBuf, not_after: String, init: String },
 }
 
 /// The certs folder used when no `--certs DIR` is given: `$FRAMETAP_HOME/certs`, else `~/.frametap/certs`.
@@ -68,7 +69,7 @@ impl CertAuthority {
         let cert_path = dir.join(CA_CERT_FILE);
         let key_path = dir.join(CA_KEY_FILE);
         if !force && (cert_path.exists() || key_path.exists()) {
-            return Err(CaError::AlreadyExists { dir: dir.to_path_buf() }.into());
+            return Err(CaError::AlreadyExists { dir: dir.to_path_buf(), init: init_command(dir, true) }.into());
         }
         crate::paths::create_private_dir(dir)?;
 
@@ -90,7 +91,11 @@ impl CertAuthority {
         let key_pem = read_ca_file(&key_path)?;
         warn_if_key_readable_by_others(&key_path);
 
-        let damaged = |path: &Path, reason: String| CaError::Damaged { path: path.to_path_buf(), reason };
+        let damaged = |path: &Path, reason: String| CaError::Damaged {
+            path: path.to_path_buf(),
+            reason,
+            init: init_command(dir, true),
+        };
         let cert_der = rustls_pemfile::certs(&mut cert_pem.as_bytes())
             .next()
             .ok_or_else(|| damaged(&cert_path, "no PEM CERTIFICATE block".into()))?
@@ -119,7 +124,8 @@ impl CertAuthority {
             .unwrap_or("frametap local CA")
             .to_string();
         if not_after <= time::OffsetDateTime::now_utc() {
-            return Err(CaError::Expired { path: cert_path, not_after: not_after.to_string() }.into());
+            let init = init_command(dir, true);
+            return Err(CaError::Expired { path: cert_path, not_after: not_after.to_string(), init }.into());
         }
 
         let params = CertificateParams::from_ca_cert_der(&cert_der)
@@ -231,8 +237,10 @@ fn ca_params() -> anyhow::Result<CertificateParams> {
 
 fn read_ca_file(path: &Path) -> anyhow::Result<String> {
     match fs::read(path) {
-        Ok(bytes) => String::from_utf8(bytes)
-            .map_err(|_| CaError::Damaged { path: path.to_path_buf(), reason: "not a text PEM file".into() }.into()),
+        Ok(bytes) => String::from_utf8(bytes).map_err(|_| {
+            let init = init_command(path.parent().unwrap_or(path), true);
+            CaError::Damaged { path: path.to_path_buf(), reason: "not a text PEM file".into(), init }.into()
+        }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             Err(CaError::Missing { path: path.to_path_buf(), fix: missing_ca_fix(path.parent().unwrap_or(path)) }
                 .into())
@@ -248,8 +256,18 @@ fn missing_ca_fix(dir: &Path) -> String {
     if default_certs_dir().is_ok_and(|default| default == dir) {
         return "create one with `frametap certs init` (or pass --certs DIR)".into();
     }
+    format!("create one there with `{}`, or pass the --certs DIR that holds yours", init_command(dir, false))
+}
+
+/// The `frametap certs init` that creates (`force`: replaces) the CA in `dir`: it names a folder other than the
+/// default one with `--certs`, since a bare one would create a CA in the default folder and leave `dir` as it is.
+fn init_command(dir: &Path, force: bool) -> String {
+    let force = if force { " --force" } else { "" };
+    if default_certs_dir().is_ok_and(|default| default == dir) {
+        return format!("frametap certs init{force}");
+    }
     let quoted = crate::words::shell_word(&dir.display().to_string());
-    format!("create one there with `frametap certs init --certs {quoted}`, or pass the --certs DIR that holds yours")
+    format!("frametap certs init --certs {quoted}{force}")
 }
 
 /// Writes `contents` to `path` through a temporary file created with `mode`, then renames it into place,
