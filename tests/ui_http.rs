@@ -375,12 +375,26 @@ async fn shutdown_closes_live_streams_with_1001() {
 #[tokio::test]
 async fn a_taken_port_is_a_clear_error() {
     let taken = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let err = ui::bind(taken.local_addr().unwrap()).await.unwrap_err();
+    let err = ui::bind(taken.local_addr().unwrap(), true).await.unwrap_err();
     let message = format!("{err:#}");
     assert!(
         message.contains("port is taken") && message.contains("--ui ADDR") && message.contains("--no-ui"),
         "{message}"
     );
+}
+
+/// `frametap ui FILE` on a taken port offers only what it has: `--ui ADDR`. It used to offer `--no-ui` too, a flag
+/// `ui` does not have (and a UI command without its UI would do nothing).
+#[tokio::test]
+async fn frametap_ui_on_a_taken_port_offers_only_flags_it_has() {
+    let taken = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/seed-story.jsonl");
+    let addr = taken.local_addr().unwrap().to_string();
+    let output = common::binary::frametap_command().args(["ui", fixture, "--ui", &addr]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("the port is taken") && stderr.contains("choose another with --ui ADDR"), "{stderr}");
+    assert!(!stderr.contains("--no-ui"), "{stderr}");
 }
 
 /// `frametap ui FILE`: the binary prints the URL, serves the capture, and stops on SIGTERM.

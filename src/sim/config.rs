@@ -64,12 +64,12 @@ pub struct SimArgs {
 
     /// Refuse the WebSocket handshake with 403 unless the Origin header is one of these
     /// (repeatable). Default: any Origin, or none. [query: sim-allowed-origin, repeatable]
-    #[arg(long, value_name = "ORIGIN")]
+    #[arg(long, value_name = "ORIGIN", value_parser = parse_allowed_value)]
     pub allowed_origin: Vec<String>,
 
     /// Refuse the WebSocket handshake with 403 unless deploymentId is one of these (repeatable).
     /// Default: any deploymentId. [query: sim-deployment-id, repeatable]
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", value_parser = parse_allowed_value)]
     pub deployment_id: Vec<String>,
 
     /// The agent's replies: a text file of `PATTERN => REPLY` rules (see docs/simulator.md).
@@ -289,6 +289,17 @@ pub fn parse_count(text: &str) -> Result<u32, String> {
         }
         _ => Err(format!("{text:?} is not a whole number of 1 or more")),
     }
+}
+
+/// A value an allow-list flag (`--deployment-id`, `--allowed-origin`) accepts: not blank, which no client sends, so
+/// the simulator would refuse every connection (and print a URL it refuses itself).
+pub fn parse_allowed_value(text: &str) -> Result<String, String> {
+    if text.trim().is_empty() {
+        return Err("is empty: an empty value matches no client, so every connection would be refused; give a \
+                    value, or leave the flag out to accept any"
+            .into());
+    }
+    Ok(text.to_owned())
 }
 
 #[cfg(test)]

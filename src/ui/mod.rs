@@ -116,13 +116,15 @@ pub fn app(hub: Arc<Hub>, options: UiOptions) -> axum::Router {
     routes::router(state(hub, options))
 }
 
-/// Binds the UI listener. A taken port is an error saying so; callers warn and carry on relaying.
-pub async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+/// Binds the UI listener. A taken port is an error saying so; callers warn and carry on relaying. `has_no_ui`:
+/// the command has a `--no-ui` to offer (`proxy`, `replay serve`; not `ui FILE`, which is the UI).
+pub async fn bind(addr: SocketAddr, has_no_ui: bool) -> anyhow::Result<tokio::net::TcpListener> {
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
         if e.kind() == std::io::ErrorKind::AddrInUse {
+            let or_off = if has_no_ui { " or turn the UI off with --no-ui" } else { "" };
             anyhow::anyhow!(
                 "the web UI could not listen on {addr}: the port is taken (another frametap?); \
-                 choose another with --ui ADDR or turn the UI off with --no-ui"
+                 choose another with --ui ADDR{or_off}"
             )
         } else {
             anyhow::Error::new(e).context(format!("the web UI could not listen on {addr}"))
@@ -214,7 +216,7 @@ pub async fn start(
     going_on: &str,
 ) -> Option<RunningUi> {
     let addr = args.listen()?;
-    let listener = match bind(addr).await {
+    let listener = match bind(addr, true).await {
         Ok(listener) => listener,
         Err(e) => {
             crate::notice!("frametap: warning: {e:#}; {going_on} without the web UI");
@@ -289,7 +291,7 @@ pub struct UiCommand {
 /// Opens a saved capture in the UI and serves it until Ctrl-C.
 pub async fn run_file(cmd: UiCommand) -> anyhow::Result<()> {
     let hub = file::load(&cmd.file)?;
-    let listener = bind(cmd.ui).await?;
+    let listener = bind(cmd.ui, false).await?;
     let listen = listener.local_addr().context("the web UI listener has no address")?;
     let token = new_access_token();
     let mut options = UiOptions::new(listen, token.clone());

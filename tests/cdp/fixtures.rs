@@ -27,7 +27,7 @@ pub async fn start_ui(hub: Arc<Hub>, proxy_ws_url: Option<String>) -> UiServer {
 
 /// A live session's UI server, with options set by `configure` (the try target, the capture file).
 pub async fn start_ui_with(hub: Arc<Hub>, configure: impl FnOnce(&mut UiOptions)) -> UiServer {
-    let listener = ui::bind("127.0.0.1:0".parse().unwrap()).await.expect("bind the UI");
+    let listener = ui::bind("127.0.0.1:0".parse().unwrap(), true).await.expect("bind the UI");
     let addr = listener.local_addr().unwrap();
     let token = ui::new_access_token();
     let mut options = UiOptions::new(addr, token.clone());

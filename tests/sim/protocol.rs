@@ -302,6 +302,26 @@ async fn bad_agent_script_files_are_clear_errors() {
     assert!(format!("{err:#}").contains("could not read the agent script"), "{err:#}");
 }
 
+/// An empty `--deployment-id` or `--allowed-origin` matches no client: refused as the flag's value, saying why. They
+/// were accepted, and the simulator then refused every connection, even to the URL it printed
+/// (`?deploymentId=` with nothing after it).
+#[test]
+fn empty_allow_list_values_are_refused_at_start() {
+    use clap::Parser;
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        sim: SimArgs,
+    }
+    for flag in ["--deployment-id", "--allowed-origin"] {
+        for empty in ["", " "] {
+            let err = Cli::try_parse_from(["sim", flag, empty]).err().expect("refused").to_string();
+            assert!(err.contains(flag) && err.contains("every connection would be refused"), "{flag} {empty:?}: {err}");
+        }
+        assert!(Cli::try_parse_from(["sim", flag, "x"]).is_ok());
+    }
+}
+
 #[tokio::test]
 async fn plain_http_request_gets_a_426_saying_what_this_is() {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
