@@ -137,7 +137,7 @@ impl CaptureWriter {
 
     fn fail(&mut self, e: std::io::Error) {
         let message = format!("writing the capture {} failed: {e}", self.path.display());
-        tracing::error!("{message}; the relay goes on, but the capture is incomplete from here");
+        crate::warning!("{message}; the relay goes on, but the capture is incomplete from here");
         self.errors.push(message);
         // Drop without flushing again: the buffer may hold a partial line; what is on disk ends cleanly or is cut.
         if let Some(out) = self.out.take() {
@@ -166,7 +166,7 @@ impl CaptureWriter {
                 "making the capture {} durable failed (fdatasync: {e}): records written before may be missing from the disk",
                 self.path.display()
             );
-            tracing::error!("{message}");
+            crate::warning!("{message}");
             self.errors.push(message);
         }
     }
