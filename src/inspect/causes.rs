@@ -177,10 +177,10 @@ pub(crate) fn rate_limited(history: &ConnHistory, close: &Close, close_at: Ts, c
                 "the server went on answering normally after it (frame #{}), so it did not end the connection over it then",
                 served_after.unwrap_or_default()
             ),
-            _ if announced_after.is_some() => {
-                let (seq, what) = announced_after.clone().unwrap_or_default();
-                format!("the server then announced the end itself (frame #{seq}, {what}) and closed right after that, not over the rate limit (see server-announced)")
-            }
+            _ if announced_after.is_some() => announced_after
+                .as_ref()
+                .map(|(seq, what)| super::announced::announced_instead(*seq, what))
+                .unwrap_or_default(),
             // When the client closed, how soon and what it did in between say how much the rate limit explains.
             (true, _, true) => format!(
                 "the client went on after it (it sent frame #{}) and then closed itself: more likely for its own reasons",

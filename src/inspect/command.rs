@@ -436,20 +436,7 @@ mod tests {
     use crate::event::{Peer, Ts};
 
     fn frame(opcode: Opcode, payload: &'static [u8]) -> Frame {
-        Frame {
-            conn: 1,
-            ts: Ts::now(),
-            seq: 1,
-            from: Peer::Server,
-            to: Peer::Client,
-            opcode,
-            fin: true,
-            rsv: 0,
-            len: payload.len() as u64,
-            payload: bytes::Bytes::from_static(payload),
-            text_message: opcode == Opcode::Text,
-            relayed: true,
-        }
+        Frame::whole(1, Ts::now(), 1, Peer::Server, opcode, bytes::Bytes::from_static(payload))
     }
 
     /// A payload or close reason cannot reorder the timeline's line: `attachment: \u{202e}fdp.exe` printed raw reads

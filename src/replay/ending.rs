@@ -70,6 +70,7 @@ impl<W: AsyncRead + AsyncWrite + Unpin> Player<W> {
                 Some(false) => {
                     self.closed_at_recording_end = true;
                     self.send_close(self.role, Some(1000), RECORDING_ENDS).await;
+                    return;
                 }
                 None => {
                     if self.shutting_down && !self.we_closed {
