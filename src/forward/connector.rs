@@ -44,16 +44,9 @@ impl Target {
 
 /// The upstream was reached but its TLS handshake failed (a certificate refused, no TLS at all, …): the
 /// message says what to do, and is not a reachability problem.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
 pub struct TlsHandshakeFailed(pub String);
-
-impl std::fmt::Display for TlsHandshakeFailed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for TlsHandshakeFailed {}
 
 /// Dials upstream targets for forward mode.
 #[derive(Clone)]
